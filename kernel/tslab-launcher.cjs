@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+// Starts the project's own tslab kernel (never a global one) for Jupyter and for the headless runner:
+//   node kernel/tslab-launcher.cjs --config-path CONNECTION_FILE
+// It also exits when the process that started it dies (MTFLOW_KERNEL_PARENT_PID or JPY_PARENT_PID),
+// so a killed runner or notebook server leaves no orphan kernel behind.
+'use strict'
+
+const path = require('node:path')
+
+function argValue(name) {
+  const at = process.argv.indexOf(name)
+  if (at >= 0 && at + 1 < process.argv.length) return process.argv[at + 1]
+  const inline = process.argv.find((a) => a.startsWith(name + '='))
+  return inline === undefined ? undefined : inline.slice(name.length + 1)
+}
+
+const configPath = argValue('--config-path')
+if (configPath === undefined) {
+  process.stderr.write('tslab-launcher: --config-path CONNECTION_FILE is required\n')
+  process.exit(2)
+}
+
+const parentPid = Number(process.env.MTFLOW_KERNEL_PARENT_PID || process.env.JPY_PARENT_PID || 0)
+if (parentPid > 1) {
+  const timer = setInterval(() => {
+    try {
+      process.kill(parentPid, 0)
+    } catch {
+      process.exit(0)
+    }
+  }, 500)
+  timer.unref()
+}
+
+const tslabDir = path.dirname(require.resolve('tslab/package.json', { paths: [__dirname] }))
+const tsPath = require.resolve('@tslab/typescript-for-tslab', { paths: [tslabDir] })
+const codeCache = loadWithCodeCache(tsPath)
+patchConverterRootDir(path.join(tslabDir, 'dist', 'converter.js'))
+// Display helpers (kernel/display.ts) write multi-MIME display_data through tslab's own writer.
+globalThis.__mtflowTslabJupyter = require(path.join(tslabDir, 'dist', 'jupyter.js'))
+require(path.join(tslabDir, 'dist', 'main.js')).startKernel({
+  configPath,
+  enableFindLocal: false,
+  jsKernel: false,
+  globalVersion: require(path.join(tslabDir, 'package.json')).version,
+})
+// startKernel has built tslab's compiler by now, so the cache holds the functions a kernel start runs.
+codeCache.save()
+
+/**
+ * Kernel start is dominated by tslab's 9 MB TypeScript compiler: compiling its source costs ~0.2 s and
+ * its first program ~0.2 s more in lazily compiled functions. We keep V8's code cache for it on disk
+ * (node_modules/.cache/mtflow, else the temp folder). The plain version is `require(tsPath)`; a cache
+ * that V8 rejects (other Node version or flags) is simply rebuilt.
+ */
+function loadWithCodeCache(file) {
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const vm = require('node:vm')
+  const Module = require('node:module')
+  const stat = fs.statSync(file)
+  const name = `tslab-ts-${process.version}-${process.arch}-${stat.size}-${Math.floor(stat.mtimeMs)}.v8cache`
+  const dirs = [path.join(tslabDir, '..', '.cache', 'mtflow'), path.join(os.tmpdir(), 'mtflow-cache')]
+  let cached
+  for (const dir of dirs) {
+    try {
+      cached = fs.readFileSync(path.join(dir, name))
+      break
+    } catch {
+      /* not there */
+    }
+  }
+  let script
+  const compile = Module.prototype._compile
+  Module.prototype._compile = function (content, filename) {
+    if (filename !== file) return compile.call(this, content, filename)
+    Module.prototype._compile = compile
+    script = new vm.Script(Module.wrap(content), { filename, cachedData: cached })
+    const localRequire = (id) => this.require(id)
+    localRequire.resolve = (request) => Module._resolveFilename(request, this)
+    return script
+      .runInThisContext({ displayErrors: true })
+      .call(this.exports, this.exports, localRequire, this, filename, path.dirname(filename))
+  }
+  try {
+    require(file)
+  } finally {
+    Module.prototype._compile = compile
+  }
+  return {
+    save() {
+      if (script === undefined || (cached !== undefined && !script.cachedDataRejected)) return
+      const data = script.createCachedData()
+      for (const dir of dirs) {
+        try {
+          fs.mkdirSync(dir, { recursive: true })
+          const tmp = path.join(dir, `.${name}.${process.pid}.tmp`)
+          fs.writeFileSync(tmp, data)
+          fs.renameSync(tmp, path.join(dir, name))
+          return
+        } catch {
+          /* try the next folder */
+        }
+      }
+    },
+  }
+}
+
+/**
+ * tslab compiles with rootDir = the kernel's working directory, so a notebook in notebooks/ cannot
+ * import '../lib/index.js' (TS6059 "not under rootDir"). We load tslab's converter with rootDir set to
+ * the filesystem root and the emitted paths mapped back accordingly. The edits are checked against
+ * the pinned tslab; if one does not apply, tslab runs unpatched and says why on stderr.
+ */
+function patchConverterRootDir(file) {
+  const Module = require('node:module')
+  const edits = [
+    [
+      'const declFilename = (0, tspath_1.normalizeJoin)(cwd, "__prev__.d.ts");',
+      'const declFilename = (0, tspath_1.normalizeJoin)(cwd, "__prev__.d.ts");\n' +
+        '    const rootDir = (0, tspath_1.normalizeSlashes)(path_1.default.parse(cwd).root);',
+    ],
+    [
+      'const dstFilename = (0, tspath_1.normalizeJoin)(outDir, "__tslab__.js");',
+      'const dstFilename = (0, tspath_1.normalizeJoin)(outDir, path_1.default.relative(rootDir, cwd), "__tslab__.js");',
+    ],
+    [
+      'const dstDeclFilename = (0, tspath_1.normalizeJoin)(outDir, "__tslab__.d.ts");',
+      'const dstDeclFilename = (0, tspath_1.normalizeJoin)(outDir, path_1.default.relative(rootDir, cwd), "__tslab__.d.ts");',
+    ],
+    ['rootDir: cwd,', 'rootDir,'],
+    ['path: (0, tspath_1.normalizeJoin)(cwd, rel),', 'path: (0, tspath_1.normalizeJoin)(rootDir, rel),'],
+  ]
+  const compile = Module.prototype._compile
+  Module.prototype._compile = function (content, filename) {
+    if (filename !== file) return compile.call(this, content, filename)
+    Module.prototype._compile = compile
+    let patched = content
+    for (const [from, to] of edits) {
+      if (patched.split(from).length !== 2) {
+        process.stderr.write(`mtflow: tslab ${path.basename(file)} differs from the pinned version; notebooks can only import files under their own folder\n`)
+        return compile.call(this, content, filename)
+      }
+      patched = patched.replace(from, to)
+    }
+    return compile.call(this, patched, filename)
+  }
+}

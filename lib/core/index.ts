@@ -1,0 +1,9 @@
+// lib/core: errors, hashing, atomic files, time, workspace location and progress reporting.
+// It imports nothing else of lib.
+
+export * from './errors.js'
+export * from './hash.js'
+export * from './fs.js'
+export * from './time.js'
+export * from './workspace.js'
+export * from './progress.js'

@@ -1,0 +1,31 @@
+// Where the workspace (MTFLOW_HOME) is: an explicit directory, else $MTFLOW_HOME, else ./data.
+// A notebook kernel runs in notebooks/, so "./data" is looked up from the nearest mtflow project root.
+
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+
+export function resolveHome(home?: string): string {
+  if (home !== undefined && home !== '') return resolve(home)
+  const fromEnv = process.env.MTFLOW_HOME
+  if (fromEnv !== undefined && fromEnv !== '') return resolve(fromEnv)
+  const root = findProjectRoot(process.cwd())
+  return root === undefined ? resolve('data') : join(root, 'data')
+}
+
+/** The nearest directory at or above `from` whose package.json is named "mtflow". */
+export function findProjectRoot(from: string): string | undefined {
+  let dir = resolve(from)
+  for (;;) {
+    const manifest = join(dir, 'package.json')
+    if (existsSync(manifest)) {
+      try {
+        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === 'mtflow') return dir
+      } catch {
+        /* not ours */
+      }
+    }
+    const parent = dirname(dir)
+    if (parent === dir) return undefined
+    dir = parent
+  }
+}

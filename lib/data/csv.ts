@@ -1,0 +1,73 @@
+// A small, strict reader for OHLCV CSV files with a header row (date/time, open, high, low, close,
+// volume in any order and case). Issue-level import with validation and quarantine builds on this.
+
+import { readFileSync } from 'node:fs'
+import { DataError } from '../core/index.js'
+import { checkBars, toEpochMs, type Bars } from './bars.js'
+
+export interface ReadCsvOptions {
+  symbol: string
+  timeframe: string
+}
+
+const TIME_NAMES = ['date', 'time', 'timestamp', 'datetime']
+
+export function readBarsCsv(path: string, options: ReadCsvOptions): Bars {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (cause) {
+    throw new DataError(`cannot read ${path}: ${(cause as { code?: string }).code ?? String(cause)}`, { cause })
+  }
+  return parseBarsCsv(text, { ...options, label: path })
+}
+
+export function parseBarsCsv(text: string, options: ReadCsvOptions & { label?: string }): Bars {
+  const label = options.label ?? 'csv'
+  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '')
+  if (lines.length === 0) throw new DataError(`${label} is empty; expected a header row and data rows`)
+  const header = lines[0]!.split(',').map((h) => h.trim().replace(/^"|"$/g, '').toLowerCase())
+  const column = (names: string[], what: string): number => {
+    const at = header.findIndex((h) => names.includes(h))
+    if (at < 0) throw new DataError(`${label} has no ${what} column (header: ${header.join(',')})`)
+    return at
+  }
+  const cols = {
+    time: column(TIME_NAMES, 'date/time'),
+    open: column(['open'], 'open'),
+    high: column(['high'], 'high'),
+    low: column(['low'], 'low'),
+    close: column(['close'], 'close'),
+    volume: column(['volume'], 'volume'),
+  }
+  const n = lines.length - 1
+  const bars: Bars = {
+    symbol: options.symbol,
+    timeframe: options.timeframe,
+    time: new Float64Array(n),
+    open: new Float64Array(n),
+    high: new Float64Array(n),
+    low: new Float64Array(n),
+    close: new Float64Array(n),
+    volume: new Float64Array(n),
+  }
+  for (let i = 0; i < n; i++) {
+    const cells = lines[i + 1]!.split(',')
+    const where = `${label} line ${i + 2}`
+    const timeText = (cells[cols.time] ?? '').trim().replace(/^"|"$/g, '')
+    bars.time[i] = toEpochMs(/^\d+(\.\d+)?$/.test(timeText) ? epochFromNumber(Number(timeText)) : timeText, `${where} time`)
+    for (const field of ['open', 'high', 'low', 'close', 'volume'] as const) {
+      const raw = (cells[cols[field]] ?? '').trim()
+      const value = raw === '' ? NaN : Number(raw)
+      if (raw !== '' && Number.isNaN(value)) throw new DataError(`${where}: ${field} ${JSON.stringify(raw)} is not a number`)
+      bars[field][i] = value
+    }
+  }
+  checkBars(bars)
+  return bars
+}
+
+/** Epoch seconds (< 1e11) or milliseconds. */
+function epochFromNumber(value: number): number {
+  return value < 1e11 ? value * 1000 : value
+}

@@ -1,0 +1,5 @@
+// lib/data: the columnar Bars type, CSV reading and conversions to tables.
+
+export * from './bars.js'
+export * from './csv.js'
+export * from './table.js'

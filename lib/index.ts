@@ -1,0 +1,6 @@
+// The mtflow engine: everything a notebook, the CLI or the server calls.
+// Notebooks: import { … } from '../lib/index.js'
+
+export * from './core/index.js'
+export * from './data/index.js'
+export * from './report/index.js'
