@@ -141,7 +141,7 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
   const kernel = await KernelClient.launch({
     argv: kernelArgv(),
     cwd: options.cwd ?? dirname(resolve(path)),
-    env: { MTFLOW_HOME: resolveHome(options.home) },
+    env: { MTFLOW_HOME: resolveHome(options.home), MTFLOW_KERNEL_HEADLESS: '1' },
     kernelName: KERNEL_NAME,
     startupTimeoutMs: (options.startupTimeout ?? 60) * 1000,
   })

@@ -1,0 +1,39 @@
+// What every CLI verb gets: its output streams, the workspace, and where to put its exit code.
+
+import { ConfigError } from '../core/index.js'
+
+export interface CliStream {
+  write(text: string): unknown
+  isTTY?: boolean
+}
+
+export interface CliContext {
+  stdout: CliStream
+  stderr: CliStream
+  /** The resolved workspace (MTFLOW_HOME). */
+  home: string
+  verbose: boolean
+  /** Set by a verb whose work failed without an exception (e.g. a notebook cell error). */
+  exitCode: number
+}
+
+/** Thrown to end the CLI with a code after the verb already printed what happened. */
+export class CliExit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`)
+  }
+}
+
+export function printJson(context: CliContext, value: unknown): void {
+  context.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+}
+
+/** A positive number of seconds from an option value, or a one-line ConfigError naming the option. */
+export function parseSeconds(value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) {
+    throw new ConfigError(`${option} must be a number of seconds > 0 (received ${JSON.stringify(value)})`)
+  }
+  return n
+}

@@ -1,0 +1,63 @@
+// The `mtflow` command. Every verb has --help; verbs that return results have --json.
+// Exit codes: 0 success, 1 the work failed (a cell error, a timeout), 2 bad input, 130 interrupted.
+// Errors print one line ("mtflow: …"); --verbose adds the stack.
+
+import { Command, CommanderError, Option } from 'commander'
+import { errorMessage, isUserError, resolveHome } from '../core/index.js'
+import { kernelCommand } from './kernel.js'
+import { notebookCommand } from './notebook.js'
+import { lifecycleCommand } from './lifecycle.js'
+import { CliExit, type CliContext } from './context.js'
+
+export function buildProgram(context: CliContext): Command {
+  const program = new Command('mtflow')
+    .description('mtflow — the machine-trading lifecycle in TypeScript: data, notebooks, backtests, models, tracking')
+    .addOption(new Option('--home <dir>', 'workspace directory (default: $MTFLOW_HOME, else ./data)'))
+    .option('--verbose', 'print stack traces with errors')
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (text) => context.stdout.write(text),
+      writeErr: (text) => context.stderr.write(text),
+      outputError: (text, write) => write(`mtflow: ${text.replace(/^error: /, '').trim()}\n`),
+    })
+  program.exitOverride()
+  program.hook('preAction', (root) => {
+    context.home = resolveHome(root.opts<{ home?: string }>().home)
+    context.verbose = root.opts<{ verbose?: boolean }>().verbose === true
+  })
+  for (const make of [notebookCommand, kernelCommand, lifecycleCommand]) {
+    const sub = make(context)
+    sub.exitOverride()
+    sub.configureOutput(program.configureOutput())
+    for (const leaf of sub.commands) {
+      leaf.exitOverride()
+      leaf.configureOutput(program.configureOutput())
+    }
+    program.addCommand(sub)
+  }
+  return program
+}
+
+/** Run the CLI; resolves with the exit code (never calls process.exit itself). */
+export async function main(argv: string[], context: CliContext = defaultContext()): Promise<number> {
+  const program = buildProgram(context)
+  if (argv.length === 0) {
+    context.stderr.write(program.helpInformation())
+    return 2
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+    return context.exitCode
+  } catch (error) {
+    if (error instanceof CliExit) return error.code
+    // --help exits 0; a usage error, or a verb group called without its sub-verb (help on stderr), exits 2.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2
+    context.stderr.write(`mtflow: ${errorMessage(error)}\n`)
+    if (context.verbose && error instanceof Error && error.stack !== undefined) context.stderr.write(`${error.stack}\n`)
+    return isUserError(error) ? 2 : 1
+  }
+}
+
+function defaultContext(): CliContext {
+  return { stdout: process.stdout, stderr: process.stderr, home: resolveHome(), verbose: false, exitCode: 0 }
+}
