@@ -108,7 +108,7 @@ export function errorFromReply(reply: JsonObject | undefined, stderr: string): E
     return { output_type: 'error', ename: 'TypeScriptError', evalue: diagnostic.trim(), traceback: lines }
   }
   for (const line of lines) {
-    const match = /^(?:Uncaught\s+)?([A-Za-z_$][\w$.]*(?:Error|Exception))(?: \[[^\]]*\])?:\s?(.*)$/.exec(line.trim())
+    const match = /^(?:Uncaught\s+)?((?:[A-Za-z_$][\w$.]*)?(?:Error|Exception))(?: \[[^\]]*\])?:\s?(.*)$/.exec(line.trim())
     if (match !== null) return { output_type: 'error', ename: match[1]!, evalue: match[2]!, traceback: lines }
   }
   return { output_type: 'error', ename: 'Error', evalue: lines[lines.length - 1]?.trim() ?? 'the cell failed', traceback: lines }

@@ -73,7 +73,7 @@ function asTable(value: unknown, limit: number): TableView | undefined {
   if (isPlainObject(value)) {
     const entries = Object.entries(v)
     const columns = entries.filter(([, c]) => isColumn(c))
-    if (columns.length === 0 || columns.length !== entries.filter(([, c]) => typeof c === 'object' && c !== null).length) return undefined
+    if (columns.length < 2 || columns.length !== entries.filter(([, c]) => typeof c === 'object' && c !== null).length) return undefined
     const length = (columns[0]![1] as ArrayLike<unknown>).length
     if (!columns.every(([, c]) => (c as ArrayLike<unknown>).length === length)) return undefined
     const rows: Row[] = []

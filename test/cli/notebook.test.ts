@@ -1,0 +1,104 @@
+// `mtflow notebook run` as a real process: exit codes, one-line errors, the default output path,
+// Ctrl-C and a killed runner (no orphan kernel either way).
+
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import type { Notebook } from '../../kernel/nbformat.js'
+import { FIXTURES, kernelsOf, QUICKSTART, runCli, waitFor } from '../helpers.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'mtflow-cli-'))
+const nbDir = join(FIXTURES, 'notebooks')
+
+function oneLine(stderr: string): string {
+  const lines = stderr.trim().split('\n')
+  expect(lines).toHaveLength(1)
+  expect(lines[0]).toMatch(/^mtflow: /)
+  expect(stderr).not.toMatch(/\n\s+at /)
+  return lines[0]!
+}
+
+describe('mtflow notebook run', () => {
+  it('refuses bad input with one line, exit 2, and nothing written to --out', async () => {
+    const out = join(dir, 'bad-out.ipynb')
+    writeFileSync(join(dir, 'not-json.ipynb'), '{ this is not json')
+    writeFileSync(join(dir, 'v3.ipynb'), JSON.stringify({ nbformat: 3, nbformat_minor: 0, worksheets: [] }))
+    const python = JSON.parse(readFileSync(QUICKSTART, 'utf8')) as Notebook
+    python.metadata.kernelspec = { name: 'python3', display_name: 'Python 3' }
+    writeFileSync(join(dir, 'python.ipynb'), JSON.stringify(python))
+    const cases: [string[], RegExp][] = [
+      [['notebook', 'run', join(dir, 'missing.ipynb')], /cannot read notebook .*missing\.ipynb: no such file/],
+      [['notebook', 'run', join(dir, 'not-json.ipynb')], /not-json\.ipynb is not a notebook: invalid JSON/],
+      [['notebook', 'run', join(dir, 'v3.ipynb')], /v3\.ipynb is nbformat 3; expected nbformat 4/],
+      [['notebook', 'run', join(dir, 'python.ipynb')], /uses kernel "python3"; expected a TypeScript notebook/],
+      [['notebook', 'run', QUICKSTART, '-p', 'start'], /parameter "start" is not key=value/],
+      [['notebook', 'run', QUICKSTART, '--cell-timeout', 'soon'], /--cell-timeout must be a number of seconds > 0 \(received "soon"\)/],
+      [['notebook', 'run'], /missing required argument 'notebook'/],
+      [['notebook', 'run', QUICKSTART, '--frobnicate'], /unknown option '--frobnicate'/],
+    ]
+    for (const [args, message] of cases) {
+      const result = await runCli([...args, '--out', out])
+      expect(result.code, args.join(' ')).toBe(2)
+      expect(oneLine(result.stderr)).toMatch(message)
+      expect(result.stdout).toBe('')
+      expect(existsSync(out)).toBe(false)
+    }
+    const verbose = await runCli(['--verbose', 'notebook', 'run', join(dir, 'v3.ipynb')])
+    expect(verbose.code).toBe(2)
+    expect(verbose.stderr).toMatch(/\n\s+at /)
+  })
+
+  it('writes to MTFLOW_HOME/notebook-runs/<name>/<timestamp>.ipynb and prints where; --json for machines', async () => {
+    const home = join(dir, 'home')
+    const human = await runCli(['--home', home, 'notebook', 'run', join(nbDir, 'trivial-10.ipynb')])
+    expect(human.code, human.stderr).toBe(0)
+    const printed = /executed notebook: (.+)\n/.exec(human.stdout)![1]!
+    expect(printed).toMatch(new RegExp(`^${home}/notebook-runs/trivial-10/\\d{8}T\\d{9}Z\\.ipynb$`))
+    const nb = JSON.parse(readFileSync(printed, 'utf8')) as Notebook
+    expect(nb.cells.map((c) => c.execution_count)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    expect(nb.cells[9]!.outputs).toEqual([{ output_type: 'stream', name: 'stdout', text: ['cell 9 18\n'] }])
+
+    const json = await runCli(['notebook', 'run', join(nbDir, 'failing.ipynb'), '--json', '--out', join(dir, 'failing.ipynb')], { env: { MTFLOW_HOME: home } })
+    expect(json.code).toBe(1)
+    const report = JSON.parse(json.stdout) as { status: string; out: string; failedCell: unknown; cells: unknown[] }
+    expect(report.status).toBe('error')
+    expect(report.out).toBe(join(dir, 'failing.ipynb'))
+    expect(report.failedCell).toEqual({ index: 2, id: 'fails', ename: 'RangeError', evalue: 'deliberate failure in cell 2' })
+    expect(report.cells).toHaveLength(3)
+  })
+
+  it('on Ctrl-C interrupts the cell, saves what ran, exits 130 and leaves no kernel', async () => {
+    const out = join(dir, 'interrupted.ipynb')
+    let cliPid = 0
+    const done = runCli(['notebook', 'run', join(nbDir, 'slow.ipynb'), '--out', out], { onSpawn: (pid) => (cliPid = pid) })
+    expect(await waitFor(() => cliPid > 0 && kernelsOf(cliPid).length === 1, 30_000)).toBe(true)
+    const kernel = kernelsOf(cliPid)[0]!
+    await new Promise((r) => setTimeout(r, 4000)) // the kernel answers, cell 1 runs, cell 2 spins
+    process.kill(cliPid, 'SIGINT')
+    const result = await done
+    expect(result.code).toBe(130)
+    expect(result.stderr).toMatch(/cell 2 \(id busy\) was interrupted: KeyboardInterrupt/)
+    const nb = JSON.parse(readFileSync(out, 'utf8')) as Notebook
+    expect(nb.cells[1]!.outputs!.at(-1)).toMatchObject({ output_type: 'error', ename: 'KeyboardInterrupt' })
+    expect(nb.cells[2]!.execution_count).toBeNull()
+    expect(await waitFor(() => !existsSync(`/proc/${kernel}/cmdline`) || kernelsOf(cliPid).length === 0, 5000)).toBe(true)
+  })
+
+  it('a killed runner does not leave its kernel behind', async () => {
+    let cliPid = 0
+    const done = runCli(['notebook', 'run', join(nbDir, 'slow.ipynb'), '--out', join(dir, 'killed.ipynb')], { onSpawn: (pid) => (cliPid = pid) })
+    expect(await waitFor(() => cliPid > 0 && kernelsOf(cliPid).length === 1, 30_000)).toBe(true)
+    const kernel = kernelsOf(cliPid)[0]!
+    process.kill(cliPid, 'SIGKILL')
+    await done
+    const alive = () => {
+      try {
+        return readFileSync(`/proc/${kernel}/stat`, 'utf8').split(' ')[2] !== 'Z'
+      } catch {
+        return false
+      }
+    }
+    expect(await waitFor(() => !alive(), 10_000)).toBe(true)
+  })
+})

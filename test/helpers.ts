@@ -1,0 +1,83 @@
+// Shared test helpers: the project root, running the CLI as a real process, finding kernel processes,
+// and independent facts about the bundled sample (computed here from the raw CSV text, not by lib/).
+
+import { spawn } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url))
+export const SAMPLE_CSV = join(ROOT, 'data', 'samples', 'sp500-daily-2000-2020.csv')
+export const QUICKSTART = join(ROOT, 'notebooks', '00-quickstart.ipynb')
+export const FIXTURES = join(ROOT, 'test', 'fixtures')
+
+export interface CliResult {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+  pid: number
+}
+
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, 'lib', 'cli', 'bin.cjs'), ...args], {
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    options.onSpawn?.(child.pid!)
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, pid: child.pid! }))
+  })
+}
+
+/** Pids of live tslab kernels (our launcher) whose parent process is `parentPid`. */
+export function kernelsOf(parentPid: number): number[] {
+  const out: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8')
+      if (!cmdline.includes('tslab-launcher.cjs')) continue
+      const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0')
+      const state = readFileSync(`/proc/${entry}/stat`, 'utf8').split(' ')[2]
+      if (state !== 'Z' && environ.includes(`MTFLOW_KERNEL_PARENT_PID=${parentPid}`)) out.push(Number(entry))
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out
+}
+
+export async function waitFor(predicate: () => boolean, timeoutMs: number, stepMs = 100): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (predicate()) return true
+    await new Promise((r) => setTimeout(r, stepMs))
+  }
+  return predicate()
+}
+
+/** Rows of the sample with start ≤ date ≤ end, by comparing the ISO date text of each line. */
+export function sampleRowsBetween(start: string, end: string): { count: number; first: string; last: string; firstClose: number; lastClose: number } {
+  const lines = readFileSync(SAMPLE_CSV, 'utf8').trim().split('\n').slice(1)
+  const rows = lines.map((l) => l.split(',')).filter((c) => c[0]! >= start && c[0]! <= end)
+  return {
+    count: rows.length,
+    first: rows[0]![0]!,
+    last: rows[rows.length - 1]![0]!,
+    firstClose: Number(rows[0]![4]),
+    lastClose: Number(rows[rows.length - 1]![4]),
+  }
+}
+
+/** The text of a notebook output (stream text or a MIME entry), joined. */
+export function outputText(output: Record<string, unknown>, mime?: string): string {
+  const value = mime === undefined ? output.text : (output.data as Record<string, unknown> | undefined)?.[mime]
+  if (value === undefined) return ''
+  return Array.isArray(value) ? value.join('') : String(value)
+}

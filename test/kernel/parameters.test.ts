@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError } from '../../lib/core/index.js'
+import { declaredParameters, injectedSource, parseParameterArgs, parseParameterValue, toTsLiteral } from '../../kernel/parameters.js'
+
+describe('notebook parameters', () => {
+  it('parses key=value arguments into typed values', () => {
+    expect(parseParameterArgs(['start=2010-01-01', 'n=20', 'k=2.5', 'neg=-3e-2', 'on=true', 'off=false', 'none=null'])).toEqual({
+      start: '2010-01-01',
+      n: 20,
+      k: 2.5,
+      neg: -0.03,
+      on: true,
+      off: false,
+      none: null,
+    })
+    expect(parseParameterArgs(['symbols=["BTC/USDT","ETH/USDT"]', 'cfg={"a":1}', 'q="42"', 'expr=a=b'])).toEqual({
+      symbols: ['BTC/USDT', 'ETH/USDT'],
+      cfg: { a: 1 },
+      q: '42',
+      expr: 'a=b',
+    })
+    expect(parseParameterValue('[not json')).toBe('[not json')
+    expect(parseParameterValue('1.2.3')).toBe('1.2.3')
+  })
+
+  it('rejects malformed parameters with one line naming the input', () => {
+    expect(() => parseParameterArgs(['start'])).toThrow(new ConfigError('parameter "start" is not key=value'))
+    expect(() => parseParameterArgs(['=5'])).toThrow(/not key=value/)
+    expect(() => parseParameterArgs(['1x=5'])).toThrow(/parameter name "1x" is not a usable TypeScript identifier/)
+    expect(() => parseParameterArgs(['class=5'])).toThrow(/not a usable TypeScript identifier/)
+  })
+
+  it('writes TypeScript literals', () => {
+    expect(toTsLiteral(3)).toBe('3')
+    expect(toTsLiteral(-0.5)).toBe('-0.5')
+    expect(toTsLiteral(NaN)).toBe('NaN')
+    expect(toTsLiteral(-Infinity)).toBe('-Infinity')
+    expect(toTsLiteral('it\'s "x"\n')).toBe('"it\'s \\"x\\"\\n"')
+    expect(toTsLiteral([1, 'a', null, { b: true }])).toBe('[1,"a",null,{"b":true}]')
+    expect(() => toTsLiteral(() => 1, 'f')).toThrow(/parameter f must be/)
+    expect(() => toTsLiteral(new Date(0), 'd')).toThrow(/parameter d must be/)
+  })
+
+  it('reuses the type annotations of the parameters cell', async () => {
+    const declared = await declaredParameters("let start: string = '2000-01-01'\nconst n = 5\nlet mode: 'fast' | 'slow' = 'fast'\n// note\n")
+    expect(declared).toEqual([{ name: 'start', type: 'string' }, { name: 'n' }, { name: 'mode', type: "'fast' | 'slow'" }])
+    const source = injectedSource({ start: '2010-01-01', n: 7, mode: 'slow', extra: [1, 2] }, declared)
+    expect(source.split('\n')).toEqual([
+      '// Parameters injected by `mtflow notebook run`',
+      'let start: string = "2010-01-01"',
+      'let n = 7',
+      'let mode: \'fast\' | \'slow\' = "slow"',
+      'let extra = [1,2]',
+    ])
+  })
+})
