@@ -86,30 +86,29 @@ export function installKernelSpec(options: InstallOptions = {}): InstallResult {
 export interface KernelStatus {
   jupyter: { found: boolean; path?: string; version?: string }
   kernelspec: { found: boolean; path?: string; argv?: string[]; usable?: boolean; problem?: string }
-  /** Where Jupyter itself lists the kernelspec (`jupyter kernelspec list`), when Jupyter is installed. */
-  jupyterListed?: string
+  /** Where the kernelspec was looked for, in Jupyter's order (from `jupyter --paths` when installed). */
   searched: string[]
 }
 
 export async function kernelStatus(env: NodeJS.ProcessEnv = process.env): Promise<KernelStatus> {
-  const searched = jupyterDataPath(env).map((d) => join(d, 'kernels', KERNEL_NAME))
-  const status: KernelStatus = { jupyter: { found: false }, kernelspec: { found: false }, searched }
+  let dataPath = jupyterDataPath(env)
+  const status: KernelStatus = { jupyter: { found: false }, kernelspec: { found: false }, searched: [] }
   const jupyter = findExecutable('jupyter', env)
   if (jupyter !== undefined) {
     status.jupyter = { found: true, path: jupyter }
     const version = await run(jupyter, ['--version'], env)
     const line = version?.split('\n').find((l) => /^jupyter_core\s*:/.test(l.trim()))
     if (line !== undefined) status.jupyter.version = line.split(':')[1]!.trim()
-    const listed = await run(jupyter, ['kernelspec', 'list', '--json'], env)
     try {
-      const specs = (JSON.parse(listed ?? '{}') as { kernelspecs?: Record<string, { resource_dir?: string }> }).kernelspecs
-      const mine = specs?.[KERNEL_NAME]?.resource_dir
-      if (mine !== undefined) status.jupyterListed = mine
+      // Jupyter's own search path beats our reconstruction of it (it knows sys.prefix).
+      const paths = JSON.parse((await run(jupyter, ['--paths', '--json'], env)) ?? '') as { data?: string[] }
+      if (Array.isArray(paths.data) && paths.data.length > 0) dataPath = paths.data
     } catch {
-      /* an old Jupyter without --json */
+      /* keep ours */
     }
   }
-  for (const dir of searched) {
+  status.searched = dataPath.map((d) => join(d, 'kernels', KERNEL_NAME))
+  for (const dir of status.searched) {
     const file = join(dir, 'kernel.json')
     if (!existsSync(file)) continue
     status.kernelspec = { found: true, path: dir }

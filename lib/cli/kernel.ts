@@ -34,7 +34,6 @@ export function kernelCommand(context: CliContext): Command {
       } else {
         context.stdout.write(`kernelspec: ${KERNEL_NAME} not installed (run: npx mtflow kernel install)\n`)
       }
-      if (status.jupyterListed !== undefined) context.stdout.write(`jupyter lists it at ${status.jupyterListed}\n`)
     })
   return kernel
 }

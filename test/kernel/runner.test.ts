@@ -148,6 +148,22 @@ describe('runNotebook on the tslab kernel', () => {
     validateWithNbformat(path)
   })
 
+  it('shows tables, Markdown and live progress bars from kernel/display.ts (a tslab-kernelspec notebook)', async () => {
+    const result = await runNotebook(join(FIXTURES, 'notebooks', 'display.ipynb'))
+    expect(result.status, result.message).toBe('ok')
+    const nb = result.notebook
+    const loop = cell(nb, 'loop')
+    expect(streams(loop)).toBe('sum 15\n')
+    // One display, updated in place to its final state.
+    const bars = loop.outputs!.filter((o) => o.output_type === 'display_data')
+    expect(bars).toHaveLength(1)
+    expect(outputText(bars[0] as never, 'text/html')).toContain('<progress value="5" max="5"></progress>')
+    expect(outputText(bars[0] as never, 'text/plain')).toMatch(/^summing {2}\[#{24}\] {2}5\/5 {2}100%/)
+    expect(display(cell(nb, 'manual'), 'text/html')).toContain('<progress value="3" max="4"></progress>')
+    expect(display(cell(nb, 'rows'), 'text/html')).toContain('data-rows="2"')
+    expect(display(cell(nb, 'md'), 'text/markdown')).toBe('## heading')
+  })
+
   it('refuses bad input before starting a kernel and writes nothing', async () => {
     const target = join(out, 'never-written.ipynb')
     await expect(runNotebook(join(FIXTURES, 'notebooks', 'missing.ipynb'), { out: target })).rejects.toThrow(/cannot read notebook .*no such file/)

@@ -1,0 +1,38 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { findProjectRoot, resolveHome, sha256, writeFileAtomic } from '../../lib/core/index.js'
+import { ROOT } from '../helpers.js'
+
+describe('core files and workspace', () => {
+  it('writes atomically, creating folders and leaving no temp file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mtflow-fs-'))
+    const target = join(dir, 'a', 'b', 'file.json')
+    writeFileAtomic(target, '{"v":1}')
+    writeFileAtomic(target, '{"v":2}')
+    expect(readFileSync(target, 'utf8')).toBe('{"v":2}')
+    expect(readdirSync(join(dir, 'a', 'b'))).toEqual(['file.json'])
+  })
+
+  it('hashes with sha256 (FIPS 180-2 test vector "abc")', () => {
+    expect(sha256('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+  })
+
+  it('finds the workspace: explicit, $MTFLOW_HOME, else data/ of the project', () => {
+    const saved = process.env.MTFLOW_HOME
+    try {
+      delete process.env.MTFLOW_HOME
+      expect(resolveHome('/tmp/x')).toBe('/tmp/x')
+      expect(findProjectRoot(join(ROOT, 'notebooks'))).toBe(ROOT.replace(/\/$/, ''))
+      process.env.MTFLOW_HOME = '/tmp/elsewhere'
+      expect(resolveHome()).toBe('/tmp/elsewhere')
+      const outside = mkdtempSync(join(tmpdir(), 'mtflow-noproj-'))
+      writeFileSync(join(outside, 'package.json'), '{"name":"other"}')
+      expect(findProjectRoot(outside)).toBeUndefined()
+    } finally {
+      if (saved === undefined) delete process.env.MTFLOW_HOME
+      else process.env.MTFLOW_HOME = saved
+    }
+  })
+})
