@@ -194,7 +194,8 @@ export class KernelClient {
         while (!sawIopub && Date.now() < iopubDeadline && this.exited === undefined) await sleep(10)
       }
       this.iopubListeners.delete(request.header.msg_id)
-      if (reply !== undefined && sawIopub) return
+      // Shell and iopub answer; the heartbeat must echo too, or the kernel is not really there.
+      if (reply !== undefined && sawIopub && (await this.ping())) return
     }
     throw new KernelError(
       `kernel did not answer within ${Math.round(timeoutMs / 1000)} s${this.stderrTail.trim() === '' ? '' : `: ${lastLine(this.stderrTail)}`}`,
