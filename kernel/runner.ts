@@ -157,7 +157,7 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
       cell.outputs = outputs
       collector.begin(outputs)
       const t0 = Date.now()
-      progress.set(progress.state.done, `cell ${i + 1}`)
+      progress.set(progress.state.done, `cell ${i + 1} (${cell.id})`)
       const result: ExecuteResult = await kernel.execute(source, {
         timeoutMs: cellTimeout === undefined ? undefined : cellTimeout * 1000,
         signal: options.signal,
@@ -174,8 +174,8 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
         duration_ms: t1 - t0,
         status: record.status,
       }
-      progress.tick(1, `cell ${i + 1}`)
-        if (record.status === 'ok') continue
+      progress.tick(1)
+      if (record.status === 'ok') continue
       status = record.status
       const error = cellError(result, outputs)
       if (!outputs.some((o) => o.output_type === 'error')) outputs.push(error)
