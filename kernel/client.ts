@@ -34,6 +34,8 @@ export interface KernelLaunchOptions {
   kernelName?: string
   /** Milliseconds to wait for the kernel to answer kernel_info on shell and iopub. */
   startupTimeoutMs?: number
+  /** Aborting stops waiting for the kernel: launch() shuts it down and throws KernelStartInterrupted. */
+  signal?: AbortSignal
 }
 
 export type ExecuteStatus = 'ok' | 'error' | 'aborted' | 'timeout' | 'died' | 'interrupted'
@@ -56,9 +58,16 @@ export interface ExecuteResult {
   timing: { busy?: string; executeInput?: string; reply?: string; idle?: string }
   /** Human-readable reason for timeout / died / interrupted. */
   reason?: string
+  /** The kernel replied but never said it was idle: output published after the reply may be missing. */
+  missedIdle?: boolean
 }
 
+/** How long to wait after execute_reply for the kernel's idle status (nbclient waits 4 s). */
+const IDLE_AFTER_REPLY_MS = 15_000
+
 export class KernelError extends MtflowError {}
+/** The user interrupted while the kernel was starting. */
+export class KernelStartInterrupted extends KernelError {}
 
 /** Free TCP ports on the loopback interface (held open together so they are distinct). */
 export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
@@ -129,8 +138,10 @@ export class KernelClient {
     this.shell = new Dealer({ ...socketOptions, routingId: `shell-${this.session}` })
     this.control = new Dealer({ ...socketOptions, routingId: `control-${this.session}` })
     this.stdin = new Dealer({ ...socketOptions, routingId: `shell-${this.session}` })
-    this.iopub = new Subscriber(socketOptions)
-    this.heartbeat = new Request({ ...socketOptions, receiveTimeout: 2000, sendTimeout: 2000 })
+    // Unbounded: ZeroMQ drops what exceeds a high-water mark, and a cell's output must not be lost.
+    this.iopub = new Subscriber({ ...socketOptions, receiveHighWaterMark: 0 })
+    // relaxed + correlate: after one late echo the socket can still send, and a stale echo is ignored.
+    this.heartbeat = new Request({ ...socketOptions, receiveTimeout: 2000, sendTimeout: 2000, relaxed: true, correlate: true })
     this.shell.connect(url(connection.shell_port))
     this.control.connect(url(connection.control_port))
     this.stdin.connect(url(connection.stdin_port))
@@ -162,7 +173,7 @@ export class KernelClient {
     writeFileSync(connectionFile, JSON.stringify(connection, null, 2), { mode: 0o600 })
     const client = new KernelClient(options, connection, connectionFile)
     try {
-      await client.waitForReady(options.startupTimeoutMs ?? 60_000)
+      await client.waitForReady(options.startupTimeoutMs ?? 60_000, options.signal)
     } catch (error) {
       await client.shutdown()
       throw error
@@ -178,16 +189,17 @@ export class KernelClient {
    * jupyter_client's wait_for_ready: send kernel_info_request until a reply arrives on shell and the
    * kernel's status for that request arrives on iopub (so no output published later can be missed).
    */
-  private async waitForReady(timeoutMs: number): Promise<void> {
+  private async waitForReady(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
+      if (signal?.aborted === true) throw new KernelStartInterrupted('interrupted while the kernel was starting')
       if (this.exited !== undefined) throw new KernelError(`kernel did not start: ${this.exited}`)
       const request = newMessage('kernel_info_request', {}, this.session)
       let sawIopub = false
       this.iopubListeners.set(request.header.msg_id, () => {
         sawIopub = true
       })
-      const reply = await this.request(this.shell, request, Math.min(1000, deadline - Date.now()))
+      const reply = await this.request(this.shell, request, Math.min(1000, deadline - Date.now()), signal)
       if (reply !== undefined) {
         this.kernelInfo = reply.content
         const iopubDeadline = Date.now() + 250
@@ -203,18 +215,20 @@ export class KernelClient {
   }
 
   /** Send a request and wait for its reply; undefined on timeout or when the kernel dies. */
-  private async request(socket: Dealer, message: JupyterMessage, timeoutMs: number): Promise<JupyterMessage | undefined> {
+  private async request(socket: Dealer, message: JupyterMessage, timeoutMs: number, signal?: AbortSignal): Promise<JupyterMessage | undefined> {
     return new Promise((resolve) => {
       const id = message.header.msg_id
       const finish = (value: JupyterMessage | undefined) => {
         clearTimeout(timer)
         this.replies.delete(id)
         this.deathListeners.delete(onDeath)
+        signal?.removeEventListener('abort', onDeath)
         resolve(value)
       }
       const timer = setTimeout(() => finish(undefined), Math.max(0, timeoutMs))
       const onDeath = () => finish(undefined)
       this.deathListeners.add(onDeath)
+      signal?.addEventListener('abort', onDeath, { once: true })
       this.replies.set(id, { resolve: finish })
       socket.send(encode(message, this.connection.key)).catch(() => finish(undefined))
     })
@@ -232,6 +246,7 @@ export class KernelClient {
     let reply: JupyterMessage | undefined
     let idle = false
     let executionCount: number | null = null
+    let missedIdle = false
 
     return new Promise<ExecuteResult>((resolve) => {
       let settled = false
@@ -245,6 +260,7 @@ export class KernelClient {
         this.deathListeners.delete(onDeath)
         options.signal?.removeEventListener('abort', onAbort)
         const result: ExecuteResult = { status, executionCount, reply: reply?.content, timing }
+        if (missedIdle) result.missedIdle = true
         if (reason !== undefined) result.reason = reason
         resolve(result)
       }
@@ -265,12 +281,14 @@ export class KernelClient {
           timing.reply = new Date().toISOString()
           if (typeof message.content.execution_count === 'number') executionCount = message.content.execution_count
           if (!idle) {
-            // The reply can overtake the last iopub messages; give them a moment, as nbclient does.
+            // The reply can overtake the last iopub messages (a cell that printed a lot still has them
+            // queued): wait for the kernel's idle status, which comes after all of them.
             timers.push(
               setTimeout(() => {
                 idle = true
+                missedIdle = true
                 maybeDone()
-              }, 1000),
+              }, IDLE_AFTER_REPLY_MS),
             )
           }
           maybeDone()

@@ -105,13 +105,24 @@ export function parseNotebook(text: string, label: string): Notebook {
       throw new ConfigError(`${where} has no source (expected a string or an array of strings)`)
     }
     if (cell.metadata === undefined) cell.metadata = {}
+    if (!isObject(cell.metadata)) throw new ConfigError(`${where} has metadata ${JSON.stringify(cell.metadata)}; expected an object`)
   })
+  const metadata = nb.metadata ?? {}
+  if (!isObject(metadata)) throw new ConfigError(`${label} has metadata ${JSON.stringify(metadata)}; expected an object`)
+  const kernelspec = metadata.kernelspec
+  if (kernelspec !== undefined && !(isObject(kernelspec) && typeof kernelspec.name === 'string')) {
+    throw new ConfigError(`${label} has metadata.kernelspec ${JSON.stringify(kernelspec)}; expected an object with a "name"`)
+  }
   return {
     nbformat: 4,
     nbformat_minor: typeof nb.nbformat_minor === 'number' ? nb.nbformat_minor : 0,
-    metadata: nb.metadata !== null && typeof nb.metadata === 'object' ? nb.metadata : {},
+    metadata,
     cells: nb.cells,
   }
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
 }
 
 export function joinSource(source: MultilineString): string {
@@ -172,7 +183,8 @@ function sortKeys(value: unknown): unknown {
   const out: JsonObject = {}
   for (const key of Object.keys(value).sort()) {
     const v = (value as JsonObject)[key]
-    if (v !== undefined) out[key] = sortKeys(v)
+    // defineProperty: a "__proto__" key stays a key
+    if (v !== undefined) Object.defineProperty(out, key, { value: sortKeys(v), enumerable: true, writable: true, configurable: true })
   }
   return out
 }

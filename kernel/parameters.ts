@@ -18,7 +18,7 @@ const RESERVED = new Set(
 )
 
 export function checkParameterName(name: string): void {
-  if (!IDENTIFIER.test(name) || RESERVED.has(name)) {
+  if (!IDENTIFIER.test(name) || RESERVED.has(name) || name === '__proto__') {
     throw new ConfigError(`parameter name ${JSON.stringify(name)} is not a usable TypeScript identifier`)
   }
 }
@@ -65,15 +65,27 @@ export function toTsLiteral(value: unknown, name = 'value'): string {
     if (!Number.isFinite(value)) return value > 0 ? 'Infinity' : '-Infinity'
     return Object.is(value, -0) ? '-0' : String(value)
   }
-  if (typeof value === 'string' || typeof value === 'boolean' || value === null) return JSON.stringify(value)
+  if (typeof value === 'string' || typeof value === 'boolean' || value === null) return jsonLiteral(value)
   if (Array.isArray(value) || (typeof value === 'object' && value.constructor === Object)) {
-    const text = JSON.stringify(value, (_key, v: unknown) => {
+    return jsonLiteral(value, (key, v) => {
       if (typeof v === 'number' && !Number.isFinite(v)) throw new ConfigError(`parameter ${name} holds ${v}, which JSON cannot carry`)
-      return v
+      // In an object literal "__proto__": x sets the prototype instead of a key.
+      if (key === '__proto__') throw new ConfigError(`parameter ${name} has a "__proto__" key, which a TypeScript object literal cannot carry`)
     })
-    return text
   }
   throw new ConfigError(`parameter ${name} must be a number, boolean, string, null, array or plain object (received ${typeof value})`)
+}
+
+/**
+ * JSON text that is also a valid TypeScript literal: JSON allows U+2028 / U+2029 inside strings,
+ * TypeScript 5.0 (tslab) reads them as line breaks, so they are escaped.
+ */
+function jsonLiteral(value: unknown, check?: (key: string, value: unknown) => void): string {
+  const text = JSON.stringify(value, (key, v: unknown) => {
+    check?.(key, v)
+    return v
+  })
+  return text.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
 }
 
 export interface DeclaredParameter {

@@ -2,7 +2,7 @@
 // order on the project's tslab kernel, injects parameters, records outputs, timings and lineage, and
 // always shuts the kernel down — after success, a cell error, a timeout or an interrupt.
 
-import { statSync } from 'node:fs'
+import { accessSync, constants, existsSync, statSync } from 'node:fs'
 import { basename, dirname, extname, join, resolve } from 'node:path'
 import {
   ConfigError,
@@ -13,7 +13,7 @@ import {
   writeFileAtomic,
   type ProgressSink,
 } from '../lib/core/index.js'
-import { KernelClient, type ExecuteResult } from './client.js'
+import { KernelClient, KernelStartInterrupted, type ExecuteResult } from './client.js'
 import { KERNEL_DISPLAY_NAME, KERNEL_NAME, RUNNABLE_KERNELS, kernelArgv } from './kernelspec.js'
 import {
   ensureCellIds,
@@ -27,6 +27,7 @@ import {
   type Output,
 } from './nbformat.js'
 import { errorFromReply, OutputCollector } from './outputs.js'
+import { newMessage, type JupyterMessage } from './protocol.js'
 import { checkParameterName, declaredParameters, injectedSource, toTsLiteral, type Parameters } from './parameters.js'
 
 export type RunStatus = 'ok' | 'error' | 'timeout' | 'interrupted' | 'died'
@@ -125,9 +126,7 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
   if (cellTimeout !== undefined && !(Number.isFinite(cellTimeout) && cellTimeout > 0)) {
     throw new ConfigError(`cell timeout must be a number of seconds > 0 (received ${cellTimeout})`)
   }
-  if (options.out !== undefined && isDirectory(options.out)) {
-    throw new ConfigError(`--out ${options.out} is a directory; expected a notebook file path`)
-  }
+  if (options.out !== undefined) checkOutPath(options.out)
   const prepared = await prepareNotebook(path, options.parameters ?? {})
   const { notebook } = prepared
   const started = Date.now()
@@ -138,13 +137,21 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
   let failed: RunNotebookResult['failedCell']
   let message: string | undefined
 
-  const kernel = await KernelClient.launch({
-    argv: kernelArgv(),
-    cwd: options.cwd ?? dirname(resolve(path)),
-    env: { MTFLOW_HOME: resolveHome(options.home), MTFLOW_KERNEL_HEADLESS: '1' },
-    kernelName: KERNEL_NAME,
-    startupTimeoutMs: (options.startupTimeout ?? 60) * 1000,
-  })
+  let kernel: KernelClient | undefined
+  try {
+    kernel = await KernelClient.launch({
+      argv: kernelArgv(),
+      cwd: options.cwd ?? dirname(resolve(path)),
+      env: { MTFLOW_HOME: resolveHome(options.home), MTFLOW_KERNEL_HEADLESS: '1' },
+      kernelName: KERNEL_NAME,
+      startupTimeoutMs: (options.startupTimeout ?? 60) * 1000,
+      signal: options.signal,
+    })
+  } catch (error) {
+    if (!(error instanceof KernelStartInterrupted)) throw error
+    status = 'interrupted'
+    message = error.message
+  }
   try {
     const collector = new OutputCollector()
     for (const [i, cell] of notebook.cells.entries()) {
@@ -152,7 +159,7 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
       const record: CellRecord = { index: i + 1, id: cell.id!, status: 'skipped', executionCount: null, durationMs: 0 }
       cells.push(record)
       const source = joinSource(cell.source)
-      if (status !== 'ok' || source.trim() === '') continue
+      if (kernel === undefined || status !== 'ok' || source.trim() === '') continue
       const outputs: Output[] = []
       cell.outputs = outputs
       collector.begin(outputs)
@@ -164,6 +171,9 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
         onIopub: (msg) => collector.handle(msg),
       })
       const t1 = Date.now()
+      if (result.missedIdle === true) {
+        collector.handle(streamMessage('stderr', 'mtflow: the kernel never reported this cell idle; output printed at its end may be missing\n'))
+      }
       cell.execution_count = result.executionCount
       record.executionCount = result.executionCount
       record.durationMs = t1 - t0
@@ -174,6 +184,7 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
         duration_ms: t1 - t0,
         status: record.status,
       }
+      cell.metadata.execution = nbclientTiming(result)
       progress.tick(1)
       if (record.status === 'ok') continue
       status = record.status
@@ -183,13 +194,13 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
       message = `cell ${i + 1} (id ${cell.id}) ${verb(record.status)}: ${error.ename}: ${error.evalue}`
     }
   } finally {
-    await kernel.shutdown()
+    await kernel?.shutdown()
     progress.finish(status === 'ok' ? 'done' : message)
   }
 
   const ended = Date.now()
   notebook.metadata.kernelspec ??= { name: KERNEL_NAME, display_name: KERNEL_DISPLAY_NAME, language: 'typescript' }
-  const languageInfo = kernel.kernelInfo.language_info
+  const languageInfo = kernel?.kernelInfo.language_info
   if (languageInfo !== null && typeof languageInfo === 'object') notebook.metadata.language_info = languageInfo as Record<string, unknown>
   notebook.metadata.mtflow = {
     run: {
@@ -199,7 +210,7 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
       duration_ms: ended - started,
       parameters: prepared.parameters,
       source: { path: resolve(path), sha256: prepared.sourceSha256 },
-      kernel: { name: KERNEL_NAME, implementation: kernel.kernelInfo.implementation ?? null },
+      kernel: { name: KERNEL_NAME, implementation: kernel?.kernelInfo.implementation ?? null },
       ...(failed === undefined ? {} : { failed_cell: failed }),
     },
   }
@@ -240,6 +251,36 @@ function cellError(result: ExecuteResult, outputs: Output[]): ErrorOutput {
 
 function verb(status: CellStatus): string {
   return status === 'timeout' ? 'timed out' : status === 'interrupted' ? 'was interrupted' : status === 'died' ? 'lost its kernel' : 'failed'
+}
+
+function streamMessage(name: 'stdout' | 'stderr', text: string): JupyterMessage {
+  const message = newMessage('stream', { name, text }, 'mtflow-runner')
+  return message
+}
+
+/** The same timing keys nbclient records, so tools that read them work on our notebooks too. */
+function nbclientTiming(result: ExecuteResult): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (result.timing.busy !== undefined) out['iopub.status.busy'] = result.timing.busy
+  if (result.timing.executeInput !== undefined) out['iopub.execute_input'] = result.timing.executeInput
+  if (result.timing.reply !== undefined) out['shell.execute_reply'] = result.timing.reply
+  if (result.timing.idle !== undefined) out['iopub.status.idle'] = result.timing.idle
+  return out
+}
+
+/** Refuse an --out that cannot be written before any work is done: the run's result must not be lost. */
+function checkOutPath(out: string): void {
+  if (out.trim() === '') throw new ConfigError('--out needs a file path (received an empty string)')
+  const target = resolve(out)
+  if (out.endsWith('/') || isDirectory(target)) throw new ConfigError(`--out ${out} is a directory; expected a notebook file path`)
+  let dir = dirname(target)
+  while (!existsSync(dir)) dir = dirname(dir)
+  if (!isDirectory(dir)) throw new ConfigError(`--out ${out} cannot be created: ${dir} is not a directory`)
+  try {
+    accessSync(dir, constants.W_OK)
+  } catch {
+    throw new ConfigError(`--out ${out} cannot be created: ${dir} is not writable`)
+  }
 }
 
 function isDirectory(path: string): boolean {

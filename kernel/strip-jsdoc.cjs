@@ -36,7 +36,9 @@ function stripJsDoc(text) {
         const e = text.indexOf('*/', i + 2)
         const end = e < 0 ? n : e + 2
         if (text.charCodeAt(i + 2) === 42 && text.charCodeAt(i + 3) !== 47) {
-          out += text.slice(copyFrom, i)
+          // The block becomes its line breaks (or one space): tokens stay apart, line numbers stay right.
+          const lines = text.slice(i, end).split('\n').length - 1
+          out += text.slice(copyFrom, i) + (lines > 0 ? '\n'.repeat(lines) : ' ')
           copyFrom = end
         }
         i = end

@@ -20,25 +20,18 @@ if (configPath === undefined) {
   process.exit(2)
 }
 
-const parentPid = Number(process.env.MTFLOW_KERNEL_PARENT_PID || process.env.JPY_PARENT_PID || 0)
-if (parentPid > 1) {
-  const timer = setInterval(() => {
-    try {
-      process.kill(parentPid, 0)
-    } catch {
-      process.exit(0)
-    }
-  }, 500)
-  timer.unref()
-}
+watchParent(Number(process.env.MTFLOW_KERNEL_PARENT_PID || process.env.JPY_PARENT_PID || 0))
 
 const tslabDir = path.dirname(require.resolve('tslab/package.json', { paths: [__dirname] }))
 const tsPath = require.resolve('@tslab/typescript-for-tslab', { paths: [tslabDir] })
 const codeCache = loadWithCodeCache(tsPath)
 patchConverterRootDir(path.join(tslabDir, 'dist', 'converter.js'))
 if (process.env.MTFLOW_KERNEL_HEADLESS === '1') readDeclarationsWithoutDocs(require(tsPath), require('./strip-jsdoc.cjs').stripJsDoc)
+queuedSends(require(require.resolve('zeromq', { paths: [tslabDir] })))
+const jupyter = require(path.join(tslabDir, 'dist', 'jupyter.js'))
+bufferedStreams(jupyter.JupyterHandlerImpl)
 // Display helpers (kernel/display.ts) write multi-MIME display_data through tslab's own writer.
-globalThis.__mtflowTslabJupyter = require(path.join(tslabDir, 'dist', 'jupyter.js'))
+globalThis.__mtflowTslabJupyter = jupyter
 require(path.join(tslabDir, 'dist', 'main.js')).startKernel({
   configPath,
   enableFindLocal: false,
@@ -47,6 +40,117 @@ require(path.join(tslabDir, 'dist', 'main.js')).startKernel({
 })
 // startKernel has built tslab's compiler by now, so the cache holds the functions a kernel start runs.
 codeCache.save()
+
+/**
+ * Exit when the process that started us dies. The check runs on a worker thread, because a cell that
+ * keeps the kernel's own thread busy (`while (true) {}`) would starve a timer there. It kills the
+ * kernel's process group (which the runner made it lead), so processes a notebook started go too.
+ */
+function watchParent(parentPid) {
+  if (!(parentPid > 1)) return
+  const { Worker } = require('node:worker_threads')
+  const ownConnectionFile = process.env.MTFLOW_KERNEL_PARENT_PID ? configPath : ''
+  const worker = new Worker(
+    `
+    const { rmSync } = require('node:fs')
+    const { parentPid, pid, connectionFile } = require('node:worker_threads').workerData
+    setInterval(() => {
+      try {
+        process.kill(parentPid, 0)
+      } catch {
+        if (connectionFile) rmSync(connectionFile, { force: true })
+        try { process.kill(-pid, 'SIGKILL') } catch { process.kill(pid, 'SIGKILL') }
+      }
+    }, 500)
+    `,
+    { eval: true, workerData: { parentPid, pid: process.pid, connectionFile: ownConnectionFile } },
+  )
+  worker.unref()
+}
+
+/**
+ * tslab sends each message without waiting for the previous send, and zeromq.js allows one send in
+ * progress per socket: the others throw EBUSY, which Node's console swallows — a cell printing in a
+ * loop silently lost all but ~500 lines. Sends on the kernel's iopub (Publisher) and shell/control
+ * (Router) sockets are queued and sent in order instead; iopub's queue is unbounded
+ * (sendHighWaterMark 0), so nothing is dropped.
+ */
+function queuedSends(zmq) {
+  // zeromq.js sockets are not extensible: the queue lives beside them.
+  const queues = new WeakMap()
+  const queued = (Base, extra) =>
+    class extends Base {
+      constructor(options) {
+        super({ ...options, ...extra })
+        queues.set(this, { pending: [], draining: false })
+      }
+      send(message) {
+        const queue = queues.get(this)
+        return new Promise((resolve) => {
+          queue.pending.push({ message, resolve })
+          if (!queue.draining) void this.drain(queue)
+        })
+      }
+      async drain(queue) {
+        queue.draining = true
+        while (queue.pending.length > 0) {
+          const { message, resolve } = queue.pending.shift()
+          try {
+            await super.send(message)
+          } catch {
+            /* a closed socket at shutdown: nothing left to tell */
+          }
+          resolve()
+        }
+        queue.draining = false
+      }
+    }
+  zmq.Publisher = queued(zmq.Publisher, { sendHighWaterMark: 0 })
+  zmq.Router = queued(zmq.Router, {})
+}
+
+/**
+ * tslab turns every write to stdout/stderr into its own iopub message (50,000 console.log calls, 50,000
+ * messages, each sent and signed on its own). Like ipykernel's OutStream we buffer the text and send
+ * it every 50 ms, past 64 KB, and when the cell ends — before tslab sends its reply and idle status,
+ * so the order of messages is unchanged.
+ */
+function bufferedStreams(Handler) {
+  const create = Handler.prototype.createWriteToIopub
+  const run = Handler.prototype.handleExecuteImpl
+  if (typeof create !== 'function' || typeof run !== 'function') return
+  const current = new Map() // stream name → flush of the writer now installed
+  Handler.prototype.createWriteToIopub = function (name, writeStream) {
+    current.get(name)?.()
+    const decoder = new (require('node:util').TextDecoder)()
+    let buffer = ''
+    let timer
+    const flush = () => {
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
+      if (buffer === '') return
+      const text = buffer
+      buffer = ''
+      writeStream(name, text)
+    }
+    current.set(name, flush)
+    return (chunk, encoding, callback) => {
+      buffer += typeof chunk === 'string' ? chunk : decoder.decode(chunk)
+      if (buffer.length >= 65536) flush()
+      else if (timer === undefined) timer = setTimeout(flush, 50)
+      const done = typeof encoding === 'function' ? encoding : callback
+      if (typeof done === 'function') done()
+      return true
+    }
+  }
+  Handler.prototype.handleExecuteImpl = async function (...args) {
+    try {
+      return await run.apply(this, args)
+    } finally {
+      for (const flush of current.values()) flush()
+    }
+  }
+}
 
 /**
  * Kernel start is dominated by tslab's 9 MB TypeScript compiler: compiling its source costs ~0.2 s and

@@ -62,3 +62,22 @@ describe('nbformat', () => {
     expect(text).toBe('{\n "cells": [],\n "metadata": {\n  "a": "é",\n  "z": 1\n },\n "nbformat": 4,\n "nbformat_minor": 5\n}\n')
   })
 })
+
+describe('nbformat: malformed metadata is bad input', () => {
+  const base = (patch: Record<string, unknown>) => JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [], ...patch })
+  it('refuses non-object notebook and cell metadata and a kernelspec without a name', () => {
+    expect(() => parseNotebook(base({ metadata: [] }), 'x.ipynb')).toThrow('x.ipynb has metadata []; expected an object')
+    expect(() => parseNotebook(base({ metadata: { kernelspec: 'tslab' } }), 'x.ipynb')).toThrow(
+      'x.ipynb has metadata.kernelspec "tslab"; expected an object with a "name"',
+    )
+    expect(() => parseNotebook(base({ cells: [{ cell_type: 'code', source: '', metadata: null }] }), 'x.ipynb')).toThrow(
+      'x.ipynb cell 1 has metadata null; expected an object',
+    )
+    expect(() => parseNotebook(base({ cells: [{ cell_type: 'code', source: '', metadata: 'x' }] }), 'x.ipynb')).toThrow(/cell 1 has metadata "x"/)
+  })
+
+  it('keeps a "__proto__" key as a key when writing', () => {
+    const nb = parseNotebook(base({ metadata: JSON.parse('{"__proto__":{"a":1}}') }), 'x')
+    expect(serializeNotebook(nb)).toContain('"__proto__": {')
+  })
+})

@@ -54,3 +54,16 @@ describe('notebook parameters', () => {
     ])
   })
 })
+
+describe('parameter literals that JSON alone gets wrong', () => {
+  it('escapes U+2028 and U+2029, which TypeScript 5.0 reads as line breaks', () => {
+    expect(toTsLiteral('a\u2028b\u2029c')).toBe('"a\\u2028b\\u2029c"')
+    expect(toTsLiteral(['\u2028'])).toBe('["\\u2028"]')
+  })
+
+  it('refuses __proto__, which an object literal or an assignment would turn into a prototype', () => {
+    expect(() => parseParameterArgs(['__proto__=1'])).toThrow(/parameter name "__proto__" is not a usable TypeScript identifier/)
+    const value = parseParameterValue('{"__proto__":{"polluted":1},"k":2}')
+    expect(() => toTsLiteral(value, 'o')).toThrow('parameter o has a "__proto__" key, which a TypeScript object literal cannot carry')
+  })
+})
