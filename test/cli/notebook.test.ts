@@ -37,8 +37,14 @@ describe('mtflow notebook run', () => {
       [['notebook', 'run'], /missing required argument 'notebook'/],
       [['notebook', 'run', QUICKSTART, '--frobnicate'], /unknown option '--frobnicate'/],
     ]
+    writeFileSync(join(dir, 'a-file'), '')
+    cases.push(
+      [['notebook', 'run', QUICKSTART, '--out', join(dir, 'a-file', 'x.ipynb')], /cannot be created: .*a-file is not a directory/],
+      [['notebook', 'run', QUICKSTART, '--out', ''], /--out needs a file path/],
+      [['notebook', 'run', QUICKSTART, '--out', dir], /is a directory; expected a notebook file path/],
+    )
     for (const [args, message] of cases) {
-      const result = await runCli([...args, '--out', out])
+      const result = await runCli(args.includes('--out') ? args : [...args, '--out', out])
       expect(result.code, args.join(' ')).toBe(2)
       expect(oneLine(result.stderr)).toMatch(message)
       expect(result.stdout).toBe('')
@@ -85,11 +91,26 @@ describe('mtflow notebook run', () => {
     expect(await waitFor(() => !existsSync(`/proc/${kernel}/cmdline`) || kernelsOf(cliPid).length === 0, 5000)).toBe(true)
   })
 
-  it('a killed runner does not leave its kernel behind', async () => {
+  it('on Ctrl-C while the kernel starts, stops at once with exit 130', async () => {
+    let cliPid = 0
+    const out = join(dir, 'interrupted-at-start.ipynb')
+    const done = runCli(['notebook', 'run', join(nbDir, 'trivial-10.ipynb'), '--out', out], { onSpawn: (pid) => (cliPid = pid) })
+    expect(await waitFor(() => cliPid > 0 && kernelsOf(cliPid).length === 1, 30_000, 10)).toBe(true)
+    process.kill(cliPid, 'SIGINT')
+    const result = await done
+    expect(result.code).toBe(130)
+    expect(result.stderr).toContain('mtflow: interrupted while the kernel was starting')
+    const nb = JSON.parse(readFileSync(out, 'utf8')) as Notebook
+    expect(nb.cells.every((c) => c.execution_count === null)).toBe(true)
+    expect((nb.metadata.mtflow as { run: { status: string } }).run.status).toBe('interrupted')
+  })
+
+  it('a killed runner does not leave its kernel behind, even one busy in a cell', async () => {
     let cliPid = 0
     const done = runCli(['notebook', 'run', join(nbDir, 'slow.ipynb'), '--out', join(dir, 'killed.ipynb')], { onSpawn: (pid) => (cliPid = pid) })
     expect(await waitFor(() => cliPid > 0 && kernelsOf(cliPid).length === 1, 30_000)).toBe(true)
     const kernel = kernelsOf(cliPid)[0]!
+    await new Promise((r) => setTimeout(r, 4000)) // cell 2 is spinning: the kernel's own thread is busy
     process.kill(cliPid, 'SIGKILL')
     await done
     const alive = () => {

@@ -164,6 +164,16 @@ describe('runNotebook on the tslab kernel', () => {
     expect(display(cell(nb, 'md'), 'text/markdown')).toBe('## heading')
   })
 
+  it('keeps every line of a cell that prints 50,000 lines, in order', async () => {
+    const result = await runNotebook(join(FIXTURES, 'notebooks', 'chatty.ipynb'))
+    expect(result.status, result.message).toBe('ok')
+    const text = streams(cell(result.notebook, 'chatty'))
+    const expected = Array.from({ length: 50_000 }, (_, i) => `${i}\n`).join('')
+    expect(text.length).toBe(expected.length)
+    expect(text === expected).toBe(true)
+    expect(streams(cell(result.notebook, 'after'))).toBe('after\n')
+  })
+
   it('refuses bad input before starting a kernel and writes nothing', async () => {
     const target = join(out, 'never-written.ipynb')
     await expect(runNotebook(join(FIXTURES, 'notebooks', 'missing.ipynb'), { out: target })).rejects.toThrow(/cannot read notebook .*no such file/)
