@@ -7,6 +7,7 @@ import { errorMessage, isUserError, resolveHome } from '../core/index.js'
 import { kernelCommand } from './kernel.js'
 import { notebookCommand } from './notebook.js'
 import { lifecycleCommand } from './lifecycle.js'
+import { dataCommand, importCommand } from './data.js'
 import { CliExit, type CliContext } from './context.js'
 
 export function buildProgram(context: CliContext): Command {
@@ -25,7 +26,7 @@ export function buildProgram(context: CliContext): Command {
     context.home = resolveHome(root.opts<{ home?: string }>().home)
     context.verbose = root.opts<{ verbose?: boolean }>().verbose === true
   })
-  for (const make of [notebookCommand, kernelCommand, lifecycleCommand]) {
+  for (const make of [notebookCommand, kernelCommand, importCommand, dataCommand, lifecycleCommand]) {
     const sub = make(context)
     sub.exitOverride()
     sub.configureOutput(program.configureOutput())

@@ -1,4 +1,7 @@
-// Time helpers. mtflow time is UTC epoch milliseconds; these turn it into text for people and file names.
+// Time helpers. mtflow time is UTC epoch milliseconds: text for people and file names, and timeframes
+// ("1m" … "1w") with their bucket alignment.
+
+import { ConfigError } from './errors.js'
 
 /** ISO-8601 UTC with milliseconds: 2026-11-21T20:45:01.123Z */
 export function isoTime(ms: number = Date.now()): string {
@@ -8,4 +11,33 @@ export function isoTime(ms: number = Date.now()): string {
 /** A file-name-safe, sortable UTC stamp: 20261121T204501123Z */
 export function fileStamp(ms: number = Date.now()): string {
   return new Date(ms).toISOString().replace(/[-:.]/g, '')
+}
+
+const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
+
+/**
+ * Milliseconds of a timeframe: "1m", "15m", "4h", "1d", "1w" (any positive multiple of a minute, hour,
+ * day or week). Throws a one-line error naming the input otherwise.
+ */
+export function timeframeMs(timeframe: string): number {
+  const match = /^([1-9]\d*)([mhdw])$/.exec(timeframe)
+  if (match === null) throw new ConfigError(`timeframe ${JSON.stringify(timeframe)} is not valid; expected a number and a unit m, h, d or w (e.g. 1m, 15m, 1h, 4h, 1d, 1w)`)
+  return Number(match[1]) * UNIT_MS[match[2]!]!
+}
+
+/**
+ * Start of the timeframe bucket that contains `ms`. Buckets are aligned to the Unix epoch, except weeks,
+ * which start on Monday 00:00 UTC (the epoch was a Thursday).
+ */
+export function floorToTimeframe(ms: number, timeframe: string): number {
+  const step = timeframeMs(timeframe)
+  const offset = timeframe.endsWith('w') ? 4 * UNIT_MS.d! : 0 // Monday 1970-01-05 is epoch + 4 days
+  return Math.floor((ms - offset) / step) * step + offset
+}
+
+/** "2024-03-01" for midnight UTC, else "2024-03-01T13:00:00Z" (milliseconds only when present). */
+export function toIsoDate(ms: number): string {
+  const iso = new Date(ms).toISOString()
+  if (iso.endsWith('T00:00:00.000Z')) return iso.slice(0, 10)
+  return iso.endsWith('.000Z') ? `${iso.slice(0, 19)}Z` : iso
 }

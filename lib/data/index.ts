@@ -3,3 +3,6 @@
 export * from './bars.js'
 export * from './csv.js'
 export * from './table.js'
+export * from './convert.js'
+export * from './lake.js'
+export * from './ingest.js'

@@ -1,0 +1,77 @@
+// `mtflow import FILE …` and `mtflow data list|validate|samples`: files into the lake, and what it holds.
+
+import { Command } from 'commander'
+import { join } from 'node:path'
+import { PROJECT_ROOT } from '../../kernel/kernelspec.js'
+import { importFile, listDatasets, quarantineSummary, type IngestReport } from '../data/index.js'
+import { printJson, type CliContext } from './context.js'
+
+export function importCommand(context: CliContext): Command {
+  return new Command('import')
+    .description('import a CSV or Parquet file of OHLCV bars into the lake (validated; bad rows go to quarantine)')
+    .argument('<file>', 'CSV or Parquet file with date/time, open, high, low, close[, volume] columns')
+    .requiredOption('--symbol <symbol>', 'symbol to store the bars under (e.g. SPX, BTC/USDT)')
+    .requiredOption('--timeframe <tf>', 'bar timeframe: 1m 3m 5m 15m 1h 4h 1d 1w or any multiple')
+    .option('--source <name>', 'source name in the lake', 'local')
+    .option('--json', 'print the report as JSON')
+    .action(async (file: string, options: { symbol: string; timeframe: string; source: string; json?: boolean }) => {
+      const report = await importFile(context.home, file, options)
+      if (options.json === true) return printJson(context, report)
+      context.stdout.write(formatReport(report))
+    })
+}
+
+export function formatReport(r: IngestReport): string {
+  const reasons = Object.entries(r.quarantined)
+  const lines = [
+    `${r.source}/${r.symbol}/${r.timeframe}: ${r.input} rows read`,
+    `  accepted     ${r.accepted} (${r.added} new, ${r.unchanged} already in the lake)`,
+    `  dropped      ${r.duplicates} exact duplicates`,
+    `  quarantined  ${reasons.reduce((s, [, n]) => s + (n ?? 0), 0)}${reasons.length > 0 ? ` (${reasons.map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`,
+    `  gaps         ${r.gaps} (reported, not filled)`,
+  ]
+  if (r.quarantineFile !== undefined) lines.push(`  quarantine file: ${r.quarantineFile}`)
+  return `${lines.join('\n')}\n`
+}
+
+export function dataCommand(context: CliContext): Command {
+  const data = new Command('data').description('the market-data lake: coverage, gaps, quarantine, samples')
+  data
+    .command('list')
+    .description('datasets in the lake: first and last bar, rows, gaps')
+    .option('--json', 'print as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const datasets = await listDatasets(context.home)
+      if (options.json === true) return printJson(context, datasets)
+      if (datasets.length === 0) return void context.stdout.write(`the lake in ${context.home} is empty (try: mtflow data samples)\n`)
+      const rows = datasets.map((d) => [d.source, d.symbol, d.timeframe, d.first, d.last, String(d.rows), String(d.gaps), String(d.missing)])
+      context.stdout.write(table(['source', 'symbol', 'tf', 'first', 'last', 'rows', 'gaps', 'missing'], rows))
+    })
+  data
+    .command('validate')
+    .description('coverage and gaps of every dataset, and what the quarantine holds by reason')
+    .option('--json', 'print as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const [datasets, quarantine] = await Promise.all([listDatasets(context.home), quarantineSummary(context.home)])
+      if (options.json === true) return printJson(context, { datasets, quarantine })
+      context.stdout.write(table(['source', 'symbol', 'tf', 'rows', 'gaps', 'missing', 'largest gap'], datasets.map((d) => [d.source, d.symbol, d.timeframe, String(d.rows), String(d.gaps), String(d.missing), d.largestGap === null ? '' : `${d.largestGap.from} → ${d.largestGap.to}`])))
+      if (quarantine.length === 0) return void context.stdout.write('quarantine: empty\n')
+      context.stdout.write(`quarantine:\n${table(['source', 'symbol', 'tf', 'rows', 'reasons'], quarantine.map((q) => [q.source, q.symbol, q.timeframe, String(q.rows), Object.entries(q.reasons).map(([k, n]) => `${k} ${n}`).join(', ')]))}`)
+    })
+  data
+    .command('samples')
+    .description('load the bundled samples into the workspace (S&P 500 daily as SPX, source "sample", 1d)')
+    .option('--json', 'print the reports as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const report = await importFile(context.home, join(PROJECT_ROOT, 'data', 'samples', 'sp500-daily-2000-2020.csv'), { symbol: 'SPX', timeframe: '1d', source: 'sample' })
+      if (options.json === true) return printJson(context, [report])
+      context.stdout.write(formatReport(report))
+    })
+  return data
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j]!.length)))
+  const line = (cells: string[]) => cells.map((c, j) => c.padEnd(widths[j]!)).join('  ').trimEnd()
+  return `${[line(header), ...rows.map(line)].join('\n')}\n`
+}

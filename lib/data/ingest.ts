@@ -1,0 +1,240 @@
+// Every write into the lake goes through here: rows are staged in DuckDB, validated (bad rows go to
+// quarantine with a reason code), exact duplicates dropped and counted, conflicting duplicates
+// quarantined, out-of-order input sorted, then merged into the lake. Gaps are reported, never filled.
+
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { extname, join } from 'node:path'
+import { ConfigError, DataError, fileStamp, timeframeMs } from '../core/index.js'
+import type { Bars } from './bars.js'
+import { appendDoubles, duckdb, sqlIdent, sqlString } from './duckdb.js'
+import { DEFAULT_SOURCE, mergeIntoLake, type DatasetKey } from './lake.js'
+
+export const REASONS = [
+  'bad_time',
+  'non_finite',
+  'non_positive_price',
+  'high_below_open_close',
+  'low_above_open_close',
+  'negative_volume',
+  'off_grid',
+  'duplicate_conflict',
+  'conflict_existing',
+] as const
+export type Reason = (typeof REASONS)[number]
+
+export interface IngestReport extends DatasetKey {
+  /** Rows read from the input. */
+  input: number
+  /** Valid, unique rows offered to the lake (= added + unchanged + conflicts). */
+  accepted: number
+  /** Rows new to the lake. */
+  added: number
+  /** Rows the lake already held, identical (re-ingesting the same data). */
+  unchanged: number
+  /** Exact duplicate rows inside the input, dropped. */
+  duplicates: number
+  quarantined: Partial<Record<Reason, number>>
+  quarantineFile?: string
+  /** Intervals longer than one step between consecutive accepted rows of this input. */
+  gaps: number
+  partitions: string[]
+}
+
+let counter = 0
+
+/**
+ * Validate and merge a staged DuckDB table `raw` (row_no, t, open, high, low, close, volume; t in epoch
+ * ms or NULL when unreadable) into the lake. Drops the staged table.
+ */
+export async function ingestStaged(home: string, key: DatasetKey, raw: string, origin: string): Promise<IngestReport> {
+  const step = timeframeMs(key.timeframe)
+  const offset = key.timeframe.endsWith('w') ? 4 * 86_400_000 : 0
+  const conn = await duckdb()
+  const id = `${process.pid}_${++counter}`
+  const checked = `checked_${id}`
+  const accepted = `accepted_${id}`
+  const quarantine = `quarantine_${id}`
+  const tuple = `(open, high, low, close, coalesce(volume, 'NaN'::DOUBLE))`
+  try {
+    await conn.run(`CREATE TEMP TABLE ${checked} AS SELECT *, CASE
+        WHEN t IS NULL OR NOT isfinite(t) THEN 'bad_time'
+        WHEN open IS NULL OR high IS NULL OR low IS NULL OR close IS NULL
+          OR NOT (isfinite(open) AND isfinite(high) AND isfinite(low) AND isfinite(close)) OR isinf(coalesce(volume, 0)) THEN 'non_finite'
+        WHEN least(open, high, low, close) <= 0 THEN 'non_positive_price'
+        WHEN high < greatest(open, close) THEN 'high_below_open_close'
+        WHEN low > least(open, close) THEN 'low_above_open_close'
+        WHEN volume < 0 THEN 'negative_volume'
+        WHEN (t - ${offset}) % ${step} <> 0 THEN 'off_grid'
+        ELSE NULL END AS reason FROM ${raw}`)
+    await conn.run(`UPDATE ${checked} SET reason = 'duplicate_conflict' WHERE reason IS NULL AND t IN (
+        SELECT t FROM ${checked} WHERE reason IS NULL GROUP BY t HAVING count(DISTINCT ${tuple}) > 1)`)
+    await conn.run(`CREATE TEMP TABLE ${accepted} AS SELECT t, any_value(open) AS open, any_value(high) AS high, any_value(low) AS low,
+        any_value(close) AS close, any_value(coalesce(volume, 'NaN'::DOUBLE)) AS volume
+        FROM ${checked} WHERE reason IS NULL GROUP BY t ORDER BY t`)
+    await conn.run(`CREATE TEMP TABLE ${quarantine} AS SELECT t, open, high, low, close, volume, reason FROM ${checked} WHERE reason IS NOT NULL`)
+    const stats = (
+      await conn.runAndReadAll(`SELECT (SELECT count(*) FROM ${raw}) AS input,
+          (SELECT count(*) FROM ${checked} WHERE reason IS NULL) AS valid,
+          (SELECT count(*) FROM ${accepted}) AS accepted,
+          (SELECT count(*) FROM (SELECT t - lag(t) OVER (ORDER BY t) AS dt FROM ${accepted}) WHERE dt > ${step}) AS gaps`)
+    ).getRowObjects()[0]!
+    const merged = await mergeIntoLake(home, key, accepted, quarantine)
+    const quarantined: Partial<Record<Reason, number>> = {}
+    for (const row of (await conn.runAndReadAll(`SELECT reason, count(*) AS n FROM ${quarantine} GROUP BY reason ORDER BY reason`)).getRowObjects()) {
+      quarantined[String(row.reason) as Reason] = Number(row.n)
+    }
+    const report: IngestReport = {
+      ...key,
+      input: Number(stats.input),
+      accepted: Number(stats.accepted),
+      added: merged.added,
+      unchanged: merged.unchanged,
+      duplicates: Number(stats.valid) - Number(stats.accepted),
+      quarantined,
+      gaps: Number(stats.gaps),
+      partitions: merged.partitions,
+    }
+    if (Object.keys(quarantined).length > 0) report.quarantineFile = await writeQuarantine(home, key, quarantine, origin)
+    return report
+  } finally {
+    for (const table of [raw, checked, accepted, quarantine]) await conn.run(`DROP TABLE IF EXISTS ${table}`)
+  }
+}
+
+export function quarantineDir(home: string, key: DatasetKey): string {
+  return join(home, 'lake', 'quarantine', `source=${encodeURIComponent(key.source)}`, `symbol=${encodeURIComponent(key.symbol)}`, `timeframe=${key.timeframe}`)
+}
+
+async function writeQuarantine(home: string, key: DatasetKey, table: string, origin: string): Promise<string> {
+  const dir = quarantineDir(home, key)
+  mkdirSync(dir, { recursive: true })
+  const file = join(dir, `${fileStamp()}-${process.pid}-${counter}.parquet`)
+  const tmp = `${file}.tmp`
+  const conn = await duckdb()
+  try {
+    await conn.run(
+      `COPY (SELECT t AS time_ms, open, high, low, close, volume, reason, ${sqlString(origin)} AS origin, now() AS quarantined_at FROM ${table})
+       TO ${sqlString(tmp)} (FORMAT parquet)`,
+    )
+    renameSync(tmp, file)
+  } finally {
+    rmSync(tmp, { force: true })
+  }
+  return file
+}
+
+export interface IngestOptions {
+  symbol: string
+  timeframe: string
+  source?: string
+}
+
+function keyOf(options: IngestOptions): DatasetKey {
+  if (typeof options.symbol !== 'string' || options.symbol.trim() === '') throw new ConfigError('symbol is required (e.g. --symbol BTC/USDT)')
+  timeframeMs(options.timeframe)
+  const source = options.source ?? DEFAULT_SOURCE
+  if (!/^[\w.-]+$/.test(source)) throw new ConfigError(`source ${JSON.stringify(source)} must be letters, digits, '.', '_' or '-'`)
+  return { source, symbol: options.symbol, timeframe: options.timeframe }
+}
+
+/** Write Bars (from ccxt, a generator, a notebook) into the lake through validation. */
+export async function ingestBars(home: string, bars: Bars, options: { source?: string; origin?: string } = {}): Promise<IngestReport> {
+  const key = keyOf({ symbol: bars.symbol, timeframe: bars.timeframe, source: options.source })
+  const conn = await duckdb()
+  const raw = `raw_${process.pid}_${++counter}`
+  await conn.run(`CREATE TEMP TABLE ${raw} (t DOUBLE, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE)`)
+  await appendDoubles(conn, raw, [bars.time, bars.open, bars.high, bars.low, bars.close, bars.volume])
+  return ingestStaged(home, key, raw, options.origin ?? 'bars')
+}
+
+const TIME_NAMES = ['date', 'time', 'timestamp', 'datetime', 'open_time', 'ts']
+
+/**
+ * Import a CSV or Parquet file: column names are matched in any case (date/time/timestamp/datetime,
+ * open, high, low, close, volume); times may be ISO dates or date-times (UTC unless they carry an
+ * offset), epoch seconds or epoch milliseconds.
+ */
+export async function importFile(home: string, path: string, options: IngestOptions): Promise<IngestReport> {
+  const key = keyOf(options)
+  if (!existsSync(path)) throw new ConfigError(`cannot read ${path}: no such file`)
+  if (statSync(path).isDirectory()) throw new ConfigError(`cannot read ${path}: it is a directory; expected a CSV or Parquet file`)
+  if (statSync(path).size === 0) throw new DataError(`${path} is empty; expected a header row and data rows`)
+  const ext = extname(path).toLowerCase()
+  const reader = ext === '.parquet' || ext === '.pq' ? `read_parquet(${sqlString(path)})` : `read_csv(${sqlString(path)}, header = true)`
+  const conn = await duckdb()
+  let columns: { name: string; type: string }[]
+  try {
+    columns = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${reader}`)).getRowObjects().map((r) => ({ name: String(r.column_name), type: String(r.column_type) }))
+  } catch (cause) {
+    throw new DataError(`cannot read ${path} as ${reader.startsWith('read_parquet') ? 'Parquet' : 'CSV'}: ${String((cause as Error).message).split('\n')[0]}`, { cause })
+  }
+  const find = (names: string[]) => columns.find((c) => names.includes(c.name.trim().toLowerCase()))
+  const expected = 'expected columns date/time/timestamp/datetime, open, high, low, close and optionally volume'
+  const time = find(TIME_NAMES)
+  const cols = { open: find(['open']), high: find(['high']), low: find(['low']), close: find(['close']) }
+  const missing = [time === undefined ? 'date/time' : undefined, ...Object.entries(cols).filter(([, c]) => c === undefined).map(([n]) => n)].filter(Boolean)
+  if (missing.length > 0) throw new ConfigError(`${path}: no column for ${missing.join(', ')} (columns: ${columns.map((c) => c.name).join(', ')}); ${expected}`)
+  const volume = find(['volume', 'vol'])
+  const timeSql = await timeExpression(reader, time!)
+  const num = (c: { name: string } | undefined) => (c === undefined ? 'NULL::DOUBLE' : `TRY_CAST(${sqlIdent(c.name)} AS DOUBLE)`)
+  const raw = `raw_${process.pid}_${++counter}`
+  try {
+    await conn.run(`CREATE TEMP TABLE ${raw} AS SELECT row_number() OVER () AS row_no, ${timeSql} AS t, ${num(cols.open)} AS open, ${num(cols.high)} AS high,
+        ${num(cols.low)} AS low, ${num(cols.close)} AS close, ${num(volume)} AS volume FROM ${reader}`)
+  } catch (cause) {
+    await conn.run(`DROP TABLE IF EXISTS ${raw}`)
+    throw new DataError(`cannot read ${path}: ${String((cause as Error).message).split('\n')[0]}`, { cause })
+  }
+  const rows = Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM ${raw}`)).getRowObjects()[0]!.n)
+  if (rows === 0) {
+    await conn.run(`DROP TABLE IF EXISTS ${raw}`)
+    throw new DataError(`${path} has no data rows; expected a header row and data rows`)
+  }
+  return ingestStaged(home, key, raw, path)
+}
+
+/** SQL turning the time column into epoch ms (DOUBLE), NULL where it cannot be read. */
+async function timeExpression(reader: string, column: { name: string; type: string }): Promise<string> {
+  const c = sqlIdent(column.name)
+  const type = column.type.toUpperCase()
+  if (type.startsWith('TIMESTAMP') || type === 'DATE') return `epoch_ms(${c}::TIMESTAMPTZ)::DOUBLE`
+  if (/INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/.test(type)) {
+    // Epoch seconds or milliseconds: seconds stay below 1e11 until the year 5138.
+    const conn = await duckdb()
+    const max = Number((await conn.runAndReadAll(`SELECT max(abs(${c}::DOUBLE)) AS m FROM ${reader}`)).getRowObjects()[0]!.m)
+    return max < 1e11 ? `(${c}::DOUBLE * 1000)` : `${c}::DOUBLE`
+  }
+  return `epoch_ms(TRY_CAST(${c} AS TIMESTAMPTZ))::DOUBLE`
+}
+
+export interface QuarantineSummary extends DatasetKey {
+  reasons: Partial<Record<Reason, number>>
+  rows: number
+  files: number
+}
+
+/** What the quarantine holds, per dataset and reason. */
+export async function quarantineSummary(home: string): Promise<QuarantineSummary[]> {
+  const root = join(home, 'lake', 'quarantine')
+  if (!existsSync(root)) return []
+  const conn = await duckdb()
+  const glob = join(root, '*', '*', '*', '*.parquet')
+  const rows = (
+    await conn.runAndReadAll(
+      `SELECT regexp_extract(filename, 'source=([^/]+)/symbol=([^/]+)/timeframe=([^/]+)/', ['s', 'y', 't']) AS k, reason, count(*) AS n, count(DISTINCT filename) AS files
+       FROM read_parquet(${sqlString(glob)}, filename = true) GROUP BY k, reason ORDER BY k, reason`,
+    )
+  ).getRowObjects()
+  const byKey = new Map<string, QuarantineSummary>()
+  for (const row of rows) {
+    const k = row.k as unknown as { entries: Record<string, string> } | Record<string, string>
+    const parts = ('entries' in k ? k.entries : k) as Record<string, string>
+    const id = `${parts.s}/${parts.y}/${parts.t}`
+    const entry = byKey.get(id) ?? { source: decodeURIComponent(parts.s!), symbol: decodeURIComponent(parts.y!), timeframe: parts.t!, reasons: {}, rows: 0, files: 0 }
+    entry.reasons[String(row.reason) as Reason] = Number(row.n)
+    entry.rows += Number(row.n)
+    entry.files = Math.max(entry.files, Number(row.files))
+    byKey.set(id, entry)
+  }
+  return [...byKey.values()]
+}

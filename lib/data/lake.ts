@@ -1,0 +1,260 @@
+// The market-data lake: Parquet under MTFLOW_HOME/lake/bars, one file per (source, symbol, timeframe,
+// period) — a month for intraday timeframes, a year for daily and weekly ones. Writes go through a
+// validated staging table, merge with what a partition already holds, and replace the file atomically
+// under a per-partition lock held for that one write only. Readers never lock.
+
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { DataError, NotFoundError, sha256, timeframeMs, toIsoDate } from '../core/index.js'
+import { checkBars, toEpochMs, type Bars } from './bars.js'
+import { emptyBars } from './convert.js'
+import { doublesOf, duckdb, queryDoubles, sqlString } from './duckdb.js'
+import { withLock } from './lock.js'
+
+export const DEFAULT_SOURCE = 'local'
+
+export interface DatasetKey {
+  source: string
+  symbol: string
+  timeframe: string
+}
+
+export function lakeDir(home: string): string {
+  return join(home, 'lake', 'bars')
+}
+
+/** Path segments are URL-encoded so that any symbol ("BTC/USDT", "^GSPC") makes a safe folder name. */
+export function datasetDir(home: string, key: DatasetKey): string {
+  return join(lakeDir(home), `source=${encodeURIComponent(key.source)}`, `symbol=${encodeURIComponent(key.symbol)}`, `timeframe=${key.timeframe}`)
+}
+
+/** The period of a bar time: "2024-03" for intraday timeframes, "2024" for 1d and longer. */
+export function periodOf(ms: number, timeframe: string): string {
+  const iso = new Date(ms).toISOString()
+  return timeframeMs(timeframe) >= 86_400_000 ? iso.slice(0, 4) : iso.slice(0, 7)
+}
+
+function partitionFile(home: string, key: DatasetKey, period: string): string {
+  return join(datasetDir(home, key), `period=${period}`, 'data.parquet')
+}
+
+/** The partition files of a dataset, in time order (periods sort as text). */
+export function partitionFiles(home: string, key: DatasetKey): string[] {
+  const dir = datasetDir(home, key)
+  if (!existsSync(dir)) return []
+  return readdirSync(dir)
+    .filter((name) => name.startsWith('period='))
+    .sort()
+    .map((name) => join(dir, name, 'data.parquet'))
+    .filter((file) => existsSync(file))
+}
+
+export interface WriteResult {
+  /** Rows new to the lake. */
+  added: number
+  /** Rows the lake already held with the same values (dropped). */
+  unchanged: number
+  /** Rows whose time the lake already held with other values (quarantined as conflict_existing). */
+  conflicts: number
+  partitions: string[]
+}
+
+/**
+ * Merge the rows of a validated DuckDB table (columns t, open, high, low, close, volume; t in epoch ms,
+ * unique, on the grid) into the lake. Existing rows win over conflicting new ones, which are returned in
+ * `conflictTable` for quarantine. Idempotent: writing the same rows twice changes nothing.
+ */
+export async function mergeIntoLake(home: string, key: DatasetKey, table: string, conflictTable: string): Promise<WriteResult> {
+  const conn = await duckdb()
+  const periods = (await conn.runAndReadAll(`SELECT DISTINCT ${periodSql(key.timeframe)} AS p FROM ${table} ORDER BY p`)).getRowObjects().map((r) => String(r.p))
+  const result: WriteResult = { added: 0, unchanged: 0, conflicts: 0, partitions: [] }
+  for (const period of periods) {
+    const file = partitionFile(home, key, period)
+    mkdirSync(join(file, '..'), { recursive: true })
+    await withLock(`${file}.lock`, async () => {
+      const fresh = `(SELECT * FROM ${table} WHERE ${periodSql(key.timeframe)} = ${sqlString(period)})`
+      let source = fresh
+      if (existsSync(file)) {
+        const old = `(SELECT epoch_ms(time)::DOUBLE AS t, open, high, low, close, volume FROM read_parquet(${sqlString(file)}, hive_partitioning = false))`
+        const counts = (
+          await conn.runAndReadAll(
+            `SELECT count(*) FILTER (WHERE o.t IS NULL) AS added,
+                    count(*) FILTER (WHERE o.t IS NOT NULL AND ${sameValues('n', 'o')}) AS unchanged,
+                    count(*) FILTER (WHERE o.t IS NOT NULL AND NOT ${sameValues('n', 'o')}) AS conflicts
+             FROM ${fresh} n LEFT JOIN ${old} o ON n.t = o.t`,
+          )
+        ).getRowObjects()[0]!
+        const added = Number(counts.added)
+        result.unchanged += Number(counts.unchanged)
+        const conflicts = Number(counts.conflicts)
+        if (conflicts > 0) {
+          result.conflicts += conflicts
+          await conn.run(
+            `INSERT INTO ${conflictTable} SELECT n.t, n.open, n.high, n.low, n.close, n.volume, 'conflict_existing'
+             FROM ${fresh} n JOIN ${old} o ON n.t = o.t WHERE NOT ${sameValues('n', 'o')}`,
+          )
+        }
+        if (added === 0) return
+        result.added += added
+        source = `(SELECT * FROM ${old} UNION ALL SELECT n.* FROM ${fresh} n ANTI JOIN ${old} o ON n.t = o.t)`
+      } else {
+        result.added += Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM ${fresh}`)).getRowObjects()[0]!.n)
+      }
+      const tmp = `${file}.${process.pid}.${Date.now()}.tmp`
+      try {
+        await conn.run(
+          `COPY (SELECT make_timestamp((t * 1000)::BIGINT) AS time, open, high, low, close, volume FROM ${source} ORDER BY t)
+           TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
+        )
+        fsyncFile(tmp)
+        renameSync(tmp, file)
+      } finally {
+        rmSync(tmp, { force: true })
+      }
+      result.partitions.push(period)
+    })
+  }
+  return result
+}
+
+/** Equal values, NaN equal to NaN (missing volume). */
+function sameValues(a: string, b: string): string {
+  const each = ['open', 'high', 'low', 'close', 'volume'].map((c) => `(${a}.${c} IS NOT DISTINCT FROM ${b}.${c} OR (isnan(${a}.${c}) AND isnan(${b}.${c})))`)
+  return `(${each.join(' AND ')})`
+}
+
+function periodSql(timeframe: string): string {
+  return timeframeMs(timeframe) >= 86_400_000 ? `strftime(make_timestamp((t * 1000)::BIGINT), '%Y')` : `strftime(make_timestamp((t * 1000)::BIGINT), '%Y-%m')`
+}
+
+function fsyncFile(path: string): void {
+  const fd = openSync(path, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+export interface BarsQuery {
+  /** Default "local"; when omitted and only one source holds the symbol, that one. */
+  source?: string
+  symbol: string
+  timeframe: string
+  start?: number | string | Date
+  end?: number | string | Date
+}
+
+/** Resolve the source of a query: as given, or the only source that holds the symbol and timeframe. */
+export function resolveKey(home: string, query: BarsQuery): DatasetKey {
+  timeframeMs(query.timeframe)
+  if (query.source !== undefined) return { source: query.source, symbol: query.symbol, timeframe: query.timeframe }
+  const sources = listKeys(home).filter((k) => k.symbol === query.symbol && k.timeframe === query.timeframe)
+  if (sources.length === 1) return sources[0]!
+  if (sources.length === 0) throw new NotFoundError(`no bars for ${query.symbol} ${query.timeframe} in the lake (see: mtflow data list)`)
+  throw new DataError(`${query.symbol} ${query.timeframe} is in several sources (${sources.map((s) => s.source).join(', ')}); pass source`)
+}
+
+/** The bars a query selects, read with DuckDB from the partitions that can hold them. */
+export async function loadBars(home: string, query: BarsQuery): Promise<Bars> {
+  const key = resolveKey(home, query)
+  const start = query.start === undefined ? -Infinity : toEpochMs(query.start, 'start')
+  const end = query.end === undefined ? Infinity : toEpochMs(query.end, 'end', true)
+  const first = Number.isFinite(start) ? periodOf(start, key.timeframe) : ''
+  const last = Number.isFinite(end) ? periodOf(end, key.timeframe) : '\uffff'
+  const files = partitionFiles(home, key).filter((file) => {
+    const period = /period=([^/\\]+)/.exec(file)![1]!
+    return period >= first && period <= last
+  })
+  if (files.length === 0) return emptyBars(key)
+  const where: string[] = []
+  if (Number.isFinite(start)) where.push(`time >= make_timestamp(${Math.ceil(start) * 1000})`)
+  if (Number.isFinite(end)) where.push(`time <= make_timestamp(${Math.floor(end) * 1000})`)
+  const conn = await duckdb()
+  const columns = await queryDoubles(
+    conn,
+    `SELECT epoch_ms(time)::DOUBLE, ${['open', 'high', 'low', 'close', 'volume'].map(doublesOf).join(', ')}
+     FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = false)${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`,
+    ['time', 'open', 'high', 'low', 'close', 'volume'],
+  )
+  const bars: Bars = { symbol: key.symbol, timeframe: key.timeframe, ...(columns as Omit<Bars, 'symbol' | 'timeframe'>) }
+  checkBars(bars)
+  return bars
+}
+
+/** Every (source, symbol, timeframe) in the lake. */
+export function listKeys(home: string): DatasetKey[] {
+  const root = lakeDir(home)
+  if (!existsSync(root)) return []
+  const keys: DatasetKey[] = []
+  for (const s of readdirSync(root).filter((n) => n.startsWith('source='))) {
+    for (const y of readdirSync(join(root, s)).filter((n) => n.startsWith('symbol='))) {
+      for (const t of readdirSync(join(root, s, y)).filter((n) => n.startsWith('timeframe='))) {
+        const key = { source: decodeURIComponent(s.slice(7)), symbol: decodeURIComponent(y.slice(7)), timeframe: t.slice(10) }
+        if (partitionFiles(home, key).length > 0) keys.push(key)
+      }
+    }
+  }
+  return keys
+}
+
+export interface DatasetInfo extends DatasetKey {
+  first: string
+  last: string
+  rows: number
+  /** Intervals longer than one timeframe step between consecutive bars. */
+  gaps: number
+  /** Bars missing inside those gaps, counted on the timeframe grid. */
+  missing: number
+  largestGap: { from: string; to: string } | null
+  bytes: number
+}
+
+/** Coverage of every dataset: first and last bar, rows, gaps. */
+export async function listDatasets(home: string): Promise<DatasetInfo[]> {
+  const conn = await duckdb()
+  const out: DatasetInfo[] = []
+  for (const key of listKeys(home)) {
+    const files = partitionFiles(home, key)
+    const step = timeframeMs(key.timeframe)
+    const row = (
+      await conn.runAndReadAll(
+        `WITH b AS (SELECT epoch_ms(time)::DOUBLE AS t FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = false)),
+              d AS (SELECT t, t - lag(t) OVER (ORDER BY t) AS dt FROM b)
+         SELECT min(t) AS first, max(t) AS last, count(*) AS rows,
+                count(*) FILTER (WHERE dt > ${step}) AS gaps,
+                coalesce(sum(dt / ${step} - 1) FILTER (WHERE dt > ${step}), 0) AS missing,
+                arg_max(t - dt, dt) FILTER (WHERE dt > ${step}) AS gap_from,
+                arg_max(t, dt) FILTER (WHERE dt > ${step}) AS gap_to
+         FROM d`,
+      )
+    ).getRowObjects()[0]!
+    out.push({
+      ...key,
+      first: toIsoDate(Number(row.first)),
+      last: toIsoDate(Number(row.last)),
+      rows: Number(row.rows),
+      gaps: Number(row.gaps),
+      missing: Number(row.missing),
+      largestGap: row.gap_from === null ? null : { from: toIsoDate(Number(row.gap_from)), to: toIsoDate(Number(row.gap_to)) },
+      bytes: files.reduce((sum, f) => sum + statSync(f).size, 0),
+    })
+  }
+  return out
+}
+
+/**
+ * A content hash of exactly the bars a query returns: sha256 over the dataset key and the bytes of the
+ * six Float64 columns. The same bars give the same id however the lake stores them.
+ */
+export async function snapshotId(home: string, query: BarsQuery): Promise<string> {
+  const bars = await loadBars(home, query)
+  return barsHash(bars, resolveKey(home, query).source)
+}
+
+export function barsHash(bars: Bars, source: string): string {
+  const header = Buffer.from(JSON.stringify({ source, symbol: bars.symbol, timeframe: bars.timeframe, rows: bars.time.length }))
+  const parts = [header, ...(['time', 'open', 'high', 'low', 'close', 'volume'] as const).map((f) => Buffer.from(bars[f].buffer, bars[f].byteOffset, bars[f].byteLength))]
+  return sha256(Buffer.concat(parts))
+}
+

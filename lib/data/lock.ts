@@ -1,0 +1,95 @@
+// A lock file per lake partition, held for one write only (DESIGN: no process holds an exclusive lock
+// longer than one write). A lock whose owner process is gone — killed mid-write — is taken over.
+
+import { openSync, closeSync, writeSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
+import { DataError } from '../core/index.js'
+
+export interface LockOptions {
+  /** Give up after this many milliseconds of waiting. */
+  waitMs?: number
+  /** A lock older than this is stale even if its pid is alive (pid reuse). */
+  staleMs?: number
+}
+
+export async function withLock<T>(path: string, work: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+  const deadline = Date.now() + (options.waitMs ?? 120_000)
+  const staleMs = options.staleMs ?? 600_000
+  for (let attempt = 0; ; attempt++) {
+    if (tryCreate(path)) break
+    if (isStale(path, staleMs)) {
+      breakStale(path, staleMs)
+      continue
+    }
+    if (Date.now() > deadline) throw new DataError(`could not lock ${path}: held by another process (${owner(path)})`)
+    await new Promise((r) => setTimeout(r, Math.min(100, 5 * (attempt + 1))))
+  }
+  try {
+    return await work()
+  } finally {
+    rmSync(path, { force: true })
+  }
+}
+
+function tryCreate(path: string): boolean {
+  try {
+    const fd = openSync(path, 'wx')
+    try {
+      writeSync(fd, JSON.stringify({ pid: process.pid, at: Date.now() }))
+    } finally {
+      closeSync(fd)
+    }
+    return true
+  } catch (error) {
+    if ((error as { code?: string }).code === 'EEXIST') return false
+    throw error
+  }
+}
+
+function owner(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return 'gone'
+  }
+}
+
+function isStale(path: string, staleMs: number): boolean {
+  let info: { pid?: number; at?: number }
+  try {
+    info = JSON.parse(readFileSync(path, 'utf8')) as { pid?: number; at?: number }
+  } catch {
+    // Unreadable or half-written: stale once it is old enough not to be a lock being written now.
+    try {
+      return Date.now() - statSync(path).mtimeMs > 1000
+    } catch {
+      return false
+    }
+  }
+  if (typeof info.at === 'number' && Date.now() - info.at > staleMs) return true
+  if (typeof info.pid !== 'number') return false
+  try {
+    process.kill(info.pid, 0)
+    return false
+  } catch (error) {
+    return (error as { code?: string }).code === 'ESRCH'
+  }
+}
+
+/** Move the stale lock aside; if what we moved turns out to be a fresh lock, put it back. */
+function breakStale(path: string, staleMs: number): void {
+  const aside = `${path}.stale.${process.pid}.${Date.now()}`
+  try {
+    renameSync(path, aside)
+  } catch {
+    return
+  }
+  if (!isStale(aside, staleMs)) {
+    try {
+      renameSync(aside, path)
+      return
+    } catch {
+      /* fall through: drop it */
+    }
+  }
+  rmSync(aside, { force: true })
+}

@@ -1,0 +1,118 @@
+// The lake through its public calls: import with validation and quarantine (a hand-worked file),
+// idempotent re-ingest, loadBars ranges, coverage and gaps, snapshot ids, Bars conversions.
+
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { barsFromRows, barsHash, fromArrow, fromTable, importFile, ingestBars, listDatasets, loadBars, quarantineSummary, snapshotId, toArrow, toTable } from '../../lib/data/index.js'
+import { SAMPLE_CSV, sampleRowsBetween } from '../helpers.js'
+
+const home = () => mkdtempSync(join(tmpdir(), 'mtflow-lake-'))
+
+// 12 rows, each line's fate worked out by hand:
+const HAND = [
+  'Date,Open,High,Low,Close,Volume',
+  '2020-01-01,1,2,0.5,1.5,10', // accepted
+  '2020-01-02,1,0.9,0.5,1.5,10', // high 0.9 < max(open 1, close 1.5): high_below_open_close
+  '2020-01-03,1,2,0.5,1.5,-1', // negative_volume
+  '2020-01-03,1,2,0.5,1.5,-1', // negative_volume
+  '2020-01-04,1,2,0.5,1.5,10', // accepted
+  '2020-01-04,1,2,0.5,1.5,10', // exact duplicate: dropped
+  '2020-01-05,1,2,0.5,1.6,10', // same time, other close: duplicate_conflict
+  '2020-01-05,1,2,0.5,1.7,10', // duplicate_conflict
+  'nope,1,2,0.5,1.5,10', // bad_time
+  '2020-01-06T12:00:00Z,1,2,0.5,1.5,10', // noon is off the 1d grid: off_grid
+  '2020-01-07,0,2,0.5,1.5,10', // non_positive_price
+  '2020-01-08,abc,2,0.5,1.5,10', // non_finite
+].join('\n')
+
+describe('the lake', () => {
+  it('validates every row of an import and quarantines the bad ones with a reason', async () => {
+    const h = home()
+    const file = join(h, 'hand.csv')
+    writeFileSync(file, HAND)
+    const report = await importFile(h, file, { symbol: 'TEST', timeframe: '1d' })
+    expect(report).toMatchObject({ source: 'local', input: 12, accepted: 2, added: 2, unchanged: 0, duplicates: 1, gaps: 1 })
+    expect(report.quarantined).toEqual({
+      bad_time: 1,
+      duplicate_conflict: 2,
+      high_below_open_close: 1,
+      negative_volume: 2,
+      non_finite: 1,
+      non_positive_price: 1,
+      off_grid: 1,
+    })
+    const bars = await loadBars(h, { symbol: 'TEST', timeframe: '1d' })
+    expect(Array.from(bars.time)).toEqual([Date.UTC(2020, 0, 1), Date.UTC(2020, 0, 4)])
+    expect(await quarantineSummary(h)).toEqual([
+      { source: 'local', symbol: 'TEST', timeframe: '1d', rows: 9, files: 1, reasons: report.quarantined },
+    ])
+    const [info] = await listDatasets(h)
+    expect(info).toMatchObject({ rows: 2, first: '2020-01-01', last: '2020-01-04', gaps: 1, missing: 2, largestGap: { from: '2020-01-01', to: '2020-01-04' } })
+  })
+
+  it('imports the S&P sample, loads ranges, and re-ingesting leaves identical data (same snapshot id)', async () => {
+    const h = home()
+    const first = await importFile(h, SAMPLE_CSV, { symbol: 'SPX', timeframe: '1d', source: 'sample' })
+    expect(first).toMatchObject({ input: 5105, accepted: 5105, added: 5105, duplicates: 0, quarantined: {} })
+    const id = await snapshotId(h, { symbol: 'SPX', timeframe: '1d' })
+    const files = readdirSync(join(h, 'lake', 'bars', 'source=sample', 'symbol=SPX', 'timeframe=1d'))
+    expect(files).toHaveLength(21) // one partition per year, 2000 … 2020
+    const again = await importFile(h, SAMPLE_CSV, { symbol: 'SPX', timeframe: '1d', source: 'sample' })
+    expect(again).toMatchObject({ added: 0, unchanged: 5105, partitions: [] })
+    expect(await snapshotId(h, { symbol: 'SPX', timeframe: '1d' })).toBe(id)
+
+    const expected = sampleRowsBetween('2008-09-01', '2008-12-31')
+    const slice = await loadBars(h, { symbol: 'SPX', timeframe: '1d', start: '2008-09-01', end: '2008-12-31' })
+    expect(slice.time.length).toBe(expected.count)
+    expect(slice.close[0]).toBe(expected.firstClose)
+    expect(slice.close[slice.close.length - 1]).toBe(expected.lastClose)
+    expect(await snapshotId(h, { symbol: 'SPX', timeframe: '1d', start: '2008-09-01', end: '2008-12-31' })).not.toBe(id)
+  })
+
+  it('keeps existing bars over conflicting new ones, quarantining the new', async () => {
+    const h = home()
+    const id = { symbol: 'BTC/USDT', timeframe: '1h' }
+    const t0 = Date.UTC(2024, 0, 1)
+    const bar = (i: number, close: number) => ({ time: t0 + i * 3_600_000, open: 100, high: 110, low: 90, close, volume: 1 })
+    await ingestBars(h, barsFromRows([bar(0, 100), bar(1, 101)], id), { source: 'binance' })
+    const second = await ingestBars(h, barsFromRows([bar(1, 105), bar(2, 102)], id), { source: 'binance' })
+    expect(second).toMatchObject({ added: 1, unchanged: 0, quarantined: { conflict_existing: 1 } })
+    const bars = await loadBars(h, { ...id, source: 'binance' })
+    expect(Array.from(bars.close)).toEqual([100, 101, 102])
+    expect(readdirSync(join(h, 'lake', 'bars', 'source=binance'))).toEqual(['symbol=BTC%2FUSDT'])
+  })
+
+  it('sorts out-of-order input and names bad input in one line', async () => {
+    const h = home()
+    writeFileSync(join(h, 'rev.csv'), 'timestamp,open,high,low,close\n1577923200,2,3,1,2\n1577836800,1,2,0.5,1.5\n')
+    const report = await importFile(h, join(h, 'rev.csv'), { symbol: 'E', timeframe: '1d' })
+    expect(report).toMatchObject({ accepted: 2, quarantined: {} })
+    const bars = await loadBars(h, { symbol: 'E', timeframe: '1d' })
+    expect(Array.from(bars.time)).toEqual([Date.UTC(2020, 0, 1), Date.UTC(2020, 0, 2)]) // epoch seconds read as seconds
+    expect(bars.volume[0]).toBeNaN()
+    writeFileSync(join(h, 'cols.csv'), 'a,b\n1,2\n')
+    await expect(importFile(h, join(h, 'cols.csv'), { symbol: 'X', timeframe: '1d' })).rejects.toThrow(/no column for date\/time, open, high, low, close \(columns: a, b\)/)
+    await expect(importFile(h, join(h, 'missing.csv'), { symbol: 'X', timeframe: '1d' })).rejects.toThrow(/no such file/)
+    await expect(importFile(h, join(h, 'rev.csv'), { symbol: 'X', timeframe: '90s' })).rejects.toThrow(/timeframe "90s" is not valid/)
+    writeFileSync(join(h, 'header-only.csv'), 'date,open,high,low,close\n')
+    await expect(importFile(h, join(h, 'header-only.csv'), { symbol: 'X', timeframe: '1d' })).rejects.toThrow(/has no data rows/)
+    expect((await listDatasets(h)).map((d) => d.symbol)).toEqual(['E'])
+  })
+
+  it('converts Bars to and from rows, arquero and Arrow without loss', () => {
+    const bars = barsFromRows(
+      [
+        { time: '2020-01-01', open: 1, high: 2, low: 0.5, close: 1.5, volume: 10 },
+        { time: Date.UTC(2020, 0, 2), open: 1.5, high: 2, low: 1, close: 2 },
+      ],
+      { symbol: 'X', timeframe: '1d' },
+    )
+    const back = fromArrow(toArrow(bars), { symbol: 'X', timeframe: '1d' })
+    expect(barsHash(back, 's')).toBe(barsHash(bars, 's'))
+    expect(barsHash(fromTable(toTable(bars), { symbol: 'X', timeframe: '1d' }), 's')).toBe(barsHash(bars, 's'))
+    expect(toArrow(bars).schema.fields.map((f) => String(f.type))).toEqual(['Timestamp<MILLISECOND, UTC>', 'Float64', 'Float64', 'Float64', 'Float64', 'Float64'])
+    expect(() => barsFromRows([{ time: 2, open: 1, high: 1, low: 1, close: 1 }, { time: 1, open: 1, high: 1, low: 1, close: 1 }], { symbol: 'X', timeframe: '1d' })).toThrow(/strictly increase/)
+  })
+})
