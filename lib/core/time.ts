@@ -31,8 +31,13 @@ export function timeframeMs(timeframe: string): number {
  */
 export function floorToTimeframe(ms: number, timeframe: string): number {
   const step = timeframeMs(timeframe)
-  const offset = timeframe.endsWith('w') ? 4 * UNIT_MS.d! : 0 // Monday 1970-01-05 is epoch + 4 days
-  return Math.floor((ms - offset) / step) * step + offset
+  const anchor = timeframeAnchor(timeframe)
+  return Math.floor((ms - anchor) / step) * step + anchor
+}
+
+/** Where a timeframe's buckets are anchored: the epoch, or for weeks Monday 1970-01-05 (epoch + 4 days). */
+export function timeframeAnchor(timeframe: string): number {
+  return timeframe.endsWith('w') ? 4 * UNIT_MS.d! : 0
 }
 
 /** "2024-03-01" for midnight UTC, else "2024-03-01T13:00:00Z" (milliseconds only when present). */

@@ -4,7 +4,7 @@
 
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { extname, join } from 'node:path'
-import { ConfigError, DataError, fileStamp, timeframeMs } from '../core/index.js'
+import { ConfigError, DataError, fileStamp, timeframeAnchor, timeframeMs } from '../core/index.js'
 import type { Bars } from './bars.js'
 import { appendDoubles, duckdb, sqlIdent, sqlString } from './duckdb.js'
 import { DEFAULT_SOURCE, mergeIntoLake, type DatasetKey } from './lake.js'
@@ -48,7 +48,7 @@ let counter = 0
  */
 export async function ingestStaged(home: string, key: DatasetKey, raw: string, origin: string): Promise<IngestReport> {
   const step = timeframeMs(key.timeframe)
-  const offset = key.timeframe.endsWith('w') ? 4 * 86_400_000 : 0
+  const offset = timeframeAnchor(key.timeframe)
   const conn = await duckdb()
   const id = `${process.pid}_${++counter}`
   const checked = `checked_${id}`

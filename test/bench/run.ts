@@ -5,14 +5,18 @@
 //     written (kernel start included). Reference: the 3 s target of issue 2.
 //   kernel start — launch → kernel_info answered on shell and iopub, for our headless launcher and for
 //     the stock `tslab kernel` command (the reference).
+//   lake, 1,000,000 one-minute bars — CSV import (rows/s and peak RSS), loadBars, resample to 1h;
+//     references: the targets of issue 3.
 
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { writeFileSync } from 'node:fs'
 import { KernelClient } from '../../kernel/client.js'
 import { kernelArgv } from '../../kernel/kernelspec.js'
+import { importFile, loadBars, resample } from '../../lib/data/index.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const RUNS = Number(process.env.BENCH_RUNS ?? 7)
@@ -101,8 +105,67 @@ rows.push({
   reference: `stock tslab ${median(stock).toFixed(0)} ms`,
   ratio: (median(ours) / median(stock)).toFixed(2),
 })
-progress('')
+// The lake: 1,000,000 one-minute bars (a deterministic random walk) as CSV.
+const N = 1_000_000
+const csv = join(scratch, 'bars-1m.csv')
+{
+  const t0 = Date.UTC(2022, 0, 1)
+  const lines = ['timestamp,open,high,low,close,volume']
+  let p = 100
+  let seed = 7
+  for (let i = 0; i < N; i++) {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31
+    const o = p
+    p *= 1 + (seed / 2 ** 31 - 0.5) / 500
+    lines.push(`${t0 + i * 60_000},${o},${Math.max(o, p) * 1.0001},${Math.min(o, p) * 0.9999},${p},${(i % 97) + 1}`)
+  }
+  writeFileSync(csv, lines.join('\n'))
+}
+const DATA_RUNS = Number(process.env.BENCH_DATA_RUNS ?? 3)
+const imports: number[] = []
+let peakRss = 0
+for (let i = 0; i < DATA_RUNS; i++) {
+  progress(`lake import ${i + 1}/${DATA_RUNS}`)
+  const home = join(scratch, `lake-${i}`)
+  const t = performance.now()
+  await importFile(home, csv, { symbol: 'BENCH', timeframe: '1m' })
+  imports.push(performance.now() - t)
+  peakRss = Math.max(peakRss, process.memoryUsage().rss)
+}
+rows.push({
+  workload: `lake: CSV import, ${N.toLocaleString('en-US')} 1m bars (process RSS after: ${(peakRss / 2 ** 20).toFixed(0)} MiB)`,
+  median: median(imports),
+  throughput: `${Math.round(N / (median(imports) / 1000)).toLocaleString('en-US')} rows/s`,
+  reference: 'target ≥ 700,000 rows/s, ≤ 1024 MiB',
+  ratio: (700_000 / (N / (median(imports) / 1000))).toFixed(2),
+})
+const loads: number[] = []
+const resamples: number[] = []
+for (let i = 0; i < DATA_RUNS + 2; i++) {
+  progress(`loadBars ${i + 1}`)
+  let t = performance.now()
+  const bars = await loadBars(join(scratch, 'lake-0'), { symbol: 'BENCH', timeframe: '1m' })
+  loads.push(performance.now() - t)
+  t = performance.now()
+  resample(bars, '1h')
+  resamples.push(performance.now() - t)
+}
+rows.push({
+  workload: `lake: loadBars, ${N.toLocaleString('en-US')} 1m bars`,
+  median: median(loads),
+  throughput: `${Math.round(N / (median(loads) / 1000)).toLocaleString('en-US')} bars/s`,
+  reference: 'target 150 ms',
+  ratio: (median(loads) / 150).toFixed(2),
+})
+rows.push({
+  workload: `resample ${N.toLocaleString('en-US')} 1m bars → 1h`,
+  median: median(resamples),
+  throughput: `${Math.round(N / (median(resamples) / 1000)).toLocaleString('en-US')} bars/s`,
+  reference: 'target 50 ms',
+  ratio: (median(resamples) / 50).toFixed(2),
+})
 
+progress('')
 rmSync(scratch, { recursive: true, force: true })
 
 const header = ['workload', 'median', 'throughput', 'reference', 'ratio']
