@@ -8,6 +8,7 @@ import { kernelCommand } from './kernel.js'
 import { notebookCommand } from './notebook.js'
 import { lifecycleCommand } from './lifecycle.js'
 import { dataCommand, importCommand } from './data.js'
+import { ingestCommand } from './ingest.js'
 import { CliExit, type CliContext } from './context.js'
 
 export function buildProgram(context: CliContext): Command {
@@ -26,7 +27,7 @@ export function buildProgram(context: CliContext): Command {
     context.home = resolveHome(root.opts<{ home?: string }>().home)
     context.verbose = root.opts<{ verbose?: boolean }>().verbose === true
   })
-  for (const make of [notebookCommand, kernelCommand, importCommand, dataCommand, lifecycleCommand]) {
+  for (const make of [notebookCommand, kernelCommand, ingestCommand, importCommand, dataCommand, lifecycleCommand]) {
     const sub = make(context)
     sub.exitOverride()
     sub.configureOutput(program.configureOutput())

@@ -1,0 +1,48 @@
+// `mtflow ingest ccxt …`: exchange history into the lake, with a progress bar per symbol.
+
+import { Command } from 'commander'
+import { streamProgressSink } from '../core/index.js'
+import { ingestCcxt } from '../data/sources/ccxt.js'
+import { formatReport } from './data.js'
+import { printJson, type CliContext } from './context.js'
+
+interface CcxtOptions {
+  exchange: string
+  symbols: string
+  timeframe: string
+  since: string
+  until?: string
+  apiUrl?: string
+  source?: string
+  json?: boolean
+}
+
+export function ingestCommand(context: CliContext): Command {
+  const ingest = new Command('ingest').description('pull market data into the lake')
+  ingest
+    .command('ccxt')
+    .description("fetch OHLCV history from an exchange through ccxt (closed candles only; resumes from what the lake holds)")
+    .requiredOption('--exchange <id>', 'ccxt exchange id, e.g. binance')
+    .requiredOption('--symbols <list>', 'comma-separated symbols, e.g. BTC/USDT,ETH/USDT')
+    .requiredOption('--timeframe <tf>', 'candle timeframe, e.g. 1m 1h 1d')
+    .requiredOption('--since <time>', 'first candle wanted (ISO date/time, UTC)')
+    .option('--until <time>', 'last candle wanted (default: the newest closed one)')
+    .option('--api-url <url>', "replace the origin of the exchange's REST URLs (proxies, test stand-ins)")
+    .option('--source <name>', 'source name in the lake (default: the exchange id)')
+    .option('--json', 'print the reports as JSON')
+    .action(async (options: CcxtOptions) => {
+      const reports = await ingestCcxt(context.home, {
+        exchange: options.exchange,
+        symbols: options.symbols.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+        timeframe: options.timeframe,
+        since: options.since,
+        until: options.until,
+        apiUrl: options.apiUrl,
+        source: options.source,
+        progress: options.json === true ? undefined : streamProgressSink(context.stderr),
+      })
+      if (options.json === true) return printJson(context, reports)
+      for (const r of reports) context.stdout.write(`${formatReport(r)}  fetched      ${r.fetched} candles in ${r.requests} requests, from ${r.resumedFrom}\n`)
+    })
+  return ingest
+}

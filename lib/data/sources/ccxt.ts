@@ -1,0 +1,176 @@
+// Exchange history through ccxt: paginated fetchOHLCV with overlap de-duplication, bounded retries of
+// network errors and rate limits, no still-open candle, resumption from what the lake holds.
+// Not re-exported by lib/index.ts: ccxt is large; import this module where it is needed.
+
+import ccxt, { type Exchange } from 'ccxt'
+import { ConfigError, Progress, timeframeMs, type ProgressSink } from '../../core/index.js'
+import { toEpochMs } from '../bars.js'
+import { emptyBars } from '../convert.js'
+import { ingestBars, type IngestReport } from '../ingest.js'
+import { loadBars, partitionFiles } from '../lake.js'
+
+export interface CcxtIngestOptions {
+  exchange: string
+  symbols: string[]
+  timeframe: string
+  /** First candle wanted (epoch ms or ISO). */
+  since: number | string
+  /** Last candle wanted, inclusive (default: the newest closed one). */
+  until?: number | string
+  /** Replace the origin (scheme, host, port) of every REST URL of the exchange: proxies, test stand-ins. */
+  apiUrl?: string
+  /** Candles per request (default 1000). */
+  pageLimit?: number
+  /** Attempts per request for network errors and rate limits (default 6). */
+  retries?: number
+  /** First retry delay in ms, doubled each time up to 10 s (default 500). */
+  backoffMs?: number
+  /** The lake source name (default: the exchange id). */
+  source?: string
+  progress?: ProgressSink
+}
+
+export interface CcxtSymbolReport extends IngestReport {
+  /** Candles received from the exchange, overlap included. */
+  fetched: number
+  /** Requests made (retries included). */
+  requests: number
+  /** The first candle asked for (after resuming from the lake). */
+  resumedFrom: string
+}
+
+/** A ccxt exchange for `id`, REST URLs pointed at `apiUrl` when given. */
+export function createExchange(id: string, apiUrl?: string): Exchange {
+  const exchanges = ccxt as unknown as Record<string, new (config: object) => Exchange> & { exchanges: string[] }
+  if (!exchanges.exchanges.includes(id)) {
+    throw new ConfigError(`unknown exchange ${JSON.stringify(id)}; expected a ccxt exchange id such as binance, kraken, coinbase, bybit, okx`)
+  }
+  const options: Record<string, unknown> = {}
+  // Binance loads spot, linear and inverse markets by default: three APIs where spot is asked for.
+  if (id.startsWith('binance')) options.fetchMarkets = { types: ['spot'] }
+  const exchange = new exchanges[id]!({ enableRateLimit: true, options })
+  if (apiUrl !== undefined) replaceOrigins(exchange, apiUrl)
+  return exchange
+}
+
+/** Rewrite every http(s) URL under exchange.urls.api to the origin of `apiUrl`, keeping the paths. */
+export function replaceOrigins(exchange: Exchange, apiUrl: string): void {
+  let origin: string
+  try {
+    origin = new URL(apiUrl).origin
+  } catch {
+    throw new ConfigError(`--api-url ${JSON.stringify(apiUrl)} is not a URL; expected e.g. http://127.0.0.1:8080`)
+  }
+  const rewrite = (value: unknown): unknown => {
+    if (typeof value === 'string' && /^https?:\/\//.test(value)) {
+      const url = new URL(value)
+      return `${origin}${url.pathname}${url.search}`.replace(/\/$/, value.endsWith('/') ? '/' : '')
+    }
+    if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) (value as Record<string, unknown>)[k] = rewrite(v)
+    }
+    return value
+  }
+  const urls = exchange.urls as Record<string, unknown>
+  urls.api = rewrite(urls.api)
+}
+
+export async function ingestCcxt(home: string, options: CcxtIngestOptions): Promise<CcxtSymbolReport[]> {
+  const step = timeframeMs(options.timeframe)
+  const since = toEpochMs(options.since, '--since')
+  const until = options.until === undefined ? Infinity : toEpochMs(options.until, '--until')
+  if (options.symbols.length === 0) throw new ConfigError('no symbols given; expected e.g. --symbols BTC/USDT,ETH/USDT')
+  const exchange = createExchange(options.exchange, options.apiUrl)
+  const retry = retrier(options.retries ?? 6, options.backoffMs ?? 500)
+  let requests = 0
+  const call = <T>(fn: () => Promise<T>) => {
+    return retry(() => {
+      requests++
+      return fn()
+    })
+  }
+  await call(() => exchange.loadMarkets())
+  const markets = exchange.markets ?? {}
+  for (const symbol of options.symbols) {
+    if (markets[symbol] === undefined) {
+      const near = Object.keys(markets).filter((s) => s.split('/')[0] === symbol.split('/')[0]).slice(0, 5)
+      throw new ConfigError(`unknown symbol ${JSON.stringify(symbol)} on ${options.exchange}${near.length > 0 ? `; did you mean ${near.join(', ')}?` : '; expected a market symbol such as BTC/USDT'}`)
+    }
+  }
+  const exchangeFrames = exchange.timeframes as Record<string, unknown> | undefined
+  if (exchangeFrames !== undefined && !(options.timeframe in exchangeFrames)) {
+    throw new ConfigError(`timeframe ${options.timeframe} is not offered by ${options.exchange}; expected one of ${Object.keys(exchangeFrames).join(' ')}`)
+  }
+  // The exchange's clock decides which candle is still open; ours may be off.
+  let now = Date.now()
+  if (exchange.has.fetchTime === true) {
+    try {
+      now = await call(() => exchange.fetchTime()) ?? now
+    } catch {
+      /* keep the local clock */
+    }
+  }
+  const lastClosed = Math.floor(now / step) * step - step
+  const end = Math.min(until, lastClosed)
+  const source = options.source ?? options.exchange
+  const reports: CcxtSymbolReport[] = []
+  for (const symbol of options.symbols) {
+    const start = Math.max(Math.ceil(since / step) * step, (await lastStored(home, { source, symbol, timeframe: options.timeframe })) + step)
+    const progress = new Progress({ label: `${symbol} ${options.timeframe}`, total: Math.max(0, Math.floor((end - start) / step) + 1), sink: options.progress })
+    const before = requests
+    const times: number[] = []
+    const rows: number[][] = []
+    let fetched = 0
+    let cursor = start
+    while (cursor <= end) {
+      const page = await call(() => exchange.fetchOHLCV(symbol, options.timeframe, cursor, options.pageLimit ?? 1000))
+      fetched += page.length
+      // Overlapping pages and the still-open candle are dropped here; times only move forward.
+      const fresh = page.filter((c) => typeof c[0] === 'number' && c[0]! >= cursor && c[0]! <= end)
+      if (fresh.length === 0) break
+      for (const candle of fresh) {
+        if (times.length > 0 && candle[0]! <= times[times.length - 1]!) continue
+        times.push(candle[0]!)
+        rows.push(candle.map((v) => (v === undefined || v === null ? NaN : Number(v))))
+      }
+      cursor = times[times.length - 1]! + step
+      progress.set(Math.round((Math.min(cursor, end + step) - start) / step), `${new Date(times[times.length - 1]!).toISOString()}`)
+    }
+    progress.finish()
+    const bars = emptyBars({ symbol, timeframe: options.timeframe }, rows.length)
+    rows.forEach((r, i) => {
+      bars.time[i] = r[0]!
+      bars.open[i] = r[1]!
+      bars.high[i] = r[2]!
+      bars.low[i] = r[3]!
+      bars.close[i] = r[4]!
+      bars.volume[i] = r[5]!
+    })
+    const report = await ingestBars(home, bars, { source, origin: `ccxt:${options.exchange}` })
+    reports.push({ ...report, fetched, requests: requests - before, resumedFrom: new Date(start).toISOString() })
+  }
+  return reports
+}
+
+/** The newest bar time the lake holds for a dataset, or -Infinity. */
+async function lastStored(home: string, key: { source: string; symbol: string; timeframe: string }): Promise<number> {
+  const files = partitionFiles(home, key)
+  if (files.length === 0) return -Infinity
+  const period = /period=([^/\\]+)/.exec(files[files.length - 1]!)![1]!
+  const bars = await loadBars(home, { ...key, start: `${period.length === 4 ? `${period}-01` : period}-01` })
+  return bars.time.length > 0 ? bars.time[bars.time.length - 1]! : -Infinity
+}
+
+/** Retries ccxt's NetworkError family (RequestTimeout, RateLimitExceeded, DDoSProtection…) with doubling delays. */
+function retrier(attempts: number, backoffMs: number) {
+  return async function retry<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn()
+      } catch (error) {
+        if (!(error instanceof ccxt.NetworkError) || attempt >= attempts) throw error
+        await new Promise((r) => setTimeout(r, Math.min(10_000, backoffMs * 2 ** (attempt - 1))))
+      }
+    }
+  }
+}

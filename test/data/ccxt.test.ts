@@ -1,0 +1,83 @@
+// The real ccxt against a loopback stand-in of Binance's public API, with faults: HTTP 429 every few
+// calls, overlapping pages, the still-open newest candle, dropped connections.
+
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadBars, snapshotId } from '../../lib/data/index.js'
+import { ingestCcxt } from '../../lib/data/sources/ccxt.js'
+import { startBinanceStandin, standinCandle, type Standin } from '../fixtures/binance-standin.js'
+import { runCli } from '../helpers.js'
+
+const HOUR = 3_600_000
+const NOW = Date.UTC(2024, 0, 10, 5, 30) // the 05:00 candle is still open
+let standin: Standin
+
+beforeAll(async () => {
+  standin = await startBinanceStandin({ now: NOW, rateLimitEvery: 3, overlap: 2, dropEvery: 5 })
+})
+afterAll(async () => {
+  await standin.close()
+})
+
+const base = () => ({ exchange: 'binance', timeframe: '1h', since: '2024-01-01T00:00:00Z', apiUrl: standin.url, pageLimit: 50, backoffMs: 5 })
+
+describe('ccxt ingest', () => {
+  it('paginates through faults, stores every closed candle once, exactly as served', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'mtflow-ccxt-'))
+    standin.setNow(NOW)
+    const reports = await ingestCcxt(home, { ...base(), symbols: ['BTC/USDT', 'ETH/USDT'] })
+    // 2024-01-01 00:00 … 2024-01-10 04:00 closed: 9 × 24 + 5 = 221 candles per symbol.
+    for (const [r, id] of [[reports[0]!, 'BTCUSDT'], [reports[1]!, 'ETHUSDT']] as const) {
+      expect(r).toMatchObject({ accepted: 221, added: 221, duplicates: 0, quarantined: {}, gaps: 0 })
+      const bars = await loadBars(home, { symbol: r.symbol, timeframe: '1h', source: 'binance' })
+      expect(bars.time.length).toBe(221)
+      expect(bars.time[0]).toBe(Date.UTC(2024, 0, 1))
+      expect(bars.time[220]).toBe(Date.UTC(2024, 0, 10, 4)) // not the open 05:00 candle
+      for (let i = 0; i < bars.time.length; i++) {
+        const [o, h, l, c, v] = standinCandle(id, bars.time[i]!, HOUR)
+        expect([bars.open[i], bars.high[i], bars.low[i], bars.close[i], bars.volume[i]]).toEqual([o, h, l, c, v].map((x) => Number(x.toFixed(x === v ? 5 : 2))))
+      }
+    }
+    expect(standin.requests.some((r) => r.startsWith('/api/v3/klines'))).toBe(true)
+  })
+
+  it('resumes from what the lake holds and fetches only newer candles; no new candles changes nothing', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'mtflow-ccxt-resume-'))
+    standin.setNow(NOW)
+    await ingestCcxt(home, { ...base(), symbols: ['BTC/USDT'] })
+    const id = await snapshotId(home, { symbol: 'BTC/USDT', timeframe: '1h', source: 'binance' })
+    const again = await ingestCcxt(home, { ...base(), symbols: ['BTC/USDT'] })
+    expect(again[0]).toMatchObject({ accepted: 0, added: 0, resumedFrom: '2024-01-10T05:00:00.000Z' })
+    expect(await snapshotId(home, { symbol: 'BTC/USDT', timeframe: '1h', source: 'binance' })).toBe(id)
+    standin.setNow(NOW + 3 * HOUR) // 05:00, 06:00 and 07:00 have closed
+    const seen = standin.requests.length
+    const later = await ingestCcxt(home, { ...base(), symbols: ['BTC/USDT'] })
+    expect(later[0]).toMatchObject({ added: 3, resumedFrom: '2024-01-10T05:00:00.000Z' })
+    const klines = standin.requests.slice(seen).filter((r) => r.startsWith('/api/v3/klines'))
+    expect(klines.every((r) => r.includes(`startTime=${Date.UTC(2024, 0, 10, 5)}`) || r.includes(`startTime=${Date.UTC(2024, 0, 10, 8)}`))).toBe(true)
+    expect((await loadBars(home, { symbol: 'BTC/USDT', timeframe: '1h' })).time.length).toBe(224)
+  })
+
+  it('names an unknown exchange, symbol or timeframe in one line, and changes nothing', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'mtflow-ccxt-bad-'))
+    await expect(ingestCcxt(home, { ...base(), exchange: 'notanexchange', symbols: ['BTC/USDT'] })).rejects.toThrow(/unknown exchange "notanexchange"/)
+    await expect(ingestCcxt(home, { ...base(), symbols: ['DOGE/EUR'] })).rejects.toThrow(/unknown symbol "DOGE\/EUR" on binance/)
+    await expect(ingestCcxt(home, { ...base(), symbols: ['BTC/USDT'], timeframe: '2d' })).rejects.toThrow(/timeframe 2d is not offered by binance/)
+    await expect(ingestCcxt(home, { ...base(), symbols: ['BTC/USDT'], apiUrl: 'not a url' })).rejects.toThrow(/--api-url "not a url" is not a URL/)
+  })
+
+  it('runs as `mtflow ingest ccxt` with --api-url and --json; bad input exits 2', async () => {
+    standin.setNow(NOW)
+    const home = mkdtempSync(join(tmpdir(), 'mtflow-ccxt-cli-'))
+    const args = ['--home', home, 'ingest', 'ccxt', '--exchange', 'binance', '--symbols', 'BTC/USDT', '--timeframe', '1h', '--since', '2024-01-09T00:00:00Z', '--api-url', standin.url]
+    const ok = await runCli([...args, '--json'])
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(JSON.parse(ok.stdout)[0]).toMatchObject({ symbol: 'BTC/USDT', accepted: 29 }) // 01-09 00:00 … 01-10 04:00
+    const bad = await runCli([...args.slice(0, 5), 'kraken2000', ...args.slice(6)])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1)
+    expect(bad.stderr).toMatch(/^mtflow: unknown exchange "kraken2000"/)
+  })
+})
