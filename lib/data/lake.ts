@@ -171,15 +171,45 @@ export async function loadBars(home: string, query: BarsQuery): Promise<Bars> {
   if (Number.isFinite(start)) where.push(`time >= make_timestamp(${Math.ceil(start) * 1000})`)
   if (Number.isFinite(end)) where.push(`time <= make_timestamp(${Math.floor(end) * 1000})`)
   const conn = await duckdb()
-  const columns = await queryDoubles(
-    conn,
-    `SELECT epoch_ms(time)::DOUBLE, ${['open', 'high', 'low', 'close', 'volume'].map(doublesOf).join(', ')}
-     FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = false)${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`,
-    ['time', 'open', 'high', 'low', 'close', 'volume'],
+  const columns = await stableRead(files, () =>
+    queryDoubles(
+      conn,
+      `SELECT epoch_ms(time)::DOUBLE, ${['open', 'high', 'low', 'close', 'volume'].map(doublesOf).join(', ')}
+       FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = false)${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`,
+      ['time', 'open', 'high', 'low', 'close', 'volume'],
+    ),
   )
   const bars: Bars = { symbol: key.symbol, timeframe: key.timeframe, ...(columns as Omit<Bars, 'symbol' | 'timeframe'>) }
   checkBars(bars)
   return bars
+}
+
+/**
+ * Run a read of partition files and retry it if a writer replaced any of them meanwhile. A replaced
+ * file is a new inode at the same path; DuckDB opens a file more than once during a scan, so a read
+ * that spans a replacement could mix two versions. Comparing (inode, size, mtime) before and after
+ * makes every returned read one consistent version of each file.
+ */
+export async function stableRead<T>(files: readonly string[], read: () => Promise<T>, attempts = 8): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const before = files.map(fileVersion)
+    try {
+      const result = await read()
+      if (files.every((f, i) => fileVersion(f) === before[i])) return result
+    } catch (error) {
+      if (files.every((f, i) => fileVersion(f) === before[i]) || attempt >= attempts) throw error
+    }
+    if (attempt >= attempts) throw new DataError(`the lake files kept changing while being read (${files.length} files); try again`)
+  }
+}
+
+function fileVersion(file: string): string {
+  try {
+    const s = statSync(file)
+    return `${s.ino}:${s.size}:${s.mtimeMs}`
+  } catch {
+    return 'missing'
+  }
 }
 
 /** Every (source, symbol, timeframe) in the lake. */
@@ -218,7 +248,7 @@ export async function listDatasets(home: string): Promise<DatasetInfo[]> {
     const files = partitionFiles(home, key)
     const step = timeframeMs(key.timeframe)
     const row = (
-      await conn.runAndReadAll(
+      await stableRead(files, () => conn.runAndReadAll(
         `WITH b AS (SELECT epoch_ms(time)::DOUBLE AS t FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = false)),
               d AS (SELECT t, t - lag(t) OVER (ORDER BY t) AS dt FROM b)
          SELECT min(t) AS first, max(t) AS last, count(*) AS rows,
@@ -227,7 +257,7 @@ export async function listDatasets(home: string): Promise<DatasetInfo[]> {
                 arg_max(t - dt, dt) FILTER (WHERE dt > ${step}) AS gap_from,
                 arg_max(t, dt) FILTER (WHERE dt > ${step}) AS gap_to
          FROM d`,
-      )
+      ))
     ).getRowObjects()[0]!
     out.push({
       ...key,
