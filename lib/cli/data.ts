@@ -3,7 +3,8 @@
 import { Command } from 'commander'
 import { join } from 'node:path'
 import { PROJECT_ROOT } from '../../kernel/kernelspec.js'
-import { importFile, listDatasets, quarantineSummary, type IngestReport } from '../data/index.js'
+import { ConfigError } from '../core/index.js'
+import { importFile, importSamples, ingestBars, listDatasets, quarantineSummary, syntheticGbm, syntheticPair, type IngestReport } from '../data/index.js'
 import { printJson, type CliContext } from './context.js'
 
 export function importCommand(context: CliContext): Command {
@@ -60,14 +61,38 @@ export function dataCommand(context: CliContext): Command {
     })
   data
     .command('samples')
-    .description('load the bundled samples into the workspace (S&P 500 daily as SPX, source "sample", 1d)')
+    .description('load the bundled samples: S&P 500 daily as SPX, and DAX, SMI, CAC, FTSE closes (source "sample", 1d)')
     .option('--json', 'print the reports as JSON')
     .action(async (options: { json?: boolean }) => {
-      const report = await importFile(context.home, join(PROJECT_ROOT, 'data', 'samples', 'sp500-daily-2000-2020.csv'), { symbol: 'SPX', timeframe: '1d', source: 'sample' })
-      if (options.json === true) return printJson(context, [report])
-      context.stdout.write(formatReport(report))
+      const reports = await importSamples(context.home, join(PROJECT_ROOT, 'data', 'samples'))
+      if (options.json === true) return printJson(context, reports)
+      for (const report of reports) context.stdout.write(formatReport(report))
+    })
+  data
+    .command('synthetic')
+    .description('generate seeded synthetic bars into the lake (source "synthetic", symbols SYN-…)')
+    .option('--kind <kind>', 'gbm (GARCH volatility clustering) or pair (cointegrated)', 'gbm')
+    .option('--bars <n>', 'number of bars', '10000')
+    .option('--timeframe <tf>', 'bar timeframe', '1m')
+    .option('--seed <n>', 'random seed', '1')
+    .option('--start <time>', 'first bar time', '2024-01-01T00:00:00Z')
+    .option('--json', 'print the reports as JSON')
+    .action(async (options: { kind: string; bars: string; timeframe: string; seed: string; start: string; json?: boolean }) => {
+      const common = { bars: integerOption(options.bars, '--bars'), timeframe: options.timeframe, seed: integerOption(options.seed, '--seed'), start: options.start }
+      if (options.kind !== 'gbm' && options.kind !== 'pair') throw new ConfigError(`--kind ${JSON.stringify(options.kind)} is not known; expected gbm or pair`)
+      const series = options.kind === 'gbm' ? [syntheticGbm(common)] : syntheticPair(common)
+      const reports = []
+      for (const bars of series) reports.push(await ingestBars(context.home, bars, { source: 'synthetic', origin: `synthetic:${options.kind}:seed=${options.seed}` }))
+      if (options.json === true) return printJson(context, reports)
+      for (const report of reports) context.stdout.write(formatReport(report))
     })
   return data
+}
+
+function integerOption(value: string, name: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n)) throw new ConfigError(`${name} must be an integer (received ${JSON.stringify(value)})`)
+  return n
 }
 
 function table(header: string[], rows: string[][]): string {
