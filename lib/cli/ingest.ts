@@ -2,7 +2,7 @@
 
 import { Command } from 'commander'
 import { streamProgressSink } from '../core/index.js'
-import { ingestCcxt } from '../data/sources/ccxt.js'
+import { ingestCcxt } from '../data/sources/ccxt-source.js'
 import { formatReport } from './data.js'
 import { printJson, type CliContext } from './context.js'
 

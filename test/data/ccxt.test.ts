@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadBars, snapshotId } from '../../lib/data/index.js'
-import { ingestCcxt } from '../../lib/data/sources/ccxt.js'
+import { ingestCcxt } from '../../lib/data/sources/ccxt-source.js'
 import { startBinanceStandin, standinCandle, type Standin } from '../fixtures/binance-standin.js'
 import { runCli } from '../helpers.js'
 

@@ -2,7 +2,7 @@
 // Node10 module resolution, ES2022 without the DOM, then CommonJS — so no import.meta and no
 // top-level await anywhere a notebook can reach.
 
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join, relative } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -45,6 +45,18 @@ describe('tslab compatibility', () => {
       return where + ts.flattenDiagnosticMessageText(d.messageText, '\n')
     })
     expect(diagnostics).toEqual([])
+  })
+
+  it('no module shares its name with a package it imports (tslab would load the module itself)', () => {
+    const files = [...notebookReachable(), join(ROOT, 'lib', 'data', 'sources', 'ccxt-source.ts')]
+    for (const file of files) {
+      const source = readFileSync(file, 'utf8')
+      for (const match of source.matchAll(/from '([^.'][^']*)'/g)) {
+        const specifier = match[1]!
+        if (specifier.startsWith('node:')) continue
+        expect(existsSync(join(file, '..', `${specifier}.ts`)), `${relative(ROOT, file)} imports '${specifier}'`).toBe(false)
+      }
+    }
   })
 
   it('has no import.meta and no top-level await where notebooks can reach', () => {

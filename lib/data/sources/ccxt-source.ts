@@ -1,6 +1,7 @@
 // Exchange history through ccxt: paginated fetchOHLCV with overlap de-duplication, bounded retries of
 // network errors and rate limits, no still-open candle, resumption from what the lake holds.
-// Not re-exported by lib/index.ts: ccxt is large; import this module where it is needed.
+// Not re-exported by lib/index.ts: ccxt is large; import this module where it is needed. (Not named
+// ccxt.ts: tslab resolves require('ccxt') to a sibling ccxt.js before the package.)
 
 import ccxt, { type Exchange } from 'ccxt'
 import { ConfigError, Progress, timeframeMs, type ProgressSink } from '../../core/index.js'
