@@ -3,6 +3,14 @@
 // ~40 ms, where tsx's ESM loader (a loader thread) costs ~200 ms on every command.
 'use strict'
 
+// `mtflow data list | head`: a closed pipe ends the command quietly, as in any Unix tool.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code === 'EPIPE') process.exit(0)
+    throw error
+  })
+}
+
 require('tsx/cjs/api').register()
 require('./main.ts')
   .main(process.argv.slice(2))

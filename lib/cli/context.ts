@@ -1,5 +1,6 @@
 // What every CLI verb gets: its output streams, the workspace, and where to put its exit code.
 
+import { createRequire } from 'node:module'
 import { ConfigError } from '../core/index.js'
 
 export interface CliStream {
@@ -37,3 +38,11 @@ export function parseSeconds(value: string | undefined, option: string): number 
   }
   return n
 }
+
+/**
+ * Load a heavy module (DuckDB, ccxt, the kernel client) only in the verb that needs it, so that
+ * `mtflow --help` and light verbs start fast. `require` rather than `import()`: the CLI runs under
+ * tsx's CommonJS hook, which maps these .js specifiers to the .ts sources; a dynamic import() would
+ * go to Node's ESM loader, which has no such hook. Paths are relative to lib/cli/.
+ */
+export const lazy = createRequire(import.meta.url)

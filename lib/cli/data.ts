@@ -4,8 +4,11 @@ import { Command } from 'commander'
 import { join } from 'node:path'
 import { PROJECT_ROOT } from '../../kernel/kernelspec.js'
 import { ConfigError } from '../core/index.js'
-import { importFile, importSamples, ingestBars, listDatasets, quarantineSummary, syntheticGbm, syntheticPair, type IngestReport } from '../data/index.js'
-import { printJson, type CliContext } from './context.js'
+import type { IngestReport } from '../data/index.js'
+
+/** lib/data loads DuckDB, arquero and Arrow: only verbs that use it pay for it. */
+const data = async () => lazy('../data/index.js') as typeof import('../data/index.js')
+import { lazy, printJson, type CliContext } from './context.js'
 
 export function importCommand(context: CliContext): Command {
   return new Command('import')
@@ -16,7 +19,7 @@ export function importCommand(context: CliContext): Command {
     .option('--source <name>', 'source name in the lake', 'local')
     .option('--json', 'print the report as JSON')
     .action(async (file: string, options: { symbol: string; timeframe: string; source: string; json?: boolean }) => {
-      const report = await importFile(context.home, file, options)
+      const report = await (await data()).importFile(context.home, file, options)
       if (options.json === true) return printJson(context, report)
       context.stdout.write(formatReport(report))
     })
@@ -36,39 +39,41 @@ export function formatReport(r: IngestReport): string {
 }
 
 export function dataCommand(context: CliContext): Command {
-  const data = new Command('data').description('the market-data lake: coverage, gaps, quarantine, samples')
-  data
+  const group = new Command('data').description('the market-data lake: coverage, gaps, quarantine, samples')
+  group
     .command('list')
     .description('datasets in the lake: first and last bar, rows, gaps')
     .option('--json', 'print as JSON')
     .action(async (options: { json?: boolean }) => {
-      const datasets = await listDatasets(context.home)
+      const datasets = await (await data()).listDatasets(context.home)
       if (options.json === true) return printJson(context, datasets)
       if (datasets.length === 0) return void context.stdout.write(`the lake in ${context.home} is empty (try: mtflow data samples)\n`)
       const rows = datasets.map((d) => [d.source, d.symbol, d.timeframe, d.first, d.last, String(d.rows), String(d.gaps), String(d.missing)])
       context.stdout.write(table(['source', 'symbol', 'tf', 'first', 'last', 'rows', 'gaps', 'missing'], rows))
     })
-  data
+  group
     .command('validate')
     .description('coverage and gaps of every dataset, and what the quarantine holds by reason')
     .option('--json', 'print as JSON')
     .action(async (options: { json?: boolean }) => {
-      const [datasets, quarantine] = await Promise.all([listDatasets(context.home), quarantineSummary(context.home)])
+      const { listDatasets, quarantineSummary } = await data()
+      const datasets = await listDatasets(context.home)
+      const quarantine = await quarantineSummary(context.home)
       if (options.json === true) return printJson(context, { datasets, quarantine })
       context.stdout.write(table(['source', 'symbol', 'tf', 'rows', 'gaps', 'missing', 'largest gap'], datasets.map((d) => [d.source, d.symbol, d.timeframe, String(d.rows), String(d.gaps), String(d.missing), d.largestGap === null ? '' : `${d.largestGap.from} → ${d.largestGap.to}`])))
       if (quarantine.length === 0) return void context.stdout.write('quarantine: empty\n')
       context.stdout.write(`quarantine:\n${table(['source', 'symbol', 'tf', 'rows', 'reasons'], quarantine.map((q) => [q.source, q.symbol, q.timeframe, String(q.rows), Object.entries(q.reasons).map(([k, n]) => `${k} ${n}`).join(', ')]))}`)
     })
-  data
+  group
     .command('samples')
     .description('load the bundled samples: S&P 500 daily as SPX, and DAX, SMI, CAC, FTSE closes (source "sample", 1d)')
     .option('--json', 'print the reports as JSON')
     .action(async (options: { json?: boolean }) => {
-      const reports = await importSamples(context.home, join(PROJECT_ROOT, 'data', 'samples'))
+      const reports = await (await data()).importSamples(context.home, join(PROJECT_ROOT, 'data', 'samples'))
       if (options.json === true) return printJson(context, reports)
       for (const report of reports) context.stdout.write(formatReport(report))
     })
-  data
+  group
     .command('synthetic')
     .description('generate seeded synthetic bars into the lake (source "synthetic", symbols SYN-…)')
     .option('--kind <kind>', 'gbm (GARCH volatility clustering) or pair (cointegrated)', 'gbm')
@@ -80,13 +85,14 @@ export function dataCommand(context: CliContext): Command {
     .action(async (options: { kind: string; bars: string; timeframe: string; seed: string; start: string; json?: boolean }) => {
       const common = { bars: integerOption(options.bars, '--bars'), timeframe: options.timeframe, seed: integerOption(options.seed, '--seed'), start: options.start }
       if (options.kind !== 'gbm' && options.kind !== 'pair') throw new ConfigError(`--kind ${JSON.stringify(options.kind)} is not known; expected gbm or pair`)
+      const { ingestBars, syntheticGbm, syntheticPair } = await data()
       const series = options.kind === 'gbm' ? [syntheticGbm(common)] : syntheticPair(common)
       const reports = []
       for (const bars of series) reports.push(await ingestBars(context.home, bars, { source: 'synthetic', origin: `synthetic:${options.kind}:seed=${options.seed}` }))
       if (options.json === true) return printJson(context, reports)
       for (const report of reports) context.stdout.write(formatReport(report))
     })
-  return data
+  return group
 }
 
 function integerOption(value: string, name: string): number {

@@ -2,9 +2,8 @@
 
 import { Command } from 'commander'
 import { streamProgressSink } from '../core/index.js'
-import { ingestCcxt } from '../data/sources/ccxt-source.js'
 import { formatReport } from './data.js'
-import { printJson, type CliContext } from './context.js'
+import { lazy, printJson, type CliContext } from './context.js'
 
 interface CcxtOptions {
   exchange: string
@@ -31,6 +30,8 @@ export function ingestCommand(context: CliContext): Command {
     .option('--source <name>', 'source name in the lake (default: the exchange id)')
     .option('--json', 'print the reports as JSON')
     .action(async (options: CcxtOptions) => {
+      // ccxt is large: loaded by this verb only.
+      const { ingestCcxt } = lazy('../data/sources/ccxt-source.js') as typeof import('../data/sources/ccxt-source.js')
       const reports = await ingestCcxt(context.home, {
         exchange: options.exchange,
         symbols: options.symbols.split(',').map((s) => s.trim()).filter((s) => s !== ''),

@@ -6,15 +6,15 @@ import { Command } from 'commander'
 import { join } from 'node:path'
 import { streamProgressSink } from '../core/index.js'
 import { PROJECT_ROOT } from '../../kernel/kernelspec.js'
-import { defaultRunPath, runNotebook } from '../../kernel/runner.js'
 import { reportRun, runWithInterrupt } from './notebook.js'
-import type { CliContext } from './context.js'
+import { lazy, type CliContext } from './context.js'
 
 export function lifecycleCommand(context: CliContext): Command {
   return new Command('lifecycle')
     .description('run the research lifecycle on the workspace: today, the quickstart notebook, headless')
     .option('--json', 'print the result as JSON')
     .action(async (options: { json?: boolean }) => {
+      const { defaultRunPath, runNotebook } = lazy('../../kernel/runner.js') as typeof import('../../kernel/runner.js')
       const notebook = join(PROJECT_ROOT, 'notebooks', '00-quickstart.ipynb')
       if (options.json !== true) context.stdout.write(`workspace: ${context.home}\nrunning ${notebook}\n`)
       const result = await runWithInterrupt((signal) =>

@@ -4,8 +4,8 @@ import { Command } from 'commander'
 import { relative } from 'node:path'
 import { streamProgressSink } from '../core/index.js'
 import { parseParameterArgs } from '../../kernel/parameters.js'
-import { defaultRunPath, runNotebook, type RunNotebookResult } from '../../kernel/runner.js'
-import { parseSeconds, printJson, type CliContext } from './context.js'
+import type { RunNotebookResult } from '../../kernel/runner.js'
+import { lazy, parseSeconds, printJson, type CliContext } from './context.js'
 
 interface RunOptions {
   parameter: string[]
@@ -32,6 +32,7 @@ export function notebookCommand(context: CliContext): Command {
       const parameters = parseParameterArgs(options.parameter)
       const cellTimeout = parseSeconds(options.cellTimeout, '--cell-timeout')
       const startupTimeout = parseSeconds(options.startupTimeout, '--startup-timeout')
+      const { defaultRunPath, runNotebook } = lazy('../../kernel/runner.js') as typeof import('../../kernel/runner.js')
       const out = options.out ?? defaultRunPath(path, context.home)
       const result = await runWithInterrupt((signal) =>
         runNotebook(path, {

@@ -43,10 +43,12 @@ export interface IngestReport extends DatasetKey {
 let counter = 0
 
 /**
- * Validate and merge a staged DuckDB table `raw` (row_no, t, open, high, low, close, volume; t in epoch
- * ms or NULL when unreadable) into the lake. Drops the staged table.
+ * Validate `source` — a SELECT yielding t (epoch ms, NULL when unreadable), open, high, low, close,
+ * volume — and merge it into the lake. One pass materialises the rows with their reason code; one
+ * aggregate by time finds exact duplicates (dropped) and conflicting ones (quarantined).
+ * `cleanup` tables are dropped at the end.
  */
-export async function ingestStaged(home: string, key: DatasetKey, raw: string, origin: string): Promise<IngestReport> {
+export async function ingestStaged(home: string, key: DatasetKey, source: string, origin: string, cleanup: string[] = []): Promise<IngestReport> {
   const step = timeframeMs(key.timeframe)
   const offset = timeframeAnchor(key.timeframe)
   const conn = await duckdb()
@@ -54,9 +56,9 @@ export async function ingestStaged(home: string, key: DatasetKey, raw: string, o
   const checked = `checked_${id}`
   const accepted = `accepted_${id}`
   const quarantine = `quarantine_${id}`
-  const tuple = `(open, high, low, close, coalesce(volume, 'NaN'::DOUBLE))`
+  const differs = ['open', 'high', 'low', 'close', 'volume'].map((c) => `min(${c}) IS DISTINCT FROM max(${c})`).join(' OR ')
   try {
-    await conn.run(`CREATE TEMP TABLE ${checked} AS SELECT *, CASE
+    await conn.run(`CREATE TEMP TABLE ${checked} AS SELECT t, open, high, low, close, coalesce(volume, 'NaN'::DOUBLE) AS volume, CASE
         WHEN t IS NULL OR NOT isfinite(t) THEN 'bad_time'
         WHEN open IS NULL OR high IS NULL OR low IS NULL OR close IS NULL
           OR NOT (isfinite(open) AND isfinite(high) AND isfinite(low) AND isfinite(close)) OR isinf(coalesce(volume, 0)) THEN 'non_finite'
@@ -65,39 +67,53 @@ export async function ingestStaged(home: string, key: DatasetKey, raw: string, o
         WHEN low > least(open, close) THEN 'low_above_open_close'
         WHEN volume < 0 THEN 'negative_volume'
         WHEN (t - ${offset}) % ${step} <> 0 THEN 'off_grid'
-        ELSE NULL END AS reason FROM ${raw}`)
-    await conn.run(`UPDATE ${checked} SET reason = 'duplicate_conflict' WHERE reason IS NULL AND t IN (
-        SELECT t FROM ${checked} WHERE reason IS NULL GROUP BY t HAVING count(DISTINCT ${tuple}) > 1)`)
-    await conn.run(`CREATE TEMP TABLE ${accepted} AS SELECT t, any_value(open) AS open, any_value(high) AS high, any_value(low) AS low,
-        any_value(close) AS close, any_value(coalesce(volume, 'NaN'::DOUBLE)) AS volume
-        FROM ${checked} WHERE reason IS NULL GROUP BY t ORDER BY t`)
+        ELSE NULL END AS reason FROM (${source})`)
+    const times = (await conn.runAndReadAll(`SELECT count(*) AS n, count(DISTINCT t) AS d FROM ${checked} WHERE reason IS NULL`)).getRowObjects()[0]!
+    if (Number(times.n) === Number(times.d)) {
+      // The common case, no repeated time: no aggregate needed (the plain version below gives the same).
+      await conn.run(`CREATE TEMP TABLE ${accepted} AS SELECT t, open, high, low, close, volume, 1 AS n, false AS conflict
+          FROM ${checked} WHERE reason IS NULL`)
+    } else {
+      // min = max per column ⇔ all rows of a time are identical (NaN volumes compare equal in DuckDB).
+      await conn.run(`CREATE TEMP TABLE ${accepted} AS SELECT t, min(open) AS open, min(high) AS high, min(low) AS low, min(close) AS close,
+          min(volume) AS volume, count(*) AS n, (${differs}) AS conflict FROM ${checked} WHERE reason IS NULL GROUP BY t`)
+    }
     await conn.run(`CREATE TEMP TABLE ${quarantine} AS SELECT t, open, high, low, close, volume, reason FROM ${checked} WHERE reason IS NOT NULL`)
     const stats = (
-      await conn.runAndReadAll(`SELECT (SELECT count(*) FROM ${raw}) AS input,
-          (SELECT count(*) FROM ${checked} WHERE reason IS NULL) AS valid,
-          (SELECT count(*) FROM ${accepted}) AS accepted,
-          (SELECT count(*) FROM (SELECT t - lag(t) OVER (ORDER BY t) AS dt FROM ${accepted}) WHERE dt > ${step}) AS gaps`)
+      await conn.runAndReadAll(`SELECT (SELECT count(*) FROM ${checked}) AS input,
+          (SELECT coalesce(sum(n), 0) FROM ${accepted} WHERE NOT conflict) AS valid,
+          (SELECT count(*) FROM ${accepted} WHERE conflict) AS conflicts`)
     ).getRowObjects()[0]!
+    if (Number(stats.conflicts) > 0) {
+      await conn.run(`INSERT INTO ${quarantine} SELECT c.t, c.open, c.high, c.low, c.close, c.volume, 'duplicate_conflict'
+          FROM ${checked} c SEMI JOIN (SELECT t FROM ${accepted} WHERE conflict) x ON c.t = x.t WHERE c.reason IS NULL`)
+      await conn.run(`DELETE FROM ${accepted} WHERE conflict`)
+    }
+    await conn.run(`DROP TABLE ${checked}`)
+    const gaps = Number(
+      (await conn.runAndReadAll(`SELECT count(*) AS g FROM (SELECT t - lag(t) OVER (ORDER BY t) AS dt FROM ${accepted}) WHERE dt > ${step}`)).getRowObjects()[0]!.g,
+    )
     const merged = await mergeIntoLake(home, key, accepted, quarantine)
     const quarantined: Partial<Record<Reason, number>> = {}
     for (const row of (await conn.runAndReadAll(`SELECT reason, count(*) AS n FROM ${quarantine} GROUP BY reason ORDER BY reason`)).getRowObjects()) {
       quarantined[String(row.reason) as Reason] = Number(row.n)
     }
+    const acceptedRows = merged.added + merged.unchanged + merged.conflicts
     const report: IngestReport = {
       ...key,
       input: Number(stats.input),
-      accepted: Number(stats.accepted),
+      accepted: acceptedRows,
       added: merged.added,
       unchanged: merged.unchanged,
-      duplicates: Number(stats.valid) - Number(stats.accepted),
+      duplicates: Number(stats.valid) - acceptedRows,
       quarantined,
-      gaps: Number(stats.gaps),
+      gaps,
       partitions: merged.partitions,
     }
     if (Object.keys(quarantined).length > 0) report.quarantineFile = await writeQuarantine(home, key, quarantine, origin)
     return report
   } finally {
-    for (const table of [raw, checked, accepted, quarantine]) await conn.run(`DROP TABLE IF EXISTS ${table}`)
+    for (const table of [...cleanup, checked, accepted, quarantine]) await conn.run(`DROP TABLE IF EXISTS ${table}`)
   }
 }
 
@@ -144,7 +160,7 @@ export async function ingestBars(home: string, bars: Bars, options: { source?: s
   const raw = `raw_${process.pid}_${++counter}`
   await conn.run(`CREATE TEMP TABLE ${raw} (t DOUBLE, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE)`)
   await appendDoubles(conn, raw, [bars.time, bars.open, bars.high, bars.low, bars.close, bars.volume])
-  return ingestStaged(home, key, raw, options.origin ?? 'bars')
+  return ingestStaged(home, key, `SELECT * FROM ${raw}`, options.origin ?? 'bars', [raw])
 }
 
 const TIME_NAMES = ['date', 'time', 'timestamp', 'datetime', 'open_time', 'ts']
@@ -175,34 +191,29 @@ export async function importFile(home: string, path: string, options: IngestOpti
   const missing = [time === undefined ? 'date/time' : undefined, ...Object.entries(cols).filter(([, c]) => c === undefined).map(([n]) => n)].filter(Boolean)
   if (missing.length > 0) throw new ConfigError(`${path}: no column for ${missing.join(', ')} (columns: ${columns.map((c) => c.name).join(', ')}); ${expected}`)
   const volume = find(['volume', 'vol'])
-  const timeSql = await timeExpression(reader, time!)
+  const timeSql = timeExpression(time!)
   const num = (c: { name: string } | undefined) => (c === undefined ? 'NULL::DOUBLE' : `TRY_CAST(${sqlIdent(c.name)} AS DOUBLE)`)
-  const raw = `raw_${process.pid}_${++counter}`
+  const source = `SELECT ${timeSql} AS t, ${num(cols.open)} AS open, ${num(cols.high)} AS high, ${num(cols.low)} AS low,
+      ${num(cols.close)} AS close, ${num(volume)} AS volume FROM ${reader}`
+  let report: IngestReport
   try {
-    await conn.run(`CREATE TEMP TABLE ${raw} AS SELECT row_number() OVER () AS row_no, ${timeSql} AS t, ${num(cols.open)} AS open, ${num(cols.high)} AS high,
-        ${num(cols.low)} AS low, ${num(cols.close)} AS close, ${num(volume)} AS volume FROM ${reader}`)
+    report = await ingestStaged(home, key, source, path)
   } catch (cause) {
-    await conn.run(`DROP TABLE IF EXISTS ${raw}`)
+    if (cause instanceof ConfigError || cause instanceof DataError) throw cause
     throw new DataError(`cannot read ${path}: ${String((cause as Error).message).split('\n')[0]}`, { cause })
   }
-  const rows = Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM ${raw}`)).getRowObjects()[0]!.n)
-  if (rows === 0) {
-    await conn.run(`DROP TABLE IF EXISTS ${raw}`)
-    throw new DataError(`${path} has no data rows; expected a header row and data rows`)
-  }
-  return ingestStaged(home, key, raw, path)
+  if (report.input === 0) throw new DataError(`${path} has no data rows; expected a header row and data rows`)
+  return report
 }
 
 /** SQL turning the time column into epoch ms (DOUBLE), NULL where it cannot be read. */
-async function timeExpression(reader: string, column: { name: string; type: string }): Promise<string> {
+function timeExpression(column: { name: string; type: string }): string {
   const c = sqlIdent(column.name)
   const type = column.type.toUpperCase()
   if (type.startsWith('TIMESTAMP') || type === 'DATE') return `epoch_ms(${c}::TIMESTAMPTZ)::DOUBLE`
   if (/INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/.test(type)) {
-    // Epoch seconds or milliseconds: seconds stay below 1e11 until the year 5138.
-    const conn = await duckdb()
-    const max = Number((await conn.runAndReadAll(`SELECT max(abs(${c}::DOUBLE)) AS m FROM ${reader}`)).getRowObjects()[0]!.m)
-    return max < 1e11 ? `(${c}::DOUBLE * 1000)` : `${c}::DOUBLE`
+    // Epoch seconds or milliseconds, per value: seconds stay below 1e11 until the year 5138.
+    return `CASE WHEN abs(${c}::DOUBLE) < 1e11 THEN ${c}::DOUBLE * 1000 ELSE ${c}::DOUBLE END`
   }
   return `epoch_ms(TRY_CAST(${c} AS TIMESTAMPTZ))::DOUBLE`
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { DataError, NotFoundError, sha256, timeframeMs, toIsoDate } from '../core/index.js'
 import { checkBars, toEpochMs, type Bars } from './bars.js'
 import { emptyBars } from './convert.js'
-import { doublesOf, duckdb, queryDoubles, sqlString } from './duckdb.js'
+import { duckdb, queryDoubles, sqlString } from './duckdb.js'
 import { withLock } from './lock.js'
 
 export const DEFAULT_SOURCE = 'local'
@@ -61,60 +61,142 @@ export interface WriteResult {
 
 /**
  * Merge the rows of a validated DuckDB table (columns t, open, high, low, close, volume; t in epoch ms,
- * unique, on the grid) into the lake. Existing rows win over conflicting new ones, which are returned in
+ * unique, on the grid) into the lake. Existing rows win over conflicting new ones, which are added to
  * `conflictTable` for quarantine. Idempotent: writing the same rows twice changes nothing.
+ * Partitions the lake does not hold yet are written by one partitioned COPY; existing ones are merged
+ * one by one. Each partition's lock is held for that one write only.
  */
 export async function mergeIntoLake(home: string, key: DatasetKey, table: string, conflictTable: string): Promise<WriteResult> {
   const conn = await duckdb()
-  const periods = (await conn.runAndReadAll(`SELECT DISTINCT ${periodSql(key.timeframe)} AS p FROM ${table} ORDER BY p`)).getRowObjects().map((r) => String(r.p))
+  const span = (await conn.runAndReadAll(`SELECT min(t) AS a, max(t) AS b FROM ${table}`)).getRowObjects()[0]!
   const result: WriteResult = { added: 0, unchanged: 0, conflicts: 0, partitions: [] }
-  for (const period of periods) {
-    const file = partitionFile(home, key, period)
-    mkdirSync(join(file, '..'), { recursive: true })
-    await withLock(`${file}.lock`, async () => {
-      const fresh = `(SELECT * FROM ${table} WHERE ${periodSql(key.timeframe)} = ${sqlString(period)})`
-      let source = fresh
-      if (existsSync(file)) {
-        const old = `(SELECT epoch_ms(time)::DOUBLE AS t, open, high, low, close, volume FROM read_parquet(${sqlString(file)}, hive_partitioning = false))`
-        const counts = (
-          await conn.runAndReadAll(
-            `SELECT count(*) FILTER (WHERE o.t IS NULL) AS added,
-                    count(*) FILTER (WHERE o.t IS NOT NULL AND ${sameValues('n', 'o')}) AS unchanged,
-                    count(*) FILTER (WHERE o.t IS NOT NULL AND NOT ${sameValues('n', 'o')}) AS conflicts
-             FROM ${fresh} n LEFT JOIN ${old} o ON n.t = o.t`,
-          )
-        ).getRowObjects()[0]!
-        const added = Number(counts.added)
-        result.unchanged += Number(counts.unchanged)
-        const conflicts = Number(counts.conflicts)
-        if (conflicts > 0) {
-          result.conflicts += conflicts
-          await conn.run(
-            `INSERT INTO ${conflictTable} SELECT n.t, n.open, n.high, n.low, n.close, n.volume, 'conflict_existing'
-             FROM ${fresh} n JOIN ${old} o ON n.t = o.t WHERE NOT ${sameValues('n', 'o')}`,
-          )
-        }
-        if (added === 0) return
-        result.added += added
-        source = `(SELECT * FROM ${old} UNION ALL SELECT n.* FROM ${fresh} n ANTI JOIN ${old} o ON n.t = o.t)`
-      } else {
-        result.added += Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM ${fresh}`)).getRowObjects()[0]!.n)
-      }
+  if (span.a === null) return result
+  // Periods as time ranges computed here: the SQL filters on t, with no per-row date arithmetic.
+  const periods = periodRanges(Number(span.a), Number(span.b), key.timeframe)
+  const fresh = periods.filter((p) => !existsSync(partitionFile(home, key, p.period)))
+  if (fresh.length > 0) await writeNewPartitions(home, key, table, fresh, result)
+  for (const range of periods) {
+    if (result.partitions.includes(range.period)) continue
+    await mergePartition(home, key, table, range, conflictTable, result)
+  }
+  result.partitions.sort()
+  return result
+}
+
+interface PeriodRange {
+  period: string
+  /** [from, to) in epoch ms */
+  from: number
+  to: number
+}
+
+/** The calendar months (intraday timeframes) or years (1d and longer) between two times. */
+export function periodRanges(first: number, last: number, timeframe: string): PeriodRange[] {
+  const yearly = timeframeMs(timeframe) >= 86_400_000
+  const out: PeriodRange[] = []
+  const d = new Date(first)
+  let year = d.getUTCFullYear()
+  let month = yearly ? 0 : d.getUTCMonth()
+  for (;;) {
+    const from = Date.UTC(year, month, 1)
+    if (from > last) break
+    const to = yearly ? Date.UTC(year + 1, 0, 1) : Date.UTC(year, month + 1, 1)
+    out.push({ period: periodOf(from, timeframe), from, to })
+    if (yearly) year++
+    else if (++month === 12) {
+      month = 0
+      year++
+    }
+  }
+  return out
+}
+
+const COPY_OPTIONS = 'FORMAT parquet, COMPRESSION snappy'
+
+function timestampColumns(alias = ''): string {
+  const a = alias === '' ? '' : `${alias}.`
+  return `make_timestamp((${a}t * 1000)::BIGINT) AS time, ${a}open AS open, ${a}high AS high, ${a}low AS low, ${a}close AS close, ${a}volume AS volume`
+}
+
+/** Partitions no file exists for: lock them all, then write each with its own COPY and move it in. */
+async function writeNewPartitions(home: string, key: DatasetKey, table: string, fresh: PeriodRange[], result: WriteResult): Promise<void> {
+  const conn = await duckdb()
+  const locks = fresh.map((f) => `${partitionFile(home, key, f.period)}.lock`)
+  for (const f of fresh) mkdirSync(join(partitionFile(home, key, f.period), '..'), { recursive: true })
+  await withLocks(locks, async () => {
+    // Another process may have created some before we held the locks: those are merged afterwards.
+    // One COPY per partition: a partitioned COPY is one statement, but DuckDB writes it with several
+    // threads and the rows inside each file lose their time order.
+    for (const f of fresh.filter((r) => !existsSync(partitionFile(home, key, r.period)))) {
+      const file = partitionFile(home, key, f.period)
       const tmp = `${file}.${process.pid}.${Date.now()}.tmp`
       try {
-        await conn.run(
-          `COPY (SELECT make_timestamp((t * 1000)::BIGINT) AS time, open, high, low, close, volume FROM ${source} ORDER BY t)
-           TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
+        const written = await conn.runAndReadAll(
+          `COPY (SELECT ${timestampColumns()} FROM ${table} WHERE t >= ${f.from} AND t < ${f.to} ORDER BY t) TO ${sqlString(tmp)} (${COPY_OPTIONS})`,
         )
+        const rows = Number(written.getRows()[0]?.[0] ?? 0)
+        if (rows === 0) continue
         fsyncFile(tmp)
         renameSync(tmp, file)
+        result.added += rows
+        result.partitions.push(f.period)
       } finally {
         rmSync(tmp, { force: true })
       }
-      result.partitions.push(period)
-    })
-  }
-  return result
+    }
+  })
+}
+
+async function withLocks(paths: string[], work: () => Promise<void>): Promise<void> {
+  if (paths.length === 0) return work()
+  return withLock(paths[0]!, () => withLocks(paths.slice(1), work))
+}
+
+/** Merge one period's new rows with the partition file already there (read, union, rewrite, rename). */
+async function mergePartition(home: string, key: DatasetKey, table: string, range: PeriodRange, conflictTable: string, result: WriteResult): Promise<void> {
+  const conn = await duckdb()
+  const file = partitionFile(home, key, range.period)
+  const fresh = `(SELECT t, open, high, low, close, volume FROM ${table} WHERE t >= ${range.from} AND t < ${range.to})`
+  if (Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM ${fresh}`)).getRowObjects()[0]!.n) === 0) return
+  await withLock(`${file}.lock`, async () => {
+    let source = fresh
+    let added: number
+    if (existsSync(file)) {
+      const old = `(SELECT epoch_ms(time)::DOUBLE AS t, open, high, low, close, volume FROM read_parquet(${sqlString(file)}, hive_partitioning = false))`
+      const counts = (
+        await conn.runAndReadAll(
+          `SELECT count(*) FILTER (WHERE o.t IS NULL) AS added,
+                  count(*) FILTER (WHERE o.t IS NOT NULL AND ${sameValues('n', 'o')}) AS unchanged,
+                  count(*) FILTER (WHERE o.t IS NOT NULL AND NOT ${sameValues('n', 'o')}) AS conflicts
+           FROM ${fresh} n LEFT JOIN ${old} o ON n.t = o.t`,
+        )
+      ).getRowObjects()[0]!
+      added = Number(counts.added)
+      result.unchanged += Number(counts.unchanged)
+      const conflicts = Number(counts.conflicts)
+      if (conflicts > 0) {
+        result.conflicts += conflicts
+        await conn.run(
+          `INSERT INTO ${conflictTable} SELECT n.t, n.open, n.high, n.low, n.close, n.volume, 'conflict_existing'
+           FROM ${fresh} n JOIN ${old} o ON n.t = o.t WHERE NOT ${sameValues('n', 'o')}`,
+        )
+      }
+      if (added === 0) return
+      source = `(SELECT * FROM ${old} UNION ALL SELECT n.* FROM ${fresh} n ANTI JOIN ${old} o ON n.t = o.t)`
+    } else {
+      added = Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM ${fresh}`)).getRowObjects()[0]!.n)
+    }
+    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`
+    try {
+      await conn.run(`COPY (SELECT ${timestampColumns()} FROM ${source} ORDER BY t) TO ${sqlString(tmp)} (${COPY_OPTIONS})`)
+      fsyncFile(tmp)
+      renameSync(tmp, file)
+    } finally {
+      rmSync(tmp, { force: true })
+    }
+    result.added += added
+    result.partitions.push(range.period)
+  })
 }
 
 /** Equal values, NaN equal to NaN (missing volume). */
@@ -123,9 +205,6 @@ function sameValues(a: string, b: string): string {
   return `(${each.join(' AND ')})`
 }
 
-function periodSql(timeframe: string): string {
-  return timeframeMs(timeframe) >= 86_400_000 ? `strftime(make_timestamp((t * 1000)::BIGINT), '%Y')` : `strftime(make_timestamp((t * 1000)::BIGINT), '%Y-%m')`
-}
 
 function fsyncFile(path: string): void {
   const fd = openSync(path, 'r')
@@ -174,7 +253,9 @@ export async function loadBars(home: string, query: BarsQuery): Promise<Bars> {
   const columns = await stableRead(files, () =>
     queryDoubles(
       conn,
-      `SELECT epoch_ms(time)::DOUBLE, ${['open', 'high', 'low', 'close', 'volume'].map(doublesOf).join(', ')}
+      // No coalesce(…, NaN) needed: lake files hold no NULL (ingest stores a missing volume as NaN and
+      // quarantines rows without prices).
+      `SELECT epoch_ms(time)::DOUBLE, open, high, low, close, volume
        FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = false)${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`,
       ['time', 'open', 'high', 'low', 'close', 'volume'],
     ),

@@ -20,15 +20,16 @@ export function resample(bars: Bars, timeframe: string): ResampledBars {
     throw new ConfigError(`cannot resample ${bars.timeframe} to ${timeframe}: the target must be a whole multiple of ${bars.timeframe}`)
   }
   const n = bars.time.length
-  // Output has at most n bars; trimmed with subarray at the end.
+  // At most one output bar per bucket the input spans (and never more than n); trimmed at the end.
+  const cap = n === 0 ? 0 : Math.min(n, Math.floor((bars.time[n - 1]! - bars.time[0]!) / to) + 2)
   const out = {
-    time: new Float64Array(n),
-    open: new Float64Array(n),
-    high: new Float64Array(n),
-    low: new Float64Array(n),
-    close: new Float64Array(n),
-    volume: new Float64Array(n),
-    count: new Float64Array(n),
+    time: new Float64Array(cap),
+    open: new Float64Array(cap),
+    high: new Float64Array(cap),
+    low: new Float64Array(cap),
+    close: new Float64Array(cap),
+    volume: new Float64Array(cap),
+    count: new Float64Array(cap),
   }
   let k = -1
   let bucket = NaN
