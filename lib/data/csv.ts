@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { DataError } from '../core/index.js'
 import { checkBars, toEpochMs, type Bars } from './bars.js'
+import { emptyBars } from './convert.js'
 
 export interface ReadCsvOptions {
   symbol: string
@@ -41,16 +42,7 @@ export function parseBarsCsv(text: string, options: ReadCsvOptions & { label?: s
     volume: column(['volume'], 'volume'),
   }
   const n = lines.length - 1
-  const bars: Bars = {
-    symbol: options.symbol,
-    timeframe: options.timeframe,
-    time: new Float64Array(n),
-    open: new Float64Array(n),
-    high: new Float64Array(n),
-    low: new Float64Array(n),
-    close: new Float64Array(n),
-    volume: new Float64Array(n),
-  }
+  const bars = emptyBars(options, n)
   for (let i = 0; i < n; i++) {
     const cells = lines[i + 1]!.split(',')
     const where = `${label} line ${i + 2}`
