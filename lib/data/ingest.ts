@@ -7,7 +7,7 @@ import { extname, join } from 'node:path'
 import { ConfigError, DataError, fileStamp, timeframeAnchor, timeframeMs } from '../core/index.js'
 import type { Bars } from './bars.js'
 import { appendDoubles, duckdb, sqlIdent, sqlString } from './duckdb.js'
-import { DEFAULT_SOURCE, mergeIntoLake, type DatasetKey } from './lake.js'
+import { DEFAULT_SOURCE, gapStatsSql, mergeIntoLake, type DatasetKey } from './lake.js'
 
 export const REASONS = [
   'bad_time',
@@ -90,9 +90,7 @@ export async function ingestStaged(home: string, key: DatasetKey, source: string
       await conn.run(`DELETE FROM ${accepted} WHERE conflict`)
     }
     await conn.run(`DROP TABLE ${checked}`)
-    const gaps = Number(
-      (await conn.runAndReadAll(`SELECT count(*) AS g FROM (SELECT t - lag(t) OVER (ORDER BY t) AS dt FROM ${accepted}) WHERE dt > ${step}`)).getRowObjects()[0]!.g,
-    )
+    const gaps = Number((await conn.runAndReadAll(gapStatsSql(accepted, key.timeframe))).getRowObjects()[0]!.gaps)
     const merged = await mergeIntoLake(home, key, accepted, quarantine)
     const quarantined: Partial<Record<Reason, number>> = {}
     for (const row of (await conn.runAndReadAll(`SELECT reason, count(*) AS n FROM ${quarantine} GROUP BY reason ORDER BY reason`)).getRowObjects()) {

@@ -327,19 +327,8 @@ export async function listDatasets(home: string): Promise<DatasetInfo[]> {
   const out: DatasetInfo[] = []
   for (const key of listKeys(home)) {
     const files = partitionFiles(home, key)
-    const step = timeframeMs(key.timeframe)
-    const row = (
-      await stableRead(files, () => conn.runAndReadAll(
-        `WITH b AS (SELECT epoch_ms(time)::DOUBLE AS t FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = false)),
-              d AS (SELECT t, t - lag(t) OVER (ORDER BY t) AS dt FROM b)
-         SELECT min(t) AS first, max(t) AS last, count(*) AS rows,
-                count(*) FILTER (WHERE dt > ${step}) AS gaps,
-                coalesce(sum(dt / ${step} - 1) FILTER (WHERE dt > ${step}), 0) AS missing,
-                arg_max(t - dt, dt) FILTER (WHERE dt > ${step}) AS gap_from,
-                arg_max(t, dt) FILTER (WHERE dt > ${step}) AS gap_to
-         FROM d`,
-      ))
-    ).getRowObjects()[0]!
+    const bars = `(SELECT epoch_ms(time)::DOUBLE AS t FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = false))`
+    const row = (await stableRead(files, () => conn.runAndReadAll(gapStatsSql(bars, key.timeframe)))).getRowObjects()[0]!
     out.push({
       ...key,
       first: toIsoDate(Number(row.first)),
@@ -352,6 +341,30 @@ export async function listDatasets(home: string): Promise<DatasetInfo[]> {
     })
   }
   return out
+}
+
+/**
+ * Coverage and gaps of a relation with a column t (epoch ms): first, last, rows, gaps (consecutive
+ * bars further apart than one step), missing (bars absent inside gaps) and the largest gap.
+ * Daily data with no bar on any Saturday or Sunday is a weekday market: weekends are not gaps there,
+ * only missing weekdays count (so an exchange holiday is one missing bar, a weekend none).
+ */
+export function gapStatsSql(relation: string, timeframe: string): string {
+  const step = timeframeMs(timeframe)
+  const day = 86_400_000
+  // Weekdays before day index m, counting from Monday 1969-12-29 (epoch day 0 is a Thursday: m = d + 3).
+  const weekdaysBefore = (ms: string) => `(floor((${ms} / ${day} + 3) / 7) * 5 + least(((((${ms} / ${day} + 3) % 7) + 7) % 7), 5))`
+  return `WITH b AS (SELECT t FROM ${relation}),
+    kind AS (SELECT ${timeframe === '1d' ? `count(*) FILTER (WHERE dayofweek(make_timestamp((t * 1000)::BIGINT)) IN (0, 6)) = 0 AS weekdays FROM b` : 'false AS weekdays'}),
+    d AS (SELECT t, lag(t) OVER (ORDER BY t) AS p FROM b),
+    g AS (SELECT t, p, CASE WHEN (SELECT weekdays FROM kind) THEN ${weekdaysBefore('t')} - ${weekdaysBefore(`(p + ${day})`)}
+                            ELSE round((t - p) / ${step}) - 1 END AS missing FROM d)
+    SELECT min(t) AS first, max(t) AS last, count(*) AS rows,
+           count(*) FILTER (WHERE missing > 0) AS gaps,
+           coalesce(sum(missing) FILTER (WHERE missing > 0), 0) AS missing,
+           arg_max(p, missing) FILTER (WHERE missing > 0) AS gap_from,
+           arg_max(t, missing) FILTER (WHERE missing > 0) AS gap_to
+    FROM g`
 }
 
 /**

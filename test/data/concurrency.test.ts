@@ -73,14 +73,17 @@ describe('the lake under concurrent processes', () => {
     const before = await snapshotId(home, { symbol: 'KKK', timeframe: '1m', source: 'test' })
     // A big writer of the same symbol, killed while it works.
     const victim = worker(home, 'KKK', 40, 20_000)
+    let exited = false
+    void victim.done.then(() => (exited = true))
     await new Promise<void>((resolve) => {
       const timer = setInterval(() => {
-        if (victim.output().includes('batch 1')) {
+        if (victim.output().includes('batch 1') || exited) {
           clearInterval(timer)
           resolve()
         }
       }, 5)
     })
+    expect(exited, 'the writer ended before it could be killed').toBe(false)
     victim.child.kill('SIGKILL')
     await victim.done
     const after = await loadBars(home, { symbol: 'KKK', timeframe: '1m', source: 'test' })

@@ -1,7 +1,7 @@
 // The lake through its public calls: import with validation and quarantine (a hand-worked file),
 // idempotent re-ingest, loadBars ranges, coverage and gaps, snapshot ids, Bars conversions.
 
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -114,5 +114,60 @@ describe('the lake', () => {
     expect(barsHash(fromTable(toTable(bars), { symbol: 'X', timeframe: '1d' }), 's')).toBe(barsHash(bars, 's'))
     expect(toArrow(bars).schema.fields.map((f) => String(f.type))).toEqual(['Timestamp<MILLISECOND, UTC>', 'Float64', 'Float64', 'Float64', 'Float64', 'Float64'])
     expect(() => barsFromRows([{ time: 2, open: 1, high: 1, low: 1, close: 1 }, { time: 1, open: 1, high: 1, low: 1, close: 1 }], { symbol: 'X', timeframe: '1d' })).toThrow(/strictly increase/)
+  })
+})
+
+describe('file import formats', () => {
+  it('reads Parquet, epoch milliseconds and ISO times with offsets the same as CSV', async () => {
+    const h = home()
+    const { duckdb } = await import('../../lib/data/duckdb.js')
+    const conn = await duckdb()
+    const pq = join(h, 'bars.parquet')
+    // 2020-01-01 and 2020-01-02 UTC midnight as epoch ms, columns in another order and case
+    await conn.run(`COPY (SELECT * FROM (VALUES (1577836800000, 1.0, 2.0, 0.5, 1.5, 10.0), (1577923200000, 1.5, 2.5, 1.0, 2.0, 20.0))
+      AS v("TimeStamp", "OPEN", "High", "low", "Close", "Volume")) TO '${pq}' (FORMAT parquet)`)
+    const report = await importFile(h, pq, { symbol: 'PQ', timeframe: '1d' })
+    expect(report).toMatchObject({ input: 2, accepted: 2, quarantined: {} })
+    const bars = await loadBars(h, { symbol: 'PQ', timeframe: '1d' })
+    expect(Array.from(bars.time)).toEqual([Date.UTC(2020, 0, 1), Date.UTC(2020, 0, 2)])
+    expect(Array.from(bars.close)).toEqual([1.5, 2])
+    // The same instants written with a +02:00 offset
+    writeFileSync(join(h, 'offset.csv'), 'datetime,open,high,low,close,volume\n2020-01-01T02:00:00+02:00,1,2,0.5,1.5,10\n2020-01-02T02:00:00+02:00,1.5,2.5,1,2,20\n')
+    expect(await importFile(h, join(h, 'offset.csv'), { symbol: 'PQ', timeframe: '1d' })).toMatchObject({ added: 0, unchanged: 2 })
+  })
+
+  it('an import that fails leaves what the lake held unchanged', async () => {
+    const h = home()
+    await importFile(h, SAMPLE_CSV, { symbol: 'SPX', timeframe: '1d' })
+    const before = await snapshotId(h, { symbol: 'SPX', timeframe: '1d' })
+    // 30,000 good new rows, then a line with too many fields far past the sniffer's sample: the whole
+    // file is refused and nothing of it lands.
+    const good = Array.from({ length: 30_000 }, (_, i) => `${new Date(Date.UTC(2021, 0, 1) + i * 86_400_000).toISOString().slice(0, 10)},1,2,0.5,1.5,10`)
+    writeFileSync(join(h, 'broken.csv'), ['date,open,high,low,close,volume', ...good, '2103-02-01,1,2,0.5,1.5,10,extra,fields'].join('\n'))
+    await expect(importFile(h, join(h, 'broken.csv'), { symbol: 'SPX', timeframe: '1d' })).rejects.toThrow(/cannot read .*broken\.csv/)
+    expect(await snapshotId(h, { symbol: 'SPX', timeframe: '1d' })).toBe(before)
+    expect((await listDatasets(h))[0]!.last).toBe('2020-04-17')
+  })
+})
+
+describe('gaps', () => {
+  it('in daily weekday data, counts missing weekdays only (checked day by day on the raw dates)', async () => {
+    const h = home()
+    await importFile(h, SAMPLE_CSV, { symbol: 'SPX', timeframe: '1d' })
+    const dates = readFileSync(SAMPLE_CSV, 'utf8').trim().split('\n').slice(1).map((l) => Date.parse(`${l.slice(0, 10)}T00:00:00Z`))
+    let gaps = 0
+    let missing = 0
+    for (let i = 1; i < dates.length; i++) {
+      let absent = 0
+      for (let d = dates[i - 1]! + 86_400_000; d < dates[i]!; d += 86_400_000) {
+        const dow = new Date(d).getUTCDay()
+        if (dow !== 0 && dow !== 6) absent++
+      }
+      if (absent > 0) gaps++
+      missing += absent
+    }
+    const [info] = await listDatasets(h)
+    expect({ gaps: info!.gaps, missing: info!.missing }).toEqual({ gaps, missing })
+    expect(info!.largestGap).toEqual({ from: '2001-09-10', to: '2001-09-17' }) // markets closed after 9/11
   })
 })
