@@ -8,7 +8,8 @@ import { join } from 'node:path'
 import { DataError, NotFoundError, sha256, timeframeMs, toIsoDate } from '../core/index.js'
 import { checkBars, toEpochMs, type Bars } from './bars.js'
 import { emptyBars } from './convert.js'
-import { duckdb, queryDoubles, sqlString } from './duckdb.js'
+import { duckdb, sqlString } from './duckdb.js'
+import { COLUMNS, fileVersion, loadPartition } from './read-cache.js'
 import { withLock } from './lock.js'
 
 export const DEFAULT_SOURCE = 'local'
@@ -246,23 +247,38 @@ export async function loadBars(home: string, query: BarsQuery): Promise<Bars> {
     return period >= first && period <= last
   })
   if (files.length === 0) return emptyBars(key)
-  const where: string[] = []
-  if (Number.isFinite(start)) where.push(`time >= make_timestamp(${Math.ceil(start) * 1000})`)
-  if (Number.isFinite(end)) where.push(`time <= make_timestamp(${Math.floor(end) * 1000})`)
-  const conn = await duckdb()
-  const columns = await stableRead(files, () =>
-    queryDoubles(
-      conn,
-      // No coalesce(…, NaN) needed: lake files hold no NULL (ingest stores a missing volume as NaN and
-      // quarantines rows without prices).
-      `SELECT epoch_ms(time)::DOUBLE, open, high, low, close, volume
-       FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = false)${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`,
-      ['time', 'open', 'high', 'low', 'close', 'volume'],
-    ),
-  )
-  const bars: Bars = { symbol: key.symbol, timeframe: key.timeframe, ...(columns as Omit<Bars, 'symbol' | 'timeframe'>) }
+  // Each partition through its read cache (read-cache.ts), then the time range cut by binary search.
+  const parts = []
+  for (const file of files) parts.push(await loadPartition(file)) // one DuckDB statement at a time
+  const pieces = parts.map((part) => {
+    const from = Number.isFinite(start) ? lowerBound(part.time, start) : 0
+    const to = Number.isFinite(end) ? lowerBound(part.time, end, true) : part.time.length
+    return { part, from, to }
+  })
+  const total = pieces.reduce((n, p) => n + Math.max(0, p.to - p.from), 0)
+  const bars = emptyBars(key, total)
+  for (const name of COLUMNS) {
+    let offset = 0
+    for (const { part, from, to } of pieces) {
+      if (to <= from) continue
+      bars[name].set(part[name].subarray(from, to), offset)
+      offset += to - from
+    }
+  }
   checkBars(bars)
   return bars
+}
+
+/** First index with values[i] ≥ x (or > x when `after`); values ascending. */
+function lowerBound(values: Float64Array, x: number, after = false): number {
+  let lo = 0
+  let hi = values.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (after ? values[mid]! <= x : values[mid]! < x) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }
 
 /**
@@ -284,14 +300,6 @@ export async function stableRead<T>(files: readonly string[], read: () => Promis
   }
 }
 
-function fileVersion(file: string): string {
-  try {
-    const s = statSync(file)
-    return `${s.ino}:${s.size}:${s.mtimeMs}`
-  } catch {
-    return 'missing'
-  }
-}
 
 /** Every (source, symbol, timeframe) in the lake. */
 export function listKeys(home: string): DatasetKey[] {

@@ -141,6 +141,14 @@ rows.push({
   reference: 'target ≥ 700,000 rows/s, ≤ 1024 MiB',
   ratio: (700_000 / (N / (median(imports) / 1000))).toFixed(2),
 })
+// The first load of each lake decodes Parquet and builds the read cache; later loads use the cache.
+const firstLoads: number[] = []
+for (let i = 0; i < DATA_RUNS; i++) {
+  progress(`loadBars (first) ${i + 1}`)
+  const t = performance.now()
+  await loadBars(join(scratch, `lake-${i}`), { symbol: 'BENCH', timeframe: '1m' })
+  firstLoads.push(performance.now() - t)
+}
 const loads: number[] = []
 const resamples: number[] = []
 for (let i = 0; i < DATA_RUNS + 2; i++) {
@@ -153,7 +161,14 @@ for (let i = 0; i < DATA_RUNS + 2; i++) {
   resamples.push(performance.now() - t)
 }
 rows.push({
-  workload: `lake: loadBars, ${N.toLocaleString('en-US')} 1m bars`,
+  workload: `lake: loadBars, ${N.toLocaleString('en-US')} 1m bars, first read (builds the read cache)`,
+  median: median(firstLoads),
+  throughput: `${Math.round(N / (median(firstLoads) / 1000)).toLocaleString('en-US')} bars/s`,
+  reference: 'target 150 ms',
+  ratio: (median(firstLoads) / 150).toFixed(2),
+})
+rows.push({
+  workload: `lake: loadBars, ${N.toLocaleString('en-US')} 1m bars, cached`,
   median: median(loads),
   throughput: `${Math.round(N / (median(loads) / 1000)).toLocaleString('en-US')} bars/s`,
   reference: 'target 150 ms',

@@ -41,6 +41,8 @@ describe('the lake under concurrent processes', () => {
     let reading = true
     const reader = (async () => {
       while (reading) {
+        // Yield to the event loop: a read that fails at once (no data yet) settles in microtasks only.
+        await new Promise((r) => setImmediate(r))
         for (const symbol of ['AAA', 'BBB']) {
           try {
             const bars = await loadBars(home, { symbol, timeframe: '1m', source: 'test' })
