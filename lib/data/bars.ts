@@ -70,8 +70,8 @@ export function sliceBars(bars: Bars, range: TimeRange): Bars {
   }
 }
 
-/** First index with time ≥ t (or > t when `after`). */
-function lowerBound(time: Float64Array, t: number, after = false): number {
+/** First index with time ≥ t (or > t when `after`); times ascending. */
+export function lowerBound(time: Float64Array, t: number, after = false): number {
   let lo = 0
   let hi = time.length
   while (lo < hi) {

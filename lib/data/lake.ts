@@ -6,7 +6,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { DataError, NotFoundError, sha256, timeframeMs, toIsoDate } from '../core/index.js'
-import { checkBars, toEpochMs, type Bars } from './bars.js'
+import { checkBars, lowerBound, toEpochMs, type Bars } from './bars.js'
 import { emptyBars } from './convert.js'
 import { duckdb, sqlString } from './duckdb.js'
 import { COLUMNS, fileVersion, loadPartition } from './read-cache.js'
@@ -269,17 +269,6 @@ export async function loadBars(home: string, query: BarsQuery): Promise<Bars> {
   return bars
 }
 
-/** First index with values[i] ≥ x (or > x when `after`); values ascending. */
-function lowerBound(values: Float64Array, x: number, after = false): number {
-  let lo = 0
-  let hi = values.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (after ? values[mid]! <= x : values[mid]! < x) lo = mid + 1
-    else hi = mid
-  }
-  return lo
-}
 
 /**
  * Run a read of partition files and retry it if a writer replaced any of them meanwhile. A replaced
