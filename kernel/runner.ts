@@ -27,7 +27,7 @@ import {
   type Output,
 } from './nbformat.js'
 import { errorFromReply, OutputCollector } from './outputs.js'
-import { newMessage, type JupyterMessage } from './protocol.js'
+import { newMessage } from './protocol.js'
 import { checkParameterName, declaredParameters, injectedSource, toTsLiteral, type Parameters } from './parameters.js'
 
 export type RunStatus = 'ok' | 'error' | 'timeout' | 'interrupted' | 'died'
@@ -172,7 +172,8 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
       })
       const t1 = Date.now()
       if (result.missedIdle === true) {
-        collector.handle(streamMessage('stderr', 'mtflow: the kernel never reported this cell idle; output printed at its end may be missing\n'))
+        const note = 'mtflow: the kernel never reported this cell idle; output printed at its end may be missing\n'
+        collector.handle(newMessage('stream', { name: 'stderr', text: note }, 'mtflow-runner'))
       }
       cell.execution_count = result.executionCount
       record.executionCount = result.executionCount
@@ -251,11 +252,6 @@ function cellError(result: ExecuteResult, outputs: Output[]): ErrorOutput {
 
 function verb(status: CellStatus): string {
   return status === 'timeout' ? 'timed out' : status === 'interrupted' ? 'was interrupted' : status === 'died' ? 'lost its kernel' : 'failed'
-}
-
-function streamMessage(name: 'stdout' | 'stderr', text: string): JupyterMessage {
-  const message = newMessage('stream', { name, text }, 'mtflow-runner')
-  return message
 }
 
 /** The same timing keys nbclient records, so tools that read them work on our notebooks too. */

@@ -18,13 +18,6 @@ export interface CliContext {
   exitCode: number
 }
 
-/** Thrown to end the CLI with a code after the verb already printed what happened. */
-export class CliExit extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`)
-  }
-}
-
 export function printJson(context: CliContext, value: unknown): void {
   context.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
 }

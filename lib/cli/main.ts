@@ -9,7 +9,7 @@ import { notebookCommand } from './notebook.js'
 import { lifecycleCommand } from './lifecycle.js'
 import { dataCommand, importCommand } from './data.js'
 import { ingestCommand } from './ingest.js'
-import { CliExit, type CliContext } from './context.js'
+import type { CliContext } from './context.js'
 
 export function buildProgram(context: CliContext): Command {
   const program = new Command('mtflow')
@@ -51,7 +51,6 @@ export async function main(argv: string[], context: CliContext = defaultContext(
     await program.parseAsync(argv, { from: 'user' })
     return context.exitCode
   } catch (error) {
-    if (error instanceof CliExit) return error.code
     // --help exits 0; a usage error, or a verb group called without its sub-verb (help on stderr), exits 2.
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2
     context.stderr.write(`mtflow: ${errorMessage(error)}\n`)

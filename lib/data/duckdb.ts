@@ -27,13 +27,9 @@ export function sqlIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`
 }
 
-/** `coalesce(expr::DOUBLE, 'NaN')`: the SQL for a DOUBLE column that queryDoubles can copy as it is. */
-export function doublesOf(expression: string): string {
-  return `coalesce((${expression})::DOUBLE, 'NaN'::DOUBLE)`
-}
-
 /**
- * Run a query whose columns are all DOUBLE without NULLs (use doublesOf) into Float64Arrays. The
+ * Run a query whose columns are all DOUBLE without NULLs (a NULL slot holds garbage: map NULL to
+ * NaN in the SQL, e.g. coalesce(x, 'NaN'::DOUBLE)) into Float64Arrays. The
  * columns must really be DOUBLE: the bytes are read as float64.
  * Performance: copies each chunk's vector memory with TypedArray.set; the plain version,
  * `reader.getColumns()`, builds a JS array of boxed values per column (~10× slower at 1M rows).
