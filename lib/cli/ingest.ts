@@ -3,7 +3,7 @@
 import { Command } from 'commander'
 import { streamProgressSink } from '../core/index.js'
 import { formatReport } from './data.js'
-import { lazy, printJson, type CliContext } from './context.js'
+import { lazy, parseSeconds, printJson, type CliContext } from './context.js'
 
 interface CcxtOptions {
   exchange: string
@@ -13,6 +13,7 @@ interface CcxtOptions {
   until?: string
   apiUrl?: string
   source?: string
+  timeout?: string
   json?: boolean
 }
 
@@ -28,6 +29,7 @@ export function ingestCommand(context: CliContext): Command {
     .option('--until <time>', 'last candle wanted (default: the newest closed one)')
     .option('--api-url <url>', "replace the origin of the exchange's REST URLs (proxies, test stand-ins)")
     .option('--source <name>', 'source name in the lake (default: the exchange id)')
+    .option('--timeout <seconds>', 'per-request timeout; a request that takes longer is retried (default 10)')
     .option('--json', 'print the reports as JSON')
     .action(async (options: CcxtOptions) => {
       // ccxt is large: loaded by this verb only.
@@ -40,10 +42,14 @@ export function ingestCommand(context: CliContext): Command {
         until: options.until,
         apiUrl: options.apiUrl,
         source: options.source,
+        timeoutMs: options.timeout === undefined ? undefined : parseSeconds(options.timeout, '--timeout')! * 1000,
         progress: options.json === true ? undefined : streamProgressSink(context.stderr),
       })
       if (options.json === true) return printJson(context, reports)
-      for (const r of reports) context.stdout.write(`${formatReport(r)}  fetched      ${r.fetched} candles in ${r.requests} requests, from ${r.resumedFrom}\n`)
+      for (const r of reports) {
+        const retried = Object.entries(r.retried).map(([name, n]) => `${n} ${name}`).join(', ')
+        context.stdout.write(`${formatReport(r)}  fetched      ${r.fetched} candles in ${r.requests} requests${retried === '' ? '' : ` (retried: ${retried})`}, from ${r.resumedFrom}\n`)
+      }
     })
   return ingest
 }

@@ -4,17 +4,36 @@
 import bindings from '@duckdb/node-bindings'
 import { DuckDBDataChunk, DuckDBInstance, DOUBLE, type DuckDBConnection } from '@duckdb/node-api'
 
+let instance: Promise<DuckDBInstance> | undefined
 let connection: Promise<DuckDBConnection> | undefined
+let writers: Promise<DuckDBConnection[]> | undefined
+
+function database(): Promise<DuckDBInstance> {
+  instance ??= DuckDBInstance.create(':memory:')
+  return instance
+}
+
+async function connect(): Promise<DuckDBConnection> {
+  const conn = await (await database()).connect()
+  // TimeZone UTC: times without an offset are UTC, as everywhere in mtflow.
+  await conn.run("SET TimeZone = 'UTC'")
+  return conn
+}
 
 /** The shared connection. DuckDB runs one statement at a time per connection: callers await in turn. */
 export function duckdb(): Promise<DuckDBConnection> {
-  // TimeZone UTC: times without an offset are UTC, as everywhere in mtflow.
-  connection ??= DuckDBInstance.create(':memory:').then(async (instance) => {
-    const conn = await instance.connect()
-    await conn.run("SET TimeZone = 'UTC'")
-    return conn
-  })
+  connection ??= connect()
   return connection
+}
+
+/**
+ * Two more connections to the same database, for running independent statements side by side (the
+ * lake writes its partition files two at a time). They see the main database's tables, not the
+ * shared connection's TEMP tables.
+ */
+export function duckdbWriters(): Promise<DuckDBConnection[]> {
+  writers ??= Promise.all([connect(), connect()])
+  return writers
 }
 
 /** A SQL string literal. */

@@ -44,21 +44,25 @@ let counter = 0
 
 /**
  * Validate `source` — a SELECT yielding t (epoch ms, NULL when unreadable), open, high, low, close,
- * volume — and merge it into the lake. One pass materialises the rows with their reason code; one
- * aggregate by time finds exact duplicates (dropped) and conflicting ones (quarantined).
- * `cleanup` tables are dropped at the end.
+ * volume — and merge it into the lake. One pass materialises the rows, sorted by time, with their
+ * reason code; one window pass over the valid rows counts gaps and repeated times. Only when a time
+ * repeats does an aggregate by time separate exact duplicates (dropped) from conflicting ones
+ * (quarantined). `cleanup` tables are dropped at the end.
+ * The staged tables live in the main in-memory database (not TEMP) so that the lake's writer
+ * connections can read them.
  */
 export async function ingestStaged(home: string, key: DatasetKey, source: string, origin: string, cleanup: string[] = []): Promise<IngestReport> {
   const step = timeframeMs(key.timeframe)
   const offset = timeframeAnchor(key.timeframe)
   const conn = await duckdb()
   const id = `${process.pid}_${++counter}`
-  const checked = `checked_${id}`
-  const accepted = `accepted_${id}`
-  const quarantine = `quarantine_${id}`
+  const checked = `staged_checked_${id}`
+  const valid = `staged_valid_${id}`
+  const deduped = `staged_deduped_${id}`
+  const quarantine = `staged_quarantine_${id}`
   const differs = ['open', 'high', 'low', 'close', 'volume'].map((c) => `min(${c}) IS DISTINCT FROM max(${c})`).join(' OR ')
   try {
-    await conn.run(`CREATE TEMP TABLE ${checked} AS SELECT t, open, high, low, close, coalesce(volume, 'NaN'::DOUBLE) AS volume, CASE
+    await conn.run(`CREATE TABLE ${checked} AS SELECT t, open, high, low, close, coalesce(volume, 'NaN'::DOUBLE) AS volume, CASE
         WHEN t IS NULL OR NOT isfinite(t) THEN 'bad_time'
         WHEN open IS NULL OR high IS NULL OR low IS NULL OR close IS NULL
           OR NOT (isfinite(open) AND isfinite(high) AND isfinite(low) AND isfinite(close)) OR isinf(coalesce(volume, 0)) THEN 'non_finite'
@@ -67,30 +71,25 @@ export async function ingestStaged(home: string, key: DatasetKey, source: string
         WHEN low > least(open, close) THEN 'low_above_open_close'
         WHEN volume < 0 THEN 'negative_volume'
         WHEN (t - ${offset}) % ${step} <> 0 THEN 'off_grid'
-        ELSE NULL END AS reason FROM (${source})`)
-    const times = (await conn.runAndReadAll(`SELECT count(*) AS n, count(DISTINCT t) AS d FROM ${checked} WHERE reason IS NULL`)).getRowObjects()[0]!
-    if (Number(times.n) === Number(times.d)) {
-      // The common case, no repeated time: no aggregate needed (the plain version below gives the same).
-      await conn.run(`CREATE TEMP TABLE ${accepted} AS SELECT t, open, high, low, close, volume, 1 AS n, false AS conflict
-          FROM ${checked} WHERE reason IS NULL`)
-    } else {
+        ELSE NULL END AS reason FROM (${source}) ORDER BY t`)
+    // Sorted by t, so that the per-partition writes skip row groups outside their period.
+    await conn.run(`CREATE VIEW ${valid} AS SELECT t, open, high, low, close, volume FROM ${checked} WHERE reason IS NULL`)
+    await conn.run(`CREATE TABLE ${quarantine} AS SELECT t, open, high, low, close, volume, reason FROM ${checked} WHERE reason IS NOT NULL`)
+    const input = Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM ${checked}`)).getRowObjects()[0]!.n)
+    let stats = (await conn.runAndReadAll(gapStatsSql(valid, key.timeframe))).getRowObjects()[0]!
+    const validRows = Number(stats.rows)
+    let accepted = valid
+    if (Number(stats.repeats) > 0) {
       // min = max per column ⇔ all rows of a time are identical (NaN volumes compare equal in DuckDB).
-      await conn.run(`CREATE TEMP TABLE ${accepted} AS SELECT t, min(open) AS open, min(high) AS high, min(low) AS low, min(close) AS close,
-          min(volume) AS volume, count(*) AS n, (${differs}) AS conflict FROM ${checked} WHERE reason IS NULL GROUP BY t`)
-    }
-    await conn.run(`CREATE TEMP TABLE ${quarantine} AS SELECT t, open, high, low, close, volume, reason FROM ${checked} WHERE reason IS NOT NULL`)
-    const stats = (
-      await conn.runAndReadAll(`SELECT (SELECT count(*) FROM ${checked}) AS input,
-          (SELECT coalesce(sum(n), 0) FROM ${accepted} WHERE NOT conflict) AS valid,
-          (SELECT count(*) FROM ${accepted} WHERE conflict) AS conflicts`)
-    ).getRowObjects()[0]!
-    if (Number(stats.conflicts) > 0) {
+      await conn.run(`CREATE TABLE ${deduped} AS SELECT t, min(open) AS open, min(high) AS high, min(low) AS low, min(close) AS close,
+          min(volume) AS volume, (${differs}) AS conflict FROM ${valid} GROUP BY t ORDER BY t`)
       await conn.run(`INSERT INTO ${quarantine} SELECT c.t, c.open, c.high, c.low, c.close, c.volume, 'duplicate_conflict'
-          FROM ${checked} c SEMI JOIN (SELECT t FROM ${accepted} WHERE conflict) x ON c.t = x.t WHERE c.reason IS NULL`)
-      await conn.run(`DELETE FROM ${accepted} WHERE conflict`)
+          FROM ${valid} c SEMI JOIN (SELECT t FROM ${deduped} WHERE conflict) x ON c.t = x.t`)
+      await conn.run(`DELETE FROM ${deduped} WHERE conflict`)
+      accepted = deduped
+      stats = (await conn.runAndReadAll(gapStatsSql(deduped, key.timeframe))).getRowObjects()[0]!
     }
-    await conn.run(`DROP TABLE ${checked}`)
-    const gaps = Number((await conn.runAndReadAll(gapStatsSql(accepted, key.timeframe))).getRowObjects()[0]!.gaps)
+    const conflicts = Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM ${quarantine} WHERE reason = 'duplicate_conflict'`)).getRowObjects()[0]!.n)
     const merged = await mergeIntoLake(home, key, accepted, quarantine)
     const quarantined: Partial<Record<Reason, number>> = {}
     for (const row of (await conn.runAndReadAll(`SELECT reason, count(*) AS n FROM ${quarantine} GROUP BY reason ORDER BY reason`)).getRowObjects()) {
@@ -99,19 +98,20 @@ export async function ingestStaged(home: string, key: DatasetKey, source: string
     const acceptedRows = merged.added + merged.unchanged + merged.conflicts
     const report: IngestReport = {
       ...key,
-      input: Number(stats.input),
+      input,
       accepted: acceptedRows,
       added: merged.added,
       unchanged: merged.unchanged,
-      duplicates: Number(stats.valid) - acceptedRows,
+      duplicates: validRows - conflicts - acceptedRows,
       quarantined,
-      gaps,
+      gaps: Number(stats.gaps),
       partitions: merged.partitions,
     }
     if (Object.keys(quarantined).length > 0) report.quarantineFile = await writeQuarantine(home, key, quarantine, origin)
     return report
   } finally {
-    for (const table of [...cleanup, checked, accepted, quarantine]) await conn.run(`DROP TABLE IF EXISTS ${table}`)
+    await conn.run(`DROP VIEW IF EXISTS ${valid}`)
+    for (const table of [...cleanup, checked, deduped, quarantine]) await conn.run(`DROP TABLE IF EXISTS ${table}`)
   }
 }
 
@@ -174,13 +174,18 @@ export async function importFile(home: string, path: string, options: IngestOpti
   if (statSync(path).isDirectory()) throw new ConfigError(`cannot read ${path}: it is a directory; expected a CSV or Parquet file`)
   if (statSync(path).size === 0) throw new DataError(`${path} is empty; expected a header row and data rows`)
   const ext = extname(path).toLowerCase()
-  const reader = ext === '.parquet' || ext === '.pq' ? `read_parquet(${sqlString(path)})` : `read_csv(${sqlString(path)}, header = true)`
+  const parquet = ext === '.parquet' || ext === '.pq'
+  // CSV types are sniffed from the first 2,048 rows (DuckDB's default sample, 20,480, costs ~0.1 s
+  // per import). When a later value does not fit the sniffed type, the import is read again with
+  // every column as text, where unreadable values become NULL and their rows go to quarantine.
+  const reader = (text: boolean) =>
+    parquet ? `read_parquet(${sqlString(path)})` : `read_csv(${sqlString(path)}, header = true, sample_size = 2048${text ? ', all_varchar = true' : ''})`
   const conn = await duckdb()
   let columns: { name: string; type: string }[]
   try {
-    columns = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${reader}`)).getRowObjects().map((r) => ({ name: String(r.column_name), type: String(r.column_type) }))
+    columns = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${reader(false)}`)).getRowObjects().map((r) => ({ name: String(r.column_name), type: String(r.column_type) }))
   } catch (cause) {
-    throw new DataError(`cannot read ${path} as ${reader.startsWith('read_parquet') ? 'Parquet' : 'CSV'}: ${String((cause as Error).message).split('\n')[0]}`, { cause })
+    throw new DataError(`cannot read ${path} as ${parquet ? 'Parquet' : 'CSV'}: ${String((cause as Error).message).split('\n')[0]}`, { cause })
   }
   const find = (names: string[]) => columns.find((c) => names.includes(c.name.trim().toLowerCase()))
   const expected = 'expected columns date/time/timestamp/datetime, open, high, low, close and optionally volume'
@@ -189,25 +194,46 @@ export async function importFile(home: string, path: string, options: IngestOpti
   const missing = [time === undefined ? 'date/time' : undefined, ...Object.entries(cols).filter(([, c]) => c === undefined).map(([n]) => n)].filter(Boolean)
   if (missing.length > 0) throw new ConfigError(`${path}: no column for ${missing.join(', ')} (columns: ${columns.map((c) => c.name).join(', ')}); ${expected}`)
   const volume = find(['volume', 'vol'])
-  const timeSql = timeExpression(time!)
   const num = (c: { name: string } | undefined) => (c === undefined ? 'NULL::DOUBLE' : `TRY_CAST(${sqlIdent(c.name)} AS DOUBLE)`)
-  const source = `SELECT ${timeSql} AS t, ${num(cols.open)} AS open, ${num(cols.high)} AS high, ${num(cols.low)} AS low,
-      ${num(cols.close)} AS close, ${num(volume)} AS volume FROM ${reader}`
-  let report: IngestReport
-  try {
-    report = await ingestStaged(home, key, source, path)
-  } catch (cause) {
-    if (cause instanceof ConfigError || cause instanceof DataError) throw cause
-    throw new DataError(`cannot read ${path}: ${String((cause as Error).message).split('\n')[0]}`, { cause })
+  const source = (formats?: string[]) => `SELECT ${timeExpression(time!, formats)} AS t, ${num(cols.open)} AS open, ${num(cols.high)} AS high,
+      ${num(cols.low)} AS low, ${num(cols.close)} AS close, ${num(volume)} AS volume FROM ${reader(formats !== undefined)}`
+  const ingest = async (text: boolean): Promise<IngestReport> => {
+    try {
+      return await ingestStaged(home, key, source(text ? await sniffedFormats(path) : undefined), path)
+    } catch (cause) {
+      if (cause instanceof ConfigError || cause instanceof DataError) throw cause
+      const message = String((cause as Error).message)
+      if (!parquet && !text && /Conversion Error|Could not convert|Error when converting/i.test(message)) return ingest(true)
+      throw new DataError(`cannot read ${path}: ${message.split('\n')[0]}`, { cause })
+    }
   }
+  const report = await ingest(false)
   if (report.input === 0) throw new DataError(`${path} has no data rows; expected a header row and data rows`)
   return report
 }
 
-/** SQL turning the time column into epoch ms (DOUBLE), NULL where it cannot be read. */
-function timeExpression(column: { name: string; type: string }): string {
-  const c = sqlIdent(column.name)
+/** The date and timestamp formats DuckDB's sniffer found in a CSV file (none for ISO). */
+async function sniffedFormats(path: string): Promise<string[]> {
+  const conn = await duckdb()
+  const row = (await conn.runAndReadAll(`SELECT DateFormat AS d, TimestampFormat AS t FROM sniff_csv(${sqlString(path)}, sample_size = 2048)`)).getRowObjects()[0]
+  return [row?.t, row?.d].filter((f): f is string => typeof f === 'string' && f !== '')
+}
+
+/**
+ * SQL turning the time column into epoch ms (DOUBLE), NULL where it cannot be read. `formats`: the
+ * column is read as text (the fallback read) and its sniffed type is parsed with these strptime
+ * formats, then as ISO.
+ */
+function timeExpression(column: { name: string; type: string }, formats?: string[]): string {
   const type = column.type.toUpperCase()
+  const name = sqlIdent(column.name)
+  const numeric = /INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/.test(type)
+  let c = name
+  if (formats !== undefined && type !== 'VARCHAR') {
+    c = numeric
+      ? `TRY_CAST(${name} AS DOUBLE)`
+      : `coalesce(${[...formats.map((f) => `try_strptime(${name}, ${sqlString(f)})::TIMESTAMPTZ`), `TRY_CAST(${name} AS TIMESTAMPTZ)`].join(', ')})`
+  }
   if (type.startsWith('TIMESTAMP') || type === 'DATE') return `epoch_ms(${c}::TIMESTAMPTZ)::DOUBLE`
   if (/INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/.test(type)) {
     // Epoch seconds or milliseconds, per value: seconds stay below 1e11 until the year 5138.

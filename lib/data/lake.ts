@@ -3,13 +3,14 @@
 // validated staging table, merge with what a partition already holds, and replace the file atomically
 // under a per-partition lock held for that one write only. Readers never lock.
 
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { DataError, NotFoundError, sha256, timeframeMs, toIsoDate } from '../core/index.js'
 import { checkBars, lowerBound, toEpochMs, type Bars } from './bars.js'
 import { emptyBars } from './convert.js'
-import { duckdb, sqlString } from './duckdb.js'
-import { COLUMNS, fileVersion, loadPartition } from './read-cache.js'
+import type { DuckDBConnection } from '@duckdb/node-api'
+import { duckdb, duckdbWriters, queryDoubles, sqlString } from './duckdb.js'
+import { fileSource, openPlainParquet, parquetFooterLength } from './parquet-plain.js'
 import { withLock } from './lock.js'
 
 export const DEFAULT_SOURCE = 'local'
@@ -112,39 +113,59 @@ export function periodRanges(first: number, last: number, timeframe: string): Pe
   return out
 }
 
-const COPY_OPTIONS = 'FORMAT parquet, COMPRESSION snappy'
+// Uncompressed and PLAIN (no dictionary): price columns barely compress (snappy saved ~10% on
+// minute bars), and files in this layout are read without DuckDB (parquet-plain.ts).
+const COPY_OPTIONS = 'FORMAT parquet, COMPRESSION uncompressed, DICTIONARY_SIZE_LIMIT 1'
+const COLUMNS = ['time', 'open', 'high', 'low', 'close', 'volume'] as const
+type Columns = Record<(typeof COLUMNS)[number], Float64Array>
 
 function timestampColumns(alias = ''): string {
   const a = alias === '' ? '' : `${alias}.`
   return `make_timestamp((${a}t * 1000)::BIGINT) AS time, ${a}open AS open, ${a}high AS high, ${a}low AS low, ${a}close AS close, ${a}volume AS volume`
 }
 
-/** Partitions no file exists for: lock them all, then write each with its own COPY and move it in. */
+/**
+ * Partitions no file exists for: lock them all, then write each with its own COPY (two at a time, on
+ * the writer connections) and move it in.
+ */
 async function writeNewPartitions(home: string, key: DatasetKey, table: string, fresh: PeriodRange[], result: WriteResult): Promise<void> {
-  const conn = await duckdb()
   const locks = fresh.map((f) => `${partitionFile(home, key, f.period)}.lock`)
   for (const f of fresh) mkdirSync(join(partitionFile(home, key, f.period), '..'), { recursive: true })
   await withLocks(locks, async () => {
     // Another process may have created some before we held the locks: those are merged afterwards.
     // One COPY per partition: a partitioned COPY is one statement, but DuckDB writes it with several
     // threads and the rows inside each file lose their time order.
-    for (const f of fresh.filter((r) => !existsSync(partitionFile(home, key, r.period)))) {
-      const file = partitionFile(home, key, f.period)
-      const tmp = `${file}.${process.pid}.${Date.now()}.tmp`
-      try {
-        const written = await conn.runAndReadAll(
-          `COPY (SELECT ${timestampColumns()} FROM ${table} WHERE t >= ${f.from} AND t < ${f.to} ORDER BY t) TO ${sqlString(tmp)} (${COPY_OPTIONS})`,
-        )
-        const rows = Number(written.getRows()[0]?.[0] ?? 0)
-        if (rows === 0) continue
-        fsyncFile(tmp)
-        renameSync(tmp, file)
-        result.added += rows
-        result.partitions.push(f.period)
-      } finally {
-        rmSync(tmp, { force: true })
+    const todo = fresh.filter((r) => !existsSync(partitionFile(home, key, r.period)))
+    const writers = await duckdbWriters()
+    let next = 0
+    let failed = false
+    const work = async (conn: DuckDBConnection) => {
+      while (next < todo.length && !failed) {
+        const f = todo[next++]!
+        const file = partitionFile(home, key, f.period)
+        const tmp = `${file}.${process.pid}.${Date.now()}.tmp`
+        try {
+          const written = await conn.runAndReadAll(
+            `COPY (SELECT ${timestampColumns()} FROM ${table} WHERE t >= ${f.from} AND t < ${f.to} ORDER BY t) TO ${sqlString(tmp)} (${COPY_OPTIONS})`,
+          )
+          const rows = Number(written.getRows()[0]?.[0] ?? 0)
+          if (rows === 0) continue
+          fsyncFile(tmp)
+          renameSync(tmp, file)
+          result.added += rows
+          result.partitions.push(f.period)
+        } finally {
+          rmSync(tmp, { force: true })
+        }
       }
     }
+    // The first failure stops both writers; files already moved in are complete partitions.
+    const outcomes = await Promise.allSettled(writers.map((conn) => work(conn).catch((error: unknown) => {
+      failed = true
+      throw error
+    })))
+    const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')
+    if (rejected !== undefined) throw rejected.reason
   })
 }
 
@@ -247,28 +268,121 @@ export async function loadBars(home: string, query: BarsQuery): Promise<Bars> {
     return period >= first && period <= last
   })
   if (files.length === 0) return emptyBars(key)
-  // Each partition through its read cache (read-cache.ts), then the time range cut by binary search.
-  const parts = []
-  for (const file of files) parts.push(await loadPartition(file)) // one DuckDB statement at a time
-  const pieces = parts.map((part) => {
-    const from = Number.isFinite(start) ? lowerBound(part.time, start) : 0
-    const to = Number.isFinite(end) ? lowerBound(part.time, end, true) : part.time.length
-    return { part, from, to }
-  })
-  const total = pieces.reduce((n, p) => n + Math.max(0, p.to - p.from), 0)
-  const bars = emptyBars(key, total)
-  for (const name of COLUMNS) {
-    let offset = 0
-    for (const { part, from, to } of pieces) {
-      if (to <= from) continue
-      bars[name].set(part[name].subarray(from, to), offset)
-      offset += to - from
+  // Whole partitions decoded straight into the result's columns, then the time range cut by binary search.
+  let all: Bars | undefined
+  for (let attempt = 1; all === undefined; attempt++) {
+    try {
+      all = await readPartitions(files, key)
+    } catch (error) {
+      if (!(error instanceof ReplacedWhileReading)) throw error
+      if (attempt >= 8) throw new DataError(`the lake files of ${key.symbol} ${key.timeframe} kept changing while being read; try again`)
     }
   }
+  const total = all.time.length
+  const from = Number.isFinite(start) ? lowerBound(all.time, start) : 0
+  const to = Number.isFinite(end) ? lowerBound(all.time, end, true) : total
+  const bars = from === 0 && to === total ? all : emptyBars(key, Math.max(0, to - from))
+  if (bars !== all) for (const name of COLUMNS) bars[name].set(all[name].subarray(from, Math.max(from, to)))
   checkBars(bars)
   return bars
 }
 
+interface OpenPartition {
+  rows: number
+  readInto(target: Columns, offset: number): Promise<void>
+}
+
+async function readPartitions(files: string[], key: DatasetKey): Promise<Bars> {
+  const parts: OpenPartition[] = []
+  for (const file of files) parts.push(await openPartition(file))
+  const all = emptyBars(key, parts.reduce((n, p) => n + p.rows, 0))
+  let offset = 0
+  for (const part of parts) {
+    await part.readInto(all, offset) // one DuckDB statement at a time when a file needs DuckDB
+    offset += part.rows
+  }
+  return all
+}
+
+/** A partition file was replaced between reading its footer and its pages: the load starts over. */
+class ReplacedWhileReading extends Error {}
+
+/**
+ * One partition file, for reading into columns at an offset: directly when it is in the lake's own
+ * plain layout (its footer now, its pages later, both checked to be the same version of the file),
+ * otherwise by DuckDB.
+ */
+async function openPartition(file: string): Promise<OpenPartition> {
+  const viaDuckdb = async (): Promise<Columns> => {
+    const conn = await duckdb()
+    const sql = `SELECT epoch_ms(time)::DOUBLE, open, high, low, close, coalesce(volume, 'NaN'::DOUBLE) FROM read_parquet(${sqlString(file)}, hive_partitioning = false)`
+    return (await stableRead([file], () => queryDoubles(conn, sql, COLUMNS))) as Columns
+  }
+  const copy = (columns: Columns, target: Columns, offset: number) => {
+    for (const name of COLUMNS) target[name].set(columns[name], offset)
+  }
+  const { version, size, footer } = readFooter(file)
+  const plain = openPlainParquet(file, footer, size, COLUMNS)
+  if (plain === undefined) {
+    const columns = await viaDuckdb()
+    return { rows: columns.time.length, readInto: async (target, offset) => copy(columns, target, offset) }
+  }
+  return {
+    rows: plain.rows,
+    async readInto(target, offset) {
+      const fd = openSync(file, 'r')
+      let ok: boolean
+      try {
+        if (statVersion(fstatSync(fd)) !== version) throw new ReplacedWhileReading()
+        ok = plain.readInto(fileSource(fd, size), target, offset)
+      } finally {
+        closeSync(fd)
+      }
+      if (ok) return
+      // A page outside the plain layout: DuckDB reads the file.
+      const columns = await viaDuckdb()
+      if (columns.time.length !== plain.rows) throw new ReplacedWhileReading()
+      copy(columns, target, offset)
+    },
+  }
+}
+
+/** The last bytes of a file, enough to hold its Parquet footer, and the file's version. */
+function readFooter(file: string): { version: string; size: number; footer: Buffer } {
+  let fd: number
+  try {
+    fd = openSync(file, 'r')
+  } catch (cause) {
+    throw new DataError(`cannot read ${file}: ${(cause as Error).message}`, { cause })
+  }
+  try {
+    const stat = fstatSync(fd)
+    const readTail = (n: number) => {
+      const tail = Buffer.alloc(Math.min(n, stat.size))
+      readSync(fd, tail, 0, tail.length, stat.size - tail.length)
+      return tail
+    }
+    let footer = readTail(64 * 1024)
+    const length = parquetFooterLength(file, footer, stat.size)
+    if (length > footer.length) footer = readTail(length)
+    return { version: statVersion(stat), size: stat.size, footer }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function statVersion(s: { ino: number; size: number; mtimeMs: number }): string {
+  return `${s.ino}:${s.size}:${s.mtimeMs}`
+}
+
+/** (inode, size, mtime) of a file: changes whenever a writer replaces it. */
+function fileVersion(file: string): string {
+  try {
+    return statVersion(statSync(file))
+  } catch {
+    return 'missing'
+  }
+}
 
 /**
  * Run a read of partition files and retry it if a writer replaced any of them meanwhile. A replaced
@@ -341,8 +455,9 @@ export async function listDatasets(home: string): Promise<DatasetInfo[]> {
 }
 
 /**
- * Coverage and gaps of a relation with a column t (epoch ms): first, last, rows, gaps (consecutive
- * bars further apart than one step), missing (bars absent inside gaps) and the largest gap.
+ * Coverage and gaps of a relation with a column t (epoch ms): first, last, rows, repeats (rows whose
+ * time equals the previous row's), gaps (consecutive bars further apart than one step), missing (bars
+ * absent inside gaps) and the largest gap.
  * Daily data with no bar on any Saturday or Sunday is a weekday market: weekends are not gaps there,
  * only missing weekdays count (so an exchange holiday is one missing bar, a weekend none).
  */
@@ -357,6 +472,7 @@ export function gapStatsSql(relation: string, timeframe: string): string {
     g AS (SELECT t, p, CASE WHEN (SELECT weekdays FROM kind) THEN ${weekdaysBefore('t')} - ${weekdaysBefore(`(p + ${day})`)}
                             ELSE round((t - p) / ${step}) - 1 END AS missing FROM d)
     SELECT min(t) AS first, max(t) AS last, count(*) AS rows,
+           count(*) FILTER (WHERE t = p) AS repeats,
            count(*) FILTER (WHERE missing > 0) AS gaps,
            coalesce(sum(missing) FILTER (WHERE missing > 0), 0) AS missing,
            arg_max(p, missing) FILTER (WHERE missing > 0) AS gap_from,

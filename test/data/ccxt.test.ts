@@ -1,5 +1,5 @@
 // The real ccxt against a loopback stand-in of Binance's public API, with faults: HTTP 429 every few
-// calls, overlapping pages, the still-open newest candle, dropped connections.
+// calls, overlapping pages, the still-open newest candle, dropped connections, requests never answered.
 
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -60,6 +60,35 @@ describe('ccxt ingest', () => {
     expect((await loadBars(home, { symbol: 'BTC/USDT', timeframe: '1h' })).time.length).toBe(224)
   })
 
+  it('retries requests that time out, reports retries by error class, and shows progress', async () => {
+    const stalling = await startBinanceStandin({ now: NOW, stallEvery: 4, rateLimitEvery: 3 })
+    try {
+      const home = mkdtempSync(join(tmpdir(), 'mtflow-ccxt-timeout-'))
+      const updates: { done: number; total?: number; finished: boolean }[] = []
+      const [report] = await ingestCcxt(home, {
+        ...base(),
+        apiUrl: stalling.url,
+        symbols: ['BTC/USDT'],
+        timeoutMs: 300,
+        progress: { update: (state) => updates.push({ done: state.done, total: state.total, finished: state.finished }) },
+      })
+      // 221 candles in pages of 50: 5 pages; klines calls 3, 6, 9 … get 429 and 4, 8, 12 … never answer.
+      expect(report).toMatchObject({ accepted: 221, added: 221, quarantined: {}, gaps: 0 })
+      expect(report!.retried.RequestTimeout).toBeGreaterThanOrEqual(1)
+      // ccxt's binance classes HTTP 429 as DDoSProtection (RateLimitExceeded's parent class).
+      expect((report!.retried.DDoSProtection ?? 0) + (report!.retried.RateLimitExceeded ?? 0)).toBeGreaterThanOrEqual(1)
+      const bars = await loadBars(home, { symbol: 'BTC/USDT', timeframe: '1h' })
+      expect(bars.close[100]).toBe(standinCandle('BTCUSDT', bars.time[100]!, HOUR)[3])
+      // Progress: counts of candles out of the 221 expected, never going back, ending finished at 221.
+      expect(updates.length).toBeGreaterThanOrEqual(2)
+      expect(updates.every((u) => u.total === 221)).toBe(true)
+      expect(updates.every((u, i) => i === 0 || u.done >= updates[i - 1]!.done)).toBe(true)
+      expect(updates.at(-1)).toEqual({ done: 221, total: 221, finished: true })
+    } finally {
+      await stalling.close()
+    }
+  })
+
   it('names an unknown exchange, symbol or timeframe in one line, and changes nothing', async () => {
     const home = mkdtempSync(join(tmpdir(), 'mtflow-ccxt-bad-'))
     await expect(ingestCcxt(home, { ...base(), exchange: 'notanexchange', symbols: ['BTC/USDT'] })).rejects.toThrow(/unknown exchange "notanexchange"/)
@@ -75,6 +104,11 @@ describe('ccxt ingest', () => {
     const ok = await runCli([...args, '--json'])
     expect(ok.code, ok.stderr).toBe(0)
     expect(JSON.parse(ok.stdout)[0]).toMatchObject({ symbol: 'BTC/USDT', accepted: 29 }) // 01-09 00:00 … 01-10 04:00
+    // Without --json: the progress bar on stderr (one line per update off a terminal) and the report.
+    const human = await runCli([...args.slice(0, 5), 'binance', '--symbols', 'ETH/USDT', ...args.slice(8)])
+    expect(human.code, human.stderr).toBe(0)
+    expect(human.stderr).toMatch(/ETH\/USDT 1h {2}\[#{24}\] {2}29\/29 {2}100%/)
+    expect(human.stdout).toMatch(/fetched {6}\d+ candles in \d+ requests/)
     const bad = await runCli([...args.slice(0, 5), 'kraken2000', ...args.slice(6)])
     expect(bad.code).toBe(2)
     expect(bad.stderr.trim().split('\n')).toHaveLength(1)

@@ -136,6 +136,23 @@ describe('file import formats', () => {
     expect(await importFile(h, join(h, 'offset.csv'), { symbol: 'PQ', timeframe: '1d' })).toMatchObject({ added: 0, unchanged: 2 })
   })
 
+  it('quarantines a value that does not fit the sniffed type far past the sniffer sample, keeping the date format', async () => {
+    const h = home()
+    // 5,000 days as DD/MM/YYYY with integer volumes, then row 4,001 has "n/a" as close and row 4,002 a
+    // fractional volume: neither fits what the first 2,048 rows suggested (DOUBLE close, BIGINT volume).
+    const day = (i: number) => new Date(Date.UTC(2000, 0, 1) + i * 86_400_000)
+    const ddmmyyyy = (d: Date) => `${String(d.getUTCDate()).padStart(2, '0')}/${String(d.getUTCMonth() + 1).padStart(2, '0')}/${d.getUTCFullYear()}`
+    const lines = Array.from({ length: 5000 }, (_, i) => `${ddmmyyyy(day(i))},1,2,0.5,${i === 4000 ? 'n/a' : '1.5'},${i === 4001 ? '10.5' : '10'}`)
+    writeFileSync(join(h, 'late.csv'), ['Date,Open,High,Low,Close,Volume', ...lines].join('\n'))
+    const report = await importFile(h, join(h, 'late.csv'), { symbol: 'LATE', timeframe: '1d' })
+    expect(report).toMatchObject({ input: 5000, accepted: 4999, quarantined: { non_finite: 1 } })
+    const bars = await loadBars(h, { symbol: 'LATE', timeframe: '1d' })
+    expect(bars.time[0]).toBe(Date.UTC(2000, 0, 1))
+    expect(bars.time[4000]).toBe(day(4001).getTime()) // day 4000 quarantined
+    expect(bars.volume[4000]).toBe(10.5)
+    expect(bars.time[4998]).toBe(day(4999).getTime())
+  })
+
   it('an import that fails leaves what the lake held unchanged', async () => {
     const h = home()
     await importFile(h, SAMPLE_CSV, { symbol: 'SPX', timeframe: '1d' })

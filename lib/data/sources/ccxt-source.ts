@@ -26,6 +26,8 @@ export interface CcxtIngestOptions {
   retries?: number
   /** First retry delay in ms, doubled each time up to 10 s (default 500). */
   backoffMs?: number
+  /** Per-request timeout in ms; a request that takes longer fails as RequestTimeout and is retried (default ccxt's 10 s). */
+  timeoutMs?: number
   /** The lake source name (default: the exchange id). */
   source?: string
   progress?: ProgressSink
@@ -36,12 +38,14 @@ export interface CcxtSymbolReport extends IngestReport {
   fetched: number
   /** Requests made (retries included). */
   requests: number
+  /** Requests retried, by ccxt error class (RateLimitExceeded, RequestTimeout, NetworkError…). */
+  retried: Record<string, number>
   /** The first candle asked for (after resuming from the lake). */
   resumedFrom: string
 }
 
 /** A ccxt exchange for `id`, REST URLs pointed at `apiUrl` when given. */
-export function createExchange(id: string, apiUrl?: string): Exchange {
+export function createExchange(id: string, apiUrl?: string, timeoutMs?: number): Exchange {
   const exchanges = ccxt as unknown as Record<string, new (config: object) => Exchange> & { exchanges: string[] }
   if (!exchanges.exchanges.includes(id)) {
     throw new ConfigError(`unknown exchange ${JSON.stringify(id)}; expected a ccxt exchange id such as binance, kraken, coinbase, bybit, okx`)
@@ -49,7 +53,7 @@ export function createExchange(id: string, apiUrl?: string): Exchange {
   const options: Record<string, unknown> = {}
   // Binance loads spot, linear and inverse markets by default: three APIs where spot is asked for.
   if (id.startsWith('binance')) options.fetchMarkets = { types: ['spot'] }
-  const exchange = new exchanges[id]!({ enableRateLimit: true, options })
+  const exchange = new exchanges[id]!({ enableRateLimit: true, options, ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }) })
   if (apiUrl !== undefined) replaceOrigins(exchange, apiUrl)
   return exchange
 }
@@ -81,8 +85,11 @@ export async function ingestCcxt(home: string, options: CcxtIngestOptions): Prom
   const since = toEpochMs(options.since, '--since')
   const until = options.until === undefined ? Infinity : toEpochMs(options.until, '--until')
   if (options.symbols.length === 0) throw new ConfigError('no symbols given; expected e.g. --symbols BTC/USDT,ETH/USDT')
-  const exchange = createExchange(options.exchange, options.apiUrl)
-  const retry = retrier(options.retries ?? 6, options.backoffMs ?? 500)
+  const exchange = createExchange(options.exchange, options.apiUrl, options.timeoutMs)
+  let retried: Record<string, number> = {}
+  const retry = retrier(options.retries ?? 6, options.backoffMs ?? 500, (error) => {
+    retried[error.constructor.name] = (retried[error.constructor.name] ?? 0) + 1
+  })
   let requests = 0
   const call = <T>(fn: () => Promise<T>) => {
     return retry(() => {
@@ -119,6 +126,7 @@ export async function ingestCcxt(home: string, options: CcxtIngestOptions): Prom
     const start = Math.max(Math.ceil(since / step) * step, (await lastStored(home, { source, symbol, timeframe: options.timeframe })) + step)
     const progress = new Progress({ label: `${symbol} ${options.timeframe}`, total: Math.max(0, Math.floor((end - start) / step) + 1), sink: options.progress })
     const before = requests
+    retried = {}
     const times: number[] = []
     const rows: number[][] = []
     let fetched = 0
@@ -148,7 +156,7 @@ export async function ingestCcxt(home: string, options: CcxtIngestOptions): Prom
       bars.volume[i] = r[5]!
     })
     const report = await ingestBars(home, bars, { source, origin: `ccxt:${options.exchange}` })
-    reports.push({ ...report, fetched, requests: requests - before, resumedFrom: new Date(start).toISOString() })
+    reports.push({ ...report, fetched, requests: requests - before, retried, resumedFrom: new Date(start).toISOString() })
   }
   return reports
 }
@@ -163,13 +171,14 @@ async function lastStored(home: string, key: { source: string; symbol: string; t
 }
 
 /** Retries ccxt's NetworkError family (RequestTimeout, RateLimitExceeded, DDoSProtection…) with doubling delays. */
-function retrier(attempts: number, backoffMs: number) {
+function retrier(attempts: number, backoffMs: number, onRetry: (error: Error) => void) {
   return async function retry<T>(fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn()
       } catch (error) {
         if (!(error instanceof ccxt.NetworkError) || attempt >= attempts) throw error
+        onRetry(error)
         await new Promise((r) => setTimeout(r, Math.min(10_000, backoffMs * 2 ** (attempt - 1))))
       }
     }
