@@ -21,6 +21,9 @@ import { loadBars, resample } from '../../lib/data/index.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const RUNS = Number(process.env.BENCH_RUNS ?? 7)
+// BENCH_ONLY=lake (or notebook, comma-separated) runs some groups only.
+const ONLY = process.env.BENCH_ONLY?.split(',').map((g) => g.trim())
+const wanted = (group: string) => ONLY === undefined || ONLY.includes(group)
 const scratch = mkdtempSync(join(tmpdir(), 'mtflow-bench-'))
 
 function median(values: number[]): number {
@@ -64,124 +67,128 @@ const progress = (text: string) => {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${text}`)
 }
 
-// Warm-up: fills tsx's transform cache and the kernel's V8 code cache, as any second run finds them.
-progress('warming up…')
-await notebookRun(-1)
+if (wanted('notebook')) {
+  // Warm-up: fills tsx's transform cache and the kernel's V8 code cache, as any second run finds them.
+  progress('warming up…')
+  await notebookRun(-1)
 
-const written: number[] = []
-const exited: number[] = []
-for (let i = 0; i < RUNS; i++) {
-  progress(`notebook run ${i + 1}/${RUNS}`)
-  const r = await notebookRun(i)
-  written.push(r.written)
-  exited.push(r.exited)
-}
-const target = 3000
-rows.push({
-  workload: 'notebook run, 10 trivial cells: start → file written',
-  median: median(written),
-  throughput: `${((10 / median(written)) * 1000).toFixed(1)} cells/s`,
-  reference: 'target 3000 ms',
-  ratio: (median(written) / target).toFixed(2),
-})
-rows.push({
-  workload: 'notebook run, 10 trivial cells: start → process exit',
-  median: median(exited),
-  throughput: `${((10 / median(exited)) * 1000).toFixed(1)} cells/s`,
-  reference: 'target 3000 ms',
-  ratio: (median(exited) / target).toFixed(2),
-})
-
-const ours: number[] = []
-const stock: number[] = []
-const stockArgv = [process.execPath, join(ROOT, 'node_modules/tslab/bin/tslab'), 'kernel', '--config-path', '{connection_file}']
-for (let i = 0; i < RUNS; i++) {
-  progress(`kernel start ${i + 1}/${RUNS}`)
-  ours.push(await kernelStart(kernelArgv(), { MTFLOW_KERNEL_HEADLESS: '1' }))
-  stock.push(await kernelStart(stockArgv, {}))
-}
-rows.push({
-  workload: 'kernel start, mtflow launcher (headless)',
-  median: median(ours),
-  throughput: `${(1000 / median(ours)).toFixed(2)} starts/s`,
-  reference: `stock tslab ${median(stock).toFixed(0)} ms`,
-  ratio: (median(ours) / median(stock)).toFixed(2),
-})
-// The lake: 1,000,000 one-minute bars (a deterministic random walk) as CSV.
-const N = 1_000_000
-const csv = join(scratch, 'bars-1m.csv')
-{
-  const t0 = Date.UTC(2022, 0, 1)
-  const lines = ['timestamp,open,high,low,close,volume']
-  let p = 100
-  const rng = seededRandom(7)
-  for (let i = 0; i < N; i++) {
-    const o = p
-    p *= Math.exp(0.0005 * rng.normal())
-    lines.push(`${t0 + i * 60_000},${o},${Math.max(o, p) * 1.0001},${Math.min(o, p) * 0.9999},${p},${(i % 97) + 1}`)
+  const written: number[] = []
+  const exited: number[] = []
+  for (let i = 0; i < RUNS; i++) {
+    progress(`notebook run ${i + 1}/${RUNS}`)
+    const r = await notebookRun(i)
+    written.push(r.written)
+    exited.push(r.exited)
   }
-  writeFileSync(csv, lines.join('\n'))
-}
-const DATA_RUNS = Number(process.env.BENCH_DATA_RUNS ?? 3)
-const imports: number[] = []
-let peakRss = 0
-for (let i = 0; i < DATA_RUNS; i++) {
-  progress(`lake import ${i + 1}/${DATA_RUNS}`)
-  const child = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'test/bench/import-child.ts'), csv, join(scratch, `lake-${i}`)], { cwd: ROOT, encoding: 'utf8' })
-  if (child.status !== 0) throw new Error(`import child failed: ${child.stderr}`)
-  const measured = JSON.parse(child.stdout) as { ms: number; rows: number; peakRss: number }
-  if (measured.rows !== N) throw new Error(`import accepted ${measured.rows} rows, expected ${N}`)
-  imports.push(measured.ms)
-  peakRss = Math.max(peakRss, measured.peakRss)
-}
-rows.push({
-  workload: `lake: CSV import, ${N.toLocaleString('en-US')} 1m bars (peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB)`,
-  median: median(imports),
-  throughput: `${Math.round(N / (median(imports) / 1000)).toLocaleString('en-US')} rows/s`,
-  reference: 'target ≥ 700,000 rows/s, ≤ 1024 MiB',
-  ratio: (700_000 / (N / (median(imports) / 1000))).toFixed(2),
-})
-// loadBars in fresh processes: the first load (as a notebook's first cell does it), then repeated loads.
-const firstLoads: number[] = []
-const loads: number[] = []
-for (let i = 0; i < DATA_RUNS; i++) {
-  progress(`loadBars ${i + 1}/${DATA_RUNS}`)
-  const child = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'test/bench/load-child.ts'), join(scratch, `lake-${i}`)], { cwd: ROOT, encoding: 'utf8' })
-  if (child.status !== 0) throw new Error(`load child failed: ${child.stderr}`)
-  const measured = JSON.parse(child.stdout) as { first: number; repeated: number[] }
-  firstLoads.push(measured.first)
-  loads.push(...measured.repeated)
-}
-const resamples: number[] = []
-const bars = await loadBars(join(scratch, 'lake-0'), { symbol: 'BENCH', timeframe: '1m' })
-for (let i = 0; i < DATA_RUNS + 2; i++) {
-  progress(`resample ${i + 1}`)
-  const t = performance.now()
-  resample(bars, '1h')
-  resamples.push(performance.now() - t)
-}
-rows.push({
-  workload: `lake: loadBars, ${N.toLocaleString('en-US')} 1m bars, first load in a fresh process`,
-  median: median(firstLoads),
-  throughput: `${Math.round(N / (median(firstLoads) / 1000)).toLocaleString('en-US')} bars/s`,
-  reference: 'target 150 ms',
-  ratio: (median(firstLoads) / 150).toFixed(2),
-})
-rows.push({
-  workload: `lake: loadBars, ${N.toLocaleString('en-US')} 1m bars, repeated loads`,
-  median: median(loads),
-  throughput: `${Math.round(N / (median(loads) / 1000)).toLocaleString('en-US')} bars/s`,
-  reference: 'target 150 ms',
-  ratio: (median(loads) / 150).toFixed(2),
-})
-rows.push({
-  workload: `resample ${N.toLocaleString('en-US')} 1m bars → 1h`,
-  median: median(resamples),
-  throughput: `${Math.round(N / (median(resamples) / 1000)).toLocaleString('en-US')} bars/s`,
-  reference: 'target 50 ms',
-  ratio: (median(resamples) / 50).toFixed(2),
-})
+  const target = 3000
+  rows.push({
+    workload: 'notebook run, 10 trivial cells: start → file written',
+    median: median(written),
+    throughput: `${((10 / median(written)) * 1000).toFixed(1)} cells/s`,
+    reference: 'target 3000 ms',
+    ratio: (median(written) / target).toFixed(2),
+  })
+  rows.push({
+    workload: 'notebook run, 10 trivial cells: start → process exit',
+    median: median(exited),
+    throughput: `${((10 / median(exited)) * 1000).toFixed(1)} cells/s`,
+    reference: 'target 3000 ms',
+    ratio: (median(exited) / target).toFixed(2),
+  })
 
+  const ours: number[] = []
+  const stock: number[] = []
+  const stockArgv = [process.execPath, join(ROOT, 'node_modules/tslab/bin/tslab'), 'kernel', '--config-path', '{connection_file}']
+  for (let i = 0; i < RUNS; i++) {
+    progress(`kernel start ${i + 1}/${RUNS}`)
+    ours.push(await kernelStart(kernelArgv(), { MTFLOW_KERNEL_HEADLESS: '1' }))
+    stock.push(await kernelStart(stockArgv, {}))
+  }
+  rows.push({
+    workload: 'kernel start, mtflow launcher (headless)',
+    median: median(ours),
+    throughput: `${(1000 / median(ours)).toFixed(2)} starts/s`,
+    reference: `stock tslab ${median(stock).toFixed(0)} ms`,
+    ratio: (median(ours) / median(stock)).toFixed(2),
+  })
+}
+if (wanted('lake')) {
+  // The lake: 1,000,000 one-minute bars (a deterministic random walk) as CSV.
+  const N = 1_000_000
+  const csv = join(scratch, 'bars-1m.csv')
+  {
+    const t0 = Date.UTC(2022, 0, 1)
+    const lines = ['timestamp,open,high,low,close,volume']
+    let p = 100
+    const rng = seededRandom(7)
+    for (let i = 0; i < N; i++) {
+      const o = p
+      p *= Math.exp(0.0005 * rng.normal())
+      lines.push(`${t0 + i * 60_000},${o},${Math.max(o, p) * 1.0001},${Math.min(o, p) * 0.9999},${p},${(i % 97) + 1}`)
+    }
+    writeFileSync(csv, lines.join('\n'))
+  }
+  const DATA_RUNS = Number(process.env.BENCH_DATA_RUNS ?? 3)
+  const imports: number[] = []
+  let peakRss = 0
+  for (let i = 0; i < DATA_RUNS; i++) {
+    progress(`lake import ${i + 1}/${DATA_RUNS}`)
+    const child = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'test/bench/import-child.ts'), csv, join(scratch, `lake-${i}`)], { cwd: ROOT, encoding: 'utf8' })
+    if (child.status !== 0) throw new Error(`import child failed: ${child.stderr}`)
+    const measured = JSON.parse(child.stdout) as { ms: number; rows: number; peakRss: number }
+    if (measured.rows !== N) throw new Error(`import accepted ${measured.rows} rows, expected ${N}`)
+    imports.push(measured.ms)
+    peakRss = Math.max(peakRss, measured.peakRss)
+  }
+  rows.push({
+    workload: `lake: CSV import, ${N.toLocaleString('en-US')} 1m bars (peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB)`,
+    median: median(imports),
+    throughput: `${Math.round(N / (median(imports) / 1000)).toLocaleString('en-US')} rows/s`,
+    reference: 'target ≥ 700,000 rows/s, ≤ 1024 MiB',
+    ratio: (700_000 / (N / (median(imports) / 1000))).toFixed(2),
+  })
+  // loadBars in fresh processes: the first load (as a notebook's first cell does it), then repeated loads.
+  const firstLoads: number[] = []
+  const loads: number[] = []
+  for (let i = 0; i < DATA_RUNS; i++) {
+    progress(`loadBars ${i + 1}/${DATA_RUNS}`)
+    const child = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'test/bench/load-child.ts'), join(scratch, `lake-${i}`)], { cwd: ROOT, encoding: 'utf8' })
+    if (child.status !== 0) throw new Error(`load child failed: ${child.stderr}`)
+    const measured = JSON.parse(child.stdout) as { first: number; repeated: number[] }
+    firstLoads.push(measured.first)
+    loads.push(...measured.repeated)
+  }
+  const resamples: number[] = []
+  const bars = await loadBars(join(scratch, 'lake-0'), { symbol: 'BENCH', timeframe: '1m' })
+  for (let i = 0; i < DATA_RUNS + 2; i++) {
+    progress(`resample ${i + 1}`)
+    const t = performance.now()
+    resample(bars, '1h')
+    resamples.push(performance.now() - t)
+  }
+  rows.push({
+    workload: `lake: loadBars, ${N.toLocaleString('en-US')} 1m bars, first load in a fresh process`,
+    median: median(firstLoads),
+    throughput: `${Math.round(N / (median(firstLoads) / 1000)).toLocaleString('en-US')} bars/s`,
+    reference: 'target 150 ms',
+    ratio: (median(firstLoads) / 150).toFixed(2),
+  })
+  rows.push({
+    workload: `lake: loadBars, ${N.toLocaleString('en-US')} 1m bars, repeated loads`,
+    median: median(loads),
+    throughput: `${Math.round(N / (median(loads) / 1000)).toLocaleString('en-US')} bars/s`,
+    reference: 'target 150 ms',
+    ratio: (median(loads) / 150).toFixed(2),
+  })
+  rows.push({
+    workload: `resample ${N.toLocaleString('en-US')} 1m bars → 1h`,
+    median: median(resamples),
+    throughput: `${Math.round(N / (median(resamples) / 1000)).toLocaleString('en-US')} bars/s`,
+    reference: 'target 50 ms',
+    ratio: (median(resamples) / 50).toFixed(2),
+  })
+
+}
 progress('')
 rmSync(scratch, { recursive: true, force: true })
 
