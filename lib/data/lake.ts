@@ -3,7 +3,8 @@
 // validated staging table, merge with what a partition already holds, and replace the file atomically
 // under a per-partition lock held for that one write only. Readers never lock.
 
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { DataError, NotFoundError, sha256, timeframeMs, toIsoDate } from '../core/index.js'
 import { checkBars, lowerBound, toEpochMs, type Bars } from './bars.js'
@@ -150,7 +151,7 @@ async function writeNewPartitions(home: string, key: DatasetKey, table: string, 
           )
           const rows = Number(written.getRows()[0]?.[0] ?? 0)
           if (rows === 0) continue
-          fsyncFile(tmp)
+          await fsyncFile(tmp)
           renameSync(tmp, file)
           result.added += rows
           result.partitions.push(f.period)
@@ -211,7 +212,7 @@ async function mergePartition(home: string, key: DatasetKey, table: string, rang
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`
     try {
       await conn.run(`COPY (SELECT ${timestampColumns()} FROM ${source} ORDER BY t) TO ${sqlString(tmp)} (${COPY_OPTIONS})`)
-      fsyncFile(tmp)
+      await fsyncFile(tmp)
       renameSync(tmp, file)
     } finally {
       rmSync(tmp, { force: true })
@@ -227,13 +228,13 @@ function sameValues(a: string, b: string): string {
   return `(${each.join(' AND ')})`
 }
 
-
-function fsyncFile(path: string): void {
-  const fd = openSync(path, 'r')
+/** Flush a written file to disk, off the main thread (the other writer keeps going meanwhile). */
+async function fsyncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r')
   try {
-    fsyncSync(fd)
+    await handle.sync()
   } finally {
-    closeSync(fd)
+    await handle.close()
   }
 }
 
