@@ -9,7 +9,7 @@
 //     references: the targets of issue 3.
 
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -127,6 +127,10 @@ if (wanted('lake')) {
       lines.push(`${t0 + i * 60_000},${o},${Math.max(o, p) * 1.0001},${Math.min(o, p) * 0.9999},${p},${(i % 97) + 1}`)
     }
     writeFileSync(csv, lines.join('\n'))
+    // On disk before the imports start: its write-back would otherwise compete with their fsyncs.
+    const fd = openSync(csv, 'r')
+    fsyncSync(fd)
+    closeSync(fd)
   }
   const DATA_RUNS = Number(process.env.BENCH_DATA_RUNS ?? 3)
   const imports: number[] = []
