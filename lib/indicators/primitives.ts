@@ -1,0 +1,188 @@
+// Incremental building blocks every indicator is made of: moving averages, rolling windows, rolling
+// extremes. Each takes one value per bar and returns its current output (NaN while warming up), so
+// one implementation serves batch (run over an array) and streaming (fed bar by bar) — the two give
+// bit-identical results by construction.
+//
+// NaN conventions (TTR's, extended to gaps): leading NaNs are skipped, an average starts at the first
+// real value. A NaN after that is a missing bar: rolling windows answer NaN while it is inside them;
+// recursive averages (EMA, Wilder) answer NaN for that bar and carry on from their previous value.
+
+/** Fixed-length ring of the last n values. */
+export class Ring {
+  readonly values: Float64Array
+  private next = 0
+  /** Values pushed so far (capped at n). */
+  count = 0
+
+  constructor(readonly n: number) {
+    this.values = new Float64Array(n)
+  }
+
+  /** Store x, returning the value it replaces (meaningful only when the ring was full). */
+  push(x: number): number {
+    const old = this.values[this.next]!
+    this.values[this.next] = x
+    this.next = this.next + 1 === this.n ? 0 : this.next + 1
+    if (this.count < this.n) this.count++
+    return old
+  }
+
+  /** The value pushed `back` steps ago (0 = the newest). */
+  get(back: number): number {
+    let at = this.next - 1 - back
+    if (at < 0) at += this.n
+    return this.values[at]!
+  }
+
+  get full(): boolean {
+    return this.count === this.n
+  }
+}
+
+/**
+ * Sum of the last n values (TTR's runSum: (sum + new) − leaving). NaN until n values have been seen
+ * since the first real one, and while a NaN is inside the window.
+ */
+export class RollingSum {
+  private readonly ring: Ring
+  private sum = 0
+  private nans = 0
+  private started = false
+
+  constructor(readonly n: number) {
+    this.ring = new Ring(n)
+  }
+
+  push(x: number): number {
+    if (!this.started) {
+      if (Number.isNaN(x)) return NaN
+      this.started = true
+    }
+    const full = this.ring.full
+    const old = this.ring.push(x)
+    if (Number.isNaN(x)) this.nans++
+    else this.sum += x
+    if (full) {
+      if (Number.isNaN(old)) this.nans--
+      else this.sum -= old
+    }
+    return this.ring.full && this.nans === 0 ? this.sum : NaN
+  }
+}
+
+/** Simple moving average over n values: RollingSum / n. */
+export class Sma {
+  private readonly sum: RollingSum
+
+  constructor(readonly n: number) {
+    this.sum = new RollingSum(n)
+  }
+
+  push(x: number): number {
+    return this.sum.push(x) / this.n
+  }
+}
+
+/**
+ * Exponential moving average as TTR computes it: seeded with the mean of the first n real values
+ * (accumulated as Σ x/n), then ema = x·ratio + ema·(1 − ratio); ratio 2/(n+1), or 1/n for Wilder's.
+ */
+export class Ema {
+  private readonly ratio: number
+  private seen = 0
+  private seed = 0
+  private value = NaN
+
+  constructor(
+    readonly n: number,
+    wilder = false,
+  ) {
+    this.ratio = wilder ? 1 / n : 2 / (n + 1)
+  }
+
+  push(x: number): number {
+    if (Number.isNaN(x)) return NaN
+    if (this.seen < this.n) {
+      this.seed += x / this.n
+      if (++this.seen === this.n) this.value = this.seed
+      return this.seen === this.n ? this.value : NaN
+    }
+    this.value = x * this.ratio + this.value * (1 - this.ratio)
+    return this.value
+  }
+
+  /** The current value without a new input. */
+  get current(): number {
+    return this.seen === this.n ? this.value : NaN
+  }
+}
+
+/** Weighted moving average with weights 1…n (the newest weighs n), as TTR's WMA. */
+export class Wma {
+  private readonly ring: Ring
+  private readonly weightSum: number
+  private started = false
+
+  constructor(readonly n: number) {
+    this.ring = new Ring(n)
+    this.weightSum = (n * (n + 1)) / 2
+  }
+
+  push(x: number): number {
+    if (!this.started) {
+      if (Number.isNaN(x)) return NaN
+      this.started = true
+    }
+    this.ring.push(x)
+    if (!this.ring.full) return NaN
+    // Σ x[i−n+1+j]·(j+1), oldest first — the order TTR adds in.
+    let num = 0
+    for (let j = 0; j < this.n; j++) num += this.ring.get(this.n - 1 - j) * (j + 1)
+    return num / this.weightSum
+  }
+}
+
+/** Maximum (or minimum) of the last n values, by a monotonic deque: O(1) amortised per value. */
+export class RollingExtreme {
+  private readonly times: Float64Array
+  private readonly values: Float64Array
+  private head = 0
+  private size = 0
+  private t = 0
+  private lastNan = -Infinity
+
+  constructor(
+    readonly n: number,
+    private readonly max: boolean,
+  ) {
+    this.times = new Float64Array(n)
+    this.values = new Float64Array(n)
+  }
+
+  push(x: number): number {
+    const t = this.t++
+    if (Number.isNaN(x)) {
+      this.lastNan = t
+      this.size = 0
+      return NaN
+    }
+    const n = this.n
+    // First the value that leaves the window, then those the new one dominates (ties: the newer
+    // stays); the deque never holds more than n entries.
+    while (this.size > 0 && this.times[this.head]! <= t - n) {
+      this.head = this.head + 1 === n ? 0 : this.head + 1
+      this.size--
+    }
+    while (this.size > 0) {
+      const last = (this.head + this.size - 1) % n
+      const v = this.values[last]!
+      if (this.max ? v <= x : v >= x) this.size--
+      else break
+    }
+    const at = (this.head + this.size) % n
+    this.times[at] = t
+    this.values[at] = x
+    this.size++
+    return t >= n - 1 && t - this.lastNan >= n ? this.values[this.head]! : NaN
+  }
+}

@@ -1,0 +1,350 @@
+// Trend direction and strength: adx, aroon, sar, vhf, ichimoku, linreg (slope and R² of the
+// best-fit line), efficiencyRatio, range. ADX and aroon follow TTR exactly; sar follows TTR's
+// algorithm with two deliberate corrections (see its description).
+
+import { define, param, period } from './define.js'
+import { single } from './averages.js'
+import { Ema, Ring, RollingExtreme, RollingSum } from './primitives.js'
+import { TrueRange } from './volatility.js'
+
+/**
+ * TTR's wilderSum: the first output (after n − 1 real values) is x + (Σ of those n − 1 values)·(n−1)/n,
+ * then x + previous·(n−1)/n.
+ */
+export class WilderSum {
+  private seen = 0
+  private sum = 0
+  private value = NaN
+
+  constructor(readonly n: number) {}
+
+  push(x: number): number {
+    if (Number.isNaN(x)) return this.seen === 0 ? NaN : NaN
+    const n = this.n
+    if (this.seen < n - 1) {
+      this.sum += x
+      this.seen++
+      return NaN
+    }
+    this.value = this.seen === n - 1 ? x + (this.sum * (n - 1)) / n : x + (this.value * (n - 1)) / n
+    this.seen = n
+    return this.value
+  }
+}
+
+export const adx = define({
+  name: 'adx',
+  description: "Directional movement (Wilder): +DI and −DI over n bars, and ADX = Wilder's EMA of DX",
+  inputs: ['high', 'low', 'close'],
+  params: { period: period(14) },
+  outputs: ['plus_di', 'minus_di', 'adx'],
+  machine: (p) => {
+    const n = p.period!
+    const t = new TrueRange()
+    const trSum = new WilderSum(n)
+    const plusSum = new WilderSum(n)
+    const minusSum = new WilderSum(n)
+    const smooth = new Ema(n, true)
+    let prevHigh = NaN
+    let prevLow = NaN
+    const out = new Float64Array(3)
+    return {
+      out,
+      step(_o, h, l, c) {
+        const dH = h - prevHigh
+        const dL = -(l - prevLow)
+        prevHigh = h
+        prevLow = l
+        const none = dH === dL || (dH < 0 && dL < 0)
+        const plus = Number.isNaN(dH + dL) ? NaN : none ? 0 : dH > dL ? dH : 0
+        const minus = Number.isNaN(dH + dL) ? NaN : none ? 0 : dH < dL ? dL : 0
+        const trs = trSum.push(t.push(h, l, c))
+        const plusDi = (100 * plusSum.push(plus)) / trs
+        const minusDi = (100 * minusSum.push(minus)) / trs
+        const dx = 100 * (Math.abs(plusDi - minusDi) / (plusDi + minusDi))
+        out[1] = minusDi
+        out[2] = smooth.push(dx)
+        return (out[0] = plusDi)
+      },
+    }
+  },
+})
+
+/**
+ * TTR's aroon_max: 100·(n − bars since the highest value) / n over a window of n + 1 values; ties go
+ * to the most recent. The first value comes at the n-th bar (from n values), as TTR ≥ 0.24.3.
+ */
+export class AroonMax {
+  private readonly ring: Ring
+  private count = 0
+  private loc = 0
+  private max = NaN
+
+  constructor(readonly n: number) {
+    this.ring = new Ring(n + 1)
+  }
+
+  push(x: number): number {
+    if (this.count === 0 && Number.isNaN(x)) return NaN
+    const n = this.n
+    this.ring.push(x)
+    const i = this.count++
+    if (i === 0) this.max = x
+    if (i < n - 1) {
+      if (x >= this.max) {
+        this.max = x
+        this.loc = 0
+      }
+      this.loc++
+      return NaN
+    }
+    if (this.loc > n) {
+      // The maximum left the window: rescan it, newest first, strictly greater wins.
+      this.max = x
+      this.loc = 0
+      for (let j = 1; j <= n; j++) {
+        const v = this.ring.get(j)
+        if (v > this.max) {
+          this.max = v
+          this.loc = j
+        }
+      }
+    } else if (x >= this.max) {
+      this.max = x
+      this.loc = 0
+    }
+    const value = (100 * (n - this.loc)) / n
+    this.loc++
+    return value
+  }
+}
+
+export const aroon = define({
+  name: 'aroon',
+  description: 'Aroon: up = 100·(n − bars since the n-bar high)/n, down likewise for the low, osc = up − down',
+  inputs: ['high', 'low'],
+  params: { period: period(25) },
+  outputs: ['up', 'down', 'osc'],
+  machine: (p) => {
+    const up = new AroonMax(p.period!)
+    const down = new AroonMax(p.period!)
+    const out = new Float64Array(3)
+    return {
+      out,
+      step(_o, h, l) {
+        const u = up.push(h)
+        const d = down.push(-l)
+        out[1] = d
+        out[2] = u - d
+        return (out[0] = u)
+      },
+    }
+  },
+})
+
+export const sar = define({
+  name: 'sar',
+  description:
+    "Parabolic SAR (Wilder), TTR's algorithm with two corrections: the acceleration factor is capped at max " +
+    '(TTR tests af == 0.2 exactly, which 0.02 steps never reach in floating point, so its factor grows unbounded), and the ' +
+    "first bar's stop is low − initGap with initGap the first bar's range when 0 (TTR uses the sd of high − low over the " +
+    'whole series, which looks ahead). With max = 1000 and initGap = sd(high − low) it reproduces TTR.',
+  inputs: ['high', 'low'],
+  params: {
+    accel: param(0.02, 'acceleration step', { min: 1e-6, max: 1 }),
+    max: param(0.2, 'acceleration cap', { min: 1e-6, max: 1000 }),
+    initGap: param(0, "distance below the first low where the first stop sits (0: the first bar's high − low)", { min: 0, max: 1e12, integer: false }),
+  },
+  outputs: ['value'],
+  machine: (p) => {
+    const accel = p.accel!
+    const cap = p.max!
+    let i = 0
+    let sig = 1
+    let ep = NaN
+    let af = accel
+    let value = NaN
+    let prevHigh = NaN
+    let prevLow = NaN
+    const out = new Float64Array(1)
+    return {
+      out,
+      step(_o, h, l) {
+        if (i === 0) {
+          if (Number.isNaN(h) || Number.isNaN(l)) return (out[0] = NaN)
+          ep = h
+          value = l - (p.initGap! > 0 ? p.initGap! : h - l)
+        } else {
+          const sig1 = sig
+          const ep1 = ep
+          const af1 = af
+          const lmin = Math.min(prevLow, l)
+          const lmax = Math.max(prevHigh, h)
+          if (sig1 === 1) {
+            sig = l > value ? 1 : -1
+            ep = Math.max(lmax, ep1)
+          } else {
+            sig = h < value ? -1 : 1
+            ep = Math.min(lmin, ep1)
+          }
+          if (sig === sig1) {
+            let next = value + (ep1 - value) * af1
+            af = Math.min(accel + af1, cap)
+            if (sig === 1) {
+              af = ep > ep1 ? af : af1
+              next = Math.min(next, lmin)
+            } else {
+              af = ep < ep1 ? af : af1
+              next = Math.max(next, lmax)
+            }
+            value = next
+          } else {
+            af = accel
+            value = ep
+          }
+        }
+        i++
+        prevHigh = h
+        prevLow = l
+        return (out[0] = value)
+      },
+    }
+  },
+})
+
+export const vhf = define({
+  name: 'vhf',
+  description: 'Vertical horizontal filter (trendiness): (highest − lowest close over n) / Σ |close change| over n',
+  inputs: ['close'],
+  params: { period: period(28) },
+  outputs: ['value'],
+  machine: (p) => {
+    const hi = new RollingExtreme(p.period!, true)
+    const lo = new RollingExtreme(p.period!, false)
+    const noise = new RollingSum(p.period!)
+    let prev = NaN
+    return single((x) => {
+      const range = hi.push(x) - lo.push(x)
+      const d = Math.abs(x - prev)
+      if (!Number.isNaN(x)) prev = x
+      return range / noise.push(d)
+    })
+  },
+})
+
+export const ichimoku = define({
+  name: 'ichimoku',
+  description:
+    'Ichimoku: tenkan and kijun (midpoints of the high–low range over tenkan and kijun bars); senkouA = (tenkan + kijun)/2 and ' +
+    'senkouB (midpoint over senkou bars) as they stand at this bar, i.e. computed displacement bars ago — the cloud drawn ' +
+    'here, never a value from the future; chikou = this close (drawn displacement bars back).',
+  inputs: ['high', 'low', 'close'],
+  params: { tenkan: period(9, 'conversion line window'), kijun: period(26, 'base line window'), senkou: period(52, 'leading span B window'), displacement: period(26, 'bars the cloud is shifted forward') },
+  outputs: ['tenkan', 'kijun', 'senkouA', 'senkouB', 'chikou'],
+  machine: (p) => {
+    const mid = (n: number) => {
+      const hi = new RollingExtreme(n, true)
+      const lo = new RollingExtreme(n, false)
+      return (h: number, l: number) => (hi.push(h) + lo.push(l)) / 2
+    }
+    const tenkan = mid(p.tenkan!)
+    const kijun = mid(p.kijun!)
+    const spanB = mid(p.senkou!)
+    const d = p.displacement!
+    const a = new Ring(d + 1)
+    const b = new Ring(d + 1)
+    const out = new Float64Array(5)
+    return {
+      out,
+      step(_o, h, l, c) {
+        const t = tenkan(h, l)
+        const k = kijun(h, l)
+        a.push((t + k) / 2)
+        b.push(spanB(h, l))
+        out[1] = k
+        out[2] = a.full ? a.get(d) : NaN
+        out[3] = b.full ? b.get(d) : NaN
+        out[4] = c
+        return (out[0] = t)
+      },
+    }
+  },
+})
+
+export const linreg = define({
+  name: 'linreg',
+  description: 'Least-squares line through the last n closes against bar number: slope (price per bar) and R²',
+  inputs: ['close'],
+  params: { period: period(20, 'bars in the window (≥ 2)') },
+  outputs: ['slope', 'r2'],
+  machine: (p) => {
+    const n = p.period!
+    const ring = new Ring(n)
+    const xMean = (n - 1) / 2
+    let sxx = 0
+    for (let j = 0; j < n; j++) sxx += (j - xMean) ** 2
+    let started = false
+    const out = new Float64Array(2)
+    return {
+      out,
+      step(_o, _h, _l, c) {
+        if (!started && Number.isNaN(c)) return (out[0] = out[1] = NaN)
+        started = true
+        ring.push(c)
+        if (!ring.full || n < 2) return (out[0] = out[1] = NaN)
+        // Two passes over the window (bar j = 0 the oldest): exact where running sums would drift.
+        let mean = 0
+        for (let j = 0; j < n; j++) mean += ring.get(n - 1 - j)
+        mean /= n
+        let sxy = 0
+        let syy = 0
+        for (let j = 0; j < n; j++) {
+          const dy = ring.get(n - 1 - j) - mean
+          sxy += (j - xMean) * dy
+          syy += dy * dy
+        }
+        out[1] = syy === 0 ? NaN : (sxy * sxy) / (sxx * syy)
+        return (out[0] = sxy / sxx)
+      },
+    }
+  },
+})
+
+export const efficiencyRatio = define({
+  name: 'efficiencyRatio',
+  description: "Kaufman's efficiency ratio (trendiness, 0…1): |close − close n bars ago| / Σ |close change| over n bars",
+  inputs: ['close'],
+  params: { period: period(10) },
+  outputs: ['value'],
+  machine: (p) => {
+    const n = p.period!
+    const closes = new Ring(n + 1)
+    const noise = new RollingSum(n)
+    let started = false
+    return single((x) => {
+      if (!started && Number.isNaN(x)) return NaN
+      const prev = started ? closes.get(0) : NaN
+      started = true
+      closes.push(x)
+      const path = noise.push(Math.abs(x - prev))
+      return closes.full ? Math.abs(x - closes.get(n)) / path : NaN
+    })
+  },
+})
+
+export const range = define({
+  name: 'range',
+  description: 'Rolling range as a fraction of the close: (highest high − lowest low over n bars) / close',
+  inputs: ['high', 'low', 'close'],
+  params: { period: period(20) },
+  outputs: ['value'],
+  machine: (p) => {
+    const hi = new RollingExtreme(p.period!, true)
+    const lo = new RollingExtreme(p.period!, false)
+    const out = new Float64Array(1)
+    return {
+      out,
+      step: (_o, h, l, c) => (out[0] = (hi.push(h) - lo.push(l)) / c),
+    }
+  },
+})

@@ -1,0 +1,260 @@
+// Volatility and bands: tr, atr, bbands, keltner, donchian, stdev, volatility, supertrend — TTR's
+// definitions (true range NaN on the first bar; ATR a Wilder EMA; Bollinger on the population sd,
+// computed afresh for each window as TTR's runSD does).
+
+import { define, param, period } from './define.js'
+import { single } from './averages.js'
+import { Ema, Ring, RollingExtreme, Sma } from './primitives.js'
+
+/** Typical price (h + l + c)/3, correctly rounded as R's mean() gives it (one correction pass). */
+export function typicalPrice(h: number, l: number, c: number): number {
+  const s = (h + l + c) / 3
+  return s + (h - s + (l - s) + (c - s)) / 3
+}
+
+/** True range: max(h, previous close) − min(l, previous close); NaN on the first bar. */
+export class TrueRange {
+  private prevClose = NaN
+  push(h: number, l: number, c: number): number {
+    const tr = Math.max(h, this.prevClose) - Math.min(l, this.prevClose)
+    this.prevClose = c
+    return tr
+  }
+}
+
+/**
+ * Standard deviation of the last n values, two passes per window as TTR's runSD: the mean as Σ x/n
+ * oldest first, then Σ (x − mean)² newest first, over n (population) or n − 1 (sample). Exact to the
+ * last bits, where a running sum of squares drifts (1e-8 relative after 5,000 bars of prices ~1,000).
+ */
+export class RollingSd {
+  private readonly ring: Ring
+  private started = false
+
+  constructor(
+    readonly n: number,
+    private readonly sample: boolean,
+  ) {
+    this.ring = new Ring(n)
+  }
+
+  push(x: number): number {
+    if (!this.started) {
+      if (Number.isNaN(x)) return NaN
+      this.started = true
+    }
+    this.ring.push(x)
+    if (!this.ring.full) return NaN
+    const n = this.n
+    let mean = 0
+    for (let j = n - 1; j >= 0; j--) mean += this.ring.get(j) / n
+    let sum = 0
+    for (let j = 0; j < n; j++) {
+      const d = this.ring.get(j) - mean
+      sum += d * d
+    }
+    return Math.sqrt(sum / (this.sample ? n - 1 : n))
+  }
+}
+
+export const tr = define({
+  name: 'tr',
+  description: 'True range: max(high, previous close) − min(low, previous close); NaN on the first bar',
+  inputs: ['high', 'low', 'close'],
+  params: {},
+  outputs: ['value'],
+  machine: () => {
+    const t = new TrueRange()
+    const out = new Float64Array(1)
+    return {
+      out,
+      step: (_o, h, l, c) => (out[0] = t.push(h, l, c)),
+    }
+  },
+})
+
+export const atr = define({
+  name: 'atr',
+  description: "Average true range: Wilder's EMA (ratio 1/n) of the true range",
+  inputs: ['high', 'low', 'close'],
+  params: { period: period(14) },
+  outputs: ['value'],
+  machine: (p) => {
+    const t = new TrueRange()
+    const e = new Ema(p.period!, true)
+    const out = new Float64Array(1)
+    return {
+      out,
+      step: (_o, h, l, c) => (out[0] = e.push(t.push(h, l, c))),
+    }
+  },
+  batch: (inputs, p, n) => [atrKernel(inputs.high, inputs.low, inputs.close, p.period!, n)],
+})
+
+/** ATR as one array loop: the operations of TrueRange + Ema(wilder). */
+export function atrKernel(high: Float64Array, low: Float64Array, close: Float64Array, period: number, length = close.length): Float64Array {
+  const out = new Float64Array(length).fill(NaN)
+  const ratio = 1 / period
+  let prevClose = NaN
+  let seen = 0
+  let value = 0
+  for (let i = 0; i < length; i++) {
+    const t = Math.max(high[i]!, prevClose) - Math.min(low[i]!, prevClose)
+    prevClose = close[i]!
+    if (t !== t) continue
+    if (seen < period) {
+      value += t / period
+      if (++seen === period) out[i] = value
+      continue
+    }
+    out[i] = value = t * ratio + value * (1 - ratio)
+  }
+  return out
+}
+
+export const bbands = define({
+  name: 'bbands',
+  description: 'Bollinger bands: SMA ± k population standard deviations over n bars; pctb = (x − lower)/(upper − lower), width = (upper − lower)/mid',
+  inputs: ['close'],
+  params: { period: period(20), k: param(2, 'standard deviations', { min: 0, max: 100, integer: false }) },
+  outputs: ['lower', 'mid', 'upper', 'pctb', 'width'],
+  machine: (p) => {
+    const mid = new Sma(p.period!)
+    const sd = new RollingSd(p.period!, false)
+    const k = p.k!
+    const out = new Float64Array(5)
+    return {
+      out,
+      step(_o, _h, _l, c) {
+        const m = mid.push(c)
+        const s = sd.push(c)
+        const upper = m + k * s
+        const lower = m - k * s
+        out[1] = m
+        out[2] = upper
+        out[3] = (c - lower) / (upper - lower)
+        out[4] = (upper - lower) / m
+        return (out[0] = lower)
+      },
+    }
+  },
+})
+
+export const keltner = define({
+  name: 'keltner',
+  description: 'Keltner channels: EMA of the typical price ± k × ATR(n) (Wilder)',
+  inputs: ['high', 'low', 'close'],
+  params: { period: period(20), k: param(2, 'ATR multiples', { min: 0, max: 100, integer: false }) },
+  outputs: ['lower', 'mid', 'upper'],
+  machine: (p) => {
+    const mid = new Ema(p.period!)
+    const t = new TrueRange()
+    const a = new Ema(p.period!, true)
+    const k = p.k!
+    const out = new Float64Array(3)
+    return {
+      out,
+      step(_o, h, l, c) {
+        const m = mid.push(typicalPrice(h, l, c))
+        const range = k * a.push(t.push(h, l, c))
+        out[1] = m
+        out[2] = m + range
+        return (out[0] = m - range)
+      },
+    }
+  },
+})
+
+export const donchian = define({
+  name: 'donchian',
+  description: 'Donchian channel: highest high and lowest low of the last n bars (this bar included), and their midpoint',
+  inputs: ['high', 'low'],
+  params: { period: period(20) },
+  outputs: ['high', 'mid', 'low'],
+  machine: (p) => {
+    const hi = new RollingExtreme(p.period!, true)
+    const lo = new RollingExtreme(p.period!, false)
+    const out = new Float64Array(3)
+    return {
+      out,
+      step(_o, h, l) {
+        const top = hi.push(h)
+        const bottom = lo.push(l)
+        out[1] = (top + bottom) / 2
+        out[2] = bottom
+        return (out[0] = top)
+      },
+    }
+  },
+})
+
+export const stdev = define({
+  name: 'stdev',
+  description: 'Sample standard deviation of the close over n bars',
+  inputs: ['close'],
+  params: { period: period(20, 'bars in the window (≥ 2)') },
+  outputs: ['value'],
+  machine: (p) => {
+    const sd = new RollingSd(p.period!, true)
+    return single((x) => sd.push(x))
+  },
+})
+
+export const volatility = define({
+  name: 'volatility',
+  description: 'Close-to-close volatility: sample sd of the last n − 1 log returns × √annualization (TTR calc="close")',
+  inputs: ['close'],
+  params: { period: period(20, 'prices in the window (≥ 3)'), annualization: param(252, 'periods per year', { min: 1, max: 1_000_000 }) },
+  outputs: ['value'],
+  machine: (p) => {
+    const sd = new RollingSd(Math.max(2, p.period! - 1), true)
+    const scale = Math.sqrt(p.annualization!)
+    let prev = NaN
+    return single((x) => {
+      const r = Math.log(x) - Math.log(prev)
+      if (!Number.isNaN(x)) prev = x
+      return scale * sd.push(r)
+    })
+  },
+})
+
+export const supertrend = define({
+  name: 'supertrend',
+  description: 'SuperTrend: a trailing band at (h + l)/2 ∓ k·ATR(n) that flips sides when the close crosses it; trend +1 (up) or −1 (down)',
+  inputs: ['high', 'low', 'close'],
+  params: { period: period(10), k: param(3, 'ATR multiples', { min: 0, max: 100, integer: false }) },
+  outputs: ['value', 'trend'],
+  machine: (p) => {
+    const t = new TrueRange()
+    const a = new Ema(p.period!, true)
+    const k = p.k!
+    let upper = NaN
+    let lower = NaN
+    let trend = 0
+    let prevClose = NaN
+    const out = new Float64Array(2)
+    return {
+      out,
+      step(_o, h, l, c) {
+        const range = a.push(t.push(h, l, c))
+        if (Number.isNaN(range)) {
+          prevClose = c
+          out[1] = NaN
+          return (out[0] = NaN)
+        }
+        const mid = (h + l) / 2
+        const basicUpper = mid + k * range
+        const basicLower = mid - k * range
+        // Bands only tighten while the close stays inside them.
+        upper = Number.isNaN(upper) || basicUpper < upper || prevClose > upper ? basicUpper : upper
+        lower = Number.isNaN(lower) || basicLower > lower || prevClose < lower ? basicLower : lower
+        if (trend === 0) trend = c >= mid ? 1 : -1
+        else if (trend === 1 && c < lower) trend = -1
+        else if (trend === -1 && c > upper) trend = 1
+        prevClose = c
+        out[1] = trend
+        return (out[0] = trend === 1 ? lower : upper)
+      },
+    }
+  },
+})
