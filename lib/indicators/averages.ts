@@ -121,6 +121,24 @@ export const dema = define({
   },
 })
 
+export const tema = define({
+  name: 'tema',
+  description: 'Triple EMA: 3·EMA(x) − 3·EMA(EMA(x)) + EMA(EMA(EMA(x)))',
+  inputs: ['close'],
+  params: { period: period(20) },
+  outputs: ['value'],
+  machine: (p) => {
+    const e1 = new Ema(p.period!)
+    const e2 = new Ema(p.period!)
+    const e3 = new Ema(p.period!)
+    return single((x) => {
+      const a = e1.push(x)
+      const b = e2.push(a)
+      return 3 * a - 3 * b + e3.push(b)
+    })
+  },
+})
+
 export const hma = define({
   name: 'hma',
   description: 'Hull moving average: WMA(2·WMA(x, n/2) − WMA(x, n), √n), halves and roots rounded down',

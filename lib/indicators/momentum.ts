@@ -5,6 +5,7 @@
 import { define, param, period } from './define.js'
 import { single, smaKernel } from './averages.js'
 import { Ema, Ring, RollingExtreme, RollingSum, Sma } from './primitives.js'
+import { RollingSd } from './volatility.js'
 
 /** Change from the previous real value (NaN for the first). */
 class Change {
@@ -155,6 +156,44 @@ export const macd = define({
         return (out[0] = m)
       },
     }
+  },
+})
+
+export const ppo = define({
+  name: 'ppo',
+  description: 'Percentage price oscillator: 100·(EMA(fast) − EMA(slow))/EMA(slow), its signal EMA and the histogram',
+  inputs: ['close'],
+  params: { fast: period(12, 'fast EMA length'), slow: period(26, 'slow EMA length'), signal: period(9, 'signal EMA length') },
+  outputs: ['ppo', 'signal', 'hist'],
+  machine: (p) => {
+    const fast = new Ema(p.fast!)
+    const slow = new Ema(p.slow!)
+    const signal = new Ema(p.signal!)
+    const out = new Float64Array(3)
+    return {
+      out,
+      step(_o, _h, _l, c) {
+        const s = slow.push(c)
+        const v = (100 * (fast.push(c) - s)) / s
+        const sig = signal.push(v)
+        out[1] = sig
+        out[2] = v - sig
+        return (out[0] = v)
+      },
+    }
+  },
+})
+
+export const zscore = define({
+  name: 'zscore',
+  description: 'Rolling z-score of the close: (close − SMA(n)) / sample sd(n)',
+  inputs: ['close'],
+  params: { period: period(20, 'bars in the window (≥ 2)') },
+  outputs: ['value'],
+  machine: (p) => {
+    const mean = new Sma(p.period!)
+    const sd = new RollingSd(p.period!, true)
+    return single((x) => (x - mean.push(x)) / sd.push(x))
   },
 })
 

@@ -112,6 +112,23 @@ export function atrKernel(high: Float64Array, low: Float64Array, close: Float64A
   return out
 }
 
+export const natr = define({
+  name: 'natr',
+  description: 'Normalised ATR: 100·ATR(n)/close',
+  inputs: ['high', 'low', 'close'],
+  params: { period: period(14) },
+  outputs: ['value'],
+  machine: (p) => {
+    const t = new TrueRange()
+    const e = new Ema(p.period!, true)
+    const out = new Float64Array(1)
+    return {
+      out,
+      step: (_o, h, l, c) => (out[0] = (100 * e.push(t.push(h, l, c))) / c),
+    }
+  },
+})
+
 export const bbands = define({
   name: 'bbands',
   description: 'Bollinger bands: SMA ± k population standard deviations over n bars; pctb = (x − lower)/(upper − lower), width = (upper − lower)/mid',

@@ -57,6 +57,26 @@ export const clv = define({
   },
 })
 
+export const ad = define({
+  name: 'ad',
+  description: 'Chaikin accumulation/distribution line: the running sum of CLV·volume (bars without volume add nothing)',
+  inputs: ['high', 'low', 'close', 'volume'],
+  params: {},
+  outputs: ['value'],
+  machine: () => {
+    let total = 0
+    const out = new Float64Array(1)
+    return {
+      out,
+      step(_o, h, l, c, v) {
+        const flow = closeLocation(h, l, c) * v
+        if (Number.isNaN(flow)) return (out[0] = NaN)
+        return (out[0] = total += flow)
+      },
+    }
+  },
+})
+
 export const cmf = define({
   name: 'cmf',
   description: 'Chaikin money flow: Σ CLV·volume / Σ volume over n bars',
