@@ -3,4 +3,6 @@
 
 export * from './core/index.js'
 export * from './data/index.js'
+export * from './indicators/index.js'
+export * from './features/index.js'
 export * from './report/index.js'

@@ -1,0 +1,3 @@
+// Features: pair features, factors, labels and the leakage guard.
+
+export * from './lookahead.js'
