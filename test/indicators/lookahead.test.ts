@@ -14,10 +14,11 @@ describe('checkLookahead', () => {
       const report = checkLookahead((b) => ind.compute(b), bars, { prefixes: 30 })
       if (ind.lookahead === true) {
         expect(report.clean).toBe(false)
-        // dpo(10) needs the SMA 6 bars later: the last 6 values of every prefix (those from bar 3 on,
-        // where dpo starts) change once the later bars exist.
+        // dpo(10) needs the SMA 6 bars later: a prefix of length p lacks it for bars p − 6 … p − 1, which
+        // change once the later bars exist — those where the full series has a value (bars 3 … n − 7).
+        const n = bars.close.length
         expect(report.changes.every((c) => c.index >= c.prefixLength - 6)).toBe(true)
-        expect(report.changed).toBe(report.prefixes.reduce((sum, p) => sum + Math.max(0, Math.min(6, p - 3)), 0))
+        expect(report.changed).toBe(report.prefixes.reduce((sum, p) => sum + Math.max(0, Math.min(p - 1, n - 7) - Math.max(p - 6, 3) + 1), 0))
       } else {
         expect(report.changes).toEqual([])
         expect(report.clean).toBe(true)
