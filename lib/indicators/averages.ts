@@ -4,26 +4,28 @@
 import { define, period, type Machine, type Params, type SeriesName } from './define.js'
 import { Ema, Ring, RollingSum, Sma, Wma } from './primitives.js'
 
-/** A single-output machine from a function of one value. */
-export function single(push: (x: number) => number, input: SeriesName = 'close'): Machine {
+/**
+ * A single-output machine from a function of one input series, or a state object with push(x) (one
+ * closure per series: no dispatch per bar; a state object lets streams call its push directly).
+ */
+export function single(fn: ((x: number) => number) | { push(x: number): number }, input: SeriesName = 'close'): Machine {
   const out = new Float64Array(1)
-  const pick = INPUT_PICKERS[input]
-  return {
-    out,
-    step(o, h, l, c, v, t) {
-      return (out[0] = push(pick(o, h, l, c, v, t)))
-    },
+  const state = typeof fn === 'function' ? { push: fn } : fn
+  const push = typeof fn === 'function' ? fn : (x: number) => fn.push(x)
+  switch (input) {
+    case 'open':
+      return { out, input, state, step: (o) => (out[0] = push(o)) }
+    case 'high':
+      return { out, input, state, step: (_o, h) => (out[0] = push(h)) }
+    case 'low':
+      return { out, input, state, step: (_o, _h, l) => (out[0] = push(l)) }
+    case 'close':
+      return { out, input, state, step: (_o, _h, _l, c) => (out[0] = push(c)) }
+    case 'volume':
+      return { out, input, state, step: (_o, _h, _l, _c, v) => (out[0] = push(v)) }
+    case 'time':
+      return { out, input, state, step: (_o, _h, _l, _c, _v, t) => (out[0] = push(t)) }
   }
-}
-
-type Picker = (o: number, h: number, l: number, c: number, v: number, t: number) => number
-const INPUT_PICKERS: Record<SeriesName, Picker> = {
-  open: (o) => o,
-  high: (_o, h) => h,
-  low: (_o, _h, l) => l,
-  close: (_o, _h, _l, c) => c,
-  volume: (_o, _h, _l, _c, v) => v,
-  time: (_o, _h, _l, _c, _v, t) => t,
 }
 
 export const sma = define({
@@ -34,7 +36,7 @@ export const sma = define({
   outputs: ['value'],
   machine: (p) => {
     const m = new Sma(p.period!)
-    return single((x) => m.push(x))
+    return single(m)
   },
   batch: (inputs, p, n) => [smaKernel(inputs.close, p.period!, n)],
 })
@@ -68,7 +70,7 @@ export const ema = define({
   outputs: ['value'],
   machine: (p) => {
     const m = new Ema(p.period!)
-    return single((x) => m.push(x))
+    return single(m)
   },
   batch: (inputs, p, n) => [emaKernel(inputs.close, p.period!, false, n)],
 })
@@ -77,6 +79,7 @@ export const ema = define({
 export function emaKernel(x: Float64Array, n: number, wilder: boolean, length = x.length): Float64Array {
   const out = new Float64Array(length).fill(NaN)
   const ratio = wilder ? 1 / n : 2 / (n + 1)
+  const keep = 1 - ratio
   let seen = 0
   let seed = 0
   let value = NaN
@@ -88,7 +91,7 @@ export function emaKernel(x: Float64Array, n: number, wilder: boolean, length = 
       if (++seen === n) out[i] = value = seed
       continue
     }
-    out[i] = value = v * ratio + value * (1 - ratio)
+    out[i] = value = v * ratio + value * keep
   }
   return out
 }

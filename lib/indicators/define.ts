@@ -23,6 +23,11 @@ export type Params = Record<string, number>
 export interface Machine {
   step(open: number, high: number, low: number, close: number, volume: number, time: number): number
   readonly out: Float64Array
+  /** Single-input machines: the series read and the state whose push(x) gives output 0 (streams call it directly). */
+  readonly input?: SeriesName
+  readonly state?: { push(x: number): number }
+  /** High–low–close machines may expose their state likewise: push(high, low, close) → output 0. */
+  readonly hlc?: { push(high: number, low: number, close: number): number }
 }
 
 export interface IndicatorSpec {

@@ -41,45 +41,46 @@ export class Ring {
 
 /**
  * Sum of the last n values (TTR's runSum: (sum + new) − leaving). NaN until n values have been seen
- * since the first real one, and while a NaN is inside the window.
+ * since the first real one, and while a NaN is inside the window. (Its own ring buffer rather than
+ * a Ring: this is the hottest primitive, ~2× faster inlined.)
  */
 export class RollingSum {
-  private readonly ring: Ring
+  private readonly buffer: Float64Array
+  private at = 0
+  private count = 0
   private sum = 0
   private nans = 0
   private started = false
 
   constructor(readonly n: number) {
-    this.ring = new Ring(n)
+    this.buffer = new Float64Array(n)
   }
 
   push(x: number): number {
     if (!this.started) {
-      if (Number.isNaN(x)) return NaN
+      if (x !== x) return NaN
       this.started = true
     }
-    const full = this.ring.full
-    const old = this.ring.push(x)
-    if (Number.isNaN(x)) this.nans++
-    else this.sum += x
-    if (full) {
-      if (Number.isNaN(old)) this.nans--
-      else this.sum -= old
+    const n = this.n
+    if (x === x) this.sum += x
+    else this.nans++
+    if (this.count === n) {
+      const old = this.buffer[this.at]!
+      if (old === old) this.sum -= old
+      else this.nans--
+    } else {
+      this.count++
     }
-    return this.ring.full && this.nans === 0 ? this.sum : NaN
+    this.buffer[this.at] = x
+    this.at = this.at + 1 === n ? 0 : this.at + 1
+    return this.count === n && this.nans === 0 ? this.sum : NaN
   }
 }
 
 /** Simple moving average over n values: RollingSum / n. */
-export class Sma {
-  private readonly sum: RollingSum
-
-  constructor(readonly n: number) {
-    this.sum = new RollingSum(n)
-  }
-
-  push(x: number): number {
-    return this.sum.push(x) / this.n
+export class Sma extends RollingSum {
+  override push(x: number): number {
+    return super.push(x) / this.n
   }
 }
 
@@ -89,6 +90,7 @@ export class Sma {
  */
 export class Ema {
   private readonly ratio: number
+  private readonly keep: number
   private seen = 0
   private seed = 0
   private value = NaN
@@ -98,16 +100,17 @@ export class Ema {
     wilder = false,
   ) {
     this.ratio = wilder ? 1 / n : 2 / (n + 1)
+    this.keep = 1 - this.ratio
   }
 
   push(x: number): number {
-    if (Number.isNaN(x)) return NaN
+    if (x !== x) return NaN
     if (this.seen < this.n) {
       this.seed += x / this.n
       if (++this.seen === this.n) this.value = this.seed
       return this.seen === this.n ? this.value : NaN
     }
-    this.value = x * this.ratio + this.value * (1 - this.ratio)
+    this.value = x * this.ratio + this.value * this.keep
     return this.value
   }
 

@@ -2,7 +2,7 @@
 // numbers, bit for bit, as the batch computation over the whole series (the same machine runs both).
 
 import { ConfigError } from '../core/index.js'
-import type { Indicator, Params } from './define.js'
+import type { Indicator, Machine, Params } from './define.js'
 
 /** One bar's values; a series an indicator does not read may be left out. `time` in epoch ms. */
 export interface StreamBar {
@@ -29,20 +29,32 @@ export function streamOf(indicator: Indicator, params?: Partial<Params>): Stream
   const resolved = indicator.resolve(params)
   const machine = indicator.machine(resolved)
   const names = indicator.outputs
+  return { name: indicator.name, params: resolved, outputs: names, update: compileUpdate(machine, names) }
+}
+
+/**
+ * The update function of one stream, compiled for it alone (new Function). V8 keeps type feedback per
+ * function: with one shared update, a process streaming several indicators sees several machines at
+ * the same call site, stops inlining them and pays ~4× per bar (measured: 15 → 60 ns for rsi). Only
+ * registry output names enter the generated code, as JSON string literals.
+ */
+function compileUpdate(machine: Machine, names: readonly string[]): (bar: StreamBar) => Record<string, number> {
   const values: Record<string, number> = {}
   for (const name of names) values[name] = NaN
-  const first = names[0]!
-  const rest = names.slice(1)
-  return {
-    name: indicator.name,
-    params: resolved,
-    outputs: names,
-    update(bar) {
-      values[first] = machine.step(bar.open ?? NaN, bar.high ?? NaN, bar.low ?? NaN, bar.close ?? NaN, bar.volume ?? NaN, bar.time ?? NaN)
-      for (let k = 0; k < rest.length; k++) values[rest[k]!] = machine.out[k + 1]!
-      return values
-    },
-  }
+  const all = 'bar.open ?? NaN, bar.high ?? NaN, bar.low ?? NaN, bar.close ?? NaN, bar.volume ?? NaN, bar.time ?? NaN'
+  let first: string
+  if (machine.state !== undefined && machine.input !== undefined) first = `state.push(bar[${JSON.stringify(machine.input)}] ?? NaN)`
+  else if (machine.hlc !== undefined) first = 'hlc.push(bar.high ?? NaN, bar.low ?? NaN, bar.close ?? NaN)'
+  else first = `machine.step(${all})`
+  const body = [
+    `values[${JSON.stringify(names[0])}] = ${first}`,
+    ...names.slice(1).map((name, k) => `values[${JSON.stringify(name)}] = out[${k + 1}]`),
+    'return values',
+  ].join('\n')
+  const factory = new Function('machine', 'state', 'hlc', 'out', 'values', `return function update(bar) {\n${body}\n}`) as (
+    ...args: unknown[]
+  ) => (bar: StreamBar) => Record<string, number>
+  return factory(machine, machine.state, machine.hlc, machine.out, values)
 }
 
 export function unknownIndicator(name: string, known: readonly string[]): ConfigError {

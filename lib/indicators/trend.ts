@@ -9,26 +9,65 @@ import { TrueRange } from './volatility.js'
 
 /**
  * TTR's wilderSum: the first output (after n − 1 real values) is x + (Σ of those n − 1 values)·(n−1)/n,
- * then x + previous·(n−1)/n.
+ * then x + previous·(n−1)/n. (TTR divides by n each bar; multiplying by the precomputed (n−1)/n
+ * differs by ≤ 1 ulp per step and the recursion damps it: ~1e-16 relative, a division saved per bar.)
  */
 export class WilderSum {
+  private readonly decay: number
   private seen = 0
   private sum = 0
   private value = NaN
 
-  constructor(readonly n: number) {}
+  constructor(readonly n: number) {
+    this.decay = (n - 1) / n
+  }
 
   push(x: number): number {
-    if (Number.isNaN(x)) return this.seen === 0 ? NaN : NaN
-    const n = this.n
-    if (this.seen < n - 1) {
+    if (x !== x) return NaN // leading: not started; later: a missing bar, skipped
+    if (this.seen < this.n - 1) {
       this.sum += x
       this.seen++
       return NaN
     }
-    this.value = this.seen === n - 1 ? x + (this.sum * (n - 1)) / n : x + (this.value * (n - 1)) / n
-    this.seen = n
+    this.value = x + (this.seen === this.n - 1 ? this.sum : this.value) * this.decay
+    this.seen = this.n
     return this.value
+  }
+}
+
+/** Wilder's directional movement, one bar at a time: +DI, −DI (wilderSum-smoothed) and ADX. */
+export class AdxState {
+  private readonly t = new TrueRange()
+  private readonly trSum: WilderSum
+  private readonly plusSum: WilderSum
+  private readonly minusSum: WilderSum
+  private readonly smooth: Ema
+  private prevHigh = NaN
+  private prevLow = NaN
+  plusDi = NaN
+  minusDi = NaN
+
+  constructor(n: number) {
+    this.trSum = new WilderSum(n)
+    this.plusSum = new WilderSum(n)
+    this.minusSum = new WilderSum(n)
+    this.smooth = new Ema(n, true)
+  }
+
+  /** The ADX after this bar; plusDi and minusDi are updated too. */
+  push(h: number, l: number, c: number): number {
+    const dH = h - this.prevHigh
+    const dL = -(l - this.prevLow)
+    this.prevHigh = h
+    this.prevLow = l
+    // TTR: 0 when both moves are equal or both negative, else the larger one on its side.
+    const none = dH === dL || (dH < 0 && dL < 0)
+    const plus = Number.isNaN(dH + dL) ? NaN : none ? 0 : dH > dL ? dH : 0
+    const minus = Number.isNaN(dH + dL) ? NaN : none ? 0 : dH < dL ? dL : 0
+    const scale = 100 / this.trSum.push(this.t.push(h, l, c))
+    this.plusDi = this.plusSum.push(plus) * scale
+    this.minusDi = this.minusSum.push(minus) * scale
+    return this.smooth.push(100 * (Math.abs(this.plusDi - this.minusDi) / (this.plusDi + this.minusDi)))
   }
 }
 
@@ -38,37 +77,113 @@ export const adx = define({
   inputs: ['high', 'low', 'close'],
   params: { period: period(14) },
   outputs: ['plus_di', 'minus_di', 'adx'],
+  batch: (inputs, p, n) => adxKernel(inputs.high, inputs.low, inputs.close, p.period!, n),
   machine: (p) => {
-    const n = p.period!
-    const t = new TrueRange()
-    const trSum = new WilderSum(n)
-    const plusSum = new WilderSum(n)
-    const minusSum = new WilderSum(n)
-    const smooth = new Ema(n, true)
-    let prevHigh = NaN
-    let prevLow = NaN
+    const state = new AdxState(p.period!)
     const out = new Float64Array(3)
     return {
       out,
       step(_o, h, l, c) {
-        const dH = h - prevHigh
-        const dL = -(l - prevLow)
-        prevHigh = h
-        prevLow = l
-        const none = dH === dL || (dH < 0 && dL < 0)
-        const plus = Number.isNaN(dH + dL) ? NaN : none ? 0 : dH > dL ? dH : 0
-        const minus = Number.isNaN(dH + dL) ? NaN : none ? 0 : dH < dL ? dL : 0
-        const trs = trSum.push(t.push(h, l, c))
-        const plusDi = (100 * plusSum.push(plus)) / trs
-        const minusDi = (100 * minusSum.push(minus)) / trs
-        const dx = 100 * (Math.abs(plusDi - minusDi) / (plusDi + minusDi))
-        out[1] = minusDi
-        out[2] = smooth.push(dx)
-        return (out[0] = plusDi)
+        out[2] = state.push(h, l, c)
+        out[1] = state.minusDi
+        return (out[0] = state.plusDi)
       },
     }
   },
 })
+
+/**
+ * ADX as one fused loop over the arrays: AdxState's arithmetic step for step (its WilderSums and
+ * Ema unrolled into locals, which V8 keeps in registers). The plain version — AdxState.push per
+ * bar — gives the same numbers at ~1.5× the time; the stream test holds the two bit-identical.
+ */
+export function adxKernel(high: Float64Array, low: Float64Array, close: Float64Array, n: number, length = close.length): Float64Array[] {
+  const plusOut = new Float64Array(length)
+  const minusOut = new Float64Array(length)
+  const adxOut = new Float64Array(length)
+  const decay = (n - 1) / n
+  const ratio = 1 / n
+  const keep = 1 - ratio
+  let prevHigh = NaN
+  let prevLow = NaN
+  let prevClose = NaN
+  let trSeen = 0
+  let trSum = 0
+  let trValue = NaN
+  let pSeen = 0
+  let pSum = 0
+  let pValue = NaN
+  let mSeen = 0
+  let mSum = 0
+  let mValue = NaN
+  let eSeen = 0
+  let eSeed = 0
+  let eValue = NaN
+  for (let i = 0; i < length; i++) {
+    const h = high[i]!
+    const l = low[i]!
+    const dH = h - prevHigh
+    const dL = -(l - prevLow)
+    prevHigh = h
+    prevLow = l
+    const none = dH === dL || (dH < 0 && dL < 0)
+    const bad = dH + dL !== dH + dL
+    const plus = bad ? NaN : none ? 0 : dH > dL ? dH : 0
+    const minus = bad ? NaN : none ? 0 : dH < dL ? dL : 0
+    const t = Math.max(h, prevClose) - Math.min(l, prevClose)
+    prevClose = close[i]!
+    // WilderSum × 3
+    let trs = NaN
+    if (t === t) {
+      if (trSeen < n - 1) {
+        trSum += t
+        trSeen++
+      } else {
+        trs = trValue = t + (trSeen === n - 1 ? trSum : trValue) * decay
+        trSeen = n
+      }
+    }
+    let ps = NaN
+    if (plus === plus) {
+      if (pSeen < n - 1) {
+        pSum += plus
+        pSeen++
+      } else {
+        ps = pValue = plus + (pSeen === n - 1 ? pSum : pValue) * decay
+        pSeen = n
+      }
+    }
+    let ms = NaN
+    if (minus === minus) {
+      if (mSeen < n - 1) {
+        mSum += minus
+        mSeen++
+      } else {
+        ms = mValue = minus + (mSeen === n - 1 ? mSum : mValue) * decay
+        mSeen = n
+      }
+    }
+    const scale = 100 / trs
+    const plusDi = ps * scale
+    const minusDi = ms * scale
+    const dx = 100 * (Math.abs(plusDi - minusDi) / (plusDi + minusDi))
+    // Ema (Wilder)
+    let value = NaN
+    if (dx === dx) {
+      if (eSeen < n) {
+        eSeed += dx / n
+        if (++eSeen === n) eValue = eSeed
+        value = eSeen === n ? eValue : NaN
+      } else {
+        value = eValue = dx * ratio + eValue * keep
+      }
+    }
+    plusOut[i] = plusDi
+    minusOut[i] = minusDi
+    adxOut[i] = value
+  }
+  return [plusOut, minusOut, adxOut]
+}
 
 /**
  * TTR's aroon_max: 100·(n − bars since the highest value) / n over a window of n + 1 values; ties go

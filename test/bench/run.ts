@@ -18,10 +18,11 @@ import { KernelClient } from '../../kernel/client.js'
 import { kernelArgv } from '../../kernel/kernelspec.js'
 import { seededRandom } from '../../lib/core/index.js'
 import { loadBars, resample } from '../../lib/data/index.js'
+import { benchIndicators } from './indicators.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const RUNS = Number(process.env.BENCH_RUNS ?? 7)
-// BENCH_ONLY=lake (or notebook, comma-separated) runs some groups only.
+// BENCH_ONLY=lake (or notebook, indicators; comma-separated) runs some groups only.
 const ONLY = process.env.BENCH_ONLY?.split(',').map((g) => g.trim())
 const wanted = (group: string) => ONLY === undefined || ONLY.includes(group)
 const scratch = mkdtempSync(join(tmpdir(), 'mtflow-bench-'))
@@ -193,6 +194,8 @@ if (wanted('lake')) {
   })
 
 }
+if (wanted('indicators')) rows.push(...benchIndicators(progress, RUNS))
+
 progress('')
 rmSync(scratch, { recursive: true, force: true })
 
