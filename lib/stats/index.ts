@@ -4,3 +4,5 @@
 export * from './adf.js'
 export * from './normal.js'
 export * from './ols.js'
+export * from './drift.js'
+export * from './metrics.js'
