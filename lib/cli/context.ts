@@ -39,3 +39,10 @@ export function parseSeconds(value: string | undefined, option: string): number 
  * go to Node's ESM loader, which has no such hook. Paths are relative to lib/cli/.
  */
 export const lazy = createRequire(import.meta.url)
+
+/** Columns padded to their widest cell, two spaces apart. */
+export function formatTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j]!.length)))
+  const line = (cells: string[]) => cells.map((c, j) => c.padEnd(widths[j]!)).join('  ').trimEnd()
+  return `${[line(header), ...rows.map(line)].join('\n')}\n`
+}

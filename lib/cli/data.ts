@@ -8,7 +8,7 @@ import type { IngestReport } from '../data/index.js'
 
 /** lib/data loads DuckDB, arquero and Arrow: only verbs that use it pay for it. */
 const data = async () => lazy('../data/index.js') as typeof import('../data/index.js')
-import { lazy, printJson, type CliContext } from './context.js'
+import { formatTable, lazy, printJson, type CliContext } from './context.js'
 
 export function importCommand(context: CliContext): Command {
   return new Command('import')
@@ -49,7 +49,7 @@ export function dataCommand(context: CliContext): Command {
       if (options.json === true) return printJson(context, datasets)
       if (datasets.length === 0) return void context.stdout.write(`the lake in ${context.home} is empty (try: mtflow data samples)\n`)
       const rows = datasets.map((d) => [d.source, d.symbol, d.timeframe, d.first, d.last, String(d.rows), String(d.gaps), String(d.missing)])
-      context.stdout.write(table(['source', 'symbol', 'tf', 'first', 'last', 'rows', 'gaps', 'missing'], rows))
+      context.stdout.write(formatTable(['source', 'symbol', 'tf', 'first', 'last', 'rows', 'gaps', 'missing'], rows))
     })
   group
     .command('validate')
@@ -60,9 +60,9 @@ export function dataCommand(context: CliContext): Command {
       const datasets = await listDatasets(context.home)
       const quarantine = await quarantineSummary(context.home)
       if (options.json === true) return printJson(context, { datasets, quarantine })
-      context.stdout.write(table(['source', 'symbol', 'tf', 'rows', 'gaps', 'missing', 'largest gap'], datasets.map((d) => [d.source, d.symbol, d.timeframe, String(d.rows), String(d.gaps), String(d.missing), d.largestGap === null ? '' : `${d.largestGap.from} → ${d.largestGap.to}`])))
+      context.stdout.write(formatTable(['source', 'symbol', 'tf', 'rows', 'gaps', 'missing', 'largest gap'], datasets.map((d) => [d.source, d.symbol, d.timeframe, String(d.rows), String(d.gaps), String(d.missing), d.largestGap === null ? '' : `${d.largestGap.from} → ${d.largestGap.to}`])))
       if (quarantine.length === 0) return void context.stdout.write('quarantine: empty\n')
-      context.stdout.write(`quarantine:\n${table(['source', 'symbol', 'tf', 'rows', 'reasons'], quarantine.map((q) => [q.source, q.symbol, q.timeframe, String(q.rows), Object.entries(q.reasons).map(([k, n]) => `${k} ${n}`).join(', ')]))}`)
+      context.stdout.write(`quarantine:\n${formatTable(['source', 'symbol', 'tf', 'rows', 'reasons'], quarantine.map((q) => [q.source, q.symbol, q.timeframe, String(q.rows), Object.entries(q.reasons).map(([k, n]) => `${k} ${n}`).join(', ')]))}`)
     })
   group
     .command('samples')
@@ -101,8 +101,3 @@ function integerOption(value: string, name: string): number {
   return n
 }
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j]!.length)))
-  const line = (cells: string[]) => cells.map((c, j) => c.padEnd(widths[j]!)).join('  ').trimEnd()
-  return `${[line(header), ...rows.map(line)].join('\n')}\n`
-}

@@ -105,3 +105,36 @@ export function barsToRows(bars: Bars): BarRow[] {
   }
   return rows
 }
+
+/**
+ * The closes of several datasets on the times they all share (an inner join on time): for pair
+ * statistics, which need aligned series.
+ */
+export function alignCloses(datasets: Record<string, Bars>): { time: Float64Array; closes: Record<string, Float64Array> } {
+  const names = Object.keys(datasets)
+  if (names.length === 0) return { time: new Float64Array(0), closes: {} }
+  let common = Array.from(datasets[names[0]!]!.time)
+  for (const name of names.slice(1)) {
+    const other = datasets[name]!.time
+    const kept: number[] = []
+    let j = 0
+    for (const t of common) {
+      while (j < other.length && other[j]! < t) j++
+      if (j < other.length && other[j] === t) kept.push(t)
+    }
+    common = kept
+  }
+  const time = Float64Array.from(common)
+  const closes: Record<string, Float64Array> = {}
+  for (const name of names) {
+    const b = datasets[name]!
+    const out = new Float64Array(time.length)
+    let j = 0
+    for (let i = 0; i < time.length; i++) {
+      while (b.time[j]! < time[i]!) j++
+      out[i] = b.close[j]!
+    }
+    closes[name] = out
+  }
+  return { time, closes }
+}

@@ -1,3 +1,7 @@
-// Features: pair features, factors, labels and the leakage guard.
+// Features: pair features, factors, labels, pair screening and the leakage guard.
 
+export * from './factors.js'
+export * from './labels.js'
 export * from './lookahead.js'
+export * from './pairs.js'
+export * from './screen.js'

@@ -18,7 +18,6 @@ import { KernelClient } from '../../kernel/client.js'
 import { kernelArgv } from '../../kernel/kernelspec.js'
 import { seededRandom } from '../../lib/core/index.js'
 import { loadBars, resample } from '../../lib/data/index.js'
-import { benchIndicators } from './indicators.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const RUNS = Number(process.env.BENCH_RUNS ?? 7)
@@ -194,7 +193,12 @@ if (wanted('lake')) {
   })
 
 }
-if (wanted('indicators')) rows.push(...benchIndicators(progress, RUNS))
+if (wanted('indicators')) {
+  progress('indicators (own process)…')
+  const child = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'test/bench/indicators-child.ts'), String(RUNS)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 })
+  if (child.status !== 0) throw new Error(`indicator bench failed: ${child.stderr}`)
+  rows.push(...(JSON.parse(child.stdout) as typeof rows))
+}
 
 progress('')
 rmSync(scratch, { recursive: true, force: true })
