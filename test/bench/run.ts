@@ -195,9 +195,12 @@ if (wanted('lake')) {
 }
 if (wanted('indicators')) {
   progress('indicators (own process)…')
-  const child = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'test/bench/indicators-child.ts'), String(RUNS)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 })
-  if (child.status !== 0) throw new Error(`indicator bench failed: ${child.stderr}`)
-  rows.push(...(JSON.parse(child.stdout) as typeof rows))
+  for (const extra of [[], ...['sma', 'ema', 'rsi', 'atr'].map((name) => ['stream', name])]) {
+    progress(`indicators ${extra.join(' ')}…`)
+    const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(ROOT, 'test/bench/indicators-child.ts'), String(RUNS), ...extra], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 })
+    if (child.status !== 0) throw new Error(`indicator bench failed: ${child.stderr}`)
+    rows.push(...(JSON.parse(child.stdout) as typeof rows))
+  }
 }
 
 progress('')
