@@ -126,10 +126,11 @@ export function adxKernel(high: Float64Array, low: Float64Array, close: Float64A
     const dL = -(l - prevLow)
     prevHigh = h
     prevLow = l
-    const none = dH === dL || (dH < 0 && dL < 0)
+    // TTR's rule without data-dependent branches (a random walk mispredicts them half the time):
+    // +DM = dH when dH > dL and dH > 0, else 0 (equal moves and two falls give 0) — same values.
     const bad = dH + dL !== dH + dL
-    const plus = bad ? NaN : none ? 0 : dH > dL ? dH : 0
-    const minus = bad ? NaN : none ? 0 : dH < dL ? dL : 0
+    const plus = bad ? NaN : Math.max(dH, 0) * +(dH > dL)
+    const minus = bad ? NaN : Math.max(dL, 0) * +(dL > dH)
     const t = Math.max(h, prevClose) - Math.min(l, prevClose)
     prevClose = close[i]!
     // WilderSum × 3
