@@ -2,7 +2,7 @@
 // stochRsi — TTR's definitions (RSI with Wilder's EMA of up and down moves; stoch and %R with a flat
 // range answering the midpoint).
 
-import { define, param, period } from './define.js'
+import { define, param, period, type Machine } from './define.js'
 import { emaKernel, single, smaKernel } from './averages.js'
 import { Ema, Ring, RollingExtreme, RollingSum, Sma } from './primitives.js'
 import { RollingSd } from './volatility.js'
@@ -162,6 +162,22 @@ export const momentum = define({
   },
 })
 
+/** An oscillator line of the close, its signal EMA and the histogram (line − signal): macd, ppo. */
+function withSignal(line: (close: number) => number, signalPeriod: number): Machine {
+  const signal = new Ema(signalPeriod)
+  const out = new Float64Array(3)
+  return {
+    out,
+    step(_o, _h, _l, c) {
+      const v = line(c)
+      const s = signal.push(v)
+      out[1] = s
+      out[2] = v - s
+      return (out[0] = v)
+    },
+  }
+}
+
 export const macd = define({
   name: 'macd',
   description: 'MACD: EMA(fast) − EMA(slow), its signal EMA and the histogram (macd − signal)',
@@ -182,18 +198,7 @@ export const macd = define({
   machine: (p) => {
     const fast = new Ema(p.fast!)
     const slow = new Ema(p.slow!)
-    const signal = new Ema(p.signal!)
-    const out = new Float64Array(3)
-    return {
-      out,
-      step(_o, _h, _l, c) {
-        const m = fast.push(c) - slow.push(c)
-        const s = signal.push(m)
-        out[1] = s
-        out[2] = m - s
-        return (out[0] = m)
-      },
-    }
+    return withSignal((c) => fast.push(c) - slow.push(c), p.signal!)
   },
 })
 
@@ -206,19 +211,10 @@ export const ppo = define({
   machine: (p) => {
     const fast = new Ema(p.fast!)
     const slow = new Ema(p.slow!)
-    const signal = new Ema(p.signal!)
-    const out = new Float64Array(3)
-    return {
-      out,
-      step(_o, _h, _l, c) {
-        const s = slow.push(c)
-        const v = (100 * (fast.push(c) - s)) / s
-        const sig = signal.push(v)
-        out[1] = sig
-        out[2] = v - sig
-        return (out[0] = v)
-      },
-    }
+    return withSignal((c) => {
+      const s = slow.push(c)
+      return (100 * (fast.push(c) - s)) / s
+    }, p.signal!)
   },
 })
 
