@@ -62,6 +62,7 @@ export async function ingestStaged(home: string, key: DatasetKey, source: string
   const quarantine = `staged_quarantine_${id}`
   const differs = ['open', 'high', 'low', 'close', 'volume'].map((c) => `min(${c}) IS DISTINCT FROM max(${c})`).join(' OR ')
   try {
+    // Sorted by t: the per-partition writes then read contiguous row groups, already in order.
     await conn.run(`CREATE TABLE ${checked} AS SELECT t, open, high, low, close, coalesce(volume, 'NaN'::DOUBLE) AS volume, CASE
         WHEN t IS NULL OR NOT isfinite(t) THEN 'bad_time'
         WHEN open IS NULL OR high IS NULL OR low IS NULL OR close IS NULL
@@ -72,7 +73,6 @@ export async function ingestStaged(home: string, key: DatasetKey, source: string
         WHEN volume < 0 THEN 'negative_volume'
         WHEN (t - ${offset}) % ${step} <> 0 THEN 'off_grid'
         ELSE NULL END AS reason FROM (${source}) ORDER BY t`)
-    // Sorted by t, so that the per-partition writes skip row groups outside their period.
     await conn.run(`CREATE VIEW ${valid} AS SELECT t, open, high, low, close, volume FROM ${checked} WHERE reason IS NULL`)
     await conn.run(`CREATE TABLE ${quarantine} AS SELECT t, open, high, low, close, volume, reason FROM ${checked} WHERE reason IS NOT NULL`)
     const input = Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM ${checked}`)).getRowObjects()[0]!.n)
@@ -89,7 +89,6 @@ export async function ingestStaged(home: string, key: DatasetKey, source: string
       accepted = deduped
       stats = (await conn.runAndReadAll(gapStatsSql(deduped, key.timeframe))).getRowObjects()[0]!
     }
-    const conflicts = Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM ${quarantine} WHERE reason = 'duplicate_conflict'`)).getRowObjects()[0]!.n)
     const merged = await mergeIntoLake(home, key, accepted, quarantine)
     const quarantined: Partial<Record<Reason, number>> = {}
     for (const row of (await conn.runAndReadAll(`SELECT reason, count(*) AS n FROM ${quarantine} GROUP BY reason ORDER BY reason`)).getRowObjects()) {
@@ -102,7 +101,7 @@ export async function ingestStaged(home: string, key: DatasetKey, source: string
       accepted: acceptedRows,
       added: merged.added,
       unchanged: merged.unchanged,
-      duplicates: validRows - conflicts - acceptedRows,
+      duplicates: validRows - (quarantined.duplicate_conflict ?? 0) - acceptedRows,
       quarantined,
       gaps: Number(stats.gaps),
       partitions: merged.partitions,

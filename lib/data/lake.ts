@@ -66,7 +66,7 @@ export interface WriteResult {
  * Merge the rows of a validated DuckDB table (columns t, open, high, low, close, volume; t in epoch ms,
  * unique, on the grid) into the lake. Existing rows win over conflicting new ones, which are added to
  * `conflictTable` for quarantine. Idempotent: writing the same rows twice changes nothing.
- * Partitions the lake does not hold yet are written by one partitioned COPY; existing ones are merged
+ * Partitions the lake does not hold yet are written one COPY each, two at a time; existing ones are merged
  * one by one. Each partition's lock is held for that one write only.
  */
 export async function mergeIntoLake(home: string, key: DatasetKey, table: string, conflictTable: string): Promise<WriteResult> {
@@ -269,16 +269,9 @@ export async function loadBars(home: string, query: BarsQuery): Promise<Bars> {
     return period >= first && period <= last
   })
   if (files.length === 0) return emptyBars(key)
-  // Whole partitions decoded straight into the result's columns, then the time range cut by binary search.
-  let all: Bars | undefined
-  for (let attempt = 1; all === undefined; attempt++) {
-    try {
-      all = await readPartitions(files, key)
-    } catch (error) {
-      if (!(error instanceof ReplacedWhileReading)) throw error
-      if (attempt >= 8) throw new DataError(`the lake files of ${key.symbol} ${key.timeframe} kept changing while being read; try again`)
-    }
-  }
+  // Whole partitions decoded straight into the result's columns (again if a writer replaced one
+  // meanwhile), then the time range cut by binary search.
+  const all = await stableRead(files, () => readPartitions(files, key))
   const total = all.time.length
   const from = Number.isFinite(start) ? lowerBound(all.time, start) : 0
   const to = Number.isFinite(end) ? lowerBound(all.time, end, true) : total
@@ -305,24 +298,21 @@ async function readPartitions(files: string[], key: DatasetKey): Promise<Bars> {
   return all
 }
 
-/** A partition file was replaced between reading its footer and its pages: the load starts over. */
-class ReplacedWhileReading extends Error {}
-
 /**
  * One partition file, for reading into columns at an offset: directly when it is in the lake's own
- * plain layout (its footer now, its pages later, both checked to be the same version of the file),
- * otherwise by DuckDB.
+ * plain layout (its footer now, its pages later; loadBars' stableRead retries when a writer replaced
+ * the file in between), otherwise by DuckDB.
  */
 async function openPartition(file: string): Promise<OpenPartition> {
   const viaDuckdb = async (): Promise<Columns> => {
     const conn = await duckdb()
     const sql = `SELECT epoch_ms(time)::DOUBLE, open, high, low, close, coalesce(volume, 'NaN'::DOUBLE) FROM read_parquet(${sqlString(file)}, hive_partitioning = false)`
-    return (await stableRead([file], () => queryDoubles(conn, sql, COLUMNS))) as Columns
+    return (await queryDoubles(conn, sql, COLUMNS)) as Columns
   }
   const copy = (columns: Columns, target: Columns, offset: number) => {
     for (const name of COLUMNS) target[name].set(columns[name], offset)
   }
-  const { version, size, footer } = readFooter(file)
+  const { size, footer } = readFooter(file)
   const plain = openPlainParquet(file, footer, size, COLUMNS)
   if (plain === undefined) {
     const columns = await viaDuckdb()
@@ -334,7 +324,6 @@ async function openPartition(file: string): Promise<OpenPartition> {
       const fd = openSync(file, 'r')
       let ok: boolean
       try {
-        if (statVersion(fstatSync(fd)) !== version) throw new ReplacedWhileReading()
         ok = plain.readInto(fileSource(fd, size), target, offset)
       } finally {
         closeSync(fd)
@@ -342,14 +331,14 @@ async function openPartition(file: string): Promise<OpenPartition> {
       if (ok) return
       // A page outside the plain layout: DuckDB reads the file.
       const columns = await viaDuckdb()
-      if (columns.time.length !== plain.rows) throw new ReplacedWhileReading()
+      if (columns.time.length !== plain.rows) throw new DataError(`${file} changed while being read`)
       copy(columns, target, offset)
     },
   }
 }
 
-/** The last bytes of a file, enough to hold its Parquet footer, and the file's version. */
-function readFooter(file: string): { version: string; size: number; footer: Buffer } {
+/** The size of a file and its last bytes, enough to hold its Parquet footer. */
+function readFooter(file: string): { size: number; footer: Buffer } {
   let fd: number
   try {
     fd = openSync(file, 'r')
@@ -366,20 +355,18 @@ function readFooter(file: string): { version: string; size: number; footer: Buff
     let footer = readTail(64 * 1024)
     const length = parquetFooterLength(file, footer, stat.size)
     if (length > footer.length) footer = readTail(length)
-    return { version: statVersion(stat), size: stat.size, footer }
+    return { size: stat.size, footer }
   } finally {
     closeSync(fd)
   }
 }
 
-function statVersion(s: { ino: number; size: number; mtimeMs: number }): string {
-  return `${s.ino}:${s.size}:${s.mtimeMs}`
-}
 
 /** (inode, size, mtime) of a file: changes whenever a writer replaces it. */
 function fileVersion(file: string): string {
   try {
-    return statVersion(statSync(file))
+    const s = statSync(file)
+    return `${s.ino}:${s.size}:${s.mtimeMs}`
   } catch {
     return 'missing'
   }

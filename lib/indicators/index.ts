@@ -13,7 +13,7 @@ import * as volume from './volume.js'
 
 export * from './define.js'
 export type { Stream, StreamBar } from './stream.js'
-export { Ema, Ring, RollingExtreme, RollingSum, Sma, Wma } from './primitives.js'
+export { Ema, HighLow, Ring, RollingExtreme, RollingSum, Sma, Wma } from './primitives.js'
 export { emaKernel, smaKernel } from './averages.js'
 export { rsiKernel } from './momentum.js'
 export { atrKernel, typicalPrice } from './volatility.js'

@@ -4,7 +4,7 @@
 
 import { define, param, period, type Machine } from './define.js'
 import { emaKernel, single, smaKernel } from './averages.js'
-import { Ema, Ring, RollingExtreme, RollingSum, Sma } from './primitives.js'
+import { Ema, HighLow, Ring, RollingSum, Sma } from './primitives.js'
 import { RollingSd } from './volatility.js'
 
 /** Change from the previous real value (NaN for the first). */
@@ -251,17 +251,13 @@ export const trix = define({
 
 /** %K: where the close sits in the n-bar high–low range, 0…1; a flat range gives 0.5. */
 class StochK {
-  private readonly hi: RollingExtreme
-  private readonly lo: RollingExtreme
+  private readonly range: HighLow
   constructor(n: number) {
-    this.hi = new RollingExtreme(n, true)
-    this.lo = new RollingExtreme(n, false)
+    this.range = new HighLow(n)
   }
   push(h: number, l: number, c: number): number {
-    const hmax = this.hi.push(h)
-    const lmin = this.lo.push(l)
-    const k = (c - lmin) / (hmax - lmin)
-    return hmax === lmin ? 0.5 : k
+    const { high, low } = this.range.push(h, l)
+    return high === low ? 0.5 : (c - low) / (high - low)
   }
 }
 
@@ -293,15 +289,13 @@ export const williamsR = define({
   params: { period: period(14) },
   outputs: ['value'],
   machine: (p) => {
-    const hi = new RollingExtreme(p.period!, true)
-    const lo = new RollingExtreme(p.period!, false)
+    const range = new HighLow(p.period!)
     const out = new Float64Array(1)
     return {
       out,
       step(_o, h, l, c) {
-        const hmax = hi.push(h)
-        const lmin = lo.push(l)
-        const r = hmax === lmin ? 0.5 : (hmax - c) / (hmax - lmin)
+        const { high, low } = range.push(h, l)
+        const r = high === low ? 0.5 : (high - c) / (high - low)
         return (out[0] = -100 * r)
       },
     }
@@ -398,8 +392,7 @@ export const stochRsi = define({
   outputs: ['k', 'd'],
   machine: (p) => {
     const r = new RsiState(p.rsiPeriod!)
-    const hi = new RollingExtreme(p.stochPeriod!, true)
-    const lo = new RollingExtreme(p.stochPeriod!, false)
+    const range = new HighLow(p.stochPeriod!)
     const k = new Sma(p.kSmooth!)
     const d = new Sma(p.dPeriod!)
     const out = new Float64Array(2)
@@ -407,9 +400,8 @@ export const stochRsi = define({
       out,
       step(_o, _h, _l, c): number {
         const v = r.push(c)
-        const hmax = hi.push(v)
-        const lmin = lo.push(v)
-        const raw = hmax === lmin ? 50 : (100 * (v - lmin)) / (hmax - lmin)
+        const { high, low } = range.push(v, v)
+        const raw = high === low ? 50 : (100 * (v - low)) / (high - low)
         const smoothK = k.push(raw)
         out[1] = d.push(smoothK)
         return (out[0] = smoothK)

@@ -113,11 +113,6 @@ export class Ema {
     this.value = x * this.ratio + this.value * this.keep
     return this.value
   }
-
-  /** The current value without a new input. */
-  get current(): number {
-    return this.seen === this.n ? this.value : NaN
-  }
 }
 
 /** Weighted moving average with weights 1…n (the newest weighs n), as TTR's WMA. */
@@ -187,5 +182,24 @@ export class RollingExtreme {
     this.values[at] = x
     this.size++
     return t >= n - 1 && t - this.lastNan >= n ? this.values[this.head]! : NaN
+  }
+}
+
+/** The highest of one series and the lowest of another over the last n bars: ranges, %K, %R, channels. */
+export class HighLow {
+  private readonly hi: RollingExtreme
+  private readonly lo: RollingExtreme
+  high = NaN
+  low = NaN
+
+  constructor(n: number) {
+    this.hi = new RollingExtreme(n, true)
+    this.lo = new RollingExtreme(n, false)
+  }
+
+  push(high: number, low: number): this {
+    this.high = this.hi.push(high)
+    this.low = this.lo.push(low)
+    return this
   }
 }

@@ -4,7 +4,7 @@
 
 import { define, param, period } from './define.js'
 import { single } from './averages.js'
-import { Ema, Ring, RollingExtreme, RollingSum } from './primitives.js'
+import { Ema, HighLow, Ring, RollingSum } from './primitives.js'
 import { TrueRange } from './volatility.js'
 
 /**
@@ -335,12 +335,12 @@ export const vhf = define({
   params: { period: period(28) },
   outputs: ['value'],
   machine: (p) => {
-    const hi = new RollingExtreme(p.period!, true)
-    const lo = new RollingExtreme(p.period!, false)
+    const window = new HighLow(p.period!)
     const noise = new RollingSum(p.period!)
     let prev = NaN
     return single((x) => {
-      const range = hi.push(x) - lo.push(x)
+      const { high, low } = window.push(x, x)
+      const range = high - low
       const d = Math.abs(x - prev)
       if (!Number.isNaN(x)) prev = x
       return range / noise.push(d)
@@ -359,9 +359,11 @@ export const ichimoku = define({
   outputs: ['tenkan', 'kijun', 'senkouA', 'senkouB', 'chikou'],
   machine: (p) => {
     const mid = (n: number) => {
-      const hi = new RollingExtreme(n, true)
-      const lo = new RollingExtreme(n, false)
-      return (h: number, l: number) => (hi.push(h) + lo.push(l)) / 2
+      const range = new HighLow(n)
+      return (h: number, l: number) => {
+        const { high, low } = range.push(h, l)
+        return (high + low) / 2
+      }
     }
     const tenkan = mid(p.tenkan!)
     const kijun = mid(p.kijun!)
@@ -455,12 +457,14 @@ export const range = define({
   params: { period: period(20) },
   outputs: ['value'],
   machine: (p) => {
-    const hi = new RollingExtreme(p.period!, true)
-    const lo = new RollingExtreme(p.period!, false)
+    const window = new HighLow(p.period!)
     const out = new Float64Array(1)
     return {
       out,
-      step: (_o, h, l, c) => (out[0] = (hi.push(h) - lo.push(l)) / c),
+      step(_o, h, l, c) {
+        const { high, low } = window.push(h, l)
+        return (out[0] = (high - low) / c)
+      },
     }
   },
 })

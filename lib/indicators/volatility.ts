@@ -4,7 +4,7 @@
 
 import { define, param, period } from './define.js'
 import { single } from './averages.js'
-import { Ema, Ring, RollingExtreme, Sma } from './primitives.js'
+import { Ema, HighLow, Ring, Sma } from './primitives.js'
 
 /** Typical price (h + l + c)/3, correctly rounded as R's mean() gives it (one correction pass). */
 export function typicalPrice(h: number, l: number, c: number): number {
@@ -312,17 +312,15 @@ export const donchian = define({
   params: { period: period(20) },
   outputs: ['high', 'mid', 'low'],
   machine: (p) => {
-    const hi = new RollingExtreme(p.period!, true)
-    const lo = new RollingExtreme(p.period!, false)
+    const range = new HighLow(p.period!)
     const out = new Float64Array(3)
     return {
       out,
       step(_o, h, l) {
-        const top = hi.push(h)
-        const bottom = lo.push(l)
-        out[1] = (top + bottom) / 2
-        out[2] = bottom
-        return (out[0] = top)
+        const { high, low } = range.push(h, l)
+        out[1] = (high + low) / 2
+        out[2] = low
+        return (out[0] = high)
       },
     }
   },
