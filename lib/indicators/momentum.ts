@@ -4,7 +4,7 @@
 
 import { define, param, period, type Machine } from './define.js'
 import { emaKernel, single, smaKernel } from './averages.js'
-import { Ema, HighLow, Ring, RollingSum, Sma } from './primitives.js'
+import { Ema, HighLow, positive, Ring, RollingSum, Sma } from './primitives.js'
 import { RollingSd } from './volatility.js'
 
 /** Change from the previous real value (NaN for the first). */
@@ -41,9 +41,9 @@ export class RsiState {
     const d = x - this.prev
     if (x === x) this.prev = x
     if (d !== d) return NaN
-    // Math.max rather than d > 0 ? d : 0: branch-free (a random walk mispredicts half the branches).
-    const u = Math.max(d, 0)
-    const w = Math.max(-d, 0)
+    // positive(d) rather than d > 0 ? d : 0 or Math.max: branch-free (see positive).
+    const u = positive(d)
+    const w = positive(-d)
     if (this.seen < this.n) {
       this.up += u / this.n
       this.down += w / this.n
@@ -86,8 +86,8 @@ export function rsiKernel(x: Float64Array, n: number, length = x.length): Float6
       out[i] = NaN
       continue
     }
-    const u = Math.max(d, 0)
-    const w = Math.max(-d, 0)
+    const u = positive(d)
+    const w = positive(-d)
     if (seen < n) {
       up += u / n
       down += w / n

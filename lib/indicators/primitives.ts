@@ -7,6 +7,24 @@
 // real value. A NaN after that is a missing bar: rolling windows answer NaN while it is inside them;
 // recursive averages (EMA, Wilder) answer NaN for that bar and carry on from their previous value.
 
+/**
+ * max(x, 0) without a branch. V8 compiles Math.max(x, 0) and x > 0 ? x : 0 to compare-and-jump (the
+ * jump handles −0 and NaN), and the sign of a price change is a coin flip, so half the jumps are
+ * mispredicted; (x + |x|)/2 is exact for every finite x (2x and the halving are exact) and NaN for NaN.
+ */
+export function positive(x: number): number {
+  return (x + Math.abs(x)) * 0.5
+}
+
+/**
+ * True range max(h, pc) − min(l, pc), branch-free: h + (pc − h)⁺ is exactly max(h, pc) whenever
+ * pc − h is exact, which Sterbenz's lemma guarantees for pc within a factor of two of h (within one
+ * rounding otherwise). NaN when the previous close pc is.
+ */
+export function trueRange(h: number, l: number, pc: number): number {
+  return h + positive(pc - h) - (l - positive(l - pc))
+}
+
 /** Fixed-length ring of the last n values. */
 export class Ring {
   readonly values: Float64Array

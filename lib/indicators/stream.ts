@@ -35,26 +35,30 @@ export function streamOf(indicator: Indicator, params?: Partial<Params>): Stream
 /**
  * The update function of one stream, compiled for it alone (new Function). V8 keeps type feedback per
  * function: with one shared update, a process streaming several indicators sees several machines at
- * the same call site, stops inlining them and pays ~4× per bar (measured: 15 → 60 ns for rsi). Only
- * registry output names enter the generated code, as JSON string literals.
+ * the same call site, stops inlining them and pays ~4× per bar (measured: 15 → 60 ns for rsi). The
+ * outputs object is built by a constructor of its own, so its shape is shared with nothing else: an
+ * object literal's shape is shared with every object that has the same keys, and once one of those
+ * holds a non-number there, each number stored in the field is a fresh heap allocation (measured:
+ * ema 13 → 40 ns per update). Only registry output names enter the generated code, as JSON literals.
  */
 function compileUpdate(machine: Machine, names: readonly string[]): (bar: StreamBar) => Record<string, number> {
-  const values: Record<string, number> = {}
-  for (const name of names) values[name] = NaN
   const all = 'bar.open ?? NaN, bar.high ?? NaN, bar.low ?? NaN, bar.close ?? NaN, bar.volume ?? NaN, bar.time ?? NaN'
   let first: string
   if (machine.state !== undefined && machine.input !== undefined) first = `state.push(bar[${JSON.stringify(machine.input)}] ?? NaN)`
   else if (machine.hlc !== undefined) first = 'hlc.push(bar.high ?? NaN, bar.low ?? NaN, bar.close ?? NaN)'
   else first = `machine.step(${all})`
+  const key = (name: string) => `[${JSON.stringify(name)}]`
   const body = [
-    `values[${JSON.stringify(names[0])}] = ${first}`,
-    ...names.slice(1).map((name, k) => `values[${JSON.stringify(name)}] = out[${k + 1}]`),
+    `function Outputs() {\n${names.map((name) => `this${key(name)} = NaN`).join('\n')}\n}`,
+    'const values = new Outputs()',
+    'return function update(bar) {',
+    `values${key(names[0]!)} = ${first}`,
+    ...names.slice(1).map((name, k) => `values${key(name)} = out[${k + 1}]`),
     'return values',
+    '}',
   ].join('\n')
-  const factory = new Function('machine', 'state', 'hlc', 'out', 'values', `return function update(bar) {\n${body}\n}`) as (
-    ...args: unknown[]
-  ) => (bar: StreamBar) => Record<string, number>
-  return factory(machine, machine.state, machine.hlc, machine.out, values)
+  const factory = new Function('machine', 'state', 'hlc', 'out', body) as (...args: unknown[]) => (bar: StreamBar) => Record<string, number>
+  return factory(machine, machine.state, machine.hlc, machine.out)
 }
 
 export function unknownIndicator(name: string, known: readonly string[]): ConfigError {

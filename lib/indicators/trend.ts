@@ -2,9 +2,9 @@
 // best-fit line), efficiencyRatio, range. ADX and aroon follow TTR exactly; sar follows TTR's
 // algorithm with two deliberate corrections (see its description).
 
-import { define, param, period } from './define.js'
+import { columns, define, param, period } from './define.js'
 import { single } from './averages.js'
-import { Ema, HighLow, Ring, RollingSum } from './primitives.js'
+import { Ema, HighLow, positive, Ring, RollingSum, trueRange } from './primitives.js'
 import { TrueRange } from './volatility.js'
 
 /**
@@ -61,9 +61,9 @@ export class AdxState {
     this.prevHigh = h
     this.prevLow = l
     // TTR: 0 when both moves are equal or both negative, else the larger one on its side.
-    const none = dH === dL || (dH < 0 && dL < 0)
-    const plus = Number.isNaN(dH + dL) ? NaN : none ? 0 : dH > dL ? dH : 0
-    const minus = Number.isNaN(dH + dL) ? NaN : none ? 0 : dH < dL ? dL : 0
+    const bad = dH + dL !== dH + dL
+    const plus = bad ? NaN : positive(dH) * +(dH > dL)
+    const minus = bad ? NaN : positive(dL) * +(dL > dH)
     const scale = 100 / this.trSum.push(this.t.push(h, l, c))
     this.plusDi = this.plusSum.push(plus) * scale
     this.minusDi = this.minusSum.push(minus) * scale
@@ -94,46 +94,60 @@ export const adx = define({
 
 /**
  * ADX as one fused loop over the arrays: AdxState's arithmetic step for step (its WilderSums and
- * Ema unrolled into locals, which V8 keeps in registers). The plain version — AdxState.push per
- * bar — gives the same numbers at ~1.5× the time; the stream test holds the two bit-identical.
+ * Ema unrolled into locals, which V8 keeps in registers). Once ADX has its first value every sum is
+ * seeded, and a bar without NaN takes a short path with no warm-up or gap bookkeeping. The plain
+ * version — AdxState.push per bar — gives the same numbers at ~2× the time; the stream test holds
+ * the two bit-identical.
  */
 export function adxKernel(high: Float64Array, low: Float64Array, close: Float64Array, n: number, length = close.length): Float64Array[] {
-  const plusOut = new Float64Array(length)
-  const minusOut = new Float64Array(length)
-  const adxOut = new Float64Array(length)
+  const [plusOut, minusOut, adxOut] = columns(3, length) as [Float64Array, Float64Array, Float64Array]
   const decay = (n - 1) / n
   const ratio = 1 / n
   const keep = 1 - ratio
   let prevHigh = NaN
   let prevLow = NaN
   let prevClose = NaN
+  let trValue = NaN
+  let pValue = NaN
+  let mValue = NaN
+  let eValue = NaN
+  // Warm-up, and any bar with a NaN: each WilderSum and the Ema as AdxState runs them.
   let trSeen = 0
   let trSum = 0
-  let trValue = NaN
   let pSeen = 0
   let pSum = 0
-  let pValue = NaN
   let mSeen = 0
   let mSum = 0
-  let mValue = NaN
   let eSeen = 0
   let eSeed = 0
-  let eValue = NaN
   for (let i = 0; i < length; i++) {
     const h = high[i]!
     const l = low[i]!
     const dH = h - prevHigh
-    const dL = -(l - prevLow)
+    const dL = prevLow - l
+    const t = trueRange(h, l, prevClose)
     prevHigh = h
     prevLow = l
-    // TTR's rule without data-dependent branches (a random walk mispredicts them half the time):
-    // +DM = dH when dH > dL and dH > 0, else 0 (equal moves and two falls give 0) — same values.
-    const bad = dH + dL !== dH + dL
-    const plus = bad ? NaN : Math.max(dH, 0) * +(dH > dL)
-    const minus = bad ? NaN : Math.max(dL, 0) * +(dL > dH)
-    const t = Math.max(h, prevClose) - Math.min(l, prevClose)
     prevClose = close[i]!
-    // WilderSum × 3
+    if (eSeen === n && t + dH + dL === t + dH + dL) {
+      trValue = t + trValue * decay
+      pValue = positive(dH) * +(dH > dL) + pValue * decay
+      mValue = positive(dL) * +(dL > dH) + mValue * decay
+      const scale = 100 / trValue
+      const plusDi = pValue * scale
+      const minusDi = mValue * scale
+      const dx = 100 * (Math.abs(plusDi - minusDi) / (plusDi + minusDi))
+      // dx is 0/0 when neither side moved for n bars: ADX skips that bar, as the Ema does.
+      if (dx === dx) eValue = dx * ratio + eValue * keep
+      plusOut[i] = plusDi
+      minusOut[i] = minusDi
+      adxOut[i] = dx === dx ? eValue : NaN
+      continue
+    }
+    const bad = dH + dL !== dH + dL
+    // TTR's rule: +DM = dH when dH > dL and dH > 0, else 0 (equal moves and two falls give 0).
+    const plus = bad ? NaN : positive(dH) * +(dH > dL)
+    const minus = bad ? NaN : positive(dL) * +(dL > dH)
     let trs = NaN
     if (t === t) {
       if (trSeen < n - 1) {
@@ -168,13 +182,11 @@ export function adxKernel(high: Float64Array, low: Float64Array, close: Float64A
     const plusDi = ps * scale
     const minusDi = ms * scale
     const dx = 100 * (Math.abs(plusDi - minusDi) / (plusDi + minusDi))
-    // Ema (Wilder)
     let value = NaN
     if (dx === dx) {
       if (eSeen < n) {
         eSeed += dx / n
-        if (++eSeen === n) eValue = eSeed
-        value = eSeen === n ? eValue : NaN
+        if (++eSeen === n) value = eValue = eSeed
       } else {
         value = eValue = dx * ratio + eValue * keep
       }

@@ -2,9 +2,9 @@
 // definitions (true range NaN on the first bar; ATR a Wilder EMA; Bollinger on the population sd,
 // computed afresh for each window as TTR's runSD does).
 
-import { define, param, period } from './define.js'
+import { columns, define, param, period } from './define.js'
 import { single } from './averages.js'
-import { Ema, HighLow, Ring, Sma } from './primitives.js'
+import { Ema, HighLow, Ring, Sma, trueRange } from './primitives.js'
 
 /** Typical price (h + l + c)/3, correctly rounded as R's mean() gives it (one correction pass). */
 export function typicalPrice(h: number, l: number, c: number): number {
@@ -16,7 +16,7 @@ export function typicalPrice(h: number, l: number, c: number): number {
 export class TrueRange {
   private prevClose = NaN
   push(h: number, l: number, c: number): number {
-    const tr = Math.max(h, this.prevClose) - Math.min(l, this.prevClose)
+    const tr = trueRange(h, l, this.prevClose)
     this.prevClose = c
     return tr
   }
@@ -114,7 +114,7 @@ export class AtrState {
   }
 
   push(h: number, l: number, c: number): number {
-    const t = Math.max(h, this.prevClose) - Math.min(l, this.prevClose)
+    const t = trueRange(h, l, this.prevClose)
     this.prevClose = c
     if (t !== t) return NaN
     if (this.seen < this.n) {
@@ -152,7 +152,7 @@ export function atrKernel(high: Float64Array, low: Float64Array, close: Float64A
   let seen = 0
   let value = 0
   for (let i = 0; i < length; i++) {
-    const t = Math.max(high[i]!, prevClose) - Math.min(low[i]!, prevClose)
+    const t = trueRange(high[i]!, low[i]!, prevClose)
     prevClose = close[i]!
     if (t !== t) continue
     if (seen < period) {
@@ -216,11 +216,7 @@ export const bbands = define({
  * lower, mid, upper, pctb, width.
  */
 export function bbandsKernel(x: Float64Array, n: number, k: number, length = x.length): Float64Array[] {
-  const lower = new Float64Array(length)
-  const mid = new Float64Array(length)
-  const upper = new Float64Array(length)
-  const pctb = new Float64Array(length)
-  const width = new Float64Array(length)
+  const [lower, mid, upper, pctb, width] = columns(5, length) as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array]
   let start = 0
   while (start < length && x[start] !== x[start]) {
     lower[start] = mid[start] = upper[start] = pctb[start] = width[start] = NaN

@@ -203,7 +203,7 @@ function handAdx(h: Float64Array, l: Float64Array, c: Float64Array, n: number): 
   return [plusDi, minusDi, adx]
 }
 
-export function benchIndicators(progress: (text: string) => void, runs: number): BenchRow[] {
+export function benchIndicators(progress: (text: string) => void, runs: number, only?: readonly string[]): BenchRow[] {
   const rows: BenchRow[] = []
   const { high, low, close } = walk()
   const bars = { high, low, close }
@@ -307,7 +307,9 @@ export function benchIndicators(progress: (text: string) => void, runs: number):
   ]
 
   const perBar = (ms: number) => `${((ms * 1e6) / N).toFixed(1)} ns/bar`
-  for (const c of cases) {
+  const chosen = cases.filter((c) => only === undefined || only.includes(c.name.replace(/\(.*$/, '')))
+  if (chosen.length === 0) throw new Error(`no indicator case named ${only?.join(', ')}`)
+  for (const c of chosen) {
     progress(`indicators: ${c.name}`)
     const ours = time(c.ours, runs)
     const hand = time(c.hand, runs)
@@ -327,10 +329,18 @@ export function benchIndicators(progress: (text: string) => void, runs: number):
  * through createStream(…).update(bar), the bar object reused (the feed's own cost excluded). Run in a
  * process of its own: the figure is this update's steady state, not other streams' type feedback.
  */
+class FeedBar {
+  high = NaN
+  low = NaN
+  close = NaN
+}
+
 export function benchStream(name: string, runs: number): BenchRow {
   const { high, low, close } = walk()
   const stream = createStream(name)
-  const bar = { high: 0, low: 0, close: 0 }
+  // A class, not { high: 0, low: 0, close: 0 }: that literal would share its shape with walk()'s
+  // { high, low, close } of arrays, and every number stored in it would then be allocated.
+  const bar = new FeedBar()
   const ms = time(() => {
     let sink = 0
     for (let i = 0; i < N; i++) {

@@ -21,7 +21,11 @@ import { loadBars, resample } from '../../lib/data/index.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const RUNS = Number(process.env.BENCH_RUNS ?? 7)
-// BENCH_ONLY=lake (or notebook, indicators; comma-separated) runs some groups only.
+// Indicator runs take milliseconds, and this VM's neighbours swing single runs ±2×: a median of 21.
+const INDICATOR_RUNS = 3 * RUNS
+const DATA_RUNS = Number(process.env.BENCH_DATA_RUNS ?? 3)
+// BENCH_ONLY=lake (or notebook, indicators; comma-separated) runs some groups only; BENCH_CASES=adx,rsi
+// some indicator cases (and streams) only.
 const ONLY = process.env.BENCH_ONLY?.split(',').map((g) => g.trim())
 const wanted = (group: string) => ONLY === undefined || ONLY.includes(group)
 const scratch = mkdtempSync(join(tmpdir(), 'mtflow-bench-'))
@@ -132,7 +136,6 @@ if (wanted('lake')) {
     fsyncSync(fd)
     closeSync(fd)
   }
-  const DATA_RUNS = Number(process.env.BENCH_DATA_RUNS ?? 3)
   const imports: number[] = []
   let peakRss = 0
   for (let i = 0; i < DATA_RUNS; i++) {
@@ -194,10 +197,12 @@ if (wanted('lake')) {
 
 }
 if (wanted('indicators')) {
-  progress('indicators (own process)…')
-  for (const extra of [[], ...['sma', 'ema', 'rsi', 'atr'].map((name) => ['stream', name])]) {
+  progress('indicators (a process per case)…')
+  const cases = process.env.BENCH_CASES?.split(',').map((name) => name.trim())
+  const pick = (names: string[]) => names.filter((name) => cases === undefined || cases.includes(name))
+  for (const extra of [...pick(['sma', 'ema', 'rsi', 'atr', 'bbands', 'macd', 'adx']).map((name) => ['batch', name]), ...pick(['sma', 'ema', 'rsi', 'atr']).map((name) => ['stream', name])]) {
     progress(`indicators ${extra.join(' ')}…`)
-    const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(ROOT, 'test/bench/indicators-child.ts'), String(RUNS), ...extra], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 })
+    const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(ROOT, 'test/bench/indicators-child.ts'), String(INDICATOR_RUNS), ...extra], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 })
     if (child.status !== 0) throw new Error(`indicator bench failed: ${child.stderr}`)
     rows.push(...(JSON.parse(child.stdout) as typeof rows))
   }
@@ -210,7 +215,7 @@ const header = ['workload', 'median', 'throughput', 'reference', 'ratio']
 const table = rows.map((r) => [r.workload, `${r.median.toFixed(0)} ms`, r.throughput, r.reference, r.ratio])
 const widths = header.map((h, j) => Math.max(h.length, ...table.map((r) => r[j]!.length)))
 const line = (cells: string[]) => `| ${cells.map((c, j) => c.padEnd(widths[j]!)).join(' | ')} |`
-console.log(`mtflow bench — ${RUNS} runs each, median; node ${process.version}, ${new Date().toISOString()}`)
+console.log(`mtflow bench — ${RUNS} runs each (lake imports ${DATA_RUNS}, indicators ${INDICATOR_RUNS}), median; node ${process.version}, ${new Date().toISOString()}`)
 console.log(line(header))
 console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
 for (const r of table) console.log(line(r))

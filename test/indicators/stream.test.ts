@@ -1,5 +1,6 @@
 // Streaming = batch, bit for bit, for every registered indicator: the S&P 500 sample fed one bar at a
-// time, and a random walk with missing volumes and a missing close (the NaN paths of every kernel).
+// time, and a random walk with missing volumes, a missing close, high and low, and a halted stretch
+// where nothing moves (the NaN and 0/0 paths of every kernel).
 
 import { describe, expect, it } from 'vitest'
 import { createStream, INDICATORS, type SeriesName } from '../../lib/indicators/index.js'
@@ -17,15 +18,18 @@ function randomWalk(n: number): Inputs {
   let p = 50
   for (let i = 0; i < n; i++) {
     const o = p
-    p *= Math.exp(0.01 * rng.normal())
+    const halted = i >= 1000 && i < 1040
+    if (!halted) p *= Math.exp(0.01 * rng.normal())
     out.open[i] = o
-    out.high[i] = Math.max(o, p) * (1 + 0.003 * Math.abs(rng.normal()))
-    out.low[i] = Math.min(o, p) * (1 - 0.003 * Math.abs(rng.normal()))
+    out.high[i] = halted ? p : Math.max(o, p) * (1 + 0.003 * Math.abs(rng.normal()))
+    out.low[i] = halted ? p : Math.min(o, p) * (1 - 0.003 * Math.abs(rng.normal()))
     out.close[i] = p
     out.volume[i] = i % 97 === 5 ? NaN : Math.round(1000 * Math.exp(rng.normal()))
     out.time[i] = Date.UTC(2024, 0, 1) + i * 3_600_000
   }
   out.close[600] = NaN // one missing close
+  out.high[1500] = NaN
+  out.low[1700] = NaN
   return out
 }
 
@@ -61,4 +65,26 @@ describe('streaming updates equal the batch result exactly', () => {
       })
     }
   }
+})
+
+describe('ADX through a halt long enough for both directional sums to decay to 0', () => {
+  it('has DX = 0/0 (NaN) there, skips it, and streams the same bits', () => {
+    // 200 moving bars, then 12,000 identical bars: (13/14)^k underflows, +DM and −DM sums reach 0.
+    const walk = randomWalk(200)
+    const n = 12_200
+    const data = { high: new Float64Array(n), low: new Float64Array(n), close: new Float64Array(n) }
+    for (let i = 0; i < n; i++) {
+      const j = Math.min(i, 199)
+      data.high[i] = i < 200 ? walk.high[j]! : walk.close[199]!
+      data.low[i] = i < 200 ? walk.low[j]! : walk.close[199]!
+      data.close[i] = walk.close[j]!
+    }
+    const batch = INDICATORS.adx!.compute(data)
+    const stream = createStream('adx')
+    const streamed = new Float64Array(n)
+    for (let i = 0; i < n; i++) streamed[i] = stream.update({ high: data.high[i], low: data.low[i], close: data.close[i] }).adx!
+    expect(sameBits(streamed, batch.adx!)).toBeUndefined()
+    expect(Number.isNaN(batch.adx![n - 1]!)).toBe(true)
+    expect(Number.isNaN(batch.adx![300]!)).toBe(false)
+  })
 })
