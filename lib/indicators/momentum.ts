@@ -2,7 +2,7 @@
 // stochRsi — TTR's definitions (RSI with Wilder's EMA of up and down moves; stoch and %R with a flat
 // range answering the midpoint).
 
-import { define, param, period, type Machine } from './define.js'
+import { columns, define, param, period, type Machine } from './define.js'
 import { emaKernel, single, smaKernel } from './averages.js'
 import { Ema, HighLow, positive, Ring, RollingSum, Sma } from './primitives.js'
 import { RollingSd } from './volatility.js'
@@ -184,23 +184,70 @@ export const macd = define({
   inputs: ['close'],
   params: { fast: period(12, 'fast EMA length'), slow: period(26, 'slow EMA length'), signal: period(9, 'signal EMA length') },
   outputs: ['macd', 'signal', 'hist'],
-  batch: (inputs, p, n) => {
-    // Three EMA loops: the operations of the machine, column by column.
-    const fast = emaKernel(inputs.close, p.fast!, false, n)
-    const slow = emaKernel(inputs.close, p.slow!, false, n)
-    const line = new Float64Array(n)
-    for (let i = 0; i < n; i++) line[i] = fast[i]! - slow[i]!
-    const signal = emaKernel(line, p.signal!, false, n)
-    const hist = fast // reused
-    for (let i = 0; i < n; i++) hist[i] = line[i]! - signal[i]!
-    return [line, signal, hist]
-  },
+  batch: (inputs, p, n) => macdKernel(inputs.close, p.fast!, p.slow!, p.signal!, n),
   machine: (p) => {
     const fast = new Ema(p.fast!)
     const slow = new Ema(p.slow!)
     return withSignal((c) => fast.push(c) - slow.push(c), p.signal!)
   },
 })
+
+/**
+ * MACD as one array loop: the machine's three Emas (fast, slow, signal of the line) unrolled into
+ * locals, step for step. The plain version — three emaKernel passes and two column loops — gives the
+ * same bits at ~1.5× the time (four columns written instead of three, each read back).
+ */
+export function macdKernel(x: Float64Array, fastN: number, slowN: number, signalN: number, length = x.length): Float64Array[] {
+  const [line, signal, hist] = columns(3, length) as [Float64Array, Float64Array, Float64Array]
+  const fr = 2 / (fastN + 1)
+  const fk = 1 - fr
+  const sr = 2 / (slowN + 1)
+  const sk = 1 - sr
+  const gr = 2 / (signalN + 1)
+  const gk = 1 - gr
+  let fSeen = 0
+  let fSeed = 0
+  let f = NaN
+  let sSeen = 0
+  let sSeed = 0
+  let s = NaN
+  let gSeen = 0
+  let gSeed = 0
+  let g = NaN
+  for (let i = 0; i < length; i++) {
+    const v = x[i]!
+    let fv = NaN
+    let sv = NaN
+    if (v === v) {
+      if (fSeen < fastN) {
+        fSeed += v / fastN
+        if (++fSeen === fastN) fv = f = fSeed
+      } else {
+        fv = f = v * fr + f * fk
+      }
+      if (sSeen < slowN) {
+        sSeed += v / slowN
+        if (++sSeen === slowN) sv = s = sSeed
+      } else {
+        sv = s = v * sr + s * sk
+      }
+    }
+    const m = fv - sv
+    let gv = NaN
+    if (m === m) {
+      if (gSeen < signalN) {
+        gSeed += m / signalN
+        if (++gSeen === signalN) gv = g = gSeed
+      } else {
+        gv = g = m * gr + g * gk
+      }
+    }
+    line[i] = m
+    signal[i] = gv
+    hist[i] = m - gv
+  }
+  return [line, signal, hist]
+}
 
 export const ppo = define({
   name: 'ppo',
