@@ -1,0 +1,112 @@
+// The entry points: backtest (one strategy on its symbols) and portfolioBacktest (several strategies,
+// each a sleeve with its share of the capital). Options are normalised and checked once, here; the
+// engine then runs without further validation.
+
+import { ConfigError, DataError, type ProgressSink } from '../core/index.js'
+import { sliceBars, type Bars, type TimeRange } from '../data/index.js'
+import { getStrategy, resolveParams, type Sizing, type Strategy } from '../strategy/index.js'
+import { Engine, type SleeveSpec } from './engine.js'
+import { riskLimits, type RiskLimits } from './portfolio.js'
+import { collectResults, type BacktestResult } from './results.js'
+import { fillModel, type FillModel } from './sim-exchange.js'
+
+/** Bars by (symbol, timeframe): a function, or a record keyed "SYMBOL" (one timeframe) or "SYMBOL@TF". */
+export type DataSource = ((symbol: string, timeframe: string) => Bars) | Readonly<Record<string, Bars>>
+
+export interface RunOptions extends TimeRange {
+  data: DataSource
+  /** Starting capital (account currency). Default 100,000. */
+  cash?: number
+  /** Sizing of orders that give none. Default { percent: 1 }: all of equity, costs included. */
+  sizing?: Sizing
+  fills?: Partial<FillModel>
+  limits?: Partial<RiskLimits>
+  /** Quantities are floored to a multiple of this (1: whole shares). Default 0: fractional units. */
+  lotSize?: number
+  /** Close open positions at the last close (a fill, with costs). Default false: reported as open trades. */
+  closeAtEnd?: boolean
+  /** Annualisation of the metrics. Default: the bars per year the data has. */
+  periodsPerYear?: number
+  progress?: ProgressSink
+}
+
+export interface BacktestOptions extends RunOptions {
+  strategy: Strategy<any> | string
+  params?: Readonly<Record<string, number | string>>
+  symbols: readonly string[]
+  timeframe: string
+}
+
+export interface SleeveOptions {
+  strategy: Strategy<any> | string
+  params?: Readonly<Record<string, number | string>>
+  symbols: readonly string[]
+  timeframe: string
+  /** Share of the capital (weights are normalised to sum to 1). */
+  weight: number
+  /** Name in the results (default: the strategy's, suffixed #2, #3 … on repeats). */
+  name?: string
+}
+
+export interface PortfolioOptions extends RunOptions {
+  sleeves: readonly SleeveOptions[]
+}
+
+export function backtest(options: BacktestOptions): BacktestResult {
+  return portfolioBacktest({ ...options, sleeves: [{ strategy: options.strategy, params: options.params, symbols: options.symbols, timeframe: options.timeframe, weight: 1 }] })
+}
+
+export function portfolioBacktest(options: PortfolioOptions): BacktestResult {
+  const cash = options.cash ?? 100_000
+  if (!(Number.isFinite(cash) && cash > 0)) throw new ConfigError(`cash must be a number > 0 (received ${cash})`)
+  if (options.sleeves.length === 0) throw new ConfigError('a portfolio backtest needs at least one strategy')
+  const weights = options.sleeves.map((s) => s.weight)
+  for (const [k, w] of weights.entries()) if (!(Number.isFinite(w) && w >= 0)) throw new ConfigError(`weight of sleeve ${k + 1} must be a number ≥ 0 (received ${w})`)
+  const totalWeight = weights.reduce((a, b) => a + b, 0)
+  if (!(totalWeight > 0)) throw new ConfigError('portfolio weights sum to 0; at least one must be > 0')
+  const lotSize = options.lotSize ?? 0
+  if (!(lotSize >= 0)) throw new ConfigError(`lotSize must be ≥ 0 (received ${lotSize})`)
+  const seen = new Map<string, number>()
+  const specs: SleeveSpec[] = options.sleeves.map((sleeve, k) => {
+    const strategy = typeof sleeve.strategy === 'string' ? getStrategy(sleeve.strategy) : sleeve.strategy
+    const params = resolveParams(`strategy ${strategy.name}`, strategy.params, sleeve.params) as Record<string, number>
+    const problem = strategy.validate?.(params)
+    if (problem !== undefined) throw new ConfigError(`strategy ${strategy.name}: ${problem}`)
+    if (sleeve.symbols.length === 0) throw new ConfigError(`strategy ${strategy.name} needs at least one symbol`)
+    const subscriptions = strategy.universe(params, { symbols: sleeve.symbols, timeframe: sleeve.timeframe })
+    if (subscriptions.length === 0) throw new ConfigError(`strategy ${strategy.name} subscribed to nothing`)
+    const base = sleeve.name ?? strategy.name
+    const count = (seen.get(base) ?? 0) + 1
+    seen.set(base, count)
+    return { strategy, params, subscriptions, cash: (cash * weights[k]!) / totalWeight, name: count === 1 ? base : `${base}#${count}` }
+  })
+  const lookup = dataLookup(options.data, options)
+  const engine = new Engine(specs, lookup, {
+    fills: fillModel(options.fills),
+    limits: riskLimits(options.limits),
+    sizing: options.sizing ?? { percent: 1 },
+    lotSize,
+    closeAtEnd: options.closeAtEnd ?? false,
+    ...(options.progress === undefined ? {} : { progress: options.progress }),
+  })
+  engine.run()
+  return collectResults(engine, options.periodsPerYear)
+}
+
+/** The data source as a lookup that slices to the time range and refuses what it does not have. */
+function dataLookup(data: DataSource, range: TimeRange): (symbol: string, timeframe: string) => Bars {
+  return (symbol, timeframe) => {
+    let bars: Bars | undefined
+    if (typeof data === 'function') bars = data(symbol, timeframe)
+    else {
+      bars = data[`${symbol}@${timeframe}`] ?? data[symbol]
+      if (bars !== undefined && bars.timeframe !== timeframe) {
+        throw new DataError(`data for ${symbol} is ${bars.timeframe}, the strategy asked for ${timeframe}; pass "${symbol}@${timeframe}"`)
+      }
+    }
+    if (bars === undefined) throw new DataError(`no data for ${symbol} ${timeframe}`)
+    const sliced = range.start === undefined && range.end === undefined ? bars : sliceBars(bars, range)
+    if (sliced.time.length === 0) throw new DataError(`no bars for ${symbol} ${timeframe} between ${String(range.start ?? 'the start')} and ${String(range.end ?? 'the end')}`)
+    return sliced
+  }
+}

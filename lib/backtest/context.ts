@@ -1,0 +1,168 @@
+// The Context a strategy sees in a backtest: the past of its series (views up to the current bar),
+// indicator handles, its book, and order verbs that queue requests for the engine. Nothing here can
+// reach a bar the engine has not delivered yet.
+
+import { ConfigError, isoTime } from '../core/index.js'
+import type { Bars } from '../data/index.js'
+import { INDICATORS } from '../indicators/index.js'
+import type { Context, IndicatorHandle, IndicatorOptions, OrderOptions, OrderView, PositionView, Side, Subscription } from '../strategy/index.js'
+import type { Engine, SeriesState, Sleeve } from './engine.js'
+
+/** An indicator computed once over the whole series, read only at indices ≤ the series' cursor. */
+class BatchHandle implements IndicatorHandle {
+  constructor(
+    readonly name: string,
+    readonly output: string,
+    readonly label: string,
+    private readonly values: Float64Array,
+    private readonly series: SeriesState,
+  ) {}
+
+  at(barsAgo = 0): number {
+    const i = this.series.i - barsAgo
+    // barsAgo < 0 would be the future: NaN, like a bar before the data.
+    return barsAgo >= 0 && i >= 0 ? this.values[i]! : NaN
+  }
+}
+
+export class SleeveContext<P> implements Context<P> {
+  time = NaN
+  readonly state: Record<string, unknown> = Object.create(null) as Record<string, unknown>
+  readonly handles: BatchHandle[] = []
+  private readonly cache = new Map<string, BatchHandle>()
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly sleeve: Sleeve,
+    readonly params: P,
+    readonly subscriptions: readonly Subscription[],
+  ) {}
+
+  get strategy(): string {
+    return this.sleeve.name
+  }
+
+  private series(symbol: string, timeframe: string): SeriesState {
+    const s = this.engine.seriesByKey.get(`${symbol}@${timeframe}`)
+    if (s === undefined || !s.subscribers.includes(this.sleeve)) {
+      throw new ConfigError(`${this.sleeve.name} is not subscribed to ${symbol} ${timeframe}; its universe: ${this.subscriptions.map((x) => `${x.symbol} ${x.timeframe}`).join(', ')}`)
+    }
+    return s
+  }
+
+  history(symbol: string, timeframe: string, n: number): Bars {
+    const s = this.series(symbol, timeframe)
+    const to = s.i + 1
+    const from = Math.max(0, to - Math.max(0, Math.floor(n)))
+    const b = s.bars
+    return {
+      symbol: b.symbol,
+      timeframe: b.timeframe,
+      time: b.time.subarray(from, to),
+      open: b.open.subarray(from, to),
+      high: b.high.subarray(from, to),
+      low: b.low.subarray(from, to),
+      close: b.close.subarray(from, to),
+      volume: b.volume.subarray(from, to),
+    }
+  }
+
+  indicator(name: string, params: Record<string, number> = {}, options: IndicatorOptions = {}): IndicatorHandle {
+    const first = this.subscriptions[0]!
+    const symbol = options.symbol ?? first.symbol
+    const timeframe = options.timeframe ?? (options.symbol === undefined ? first.timeframe : this.subscriptions.find((s) => s.symbol === symbol)?.timeframe ?? first.timeframe)
+    const key = `${name}|${JSON.stringify(params)}|${symbol}|${timeframe}|${options.output ?? ''}`
+    const cached = this.cache.get(key)
+    if (cached !== undefined) return cached
+    const ind = INDICATORS[name]
+    if (ind === undefined) throw new ConfigError(`unknown indicator "${name}"; expected one of ${Object.keys(INDICATORS).join(', ')}`)
+    if (ind.lookahead === true) throw new ConfigError(`${name} uses later bars (centred); a strategy cannot use it`)
+    const output = options.output ?? ind.outputs[0]!
+    if (!ind.outputs.includes(output)) throw new ConfigError(`${name} has no output "${output}"; expected one of ${ind.outputs.join(', ')}`)
+    const s = this.series(symbol, timeframe)
+    // Computed over the whole series once; the handle never reads past the cursor, and every
+    // registered indicator (dpo excepted, refused above) is causal — checkLookahead holds them to it.
+    const values = ind.compute(s.bars, params)[output]!
+    const shown = Object.entries(ind.resolve(params)).map(([, v]) => v).join(',')
+    const label = `${name}(${shown})${output === ind.outputs[0] ? '' : `.${output}`}${symbol === first.symbol && timeframe === first.timeframe ? '' : `@${symbol}:${timeframe}`}`
+    const handle = new BatchHandle(name, output, label, values, s)
+    this.cache.set(key, handle)
+    this.handles.push(handle)
+    return handle
+  }
+
+  price(symbol: string): number {
+    const index = this.engine.symbolIndex.get(symbol)
+    return index === undefined ? NaN : this.engine.marks[index]!
+  }
+
+  cash(): number {
+    return this.sleeve.book.cash
+  }
+
+  equity(): number {
+    return this.sleeve.book.equity
+  }
+
+  position(symbol: string): number {
+    const index = this.engine.symbolIndex.get(symbol)
+    return index === undefined ? 0 : this.sleeve.book.positions[index]!.qty
+  }
+
+  positions(): PositionView[] {
+    return this.sleeve.book.held.map((p) => ({ symbol: p.symbol, qty: p.qty, avgPrice: p.avgPrice, value: p.value, unrealized: p.unrealized, realized: p.realized }))
+  }
+
+  accountPosition(symbol: string): number {
+    const index = this.engine.symbolIndex.get(symbol)
+    if (index === undefined) return 0
+    let q = 0
+    for (const s of this.engine.sleeves) q += s.book.positions[index]!.qty
+    return q
+  }
+
+  openOrders(symbol?: string): OrderView[] {
+    return this.engine.workingOrders(this.sleeve, symbol)
+  }
+
+  buy(symbol: string, options: OrderOptions = {}): OrderView {
+    return this.order('buy', symbol, options)
+  }
+
+  sell(symbol: string, options: OrderOptions = {}): OrderView {
+    return this.order('sell', symbol, options)
+  }
+
+  private order(side: Side, symbol: string, options: OrderOptions): OrderView {
+    const order = this.engine.request(this.sleeve, side, symbol, options, 'entry')
+    if (this.handles.length > 0) {
+      const factors: Record<string, number> = {}
+      for (const h of this.handles) factors[h.label] = h.at(0)
+      order.factors = factors
+    }
+    return order
+  }
+
+  close(symbol: string, options: { tag?: string } = {}): OrderView | undefined {
+    return this.engine.closePosition(this.sleeve, symbol, options.tag ?? '')
+  }
+
+  cancel(orderId: number): void {
+    this.engine.requestCancel(this.sleeve, orderId)
+  }
+
+  targetPercent(symbol: string, percent: number, options: { tag?: string } = {}): OrderView | undefined {
+    if (!Number.isFinite(percent)) throw new ConfigError(`targetPercent: percent must be a finite fraction of equity (received ${percent})`)
+    const price = this.price(symbol)
+    if (!(price > 0)) throw new ConfigError(`targetPercent: no price for ${symbol} yet`)
+    const target = (percent * this.equity()) / price
+    const delta = target - this.position(symbol) - this.engine.pendingQty(this.sleeve, symbol)
+    if (Math.abs(delta) * price < 1e-9 * Math.max(1, this.equity())) return undefined
+    const tag = options.tag ?? ''
+    return delta > 0 ? this.buy(symbol, { qty: delta, tag }) : this.sell(symbol, { qty: -delta, tag })
+  }
+
+  log(message: string): void {
+    this.sleeve.log.push(`${isoTime(this.time)} ${message}`)
+  }
+}

@@ -1,0 +1,806 @@
+// The event-driven engine. It owns the clock: every subscribed series' bars are merged by close time
+// (a bar is delivered once it has closed; at equal close times the shorter timeframe first), and
+// for each bar:
+//   1. on the finest series of its symbol (its execution series), working orders meet the bar:
+//      fills at the open first (market orders, gaps through stops and limits), then within the range
+//      (stops before limits: when a bar spans both bracket legs, the stop is assumed first);
+//   2. the symbol's mark moves to the close; open trades see the bar's high and low (MAE/MFE);
+//   3. the strategies subscribed to the series get onBar (after their warm-up);
+//   4. the requests they made (orders, cancels) go through the queue: sizing, caps and buying power
+//      (portfolio) → the order manager (NEW → SUBMITTED | REJECTED) → working from the next bar.
+// Fills call back onFill and onOrder. Per bar there is no allocation and no await: the bar object
+// of each series is reused, and all state lives in arrays indexed by symbol.
+
+import { ConfigError, isoTime, Progress, StrategyError, timeframeMs, type ProgressSink } from '../core/index.js'
+import type { Bars } from '../data/index.js'
+import type { BarEvent, OrderEvent, OrderOptions, OrderRole, OrderView, Side, Strategy, Subscription } from '../strategy/index.js'
+import { SleeveContext } from './context.js'
+import { Order } from './orders.js'
+import { Book, type RiskLimits } from './portfolio.js'
+import { commission, execution, fillableQty, openFill, rangeFill, type FillModel } from './sim-exchange.js'
+
+export interface SeriesState {
+  key: string
+  symbol: string
+  symbolIndex: number
+  timeframe: string
+  tfMs: number
+  bars: Bars
+  n: number
+  /** Index of the last delivered bar (−1 before the first). */
+  i: number
+  /** The finest timeframe of its symbol: orders fill on its bars. */
+  execution: boolean
+  subscribers: Sleeve[]
+  event: BarEvent
+}
+
+export interface FillRecord {
+  orderId: number
+  strategy: string
+  symbol: string
+  side: Side
+  qty: number
+  price: number
+  fee: number
+  time: number
+  liquidity: 'maker' | 'taker'
+  role: OrderRole
+}
+
+export interface TradeRecord {
+  strategy: string
+  symbol: string
+  direction: 'long' | 'short'
+  entryTime: number
+  entryPrice: number
+  exitTime: number
+  exitPrice: number
+  qty: number
+  fees: number
+  pnl: number
+  returnPct: number
+  mae: number
+  mfe: number
+  barsHeld: number
+  entryOrderId: number
+  tag: string
+  /** Closed by the end of the data (marked at the last close), not by a fill. */
+  open: boolean
+  factors: Record<string, number> | undefined
+}
+
+interface OpenTrade {
+  direction: 1 | -1
+  entryTime: number
+  entryBar: number
+  entryQty: number
+  entryNotional: number
+  exitQty: number
+  exitNotional: number
+  fees: number
+  realized: number
+  minLow: number
+  maxHigh: number
+  entryOrderId: number
+  tag: string
+  factors: Record<string, number> | undefined
+}
+
+export interface SleeveSpec {
+  strategy: Strategy<any>
+  params: Record<string, number>
+  subscriptions: Subscription[]
+  cash: number
+  /** Unique within the run: the strategy's name, suffixed when one strategy runs twice. */
+  name: string
+}
+
+export interface Sleeve {
+  readonly name: string
+  readonly strategy: Strategy<any>
+  readonly params: Record<string, number>
+  readonly subscriptions: Subscription[]
+  readonly warmup: number
+  readonly book: Book
+  ctx: SleeveContext<any>
+  readonly orders: Order[]
+  readonly fills: FillRecord[]
+  readonly trades: TradeRecord[]
+  readonly openTrades: (OpenTrade | undefined)[]
+  readonly log: string[]
+  equity: Float64Array
+  gross: Float64Array
+  traded: Float64Array
+  tradedSinceRecord: number
+}
+
+export interface EngineOptions {
+  fills: FillModel
+  limits: RiskLimits
+  /** Default sizing for orders that give none. */
+  sizing: OrderOptions
+  /** Quantities are floored to a multiple of this (0: fractional units). */
+  lotSize: number
+  /** Close every open position at the last bar's close when the data ends (trades marked open). */
+  closeAtEnd: boolean
+  progress?: ProgressSink
+}
+
+type Request = { kind: 'submit'; order: Order; sleeve: Sleeve; sizing: OrderOptions; resizable: boolean } | { kind: 'cancel'; orderId: number; sleeve: Sleeve; reason: string }
+
+export class Engine {
+  readonly series: SeriesState[] = []
+  readonly seriesByKey = new Map<string, SeriesState>()
+  readonly symbols: string[] = []
+  readonly symbolIndex = new Map<string, number>()
+  /** Last price of each symbol. */
+  marks: Float64Array
+  /** The execution series of each symbol. */
+  readonly executionOf: SeriesState[] = []
+  readonly sleeves: Sleeve[] = []
+  /** Working orders by symbol index. */
+  readonly working: Order[][] = []
+  /** Open trades by symbol (any sleeve): MAE/MFE tracking is skipped where there are none. */
+  readonly openTradeCount: Int32Array
+  private readonly queue: Request[] = []
+  private nextId = 1
+  now = NaN
+  /** Equity points: one per distinct close time. */
+  times: Float64Array
+  ticks = 0
+
+  constructor(
+    specs: readonly SleeveSpec[],
+    data: (symbol: string, timeframe: string) => Bars,
+    readonly options: EngineOptions,
+  ) {
+    for (const spec of specs) {
+      for (const sub of spec.subscriptions) {
+        timeframeMs(sub.timeframe)
+        if (!this.symbolIndex.has(sub.symbol)) {
+          this.symbolIndex.set(sub.symbol, this.symbols.length)
+          this.symbols.push(sub.symbol)
+        }
+      }
+    }
+    this.marks = new Float64Array(this.symbols.length).fill(NaN)
+    this.openTradeCount = new Int32Array(this.symbols.length)
+    for (let k = 0; k < this.symbols.length; k++) this.working.push([])
+    let total = 0
+    for (const spec of specs) {
+      for (const sub of spec.subscriptions) {
+        const key = `${sub.symbol}@${sub.timeframe}`
+        if (this.seriesByKey.has(key)) continue
+        const bars = data(sub.symbol, sub.timeframe)
+        const symbolIndex = this.symbolIndex.get(sub.symbol)!
+        const s: SeriesState = {
+          key,
+          symbol: sub.symbol,
+          symbolIndex,
+          timeframe: sub.timeframe,
+          tfMs: timeframeMs(sub.timeframe),
+          bars,
+          n: bars.time.length,
+          i: -1,
+          execution: false,
+          subscribers: [],
+          event: { symbol: sub.symbol, timeframe: sub.timeframe, time: NaN, closeTime: NaN, open: NaN, high: NaN, low: NaN, close: NaN, volume: NaN, index: -1 },
+        }
+        total += s.n
+        this.series.push(s)
+        this.seriesByKey.set(key, s)
+      }
+    }
+    for (let k = 0; k < this.symbols.length; k++) {
+      const own = this.series.filter((s) => s.symbolIndex === k)
+      const finest = own.reduce((a, b) => (b.tfMs < a.tfMs ? b : a))
+      finest.execution = true
+      this.executionOf.push(finest)
+    }
+    this.times = new Float64Array(total)
+    for (const spec of specs) {
+      const book = new Book(spec.name, spec.cash, options.limits, this.symbols, this.marks)
+      const sleeve: Sleeve = {
+        name: spec.name,
+        strategy: spec.strategy,
+        params: spec.params,
+        subscriptions: spec.subscriptions,
+        warmup: Math.max(0, Math.floor(spec.strategy.warmup(spec.params))),
+        book,
+        ctx: undefined as unknown as SleeveContext<any>,
+        orders: [],
+        fills: [],
+        trades: [],
+        openTrades: this.symbols.map(() => undefined),
+        log: [],
+        equity: new Float64Array(total),
+        gross: new Float64Array(total),
+        traded: new Float64Array(total),
+        tradedSinceRecord: 0,
+      }
+      sleeve.ctx = new SleeveContext(this, sleeve, spec.params, spec.subscriptions)
+      this.sleeves.push(sleeve)
+      for (const sub of spec.subscriptions) {
+        const s = this.seriesByKey.get(`${sub.symbol}@${sub.timeframe}`)!
+        if (!s.subscribers.includes(sleeve)) s.subscribers.push(sleeve)
+      }
+    }
+  }
+
+  /** Runs the whole data set through every sleeve. */
+  run(): void {
+    for (const sleeve of this.sleeves) {
+      sleeve.ctx.time = NaN
+      this.callback(sleeve, 'onStart', undefined, () => sleeve.strategy.onStart?.(sleeve.ctx))
+    }
+    this.drain()
+    const series = this.series
+    const count = series.length
+    const total = this.times.length
+    const sink = this.options.progress
+    const progress = sink === undefined ? undefined : new Progress({ label: 'backtest', total, sink })
+    let delivered = 0
+    for (;;) {
+      let best: SeriesState | undefined
+      let bestT = Infinity
+      for (let k = 0; k < count; k++) {
+        const s = series[k]!
+        const j = s.i + 1
+        if (j >= s.n) continue
+        const t = s.bars.time[j]! + s.tfMs
+        if (t < bestT || (t === bestT && s.tfMs < best!.tfMs)) {
+          best = s
+          bestT = t
+        }
+      }
+      if (best === undefined) break
+      if (bestT !== this.now) {
+        if (this.now === this.now) this.record()
+        this.now = bestT
+      }
+      this.step(best)
+      if (progress !== undefined && (++delivered & 0xffff) === 0) progress.set(delivered)
+    }
+    if (this.options.closeAtEnd) this.closeAll()
+    if (this.now === this.now) this.record()
+    this.finish()
+    progress?.finish(`${total.toLocaleString('en-US')} bars`)
+  }
+
+  private step(s: SeriesState): void {
+    const i = ++s.i
+    const b = s.bars
+    const open = b.open[i]!
+    const high = b.high[i]!
+    const low = b.low[i]!
+    const close = b.close[i]!
+    const time = b.time[i]!
+    if (s.execution) {
+      const k = s.symbolIndex
+      if (this.marks[k] !== this.marks[k]) this.marks[k] = open
+      if (this.working[k]!.length > 0) this.match(s, i, time, open, high, low, b.volume[i]!)
+      this.marks[k] = close
+      if (this.openTradeCount[k]! > 0) {
+        for (const sleeve of this.sleeves) {
+          const t = sleeve.openTrades[k]
+          if (t === undefined) continue
+          if (low < t.minLow) t.minLow = low
+          if (high > t.maxHigh) t.maxHigh = high
+        }
+      }
+    }
+    const ev = s.event
+    ev.time = time
+    ev.closeTime = time + s.tfMs
+    ev.open = open
+    ev.high = high
+    ev.low = low
+    ev.close = close
+    ev.volume = b.volume[i]!
+    ev.index = i
+    const subs = s.subscribers
+    for (let k = 0; k < subs.length; k++) {
+      const sleeve = subs[k]!
+      if (i + 1 < sleeve.warmup) continue
+      const ctx = sleeve.ctx
+      ctx.time = ev.closeTime
+      try {
+        sleeve.strategy.onBar(ctx, ev)
+      } catch (error) {
+        throw this.wrap(sleeve, 'onBar', s.symbol, error)
+      }
+    }
+    if (this.queue.length > 0) this.drain()
+  }
+
+  private record(): void {
+    const t = this.ticks++
+    this.times[t] = this.now
+    for (const sleeve of this.sleeves) {
+      const book = sleeve.book
+      sleeve.equity[t] = book.held.length === 0 ? book.cash : book.equity
+      sleeve.gross[t] = book.held.length === 0 ? 0 : book.gross
+      sleeve.traded[t] = sleeve.tradedSinceRecord
+      sleeve.tradedSinceRecord = 0
+    }
+  }
+
+  // ---- orders: requests from the strategies -------------------------------------------------
+
+  request(sleeve: Sleeve, side: Side, symbol: string, options: OrderOptions, role: OrderRole): Order {
+    const k = this.symbolIndex.get(symbol)
+    if (k === undefined) throw new ConfigError(`${sleeve.name} trades ${symbol}, which is not in its universe (${this.symbols.join(', ')})`)
+    const type = options.type ?? (options.limit !== undefined ? 'limit' : options.stop !== undefined ? 'stop' : 'market')
+    if (type === 'limit' && !(Number.isFinite(options.limit) && options.limit! > 0)) throw new ConfigError(`a limit order needs limit: a price > 0 (received ${options.limit})`)
+    if (type === 'stop' && !(Number.isFinite(options.stop) && options.stop! > 0)) throw new ConfigError(`a stop order needs stop: a price > 0 (received ${options.stop})`)
+    if (type !== 'market' && type !== 'limit' && type !== 'stop') throw new ConfigError(`order type must be market, limit or stop (received ${String(type)})`)
+    const expire = options.expireBars ?? Infinity
+    if (!(expire >= 1)) throw new ConfigError(`expireBars must be ≥ 1 (received ${expire})`)
+    const order = new Order(this.nextId++, sleeve.name, symbol, side, type, role, NaN, options.limit ?? NaN, options.stop ?? NaN, 0, options.tag ?? '', this.now, expire)
+    for (const [name, price] of [['stopLoss', options.stopLoss], ['takeProfit', options.takeProfit]] as const) {
+      if (price !== undefined && !(Number.isFinite(price) && price > 0)) throw new ConfigError(`${name} must be a price > 0 (received ${price})`)
+    }
+    order.stopLoss = options.stopLoss ?? NaN
+    order.takeProfit = options.takeProfit ?? NaN
+    const explicit = options.qty !== undefined || options.notional !== undefined || options.percent !== undefined || options.risk !== undefined
+    const sizing: OrderOptions = explicit ? options : { ...this.options.sizing, stopLoss: options.stopLoss }
+    sleeve.orders.push(order)
+    this.queue.push({ kind: 'submit', order, sleeve, sizing, resizable: true })
+    return order
+  }
+
+  requestCancel(sleeve: Sleeve, orderId: number, reason = 'cancelled by the strategy'): void {
+    this.queue.push({ kind: 'cancel', orderId, sleeve, reason })
+  }
+
+  /** Cancels the sleeve's working orders on a symbol and sends a market order for its position. */
+  closePosition(sleeve: Sleeve, symbol: string, tag: string): Order | undefined {
+    const k = this.symbolIndex.get(symbol)
+    if (k === undefined) throw new ConfigError(`${sleeve.name} closes ${symbol}, which is not in its universe (${this.symbols.join(', ')})`)
+    for (const o of this.working[k]!) if (o.strategy === sleeve.name) this.requestCancel(sleeve, o.id, 'cancelled by close')
+    for (const r of this.queue) if (r.kind === 'submit' && r.sleeve === sleeve && r.order.symbol === symbol && r.order.status === 'NEW') r.order.cancelReason = 'superseded by close'
+    const q = sleeve.book.positions[k]!.qty
+    if (q === 0) return undefined
+    const order = new Order(this.nextId++, sleeve.name, symbol, q > 0 ? 'sell' : 'buy', 'market', 'exit', Math.abs(q), NaN, NaN, 0, tag, this.now)
+    sleeve.orders.push(order)
+    this.queue.push({ kind: 'submit', order, sleeve, sizing: { qty: Math.abs(q) }, resizable: false })
+    return order
+  }
+
+  workingOrders(sleeve: Sleeve, symbol?: string): OrderView[] {
+    const out: OrderView[] = []
+    const lists = symbol === undefined ? this.working : [this.working[this.symbolIndex.get(symbol) ?? -1] ?? []]
+    for (const list of lists) for (const o of list) if (o.strategy === sleeve.name) out.push(o)
+    return out
+  }
+
+  /** Signed units of the sleeve's working and queued orders on a symbol. */
+  pendingQty(sleeve: Sleeve, symbol: string): number {
+    const k = this.symbolIndex.get(symbol)
+    if (k === undefined) return 0
+    let q = 0
+    for (const o of this.working[k]!) if (o.strategy === sleeve.name && o.role === 'entry') q += (o.side === 'buy' ? 1 : -1) * o.remaining
+    for (const r of this.queue) {
+      if (r.kind === 'submit' && r.sleeve === sleeve && r.order.symbol === symbol && r.order.role === 'entry' && r.sizing.qty !== undefined) {
+        q += (r.order.side === 'buy' ? 1 : -1) * r.sizing.qty
+      }
+    }
+    return q
+  }
+
+  /** Processes queued requests in order; callbacks may queue more, processed in the same pass. */
+  private drain(): void {
+    const queue = this.queue
+    for (let r = 0; r < queue.length; r++) {
+      const req = queue[r]!
+      if (req.kind === 'cancel') this.cancel(req.sleeve, req.orderId, req.reason)
+      else this.submit(req.sleeve, req.order, req.sizing, req.resizable)
+    }
+    queue.length = 0
+  }
+
+  private submit(sleeve: Sleeve, order: Order, sizing: OrderOptions, resizable: boolean): void {
+    const k = this.symbolIndex.get(order.symbol)!
+    if (order.cancelReason !== '') {
+      order.qty = 0
+      this.setStatus(sleeve, order, 'REJECTED', order.cancelReason)
+      return
+    }
+    const price = this.marks[k]!
+    if (!(price > 0)) {
+      order.qty = 0
+      this.setStatus(sleeve, order, 'REJECTED', `no price for ${order.symbol} yet`)
+      return
+    }
+    const book = sleeve.book
+    const wanted = this.size(sleeve, order, sizing, price)
+    const checked = resizable ? this.checkLimits(sleeve, order, wanted, price) : { qty: wanted, reason: '' }
+    order.qty = checked.qty
+    if (!(checked.qty > 0)) {
+      order.qty = 0
+      this.setStatus(sleeve, order, 'REJECTED', checked.reason === '' ? 'size is 0' : checked.reason)
+      return
+    }
+    if (checked.qty < wanted && checked.reason !== '') this.emitOrder(sleeve, order, 'RESIZED', `${checked.reason}: ${fmt(wanted)} → ${fmt(checked.qty)}`)
+    const exec = this.executionOf[k]!
+    order.activeFrom = exec.i + 1 + this.options.fills.latencyBars
+    order.reserved = this.addedExposure(book, k, order) * price * book.marginRate(order.side === 'buy' ? 1 : -1)
+    book.reserved += order.reserved
+    this.working[k]!.push(order)
+    this.setStatus(sleeve, order, 'SUBMITTED', '')
+  }
+
+  /** Units from the sizing options at the reference price (the last close). */
+  private size(sleeve: Sleeve, order: Order, sizing: OrderOptions, price: number): number {
+    const given = (['qty', 'notional', 'percent', 'risk'] as const).filter((key) => sizing[key] !== undefined)
+    if (given.length > 1) throw new ConfigError(`order sizing takes one of qty, notional, percent, risk (received ${given.join(', ')})`)
+    const equity = sleeve.book.equity
+    let qty: number
+    if (sizing.qty !== undefined) qty = sizing.qty
+    else if (sizing.notional !== undefined) qty = sizing.notional / price
+    else if (sizing.percent !== undefined) {
+      // All of the percentage in the position, commission and slippage paid from it.
+      const f = this.options.fills
+      qty = (sizing.percent * equity) / (price * (1 + f.slippageBps / 10_000) * (1 + f.takerRate))
+    } else if (sizing.risk !== undefined) {
+      const stop = sizing.stopLoss ?? order.stopLoss
+      if (!(stop > 0)) throw new ConfigError('risk sizing needs a stopLoss price')
+      qty = (sizing.risk * equity) / Math.abs(price - stop)
+    } else qty = 1
+    if (!(Number.isFinite(qty) && qty >= 0)) throw new ConfigError(`order size must be a finite number ≥ 0 (received ${qty} from ${given[0] ?? 'default sizing'})`)
+    const lot = this.options.lotSize
+    return lot > 0 ? Math.floor(qty / lot + 1e-9) * lot : qty
+  }
+
+  /** Units of |position| an order would add (0 for the part that reduces it). */
+  private addedExposure(book: Book, k: number, order: Pick<Order, 'side' | 'remaining'>): number {
+    const q = book.positions[k]!.qty
+    const signed = (order.side === 'buy' ? 1 : -1) * order.remaining
+    return Math.max(0, Math.abs(q + signed) - Math.abs(q))
+  }
+
+  /** The quantity the caps and buying power allow (resized down), with the reason when they bind. */
+  private checkLimits(sleeve: Sleeve, order: Order, qty: number, price: number): { qty: number; reason: string } {
+    const book = sleeve.book
+    const limits = book.limits
+    const k = this.symbolIndex.get(order.symbol)!
+    const q = book.positions[k]!.qty
+    const sign = order.side === 'buy' ? 1 : -1
+    let reason = ''
+    let allowed = qty
+    const cut = (limit: number, why: string) => {
+      if (limit < allowed) {
+        allowed = Math.max(0, limit)
+        reason = why
+      }
+    }
+    if (!limits.allowShort && sign < 0) cut(Math.max(0, q), 'shorting is disabled')
+    // Only the part that adds exposure is subject to the caps.
+    const reducing = Math.min(allowed, sign * q < 0 ? Math.abs(q) : 0)
+    if (allowed > reducing) {
+      if (q === 0 && book.openPositions >= limits.maxOpenPositions) return { qty: 0, reason: `max open positions (${limits.maxOpenPositions}) reached` }
+      const lot = this.options.lotSize
+      const floor = (x: number) => (lot > 0 ? Math.floor(x / lot + 1e-9) * lot : x)
+      // |q + sign·x| ≤ cap/price  ⇒  x ≤ cap/price + sign·q (the same side) or cap/price − |q| beyond the flip.
+      const maxUnits = (cap: number) => floor(cap / price + sign * q)
+      if (limits.maxPositionNotional !== Infinity) cut(maxUnits(limits.maxPositionNotional), `max position notional ${limits.maxPositionNotional}`)
+      if (limits.maxGrossExposure !== Infinity) {
+        const equity = book.equity
+        const otherGross = book.gross - Math.abs(q) * price
+        cut(maxUnits(limits.maxGrossExposure * equity - otherGross), `max gross exposure ${limits.maxGrossExposure}× equity`)
+      }
+      const f = this.options.fills
+      const unitCost = price * (1 + f.slippageBps / 10_000)
+      const rate = book.marginRate(sign) + f.takerRate
+      const power = book.buyingPower - f.fixedFee
+      const affordable = floor(reducing + Math.max(0, power) / (unitCost * rate))
+      cut(affordable, 'insufficient buying power')
+    }
+    return { qty: allowed, reason }
+  }
+
+  private cancel(sleeve: Sleeve, orderId: number, reason: string): void {
+    const order = sleeve.orders.find((o) => o.id === orderId)
+    if (order === undefined || !(order.working || order.status === 'NEW')) return
+    if (order.status === 'NEW') {
+      order.cancelReason = `${reason} before it was submitted`
+      return
+    }
+    this.retire(sleeve, order, 'CANCELLED', reason)
+  }
+
+  /** Takes a working order out of the book in a terminal state. */
+  private retire(sleeve: Sleeve, order: Order, status: 'CANCELLED' | 'EXPIRED' | 'FILLED', reason: string): void {
+    const k = this.symbolIndex.get(order.symbol)!
+    const list = this.working[k]!
+    const at = list.indexOf(order)
+    if (at >= 0) list.splice(at, 1)
+    sleeve.book.reserved -= order.reserved
+    order.reserved = 0
+    if (status !== 'FILLED') this.setStatus(sleeve, order, status, reason)
+  }
+
+  private setStatus(sleeve: Sleeve, order: Order, status: 'SUBMITTED' | 'CANCELLED' | 'EXPIRED' | 'REJECTED', reason: string): void {
+    order.transition(status, this.now, reason)
+    this.emitOrder(sleeve, order, status, reason)
+  }
+
+  private emitOrder(sleeve: Sleeve, order: Order, status: OrderEvent['status'], reason: string): void {
+    const cb = sleeve.strategy.onOrder
+    if (cb === undefined) return
+    sleeve.ctx.time = this.now
+    this.callback(sleeve, 'onOrder', order.symbol, () => cb.call(sleeve.strategy, sleeve.ctx, { order, status, reason, time: this.now }))
+  }
+
+  // ---- the simulated exchange: working orders meet a bar --------------------------------------
+
+  private match(s: SeriesState, i: number, time: number, open: number, high: number, low: number, volume: number): void {
+    const k = s.symbolIndex
+    const list = this.working[k]!
+    // Pass 1, the open: market orders and gaps through stops and limits.
+    for (const order of list.slice()) {
+      if (order.activeFrom > i || order.placedAfterOpen || !order.working) continue
+      const raw = openFill(order, open)
+      if (raw === raw) this.execute(order, raw, i, time, volume, true)
+    }
+    // Pass 2, the range after the open: stops first (the pessimistic order within a bar), then limits.
+    for (const type of ['stop', 'limit'] as const) {
+      for (const order of list.slice()) {
+        if (order.activeFrom > i || order.type !== type || !order.working) continue
+        const raw = rangeFill(order, high, low)
+        if (raw === raw) this.execute(order, raw, i, time, volume, false)
+      }
+    }
+    // Expiry: a working order has seen one more bar.
+    for (const order of list.slice()) {
+      order.placedAfterOpen = false
+      if (order.activeFrom > i || !order.working) continue
+      if (++order.barsWorking >= order.expireBars) this.retire(this.sleeveOf(order), order, 'EXPIRED', `not filled within ${order.expireBars} bars`)
+    }
+    if (this.queue.length > 0) this.drain()
+  }
+
+  private sleeveOf(order: Order): Sleeve {
+    for (const s of this.sleeves) if (s.name === order.strategy) return s
+    throw new Error(`no sleeve ${order.strategy}`)
+  }
+
+  private execute(order: Order, raw: number, i: number, time: number, volume: number, atOpen: boolean): void {
+    const sleeve = this.sleeveOf(order)
+    const book = sleeve.book
+    const k = this.symbolIndex.get(order.symbol)!
+    const model = this.options.fills
+    const { price, liquidity } = execution(order, raw, model)
+    let qty = fillableQty(order.remaining, volume, model)
+    const position = book.positions[k]!
+    const sign = order.side === 'buy' ? 1 : -1
+    // Exits and bracket children only reduce: never more than the position they close or protect.
+    if (order.role !== 'entry') {
+      const held = Math.max(0, -sign * position.qty)
+      if (held < qty) {
+        qty = held
+        if (held === 0) {
+          this.retire(sleeve, order, 'CANCELLED', 'no position left to reduce')
+          return
+        }
+      }
+    }
+    // Buying power at the fill price (a gap may make a sized order unaffordable): fill what it allows.
+    let shortfall = false
+    if (order.role === 'entry') {
+      book.reserved -= order.reserved
+      const added = this.addedExposure(book, k, { side: order.side, remaining: qty })
+      if (added > 0) {
+        const rate = book.marginRate(sign) + (liquidity === 'maker' ? model.makerRate : model.takerRate)
+        const power = book.buyingPower - model.fixedFee
+        const affordable = Math.max(0, power) / (price * rate)
+        if (added > affordable * (1 + 1e-12)) {
+          qty -= added - affordable
+          shortfall = true
+        }
+      }
+      book.reserved += order.reserved
+    }
+    if (qty > 0) {
+      const fee = commission(qty, price, liquidity, model)
+      const before = position.qty
+      const realized = book.apply(k, sign * qty, price, fee)
+      order.fill(qty, price, fee, time)
+      const share = order.qty > 0 ? order.remaining / order.qty : 0
+      book.reserved -= order.reserved - order.reserved * share
+      order.reserved *= share
+      sleeve.tradedSinceRecord += qty * price
+      const fill: FillRecord = { orderId: order.id, strategy: sleeve.name, symbol: order.symbol, side: order.side, qty, price, fee, time, liquidity, role: order.role }
+      sleeve.fills.push(fill)
+      this.trade(sleeve, k, order, before, sign * qty, price, fee, realized, i, time)
+      if (order.status === 'FILLED') this.retire(sleeve, order, 'FILLED', '')
+      this.afterFill(sleeve, order, qty, i, atOpen)
+      const onFill = sleeve.strategy.onFill
+      sleeve.ctx.time = this.now
+      if (onFill !== undefined) this.callback(sleeve, 'onFill', order.symbol, () => onFill.call(sleeve.strategy, sleeve.ctx, { order, symbol: order.symbol, side: order.side, qty, price, fee, time, liquidity }))
+      this.emitOrder(sleeve, order, order.status, '')
+    }
+    if (shortfall && order.working) this.retire(sleeve, order, 'CANCELLED', 'insufficient buying power at the fill price')
+  }
+
+  /** Brackets and OCO after a fill. */
+  private afterFill(sleeve: Sleeve, order: Order, qty: number, i: number, atOpen: boolean): void {
+    const k = this.symbolIndex.get(order.symbol)!
+    if (order.role === 'entry' && (order.stopLoss === order.stopLoss || order.takeProfit === order.takeProfit)) {
+      if (order.children.length === 0) {
+        const side: Side = order.side === 'buy' ? 'sell' : 'buy'
+        const legs: [OrderRole, 'stop' | 'limit', number][] = []
+        if (order.stopLoss === order.stopLoss) legs.push(['stop-loss', 'stop', order.stopLoss])
+        if (order.takeProfit === order.takeProfit) legs.push(['take-profit', 'limit', order.takeProfit])
+        for (const [role, type, price] of legs) {
+          const child = new Order(this.nextId++, sleeve.name, order.symbol, side, type, role, qty, type === 'limit' ? price : NaN, type === 'stop' ? price : NaN, order.id, order.tag, this.now)
+          // Placed when the entry filled: at the open, the rest of this bar is after it; within the bar, from the next one.
+          child.activeFrom = atOpen ? i : i + 1
+          child.placedAfterOpen = atOpen
+          order.children.push(child)
+          sleeve.orders.push(child)
+          child.transition('SUBMITTED', this.now)
+          this.working[k]!.push(child)
+          this.emitOrder(sleeve, child, 'SUBMITTED', '')
+        }
+      } else {
+        for (const child of order.children) if (child.working) child.qty += qty
+      }
+    }
+    if (order.role === 'stop-loss' || order.role === 'take-profit') {
+      const parent = sleeve.orders.find((o) => o.id === order.parentId)
+      for (const sibling of parent?.children ?? []) {
+        if (sibling === order || !sibling.working) continue
+        if (order.status === 'FILLED') this.retire(sleeve, sibling, 'CANCELLED', `OCO: ${order.role} filled`)
+        else sibling.qty = Math.max(sibling.filled, sibling.qty - qty)
+      }
+    }
+    // Flat: protective children of this symbol have nothing left to protect.
+    if (sleeve.book.positions[k]!.qty === 0) {
+      for (const o of this.working[k]!.slice()) {
+        if (o.strategy === sleeve.name && (o.role === 'stop-loss' || o.role === 'take-profit')) this.retire(sleeve, o, 'CANCELLED', 'position closed')
+      }
+    }
+  }
+
+  // ---- trades: round trips from flat to flat ---------------------------------------------------
+
+  private trade(sleeve: Sleeve, k: number, order: Order, before: number, signed: number, price: number, fee: number, realized: number, i: number, time: number): void {
+    let open = sleeve.openTrades[k]
+    const after = sleeve.book.positions[k]!.qty
+    const qty = Math.abs(signed)
+    if (open === undefined || before === 0) {
+      open = this.openTrade(sleeve, k, order, Math.sign(signed) as 1 | -1, qty, price, fee, i, time)
+      return
+    }
+    if (Math.sign(signed) === open.direction) {
+      open.entryQty += qty
+      open.entryNotional += qty * price
+      open.fees += fee
+      return
+    }
+    const closing = Math.min(qty, Math.abs(before))
+    const share = closing / qty
+    open.exitQty += closing
+    open.exitNotional += closing * price
+    open.fees += fee * share
+    open.realized += realized
+    if (price < open.minLow) open.minLow = price
+    if (price > open.maxHigh) open.maxHigh = price
+    if (after === 0 || Math.sign(after) !== open.direction) {
+      this.closeTrade(sleeve, k, open, i, time, false)
+      if (after !== 0) this.openTrade(sleeve, k, order, Math.sign(after) as 1 | -1, Math.abs(after), price, fee * (1 - share), i, time)
+    }
+  }
+
+  private openTrade(sleeve: Sleeve, k: number, order: Order, direction: 1 | -1, qty: number, price: number, fee: number, i: number, time: number): OpenTrade {
+    const t: OpenTrade = {
+      direction,
+      entryTime: time,
+      entryBar: i,
+      entryQty: qty,
+      entryNotional: qty * price,
+      exitQty: 0,
+      exitNotional: 0,
+      fees: fee,
+      realized: 0,
+      minLow: price,
+      maxHigh: price,
+      entryOrderId: order.id,
+      tag: order.tag,
+      factors: order.factors,
+    }
+    sleeve.openTrades[k] = t
+    this.openTradeCount[k]!++
+    return t
+  }
+
+  private closeTrade(sleeve: Sleeve, k: number, t: OpenTrade, i: number, time: number, atEnd: boolean): void {
+    const entryPrice = t.entryNotional / t.entryQty
+    const exitPrice = t.exitNotional / t.exitQty
+    const d = t.direction
+    const pnl = t.realized - t.fees
+    sleeve.trades.push({
+      strategy: sleeve.name,
+      symbol: this.symbols[k]!,
+      direction: d > 0 ? 'long' : 'short',
+      entryTime: t.entryTime,
+      entryPrice,
+      exitTime: time,
+      exitPrice,
+      qty: t.entryQty,
+      fees: t.fees,
+      pnl,
+      returnPct: pnl / t.entryNotional,
+      mae: d > 0 ? (t.minLow - entryPrice) / entryPrice : (entryPrice - t.maxHigh) / entryPrice,
+      mfe: d > 0 ? (t.maxHigh - entryPrice) / entryPrice : (entryPrice - t.minLow) / entryPrice,
+      barsHeld: i - t.entryBar,
+      entryOrderId: t.entryOrderId,
+      tag: t.tag,
+      open: atEnd,
+      factors: t.factors,
+    })
+    sleeve.openTrades[k] = undefined
+    this.openTradeCount[k]!--
+  }
+
+  // ---- the end -----------------------------------------------------------------------------------
+
+  /** closeAtEnd: every position leaves at its symbol's last close (a market-on-close fill, slippage and commission paid). */
+  private closeAll(): void {
+    for (const sleeve of this.sleeves) {
+      for (const p of sleeve.book.held.slice()) {
+        const exec = this.executionOf[p.symbolIndex]!
+        const order = new Order(this.nextId++, sleeve.name, p.symbol, p.qty > 0 ? 'sell' : 'buy', 'market', 'exit', Math.abs(p.qty), NaN, NaN, 0, 'close at end', this.now)
+        sleeve.orders.push(order)
+        order.transition('SUBMITTED', this.now)
+        this.working[p.symbolIndex]!.push(order)
+        this.execute(order, p.mark, exec.i, exec.bars.time[exec.i]!, Infinity, false)
+      }
+    }
+  }
+
+  private finish(): void {
+    for (const sleeve of this.sleeves) {
+      for (let k = 0; k < this.symbols.length; k++) {
+        for (const o of this.working[k]!.slice()) if (o.strategy === sleeve.name) this.retire(sleeve, o, 'EXPIRED', 'end of data')
+      }
+      for (const o of sleeve.orders) if (o.status === 'NEW') this.setStatus(sleeve, o, 'REJECTED', 'end of data')
+      const last = this.executionOf
+      for (let k = 0; k < this.symbols.length; k++) {
+        const open = sleeve.openTrades[k]
+        if (open === undefined) continue
+        // Still open: reported at the last close, marked as open (not in the trade statistics unless closeAtEnd).
+        const p = sleeve.book.positions[k]!
+        const exec = last[k]!
+        const remaining = Math.abs(p.qty)
+        open.exitQty += remaining
+        open.exitNotional += remaining * p.mark
+        open.realized += p.unrealized
+        this.closeTrade(sleeve, k, open, exec.i, exec.bars.time[exec.i]!, true)
+      }
+      sleeve.ctx.time = this.now
+      this.callback(sleeve, 'onStop', undefined, () => sleeve.strategy.onStop?.(sleeve.ctx))
+    }
+  }
+
+  private callback(sleeve: Sleeve, name: string, symbol: string | undefined, fn: () => void): void {
+    try {
+      fn()
+    } catch (error) {
+      throw this.wrap(sleeve, name, symbol, error)
+    }
+  }
+
+  private wrap(sleeve: Sleeve, callback: string, symbol: string | undefined, error: unknown): Error {
+    if (error instanceof StrategyError) return error
+    const message = error instanceof Error ? error.message : String(error)
+    const at = this.now === this.now ? ` at the bar closing ${isoTime(this.now)}` : ''
+    return new StrategyError(`strategy ${sleeve.name}: ${callback} failed${symbol === undefined ? '' : ` on ${symbol}`}${at}: ${message}`, { cause: error })
+  }
+}
+
+function fmt(x: number): string {
+  return Number.isInteger(x) ? String(x) : x.toPrecision(6)
+}

@@ -1,0 +1,9 @@
+// lib/backtest: the event-driven engine (simulated exchange, order manager, portfolio), results and
+// exports, the vectorized engine, sweeps and portfolio backtests.
+
+export * from './backtest.js'
+export * from './orders.js'
+export * from './portfolio.js'
+export * from './results.js'
+export * from './sim-exchange.js'
+export type { FillRecord, TradeRecord } from './engine.js'

@@ -1,0 +1,109 @@
+// Orders and their lifecycle: the explicit transition table of DESIGN.md, enforced — an illegal
+// transition is a bug in the engine or a broker adapter, and throws rather than corrupting the book.
+//   NEW → SUBMITTED → PARTIALLY_FILLED → FILLED | CANCELLED | REJECTED | EXPIRED
+
+import { MtflowError } from '../core/index.js'
+import type { OrderRole, OrderStatus, OrderType, OrderView, Side } from '../strategy/index.js'
+
+export const TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
+  NEW: ['SUBMITTED', 'REJECTED'],
+  SUBMITTED: ['PARTIALLY_FILLED', 'FILLED', 'CANCELLED', 'REJECTED', 'EXPIRED'],
+  PARTIALLY_FILLED: ['PARTIALLY_FILLED', 'FILLED', 'CANCELLED', 'EXPIRED'],
+  FILLED: [],
+  CANCELLED: [],
+  REJECTED: [],
+  EXPIRED: [],
+}
+
+/** An order moved along a transition the table does not allow. */
+export class OrderStateError extends MtflowError {}
+
+export function isTerminal(status: OrderStatus): boolean {
+  return TRANSITIONS[status].length === 0
+}
+
+export class Order implements OrderView {
+  status: OrderStatus = 'NEW'
+  filled = 0
+  avgPrice = NaN
+  fees = 0
+  reason = ''
+  /** Epoch ms: when the strategy asked, when it was accepted, when it reached a terminal state. */
+  createdAt: number
+  submittedAt = NaN
+  doneAt = NaN
+  /** Bars of its symbol seen while working (for expireBars and latency). */
+  barsWorking = 0
+  /** Takes part in matching from this bar index of its symbol's execution series on. */
+  activeFrom = 0
+  /** Bracket children (stop-loss, take-profit) are cancelled together: one fills, the other goes. */
+  children: Order[] = []
+  /** Placed after the open of its first bar (a child of an entry filled at that open): no gap fill there. */
+  placedAfterOpen = false
+  /** Bracket prices to attach when this entry fills. */
+  stopLoss = NaN
+  takeProfit = NaN
+  expireBars: number
+  /** The indicator values the strategy saw when it placed the order (factors.csv). */
+  factors: Record<string, number> | undefined
+  /** Buying power set aside for the exposure this order would add (released as it fills or ends). */
+  reserved = 0
+  /** Cancelled while still queued: rejected when the queue reaches it, with this reason. */
+  cancelReason = ''
+
+  constructor(
+    readonly id: number,
+    readonly strategy: string,
+    readonly symbol: string,
+    readonly side: Side,
+    readonly type: OrderType,
+    readonly role: OrderRole,
+    public qty: number,
+    readonly limit: number,
+    readonly stop: number,
+    readonly parentId: number,
+    readonly tag: string,
+    createdAt: number,
+    expireBars = Infinity,
+  ) {
+    this.createdAt = createdAt
+    this.expireBars = expireBars
+  }
+
+  get remaining(): number {
+    return this.qty - this.filled
+  }
+
+  /** Moves to `next`, or throws OrderStateError naming the order and both states. */
+  transition(next: OrderStatus, time: number, reason = ''): void {
+    if (!TRANSITIONS[this.status].includes(next)) {
+      throw new OrderStateError(`order ${this.id} (${this.symbol} ${this.side} ${this.type}): illegal transition ${this.status} → ${next}`)
+    }
+    this.status = next
+    if (reason !== '') this.reason = reason
+    if (next === 'SUBMITTED') this.submittedAt = time
+    if (isTerminal(next)) this.doneAt = time
+  }
+
+  /** Records a fill of `qty` at `price` (volume-weighted average price) and moves the state on. */
+  fill(qty: number, price: number, fee: number, time: number): void {
+    if (!(qty > 0) || qty > this.remaining + 1e-9 * this.qty) {
+      throw new OrderStateError(`order ${this.id}: fill of ${qty} with ${this.remaining} remaining`)
+    }
+    const before = this.filled
+    this.filled = before + qty
+    this.avgPrice = before === 0 ? price : (this.avgPrice * before + price * qty) / this.filled
+    this.fees += fee
+    // A fill within a billionth of the quantity completes the order (fractional sizes).
+    if (this.remaining <= 1e-9 * this.qty) {
+      this.filled = this.qty
+      this.transition('FILLED', time)
+    } else {
+      this.transition('PARTIALLY_FILLED', time)
+    }
+  }
+
+  get working(): boolean {
+    return this.status === 'SUBMITTED' || this.status === 'PARTIALLY_FILLED'
+  }
+}

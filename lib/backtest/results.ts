@@ -1,0 +1,271 @@
+// What a backtest returns: per strategy and combined, the equity and exposure curves, orders, fills
+// and trades as columnar records (one array per field: straight to Arrow, Parquet, Plot and the
+// tracker), and every metric of lib/stats. exportResults writes them as CSV and JSON files.
+
+import { join } from 'node:path'
+import { ConfigError, isoTime, writeFileAtomic } from '../core/index.js'
+import { performanceMetrics, type Performance } from '../stats/index.js'
+import type { Engine, FillRecord, Sleeve, TradeRecord } from './engine.js'
+import type { Order } from './orders.js'
+
+/** One array per field. */
+export type Columns<T> = { [K in keyof T]: T[K] extends number ? Float64Array : T[K][] }
+
+/** Records → columns: the numeric fields into Float64Array, the others into plain arrays. */
+export function toColumns<T extends object>(rows: readonly T[], fields: readonly (keyof T)[], numeric: readonly (keyof T)[]): Columns<T> {
+  const out: Record<string, unknown> = {}
+  for (const f of fields) out[f as string] = numeric.includes(f) ? Float64Array.from(rows, (r) => r[f] as number) : rows.map((r) => r[f])
+  return out as Columns<T>
+}
+
+/** Columns → records (for tables in notebooks). */
+export function toRows<T>(columns: Columns<T>): T[] {
+  const keys = Object.keys(columns) as (keyof T)[]
+  const n = keys.length === 0 ? 0 : (columns[keys[0]!] as ArrayLike<unknown>).length
+  const rows: T[] = []
+  for (let i = 0; i < n; i++) {
+    const r = {} as T
+    for (const k of keys) r[k] = (columns[k] as ArrayLike<T[keyof T]>)[i]!
+    rows.push(r)
+  }
+  return rows
+}
+
+export interface OrderRecord {
+  id: number
+  strategy: string
+  symbol: string
+  side: string
+  type: string
+  role: string
+  qty: number
+  filled: number
+  avgPrice: number
+  limit: number
+  stop: number
+  status: string
+  reason: string
+  parentId: number
+  tag: string
+  createdAt: number
+  submittedAt: number
+  doneAt: number
+  fees: number
+}
+
+const ORDER_NUMBERS: (keyof OrderRecord)[] = ['id', 'qty', 'filled', 'avgPrice', 'limit', 'stop', 'parentId', 'createdAt', 'submittedAt', 'doneAt', 'fees']
+const FILL_NUMBERS: (keyof FillRecord)[] = ['orderId', 'qty', 'price', 'fee', 'time']
+const TRADE_NUMBERS: (keyof TradeRecord)[] = ['entryTime', 'entryPrice', 'exitTime', 'exitPrice', 'qty', 'fees', 'pnl', 'returnPct', 'mae', 'mfe', 'barsHeld', 'entryOrderId']
+const ORDER_FIELDS: (keyof OrderRecord)[] = ['id', 'strategy', 'symbol', 'side', 'type', 'role', 'qty', 'filled', 'avgPrice', 'limit', 'stop', 'status', 'reason', 'parentId', 'tag', 'createdAt', 'submittedAt', 'doneAt', 'fees']
+const FILL_FIELDS: (keyof FillRecord)[] = ['orderId', 'strategy', 'symbol', 'side', 'qty', 'price', 'fee', 'time', 'liquidity', 'role']
+export const TRADE_FIELDS: (keyof TradeRecord)[] = ['strategy', 'symbol', 'direction', 'entryTime', 'entryPrice', 'exitTime', 'exitPrice', 'qty', 'fees', 'pnl', 'returnPct', 'mae', 'mfe', 'barsHeld', 'entryOrderId', 'tag', 'open']
+
+export interface Metrics extends Performance {
+  /** Equity at the start and the end. */
+  startEquity: number
+  endEquity: number
+  /** Mean of gross exposure / equity over the run. */
+  avgExposure: number
+  fees: number
+  /** Trades still open at the end (reported at the last close, not in the trade statistics). */
+  openTrades: number
+}
+
+export interface StrategyResult {
+  strategy: string
+  params: Record<string, number>
+  /** One point per distinct bar close of the run (the combined clock). */
+  equity: Float64Array
+  /** Gross exposure / equity. */
+  exposure: Float64Array
+  orders: Columns<OrderRecord>
+  fills: Columns<FillRecord>
+  trades: Columns<Omit<TradeRecord, 'factors'>>
+  /** The indicator values each trade's entry order saw, one row per trade: entryOrderId + one column per indicator. */
+  factors: Record<string, Float64Array>
+  metrics: Metrics
+  log: string[]
+}
+
+export interface BacktestResult {
+  /** Close time (epoch ms) of each equity point. */
+  time: Float64Array
+  equity: Float64Array
+  exposure: Float64Array
+  metrics: Metrics
+  strategies: StrategyResult[]
+  periodsPerYear: number
+  bars: number
+}
+
+/** Bars per year the data actually has: (points − 1) over the years they span. */
+export function observedPeriodsPerYear(time: ArrayLike<number>): number {
+  const n = time.length
+  if (n < 2) throw new ConfigError(`a backtest needs at least 2 bars to measure (received ${n})`)
+  const years = (time[n - 1]! - time[0]!) / (365.25 * 86_400_000)
+  return (n - 1) / years
+}
+
+function metricsOf(equity: Float64Array, gross: Float64Array, traded: Float64Array, time: Float64Array, periodsPerYear: number, trades: readonly TradeRecord[], fees: number): Metrics {
+  const closed = trades.filter((t) => !t.open)
+  const perf = performanceMetrics(equity, { periodsPerYear, time, trades: closed.map((t) => t.pnl), traded, position: gross })
+  let exposure = 0
+  for (let i = 0; i < equity.length; i++) exposure += gross[i]! / equity[i]!
+  return {
+    ...perf,
+    startEquity: equity[0]!,
+    endEquity: equity[equity.length - 1]!,
+    avgExposure: exposure / equity.length,
+    fees,
+    openTrades: trades.length - closed.length,
+  }
+}
+
+function orderRecord(o: Order): OrderRecord {
+  return {
+    id: o.id,
+    strategy: o.strategy,
+    symbol: o.symbol,
+    side: o.side,
+    type: o.type,
+    role: o.role,
+    qty: o.qty,
+    filled: o.filled,
+    avgPrice: o.avgPrice,
+    limit: o.limit,
+    stop: o.stop,
+    status: o.status,
+    reason: o.reason,
+    parentId: o.parentId,
+    tag: o.tag,
+    createdAt: o.createdAt,
+    submittedAt: o.submittedAt,
+    doneAt: o.doneAt,
+    fees: o.fees,
+  }
+}
+
+function factorColumns(trades: readonly TradeRecord[]): Record<string, Float64Array> {
+  const names = new Set<string>()
+  for (const t of trades) for (const k of Object.keys(t.factors ?? {})) names.add(k)
+  const out: Record<string, Float64Array> = { entryOrderId: Float64Array.from(trades, (t) => t.entryOrderId), entryTime: Float64Array.from(trades, (t) => t.entryTime) }
+  for (const name of names) out[name] = Float64Array.from(trades, (t) => t.factors?.[name] ?? NaN)
+  return out
+}
+
+export function collectResults(engine: Engine, periodsPerYear?: number): BacktestResult {
+  const n = engine.ticks
+  const time = engine.times.slice(0, n)
+  const ppy = periodsPerYear ?? observedPeriodsPerYear(time)
+  if (!(ppy > 0 && Number.isFinite(ppy))) throw new ConfigError(`periodsPerYear must be a number > 0 (received ${ppy})`)
+  const total = new Float64Array(n)
+  const gross = new Float64Array(n)
+  const traded = new Float64Array(n)
+  const strategies = engine.sleeves.map((sleeve: Sleeve) => {
+    const equity = sleeve.equity.slice(0, n)
+    const g = sleeve.gross.slice(0, n)
+    const t = sleeve.traded.slice(0, n)
+    for (let i = 0; i < n; i++) {
+      total[i] += equity[i]!
+      gross[i] += g[i]!
+      traded[i] += t[i]!
+    }
+    const exposure = g.map((x, i) => x / equity[i]!)
+    return {
+      strategy: sleeve.name,
+      params: sleeve.params,
+      equity,
+      exposure,
+      orders: toColumns(sleeve.orders.map(orderRecord), ORDER_FIELDS, ORDER_NUMBERS),
+      fills: toColumns(sleeve.fills, FILL_FIELDS, FILL_NUMBERS),
+      trades: toColumns(sleeve.trades as Omit<TradeRecord, 'factors'>[], TRADE_FIELDS as (keyof Omit<TradeRecord, 'factors'>)[], TRADE_NUMBERS as (keyof Omit<TradeRecord, 'factors'>)[]),
+      factors: factorColumns(sleeve.trades),
+      metrics: metricsOf(equity, g, t, time, ppy, sleeve.trades, sleeve.book.feesPaid),
+      log: sleeve.log,
+    }
+  })
+  const allTrades = engine.sleeves.flatMap((s) => s.trades)
+  const fees = engine.sleeves.reduce((a, s) => a + s.book.feesPaid, 0)
+  return {
+    time,
+    equity: total,
+    exposure: gross.map((x, i) => x / total[i]!),
+    metrics: metricsOf(total, gross, traded, time, ppy, allTrades, fees),
+    strategies,
+    periodsPerYear: ppy,
+    bars: engine.series.reduce((a, s) => a + s.n, 0),
+  }
+}
+
+// ---- export ------------------------------------------------------------------------------------
+
+function csvCell(v: unknown, timeField: boolean): string {
+  if (typeof v === 'number') {
+    if (Number.isNaN(v)) return ''
+    return timeField && Number.isFinite(v) ? isoTime(v) : String(v)
+  }
+  if (typeof v === 'boolean') return v ? 'true' : 'false'
+  const s = String(v ?? '')
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+}
+
+/** CSV of columns; fields ending in Time or At, and `time`, as ISO 8601 UTC. */
+export function columnsCsv(columns: Record<string, ArrayLike<unknown>>): string {
+  const names = Object.keys(columns)
+  const n = names.length === 0 ? 0 : columns[names[0]!]!.length
+  const isTime = names.map((k) => k === 'time' || /(Time|At)$/.test(k))
+  const lines = [names.join(',')]
+  for (let i = 0; i < n; i++) lines.push(names.map((k, j) => csvCell(columns[k]![i], isTime[j]!)).join(','))
+  return `${lines.join('\n')}\n`
+}
+
+function concat<T>(parts: Columns<T>[]): Record<string, ArrayLike<unknown>> {
+  const out: Record<string, unknown[]> = {}
+  for (const part of parts) {
+    for (const [k, v] of Object.entries(part) as [string, ArrayLike<unknown>][]) {
+      out[k] ??= []
+      for (let i = 0; i < v.length; i++) out[k]!.push(v[i])
+    }
+  }
+  return out
+}
+
+/** trades.csv, orders.csv, fills.csv, equity.csv, factors.csv and results.json in `dir` (each written atomically). */
+export function exportResults(result: BacktestResult, dir: string, extra: Record<string, unknown> = {}): string[] {
+  const files: Record<string, string> = {
+    'trades.csv': columnsCsv(concat(result.strategies.map((s) => s.trades))),
+    'orders.csv': columnsCsv(concat(result.strategies.map((s) => s.orders))),
+    'fills.csv': columnsCsv(concat(result.strategies.map((s) => s.fills))),
+    'equity.csv': columnsCsv({
+      time: result.time,
+      equity: result.equity,
+      exposure: result.exposure,
+      ...Object.fromEntries(result.strategies.length > 1 ? result.strategies.map((s) => [`equity_${s.strategy}`, s.equity]) : []),
+    }),
+    'factors.csv': columnsCsv(
+      concat(result.strategies.map((s) => ({ strategy: Array.from(s.factors.entryOrderId ?? [], () => s.strategy), ...s.factors }) as unknown as Columns<unknown>)),
+    ),
+    'results.json': `${JSON.stringify(summary(result, extra), null, 2)}\n`,
+  }
+  const written: string[] = []
+  for (const [name, text] of Object.entries(files)) {
+    const path = join(dir, name)
+    writeFileAtomic(path, text)
+    written.push(path)
+  }
+  return written
+}
+
+/** The JSON summary: metrics per strategy and combined, the configuration given in `extra`. */
+export function summary(result: BacktestResult, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const clean = (m: Metrics) => JSON.parse(JSON.stringify(m, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v))) as unknown
+  return {
+    ...extra,
+    start: result.time.length > 0 ? isoTime(result.time[0]!) : null,
+    end: result.time.length > 0 ? isoTime(result.time[result.time.length - 1]!) : null,
+    bars: result.bars,
+    periodsPerYear: result.periodsPerYear,
+    metrics: clean(result.metrics),
+    strategies: result.strategies.map((s) => ({ strategy: s.strategy, params: s.params, trades: s.trades.pnl?.length ?? 0, metrics: clean(s.metrics) })),
+  }
+}

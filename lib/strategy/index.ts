@@ -1,0 +1,7 @@
+// lib/strategy: the Strategy contract, parameter spaces, the built-in strategies and the loader.
+
+export * from './types.js'
+export * from './params.js'
+export * from './builtin/index.js'
+export * from './load.js'
+export { eachSymbol } from './builtin/common.js'

@@ -1,0 +1,55 @@
+// Finding a strategy: a built-in by name, or any module that exports one (its default export, or its
+// only export that is a strategy). Modules load through the caller's loader — the CLI's require hook
+// for TypeScript, import() elsewhere.
+
+import { isAbsolute, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { existsSync } from 'node:fs'
+import { ConfigError, NotFoundError } from '../core/index.js'
+import { STRATEGIES } from './builtin/index.js'
+import type { Strategy } from './types.js'
+
+export function getStrategy(name: string): Strategy<any> {
+  const found = STRATEGIES[name]
+  if (found === undefined) throw new NotFoundError(`unknown strategy "${name}"; expected one of ${Object.keys(STRATEGIES).join(', ')}, or a .ts/.js file exporting one`)
+  return found
+}
+
+/** Whether a value has the shape of a Strategy (the checks a module's exports are held to). */
+export function isStrategy(value: unknown): value is Strategy<any> {
+  const s = value as Partial<Strategy<any>> | null
+  return typeof s === 'object' && s !== null && typeof s.name === 'string' && typeof s.onBar === 'function' && typeof s.universe === 'function' && typeof s.warmup === 'function' && typeof s.params === 'object'
+}
+
+export function isStrategyFile(spec: string): boolean {
+  return /\.(ts|mts|cts|js|mjs|cjs)$/.test(spec) || spec.includes('/') || spec.includes('\\')
+}
+
+export type ModuleLoader = (absolutePath: string) => unknown
+
+/** A built-in by name, or the strategy a module file exports. */
+export async function loadStrategy(spec: string, load: ModuleLoader = (path) => import(pathToFileURL(path).href)): Promise<{ strategy: Strategy<any>; file?: string }> {
+  if (!isStrategyFile(spec)) return { strategy: getStrategy(spec) }
+  const file = isAbsolute(spec) ? spec : resolve(process.cwd(), spec)
+  if (!existsSync(file)) throw new NotFoundError(`strategy file ${spec} does not exist`)
+  let mod: Record<string, unknown>
+  try {
+    mod = (await load(file)) as Record<string, unknown>
+  } catch (error) {
+    throw new ConfigError(`strategy file ${spec} failed to load: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`, { cause: error })
+  }
+  return { strategy: pickStrategy(mod, spec), file }
+}
+
+/** The default export if it is a strategy, else the only exported strategy. */
+export function pickStrategy(mod: Record<string, unknown>, label: string): Strategy<any> {
+  const def = mod.default as Record<string, unknown> | undefined
+  if (isStrategy(def)) return def
+  // CommonJS interop: default may hold the named exports.
+  const pool = { ...(def !== null && typeof def === 'object' ? def : {}), ...mod }
+  const found = Object.entries(pool).filter(([, v]) => isStrategy(v)) as [string, Strategy<any>][]
+  const unique = [...new Map(found.map(([k, v]) => [v, k])).entries()]
+  if (unique.length === 1) return unique[0]![0]
+  if (unique.length === 0) throw new ConfigError(`${label} exports no strategy (an object with name, params, universe, warmup and onBar)`)
+  throw new ConfigError(`${label} exports several strategies (${unique.map(([, k]) => k).join(', ')}); make one the default export`)
+}
