@@ -1,0 +1,361 @@
+// Hand-worked engine tests on seven bars: every order type, the gap rules, partial fills, brackets,
+// shorts, latency, expiry, caps and sizing. Expected prices and amounts are worked out in the
+// comments from the bars below, not taken from the engine.
+
+import { describe, expect, it } from 'vitest'
+import { backtest, toRows, type BacktestOptions } from '../../lib/backtest/index.js'
+import { StrategyError } from '../../lib/core/index.js'
+import { defineStrategy } from '../../lib/strategy/index.js'
+import { bars, DAY, scripted, T0, type Recorder } from './scripted.js'
+
+//            open  high  low  close
+const ROWS = [
+  [100, 102, 99, 101], // 0
+  [101, 105, 100, 104], // 1
+  [104, 106, 103, 105], // 2
+  [110, 112, 108, 109], // 3  gap up
+  [100, 101, 95, 96], //   4  gap down
+  [96, 99, 94, 98], //     5
+  [98, 100, 97, 99], //    6
+]
+const A = bars('A', ROWS)
+
+function run(script: Parameters<typeof scripted>[0], options: Partial<BacktestOptions> = {}) {
+  const rec: Recorder = { orders: [], fills: [], bars: [] }
+  const result = backtest({ strategy: scripted(script, rec), symbols: ['A'], timeframe: '1d', data: { A }, cash: 100_000, sizing: { qty: 10 }, ...options })
+  const s = result.strategies[0]!
+  return { result, rec, orders: toRows(s.orders), fills: toRows(s.fills), trades: toRows(s.trades) }
+}
+
+describe('market orders', () => {
+  it('fill at the next open plus slippage, commission on notional', () => {
+    const { fills, result } = run({ 0: (ctx) => ctx.buy('A') }, { fills: { slippageBps: 10, takerRate: 0.001, fixedFee: 1 } })
+    expect(fills).toHaveLength(1)
+    // 101 × (1 + 0.001) = 101.101; fee = 10 × 101.101 × 0.001 + 1 = 2.01101
+    expect(fills[0]!.price).toBeCloseTo(101.101, 12)
+    expect(fills[0]!.fee).toBeCloseTo(2.01101, 12)
+    expect(fills[0]!.time).toBe(T0 + 1 * DAY)
+    // Equity at bar 1's close: 100000 − 1011.01 − 2.01101 + 10 × 104 = 100026.97899
+    expect(result.equity[1]).toBeCloseTo(100_026.97899, 8)
+    expect(result.equity[0]).toBe(100_000)
+  })
+
+  it('a sell fills lower by the slippage', () => {
+    const { fills } = run({ 0: (ctx) => ctx.buy('A'), 2: (ctx) => ctx.close('A') }, { fills: { slippageBps: 10 } })
+    expect(fills.map((f) => f.price)).toEqual([101 * 1.001, 110 * 0.999])
+  })
+
+  it('with latency 1, a bar later', () => {
+    const { fills } = run({ 0: (ctx) => ctx.buy('A') }, { fills: { latencyBars: 1 } })
+    expect(fills[0]!.time).toBe(T0 + 2 * DAY)
+    expect(fills[0]!.price).toBe(104)
+  })
+
+  it('placed on the last bar, expires unfilled at the end of the data', () => {
+    const { orders, fills } = run({ 6: (ctx) => ctx.buy('A') })
+    expect(fills).toHaveLength(0)
+    expect(orders[0]!.status).toBe('EXPIRED')
+    expect(orders[0]!.reason).toBe('end of data')
+  })
+})
+
+describe('stop orders', () => {
+  it('trigger inside the range at the stop price', () => {
+    // Bar 2: open 104 < 105 ≤ high 106 → 105.
+    const { fills } = run({ 1: (ctx) => ctx.buy('A', { stop: 105 }) })
+    expect(fills[0]!.price).toBe(105)
+    expect(fills[0]!.time).toBe(T0 + 2 * DAY)
+  })
+
+  it('fill at the open when the bar gaps through them', () => {
+    // Bar 3 opens at 110, above the 108 stop: filled at 110, not 108.
+    const { fills } = run({ 2: (ctx) => ctx.buy('A', { stop: 108 }) })
+    expect(fills[0]!.price).toBe(110)
+    expect(fills[0]!.time).toBe(T0 + 3 * DAY)
+  })
+
+  it('a sell stop: at the stop within the range, at the open on a gap down', () => {
+    // Long from bar 1 (open 101). Sell stop 97: bar 4 opens 100, low 95 → 97.
+    const inRange = run({ 0: (ctx) => ctx.buy('A'), 3: (ctx) => ctx.sell('A', { stop: 97 }) })
+    expect(inRange.fills.map((f) => f.price)).toEqual([101, 97])
+    // Sell stop 102: bar 4 opens at 100, already below → 100.
+    const gap = run({ 0: (ctx) => ctx.buy('A'), 3: (ctx) => ctx.sell('A', { stop: 102 }) })
+    expect(gap.fills.map((f) => f.price)).toEqual([101, 100])
+    expect(gap.trades[0]!.pnl).toBeCloseTo(10 * (100 - 101), 12)
+  })
+
+  it('pay slippage (a stop becomes a market order)', () => {
+    const { fills } = run({ 1: (ctx) => ctx.buy('A', { stop: 105 }) }, { fills: { slippageBps: 100 } })
+    expect(fills[0]!.price).toBeCloseTo(105 * 1.01, 12)
+    expect(fills[0]!.liquidity).toBe('taker')
+  })
+})
+
+describe('limit orders', () => {
+  it('fill at the limit when the range reaches it, as maker', () => {
+    // Buy limit 99: bars 1–3 stay above; bar 4 opens 100 > 99, low 95 → 99.
+    const { fills } = run({ 0: (ctx) => ctx.buy('A', { limit: 99 }) }, { fills: { takerRate: 0.002, makerRate: 0.001 } })
+    expect(fills[0]!.price).toBe(99)
+    expect(fills[0]!.time).toBe(T0 + 4 * DAY)
+    expect(fills[0]!.liquidity).toBe('maker')
+    expect(fills[0]!.fee).toBeCloseTo(10 * 99 * 0.001, 12)
+  })
+
+  it('fill at the open when the bar opens beyond the limit (a better price)', () => {
+    // Buy limit 105 placed at bar 3: bar 4 opens at 100 ≤ 105 → 100.
+    const { fills } = run({ 3: (ctx) => ctx.buy('A', { limit: 105 }) })
+    expect(fills[0]!.price).toBe(100)
+  })
+
+  it('a sell limit: at the limit within the range, no slippage', () => {
+    // Long from bar 1; sell limit 111 placed at bar 2: bar 3 opens 110, high 112 → 111.
+    const { fills } = run({ 0: (ctx) => ctx.buy('A'), 2: (ctx) => ctx.sell('A', { limit: 111 }) }, { fills: { slippageBps: 50 } })
+    expect(fills[1]!.price).toBe(111)
+  })
+
+  it('expire after expireBars bars without a fill', () => {
+    const { orders } = run({ 0: (ctx) => ctx.buy('A', { limit: 50, expireBars: 2 }) })
+    expect(orders[0]!.status).toBe('EXPIRED')
+    // Working from bar 1: bars 1 and 2 seen → expired at bar 2's processing.
+    expect(orders[0]!.doneAt).toBe(T0 + 3 * DAY)
+  })
+
+  it('can be cancelled while working', () => {
+    const { orders, rec } = run({ 0: (ctx) => ctx.buy('A', { limit: 50 }), 2: (ctx) => ctx.cancel(ctx.openOrders('A')[0]!.id) })
+    expect(orders[0]!.status).toBe('CANCELLED')
+    expect(rec.orders.map((e) => e.status)).toEqual(['SUBMITTED', 'CANCELLED'])
+  })
+})
+
+describe('partial fills', () => {
+  it('fill at most volumeShare of each bar, the rest at later bars', () => {
+    // 10 % of 1000 = 100 units per bar: 250 units → 100 @101, 100 @104, 50 @110.
+    const { fills, orders, rec } = run({ 0: (ctx) => ctx.buy('A', { qty: 250 }) }, { fills: { volumeShare: 0.1 } })
+    expect(fills.map((f) => [f.qty, f.price])).toEqual([
+      [100, 101],
+      [100, 104],
+      [50, 110],
+    ])
+    expect(orders[0]!.avgPrice).toBeCloseTo((100 * 101 + 100 * 104 + 50 * 110) / 250, 12)
+    expect(rec.orders.map((e) => e.status)).toEqual(['SUBMITTED', 'PARTIALLY_FILLED', 'PARTIALLY_FILLED', 'FILLED'])
+  })
+})
+
+describe('brackets (OCO)', () => {
+  it('take-profit fills within the entry bar, the stop-loss is cancelled', () => {
+    // Entry at bar 1's open 101; children live from after that open: low 100 > 99.5, high 105 ≥ 104.5 → TP 104.5.
+    const { fills, orders, trades } = run({ 0: (ctx) => ctx.buy('A', { stopLoss: 99.5, takeProfit: 104.5 }) })
+    expect(fills.map((f) => [f.role, f.price])).toEqual([
+      ['entry', 101],
+      ['take-profit', 104.5],
+    ])
+    const sl = orders.find((o) => o.role === 'stop-loss')!
+    expect(sl.status).toBe('CANCELLED')
+    expect(sl.reason).toMatch(/OCO/)
+    expect(trades[0]!.pnl).toBeCloseTo(10 * 3.5, 12)
+  })
+
+  it('when a bar spans both legs, the stop-loss is taken first', () => {
+    // Bar 1: low 100 ≤ 100.5 and high 105 ≥ 104.5: the pessimistic order — stop at 100.5.
+    const { fills, orders } = run({ 0: (ctx) => ctx.buy('A', { stopLoss: 100.5, takeProfit: 104.5 }) })
+    expect(fills.map((f) => [f.role, f.price])).toEqual([
+      ['entry', 101],
+      ['stop-loss', 100.5],
+    ])
+    expect(orders.find((o) => o.role === 'take-profit')!.status).toBe('CANCELLED')
+  })
+
+  it('a gap through the stop-loss fills at the open', () => {
+    // Long at bar 2's open 104, stop 102: bar 2 low 103 and bar 3 low 108 stay above; bar 4 opens at 100 → 100, not 102.
+    const { fills } = run({ 1: (ctx) => ctx.buy('A', { stopLoss: 102 }) })
+    expect(fills.map((f) => [f.role, f.price])).toEqual([
+      ['entry', 104],
+      ['stop-loss', 100],
+    ])
+  })
+
+  it('an exit by the strategy cancels both children', () => {
+    const { fills, orders } = run({ 0: (ctx) => ctx.buy('A', { stopLoss: 90, takeProfit: 130 }), 2: (ctx) => ctx.close('A') })
+    expect(fills.map((f) => [f.role, f.price])).toEqual([
+      ['entry', 101],
+      ['exit', 110],
+    ])
+    for (const o of orders.filter((o) => o.role === 'stop-loss' || o.role === 'take-profit')) expect(o.status).toBe('CANCELLED')
+  })
+
+  it('children follow partial entry fills', () => {
+    const { orders } = run({ 0: (ctx) => ctx.buy('A', { qty: 250, stopLoss: 50, takeProfit: 200 }) }, { fills: { volumeShare: 0.1 } })
+    for (const o of orders.filter((o) => o.role !== 'entry')) {
+      expect(o.qty).toBe(250)
+      expect(o.status).toBe('EXPIRED')
+    }
+  })
+})
+
+describe('short positions', () => {
+  it('selling what is not held opens a short: cash, equity and P&L', () => {
+    const { result, trades } = run({ 0: (ctx) => ctx.sell('A'), 3: (ctx) => ctx.close('A') })
+    // Short 10 @101 (bar 1): cash 101010; equity at bar 1's close = 101010 − 10 × 104 = 99970.
+    expect(result.equity[1]).toBeCloseTo(99_970, 9)
+    // Covered at bar 4's open 100: P&L 10 × (101 − 100) = 10.
+    expect(trades[0]!.direction).toBe('short')
+    expect(trades[0]!.pnl).toBeCloseTo(10, 12)
+    expect(result.equity[6]).toBeCloseTo(100_010, 9)
+    // MAE/MFE from entry 101: worst high 112 → −10.89 %; best low 100 (the exit) → +0.99 %.
+    expect(trades[0]!.mae).toBeCloseTo((101 - 112) / 101, 12)
+    expect(trades[0]!.mfe).toBeCloseTo((101 - 100) / 101, 12)
+  })
+
+  it('are refused when shorting is disabled', () => {
+    const { orders } = run({ 0: (ctx) => ctx.sell('A') }, { limits: { allowShort: false } })
+    expect(orders[0]!.status).toBe('REJECTED')
+    expect(orders[0]!.reason).toBe('shorting is disabled')
+  })
+
+  it('a sell larger than the long flips the position', () => {
+    const { trades } = run({ 0: (ctx) => ctx.buy('A'), 1: (ctx) => ctx.sell('A', { qty: 30 }), 3: (ctx) => ctx.close('A') })
+    // Long 10 @101, sell 30 @104: closes the long (+30), opens 20 short @104, covered @100 (+80).
+    expect(trades.map((t) => [t.direction, t.qty, t.entryPrice, t.exitPrice])).toEqual([
+      ['long', 10, 101, 104],
+      ['short', 20, 104, 100],
+    ])
+    expect(trades.map((t) => t.pnl)).toEqual([30, 80])
+  })
+})
+
+describe('sizing and caps', () => {
+  it('percent of equity, net of commission and slippage', () => {
+    const { fills } = run({ 0: (ctx) => ctx.buy('A', { percent: 0.5 }) }, { fills: { takerRate: 0.001 } })
+    // 0.5 × 100000 / (101 (last close) × 1.001) = 494.5549... units.
+    expect(fills[0]!.qty).toBeCloseTo(50_000 / (101 * 1.001), 9)
+  })
+
+  it('risk-based: the stop distance sets the size', () => {
+    const { fills } = run({ 0: (ctx) => ctx.buy('A', { risk: 0.01, stopLoss: 96 }) })
+    // 1 % of 100000 = 1000 at risk over 101 − 96 = 5 → 200 units.
+    expect(fills[0]!.qty).toBe(200)
+  })
+
+  it('lotSize floors quantities', () => {
+    const { fills } = run({ 0: (ctx) => ctx.buy('A', { notional: 1000 }) }, { lotSize: 1 })
+    expect(fills[0]!.qty).toBe(9) // 1000 / 101 = 9.9 → 9
+  })
+
+  it('max position notional resizes the request, with a reason event', () => {
+    const { fills, rec } = run({ 0: (ctx) => ctx.buy('A', { qty: 100 }) }, { limits: { maxPositionNotional: 5000 }, lotSize: 1 })
+    // 5000 / 101 = 49.5 → 49 units.
+    expect(fills[0]!.qty).toBe(49)
+    const resized = rec.orders.find((e) => e.status === 'RESIZED')!
+    expect(resized.reason).toBe('max position notional 5000: 100 → 49')
+  })
+
+  it('max gross exposure resizes against equity', () => {
+    const { fills } = run({ 0: (ctx) => ctx.buy('A', { qty: 1000 }) }, { limits: { maxGrossExposure: 0.5 } })
+    expect(fills[0]!.qty).toBeCloseTo(50_000 / 101, 9)
+  })
+
+  it('buying power: a cash account cannot buy more than its cash', () => {
+    const { fills, rec } = run({ 0: (ctx) => ctx.buy('A', { qty: 100 }) }, { cash: 1000, fills: { takerRate: 0.001 } })
+    // 1000 / (101 × (1 + 0.001)) = 9.8902 units at most.
+    expect(rec.orders[0]!.status).toBe('RESIZED')
+    expect(fills[0]!.qty).toBeCloseTo(1000 / (101 * 1.001), 9)
+  })
+
+  it('a gap at the fill fills what the buying power allows and cancels the rest', () => {
+    // All-in at the last close 105 (bar 2), bar 3 opens at 110: only 100000/110 units are affordable.
+    const { fills, orders } = run({ 2: (ctx) => ctx.buy('A', { percent: 1 }) })
+    expect(fills[0]!.qty).toBeCloseTo(100_000 / 110, 9)
+    expect(orders[0]!.status).toBe('CANCELLED')
+    expect(orders[0]!.reason).toBe('insufficient buying power at the fill price')
+  })
+
+  it('max open positions rejects a new symbol', () => {
+    const B = bars('B', ROWS)
+    const rec: Recorder = { orders: [], fills: [], bars: [] }
+    backtest({
+      strategy: scripted({ 0: (ctx) => ctx.buy('A'), 1: (ctx) => ctx.buy('B') }, rec),
+      symbols: ['A', 'B'],
+      timeframe: '1d',
+      data: { A, B },
+      sizing: { qty: 1 },
+      limits: { maxOpenPositions: 1 },
+    })
+    const b = rec.orders.filter((e) => e.order.symbol === 'B')
+    expect(b.map((e) => [e.status, e.reason])).toEqual([['REJECTED', 'max open positions (1) reached']])
+  })
+})
+
+describe('the clock', () => {
+  it('delivers a higher-timeframe bar only after it closes, after the shorter bars of its period', () => {
+    // 8 hourly bars and the 4-hour bars they make.
+    const hourly = bars('A', Array.from({ length: 8 }, (_, i) => [100 + i, 101 + i, 99 + i, 100.5 + i]), '1h', 3_600_000)
+    const four = bars('A', [
+      [100, 104, 99, 103.5],
+      [104, 108, 103, 107.5],
+    ], '4h', 4 * 3_600_000)
+    const rec: Recorder = { orders: [], fills: [], bars: [] }
+    const strategy = defineStrategy<Record<string, number>>({
+      ...scripted({}, rec),
+      universe: () => [
+        { symbol: 'A', timeframe: '1h' },
+        { symbol: 'A', timeframe: '4h' },
+      ],
+      onBar(ctx, bar) {
+        rec.bars.push(`${bar.timeframe}#${bar.index}`)
+        // On the first 4h bar (closing at 04:00): buy, filled at the 04:00 hourly bar's open (104).
+        if (bar.timeframe === '4h' && bar.index === 0) ctx.buy('A', { qty: 1 })
+      },
+    })
+    const result = backtest({ strategy, symbols: ['A'], timeframe: '1h', data: (s, tf) => (tf === '1h' ? hourly : four) })
+    expect(rec.bars).toEqual(['1h#0', '1h#1', '1h#2', '1h#3', '4h#0', '1h#4', '1h#5', '1h#6', '1h#7', '4h#1'])
+    expect(rec.fills[0]!.price).toBe(104)
+    expect(rec.fills[0]!.time).toBe(T0 + 4 * 3_600_000)
+    // One equity point per distinct close time: 8.
+    expect(result.time.length).toBe(8)
+  })
+
+  it('does not call onBar during the warm-up', () => {
+    const seen: number[] = []
+    const strategy = defineStrategy<Record<string, number>>({ ...scripted({}), warmup: () => 3, onBar: (_ctx, bar) => void seen.push(bar.index) })
+    backtest({ strategy, symbols: ['A'], timeframe: '1d', data: { A } })
+    expect(seen).toEqual([2, 3, 4, 5, 6])
+  })
+
+  it('history() and indicators never reach past the current bar', () => {
+    const seen: number[][] = []
+    const strategy = defineStrategy<Record<string, number>>({
+      ...scripted({}),
+      onBar(ctx, bar) {
+        const h = ctx.history('A', '1d', 3)
+        const sma = ctx.indicator('sma', { period: 2 })
+        seen.push([bar.index, h.close.length, h.close[h.close.length - 1]!, sma.at(0), sma.at(-1)])
+      },
+    })
+    backtest({ strategy, symbols: ['A'], timeframe: '1d', data: { A } })
+    expect(seen[0]).toEqual([0, 1, 101, NaN, NaN])
+    expect(seen[3]).toEqual([3, 3, 109, (105 + 109) / 2, NaN])
+  })
+})
+
+describe('user errors', () => {
+  it('an exception in onBar becomes a StrategyError naming the strategy, symbol and bar', () => {
+    const strategy = defineStrategy<Record<string, number>>({
+      ...scripted({}),
+      onBar(_ctx, bar) {
+        if (bar.index === 2) throw new Error('boom')
+      },
+    })
+    expect(() => backtest({ strategy, symbols: ['A'], timeframe: '1d', data: { A } })).toThrow(StrategyError)
+    expect(() => backtest({ strategy, symbols: ['A'], timeframe: '1d', data: { A } })).toThrow('strategy scripted: onBar failed on A at the bar closing 2024-01-04T00:00:00.000Z: boom')
+  })
+
+  it('unknown strategy, unknown parameter, out-of-range parameter, no data', () => {
+    const base = { symbols: ['A'], timeframe: '1d', data: { A } }
+    expect(() => backtest({ ...base, strategy: 'nope' })).toThrow(/unknown strategy "nope"; expected one of sma-cross/)
+    expect(() => backtest({ ...base, strategy: 'sma-cross', params: { speed: 3 } })).toThrow('unknown parameter "speed" for strategy sma-cross; expected one of fast, slow, short')
+    expect(() => backtest({ ...base, strategy: 'sma-cross', params: { fast: 1 } })).toThrow('strategy sma-cross parameter fast must be an integer in [2, 500] (received 1)')
+    expect(() => backtest({ ...base, strategy: 'sma-cross', params: { fast: 40 } })).toThrow('strategy sma-cross: fast (40) must be below slow (30)')
+    expect(() => backtest({ ...base, symbols: ['Z'], strategy: 'sma-cross' })).toThrow('no data for Z 1d')
+    expect(() => backtest({ ...base, strategy: 'sma-cross', start: '2030-01-01' })).toThrow(/no bars for A 1d between 2030-01-01/)
+  })
+})
