@@ -179,11 +179,23 @@ export interface Strategy<P = Record<string, number>> {
   warmup(p: P): number
   /** Extra checks across parameters ("fast must be below slow"): a message, or undefined. */
   validate?(p: P): string | undefined
+  /**
+   * The same decisions as arrays over a whole series, for the vectorized engine and fast sweeps:
+   * enter (long, when flat) where entries[t], leave where exits[t]; undefined when the parameters
+   * need more (shorts, brackets). Must equal what onBar does with market orders — the parity tests
+   * hold the built-ins to it.
+   */
+  signals?(p: P, bars: Bars): VectorSignals | undefined
   onStart?(ctx: Context<P>): void
   onBar(ctx: Context<P>, bar: BarEvent): void
   onOrder?(ctx: Context<P>, event: OrderEvent): void
   onFill?(ctx: Context<P>, event: FillEvent): void
   onStop?(ctx: Context<P>): void
+}
+
+export interface VectorSignals {
+  entries: Uint8Array
+  exits: Uint8Array
 }
 
 /** Identity with type inference for P: `export default defineStrategy({ … })`. */

@@ -2,7 +2,9 @@
 // bars, out when it falls below the lowest low of the previous `exit` bars. With short = 1, the
 // mirror image. "Previous" bars: the channel at t − 1, so the breakout bar is not in its own channel.
 
+import { INDICATORS } from '../../indicators/index.js'
 import { intParam } from '../params.js'
+import { above, below } from '../signals.js'
 import { defineStrategy, type IndicatorHandle } from '../types.js'
 import { eachSymbol, perSymbol } from './common.js'
 
@@ -29,6 +31,12 @@ export const donchianBreakout = defineStrategy<DonchianBreakoutParams>({
   },
   universe: eachSymbol,
   warmup: (p) => Math.max(p.entry, p.exit) + 1,
+  signals(p, bars) {
+    if (p.short === 1) return undefined
+    const entry = INDICATORS.donchian!.compute(bars, { period: p.entry })
+    const exit = INDICATORS.donchian!.compute(bars, { period: p.exit })
+    return { entries: above(bars.close, entry.high!, 1), exits: below(bars.close, exit.low!, 1) }
+  },
   onStart(ctx) {
     const { entry, exit } = ctx.params
     perSymbol<Channels>(ctx, (symbol) => ({

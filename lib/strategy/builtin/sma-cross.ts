@@ -2,7 +2,9 @@
 // back below (or short, with short = 1). A cross at bar t is fast[t] > slow[t] after fast[t−1] ≤
 // slow[t−1]; the order fills at the next bar's open.
 
+import { INDICATORS } from '../../indicators/index.js'
 import { intParam } from '../params.js'
+import { crossAbove, crossBelow } from '../signals.js'
 import { defineStrategy, type IndicatorHandle } from '../types.js'
 import { eachSymbol, perSymbol } from './common.js'
 
@@ -23,6 +25,12 @@ export const smaCross = defineStrategy<SmaCrossParams>({
   universe: eachSymbol,
   warmup: (p) => p.slow + 1,
   validate: (p) => (p.fast < p.slow ? undefined : `fast (${p.fast}) must be below slow (${p.slow})`),
+  signals(p, bars) {
+    if (p.short === 1) return undefined
+    const fast = INDICATORS.sma!.compute(bars, { period: p.fast }).value!
+    const slow = INDICATORS.sma!.compute(bars, { period: p.slow }).value!
+    return { entries: crossAbove(fast, slow), exits: crossBelow(fast, slow) }
+  },
   onStart(ctx) {
     perSymbol<{ fast: IndicatorHandle; slow: IndicatorHandle }>(ctx, (symbol) => ({
       fast: ctx.indicator('sma', { period: ctx.params.fast }, { symbol }),
