@@ -9,7 +9,7 @@
 
 import { ConfigError, DataError } from '../core/index.js'
 import type { Bars } from '../data/index.js'
-import { resolveParams, type Strategy, type VectorSignals } from '../strategy/index.js'
+import { indicatorSource, resolveParams, type IndicatorCompute, type Strategy, type VectorSignals } from '../strategy/index.js'
 
 export interface VectorCosts {
   /** Starting cash. Default 100,000. */
@@ -59,6 +59,82 @@ export interface VectorResult {
   fees: number
   /** A position still open at the end is not in `trades`. */
   openPosition: number
+  /** Running statistics of the equity curve (computed whether or not the arrays are kept). */
+  stats: CurveStats
+}
+
+/** What the metrics of a sweep need, accumulated in the same pass as the equity. */
+export interface CurveStats {
+  points: number
+  first: number
+  last: number
+  /** Mean and sum of squared deviations of the simple returns (Welford). */
+  meanReturn: number
+  m2: number
+  /** Σ min(0, r)². */
+  downside: number
+  /** Largest fall from a running peak, as a fraction of the peak. */
+  maxDrawdown: number
+  /** Bars with a position. */
+  exposed: number
+}
+
+export interface VectorOptions {
+  /** Keep the equity, position and traded arrays (default true); false for sweeps: statistics only. */
+  record?: boolean
+}
+
+export interface SweepMetrics {
+  totalReturn: number
+  cagr: number
+  volatility: number
+  sharpe: number
+  sortino: number
+  calmar: number
+  maxDrawdown: number
+  trades: number
+  winRate: number
+  profitFactor: number
+  exposure: number
+  endEquity: number
+}
+
+/**
+ * The metrics of lib/stats (risk-free 0) from the running statistics: the same definitions as
+ * performanceMetrics, with the mean and variance of returns by Welford's update instead of two passes
+ * (equal to ~1e-12 relative).
+ */
+export function sweepMetrics(r: Pick<VectorResult, 'stats' | 'trades'>, periodsPerYear: number): SweepMetrics {
+  if (!(periodsPerYear > 0)) throw new ConfigError(`periodsPerYear must be a number > 0 (received ${periodsPerYear})`)
+  const s = r.stats
+  const n = s.points - 1
+  const sd = Math.sqrt(s.m2 / (n - 1))
+  const cagr = Math.pow(s.last / s.first, periodsPerYear / n) - 1
+  let wins = 0
+  let won = 0
+  let lost = 0
+  const pnl = r.trades.pnl
+  for (let i = 0; i < pnl.length; i++) {
+    const x = pnl[i]!
+    if (x > 0) {
+      wins++
+      won += x
+    } else lost -= x
+  }
+  return {
+    totalReturn: s.last / s.first - 1,
+    cagr,
+    volatility: sd * Math.sqrt(periodsPerYear),
+    sharpe: (s.meanReturn / sd) * Math.sqrt(periodsPerYear),
+    sortino: (s.meanReturn / Math.sqrt(s.downside / n)) * Math.sqrt(periodsPerYear),
+    calmar: s.maxDrawdown > 0 ? cagr / s.maxDrawdown : Infinity,
+    maxDrawdown: s.maxDrawdown,
+    trades: pnl.length,
+    winRate: pnl.length === 0 ? NaN : wins / pnl.length,
+    profitFactor: lost > 0 ? won / lost : won > 0 ? Infinity : NaN,
+    exposure: s.exposed / s.points,
+    endEquity: s.last,
+  }
 }
 
 function checkCosts(costs: VectorCosts): Required<Omit<VectorCosts, 'size'>> & { size: { qty: number } | { percent: number } } {
@@ -71,7 +147,7 @@ function checkCosts(costs: VectorCosts): Required<Omit<VectorCosts, 'size'>> & {
   return out
 }
 
-export function vectorBacktest(input: SignalInput | TargetInput, costs: VectorCosts = {}): VectorResult {
+export function vectorBacktest(input: SignalInput | TargetInput, costs: VectorCosts = {}, options: VectorOptions = {}): VectorResult {
   const c = checkCosts(costs)
   const { open, close } = input
   const n = close.length
@@ -82,9 +158,18 @@ export function vectorBacktest(input: SignalInput | TargetInput, costs: VectorCo
     const s = input as SignalInput
     if (s.entries.length !== n || s.exits.length !== n) throw new DataError(`entries and exits need ${n} values (received ${s.entries.length} and ${s.exits.length})`)
   }
-  const equity = new Float64Array(n)
-  const position = new Float64Array(n)
-  const traded = new Float64Array(n)
+  const record = options.record ?? true
+  const equity = new Float64Array(record ? n : 0)
+  const position = new Float64Array(record ? n : 0)
+  const traded = new Float64Array(record ? n : 0)
+  let prevEquity = NaN
+  let meanReturn = 0
+  let m2 = 0
+  let downside = 0
+  let peak = -Infinity
+  let maxDrawdown = 0
+  let exposed = 0
+  let returns = 0
   const t = { entryIndex: [] as number[], exitIndex: [] as number[], qty: [] as number[], entryPrice: [] as number[], exitPrice: [] as number[], fees: [] as number[], pnl: [] as number[] }
   const rate = c.commission
   const slip = c.slippageBps / 10_000
@@ -153,15 +238,28 @@ export function vectorBacktest(input: SignalInput | TargetInput, costs: VectorCo
         }
         cash -= signed * price + fee
         fees += fee
-        traded[i] = q * price
+        if (record) traded[i] = q * price
         pos = Math.abs(after) <= 1e-9 * q ? 0 : after
       }
     }
     pending = NaN
     const px = close[i]!
-    position[i] = pos
     const eq = pos === 0 ? cash : cash + pos * px
-    equity[i] = eq
+    if (record) {
+      position[i] = pos
+      equity[i] = eq
+    }
+    if (pos !== 0) exposed++
+    if (eq > peak) peak = eq
+    else if (1 - eq / peak > maxDrawdown) maxDrawdown = 1 - eq / peak
+    if (prevEquity === prevEquity) {
+      const r = eq / prevEquity - 1
+      const d = r - meanReturn
+      meanReturn += d / ++returns
+      m2 += d * (r - meanReturn)
+      if (r < 0) downside += r * r
+    }
+    prevEquity = eq
     if (i === n - 1) break
     if (target !== undefined) {
       const want = target[i]!
@@ -193,6 +291,8 @@ export function vectorBacktest(input: SignalInput | TargetInput, costs: VectorCo
     },
     fees,
     openPosition: pos,
+    // Nothing trades before bar 1's open: the first point is the starting cash.
+    stats: { points: n, first: c.cash, last: prevEquity, meanReturn, m2, downside, maxDrawdown, exposed },
   }
 }
 
@@ -200,11 +300,11 @@ export function vectorBacktest(input: SignalInput | TargetInput, costs: VectorCo
  * A strategy's signals over a series (Strategy.signals), silenced during its warm-up as onBar is —
  * or undefined when the strategy (with these parameters) has no vectorized form.
  */
-export function strategySignals(strategy: Strategy<any>, params: Readonly<Record<string, number | string>>, bars: Bars): VectorSignals | undefined {
+export function strategySignals(strategy: Strategy<any>, params: Readonly<Record<string, number | string>>, bars: Bars, indicator: IndicatorCompute = indicatorSource(bars)): VectorSignals | undefined {
   const p = resolveParams(`strategy ${strategy.name}`, strategy.params, params) as Record<string, number>
   const problem = strategy.validate?.(p)
   if (problem !== undefined) throw new ConfigError(`strategy ${strategy.name}: ${problem}`)
-  const s = strategy.signals?.(p, bars)
+  const s = strategy.signals?.(p, bars, indicator)
   if (s === undefined) return undefined
   const warm = Math.min(bars.close.length, Math.max(0, Math.floor(strategy.warmup(p)) - 1))
   s.entries.fill(0, 0, warm)

@@ -1,5 +1,31 @@
 // Signal arrays for the vectorized form of a strategy (Strategy.signals): crosses and thresholds
-// over whole series, each value at t from values ≤ t.
+// over whole series, each value at t from values ≤ t; and the indicator source signals() reads
+// (memoised across a sweep's parameter sets, where the same SMA serves many of them).
+
+import type { Bars } from '../data/index.js'
+import { indicator as findIndicator } from '../indicators/index.js'
+
+/** An indicator's outputs over the whole series. */
+export type IndicatorCompute = (name: string, params: Record<string, number>) => Record<string, Float64Array>
+
+/**
+ * Indicators of one series, computed on demand; with a cache, each (name, parameters) once. The
+ * cache holds at most `limit` results (oldest dropped first): a sweep's memory stays bounded.
+ */
+export function indicatorSource(bars: Bars, cache?: Map<string, Record<string, Float64Array>>, limit = 64): IndicatorCompute {
+  return (name, params) => {
+    const ind = findIndicator(name)
+    const key = `${name}|${JSON.stringify(ind.resolve(params))}`
+    const hit = cache?.get(key)
+    if (hit !== undefined) return hit
+    const out = ind.compute(bars, params)
+    if (cache !== undefined) {
+      if (cache.size >= limit) cache.delete(cache.keys().next().value as string)
+      cache.set(key, out)
+    }
+    return out
+  }
+}
 
 /** a crosses above b at t: a[t] > b[t] after a[t−1] ≤ b[t−1] (NaN never crosses). */
 export function crossAbove(a: Float64Array, b: Float64Array): Uint8Array {

@@ -4,6 +4,7 @@
 
 import type { Bars } from '../data/index.js'
 import type { ParamSpace } from './params.js'
+import type { IndicatorCompute } from './signals.js'
 
 export const STRATEGY_API = 1
 
@@ -185,7 +186,7 @@ export interface Strategy<P = Record<string, number>> {
    * need more (shorts, brackets). Must equal what onBar does with market orders — the parity tests
    * hold the built-ins to it.
    */
-  signals?(p: P, bars: Bars): VectorSignals | undefined
+  signals?(p: P, bars: Bars, indicator: IndicatorCompute): VectorSignals | undefined
   onStart?(ctx: Context<P>): void
   onBar(ctx: Context<P>, bar: BarEvent): void
   onOrder?(ctx: Context<P>, event: OrderEvent): void

@@ -11,7 +11,7 @@ import { SAMPLE_CSV } from '../helpers.js'
 const spx = readBarsCsv(SAMPLE_CSV, { symbol: 'SPX', timeframe: '1d' })
 const CASH = 1_000_000
 
-const cases = [
+const cases: { strategy: string; params: Record<string, number> }[] = [
   { strategy: 'sma-cross', params: { fast: 10, slow: 30 } },
   { strategy: 'sma-cross', params: { fast: 5, slow: 200 } },
   { strategy: 'rsi-reversion', params: { period: 14, lower: 30, upper: 70 } },
@@ -77,5 +77,24 @@ describe('vectorBacktest by hand', () => {
   })
   it('refuses inputs of different lengths', () => {
     expect(() => vectorBacktest({ open, close, entries: [1], exits: [0] })).toThrow('entries and exits need 6 values (received 1 and 1)')
+  })
+})
+
+describe('sweep metrics from the running statistics', () => {
+  it('equal performanceMetrics on the recorded equity', async () => {
+    const { performanceMetrics } = await import('../../lib/stats/index.js')
+    const signals = strategySignals(getStrategy('sma-cross'), { fast: 10, slow: 30 }, spx)!
+    const full = vectorBacktest({ open: spx.open, close: spx.close, ...signals }, { cash: CASH, commission: 0.001, size: { percent: 1 } })
+    const lean = vectorBacktest({ open: spx.open, close: spx.close, ...signals }, { cash: CASH, commission: 0.001, size: { percent: 1 } }, { record: false })
+    expect(lean.equity.length).toBe(0)
+    const { sweepMetrics } = await import('../../lib/backtest/index.js')
+    const m = sweepMetrics(lean, 252)
+    const ref = performanceMetrics(full.equity, { periodsPerYear: 252, trades: full.trades.pnl, position: full.position })
+    for (const key of ['totalReturn', 'cagr', 'volatility', 'sharpe', 'sortino', 'calmar'] as const) expect(Math.abs(m[key] - ref[key]) / Math.abs(ref[key])).toBeLessThan(1e-9)
+    expect(m.maxDrawdown).toBeCloseTo(ref.maxDrawdown.depth, 12)
+    expect(m.trades).toBe(ref.trades!.trades)
+    expect(m.winRate).toBe(ref.trades!.winRate)
+    expect(m.profitFactor).toBeCloseTo(ref.trades!.profitFactor, 12)
+    expect(m.exposure).toBe(ref.exposure)
   })
 })

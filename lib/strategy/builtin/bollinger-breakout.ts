@@ -1,7 +1,6 @@
 // Bollinger breakout: long when the close leaves the upper band (momentum), out when it falls back
 // below the middle band. With short = 1, the mirror image below the lower band.
 
-import { INDICATORS } from '../../indicators/index.js'
 import { intParam, realParam } from '../params.js'
 import { above, below } from '../signals.js'
 import { defineStrategy, type IndicatorHandle } from '../types.js'
@@ -29,9 +28,9 @@ export const bollingerBreakout = defineStrategy<BollingerBreakoutParams>({
   },
   universe: eachSymbol,
   warmup: (p) => p.period,
-  signals(p, bars) {
+  signals(p, bars, indicator) {
     if (p.short === 1) return undefined
-    const b = INDICATORS.bbands!.compute(bars, { period: p.period, k: p.k })
+    const b = indicator('bbands', { period: p.period, k: p.k })
     return { entries: above(bars.close, b.upper!), exits: below(bars.close, b.mid!) }
   },
   onStart(ctx) {

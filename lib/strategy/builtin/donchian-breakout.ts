@@ -2,7 +2,6 @@
 // bars, out when it falls below the lowest low of the previous `exit` bars. With short = 1, the
 // mirror image. "Previous" bars: the channel at t − 1, so the breakout bar is not in its own channel.
 
-import { INDICATORS } from '../../indicators/index.js'
 import { intParam } from '../params.js'
 import { above, below } from '../signals.js'
 import { defineStrategy, type IndicatorHandle } from '../types.js'
@@ -31,10 +30,10 @@ export const donchianBreakout = defineStrategy<DonchianBreakoutParams>({
   },
   universe: eachSymbol,
   warmup: (p) => Math.max(p.entry, p.exit) + 1,
-  signals(p, bars) {
+  signals(p, bars, indicator) {
     if (p.short === 1) return undefined
-    const entry = INDICATORS.donchian!.compute(bars, { period: p.entry })
-    const exit = INDICATORS.donchian!.compute(bars, { period: p.exit })
+    const entry = indicator('donchian', { period: p.entry })
+    const exit = indicator('donchian', { period: p.exit })
     return { entries: above(bars.close, entry.high!, 1), exits: below(bars.close, exit.low!, 1) }
   },
   onStart(ctx) {

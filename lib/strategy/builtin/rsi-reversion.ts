@@ -1,7 +1,6 @@
 // RSI mean reversion: long when RSI(period) is below `lower` (oversold), out when it rises above
 // `upper`. With short = 1, also short above `upper` and cover below `lower`.
 
-import { INDICATORS } from '../../indicators/index.js'
 import { intParam, realParam } from '../params.js'
 import { above, below } from '../signals.js'
 import { defineStrategy, type IndicatorHandle } from '../types.js'
@@ -26,9 +25,9 @@ export const rsiReversion = defineStrategy<RsiReversionParams>({
   universe: eachSymbol,
   warmup: (p) => p.period + 1,
   validate: (p) => (p.lower < p.upper ? undefined : `lower (${p.lower}) must be below upper (${p.upper})`),
-  signals(p, bars) {
+  signals(p, _bars, indicator) {
     if (p.short === 1) return undefined
-    const rsi = INDICATORS.rsi!.compute(bars, { period: p.period }).value!
+    const rsi = indicator('rsi', { period: p.period }).value!
     return { entries: below(rsi, p.lower), exits: above(rsi, p.upper) }
   },
   onStart(ctx) {

@@ -2,7 +2,6 @@
 // back below (or short, with short = 1). A cross at bar t is fast[t] > slow[t] after fast[t−1] ≤
 // slow[t−1]; the order fills at the next bar's open.
 
-import { INDICATORS } from '../../indicators/index.js'
 import { intParam } from '../params.js'
 import { crossAbove, crossBelow } from '../signals.js'
 import { defineStrategy, type IndicatorHandle } from '../types.js'
@@ -25,10 +24,10 @@ export const smaCross = defineStrategy<SmaCrossParams>({
   universe: eachSymbol,
   warmup: (p) => p.slow + 1,
   validate: (p) => (p.fast < p.slow ? undefined : `fast (${p.fast}) must be below slow (${p.slow})`),
-  signals(p, bars) {
+  signals(p, _bars, indicator) {
     if (p.short === 1) return undefined
-    const fast = INDICATORS.sma!.compute(bars, { period: p.fast }).value!
-    const slow = INDICATORS.sma!.compute(bars, { period: p.slow }).value!
+    const fast = indicator('sma', { period: p.fast }).value!
+    const slow = indicator('sma', { period: p.slow }).value!
     return { entries: crossAbove(fast, slow), exits: crossBelow(fast, slow) }
   },
   onStart(ctx) {
