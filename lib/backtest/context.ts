@@ -27,7 +27,7 @@ class BatchHandle implements IndicatorHandle {
 
 export class SleeveContext<P> implements Context<P> {
   time = NaN
-  readonly state: Record<string, unknown> = Object.create(null) as Record<string, unknown>
+  readonly state: Record<string, unknown> = {}
   readonly handles: BatchHandle[] = []
   private readonly cache = new Map<string, BatchHandle>()
 

@@ -17,7 +17,7 @@ import type { BarEvent, OrderEvent, OrderOptions, OrderRole, OrderView, Side, St
 import { SleeveContext } from './context.js'
 import { Order } from './orders.js'
 import { Book, type RiskLimits } from './portfolio.js'
-import { commission, execution, fillableQty, openFill, rangeFill, type FillModel } from './sim-exchange.js'
+import { commission, executionPrice, fillableQty, openFill, rangeFill, type FillModel } from './sim-exchange.js'
 
 export interface SeriesState {
   key: string
@@ -110,9 +110,10 @@ export interface Sleeve {
   readonly openTrades: (OpenTrade | undefined)[]
   readonly log: string[]
   equity: Float64Array
-  gross: Float64Array
-  traded: Float64Array
-  tradedSinceRecord: number
+  /** Gross exposure / equity at each point (0 while flat: the zeroed pages are never touched). */
+  exposure: Float64Array
+  /** Σ notional traded (turnover). */
+  traded: number
 }
 
 export interface EngineOptions {
@@ -144,6 +145,7 @@ export class Engine {
   /** Open trades by symbol (any sleeve): MAE/MFE tracking is skipped where there are none. */
   readonly openTradeCount: Int32Array
   private readonly queue: Request[] = []
+  private readonly snapshot: Order[] = []
   private nextId = 1
   now = NaN
   /** Equity points: one per distinct close time. */
@@ -215,9 +217,8 @@ export class Engine {
         openTrades: this.symbols.map(() => undefined),
         log: [],
         equity: new Float64Array(total),
-        gross: new Float64Array(total),
-        traded: new Float64Array(total),
-        tradedSinceRecord: 0,
+        exposure: new Float64Array(total),
+        traded: 0,
       }
       sleeve.ctx = new SleeveContext(this, sleeve, spec.params, spec.subscriptions)
       this.sleeves.push(sleeve)
@@ -317,12 +318,16 @@ export class Engine {
   private record(): void {
     const t = this.ticks++
     this.times[t] = this.now
-    for (const sleeve of this.sleeves) {
+    const sleeves = this.sleeves
+    for (let k = 0; k < sleeves.length; k++) {
+      const sleeve = sleeves[k]!
       const book = sleeve.book
-      sleeve.equity[t] = book.held.length === 0 ? book.cash : book.equity
-      sleeve.gross[t] = book.held.length === 0 ? 0 : book.gross
-      sleeve.traded[t] = sleeve.tradedSinceRecord
-      sleeve.tradedSinceRecord = 0
+      if (book.held.length === 0) sleeve.equity[t] = book.cash
+      else {
+        const e = book.equity
+        sleeve.equity[t] = e
+        sleeve.exposure[t] = book.gross / e
+      }
     }
   }
 
@@ -338,13 +343,12 @@ export class Engine {
     const expire = options.expireBars ?? Infinity
     if (!(expire >= 1)) throw new ConfigError(`expireBars must be ≥ 1 (received ${expire})`)
     const order = new Order(this.nextId++, sleeve.name, symbol, side, type, role, NaN, options.limit ?? NaN, options.stop ?? NaN, 0, options.tag ?? '', this.now, expire)
-    for (const [name, price] of [['stopLoss', options.stopLoss], ['takeProfit', options.takeProfit]] as const) {
-      if (price !== undefined && !(Number.isFinite(price) && price > 0)) throw new ConfigError(`${name} must be a price > 0 (received ${price})`)
-    }
+    checkPrice('stopLoss', options.stopLoss)
+    checkPrice('takeProfit', options.takeProfit)
     order.stopLoss = options.stopLoss ?? NaN
     order.takeProfit = options.takeProfit ?? NaN
     const explicit = options.qty !== undefined || options.notional !== undefined || options.percent !== undefined || options.risk !== undefined
-    const sizing: OrderOptions = explicit ? options : { ...this.options.sizing, stopLoss: options.stopLoss }
+    const sizing: OrderOptions = explicit ? options : this.options.sizing
     sleeve.orders.push(order)
     this.queue.push({ kind: 'submit', order, sleeve, sizing, resizable: true })
     return order
@@ -433,8 +437,11 @@ export class Engine {
 
   /** Units from the sizing options at the reference price (the last close). */
   private size(sleeve: Sleeve, order: Order, sizing: OrderOptions, price: number): number {
-    const given = (['qty', 'notional', 'percent', 'risk'] as const).filter((key) => sizing[key] !== undefined)
-    if (given.length > 1) throw new ConfigError(`order sizing takes one of qty, notional, percent, risk (received ${given.join(', ')})`)
+    const count = +(sizing.qty !== undefined) + +(sizing.notional !== undefined) + +(sizing.percent !== undefined) + +(sizing.risk !== undefined)
+    if (count > 1) {
+      const given = (['qty', 'notional', 'percent', 'risk'] as const).filter((key) => sizing[key] !== undefined)
+      throw new ConfigError(`order sizing takes one of qty, notional, percent, risk (received ${given.join(', ')})`)
+    }
     const equity = sleeve.book.equity
     let qty: number
     if (sizing.qty !== undefined) qty = sizing.qty
@@ -448,9 +455,8 @@ export class Engine {
       if (!(stop > 0)) throw new ConfigError('risk sizing needs a stopLoss price')
       qty = (sizing.risk * equity) / Math.abs(price - stop)
     } else qty = 1
-    if (!(Number.isFinite(qty) && qty >= 0)) throw new ConfigError(`order size must be a finite number ≥ 0 (received ${qty} from ${given[0] ?? 'default sizing'})`)
-    const lot = this.options.lotSize
-    return lot > 0 ? Math.floor(qty / lot + 1e-9) * lot : qty
+    if (!(Number.isFinite(qty) && qty >= 0)) throw new ConfigError(`order size must be a finite number ≥ 0 (received ${qty})`)
+    return floorLot(qty, this.options.lotSize)
   }
 
   /** Units of |position| an order would add (0 for the part that reduces it). */
@@ -467,35 +473,42 @@ export class Engine {
     const k = this.symbolIndex.get(order.symbol)!
     const q = book.positions[k]!.qty
     const sign = order.side === 'buy' ? 1 : -1
+    const lot = this.options.lotSize
     let reason = ''
     let allowed = qty
-    const cut = (limit: number, why: string) => {
-      if (limit < allowed) {
-        allowed = Math.max(0, limit)
-        reason = why
-      }
+    if (!limits.allowShort && sign < 0 && Math.max(0, q) < allowed) {
+      allowed = Math.max(0, q)
+      reason = 'shorting is disabled'
     }
-    if (!limits.allowShort && sign < 0) cut(Math.max(0, q), 'shorting is disabled')
     // Only the part that adds exposure is subject to the caps.
     const reducing = Math.min(allowed, sign * q < 0 ? Math.abs(q) : 0)
     if (allowed > reducing) {
       if (q === 0 && book.openPositions >= limits.maxOpenPositions) return { qty: 0, reason: `max open positions (${limits.maxOpenPositions}) reached` }
-      const lot = this.options.lotSize
-      const floor = (x: number) => (lot > 0 ? Math.floor(x / lot + 1e-9) * lot : x)
-      // |q + sign·x| ≤ cap/price  ⇒  x ≤ cap/price + sign·q (the same side) or cap/price − |q| beyond the flip.
-      const maxUnits = (cap: number) => floor(cap / price + sign * q)
-      if (limits.maxPositionNotional !== Infinity) cut(maxUnits(limits.maxPositionNotional), `max position notional ${limits.maxPositionNotional}`)
+      // |q + sign·x| ≤ C on the side the order adds to: sign·q + x ≤ C, so x ≤ C − sign·q.
+      if (limits.maxPositionNotional !== Infinity) {
+        const cap = floorLot(limits.maxPositionNotional / price - sign * q, lot)
+        if (cap < allowed) {
+          allowed = Math.max(0, cap)
+          reason = `max position notional ${limits.maxPositionNotional}`
+        }
+      }
       if (limits.maxGrossExposure !== Infinity) {
-        const equity = book.equity
         const otherGross = book.gross - Math.abs(q) * price
-        cut(maxUnits(limits.maxGrossExposure * equity - otherGross), `max gross exposure ${limits.maxGrossExposure}× equity`)
+        const cap = floorLot((limits.maxGrossExposure * book.equity - otherGross) / price - sign * q, lot)
+        if (cap < allowed) {
+          allowed = Math.max(0, cap)
+          reason = `max gross exposure ${limits.maxGrossExposure}× equity`
+        }
       }
       const f = this.options.fills
       const unitCost = price * (1 + f.slippageBps / 10_000)
       const rate = book.marginRate(sign) + f.takerRate
       const power = book.buyingPower - f.fixedFee
-      const affordable = floor(reducing + Math.max(0, power) / (unitCost * rate))
-      cut(affordable, 'insufficient buying power')
+      const affordable = floorLot(reducing + Math.max(0, power) / (unitCost * rate), lot)
+      if (affordable < allowed) {
+        allowed = Math.max(0, affordable)
+        reason = 'insufficient buying power'
+      }
     }
     return { qty: allowed, reason }
   }
@@ -536,28 +549,38 @@ export class Engine {
   // ---- the simulated exchange: working orders meet a bar --------------------------------------
 
   private match(s: SeriesState, i: number, time: number, open: number, high: number, low: number, volume: number): void {
-    const k = s.symbolIndex
-    const list = this.working[k]!
+    const list = this.working[s.symbolIndex]!
+    // Fills remove orders from the list and brackets add some: each pass walks a snapshot (a reused
+    // array, not a copy per bar).
+    const orders = this.snapshot
     // Pass 1, the open: market orders and gaps through stops and limits.
-    for (const order of list.slice()) {
+    snapshotInto(list, orders)
+    for (let k = 0; k < orders.length; k++) {
+      const order = orders[k]!
       if (order.activeFrom > i || order.placedAfterOpen || !order.working) continue
       const raw = openFill(order, open)
       if (raw === raw) this.execute(order, raw, i, time, volume, true)
     }
     // Pass 2, the range after the open: stops first (the pessimistic order within a bar), then limits.
-    for (const type of ['stop', 'limit'] as const) {
-      for (const order of list.slice()) {
+    for (let pass = 0; pass < 2; pass++) {
+      const type = pass === 0 ? 'stop' : 'limit'
+      snapshotInto(list, orders)
+      for (let k = 0; k < orders.length; k++) {
+        const order = orders[k]!
         if (order.activeFrom > i || order.type !== type || !order.working) continue
         const raw = rangeFill(order, high, low)
         if (raw === raw) this.execute(order, raw, i, time, volume, false)
       }
     }
     // Expiry: a working order has seen one more bar.
-    for (const order of list.slice()) {
+    snapshotInto(list, orders)
+    for (let k = 0; k < orders.length; k++) {
+      const order = orders[k]!
       order.placedAfterOpen = false
       if (order.activeFrom > i || !order.working) continue
       if (++order.barsWorking >= order.expireBars) this.retire(this.sleeveOf(order), order, 'EXPIRED', `not filled within ${order.expireBars} bars`)
     }
+    orders.length = 0
     if (this.queue.length > 0) this.drain()
   }
 
@@ -571,7 +594,9 @@ export class Engine {
     const book = sleeve.book
     const k = this.symbolIndex.get(order.symbol)!
     const model = this.options.fills
-    const { price, liquidity } = execution(order, raw, model)
+    const maker = order.type === 'limit'
+    const price = maker ? raw : executionPrice(order.side, raw, model)
+    const liquidity = maker ? 'maker' : 'taker'
     let qty = fillableQty(order.remaining, volume, model)
     const position = book.positions[k]!
     const sign = order.side === 'buy' ? 1 : -1
@@ -590,7 +615,7 @@ export class Engine {
     let shortfall = false
     if (order.role === 'entry') {
       book.reserved -= order.reserved
-      const added = this.addedExposure(book, k, { side: order.side, remaining: qty })
+      const added = Math.max(0, Math.abs(position.qty + sign * qty) - Math.abs(position.qty))
       if (added > 0) {
         const rate = book.marginRate(sign) + (liquidity === 'maker' ? model.makerRate : model.takerRate)
         const power = book.buyingPower - model.fixedFee
@@ -610,7 +635,7 @@ export class Engine {
       const share = order.qty > 0 ? order.remaining / order.qty : 0
       book.reserved -= order.reserved - order.reserved * share
       order.reserved *= share
-      sleeve.tradedSinceRecord += qty * price
+      sleeve.traded += qty * price
       const fill: FillRecord = { orderId: order.id, strategy: sleeve.name, symbol: order.symbol, side: order.side, qty, price, fee, time, liquidity, role: order.role }
       sleeve.fills.push(fill)
       this.trade(sleeve, k, order, before, sign * qty, price, fee, realized, i, time)
@@ -799,6 +824,20 @@ export class Engine {
     const at = this.now === this.now ? ` at the bar closing ${isoTime(this.now)}` : ''
     return new StrategyError(`strategy ${sleeve.name}: ${callback} failed${symbol === undefined ? '' : ` on ${symbol}`}${at}: ${message}`, { cause: error })
   }
+}
+
+function snapshotInto(list: readonly Order[], into: Order[]): void {
+  into.length = list.length
+  for (let k = 0; k < list.length; k++) into[k] = list[k]!
+}
+
+/** x floored to a multiple of lot (lot 0: unchanged). */
+function floorLot(x: number, lot: number): number {
+  return lot > 0 ? Math.floor(x / lot + 1e-9) * lot : x
+}
+
+function checkPrice(name: string, price: number | undefined): void {
+  if (price !== undefined && !(Number.isFinite(price) && price > 0)) throw new ConfigError(`${name} must be a price > 0 (received ${price})`)
 }
 
 function fmt(x: number): string {

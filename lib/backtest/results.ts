@@ -14,7 +14,18 @@ export type Columns<T> = { [K in keyof T]: T[K] extends number ? Float64Array : 
 /** Records → columns: the numeric fields into Float64Array, the others into plain arrays. */
 export function toColumns<T extends object>(rows: readonly T[], fields: readonly (keyof T)[], numeric: readonly (keyof T)[]): Columns<T> {
   const out: Record<string, unknown> = {}
-  for (const f of fields) out[f as string] = numeric.includes(f) ? Float64Array.from(rows, (r) => r[f] as number) : rows.map((r) => r[f])
+  const n = rows.length
+  for (const f of fields) {
+    if (numeric.includes(f)) {
+      const col = new Float64Array(n)
+      for (let i = 0; i < n; i++) col[i] = rows[i]![f] as number
+      out[f as string] = col
+    } else {
+      const col = new Array<unknown>(n)
+      for (let i = 0; i < n; i++) col[i] = rows[i]![f]
+      out[f as string] = col
+    }
+  }
   return out as Columns<T>
 }
 
@@ -106,16 +117,22 @@ export function observedPeriodsPerYear(time: ArrayLike<number>): number {
   return (n - 1) / years
 }
 
-function metricsOf(equity: Float64Array, gross: Float64Array, traded: Float64Array, time: Float64Array, periodsPerYear: number, trades: readonly TradeRecord[], fees: number): Metrics {
+function metricsOf(equity: Float64Array, exposure: Float64Array, traded: number, time: Float64Array, periodsPerYear: number, trades: readonly TradeRecord[], fees: number): Metrics {
   const closed = trades.filter((t) => !t.open)
-  const perf = performanceMetrics(equity, { periodsPerYear, time, trades: closed.map((t) => t.pnl), traded, position: gross })
-  let exposure = 0
-  for (let i = 0; i < equity.length; i++) exposure += gross[i]! / equity[i]!
+  const perf = performanceMetrics(equity, { periodsPerYear, time, trades: closed.map((t) => t.pnl), position: exposure })
+  let sumExposure = 0
+  let sumEquity = 0
+  for (let i = 0; i < equity.length; i++) {
+    sumExposure += exposure[i]!
+    sumEquity += equity[i]!
+  }
+  // Turnover as performanceMetrics defines it: Σ |traded| / mean equity, per year.
+  perf.turnover = traded / (sumEquity / equity.length) / ((equity.length - 1) / periodsPerYear)
   return {
     ...perf,
     startEquity: equity[0]!,
     endEquity: equity[equity.length - 1]!,
-    avgExposure: exposure / equity.length,
+    avgExposure: sumExposure / equity.length,
     fees,
     openTrades: trades.length - closed.length,
   }
@@ -155,22 +172,16 @@ function factorColumns(trades: readonly TradeRecord[]): Record<string, Float64Ar
 
 export function collectResults(engine: Engine, periodsPerYear?: number): BacktestResult {
   const n = engine.ticks
-  const time = engine.times.slice(0, n)
+  // Views on the engine's arrays (no copies: a million points is 8 MB per curve).
+  const time = engine.times.subarray(0, n)
   const ppy = periodsPerYear ?? observedPeriodsPerYear(time)
   if (!(ppy > 0 && Number.isFinite(ppy))) throw new ConfigError(`periodsPerYear must be a number > 0 (received ${ppy})`)
-  const total = new Float64Array(n)
-  const gross = new Float64Array(n)
-  const traded = new Float64Array(n)
+  const single = engine.sleeves.length === 1
+  const total = single ? engine.sleeves[0]!.equity.subarray(0, n) : new Float64Array(n)
   const strategies = engine.sleeves.map((sleeve: Sleeve) => {
-    const equity = sleeve.equity.slice(0, n)
-    const g = sleeve.gross.slice(0, n)
-    const t = sleeve.traded.slice(0, n)
-    for (let i = 0; i < n; i++) {
-      total[i] += equity[i]!
-      gross[i] += g[i]!
-      traded[i] += t[i]!
-    }
-    const exposure = g.map((x, i) => x / equity[i]!)
+    const equity = sleeve.equity.subarray(0, n)
+    const exposure = sleeve.exposure.subarray(0, n)
+    if (!single) for (let i = 0; i < n; i++) total[i] += equity[i]!
     return {
       strategy: sleeve.name,
       params: sleeve.params,
@@ -180,17 +191,24 @@ export function collectResults(engine: Engine, periodsPerYear?: number): Backtes
       fills: toColumns(sleeve.fills, FILL_FIELDS, FILL_NUMBERS),
       trades: toColumns(sleeve.trades as Omit<TradeRecord, 'factors'>[], TRADE_FIELDS as (keyof Omit<TradeRecord, 'factors'>)[], TRADE_NUMBERS as (keyof Omit<TradeRecord, 'factors'>)[]),
       factors: factorColumns(sleeve.trades),
-      metrics: metricsOf(equity, g, t, time, ppy, sleeve.trades, sleeve.book.feesPaid),
+      metrics: metricsOf(equity, exposure, sleeve.traded, time, ppy, sleeve.trades, sleeve.book.feesPaid),
       log: sleeve.log,
     }
   })
+  // Combined exposure: Σ gross / Σ equity, the gross of each sleeve being its exposure × equity.
+  let exposure = strategies[0]!.exposure
+  if (!single) {
+    exposure = new Float64Array(n)
+    for (const s of strategies) for (let i = 0; i < n; i++) exposure[i] += s.exposure[i]! * s.equity[i]!
+    for (let i = 0; i < n; i++) exposure[i] /= total[i]!
+  }
   const allTrades = engine.sleeves.flatMap((s) => s.trades)
   const fees = engine.sleeves.reduce((a, s) => a + s.book.feesPaid, 0)
   return {
     time,
     equity: total,
-    exposure: gross.map((x, i) => x / total[i]!),
-    metrics: metricsOf(total, gross, traded, time, ppy, allTrades, fees),
+    exposure,
+    metrics: metricsOf(total, exposure, engine.sleeves.reduce((a, s) => a + s.traded, 0), time, ppy, allTrades, fees),
     strategies,
     periodsPerYear: ppy,
     bars: engine.series.reduce((a, s) => a + s.n, 0),

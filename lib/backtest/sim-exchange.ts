@@ -85,8 +85,13 @@ export function rangeFill(order: Pick<Order, 'side' | 'type' | 'limit' | 'stop'>
 /** The fill of a raw price: limits at that price (maker), market and stop fills with slippage (taker). */
 export function execution(order: Pick<Order, 'side' | 'type'>, raw: number, model: FillModel): Match {
   if (order.type === 'limit') return { price: raw, liquidity: 'maker' }
+  return { price: executionPrice(order.side, raw, model), liquidity: 'taker' }
+}
+
+/** A market or stop fill's price: the raw price moved against the trader by the slippage. */
+export function executionPrice(side: 'buy' | 'sell', raw: number, model: FillModel): number {
   const slip = model.slippageBps / 10_000
-  return { price: order.side === 'buy' ? raw * (1 + slip) : raw * (1 - slip), liquidity: 'taker' }
+  return side === 'buy' ? raw * (1 + slip) : raw * (1 - slip)
 }
 
 /**

@@ -179,13 +179,18 @@ export function tradeStats(pnl: ArrayLike<number>): TradeStats {
 export function profitablePeriods(equity: ArrayLike<number>, time: ArrayLike<number>, period: 'month' | 'week'): { periods: number; profitable: number; share: number } {
   checkEquity(equity)
   if (time.length !== equity.length) throw new DataError(`time has ${time.length} values, equity ${equity.length}; expected one time per point`)
+  // The month of a day is looked up once per day (intraday curves have many points per day).
+  let lastDay = NaN
+  let lastMonth = NaN
   const key = (ms: number) => {
-    if (period === 'month') {
-      const d = new Date(ms)
-      return d.getUTCFullYear() * 12 + d.getUTCMonth()
+    const day = Math.floor(ms / 86_400_000)
+    if (period === 'week') return Math.floor((day + 3) / 7) // days since Monday 1969-12-29, in weeks
+    if (day !== lastDay) {
+      const d = new Date(day * 86_400_000)
+      lastDay = day
+      lastMonth = d.getUTCFullYear() * 12 + d.getUTCMonth()
     }
-    // Days since Monday 1969-12-29, in weeks
-    return Math.floor((Math.floor(ms / 86_400_000) + 3) / 7)
+    return lastMonth
   }
   let base = equity[0]!
   let current = key(time[0]!)

@@ -27,7 +27,7 @@ export function intraday(name: string, request: UniverseRequest): Subscription[]
  */
 export function perSymbol<T>(ctx: Context<any>, arg: string | ((symbol: string) => T)): T {
   if (typeof arg === 'function') {
-    for (const s of ctx.subscriptions) if (!(s.symbol in ctx.state)) ctx.state[s.symbol] = arg(s.symbol)
+    for (const s of ctx.subscriptions) if (!Object.hasOwn(ctx.state, s.symbol)) ctx.state[s.symbol] = arg(s.symbol)
     return undefined as T
   }
   return ctx.state[arg] as T

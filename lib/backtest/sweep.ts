@@ -1,0 +1,340 @@
+// Parameter sweeps: a grid (or a seeded random sample of it) of parameter sets, each backtested on
+// one series, across worker threads, into a table of parameters × metrics in grid order — the same
+// table whatever the number of workers (each set's result depends on the set alone). Strategies with
+// a vectorized form run on the vectorized engine, memoising indicators across sets; others on the
+// event-driven engine.
+
+import { availableParallelism } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { Worker } from 'node:worker_threads'
+import { ConfigError, Progress, seededRandom, type ProgressSink } from '../core/index.js'
+import type { Bars } from '../data/index.js'
+import { checkValue, getStrategy, indicatorSource, isStrategyFile, resolveParams, type IndicatorCompute, type ParamDef, type Sizing, type Strategy } from '../strategy/index.js'
+import { backtest } from './backtest.js'
+import { observedPeriodsPerYear } from './results.js'
+import { strategySignals, sweepMetrics, vectorBacktest, type SweepMetrics } from './vector.js'
+
+/** Values per parameter: a list, or min:max:step. Parameters left out take their default (or `fixed`). */
+export type GridSpec = Readonly<Record<string, readonly number[] | { min: number; max: number; step: number }>>
+
+export interface SweepOptions {
+  /** The metric `best` maximises (maxDrawdown: minimises). Default sharpe. */
+  metric?: keyof SweepMetrics
+  /** Worker threads (default 1: this thread). */
+  workers?: number
+  /** A seeded random sample of this many sets instead of the whole grid. */
+  sample?: number
+  seed?: number
+  /** Values for parameters not in the grid. */
+  fixed?: Readonly<Record<string, number>>
+  /** vector (must have signals), event, or auto (vector where the strategy allows). Default auto. */
+  engine?: 'auto' | 'vector' | 'event'
+  cash?: number
+  /** Sizing per entry: { qty } or { percent } (default all in). */
+  sizing?: Pick<Sizing, 'qty' | 'percent'>
+  commission?: number
+  slippageBps?: number
+  fixedFee?: number
+  periodsPerYear?: number
+  progress?: ProgressSink
+}
+
+export interface SweepRow {
+  params: Record<string, number>
+  metrics: SweepMetrics
+}
+
+export interface SweepResult {
+  strategy: string
+  metric: keyof SweepMetrics
+  rows: SweepRow[]
+  /** The row with the best metric (ties: the first in grid order). */
+  best: SweepRow | undefined
+  /** Sets the strategy refused (its validate), with the reason. */
+  skipped: { params: Record<string, number>; reason: string }[]
+  engine: 'vector' | 'event'
+  workers: number
+  periodsPerYear: number
+  elapsedMs: number
+}
+
+export const SWEEP_METRICS: (keyof SweepMetrics)[] = ['totalReturn', 'cagr', 'volatility', 'sharpe', 'sortino', 'calmar', 'maxDrawdown', 'trades', 'winRate', 'profitFactor', 'exposure', 'endEquity']
+
+/** "5:50:5" → { min 5, max 50, step 5 }; "5,10,20" → [5, 10, 20]; "7" → [7]. */
+export function parseGridValue(name: string, text: string): readonly number[] | { min: number; max: number; step: number } {
+  const range = /^\s*(-?[\d.]+)\s*:\s*(-?[\d.]+)\s*(?::\s*(-?[\d.]+)\s*)?$/.exec(text)
+  if (range !== null) {
+    const [min, max, step] = [Number(range[1]), Number(range[2]), range[3] === undefined ? 1 : Number(range[3])]
+    return { min, max, step }
+  }
+  const list = text.split(',').map((v) => Number(v.trim()))
+  if (list.length === 0 || list.some((v) => !Number.isFinite(v))) throw new ConfigError(`--grid ${name} takes min:max:step or a list a,b,c (received "${text}")`)
+  return list
+}
+
+/** The values of one grid axis, each checked against the parameter's definition. */
+function axis(owner: string, name: string, def: ParamDef | undefined, spec: GridSpec[string], known: string[]): number[] {
+  if (def === undefined) throw new ConfigError(`unknown parameter "${name}" for ${owner}; expected one of ${known.join(', ')}`)
+  let values: number[]
+  if (Array.isArray(spec)) values = [...(spec as number[])]
+  else {
+    const { min, max, step } = spec as { min: number; max: number; step: number }
+    if (!(step > 0) || !(max >= min)) throw new ConfigError(`grid ${name}: expected min ≤ max and step > 0 (received ${min}:${max}:${step})`)
+    const count = Math.floor((max - min) / step + 1e-9) + 1
+    if (count > 1_000_000) throw new ConfigError(`grid ${name} has ${count} values; at most 1,000,000`)
+    values = Array.from({ length: count }, (_, k) => Number((min + k * step).toPrecision(12)))
+  }
+  for (const v of values) checkValue(owner, name, def, v)
+  return values
+}
+
+/** Every parameter set of the grid (last parameter varying fastest), or a seeded sample of them. */
+export function gridSets(strategy: Strategy<any>, grid: GridSpec, options: Pick<SweepOptions, 'sample' | 'seed' | 'fixed'> = {}): Record<string, number>[] {
+  const owner = `strategy ${strategy.name}`
+  const known = Object.keys(strategy.params)
+  const base = resolveParams(owner, strategy.params, options.fixed ?? {}) as Record<string, number>
+  const names = Object.keys(grid)
+  if (names.length === 0) throw new ConfigError(`a sweep needs at least one --grid parameter (${known.join(', ')})`)
+  const axes = names.map((name) => axis(owner, name, (strategy.params as Record<string, ParamDef>)[name], grid[name]!, known))
+  const total = axes.reduce((n, a) => n * a.length, 1)
+  if (total > 10_000_000) throw new ConfigError(`the grid has ${total} sets; at most 10,000,000 (use sample)`)
+  const at = (index: number): Record<string, number> => {
+    const set = { ...base }
+    for (let k = names.length - 1; k >= 0; k--) {
+      const a = axes[k]!
+      set[names[k]!] = a[index % a.length]!
+      index = Math.floor(index / a.length)
+    }
+    return set
+  }
+  if (options.sample === undefined || options.sample >= total) return Array.from({ length: total }, (_, i) => at(i))
+  if (!(Number.isInteger(options.sample) && options.sample >= 1)) throw new ConfigError(`sample must be an integer ≥ 1 (received ${options.sample})`)
+  // Floyd's algorithm: `sample` distinct indices, then in grid order.
+  const rng = seededRandom(options.seed ?? 1)
+  const chosen = new Set<number>()
+  for (let j = total - options.sample; j < total; j++) {
+    const t = Math.floor(rng.next() * (j + 1))
+    chosen.add(chosen.has(t) ? j : t)
+  }
+  return [...chosen].sort((a, b) => a - b).map(at)
+}
+
+/** One set's metrics: the computation a worker does, and the in-thread path does the same way. */
+export function runSet(strategy: Strategy<any>, params: Record<string, number>, bars: Bars, options: SweepOptions, engine: 'vector' | 'event', indicator: IndicatorCompute, periodsPerYear: number): SweepMetrics {
+  const size = options.sizing ?? { percent: 1 }
+  if (engine === 'vector') {
+    const signals = strategySignals(strategy, params, bars, indicator)
+    if (signals === undefined) throw new ConfigError(`strategy ${strategy.name} has no vectorized form for ${JSON.stringify(params)}; use engine: 'event'`)
+    const r = vectorBacktest(
+      { open: bars.open, close: bars.close, ...signals },
+      { cash: options.cash ?? 100_000, commission: options.commission ?? 0, slippageBps: options.slippageBps ?? 0, fixedFee: options.fixedFee ?? 0, size: size.qty !== undefined ? { qty: size.qty } : { percent: size.percent ?? 1 } },
+      { record: false },
+    )
+    return sweepMetrics(r, periodsPerYear)
+  }
+  const result = backtest({
+    strategy,
+    params,
+    symbols: [bars.symbol],
+    timeframe: bars.timeframe,
+    data: { [bars.symbol]: bars },
+    cash: options.cash ?? 100_000,
+    sizing: size,
+    fills: { takerRate: options.commission ?? 0, slippageBps: options.slippageBps ?? 0, fixedFee: options.fixedFee ?? 0 },
+    periodsPerYear,
+  })
+  const m = result.metrics
+  return {
+    totalReturn: m.totalReturn,
+    cagr: m.cagr,
+    volatility: m.volatility,
+    sharpe: m.sharpe,
+    sortino: m.sortino,
+    calmar: m.calmar,
+    maxDrawdown: m.maxDrawdown.depth,
+    trades: m.trades?.trades ?? 0,
+    winRate: m.trades?.winRate ?? NaN,
+    profitFactor: m.trades?.profitFactor ?? NaN,
+    exposure: m.exposure ?? NaN,
+    endEquity: m.endEquity,
+  }
+}
+
+/** Which engine a sweep uses. */
+function chooseEngine(strategy: Strategy<any>, sample: Record<string, number>, bars: Bars, wanted: SweepOptions['engine']): 'vector' | 'event' {
+  if (wanted === 'event') return 'event'
+  const vectorizable = strategy.signals !== undefined && strategy.signals(sample as never, sliceHead(bars), indicatorSource(sliceHead(bars))) !== undefined
+  if (wanted === 'vector' && !vectorizable) throw new ConfigError(`strategy ${strategy.name} has no vectorized form with these parameters; use engine: 'event'`)
+  return vectorizable ? 'vector' : 'event'
+}
+
+function sliceHead(bars: Bars): Bars {
+  const n = Math.min(bars.time.length, 3)
+  return { ...bars, time: bars.time.subarray(0, n), open: bars.open.subarray(0, n), high: bars.high.subarray(0, n), low: bars.low.subarray(0, n), close: bars.close.subarray(0, n), volume: bars.volume.subarray(0, n) }
+}
+
+function better(metric: keyof SweepMetrics, a: number, b: number): boolean {
+  if (a !== a) return false
+  if (b !== b) return true
+  return metric === 'maxDrawdown' || metric === 'volatility' ? a < b : a > b
+}
+
+/**
+ * Sweeps `grid` for a strategy (a built-in name, a strategy file, or — in this thread only — an
+ * object) on one series.
+ */
+export async function sweep(strategySpec: string | Strategy<any> | { strategy: Strategy<any>; file?: string }, grid: GridSpec, bars: Bars, options: SweepOptions = {}): Promise<SweepResult> {
+  const started = performance.now()
+  let strategy: Strategy<any>
+  // What a worker thread loads: a built-in's name, or a strategy file's absolute path.
+  let workerSpec: string | undefined
+  if (typeof strategySpec === 'string') {
+    workerSpec = isStrategyFile(strategySpec) ? resolve(strategySpec) : strategySpec
+    strategy = isStrategyFile(strategySpec) ? await loadInThread(workerSpec) : getStrategy(strategySpec)
+  } else if ('onBar' in strategySpec) {
+    strategy = strategySpec
+    workerSpec = getStrategySafe(strategy.name) === strategy ? strategy.name : undefined
+  } else {
+    strategy = strategySpec.strategy
+    workerSpec = strategySpec.file ?? (getStrategySafe(strategy.name) === strategy ? strategy.name : undefined)
+  }
+  const metric = options.metric ?? 'sharpe'
+  if (!SWEEP_METRICS.includes(metric)) throw new ConfigError(`metric must be one of ${SWEEP_METRICS.join(', ')} (received ${String(metric)})`)
+  const workers = options.workers ?? 1
+  if (!(Number.isInteger(workers) && workers >= 1 && workers <= 256)) throw new ConfigError(`workers must be an integer in [1, 256] (received ${workers})`)
+  if (workers > 1 && workerSpec === undefined) throw new ConfigError('a sweep across workers needs a built-in strategy or a strategy file (an object cannot cross threads)')
+  const sets = gridSets(strategy, grid, options)
+  const valid: Record<string, number>[] = []
+  const skipped: SweepResult['skipped'] = []
+  for (const set of sets) {
+    const why = strategy.validate?.(set)
+    if (why === undefined) valid.push(set)
+    else skipped.push({ params: set, reason: why })
+  }
+  const periodsPerYear = options.periodsPerYear ?? observedPeriodsPerYear(bars.time)
+  const engine = valid.length === 0 ? 'vector' : chooseEngine(strategy, valid[0]!, bars, options.engine ?? 'auto')
+  const progress = options.progress === undefined ? undefined : new Progress({ label: `sweep ${strategy.name}`, total: valid.length, sink: options.progress })
+  const metrics: SweepMetrics[] = new Array(valid.length)
+  const plain = { ...options, progress: undefined }
+  if (workers === 1 || valid.length <= 1) {
+    const indicator = indicatorSource(bars, new Map())
+    valid.forEach((set, k) => {
+      metrics[k] = runSet(strategy, set, bars, plain, engine, indicator, periodsPerYear)
+      progress?.tick()
+    })
+  } else {
+    await runInWorkers(workerSpec!, valid, bars, plain, engine, periodsPerYear, Math.min(workers, valid.length), metrics, () => progress?.tick())
+  }
+  progress?.finish()
+  const rows = valid.map((params, k) => ({ params, metrics: metrics[k]! }))
+  let best: SweepRow | undefined
+  for (const row of rows) if (best === undefined || better(metric, row.metrics[metric], best.metrics[metric])) best = row
+  return { strategy: strategy.name, metric, rows, best, skipped, engine, workers, periodsPerYear, elapsedMs: performance.now() - started }
+}
+
+function getStrategySafe(name: string): Strategy<any> | undefined {
+  try {
+    return getStrategy(name)
+  } catch {
+    return undefined
+  }
+}
+
+async function loadInThread(file: string): Promise<Strategy<any>> {
+  const { loadStrategy } = await import('../strategy/index.js')
+  return (await loadStrategy(file)).strategy
+}
+
+/** The table as columns: one per parameter, then one per metric (for Arrow, Plot, CSV). */
+export function sweepColumns(result: SweepResult): Record<string, Float64Array> {
+  const names = result.rows.length === 0 ? [] : Object.keys(result.rows[0]!.params)
+  const out: Record<string, Float64Array> = {}
+  for (const name of names) out[name] = Float64Array.from(result.rows, (r) => r.params[name]!)
+  for (const m of SWEEP_METRICS) out[m] = Float64Array.from(result.rows, (r) => r.metrics[m])
+  return out
+}
+
+// ---- workers -----------------------------------------------------------------------------------
+
+/** This file's directory, in CommonJS (tslab, the CLI) and in ESM without CJS globals (tsx's loader). */
+function moduleDir(): string {
+  if (typeof __dirname === 'string') return __dirname
+  const frame = new Error().stack?.split('\n')[1] ?? ''
+  const m = /\(?((?:file:\/\/)?[^()]+?\.[cm]?[tj]s):\d+:\d+\)?\s*$/.exec(frame)
+  if (m === null) throw new Error(`cannot locate the sweep module from "${frame}"`)
+  const path = m[1]!.replace(/^file:\/\//, '')
+  return dirname(decodeURIComponent(path))
+}
+
+/** Bars copied once into shared memory: every worker reads the same bytes. */
+function shareBars(bars: Bars): Bars {
+  const n = bars.time.length
+  const buffer = new SharedArrayBuffer(6 * 8 * n)
+  const out: Bars = { symbol: bars.symbol, timeframe: bars.timeframe } as Bars
+  ;(['time', 'open', 'high', 'low', 'close', 'volume'] as const).forEach((field, k) => {
+    const view = new Float64Array(buffer, k * 8 * n, n)
+    view.set(bars[field])
+    out[field] = view
+  })
+  return out
+}
+
+async function runInWorkers(
+  spec: string,
+  sets: Record<string, number>[],
+  bars: Bars,
+  options: SweepOptions,
+  engine: 'vector' | 'event',
+  periodsPerYear: number,
+  count: number,
+  out: SweepMetrics[],
+  tick: () => void,
+): Promise<void> {
+  const shared = shareBars(bars)
+  const file = join(moduleDir(), 'sweep-worker.cjs')
+  // Small chunks handed out as workers come free: the fast sets do not wait behind the slow ones.
+  const chunk = Math.max(1, Math.min(16, Math.floor(sets.length / (count * 8))))
+  let next = 0
+  const pool = Array.from({ length: count }, () => new Worker(file, { workerData: { spec, bars: shared, options, engine, periodsPerYear } }))
+  try {
+    await Promise.all(
+      pool.map(
+        (worker) =>
+          new Promise<void>((resolve, reject) => {
+            const send = () => {
+              if (next >= sets.length) {
+                resolve()
+                return
+              }
+              const from = next
+              next = Math.min(sets.length, next + chunk)
+              worker.postMessage({ from, sets: sets.slice(from, next) })
+            }
+            worker.on('message', (msg: { from: number; metrics?: SweepMetrics[]; error?: string }) => {
+              if (msg.error !== undefined) {
+                reject(new ConfigError(msg.error))
+                return
+              }
+              msg.metrics!.forEach((m, k) => {
+                out[msg.from + k] = m
+                tick()
+              })
+              send()
+            })
+            worker.on('error', reject)
+            worker.on('exit', (code) => {
+              if (code !== 0) reject(new Error(`sweep worker exited with code ${code}`))
+            })
+            send()
+          }),
+      ),
+    )
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()))
+  }
+}
+
+/** Worker threads that help this machine: its cores. */
+export function defaultWorkers(): number {
+  return availableParallelism()
+}
