@@ -148,7 +148,8 @@ export class Engine {
   private readonly snapshot: Order[] = []
   private nextId = 1
   now = NaN
-  /** Equity points: one per distinct close time. */
+  label = NaN
+  /** Equity points: one per distinct close time, labelled with the open time of its shortest bar. */
   times: Float64Array
   ticks = 0
 
@@ -259,6 +260,8 @@ export class Engine {
       if (bestT !== this.now) {
         if (this.now === this.now) this.record()
         this.now = bestT
+        // The point is labelled with the bar's own time (its open), as the bars are.
+        this.label = best.bars.time[best.i + 1]!
       }
       this.step(best)
       if (progress !== undefined && (++delivered & 0xffff) === 0) progress.set(delivered)
@@ -317,7 +320,7 @@ export class Engine {
 
   private record(): void {
     const t = this.ticks++
-    this.times[t] = this.now
+    this.times[t] = this.label
     const sleeves = this.sleeves
     for (let k = 0; k < sleeves.length; k++) {
       const sleeve = sleeves[k]!

@@ -99,7 +99,7 @@ export interface StrategyResult {
 }
 
 export interface BacktestResult {
-  /** Close time (epoch ms) of each equity point. */
+  /** Time (epoch ms) of each equity point: the bar's own time (its open); the value is at its close. */
   time: Float64Array
   equity: Float64Array
   exposure: Float64Array

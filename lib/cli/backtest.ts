@@ -1,0 +1,256 @@
+// `mtflow backtest` and `mtflow sweep`: a strategy (built-in name or file) on lake data — one run
+// with its metrics, trades and optional export; or a parameter grid across worker threads.
+
+import { Command } from 'commander'
+import { availableParallelism } from 'node:os'
+import { ConfigError, isoTime, streamProgressSink } from '../core/index.js'
+import type { Bars } from '../data/index.js'
+import type { Sizing } from '../strategy/index.js'
+import { formatTable, lazy, printJson, type CliContext } from './context.js'
+
+const data = () => lazy('../data/index.js') as typeof import('../data/index.js')
+const bt = () => lazy('../backtest/index.js') as typeof import('../backtest/index.js')
+const strategies = () => lazy('../strategy/index.js') as typeof import('../strategy/index.js')
+
+const collect = (v: string, all: string[]) => [...all, v]
+
+interface Common {
+  strategy?: string
+  symbol: string[]
+  timeframe: string
+  source?: string
+  param: string[]
+  cash?: string
+  sizeQty?: string
+  sizePct?: string
+  commission?: string
+  slippageBps?: string
+  start?: string
+  end?: string
+  json?: boolean
+}
+
+function number(option: string, value: string | undefined, check: (n: number) => boolean, expected: string): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || !check(n)) throw new ConfigError(`${option} must be ${expected} (received ${JSON.stringify(value)})`)
+  return n
+}
+
+/** The shared options, checked before any data is read. */
+function parseCommon(o: Common): { symbols: string[]; params: Record<string, string>; cash: number; sizing: Sizing; commission: number; slippageBps: number } {
+  if (o.strategy === undefined) throw new ConfigError('--strategy is required: a built-in name (see mtflow backtest --list) or a strategy file')
+  const symbols = o.symbol.flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '')
+  if (symbols.length === 0) throw new ConfigError('--symbol is required (a symbol in the lake; comma-separated or repeated for several)')
+  const params: Record<string, string> = {}
+  for (const text of o.param) {
+    const [k, v] = strategies().parseParamArg(text)
+    params[k] = v
+  }
+  if (o.sizeQty !== undefined && o.sizePct !== undefined) throw new ConfigError('give one of --size-qty and --size-pct')
+  const qty = number('--size-qty', o.sizeQty, (n) => n > 0, 'a number of units > 0')
+  const pct = number('--size-pct', o.sizePct, (n) => n > 0 && n <= 1000, 'a percentage of equity in (0, 1000]')
+  return {
+    symbols,
+    params,
+    cash: number('--cash', o.cash, (n) => n > 0, 'an amount > 0') ?? 100_000,
+    sizing: qty !== undefined ? { qty } : { percent: (pct ?? 100) / 100 },
+    commission: number('--commission', o.commission, (n) => n >= 0 && n < 1, 'a rate on notional in [0, 1), e.g. 0.0005 for 0.05 %') ?? 0,
+    slippageBps: number('--slippage-bps', o.slippageBps, (n) => n >= 0, 'basis points ≥ 0') ?? 0,
+  }
+}
+
+async function loadData(context: CliContext, o: Common, symbols: string[], timeframes: string[]): Promise<Record<string, Bars>> {
+  const { loadBars } = data()
+  const out: Record<string, Bars> = {}
+  for (const symbol of symbols) {
+    for (const timeframe of timeframes) {
+      const bars = await loadBars(context.home, { symbol, timeframe, source: o.source, start: o.start, end: o.end })
+      if (bars.time.length === 0) throw new ConfigError(`no bars for ${symbol} ${timeframe} between ${o.start ?? 'the start'} and ${o.end ?? 'the end'}`)
+      out[`${symbol}@${timeframe}`] = bars
+    }
+  }
+  return out
+}
+
+function withCommon(cmd: Command): Command {
+  return cmd
+    .option('--strategy <name|file>', 'a built-in strategy (see mtflow backtest --list) or a .ts/.js file exporting one')
+    .option('--symbol <symbols>', 'symbol(s) in the lake; comma-separated or repeated', collect, [] as string[])
+    .option('--timeframe <tf>', 'timeframe in the lake', '1d')
+    .option('--source <name>', 'source in the lake (default: the only one holding each symbol)')
+    .option('--param <name=value>', 'a strategy parameter (repeatable)', collect, [] as string[])
+    .option('--cash <amount>', 'starting capital', '100000')
+    .option('--size-qty <units>', 'units per entry')
+    .option('--size-pct <percent>', 'percent of equity per entry (default 100, costs included)')
+    .option('--commission <rate>', 'commission rate on notional, e.g. 0.0005 = 0.05 %', '0')
+    .option('--slippage-bps <bps>', 'slippage on market and stop fills, basis points', '0')
+    .option('--start <time>', 'first bar (ISO date/time, UTC)')
+    .option('--end <time>', 'last bar (inclusive)')
+    .option('--json', 'print the result as JSON')
+}
+
+const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(2)} %` : String(x))
+const num = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : String(x))
+
+export function backtestCommand(context: CliContext): Command {
+  return withCommon(new Command('backtest').description('backtest a strategy on lake data (event-driven engine): metrics, trades, and --export files'))
+    .option('--export <dir>', 'write trades.csv, orders.csv, fills.csv, equity.csv, factors.csv and results.json here')
+    .option('--close-at-end', 'close open positions at the last close (default: report them as open trades)')
+    .option('--list', 'list the built-in strategies and their parameters, then exit')
+    .action(async (o: Common & { export?: string; closeAtEnd?: boolean; list?: boolean }) => {
+      if (o.list === true) return listStrategies(context, o.json === true)
+      const c = parseCommon(o)
+      const { strategy, file } = await strategies().loadStrategy(o.strategy!, (path) => lazy(path))
+      const params = strategies().resolveParams(`strategy ${strategy.name}`, strategy.params, c.params) as Record<string, number>
+      const problem = strategy.validate?.(params)
+      if (problem !== undefined) throw new ConfigError(`strategy ${strategy.name}: ${problem}`)
+      const subs = strategy.universe(params, { symbols: c.symbols, timeframe: o.timeframe })
+      const datasets = await loadData(context, o, [...new Set(subs.map((s) => s.symbol))], [...new Set(subs.map((s) => s.timeframe))])
+      const result = bt().backtest({
+        strategy,
+        params,
+        symbols: c.symbols,
+        timeframe: o.timeframe,
+        data: (symbol, timeframe) => datasets[`${symbol}@${timeframe}`]!,
+        cash: c.cash,
+        sizing: c.sizing,
+        fills: { takerRate: c.commission, slippageBps: c.slippageBps },
+        closeAtEnd: o.closeAtEnd === true,
+        progress: o.json === true ? undefined : streamProgressSink(context.stderr),
+      })
+      const config = { strategy: strategy.name, ...(file === undefined ? {} : { file }), params, symbols: c.symbols, timeframe: o.timeframe, cash: c.cash, sizing: c.sizing, commission: c.commission, slippageBps: c.slippageBps }
+      const exported = o.export === undefined ? [] : bt().exportResults(result, o.export, config)
+      const s = result.strategies[0]!
+      const trades = bt().toRows(s.trades)
+      if (o.json === true) {
+        const e = result.equity
+        let min = Infinity
+        let max = -Infinity
+        for (let i = 0; i < e.length; i++) {
+          if (e[i]! < min) min = e[i]!
+          if (e[i]! > max) max = e[i]!
+        }
+        return printJson(context, {
+          ...bt().summary(result, config),
+          trades: trades.map((t) => ({ ...t, entryTime: isoTime(t.entryTime), exitTime: isoTime(t.exitTime) })),
+          equity: { points: e.length, start: e[0], end: e[e.length - 1], min, max },
+          ...(exported.length > 0 ? { exported } : {}),
+        })
+      }
+      const m = result.metrics
+      const rows: [string, string][] = [
+        ['period', `${isoTime(result.time[0]!).slice(0, 10)} → ${isoTime(result.time[result.time.length - 1]!).slice(0, 10)} (${result.time.length} bars)`],
+        ['equity', `${num(m.startEquity)} → ${num(m.endEquity)}`],
+        ['total return', pct(m.totalReturn)],
+        ['CAGR', pct(m.cagr)],
+        ['volatility', pct(m.volatility)],
+        ['Sharpe', num(m.sharpe)],
+        ['Sortino', num(m.sortino)],
+        ['Calmar', num(m.calmar)],
+        ['max drawdown', `${pct(m.maxDrawdown.depth)} (longest ${m.maxDrawdown.longestDuration} bars under water)`],
+        ['trades', `${m.trades?.trades ?? 0} closed${m.openTrades > 0 ? `, ${m.openTrades} open at the end` : ''}`],
+        ['win rate', pct(m.trades?.winRate ?? NaN)],
+        ['profit factor', num(m.trades?.profitFactor ?? NaN)],
+        ['expectancy', num(m.trades?.expectancy ?? NaN)],
+        ['exposure', pct(m.exposure ?? NaN)],
+        ['fees', num(m.fees)],
+      ]
+      context.stdout.write(`${strategy.name} ${JSON.stringify(params)} on ${c.symbols.join(', ')} ${o.timeframe}\n`)
+      context.stdout.write(formatTable(['metric', 'value'], rows.map(([k, v]) => [k, v])))
+      if (exported.length > 0) context.stdout.write(`exported: ${exported.join(', ')}\n`)
+    })
+}
+
+function listStrategies(context: CliContext, json: boolean): void {
+  const all = Object.values(strategies().STRATEGIES)
+  if (json) return printJson(context, all.map((s) => ({ name: s.name, description: s.description, params: s.params, vectorized: s.signals !== undefined })))
+  context.stdout.write(
+    formatTable(
+      ['name', 'params (default [min, max])', 'description'],
+      all.map((s) => [s.name, Object.entries(s.params).map(([k, d]) => `${k}=${d.default} [${d.min}, ${d.max}]`).join(' '), s.description ?? '']),
+    ),
+  )
+}
+
+export function sweepCommand(context: CliContext): Command {
+  return withCommon(new Command('sweep').description('backtest a grid of strategy parameters across worker threads: a table of parameters × metrics'))
+    .option('--grid <name=spec>', 'a parameter and its values: min:max:step or a,b,c (repeatable)', collect, [] as string[])
+    .option('--workers <n>', 'worker threads (default: the machine\'s cores)')
+    .option('--metric <name>', 'the metric to rank by', 'sharpe')
+    .option('--sample <n>', 'a seeded random sample of this many parameter sets instead of the whole grid')
+    .option('--seed <n>', 'seed of the sample', '1')
+    .option('--engine <kind>', 'auto, vector or event', 'auto')
+    .option('--top <n>', 'rows to print, best first', '10')
+    .option('--out <file>', 'write the whole table as CSV')
+    .action(async (o: Common & { grid: string[]; workers?: string; metric: string; sample?: string; seed: string; engine: string; top: string; out?: string }) => {
+      const c = parseCommon(o)
+      if (o.grid.length === 0) throw new ConfigError('--grid is required: a parameter and its values, e.g. --grid fast=5:50:5')
+      const api = bt()
+      const grid: Record<string, ReturnType<typeof api.parseGridValue>> = {}
+      for (const text of o.grid) {
+        const [k, v] = strategies().parseParamArg(text.replace(/^--grid\s*/, ''))
+        grid[k] = api.parseGridValue(k, v)
+      }
+      const workers = number('--workers', o.workers, (n) => Number.isInteger(n) && n >= 1 && n <= 256, 'an integer in [1, 256]') ?? availableParallelism()
+      const sample = number('--sample', o.sample, (n) => Number.isInteger(n) && n >= 1, 'an integer ≥ 1')
+      const seed = number('--seed', o.seed, (n) => Number.isInteger(n), 'an integer')!
+      const top = number('--top', o.top, (n) => Number.isInteger(n) && n >= 0, 'an integer ≥ 0')!
+      if (!['auto', 'vector', 'event'].includes(o.engine)) throw new ConfigError(`--engine must be auto, vector or event (received ${JSON.stringify(o.engine)})`)
+      if (!api.SWEEP_METRICS.includes(o.metric as never)) throw new ConfigError(`--metric must be one of ${api.SWEEP_METRICS.join(', ')} (received ${JSON.stringify(o.metric)})`)
+      const loaded = await strategies().loadStrategy(o.strategy!, (path) => lazy(path))
+      if (c.symbols.length !== 1) throw new ConfigError(`a sweep runs on one symbol (received ${c.symbols.length}: ${c.symbols.join(', ')})`)
+      const datasets = await loadData(context, o, c.symbols, [o.timeframe])
+      const bars = datasets[`${c.symbols[0]}@${o.timeframe}`]!
+      const fixed = strategies().resolveParams(`strategy ${loaded.strategy.name}`, loaded.strategy.params, c.params) as Record<string, number>
+      const result = await api.sweep(loaded, grid, bars, {
+        metric: o.metric as keyof import('../backtest/index.js').SweepMetrics,
+        workers,
+        ...(sample === undefined ? {} : { sample }),
+        seed,
+        fixed,
+        engine: o.engine as 'auto' | 'vector' | 'event',
+        cash: c.cash,
+        sizing: c.sizing,
+        commission: c.commission,
+        slippageBps: c.slippageBps,
+        progress: o.json === true ? undefined : streamProgressSink(context.stderr),
+      })
+      if (o.out !== undefined) {
+        const { writeFileAtomic } = lazy('../core/index.js') as typeof import('../core/index.js')
+        writeFileAtomic(o.out, api.columnsCsv(api.sweepColumns(result)))
+      }
+      const ranked = [...result.rows].sort((a, b) => rank(result.metric, b.metrics[result.metric], a.metrics[result.metric]))
+      if (o.json === true) {
+        return printJson(context, {
+          strategy: result.strategy,
+          bars: bars.time.length,
+          metric: result.metric,
+          engine: result.engine,
+          workers: result.workers,
+          sets: result.rows.length,
+          skipped: result.skipped,
+          elapsedMs: Math.round(result.elapsedMs),
+          best: result.best ?? null,
+          rows: result.rows,
+        })
+      }
+      const names = Object.keys(grid)
+      context.stdout.write(
+        formatTable(
+          [...names, result.metric, 'return', 'maxDD', 'trades'],
+          ranked.slice(0, top).map((r) => [...names.map((n) => String(r.params[n])), num(r.metrics[result.metric], 3), pct(r.metrics.totalReturn), pct(r.metrics.maxDrawdown), String(r.metrics.trades)]),
+        ),
+      )
+      context.stdout.write(
+        `${result.rows.length} parameter sets (${result.skipped.length} skipped) on ${bars.time.length} bars, ${result.engine} engine, ${result.workers} worker(s), ${(result.elapsedMs / 1000).toFixed(1)} s${o.out === undefined ? '' : `; table → ${o.out}`}\n`,
+      )
+    })
+}
+
+/** Sort order: better first (lower is better for drawdown and volatility); NaN last. */
+function rank(metric: string, a: number, b: number): number {
+  if (a !== a) return b !== b ? 0 : -1
+  if (b !== b) return 1
+  return metric === 'maxDrawdown' || metric === 'volatility' ? b - a : a - b
+}

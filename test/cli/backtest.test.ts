@@ -1,0 +1,145 @@
+// `mtflow backtest` and `mtflow sweep` as processes on the bundled samples: the golden run's numbers
+// through the CLI, the export files, a strategy file, sweeps with 1 and 2 workers, and bad input.
+
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { backtest } from '../../lib/backtest/index.js'
+import { loadBars } from '../../lib/data/index.js'
+import { ROOT, runCli } from '../helpers.js'
+
+let home: string
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'mtflow-cli-bt-'))
+  const r = await runCli(['--home', home, 'data', 'samples', '--json'])
+  expect(r.code, r.stderr).toBe(0)
+}, 60_000)
+
+describe('mtflow backtest', () => {
+  it('runs sma-cross on SPX with the golden settings: --json metrics and trades equal the library', async () => {
+    const r = await runCli(['--home', home, 'backtest', '--strategy', 'sma-cross', '--symbol', 'SPX', '--param', 'fast=10', '--param', 'slow=30', '--size-qty', '1', '--commission', '0.0005', '--cash', '1000000', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout)
+    const bars = await loadBars(home, { symbol: 'SPX', timeframe: '1d' })
+    const lib = backtest({ strategy: 'sma-cross', params: { fast: 10, slow: 30 }, symbols: ['SPX'], timeframe: '1d', data: { SPX: bars }, cash: 1_000_000, sizing: { qty: 1 }, fills: { takerRate: 0.0005 } })
+    expect(out.metrics.endEquity).toBeCloseTo(lib.metrics.endEquity, 6)
+    expect(out.trades).toHaveLength(lib.strategies[0]!.trades.pnl.length)
+    expect(out.trades[0]).toMatchObject({ direction: 'long', qty: 1, entryTime: '2000-03-17T00:00:00.000Z' })
+    expect(out.equity).toMatchObject({ points: 5105, start: 1_000_000 })
+    expect(out.params).toEqual({ fast: 10, slow: 30, short: 0 })
+  })
+
+  it('--export writes trades, orders, fills, equity, factors and results', async () => {
+    const dir = join(home, 'export')
+    const r = await runCli(['--home', home, 'backtest', '--strategy', 'rsi-reversion', '--symbol', 'SPX', '--commission', '0.001', '--export', dir])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^Sharpe\s+-?\d+\.\d\d$/m)
+    const trades = readFileSync(join(dir, 'trades.csv'), 'utf8').trim().split('\n')
+    expect(trades[0]).toBe('strategy,symbol,direction,entryTime,entryPrice,exitTime,exitPrice,qty,fees,pnl,returnPct,mae,mfe,barsHeld,entryOrderId,tag,open')
+    const factors = readFileSync(join(dir, 'factors.csv'), 'utf8').trim().split('\n')
+    expect(factors[0]).toBe('strategy,entryOrderId,entryTime,rsi(14)')
+    expect(factors.length).toBe(trades.length)
+    // Each entry's RSI is below the lower threshold (30): the value the strategy saw.
+    for (const line of factors.slice(1)) expect(Number(line.split(',')[3])).toBeLessThan(30)
+    const equity = readFileSync(join(dir, 'equity.csv'), 'utf8').trim().split('\n')
+    expect(equity).toHaveLength(5106)
+    expect(equity[1]).toBe('2000-01-03T00:00:00.000Z,100000,0')
+    const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'))
+    expect(results).toMatchObject({ strategy: 'rsi-reversion', commission: 0.001, bars: 5105 })
+  })
+
+  it('runs a strategy from a file', async () => {
+    const file = join(home, 'always-long.ts')
+    writeFileSync(
+      file,
+      `import { defineStrategy } from '${join(ROOT, 'lib/strategy/index.js')}'
+export default defineStrategy({
+  name: 'always-long',
+  params: {},
+  universe: (_p, r) => [{ symbol: r.symbols[0], timeframe: r.timeframe }],
+  warmup: () => 1,
+  onBar(ctx, bar) { if (ctx.position(bar.symbol) === 0 && ctx.openOrders().length === 0) ctx.buy(bar.symbol) },
+})
+`,
+    )
+    const r = await runCli(['--home', home, 'backtest', '--strategy', file, '--symbol', 'SPX', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout)
+    expect(out.strategy).toBe('always-long')
+    expect(out.file).toBe(file)
+    // All in: sized at the first close, bought at the second bar's open (no more than the cash buys), held to the end.
+    const bars = await loadBars(home, { symbol: 'SPX', timeframe: '1d' })
+    const n = bars.close.length
+    const q = Math.min(100_000 / bars.close[0]!, 100_000 / bars.open[1]!)
+    expect(out.metrics.endEquity).toBeCloseTo(100_000 - q * bars.open[1]! + q * bars.close[n - 1]!, 4)
+  })
+
+  it('bad input: one line naming it, exit 2', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--strategy', 'nope', '--symbol', 'SPX'], /^mtflow: unknown strategy "nope"; expected one of sma-cross, rsi-reversion/],
+      [['--strategy', 'sma-cross', '--symbol', 'SPX', '--param', 'speed=3'], /^mtflow: unknown parameter "speed" for strategy sma-cross; expected one of fast, slow, short$/],
+      [['--strategy', 'sma-cross', '--symbol', 'SPX', '--param', 'fast=1'], /^mtflow: strategy sma-cross parameter fast must be an integer in \[2, 500\] \(received 1\)$/],
+      [['--strategy', 'sma-cross', '--symbol', 'NOPE'], /^mtflow: no bars for NOPE 1d in the lake/],
+      [['--strategy', 'sma-cross', '--symbol', 'SPX', '--start', '2030-01-01'], /^mtflow: no bars for SPX 1d between 2030-01-01 and the end$/],
+      [['--strategy', 'sma-cross', '--symbol', 'SPX', '--commission', '5'], /^mtflow: --commission must be a rate on notional in \[0, 1\)/],
+    ]
+    for (const [args, message] of cases) {
+      const r = await runCli(['--home', home, 'backtest', ...args])
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      expect(r.stderr.trim()).toMatch(message)
+    }
+  })
+
+  it('--list shows the built-ins', async () => {
+    const r = await runCli(['backtest', '--list', '--json'])
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.stdout).map((s: { name: string }) => s.name)).toEqual(['sma-cross', 'rsi-reversion', 'bollinger-breakout', 'donchian-breakout', 'opening-range-breakout', 'pairs-zscore'])
+  })
+})
+
+describe('mtflow sweep', () => {
+  it('the same table with 1 and 2 workers; the best row by the metric', async () => {
+    const args = ['--home', home, 'sweep', '--strategy', 'sma-cross', '--symbol', 'SPX', '--grid', 'fast=5:20:5', '--grid', 'slow=20:60:20', '--commission', '0.0005', '--json']
+    const one = await runCli([...args, '--workers', '1'])
+    const two = await runCli([...args, '--workers', '2'])
+    expect(one.code, one.stderr).toBe(0)
+    expect(two.code, two.stderr).toBe(0)
+    const a = JSON.parse(one.stdout)
+    const b = JSON.parse(two.stdout)
+    // 4 × 3 sets, of which fast ≥ slow (20/20) is skipped by the strategy's check.
+    expect(a.sets).toBe(11)
+    expect(a.skipped).toEqual([{ params: { fast: 20, slow: 20, short: 0 }, reason: 'fast (20) must be below slow (20)' }])
+    expect(b.rows).toEqual(a.rows)
+    expect(a.engine).toBe('vector')
+    const best = Math.max(...a.rows.map((r: { metrics: { sharpe: number } }) => r.metrics.sharpe))
+    expect(a.best.metrics.sharpe).toBe(best)
+  })
+
+  it('rows agree with single backtests', async () => {
+    const r = await runCli(['--home', home, 'sweep', '--strategy', 'rsi-reversion', '--symbol', 'SPX', '--grid', 'period=7,14', '--workers', '1', '--json'])
+    const out = JSON.parse(r.stdout)
+    const bars = await loadBars(home, { symbol: 'SPX', timeframe: '1d' })
+    for (const row of out.rows) {
+      const lib = backtest({ strategy: 'rsi-reversion', params: row.params, symbols: ['SPX'], timeframe: '1d', data: { SPX: bars } })
+      expect(row.metrics.endEquity).toBeCloseTo(lib.metrics.endEquity, 6)
+      expect(row.metrics.trades).toBe(lib.metrics.trades!.trades)
+      expect(row.metrics.sharpe).toBeCloseTo(lib.metrics.sharpe, 9)
+    }
+  })
+
+  it('bad grids: exit 2 with a reason', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--grid', 'fast=a:b'], /^mtflow: --grid fast takes min:max:step or a list a,b,c/],
+      [['--grid', 'speed=1:3'], /^mtflow: unknown parameter "speed" for strategy sma-cross/],
+      [['--grid', 'fast=1:5'], /^mtflow: strategy sma-cross parameter fast must be an integer in \[2, 500\] \(received 1\)$/],
+      [[], /^mtflow: --grid is required/],
+    ]
+    for (const [extra, message] of cases) {
+      const r = await runCli(['--home', home, 'sweep', '--strategy', 'sma-cross', '--symbol', 'SPX', '--workers', '1', ...extra])
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr.trim()).toMatch(message)
+    }
+  })
+})
