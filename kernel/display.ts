@@ -94,6 +94,11 @@ function sizeOf(items: unknown): number | undefined {
   return undefined
 }
 
+/** A progress sink for library calls that take one (sweeps, backtests): a live display in a notebook. */
+export function progressSink(): ProgressSink {
+  return notebookSink()
+}
+
 /** Inside a kernel: one display updated in place. Elsewhere: a text bar on stderr. */
 function notebookSink(): ProgressSink {
   const write = kernelWriter()
