@@ -27,30 +27,50 @@ export function indicatorSource(bars: Bars, cache?: Map<string, Record<string, F
   }
 }
 
+// The loops below are branch-free (comparisons as 0/1, combined with &): whether a series is above
+// another flips often enough that compare-and-jump code mispredicts; the plain `a > b && … ? 1 : 0`
+// version takes ~2.5× as long. NaN compares false either way.
+
 /** a crosses above b at t: a[t] > b[t] after a[t−1] ≤ b[t−1] (NaN never crosses). */
 export function crossAbove(a: Float64Array, b: Float64Array): Uint8Array {
-  const out = new Uint8Array(a.length)
-  for (let t = 1; t < a.length; t++) out[t] = a[t]! > b[t]! && a[t - 1]! <= b[t - 1]! ? 1 : 0
-  return out
+  return crosses(a, b).up
 }
 
 /** a crosses below b at t: a[t] < b[t] after a[t−1] ≥ b[t−1]. */
 export function crossBelow(a: Float64Array, b: Float64Array): Uint8Array {
-  const out = new Uint8Array(a.length)
-  for (let t = 1; t < a.length; t++) out[t] = a[t]! < b[t]! && a[t - 1]! >= b[t - 1]! ? 1 : 0
-  return out
+  return crosses(a, b).down
 }
 
-/** x[t] > y[t] (y a number or a series; NaN is false). */
+/** Both crossings in one pass. */
+export function crosses(a: Float64Array, b: Float64Array): { up: Uint8Array; down: Uint8Array } {
+  const n = a.length
+  const up = new Uint8Array(n)
+  const down = new Uint8Array(n)
+  let wasBelow = 0
+  let wasAbove = 0
+  for (let t = 0; t < n; t++) {
+    const x = a[t]!
+    const y = b[t]!
+    up[t] = +(x > y) & wasBelow
+    down[t] = +(x < y) & wasAbove
+    wasBelow = +(x <= y)
+    wasAbove = +(x >= y)
+  }
+  return { up, down }
+}
+
+/** x[t] > y[t] (y a number or a series, optionally y[t − lag]; NaN is false). */
 export function above(x: Float64Array, y: number | Float64Array, lag = 0): Uint8Array {
   const out = new Uint8Array(x.length)
-  for (let t = lag; t < x.length; t++) out[t] = x[t]! > (typeof y === 'number' ? y : y[t - lag]!) ? 1 : 0
+  if (typeof y === 'number') for (let t = lag; t < x.length; t++) out[t] = +(x[t]! > y)
+  else for (let t = lag; t < x.length; t++) out[t] = +(x[t]! > y[t - lag]!)
   return out
 }
 
 /** x[t] < y[t] (y a number or a series, optionally y[t − lag]; NaN is false). */
 export function below(x: Float64Array, y: number | Float64Array, lag = 0): Uint8Array {
   const out = new Uint8Array(x.length)
-  for (let t = lag; t < x.length; t++) out[t] = x[t]! < (typeof y === 'number' ? y : y[t - lag]!) ? 1 : 0
+  if (typeof y === 'number') for (let t = lag; t < x.length; t++) out[t] = +(x[t]! < y)
+  else for (let t = lag; t < x.length; t++) out[t] = +(x[t]! < y[t - lag]!)
   return out
 }

@@ -3,7 +3,7 @@
 // slow[t−1]; the order fills at the next bar's open.
 
 import { intParam } from '../params.js'
-import { crossAbove, crossBelow } from '../signals.js'
+import { crosses } from '../signals.js'
 import { defineStrategy, type IndicatorHandle } from '../types.js'
 import { eachSymbol, perSymbol } from './common.js'
 
@@ -28,7 +28,8 @@ export const smaCross = defineStrategy<SmaCrossParams>({
     if (p.short === 1) return undefined
     const fast = indicator('sma', { period: p.fast }).value!
     const slow = indicator('sma', { period: p.slow }).value!
-    return { entries: crossAbove(fast, slow), exits: crossBelow(fast, slow) }
+    const { up, down } = crosses(fast, slow)
+    return { entries: up, exits: down }
   },
   onStart(ctx) {
     perSymbol<{ fast: IndicatorHandle; slow: IndicatorHandle }>(ctx, (symbol) => ({
