@@ -1,0 +1,92 @@
+// Backtest benchmarks on 1,000,000 one-minute bars of a seeded GBM walk: the event-driven engine
+// (sma-cross 10/30 with the full order manager and portfolio: ~39,000 orders), the vectorized engine,
+// and a 1,000-set vectorized sweep with 1 and 2 workers. Run in a process of its own (the child).
+
+import { availableParallelism } from 'node:os'
+import { backtest, strategySignals, sweep, vectorBacktest } from '../../lib/backtest/index.js'
+import { syntheticGbm } from '../../lib/data/index.js'
+import { getStrategy } from '../../lib/strategy/index.js'
+
+export interface BenchRow {
+  workload: string
+  median: number
+  throughput: string
+  reference: string
+  ratio: string
+}
+
+const N = 1_000_000
+const collect = (globalThis as { gc?: () => void }).gc ?? (() => {})
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+function time(fn: () => unknown, runs: number, warmups = 1): number {
+  for (let i = 0; i < warmups; i++) fn()
+  const ms: number[] = []
+  for (let i = 0; i < runs; i++) {
+    collect()
+    const t = performance.now()
+    fn()
+    ms.push(performance.now() - t)
+  }
+  return median(ms)
+}
+
+const rate = (ms: number) => `${Math.round(N / (ms / 1000)).toLocaleString('en-US')} bars/s`
+
+export async function benchBacktest(progress: (text: string) => void, runs: number, sweepRuns: number): Promise<BenchRow[]> {
+  const bars = syntheticGbm({ bars: N, timeframe: '1m', seed: 7 })
+  const data = { [bars.symbol]: bars }
+  const rows: BenchRow[] = []
+
+  progress('backtest: event-driven sma-cross')
+  const rssBefore = process.memoryUsage().rss
+  let orders = 0
+  const event = time(() => {
+    const r = backtest({ strategy: 'sma-cross', params: { fast: 10, slow: 30 }, symbols: [bars.symbol], timeframe: '1m', data, sizing: { qty: 1 }, fills: { takerRate: 0.0005 } })
+    orders = r.strategies[0]!.orders.id.length
+  }, runs)
+  const peak = Math.max(process.resourceUsage().maxRSS * 1024, rssBefore)
+  rows.push({
+    workload: `event-driven sma-cross 10/30, 1M 1m bars, ${orders.toLocaleString('en-US')} orders (peak RSS ${Math.round(peak / 2 ** 20)} MiB)`,
+    median: event,
+    throughput: rate(event),
+    reference: 'target ≥ 5,000,000 bars/s, ≤ 1024 MiB',
+    ratio: (5_000_000 / (N / (event / 1000))).toFixed(2),
+  })
+
+  progress('backtest: vectorized sma-cross')
+  const signals = strategySignals(getStrategy('sma-cross'), { fast: 10, slow: 30 }, bars)!
+  const vector = time(() => vectorBacktest({ open: bars.open, close: bars.close, ...signals }, { size: { qty: 1 }, commission: 0.0005 }), runs * 3)
+  rows.push({ workload: 'vectorized sma-cross 10/30, 1M 1m bars (equity, position, trades)', median: vector, throughput: rate(vector), reference: 'target ≥ 50,000,000 bars/s', ratio: (50_000_000 / (N / (vector / 1000))).toFixed(2) })
+
+  // 40 fast × 25 slow windows = 1,000 sets, all valid (fast < slow).
+  const grid = { fast: { min: 2, max: 41, step: 1 }, slow: { min: 50, max: 290, step: 10 } }
+  const perWorkers: number[] = []
+  for (const workers of [1, 2]) {
+    progress(`backtest: sweep, ${workers} worker(s)`)
+    const ms: number[] = []
+    for (let r = 0; r < sweepRuns; r++) {
+      collect()
+      const t = performance.now()
+      const result = await sweep('sma-cross', grid, bars, { workers, commission: 0.0005 })
+      ms.push(performance.now() - t)
+      if (result.rows.length !== 1000) throw new Error(`sweep ran ${result.rows.length} sets`)
+    }
+    const m = median(ms)
+    perWorkers.push(m)
+    const perSecond = 1000 / (m / 1000)
+    rows.push({
+      workload: `sweep sma-cross, 1,000 sets × 1M bars, vectorized, ${workers} worker(s) of ${availableParallelism()} cores`,
+      median: m,
+      throughput: `${perSecond.toFixed(0)} backtests/s (${(perSecond / workers).toFixed(0)}/s per worker)`,
+      reference: workers === 1 ? 'target ≥ 150/s per core' : `1 worker ${perWorkers[0]!.toFixed(0)} ms`,
+      ratio: workers === 1 ? (150 / perSecond).toFixed(2) : (m / perWorkers[0]!).toFixed(2),
+    })
+  }
+  return rows
+}
