@@ -6,35 +6,9 @@ import { availableParallelism } from 'node:os'
 import { backtest, strategySignals, sweep, vectorBacktest } from '../../lib/backtest/index.js'
 import { syntheticGbm } from '../../lib/data/index.js'
 import { getStrategy } from '../../lib/strategy/index.js'
-
-export interface BenchRow {
-  workload: string
-  median: number
-  throughput: string
-  reference: string
-  ratio: string
-}
+import { collect, median, time, type BenchRow } from './timing.js'
 
 const N = 1_000_000
-const collect = (globalThis as { gc?: () => void }).gc ?? (() => {})
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
-
-function time(fn: () => unknown, runs: number, warmups = 1): number {
-  for (let i = 0; i < warmups; i++) fn()
-  const ms: number[] = []
-  for (let i = 0; i < runs; i++) {
-    collect()
-    const t = performance.now()
-    fn()
-    ms.push(performance.now() - t)
-  }
-  return median(ms)
-}
 
 const rate = (ms: number) => `${Math.round(N / (ms / 1000)).toLocaleString('en-US')} bars/s`
 

@@ -7,38 +7,10 @@ import { IndicatorsSync } from '@ixjb94/indicators'
 import * as ti from 'technicalindicators'
 import * as tsig from 'trading-signals'
 import { seededRandom } from '../../lib/core/index.js'
+import { collect, median, time, type BenchRow } from './timing.js'
 import { createStream, INDICATORS } from '../../lib/indicators/index.js'
 
-export interface BenchRow {
-  workload: string
-  median: number
-  throughput: string
-  reference: string
-  ratio: string
-}
-
 const N = 1_000_000
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
-
-/** A full collection before each timed run (the child runs with --expose-gc): one workload's garbage is not the next one's pause. */
-const collect = (globalThis as { gc?: () => void }).gc ?? (() => {})
-
-function time(fn: () => unknown, runs: number, warmups = 1): number {
-  for (let i = 0; i < warmups; i++) fn() // JIT tiers, allocation paths
-  const ms: number[] = []
-  for (let i = 0; i < runs; i++) {
-    collect()
-    const t = performance.now()
-    fn()
-    ms.push(performance.now() - t)
-  }
-  return median(ms)
-}
 
 function walk(): { high: Float64Array; low: Float64Array; close: Float64Array } {
   const rng = seededRandom(3)
