@@ -146,6 +146,9 @@ export class Engine {
   readonly openTradeCount: Int32Array
   private readonly queue: Request[] = []
   private readonly snapshot: Order[] = []
+  /** Every order of the run by id, and every sleeve by name: no scan of a sleeve's orders per cancel or fill. */
+  private readonly orderById = new Map<number, Order>()
+  private readonly sleeveByName = new Map<string, Sleeve>()
   private nextId = 1
   now = NaN
   label = NaN
@@ -223,6 +226,7 @@ export class Engine {
       }
       sleeve.ctx = new SleeveContext(this, sleeve, spec.params, spec.subscriptions)
       this.sleeves.push(sleeve)
+      this.sleeveByName.set(sleeve.name, sleeve)
       for (const sub of spec.subscriptions) {
         const s = this.seriesByKey.get(`${sub.symbol}@${sub.timeframe}`)!
         if (!s.subscribers.includes(sleeve)) s.subscribers.push(sleeve)
@@ -352,7 +356,7 @@ export class Engine {
     order.takeProfit = options.takeProfit ?? NaN
     const explicit = options.qty !== undefined || options.notional !== undefined || options.percent !== undefined || options.risk !== undefined
     const sizing: OrderOptions = explicit ? options : this.options.sizing
-    sleeve.orders.push(order)
+    this.track(sleeve, order)
     this.queue.push({ kind: 'submit', order, sleeve, sizing, resizable: true })
     return order
   }
@@ -370,7 +374,7 @@ export class Engine {
     const q = sleeve.book.positions[k]!.qty
     if (q === 0) return undefined
     const order = new Order(this.nextId++, sleeve.name, symbol, q > 0 ? 'sell' : 'buy', 'market', 'exit', Math.abs(q), NaN, NaN, 0, tag, this.now)
-    sleeve.orders.push(order)
+    this.track(sleeve, order)
     this.queue.push({ kind: 'submit', order, sleeve, sizing: { qty: Math.abs(q) }, resizable: false })
     return order
   }
@@ -517,8 +521,8 @@ export class Engine {
   }
 
   private cancel(sleeve: Sleeve, orderId: number, reason: string): void {
-    const order = sleeve.orders.find((o) => o.id === orderId)
-    if (order === undefined || !(order.working || order.status === 'NEW')) return
+    const order = this.orderById.get(orderId)
+    if (order === undefined || order.strategy !== sleeve.name || !(order.working || order.status === 'NEW')) return
     if (order.status === 'NEW') {
       order.cancelReason = `${reason} before it was submitted`
       return
@@ -588,9 +592,14 @@ export class Engine {
   }
 
   private sleeveOf(order: Order): Sleeve {
-    for (const s of this.sleeves) if (s.name === order.strategy) return s
-    throw new Error(`no sleeve ${order.strategy}`)
+    return this.sleeveByName.get(order.strategy)!
   }
+
+  private track(sleeve: Sleeve, order: Order): void {
+    sleeve.orders.push(order)
+    this.orderById.set(order.id, order)
+  }
+
 
   private execute(order: Order, raw: number, i: number, time: number, volume: number, atOpen: boolean): void {
     const sleeve = this.sleeveOf(order)
@@ -667,7 +676,7 @@ export class Engine {
           child.activeFrom = atOpen ? i : i + 1
           child.placedAfterOpen = atOpen
           order.children.push(child)
-          sleeve.orders.push(child)
+          this.track(sleeve, child)
           child.transition('SUBMITTED', this.now)
           this.working[k]!.push(child)
           this.emitOrder(sleeve, child, 'SUBMITTED', '')
@@ -677,7 +686,7 @@ export class Engine {
       }
     }
     if (order.role === 'stop-loss' || order.role === 'take-profit') {
-      const parent = sleeve.orders.find((o) => o.id === order.parentId)
+      const parent = this.orderById.get(order.parentId)
       for (const sibling of parent?.children ?? []) {
         if (sibling === order || !sibling.working) continue
         if (order.status === 'FILLED') this.retire(sleeve, sibling, 'CANCELLED', `OCO: ${order.role} filled`)
@@ -781,7 +790,7 @@ export class Engine {
       for (const p of sleeve.book.held.slice()) {
         const exec = this.executionOf[p.symbolIndex]!
         const order = new Order(this.nextId++, sleeve.name, p.symbol, p.qty > 0 ? 'sell' : 'buy', 'market', 'exit', Math.abs(p.qty), NaN, NaN, 0, 'close at end', this.now)
-        sleeve.orders.push(order)
+        this.track(sleeve, order)
         order.transition('SUBMITTED', this.now)
         this.working[p.symbolIndex]!.push(order)
         this.execute(order, p.mark, exec.i, exec.bars.time[exec.i]!, Infinity, false)
