@@ -37,24 +37,57 @@ export interface TargetInput {
   targetPosition: Float64Array
 }
 
-interface TradeLists {
-  entryIndex: number[]
-  exitIndex: number[]
-  qty: number[]
-  entryPrice: number[]
-  exitPrice: number[]
-  fees: number[]
-  pnl: number[]
-}
+/** Round trips as they close, in typed columns grown by doubling (plain arrays cost ~100 ns a push here). */
+class TradeLists {
+  count = 0
+  entryIndex = new Float64Array(256)
+  exitIndex = new Float64Array(256)
+  qty = new Float64Array(256)
+  entryPrice = new Float64Array(256)
+  exitPrice = new Float64Array(256)
+  fees = new Float64Array(256)
+  pnl = new Float64Array(256)
 
-function pushTrade(t: TradeLists, entryIndex: number, exitIndex: number, qty: number, entryPrice: number, exitPrice: number, direction: number, entryFees: number, exitFee: number): void {
-  t.entryIndex.push(entryIndex)
-  t.exitIndex.push(exitIndex)
-  t.qty.push(qty)
-  t.entryPrice.push(entryPrice)
-  t.exitPrice.push(exitPrice)
-  t.fees.push(entryFees + exitFee)
-  t.pnl.push((exitPrice - entryPrice) * direction * qty - entryFees - exitFee)
+  push(entryIndex: number, exitIndex: number, qty: number, entryPrice: number, exitPrice: number, direction: number, entryFees: number, exitFee: number): void {
+    const k = this.count
+    if (k === this.pnl.length) this.grow()
+    this.entryIndex[k] = entryIndex
+    this.exitIndex[k] = exitIndex
+    this.qty[k] = qty
+    this.entryPrice[k] = entryPrice
+    this.exitPrice[k] = exitPrice
+    this.fees[k] = entryFees + exitFee
+    this.pnl[k] = (exitPrice - entryPrice) * direction * qty - entryFees - exitFee
+    this.count = k + 1
+  }
+
+  private grow(): void {
+    const bigger = (a: Float64Array) => {
+      const out = new Float64Array(a.length * 2)
+      out.set(a)
+      return out
+    }
+    this.entryIndex = bigger(this.entryIndex)
+    this.exitIndex = bigger(this.exitIndex)
+    this.qty = bigger(this.qty)
+    this.entryPrice = bigger(this.entryPrice)
+    this.exitPrice = bigger(this.exitPrice)
+    this.fees = bigger(this.fees)
+    this.pnl = bigger(this.pnl)
+  }
+
+  columns(): VectorTrades {
+    const n = this.count
+    return {
+      entryIndex: this.entryIndex.slice(0, n),
+      exitIndex: this.exitIndex.slice(0, n),
+      qty: this.qty.slice(0, n),
+      entryPrice: this.entryPrice.slice(0, n),
+      exitPrice: this.exitPrice.slice(0, n),
+      fees: this.fees.slice(0, n),
+      pnl: this.pnl.slice(0, n),
+    }
+  }
 }
 
 export interface VectorTrades {
@@ -203,7 +236,7 @@ function fill(b: Book, pending: number, i: number, o: number, prevClose: number)
   if (pos !== 0 && Math.sign(signed) !== Math.sign(pos)) {
     const closing = Math.min(q, Math.abs(pos))
     const share = closing / q
-    pushTrade(b.trades, b.entryIndex, i, closing, b.entryPrice, price, pos > 0 ? 1 : -1, b.tradeFees, fee * share)
+    b.trades.push(b.entryIndex, i, closing, b.entryPrice, price, pos > 0 ? 1 : -1, b.tradeFees, fee * share)
     if (Math.abs(after) > 1e-9 * q && Math.sign(after) !== Math.sign(pos)) {
       b.entryIndex = i
       b.entryPrice = price
@@ -250,68 +283,201 @@ export function vectorBacktest(input: SignalInput | TargetInput, costs: VectorCo
   const fixed = c.fixedFee
   const qtySize = 'qty' in c.size ? c.size.qty : NaN
   const percent = 'percent' in c.size ? c.size.percent : NaN
-  const b: Book = { cash: c.cash, pos: 0, fees: 0, entryIndex: -1, entryPrice: NaN, entryQty: 0, tradeFees: 0, rate, slip, fixed, trades: { entryIndex: [], exitIndex: [], qty: [], entryPrice: [], exitPrice: [], fees: [], pnl: [] } }
-  // The hot loop keeps in locals only what every bar reads; fills go through `fill` and the book.
-  let cash = b.cash
-  let pos = 0
-  let prevEquity = NaN
-  let sum = 0
-  let sumSq = 0
-  let ddGate = 1
-  let downside = 0
-  let peak = -Infinity
-  let maxDrawdown = 0
-  let exposed = 0
-  let returns = 0
-  // The order decided at the previous close: signed units (0: none).
-  let pending = 0
-  for (let i = 0; i < n; i++) {
+  const b: Book = { cash: c.cash, pos: 0, fees: 0, entryIndex: -1, entryPrice: NaN, entryQty: 0, tradeFees: 0, rate, slip, fixed, trades: new TradeLists() }
+  const curve = new Curve(c.cash)
+  const eqOut = record ? equity : undefined
+  const flags = target === undefined ? { entries: truthy(entries!), exits: truthy(exits!) } : undefined
+  // Segments: between two fills the cash and the position are constant, so the bars of a segment
+  // only feed the statistics (a flat one: not even that, its returns are 0). A segment runs from a
+  // fill (or bar 0) through the bar whose close decides the next order; the last bar decides nothing.
+  let from = 0
+  while (from < n) {
+    const pos = b.pos
+    let to: number
+    if (pos === 0) {
+      // Flat: one bar for the step from the last equity; the rest return exactly 0 and make no new
+      // peak or depth, so they are only scanned for the next signal.
+      to = flags !== undefined ? nextSet(flags.entries, from, n - 1, open, curve) : nextTarget(target!, from, n - 1, 0)
+      const end = to < 0 ? n : to + 1
+      curve.run(close, from, from + 1, b.cash, 0)
+      if (eqOut !== undefined) eqOut.fill(b.cash, from, end)
+    } else if (flags !== undefined) {
+      // Long: the statistics and the scan for the exit in one pass.
+      to = curve.runUntil(close, from, n, b.cash, pos, flags.exits, open)
+      if (to === n - 1) to = -1
+      const end = to < 0 ? n : to + 1
+      curve.exposed += end - from
+      if (eqOut !== undefined) writeEquity(eqOut, close, from, end, b.cash, pos)
+    } else {
+      to = nextTarget(target!, from, n - 1, pos)
+      const end = to < 0 ? n : to + 1
+      curve.run(close, from, end, b.cash, pos)
+      curve.exposed += end - from
+      if (eqOut !== undefined) writeEquity(eqOut, close, from, end, b.cash, pos)
+    }
+    if (record) position.fill(pos, from, to < 0 ? n : to + 1)
+    if (to < 0) break
+    const px = close[to]!
+    const pending = flags === undefined ? target![to]! - pos : pos === 0 ? entrySize(qtySize, percent, b.cash, px, slip, rate, fixed) : -pos
     if (pending !== 0) {
-      const notional = fill(b, pending, i, open[i]!, close[i - 1]!)
-      if (record) traded[i] = notional
-      cash = b.cash
-      pos = b.pos
-      pending = 0
+      const notional = fill(b, pending, to + 1, open[to + 1]!, px)
+      if (record) traded[to + 1] = notional
     }
-    const px = close[i]!
-    const eq = pos === 0 ? cash : cash + pos * px
-    if (record) {
-      position[i] = pos
-      equity[i] = eq
-    }
-    if (pos !== 0) exposed++
-    // Drawdown: the division only when the curve is near a new depth (a flat or rising curve skips it).
-    if (eq > peak) peak = eq
-    else if (eq < peak * ddGate) {
-      const dd = 1 - eq / peak
-      if (dd > maxDrawdown) {
-        maxDrawdown = dd
-        ddGate = (1 - dd) * (1 + 1e-12)
-      }
-    }
-    // Returns by Σr and Σr² (no division in the loop-carried chain); a flat bar's return is exactly 0.
-    if (prevEquity === prevEquity) {
-      returns++
-      if (eq !== prevEquity) {
-        const r = eq / prevEquity - 1
-        sum += r
-        sumSq += r * r
-        if (r < 0) downside += r * r
-      }
-    }
-    prevEquity = eq
-    if (i === n - 1) break
-    if (target !== undefined) {
-      const want = target[i]!
-      if (want === want) pending = want - pos
-    } else if (pos === 0) {
-      if (entries![i]) pending = entrySize(qtySize, percent, eq, px, slip, rate, fixed)
-    } else if (pos > 0 && exits![i]) pending = -pos
+    from = to + 1
   }
   // The result is built in another function: this one's optimized code then ends in a plain call
   // (property loads here whose feedback V8 judged insufficient deoptimized it at every return).
-  return result(b, equity, position, traded, { points: n, first: c.cash, last: prevEquity, meanReturn: returns > 0 ? sum / returns : NaN, m2: sumSq - (sum * sum) / returns, downside, maxDrawdown, exposed })
+  return result(b, equity, position, traded, curve.stats(n, c.cash))
+}
 
+function writeEquity(out: Float64Array, close: Float64Array, from: number, to: number, cash: number, pos: number): void {
+  for (let t = from; t < to; t++) out[t] = cash + pos * close[t]!
+}
+
+/** Flags as 0/1 bytes (typed byte flags pass through). */
+function truthy(flags: ArrayLike<boolean | number>): Uint8Array {
+  if (flags instanceof Uint8Array) return flags
+  const out = new Uint8Array(flags.length)
+  for (let i = 0; i < flags.length; i++) out[i] = flags[i] ? 1 : 0
+  return out
+}
+
+/** The first t in [from, end) with flags[t] set, or −1. */
+function nextSet(flags: Uint8Array, from: number, end: number, open: Float64Array, curve: Curve): number {
+  let touch = 0
+  for (let t = from; t < end; t++) {
+    touch = open[t]!
+    if (flags[t] !== 0) {
+      curve.touch = touch
+      return t
+    }
+  }
+  curve.touch = touch
+  return -1
+}
+
+/** The first t in [from, end) whose target is a number other than `pos`, or −1. */
+function nextTarget(target: Float64Array, from: number, end: number, pos: number): number {
+  for (let t = from; t < end; t++) {
+    const want = target[t]!
+    if (want === want && want !== pos) return t
+  }
+  return -1
+}
+
+/**
+ * The running statistics of an equity curve, fed a segment at a time. Returns as Σr and Σr² (no
+ * division in a loop-carried chain), the downside branch-free (a return's sign is a coin toss the
+ * branch predictor loses), the drawdown's division only near a new depth (rare).
+ */
+export class Curve {
+  prev: number
+  sum = 0
+  sumSq = 0
+  downside = 0
+  peak: number
+  maxDrawdown = 0
+  low: number
+  exposed = 0
+  touch = 0
+  constructor(cash: number) {
+    // Bar 0 never holds a position (orders fill from the next open): its equity is the cash.
+    this.prev = cash
+    this.peak = cash
+    this.low = cash
+  }
+
+  /** Bars from ≤ t < to at `cash` and `pos`. */
+  run(close: Float64Array, from: number, to: number, cash: number, pos: number): number {
+    // (runUntil's loop without the flag test: an optional argument tested in the loop doubled its time.)
+    let prev = this.prev
+    let sum = this.sum
+    let sumSq = this.sumSq
+    let downside = this.downside
+    let peak = this.peak
+    let maxDrawdown = this.maxDrawdown
+    let low = this.low
+    let hit = -1
+    for (let t = from; t < to; t++) {
+      const eq = cash + pos * close[t]!
+      const r = eq / prev - 1
+      const neg = r * +(r < 0)
+      sum += r
+      sumSq += r * r
+      downside += neg * neg
+      if (eq > peak || eq < low) {
+        if (eq > peak) {
+          peak = eq
+          low = peak * (1 - maxDrawdown)
+        } else {
+          const dd = 1 - eq / peak
+          if (dd > maxDrawdown) maxDrawdown = dd
+          low = eq
+        }
+      }
+      prev = eq
+    }
+    this.prev = prev
+    this.sum = sum
+    this.sumSq = sumSq
+    this.downside = downside
+    this.peak = peak
+    this.maxDrawdown = maxDrawdown
+    this.low = low
+    return hit
+  }
+
+  /** As run, ending after the first bar whose flag in `stop` is set: returns that bar (else −1). */
+  runUntil(close: Float64Array, from: number, to: number, cash: number, pos: number, stop: Uint8Array, open: Float64Array): number {
+    let touch = 0
+    // Below `low` is a new depth: the division only then (rare); a new peak moves `low`.
+    let prev = this.prev
+    let sum = this.sum
+    let sumSq = this.sumSq
+    let downside = this.downside
+    let peak = this.peak
+    let maxDrawdown = this.maxDrawdown
+    let low = this.low
+    let hit = -1
+    for (let t = from; t < to; t++) {
+      const eq = cash + pos * close[t]!
+      const r = eq / prev - 1
+      const neg = r * +(r < 0)
+      sum += r
+      sumSq += r * r
+      downside += neg * neg
+      if (eq > peak || eq < low) {
+        if (eq > peak) {
+          peak = eq
+          low = peak * (1 - maxDrawdown)
+        } else {
+          const dd = 1 - eq / peak
+          if (dd > maxDrawdown) maxDrawdown = dd
+          low = eq
+        }
+      }
+      prev = eq
+      touch = open[t]!
+      if (stop[t] !== 0) {
+        hit = t
+        break
+      }
+    }
+    this.prev = prev
+    this.sum = sum
+    this.sumSq = sumSq
+    this.downside = downside
+    this.peak = peak
+    this.maxDrawdown = maxDrawdown
+    this.low = low
+    this.touch = touch
+    return hit
+  }
+
+  stats(n: number, first: number): CurveStats {
+    const returns = n - 1
+    return { points: n, first, last: n > 0 ? this.prev : NaN, meanReturn: returns > 0 ? this.sum / returns : NaN, m2: this.sumSq - (this.sum * this.sum) / returns, downside: this.downside, maxDrawdown: this.maxDrawdown, exposed: this.exposed }
+  }
 }
 
 function result(b: Book, equity: Float64Array, position: Float64Array, traded: Float64Array, stats: CurveStats): VectorResult {
@@ -320,15 +486,7 @@ function result(b: Book, equity: Float64Array, position: Float64Array, traded: F
     equity,
     position,
     traded,
-    trades: {
-      entryIndex: Float64Array.from(t.entryIndex),
-      exitIndex: Float64Array.from(t.exitIndex),
-      qty: Float64Array.from(t.qty),
-      entryPrice: Float64Array.from(t.entryPrice),
-      exitPrice: Float64Array.from(t.exitPrice),
-      fees: Float64Array.from(t.fees),
-      pnl: Float64Array.from(t.pnl),
-    },
+    trades: t.columns(),
     fees: b.fees,
     openPosition: b.pos,
     stats,
