@@ -8,6 +8,11 @@ import { INDICATORS } from '../indicators/index.js'
 import type { Context, IndicatorHandle, IndicatorOptions, OrderOptions, OrderView, PositionView, Side, Subscription } from '../strategy/index.js'
 import type { Engine, SeriesState, Sleeve } from './engine.js'
 
+// NaN from a module constant, not the global `NaN`: merged with a float from a typed array in an
+// inlined call, the global (a tagged constant to V8) made every returned value a fresh heap number —
+// 16 bytes per indicator read per bar, a garbage collection every few thousand bars.
+const MISSING = 0 / 0
+
 /** An indicator computed once over the whole series, read only at indices ≤ the series' cursor. */
 class BatchHandle implements IndicatorHandle {
   constructor(
@@ -21,7 +26,7 @@ class BatchHandle implements IndicatorHandle {
   at(barsAgo = 0): number {
     const i = this.series.i - barsAgo
     // barsAgo < 0 would be the future: NaN, like a bar before the data.
-    return barsAgo >= 0 && i >= 0 ? this.values[i]! : NaN
+    return barsAgo >= 0 && i >= 0 ? this.values[i]! : MISSING
   }
 }
 
@@ -93,7 +98,7 @@ export class SleeveContext<P> implements Context<P> {
 
   price(symbol: string): number {
     const index = this.engine.symbolIndex.get(symbol)
-    return index === undefined ? NaN : this.engine.marks[index]!
+    return index === undefined ? MISSING : this.engine.marks[index]!
   }
 
   cash(): number {

@@ -145,9 +145,9 @@ export class Engine {
   /** Open trades by symbol (any sleeve): MAE/MFE tracking is skipped where there are none. */
   readonly openTradeCount: Int32Array
   private readonly queue: Request[] = []
-  private readonly snapshot: Order[] = []
-  /** Every order of the run by id, and every sleeve by name: no scan of a sleeve's orders per cancel or fill. */
-  private readonly orderById = new Map<number, Order>()
+  private readonly snapshot: (Order | undefined)[] = []
+  /** Every order of the run by id (ids count from 1), and every sleeve by name: no scan of a sleeve's orders per cancel or fill. */
+  private readonly orderById: (Order | undefined)[] = [undefined]
   private readonly sleeveByName = new Map<string, Sleeve>()
   private nextId = 1
   now = NaN
@@ -521,7 +521,7 @@ export class Engine {
   }
 
   private cancel(sleeve: Sleeve, orderId: number, reason: string): void {
-    const order = this.orderById.get(orderId)
+    const order = Number.isInteger(orderId) ? this.orderById[orderId] : undefined
     if (order === undefined || order.strategy !== sleeve.name || !(order.working || order.status === 'NEW')) return
     if (order.status === 'NEW') {
       order.cancelReason = `${reason} before it was submitted`
@@ -561,18 +561,18 @@ export class Engine {
     // array, not a copy per bar).
     const orders = this.snapshot
     // Pass 1, the open: market orders and gaps through stops and limits.
-    snapshotInto(list, orders)
-    for (let k = 0; k < orders.length; k++) {
+    let count = snapshotInto(list, orders)
+    for (let k = 0; k < count; k++) {
       const order = orders[k]!
       if (order.activeFrom > i || order.placedAfterOpen || !order.working) continue
       const raw = openFill(order, open)
       if (raw === raw) this.execute(order, raw, i, time, volume, true)
     }
     // Pass 2, the range after the open: stops first (the pessimistic order within a bar), then limits.
-    for (let pass = 0; pass < 2; pass++) {
+    for (let pass = 0; pass < 2 && list.length > 0; pass++) {
       const type = pass === 0 ? 'stop' : 'limit'
-      snapshotInto(list, orders)
-      for (let k = 0; k < orders.length; k++) {
+      count = snapshotInto(list, orders)
+      for (let k = 0; k < count; k++) {
         const order = orders[k]!
         if (order.activeFrom > i || order.type !== type || !order.working) continue
         const raw = rangeFill(order, high, low)
@@ -580,14 +580,14 @@ export class Engine {
       }
     }
     // Expiry: a working order has seen one more bar.
-    snapshotInto(list, orders)
-    for (let k = 0; k < orders.length; k++) {
+    count = snapshotInto(list, orders)
+    for (let k = 0; k < count; k++) {
       const order = orders[k]!
+      orders[k] = undefined
       order.placedAfterOpen = false
       if (order.activeFrom > i || !order.working) continue
       if (++order.barsWorking >= order.expireBars) this.retire(this.sleeveOf(order), order, 'EXPIRED', `not filled within ${order.expireBars} bars`)
     }
-    orders.length = 0
     if (this.queue.length > 0) this.drain()
   }
 
@@ -597,7 +597,7 @@ export class Engine {
 
   private track(sleeve: Sleeve, order: Order): void {
     sleeve.orders.push(order)
-    this.orderById.set(order.id, order)
+    this.orderById[order.id] = order
   }
 
 
@@ -686,7 +686,7 @@ export class Engine {
       }
     }
     if (order.role === 'stop-loss' || order.role === 'take-profit') {
-      const parent = this.orderById.get(order.parentId)
+      const parent = this.orderById[order.parentId]
       for (const sibling of parent?.children ?? []) {
         if (sibling === order || !sibling.working) continue
         if (order.status === 'FILLED') this.retire(sleeve, sibling, 'CANCELLED', `OCO: ${order.role} filled`)
@@ -838,9 +838,10 @@ export class Engine {
   }
 }
 
-function snapshotInto(list: readonly Order[], into: Order[]): void {
-  into.length = list.length
+/** Copies list into the front of `into` and returns how many (no length change: a builtin call per bar). */
+function snapshotInto(list: readonly Order[], into: (Order | undefined)[]): number {
   for (let k = 0; k < list.length; k++) into[k] = list[k]!
+  return list.length
 }
 
 /** x floored to a multiple of lot (lot 0: unchanged). */

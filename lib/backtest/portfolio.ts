@@ -96,21 +96,24 @@ export class Book {
   /** cash + Σ qty × mark. */
   get equity(): number {
     let e = this.cash
-    for (const p of this.held) e += p.qty * p.mark
+    const held = this.held
+    for (let k = 0; k < held.length; k++) e += held[k]!.qty * held[k]!.mark
     return e
   }
 
   /** Σ |qty| × mark. */
   get gross(): number {
     let g = 0
-    for (const p of this.held) g += Math.abs(p.qty * p.mark)
+    const held = this.held
+    for (let k = 0; k < held.length; k++) g += Math.abs(held[k]!.qty * held[k]!.mark)
     return g
   }
 
   /** Equity held against the open positions. */
   get margin(): number {
     let m = 0
-    for (const p of this.held) m += Math.abs(p.qty * p.mark) * this.marginRate(p.qty)
+    const held = this.held
+    for (let k = 0; k < held.length; k++) m += Math.abs(held[k]!.qty * held[k]!.mark) * this.marginRate(held[k]!.qty)
     return m
   }
 

@@ -73,7 +73,12 @@ export function sharpe(returns: ArrayLike<number>, options: AnnualisationOptions
 export function sortino(returns: ArrayLike<number>, options: AnnualisationOptions): number {
   const rf = riskFreePerStep(options)
   let down = 0
-  for (let i = 0; i < returns.length; i++) down += Math.min(0, returns[i]! - rf) ** 2
+  for (let i = 0; i < returns.length; i++) {
+    // min(0, x)² without a branch on the sign (a coin toss for the predictor) or Math.min (slower still).
+    const x = returns[i]! - rf
+    const neg = x * +(x < 0)
+    down += neg * neg
+  }
   const dd = Math.sqrt(down / returns.length)
   return ((mean(returns) - rf) / dd) * Math.sqrt(checkPeriods(options))
 }
@@ -91,6 +96,10 @@ export interface Drawdown {
 
 export function maxDrawdown(equity: ArrayLike<number>): Drawdown {
   checkEquity(equity)
+  return drawdownOf(equity)
+}
+
+function drawdownOf(equity: ArrayLike<number>): Drawdown {
   let peak = equity[0]!
   let peakIndex = 0
   const out: Drawdown = { depth: 0, peakIndex: 0, troughIndex: 0, recoveryIndex: -1, longestDuration: 0 }
@@ -178,35 +187,43 @@ export function tradeStats(pnl: ArrayLike<number>): TradeStats {
  */
 export function profitablePeriods(equity: ArrayLike<number>, time: ArrayLike<number>, period: 'month' | 'week'): { periods: number; profitable: number; share: number } {
   checkEquity(equity)
+  return periodsOf(equity, time, period)
+}
+
+function periodsOf(equity: ArrayLike<number>, time: ArrayLike<number>, period: 'month' | 'week'): { periods: number; profitable: number; share: number } {
   if (time.length !== equity.length) throw new DataError(`time has ${time.length} values, equity ${equity.length}; expected one time per point`)
-  // The month of a day is looked up once per day (intraday curves have many points per day).
-  let lastDay = NaN
-  let lastMonth = NaN
-  const key = (ms: number) => {
-    const day = Math.floor(ms / 86_400_000)
-    if (period === 'week') return Math.floor((day + 3) / 7) // days since Monday 1969-12-29, in weeks
-    if (day !== lastDay) {
-      const d = new Date(day * 86_400_000)
-      lastDay = day
-      lastMonth = d.getUTCFullYear() * 12 + d.getUTCMonth()
-    }
-    return lastMonth
-  }
+  // Each point's period is known as a [from, to) range of times: a point inside the current range
+  // is two comparisons (intraday curves have many points per period), one outside starts the next.
   let base = equity[0]!
-  let current = key(time[0]!)
   let periods = 0
   let profitable = 0
-  for (let i = 1; i <= equity.length; i++) {
-    const k = i < equity.length ? key(time[i]!) : NaN
-    if (k !== current) {
+  let from = NaN
+  let to = NaN
+  for (let i = 0; i < equity.length; i++) {
+    const t = time[i]!
+    if (t >= from && t < to) continue
+    if (i > 0) {
       const last = equity[i - 1]!
       periods++
       if (last > base) profitable++
       base = last
-      current = k
     }
+    const day = Math.floor(t / 86_400_000)
+    if (period === 'week') {
+      // Weeks from Monday 1969-12-29.
+      const week = Math.floor((day + 3) / 7)
+      from = (week * 7 - 3) * 86_400_000
+      to = from + 7 * 86_400_000
+    } else {
+      const d = new Date(day * 86_400_000)
+      from = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)
+      to = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)
+    }
+    if (!(t >= from && t < to)) throw new DataError(`time ${i} is ${t}; expected epoch milliseconds`)
   }
-  return { periods, profitable, share: periods === 0 ? NaN : profitable / periods }
+  periods++
+  if (equity[equity.length - 1]! > base) profitable++
+  return { periods, profitable, share: profitable / periods }
 }
 
 export interface PerformanceOptions extends AnnualisationOptions {
@@ -237,36 +254,64 @@ export interface Performance {
   exposure?: number
 }
 
+/**
+ * Mean, sample sd and Σ min(0, r − rf)² of the simple returns, computed from the curve without
+ * storing them: the same operations in the same order as mean, sampleSd and sortino on returnsOf.
+ */
+function returnStats(e: Float64Array, rf: number): { mean: number; sd: number; downside: number } {
+  const n = e.length - 1
+  let sum = 0
+  for (let i = 1; i <= n; i++) sum += e[i]! / e[i - 1]! - 1
+  const m = sum / n
+  let ss = 0
+  let down = 0
+  for (let i = 1; i <= n; i++) {
+    const r = e[i]! / e[i - 1]! - 1
+    ss += (r - m) ** 2
+    const x = r - rf
+    const neg = x * +(x < 0)
+    down += neg * neg
+  }
+  return { mean: m, sd: Math.sqrt(ss / (n - 1)), downside: down }
+}
+
 /** Every metric of an equity curve at once. */
 export function performanceMetrics(equity: ArrayLike<number>, options: PerformanceOptions): Performance {
   checkEquity(equity)
   const periods = checkPeriods(options)
-  const r = returnsOf(equity)
-  const dd = maxDrawdown(equity)
-  const growth = cagr(equity, options)
+  const e = equity instanceof Float64Array ? equity : Float64Array.from(equity)
+  const rf = riskFreePerStep(options)
+  const r = returnStats(e, rf)
+  const dd = drawdownOf(e)
+  const growth = Math.pow(e[e.length - 1]! / e[0]!, 1 / ((e.length - 1) / periods)) - 1
+  const root = Math.sqrt(periods)
   const out: Performance = {
-    totalReturn: equity[equity.length - 1]! / equity[0]! - 1,
+    totalReturn: e[e.length - 1]! / e[0]! - 1,
     cagr: growth,
-    volatility: annualVolatility(r, options),
-    sharpe: sharpe(r, options),
-    sortino: sortino(r, options),
+    volatility: r.sd * root,
+    sharpe: ((r.mean - rf) / r.sd) * root,
+    sortino: ((r.mean - rf) / Math.sqrt(r.downside / (e.length - 1))) * root,
     calmar: dd.depth > 0 ? growth / dd.depth : Infinity,
     maxDrawdown: dd,
   }
   if (options.trades !== undefined) out.trades = tradeStats(options.trades)
   if (options.time !== undefined) {
-    out.monthsProfitable = profitablePeriods(equity, options.time, 'month').share
-    out.weeksProfitable = profitablePeriods(equity, options.time, 'week').share
+    out.monthsProfitable = periodsOf(e, options.time, 'month').share
+    out.weeksProfitable = periodsOf(e, options.time, 'week').share
   }
   if (options.traded !== undefined) {
     let notional = 0
     for (let i = 0; i < options.traded.length; i++) notional += Math.abs(options.traded[i]!)
     out.turnover = notional / mean(equity) / ((equity.length - 1) / periods)
   }
-  if (options.position !== undefined) {
+  const position = options.position
+  if (position !== undefined) {
     let held = 0
-    for (let i = 0; i < options.position.length; i++) if (options.position[i] !== 0 && !Number.isNaN(options.position[i]!)) held++
-    out.exposure = options.position.length === 0 ? NaN : held / options.position.length
+    for (let i = 0; i < position.length; i++) {
+      const x = position[i]!
+      held += +(x === x && x !== 0)
+    }
+    out.exposure = position.length === 0 ? NaN : held / position.length
   }
   return out
 }

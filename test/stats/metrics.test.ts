@@ -55,6 +55,27 @@ describe('performance metrics (hand-worked)', () => {
     expect(p.trades?.winRate).toBe(0.5)
     expect(p.calmar).toBeCloseTo(p.cagr / p.maxDrawdown.depth, 12)
   })
+
+  it('performanceMetrics gives exactly what the single metrics give (one pass over the curve, no returns array)', () => {
+    // A long seeded walk with a risk-free rate, as a plain array (the single metrics see the same numbers).
+    let x = 1
+    const eq: number[] = [100]
+    for (let i = 1; i < 5000; i++) {
+      x = (x * 16807) % 2147483647
+      eq.push(eq[i - 1]! * (1 + (x / 2147483647 - 0.5) * 0.02))
+    }
+    const opts = { periodsPerYear: 252, riskFree: 0.03 }
+    const p = performanceMetrics(eq, opts)
+    const r = returnsOf(eq)
+    expect(p.sharpe).toBe(sharpe(r, opts))
+    expect(p.sortino).toBe(sortino(r, opts))
+    expect(p.cagr).toBe(cagr(eq, opts))
+    expect(p.maxDrawdown).toEqual(maxDrawdown(eq))
+    // the sample sd by its textbook two-pass formula, written here
+    const m = r.reduce((a, b) => a + b, 0) / r.length
+    const sd = Math.sqrt(r.reduce((a, b) => a + (b - m) ** 2, 0) / (r.length - 1))
+    expect(p.volatility).toBeCloseTo(sd * Math.sqrt(252), 12)
+  })
 })
 
 describe('drift tests', () => {
