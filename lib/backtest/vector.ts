@@ -9,7 +9,7 @@
 
 import { ConfigError, DataError } from '../core/index.js'
 import type { Bars } from '../data/index.js'
-import { indicatorSource, resolveParams, type IndicatorCompute, type Strategy, type VectorSignals } from '../strategy/index.js'
+import { indicatorSource, resolveParams, signalLength, type Crossing, type IndicatorCompute, type Signal, type Strategy, type VectorSignals } from '../strategy/index.js'
 
 export interface VectorCosts {
   /** Starting cash. Default 100,000. */
@@ -27,8 +27,9 @@ export interface VectorCosts {
 export interface SignalInput {
   open: Float64Array
   close: Float64Array
-  entries: ArrayLike<boolean | number>
-  exits: ArrayLike<boolean | number>
+  /** Flags (any truthy value), or a Crossing evaluated as the engine scans. */
+  entries: ArrayLike<boolean | number> | Crossing
+  exits: ArrayLike<boolean | number> | Crossing
 }
 
 export interface TargetInput {
@@ -270,7 +271,8 @@ export function vectorBacktest(input: SignalInput | TargetInput, costs: VectorCo
   if (target !== undefined && target.length !== n) throw new DataError(`targetPosition has ${target.length} values, close has ${n}`)
   if (target === undefined) {
     const s = input as SignalInput
-    if (s.entries.length !== n || s.exits.length !== n) throw new DataError(`entries and exits need ${n} values (received ${s.entries.length} and ${s.exits.length})`)
+    const [a, b] = [lengthOf(s.entries), lengthOf(s.exits)]
+    if (a !== n || b !== n) throw new DataError(`entries and exits need ${n} values (received ${a} and ${b})`)
   }
   const entries = target === undefined ? (input as SignalInput).entries : undefined
   const exits = target === undefined ? (input as SignalInput).exits : undefined
@@ -297,14 +299,20 @@ export function vectorBacktest(input: SignalInput | TargetInput, costs: VectorCo
     if (pos === 0) {
       // Flat: one bar for the step from the last equity; the rest return exactly 0 and make no new
       // peak or depth, so they are only scanned for the next signal.
-      to = flags !== undefined ? nextSet(flags.entries, from, n - 1, open, curve) : nextTarget(target!, from, n - 1, 0)
+      to = flags !== undefined ? nextSignal(flags.entries, from, n - 1, open, curve) : nextTarget(target!, from, n - 1, 0)
       const end = to < 0 ? n : to + 1
       curve.run(close, from, from + 1, b.cash, 0)
       if (eqOut !== undefined) eqOut.fill(b.cash, from, end)
     } else if (flags !== undefined) {
-      // Long: the statistics and the scan for the exit in one pass.
-      to = curve.runUntil(close, from, n, b.cash, pos, flags.exits, open)
-      if (to === n - 1) to = -1
+      // Long: flags are scanned in the statistics' pass; a crossing is found first, then the statistics run.
+      const exits = flags.exits
+      if (exits instanceof Uint8Array) {
+        to = curve.runUntil(close, from, n, b.cash, pos, exits, open)
+        if (to === n - 1) to = -1
+      } else {
+        to = nextCross(exits, from, n - 1, open, curve)
+        curve.run(close, from, to < 0 ? n : to + 1, b.cash, pos)
+      }
       const end = to < 0 ? n : to + 1
       curve.exposed += end - from
       if (eqOut !== undefined) writeEquity(eqOut, close, from, end, b.cash, pos)
@@ -334,12 +342,53 @@ function writeEquity(out: Float64Array, close: Float64Array, from: number, to: n
   for (let t = from; t < to; t++) out[t] = cash + pos * close[t]!
 }
 
-/** Flags as 0/1 bytes (typed byte flags pass through). */
-function truthy(flags: ArrayLike<boolean | number>): Uint8Array {
+function lengthOf(signal: ArrayLike<boolean | number> | Crossing): number {
+  return 'kind' in signal && 'a' in signal ? signalLength(signal as Crossing) : (signal as ArrayLike<unknown>).length
+}
+
+/** Flags as 0/1 bytes (typed byte flags and crossings pass through). */
+function truthy(flags: ArrayLike<boolean | number> | Crossing): Signal {
   if (flags instanceof Uint8Array) return flags
+  if ('kind' in flags && 'a' in flags) return flags as Crossing
   const out = new Uint8Array(flags.length)
   for (let i = 0; i < flags.length; i++) out[i] = flags[i] ? 1 : 0
   return out
+}
+
+function nextSignal(signal: Signal, from: number, end: number, open: Float64Array, curve: Curve): number {
+  return signal instanceof Uint8Array ? nextSet(signal, from, end, open, curve) : nextCross(signal, from, end, open, curve)
+}
+
+/**
+ * The first t in [from, end) where the crossing happens, or −1. Branch-free comparisons (which side
+ * is above flips too often for the predictor); open is read alongside, as in nextSet.
+ */
+function nextCross(c: Crossing, from: number, end: number, open: Float64Array, curve: Curve): number {
+  const a = c.a
+  const b = c.b
+  let t = Math.max(from, c.from, 1)
+  let touch = 0
+  if (c.kind === 'above') {
+    let was = +(a[t - 1]! <= b[t - 1]!)
+    for (; t < end; t++) {
+      const x = a[t]!
+      const y = b[t]!
+      touch = open[t]!
+      if ((+(x > y) & was) !== 0) break
+      was = +(x <= y)
+    }
+  } else {
+    let was = +(a[t - 1]! >= b[t - 1]!)
+    for (; t < end; t++) {
+      const x = a[t]!
+      const y = b[t]!
+      touch = open[t]!
+      if ((+(x < y) & was) !== 0) break
+      was = +(x >= y)
+    }
+  }
+  curve.touch = touch
+  return t < end ? t : -1
 }
 
 /** The first t in [from, end) with flags[t] set, or −1. */
@@ -512,7 +561,12 @@ export function strategySignals(strategy: Strategy<any>, params: Readonly<Record
   const s = strategy.signals?.(p, bars, indicator)
   if (s === undefined) return undefined
   const warm = Math.min(bars.close.length, Math.max(0, Math.floor(strategy.warmup(p)) - 1))
-  s.entries.fill(0, 0, warm)
-  s.exits.fill(0, 0, warm)
-  return s
+  const silence = (signal: Signal): Signal => {
+    if (signal instanceof Uint8Array) {
+      signal.fill(0, 0, warm)
+      return signal
+    }
+    return { ...signal, from: Math.max(signal.from, warm) }
+  }
+  return { entries: silence(s.entries), exits: silence(s.exits) }
 }

@@ -2,8 +2,10 @@
 // over whole series, each value at t from values ≤ t; and the indicator source signals() reads
 // (memoised across a sweep's parameter sets, where the same SMA serves many of them).
 
+import { DataError } from '../core/index.js'
 import type { Bars } from '../data/index.js'
 import { indicator as findIndicator } from '../indicators/index.js'
+import type { Crossing, Signal } from './types.js'
 
 /** An indicator's outputs over the whole series. */
 export type IndicatorCompute = (name: string, params: Record<string, number>) => Record<string, Float64Array>
@@ -57,6 +59,26 @@ export function crosses(a: Float64Array, b: Float64Array): { up: Uint8Array; dow
     wasAbove = +(x >= y)
   }
   return { up, down }
+}
+
+/** a crossing b, evaluated lazily by the vectorized engine (see Crossing). */
+export function crossing(a: Float64Array, b: Float64Array, kind: 'above' | 'below'): Crossing {
+  if (a.length !== b.length) throw new DataError(`a crossing needs two series of one length (received ${a.length} and ${b.length})`)
+  return { kind, a, b, from: 0 }
+}
+
+/** A signal as 0/1 flags (a crossing evaluated over the whole series). */
+export function signalFlags(signal: Signal): Uint8Array {
+  if (signal instanceof Uint8Array) return signal
+  const { up, down } = crosses(signal.a, signal.b)
+  const flags = signal.kind === 'above' ? up : down
+  flags.fill(0, 0, Math.min(flags.length, signal.from))
+  return flags
+}
+
+/** Bars in a signal: its flags, or its series' length. */
+export function signalLength(signal: Signal): number {
+  return signal instanceof Uint8Array ? signal.length : signal.a.length
 }
 
 /** x[t] > y[t] (y a number or a series, optionally y[t − lag]; NaN is false). */

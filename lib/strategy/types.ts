@@ -182,7 +182,8 @@ export interface Strategy<P = Record<string, number>> {
   validate?(p: P): string | undefined
   /**
    * The same decisions as arrays over a whole series, for the vectorized engine and fast sweeps:
-   * enter (long, when flat) where entries[t], leave where exits[t]; undefined when the parameters
+   * enter (long, when flat) where entries[t], leave where exits[t] — flags, or crossings the engine
+   * evaluates as it scans (`crossing(a, b, 'above')`: a sweep then stores no flags per set); undefined when the parameters
    * need more (shorts, brackets). Must equal what onBar does with market orders — the parity tests
    * hold the built-ins to it.
    */
@@ -195,8 +196,22 @@ export interface Strategy<P = Record<string, number>> {
 }
 
 export interface VectorSignals {
-  entries: Uint8Array
-  exits: Uint8Array
+  entries: Signal
+  exits: Signal
+}
+
+/** A 0/1 flag per bar, or a crossing of two series evaluated where it is needed. */
+export type Signal = Uint8Array | Crossing
+
+/**
+ * a crosses above b at t: a[t] > b[t] after a[t−1] ≤ b[t−1] (below: a[t] < b[t] after a[t−1] ≥
+ * b[t−1]); NaN never crosses; nothing before bar `from`.
+ */
+export interface Crossing {
+  kind: 'above' | 'below'
+  a: Float64Array
+  b: Float64Array
+  from: number
 }
 
 /** Identity with type inference for P: `export default defineStrategy({ … })`. */

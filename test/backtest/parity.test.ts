@@ -98,3 +98,28 @@ describe('sweep metrics from the running statistics', () => {
     expect(m.exposure).toBe(ref.exposure)
   })
 })
+
+describe('crossings evaluated lazily', () => {
+  it('give the trades and equity of the same crossings as flags (crosses written out here)', async () => {
+    const { signalFlags } = await import('../../lib/strategy/index.js')
+    for (const params of [{ fast: 10, slow: 30 }, { fast: 3, slow: 50 }]) {
+      const lazy = strategySignals(getStrategy('sma-cross'), params, spx)!
+      expect(lazy.entries instanceof Uint8Array).toBe(false)
+      // The flags by the definition, in plain code: a[t] > b[t] after a[t−1] ≤ b[t−1], none in the warm-up.
+      const fast = signalFlags(lazy.entries)
+      const warm = params.slow
+      const { indicator } = await import('../../lib/indicators/index.js')
+      const f = indicator('sma').compute(spx, { period: params.fast }).value!
+      const s = indicator('sma').compute(spx, { period: params.slow }).value!
+      for (let t = 0; t < f.length; t++) {
+        const want = t >= warm && f[t]! > s[t]! && f[t - 1]! <= s[t - 1]! ? 1 : 0
+        if (fast[t] !== want) throw new Error(`entry flag at ${t}: ${fast[t]} ≠ ${want}`)
+      }
+      const a = vectorBacktest({ open: spx.open, close: spx.close, ...lazy }, { cash: CASH, commission: 0.001, size: { percent: 1 } })
+      const b = vectorBacktest({ open: spx.open, close: spx.close, entries: signalFlags(lazy.entries), exits: signalFlags(lazy.exits) }, { cash: CASH, commission: 0.001, size: { percent: 1 } })
+      expect(a.trades).toEqual(b.trades)
+      expect(a.equity).toEqual(b.equity)
+      expect(a.trades.pnl.length).toBeGreaterThan(5)
+    }
+  })
+})

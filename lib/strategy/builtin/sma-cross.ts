@@ -3,7 +3,7 @@
 // slow[t−1]; the order fills at the next bar's open.
 
 import { intParam } from '../params.js'
-import { crosses } from '../signals.js'
+import { crossing } from '../signals.js'
 import { defineStrategy, type IndicatorHandle } from '../types.js'
 import { eachSymbol, perSymbol } from './common.js'
 
@@ -28,8 +28,7 @@ export const smaCross = defineStrategy<SmaCrossParams>({
     if (p.short === 1) return undefined
     const fast = indicator('sma', { period: p.fast }).value!
     const slow = indicator('sma', { period: p.slow }).value!
-    const { up, down } = crosses(fast, slow)
-    return { entries: up, exits: down }
+    return { entries: crossing(fast, slow, 'above'), exits: crossing(fast, slow, 'below') }
   },
   onStart(ctx) {
     perSymbol<{ fast: IndicatorHandle; slow: IndicatorHandle }>(ctx, (symbol) => ({
