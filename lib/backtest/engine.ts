@@ -412,7 +412,7 @@ export class Engine {
   }
 
   private submit(sleeve: Sleeve, order: Order, sizing: OrderOptions, resizable: boolean): void {
-    const k = this.symbolIndex.get(order.symbol)!
+    const k = order.symbolIndex
     if (order.cancelReason !== '') {
       order.qty = 0
       this.setStatus(sleeve, order, 'REJECTED', order.cancelReason)
@@ -477,7 +477,7 @@ export class Engine {
   private checkLimits(sleeve: Sleeve, order: Order, qty: number, price: number): { qty: number; reason: string } {
     const book = sleeve.book
     const limits = book.limits
-    const k = this.symbolIndex.get(order.symbol)!
+    const k = order.symbolIndex
     const q = book.positions[k]!.qty
     const sign = order.side === 'buy' ? 1 : -1
     const lot = this.options.lotSize
@@ -532,7 +532,7 @@ export class Engine {
 
   /** Takes a working order out of the book in a terminal state. */
   private retire(sleeve: Sleeve, order: Order, status: 'CANCELLED' | 'EXPIRED' | 'FILLED', reason: string): void {
-    const k = this.symbolIndex.get(order.symbol)!
+    const k = order.symbolIndex
     const list = this.working[k]!
     const at = list.indexOf(order)
     if (at >= 0) list.splice(at, 1)
@@ -596,6 +596,7 @@ export class Engine {
   }
 
   private track(sleeve: Sleeve, order: Order): void {
+    order.symbolIndex = this.symbolIndex.get(order.symbol)!
     sleeve.orders.push(order)
     this.orderById[order.id] = order
   }
@@ -604,7 +605,7 @@ export class Engine {
   private execute(order: Order, raw: number, i: number, time: number, volume: number, atOpen: boolean): void {
     const sleeve = this.sleeveOf(order)
     const book = sleeve.book
-    const k = this.symbolIndex.get(order.symbol)!
+    const k = order.symbolIndex
     const model = this.options.fills
     const maker = order.type === 'limit'
     const price = maker ? raw : executionPrice(order.side, raw, model)
@@ -663,9 +664,10 @@ export class Engine {
 
   /** Brackets and OCO after a fill. */
   private afterFill(sleeve: Sleeve, order: Order, qty: number, i: number, atOpen: boolean): void {
-    const k = this.symbolIndex.get(order.symbol)!
+    const k = order.symbolIndex
     if (order.role === 'entry' && (order.stopLoss === order.stopLoss || order.takeProfit === order.takeProfit)) {
-      if (order.children.length === 0) {
+      if (order.children === undefined) {
+        order.children = []
         const side: Side = order.side === 'buy' ? 'sell' : 'buy'
         const legs: [OrderRole, 'stop' | 'limit', number][] = []
         if (order.stopLoss === order.stopLoss) legs.push(['stop-loss', 'stop', order.stopLoss])
@@ -675,7 +677,7 @@ export class Engine {
           // Placed when the entry filled: at the open, the rest of this bar is after it; within the bar, from the next one.
           child.activeFrom = atOpen ? i : i + 1
           child.placedAfterOpen = atOpen
-          order.children.push(child)
+          order.children!.push(child)
           this.track(sleeve, child)
           child.transition('SUBMITTED', this.now)
           this.working[k]!.push(child)
@@ -687,14 +689,14 @@ export class Engine {
     }
     if (order.role === 'stop-loss' || order.role === 'take-profit') {
       const parent = this.orderById[order.parentId]
-      for (const sibling of parent?.children ?? []) {
+      for (const sibling of parent?.children ?? NO_ORDERS) {
         if (sibling === order || !sibling.working) continue
         if (order.status === 'FILLED') this.retire(sleeve, sibling, 'CANCELLED', `OCO: ${order.role} filled`)
         else sibling.qty = Math.max(sibling.filled, sibling.qty - qty)
       }
     }
     // Flat: protective children of this symbol have nothing left to protect.
-    if (sleeve.book.positions[k]!.qty === 0) {
+    if (sleeve.book.positions[k]!.qty === 0 && this.working[k]!.length > 0) {
       for (const o of this.working[k]!.slice()) {
         if (o.strategy === sleeve.name && (o.role === 'stop-loss' || o.role === 'take-profit')) this.retire(sleeve, o, 'CANCELLED', 'position closed')
       }
@@ -839,6 +841,8 @@ export class Engine {
 }
 
 /** Copies list into the front of `into` and returns how many (no length change: a builtin call per bar). */
+const NO_ORDERS: readonly Order[] = []
+
 function snapshotInto(list: readonly Order[], into: (Order | undefined)[]): number {
   for (let k = 0; k < list.length; k++) into[k] = list[k]!
   return list.length

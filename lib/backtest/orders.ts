@@ -37,7 +37,9 @@ export class Order implements OrderView {
   /** Takes part in matching from this bar index of its symbol's execution series on. */
   activeFrom = 0
   /** Bracket children (stop-loss, take-profit) are cancelled together: one fills, the other goes. */
-  children: Order[] = []
+  children: Order[] | undefined = undefined
+  /** The engine's index of the symbol (set when the engine takes the order: no lookup by name per fill). */
+  symbolIndex = -1
   /** Placed after the open of its first bar (a child of an entry filled at that open): no gap fill there. */
   placedAfterOpen = false
   /** Bracket prices to attach when this entry fills. */

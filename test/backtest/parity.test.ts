@@ -64,6 +64,7 @@ describe('vectorBacktest by hand', () => {
     const r = vectorBacktest({ open, close, entries: [1, 0, 0, 0, 0, 0], exits: [0, 0, 1, 0, 0, 0] }, { cash: 100, size: { qty: 2 }, commission: 0.01 })
     // Buy 2 @11 (fee 0.22), sell 2 @13 (fee 0.26): P&L 4 − 0.48.
     expect(Array.from(r.position)).toEqual([0, 2, 2, 0, 0, 0])
+    expect(Array.from(r.traded)).toEqual([0, 22, 0, 26, 0, 0])
     expect(r.trades.pnl[0]).toBeCloseTo(3.52, 12)
     expect(r.equity[1]).toBeCloseTo(100 - 22 - 0.22 + 23, 12)
     expect(r.equity[5]).toBeCloseTo(103.52, 12)
