@@ -9,7 +9,8 @@
 
 import { ConfigError, DataError } from '../core/index.js'
 import type { Bars } from '../data/index.js'
-import { indicatorSource, resolveParams, signalLength, type Crossing, type IndicatorCompute, type Signal, type Strategy, type VectorSignals } from '../strategy/index.js'
+import { tradeStats } from '../stats/index.js'
+import { indicatorSource, isCrossing, resolveParams, signalLength, type Crossing, type IndicatorCompute, type Signal, type Strategy, type VectorSignals } from '../strategy/index.js'
 
 export interface VectorCosts {
   /** Starting cash. Default 100,000. */
@@ -38,6 +39,13 @@ export interface TargetInput {
   targetPosition: Float64Array
 }
 
+/** a copied into an array twice its length. */
+function doubled(a: Float64Array): Float64Array {
+  const out = new Float64Array(a.length * 2)
+  out.set(a)
+  return out
+}
+
 /** Round trips as they close, in typed columns grown by doubling (plain arrays cost ~100 ns a push here). */
 class TradeLists {
   count = 0
@@ -63,18 +71,13 @@ class TradeLists {
   }
 
   private grow(): void {
-    const bigger = (a: Float64Array) => {
-      const out = new Float64Array(a.length * 2)
-      out.set(a)
-      return out
-    }
-    this.entryIndex = bigger(this.entryIndex)
-    this.exitIndex = bigger(this.exitIndex)
-    this.qty = bigger(this.qty)
-    this.entryPrice = bigger(this.entryPrice)
-    this.exitPrice = bigger(this.exitPrice)
-    this.fees = bigger(this.fees)
-    this.pnl = bigger(this.pnl)
+    this.entryIndex = doubled(this.entryIndex)
+    this.exitIndex = doubled(this.exitIndex)
+    this.qty = doubled(this.qty)
+    this.entryPrice = doubled(this.entryPrice)
+    this.exitPrice = doubled(this.exitPrice)
+    this.fees = doubled(this.fees)
+    this.pnl = doubled(this.pnl)
   }
 
   columns(): VectorTrades {
@@ -164,17 +167,7 @@ export function sweepMetrics(r: Pick<VectorResult, 'stats' | 'trades'>, periodsP
   const n = s.points - 1
   const sd = Math.sqrt(s.m2 / (n - 1))
   const cagr = Math.pow(s.last / s.first, periodsPerYear / n) - 1
-  let wins = 0
-  let won = 0
-  let lost = 0
-  const pnl = r.trades.pnl
-  for (let i = 0; i < pnl.length; i++) {
-    const x = pnl[i]!
-    if (x > 0) {
-      wins++
-      won += x
-    } else lost -= x
-  }
+  const t = tradeStats(r.trades.pnl)
   return {
     totalReturn: s.last / s.first - 1,
     cagr,
@@ -183,9 +176,9 @@ export function sweepMetrics(r: Pick<VectorResult, 'stats' | 'trades'>, periodsP
     sortino: (s.meanReturn / Math.sqrt(s.downside / n)) * Math.sqrt(periodsPerYear),
     calmar: s.maxDrawdown > 0 ? cagr / s.maxDrawdown : Infinity,
     maxDrawdown: s.maxDrawdown,
-    trades: pnl.length,
-    winRate: pnl.length === 0 ? NaN : wins / pnl.length,
-    profitFactor: lost > 0 ? won / lost : won > 0 ? Infinity : NaN,
+    trades: t.trades,
+    winRate: t.winRate,
+    profitFactor: t.profitFactor,
     exposure: s.exposed / s.points,
     endEquity: s.last,
   }
@@ -343,13 +336,12 @@ function writeEquity(out: Float64Array, close: Float64Array, from: number, to: n
 }
 
 function lengthOf(signal: ArrayLike<boolean | number> | Crossing): number {
-  return 'kind' in signal && 'a' in signal ? signalLength(signal as Crossing) : (signal as ArrayLike<unknown>).length
+  return isCrossing(signal) ? signalLength(signal) : signal.length
 }
 
 /** Flags as 0/1 bytes (typed byte flags and crossings pass through). */
 function truthy(flags: ArrayLike<boolean | number> | Crossing): Signal {
-  if (flags instanceof Uint8Array) return flags
-  if ('kind' in flags && 'a' in flags) return flags as Crossing
+  if (flags instanceof Uint8Array || isCrossing(flags)) return flags
   const out = new Uint8Array(flags.length)
   for (let i = 0; i < flags.length; i++) out[i] = flags[i] ? 1 : 0
   return out
@@ -559,14 +551,9 @@ class FillLog {
   push(index: number, after: number, notional: number): void {
     const k = this.count
     if (k === this.index.length) {
-      const grow = (a: Float64Array) => {
-        const out = new Float64Array(a.length * 2)
-        out.set(a)
-        return out
-      }
-      this.index = grow(this.index)
-      this.after = grow(this.after)
-      this.notional = grow(this.notional)
+      this.index = doubled(this.index)
+      this.after = doubled(this.after)
+      this.notional = doubled(this.notional)
     }
     this.index[k] = index
     this.after[k] = after

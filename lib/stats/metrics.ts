@@ -20,7 +20,8 @@ function checkPeriods(options: AnnualisationOptions): number {
 function checkEquity(equity: ArrayLike<number>): void {
   if (equity.length < 2) throw new DataError(`an equity curve needs at least 2 points (received ${equity.length})`)
   for (let i = 0; i < equity.length; i++) {
-    if (!(equity[i]! > 0)) throw new DataError(`equity must be positive and finite; point ${i} is ${equity[i]}`)
+    const e = equity[i]!
+    if (!(e > 0 && e < Infinity)) throw new DataError(`equity must be positive and finite; point ${i} is ${e}`)
   }
 }
 

@@ -67,6 +67,10 @@ export function crossing(a: Float64Array, b: Float64Array, kind: 'above' | 'belo
   return { kind, a, b, from: 0 }
 }
 
+export function isCrossing(x: unknown): x is Crossing {
+  return typeof x === 'object' && x !== null && !ArrayBuffer.isView(x) && (x as Crossing).a instanceof Float64Array && ((x as Crossing).kind === 'above' || (x as Crossing).kind === 'below')
+}
+
 /** A signal as 0/1 flags (a crossing evaluated over the whole series). */
 export function signalFlags(signal: Signal): Uint8Array {
   if (signal instanceof Uint8Array) return signal
