@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { ConfigError, Progress, seededRandom, type ProgressSink } from '../core/index.js'
+import { ConfigError, moduleDir, Progress, seededRandom, type ProgressSink } from '../core/index.js'
 import type { Bars } from '../data/index.js'
 import { checkValue, getStrategy, indicatorSource, isStrategyFile, resolveParams, type IndicatorCompute, type ParamDef, type Sizing, type Strategy } from '../strategy/index.js'
 import { backtest } from './backtest.js'
@@ -256,16 +256,6 @@ export function sweepColumns(result: SweepResult): Record<string, Float64Array> 
 
 // ---- workers -----------------------------------------------------------------------------------
 
-/** This file's directory, in CommonJS (tslab, the CLI) and in ESM without CJS globals (tsx's loader). */
-function moduleDir(): string {
-  if (typeof __dirname === 'string') return __dirname
-  const frame = new Error().stack?.split('\n')[1] ?? ''
-  const m = /\(?((?:file:\/\/)?[^()]+?\.[cm]?[tj]s):\d+:\d+\)?\s*$/.exec(frame)
-  if (m === null) throw new Error(`cannot locate the sweep module from "${frame}"`)
-  const path = m[1]!.replace(/^file:\/\//, '')
-  return dirname(decodeURIComponent(path))
-}
-
 /** Bars copied once into shared memory: every worker reads the same bytes. */
 function shareBars(bars: Bars): Bars {
   const n = bars.time.length
@@ -291,7 +281,7 @@ async function runInWorkers(
   tick: () => void,
 ): Promise<void> {
   const shared = shareBars(bars)
-  const file = join(moduleDir(), 'sweep-worker.cjs')
+  const file = join(moduleDir(typeof __dirname === 'string' ? __dirname : undefined, new Error().stack), 'sweep-worker.cjs')
   // Small chunks handed out as workers come free: the fast sets do not wait behind the slow ones.
   const chunk = Math.max(1, Math.min(16, Math.floor(sets.length / (count * 8))))
   let next = 0

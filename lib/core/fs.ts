@@ -3,7 +3,8 @@
 
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname, join, sep } from 'node:path'
+import { ConfigError } from './errors.js'
 
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const dir = dirname(path)
@@ -39,4 +40,33 @@ function syncDirectory(dir: string): void {
   } catch {
     /* best effort */
   }
+}
+
+/**
+ * `relative` resolved inside `root`, or a ConfigError: absolute paths, ".." segments, backslashes, NUL
+ * and percent-encoded forms of any of them are refused (decoded repeatedly, so %252e%252e is caught too).
+ */
+export function resolveInside(root: string, relative: string, what = 'path'): string {
+  let text = relative
+  for (let i = 0; i < 4 && /%[0-9a-f]{2}/i.test(text); i++) {
+    try {
+      text = decodeURIComponent(text)
+    } catch {
+      throw new ConfigError(`${what} ${JSON.stringify(relative)} is not a valid encoded path`)
+    }
+  }
+  const segments = text.split('/')
+  if (
+    text === '' ||
+    text.includes('\\') ||
+    text.includes('\0') ||
+    text.startsWith('/') ||
+    /^[a-zA-Z]:/.test(text) ||
+    segments.some((s) => s === '..' || s === '.' || s === '')
+  ) {
+    throw new ConfigError(`${what} ${JSON.stringify(relative)} must be a relative path inside the workspace ("/"-separated, no "..", no backslash)`)
+  }
+  const full = join(root, ...segments)
+  if (!full.startsWith(join(root) + sep)) throw new ConfigError(`${what} ${JSON.stringify(relative)} leaves its folder`)
+  return full
 }

@@ -29,3 +29,15 @@ export function findProjectRoot(from: string): string | undefined {
     dir = parent
   }
 }
+
+/**
+ * The directory of the module that calls this, in CommonJS (tslab, the CLI: pass `__dirname`) and in ESM
+ * without CommonJS globals (tsx's loader: found from the caller's frame in `new Error().stack`).
+ */
+export function moduleDir(commonJsDirname: string | undefined, stack: string | undefined): string {
+  if (commonJsDirname !== undefined) return commonJsDirname
+  const frame = stack?.split('\n')[1] ?? ''
+  const m = /\(?((?:file:\/\/)?[^()]+?\.[cm]?[tj]s):\d+:\d+\)?\s*$/.exec(frame)
+  if (m === null) throw new Error(`cannot locate the calling module from "${frame}"`)
+  return dirname(decodeURIComponent(m[1]!.replace(/^file:\/\//, '')))
+}

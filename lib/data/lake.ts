@@ -6,13 +6,12 @@
 import { open } from 'node:fs/promises'
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { DataError, NotFoundError, sha256, timeframeMs, toIsoDate } from '../core/index.js'
+import { DataError, NotFoundError, sha256, timeframeMs, toIsoDate, withLock } from '../core/index.js'
 import { checkBars, lowerBound, toEpochMs, type Bars } from './bars.js'
 import { emptyBars } from './convert.js'
 import type { DuckDBConnection } from '@duckdb/node-api'
 import { duckdb, duckdbWriters, queryDoubles, sqlString } from './duckdb.js'
 import { fileSource, openPlainParquet, parquetFooterLength } from './parquet-plain.js'
-import { withLock } from './lock.js'
 
 export const DEFAULT_SOURCE = 'local'
 

@@ -2,10 +2,10 @@
 // only export that is a strategy). Modules load through the caller's loader — the CLI's require hook
 // for TypeScript, import() elsewhere.
 
-import { isAbsolute, resolve } from 'node:path'
+import { isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { existsSync } from 'node:fs'
-import { ConfigError, NotFoundError } from '../core/index.js'
+import { existsSync, readFileSync } from 'node:fs'
+import { ConfigError, moduleDir, NotFoundError, sha256 } from '../core/index.js'
 import { STRATEGIES } from './builtin/index.js'
 import type { Strategy } from './types.js'
 
@@ -52,4 +52,34 @@ export function pickStrategy(mod: Record<string, unknown>, label: string): Strat
   if (unique.length === 1) return unique[0]![0]
   if (unique.length === 0) throw new ConfigError(`${label} exports no strategy (an object with name, params, universe, warmup and onBar)`)
   throw new ConfigError(`${label} exports several strategies (${unique.map(([, k]) => k).join(', ')}); make one the default export`)
+}
+
+export interface StrategySource {
+  name: string
+  /** The file the source came from; undefined for a strategy defined in code (a notebook cell). */
+  file?: string
+  source: string
+  sha256: string
+  builtin: boolean
+}
+
+/**
+ * A strategy's source and its content hash (lineage and the registry): the file's text for a strategy
+ * file or a built-in (its module under lib/strategy/builtin/), else the text of its functions and params.
+ */
+export function strategySource(strategy: Strategy<any>, file?: string): StrategySource {
+  const builtin = STRATEGIES[strategy.name] === strategy
+  let path = file
+  if (path === undefined && builtin) {
+    const dir = join(moduleDir(typeof __dirname === 'string' ? __dirname : undefined, new Error().stack), 'builtin')
+    path = [`${strategy.name}.ts`, `${strategy.name}.js`].map((f) => join(dir, f)).find((f) => existsSync(f))
+  }
+  if (path !== undefined) {
+    const source = readFileSync(path, 'utf8')
+    return { name: strategy.name, file: path, source, sha256: sha256(source), builtin }
+  }
+  const parts: string[] = [`// strategy ${strategy.name} (defined in code)`, `params = ${JSON.stringify(strategy.params, null, 2)}`]
+  for (const [key, value] of Object.entries(strategy)) if (typeof value === 'function') parts.push(`${key} = ${value.toString()}`)
+  const source = `${parts.join('\n\n')}\n`
+  return { name: strategy.name, source, sha256: sha256(source), builtin }
 }

@@ -1,8 +1,9 @@
-// A lock file per lake partition, held for one write only (DESIGN: no process holds an exclusive lock
-// longer than one write). A lock whose owner process is gone — killed mid-write — is taken over.
+// Lock files for the shared workspace (a lake partition, a run, a registry entry), held for one write only
+// (DESIGN: no process holds an exclusive lock longer than one write). A lock whose owner process is gone —
+// killed mid-write — is taken over. `withLockSync` is for the tracker's synchronous logging calls.
 
 import { openSync, closeSync, writeSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
-import { DataError } from '../core/index.js'
+import { DataError } from './errors.js'
 
 export interface LockOptions {
   /** Give up after this many milliseconds of waiting. */
@@ -28,6 +29,31 @@ export async function withLock<T>(path: string, work: () => Promise<T>, options:
   } finally {
     rmSync(path, { force: true })
   }
+}
+
+/** The same lock, waited for by sleeping the thread (for short synchronous writes). */
+export function withLockSync<T>(path: string, work: () => T, options: LockOptions = {}): T {
+  const deadline = Date.now() + (options.waitMs ?? 30_000)
+  const staleMs = options.staleMs ?? 600_000
+  for (let attempt = 0; ; attempt++) {
+    if (tryCreate(path)) break
+    if (isStale(path, staleMs)) {
+      breakStale(path, staleMs)
+      continue
+    }
+    if (Date.now() > deadline) throw new DataError(`could not lock ${path}: held by another process (${owner(path)})`)
+    sleepSync(Math.min(20, 1 + attempt))
+  }
+  try {
+    return work()
+  } finally {
+    rmSync(path, { force: true })
+  }
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4))
+function sleepSync(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms)
 }
 
 function tryCreate(path: string): boolean {

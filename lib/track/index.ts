@@ -1,0 +1,10 @@
+// lib/track: experiment tracking (runs, params, metrics with history, tags, artifacts, lineage, search)
+// and the registry (strategies, models, notebooks, dashboards). Imports only lib/core.
+
+export * from './types.js'
+export * from './store.js'
+export * from './filter.js'
+export * from './search.js'
+export * from './lineage.js'
+export * from './registry.js'
+export { appendRecords, readRecords } from './jsonl.js'

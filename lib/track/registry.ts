@@ -1,0 +1,408 @@
+// The registry: named, numbered versions of strategies (a source snapshot), models (a run's artifact),
+// notebooks (an executed .ipynb) and dashboards (a rendered HTML snapshot), each linked to runs; aliases
+// (champion, challenger…), model stages, retire/restore, and an audit log of every change with when and why.
+// Layout: registry/<kind>/<name>/v<N>/{version.json, files…}, aliases.json, audit.jsonl. Version folders are
+// written whole under a temp name and renamed into place; numbers are taken under the entry's lock.
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { userInfo } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { ConfigError, NotFoundError, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
+import { appendRecords, readRecords } from './jsonl.js'
+import type { Tracker } from './store.js'
+
+export type RegistryKind = 'strategies' | 'models' | 'notebooks' | 'dashboards'
+export const REGISTRY_KINDS: readonly RegistryKind[] = ['strategies', 'models', 'notebooks', 'dashboards']
+
+export type ModelStage = 'None' | 'Staging' | 'Production' | 'Archived'
+export const MODEL_STAGES: readonly ModelStage[] = ['None', 'Staging', 'Production', 'Archived']
+
+/** The event-driven and vectorized engines run on the same data: their results, and whether they agree. */
+export interface ParityRecord {
+  agree: boolean
+  /** The largest relative difference of final equity / of any metric compared. */
+  maxRelativeDifference: number
+  tolerance: number
+  data: string
+  event: Record<string, number>
+  vector: Record<string, number>
+  checkedAt: number
+}
+
+export interface RegistryVersion {
+  kind: RegistryKind
+  name: string
+  version: number
+  createdAt: number
+  /** The content hash: the file's sha256 for a one-file version, else of the sorted "name sha256" lines. */
+  sha256: string
+  files: { name: string; sha256: string; size: number }[]
+  status: 'active' | 'retired'
+  description?: string
+  /** Runs that validate (strategies), made (models, notebooks) or are shown by (dashboards) this version. */
+  runs: string[]
+  /** Models: the run whose artifact this is. */
+  sourceRunId?: string
+  /** Where the content came from (a file path, a run artifact path). */
+  source?: string
+  /** Strategies: the default parameters. */
+  params?: Record<string, unknown>
+  parity?: ParityRecord
+  /** Models only. */
+  stage?: ModelStage
+  metadata?: Record<string, unknown>
+}
+
+export interface RegistryEntry {
+  kind: RegistryKind
+  name: string
+  versions: RegistryVersion[]
+  aliases: Record<string, number>
+}
+
+export interface AuditEvent {
+  time: number
+  user: string
+  kind: RegistryKind
+  name: string
+  version?: number
+  action: 'register' | 'link' | 'alias' | 'unalias' | 'stage' | 'retire' | 'restore' | 'parity'
+  from?: string
+  to?: string
+  alias?: string
+  reason?: string
+}
+
+export interface RegisterOptions {
+  /** The version's files: name → content. */
+  files: Readonly<Record<string, string | Uint8Array>>
+  description?: string
+  runs?: readonly string[]
+  sourceRunId?: string
+  source?: string
+  params?: Record<string, unknown>
+  metadata?: Record<string, unknown>
+  /** Return an existing version with the same content hash instead of making a new one (default true). */
+  dedupe?: boolean
+  reason?: string
+}
+
+const NAME = /^[A-Za-z0-9][\w.-]{0,99}$/
+const ALIAS = /^[a-z][a-z0-9_-]{0,39}$/
+
+export class Registry {
+  readonly home: string
+  readonly root: string
+
+  constructor(home?: string) {
+    this.home = resolveHome(home)
+    this.root = join(this.home, 'registry')
+  }
+
+  /** A new version (or, with dedupe, the existing one of the same content). */
+  register(kind: RegistryKind, name: string, options: RegisterOptions): { version: RegistryVersion; created: boolean } {
+    checkKind(kind)
+    checkName(name)
+    const fileNames = Object.keys(options.files)
+    if (fileNames.length === 0) throw new ConfigError(`registering ${kind}/${name}: at least one file is needed`)
+    const files = fileNames.sort().map((f) => {
+      resolveInside(join(this.root, 'x'), f, 'registry file name')
+      const data = options.files[f]!
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
+      return { name: f, bytes, sha256: sha256(bytes), size: bytes.length }
+    })
+    const hash = files.length === 1 ? files[0]!.sha256 : sha256(files.map((f) => `${f.name} ${f.sha256}\n`).join(''))
+    const dir = this.entryDir(kind, name)
+    mkdirSync(dir, { recursive: true })
+    return withLockSync(join(dir, '.lock'), () => {
+      const versions = this.readVersions(kind, name)
+      if (options.dedupe !== false) {
+        const same = versions.find((v) => v.sha256 === hash)
+        if (same !== undefined) {
+          const extra = (options.runs ?? []).filter((r) => !same.runs.includes(r))
+          if (extra.length > 0) {
+            same.runs.push(...extra)
+            this.writeVersion(same)
+            this.audit({ kind, name, version: same.version, action: 'link', to: extra.join(','), reason: options.reason })
+          }
+          return { version: same, created: false }
+        }
+      }
+      const number = versions.reduce((m, v) => Math.max(m, v.version), 0) + 1
+      const version: RegistryVersion = {
+        kind,
+        name,
+        version: number,
+        createdAt: Date.now(),
+        sha256: hash,
+        files: files.map(({ name: n, sha256: s, size }) => ({ name: n, sha256: s, size })),
+        status: 'active',
+        runs: [...(options.runs ?? [])],
+        ...(options.description === undefined ? {} : { description: options.description }),
+        ...(options.sourceRunId === undefined ? {} : { sourceRunId: options.sourceRunId }),
+        ...(options.source === undefined ? {} : { source: options.source }),
+        ...(options.params === undefined ? {} : { params: options.params }),
+        ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
+        ...(kind === 'models' ? { stage: 'None' as ModelStage } : {}),
+      }
+      // Written whole beside the entry, then renamed in: a reader sees no version or all of it.
+      const tmp = join(dir, `.v${number}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`)
+      mkdirSync(tmp)
+      try {
+        for (const f of files) {
+          const target = resolveInside(tmp, f.name, 'registry file name')
+          mkdirSync(join(target, '..'), { recursive: true })
+          writeFileSync(target, f.bytes)
+        }
+        writeFileSync(join(tmp, 'version.json'), `${JSON.stringify(version, null, 2)}\n`)
+        renameSync(tmp, join(dir, `v${number}`))
+      } catch (error) {
+        rmSync(tmp, { recursive: true, force: true })
+        throw error
+      }
+      this.audit({ kind, name, version: number, action: 'register', to: hash, reason: options.reason })
+      return { version, created: true }
+    })
+  }
+
+  /** A model version from a run's artifact (the run and artifact must exist). */
+  registerModel(tracker: Tracker, name: string, runId: string, artifactPath: string, options: Omit<RegisterOptions, 'files' | 'sourceRunId' | 'source'> = {}): { version: RegistryVersion; created: boolean } {
+    const file = tracker.artifactFile(runId, artifactPath)
+    const fileName = artifactPath.split('/').pop()!
+    return this.register('models', name, { ...options, files: { [fileName]: readFileSync(file) }, sourceRunId: runId, source: `runs:/${runId}/${artifactPath}`, runs: [runId, ...(options.runs ?? [])] })
+  }
+
+  /** Every entry of a kind (or of all kinds), with versions and aliases. */
+  list(kind?: RegistryKind): RegistryEntry[] {
+    const kinds = kind === undefined ? REGISTRY_KINDS : [checkKind(kind)]
+    const out: RegistryEntry[] = []
+    for (const k of kinds) {
+      const dir = join(this.root, k)
+      if (!existsSync(dir)) continue
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        if (entry.isDirectory() && NAME.test(entry.name)) out.push(this.entry(k, entry.name))
+      }
+    }
+    return out.sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name))
+  }
+
+  entry(kind: RegistryKind, name: string): RegistryEntry {
+    checkKind(kind)
+    checkName(name)
+    const versions = this.readVersions(kind, name)
+    if (versions.length === 0) throw new NotFoundError(`no ${singular(kind)} named ${JSON.stringify(name)} in the registry`)
+    return { kind, name, versions, aliases: this.readAliases(kind, name) }
+  }
+
+  /**
+   * A version by reference: "name@3", "name@champion" (an alias), "name@latest" or "name" (the newest
+   * active version); also (name, version) as two arguments.
+   */
+  resolve(kind: RegistryKind, ref: string, version?: number | string): RegistryVersion {
+    const { name, selector } = parseRef(ref, version)
+    const entry = this.entry(kind, name)
+    let found: RegistryVersion | undefined
+    if (selector === 'latest') {
+      found = [...entry.versions].reverse().find((v) => v.status === 'active')
+      if (found === undefined) throw new NotFoundError(`${singular(kind)} ${name} has no active version (all are retired)`)
+      return found
+    }
+    if (/^\d+$/.test(selector)) {
+      found = entry.versions.find((v) => v.version === Number(selector))
+      if (found === undefined) throw new NotFoundError(`${singular(kind)} ${name} has no version ${selector} (versions: ${entry.versions.map((v) => v.version).join(', ')})`)
+      return found
+    }
+    const target = entry.aliases[selector]
+    if (target === undefined) throw new NotFoundError(`${singular(kind)} ${name} has no alias ${JSON.stringify(selector)}${Object.keys(entry.aliases).length > 0 ? ` (aliases: ${Object.keys(entry.aliases).join(', ')})` : ''}`)
+    return entry.versions.find((v) => v.version === target)!
+  }
+
+  /** A stored file of a version (its only file, or the one named). */
+  file(kind: RegistryKind, ref: string, fileName?: string): string {
+    const v = this.resolve(kind, ref)
+    const name = fileName ?? (v.files.length === 1 ? v.files[0]!.name : undefined)
+    if (name === undefined || !v.files.some((f) => f.name === name)) throw new NotFoundError(`${singular(kind)} ${v.name}@${v.version} has no file ${JSON.stringify(fileName)} (files: ${v.files.map((f) => f.name).join(', ')})`)
+    return resolveInside(join(this.entryDir(kind, v.name), `v${v.version}`), name, 'registry file')
+  }
+
+  setAlias(kind: RegistryKind, name: string, alias: string, version: number, reason?: string): void {
+    if (!ALIAS.test(alias) || alias === 'latest') throw new ConfigError(`alias ${JSON.stringify(alias)} is invalid: expected lowercase letters, digits, _ or - (starting with a letter), and not "latest"`)
+    this.mutate(kind, name, () => {
+      const v = this.resolve(kind, name, version)
+      if (v.status === 'retired') throw new ConfigError(`${singular(kind)} ${name}@${version} is retired; restore it before giving it an alias`)
+      const aliases = this.readAliases(kind, name)
+      const from = aliases[alias]
+      aliases[alias] = version
+      writeFileAtomic(join(this.entryDir(kind, name), 'aliases.json'), `${JSON.stringify(aliases, null, 2)}\n`)
+      this.audit({ kind, name, version, action: 'alias', alias, from: from === undefined ? undefined : String(from), to: String(version), reason })
+    })
+  }
+
+  deleteAlias(kind: RegistryKind, name: string, alias: string, reason?: string): void {
+    this.mutate(kind, name, () => {
+      const aliases = this.readAliases(kind, name)
+      const from = aliases[alias]
+      if (from === undefined) throw new NotFoundError(`${singular(kind)} ${name} has no alias ${JSON.stringify(alias)}`)
+      delete aliases[alias]
+      writeFileAtomic(join(this.entryDir(kind, name), 'aliases.json'), `${JSON.stringify(aliases, null, 2)}\n`)
+      this.audit({ kind, name, version: from, action: 'unalias', alias, from: String(from), reason })
+    })
+  }
+
+  /** Move a model version to a stage; `archiveExisting` moves the others in that stage to Archived. */
+  transitionStage(name: string, version: number, stage: ModelStage, options: { reason?: string; archiveExisting?: boolean } = {}): RegistryVersion {
+    if (!MODEL_STAGES.includes(stage)) throw new ConfigError(`stage must be one of ${MODEL_STAGES.join(', ')} (received ${JSON.stringify(stage)})`)
+    return this.mutate('models', name, () => {
+      const v = this.resolve('models', name, version)
+      if (v.status === 'retired' && stage !== 'Archived') throw new ConfigError(`model ${name}@${version} is retired; restore it before moving it to ${stage}`)
+      if (options.archiveExisting === true && stage !== 'Archived') {
+        for (const other of this.readVersions('models', name)) {
+          if (other.version !== version && other.stage === stage) this.changeStage(other, 'Archived', `archived: version ${version} moved to ${stage}`)
+        }
+      }
+      return this.changeStage(v, stage, options.reason)
+    })
+  }
+
+  retire(kind: RegistryKind, name: string, version: number, reason?: string): RegistryVersion {
+    return this.mutate(kind, name, () => {
+      const v = this.resolve(kind, name, version)
+      if (v.status === 'retired') return v
+      const pointing = Object.entries(this.readAliases(kind, name)).filter(([, n]) => n === version).map(([a]) => a)
+      if (pointing.length > 0) throw new ConfigError(`${singular(kind)} ${name}@${version} is aliased as ${pointing.join(', ')}; move or delete the alias before retiring it`)
+      v.status = 'retired'
+      this.writeVersion(v)
+      this.audit({ kind, name, version, action: 'retire', from: 'active', to: 'retired', reason })
+      return v
+    })
+  }
+
+  restore(kind: RegistryKind, name: string, version: number, reason?: string): RegistryVersion {
+    return this.mutate(kind, name, () => {
+      const v = this.resolve(kind, name, version)
+      if (v.status === 'active') return v
+      v.status = 'active'
+      this.writeVersion(v)
+      this.audit({ kind, name, version, action: 'restore', from: 'retired', to: 'active', reason })
+      return v
+    })
+  }
+
+  linkRuns(kind: RegistryKind, name: string, version: number, runIds: readonly string[], reason?: string): RegistryVersion {
+    return this.mutate(kind, name, () => {
+      const v = this.resolve(kind, name, version)
+      const extra = runIds.filter((r) => !v.runs.includes(r))
+      if (extra.length === 0) return v
+      v.runs.push(...extra)
+      this.writeVersion(v)
+      this.audit({ kind, name, version, action: 'link', to: extra.join(','), reason })
+      return v
+    })
+  }
+
+  recordParity(name: string, version: number, parity: ParityRecord): RegistryVersion {
+    return this.mutate('strategies', name, () => {
+      const v = this.resolve('strategies', name, version)
+      v.parity = parity
+      this.writeVersion(v)
+      this.audit({ kind: 'strategies', name, version, action: 'parity', to: parity.agree ? 'agree' : 'disagree', reason: `max relative difference ${parity.maxRelativeDifference} (tolerance ${parity.tolerance}) on ${parity.data}` })
+      return v
+    })
+  }
+
+  /** Every change to an entry, oldest first. */
+  auditLog(kind: RegistryKind, name: string): AuditEvent[] {
+    checkKind(kind)
+    checkName(name)
+    return readRecords<AuditEvent>(join(this.entryDir(kind, name), 'audit.jsonl')).records
+  }
+
+  // ---- internals ---------------------------------------------------------------------------------
+
+  private entryDir(kind: RegistryKind, name: string): string {
+    return join(this.root, kind, name)
+  }
+
+  private mutate<T>(kind: RegistryKind, name: string, work: () => T): T {
+    checkKind(kind)
+    checkName(name)
+    this.entry(kind, name)
+    return withLockSync(join(this.entryDir(kind, name), '.lock'), work)
+  }
+
+  private changeStage(v: RegistryVersion, stage: ModelStage, reason?: string): RegistryVersion {
+    const from = v.stage ?? 'None'
+    if (from === stage) return v
+    v.stage = stage
+    this.writeVersion(v)
+    this.audit({ kind: 'models', name: v.name, version: v.version, action: 'stage', from, to: stage, reason })
+    return v
+  }
+
+  private readVersions(kind: RegistryKind, name: string): RegistryVersion[] {
+    const dir = this.entryDir(kind, name)
+    if (!existsSync(dir)) return []
+    const out: RegistryVersion[] = []
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (!entry.isDirectory() || !/^v\d+$/.test(entry.name)) continue
+      try {
+        out.push(JSON.parse(readFileSync(join(dir, entry.name, 'version.json'), 'utf8')) as RegistryVersion)
+      } catch {
+        /* a version folder without its record is not a version */
+      }
+    }
+    return out.sort((a, b) => a.version - b.version)
+  }
+
+  private writeVersion(v: RegistryVersion): void {
+    writeFileAtomic(join(this.entryDir(v.kind, v.name), `v${v.version}`, 'version.json'), `${JSON.stringify(v, null, 2)}\n`)
+  }
+
+  private readAliases(kind: RegistryKind, name: string): Record<string, number> {
+    try {
+      return JSON.parse(readFileSync(join(this.entryDir(kind, name), 'aliases.json'), 'utf8')) as Record<string, number>
+    } catch {
+      return {}
+    }
+  }
+
+  private audit(event: Omit<AuditEvent, 'time' | 'user'>): void {
+    const clean = Object.fromEntries(Object.entries(event).filter(([, v]) => v !== undefined))
+    appendRecords(join(this.entryDir(event.kind, event.name), 'audit.jsonl'), [{ time: Date.now(), user: currentUser(), ...clean }])
+  }
+}
+
+/** "name@selector" → parts; a bare name means the latest active version. */
+export function parseRef(ref: string, version?: number | string): { name: string; selector: string } {
+  if (typeof ref !== 'string' || ref === '') throw new ConfigError(`a registry reference must be NAME, NAME@VERSION or NAME@ALIAS (received ${JSON.stringify(ref)})`)
+  const at = ref.lastIndexOf('@')
+  const name = at < 0 ? ref : ref.slice(0, at)
+  const selector = version !== undefined ? String(version) : at < 0 ? 'latest' : ref.slice(at + 1)
+  checkName(name)
+  if (selector === '' || !(/^\d+$/.test(selector) || ALIAS.test(selector) || selector === 'latest')) {
+    throw new ConfigError(`${JSON.stringify(ref)}: after @ expected a version number, an alias or "latest"`)
+  }
+  return { name, selector }
+}
+
+function checkKind(kind: string): RegistryKind {
+  if (!REGISTRY_KINDS.includes(kind as RegistryKind)) throw new ConfigError(`registry kind must be one of ${REGISTRY_KINDS.join(', ')} (received ${JSON.stringify(kind)})`)
+  return kind as RegistryKind
+}
+
+function checkName(name: string): void {
+  if (typeof name !== 'string' || !NAME.test(name)) throw new ConfigError(`registry name ${JSON.stringify(name)} is invalid: expected 1–100 letters, digits, _ . or - (starting with a letter or digit)`)
+}
+
+export function singular(kind: RegistryKind): string {
+  return kind === 'strategies' ? 'strategy' : kind.slice(0, -1)
+}
+
+function currentUser(): string {
+  try {
+    return userInfo().username
+  } catch {
+    return process.env.USER ?? 'unknown'
+  }
+}

@@ -1,0 +1,112 @@
+// Searching and comparing runs: a filter (lib/track/filter.ts), an order, and pages of results.
+// Runs missing an order key sort after those that have it, in either direction; NaN sorts with the missing.
+
+import { ConfigError } from '../core/index.js'
+import { compileFilter, keyValue, parseFilter, parseOrderBy, type OrderKey } from './filter.js'
+import type { Tracker } from './store.js'
+import type { RunSummary } from './types.js'
+
+export interface SearchOptions {
+  /** Experiment names or ids (default: all). */
+  experiments?: readonly string[]
+  filter?: string
+  /** e.g. ["metrics.sharpe desc", "attributes.start_time"]; default: newest first. */
+  orderBy?: readonly string[]
+  /** Page size (default 100, at most 50,000). */
+  maxResults?: number
+  /** From a previous page's nextPageToken. */
+  pageToken?: string
+}
+
+export interface SearchResult {
+  runs: RunSummary[]
+  /** How many runs matched in all. */
+  total: number
+  nextPageToken?: string
+}
+
+export const MAX_RESULTS = 50_000
+
+export function searchRuns(tracker: Tracker, options: SearchOptions = {}): SearchResult {
+  const predicate = compileFilter(parseFilter(options.filter ?? ''))
+  const order: OrderKey[] = (options.orderBy ?? []).map(parseOrderBy)
+  order.push({ key: { kind: 'attributes', name: 'start_time' }, direction: 'desc' }, { key: { kind: 'attributes', name: 'run_id' }, direction: 'asc' })
+  const maxResults = options.maxResults ?? 100
+  if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > MAX_RESULTS) throw new ConfigError(`maxResults must be an integer in [1, ${MAX_RESULTS}] (received ${String(options.maxResults)})`)
+  const offset = decodePageToken(options.pageToken)
+  const ids = options.experiments?.map((e) => tracker.getExperiment(e).id)
+  const matched = tracker.summaries(ids).filter(predicate)
+  const now = Date.now()
+  const keys = matched.map((run) => order.map((o) => sortable(keyValue(run, o.key, now))))
+  const index = matched.map((_, i) => i)
+  index.sort((a, b) => {
+    for (let k = 0; k < order.length; k++) {
+      const c = compareSortable(keys[a]![k], keys[b]![k], order[k]!.direction)
+      if (c !== 0) return c
+    }
+    return 0
+  })
+  const page = index.slice(offset, offset + maxResults).map((i) => matched[i]!)
+  const next = offset + maxResults < matched.length ? encodePageToken(offset + maxResults) : undefined
+  return { runs: page, total: matched.length, ...(next === undefined ? {} : { nextPageToken: next }) }
+}
+
+function sortable(v: number | string | undefined): number | string | undefined {
+  return typeof v === 'number' && Number.isNaN(v) ? undefined : v
+}
+
+function compareSortable(a: number | string | undefined, b: number | string | undefined, direction: 'asc' | 'desc'): number {
+  if (a === undefined || b === undefined) return a === b ? 0 : a === undefined ? 1 : -1
+  let c: number
+  if (typeof a === 'number' && typeof b === 'number') c = a - b
+  else {
+    // Params are strings: numbers among them order as numbers ("9" before "10").
+    const na = Number(a)
+    const nb = Number(b)
+    c = typeof a === 'string' && typeof b === 'string' && a.trim() !== '' && b.trim() !== '' && Number.isFinite(na) && Number.isFinite(nb) ? na - nb : String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0
+  }
+  return direction === 'asc' ? c : -c
+}
+
+function encodePageToken(offset: number): string {
+  return Buffer.from(JSON.stringify({ offset }), 'utf8').toString('base64url')
+}
+
+function decodePageToken(token: string | undefined): number {
+  if (token === undefined || token === '') return 0
+  try {
+    const { offset } = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { offset?: unknown }
+    if (typeof offset === 'number' && Number.isInteger(offset) && offset >= 0) return offset
+  } catch {
+    /* reported below */
+  }
+  throw new ConfigError(`page token ${JSON.stringify(token)} is not one this search returned`)
+}
+
+export interface Comparison {
+  runs: { runId: string; name: string; status: string; experimentId: string; startTime: number; endTime?: number }[]
+  /** One row per param any of the runs has; `differs` when the runs do not all share one value. */
+  params: { key: string; values: (string | undefined)[]; differs: boolean }[]
+  metrics: { key: string; values: (number | undefined)[]; differs: boolean }[]
+  tags: { key: string; values: (string | undefined)[]; differs: boolean }[]
+}
+
+/** Runs side by side: params, latest metrics and tags as rows, one column per run. */
+export function compareRuns(tracker: Tracker, runIds: readonly string[]): Comparison {
+  if (runIds.length < 1) throw new ConfigError('compare needs at least one run id')
+  const runs = runIds.map((id) => tracker.getRun(id))
+  const rows = <T>(pick: (r: RunSummary) => Record<string, T>, same: (a: T | undefined, b: T | undefined) => boolean) => {
+    const keys = [...new Set(runs.flatMap((r) => Object.keys(pick(r))))].sort()
+    return keys.map((key) => {
+      const values = runs.map((r) => pick(r)[key])
+      return { key, values, differs: values.some((v) => !same(v, values[0])) }
+    })
+  }
+  const sameNumber = (a: number | undefined, b: number | undefined) => a === b || (Number.isNaN(a) && Number.isNaN(b))
+  return {
+    runs: runs.map(({ info }) => ({ runId: info.runId, name: info.name, status: info.status, experimentId: info.experimentId, startTime: info.startTime, ...(info.endTime === undefined ? {} : { endTime: info.endTime }) })),
+    params: rows((r) => r.params, (a, b) => a === b),
+    metrics: rows((r) => Object.fromEntries(Object.entries(r.metrics).map(([k, m]) => [k, m.value])), sameNumber),
+    tags: rows((r) => r.tags, (a, b) => a === b),
+  }
+}

@@ -1,0 +1,656 @@
+// The tracking store: experiments and runs as plain files in the workspace (DESIGN: data/runs/<experiment>/<run>/).
+// A run folder holds run.json (info and status, rewritten atomically), params/tags/metrics/artifacts as
+// append-only JSON lines, a heartbeat file and artifacts/. Each experiment keeps index.jsonl, an append-only
+// log of changes to its runs' summaries, so a search reads one file per experiment rather than four per run.
+// Several processes may log at once: appends are single writes, rewrites are atomic, and each lock is held
+// for one write only.
+
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { ConfigError, NotFoundError, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
+import { appendRecords, readRecords, recordLine } from './jsonl.js'
+import { checkBatch, type CheckedBatch } from './validate.js'
+import type { Artifact, Experiment, LatestMetric, Lineage, LogBatch, MetricPoint, ParamValue, Run, RunInfo, RunStatus, RunSummary } from './types.js'
+import { RUN_STATUSES } from './types.js'
+
+export const DEFAULT_EXPERIMENT = 'Default'
+
+export interface TrackerOptions {
+  /** How often a live run touches its heartbeat file (ms). */
+  heartbeatMs?: number
+  /**
+   * A RUNNING run whose heartbeat is older than this (ms) is marked FAILED. On the same host, a run whose
+   * process is gone is marked at once; one whose process is alive only after 30 × staleMs (pid reuse).
+   */
+  staleMs?: number
+}
+
+export interface StartRunOptions {
+  experiment?: string
+  name?: string
+  params?: Readonly<Record<string, ParamValue>>
+  tags?: Readonly<Record<string, string>>
+  parentRunId?: string
+  lineage?: Lineage
+}
+
+/** One line of an experiment's index: the changes one call made to one run's summary. */
+interface IndexLine {
+  r: string
+  i?: RunInfo
+  p?: Record<string, string>
+  t?: Record<string, string>
+  m?: Record<string, [number, number, number]>
+}
+
+interface IndexState {
+  ino: number
+  end: number
+  lines: number
+  runs: Map<string, RunSummary>
+}
+
+interface MetricLine {
+  k: string
+  v: number
+  s: number
+  t: number
+}
+
+// Per-process cache of each experiment index, read incrementally: an index only grows between compactions,
+// and a compaction is an atomic rewrite (a new inode), which sends the reader back to the start.
+const indexCache = new Map<string, IndexState>()
+
+export class Tracker {
+  readonly home: string
+  readonly root: string
+  readonly heartbeatMs: number
+  readonly staleMs: number
+  private readonly runDirs = new Map<string, string>()
+
+  constructor(home?: string, options: TrackerOptions = {}) {
+    this.home = resolveHome(home)
+    this.root = join(this.home, 'runs')
+    this.heartbeatMs = options.heartbeatMs ?? 10_000
+    this.staleMs = options.staleMs ?? 120_000
+    if (!(this.heartbeatMs > 0) || !(this.staleMs > this.heartbeatMs)) {
+      throw new ConfigError(`staleMs must exceed heartbeatMs > 0 (received heartbeatMs ${this.heartbeatMs}, staleMs ${this.staleMs})`)
+    }
+  }
+
+  // ---- experiments -------------------------------------------------------------------------------
+
+  /** The experiment of that name, created if missing (safe when several processes create it at once). */
+  experiment(name: string): Experiment {
+    if (typeof name !== 'string' || name.trim() === '' || name.length > 200 || /[\0-\x1f]/.test(name)) {
+      throw new ConfigError(`experiment name ${JSON.stringify(name)} is invalid: expected 1–200 printable characters`)
+    }
+    const id = experimentId(name)
+    const dir = join(this.root, id)
+    const file = join(dir, 'experiment.json')
+    if (!existsSync(file)) {
+      mkdirSync(dir, { recursive: true })
+      const created: Experiment = { id, name, createdAt: Date.now() }
+      try {
+        writeFileSync(file, `${JSON.stringify(created, null, 2)}\n`, { flag: 'wx' })
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'EEXIST') throw error
+      }
+    }
+    const found = readExperiment(file)
+    if (found === undefined) return { id, name, createdAt: Date.now() }
+    if (found.name !== name) throw new ConfigError(`experiment folder ${id} belongs to experiment ${JSON.stringify(found.name)}, not ${JSON.stringify(name)}`)
+    return found
+  }
+
+  /** An existing experiment by name or id. */
+  getExperiment(nameOrId: string): Experiment {
+    for (const id of [nameOrId, experimentId(nameOrId)]) {
+      if (!/^[\w.-]+$/.test(id)) continue
+      const found = readExperiment(join(this.root, id, 'experiment.json'))
+      if (found !== undefined) return found
+    }
+    throw new NotFoundError(`unknown experiment ${JSON.stringify(nameOrId)}; see mtflow runs list for the experiments`)
+  }
+
+  listExperiments(): Experiment[] {
+    if (!existsSync(this.root)) return []
+    const out: Experiment[] = []
+    for (const entry of readdirSync(this.root, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue
+      const found = readExperiment(join(this.root, entry.name, 'experiment.json'))
+      if (found !== undefined) out.push(found)
+    }
+    return out.sort((a, b) => a.createdAt - b.createdAt || a.name.localeCompare(b.name))
+  }
+
+  // ---- runs --------------------------------------------------------------------------------------
+
+  /** Create a RUNNING run and return its handle (which keeps the heartbeat until `end`). */
+  startRun(options: StartRunOptions = {}): ActiveRun {
+    const experiment = this.experiment(options.experiment ?? DEFAULT_EXPERIMENT)
+    const batch = checkBatch({ params: options.params, tags: options.tags })
+    if (options.parentRunId !== undefined) this.runDir(options.parentRunId)
+    const lineage: Lineage = { ...(options.lineage ?? {}) }
+    if (lineage.strategy !== undefined && lineage.strategyPriorRuns === undefined) lineage.strategyPriorRuns = this.countStrategyRuns(lineage.strategy.sha256)
+    const runId = newRunId()
+    const dir = join(this.root, experiment.id, runId)
+    mkdirSync(dir)
+    const info: RunInfo = {
+      runId,
+      experimentId: experiment.id,
+      name: options.name ?? runId,
+      status: 'RUNNING',
+      startTime: Date.now(),
+      ...(options.parentRunId === undefined ? {} : { parentRunId: options.parentRunId }),
+      host: hostname(),
+      pid: process.pid,
+      lineage,
+    }
+    const tags = { ...lineageTags(info), ...batch.tags }
+    writeFileSync(join(dir, 'heartbeat'), `${JSON.stringify({ pid: process.pid, host: info.host })}\n`)
+    writeFileAtomic(join(dir, 'run.json'), `${JSON.stringify(info, null, 2)}\n`)
+    this.runDirs.set(runId, dir)
+    appendRecords(join(dir, 'params.jsonl'), Object.keys(batch.params).length === 0 ? [] : [batch.params])
+    appendRecords(join(dir, 'tags.jsonl'), [tags])
+    this.appendIndex(experiment.id, { r: runId, i: info, p: batch.params, t: tags })
+    return new ActiveRun(this, info, batch.params)
+  }
+
+  /** Log metrics, params and tags in one call. A param, once logged, keeps its value. */
+  logBatch(runId: string, batch: LogBatch): void {
+    this.logChecked(runId, checkBatch(batch))
+  }
+
+  logMetric(runId: string, key: string, value: number, step?: number): void {
+    this.logBatch(runId, { metrics: [{ key, value, step }] })
+  }
+
+  logParam(runId: string, key: string, value: ParamValue): void {
+    this.logBatch(runId, { params: { [key]: value } })
+  }
+
+  setTag(runId: string, key: string, value: string): void {
+    this.logBatch(runId, { tags: { [key]: value } })
+  }
+
+  /** @internal the batch already checked; `knownParams` spares re-reading the run's params. */
+  logChecked(runId: string, batch: CheckedBatch, knownParams?: Record<string, string>): void {
+    const dir = this.runDir(runId)
+    const line: IndexLine = { r: runId }
+    const newParams = Object.keys(batch.params)
+    if (newParams.length > 0) {
+      const current = knownParams ?? readParams(dir)
+      const fresh: Record<string, string> = {}
+      for (const k of newParams) {
+        const old = current[k]
+        if (old === undefined) fresh[k] = batch.params[k]!
+        else if (old !== batch.params[k]) throw new ConfigError(`param ${k} of run ${runId} is already ${JSON.stringify(old)}; a param cannot change (received ${JSON.stringify(batch.params[k])}) — use a metric or a tag for values that change`)
+      }
+      if (Object.keys(fresh).length > 0) {
+        appendRecords(join(dir, 'params.jsonl'), [fresh])
+        line.p = fresh
+      }
+    }
+    if (Object.keys(batch.tags).length > 0) {
+      appendRecords(join(dir, 'tags.jsonl'), [batch.tags])
+      line.t = batch.tags
+    }
+    if (batch.metrics.length > 0) {
+      const records: MetricLine[] = new Array(batch.metrics.length)
+      const latest: Record<string, [number, number, number]> = {}
+      for (let i = 0; i < batch.metrics.length; i++) {
+        const m = batch.metrics[i]!
+        records[i] = { k: m.key, v: m.value, s: m.step, t: m.timestamp }
+        const prev = latest[m.key]
+        if (prev === undefined || isLater(m.step, m.timestamp, prev[1], prev[2])) latest[m.key] = [m.value, m.step, m.timestamp]
+      }
+      appendRecords(join(dir, 'metrics.jsonl'), records)
+      line.m = latest
+    }
+    if (line.p !== undefined || line.t !== undefined || line.m !== undefined) this.appendIndex(this.experimentOf(runId), line)
+  }
+
+  /** Set a run's final status (FINISHED, FAILED or KILLED) and end time. */
+  endRun(runId: string, status: RunStatus = 'FINISHED', endTime = Date.now()): RunInfo {
+    if (!RUN_STATUSES.includes(status)) throw new ConfigError(`status must be one of ${RUN_STATUSES.join(', ')} (received ${JSON.stringify(status)})`)
+    return this.updateInfo(runId, (info) => {
+      info.status = status
+      if (status === 'RUNNING') delete info.endTime
+      else info.endTime = endTime
+      return true
+    })!
+  }
+
+  /** A run: its info, params, latest metrics, tags and artifacts. A stale RUNNING run is marked FAILED first. */
+  getRun(runId: string): Run {
+    const dir = this.runDir(runId)
+    const summary = this.summaries([this.experimentOf(runId)]).find((s) => s.info.runId === runId)
+    if (summary === undefined) throw new NotFoundError(`run ${runId} is not in its experiment's index; run mtflow runs reindex`)
+    return { ...summary, artifacts: readArtifacts(dir) }
+  }
+
+  /** Every logged point of a metric (or of all metrics), in the order logged. */
+  metricHistory(runId: string, key?: string): MetricPoint[] {
+    const records = readRecords<MetricLine>(join(this.runDir(runId), 'metrics.jsonl')).records
+    const out: MetricPoint[] = []
+    for (const r of records) if (key === undefined || r.k === key) out.push({ key: r.k, value: r.v, step: r.s, timestamp: r.t })
+    return out
+  }
+
+  /** Run summaries of the given experiments (ids), or of all; stale RUNNING runs are marked FAILED on the way. */
+  summaries(experimentIds?: readonly string[]): RunSummary[] {
+    const ids = experimentIds ?? this.listExperiments().map((e) => e.id)
+    const out: RunSummary[] = []
+    for (const id of ids) {
+      let state = this.loadIndex(id)
+      if (this.markStale(state.runs.values()).length > 0) state = this.loadIndex(id)
+      for (const summary of state.runs.values()) out.push(summary)
+    }
+    return out
+  }
+
+  /** Runs whose parent is `runId` (a sweep's combinations). */
+  childRuns(runId: string): RunSummary[] {
+    return this.summaries([this.experimentOf(runId)]).filter((s) => s.info.parentRunId === runId)
+  }
+
+  /** Mark every stale RUNNING run FAILED; returns the run ids marked. */
+  markStaleRuns(): string[] {
+    const marked: string[] = []
+    for (const e of this.listExperiments()) marked.push(...this.markStale(this.loadIndex(e.id).runs.values()))
+    return marked
+  }
+
+  // ---- artifacts ---------------------------------------------------------------------------------
+
+  /** Store a file (a path) or bytes as an artifact of the run; returns its record with sha256 and size. */
+  logArtifact(runId: string, source: string | { name: string; data: string | Uint8Array }, name?: string): Artifact {
+    const dir = this.runDir(runId)
+    let bytes: Uint8Array
+    let path: string
+    if (typeof source === 'string') {
+      if (!existsSync(source) || !statSync(source).isFile()) throw new NotFoundError(`artifact source ${source} is not a file`)
+      bytes = readFileSync(source)
+      path = name ?? source.split(/[\\/]/).pop()!
+    } else {
+      bytes = typeof source.data === 'string' ? Buffer.from(source.data, 'utf8') : source.data
+      path = name ?? source.name
+    }
+    const target = resolveInside(join(dir, 'artifacts'), path, 'artifact name')
+    writeFileAtomic(target, bytes)
+    const record: Artifact = { path, sha256: sha256(bytes), size: bytes.length, timestamp: Date.now() }
+    appendRecords(join(dir, 'artifacts.jsonl'), [record])
+    return record
+  }
+
+  listArtifacts(runId: string): Artifact[] {
+    return readArtifacts(this.runDir(runId))
+  }
+
+  /** The absolute file of a run's artifact; a path outside the run's artifact folder is refused. */
+  artifactFile(runId: string, path: string): string {
+    const file = resolveInside(join(this.runDir(runId), 'artifacts'), path, 'artifact path')
+    if (!existsSync(file) || !statSync(file).isFile()) throw new NotFoundError(`run ${runId} has no artifact ${JSON.stringify(path)}`)
+    return file
+  }
+
+  // ---- maintenance -------------------------------------------------------------------------------
+
+  /** Rebuild an experiment's index from its run folders (after a crash between a run write and its index line). */
+  reindex(experimentNameOrId: string): number {
+    const experiment = this.getExperiment(experimentNameOrId)
+    const dir = join(this.root, experiment.id)
+    const lines: IndexLine[] = []
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue
+      const runDir = join(dir, entry.name)
+      const info = readInfo(runDir)
+      if (info === undefined) continue
+      const latest: Record<string, [number, number, number]> = {}
+      for (const r of readRecords<MetricLine>(join(runDir, 'metrics.jsonl')).records) {
+        const prev = latest[r.k]
+        if (prev === undefined || isLater(r.s, r.t, prev[1], prev[2])) latest[r.k] = [r.v, r.s, r.t]
+      }
+      lines.push({ r: info.runId, i: info, p: readParams(runDir), t: readMerged(join(runDir, 'tags.jsonl')), m: latest })
+    }
+    const file = join(dir, 'index.jsonl')
+    withLockSync(`${file}.lock`, () => writeFileAtomic(file, lines.map(recordLine).join('')))
+    return lines.length
+  }
+
+  // ---- internals ---------------------------------------------------------------------------------
+
+  /** The run's folder; NotFoundError for an unknown id. */
+  runDir(runId: string): string {
+    const cached = this.runDirs.get(runId)
+    if (cached !== undefined) return cached
+    if (typeof runId !== 'string' || !/^[\w-]{1,64}$/.test(runId)) throw new NotFoundError(`unknown run ${JSON.stringify(runId)}`)
+    if (existsSync(this.root)) {
+      for (const entry of readdirSync(this.root, { withFileTypes: true })) {
+        if (!entry.isDirectory()) continue
+        const dir = join(this.root, entry.name, runId)
+        if (existsSync(join(dir, 'run.json'))) {
+          this.runDirs.set(runId, dir)
+          return dir
+        }
+      }
+    }
+    throw new NotFoundError(`unknown run ${JSON.stringify(runId)}`)
+  }
+
+  private experimentOf(runId: string): string {
+    const parts = this.runDir(runId).split(/[\\/]/)
+    return parts[parts.length - 2]!
+  }
+
+  private updateInfo(runId: string, change: (info: RunInfo) => boolean, extraTags?: Record<string, string>): RunInfo | undefined {
+    const dir = this.runDir(runId)
+    const file = join(dir, 'run.json')
+    return withLockSync(join(dir, '.lock'), () => {
+      const info = readInfo(dir)
+      if (info === undefined) throw new NotFoundError(`run ${runId} has no readable run.json`)
+      if (!change(info)) return undefined
+      writeFileAtomic(file, `${JSON.stringify(info, null, 2)}\n`)
+      if (extraTags !== undefined) appendRecords(join(dir, 'tags.jsonl'), [extraTags])
+      this.appendIndex(info.experimentId, { r: runId, i: info, ...(extraTags === undefined ? {} : { t: extraTags }) })
+      return info
+    })
+  }
+
+  /** Why a RUNNING run counts as abandoned, or undefined while its process still beats. */
+  staleReason(info: RunInfo, now = Date.now()): string | undefined {
+    const beat = this.lastBeat(info)
+    const age = now - beat
+    if (info.host === hostname()) {
+      if (!processAlive(info.pid)) return `process ${info.pid} on ${info.host} is gone (last heartbeat ${new Date(beat).toISOString()})`
+      if (age > 30 * this.staleMs) return `no heartbeat for ${Math.round(age / 1000)} s (process ${info.pid} may be a different one now)`
+      return undefined
+    }
+    return age > this.staleMs ? `no heartbeat from ${info.host} for ${Math.round(age / 1000)} s` : undefined
+  }
+
+  /** Mark FAILED those of `runs` that are RUNNING with a stale heartbeat (re-checked under the run's lock). */
+  private markStale(runs: Iterable<RunSummary>): string[] {
+    const marked: string[] = []
+    for (const { info } of runs) {
+      if (info.status !== 'RUNNING') continue
+      const reason = this.staleReason(info)
+      if (reason === undefined) continue
+      const updated = this.updateInfo(
+        info.runId,
+        (current) => {
+          if (current.status !== 'RUNNING' || this.staleReason(current) === undefined) return false
+          current.status = 'FAILED'
+          current.endTime = Math.round(this.lastBeat(current))
+          return true
+        },
+        { 'mtflow.failure': `marked FAILED: ${reason}` },
+      )
+      if (updated !== undefined) marked.push(info.runId)
+    }
+    return marked
+  }
+
+  private lastBeat(info: RunInfo): number {
+    try {
+      return statSync(join(this.runDir(info.runId), 'heartbeat')).mtimeMs
+    } catch {
+      return info.startTime
+    }
+  }
+
+  /** @internal keep a live run's heartbeat fresh. */
+  beat(runId: string): void {
+    const now = new Date()
+    try {
+      utimesSync(join(this.runDir(runId), 'heartbeat'), now, now)
+    } catch {
+      /* the run folder was removed: nothing to keep alive */
+    }
+  }
+
+  private countStrategyRuns(strategySha: string): number {
+    let n = 0
+    for (const s of this.summaries()) if (s.info.lineage.strategy?.sha256 === strategySha) n++
+    return n
+  }
+
+  private appendIndex(experimentId: string, line: IndexLine): void {
+    const file = join(this.root, experimentId, 'index.jsonl')
+    withLockSync(`${file}.lock`, () => appendRecords(file, [line]))
+  }
+
+  private loadIndex(experimentId: string): IndexState {
+    const file = join(this.root, experimentId, 'index.jsonl')
+    let state = indexCache.get(file)
+    let read = readRecords<IndexLine>(file, state?.end ?? 0)
+    if (state === undefined || read.ino !== state.ino || read.end < state.end) {
+      if (state !== undefined) read = readRecords<IndexLine>(file, 0)
+      state = { ino: read.ino, end: 0, lines: 0, runs: new Map() }
+      indexCache.set(file, state)
+    }
+    for (const line of read.records) applyLine(state.runs, line)
+    state.end = read.end
+    state.lines += read.records.length
+    if (state.lines > 1000 && state.lines > 4 * state.runs.size) this.compact(file)
+    return state
+  }
+
+  /** Rewrite an index as one line per run (under its lock, so no append is lost). */
+  private compact(file: string): void {
+    withLockSync(`${file}.lock`, () => {
+      const runs = new Map<string, RunSummary>()
+      for (const line of readRecords<IndexLine>(file).records) applyLine(runs, line)
+      let text = ''
+      for (const s of runs.values()) text += recordLine(summaryLine(s))
+      writeFileAtomic(file, text)
+    })
+    indexCache.delete(file)
+  }
+}
+
+/** A live run: logs through the tracker, keeps its heartbeat, and ends once. */
+export class ActiveRun {
+  readonly id: string
+  readonly experimentId: string
+  readonly name: string
+  private readonly params: Record<string, string> = {}
+  private readonly timer: ReturnType<typeof setInterval> | undefined
+  private ended: RunStatus | undefined
+
+  constructor(
+    readonly tracker: Tracker,
+    info: RunInfo,
+    initialParams: Record<string, string> = {},
+  ) {
+    this.id = info.runId
+    this.experimentId = info.experimentId
+    this.name = info.name
+    Object.assign(this.params, initialParams)
+    this.timer = setInterval(() => tracker.beat(this.id), tracker.heartbeatMs)
+    this.timer.unref?.()
+  }
+
+  get status(): RunStatus {
+    return this.ended ?? 'RUNNING'
+  }
+
+  logBatch(batch: LogBatch): this {
+    const checked = checkBatch(batch)
+    this.tracker.logChecked(this.id, checked, this.params)
+    Object.assign(this.params, checked.params)
+    return this
+  }
+
+  logMetric(key: string, value: number, step?: number): this {
+    return this.logBatch({ metrics: [{ key, value, step }] })
+  }
+
+  /** Several metrics at one step. */
+  logMetrics(values: Readonly<Record<string, number>>, step?: number): this {
+    const timestamp = Date.now()
+    return this.logBatch({ metrics: Object.entries(values).map(([key, value]) => ({ key, value, step, timestamp })) })
+  }
+
+  logParam(key: string, value: ParamValue): this {
+    return this.logBatch({ params: { [key]: value } })
+  }
+
+  logParams(values: Readonly<Record<string, ParamValue>>): this {
+    return this.logBatch({ params: values })
+  }
+
+  setTag(key: string, value: string): this {
+    return this.logBatch({ tags: { [key]: value } })
+  }
+
+  setTags(values: Readonly<Record<string, string>>): this {
+    return this.logBatch({ tags: values })
+  }
+
+  logArtifact(source: string | { name: string; data: string | Uint8Array }, name?: string): Artifact {
+    return this.tracker.logArtifact(this.id, source, name)
+  }
+
+  /** Start a nested run under this one. */
+  child(options: Omit<StartRunOptions, 'parentRunId'> = {}): ActiveRun {
+    return this.tracker.startRun({ experiment: this.tracker.getExperiment(this.experimentId).name, ...options, parentRunId: this.id })
+  }
+
+  end(status: RunStatus = 'FINISHED'): RunInfo {
+    if (this.timer !== undefined) clearInterval(this.timer)
+    this.ended = status
+    return this.tracker.endRun(this.id, status)
+  }
+
+  /** End as FAILED, with the error's message as the `mtflow.error` tag. */
+  fail(error?: unknown): RunInfo {
+    if (error !== undefined) this.setTag('mtflow.error', (error instanceof Error ? error.message : String(error)).slice(0, 8000))
+    return this.end('FAILED')
+  }
+}
+
+/** Run `work` inside a run: FINISHED when it returns, FAILED (and rethrown) when it throws. */
+export async function withRun<T>(tracker: Tracker, options: StartRunOptions, work: (run: ActiveRun) => T | Promise<T>): Promise<T> {
+  const run = tracker.startRun(options)
+  try {
+    const result = await work(run)
+    run.end('FINISHED')
+    return result
+  } catch (error) {
+    run.fail(error)
+    throw error
+  }
+}
+
+// ---- helpers -----------------------------------------------------------------------------------------
+
+/** A folder name for an experiment: the name itself when it is a safe one, else a slug and a hash. */
+export function experimentId(name: string): string {
+  if (/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name)) return name
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40)
+  return `${slug === '' ? 'experiment' : slug}-${sha256(name).slice(0, 8)}`
+}
+
+/** Sortable by creation: base-36 milliseconds, then 6 random hex digits. */
+function newRunId(): string {
+  return `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`
+}
+
+function lineageTags(info: RunInfo): Record<string, string> {
+  const l = info.lineage
+  const tags: Record<string, string> = {}
+  if (l.strategy !== undefined) {
+    tags['mtflow.strategy'] = l.strategy.name
+    tags['mtflow.strategy.sha256'] = l.strategy.sha256
+  }
+  if (l.data !== undefined && l.data.length > 0) tags['mtflow.data.sha256'] = l.data.map((d) => d.sha256).join(',')
+  if (l.notebook !== undefined) {
+    tags['mtflow.notebook'] = l.notebook.path
+    tags['mtflow.notebook.sha256'] = l.notebook.sha256
+  }
+  if (l.gitCommit !== undefined) tags['mtflow.git.commit'] = l.gitCommit
+  if (info.parentRunId !== undefined) tags['mtflow.parentRunId'] = info.parentRunId
+  return tags
+}
+
+function isLater(step: number, time: number, prevStep: number, prevTime: number): boolean {
+  return step > prevStep || (step === prevStep && time >= prevTime)
+}
+
+function applyLine(runs: Map<string, RunSummary>, line: IndexLine): void {
+  let s = runs.get(line.r)
+  if (line.i !== undefined) {
+    if (s === undefined) {
+      s = { info: line.i, params: {}, metrics: {}, tags: {} }
+      runs.set(line.r, s)
+    } else s.info = line.i
+  }
+  if (s === undefined) return
+  if (line.p !== undefined) for (const k in line.p) if (s.params[k] === undefined) s.params[k] = line.p[k]!
+  if (line.t !== undefined) Object.assign(s.tags, line.t)
+  if (line.m !== undefined) {
+    for (const k in line.m) {
+      const [value, step, timestamp] = line.m[k]!
+      const prev: LatestMetric | undefined = s.metrics[k]
+      if (prev === undefined || isLater(step, timestamp, prev.step, prev.timestamp)) s.metrics[k] = { value, step, timestamp }
+    }
+  }
+}
+
+function summaryLine(s: RunSummary): IndexLine {
+  const m: Record<string, [number, number, number]> = {}
+  for (const k in s.metrics) {
+    const v = s.metrics[k]!
+    m[k] = [v.value, v.step, v.timestamp]
+  }
+  return { r: s.info.runId, i: s.info, p: s.params, t: s.tags, m }
+}
+
+function readExperiment(file: string): Experiment | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Experiment
+  } catch {
+    return undefined
+  }
+}
+
+function readInfo(dir: string): RunInfo | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunInfo
+  } catch {
+    return undefined
+  }
+}
+
+/** Params as first logged (a later conflicting line, from a racing process, does not override). */
+function readParams(dir: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const r of readRecords<Record<string, string>>(join(dir, 'params.jsonl')).records) for (const k in r) if (out[k] === undefined) out[k] = r[k]!
+  return out
+}
+
+function readMerged(file: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const r of readRecords<Record<string, string>>(file).records) Object.assign(out, r)
+  return out
+}
+
+function readArtifacts(dir: string): Artifact[] {
+  // A re-logged path replaces the earlier record.
+  const byPath = new Map<string, Artifact>()
+  for (const a of readRecords<Artifact>(join(dir, 'artifacts.jsonl')).records) byPath.set(a.path, a)
+  return [...byPath.values()]
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM'
+  }
+}
