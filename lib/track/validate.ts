@@ -9,8 +9,8 @@ export const MAX_PARAM_LENGTH = 6000
 export const MAX_TAG_LENGTH = 8000
 
 export function checkKey(kind: string, key: string): void {
-  if (typeof key !== 'string' || !KEY.test(key) || key.includes('//') || key.startsWith('/') || key.trim() !== key) {
-    throw new ConfigError(`${kind} name ${JSON.stringify(key)} is invalid: expected 1–250 characters of letters, digits, _ - . / : and space (no leading or trailing space)`)
+  if (typeof key !== 'string' || !KEY.test(key) || key.startsWith('/') || key.trim() !== key || key.split('/').some((part) => part === '' || part === '.' || part === '..')) {
+    throw new ConfigError(`${kind} name ${JSON.stringify(key)} is invalid: expected 1–250 characters of letters, digits, _ - . / : and space (no leading or trailing space, no empty, . or .. between slashes)`)
   }
 }
 
