@@ -300,7 +300,18 @@ function concat<T>(parts: Columns<T>[]): Record<string, ArrayLike<unknown>> {
 
 /** trades.csv, orders.csv, fills.csv, equity.csv, factors.csv and results.json in `dir` (each written atomically). */
 export function exportResults(result: BacktestResult, dir: string, extra: Record<string, unknown> = {}): string[] {
-  const files: Record<string, string> = {
+  const written: string[] = []
+  for (const [name, text] of Object.entries(resultFiles(result, extra))) {
+    const path = join(dir, name)
+    writeFileAtomic(path, text)
+    written.push(path)
+  }
+  return written
+}
+
+/** The export files by name (what exportResults writes and a tracked run keeps as artifacts). */
+export function resultFiles(result: BacktestResult, extra: Record<string, unknown> = {}): Record<string, string> {
+  return {
     'trades.csv': columnsCsv(concat(result.strategies.map((s) => s.trades))),
     'orders.csv': columnsCsv(concat(result.strategies.map((s) => s.orders))),
     'fills.csv': columnsCsv(concat(result.strategies.map((s) => s.fills))),
@@ -315,13 +326,6 @@ export function exportResults(result: BacktestResult, dir: string, extra: Record
     ),
     'results.json': `${JSON.stringify(summary(result, extra), null, 2)}\n`,
   }
-  const written: string[] = []
-  for (const [name, text] of Object.entries(files)) {
-    const path = join(dir, name)
-    writeFileAtomic(path, text)
-    written.push(path)
-  }
-  return written
 }
 
 /** The JSON summary: metrics per strategy and combined, the configuration given in `extra`. */

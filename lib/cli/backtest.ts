@@ -11,6 +11,25 @@ import { formatTable, lazy, printJson, type CliContext } from './context.js'
 const data = () => lazy('../data/index.js') as typeof import('../data/index.js')
 const bt = () => lazy('../backtest/index.js') as typeof import('../backtest/index.js')
 const strategies = () => lazy('../strategy/index.js') as typeof import('../strategy/index.js')
+const track = () => lazy('../track/index.js') as typeof import('../track/index.js')
+
+/** Work inside a tracked run: a thrown error ends the run FAILED (KILLED on Ctrl-C) before it propagates. */
+async function runTracked<T>(run: import('../track/index.js').ActiveRun | undefined, work: () => T | Promise<T>): Promise<T> {
+  if (run === undefined) return work()
+  const kill = () => {
+    run.end('KILLED')
+    process.exit(130)
+  }
+  process.once('SIGINT', kill)
+  try {
+    return await work()
+  } catch (error) {
+    run.fail(error)
+    throw error
+  } finally {
+    process.off('SIGINT', kill)
+  }
+}
 
 const collect = (v: string, all: string[]) => [...all, v]
 
@@ -27,6 +46,8 @@ interface Common {
   slippageBps?: string
   start?: string
   end?: string
+  experiment?: string
+  track: boolean
   json?: boolean
 }
 
@@ -73,6 +94,14 @@ async function loadData(context: CliContext, o: Common, symbols: string[], timef
   return out
 }
 
+/** The datasets as lineage entries: "source/symbol/timeframe" and the bars read. */
+function lineageData(context: CliContext, o: Common, datasets: Record<string, Bars>): { name: string; source: string; bars: Bars }[] {
+  return Object.values(datasets).map((bars) => {
+    const source = data().resolveKey(context.home, { symbol: bars.symbol, timeframe: bars.timeframe, source: o.source }).source
+    return { name: `${source}/${bars.symbol}/${bars.timeframe}`, source, bars }
+  })
+}
+
 function withCommon(cmd: Command): Command {
   return cmd
     .option('--strategy <name|file>', 'a built-in strategy (see mtflow backtest --list) or a .ts/.js file exporting one')
@@ -87,6 +116,8 @@ function withCommon(cmd: Command): Command {
     .option('--slippage-bps <bps>', 'slippage on market and stop fills, basis points', '0')
     .option('--start <time>', 'first bar (ISO date/time, UTC)')
     .option('--end <time>', 'last bar (inclusive)')
+    .option('--experiment <name>', 'the experiment the run is tracked in')
+    .option('--no-track', 'do not record a tracked run')
     .option('--json', 'print the result as JSON')
 }
 
@@ -107,7 +138,14 @@ export function backtestCommand(context: CliContext): Command {
       if (problem !== undefined) throw new ConfigError(`strategy ${strategy.name}: ${problem}`)
       const subs = strategy.universe(params, { symbols: c.symbols, timeframe: o.timeframe })
       const datasets = await loadData(context, o, [...new Set(subs.map((s) => s.symbol))], [...new Set(subs.map((s) => s.timeframe))])
-      const result = bt().backtest({
+      const tracker = o.track ? new (track().Tracker)(context.home) : undefined
+      const run = tracker?.startRun({
+        experiment: o.experiment ?? 'backtests',
+        name: `${strategy.name} ${c.symbols.join(',')} ${o.timeframe}`,
+        lineage: bt().backtestLineage({ strategy, file, params, data: lineageData(context, o, datasets) }),
+        tags: { 'mtflow.source': 'cli' },
+      })
+      const result = await runTracked(run, () => bt().backtest({
         strategy,
         params,
         symbols: c.symbols,
@@ -118,8 +156,12 @@ export function backtestCommand(context: CliContext): Command {
         fills: { takerRate: c.commission, slippageBps: c.slippageBps },
         closeAtEnd: o.closeAtEnd === true,
         progress: o.json === true ? undefined : streamProgressSink(context.stderr),
-      })
+      }))
       const config = { strategy: strategy.name, ...(file === undefined ? {} : { file }), params, symbols: c.symbols, timeframe: o.timeframe, cash: c.cash, sizing: c.sizing, commission: c.commission, slippageBps: c.slippageBps }
+      if (run !== undefined) {
+        bt().logBacktest(run, result, { params, config: { strategy: strategy.name, symbols: c.symbols.join(','), timeframe: o.timeframe, cash: c.cash, sizing: c.sizing, commission: c.commission, slippageBps: c.slippageBps, engine: 'event' } })
+        run.end()
+      }
       const exported = o.export === undefined ? [] : bt().exportResults(result, o.export, config)
       const s = result.strategies[0]!
       const trades = bt().toRows(s.trades)
@@ -136,6 +178,7 @@ export function backtestCommand(context: CliContext): Command {
           trades: trades.map((t) => ({ ...t, entryTime: isoTime(t.entryTime), exitTime: isoTime(t.exitTime) })),
           equity: { points: e.length, start: e[0], end: e[e.length - 1], min, max },
           ...(exported.length > 0 ? { exported } : {}),
+          ...(run === undefined ? {} : { runId: run.id, experiment: run.experimentId }),
         })
       }
       const m = result.metrics
@@ -159,6 +202,7 @@ export function backtestCommand(context: CliContext): Command {
       context.stdout.write(`${strategy.name} ${JSON.stringify(params)} on ${c.symbols.join(', ')} ${o.timeframe}\n`)
       context.stdout.write(formatTable(['metric', 'value'], rows.map(([k, v]) => [k, v])))
       if (exported.length > 0) context.stdout.write(`exported: ${exported.join(', ')}\n`)
+      if (run !== undefined) context.stdout.write(`run: ${run.id} (experiment ${run.experimentId}; mtflow runs show ${run.id})\n`)
     })
 }
 
@@ -203,7 +247,14 @@ export function sweepCommand(context: CliContext): Command {
       const datasets = await loadData(context, o, c.symbols, [o.timeframe])
       const bars = datasets[`${c.symbols[0]}@${o.timeframe}`]!
       const fixed = strategies().resolveParams(`strategy ${loaded.strategy.name}`, loaded.strategy.params, c.params) as Record<string, number>
-      const result = await api.sweep(loaded, grid, bars, {
+      const tracker = o.track ? new (track().Tracker)(context.home) : undefined
+      const run = tracker?.startRun({
+        experiment: o.experiment ?? 'sweeps',
+        name: `sweep ${loaded.strategy.name} ${c.symbols[0]} ${o.timeframe}`,
+        lineage: api.backtestLineage({ strategy: loaded.strategy, file: loaded.file, params: { ...fixed, grid: o.grid }, data: lineageData(context, o, datasets) }),
+        tags: { 'mtflow.source': 'cli' },
+      })
+      const result = await runTracked(run, () => api.sweep(loaded, grid, bars, {
         metric: o.metric as keyof import('../backtest/index.js').SweepMetrics,
         workers,
         ...(sample === undefined ? {} : { sample }),
@@ -215,10 +266,15 @@ export function sweepCommand(context: CliContext): Command {
         commission: c.commission,
         slippageBps: c.slippageBps,
         progress: o.json === true ? undefined : streamProgressSink(context.stderr),
-      })
+      }))
+      const csv = o.out !== undefined || run !== undefined ? api.columnsCsv(api.sweepColumns(result)) : ''
       if (o.out !== undefined) {
         const { writeFileAtomic } = lazy('../core/index.js') as typeof import('../core/index.js')
-        writeFileAtomic(o.out, api.columnsCsv(api.sweepColumns(result)))
+        writeFileAtomic(o.out, csv)
+      }
+      if (run !== undefined) {
+        api.logSweep(run, result, { grid: Object.fromEntries(o.grid.map((g) => strategies().parseParamArg(g))), config: { symbol: c.symbols[0], timeframe: o.timeframe, cash: c.cash, commission: c.commission, slippageBps: c.slippageBps, ...Object.fromEntries(Object.entries(fixed).filter(([k]) => !(k in grid))) }, csv })
+        run.end()
       }
       const ranked = [...result.rows].sort((a, b) => rank(result.metric, b.metrics[result.metric], a.metrics[result.metric]))
       if (o.json === true) {
@@ -233,6 +289,7 @@ export function sweepCommand(context: CliContext): Command {
           elapsedMs: Math.round(result.elapsedMs),
           best: result.best ?? null,
           rows: result.rows,
+          ...(run === undefined ? {} : { runId: run.id, experiment: run.experimentId }),
         })
       }
       const names = Object.keys(grid)
@@ -245,6 +302,7 @@ export function sweepCommand(context: CliContext): Command {
       context.stdout.write(
         `${result.rows.length} parameter sets (${result.skipped.length} skipped) on ${bars.time.length} bars, ${result.engine} engine, ${result.workers} worker(s), ${(result.elapsedMs / 1000).toFixed(1)} s${o.out === undefined ? '' : `; table → ${o.out}`}\n`,
       )
+      if (run !== undefined) context.stdout.write(`run: ${run.id} with ${result.rows.length} child runs (experiment ${run.experimentId}; mtflow runs show ${run.id})\n`)
     })
 }
 

@@ -6,7 +6,12 @@ import { randomBytes } from 'node:crypto'
 import { basename, dirname, join, sep } from 'node:path'
 import { ConfigError } from './errors.js'
 
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+/**
+ * `durable: false` skips the fsyncs: still atomic for readers, but a power cut may lose the write (for
+ * records that can be rebuilt, such as a sweep's thousand child runs).
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array, options: { durable?: boolean } = {}): void {
+  const durable = options.durable !== false
   const dir = dirname(path)
   mkdirSync(dir, { recursive: true })
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
@@ -16,7 +21,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     try {
       let offset = 0
       while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset)
-      fsyncSync(fd)
+      if (durable) fsyncSync(fd)
     } finally {
       closeSync(fd)
     }
@@ -25,7 +30,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     rmSync(tmp, { force: true })
     throw error
   }
-  syncDirectory(dir)
+  if (durable) syncDirectory(dir)
 }
 
 function syncDirectory(dir: string): void {

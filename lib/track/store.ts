@@ -9,10 +9,11 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync,
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { ConfigError, NotFoundError, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
+import { ConfigError, NotFoundError, paramsHash, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
 import { appendRecords, readRecords, recordLine } from './jsonl.js'
 import { checkBatch, type CheckedBatch } from './validate.js'
-import type { Artifact, Experiment, LatestMetric, Lineage, LogBatch, MetricPoint, ParamValue, Run, RunInfo, RunStatus, RunSummary } from './types.js'
+import type { Lineage } from '../core/index.js'
+import type { Artifact, Experiment, LatestMetric, LogBatch, MetricPoint, ParamValue, Run, RunInfo, RunStatus, RunSummary } from './types.js'
 import { RUN_STATUSES } from './types.js'
 
 export const DEFAULT_EXPERIMENT = 'Default'
@@ -33,6 +34,18 @@ export interface StartRunOptions {
   params?: Readonly<Record<string, ParamValue>>
   tags?: Readonly<Record<string, string>>
   parentRunId?: string
+  lineage?: Lineage
+}
+
+/** A finished child run logged in bulk (see Tracker.logChildRuns). */
+export interface ChildRun {
+  name?: string
+  params?: Readonly<Record<string, ParamValue>>
+  metrics?: Readonly<Record<string, number>>
+  tags?: Readonly<Record<string, string>>
+  status?: RunStatus
+  startTime?: number
+  endTime?: number
   lineage?: Lineage
 }
 
@@ -157,6 +170,54 @@ export class Tracker {
     appendRecords(join(dir, 'tags.jsonl'), [tags])
     this.appendIndex(experiment.id, { r: runId, i: info, p: batch.params, t: tags })
     return new ActiveRun(this, info, batch.params)
+  }
+
+  /**
+   * Finished child runs in bulk (a sweep's parameter sets): each gets its folder, params, metrics and
+   * tags, and the experiment index one append for all. Returns their ids, in order.
+   */
+  logChildRuns(parentRunId: string, children: readonly ChildRun[]): string[] {
+    const parentDir = this.runDir(parentRunId)
+    const parent = readInfo(parentDir)
+    if (parent === undefined) throw new NotFoundError(`run ${parentRunId} has no readable run.json`)
+    const lines: IndexLine[] = []
+    const ids: string[] = []
+    const now = Date.now()
+    for (const child of children) {
+      const batch = checkBatch({ params: child.params, tags: child.tags, metrics: Object.entries(child.metrics ?? {}).map(([key, value]) => ({ key, value, step: 0, timestamp: now })) }, now)
+      const runId = newRunId()
+      const dir = join(this.root, parent.experimentId, runId)
+      mkdirSync(dir)
+      const info: RunInfo = {
+        runId,
+        experimentId: parent.experimentId,
+        name: child.name ?? runId,
+        status: child.status ?? 'FINISHED',
+        startTime: child.startTime ?? now,
+        endTime: child.endTime ?? now,
+        parentRunId,
+        host: parent.host,
+        pid: process.pid,
+        lineage: { ...parent.lineage, ...(child.lineage ?? {}), ...(batch.params === undefined ? {} : { paramsSha256: paramsHash(batch.params) }) },
+      }
+      delete info.lineage.strategyPriorRuns
+      const tags = { ...lineageTags(info), ...batch.tags }
+      writeFileAtomic(join(dir, 'run.json'), `${JSON.stringify(info, null, 2)}\n`, { durable: false })
+      appendRecords(join(dir, 'params.jsonl'), [batch.params])
+      appendRecords(join(dir, 'tags.jsonl'), [tags])
+      const latest: Record<string, [number, number, number]> = {}
+      for (const m of batch.metrics) latest[m.key] = [m.value, m.step, m.timestamp]
+      appendRecords(
+        join(dir, 'metrics.jsonl'),
+        batch.metrics.map((m) => ({ k: m.key, v: m.value, s: m.step, t: m.timestamp })),
+      )
+      this.runDirs.set(runId, dir)
+      lines.push({ r: runId, i: info, p: batch.params, t: tags, m: latest })
+      ids.push(runId)
+    }
+    const file = join(this.root, parent.experimentId, 'index.jsonl')
+    withLockSync(`${file}.lock`, () => appendRecords(file, lines))
+    return ids
   }
 
   /** Log metrics, params and tags in one call. A param, once logged, keeps its value. */
@@ -513,6 +574,11 @@ export class ActiveRun {
 
   logArtifact(source: string | { name: string; data: string | Uint8Array }, name?: string): Artifact {
     return this.tracker.logArtifact(this.id, source, name)
+  }
+
+  /** Finished child runs in bulk (a sweep's parameter sets). */
+  logChildren(children: readonly ChildRun[]): string[] {
+    return this.tracker.logChildRuns(this.id, children)
   }
 
   /** Start a nested run under this one. */

@@ -2,6 +2,8 @@
 // lineage. Times are UTC epoch milliseconds; params and tags are strings (as logged, numbers formatted
 // by String()); metric values are numbers and may be NaN or ±Infinity.
 
+import type { Lineage } from '../core/index.js'
+
 export type RunStatus = 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED'
 export const RUN_STATUSES: readonly RunStatus[] = ['RUNNING', 'FINISHED', 'FAILED', 'KILLED']
 
@@ -31,21 +33,6 @@ export interface Artifact {
   sha256: string
   size: number
   timestamp: number
-}
-
-/** What a run read and ran: content hashes that make the result reproducible (DESIGN: lineage). */
-export interface Lineage {
-  /** The data snapshots read: a name (e.g. "binance/BTC/USDT/1h") and the sha256 of exactly those bars. */
-  data?: { name: string; sha256: string }[]
-  /** The strategy's source: name, sha256 of its source text, the file it came from. */
-  strategy?: { name: string; sha256: string; file?: string }
-  notebook?: { path: string; sha256: string }
-  /** sha256 of the parameters as canonical JSON (sorted keys). */
-  paramsSha256?: string
-  /** The project's git commit, when the project is a git checkout. */
-  gitCommit?: string
-  /** How many runs of the same strategy source (same sha256) the workspace had when this run started. */
-  strategyPriorRuns?: number
 }
 
 export interface RunInfo {

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { getStrategy, strategySource } from '../../lib/strategy/index.js'
-import { gitCommit, paramsHash, Tracker } from '../../lib/track/index.js'
+import { gitCommit, paramsHash } from '../../lib/core/index.js'
+import { Tracker } from '../../lib/track/index.js'
 import { ROOT } from '../helpers.js'
 
 const dirs: string[] = []

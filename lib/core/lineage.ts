@@ -1,9 +1,26 @@
-// Lineage helpers: content hashes of what a run used, the project's git commit, and canonical hashes of
-// parameters. The tracker stores what these return in run.json and mirrors it into mtflow.* tags.
+// Lineage: what a run used, by content hash (DESIGN: any result can be reproduced), the project's git
+// commit, and canonical hashes of parameters. The tracker stores a Lineage in run.json and mirrors it into
+// mtflow.* tags; the backtest and notebook layers build one without importing the tracker.
 
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
-import { findProjectRoot, sha256 } from '../core/index.js'
+import { sha256 } from './hash.js'
+import { findProjectRoot } from './workspace.js'
+
+/** What a run read and ran: content hashes that make the result reproducible (DESIGN: lineage). */
+export interface Lineage {
+  /** The data snapshots read: a name (e.g. "binance/BTC/USDT/1h") and the sha256 of exactly those bars. */
+  data?: { name: string; sha256: string }[]
+  /** The strategy's source: name, sha256 of its source text, the file it came from. */
+  strategy?: { name: string; sha256: string; file?: string }
+  notebook?: { path: string; sha256: string }
+  /** sha256 of the parameters as canonical JSON (sorted keys). */
+  paramsSha256?: string
+  /** The project's git commit, when the project is a git checkout. */
+  gitCommit?: string
+  /** How many runs of the same strategy source (same sha256) the workspace had when this run started. */
+  strategyPriorRuns?: number
+}
 
 /** sha256 of the parameters as JSON with sorted keys: the same set hashes the same in any order. */
 export function paramsHash(params: Readonly<Record<string, unknown>>): string {

@@ -1,0 +1,131 @@
+// Backtests and sweeps logging themselves to a tracked run: lineage (data, strategy source, params, git),
+// params, metrics, the equity and drawdown curves as metric history (timestamps = bar times), and the
+// export files as artifacts. lib/backtest does not import lib/track: a run is anything with this shape
+// (lib/track's ActiveRun has it).
+
+import { gitCommit, paramsHash, type Lineage } from '../core/index.js'
+import { barsHash, type Bars } from '../data/index.js'
+import { strategySource, type Strategy } from '../strategy/index.js'
+import { resultFiles, type BacktestResult, type Metrics } from './results.js'
+import type { SweepResult } from './sweep.js'
+
+type ParamValue = string | number | boolean
+
+export interface RunSink {
+  logBatch(batch: { metrics?: { key: string; value: number; step?: number; timestamp?: number }[]; params?: Record<string, ParamValue>; tags?: Record<string, string> }): unknown
+  logArtifact(source: { name: string; data: string | Uint8Array }): unknown
+}
+
+export interface SweepSink extends RunSink {
+  logChildren(children: { name?: string; params?: Record<string, ParamValue>; metrics?: Record<string, number>; tags?: Record<string, string> }[]): string[]
+}
+
+/** Curves are logged as at most this many points (every k-th bar, and the last). */
+export const CURVE_POINTS = 2000
+
+/** What a backtest read and ran, by content hash. `data` names each dataset (e.g. "binance/BTC/USDT/1h"). */
+export function backtestLineage(options: { strategy: Strategy<any>; file?: string; params: Record<string, unknown>; data: readonly { name: string; source?: string; bars: Bars }[] }): Lineage {
+  const source = strategySource(options.strategy, options.file)
+  const commit = gitCommit()
+  return {
+    data: options.data.map((d) => ({ name: d.name, sha256: barsHash(d.bars, d.source ?? d.name) })),
+    strategy: { name: source.name, sha256: source.sha256, ...(source.file === undefined ? {} : { file: source.file }) },
+    paramsSha256: paramsHash(options.params),
+    ...(commit === undefined ? {} : { gitCommit: commit }),
+  }
+}
+
+/** The headline metrics as flat numbers (names as in the sweep table where they coincide). */
+export function flatMetrics(m: Metrics): Record<string, number> {
+  const out: Record<string, number> = {
+    totalReturn: m.totalReturn,
+    cagr: m.cagr,
+    volatility: m.volatility,
+    sharpe: m.sharpe,
+    sortino: m.sortino,
+    calmar: m.calmar,
+    maxDrawdown: m.maxDrawdown.depth,
+    maxDrawdownDuration: m.maxDrawdown.longestDuration,
+    startEquity: m.startEquity,
+    endEquity: m.endEquity,
+    avgExposure: m.avgExposure,
+    fees: m.fees,
+    openTrades: m.openTrades,
+  }
+  if (m.trades !== undefined) {
+    out.trades = m.trades.trades
+    out.winRate = m.trades.winRate
+    out.profitFactor = m.trades.profitFactor
+    out.expectancy = m.trades.expectancy
+    out.avgWin = m.trades.avgWin
+    out.avgLoss = m.trades.avgLoss
+  }
+  if (m.exposure !== undefined) out.exposure = m.exposure
+  if (m.turnover !== undefined) out.turnover = m.turnover
+  if (m.monthsProfitable !== undefined) out.monthsProfitable = m.monthsProfitable
+  return out
+}
+
+/** Log a finished backtest: params (strategy params + `config`), metrics, curves and files. */
+export function logBacktest(run: RunSink, result: BacktestResult, options: { params: Record<string, unknown>; config?: Record<string, unknown>; artifacts?: boolean }): void {
+  const params: Record<string, ParamValue> = {}
+  for (const [k, v] of Object.entries(options.params)) params[k] = scalar(v)
+  for (const [k, v] of Object.entries(options.config ?? {})) if (params[k] === undefined && v !== undefined) params[k] = scalar(v)
+  const metrics = Object.entries(flatMetrics(result.metrics)).map(([key, value]) => ({ key, value, step: 0 }))
+  run.logBatch({ params, metrics, tags: { 'mtflow.kind': 'backtest' } })
+  run.logBatch({ metrics: curvePoints(result.time, result.equity, 'equity') })
+  run.logBatch({ metrics: curvePoints(result.time, drawdownCurve(result.equity), 'drawdown') })
+  if (options.artifacts !== false) {
+    for (const [name, text] of Object.entries(resultFiles(result, { ...options.config, params: options.params }))) run.logArtifact({ name, data: text })
+  }
+}
+
+/** Log a sweep: the parent gets the grid, the best set and the table; one child run per parameter set. */
+export function logSweep(run: SweepSink, result: SweepResult, options: { grid: Record<string, unknown>; config?: Record<string, unknown>; csv?: string }): string[] {
+  const params: Record<string, ParamValue> = { strategy: result.strategy, metric: result.metric, engine: result.engine, sets: result.rows.length }
+  for (const [k, v] of Object.entries(options.grid)) params[`grid.${k}`] = scalar(v)
+  for (const [k, v] of Object.entries(options.config ?? {})) if (params[k] === undefined && v !== undefined) params[k] = scalar(v)
+  const best = result.best
+  run.logBatch({
+    params,
+    tags: { 'mtflow.kind': 'sweep' },
+    metrics: best === undefined ? [] : Object.entries(best.metrics).map(([k, v]) => ({ key: `best.${k}`, value: v, step: 0 })),
+  })
+  if (best !== undefined) run.logBatch({ tags: { 'mtflow.sweep.best': JSON.stringify(best.params) } })
+  if (options.csv !== undefined) run.logArtifact({ name: 'sweep.csv', data: options.csv })
+  return run.logChildren(
+    result.rows.map((row) => ({
+      name: Object.entries(row.params)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' '),
+      params: row.params,
+      metrics: { ...row.metrics },
+      tags: { 'mtflow.kind': 'sweep-set' },
+    })),
+  )
+}
+
+function scalar(v: unknown): ParamValue {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : JSON.stringify(v)
+}
+
+function curvePoints(time: Float64Array, values: Float64Array, key: string): { key: string; value: number; step: number; timestamp: number }[] {
+  const n = values.length
+  if (n === 0) return []
+  const every = Math.max(1, Math.ceil(n / CURVE_POINTS))
+  const out: { key: string; value: number; step: number; timestamp: number }[] = []
+  for (let i = 0; i < n; i += every) out.push({ key, value: values[i]!, step: i, timestamp: time[i]! })
+  if ((n - 1) % every !== 0) out.push({ key, value: values[n - 1]!, step: n - 1, timestamp: time[n - 1]! })
+  return out
+}
+
+/** Fall from the running peak at each point, as a fraction of the peak (0.1 = −10 %). */
+function drawdownCurve(equity: Float64Array): Float64Array {
+  const out = new Float64Array(equity.length)
+  let peak = -Infinity
+  for (let i = 0; i < equity.length; i++) {
+    if (equity[i]! > peak) peak = equity[i]!
+    out[i] = peak > 0 ? 1 - equity[i]! / peak : 0
+  }
+  return out
+}

@@ -1,0 +1,221 @@
+// `mtflow registry …` (strategies, models, notebooks, dashboards: versions, aliases, stages, retire,
+// restore, audit) and `mtflow strategy register|retire|restore`.
+
+import { Command } from 'commander'
+import { join } from 'node:path'
+import { ConfigError, isoTime } from '../core/index.js'
+import type { RegistryKind, RegistryVersion } from '../track/index.js'
+import { PROJECT_ROOT } from '../../kernel/kernelspec.js'
+import { formatTable, lazy, printJson, type CliContext } from './context.js'
+
+const track = () => lazy('../track/index.js') as typeof import('../track/index.js')
+const strategies = () => lazy('../strategy/index.js') as typeof import('../strategy/index.js')
+
+export function registryCommand(context: CliContext): Command {
+  const registry = new Command('registry').description('the registry: strategies, models, notebooks and dashboards, with versions, aliases and an audit log')
+  for (const kind of ['strategies', 'models', 'notebooks', 'dashboards'] as const) {
+    registry
+      .command(kind)
+      .description(`${kind} in the registry, or the versions of one`)
+      .argument('[name]', 'show the versions of this one')
+      .option('--json', 'print JSON')
+      .action((name: string | undefined, o: { json?: boolean }) => {
+        const reg = new (track().Registry)(context.home)
+        if (name === undefined) {
+          const entries = reg.list(kind)
+          if (o.json === true) return printJson(context, entries)
+          if (entries.length === 0) return void context.stdout.write(`no ${kind} registered\n`)
+          return void context.stdout.write(
+            formatTable(
+              ['name', 'versions', 'latest active', 'aliases', 'retired'],
+              entries.map((e) => {
+                const active = e.versions.filter((v) => v.status === 'active')
+                return [e.name, String(e.versions.length), active.length === 0 ? '—' : String(active[active.length - 1]!.version), aliasText(e.aliases), String(e.versions.length - active.length)]
+              }),
+            ),
+          )
+        }
+        const entry = reg.entry(kind, name)
+        if (o.json === true) return printJson(context, entry)
+        context.stdout.write(formatTable(versionHeader(kind), entry.versions.map((v) => versionRow(v, entry.aliases))))
+      })
+  }
+
+  registry
+    .command('alias')
+    .description('point an alias (champion, challenger…) at a version')
+    .argument('<kind>', 'strategies, models, notebooks or dashboards')
+    .argument('<ref>', 'NAME@VERSION')
+    .argument('<alias>', 'the alias')
+    .option('--reason <text>', 'why (kept in the audit log)')
+    .option('--json', 'print JSON')
+    .action((kind: string, ref: string, alias: string, o: { reason?: string; json?: boolean }) => {
+      const reg = new (track().Registry)(context.home)
+      const v = reg.resolve(checkKind(kind), ref)
+      reg.setAlias(v.kind, v.name, alias, v.version, o.reason)
+      done(context, o.json, { kind, name: v.name, alias, version: v.version }, `${v.name}@${alias} → version ${v.version}`)
+    })
+
+  registry
+    .command('unalias')
+    .description('delete an alias')
+    .argument('<kind>', 'strategies, models, notebooks or dashboards')
+    .argument('<name>', 'the name')
+    .argument('<alias>', 'the alias')
+    .option('--reason <text>', 'why (kept in the audit log)')
+    .option('--json', 'print JSON')
+    .action((kind: string, name: string, alias: string, o: { reason?: string; json?: boolean }) => {
+      new (track().Registry)(context.home).deleteAlias(checkKind(kind), name, alias, o.reason)
+      done(context, o.json, { kind, name, alias, deleted: true }, `deleted ${name}@${alias}`)
+    })
+
+  registry
+    .command('stage')
+    .description('move a model version to a stage: None, Staging, Production or Archived')
+    .argument('<ref>', 'NAME@VERSION')
+    .argument('<stage>', 'None, Staging, Production or Archived')
+    .option('--archive-existing', 'move the versions now in that stage to Archived')
+    .option('--reason <text>', 'why (kept in the audit log)')
+    .option('--json', 'print JSON')
+    .action((ref: string, stage: string, o: { archiveExisting?: boolean; reason?: string; json?: boolean }) => {
+      const reg = new (track().Registry)(context.home)
+      const v = reg.resolve('models', ref)
+      const after = reg.transitionStage(v.name, v.version, stage as never, { reason: o.reason, archiveExisting: o.archiveExisting === true })
+      done(context, o.json, after, `model ${after.name}@${after.version} is now ${after.stage}`)
+    })
+
+  for (const verb of ['retire', 'restore'] as const) {
+    registry
+      .command(verb)
+      .description(verb === 'retire' ? 'retire a version (kept, but no longer the latest; an aliased version must lose its alias first)' : 'make a retired version active again')
+      .argument('<kind>', 'strategies, models, notebooks or dashboards')
+      .argument('<ref>', 'NAME@VERSION')
+      .option('--reason <text>', 'why (kept in the audit log)')
+      .option('--json', 'print JSON')
+      .action((kind: string, ref: string, o: { reason?: string; json?: boolean }) => setStatus(context, checkKind(kind), ref, verb, o))
+  }
+
+  registry
+    .command('audit')
+    .description('every change to an entry: registrations, aliases, stages, retire/restore, links — when, who and why')
+    .argument('<kind>', 'strategies, models, notebooks or dashboards')
+    .argument('<name>', 'the name')
+    .option('--json', 'print JSON')
+    .action((kind: string, name: string, o: { json?: boolean }) => {
+      const reg = new (track().Registry)(context.home)
+      reg.entry(checkKind(kind), name)
+      const log = reg.auditLog(checkKind(kind), name)
+      if (o.json === true) return printJson(context, log)
+      context.stdout.write(formatTable(['time', 'user', 'action', 'version', 'change', 'reason'], log.map((e) => [isoTime(e.time).slice(0, 19), e.user, e.action, e.version === undefined ? '' : String(e.version), change(e), e.reason ?? ''])))
+    })
+
+  registry
+    .command('register-model')
+    .description("register a run's artifact as a new model version")
+    .argument('<name>', 'the model name')
+    .requiredOption('--run <id>', 'the run that made the model')
+    .requiredOption('--artifact <path>', "the artifact's path in the run")
+    .option('--description <text>', 'a description')
+    .option('--json', 'print JSON')
+    .action((name: string, o: { run: string; artifact: string; description?: string; json?: boolean }) => {
+      const tracker = new (track().Tracker)(context.home)
+      const { version, created } = new (track().Registry)(context.home).registerModel(tracker, name, o.run, o.artifact, { description: o.description })
+      done(context, o.json, { ...version, created }, `${created ? 'registered' : 'already registered:'} model ${name}@${version.version} (sha256 ${version.sha256.slice(0, 12)})`)
+    })
+  return registry
+}
+
+export function strategyCommand(context: CliContext): Command {
+  const strategy = new Command('strategy').description('register, retire and restore strategy versions')
+  strategy
+    .command('register')
+    .description("snapshot a strategy's source as a new version (same source → the same version), with a parity check of its engines")
+    .argument('<strategy>', 'a built-in name or a .ts/.js file exporting one')
+    .option('--run <id>', 'a run that validates it (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--description <text>', 'a description')
+    .option('--no-parity', 'skip the event-driven vs vectorized check on the bundled S&P 500 sample')
+    .option('--json', 'print JSON')
+    .action(async (spec: string, o: { run: string[]; description?: string; parity: boolean; json?: boolean }) => {
+      const { strategy: s, file } = await strategies().loadStrategy(spec, (path) => lazy(path))
+      const tracker = new (track().Tracker)(context.home)
+      for (const id of o.run) tracker.getRun(id)
+      const source = strategies().strategySource(s, file)
+      const defaults = Object.fromEntries(Object.entries(s.params).map(([k, d]) => [k, d.default]))
+      const reg = new (track().Registry)(context.home)
+      const ext = source.file?.match(/\.[cm]?[tj]s$/)?.[0] ?? '.ts'
+      const { version, created } = reg.register('strategies', s.name, {
+        files: { [`source${ext}`]: source.source },
+        params: defaults,
+        runs: o.run,
+        source: source.file ?? (source.builtin ? `builtin:${s.name}` : 'code'),
+        ...(o.description === undefined ? {} : { description: o.description }),
+        ...(s.description === undefined ? {} : { metadata: { description: s.description } }),
+      })
+      let parity = version.parity
+      if (o.parity && parity === undefined) {
+        const { readBarsCsv } = lazy('../data/index.js') as typeof import('../data/index.js')
+        const bars = readBarsCsv(join(PROJECT_ROOT, 'data', 'samples', 'sp500-daily-2000-2020.csv'), { symbol: 'SPX', timeframe: '1d' })
+        const { parityCheck } = lazy('../backtest/index.js') as typeof import('../backtest/index.js')
+        const checked = parityCheck(s, defaults as Record<string, number>, bars, { data: 'bundled S&P 500 daily 2000–2020 (SPX 1d)' })
+        if (checked !== undefined) parity = reg.recordParity(s.name, version.version, checked).parity
+      }
+      const result = { ...version, parity, created }
+      const parityText = parity === undefined ? 'no parity check (no vectorized form)' : parity.agree ? `engines agree (max relative difference ${parity.maxRelativeDifference.toExponential(2)})` : `engines DISAGREE (max relative difference ${parity.maxRelativeDifference.toExponential(2)})`
+      done(context, o.json, result, `${created ? 'registered' : 'unchanged source, already'} ${s.name}@${version.version} sha256:${version.sha256.slice(0, 12)}; ${parityText}`)
+    })
+  for (const verb of ['retire', 'restore'] as const) {
+    strategy
+      .command(verb)
+      .description(verb === 'retire' ? 'retire a strategy version' : 'make a retired strategy version active again')
+      .argument('<ref>', 'NAME@VERSION')
+      .option('--reason <text>', 'why (kept in the audit log)')
+      .option('--json', 'print JSON')
+      .action((ref: string, o: { reason?: string; json?: boolean }) => setStatus(context, 'strategies', ref, verb, o))
+  }
+  return strategy
+}
+
+function setStatus(context: CliContext, kind: RegistryKind, ref: string, verb: 'retire' | 'restore', o: { reason?: string; json?: boolean }): void {
+  if (!/@\d+$/.test(ref)) throw new ConfigError(`${verb} needs NAME@VERSION with a version number (received ${JSON.stringify(ref)})`)
+  const reg = new (track().Registry)(context.home)
+  const v = reg.resolve(kind, ref)
+  const after = verb === 'retire' ? reg.retire(kind, v.name, v.version, o.reason) : reg.restore(kind, v.name, v.version, o.reason)
+  done(context, o.json, after, `${after.name}@${after.version} is ${after.status}`)
+}
+
+function checkKind(kind: string): RegistryKind {
+  const kinds = track().REGISTRY_KINDS
+  if (!kinds.includes(kind as RegistryKind)) throw new ConfigError(`kind must be one of ${kinds.join(', ')} (received ${JSON.stringify(kind)})`)
+  return kind as RegistryKind
+}
+
+function done(context: CliContext, json: boolean | undefined, value: unknown, text: string): void {
+  if (json === true) printJson(context, value)
+  else context.stdout.write(`${text}\n`)
+}
+
+function aliasText(aliases: Record<string, number>): string {
+  return Object.entries(aliases)
+    .map(([a, v]) => `${a}→${v}`)
+    .join(' ')
+}
+
+function versionHeader(kind: RegistryKind): string[] {
+  return ['version', 'created', 'sha256', 'status', ...(kind === 'models' ? ['stage'] : []), 'aliases', 'runs', ...(kind === 'strategies' ? ['parity'] : [])]
+}
+
+function versionRow(v: RegistryVersion, aliases: Record<string, number>): string[] {
+  const mine = Object.entries(aliases)
+    .filter(([, n]) => n === v.version)
+    .map(([a]) => a)
+    .join(' ')
+  const parity = v.parity === undefined ? '—' : v.parity.agree ? 'agree' : 'DISAGREE'
+  return [String(v.version), isoTime(v.createdAt).slice(0, 19), v.sha256.slice(0, 12), v.status, ...(v.kind === 'models' ? [v.stage ?? 'None'] : []), mine, String(v.runs.length), ...(v.kind === 'strategies' ? [parity] : [])]
+}
+
+function change(e: { from?: string; to?: string; alias?: string }): string {
+  const alias = e.alias === undefined ? '' : `${e.alias}: `
+  if (e.from !== undefined && e.to !== undefined) return `${alias}${e.from} → ${e.to}`
+  if (e.to !== undefined) return `${alias}${e.to.length > 24 ? `${e.to.slice(0, 24)}…` : e.to}`
+  return e.from === undefined ? alias : `${alias}${e.from} removed`
+}
