@@ -44,8 +44,11 @@ export interface ReadResult<T> {
   ino: number
 }
 
-/** The complete records from byte `from` on (a missing file reads as empty). */
-export function readRecords<T>(path: string, from = 0): ReadResult<T> {
+/**
+ * The complete records from byte `from` on (a missing file reads as empty). `raw` skips decoding the
+ * encoded values (the caller decodes the fields that can hold them, with decodeValue).
+ */
+export function readRecords<T>(path: string, from = 0, options: { raw?: boolean } = {}): ReadResult<T> {
   let fd: number
   try {
     fd = openSync(path, 'r')
@@ -67,23 +70,25 @@ export function readRecords<T>(path: string, from = 0): ReadResult<T> {
     const last = buffer.lastIndexOf(10, got - 1)
     if (last < 0) return { records: [], end: from, ino: info.ino }
     const text = buffer.toString('utf8', 0, last)
-    return { records: parseLines<T>(text), end: from + last + 1, ino: info.ino }
+    return { records: parseLines<T>(text, options.raw === true), end: from + last + 1, ino: info.ino }
   } finally {
     closeSync(fd)
   }
 }
 
-function parseLines<T>(text: string): T[] {
+function parseLines<T>(text: string, raw: boolean): T[] {
   const lines = text.split('\n')
   const out: T[] = []
   // Fast path: all lines parse as one array; else line by line, dropping the unparseable (a torn write).
   const whole = lines.filter((l) => l !== '')
+  // A reviver costs a call per value (3× the parse); only text holding an encoded value ("#…) needs one.
+  const reviver = !raw && text.includes('"#') ? decodeNumbers : undefined
   try {
-    return JSON.parse(`[${whole.join(',')}]`, decodeNumbers) as T[]
+    return JSON.parse(`[${whole.join(',')}]`, reviver) as T[]
   } catch {
     for (const line of whole) {
       try {
-        out.push(JSON.parse(line, decodeNumbers) as T)
+        out.push(JSON.parse(line, reviver) as T)
       } catch {
         /* a record cut short by a crash */
       }
@@ -100,6 +105,11 @@ export function encodeNumbers(_key: string, value: unknown): unknown {
   if (typeof value === 'number') return Number.isFinite(value) ? value : `#${String(value)}`
   if (typeof value === 'string' && value.charCodeAt(0) === 35 /* # */) return `#${value}`
   return value
+}
+
+/** One value as written by encodeNumbers, decoded (for records read raw). */
+export function decodeValue<T>(value: T): T | number {
+  return typeof value === 'string' && value.charCodeAt(0) === 35 ? (decodeNumbers('', value) as T | number) : value
 }
 
 export function decodeNumbers(_key: string, value: unknown): unknown {

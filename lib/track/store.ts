@@ -10,7 +10,8 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { ConfigError, NotFoundError, paramsHash, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
-import { appendRecords, readRecords, recordLine } from './jsonl.js'
+import { appendRecords, decodeValue, readRecords, recordLine } from './jsonl.js'
+import { fromSnapshot, toSnapshot, type Snapshot } from './snapshot.js'
 import { checkBatch, type CheckedBatch } from './validate.js'
 import type { Lineage } from '../core/index.js'
 import type { Artifact, Experiment, LatestMetric, LogBatch, MetricPoint, ParamValue, Run, RunInfo, RunStatus, RunSummary } from './types.js'
@@ -51,6 +52,8 @@ export interface ChildRun {
 
 /** One line of an experiment's index: the changes one call made to one run's summary. */
 interface IndexLine {
+  /** A compacted index: all runs as columns (then r is absent). */
+  snapshot?: Snapshot
   r: string
   i?: RunInfo
   p?: Record<string, string>
@@ -75,6 +78,11 @@ interface MetricLine {
 // Per-process cache of each experiment index, read incrementally: an index only grows between compactions,
 // and a compaction is an atomic rewrite (a new inode), which sends the reader back to the start.
 const indexCache = new Map<string, IndexState>()
+
+/** Forget what this process has read of the experiment indexes (benchmarks measure a cold search with it). */
+export function clearIndexCache(): void {
+  indexCache.clear()
+}
 
 export class Tracker {
   readonly home: string
@@ -364,22 +372,23 @@ export class Tracker {
   reindex(experimentNameOrId: string): number {
     const experiment = this.getExperiment(experimentNameOrId)
     const dir = join(this.root, experiment.id)
-    const lines: IndexLine[] = []
+    const runs = new Map<string, RunSummary>()
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       if (!entry.isDirectory()) continue
       const runDir = join(dir, entry.name)
       const info = readInfo(runDir)
       if (info === undefined) continue
-      const latest: Record<string, [number, number, number]> = {}
+      const metrics: Record<string, LatestMetric> = {}
       for (const r of readRecords<MetricLine>(join(runDir, 'metrics.jsonl')).records) {
-        const prev = latest[r.k]
-        if (prev === undefined || isLater(r.s, r.t, prev[1], prev[2])) latest[r.k] = [r.v, r.s, r.t]
+        const prev = metrics[r.k]
+        if (prev === undefined || isLater(r.s, r.t, prev.step, prev.timestamp)) metrics[r.k] = { value: r.v, step: r.s, timestamp: r.t }
       }
-      lines.push({ r: info.runId, i: info, p: readParams(runDir), t: readMerged(join(runDir, 'tags.jsonl')), m: latest })
+      runs.set(info.runId, { info, params: readParams(runDir), tags: readMerged(join(runDir, 'tags.jsonl')), metrics })
     }
     const file = join(dir, 'index.jsonl')
-    withLockSync(`${file}.lock`, () => writeFileAtomic(file, lines.map(recordLine).join('')))
-    return lines.length
+    withLockSync(`${file}.lock`, () => writeFileAtomic(file, `\n${JSON.stringify({ snapshot: toSnapshot(experiment.id, runs.values()) })}\n`))
+    indexCache.delete(file)
+    return runs.size
   }
 
   // ---- internals ---------------------------------------------------------------------------------
@@ -487,27 +496,38 @@ export class Tracker {
   private loadIndex(experimentId: string): IndexState {
     const file = join(this.root, experimentId, 'index.jsonl')
     let state = indexCache.get(file)
-    let read = readRecords<IndexLine>(file, state?.end ?? 0)
+    let read = readRecords<IndexLine>(file, state?.end ?? 0, { raw: true })
     if (state === undefined || read.ino !== state.ino || read.end < state.end) {
-      if (state !== undefined) read = readRecords<IndexLine>(file, 0)
+      if (state !== undefined) read = readRecords<IndexLine>(file, 0, { raw: true })
       state = { ino: read.ino, end: 0, lines: 0, runs: new Map() }
       indexCache.set(file, state)
     }
-    for (const line of read.records) applyLine(state.runs, line)
+    for (const line of read.records) {
+      if (line.snapshot !== undefined) fromSnapshot(line.snapshot, state.runs)
+      else {
+        applyLine(state.runs, line)
+        state.lines++
+      }
+    }
     state.end = read.end
-    state.lines += read.records.length
-    if (state.lines > 1000 && state.lines > 4 * state.runs.size) this.compact(file)
+    // Change lines since the snapshot: rewrite once they are many, absolutely and relative to the runs.
+    if (state.lines > 1000 && state.lines > state.runs.size / 2) {
+      this.compact(experimentId)
+      return this.loadIndex(experimentId)
+    }
     return state
   }
 
-  /** Rewrite an index as one line per run (under its lock, so no append is lost). */
-  private compact(file: string): void {
+  /** Rewrite an index as one snapshot line (under its lock, so no append is lost). */
+  private compact(experimentId: string): void {
+    const file = join(this.root, experimentId, 'index.jsonl')
     withLockSync(`${file}.lock`, () => {
       const runs = new Map<string, RunSummary>()
-      for (const line of readRecords<IndexLine>(file).records) applyLine(runs, line)
-      let text = ''
-      for (const s of runs.values()) text += recordLine(summaryLine(s))
-      writeFileAtomic(file, text)
+      for (const line of readRecords<IndexLine>(file, 0, { raw: true }).records) {
+        if (line.snapshot !== undefined) fromSnapshot(line.snapshot, runs)
+        else applyLine(runs, line)
+      }
+      writeFileAtomic(file, `\n${JSON.stringify({ snapshot: toSnapshot(experimentId, runs.values()) })}\n`)
     })
     indexCache.delete(file)
   }
@@ -656,24 +676,17 @@ function applyLine(runs: Map<string, RunSummary>, line: IndexLine): void {
     } else s.info = line.i
   }
   if (s === undefined) return
-  if (line.p !== undefined) for (const k in line.p) if (s.params[k] === undefined) s.params[k] = line.p[k]!
-  if (line.t !== undefined) Object.assign(s.tags, line.t)
+  if (line.i !== undefined) s.info.name = decodeValue(s.info.name) as string
+  if (line.p !== undefined) for (const k in line.p) if (s.params[k] === undefined) s.params[k] = decodeValue(line.p[k]!) as string
+  if (line.t !== undefined) for (const k in line.t) s.tags[k] = decodeValue(line.t[k]!) as string
   if (line.m !== undefined) {
     for (const k in line.m) {
-      const [value, step, timestamp] = line.m[k]!
+      const [raw, step, timestamp] = line.m[k]!
+      const value = decodeValue(raw)
       const prev: LatestMetric | undefined = s.metrics[k]
       if (prev === undefined || isLater(step, timestamp, prev.step, prev.timestamp)) s.metrics[k] = { value, step, timestamp }
     }
   }
-}
-
-function summaryLine(s: RunSummary): IndexLine {
-  const m: Record<string, [number, number, number]> = {}
-  for (const k in s.metrics) {
-    const v = s.metrics[k]!
-    m[k] = [v.value, v.step, v.timestamp]
-  }
-  return { r: s.info.runId, i: s.info, p: s.params, t: s.tags, m }
 }
 
 function readExperiment(file: string): Experiment | undefined {

@@ -24,7 +24,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 7)
 // Indicator runs take milliseconds, and this VM's neighbours swing single runs ±2×: a median of 21.
 const INDICATOR_RUNS = 3 * RUNS
 const DATA_RUNS = Number(process.env.BENCH_DATA_RUNS ?? 3)
-// BENCH_ONLY=lake (or notebook, indicators, backtest; comma-separated) runs some groups only; BENCH_CASES=adx,rsi
+// BENCH_ONLY=lake (or notebook, indicators, backtest, track; comma-separated) runs some groups only; BENCH_CASES=adx,rsi
 // some indicator cases (and streams) only.
 const ONLY = process.env.BENCH_ONLY?.split(',').map((g) => g.trim())
 const wanted = (group: string) => ONLY === undefined || ONLY.includes(group)
@@ -212,6 +212,13 @@ if (wanted('backtest')) {
   const sweepRuns = Number(process.env.BENCH_SWEEP_RUNS ?? 1)
   const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(ROOT, 'test/bench/backtest-child.ts'), String(Math.max(3, Math.min(RUNS, 5))), String(sweepRuns)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 })
   if (child.status !== 0) throw new Error(`backtest bench failed: ${child.stderr}`)
+  rows.push(...(JSON.parse(child.stdout) as typeof rows))
+}
+
+if (wanted('track')) {
+  progress('tracking (own process)…')
+  const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(ROOT, 'test/bench/track-child.ts'), String(RUNS)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 })
+  if (child.status !== 0) throw new Error(`tracking bench failed: ${child.stderr}`)
   rows.push(...(JSON.parse(child.stdout) as typeof rows))
 }
 

@@ -9,7 +9,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFil
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { compareRuns, searchRuns, Tracker, withRun } from '../../lib/track/index.js'
+import { clearIndexCache, compareRuns, searchRuns, Tracker, withRun } from '../../lib/track/index.js'
 import { FIXTURES } from '../helpers.js'
 
 const homes: string[] = []
@@ -186,8 +186,10 @@ describe('search and compare', () => {
 describe('the experiment index', () => {
   it('compacts a long index without changing what it says', () => {
     const tracker = new Tracker(workspace())
-    const run = tracker.startRun({ experiment: 'long' })
+    const run = tracker.startRun({ experiment: 'long', name: '#1', params: { label: '#NaN', n: 3 } })
     for (let i = 0; i < 1500; i++) run.logMetric('x', i, i)
+    run.logMetrics({ nan: NaN, inf: Infinity })
+    run.setTag('t', '##')
     run.end()
     const file = join(tracker.root, 'long', 'index.jsonl')
     const before = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').length
@@ -196,13 +198,22 @@ describe('the experiment index', () => {
     expect(before).toBeGreaterThan(1500)
     expect(after).toBe(1)
     expect(got.metrics.x!.value).toBe(1499)
-    expect(new Tracker(tracker.home).getRun(run.id).metrics.x).toEqual(got.metrics.x)
+    clearIndexCache()
+    const again = new Tracker(tracker.home).getRun(run.id) // read from the snapshot
+    expect(again.metrics.x).toEqual(got.metrics.x)
+    expect(again.metrics.nan!.value).toBeNaN()
+    expect(again.metrics.inf!.value).toBe(Infinity)
+    expect(again.params).toEqual({ label: '#NaN', n: '3' })
+    expect(again.tags.t).toBe('##')
+    expect(again.info).toEqual(got.info)
+    expect(again.info.name).toBe('#1')
   })
 
   it('skips a record torn by a crash, and reindex rebuilds the index from the run folders', () => {
     const tracker = new Tracker(workspace())
-    const run = tracker.startRun({ experiment: 'torn' })
+    const run = tracker.startRun({ experiment: 'torn', params: { p: '#x' } })
     run.logMetric('x', 1, 1)
+    run.logMetric('nan', NaN)
     const metrics = join(tracker.root, 'torn', run.id, 'metrics.jsonl')
     appendFileSync(metrics, '\n{"k":"x","v":99,"s":') // a write cut short
     run.logMetric('x', 2, 2)
@@ -210,8 +221,11 @@ describe('the experiment index', () => {
     run.end()
     rmSync(join(tracker.root, 'torn', 'index.jsonl'))
     expect(tracker.reindex('torn')).toBe(1)
+    clearIndexCache()
     const got = new Tracker(tracker.home).getRun(run.id)
     expect(got.metrics.x!.value).toBe(2)
+    expect(got.metrics.nan!.value).toBeNaN()
+    expect(got.params.p).toBe('#x')
     expect(got.info.status).toBe('FINISHED')
   })
 })
