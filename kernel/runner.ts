@@ -49,6 +49,8 @@ export interface RunNotebookOptions {
   /** Aborting interrupts the running cell, saves what ran and shuts the kernel down. */
   signal?: AbortSignal
   progress?: ProgressSink
+  /** More environment for the kernel (e.g. MTFLOW_PARENT_RUN_ID from `notebook run --track`). */
+  env?: Record<string, string>
 }
 
 export interface CellRecord {
@@ -142,7 +144,7 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
     kernel = await KernelClient.launch({
       argv: kernelArgv(),
       cwd: options.cwd ?? dirname(resolve(path)),
-      env: { MTFLOW_HOME: resolveHome(options.home), MTFLOW_KERNEL_HEADLESS: '1' },
+      env: { ...options.env, MTFLOW_HOME: resolveHome(options.home), MTFLOW_KERNEL_HEADLESS: '1' },
       kernelName: KERNEL_NAME,
       startupTimeoutMs: (options.startupTimeout ?? 60) * 1000,
       signal: options.signal,

@@ -1,7 +1,7 @@
 // `mtflow notebook run`: execute a notebook headless on the project's tslab kernel.
 
 import { Command } from 'commander'
-import { relative } from 'node:path'
+import { basename, dirname, relative, resolve } from 'node:path'
 import { streamProgressSink } from '../core/index.js'
 import { parseParameterArgs } from '../../kernel/parameters.js'
 import type { RunNotebookResult } from '../../kernel/runner.js'
@@ -14,6 +14,8 @@ interface RunOptions {
   startupTimeout?: string
   json?: boolean
   progress: boolean
+  track?: boolean
+  experiment?: string
 }
 
 export function notebookCommand(context: CliContext): Command {
@@ -27,31 +29,87 @@ export function notebookCommand(context: CliContext): Command {
     .option('--cell-timeout <seconds>', 'fail a cell that runs longer than this')
     .option('--startup-timeout <seconds>', 'how long to wait for the kernel to start', '60')
     .option('--no-progress', 'do not show progress on stderr')
+    .option('--track', 'record a tracked run (parameters, the executed notebook as an artifact, the runs it made) and register a notebook version')
+    .option('--experiment <name>', 'the experiment of the tracked run', 'notebooks')
     .option('--json', 'print the result as JSON')
     .action(async (path: string, options: RunOptions) => {
       const parameters = parseParameterArgs(options.parameter)
       const cellTimeout = parseSeconds(options.cellTimeout, '--cell-timeout')
       const startupTimeout = parseSeconds(options.startupTimeout, '--startup-timeout')
-      const { defaultRunPath, runNotebook } = lazy('../../kernel/runner.js') as typeof import('../../kernel/runner.js')
+      const { defaultRunPath } = lazy('../../kernel/runner.js') as typeof import('../../kernel/runner.js')
       const out = options.out ?? defaultRunPath(path, context.home)
-      const result = await runWithInterrupt((signal) =>
-        runNotebook(path, {
-          parameters,
-          cellTimeout,
-          startupTimeout,
-          out,
-          home: context.home,
-          signal,
-          progress: options.progress ? streamProgressSink(context.stderr) : undefined,
-        }),
-      )
+      const run = { parameters, cellTimeout, startupTimeout, out, home: context.home, progress: options.progress ? streamProgressSink(context.stderr) : undefined }
+      if (options.track === true) {
+        const tracked = await runTrackedNotebook(path, { ...run, experiment: options.experiment ?? 'notebooks' })
+        reportRun(context, tracked.result, options.json === true, tracked)
+        return
+      }
+      const { runNotebook } = lazy('../../kernel/runner.js') as typeof import('../../kernel/runner.js')
+      const result = await runWithInterrupt((signal) => runNotebook(path, { ...run, signal }))
       reportRun(context, result, options.json === true)
     })
   return notebook
 }
 
+export interface TrackedNotebook {
+  result: RunNotebookResult
+  runId: string
+  experimentId: string
+  /** The runs the notebook started (children of the notebook's run). */
+  childRuns: string[]
+  notebookVersion: number
+}
+
+/**
+ * Run a notebook inside a tracked run: its parameters as params, MTFLOW_PARENT_RUN_ID for the runs it
+ * starts, the executed notebook as an artifact and as a registered notebook version linked to them all.
+ */
+export async function runTrackedNotebook(path: string, options: import('../../kernel/runner.js').RunNotebookOptions & { experiment: string }): Promise<TrackedNotebook> {
+  const { runNotebook } = lazy('../../kernel/runner.js') as typeof import('../../kernel/runner.js')
+  const { Registry, Tracker } = lazy('../track/index.js') as typeof import('../track/index.js')
+  const { gitCommit, sha256File, findProjectRoot } = lazy('../core/index.js') as typeof import('../core/index.js')
+  const file = resolve(path)
+  const root = findProjectRoot(dirname(file))
+  const shown = root === undefined ? file : relative(root, file)
+  const sourceSha = sha256File(file)
+  const tracker = new Tracker(options.home)
+  const commit = gitCommit(dirname(file))
+  const name = basename(file).replace(/\.ipynb$/, '')
+  const params: Record<string, string | number | boolean> = {}
+  for (const [k, v] of Object.entries(options.parameters ?? {})) params[k] = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : JSON.stringify(v)
+  const run = tracker.startRun({
+    experiment: options.experiment,
+    name,
+    params,
+    tags: { 'mtflow.source': 'notebook', 'mtflow.kind': 'notebook' },
+    lineage: { notebook: { path: shown, sha256: sourceSha }, ...(commit === undefined ? {} : { gitCommit: commit }) },
+  })
+  let result: RunNotebookResult
+  try {
+    result = await runWithInterrupt((signal) => runNotebook(path, { ...options, signal, env: { ...options.env, MTFLOW_PARENT_RUN_ID: run.id, MTFLOW_NOTEBOOK: shown, MTFLOW_NOTEBOOK_SHA256: sourceSha } }))
+  } catch (error) {
+    run.fail(error)
+    throw error
+  }
+  const { serializeNotebook } = lazy('../../kernel/nbformat.js') as typeof import('../../kernel/nbformat.js')
+  const executed = serializeNotebook(result.notebook)
+  run.logMetrics({ durationMs: result.durationMs, cells: result.cells.length, cellsOk: result.cells.filter((c) => c.status === 'ok').length })
+  if (result.message !== undefined) run.setTag('mtflow.error', result.message)
+  run.logArtifact({ name: 'notebook.ipynb', data: executed })
+  const childRuns = tracker.childRuns(run.id).map((r) => r.info.runId)
+  run.end(result.status === 'ok' ? 'FINISHED' : result.status === 'interrupted' ? 'KILLED' : 'FAILED')
+  const registryName = name.replace(/[^\w.-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'notebook'
+  const { version } = new Registry(options.home).register('notebooks', registryName, {
+    files: { 'notebook.ipynb': executed },
+    runs: [run.id, ...childRuns],
+    source: shown,
+    metadata: { status: result.status, parameters: options.parameters ?? {}, sourceSha256: sourceSha, durationMs: result.durationMs },
+  })
+  return { result, runId: run.id, experimentId: run.experimentId, childRuns, notebookVersion: version.version }
+}
+
 /** Print a run's outcome and set the exit code: 0 ok, 1 failed cell, 130 interrupted. */
-export function reportRun(context: CliContext, result: RunNotebookResult, json: boolean): void {
+export function reportRun(context: CliContext, result: RunNotebookResult, json: boolean, tracked?: Omit<TrackedNotebook, 'result'>): void {
   context.exitCode = result.status === 'ok' ? 0 : result.status === 'interrupted' ? 130 : 1
   if (json) {
     printJson(context, {
@@ -64,16 +122,18 @@ export function reportRun(context: CliContext, result: RunNotebookResult, json: 
       durationMs: result.durationMs,
       sourceSha256: result.sourceSha256,
       cells: result.cells,
+      ...(tracked === undefined ? {} : { runId: tracked.runId, experiment: tracked.experimentId, childRuns: tracked.childRuns, notebookVersion: tracked.notebookVersion }),
     })
     return
   }
+  const trackedLine = tracked === undefined ? '' : `run: ${tracked.runId} (experiment ${tracked.experimentId}, ${tracked.childRuns.length} child runs); notebook version ${tracked.notebookVersion}\n`
   const where = result.out === undefined ? '(not saved)' : displayPath(result.out)
   if (result.status === 'ok') {
     context.stdout.write(`executed ${result.cells.filter((c) => c.status === 'ok').length} cells in ${(result.durationMs / 1000).toFixed(1)} s\n`)
-    context.stdout.write(`executed notebook: ${where}\n`)
+    context.stdout.write(`executed notebook: ${where}\n${trackedLine}`)
   } else {
     context.stderr.write(`mtflow: ${result.message ?? result.status}\n`)
-    context.stderr.write(`executed notebook (with the error): ${where}\n`)
+    context.stderr.write(`executed notebook (with the error): ${where}\n${trackedLine}`)
   }
 }
 

@@ -1,0 +1,107 @@
+// The notebook's active run (MLflow's fluent API; STYLE keeps this global convenience in kernel/ only):
+//   track.start('sma grid') … track.log({ sharpe }) … track.backtest(result, { … }) … track.end()
+// Under `mtflow notebook run --track` a run started here is a child of the notebook's run (the runner
+// passes MTFLOW_PARENT_RUN_ID, MTFLOW_NOTEBOOK and MTFLOW_NOTEBOOK_SHA256 to the kernel).
+// Loaded by tslab (CommonJS, TypeScript 5.0): no import.meta, no top-level await.
+
+import { gitCommit, resolveHome, type Lineage } from '../lib/core/index.js'
+import { logBacktest, logSweep, type BacktestResult, type SweepResult } from '../lib/backtest/index.js'
+import { Tracker, type ActiveRun, type Artifact, type ParamValue, type RunInfo, type RunStatus } from '../lib/track/index.js'
+
+let active: ActiveRun | undefined
+let tracker: Tracker | undefined
+let exitHook = false
+
+export interface StartOptions {
+  /** Default: the notebook run's experiment under --track, else "notebooks". */
+  experiment?: string
+  params?: Record<string, ParamValue>
+  tags?: Record<string, string>
+  /** Extra lineage: the data snapshots read, the strategy source (see backtestLineage). */
+  lineage?: Lineage
+}
+
+function theTracker(): Tracker {
+  tracker ??= new Tracker(resolveHome())
+  return tracker
+}
+
+function current(): ActiveRun {
+  if (active === undefined) throw new Error('no active run: call track.start(name) first')
+  return active
+}
+
+export const track = {
+  /** Start the active run (ending the previous one as FINISHED). */
+  start(name: string, options: StartOptions = {}): ActiveRun {
+    if (active !== undefined) track.end()
+    const t = theTracker()
+    const parentRunId = process.env.MTFLOW_PARENT_RUN_ID
+    const experiment = options.experiment ?? (parentRunId !== undefined && parentRunId !== '' ? t.getExperiment(t.getRun(parentRunId).info.experimentId).name : 'notebooks')
+    const notebook = process.env.MTFLOW_NOTEBOOK
+    const commit = gitCommit()
+    active = t.startRun({
+      experiment,
+      name,
+      params: options.params,
+      tags: { 'mtflow.source': 'notebook', ...options.tags },
+      ...(parentRunId !== undefined && parentRunId !== '' ? { parentRunId } : {}),
+      lineage: {
+        ...(notebook !== undefined && notebook !== '' ? { notebook: { path: notebook, sha256: process.env.MTFLOW_NOTEBOOK_SHA256 ?? '' } } : {}),
+        ...(commit === undefined ? {} : { gitCommit: commit }),
+        ...options.lineage,
+      },
+    })
+    if (!exitHook) {
+      // A kernel shut down with a run still open: it ends FINISHED (a killed kernel's run is marked FAILED
+      // by the heartbeat check instead).
+      process.once('exit', () => {
+        if (active !== undefined) active.end('FINISHED')
+      })
+      exitHook = true
+    }
+    return active
+  },
+
+  /** End the active run. */
+  end(status: RunStatus = 'FINISHED'): RunInfo | undefined {
+    const run = active
+    active = undefined
+    return run?.end(status)
+  },
+
+  /** The active run, if any. */
+  get run(): ActiveRun | undefined {
+    return active
+  },
+
+  log(metrics: Record<string, number>, step?: number): void {
+    current().logMetrics(metrics, step)
+  },
+
+  param(key: string, value: ParamValue): void {
+    current().logParam(key, value)
+  },
+
+  params(values: Record<string, ParamValue>): void {
+    current().logParams(values)
+  },
+
+  tag(key: string, value: string): void {
+    current().setTag(key, value)
+  },
+
+  artifact(name: string, data: string | Uint8Array): Artifact {
+    return current().logArtifact({ name, data })
+  },
+
+  /** Log a backtest's params, metrics, curves and files into the active run. */
+  backtest(result: BacktestResult, options: { params: Record<string, unknown>; config?: Record<string, unknown> }): void {
+    logBacktest(current(), result, options)
+  },
+
+  /** Log a sweep into the active run: the grid and best set, and one child run per parameter set. */
+  sweep(result: SweepResult, options: { grid: Record<string, unknown>; config?: Record<string, unknown> }): string[] {
+    return logSweep(current(), result, options)
+  },
+}
