@@ -1,0 +1,181 @@
+// The JSON API under /api: runs (search, detail, metric history, artifacts, compare) and the registry,
+// read openly; changes (tags, aliases, stages, retire/restore) need the workspace token. Numbers that JSON
+// cannot hold (NaN, ±Infinity) travel as the strings "NaN", "Infinity", "-Infinity".
+
+import { Hono, type Context } from 'hono'
+import { readFileSync } from 'node:fs'
+import { ConfigError } from '../core/index.js'
+import { compareRuns, REGISTRY_KINDS, searchRuns, type Registry, type RegistryKind, type Tracker } from '../track/index.js'
+
+export interface ApiDeps {
+  tracker: Tracker
+  registry: Registry
+}
+
+export function jsonReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'number' && !Number.isFinite(value) ? String(value) : value
+}
+
+export function sendJson(c: Context, value: unknown, status = 200): Response {
+  return c.body(JSON.stringify(value, jsonReplacer), status as 200, { 'content-type': 'application/json; charset=utf-8' })
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  csv: 'text/csv; charset=utf-8',
+  json: 'application/json; charset=utf-8',
+  txt: 'text/plain; charset=utf-8',
+  log: 'text/plain; charset=utf-8',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  parquet: 'application/vnd.apache.parquet',
+  ipynb: 'application/x-ipynb+json',
+}
+
+export function apiRoutes(deps: ApiDeps): Hono {
+  const { tracker, registry } = deps
+  const api = new Hono()
+
+  api.get('/experiments', (c) => sendJson(c, tracker.listExperiments().map((e) => ({ ...e, runs: tracker.summaries([e.id]).length }))))
+
+  api.get('/runs', (c) => {
+    const q = c.req.queries()
+    const one = (name: string) => q[name]?.[0]
+    const max = one('max_results')
+    const result = searchRuns(tracker, {
+      filter: one('filter') ?? '',
+      orderBy: q.order_by ?? [],
+      experiments: q.experiment,
+      maxResults: max === undefined ? 100 : positiveInt(max, 'max_results'),
+      pageToken: one('page_token'),
+    })
+    return sendJson(c, result)
+  })
+
+  api.get('/runs/:id', (c) => {
+    const id = c.req.param('id')
+    const run = tracker.getRun(id)
+    return sendJson(c, { ...run, children: tracker.childRuns(id).map((r) => r.info.runId) })
+  })
+
+  api.get('/runs/:id/metric-history', (c) => {
+    const key = c.req.query('key')
+    if (key === undefined || key === '') throw new ConfigError('the query needs key=<metric name>')
+    return sendJson(c, tracker.metricHistory(c.req.param('id'), key))
+  })
+
+  api.get('/runs/:id/artifacts', (c) => sendJson(c, tracker.listArtifacts(c.req.param('id'))))
+
+  api.get('/runs/:id/artifacts/*', (c) => {
+    const id = c.req.param('id')
+    // The raw path after /artifacts/, still percent-encoded: resolveInside decodes it and refuses traversal.
+    const raw = new URL(c.req.url).pathname.split(`/runs/${encodeURIComponent(id)}/artifacts/`)[1] ?? ''
+    const file = tracker.artifactFile(id, raw)
+    const ext = file.split('.').pop()!.toLowerCase()
+    // Anything that a browser could run (HTML, SVG, scripts) is sent as a download, never rendered here.
+    const type = CONTENT_TYPES[ext] ?? 'application/octet-stream'
+    const headers: Record<string, string> = { 'content-type': type, 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; sandbox" }
+    if (CONTENT_TYPES[ext] === undefined) headers['content-disposition'] = 'attachment'
+    return c.body(readFileSync(file), 200, headers)
+  })
+
+  api.get('/compare', (c) => {
+    const ids = (c.req.query('runs') ?? '').split(',').filter((s) => s !== '')
+    if (ids.length < 2) throw new ConfigError('compare needs runs=<id>,<id>[,…] (two or more)')
+    return sendJson(c, compareRuns(tracker, ids))
+  })
+
+  api.get('/registry', (c) => sendJson(c, registry.list()))
+  api.get('/registry/:kind', (c) => sendJson(c, registry.list(kindOf(c.req.param('kind')))))
+  api.get('/registry/:kind/:name', (c) => sendJson(c, registry.entry(kindOf(c.req.param('kind')), c.req.param('name'))))
+  api.get('/registry/:kind/:name/audit', (c) => {
+    const kind = kindOf(c.req.param('kind'))
+    registry.entry(kind, c.req.param('name'))
+    return sendJson(c, registry.auditLog(kind, c.req.param('name')))
+  })
+  api.get('/registry/:kind/:name/versions/:ref', (c) => sendJson(c, registry.resolve(kindOf(c.req.param('kind')), `${c.req.param('name')}@${c.req.param('ref')}`)))
+
+  // ---- changes (token required: see app.ts) -------------------------------------------------------
+
+  api.post('/runs/:id/tags', async (c) => {
+    const body = await jsonBody(c)
+    const key = text(body.key, 'key')
+    tracker.setTag(c.req.param('id'), key, text(body.value, 'value'))
+    return sendJson(c, { runId: c.req.param('id'), key, value: body.value })
+  })
+
+  api.post('/registry/:kind/:name/aliases', async (c) => {
+    const body = await jsonBody(c)
+    const kind = kindOf(c.req.param('kind'))
+    registry.setAlias(kind, c.req.param('name'), text(body.alias, 'alias'), version(body.version), optionalText(body.reason, 'reason'))
+    return sendJson(c, registry.entry(kind, c.req.param('name')).aliases)
+  })
+
+  api.delete('/registry/:kind/:name/aliases/:alias', (c) => {
+    const kind = kindOf(c.req.param('kind'))
+    registry.deleteAlias(kind, c.req.param('name'), c.req.param('alias'), c.req.query('reason'))
+    return sendJson(c, registry.entry(kind, c.req.param('name')).aliases)
+  })
+
+  api.post('/registry/models/:name/versions/:version/stage', async (c) => {
+    const body = await jsonBody(c)
+    const after = registry.transitionStage(c.req.param('name'), version(c.req.param('version')), text(body.stage, 'stage') as never, {
+      reason: optionalText(body.reason, 'reason'),
+      archiveExisting: body.archiveExisting === true,
+    })
+    return sendJson(c, after)
+  })
+
+  for (const verb of ['retire', 'restore'] as const) {
+    api.post(`/registry/:kind/:name/versions/:version/${verb}`, async (c) => {
+      const body = await jsonBody(c, true)
+      const kind = kindOf(c.req.param('kind'))
+      const n = version(c.req.param('version'))
+      const reason = optionalText(body.reason, 'reason')
+      return sendJson(c, verb === 'retire' ? registry.retire(kind, c.req.param('name'), n, reason) : registry.restore(kind, c.req.param('name'), n, reason))
+    })
+  }
+  return api
+}
+
+async function jsonBody(c: Context, optional = false): Promise<Record<string, unknown>> {
+  const raw = await c.req.text()
+  if (raw.trim() === '') {
+    if (optional) return {}
+    throw new ConfigError('the request needs a JSON object body')
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(raw)
+  } catch {
+    throw new ConfigError('the request body is not valid JSON')
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError('the request body must be a JSON object')
+  return value as Record<string, unknown>
+}
+
+function text(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value === '') throw new ConfigError(`${field} must be a non-empty string`)
+  return value
+}
+
+function optionalText(value: unknown, field: string): string | undefined {
+  return value === undefined || value === null ? undefined : text(value, field)
+}
+
+function version(value: unknown): number {
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new ConfigError(`version must be an integer ≥ 1 (received ${JSON.stringify(value)})`)
+  return n
+}
+
+function positiveInt(value: string, field: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n < 1) throw new ConfigError(`${field} must be an integer ≥ 1 (received ${JSON.stringify(value)})`)
+  return n
+}
+
+function kindOf(kind: string): RegistryKind {
+  if (!REGISTRY_KINDS.includes(kind as RegistryKind)) throw new ConfigError(`registry kind must be one of ${REGISTRY_KINDS.join(', ')} (received ${JSON.stringify(kind)})`)
+  return kind as RegistryKind
+}

@@ -1,0 +1,69 @@
+// The Hono app of `mtflow serve`: HTML pages and the JSON API over one workspace. Reads are open to
+// loopback clients (other clients need the token for reads too); every mutating request needs
+// `Authorization: Bearer <token>`. Bodies are capped; every error is JSON with a message.
+
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { HTTPException } from 'hono/http-exception'
+import { getConnInfo } from '@hono/node-server/conninfo'
+import { errorMessage, isUserError, NotFoundError } from '../core/index.js'
+import { FilterError, Registry, Tracker } from '../track/index.js'
+import { apiRoutes, sendJson } from './api.js'
+import { authorized } from './token.js'
+
+export interface AppOptions {
+  home: string
+  token: string
+  /** Largest request body accepted (bytes); default 1 MiB. */
+  maxBodyBytes?: number
+  /** Extra routes (pages), mounted at /. */
+  pages?: (app: Hono, deps: { tracker: Tracker; registry: Registry }) => void
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/
+
+export function createApp(options: AppOptions): Hono {
+  const tracker = new Tracker(options.home)
+  const registry = new Registry(options.home)
+  const maxBody = options.maxBodyBytes ?? 2 ** 20
+  const app = new Hono()
+
+  app.use('*', async (c, next) => {
+    await next()
+    c.header('x-content-type-options', 'nosniff')
+    c.header('referrer-policy', 'no-referrer')
+    c.header('x-frame-options', 'DENY')
+  })
+  app.use('*', bodyLimit({ maxSize: maxBody, onError: (c) => sendJson(c, { error: `request body larger than ${maxBody} bytes` }, 413) }))
+  app.use('*', async (c, next) => {
+    const mutating = !['GET', 'HEAD', 'OPTIONS'].includes(c.req.method)
+    if (mutating || !isLoopback(c)) {
+      if (!authorized(c.req.header('authorization'), options.token)) {
+        return sendJson(c, { error: mutating ? 'this request changes the workspace: send Authorization: Bearer <token> (printed by mtflow serve, stored in MTFLOW_HOME/server-token)' : 'reads from outside this machine need Authorization: Bearer <token>' }, 401)
+      }
+    }
+    await next()
+  })
+
+  app.route('/api', apiRoutes({ tracker, registry }))
+  options.pages?.(app, { tracker, registry })
+
+  app.notFound((c) => sendJson(c, { error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404))
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) return sendJson(c, { error: error.message || 'request refused' }, error.status)
+    if (error instanceof NotFoundError) return sendJson(c, { error: errorMessage(error) }, 404)
+    if (error instanceof FilterError) return sendJson(c, { error: errorMessage(error), position: error.position }, 400)
+    if (isUserError(error)) return sendJson(c, { error: errorMessage(error) }, 400)
+    process.stderr.write(`mtflow serve: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    return sendJson(c, { error: 'internal error (details in the server log)' }, 500)
+  })
+  return app
+}
+
+function isLoopback(c: Parameters<typeof getConnInfo>[0]): boolean {
+  try {
+    return LOOPBACK.test(getConnInfo(c).remote.address ?? '')
+  } catch {
+    return false
+  }
+}
