@@ -1,8 +1,12 @@
-// Starting the app on a socket (@hono/node-server): resolves once it listens, with the URL and a close().
+// Starting the app on a socket (node:http + @hono/node-server's request listener): resolves once it
+// listens, with the URL and a close(). A request the adapter cannot turn into a URL (a backslash in the
+// path, a bad Host header) gets a 400 with a JSON message like every other error.
 
-import { serve } from '@hono/node-server'
+import { getRequestListener } from '@hono/node-server'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createApp, type AppOptions } from './app.js'
+import { jsonReplacer } from './api.js'
 
 export interface Listening {
   url: string
@@ -13,15 +17,29 @@ export interface Listening {
 export function startServer(options: AppOptions & { port?: number; host?: string }): Promise<Listening> {
   const app = createApp(options)
   const host = options.host ?? '127.0.0.1'
+  const listener = getRequestListener(app.fetch, {
+    hostname: host,
+    errorHandler: (error: unknown) =>
+      new Response(JSON.stringify({ error: `bad request: ${error instanceof Error ? error.message : String(error)}` }, jsonReplacer), {
+        status: 400,
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+      }),
+  })
+  const server = createServer(listener)
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: host }, (info: AddressInfo) => {
+    server.once('error', reject)
+    server.listen(options.port ?? 8787, host, () => {
+      const info = server.address() as AddressInfo
       const shown = host.includes(':') ? `[${host}]` : host
       resolve({
         url: `http://${shown}:${info.port}`,
         port: info.port,
-        close: () => new Promise<void>((done) => server.close(() => done())),
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done())
+            server.closeAllConnections()
+          }),
       })
     })
-    server.once('error', reject)
   })
 }
