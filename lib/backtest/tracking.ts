@@ -5,6 +5,7 @@
 
 import { gitCommit, paramsHash, type Lineage } from '../core/index.js'
 import { barsHash, type Bars } from '../data/index.js'
+import { drawdownSeries } from '../stats/index.js'
 import { strategySource, type Strategy } from '../strategy/index.js'
 import { resultFiles, type BacktestResult, type Metrics } from './results.js'
 import type { SweepResult } from './sweep.js'
@@ -74,7 +75,7 @@ export function logBacktest(run: RunSink, result: BacktestResult, options: { par
   const metrics = Object.entries(flatMetrics(result.metrics)).map(([key, value]) => ({ key, value, step: 0 }))
   run.logBatch({ params, metrics, tags: { 'mtflow.kind': 'backtest' } })
   run.logBatch({ metrics: curvePoints(result.time, result.equity, 'equity') })
-  run.logBatch({ metrics: curvePoints(result.time, drawdownCurve(result.equity), 'drawdown') })
+  run.logBatch({ metrics: curvePoints(result.time, drawdownSeries(result.equity), 'drawdown') })
   if (options.artifacts !== false) {
     for (const [name, text] of Object.entries(resultFiles(result, { ...options.config, params: options.params }))) run.logArtifact({ name, data: text })
   }
@@ -116,16 +117,5 @@ function curvePoints(time: Float64Array, values: Float64Array, key: string): { k
   const out: { key: string; value: number; step: number; timestamp: number }[] = []
   for (let i = 0; i < n; i += every) out.push({ key, value: values[i]!, step: i, timestamp: time[i]! })
   if ((n - 1) % every !== 0) out.push({ key, value: values[n - 1]!, step: n - 1, timestamp: time[n - 1]! })
-  return out
-}
-
-/** Fall from the running peak at each point, as a fraction of the peak (0.1 = −10 %). */
-function drawdownCurve(equity: Float64Array): Float64Array {
-  const out = new Float64Array(equity.length)
-  let peak = -Infinity
-  for (let i = 0; i < equity.length; i++) {
-    if (equity[i]! > peak) peak = equity[i]!
-    out[i] = peak > 0 ? 1 - equity[i]! / peak : 0
-  }
   return out
 }

@@ -2,7 +2,7 @@
 
 import { Command } from 'commander'
 import { basename, dirname, relative, resolve } from 'node:path'
-import { streamProgressSink } from '../core/index.js'
+import { findProjectRoot, gitCommit, sha256File, streamProgressSink } from '../core/index.js'
 import { parseParameterArgs } from '../../kernel/parameters.js'
 import type { RunNotebookResult } from '../../kernel/runner.js'
 import { lazy, parseSeconds, printJson, type CliContext } from './context.js'
@@ -65,9 +65,10 @@ export interface TrackedNotebook {
  * starts, the executed notebook as an artifact and as a registered notebook version linked to them all.
  */
 export async function runTrackedNotebook(path: string, options: import('../../kernel/runner.js').RunNotebookOptions & { experiment: string }): Promise<TrackedNotebook> {
-  const { runNotebook } = lazy('../../kernel/runner.js') as typeof import('../../kernel/runner.js')
+  const { prepareNotebook, runNotebook } = lazy('../../kernel/runner.js') as typeof import('../../kernel/runner.js')
   const { Registry, Tracker } = lazy('../track/index.js') as typeof import('../track/index.js')
-  const { gitCommit, sha256File, findProjectRoot } = lazy('../core/index.js') as typeof import('../core/index.js')
+  // Bad input (no such file, another kernel, a bad parameter) fails here, before a run is recorded.
+  await prepareNotebook(path, options.parameters ?? {})
   const file = resolve(path)
   const root = findProjectRoot(dirname(file))
   const shown = root === undefined ? file : relative(root, file)

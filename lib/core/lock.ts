@@ -15,13 +15,8 @@ export interface LockOptions {
 export async function withLock<T>(path: string, work: () => Promise<T>, options: LockOptions = {}): Promise<T> {
   const deadline = Date.now() + (options.waitMs ?? 120_000)
   const staleMs = options.staleMs ?? 600_000
-  for (let attempt = 0; ; attempt++) {
-    if (tryCreate(path)) break
-    if (isStale(path, staleMs)) {
-      breakStale(path, staleMs)
-      continue
-    }
-    if (Date.now() > deadline) throw new DataError(`could not lock ${path}: held by another process (${owner(path)})`)
+  for (let attempt = 0; !acquire(path, staleMs); attempt++) {
+    if (Date.now() > deadline) throw held(path)
     await new Promise((r) => setTimeout(r, Math.min(100, 5 * (attempt + 1))))
   }
   try {
@@ -35,13 +30,8 @@ export async function withLock<T>(path: string, work: () => Promise<T>, options:
 export function withLockSync<T>(path: string, work: () => T, options: LockOptions = {}): T {
   const deadline = Date.now() + (options.waitMs ?? 30_000)
   const staleMs = options.staleMs ?? 600_000
-  for (let attempt = 0; ; attempt++) {
-    if (tryCreate(path)) break
-    if (isStale(path, staleMs)) {
-      breakStale(path, staleMs)
-      continue
-    }
-    if (Date.now() > deadline) throw new DataError(`could not lock ${path}: held by another process (${owner(path)})`)
+  for (let attempt = 0; !acquire(path, staleMs); attempt++) {
+    if (Date.now() > deadline) throw held(path)
     sleepSync(Math.min(20, 1 + attempt))
   }
   try {
@@ -49,6 +39,18 @@ export function withLockSync<T>(path: string, work: () => T, options: LockOption
   } finally {
     rmSync(path, { force: true })
   }
+}
+
+/** One attempt: take the lock, or take it over from a gone owner; false while someone else holds it. */
+function acquire(path: string, staleMs: number): boolean {
+  if (tryCreate(path)) return true
+  if (!isStale(path, staleMs)) return false
+  breakStale(path, staleMs)
+  return tryCreate(path)
+}
+
+function held(path: string): DataError {
+  return new DataError(`could not lock ${path}: held by another process (${owner(path)})`)
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4))

@@ -95,6 +95,17 @@ export interface Drawdown {
   longestDuration: number
 }
 
+/** The fall from the running peak at each point, as a fraction of the peak (0.1 = −10 %; 0 at a peak). */
+export function drawdownSeries(equity: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(equity.length)
+  let peak = -Infinity
+  for (let i = 0; i < equity.length; i++) {
+    if (equity[i]! > peak) peak = equity[i]!
+    out[i] = peak > 0 ? 1 - equity[i]! / peak : 0
+  }
+  return out
+}
+
 export function maxDrawdown(equity: ArrayLike<number>): Drawdown {
   checkEquity(equity)
   return drawdownOf(equity)

@@ -106,14 +106,14 @@ export class Registry {
     checkName(name)
     const fileNames = Object.keys(options.files)
     if (fileNames.length === 0) throw new ConfigError(`registering ${kind}/${name}: at least one file is needed`)
+    const dir = this.entryDir(kind, name)
     const files = fileNames.sort().map((f) => {
-      resolveInside(join(this.root, 'x'), f, 'registry file name')
+      resolveInside(dir, f, 'registry file name') // checked before anything is written
       const data = options.files[f]!
       const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
       return { name: f, bytes, sha256: sha256(bytes), size: bytes.length }
     })
     const hash = files.length === 1 ? files[0]!.sha256 : sha256(files.map((f) => `${f.name} ${f.sha256}\n`).join(''))
-    const dir = this.entryDir(kind, name)
     mkdirSync(dir, { recursive: true })
     return withLockSync(join(dir, '.lock'), () => {
       const versions = this.readVersions(kind, name)
@@ -181,7 +181,10 @@ export class Registry {
       const dir = join(this.root, k)
       if (!existsSync(dir)) continue
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        if (entry.isDirectory() && NAME.test(entry.name)) out.push(this.entry(k, entry.name))
+        if (!entry.isDirectory() || !NAME.test(entry.name)) continue
+        // A folder without a finished version (a registration that failed part-way) is not an entry.
+        const versions = this.readVersions(k, entry.name)
+        if (versions.length > 0) out.push({ kind: k, name: entry.name, versions, aliases: this.readAliases(k, entry.name) })
       }
     }
     return out.sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name))

@@ -101,5 +101,5 @@ export function fromSnapshot(snap: Snapshot, into: Map<string, RunSummary>): voi
 }
 
 function encode(text: string): string {
-  return text.charCodeAt(0) === 35 ? `#${text}` : text
+  return encodeNumbers('', text) as string
 }

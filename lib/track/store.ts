@@ -10,7 +10,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { ConfigError, NotFoundError, paramsHash, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
-import { appendRecords, decodeValue, readRecords, recordLine } from './jsonl.js'
+import { appendRecords, decodeValue, readRecords } from './jsonl.js'
 import { fromSnapshot, toSnapshot, type Snapshot } from './snapshot.js'
 import { checkBatch, type CheckedBatch } from './validate.js'
 import type { Lineage } from '../core/index.js'
@@ -170,13 +170,8 @@ export class Tracker {
       pid: process.pid,
       lineage,
     }
-    const tags = { ...lineageTags(info), ...batch.tags }
     writeFileSync(join(dir, 'heartbeat'), `${JSON.stringify({ pid: process.pid, host: info.host })}\n`)
-    writeFileAtomic(join(dir, 'run.json'), `${JSON.stringify(info, null, 2)}\n`)
-    this.runDirs.set(runId, dir)
-    appendRecords(join(dir, 'params.jsonl'), Object.keys(batch.params).length === 0 ? [] : [batch.params])
-    appendRecords(join(dir, 'tags.jsonl'), [tags])
-    this.appendIndex(experiment.id, { r: runId, i: info, p: batch.params, t: tags })
+    this.appendIndex(experiment.id, this.writeRunFolder(dir, info, batch, true))
     return new ActiveRun(this, info, batch.params)
   }
 
@@ -206,21 +201,10 @@ export class Tracker {
         parentRunId,
         host: parent.host,
         pid: process.pid,
-        lineage: { ...parent.lineage, ...(child.lineage ?? {}), ...(batch.params === undefined ? {} : { paramsSha256: paramsHash(batch.params) }) },
+        lineage: { ...parent.lineage, ...(child.lineage ?? {}), paramsSha256: paramsHash(child.params ?? {}) },
       }
       delete info.lineage.strategyPriorRuns
-      const tags = { ...lineageTags(info), ...batch.tags }
-      writeFileAtomic(join(dir, 'run.json'), `${JSON.stringify(info, null, 2)}\n`, { durable: false })
-      appendRecords(join(dir, 'params.jsonl'), [batch.params])
-      appendRecords(join(dir, 'tags.jsonl'), [tags])
-      const latest: Record<string, [number, number, number]> = {}
-      for (const m of batch.metrics) latest[m.key] = [m.value, m.step, m.timestamp]
-      appendRecords(
-        join(dir, 'metrics.jsonl'),
-        batch.metrics.map((m) => ({ k: m.key, v: m.value, s: m.step, t: m.timestamp })),
-      )
-      this.runDirs.set(runId, dir)
-      lines.push({ r: runId, i: info, p: batch.params, t: tags, m: latest })
+      lines.push(this.writeRunFolder(dir, info, batch, false))
       ids.push(runId)
     }
     const file = join(this.root, parent.experimentId, 'index.jsonl')
@@ -268,16 +252,9 @@ export class Tracker {
       line.t = batch.tags
     }
     if (batch.metrics.length > 0) {
-      const records: MetricLine[] = new Array(batch.metrics.length)
-      const latest: Record<string, [number, number, number]> = {}
-      for (let i = 0; i < batch.metrics.length; i++) {
-        const m = batch.metrics[i]!
-        records[i] = { k: m.key, v: m.value, s: m.step, t: m.timestamp }
-        const prev = latest[m.key]
-        if (prev === undefined || isLater(m.step, m.timestamp, prev[1], prev[2])) latest[m.key] = [m.value, m.step, m.timestamp]
-      }
+      const records = metricLines(batch.metrics)
       appendRecords(join(dir, 'metrics.jsonl'), records)
-      line.m = latest
+      line.m = latestOf(records)
     }
     if (line.p !== undefined || line.t !== undefined || line.m !== undefined) this.appendIndex(this.experimentOf(runId), line)
   }
@@ -296,7 +273,9 @@ export class Tracker {
   /** A run: its info, params, latest metrics, tags and artifacts. A stale RUNNING run is marked FAILED first. */
   getRun(runId: string): Run {
     const dir = this.runDir(runId)
-    const summary = this.summaries([this.experimentOf(runId)]).find((s) => s.info.runId === runId)
+    const experiment = this.experimentOf(runId)
+    let summary = this.loadIndex(experiment).runs.get(runId)
+    if (summary !== undefined && this.markStale([summary]).length > 0) summary = this.loadIndex(experiment).runs.get(runId)
     if (summary === undefined) throw new NotFoundError(`run ${runId} is not in its experiment's index; run mtflow runs reindex`)
     return { ...summary, artifacts: readArtifacts(dir) }
   }
@@ -379,10 +358,7 @@ export class Tracker {
       const info = readInfo(runDir)
       if (info === undefined) continue
       const metrics: Record<string, LatestMetric> = {}
-      for (const r of readRecords<MetricLine>(join(runDir, 'metrics.jsonl')).records) {
-        const prev = metrics[r.k]
-        if (prev === undefined || isLater(r.s, r.t, prev.step, prev.timestamp)) metrics[r.k] = { value: r.v, step: r.s, timestamp: r.t }
-      }
+      for (const [k, [value, step, timestamp]] of Object.entries(latestOf(readRecords<MetricLine>(join(runDir, 'metrics.jsonl')).records))) metrics[k] = { value, step, timestamp }
       runs.set(info.runId, { info, params: readParams(runDir), tags: readMerged(join(runDir, 'tags.jsonl')), metrics })
     }
     const file = join(dir, 'index.jsonl')
@@ -392,6 +368,22 @@ export class Tracker {
   }
 
   // ---- internals ---------------------------------------------------------------------------------
+
+  /** A new run's run.json, params, tags and metrics; returns the run's first index line. */
+  private writeRunFolder(dir: string, info: RunInfo, batch: CheckedBatch, durable: boolean): IndexLine {
+    const tags = { ...lineageTags(info), ...batch.tags }
+    writeFileAtomic(join(dir, 'run.json'), `${JSON.stringify(info, null, 2)}\n`, { durable })
+    this.runDirs.set(info.runId, dir)
+    if (Object.keys(batch.params).length > 0) appendRecords(join(dir, 'params.jsonl'), [batch.params])
+    appendRecords(join(dir, 'tags.jsonl'), [tags])
+    const line: IndexLine = { r: info.runId, i: info, p: batch.params, t: tags }
+    if (batch.metrics.length > 0) {
+      const records = metricLines(batch.metrics)
+      appendRecords(join(dir, 'metrics.jsonl'), records)
+      line.m = latestOf(records)
+    }
+    return line
+  }
 
   /** The run's folder; NotFoundError for an unknown id. */
   runDir(runId: string): string {
@@ -661,6 +653,20 @@ function lineageTags(info: RunInfo): Record<string, string> {
   if (l.gitCommit !== undefined) tags['mtflow.git.commit'] = l.gitCommit
   if (info.parentRunId !== undefined) tags['mtflow.parentRunId'] = info.parentRunId
   return tags
+}
+
+function metricLines(metrics: CheckedBatch['metrics']): MetricLine[] {
+  return metrics.map((m) => ({ k: m.key, v: m.value, s: m.step, t: m.timestamp }))
+}
+
+/** The latest point of each key: [value, step, timestamp]. */
+function latestOf(records: readonly MetricLine[]): Record<string, [number, number, number]> {
+  const latest: Record<string, [number, number, number]> = {}
+  for (const r of records) {
+    const prev = latest[r.k]
+    if (prev === undefined || isLater(r.s, r.t, prev[1], prev[2])) latest[r.k] = [r.v, r.s, r.t]
+  }
+  return latest
 }
 
 function isLater(step: number, time: number, prevStep: number, prevTime: number): boolean {

@@ -3,7 +3,7 @@
 // ended at kernel exit), the executed notebook as an artifact and as a registered notebook version.
 
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -51,5 +51,15 @@ describe('mtflow notebook run --track', () => {
     expect(version.version).toBe(out.notebookVersion)
     expect(version.sha256).toBe(sha(artifact))
     expect(version.runs.sort()).toEqual([out.runId, ...out.childRuns].sort())
+  })
+
+  it('refuses bad input before recording a run', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'mtflow-nb-track-bad-'))
+    const missing = await runCli(['--home', home, 'notebook', 'run', join(FIXTURES, 'notebooks', 'nope.ipynb'), '--track'])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr.trim()).toMatch(/^mtflow: cannot read notebook .*nope\.ipynb: no such file$/)
+    const badParam = await runCli(['--home', home, 'notebook', 'run', join(FIXTURES, 'notebooks', 'tracked.ipynb'), '--track', '-p', 'no-good=1'])
+    expect(badParam.code).toBe(2)
+    expect(existsSync(join(home, 'runs'))).toBe(false)
   })
 })

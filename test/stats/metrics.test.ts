@@ -1,11 +1,16 @@
 // Performance metrics and drift tests on hand-worked examples.
 
 import { describe, expect, it } from 'vitest'
-import { cagr, kolmogorovQ, ks2, maxDrawdown, performanceMetrics, profitablePeriods, psi, returnsOf, sharpe, sortino, tradeStats } from '../../lib/stats/index.js'
+import { cagr, drawdownSeries, kolmogorovQ, ks2, maxDrawdown, performanceMetrics, profitablePeriods, psi, returnsOf, sharpe, sortino, tradeStats } from '../../lib/stats/index.js'
 
 describe('performance metrics (hand-worked)', () => {
   // 100 → 110 → 99 → 121 → 121 → 108.9: returns +10 %, −10 %, +22.2… %, 0 %, −10 %
   const equity = Float64Array.from([100, 110, 99, 121, 121, 108.9])
+
+  it('the drawdown at each point', () => {
+    // peaks 100, 110, 110, 121, 121, 121: falls 0, 0, 11/110, 0, 0, 12.1/121
+    expect(Array.from(drawdownSeries(equity)).map((d) => +d.toFixed(12))).toEqual([0, 0, 0.1, 0, 0, 0.1])
+  })
 
   it('returns, CAGR and drawdown', () => {
     expect(Array.from(returnsOf(equity)).map((r) => +r.toFixed(6))).toEqual([0.1, -0.1, 0.222222, 0, -0.1])
