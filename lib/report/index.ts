@@ -1,3 +1,7 @@
-// lib/report: charts and reports (Observable Plot rendered server-side).
+// lib/report: charts and reports (Observable Plot rendered server-side), HTML building blocks, run
+// comparisons and the dashboard contract.
 
 export * from './plot.js'
+export * from './html.js'
+export * from './runs.js'
+export * from './dashboard.js'
