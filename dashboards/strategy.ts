@@ -35,7 +35,10 @@ export const strategyPage: DashboardDefinition = {
       if (error instanceof NotFoundError) throw new ConfigError(`strategy ${JSON.stringify(name)} is not registered (registered: ${registry.list('strategies').map((e) => e.name).join(', ') || 'none'})`, { cause: error })
       throw error
     }
-    const bySha = new Map(entry.versions.map((v) => [v.sha256, v]))
+    // A run's lineage holds its source's sha256; a version with params.json beside the source is matched
+    // by its source file (the latest version of that source wins).
+    const sourceSha = (v: RegistryVersion) => v.files.find((f) => f.name.startsWith('source.'))?.sha256 ?? v.sha256
+    const bySha = new Map(entry.versions.map((v) => [sourceSha(v), v]))
     const runs = tracker.summaries().filter((r) => r.info.lineage.strategy?.name === name || (r.info.lineage.strategy !== undefined && bySha.has(r.info.lineage.strategy.sha256)))
     const versionOf = (r: RunSummary) => {
       const v = r.info.lineage.strategy === undefined ? undefined : bySha.get(r.info.lineage.strategy.sha256)

@@ -133,18 +133,20 @@ export function strategyCommand(context: CliContext): Command {
     .argument('<strategy>', 'a built-in name or a .ts/.js file exporting one')
     .option('--run <id>', 'a run that validates it (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--description <text>', 'a description')
+    .option('--param <key=value>', "the version's params (repeatable; default: the strategy's defaults) — saved in params.json, so other params make another version", (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--no-parity', 'skip the event-driven vs vectorized check on the bundled S&P 500 sample')
     .option('--json', 'print JSON')
-    .action(async (spec: string, o: { run: string[]; description?: string; parity: boolean; json?: boolean }) => {
+    .action(async (spec: string, o: { run: string[]; param: string[]; description?: string; parity: boolean; json?: boolean }) => {
       const { strategy: s, file } = await strategies().loadStrategy(spec, (path) => lazy(path))
       const tracker = new (track().Tracker)(context.home)
       for (const id of o.run) tracker.getRun(id)
       const source = strategies().strategySource(s, file)
-      const defaults = Object.fromEntries(Object.entries(s.params).map(([k, d]) => [k, d.default]))
+      const given = Object.fromEntries(o.param.map((p) => strategies().parseParamArg(p)))
+      const defaults = strategies().resolveParams(s.name, s.params, given) as Record<string, number>
       const reg = new (track().Registry)(context.home)
       const ext = source.file?.match(/\.[cm]?[tj]s$/)?.[0] ?? '.ts'
       const { version, created } = reg.register('strategies', s.name, {
-        files: { [`source${ext}`]: source.source },
+        files: { [`source${ext}`]: source.source, ...(o.param.length === 0 ? {} : { 'params.json': `${JSON.stringify(defaults, null, 2)}\n` }) },
         params: defaults,
         runs: o.run,
         source: source.file ?? (source.builtin ? `builtin:${s.name}` : 'code'),
