@@ -89,7 +89,7 @@ async function quarantineSummary(home: string): Promise<{ dataset: string; reaso
         const files = readdirSync(dir).filter((f) => f.endsWith('.parquet')).map((f) => join(dir, f))
         if (files.length === 0) continue
         const dataset = `${decodeURIComponent(s.slice(7))}/${decodeURIComponent(y.slice(7))}/${t.slice(10)}`
-        const result = await conn.runAndReadAll(`SELECT reason, count(*)::DOUBLE AS n FROM read_parquet([${files.map(sqlString).join(', ')}]) GROUP BY 1 ORDER BY 2 DESC`)
+        const result = await conn.runAndReadAll(`SELECT reason, count(*)::DOUBLE AS n FROM read_parquet([${files.map(sqlString).join(', ')}]) GROUP BY 1 ORDER BY 2 DESC, 1`)
         for (const r of result.getRowObjects()) out.push({ dataset, reason: String(r.reason), rows: Number(r.n), files: files.length })
       }
     }

@@ -105,7 +105,8 @@ a { color: var(--accent); }
 table { border-collapse: collapse; margin: .4em 0 1em; font-variant-numeric: tabular-nums; }
 th, td { border-bottom: 1px solid var(--line); padding: .25em .7em; text-align: left; vertical-align: top; }
 th { background: var(--panel); font-weight: 600; }
-td.num { text-align: right; }
+td.num { text-align: right; white-space: nowrap; }
+.scroll { overflow-x: auto; max-width: 100%; }
 tr.differs td { background: #fff7e0; }
 caption { text-align: left; color: var(--muted); padding: .2em 0; }
 .muted { color: var(--muted); }
@@ -121,6 +122,7 @@ form.search button, form.compare button { padding: .3em .9em; }
 .card .big { font-size: 1.6em; font-weight: 600; }
 pre, code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12.5px; }
 pre { background: var(--panel); padding: .6em .8em; overflow-x: auto; }
+.notebook { contain: paint; position: relative; overflow: auto; }
 .notebook .cell { margin: .8em 0; }
 .notebook .prompt { color: var(--muted); font: 12px ui-monospace, monospace; }
 .notebook .output { padding: .2em .8em; overflow-x: auto; }

@@ -9,6 +9,7 @@ import { getConnInfo } from '@hono/node-server/conninfo'
 import { errorMessage, isUserError, NotFoundError } from '../core/index.js'
 import { FilterError, Registry, Tracker } from '../track/index.js'
 import { apiRoutes, sendJson } from './api.js'
+import { pageRoutes } from './pages.js'
 import { authorized } from './token.js'
 
 export interface AppOptions {
@@ -16,8 +17,6 @@ export interface AppOptions {
   token: string
   /** Largest request body accepted (bytes); default 1 MiB. */
   maxBodyBytes?: number
-  /** Extra routes (pages), mounted at /. */
-  pages?: (app: Hono, deps: { tracker: Tracker; registry: Registry }) => void
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/
@@ -46,7 +45,7 @@ export function createApp(options: AppOptions): Hono {
   })
 
   app.route('/api', apiRoutes({ tracker, registry }))
-  options.pages?.(app, { tracker, registry })
+  pageRoutes(app, { tracker, registry })
 
   app.notFound((c) => sendJson(c, { error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404))
   app.onError((error, c) => {

@@ -1,0 +1,191 @@
+// An executed Jupyter notebook (nbformat 4) as an HTML fragment for the server's pages. Markdown goes
+// through marked, and every piece of markup the notebook supplies (markdown, text/html, SVG) through
+// sanitizeHtml; everything else is escaped text. Class names are stable so a page stylesheet can style them.
+
+import { marked } from 'marked'
+import type { MultilineString, NotebookCell } from '../../kernel/nbformat.js'
+import { ConfigError } from '../core/index.js'
+import { sanitizeHtml } from './sanitize.js'
+
+export interface RenderNotebookOptions {
+  /** Shown as the fragment's heading. */
+  title?: string
+}
+
+/** An output's class (beside "output") and inner markup. */
+interface Shown {
+  kind: string
+  html: string
+}
+type Renderer = (value: unknown) => Shown | undefined
+
+/** The richest representation first; a renderer that cannot use its value passes to the next type. */
+const MIME_RENDERERS: Array<[string, Renderer]> = [
+  ['image/svg+xml', (v) => ifText(v, (svg) => ({ kind: 'output-svg', html: sanitizeHtml(svg) }))],
+  ['text/html', (v) => ifText(v, (html) => ({ kind: 'output-html', html: sanitizeHtml(html) }))],
+  ['image/png', (v) => image('image/png', v)],
+  ['image/jpeg', (v) => image('image/jpeg', v)],
+  ['text/markdown', (v) => ifText(v, (md) => ({ kind: 'output-markdown', html: markdown(md) }))],
+  ['application/json', json],
+  ['text/plain', (v) => ifText(v, (text) => ({ kind: 'output-text', html: `<pre>${escapeHtml(stripAnsi(text))}</pre>` }))],
+]
+
+/** `<div class="notebook">…</div>`: every cell in order, code cells with their outputs. */
+export function renderNotebookHtml(notebook: unknown, options: RenderNotebookOptions = {}): string {
+  if (options.title !== undefined && typeof options.title !== 'string') {
+    throw new ConfigError(`title must be a string (received ${describe(options.title)})`)
+  }
+  const cells = checkCells(notebook)
+  const parts = ['<div class="notebook">']
+  if (options.title !== undefined) parts.push(`<h1 class="notebook-title">${escapeHtml(options.title)}</h1>`)
+  for (const cell of cells) parts.push(renderCell(cell))
+  parts.push('</div>')
+  return parts.join('\n')
+}
+
+function checkCells(notebook: unknown): NotebookCell[] {
+  if (!isObject(notebook)) {
+    throw new ConfigError(`notebook must be an object with a "cells" array (received ${describe(notebook)})`)
+  }
+  const cells = notebook.cells
+  if (!Array.isArray(cells)) throw new ConfigError(`notebook "cells" must be an array (received ${describe(cells)})`)
+  cells.forEach((cell: unknown, i) => {
+    const where = `notebook cell ${i + 1}`
+    if (!isObject(cell)) throw new ConfigError(`${where} must be an object (received ${describe(cell)})`)
+    if (cell.cell_type !== 'code' && cell.cell_type !== 'markdown' && cell.cell_type !== 'raw') {
+      throw new ConfigError(`${where} has cell_type ${describe(cell.cell_type)}; expected code, markdown or raw`)
+    }
+    if (!isMultiline(cell.source)) {
+      throw new ConfigError(`${where} has source ${describe(cell.source)}; expected a string or an array of strings`)
+    }
+    if (cell.outputs !== undefined && !Array.isArray(cell.outputs)) {
+      throw new ConfigError(`${where} has outputs ${describe(cell.outputs)}; expected an array`)
+    }
+  })
+  return cells as NotebookCell[]
+}
+
+function renderCell(cell: NotebookCell): string {
+  const source = joinText(cell.source)
+  if (cell.cell_type === 'markdown') return `<div class="cell cell-markdown">${markdown(source)}</div>`
+  if (cell.cell_type === 'raw') return `<div class="cell cell-raw"><pre>${escapeHtml(source)}</pre></div>`
+  const input =
+    `<div class="input">${prompt('In', cell.execution_count)}` +
+    `<pre class="source"><code>${escapeHtml(source)}</code></pre></div>`
+  const outputs = (cell.outputs ?? []).map(renderOutput)
+  const body = outputs.length > 0 ? `\n<div class="outputs">\n${outputs.join('\n')}\n</div>` : ''
+  return `<div class="cell cell-code">\n${input}${body}\n</div>`
+}
+
+function renderOutput(output: unknown): string {
+  if (!isObject(output)) return note(`unreadable output ${describe(output)}`)
+  switch (output.output_type) {
+    case 'stream': {
+      const name = output.name === 'stderr' ? 'stderr' : 'stdout'
+      return block(`stream-${name}`, `<pre>${escapeHtml(stripAnsi(joinText(output.text)))}</pre>`)
+    }
+    case 'execute_result':
+    case 'display_data': {
+      const { kind, html } = renderMimeBundle(output.data)
+      const out = output.output_type === 'execute_result' ? prompt('Out', output.execution_count) : ''
+      return block(kind, out + html)
+    }
+    case 'error': {
+      const header = `${joinText(output.ename)}: ${joinText(output.evalue)}`
+      const traceback = Array.isArray(output.traceback) ? joinText(output.traceback as unknown[], '\n') : ''
+      const text = stripAnsi(traceback === '' ? header : `${header}\n${traceback}`)
+      return block('error', `<pre>${escapeHtml(text)}</pre>`)
+    }
+    default:
+      return note(`output of unknown type ${describe(output.output_type)}`)
+  }
+}
+
+function renderMimeBundle(data: unknown): Shown {
+  if (!isObject(data)) return unsupported('output without data')
+  for (const [mime, render] of MIME_RENDERERS) {
+    if (!Object.hasOwn(data, mime)) continue
+    const shown = render(data[mime])
+    if (shown !== undefined) return shown
+  }
+  const types = Object.keys(data)
+  return unsupported(types.length === 0 ? 'empty output' : `no renderer for output of type ${types.join(', ')}`)
+}
+
+/** A base64 image as a data: URI, only when the payload is plain base64 (so nothing else rides along). */
+function image(mime: string, value: unknown): Shown | undefined {
+  if (!isMultiline(value)) return undefined
+  const payload = joinText(value).replace(/[\r\n]/g, '')
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(payload)) return undefined
+  return { kind: 'output-image', html: `<img alt="" src="data:${mime};base64,${payload}">` }
+}
+
+function json(value: unknown): Shown | undefined {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(value, null, 2)
+  } catch {
+    return undefined // not JSON after all (a cycle, a BigInt): the next type is shown
+  }
+  return text === undefined ? undefined : { kind: 'output-json', html: `<pre>${escapeHtml(text)}</pre>` }
+}
+
+function markdown(source: string): string {
+  return sanitizeHtml(marked.parse(source, { async: false }))
+}
+
+function prompt(label: string, count: unknown): string {
+  const n = typeof count === 'number' && Number.isInteger(count) ? String(count) : ' '
+  return `<div class="prompt">${label} [${n}]:</div>`
+}
+
+function block(kind: string, inner: string): string {
+  return `<div class="output ${kind}">${inner}</div>`
+}
+
+function unsupported(text: string): Shown {
+  return { kind: 'output-unsupported', html: `<p>${escapeHtml(text)}</p>` }
+}
+
+function note(text: string): string {
+  const { kind, html } = unsupported(text)
+  return block(kind, html)
+}
+
+function ifText(value: unknown, render: (text: string) => Shown): Shown | undefined {
+  return isMultiline(value) ? render(joinText(value)) : undefined
+}
+
+/** Removes ANSI escape sequences (colours, cursor moves, OSC titles) and any stray ESC. */
+function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-_]?/g, '')
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+}
+
+/** A string, or the strings of an array joined (nbformat's multiline strings); anything else is "". */
+function joinText(value: unknown, separator = ''): string {
+  if (typeof value === 'string') return value
+  if (Array.isArray(value)) return value.filter((s): s is string => typeof s === 'string').join(separator)
+  return ''
+}
+
+function isMultiline(value: unknown): value is MultilineString {
+  return typeof value === 'string' || (Array.isArray(value) && value.every((s) => typeof s === 'string'))
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing'
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'object') return 'an object'
+  const text = typeof value === 'string' ? JSON.stringify(value) : String(value)
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text
+}

@@ -1,0 +1,368 @@
+// The HTML pages of `mtflow serve`: home, runs with search, run detail, compare, the registry, executed
+// notebooks and published dashboards. No JavaScript: forms are plain GETs and charts are SVG rendered
+// here. Every page goes out under a CSP that allows no script at all; notebook outputs are sanitized too.
+
+import type { Context, Hono } from 'hono'
+import { readFileSync } from 'node:fs'
+import { ConfigError } from '../core/index.js'
+import {
+  attr,
+  curveChart,
+  esc,
+  fmtBytes,
+  fmtDuration,
+  fmtTime,
+  HEADLINE_METRICS,
+  htmlDocument,
+  link,
+  raw,
+  runComparisonHtml,
+  seg,
+  table,
+  underwater,
+  type Cell,
+} from '../report/index.js'
+import { FilterError, REGISTRY_KINDS, searchRuns, singular, type MetricPoint, type Registry, type RegistryKind, type RegistryVersion, type RunSummary, type Tracker } from '../track/index.js'
+import { renderNotebookHtml } from './notebook-html.js'
+
+export const PAGE_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+const NAV: [string, string][] = [
+  ['/', 'Home'],
+  ['/runs', 'Runs'],
+  ['/compare', 'Compare'],
+  ['/registry', 'Registry'],
+  ['/dashboards', 'Dashboards'],
+]
+
+/** Charts on a run page at most (the rest of the metrics are in the table). */
+const MAX_CHARTS = 12
+
+export function pageRoutes(app: Hono, deps: { tracker: Tracker; registry: Registry }): void {
+  const { tracker, registry } = deps
+
+  app.get('/', (c) => {
+    const experiments = tracker.listExperiments()
+    const all = tracker.summaries()
+    // Top-level runs only: a sweep's hundreds of children would crowd out everything else.
+    const recent = all.filter((r) => r.info.parentRunId === undefined).sort((a, b) => b.info.startTime - a.info.startTime).slice(0, 10)
+    const entries = registry.list()
+    const count = (kind: RegistryKind) => entries.filter((e) => e.kind === kind).length
+    const body = [
+      '<h1>mtflow</h1>',
+      `<div class="cards">${[
+        [experiments.length, 'experiments', '/runs'],
+        [all.length, 'runs', '/runs'],
+        [count('strategies'), 'strategies', '/registry/strategies'],
+        [count('models'), 'models', '/registry/models'],
+        [count('notebooks'), 'notebooks', '/registry/notebooks'],
+        [count('dashboards'), 'dashboards', '/dashboards'],
+      ]
+        .map(([n, label, href]) => `<div class="card"><div class="big">${esc(n)}</div>${link(String(href), label).html}</div>`)
+        .join('')}</div>`,
+      '<h2>Experiments</h2>',
+      experiments.length === 0
+        ? '<p class="muted">No runs yet: mtflow backtest …, mtflow notebook run --track …, or npm start.</p>'
+        : table(
+            ['experiment', 'runs', 'created'],
+            experiments.map((e) => [link(`/runs?experiment=${seg(e.id)}`, e.name), all.filter((r) => r.info.experimentId === e.id).length, fmtTime(e.createdAt)]),
+          ),
+      '<h2>Recent runs</h2>',
+      runsTable(recent, { compare: false }),
+      '<h2>Published</h2>',
+      publishedList(registry),
+    ].join('\n')
+    return page(c, 'mtflow', body, '/')
+  })
+
+  app.get('/runs', (c) => {
+    const q = c.req.queries()
+    const one = (name: string) => q[name]?.[0]
+    const filter = one('filter') ?? ''
+    const orderBy = (q.order_by ?? []).filter((s) => s.trim() !== '')
+    const experiment = (q.experiment ?? []).filter((s) => s !== '')
+    const form = `<form class="search" method="get" action="/runs">
+<input type="text" name="filter" value="${attr(filter)}" placeholder='metrics.sharpe > 1 and (params.fast = "10" or tags.mtflow.kind = "sweep")' aria-label="filter">
+<input type="text" name="order_by" value="${attr(orderBy.join(', ').length > 0 ? orderBy[0] : '')}" placeholder="metrics.sharpe desc" aria-label="order by" style="width: 14em">
+${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)}">`).join('')}
+<button type="submit">Search</button></form>`
+    let result
+    try {
+      result = searchRuns(tracker, { filter, orderBy, experiments: experiment.length === 0 ? undefined : experiment, maxResults: 100, pageToken: one('page_token') })
+    } catch (error) {
+      if (!(error instanceof FilterError) && !(error instanceof ConfigError)) throw error
+      const position = error instanceof FilterError ? error.position : undefined
+      const caret = position === undefined ? '' : `\n${filter}\n${' '.repeat(Math.max(0, position))}^`
+      return page(c, 'Runs', `<h1>Runs</h1>${form}<div class="error-box" role="alert">${esc(error.message)}${esc(caret)}</div>`, '/runs', 400)
+    }
+    const next = result.nextPageToken === undefined ? '' : `<p>${link(`/runs?${new URLSearchParams([['filter', filter], ...orderBy.map((o) => ['order_by', o]), ...experiment.map((e) => ['experiment', e]), ['page_token', result.nextPageToken]] as [string, string][]).toString()}`, 'next page →').html}</p>`
+    const scope = experiment.length === 0 ? '' : ` in ${esc(experiment.join(', '))}`
+    const body = `<h1>Runs${scope}</h1>${form}<p class="muted">${result.total} run(s) match; ${result.runs.length} shown. Tick runs and press Compare.</p>
+<form class="compare" method="get" action="/compare">${runsTable(result.runs, { compare: true })}<button type="submit">Compare</button></form>${next}`
+    return page(c, 'Runs', body, '/runs')
+  })
+
+  app.get('/runs/:id', (c) => {
+    const id = c.req.param('id')
+    const run = tracker.getRun(id)
+    const children = tracker.childRuns(id)
+    const info = run.info
+    const history = tracker.metricHistory(id)
+    const byKey = new Map<string, MetricPoint[]>()
+    for (const p of history) {
+      let list = byKey.get(p.key)
+      if (list === undefined) byKey.set(p.key, (list = []))
+      list.push(p)
+    }
+    const curves = [...byKey.entries()].filter(([, points]) => points.length > 1)
+    curves.sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
+    const charts = curves.slice(0, MAX_CHARTS).map(([key, points]) => {
+      const isCurve = key === 'equity' || key === 'drawdown'
+      const svg = curveChart([{ label: key, points: key === 'drawdown' ? underwater(points) : points }], { ariaLabel: `${key} history`, x: isCurve ? 'time' : 'step', y: key, percent: key === 'drawdown', width: 560, height: 220 })
+      return `<div class="chart"><h3>${esc(key)}</h3>${svg}</div>`
+    })
+    const lineage = info.lineage
+    const lineageRows: Cell[][] = [
+      ...(lineage.data ?? []).map((d): Cell[] => ['data', `${d.name} sha256:${d.sha256.slice(0, 16)}`]),
+      ...(lineage.strategy === undefined ? [] : [['strategy', `${lineage.strategy.name} sha256:${lineage.strategy.sha256.slice(0, 16)}${lineage.strategy.file === undefined ? '' : ` (${lineage.strategy.file})`}`] as Cell[]]),
+      ...(lineage.notebook === undefined ? [] : [['notebook', `${lineage.notebook.path} sha256:${lineage.notebook.sha256.slice(0, 16)}`] as Cell[]]),
+      ...(lineage.paramsSha256 === undefined ? [] : [['params', `sha256:${lineage.paramsSha256.slice(0, 16)}`] as Cell[]]),
+      ...(lineage.gitCommit === undefined ? [] : [['git commit', lineage.gitCommit] as Cell[]]),
+      ...(lineage.strategyPriorRuns === undefined ? [] : [['prior runs of this strategy source', lineage.strategyPriorRuns] as Cell[]]),
+    ]
+    const notebooks = run.artifacts.filter((a) => a.path.endsWith('.ipynb'))
+    const body = [
+      `<h1>${esc(info.name || info.runId)} <span class="status-${esc(info.status)}">${esc(info.status)}</span></h1>`,
+      table(
+        ['', ''],
+        [
+          ['run id', info.runId],
+          ['experiment', link(`/runs?experiment=${seg(info.experimentId)}`, info.experimentId)],
+          ['started', fmtTime(info.startTime)],
+          ['ended', fmtTime(info.endTime)],
+          ['duration', fmtDuration(info.endTime === undefined ? undefined : info.endTime - info.startTime)],
+          ['parent', info.parentRunId === undefined ? '' : link(`/runs/${seg(info.parentRunId)}`, info.parentRunId)],
+          ['host / pid', `${info.host} / ${info.pid}`],
+        ],
+      ),
+      notebooks.length === 0 ? '' : `<p>${notebooks.map((a) => link(`/runs/${seg(id)}/notebook?path=${encodeURIComponent(a.path)}`, `view the executed notebook (${a.path})`).html).join(' · ')}</p>`,
+      charts.length === 0 ? '' : `<h2>Metric charts</h2><div class="charts">${charts.join('')}</div>`,
+      '<h2>Metrics</h2>',
+      Object.keys(run.metrics).length === 0
+        ? '<p class="muted">No metrics.</p>'
+        : table(
+            ['metric', 'value', 'step', 'points'],
+            Object.entries(run.metrics)
+              .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
+              .map(([k, m]) => [k, m.value, m.step, byKey.get(k)?.length ?? 1]),
+          ),
+      '<h2>Parameters</h2>',
+      Object.keys(run.params).length === 0 ? '<p class="muted">No parameters.</p>' : table(['param', 'value'], Object.entries(run.params).sort(([a], [b]) => a.localeCompare(b))),
+      '<h2>Lineage</h2>',
+      lineageRows.length === 0 ? '<p class="muted">No lineage recorded.</p>' : table(['', ''], lineageRows),
+      '<h2>Tags</h2>',
+      Object.keys(run.tags).length === 0 ? '<p class="muted">No tags.</p>' : table(['tag', 'value'], Object.entries(run.tags).sort(([a], [b]) => a.localeCompare(b))),
+      '<h2>Artifacts</h2>',
+      run.artifacts.length === 0
+        ? '<p class="muted">No artifacts.</p>'
+        : table(
+            ['path', 'size', 'sha256'],
+            run.artifacts.map((a) => [link(`/api/runs/${seg(id)}/artifacts/${a.path.split('/').map(seg).join('/')}`, a.path), fmtBytes(a.size), a.sha256.slice(0, 16)]),
+          ),
+      children.length === 0 ? '' : `<h2>Child runs (${children.length})</h2><form class="compare" method="get" action="/compare">${runsTable(children.slice(0, 500), { compare: true })}<button type="submit">Compare</button></form>${children.length > 500 ? `<p>${link(`/runs?filter=${encodeURIComponent(`attributes.parent_run_id = "${id}"`)}`, `all ${children.length} child runs`).html}</p>` : ''}`,
+    ].join('\n')
+    return page(c, `Run ${info.name || info.runId}`, body, '/runs')
+  })
+
+  app.get('/runs/:id/notebook', (c) => {
+    const id = c.req.param('id')
+    const path = c.req.query('path') ?? 'notebook.ipynb'
+    const file = tracker.artifactFile(id, path)
+    const notebook = parseNotebook(readFileSync(file, 'utf8'), `artifact ${path} of run ${id}`)
+    const body = `<h1>${esc(path)} <span class="muted">of run ${link(`/runs/${seg(id)}`, id).html}</span></h1>${renderNotebookHtml(notebook)}`
+    return page(c, path, body, '/runs')
+  })
+
+  app.get('/compare', (c) => {
+    const ids = (c.req.queries('runs') ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '')
+    if (ids.length === 0) {
+      return page(c, 'Compare', `<h1>Compare runs</h1><p class="muted">Pick runs on the ${link('/runs', 'runs page').html} (tick them and press Compare), or open /compare?runs=ID,ID.</p>`, '/compare')
+    }
+    if (ids.length > 50) throw new ConfigError(`compare at most 50 runs at once (received ${ids.length})`)
+    const { html } = runComparisonHtml(tracker, ids)
+    return page(c, 'Compare runs', `<h1>Compare ${ids.length} run(s)</h1>${html}`, '/compare')
+  })
+
+  app.get('/registry', (c) => {
+    const body = ['<h1>Registry</h1>', ...REGISTRY_KINDS.map((kind) => `<h2>${link(`/registry/${kind}`, kind[0]!.toUpperCase() + kind.slice(1)).html}</h2>${entriesTable(registry, kind)}`)].join('\n')
+    return page(c, 'Registry', body, '/registry')
+  })
+
+  app.get('/registry/:kind', (c) => {
+    const kind = kindOf(c.req.param('kind'))
+    return page(c, `Registry: ${kind}`, `<h1>${esc(kind[0]!.toUpperCase() + kind.slice(1))}</h1>${entriesTable(registry, kind)}`, '/registry')
+  })
+
+  app.get('/registry/:kind/:name', (c) => {
+    const kind = kindOf(c.req.param('kind'))
+    const entry = registry.entry(kind, c.req.param('name'))
+    const aliasesOf = (v: RegistryVersion) => Object.entries(entry.aliases).filter(([, n]) => n === v.version).map(([a]) => a).join(', ')
+    const view = (v: RegistryVersion): Cell => {
+      if (kind === 'notebooks') return link(`/notebooks/${seg(entry.name)}/v/${v.version}`, 'view')
+      if (kind === 'dashboards') return link(`/dashboards/${seg(entry.name)}/v/${v.version}`, 'view')
+      if (kind === 'strategies') return link(`/registry/strategies/${seg(entry.name)}/v/${v.version}`, 'source')
+      return link(`/api/registry/${kind}/${seg(entry.name)}/versions/${v.version}`, 'JSON')
+    }
+    const rows = entry.versions.map((v): Cell[] => [
+      `v${v.version}`,
+      fmtTime(v.createdAt),
+      v.status,
+      ...(kind === 'models' ? [v.stage ?? 'None'] : []),
+      aliasesOf(v),
+      v.sha256.slice(0, 12),
+      v.files.map((f) => `${f.name} (${fmtBytes(f.size)})`).join(', '),
+      ...(kind === 'strategies' ? [v.parity === undefined ? 'not checked' : v.parity.agree ? 'agree' : 'DISAGREE'] : []),
+      raw(v.runs.slice(0, 8).map((id) => link(`/runs/${seg(id)}`, id.slice(0, 8)).html).join(' ') + (v.runs.length > 8 ? ` … ${v.runs.length} in all` : '')),
+      view(v),
+    ])
+    const header = ['version', 'created', 'status', ...(kind === 'models' ? ['stage'] : []), 'aliases', 'sha256', 'files', ...(kind === 'strategies' ? ['parity'] : []), 'runs', '']
+    const audit = registry.auditLog(kind, entry.name).slice(-50).reverse()
+    const body = [
+      `<h1>${esc(singular(kind))}: ${esc(entry.name)}</h1>`,
+      table(header, rows),
+      '<h2>Audit log</h2>',
+      table(
+        ['time', 'user', 'action', 'version', 'from', 'to', 'reason'],
+        audit.map((e) => [fmtTime(e.time), e.user, e.action + (e.alias === undefined ? '' : ` ${e.alias}`), e.version ?? '', e.from ?? '', e.to ?? '', e.reason ?? '']),
+      ),
+    ].join('\n')
+    return page(c, `${singular(kind)} ${entry.name}`, body, '/registry')
+  })
+
+  app.get('/registry/strategies/:name/v/:ref', (c) => {
+    const v = registry.resolve('strategies', c.req.param('name'), c.req.param('ref'))
+    const file = v.files.find((f) => /^source\./.test(f.name)) ?? v.files[0]!
+    const source = readFileSync(registry.file('strategies', `${v.name}@${v.version}`, file.name), 'utf8')
+    const body = `<h1>strategy ${link(`/registry/strategies/${seg(v.name)}`, v.name).html} v${v.version}</h1>
+<p class="muted">${esc(file.name)} · sha256 ${esc(v.sha256)} · default params ${esc(JSON.stringify(v.params ?? {}))}</p><pre><code>${esc(source)}</code></pre>`
+    return page(c, `${v.name}@${v.version}`, body, '/registry')
+  })
+
+  const notebookPage = (c: Context, name: string, ref: string) => {
+    const v = registry.resolve('notebooks', name, ref)
+    const file = v.files.find((f) => f.name.endsWith('.ipynb'))
+    if (file === undefined) throw new ConfigError(`notebook ${v.name}@${v.version} holds no .ipynb file`)
+    const notebook = parseNotebook(readFileSync(registry.file('notebooks', `${v.name}@${v.version}`, file.name), 'utf8'), `notebook ${v.name}@${v.version}`)
+    const runs = v.runs.map((id) => link(`/runs/${seg(id)}`, id.slice(0, 8)).html).join(' ')
+    const body = `<h1>notebook ${link(`/registry/notebooks/${seg(v.name)}`, v.name).html} v${v.version}</h1>
+<p class="muted">executed ${esc(fmtTime(v.createdAt))} UTC${v.source === undefined ? '' : ` from ${esc(v.source)}`}${runs === '' ? '' : ` · runs: ${runs}`}</p>${renderNotebookHtml(notebook)}`
+    return page(c, `${v.name}@${v.version}`, body, '/registry')
+  }
+  app.get('/notebooks/:name', (c) => notebookPage(c, c.req.param('name'), 'latest'))
+  app.get('/notebooks/:name/v/:ref', (c) => notebookPage(c, c.req.param('name'), c.req.param('ref')))
+
+  app.get('/dashboards', (c) => page(c, 'Dashboards', `<h1>Dashboards</h1>${entriesTable(registry, 'dashboards')}<p class="muted">Publish with mtflow dashboard publish NAME (run-comparison, strategy, data-coverage).</p>`, '/dashboards'))
+  const dashboardPage = (c: Context, name: string, ref: string) => {
+    const v = registry.resolve('dashboards', name, ref)
+    const html = readFileSync(registry.file('dashboards', `${v.name}@${v.version}`, 'index.html'), 'utf8')
+    c.header('content-security-policy', PAGE_CSP)
+    c.header('x-mtflow-version', `${v.name}@${v.version}`)
+    return c.html(html)
+  }
+  app.get('/dashboards/:name', (c) => dashboardPage(c, c.req.param('name'), 'latest'))
+  app.get('/dashboards/:name/v/:ref', (c) => dashboardPage(c, c.req.param('name'), c.req.param('ref')))
+}
+
+function page(c: Context, title: string, body: string, active: string, status = 200): Response {
+  const nav = NAV.map(([href, label]) => `<a href="${href}"${href === active ? ' class="active"' : ''}>${label}</a>`).join('')
+  const header = `<header class="site"><a class="brand" href="/">mtflow</a><nav>${nav}</nav></header>`
+  c.header('content-security-policy', PAGE_CSP)
+  return c.html(htmlDocument({ title: `${title} · mtflow`, header, body }), status as 200)
+}
+
+function rank(key: string): number {
+  if (key === 'equity') return -2
+  if (key === 'drawdown') return -1
+  const i = HEADLINE_METRICS.indexOf(key)
+  return i < 0 ? HEADLINE_METRICS.length : i
+}
+
+/** Runs as a table: the most common metrics and params as columns; a checkbox per run for comparing. */
+function runsTable(runs: readonly RunSummary[], options: { compare: boolean }): string {
+  if (runs.length === 0) return '<p class="muted">No runs.</p>'
+  const frequent = (pick: (r: RunSummary) => Record<string, unknown>, limit: number, prefer: readonly string[]) => {
+    const counts = new Map<string, number>()
+    for (const r of runs) for (const k of Object.keys(pick(r))) counts.set(k, (counts.get(k) ?? 0) + 1)
+    return [...counts.entries()]
+      .sort((a, b) => {
+        const pa = prefer.indexOf(a[0])
+        const pb = prefer.indexOf(b[0])
+        return (pa < 0 ? prefer.length : pa) - (pb < 0 ? prefer.length : pb) || b[1] - a[1] || a[0].localeCompare(b[0])
+      })
+      .slice(0, limit)
+      .map(([k]) => k)
+  }
+  const metrics = frequent((r) => r.metrics, 6, HEADLINE_METRICS.filter((k) => k !== 'endEquity' && k !== 'fees'))
+  const params = frequent((r) => r.params, 5, ['strategy', 'fast', 'slow', 'symbols'])
+  const header = [...(options.compare ? [''] : []), 'run', 'status', 'experiment', 'started', 'duration', ...params.map((p) => `params.${p}`), ...metrics.map((m) => `metrics.${m}`)]
+  return scroll(table(
+    header,
+    runs.map((r) => [
+      ...(options.compare ? [raw(`<input type="checkbox" name="runs" value="${attr(r.info.runId)}" aria-label="compare ${attr(r.info.runId)}">`)] : []),
+      link(`/runs/${seg(r.info.runId)}`, r.info.name || r.info.runId),
+      raw(`<span class="status-${esc(r.info.status)}">${esc(r.info.status)}</span>`),
+      r.info.experimentId,
+      fmtTime(r.info.startTime),
+      fmtDuration(r.info.endTime === undefined ? undefined : r.info.endTime - r.info.startTime),
+      ...params.map((p) => r.params[p]),
+      ...metrics.map((m) => r.metrics[m]?.value),
+    ]),
+  ))
+}
+
+function scroll(html: string): string {
+  return `<div class="scroll">${html}</div>`
+}
+
+function entriesTable(registry: Registry, kind: RegistryKind): string {
+  const entries = registry.list(kind)
+  if (entries.length === 0) return `<p class="muted">No ${esc(kind)} registered.</p>`
+  return table(
+    ['name', 'versions', 'latest', 'aliases', 'latest created', ''],
+    entries.map((e) => {
+      const last = e.versions[e.versions.length - 1]!
+      const open = kind === 'notebooks' ? link(`/notebooks/${seg(e.name)}`, 'open latest') : kind === 'dashboards' ? link(`/dashboards/${seg(e.name)}`, 'open latest') : ''
+      return [
+        link(`/registry/${kind}/${seg(e.name)}`, e.name),
+        e.versions.length,
+        `v${last.version}`,
+        Object.entries(e.aliases)
+          .map(([a, n]) => `${a} → v${n}`)
+          .join(', '),
+        fmtTime(last.createdAt),
+        open,
+      ]
+    }),
+  )
+}
+
+function publishedList(registry: Registry): string {
+  const items = [
+    ...registry.list('dashboards').map((e) => `<li>dashboard ${link(`/dashboards/${seg(e.name)}`, e.name).html} (${e.versions.length} version(s))</li>`),
+    ...registry.list('notebooks').map((e) => `<li>notebook ${link(`/notebooks/${seg(e.name)}`, e.name).html} (${e.versions.length} version(s))</li>`),
+  ]
+  return items.length === 0 ? '<p class="muted">Nothing published yet.</p>' : `<ul>${items.join('')}</ul>`
+}
+
+function kindOf(value: string): RegistryKind {
+  if (!(REGISTRY_KINDS as readonly string[]).includes(value)) throw new ConfigError(`registry kind must be one of ${REGISTRY_KINDS.join(', ')} (received ${JSON.stringify(value)})`)
+  return value as RegistryKind
+}
+
+function parseNotebook(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw new ConfigError(`${what} is not valid JSON`, { cause: error })
+  }
+}
