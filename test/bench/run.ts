@@ -7,6 +7,9 @@
 //     the stock `tslab kernel` command (the reference).
 //   lake, 1,000,000 one-minute bars — CSV import (rows/s and peak RSS), loadBars, resample to 1h;
 //     references: the targets of issue 3.
+//   server — `mtflow serve` in its own process, the run page of a 200-run workspace (2,000-point curves)
+//     under 50 concurrent keep-alive connections: req/s, median and p99; reference: p99 ≤ 50 ms.
+//     (test/bench/server.ts; BENCH_SERVER_SECONDS, BENCH_SERVER_PROF=DIR for the server's CPU profile.)
 
 import { spawn, spawnSync } from 'node:child_process'
 import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs'
@@ -24,7 +27,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 7)
 // Indicator runs take milliseconds, and this VM's neighbours swing single runs ±2×: a median of 21.
 const INDICATOR_RUNS = 3 * RUNS
 const DATA_RUNS = Number(process.env.BENCH_DATA_RUNS ?? 3)
-// BENCH_ONLY=lake (or notebook, indicators, backtest, track; comma-separated) runs some groups only; BENCH_CASES=adx,rsi
+// BENCH_ONLY=lake (or notebook, indicators, backtest, track, server; comma-separated) runs some groups only; BENCH_CASES=adx,rsi
 // some indicator cases (and streams) only.
 const ONLY = process.env.BENCH_ONLY?.split(',').map((g) => g.trim())
 const wanted = (group: string) => ONLY === undefined || ONLY.includes(group)
@@ -219,6 +222,12 @@ if (wanted('track')) {
   progress('tracking (own process)…')
   const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(ROOT, 'test/bench/track-child.ts'), String(RUNS)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 })
   if (child.status !== 0) throw new Error(`tracking bench failed: ${child.stderr}`)
+  rows.push(...(JSON.parse(child.stdout) as typeof rows))
+}
+if (wanted('server')) {
+  progress('server (load generator and server in processes of their own)…')
+  const child = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'test/bench/server-child.ts')], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 })
+  if (child.status !== 0) throw new Error(`server bench failed: ${child.stderr}`)
   rows.push(...(JSON.parse(child.stdout) as typeof rows))
 }
 

@@ -159,7 +159,7 @@ describe('pages', () => {
     expect(ticked.doc.querySelectorAll('g[aria-description="equity curves"] path').length).toBe(2)
     const missing = await fetch(`${server.url}/compare?runs=nope`)
     expect(missing.status).toBe(404)
-    expect((await missing.json()).error).toMatch(/nope/)
+    expect(((await missing.json()) as { error: string }).error).toMatch(/nope/)
   })
 
   it('registry: kinds, versions, strategy source escaped; a bad kind is a 400', async () => {
@@ -172,7 +172,7 @@ describe('pages', () => {
     expect(source.doc.querySelectorAll('main b').length).toBe(0)
     const bad = await fetch(`${server.url}/registry/nope`)
     expect(bad.status).toBe(400)
-    expect((await bad.json()).error).toMatch(/registry kind/)
+    expect(((await bad.json()) as { error: string }).error).toMatch(/registry kind/)
   })
 
   it('notebooks: rendered with markdown, outputs and stream text; every hostile part neutralised', async () => {
@@ -195,7 +195,7 @@ describe('pages', () => {
     expect((await get('/dashboards/board/v/1')).text).toBe('<!DOCTYPE html><p>first snapshot</p>')
     const none = await fetch(`${server.url}/dashboards/board/v/9`)
     expect(none.status).toBe(404)
-    expect((await none.json()).error).toBeTruthy()
+    expect(((await none.json()) as { error: string }).error).toBeTruthy()
   })
 
   it('refuses notebook paths outside the run, in any encoding', async () => {
