@@ -4,7 +4,7 @@
 
 import { Hono, type Context } from 'hono'
 import { readFileSync } from 'node:fs'
-import { ConfigError } from '../core/index.js'
+import { ConfigError, NotFoundError } from '../core/index.js'
 import { compareRuns, REGISTRY_KINDS, searchRuns, type Registry, type RegistryKind, type Tracker } from '../track/index.js'
 
 export interface ApiDeps {
@@ -70,13 +70,7 @@ export function apiRoutes(deps: ApiDeps): Hono {
     const id = c.req.param('id')
     // The raw path after /artifacts/, still percent-encoded: resolveInside decodes it and refuses traversal.
     const raw = new URL(c.req.url).pathname.split(`/runs/${encodeURIComponent(id)}/artifacts/`)[1] ?? ''
-    const file = tracker.artifactFile(id, raw)
-    const ext = file.split('.').pop()!.toLowerCase()
-    // Anything that a browser could run (HTML, SVG, scripts) is sent as a download, never rendered here.
-    const type = CONTENT_TYPES[ext] ?? 'application/octet-stream'
-    const headers: Record<string, string> = { 'content-type': type, 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; sandbox" }
-    if (CONTENT_TYPES[ext] === undefined) headers['content-disposition'] = 'attachment'
-    return c.body(readFileSync(file), 200, headers)
+    return sendFile(c, tracker.artifactFile(id, raw))
   })
 
   api.get('/compare', (c) => {
@@ -94,6 +88,14 @@ export function apiRoutes(deps: ApiDeps): Hono {
     return sendJson(c, registry.auditLog(kind, c.req.param('name')))
   })
   api.get('/registry/:kind/:name/versions/:ref', (c) => sendJson(c, registry.resolve(kindOf(c.req.param('kind')), `${c.req.param('name')}@${c.req.param('ref')}`)))
+  // A version's file (the notebook, the dashboard's HTML, a strategy's source, a model): one of the
+  // files the version lists, never a path made from the request.
+  api.get('/registry/:kind/:name/versions/:ref/files/:file', (c) => {
+    const v = registry.resolve(kindOf(c.req.param('kind')), `${c.req.param('name')}@${c.req.param('ref')}`)
+    const listed = v.files.find((f) => f.name === c.req.param('file'))
+    if (listed === undefined) throw new NotFoundError(`${v.kind}/${v.name}@${v.version} has no file ${JSON.stringify(c.req.param('file'))} (files: ${v.files.map((f) => f.name).join(', ')})`)
+    return sendFile(c, registry.file(v.kind, `${v.name}@${v.version}`, listed.name))
+  })
 
   // ---- changes (token required: see app.ts) -------------------------------------------------------
 
@@ -136,6 +138,16 @@ export function apiRoutes(deps: ApiDeps): Hono {
     })
   }
   return api
+}
+
+/** A stored file: known data types as themselves; anything a browser could run (HTML, SVG, scripts) or an
+ * unknown type as a download, never rendered here. */
+function sendFile(c: Context, file: string): Response {
+  const ext = file.split('.').pop()!.toLowerCase()
+  const type = CONTENT_TYPES[ext] ?? 'application/octet-stream'
+  const headers: Record<string, string> = { 'content-type': type, 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; sandbox" }
+  if (CONTENT_TYPES[ext] === undefined) headers['content-disposition'] = 'attachment'
+  return c.body(readFileSync(file), 200, headers)
 }
 
 async function jsonBody(c: Context, optional = false): Promise<Record<string, unknown>> {

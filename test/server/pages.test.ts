@@ -198,6 +198,22 @@ describe('pages', () => {
     expect(((await none.json()) as { error: string }).error).toBeTruthy()
   })
 
+  it('serves a version\'s listed files through the API: the notebook as JSON, HTML only as a sandboxed download', async () => {
+    const notebook = await fetch(`${server.url}/api/registry/notebooks/research/versions/1/files/notebook.ipynb`)
+    expect(notebook.status).toBe(200)
+    expect(JSON.parse(await notebook.text())).toEqual(XSS_NOTEBOOK)
+    const html = await fetch(`${server.url}/api/registry/dashboards/board/versions/latest/files/index.html`)
+    expect(html.headers.get('content-disposition')).toBe('attachment')
+    expect(html.headers.get('content-security-policy')).toContain('sandbox')
+    expect(await html.text()).toBe('<!DOCTYPE html><p>second snapshot</p>')
+    for (const name of ['version.json', '..%2F..%2F..%2Fsecret.txt', '%2e%2e']) {
+      const response = await fetch(`${server.url}/api/registry/dashboards/board/versions/1/files/${name}`)
+      expect(response.status, name).toBe(404)
+      const body = (await response.json()) as { error: string }
+      expect(body.error).toMatch(name === 'version.json' ? /has no file "version.json"/ : /./)
+    }
+  })
+
   it('refuses notebook paths outside the run, in any encoding', async () => {
     for (const path of ['../../secret.txt', '..%2F..%2Fsecret.txt', '%252e%252e/%252e%252e/secret.txt', '/etc/passwd', '..\\..\\secret.txt']) {
       const response = await fetch(`${server.url}/runs/${ids.alpha}/notebook?path=${encodeURIComponent(path)}`)
