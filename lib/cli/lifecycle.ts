@@ -16,7 +16,7 @@ const NOTEBOOKS = ['00-quickstart', '01-data', '02-features', '03-backtest']
 const SWEEP = { strategy: 'sma-cross', symbol: 'SPX', source: 'sample', timeframe: '1d', grid: ['fast=5:50:5', 'slow=20:200:20'], commission: '0.0005' }
 const EXPERIMENT = 'lifecycle'
 const DASHBOARDS: [string, Record<string, string>][] = [
-  ['run-comparison', { experiment: EXPERIMENT }],
+  ['run-comparison', {}],
   ['strategy', { strategy: SWEEP.strategy }],
   ['data-coverage', {}],
 ]

@@ -8,6 +8,7 @@ import { runNotebook } from '../../kernel/runner.js'
 import type { NotebookCell } from '../../kernel/nbformat.js'
 import { backtest } from '../../lib/backtest/index.js'
 import { loadBars } from '../../lib/data/index.js'
+import { Tracker } from '../../lib/track/index.js'
 import { outputText, ROOT } from '../helpers.js'
 
 const text = (cell: NotebookCell, mime?: string) => (cell.outputs ?? []).map((o) => outputText(o as never, mime)).join('')
@@ -28,5 +29,12 @@ describe('notebooks/03-backtest.ipynb', () => {
     // fast 5…50 × slow 20…200 is 10 × 10; fast ≥ slow is refused by the strategy: 7 sets at slow 20, 3 at slow 40.
     expect(text(cell('sweep'))).toMatch(/^90 parameter sets \(10 skipped\), best fast \d+ \/ slow \d+: Sharpe -?\d\.\d\d$/m)
     expect(text(cell('sweep'), 'text/html')).toContain('<svg')
+    // The last cell tracked the backtest (its metrics are the library's) and the sweep (one child per set).
+    const tracked = text(cell('track')).match(/^tracked: backtest run (\w+), sweep with 90 child runs$/m)
+    expect(tracked).not.toBeNull()
+    const run = new Tracker(home).getRun(tracked![1]!)
+    expect(run.metrics.endEquity!.value).toBeCloseTo(lib.metrics.endEquity, 6)
+    expect(run.info.lineage.strategy?.name).toBe('sma-cross')
+    expect(run.info.experimentId).toBe('notebooks')
   })
 })
