@@ -40,6 +40,7 @@ const MAX_CHARTS = 12
 
 export function pageRoutes(app: Hono, deps: { tracker: Tracker; registry: Registry }): void {
   const { tracker, registry } = deps
+  const pageCache = new PageCache(64 * 2 ** 20)
 
   app.get('/', (c) => {
     const experiments = tracker.listExperiments()
@@ -104,8 +105,13 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
 
   app.get('/runs/:id', (c) => {
     const id = c.req.param('id')
-    const run = tracker.getRun(id)
+    // A finished run's page changes only when something is logged to it or its children: cached by the
+    // run's file fingerprint (a running run is rendered afresh, which also runs the stale-run check).
     const children = tracker.childRuns(id)
+    const stamp = `${tracker.runStamp(id)}|${children.length}|${children.filter((r) => r.info.status === 'RUNNING').length}`
+    const hit = pageCache.get(`run:${id}`, stamp)
+    if (hit !== undefined) return sendPage(c, hit)
+    const run = tracker.getRun(id)
     const info = run.info
     const history = tracker.metricHistory(id)
     const byKey = new Map<string, MetricPoint[]>()
@@ -171,7 +177,9 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
           ),
       children.length === 0 ? '' : `<h2>Child runs (${children.length})</h2><form class="compare" method="get" action="/compare">${runsTable(children.slice(0, 500), { compare: true })}<button type="submit">Compare</button></form>${children.length > 500 ? `<p>${link(`/runs?filter=${encodeURIComponent(`attributes.parent_run_id = "${id}"`)}`, `all ${children.length} child runs`).html}</p>` : ''}`,
     ].join('\n')
-    return page(c, `Run ${info.name || info.runId}`, body, '/runs')
+    const html = pageHtml(`Run ${info.name || info.runId}`, body, '/runs')
+    if (info.status !== 'RUNNING') pageCache.set(`run:${id}`, stamp, html)
+    return sendPage(c, html)
   })
 
   app.get('/runs/:id/notebook', (c) => {
@@ -189,8 +197,14 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
       return page(c, 'Compare', `<h1>Compare runs</h1><p class="muted">Pick runs on the ${link('/runs', 'runs page').html} (tick them and press Compare), or open /compare?runs=ID,ID.</p>`, '/compare')
     }
     if (ids.length > 50) throw new ConfigError(`compare at most 50 runs at once (received ${ids.length})`)
+    const stamp = ids.map((id) => tracker.runStamp(id)).join('|')
+    const key = `compare:${ids.join(',')}`
+    const hit = pageCache.get(key, stamp)
+    if (hit !== undefined) return sendPage(c, hit)
     const { html } = runComparisonHtml(tracker, ids)
-    return page(c, 'Compare runs', `<h1>Compare ${ids.length} run(s)</h1>${html}`, '/compare')
+    const doc = pageHtml('Compare runs', `<h1>Compare ${ids.length} run(s)</h1>${html}`, '/compare')
+    pageCache.set(key, stamp, doc)
+    return sendPage(c, doc)
   })
 
   app.get('/registry', (c) => {
@@ -273,11 +287,54 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
   app.get('/dashboards/:name/v/:ref', (c) => dashboardPage(c, c.req.param('name'), c.req.param('ref')))
 }
 
-function page(c: Context, title: string, body: string, active: string, status = 200): Response {
+function pageHtml(title: string, body: string, active: string): string {
   const nav = NAV.map(([href, label]) => `<a href="${href}"${href === active ? ' class="active"' : ''}>${label}</a>`).join('')
   const header = `<header class="site"><a class="brand" href="/">mtflow</a><nav>${nav}</nav></header>`
+  return htmlDocument({ title: `${title} · mtflow`, header, body })
+}
+
+function sendPage(c: Context, html: string, status = 200): Response {
   c.header('content-security-policy', PAGE_CSP)
-  return c.html(htmlDocument({ title: `${title} · mtflow`, header, body }), status as 200)
+  return c.html(html, status as 200)
+}
+
+function page(c: Context, title: string, body: string, active: string, status = 200): Response {
+  return sendPage(c, pageHtml(title, body, active), status)
+}
+
+/**
+ * Rendered pages by key, valid while their stamp (the runs' file fingerprints) is unchanged; least
+ * recently used entries go first once the total passes the byte budget. Charts take milliseconds to
+ * render and a busy server would otherwise redo them for every request.
+ */
+class PageCache {
+  private readonly entries = new Map<string, { stamp: string; html: string }>()
+  private bytes = 0
+
+  constructor(private readonly budget: number) {}
+
+  get(key: string, stamp: string): string | undefined {
+    const entry = this.entries.get(key)
+    if (entry === undefined || entry.stamp !== stamp) return undefined
+    this.entries.delete(key) // re-inserted: most recently used last
+    this.entries.set(key, entry)
+    return entry.html
+  }
+
+  set(key: string, stamp: string, html: string): void {
+    const old = this.entries.get(key)
+    if (old !== undefined) {
+      this.bytes -= old.html.length
+      this.entries.delete(key)
+    }
+    this.entries.set(key, { stamp, html })
+    this.bytes += html.length
+    for (const [k, e] of this.entries) {
+      if (this.bytes <= this.budget) break
+      this.entries.delete(k)
+      this.bytes -= e.html.length
+    }
+  }
 }
 
 function rank(key: string): number {

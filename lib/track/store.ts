@@ -19,6 +19,9 @@ import { RUN_STATUSES } from './types.js'
 
 export const DEFAULT_EXPERIMENT = 'Default'
 
+/** A run folder's record files (runStamp fingerprints them). */
+const RUN_FILES = ['run.json', 'params.jsonl', 'metrics.jsonl', 'tags.jsonl', 'artifacts.jsonl']
+
 export interface TrackerOptions {
   /** How often a live run touches its heartbeat file (ms). */
   heartbeatMs?: number
@@ -386,6 +389,24 @@ export class Tracker {
   }
 
   /** The run's folder; NotFoundError for an unknown id. */
+  /**
+   * A cheap fingerprint of a run's stored state (size and mtime of each of its record files): equal
+   * fingerprints mean nothing was logged in between. For caches of rendered views (the server's pages).
+   */
+  runStamp(runId: string): string {
+    const dir = this.runDir(runId)
+    let stamp = ''
+    for (const name of RUN_FILES) {
+      try {
+        const st = statSync(join(dir, name))
+        stamp += `${st.size}:${st.mtimeMs};`
+      } catch {
+        stamp += '-;'
+      }
+    }
+    return stamp
+  }
+
   runDir(runId: string): string {
     const cached = this.runDirs.get(runId)
     if (cached !== undefined) return cached
