@@ -27,13 +27,17 @@ export function createApp(options: AppOptions): Hono {
   const maxBody = options.maxBodyBytes ?? 2 ** 20
   const app = new Hono()
 
+  // Headers set before the handler runs are part of the response it builds; set afterwards they would
+  // make the adapter turn its light response into a full fetch Response (and encode the body again).
   app.use('*', async (c, next) => {
-    await next()
     c.header('x-content-type-options', 'nosniff')
     c.header('referrer-policy', 'no-referrer')
     c.header('x-frame-options', 'DENY')
+    await next()
   })
-  app.use('*', bodyLimit({ maxSize: maxBody, onError: (c) => sendJson(c, { error: `request body larger than ${maxBody} bytes` }, 413) }))
+  const limit = bodyLimit({ maxSize: maxBody, onError: (c) => sendJson(c, { error: `request body larger than ${maxBody} bytes` }, 413) })
+  // Reads have no body to limit (and looking for one costs a full Request object per request).
+  app.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limit(c, next)))
   app.use('*', async (c, next) => {
     const mutating = !['GET', 'HEAD', 'OPTIONS'].includes(c.req.method)
     if (mutating || !isLoopback(c)) {

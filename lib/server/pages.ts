@@ -107,11 +107,16 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
     const id = c.req.param('id')
     // A finished run's page changes only when something is logged to it or its children: cached by the
     // run's file fingerprint (a running run is rendered afresh, which also runs the stale-run check).
-    const children = tracker.childRuns(id)
-    const stamp = `${tracker.runStamp(id)}|${children.length}|${children.filter((r) => r.info.status === 'RUNNING').length}`
-    const hit = pageCache.get(`run:${id}`, stamp)
+    const children = () => tracker.childRuns(id)
+    const stampOf = () => {
+      const kids = children()
+      return `${tracker.runStamp(id)}|${kids.length}|${kids.filter((r) => r.info.status === 'RUNNING').length}`
+    }
+    const hit = pageCache.get(`run:${id}`, stampOf)
     if (hit !== undefined) return sendPage(c, hit)
+    const stamp = stampOf()
     const run = tracker.getRun(id)
+    const kids = children()
     const info = run.info
     const history = tracker.metricHistory(id)
     const byKey = new Map<string, MetricPoint[]>()
@@ -175,11 +180,10 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
             ['path', 'size', 'sha256'],
             run.artifacts.map((a) => [link(`/api/runs/${seg(id)}/artifacts/${a.path.split('/').map(seg).join('/')}`, a.path), fmtBytes(a.size), a.sha256.slice(0, 16)]),
           ),
-      children.length === 0 ? '' : `<h2>Child runs (${children.length})</h2><form class="compare" method="get" action="/compare">${runsTable(children.slice(0, 500), { compare: true })}<button type="submit">Compare</button></form>${children.length > 500 ? `<p>${link(`/runs?filter=${encodeURIComponent(`attributes.parent_run_id = "${id}"`)}`, `all ${children.length} child runs`).html}</p>` : ''}`,
+      kids.length === 0 ? '' : `<h2>Child runs (${kids.length})</h2><form class="compare" method="get" action="/compare">${runsTable(kids.slice(0, 500), { compare: true })}<button type="submit">Compare</button></form>${kids.length > 500 ? `<p>${link(`/runs?filter=${encodeURIComponent(`attributes.parent_run_id = "${id}"`)}`, `all ${kids.length} child runs`).html}</p>` : ''}`,
     ].join('\n')
     const html = pageHtml(`Run ${info.name || info.runId}`, body, '/runs')
-    if (info.status !== 'RUNNING') pageCache.set(`run:${id}`, stamp, html)
-    return sendPage(c, html)
+    return sendPage(c, info.status === 'RUNNING' ? html : pageCache.set(`run:${id}`, stamp, html))
   })
 
   app.get('/runs/:id/notebook', (c) => {
@@ -197,14 +201,13 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
       return page(c, 'Compare', `<h1>Compare runs</h1><p class="muted">Pick runs on the ${link('/runs', 'runs page').html} (tick them and press Compare), or open /compare?runs=ID,ID.</p>`, '/compare')
     }
     if (ids.length > 50) throw new ConfigError(`compare at most 50 runs at once (received ${ids.length})`)
-    const stamp = ids.map((id) => tracker.runStamp(id)).join('|')
+    const stampOf = () => ids.map((id) => tracker.runStamp(id)).join('|')
     const key = `compare:${ids.join(',')}`
-    const hit = pageCache.get(key, stamp)
+    const hit = pageCache.get(key, stampOf)
     if (hit !== undefined) return sendPage(c, hit)
+    const stamp = stampOf()
     const { html } = runComparisonHtml(tracker, ids)
-    const doc = pageHtml('Compare runs', `<h1>Compare ${ids.length} run(s)</h1>${html}`, '/compare')
-    pageCache.set(key, stamp, doc)
-    return sendPage(c, doc)
+    return sendPage(c, pageCache.set(key, stamp, pageHtml('Compare runs', `<h1>Compare ${ids.length} run(s)</h1>${html}`, '/compare')))
   })
 
   app.get('/registry', (c) => {
@@ -293,9 +296,10 @@ function pageHtml(title: string, body: string, active: string): string {
   return htmlDocument({ title: `${title} · mtflow`, header, body })
 }
 
-function sendPage(c: Context, html: string, status = 200): Response {
+function sendPage(c: Context, html: string | Buffer, status = 200): Response {
   c.header('content-security-policy', PAGE_CSP)
-  return c.html(html, status as 200)
+  if (typeof html === 'string') return c.html(html, status as 200)
+  return c.body(new Uint8Array(html.buffer, html.byteOffset, html.byteLength), status as 200, { 'content-type': 'text/html; charset=UTF-8' })
 }
 
 function page(c: Context, title: string, body: string, active: string, status = 200): Response {
@@ -308,32 +312,47 @@ function page(c: Context, title: string, body: string, active: string, status = 
  * render and a busy server would otherwise redo them for every request.
  */
 class PageCache {
-  private readonly entries = new Map<string, { stamp: string; html: string }>()
+  private readonly entries = new Map<string, { stamp: string; html: Buffer; checkedAt: number }>()
   private bytes = 0
 
-  constructor(private readonly budget: number) {}
+  /**
+   * `recheckMs`: an entry whose stamp matched less than this long ago is served without taking the stamp
+   * again (a handful of stat calls per request) — a finished run's page may lag a change by that much.
+   */
+  constructor(
+    private readonly budget: number,
+    private readonly recheckMs = 100,
+  ) {}
 
-  get(key: string, stamp: string): string | undefined {
+  get(key: string, stampOf: () => string): Buffer | undefined {
     const entry = this.entries.get(key)
-    if (entry === undefined || entry.stamp !== stamp) return undefined
+    if (entry === undefined) return undefined
+    const now = performance.now()
+    if (now - entry.checkedAt >= this.recheckMs) {
+      if (entry.stamp !== stampOf()) return undefined
+      entry.checkedAt = now
+    }
     this.entries.delete(key) // re-inserted: most recently used last
     this.entries.set(key, entry)
     return entry.html
   }
 
-  set(key: string, stamp: string, html: string): void {
+  /** Kept as UTF-8 bytes: sent as they are, not encoded again for every request. */
+  set(key: string, stamp: string, page: string): Buffer {
+    const html = Buffer.from(page, 'utf8')
     const old = this.entries.get(key)
     if (old !== undefined) {
       this.bytes -= old.html.length
       this.entries.delete(key)
     }
-    this.entries.set(key, { stamp, html })
+    this.entries.set(key, { stamp, html, checkedAt: performance.now() })
     this.bytes += html.length
     for (const [k, e] of this.entries) {
       if (this.bytes <= this.budget) break
       this.entries.delete(k)
       this.bytes -= e.html.length
     }
+    return html
   }
 }
 

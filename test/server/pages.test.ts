@@ -134,6 +134,20 @@ describe('pages', () => {
     expect(page.text).toContain(`/runs/${ids.alpha}/notebook?path=notebook.ipynb`)
   })
 
+  it('shows what is logged to a finished run after its page was cached', async () => {
+    const before = await get(`/runs/${ids.beta}`)
+    expect(before.text).not.toContain('reviewed-by-desk')
+    new Tracker(home).setTag(ids.beta!, 'review', 'reviewed-by-desk')
+    await new Promise((resolve) => setTimeout(resolve, 150)) // past the cache's 100 ms re-check window
+    const after = await get(`/runs/${ids.beta}`)
+    expect(after.text).toContain('reviewed-by-desk')
+    const compared = await get(`/compare?runs=${ids.alpha},${ids.beta}`)
+    expect(compared.text).not.toContain('desk_score')
+    new Tracker(home).logMetric(ids.beta!, 'desk_score', 7)
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    expect((await get(`/compare?runs=${ids.alpha},${ids.beta}`)).text).toContain('desk_score')
+  })
+
   it('escapes markup in names and params', async () => {
     const page = await get(`/runs/${ids.hostile}`)
     expectSafePage(page)
