@@ -37,7 +37,7 @@ describe('the lifecycle (npm start)', () => {
     const tracker = new Tracker(home)
     const registry = new Registry(home)
     const champion = registry.resolve('strategies', 'sma-cross@champion')
-    const sweep = tracker.summaries().find((r) => r.tags['mtflow.kind'] === 'sweep')!
+    const sweep = tracker.summaries().find((r) => r.tags['mtflow.kind'] === 'sweep' && r.info.experimentId === 'lifecycle')!
     const children = tracker.childRuns(sweep.info.runId)
     expect(children.length).toBeGreaterThan(50)
     // The best child by Sharpe, found here from the stored runs.
