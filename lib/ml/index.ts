@@ -1,0 +1,3 @@
+// lib/ml: datasets, time-series cross-validation, models, metrics and model packaging.
+
+export * from './split.js'
