@@ -1,3 +1,4 @@
 // lib/ml: datasets, time-series cross-validation, models, metrics and model packaging.
 
 export * from './split.js'
+export * from './metrics.js'
