@@ -2,3 +2,4 @@
 
 export * from './split.js'
 export * from './metrics.js'
+export * from './dataset.js'
