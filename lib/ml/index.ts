@@ -3,3 +3,4 @@
 export * from './split.js'
 export * from './metrics.js'
 export * from './dataset.js'
+export * from './tree.js'
