@@ -67,16 +67,19 @@ export function binFeatures(m: Matrix, maxBins = 256): Binned {
       if (Number.isNaN(v)) throw new ConfigError(`feature ${m.columns[f]} is NaN at row ${r}: impute or drop such rows (makeDataset drops them)`)
       values[r] = v
     }
-    const sorted = Float64Array.from(values).sort()
-    // Distinct values; when there are more than maxBins, cut at quantiles of the rows.
-    const distinct: number[] = []
-    for (let i = 0; i < rows; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) distinct.push(sorted[i]!)
+    // Bin edges from the sorted values, or, past QUANTILE_SAMPLE rows, from a seeded sample of them (as
+    // scikit-learn's histogram trees do): the edges move a little, every row still lands in one bin.
+    const sorted = (rows > QUANTILE_SAMPLE ? sampleOf(values, QUANTILE_SAMPLE) : Float64Array.from(values)).sort()
+    const rowsForEdges = sorted.length
+    // Few distinct values: a bin each (cut midway between neighbours); else cut at quantiles.
+    let distinct = rowsForEdges > 0 ? 1 : 0
+    for (let i = 1; i < rowsForEdges && distinct <= maxBins; i++) if (sorted[i] !== sorted[i - 1]) distinct++
     const edges: number[] = []
-    if (distinct.length <= maxBins) {
-      for (let i = 0; i + 1 < distinct.length; i++) edges.push((distinct[i]! + distinct[i + 1]!) / 2)
+    if (distinct <= maxBins) {
+      for (let i = 1; i < rowsForEdges; i++) if (sorted[i] !== sorted[i - 1]) edges.push((sorted[i - 1]! + sorted[i]!) / 2)
     } else {
       for (let b = 1; b < maxBins; b++) {
-        const i = Math.floor((b * rows) / maxBins)
+        const i = Math.floor((b * rowsForEdges) / maxBins)
         const lo = sorted[i - 1]!
         const hi = sorted[i]!
         const edge = lo === hi ? lo : (lo + hi) / 2
@@ -84,24 +87,44 @@ export function binFeatures(m: Matrix, maxBins = 256): Binned {
       }
     }
     const cut = Float64Array.from(edges)
+    const padded = new Float64Array(256).fill(Infinity)
+    padded.set(cut)
     const code = new Uint8Array(rows)
-    for (let r = 0; r < rows; r++) code[r] = upperBound(cut, values[r]!)
+    for (let r = 0; r < rows; r++) code[r] = binOf(padded, values[r]!)
     codes.push(code)
     cuts.push(cut)
   }
   return { codes, cuts }
 }
 
-/** The first index whose cut is ≥ v (the bin of v: rows ≤ cut[b] are in bins ≤ b). */
-function upperBound(cut: Float64Array, v: number): number {
-  let lo = 0
-  let hi = cut.length
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    if (cut[mid]! < v) lo = mid + 1
-    else hi = mid
+const QUANTILE_SAMPLE = 16_384
+
+/** The first index whose cut is ≥ v (the bin of v: rows ≤ cut[b] are in bins ≤ b), over cuts padded to
+ * 256 with +∞: eight fixed halvings (a plain binary search's loop branches cost twice as much here). */
+function binOf(cut: Float64Array, v: number): number {
+  let i = 0
+  if (cut[i + 127]! < v) i += 128
+  if (cut[i + 63]! < v) i += 64
+  if (cut[i + 31]! < v) i += 32
+  if (cut[i + 15]! < v) i += 16
+  if (cut[i + 7]! < v) i += 8
+  if (cut[i + 3]! < v) i += 4
+  if (cut[i + 1]! < v) i += 2
+  if (cut[i]! < v) i += 1
+  return i
+}
+
+/** k values drawn without replacement (seeded: the same data bins the same way every time). */
+function sampleOf(values: Float64Array, k: number): Float64Array {
+  const rng = seededRandom(0x5eed)
+  const pool = Float64Array.from(values)
+  for (let i = 0; i < k; i++) {
+    const j = i + Math.floor(rng.next() * (pool.length - i))
+    const t = pool[i]!
+    pool[i] = pool[j]!
+    pool[j] = t
   }
-  return lo
+  return pool.subarray(0, k)
 }
 
 interface Grown {

@@ -74,6 +74,17 @@ describe('DecisionTreeClassifier', () => {
     expect(a.filter((v, i) => v === test.y[i]).length / a.length).toBeGreaterThan(0.95)
   })
 
+  it('bins large data from a sample of its quantiles and still splits where the labels change', () => {
+    const rng = seededRandom(2)
+    const rows = Array.from({ length: 40_000 }, () => [rng.next()])
+    const y = rows.map((r) => (r[0]! > 0.3 ? 1 : 0))
+    const stump = new DecisionTreeClassifier({ maxDepth: 1 }).fit({ ...matrix(rows, ['x']), y })
+    // 256 quantile bins of U(0, 1): the cut lands within one bin width (~0.004) of 0.3.
+    expect(Math.abs(stump.toJSON().threshold[0]! - 0.3)).toBeLessThan(0.01)
+    const predicted = stump.predict(matrix(rows, ['x']))
+    expect(predicted.filter((v, i) => v === y[i]).length / y.length).toBeGreaterThan(0.99)
+  })
+
   it('round-trips through JSON with identical predictions; refuses other features', () => {
     const rng = seededRandom(9)
     const rows = Array.from({ length: 500 }, () => [rng.normal(), rng.normal()])
