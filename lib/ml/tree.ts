@@ -28,13 +28,15 @@ export interface TreeOptions {
   seed?: number
   /** Bins per feature, 2…256 (default 256). */
   maxBins?: number
+  /** Histogram subtraction for big nodes (default true). The tree is the same either way: off only to check that. */
+  subtraction?: boolean
 }
 
 export interface TreeJSON {
   type: 'tree-classifier' | 'tree-regressor'
   columns: string[]
   classes?: number[]
-  options: Required<Omit<TreeOptions, 'maxFeatures'>> & { maxFeatures: number | null }
+  options: Required<Omit<TreeOptions, 'maxFeatures' | 'subtraction'>> & { maxFeatures: number | null }
   /** Per node: the feature (−1 for a leaf), threshold, left and right children. */
   feature: number[]
   threshold: number[]
@@ -185,8 +187,22 @@ export function growTree(binned: Binned, target: Float64Array, nClasses: number,
 
   const leafValue = (s: Float64Array, n: number): number[] => (nClasses > 0 ? Array.from({ length: nClasses }, (_, c) => s[c]! / n) : [s[1]! / n])
 
-  // Depth-first with an explicit stack: [from, to, depth, node].
-  const stack: [number, number, number, number][] = []
+  // Depth-first with an explicit stack: [from, to, depth, node, the node's full histogram when known].
+  const stack: [number, number, number, number, Float64Array | undefined][] = []
+  // Nodes this big keep a histogram of every feature (p × 256 × k): a split computes the smaller child's
+  // from its rows and the larger one's as parent − smaller (LightGBM's subtraction), halving the work at
+  // the top of the tree where most rows are. Smaller nodes scan only the bins their rows occupy.
+  const BIG = 2048
+  const full = maxFeatures === p && options.subtraction !== false
+  const fullSize = p * 256 * k
+  const buildFull = (from: number, to: number): Float64Array => {
+    const h = new Float64Array(fullSize)
+    for (let f = 0; f < p; f++) {
+      if (nClasses > 0) classHistogramFull(rows, from, to, binned.codes[f]!, target, k, h, f * 256 * k)
+      else regressionHistogramFull(rows, from, to, binned.codes[f]!, target, h, f * 256 * 3)
+    }
+    return h
+  }
   const newNode = (from: number, to: number): number => {
     const id = grown.feature.length
     stats(from, to, total)
@@ -198,9 +214,9 @@ export function growTree(binned: Binned, target: Float64Array, nClasses: number,
     grown.value.push(...leafValue(total, to - from))
     return id
   }
-  stack.push([0, rows.length, 0, newNode(0, rows.length)])
+  stack.push([0, rows.length, 0, newNode(0, rows.length), undefined])
   while (stack.length > 0) {
-    const [from, to, depth, node] = stack.pop()!
+    const [from, to, depth, node, known] = stack.pop()!
     const n = to - from
     if (depth >= maxDepth || n < minSplit) continue
     stats(from, to, total)
@@ -216,10 +232,36 @@ export function growTree(binned: Binned, target: Float64Array, nClasses: number,
     let bestGain = 0
     let bestFeature = -1
     let bestBin = -1
+    const nodeHist = full && n >= BIG ? (known ?? buildFull(from, to)) : undefined
     for (let fi = 0; fi < maxFeatures; fi++) {
       const f = features[fi]!
       const code = binned.codes[f]!
       if (binned.cuts[f]!.length === 0) continue
+      if (nodeHist !== undefined) {
+        // Every bin of this feature, in order, from the node's full histogram.
+        const base = f * 256 * k
+        const nb = binned.cuts[f]!.length + 1
+        leftAcc.fill(0)
+        let nLeft = 0
+        for (let b = 0; b + 1 < nb; b++) {
+          const o = base + b * k
+          const cnt = nClasses > 0 ? sumClasses(nodeHist, o, k) : nodeHist[o]!
+          if (cnt === 0) continue
+          for (let c = 0; c < k; c++) leftAcc[c]! += nodeHist[o + c]!
+          nLeft += cnt
+          const nRight = n - nLeft
+          if (nLeft < minLeaf) continue
+          if (nRight < minLeaf) break
+          for (let c = 0; c < k; c++) rightAcc[c] = total[c]! - leftAcc[c]!
+          const gain = parentCost - cost(leftAcc, nLeft) - cost(rightAcc, nRight)
+          if (gain > bestGain + 1e-12) {
+            bestGain = gain
+            bestFeature = f
+            bestBin = b
+          }
+        }
+        continue
+      }
       // Histogram of the node's rows over the bins they occupy; only those bins are scanned and then
       // cleared (a deep node holds few rows: scanning all 256 bins there would dominate the fit).
       let touched = 0
@@ -297,7 +339,17 @@ export function growTree(binned: Binned, target: Float64Array, nClasses: number,
     const rightNode = newNode(l, to)
     grown.left[node] = leftNode
     grown.right[node] = rightNode
-    stack.push([l, to, depth + 1, rightNode], [from, l, depth + 1, leftNode])
+    let leftHist: Float64Array | undefined
+    let rightHist: Float64Array | undefined
+    if (nodeHist !== undefined && depth + 1 < maxDepth && Math.max(l - from, to - l) >= BIG) {
+      const leftSmaller = l - from <= to - l
+      const small = leftSmaller ? buildFull(from, l) : buildFull(l, to)
+      // The parent's histogram becomes the larger child's: parent − smaller.
+      for (let i = 0; i < fullSize; i++) nodeHist[i]! -= small[i]!
+      leftHist = leftSmaller ? small : nodeHist
+      rightHist = leftSmaller ? nodeHist : small
+    }
+    stack.push([l, to, depth + 1, rightNode, rightHist], [from, l, depth + 1, leftNode, leftHist])
   }
   return grown
 }
@@ -316,6 +368,26 @@ function classHistogram(rows: Uint32Array, from: number, to: number, code: Uint8
     hist[b * k + (target[r]! | 0)]!++
   }
   return touched
+}
+
+/** Class counts of rows[from, to) per bin into h at offset (bin-major, k per bin). */
+function classHistogramFull(rows: Uint32Array, from: number, to: number, code: Uint8Array, target: Float64Array, k: number, h: Float64Array, offset: number): void {
+  for (let i = from; i < to; i++) {
+    const r = rows[i]!
+    h[offset + code[r]! * k + (target[r]! | 0)]!++
+  }
+}
+
+/** Count, sum and sum of squares of rows[from, to) per bin into h at offset (3 per bin). */
+function regressionHistogramFull(rows: Uint32Array, from: number, to: number, code: Uint8Array, target: Float64Array, h: Float64Array, offset: number): void {
+  for (let i = from; i < to; i++) {
+    const r = rows[i]!
+    const t = target[r]!
+    const o = offset + code[r]! * 3
+    h[o]!++
+    h[o + 1]! += t
+    h[o + 2]! += t * t
+  }
 }
 
 function sumClasses(hist: Float64Array, offset: number, k: number): number {

@@ -85,6 +85,24 @@ describe('DecisionTreeClassifier', () => {
     expect(predicted.filter((v, i) => v === y[i]).length / y.length).toBeGreaterThan(0.99)
   })
 
+  it('grows the same tree with and without histogram subtraction (big nodes)', () => {
+    const rng = seededRandom(4)
+    const rows = Array.from({ length: 12_000 }, () => [rng.normal(), rng.normal(), Math.round(rng.next() * 9), rng.next()])
+    const y = rows.map((r) => (r[0]! + r[1]! * r[3]! + 0.2 * r[2]! + 0.5 * rng.normal() > 1 ? 1 : 0))
+    const m = { ...matrix(rows, ['a', 'b', 'c', 'd']), y }
+    const on = new DecisionTreeClassifier({ maxDepth: 10 }).fit(m).toJSON()
+    const off = new DecisionTreeClassifier({ maxDepth: 10, subtraction: false }).fit(m).toJSON()
+    expect(on.feature.length).toBeGreaterThan(200)
+    expect(on.feature).toEqual(off.feature)
+    expect(on.threshold).toEqual(off.threshold)
+    expect(on.value).toEqual(off.value)
+    const target = rows.map((r) => r[0]! * 2 + r[1]! ** 2 + rng.normal())
+    const rOn = new DecisionTreeRegressor({ maxDepth: 8 }).fit({ ...m, y: target }).toJSON()
+    const rOff = new DecisionTreeRegressor({ maxDepth: 8, subtraction: false }).fit({ ...m, y: target }).toJSON()
+    expect(rOn.threshold).toEqual(rOff.threshold)
+    for (let i = 0; i < rOn.value.length; i++) expect(rOn.value[i]).toBeCloseTo(rOff.value[i]!, 9)
+  })
+
   it('round-trips through JSON with identical predictions; refuses other features', () => {
     const rng = seededRandom(9)
     const rows = Array.from({ length: 500 }, () => [rng.normal(), rng.normal()])
