@@ -3,6 +3,7 @@
 // Markdown, anything else as readable text. Pure functions: kernel/display.ts sends the bundles.
 
 import { inspect } from 'node:util'
+import { attr as escapeHtml } from '../lib/report/html.js'
 
 export interface MimeBundle {
   data: Record<string, string>
@@ -151,6 +152,5 @@ function tableText(table: TableView): string {
   return [line(table.columns), ...cells.map(line), caption(table)].join('\n')
 }
 
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
-}
+/** lib/report's attribute escaping: safe in text and in double-quoted attributes. */
+export { escapeHtml }

@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os'
 import { ConfigError, isoTime, streamProgressSink } from '../core/index.js'
 import type { Bars } from '../data/index.js'
 import type { Sizing } from '../strategy/index.js'
-import { formatTable, lazy, printJson, type CliContext } from './context.js'
+import { collect, formatTable, lazy, printJson, type CliContext } from './context.js'
 
 const data = () => lazy('../data/index.js') as typeof import('../data/index.js')
 const bt = () => lazy('../backtest/index.js') as typeof import('../backtest/index.js')
@@ -30,8 +30,6 @@ async function runTracked<T>(run: import('../track/index.js').ActiveRun | undefi
     process.off('SIGINT', kill)
   }
 }
-
-const collect = (v: string, all: string[]) => [...all, v]
 
 interface Common {
   strategy?: string

@@ -40,6 +40,11 @@ export function parseSeconds(value: string | undefined, option: string): number 
  */
 export const lazy = createRequire(import.meta.url)
 
+/** Commander's collector for a repeatable option (`--param a=1 --param b=2` → ['a=1', 'b=2']). */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value]
+}
+
 /** Columns padded to their widest cell, two spaces apart. */
 export function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j]!.length)))

@@ -6,9 +6,10 @@ import { Command } from 'commander'
 import { writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { ConfigError, sha256 } from '../core/index.js'
+import { parseParamArg } from '../strategy/params.js'
 import type { DashboardDefinition } from '../report/index.js'
 import type { RegistryVersion } from '../track/index.js'
-import { formatTable, lazy, printJson, type CliContext } from './context.js'
+import { collect, formatTable, lazy, printJson, type CliContext } from './context.js'
 
 const dashboards = () => (lazy('../../dashboards/index.js') as typeof import('../../dashboards/index.js')).DASHBOARDS
 
@@ -109,15 +110,5 @@ export function dashboardCommand(context: CliContext): Command {
 }
 
 function parseParams(pairs: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=')
-    if (eq <= 0) throw new ConfigError(`--param must be key=value (received ${JSON.stringify(pair)})`)
-    out[pair.slice(0, eq)] = pair.slice(eq + 1)
-  }
-  return out
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value]
+  return Object.fromEntries(pairs.map(parseParamArg))
 }

@@ -8,9 +8,10 @@
 import { Command } from 'commander'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ConfigError, errorMessage, sha256, sha256File, writeFileAtomic } from '../core/index.js'
+import { errorMessage, sha256, sha256File, writeFileAtomic } from '../core/index.js'
 import { PROJECT_ROOT } from '../../kernel/kernelspec.js'
 import { lazy, printJson, type CliContext } from './context.js'
+import { parsePort, serveUntilStopped } from './serve.js'
 
 const NOTEBOOKS = ['00-quickstart', '01-data', '02-features', '03-backtest']
 const SWEEP = { strategy: 'sma-cross', symbol: 'SPX', source: 'sample', timeframe: '1d', grid: ['fast=5:50:5', 'slow=20:200:20'], commission: '0.0005' }
@@ -41,8 +42,7 @@ export function lifecycleCommand(context: CliContext): Command {
     .option('--fresh', 're-run every step even when its inputs are unchanged')
     .option('--json', 'print the steps as JSON (and {url, token} once serving)')
     .action(async (o: { port: string; host: string; serve: boolean; fresh?: boolean; json?: boolean }) => {
-      const port = Number(o.port)
-      if (!/^\d+$/.test(o.port) || port > 65535) throw new ConfigError(`--port must be an integer in [0, 65535] (received ${JSON.stringify(o.port)})`)
+      const port = parsePort(o.port)
       const steps = await runLifecycle(context, { fresh: o.fresh === true, quiet: o.json === true })
       const failed = steps.filter((s) => s.status === 'failed')
       if (o.json === true) printJson(context, { home: context.home, steps })
@@ -51,26 +51,8 @@ export function lifecycleCommand(context: CliContext): Command {
         context.stderr.write(`mtflow: ${failed.length} lifecycle step(s) failed: ${failed.map((s) => s.name).join(', ')}\n`)
       }
       if (!o.serve) return
-      const server = lazy('../server/index.js') as typeof import('../server/index.js')
-      const token = server.workspaceToken(context.home)
-      let listening: Awaited<ReturnType<typeof server.startServer>>
-      try {
-        listening = await server.startServer({ home: context.home, token, port, host: o.host })
-      } catch (error) {
-        if ((error as { code?: string }).code === 'EADDRINUSE') throw new ConfigError(`port ${port} on ${o.host} is in use (another mtflow serve?); pick another with --port`)
-        throw error
-      }
-      if (o.json === true) context.stdout.write(`${JSON.stringify({ url: listening.url, token })}\n`)
-      else context.stdout.write(`\nmtflow is serving ${context.home}\n\n  ${listening.url}\n\n  token for changes: ${token}\n  Ctrl-C stops the server.\n`)
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off('SIGINT', stop)
-          process.off('SIGTERM', stop)
-          void listening.close().then(resolve)
-        }
-        process.on('SIGINT', stop)
-        process.on('SIGTERM', stop)
-      })
+      if (o.json !== true) context.stdout.write('\n')
+      await serveUntilStopped(context, { port, host: o.host, json: o.json === true })
     })
 }
 

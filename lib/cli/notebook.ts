@@ -5,7 +5,7 @@ import { basename, dirname, relative, resolve } from 'node:path'
 import { findProjectRoot, gitCommit, sha256File, streamProgressSink } from '../core/index.js'
 import { parseParameterArgs } from '../../kernel/parameters.js'
 import type { RunNotebookResult } from '../../kernel/runner.js'
-import { lazy, parseSeconds, printJson, type CliContext } from './context.js'
+import { collect, lazy, parseSeconds, printJson, type CliContext } from './context.js'
 
 interface RunOptions {
   parameter: string[]
@@ -162,8 +162,4 @@ export async function runWithInterrupt<T>(work: (signal: AbortSignal) => Promise
 function displayPath(path: string): string {
   const rel = relative(process.cwd(), path)
   return rel === '' || rel.startsWith('..') ? path : rel
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value]
 }

@@ -3,7 +3,7 @@
 import { Command } from 'commander'
 import { ConfigError, isoTime } from '../core/index.js'
 import type { RunSummary, SearchResult } from '../track/index.js'
-import { formatTable, lazy, printJson, type CliContext } from './context.js'
+import { collect, formatTable, lazy, printJson, type CliContext } from './context.js'
 
 const track = () => lazy('../track/index.js') as typeof import('../track/index.js')
 
@@ -151,8 +151,4 @@ function count(text: string, option: string): number {
 
 function nonEmpty(list: string[]): string[] | undefined {
   return list.length === 0 ? undefined : list
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value]
 }

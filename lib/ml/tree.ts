@@ -191,21 +191,23 @@ export function growTree(binned: Binned, target: Float64Array, nClasses: number,
   const stack: [number, number, number, number, Float64Array | undefined][] = []
   // Nodes this big keep a histogram of every feature (p × 256 × k): a split computes the smaller child's
   // from its rows and the larger one's as parent − smaller (LightGBM's subtraction), halving the work at
-  // the top of the tree where most rows are. Smaller nodes scan only the bins their rows occupy.
+  // the top of the tree where most rows are. Smaller nodes histogram one feature at a time and scan
+  // only the bins their rows occupy.
   const BIG = 2048
   const full = maxFeatures === p && options.subtraction !== false
   const fullSize = p * 256 * k
+  const identity = Uint8Array.from({ length: 256 }, (_, i) => i)
   const buildFull = (from: number, to: number): Float64Array => {
     const h = new Float64Array(fullSize)
-    for (let f = 0; f < p; f++) {
-      if (nClasses > 0) classHistogramFull(rows, from, to, binned.codes[f]!, target, k, h, f * 256 * k)
-      else regressionHistogramFull(rows, from, to, binned.codes[f]!, target, h, f * 256 * 3)
-    }
+    for (let f = 0; f < p; f++) histogram(rows, from, to, binned.codes[f]!, target, nClasses, h, f * 256 * k, undefined, bins)
     return h
   }
+  // Each node's class counts (or count, sum, sum of squares), taken once when the node is made.
+  const totals: number[] = []
   const newNode = (from: number, to: number): number => {
     const id = grown.feature.length
     stats(from, to, total)
+    for (let c = 0; c < k; c++) totals.push(total[c]!)
     grown.feature.push(-1)
     grown.threshold.push(0)
     grown.left.push(-1)
@@ -219,7 +221,7 @@ export function growTree(binned: Binned, target: Float64Array, nClasses: number,
     const [from, to, depth, node, known] = stack.pop()!
     const n = to - from
     if (depth >= maxDepth || n < minSplit) continue
-    stats(from, to, total)
+    for (let c = 0; c < k; c++) total[c] = totals[node * k + c]!
     const parentCost = cost(total, n)
     if (parentCost <= 1e-12 * Math.max(1, n)) continue
     // Features to try: a partial Fisher–Yates draw when fewer than all.
@@ -235,75 +237,34 @@ export function growTree(binned: Binned, target: Float64Array, nClasses: number,
     const nodeHist = full && n >= BIG ? (known ?? buildFull(from, to)) : undefined
     for (let fi = 0; fi < maxFeatures; fi++) {
       const f = features[fi]!
-      const code = binned.codes[f]!
-      if (binned.cuts[f]!.length === 0) continue
+      const nb = binned.cuts[f]!.length + 1
+      if (nb < 2) continue
+      let h: Float64Array
+      let base: number
+      let order: Uint8Array
+      let count: number
       if (nodeHist !== undefined) {
         // Every bin of this feature, in order, from the node's full histogram.
-        const base = f * 256 * k
-        const nb = binned.cuts[f]!.length + 1
-        leftAcc.fill(0)
-        let nLeft = 0
-        for (let b = 0; b + 1 < nb; b++) {
-          const o = base + b * k
-          const cnt = nClasses > 0 ? sumClasses(nodeHist, o, k) : nodeHist[o]!
-          if (cnt === 0) continue
-          for (let c = 0; c < k; c++) leftAcc[c]! += nodeHist[o + c]!
-          nLeft += cnt
-          const nRight = n - nLeft
-          if (nLeft < minLeaf) continue
-          if (nRight < minLeaf) break
-          for (let c = 0; c < k; c++) rightAcc[c] = total[c]! - leftAcc[c]!
-          const gain = parentCost - cost(leftAcc, nLeft) - cost(rightAcc, nRight)
-          if (gain > bestGain + 1e-12) {
-            bestGain = gain
-            bestFeature = f
-            bestBin = b
-          }
-        }
-        continue
-      }
-      // Histogram of the node's rows over the bins they occupy; only those bins are scanned and then
-      // cleared (a deep node holds few rows: scanning all 256 bins there would dominate the fit).
-      let touched = 0
-      if (nClasses > 0) {
-        touched = classHistogram(rows, from, to, code, target, k, hist, seen, bins)
+        h = nodeHist
+        base = f * 256 * k
+        order = identity
+        count = nb
       } else {
-        for (let i = from; i < to; i++) {
-          const r = rows[i]!
-          const b = code[r]!
-          if (seen[b] === 0) {
-            seen[b] = 1
-            bins[touched++] = b
-          }
-          const t = target[r]!
-          const o = b * 3
-          hist[o]!++
-          hist[o + 1]! += t
-          hist[o + 2]! += t * t
-        }
+        h = hist
+        base = 0
+        order = bins
+        count = histogram(rows, from, to, binned.codes[f]!, target, nClasses, hist, 0, seen, bins)
+        sortOccupied(bins, count, seen)
       }
-      // The occupied bins in order: a sweep of the seen-flags when many, an insertion sort when few.
-      if (touched > 32) {
-        let j = 0
-        for (let b = 0; b < 256; b++) if (seen[b] === 1) bins[j++] = b
-      } else {
-        for (let a = 1; a < touched; a++) {
-          const v = bins[a]!
-          let j = a - 1
-          while (j >= 0 && bins[j]! > v) {
-            bins[j + 1] = bins[j]!
-            j--
-          }
-          bins[j + 1] = v
-        }
-      }
-      const order = bins
+      // Rows in bins ≤ b go left: try each boundary between occupied bins.
       leftAcc.fill(0)
       let nLeft = 0
-      for (let j = 0; j + 1 < touched; j++) {
-        const b = order[j]!
-        for (let c = 0; c < k; c++) leftAcc[c]! += hist[b * k + c]!
-        nLeft += nClasses > 0 ? sumClasses(hist, b * k, k) : hist[b * 3]!
+      for (let j = 0; j + 1 < count; j++) {
+        const o = base + order[j]! * k
+        const cnt = nClasses > 0 ? sumClasses(h, o, k) : h[o]!
+        if (cnt === 0) continue
+        for (let c = 0; c < k; c++) leftAcc[c]! += h[o + c]!
+        nLeft += cnt
         const nRight = n - nLeft
         if (nLeft < minLeaf) continue
         if (nRight < minLeaf) break
@@ -312,13 +273,14 @@ export function growTree(binned: Binned, target: Float64Array, nClasses: number,
         if (gain > bestGain + 1e-12) {
           bestGain = gain
           bestFeature = f
-          bestBin = b
+          bestBin = order[j]!
         }
       }
-      for (let j = 0; j < touched; j++) {
-        const b = order[j]!
-        seen[b] = 0
-        hist.fill(0, b * k, b * k + k)
+      if (nodeHist === undefined) {
+        for (let j = 0; j < count; j++) {
+          seen[bins[j]!] = 0
+          hist.fill(0, bins[j]! * k, bins[j]! * k + k)
+        }
       }
     }
     if (bestFeature < 0) continue
@@ -354,39 +316,49 @@ export function growTree(binned: Binned, target: Float64Array, nClasses: number,
   return grown
 }
 
-/** Per-bin class counts of rows[from, to); records each newly occupied bin. Returns how many. (A
- * function of its own: its arrays are locals here, not variables captured from growTree's closures.) */
-function classHistogram(rows: Uint32Array, from: number, to: number, code: Uint8Array, target: Float64Array, k: number, hist: Float64Array, seen: Uint8Array, bins: Uint8Array): number {
+/**
+ * Per-bin sums of rows[from, to) into h at offset: class counts (k = nClasses per bin), or count, sum
+ * and sum of squares (regression, nClasses = 0). With `seen`, each newly occupied bin is listed in `bins`;
+ * returns how many. (A function of its own: its arrays are locals here, not variables captured by
+ * growTree's closures, which the hot loop would read through a context.)
+ */
+function histogram(rows: Uint32Array, from: number, to: number, code: Uint8Array, target: Float64Array, nClasses: number, h: Float64Array, offset: number, seen: Uint8Array | undefined, bins: Uint8Array): number {
   let touched = 0
+  const k = nClasses > 0 ? nClasses : 3
   for (let i = from; i < to; i++) {
     const r = rows[i]!
     const b = code[r]!
-    if (seen[b] === 0) {
+    if (seen !== undefined && seen[b] === 0) {
       seen[b] = 1
       bins[touched++] = b
     }
-    hist[b * k + (target[r]! | 0)]!++
+    const o = offset + b * k
+    if (nClasses > 0) h[o + (target[r]! | 0)]!++
+    else {
+      const t = target[r]!
+      h[o]!++
+      h[o + 1]! += t
+      h[o + 2]! += t * t
+    }
   }
   return touched
 }
 
-/** Class counts of rows[from, to) per bin into h at offset (bin-major, k per bin). */
-function classHistogramFull(rows: Uint32Array, from: number, to: number, code: Uint8Array, target: Float64Array, k: number, h: Float64Array, offset: number): void {
-  for (let i = from; i < to; i++) {
-    const r = rows[i]!
-    h[offset + code[r]! * k + (target[r]! | 0)]!++
+/** The `count` occupied bins listed in `bins`, put in order: a sweep of the seen-flags when many, an insertion sort when few. */
+function sortOccupied(bins: Uint8Array, count: number, seen: Uint8Array): void {
+  if (count > 32) {
+    let j = 0
+    for (let b = 0; b < 256; b++) if (seen[b] === 1) bins[j++] = b
+    return
   }
-}
-
-/** Count, sum and sum of squares of rows[from, to) per bin into h at offset (3 per bin). */
-function regressionHistogramFull(rows: Uint32Array, from: number, to: number, code: Uint8Array, target: Float64Array, h: Float64Array, offset: number): void {
-  for (let i = from; i < to; i++) {
-    const r = rows[i]!
-    const t = target[r]!
-    const o = offset + code[r]! * 3
-    h[o]!++
-    h[o + 1]! += t
-    h[o + 2]! += t * t
+  for (let a = 1; a < count; a++) {
+    const v = bins[a]!
+    let j = a - 1
+    while (j >= 0 && bins[j]! > v) {
+      bins[j + 1] = bins[j]!
+      j--
+    }
+    bins[j + 1] = v
   }
 }
 

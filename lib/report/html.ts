@@ -2,14 +2,17 @@
 // tables and one stylesheet. Everything that reaches a page from data goes through `esc` (text) or
 // `attr` (attribute values); markup from elsewhere (notebook outputs) is sanitized by lib/server.
 
+// The project's one HTML escaping (pages, dashboards, notebook HTML, the kernel's tables, the sanitizer).
+const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }
+
 /** Text content, escaped. */
 export function esc(value: unknown): string {
-  return String(value ?? '').replace(/[&<>]/g, (ch) => (ch === '&' ? '&amp;' : ch === '<' ? '&lt;' : '&gt;'))
+  return String(value ?? '').replace(/[&<>]/g, (ch) => ENTITIES[ch]!)
 }
 
-/** An attribute value, escaped (for use inside double quotes). */
+/** An attribute value, escaped for use inside double quotes (also safe as text). */
 export function attr(value: unknown): string {
-  return String(value ?? '').replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)
+  return String(value ?? '').replace(/[&<>"]/g, (ch) => ENTITIES[ch]!)
 }
 
 /** Markup built by us (trusted): a tagged string so tables can tell it from text. */

@@ -115,8 +115,10 @@ export function runComparisonHtml(tracker: Tracker, runIds: readonly string[], o
   const equity: { label: string; points: MetricPoint[] }[] = []
   const drawdown: { label: string; points: MetricPoint[] }[] = []
   cmp.runs.forEach((r, i) => {
-    const e = tracker.metricHistory(r.runId, 'equity')
-    const d = tracker.metricHistory(r.runId, 'drawdown')
+    // One read of the run's metric history for both curves.
+    const history = tracker.metricHistory(r.runId)
+    const e = history.filter((p) => p.key === 'equity')
+    const d = history.filter((p) => p.key === 'drawdown')
     if (e.length > 1) equity.push({ label: labels[i]!, points: e })
     if (d.length > 1) drawdown.push({ label: labels[i]!, points: underwater(d) })
   })

@@ -5,6 +5,7 @@
 import { marked } from 'marked'
 import type { MultilineString, NotebookCell } from '../../kernel/nbformat.js'
 import { ConfigError } from '../core/index.js'
+import { attr as escapeHtml } from '../report/html.js'
 import { sanitizeHtml } from './sanitize.js'
 
 export interface RenderNotebookOptions {
@@ -160,10 +161,6 @@ function ifText(value: unknown, render: (text: string) => Shown): Shown | undefi
 function stripAnsi(text: string): string {
   // eslint-disable-next-line no-control-regex
   return text.replace(/\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-_]?/g, '')
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 }
 
 /** A string, or the strings of an array joined (nbformat's multiline strings); anything else is "". */

@@ -107,7 +107,8 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
     const id = c.req.param('id')
     // A finished run's page changes only when something is logged to it or its children: cached by the
     // run's file fingerprint (a running run is rendered afresh, which also runs the stale-run check).
-    const children = () => tracker.childRuns(id)
+    let childList: RunSummary[] | undefined
+    const children = () => (childList ??= tracker.childRuns(id))
     const stampOf = () => {
       const kids = children()
       return `${tracker.runStamp(id)}|${kids.length}|${kids.filter((r) => r.info.status === 'RUNNING').length}`

@@ -4,6 +4,7 @@
 // (No DOM types here: lib/ compiles without the "dom" lib, as in lib/report/plot.ts.)
 
 import { parseHTML } from 'linkedom'
+import { attr, esc } from '../report/html.js'
 
 /** The few DOM members the walk reads. */
 interface DomAttr {
@@ -161,7 +162,7 @@ function writeElement(node: DomNode, tag: string, mode: Mode, parent: string | u
   const attributes = mode === 'svg' ? svgAttributes(node, tag) : htmlAttributes(node, tag)
   if (tag === 'svg') attributes.unshift(['xmlns', SVG_NAMESPACE])
   if (tag === 'a') attributes.push(['rel', LINK_REL])
-  out.push(`<${tag}${attributes.map(([n, v]) => ` ${n}="${escapeAttribute(v)}"`).join('')}>`)
+  out.push(`<${tag}${attributes.map(([n, v]) => ` ${n}="${attr(v)}"`).join('')}>`)
   if (mode === 'html' && VOID_ELEMENTS.has(tag)) {
     // The parser never gives a void element children; if it did, they would follow it.
     pushChildren(tasks, node, mode, parent)
@@ -265,11 +266,7 @@ function withoutNul(text: string): string {
 }
 
 function escapeText(text: string): string {
-  return withoutNul(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-}
-
-function escapeAttribute(value: string): string {
-  return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+  return esc(withoutNul(text))
 }
 
 /** lower-case name → the name as written (SVG is case-sensitive: clipPath, viewBox). */
