@@ -18,7 +18,9 @@ export const REGISTRY_KINDS: readonly RegistryKind[] = ['strategies', 'models', 
 export type ModelStage = 'None' | 'Staging' | 'Production' | 'Archived'
 export const MODEL_STAGES: readonly ModelStage[] = ['None', 'Staging', 'Production', 'Archived']
 
-/** The event-driven and vectorized engines run on the same data: their results, and whether they agree. */
+/** The event-driven and vectorized engines run on the same data: their results, and whether they agree.
+ * The shape lib/backtest's parityCheck returns (ParityResult): declared on both sides because neither
+ * module may import the other (DESIGN: track depends on core only). */
 export interface ParityRecord {
   agree: boolean
   /** The largest relative difference of final equity / of any metric compared. */
