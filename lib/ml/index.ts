@@ -1,6 +1,8 @@
 // lib/ml: datasets, time-series cross-validation, models, metrics and model packaging.
 
+export * from './model.js'
 export * from './split.js'
 export * from './metrics.js'
 export * from './dataset.js'
+export { binFeatures, type Binned } from './cart.js'
 export * from './tree.js'
