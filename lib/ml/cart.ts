@@ -184,12 +184,16 @@ export function growTree(binned: Binned, target: Float64Array, nClasses: number,
       if (known !== undefined) pool.push(known)
       continue
     }
-    // Features to try: a partial Fisher–Yates draw when fewer than all.
-    for (let i = 0; i < maxFeatures; i++) {
-      const j = i + Math.floor(rng.next() * (p - i))
-      const t = features[i]!
-      features[i] = features[j]!
-      features[j] = t
+    // Features to try: a partial Fisher–Yates draw when fewer than all, tried in index order (so equal
+    // gains go to the lower feature whatever the draw, as with all features).
+    if (maxFeatures < p) {
+      for (let i = 0; i < maxFeatures; i++) {
+        const j = i + Math.floor(rng.next() * (p - i))
+        const t = features[i]!
+        features[i] = features[j]!
+        features[j] = t
+      }
+      features.subarray(0, maxFeatures).sort()
     }
     best.reset(parentCost)
     const nodeHist = known ?? (full && n >= FULL_MIN ? buildFull(rows, from, to, codes, p, target, nClasses, take()) : undefined)
