@@ -14,8 +14,12 @@ export interface Binned {
   p: number
   /** rows × p bin codes, row-major: a node's histogram of every feature is one pass over its rows. */
   codes: Uint8Array
-  /** cuts[f][b]: the threshold between bin b and bin b+1 (rows with value ≤ it go left). */
+  /** cuts[f][b]: an edge between bin b and bin b+1 (rows with value ≤ it are in bins ≤ b). */
   cuts: Float64Array[]
+  /** lo[f][b], hi[f][b]: the lowest and highest value in bin b (a split's threshold is the midpoint of the
+   * values either side of it in the node, as in an exact CART). */
+  lo: Float64Array[]
+  hi: Float64Array[]
 }
 
 /** Bin edges come from this many rows drawn once (seeded) when there are more: sorting every value of
@@ -28,6 +32,8 @@ export function binFeatures(m: Matrix, maxBins = 256): Binned {
   const p = m.columns.length
   const codes = new Uint8Array(rows * p)
   const cuts: Float64Array[] = []
+  const lo: Float64Array[] = []
+  const hi: Float64Array[] = []
   const picked = rows > QUANTILE_SAMPLE ? sampleRows(rows, QUANTILE_SAMPLE) : undefined
   const sorted = new Float64Array(picked === undefined ? rows : QUANTILE_SAMPLE)
   const padded = new Float64Array(256)
@@ -58,10 +64,20 @@ export function binFeatures(m: Matrix, maxBins = 256): Binned {
     const cut = Float64Array.from(edges)
     padded.fill(Infinity)
     padded.set(cut)
-    for (let r = 0; r < rows; r++) codes[r * p + f] = binOf(padded, m.X[r * p + f]!)
+    const low = new Float64Array(cut.length + 1).fill(Infinity)
+    const high = new Float64Array(cut.length + 1).fill(-Infinity)
+    for (let r = 0; r < rows; r++) {
+      const v = m.X[r * p + f]!
+      const b = binOf(padded, v)
+      codes[r * p + f] = b
+      if (v < low[b]!) low[b] = v
+      if (v > high[b]!) high[b] = v
+    }
     cuts.push(cut)
+    lo.push(low)
+    hi.push(high)
   }
-  return { rows, p, codes, cuts }
+  return { rows, p, codes, cuts, lo, hi }
 }
 
 /** The first index whose cut is ≥ v (the bin of v: rows ≤ cut[b] are in bins ≤ b), over cuts padded to
@@ -217,17 +233,22 @@ export function growTree(binned: Binned, target: Float64Array, nClasses: number,
       if (nodeHist !== undefined) pool.push(nodeHist)
       continue
     }
-    // Partition rows[from, to) stably: bins ≤ best.bin left.
+    // Partition rows[from, to) stably: bins ≤ best.bin left; note the lowest bin going right.
     let l = from
     let s = 0
+    let rightBin = 255
     for (let i = from; i < to; i++) {
       const r = rows[i]!
-      if (codes[r * p + best.feature]! <= best.bin) rows[l++] = r
-      else scratch[s++] = r
+      const b = codes[r * p + best.feature]!
+      if (b <= best.bin) rows[l++] = r
+      else {
+        scratch[s++] = r
+        if (b < rightBin) rightBin = b
+      }
     }
     rows.set(scratch.subarray(0, s), l)
     g.feature[node] = best.feature
-    g.threshold[node] = binned.cuts[best.feature]![best.bin]!
+    g.threshold[node] = midpoint(binned.hi[best.feature]![best.bin]!, binned.lo[best.feature]![rightBin]!)
     g.importance[best.feature]! += best.gain
     const leftNode = newNode(from, l)
     const rightNode = newNode(l, to)
@@ -246,6 +267,13 @@ export function growTree(binned: Binned, target: Float64Array, nClasses: number,
     stack.push([l, to, depth + 1, rightNode, rightHist], [from, l, depth + 1, leftNode, leftHist])
   }
   return g
+}
+
+/** Midway between the highest value going left and the lowest going right (the lower one should rounding
+ * land the midpoint on the upper: scikit-learn's rule), so a threshold never depends on the binning. */
+function midpoint(a: number, b: number): number {
+  const m = a / 2 + b / 2
+  return m >= b ? a : m
 }
 
 /** The best split so far of one node. */
