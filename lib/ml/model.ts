@@ -9,6 +9,8 @@ export interface Matrix {
   X: Float64Array
   rows: number
   columns: string[]
+  /** The router's key per row (e.g. the pair); other models ignore it. */
+  keys?: ArrayLike<string>
 }
 
 /** A matrix with one label (classification) or target (regression) per row. */
