@@ -13,6 +13,7 @@ import { indicatorsCommand, pairsCommand } from './indicators.js'
 import { backtestCommand, sweepCommand } from './backtest.js'
 import { runsCommand } from './runs.js'
 import { serveCommand } from './serve.js'
+import { modelsCommand } from './models.js'
 import { dashboardCommand } from './dashboard.js'
 import { registryCommand, strategyCommand } from './registry.js'
 import type { CliContext } from './context.js'
@@ -33,7 +34,7 @@ export function buildProgram(context: CliContext): Command {
     context.home = resolveHome(root.opts<{ home?: string }>().home)
     context.verbose = root.opts<{ verbose?: boolean }>().verbose === true
   })
-  for (const make of [notebookCommand, kernelCommand, ingestCommand, importCommand, dataCommand, indicatorsCommand, pairsCommand, backtestCommand, sweepCommand, runsCommand, registryCommand, strategyCommand, dashboardCommand, serveCommand, lifecycleCommand]) {
+  for (const make of [notebookCommand, kernelCommand, ingestCommand, importCommand, dataCommand, indicatorsCommand, pairsCommand, backtestCommand, sweepCommand, runsCommand, registryCommand, strategyCommand, modelsCommand, dashboardCommand, serveCommand, lifecycleCommand]) {
     const sub = make(context)
     sub.exitOverride()
     sub.configureOutput(program.configureOutput())

@@ -36,7 +36,12 @@ export async function serveUntilStopped(context: CliContext, o: { port: number; 
   }
   if (o.json) context.stdout.write(`${JSON.stringify({ url: listening.url, token })}\n`)
   else context.stdout.write(`mtflow serving ${context.home}\n\n  ${listening.url}\n\n  token for changes: ${token}\n  Ctrl-C stops the server.\n`)
-  await new Promise<void>((resolve) => {
+  await untilStopped(listening)
+}
+
+/** Resolve on Ctrl-C / SIGTERM, once the server has closed. */
+export function untilStopped(listening: { close(): Promise<void> }): Promise<void> {
+  return new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)

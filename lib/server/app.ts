@@ -9,6 +9,7 @@ import { getConnInfo } from '@hono/node-server/conninfo'
 import { errorMessage, isUserError, NotFoundError } from '../core/index.js'
 import { FilterError, Registry, Tracker } from '../track/index.js'
 import { apiRoutes, sendJson } from './api.js'
+import { loadServedModel, modelRoutes, registryModelRoutes, type LoadedModel } from './models.js'
 import { pageRoutes } from './pages.js'
 import { authorized } from './token.js'
 
@@ -24,6 +25,22 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/
 export function createApp(options: AppOptions): Hono {
   const tracker = new Tracker(options.home)
   const registry = new Registry(options.home)
+  const app = baseApp(options)
+  app.route('/api', apiRoutes({ tracker, registry }))
+  app.route('/models', registryModelRoutes(registry))
+  pageRoutes(app, { tracker, registry })
+  return app
+}
+
+/** `mtflow models serve NAME@ALIAS`: one model's /ping, /version and /invocations, loaded once. */
+export function createModelApp(options: AppOptions & { ref: string }): { app: Hono; loaded: LoadedModel } {
+  const loaded = loadServedModel(new Registry(options.home), options.ref)
+  return { app: modelRoutes(baseApp(options), loaded), loaded }
+}
+
+/** Headers, the body cap, the token rule and JSON errors: what every mtflow app has. Scoring a model
+ * (POST …/invocations) changes nothing, so on loopback it needs no token, like a read. */
+function baseApp(options: AppOptions): Hono {
   const maxBody = options.maxBodyBytes ?? 2 ** 20
   const app = new Hono()
 
@@ -39,7 +56,7 @@ export function createApp(options: AppOptions): Hono {
   // Reads have no body to limit (and looking for one costs a full Request object per request).
   app.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limit(c, next)))
   app.use('*', async (c, next) => {
-    const mutating = !['GET', 'HEAD', 'OPTIONS'].includes(c.req.method)
+    const mutating = !['GET', 'HEAD', 'OPTIONS'].includes(c.req.method) && !(c.req.method === 'POST' && c.req.path.endsWith('/invocations'))
     if (mutating || !isLoopback(c)) {
       if (!authorized(c.req.header('authorization'), options.token)) {
         return sendJson(c, { error: mutating ? 'this request changes the workspace: send Authorization: Bearer <token> (printed by mtflow serve, stored in MTFLOW_HOME/server-token)' : 'reads from outside this machine need Authorization: Bearer <token>' }, 401)
@@ -47,9 +64,6 @@ export function createApp(options: AppOptions): Hono {
     }
     await next()
   })
-
-  app.route('/api', apiRoutes({ tracker, registry }))
-  pageRoutes(app, { tracker, registry })
 
   app.notFound((c) => sendJson(c, { error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404))
   app.onError((error, c) => {

@@ -5,6 +5,7 @@
 import { getRequestListener } from '@hono/node-server'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Hono } from 'hono'
 import { createApp, type AppOptions } from './app.js'
 import { jsonReplacer } from './api.js'
 
@@ -14,8 +15,8 @@ export interface Listening {
   close(): Promise<void>
 }
 
-export function startServer(options: AppOptions & { port?: number; host?: string }): Promise<Listening> {
-  const app = createApp(options)
+export function startServer(options: AppOptions & { port?: number; host?: string; app?: Hono }): Promise<Listening> {
+  const app = options.app ?? createApp(options)
   const host = options.host ?? '127.0.0.1'
   const listener = getRequestListener(app.fetch, {
     hostname: host,
