@@ -10,6 +10,8 @@
 //   server — `mtflow serve` in its own process, the run page of a 200-run workspace (2,000-point curves)
 //     under 50 concurrent keep-alive connections: req/s, median and p99; reference: p99 ≤ 50 ms.
 //     (test/bench/server.ts; BENCH_SERVER_SECONDS, BENCH_SERVER_PROF=DIR for the server's CPU profile.)
+//   ml — a decision tree on 50,000 × 20 to depth 20 (target ≤ 0.5 s) and a 100-tree forest on 2 workers,
+//     against scikit-learn (Debian python3-sklearn) on the same bytes, with held-out accuracy of each.
 
 import { spawn, spawnSync } from 'node:child_process'
 import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs'
@@ -27,7 +29,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 7)
 // Indicator runs take milliseconds, and this VM's neighbours swing single runs ±2×: a median of 21.
 const INDICATOR_RUNS = 3 * RUNS
 const DATA_RUNS = Number(process.env.BENCH_DATA_RUNS ?? 3)
-// BENCH_ONLY=lake (or notebook, indicators, backtest, track, server; comma-separated) runs some groups only; BENCH_CASES=adx,rsi
+// BENCH_ONLY=lake (or notebook, indicators, backtest, track, server, ml, tune; comma-separated) runs some groups only; BENCH_CASES=adx,rsi
 // some indicator cases (and streams) only.
 const ONLY = process.env.BENCH_ONLY?.split(',').map((g) => g.trim())
 const wanted = (group: string) => ONLY === undefined || ONLY.includes(group)
@@ -228,6 +230,12 @@ if (wanted('server')) {
   progress('server (load generator and server in processes of their own)…')
   const child = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'test/bench/server-child.ts')], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 })
   if (child.status !== 0) throw new Error(`server bench failed: ${child.stderr}`)
+  rows.push(...(JSON.parse(child.stdout) as typeof rows))
+}
+if (wanted('ml')) {
+  progress('ml: tree and forest (own process; scikit-learn as the reference)…')
+  const child = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'test/bench/ml-child.ts'), String(Math.max(3, Math.min(RUNS, 5))), process.env.BENCH_FOREST_RUNS ?? '3'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 })
+  if (child.status !== 0) throw new Error(`ml bench failed: ${child.stderr}`)
   rows.push(...(JSON.parse(child.stdout) as typeof rows))
 }
 
