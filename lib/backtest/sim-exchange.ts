@@ -29,6 +29,10 @@ export const DEFAULT_FILL_MODEL: FillModel = { slippageBps: 0, takerRate: 0, mak
 
 /** Defaults filled in and every field checked once. */
 export function fillModel(options: Partial<FillModel> = {}): FillModel {
+  // A misspelt option (e.g. "commission") would otherwise be a silent zero-cost backtest.
+  for (const key of Object.keys(options)) {
+    if (!(key in DEFAULT_FILL_MODEL)) throw new ConfigError(`fills has no option ${JSON.stringify(key)} (options: ${Object.keys(DEFAULT_FILL_MODEL).join(', ')})`)
+  }
   const taker = options.takerRate ?? DEFAULT_FILL_MODEL.takerRate
   const model: FillModel = { ...DEFAULT_FILL_MODEL, ...stripUndefined(options), takerRate: taker, makerRate: options.makerRate ?? taker }
   const nonNegative = (name: keyof FillModel) => {

@@ -17,7 +17,7 @@ const spx = readBarsCsv(join(ROOT, 'data/samples/sp500-daily-2000-2020.csv'), { 
 const eu = Object.fromEntries(readEuStocks(join(ROOT, 'data/samples/eustockmarkets-1991-1998.csv')).map((b) => [b.symbol, b]))
 const smaCross = getStrategy('sma-cross')
 const pairs = getStrategy('pairs-zscore')
-const base = { data: { SPX: spx }, symbols: ['SPX'], timeframe: '1d', params: { fast: 10, slow: 30 }, fills: { commission: 0.0005 }, cash: 1_000_000 }
+const base = { data: { SPX: spx }, symbols: ['SPX'], timeframe: '1d', params: { fast: 10, slow: 30 }, fills: { takerRate: 0.0005 }, cash: 1_000_000 }
 
 describe('gateEntries', () => {
   it('skipping every other entry leaves exactly the other trades of the ungated run', () => {

@@ -1,0 +1,236 @@
+// Walk-forward optimisation: tune a strategy's parameters on each in-sample window, trade the winner on
+// the next out-of-sample window, stitch the out-of-sample equity, and say how much the search itself
+// overfitted — the deflated Sharpe ratio of the stitched result given every trial run (Bailey & López de
+// Prado 2014) and the probability of backtest overfitting by CSCV (Bailey et al. 2016).
+
+import { ConfigError, Progress, type ProgressSink } from '../core/index.js'
+import { backtest, type BacktestOptions, type BacktestResult } from '../backtest/index.js'
+import type { Bars } from '../data/index.js'
+import { deflatedSharpe, performanceMetrics, probabilityOfBacktestOverfitting, returnsOf, type DeflatedSharpe, type Performance, type PboResult } from '../stats/index.js'
+import type { Strategy } from '../strategy/index.js'
+import { spaceFromParamSpace, type ParamSet, type SpaceSpec } from './space.js'
+import { createStudy } from './study.js'
+import type { Sampler } from './types.js'
+
+export type WalkForwardMetric = 'sharpe' | 'sortino' | 'calmar' | 'totalReturn' | 'cagr'
+
+export interface WalkForwardOptions extends Omit<BacktestOptions, 'params' | 'start' | 'end' | 'strategy'> {
+  strategy: Strategy<any>
+  /** Bars in each in-sample window. */
+  inSample: number
+  /** Bars in each out-of-sample window (also the step between windows). */
+  outOfSample: number
+  /** Keep the in-sample start at the first bar (expanding windows; default false: rolling). */
+  anchored?: boolean
+  /** What the search maximises (default sharpe). */
+  metric?: WalkForwardMetric
+  /** Trials per window (default 50). */
+  nTrials?: number
+  /** A new sampler per window (default TPE seeded with seed + window). */
+  sampler?: (window: number) => Sampler
+  seed?: number
+  /** The space searched (default: the strategy's ParamSpace ranges). */
+  space?: SpaceSpec
+  /** Parameter sets, among those tried, scored over the whole range for PBO (default 32; 0 skips PBO). */
+  pboConfigs?: number
+  /** CSCV blocks (default 16). */
+  pboPartitions?: number
+  progress?: ProgressSink
+}
+
+export interface WalkForwardWindow {
+  inSample: { start: number; end: number }
+  outOfSample: { start: number; end: number }
+  params: Record<string, number>
+  /** The winner's metric in sample, and out of sample. */
+  isMetric: number
+  oosMetric: number
+  trials: number
+  failedTrials: number
+  /** Every completed trial of the window's search: its parameters and in-sample metric. */
+  history: { params: Record<string, number>; value: number }[]
+}
+
+export interface WalkForwardReport {
+  metric: WalkForwardMetric
+  windows: WalkForwardWindow[]
+  /** The out-of-sample equity, windows chained (each starts flat with the equity the last one ended on). */
+  time: Float64Array
+  equity: Float64Array
+  outOfSample: Performance
+  /** Mean over windows of the winner's metric, in and out of sample; efficiency = OOS / IS. */
+  isMean: number
+  oosMean: number
+  efficiency: number
+  nTrials: number
+  /** Of the stitched out-of-sample Sharpe (per period), deflated by every trial's in-sample Sharpe. */
+  deflatedSharpe: DeflatedSharpe | undefined
+  pbo: PboResult | undefined
+  periodsPerYear: number
+}
+
+export async function walkForwardOptimize(o: WalkForwardOptions): Promise<WalkForwardReport> {
+  const metric = o.metric ?? 'sharpe'
+  const nTrials = o.nTrials ?? 50
+  if (!(Number.isInteger(o.inSample) && o.inSample >= 20)) throw new ConfigError(`inSample must be an integer number of bars ≥ 20 (received ${o.inSample})`)
+  if (!(Number.isInteger(o.outOfSample) && o.outOfSample >= 5)) throw new ConfigError(`outOfSample must be an integer number of bars ≥ 5 (received ${o.outOfSample})`)
+  if (!(Number.isInteger(nTrials) && nTrials >= 1)) throw new ConfigError(`nTrials must be an integer ≥ 1 (received ${nTrials})`)
+  const time = clock(o)
+  const starts: number[] = []
+  for (let s = o.inSample; s + o.outOfSample <= time.length; s += o.outOfSample) starts.push(s)
+  if (starts.length === 0) throw new ConfigError(`${time.length} bars hold no window of ${o.inSample} in sample + ${o.outOfSample} out of sample`)
+  const space = o.space ?? (spaceFromParamSpace(o.strategy.params as never) as unknown as SpaceSpec)
+  const progress = new Progress({ sink: o.progress, total: starts.length * nTrials, label: 'walk-forward' })
+  const value = (r: BacktestResult) => r.metrics[metric] as number
+  const periods = o.periodsPerYear
+  const windows: WalkForwardWindow[] = []
+  const trialSharpes: number[] = []
+  const tried = new Map<string, Record<string, number>>()
+  const stitchedTime: number[] = []
+  const stitched: number[] = []
+  let ppy = periods ?? NaN
+  let level = o.cash ?? 100_000
+  for (const [w, oosStart] of starts.entries()) {
+    const isStart = o.anchored === true ? 0 : oosStart - o.inSample
+    const isRange = { start: time[isStart]!, end: time[oosStart - 1]! }
+    const sampler = o.sampler?.(w)
+    const study = createStudy({ direction: 'maximize', space, ...(sampler === undefined ? { seed: (o.seed ?? 0) + w } : { sampler }) })
+    await study.optimize(
+      (trial) => {
+        const params = trial.params as Record<string, number>
+        const r = backtest({ ...o, params, ...isRange })
+        if (Number.isNaN(ppy)) ppy = r.periodsPerYear
+        const s = r.metrics.sharpe
+        if (Number.isFinite(s)) trialSharpes.push(s / Math.sqrt(r.periodsPerYear))
+        tried.set(JSON.stringify(params), params)
+        return value(r)
+      },
+      { nTrials, onTrial: () => progress.tick() },
+    )
+    const complete = study.trials.filter((t) => t.state === 'complete' && Number.isFinite(t.values?.[0]))
+    if (complete.length === 0) throw new ConfigError(`window ${w + 1}: no trial gave a finite ${metric} (e.g. every parameter set failed validation or never traded)`)
+    const best = complete.reduce((a, b) => (b.values![0]! > a.values![0]! ? b : a))
+    const params = best.params as Record<string, number>
+    // Out of sample: from enough bars before the window for the strategy's warm-up, positions closed at its end.
+    const oosEnd = Math.min(time.length, oosStart + o.outOfSample) - 1
+    const warm = Math.max(0, oosStart - Math.max(1, o.strategy.warmup(params as never)))
+    const r = backtest({ ...o, params, start: time[warm]!, end: time[oosEnd]!, closeAtEnd: true })
+    const from = r.time.findIndex((t) => t >= time[oosStart]!)
+    const equity = r.equity.subarray(Math.max(0, from - 1))
+    const seg = equity.length >= 2 ? performanceMetrics(equity, { periodsPerYear: periods ?? r.periodsPerYear }) : undefined
+    // Chain: this window's returns applied to the level the last one ended on.
+    if (windows.length === 0) {
+      stitchedTime.push(r.time[Math.max(0, from - 1)]!)
+      stitched.push(level)
+    }
+    for (let i = 1; i < equity.length; i++) {
+      level *= equity[i]! / equity[i - 1]!
+      stitchedTime.push(r.time[Math.max(0, from - 1) + i]!)
+      stitched.push(level)
+    }
+    windows.push({
+      inSample: isRange,
+      outOfSample: { start: time[oosStart]!, end: time[oosEnd]! },
+      params,
+      isMetric: best.values![0]!,
+      oosMetric: seg === undefined ? NaN : (seg[metric] as number),
+      trials: study.trials.length,
+      failedTrials: study.trials.filter((t) => t.state === 'failed').length,
+      history: complete.map((t) => ({ params: t.params as Record<string, number>, value: t.values![0]! })),
+    })
+  }
+  progress.finish()
+  const equity = Float64Array.from(stitched)
+  const annual = Number.isFinite(ppy) ? ppy : 252
+  const outOfSample = performanceMetrics(equity, { periodsPerYear: annual })
+  const isMean = mean(windows.map((w) => w.isMetric))
+  const oosMean = mean(windows.map((w) => w.oosMetric))
+  const returns = returnsOf(equity)
+  const dsr = trialSharpes.length >= 2 && returns.length >= 3 ? deflatedSharpe({ sharpe: perPeriodSharpe(returns), n: returns.length, skew: skewness(returns), kurtosis: kurtosis(returns), trialSharpes }) : undefined
+  const pbo = (o.pboConfigs ?? 32) > 0 && tried.size >= 2 ? overfitting(o, [...tried.values()], o.pboConfigs ?? 32, o.pboPartitions ?? 16, time) : undefined
+  return { metric, windows, time: Float64Array.from(stitchedTime), equity, outOfSample, isMean, oosMean, efficiency: oosMean / isMean, nTrials: windows.reduce((a, w) => a + w.trials, 0), deflatedSharpe: dsr, pbo, periodsPerYear: annual }
+}
+
+/** The bar times of the first subscription (the windows are cut on them). */
+function clock(o: WalkForwardOptions): Float64Array {
+  const symbol = o.symbols[0]
+  if (symbol === undefined) throw new ConfigError('walk-forward needs at least one symbol')
+  const bars: Bars | undefined = typeof o.data === 'function' ? o.data(symbol, o.timeframe) : o.data[symbol]
+  if (bars === undefined) throw new ConfigError(`no bars for ${symbol} ${o.timeframe}`)
+  return bars.time
+}
+
+/**
+ * PBO over the parameter sets tried: each scored over the whole range (one return per bar), the sets
+ * spread evenly over those tried (in the order first tried) when there are more than `count`.
+ */
+function overfitting(o: WalkForwardOptions, sets: Record<string, number>[], count: number, partitions: number, time: Float64Array): PboResult | undefined {
+  const picked = sets.length <= count ? sets : Array.from({ length: count }, (_, i) => sets[Math.floor((i * sets.length) / count)]!)
+  const columns: Float64Array[] = []
+  for (const params of picked) {
+    try {
+      const r = backtest({ ...o, params, start: time[0]!, end: time[time.length - 1]! })
+      columns.push(returnsOf(r.equity))
+    } catch {
+      // A set that fails over the whole range (it passed on a window) is left out.
+    }
+  }
+  if (columns.length < 2) return undefined
+  const rows = Math.min(...columns.map((c) => c.length))
+  if (rows < partitions * 2) return undefined
+  const matrix = Array.from({ length: rows }, (_, t) => Float64Array.from(columns, (c) => c[c.length - rows + t]!))
+  return probabilityOfBacktestOverfitting(matrix, { partitions })
+}
+
+function mean(x: readonly number[]): number {
+  const finite = x.filter(Number.isFinite)
+  return finite.length === 0 ? NaN : finite.reduce((a, b) => a + b, 0) / finite.length
+}
+
+function moments(x: Float64Array): { m: number; sd: number } {
+  let m = 0
+  for (const v of x) m += v
+  m /= x.length
+  let s = 0
+  for (const v of x) s += (v - m) ** 2
+  return { m, sd: Math.sqrt(s / (x.length - 1)) }
+}
+
+function perPeriodSharpe(x: Float64Array): number {
+  const { m, sd } = moments(x)
+  return m / sd
+}
+
+/** Sample skewness (population moments, as Bailey & López de Prado use). */
+function skewness(x: Float64Array): number {
+  let m = 0
+  for (const v of x) m += v
+  m /= x.length
+  let m2 = 0
+  let m3 = 0
+  for (const v of x) {
+    m2 += (v - m) ** 2
+    m3 += (v - m) ** 3
+  }
+  m2 /= x.length
+  m3 /= x.length
+  return m3 / m2 ** 1.5
+}
+
+/** Non-excess kurtosis (normal = 3). */
+function kurtosis(x: Float64Array): number {
+  let m = 0
+  for (const v of x) m += v
+  m /= x.length
+  let m2 = 0
+  let m4 = 0
+  for (const v of x) {
+    m2 += (v - m) ** 2
+    m4 += (v - m) ** 4
+  }
+  m2 /= x.length
+  m4 /= x.length
+  return m4 / (m2 * m2)
+}
+
+export type { ParamSet }

@@ -1,0 +1,77 @@
+// Walk-forward optimisation on the S&P 500 sample with a 2 × 2 grid per window: the windows cut as
+// counted by hand, each window's winner equal to a brute-force search of independent in-sample backtests,
+// the stitched out-of-sample equity equal to the chained independent out-of-sample backtests, and the
+// overfitting statistics present and in range.
+
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { backtest } from '../../lib/backtest/index.js'
+import { readBarsCsv } from '../../lib/data/index.js'
+import { getStrategy } from '../../lib/strategy/index.js'
+import { gridSampler, intRange } from '../../lib/tune/index.js'
+import { walkForwardOptimize } from '../../lib/tune/walk-forward.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const spx = readBarsCsv(join(ROOT, 'data/samples/sp500-daily-2000-2020.csv'), { symbol: 'SPX', timeframe: '1d' })
+const smaCross = getStrategy('sma-cross')
+
+describe('walkForwardOptimize', () => {
+  it('picks each window’s in-sample best, trades it out of sample and chains the results', async () => {
+    const common = { data: { SPX: spx }, symbols: ['SPX'], timeframe: '1d', fills: { takerRate: 0.0005 }, cash: 100_000 }
+    const report = await walkForwardOptimize({
+      ...common,
+      strategy: smaCross,
+      inSample: 1000,
+      outOfSample: 500,
+      space: { fast: intRange(5, 20, { step: 15 }), slow: intRange(50, 100, { step: 50 }) },
+      sampler: () => gridSampler(),
+      nTrials: 4,
+      pboConfigs: 4,
+      pboPartitions: 4,
+    })
+    const n = spx.time.length
+    // Windows start at bar 1000 and step by 500 while a whole out-of-sample window fits.
+    expect(report.windows).toHaveLength(Math.floor((n - 1000) / 500))
+    expect(report.nTrials).toBe(4 * report.windows.length)
+    let level = 100_000
+    for (const [w, win] of report.windows.entries()) {
+      const oosStart = 1000 + 500 * w
+      expect(win.inSample).toEqual({ start: spx.time[oosStart - 1000], end: spx.time[oosStart - 1] })
+      expect(win.outOfSample).toEqual({ start: spx.time[oosStart], end: spx.time[oosStart + 499] })
+      // Brute force over the grid with independent backtests.
+      let best = -Infinity
+      let bestParams: Record<string, number> = {}
+      for (const fast of [5, 20]) {
+        for (const slow of [50, 100]) {
+          const s = backtest({ ...common, strategy: smaCross, params: { fast, slow }, ...win.inSample }).metrics.sharpe
+          if (s > best) {
+            best = s
+            bestParams = { fast, slow }
+          }
+        }
+      }
+      expect(win.params).toEqual(bestParams)
+      expect(win.isMetric).toBeCloseTo(best, 12)
+      // Out of sample: warm-up bars before the window, positions closed at its end, equity from the bar before it.
+      const warm = oosStart - smaCross.warmup(bestParams as never)
+      const r = backtest({ ...common, strategy: smaCross, params: bestParams, start: spx.time[warm], end: spx.time[oosStart + 499], closeAtEnd: true })
+      const from = r.time.findIndex((t) => t >= spx.time[oosStart]!)
+      level *= r.equity[r.equity.length - 1]! / r.equity[from - 1]!
+    }
+    expect(report.equity[report.equity.length - 1]).toBeCloseTo(level, 6)
+    expect(report.equity[0]).toBe(100_000)
+    expect(report.time.length).toBe(report.equity.length)
+    expect(report.deflatedSharpe!.nTrials).toBe(report.nTrials)
+    expect(report.deflatedSharpe!.dsr).toBeGreaterThanOrEqual(0)
+    expect(report.deflatedSharpe!.dsr).toBeLessThanOrEqual(1)
+    expect(report.pbo!.pbo).toBeGreaterThanOrEqual(0)
+    expect(report.pbo!.pbo).toBeLessThanOrEqual(1)
+    expect(report.pbo!.logits).toHaveLength(6) // C(4, 2)
+  })
+
+  it('refuses windows that do not fit', async () => {
+    await expect(walkForwardOptimize({ data: { SPX: spx }, symbols: ['SPX'], timeframe: '1d', strategy: smaCross, inSample: 6000, outOfSample: 500 })).rejects.toThrow(/5\d{3} bars hold no window of 6000 in sample \+ 500 out of sample/)
+    await expect(walkForwardOptimize({ data: { SPX: spx }, symbols: ['SPX'], timeframe: '1d', strategy: smaCross, inSample: 10, outOfSample: 500 })).rejects.toThrow(/inSample must be an integer number of bars ≥ 20 \(received 10\)/)
+  })
+})
