@@ -137,33 +137,11 @@ export function strategyCommand(context: CliContext): Command {
     .option('--no-parity', 'skip the event-driven vs vectorized check on the bundled S&P 500 sample')
     .option('--json', 'print JSON')
     .action(async (spec: string, o: { run: string[]; param: string[]; description?: string; parity: boolean; json?: boolean }) => {
-      const { strategy: s, file } = await strategies().loadStrategy(spec, (path) => lazy(path))
-      const tracker = new (track().Tracker)(context.home)
-      for (const id of o.run) tracker.getRun(id)
-      const source = strategies().strategySource(s, file)
-      const given = Object.fromEntries(o.param.map((p) => strategies().parseParamArg(p)))
-      const defaults = strategies().resolveParams(s.name, s.params, given) as Record<string, number>
-      const reg = new (track().Registry)(context.home)
-      const ext = source.file?.match(/\.[cm]?[tj]s$/)?.[0] ?? '.ts'
-      const { version, created } = reg.register('strategies', s.name, {
-        files: { [`source${ext}`]: source.source, ...(o.param.length === 0 ? {} : { 'params.json': `${JSON.stringify(defaults, null, 2)}\n` }) },
-        params: defaults,
-        runs: o.run,
-        source: source.file ?? (source.builtin ? `builtin:${s.name}` : 'code'),
-        ...(o.description === undefined ? {} : { description: o.description }),
-        ...(s.description === undefined ? {} : { metadata: { description: s.description } }),
-      })
-      let parity = version.parity
-      if (o.parity && parity === undefined) {
-        const { readBarsCsv } = lazy('../data/index.js') as typeof import('../data/index.js')
-        const bars = readBarsCsv(join(PROJECT_ROOT, 'data', 'samples', 'sp500-daily-2000-2020.csv'), { symbol: 'SPX', timeframe: '1d' })
-        const { parityCheck } = lazy('../backtest/index.js') as typeof import('../backtest/index.js')
-        const checked = parityCheck(s, defaults as Record<string, number>, bars, { data: 'bundled S&P 500 daily 2000–2020 (SPX 1d)' })
-        if (checked !== undefined) parity = reg.recordParity(s.name, version.version, checked).parity
-      }
-      const result = { ...version, parity, created }
+      const given = o.param.length === 0 ? undefined : Object.fromEntries(o.param.map((p) => strategies().parseParamArg(p)))
+      const result = await registerStrategyVersion(context, spec, { params: given, runs: o.run, description: o.description, parity: o.parity })
+      const { parity, created } = result
       const parityText = parity === undefined ? 'no parity check (no vectorized form)' : parity.agree ? `engines agree (max relative difference ${parity.maxRelativeDifference.toExponential(2)})` : `engines DISAGREE (max relative difference ${parity.maxRelativeDifference.toExponential(2)})`
-      done(context, o.json, result, `${created ? 'registered' : 'unchanged source, already'} ${s.name}@${version.version} sha256:${version.sha256.slice(0, 12)}; ${parityText}`)
+      done(context, o.json, result, `${created ? 'registered' : 'unchanged source, already'} ${result.name}@${result.version} sha256:${result.sha256.slice(0, 12)}; ${parityText}`)
     })
   for (const verb of ['retire', 'restore'] as const) {
     strategy
@@ -220,4 +198,39 @@ function change(e: { from?: string; to?: string; alias?: string }): string {
   if (e.from !== undefined && e.to !== undefined) return `${alias}${e.from} → ${e.to}`
   if (e.to !== undefined) return `${alias}${e.to.length > 24 ? `${e.to.slice(0, 24)}…` : e.to}`
   return e.from === undefined ? alias : `${alias}${e.from} removed`
+}
+
+/**
+ * A strategy version: its source (and params.json when params are given), the runs that validate it, and
+ * the parity check of its engines on the bundled S&P 500 (`strategy register`, and `select` for each champion).
+ */
+export async function registerStrategyVersion(
+  context: CliContext,
+  spec: string,
+  o: { params?: Record<string, number | string>; runs?: readonly string[]; description?: string; parity?: boolean },
+): Promise<RegistryVersion & { created: boolean }> {
+  const { strategy: s, file } = await strategies().loadStrategy(spec, (path) => lazy(path))
+  const tracker = new (track().Tracker)(context.home)
+  for (const id of o.runs ?? []) tracker.getRun(id)
+  const source = strategies().strategySource(s, file)
+  const defaults = strategies().resolveParams(s.name, s.params, o.params ?? {}) as Record<string, number>
+  const reg = new (track().Registry)(context.home)
+  const ext = source.file?.match(/\.[cm]?[tj]s$/)?.[0] ?? '.ts'
+  const { version, created } = reg.register('strategies', s.name, {
+    files: { [`source${ext}`]: source.source, ...(o.params === undefined ? {} : { 'params.json': `${JSON.stringify(defaults, null, 2)}\n` }) },
+    params: defaults,
+    runs: o.runs ?? [],
+    source: source.file ?? (source.builtin ? `builtin:${s.name}` : 'code'),
+    ...(o.description === undefined ? {} : { description: o.description }),
+    ...(s.description === undefined ? {} : { metadata: { description: s.description } }),
+  })
+  let parity = version.parity
+  if (o.parity !== false && parity === undefined) {
+    const { readBarsCsv } = lazy('../data/index.js') as typeof import('../data/index.js')
+    const bars = readBarsCsv(join(PROJECT_ROOT, 'data', 'samples', 'sp500-daily-2000-2020.csv'), { symbol: 'SPX', timeframe: '1d' })
+    const { parityCheck } = lazy('../backtest/index.js') as typeof import('../backtest/index.js')
+    const checked = parityCheck(s, defaults as Record<string, number>, bars, { data: 'bundled S&P 500 daily 2000–2020 (SPX 1d)' })
+    if (checked !== undefined) parity = reg.recordParity(s.name, version.version, checked).parity
+  }
+  return { ...version, ...(parity === undefined ? {} : { parity }), created }
 }

@@ -1,0 +1,65 @@
+// `mtflow select` on a tracked sweep of the S&P 500 sample: the champions are the sweep sets that pass the
+// rules, ranked by Sharpe — checked against the sets' own backtests run here — registered with their
+// params and run, the alias on the best; a dry run registers nothing; bad rules exit 2.
+
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { backtest } from '../../lib/backtest/index.js'
+import { loadBars } from '../../lib/data/index.js'
+import { Registry } from '../../lib/track/index.js'
+import { runCli } from '../helpers.js'
+
+let home: string
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'mtflow-cli-select-'))
+  expect((await runCli(['--home', home, 'data', 'samples', '--json'])).code).toBe(0)
+  const r = await runCli(['--home', home, 'sweep', '--strategy', 'sma-cross', '--symbol', 'SPX', '--grid', 'fast=5:20:5', '--grid', 'slow=50:150:50', '--commission', '0.0005'])
+  expect(r.code, r.stderr).toBe(0)
+}, 120_000)
+
+describe('mtflow select', () => {
+  it('registers the top sets that pass the rules, ranked by Sharpe, and aliases the best', async () => {
+    const bars = await loadBars(home, { symbol: 'SPX', timeframe: '1d' })
+    // The expected champions, from independent backtests of every set of the grid.
+    const sets: { fast: number; slow: number; sharpe: number; dd: number }[] = []
+    for (const fast of [5, 10, 15, 20]) {
+      for (const slow of [50, 100, 150]) {
+        const m = backtest({ strategy: 'sma-cross', params: { fast, slow }, symbols: ['SPX'], timeframe: '1d', data: { SPX: bars }, fills: { takerRate: 0.0005 } }).metrics
+        sets.push({ fast, slow, sharpe: m.sharpe, dd: m.maxDrawdown.depth })
+      }
+    }
+    const minSharpe = 0.1
+    const maxDrawdown = 0.45
+    const expected = sets.filter((s) => s.sharpe >= minSharpe && s.dd <= maxDrawdown).sort((a, b) => b.sharpe - a.sharpe).slice(0, 2)
+    expect(expected.length).toBe(2)
+    const r = await runCli(['--home', home, 'select', '--min-sharpe', String(minSharpe), '--max-drawdown', String(maxDrawdown), '--top-k', '2', '--alias', 'champion', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout) as { champions: { strategy: string; params: Record<string, number>; metrics: Record<string, number>; runId: string }[]; registered: { version: number }[]; verdicts: { passed: boolean; failed: string[] }[] }
+    expect(out.champions.map((c) => [c.params.fast, c.params.slow])).toEqual(expected.map((s) => [s.fast, s.slow]))
+    out.champions.forEach((c, i) => expect(c.metrics.sharpe).toBeCloseTo(expected[i]!.sharpe, 9))
+    expect(out.verdicts).toHaveLength(12)
+    expect(out.verdicts.filter((v) => !v.passed).every((v) => v.failed.length > 0)).toBe(true)
+    const registry = new Registry(home)
+    const best = registry.resolve('strategies', 'sma-cross@champion')
+    expect(best.version).toBe(out.registered[0]!.version)
+    expect(JSON.parse(readFileSync(registry.file('strategies', `sma-cross@${best.version}`, 'params.json'), 'utf8'))).toEqual({ fast: expected[0]!.fast, slow: expected[0]!.slow, short: 0 })
+    expect(best.runs).toContain(out.champions[0]!.runId)
+    expect(registry.resolve('strategies', `sma-cross@${out.registered[1]!.version}`).params).toMatchObject({ fast: expected[1]!.fast, slow: expected[1]!.slow })
+  })
+
+  it('a dry run registers nothing; no survivor exits 1; bad rules exit 2', async () => {
+    const before = new Registry(home).list('strategies').flatMap((e) => e.versions).length
+    const dry = await runCli(['--home', home, 'select', '--min-sharpe', '0', '--top-k', '3', '--dry-run'])
+    expect(dry.code, dry.stderr).toBe(0)
+    expect(dry.stdout).toMatch(/12 candidate runs; \d+ pass the rules/)
+    expect(new Registry(home).list('strategies').flatMap((e) => e.versions).length).toBe(before)
+    const none = await runCli(['--home', home, 'select', '--min-sharpe', '99', '--dry-run'])
+    expect(none.code).toBe(1)
+    expect(none.stdout).toMatch(/no champion: no run passes every rule/)
+    const bad = await runCli(['--home', home, 'select', '--max-drawdown', '50'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr.trim()).toBe('mtflow: max-drawdown is a fraction in [0, 1] (0.5 = −50 %; received 50)')
+  })
+})
