@@ -14,7 +14,7 @@ import type { Sampler } from './types.js'
 
 export type WalkForwardMetric = 'sharpe' | 'sortino' | 'calmar' | 'totalReturn' | 'cagr'
 
-export interface WalkForwardOptions extends Omit<BacktestOptions, 'params' | 'start' | 'end' | 'strategy'> {
+export interface WalkForwardOptimizeOptions extends Omit<BacktestOptions, 'params' | 'start' | 'end' | 'strategy'> {
   strategy: Strategy<any>
   /** Bars in each in-sample window. */
   inSample: number
@@ -69,7 +69,7 @@ export interface WalkForwardReport {
   periodsPerYear: number
 }
 
-export async function walkForwardOptimize(o: WalkForwardOptions): Promise<WalkForwardReport> {
+export async function walkForwardOptimize(o: WalkForwardOptimizeOptions): Promise<WalkForwardReport> {
   const metric = o.metric ?? 'sharpe'
   const nTrials = o.nTrials ?? 50
   if (!(Number.isInteger(o.inSample) && o.inSample >= 20)) throw new ConfigError(`inSample must be an integer number of bars ≥ 20 (received ${o.inSample})`)
@@ -152,7 +152,7 @@ export async function walkForwardOptimize(o: WalkForwardOptions): Promise<WalkFo
 }
 
 /** The bar times of the first subscription (the windows are cut on them). */
-function clock(o: WalkForwardOptions): Float64Array {
+function clock(o: WalkForwardOptimizeOptions): Float64Array {
   const symbol = o.symbols[0]
   if (symbol === undefined) throw new ConfigError('walk-forward needs at least one symbol')
   const bars: Bars | undefined = typeof o.data === 'function' ? o.data(symbol, o.timeframe) : o.data[symbol]
@@ -164,7 +164,7 @@ function clock(o: WalkForwardOptions): Float64Array {
  * PBO over the parameter sets tried: each scored over the whole range (one return per bar), the sets
  * spread evenly over those tried (in the order first tried) when there are more than `count`.
  */
-function overfitting(o: WalkForwardOptions, sets: Record<string, number>[], count: number, partitions: number, time: Float64Array): PboResult | undefined {
+function overfitting(o: WalkForwardOptimizeOptions, sets: Record<string, number>[], count: number, partitions: number, time: Float64Array): PboResult | undefined {
   const picked = sets.length <= count ? sets : Array.from({ length: count }, (_, i) => sets[Math.floor((i * sets.length) / count)]!)
   const columns: Float64Array[] = []
   for (const params of picked) {

@@ -1,0 +1,5 @@
+// A tuning worker thread: TypeScript through tsx's require hook (as the sweep workers), then the
+// worker's loop in tune-worker.ts.
+'use strict'
+require('tsx/cjs/api').register()
+require('./tune-worker.ts')
