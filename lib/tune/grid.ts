@@ -3,8 +3,7 @@
 // A trial takes the first point no trial has taken (finished or running), so a resumed study skips
 // the finished points; when all are taken the study stops.
 
-import { ConfigError } from '../core/index.js'
-import { seededRandom } from '../core/index.js'
+import { ConfigError, seededRandom } from '../core/index.js'
 import { checkDistribution, contains, describeDist, isActive, isParamValue, type Distribution, type ParamValue, type ParamSet } from './space.js'
 import type { Sampler, StudyView, TrialRecord } from './types.js'
 

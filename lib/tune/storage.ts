@@ -5,7 +5,7 @@
 // file-backed store applies its own events by reading them back.
 
 import { hostname } from 'node:os'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { ConfigError, withLockSync } from '../core/index.js'
@@ -53,9 +53,22 @@ export function ownerGone(owner: TrialOwner | undefined): string | undefined {
   if (owner.pid === process.pid) return liveSessions.has(owner.session) ? undefined : `its study session ${owner.session} in this process has ended`
   try {
     process.kill(owner.pid, 0)
-    return undefined
   } catch (error) {
-    return (error as { code?: string }).code === 'ESRCH' ? `its process ${owner.pid} on ${owner.host} is gone` : undefined
+    if ((error as { code?: string }).code === 'ESRCH') return `its process ${owner.pid} on ${owner.host} is gone`
+  }
+  const start = owner.start === undefined ? undefined : processStart(owner.pid)
+  if (start !== undefined && start !== owner.start) return `its process ${owner.pid} on ${owner.host} is gone (the pid belongs to a newer process)`
+  return undefined
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), where there is a /proc. */
+export function processStart(pid: number | 'self'): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name (field 2) is in parentheses and may hold spaces: count fields after the last ")".
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
   }
 }
 

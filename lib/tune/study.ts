@@ -9,8 +9,8 @@ import { ConfigError, NotFoundError, Progress, resolveHome, type ProgressSink } 
 import type { ActiveRun } from '../track/index.js'
 import { nsga2Sampler } from './nsga2.js'
 import { paretoFront } from './pareto.js'
-import { contains, defineSpace, describeDist, isActive, isParamValue, sameDistribution, type Distribution, type ParamValue, type ParamSet, type Space, type SpaceSpec } from './space.js'
-import { checkStudyName, newSession, StudyStore, studyFile, type MutableTrial, type StudyHeader } from './storage.js'
+import { contains, defineSpace, describeDist, isActive, sameDistribution, type Distribution, type ParamValue, type ParamSet, type Space, type SpaceSpec } from './space.js'
+import { checkStudyName, newSession, processStart, StudyStore, studyFile, type MutableTrial, type StudyHeader } from './storage.js'
 import { tpeSampler } from './tpe.js'
 import { TrialRuns } from './tracking.js'
 import { Trial, isTrialPruned, type TrialHost } from './trial.js'
@@ -122,7 +122,8 @@ export class Study<P extends object = ParamSet> {
     this.sampler.check?.(this.directions)
     this.pruner = options.pruner
     if (this.pruner !== undefined && this.directions.length > 1) throw new ConfigError(`pruning needs one objective; study ${this.name} has ${this.directions.length}`)
-    this.owner = { host: hostname(), pid: process.pid, session: newSession() }
+    const start = processStart('self')
+    this.owner = { host: hostname(), pid: process.pid, session: newSession(), ...(start === undefined ? {} : { start }) }
     this.runs = options.run === undefined ? undefined : new TrialRuns(options.run, this.name, this.directions)
     const s = store
     this.view = {

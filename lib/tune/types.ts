@@ -14,6 +14,8 @@ export interface TrialOwner {
   pid: number
   /** One per Study object: tells two studies of one process apart. */
   session: string
+  /** The process's start (clock ticks since boot, from /proc on Linux): a reused pid has another. */
+  start?: string
 }
 
 /** One trial as stored (Optuna's FrozenTrial). Times are epoch milliseconds. */

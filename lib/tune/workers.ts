@@ -141,8 +141,8 @@ export class WorkerPool {
     } catch (error) {
       text = JSON.stringify({ error: error instanceof Error ? error.message : String(error) })
     }
-    const bytes = Buffer.from(text, 'utf8')
-    if (bytes.length > ANSWER_BYTES) throw new ConfigError(`a trial answer of ${bytes.length} bytes exceeds ${ANSWER_BYTES}`)
+    let bytes = Buffer.from(text, 'utf8')
+    if (bytes.length > ANSWER_BYTES) bytes = Buffer.from(JSON.stringify({ error: `an answer of ${bytes.length} bytes does not fit the ${ANSWER_BYTES} a worker reads` }), 'utf8')
     slot.data.set(bytes)
     Atomics.store(slot.control, 1, bytes.length)
     Atomics.store(slot.control, 0, 1)

@@ -10,6 +10,8 @@
 //   server — `mtflow serve` in its own process, the run page of a 200-run workspace (2,000-point curves)
 //     under 50 concurrent keep-alive connections: req/s, median and p99; reference: p99 ≤ 50 ms.
 //     (test/bench/server.ts; BENCH_SERVER_SECONDS, BENCH_SERVER_PROF=DIR for the server's CPU profile.)
+//   tune — tuner overhead per trial at 1,000 trials (random, TPE) and TPE's best after 100 trials on
+//     Branin and the 10-d sphere, against Optuna (Debian python3-optuna; test/bench/optuna_ref.py).
 //   ml — a decision tree on 50,000 × 20 to depth 20 (target ≤ 0.5 s) and a 100-tree forest on 2 workers,
 //     against scikit-learn (Debian python3-sklearn) on the same bytes, with held-out accuracy of each.
 
@@ -237,6 +239,10 @@ if (wanted('ml')) {
   const child = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'test/bench/ml-child.ts'), String(Math.max(3, Math.min(RUNS, 5))), process.env.BENCH_FOREST_RUNS ?? '3'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 })
   if (child.status !== 0) throw new Error(`ml bench failed: ${child.stderr}`)
   rows.push(...(JSON.parse(child.stdout) as typeof rows))
+}
+if (wanted('tune')) {
+  const { benchTune } = await import('./tune.js')
+  rows.push(...(await benchTune(progress, RUNS)))
 }
 
 progress('')

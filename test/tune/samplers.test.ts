@@ -150,6 +150,20 @@ describe('NSGA-II', () => {
     for (const t of study.trials.slice(6, 12)) for (const name of ['x', 'y', 'k']) expect(gen0.map((p) => p.params[name])).toContain(t.params[name])
   })
 
+  it('SBX children stay inside the space and leave the parents’ values', async () => {
+    const study = createStudy({
+      directions: ['minimize', 'minimize'],
+      space: { x: floatRange(0, 1), n: intRange(0, 10), lr: floatRange(1e-3, 1, { log: true }) },
+      sampler: nsga2Sampler({ seed: 4, populationSize: 8, crossover: 'sbx', crossoverProb: 1, mutationProb: 0 }),
+    })
+    await study.optimize((t) => [(t.params.x as number) + (t.params.n as number), (t.params.lr as number) - (t.params.x as number)], { nTrials: 16 })
+    const parents = new Set(study.trials.slice(0, 8).map((t) => t.params.x))
+    const children = study.trials.slice(8)
+    expect(children.every((t) => (t.params.x as number) >= 0 && (t.params.x as number) <= 1 && Number.isInteger(t.params.n) && (t.params.lr as number) >= 1e-3 && (t.params.lr as number) <= 1)).toBe(true)
+    // Each gene is a blend with probability ½: among 8 children some x is new.
+    expect(children.some((t) => !parents.has(t.params.x))).toBe(true)
+  })
+
   it('improves the front over random search on a two-objective problem (median of 5 seeds)', async () => {
     const f = (x: number, y: number) => [x * x + y * y, (x - 1) ** 2 + y * y]
     const hv = async (sampler: 'nsga2' | 'random', seed: number) => {

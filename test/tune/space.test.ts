@@ -53,9 +53,9 @@ describe('distributions', () => {
 })
 
 describe('the public names', () => {
-  it('do not clash with the rest of lib (lib/index.ts re-exports every folder)', async () => {
-    const lib = await import('../../lib/index.js')
-    const clashes = Object.keys(tune).filter((name) => name in lib && (lib as Record<string, unknown>)[name] !== (tune as Record<string, unknown>)[name])
-    expect(clashes).toEqual([])
+  it('reach lib/index.ts unambiguously (a name two folders export would be dropped from it)', async () => {
+    const lib = (await import('../../lib/index.js')) as Record<string, unknown>
+    const own = tune as Record<string, unknown>
+    expect(Object.keys(own).filter((name) => lib[name] !== own[name])).toEqual([])
   })
 })

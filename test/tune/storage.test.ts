@@ -89,6 +89,19 @@ describe('workspace studies', () => {
     expect(again.trials[6]!.fixed).toBeUndefined()
   })
 
+  it('leaves a live owner’s running trial alone, but not a reused pid’s', () => {
+    const home = tempHome()
+    mkdirSync(join(home, 'studies'), { recursive: true })
+    const parent = process.ppid // alive while this test runs
+    const ticks = readFileSync(`/proc/${parent}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]!
+    const header = { e: 'study', format: 1, name: 'owners', directions: ['minimize'], createdAt: 1 }
+    const events = [header, { e: 'trial', n: 0, at: 1, owner: { host: hostname(), pid: parent, session: 's', start: ticks } }, { e: 'trial', n: 1, at: 1, owner: { host: hostname(), pid: parent, session: 's', start: '1' } }]
+    writeFileSync(studyFile(home, 'owners'), events.map((e) => `\n${JSON.stringify(e)}\n`).join(''))
+    const study = loadStudy({ name: 'owners', storage: { home } })
+    expect(study.trials.map((t) => t.state)).toEqual(['running', 'failed'])
+    expect(study.trials[1]!.error).toBe(`abandoned: its process ${parent} on ${hostname()} is gone (the pid belongs to a newer process)`)
+  })
+
   it('resumes after a process is killed inside a trial', async () => {
     const home = tempHome()
     expect(await runChild(home, 'killed', 10, 'crash-at=3')).toBe(-9)

