@@ -6,6 +6,7 @@
 // drops the rows right after each test block, whose features may still carry the test period's information.
 
 import { ConfigError } from '../core/index.js'
+import { combinations } from '../stats/index.js'
 
 export interface Split {
   /** Training row indices, ascending. */
@@ -167,21 +168,6 @@ function blocks(n: number, parts: number): [number, number][] {
     out.push([from, to])
     from = to
   }
-  return out
-}
-
-function combinations(n: number, k: number): number[][] {
-  const out: number[][] = []
-  const pick: number[] = []
-  const walk = (start: number) => {
-    if (pick.length === k) return void out.push([...pick])
-    for (let i = start; i <= n - (k - pick.length); i++) {
-      pick.push(i)
-      walk(i + 1)
-      pick.pop()
-    }
-  }
-  walk(0)
   return out
 }
 

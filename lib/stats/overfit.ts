@@ -12,6 +12,31 @@ import { normalCdf, normalQuantile } from './normal.js'
 const EULER_GAMMA = 0.5772156649015329
 
 /**
+ * What PSR and DSR need of a return series, in one pass over its moments: the per-period Sharpe (mean /
+ * sample standard deviation), n, the skewness and the non-excess kurtosis (population moments, as Bailey &
+ * López de Prado use them).
+ */
+export function returnMoments(returns: ArrayLike<number>): { sharpe: number; n: number; skew: number; kurtosis: number } {
+  const n = returns.length
+  if (n < 3) throw new ConfigError(`return moments need at least 3 returns (received ${n})`)
+  let mean = 0
+  for (let i = 0; i < n; i++) mean += returns[i]!
+  mean /= n
+  let m2 = 0
+  let m3 = 0
+  let m4 = 0
+  for (let i = 0; i < n; i++) {
+    const d = returns[i]! - mean
+    m2 += d * d
+    m3 += d * d * d
+    m4 += d * d * d * d
+  }
+  const sd = Math.sqrt(m2 / (n - 1))
+  m2 /= n
+  return { sharpe: mean / sd, n, skew: m3 / n / m2 ** 1.5, kurtosis: m4 / n / (m2 * m2) }
+}
+
+/**
  * PSR(SR*): the probability that the true Sharpe ratio exceeds `srBenchmark`, given the observed per-period
  * `sr` over `n` returns with their skewness γ₃ and (non-excess, normal = 3) kurtosis γ₄:
  * Φ((SR − SR*)·√(n − 1) / √(1 − γ₃·SR + (γ₄ − 1)/4·SR²)).
@@ -258,8 +283,8 @@ export function probabilityOfBacktestOverfitting(matrix: readonly ArrayLike<numb
   return { pbo: overfit / C, logits, relativeRanks, bestInSample, isPerformance, oosPerformance, degradation: leastSquares(isPerformance, oosPerformance), probabilityOfLoss: losses / C, splits }
 }
 
-/** All k-subsets of 0…n−1, in lexicographic order. */
-function combinations(n: number, k: number): number[][] {
+/** Every k-subset of 0…n−1, in lexicographic order (CSCV's splits; combinatorial purged CV's test groups). */
+export function combinations(n: number, k: number): number[][] {
   const out: number[][] = []
   const pick: number[] = []
   const walk = (from: number): void => {

@@ -6,9 +6,9 @@
 import { ConfigError, Progress, type ProgressSink } from '../core/index.js'
 import { backtest, type BacktestOptions, type BacktestResult } from '../backtest/index.js'
 import type { Bars } from '../data/index.js'
-import { deflatedSharpe, performanceMetrics, probabilityOfBacktestOverfitting, returnsOf, type DeflatedSharpe, type Performance, type PboResult } from '../stats/index.js'
+import { deflatedSharpe, performanceMetrics, probabilityOfBacktestOverfitting, returnMoments, returnsOf, type DeflatedSharpe, type Performance, type PboResult } from '../stats/index.js'
 import type { Strategy } from '../strategy/index.js'
-import { spaceFromParamSpace, type ParamSet, type SpaceSpec } from './space.js'
+import { spaceFromParamSpace, type SpaceSpec } from './space.js'
 import { createStudy } from './study.js'
 import type { Sampler } from './types.js'
 
@@ -146,7 +146,7 @@ export async function walkForwardOptimize(o: WalkForwardOptimizeOptions): Promis
   const isMean = mean(windows.map((w) => w.isMetric))
   const oosMean = mean(windows.map((w) => w.oosMetric))
   const returns = returnsOf(equity)
-  const dsr = trialSharpes.length >= 2 && returns.length >= 3 ? deflatedSharpe({ sharpe: perPeriodSharpe(returns), n: returns.length, skew: skewness(returns), kurtosis: kurtosis(returns), trialSharpes }) : undefined
+  const dsr = trialSharpes.length >= 2 && returns.length >= 3 ? deflatedSharpe({ ...returnMoments(returns), trialSharpes }) : undefined
   const pbo = (o.pboConfigs ?? 32) > 0 && tried.size >= 2 ? overfitting(o, [...tried.values()], o.pboConfigs ?? 32, o.pboPartitions ?? 16, time) : undefined
   return { metric, windows, time: Float64Array.from(stitchedTime), equity, outOfSample, isMean, oosMean, efficiency: oosMean / isMean, nTrials: windows.reduce((a, w) => a + w.trials, 0), deflatedSharpe: dsr, pbo, periodsPerYear: annual }
 }
@@ -187,50 +187,3 @@ function mean(x: readonly number[]): number {
   return finite.length === 0 ? NaN : finite.reduce((a, b) => a + b, 0) / finite.length
 }
 
-function moments(x: Float64Array): { m: number; sd: number } {
-  let m = 0
-  for (const v of x) m += v
-  m /= x.length
-  let s = 0
-  for (const v of x) s += (v - m) ** 2
-  return { m, sd: Math.sqrt(s / (x.length - 1)) }
-}
-
-function perPeriodSharpe(x: Float64Array): number {
-  const { m, sd } = moments(x)
-  return m / sd
-}
-
-/** Sample skewness (population moments, as Bailey & López de Prado use). */
-function skewness(x: Float64Array): number {
-  let m = 0
-  for (const v of x) m += v
-  m /= x.length
-  let m2 = 0
-  let m3 = 0
-  for (const v of x) {
-    m2 += (v - m) ** 2
-    m3 += (v - m) ** 3
-  }
-  m2 /= x.length
-  m3 /= x.length
-  return m3 / m2 ** 1.5
-}
-
-/** Non-excess kurtosis (normal = 3). */
-function kurtosis(x: Float64Array): number {
-  let m = 0
-  for (const v of x) m += v
-  m /= x.length
-  let m2 = 0
-  let m4 = 0
-  for (const v of x) {
-    m2 += (v - m) ** 2
-    m4 += (v - m) ** 4
-  }
-  m2 /= x.length
-  m4 /= x.length
-  return m4 / (m2 * m2)
-}
-
-export type { ParamSet }

@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest'
 import { ConfigError, seededRandom } from '../../lib/core/index.js'
-import { deflatedSharpe, expectedMaxSharpe, probabilisticSharpe, probabilityOfBacktestOverfitting } from '../../lib/stats/overfit.js'
+import { combinations, deflatedSharpe, expectedMaxSharpe, probabilisticSharpe, probabilityOfBacktestOverfitting, returnMoments } from '../../lib/stats/overfit.js'
 
 describe('probabilisticSharpe', () => {
   // Pick SR* so that the PSR statistic equals a known normal quantile z, then PSR must be Φ(z).
@@ -75,6 +75,24 @@ describe('expectedMaxSharpe', () => {
     expect(expectedMaxSharpe(1.01, 0.5)).toBe(0)
     expect(() => expectedMaxSharpe(0, 1)).toThrow(/nTrials must be a number ≥ 1 \(received 0\)/)
     expect(() => expectedMaxSharpe(10, -1)).toThrow(/variance/)
+  })
+})
+
+describe('returnMoments and combinations', () => {
+  it('returns 1, 2, 3, 4: Sharpe 2.5/√(5/3), skew 0, kurtosis (10.25/4)/1.25² = 1.64', () => {
+    const m = returnMoments([1, 2, 3, 4])
+    expect(m.n).toBe(4)
+    expect(m.sharpe).toBeCloseTo(2.5 / Math.sqrt(5 / 3), 14)
+    expect(m.skew).toBeCloseTo(0, 14)
+    expect(m.kurtosis).toBeCloseTo(1.64, 14)
+    // Right-skewed: 0, 0, 3 — deviations −1, −1, 2: m2 = 2, m3 = 2 → 2 / 2^1.5.
+    expect(returnMoments([0, 0, 3]).skew).toBeCloseTo(2 / 2 ** 1.5, 14)
+    expect(() => returnMoments([1, 2])).toThrow(/at least 3 returns \(received 2\)/)
+  })
+
+  it('lists every k-subset in lexicographic order', () => {
+    expect(combinations(4, 2)).toEqual([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
+    expect(combinations(16, 8)).toHaveLength(12870)
   })
 })
 
