@@ -4,7 +4,7 @@
 // (ml-cart, which sorts at every node, is kept as the small-data reference in the tests). Thresholds are
 // real values (midway between neighbouring bins), so prediction needs no binning.
 
-import { ConfigError, seededRandom } from '../core/index.js'
+import { ConfigError, seededRandom, type Random } from '../core/index.js'
 import type { Matrix } from './model.js'
 
 /** Bin codes and, per feature, the real thresholds between consecutive bins. */
@@ -34,7 +34,8 @@ export function binFeatures(m: Matrix, maxBins = 256): Binned {
   const cuts: Float64Array[] = []
   const lo: Float64Array[] = []
   const hi: Float64Array[] = []
-  const picked = rows > QUANTILE_SAMPLE ? sampleRows(rows, QUANTILE_SAMPLE) : undefined
+  // Seeded: the same data bins the same way every time.
+  const picked = rows > QUANTILE_SAMPLE ? sampleRows(rows, QUANTILE_SAMPLE, seededRandom(0x5eed)) : undefined
   const sorted = new Float64Array(picked === undefined ? rows : QUANTILE_SAMPLE)
   const padded = new Float64Array(256)
   for (let f = 0; f < p; f++) {
@@ -95,9 +96,8 @@ function binOf(cut: Float64Array, v: number): number {
   return i
 }
 
-/** k distinct row numbers, seeded: the same data bins the same way every time. */
-function sampleRows(rows: number, k: number): Uint32Array {
-  const rng = seededRandom(0x5eed)
+/** k distinct row numbers of 0…rows−1 (a partial Fisher–Yates shuffle), drawn from rng. */
+export function sampleRows(rows: number, k: number, rng: Random): Uint32Array {
   const pool = new Uint32Array(rows)
   for (let i = 0; i < rows; i++) pool[i] = i
   for (let i = 0; i < k; i++) {

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os'
 import { ConfigError, seededRandom } from '../core/index.js'
 import { binFeatures, growTree, type Binned, type GrowOptions, type Grown } from './cart.js'
 import { growInWorkers } from './forest-pool.js'
-import { checkColumns, checkLabeled, classesOf, registerModelType, type Labeled, type Matrix, type Model, type Task } from './model.js'
+import { checkColumns, checkInt, checkLabeled, classesOf, mostProbable, registerModelType, type Labeled, type Matrix, type Model, type Task } from './model.js'
 import { allRows, classTargets, leafOf } from './tree.js'
 
 export interface ForestOptions {
@@ -245,16 +245,7 @@ export class RandomForestClassifier extends ForestBase implements Model {
 
   /** The most probable class per row (the lower class on a tie). */
   predict(m: Matrix): Float64Array {
-    const classes = this.fitted().classes!
-    const k = classes.length
-    const proba = this.predictProba(m)
-    const out = new Float64Array(m.rows)
-    for (let r = 0; r < m.rows; r++) {
-      let best = 0
-      for (let c = 1; c < k; c++) if (proba[r * k + c]! > proba[r * k + best]!) best = c
-      out[r] = classes[best]!
-    }
-    return out
+    return mostProbable(this.predictProba(m), this.fitted().classes!, m.rows)
   }
 
   static fromJSON(json: ForestJSON): RandomForestClassifier {
@@ -301,9 +292,7 @@ function resolveMaxFeatures(v: NonNullable<ForestOptions['maxFeatures']>, p: num
 }
 
 function checkForestOptions(o: ForestOptions): void {
-  const int = (v: number | undefined, name: string, min: number, max = Infinity) => {
-    if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) throw new ConfigError(`${name} must be an integer in [${min}, ${max}] (received ${v})`)
-  }
+  const int = checkInt
   int(o.nEstimators, 'nEstimators', 1)
   int(o.maxDepth, 'maxDepth', 1)
   int(o.minSamplesLeaf, 'minSamplesLeaf', 1)

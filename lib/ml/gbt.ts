@@ -5,10 +5,10 @@
 // the LAST rows (time order: never validate on the past).
 
 import { ConfigError, seededRandom } from '../core/index.js'
-import { binFeatures, growTree, type Grown } from './cart.js'
+import { binFeatures, growTree, sampleRows, type Grown } from './cart.js'
 import type { TreeNodes } from './forest.js'
-import { checkColumns, checkLabeled, classesOf, registerModelType, type Labeled, type Matrix, type Model, type Task } from './model.js'
-import { allRows, classTargets, leafOf } from './tree.js'
+import { checkColumns, checkInt, checkLabeled, classesOf, logSumExp, mostProbable, registerModelType, softmaxInto, type Labeled, type Matrix, type Model, type Task } from './model.js'
+import { allRows, checkTreeOptions, classTargets, leafOf } from './tree.js'
 
 export interface GbtOptions {
   /** Boosting rounds (default 100). */
@@ -82,7 +82,7 @@ abstract class GbtBase {
     let bestLoss = Infinity
     let bestRound = 0
     for (let round = 0; round < nEstimators; round++) {
-      const sample = subsample < 1 ? drawWithoutReplacement(fitRows, Math.max(1, Math.round(subsample * fitRows)), rng) : allRows(fitRows)
+      const sample = subsample < 1 ? sampleRows(fitRows, Math.max(1, Math.round(subsample * fitRows)), rng).sort() : allRows(fitRows)
       if (classes !== undefined) probabilities(raw, K, n, proba)
       const roundTrees: TreeNodes[] = []
       for (let c = 0; c < K; c++) {
@@ -190,17 +190,9 @@ export class GradientBoostingClassifier extends GbtBase implements Model {
     return out
   }
 
+  /** The most probable class per row (the lower class on a tie). */
   predict(m: Matrix): Float64Array {
-    const classes = this.fitted().classes!
-    const k = classes.length
-    const proba = this.predictProba(m)
-    const out = new Float64Array(m.rows)
-    for (let r = 0; r < m.rows; r++) {
-      let best = 0
-      for (let c = 1; c < k; c++) if (proba[r * k + c]! > proba[r * k + best]!) best = c
-      out[r] = classes[best]!
-    }
-    return out
+    return mostProbable(this.predictProba(m), this.fitted().classes!, m.rows)
   }
 
   static fromJSON(json: GbtJSON): GradientBoostingClassifier {
@@ -253,13 +245,7 @@ function probabilities(raw: Float64Array, K: number, n: number, out: Float64Arra
     for (let r = 0; r < n; r++) out[r] = 1 / (1 + Math.exp(-raw[r]!))
     return
   }
-  for (let r = 0; r < n; r++) {
-    let max = -Infinity
-    for (let c = 0; c < K; c++) max = Math.max(max, raw[r * K + c]!)
-    let sum = 0
-    for (let c = 0; c < K; c++) sum += out[r * K + c] = Math.exp(raw[r * K + c]! - max)
-    for (let c = 0; c < K; c++) out[r * K + c]! /= sum
-  }
+  for (let r = 0; r < n; r++) softmaxInto(raw, out, r * K, K)
 }
 
 /**
@@ -302,25 +288,10 @@ function lossOn(raw: Float64Array, target: Float64Array, K: number, classificati
       // log(1 + e^z) − y z, stably.
       s += Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z))) - target[r]! * z
     } else {
-      let max = -Infinity
-      for (let c = 0; c < K; c++) max = Math.max(max, raw[r * K + c]!)
-      let sum = 0
-      for (let c = 0; c < K; c++) sum += Math.exp(raw[r * K + c]! - max)
-      s += max + Math.log(sum) - raw[r * K + target[r]!]!
+      s += logSumExp(raw, r * K, K) - raw[r * K + target[r]!]!
     }
   }
   return s / (to - from)
-}
-
-function drawWithoutReplacement(n: number, k: number, rng: { next(): number }): Uint32Array {
-  const pool = allRows(n)
-  for (let i = 0; i < k; i++) {
-    const j = i + Math.floor(rng.next() * (n - i))
-    const t = pool[i]!
-    pool[i] = pool[j]!
-    pool[j] = t
-  }
-  return pool.subarray(0, k).sort()
 }
 
 function fromJSONOptions(json: GbtJSON): GbtOptions {
@@ -329,16 +300,9 @@ function fromJSONOptions(json: GbtJSON): GbtOptions {
 }
 
 function checkGbtOptions(o: GbtOptions): void {
-  const int = (v: number | undefined, name: string, min: number, max = Infinity) => {
-    if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) throw new ConfigError(`${name} must be an integer in [${min}, ${max}] (received ${v})`)
-  }
-  int(o.nEstimators, 'nEstimators', 1)
-  int(o.maxDepth, 'maxDepth', 1)
-  int(o.minSamplesLeaf, 'minSamplesLeaf', 1)
-  int(o.minSamplesSplit, 'minSamplesSplit', 2)
-  int(o.maxFeatures, 'maxFeatures', 1)
-  int(o.maxBins, 'maxBins', 2, 256)
-  int(o.seed, 'seed', 0)
+  checkInt(o.nEstimators, 'nEstimators', 1)
+  checkTreeOptions(o)
+  const int = checkInt
   if (o.learningRate !== undefined && !(o.learningRate > 0 && o.learningRate <= 10)) throw new ConfigError(`learningRate must be in (0, 10] (received ${o.learningRate})`)
   if (o.subsample !== undefined && !(o.subsample > 0 && o.subsample <= 1)) throw new ConfigError(`subsample must be in (0, 1] (received ${o.subsample})`)
   const es = o.earlyStopping

@@ -3,7 +3,7 @@
 // against the model every reviewer will ask about first. Both are small dense solves (Newton / Cholesky).
 
 import { ConfigError } from '../core/index.js'
-import { checkColumns, checkFinite, checkLabeled, classesOf, registerModelType } from './model.js'
+import { checkColumns, checkFinite, checkLabeled, classesOf, logSumExp, mostProbable, registerModelType, softmaxInto } from './model.js'
 import type { Labeled, Matrix, Model, ModelJSON } from './model.js'
 
 export interface LogisticOptions {
@@ -251,25 +251,16 @@ export class LogisticRegression implements Model {
         out[r * 2] = 1 - q
         out[r * 2 + 1] = q
       } else {
-        softmax(z, prob)
+        softmaxInto(z, prob)
         out.set(prob, r * K)
       }
     }
     return out
   }
 
-  /** The most probable class per row (the lower class on a tie, as scikit-learn's decision > 0). */
+  /** The most probable class per row (the lower class on a tie). */
   predict(m: Matrix): Float64Array {
-    const classes = this.fitted().classes
-    const K = classes.length
-    const proba = this.predictProba(m)
-    const out = new Float64Array(m.rows)
-    for (let r = 0; r < m.rows; r++) {
-      let best = 0
-      for (let k = 1; k < K; k++) if (proba[r * K + k]! > proba[r * K + best]!) best = k
-      out[r] = classes[best]!
-    }
-    return out
+    return mostProbable(this.predictProba(m), this.fitted().classes!, m.rows)
   }
 
   /** |coefficient| × the feature's standard deviation (summed over classes), normalised to sum 1. */
@@ -478,19 +469,6 @@ function sigmoid(z: number): number {
 /** log(1 + eˣ) without overflow. */
 function softplus(x: number): number {
   return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))
-}
-
-function logSumExp(z: Float64Array): number {
-  let max = -Infinity
-  for (const v of z) max = Math.max(max, v)
-  let s = 0
-  for (const v of z) s += Math.exp(v - max)
-  return max + Math.log(s)
-}
-
-function softmax(z: Float64Array, out: Float64Array): void {
-  const lse = logSumExp(z)
-  for (let k = 0; k < z.length; k++) out[k] = Math.exp(z[k]! - lse)
 }
 
 /**

@@ -90,3 +90,35 @@ export function checkFinite(m: Matrix): void {
     if (!Number.isFinite(m.X[i]!)) throw new ConfigError(`feature ${m.columns[i % p]} is ${m.X[i]} at row ${Math.floor(i / p)}: impute or drop such rows (makeDataset drops them)`)
   }
 }
+
+/** The most probable class per row of a rows × classes probability matrix (the lower class on a tie). */
+export function mostProbable(proba: Float64Array, classes: readonly number[], rows: number): Float64Array {
+  const k = classes.length
+  const out = new Float64Array(rows)
+  for (let r = 0; r < rows; r++) {
+    let best = 0
+    for (let c = 1; c < k; c++) if (proba[r * k + c]! > proba[r * k + best]!) best = c
+    out[r] = classes[best]!
+  }
+  return out
+}
+
+/** log Σ exp(z[i]) over z[from, from + k), without overflow. */
+export function logSumExp(z: ArrayLike<number>, from = 0, k = z.length - from): number {
+  let max = -Infinity
+  for (let i = from; i < from + k; i++) max = Math.max(max, z[i]!)
+  let s = 0
+  for (let i = from; i < from + k; i++) s += Math.exp(z[i]! - max)
+  return max + Math.log(s)
+}
+
+/** out[from, from + k) = the softmax of z[from, from + k) (out may be z). */
+export function softmaxInto(z: ArrayLike<number>, out: Float64Array, from = 0, k = z.length - from): void {
+  const lse = logSumExp(z, from, k)
+  for (let i = from; i < from + k; i++) out[i] = Math.exp(z[i]! - lse)
+}
+
+/** An optional integer option in [min, max], else a one-line error naming it. */
+export function checkInt(v: number | undefined, name: string, min: number, max = Infinity): void {
+  if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) throw new ConfigError(`${name} must be an integer in [${min}, ${max}] (received ${v})`)
+}

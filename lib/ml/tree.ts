@@ -4,7 +4,7 @@
 
 import { ConfigError } from '../core/index.js'
 import { binFeatures, growTree, type Grown } from './cart.js'
-import { checkColumns, checkLabeled, classesOf, registerModelType, type Labeled, type Matrix, type Model, type Task } from './model.js'
+import { checkColumns, checkInt, checkLabeled, classesOf, mostProbable, registerModelType, type Labeled, type Matrix, type Model, type Task } from './model.js'
 
 export interface TreeOptions {
   /** Default 20. */
@@ -98,11 +98,12 @@ abstract class TreeBase {
 
   protected store(type: TreeJSON['type'], columns: string[], grown: Grown, classes?: number[]): void {
     const o = this.options
+    const { maxDepth, minSamplesLeaf, minSamplesSplit, seed } = growOptions(o, columns.length)
     this.tree = {
       type,
       columns: [...columns],
       ...(classes === undefined ? {} : { classes }),
-      options: { maxDepth: o.maxDepth ?? 20, minSamplesLeaf: o.minSamplesLeaf ?? 1, minSamplesSplit: o.minSamplesSplit ?? 2, seed: o.seed ?? 0, maxBins: o.maxBins ?? 256, maxFeatures: o.maxFeatures ?? null },
+      options: { maxDepth, minSamplesLeaf, minSamplesSplit, seed, maxBins: o.maxBins ?? 256, maxFeatures: o.maxFeatures ?? null },
       feature: grown.feature,
       threshold: grown.threshold,
       left: grown.left,
@@ -143,16 +144,7 @@ export class DecisionTreeClassifier extends TreeBase implements Model {
 
   /** The most probable class per row (the lower class on a tie). */
   predict(m: Matrix): Float64Array {
-    const t = this.fitted()
-    const k = t.classes!.length
-    const proba = this.predictProba(m)
-    const out = new Float64Array(m.rows)
-    for (let r = 0; r < m.rows; r++) {
-      let best = 0
-      for (let c = 1; c < k; c++) if (proba[r * k + c]! > proba[r * k + best]!) best = c
-      out[r] = t.classes![best]!
-    }
-    return out
+    return mostProbable(this.predictProba(m), this.fitted().classes!, m.rows)
   }
 
   static fromJSON(json: TreeJSON): DecisionTreeClassifier {
@@ -208,9 +200,7 @@ export function allRows(n: number): Uint32Array {
 }
 
 export function checkTreeOptions(o: TreeOptions): void {
-  const int = (v: number | undefined, name: string, min: number, max = Infinity) => {
-    if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) throw new ConfigError(`${name} must be an integer in [${min}, ${max}] (received ${v})`)
-  }
+  const int = checkInt
   int(o.maxDepth, 'maxDepth', 1)
   int(o.minSamplesLeaf, 'minSamplesLeaf', 1)
   int(o.minSamplesSplit, 'minSamplesSplit', 2)
