@@ -6,8 +6,7 @@
 
 import { availableParallelism } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { Worker } from 'node:worker_threads'
-import { ConfigError, moduleDir, Progress, seededRandom, type ProgressSink } from '../core/index.js'
+import { ConfigError, moduleDir, Progress, runWorkerPool, seededRandom, type ProgressSink } from '../core/index.js'
 import type { Bars } from '../data/index.js'
 import { checkValue, getStrategy, indicatorSource, isStrategyFile, resolveParams, type IndicatorCompute, type ParamDef, type Sizing, type Strategy } from '../strategy/index.js'
 import { backtest } from './backtest.js'
@@ -284,44 +283,22 @@ async function runInWorkers(
   const file = join(moduleDir(typeof __dirname === 'string' ? __dirname : undefined, new Error().stack), 'sweep-worker.cjs')
   // Small chunks handed out as workers come free: the fast sets do not wait behind the slow ones.
   const chunk = Math.max(1, Math.min(16, Math.floor(sets.length / (count * 8))))
-  let next = 0
-  const pool = Array.from({ length: count }, () => new Worker(file, { workerData: { spec, bars: shared, options, engine, periodsPerYear } }))
-  try {
-    await Promise.all(
-      pool.map(
-        (worker) =>
-          new Promise<void>((resolve, reject) => {
-            const send = () => {
-              if (next >= sets.length) {
-                resolve()
-                return
-              }
-              const from = next
-              next = Math.min(sets.length, next + chunk)
-              worker.postMessage({ from, sets: sets.slice(from, next) })
-            }
-            worker.on('message', (msg: { from: number; metrics?: SweepMetrics[]; error?: string }) => {
-              if (msg.error !== undefined) {
-                reject(new ConfigError(msg.error))
-                return
-              }
-              msg.metrics!.forEach((m, k) => {
-                out[msg.from + k] = m
-                tick()
-              })
-              send()
-            })
-            worker.on('error', reject)
-            worker.on('exit', (code) => {
-              if (code !== 0) reject(new Error(`sweep worker exited with code ${code}`))
-            })
-            send()
-          }),
-      ),
-    )
-  } finally {
-    await Promise.all(pool.map((w) => w.terminate()))
-  }
+  const jobs: { from: number; sets: Record<string, number>[] }[] = []
+  for (let from = 0; from < sets.length; from += chunk) jobs.push({ from, sets: sets.slice(from, from + chunk) })
+  await runWorkerPool<(typeof jobs)[number], { from: number; metrics?: SweepMetrics[]; error?: string }>({
+    file,
+    workerData: { spec, bars: shared, options, engine, periodsPerYear },
+    workers: count,
+    jobs,
+    label: 'sweep',
+    onReply: (msg) => {
+      if (msg.error !== undefined) throw new ConfigError(msg.error)
+      msg.metrics!.forEach((m, k) => {
+        out[msg.from + k] = m
+        tick()
+      })
+    },
+  })
 }
 
 /** Worker threads that help this machine: its cores. */

@@ -2,9 +2,8 @@
 // memory, trees are handed out one at a time as workers come free, and each comes back into its own slot
 // (tree i is the same whichever worker grew it).
 
-import { Worker } from 'node:worker_threads'
 import { join } from 'node:path'
-import { MtflowError, moduleDir } from '../core/index.js'
+import { MtflowError, moduleDir, runWorkerPool } from '../core/index.js'
 import type { ForestJob, TreeNodes } from './forest.js'
 
 interface Packed {
@@ -26,38 +25,19 @@ export async function growInWorkers(job: ForestJob, nTrees: number, workers: num
   const shared: ForestJob = { ...job, binned: { ...job.binned, codes }, target }
   const file = join(moduleDir(typeof __dirname === 'string' ? __dirname : undefined, new Error().stack), 'forest-worker.cjs')
   const out: { nodes: TreeNodes; importance: Float64Array }[] = new Array(nTrees)
-  let next = 0
-  const pool = Array.from({ length: workers }, () => new Worker(file, { workerData: shared }))
-  try {
-    await Promise.all(
-      pool.map(
-        (worker) =>
-          new Promise<void>((resolve, reject) => {
-            const send = () => {
-              if (next >= nTrees) resolve()
-              else worker.postMessage(next++)
-            }
-            worker.on('message', (msg: Packed) => {
-              if (msg.error !== undefined) {
-                reject(new MtflowError(`forest worker, tree ${msg.i}: ${msg.error}`))
-                return
-              }
-              out[msg.i] = {
-                nodes: { feature: Array.from(msg.feature), threshold: Array.from(msg.threshold), left: Array.from(msg.left), right: Array.from(msg.right), value: Array.from(msg.value) },
-                importance: msg.importance,
-              }
-              send()
-            })
-            worker.on('error', reject)
-            worker.on('exit', (code) => {
-              if (code !== 0) reject(new MtflowError(`forest worker exited with code ${code}`))
-            })
-            send()
-          }),
-      ),
-    )
-  } finally {
-    await Promise.all(pool.map((w) => w.terminate()))
-  }
+  await runWorkerPool<number, Packed>({
+    file,
+    workerData: shared,
+    workers,
+    jobs: Array.from({ length: nTrees }, (_, i) => i),
+    label: 'forest',
+    onReply: (msg) => {
+      if (msg.error !== undefined) throw new MtflowError(`forest worker, tree ${msg.i}: ${msg.error}`)
+      out[msg.i] = {
+        nodes: { feature: Array.from(msg.feature), threshold: Array.from(msg.threshold), left: Array.from(msg.left), right: Array.from(msg.right), value: Array.from(msg.value) },
+        importance: msg.importance,
+      }
+    },
+  })
   return out
 }
