@@ -39,10 +39,6 @@ export function binFeatures(m: Matrix, maxBins = 256): Binned {
   const sorted = new Float64Array(picked === undefined ? rows : QUANTILE_SAMPLE)
   const padded = new Float64Array(256)
   for (let f = 0; f < p; f++) {
-    for (let r = 0; r < rows; r++) {
-      const v = m.X[r * p + f]!
-      if (!Number.isFinite(v)) throw new ConfigError(`feature ${m.columns[f]} is ${v} at row ${r}: impute or drop such rows (makeDataset drops them)`)
-    }
     if (picked === undefined) for (let r = 0; r < rows; r++) sorted[r] = m.X[r * p + f]!
     else for (let i = 0; i < picked.length; i++) sorted[i] = m.X[picked[i]! * p + f]!
     sorted.sort()
@@ -69,6 +65,8 @@ export function binFeatures(m: Matrix, maxBins = 256): Binned {
     const high = new Float64Array(cut.length + 1).fill(-Infinity)
     for (let r = 0; r < rows; r++) {
       const v = m.X[r * p + f]!
+      // Checked here, in the one pass over every value (edges drawn from a NaN are thrown away with it).
+      if (!Number.isFinite(v)) throw new ConfigError(`feature ${m.columns[f]} is ${v} at row ${r}: impute or drop such rows (makeDataset drops them)`)
       const b = binOf(padded, v)
       codes[r * p + f] = b
       if (v < low[b]!) low[b] = v

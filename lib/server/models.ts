@@ -81,8 +81,10 @@ export function parseInvocation(body: unknown, pkg: ModelPackage): Matrix {
   return m
 }
 
+/** Exactly the signature's fields (checked per record: the common case, all present, costs one pass). */
 function checkNames(names: readonly string[], fields: readonly SignatureField[], row?: number): void {
   const where = row === undefined ? '' : ` at row ${row}`
+  if (names.length === fields.length && fields.every((f, i) => names[i] === f.name)) return
   const missing = fields.find((f) => !names.includes(f.name))
   if (missing !== undefined) throw new ConfigError(`missing input field "${missing.name}"${where} (the model takes ${fields.map((f) => f.name).join(', ')})`)
   const extra = names.find((n) => !fields.some((f) => f.name === n))
@@ -160,7 +162,10 @@ export function registryModelRoutes(registry: Registry): Hono {
     return loaded
   }
   const app = new Hono()
-  app.get('/:ref/ping', (c) => sendJson(c, { status: 'ok', model: `${load(c.req.param('ref')).name}@${load(c.req.param('ref')).version}` }))
+  app.get('/:ref/ping', (c) => {
+    const loaded = load(c.req.param('ref'))
+    return sendJson(c, { status: 'ok', model: `${loaded.name}@${loaded.version}` })
+  })
   app.get('/:ref/version', (c) => sendJson(c, describe(load(c.req.param('ref')))))
   app.post('/:ref/invocations', (c) => invocations(c, load(c.req.param('ref'))))
   return app

@@ -24,26 +24,40 @@ export type EntryFeatures = (ctx: Context<any>, symbol: string, side: Side) => R
  * decision (the legs of a pair stay together). Exits and orders on open positions pass untouched.
  */
 export function gateEntries<P>(strategy: Strategy<P>, gate: EntryGate): Strategy<P> {
-  let decidedAt = NaN
-  let decision = { multiplier: 1, reason: '' }
-  const entry = (ctx: Context<P>, symbol: string, side: Side, options: OrderOptions | undefined, send: (o: OrderOptions | undefined) => OrderView): OrderView => {
-    if (ctx.position(symbol) !== 0 || ctx.openOrders(symbol).length > 0) return send(options)
-    if (ctx.time !== decidedAt) {
-      decision = gate.decide(ctx, symbol, side)
-      decidedAt = ctx.time
-      if (!(Number.isFinite(decision.multiplier) && decision.multiplier >= 0)) throw new ConfigError(`the gate's multiplier must be a number ≥ 0 (received ${decision.multiplier})`)
-    }
-    if (decision.multiplier === 0) {
-      ctx.log(`${symbol} ${side} entry skipped: ${decision.reason}`)
-      return skipped(ctx.strategy, symbol, side, decision.reason, options?.tag ?? '')
-    }
-    return send(decision.multiplier === 1 ? options : scaled(options, decision.multiplier))
+  // Per run (per context): its proxy and the last decision (a strategy object is shared by every run).
+  interface RunGate {
+    proxy: Context<P>
+    decidedAt: number
+    decision: { multiplier: number; reason: string }
   }
-  const wrap = (ctx: Context<P>): Context<P> =>
+  const runs = new WeakMap<Context<P>, RunGate>()
+  const entry = (ctx: Context<P>, g: RunGate, symbol: string, side: Side, options: OrderOptions | undefined, send: (o: OrderOptions | undefined) => OrderView): OrderView => {
+    if (ctx.position(symbol) !== 0 || ctx.openOrders(symbol).length > 0) return send(options)
+    if (ctx.time !== g.decidedAt) {
+      g.decision = gate.decide(ctx, symbol, side)
+      g.decidedAt = ctx.time
+      if (!(Number.isFinite(g.decision.multiplier) && g.decision.multiplier >= 0)) throw new ConfigError(`the gate's multiplier must be a number ≥ 0 (received ${g.decision.multiplier})`)
+    }
+    const { multiplier, reason } = g.decision
+    if (multiplier === 0) {
+      ctx.log(`${symbol} ${side} entry skipped: ${reason}`)
+      return skipped(ctx.strategy, symbol, side, reason, options?.tag ?? '')
+    }
+    return send(multiplier === 1 ? options : scaled(options, multiplier))
+  }
+  const wrap = (ctx: Context<P>): Context<P> => {
+    let g = runs.get(ctx)
+    if (g === undefined) {
+      g = { proxy: makeProxy(ctx), decidedAt: NaN, decision: { multiplier: 1, reason: '' } }
+      runs.set(ctx, g)
+    }
+    return g.proxy
+  }
+  const makeProxy = (ctx: Context<P>): Context<P> =>
     new Proxy(ctx, {
       get(target, prop) {
-        if (prop === 'buy') return (symbol: string, o?: OrderOptions) => entry(target, symbol, 'buy', o, (x) => target.buy(symbol, x))
-        if (prop === 'sell') return (symbol: string, o?: OrderOptions) => entry(target, symbol, 'sell', o, (x) => target.sell(symbol, x))
+        if (prop === 'buy') return (symbol: string, o?: OrderOptions) => entry(target, runs.get(target)!, symbol, 'buy', o, (x) => target.buy(symbol, x))
+        if (prop === 'sell') return (symbol: string, o?: OrderOptions) => entry(target, runs.get(target)!, symbol, 'sell', o, (x) => target.sell(symbol, x))
         const value = Reflect.get(target, prop, target) as unknown
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
       },
