@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { ConfigError, moduleDir, Progress, runWorkerPool, seededRandom, type ProgressSink } from '../core/index.js'
 import type { Bars } from '../data/index.js'
-import { checkValue, getStrategy, indicatorSource, isStrategyFile, resolveParams, type IndicatorCompute, type ParamDef, type Sizing, type Strategy } from '../strategy/index.js'
+import { checkValue, findStrategy, getStrategy, indicatorSource, isStrategyFile, resolveParams, type IndicatorCompute, type ParamDef, type Sizing, type Strategy } from '../strategy/index.js'
 import { backtest } from './backtest.js'
 import { observedPeriodsPerYear } from './results.js'
 import { strategySignals, sweepMetrics, vectorBacktest, type SweepMetrics } from './vector.js'
@@ -192,10 +192,10 @@ export async function sweep(strategySpec: string | Strategy<any> | { strategy: S
     strategy = isStrategyFile(strategySpec) ? await loadInThread(workerSpec) : getStrategy(strategySpec)
   } else if ('onBar' in strategySpec) {
     strategy = strategySpec
-    workerSpec = getStrategySafe(strategy.name) === strategy ? strategy.name : undefined
+    workerSpec = findStrategy(strategy.name) === strategy ? strategy.name : undefined
   } else {
     strategy = strategySpec.strategy
-    workerSpec = strategySpec.file ?? (getStrategySafe(strategy.name) === strategy ? strategy.name : undefined)
+    workerSpec = strategySpec.file ?? (findStrategy(strategy.name) === strategy ? strategy.name : undefined)
   }
   const metric = options.metric ?? 'sharpe'
   if (!SWEEP_METRICS.includes(metric)) throw new ConfigError(`metric must be one of ${SWEEP_METRICS.join(', ')} (received ${String(metric)})`)
@@ -229,14 +229,6 @@ export async function sweep(strategySpec: string | Strategy<any> | { strategy: S
   let best: SweepRow | undefined
   for (const row of rows) if (best === undefined || better(metric, row.metrics[metric], best.metrics[metric])) best = row
   return { strategy: strategy.name, metric, rows, best, skipped, engine, workers, periodsPerYear, elapsedMs: performance.now() - started }
-}
-
-function getStrategySafe(name: string): Strategy<any> | undefined {
-  try {
-    return getStrategy(name)
-  } catch {
-    return undefined
-  }
 }
 
 async function loadInThread(file: string): Promise<Strategy<any>> {

@@ -31,14 +31,7 @@ export function selectCommand(context: CliContext): Command {
     .action(async (o: { experiment: string[]; filter?: string; metric: string; minSharpe?: string; maxDrawdown?: string; minTrades?: string; topK: string; alias?: string; dryRun?: boolean; json?: boolean }) => {
       const track = lazy('../track/index.js') as typeof import('../track/index.js')
       const { selectChampions } = lazy('../tune/select.js') as typeof import('../tune/select.js')
-      const { getStrategy } = lazy('../strategy/index.js') as typeof import('../strategy/index.js')
-      const getStrategySafe = (name: string) => {
-        try {
-          return getStrategy(name)
-        } catch {
-          return undefined
-        }
-      }
+      const { findStrategy } = lazy('../strategy/index.js') as typeof import('../strategy/index.js')
       const rules = { metric: o.metric, minSharpe: num(o.minSharpe, '--min-sharpe'), maxDrawdown: num(o.maxDrawdown, '--max-drawdown'), minTrades: num(o.minTrades, '--min-trades'), topK: num(o.topK, '--top-k') }
       const tracker = new track.Tracker(context.home)
       const kinds = 'tags.`mtflow.kind` in ("backtest", "sweep-set") and attributes.status = "FINISHED"'
@@ -52,7 +45,7 @@ export function selectCommand(context: CliContext): Command {
           if (!parents.has(r.info.parentRunId)) parents.set(r.info.parentRunId, tracker.getRun(r.info.parentRunId).params)
           name = parents.get(r.info.parentRunId)!.strategy
         }
-        const strategy = name === undefined ? undefined : getStrategySafe(name)
+        const strategy = name === undefined ? undefined : findStrategy(name)
         if (strategy === undefined) continue // a strategy file outside the built-ins: register it with `strategy register FILE`
         const params = Object.fromEntries(Object.keys(strategy.params).filter((k) => r.params[k] !== undefined).map((k) => [k, Number(r.params[k])]))
         candidates.push({ runId: r.info.runId, strategy: strategy.name, params, metrics: Object.fromEntries(Object.entries(r.metrics).map(([k, m]) => [k, m.value])) })

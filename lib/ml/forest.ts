@@ -138,7 +138,7 @@ abstract class ForestBase {
     if (o.oob) this.forest.oobScore = this.outOfBag(m, job)
   }
 
-  /** Sum over trees of each row's leaf values (k per row), for rows the `use` test admits. */
+  /** The mean over trees of each row's leaf values (k per row). */
   protected accumulate(m: Matrix, k: number): Float64Array {
     const f = this.fitted()
     checkColumns(f.columns, m)

@@ -53,8 +53,9 @@ abstract class GbtBase {
   }
 
   /**
-   * Boost: `outputs` raw scores per row (1, or K classes); `gradient` fills the negative gradient of output
-   * c and returns the Newton leaf value for a leaf's rows; `loss` scores raw scores on rows.
+   * Boost: K raw scores per row (1 for regression and two classes, else one per class); each round fits a
+   * tree per score to the loss's negative gradient on the fitting rows, sets its leaves by a Newton step and
+   * adds them (shrunk) to every row's score, the hold-out rows' included for early stopping.
    */
   protected boost(type: GbtJSON['type'], m: Labeled, classes: number[] | undefined, target: Float64Array): void {
     const o = this.options

@@ -15,6 +15,11 @@ export function getStrategy(name: string): Strategy<any> {
   return found
 }
 
+/** A built-in by name, or undefined. */
+export function findStrategy(name: string): Strategy<any> | undefined {
+  return Object.prototype.hasOwnProperty.call(STRATEGIES, name) ? STRATEGIES[name] : undefined
+}
+
 /** Whether a value has the shape of a Strategy (the checks a module's exports are held to). */
 export function isStrategy(value: unknown): value is Strategy<any> {
   const s = value as Partial<Strategy<any>> | null

@@ -249,7 +249,8 @@ progress('')
 rmSync(scratch, { recursive: true, force: true })
 
 const header = ['workload', 'median', 'throughput', 'reference', 'ratio']
-const table = rows.map((r) => [r.workload, `${r.median.toFixed(0)} ms`, r.throughput, r.reference, r.ratio])
+// Sub-10 ms medians (a tuner's per-trial overhead) keep three significant digits: "0 ms" says nothing.
+const table = rows.map((r) => [r.workload, `${r.median < 10 ? r.median.toPrecision(3) : r.median.toFixed(0)} ms`, r.throughput, r.reference, r.ratio])
 const widths = header.map((h, j) => Math.max(h.length, ...table.map((r) => r[j]!.length)))
 const line = (cells: string[]) => `| ${cells.map((c, j) => c.padEnd(widths[j]!)).join(' | ')} |`
 console.log(`mtflow bench — ${RUNS} runs each (lake imports ${DATA_RUNS}, indicators ${INDICATOR_RUNS}), median; node ${process.version}, ${new Date().toISOString()}`)
