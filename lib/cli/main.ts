@@ -15,6 +15,7 @@ import { runsCommand } from './runs.js'
 import { serveCommand } from './serve.js'
 import { modelsCommand } from './models.js'
 import { selectCommand } from './select.js'
+import { automlCommand } from './automl.js'
 import { dashboardCommand } from './dashboard.js'
 import { registryCommand, strategyCommand } from './registry.js'
 import type { CliContext } from './context.js'
@@ -35,7 +36,7 @@ export function buildProgram(context: CliContext): Command {
     context.home = resolveHome(root.opts<{ home?: string }>().home)
     context.verbose = root.opts<{ verbose?: boolean }>().verbose === true
   })
-  for (const make of [notebookCommand, kernelCommand, ingestCommand, importCommand, dataCommand, indicatorsCommand, pairsCommand, backtestCommand, sweepCommand, runsCommand, registryCommand, strategyCommand, selectCommand, modelsCommand, dashboardCommand, serveCommand, lifecycleCommand]) {
+  for (const make of [notebookCommand, kernelCommand, ingestCommand, importCommand, dataCommand, indicatorsCommand, pairsCommand, backtestCommand, sweepCommand, runsCommand, registryCommand, strategyCommand, selectCommand, automlCommand, modelsCommand, dashboardCommand, serveCommand, lifecycleCommand]) {
     const sub = make(context)
     sub.exitOverride()
     sub.configureOutput(program.configureOutput())

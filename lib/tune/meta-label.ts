@@ -6,7 +6,7 @@
 import { ConfigError } from '../core/index.js'
 import { backtest, type BacktestOptions, type BacktestResult } from '../backtest/index.js'
 import { accuracy, precision, rocAuc, type Model } from '../ml/index.js'
-import { normalCdf } from '../stats/index.js'
+import { normalCdf, performanceMetrics } from '../stats/index.js'
 import type { Context, OrderOptions, OrderView, Side, Strategy } from '../strategy/index.js'
 
 /** Per entry decision: how much of the strategy's own size to trade (0 skips it) and why. */
@@ -201,11 +201,46 @@ export interface MetaLabelReport {
   train: { entries: number; wins: number }
   test: { entries: number; wins: number; accuracy: number; precision: number; rocAuc: number }
   /** Out of sample, same window and costs: the primary strategy alone and with the model. */
-  without: { sharpe: number; sortino: number; maxDrawdown: number; totalReturn: number; trades: number }
-  with: { sharpe: number; sortino: number; maxDrawdown: number; totalReturn: number; trades: number }
+  without: OutOfSampleSummary
+  with: OutOfSampleSummary
   model: Model
+  /** The whole-data runs without and with the model (the same until the split; see compareOutOfSample). */
   baseline: BacktestResult
   gated: BacktestResult
+}
+
+/** Performance from the out-of-sample start on (the equity's last value before it as the base); trades entered from it. */
+export interface OutOfSampleSummary {
+  sharpe: number
+  sortino: number
+  maxDrawdown: number
+  totalReturn: number
+  trades: number
+}
+
+/**
+ * The strategy with and without a gate, out of sample from `from`: both run over the whole data, the
+ * gate passing every entry decided before `from`, so the two runs are the same bar for bar until then —
+ * the strategy warmed up, its positions and the entry features' history as they were when the model
+ * was trained — and differ only by the gate's decisions after. Metrics are taken on the equity from `from`.
+ */
+export function compareOutOfSample(o: BacktestOptions & { strategy: Strategy<any> }, gate: EntryGate, from: number): { without: OutOfSampleSummary; with: OutOfSampleSummary; baseline: BacktestResult; gated: BacktestResult } {
+  const after: EntryGate = { decide: (ctx, symbol, side) => (ctx.time < from ? { multiplier: 1, reason: 'before the evaluation window' } : gate.decide(ctx, symbol, side)) }
+  const baseline = backtest(o)
+  const gated = backtest({ ...o, strategy: gateEntries(o.strategy, after) })
+  return { without: outOfSample(baseline, from), with: outOfSample(gated, from), baseline, gated }
+}
+
+function outOfSample(r: BacktestResult, from: number): OutOfSampleSummary {
+  const i = r.time.findIndex((t) => t >= from)
+  if (i < 0) throw new ConfigError(`the out-of-sample start ${new Date(from).toISOString()} is after the last bar`)
+  const equity = r.equity.subarray(Math.max(0, i - 1))
+  const trades = r.strategies[0]!.trades
+  let n = 0
+  for (let k = 0; k < trades.entryTime.length; k++) if (trades.entryTime[k]! >= from && trades.open[k] !== true) n++
+  if (equity.length < 2) return { sharpe: NaN, sortino: NaN, maxDrawdown: 0, totalReturn: 0, trades: n }
+  const m = performanceMetrics(equity, { periodsPerYear: r.periodsPerYear })
+  return { sharpe: m.sharpe, sortino: m.sortino, maxDrawdown: m.maxDrawdown.depth, totalReturn: m.totalReturn, trades: n }
 }
 
 /** Train on the entries that closed before the split; evaluate with and without the model after it. */
@@ -231,16 +266,13 @@ export function metaLabelEvaluation(o: MetaLabelOptions): MetaLabelReport {
   const threshold = o.threshold ?? 0.5
   const yTest = test.map((e) => e.label)
   const both = yTest.includes(0) && yTest.includes(1)
-  const oos = { ...o, start: splitTime }
-  const baseline = backtest(oos)
-  const gated = backtest({ ...oos, strategy: gateEntries(o.strategy, modelGate({ model, features: o.features, mode: o.mode, threshold })) })
-  const pick = (r: BacktestResult) => ({ sharpe: r.metrics.sharpe, sortino: r.metrics.sortino, maxDrawdown: r.metrics.maxDrawdown.depth, totalReturn: r.metrics.totalReturn, trades: r.metrics.trades?.trades ?? 0 })
+  const { without, with: gatedSummary, baseline, gated } = compareOutOfSample(o, modelGate({ model, features: o.features, mode: o.mode, threshold }), splitTime)
   return {
     splitTime,
     train: { entries: train.length, wins: train.filter((e) => e.label === 1).length },
     test: { entries: test.length, wins: yTest.filter((v) => v === 1).length, accuracy: accuracy(yTest, p.map((v) => (v >= threshold ? 1 : 0))), precision: precision(yTest, p.map((v) => (v >= threshold ? 1 : 0))), rocAuc: both ? rocAuc(yTest, p) : NaN },
-    without: pick(baseline),
-    with: pick(gated),
+    without,
+    with: gatedSummary,
     model,
     baseline,
     gated,

@@ -79,12 +79,18 @@ describe('meta-labels', () => {
     })
     const split = Date.parse('2012-01-01')
     expect(report.splitTime).toBe(split)
-    // Out of sample, with the model: only the winners of the ungated out-of-sample run.
-    const oos = backtest({ ...base, strategy: smaCross, start: split }).strategies[0]!.trades
-    const winners = Array.from(oos.entryTime).filter((_, i) => oos.pnl[i]! > 0 && oos.open[i] !== true)
+    // Both runs cover the whole data and agree before the split; after it, the model keeps only the
+    // entries that paid in the ungated run.
+    const entered = (t: typeof plain, keep: (i: number) => boolean) => Array.from(t.entryTime).filter((_, i) => t.open[i] !== true && keep(i))
     const kept = report.gated.strategies[0]!.trades
-    expect(Array.from(kept.entryTime).filter((_, i) => kept.open[i] !== true)).toEqual(winners)
-    expect(report.without.trades).toBe(Array.from(oos.pnl).filter((_, i) => oos.open[i] !== true).length)
+    expect(entered(kept, (i) => kept.entryTime[i]! < split)).toEqual(entered(plain, (i) => plain.entryTime[i]! < split))
+    expect(entered(kept, (i) => kept.entryTime[i]! >= split)).toEqual(entered(plain, (i) => plain.entryTime[i]! >= split && plain.pnl[i]! > 0))
+    expect(report.without.trades).toBe(entered(plain, (i) => plain.entryTime[i]! >= split).length)
+    expect(report.with.trades).toBe(entered(plain, (i) => plain.entryTime[i]! >= split && plain.pnl[i]! > 0).length)
+    // The out-of-sample metrics are those of the equity from the split (the last value before it as the base).
+    const from = report.baseline.time.findIndex((t) => t >= split)
+    const e = report.baseline.equity
+    expect(report.without.totalReturn).toBeCloseTo(e[e.length - 1]! / e[from - 1]! - 1, 12)
     expect(report.with.maxDrawdown).toBeLessThan(report.without.maxDrawdown)
     expect(report.with.sharpe).toBeGreaterThan(report.without.sharpe)
     expect(report.test.accuracy).toBe(1)
