@@ -59,14 +59,19 @@ export function makeDataset(options: DatasetOptions): Dataset {
     for (let c = 0; c < columns.length; c++) X[r * columns.length + c] = options.features[columns[c]!]![i]!
   }
   // A label ending at bar e ends, in dataset rows, at the last row whose bar is ≤ e: windows that
-  // overlap (or not) in bars overlap (or not) in rows.
+  // overlap (or not) in bars overlap (or not) in rows. Per row by binary search: with a horizon per
+  // bar (triple-barrier exits) the ends need not be in order.
   const labelEnd = new Int32Array(rows)
-  let j = 0
   for (let r = 0; r < rows; r++) {
     const e = keep[r]! + horizon(keep[r]!)
-    if (j < r) j = r
-    while (j + 1 < rows && keep[j + 1]! <= e) j++
-    labelEnd[r] = j
+    let lo = r
+    let hi = rows - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (keep[mid]! <= e) lo = mid
+      else hi = mid - 1
+    }
+    labelEnd[r] = lo
   }
   const out: Dataset = { columns, rows, X, y, index, labelEnd }
   if (options.time !== undefined) out.time = Float64Array.from(keep, (i) => options.time![i]!)

@@ -256,11 +256,16 @@ function prefixed(prefix: string, o: Record<string, number | string | boolean>):
 /** Each entry's label window in entry rows: the last entry that starts no later than its exit. */
 export function labelEnds(entries: readonly EntryRecord[]): Int32Array {
   const out = new Int32Array(entries.length)
-  let j = 0
   for (let i = 0; i < entries.length; i++) {
-    if (j < i) j = i
-    while (j + 1 < entries.length && entries[j + 1]!.time <= entries[i]!.exitTime) j++
-    out[i] = j
+    // Entries are in time order: binary search for the last start ≤ this exit (exits need not be in order).
+    let lo = i
+    let hi = entries.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (entries[mid]!.time <= entries[i]!.exitTime) lo = mid
+      else hi = mid - 1
+    }
+    out[i] = lo
   }
   return out
 }

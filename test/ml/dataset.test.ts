@@ -26,6 +26,12 @@ describe('makeDataset', () => {
     expect(Array.from(ds.labelEnd)).toEqual([1, 2, 3, 4, 5, 5])
   })
 
+  it('maps per-bar horizons (triple-barrier exits) whose ends are out of order', () => {
+    // Bar 0 looks 5 ahead (to bar 5), bar 1 only 1 (to bar 2), bar 2 none, bar 3 to bar 6, bar 4 none.
+    const d = makeDataset({ features: { x: [0, 1, 2, 3, 4] }, label: [1, 0, 1, 0, 1], horizon: [5, 1, 0, 3, 0] })
+    expect(Array.from(d.labelEnd)).toEqual([4, 2, 2, 4, 4])
+  })
+
   it('feeds the purged splitter: a training row never reaches a test bar', () => {
     for (const split of purgedKFold({ n: ds.rows, k: 3, labelEnd: ds.labelEnd })) {
       const testBars = Array.from(split.test, (r) => ds.index[r]!)
