@@ -5,7 +5,7 @@
 
 import { ConfigError } from '../core/index.js'
 import { backtest, type BacktestOptions, type BacktestResult } from '../backtest/index.js'
-import { accuracy, precision, rocAuc, type Model } from '../ml/index.js'
+import { accuracy, precision, rocAuc, type Labeled, type Model } from '../ml/index.js'
 import { normalCdf, performanceMetrics } from '../stats/index.js'
 import type { Context, OrderOptions, OrderView, Side, Strategy } from '../strategy/index.js'
 
@@ -204,6 +204,8 @@ export interface MetaLabelReport {
   without: OutOfSampleSummary
   with: OutOfSampleSummary
   model: Model
+  /** The entries it was trained on, as a matrix (packageModel's data: the signature and the hash). */
+  training: Labeled
   /** The whole-data runs without and with the model (the same until the split; see compareOutOfSample). */
   baseline: BacktestResult
   gated: BacktestResult
@@ -244,7 +246,7 @@ function outOfSample(r: BacktestResult, from: number): OutOfSampleSummary {
 }
 
 /** Train on the entries that closed before the split; evaluate with and without the model after it. */
-export function metaLabelEvaluation(o: MetaLabelOptions): MetaLabelReport {
+export async function metaLabelEvaluation(o: MetaLabelOptions): Promise<MetaLabelReport> {
   const { entries } = recordEntries(o)
   if (entries.length < 10) throw new ConfigError(`the strategy made ${entries.length} entries: too few to learn which pay (10 at least)`)
   const splitTime = splitOf(o.split ?? 0.5, entries)
@@ -257,8 +259,8 @@ export function metaLabelEvaluation(o: MetaLabelOptions): MetaLabelReport {
   const matrix = (rows: EntryRecord[]) => ({ X: Float64Array.from(rows.flatMap((e) => columns.map((c) => e.features[c]!))), rows: rows.length, columns })
   const model = o.model()
   if (model.task !== 'classification') throw new ConfigError('meta-labelling needs a classifier')
-  const fitted = model.fit({ ...matrix(train), y: train.map((e) => e.label) })
-  if (fitted instanceof Promise) throw new ConfigError('fit the model synchronously here (a forest with workers: 1)')
+  const training = { ...matrix(train), y: train.map((e) => e.label) }
+  await model.fit(training)
   const classes = model.toJSON().classes!
   const positive = classes.indexOf(1)
   const proba = model.predictProba(matrix(test))
@@ -274,6 +276,7 @@ export function metaLabelEvaluation(o: MetaLabelOptions): MetaLabelReport {
     without,
     with: gatedSummary,
     model,
+    training,
     baseline,
     gated,
   }

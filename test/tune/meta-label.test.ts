@@ -64,13 +64,13 @@ describe('meta-labels', () => {
     expect(entries.filter((e) => Number.isFinite(e.exitTime)).map((e) => e.pnl)).toEqual(closed)
   })
 
-  it('with an oracle feature, keeps exactly the out-of-sample entries that paid', () => {
+  it('with an oracle feature, keeps exactly the out-of-sample entries that paid', async () => {
     // The oracle: the entry's own outcome, read from an ungated run (the future, on purpose).
     const plain = backtest({ ...base, strategy: smaCross }).strategies[0]!.trades
     const outcome = new Map<number, number>()
     const { entries } = recordEntries({ ...base, strategy: smaCross, features: (ctx) => ({ t: ctx.time }) })
     entries.forEach((e) => outcome.set(e.time, e.label))
-    const report = metaLabelEvaluation({
+    const report = await metaLabelEvaluation({
       ...base,
       strategy: smaCross,
       features: (ctx) => ({ oracle: outcome.get(ctx.time) ?? 0, noise: (ctx.time / 86_400_000) % 7 }),
