@@ -81,6 +81,8 @@ export async function walkForwardOptimize(o: WalkForwardOptimizeOptions): Promis
   if (starts.length === 0) throw new ConfigError(`${time.length} bars hold no window of ${o.inSample} in sample + ${o.outOfSample} out of sample`)
   const space = o.space ?? (spaceFromParamSpace(o.strategy.params as never) as unknown as SpaceSpec)
   const progress = new Progress({ sink: o.progress, total: starts.length * nTrials, label: 'walk-forward' })
+  // The backtests report nothing of their own: the walk-forward's progress is per trial.
+  const runs = { ...o, progress: undefined }
   const value = (r: BacktestResult) => r.metrics[metric] as number
   const periods = o.periodsPerYear
   const windows: WalkForwardWindow[] = []
@@ -98,7 +100,7 @@ export async function walkForwardOptimize(o: WalkForwardOptimizeOptions): Promis
     await study.optimize(
       (trial) => {
         const params = trial.params as Record<string, number>
-        const r = backtest({ ...o, params, ...isRange })
+        const r = backtest({ ...runs, params, ...isRange })
         if (Number.isNaN(ppy)) ppy = r.periodsPerYear
         const s = r.metrics.sharpe
         if (Number.isFinite(s)) trialSharpes.push(s / Math.sqrt(r.periodsPerYear))
@@ -114,7 +116,7 @@ export async function walkForwardOptimize(o: WalkForwardOptimizeOptions): Promis
     // Out of sample: from enough bars before the window for the strategy's warm-up, positions closed at its end.
     const oosEnd = Math.min(time.length, oosStart + o.outOfSample) - 1
     const warm = Math.max(0, oosStart - Math.max(1, o.strategy.warmup(params as never)))
-    const r = backtest({ ...o, params, start: time[warm]!, end: time[oosEnd]!, closeAtEnd: true })
+    const r = backtest({ ...runs, params, start: time[warm]!, end: time[oosEnd]!, closeAtEnd: true })
     const from = r.time.findIndex((t) => t >= time[oosStart]!)
     const equity = r.equity.subarray(Math.max(0, from - 1))
     const seg = equity.length >= 2 ? performanceMetrics(equity, { periodsPerYear: periods ?? r.periodsPerYear }) : undefined
@@ -169,7 +171,7 @@ function overfitting(o: WalkForwardOptimizeOptions, sets: Record<string, number>
   const columns: Float64Array[] = []
   for (const params of picked) {
     try {
-      const r = backtest({ ...o, params, start: time[0]!, end: time[time.length - 1]! })
+      const r = backtest({ ...o, progress: undefined, params, start: time[0]!, end: time[time.length - 1]! })
       columns.push(returnsOf(r.equity))
     } catch {
       // A set that fails over the whole range (it passed on a window) is left out.

@@ -67,7 +67,7 @@ describe('notebooks/04-ml.ipynb', () => {
     const registry = new Registry(home)
     const reversion = loadPackage(registry, 'pairs-reversion@champion')
     expect(reversion.pkg.runId).toBe(registered![1])
-    expect(reversion.pkg.metrics.rocAuc.toFixed(4)).toBe(cv![1])
+    expect(reversion.pkg.metrics.rocAuc!.toFixed(4)).toBe(cv![1])
     expect(reversion.pkg.signature.inputs.map((f) => f.name)).toEqual(['z', 'absZ', 'zVelocity', 'zAcceleration', 'speed', 'beta'])
     expect(loadPackage(registry, 'pairs-zscore-meta@champion').pkg.signature.output.name).toBe('paid')
     expect(new Tracker(home).getRun(registered![1]!).metrics.cv_rocAuc!.value.toFixed(4)).toBe(cv![1])
