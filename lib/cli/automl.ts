@@ -68,7 +68,7 @@ export function automlCommand(context: CliContext): Command {
     .option('--threshold <p>', 'P(win) at or above which an entry is taken', '0.5')
     .option('--sampler <kind>', 'tpe or random', 'tpe')
     .option('--seed <n>', 'seed of the sampler and the models', '1')
-    .option('--name <prefix>', 'winners are registered as PREFIX-STRATEGY', 'automl')
+    .option('--name <prefix>', 'winners are registered as PREFIX-STRATEGY (PREFIX-STRATEGY-vN for a registered version)', 'automl')
     .option('--alias <name>', "point this alias at each registered winner")
     .option('--no-register', 'register nothing')
     .option('--experiment <name>', 'the experiment the run is tracked in', 'automl')
@@ -109,12 +109,18 @@ export function automlCommand(context: CliContext): Command {
       const data = lazy('../data/index.js') as typeof import('../data/index.js')
       const loaded = await Promise.all(specs.map(async (spec) => {
         const at = spec.indexOf('@')
-        if (at < 0) return { ...(await strategiesApi.loadStrategy(spec, (path) => lazy(path))), ref: spec, params: undefined }
+        if (at < 0) {
+          const found = await strategiesApi.loadStrategy(spec, (path) => lazy(path))
+          return { ...found, ref: found.strategy.name, params: undefined }
+        }
         const version = new track.Registry(context.home).resolve('strategies', spec)
         const strategy = strategiesApi.findStrategy(version.name)
         if (strategy === undefined) throw new ConfigError(`${spec}: ${version.name} is not a built-in strategy; pass its file instead`)
         return { strategy, file: undefined, ref: `${version.name}@${version.version}`, params: version.params as Record<string, number> | undefined }
       }))
+      const refs = loaded.map((l) => l.ref)
+      const twice = refs.find((r, i) => refs.indexOf(r) !== i)
+      if (twice !== undefined) throw new ConfigError(`--strategies names ${twice} twice (a strategy, or one version of it, once)`)
       // Each strategy's data: the series its universe asks for.
       const datasets: Record<string, Bars> = {}
       for (const { strategy, params } of loaded) {
@@ -165,16 +171,18 @@ export function automlCommand(context: CliContext): Command {
         const registry = new track.Registry(context.home)
         for (const r of report.results) {
           if (r.model === undefined || r.best === undefined) continue
-          const holdoutMetrics = r.holdout === undefined ? {} : { holdout_rocAuc: r.holdout.rocAuc, holdout_accuracy: r.holdout.accuracy, holdout_sharpe_without: r.holdout.without.sharpe, holdout_sharpe_with: r.holdout.with.sharpe }
-          const metrics = Object.fromEntries(Object.entries({ ...r.best.cv, ...holdoutMetrics }).filter(([k, v]) => k !== 'folds' && Number.isFinite(v)))
+          // cv_*: the winner's CV scores — the best of the trials, so optimistic; holdout_*: judged once, after the search.
+          const cv = Object.fromEntries(Object.entries(r.best.cv).map(([k, v]) => [k === 'folds' ? 'cv_folds' : `cv_${k}`, v]))
+          const holdoutMetrics = r.holdout === undefined ? {} : { holdout_entries: r.holdout.entries, holdout_rocAuc: r.holdout.rocAuc, holdout_accuracy: r.holdout.accuracy, holdout_sharpe_without: r.holdout.without.sharpe, holdout_sharpe_with: r.holdout.with.sharpe }
+          const metrics = Object.fromEntries(Object.entries({ ...cv, cv_trials: r.trials, ...holdoutMetrics }).filter(([, v]) => Number.isFinite(v)))
           const pkg = ml.packageModel(r.model, {
             data: r.training!,
             label: 'paid',
             metrics,
             ...(r.runId === undefined ? {} : { runId: r.runId }),
-            description: `automl meta-label model for ${r.name} ${JSON.stringify(r.params)} on ${symbols.join(',')} ${o.timeframe}: ${r.best.family}, entry features ${r.best.groups.join('+')} (lib/tune entryFeatures); P(entry pays)`,
+            description: `automl meta-label model for ${r.name} ${JSON.stringify(r.params)} on ${symbols.join(',')} ${o.timeframe}: ${r.best.family}, entry features ${r.best.groups.join('+')} (lib/tune entryFeatures); P(entry pays). Best CV ${metric} of ${r.trials} trials; fitted on the ${r.searched} entries closed before ${r.holdout === undefined ? 'the end' : isoTime(r.holdout.start).slice(0, 10)}`,
           })
-          const model = `${o.name}-${r.strategy}`
+          const model = `${o.name}-${r.name.replace('@', '-v')}`
           const v = ml.registerPackage(registry, model, pkg, o.alias === undefined ? {} : { alias: o.alias })
           registered.push({ strategy: r.name, model, version: v.version, created: v.created })
         }
@@ -185,6 +193,7 @@ export function automlCommand(context: CliContext): Command {
         run.setTag('mtflow.automl.best', best === undefined ? '' : best.name)
         run.end()
       }
+      if (best === undefined) context.exitCode = 1
       if (o.json === true) {
         return printJson(context, {
           metric,
@@ -195,11 +204,7 @@ export function automlCommand(context: CliContext): Command {
         })
       }
       context.stdout.write(resultsTable(report.results, metric, registered))
-      if (best === undefined) {
-        context.stdout.write('no strategy had enough entries to search\n')
-        context.exitCode = 1
-        return
-      }
+      if (best === undefined) return void context.stdout.write('no strategy could be searched (see the skipped rows)\n')
       context.stdout.write(`best: ${best.name} — ${best.best!.family} on ${best.best!.groups.join('+')}, CV ${metric} ${best.best!.value.toFixed(4)}${registered.length === 0 ? '' : `; registered ${registered.map((r) => `${r.model}@${r.version}`).join(', ')}`}\n`)
       if (run !== undefined) context.stdout.write(`run: ${run.id} (experiment ${run.experimentId}; mtflow runs show ${run.id})\n`)
     })
@@ -209,7 +214,7 @@ const f = (x: number | undefined, d = 3) => (x === undefined || !Number.isFinite
 
 function resultsTable(results: readonly AutoMLResult[], metric: AutoMLMetric, registered: readonly { strategy: string; model: string; version: number }[]): string {
   return formatTable(
-    ['strategy', 'entries (search/holdout)', 'win rate', 'best model', 'features', `CV ${metric}`, 'holdout AUC', 'holdout Sharpe without → with', 'trades without → with', 'registered'],
+    ['strategy', 'entries (search/holdout)', 'win rate (searched)', 'best model', 'features', `CV ${metric}`, 'holdout AUC', 'holdout Sharpe without → with', 'trades without → with', 'registered'],
     results.map((r) => {
       const reg = registered.find((x) => x.strategy === r.name)
       if (r.skipped !== undefined) return [r.name, `${r.searched}/${r.heldOut}`, f(r.winRate), `skipped: ${r.skipped}`, '', '', '', '', '', '']

@@ -3,7 +3,8 @@
 // Advances in Financial Machine Learning, ch. 7 and 12). A row's label may look ahead: `labelEnd[i]` is
 // the last row its label uses (i for a same-bar label, i + h for an h-bar forward return). Purging drops
 // every training row whose label window [i, labelEnd[i]] overlaps a test row's window; the embargo also
-// drops the rows right after each test block, whose features may still carry the test period's information.
+// drops the rows right after each test block's label span (the block and the windows of its labels),
+// whose features may still carry the test period's information.
 
 import { ConfigError } from '../core/index.js'
 import { combinations } from '../stats/index.js'
@@ -58,7 +59,7 @@ export function walkForward(options: WalkForwardOptions): Split[] {
 export interface PurgeOptions {
   /** The last row each row's label uses (≥ i); default: the row itself (no look-ahead). */
   labelEnd?: ArrayLike<number>
-  /** Rows dropped from training right after each test block: a count, or a fraction of n below 1 (default 0). */
+  /** Rows dropped from training right after each test block's label span: a count, or a fraction of n below 1 (default 0). */
   embargo?: number
 }
 
@@ -132,7 +133,9 @@ function purgedSplit(n: number, testBlocks: readonly [number, number][], options
       last = Math.max(last, end(i))
     }
     spans.push([from, last])
-    for (let i = to; i < Math.min(n, to + embargo); i++) excluded[i] = 1
+    // The embargo follows the span (AFML 7.4.2: after the test labels' last bar), not the block: rows
+    // between the block and the span's end are purged already.
+    for (let i = last + 1; i < Math.min(n, last + 1 + embargo); i++) excluded[i] = 1
   }
   const train: number[] = []
   const test: number[] = []

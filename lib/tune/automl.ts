@@ -86,6 +86,8 @@ export interface AutoMLResult {
   /** Share of searched entries that paid. */
   winRate: number
   trials: number
+  /** Trials that ended in an error (each one's message is in its tracked run). */
+  failedTrials: number
   /** Set when the strategy could not be searched (too few entries…); the other fields are then partial. */
   skipped?: string
   best?: AutoMLCandidate & { trial: number; cv: CandidateScore; value: number }
@@ -152,7 +154,7 @@ export async function automl(o: AutoMLOptions): Promise<AutoMLReport> {
     const recorded = recordEntries({ ...backtestOptions, features: all })
     const params = { ...recorded.result.strategies[0]!.params } as Record<string, number | string>
     const closed = recorded.entries.filter((e) => Number.isFinite(e.exitTime))
-    const result: AutoMLResult = { name, strategy: spec.strategy.name, params, entries: closed.length, searched: 0, heldOut: 0, winRate: NaN, trials: 0, leaderboard: [] }
+    const result: AutoMLResult = { name, strategy: spec.strategy.name, params, entries: closed.length, searched: 0, heldOut: 0, winRate: NaN, trials: 0, failedTrials: 0, leaderboard: [] }
     results.push(result)
     // The holdout: entries from the cut-off on; the search keeps those whose outcome was known before it.
     const cut = holdout > 0 && closed.length > 0 ? closed[Math.min(closed.length - 1, Math.floor((1 - holdout) * closed.length))]!.time : Infinity
@@ -168,10 +170,17 @@ export async function automl(o: AutoMLOptions): Promise<AutoMLReport> {
       progress.tick(o.budget, `${name}: skipped`)
       continue
     }
+    const splits = purgedKFold({ n: searched.length, k: folds, labelEnd: labelEnds(searched), embargo })
+    const empty = splits.findIndex((s) => s.train.length === 0)
+    if (empty >= 0) {
+      // Long holding periods can purge a fold's every training entry: nothing to learn from there.
+      result.skipped = `fold ${empty + 1} of ${folds} has no training entries left after purging (the entries' holding periods overlap it): use fewer folds`
+      progress.tick(o.budget, `${name}: skipped`)
+      continue
+    }
     const child = o.run?.child({ name: `automl ${name}`, params: { strategy: spec.strategy.name, ...prefixed('strategy.', params), entries: closed.length, searched: searched.length, heldOut: held.length }, tags: { 'mtflow.kind': 'automl-strategy' } })
     result.runId = child?.id
     try {
-      const splits = purgedKFold({ n: searched.length, k: folds, labelEnd: labelEnds(searched), embargo })
       const space = automlSpace(families, groups)
       const study = createStudy({ direction: metric === 'logLoss' ? 'minimize' : 'maximize', space, sampler: o.sampler === 'random' ? randomSampler({ seed }) : tpeSampler({ seed }), ...(child === undefined ? {} : { run: child }) })
       const scores = new Map<number, CandidateScore>()
@@ -187,8 +196,14 @@ export async function automl(o: AutoMLOptions): Promise<AutoMLReport> {
         { nTrials: o.budget, onTrial: (t) => progress.tick(1, `${name}: trial ${t.number} ${t.state}${t.values === undefined ? '' : ` ${metric} ${t.values[0]!.toFixed(4)}`}`) },
       )
       result.trials = study.trials.length
+      result.failedTrials = study.trials.filter((t) => t.state === 'failed').length
       const best = study.bestTrial
-      if (best === undefined) throw new ConfigError(`no trial completed for ${name}: ${study.trials.map((t) => t.error).filter((e) => e !== undefined)[0] ?? 'every trial failed'}`)
+      if (best === undefined) {
+        // Every trial failed (their errors are in their runs): this strategy is a skipped row, the others go on.
+        result.skipped = `no trial completed: ${study.trials.map((t) => t.error).filter((e) => e !== undefined)[0] ?? 'every trial failed'}`
+        child?.end('FAILED')
+        continue
+      }
       result.leaderboard = leaderboard(study.trials, catalog, seed, metric)
       const candidate = decode(best.params, catalog, seed)
       result.best = { ...candidate, trial: best.number, cv: scores.get(best.number)!, value: best.values![0]! }
@@ -244,6 +259,8 @@ export function decode(params: Readonly<ParamSet>, catalog: FeatureCatalog, seed
   for (const [k, v] of Object.entries(params)) if (k.startsWith(`${family}.`)) options[k.slice(family.length + 1)] = v
   if (family === 'tree' || family === 'forest' || family === 'gbt') options.seed = seed
   if (family === 'forest') options.workers = 1
+  // The entry features' scales differ by orders of magnitude (returns vs RSI): an L2 penalty needs them standardised.
+  if (family === 'logistic') options.standardize = true
   const on = groups.length === 1 ? [...groups] : groups.filter((g) => params[`features.${g}`] === true)
   const chosen = on.length === 0 ? [...groups] : on
   return { family, options, groups: chosen, columns: catalog.columns(chosen) }
@@ -300,8 +317,9 @@ async function crossValidate(c: AutoMLCandidate, entries: readonly EntryRecord[]
     const test = Array.from(s.test, (i) => entries[i]!)
     const y = test.map((e) => e.label)
     const trainWins = train.reduce((a, e) => a + e.label, 0)
-    // A fold whose training entries all share one outcome predicts that outcome's rate.
-    const p = trainWins === 0 || trainWins === train.length ? new Float64Array(test.length).fill(trainWins / train.length) : winProbability(await fitModel(c, matrix(train, c.columns)), matrix(test, c.columns))
+    // A fold whose training entries all share one outcome predicts its smoothed rate (Laplace: (wins + 1) / (n + 2)),
+    // not a certain 0 or 1 that log loss would punish without bound.
+    const p = trainWins === 0 || trainWins === train.length ? new Float64Array(test.length).fill((trainWins + 1) / (train.length + 2)) : winProbability(await fitModel(c, matrix(train, c.columns)), matrix(test, c.columns))
     const hard = Array.from(p, (v) => (v >= threshold ? 1 : 0))
     sums.logLoss += logLoss(y, p)
     sums.accuracy += accuracy(y, hard)

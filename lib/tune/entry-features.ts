@@ -165,7 +165,7 @@ export class FeatureCatalog {
         }
         for (const k of keys) {
           const v = f[k]
-          if (typeof v !== 'number' || Number.isNaN(v)) throw new ConfigError(`feature group ${g} gave ${k} = ${String(v)} (a number, not NaN, was expected)`)
+          if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`feature group ${g} gave ${k} = ${String(v)} (a finite number was expected)`)
           out[k] = v
         }
       }

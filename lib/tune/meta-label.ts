@@ -217,6 +217,7 @@ export interface OutOfSampleSummary {
   sortino: number
   maxDrawdown: number
   totalReturn: number
+  /** Trades (each leg of a pair is one) entered from the start and closed by the end; open ones count only in the equity. */
   trades: number
 }
 

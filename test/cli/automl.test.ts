@@ -22,7 +22,7 @@ beforeAll(async () => {
 interface Out {
   metric: string
   best: string
-  results: { name: string; strategy: string; entries: number; searched: number; heldOut: number; trials: number; skipped?: string; best?: { family: string; options: Record<string, number>; groups: string[]; columns: string[]; value: number; cv: Record<string, number> }; holdout?: { rocAuc: number; start: string } }[]
+  results: { name: string; strategy: string; entries: number; searched: number; heldOut: number; trials: number; skipped?: string; best?: { family: string; options: Record<string, number>; groups: string[]; columns: string[]; value: number; cv: Record<string, number> }; holdout?: { rocAuc: number; start: string; entries: number } }[]
   registered: { strategy: string; model: string; version: number }[]
   runId: string
 }
@@ -44,7 +44,9 @@ describe('mtflow automl', () => {
     const res = out.results[0]!
     const { pkg, model, version } = loadPackage(new Registry(home), 'automl-sma-cross@champion')
     expect(version).toBe(out.registered[0]!.version)
-    expect(pkg.metrics.rocAuc).toBe(res.best!.cv.rocAuc)
+    expect(pkg.metrics.cv_rocAuc).toBe(res.best!.cv.rocAuc)
+    expect(pkg.metrics.cv_trials).toBe(6)
+    expect(pkg.metrics.holdout_rocAuc).toBe(res.holdout!.rocAuc)
     expect(pkg.signature.inputs.map((f) => f.name)).toEqual(res.best!.columns)
     const catalog = new FeatureCatalog(undefined)
     const base = { data: { SPX: spx }, symbols: ['SPX'], timeframe: '1d', fills: { takerRate: 0.0005 }, strategy: getStrategy('sma-cross') }
@@ -69,14 +71,14 @@ describe('mtflow automl', () => {
     const r = await runCli(['--home', home, 'automl', '--strategies', 'rsi-reversion,sma-cross', '--symbol', 'SPX', '--models', 'gbt', '--features', 'momentum,volatility', '--budget', '3', '--no-register', '--no-track'])
     expect(r.code, r.stderr).toBe(0)
     const lines = r.stdout.trim().split('\n')
-    expect(lines[0]).toMatch(/^strategy\s+entries \(search\/holdout\)\s+win rate\s+best model\s+features\s+CV rocAuc\s+holdout AUC/)
+    expect(lines[0]).toMatch(/^strategy\s+entries \(search\/holdout\)\s+win rate \(searched\)\s+best model\s+features\s+CV rocAuc\s+holdout AUC/)
     expect(lines[1]).toMatch(/^rsi-reversion\s+\d+\/\d+\s+[\d.]+\s+skipped: \d+ entries to search \(20 at least\)$/)
     expect(lines[2]).toMatch(/^sma-cross\s+\d+\/\d+\s+[\d.]+\s+gbt nEstimators=\d+ .*\s+(momentum|volatility)/)
     expect(lines[3]).toMatch(/^best: sma-cross — gbt on /)
     expect(r.stderr).toMatch(/automl\s+\[#+\]\s+6\/6/)
     const none = await runCli(['--home', home, 'automl', '--strategies', 'rsi-reversion', '--symbol', 'SPX', '--budget', '2', '--no-track'])
     expect(none.code).toBe(1)
-    expect(none.stdout).toMatch(/no strategy had enough entries to search/)
+    expect(none.stdout).toMatch(/no strategy could be searched \(see the skipped rows\)/)
   })
 
   it('has --help listing --json', async () => {
@@ -96,6 +98,7 @@ describe('mtflow automl', () => {
     await bad(['--strategies', 'sma-cross', '--budget', '0'], '--budget must be an integer ≥ 1 (received "0")')
     await bad(['--strategies', 'sma-cross', '--features', 'trend,astrology'], 'unknown feature group "astrology" (known: momentum, trend, volatility, reversion, volume)')
     await bad(['--strategies', 'sma-cross', '--metric', 'sharpe'], '--metric must be one of roc-auc, log-loss, accuracy, f1 (received "sharpe")')
+    await bad(['--strategies', 'sma-cross,sma-cross'], '--strategies names sma-cross twice (a strategy, or one version of it, once)')
     await bad([], '--strategies is required: built-in names (see mtflow backtest --list), strategy files or registered NAME@VERSION')
     await bad(['--strategies', 'no-such-strategy'], 'unknown strategy "no-such-strategy"; expected one of sma-cross, rsi-reversion, bollinger-breakout, donchian-breakout, opening-range-breakout, pairs-zscore, or a .ts/.js file exporting one')
   })

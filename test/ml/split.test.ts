@@ -38,13 +38,13 @@ describe('purgedKFold', () => {
   // Each label is the return over the next two bars: row i's label uses rows i…i+2.
   const labelEnd = upTo(10).map((i) => Math.min(i + 2, 9))
 
-  it('purges training rows whose label reaches into the test fold, and embargoes the row after it', () => {
+  it('purges training rows whose label reaches into the test fold, and embargoes the row after its label span', () => {
     const splits = plain(purgedKFold({ n: 10, k: 5, labelEnd, embargo: 1 }))
     expect(splits.map((s) => s.test)).toEqual([[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]])
-    // Test 0–1 spans rows 0–3: row 2 is embargoed, row 3's window 3–5 overlaps.
-    expect(splits[0]!.train).toEqual([4, 5, 6, 7, 8, 9])
-    // Test 4–5 spans rows 4–7: rows 2 and 3 reach into it, row 6 is embargoed, row 7 lies inside the span.
-    expect(splits[2]!.train).toEqual([0, 1, 8, 9])
+    // Test 0–1 spans rows 0–3 (row 1's label reaches 3): rows 2 and 3 lie inside the span, row 4 is embargoed.
+    expect(splits[0]!.train).toEqual([5, 6, 7, 8, 9])
+    // Test 4–5 spans rows 4–7: rows 2 and 3 reach into it, rows 6 and 7 lie inside it, row 8 is embargoed.
+    expect(splits[2]!.train).toEqual([0, 1, 9])
     // Test 8–9: rows 6 and 7 reach into it; nothing after it to embargo.
     expect(splits[4]!.train).toEqual([0, 1, 2, 3, 4, 5])
   })
@@ -80,8 +80,8 @@ describe('combinatorialPurgedCV', () => {
     // Groups of 2; test groups 1 (rows 2–3, span 2–4) and 4 (rows 8–9, span 8–10); embargo 1.
     const split = combinatorialPurgedCV({ n: 12, groups: 6, testGroups: 2, labelEnd, embargo: 1 }).find((s) => s.groups.join() === '1,4')!
     expect(arr(split.test)).toEqual([2, 3, 8, 9])
-    // Row 1 reaches row 2; row 4 is inside the span and embargoed; row 7 reaches 8; row 10 embargoed and inside.
-    expect(arr(split.train)).toEqual([0, 5, 6, 11])
+    // Row 1 reaches row 2; row 4 is inside the span, row 5 embargoed; row 7 reaches 8; row 10 inside, row 11 embargoed.
+    expect(arr(split.train)).toEqual([0, 6])
   })
 })
 
@@ -101,8 +101,15 @@ describe('no training label window overlaps a test label window (brute force)', 
             const disjoint = labelEnd[i]! < j || labelEnd[j]! < i
             if (!disjoint) throw new Error(`trial ${trial}: train row ${i} (to ${labelEnd[i]}) overlaps test row ${j} (to ${labelEnd[j]})`)
           }
-          // Embargo: no training row within `embargo` rows after a test row that ends a test block.
-          for (const j of test) if (!test.includes(j + 1) && i > j && i <= j + embargo) throw new Error(`trial ${trial}: row ${i} is in the embargo after ${j}`)
+          // Embargo: no training row within `embargo` rows after the label span of a test block (its rows and their labels).
+          for (const j of test) {
+            if (test.includes(j + 1)) continue
+            let first = j
+            while (test.includes(first - 1)) first--
+            let spanEnd = j
+            for (let r = first; r <= j; r++) spanEnd = Math.max(spanEnd, labelEnd[r]!)
+            if (i > spanEnd && i <= spanEnd + embargo) throw new Error(`trial ${trial}: row ${i} is in the embargo after ${spanEnd}`)
+          }
         }
       }
       // k-fold test folds partition the rows.

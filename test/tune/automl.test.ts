@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { backtest } from '../../lib/backtest/index.js'
 import { readBarsCsv } from '../../lib/data/index.js'
 import { createModel } from '../../lib/ml/index.js'
-import { getStrategy } from '../../lib/strategy/index.js'
+import { defineStrategy, eachSymbol, getStrategy } from '../../lib/strategy/index.js'
 import { automl, barFeatures, FeatureCatalog, labelEnds, recordEntries, type EntryRecord } from '../../lib/tune/index.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -78,7 +78,7 @@ describe('automl', () => {
     const searched = closed.filter((e) => e.time < cut && e.exitTime < cut)
     expect([r.entries, r.searched, r.heldOut]).toEqual([closed.length, searched.length, closed.filter((e) => e.time >= cut).length])
     expect(r.holdout!.start).toBe(cut)
-    // Folds: 4 contiguous blocks; training drops entries whose [time, exit] meets the block's span, and 2 after it.
+    // Folds: 4 contiguous blocks; training drops entries whose [time, exit] meets the block's span, and the 2 after the span.
     const best = r.best!
     const cols = best.columns
     const n = searched.length
@@ -88,7 +88,9 @@ describe('automl', () => {
     for (const size of sizes) {
       const test = searched.slice(from, from + size)
       const spanEnd = Math.max(...test.map((e) => e.exitTime))
-      const train = searched.filter((e, i) => (i < from || i >= from + size + 2) && (e.exitTime < test[0]!.time || e.time > spanEnd))
+      // The embargo: the 2 entries after the last one that starts within the test entries' span.
+      const spanRow = searched.reduce((last, e, i) => (e.time <= spanEnd ? i : last), -1)
+      const train = searched.filter((e, i) => (i < from || i > spanRow + 2) && (e.exitTime < test[0]!.time || e.time > spanEnd))
       from += size
       const X = (rows: EntryRecord[]) => ({ X: Float64Array.from(rows.flatMap((e) => cols.map((c) => e.features[c]!))), rows: rows.length, columns: cols })
       const model = createModel(best.family, 'classification', best.options)
@@ -145,6 +147,28 @@ describe('automl', () => {
     expect(a.results[1]!.name).toBe('rsi')
     expect(a.results[1]!.skipped).toMatch(/^\d+ entries to search \(20 at least\)$/)
     expect(a.best).toBe(0)
+  })
+
+  it('a strategy whose first entry is held across every fold is skipped, naming the fold', async () => {
+    // On A: one long held from the first bar to the last but one; on B: in for 5 bars, out for 5. The first
+    // entry's holding period covers every other entry, so the fold holding it has nothing left to train on.
+    const hold = defineStrategy<{ n: number }>({
+      name: 'hold-and-flip',
+      params: {},
+      universe: eachSymbol,
+      warmup: () => 1,
+      onBar(ctx, bar) {
+        if (bar.symbol === 'A') {
+          if (bar.index === 0) ctx.buy('A', { percent: 0.5 })
+          if (bar.index === 1500) ctx.close('A')
+        } else if (bar.index % 10 === 1) ctx.buy('B', { percent: 0.4 })
+        else if (bar.index % 10 === 6) ctx.close('B')
+      },
+    } as never)
+    const a = { ...spx, symbol: 'A', time: spx.time.subarray(0, 1502), open: spx.open.subarray(0, 1502), high: spx.high.subarray(0, 1502), low: spx.low.subarray(0, 1502), close: spx.close.subarray(0, 1502), volume: spx.volume.subarray(0, 1502) }
+    const report = await automl({ data: { A: a, B: { ...a, symbol: 'B' } }, symbols: ['A', 'B'], timeframe: '1d', strategies: [hold], families: ['tree'], budget: 2, holdout: 0 })
+    expect(report.results[0]!.skipped).toBe('fold 1 of 5 has no training entries left after purging (the entries\' holding periods overlap it): use fewer folds')
+    expect(report.best).toBeUndefined()
   })
 
   it('refuses bad input by name', async () => {
