@@ -223,7 +223,7 @@ function resultsTable(results: readonly AutoMLResult[], metric: AutoMLMetric, re
         r.name,
         `${r.searched}/${r.heldOut}`,
         f(r.winRate),
-        `${r.best!.family} ${Object.entries(r.best!.options).filter(([k]) => k !== 'seed' && k !== 'workers').map(([k, v]) => `${k}=${typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(3) : v}`).join(' ')}`,
+        `${r.best!.family} ${Object.entries(r.best!.options).filter(([k]) => k !== 'seed' && k !== 'workers' && k !== 'standardize').map(([k, v]) => `${k}=${typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(3) : v}`).join(' ')}`,
         r.best!.groups.join('+'),
         f(r.best!.value, 4),
         f(h?.rocAuc),

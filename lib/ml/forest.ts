@@ -8,7 +8,7 @@ import { ConfigError, seededRandom } from '../core/index.js'
 import { binFeatures, growTree, type Binned, type GrowOptions, type Grown } from './cart.js'
 import { growInWorkers } from './forest-pool.js'
 import { checkColumns, checkInt, checkLabeled, classesOf, mostProbable, registerModelType, type Labeled, type Matrix, type Model, type Task } from './model.js'
-import { allRows, classTargets, leafOf } from './tree.js'
+import { allRows, checkGrowOptions, classTargets, leafOf } from './tree.js'
 
 export interface ForestOptions {
   /** Trees (default 100). */
@@ -292,14 +292,10 @@ function resolveMaxFeatures(v: NonNullable<ForestOptions['maxFeatures']>, p: num
 }
 
 function checkForestOptions(o: ForestOptions): void {
-  const int = checkInt
-  int(o.nEstimators, 'nEstimators', 1)
-  int(o.maxDepth, 'maxDepth', 1)
-  int(o.minSamplesLeaf, 'minSamplesLeaf', 1)
-  int(o.minSamplesSplit, 'minSamplesSplit', 2)
-  int(o.maxBins, 'maxBins', 2, 256)
-  int(o.seed, 'seed', 0)
-  int(o.workers, 'workers', 1, 256)
+  const { maxFeatures: _, ...grow } = o
+  checkGrowOptions(grow)
+  checkInt(o.nEstimators, 'nEstimators', 1)
+  checkInt(o.workers, 'workers', 1, 256)
   const mf = o.maxFeatures
   if (mf !== undefined && !(mf === 'sqrt' || mf === 'log2' || mf === 'all' || (typeof mf === 'number' && mf > 0 && (Number.isInteger(mf) || mf <= 1)))) {
     throw new ConfigError(`maxFeatures must be 'sqrt', 'log2', 'all', an integer ≥ 1 or a fraction in (0, 1] (received ${mf})`)

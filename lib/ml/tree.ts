@@ -199,14 +199,18 @@ export function allRows(n: number): Uint32Array {
   return rows
 }
 
+/** The growth options every tree model shares (a forest's maxFeatures takes more forms: it checks its own). */
+export function checkGrowOptions(o: Omit<TreeOptions, 'maxFeatures'>): void {
+  checkInt(o.maxDepth, 'maxDepth', 1)
+  checkInt(o.minSamplesLeaf, 'minSamplesLeaf', 1)
+  checkInt(o.minSamplesSplit, 'minSamplesSplit', 2)
+  checkInt(o.maxBins, 'maxBins', 2, 256)
+  checkInt(o.seed, 'seed', 0)
+}
+
 export function checkTreeOptions(o: TreeOptions): void {
-  const int = checkInt
-  int(o.maxDepth, 'maxDepth', 1)
-  int(o.minSamplesLeaf, 'minSamplesLeaf', 1)
-  int(o.minSamplesSplit, 'minSamplesSplit', 2)
-  int(o.maxFeatures, 'maxFeatures', 1)
-  int(o.maxBins, 'maxBins', 2, 256)
-  int(o.seed, 'seed', 0)
+  checkGrowOptions(o)
+  checkInt(o.maxFeatures, 'maxFeatures', 1)
 }
 
 registerModelType('tree-classifier', (json) => DecisionTreeClassifier.fromJSON(json))

@@ -7,7 +7,7 @@
 // maximum of many tries.
 
 import { ConfigError, Progress, type ProgressSink } from '../core/index.js'
-import type { BacktestOptions } from '../backtest/index.js'
+import type { BacktestOptions, BacktestResult } from '../backtest/index.js'
 import { FAMILY_SPACES, accuracy, checkFamily, createModel, f1, logLoss, precision, purgedKFold, rocAuc, type Labeled, type Model, type ModelFamily } from '../ml/index.js'
 import type { Strategy } from '../strategy/index.js'
 import type { ActiveRun } from '../track/index.js'
@@ -211,7 +211,7 @@ export async function automl(o: AutoMLOptions): Promise<AutoMLReport> {
       const model = await fitModel(candidate, training)
       result.model = model
       result.training = training
-      if (held.length > 0) result.holdout = judge(backtestOptions, model, catalog.features(candidate.groups), candidate, held, cut, threshold)
+      if (held.length > 0) result.holdout = judge(backtestOptions, recorded.result, model, catalog.features(candidate.groups), candidate, held, cut, threshold)
       if (child !== undefined) {
         child.logBatch({
           params: { family: candidate.family, features: candidate.groups.join(','), ...prefixed('model.', candidate.options) },
@@ -351,11 +351,11 @@ function leaderboard(trials: readonly TrialRecord[], catalog: FeatureCatalog, se
 }
 
 /** The winner judged once on the held-out entries, and the strategy with and without it from the cut-off. */
-function judge(options: BacktestOptions & { strategy: Strategy<any> }, model: Model, features: EntryFeatures, c: AutoMLCandidate, held: readonly EntryRecord[], start: number, threshold: number): NonNullable<AutoMLResult['holdout']> {
+function judge(options: BacktestOptions & { strategy: Strategy<any> }, baseline: BacktestResult, model: Model, features: EntryFeatures, c: AutoMLCandidate, held: readonly EntryRecord[], start: number, threshold: number): NonNullable<AutoMLResult['holdout']> {
   const p = winProbability(model, matrix(held, c.columns))
   const y = held.map((e) => e.label)
   const hard = Array.from(p, (v) => (v >= threshold ? 1 : 0))
-  const { without, with: gated } = compareOutOfSample(options, modelGate({ model, features, threshold }), start)
+  const { without, with: gated } = compareOutOfSample(options, modelGate({ model, features, threshold }), start, baseline)
   return {
     start,
     entries: held.length,

@@ -227,9 +227,14 @@ export interface OutOfSampleSummary {
  * the strategy warmed up, its positions and the entry features' history as they were when the model
  * was trained — and differ only by the gate's decisions after. Metrics are taken on the equity from `from`.
  */
-export function compareOutOfSample(o: BacktestOptions & { strategy: Strategy<any> }, gate: EntryGate, from: number): { without: OutOfSampleSummary; with: OutOfSampleSummary; baseline: BacktestResult; gated: BacktestResult } {
+export function compareOutOfSample(
+  o: BacktestOptions & { strategy: Strategy<any> },
+  gate: EntryGate,
+  from: number,
+  /** The ungated whole-data run when the caller has it already (recordEntries' result): not run again. */
+  baseline: BacktestResult = backtest(o),
+): { without: OutOfSampleSummary; with: OutOfSampleSummary; baseline: BacktestResult; gated: BacktestResult } {
   const after: EntryGate = { decide: (ctx, symbol, side) => (ctx.time < from ? { multiplier: 1, reason: 'before the evaluation window' } : gate.decide(ctx, symbol, side)) }
-  const baseline = backtest(o)
   const gated = backtest({ ...o, strategy: gateEntries(o.strategy, after) })
   return { without: outOfSample(baseline, from), with: outOfSample(gated, from), baseline, gated }
 }
@@ -248,7 +253,7 @@ function outOfSample(r: BacktestResult, from: number): OutOfSampleSummary {
 
 /** Train on the entries that closed before the split; evaluate with and without the model after it. */
 export async function metaLabelEvaluation(o: MetaLabelOptions): Promise<MetaLabelReport> {
-  const { entries } = recordEntries(o)
+  const { result: recorded, entries } = recordEntries(o)
   if (entries.length < 10) throw new ConfigError(`the strategy made ${entries.length} entries: too few to learn which pay (10 at least)`)
   const splitTime = splitOf(o.split ?? 0.5, entries)
   // Purged: an entry trains only if its outcome was known before the out-of-sample start.
@@ -269,7 +274,7 @@ export async function metaLabelEvaluation(o: MetaLabelOptions): Promise<MetaLabe
   const threshold = o.threshold ?? 0.5
   const yTest = test.map((e) => e.label)
   const both = yTest.includes(0) && yTest.includes(1)
-  const { without, with: gatedSummary, baseline, gated } = compareOutOfSample(o, modelGate({ model, features: o.features, mode: o.mode, threshold }), splitTime)
+  const { without, with: gatedSummary, baseline, gated } = compareOutOfSample(o, modelGate({ model, features: o.features, mode: o.mode, threshold }), splitTime, recorded)
   return {
     splitTime,
     train: { entries: train.length, wins: train.filter((e) => e.label === 1).length },

@@ -152,7 +152,7 @@ describe('automl', () => {
   it('a strategy whose first entry is held across every fold is skipped, naming the fold', async () => {
     // On A: one long held from the first bar to the last but one; on B: in for 5 bars, out for 5. The first
     // entry's holding period covers every other entry, so the fold holding it has nothing left to train on.
-    const hold = defineStrategy<{ n: number }>({
+    const hold = defineStrategy<Record<string, never>>({
       name: 'hold-and-flip',
       params: {},
       universe: eachSymbol,
@@ -164,7 +164,7 @@ describe('automl', () => {
         } else if (bar.index % 10 === 1) ctx.buy('B', { percent: 0.4 })
         else if (bar.index % 10 === 6) ctx.close('B')
       },
-    } as never)
+    })
     const a = { ...spx, symbol: 'A', time: spx.time.subarray(0, 1502), open: spx.open.subarray(0, 1502), high: spx.high.subarray(0, 1502), low: spx.low.subarray(0, 1502), close: spx.close.subarray(0, 1502), volume: spx.volume.subarray(0, 1502) }
     const report = await automl({ data: { A: a, B: { ...a, symbol: 'B' } }, symbols: ['A', 'B'], timeframe: '1d', strategies: [hold], families: ['tree'], budget: 2, holdout: 0 })
     expect(report.results[0]!.skipped).toBe('fold 1 of 5 has no training entries left after purging (the entries\' holding periods overlap it): use fewer folds')
