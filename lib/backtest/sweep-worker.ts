@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module'
 import { parentPort, workerData } from 'node:worker_threads'
 import type { Bars } from '../data/index.js'
-import { getStrategy, indicatorSource, isStrategyFile, pickStrategy, type Strategy } from '../strategy/index.js'
+import { getStrategy, indicatorCache, indicatorSource, isStrategyFile, pickStrategy, type Strategy } from '../strategy/index.js'
 import { runSet, type SweepOptions } from './sweep.js'
 
 interface Init {
@@ -27,7 +27,7 @@ try {
 } catch (error) {
   failure = `sweep worker: ${error instanceof Error ? error.message : String(error)}`
 }
-const indicator = indicatorSource(init.bars, new Map())
+const indicator = indicatorSource(init.bars, indicatorCache(init.options.cacheBytes))
 
 parentPort!.on('message', (msg: { from: number; sets: Record<string, number>[] }) => {
   if (failure !== undefined) {

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { ConfigError, moduleDir, Progress, runWorkerPool, seededRandom, type ProgressSink } from '../core/index.js'
 import type { Bars } from '../data/index.js'
-import { checkValue, findStrategy, getStrategy, indicatorSource, isStrategyFile, resolveParams, type IndicatorCompute, type ParamDef, type Sizing, type Strategy } from '../strategy/index.js'
+import { checkValue, findStrategy, getStrategy, indicatorCache, indicatorSource, isStrategyFile, resolveParams, type IndicatorCompute, type ParamDef, type Sizing, type Strategy } from '../strategy/index.js'
 import { backtest } from './backtest.js'
 import { observedPeriodsPerYear } from './results.js'
 import { strategySignals, sweepMetrics, vectorBacktest, type SweepMetrics } from './vector.js'
@@ -35,6 +35,8 @@ export interface SweepOptions {
   slippageBps?: number
   fixedFee?: number
   periodsPerYear?: number
+  /** Memoised indicator results per thread, in bytes (default DEFAULT_CACHE_BYTES, 192 MiB). */
+  cacheBytes?: number
   progress?: ProgressSink
 }
 
@@ -215,20 +217,47 @@ export async function sweep(strategySpec: string | Strategy<any> | { strategy: S
   const progress = options.progress === undefined ? undefined : new Progress({ label: `sweep ${strategy.name}`, total: valid.length, sink: options.progress })
   const metrics: SweepMetrics[] = new Array(valid.length)
   const plain = { ...options, progress: undefined }
+  const cacheBytes = indicatorCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES).maxBytes
+  const order = executionOrder(valid, Object.keys(grid), cacheBytes, bars.close.length)
   if (workers === 1 || valid.length <= 1) {
-    const indicator = indicatorSource(bars, new Map())
-    valid.forEach((set, k) => {
-      metrics[k] = runSet(strategy, set, bars, plain, engine, indicator, periodsPerYear)
+    const indicator = indicatorSource(bars, indicatorCache(cacheBytes))
+    for (const k of order) {
+      metrics[k] = runSet(strategy, valid[k]!, bars, plain, engine, indicator, periodsPerYear)
       progress?.tick()
-    })
+    }
   } else {
-    await runInWorkers(workerSpec!, valid, bars, plain, engine, periodsPerYear, Math.min(workers, valid.length), metrics, () => progress?.tick())
+    await runInWorkers(workerSpec!, valid, order, bars, { ...plain, cacheBytes }, engine, periodsPerYear, Math.min(workers, valid.length), metrics, () => progress?.tick())
   }
   progress?.finish()
   const rows = valid.map((params, k) => ({ params, metrics: metrics[k]! }))
   let best: SweepRow | undefined
   for (const row of rows) if (best === undefined || better(metric, row.metrics[metric], best.metrics[metric])) best = row
   return { strategy: strategy.name, metric, rows, best, skipped, engine, workers, periodsPerYear, elapsedMs: performance.now() - started }
+}
+
+/** Memoised indicators per thread (SweepOptions.cacheBytes). */
+export const DEFAULT_CACHE_BYTES = 192 * 2 ** 20
+
+/**
+ * The order the sets run in (the table stays in grid order). Indicators usually follow single
+ * parameters — sma-cross's fast and slow SMAs — and the memo holds `cacheBytes`; in grid order
+ * (last parameter fastest) every value of the last parameter comes round again for each value of
+ * the others, so a last axis whose indicators do not all fit would be recomputed for every row.
+ * The last axis is therefore taken in blocks that fit (with room for the other parameters'), and
+ * each block runs over the whole of the other axes before the next: each last-axis indicator is
+ * computed once, the others once per block. Entries are estimated at one array of the series.
+ */
+export function executionOrder(sets: readonly Record<string, number>[], names: readonly string[], cacheBytes: number, bars: number): number[] {
+  const order = sets.map((_, k) => k)
+  const last = names[names.length - 1]
+  if (names.length < 2 || last === undefined) return order
+  const values = [...new Set(sets.map((set) => set[last]!))].sort((a, b) => a - b)
+  const fit = Math.floor(cacheBytes / (8 * Math.max(1, bars)))
+  const block = Math.max(1, fit - 4)
+  if (values.length <= block) return order
+  const rank = new Map(values.map((v, k) => [v, Math.floor(k / block)]))
+  // Stable: within a block, grid order.
+  return order.sort((a, b) => rank.get(sets[a]![last]!)! - rank.get(sets[b]![last]!)! || a - b)
 }
 
 async function loadInThread(file: string): Promise<Strategy<any>> {
@@ -263,6 +292,7 @@ function shareBars(bars: Bars): Bars {
 async function runInWorkers(
   spec: string,
   sets: Record<string, number>[],
+  order: readonly number[],
   bars: Bars,
   options: SweepOptions,
   engine: 'vector' | 'event',
@@ -273,10 +303,11 @@ async function runInWorkers(
 ): Promise<void> {
   const shared = shareBars(bars)
   const file = join(moduleDir(typeof __dirname === 'string' ? __dirname : undefined, new Error().stack), 'sweep-worker.cjs')
-  // Small chunks handed out as workers come free: the fast sets do not wait behind the slow ones.
+  // Small chunks of the execution order handed out as workers come free: the fast sets do not wait
+  // behind the slow ones. `from` is the chunk's place in that order.
   const chunk = Math.max(1, Math.min(16, Math.floor(sets.length / (count * 8))))
   const jobs: { from: number; sets: Record<string, number>[] }[] = []
-  for (let from = 0; from < sets.length; from += chunk) jobs.push({ from, sets: sets.slice(from, from + chunk) })
+  for (let from = 0; from < order.length; from += chunk) jobs.push({ from, sets: order.slice(from, from + chunk).map((k) => sets[k]!) })
   await runWorkerPool<(typeof jobs)[number], { from: number; metrics?: SweepMetrics[]; error?: string }>({
     file,
     workerData: { spec, bars: shared, options, engine, periodsPerYear },
@@ -286,7 +317,7 @@ async function runInWorkers(
     onReply: (msg) => {
       if (msg.error !== undefined) throw new ConfigError(msg.error)
       msg.metrics!.forEach((m, k) => {
-        out[msg.from + k] = m
+        out[order[msg.from + k]!] = m
         tick()
       })
     },

@@ -279,7 +279,7 @@ export function vectorBacktest(input: SignalInput | TargetInput, costs: VectorCo
   const fixed = c.fixedFee
   const qtySize = 'qty' in c.size ? c.size.qty : NaN
   const percent = 'percent' in c.size ? c.size.percent : NaN
-  const b: Book = { cash: c.cash, pos: 0, fees: 0, entryIndex: -1, entryPrice: NaN, entryQty: 0, tradeFees: 0, rate, slip, fixed, trades: new TradeLists() }
+  const b: Book = { cash: c.cash, pos: 0, fees: 0, entryIndex: -1, entryPrice: NaN, entryQty: 0, tradeFees: 0, rate, slip, fixed, trades: tradeLists() }
   const curve = new Curve(c.cash)
   const eqOut = record ? equity : undefined
   const flags = target === undefined ? { entries: truthy(entries!), exits: truthy(exits!) } : undefined
@@ -304,12 +304,13 @@ export function vectorBacktest(input: SignalInput | TargetInput, costs: VectorCo
         to = curve.runUntil(close, from, n, b.cash, pos, exits, open)
         if (to === n - 1) to = -1
       } else {
-        to = nextCross(exits, from, n - 1, open, curve)
-        curve.run(close, from, to < 0 ? n : to + 1, b.cash, pos)
+        // One pass: statistics, equity and the exit test together (a crossing scan, then a second pass
+        // for the statistics and a third for the equity, read the arrays three times).
+        to = curve.runCross(close, from, n, b.cash, pos, exits, record ? equity : scratch, record ? -1 : SCRATCH_MASK)
       }
       const end = to < 0 ? n : to + 1
       curve.exposed += end - from
-      if (eqOut !== undefined) writeEquity(eqOut, close, from, end, b.cash, pos)
+      if (eqOut !== undefined && exits instanceof Uint8Array) writeEquity(eqOut, close, from, end, b.cash, pos)
     } else {
       to = nextTarget(target!, from, n - 1, pos)
       const end = to < 0 ? n : to + 1
@@ -326,6 +327,11 @@ export function vectorBacktest(input: SignalInput | TargetInput, costs: VectorCo
     }
     from = to + 1
   }
+  retained.curve = curve
+  retained.book = b
+  retained.log = changes
+  retained.entries = flags?.entries
+  retained.exits = flags?.exits
   // The result is built in another function: this one's optimized code then ends in a plain call
   // (property loads here whose feedback V8 judged insufficient deoptimized it at every return).
   return result(b, equity, record ? n : 0, changes, curve.stats(n, c.cash))
@@ -356,28 +362,18 @@ function nextSignal(signal: Signal, from: number, end: number, open: Float64Arra
  * is above flips too often for the predictor); open is read alongside, as in nextSet.
  */
 function nextCross(c: Crossing, from: number, end: number, open: Float64Array, curve: Curve): number {
-  const a = c.a
-  const b = c.b
+  const a = c.kind === 'above' ? c.a : c.b
+  const b = c.kind === 'above' ? c.b : c.a
   let t = Math.max(from, c.from, 1)
+  if (t >= end) return -1
   let touch = 0
-  if (c.kind === 'above') {
-    let was = +(a[t - 1]! <= b[t - 1]!)
-    for (; t < end; t++) {
-      const x = a[t]!
-      const y = b[t]!
-      touch = open[t]!
-      if ((+(x > y) & was) !== 0) break
-      was = +(x <= y)
-    }
-  } else {
-    let was = +(a[t - 1]! >= b[t - 1]!)
-    for (; t < end; t++) {
-      const x = a[t]!
-      const y = b[t]!
-      touch = open[t]!
-      if ((+(x < y) & was) !== 0) break
-      was = +(x >= y)
-    }
+  let was = +(a[t - 1]! <= b[t - 1]!)
+  for (; t < end; t++) {
+    const x = a[t]!
+    const y = b[t]!
+    touch = open[t]!
+    if ((+(x > y) & was) !== 0) break
+    was = +(x <= y)
   }
   curve.touch = touch
   return t < end ? t : -1
@@ -442,7 +438,7 @@ export class Curve {
     for (let t = from; t < to; t++) {
       const eq = cash + pos * close[t]!
       const r = eq / prev - 1
-      const neg = r * +(r < 0)
+      const neg = (r - Math.abs(r)) * 0.5
       sum += r
       sumSq += r * r
       downside += neg * neg
@@ -468,6 +464,79 @@ export class Curve {
     return hit
   }
 
+  /**
+   * As run, ending after the first bar t < to − 1 where the crossing `c` happens: returns t, or −1
+   * when none does (all bars to `to` run). Each bar's equity goes to out[t & mask]: the equity array
+   * with mask −1, or a small scratch buffer (mask SCRATCH_MASK) when the curve is not kept — one
+   * loop for both, the store cheaper than a test of an optional array per bar.
+   */
+  runCross(close: Float64Array, from: number, to: number, cash: number, pos: number, c: Crossing, out: Float64Array, mask: number): number {
+    // Below b is above with the series swapped: x < y after x ≥ y is y > x after y ≤ x (NaN alike).
+    const a = c.kind === 'above' ? c.a : c.b
+    const b = c.kind === 'above' ? c.b : c.a
+    const start = Math.max(c.from, 1)
+    if (from < start) {
+      // Bars before the crossing may be tested (the warm-up): statistics only.
+      const upto = Math.min(start, to)
+      for (let t = from; t < upto; t++) out[t & mask] = cash + pos * close[t]!
+      this.run(close, from, upto, cash, pos)
+      from = upto
+    }
+    const end = to - 1
+    let prev = this.prev
+    let sum = this.sum
+    let sumSq = this.sumSq
+    let downside = this.downside
+    let peak = this.peak
+    let maxDrawdown = this.maxDrawdown
+    let low = this.low
+    let hit = -1
+    let t = from
+    if (t < end) {
+      let was = +(a[t - 1]! <= b[t - 1]!)
+      for (; t < end; t++) {
+        const eq = cash + pos * close[t]!
+        out[t & mask] = eq
+        const r = eq / prev - 1
+        const neg = (r - Math.abs(r)) * 0.5
+        sum += r
+        sumSq += r * r
+        downside += neg * neg
+        if (eq > peak || eq < low) {
+          if (eq > peak) {
+            peak = eq
+            low = peak * (1 - maxDrawdown)
+          } else {
+            const dd = 1 - eq / peak
+            if (dd > maxDrawdown) maxDrawdown = dd
+            low = eq
+          }
+        }
+        prev = eq
+        const x = a[t]!
+        const y = b[t]!
+        if ((+(x > y) & was) !== 0) {
+          hit = t
+          break
+        }
+        was = +(x <= y)
+      }
+    }
+    this.prev = prev
+    this.sum = sum
+    this.sumSq = sumSq
+    this.downside = downside
+    this.peak = peak
+    this.maxDrawdown = maxDrawdown
+    this.low = low
+    if (hit < 0 && t < to) {
+      // The last bar decides nothing: its statistics only.
+      for (let k = t; k < to; k++) out[k & mask] = cash + pos * close[k]!
+      this.run(close, t, to, cash, pos)
+    }
+    return hit
+  }
+
   /** As run, ending after the first bar whose flag in `stop` is set: returns that bar (else −1). */
   runUntil(close: Float64Array, from: number, to: number, cash: number, pos: number, stop: Uint8Array, open: Float64Array): number {
     let touch = 0
@@ -483,7 +552,7 @@ export class Curve {
     for (let t = from; t < to; t++) {
       const eq = cash + pos * close[t]!
       const r = eq / prev - 1
-      const neg = r * +(r < 0)
+      const neg = (r - Math.abs(r)) * 0.5
       sum += r
       sumSq += r * r
       downside += neg * neg
@@ -602,3 +671,27 @@ export function strategySignals(strategy: Strategy<any>, params: Readonly<Record
   }
   return { entries: silence(s.entries), exits: silence(s.exits) }
 }
+
+// The last run's working objects, kept alive. A class instance's final shape (V8 map; fields start
+// as small integers and widen to doubles, each widening a new map) is reachable only through the
+// constructor's transition tree, which holds it weakly: once the last result is garbage, a full
+// collection drops the map and every optimized function that checked it deoptimizes ("weak objects"),
+// so the next backtest restarted in the interpreter at about twice the time. Keeping the latest
+// instances (a few hundred bytes, and the signal objects the caller passed) keeps their maps.
+// Plain version: no reference kept (correct, but each run after a full GC starts cold).
+/**
+ * The round-trip lists, reused from run to run (a run hands back copies of the columns, and runs in
+ * one thread never overlap): a sweep's set no longer grows seven arrays from 256 by doubling.
+ */
+let spareTrades: TradeLists | undefined
+function tradeLists(): TradeLists {
+  spareTrades ??= new TradeLists()
+  spareTrades.count = 0
+  return spareTrades
+}
+
+/** Where runCross writes the equity of a run that keeps none (a sweep set's): 1,024 values, reused. */
+const SCRATCH_MASK = 1023
+const scratch = new Float64Array(SCRATCH_MASK + 1)
+
+const retained: { curve?: Curve; book?: Book; log?: FillLog; entries?: unknown; exits?: unknown } = {}

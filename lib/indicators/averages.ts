@@ -41,23 +41,43 @@ export const sma = define({
   batch: (inputs, p, n) => [smaKernel(inputs.close, p.period!, n)],
 })
 
-/** SMA as one array loop, the same operations as Sma (running sum, NaN-aware). */
+/**
+ * SMA as one array loop, the same operations as Sma (running sum, NaN-aware). Once the window is
+ * full and holds no NaN, a second loop runs without the warm-up and NaN bookkeeping (the plain
+ * version is the first loop alone: the same values, about twice the time); a NaN sends it back.
+ */
 export function smaKernel(x: Float64Array, n: number, length = x.length): Float64Array {
   const out = new Float64Array(length)
   let start = 0
   while (start < length && Number.isNaN(x[start]!)) out[start++] = NaN
   let sum = 0
   let nans = 0
-  for (let i = start; i < length; i++) {
-    const v = x[i]!
-    if (v === v) sum += v
-    else nans++
-    if (i - start >= n) {
-      const old = x[i - n]!
-      if (old === old) sum -= old
-      else nans--
+  let i = start
+  while (i < length) {
+    for (; i < length; i++) {
+      const v = x[i]!
+      if (v === v) sum += v
+      else nans++
+      if (i - start >= n) {
+        const old = x[i - n]!
+        if (old === old) sum -= old
+        else nans--
+      }
+      out[i] = i - start >= n - 1 && nans === 0 ? sum / n : NaN
+      if (i - start >= n && nans === 0) {
+        i++
+        break
+      }
     }
-    out[i] = i - start >= n - 1 && nans === 0 ? sum / n : NaN
+    // Steady state: the window is full and clean; v and the value leaving it both numbers.
+    for (; i < length; i++) {
+      const v = x[i]!
+      const old = x[i - n]!
+      if (v !== v || old !== old) break
+      sum += v
+      sum -= old
+      out[i] = sum / n
+    }
   }
   return out
 }

@@ -2,7 +2,7 @@
 // over whole series, each value at t from values ≤ t; and the indicator source signals() reads
 // (memoised across a sweep's parameter sets, where the same SMA serves many of them).
 
-import { DataError } from '../core/index.js'
+import { ConfigError, DataError } from '../core/index.js'
 import type { Bars } from '../data/index.js'
 import { indicator as findIndicator } from '../indicators/index.js'
 import type { Crossing, Signal } from './types.js'
@@ -11,20 +11,52 @@ import type { Crossing, Signal } from './types.js'
 export type IndicatorCompute = (name: string, params: Record<string, number>) => Record<string, Float64Array>
 
 /**
- * Indicators of one series, computed on demand; with a cache, each (name, parameters) once. The
- * cache holds at most `limit` results (oldest dropped first): a sweep's memory stays bounded.
+ * Memoised indicator results, least recently used dropped first once they pass `maxBytes` (the
+ * newest result is kept whatever its size): a sweep's memory stays bounded, whatever the series.
  */
-export function indicatorSource(bars: Bars, cache?: Map<string, Record<string, Float64Array>>, limit = 64): IndicatorCompute {
+export interface IndicatorCache {
+  readonly maxBytes: number
+  readonly entries: Map<string, Record<string, Float64Array>>
+  bytes: number
+  /** Results computed (misses), for tests and tuning. */
+  computed: number
+}
+
+/** Default 192 MiB: 24 one-output indicators over 1,000,000 bars. */
+export function indicatorCache(maxBytes = 192 * 2 ** 20): IndicatorCache {
+  if (!(maxBytes >= 0)) throw new ConfigError(`maxBytes must be a number ≥ 0 (received ${maxBytes})`)
+  return { maxBytes, entries: new Map(), bytes: 0, computed: 0 }
+}
+
+function resultBytes(out: Record<string, Float64Array>): number {
+  let bytes = 0
+  for (const key in out) bytes += out[key]!.byteLength
+  return bytes
+}
+
+/** Indicators of one series, computed on demand; with a cache, each (name, parameters) once while it stays cached. */
+export function indicatorSource(bars: Bars, cache?: IndicatorCache): IndicatorCompute {
   return (name, params) => {
     const ind = findIndicator(name)
     const key = `${name}|${JSON.stringify(ind.resolve(params))}`
-    const hit = cache?.get(key)
-    if (hit !== undefined) return hit
-    const out = ind.compute(bars, params)
-    if (cache !== undefined) {
-      if (cache.size >= limit) cache.delete(cache.keys().next().value as string)
-      cache.set(key, out)
+    if (cache === undefined) return ind.compute(bars, params)
+    const hit = cache.entries.get(key)
+    if (hit !== undefined) {
+      // Most recently used last.
+      cache.entries.delete(key)
+      cache.entries.set(key, hit)
+      return hit
     }
+    const out = ind.compute(bars, params)
+    cache.computed++
+    const bytes = resultBytes(out)
+    for (const [old, value] of cache.entries) {
+      if (cache.bytes + bytes <= cache.maxBytes) break
+      cache.entries.delete(old)
+      cache.bytes -= resultBytes(value)
+    }
+    cache.entries.set(key, out)
+    cache.bytes += bytes
     return out
   }
 }
