@@ -17,6 +17,7 @@ import type { BarEvent, OrderEvent, OrderOptions, OrderRole, OrderView, Side, St
 import { SleeveContext } from './context.js'
 import { Order } from './orders.js'
 import { Book, type RiskLimits } from './portfolio.js'
+import { FillLog, OrderLog, TradeLog } from './records.js'
 import { commission, executionPrice, fillableQty, openFill, rangeFill, type FillModel } from './sim-exchange.js'
 
 export interface SeriesState {
@@ -35,40 +36,7 @@ export interface SeriesState {
   event: BarEvent
 }
 
-export interface FillRecord {
-  orderId: number
-  strategy: string
-  symbol: string
-  side: Side
-  qty: number
-  price: number
-  fee: number
-  time: number
-  liquidity: 'maker' | 'taker'
-  role: OrderRole
-}
-
-export interface TradeRecord {
-  strategy: string
-  symbol: string
-  direction: 'long' | 'short'
-  entryTime: number
-  entryPrice: number
-  exitTime: number
-  exitPrice: number
-  qty: number
-  fees: number
-  pnl: number
-  returnPct: number
-  mae: number
-  mfe: number
-  barsHeld: number
-  entryOrderId: number
-  tag: string
-  /** Closed by the end of the data (marked at the last close), not by a fill. */
-  open: boolean
-  factors: Record<string, number> | undefined
-}
+export type { FillRecord, TradeRecord } from './records.js'
 
 interface OpenTrade {
   direction: 1 | -1
@@ -104,9 +72,10 @@ export interface Sleeve {
   readonly warmup: number
   readonly book: Book
   ctx: SleeveContext<any>
-  readonly orders: Order[]
-  readonly fills: FillRecord[]
-  readonly trades: TradeRecord[]
+  /** Orders that reached a terminal state (the live ones are in the engine's orderById). */
+  readonly orders: OrderLog
+  readonly fills: FillLog
+  readonly trades: TradeLog
   readonly openTrades: (OpenTrade | undefined)[]
   readonly log: string[]
   equity: Float64Array
@@ -215,9 +184,9 @@ export class Engine {
         warmup: Math.max(0, Math.floor(spec.strategy.warmup(spec.params))),
         book,
         ctx: undefined as unknown as SleeveContext<any>,
-        orders: [],
-        fills: [],
-        trades: [],
+        orders: new OrderLog(spec.name, this.symbols),
+        fills: new FillLog(spec.name, this.symbols),
+        trades: new TradeLog(spec.name, this.symbols),
         openTrades: this.symbols.map(() => undefined),
         log: [],
         equity: new Float64Array(total),
@@ -539,10 +508,12 @@ export class Engine {
     sleeve.book.reserved -= order.reserved
     order.reserved = 0
     if (status !== 'FILLED') this.setStatus(sleeve, order, status, reason)
+    else this.release(sleeve, order)
   }
 
   private setStatus(sleeve: Sleeve, order: Order, status: 'SUBMITTED' | 'CANCELLED' | 'EXPIRED' | 'REJECTED', reason: string): void {
     order.transition(status, this.now, reason)
+    if (status !== 'SUBMITTED') this.release(sleeve, order)
     this.emitOrder(sleeve, order, status, reason)
   }
 
@@ -595,10 +566,20 @@ export class Engine {
     return this.sleeveByName.get(order.strategy)!
   }
 
-  private track(sleeve: Sleeve, order: Order): void {
+  private track(_sleeve: Sleeve, order: Order): void {
     order.symbolIndex = this.symbolIndex.get(order.symbol)!
-    sleeve.orders.push(order)
     this.orderById[order.id] = order
+  }
+
+  /**
+   * A terminal order goes to its sleeve's log and out of orderById, unless it is a bracket parent
+   * (its children, placed after it fills, find their OCO siblings through it). Held for the whole run, tens of thousands of
+   * orders were copied by every young-generation collection.
+   */
+  private release(sleeve: Sleeve, order: Order): void {
+    sleeve.orders.push(order)
+    const parent = order.children !== undefined || order.stopLoss === order.stopLoss || order.takeProfit === order.takeProfit
+    if (!parent) this.orderById[order.id] = undefined
   }
 
 
@@ -649,8 +630,7 @@ export class Engine {
       book.reserved -= order.reserved - order.reserved * share
       order.reserved *= share
       sleeve.traded += qty * price
-      const fill: FillRecord = { orderId: order.id, strategy: sleeve.name, symbol: order.symbol, side: order.side, qty, price, fee, time, liquidity, role: order.role }
-      sleeve.fills.push(fill)
+      sleeve.fills.push(order.id, k, order.side, qty, price, fee, time, liquidity, order.role)
       this.trade(sleeve, k, order, before, sign * qty, price, fee, realized, i, time)
       if (order.status === 'FILLED') this.retire(sleeve, order, 'FILLED', '')
       this.afterFill(sleeve, order, qty, i, atOpen)
@@ -760,26 +740,9 @@ export class Engine {
     const exitPrice = t.exitNotional / t.exitQty
     const d = t.direction
     const pnl = t.realized - t.fees
-    sleeve.trades.push({
-      strategy: sleeve.name,
-      symbol: this.symbols[k]!,
-      direction: d > 0 ? 'long' : 'short',
-      entryTime: t.entryTime,
-      entryPrice,
-      exitTime: time,
-      exitPrice,
-      qty: t.entryQty,
-      fees: t.fees,
-      pnl,
-      returnPct: pnl / t.entryNotional,
-      mae: d > 0 ? (t.minLow - entryPrice) / entryPrice : (entryPrice - t.maxHigh) / entryPrice,
-      mfe: d > 0 ? (t.maxHigh - entryPrice) / entryPrice : (entryPrice - t.minLow) / entryPrice,
-      barsHeld: i - t.entryBar,
-      entryOrderId: t.entryOrderId,
-      tag: t.tag,
-      open: atEnd,
-      factors: t.factors,
-    })
+    const mae = d > 0 ? (t.minLow - entryPrice) / entryPrice : (entryPrice - t.maxHigh) / entryPrice
+    const mfe = d > 0 ? (t.maxHigh - entryPrice) / entryPrice : (entryPrice - t.minLow) / entryPrice
+    sleeve.trades.push(k, d > 0, t.entryTime, entryPrice, time, exitPrice, t.entryQty, t.fees, pnl, pnl / t.entryNotional, mae, mfe, i - t.entryBar, t.entryOrderId, t.tag, atEnd, t.factors)
     sleeve.openTrades[k] = undefined
     this.openTradeCount[k]!--
   }
@@ -805,7 +768,7 @@ export class Engine {
       for (let k = 0; k < this.symbols.length; k++) {
         for (const o of this.working[k]!.slice()) if (o.strategy === sleeve.name) this.retire(sleeve, o, 'EXPIRED', 'end of data')
       }
-      for (const o of sleeve.orders) if (o.status === 'NEW') this.setStatus(sleeve, o, 'REJECTED', 'end of data')
+      for (const o of this.orderById) if (o !== undefined && o.strategy === sleeve.name && o.status === 'NEW') this.setStatus(sleeve, o, 'REJECTED', 'end of data')
       const last = this.executionOf
       for (let k = 0; k < this.symbols.length; k++) {
         const open = sleeve.openTrades[k]

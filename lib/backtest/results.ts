@@ -5,8 +5,8 @@
 import { join } from 'node:path'
 import { ConfigError, isoTime, writeFileAtomic } from '../core/index.js'
 import { performanceMetrics, type Performance } from '../stats/index.js'
-import type { Engine, FillRecord, Sleeve, TradeRecord } from './engine.js'
-import type { Order } from './orders.js'
+import type { Engine, Sleeve } from './engine.js'
+import type { FillRecord, TradeLog, TradeRecord } from './records.js'
 
 /** One array per field. */
 export type Columns<T> = { [K in keyof T]: T[K] extends number ? Float64Array : T[K][] }
@@ -112,9 +112,9 @@ export function observedPeriodsPerYear(time: ArrayLike<number>): number {
   return (n - 1) / years
 }
 
-function metricsOf(equity: Float64Array, exposure: Float64Array, traded: number, time: Float64Array, periodsPerYear: number, trades: readonly TradeRecord[], fees: number): Metrics {
-  const closed = trades.filter((t) => !t.open)
-  const perf = performanceMetrics(equity, { periodsPerYear, time, trades: closed.map((t) => t.pnl), position: exposure })
+function metricsOf(equity: Float64Array, exposure: Float64Array, traded: number, time: Float64Array, periodsPerYear: number, trades: readonly TradeLog[], fees: number): Metrics {
+  const closed = trades.length === 1 ? trades[0]!.closedPnl() : concatPnl(trades.map((t) => t.closedPnl()))
+  const perf = performanceMetrics(equity, { periodsPerYear, time, trades: closed, position: exposure })
   let sumExposure = 0
   let sumEquity = 0
   for (let i = 0; i < equity.length; i++) {
@@ -129,95 +129,23 @@ function metricsOf(equity: Float64Array, exposure: Float64Array, traded: number,
     endEquity: equity[equity.length - 1]!,
     avgExposure: sumExposure / equity.length,
     fees,
-    openTrades: trades.length - closed.length,
+    openTrades: trades.reduce((a, t) => a + t.openCount(), 0),
   }
 }
 
-// Records → columns, one builder per record type: a field read by a name in a variable is a
-// megamorphic keyed load (~50 ns; a million of them per run), a field read by its name is not.
-
-function orderColumns(rows: readonly Order[]): Columns<OrderRecord> {
-  const n = rows.length
-  const num = () => new Float64Array(n)
-  const c: Columns<OrderRecord> = { id: num(), strategy: new Array<OrderRecord['strategy']>(n), symbol: new Array<OrderRecord['symbol']>(n), side: new Array<OrderRecord['side']>(n), type: new Array<OrderRecord['type']>(n), role: new Array<OrderRecord['role']>(n), qty: num(), filled: num(), avgPrice: num(), limit: num(), stop: num(), status: new Array<OrderRecord['status']>(n), reason: new Array<OrderRecord['reason']>(n), parentId: num(), tag: new Array<OrderRecord['tag']>(n), createdAt: num(), submittedAt: num(), doneAt: num(), fees: num() }
-  for (let i = 0; i < n; i++) {
-    const r = rows[i]!
-    c.id[i] = r.id
-    c.strategy[i] = r.strategy
-    c.symbol[i] = r.symbol
-    c.side[i] = r.side
-    c.type[i] = r.type
-    c.role[i] = r.role
-    c.qty[i] = r.qty
-    c.filled[i] = r.filled
-    c.avgPrice[i] = r.avgPrice
-    c.limit[i] = r.limit
-    c.stop[i] = r.stop
-    c.status[i] = r.status
-    c.reason[i] = r.reason
-    c.parentId[i] = r.parentId
-    c.tag[i] = r.tag
-    c.createdAt[i] = r.createdAt
-    c.submittedAt[i] = r.submittedAt
-    c.doneAt[i] = r.doneAt
-    c.fees[i] = r.fees
+function concatPnl(parts: Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((a, p) => a + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
   }
-  return c
-}
-
-function fillColumns(rows: readonly FillRecord[]): Columns<FillRecord> {
-  const n = rows.length
-  const num = () => new Float64Array(n)
-  const c: Columns<FillRecord> = { orderId: num(), strategy: new Array<FillRecord['strategy']>(n), symbol: new Array<FillRecord['symbol']>(n), side: new Array<FillRecord['side']>(n), qty: num(), price: num(), fee: num(), time: num(), liquidity: new Array<FillRecord['liquidity']>(n), role: new Array<FillRecord['role']>(n) }
-  for (let i = 0; i < n; i++) {
-    const r = rows[i]!
-    c.orderId[i] = r.orderId
-    c.strategy[i] = r.strategy
-    c.symbol[i] = r.symbol
-    c.side[i] = r.side
-    c.qty[i] = r.qty
-    c.price[i] = r.price
-    c.fee[i] = r.fee
-    c.time[i] = r.time
-    c.liquidity[i] = r.liquidity
-    c.role[i] = r.role
-  }
-  return c
-}
-
-function tradeColumns(rows: readonly TradeRecord[]): Columns<Omit<TradeRecord, 'factors'>> {
-  const n = rows.length
-  const num = () => new Float64Array(n)
-  const c: Columns<Omit<TradeRecord, 'factors'>> = { strategy: new Array<Omit<TradeRecord, 'factors'>['strategy']>(n), symbol: new Array<Omit<TradeRecord, 'factors'>['symbol']>(n), direction: new Array<Omit<TradeRecord, 'factors'>['direction']>(n), entryTime: num(), entryPrice: num(), exitTime: num(), exitPrice: num(), qty: num(), fees: num(), pnl: num(), returnPct: num(), mae: num(), mfe: num(), barsHeld: num(), entryOrderId: num(), tag: new Array<Omit<TradeRecord, 'factors'>['tag']>(n), open: new Array<Omit<TradeRecord, 'factors'>['open']>(n) }
-  for (let i = 0; i < n; i++) {
-    const r = rows[i]!
-    c.strategy[i] = r.strategy
-    c.symbol[i] = r.symbol
-    c.direction[i] = r.direction
-    c.entryTime[i] = r.entryTime
-    c.entryPrice[i] = r.entryPrice
-    c.exitTime[i] = r.exitTime
-    c.exitPrice[i] = r.exitPrice
-    c.qty[i] = r.qty
-    c.fees[i] = r.fees
-    c.pnl[i] = r.pnl
-    c.returnPct[i] = r.returnPct
-    c.mae[i] = r.mae
-    c.mfe[i] = r.mfe
-    c.barsHeld[i] = r.barsHeld
-    c.entryOrderId[i] = r.entryOrderId
-    c.tag[i] = r.tag
-    c.open[i] = r.open
-  }
-  return c
-}
-
-function factorColumns(trades: readonly TradeRecord[]): Record<string, Float64Array> {
-  const names = new Set<string>()
-  for (const t of trades) for (const k of Object.keys(t.factors ?? {})) names.add(k)
-  const out: Record<string, Float64Array> = { entryOrderId: Float64Array.from(trades, (t) => t.entryOrderId), entryTime: Float64Array.from(trades, (t) => t.entryTime) }
-  for (const name of names) out[name] = Float64Array.from(trades, (t) => t.factors?.[name] ?? NaN)
   return out
+}
+
+/** A copy of metrics (the combined result of a single strategy is its own, not shared with it). */
+function copyMetrics(m: Metrics): Metrics {
+  return { ...m, maxDrawdown: { ...m.maxDrawdown }, ...(m.trades === undefined ? {} : { trades: { ...m.trades } }) }
 }
 
 export function collectResults(engine: Engine, periodsPerYear?: number): BacktestResult {
@@ -237,11 +165,11 @@ export function collectResults(engine: Engine, periodsPerYear?: number): Backtes
       params: sleeve.params,
       equity,
       exposure,
-      orders: orderColumns(sleeve.orders),
-      fills: fillColumns(sleeve.fills),
-      trades: tradeColumns(sleeve.trades),
-      factors: factorColumns(sleeve.trades),
-      metrics: metricsOf(equity, exposure, sleeve.traded, time, ppy, sleeve.trades, sleeve.book.feesPaid),
+      orders: sleeve.orders.columns(),
+      fills: sleeve.fills.columns(),
+      trades: sleeve.trades.columns(),
+      factors: sleeve.trades.factorColumns(),
+      metrics: metricsOf(equity, exposure, sleeve.traded, time, ppy, [sleeve.trades], sleeve.book.feesPaid),
       log: sleeve.log,
     }
   })
@@ -252,13 +180,17 @@ export function collectResults(engine: Engine, periodsPerYear?: number): Backtes
     for (const s of strategies) for (let i = 0; i < n; i++) exposure[i] += s.exposure[i]! * s.equity[i]!
     for (let i = 0; i < n; i++) exposure[i] /= total[i]!
   }
-  const allTrades = engine.sleeves.flatMap((s) => s.trades)
   const fees = engine.sleeves.reduce((a, s) => a + s.book.feesPaid, 0)
+  // One strategy: the combined curve, trades and fees are its own, and so are the metrics (the same
+  // arithmetic on the same arrays; computing them again was a sixth of the run).
+  const metrics = single
+    ? copyMetrics(strategies[0]!.metrics)
+    : metricsOf(total, exposure, engine.sleeves.reduce((a, s) => a + s.traded, 0), time, ppy, engine.sleeves.map((s) => s.trades), fees)
   return {
     time,
     equity: total,
     exposure,
-    metrics: metricsOf(total, exposure, engine.sleeves.reduce((a, s) => a + s.traded, 0), time, ppy, allTrades, fees),
+    metrics,
     strategies,
     periodsPerYear: ppy,
     bars: engine.series.reduce((a, s) => a + s.n, 0),

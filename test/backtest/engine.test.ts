@@ -359,3 +359,24 @@ describe('user errors', () => {
     expect(() => backtest({ ...base, strategy: 'sma-cross', start: '2030-01-01' })).toThrow(/no bars for A 1d between 2030-01-01/)
   })
 })
+
+describe('the order list', () => {
+  it('holds each order once, in the order they were placed, whenever each ended', () => {
+    // Bar 0: a limit buy at 95 (fills at bar 4's low, 95) and a market buy (fills at bar 1's open);
+    // bar 1: a stop sell at 90 that never triggers (expires at the end). They end in the order
+    // 2 (bar 1), 1 (bar 4), 3 (end of data); the list stays 1, 2, 3.
+    const { orders } = run({
+      0: (ctx) => {
+        ctx.buy('A', { limit: 95 })
+        ctx.buy('A')
+      },
+      1: (ctx) => ctx.sell('A', { stop: 90 }),
+    })
+    expect(orders.map((o) => o.id)).toEqual([1, 2, 3])
+    expect(orders.map((o) => o.status)).toEqual(['FILLED', 'FILLED', 'EXPIRED'])
+    expect(orders.map((o) => o.type)).toEqual(['limit', 'market', 'stop'])
+    expect(orders[0]!.avgPrice).toBe(95)
+    expect(orders[1]!.avgPrice).toBe(101)
+    expect(orders[0]!.doneAt).toBeGreaterThan(orders[1]!.doneAt)
+  })
+})

@@ -1,0 +1,322 @@
+// Orders, fills and round trips as the engine finishes them, straight into columns (typed arrays grown by
+// doubling, plain arrays for the text fields). The plain version was an object per record, turned
+// into columns at the end: tens of thousands of records with a dozen boxed doubles each survived
+// every young-generation collection of the run and were copied by each (a third of the run's time).
+
+import type { OrderRole, Side } from '../strategy/index.js'
+import type { Order } from './orders.js'
+import type { Columns, OrderRecord } from './results.js'
+
+export interface FillRecord {
+  orderId: number
+  strategy: string
+  symbol: string
+  side: Side
+  qty: number
+  price: number
+  fee: number
+  time: number
+  liquidity: 'maker' | 'taker'
+  role: OrderRole
+}
+
+export interface TradeRecord {
+  strategy: string
+  symbol: string
+  direction: 'long' | 'short'
+  entryTime: number
+  entryPrice: number
+  exitTime: number
+  exitPrice: number
+  qty: number
+  fees: number
+  pnl: number
+  returnPct: number
+  mae: number
+  mfe: number
+  barsHeld: number
+  entryOrderId: number
+  tag: string
+  /** Closed by the end of the data (marked at the last close), not by a fill. */
+  open: boolean
+  factors: Record<string, number> | undefined
+}
+
+function grown(a: Float64Array): Float64Array {
+  const out = new Float64Array(a.length * 2)
+  out.set(a)
+  return out
+}
+
+export class FillLog {
+  count = 0
+  private orderId = new Float64Array(64)
+  private qty = new Float64Array(64)
+  private price = new Float64Array(64)
+  private fee = new Float64Array(64)
+  private time = new Float64Array(64)
+  private readonly side: Side[] = []
+  private readonly liquidity: ('maker' | 'taker')[] = []
+  private readonly role: OrderRole[] = []
+  private readonly symbolIndex: number[] = []
+
+  constructor(
+    readonly strategy: string,
+    private readonly symbols: readonly string[],
+  ) {}
+
+  push(orderId: number, symbolIndex: number, side: Side, qty: number, price: number, fee: number, time: number, liquidity: 'maker' | 'taker', role: OrderRole): void {
+    const k = this.count
+    if (k === this.qty.length) {
+      this.orderId = grown(this.orderId)
+      this.qty = grown(this.qty)
+      this.price = grown(this.price)
+      this.fee = grown(this.fee)
+      this.time = grown(this.time)
+    }
+    this.orderId[k] = orderId
+    this.qty[k] = qty
+    this.price[k] = price
+    this.fee[k] = fee
+    this.time[k] = time
+    this.side.push(side)
+    this.liquidity.push(liquidity)
+    this.role.push(role)
+    this.symbolIndex.push(symbolIndex)
+    this.count = k + 1
+  }
+
+  columns(): Columns<FillRecord> {
+    const n = this.count
+    return {
+      orderId: this.orderId.slice(0, n),
+      strategy: new Array<string>(n).fill(this.strategy),
+      symbol: this.symbolIndex.map((k) => this.symbols[k]!),
+      side: this.side.slice(),
+      qty: this.qty.slice(0, n),
+      price: this.price.slice(0, n),
+      fee: this.fee.slice(0, n),
+      time: this.time.slice(0, n),
+      liquidity: this.liquidity.slice(),
+      role: this.role.slice(),
+    }
+  }
+}
+
+/** Round trips in columns; `factors` keeps each trade's entry-time indicator values (or undefined). */
+export class TradeLog {
+  count = 0
+  private entryTime = new Float64Array(64)
+  private entryPrice = new Float64Array(64)
+  private exitTime = new Float64Array(64)
+  private exitPrice = new Float64Array(64)
+  private qty = new Float64Array(64)
+  private fees = new Float64Array(64)
+  private pnl = new Float64Array(64)
+  private returnPct = new Float64Array(64)
+  private mae = new Float64Array(64)
+  private mfe = new Float64Array(64)
+  private barsHeld = new Float64Array(64)
+  private entryOrderId = new Float64Array(64)
+  private readonly symbolIndex: number[] = []
+  private readonly direction: ('long' | 'short')[] = []
+  private readonly tag: string[] = []
+  private readonly open: boolean[] = []
+  readonly factors: (Record<string, number> | undefined)[] = []
+
+  constructor(
+    readonly strategy: string,
+    private readonly symbols: readonly string[],
+  ) {}
+
+  push(symbolIndex: number, long: boolean, entryTime: number, entryPrice: number, exitTime: number, exitPrice: number, qty: number, fees: number, pnl: number, returnPct: number, mae: number, mfe: number, barsHeld: number, entryOrderId: number, tag: string, open: boolean, factors: Record<string, number> | undefined): void {
+    const k = this.count
+    if (k === this.qty.length) this.grow()
+    this.entryTime[k] = entryTime
+    this.entryPrice[k] = entryPrice
+    this.exitTime[k] = exitTime
+    this.exitPrice[k] = exitPrice
+    this.qty[k] = qty
+    this.fees[k] = fees
+    this.pnl[k] = pnl
+    this.returnPct[k] = returnPct
+    this.mae[k] = mae
+    this.mfe[k] = mfe
+    this.barsHeld[k] = barsHeld
+    this.entryOrderId[k] = entryOrderId
+    this.symbolIndex.push(symbolIndex)
+    this.direction.push(long ? 'long' : 'short')
+    this.tag.push(tag)
+    this.open.push(open)
+    this.factors.push(factors)
+    this.count = k + 1
+  }
+
+  private grow(): void {
+    this.entryTime = grown(this.entryTime)
+    this.entryPrice = grown(this.entryPrice)
+    this.exitTime = grown(this.exitTime)
+    this.exitPrice = grown(this.exitPrice)
+    this.qty = grown(this.qty)
+    this.fees = grown(this.fees)
+    this.pnl = grown(this.pnl)
+    this.returnPct = grown(this.returnPct)
+    this.mae = grown(this.mae)
+    this.mfe = grown(this.mfe)
+    this.barsHeld = grown(this.barsHeld)
+    this.entryOrderId = grown(this.entryOrderId)
+  }
+
+  /** P&L of the trades closed by a fill (the trade statistics leave out those still open at the end). */
+  closedPnl(): Float64Array {
+    const out = new Float64Array(this.count - this.openCount())
+    let j = 0
+    for (let k = 0; k < this.count; k++) if (!this.open[k]) out[j++] = this.pnl[k]!
+    return out
+  }
+
+  openCount(): number {
+    let open = 0
+    for (let k = 0; k < this.count; k++) open += +this.open[k]!
+    return open
+  }
+
+  columns(): Columns<Omit<TradeRecord, 'factors'>> {
+    const n = this.count
+    return {
+      strategy: new Array<string>(n).fill(this.strategy),
+      symbol: this.symbolIndex.map((k) => this.symbols[k]!),
+      direction: this.direction.slice(),
+      entryTime: this.entryTime.slice(0, n),
+      entryPrice: this.entryPrice.slice(0, n),
+      exitTime: this.exitTime.slice(0, n),
+      exitPrice: this.exitPrice.slice(0, n),
+      qty: this.qty.slice(0, n),
+      fees: this.fees.slice(0, n),
+      pnl: this.pnl.slice(0, n),
+      returnPct: this.returnPct.slice(0, n),
+      mae: this.mae.slice(0, n),
+      mfe: this.mfe.slice(0, n),
+      barsHeld: this.barsHeld.slice(0, n),
+      entryOrderId: this.entryOrderId.slice(0, n),
+      tag: this.tag.slice(),
+      open: this.open.slice(),
+    }
+  }
+
+  /** The indicator values each trade's entry order saw: entryOrderId, entryTime, one column per name. */
+  factorColumns(): Record<string, Float64Array> {
+    const n = this.count
+    const names = new Set<string>()
+    for (const f of this.factors) if (f !== undefined) for (const k of Object.keys(f)) names.add(k)
+    const out: Record<string, Float64Array> = { entryOrderId: this.entryOrderId.slice(0, n), entryTime: this.entryTime.slice(0, n) }
+    for (const name of names) out[name] = Float64Array.from(this.factors, (f) => f?.[name] ?? NaN)
+    return out
+  }
+}
+
+/**
+ * Orders as they reach a terminal state (the engine then lets go of them: an order no longer lives
+ * for the whole run). columns() hands them back in id order, the order they were created in.
+ */
+export class OrderLog {
+  count = 0
+  private id = new Float64Array(64)
+  private qty = new Float64Array(64)
+  private filled = new Float64Array(64)
+  private avgPrice = new Float64Array(64)
+  private limit = new Float64Array(64)
+  private stop = new Float64Array(64)
+  private parentId = new Float64Array(64)
+  private createdAt = new Float64Array(64)
+  private submittedAt = new Float64Array(64)
+  private doneAt = new Float64Array(64)
+  private fees = new Float64Array(64)
+  private readonly symbolIndex: number[] = []
+  private readonly side: string[] = []
+  private readonly type: string[] = []
+  private readonly role: string[] = []
+  private readonly status: string[] = []
+  private readonly reason: string[] = []
+  private readonly tag: string[] = []
+
+  constructor(
+    readonly strategy: string,
+    private readonly symbols: readonly string[],
+  ) {}
+
+  push(o: Order): void {
+    const k = this.count
+    if (k === this.id.length) this.grow()
+    this.id[k] = o.id
+    this.qty[k] = o.qty
+    this.filled[k] = o.filled
+    this.avgPrice[k] = o.avgPrice
+    this.limit[k] = o.limit
+    this.stop[k] = o.stop
+    this.parentId[k] = o.parentId
+    this.createdAt[k] = o.createdAt
+    this.submittedAt[k] = o.submittedAt
+    this.doneAt[k] = o.doneAt
+    this.fees[k] = o.fees
+    this.symbolIndex.push(o.symbolIndex)
+    this.side.push(o.side)
+    this.type.push(o.type)
+    this.role.push(o.role)
+    this.status.push(o.status)
+    this.reason.push(o.reason)
+    this.tag.push(o.tag)
+    this.count = k + 1
+  }
+
+  private grow(): void {
+    this.id = grown(this.id)
+    this.qty = grown(this.qty)
+    this.filled = grown(this.filled)
+    this.avgPrice = grown(this.avgPrice)
+    this.limit = grown(this.limit)
+    this.stop = grown(this.stop)
+    this.parentId = grown(this.parentId)
+    this.createdAt = grown(this.createdAt)
+    this.submittedAt = grown(this.submittedAt)
+    this.doneAt = grown(this.doneAt)
+    this.fees = grown(this.fees)
+  }
+
+  columns(): Columns<OrderRecord> {
+    const n = this.count
+    // Terminal order is nearly id order (an order ends a bar or so after it starts): sort the rows
+    // by id only when some are out of place.
+    let sorted = true
+    for (let k = 1; k < n && sorted; k++) sorted = this.id[k - 1]! < this.id[k]!
+    const at = sorted ? undefined : Array.from({ length: n }, (_, k) => k).sort((a, b) => this.id[a]! - this.id[b]!)
+    const num = (col: Float64Array): Float64Array => {
+      if (at === undefined) return col.slice(0, n)
+      const out = new Float64Array(n)
+      for (let k = 0; k < n; k++) out[k] = col[at[k]!]!
+      return out
+    }
+    const text = <T>(col: readonly T[]): T[] => (at === undefined ? col.slice() : at.map((k) => col[k]!))
+    return {
+      id: num(this.id),
+      strategy: new Array<string>(n).fill(this.strategy),
+      symbol: text(this.symbolIndex).map((k) => this.symbols[k]!),
+      side: text(this.side),
+      type: text(this.type),
+      role: text(this.role),
+      qty: num(this.qty),
+      filled: num(this.filled),
+      avgPrice: num(this.avgPrice),
+      limit: num(this.limit),
+      stop: num(this.stop),
+      status: text(this.status),
+      reason: text(this.reason),
+      parentId: num(this.parentId),
+      tag: text(this.tag),
+      createdAt: num(this.createdAt),
+      submittedAt: num(this.submittedAt),
+      doneAt: num(this.doneAt),
+      fees: num(this.fees),
+    }
+  }
+}
