@@ -1,7 +1,8 @@
-// Orders, fills and round trips as the engine finishes them, straight into columns (typed arrays grown by
-// doubling, plain arrays for the text fields). The plain version was an object per record, turned
-// into columns at the end: tens of thousands of records with a dozen boxed doubles each survived
-// every young-generation collection of the run and were copied by each (a third of the run's time).
+// Orders, fills and round trips as the engine finishes them, straight into columns: numbers in typed
+// arrays grown by doubling, text as codes into a dictionary. The plain version was an object per
+// record, turned into columns at the end: tens of thousands of records with a dozen boxed doubles
+// each survived every young-generation collection of the run and were copied by each (a third of the
+// run's time); growing plain arrays of strings cost ~50 ns a push for the same reason.
 
 import type { OrderRole, Side } from '../strategy/index.js'
 import type { Order } from './orders.js'
@@ -42,23 +43,68 @@ export interface TradeRecord {
   factors: Record<string, number> | undefined
 }
 
+const START = 1024
+
 function grown(a: Float64Array): Float64Array {
   const out = new Float64Array(a.length * 2)
   out.set(a)
   return out
 }
 
+/** A text column: a code per row into the distinct values (a few, usually: sides, roles, statuses). */
+class Text<T extends string> {
+  count = 0
+  private codes = new Int32Array(START)
+  private readonly values: T[] = []
+  private readonly index = new Map<T, number>()
+
+  push(v: T): void {
+    let code: number
+    // Short dictionaries by a scan (strings of one literal compare by identity), long ones by the map.
+    if (this.values.length <= 8) {
+      code = this.values.indexOf(v)
+      if (code < 0) code = this.add(v)
+    } else code = this.index.get(v) ?? this.add(v)
+    const k = this.count
+    if (k === this.codes.length) {
+      const out = new Int32Array(k * 2)
+      out.set(this.codes)
+      this.codes = out
+    }
+    this.codes[k] = code
+    this.count = k + 1
+  }
+
+  private add(v: T): number {
+    this.values.push(v)
+    this.index.set(v, this.values.length - 1)
+    return this.values.length - 1
+  }
+
+  at(k: number): T {
+    return this.values[this.codes[k]!]!
+  }
+
+  /** The values of the rows, in `order` when given. */
+  read(order?: readonly number[]): T[] {
+    const n = this.count
+    const out = new Array<T>(n)
+    for (let k = 0; k < n; k++) out[k] = this.values[this.codes[order === undefined ? k : order[k]!]!]!
+    return out
+  }
+}
+
 export class FillLog {
   count = 0
-  private orderId = new Float64Array(64)
-  private qty = new Float64Array(64)
-  private price = new Float64Array(64)
-  private fee = new Float64Array(64)
-  private time = new Float64Array(64)
-  private readonly side: Side[] = []
-  private readonly liquidity: ('maker' | 'taker')[] = []
-  private readonly role: OrderRole[] = []
-  private readonly symbolIndex: number[] = []
+  private orderId = new Float64Array(START)
+  private qty = new Float64Array(START)
+  private price = new Float64Array(START)
+  private fee = new Float64Array(START)
+  private time = new Float64Array(START)
+  private readonly side = new Text<Side>()
+  private readonly liquidity = new Text<'maker' | 'taker'>()
+  private readonly role = new Text<OrderRole>()
+  private readonly symbol = new Text<string>()
 
   constructor(
     readonly strategy: string,
@@ -82,7 +128,7 @@ export class FillLog {
     this.side.push(side)
     this.liquidity.push(liquidity)
     this.role.push(role)
-    this.symbolIndex.push(symbolIndex)
+    this.symbol.push(this.symbols[symbolIndex]!)
     this.count = k + 1
   }
 
@@ -91,14 +137,14 @@ export class FillLog {
     return {
       orderId: this.orderId.slice(0, n),
       strategy: new Array<string>(n).fill(this.strategy),
-      symbol: this.symbolIndex.map((k) => this.symbols[k]!),
-      side: this.side.slice(),
+      symbol: this.symbol.read(),
+      side: this.side.read(),
       qty: this.qty.slice(0, n),
       price: this.price.slice(0, n),
       fee: this.fee.slice(0, n),
       time: this.time.slice(0, n),
-      liquidity: this.liquidity.slice(),
-      role: this.role.slice(),
+      liquidity: this.liquidity.read(),
+      role: this.role.read(),
     }
   }
 }
@@ -106,23 +152,25 @@ export class FillLog {
 /** Round trips in columns; `factors` keeps each trade's entry-time indicator values (or undefined). */
 export class TradeLog {
   count = 0
-  private entryTime = new Float64Array(64)
-  private entryPrice = new Float64Array(64)
-  private exitTime = new Float64Array(64)
-  private exitPrice = new Float64Array(64)
-  private qty = new Float64Array(64)
-  private fees = new Float64Array(64)
-  private pnl = new Float64Array(64)
-  private returnPct = new Float64Array(64)
-  private mae = new Float64Array(64)
-  private mfe = new Float64Array(64)
-  private barsHeld = new Float64Array(64)
-  private entryOrderId = new Float64Array(64)
-  private readonly symbolIndex: number[] = []
-  private readonly direction: ('long' | 'short')[] = []
-  private readonly tag: string[] = []
-  private readonly open: boolean[] = []
-  readonly factors: (Record<string, number> | undefined)[] = []
+  private entryTime = new Float64Array(START)
+  private entryPrice = new Float64Array(START)
+  private exitTime = new Float64Array(START)
+  private exitPrice = new Float64Array(START)
+  private qty = new Float64Array(START)
+  private fees = new Float64Array(START)
+  private pnl = new Float64Array(START)
+  private returnPct = new Float64Array(START)
+  private mae = new Float64Array(START)
+  private mfe = new Float64Array(START)
+  private barsHeld = new Float64Array(START)
+  private entryOrderId = new Float64Array(START)
+  private readonly symbol = new Text<string>()
+  private readonly direction = new Text<'long' | 'short'>()
+  private readonly tag = new Text<string>()
+  private readonly open = new Text<'open' | 'closed'>()
+  /** Each trade's entry-time indicator values; rows without any are left out (sparse). */
+  private readonly factorRows: number[] = []
+  private readonly factorValues: Record<string, number>[] = []
 
   constructor(
     readonly strategy: string,
@@ -144,11 +192,14 @@ export class TradeLog {
     this.mfe[k] = mfe
     this.barsHeld[k] = barsHeld
     this.entryOrderId[k] = entryOrderId
-    this.symbolIndex.push(symbolIndex)
+    this.symbol.push(this.symbols[symbolIndex]!)
     this.direction.push(long ? 'long' : 'short')
     this.tag.push(tag)
-    this.open.push(open)
-    this.factors.push(factors)
+    this.open.push(open ? 'open' : 'closed')
+    if (factors !== undefined) {
+      this.factorRows.push(k)
+      this.factorValues.push(factors)
+    }
     this.count = k + 1
   }
 
@@ -171,13 +222,13 @@ export class TradeLog {
   closedPnl(): Float64Array {
     const out = new Float64Array(this.count - this.openCount())
     let j = 0
-    for (let k = 0; k < this.count; k++) if (!this.open[k]) out[j++] = this.pnl[k]!
+    for (let k = 0; k < this.count; k++) if (this.open.at(k) === 'closed') out[j++] = this.pnl[k]!
     return out
   }
 
   openCount(): number {
     let open = 0
-    for (let k = 0; k < this.count; k++) open += +this.open[k]!
+    for (let k = 0; k < this.count; k++) open += +(this.open.at(k) === 'open')
     return open
   }
 
@@ -185,8 +236,8 @@ export class TradeLog {
     const n = this.count
     return {
       strategy: new Array<string>(n).fill(this.strategy),
-      symbol: this.symbolIndex.map((k) => this.symbols[k]!),
-      direction: this.direction.slice(),
+      symbol: this.symbol.read(),
+      direction: this.direction.read(),
       entryTime: this.entryTime.slice(0, n),
       entryPrice: this.entryPrice.slice(0, n),
       exitTime: this.exitTime.slice(0, n),
@@ -199,18 +250,28 @@ export class TradeLog {
       mfe: this.mfe.slice(0, n),
       barsHeld: this.barsHeld.slice(0, n),
       entryOrderId: this.entryOrderId.slice(0, n),
-      tag: this.tag.slice(),
-      open: this.open.slice(),
+      tag: this.tag.read(),
+      open: this.open.read().map((v) => v === 'open'),
     }
   }
 
-  /** The indicator values each trade's entry order saw: entryOrderId, entryTime, one column per name. */
+  /** The indicator values each trade's entry order saw: entryOrderId, entryTime, one column per name (NaN where absent). */
   factorColumns(): Record<string, Float64Array> {
     const n = this.count
-    const names = new Set<string>()
-    for (const f of this.factors) if (f !== undefined) for (const k of Object.keys(f)) names.add(k)
     const out: Record<string, Float64Array> = { entryOrderId: this.entryOrderId.slice(0, n), entryTime: this.entryTime.slice(0, n) }
-    for (const name of names) out[name] = Float64Array.from(this.factors, (f) => f?.[name] ?? NaN)
+    const rows = this.factorRows
+    const values = this.factorValues
+    for (let j = 0; j < rows.length; j++) {
+      const f = values[j]!
+      for (const name in f) {
+        let col = out[name]
+        if (col === undefined || name === 'entryOrderId' || name === 'entryTime') {
+          if (col !== undefined) continue
+          col = out[name] = new Float64Array(n).fill(NaN)
+        }
+        col[rows[j]!] = f[name]!
+      }
+    }
     return out
   }
 }
@@ -221,24 +282,24 @@ export class TradeLog {
  */
 export class OrderLog {
   count = 0
-  private id = new Float64Array(64)
-  private qty = new Float64Array(64)
-  private filled = new Float64Array(64)
-  private avgPrice = new Float64Array(64)
-  private limit = new Float64Array(64)
-  private stop = new Float64Array(64)
-  private parentId = new Float64Array(64)
-  private createdAt = new Float64Array(64)
-  private submittedAt = new Float64Array(64)
-  private doneAt = new Float64Array(64)
-  private fees = new Float64Array(64)
-  private readonly symbolIndex: number[] = []
-  private readonly side: string[] = []
-  private readonly type: string[] = []
-  private readonly role: string[] = []
-  private readonly status: string[] = []
-  private readonly reason: string[] = []
-  private readonly tag: string[] = []
+  private id = new Float64Array(START)
+  private qty = new Float64Array(START)
+  private filled = new Float64Array(START)
+  private avgPrice = new Float64Array(START)
+  private limit = new Float64Array(START)
+  private stop = new Float64Array(START)
+  private parentId = new Float64Array(START)
+  private createdAt = new Float64Array(START)
+  private submittedAt = new Float64Array(START)
+  private doneAt = new Float64Array(START)
+  private fees = new Float64Array(START)
+  private readonly symbol = new Text<string>()
+  private readonly side = new Text<string>()
+  private readonly type = new Text<string>()
+  private readonly role = new Text<string>()
+  private readonly status = new Text<string>()
+  private readonly reason = new Text<string>()
+  private readonly tag = new Text<string>()
 
   constructor(
     readonly strategy: string,
@@ -259,7 +320,7 @@ export class OrderLog {
     this.submittedAt[k] = o.submittedAt
     this.doneAt[k] = o.doneAt
     this.fees[k] = o.fees
-    this.symbolIndex.push(o.symbolIndex)
+    this.symbol.push(o.symbol)
     this.side.push(o.side)
     this.type.push(o.type)
     this.role.push(o.role)
@@ -296,11 +357,11 @@ export class OrderLog {
       for (let k = 0; k < n; k++) out[k] = col[at[k]!]!
       return out
     }
-    const text = <T>(col: readonly T[]): T[] => (at === undefined ? col.slice() : at.map((k) => col[k]!))
+    const text = (col: Text<string>): string[] => col.read(at)
     return {
       id: num(this.id),
       strategy: new Array<string>(n).fill(this.strategy),
-      symbol: text(this.symbolIndex).map((k) => this.symbols[k]!),
+      symbol: text(this.symbol),
       side: text(this.side),
       type: text(this.type),
       role: text(this.role),
