@@ -97,7 +97,7 @@ export class SleeveContext<P> implements Context<P> {
   }
 
   price(symbol: string): number {
-    const index = this.engine.symbolIndex.get(symbol)
+    const index = this.indexOf(symbol)
     return index === undefined ? MISSING : this.engine.marks[index]!
   }
 
@@ -110,9 +110,23 @@ export class SleeveContext<P> implements Context<P> {
   }
 
   position(symbol: string): number {
-    const index = this.engine.symbolIndex.get(symbol)
+    const index = this.indexOf(symbol)
     return index === undefined ? 0 : this.sleeve.book.positions[index]!.qty
   }
+
+  /** The engine's index of a symbol; the last one asked is remembered (strategies ask per bar, mostly for one). */
+  private indexOf(symbol: string): number | undefined {
+    if (symbol === this.lastSymbol) return this.lastIndex
+    const index = this.engine.symbolIndex.get(symbol)
+    if (index !== undefined) {
+      this.lastSymbol = symbol
+      this.lastIndex = index
+    }
+    return index
+  }
+
+  private lastSymbol = ''
+  private lastIndex = -1
 
   positions(): PositionView[] {
     return this.sleeve.book.held.map((p) => ({ symbol: p.symbol, qty: p.qty, avgPrice: p.avgPrice, value: p.value, unrealized: p.unrealized, realized: p.realized }))

@@ -216,6 +216,22 @@ export class Engine {
     const sink = this.options.progress
     const progress = sink === undefined ? undefined : new Progress({ label: 'backtest', total, sink })
     let delivered = 0
+    if (count === 1) {
+      // One series: its bars in order, no merge (the loop below with one candidate, minus the search).
+      const s = series[0]!
+      const time = s.bars.time
+      while (s.i + 1 < s.n) {
+        const open = time[s.i + 1]!
+        const t = open + s.tfMs
+        if (t !== this.now) {
+          if (this.now === this.now) this.record()
+          this.now = t
+          this.label = open
+        }
+        this.step(s)
+        if (progress !== undefined && (++delivered & 0xffff) === 0) progress.set(delivered)
+      }
+    }
     for (;;) {
       let best: SeriesState | undefined
       let bestT = Infinity
