@@ -269,11 +269,18 @@ export interface Performance {
 /**
  * Mean, sample sd and Σ min(0, r − rf)² of the simple returns, computed from the curve without
  * storing them: the same operations in the same order as mean, sampleSd and sortino on returnsOf.
+ * The first pass also checks every point (checkEquity's test and message).
  */
 function returnStats(e: Float64Array, rf: number): { mean: number; sd: number; downside: number } {
   const n = e.length - 1
+  if (e.length < 2) throw new DataError(`an equity curve needs at least 2 points (received ${e.length})`)
+  if (!(e[0]! > 0 && e[0]! < Infinity)) throw new DataError(`equity must be positive and finite; point 0 is ${e[0]}`)
   let sum = 0
-  for (let i = 1; i <= n; i++) sum += e[i]! / e[i - 1]! - 1
+  for (let i = 1; i <= n; i++) {
+    const x = e[i]!
+    if (!(x > 0 && x < Infinity)) throw new DataError(`equity must be positive and finite; point ${i} is ${x}`)
+    sum += x / e[i - 1]! - 1
+  }
   const m = sum / n
   let ss = 0
   let down = 0
@@ -287,12 +294,65 @@ function returnStats(e: Float64Array, rf: number): { mean: number; sd: number; d
   return { mean: m, sd: Math.sqrt(ss / (n - 1)), downside: down }
 }
 
+/**
+ * Share of calendar months and of weeks (Monday to Sunday, UTC) that ended above where they began,
+ * in one pass: periodsOf for both.
+ */
+function periodShares(equity: Float64Array, time: ArrayLike<number>): { months: number; weeks: number } {
+  if (time.length !== equity.length) throw new DataError(`time has ${time.length} values, equity ${equity.length}; expected one time per point`)
+  let monthBase = equity[0]!
+  let weekBase = equity[0]!
+  let months = 0
+  let weeks = 0
+  let monthsUp = 0
+  let weeksUp = 0
+  let monthFrom = NaN
+  let monthTo = NaN
+  let weekFrom = NaN
+  let weekTo = NaN
+  for (let i = 0; i < equity.length; i++) {
+    const t = time[i]!
+    if (t >= weekFrom && t < weekTo && t >= monthFrom && t < monthTo) continue
+    const last = i > 0 ? equity[i - 1]! : NaN
+    if (!(t >= weekFrom && t < weekTo)) {
+      if (i > 0) {
+        weeks++
+        if (last > weekBase) weeksUp++
+        weekBase = last
+      }
+      const day = Math.floor(t / 86_400_000)
+      // Weeks from Monday 1969-12-29.
+      const week = Math.floor((day + 3) / 7)
+      weekFrom = (week * 7 - 3) * 86_400_000
+      weekTo = weekFrom + 7 * 86_400_000
+      if (!(t >= weekFrom && t < weekTo)) throw new DataError(`time ${i} is ${t}; expected epoch milliseconds`)
+    }
+    if (!(t >= monthFrom && t < monthTo)) {
+      if (i > 0) {
+        months++
+        if (last > monthBase) monthsUp++
+        monthBase = last
+      }
+      const d = new Date(Math.floor(t / 86_400_000) * 86_400_000)
+      monthFrom = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)
+      monthTo = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)
+      if (!(t >= monthFrom && t < monthTo)) throw new DataError(`time ${i} is ${t}; expected epoch milliseconds`)
+    }
+  }
+  const end = equity[equity.length - 1]!
+  months++
+  if (end > monthBase) monthsUp++
+  weeks++
+  if (end > weekBase) weeksUp++
+  return { months: monthsUp / months, weeks: weeksUp / weeks }
+}
+
 /** Every metric of an equity curve at once. */
 export function performanceMetrics(equity: ArrayLike<number>, options: PerformanceOptions): Performance {
-  checkEquity(equity)
   const periods = checkPeriods(options)
   const e = equity instanceof Float64Array ? equity : Float64Array.from(equity)
   const rf = riskFreePerStep(options)
+  // Checks every point (as checkEquity) in its first pass.
   const r = returnStats(e, rf)
   const dd = drawdownOf(e)
   const growth = Math.pow(e[e.length - 1]! / e[0]!, 1 / ((e.length - 1) / periods)) - 1
@@ -308,8 +368,9 @@ export function performanceMetrics(equity: ArrayLike<number>, options: Performan
   }
   if (options.trades !== undefined) out.trades = tradeStats(options.trades)
   if (options.time !== undefined) {
-    out.monthsProfitable = periodsOf(e, options.time, 'month').share
-    out.weeksProfitable = periodsOf(e, options.time, 'week').share
+    const shares = periodShares(e, options.time)
+    out.monthsProfitable = shares.months
+    out.weeksProfitable = shares.weeks
   }
   if (options.traded !== undefined) {
     let notional = 0

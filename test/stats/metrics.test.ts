@@ -61,6 +61,26 @@ describe('performance metrics (hand-worked)', () => {
     expect(p.calmar).toBeCloseTo(p.cagr / p.maxDrawdown.depth, 12)
   })
 
+  it('months and weeks profitable in performanceMetrics (one pass for both) equal profitablePeriods for each', () => {
+    // Hourly points over 14 months from a Wednesday, with a seeded walk: weeks and months end mid-range.
+    let x = 7
+    const time: number[] = []
+    const eq: number[] = []
+    for (let i = 0, t = Date.UTC(2023, 10, 15, 13); i < 24 * 430; i++, t += 3_600_000) {
+      x = (x * 16807) % 2147483647
+      time.push(t)
+      eq.push(i === 0 ? 100 : eq[i - 1]! * (1 + (x / 2147483647 - 0.5) * 0.01))
+    }
+    const p = performanceMetrics(eq, { periodsPerYear: 24 * 365, time })
+    const months = profitablePeriods(eq, time, 'month')
+    const weeks = profitablePeriods(eq, time, 'week')
+    expect(months.periods).toBe(15) // Nov 2023 … Jan 2025
+    expect(p.monthsProfitable).toBe(months.share)
+    expect(p.weeksProfitable).toBe(weeks.share)
+    expect(() => performanceMetrics([100, 0, 101], { periodsPerYear: 252 })).toThrow('equity must be positive and finite; point 1 is 0')
+    expect(() => performanceMetrics([NaN, 100], { periodsPerYear: 252 })).toThrow('point 0 is NaN')
+  })
+
   it('performanceMetrics gives exactly what the single metrics give (one pass over the curve, no returns array)', () => {
     // A long seeded walk with a risk-free rate, as a plain array (the single metrics see the same numbers).
     let x = 1
