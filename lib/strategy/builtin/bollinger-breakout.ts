@@ -42,7 +42,7 @@ export const bollingerBreakout = defineStrategy<BollingerBreakoutParams>({
     }))
   },
   onBar(ctx, bar) {
-    const b = perSymbol<Bands>(ctx, bar.symbol)
+    const b = ctx.state[bar.symbol] as Bands
     const position = ctx.position(bar.symbol)
     const c = bar.close
     if (position === 0) {

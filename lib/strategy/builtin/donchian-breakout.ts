@@ -46,7 +46,7 @@ export const donchianBreakout = defineStrategy<DonchianBreakoutParams>({
     }))
   },
   onBar(ctx, bar) {
-    const ch = perSymbol<Channels>(ctx, bar.symbol)
+    const ch = ctx.state[bar.symbol] as Channels
     const position = ctx.position(bar.symbol)
     const c = bar.close
     if (position === 0) {

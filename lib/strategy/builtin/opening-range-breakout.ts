@@ -43,7 +43,7 @@ export const openingRangeBreakout = defineStrategy<OrbParams>({
   },
   onBar(ctx, bar) {
     const p = ctx.params
-    const s = perSymbol<Session>(ctx, bar.symbol)
+    const s = ctx.state[bar.symbol] as Session
     const offset = p.sessionStart * MINUTE
     const start = Math.floor((bar.time - offset) / DAY) * DAY + offset
     if (start !== s.start) {

@@ -34,7 +34,7 @@ export const rsiReversion = defineStrategy<RsiReversionParams>({
     perSymbol(ctx, (symbol) => ctx.indicator('rsi', { period: ctx.params.period }, { symbol }))
   },
   onBar(ctx, bar) {
-    const rsi = perSymbol<IndicatorHandle>(ctx, bar.symbol).at(0)
+    const rsi = (ctx.state[bar.symbol] as IndicatorHandle).at(0)
     const p = ctx.params
     const position = ctx.position(bar.symbol)
     if (position === 0) {

@@ -37,7 +37,7 @@ export const smaCross = defineStrategy<SmaCrossParams>({
     }))
   },
   onBar(ctx, bar) {
-    const s = perSymbol<{ fast: IndicatorHandle; slow: IndicatorHandle }>(ctx, bar.symbol)
+    const s = ctx.state[bar.symbol] as { fast: IndicatorHandle; slow: IndicatorHandle }
     const f0 = s.fast.at(0)
     const s0 = s.slow.at(0)
     const f1 = s.fast.at(1)
