@@ -83,6 +83,9 @@ export interface Sleeve {
   exposure: Float64Array
   /** Σ notional traded (turnover). */
   traded: number
+  /** Σ of the equity and exposure points recorded so far. */
+  equitySum: number
+  exposureSum: number
 }
 
 export interface EngineOptions {
@@ -192,6 +195,8 @@ export class Engine {
         equity: new Float64Array(total),
         exposure: new Float64Array(total),
         traded: 0,
+        equitySum: 0,
+        exposureSum: 0,
       }
       sleeve.ctx = new SleeveContext(this, sleeve, spec.params, spec.subscriptions)
       this.sleeves.push(sleeve)
@@ -314,11 +319,17 @@ export class Engine {
     for (let k = 0; k < sleeves.length; k++) {
       const sleeve = sleeves[k]!
       const book = sleeve.book
-      if (book.held.length === 0) sleeve.equity[t] = book.cash
-      else {
+      // The sums of the two curves in point order (what the metrics would add up from the arrays).
+      if (book.held.length === 0) {
+        sleeve.equity[t] = book.cash
+        sleeve.equitySum += book.cash
+      } else {
         const e = book.equity
+        const x = book.gross / e
         sleeve.equity[t] = e
-        sleeve.exposure[t] = book.gross / e
+        sleeve.exposure[t] = x
+        sleeve.equitySum += e
+        sleeve.exposureSum += x
       }
     }
   }

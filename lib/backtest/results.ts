@@ -112,14 +112,17 @@ export function observedPeriodsPerYear(time: ArrayLike<number>): number {
   return (n - 1) / years
 }
 
-function metricsOf(equity: Float64Array, exposure: Float64Array, traded: number, time: Float64Array, periodsPerYear: number, trades: readonly TradeLog[], fees: number): Metrics {
+/** `sums`: Σ equity and Σ exposure in point order when the engine kept them (else added up here). */
+function metricsOf(equity: Float64Array, exposure: Float64Array, traded: number, time: Float64Array, periodsPerYear: number, trades: readonly TradeLog[], fees: number, sums?: { equity: number; exposure: number }): Metrics {
   const closed = trades.length === 1 ? trades[0]!.closedPnl() : concatPnl(trades.map((t) => t.closedPnl()))
   const perf = performanceMetrics(equity, { periodsPerYear, time, trades: closed, position: exposure })
-  let sumExposure = 0
-  let sumEquity = 0
-  for (let i = 0; i < equity.length; i++) {
-    sumExposure += exposure[i]!
-    sumEquity += equity[i]!
+  let sumExposure = sums?.exposure ?? 0
+  let sumEquity = sums?.equity ?? 0
+  if (sums === undefined) {
+    for (let i = 0; i < equity.length; i++) {
+      sumExposure += exposure[i]!
+      sumEquity += equity[i]!
+    }
   }
   // Turnover as performanceMetrics defines it: Σ |traded| / mean equity, per year.
   perf.turnover = traded / (sumEquity / equity.length) / ((equity.length - 1) / periodsPerYear)
@@ -169,7 +172,7 @@ export function collectResults(engine: Engine, periodsPerYear?: number): Backtes
       fills: sleeve.fills.columns(),
       trades: sleeve.trades.columns(),
       factors: sleeve.trades.factorColumns(),
-      metrics: metricsOf(equity, exposure, sleeve.traded, time, ppy, [sleeve.trades], sleeve.book.feesPaid),
+      metrics: metricsOf(equity, exposure, sleeve.traded, time, ppy, [sleeve.trades], sleeve.book.feesPaid, { equity: sleeve.equitySum, exposure: sleeve.exposureSum }),
       log: sleeve.log,
     }
   })

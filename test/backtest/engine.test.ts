@@ -380,3 +380,23 @@ describe('the order list', () => {
     expect(orders[0]!.doneAt).toBeGreaterThan(orders[1]!.doneAt)
   })
 })
+
+describe('curve sums kept by the engine', () => {
+  it('give the mean exposure and the turnover of the recorded curves', () => {
+    const { result } = run({ 0: (ctx) => ctx.buy('A'), 3: (ctx) => ctx.close('A'), 4: (ctx) => ctx.sell('A') }, { limits: { allowShort: true } })
+    const s = result.strategies[0]!
+    const n = s.equity.length
+    let eq = 0
+    let ex = 0
+    for (let i = 0; i < n; i++) {
+      eq += s.equity[i]!
+      ex += s.exposure[i]!
+    }
+    expect(s.metrics.avgExposure).toBe(ex / n)
+    // Traded: 10 at 101 (bar 1), 10 at 100 (bar 4), 10 at 96 (bar 5, the short).
+    const traded = 10 * 101 + 10 * 100 + 10 * 96
+    expect(s.metrics.turnover).toBe(traded / (eq / n) / ((n - 1) / result.periodsPerYear))
+    expect(ex).toBeGreaterThan(0)
+    expect(result.metrics.avgExposure).toBe(s.metrics.avgExposure)
+  })
+})
