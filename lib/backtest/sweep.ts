@@ -11,7 +11,7 @@ import type { Bars } from '../data/index.js'
 import { checkValue, findStrategy, getStrategy, indicatorCache, indicatorSource, isStrategyFile, resolveParams, type IndicatorCompute, type ParamDef, type Sizing, type Strategy } from '../strategy/index.js'
 import { backtest } from './backtest.js'
 import { observedPeriodsPerYear } from './results.js'
-import { strategySignals, sweepMetrics, vectorBacktest, type SweepMetrics } from './vector.js'
+import { strategySignals, vectorSweepMetrics, type SweepMetrics } from './vector.js'
 
 /** Values per parameter: a list, or min:max:step. Parameters left out take their default (or `fixed`). */
 export type GridSpec = Readonly<Record<string, readonly number[] | { min: number; max: number; step: number }>>
@@ -126,12 +126,11 @@ export function runSet(strategy: Strategy<any>, params: Record<string, number>, 
   if (engine === 'vector') {
     const signals = strategySignals(strategy, params, bars, indicator)
     if (signals === undefined) throw new ConfigError(`strategy ${strategy.name} has no vectorized form for ${JSON.stringify(params)}; use engine: 'event'`)
-    const r = vectorBacktest(
+    return vectorSweepMetrics(
       { open: bars.open, close: bars.close, ...signals },
       { cash: options.cash ?? 100_000, commission: options.commission ?? 0, slippageBps: options.slippageBps ?? 0, fixedFee: options.fixedFee ?? 0, size: size.qty !== undefined ? { qty: size.qty } : { percent: size.percent ?? 1 } },
-      { record: false },
+      periodsPerYear,
     )
-    return sweepMetrics(r, periodsPerYear)
   }
   const result = backtest({
     strategy,

@@ -162,12 +162,15 @@ export interface SweepMetrics {
  * small and their mean smaller still: agreement to ~1e-12 relative, held to 1e-9 by the tests).
  */
 export function sweepMetrics(r: Pick<VectorResult, 'stats' | 'trades'>, periodsPerYear: number): SweepMetrics {
+  return metricsOf(r.stats, r.trades.pnl, periodsPerYear)
+}
+
+function metricsOf(s: CurveStats, pnl: ArrayLike<number>, periodsPerYear: number): SweepMetrics {
   if (!(periodsPerYear > 0)) throw new ConfigError(`periodsPerYear must be a number > 0 (received ${periodsPerYear})`)
-  const s = r.stats
   const n = s.points - 1
   const sd = Math.sqrt(s.m2 / (n - 1))
   const cagr = Math.pow(s.last / s.first, periodsPerYear / n) - 1
-  const t = tradeStats(r.trades.pnl)
+  const t = tradeStats(pnl)
   return {
     totalReturn: s.last / s.first - 1,
     cagr,
@@ -256,6 +259,20 @@ function fill(b: Book, pending: number, i: number, o: number, prevClose: number)
 }
 
 export function vectorBacktest(input: SignalInput | TargetInput, costs: VectorCosts = {}, options: VectorOptions = {}): VectorResult {
+  return kernel(input, costs, options.record ?? true, result)
+}
+
+/**
+ * A sweep set: sweepMetrics of vectorBacktest(input, costs, { record: false }), without building the
+ * result (its trade columns are copies nobody reads in a sweep).
+ */
+export function vectorSweepMetrics(input: SignalInput | TargetInput, costs: VectorCosts, periodsPerYear: number): SweepMetrics {
+  return kernel(input, costs, false, (b, _equity, _n, _changes, stats) => metricsOf(stats, b.trades.pnl.subarray(0, b.trades.count), periodsPerYear))
+}
+
+type Finish<R> = (b: Book, equity: Float64Array, n: number, changes: FillLog, stats: CurveStats) => R
+
+function kernel<R>(input: SignalInput | TargetInput, costs: VectorCosts, record: boolean, finish: Finish<R>): R {
   const c = checkCosts(costs)
   const { open, close } = input
   const n = close.length
@@ -269,7 +286,6 @@ export function vectorBacktest(input: SignalInput | TargetInput, costs: VectorCo
   }
   const entries = target === undefined ? (input as SignalInput).entries : undefined
   const exits = target === undefined ? (input as SignalInput).exits : undefined
-  const record = options.record ?? true
   const equity = new Float64Array(record ? n : 0)
   // Position and traded notional change only at fills: kept as a log, spread into arrays when read
   // (fresh pages cost this VM ~4 µs each: two 8 MB arrays nobody reads were half the run).
@@ -295,7 +311,7 @@ export function vectorBacktest(input: SignalInput | TargetInput, costs: VectorCo
       // peak or depth, so they are only scanned for the next signal.
       to = flags !== undefined ? nextSignal(flags.entries, from, n - 1, open, curve) : nextTarget(target!, from, n - 1, 0)
       const end = to < 0 ? n : to + 1
-      curve.run(close, from, from + 1, b.cash, 0)
+      curve.point(b.cash + 0 * close[from]!)
       if (eqOut !== undefined) eqOut.fill(b.cash, from, end)
     } else if (flags !== undefined) {
       // Long: flags are scanned in the statistics' pass; a crossing is found first, then the statistics run.
@@ -334,7 +350,7 @@ export function vectorBacktest(input: SignalInput | TargetInput, costs: VectorCo
   retained.exits = flags?.exits
   // The result is built in another function: this one's optimized code then ends in a plain call
   // (property loads here whose feedback V8 judged insufficient deoptimized it at every return).
-  return result(b, equity, record ? n : 0, changes, curve.stats(n, c.cash))
+  return finish(b, equity, record ? n : 0, changes, curve.stats(n, c.cash))
 }
 
 function writeEquity(out: Float64Array, close: Float64Array, from: number, to: number, cash: number, pos: number): void {
@@ -422,6 +438,24 @@ export class Curve {
     this.prev = cash
     this.peak = cash
     this.low = cash
+  }
+
+  /** One bar at equity `eq` (a flat segment's first): run's arithmetic without its loop. */
+  point(eq: number): void {
+    const r = eq / this.prev - 1
+    const neg = (r - Math.abs(r)) * 0.5
+    this.sum += r
+    this.sumSq += r * r
+    this.downside += neg * neg
+    if (eq > this.peak) {
+      this.peak = eq
+      this.low = eq * (1 - this.maxDrawdown)
+    } else if (eq < this.low) {
+      const dd = 1 - eq / this.peak
+      if (dd > this.maxDrawdown) this.maxDrawdown = dd
+      this.low = eq
+    }
+    this.prev = eq
   }
 
   /** Bars from ≤ t < to at `cash` and `pos`. */
