@@ -35,7 +35,7 @@ export interface SweepOptions {
   slippageBps?: number
   fixedFee?: number
   periodsPerYear?: number
-  /** Memoised indicator results per thread, in bytes (default DEFAULT_CACHE_BYTES, 192 MiB). */
+  /** Memoised indicator results per thread, in bytes (default DEFAULT_CACHE_BYTES, 256 MiB). */
   cacheBytes?: number
   progress?: ProgressSink
 }
@@ -235,7 +235,7 @@ export async function sweep(strategySpec: string | Strategy<any> | { strategy: S
 }
 
 /** Memoised indicators per thread (SweepOptions.cacheBytes). */
-export const DEFAULT_CACHE_BYTES = 192 * 2 ** 20
+export const DEFAULT_CACHE_BYTES = 256 * 2 ** 20
 
 /**
  * The order the sets run in (the table stays in grid order). Indicators usually follow single
@@ -302,16 +302,20 @@ async function runInWorkers(
 ): Promise<void> {
   const shared = shareBars(bars)
   const file = join(moduleDir(typeof __dirname === 'string' ? __dirname : undefined, new Error().stack), 'sweep-worker.cjs')
-  // Small chunks of the execution order handed out as workers come free: the fast sets do not wait
-  // behind the slow ones. `from` is the chunk's place in that order.
+  // Small chunks of the execution order. Each worker has a contiguous share of it (its memo then
+  // serves its own sets: chunks dealt round-robin had both workers compute nearly every indicator)
+  // and, when done, takes the other shares' last chunks: the fast sets do not wait behind the slow
+  // ones. `from` is the chunk's place in the execution order.
   const chunk = Math.max(1, Math.min(16, Math.floor(sets.length / (count * 8))))
   const jobs: { from: number; sets: Record<string, number>[] }[] = []
   for (let from = 0; from < order.length; from += chunk) jobs.push({ from, sets: order.slice(from, from + chunk).map((k) => sets[k]!) })
+  const share = Math.ceil(jobs.length / count)
   await runWorkerPool<(typeof jobs)[number], { from: number; metrics?: SweepMetrics[]; error?: string }>({
     file,
     workerData: { spec, bars: shared, options, engine, periodsPerYear },
     workers: count,
     jobs,
+    affinity: (_job, k) => Math.floor(k / share),
     label: 'sweep',
     onReply: (msg) => {
       if (msg.error !== undefined) throw new ConfigError(msg.error)

@@ -22,8 +22,8 @@ export interface IndicatorCache {
   computed: number
 }
 
-/** Default 192 MiB: 24 one-output indicators over 1,000,000 bars. */
-export function indicatorCache(maxBytes = 192 * 2 ** 20): IndicatorCache {
+/** Default 256 MiB: 32 one-output indicators over 1,000,000 bars. */
+export function indicatorCache(maxBytes = 256 * 2 ** 20): IndicatorCache {
   if (!(maxBytes >= 0)) throw new ConfigError(`maxBytes must be a number ≥ 0 (received ${maxBytes})`)
   return { maxBytes, entries: new Map(), bytes: 0, computed: 0 }
 }
