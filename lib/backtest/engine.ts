@@ -531,8 +531,12 @@ export class Engine {
   private retire(sleeve: Sleeve, order: Order, status: 'CANCELLED' | 'EXPIRED' | 'FILLED', reason: string): void {
     const k = order.symbolIndex
     const list = this.working[k]!
+    // Out of the list by shifting the rest down (splice allocates the array it removes).
     const at = list.indexOf(order)
-    if (at >= 0) list.splice(at, 1)
+    if (at >= 0) {
+      for (let j = at + 1; j < list.length; j++) list[j - 1] = list[j]!
+      list.pop()
+    }
     sleeve.book.reserved -= order.reserved
     order.reserved = 0
     if (status !== 'FILLED') this.setStatus(sleeve, order, status, reason)
