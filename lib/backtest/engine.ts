@@ -324,9 +324,8 @@ export class Engine {
         sleeve.equity[t] = book.cash
         sleeve.equitySum += book.cash
       } else {
-        book.markToMarket()
-        const e = book.markedEquity
-        const x = book.markedGross / e
+        const e = book.equity
+        const x = book.gross / e
         sleeve.equity[t] = e
         sleeve.exposure[t] = x
         sleeve.equitySum += e
