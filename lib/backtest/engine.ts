@@ -324,8 +324,9 @@ export class Engine {
         sleeve.equity[t] = book.cash
         sleeve.equitySum += book.cash
       } else {
-        const e = book.equity
-        const x = book.gross / e
+        book.markToMarket()
+        const e = book.markedEquity
+        const x = book.markedGross / e
         sleeve.equity[t] = e
         sleeve.exposure[t] = x
         sleeve.equitySum += e

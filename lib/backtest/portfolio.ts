@@ -87,7 +87,7 @@ export class Book {
     readonly initialCash: number,
     readonly limits: RiskLimits,
     symbols: readonly string[],
-    marks: Float64Array,
+    private readonly marks: Float64Array,
   ) {
     this.cash = initialCash
     symbols.forEach((s, i) => this.positions.push(new Position(s, i, marks)))
@@ -100,6 +100,28 @@ export class Book {
     for (let k = 0; k < held.length; k++) e += held[k]!.qty * held[k]!.mark
     return e
   }
+
+  /**
+   * Equity and gross exposure in one pass over the held positions, into markedEquity and
+   * markedGross: the same sums as the equity and gross getters (the engine records both per bar).
+   */
+  markToMarket(): void {
+    let e = this.cash
+    let g = 0
+    const held = this.held
+    const marks = this.marks
+    for (let k = 0; k < held.length; k++) {
+      const p = held[k]!
+      const v = p.qty * marks[p.symbolIndex]!
+      e += v
+      g += Math.abs(v)
+    }
+    this.markedEquity = e
+    this.markedGross = g
+  }
+
+  markedEquity = 0
+  markedGross = 0
 
   /** Σ |qty| × mark. */
   get gross(): number {
