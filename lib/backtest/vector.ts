@@ -424,13 +424,11 @@ function nextTarget(target: Float64Array, from: number, end: number, pos: number
  * branch predictor loses), the drawdown's division only near a new depth (rare).
  */
 export class Curve {
-  prev: number
-  sum = 0
-  sumSq = 0
-  downside = 0
-  peak: number
-  maxDrawdown = 0
-  low: number
+  // The running values live in a Float64Array behind accessors. As plain fields they started as small
+  // integers (the cash), so the loops' locals were tagged values: every bar checked their type, and
+  // every new peak or depth allocated a heap number (seen in the optimized code). Loads from the array
+  // are always doubles.
+  private readonly v = new Float64Array(7)
   exposed = 0
   touch = 0
   constructor(cash: number) {
@@ -438,6 +436,49 @@ export class Curve {
     this.prev = cash
     this.peak = cash
     this.low = cash
+  }
+
+  get prev(): number {
+    return this.v[0]!
+  }
+  set prev(x: number) {
+    this.v[0] = x
+  }
+  get sum(): number {
+    return this.v[1]!
+  }
+  set sum(x: number) {
+    this.v[1] = x
+  }
+  get sumSq(): number {
+    return this.v[2]!
+  }
+  set sumSq(x: number) {
+    this.v[2] = x
+  }
+  get downside(): number {
+    return this.v[3]!
+  }
+  set downside(x: number) {
+    this.v[3] = x
+  }
+  get peak(): number {
+    return this.v[4]!
+  }
+  set peak(x: number) {
+    this.v[4] = x
+  }
+  get maxDrawdown(): number {
+    return this.v[5]!
+  }
+  set maxDrawdown(x: number) {
+    this.v[5] = x
+  }
+  get low(): number {
+    return this.v[6]!
+  }
+  set low(x: number) {
+    this.v[6] = x
   }
 
   /** One bar at equity `eq` (a flat segment's first): run's arithmetic without its loop. */

@@ -1,6 +1,8 @@
-// The backtest benchmarks in a process of their own: prints the rows as JSON.
+// The backtest benchmarks in a process of their own (through require-child.cjs): the rows as JSON.
 // Arguments: runs sweepRuns.
 import { benchBacktest } from './backtest.js'
 
-const rows = await benchBacktest((text) => process.stderr.write(`${text}\n`), Number(process.argv[2] ?? 5), Number(process.argv[3] ?? 1))
-process.stdout.write(JSON.stringify(rows))
+export async function main(args: string[]): Promise<string> {
+  const rows = await benchBacktest((text) => process.stderr.write(`${text}\n`), Number(args[0] ?? 5), Number(args[1] ?? 1))
+  return JSON.stringify(rows)
+}

@@ -217,7 +217,8 @@ if (wanted('indicators')) {
 if (wanted('backtest')) {
   progress('backtest (own process)…')
   const sweepRuns = Number(process.env.BENCH_SWEEP_RUNS ?? 1)
-  const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(ROOT, 'test/bench/backtest-child.ts'), String(Math.max(3, Math.min(RUNS, 5))), String(sweepRuns)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 })
+  // As the CLI runs: tsx's require hook, not --import tsx (test/bench/require-child.cjs says why).
+  const child = spawnSync(process.execPath, ['--expose-gc', join(ROOT, 'test/bench/require-child.cjs'), join(ROOT, 'test/bench/backtest-child.ts'), String(Math.max(3, Math.min(RUNS, 5))), String(sweepRuns)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 })
   if (child.status !== 0) throw new Error(`backtest bench failed: ${child.stderr}`)
   rows.push(...(JSON.parse(child.stdout) as typeof rows))
 }
