@@ -3,7 +3,9 @@
 // engine then runs without further validation.
 
 import { ConfigError, DataError, type ProgressSink } from '../core/index.js'
-import { sliceBars, type Bars, type TimeRange } from '../data/index.js'
+// bars.ts, not the folder's index: the index also loads DuckDB, arquero and Arrow (~500 modules,
+// ~300 ms), which a sweep worker that only slices bars would load at every start.
+import { sliceBars, type Bars, type TimeRange } from '../data/bars.js'
 import { getStrategy, resolveParams, type Sizing, type Strategy } from '../strategy/index.js'
 import { Engine, type SleeveSpec } from './engine.js'
 import { riskLimits, type RiskLimits } from './portfolio.js'
