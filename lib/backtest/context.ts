@@ -125,8 +125,8 @@ export class SleeveContext<P> implements Context<P> {
     return index
   }
 
-  private lastSymbol = ''
-  private lastIndex = -1
+  private lastSymbol: string | undefined = undefined
+  private lastIndex: number | undefined = undefined
 
   positions(): PositionView[] {
     return this.sleeve.book.held.map((p) => ({ symbol: p.symbol, qty: p.qty, avgPrice: p.avgPrice, value: p.value, unrealized: p.unrealized, realized: p.realized }))

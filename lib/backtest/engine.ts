@@ -816,6 +816,8 @@ export class Engine {
       }
       sleeve.ctx.time = this.now
       this.callback(sleeve, 'onStop', undefined, () => sleeve.strategy.onStop?.(sleeve.ctx))
+      // Orders placed in onStop are never submitted: they stay NEW, and are listed as such.
+      for (const o of this.orderById) if (o !== undefined && o.strategy === sleeve.name && o.status === 'NEW') this.release(sleeve, o)
     }
   }
 

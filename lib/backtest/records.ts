@@ -269,7 +269,8 @@ export class TradeLog {
           if (col !== undefined) continue
           col = out[name] = new Float64Array(n).fill(NaN)
         }
-        col[rows[j]!] = f[name]!
+        // A missing value (null, undefined) is NaN, as a factor the trade did not record.
+        col[rows[j]!] = f[name] ?? NaN
       }
     }
     return out

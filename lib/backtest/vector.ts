@@ -283,6 +283,9 @@ function kernel<R>(input: SignalInput | TargetInput, costs: VectorCosts, record:
     const s = input as SignalInput
     const [a, b] = [lengthOf(s.entries), lengthOf(s.exits)]
     if (a !== n || b !== n) throw new DataError(`entries and exits need ${n} values (received ${a} and ${b})`)
+    for (const [name, signal] of [['entries', s.entries], ['exits', s.exits]] as const) {
+      if (isCrossing(signal) && !(Number.isInteger(signal.from) && signal.from >= 0)) throw new DataError(`${name}: a crossing's from must be a bar index, an integer ≥ 0 (received ${signal.from})`)
+    }
   }
   const entries = target === undefined ? (input as SignalInput).entries : undefined
   const exits = target === undefined ? (input as SignalInput).exits : undefined

@@ -400,3 +400,26 @@ describe('curve sums kept by the engine', () => {
     expect(result.metrics.avgExposure).toBe(s.metrics.avgExposure)
   })
 })
+
+describe('edges the fast paths must keep', () => {
+  it('an order placed in onStop is listed, still NEW', () => {
+    const base = scripted({ 0: (ctx) => ctx.buy('A') })
+    const strategy = { ...base, onStop: (ctx: Parameters<NonNullable<typeof base.onStop>>[0]) => void ctx.sell('A', { qty: 3 }) }
+    const s = backtest({ strategy, symbols: ['A'], timeframe: '1d', data: { A }, cash: 100_000, sizing: { qty: 10 } }).strategies[0]!
+    const orders = toRows(s.orders)
+    expect(orders.map((o) => [o.id, o.side, o.status])).toEqual([
+      [1, 'buy', 'FILLED'],
+      [2, 'sell', 'NEW'],
+    ])
+  })
+
+  it('a symbol outside the universe has position 0 and price NaN, asked first or after another', () => {
+    const seen: number[] = []
+    run({
+      0: (ctx) => {
+        seen.push(ctx.position(''), ctx.price(''), ctx.price('A'), ctx.position('B'), ctx.price('B'))
+      },
+    })
+    expect(seen).toEqual([0, NaN, 101, 0, NaN])
+  })
+})

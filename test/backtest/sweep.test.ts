@@ -116,3 +116,13 @@ describe('vectorized crossings, fused with the statistics', () => {
     expect(lean.trades).toEqual(full.trades)
   })
 })
+
+describe('vectorBacktest input checks', () => {
+  it('refuses a crossing whose from is not a bar index', () => {
+    const fast = findIndicator('sma').compute(spx, { period: 5 }).value!
+    const slow = findIndicator('sma').compute(spx, { period: 40 }).value!
+    for (const from of [2.5, NaN, -1]) {
+      expect(() => vectorBacktest({ open: spx.open, close: spx.close, entries: crossing(fast, slow, 'above'), exits: { ...crossing(fast, slow, 'below'), from } })).toThrow(`exits: a crossing's from must be a bar index, an integer ≥ 0 (received ${from})`)
+    }
+  })
+})
