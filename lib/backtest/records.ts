@@ -45,7 +45,8 @@ export interface TradeRecord {
 
 const START = 1024
 
-function grown(a: Float64Array): Float64Array {
+/** a copied into an array twice its length (the growable columns here and in vector.ts). */
+export function grown(a: Float64Array): Float64Array {
   const out = new Float64Array(a.length * 2)
   out.set(a)
   return out

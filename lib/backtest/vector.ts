@@ -8,6 +8,7 @@
 // engine's defaults: a cash account for longs (1), 0.5 of notional for shorts.
 
 import { ConfigError, DataError } from '../core/index.js'
+import { grown } from './records.js'
 import type { Bars } from '../data/index.js'
 import { tradeStats } from '../stats/index.js'
 import { indicatorSource, isCrossing, resolveParams, signalLength, type Crossing, type IndicatorCompute, type Signal, type Strategy, type VectorSignals } from '../strategy/index.js'
@@ -39,12 +40,6 @@ export interface TargetInput {
   targetPosition: Float64Array
 }
 
-/** a copied into an array twice its length. */
-function doubled(a: Float64Array): Float64Array {
-  const out = new Float64Array(a.length * 2)
-  out.set(a)
-  return out
-}
 
 /** Round trips as they close, in typed columns grown by doubling (plain arrays cost ~100 ns a push here). */
 class TradeLists {
@@ -71,13 +66,13 @@ class TradeLists {
   }
 
   private grow(): void {
-    this.entryIndex = doubled(this.entryIndex)
-    this.exitIndex = doubled(this.exitIndex)
-    this.qty = doubled(this.qty)
-    this.entryPrice = doubled(this.entryPrice)
-    this.exitPrice = doubled(this.exitPrice)
-    this.fees = doubled(this.fees)
-    this.pnl = doubled(this.pnl)
+    this.entryIndex = grown(this.entryIndex)
+    this.exitIndex = grown(this.exitIndex)
+    this.qty = grown(this.qty)
+    this.entryPrice = grown(this.entryPrice)
+    this.exitPrice = grown(this.exitPrice)
+    this.fees = grown(this.fees)
+    this.pnl = grown(this.pnl)
   }
 
   columns(): VectorTrades {
@@ -703,9 +698,9 @@ class FillLog {
   push(index: number, after: number, notional: number): void {
     const k = this.count
     if (k === this.index.length) {
-      this.index = doubled(this.index)
-      this.after = doubled(this.after)
-      this.notional = doubled(this.notional)
+      this.index = grown(this.index)
+      this.after = grown(this.after)
+      this.notional = grown(this.notional)
     }
     this.index[k] = index
     this.after[k] = after
