@@ -187,7 +187,7 @@ export class Engine {
         warmup: Math.max(0, Math.floor(spec.strategy.warmup(spec.params))),
         book,
         ctx: undefined as unknown as SleeveContext<any>,
-        orders: new OrderLog(spec.name, this.symbols),
+        orders: new OrderLog(spec.name),
         fills: new FillLog(spec.name, this.symbols),
         trades: new TradeLog(spec.name, this.symbols),
         openTrades: this.symbols.map(() => undefined),
@@ -353,7 +353,7 @@ export class Engine {
     order.takeProfit = options.takeProfit ?? NaN
     const explicit = options.qty !== undefined || options.notional !== undefined || options.percent !== undefined || options.risk !== undefined
     const sizing: OrderOptions = explicit ? options : this.options.sizing
-    this.track(sleeve, order)
+    this.track(order)
     this.queue.push({ kind: 'submit', order, sleeve, sizing, resizable: true })
     return order
   }
@@ -371,7 +371,7 @@ export class Engine {
     const q = sleeve.book.positions[k]!.qty
     if (q === 0) return undefined
     const order = new Order(this.nextId++, sleeve.name, symbol, q > 0 ? 'sell' : 'buy', 'market', 'exit', Math.abs(q), NaN, NaN, 0, tag, this.now)
-    this.track(sleeve, order)
+    this.track(order)
     this.queue.push({ kind: 'submit', order, sleeve, sizing: { qty: Math.abs(q) }, resizable: false })
     return order
   }
@@ -598,22 +598,21 @@ export class Engine {
     return this.sleeveByName.get(order.strategy)!
   }
 
-  private track(_sleeve: Sleeve, order: Order): void {
+  private track(order: Order): void {
     order.symbolIndex = this.symbolIndex.get(order.symbol)!
     this.orderById[order.id] = order
   }
 
   /**
    * A terminal order goes to its sleeve's log and out of orderById, unless it is a bracket parent
-   * (its children, placed after it fills, find their OCO siblings through it). Held for the whole run, tens of thousands of
-   * orders were copied by every young-generation collection.
+   * (its children, placed after it fills, find their OCO siblings through it). Held for the whole
+   * run, tens of thousands of orders were copied by every young-generation collection.
    */
   private release(sleeve: Sleeve, order: Order): void {
     sleeve.orders.push(order)
     const parent = order.children !== undefined || order.stopLoss === order.stopLoss || order.takeProfit === order.takeProfit
     if (!parent) this.orderById[order.id] = undefined
   }
-
 
   private execute(order: Order, raw: number, i: number, time: number, volume: number, atOpen: boolean): void {
     const sleeve = this.sleeveOf(order)
@@ -690,7 +689,7 @@ export class Engine {
           child.activeFrom = atOpen ? i : i + 1
           child.placedAfterOpen = atOpen
           order.children!.push(child)
-          this.track(sleeve, child)
+          this.track(child)
           child.transition('SUBMITTED', this.now)
           this.working[k]!.push(child)
           this.emitOrder(sleeve, child, 'SUBMITTED', '')
@@ -787,7 +786,7 @@ export class Engine {
       for (const p of sleeve.book.held.slice()) {
         const exec = this.executionOf[p.symbolIndex]!
         const order = new Order(this.nextId++, sleeve.name, p.symbol, p.qty > 0 ? 'sell' : 'buy', 'market', 'exit', Math.abs(p.qty), NaN, NaN, 0, 'close at end', this.now)
-        this.track(sleeve, order)
+        this.track(order)
         order.transition('SUBMITTED', this.now)
         this.working[p.symbolIndex]!.push(order)
         this.execute(order, p.mark, exec.i, exec.bars.time[exec.i]!, Infinity, false)

@@ -265,11 +265,8 @@ export class TradeLog {
     for (let j = 0; j < rows.length; j++) {
       const f = values[j]!
       for (const name in f) {
-        let col = out[name]
-        if (col === undefined || name === 'entryOrderId' || name === 'entryTime') {
-          if (col !== undefined) continue
-          col = out[name] = new Float64Array(n).fill(NaN)
-        }
+        if (name === 'entryOrderId' || name === 'entryTime') continue
+        const col = (out[name] ??= new Float64Array(n).fill(NaN))
         // A missing value (null, undefined) is NaN, as a factor the trade did not record.
         col[rows[j]!] = f[name] ?? NaN
       }
@@ -303,10 +300,7 @@ export class OrderLog {
   private readonly reason = new Text<string>()
   private readonly tag = new Text<string>()
 
-  constructor(
-    readonly strategy: string,
-    private readonly symbols: readonly string[],
-  ) {}
+  constructor(readonly strategy: string) {}
 
   push(o: Order): void {
     const k = this.count

@@ -35,7 +35,7 @@ export interface SweepOptions {
   slippageBps?: number
   fixedFee?: number
   periodsPerYear?: number
-  /** Memoised indicator results per thread, in bytes (default DEFAULT_CACHE_BYTES, 256 MiB). */
+  /** Memoised indicator results per thread, in bytes (default DEFAULT_CACHE_BYTES of lib/strategy, 256 MiB). */
   cacheBytes?: number
   progress?: ProgressSink
 }
@@ -216,7 +216,7 @@ export async function sweep(strategySpec: string | Strategy<any> | { strategy: S
   const progress = options.progress === undefined ? undefined : new Progress({ label: `sweep ${strategy.name}`, total: valid.length, sink: options.progress })
   const metrics: SweepMetrics[] = new Array(valid.length)
   const plain = { ...options, progress: undefined }
-  const cacheBytes = indicatorCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES).maxBytes
+  const cacheBytes = indicatorCache(options.cacheBytes).maxBytes
   const order = executionOrder(valid, Object.keys(grid), cacheBytes, bars.close.length)
   if (workers === 1 || valid.length <= 1) {
     const indicator = indicatorSource(bars, indicatorCache(cacheBytes))
@@ -233,9 +233,6 @@ export async function sweep(strategySpec: string | Strategy<any> | { strategy: S
   for (const row of rows) if (best === undefined || better(metric, row.metrics[metric], best.metrics[metric])) best = row
   return { strategy: strategy.name, metric, rows, best, skipped, engine, workers, periodsPerYear, elapsedMs: performance.now() - started }
 }
-
-/** Memoised indicators per thread (SweepOptions.cacheBytes). */
-export const DEFAULT_CACHE_BYTES = 256 * 2 ** 20
 
 /**
  * The order the sets run in (the table stays in grid order). Indicators usually follow single

@@ -40,7 +40,6 @@ export interface TargetInput {
   targetPosition: Float64Array
 }
 
-
 /** Round trips as they close, in typed columns grown by doubling (plain arrays cost ~100 ns a push here). */
 class TradeLists {
   count = 0
@@ -309,10 +308,10 @@ function kernel<R>(input: SignalInput | TargetInput, costs: VectorCosts, record:
       // peak or depth, so they are only scanned for the next signal.
       to = flags !== undefined ? nextSignal(flags.entries, from, n - 1, open, curve) : nextTarget(target!, from, n - 1, 0)
       const end = to < 0 ? n : to + 1
-      curve.point(b.cash + 0 * close[from]!)
+      curve.run(close, from, from + 1, b.cash, 0)
       if (eqOut !== undefined) eqOut.fill(b.cash, from, end)
     } else if (flags !== undefined) {
-      // Long: flags are scanned in the statistics' pass; a crossing is found first, then the statistics run.
+      // Long: the exit (flags or a crossing) is tested in the statistics' pass.
       const exits = flags.exits
       if (exits instanceof Uint8Array) {
         to = curve.runUntil(close, from, n, b.cash, pos, exits, open)
@@ -416,13 +415,16 @@ function nextTarget(target: Float64Array, from: number, end: number, pos: number
   return -1
 }
 
+/** Where each running value of a Curve sits in its array. */
+const V = { prev: 0, sum: 1, sumSq: 2, downside: 3, peak: 4, maxDrawdown: 5, low: 6 } as const
+
 /**
  * The running statistics of an equity curve, fed a segment at a time. Returns as Σr and Σr² (no
  * division in a loop-carried chain), the downside branch-free (a return's sign is a coin toss the
  * branch predictor loses), the drawdown's division only near a new depth (rare).
  */
 export class Curve {
-  // The running values live in a Float64Array behind accessors. As plain fields they started as small
+  // The running values live in a Float64Array (indices V). As plain fields they started as small
   // integers (the cash), so the loops' locals were tagged values: every bar checked their type, and
   // every new peak or depth allocated a heap number (seen in the optimized code). Loads from the array
   // are always doubles.
@@ -431,82 +433,21 @@ export class Curve {
   touch = 0
   constructor(cash: number) {
     // Bar 0 never holds a position (orders fill from the next open): its equity is the cash.
-    this.prev = cash
-    this.peak = cash
-    this.low = cash
-  }
-
-  get prev(): number {
-    return this.v[0]!
-  }
-  set prev(x: number) {
-    this.v[0] = x
-  }
-  get sum(): number {
-    return this.v[1]!
-  }
-  set sum(x: number) {
-    this.v[1] = x
-  }
-  get sumSq(): number {
-    return this.v[2]!
-  }
-  set sumSq(x: number) {
-    this.v[2] = x
-  }
-  get downside(): number {
-    return this.v[3]!
-  }
-  set downside(x: number) {
-    this.v[3] = x
-  }
-  get peak(): number {
-    return this.v[4]!
-  }
-  set peak(x: number) {
-    this.v[4] = x
-  }
-  get maxDrawdown(): number {
-    return this.v[5]!
-  }
-  set maxDrawdown(x: number) {
-    this.v[5] = x
-  }
-  get low(): number {
-    return this.v[6]!
-  }
-  set low(x: number) {
-    this.v[6] = x
-  }
-
-  /** One bar at equity `eq` (a flat segment's first): run's arithmetic without its loop. */
-  point(eq: number): void {
-    const r = eq / this.prev - 1
-    const neg = (r - Math.abs(r)) * 0.5
-    this.sum += r
-    this.sumSq += r * r
-    this.downside += neg * neg
-    if (eq > this.peak) {
-      this.peak = eq
-      this.low = eq * (1 - this.maxDrawdown)
-    } else if (eq < this.low) {
-      const dd = 1 - eq / this.peak
-      if (dd > this.maxDrawdown) this.maxDrawdown = dd
-      this.low = eq
-    }
-    this.prev = eq
+    this.v[V.prev] = cash
+    this.v[V.peak] = cash
+    this.v[V.low] = cash
   }
 
   /** Bars from ≤ t < to at `cash` and `pos`. */
   run(close: Float64Array, from: number, to: number, cash: number, pos: number): number {
     // (runUntil's loop without the flag test: an optional argument tested in the loop doubled its time.)
-    let prev = this.prev
-    let sum = this.sum
-    let sumSq = this.sumSq
-    let downside = this.downside
-    let peak = this.peak
-    let maxDrawdown = this.maxDrawdown
-    let low = this.low
+    let prev = this.v[V.prev]!
+    let sum = this.v[V.sum]!
+    let sumSq = this.v[V.sumSq]!
+    let downside = this.v[V.downside]!
+    let peak = this.v[V.peak]!
+    let maxDrawdown = this.v[V.maxDrawdown]!
+    let low = this.v[V.low]!
     let hit = -1
     for (let t = from; t < to; t++) {
       const eq = cash + pos * close[t]!
@@ -527,13 +468,13 @@ export class Curve {
       }
       prev = eq
     }
-    this.prev = prev
-    this.sum = sum
-    this.sumSq = sumSq
-    this.downside = downside
-    this.peak = peak
-    this.maxDrawdown = maxDrawdown
-    this.low = low
+    this.v[V.prev] = prev
+    this.v[V.sum] = sum
+    this.v[V.sumSq] = sumSq
+    this.v[V.downside] = downside
+    this.v[V.peak] = peak
+    this.v[V.maxDrawdown] = maxDrawdown
+    this.v[V.low] = low
     return hit
   }
 
@@ -558,13 +499,13 @@ export class Curve {
       from = upto
     }
     const end = to - 1
-    let prev = this.prev
-    let sum = this.sum
-    let sumSq = this.sumSq
-    let downside = this.downside
-    let peak = this.peak
-    let maxDrawdown = this.maxDrawdown
-    let low = this.low
+    let prev = this.v[V.prev]!
+    let sum = this.v[V.sum]!
+    let sumSq = this.v[V.sumSq]!
+    let downside = this.v[V.downside]!
+    let peak = this.v[V.peak]!
+    let maxDrawdown = this.v[V.maxDrawdown]!
+    let low = this.v[V.low]!
     let hit = -1
     let touch = 0
     let t = from
@@ -600,13 +541,13 @@ export class Curve {
       }
     }
     this.touch = touch
-    this.prev = prev
-    this.sum = sum
-    this.sumSq = sumSq
-    this.downside = downside
-    this.peak = peak
-    this.maxDrawdown = maxDrawdown
-    this.low = low
+    this.v[V.prev] = prev
+    this.v[V.sum] = sum
+    this.v[V.sumSq] = sumSq
+    this.v[V.downside] = downside
+    this.v[V.peak] = peak
+    this.v[V.maxDrawdown] = maxDrawdown
+    this.v[V.low] = low
     if (hit < 0 && t < to) {
       // The last bar decides nothing: its statistics only.
       for (let k = t; k < to; k++) out[k & mask] = cash + pos * close[k]!
@@ -619,13 +560,13 @@ export class Curve {
   runUntil(close: Float64Array, from: number, to: number, cash: number, pos: number, stop: Uint8Array, open: Float64Array): number {
     let touch = 0
     // Below `low` is a new depth: the division only then (rare); a new peak moves `low`.
-    let prev = this.prev
-    let sum = this.sum
-    let sumSq = this.sumSq
-    let downside = this.downside
-    let peak = this.peak
-    let maxDrawdown = this.maxDrawdown
-    let low = this.low
+    let prev = this.v[V.prev]!
+    let sum = this.v[V.sum]!
+    let sumSq = this.v[V.sumSq]!
+    let downside = this.v[V.downside]!
+    let peak = this.v[V.peak]!
+    let maxDrawdown = this.v[V.maxDrawdown]!
+    let low = this.v[V.low]!
     let hit = -1
     for (let t = from; t < to; t++) {
       const eq = cash + pos * close[t]!
@@ -651,20 +592,22 @@ export class Curve {
         break
       }
     }
-    this.prev = prev
-    this.sum = sum
-    this.sumSq = sumSq
-    this.downside = downside
-    this.peak = peak
-    this.maxDrawdown = maxDrawdown
-    this.low = low
+    this.v[V.prev] = prev
+    this.v[V.sum] = sum
+    this.v[V.sumSq] = sumSq
+    this.v[V.downside] = downside
+    this.v[V.peak] = peak
+    this.v[V.maxDrawdown] = maxDrawdown
+    this.v[V.low] = low
     this.touch = touch
     return hit
   }
 
   stats(n: number, first: number): CurveStats {
     const returns = n - 1
-    return { points: n, first, last: n > 0 ? this.prev : NaN, meanReturn: returns > 0 ? this.sum / returns : NaN, m2: this.sumSq - (this.sum * this.sum) / returns, downside: this.downside, maxDrawdown: this.maxDrawdown, exposed: this.exposed }
+    const v = this.v
+    const sum = v[V.sum]!
+    return { points: n, first, last: n > 0 ? v[V.prev]! : NaN, meanReturn: returns > 0 ? sum / returns : NaN, m2: v[V.sumSq]! - (sum * sum) / returns, downside: v[V.downside]!, maxDrawdown: v[V.maxDrawdown]!, exposed: this.exposed }
   }
 }
 

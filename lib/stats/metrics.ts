@@ -197,45 +197,15 @@ export function tradeStats(pnl: ArrayLike<number>): TradeStats {
  * Share of calendar periods (UTC months or ISO weeks, Monday-based) whose return is positive: each
  * period's last equity against the previous period's last (the first against the first point).
  */
-export function profitablePeriods(equity: ArrayLike<number>, time: ArrayLike<number>, period: 'month' | 'week'): { periods: number; profitable: number; share: number } {
+export function profitablePeriods(equity: ArrayLike<number>, time: ArrayLike<number>, period: 'month' | 'week'): PeriodCount {
   checkEquity(equity)
-  return periodsOf(equity, time, period)
+  return periodCounts(equity, time)[period]
 }
 
-function periodsOf(equity: ArrayLike<number>, time: ArrayLike<number>, period: 'month' | 'week'): { periods: number; profitable: number; share: number } {
-  if (time.length !== equity.length) throw new DataError(`time has ${time.length} values, equity ${equity.length}; expected one time per point`)
-  // Each point's period is known as a [from, to) range of times: a point inside the current range
-  // is two comparisons (intraday curves have many points per period), one outside starts the next.
-  let base = equity[0]!
-  let periods = 0
-  let profitable = 0
-  let from = NaN
-  let to = NaN
-  for (let i = 0; i < equity.length; i++) {
-    const t = time[i]!
-    if (t >= from && t < to) continue
-    if (i > 0) {
-      const last = equity[i - 1]!
-      periods++
-      if (last > base) profitable++
-      base = last
-    }
-    const day = Math.floor(t / 86_400_000)
-    if (period === 'week') {
-      // Weeks from Monday 1969-12-29.
-      const week = Math.floor((day + 3) / 7)
-      from = (week * 7 - 3) * 86_400_000
-      to = from + 7 * 86_400_000
-    } else {
-      const d = new Date(day * 86_400_000)
-      from = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)
-      to = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)
-    }
-    if (!(t >= from && t < to)) throw new DataError(`time ${i} is ${t}; expected epoch milliseconds`)
-  }
-  periods++
-  if (equity[equity.length - 1]! > base) profitable++
-  return { periods, profitable, share: profitable / periods }
+export interface PeriodCount {
+  periods: number
+  profitable: number
+  share: number
 }
 
 export interface PerformanceOptions extends AnnualisationOptions {
@@ -295,10 +265,12 @@ function returnStats(e: Float64Array, rf: number): { mean: number; sd: number; d
 }
 
 /**
- * Share of calendar months and of weeks (Monday to Sunday, UTC) that ended above where they began,
- * in one pass: periodsOf for both.
+ * Calendar months and weeks (Monday to Sunday, UTC), each period's last equity against the previous
+ * period's last (the first against the first point), both in one pass. Each point's period is known as
+ * a [from, to) range of times: a point inside both current ranges is four comparisons (intraday curves
+ * have many points per period); one outside a range starts that range's next period.
  */
-function periodShares(equity: Float64Array, time: ArrayLike<number>): { months: number; weeks: number } {
+function periodCounts(equity: ArrayLike<number>, time: ArrayLike<number>): { month: PeriodCount; week: PeriodCount } {
   if (time.length !== equity.length) throw new DataError(`time has ${time.length} values, equity ${equity.length}; expected one time per point`)
   let monthBase = equity[0]!
   let weekBase = equity[0]!
@@ -344,7 +316,7 @@ function periodShares(equity: Float64Array, time: ArrayLike<number>): { months: 
   if (end > monthBase) monthsUp++
   weeks++
   if (end > weekBase) weeksUp++
-  return { months: monthsUp / months, weeks: weeksUp / weeks }
+  return { month: { periods: months, profitable: monthsUp, share: monthsUp / months }, week: { periods: weeks, profitable: weeksUp, share: weeksUp / weeks } }
 }
 
 /** Every metric of an equity curve at once. */
@@ -368,9 +340,9 @@ export function performanceMetrics(equity: ArrayLike<number>, options: Performan
   }
   if (options.trades !== undefined) out.trades = tradeStats(options.trades)
   if (options.time !== undefined) {
-    const shares = periodShares(e, options.time)
-    out.monthsProfitable = shares.months
-    out.weeksProfitable = shares.weeks
+    const counts = periodCounts(e, options.time)
+    out.monthsProfitable = counts.month.share
+    out.weeksProfitable = counts.week.share
   }
   if (options.traded !== undefined) {
     let notional = 0

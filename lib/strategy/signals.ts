@@ -22,8 +22,10 @@ export interface IndicatorCache {
   computed: number
 }
 
-/** Default 256 MiB: 32 one-output indicators over 1,000,000 bars. */
-export function indicatorCache(maxBytes = 256 * 2 ** 20): IndicatorCache {
+/** 256 MiB: 32 one-output indicators over 1,000,000 bars. */
+export const DEFAULT_CACHE_BYTES = 256 * 2 ** 20
+
+export function indicatorCache(maxBytes = DEFAULT_CACHE_BYTES): IndicatorCache {
   if (!(maxBytes >= 0)) throw new ConfigError(`maxBytes must be a number ≥ 0 (received ${maxBytes})`)
   return { maxBytes, entries: new Map(), bytes: 0, computed: 0 }
 }

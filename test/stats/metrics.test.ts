@@ -61,7 +61,7 @@ describe('performance metrics (hand-worked)', () => {
     expect(p.calmar).toBeCloseTo(p.cagr / p.maxDrawdown.depth, 12)
   })
 
-  it('months and weeks profitable in performanceMetrics (one pass for both) equal profitablePeriods for each', () => {
+  it('months and weeks profitable (one pass for both) equal the shares by the definition on an hourly curve', () => {
     // Hourly points over 14 months from a Wednesday, with a seeded walk: weeks and months end mid-range.
     let x = 7
     const time: number[] = []
@@ -71,12 +71,29 @@ describe('performance metrics (hand-worked)', () => {
       time.push(t)
       eq.push(i === 0 ? 100 : eq[i - 1]! * (1 + (x / 2147483647 - 0.5) * 0.01))
     }
-    const p = performanceMetrics(eq, { periodsPerYear: 24 * 365, time })
-    const months = profitablePeriods(eq, time, 'month')
-    const weeks = profitablePeriods(eq, time, 'week')
+    // The shares by the definition, in plain code: group the points by calendar key, compare each
+    // group's last point with the previous group's last (the first group with the first point).
+    const share = (key: (t: number) => number) => {
+      let base = eq[0]!
+      let periods = 0
+      let up = 0
+      for (let i = 0; i < eq.length; i++) {
+        if (i + 1 < eq.length && key(time[i + 1]!) === key(time[i]!)) continue
+        periods++
+        if (eq[i]! > base) up++
+        base = eq[i]!
+      }
+      return { periods, profitable: up, share: up / periods }
+    }
+    const months = share((t) => new Date(t).getUTCFullYear() * 12 + new Date(t).getUTCMonth())
+    // Monday-based: 1970-01-05 was a Monday, 4 days after the epoch's Thursday.
+    const weeks = share((t) => Math.floor((Math.floor(t / 86_400_000) - 4) / 7))
     expect(months.periods).toBe(15) // Nov 2023 … Jan 2025
+    const p = performanceMetrics(eq, { periodsPerYear: 24 * 365, time })
     expect(p.monthsProfitable).toBe(months.share)
     expect(p.weeksProfitable).toBe(weeks.share)
+    expect(profitablePeriods(eq, time, 'month')).toEqual(months)
+    expect(profitablePeriods(eq, time, 'week')).toEqual(weeks)
     expect(() => performanceMetrics([100, 0, 101], { periodsPerYear: 252 })).toThrow('equity must be positive and finite; point 1 is 0')
     expect(() => performanceMetrics([NaN, 100], { periodsPerYear: 252 })).toThrow('point 0 is NaN')
   })
