@@ -1,0 +1,224 @@
+// Crash debris in a workspace: temp files and lock files left behind by writers that were killed mid-write
+// (kill -9, power cut). `findDebris` lists them, `removeDebris` removes them after checking each one again,
+// so a live process's temp file or lock is never touched. The lake's own files are the lake's business.
+
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, type Dirent } from 'node:fs'
+import { basename, join } from 'node:path'
+import { ConfigError, NotFoundError } from './errors.js'
+
+export interface Debris {
+  path: string
+  kind: 'temp' | 'lock'
+  /** Why it counts as debris, in words: "writer pid 4242 is gone", "lock taken 2 h ago". */
+  reason: string
+}
+
+export interface DebrisOptions {
+  /** A lock older than this is stale even if its pid is alive (pid reuse); lock.ts's default, 10 minutes. */
+  staleMs?: number
+  /** A temp file untouched for this long is abandoned even if its pid is alive (pid reuse); default 1 hour. */
+  tempAgeMs?: number
+  /** Top-level folders of the workspace not walked (default ["lake"]: the lake cleans up its own files). */
+  skip?: readonly string[]
+}
+
+const DEFAULT_STALE_MS = 600_000
+const DEFAULT_TEMP_AGE_MS = 3_600_000
+/** A lock file with no readable owner yet may be one being written this instant (lock.ts waits 1 s too). */
+const UNREADABLE_LOCK_MS = 1000
+/** A lock moved aside by lock.ts's breakStale lives for microseconds; one a minute old was orphaned. */
+const ASIDE_MS = 60_000
+
+/** writeFileAtomic's `.<base>.<pid>.<hex>.tmp` (and the registry's `.v<n>.<pid>.<hex>.tmp`). */
+const ATOMIC_TEMP = /^\.(.+)\.(\d+)\.[0-9a-f]+\.tmp$/
+/** `<file>.<pid>.<ms>.tmp`, as the lake and a few single writers name theirs. */
+const PID_TIME_TEMP = /^(.+)\.(\d+)\.(\d+)\.tmp$/
+/** lock.ts's breakStale: `<lock>.stale.<breaker pid>.<ms>`. */
+const LOCK_ASIDE = /^(.+\.lock|\.lock)\.stale\.(\d+)\.(\d+)$/
+
+interface Checks {
+  staleMs: number
+  tempAgeMs: number
+}
+
+/** Temp files of dead writers and stale locks under `root` (a workspace folder), in path order. */
+export function findDebris(root: string, options: DebrisOptions = {}): Debris[] {
+  const checks = normalise(options)
+  const skip = new Set(options.skip ?? ['lake'])
+  try {
+    if (!statSync(root).isDirectory()) throw new ConfigError(`workspace ${root} is not a folder`)
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') throw new NotFoundError(`workspace folder ${root} does not exist`, { cause: error })
+    throw error
+  }
+  const found: Debris[] = []
+  // An explicit stack: a deep workspace must not overflow the call stack. Symlinks are not followed (a link
+  // could lead out of the workspace, or round in a loop).
+  const dirs = [root]
+  for (let dir = dirs.pop(); dir !== undefined; dir = dirs.pop()) {
+    let entries: Dirent[]
+    try {
+      entries = readdirSync(dir, { withFileTypes: true })
+    } catch {
+      continue // removed meanwhile, or unreadable: nothing of ours to clean there
+    }
+    for (const entry of entries) {
+      const path = join(dir, entry.name)
+      if (entry.isDirectory()) {
+        if (!(dir === root && skip.has(entry.name))) dirs.push(path)
+      } else if (entry.isFile()) {
+        const debris = classify(path, checks)
+        if (debris !== undefined) found.push(debris)
+      }
+    }
+  }
+  return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+}
+
+/**
+ * Removes the listed debris, each only if it is still debris now (its writer may have been a live process
+ * that since finished, or a lock may have been taken over by a live one). Returns what was removed.
+ */
+export function removeDebris(items: readonly Debris[], options: DebrisOptions = {}): Debris[] {
+  const checks = normalise(options)
+  const removed: Debris[] = []
+  for (const item of items) {
+    const now = classify(item.path, checks)
+    if (now === undefined) continue
+    if (now.kind === 'temp' || LOCK_ASIDE.test(basename(item.path))) {
+      // A temp file's name is unique to its writer (pid + random), and an aside lock is no one's lock.
+      rmSync(item.path, { force: true })
+      removed.push(now)
+    } else if (removeStaleLock(item.path, checks)) {
+      removed.push(now)
+    }
+  }
+  return removed
+}
+
+/**
+ * True when `path` is a temp file of a writer that is gone (or one abandoned for an hour). writeFileAtomic
+ * uses it to clear its own target's leftovers.
+ */
+export function isDeadTemp(path: string, options: DebrisOptions = {}): boolean {
+  return classify(path, normalise(options))?.kind === 'temp'
+}
+
+function normalise(options: DebrisOptions): Checks {
+  const staleMs = options.staleMs ?? DEFAULT_STALE_MS
+  const tempAgeMs = options.tempAgeMs ?? DEFAULT_TEMP_AGE_MS
+  for (const [name, value] of [['staleMs', staleMs], ['tempAgeMs', tempAgeMs]] as const) {
+    if (!Number.isFinite(value) || value < 0) throw new ConfigError(`${name} must be a number of milliseconds ≥ 0 (received ${value})`)
+  }
+  return { staleMs, tempAgeMs }
+}
+
+/** The file as debris, or undefined when it is not ours or still in use. Reads the file system afresh. */
+function classify(path: string, checks: Checks): Debris | undefined {
+  const name = basename(path)
+  const temp = ATOMIC_TEMP.exec(name) ?? PID_TIME_TEMP.exec(name)
+  if (temp !== null) return tempDebris(path, Number(temp[2]), checks)
+  const aside = LOCK_ASIDE.exec(name)
+  if (aside !== null) {
+    const pid = Number(aside[2])
+    const age = Date.now() - Number(aside[3])
+    if (!isAlive(pid)) return { path, kind: 'lock', reason: `lock moved aside by pid ${pid}, which is gone` }
+    if (age > ASIDE_MS) return { path, kind: 'lock', reason: `lock moved aside ${duration(age)} ago` }
+    return undefined
+  }
+  if (name === '.lock' || name.endsWith('.lock')) return lockDebris(path, checks)
+  return undefined
+}
+
+function tempDebris(path: string, pid: number, checks: Checks): Debris | undefined {
+  const age = ageOf(path)
+  if (age === undefined) return undefined // gone meanwhile: renamed into place or removed by its writer
+  if (!isAlive(pid)) return { path, kind: 'temp', reason: `writer pid ${pid} is gone` }
+  if (age > checks.tempAgeMs) return { path, kind: 'temp', reason: `untouched for ${duration(age)}` }
+  return undefined
+}
+
+/** lock.ts's rules for a stale lock, with one more care: a file that is not a lock of ours is left alone. */
+function lockDebris(path: string, checks: Checks): Debris | undefined {
+  const owner = readOwner(path)
+  if (owner === 'gone') return undefined
+  if (owner === 'partial') {
+    // Killed between creating the lock and writing its owner: empty or cut short.
+    const age = ageOf(path)
+    return age !== undefined && age > UNREADABLE_LOCK_MS ? { path, kind: 'lock', reason: 'lock without an owner' } : undefined
+  }
+  if (owner === 'foreign') return undefined
+  if (typeof owner.at === 'number' && Date.now() - owner.at > checks.staleMs) {
+    return { path, kind: 'lock', reason: `lock taken ${duration(Date.now() - owner.at)} ago` }
+  }
+  if (typeof owner.pid === 'number' && !isAlive(owner.pid)) return { path, kind: 'lock', reason: `lock owner pid ${owner.pid} is gone` }
+  return undefined
+}
+
+type Owner = { pid?: unknown; at?: unknown } | 'gone' | 'partial' | 'foreign'
+
+function readOwner(path: string): Owner {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch {
+    return 'gone'
+  }
+  try {
+    const parsed = JSON.parse(text) as unknown
+    if (typeof parsed === 'object' && parsed !== null && ('pid' in parsed || 'at' in parsed)) return parsed as { pid?: unknown; at?: unknown }
+    return 'foreign'
+  } catch {
+    // lock.ts writes `{"pid":…,"at":…}` in one write; anything else (a yarn.lock, say) is not ours.
+    return text === '' || '{"pid":'.startsWith(text) || text.startsWith('{"pid":') ? 'partial' : 'foreign'
+  }
+}
+
+/**
+ * As lock.ts breaks a stale lock: move it aside, look again at what was moved (a live process may have
+ * taken the lock over in between), put it back if it is live, else delete it.
+ */
+function removeStaleLock(path: string, checks: Checks): boolean {
+  const aside = `${path}.stale.${process.pid}.${Date.now()}`
+  try {
+    renameSync(path, aside)
+  } catch {
+    return false
+  }
+  if (lockDebris(aside, checks) === undefined && readOwner(aside) !== 'gone') {
+    try {
+      renameSync(aside, path)
+      return false
+    } catch {
+      /* fall through: it cannot go back, so it goes */
+    }
+  }
+  rmSync(aside, { force: true })
+  return true
+}
+
+/** Alive on this host: signal 0 reaches it, or it exists under another user (EPERM). */
+function isAlive(pid: number): boolean {
+  // pid 0 and negative pids address process groups; a pid past 2^31 cannot exist.
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid > 0x7fffffff) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as { code?: string }).code !== 'ESRCH'
+  }
+}
+
+function ageOf(path: string): number | undefined {
+  try {
+    return Date.now() - statSync(path).mtimeMs
+  } catch {
+    return undefined
+  }
+}
+
+function duration(ms: number): string {
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`
+  return `${Math.round(ms / 3_600_000)} h`
+}
