@@ -1,9 +1,11 @@
 // Atomic file writes for the shared workspace: write a temp file beside the target, fsync it, rename it
 // over the target, fsync the directory. Readers see the old file or the new one, never half of either.
+// Each write also clears its target's temp files left by writers that were killed mid-write.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { basename, dirname, join, sep } from 'node:path'
+import { isDeadTemp } from './debris.js'
 import { ConfigError } from './errors.js'
 
 /**
@@ -14,7 +16,9 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
   const durable = options.durable !== false
   const dir = dirname(path)
   mkdirSync(dir, { recursive: true })
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+  const base = basename(path)
+  const tmpName = `.${base}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  const tmp = join(dir, tmpName)
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
   try {
     const fd = openSync(tmp, 'w', 0o644)
@@ -31,7 +35,29 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
     throw error
   }
   if (durable) syncDirectory(dir)
+  removeDeadTemps(dir, base, tmpName)
 }
+
+/**
+ * Temp files of this target whose writer is gone (killed between creating and renaming them) are removed,
+ * so a crash leaves nothing behind once the file is written again. Costs one directory listing: ~8 µs in a
+ * run folder; ~5 ms in an experiment folder of 10,000 runs, whose only writer here is the index compaction
+ * that rewrites all 10,000 runs anyway. Best effort: a failed cleanup never fails the write.
+ */
+function removeDeadTemps(dir: string, base: string, own: string): void {
+  const prefix = `.${base}.`
+  try {
+    for (const name of readdirSync(dir)) {
+      if (name === own || !name.startsWith(prefix) || !TEMP_TAIL.test(name.slice(prefix.length))) continue
+      const file = join(dir, name)
+      if (isDeadTemp(file)) rmSync(file, { force: true })
+    }
+  } catch {
+    /* best effort */
+  }
+}
+/** What follows `.<base>.` in writeFileAtomic's temp name: `<pid>.<hex>.tmp`. */
+const TEMP_TAIL = /^\d+\.[0-9a-f]+\.tmp$/
 
 function syncDirectory(dir: string): void {
   // Makes the rename durable. Some filesystems refuse fsync on a directory; the rename is still atomic.
