@@ -103,8 +103,9 @@ export function registryCommand(context: CliContext): Command {
     .option('--json', 'print JSON')
     .action((kind: string, name: string, o: { json?: boolean }) => {
       const reg = new (track().Registry)(context.home)
-      reg.entry(checkKind(kind), name)
+      // The log first: it stays readable when the entry's aliases.json is corrupt (it is how to restore it).
       const log = reg.auditLog(checkKind(kind), name)
+      if (log.length === 0) reg.entry(checkKind(kind), name)
       if (o.json === true) return printJson(context, log)
       context.stdout.write(formatTable(['time', 'user', 'action', 'version', 'change', 'reason'], log.map((e) => [isoTime(e.time).slice(0, 19), e.user, e.action, e.version === undefined ? '' : String(e.version), change(e), e.reason ?? ''])))
     })

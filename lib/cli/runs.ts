@@ -54,7 +54,10 @@ export function runsCommand(context: CliContext): Command {
       const tracker = new (track().Tracker)(context.home)
       const run = tracker.getRun(id)
       const children = tracker.childRuns(id).length
-      if (o.json === true) return printJson(context, { ...run, metrics: jsonMetrics(run.metrics), children })
+      // Records cut short by a crash are skipped when read; say how many, per file, so none goes unnoticed.
+      const torn = tracker.tornRecords(id)
+      const tornTotal = Object.values(torn).reduce((a, b) => a + b, 0)
+      if (o.json === true) return printJson(context, { ...run, metrics: jsonMetrics(run.metrics), children, tornRecords: torn })
       const i = run.info
       const lines: [string, string][] = [
         ['run', i.runId],
@@ -69,6 +72,7 @@ export function runsCommand(context: CliContext): Command {
         ...(i.lineage.data ?? []).map((d) => ['data', `${d.name} sha256:${d.sha256.slice(0, 12)}`] as [string, string]),
         ...(i.lineage.notebook === undefined ? [] : [['notebook', `${i.lineage.notebook.path} sha256:${i.lineage.notebook.sha256.slice(0, 12)}`] as [string, string]]),
         ...(i.lineage.gitCommit === undefined ? [] : [['git commit', i.lineage.gitCommit] as [string, string]]),
+        ...(tornTotal > 0 ? [['torn records', `${tornTotal} (${Object.entries(torn).map(([f, n]) => `${f}: ${n}`).join(', ')}); skipped when read — mtflow doctor --fix moves them aside`] as [string, string]] : []),
       ]
       context.stdout.write(formatTable(['field', 'value'], lines))
       const section = (title: string, rows: string[][], header: string[]) => {
@@ -104,13 +108,18 @@ export function runsCommand(context: CliContext): Command {
 
   runs
     .command('reindex')
-    .description("rebuild an experiment's run index from its run folders (after a crash)")
+    .description("rebuild an experiment's run index from its run folders (after a crash); runs whose files are corrupt are kept and listed")
     .argument('<experiment>', 'experiment name or id')
     .option('--json', 'print JSON')
     .action((experiment: string, o: { json?: boolean }) => {
-      const n = new (track().Tracker)(context.home).reindex(experiment)
-      if (o.json === true) return printJson(context, { experiment, runs: n })
-      context.stdout.write(`reindexed ${n} runs of ${experiment}\n`)
+      const result = new (track().Tracker)(context.home).reindex(experiment)
+      // The index is rebuilt either way; corrupt run files remain a problem to look at (exit 1).
+      if (result.corrupt.length > 0) context.exitCode = 1
+      if (o.json === true) return printJson(context, { experiment, ...result })
+      context.stdout.write(`reindexed ${result.runs} runs of ${experiment}\n`)
+      if (result.corrupt.length > 0) {
+        context.stdout.write(`${result.corrupt.length} kept from the old index but corrupt (tagged mtflow.corrupt):\n${formatTable(['run', 'error'], result.corrupt.map((c) => [c.runId, c.error]))}`)
+      }
     })
   return runs
 }

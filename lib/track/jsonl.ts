@@ -1,10 +1,21 @@
 // Append-only JSON-lines files: the tracker's metric history, params, tags and run indexes.
 // Each append is one write(2) of "\n<record>\n" on an O_APPEND descriptor, so concurrent appenders never
 // interleave, and a record cut short by a crash can neither swallow the next one (the leading newline)
-// nor be read as complete (a reader takes only lines that end in a newline, and skips what fails to parse).
+// nor be read as complete (a reader takes only lines that end in a newline).
+//
+// Torn records vs corruption, exactly: every complete append ends in "\n", so a file whose last byte is not
+// "\n" ends in a torn record. The next appender sees that (it reads the last byte before writing) and puts
+// the marker line {"#torn":1} first, in the same write. A reader therefore counts an unparseable line as torn
+// when it is the unterminated tail or is followed by the marker; any other unparseable line is corruption,
+// a DataError naming the file and line, never skipped. A spurious marker (a concurrent append was half
+// visible when the last byte was read) follows a parseable line and means nothing.
 
 import { closeSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { DataError } from '../core/index.js'
+
+/** The line an appender writes before its records when the file ends in a torn record. */
+export const TORN_MARK = '{"#torn":1}'
 
 export function appendRecords(path: string, records: readonly unknown[]): void {
   if (records.length === 0) return
@@ -18,16 +29,21 @@ export function recordLine(record: unknown): string {
   return `\n${JSON.stringify(record, encodeNumbers)}\n`
 }
 
+const lastByte = Buffer.alloc(1)
+
 function appendText(path: string, text: string): void {
   let fd: number
   try {
-    fd = openSync(path, 'a', 0o644)
+    // 'a+' (O_APPEND | O_RDWR): writes still go to the end; the read is of the last byte only.
+    fd = openSync(path, 'a+', 0o644)
   } catch (error) {
     if ((error as { code?: string }).code !== 'ENOENT') throw error
     mkdirSync(dirname(path), { recursive: true })
-    fd = openSync(path, 'a', 0o644)
+    fd = openSync(path, 'a+', 0o644)
   }
   try {
+    const size = fstatSync(fd).size
+    if (size > 0 && readSync(fd, lastByte, 0, 1, size - 1) === 1 && lastByte[0] !== 10) text = `\n${TORN_MARK}\n${text}`
     const bytes = Buffer.from(text, 'utf8')
     let offset = 0
     while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset)
@@ -42,24 +58,30 @@ export interface ReadResult<T> {
   end: number
   /** The file's inode: a compaction (atomic rewrite) changes it, an append does not. */
   ino: number
+  /**
+   * Records torn by a crash in what was read: unparseable lines followed by the torn marker, plus an
+   * unterminated tail (which may also be an append being written this instant).
+   */
+  torn: number
 }
 
 /**
  * The complete records from byte `from` on (a missing file reads as empty). `raw` skips decoding the
- * encoded values (the caller decodes the fields that can hold them, with decodeValue).
+ * encoded values (the caller decodes the fields that can hold them, with decodeValue). A line that is
+ * neither JSON nor a torn record is a DataError naming the file.
  */
 export function readRecords<T>(path: string, from = 0, options: { raw?: boolean } = {}): ReadResult<T> {
   let fd: number
   try {
     fd = openSync(path, 'r')
   } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') return { records: [], end: 0, ino: -1 }
+    if ((error as { code?: string }).code === 'ENOENT') return { records: [], end: 0, ino: -1, torn: 0 }
     throw error
   }
   try {
     const info = fstatSync(fd)
     const size = info.size
-    if (size <= from) return { records: [], end: Math.min(from, size), ino: info.ino }
+    if (size <= from) return { records: [], end: Math.min(from, size), ino: info.ino, torn: 0 }
     const buffer = Buffer.allocUnsafe(size - from)
     let got = 0
     while (got < buffer.length) {
@@ -68,32 +90,101 @@ export function readRecords<T>(path: string, from = 0, options: { raw?: boolean 
       got += n
     }
     const last = buffer.lastIndexOf(10, got - 1)
-    if (last < 0) return { records: [], end: from, ino: info.ino }
+    const tail = got - (last + 1) > 0 ? 1 : 0
+    if (last < 0) return { records: [], end: from, ino: info.ino, torn: tail }
     const text = buffer.toString('utf8', 0, last)
-    return { records: parseLines<T>(text, options.raw === true), end: from + last + 1, ino: info.ino }
+    const parsed = parseLines<T>(text, options.raw === true, path, from)
+    return { records: parsed.records, end: from + last + 1, ino: info.ino, torn: parsed.torn + tail }
   } finally {
     closeSync(fd)
   }
 }
 
-function parseLines<T>(text: string, raw: boolean): T[] {
+function parseLines<T>(text: string, raw: boolean, path: string, from: number): { records: T[]; torn: number } {
   const lines = text.split('\n')
-  const out: T[] = []
-  // Fast path: all lines parse as one array; else line by line, dropping the unparseable (a torn write).
-  const whole = lines.filter((l) => l !== '')
+  // Fast path: all lines parse as one array; else line by line, to tell torn records from corruption.
+  const whole = lines.filter((l) => l !== '' && l !== TORN_MARK)
   // A reviver costs a call per value (3× the parse); only text holding an encoded value ("#…) needs one.
   const reviver = !raw && text.includes('"#') ? decodeNumbers : undefined
   try {
-    return JSON.parse(`[${whole.join(',')}]`, reviver) as T[]
+    return { records: JSON.parse(`[${whole.join(',')}]`, reviver) as T[], torn: 0 }
   } catch {
-    for (const line of whole) {
+    const out: T[] = []
+    let torn = 0
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!
+      if (line === '' || line === TORN_MARK) continue
       try {
         out.push(JSON.parse(line, reviver) as T)
-      } catch {
-        /* a record cut short by a crash */
+      } catch (error) {
+        let next = i + 1
+        while (next < lines.length && lines[next] === '') next++
+        if (lines[next] === TORN_MARK) torn++
+        else throw corruptLine(path, from, lines, i, error)
       }
     }
-    return out
+    return { records: out, torn }
+  }
+}
+
+function corruptLine(path: string, from: number, lines: readonly string[], index: number, cause: unknown): DataError {
+  const where = from === 0 ? `line ${index + 1}` : `line ${index + 1} after byte ${from}`
+  const line = lines[index]!
+  const shown = line.length > 60 ? `${line.slice(0, 57)}…` : line
+  return new DataError(`${path} ${where} is not valid JSON (${JSON.stringify(shown)}); the file is corrupt — see mtflow doctor`, { cause })
+}
+
+/**
+ * The records torn by a crash in a whole file, without parsing the rest: the lines just before a torn
+ * marker that do not parse, plus an unterminated tail. For `runs show` and the doctor.
+ */
+export function countTorn(path: string): number {
+  return scanTorn(path).torn
+}
+
+/** Where a file's torn records are: [start, end) byte ranges of each (without their newlines). */
+export function scanTorn(path: string): { torn: number; ranges: [number, number][]; size: number } {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return { torn: 0, ranges: [], size: 0 }
+    throw error
+  }
+  let buffer: Buffer
+  try {
+    const size = fstatSync(fd).size
+    buffer = Buffer.allocUnsafe(size)
+    let got = 0
+    while (got < size) {
+      const n = readSync(fd, buffer, got, size - got, got)
+      if (n === 0) break
+      got += n
+    }
+    buffer = buffer.subarray(0, got)
+  } finally {
+    closeSync(fd)
+  }
+  const ranges: [number, number][] = []
+  const mark = Buffer.from(`\n${TORN_MARK}\n`)
+  for (let at = buffer.indexOf(mark); at >= 0; at = buffer.indexOf(mark, at + 1)) {
+    // The line before the marker: skip the blank separators, then back to the previous newline.
+    let end = at
+    while (end > 0 && buffer[end - 1] === 10) end--
+    const start = buffer.lastIndexOf(10, end - 1) + 1
+    if (end > start && !parses(buffer.toString('utf8', start, end))) ranges.push([start, end])
+  }
+  const last = buffer.lastIndexOf(10)
+  if (last < buffer.length - 1) ranges.push([last + 1, buffer.length])
+  return { torn: ranges.length, ranges, size: buffer.length }
+}
+
+function parses(line: string): boolean {
+  try {
+    JSON.parse(line)
+    return true
+  } catch {
+    return false
   }
 }
 

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { ConfigError, NotFoundError, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
+import { ConfigError, DataError, NotFoundError, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
 import { appendRecords, readRecords } from './jsonl.js'
 import type { Tracker } from './store.js'
 
@@ -131,7 +131,8 @@ export class Registry {
           return { version: same, created: false }
         }
       }
-      const number = versions.reduce((m, v) => Math.max(m, v.version), 0) + 1
+      // Past every v<N> folder, not only the readable versions: a number is never reused.
+      const number = Math.max(versions.reduce((m, v) => Math.max(m, v.version), 0), ...this.versionFolders(kind, name)) + 1
       const version: RegistryVersion = {
         kind,
         name,
@@ -345,31 +346,72 @@ export class Registry {
     return v
   }
 
+  /**
+   * The entry's versions. Version folders are renamed into place whole, so a v<N> folder without a
+   * readable, matching version.json was damaged afterwards: a DataError naming the file, never a version
+   * that silently vanishes.
+   */
   private readVersions(kind: RegistryKind, name: string): RegistryVersion[] {
     const dir = this.entryDir(kind, name)
-    if (!existsSync(dir)) return []
     const out: RegistryVersion[] = []
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (!entry.isDirectory() || !/^v\d+$/.test(entry.name)) continue
+    for (const n of this.versionFolders(kind, name)) {
+      const file = join(dir, `v${n}`, 'version.json')
+      let text: string
       try {
-        out.push(JSON.parse(readFileSync(join(dir, entry.name, 'version.json'), 'utf8')) as RegistryVersion)
-      } catch {
-        /* a version folder without its record is not a version */
+        text = readFileSync(file, 'utf8')
+      } catch (error) {
+        throw new DataError(`${file} cannot be read (${(error as { code?: string }).code ?? String(error)}); the version folder is damaged — see mtflow doctor`, { cause: error })
       }
+      let v: RegistryVersion
+      try {
+        v = JSON.parse(text) as RegistryVersion
+      } catch (error) {
+        throw new DataError(`${file} is corrupt: not valid JSON (${(error as Error).message}); see mtflow doctor`, { cause: error })
+      }
+      if (v === null || typeof v !== 'object' || v.version !== n || v.name !== name || v.kind !== kind || !Array.isArray(v.files) || !Array.isArray(v.runs)) {
+        throw new DataError(`${file} is corrupt: expected the record of ${singular(kind)} ${name}@${n} (kind, name, version, files, runs); see mtflow doctor`)
+      }
+      out.push(v)
     }
     return out.sort((a, b) => a.version - b.version)
+  }
+
+  /** The numbers of the entry's v<N> folders. */
+  private versionFolders(kind: RegistryKind, name: string): number[] {
+    const dir = this.entryDir(kind, name)
+    if (!existsSync(dir)) return []
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && /^v\d+$/.test(e.name))
+      .map((e) => Number(e.name.slice(1)))
   }
 
   private writeVersion(v: RegistryVersion): void {
     writeFileAtomic(join(this.entryDir(v.kind, v.name), `v${v.version}`, 'version.json'), `${JSON.stringify(v, null, 2)}\n`)
   }
 
+  /**
+   * The entry's aliases: none when aliases.json does not exist; a DataError naming it when it is corrupt,
+   * so an alias write refuses rather than replacing the aliases it could not read.
+   */
   private readAliases(kind: RegistryKind, name: string): Record<string, number> {
+    const file = join(this.entryDir(kind, name), 'aliases.json')
+    let text: string
     try {
-      return JSON.parse(readFileSync(join(this.entryDir(kind, name), 'aliases.json'), 'utf8')) as Record<string, number>
-    } catch {
-      return {}
+      text = readFileSync(file, 'utf8')
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ENOENT') return {}
+      throw new DataError(`${file} cannot be read (${(error as { code?: string }).code ?? String(error)}); see mtflow doctor`, { cause: error })
     }
+    let aliases: Record<string, number>
+    try {
+      aliases = JSON.parse(text) as Record<string, number>
+    } catch (error) {
+      throw new DataError(`${file} is corrupt: not valid JSON (${(error as Error).message}); nothing was changed — restore it from the audit log (mtflow registry audit) or remove it, see mtflow doctor`, { cause: error })
+    }
+    if (aliases === null || typeof aliases !== 'object' || Array.isArray(aliases) || Object.values(aliases).some((v) => !Number.isSafeInteger(v) || v < 1)) {
+      throw new DataError(`${file} is corrupt: expected an object of alias → version number; see mtflow doctor`)
+    }
+    return aliases
   }
 
   private audit(event: Omit<AuditEvent, 'time' | 'user'>): void {

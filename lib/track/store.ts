@@ -5,12 +5,12 @@
 // Several processes may log at once: appends are single writes, rewrites are atomic, and each lock is held
 // for one write only.
 
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { ConfigError, NotFoundError, paramsHash, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
-import { appendRecords, decodeValue, readRecords } from './jsonl.js'
+import { ConfigError, DataError, NotFoundError, paramsHash, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
+import { appendRecords, countTorn, decodeValue, readRecords } from './jsonl.js'
 import { fromSnapshot, toSnapshot, type Snapshot } from './snapshot.js'
 import { checkBatch, type CheckedBatch } from './validate.js'
 import type { Lineage } from '../core/index.js'
@@ -18,6 +18,14 @@ import type { Artifact, Experiment, LatestMetric, LogBatch, MetricPoint, ParamVa
 import { RUN_STATUSES } from './types.js'
 
 export const DEFAULT_EXPERIMENT = 'Default'
+
+export interface ReindexResult {
+  experimentId: string
+  /** Runs in the rebuilt index (the corrupt ones included). */
+  runs: number
+  /** Runs whose files could not be read: kept in the index, tagged `mtflow.corrupt`. */
+  corrupt: { runId: string; error: string }[]
+}
 
 /** A run folder's record files (runStamp fingerprints them). */
 const RUN_FILES = ['run.json', 'params.jsonl', 'metrics.jsonl', 'tags.jsonl', 'artifacts.jsonl']
@@ -117,14 +125,20 @@ export class Tracker {
     if (!existsSync(file)) {
       mkdirSync(dir, { recursive: true })
       const created: Experiment = { id, name, createdAt: Date.now() }
+      // Written whole under a temp name, then linked into place: link(2) fails if the file exists, so two
+      // processes creating the experiment at once cannot both win, and no reader sees a half-written file.
+      const tmp = join(dir, `.experiment.json.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+      writeFileSync(tmp, `${JSON.stringify(created, null, 2)}\n`)
       try {
-        writeFileSync(file, `${JSON.stringify(created, null, 2)}\n`, { flag: 'wx' })
+        linkSync(tmp, file)
       } catch (error) {
         if ((error as { code?: string }).code !== 'EEXIST') throw error
+      } finally {
+        rmSync(tmp, { force: true })
       }
     }
     const found = readExperiment(file)
-    if (found === undefined) return { id, name, createdAt: Date.now() }
+    if (found === undefined) throw new NotFoundError(`experiment ${JSON.stringify(name)} was removed while being opened (${file})`)
     if (found.name !== name) throw new ConfigError(`experiment folder ${id} belongs to experiment ${JSON.stringify(found.name)}, not ${JSON.stringify(name)}`)
     return found
   }
@@ -236,19 +250,24 @@ export class Tracker {
   logChecked(runId: string, batch: CheckedBatch, knownParams?: Record<string, string>): void {
     const dir = this.runDir(runId)
     const line: IndexLine = { r: runId }
-    const newParams = Object.keys(batch.params)
-    if (newParams.length > 0) {
-      const current = knownParams ?? readParams(dir)
-      const fresh: Record<string, string> = {}
-      for (const k of newParams) {
-        const old = current[k]
-        if (old === undefined) fresh[k] = batch.params[k]!
-        else if (old !== batch.params[k]) throw new ConfigError(`param ${k} of run ${runId} is already ${JSON.stringify(old)}; a param cannot change (received ${JSON.stringify(batch.params[k])}) — use a metric or a tag for values that change`)
-      }
-      if (Object.keys(fresh).length > 0) {
-        appendRecords(join(dir, 'params.jsonl'), [fresh])
-        line.p = fresh
-      }
+    // Params are checked against the file and appended under the run's lock: without it two processes
+    // logging the same key could each read "absent" and both append (each key must be accepted once).
+    // `knownParams` (what this process logged) settles keys it already holds without the lock.
+    let candidates = batch.params
+    if (knownParams !== undefined) {
+      candidates = {}
+      for (const k in batch.params) if (checkParamValue(runId, k, knownParams[k], batch.params[k]!)) candidates[k] = batch.params[k]!
+    }
+    if (Object.keys(candidates).length > 0) {
+      withLockSync(join(dir, '.lock'), () => {
+        const current = readParams(dir)
+        const fresh: Record<string, string> = {}
+        for (const k in candidates) if (checkParamValue(runId, k, current[k], candidates[k]!)) fresh[k] = candidates[k]!
+        if (Object.keys(fresh).length > 0) {
+          appendRecords(join(dir, 'params.jsonl'), [fresh])
+          line.p = fresh
+        }
+      })
     }
     if (Object.keys(batch.tags).length > 0) {
       appendRecords(join(dir, 'tags.jsonl'), [batch.tags])
@@ -350,24 +369,67 @@ export class Tracker {
 
   // ---- maintenance -------------------------------------------------------------------------------
 
-  /** Rebuild an experiment's index from its run folders (after a crash between a run write and its index line). */
-  reindex(experimentNameOrId: string): number {
+  /**
+   * Rebuild an experiment's index from its run folders (after a crash between a run write and its index
+   * line; run.json wins over the old index). A run whose files cannot be read is not dropped: it keeps what
+   * the old index knew (else a FAILED placeholder), gets the tag `mtflow.corrupt` naming the file, and is
+   * listed in `corrupt`.
+   */
+  reindex(experimentNameOrId: string): ReindexResult {
     const experiment = this.getExperiment(experimentNameOrId)
     const dir = join(this.root, experiment.id)
-    const runs = new Map<string, RunSummary>()
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (!entry.isDirectory()) continue
-      const runDir = join(dir, entry.name)
-      const info = readInfo(runDir)
-      if (info === undefined) continue
-      const metrics: Record<string, LatestMetric> = {}
-      for (const [k, [value, step, timestamp]] of Object.entries(latestOf(readRecords<MetricLine>(join(runDir, 'metrics.jsonl')).records))) metrics[k] = { value, step, timestamp }
-      runs.set(info.runId, { info, params: readParams(runDir), tags: readMerged(join(runDir, 'tags.jsonl')), metrics })
-    }
     const file = join(dir, 'index.jsonl')
+    let old: Map<string, RunSummary>
+    try {
+      old = this.loadIndex(experiment.id).runs
+    } catch (error) {
+      if (!(error instanceof DataError)) throw error
+      old = new Map() // a corrupt index is what reindex replaces
+    }
+    const runs = new Map<string, RunSummary>()
+    const corrupt: ReindexResult['corrupt'] = []
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (!entry.isDirectory() || !existsSync(join(dir, entry.name, 'run.json'))) continue
+      const runDir = join(dir, entry.name)
+      let info: RunInfo | undefined
+      try {
+        info = readInfo(runDir)!
+        const metrics: Record<string, LatestMetric> = {}
+        for (const [k, [value, step, timestamp]] of Object.entries(latestOf(readRecords<MetricLine>(join(runDir, 'metrics.jsonl')).records))) metrics[k] = { value, step, timestamp }
+        runs.set(info.runId, { info, params: readParams(runDir), tags: readMerged(join(runDir, 'tags.jsonl')), metrics })
+      } catch (error) {
+        if (!(error instanceof DataError)) throw error
+        const runId = info?.runId ?? entry.name
+        const known = old.get(runId)
+        const placeholder: RunInfo = { runId, experimentId: experiment.id, name: runId, status: 'FAILED', startTime: Math.round(statSync(runDir).mtimeMs), host: '', pid: 0, lineage: {} }
+        const message = error.message
+        runs.set(runId, { info: info ?? known?.info ?? placeholder, params: { ...known?.params }, metrics: { ...known?.metrics }, tags: { ...known?.tags, 'mtflow.corrupt': message.slice(0, 8000) } })
+        corrupt.push({ runId, error: message })
+      }
+    }
     withLockSync(`${file}.lock`, () => writeFileAtomic(file, `\n${JSON.stringify({ snapshot: toSnapshot(experiment.id, runs.values()) })}\n`))
     indexCache.delete(file)
-    return runs.size
+    return { experimentId: experiment.id, runs: runs.size, corrupt }
+  }
+
+  /**
+   * An experiment's runs as its index has them, without marking stale runs (for the doctor, which compares
+   * them with the run folders). A corrupt index is a DataError naming it.
+   */
+  indexedRuns(experimentId: string): Map<string, RunSummary> {
+    return this.loadIndex(experimentId).runs
+  }
+
+  /** How many records torn by a crash each of a run's record files holds (files with none are left out). */
+  tornRecords(runId: string): Record<string, number> {
+    const dir = this.runDir(runId)
+    const out: Record<string, number> = {}
+    for (const name of RUN_FILES) {
+      if (!name.endsWith('.jsonl')) continue
+      const n = countTorn(join(dir, name))
+      if (n > 0) out[name] = n
+    }
+    return out
   }
 
   // ---- internals ---------------------------------------------------------------------------------
@@ -462,16 +524,23 @@ export class Tracker {
       if (info.status !== 'RUNNING') continue
       const reason = this.staleReason(info)
       if (reason === undefined) continue
-      const updated = this.updateInfo(
-        info.runId,
-        (current) => {
-          if (current.status !== 'RUNNING' || this.staleReason(current) === undefined) return false
-          current.status = 'FAILED'
-          current.endTime = Math.round(this.lastBeat(current))
-          return true
-        },
-        { 'mtflow.failure': `marked FAILED: ${reason}` },
-      )
+      let updated: RunInfo | undefined
+      try {
+        updated = this.updateInfo(
+          info.runId,
+          (current) => {
+            if (current.status !== 'RUNNING' || this.staleReason(current) === undefined) return false
+            current.status = 'FAILED'
+            current.endTime = Math.round(this.lastBeat(current))
+            return true
+          },
+          { 'mtflow.failure': `marked FAILED: ${reason}` },
+        )
+      } catch (error) {
+        // A corrupt run.json stays as it is (mtflow doctor names it); listing the other runs goes on.
+        if (error instanceof DataError) continue
+        throw error
+      }
       if (updated !== undefined) marked.push(info.runId)
     }
     return marked
@@ -716,20 +785,44 @@ function applyLine(runs: Map<string, RunSummary>, line: IndexLine): void {
   }
 }
 
-function readExperiment(file: string): Experiment | undefined {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as Experiment
-  } catch {
-    return undefined
-  }
+/** A param's value against the one already logged: true if new, false if the same, else a ConfigError. */
+function checkParamValue(runId: string, key: string, old: string | undefined, value: string): boolean {
+  if (old === undefined) return true
+  if (old === value) return false
+  throw new ConfigError(`param ${key} of run ${runId} is already ${JSON.stringify(old)}; a param cannot change (received ${JSON.stringify(value)}) — use a metric or a tag for values that change`)
 }
 
-function readInfo(dir: string): RunInfo | undefined {
+/** The experiment record; undefined only when the file does not exist (a corrupt one is a DataError). */
+function readExperiment(file: string): Experiment | undefined {
+  const e = readJsonFile<Experiment>(file, 'an experiment record (id, name, createdAt)', (v) => typeof v.id === 'string' && typeof v.name === 'string' && typeof v.createdAt === 'number')
+  return e
+}
+
+/** The run's run.json; undefined only when the file does not exist (a corrupt one is a DataError). */
+export function readInfo(dir: string): RunInfo | undefined {
+  return readJsonFile<RunInfo>(join(dir, 'run.json'), 'a run record (runId, status, startTime, lineage)', (v) => typeof v.runId === 'string' && RUN_STATUSES.includes(v.status) && typeof v.startTime === 'number' && typeof v.lineage === 'object' && v.lineage !== null)
+}
+
+/**
+ * A JSON record file: undefined when absent; a DataError naming the file when it cannot be read as JSON or
+ * is not the record expected — never read as missing, so the next write cannot silently replace it.
+ */
+export function readJsonFile<T>(file: string, expected: string, valid: (value: T) => boolean): T | undefined {
+  let text: string
   try {
-    return JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunInfo
-  } catch {
-    return undefined
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return undefined
+    throw new DataError(`${file} cannot be read (${(error as Error).message}); see mtflow doctor`, { cause: error })
   }
+  let value: T
+  try {
+    value = JSON.parse(text) as T
+  } catch (error) {
+    throw new DataError(`${file} is corrupt: not valid JSON (${(error as Error).message}); see mtflow doctor`, { cause: error })
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || !valid(value)) throw new DataError(`${file} is corrupt: expected ${expected}; see mtflow doctor`)
+  return value
 }
 
 /** Params as first logged (a later conflicting line, from a racing process, does not override). */

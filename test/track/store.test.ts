@@ -220,7 +220,7 @@ describe('the experiment index', () => {
     expect(tracker.metricHistory(run.id, 'x').map((p) => p.value)).toEqual([1, 2])
     run.end()
     rmSync(join(tracker.root, 'torn', 'index.jsonl'))
-    expect(tracker.reindex('torn')).toBe(1)
+    expect(tracker.reindex('torn')).toMatchObject({ runs: 1, corrupt: [] })
     clearIndexCache()
     const got = new Tracker(tracker.home).getRun(run.id)
     expect(got.metrics.x!.value).toBe(2)
