@@ -2,7 +2,6 @@
 // version (how many times it was tried: the overfitting count), metrics across versions, and the equity,
 // drawdown and trades of its best run.
 
-import { readFileSync } from 'node:fs'
 import * as Plot from '@observablehq/plot'
 import { ConfigError, NotFoundError } from '../lib/core/index.js'
 import { curveChart, underwater, esc, fmtTime, link, plotToString, raw, seg, table, type Cell, type DashboardDefinition } from '../lib/report/index.js'
@@ -101,7 +100,7 @@ export const strategyPage: DashboardDefinition = {
       parts.push('</div>')
       const trades = tracker.getRun(id).artifacts.find((a) => a.path === 'trades.csv')
       if (trades !== undefined) {
-        const { columns, rows } = readCsv(readFileSync(tracker.artifactFile(id, 'trades.csv'), 'utf8'))
+        const { columns, rows } = readCsv(tracker.readArtifact(id, 'trades.csv').bytes.toString('utf8'))
         const keep = ['symbol', 'direction', 'entryTime', 'entryPrice', 'exitTime', 'exitPrice', 'qty', 'fees', 'pnl', 'returnPct', 'mae', 'mfe', 'barsHeld', 'open'].filter((c) => columns.includes(c))
         const cols = keep.length > 0 ? keep : columns
         const idx = cols.map((c) => columns.indexOf(c))

@@ -4,5 +4,6 @@
 export * from './app.js'
 export * from './api.js'
 export * from './token.js'
+export * from './access.js'
 export * from './serve.js'
 export * from './models.js'

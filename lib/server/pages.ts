@@ -3,7 +3,6 @@
 // here. Every page goes out under a CSP that allows no script at all; notebook outputs are sanitized too.
 
 import type { Context, Hono } from 'hono'
-import { readFileSync } from 'node:fs'
 import { ConfigError } from '../core/index.js'
 import {
   attr,
@@ -190,8 +189,7 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
   app.get('/runs/:id/notebook', (c) => {
     const id = c.req.param('id')
     const path = c.req.query('path') ?? 'notebook.ipynb'
-    const file = tracker.artifactFile(id, path)
-    const notebook = parseNotebook(readFileSync(file, 'utf8'), `artifact ${path} of run ${id}`)
+    const notebook = parseNotebook(tracker.readArtifact(id, path).bytes.toString('utf8'), `artifact ${path} of run ${id}`)
     const body = `<h1>${esc(path)} <span class="muted">of run ${link(`/runs/${seg(id)}`, id).html}</span></h1>${renderNotebookHtml(notebook)}`
     return page(c, path, body, '/runs')
   })
@@ -260,7 +258,7 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
   app.get('/registry/strategies/:name/v/:ref', (c) => {
     const v = registry.resolve('strategies', c.req.param('name'), c.req.param('ref'))
     const file = v.files.find((f) => /^source\./.test(f.name)) ?? v.files[0]!
-    const source = readFileSync(registry.file('strategies', `${v.name}@${v.version}`, file.name), 'utf8')
+    const source = registry.readFile('strategies', `${v.name}@${v.version}`, file.name).toString('utf8')
     const body = `<h1>strategy ${link(`/registry/strategies/${seg(v.name)}`, v.name).html} v${v.version}</h1>
 <p class="muted">${esc(file.name)} · sha256 ${esc(v.sha256)} · default params ${esc(JSON.stringify(v.params ?? {}))}</p><pre><code>${esc(source)}</code></pre>`
     return page(c, `${v.name}@${v.version}`, body, '/registry')
@@ -270,7 +268,7 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
     const v = registry.resolve('notebooks', name, ref)
     const file = v.files.find((f) => f.name.endsWith('.ipynb'))
     if (file === undefined) throw new ConfigError(`notebook ${v.name}@${v.version} holds no .ipynb file`)
-    const notebook = parseNotebook(readFileSync(registry.file('notebooks', `${v.name}@${v.version}`, file.name), 'utf8'), `notebook ${v.name}@${v.version}`)
+    const notebook = parseNotebook(registry.readFile('notebooks', `${v.name}@${v.version}`, file.name).toString('utf8'), `notebook ${v.name}@${v.version}`)
     const runs = v.runs.map((id) => link(`/runs/${seg(id)}`, id.slice(0, 8)).html).join(' ')
     const body = `<h1>notebook ${link(`/registry/notebooks/${seg(v.name)}`, v.name).html} v${v.version}</h1>
 <p class="muted">executed ${esc(fmtTime(v.createdAt))} UTC${v.source === undefined ? '' : ` from ${esc(v.source)}`}${runs === '' ? '' : ` · runs: ${runs}`}</p>${renderNotebookHtml(notebook)}`
@@ -282,7 +280,7 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
   app.get('/dashboards', (c) => page(c, 'Dashboards', `<h1>Dashboards</h1>${entriesTable(registry, 'dashboards')}<p class="muted">Publish with mtflow dashboard publish NAME (run-comparison, strategy, data-coverage).</p>`, '/dashboards'))
   const dashboardPage = (c: Context, name: string, ref: string) => {
     const v = registry.resolve('dashboards', name, ref)
-    const html = readFileSync(registry.file('dashboards', `${v.name}@${v.version}`, 'index.html'), 'utf8')
+    const html = registry.readFile('dashboards', `${v.name}@${v.version}`, 'index.html').toString('utf8')
     c.header('content-security-policy', PAGE_CSP)
     c.header('x-mtflow-version', `${v.name}@${v.version}`)
     return c.html(html)

@@ -127,6 +127,9 @@ function makeWorkspace(home: string): string[] {
   return ids
 }
 
+/** The token header every request carries (the server answers nothing without it). */
+let authorization = ''
+
 /** `mtflow serve --port 0 --json` as a child process; resolves with its URL once it listens. */
 function startServe(home: string, cpuProfDir: string | undefined): Promise<{ child: ChildProcess; url: string }> {
   const flags = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]
@@ -139,7 +142,9 @@ function startServe(home: string, cpuProfDir: string | undefined): Promise<{ chi
       if (nl < 0) return
       child.stdout!.off('data', onData)
       try {
-        resolve({ child, url: (JSON.parse(out.slice(0, nl)) as { url: string }).url })
+        const printed = JSON.parse(out.slice(0, nl)) as { url: string; token: string }
+        authorization = `Bearer ${printed.token}`
+        resolve({ child, url: printed.url })
       } catch (error) {
         reject(new Error(`mtflow serve printed ${JSON.stringify(out)}`, { cause: error }))
       }
@@ -218,7 +223,7 @@ async function load(url: string, paths: readonly string[], options: { connection
 
 function get(agent: Agent, target: URL, path: string): Promise<{ status: number; bytes: number }> {
   return new Promise((resolve, reject) => {
-    const req = request({ agent, host: target.hostname, port: target.port, path, method: 'GET' }, (res) => {
+    const req = request({ agent, host: target.hostname, port: target.port, path, method: 'GET', headers: { authorization } }, (res) => {
       let bytes = 0
       res.on('data', (chunk: Buffer) => (bytes += chunk.length))
       res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }))

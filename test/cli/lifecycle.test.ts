@@ -82,17 +82,22 @@ describe('the lifecycle (npm start)', () => {
   it('serves what it made and prints the URL', async () => {
     const child = spawn(process.execPath, [join(ROOT, 'lib/cli/bin.cjs'), 'lifecycle', '--port', '0', '--json'], { env: { ...process.env, MTFLOW_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] })
     try {
-      const url = await new Promise<string>((resolve, reject) => {
+      const { url, login } = await new Promise<{ url: string; login: string }>((resolve, reject) => {
         let out = ''
         child.stdout.on('data', (d: Buffer) => {
           out += d.toString()
           const line = out.split('\n').find((l) => l.startsWith('{"url"'))
-          if (line !== undefined) resolve(JSON.parse(line).url)
+          if (line !== undefined) resolve(JSON.parse(line))
         })
         child.on('exit', (code) => reject(new Error(`lifecycle exited ${code} before serving`)))
       })
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
-      const page = await fetch(`${url}/dashboards/run-comparison`)
+      expect((await fetch(`${url}/dashboards/run-comparison`)).status).toBe(401)
+      // The printed login URL, as a browser follows it: a cookie, then the pages.
+      const entered = await fetch(login, { redirect: 'manual' })
+      expect(entered.status).toBe(303)
+      const cookie = entered.headers.get('set-cookie')!.split(';')[0]!
+      const page = await fetch(`${url}/dashboards/run-comparison`, { headers: { cookie } })
       expect(page.status).toBe(200)
       const doc = parseHTML(await page.text()).document
       expect(doc.querySelector('svg[aria-label="equity curves"]')).not.toBeNull()

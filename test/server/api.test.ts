@@ -40,8 +40,9 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true })
 })
 
+/** A request; without headers of its own it carries the token (every request needs it). */
 async function call(path: string, init: RequestInit = {}): Promise<{ status: number; body: any; headers: Headers }> {
-  const response = await fetch(`${server.url}${path}`, init)
+  const response = await fetch(`${server.url}${path}`, init.headers === undefined ? { ...init, headers: { authorization: `Bearer ${token}` } } : init)
   const text = await response.text()
   let body: unknown = text
   try {
@@ -56,7 +57,7 @@ async function call(path: string, init: RequestInit = {}): Promise<{ status: num
 function raw(path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const url = new URL(server.url)
-    const req = request({ host: url.hostname, port: url.port, path, method: 'GET' }, (res) => {
+    const req = request({ host: url.hostname, port: url.port, path, method: 'GET', headers: { authorization: `Bearer ${token}` } }, (res) => {
       let body = ''
       res.on('data', (d: Buffer) => (body += d.toString()))
       res.on('end', () => resolve({ status: res.statusCode!, body }))

@@ -5,9 +5,9 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
+import { loginUrl, startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { Registry, Tracker } from '../../lib/track/index.js'
 
 /** A Chromium binary: $CHROMIUM_PATH, else the usual names on $PATH (Debian's is `chromium`). */
@@ -90,6 +90,7 @@ describe.skipIf(executablePath === undefined)(`the pages in headless Chromium${e
   let home: string
   let server: Listening
   let browser: Browser
+  let context: BrowserContext
   const runIds: string[] = []
 
   beforeAll(async () => {
@@ -104,6 +105,13 @@ describe.skipIf(executablePath === undefined)(`the pages in headless Chromium${e
     }
     new Registry(home).register('notebooks', 'xss-probe', { files: { 'notebook.ipynb': JSON.stringify(NOTEBOOK) }, runs: [] })
     ;[server, browser] = await Promise.all([startServer({ home, token: workspaceToken(home), port: 0, host: '127.0.0.1' }), chromium.launch({ executablePath, args: ['--no-sandbox'] })])
+    // As a person does: one visit to the printed login URL, then every page of the browser has the cookie.
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const login = await context.newPage()
+    const landed = await login.goto(loginUrl(server.url, workspaceToken(home)))
+    expect(landed?.status()).toBe(200)
+    expect(new URL(login.url()).pathname).toBe('/')
+    await login.close()
   })
   afterAll(async () => {
     await browser?.close()
@@ -112,7 +120,7 @@ describe.skipIf(executablePath === undefined)(`the pages in headless Chromium${e
   })
 
   async function open(path: string): Promise<Page> {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    const page = await context.newPage()
     const response = await page.goto(`${server.url}${path}`)
     expect(response?.status()).toBe(200)
     return page
@@ -179,7 +187,7 @@ describe.skipIf(executablePath === undefined)(`the pages in headless Chromium${e
   })
 
   it('notebook: XSS payloads in outputs and markdown stay inert, the CSP forbids scripts, the harmless text shows', async () => {
-    const page = await browser.newPage()
+    const page = await context.newPage()
     try {
       const dialogs: string[] = []
       const cspMessages: string[] = []
@@ -238,7 +246,7 @@ describe.skipIf(executablePath === undefined)(`the pages in headless Chromium${e
   })
 
   it('every page is served under the same no-script CSP', async () => {
-    const page = await browser.newPage()
+    const page = await context.newPage()
     try {
       for (const path of ['/', '/runs', `/runs/${runIds[0]}`, `/compare?runs=${runIds.join(',')}`, '/registry', '/notebooks/xss-probe']) {
         const response = await page.goto(`${server.url}${path}`)

@@ -12,6 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { Registry, Tracker } from '../../lib/track/index.js'
 
+/** Every request needs the workspace token: these tests send it (test/security/access.test.ts tries without). */
+const fetch = (url: string, init: RequestInit = {}) => globalThis.fetch(url, { ...init, headers: { authorization: `Bearer ${workspaceToken(home)}`, ...(init.headers as Record<string, string> | undefined) } })
+
 let home: string
 let server: Listening
 const ids: Record<string, string> = {}
