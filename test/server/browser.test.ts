@@ -104,7 +104,7 @@ describe.skipIf(executablePath === undefined)(`the pages in headless Chromium${e
       runIds.push(run.id)
     }
     new Registry(home).register('notebooks', 'xss-probe', { files: { 'notebook.ipynb': JSON.stringify(NOTEBOOK) }, runs: [] })
-    ;[server, browser] = await Promise.all([startServer({ home, token: workspaceToken(home), port: 0, host: '127.0.0.1' }), chromium.launch({ executablePath, args: ['--no-sandbox'] })])
+    ;[server, browser] = await Promise.all([startServer({ home, token: workspaceToken(home), port: 0, host: '127.0.0.1' }), chromium.launch({ executablePath, args: ['--no-sandbox', '--host-resolver-rules=MAP rebind.test 127.0.0.1'] })])
     // As a person does: one visit to the printed login URL, then every page of the browser has the cookie.
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     const login = await context.newPage()
@@ -242,6 +242,26 @@ describe.skipIf(executablePath === undefined)(`the pages in headless Chromium${e
       expect((await page.evaluate(() => (globalThis as unknown as InPage).__violations))[0]).toMatch(/^script-src/)
     } finally {
       await page.close()
+    }
+  })
+
+  it('reads nothing through a name that resolves here (DNS rebinding), nor without the login', async () => {
+    // Chromium resolves rebind.test to 127.0.0.1, as an attacker's domain would after rebinding.
+    const page = await context.newPage()
+    try {
+      const rebound = await page.goto(`http://rebind.test:${server.port}/api/runs`)
+      expect(rebound?.status()).toBe(403)
+      expect(await rebound!.text()).not.toContain(runIds[0]!)
+    } finally {
+      await page.close()
+    }
+    const stranger = await browser.newPage()
+    try {
+      const refused = await stranger.goto(`${server.url}/runs/${runIds[0]}`)
+      expect(refused?.status()).toBe(401)
+      expect(await refused!.text()).not.toContain('equity')
+    } finally {
+      await stranger.close()
     }
   })
 
