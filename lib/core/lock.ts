@@ -1,9 +1,29 @@
 // Lock files for the shared workspace (a lake partition, a run, a registry entry), held for one write only
 // (DESIGN: no process holds an exclusive lock longer than one write). A lock whose owner process is gone —
 // killed mid-write — is taken over. `withLockSync` is for the tracker's synchronous logging calls.
+// A lock is not re-entrant: work that asks again for a lock its own call chain holds fails at once
+// (it would otherwise wait on itself until the deadline).
 
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { openSync, closeSync, writeSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { DataError } from './errors.js'
+
+/** Lock paths this process holds now (any call chain): a lock file naming our pid but absent here is a dead predecessor's. */
+const heldHere = new Set<string>()
+/** Lock paths held by the current async call chain (withLock inside withLock). */
+const chain = new AsyncLocalStorage<ReadonlySet<string>>()
+/** Lock paths held by the synchronous call stack (withLockSync inside withLockSync). */
+const syncHeld = new Set<string>()
+
+/** The lock paths this process holds right now (absolute). */
+export function locksHeld(): string[] {
+  return [...heldHere]
+}
+
+function reentered(path: string): DataError {
+  return new DataError(`could not lock ${path}: this very call chain already holds it (pid ${process.pid}); a lock is not re-entrant, so waiting would never end`)
+}
 
 export interface LockOptions {
   /** Give up after this many milliseconds of waiting. */
@@ -15,13 +35,19 @@ export interface LockOptions {
 export async function withLock<T>(path: string, work: () => Promise<T>, options: LockOptions = {}): Promise<T> {
   const deadline = Date.now() + (options.waitMs ?? 120_000)
   const staleMs = options.staleMs ?? 600_000
+  const id = resolve(path)
+  const mine = chain.getStore()
+  if (mine?.has(id) === true || syncHeld.has(id)) throw reentered(path)
+  // Another call chain of this process may hold it: that one ends by itself, so waiting is right.
   for (let attempt = 0; !acquire(path, staleMs); attempt++) {
     if (Date.now() > deadline) throw held(path)
     await new Promise((r) => setTimeout(r, Math.min(100, 5 * (attempt + 1))))
   }
+  heldHere.add(id)
   try {
-    return await work()
+    return await chain.run(new Set([...(mine ?? []), id]), work)
   } finally {
+    heldHere.delete(id)
     rmSync(path, { force: true })
   }
 }
@@ -30,13 +56,20 @@ export async function withLock<T>(path: string, work: () => Promise<T>, options:
 export function withLockSync<T>(path: string, work: () => T, options: LockOptions = {}): T {
   const deadline = Date.now() + (options.waitMs ?? 30_000)
   const staleMs = options.staleMs ?? 600_000
+  const id = resolve(path)
+  // The thread sleeps while waiting: no other call chain of this process can release a lock it holds.
+  if (syncHeld.has(id) || heldHere.has(id)) throw reentered(path)
   for (let attempt = 0; !acquire(path, staleMs); attempt++) {
     if (Date.now() > deadline) throw held(path)
     sleepSync(Math.min(20, 1 + attempt))
   }
+  heldHere.add(id)
+  syncHeld.add(id)
   try {
     return work()
   } finally {
+    syncHeld.delete(id)
+    heldHere.delete(id)
     rmSync(path, { force: true })
   }
 }
@@ -95,6 +128,9 @@ function isStale(path: string, staleMs: number): boolean {
   }
   if (typeof info.at === 'number' && Date.now() - info.at > staleMs) return true
   if (typeof info.pid !== 'number') return false
+  // Our own pid on a lock this process does not hold: left by an earlier process with the same pid
+  // (pids are reused, e.g. in containers), which is gone.
+  if (info.pid === process.pid) return !heldHere.has(resolve(path))
   try {
     process.kill(info.pid, 0)
     return false

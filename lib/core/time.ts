@@ -46,3 +46,20 @@ export function toIsoDate(ms: number): string {
   if (iso.endsWith('T00:00:00.000Z')) return iso.slice(0, 10)
   return iso.endsWith('.000Z') ? `${iso.slice(0, 19)}Z` : iso
 }
+
+export type EpochUnit = 's' | 'ms' | 'us' | 'ns'
+
+/**
+ * The unit of epoch numbers of this magnitude (use a column's median, so one odd value does not
+ * decide): 1970–2200 spans 0–7.3e9 s, 7.3e12 ms, 7.3e15 µs and 7.3e18 ns, so the bounds 1e11, 1e14
+ * and 1e17 (the year 5138 in each unit) separate them.
+ */
+export function epochUnitOf(magnitude: number): EpochUnit {
+  const m = Math.abs(magnitude)
+  return m < 1e11 ? 's' : m < 1e14 ? 'ms' : m < 1e17 ? 'us' : 'ns'
+}
+
+/** An epoch number in `unit` as epoch ms (by division for µs and ns: exact for whole milliseconds). */
+export function epochToMs(value: number, unit: EpochUnit): number {
+  return unit === 's' ? value * 1000 : unit === 'ms' ? value : unit === 'us' ? value / 1000 : value / 1_000_000
+}

@@ -2,7 +2,7 @@
 // volume in any order and case). Issue-level import with validation and quarantine builds on this.
 
 import { readFileSync } from 'node:fs'
-import { DataError } from '../core/index.js'
+import { DataError, epochToMs, epochUnitOf } from '../core/index.js'
 import { checkBars, toEpochMs, type Bars } from './bars.js'
 import { emptyBars } from './convert.js'
 
@@ -43,11 +43,19 @@ export function parseBarsCsv(text: string, options: ReadCsvOptions & { label?: s
   }
   const n = lines.length - 1
   const bars = emptyBars(options, n)
+  const timeTexts = lines.slice(1).map((line) => (line.split(',')[cols.time] ?? '').trim().replace(/^"|"$/g, ''))
+  const isEpoch = (text: string) => /^\d+(\.\d+)?$/.test(text)
+  // Epoch numbers: one unit (s, ms, µs or ns) for the whole column, from its median magnitude.
+  const epochs = timeTexts.filter(isEpoch).map(Number).sort((a, b) => a - b)
+  const unit = epochUnitOf(epochs.length === 0 ? 0 : epochs[epochs.length >> 1]!)
   for (let i = 0; i < n; i++) {
     const cells = lines[i + 1]!.split(',')
     const where = `${label} line ${i + 2}`
-    const timeText = (cells[cols.time] ?? '').trim().replace(/^"|"$/g, '')
-    bars.time[i] = toEpochMs(/^\d+(\.\d+)?$/.test(timeText) ? epochFromNumber(Number(timeText)) : timeText, `${where} time`)
+    const timeText = timeTexts[i]!
+    bars.time[i] = toEpochMs(isEpoch(timeText) ? epochToMs(Number(timeText), unit) : timeText, `${where} time`)
+    if (!(bars.time[i]! >= 0 && bars.time[i]! < Date.UTC(2201, 0, 1))) {
+      throw new DataError(`${where}: time ${JSON.stringify(timeText)} is outside 1970-01-01 … 2200-12-31`)
+    }
     for (const field of ['open', 'high', 'low', 'close', 'volume'] as const) {
       const raw = (cells[cols[field]] ?? '').trim()
       const value = raw === '' ? NaN : Number(raw)
@@ -57,9 +65,4 @@ export function parseBarsCsv(text: string, options: ReadCsvOptions & { label?: s
   }
   checkBars(bars)
   return bars
-}
-
-/** Epoch seconds (< 1e11) or milliseconds. */
-function epochFromNumber(value: number): number {
-  return value < 1e11 ? value * 1000 : value
 }

@@ -2,12 +2,12 @@
 // quarantine with a reason code), exact duplicates dropped and counted, conflicting duplicates
 // quarantined, out-of-order input sorted, then merged into the lake. Gaps are reported, never filled.
 
-import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { extname, join } from 'node:path'
-import { ConfigError, DataError, fileStamp, timeframeAnchor, timeframeMs } from '../core/index.js'
+import { ConfigError, DataError, fileStamp, timeframeAnchor, timeframeMs, withLock } from '../core/index.js'
 import type { Bars } from './bars.js'
 import { appendDoubles, duckdb, sqlIdent, sqlString } from './duckdb.js'
-import { DEFAULT_SOURCE, gapStatsSql, mergeIntoLake, type DatasetKey } from './lake.js'
+import { DEFAULT_SOURCE, gapStatsSql, LAKE_END_MS, LAKE_FIRST_MS, mergeIntoLake, type DatasetKey } from './lake.js'
 
 export const REASONS = [
   'bad_time',
@@ -33,7 +33,10 @@ export interface IngestReport extends DatasetKey {
   unchanged: number
   /** Exact duplicate rows inside the input, dropped. */
   duplicates: number
+  /** Bad rows of this input, by reason (rows already in the quarantine from an earlier import included). */
   quarantined: Partial<Record<Reason, number>>
+  /** Of those, rows the quarantine did not hold yet (keyed by content: re-importing a file adds none). */
+  quarantineAdded: number
   quarantineFile?: string
   /** Intervals longer than one step between consecutive accepted rows of this input. */
   gaps: number
@@ -42,9 +45,13 @@ export interface IngestReport extends DatasetKey {
 
 let counter = 0
 
+/** The raw text columns a staged source may carry for quarantine (NULL: the number is its own text). */
+const RAW = ['raw_time', 'raw_open', 'raw_high', 'raw_low', 'raw_close', 'raw_volume'] as const
+const NO_RAW = RAW.map((r) => `NULL::VARCHAR AS ${r}`).join(', ')
+
 /**
  * Validate `source` — a SELECT yielding t (epoch ms, NULL when unreadable), open, high, low, close,
- * volume — and merge it into the lake. One pass materialises the rows, sorted by time, with their
+ * volume and the raw text of each (raw_time … raw_volume, NULL when not known) — and merge it into the lake. One pass materialises the rows, sorted by time, with their
  * reason code; one window pass over the valid rows counts gaps and repeated times. Only when a time
  * repeats does an aggregate by time separate exact duplicates (dropped) from conflicting ones
  * (quarantined). `cleanup` tables are dropped at the end.
@@ -63,8 +70,11 @@ export async function ingestStaged(home: string, key: DatasetKey, source: string
   const differs = ['open', 'high', 'low', 'close', 'volume'].map((c) => `min(${c}) IS DISTINCT FROM max(${c})`).join(' OR ')
   try {
     // Sorted by t: the per-partition writes then read contiguous row groups, already in order.
-    await conn.run(`CREATE TABLE ${checked} AS SELECT t, open, high, low, close, coalesce(volume, 'NaN'::DOUBLE) AS volume, CASE
-        WHEN t IS NULL OR NOT isfinite(t) THEN 'bad_time'
+    // Raw text is kept for bad rows only (for the quarantine); valid rows need their numbers alone.
+    await conn.run(`CREATE TABLE ${checked} AS SELECT t, open, high, low, close, volume, reason,
+        ${RAW.map((r) => `CASE WHEN reason IS NULL THEN NULL ELSE ${r} END AS ${r}`).join(', ')}
+        FROM (SELECT t, open, high, low, close, coalesce(volume, 'NaN'::DOUBLE) AS volume, ${RAW.join(', ')}, CASE
+        WHEN t IS NULL OR NOT isfinite(t) OR t < ${LAKE_FIRST_MS} OR t >= ${LAKE_END_MS} THEN 'bad_time'
         WHEN open IS NULL OR high IS NULL OR low IS NULL OR close IS NULL
           OR NOT (isfinite(open) AND isfinite(high) AND isfinite(low) AND isfinite(close)) OR isinf(coalesce(volume, 0)) THEN 'non_finite'
         WHEN least(open, high, low, close) <= 0 THEN 'non_positive_price'
@@ -72,9 +82,9 @@ export async function ingestStaged(home: string, key: DatasetKey, source: string
         WHEN low > least(open, close) THEN 'low_above_open_close'
         WHEN volume < 0 THEN 'negative_volume'
         WHEN (t - ${offset}) % ${step} <> 0 THEN 'off_grid'
-        ELSE NULL END AS reason FROM (${source}) ORDER BY t`)
+        ELSE NULL END AS reason FROM (${source})) ORDER BY t`)
     await conn.run(`CREATE VIEW ${valid} AS SELECT t, open, high, low, close, volume FROM ${checked} WHERE reason IS NULL`)
-    await conn.run(`CREATE TABLE ${quarantine} AS SELECT t, open, high, low, close, volume, reason FROM ${checked} WHERE reason IS NOT NULL`)
+    await conn.run(`CREATE TABLE ${quarantine} AS SELECT t, open, high, low, close, volume, reason, ${RAW.join(', ')} FROM ${checked} WHERE reason IS NOT NULL`)
     const input = Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM ${checked}`)).getRowObjects()[0]!.n)
     let stats = (await conn.runAndReadAll(gapStatsSql(valid, key.timeframe))).getRowObjects()[0]!
     const validRows = Number(stats.rows)
@@ -83,7 +93,7 @@ export async function ingestStaged(home: string, key: DatasetKey, source: string
       // min = max per column ⇔ all rows of a time are identical (NaN volumes compare equal in DuckDB).
       await conn.run(`CREATE TABLE ${deduped} AS SELECT t, min(open) AS open, min(high) AS high, min(low) AS low, min(close) AS close,
           min(volume) AS volume, (${differs}) AS conflict FROM ${valid} GROUP BY t ORDER BY t`)
-      await conn.run(`INSERT INTO ${quarantine} SELECT c.t, c.open, c.high, c.low, c.close, c.volume, 'duplicate_conflict'
+      await conn.run(`INSERT INTO ${quarantine} (t, open, high, low, close, volume, reason) SELECT c.t, c.open, c.high, c.low, c.close, c.volume, 'duplicate_conflict'
           FROM ${valid} c SEMI JOIN (SELECT t FROM ${deduped} WHERE conflict) x ON c.t = x.t`)
       await conn.run(`DELETE FROM ${deduped} WHERE conflict`)
       accepted = deduped
@@ -103,10 +113,15 @@ export async function ingestStaged(home: string, key: DatasetKey, source: string
       unchanged: merged.unchanged,
       duplicates: validRows - (quarantined.duplicate_conflict ?? 0) - acceptedRows,
       quarantined,
+      quarantineAdded: 0,
       gaps: Number(stats.gaps),
       partitions: merged.partitions,
     }
-    if (Object.keys(quarantined).length > 0) report.quarantineFile = await writeQuarantine(home, key, quarantine, origin)
+    if (Object.keys(quarantined).length > 0) {
+      const written = await writeQuarantine(home, key, quarantine, origin)
+      report.quarantineAdded = written.added
+      if (written.file !== undefined) report.quarantineFile = written.file
+    }
     return report
   } finally {
     await conn.run(`DROP VIEW IF EXISTS ${valid}`)
@@ -118,22 +133,46 @@ export function quarantineDir(home: string, key: DatasetKey): string {
   return join(home, 'lake', 'quarantine', `source=${encodeURIComponent(key.source)}`, `symbol=${encodeURIComponent(key.symbol)}`, `timeframe=${key.timeframe}`)
 }
 
-async function writeQuarantine(home: string, key: DatasetKey, table: string, origin: string): Promise<string> {
+/**
+ * Add an import's bad rows to the dataset's quarantine, each once: a row's key is a hash of its raw
+ * text (time and the five values; a number's text when no raw text is known), its reason and its
+ * occurrence among identical rows, so importing the same file again adds nothing while two identical
+ * bad lines in one file stay two rows. Under the quarantine folder's lock (concurrent imports of one
+ * file add each row once too).
+ */
+async function writeQuarantine(home: string, key: DatasetKey, table: string, origin: string): Promise<{ file?: string; added: number }> {
   const dir = quarantineDir(home, key)
   mkdirSync(dir, { recursive: true })
-  const file = join(dir, `${fileStamp()}-${process.pid}-${counter}.parquet`)
-  const tmp = `${file}.tmp`
   const conn = await duckdb()
-  try {
-    await conn.run(
-      `COPY (SELECT t AS time_ms, open, high, low, close, volume, reason, ${sqlString(origin)} AS origin, now() AS quarantined_at FROM ${table})
-       TO ${sqlString(tmp)} (FORMAT parquet)`,
-    )
-    renameSync(tmp, file)
-  } finally {
-    rmSync(tmp, { force: true })
-  }
-  return file
+  const text = (c: string) => `coalesce(raw_${c}, CAST(${c === 'time' ? 't' : c} AS VARCHAR), '')`
+  const content = `concat_ws(chr(31), reason, ${['time', 'open', 'high', 'low', 'close', 'volume'].map(text).join(', ')})`
+  const keyed = `(SELECT *, md5(${content} || chr(31) || row_number() OVER (PARTITION BY ${content})) AS row_key FROM ${table})`
+  return withLock(join(dir, '.lock'), async () => {
+    const earlier = readdirSync(dir).filter((f) => f.endsWith('.parquet')).map((f) => join(dir, f))
+    let known = ''
+    if (earlier.length > 0) {
+      // Files written before keys existed have no row_key column: their rows are not matched.
+      const list = `[${earlier.map(sqlString).join(', ')}]`
+      const hasKey = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${list}, union_by_name = true)`)).getRowObjects().some((r) => r.column_name === 'row_key')
+      if (hasKey) known = `WHERE row_key NOT IN (SELECT row_key FROM read_parquet(${list}, union_by_name = true) WHERE row_key IS NOT NULL)`
+    }
+    const fresh = `(SELECT * FROM ${keyed} ${known})`
+    const added = Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM ${fresh}`)).getRowObjects()[0]!.n)
+    if (added === 0) return { added }
+    const file = join(dir, `${fileStamp()}-${process.pid}-${counter}.parquet`)
+    const tmp = `${file}.${process.pid}.${counter}.tmp`
+    try {
+      await conn.run(
+        `COPY (SELECT t AS time_ms, open, high, low, close, volume, reason, ${sqlString(origin)} AS origin, now() AS quarantined_at,
+                ${RAW.join(', ')}, row_key FROM ${fresh} ORDER BY t)
+         TO ${sqlString(tmp)} (FORMAT parquet)`,
+      )
+      renameSync(tmp, file)
+    } finally {
+      rmSync(tmp, { force: true })
+    }
+    return { file, added }
+  })
 }
 
 export interface IngestOptions {
@@ -157,7 +196,7 @@ export async function ingestBars(home: string, bars: Bars, options: { source?: s
   const raw = `raw_${process.pid}_${++counter}`
   await conn.run(`CREATE TEMP TABLE ${raw} (t DOUBLE, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE)`)
   await appendDoubles(conn, raw, [bars.time, bars.open, bars.high, bars.low, bars.close, bars.volume])
-  return ingestStaged(home, key, `SELECT * FROM ${raw}`, options.origin ?? 'bars', [raw])
+  return ingestStaged(home, key, `SELECT *, ${NO_RAW} FROM ${raw}`, options.origin ?? 'bars', [raw])
 }
 
 const TIME_NAMES = ['date', 'time', 'timestamp', 'datetime', 'open_time', 'ts']
@@ -165,7 +204,8 @@ const TIME_NAMES = ['date', 'time', 'timestamp', 'datetime', 'open_time', 'ts']
 /**
  * Import a CSV or Parquet file: column names are matched in any case (date/time/timestamp/datetime,
  * open, high, low, close, volume); times may be ISO dates or date-times (UTC unless they carry an
- * offset), epoch seconds or epoch milliseconds.
+ * offset), or epoch seconds, milliseconds, microseconds or nanoseconds (told apart by the column's
+ * median magnitude). Quarantined rows keep the raw text of every field.
  */
 export async function importFile(home: string, path: string, options: IngestOptions): Promise<IngestReport> {
   const key = keyOf(options)
@@ -194,8 +234,11 @@ export async function importFile(home: string, path: string, options: IngestOpti
   if (missing.length > 0) throw new ConfigError(`${path}: no column for ${missing.join(', ')} (columns: ${columns.map((c) => c.name).join(', ')}); ${expected}`)
   const volume = find(['volume', 'vol'])
   const num = (c: { name: string } | undefined) => (c === undefined ? 'NULL::DOUBLE' : `TRY_CAST(${sqlIdent(c.name)} AS DOUBLE)`)
-  const source = (formats?: string[]) => `SELECT ${timeExpression(time!, formats)} AS t, ${num(cols.open)} AS open, ${num(cols.high)} AS high,
-      ${num(cols.low)} AS low, ${num(cols.close)} AS close, ${num(volume)} AS volume FROM ${reader(formats !== undefined)}`
+  const raw = (c: { name: string } | undefined) => (c === undefined ? 'NULL::VARCHAR' : `CAST(${sqlIdent(c.name)} AS VARCHAR)`)
+  const source = (formats?: string[]) => `SELECT ${timeExpression(time!, reader(formats !== undefined), formats)} AS t, ${num(cols.open)} AS open, ${num(cols.high)} AS high,
+      ${num(cols.low)} AS low, ${num(cols.close)} AS close, ${num(volume)} AS volume,
+      ${raw(time)} AS raw_time, ${raw(cols.open)} AS raw_open, ${raw(cols.high)} AS raw_high, ${raw(cols.low)} AS raw_low,
+      ${raw(cols.close)} AS raw_close, ${raw(volume)} AS raw_volume FROM ${reader(formats !== undefined)}`
   const ingest = async (text: boolean): Promise<IngestReport> => {
     try {
       return await ingestStaged(home, key, source(text ? await sniffedFormats(path) : undefined), path)
@@ -221,9 +264,9 @@ async function sniffedFormats(path: string): Promise<string[]> {
 /**
  * SQL turning the time column into epoch ms (DOUBLE), NULL where it cannot be read. `formats`: the
  * column is read as text (the fallback read) and its sniffed type is parsed with these strptime
- * formats, then as ISO.
+ * formats, then as ISO. `from`: the reader, for the numeric column's median magnitude.
  */
-function timeExpression(column: { name: string; type: string }, formats?: string[]): string {
+function timeExpression(column: { name: string; type: string }, from: string, formats?: string[]): string {
   const type = column.type.toUpperCase()
   const name = sqlIdent(column.name)
   const numeric = /INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/.test(type)
@@ -235,8 +278,13 @@ function timeExpression(column: { name: string; type: string }, formats?: string
   }
   if (type.startsWith('TIMESTAMP') || type === 'DATE') return `epoch_ms(${c}::TIMESTAMPTZ)::DOUBLE`
   if (/INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/.test(type)) {
-    // Epoch seconds or milliseconds, per value: seconds stay below 1e11 until the year 5138.
-    return `CASE WHEN abs(${c}::DOUBLE) < 1e11 THEN ${c}::DOUBLE * 1000 ELSE ${c}::DOUBLE END`
+    // The unit of the whole column from its median magnitude (one value off by a factor does not
+    // change it; it lands outside 1970–2200 and is quarantined as bad_time). 1970–2200 spans
+    // 0–7.3e9 s, 7.3e12 ms, 7.3e15 µs, 7.3e18 ns: thresholds 1e11, 1e14, 1e17 (the year 5138 in each).
+    // Division, not multiplication by 0.001: exact whenever the result is a whole millisecond.
+    const x = `${c}::DOUBLE`
+    const m = `(SELECT median(abs(${c}::DOUBLE)) FROM ${from})`
+    return `CASE WHEN ${m} < 1e11 THEN ${x} * 1000 WHEN ${m} < 1e14 THEN ${x} WHEN ${m} < 1e17 THEN ${x} / 1000 ELSE ${x} / 1000000 END`
   }
   return `epoch_ms(TRY_CAST(${c} AS TIMESTAMPTZ))::DOUBLE`
 }
@@ -256,7 +304,7 @@ export async function quarantineSummary(home: string): Promise<QuarantineSummary
   const rows = (
     await conn.runAndReadAll(
       `SELECT regexp_extract(filename, 'source=([^/]+)/symbol=([^/]+)/timeframe=([^/]+)/', ['s', 'y', 't']) AS k, reason, count(*) AS n, count(DISTINCT filename) AS files
-       FROM read_parquet(${sqlString(glob)}, filename = true) GROUP BY k, reason ORDER BY k, reason`,
+       FROM read_parquet(${sqlString(glob)}, filename = true, union_by_name = true) GROUP BY k, reason ORDER BY k, reason`,
     )
   ).getRowObjects()
   const byKey = new Map<string, QuarantineSummary>()

@@ -1,54 +1,86 @@
 // The market-data lake: Parquet under MTFLOW_HOME/lake/bars, one file per (source, symbol, timeframe,
 // period) — a month for intraday timeframes, a year for daily and weekly ones. Writes go through a
-// validated staging table, merge with what a partition already holds, and replace the file atomically
-// under a per-partition lock held for that one write only. Readers never lock.
+// validated staging table and merge with what a partition already holds into a new generation of the
+// dataset, switched to at once (generations.ts), under a per-dataset lock held for that one write only.
+// Readers never lock: they see the whole dataset before an import or the whole dataset after it.
 
 import { open } from 'node:fs/promises'
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
+import { closeSync, copyFileSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { DataError, NotFoundError, sha256, timeframeMs, toIsoDate, withLock } from '../core/index.js'
+import { DataError, NotFoundError, sha256, timeframeMs, toIsoDate, withLock, writeFileAtomic } from '../core/index.js'
 import { checkBars, lowerBound, toEpochMs, type Bars } from './bars.js'
 import { emptyBars } from './convert.js'
 import type { DuckDBConnection } from '@duckdb/node-api'
 import { duckdb, duckdbWriters, queryDoubles, sqlString } from './duckdb.js'
 import { fileSource, openPlainParquet, parquetFooterLength } from './parquet-plain.js'
+import {
+  currentGeneration,
+  datasetDir,
+  DATASET_LOCK,
+  generationDir,
+  lakeDir,
+  partitionFilesIn,
+  periodOfFile,
+  POINTER_FILE,
+  removeDatasetDebris,
+  removeGeneration,
+  generationsIn,
+  type DatasetKey,
+} from './generations.js'
+
+export { datasetDir, lakeDir, type DatasetKey } from './generations.js'
 
 export const DEFAULT_SOURCE = 'local'
 
-export interface DatasetKey {
-  source: string
-  symbol: string
-  timeframe: string
-}
+/** Bar times the lake holds: 1970-01-01 up to the end of 2200 (epoch ms; others are quarantined as bad_time). */
+export const LAKE_FIRST_MS = 0
+export const LAKE_END_MS = Date.UTC(2201, 0, 1)
 
-export function lakeDir(home: string): string {
-  return join(home, 'lake', 'bars')
-}
-
-/** Path segments are URL-encoded so that any symbol ("BTC/USDT", "^GSPC") makes a safe folder name. */
-export function datasetDir(home: string, key: DatasetKey): string {
-  return join(lakeDir(home), `source=${encodeURIComponent(key.source)}`, `symbol=${encodeURIComponent(key.symbol)}`, `timeframe=${key.timeframe}`)
-}
-
-/** The period of a bar time: "2024-03" for intraday timeframes, "2024" for 1d and longer. */
+/**
+ * The period of a bar time: "2024-03" for intraday timeframes, "2024" for 1d and longer. Only times
+ * the lake can hold have one: a 5-digit or negative year would make a name ("+055969") that sorts and
+ * collides wrongly.
+ */
 export function periodOf(ms: number, timeframe: string): string {
+  if (!(ms >= LAKE_FIRST_MS && ms < LAKE_END_MS)) {
+    throw new DataError(`time ${ms} is outside the lake's range 1970-01-01 … 2200-12-31 (epoch ms expected)`)
+  }
   const iso = new Date(ms).toISOString()
   return timeframeMs(timeframe) >= 86_400_000 ? iso.slice(0, 4) : iso.slice(0, 7)
 }
 
-function partitionFile(home: string, key: DatasetKey, period: string): string {
-  return join(datasetDir(home, key), `period=${period}`, 'data.parquet')
+function partitionIn(dir: string, period: string): string {
+  return join(dir, `period=${period}`, 'data.parquet')
 }
 
-/** The partition files of a dataset, in time order (periods sort as text). */
+/** The partition files of a dataset's current generation, in time order (periods sort as text). */
 export function partitionFiles(home: string, key: DatasetKey): string[] {
-  const dir = datasetDir(home, key)
-  if (!existsSync(dir)) return []
-  return readdirSync(dir)
-    .filter((name) => name.startsWith('period='))
-    .sort()
-    .map((name) => join(dir, name, 'data.parquet'))
-    .filter((file) => existsSync(file))
+  return partitionFilesIn(currentGeneration(datasetDir(home, key)).dir)
+}
+
+/**
+ * Run a read over the current generation's partition files (those `pick` keeps), the same generation
+ * throughout: when a file went missing or changed during the read (a writer switched generations and
+ * removed an old one), the pointer is read again and the read retried.
+ */
+export async function readCurrent<T>(home: string, key: DatasetKey, pick: (files: string[]) => string[], read: (files: string[]) => Promise<T>, attempts = 8): Promise<T> {
+  const dataset = datasetDir(home, key)
+  for (let attempt = 1; ; attempt++) {
+    const generation = currentGeneration(dataset)
+    const files = pick(partitionFilesIn(generation.dir))
+    const before = files.map(fileVersion)
+    let failure: unknown
+    try {
+      const result = await read(files)
+      if (files.every((f, i) => fileVersion(f) === before[i])) return result
+    } catch (error) {
+      failure = error
+      if (files.every((f, i) => fileVersion(f) === before[i]) && currentGeneration(dataset).generation === generation.generation) throw error
+    }
+    if (attempt >= attempts) {
+      throw failure ?? new DataError(`the lake files of ${key.source}/${key.symbol}/${key.timeframe} kept changing while being read (${files.length} files); try again`)
+    }
+  }
 }
 
 export interface WriteResult {
@@ -75,14 +107,56 @@ export async function mergeIntoLake(home: string, key: DatasetKey, table: string
   if (span.a === null) return result
   // Periods as time ranges computed here: the SQL filters on t, with no per-row date arithmetic.
   const periods = periodRanges(Number(span.a), Number(span.b), key.timeframe)
-  const fresh = periods.filter((p) => !existsSync(partitionFile(home, key, p.period)))
-  if (fresh.length > 0) await writeNewPartitions(home, key, table, fresh, result)
-  for (const range of periods) {
-    if (result.partitions.includes(range.period)) continue
-    await mergePartition(home, key, table, range, conflictTable, result)
-  }
+  const dataset = datasetDir(home, key)
+  mkdirSync(dataset, { recursive: true })
+  // One writer per dataset at a time: each builds on the generation before it, so none is lost.
+  await withLock(join(dataset, DATASET_LOCK), async () => {
+    // Dead writers' temp files and half-built generations, and generations older than the previous one.
+    removeDatasetDebris(dataset)
+    const base = currentGeneration(dataset)
+    const next = base.generation + 1
+    const target = generationDir(dataset, next)
+    rmSync(target, { recursive: true, force: true })
+    mkdirSync(target, { recursive: true })
+    const io: PartitionIo = { from: (p) => partitionIn(base.dir, p), to: (p) => partitionIn(target, p) }
+    try {
+      const fresh = periods.filter((p) => !existsSync(io.from(p.period)))
+      if (fresh.length > 0) await writeNewPartitions(io, table, fresh, result)
+      for (const range of periods) {
+        if (result.partitions.includes(range.period)) continue
+        await mergePartition(io, table, range, conflictTable, result)
+      }
+      if (result.partitions.length === 0) {
+        rmSync(target, { recursive: true, force: true }) // nothing new: no generation
+        return
+      }
+      // Unchanged partitions join the new generation as hard links (no copy; the old name stays valid).
+      for (const file of partitionFilesIn(base.dir)) {
+        const period = periodOfFile(file)
+        if (result.partitions.includes(period)) continue
+        mkdirSync(join(io.to(period), '..'), { recursive: true })
+        try {
+          linkSync(file, io.to(period))
+        } catch {
+          copyFileSync(file, io.to(period)) // a filesystem without hard links
+        }
+      }
+      // The switch: one atomic rename of the pointer. Readers holding the old generation finish on it.
+      writeFileAtomic(join(dataset, POINTER_FILE), `${JSON.stringify({ generation: next })}\n`)
+    } catch (error) {
+      rmSync(target, { recursive: true, force: true })
+      throw error
+    }
+    for (const g of generationsIn(dataset)) if (g < base.generation) removeGeneration(dataset, g)
+  })
   result.partitions.sort()
   return result
+}
+
+/** Where a write reads a period's current partition and where it writes the new one. */
+interface PartitionIo {
+  from(period: string): string
+  to(period: string): string
 }
 
 interface PeriodRange {
@@ -124,26 +198,26 @@ function timestampColumns(alias = ''): string {
   return `make_timestamp((${a}t * 1000)::BIGINT) AS time, ${a}open AS open, ${a}high AS high, ${a}low AS low, ${a}close AS close, ${a}volume AS volume`
 }
 
+let tempCounter = 0
+
 /**
- * Partitions no file exists for: lock them all, then write each with its own COPY (two at a time, on
- * the writer connections) and move it in.
+ * Partitions the current generation has no file for: each written with its own COPY (two at a time,
+ * on the writer connections) into the new generation. The caller holds the dataset's lock.
  */
-async function writeNewPartitions(home: string, key: DatasetKey, table: string, fresh: PeriodRange[], result: WriteResult): Promise<void> {
-  const locks = fresh.map((f) => `${partitionFile(home, key, f.period)}.lock`)
-  for (const f of fresh) mkdirSync(join(partitionFile(home, key, f.period), '..'), { recursive: true })
-  await withLocks(locks, async () => {
-    // Another process may have created some before we held the locks: those are merged afterwards.
+async function writeNewPartitions(io: PartitionIo, table: string, fresh: PeriodRange[], result: WriteResult): Promise<void> {
+  for (const f of fresh) mkdirSync(join(io.to(f.period), '..'), { recursive: true })
+  {
     // One COPY per partition: a partitioned COPY is one statement, but DuckDB writes it with several
     // threads and the rows inside each file lose their time order.
-    const todo = fresh.filter((r) => !existsSync(partitionFile(home, key, r.period)))
+    const todo = fresh
     const writers = await duckdbWriters()
     let next = 0
     let failed = false
     const work = async (conn: DuckDBConnection) => {
       while (next < todo.length && !failed) {
         const f = todo[next++]!
-        const file = partitionFile(home, key, f.period)
-        const tmp = `${file}.${process.pid}.${Date.now()}.tmp`
+        const file = io.to(f.period)
+        const tmp = `${file}.${process.pid}.${++tempCounter}.tmp`
         try {
           const written = await conn.runAndReadAll(
             `COPY (SELECT ${timestampColumns()} FROM ${table} WHERE t >= ${f.from} AND t < ${f.to} ORDER BY t) TO ${sqlString(tmp)} (${COPY_OPTIONS})`,
@@ -166,21 +240,19 @@ async function writeNewPartitions(home: string, key: DatasetKey, table: string, 
     })))
     const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')
     if (rejected !== undefined) throw rejected.reason
-  })
+  }
 }
 
-async function withLocks(paths: string[], work: () => Promise<void>): Promise<void> {
-  if (paths.length === 0) return work()
-  return withLock(paths[0]!, () => withLocks(paths.slice(1), work))
-}
-
-/** Merge one period's new rows with the partition file already there (read, union, rewrite, rename). */
-async function mergePartition(home: string, key: DatasetKey, table: string, range: PeriodRange, conflictTable: string, result: WriteResult): Promise<void> {
+/**
+ * Merge one period's new rows with the current generation's partition (read, union) into the new
+ * generation's file. The caller holds the dataset's lock.
+ */
+async function mergePartition(io: PartitionIo, table: string, range: PeriodRange, conflictTable: string, result: WriteResult): Promise<void> {
   const conn = await duckdb()
-  const file = partitionFile(home, key, range.period)
+  const file = io.from(range.period)
   const fresh = `(SELECT t, open, high, low, close, volume FROM ${table} WHERE t >= ${range.from} AND t < ${range.to})`
   if (Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM ${fresh}`)).getRowObjects()[0]!.n) === 0) return
-  await withLock(`${file}.lock`, async () => {
+  {
     let source = fresh
     let added: number
     if (existsSync(file)) {
@@ -199,7 +271,7 @@ async function mergePartition(home: string, key: DatasetKey, table: string, rang
       if (conflicts > 0) {
         result.conflicts += conflicts
         await conn.run(
-          `INSERT INTO ${conflictTable} SELECT n.t, n.open, n.high, n.low, n.close, n.volume, 'conflict_existing'
+          `INSERT INTO ${conflictTable} (t, open, high, low, close, volume, reason) SELECT n.t, n.open, n.high, n.low, n.close, n.volume, 'conflict_existing'
            FROM ${fresh} n JOIN ${old} o ON n.t = o.t WHERE NOT ${sameValues('n', 'o')}`,
         )
       }
@@ -208,17 +280,19 @@ async function mergePartition(home: string, key: DatasetKey, table: string, rang
     } else {
       added = Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM ${fresh}`)).getRowObjects()[0]!.n)
     }
-    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`
+    const target = io.to(range.period)
+    mkdirSync(join(target, '..'), { recursive: true })
+    const tmp = `${target}.${process.pid}.${++tempCounter}.tmp`
     try {
       await conn.run(`COPY (SELECT ${timestampColumns()} FROM ${source} ORDER BY t) TO ${sqlString(tmp)} (${COPY_OPTIONS})`)
       await fsyncFile(tmp)
-      renameSync(tmp, file)
+      renameSync(tmp, target)
     } finally {
       rmSync(tmp, { force: true })
     }
     result.added += added
     result.partitions.push(range.period)
-  })
+  }
 }
 
 /** Equal values, NaN equal to NaN (missing volume). */
@@ -263,14 +337,14 @@ export async function loadBars(home: string, query: BarsQuery): Promise<Bars> {
   const end = query.end === undefined ? Infinity : toEpochMs(query.end, 'end', true)
   const first = Number.isFinite(start) ? periodOf(start, key.timeframe) : ''
   const last = Number.isFinite(end) ? periodOf(end, key.timeframe) : '\uffff'
-  const files = partitionFiles(home, key).filter((file) => {
-    const period = /period=([^/\\]+)/.exec(file)![1]!
+  const pick = (files: string[]) => files.filter((file) => {
+    const period = periodOfFile(file)
     return period >= first && period <= last
   })
-  if (files.length === 0) return emptyBars(key)
-  // Whole partitions decoded straight into the result's columns (again if a writer replaced one
-  // meanwhile), then the time range cut by binary search.
-  const all = await stableRead(files, () => readPartitions(files, key))
+  // Whole partitions of one generation decoded straight into the result's columns (again if a writer
+  // switched generations and removed this one meanwhile), then the time range cut by binary search.
+  const all = await readCurrent(home, key, pick, (files) => (files.length === 0 ? Promise.resolve(emptyBars(key)) : readPartitions(files, key)))
+  if (all.time.length === 0) return all
   const total = all.time.length
   const from = Number.isFinite(start) ? lowerBound(all.time, start) : 0
   const to = Number.isFinite(end) ? lowerBound(all.time, end, true) : total
@@ -299,7 +373,7 @@ async function readPartitions(files: string[], key: DatasetKey): Promise<Bars> {
 
 /**
  * One partition file, for reading into columns at an offset: directly when it is in the lake's own
- * plain layout (its footer now, its pages later; loadBars' stableRead retries when a writer replaced
+ * plain layout (its footer now, its pages later; loadBars' readCurrent retries when a writer removed
  * the file in between), otherwise by DuckDB.
  */
 async function openPartition(file: string): Promise<OpenPartition> {
@@ -424,9 +498,13 @@ export async function listDatasets(home: string): Promise<DatasetInfo[]> {
   const conn = await duckdb()
   const out: DatasetInfo[] = []
   for (const key of listKeys(home)) {
-    const files = partitionFiles(home, key)
-    const bars = `(SELECT epoch_ms(time)::DOUBLE AS t FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = false))`
-    const row = (await stableRead(files, () => conn.runAndReadAll(gapStatsSql(bars, key.timeframe)))).getRowObjects()[0]!
+    const { row, bytes } = await readCurrent(home, key, (files) => files, async (files) => {
+      if (files.length === 0) return { row: undefined, bytes: 0 }
+      const bars = `(SELECT epoch_ms(time)::DOUBLE AS t FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = false))`
+      const size = files.reduce((sum, f) => sum + statSync(f).size, 0)
+      return { row: (await conn.runAndReadAll(gapStatsSql(bars, key.timeframe))).getRowObjects()[0]!, bytes: size }
+    })
+    if (row === undefined) continue // emptied since listKeys looked
     out.push({
       ...key,
       first: toIsoDate(Number(row.first)),
@@ -435,7 +513,7 @@ export async function listDatasets(home: string): Promise<DatasetInfo[]> {
       gaps: Number(row.gaps),
       missing: Number(row.missing),
       largestGap: row.gap_from === null ? null : { from: toIsoDate(Number(row.gap_from)), to: toIsoDate(Number(row.gap_to)) },
-      bytes: files.reduce((sum, f) => sum + statSync(f).size, 0),
+      bytes,
     })
   }
   return out

@@ -57,8 +57,9 @@ describe('the lake', () => {
     const first = await importFile(h, SAMPLE_CSV, { symbol: 'SPX', timeframe: '1d', source: 'sample' })
     expect(first).toMatchObject({ input: 5105, accepted: 5105, added: 5105, duplicates: 0, quarantined: {} })
     const id = await snapshotId(h, { symbol: 'SPX', timeframe: '1d' })
-    const files = readdirSync(join(h, 'lake', 'bars', 'source=sample', 'symbol=SPX', 'timeframe=1d'))
-    expect(files).toHaveLength(21) // one partition per year, 2000 … 2020
+    // The dataset's first generation (gen=1, named by CURRENT) holds one partition per year, 2000 … 2020.
+    const files = readdirSync(join(h, 'lake', 'bars', 'source=sample', 'symbol=SPX', 'timeframe=1d', 'gen=1'))
+    expect(files).toHaveLength(21)
     const again = await importFile(h, SAMPLE_CSV, { symbol: 'SPX', timeframe: '1d', source: 'sample' })
     expect(again).toMatchObject({ added: 0, unchanged: 5105, partitions: [] })
     expect(await snapshotId(h, { symbol: 'SPX', timeframe: '1d' })).toBe(id)
