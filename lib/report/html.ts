@@ -128,7 +128,8 @@ pre { background: var(--panel); padding: .6em .8em; overflow-x: auto; }
 .notebook { contain: paint; position: relative; overflow: auto; }
 .notebook .cell { margin: .8em 0; }
 .notebook .prompt { color: var(--muted); font: 12px ui-monospace, monospace; }
-.notebook .output { padding: .2em .8em; overflow-x: auto; }
+.notebook .output { padding: .2em .8em; }
+.notebook .output, .notebook .cell-markdown { contain: paint; position: relative; overflow: auto; isolation: isolate; }
 .notebook .stream-stderr, .notebook .error { background: #fdecea; }
 .notebook img, .notebook svg { max-width: 100%; height: auto; }
 footer { color: var(--muted); font-size: 12px; padding: 1em 1.2em; border-top: 1px solid var(--line); }

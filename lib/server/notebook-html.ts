@@ -1,6 +1,7 @@
 // An executed Jupyter notebook (nbformat 4) as an HTML fragment for the server's pages. Markdown goes
 // through marked, and every piece of markup the notebook supplies (markdown, text/html, SVG) through
-// sanitizeHtml; everything else is escaped text. Class names are stable so a page stylesheet can style them.
+// sanitizeHtml, its styles kept inside its own box; everything else is escaped text. Class names are stable
+// so a page stylesheet can style them.
 
 import { marked } from 'marked'
 import type { MultilineString, NotebookCell } from '../../kernel/nbformat.js'
@@ -13,6 +14,13 @@ export interface RenderNotebookOptions {
   title?: string
 }
 
+/**
+ * The boxes notebook markup is shown in, as selectors for sanitizeHtml's styleScope: a <style> in an output or
+ * a markdown cell only reaches inside its box, and the page CSS (lib/report/html.ts) clips each box.
+ */
+const OUTPUT_BOX = '.notebook .output'
+const MARKDOWN_BOX = '.notebook .cell-markdown'
+
 /** An output's class (beside "output") and inner markup. */
 interface Shown {
   kind: string
@@ -22,11 +30,11 @@ type Renderer = (value: unknown) => Shown | undefined
 
 /** The richest representation first; a renderer that cannot use its value passes to the next type. */
 const MIME_RENDERERS: Array<[string, Renderer]> = [
-  ['image/svg+xml', (v) => ifText(v, (svg) => ({ kind: 'output-svg', html: sanitizeHtml(svg) }))],
-  ['text/html', (v) => ifText(v, (html) => ({ kind: 'output-html', html: sanitizeHtml(html) }))],
+  ['image/svg+xml', (v) => ifText(v, (svg) => ({ kind: 'output-svg', html: sanitizeHtml(svg, { styleScope: OUTPUT_BOX }) }))],
+  ['text/html', (v) => ifText(v, (html) => ({ kind: 'output-html', html: sanitizeHtml(html, { styleScope: OUTPUT_BOX }) }))],
   ['image/png', (v) => image('image/png', v)],
   ['image/jpeg', (v) => image('image/jpeg', v)],
-  ['text/markdown', (v) => ifText(v, (md) => ({ kind: 'output-markdown', html: markdown(md) }))],
+  ['text/markdown', (v) => ifText(v, (md) => ({ kind: 'output-markdown', html: markdown(md, OUTPUT_BOX) }))],
   ['application/json', json],
   ['text/plain', (v) => ifText(v, (text) => ({ kind: 'output-text', html: `<pre>${escapeHtml(stripAnsi(text))}</pre>` }))],
 ]
@@ -68,7 +76,7 @@ function checkCells(notebook: unknown): NotebookCell[] {
 
 function renderCell(cell: NotebookCell): string {
   const source = joinText(cell.source)
-  if (cell.cell_type === 'markdown') return `<div class="cell cell-markdown">${markdown(source)}</div>`
+  if (cell.cell_type === 'markdown') return `<div class="cell cell-markdown">${markdown(source, MARKDOWN_BOX)}</div>`
   if (cell.cell_type === 'raw') return `<div class="cell cell-raw"><pre>${escapeHtml(source)}</pre></div>`
   const input =
     `<div class="input">${prompt('In', cell.execution_count)}` +
@@ -131,8 +139,8 @@ function json(value: unknown): Shown | undefined {
   return text === undefined ? undefined : { kind: 'output-json', html: `<pre>${escapeHtml(text)}</pre>` }
 }
 
-function markdown(source: string): string {
-  return sanitizeHtml(marked.parse(source, { async: false }))
+function markdown(source: string, box: string): string {
+  return sanitizeHtml(marked.parse(source, { async: false }), { styleScope: box })
 }
 
 function prompt(label: string, count: unknown): string {

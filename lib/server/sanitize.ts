@@ -1,10 +1,14 @@
 // The HTML sanitizer for markup the server did not write (notebook outputs, markdown, SVG charts).
 // linkedom parses; we walk the tree and write every tag, attribute and text ourselves from allowlists, so
 // what a browser reads back is exactly what was checked (linkedom's own serialization is never used).
+// Styles are kept inside the box the markup is shown in (sanitize-css.ts): nothing positioned out of it,
+// and <style> rules scoped under it.
 // (No DOM types here: lib/ compiles without the "dom" lib, as in lib/report/plot.ts.)
 
 import { parseHTML } from 'linkedom'
+import { ConfigError } from '../core/errors.js'
 import { attr, esc } from '../report/html.js'
+import { filterDeclarations, scopeStylesheet } from './sanitize-css.js'
 
 /** The few DOM members the walk reads. */
 interface DomAttr {
@@ -107,8 +111,25 @@ type Mode = 'html' | 'svg'
 /** A node still to write, or a closing tag (a string). `parent` is the innermost tag written so far. */
 type Task = { node: DomNode; mode: Mode; parent: string | undefined } | string
 
-/** Untrusted markup → markup with only allowlisted elements and attributes, safe to place in a page. */
-export function sanitizeHtml(html: string): string {
+export interface SanitizeOptions {
+  /**
+   * The selector of the box the markup is shown in (".notebook .output"): every <style> rule is rewritten to
+   * reach only elements inside it. Without one, a <style> sheet is kept only when it needs no rewriting at
+   * all (no page-wide selector, nothing to drop), as it would apply to the whole page.
+   */
+  styleScope?: string
+}
+
+/**
+ * Untrusted markup → markup with only allowlisted elements and attributes, safe to place in a page. Styles
+ * stay in their box: no fixed/absolute/sticky positioning, negative margins or transforms, and (with
+ * `styleScope`) no <style> rule reaching outside the box.
+ */
+export function sanitizeHtml(html: string, options: SanitizeOptions = {}): string {
+  const scope = options.styleScope
+  if (scope !== undefined && (typeof scope !== 'string' || !/^[a-z0-9 .#_-]+$/i.test(scope) || scope.trim() !== scope)) {
+    throw new ConfigError(`styleScope must be a plain selector of classes, ids and spaces (received ${JSON.stringify(scope)})`)
+  }
   // linkedom inserts a <!doctype> met after other content at the document's head and loses the nodes
   // before it; a doctype is dropped anyway, so it is defused before parsing. (And "..." is linkedom's
   // shorthand for an empty page.)
@@ -121,12 +142,12 @@ export function sanitizeHtml(html: string): string {
   // An explicit stack rather than recursion: deeply nested input must not overflow the call stack.
   for (let task = tasks.pop(); task !== undefined; task = tasks.pop()) {
     if (typeof task === 'string') out.push(task)
-    else writeNode(task.node, task.mode, task.parent, out, tasks)
+    else writeNode(task.node, task.mode, task.parent, out, tasks, scope)
   }
   return out.join('')
 }
 
-function writeNode(node: DomNode, mode: Mode, parent: string | undefined, out: string[], tasks: Task[]): void {
+function writeNode(node: DomNode, mode: Mode, parent: string | undefined, out: string[], tasks: Task[], scope: string | undefined): void {
   if (node.nodeType === TEXT_NODE || node.nodeType === CDATA_SECTION_NODE) {
     out.push(escapeText(node.data ?? ''))
     return
@@ -135,7 +156,7 @@ function writeNode(node: DomNode, mode: Mode, parent: string | undefined, out: s
   const name = (node.localName ?? '').toLowerCase()
   if (DROP.has(name)) return
   if (name === 'style') {
-    const css = styleText(node)
+    const css = styleText(node, scope)
     if (css !== undefined) out.push(`<style>${css}</style>`)
     return
   }
@@ -185,7 +206,11 @@ function htmlAttributes(node: DomNode, tag: string): Array<[string, string]> {
     const value = withoutNul(rawValue)
     if (kept.has(name)) continue
     if (!(HTML_ATTRIBUTES.has(name) || ARIA.test(name) || HTML_ELEMENT_ATTRIBUTES[tag]?.has(name))) continue
-    if (name === 'style' && !isSafeCss(value)) continue
+    if (name === 'style') {
+      const css = containedStyle(value)
+      if (css !== undefined && !kept.has(name)) kept.set(name, css)
+      continue
+    }
     if (name === 'href') {
       if (isSafeLink(value)) kept.set(name, value)
     } else if (name === 'src') {
@@ -211,6 +236,11 @@ function svgAttributes(node: DomNode, tag: string): Array<[string, string]> {
     }
     const name = ARIA.test(lower) ? lower : SVG_ATTRIBUTES.get(lower)
     if (name === undefined || kept.has(name)) continue
+    if (name === 'style') {
+      const css = containedStyle(value)
+      if (css !== undefined) kept.set(name, css)
+      continue
+    }
     if (ARIA.test(name) || SVG_NAMING_ATTRIBUTES.has(name) || isSafeCss(value)) kept.set(name, value)
   }
   return [...kept]
@@ -241,15 +271,29 @@ function isSafeCss(css: string): boolean {
   })
 }
 
-/** The CSS of a <style> element, or undefined when it holds anything but safe text. */
-function styleText(node: DomNode): string | undefined {
+/** A style attribute that is safe and keeps its element in its box, without what would not; or undefined. */
+function containedStyle(value: string): string | undefined {
+  if (!isSafeCss(value)) return undefined
+  const filtered = filterDeclarations(value)
+  return filtered === undefined || filtered.css.trim() === '' ? undefined : filtered.css
+}
+
+/**
+ * The CSS of a <style> element, scoped to `scope`; or undefined when it holds anything but safe text, or
+ * (without a scope) anything that reaches outside its box.
+ */
+function styleText(node: DomNode, scope: string | undefined): string | undefined {
   let css = ''
   for (let child = node.firstChild; child !== null; child = child.nextSibling) {
     if (child.nodeType !== TEXT_NODE) return undefined
     css += child.data ?? ''
   }
   css = withoutNul(css)
-  return isSafeCss(css) ? css : undefined
+  if (!isSafeCss(css)) return undefined
+  const rewritten = scopeStylesheet(css, scope)
+  if (rewritten === undefined || rewritten.css.trim() === '') return undefined
+  if (scope === undefined) return rewritten.changed ? undefined : css
+  return rewritten.css
 }
 
 function childText(node: DomNode): string {

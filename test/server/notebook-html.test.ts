@@ -125,6 +125,43 @@ describe('sanitizeHtml: random tag soup', () => {
   })
 })
 
+/** CSS pieces for soups inside <style> and style attributes, scoped to an output box (issue 18, point 11). */
+const CSS_PIECES = [
+  '.a', ' ', 'body', 'html', ':root', '*', '~', '+', '>', ',', '{', '}', ';', ':', 'position', 'fixed', 'absolute',
+  'sticky', 'relative', '-webkit-sticky', 'POSITION', '!important', '/*', '*/', '"', "'", '(', ')', '[', ']', 'url(#a)',
+  '@media screen', '@supports (display:grid)', '@font-face', '@keyframes k', 'margin', '-9px', 'transform', 'translate(1px)',
+  'color', 'red', '\n', '.notebook .output', 'header.site', ':is(', '&', 'display:none', 'top:0',
+]
+
+describe('sanitizeHtml: random CSS soup in a scoped box', () => {
+  it('gives a fixed point where every rule is scoped and nothing is positioned out of its box, for 2000 seeded soups', () => {
+    const scope = '.notebook .output'
+    let seed = 20261205
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      return seed / 2 ** 31
+    }
+    for (let i = 0; i < 2000; i++) {
+      let css = ''
+      for (let n = 1 + Math.floor(random() * 30); n > 0; n--) css += CSS_PIECES[Math.floor(random() * CSS_PIECES.length)]
+      for (const input of [`<style>${css}</style><p>x</p>`, `<p style="${css.replace(/"/g, "'")}">x</p>`]) {
+        const out = sanitizeHtml(input, { styleScope: scope })
+        expect(sanitizeHtml(out, { styleScope: scope }), input).toBe(out)
+        const flat = out.toLowerCase().replace(/\s+/g, '')
+        expect(flat, input).not.toMatch(/position:(?:fixed|absolute|sticky|-webkit-sticky)/)
+        const sheet = /<style>([\s\S]*)<\/style>/.exec(out)?.[1]
+        if (sheet === undefined) continue
+        // Each block opens after a scoped selector list or a grouping at-rule.
+        const preludes = sheet.split('{').slice(0, -1).map((p) => p.slice(Math.max(p.lastIndexOf('}'), p.lastIndexOf('{')) + 1).trim())
+        for (const prelude of preludes) {
+          if (prelude.startsWith('@media') || prelude.startsWith('@supports')) continue
+          for (const selector of prelude.split(',')) expect(selector.trim().startsWith(`${scope} `), input).toBe(true)
+        }
+      }
+    }
+  })
+})
+
 const PANDAS_TABLE = `<div>
 <style scoped>
     .dataframe tbody tr th:only-of-type {
