@@ -31,7 +31,7 @@ export function formatReport(r: IngestReport): string {
     `${r.source}/${r.symbol}/${r.timeframe}: ${r.input} rows read`,
     `  accepted     ${r.accepted} (${r.added} new, ${r.unchanged} already in the lake)`,
     `  dropped      ${r.duplicates} exact duplicates`,
-    `  quarantined  ${reasons.reduce((s, [, n]) => s + (n ?? 0), 0)}${reasons.length > 0 ? ` (${reasons.map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`,
+    `  quarantined  ${reasons.reduce((s, [, n]) => s + (n ?? 0), 0)}${reasons.length > 0 ? ` (${reasons.map(([k, n]) => `${k} ${n}`).join(', ')}; ${r.quarantineAdded} new to the quarantine)` : ''}`,
     `  gaps         ${r.gaps} (reported, not filled)`,
   ]
   if (r.quarantineFile !== undefined) lines.push(`  quarantine file: ${r.quarantineFile}`)
