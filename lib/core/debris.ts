@@ -3,8 +3,9 @@
 // so a live process's temp file or lock is never touched. The lake's own files are the lake's business.
 
 import { readdirSync, readFileSync, renameSync, rmSync, statSync, type Dirent } from 'node:fs'
-import { basename, join } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { ConfigError, NotFoundError } from './errors.js'
+import { locksHeld } from './lock.js'
 
 export interface Debris {
   path: string
@@ -151,7 +152,13 @@ function lockDebris(path: string, checks: Checks): Debris | undefined {
   if (typeof owner.at === 'number' && Date.now() - owner.at > checks.staleMs) {
     return { path, kind: 'lock', reason: `lock taken ${duration(Date.now() - owner.at)} ago` }
   }
-  if (typeof owner.pid === 'number' && !isAlive(owner.pid)) return { path, kind: 'lock', reason: `lock owner pid ${owner.pid} is gone` }
+  if (typeof owner.pid !== 'number') return undefined
+  // Our own pid on a lock this process does not hold: an earlier process with the same pid (pids are
+  // reused, e.g. in containers) left it, as lock.ts judges too.
+  if (owner.pid === process.pid) {
+    return heldHere(path) ? undefined : { path, kind: 'lock', reason: `lock names pid ${owner.pid} (this process), which does not hold it` }
+  }
+  if (!isAlive(owner.pid)) return { path, kind: 'lock', reason: `lock owner pid ${owner.pid} is gone` }
   return undefined
 }
 
@@ -195,6 +202,11 @@ function removeStaleLock(path: string, checks: Checks): boolean {
   }
   rmSync(aside, { force: true })
   return true
+}
+
+function heldHere(path: string): boolean {
+  const id = resolve(path)
+  return locksHeld().some((held) => held === id || id.startsWith(`${held}.stale.`))
 }
 
 /** Alive on this host: signal 0 reaches it, or it exists under another user (EPERM). */

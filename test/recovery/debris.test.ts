@@ -141,8 +141,11 @@ describe('a writer killed with SIGKILL mid-write', () => {
 })
 
 describe('findDebris', () => {
-  it('tells debris from live files by pid and age, leaves foreign files and the lake alone', () => {
+  it('tells debris from live files by pid and age, leaves foreign files and the lake alone', async () => {
     const dead = deadPid()
+    const sleeper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { stdio: 'ignore' })
+    children.push(sleeper)
+    const alive = sleeper.pid!
     const now = Date.now()
     const put = (path: string, text: string, ageMs = 0) => {
       const full = join(home, path)
@@ -162,7 +165,9 @@ describe('findDebris', () => {
     // "yarn.lock" (kept), an aside left by a dead breaker (listed).
     put('runs/e/snapshot.jsonl.lock', JSON.stringify({ pid: dead, at: now }))
     put('runs/e/r/metrics.jsonl.lock', JSON.stringify({ pid: process.pid, at: now - 11 * 60_000 }))
-    put('runs/e/r/params.jsonl.lock', JSON.stringify({ pid: process.pid, at: now }))
+    put('runs/e/r/params.jsonl.lock', JSON.stringify({ pid: alive, at: now }))
+    // Our own pid on a lock this process does not hold: an earlier process with the same pid left it.
+    put('registry/models/m/aliases.json.lock', JSON.stringify({ pid: process.pid, at: now }))
     put('registry/models/m/.lock', '', 5000)
     put('registry/models/n/.lock', '')
     put('notebooks/yarn.lock', '# yarn lockfile v1\n', 2 * HOUR)
@@ -178,6 +183,7 @@ describe('findDebris', () => {
       [`exports/bars.csv.${dead}.1733440000000.tmp`, 'temp', `writer pid ${dead} is gone`],
       ['registry/models/m/.lock', 'lock', 'lock without an owner'],
       [`registry/models/m/.v2.${dead}.abcdef.tmp`, 'temp', `writer pid ${dead} is gone`],
+      ['registry/models/m/aliases.json.lock', 'lock', `lock names pid ${process.pid} (this process), which does not hold it`],
       [`runs/e/r/.metrics.jsonl.${dead}.00ff00ff.tmp`, 'temp', `writer pid ${dead} is gone`],
       [`runs/e/r/.params.json.${process.pid}.0a0b0c0d.tmp`, 'temp', 'untouched for 2 h'],
       ['runs/e/r/metrics.jsonl.lock', 'lock', 'lock taken 11 min ago'],
@@ -187,12 +193,17 @@ describe('findDebris', () => {
     // With the lake included, its two leftovers are listed as well.
     expect(findDebris(home, { skip: [] }).length).toBe(found.length + 2)
 
-    expect(removeDebris(found).length).toBe(8)
+    // A lock this process holds right now is not debris, though it names our pid.
+    const held = withLockSync(join(home, 'runs/e/r/run.json.lock'), () => findDebris(home))
+    expect(held.map((d) => d.path)).toEqual(found.map((d) => d.path))
+
+    expect(removeDebris(found).length).toBe(9)
     expect(findDebris(home)).toEqual([])
     for (const kept of ['runs/e/r/params.jsonl.lock', 'registry/models/n/.lock', 'notebooks/yarn.lock', 'runs/e/r/run.json', 'runs/e/r/notes.tmp']) {
       expect(existsSync(join(home, kept))).toBe(true)
     }
     expect(existsSync(join(home, `runs/e/r/.tags.json.${process.pid}.01020304.tmp`))).toBe(true)
+    await killHard(sleeper)
   })
 
   it('refuses a missing workspace and bad options with a one-line message', () => {
