@@ -10,9 +10,9 @@
 // a DataError naming the file and line, never skipped. A spurious marker (a concurrent append was half
 // visible when the last byte was read) follows a parseable line and means nothing.
 
-import { closeSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs'
+import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { DataError } from '../core/index.js'
+import { DataError, writeFileAtomic } from '../core/index.js'
 
 /** The line an appender writes before its records when the file ends in a torn record. */
 export const TORN_MARK = '{"#torn":1}'
@@ -144,27 +144,12 @@ export function countTorn(path: string): number {
 
 /** Where a file's torn records are: [start, end) byte ranges of each (without their newlines). */
 export function scanTorn(path: string): { torn: number; ranges: [number, number][]; size: number } {
-  let fd: number
-  try {
-    fd = openSync(path, 'r')
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') return { torn: 0, ranges: [], size: 0 }
-    throw error
-  }
-  let buffer: Buffer
-  try {
-    const size = fstatSync(fd).size
-    buffer = Buffer.allocUnsafe(size)
-    let got = 0
-    while (got < size) {
-      const n = readSync(fd, buffer, got, size - got, got)
-      if (n === 0) break
-      got += n
-    }
-    buffer = buffer.subarray(0, got)
-  } finally {
-    closeSync(fd)
-  }
+  const buffer = readWhole(path)
+  const ranges = tornRanges(buffer)
+  return { torn: ranges.length, ranges, size: buffer.length }
+}
+
+function tornRanges(buffer: Buffer): [number, number][] {
   const ranges: [number, number][] = []
   const mark = Buffer.from(`\n${TORN_MARK}\n`)
   for (let at = buffer.indexOf(mark); at >= 0; at = buffer.indexOf(mark, at + 1)) {
@@ -176,7 +161,71 @@ export function scanTorn(path: string): { torn: number; ranges: [number, number]
   }
   const last = buffer.lastIndexOf(10)
   if (last < buffer.length - 1) ranges.push([last + 1, buffer.length])
-  return { torn: ranges.length, ranges, size: buffer.length }
+  return ranges
+}
+
+/**
+ * Rewrite a file without its torn records and markers (atomically: temp file and rename), the torn bytes
+ * appended to `<file>.torn` first so nothing is lost. The caller holds the lock that the file's appenders
+ * take, or knows that none is appending; bytes appended to the old file while it was rewritten are carried
+ * over. Returns how many torn records were moved.
+ */
+export function moveTornAside(path: string): number {
+  const fd = openSync(path, 'r')
+  try {
+    const buffer = readFd(fd, 0)
+    const ranges = tornRanges(buffer)
+    if (ranges.length === 0) return 0
+    let sidecar = ''
+    for (const [start, end] of ranges) sidecar += `${buffer.toString('utf8', start, end)}\n`
+    appendFileSync(`${path}.torn`, sidecar)
+    const torn = new Set(ranges.map(([start]) => start))
+    let kept = ''
+    let start = 0
+    for (let nl = buffer.indexOf(10); start < buffer.length; nl = buffer.indexOf(10, start)) {
+      const end = nl < 0 ? buffer.length : nl
+      if (end > start && !torn.has(start)) {
+        const line = buffer.toString('utf8', start, end)
+        if (line !== TORN_MARK) kept += `\n${line}\n`
+      }
+      start = end + 1
+    }
+    writeFileAtomic(path, kept)
+    // An append that reached the old file meanwhile (its writer had it open) goes to the new one.
+    const late = readFd(fd, buffer.length)
+    if (late.length > 0) appendText(path, late.toString('utf8'))
+    return ranges.length
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function readWhole(path: string): Buffer {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return Buffer.alloc(0)
+    throw error
+  }
+  try {
+    return readFd(fd, 0)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function readFd(fd: number, from: number): Buffer {
+  const size = fstatSync(fd).size
+  if (size <= from) return Buffer.alloc(0)
+  const buffer = Buffer.allocUnsafe(size - from)
+  let got = 0
+  while (got < buffer.length) {
+    const n = readSync(fd, buffer, got, buffer.length - got, from + got)
+    if (n === 0) break
+    got += n
+  }
+  return buffer.subarray(0, got)
 }
 
 function parses(line: string): boolean {

@@ -317,6 +317,44 @@ export class Registry {
     })
   }
 
+  /**
+   * The entry's record files that cannot be read (each version.json, aliases.json), each with its error:
+   * for the doctor, which names every damaged file rather than the first one met.
+   */
+  damagedFiles(kind: RegistryKind, name: string): { file: string; error: string }[] {
+    checkKind(kind)
+    checkName(name)
+    const out: { file: string; error: string }[] = []
+    const dir = this.entryDir(kind, name)
+    for (const n of this.versionFolders(kind, name)) {
+      const file = join(dir, `v${n}`, 'version.json')
+      try {
+        this.readVersion(kind, name, n)
+      } catch (error) {
+        if (!(error instanceof DataError)) throw error
+        out.push({ file, error: error.message })
+      }
+    }
+    try {
+      this.readAliases(kind, name)
+    } catch (error) {
+      if (!(error instanceof DataError)) throw error
+      out.push({ file: join(dir, 'aliases.json'), error: error.message })
+    }
+    return out
+  }
+
+  /** The aliases as the audit log has them (alias and unalias events replayed): how to restore aliases.json. */
+  aliasesFromAudit(kind: RegistryKind, name: string): Record<string, number> {
+    const aliases: Record<string, number> = {}
+    for (const e of this.auditLog(kind, name)) {
+      if (e.alias === undefined) continue
+      if (e.action === 'alias' && e.to !== undefined) aliases[e.alias] = Number(e.to)
+      else if (e.action === 'unalias') delete aliases[e.alias]
+    }
+    return aliases
+  }
+
   /** Every change to an entry, oldest first. */
   auditLog(kind: RegistryKind, name: string): AuditEvent[] {
     checkKind(kind)
@@ -352,28 +390,29 @@ export class Registry {
    * that silently vanishes.
    */
   private readVersions(kind: RegistryKind, name: string): RegistryVersion[] {
-    const dir = this.entryDir(kind, name)
-    const out: RegistryVersion[] = []
-    for (const n of this.versionFolders(kind, name)) {
-      const file = join(dir, `v${n}`, 'version.json')
-      let text: string
-      try {
-        text = readFileSync(file, 'utf8')
-      } catch (error) {
-        throw new DataError(`${file} cannot be read (${(error as { code?: string }).code ?? String(error)}); the version folder is damaged — see mtflow doctor`, { cause: error })
-      }
-      let v: RegistryVersion
-      try {
-        v = JSON.parse(text) as RegistryVersion
-      } catch (error) {
-        throw new DataError(`${file} is corrupt: not valid JSON (${(error as Error).message}); see mtflow doctor`, { cause: error })
-      }
-      if (v === null || typeof v !== 'object' || v.version !== n || v.name !== name || v.kind !== kind || !Array.isArray(v.files) || !Array.isArray(v.runs)) {
-        throw new DataError(`${file} is corrupt: expected the record of ${singular(kind)} ${name}@${n} (kind, name, version, files, runs); see mtflow doctor`)
-      }
-      out.push(v)
+    return this.versionFolders(kind, name)
+      .map((n) => this.readVersion(kind, name, n))
+      .sort((a, b) => a.version - b.version)
+  }
+
+  private readVersion(kind: RegistryKind, name: string, n: number): RegistryVersion {
+    const file = join(this.entryDir(kind, name), `v${n}`, 'version.json')
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (error) {
+      throw new DataError(`${file} cannot be read (${(error as { code?: string }).code ?? String(error)}); the version folder is damaged — see mtflow doctor`, { cause: error })
     }
-    return out.sort((a, b) => a.version - b.version)
+    let v: RegistryVersion
+    try {
+      v = JSON.parse(text) as RegistryVersion
+    } catch (error) {
+      throw new DataError(`${file} is corrupt: not valid JSON (${(error as Error).message}); see mtflow doctor`, { cause: error })
+    }
+    if (v === null || typeof v !== 'object' || v.version !== n || v.name !== name || v.kind !== kind || !Array.isArray(v.files) || !Array.isArray(v.runs)) {
+      throw new DataError(`${file} is corrupt: expected the record of ${singular(kind)} ${name}@${n} (kind, name, version, files, runs); see mtflow doctor`)
+    }
+    return v
   }
 
   /** The numbers of the entry's v<N> folders. */

@@ -420,6 +420,11 @@ export class Tracker {
     return this.loadIndex(experimentId).runs
   }
 
+  /** Mark one RUNNING run FAILED if its process is gone (as searches do for all); true if it was marked. */
+  markStaleRun(info: RunInfo): boolean {
+    return this.markStale([{ info, params: {}, metrics: {}, tags: {} }]).length > 0
+  }
+
   /** How many records torn by a crash each of a run's record files holds (files with none are left out). */
   tornRecords(runId: string): Record<string, number> {
     const dir = this.runDir(runId)

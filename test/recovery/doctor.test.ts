@@ -1,0 +1,160 @@
+// Issue 18 point 6: `mtflow doctor` on a workspace damaged by hand — a writer killed with kill -9 (its run
+// stuck RUNNING), a stale lock and a temp file of a dead pid, an index that lost its last line, a torn
+// metrics file, and corrupt run.json, version.json and aliases.json. The real CLI lists them, --fix repairs
+// the first five exactly, and the exit code stays 1 until the three damaged files are dealt with by hand.
+
+import { spawn } from 'node:child_process'
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { clearIndexCache, Registry, Tracker } from '../../lib/track/index.js'
+import { FIXTURES, runCli, waitFor } from '../helpers.js'
+
+const home = mkdtempSync(join(tmpdir(), 'mtflow-doctor-'))
+afterAll(() => rmSync(home, { recursive: true, force: true }))
+
+interface Finding {
+  problem: string
+  path: string
+  detail: string
+  status: 'fixed' | 'fixable' | 'needs-you'
+  hint?: string
+}
+const doctor = async (...args: string[]) => {
+  const r = await runCli(['--home', home, 'doctor', '--json', ...args])
+  const out = JSON.parse(r.stdout) as { findings: Finding[]; summary: { fixed: number; fixable: number; needsYou: number } }
+  return { code: r.code, ...out, byPath: (path: string) => out.findings.filter((f) => f.path === path) }
+}
+
+/** Starts a run in another process and kills it with SIGKILL once the run exists: its id and pid. */
+async function killedWriter(): Promise<{ runId: string; pid: number }> {
+  const child = spawn(process.execPath, [join(FIXTURES, 'track-writer.cjs'), home, 'hang'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  expect(await waitFor(() => out.includes('\n'), 30_000)).toBe(true)
+  const closed = new Promise((r) => child.on('close', r))
+  child.kill('SIGKILL')
+  await closed
+  return { runId: out.trim(), pid: child.pid! }
+}
+
+const TORN_1 = '{"k":"x","v":99,"s":'
+const TORN_2 = '{"k":"x","v":7'
+
+describe('mtflow doctor', () => {
+  let stuck: { runId: string; pid: number }
+  let torn: string
+  let unindexed: string
+  let broken: string
+
+  it('lists every problem of a damaged workspace, changes nothing, and exits 1', async () => {
+    const tracker = new Tracker(home)
+    // A run whose metrics were torn twice by crashes, the second time with an append after it.
+    const a = tracker.startRun({ experiment: 'exp', name: 'torn' })
+    a.logMetric('x', 1, 1)
+    a.end()
+    torn = a.id
+    const metrics = join(home, 'runs', 'exp', torn, 'metrics.jsonl')
+    appendFileSync(metrics, `\n${TORN_1}`)
+    tracker.logMetric(torn, 'x', 2, 2)
+    appendFileSync(metrics, `\n${TORN_2}`)
+    // A run whose end reached run.json but not the index (its last index line is gone).
+    const b = tracker.startRun({ experiment: 'exp', name: 'unindexed' })
+    b.end()
+    unindexed = b.id
+    const index = join(home, 'runs', 'exp', 'index.jsonl')
+    const text = readFileSync(index, 'utf8')
+    writeFileSync(index, text.slice(0, text.lastIndexOf('\n{')))
+    // A run whose run.json is corrupt.
+    const c = tracker.startRun({ experiment: 'exp', name: 'broken' })
+    c.end()
+    broken = c.id
+    writeFileSync(join(home, 'runs', 'exp', broken, 'run.json'), '{"runId": "')
+    // The registry: v2's record and the aliases damaged.
+    const reg = new Registry(home)
+    reg.register('strategies', 's', { files: { 'source.ts': 'a' } })
+    reg.register('strategies', 's', { files: { 'source.ts': 'b' } })
+    reg.setAlias('strategies', 's', 'champion', 1)
+    writeFileSync(join(home, 'registry', 'strategies', 's', 'v2', 'version.json'), '{"kind":')
+    writeFileSync(join(home, 'registry', 'strategies', 's', 'aliases.json'), '{"champ')
+    // kill -9: a run left RUNNING, and that dead pid's lock and temp file.
+    stuck = await killedWriter()
+    writeFileSync(join(home, 'runs', 'exp', torn, '.lock'), JSON.stringify({ pid: stuck.pid, at: Date.now() }))
+    writeFileSync(join(home, 'runs', 'exp', torn, `.run.json.${stuck.pid}.0a1b2c3d.tmp`), '{"half":')
+    clearIndexCache()
+
+    const before = readFileSync(metrics, 'utf8')
+    const d = await doctor()
+    expect(d.code).toBe(1)
+    const summary = (path: string) => d.byPath(path).map((f) => `${f.problem} ${f.status}`)
+    expect(summary(`runs/exp/${torn}/.lock`)).toEqual(['debris fixable'])
+    expect(summary(`runs/exp/${torn}/.run.json.${stuck.pid}.0a1b2c3d.tmp`)).toEqual(['debris fixable'])
+    expect(summary(`runs/exp/${torn}/metrics.jsonl`)).toEqual(['torn fixable'])
+    expect(d.byPath(`runs/exp/${torn}/metrics.jsonl`)[0]!.detail).toMatch(/^2 torn record/)
+    expect(summary('runs/exp/index.jsonl')).toEqual(['index fixable'])
+    expect(d.byPath('runs/exp/index.jsonl')[0]!.detail).toContain(`${unindexed}: RUNNING ≠ FINISHED`)
+    expect(summary(`runs/stale/${stuck.runId}`)).toEqual(['stale-run fixable'])
+    expect(summary(`runs/exp/${broken}/run.json`)).toEqual(['corrupt needs-you'])
+    expect(summary('registry/strategies/s/v2/version.json')).toEqual(['corrupt needs-you'])
+    expect(summary('registry/strategies/s/aliases.json')).toEqual(['corrupt needs-you'])
+    // The aliases as the audit log recorded them, for the hand repair.
+    expect(d.byPath('registry/strategies/s/aliases.json')[0]!.hint).toContain('{"champion":1}')
+    // Two debris files, one torn file, one index, one stale run (fixable); three damaged records.
+    expect(d.findings).toHaveLength(8)
+    expect(d.summary).toEqual({ fixed: 0, fixable: 5, needsYou: 3 })
+    // Listing changed nothing.
+    expect(readFileSync(metrics, 'utf8')).toBe(before)
+    expect(existsSync(join(home, 'runs', 'exp', torn, '.lock'))).toBe(true)
+    expect(JSON.parse(readFileSync(join(home, 'runs', 'stale', stuck.runId, 'run.json'), 'utf8')).status).toBe('RUNNING')
+  }, 60_000)
+
+  it('the human output is a table with a summary line', async () => {
+    const r = await runCli(['--home', home, 'doctor'])
+    expect(r.code).toBe(1)
+    const lines = r.stdout.trim().split('\n')
+    expect(lines[0]).toMatch(/^status\s+problem\s+path\s+detail$/)
+    expect(lines).toHaveLength(10)
+    expect(lines[9]).toBe('8 problems: 0 fixed, 5 fixable with --fix, 3 need you')
+    expect(lines.filter((l) => l.startsWith('needs you'))).toHaveLength(3)
+  }, 30_000)
+
+  it('--fix repairs what is exact, keeps the torn bytes aside, and still exits 1 for the damaged files', async () => {
+    const fixed = await doctor('--fix')
+    expect(fixed.code).toBe(1)
+    expect(fixed.summary).toEqual({ fixed: 5, fixable: 0, needsYou: 3 })
+    expect(existsSync(join(home, 'runs', 'exp', torn, '.lock'))).toBe(false)
+    expect(existsSync(join(home, 'runs', 'exp', torn, `.run.json.${stuck.pid}.0a1b2c3d.tmp`))).toBe(false)
+    // The metrics file holds the two good records only; the torn bytes are in the sidecar, in order.
+    const metrics = join(home, 'runs', 'exp', torn, 'metrics.jsonl')
+    const records = readFileSync(metrics, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l))
+    expect(records.map((r) => [r.k, r.v, r.s])).toEqual([['x', 1, 1], ['x', 2, 2]])
+    expect(readFileSync(`${metrics}.torn`, 'utf8')).toBe(`${TORN_1}\n${TORN_2}\n`)
+    const show = async (id: string) => JSON.parse((await runCli(['--home', home, 'runs', 'show', id, '--json'])).stdout)
+    expect((await show(torn)).tornRecords).toEqual({})
+    expect((await show(unindexed)).info.status).toBe('FINISHED')
+    const dead = await show(stuck.runId)
+    expect(dead.info.status).toBe('FAILED')
+    expect(dead.tags['mtflow.failure']).toContain(`process ${stuck.pid}`)
+    // The broken run was kept by the reindex, tagged.
+    expect((await show(broken)).tags['mtflow.corrupt']).toContain('run.json is corrupt')
+
+    const again = await doctor()
+    expect(again.findings.map((f) => `${f.problem} ${f.path}`).sort()).toEqual([
+      'corrupt registry/strategies/s/aliases.json',
+      'corrupt registry/strategies/s/v2/version.json',
+      `corrupt runs/exp/${broken}/run.json`,
+    ])
+    expect(again.code).toBe(1)
+  }, 60_000)
+
+  it('exits 0 with nothing to report once the damaged files are dealt with', async () => {
+    writeFileSync(join(home, 'registry', 'strategies', 's', 'aliases.json'), '{"champion": 1}\n')
+    rmSync(join(home, 'registry', 'strategies', 's', 'v2'), { recursive: true })
+    rmSync(join(home, 'runs', 'exp', broken), { recursive: true })
+    await runCli(['--home', home, 'runs', 'reindex', 'exp'])
+    const r = await runCli(['--home', home, 'doctor'])
+    expect(r.stdout).toBe(`no problems found in ${home}\n`)
+    expect(r.code).toBe(0)
+  }, 30_000)
+})
