@@ -5,7 +5,7 @@
 // Readers never lock: they see the whole dataset before an import or the whole dataset after it.
 
 import { open } from 'node:fs/promises'
-import { closeSync, copyFileSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
+import { closeSync, copyFileSync, existsSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { DataError, NotFoundError, sha256, timeframeMs, toIsoDate, withLock, writeFileAtomic } from '../core/index.js'
 import { checkBars, lowerBound, toEpochMs, type Bars } from './bars.js'
@@ -141,6 +141,10 @@ export async function mergeIntoLake(home: string, key: DatasetKey, table: string
           copyFileSync(file, io.to(period)) // a filesystem without hard links
         }
       }
+      // Folder entries made durable before the pointer names them (a power cut must not leave a
+      // pointer to a generation whose files were never recorded in their folders).
+      for (const name of readdirSync(target)) syncDirectory(join(target, name))
+      syncDirectory(target)
       // The switch: one atomic rename of the pointer. Readers holding the old generation finish on it.
       writeFileAtomic(join(dataset, POINTER_FILE), `${JSON.stringify({ generation: next })}\n`)
     } catch (error) {
@@ -299,6 +303,20 @@ async function mergePartition(io: PartitionIo, table: string, range: PeriodRange
 function sameValues(a: string, b: string): string {
   const each = ['open', 'high', 'low', 'close', 'volume'].map((c) => `(${a}.${c} IS NOT DISTINCT FROM ${b}.${c} OR (isnan(${a}.${c}) AND isnan(${b}.${c})))`)
   return `(${each.join(' AND ')})`
+}
+
+/** Flush a folder's entries (best effort: some filesystems refuse fsync on a folder). */
+function syncDirectory(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r')
+    try {
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    /* the rename is still atomic */
+  }
 }
 
 /** Flush a written file to disk, off the main thread (the other writer keeps going meanwhile). */
