@@ -8,7 +8,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { Command } from 'commander'
-import { DataError, findDebris, removeDebris, withLockSync } from '../core/index.js'
+import { DataError, findDebris, NotFoundError, removeDebris, withLockSync } from '../core/index.js'
 import type { RunInfo } from '../track/index.js'
 import { formatTable, lazy, printJson, type CliContext } from './context.js'
 
@@ -68,7 +68,7 @@ export function doctor(home: string, fix: boolean): Finding[] {
     }
     findings.push(finding)
   }
-  if (!existsSync(home)) return findings
+  if (!existsSync(home)) throw new NotFoundError(`workspace ${home} does not exist (give --home or set MTFLOW_HOME)`)
 
   // 1. Debris first: a stale lock would stall the repairs below.
   const debris = findDebris(home)

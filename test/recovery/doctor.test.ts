@@ -157,4 +157,35 @@ describe('mtflow doctor', () => {
     expect(r.stdout).toBe(`no problems found in ${home}\n`)
     expect(r.code).toBe(0)
   }, 30_000)
+
+  it('a workspace that does not exist is bad input: one line, exit 2', async () => {
+    const missing = join(home, 'nope')
+    const r = await runCli(['--home', missing, 'doctor'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe(`mtflow: workspace ${missing} does not exist (give --home or set MTFLOW_HOME)\n`)
+  })
+
+  it('names a corrupt JSONL line and a corrupt experiment.json, which --fix leaves alone', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'mtflow-doctor-'))
+    try {
+      const tracker = new Tracker(other)
+      const run = tracker.startRun({ experiment: 'a', tags: { k: 'v' } })
+      run.setTag('k', 'w')
+      run.end()
+      new Tracker(other).startRun({ experiment: 'b' }).end()
+      // tags.jsonl is "\n<rec>\n\n<rec>\n": damage the first record (line 2), complete but not JSON.
+      const tags = join(other, 'runs', 'a', run.id, 'tags.jsonl')
+      const text = readFileSync(tags, 'utf8')
+      writeFileSync(tags, text.replace('{', '{{'))
+      writeFileSync(join(other, 'runs', 'b', 'experiment.json'), '{"id":"b",')
+      const r = await runCli(['--home', other, 'doctor', '--fix', '--json'])
+      expect(r.code).toBe(1)
+      const found = (JSON.parse(r.stdout) as { findings: Finding[] }).findings
+      expect(found.map((f) => `${f.problem} ${f.status} ${f.path}`)).toEqual([`corrupt needs-you runs/a/${run.id}/tags.jsonl`, 'corrupt needs-you runs/b/experiment.json'])
+      expect(found[0]!.detail).toMatch(/^line 2 is not valid JSON/)
+      expect(readFileSync(tags, 'utf8')).toBe(text.replace('{', '{{'))
+    } finally {
+      rmSync(other, { recursive: true, force: true })
+    }
+  }, 30_000)
 })
