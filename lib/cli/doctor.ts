@@ -1,15 +1,12 @@
-// `mtflow doctor [--fix] [--json]`: what crashes and damage left in the workspace, and the repairs that are
-// exact. It lists temp files and stale locks of dead writers (core and lake), runs stuck RUNNING whose
-// process is gone, experiment indexes that disagree with their run folders, and records torn by a crash;
-// --fix removes, marks FAILED, rebuilds (run.json wins) and moves torn bytes to a `.torn` sidecar. Damaged
-// record files (run.json, experiment.json, version.json, aliases.json, a corrupt JSONL line) are named with
-// a hint, never guessed at; the exit code is 1 while any problem remains, 0 when none does.
+// `mtflow doctor [--fix] [--json]`: what crashes and damage left in the workspace. Lists debris of dead writers,
+// runs stuck RUNNING, indexes out of step with run.json and torn records, and repairs them with --fix; damaged
+// record files are named with a hint, never guessed at. Exit 1 while any problem remains.
 
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { Command } from 'commander'
 import { DataError, findDebris, NotFoundError, removeDebris, withLockSync } from '../core/index.js'
-import type { RunInfo } from '../track/index.js'
+import type { RegistryKind, RunInfo, RunSummary, Tracker } from '../track/index.js'
 import { formatTable, lazy, printJson, type CliContext } from './context.js'
 
 const track = () => lazy('../track/index.js') as typeof import('../track/index.js')
@@ -148,7 +145,7 @@ export function doctor(home: string, fix: boolean): Finding[] {
 
   // 4. Registry entries: version.json and aliases.json that cannot be read.
   for (const kindDir of subfolders(join(home, 'registry'))) {
-    const kind = kindDir.split(/[\\/]/).pop()! as import('../track/index.js').RegistryKind
+    const kind = kindDir.split(/[\\/]/).pop()! as RegistryKind
     if (!track().REGISTRY_KINDS.includes(kind)) continue
     for (const entryDir of subfolders(kindDir)) {
       const name = entryDir.split(/[\\/]/).pop()!
@@ -177,8 +174,8 @@ export function doctor(home: string, fix: boolean): Finding[] {
  * How an experiment's index differs from its run folders (run.json is the truth), or undefined when it
  * agrees: runs missing from it, runs it lists that have no folder, and runs whose status, end or name differ.
  */
-function indexDisagreement(tracker: import('../track/index.js').Tracker, experimentId: string, runs: Map<string, RunInfo>): string | undefined {
-  let indexed: Map<string, import('../track/index.js').RunSummary>
+function indexDisagreement(tracker: Tracker, experimentId: string, runs: Map<string, RunInfo>): string | undefined {
+  let indexed: Map<string, RunSummary>
   try {
     indexed = tracker.indexedRuns(experimentId)
   } catch (error) {
@@ -203,7 +200,7 @@ function indexDisagreement(tracker: import('../track/index.js').Tracker, experim
  * lock, a registry entry's lock (audit.jsonl), or a run's lock — and 'live' for a run still RUNNING, whose
  * metrics are appended without a lock (its files are repaired once it has ended).
  */
-function appendLock(tracker: import('../track/index.js').Tracker, file: string): string | 'live' {
+function appendLock(tracker: Tracker, file: string): string | 'live' {
   const name = file.split(/[\\/]/).pop()!
   const dir = join(file, '..')
   if (name === 'index.jsonl') return `${file}.lock`

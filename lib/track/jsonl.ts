@@ -2,17 +2,19 @@
 // Each append is one write(2) of "\n<record>\n" on an O_APPEND descriptor, so concurrent appenders never
 // interleave, and a record cut short by a crash can neither swallow the next one (the leading newline)
 // nor be read as complete (a reader takes only lines that end in a newline).
-//
+
+import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { DataError, writeFileAtomic } from '../core/index.js'
+
 // Torn records vs corruption, exactly: every complete append ends in "\n", so a file whose last byte is not
 // "\n" ends in a torn record. The next appender sees that (it reads the last byte before writing) and puts
 // the marker line {"#torn":1} first, in the same write. A reader therefore counts an unparseable line as torn
 // when it is the unterminated tail or is followed by the marker; any other unparseable line is corruption,
 // a DataError naming the file and line, never skipped. A spurious marker (a concurrent append was half
-// visible when the last byte was read) follows a parseable line and means nothing.
-
-import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs'
-import { dirname } from 'node:path'
-import { DataError, writeFileAtomic } from '../core/index.js'
+// visible when the last byte was read) follows a parseable line and means nothing. The one case left: a
+// crash tearing a record while another process is between its last-byte check and its write leaves the torn
+// line unmarked, read as corruption (named by the error and by mtflow doctor) — never as a silent drop.
 
 /** The line an appender writes before its records when the file ends in a torn record. */
 export const TORN_MARK = '{"#torn":1}'
