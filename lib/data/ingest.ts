@@ -4,7 +4,7 @@
 
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { extname, join } from 'node:path'
-import { ConfigError, DataError, fileStamp, timeframeAnchor, timeframeMs, withLock } from '../core/index.js'
+import { ConfigError, DataError, epochUnitOf, fileStamp, timeframeAnchor, timeframeMs, withLock, type EpochUnit } from '../core/index.js'
 import type { Bars } from './bars.js'
 import { appendDoubles, duckdb, sqlIdent, sqlString } from './duckdb.js'
 import { DEFAULT_SOURCE, gapStatsSql, LAKE_END_MS, LAKE_FIRST_MS, mergeIntoLake, type DatasetKey } from './lake.js'
@@ -135,7 +135,7 @@ export function quarantineDir(home: string, key: DatasetKey): string {
 
 /**
  * Add an import's bad rows to the dataset's quarantine, each once: a row's key is a hash of its raw
- * text (time and the five values; a number's text when no raw text is known), its reason and its
+ * text (time and the five values; a number's text where it read as a number), its reason and its
  * occurrence among identical rows, so importing the same file again adds nothing while two identical
  * bad lines in one file stay two rows. Under the quarantine folder's lock (concurrent imports of one
  * file add each row once too).
@@ -164,7 +164,7 @@ async function writeQuarantine(home: string, key: DatasetKey, table: string, ori
     try {
       await conn.run(
         `COPY (SELECT t AS time_ms, open, high, low, close, volume, reason, ${sqlString(origin)} AS origin, now() AS quarantined_at,
-                ${RAW.join(', ')}, row_key FROM ${fresh} ORDER BY t)
+                ${['time', 'open', 'high', 'low', 'close', 'volume'].map((c) => `${text(c)} AS raw_${c}`).join(', ')}, row_key FROM ${fresh} ORDER BY t)
          TO ${sqlString(tmp)} (FORMAT parquet)`,
       )
       renameSync(tmp, file)
@@ -234,10 +234,16 @@ export async function importFile(home: string, path: string, options: IngestOpti
   if (missing.length > 0) throw new ConfigError(`${path}: no column for ${missing.join(', ')} (columns: ${columns.map((c) => c.name).join(', ')}); ${expected}`)
   const volume = find(['volume', 'vol'])
   const num = (c: { name: string } | undefined) => (c === undefined ? 'NULL::DOUBLE' : `TRY_CAST(${sqlIdent(c.name)} AS DOUBLE)`)
-  const raw = (c: { name: string } | undefined) => (c === undefined ? 'NULL::VARCHAR' : `CAST(${sqlIdent(c.name)} AS VARCHAR)`)
-  const source = (formats?: string[]) => `SELECT ${timeExpression(time!, reader(formats !== undefined), formats)} AS t, ${num(cols.open)} AS open, ${num(cols.high)} AS high,
+  // Raw text only where a value does not read as a number (the text of the others is their number's):
+  // converting every value to text would cost as much as the import itself.
+  const raw = (c: { name: string } | undefined) =>
+    c === undefined ? 'NULL::VARCHAR' : `CASE WHEN TRY_CAST(${sqlIdent(c.name)} AS DOUBLE) IS NULL THEN CAST(${sqlIdent(c.name)} AS VARCHAR) END`
+  // A text time column is carried as it is (ingestStaged keeps it for bad rows only); a numeric one is its number.
+  const rawTime = /CHAR|TEXT|STRING/i.test(time!.type) ? sqlIdent(time!.name) : 'NULL::VARCHAR'
+  const unit = await epochUnit(path, parquet, time!)
+  const source = (formats?: string[]) => `SELECT ${timeExpression(time!, unit, formats)} AS t, ${num(cols.open)} AS open, ${num(cols.high)} AS high,
       ${num(cols.low)} AS low, ${num(cols.close)} AS close, ${num(volume)} AS volume,
-      ${raw(time)} AS raw_time, ${raw(cols.open)} AS raw_open, ${raw(cols.high)} AS raw_high, ${raw(cols.low)} AS raw_low,
+      ${rawTime} AS raw_time, ${raw(cols.open)} AS raw_open, ${raw(cols.high)} AS raw_high, ${raw(cols.low)} AS raw_low,
       ${raw(cols.close)} AS raw_close, ${raw(volume)} AS raw_volume FROM ${reader(formats !== undefined)}`
   const ingest = async (text: boolean): Promise<IngestReport> => {
     try {
@@ -262,11 +268,25 @@ async function sniffedFormats(path: string): Promise<string[]> {
 }
 
 /**
+ * The unit of a numeric time column (s, ms, µs, ns) from the median magnitude of its first 10,000
+ * values: one value off by a factor does not change it (it lands outside 1970–2200 and is
+ * quarantined as bad_time). Read as text, so an odd value cannot fail the query.
+ */
+async function epochUnit(path: string, parquet: boolean, column: { name: string; type: string }): Promise<EpochUnit> {
+  if (!/INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/i.test(column.type)) return 'ms'
+  const conn = await duckdb()
+  const reader = parquet ? `read_parquet(${sqlString(path)})` : `read_csv(${sqlString(path)}, header = true, all_varchar = true)`
+  const name = sqlIdent(column.name)
+  const row = (await conn.runAndReadAll(`SELECT median(abs(TRY_CAST(${name} AS DOUBLE))) AS m FROM (SELECT ${name} FROM ${reader} LIMIT 10000)`)).getRowObjects()[0]
+  return epochUnitOf(Number(row?.m ?? 0))
+}
+
+/**
  * SQL turning the time column into epoch ms (DOUBLE), NULL where it cannot be read. `formats`: the
  * column is read as text (the fallback read) and its sniffed type is parsed with these strptime
- * formats, then as ISO. `from`: the reader, for the numeric column's median magnitude.
+ * formats, then as ISO. `unit`: a numeric column's epoch unit.
  */
-function timeExpression(column: { name: string; type: string }, from: string, formats?: string[]): string {
+function timeExpression(column: { name: string; type: string }, unit: EpochUnit, formats?: string[]): string {
   const type = column.type.toUpperCase()
   const name = sqlIdent(column.name)
   const numeric = /INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/.test(type)
@@ -278,13 +298,9 @@ function timeExpression(column: { name: string; type: string }, from: string, fo
   }
   if (type.startsWith('TIMESTAMP') || type === 'DATE') return `epoch_ms(${c}::TIMESTAMPTZ)::DOUBLE`
   if (/INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/.test(type)) {
-    // The unit of the whole column from its median magnitude (one value off by a factor does not
-    // change it; it lands outside 1970–2200 and is quarantined as bad_time). 1970–2200 spans
-    // 0–7.3e9 s, 7.3e12 ms, 7.3e15 µs, 7.3e18 ns: thresholds 1e11, 1e14, 1e17 (the year 5138 in each).
     // Division, not multiplication by 0.001: exact whenever the result is a whole millisecond.
     const x = `${c}::DOUBLE`
-    const m = `(SELECT median(abs(${c}::DOUBLE)) FROM ${from})`
-    return `CASE WHEN ${m} < 1e11 THEN ${x} * 1000 WHEN ${m} < 1e14 THEN ${x} WHEN ${m} < 1e17 THEN ${x} / 1000 ELSE ${x} / 1000000 END`
+    return unit === 's' ? `${x} * 1000` : unit === 'ms' ? x : unit === 'us' ? `${x} / 1000` : `${x} / 1000000`
   }
   return `epoch_ms(TRY_CAST(${c} AS TIMESTAMPTZ))::DOUBLE`
 }
