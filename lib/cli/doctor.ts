@@ -3,7 +3,7 @@
 // record files are named with a hint, never guessed at. Exit 1 while any problem remains.
 
 import { existsSync, readdirSync, statSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { join, relative, sep } from 'node:path'
 import { Command } from 'commander'
 import { DataError, findDebris, NotFoundError, removeDebris, withLockSync } from '../core/index.js'
 import type { RegistryKind, RunInfo, RunSummary, Tracker } from '../track/index.js'
@@ -90,6 +90,8 @@ export function doctor(home: string, fix: boolean): Finding[] {
       jsonl().readRecords(file, 0, { raw: true })
     } catch (error) {
       if (!(error instanceof DataError)) throw error
+      // An experiment index is derived from its run folders: step 3 rebuilds it, nothing is lost.
+      if (file.endsWith(`${sep}index.jsonl`) && file.startsWith(join(home, 'runs'))) continue
       add({ problem: 'corrupt', path: rel(file), detail: what(error.message, file), hint: 'a line that is not a torn write: correct or delete it by hand (the records after it are intact)' })
       continue
     }

@@ -188,4 +188,28 @@ describe('mtflow doctor', () => {
       rmSync(other, { recursive: true, force: true })
     }
   }, 30_000)
+
+  it('an experiment index with a corrupt line is rebuilt from the run folders by --fix', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'mtflow-doctor-'))
+    try {
+      const tracker = new Tracker(other)
+      const run = tracker.startRun({ experiment: 'a', params: { p: 1 } })
+      run.logMetric('m', 3)
+      run.end()
+      const index = join(other, 'runs', 'a', 'index.jsonl')
+      const lines = readFileSync(index, 'utf8').split('\n')
+      lines[1] = lines[1]!.slice(0, 20) // the run's first line: its info, params and tags
+      writeFileSync(index, lines.join('\n'))
+      const listed = await runCli(['--home', other, 'doctor', '--json'])
+      expect(listed.code).toBe(1)
+      expect((JSON.parse(listed.stdout) as { findings: Finding[] }).findings.map((f) => `${f.problem} ${f.status} ${f.path}`)).toEqual(['index fixable runs/a/index.jsonl'])
+      const fixed = await runCli(['--home', other, 'doctor', '--fix', '--json'])
+      expect((JSON.parse(fixed.stdout) as { findings: Finding[] }).findings.map((f) => `${f.problem} ${f.status}`)).toEqual(['index fixed'])
+      expect(fixed.code).toBe(0)
+      const shown = JSON.parse((await runCli(['--home', other, 'runs', 'show', run.id, '--json'])).stdout)
+      expect([shown.info.status, shown.params.p, shown.metrics.m.value]).toEqual(['FINISHED', '1', 3])
+    } finally {
+      rmSync(other, { recursive: true, force: true })
+    }
+  }, 30_000)
 })
