@@ -158,6 +158,14 @@ describe('mtflow doctor', () => {
     expect(r.code).toBe(0)
   }, 30_000)
 
+  it('has --help, like every verb', async () => {
+    const r = await runCli(['doctor', '--help'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^Usage: mtflow doctor \[options\]/)
+    expect(r.stdout).toContain('--fix')
+    expect(r.stdout).toContain('--json')
+  })
+
   it('a workspace that does not exist is bad input: one line, exit 2', async () => {
     const missing = join(home, 'nope')
     const r = await runCli(['--home', missing, 'doctor'])
