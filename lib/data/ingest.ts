@@ -7,7 +7,8 @@ import { extname, join } from 'node:path'
 import { ConfigError, DataError, epochUnitOf, fileStamp, timeframeAnchor, timeframeMs, withLock, type EpochUnit } from '../core/index.js'
 import type { Bars } from './bars.js'
 import { appendDoubles, duckdb, sqlIdent, sqlString } from './duckdb.js'
-import { DEFAULT_SOURCE, gapStatsSql, LAKE_END_MS, LAKE_FIRST_MS, mergeIntoLake, type DatasetKey } from './lake.js'
+import { DEFAULT_SOURCE, gapStatsSql, LAKE_END_MS, LAKE_FIRST_MS, type DatasetKey } from './lake.js'
+import { mergeIntoLake } from './lake-write.js'
 
 export const REASONS = [
   'bad_time',
