@@ -380,8 +380,13 @@ export class Tracker {
     const dir = join(this.root, experiment.id)
     const file = join(dir, 'index.jsonl')
     let old: Map<string, RunSummary>
+    // Where the index ended before the run folders were read: lines appended after it are newer than what
+    // the folders gave, and are applied on top under the lock (a live writer's changes are not lost).
+    let since: { end: number; ino: number } | undefined
     try {
-      old = this.loadIndex(experiment.id).runs
+      const state = this.loadIndex(experiment.id)
+      old = state.runs
+      since = { end: state.end, ino: state.ino }
     } catch (error) {
       if (!(error instanceof DataError)) throw error
       old = new Map() // a corrupt index is what reindex replaces
@@ -407,7 +412,13 @@ export class Tracker {
         corrupt.push({ runId, error: message })
       }
     }
-    withLockSync(`${file}.lock`, () => writeFileAtomic(file, `\n${JSON.stringify({ snapshot: toSnapshot(experiment.id, runs.values()) })}\n`))
+    withLockSync(`${file}.lock`, () => {
+      if (since !== undefined) {
+        const late = readRecords<IndexLine>(file, since.end, { raw: true })
+        if (late.ino === since.ino) for (const line of late.records) if (line.snapshot === undefined) applyLine(runs, line)
+      }
+      writeFileAtomic(file, `\n${JSON.stringify({ snapshot: toSnapshot(experiment.id, runs.values()) })}\n`)
+    })
     indexCache.delete(file)
     return { experimentId: experiment.id, runs: runs.size, corrupt }
   }
