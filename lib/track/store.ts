@@ -414,8 +414,12 @@ export class Tracker {
     }
     withLockSync(`${file}.lock`, () => {
       if (since !== undefined) {
-        const late = readRecords<IndexLine>(file, since.end, { raw: true })
-        if (late.ino === since.ino) for (const line of late.records) if (line.snapshot === undefined) applyLine(runs, line)
+        try {
+          const late = readRecords<IndexLine>(file, since.end, { raw: true })
+          if (late.ino === since.ino) for (const line of late.records) if (line.snapshot === undefined) applyLine(runs, line)
+        } catch (error) {
+          if (!(error instanceof DataError)) throw error // a damaged late line: the run folders stand
+        }
       }
       writeFileAtomic(file, `\n${JSON.stringify({ snapshot: toSnapshot(experiment.id, runs.values()) })}\n`)
     })
