@@ -7,16 +7,21 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { openSync, closeSync, writeSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { threadId } from 'node:worker_threads'
 import { DataError } from './errors.js'
 
-/** Lock paths this process holds now (any call chain): a lock file naming our pid but absent here is a dead predecessor's. */
+/**
+ * Lock paths this thread holds now (any call chain): a lock file naming our pid and thread but absent
+ * here is a dead predecessor's. (Worker threads share the pid and have their own set: a lock of
+ * another thread of this process is judged as before, by age.)
+ */
 const heldHere = new Set<string>()
 /** Lock paths held by the current async call chain (withLock inside withLock). */
 const chain = new AsyncLocalStorage<ReadonlySet<string>>()
 /** Lock paths held by the synchronous call stack (withLockSync inside withLockSync). */
 const syncHeld = new Set<string>()
 
-/** The lock paths this process holds right now (absolute). */
+/** The lock paths this process (this thread) holds right now, absolute. */
 export function locksHeld(): string[] {
   return [...heldHere]
 }
@@ -37,7 +42,7 @@ export async function withLock<T>(path: string, work: () => Promise<T>, options:
   const staleMs = options.staleMs ?? 600_000
   const id = resolve(path)
   const mine = chain.getStore()
-  if (mine?.has(id) === true || syncHeld.has(id)) throw reentered(path)
+  if (mine?.has(id) === true) throw reentered(path)
   // Another call chain of this process may hold it: that one ends by itself, so waiting is right.
   for (let attempt = 0; !acquire(path, staleMs); attempt++) {
     if (Date.now() > deadline) throw held(path)
@@ -95,7 +100,7 @@ function tryCreate(path: string): boolean {
   try {
     const fd = openSync(path, 'wx')
     try {
-      writeSync(fd, JSON.stringify({ pid: process.pid, at: Date.now() }))
+      writeSync(fd, JSON.stringify({ pid: process.pid, thread: threadId, at: Date.now() }))
     } finally {
       closeSync(fd)
     }
@@ -115,9 +120,9 @@ function owner(path: string): string {
 }
 
 function isStale(path: string, staleMs: number): boolean {
-  let info: { pid?: number; at?: number }
+  let info: { pid?: number; thread?: number; at?: number }
   try {
-    info = JSON.parse(readFileSync(path, 'utf8')) as { pid?: number; at?: number }
+    info = JSON.parse(readFileSync(path, 'utf8')) as { pid?: number; thread?: number; at?: number }
   } catch {
     // Unreadable or half-written: stale once it is old enough not to be a lock being written now.
     try {
@@ -128,9 +133,12 @@ function isStale(path: string, staleMs: number): boolean {
   }
   if (typeof info.at === 'number' && Date.now() - info.at > staleMs) return true
   if (typeof info.pid !== 'number') return false
-  // Our own pid on a lock this process does not hold: left by an earlier process with the same pid
-  // (pids are reused, e.g. in containers), which is gone.
-  if (info.pid === process.pid) return !heldHere.has(resolve(path))
+  // Our own pid and thread on a lock this thread does not hold: left by an earlier process with the
+  // same pid (pids are reused, e.g. in containers), which is gone.
+  if (info.pid === process.pid) {
+    if ((info.thread ?? 0) === threadId) return !heldHere.has(resolve(path))
+    return false // another thread of this process: alive as long as we are
+  }
   try {
     process.kill(info.pid, 0)
     return false
