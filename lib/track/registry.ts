@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { ConfigError, DataError, NotFoundError, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
+import { ConfigError, DataError, NotFoundError, readFileInside, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
 import { appendRecords, readRecords } from './jsonl.js'
 import type { Tracker } from './store.js'
 
@@ -171,9 +171,10 @@ export class Registry {
 
   /** A model version from a run's artifact (the run and artifact must exist). */
   registerModel(tracker: Tracker, name: string, runId: string, artifactPath: string, options: Omit<RegisterOptions, 'files' | 'sourceRunId' | 'source'> = {}): { version: RegistryVersion; created: boolean } {
-    const file = tracker.artifactFile(runId, artifactPath)
-    const fileName = artifactPath.split('/').pop()!
-    return this.register('models', name, { ...options, files: { [fileName]: readFileSync(file) }, sourceRunId: runId, source: `runs:/${runId}/${artifactPath}`, runs: [runId, ...(options.runs ?? [])] })
+    // A recorded artifact only, read without following links and checked against its recorded sha256.
+    const { artifact, bytes } = tracker.readArtifact(runId, artifactPath)
+    const fileName = artifact.path.split('/').pop()!
+    return this.register('models', name, { ...options, files: { [fileName]: bytes }, sourceRunId: runId, source: `runs:/${runId}/${artifact.path}`, runs: [runId, ...(options.runs ?? [])] })
   }
 
   /** Every entry of a kind (or of all kinds), with versions and aliases. */
@@ -224,12 +225,28 @@ export class Registry {
     return entry.versions.find((v) => v.version === target)!
   }
 
-  /** A stored file of a version (its only file, or the one named). */
+  /** A stored file of a version (its only file, or the one named): its path, after readFile's checks. */
   file(kind: RegistryKind, ref: string, fileName?: string): string {
+    const { version: v, name } = this.readFileChecked(kind, ref, fileName)
+    return resolveInside(join(this.entryDir(kind, v.name), `v${v.version}`), name, 'registry file')
+  }
+
+  /**
+   * The bytes of a version's file (its only file, or the one named): one the version lists, never through
+   * a symbolic link nor out of the registry, and with the sha256 recorded at registration — a file
+   * replaced since is an error naming it.
+   */
+  readFile(kind: RegistryKind, ref: string, fileName?: string): Buffer {
+    return this.readFileChecked(kind, ref, fileName).bytes
+  }
+
+  private readFileChecked(kind: RegistryKind, ref: string, fileName?: string): { version: RegistryVersion; name: string; bytes: Buffer } {
     const v = this.resolve(kind, ref)
     const name = fileName ?? (v.files.length === 1 ? v.files[0]!.name : undefined)
-    if (name === undefined || !v.files.some((f) => f.name === name)) throw new NotFoundError(`${singular(kind)} ${v.name}@${v.version} has no file ${JSON.stringify(fileName)} (files: ${v.files.map((f) => f.name).join(', ')})`)
-    return resolveInside(join(this.entryDir(kind, v.name), `v${v.version}`), name, 'registry file')
+    const listed = v.files.find((f) => f.name === name)
+    if (name === undefined || listed === undefined) throw new NotFoundError(`${singular(kind)} ${v.name}@${v.version} has no file ${JSON.stringify(fileName)} (files: ${v.files.map((f) => f.name).join(', ')})`)
+    const bytes = readFileInside(join(this.entryDir(kind, v.name), `v${v.version}`), listed.name, { within: this.root, sha256: listed.sha256, what: `${singular(kind)} ${v.name}@${v.version} file ${JSON.stringify(listed.name)}` })
+    return { version: v, name: listed.name, bytes }
   }
 
   setAlias(kind: RegistryKind, name: string, alias: string, version: number, reason?: string): void {

@@ -7,9 +7,9 @@
 
 import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { join } from 'node:path'
+import { join, relative, sep } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { ConfigError, DataError, NotFoundError, paramsHash, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
+import { ConfigError, DataError, NotFoundError, paramsHash, readFileInside, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
 import { appendRecords, countTorn, decodeValue, readRecords } from './jsonl.js'
 import { fromSnapshot, toSnapshot, type Snapshot } from './snapshot.js'
 import { checkBatch, type CheckedBatch } from './validate.js'
@@ -360,11 +360,25 @@ export class Tracker {
     return readArtifacts(this.runDir(runId))
   }
 
-  /** The absolute file of a run's artifact; a path outside the run's artifact folder is refused. */
+  /**
+   * A recorded artifact's bytes, checked: only a path the run recorded (not any file that happens to be
+   * under artifacts/), never through a symbolic link nor out of the runs folder, and with the sha256
+   * recorded when it was logged — anything else is an error naming the file, never a silent read.
+   */
+  readArtifact(runId: string, path: string): { artifact: Artifact; bytes: Buffer } {
+    const dir = join(this.runDir(runId), 'artifacts')
+    // Decoded and checked for traversal as a path, then matched against the run's records.
+    const wanted = relative(dir, resolveInside(dir, path, 'artifact path')).split(sep).join('/')
+    const artifact = readArtifacts(this.runDir(runId)).find((a) => a.path === wanted)
+    if (artifact === undefined) throw new NotFoundError(`run ${runId} has no artifact ${JSON.stringify(wanted)}`)
+    const bytes = readFileInside(dir, artifact.path, { within: this.root, sha256: artifact.sha256, what: `artifact ${JSON.stringify(artifact.path)} of run ${runId}` })
+    return { artifact, bytes }
+  }
+
+  /** The absolute file of a recorded artifact, after readArtifact's checks (for tools that open it by path). */
   artifactFile(runId: string, path: string): string {
-    const file = resolveInside(join(this.runDir(runId), 'artifacts'), path, 'artifact path')
-    if (!existsSync(file) || !statSync(file).isFile()) throw new NotFoundError(`run ${runId} has no artifact ${JSON.stringify(path)}`)
-    return file
+    const { artifact } = this.readArtifact(runId, path)
+    return resolveInside(join(this.runDir(runId), 'artifacts'), artifact.path, 'artifact path')
   }
 
   // ---- maintenance -------------------------------------------------------------------------------
