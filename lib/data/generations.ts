@@ -172,8 +172,12 @@ function staleLock(path: string): string | undefined {
   return undefined
 }
 
-/** Temp files of dead writers and stale locks anywhere under `dir` (walked to any depth). */
-function fileDebris(dir: string, out: LakeDebris[]): void {
+/**
+ * Temp files of dead writers and stale locks anywhere under `dir` (walked to any depth). `locked`: the
+ * caller holds the dataset's lock, so another process's temp file there is debris even if its pid is
+ * alive now (pids are reused); only a writer holding the lock writes temps in a dataset.
+ */
+function fileDebris(dir: string, out: LakeDebris[], locked = false): void {
   let entries: import('node:fs').Dirent[]
   try {
     entries = readdirSync(dir, { withFileTypes: true })
@@ -183,12 +187,13 @@ function fileDebris(dir: string, out: LakeDebris[]): void {
   for (const entry of entries) {
     const path = join(dir, entry.name)
     if (entry.isDirectory()) {
-      fileDebris(path, out)
+      fileDebris(path, out, locked)
       continue
     }
     const pid = tempPid(entry.name)
     if (pid !== undefined) {
       if (!alive(pid)) out.push({ path, kind: 'temp', reason: `writer pid ${pid} is gone` })
+      else if (locked && pid !== process.pid) out.push({ path, kind: 'temp', reason: `pid ${pid} does not hold the dataset's lock` })
       continue
     }
     const aside = LOCK_ASIDE.exec(entry.name)
@@ -283,7 +288,7 @@ export function removeLakeDebris(home: string): string[] {
 /** Debris of one dataset, removed; the caller holds the dataset's write lock. */
 export function removeDatasetDebris(dataset: string): string[] {
   const found: LakeDebris[] = []
-  fileDebris(dataset, found)
+  fileDebris(dataset, found, true)
   const lock = join(dataset, DATASET_LOCK)
   const removed: string[] = []
   for (const d of found) {
