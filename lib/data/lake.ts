@@ -122,8 +122,9 @@ export async function loadBars(home: string, query: BarsQuery): Promise<Bars> {
   const key = resolveKey(home, query)
   const start = query.start === undefined ? -Infinity : toEpochMs(query.start, 'start')
   const end = query.end === undefined ? Infinity : toEpochMs(query.end, 'end', true)
-  const first = Number.isFinite(start) ? periodOf(start, key.timeframe) : ''
-  const last = Number.isFinite(end) ? periodOf(end, key.timeframe) : '\uffff'
+  // A bound outside the lake's range selects from its first or up to its last partition.
+  const first = start >= LAKE_FIRST_MS && start < LAKE_END_MS ? periodOf(start, key.timeframe) : start < LAKE_FIRST_MS ? '' : '\uffff'
+  const last = end >= LAKE_FIRST_MS && end < LAKE_END_MS ? periodOf(end, key.timeframe) : end < LAKE_FIRST_MS ? '' : '\uffff'
   const pick = (files: string[]) => files.filter((file) => {
     const period = periodOfFile(file)
     return period >= first && period <= last

@@ -69,6 +69,9 @@ describe('lake times', () => {
     writeFileSync(file, `time,open,high,low,close\n${ms.map((t) => `${t},1,2,0.5,1.5`).join('\n')}\n`)
     const report = await importFile(h, file, { symbol: 'RANGE', timeframe: '1d' })
     expect(report).toMatchObject({ input: 6, accepted: 3, quarantined: { bad_time: 3 }, partitions: ['2024'] })
+    // Query bounds outside 1970–2200 are fine: they select from the first or up to the last bar.
+    expect((await loadBars(h, { symbol: 'RANGE', timeframe: '1d', start: '1950-01-01', end: '2300-01-01' })).time.length).toBe(3)
+    expect((await loadBars(h, { symbol: 'RANGE', timeframe: '1d', end: '1960-01-01' })).time.length).toBe(0)
     const dataset = join(lakeDir(h), 'source=local', 'symbol=RANGE', 'timeframe=1d')
     const periods = readdirSync(dataset, { recursive: true }).map(String).filter((p) => /period=/.test(p) && !p.includes('data.parquet'))
     expect(periods.map((p) => p.replace(/^.*period=/, ''))).toEqual(['2024'])
