@@ -37,3 +37,45 @@ export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message.split('\n')[0] ?? ''
   return String(error).split('\n')[0] ?? ''
 }
+
+/**
+ * A received value as it may appear in an error message: JSON-like, at most `max` characters (cut with
+ * "…"). Walks at most 8 levels and stops writing once past `max`, so a hostile value (nested 100,000
+ * deep, or megabytes long) costs almost nothing; JSON.stringify would overflow the stack or copy it all.
+ */
+export function preview(value: unknown, max = 200): string {
+  let out = ''
+  const full = () => out.length > max
+  const write = (v: unknown, depth: number): void => {
+    if (full()) return
+    if (typeof v === 'string') out += JSON.stringify(v.length > max ? v.slice(0, max + 1) : v)
+    else if (v === null || typeof v !== 'object') out += typeof v === 'bigint' ? `${v}n` : String(v)
+    else if (depth >= 8) out += Array.isArray(v) ? '[…]' : '{…}'
+    else if (Array.isArray(v)) {
+      out += '['
+      for (let i = 0; i < v.length && !full(); i++) {
+        if (i > 0) out += ','
+        write(v[i], depth + 1)
+      }
+      out += ']'
+    } else {
+      out += '{'
+      let first = true
+      for (const k in v as Record<string, unknown>) {
+        if (full()) break
+        if (!Object.prototype.hasOwnProperty.call(v, k)) continue
+        out += `${first ? '' : ','}${JSON.stringify(k.length > max ? k.slice(0, max + 1) : k)}:`
+        first = false
+        write((v as Record<string, unknown>)[k], depth + 1)
+      }
+      out += '}'
+    }
+  }
+  write(value, 0)
+  return out.length > max ? `${out.slice(0, max - 1)}…` : out
+}
+
+/** A message cut to `max` characters (with "…"), for error bodies that may quote what was received. */
+export function capMessage(message: string, max = 500): string {
+  return message.length > max ? `${message.slice(0, max - 1)}…` : message
+}

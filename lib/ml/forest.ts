@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os'
 import { ConfigError, seededRandom } from '../core/index.js'
 import { binFeatures, growTree, type Binned, type GrowOptions, type Grown } from './cart.js'
+import { checkClassList, checkColumnNames, checkFiniteArray, checkObject, checkTreeNodes } from './check-json.js'
 import { growInWorkers } from './forest-pool.js'
 import { checkColumns, checkInt, checkLabeled, classesOf, mostProbable, registerModelType, type Labeled, type Matrix, type Model, type Task } from './model.js'
 import { allRows, checkGrowOptions, classTargets, leafOf } from './tree.js'
@@ -250,6 +251,7 @@ export class RandomForestClassifier extends ForestBase implements Model {
 
   static fromJSON(json: ForestJSON): RandomForestClassifier {
     if (json.type !== 'forest-classifier') throw new ConfigError(`expected a forest-classifier model (received ${json.type})`)
+    checkForestJSON(json)
     return new RandomForestClassifier(fromJSONOptions(json)).load(json)
   }
 }
@@ -274,8 +276,21 @@ export class RandomForestRegressor extends ForestBase implements Model {
 
   static fromJSON(json: ForestJSON): RandomForestRegressor {
     if (json.type !== 'forest-regressor') throw new ConfigError(`expected a forest-regressor model (received ${json.type})`)
+    checkForestJSON(json)
     return new RandomForestRegressor(fromJSONOptions(json)).load(json)
   }
+}
+
+/** A forest's JSON before it is used: names, classes, options, and every tree a proper tree (check-json.ts). */
+function checkForestJSON(json: ForestJSON): void {
+  const where = `${json.type} model JSON`
+  const p = checkColumnNames(json.columns, where)
+  const k = json.type === 'forest-classifier' ? checkClassList(json.classes, where) : 1
+  if (json.type === 'forest-regressor' && json.classes !== undefined) throw new ConfigError(`${where}: a regressor has no "classes"`)
+  checkObject(json.options, 'options', where)
+  if (!Array.isArray(json.trees) || json.trees.length === 0) throw new ConfigError(`${where}: "trees" must be a non-empty array of trees`)
+  json.trees.forEach((t, i) => checkTreeNodes(t, p, k, `${where}, tree ${i}`))
+  checkFiniteArray(json.importance, p, 'importance', where)
 }
 
 function fromJSONOptions(json: ForestJSON): ForestOptions {

@@ -6,6 +6,7 @@
 
 import { ConfigError, seededRandom } from '../core/index.js'
 import { binFeatures, growTree, sampleRows, type Grown } from './cart.js'
+import { checkClassList, checkColumnNames, checkFiniteArray, checkObject, checkTreeNodes } from './check-json.js'
 import type { TreeNodes } from './forest.js'
 import { checkColumns, checkInt, checkLabeled, classesOf, logSumExp, mostProbable, registerModelType, softmaxInto, type Labeled, type Matrix, type Model, type Task } from './model.js'
 import { allRows, checkTreeOptions, classTargets, leafOf } from './tree.js'
@@ -198,6 +199,7 @@ export class GradientBoostingClassifier extends GbtBase implements Model {
 
   static fromJSON(json: GbtJSON): GradientBoostingClassifier {
     if (json.type !== 'gbt-classifier') throw new ConfigError(`expected a gbt-classifier model (received ${json.type})`)
+    checkGbtJSON(json)
     return new GradientBoostingClassifier(fromJSONOptions(json)).load(json)
   }
 }
@@ -222,6 +224,7 @@ export class GradientBoostingRegressor extends GbtBase implements Model {
 
   static fromJSON(json: GbtJSON): GradientBoostingRegressor {
     if (json.type !== 'gbt-regressor') throw new ConfigError(`expected a gbt-regressor model (received ${json.type})`)
+    checkGbtJSON(json)
     return new GradientBoostingRegressor(fromJSONOptions(json)).load(json)
   }
 }
@@ -293,6 +296,26 @@ function lossOn(raw: Float64Array, target: Float64Array, K: number, classificati
     }
   }
   return s / (to - from)
+}
+
+/**
+ * A boosted model's JSON before it is used: names, classes, options, one starting score per output (1 for
+ * regression and two classes, else one per class), each round one proper tree per output (check-json.ts).
+ */
+function checkGbtJSON(json: GbtJSON): void {
+  const where = `${json.type} model JSON`
+  const p = checkColumnNames(json.columns, where)
+  const k = json.type === 'gbt-classifier' ? checkClassList(json.classes, where) : 1
+  if (json.type === 'gbt-regressor' && json.classes !== undefined) throw new ConfigError(`${where}: a regressor has no "classes"`)
+  const K = k === 2 ? 1 : k
+  checkObject(json.options, 'options', where)
+  checkFiniteArray(json.init, K, 'init', where)
+  if (!Array.isArray(json.trees)) throw new ConfigError(`${where}: "trees" must be an array of rounds`)
+  json.trees.forEach((round, i) => {
+    if (!Array.isArray(round) || round.length !== K) throw new ConfigError(`${where}: round ${i} must hold ${K} tree${K === 1 ? '' : 's'} (one per output)`)
+    round.forEach((t, c) => checkTreeNodes(t, p, 1, `${where}, round ${i} tree ${c}`))
+  })
+  checkFiniteArray(json.importance, p, 'importance', where)
 }
 
 function fromJSONOptions(json: GbtJSON): GbtOptions {

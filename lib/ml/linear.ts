@@ -3,6 +3,7 @@
 // against the model every reviewer will ask about first. Both are small dense solves (Newton / Cholesky).
 
 import { ConfigError } from '../core/index.js'
+import { checkClassList, checkColumnNames, checkObject } from './check-json.js'
 import { checkColumns, checkFinite, checkLabeled, classesOf, logSumExp, mostProbable, registerModelType, softmaxInto } from './model.js'
 import type { Labeled, Matrix, Model, ModelJSON } from './model.js'
 
@@ -276,10 +277,9 @@ export class LogisticRegression implements Model {
 
   static fromJSON(json: LogisticJSON): LogisticRegression {
     if (json?.type !== 'logistic') throw new ConfigError(`expected a logistic model (received ${json?.type})`)
-    const model = new LogisticRegression(json.options)
+    const model = new LogisticRegression(checkObject(json.options, 'options', 'logistic model JSON'))
     const p = checkJSONColumns(json)
-    if (!Array.isArray(json.classes) || json.classes.length < 2) throw new ConfigError('a logistic model JSON needs "classes" with at least two labels')
-    checkNumbers(json.classes, json.classes.length, 'classes')
+    checkClassList(json.classes, 'logistic model JSON')
     const rows = json.classes.length === 2 ? 1 : json.classes.length
     checkNumbers(json.intercept, rows, 'intercept')
     checkNumbers(json.coef, rows * p, 'coef')
@@ -383,8 +383,9 @@ export class RidgeRegression implements Model {
 
   static fromJSON(json: RidgeJSON): RidgeRegression {
     if (json?.type !== 'ridge') throw new ConfigError(`expected a ridge model (received ${json?.type})`)
-    const model = new RidgeRegression(json.options)
+    const model = new RidgeRegression(checkObject(json.options, 'options', 'ridge model JSON'))
     const p = checkJSONColumns(json)
+    if (json.classes !== undefined) throw new ConfigError('ridge model JSON: a regressor has no "classes"')
     checkNumbers(json.coef, p, 'coef')
     checkNumbers([json.intercept], 1, 'intercept')
     checkNumbers(json.mean, p, 'mean')
@@ -517,8 +518,7 @@ function checkBoolean(v: unknown, name: string): void {
 }
 
 function checkJSONColumns(json: ModelJSON): number {
-  if (!Array.isArray(json.columns) || json.columns.some((c) => typeof c !== 'string')) throw new ConfigError(`a ${json.type} model JSON needs "columns", the feature names`)
-  return json.columns.length
+  return checkColumnNames(json.columns, `${json.type} model JSON`)
 }
 
 function checkNumbers(v: unknown, length: number, name: string): void {

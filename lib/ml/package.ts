@@ -4,8 +4,9 @@
 // stored in, and loaded from, the registry by version or alias.
 
 import { readFileSync } from 'node:fs'
-import { ConfigError, sha256 } from '../core/index.js'
+import { capMessage, ConfigError, preview, sha256 } from '../core/index.js'
 import { modelFromJSON, type Labeled, type Model, type ModelJSON, type Task } from './model.js'
+import { RouterModel } from './router.js'
 
 export const PACKAGE_FORMAT = 'mtflow-model'
 export const PACKAGE_VERSION = 1
@@ -103,28 +104,83 @@ export function serializePackage(pkg: ModelPackage): string {
   return `${JSON.stringify(pkg)}\n`
 }
 
-/** A package from its stored text, checked; its model rebuilt. */
+/**
+ * A package from its stored text, checked whole before anything uses it: the envelope and signature, the
+ * model's JSON (trees acyclic, indices in range, numbers finite: see check-json.ts), and that the two agree
+ * (features, key, task, classes). Any fault is a ConfigError naming `where` and what is wrong.
+ */
 export function readPackage(text: string, where = 'model package'): { pkg: ModelPackage; model: Model } {
   let pkg: ModelPackage
   try {
     pkg = JSON.parse(text) as ModelPackage
   } catch (error) {
-    throw new ConfigError(`${where} is not JSON: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+    throw new ConfigError(capMessage(`${where} is not JSON: ${error instanceof Error ? error.message : String(error)}`, 300), { cause: error })
   }
+  checkNesting(pkg, where)
   checkPackage(pkg, where)
-  return { pkg, model: modelFromJSON(pkg.model) }
+  let model: Model
+  try {
+    model = modelFromJSON(pkg.model)
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError(`${where}: ${error.message}`, { cause: error })
+    throw error
+  }
+  checkAgreement(pkg, model, where)
+  return { pkg, model }
+}
+
+/** A real package nests under 10 levels; far deeper is hostile (and would overflow whatever recursed into it). */
+const MAX_PACKAGE_DEPTH = 64
+
+function checkNesting(value: unknown, where: string): void {
+  const stack: [unknown, number][] = [[value, 1]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!
+    if (v === null || typeof v !== 'object') continue
+    if (depth > MAX_PACKAGE_DEPTH) throw new ConfigError(`${where} is nested more than ${MAX_PACKAGE_DEPTH} levels deep`)
+    // Arrays of numbers (the node arrays) hold nothing to descend into: skip them cheaply.
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1])
+  }
 }
 
 function checkPackage(pkg: ModelPackage, where = 'model package'): void {
-  if (pkg === null || typeof pkg !== 'object' || pkg.format !== PACKAGE_FORMAT) throw new ConfigError(`${where} is not an ${PACKAGE_FORMAT} package (format: ${JSON.stringify((pkg as { format?: unknown } | null)?.format)})`)
-  if (pkg.formatVersion !== PACKAGE_VERSION) throw new ConfigError(`${where} has format version ${pkg.formatVersion}; this mtflow reads version ${PACKAGE_VERSION}`)
+  if (pkg === null || typeof pkg !== 'object' || Array.isArray(pkg) || pkg.format !== PACKAGE_FORMAT) throw new ConfigError(`${where} is not an ${PACKAGE_FORMAT} package (format: ${preview((pkg as { format?: unknown } | null)?.format)})`)
+  if (pkg.formatVersion !== PACKAGE_VERSION) throw new ConfigError(`${where} has format version ${preview(pkg.formatVersion)}; this mtflow reads version ${PACKAGE_VERSION}`)
   if (!Array.isArray(pkg.signature?.inputs) || pkg.signature.inputs.length === 0) throw new ConfigError(`${where} has no signature inputs`)
   const seen = new Set<string>()
-  for (const f of pkg.signature.inputs) {
-    if (typeof f.name !== 'string' || f.name === '' || seen.has(f.name)) throw new ConfigError(`${where}: signature input names must be distinct non-empty strings (${JSON.stringify(f.name)})`)
-    if (!['double', 'integer', 'boolean', 'string'].includes(f.type)) throw new ConfigError(`${where}: input ${f.name} has unknown type ${JSON.stringify(f.type)} (expected double, integer, boolean or string)`)
-    seen.add(f.name)
+  for (const f of pkg.signature.inputs as unknown[]) {
+    const field = (f ?? {}) as Partial<SignatureField>
+    if (typeof field.name !== 'string' || field.name === '' || seen.has(field.name)) throw new ConfigError(`${where}: signature input names must be distinct non-empty strings (${preview(field.name)})`)
+    if (!['double', 'integer', 'boolean', 'string'].includes(field.type as string)) throw new ConfigError(`${where}: input ${preview(field.name)} has unknown type ${preview(field.type)} (expected double, integer, boolean or string)`)
+    if (field.nullable !== undefined && typeof field.nullable !== 'boolean') throw new ConfigError(`${where}: input ${preview(field.name)} has nullable ${preview(field.nullable)} (expected true or false)`)
+    seen.add(field.name)
   }
+  const output = pkg.signature.output as Partial<Signature['output']> | undefined
+  if (output === null || typeof output !== 'object' || typeof output.name !== 'string') throw new ConfigError(`${where}: signature output must be an object with a "name" (received ${preview(output)})`)
+  if (pkg.task !== 'classification' && pkg.task !== 'regression') throw new ConfigError(`${where}: task must be classification or regression (received ${preview(pkg.task)})`)
+  if (typeof pkg.family !== 'string') throw new ConfigError(`${where}: family must be a string (received ${preview(pkg.family)})`)
+  if (typeof pkg.dataSnapshot !== 'string') throw new ConfigError(`${where}: dataSnapshot must be a string (received ${preview(pkg.dataSnapshot)})`)
+  if (pkg.metrics === null || typeof pkg.metrics !== 'object' || Array.isArray(pkg.metrics) || Object.values(pkg.metrics).some((v) => typeof v !== 'number' && v !== null)) throw new ConfigError(`${where}: metrics must be an object of name: number (received ${preview(pkg.metrics)})`)
+}
+
+/** The signature and the model describe the same thing: it is what the server checks every request against. */
+function checkAgreement(pkg: ModelPackage, model: Model, where: string): void {
+  const json = model.toJSON()
+  if (pkg.family !== model.family || pkg.task !== model.task) throw new ConfigError(`${where}: the package says ${preview(pkg.family)} ${pkg.task}, its model is ${model.family} ${model.task}`)
+  const inputs = pkg.signature.inputs
+  const features = inputs.filter((f) => f.type !== 'string').map((f) => f.name)
+  if (features.length !== json.columns.length || features.some((f, i) => f !== json.columns[i])) {
+    throw new ConfigError(`${where}: the signature's ${features.length} numeric inputs [${capMessage(features.join(', '), 200)}] are not the model's ${json.columns.length} features [${capMessage(json.columns.join(', '), 200)}]`)
+  }
+  const keys = inputs.filter((f) => f.type === 'string').map((f) => f.name)
+  if (keys.length > 1) throw new ConfigError(`${where}: the signature has ${keys.length} string inputs; at most one (the key) is read`)
+  if (model instanceof RouterModel && keys[0] !== model.key) throw new ConfigError(`${where}: a router reads its key ${preview(model.key)} as a string input; the signature's string inputs are [${capMessage(keys.join(', '), 200)}]`)
+  const classes = pkg.signature.output.classes
+  if (model.task === 'classification') {
+    if (!Array.isArray(classes) || classes.length !== json.classes?.length || classes.some((c, i) => c !== json.classes![i])) {
+      throw new ConfigError(`${where}: the signature's classes ${preview(classes)} are not the model's ${preview(json.classes)}`)
+    }
+  } else if (classes !== undefined) throw new ConfigError(`${where}: a regression model's signature lists classes ${preview(classes)}`)
 }
 
 /** What packaging needs of the registry (lib/track's Registry has it; lib/ml does not import lib/track). */
@@ -139,8 +195,12 @@ export const PACKAGE_FILE = 'model.json'
 
 /** Store a package as a model version (model.json), linked to its run; optionally point an alias at it. */
 export function registerPackage(store: ModelStore, name: string, pkg: ModelPackage, options: { alias?: string; runs?: readonly string[] } = {}): { version: number; created: boolean } {
+  // The stored text is read back exactly as a server will read it: a package that would fail there (a
+  // hand-edited tree with a cycle, a signature that is not the model's) never enters the registry.
+  const text = serializePackage(pkg)
+  readPackage(text, `model ${name}`)
   const { version, created } = store.register('models', name, {
-    files: { [PACKAGE_FILE]: serializePackage(pkg) },
+    files: { [PACKAGE_FILE]: text },
     ...(pkg.description === undefined ? {} : { description: pkg.description }),
     runs: [...(pkg.runId === undefined ? [] : [pkg.runId]), ...(options.runs ?? [])],
     ...(pkg.runId === undefined ? {} : { sourceRunId: pkg.runId }),

@@ -2,7 +2,8 @@
 // packaged and served like any other model. Each row goes to the model of its key; its features are
 // picked by that model's own column names.
 
-import { ConfigError } from '../core/index.js'
+import { ConfigError, preview } from '../core/index.js'
+import { checkObject } from './check-json.js'
 import { checkColumns, modelFromJSON, registerModelType, type Matrix, type Model, type ModelJSON, type Task } from './model.js'
 
 export interface RouterJSON extends ModelJSON {
@@ -96,8 +97,26 @@ export class RouterModel implements Model {
 
   static fromJSON(json: RouterJSON): RouterModel {
     if (json.type !== 'router') throw new ConfigError(`expected a router model (received ${json.type})`)
-    if (json.routes === null || typeof json.routes !== 'object') throw new ConfigError('a router JSON needs its routes')
-    return new RouterModel(new Map(Object.entries(json.routes).map(([k, r]) => [k, modelFromJSON(r)])), { key: json.key })
+    const where = 'router model JSON'
+    const routes = checkObject(json.routes, 'routes', where)
+    if (typeof json.key !== 'string' || json.key === '') throw new ConfigError(`${where}: "key" must be a non-empty string (received ${preview(json.key)})`)
+    // A route is a plain model: routers inside routers are never built, and refusing them bounds the recursion.
+    const models = new Map<string, Model>()
+    for (const [k, r] of Object.entries(routes)) {
+      if ((r as ModelJSON | null)?.type === 'router') throw new ConfigError(`${where}: route ${preview(k)} is itself a router`)
+      try {
+        models.set(k, modelFromJSON(r as ModelJSON))
+      } catch (error) {
+        if (error instanceof ConfigError) throw new ConfigError(`${where}, route ${preview(k)}: ${error.message}`, { cause: error })
+        throw error
+      }
+    }
+    const model = new RouterModel(models, { key: json.key })
+    // What the JSON says of the whole must be what its routes make: the signature was built from it.
+    if (json.task !== model.task) throw new ConfigError(`${where}: task ${preview(json.task)}, but its routes are ${model.task} models`)
+    if (!sameList(json.columns, model.columns)) throw new ConfigError(`${where}: columns ${preview(json.columns)} are not its routes' features ${preview(model.columns)}`)
+    if (!(json.classes === undefined ? model.classes === undefined : sameList(json.classes, model.classes ?? []))) throw new ConfigError(`${where}: classes ${preview(json.classes)} are not its routes' classes ${preview(model.classes)}`)
+    return model
   }
 
   /** Rows grouped by key, each group predicted by its model on its columns, written back in row order. */
@@ -127,6 +146,10 @@ export class RouterModel implements Model {
     }
     return out
   }
+}
+
+function sameList(a: unknown, b: readonly unknown[]): boolean {
+  return Array.isArray(a) && a.length === b.length && a.every((v, i) => v === b[i])
 }
 
 registerModelType('router', (json) => RouterModel.fromJSON(json))

@@ -4,6 +4,7 @@
 
 import { ConfigError } from '../core/index.js'
 import { binFeatures, growTree, type Grown } from './cart.js'
+import { checkClassList, checkColumnNames, checkFiniteArray, checkObject, checkTreeNodes } from './check-json.js'
 import { checkColumns, checkInt, checkLabeled, classesOf, mostProbable, registerModelType, type Labeled, type Matrix, type Model, type Task } from './model.js'
 
 export interface TreeOptions {
@@ -149,6 +150,7 @@ export class DecisionTreeClassifier extends TreeBase implements Model {
 
   static fromJSON(json: TreeJSON): DecisionTreeClassifier {
     if (json.type !== 'tree-classifier') throw new ConfigError(`expected a tree-classifier model (received ${json.type})`)
+    checkTreeJSON(json)
     const model = new DecisionTreeClassifier({ ...json.options, maxFeatures: json.options.maxFeatures ?? undefined })
     model.tree = json
     return model
@@ -179,10 +181,25 @@ export class DecisionTreeRegressor extends TreeBase implements Model {
 
   static fromJSON(json: TreeJSON): DecisionTreeRegressor {
     if (json.type !== 'tree-regressor') throw new ConfigError(`expected a tree-regressor model (received ${json.type})`)
+    checkTreeJSON(json)
     const model = new DecisionTreeRegressor({ ...json.options, maxFeatures: json.options.maxFeatures ?? undefined })
     model.tree = json
     return model
   }
+}
+
+/**
+ * A tree's JSON before it is used: feature names, classes (classifiers only), options, and node arrays that
+ * form a proper tree over those features with finite thresholds and values (see check-json.ts).
+ */
+function checkTreeJSON(json: TreeJSON): void {
+  const where = `${json.type} model JSON`
+  const p = checkColumnNames(json.columns, where)
+  const k = json.type === 'tree-classifier' ? checkClassList(json.classes, where) : 1
+  if (json.type === 'tree-regressor' && json.classes !== undefined) throw new ConfigError(`${where}: a regressor has no "classes"`)
+  checkObject(json.options, 'options', where)
+  checkTreeNodes(json, p, k, where)
+  checkFiniteArray(json.importance, p, 'importance', where)
 }
 
 /** Class index per row (labels are any numbers; classes their sorted distinct values). */

@@ -4,7 +4,8 @@
 
 import { Hono, type Context } from 'hono'
 import { readFileSync } from 'node:fs'
-import { ConfigError, NotFoundError } from '../core/index.js'
+import { ConfigError, NotFoundError, preview } from '../core/index.js'
+import { parseJsonBody } from './json-body.js'
 import { compareRuns, REGISTRY_KINDS, searchRuns, type Registry, type RegistryKind, type Tracker } from '../track/index.js'
 
 export interface ApiDeps {
@@ -150,24 +151,23 @@ function sendFile(c: Context, file: string): Response {
   return c.body(readFileSync(file), 200, headers)
 }
 
+/** The JSON bodies of the API (tags, aliases, stages, reasons) are small: 64 KiB is generous. */
+const API_BODY_BYTES = 64 * 1024
+
 async function jsonBody(c: Context, optional = false): Promise<Record<string, unknown>> {
   const raw = await c.req.text()
   if (raw.trim() === '') {
     if (optional) return {}
     throw new ConfigError('the request needs a JSON object body')
   }
-  let value: unknown
-  try {
-    value = JSON.parse(raw)
-  } catch {
-    throw new ConfigError('the request body is not valid JSON')
-  }
+  // Depth and size checked on the raw text first: nothing walks a hostile body (issue 18).
+  const value = parseJsonBody(raw, 'the request body', { maxBytes: API_BODY_BYTES })
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError('the request body must be a JSON object')
   return value as Record<string, unknown>
 }
 
 function text(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value === '') throw new ConfigError(`${field} must be a non-empty string`)
+  if (typeof value !== 'string' || value === '') throw new ConfigError(`${field} must be a non-empty string (received ${preview(value)})`)
   return value
 }
 
@@ -177,17 +177,17 @@ function optionalText(value: unknown, field: string): string | undefined {
 
 function version(value: unknown): number {
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new ConfigError(`version must be an integer ≥ 1 (received ${JSON.stringify(value)})`)
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new ConfigError(`version must be an integer ≥ 1 (received ${preview(value)})`)
   return n
 }
 
 function positiveInt(value: string, field: string): number {
   const n = Number(value)
-  if (!/^\d+$/.test(value) || n < 1) throw new ConfigError(`${field} must be an integer ≥ 1 (received ${JSON.stringify(value)})`)
+  if (!/^\d+$/.test(value) || n < 1) throw new ConfigError(`${field} must be an integer ≥ 1 (received ${preview(value)})`)
   return n
 }
 
 function kindOf(kind: string): RegistryKind {
-  if (!REGISTRY_KINDS.includes(kind as RegistryKind)) throw new ConfigError(`registry kind must be one of ${REGISTRY_KINDS.join(', ')} (received ${JSON.stringify(kind)})`)
+  if (!REGISTRY_KINDS.includes(kind as RegistryKind)) throw new ConfigError(`registry kind must be one of ${REGISTRY_KINDS.join(', ')} (received ${preview(kind)})`)
   return kind as RegistryKind
 }

@@ -1,118 +1,55 @@
 // Model serving, MLflow-compatible: POST /invocations scores rows, GET /ping answers when the model is
-// loaded, GET /version describes it. Inputs are checked against the package's signature — a missing or
-// extra feature, a wrong type, a null/NaN where none is allowed is a 400 naming the field and row — and
-// the model is rebuilt from numbers (a package is data; nothing in it is ever evaluated).
+// loaded, GET /version describes it. Inputs are checked against the package's signature (invocation.ts);
+// the model is rebuilt from numbers (a package is data; nothing in it is ever evaluated) and checked whole
+// when loaded. Small batches are scored here; big ones in a worker thread with a time budget, so one
+// request can neither stall the event loop nor run forever.
 //   { "inputs": [ {"z": 1.2, …}, … ] }            records (or rows as arrays, in signature order)
 //   { "dataframe_split": { "columns": […], "data": [[…], …] } }
 //   { "dataframe_records": [ {…}, … ] }
 
 import type { Context } from 'hono'
 import { Hono } from 'hono'
-import { ConfigError } from '../core/index.js'
-import { loadPackage, type Matrix, type Model, type ModelPackage, type SignatureField } from '../ml/index.js'
+import { HTTPException } from 'hono/http-exception'
+import { availableParallelism } from 'node:os'
+import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
+import { capMessage, ConfigError, moduleDir, preview } from '../core/index.js'
+import { loadPackage, scoringCost, type Model, type ModelPackage } from '../ml/index.js'
 import type { Registry } from '../track/index.js'
 import { sendJson } from './api.js'
+import { readInvocation, scoreToJson } from './invocation.js'
+import type { ScoreJob, ScoreReply } from './score-worker.js'
 
-/** Rows one request may score. */
-export const MAX_ROWS = 100_000
+export { MAX_ROWS, parseInvocation, score } from './invocation.js'
 
 export interface LoadedModel {
   name: string
   version: number
   pkg: ModelPackage
   model: Model
+  /** Steps one row's prediction takes at most (see scoringCost): rows × this decides where to score. */
+  costPerRow?: number
 }
 
-/** The rows of a request body as the model's matrix (and the router's keys). */
-export function parseInvocation(body: unknown, pkg: ModelPackage): Matrix {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ConfigError('the body must be a JSON object with "inputs", "dataframe_split" or "dataframe_records"')
-  const b = body as Record<string, unknown>
-  const formats = ['inputs', 'dataframe_split', 'dataframe_records'].filter((k) => k in b)
-  if (formats.length !== 1) throw new ConfigError(`the body needs exactly one of "inputs", "dataframe_split", "dataframe_records" (found ${formats.length === 0 ? 'none' : formats.join(', ')})`)
-  const fields = pkg.signature.inputs
-  let records: (readonly unknown[])[]
-  if (formats[0] === 'dataframe_split') {
-    const split = b.dataframe_split as { columns?: unknown; data?: unknown } | null
-    if (split === null || typeof split !== 'object' || !Array.isArray(split.columns) || !Array.isArray(split.data)) throw new ConfigError('dataframe_split needs "columns" (an array of names) and "data" (an array of rows)')
-    const columns = split.columns as unknown[]
-    columns.forEach((c, i) => {
-      if (typeof c !== 'string') throw new ConfigError(`dataframe_split.columns[${i}] must be a string (received ${JSON.stringify(c)})`)
-    })
-    checkNames(columns as string[], fields)
-    const at = fields.map((f) => (columns as string[]).indexOf(f.name))
-    records = (split.data as unknown[]).map((row, r) => {
-      if (!Array.isArray(row) || row.length !== columns.length) throw new ConfigError(`dataframe_split.data[${r}] must be an array of ${columns.length} values (received ${Array.isArray(row) ? `${row.length} values` : JSON.stringify(row)})`)
-      return at.map((i) => row[i])
-    })
-  } else {
-    const list = b[formats[0]!]
-    if (!Array.isArray(list)) throw new ConfigError(`"${formats[0]}" must be an array of rows`)
-    records = list.map((row, r) => {
-      if (Array.isArray(row)) {
-        if (formats[0] === 'dataframe_records') throw new ConfigError(`dataframe_records[${r}] must be an object of field: value`)
-        if (row.length !== fields.length) throw new ConfigError(`inputs[${r}] has ${row.length} values; the model takes ${fields.length} (${fields.map((f) => f.name).join(', ')})`)
-        return row
-      }
-      if (row === null || typeof row !== 'object') throw new ConfigError(`${formats[0]}[${r}] must be an object of field: value (received ${JSON.stringify(row)})`)
-      checkNames(Object.keys(row), fields, r)
-      return fields.map((f) => (row as Record<string, unknown>)[f.name])
-    })
-  }
-  if (records.length === 0) throw new ConfigError('no rows to score')
-  if (records.length > MAX_ROWS) throw new ConfigError(`${records.length} rows in one request; at most ${MAX_ROWS}`)
-  const features = fields.filter((f) => f.type !== 'string')
-  const keyIndex = fields.findIndex((f) => f.type === 'string')
-  const X = new Float64Array(records.length * features.length)
-  const keys: string[] = []
-  records.forEach((row, r) => {
-    let c = 0
-    fields.forEach((f, i) => {
-      const v = row[i]
-      if (f.type === 'string') {
-        if (typeof v !== 'string') throw new ConfigError(`field "${f.name}" at row ${r} must be a string (received ${JSON.stringify(v)})`)
-        if (i === keyIndex) keys.push(v)
-        return
-      }
-      X[r * features.length + c++] = numberOf(v, f, r)
-    })
-  })
-  const m: Matrix = { X, rows: records.length, columns: features.map((f) => f.name) }
-  if (keyIndex >= 0) m.keys = keys
-  return m
+export interface ServingOptions {
+  /** Milliseconds one scoring request may take, queueing included (default: MTFLOW_SCORING_BUDGET_MS, else 10 s). */
+  budgetMs?: number
 }
 
-/** Exactly the signature's fields (checked per record: the common case, all present, costs one pass). */
-function checkNames(names: readonly string[], fields: readonly SignatureField[], row?: number): void {
-  const where = row === undefined ? '' : ` at row ${row}`
-  if (names.length === fields.length && fields.every((f, i) => names[i] === f.name)) return
-  const missing = fields.find((f) => !names.includes(f.name))
-  if (missing !== undefined) throw new ConfigError(`missing input field "${missing.name}"${where} (the model takes ${fields.map((f) => f.name).join(', ')})`)
-  const extra = names.find((n) => !fields.some((f) => f.name === n))
-  if (extra !== undefined) throw new ConfigError(`unexpected input field "${extra}"${where} (the model takes ${fields.map((f) => f.name).join(', ')})`)
-}
+/** Bodies up to this size are parsed here; a batch is scored here when rows × cost per row stays under INLINE_WORK. */
+const INLINE_BYTES = 256 * 1024
+/** ~10 ms of tree steps: more is scored in a worker thread (starting one costs ~0.3 s, so small batches stay here). */
+const INLINE_WORK = 2_000_000
+/** Error messages in a response are cut here, whatever they quote. */
+const MAX_MESSAGE = 500
 
-function numberOf(v: unknown, f: SignatureField, r: number): number {
-  if (v === null || v === 'NaN' || (typeof v === 'number' && Number.isNaN(v))) {
-    if (f.nullable === true) return NaN
-    throw new ConfigError(`field "${f.name}" at row ${r} is ${v === null ? 'null' : 'NaN'}; the model does not accept missing values`)
-  }
-  if (f.type === 'boolean') {
-    if (typeof v !== 'boolean') throw new ConfigError(`field "${f.name}" at row ${r} must be a boolean (received ${JSON.stringify(v)})`)
-    return v ? 1 : 0
-  }
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`field "${f.name}" at row ${r} must be a finite number (received ${JSON.stringify(v)})`)
-  if (f.type === 'integer' && !Number.isInteger(v)) throw new ConfigError(`field "${f.name}" at row ${r} must be an integer (received ${v})`)
-  return v
-}
-
-/** Predictions (and class probabilities for classifiers) as the response body. */
-export function score(loaded: LoadedModel, m: Matrix): Record<string, unknown> {
-  const predictions = Array.from(loaded.model.predict(m))
-  const classes = loaded.pkg.signature.output.classes
-  if (loaded.model.task !== 'classification' || classes === undefined) return { predictions }
-  const proba = loaded.model.predictProba(m)
-  const k = classes.length
-  return { predictions, classes, probabilities: Array.from({ length: m.rows }, (_, r) => Array.from(proba.subarray(r * k, r * k + k))) }
+/** The time budget of a scoring request: the option, else MTFLOW_SCORING_BUDGET_MS, else 10 s. */
+export function scoringBudget(options: ServingOptions = {}): number {
+  const raw = options.budgetMs ?? process.env.MTFLOW_SCORING_BUDGET_MS
+  if (raw === undefined || raw === '') return 10_000
+  const n = typeof raw === 'number' ? raw : /^\d+$/.test(raw) ? Number(raw) : NaN
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`the scoring budget (MTFLOW_SCORING_BUDGET_MS) must be an integer number of milliseconds ≥ 1 (received ${preview(raw)})`)
+  return n
 }
 
 function describe(loaded: LoadedModel): Record<string, unknown> {
@@ -120,45 +57,117 @@ function describe(loaded: LoadedModel): Record<string, unknown> {
   return { name: loaded.name, version: loaded.version, family: pkg.family, task: pkg.task, signature: pkg.signature, dataSnapshot: pkg.dataSnapshot, metrics: pkg.metrics, runId: pkg.runId ?? null, createdAt: pkg.createdAt }
 }
 
-async function invocations(c: Context, loaded: LoadedModel): Promise<Response> {
+async function invocations(c: Context, loaded: LoadedModel, scorer: Scorer): Promise<Response> {
+  const started = Date.now()
   const type = c.req.header('content-type') ?? ''
-  if (!/^application\/json\b/i.test(type)) return sendJson(c, { error: `send the rows as JSON (Content-Type: application/json; received ${JSON.stringify(type)})` }, 415)
-  let body: unknown
+  if (!/^application\/json\b/i.test(type)) return sendJson(c, { error: `send the rows as JSON (Content-Type: application/json; received ${preview(type)})` }, 415)
+  const text = await c.req.text()
   try {
-    body = JSON.parse(await c.req.text())
+    if (text.length <= INLINE_BYTES) {
+      const m = readInvocation(text, loaded.pkg)
+      const cost = (loaded.costPerRow ??= scoringCost(loaded.pkg.model))
+      if (m.rows * cost <= INLINE_WORK) return c.body(scoreToJson(loaded, m), 200, JSON_TYPE)
+    }
   } catch (error) {
-    return sendJson(c, { error: `the body is not JSON: ${error instanceof Error ? error.message : String(error)}` }, 400)
-  }
-  try {
-    return sendJson(c, score(loaded, parseInvocation(body, loaded.pkg)))
-  } catch (error) {
-    if (error instanceof ConfigError) return sendJson(c, { error: error.message }, 400)
+    if (error instanceof ConfigError) return sendJson(c, { error: capMessage(error.message, MAX_MESSAGE) }, 400)
     throw error
+  }
+  const reply = await scorer.run({ text, pkg: loaded.pkg }, started, c.req.raw.signal)
+  if (reply.status === 200) return c.body(reply.body, 200, JSON_TYPE)
+  return sendJson(c, { error: capMessage(reply.error, MAX_MESSAGE) }, reply.status)
+}
+
+const JSON_TYPE = { 'content-type': 'application/json; charset=utf-8' }
+
+/**
+ * Big batches in worker threads, one per request (a fresh thread: a stuck one is simply terminated), at
+ * most cores − 1 at once so the event loop keeps a core; the others wait their turn. The budget counts
+ * from the request's arrival: over it, the worker is terminated and the answer is a 503.
+ */
+class Scorer {
+  private running = 0
+  private readonly waiting: (() => void)[] = []
+  private readonly limit = Math.max(1, availableParallelism() - 1)
+  private readonly file = join(moduleDir(typeof __dirname === 'string' ? __dirname : undefined, new Error().stack), 'score-worker.cjs')
+
+  constructor(readonly budgetMs: number) {}
+
+  async run(job: ScoreJob, started: number, signal?: AbortSignal): Promise<ScoreReply | { status: 503; error: string }> {
+    const over = (): { status: 503; error: string } => ({ status: 503, error: `scoring took longer than its ${this.budgetMs} ms budget and was stopped: send fewer rows per request (or raise MTFLOW_SCORING_BUDGET_MS)` })
+    if (this.running >= this.limit) {
+      const turn = await new Promise<boolean>((resolve) => {
+        const go = () => {
+          clearTimeout(timer)
+          resolve(true)
+        }
+        const timer = setTimeout(() => {
+          this.waiting.splice(this.waiting.indexOf(go), 1)
+          resolve(false)
+        }, Math.max(0, started + this.budgetMs - Date.now()))
+        this.waiting.push(go)
+      })
+      if (!turn) return over()
+    }
+    this.running++
+    try {
+      return await new Promise((resolve) => {
+        const worker = new Worker(this.file, { workerData: job })
+        let done = false
+        const finish = (reply: ScoreReply | { status: 503; error: string }) => {
+          if (done) return
+          done = true
+          clearTimeout(timer)
+          signal?.removeEventListener('abort', abandon)
+          void worker.terminate()
+          resolve(reply)
+        }
+        const abandon = () => finish({ status: 503, error: 'the client went away; scoring was stopped' })
+        const timer = setTimeout(() => finish(over()), Math.max(0, started + this.budgetMs - Date.now()))
+        signal?.addEventListener('abort', abandon)
+        worker.once('message', (reply: ScoreReply) => finish(reply))
+        worker.once('error', (error) => finish({ status: 500, error: `scoring failed: ${error instanceof Error ? error.message : String(error)}` }))
+        worker.once('exit', (code) => finish({ status: 500, error: `the scoring worker stopped (exit code ${code}) before answering` }))
+      })
+    } finally {
+      this.running--
+      this.waiting.shift()?.()
+    }
   }
 }
 
 /** The three routes for one loaded model, at the root of an app (`mtflow models serve`). */
-export function modelRoutes(app: Hono, loaded: LoadedModel): Hono {
+export function modelRoutes(app: Hono, loaded: LoadedModel, options: ServingOptions = {}): Hono {
+  const scorer = new Scorer(scoringBudget(options))
   app.get('/ping', (c) => sendJson(c, { status: 'ok', model: `${loaded.name}@${loaded.version}` }))
   app.get('/version', (c) => sendJson(c, describe(loaded)))
-  app.post('/invocations', (c) => invocations(c, loaded))
+  app.post('/invocations', (c) => invocations(c, loaded, scorer))
   return app
 }
 
 /** Inside `mtflow serve`: /models/NAME@REF/{ping,version,invocations}, the alias resolved at each request
- * (moving an alias moves the traffic), each version loaded once. */
-export function registryModelRoutes(registry: Registry): Hono {
-  const cache = new Map<string, LoadedModel>()
+ * (moving an alias moves the traffic), each version loaded (and checked) once. A version whose package is
+ * broken — a cyclic tree, an index out of range, a signature that is not the model's — answers its routes
+ * with a 500 naming the fault (remembered, so it is not re-read every request); other routes are untouched. */
+export function registryModelRoutes(registry: Registry, options: ServingOptions = {}): Hono {
+  const scorer = new Scorer(scoringBudget(options))
+  const cache = new Map<string, LoadedModel | { broken: string }>()
   const load = (ref: string): LoadedModel => {
     const v = registry.resolve('models', ref)
     const key = `${v.name}@${v.version}`
     let loaded = cache.get(key)
     if (loaded === undefined) {
-      const { pkg, model } = loadPackage(registry, key)
-      loaded = { name: v.name, version: v.version, pkg, model }
+      try {
+        const { pkg, model } = loadPackage(registry, key)
+        loaded = { name: v.name, version: v.version, pkg, model }
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error
+        const fault = error.message.startsWith(`model ${key}: `) ? error.message.slice(`model ${key}: `.length) : error.message
+        loaded = { broken: capMessage(`model ${key} cannot be served, its package is invalid: ${fault}`, MAX_MESSAGE) }
+      }
       if (cache.size >= 32) cache.delete(cache.keys().next().value!)
       cache.set(key, loaded)
     }
+    if ('broken' in loaded) throw new HTTPException(500, { message: loaded.broken })
     return loaded
   }
   const app = new Hono()
@@ -167,7 +176,7 @@ export function registryModelRoutes(registry: Registry): Hono {
     return sendJson(c, { status: 'ok', model: `${loaded.name}@${loaded.version}` })
   })
   app.get('/:ref/version', (c) => sendJson(c, describe(load(c.req.param('ref')))))
-  app.post('/:ref/invocations', (c) => invocations(c, load(c.req.param('ref'))))
+  app.post('/:ref/invocations', (c) => invocations(c, load(c.req.param('ref')), scorer))
   return app
 }
 

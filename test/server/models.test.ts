@@ -100,7 +100,7 @@ describe('mtflow models serve (one model)', () => {
       [{ instances: [] }, 400, /needs exactly one of "inputs", "dataframe_split", "dataframe_records" \(found none\)/],
       [{ inputs: [], dataframe_records: [] }, 400, /found inputs, dataframe_records/],
       [[1, 2, 3], 400, /must be a JSON object/],
-      ['{"inputs": [', 400, /the body is not JSON/],
+      ['{"inputs": [', 400, /the body is not valid JSON/],
     ]
     for (const [body, status, message] of cases) {
       const res = await post(`${single.url}/invocations`, body)
