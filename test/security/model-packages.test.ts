@@ -29,6 +29,7 @@ import {
 } from '../../lib/ml/index.js'
 import { startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { Registry } from '../../lib/track/index.js'
+import { runCli } from '../helpers.js'
 
 const columns = ['z', 'mom', 'vol']
 
@@ -275,6 +276,15 @@ describe('hostile packages and heavy batches against mtflow serve', () => {
     expect(predictions).toHaveLength(100_000)
     expect(predictions.every((p, r) => p === (r % 2 === 0 ? 10 : 30))).toBe(true)
     expect(predictions.reduce((a, b) => a + b, 0)).toBe(50_000 * 10 + 50_000 * 30)
+  })
+
+  it('mtflow models show / serve on the cyclic package: exit 2, one line naming the fault', async () => {
+    for (const verb of [['show', 'loop@1'], ['serve', 'loop@1', '--port', '0']]) {
+      const r = await runCli(['--home', home, 'models', ...verb])
+      expect(r.code).toBe(2)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      expect(r.stderr).toContain('model loop@1: tree-regressor model JSON: node 1 is reached twice (from node 1): the tree has a cycle or a shared node')
+    }
   })
 
   it('stops a batch over its time budget with a 503, and keeps answering', async () => {
