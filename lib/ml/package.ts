@@ -210,10 +210,11 @@ export function registerPackage(store: ModelStore, name: string, pkg: ModelPacka
   return { version: version.version, created }
 }
 
-/** A model from the registry: "name@3", "name@champion", "name" (the latest). */
-export function loadPackage(store: ModelStore, ref: string): { pkg: ModelPackage; model: Model; name: string; version: number } {
+/** A model from the registry: "name@3", "name@champion", "name" (the latest); `text` is the stored package. */
+export function loadPackage(store: ModelStore, ref: string): { pkg: ModelPackage; model: Model; name: string; version: number; text: string } {
   const v = store.resolve('models', ref)
   const file = store.file('models', `${v.name}@${v.version}`, v.files.some((f) => f.name === PACKAGE_FILE) ? PACKAGE_FILE : undefined)
-  const { pkg, model } = readPackage(readFileSync(file, 'utf8'), `model ${v.name}@${v.version}`)
-  return { pkg, model, name: v.name, version: v.version }
+  const text = readFileSync(file, 'utf8')
+  const { pkg, model } = readPackage(text, `model ${v.name}@${v.version}`)
+  return { pkg, model, name: v.name, version: v.version, text }
 }

@@ -27,6 +27,8 @@ export interface LoadedModel {
   version: number
   pkg: ModelPackage
   model: Model
+  /** The stored package (sent to scoring workers as text: a string copies far faster than the model's objects). */
+  text?: string
   /** Steps one row's prediction takes at most (see scoringCost): rows × this decides where to score. */
   costPerRow?: number
 }
@@ -72,27 +74,36 @@ async function invocations(c: Context, loaded: LoadedModel, scorer: Scorer): Pro
     if (error instanceof ConfigError) return sendJson(c, { error: capMessage(error.message, MAX_MESSAGE) }, 400)
     throw error
   }
-  const reply = await scorer.run({ text, pkg: loaded.pkg }, started, c.req.raw.signal)
+  const reply = await scorer.run(loaded, text, started, c.req.raw.signal)
   if (reply.status === 200) return c.body(reply.body, 200, JSON_TYPE)
   return sendJson(c, { error: capMessage(reply.error, MAX_MESSAGE) }, reply.status)
 }
 
 const JSON_TYPE = { 'content-type': 'application/json; charset=utf-8' }
 
+/** A scoring worker and the models it has read (their package text is sent once per worker). */
+interface Slot {
+  worker: Worker
+  keys: Set<string>
+  idleTimer?: ReturnType<typeof setTimeout>
+}
+
 /**
- * Big batches in worker threads, one per request (a fresh thread: a stuck one is simply terminated), at
- * most cores − 1 at once so the event loop keeps a core; the others wait their turn. The budget counts
- * from the request's arrival: over it, the worker is terminated and the answer is a 503.
+ * Big batches in worker threads, at most cores − 1 at once so the event loop keeps a core (the others wait
+ * their turn). A worker that answered is kept for the next batch (starting one costs ~0.3 s), for a minute
+ * at most; one that runs over the budget or whose client went away is terminated, which is what stops the
+ * work. The budget counts from the request's arrival: over it, the answer is a 503.
  */
 class Scorer {
   private running = 0
   private readonly waiting: (() => void)[] = []
+  private readonly idle: Slot[] = []
   private readonly limit = Math.max(1, availableParallelism() - 1)
   private readonly file = join(moduleDir(typeof __dirname === 'string' ? __dirname : undefined, new Error().stack), 'score-worker.cjs')
 
   constructor(readonly budgetMs: number) {}
 
-  async run(job: ScoreJob, started: number, signal?: AbortSignal): Promise<ScoreReply | { status: 503; error: string }> {
+  async run(loaded: LoadedModel, text: string, started: number, signal?: AbortSignal): Promise<ScoreReply | { status: 503; error: string }> {
     const over = (): { status: 503; error: string } => ({ status: 503, error: `scoring took longer than its ${this.budgetMs} ms budget and was stopped: send fewer rows per request (or raise MTFLOW_SCORING_BUDGET_MS)` })
     if (this.running >= this.limit) {
       const turn = await new Promise<boolean>((resolve) => {
@@ -110,28 +121,69 @@ class Scorer {
     }
     this.running++
     try {
+      const slot = this.take()
+      const key = `${loaded.name}@${loaded.version}`
+      const job: ScoreJob = { key, text, ...(slot.keys.has(key) ? {} : { pkgText: loaded.text ?? JSON.stringify(loaded.pkg) }) }
       return await new Promise((resolve) => {
-        const worker = new Worker(this.file, { workerData: job })
+        const { worker } = slot
         let done = false
-        const finish = (reply: ScoreReply | { status: 503; error: string }) => {
+        const finish = (reply: ScoreReply | { status: 500 | 503; error: string }, keep: boolean) => {
           if (done) return
           done = true
           clearTimeout(timer)
           signal?.removeEventListener('abort', abandon)
-          void worker.terminate()
+          worker.off('message', answered).off('error', failed).off('exit', exited)
+          if (keep) this.release(slot)
+          else void worker.terminate()
           resolve(reply)
         }
-        const abandon = () => finish({ status: 503, error: 'the client went away; scoring was stopped' })
-        const timer = setTimeout(() => finish(over()), Math.max(0, started + this.budgetMs - Date.now()))
+        const answered = (reply: ScoreReply) => {
+          slot.keys.add(key)
+          finish(reply, true)
+        }
+        const failed = (error: unknown) => finish({ status: 500, error: `scoring failed: ${error instanceof Error ? error.message : String(error)}` }, false)
+        const exited = (code: number) => finish({ status: 500, error: `the scoring worker stopped (exit code ${code}) before answering` }, false)
+        const abandon = () => finish({ status: 503, error: 'the client went away; scoring was stopped' }, false)
+        const timer = setTimeout(() => finish(over(), false), Math.max(0, started + this.budgetMs - Date.now()))
         signal?.addEventListener('abort', abandon)
-        worker.once('message', (reply: ScoreReply) => finish(reply))
-        worker.once('error', (error) => finish({ status: 500, error: `scoring failed: ${error instanceof Error ? error.message : String(error)}` }))
-        worker.once('exit', (code) => finish({ status: 500, error: `the scoring worker stopped (exit code ${code}) before answering` }))
+        worker.on('message', answered).on('error', failed).on('exit', exited)
+        worker.postMessage(job)
       })
     } finally {
       this.running--
       this.waiting.shift()?.()
     }
+  }
+
+  private take(): Slot {
+    const slot = this.idle.pop()
+    if (slot !== undefined) {
+      clearTimeout(slot.idleTimer)
+      return slot
+    }
+    const worker = new Worker(this.file)
+    // An idle worker must not keep the process alive (a notebook, a test, the CLI after the server closed).
+    worker.unref()
+    const fresh: Slot = { worker, keys: new Set() }
+    // A worker that dies while idle leaves the pool; its error (reported to a request when one is running)
+    // must never reach the process as an unhandled 'error' event.
+    worker.on('error', () => {})
+    worker.once('exit', () => {
+      const at = this.idle.indexOf(fresh)
+      if (at >= 0) this.idle.splice(at, 1)
+      clearTimeout(fresh.idleTimer)
+    })
+    return fresh
+  }
+
+  private release(slot: Slot): void {
+    if (this.idle.length >= this.limit) {
+      void slot.worker.terminate()
+      return
+    }
+    slot.idleTimer = setTimeout(() => void slot.worker.terminate(), 60_000)
+    slot.idleTimer.unref()
+    this.idle.push(slot)
   }
 }
 
@@ -157,8 +209,8 @@ export function registryModelRoutes(registry: Registry, options: ServingOptions 
     let loaded = cache.get(key)
     if (loaded === undefined) {
       try {
-        const { pkg, model } = loadPackage(registry, key)
-        loaded = { name: v.name, version: v.version, pkg, model }
+        const { pkg, model, text } = loadPackage(registry, key)
+        loaded = { name: v.name, version: v.version, pkg, model, text }
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error
         const fault = error.message.startsWith(`model ${key}: `) ? error.message.slice(`model ${key}: `.length) : error.message
@@ -182,6 +234,6 @@ export function registryModelRoutes(registry: Registry, options: ServingOptions 
 
 /** A model loaded once from the registry, for `mtflow models serve NAME@ALIAS`. */
 export function loadServedModel(registry: Registry, ref: string): LoadedModel {
-  const { pkg, model, name, version } = loadPackage(registry, ref)
-  return { name, version, pkg, model }
+  const { pkg, model, name, version, text } = loadPackage(registry, ref)
+  return { name, version, pkg, model, text }
 }
