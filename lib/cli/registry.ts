@@ -120,6 +120,13 @@ export function registryCommand(context: CliContext): Command {
     .option('--json', 'print JSON')
     .action((name: string, o: { run: string; artifact: string; description?: string; json?: boolean }) => {
       const tracker = new (track().Tracker)(context.home)
+      // A model package (mtflow's model.json) is checked whole before it enters the registry, as
+      // registerPackage does: a package a server could not load (a cyclic tree…) is refused here.
+      const { bytes } = tracker.readArtifact(o.run, o.artifact)
+      if (looksLikePackage(o.artifact, bytes)) {
+        const { readPackage } = lazy('../ml/index.js') as typeof import('../ml/index.js')
+        readPackage(bytes.toString('utf8'), `artifact ${JSON.stringify(o.artifact)} of run ${o.run}`)
+      }
       const { version, created } = new (track().Registry)(context.home).registerModel(tracker, name, o.run, o.artifact, { description: o.description })
       done(context, o.json, { ...version, created }, `${created ? 'registered' : 'already registered:'} model ${name}@${version.version} (sha256 ${version.sha256.slice(0, 12)})`)
     })
@@ -234,4 +241,10 @@ export async function registerStrategyVersion(
     if (checked !== undefined) parity = reg.recordParity(s.name, version.version, checked).parity
   }
   return { ...version, ...(parity === undefined ? {} : { parity }), created }
+}
+
+/** A file named model.json, or JSON that says it is an mtflow model package. */
+function looksLikePackage(path: string, bytes: Buffer): boolean {
+  if (path.split('/').pop() === 'model.json') return true
+  return bytes.length > 0 && bytes[0] === 0x7b /* { */ && bytes.subarray(0, 4096).toString('utf8').includes('"mtflow-model"')
 }

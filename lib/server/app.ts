@@ -6,7 +6,7 @@ import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import { accessControl, type AccessOptions } from './access.js'
-import { errorMessage, FileIntegrityError, isUserError, NotFoundError } from '../core/index.js'
+import { capMessage, errorMessage, FileIntegrityError, isUserError, NotFoundError } from '../core/index.js'
 import { FilterError, Registry, Tracker } from '../track/index.js'
 import { apiRoutes, sendJson } from './api.js'
 import { loadServedModel, modelRoutes, registryModelRoutes, type LoadedModel } from './models.js'
@@ -21,6 +21,10 @@ export interface AppOptions {
   host?: string
   /** More Host names to answer to (a proxy's, a DNS name of this machine). */
   allowHosts?: readonly string[]
+  /** Largest body of a scoring request (…/invocations: rows to score); default 64 MiB. */
+  maxScoringBodyBytes?: number
+  /** Milliseconds one scoring request may take (default MTFLOW_SCORING_BUDGET_MS, else 10 s): past it, a 503. */
+  scoringBudgetMs?: number
 }
 
 export function createApp(options: AppOptions): Hono {
@@ -31,7 +35,7 @@ export function createApp(options: AppOptions): Hono {
     { method: 'GET', path: /^\/models\/[^/]+\/(ping|version)$/ },
   ])
   app.route('/api', apiRoutes({ tracker, registry }))
-  app.route('/models', registryModelRoutes(registry))
+  app.route('/models', registryModelRoutes(registry, { budgetMs: options.scoringBudgetMs }))
   pageRoutes(app, { tracker, registry })
   return app
 }
@@ -43,11 +47,13 @@ export function createModelApp(options: AppOptions & { ref: string }): { app: Ho
     { method: 'POST', path: /^\/invocations$/ },
     { method: 'GET', path: /^\/(ping|version)$/ },
   ]
-  return { app: modelRoutes(baseApp(options, tokenFree), loaded), loaded }
+  return { app: modelRoutes(baseApp(options, tokenFree), loaded, { budgetMs: options.scoringBudgetMs }), loaded }
 }
 
 /** Headers, the body cap, access control and JSON errors: what every mtflow app has. Scoring a model
  * (POST …/invocations, GET …/ping and …/version) changes nothing, so on loopback it needs no token. */
+const SCORING_PATH = /^(\/models\/[^/]+)?\/invocations$/
+
 function baseApp(options: AppOptions, tokenFree: AccessOptions['tokenFree']): Hono {
   const maxBody = options.maxBodyBytes ?? 2 ** 20
   const app = new Hono()
@@ -63,19 +69,28 @@ function baseApp(options: AppOptions, tokenFree: AccessOptions['tokenFree']): Ho
   // Who may ask comes first: a stranger's body is never read.
   app.use('*', accessControl({ token: options.token, host: options.host, allowHosts: options.allowHosts, tokenFree }))
   const limit = bodyLimit({ maxSize: maxBody, onError: (c) => sendJson(c, { error: `request body larger than ${maxBody} bytes` }, 413) })
+  // Rows to score are the one big body: their own cap (the route checks depth and size again, and
+  // parses a big one off the event loop).
+  const maxScoring = options.maxScoringBodyBytes ?? 64 * 2 ** 20
+  const scoringLimit = bodyLimit({ maxSize: maxScoring, onError: (c) => sendJson(c, { error: `rows to score larger than ${maxScoring} bytes: send them in several requests` }, 413) })
   // Reads have no body to limit (and looking for one costs a full Request object per request).
-  app.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limit(c, next)))
+  app.use('*', (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next()
+    return SCORING_PATH.test(c.req.path) ? scoringLimit(c, next) : limit(c, next)
+  })
 
   app.notFound((c) => {
     const path = new URL(c.req.url).pathname
     return sendJson(c, { error: `no route for ${c.req.method.slice(0, 20)} ${path.length > 200 ? `${path.slice(0, 200)}…` : path}` }, 404)
   })
   app.onError((error, c) => {
-    if (error instanceof HTTPException) return sendJson(c, { error: error.message || 'request refused' }, error.status)
-    if (error instanceof FileIntegrityError) return sendJson(c, { error: errorMessage(error) }, error.problem === 'sha256' ? 409 : 403)
-    if (error instanceof NotFoundError) return sendJson(c, { error: errorMessage(error) }, 404)
-    if (error instanceof FilterError) return sendJson(c, { error: errorMessage(error), position: error.position }, 400)
-    if (isUserError(error)) return sendJson(c, { error: errorMessage(error) }, 400)
+    // Messages are cut: whatever they quote of a request never comes back whole.
+    const message = () => capMessage(errorMessage(error), 500)
+    if (error instanceof HTTPException) return sendJson(c, { error: capMessage(error.message || 'request refused', 500) }, error.status)
+    if (error instanceof FileIntegrityError) return sendJson(c, { error: message() }, error.problem === 'sha256' ? 409 : 403)
+    if (error instanceof NotFoundError) return sendJson(c, { error: message() }, 404)
+    if (error instanceof FilterError) return sendJson(c, { error: message(), position: error.position }, 400)
+    if (isUserError(error)) return sendJson(c, { error: message() }, 400)
     process.stderr.write(`mtflow serve: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
     return sendJson(c, { error: 'internal error (details in the server log)' }, 500)
   })

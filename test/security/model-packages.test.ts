@@ -28,7 +28,7 @@ import {
   type ModelPackage,
 } from '../../lib/ml/index.js'
 import { startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
-import { Registry } from '../../lib/track/index.js'
+import { Registry, Tracker } from '../../lib/track/index.js'
 import { runCli } from '../helpers.js'
 
 const columns = ['z', 'mom', 'vol']
@@ -304,6 +304,30 @@ describe('hostile packages and heavy batches against mtflow serve', () => {
       expect(ping.status).toBe(200)
     } finally {
       await tight.close()
+    }
+  })
+})
+
+describe('mtflow registry register-model', () => {
+  it('refuses a run artifact that is a broken model package: exit 2, one line naming the fault, nothing registered', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'mtflow-register-'))
+    try {
+      const run = new Tracker(home).startRun({ experiment: 'models', name: 'train' })
+      const loop = handTree() as any
+      loop.model.left[1] = 1
+      run.logArtifact({ name: 'model.json', data: serializePackage(loop) })
+      run.logArtifact({ name: 'good/model.json', data: serializePackage(handTree()) })
+      run.end()
+      const bad = await runCli(['--home', home, 'registry', 'register-model', 'loop', '--run', run.id, '--artifact', 'model.json'])
+      expect(bad.code).toBe(2)
+      expect(bad.stderr.trim().split('\n')).toHaveLength(1)
+      expect(bad.stderr).toContain('node 1 is reached twice (from node 1)')
+      expect(new Registry(home).list('models')).toEqual([])
+      const good = await runCli(['--home', home, 'registry', 'register-model', 'hand', '--run', run.id, '--artifact', 'good/model.json'])
+      expect(good.code).toBe(0)
+      expect(new Registry(home).list('models').map((e) => e.name)).toEqual(['hand'])
+    } finally {
+      rmSync(home, { recursive: true, force: true })
     }
   })
 })

@@ -167,4 +167,19 @@ describe('hostile bodies against mtflow serve', () => {
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({ predictions: [10, 20, 10] })
   })
+
+  it('a scoring body has its own size cap: 40,000 rows (~1.8 MB) are scored, the same size elsewhere is a 413', async () => {
+    // z alternates 0 / 1: predictions alternate 10 / 20 (hand-worked from the stump above).
+    const rows = Array.from({ length: 40_000 }, (_, i) => ({ z: i % 2, mom: 0.123456789, vol: 0.987654321 }))
+    const body = JSON.stringify({ inputs: rows })
+    expect(body.length).toBeGreaterThan(2 ** 20)
+    const scored = await post('/models/stump@champion/invocations', body)
+    expect(scored.status).toBe(200)
+    const { predictions } = (await scored.json()) as { predictions: number[] }
+    expect(predictions.length).toBe(40_000)
+    expect(predictions.slice(0, 4)).toEqual([10, 20, 10, 20])
+    expect(predictions.reduce((a, b) => a + b, 0)).toBe(20_000 * 10 + 20_000 * 20)
+    const elsewhere = await post('/api/registry/models/stump/aliases', JSON.stringify({ alias: 'x', version: 1, reason: 'r'.repeat(2 ** 20) }))
+    expect(elsewhere.status).toBe(413)
+  })
 })
