@@ -3,7 +3,7 @@
 
 import { Command } from 'commander'
 import { formatTable, lazy, printJson, type CliContext } from './context.js'
-import { parsePort, untilStopped } from './serve.js'
+import { collect, parsePort, untilStopped } from './serve.js'
 
 export function modelsCommand(context: CliContext): Command {
   const models = new Command('models').description('packaged models in the registry: list, show, serve')
@@ -50,12 +50,13 @@ export function modelsCommand(context: CliContext): Command {
     .argument('<ref>', 'NAME@ALIAS, NAME@VERSION or NAME (the latest); resolved once at start')
     .option('--port <n>', 'TCP port (0: any free one)', '5001')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--allow-host <name>', 'another Host name to answer to (a proxy, a DNS name of this machine); repeatable', collect, [] as string[])
     .option('--json', 'print {url, model, version} as one JSON line once listening')
-    .action(async (ref: string, o: { port: string; host: string; json?: boolean }) => {
+    .action(async (ref: string, o: { port: string; host: string; allowHost: string[]; json?: boolean }) => {
       const port = parsePort(o.port)
       const server = lazy('../server/index.js') as typeof import('../server/index.js')
       const token = server.workspaceToken(context.home)
-      const { app, loaded } = server.createModelApp({ home: context.home, token, ref })
+      const { app, loaded } = server.createModelApp({ home: context.home, token, ref, host: o.host, allowHosts: o.allowHost })
       const listening = await server.startServer({ home: context.home, token, port, host: o.host, app })
       if (o.json === true) context.stdout.write(`${JSON.stringify({ url: listening.url, model: loaded.name, version: loaded.version })}\n`)
       else context.stdout.write(`serving model ${loaded.name}@${loaded.version} (${loaded.pkg.family} ${loaded.pkg.task})\n\n  POST ${listening.url}/invocations\n  GET  ${listening.url}/ping\n  GET  ${listening.url}/version\n\n  Ctrl-C stops the server.\n`)

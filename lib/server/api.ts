@@ -3,7 +3,6 @@
 // cannot hold (NaN, ±Infinity) travel as the strings "NaN", "Infinity", "-Infinity".
 
 import { Hono, type Context } from 'hono'
-import { readFileSync } from 'node:fs'
 import { ConfigError, NotFoundError, preview } from '../core/index.js'
 import { parseJsonBody } from './json-body.js'
 import { compareRuns, REGISTRY_KINDS, searchRuns, type Registry, type RegistryKind, type Tracker } from '../track/index.js'
@@ -71,7 +70,8 @@ export function apiRoutes(deps: ApiDeps): Hono {
     const id = c.req.param('id')
     // The raw path after /artifacts/, still percent-encoded: resolveInside decodes it and refuses traversal.
     const raw = new URL(c.req.url).pathname.split(`/runs/${encodeURIComponent(id)}/artifacts/`)[1] ?? ''
-    return sendFile(c, tracker.artifactFile(id, raw))
+    const { artifact, bytes } = tracker.readArtifact(id, raw)
+    return sendFile(c, artifact.path, bytes)
   })
 
   api.get('/compare', (c) => {
@@ -95,7 +95,7 @@ export function apiRoutes(deps: ApiDeps): Hono {
     const v = registry.resolve(kindOf(c.req.param('kind')), `${c.req.param('name')}@${c.req.param('ref')}`)
     const listed = v.files.find((f) => f.name === c.req.param('file'))
     if (listed === undefined) throw new NotFoundError(`${v.kind}/${v.name}@${v.version} has no file ${JSON.stringify(c.req.param('file'))} (files: ${v.files.map((f) => f.name).join(', ')})`)
-    return sendFile(c, registry.file(v.kind, `${v.name}@${v.version}`, listed.name))
+    return sendFile(c, listed.name, registry.readFile(v.kind, `${v.name}@${v.version}`, listed.name))
   })
 
   // ---- changes (token required: see app.ts) -------------------------------------------------------
@@ -143,12 +143,12 @@ export function apiRoutes(deps: ApiDeps): Hono {
 
 /** A stored file: known data types as themselves; anything a browser could run (HTML, SVG, scripts) or an
  * unknown type as a download, never rendered here. */
-function sendFile(c: Context, file: string): Response {
+function sendFile(c: Context, file: string, bytes: Buffer): Response {
   const ext = file.split('.').pop()!.toLowerCase()
   const type = CONTENT_TYPES[ext] ?? 'application/octet-stream'
   const headers: Record<string, string> = { 'content-type': type, 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; sandbox" }
   if (CONTENT_TYPES[ext] === undefined) headers['content-disposition'] = 'attachment'
-  return c.body(readFileSync(file), 200, headers)
+  return c.body(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), 200, headers)
 }
 
 /** The JSON bodies of the API (tags, aliases, stages, reasons) are small: 64 KiB is generous. */

@@ -110,7 +110,7 @@ describe('mtflow models serve (one model)', () => {
     }
     const text = await post(`${single.url}/invocations`, 'z=1', 'application/x-www-form-urlencoded')
     expect(text.status).toBe(415)
-    expect((await fetch(`${single.url}/invocations`)).status).toBe(404)
+    expect((await fetch(`${single.url}/invocations`, { headers: { authorization: `Bearer ${workspaceToken(home)}` } })).status).toBe(404)
   })
 
   it('never answers 5xx to 300 seeded malformed bodies', async () => {
