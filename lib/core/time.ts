@@ -49,14 +49,19 @@ export function toIsoDate(ms: number): string {
 
 export type EpochUnit = 's' | 'ms' | 'us' | 'ns'
 
+/** The end of the lake's range (2201-01-01T00:00Z, i.e. the end of 2200) in epoch seconds. */
+const RANGE_END_S = Date.UTC(2201, 0, 1) / 1000 // 7,289,654,400
+
 /**
  * The unit of epoch numbers of this magnitude (use a column's median, so one odd value does not
- * decide): 1970–2200 spans 0–7.3e9 s, 7.3e12 ms, 7.3e15 µs and 7.3e18 ns, so the bounds 1e11, 1e14
- * and 1e17 (the year 5138 in each unit) separate them.
+ * decide): the cutoffs are the end of 2200 in each unit (7.29e9 s, 7.29e12 ms, 7.29e15 µs), so a
+ * number is read in the coarsest unit that keeps it inside 1970–2200. (Cutoffs far above that, like
+ * 1e11, read ms values of 1970–1973 as seconds.) Ambiguous only for a median in the first 84 days of
+ * 1970 in ms (below 7.29e9 ms), which reads as seconds.
  */
 export function epochUnitOf(magnitude: number): EpochUnit {
   const m = Math.abs(magnitude)
-  return m < 1e11 ? 's' : m < 1e14 ? 'ms' : m < 1e17 ? 'us' : 'ns'
+  return m < RANGE_END_S ? 's' : m < RANGE_END_S * 1e3 ? 'ms' : m < RANGE_END_S * 1e6 ? 'us' : 'ns'
 }
 
 /** An epoch number in `unit` as epoch ms (by division for µs and ns: exact for whole milliseconds). */

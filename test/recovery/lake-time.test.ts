@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { barsFromRows, importFile, ingestBars, lakeDir, loadBars, periodOf } from '../../lib/data/index.js'
+import { barsFromRows, importFile, ingestBars, lakeDir, loadBars, parseBarsCsv, periodOf } from '../../lib/data/index.js'
 import { ROOT } from '../helpers.js'
 
 const home = () => mkdtempSync(join(tmpdir(), 'mtflow-time-'))
@@ -91,5 +91,32 @@ describe('lake times', () => {
     const dataset = join(lakeDir(h), 'source=local', 'symbol=FAR', 'timeframe=1m')
     expect(readdirSync(dataset, { recursive: true }).map(String).some((p) => p.includes('+') || p.includes('period=-'))).toBe(false)
     expect(existsSync(dataset)).toBe(true)
+  })
+
+  it('tells the unit apart inside 1970–1973 too: the cutoffs are the end of 2200 in each unit', async () => {
+    // Hourly rows; each file's times are written here in one unit and expected back as epoch ms.
+    const HOUR = 3_600_000
+    const cases: [string, number, number, bigint, bigint][] = [
+      // name, first hour (epoch ms), rows, numerator, denominator: the number written is t·num/den
+      ['ms1970', Date.UTC(1970, 0, 1), 5000, 1n, 1n], // median 2,500 h = 9.0e9 ms (above 7.29e9: ms, not the year 2255)
+      ['ms1971', Date.UTC(1971, 5, 1), 48, 1n, 1n], // 4.5e10 ms, read before as seconds (the year 3400)
+      ['s2020', Date.UTC(2020, 0, 1), 48, 1n, 1000n], // 1.58e9 s
+      ['us1971', Date.UTC(1971, 5, 1), 48, 1000n, 1n], // 4.5e13 µs, read before as ms
+      ['ns1971', Date.UTC(1971, 5, 1), 48, 1_000_000n, 1n], // 4.5e16 ns, read before as µs
+      ['us2020', Date.UTC(2020, 0, 1), 48, 1000n, 1n],
+      ['ns2020', Date.UTC(2020, 0, 1), 48, 1_000_000n, 1n],
+    ]
+    for (const [name, first, rows, num, den] of cases) {
+      const h = home()
+      const file = join(h, `${name}.csv`)
+      const expected = Array.from({ length: rows }, (_, i) => first + i * HOUR)
+      writeFileSync(file, `time,open,high,low,close,volume\n${expected.map((t) => `${(BigInt(t) * num) / den},1,2,0.5,1.5,10`).join('\n')}\n`)
+      const report = await importFile(h, file, { symbol: 'U', timeframe: '1h' })
+      expect(report, name).toMatchObject({ input: rows, accepted: rows, added: rows, quarantined: {} })
+      expect(Array.from((await loadBars(h, { symbol: 'U', timeframe: '1h' })).time), name).toEqual(expected)
+    }
+    // The CSV reader for notebooks (csv.ts) uses the same rule.
+    const text = `time,open,high,low,close,volume\n${[0, 1, 2].map((i) => `${Date.UTC(1971, 5, 1) + i * HOUR},1,2,0.5,1.5,1`).join('\n')}\n`
+    expect(Array.from(parseBarsCsv(text, { symbol: 'C', timeframe: '1h' }).time)).toEqual([0, 1, 2].map((i) => Date.UTC(1971, 5, 1) + i * HOUR))
   })
 })
