@@ -240,11 +240,15 @@ export async function importFile(home: string, path: string, options: IngestOpti
   const raw = (c: { name: string } | undefined) =>
     c === undefined ? 'NULL::VARCHAR' : `CASE WHEN TRY_CAST(${sqlIdent(c.name)} AS DOUBLE) IS NULL THEN CAST(${sqlIdent(c.name)} AS VARCHAR) END`
   // A text time column is carried as it is (ingestStaged keeps it for bad rows only); a numeric one is its number.
-  const rawTime = /CHAR|TEXT|STRING/i.test(time!.type) ? sqlIdent(time!.name) : 'NULL::VARCHAR'
+  const textTime = /CHAR|TEXT|STRING/i.test(time!.type)
   const unit = await epochUnit(path, parquet, time!)
+  // In the text read (formats given) a value that did not fit the sniffed type is text: it is carried
+  // wherever it does not read as a time, so two different unreadable times stay two quarantined rows.
+  const rawTime = (formats?: string[]) =>
+    textTime ? sqlIdent(time!.name) : formats === undefined ? 'NULL::VARCHAR' : `CASE WHEN ${timeExpression(time!, unit, formats)} IS NULL THEN ${sqlIdent(time!.name)} END`
   const source = (formats?: string[]) => `SELECT ${timeExpression(time!, unit, formats)} AS t, ${num(cols.open)} AS open, ${num(cols.high)} AS high,
       ${num(cols.low)} AS low, ${num(cols.close)} AS close, ${num(volume)} AS volume,
-      ${rawTime} AS raw_time, ${raw(cols.open)} AS raw_open, ${raw(cols.high)} AS raw_high, ${raw(cols.low)} AS raw_low,
+      ${rawTime(formats)} AS raw_time, ${raw(cols.open)} AS raw_open, ${raw(cols.high)} AS raw_high, ${raw(cols.low)} AS raw_low,
       ${raw(cols.close)} AS raw_close, ${raw(volume)} AS raw_volume FROM ${reader(formats !== undefined)}`
   const ingest = async (text: boolean): Promise<IngestReport> => {
     try {

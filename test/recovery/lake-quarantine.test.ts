@@ -72,4 +72,28 @@ describe('the quarantine keyed by content', () => {
     expect(quarantine).toHaveLength(1)
     expect(quarantine[0]).toMatchObject({ rows: 5, reasons: { bad_time: 1, high_below_open_close: 1, negative_volume: 2, non_finite: 1 } })
   })
+
+  it('keeps two different unreadable times after 2,048 good ones as two rows, each with its own text', async () => {
+    // 3,000 hourly epoch-second rows make the sniffer call the column a number; the last line of
+    // each file is not a time, so the import is read again as text. Same prices, different times.
+    const h = home()
+    const file = (bad: string, name: string) => {
+      const lines = ['time,open,high,low,close,volume']
+      for (let i = 0; i < 3000; i++) lines.push(`${1_704_067_200 + i * 3600},1,1,1,1,1`)
+      lines.push(`${bad},1,1,1,1,1`)
+      writeFileSync(join(h, name), `${lines.join('\n')}\n`)
+      return join(h, name)
+    }
+    const a = await importFile(h, file('N/A', 'a.csv'), { symbol: 'FLAW', timeframe: '1h' })
+    expect(a).toMatchObject({ input: 3001, added: 3000, quarantined: { bad_time: 1 }, quarantineAdded: 1 })
+    const b = await importFile(h, file('garbage-2024', 'b.csv'), { symbol: 'FLAW', timeframe: '1h' })
+    expect(b).toMatchObject({ input: 3001, added: 0, unchanged: 3000, quarantined: { bad_time: 1 }, quarantineAdded: 1 })
+    const dir = join(h, 'lake', 'quarantine', 'source=local', 'symbol=FLAW', 'timeframe=1h')
+    const list = `[${readdirSync(dir).filter((f) => f.endsWith('.parquet')).map((f) => sqlString(join(dir, f))).join(', ')}]`
+    const rows = (await (await duckdb()).runAndReadAll(`SELECT reason, raw_time FROM read_parquet(${list}) ORDER BY raw_time`)).getRowObjects()
+    expect(rows).toEqual([
+      { reason: 'bad_time', raw_time: 'N/A' },
+      { reason: 'bad_time', raw_time: 'garbage-2024' },
+    ])
+  })
 })
