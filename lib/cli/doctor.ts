@@ -133,7 +133,18 @@ export function doctor(home: string, fix: boolean): Finding[] {
         add({ problem: 'corrupt', path: rel(file), detail: what(error.message, file), hint: 'restore run.json by hand or move the run folder out; runs reindex keeps the run, tagged mtflow.corrupt' })
       }
     }
-    if (!experimentOk) continue
+    if (!experimentOk) {
+      // Its index cannot be rebuilt while experiment.json is unreadable (the rebuild opens the experiment),
+      // and step 2 left a corrupt index to this step: name it here, or nothing would.
+      const index = join(experimentDir, 'index.jsonl')
+      try {
+        jsonl().readRecords(index, 0, { raw: true })
+      } catch (error) {
+        if (!(error instanceof DataError)) throw error
+        add({ problem: 'index', path: rel(index), detail: `unreadable (${what(error.message, index)})`, hint: `restore ${rel(experimentFile)} first; then doctor --fix rebuilds the index from the run folders` })
+      }
+      continue
+    }
     const disagreement = indexDisagreement(tracker, id, runs)
     if (disagreement !== undefined) add({ problem: 'index', path: rel(join(experimentDir, 'index.jsonl')), detail: disagreement }, () => void tracker.reindex(id))
     for (const info of runs.values()) if (info.status === 'RUNNING' && tracker.staleReason(info) !== undefined) stale.push(info)
@@ -198,9 +209,10 @@ function indexDisagreement(tracker: Tracker, experimentId: string, runs: Map<str
 }
 
 /**
- * The lock that appenders of a JSONL file take, so a rewrite loses none of their appends: the index's own
- * lock, a registry entry's lock (audit.jsonl), or a run's lock — and 'live' for a run still RUNNING, whose
- * metrics are appended without a lock (its files are repaired once it has ended).
+ * The lock to hold while a JSONL file's torn records are moved aside: the index's own lock (compaction and
+ * reindex rewrite the index under it), a registry entry's lock (audit.jsonl), or a run's lock. The move is
+ * in place (see moveTornAside), so appenders that take no lock — a run's metrics, tags, artifacts — lose
+ * nothing either. 'live' for a run still RUNNING: its files are left to its own process until it has ended.
  */
 function appendLock(tracker: Tracker, file: string): string | 'live' {
   const name = file.split(/[\\/]/).pop()!

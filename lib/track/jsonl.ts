@@ -1,20 +1,22 @@
 // Append-only JSON-lines files: the tracker's metric history, params, tags and run indexes.
 // Each append is one write(2) of "\n<record>\n" on an O_APPEND descriptor, so concurrent appenders never
 // interleave, and a record cut short by a crash can neither swallow the next one (the leading newline)
-// nor be read as complete (a reader takes only lines that end in a newline).
+// nor be read as half of itself (a reader takes whole lines, and an unterminated tail only if it parses).
 
-import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { DataError, writeFileAtomic } from '../core/index.js'
+import { DataError } from '../core/index.js'
 
 // Torn records vs corruption, exactly: every complete append ends in "\n", so a file whose last byte is not
-// "\n" ends in a torn record. The next appender sees that (it reads the last byte before writing) and puts
-// the marker line {"#torn":1} first, in the same write. A reader therefore counts an unparseable line as torn
-// when it is the unterminated tail or is followed by the marker; any other unparseable line is corruption,
-// a DataError naming the file and line, never skipped. A spurious marker (a concurrent append was half
-// visible when the last byte was read) follows a parseable line and means nothing. The one case left: a
-// crash tearing a record while another process is between its last-byte check and its write leaves the torn
-// line unmarked, read as corruption (named by the error and by mtflow doctor) — never as a silent drop.
+// "\n" ends in a torn record, or in a whole one that lost only its "\n" (kept: it parses as an object, which
+// no proper prefix of a record does). The next appender sees that (it reads the last byte before writing) and
+// puts the marker line {"#torn":1} first, in the same write. A reader therefore counts an unparseable line as
+// torn when it is the unterminated tail or is followed (past blank lines) by the marker; any other
+// unparseable line is corruption, a DataError naming the file and line, never skipped. A spurious marker (a
+// concurrent append was half visible when the last byte was read, or the tail was whole) follows a parseable
+// line and means nothing. The one case left: a crash tearing a record while another process is between its
+// last-byte check and its write leaves the torn line unmarked, read as corruption (named by the error and by
+// mtflow doctor) — never as a silent drop. readRecords and countTorn apply this rule alike.
 
 /** The line an appender writes before its records when the file ends in a torn record. */
 export const TORN_MARK = '{"#torn":1}'
@@ -56,13 +58,13 @@ function appendText(path: string, text: string): void {
 
 export interface ReadResult<T> {
   records: T[]
-  /** Byte offset just past the last complete line: where an incremental reader continues. */
+  /** Byte offset just past the last record read: where an incremental reader continues. */
   end: number
   /** The file's inode: a compaction (atomic rewrite) changes it, an append does not. */
   ino: number
   /**
    * Records torn by a crash in what was read: unparseable lines followed by the torn marker, plus an
-   * unterminated tail (which may also be an append being written this instant).
+   * unparseable unterminated tail (which may also be an append being written this instant).
    */
   torn: number
 }
@@ -82,50 +84,93 @@ export function readRecords<T>(path: string, from = 0, options: { raw?: boolean 
   }
   try {
     const info = fstatSync(fd)
-    const size = info.size
-    if (size <= from) return { records: [], end: Math.min(from, size), ino: info.ino, torn: 0 }
-    const buffer = Buffer.allocUnsafe(size - from)
-    let got = 0
-    while (got < buffer.length) {
-      const n = readSync(fd, buffer, got, buffer.length - got, from + got)
-      if (n === 0) break
-      got += n
-    }
-    const last = buffer.lastIndexOf(10, got - 1)
-    const tail = got - (last + 1) > 0 ? 1 : 0
-    if (last < 0) return { records: [], end: from, ino: info.ino, torn: tail }
-    const text = buffer.toString('utf8', 0, last)
-    const parsed = parseLines<T>(text, options.raw === true, path, from)
-    return { records: parsed.records, end: from + last + 1, ino: info.ino, torn: parsed.torn + tail }
+    if (info.size <= from) return { records: [], end: Math.min(from, info.size), ino: info.ino, torn: 0 }
+    const buffer = readFd(fd, from)
+    const raw = options.raw === true
+    const last = buffer.lastIndexOf(10)
+    const tail = tailOf(buffer.toString('utf8', last + 1), raw)
+    const parsed = last < 0 ? { records: [] as T[], torn: 0 } : parseLines<T>(buffer.toString('utf8', 0, last), raw, path, from, tail.kind === 'mark')
+    if (tail.kind === 'record') parsed.records.push(tail.record as T)
+    const end = from + (tail.kind === 'record' ? buffer.length : last + 1)
+    return { records: parsed.records, end, ino: info.ino, torn: parsed.torn + (tail.kind === 'record' ? 0 : tail.torn) }
   } finally {
     closeSync(fd)
   }
 }
 
-function parseLines<T>(text: string, raw: boolean, path: string, from: number): { records: T[]; torn: number } {
+// The unterminated tail of a file (after its last "\n"), which both views classify alike:
+//  - a whole record that lost only its "\n" (a crash between the JSON and its newline, or an append being
+//    written): it parses as an object, and a prefix of an object's JSON never does, so it is kept — the next
+//    append's marker then follows a parseable line and means nothing;
+//  - the torn marker or a prefix of it (a marker being written): the unparseable line before it is torn;
+//    a proper prefix is itself counted torn, like any other unparseable tail.
+type Tail = { kind: 'none' | 'torn'; torn: number } | { kind: 'mark'; torn: number } | { kind: 'record'; torn: 0; record: unknown }
+
+function tailOf(text: string, raw: boolean): Tail {
+  if (text === '') return { kind: 'none', torn: 0 }
+  if (TORN_MARK.startsWith(text)) return { kind: 'mark', torn: text === TORN_MARK ? 0 : 1 }
+  if (text.charCodeAt(0) === 123 /* { */ && text.charCodeAt(text.length - 1) === 125 /* } */) {
+    try {
+      const record = JSON.parse(text, !raw && text.includes('"#') ? decodeNumbers : undefined) as unknown
+      if (typeof record === 'object' && record !== null) return { kind: 'record', torn: 0, record }
+    } catch {
+      /* torn */
+    }
+  }
+  return { kind: 'torn', torn: 1 }
+}
+
+/**
+ * The records of complete lines. The marker lines cut the text into blocks; each block parses as one JSON
+ * array (one JSON.parse call for the whole block, the fast path), and only a block that fails is looked at
+ * closer: its last line is torn when the block ends at a marker (`markAfter`: the tail is one) and the rest
+ * parses; else line by line, to name the corrupt line. So one torn record costs one more parse of a line.
+ */
+function parseLines<T>(text: string, raw: boolean, path: string, from: number, markAfter: boolean): { records: T[]; torn: number } {
   const lines = text.split('\n')
-  // Fast path: all lines parse as one array; else line by line, to tell torn records from corruption.
-  const whole = lines.filter((l) => l !== '' && l !== TORN_MARK)
+  let records: T[] | undefined
+  let torn = 0
+  let start = 0
+  for (let i = 0; i <= lines.length; i++) {
+    if (i < lines.length && lines[i] !== TORN_MARK) continue
+    const block = parseBlock<T>(lines, start, i, i < lines.length || markAfter, raw, path, from)
+    torn += block.torn
+    if (records === undefined) records = block.records
+    else for (const r of block.records) records.push(r)
+    start = i + 1
+  }
+  return { records: records ?? [], torn }
+}
+
+function parseBlock<T>(lines: readonly string[], start: number, end: number, marked: boolean, raw: boolean, path: string, from: number): { records: T[]; torn: number } {
+  const body: string[] = []
+  let lastAt = -1
+  for (let i = start; i < end; i++) {
+    if (lines[i] === '') continue
+    body.push(lines[i]!)
+    lastAt = i
+  }
+  if (body.length === 0) return { records: [], torn: 0 }
+  const joined = body.join(',')
   // A reviver costs a call per value (3× the parse); only text holding an encoded value ("#…) needs one.
-  const reviver = !raw && text.includes('"#') ? decodeNumbers : undefined
+  // The marker lines are outside the blocks, so they never turn it on.
+  const reviver = !raw && joined.includes('"#') ? decodeNumbers : undefined
+  const lastLine = body[body.length - 1]!
   try {
-    return { records: JSON.parse(`[${whole.join(',')}]`, reviver) as T[], torn: 0 }
+    // A block cut by a marker whose last line does not parse: that line is torn, the rest is one array.
+    if (marked && !parses(lastLine)) return { records: JSON.parse(`[${joined.slice(0, Math.max(0, joined.length - lastLine.length - 1))}]`, reviver) as T[], torn: 1 }
+    return { records: JSON.parse(`[${joined}]`, reviver) as T[], torn: 0 }
   } catch {
-    const out: T[] = []
-    let torn = 0
-    for (let i = 0; i < lines.length; i++) {
+    for (let i = start; i < end; i++) {
       const line = lines[i]!
-      if (line === '' || line === TORN_MARK) continue
+      if (line === '') continue
       try {
-        out.push(JSON.parse(line, reviver) as T)
+        JSON.parse(line)
       } catch (error) {
-        let next = i + 1
-        while (next < lines.length && lines[next] === '') next++
-        if (lines[next] === TORN_MARK) torn++
-        else throw corruptLine(path, from, lines, i, error)
+        if (!(marked && i === lastAt)) throw corruptLine(path, from, lines, i, error)
       }
     }
-    return { records: out, torn }
+    throw new Error(`unreachable: a block of ${path} failed as a whole but not line by line`)
   }
 }
 
@@ -137,65 +182,87 @@ function corruptLine(path: string, from: number, lines: readonly string[], index
 }
 
 /**
- * The records torn by a crash in a whole file, without parsing the rest: the lines just before a torn
- * marker that do not parse, plus an unterminated tail. For `runs show` and the doctor.
+ * The records torn by a crash in a whole file, without parsing the rest: the unparseable lines just before
+ * a marker line (or before a tail that is the marker or a prefix of it), plus an unparseable unterminated
+ * tail — the same count readRecords gives for the file.
  */
 export function countTorn(path: string): number {
-  return scanTorn(path).torn
+  return tornRanges(readWhole(path)).length
 }
 
-/** Where a file's torn records are: [start, end) byte ranges of each (without their newlines). */
-export function scanTorn(path: string): { torn: number; ranges: [number, number][]; size: number } {
-  const buffer = readWhole(path)
-  const ranges = tornRanges(buffer)
-  return { torn: ranges.length, ranges, size: buffer.length }
-}
-
+/** [start, end) byte ranges of a file's torn records (without their newlines), by readRecords' rule. */
 function tornRanges(buffer: Buffer): [number, number][] {
   const ranges: [number, number][] = []
-  const mark = Buffer.from(`\n${TORN_MARK}\n`)
-  for (let at = buffer.indexOf(mark); at >= 0; at = buffer.indexOf(mark, at + 1)) {
-    // The line before the marker: skip the blank separators, then back to the previous newline.
+  const last = buffer.lastIndexOf(10)
+  const tail = tailOf(buffer.toString('utf8', last + 1), true)
+  // The line before position `at` (a marker's first byte): skip the blank separators, then back to the
+  // previous newline.
+  const before = (at: number) => {
     let end = at
     while (end > 0 && buffer[end - 1] === 10) end--
     const start = buffer.lastIndexOf(10, end - 1) + 1
     if (end > start && !parses(buffer.toString('utf8', start, end))) ranges.push([start, end])
   }
-  const last = buffer.lastIndexOf(10)
-  if (last < buffer.length - 1) ranges.push([last + 1, buffer.length])
-  return ranges
+  for (const at of markerLines(buffer, last + 1)) before(at)
+  if (tail.kind === 'mark') before(last + 1)
+  if (tail.torn > 0) ranges.push([last + 1, buffer.length])
+  return ranges.sort((a, b) => a[0] - b[0])
+}
+
+/** The first byte of every complete marker line in buffer[0, end). */
+function markerLines(buffer: Buffer, end: number): number[] {
+  const at: number[] = []
+  const mark = Buffer.from(`\n${TORN_MARK}\n`)
+  if (buffer.subarray(0, mark.length - 1).equals(mark.subarray(1)) && mark.length - 1 <= end) at.push(0)
+  for (let i = buffer.indexOf(mark); i >= 0 && i + mark.length <= end; i = buffer.indexOf(mark, i + 1)) at.push(i + 1)
+  return at
 }
 
 /**
- * Rewrite a file without its torn records and markers (atomically: temp file and rename), the torn bytes
- * appended to `<file>.torn` first so nothing is lost. The caller holds the lock that the file's appenders
- * take, or knows that none is appending; bytes appended to the old file while it was rewritten are carried
- * over. Returns how many torn records were moved.
+ * Move a file's torn records to `<file>.torn`, in place and without a rename, so that an append from any
+ * process at any moment is kept exactly once. Exact because the file only ever grows at its end:
+ *  1. An unterminated tail is terminated the way an appender would (by appending the marker line, under the
+ *     same O_APPEND rule), so every torn record becomes a complete line followed by a marker, and a whole
+ *     record that lost its "\n" becomes a kept line. A write in flight at that moment lands first (the
+ *     kernel orders the appends), and the marker after it is a spurious one.
+ *  2. The complete lines read then are final bytes: no writer touches anything before the end of the file.
+ *     The torn lines are appended (and synced) to the sidecar, then overwritten with "\n" bytes of the same
+ *     length (blank lines, which every reader skips), then the markers likewise — torn lines first, so a
+ *     crash between the two never leaves a torn line without its marker. Appends meanwhile go past the end
+ *     and are untouched; nothing is copied, so nothing can be lost or doubled.
+ * A crash between the sidecar and the overwrite leaves the torn bytes in both places (moved again by the next
+ * run, so the sidecar may hold them twice): never lost. Returns how many torn records were moved.
  */
 export function moveTornAside(path: string): number {
-  const fd = openSync(path, 'r')
+  if (!existsSync(path)) return 0
+  appendText(path, '')
+  const fd = openSync(path, 'r+') // not O_APPEND: positioned writes must land where they are aimed
   try {
     const buffer = readFd(fd, 0)
-    const ranges = tornRanges(buffer)
-    if (ranges.length === 0) return 0
-    let sidecar = ''
-    for (const [start, end] of ranges) sidecar += `${buffer.toString('utf8', start, end)}\n`
-    appendFileSync(`${path}.torn`, sidecar)
-    const torn = new Set(ranges.map(([start]) => start))
-    let kept = ''
-    let start = 0
-    for (let nl = buffer.indexOf(10); start < buffer.length; nl = buffer.indexOf(10, start)) {
-      const end = nl < 0 ? buffer.length : nl
-      if (end > start && !torn.has(start)) {
-        const line = buffer.toString('utf8', start, end)
-        if (line !== TORN_MARK) kept += `\n${line}\n`
+    const end = buffer.lastIndexOf(10) + 1
+    const complete = buffer.subarray(0, end) // a tail past this is an append in flight: not ours to touch
+    const ranges = tornRanges(complete)
+    const marks = markerLines(complete, end)
+    if (ranges.length === 0 && marks.length === 0) return 0
+    if (ranges.length > 0) {
+      let sidecar = ''
+      for (const [start, stop] of ranges) sidecar += `${buffer.toString('utf8', start, stop)}\n`
+      const side = openSync(`${path}.torn`, 'a', 0o644)
+      try {
+        writeSync(side, sidecar)
+        fsyncSync(side)
+      } finally {
+        closeSync(side)
       }
-      start = end + 1
     }
-    writeFileAtomic(path, kept)
-    // An append that reached the old file meanwhile (its writer had it open) goes to the new one.
-    const late = readFd(fd, buffer.length)
-    if (late.length > 0) appendText(path, late.toString('utf8'))
+    const blank = (start: number, stop: number) => {
+      const newlines = Buffer.alloc(stop - start, 10)
+      let offset = 0
+      while (offset < newlines.length) offset += writeSync(fd, newlines, offset, newlines.length - offset, start + offset)
+    }
+    for (const [start, stop] of ranges) blank(start, stop)
+    for (const at of marks) blank(at, at + TORN_MARK.length)
+    fsyncSync(fd)
     return ranges.length
   } finally {
     closeSync(fd)

@@ -395,7 +395,8 @@ export class Tracker {
     const file = join(dir, 'index.jsonl')
     let old: Map<string, RunSummary>
     // Where the index ended before the run folders were read: lines appended after it are newer than what
-    // the folders gave, and are applied on top under the lock (a live writer's changes are not lost).
+    // the folders gave, and are applied on top under the lock (a live writer's changes are not lost); if
+    // the index was compacted meanwhile, what differs from `old` (the index before the scan) is.
     let since: { end: number; ino: number } | undefined
     try {
       const state = this.loadIndex(experiment.id)
@@ -430,7 +431,9 @@ export class Tracker {
       if (since !== undefined) {
         try {
           const late = readRecords<IndexLine>(file, since.end, { raw: true })
-          if (late.ino === since.ino) for (const line of late.records) if (line.snapshot === undefined) applyLine(runs, line)
+          if (late.ino === since.ino) {
+            for (const line of late.records) if (line.snapshot === undefined) applyLine(runs, line)
+          } else carryOver(dir, runs, old, readIndexFile(file)) // compacted meanwhile: its lines are in a snapshot
         } catch (error) {
           if (!(error instanceof DataError)) throw error // a damaged late line: the run folders stand
         }
@@ -815,6 +818,58 @@ function applyLine(runs: Map<string, RunSummary>, line: IndexLine): void {
       const value = decodeValue(raw)
       const prev: LatestMetric | undefined = s.metrics[k]
       if (prev === undefined || isLater(step, timestamp, prev.step, prev.timestamp)) s.metrics[k] = { value, step, timestamp }
+    }
+  }
+}
+
+/** An index file read whole into its runs (no cache, no compaction). */
+function readIndexFile(file: string): Map<string, RunSummary> {
+  const runs = new Map<string, RunSummary>()
+  for (const line of readRecords<IndexLine>(file, 0, { raw: true }).records) {
+    if (line.snapshot !== undefined) fromSnapshot(line.snapshot, runs)
+    else applyLine(runs, line)
+  }
+  return runs
+}
+
+/**
+ * For reindex, when the index was rewritten (compacted) while the run folders were read: the lines appended
+ * meanwhile are folded into a snapshot with the older ones, so they are found as what differs between the
+ * index now (`now`) and as it was before the scan (`before`): those params, tags and metrics are applied on
+ * top of the rebuilt runs, as late lines are. A run whose info differs gets its run.json read again (it
+ * wins, and it is newer than the scan); a run new since the scan is added if its folder has a run.json.
+ */
+function carryOver(dir: string, runs: Map<string, RunSummary>, before: Map<string, RunSummary>, now: Map<string, RunSummary>): void {
+  for (const [runId, current] of now) {
+    const was = before.get(runId)
+    let target = runs.get(runId)
+    const infoChanged = was === undefined || was.info.status !== current.info.status || was.info.endTime !== current.info.endTime || was.info.name !== current.info.name
+    if (target === undefined) {
+      if (was !== undefined) continue // it had no folder when scanned: the rebuild drops it
+      try {
+        const info = readInfo(join(dir, runId))
+        if (info === undefined) continue
+        target = { info, params: {}, metrics: {}, tags: {} }
+        runs.set(runId, target)
+      } catch (error) {
+        if (!(error instanceof DataError)) throw error
+        continue
+      }
+    } else if (infoChanged) {
+      try {
+        target.info = readInfo(join(dir, runId)) ?? target.info
+      } catch (error) {
+        if (!(error instanceof DataError)) throw error // a run.json damaged since: the scanned info stands
+      }
+    }
+    for (const k in current.params) if (was?.params[k] === undefined && target.params[k] === undefined) target.params[k] = current.params[k]!
+    for (const k in current.tags) if (current.tags[k] !== was?.tags[k]) target.tags[k] = current.tags[k]!
+    for (const k in current.metrics) {
+      const m = current.metrics[k]!
+      const prev = was?.metrics[k]
+      if (prev !== undefined && Object.is(prev.value, m.value) && prev.step === m.step && prev.timestamp === m.timestamp) continue
+      const mine = target.metrics[k]
+      if (mine === undefined || isLater(m.step, m.timestamp, mine.step, mine.timestamp)) target.metrics[k] = { ...m }
     }
   }
 }

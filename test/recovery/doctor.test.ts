@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { clearIndexCache, Registry, Tracker } from '../../lib/track/index.js'
+import { countTorn, readRecords } from '../../lib/track/jsonl.js'
 import { FIXTURES, runCli, waitFor } from '../helpers.js'
 
 const home = mkdtempSync(join(tmpdir(), 'mtflow-doctor-'))
@@ -220,4 +221,59 @@ describe('mtflow doctor', () => {
       rmSync(other, { recursive: true, force: true })
     }
   }, 30_000)
+
+  it('an index with a corrupt line is reported even when experiment.json is corrupt too (it cannot be rebuilt yet)', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'mtflow-doctor-'))
+    try {
+      const tracker = new Tracker(other)
+      tracker.startRun({ experiment: 'a' }).end()
+      const index = join(other, 'runs', 'a', 'index.jsonl')
+      const lines = readFileSync(index, 'utf8').split('\n')
+      lines[1] = lines[1]!.slice(0, 20)
+      writeFileSync(index, lines.join('\n'))
+      writeFileSync(join(other, 'runs', 'a', 'experiment.json'), '{"id":"a",')
+      const r = await runCli(['--home', other, 'doctor', '--fix', '--json'])
+      expect(r.code).toBe(1)
+      const found = (JSON.parse(r.stdout) as { findings: Finding[] }).findings
+      expect(found.map((f) => `${f.problem} ${f.status} ${f.path}`)).toEqual(['corrupt needs-you runs/a/experiment.json', 'index needs-you runs/a/index.jsonl'])
+      expect(found[1]!.detail).toMatch(/^unreadable \(line 2 is not valid JSON/)
+      expect(found[1]!.hint).toContain('experiment.json')
+    } finally {
+      rmSync(other, { recursive: true, force: true })
+    }
+  }, 30_000)
+
+  it('--fix moving torn records aside loses no point a process logs meanwhile, and keeps none twice', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'mtflow-doctor-'))
+    try {
+      const tracker = new Tracker(other)
+      const run = tracker.startRun({ experiment: 'a' })
+      run.end()
+      // An ended run (no heartbeat to refuse on) that another process keeps logging to, leaving a torn
+      // fragment every 25 points, while a third process runs the doctor's repairs again and again.
+      const COUNT = 6000
+      const stop = join(other, 'stop')
+      const start = (...args: string[]) => {
+        const child = spawn(process.execPath, [join(FIXTURES, 'torn-appender.cjs'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+        let out = ''
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+        return new Promise<string>((r) => child.on('close', (code) => r(`${code} ${out}`)))
+      }
+      const fixer = start('doctor', other, stop)
+      expect(await start('append', other, run.id, String(COUNT), '25')).toBe(`0 torn ${COUNT / 25}\n`)
+      writeFileSync(stop, '')
+      const fixed = await fixer
+      expect(fixed).toMatch(/^0 repairs \d+\n$/)
+      expect(Number(fixed.split(' ')[2])).toBeGreaterThan(5)
+      const metrics = join(other, 'runs', 'a', run.id, 'metrics.jsonl')
+      const steps = readRecords<{ s: number }>(metrics).records.map((r) => r.s).sort((a, b) => a - b)
+      expect(steps).toEqual(Array.from({ length: COUNT }, (_, i) => i))
+      expect(countTorn(metrics)).toBe(0)
+      // Every fragment is in the sidecar exactly once.
+      const aside = readFileSync(`${metrics}.torn`, 'utf8').split('\n').filter((l) => l !== '').sort()
+      expect(aside).toEqual(Array.from({ length: COUNT / 25 }, (_, j) => `{"k":"n","v":-${j * 25 + 24},"s":`).sort())
+    } finally {
+      rmSync(other, { recursive: true, force: true })
+    }
+  }, 120_000)
 })

@@ -3,12 +3,14 @@
 // 2,000 runs while this process logs new params round-robin to 20 live runs (scanned at different moments
 // of the rebuild); afterwards the index holds every param each run's file holds.
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { clearIndexCache, Tracker } from '../../lib/track/index.js'
-import { runCli } from '../helpers.js'
+import { appendRecords } from '../../lib/track/jsonl.js'
+import { FIXTURES, runCli } from '../helpers.js'
 
 const home = mkdtempSync(join(tmpdir(), 'mtflow-reindex-'))
 afterAll(() => rmSync(home, { recursive: true, force: true }))
@@ -48,4 +50,36 @@ describe('runs reindex with a live writer', () => {
     }
     expect(inFiles).toBe(logged)
   }, 60_000)
+
+  it('keeps a late index line when the index was also compacted meanwhile (a new inode)', async () => {
+    const tracker = new Tracker(home)
+    const big = tracker.startRun({ experiment: 'compacted', name: 'big' })
+    big.end()
+    // 500,000 metric points: the rebuild spends a while parsing this run's file, after its size was taken.
+    const metrics = join(home, 'runs', 'compacted', big.id, 'metrics.jsonl')
+    appendRecords(metrics, Array.from({ length: 500_000 }, (_, i) => ({ k: 'x', v: i, s: i, t: 1_700_000_000_000 + i })))
+    const filler = tracker.startRun({ experiment: 'compacted', name: 'filler' })
+    filler.end()
+    // 990 change lines: under the 1000 that make a reader compact the index; the other process adds 21.
+    for (let i = 0; i < 990; i++) tracker.setTag(filler.id, 'pre', String(i))
+    const go = join(home, 'go')
+    const done = join(home, 'done')
+    const child = spawn(process.execPath, [join(FIXTURES, 'late-index-writer.cjs'), home, 'compacted', big.id, filler.id, go, done, '300'], { stdio: 'inherit' })
+    const closed = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)))
+    await new Promise((r) => setTimeout(r, 1500)) // the child has started and waits for go
+    writeFileSync(go, '')
+    const result = tracker.reindex('compacted')
+    // The other process changed the index while this rebuild read the run folders (else the test proves nothing).
+    expect(existsSync(done), 'the late writer finished after the rebuild; make the big run bigger').toBe(true)
+    const inodes = JSON.parse(readFileSync(done, 'utf8')) as { before: number; after: number }
+    expect(inodes.after).not.toBe(inodes.before)
+    expect(await closed).toBe(0)
+    expect(result.runs).toBe(2)
+    clearIndexCache()
+    const summary = new Tracker(home).summaries().find((s) => s.info.runId === big.id)!
+    expect(summary.metrics.late).toMatchObject({ value: 42, step: 7 })
+    expect(summary.metrics.x).toMatchObject({ value: 499_999, step: 499_999 })
+    expect(summary.info.status).toBe('FINISHED')
+    expect(new Tracker(home).summaries().find((s) => s.info.runId === filler.id)!.tags.filler).toBe('19')
+  }, 120_000)
 })
