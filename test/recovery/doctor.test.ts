@@ -251,7 +251,7 @@ describe('mtflow doctor', () => {
       run.end()
       // An ended run (no heartbeat to refuse on) that another process keeps logging to, leaving a torn
       // fragment every 25 points, while a third process runs the doctor's repairs again and again.
-      const COUNT = 6000
+      const COUNT = 10000
       const stop = join(other, 'stop')
       const start = (...args: string[]) => {
         const child = spawn(process.execPath, [join(FIXTURES, 'torn-appender.cjs'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
