@@ -104,7 +104,7 @@ export function readRecords<T>(path: string, from = 0, options: { raw?: boolean 
 //    append's marker then follows a parseable line and means nothing;
 //  - the torn marker or a prefix of it (a marker being written): the unparseable line before it is torn;
 //    a proper prefix is itself counted torn, like any other unparseable tail.
-type Tail = { kind: 'none' | 'torn'; torn: number } | { kind: 'mark'; torn: number } | { kind: 'record'; torn: 0; record: unknown }
+type Tail = { kind: 'none' | 'mark' | 'torn'; torn: number } | { kind: 'record'; torn: 0; record: unknown }
 
 function tailOf(text: string, raw: boolean): Tail {
   if (text === '') return { kind: 'none', torn: 0 }
