@@ -122,12 +122,12 @@ export function registryCommand(context: CliContext): Command {
       const tracker = new (track().Tracker)(context.home)
       // A model package (mtflow's model.json) is checked whole before it enters the registry, as
       // registerPackage does: a package a server could not load (a cyclic tree…) is refused here.
-      const { bytes } = tracker.readArtifact(o.run, o.artifact)
-      if (looksLikePackage(o.artifact, bytes)) {
+      const check = (bytes: Buffer, path: string) => {
+        if (!looksLikePackage(path, bytes)) return
         const { readPackage } = lazy('../ml/index.js') as typeof import('../ml/index.js')
-        readPackage(bytes.toString('utf8'), `artifact ${JSON.stringify(o.artifact)} of run ${o.run}`)
+        readPackage(bytes.toString('utf8'), `artifact ${JSON.stringify(path)} of run ${o.run}`)
       }
-      const { version, created } = new (track().Registry)(context.home).registerModel(tracker, name, o.run, o.artifact, { description: o.description })
+      const { version, created } = new (track().Registry)(context.home).registerModel(tracker, name, o.run, o.artifact, { description: o.description, check })
       done(context, o.json, { ...version, created }, `${created ? 'registered' : 'already registered:'} model ${name}@${version.version} (sha256 ${version.sha256.slice(0, 12)})`)
     })
   return registry

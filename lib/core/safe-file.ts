@@ -29,7 +29,7 @@ export class FileIntegrityError extends DataError {
 export interface ReadInsideOptions {
   /** The folder the file must stay in; symbolic links are refused from here down (default: `root`). */
   within?: string
-  /** The recorded sha256 (hex): other content is a FileIntegrityError naming the file. */
+  /** The recorded sha256 (64 hex digits): other content, or a malformed hash ("" for none), is a FileIntegrityError naming the file. */
   sha256?: string
   /** How the file is named in messages ("artifact trades.csv of run …"). */
   what?: string
@@ -70,6 +70,8 @@ export function readFileInside(root: string, relativePath: string, options: Read
     }
     const data = got === bytes.length ? bytes : bytes.subarray(0, got)
     if (options.sha256 !== undefined) {
+      // A record without a proper hash (hand-edited, truncated) vouches for nothing: refused, not skipped.
+      if (!/^[0-9a-f]{64}$/.test(options.sha256)) throw new FileIntegrityError(`${what} has no valid recorded sha256 (${JSON.stringify(options.sha256.slice(0, 80))}); refused (${file})`, 'sha256', file)
       const actual = sha256(data)
       if (actual !== options.sha256) {
         throw new FileIntegrityError(`${what} has changed since it was recorded: sha256 ${actual.slice(0, 16)}… on disk, ${options.sha256.slice(0, 16)}… recorded (${file})`, 'sha256', file)

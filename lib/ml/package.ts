@@ -3,7 +3,6 @@
 // trained on, its cross-validated metrics and the run that made it. Packages round-trip exactly and are
 // stored in, and loaded from, the registry by version or alias.
 
-import { readFileSync } from 'node:fs'
 import { capMessage, ConfigError, preview, sha256 } from '../core/index.js'
 import { modelFromJSON, type Labeled, type Model, type ModelJSON, type Task } from './model.js'
 import { RouterModel } from './router.js'
@@ -188,7 +187,8 @@ export interface ModelStore {
   register(kind: 'models', name: string, options: { files: Record<string, string>; description?: string; runs?: readonly string[]; sourceRunId?: string; metadata?: Record<string, unknown> }): { version: { version: number; sha256: string }; created: boolean }
   setAlias(kind: 'models', name: string, alias: string, version: number, reason?: string): void
   resolve(kind: 'models', ref: string): { name: string; version: number; files: { name: string }[] }
-  file(kind: 'models', ref: string, fileName?: string): string
+  /** The version's file, read without following links and checked against its recorded sha256. */
+  readFile(kind: 'models', ref: string, fileName?: string): Uint8Array
 }
 
 export const PACKAGE_FILE = 'model.json'
@@ -213,8 +213,8 @@ export function registerPackage(store: ModelStore, name: string, pkg: ModelPacka
 /** A model from the registry: "name@3", "name@champion", "name" (the latest); `text` is the stored package. */
 export function loadPackage(store: ModelStore, ref: string): { pkg: ModelPackage; model: Model; name: string; version: number; text: string } {
   const v = store.resolve('models', ref)
-  const file = store.file('models', `${v.name}@${v.version}`, v.files.some((f) => f.name === PACKAGE_FILE) ? PACKAGE_FILE : undefined)
-  const text = readFileSync(file, 'utf8')
+  // One checked read (no second open by path, which a swapped file could win).
+  const text = Buffer.from(store.readFile('models', `${v.name}@${v.version}`, v.files.some((f) => f.name === PACKAGE_FILE) ? PACKAGE_FILE : undefined)).toString('utf8')
   const { pkg, model } = readPackage(text, `model ${v.name}@${v.version}`)
   return { pkg, model, name: v.name, version: v.version, text }
 }

@@ -126,7 +126,7 @@ export class RouterModel implements Model {
     const groups = new Map<string, number[]>()
     for (let r = 0; r < m.rows; r++) {
       const k = m.keys[r]!
-      if (!this.routes.has(k)) throw new ConfigError(`no model for ${this.key} ${JSON.stringify(k)} at row ${r} (routes: ${[...this.routes.keys()].join(', ')})`)
+      if (!this.routes.has(k)) throw new ConfigError(`no model for ${this.key} ${preview(k)} at row ${r} (routes: ${preview([...this.routes.keys()].join(', '))})`)
       let g = groups.get(k)
       if (g === undefined) groups.set(k, (g = []))
       g.push(r)

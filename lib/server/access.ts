@@ -23,6 +23,9 @@ export interface AccessOptions {
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/
 const WILDCARD = new Set(['0.0.0.0', '::', '[::]', ''])
 
+/** A path of this server: one "/" then no "/" or "\" (which would name another host), no spaces or controls. */
+const SAFE_PATH = /^\/(?![/\\])[^\s\x00-\x1f\x7f\\]*$/
+
 /** The login route: `/login?token=…[&next=/path]` sets the cookie and redirects to next. */
 export const LOGIN_PATH = '/login'
 
@@ -56,7 +59,8 @@ export function accessControl(options: AccessOptions): MiddlewareHandler {
     const hostHeader = c.req.header('host')
     const hostname = hostHeader === undefined ? undefined : hostOf(hostHeader)
     if (hostname === undefined || !hosts.has(hostname)) {
-      return sendJson(c, { error: `Host ${JSON.stringify(clip(hostHeader ?? ''))} is not a name of this server (allowed: ${[...hosts].join(', ')}; add one with --allow-host)` }, 403)
+      // The allowed names are not listed: a stranger learns nothing about this machine's addresses.
+      return sendJson(c, { error: `Host ${JSON.stringify(clip(hostHeader ?? ''))} is not a name of this server (start it with --allow-host NAME to answer to another)` }, 403)
     }
     const origin = c.req.header('origin')
     if (origin !== undefined && !sameOrigin(origin, hostHeader!)) {
@@ -82,7 +86,7 @@ function login(c: Context, token: string): Response {
   if (!authorized(`Bearer ${given}`, token)) return sendJson(c, { error: 'wrong or missing token: open the login URL printed by mtflow serve (the token is in MTFLOW_HOME/server-token)' }, 401)
   const next = c.req.query('next') ?? '/'
   // Only a path of this server: "//evil.example" or "/\evil" would leave it.
-  const target = /^\/(?![/\\])[^\s]*$/.test(next) ? next : '/'
+  const target = SAFE_PATH.test(next) ? next : '/'
   c.header('set-cookie', `${cookieName(c.req.header('host'))}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`)
   c.header('cache-control', 'no-store')
   return c.redirect(target, 303)
@@ -94,9 +98,13 @@ function refuse(c: Context): Response {
   if (!path.startsWith('/api/') && accept.includes('text/html')) {
     // A browser that followed a link from another site: its SameSite=Strict cookie was not sent, but a
     // navigation from this page is same-site and will carry it.
-    const self = path + (new URL(c.req.url).search || '')
+    // The link back is this server's page only: a path like //evil.example or /\evil (which browsers
+    // read as another host) links to the home page instead.
+    const url = new URL(c.req.url)
+    const self = url.pathname + url.search
+    const back = self.length <= 2000 && SAFE_PATH.test(self) ? self : '/'
     return c.html(
-      `<!doctype html><meta charset="utf-8"><title>mtflow: log in</title><p>This mtflow server needs its token.</p><p>If you have opened the login URL printed by <code>mtflow serve</code> in this browser, <a href="${escapeAttr(self)}">continue to the page</a>; otherwise open that URL (or send <code>Authorization: Bearer &lt;token&gt;</code>).</p>`,
+      `<!doctype html><meta charset="utf-8"><title>mtflow: log in</title><p>This mtflow server needs its token.</p><p>If you have opened the login URL printed by <code>mtflow serve</code> in this browser, <a href="${escapeAttr(back)}">continue to the page</a>; otherwise open that URL (or send <code>Authorization: Bearer &lt;token&gt;</code>).</p>`,
       401,
     )
   }

@@ -13,12 +13,15 @@ import { HTTPException } from 'hono/http-exception'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { capMessage, ConfigError, moduleDir, preview } from '../core/index.js'
+import { capMessage, ConfigError, FileIntegrityError, moduleDir, preview } from '../core/index.js'
 import { loadPackage, scoringCost, type Model, type ModelPackage } from '../ml/index.js'
 import type { Registry } from '../track/index.js'
 import { sendJson } from './api.js'
 import { readInvocation, scoreToJson } from './invocation.js'
 import type { ScoreJob, ScoreReply } from './score-worker.js'
+
+/** A worker's reply that answers the request (not "send me the model again"). */
+type Answer = Exclude<ScoreReply, { status: 'missing' }>
 
 export { MAX_ROWS, parseInvocation, score } from './invocation.js'
 
@@ -103,7 +106,7 @@ class Scorer {
 
   constructor(readonly budgetMs: number) {}
 
-  async run(loaded: LoadedModel, text: string, started: number, signal?: AbortSignal): Promise<ScoreReply | { status: 503; error: string }> {
+  async run(loaded: LoadedModel, text: string, started: number, signal?: AbortSignal): Promise<Answer | { status: 503; error: string }> {
     const over = (): { status: 503; error: string } => ({ status: 503, error: `scoring took longer than its ${this.budgetMs} ms budget and was stopped: send fewer rows per request (or raise MTFLOW_SCORING_BUDGET_MS)` })
     if (this.running >= this.limit) {
       const turn = await new Promise<boolean>((resolve) => {
@@ -123,11 +126,12 @@ class Scorer {
     try {
       const slot = this.take()
       const key = `${loaded.name}@${loaded.version}`
-      const job: ScoreJob = { key, text, ...(slot.keys.has(key) ? {} : { pkgText: loaded.text ?? JSON.stringify(loaded.pkg) }) }
+      const pkgText = () => loaded.text ?? JSON.stringify(loaded.pkg)
+      const job: ScoreJob = { key, text, ...(slot.keys.has(key) ? {} : { pkgText: pkgText() }) }
       return await new Promise((resolve) => {
         const { worker } = slot
         let done = false
-        const finish = (reply: ScoreReply | { status: 500 | 503; error: string }, keep: boolean) => {
+        const finish = (reply: Answer | { status: 500 | 503; error: string }, keep: boolean) => {
           if (done) return
           done = true
           clearTimeout(timer)
@@ -138,6 +142,14 @@ class Scorer {
           resolve(reply)
         }
         const answered = (reply: ScoreReply) => {
+          if (reply.status === 'missing') {
+            // The worker dropped this model to make room for others: send it again, once.
+            slot.keys.delete(key)
+            if (job.pkgText !== undefined) return finish({ status: 500, error: `the scoring worker did not keep model ${key}` }, false)
+            job.pkgText = pkgText()
+            worker.postMessage(job)
+            return
+          }
           slot.keys.add(key)
           finish(reply, true)
         }
@@ -202,23 +214,31 @@ export function modelRoutes(app: Hono, loaded: LoadedModel, options: ServingOpti
  * with a 500 naming the fault (remembered, so it is not re-read every request); other routes are untouched. */
 export function registryModelRoutes(registry: Registry, options: ServingOptions = {}): Hono {
   const scorer = new Scorer(scoringBudget(options))
-  const cache = new Map<string, LoadedModel | { broken: string }>()
+  const cache = new Map<string, LoadedModel | { broken: string } | { refused: FileIntegrityError; until: number }>()
   const load = (ref: string): LoadedModel => {
     const v = registry.resolve('models', ref)
     const key = `${v.name}@${v.version}`
     let loaded = cache.get(key)
+    if (loaded !== undefined && 'refused' in loaded && loaded.until < Date.now()) loaded = undefined
     if (loaded === undefined) {
       try {
         const { pkg, model, text } = loadPackage(registry, key)
         loaded = { name: v.name, version: v.version, pkg, model, text }
       } catch (error) {
-        if (!(error instanceof ConfigError)) throw error
-        const fault = error.message.startsWith(`model ${key}: `) ? error.message.slice(`model ${key}: `.length) : error.message
-        loaded = { broken: capMessage(`model ${key} cannot be served, its package is invalid: ${fault}`, MAX_MESSAGE) }
+        // A file swapped for a link or changed since registration (403/409) is remembered a few seconds
+        // (requests cannot make the server re-read and re-hash it in a loop), then read again: someone
+        // may have put the right file back.
+        if (error instanceof FileIntegrityError) loaded = { refused: error, until: Date.now() + 5_000 }
+        else if (!(error instanceof ConfigError)) throw error
+        else {
+          const fault = error.message.startsWith(`model ${key}: `) ? error.message.slice(`model ${key}: `.length) : error.message
+          loaded = { broken: capMessage(`model ${key} cannot be served, its package is invalid: ${fault}`, MAX_MESSAGE) }
+        }
       }
       if (cache.size >= 32) cache.delete(cache.keys().next().value!)
       cache.set(key, loaded)
     }
+    if ('refused' in loaded) throw loaded.refused
     if ('broken' in loaded) throw new HTTPException(500, { message: loaded.broken })
     return loaded
   }

@@ -3,7 +3,7 @@
 // here. Every page goes out under a CSP that allows no script at all; notebook outputs are sanitized too.
 
 import type { Context, Hono } from 'hono'
-import { ConfigError } from '../core/index.js'
+import { ConfigError, preview } from '../core/index.js'
 import {
   attr,
   curveChart,
@@ -430,7 +430,7 @@ function publishedList(registry: Registry): string {
 }
 
 function kindOf(value: string): RegistryKind {
-  if (!(REGISTRY_KINDS as readonly string[]).includes(value)) throw new ConfigError(`registry kind must be one of ${REGISTRY_KINDS.join(', ')} (received ${JSON.stringify(value)})`)
+  if (!(REGISTRY_KINDS as readonly string[]).includes(value)) throw new ConfigError(`registry kind must be one of ${REGISTRY_KINDS.join(', ')} (received ${preview(value)})`)
   return value as RegistryKind
 }
 

@@ -17,8 +17,9 @@ export interface ScoreJob {
   pkgText?: string
 }
 
-/** 200 with the body; 400 with a bad-input message; 500 with anything else. */
-export type ScoreReply = { status: 200; body: string } | { status: 400 | 500; error: string }
+/** 200 with the body; 400 with a bad-input message; 500 with anything else; `missing` when this worker no
+ * longer holds the model (it keeps a few): the server sends the package text again. */
+export type ScoreReply = { status: 200; body: string } | { status: 400 | 500; error: string } | { status: 'missing' }
 
 /** Models read so far (a few: the server sends each worker the models it is asked to score). */
 const models = new Map<string, { pkg: ModelPackage; model: Model }>()
@@ -28,7 +29,10 @@ parentPort!.on('message', (job: ScoreJob) => {
   try {
     let loaded = models.get(job.key)
     if (loaded === undefined) {
-      if (job.pkgText === undefined) throw new Error(`model ${job.key} was not sent to this worker`)
+      if (job.pkgText === undefined) {
+        parentPort!.postMessage({ status: 'missing' } satisfies ScoreReply)
+        return
+      }
       loaded = readPackage(job.pkgText, `model ${job.key}`)
       if (models.size >= 8) models.delete(models.keys().next().value!)
       models.set(job.key, loaded)

@@ -170,11 +170,20 @@ export class Registry {
   }
 
   /** A model version from a run's artifact (the run and artifact must exist). */
-  registerModel(tracker: Tracker, name: string, runId: string, artifactPath: string, options: Omit<RegisterOptions, 'files' | 'sourceRunId' | 'source'> = {}): { version: RegistryVersion; created: boolean } {
-    // A recorded artifact only, read without following links and checked against its recorded sha256.
+  registerModel(
+    tracker: Tracker,
+    name: string,
+    runId: string,
+    artifactPath: string,
+    options: Omit<RegisterOptions, 'files' | 'sourceRunId' | 'source'> & { check?: (bytes: Buffer, path: string) => void } = {},
+  ): { version: RegistryVersion; created: boolean } {
+    // A recorded artifact only, read without following links and checked against its recorded sha256;
+    // `check` (a model package's validation) sees exactly the bytes that are registered.
     const { artifact, bytes } = tracker.readArtifact(runId, artifactPath)
+    options.check?.(bytes, artifact.path)
     const fileName = artifact.path.split('/').pop()!
-    return this.register('models', name, { ...options, files: { [fileName]: bytes }, sourceRunId: runId, source: `runs:/${runId}/${artifact.path}`, runs: [runId, ...(options.runs ?? [])] })
+    const { check: _check, ...rest } = options
+    return this.register('models', name, { ...rest, files: { [fileName]: bytes }, sourceRunId: runId, source: `runs:/${runId}/${artifact.path}`, runs: [runId, ...(options.runs ?? [])] })
   }
 
   /** Every entry of a kind (or of all kinds), with versions and aliases. */
@@ -245,7 +254,7 @@ export class Registry {
     const name = fileName ?? (v.files.length === 1 ? v.files[0]!.name : undefined)
     const listed = v.files.find((f) => f.name === name)
     if (name === undefined || listed === undefined) throw new NotFoundError(`${singular(kind)} ${v.name}@${v.version} has no file ${JSON.stringify(fileName)} (files: ${v.files.map((f) => f.name).join(', ')})`)
-    const bytes = readFileInside(join(this.entryDir(kind, v.name), `v${v.version}`), listed.name, { within: this.root, sha256: listed.sha256, what: `${singular(kind)} ${v.name}@${v.version} file ${JSON.stringify(listed.name)}` })
+    const bytes = readFileInside(join(this.entryDir(kind, v.name), `v${v.version}`), listed.name, { within: this.root, sha256: typeof listed.sha256 === 'string' ? listed.sha256 : '', what: `${singular(kind)} ${v.name}@${v.version} file ${JSON.stringify(listed.name)}` })
     return { version: v, name: listed.name, bytes }
   }
 

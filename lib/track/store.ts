@@ -349,6 +349,9 @@ export class Tracker {
       bytes = typeof source.data === 'string' ? Buffer.from(source.data, 'utf8') : source.data
       path = name ?? source.name
     }
+    // Stored under exactly the recorded name: "%" would be decoded on the way to the file (a name
+    // "a%2Fb" would land on "a/b", another artifact's place), so it is refused.
+    if (path.includes('%')) throw new ConfigError(`artifact name ${JSON.stringify(path)} must not contain "%"`)
     const target = resolveInside(join(dir, 'artifacts'), path, 'artifact name')
     writeFileAtomic(target, bytes)
     const record: Artifact = { path, sha256: sha256(bytes), size: bytes.length, timestamp: Date.now() }
@@ -371,7 +374,7 @@ export class Tracker {
     const wanted = relative(dir, resolveInside(dir, path, 'artifact path')).split(sep).join('/')
     const artifact = readArtifacts(this.runDir(runId)).find((a) => a.path === wanted)
     if (artifact === undefined) throw new NotFoundError(`run ${runId} has no artifact ${JSON.stringify(wanted)}`)
-    const bytes = readFileInside(dir, artifact.path, { within: this.root, sha256: artifact.sha256, what: `artifact ${JSON.stringify(artifact.path)} of run ${runId}` })
+    const bytes = readFileInside(dir, artifact.path, { within: this.root, sha256: typeof artifact.sha256 === 'string' ? artifact.sha256 : '', what: `artifact ${JSON.stringify(artifact.path)} of run ${runId}` })
     return { artifact, bytes }
   }
 

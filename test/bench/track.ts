@@ -2,10 +2,11 @@
 // (filter + order + first page) over 10,000 runs — cold (the experiment index read and parsed from
 // disk, as a CLI call does) and warm (what the long-running server sees after its first search).
 
-import { mkdtempSync, rmSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { clearIndexCache, searchRuns, Tracker } from '../../lib/track/index.js'
+import { appendRecords, readRecords } from '../../lib/track/jsonl.js'
 import { time, type BenchRow } from './timing.js'
 
 export function benchTrack(progress: (text: string) => void, runs: number): BenchRow[] {
@@ -54,6 +55,18 @@ export function benchTrack(progress: (text: string) => void, runs: number): Benc
     const warm = time(search, runs * 2)
     rows.push({ workload: `search 10,000 runs, cold: read + filter (${total} match) + order + page of 100`, median: cold, throughput: `${Math.round(10_000 / (cold / 1000)).toLocaleString('en-US')} runs/s`, reference: 'target ≤ 200 ms', ratio: (cold / 200).toFixed(2) })
     rows.push({ workload: 'search 10,000 runs, warm (index already read by this process)', median: warm, throughput: `${Math.round(10_000 / (warm / 1000)).toLocaleString('en-US')} runs/s`, reference: 'target ≤ 200 ms', ratio: (warm / 200).toFixed(2) })
+
+    // A crash-torn record (skipped and counted) must not send every later read of the file down a slow
+    // path: 200,000 metric lines read clean, then with one torn record and its marker.
+    progress('track: reading 200,000 metric lines, clean and with one torn record')
+    const path = join(home, 'read.jsonl')
+    appendRecords(path, Array.from({ length: 200_000 }, (_, i) => ({ k: 'loss', v: i / 7, s: i, t: 1_700_000_000_000 + i })))
+    const clean = time(() => readRecords(path), runs)
+    appendFileSync(path, '\n{"k":"loss","v":0.')
+    appendRecords(path, [{ k: 'loss', v: 1, s: 200_000, t: 1 }])
+    const torn = time(() => readRecords(path), runs)
+    rows.push({ workload: 'read 200,000 metric lines (JSONL), clean', median: clean, throughput: `${Math.round(200_000 / (clean / 1000)).toLocaleString('en-US')} lines/s`, reference: '—', ratio: '—' })
+    rows.push({ workload: 'read 200,000 metric lines, one torn record among them', median: torn, throughput: `${Math.round(200_000 / (torn / 1000)).toLocaleString('en-US')} lines/s`, reference: `clean read ${clean.toFixed(0)} ms`, ratio: (torn / clean).toFixed(2) })
   } finally {
     rmSync(home, { recursive: true, force: true })
   }

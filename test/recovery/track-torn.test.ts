@@ -83,28 +83,20 @@ describe('torn records: reader and doctor agree', () => {
 })
 
 describe('reading a file with one torn record', () => {
-  it('costs about what a clean read costs (not the line-by-line fallback)', () => {
+  // Its speed (it was 3-4× a clean read: the marker's "# turned the reviver on and the whole parse fell
+  // back to line by line) is measured by the bench (BENCH_ONLY=track), not timed here.
+  it('reads every record around it, decoded, and counts the torn one', () => {
     const path = join(dir, 'big.jsonl')
-    const records = Array.from({ length: 200_000 }, (_, i) => ({ k: 'loss', v: i / 7, s: i, t: 1_700_000_000_000 + i }))
+    const records = Array.from({ length: 20_000 }, (_, i) => ({ k: 'loss', v: i === 5 ? NaN : i / 7, s: i, t: 1_700_000_000_000 + i }))
     appendRecords(path, records)
-    const best = (runs: number) => {
-      let ms = Infinity
-      for (let i = 0; i < runs; i++) {
-        const t0 = performance.now()
-        const r = readRecords(path)
-        ms = Math.min(ms, performance.now() - t0)
-        expect(r.records.length).toBeGreaterThan(0)
-      }
-      return ms
-    }
-    const clean = best(3)
     appendFileSync(path, '\n{"k":"loss","v":0.')
-    appendRecords(path, [{ k: 'loss', v: 1, s: 200_000, t: 1 }])
-    const torn = best(3)
-    const read = readRecords(path)
-    expect(read.records).toHaveLength(200_001)
+    appendRecords(path, [{ k: 'loss', v: Infinity, s: 20_000, t: 1 }])
+    const read = readRecords<{ k: string; v: number; s: number }>(path)
+    expect(read.records).toHaveLength(20_001)
     expect(read.torn).toBe(1)
-    // Before: ~3-4× (the marker's "# turned the reviver on, and the whole parse fell back to line by line).
-    expect(torn / clean, `clean ${clean.toFixed(0)} ms, torn ${torn.toFixed(0)} ms`).toBeLessThan(1.6)
-  }, 60_000)
+    expect(read.records[5]!.v).toBeNaN()
+    expect(read.records[7]!.v).toBe(1)
+    expect(read.records[20_000]!.v).toBe(Infinity)
+    expect(read.records.map((r) => r.s)).toEqual(Array.from({ length: 20_001 }, (_, i) => i))
+  })
 })

@@ -76,9 +76,19 @@ describe('the token on every request', () => {
       expect(r.body.error).toMatch(/needs its token/)
     }
     // A browser's navigation gets a page that says what to do, not a JSON blob.
-    const page = await send(server, '/runs', { headers: { host: host(), accept: 'text/html' } })
+    const page = await send(server, '/runs?filter=x', { headers: { host: host(), accept: 'text/html' } })
     expect(page.status).toBe(401)
     expect(page.text).toMatch(/login URL printed by <code>mtflow serve<\/code>/)
+    expect(page.text).toContain('<a href="/runs?filter=x">continue to the page</a>')
+    // Its link back never leads off the server (browsers read //host and /\host as another host).
+    // (A raw backslash is refused by the adapter with a 400 before it gets here.)
+    for (const path of ['//evil.example/x', '/%5Cevil.example/x', '/%09/evil.example/x', '/%2F/evil.example/x']) {
+      const r = await send(server, path, { headers: { host: host(), accept: 'text/html' } })
+      expect(r.status, path).toBe(401)
+      const href = /<a href="([^"]*)">continue/.exec(r.text)?.[1]
+      expect(href, path).toBeDefined()
+      expect(new URL(href!.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))), server.url).host, path).toBe(`127.0.0.1:${server.port}`)
+    }
   })
 
   it('answers with the header, and with the cookie the login URL sets', async () => {
@@ -121,6 +131,9 @@ describe('Host and Origin', () => {
       const r = await send(server, '/api/runs', { headers: { host: h, authorization: bearer() } })
       expect(r.status, h).toBe(403)
       expect(r.body.error).toMatch(/is not a name of this server/)
+      // Nothing about the machine's names or addresses is told to a stranger.
+      expect(r.body.error).not.toContain('allowed')
+      expect(r.body.error).not.toContain('::1')
     }
     for (const h of [`127.0.0.1:${server.port}`, `localhost:${server.port}`, `[::1]:${server.port}`]) {
       expect((await send(server, '/api/runs', { headers: { host: h, authorization: bearer() } })).status, h).toBe(200)

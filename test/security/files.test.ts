@@ -3,7 +3,7 @@
 // made on a real workspace, against the real server over a socket and the real CLI.
 
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -44,7 +44,7 @@ beforeAll(async () => {
   const tracker = new Tracker(home)
   const run = tracker.startRun({ experiment: 'files', name: 'one' })
   run.logArtifact({ name: 'trades.csv', data: 'a,b\n1,2\n' })
-  run.logArtifact({ name: 'model.json', data: '{"ok":true}' })
+  run.logArtifact({ name: 'weights.bin', data: '{"ok":true}' })
   run.logArtifact({ name: 'swapped.csv', data: 'x\n1\n' })
   run.logArtifact({ name: 'edited.csv', data: 'x\n1\n' })
   run.logArtifact({ name: 'sub/inner.csv', data: 'y\n2\n' })
@@ -120,6 +120,24 @@ describe('run artifacts', () => {
     expect(r.body.error).toContain(sha('x\n999\n').slice(0, 16))
   })
 
+  it('refuses a record without a sha256 (a hard link to a file outside, recorded by hand)', async () => {
+    // A hard link is no symbolic link: only the recorded content can give it away, so a record must have one.
+    linkSync(join(outside, 'passwd'), join(artifactsDir(), 'hard.txt'))
+    appendFileSync(join(artifactsDir(), '..', 'artifacts.jsonl'), `\n${JSON.stringify({ path: 'hard.txt', size: 1, timestamp: 1 })}\n`)
+    const r = await get(`/api/runs/${runId}/artifacts/hard.txt`)
+    expect(r.status).toBe(409)
+    expect(r.body.error).toMatch(/artifact "hard.txt" of run .* has no valid recorded sha256/)
+    expect(r.text).not.toContain('the secret')
+  })
+
+  it('refuses an artifact name with "%" (it would be decoded on the way to the file, onto another artifact)', () => {
+    const run = new Tracker(home).startRun({ experiment: 'files', name: 'percent' })
+    run.logArtifact({ name: 'sub/b.csv', data: 'kept\n' })
+    expect(() => run.logArtifact({ name: 'sub%2Fb.csv', data: 'overwritten\n' })).toThrow('artifact name "sub%2Fb.csv" must not contain "%"')
+    expect(new Tracker(home).readArtifact(run.id, 'sub/b.csv').bytes.toString()).toBe('kept\n')
+    run.end()
+  })
+
   it('refuses the whole artifacts folder swapped for a link', async () => {
     const tracker = new Tracker(home)
     const run = tracker.startRun({ experiment: 'files', name: 'two' })
@@ -159,7 +177,7 @@ describe('mtflow registry register-model', () => {
     const edited = await runCli(['registry', 'register-model', 'm2', '--run', runId, '--artifact', 'edited.csv'], { env: { MTFLOW_HOME: home } })
     expect(edited.code).toBe(2)
     expect(edited.stderr).toMatch(/has changed since it was recorded/)
-    const ok = await runCli(['registry', 'register-model', 'm3', '--run', runId, '--artifact', 'model.json', '--json'], { env: { MTFLOW_HOME: home } })
+    const ok = await runCli(['registry', 'register-model', 'm3', '--run', runId, '--artifact', 'weights.bin', '--json'], { env: { MTFLOW_HOME: home } })
     expect(ok.code).toBe(0)
     expect(JSON.parse(ok.stdout).sha256).toBe(sha('{"ok":true}'))
   })
@@ -167,6 +185,27 @@ describe('mtflow registry register-model', () => {
 
 describe('registry files', () => {
   const versionDir = (kind: string, name: string) => join(home, 'registry', kind, name, 'v1')
+
+  it('serves no model whose package was swapped for a link or changed (scoring routes included)', async () => {
+    const reg = new Registry(home)
+    reg.register('models', 'linked', { files: { 'model.json': '{"format":"mtflow-model"}' } })
+    reg.register('models', 'changed', { files: { 'model.json': '{"format":"mtflow-model"}' } })
+    writeFileSync(join(outside, 'evil.json'), '{"format":"mtflow-model","metrics":{"pwned":1}}')
+    const linked = join(versionDir('models', 'linked'), 'model.json')
+    unlinkSync(linked)
+    symlinkSync(join(outside, 'evil.json'), linked)
+    writeFileSync(join(versionDir('models', 'changed'), 'model.json'), '{"format":"mtflow-model","metrics":{"pwned":1}}')
+    for (const [path, status] of [['/models/linked@1/version', 403], ['/models/linked@1/ping', 403], ['/models/changed@1/version', 409]] as const) {
+      // The token-free route, as a scoring client calls it.
+      const response = await fetch(`${server.url}${path}`)
+      const text = await response.text()
+      expect(response.status, path).toBe(status)
+      expect(text).not.toContain('pwned')
+    }
+    const cli = await runCli(['models', 'show', 'linked@1'], { env: { MTFLOW_HOME: home } })
+    expect(cli.code).toBe(2)
+    expect(cli.stderr).toMatch(/model linked@1 file "model.json" is a symbolic link/)
+  })
 
   it('serves a dashboard, a notebook and a strategy source as registered', async () => {
     expect((await get('/dashboards/board')).text).toContain('<h1>board</h1>')

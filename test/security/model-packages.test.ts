@@ -331,3 +331,27 @@ describe('mtflow registry register-model', () => {
     }
   })
 })
+
+describe('a warm scoring worker', () => {
+  it('keeps scoring every model when more models pass through it than it keeps (it is sent a dropped one again)', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'mtflow-evict-'))
+    const registry = new Registry(home)
+    for (let i = 0; i < 10; i++) registerPackage(registry, `k${i}`, handTree())
+    const token = workspaceToken(home)
+    const server = await startServer({ home, token, port: 0 })
+    try {
+      // 40,000 rows (~0.5 MB): scored in the worker. Row (0.2, 0, 0) → 10 by the hand tree.
+      const body = JSON.stringify({ inputs: Array.from({ length: 40_000 }, () => [0.2, 0, 0]) })
+      for (const i of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 9, 0]) {
+        const res = await fetch(`${server.url}/models/k${i}@1/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+        expect(res.status, `k${i}`).toBe(200)
+        const { predictions } = (await res.json()) as { predictions: number[] }
+        expect(predictions.length).toBe(40_000)
+        expect(predictions.every((p) => p === 10)).toBe(true)
+      }
+    } finally {
+      await server.close()
+      rmSync(home, { recursive: true, force: true })
+    }
+  })
+})
