@@ -127,8 +127,10 @@ function isContained(declaration: string): boolean {
     .trim()
   if (property === 'position') return KEPT_POSITIONS.has(value)
   if (MOVING.has(property)) return false
-  // Negative margins pull content over whatever lies beside the box (a "-" also covers calc(0px - 9em)).
-  if (property.startsWith('margin')) return !value.includes('-')
+  // Negative margins pull content over whatever lies beside the box (a "-" also covers calc(0px - 9em));
+  // a function can turn negative without a "-" (calc(cos(180deg) * 5em), sign(), env()): margins are
+  // kept only as plain non-negative lengths.
+  if (property.startsWith('margin')) return !value.includes('-') && !value.includes('(')
   return true
 }
 

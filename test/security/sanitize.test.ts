@@ -36,6 +36,7 @@ describe('style attributes: nothing leaves its box', () => {
     ['absolute on a table cell', '<table><tr><td style="position:absolute;top:-9999px">x</td></tr></table>', '<table><tr><td style="top:-9999px">x</td></tr></table>'],
     ['negative margin', '<div style="margin-top:-500px;margin:0 auto">x</div>', '<div style="margin:0 auto">x</div>'],
     ['calc() negative margin', '<div style="margin-left: calc(0px - 90vw)">x</div>', '<div>x</div>'],
+    ['trigonometry turns a margin negative without a minus', '<div style="margin-top: calc(cos(180deg) * 5000px)">x</div>', '<div>x</div>'],
     ['transforms', '<div style="transform:translate(0,-900px);translate:0 -900px;scale:40;color:blue">x</div>', '<div style="color:blue">x</div>'],
     ['vendor transform', '<div style="-webkit-transform:scale(50)">x</div>', '<div>x</div>'],
     ['fixed in an SVG style', '<svg><rect style="position:fixed" width="10" height="10"/></svg>', '<svg xmlns="http://www.w3.org/2000/svg"><rect width="10" height="10"></rect></svg>'],
