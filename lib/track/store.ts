@@ -392,7 +392,7 @@ export class Tracker {
    * the old index knew (else a FAILED placeholder), gets the tag `mtflow.corrupt` naming the file, and is
    * listed in `corrupt`.
    */
-  reindex(experimentNameOrId: string): ReindexResult {
+  reindex(experimentNameOrId: string, options: { afterScan?: () => void } = {}): ReindexResult {
     const experiment = this.getExperiment(experimentNameOrId)
     const dir = join(this.root, experiment.id)
     const file = join(dir, 'index.jsonl')
@@ -430,6 +430,8 @@ export class Tracker {
         corrupt.push({ runId, error: message })
       }
     }
+    // A test seam: what other processes do between the scan and the write (the tests make it happen here).
+    options.afterScan?.()
     withLockSync(`${file}.lock`, () => {
       if (since !== undefined) {
         try {

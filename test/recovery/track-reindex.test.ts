@@ -3,8 +3,8 @@
 // 2,000 runs while this process logs new params round-robin to 20 live runs (scanned at different moments
 // of the rebuild); afterwards the index holds every param each run's file holds.
 
-import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -64,16 +64,18 @@ describe('runs reindex with a live writer', () => {
     for (let i = 0; i < 990; i++) tracker.setTag(filler.id, 'pre', String(i))
     const go = join(home, 'go')
     const done = join(home, 'done')
-    const child = spawn(process.execPath, [join(FIXTURES, 'late-index-writer.cjs'), home, 'compacted', big.id, filler.id, go, done, '300'], { stdio: 'inherit' })
-    const closed = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)))
-    await new Promise((r) => setTimeout(r, 1500)) // the child has started and waits for go
     writeFileSync(go, '')
-    const result = tracker.reindex('compacted')
-    // The other process changed the index while this rebuild read the run folders (else the test proves nothing).
-    expect(existsSync(done), 'the late writer finished after the rebuild; make the big run bigger').toBe(true)
+    // The other process runs exactly between the rebuild's scan of the run folders and its write.
+    let status: number | null = null
+    const result = tracker.reindex('compacted', {
+      afterScan: () => {
+        status = spawnSync(process.execPath, [join(FIXTURES, 'late-index-writer.cjs'), home, 'compacted', big.id, filler.id, go, done, '0'], { stdio: 'inherit' }).status
+      },
+    })
+    expect(status).toBe(0)
     const inodes = JSON.parse(readFileSync(done, 'utf8')) as { before: number; after: number }
+    // The other process compacted the index (a new inode), else the test proves nothing.
     expect(inodes.after).not.toBe(inodes.before)
-    expect(await closed).toBe(0)
     expect(result.runs).toBe(2)
     clearIndexCache()
     const summary = new Tracker(home).summaries().find((s) => s.info.runId === big.id)!
