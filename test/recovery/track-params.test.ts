@@ -3,7 +3,7 @@
 // two send the same value (the second is a no-op) or different ones (the second is refused).
 
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -46,7 +46,9 @@ async function race(values: [string, string]): Promise<{ home: string; runId: st
   const run = new Tracker(home).startRun({ experiment: 'shared' })
   run.end()
   const pending = [writer(home, run.id, values[0]), writer(home, run.id, values[1])]
-  await new Promise((r) => setTimeout(r, 1500)) // both loaded and waiting at the gate
+  // Both loaded and waiting at the gate (each says so with a ready file).
+  const deadline = Date.now() + 30_000
+  while (readdirSync(home).filter((f) => f.startsWith('ready-')).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
   writeFileSync(join(home, 'go'), '')
   return { home, runId: run.id, results: await Promise.all(pending) }
 }
