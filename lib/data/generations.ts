@@ -47,14 +47,45 @@ export function generationDir(dataset: string, generation: number): string {
   return generation === 0 ? dataset : join(dataset, `gen=${generation}`)
 }
 
-/** The generation readers should use: the pointer's, or 0 (the layout before generations) without one. */
+/**
+ * The generation readers should use: the pointer's, or 0 (the layout before generations) without one.
+ * A pointer naming a folder that does not exist is a DataError naming the pointer, never an empty
+ * dataset (an import would otherwise build on nothing and drop the real data). A folder that vanished
+ * because a writer moved the pointer on meanwhile (and removed the old generation) is not that: the
+ * pointer is read again.
+ */
 export function currentGeneration(dataset: string): Generation {
+  for (let attempt = 1; ; attempt++) {
+    const generation = pointedGeneration(dataset)
+    if (generation === 0) return { generation, dir: dataset }
+    const dir = generationDir(dataset, generation)
+    if (isFolder(dir)) return { generation, dir }
+    const again = pointedGeneration(dataset)
+    if (again === generation || attempt >= 20) {
+      throw new DataError(
+        `${join(dataset, POINTER_FILE)} names generation ${generation}, but its folder ${dir} is missing; expected the pointer to name an existing gen=<n> folder (restore that folder or point CURRENT at one that exists)`,
+      )
+    }
+  }
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT' || (error as { code?: string }).code === 'ENOTDIR') return false
+    throw new DataError(`cannot read ${path}: ${(error as Error).message}`, { cause: error })
+  }
+}
+
+/** The generation number CURRENT names (0 without the file). */
+function pointedGeneration(dataset: string): number {
   const file = join(dataset, POINTER_FILE)
   let text: string
   try {
     text = readFileSync(file, 'utf8')
   } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') return { generation: 0, dir: dataset }
+    if ((error as { code?: string }).code === 'ENOENT') return 0
     throw new DataError(`cannot read ${file}: ${(error as Error).message}`, { cause: error })
   }
   let generation: unknown
@@ -66,7 +97,7 @@ export function currentGeneration(dataset: string): Generation {
   if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 1) {
     throw new DataError(`${file}: generation must be an integer ≥ 1 (received ${JSON.stringify(generation)})`)
   }
-  return { generation, dir: generationDir(dataset, generation) }
+  return generation
 }
 
 /** The partition files in a generation folder, in time order (periods sort as text). */
@@ -82,6 +113,22 @@ export function partitionFilesIn(dir: string): string[] {
     .sort()
     .map((name) => join(dir, name, 'data.parquet'))
     .filter((file) => existsSync(file))
+}
+
+/**
+ * The current generation and its partition files, listed whole: when the pointer moved while the folder
+ * was listed (a writer switched and may have removed the generation listed), it is listed again. The
+ * pointer only moves forward and a writer removes only generations older than the one it built on, so
+ * a generation still current after its listing was complete throughout it.
+ */
+export function currentFiles(dataset: string): Generation & { files: string[] } {
+  for (let attempt = 1; ; attempt++) {
+    const generation = currentGeneration(dataset)
+    const files = partitionFilesIn(generation.dir)
+    const after = currentGeneration(dataset)
+    if (after.generation === generation.generation) return { ...generation, files }
+    if (attempt >= 20) throw new DataError(`${join(dataset, POINTER_FILE)} kept changing while the dataset was listed (${attempt} times); try again`)
+  }
 }
 
 /** The period of a partition file path ("2024-03" or "2024"). */
@@ -287,6 +334,8 @@ export function removeLakeDebris(home: string): string[] {
 
 /** Debris of one dataset, removed; the caller holds the dataset's write lock. */
 export function removeDatasetDebris(dataset: string): string[] {
+  // The pointer first: one naming a missing generation stops the write here, before anything is removed.
+  const current = currentGeneration(dataset)
   const found: LakeDebris[] = []
   fileDebris(dataset, found, true)
   const lock = join(dataset, DATASET_LOCK)
@@ -296,7 +345,6 @@ export function removeDatasetDebris(dataset: string): string[] {
     rmSync(d.path, { force: true })
     removed.push(d.path)
   }
-  const current = currentGeneration(dataset)
   const present = generationsIn(dataset)
   const previous = Math.max(-1, ...present.filter((g) => g < current.generation))
   for (const g of present) {

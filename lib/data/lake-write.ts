@@ -79,7 +79,8 @@ export async function mergeIntoLake(home: string, key: DatasetKey, table: string
         try {
           linkSync(file, io.to(period))
         } catch {
-          copyFileSync(file, io.to(period)) // a filesystem without hard links
+          copyFileSync(file, io.to(period)) // a filesystem without hard links: a copy, flushed like a new file
+          await fsyncFile(io.to(period))
         }
       }
       // Folder entries made durable before the pointer names them (a power cut must not leave a
@@ -89,7 +90,15 @@ export async function mergeIntoLake(home: string, key: DatasetKey, table: string
       // The switch: one atomic rename of the pointer. Readers holding the old generation finish on it.
       writeFileAtomic(join(dataset, POINTER_FILE), `${JSON.stringify({ generation: next })}\n`)
     } catch (error) {
-      rmSync(target, { recursive: true, force: true })
+      // The half-built generation goes, unless the pointer names it (then it is published data: a
+      // failure after the switch, or another writer's, must not delete it).
+      let published = true
+      try {
+        published = currentGeneration(dataset).generation === next
+      } catch {
+        /* an unreadable pointer: the folder is kept (debris at worst, never lost data) */
+      }
+      if (!published) rmSync(target, { recursive: true, force: true })
       throw error
     }
     for (const g of generationsIn(dataset)) if (g < base.generation) removeGeneration(dataset, g)

@@ -10,7 +10,7 @@ import { checkBars, lowerBound, toEpochMs, type Bars } from './bars.js'
 import { emptyBars } from './convert.js'
 import { duckdb, queryDoubles, sqlString } from './duckdb.js'
 import { fileSource, openPlainParquet, parquetFooterLength } from './parquet-plain.js'
-import { currentGeneration, datasetDir, lakeDir, partitionFilesIn, periodOfFile, type DatasetKey } from './generations.js'
+import { currentFiles, currentGeneration, datasetDir, lakeDir, periodOfFile, type DatasetKey } from './generations.js'
 
 export { datasetDir, lakeDir, type DatasetKey } from './generations.js'
 
@@ -39,7 +39,7 @@ export function partitionIn(dir: string, period: string): string {
 
 /** The partition files of a dataset's current generation, in time order (periods sort as text). */
 export function partitionFiles(home: string, key: DatasetKey): string[] {
-  return partitionFilesIn(currentGeneration(datasetDir(home, key)).dir)
+  return currentFiles(datasetDir(home, key)).files
 }
 
 /**
@@ -50,8 +50,8 @@ export function partitionFiles(home: string, key: DatasetKey): string[] {
 export async function readCurrent<T>(home: string, key: DatasetKey, pick: (files: string[]) => string[], read: (files: string[]) => Promise<T>, attempts = 8): Promise<T> {
   const dataset = datasetDir(home, key)
   for (let attempt = 1; ; attempt++) {
-    const generation = currentGeneration(dataset)
-    const files = pick(partitionFilesIn(generation.dir))
+    const generation = currentFiles(dataset)
+    const files = pick(generation.files)
     const before = files.map(fileVersion)
     let failure: unknown
     try {

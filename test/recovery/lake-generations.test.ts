@@ -4,7 +4,7 @@
 // once both land. Row counts are days × 1440 minutes, counted by hand from the calendar.
 
 import { spawn } from 'node:child_process'
-import { cpSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -112,4 +112,64 @@ describe('generations: an import is visible whole', () => {
     cpSync(join(h, 'lake'), join(moved, 'lake'), { recursive: true })
     expect(await snapshotId(moved, { symbol: 'TWO', timeframe: '1m' })).toBe(await snapshotId(h, { symbol: 'TWO', timeframe: '1m' }))
   }, 60_000)
+
+  it('a pointer naming a missing generation is a one-line error, never an empty dataset, and an import refuses it', async () => {
+    const h = home()
+    const jan = join(h, 'jan.csv')
+    const feb = join(h, 'feb.csv')
+    minuteCsv(jan, Date.UTC(2024, 0, 1), Date.UTC(2024, 1, 1))
+    minuteCsv(feb, Date.UTC(2024, 1, 1), Date.UTC(2024, 2, 1))
+    await importFile(h, jan, { symbol: 'LOST', timeframe: '1m' }) // generation 1: January
+    await importFile(h, feb, { symbol: 'LOST', timeframe: '1m' }) // generation 2: January + February
+    const dir = datasetPath(h, 'LOST')
+    const janFile = join(dir, 'gen=1', 'period=2024-01', 'data.parquet')
+    const janBytes = readFileSync(janFile)
+    rmSync(join(dir, 'gen=2'), { recursive: true }) // the generation CURRENT names is gone
+    const pointer = join(dir, 'CURRENT')
+    await expect(loadBars(h, { symbol: 'LOST', timeframe: '1m' })).rejects.toThrow(`${pointer} names generation 2, but its folder`)
+    await expect(listDatasets(h)).rejects.toThrow(/names generation 2/)
+    // An import stops before it writes or removes anything: generation 1 (31 days) stays as it was.
+    const mar = join(h, 'mar.csv')
+    minuteCsv(mar, Date.UTC(2024, 2, 1), Date.UTC(2024, 2, 2))
+    const r = await runCli(['import', mar, '--symbol', 'LOST', '--timeframe', '1m'], { env: { MTFLOW_HOME: h } })
+    expect(r.code, r.stdout).toBe(2)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toContain(`${pointer} names generation 2`)
+    expect(readdirSync(dir).sort()).toEqual(['CURRENT', 'gen=1'])
+    expect(readFileSync(janFile).equals(janBytes)).toBe(true)
+    expect(readFileSync(pointer, 'utf8')).toBe('{"generation":2}\n')
+    // Pointing CURRENT back at generation 1 reads January again, 31 × 1,440 rows.
+    writeFileSync(pointer, '{"generation":1}\n')
+    expect((await loadBars(h, { symbol: 'LOST', timeframe: '1m' })).time.length).toBe(31 * 1440)
+  }, 60_000)
+
+  it('a reader racing back-to-back imports (each removing the generation before last) never sees nothing or a part', async () => {
+    const h = home()
+    const first = join(h, 'm0.csv')
+    minuteCsv(first, Date.UTC(2024, 0, 1), Date.UTC(2024, 0, 2)) // one day in January
+    await importFile(h, first, { symbol: 'RACE', timeframe: '1m' })
+    // Ten more imports, one day each in a new month: the dataset holds 1…11 days, a new generation each.
+    const files: string[] = []
+    for (let m = 1; m <= 10; m++) {
+      const f = join(h, `m${m}.csv`)
+      minuteCsv(f, Date.UTC(2024, m, 1), Date.UTC(2024, m, 2))
+      files.push(f)
+    }
+    const script = `require('tsx/cjs/api').register(); const { importFile } = require(${JSON.stringify(join(ROOT, 'lib', 'data', 'index.ts'))});
+      (async () => { for (const f of ${JSON.stringify(files)}) await importFile(${JSON.stringify(h)}, f, { symbol: 'RACE', timeframe: '1m' }) })().catch((e) => { console.error(e.message); process.exit(1) })`
+    const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    let running = true
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => ((running = false), resolve(code))))
+    const seen = new Set<number>()
+    while (running) {
+      seen.add((await loadBars(h, { symbol: 'RACE', timeframe: '1m' })).time.length)
+      await new Promise((r) => setImmediate(r)) // a plain-Parquet read may never leave the microtask queue
+    }
+    expect(await exited, stderr).toBe(0)
+    seen.add((await loadBars(h, { symbol: 'RACE', timeframe: '1m' })).time.length)
+    for (const n of seen) expect(n % 1440 === 0 && n >= 1440 && n <= 11 * 1440, String(n)).toBe(true)
+    expect(seen.has(11 * 1440)).toBe(true)
+  }, 120_000)
 })
