@@ -1,11 +1,14 @@
 // Lock files for the shared workspace (a lake partition, a run, a registry entry), held for one write only
 // (DESIGN: no process holds an exclusive lock longer than one write). A lock whose owner process is gone —
-// killed mid-write — is taken over. `withLockSync` is for the tracker's synchronous logging calls.
+// killed mid-write — is taken over; a live owner's never is, however long it holds it (on Linux the
+// owner's process start time tells a reused pid apart). `withLockSync` is for the tracker's synchronous logging calls.
 // A lock is not re-entrant: work that asks again for a lock its own call chain holds fails at once
 // (it would otherwise wait on itself until the deadline).
 
 import { AsyncLocalStorage } from 'node:async_hooks'
+import { randomBytes } from 'node:crypto'
 import { openSync, closeSync, writeSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { threadId } from 'node:worker_threads'
 import { DataError } from './errors.js'
@@ -33,7 +36,10 @@ function reentered(path: string): DataError {
 export interface LockOptions {
   /** Give up after this many milliseconds of waiting. */
   waitMs?: number
-  /** A lock older than this is stale even if its pid is alive (pid reuse). */
+  /**
+   * A lock older than this is stale even if its pid is alive, only where the owner's start time cannot
+   * be checked (no /proc, a lock from another host or from an older version).
+   */
   staleMs?: number
 }
 
@@ -44,7 +50,8 @@ export async function withLock<T>(path: string, work: () => Promise<T>, options:
   const mine = chain.getStore()
   if (mine?.has(id) === true) throw reentered(path)
   // Another call chain of this process may hold it: that one ends by itself, so waiting is right.
-  for (let attempt = 0; !acquire(path, staleMs); attempt++) {
+  let token: string | undefined
+  for (let attempt = 0; (token = acquire(path, staleMs)) === undefined; attempt++) {
     if (Date.now() > deadline) throw held(path)
     await new Promise((r) => setTimeout(r, Math.min(100, 5 * (attempt + 1))))
   }
@@ -53,7 +60,7 @@ export async function withLock<T>(path: string, work: () => Promise<T>, options:
     return await chain.run(new Set([...(mine ?? []), id]), work)
   } finally {
     heldHere.delete(id)
-    rmSync(path, { force: true })
+    release(path, token)
   }
 }
 
@@ -64,7 +71,8 @@ export function withLockSync<T>(path: string, work: () => T, options: LockOption
   const id = resolve(path)
   // The thread sleeps while waiting: no other call chain of this process can release a lock it holds.
   if (syncHeld.has(id) || heldHere.has(id)) throw reentered(path)
-  for (let attempt = 0; !acquire(path, staleMs); attempt++) {
+  let token: string | undefined
+  for (let attempt = 0; (token = acquire(path, staleMs)) === undefined; attempt++) {
     if (Date.now() > deadline) throw held(path)
     sleepSync(Math.min(20, 1 + attempt))
   }
@@ -75,16 +83,31 @@ export function withLockSync<T>(path: string, work: () => T, options: LockOption
   } finally {
     syncHeld.delete(id)
     heldHere.delete(id)
-    rmSync(path, { force: true })
+    release(path, token)
   }
 }
 
-/** One attempt: take the lock, or take it over from a gone owner; false while someone else holds it. */
-function acquire(path: string, staleMs: number): boolean {
-  if (tryCreate(path)) return true
-  if (!isStale(path, staleMs)) return false
+/** One attempt: take the lock, or take it over from a gone owner; the lock's token, or undefined while someone else holds it. */
+function acquire(path: string, staleMs: number): string | undefined {
+  const token = tryCreate(path)
+  if (token !== undefined) return token
+  if (!isStale(path, staleMs)) return undefined
   breakStale(path, staleMs)
   return tryCreate(path)
+}
+
+/**
+ * Remove the lock only while it still holds our token: a lock file someone else wrote meanwhile (one
+ * that judged ours stale) is theirs, and deleting it would let a third writer in beside them.
+ */
+function release(path: string, token: string): void {
+  let info: LockInfo
+  try {
+    info = JSON.parse(readFileSync(path, 'utf8')) as LockInfo
+  } catch {
+    return // gone, or not ours to judge
+  }
+  if (info.token === token) rmSync(path, { force: true })
 }
 
 function held(path: string): DataError {
@@ -96,17 +119,49 @@ function sleepSync(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms)
 }
 
-function tryCreate(path: string): boolean {
+/** What a lock file records about its owner. */
+export interface LockInfo {
+  pid?: number
+  thread?: number
+  at?: number
+  /** Unique to one acquisition: release removes only a lock holding its own token. */
+  token?: string
+  /** The owner's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), where known. */
+  start?: string
+  host?: string
+}
+
+/** A process's start time (field 22 of /proc/<pid>/stat), or undefined where /proc cannot tell. */
+export function processStartTime(pid: number): string | undefined {
+  let stat: string
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  } catch {
+    return undefined
+  }
+  // The command name (field 2) is in parentheses and may hold spaces: count fields after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const start = fields[22 - 3]
+  return start !== undefined && /^\d+$/.test(start) ? start : undefined
+}
+
+const ownStart = processStartTime(process.pid)
+const ownHost = hostname()
+
+function tryCreate(path: string): string | undefined {
+  const token = randomBytes(12).toString('hex')
   try {
     const fd = openSync(path, 'wx')
     try {
-      writeSync(fd, JSON.stringify({ pid: process.pid, thread: threadId, at: Date.now() }))
+      const info: LockInfo = { pid: process.pid, thread: threadId, at: Date.now(), token, host: ownHost }
+      if (ownStart !== undefined) info.start = ownStart
+      writeSync(fd, JSON.stringify(info))
     } finally {
       closeSync(fd)
     }
-    return true
+    return token
   } catch (error) {
-    if ((error as { code?: string }).code === 'EEXIST') return false
+    if ((error as { code?: string }).code === 'EEXIST') return undefined
     throw error
   }
 }
@@ -119,10 +174,45 @@ function owner(path: string): string {
   }
 }
 
-function isStale(path: string, staleMs: number): boolean {
-  let info: { pid?: number; thread?: number; at?: number }
+/**
+ * Why a lock's owner no longer holds it, or undefined while it does. The one rule for lock.ts, debris.ts
+ * and the lake: a pid that is gone; a live pid whose start time differs from the recorded one (the pid
+ * was reused); our own pid and thread on a lock this thread does not hold (an earlier process with our
+ * pid). Another thread of this process is alive as long as we are. Only where the start time cannot be
+ * compared (no /proc, another host, a lock without it) does age decide: older than `staleMs`.
+ * `held(path)`: whether this thread holds the lock at `path` (default: this module's record).
+ */
+export function lockStaleReason(info: LockInfo, path: string, staleMs: number, held: (path: string) => boolean = (p) => heldHere.has(resolve(p))): string | undefined {
+  const age = typeof info.at === 'number' ? Date.now() - info.at : undefined
+  const old = age !== undefined && age > staleMs ? `lock taken ${Math.round(age / 60_000)} min ago` : undefined
+  if (info.host !== undefined && info.host !== ownHost) return old // pids of another host mean nothing here
+  if (typeof info.pid !== 'number') return old
+  if (info.pid === process.pid) {
+    if (info.start !== undefined && ownStart !== undefined && info.start !== ownStart) return `lock names pid ${info.pid} (this process) but an earlier process's start time`
+    if ((info.thread ?? 0) === threadId) return held(path) ? undefined : `lock names pid ${info.pid} (this process), which does not hold it`
+    return undefined // another thread of this process: alive as long as we are
+  }
+  if (!pidAlive(info.pid)) return `lock owner pid ${info.pid} is gone`
+  const start = info.start === undefined ? undefined : processStartTime(info.pid)
+  if (start !== undefined) return start === info.start ? undefined : `lock owner pid ${info.pid} was reused by another process`
+  return old
+}
+
+/** Alive on this host: signal 0 reaches it, or it exists under another user (EPERM). */
+function pidAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid > 0x7fffffff) return false
   try {
-    info = JSON.parse(readFileSync(path, 'utf8')) as { pid?: number; thread?: number; at?: number }
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as { code?: string }).code !== 'ESRCH'
+  }
+}
+
+function isStale(path: string, staleMs: number): boolean {
+  let info: LockInfo
+  try {
+    info = JSON.parse(readFileSync(path, 'utf8')) as LockInfo
   } catch {
     // Unreadable or half-written: stale once it is old enough not to be a lock being written now.
     try {
@@ -131,20 +221,9 @@ function isStale(path: string, staleMs: number): boolean {
       return false
     }
   }
-  if (typeof info.at === 'number' && Date.now() - info.at > staleMs) return true
-  if (typeof info.pid !== 'number') return false
-  // Our own pid and thread on a lock this thread does not hold: left by an earlier process with the
-  // same pid (pids are reused, e.g. in containers), which is gone.
-  if (info.pid === process.pid) {
-    if ((info.thread ?? 0) === threadId) return !heldHere.has(resolve(path))
-    return false // another thread of this process: alive as long as we are
-  }
-  try {
-    process.kill(info.pid, 0)
-    return false
-  } catch (error) {
-    return (error as { code?: string }).code === 'ESRCH'
-  }
+  // A moved-aside lock is judged under its own name (this thread holding it would be under that name).
+  const name = path.replace(/\.stale\.\d+\.\d+$/, '')
+  return lockStaleReason(info, name, staleMs) !== undefined
 }
 
 /** Move the stale lock aside; if what we moved turns out to be a fresh lock, put it back. */
