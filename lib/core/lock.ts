@@ -184,18 +184,42 @@ function owner(path: string): string {
  */
 export function lockStaleReason(info: LockInfo, path: string, staleMs: number, held: (path: string) => boolean = (p) => heldHere.has(resolve(p))): string | undefined {
   const age = typeof info.at === 'number' ? Date.now() - info.at : undefined
-  const old = age !== undefined && age > staleMs ? `lock taken ${Math.round(age / 60_000)} min ago` : undefined
+  const old = age !== undefined && age > staleMs ? `lock taken ${duration(age)} ago` : undefined
   if (info.host !== undefined && info.host !== ownHost) return old // pids of another host mean nothing here
-  if (typeof info.pid !== 'number') return old
+  // Without a recorded start time (a lock from before start times, or no /proc) age decides first, as it did.
+  if ((info.start === undefined || ownStart === undefined) && old !== undefined) return old
+  if (typeof info.pid !== 'number') return undefined
   if (info.pid === process.pid) {
     if (info.start !== undefined && ownStart !== undefined && info.start !== ownStart) return `lock names pid ${info.pid} (this process) but an earlier process's start time`
     if ((info.thread ?? 0) === threadId) return held(path) ? undefined : `lock names pid ${info.pid} (this process), which does not hold it`
     return undefined // another thread of this process: alive as long as we are
   }
   if (!pidAlive(info.pid)) return `lock owner pid ${info.pid} is gone`
-  const start = info.start === undefined ? undefined : processStartTime(info.pid)
-  if (start !== undefined) return start === info.start ? undefined : `lock owner pid ${info.pid} was reused by another process`
-  return old
+  if (info.start === undefined) return undefined
+  const start = processStartTime(info.pid)
+  if (start === undefined) return old // /proc cannot tell: the age rule
+  return start === info.start ? undefined : `lock owner pid ${info.pid} is now another process (started later)`
+}
+
+/**
+ * When a live process started, in epoch ms (/proc's boot time plus its start ticks at 100 per second),
+ * or undefined where /proc cannot tell. Tells a live writer's temp file from a reused pid's.
+ */
+export function processStartMs(pid: number): number | undefined {
+  const ticks = processStartTime(pid)
+  if (ticks === undefined) return undefined
+  try {
+    const btime = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))
+    return btime === null ? undefined : Number(btime[1]) * 1000 + Number(ticks) * 10
+  } catch {
+    return undefined
+  }
+}
+
+function duration(ms: number): string {
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`
+  return `${Math.round(ms / 3_600_000)} h`
 }
 
 /** Alive on this host: signal 0 reaches it, or it exists under another user (EPERM). */

@@ -2,9 +2,9 @@
 // (CURRENT) names the generation readers use, so an import becomes visible whole, at one rename.
 // Also the lake's crash debris (dead writers' temp files, stale locks, orphaned generations).
 
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { DataError, withLockSync } from '../core/index.js'
+import { DataError, lockStaleReason, processStartMs, withLockSync, type LockInfo } from '../core/index.js'
 
 /**
  * Layout of one dataset (source, symbol, timeframe):
@@ -194,6 +194,22 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * A temp file of another live pid found while holding the dataset's lock: a writer that lost the lock
+ * (only possible by the age rule where /proc cannot tell) or a reused pid. It is the live writer's, and
+ * kept, unless that process started after the file was last written (then the pid was reused). The 2 s
+ * margin covers the clock's skew against /proc's boot time; a reuse that quick leaves the file for later.
+ */
+function reusedPid(pid: number, path: string): boolean {
+  const started = processStartMs(pid)
+  if (started === undefined) return true // no /proc: only the lock holder writes here (as before)
+  try {
+    return started > statSync(path).mtimeMs + 2000
+  } catch {
+    return false
+  }
+}
+
 function tempPid(name: string): number | undefined {
   for (const re of TEMP_NAMES) {
     const m = re.exec(name)
@@ -202,11 +218,11 @@ function tempPid(name: string): number | undefined {
   return undefined
 }
 
-/** Why a lock file is stale (its owner is gone or it is too old), or undefined while it is live. */
+/** Why a lock file is stale (lock.ts's rule: its owner is gone, or its pid was reused), or undefined while it is live. */
 function staleLock(path: string): string | undefined {
-  let info: { pid?: number; at?: number }
+  let info: LockInfo
   try {
-    info = JSON.parse(readFileSync(path, 'utf8')) as { pid?: number; at?: number }
+    info = JSON.parse(readFileSync(path, 'utf8')) as LockInfo
   } catch {
     try {
       return Date.now() - statSync(path).mtimeMs > 1000 ? 'unreadable lock file' : undefined
@@ -214,9 +230,30 @@ function staleLock(path: string): string | undefined {
       return undefined
     }
   }
-  if (typeof info.at === 'number' && Date.now() - info.at > STALE_LOCK_MS) return `lock taken ${Math.round((Date.now() - info.at) / 60_000)} min ago`
-  if (typeof info.pid === 'number' && !alive(info.pid)) return `lock owner pid ${info.pid} is gone`
-  return undefined
+  return lockStaleReason(info, path.replace(/\.stale\.\d+\.\d+$/, ''), STALE_LOCK_MS)
+}
+
+/**
+ * As lock.ts breaks a stale lock: move it aside, judge what was moved (a live writer may have taken the
+ * lock in between), put it back if live, else delete it. True when removed.
+ */
+function removeStaleLock(path: string): boolean {
+  const aside = `${path}.stale.${process.pid}.${Date.now()}`
+  try {
+    renameSync(path, aside)
+  } catch {
+    return false
+  }
+  if (staleLock(aside) === undefined) {
+    try {
+      renameSync(aside, path)
+      return false
+    } catch {
+      /* it cannot go back, so it goes */
+    }
+  }
+  rmSync(aside, { force: true })
+  return true
 }
 
 /**
@@ -240,7 +277,7 @@ function fileDebris(dir: string, out: LakeDebris[], locked = false): void {
     const pid = tempPid(entry.name)
     if (pid !== undefined) {
       if (!alive(pid)) out.push({ path, kind: 'temp', reason: `writer pid ${pid} is gone` })
-      else if (locked && pid !== process.pid) out.push({ path, kind: 'temp', reason: `pid ${pid} does not hold the dataset's lock` })
+      else if (locked && pid !== process.pid && reusedPid(pid, path)) out.push({ path, kind: 'temp', reason: `pid ${pid} does not hold the dataset's lock` })
       continue
     }
     const aside = LOCK_ASIDE.exec(entry.name)
@@ -326,6 +363,11 @@ export function removeLakeDebris(home: string): string[] {
   const quarantine: LakeDebris[] = []
   fileDebris(join(home, 'lake', 'quarantine'), quarantine)
   for (const d of quarantine) {
+    if (d.kind === 'lock' && !/\.stale\.\d+\.\d+$/.test(d.path)) {
+      // A quarantine lock may have been taken by a live writer since it was listed: judged again, aside.
+      if (removeStaleLock(d.path)) removed.push(d.path)
+      continue
+    }
     rmSync(d.path, { force: true })
     removed.push(d.path)
   }

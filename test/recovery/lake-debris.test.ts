@@ -3,7 +3,7 @@
 // import of the dataset removes them. removeLakeDebris clears dead writers' files and leaves live ones.
 
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -113,4 +113,42 @@ describe('lake crash debris', () => {
     expect(existsSync(liveTemp)).toBe(true)
     expect((await loadBars(h, { symbol: 'DEB', timeframe: '1m' })).time.length).toBe(2880)
   })
+
+  it('a live writer’s lock, half-built generation and temp are left alone however old its lock', async () => {
+    const h = home()
+    const csv = join(h, 'jan.csv')
+    minuteCsv(csv, Date.UTC(2024, 0, 1), Date.UTC(2024, 0, 2))
+    await importFile(h, csv, { symbol: 'LIVE', timeframe: '1m' }) // generation 1
+    const dataset = join(lakeDir(h), 'source=local', 'symbol=LIVE', 'timeframe=1m')
+    const lock = join(dataset, '.lock')
+    // A real process takes the dataset's lock through lock.ts and holds it for 6 s, as a long import would.
+    const script = `require('tsx/cjs/api').register();
+      const { withLockSync } = require(${JSON.stringify(join(ROOT, 'lib', 'core', 'lock.ts'))});
+      withLockSync(${JSON.stringify(lock)}, () => { process.stdout.write('held\\n'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 6000) })`
+    const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (d: Buffer) => d.toString().includes('held') && resolve())
+        child.on('exit', (code) => reject(new Error(`holder exited early (${code})`)))
+      })
+      // Its lock made to look an hour old (the age rule would call it stale), its work in progress beside it.
+      const info = JSON.parse(readFileSync(lock, 'utf8')) as Record<string, unknown>
+      writeFileSync(lock, JSON.stringify({ ...info, at: Date.now() - 3_600_000 }))
+      const lockText = readFileSync(lock, 'utf8')
+      const building = join(dataset, 'gen=2', 'period=2024-01')
+      mkdirSync(building, { recursive: true })
+      const temp = join(building, `data.parquet.${child.pid}.1.tmp`)
+      writeFileSync(temp, 'being written')
+      expect(lakeDebris(h)).toEqual([])
+      expect(removeLakeDebris(h)).toEqual([])
+      expect(readFileSync(temp, 'utf8')).toBe('being written')
+      expect(readFileSync(lock, 'utf8')).toBe(lockText)
+      expect(readdirSync(dataset).sort()).toEqual(['.lock', 'CURRENT', 'gen=1', 'gen=2'])
+    } finally {
+      child.kill('SIGKILL')
+    }
+    await new Promise((r) => setTimeout(r, 200))
+    // Once the writer is gone, the same files are a dead writer's debris.
+    expect(removeLakeDebris(h).sort()).toEqual([join(dataset, 'gen=2'), join(dataset, 'gen=2', 'period=2024-01', `data.parquet.${child.pid}.1.tmp`), lock].sort())
+  }, 30_000)
 })
