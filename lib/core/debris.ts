@@ -3,9 +3,9 @@
 // so a live process's temp file or lock is never touched. The lake's own files are the lake's business.
 
 import { readdirSync, readFileSync, renameSync, rmSync, statSync, type Dirent } from 'node:fs'
-import { basename, join, resolve } from 'node:path'
+import { basename, join, relative, resolve, sep } from 'node:path'
 import { ConfigError, NotFoundError } from './errors.js'
-import { locksHeld } from './lock.js'
+import { lockStaleReason, locksHeld, type LockInfo } from './lock.js'
 
 export interface Debris {
   path: string
@@ -66,7 +66,7 @@ export function findDebris(root: string, options: DebrisOptions = {}): Debris[] 
     for (const entry of entries) {
       const path = join(dir, entry.name)
       if (entry.isDirectory()) {
-        if (!(dir === root && skip.has(entry.name))) dirs.push(path)
+        if (!(dir === root && skip.has(entry.name)) && !userFolder(root, path)) dirs.push(path)
       } else if (entry.isFile()) {
         const debris = classify(path, checks)
         if (debris !== undefined) found.push(debris)
@@ -74,6 +74,17 @@ export function findDebris(root: string, options: DebrisOptions = {}): Debris[] 
     }
   }
   return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+}
+
+/**
+ * Folders holding the user's own files, where a name like `ckpt.12.3.tmp` is a recorded artifact, not a
+ * writer's temp: a run's `artifacts/` (runs/<experiment>/<run>/artifacts) and a registry version folder
+ * (registry/<kind>/<name>/v<N>). Never walked.
+ */
+function userFolder(root: string, path: string): boolean {
+  const parts = relative(root, path).split(sep)
+  if (parts[0] === 'runs' && parts.length >= 4 && parts[3] === 'artifacts') return true
+  return parts[0] === 'registry' && parts.length >= 4 && /^v\d+$/.test(parts[3]!)
 }
 
 /**
@@ -149,17 +160,10 @@ function lockDebris(path: string, checks: Checks): Debris | undefined {
     return age !== undefined && age > UNREADABLE_LOCK_MS ? { path, kind: 'lock', reason: 'lock without an owner' } : undefined
   }
   if (owner === 'foreign') return undefined
-  if (typeof owner.at === 'number' && Date.now() - owner.at > checks.staleMs) {
-    return { path, kind: 'lock', reason: `lock taken ${duration(Date.now() - owner.at)} ago` }
-  }
-  if (typeof owner.pid !== 'number') return undefined
-  // Our own pid on a lock this process does not hold: an earlier process with the same pid (pids are
-  // reused, e.g. in containers) left it, as lock.ts judges too.
-  if (owner.pid === process.pid) {
-    return heldHere(path) ? undefined : { path, kind: 'lock', reason: `lock names pid ${owner.pid} (this process), which does not hold it` }
-  }
-  if (!isAlive(owner.pid)) return { path, kind: 'lock', reason: `lock owner pid ${owner.pid} is gone` }
-  return undefined
+  // lock.ts's rule, the same everywhere: owner gone, pid reused (start time), or — without a start time — age;
+  // a lock of another thread of this process is live (worker threads share the pid).
+  const reason = lockStaleReason(owner as LockInfo, path.replace(/\.stale\.\d+\.\d+$/, ''), checks.staleMs, heldHere)
+  return reason === undefined ? undefined : { path, kind: 'lock', reason }
 }
 
 type Owner = { pid?: unknown; at?: unknown } | 'gone' | 'partial' | 'foreign'

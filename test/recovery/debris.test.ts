@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { findDebris, removeDebris, withLockSync, writeFileAtomic, type Debris } from '../../lib/core/index.js'
 import { ROOT } from '../helpers.js'
@@ -209,5 +210,57 @@ describe('findDebris', () => {
   it('refuses a missing workspace and bad options with a one-line message', () => {
     expect(() => findDebris(join(home, 'nope'))).toThrow(`workspace folder ${join(home, 'nope')} does not exist`)
     expect(() => findDebris(home, { staleMs: -1 })).toThrow('staleMs must be a number of milliseconds ≥ 0 (received -1)')
+  })
+
+  it('never takes a recorded artifact or a registry version’s file for a temp, however it is named', () => {
+    const dead = deadPid()
+    const put = (p: string) => {
+      mkdirSync(join(home, p, '..'), { recursive: true })
+      writeFileSync(join(home, p), 'user data')
+    }
+    // Artifact and registry file names a user chose, that happen to look like temp names of a dead pid.
+    put(`runs/e/r/artifacts/ckpt.${dead}.3.tmp`)
+    put(`runs/e/r/artifacts/deep/.w.${dead}.abc.tmp`)
+    put(`registry/models/m/v2/.weights.${dead}.abcdef.tmp`)
+    put(`registry/models/m/v10/model.${dead}.1.tmp`)
+    // The writers' own temps beside them are still found.
+    put(`runs/e/r/.params.json.${dead}.0a0b0c0d.tmp`)
+    put(`registry/models/m/.v3.${dead}.abcdef.tmp`)
+    const found = findDebris(home)
+    expect(rel(found)).toEqual([
+      [`registry/models/m/.v3.${dead}.abcdef.tmp`, 'temp'],
+      [`runs/e/r/.params.json.${dead}.0a0b0c0d.tmp`, 'temp'],
+    ])
+    removeDebris(found)
+    for (const p of [`runs/e/r/artifacts/ckpt.${dead}.3.tmp`, `runs/e/r/artifacts/deep/.w.${dead}.abc.tmp`, `registry/models/m/v2/.weights.${dead}.abcdef.tmp`, `registry/models/m/v10/model.${dead}.1.tmp`]) {
+      expect(readFileSync(join(home, p), 'utf8'), p).toBe('user data')
+    }
+  })
+
+  it('a lock held by a worker thread of this process is not debris (threads share the pid)', async () => {
+    const lock = join(home, 'runs', 'e', 'r', 'metrics.jsonl.lock')
+    mkdirSync(join(lock, '..'), { recursive: true })
+    const shared = new Int32Array(new SharedArrayBuffer(4))
+    const code = `require('tsx/cjs/api').register();
+      const { workerData, parentPort } = require('node:worker_threads');
+      const { withLockSync } = require(${JSON.stringify(join(ROOT, 'lib', 'core', 'lock.ts'))});
+      withLockSync(${JSON.stringify(lock)}, () => { parentPort.postMessage('held'); Atomics.wait(workerData, 0, 0, 10000) })`
+    const worker = new Worker(code, { eval: true, workerData: shared })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        worker.on('message', () => resolve())
+        worker.on('error', reject)
+      })
+      const info = JSON.parse(readFileSync(lock, 'utf8')) as { pid: number; thread: number }
+      expect(info).toMatchObject({ pid: process.pid, thread: worker.threadId })
+      expect(findDebris(home)).toEqual([])
+      expect(removeDebris([{ path: lock, kind: 'lock', reason: 'forged' }])).toEqual([])
+      expect(existsSync(lock)).toBe(true)
+    } finally {
+      Atomics.store(shared, 0, 1)
+      Atomics.notify(shared, 0)
+      await new Promise((r) => worker.on('exit', r))
+    }
+    expect(existsSync(lock)).toBe(false) // released by its thread
   })
 })
