@@ -241,7 +241,7 @@ export async function importFile(home: string, path: string, options: IngestOpti
     c === undefined ? 'NULL::VARCHAR' : `CASE WHEN TRY_CAST(${sqlIdent(c.name)} AS DOUBLE) IS NULL THEN CAST(${sqlIdent(c.name)} AS VARCHAR) END`
   // A text time column is carried as it is (ingestStaged keeps it for bad rows only); a numeric one is its number.
   const textTime = /CHAR|TEXT|STRING/i.test(time!.type)
-  const unit = await epochUnit(path, parquet, time!)
+  const unit = await epochUnit(path, parquet, time!, timeframeMs(key.timeframe))
   // In the text read (formats given) a value that did not fit the sniffed type is text: it is carried
   // wherever it does not read as a time, so two different unreadable times stay two quarantined rows.
   const rawTime = (formats?: string[]) =>
@@ -275,15 +275,25 @@ async function sniffedFormats(path: string): Promise<string[]> {
 /**
  * The unit of a numeric time column (s, ms, µs, ns) from the median magnitude of its first 10,000
  * values: one value off by a factor does not change it (it lands outside 1970–2200 and is
- * quarantined as bad_time). Read as text, so an odd value cannot fail the query.
+ * quarantined as bad_time). Read as text, so an odd value cannot fail the query. Magnitude alone
+ * cannot tell ms of the first 84 days of 1970 from seconds (both in range): there the median step
+ * between rows decides, when it is the timeframe in the finer unit and not in the coarser one.
  */
-async function epochUnit(path: string, parquet: boolean, column: { name: string; type: string }): Promise<EpochUnit> {
+async function epochUnit(path: string, parquet: boolean, column: { name: string; type: string }, stepMs: number): Promise<EpochUnit> {
   if (!/INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/i.test(column.type)) return 'ms'
   const conn = await duckdb()
   const reader = parquet ? `read_parquet(${sqlString(path)})` : `read_csv(${sqlString(path)}, header = true, all_varchar = true)`
   const name = sqlIdent(column.name)
-  const row = (await conn.runAndReadAll(`SELECT median(abs(TRY_CAST(${name} AS DOUBLE))) AS m FROM (SELECT ${name} FROM ${reader} LIMIT 10000)`)).getRowObjects()[0]
-  return epochUnitOf(Number(row?.m ?? 0))
+  const row = (
+    await conn.runAndReadAll(
+      `SELECT median(abs(v)) AS m, median(abs(v - p)) AS step FROM (SELECT v, lag(v) OVER (ORDER BY i) AS p FROM
+         (SELECT TRY_CAST(${name} AS DOUBLE) AS v, row_number() OVER () AS i FROM (SELECT ${name} FROM ${reader} LIMIT 10000)))`,
+    )
+  ).getRowObjects()[0]
+  const unit = epochUnitOf(Number(row?.m ?? 0))
+  const step = Number(row?.step ?? 0)
+  if (unit === 's' && step > 0 && step * 1000 !== stepMs && step === stepMs) return 'ms'
+  return unit
 }
 
 /**

@@ -99,6 +99,8 @@ describe('lake times', () => {
     const cases: [string, number, number, bigint, bigint][] = [
       // name, first hour (epoch ms), rows, numerator, denominator: the number written is t·num/den
       ['ms1970', Date.UTC(1970, 0, 1), 5000, 1n, 1n], // median 2,500 h = 9.0e9 ms (above 7.29e9: ms, not the year 2255)
+      ['ms1970-short', Date.UTC(1970, 0, 1), 2000, 1n, 1n], // median 3.6e9 ms: in range as seconds too; the 3,600,000 step says ms
+      ['s1970', Date.UTC(1970, 0, 1), 2000, 1n, 1000n], // the same hours in seconds: step 3,600
       ['ms1971', Date.UTC(1971, 5, 1), 48, 1n, 1n], // 4.5e10 ms, read before as seconds (the year 3400)
       ['s2020', Date.UTC(2020, 0, 1), 48, 1n, 1000n], // 1.58e9 s
       ['us1971', Date.UTC(1971, 5, 1), 48, 1000n, 1n], // 4.5e13 µs, read before as ms
