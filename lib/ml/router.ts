@@ -2,7 +2,7 @@
 // packaged and served like any other model. Each row goes to the model of its key; its features are
 // picked by that model's own column names.
 
-import { ConfigError, preview } from '../core/index.js'
+import { capMessage, ConfigError, preview } from '../core/index.js'
 import { checkObject } from './check-json.js'
 import { checkColumns, modelFromJSON, registerModelType, type Matrix, type Model, type ModelJSON, type Task } from './model.js'
 
@@ -126,7 +126,7 @@ export class RouterModel implements Model {
     const groups = new Map<string, number[]>()
     for (let r = 0; r < m.rows; r++) {
       const k = m.keys[r]!
-      if (!this.routes.has(k)) throw new ConfigError(`no model for ${this.key} ${preview(k)} at row ${r} (routes: ${preview([...this.routes.keys()].join(', '))})`)
+      if (!this.routes.has(k)) throw new ConfigError(`no model for ${this.key} ${preview(k)} at row ${r} (routes: ${capMessage([...this.routes.keys()].join(', '), 200)})`)
       let g = groups.get(k)
       if (g === undefined) groups.set(k, (g = []))
       g.push(r)

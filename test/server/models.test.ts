@@ -49,7 +49,8 @@ beforeAll(async () => {
   registerPackage(registry, 'size', packageModel(reg, { data: { ...train, y: train.t } }), { alias: 'live' })
   registerPackage(registry, 'pairs', packageModel(new RouterModel({ 'KO/PEP': clf, 'XOM/CVX': clf2 }), { data: train }), { alias: 'champion' })
   const token = workspaceToken(home)
-  single = await startServer({ home, token, port: 0, app: createModelApp({ home, token, ref: 'direction@champion' }).app })
+  // A 1 MiB cap on rows to score (64 MiB by default), so the last test can send a body over it.
+  single = await startServer({ home, token, port: 0, app: createModelApp({ home, token, ref: 'direction@champion', maxScoringBodyBytes: 2 ** 20 }).app })
   full = await startServer({ home, token, port: 0 })
 })
 afterAll(async () => {
