@@ -2,10 +2,10 @@
 // (kill -9, power cut). `findDebris` lists them, `removeDebris` removes them after checking each one again,
 // so a live process's temp file or lock is never touched. The lake's own files are the lake's business.
 
-import { readdirSync, readFileSync, renameSync, rmSync, statSync, type Dirent } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, statSync, type Dirent } from 'node:fs'
 import { basename, join, relative, resolve, sep } from 'node:path'
 import { ConfigError, NotFoundError } from './errors.js'
-import { lockStaleReason, locksHeld, type LockInfo } from './lock.js'
+import { duration, lockStaleReason, locksHeld, removeLockIfStale, type LockInfo } from './lock.js'
 
 export interface Debris {
   path: string
@@ -185,27 +185,9 @@ function readOwner(path: string): Owner {
   }
 }
 
-/**
- * As lock.ts breaks a stale lock: move it aside, look again at what was moved (a live process may have
- * taken the lock over in between), put it back if it is live, else delete it.
- */
+/** As lock.ts breaks a stale lock (moved aside, judged again, put back if a live process took it). */
 function removeStaleLock(path: string, checks: Checks): boolean {
-  const aside = `${path}.stale.${process.pid}.${Date.now()}`
-  try {
-    renameSync(path, aside)
-  } catch {
-    return false
-  }
-  if (lockDebris(aside, checks) === undefined && readOwner(aside) !== 'gone') {
-    try {
-      renameSync(aside, path)
-      return false
-    } catch {
-      /* fall through: it cannot go back, so it goes */
-    }
-  }
-  rmSync(aside, { force: true })
-  return true
+  return removeLockIfStale(path, (aside) => lockDebris(aside, checks) !== undefined || readOwner(aside) === 'gone')
 }
 
 function heldHere(path: string): boolean {
@@ -231,10 +213,4 @@ function ageOf(path: string): number | undefined {
   } catch {
     return undefined
   }
-}
-
-function duration(ms: number): string {
-  if (ms < 120_000) return `${Math.round(ms / 1000)} s`
-  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`
-  return `${Math.round(ms / 3_600_000)} h`
 }

@@ -59,7 +59,8 @@ function removeDeadTemps(dir: string, base: string, own: string): void {
 /** What follows `.<base>.` in writeFileAtomic's temp name: `<pid>.<hex>.tmp`. */
 const TEMP_TAIL = /^\d+\.[0-9a-f]+\.tmp$/
 
-function syncDirectory(dir: string): void {
+/** Flush a folder's entries, making a rename in it durable (best effort: some filesystems refuse). */
+export function syncDirectory(dir: string): void {
   // Makes the rename durable. Some filesystems refuse fsync on a directory; the rename is still atomic.
   try {
     const fd = openSync(dir, 'r')

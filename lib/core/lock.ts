@@ -216,7 +216,8 @@ export function processStartMs(pid: number): number | undefined {
   }
 }
 
-function duration(ms: number): string {
+/** A duration for messages: seconds, minutes or hours. */
+export function duration(ms: number): string {
   if (ms < 120_000) return `${Math.round(ms / 1000)} s`
   if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`
   return `${Math.round(ms / 3_600_000)} h`
@@ -252,19 +253,29 @@ function isStale(path: string, staleMs: number): boolean {
 
 /** Move the stale lock aside; if what we moved turns out to be a fresh lock, put it back. */
 function breakStale(path: string, staleMs: number): void {
+  removeLockIfStale(path, (aside) => isStale(aside, staleMs))
+}
+
+/**
+ * Remove a lock judged stale without racing a live taker: move it aside, judge what was moved (a live
+ * process may have taken the lock over in between), put it back if it is live, else delete it. True when
+ * removed. The one way lock.ts, the workspace debris and the lake's debris break a lock.
+ */
+export function removeLockIfStale(path: string, stale: (aside: string) => boolean): boolean {
   const aside = `${path}.stale.${process.pid}.${Date.now()}`
   try {
     renameSync(path, aside)
   } catch {
-    return
+    return false
   }
-  if (!isStale(aside, staleMs)) {
+  if (!stale(aside)) {
     try {
       renameSync(aside, path)
-      return
+      return false
     } catch {
-      /* fall through: drop it */
+      /* it cannot go back, so it goes */
     }
   }
   rmSync(aside, { force: true })
+  return true
 }

@@ -2,9 +2,9 @@
 // (CURRENT) names the generation readers use, so an import becomes visible whole, at one rename.
 // Also the lake's crash debris (dead writers' temp files, stale locks, orphaned generations).
 
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { DataError, lockStaleReason, processStartMs, withLockSync, type LockInfo } from '../core/index.js'
+import { DataError, lockStaleReason, processStartMs, removeLockIfStale, withLockSync, type LockInfo } from '../core/index.js'
 
 /**
  * Layout of one dataset (source, symbol, timeframe):
@@ -233,27 +233,9 @@ function staleLock(path: string): string | undefined {
   return lockStaleReason(info, path.replace(/\.stale\.\d+\.\d+$/, ''), STALE_LOCK_MS)
 }
 
-/**
- * As lock.ts breaks a stale lock: move it aside, judge what was moved (a live writer may have taken the
- * lock in between), put it back if live, else delete it. True when removed.
- */
+/** As lock.ts breaks a stale lock (moved aside, judged again, put back if a live writer took it). */
 function removeStaleLock(path: string): boolean {
-  const aside = `${path}.stale.${process.pid}.${Date.now()}`
-  try {
-    renameSync(path, aside)
-  } catch {
-    return false
-  }
-  if (staleLock(aside) === undefined) {
-    try {
-      renameSync(aside, path)
-      return false
-    } catch {
-      /* it cannot go back, so it goes */
-    }
-  }
-  rmSync(aside, { force: true })
-  return true
+  return removeLockIfStale(path, (aside) => staleLock(aside) !== undefined)
 }
 
 /**

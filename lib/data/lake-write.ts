@@ -3,10 +3,10 @@
 // rename of the pointer, under the dataset's lock held for that one write (generations.ts: the layout).
 
 import { open } from 'node:fs/promises'
-import { closeSync, copyFileSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { DuckDBConnection } from '@duckdb/node-api'
-import { withLock, writeFileAtomic } from '../core/index.js'
+import { syncDirectory, withLock, writeFileAtomic } from '../core/index.js'
 import { duckdb, duckdbWriters, sqlString } from './duckdb.js'
 import {
   currentGeneration,
@@ -220,19 +220,6 @@ function sameValues(a: string, b: string): string {
   return `(${each.join(' AND ')})`
 }
 
-/** Flush a folder's entries (best effort: some filesystems refuse fsync on a folder). */
-function syncDirectory(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r')
-    try {
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-  } catch {
-    /* the rename is still atomic */
-  }
-}
 
 /** Flush a written file to disk, off the main thread (the other writer keeps going meanwhile). */
 async function fsyncFile(path: string): Promise<void> {
