@@ -74,11 +74,14 @@ export function doctor(home: string, fix: boolean): Finding[] {
     if (fix && !removed.has(d.path)) continue // in use again since it was listed: not debris
     findings.push({ problem: 'debris', path: rel(d.path), detail: `${d.kind}: ${d.reason}`, status: fix ? 'fixed' : 'fixable' })
   }
-  const lake = lakeAdapter()
-  if (lake !== undefined) {
-    const found = lake.lakeDebris(home)
-    const gone = fix ? new Set(lake.removeLakeDebris(home)) : new Set<string>()
-    for (const d of found) findings.push({ problem: 'lake-debris', path: rel(d.path), detail: `${d.kind}: ${d.reason}`, status: gone.has(d.path) ? 'fixed' : 'fixable' })
+  const lake = lazy('../data/index.js') as typeof import('../data/index.js')
+  const found = lake.lakeDebris(home)
+  const gone = fix ? new Set(lake.removeLakeDebris(home)) : new Set<string>()
+  for (const d of found) findings.push({ problem: 'lake-debris', path: rel(d.path), detail: `${d.kind}: ${d.reason}`, status: gone.has(d.path) ? 'fixed' : 'fixable' })
+  // A dataset pointer that cannot be followed: readers and imports stop on it; which generation it
+  // should name is not guessed.
+  for (const p of lake.lakePointerProblems(home)) {
+    add({ problem: 'corrupt', path: rel(p.path), detail: what(p.error, p.path), hint: 'point CURRENT at a generation folder that exists ({"generation": N} for a gen=N folder beside it), or restore the missing folder' })
   }
 
   const tracker = new (track().Tracker)(home)
@@ -228,13 +231,6 @@ function appendLock(tracker: Tracker, file: string): string | 'live' {
   return join(dir, '.lock')
 }
 
-// ADAPTER (issue 18, point 6): the lake's debris comes from lib/data's lakeDebris/removeLakeDebris(home),
-// written alongside this command; if that build of lib/data lacks them, the lake is not checked.
-function lakeAdapter(): { lakeDebris: (home: string) => { path: string; kind: string; reason: string }[]; removeLakeDebris: (home: string) => string[] } | undefined {
-  const data = lazy('../data/index.js') as Record<string, unknown>
-  if (typeof data.lakeDebris !== 'function' || typeof data.removeLakeDebris !== 'function') return undefined
-  return data as unknown as ReturnType<typeof lakeAdapter>
-}
 
 function subfolders(dir: string): string[] {
   try {

@@ -326,6 +326,23 @@ export function lakeDebris(home: string): LakeDebris[] {
 }
 
 /**
+ * Datasets whose CURRENT pointer cannot be followed (not JSON, or naming a missing generation): what
+ * readers and imports stop on. Listed for `mtflow doctor`, never repaired by guessing a generation.
+ */
+export function lakePointerProblems(home: string): { path: string; error: string }[] {
+  const out: { path: string; error: string }[] = []
+  for (const dataset of datasets(home)) {
+    try {
+      currentGeneration(dataset)
+    } catch (error) {
+      if (!(error instanceof DataError)) throw error
+      out.push({ path: join(dataset, 'CURRENT'), error: error.message })
+    }
+  }
+  return out
+}
+
+/**
  * Remove the lake's debris, each dataset under its write lock (a dataset being written now is left
  * alone). Returns the paths removed.
  */

@@ -277,3 +277,29 @@ describe('mtflow doctor', () => {
     }
   }, 120_000)
 })
+
+describe('mtflow doctor on the lake', () => {
+  it('names a dataset pointer it cannot follow, and --fix leaves it for you (nothing guessed, nothing removed)', async () => {
+    const ws = mkdtempSync(join(tmpdir(), 'mtflow-doctor-lake-'))
+    try {
+      expect((await runCli(['--home', ws, 'data', 'samples'])).code).toBe(0)
+      const dataset = join(ws, 'lake', 'bars', 'source=sample', 'symbol=SPX', 'timeframe=1d')
+      const pointer = join(dataset, 'CURRENT')
+      const clean = await runCli(['--home', ws, 'doctor'])
+      expect(clean.code).toBe(0)
+      expect(clean.stdout).toBe(`no problems found in ${ws}\n`)
+      writeFileSync(pointer, 'gen=1\n')
+      for (const args of [[], ['--fix']]) {
+        const r = await runCli(['--home', ws, 'doctor', '--json', ...args])
+        expect(r.code).toBe(1)
+        const { findings } = JSON.parse(r.stdout) as { findings: Finding[] }
+        expect(findings).toHaveLength(1)
+        expect(findings[0]).toMatchObject({ problem: 'corrupt', path: 'lake/bars/source=sample/symbol=SPX/timeframe=1d/CURRENT', status: 'needs-you' })
+        expect(readFileSync(pointer, 'utf8')).toBe('gen=1\n')
+        expect(existsSync(join(dataset, 'gen=1'))).toBe(true)
+      }
+    } finally {
+      rmSync(ws, { recursive: true, force: true })
+    }
+  }, 60_000)
+})
