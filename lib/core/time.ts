@@ -49,19 +49,28 @@ export function toIsoDate(ms: number): string {
 
 export type EpochUnit = 's' | 'ms' | 'us' | 'ns'
 
-/** The end of the lake's range (2201-01-01T00:00Z, i.e. the end of 2200) in epoch seconds. */
-const RANGE_END_S = Date.UTC(2201, 0, 1) / 1000 // 7,289,654,400
+const EPOCH_UNITS: readonly EpochUnit[] = ['s', 'ms', 'us', 'ns']
 
 /**
- * The unit of epoch numbers of this magnitude (use a column's median, so one odd value does not
- * decide): the cutoffs are the end of 2200 in each unit (7.29e9 s, 7.29e12 ms, 7.29e15 µs), so a
- * number is read in the coarsest unit that keeps it inside 1970–2200. (Cutoffs far above that, like
- * 1e11, read ms values of 1970–1973 as seconds.) Ambiguous only for a median in the first 84 days of
- * 1970 in ms (below 7.29e9 ms), which reads as seconds.
+ * The unit of a column of epoch numbers. First by its median step between rows, when the timeframe is
+ * known: the one unit in which that step is a whole number (1–999) of bars — units differ by 1000×, so
+ * at most one fits, whatever the dates (hourly seconds of 2300 stay seconds and are quarantined as
+ * bad_time; hourly ms of 1970 stay ms). Else by the median's magnitude, in bands around what a
+ * timestamp of our era has in each unit (~1e9 s, ~1e12 ms, ~1e15 µs, ~1e18 ns; cutoffs 1e11, 1e14,
+ * 1e17): a wrong guess lands outside 1970–2200 and is quarantined, never read as another valid date —
+ * except ms of the first 84 days of 1970 without a regular step, which read as seconds.
+ * (Cutoffs at the end of 2200 in each unit were tried: they read seconds after 2200 as ms of 1970.)
  */
-export function epochUnitOf(magnitude: number): EpochUnit {
+export function epochUnitOf(magnitude: number, step?: { median: number; timeframeMs: number }): EpochUnit {
+  if (step !== undefined && step.median > 0 && step.timeframeMs > 0) {
+    for (const unit of EPOCH_UNITS) {
+      const bars = epochToMs(step.median, unit) / step.timeframeMs
+      // Relative tolerance: ns of our era are doubles ~1.7e18, whose differences are off by ~256 ns.
+      if (bars > 0.5 && bars < 999.5 && Math.abs(bars - Math.round(bars)) < 1e-6 * bars) return unit
+    }
+  }
   const m = Math.abs(magnitude)
-  return m < RANGE_END_S ? 's' : m < RANGE_END_S * 1e3 ? 'ms' : m < RANGE_END_S * 1e6 ? 'us' : 'ns'
+  return m < 1e11 ? 's' : m < 1e14 ? 'ms' : m < 1e17 ? 'us' : 'ns'
 }
 
 /** An epoch number in `unit` as epoch ms (by division for µs and ns: exact for whole milliseconds). */

@@ -2,7 +2,7 @@
 // volume in any order and case). Issue-level import with validation and quarantine builds on this.
 
 import { readFileSync } from 'node:fs'
-import { DataError, epochToMs, epochUnitOf } from '../core/index.js'
+import { DataError, epochToMs, epochUnitOf, timeframeMs } from '../core/index.js'
 import { checkBars, toEpochMs, type Bars } from './bars.js'
 import { emptyBars } from './convert.js'
 
@@ -45,9 +45,12 @@ export function parseBarsCsv(text: string, options: ReadCsvOptions & { label?: s
   const bars = emptyBars(options, n)
   const timeTexts = lines.slice(1).map((line) => (line.split(',')[cols.time] ?? '').trim().replace(/^"|"$/g, ''))
   const isEpoch = (text: string) => /^\d+(\.\d+)?$/.test(text)
-  // Epoch numbers: one unit (s, ms, µs or ns) for the whole column, from its median magnitude.
-  const epochs = timeTexts.filter(isEpoch).map(Number).sort((a, b) => a - b)
-  const unit = epochUnitOf(epochs.length === 0 ? 0 : epochs[epochs.length >> 1]!)
+  // Epoch numbers: one unit (s, ms, µs or ns) for the whole column, from its median step between rows
+  // against the timeframe, else its median magnitude (epochUnitOf).
+  const inOrder = timeTexts.filter(isEpoch).map(Number)
+  const steps = inOrder.slice(1).map((v, i) => Math.abs(v - inOrder[i]!)).sort((a, b) => a - b)
+  const epochs = [...inOrder].sort((a, b) => a - b)
+  const unit = epochUnitOf(epochs.length === 0 ? 0 : epochs[epochs.length >> 1]!, { median: steps.length === 0 ? 0 : steps[steps.length >> 1]!, timeframeMs: timeframeMs(options.timeframe) })
   for (let i = 0; i < n; i++) {
     const cells = lines[i + 1]!.split(',')
     const where = `${label} line ${i + 2}`

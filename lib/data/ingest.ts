@@ -273,11 +273,10 @@ async function sniffedFormats(path: string): Promise<string[]> {
 }
 
 /**
- * The unit of a numeric time column (s, ms, µs, ns) from the median magnitude of its first 10,000
- * values: one value off by a factor does not change it (it lands outside 1970–2200 and is
- * quarantined as bad_time). Read as text, so an odd value cannot fail the query. Magnitude alone
- * cannot tell ms of the first 84 days of 1970 from seconds (both in range): there the median step
- * between rows decides, when it is the timeframe in the finer unit and not in the coarser one.
+ * The unit of a numeric time column (s, ms, µs, ns) from its first 10,000 values: the median step
+ * between rows against the timeframe, else the median magnitude (epochUnitOf). One value off by a
+ * factor does not change it (it lands outside 1970–2200 and is quarantined as bad_time). Read as text,
+ * so an odd value cannot fail the query.
  */
 async function epochUnit(path: string, parquet: boolean, column: { name: string; type: string }, stepMs: number): Promise<EpochUnit> {
   if (!/INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/i.test(column.type)) return 'ms'
@@ -290,10 +289,7 @@ async function epochUnit(path: string, parquet: boolean, column: { name: string;
          (SELECT TRY_CAST(${name} AS DOUBLE) AS v, row_number() OVER () AS i FROM (SELECT ${name} FROM ${reader} LIMIT 10000)))`,
     )
   ).getRowObjects()[0]
-  const unit = epochUnitOf(Number(row?.m ?? 0))
-  const step = Number(row?.step ?? 0)
-  if (unit === 's' && step > 0 && step * 1000 !== stepMs && step === stepMs) return 'ms'
-  return unit
+  return epochUnitOf(Number(row?.m ?? 0), { median: Number(row?.step ?? 0), timeframeMs: stepMs })
 }
 
 /**

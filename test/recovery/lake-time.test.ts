@@ -93,7 +93,7 @@ describe('lake times', () => {
     expect(existsSync(dataset)).toBe(true)
   })
 
-  it('tells the unit apart inside 1970–1973 too: the cutoffs are the end of 2200 in each unit', async () => {
+  it('tells the unit apart inside 1970–1973 too: the step between rows is a whole number of bars in one unit only', async () => {
     // Hourly rows; each file's times are written here in one unit and expected back as epoch ms.
     const HOUR = 3_600_000
     const cases: [string, number, number, bigint, bigint][] = [
@@ -117,8 +117,20 @@ describe('lake times', () => {
       expect(report, name).toMatchObject({ input: rows, accepted: rows, added: rows, quarantined: {} })
       expect(Array.from((await loadBars(h, { symbol: 'U', timeframe: '1h' })).time), name).toEqual(expected)
     }
+    // Hourly times of 2300 in s, ms and µs (and a 6-row file in seconds): the step says which unit, so
+    // they are read as 2300 and quarantined as bad_time — never as valid dates of 1970 in a finer unit.
+    const y2300 = Date.UTC(2300, 0, 1)
+    for (const [name, rows, num, den] of [['s2300', 48, 1n, 1000n], ['ms2300', 48, 1n, 1n], ['us2300', 48, 1000n, 1n], ['s2300-six', 6, 1n, 1000n]] as [string, number, bigint, bigint][]) {
+      const h = home()
+      const file = join(h, `${name}.csv`)
+      writeFileSync(file, `time,open,high,low,close,volume\n${Array.from({ length: rows }, (_, i) => `${(BigInt(y2300 + i * HOUR) * num) / den},1,2,0.5,1.5,10`).join('\n')}\n`)
+      const report = await importFile(h, file, { symbol: 'U', timeframe: '1h' })
+      expect(report, name).toMatchObject({ input: rows, accepted: 0, quarantined: { bad_time: rows } })
+    }
     // The CSV reader for notebooks (csv.ts) uses the same rule.
     const text = `time,open,high,low,close,volume\n${[0, 1, 2].map((i) => `${Date.UTC(1971, 5, 1) + i * HOUR},1,2,0.5,1.5,1`).join('\n')}\n`
     expect(Array.from(parseBarsCsv(text, { symbol: 'C', timeframe: '1h' }).time)).toEqual([0, 1, 2].map((i) => Date.UTC(1971, 5, 1) + i * HOUR))
+    const late = `time,open,high,low,close,volume\n${[0, 1, 2].map((i) => `${(y2300 + i * HOUR) / 1000},1,2,0.5,1.5,1`).join('\n')}\n`
+    expect(() => parseBarsCsv(late, { symbol: 'C', timeframe: '1h' })).toThrow(/is outside 1970-01-01 … 2200-12-31/)
   })
 })
