@@ -3,7 +3,7 @@
 // Errors print one line ("mtflow: …"); --verbose adds the stack.
 
 import { Command, CommanderError, Option } from 'commander'
-import { errorMessage, isUserError, resolveHome } from '../core/index.js'
+import { clipEchoes, errorMessage, isUserError, resolveHome } from '../core/index.js'
 import { kernelCommand } from './kernel.js'
 import { notebookCommand } from './notebook.js'
 import { lifecycleCommand } from './lifecycle.js'
@@ -63,7 +63,8 @@ export async function main(argv: string[], context: CliContext = defaultContext(
   } catch (error) {
     // --help exits 0; a usage error, or a verb group called without its sub-verb (help on stderr), exits 2.
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2
-    context.stderr.write(`mtflow: ${errorMessage(error)}\n`)
+    // What was typed is quoted back at most 200 characters at a time.
+    context.stderr.write(`mtflow: ${clipEchoes(errorMessage(error), argv)}\n`)
     if (context.verbose && error instanceof Error && error.stack !== undefined) context.stderr.write(`${error.stack}\n`)
     return isUserError(error) ? 2 : 1
   }

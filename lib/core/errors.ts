@@ -79,3 +79,21 @@ export function preview(value: unknown, max = 200): string {
 export function capMessage(message: string, max = 500): string {
   return message.length > max ? `${message.slice(0, max - 1)}…` : message
 }
+
+/**
+ * A message with every long input it quotes cut to `max` characters (with "…"): what a request or a
+ * command line gave (a 5,000-character run id, alias or path) never comes back whole, wherever in the
+ * message it was quoted. `inputs` are the raw texts received; shorter ones are left alone.
+ */
+export function clipEchoes(message: string, inputs: readonly string[], max = 200): string {
+  let out = message
+  for (const input of inputs) {
+    if (input.length <= max) continue
+    const quoted = JSON.stringify(input).slice(1, -1)
+    for (const form of quoted === input ? [input] : [input, quoted]) {
+      // Also a long stretch of it (a message may quote part of an input, such as one path segment).
+      if (out.includes(form)) out = out.split(form).join(`${form.slice(0, max)}…`)
+    }
+  }
+  return out
+}

@@ -6,7 +6,8 @@ import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import { accessControl, type AccessOptions } from './access.js'
-import { capMessage, errorMessage, FileIntegrityError, isUserError, NotFoundError } from '../core/index.js'
+import { capMessage, clipEchoes, errorMessage, FileIntegrityError, isUserError, NotFoundError } from '../core/index.js'
+import { resolve } from 'node:path'
 import { FilterError, Registry, Tracker } from '../track/index.js'
 import { apiRoutes, sendJson } from './api.js'
 import { loadServedModel, modelRoutes, registryModelRoutes, type LoadedModel } from './models.js'
@@ -56,6 +57,8 @@ const SCORING_PATH = /^(\/models\/[^/]+)?\/invocations$/
 
 function baseApp(options: AppOptions, tokenFree: AccessOptions['tokenFree']): Hono {
   const maxBody = options.maxBodyBytes ?? 2 ** 20
+  const homes = [...new Set([resolve(options.home), options.home])].filter((h) => h.length > 1).sort((a, b) => b.length - a.length)
+  const hideHome = (message: string) => homes.reduce((m, h) => m.split(h).join('$MTFLOW_HOME'), message)
   const app = new Hono()
 
   // Headers set before the handler runs are part of the response it builds; set afterwards they would
@@ -84,9 +87,10 @@ function baseApp(options: AppOptions, tokenFree: AccessOptions['tokenFree']): Ho
     return sendJson(c, { error: `no route for ${c.req.method.slice(0, 20)} ${path.length > 200 ? `${path.slice(0, 200)}…` : path}` }, 404)
   })
   app.onError((error, c) => {
-    // Messages are cut: whatever they quote of a request never comes back whole.
-    const message = () => capMessage(errorMessage(error), 500)
-    if (error instanceof HTTPException) return sendJson(c, { error: capMessage(error.message || 'request refused', 500) }, error.status)
+    // Messages are cut: whatever they quote of a request comes back at most 200 characters at a time,
+    // the whole message at most 500; the workspace's place on disk is not told to clients.
+    const message = () => capMessage(clipEchoes(hideHome(errorMessage(error)), requestTexts(c)), 500)
+    if (error instanceof HTTPException) return sendJson(c, { error: capMessage(clipEchoes(hideHome(error.message || 'request refused'), requestTexts(c)), 500) }, error.status)
     if (error instanceof FileIntegrityError) return sendJson(c, { error: message() }, error.problem === 'sha256' ? 409 : 403)
     if (error instanceof NotFoundError) return sendJson(c, { error: message() }, 404)
     if (error instanceof FilterError) return sendJson(c, { error: message(), position: error.position }, 400)
@@ -95,4 +99,19 @@ function baseApp(options: AppOptions, tokenFree: AccessOptions['tokenFree']): Ho
     return sendJson(c, { error: 'internal error (details in the server log)' }, 500)
   })
   return app
+}
+
+/** The texts a request carries that a message might quote: its path (raw and decoded, and each
+ * segment) and its query values. */
+function requestTexts(c: { req: { url: string } }): string[] {
+  const url = new URL(c.req.url)
+  const decode = (t: string) => {
+    try {
+      return decodeURIComponent(t)
+    } catch {
+      return t
+    }
+  }
+  const segments = url.pathname.split('/').flatMap((s) => [s, decode(s)])
+  return [url.pathname, decode(url.pathname), ...segments, ...[...url.searchParams.values()]].sort((a, b) => b.length - a.length)
 }

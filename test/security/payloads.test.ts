@@ -11,6 +11,7 @@ import { registerPackage, type ModelPackage } from '../../lib/ml/index.js'
 import { checkJsonDepth, parseJsonBody } from '../../lib/server/json-body.js'
 import { startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { Registry } from '../../lib/track/index.js'
+import { runCli } from '../helpers.js'
 
 let home: string
 let token: string
@@ -168,6 +169,30 @@ describe('hostile bodies against mtflow serve', () => {
     expect(await res.json()).toEqual({ predictions: [10, 20, 10] })
   })
 
+  it('a 5,000-character run id, alias or query in the URL comes back in at most 200 characters', async () => {
+    const long = 'A'.repeat(5000)
+    const longestRun = (text: string) => Math.max(0, ...(text.match(/A+/g) ?? []).map((m) => m.length))
+    for (const [method, path] of [
+      ['GET', `/api/runs/${long}`],
+      ['GET', `/runs/${long}`],
+      ['DELETE', `/api/registry/models/stump/aliases/${long.toLowerCase()}`],
+      ['GET', `/api/registry/models/stump/versions/${long}`],
+      ['GET', `/api/runs?max_results=${long}`],
+    ]) {
+      const res = await fetch(`${server.url}${path}`, { method, headers: authorized })
+      expect(res.status, path!.slice(0, 40)).toBeGreaterThanOrEqual(400)
+      expect(res.status, path!.slice(0, 40)).toBeLessThan(500)
+      const text = await res.text()
+      expect(Math.max(longestRun(text), longestRun(text.toUpperCase())), path!.slice(0, 40)).toBeLessThanOrEqual(200)
+    }
+  })
+
+  it('mtflow quotes what was typed in at most 200 characters (exit 2, one line)', async () => {
+    const r = await runCli(['--home', home, 'runs', 'show', 'R'.repeat(5000)])
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(Math.max(...(r.stderr.match(/R+/g) ?? ['']).map((m) => m.length))).toBeLessThanOrEqual(200)
+  })
   it('a scoring body has its own size cap: 40,000 rows (~1.8 MB) are scored, the same size elsewhere is a 413', async () => {
     // z alternates 0 / 1: predictions alternate 10 / 20 (hand-worked from the stump above).
     const rows = Array.from({ length: 40_000 }, (_, i) => ({ z: i % 2, mom: 0.123456789, vol: 0.987654321 }))
