@@ -97,3 +97,18 @@ export function clipEchoes(message: string, inputs: readonly string[], max = 200
   }
   return out
 }
+
+/**
+ * A workspace file that cannot be read as what it should be (a corrupt run.json, aliases.json, a
+ * damaged JSON line): bad data for the CLI (exit 2), a server-side fault for HTTP (500: the request was
+ * fine). The message names the file; nothing is read as "missing" and nothing overwrites it.
+ */
+export class CorruptFileError extends DataError {
+  constructor(
+    message: string,
+    readonly file: string,
+    options: ErrorOptions = {},
+  ) {
+    super(message, options)
+  }
+}

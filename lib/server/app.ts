@@ -6,7 +6,7 @@ import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import { accessControl, type AccessOptions } from './access.js'
-import { capMessage, clipEchoes, errorMessage, FileIntegrityError, isUserError, NotFoundError } from '../core/index.js'
+import { capMessage, clipEchoes, CorruptFileError, errorMessage, FileIntegrityError, isUserError, NotFoundError } from '../core/index.js'
 import { resolve } from 'node:path'
 import { FilterError, Registry, Tracker } from '../track/index.js'
 import { apiRoutes, sendJson } from './api.js'
@@ -92,6 +92,8 @@ function baseApp(options: AppOptions, tokenFree: AccessOptions['tokenFree']): Ho
     const message = () => capMessage(clipEchoes(hideHome(errorMessage(error)), requestTexts(c)), 500)
     if (error instanceof HTTPException) return sendJson(c, { error: capMessage(clipEchoes(hideHome(error.message || 'request refused'), requestTexts(c)), 500) }, error.status)
     if (error instanceof FileIntegrityError) return sendJson(c, { error: message() }, error.problem === 'sha256' ? 409 : 403)
+    // A damaged workspace file: the request was fine, the server's data is not (named, for the operator).
+    if (error instanceof CorruptFileError) return sendJson(c, { error: message() }, 500)
     if (error instanceof NotFoundError) return sendJson(c, { error: message() }, 404)
     if (error instanceof FilterError) return sendJson(c, { error: message(), position: error.position }, 400)
     if (isUserError(error)) return sendJson(c, { error: message() }, 400)

@@ -5,7 +5,7 @@
 
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { DataError } from '../core/index.js'
+import { CorruptFileError, DataError } from '../core/index.js'
 
 // Torn records vs corruption, exactly: every complete append ends in "\n", so a file whose last byte is not
 // "\n" ends in a torn record, or in a whole one that lost only its "\n" (kept: it parses as an object, which
@@ -178,7 +178,7 @@ function corruptLine(path: string, from: number, lines: readonly string[], index
   const where = from === 0 ? `line ${index + 1}` : `line ${index + 1} after byte ${from}`
   const line = lines[index]!
   const shown = line.length > 60 ? `${line.slice(0, 57)}…` : line
-  return new DataError(`${path} ${where} is not valid JSON (${JSON.stringify(shown)}); the file is corrupt — see mtflow doctor`, { cause })
+  return new CorruptFileError(`${path} ${where} is not valid JSON (${JSON.stringify(shown)}); the file is corrupt — see mtflow doctor`, path, { cause })
 }
 
 /**

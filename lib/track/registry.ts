@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { ConfigError, DataError, NotFoundError, readFileInside, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
+import { ConfigError, CorruptFileError, DataError, NotFoundError, readFileInside, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
 import { appendRecords, readRecords } from './jsonl.js'
 import type { Tracker } from './store.js'
 
@@ -217,21 +217,27 @@ export class Registry {
    */
   resolve(kind: RegistryKind, ref: string, version?: number | string): RegistryVersion {
     const { name, selector } = parseRef(ref, version)
-    const entry = this.entry(kind, name)
+    checkKind(kind)
+    const versions = this.readVersions(kind, name)
+    if (versions.length === 0) throw new NotFoundError(`no ${singular(kind)} named ${JSON.stringify(name)} in the registry`)
     let found: RegistryVersion | undefined
     if (selector === 'latest') {
-      found = [...entry.versions].reverse().find((v) => v.status === 'active')
+      found = [...versions].reverse().find((v) => v.status === 'active')
       if (found === undefined) throw new NotFoundError(`${singular(kind)} ${name} has no active version (all are retired)`)
       return found
     }
     if (/^\d+$/.test(selector)) {
-      found = entry.versions.find((v) => v.version === Number(selector))
-      if (found === undefined) throw new NotFoundError(`${singular(kind)} ${name} has no version ${selector} (versions: ${entry.versions.map((v) => v.version).join(', ')})`)
+      found = versions.find((v) => v.version === Number(selector))
+      if (found === undefined) throw new NotFoundError(`${singular(kind)} ${name} has no version ${selector} (versions: ${versions.map((v) => v.version).join(', ')})`)
       return found
     }
-    const target = entry.aliases[selector]
-    if (target === undefined) throw new NotFoundError(`${singular(kind)} ${name} has no alias ${JSON.stringify(selector)}${Object.keys(entry.aliases).length > 0 ? ` (aliases: ${Object.keys(entry.aliases).join(', ')})` : ''}`)
-    return entry.versions.find((v) => v.version === target)!
+    // Aliases are read only for an alias: a damaged aliases.json stops "name@champion", not "name@3".
+    const aliases = this.readAliases(kind, name)
+    const target = aliases[selector]
+    if (target === undefined) throw new NotFoundError(`${singular(kind)} ${name} has no alias ${JSON.stringify(selector)}${Object.keys(aliases).length > 0 ? ` (aliases: ${Object.keys(aliases).join(', ')})` : ''}`)
+    found = versions.find((v) => v.version === target)
+    if (found === undefined) throw new NotFoundError(`${singular(kind)} ${name}@${selector} points to version ${target}, which does not exist (versions: ${versions.map((v) => v.version).join(', ')})`)
+    return found
   }
 
   /** A stored file of a version (its only file, or the one named): its path, after readFile's checks. */
@@ -427,16 +433,16 @@ export class Registry {
     try {
       text = readFileSync(file, 'utf8')
     } catch (error) {
-      throw new DataError(`${file} cannot be read (${(error as { code?: string }).code ?? String(error)}); the version folder is damaged — see mtflow doctor`, { cause: error })
+      throw new CorruptFileError(`${file} cannot be read (${(error as { code?: string }).code ?? String(error)}); the version folder is damaged — see mtflow doctor`, file, { cause: error })
     }
     let v: RegistryVersion
     try {
       v = JSON.parse(text) as RegistryVersion
     } catch (error) {
-      throw new DataError(`${file} is corrupt: not valid JSON (${(error as Error).message}); see mtflow doctor`, { cause: error })
+      throw new CorruptFileError(`${file} is corrupt: not valid JSON (${(error as Error).message}); see mtflow doctor`, file, { cause: error })
     }
     if (v === null || typeof v !== 'object' || v.version !== n || v.name !== name || v.kind !== kind || !Array.isArray(v.files) || !Array.isArray(v.runs)) {
-      throw new DataError(`${file} is corrupt: expected the record of ${singular(kind)} ${name}@${n} (kind, name, version, files, runs); see mtflow doctor`)
+      throw new CorruptFileError(`${file} is corrupt: expected the record of ${singular(kind)} ${name}@${n} (kind, name, version, files, runs); see mtflow doctor`, file)
     }
     return v
   }
@@ -465,16 +471,16 @@ export class Registry {
       text = readFileSync(file, 'utf8')
     } catch (error) {
       if ((error as { code?: string }).code === 'ENOENT') return {}
-      throw new DataError(`${file} cannot be read (${(error as { code?: string }).code ?? String(error)}); see mtflow doctor`, { cause: error })
+      throw new CorruptFileError(`${file} cannot be read (${(error as { code?: string }).code ?? String(error)}); see mtflow doctor`, file, { cause: error })
     }
     let aliases: Record<string, number>
     try {
       aliases = JSON.parse(text) as Record<string, number>
     } catch (error) {
-      throw new DataError(`${file} is corrupt: not valid JSON (${(error as Error).message}); nothing was changed — restore it from the audit log (mtflow registry audit) or remove it, see mtflow doctor`, { cause: error })
+      throw new CorruptFileError(`${file} is corrupt: not valid JSON (${(error as Error).message}); it is left as it is — restore it from the audit log (mtflow registry audit) or remove it, see mtflow doctor`, file, { cause: error })
     }
     if (aliases === null || typeof aliases !== 'object' || Array.isArray(aliases) || Object.values(aliases).some((v) => !Number.isSafeInteger(v) || v < 1)) {
-      throw new DataError(`${file} is corrupt: expected an object of alias → version number; see mtflow doctor`)
+      throw new CorruptFileError(`${file} is corrupt: expected an object of alias → version number; see mtflow doctor`, file)
     }
     return aliases
   }

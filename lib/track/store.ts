@@ -9,7 +9,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, sta
 import { hostname } from 'node:os'
 import { join, relative, sep } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { ConfigError, DataError, NotFoundError, paramsHash, readFileInside, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
+import { ConfigError, CorruptFileError, DataError, NotFoundError, paramsHash, readFileInside, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
 import { appendRecords, countTorn, decodeValue, readRecords } from './jsonl.js'
 import { fromSnapshot, toSnapshot, type Snapshot } from './snapshot.js'
 import { checkBatch, type CheckedBatch } from './validate.js'
@@ -907,15 +907,15 @@ export function readJsonFile<T>(file: string, expected: string, valid: (value: T
     text = readFileSync(file, 'utf8')
   } catch (error) {
     if ((error as { code?: string }).code === 'ENOENT') return undefined
-    throw new DataError(`${file} cannot be read (${(error as Error).message}); see mtflow doctor`, { cause: error })
+    throw new CorruptFileError(`${file} cannot be read (${(error as Error).message}); see mtflow doctor`, file, { cause: error })
   }
   let value: T
   try {
     value = JSON.parse(text) as T
   } catch (error) {
-    throw new DataError(`${file} is corrupt: not valid JSON (${(error as Error).message}); see mtflow doctor`, { cause: error })
+    throw new CorruptFileError(`${file} is corrupt: not valid JSON (${(error as Error).message}); see mtflow doctor`, file, { cause: error })
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || !valid(value)) throw new DataError(`${file} is corrupt: expected ${expected}; see mtflow doctor`)
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || !valid(value)) throw new CorruptFileError(`${file} is corrupt: expected ${expected}; see mtflow doctor`, file)
   return value
 }
 

@@ -171,7 +171,7 @@ describe('corrupt record files', () => {
     expect(list.runs.map((x: { info: { runId: string } }) => x.info.runId).sort()).toEqual([good.id, bad.id].sort())
   })
 
-  it('the server answers a JSON 400 naming the corrupt file', async () => {
+  it('the server answers a JSON 500 naming the corrupt file (the request was fine; the data is not), as $MTFLOW_HOME/…', async () => {
     const home = workspace()
     const { id } = finishedRun(home)
     const reg = new Registry(home)
@@ -186,13 +186,30 @@ describe('corrupt record files', () => {
     try {
       for (const [path, file] of [[`/api/runs/${id}`, index], ['/api/registry/strategies/s', aliases]] as const) {
         const response = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${token}` } })
-        expect(response.status).toBe(400)
+        expect(response.status).toBe(500)
         const body = (await response.json()) as { error: string }
-        expect(body.error).toContain(file)
+        expect(body.error).toContain(file.replace(home, '$MTFLOW_HOME'))
         expect(body.error).toContain('corrupt')
       }
     } finally {
       await server.close()
     }
+  })
+})
+
+describe('a corrupt aliases.json stops aliases only', () => {
+  it('name@1 and name@latest still resolve; name@champion is the error naming the file', () => {
+    const home = workspace()
+    const reg = new Registry(home)
+    reg.register('models', 'm', { files: { 'model.json': 'one' } })
+    reg.register('models', 'm', { files: { 'model.json': 'two' } })
+    reg.setAlias('models', 'm', 'champion', 1)
+    const aliases = join(home, 'registry', 'models', 'm', 'aliases.json')
+    writeFileSync(aliases, '{"champion":')
+    expect(reg.resolve('models', 'm@1').version).toBe(1)
+    expect(reg.resolve('models', 'm').version).toBe(2)
+    expect(reg.readFile('models', 'm@1').toString()).toBe('one')
+    expect(() => reg.resolve('models', 'm@champion')).toThrow(`${aliases} is corrupt`)
+    expect(readFileSync(aliases, 'utf8')).toBe('{"champion":')
   })
 })
