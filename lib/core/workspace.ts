@@ -1,15 +1,30 @@
 // Where the workspace (MTFLOW_HOME) is: an explicit directory, else $MTFLOW_HOME, else ./data.
 // A notebook kernel runs in notebooks/, so "./data" is looked up from the nearest mtflow project root.
 
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { ConfigError } from './errors.js'
 import { dirname, join, resolve } from 'node:path'
 
 export function resolveHome(home?: string): string {
-  if (home !== undefined && home !== '') return resolve(home)
   const fromEnv = process.env.MTFLOW_HOME
-  if (fromEnv !== undefined && fromEnv !== '') return resolve(fromEnv)
-  const root = findProjectRoot(process.cwd())
-  return root === undefined ? resolve('data') : join(root, 'data')
+  const dir =
+    home !== undefined && home !== ''
+      ? resolve(home)
+      : fromEnv !== undefined && fromEnv !== ''
+        ? resolve(fromEnv)
+        : (() => {
+            const root = findProjectRoot(process.cwd())
+            return root === undefined ? resolve('data') : join(root, 'data')
+          })()
+  // A workspace that does not exist yet is made on first write; one that is a file is a mistake.
+  let isFile = false
+  try {
+    isFile = !statSync(dir).isDirectory()
+  } catch {
+    /* not there yet */
+  }
+  if (isFile) throw new ConfigError(`the workspace ${dir} is a file, not a folder (give --home or MTFLOW_HOME a folder)`)
+  return dir
 }
 
 /** The nearest directory at or above `from` whose package.json is named "mtflow". */

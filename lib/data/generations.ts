@@ -4,7 +4,7 @@
 
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { DataError, lockStaleReason, processStartMs, removeLockIfStale, withLockSync, type LockInfo } from '../core/index.js'
+import { ConfigError, DataError, lockStaleReason, preview, processStartMs, removeLockIfStale, withLockSync, type LockInfo } from '../core/index.js'
 
 /**
  * Layout of one dataset (source, symbol, timeframe):
@@ -34,6 +34,12 @@ export function lakeDir(home: string): string {
 
 /** Path segments are URL-encoded so that any symbol ("BTC/USDT", "^GSPC") makes a safe folder name. */
 export function datasetDir(home: string, key: DatasetKey): string {
+  // A folder name has at most 255 bytes: a longer one would fail deep in a write, blaming the file.
+  for (const [field, value] of [['symbol', key.symbol], ['source', key.source]] as const) {
+    if (typeof value !== 'string' || value === '' || encodeURIComponent(value).length > 200) {
+      throw new ConfigError(`${field} must be 1 to 200 characters once URL-encoded (received ${preview(value, 60)})`)
+    }
+  }
   return join(lakeDir(home), `source=${encodeURIComponent(key.source)}`, `symbol=${encodeURIComponent(key.symbol)}`, `timeframe=${key.timeframe}`)
 }
 

@@ -2,7 +2,7 @@
 // 64 levels, bodies over a route's size limit, and huge values that an error message would echo. Each is
 // a 400 with a short JSON message, nothing stored changes, and the server keeps answering.
 
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -185,6 +185,21 @@ describe('hostile bodies against mtflow serve', () => {
       const text = await res.text()
       expect(Math.max(longestRun(text), longestRun(text.toUpperCase())), path!.slice(0, 40)).toBeLessThanOrEqual(200)
     }
+  })
+
+  it('mtflow refuses a workspace that is a file, and a symbol too long for a folder name (exit 2, one line naming it)', async () => {
+    const file = join(home, 'a-file')
+    writeFileSync(file, 'x')
+    const r = await runCli(['--home', file, 'runs', 'list'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe(`mtflow: the workspace ${file} is a file, not a folder (give --home or MTFLOW_HOME a folder)\n`)
+    const csv = join(home, 'bars.csv')
+    writeFileSync(csv, 'time,open,high,low,close,volume\n1704067200,1,2,0.5,1.5,1\n')
+    const long = await runCli(['--home', home, 'import', csv, '--symbol', 'S'.repeat(5000), '--timeframe', '1h'])
+    expect(long.code).toBe(2)
+    expect(long.stderr.trim().split('\n')).toHaveLength(1)
+    expect(long.stderr).toMatch(/^mtflow: symbol must be 1 to 200 characters once URL-encoded/)
+    expect(long.stderr.length).toBeLessThan(300)
   })
 
   it('mtflow quotes what was typed in at most 200 characters (exit 2, one line)', async () => {
