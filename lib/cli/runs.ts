@@ -118,7 +118,7 @@ export function runsCommand(context: CliContext): Command {
       if (o.json === true) return printJson(context, { experiment, ...result })
       context.stdout.write(`reindexed ${result.runs} runs of ${experiment}\n`)
       if (result.corrupt.length > 0) {
-        context.stdout.write(`${result.corrupt.length} kept from the old index but corrupt (tagged mtflow.corrupt):\n${formatTable(['run', 'error'], result.corrupt.map((c) => [c.runId, c.error]))}`)
+        context.stdout.write(`${result.corrupt.length} run(s) with damaged files kept in the index, tagged mtflow.corrupt (what the old index knew of them, else a FAILED placeholder); see mtflow doctor:\n${formatTable(['run', 'error'], result.corrupt.map((c) => [c.runId, c.error]))}`)
       }
     })
   return runs
