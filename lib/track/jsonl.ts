@@ -21,11 +21,12 @@ import { CorruptFileError, DataError } from '../core/index.js'
 /** The line an appender writes before its records when the file ends in a torn record. */
 export const TORN_MARK = '{"#torn":1}'
 
-export function appendRecords(path: string, records: readonly unknown[]): void {
+/** `durable`: fsync before returning (a journal whose next step must not happen unless this one is on disk). */
+export function appendRecords(path: string, records: readonly unknown[], options: { durable?: boolean } = {}): void {
   if (records.length === 0) return
   let text = ''
   for (const r of records) text += recordLine(r)
-  appendText(path, text)
+  appendText(path, text, options.durable === true)
 }
 
 /** One record as written: a newline, the JSON, a newline. */
@@ -35,7 +36,7 @@ export function recordLine(record: unknown): string {
 
 const lastByte = Buffer.alloc(1)
 
-function appendText(path: string, text: string): void {
+function appendText(path: string, text: string, durable: boolean): void {
   let fd: number
   try {
     // 'a+' (O_APPEND | O_RDWR): writes still go to the end; the read is of the last byte only.
@@ -51,6 +52,7 @@ function appendText(path: string, text: string): void {
     const bytes = Buffer.from(text, 'utf8')
     let offset = 0
     while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset)
+    if (durable) fsyncSync(fd)
   } finally {
     closeSync(fd)
   }
@@ -235,7 +237,7 @@ function markerLines(buffer: Buffer, end: number): number[] {
  */
 export function moveTornAside(path: string): number {
   if (!existsSync(path)) return 0
-  appendText(path, '')
+  appendText(path, '', false)
   const fd = openSync(path, 'r+') // not O_APPEND: positioned writes must land where they are aimed
   try {
     const buffer = readFd(fd, 0)

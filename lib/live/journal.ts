@@ -1,0 +1,243 @@
+// A deployment's order journal: every order intent, send, acknowledgement, fill, cancel, rejection and
+// position snapshot, appended and fsync'd before the next step is taken (an intent is on disk, with its
+// deterministic client order id, BEFORE the order is sent). The journal is the deployment's memory across
+// restarts: its state — orders, fills, positions per strategy — is a pure fold of its events, so a process
+// killed at any moment restarts into the state the disk says, never into a guess.
+
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import { ConfigError, DataError } from '../core/index.js'
+import { appendRecords, readRecords } from '../track/jsonl.js'
+
+export type OrderSide = 'buy' | 'sell'
+export type OrderKind = 'market' | 'limit' | 'stop'
+
+/**
+ * INTENT: journaled, not yet sent. SENT: the request left the process. UNKNOWN: the send's outcome is not
+ * known (a timeout after the request left, a crash between send and answer) — resolved by looking the
+ * client id up at the venue, never by sending again. The rest are the venue's answers.
+ */
+export type JournalOrderState = 'INTENT' | 'SENT' | 'UNKNOWN' | 'ACKED' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELLED' | 'REJECTED'
+
+export interface OrderIntent {
+  strategy: string
+  symbol: string
+  side: OrderSide
+  qty: number
+  kind: OrderKind
+  /** Limit or stop price. */
+  price?: number
+}
+
+export type JournalEvent =
+  | ({ type: 'intent'; seq: number; clientOrderId: string; time: number } & OrderIntent)
+  | { type: 'sent'; clientOrderId: string; time: number }
+  | { type: 'ack'; clientOrderId: string; exchangeOrderId: string; time: number }
+  | { type: 'fill'; clientOrderId: string; tradeId: string; qty: number; price: number; fee: number; time: number }
+  | { type: 'cancel'; clientOrderId: string; reason?: string; time: number }
+  | { type: 'reject'; clientOrderId: string; reason: string; time: number }
+  | { type: 'unknown'; clientOrderId: string; reason: string; time: number }
+  | { type: 'snapshot'; source: 'venue' | 'local'; positions: Record<string, number>; time: number }
+
+export interface JournalOrder extends OrderIntent {
+  seq: number
+  clientOrderId: string
+  state: JournalOrderState
+  exchangeOrderId?: string
+  filled: number
+  /** Quantity-weighted average fill price (NaN before the first fill). */
+  avgPrice: number
+  fees: number
+  reason?: string
+}
+
+export interface JournalState {
+  orders: Map<string, JournalOrder>
+  /** Net position per "strategy|symbol": the signed sum of fills (buys +, sells −). */
+  positions: Map<string, number>
+  /** The next intent's sequence number. */
+  nextSeq: number
+  /** Fill trade ids seen (a fill reported twice — by a stream and by a REST backfill — counts once). */
+  tradeIds: Set<string>
+  /** Records torn by a crash while being appended (skipped; at most the last one). */
+  torn: number
+}
+
+/** Orders still waiting on the venue (what reconciliation looks up). */
+export const OPEN_STATES: ReadonlySet<JournalOrderState> = new Set(['INTENT', 'SENT', 'UNKNOWN', 'ACKED', 'PARTIALLY_FILLED'])
+
+/**
+ * The client order id of a deployment's seq-th order: "mt", 10 hex digits of the deployment id's sha256,
+ * the sequence in base 36. Letters and digits only, starting with a letter, at most 23 characters — valid
+ * on the strictest common venues (OKX: 1–32 alphanumerics; Binance: ≤ 36 of [.A-Z:/a-z0-9_-]). The same
+ * deployment and sequence always give the same id, so a restarted process looks its orders up by it.
+ */
+export function clientOrderId(deploymentId: string, seq: number): string {
+  if (!Number.isSafeInteger(seq) || seq < 1) throw new ConfigError(`an order sequence number must be an integer ≥ 1 (received ${seq})`)
+  return `mt${createHash('sha256').update(deploymentId).digest('hex').slice(0, 10)}${seq.toString(36)}`
+}
+
+export class OrderJournal {
+  readonly file: string
+  private readonly state: JournalState
+
+  private constructor(
+    readonly deploymentId: string,
+    dir: string,
+  ) {
+    this.file = join(dir, 'journal.jsonl')
+    const read = readRecords<JournalEvent>(this.file)
+    this.state = foldJournal(read.records, this.file)
+    this.state.torn = read.torn
+  }
+
+  /** The journal in `dir` (created on the first event), its state folded from what is on disk. */
+  static open(dir: string, deploymentId: string): OrderJournal {
+    if (typeof deploymentId !== 'string' || deploymentId === '') throw new ConfigError('a journal needs a deployment id')
+    return new OrderJournal(deploymentId, dir)
+  }
+
+  /** The folded state (live: it changes as events are appended). */
+  get current(): Readonly<JournalState> {
+    return this.state
+  }
+
+  order(clientOrderId: string): JournalOrder {
+    const o = this.state.orders.get(clientOrderId)
+    if (o === undefined) throw new DataError(`${this.file}: no order ${JSON.stringify(clientOrderId)} in the journal`)
+    return o
+  }
+
+  position(strategy: string, symbol: string): number {
+    return this.state.positions.get(positionKey(strategy, symbol)) ?? 0
+  }
+
+  /** Journal an order before it is sent; returns it with its sequence number and client order id. */
+  intent(intent: OrderIntent, time: number): JournalOrder {
+    if (!(intent.qty > 0) || !Number.isFinite(intent.qty)) throw new ConfigError(`order qty must be a finite number > 0 (received ${intent.qty})`)
+    const seq = this.state.nextSeq
+    this.append({ type: 'intent', seq, clientOrderId: clientOrderId(this.deploymentId, seq), time, ...intent })
+    return this.order(clientOrderId(this.deploymentId, seq))
+  }
+
+  sent(id: string, time: number): void {
+    this.append({ type: 'sent', clientOrderId: id, time })
+  }
+
+  ack(id: string, exchangeOrderId: string, time: number): void {
+    this.append({ type: 'ack', clientOrderId: id, exchangeOrderId, time })
+  }
+
+  /** A fill; false (nothing written) when its trade id was journaled already. */
+  fill(id: string, fill: { tradeId: string; qty: number; price: number; fee: number }, time: number): boolean {
+    if (this.state.tradeIds.has(fill.tradeId)) return false
+    this.append({ type: 'fill', clientOrderId: id, time, ...fill })
+    return true
+  }
+
+  cancel(id: string, time: number, reason?: string): void {
+    this.append({ type: 'cancel', clientOrderId: id, time, ...(reason === undefined ? {} : { reason }) })
+  }
+
+  reject(id: string, reason: string, time: number): void {
+    this.append({ type: 'reject', clientOrderId: id, reason, time })
+  }
+
+  unknown(id: string, reason: string, time: number): void {
+    this.append({ type: 'unknown', clientOrderId: id, reason, time })
+  }
+
+  snapshot(source: 'venue' | 'local', positions: Record<string, number>, time: number): void {
+    this.append({ type: 'snapshot', source, positions, time })
+  }
+
+  /** Checked against the state first (an illegal event throws and is not written), then fsync'd, then folded. */
+  private append(event: JournalEvent): void {
+    applyEvent(this.state, event, this.file, true)
+    appendRecords(this.file, [event], { durable: true })
+    applyEvent(this.state, event, this.file)
+  }
+}
+
+/** The state a sequence of events leaves; orders sent but never answered before a restart are UNKNOWN. */
+export function foldJournal(events: readonly JournalEvent[], file = 'journal'): JournalState {
+  const state: JournalState = { orders: new Map(), positions: new Map(), nextSeq: 1, tradeIds: new Set(), torn: 0 }
+  for (const e of events) applyEvent(state, e, file)
+  // Folded from disk, an INTENT or SENT order has lost its process: it may or may not have reached the venue.
+  for (const o of state.orders.values()) if (o.state === 'INTENT' || o.state === 'SENT') o.state = 'UNKNOWN'
+  return state
+}
+
+/** One event folded into the state; every check comes before any change, so `check` (only the checks)
+ * tells whether the event may be written. */
+function applyEvent(state: JournalState, e: JournalEvent, file: string, check = false): void {
+  if (e.type === 'snapshot') return
+  if (e.type === 'intent') {
+    if (state.orders.has(e.clientOrderId)) throw new DataError(`${file}: order ${e.clientOrderId} is journaled twice`)
+    if (e.seq !== state.nextSeq) throw new DataError(`${file}: order sequence ${e.seq} where ${state.nextSeq} was next`)
+    if (check) return
+    const { type: _t, time: _time, ...rest } = e
+    state.orders.set(e.clientOrderId, { ...rest, state: 'INTENT', filled: 0, avgPrice: NaN, fees: 0 })
+    state.nextSeq = e.seq + 1
+    return
+  }
+  const o = state.orders.get(e.clientOrderId)
+  if (o === undefined) throw new DataError(`${file}: ${e.type} for ${JSON.stringify(e.clientOrderId)}, which the journal never sent`)
+  const closed = o.state === 'FILLED' || o.state === 'CANCELLED' || o.state === 'REJECTED'
+  switch (e.type) {
+    case 'sent':
+      if (o.state !== 'INTENT') throw illegal(file, o, e.type)
+      if (check) return
+      o.state = 'SENT'
+      return
+    case 'unknown':
+      if (closed) throw illegal(file, o, e.type)
+      if (check) return
+      o.state = 'UNKNOWN'
+      o.reason = e.reason
+      return
+    case 'ack':
+      if (o.state === 'REJECTED') throw illegal(file, o, e.type)
+      if (check) return
+      o.exchangeOrderId = e.exchangeOrderId
+      if (o.state === 'INTENT' || o.state === 'SENT' || o.state === 'UNKNOWN') o.state = 'ACKED'
+      return
+    case 'fill': {
+      // One trade counts once, however often it was reported (a stream and a REST backfill).
+      if (state.tradeIds.has(e.tradeId)) return
+      // A fill may arrive before the ack, or after a cancel that raced it: the venue is the truth.
+      if (o.state === 'INTENT' || o.state === 'REJECTED') throw illegal(file, o, e.type)
+      if (!(e.qty > 0) || !Number.isFinite(e.price)) throw new DataError(`${file}: fill ${e.tradeId} of ${o.clientOrderId} has qty ${e.qty} at ${e.price}`)
+      if (o.filled + e.qty > o.qty * (1 + 1e-9)) throw new DataError(`${file}: fill ${e.tradeId} would fill ${o.clientOrderId} past its qty ${o.qty} (filled ${o.filled} + ${e.qty})`)
+      if (check) return
+      state.tradeIds.add(e.tradeId)
+      o.avgPrice = o.filled === 0 ? e.price : (o.avgPrice * o.filled + e.price * e.qty) / (o.filled + e.qty)
+      o.filled += e.qty
+      o.fees += e.fee
+      if (o.state !== 'CANCELLED') o.state = o.filled >= o.qty * (1 - 1e-9) ? 'FILLED' : 'PARTIALLY_FILLED'
+      const key = positionKey(o.strategy, o.symbol)
+      state.positions.set(key, (state.positions.get(key) ?? 0) + (o.side === 'buy' ? e.qty : -e.qty))
+      return
+    }
+    case 'cancel':
+      if (o.state === 'FILLED' || o.state === 'REJECTED') throw illegal(file, o, e.type)
+      if (check) return
+      o.state = 'CANCELLED'
+      if (e.reason !== undefined) o.reason = e.reason
+      return
+    case 'reject':
+      if (o.filled > 0 || closed) throw illegal(file, o, e.type)
+      if (check) return
+      o.state = 'REJECTED'
+      o.reason = e.reason
+      return
+  }
+}
+
+function illegal(file: string, o: JournalOrder, event: string): DataError {
+  return new DataError(`${file}: order ${o.clientOrderId} is ${o.state}; a ${event} cannot follow`)
+}
+
+function positionKey(strategy: string, symbol: string): string {
+  return `${strategy}|${symbol}`
+}

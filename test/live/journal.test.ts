@@ -1,0 +1,120 @@
+// The order journal (issue 19, point 2, first step): deterministic client order ids, the fold of events
+// into orders and positions (hand-worked), duplicate trade ids counted once, illegal events refused and
+// not written, the same state after a reopen, and a process SIGKILLed between send and answer restarting
+// with that order UNKNOWN under the same client id (looked up, never sent again).
+
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { clientOrderId, OrderJournal } from '../../lib/live/index.js'
+import { FIXTURES } from '../helpers.js'
+
+const dirs: string[] = []
+const fresh = () => {
+  const d = mkdtempSync(join(tmpdir(), 'mtflow-journal-'))
+  dirs.push(d)
+  return d
+}
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+})
+
+describe('client order ids', () => {
+  it('are "mt" + 10 hex digits of the deployment id\'s sha256 + the sequence in base 36: alphanumeric, ≤ 23 characters', () => {
+    const hash = createHash('sha256').update('dep-1').digest('hex').slice(0, 10)
+    expect(clientOrderId('dep-1', 1)).toBe(`mt${hash}1`)
+    expect(clientOrderId('dep-1', 36)).toBe(`mt${hash}10`)
+    expect(clientOrderId('dep-1', Number.MAX_SAFE_INTEGER)).toMatch(/^mt[0-9a-f]{10}[0-9a-z]{11}$/)
+    expect(clientOrderId('dep-1', Number.MAX_SAFE_INTEGER).length).toBe(23)
+    expect(clientOrderId('dep-2', 1)).not.toBe(clientOrderId('dep-1', 1))
+    for (const bad of [0, -1, 1.5, NaN]) expect(() => clientOrderId('d', bad)).toThrow('an order sequence number must be an integer ≥ 1')
+  })
+})
+
+describe('the fold', () => {
+  it('orders, partial fills, fees and positions per strategy, worked by hand', () => {
+    const dir = fresh()
+    const j = OrderJournal.open(dir, 'd')
+    const a = j.intent({ strategy: 'trend', symbol: 'BTC/USDT', side: 'buy', qty: 2, kind: 'limit', price: 100 }, 1)
+    const b = j.intent({ strategy: 'revert', symbol: 'BTC/USDT', side: 'sell', qty: 1, kind: 'market' }, 2)
+    expect([a.seq, b.seq]).toEqual([1, 2])
+    j.sent(a.clientOrderId, 3)
+    j.ack(a.clientOrderId, 'X-1', 4)
+    expect(j.fill(a.clientOrderId, { tradeId: 't1', qty: 0.5, price: 100, fee: 0.05 }, 5)).toBe(true)
+    // The same trade reported again (a REST backfill after the stream): counted once.
+    expect(j.fill(a.clientOrderId, { tradeId: 't1', qty: 0.5, price: 100, fee: 0.05 }, 6)).toBe(false)
+    expect(j.order(a.clientOrderId)).toMatchObject({ state: 'PARTIALLY_FILLED', filled: 0.5, avgPrice: 100, fees: 0.05, exchangeOrderId: 'X-1' })
+    j.fill(a.clientOrderId, { tradeId: 't2', qty: 1.5, price: 96, fee: 0.15 }, 7)
+    // Average price (0.5·100 + 1.5·96) / 2 = 97.
+    expect(j.order(a.clientOrderId)).toMatchObject({ state: 'FILLED', filled: 2, avgPrice: 97 })
+    expect(j.order(a.clientOrderId).fees).toBeCloseTo(0.2, 12)
+    // A fill before its ack (the venue's stream can be faster than the answer), then a cancel that raced it.
+    j.sent(b.clientOrderId, 8)
+    j.fill(b.clientOrderId, { tradeId: 't3', qty: 0.25, price: 99, fee: 0 }, 9)
+    j.cancel(b.clientOrderId, 10, 'strategy exit')
+    expect(j.order(b.clientOrderId)).toMatchObject({ state: 'CANCELLED', filled: 0.25, reason: 'strategy exit' })
+    // A late fill of the cancelled order still counts (the venue is the truth).
+    j.fill(b.clientOrderId, { tradeId: 't4', qty: 0.25, price: 98, fee: 0 }, 11)
+    expect(j.position('trend', 'BTC/USDT')).toBe(2)
+    expect(j.position('revert', 'BTC/USDT')).toBe(-0.5)
+    expect(j.current.nextSeq).toBe(3)
+    // Reopened from disk: the same state.
+    const again = OrderJournal.open(dir, 'd')
+    expect([...again.current.orders.values()]).toEqual([...j.current.orders.values()])
+    expect([...again.current.positions]).toEqual([
+      ['trend|BTC/USDT', 2],
+      ['revert|BTC/USDT', -0.5],
+    ])
+    expect(again.current.nextSeq).toBe(3)
+    // 2 intents, 2 sents, 1 ack, 4 fills (the repeated t1 was not written), 1 cancel.
+    expect(readFileSync(j.file, 'utf8').split('\n').filter((l) => l !== '')).toHaveLength(10)
+  })
+
+  it('refuses illegal events without writing them: nothing on disk changes', () => {
+    const dir = fresh()
+    const j = OrderJournal.open(dir, 'd')
+    const o = j.intent({ strategy: 's', symbol: 'ETH/USDT', side: 'buy', qty: 1, kind: 'market' }, 1)
+    const before = readFileSync(j.file, 'utf8')
+    expect(() => j.fill(o.clientOrderId, { tradeId: 'x', qty: 1, price: 10, fee: 0 }, 2)).toThrow(`order ${o.clientOrderId} is INTENT; a fill cannot follow`)
+    j.sent(o.clientOrderId, 2)
+    expect(() => j.fill(o.clientOrderId, { tradeId: 'x', qty: 1.5, price: 10, fee: 0 }, 3)).toThrow('past its qty 1')
+    j.reject(o.clientOrderId, 'InsufficientFunds', 3)
+    expect(() => j.ack(o.clientOrderId, 'X', 4)).toThrow('is REJECTED; a ack cannot follow')
+    expect(() => j.cancel('mt-not-ours', 4)).toThrow('"mt-not-ours", which the journal never sent')
+    expect(() => j.intent({ strategy: 's', symbol: 'ETH/USDT', side: 'buy', qty: 0, kind: 'market' }, 5)).toThrow('order qty must be a finite number > 0')
+    const after = readFileSync(j.file, 'utf8')
+    expect(after.startsWith(before)).toBe(true)
+    // Only "sent" and "reject" were added.
+    expect(after.slice(before.length).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l).type)).toEqual(['sent', 'reject'])
+  })
+})
+
+describe('a deployment killed between send and answer', () => {
+  it('restarts with the order UNKNOWN under the same client id, and the next order gets the next sequence', async () => {
+    const dir = fresh()
+    const child = spawn(process.execPath, [join(FIXTURES, 'journal-writer.cjs'), dir, 'dep-kill'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const id = await new Promise<string>((resolve, reject) => {
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString()
+        if (out.includes('\n')) resolve(out.trim())
+      })
+      child.on('exit', (code) => reject(new Error(`the writer exited (${code}) before printing`)))
+    })
+    child.kill('SIGKILL')
+    await new Promise((r) => child.on('close', r))
+    expect(id).toBe(clientOrderId('dep-kill', 1))
+    const j = OrderJournal.open(dir, 'dep-kill')
+    // Sent, never answered: it may be at the venue. Looked up by this id at reconciliation, never resent.
+    expect(j.order(id)).toMatchObject({ state: 'UNKNOWN', qty: 0.5, filled: 0, strategy: 'sma-cross' })
+    expect(j.current.torn).toBe(0)
+    // The lookup found it at the venue, filled.
+    j.ack(id, 'X-77', 2_000)
+    j.fill(id, { tradeId: 'T-1', qty: 0.5, price: 42_000, fee: 0.01 }, 2_001)
+    expect(j.position('sma-cross', 'BTC/USDT')).toBe(0.5)
+    expect(j.intent({ strategy: 'sma-cross', symbol: 'BTC/USDT', side: 'sell', qty: 0.5, kind: 'market' }, 2_002).clientOrderId).toBe(clientOrderId('dep-kill', 2))
+  }, 30_000)
+})
