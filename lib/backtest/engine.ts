@@ -122,6 +122,9 @@ export class Engine {
   private readonly orderById: (Order | undefined)[] = [undefined]
   private readonly sleeveByName = new Map<string, Sleeve>()
   private nextId = 1
+  /** Progress of a run (begin → advance → end), and bars delivered so far. */
+  private progress: Progress | undefined
+  private delivered = 0
   now = NaN
   label = NaN
   /** Equity points: one per distinct close time, labelled with the open time of its shortest bar. */
@@ -208,19 +211,35 @@ export class Engine {
     }
   }
 
-  /** Runs the whole data set through every sleeve. */
+  /** Runs the whole data set through every sleeve: `begin`, every bar (`advance`), `end`. */
   run(): void {
+    this.begin()
+    this.advance(Infinity)
+    this.end()
+  }
+
+  /** onStart for every sleeve, and the orders placed there. The first part of `run`; a session that feeds
+   * bars as they close (lib/live) calls it once, then `advance` as bars arrive, then `end`. */
+  begin(): void {
     for (const sleeve of this.sleeves) {
       sleeve.ctx.time = NaN
       this.callback(sleeve, 'onStart', undefined, () => sleeve.strategy.onStart?.(sleeve.ctx))
     }
     this.drain()
+    const sink = this.options.progress
+    this.progress = sink === undefined ? undefined : new Progress({ label: 'backtest', total: this.times.length, sink })
+  }
+
+  /**
+   * Steps every bar that closes at or before `until`, in the merge order: by close time; on a tie the
+   * shorter timeframe first, then the earlier series. `run` passes Infinity (one compare per bar, against
+   * a constant: the plain loop without it measured the same).
+   */
+  advance(until: number): void {
     const series = this.series
     const count = series.length
-    const total = this.times.length
-    const sink = this.options.progress
-    const progress = sink === undefined ? undefined : new Progress({ label: 'backtest', total, sink })
-    let delivered = 0
+    const progress = this.progress
+    let delivered = this.delivered
     if (count === 1) {
       // One series: its bars in order, no merge (the loop below with one candidate, minus the search).
       const s = series[0]!
@@ -228,6 +247,7 @@ export class Engine {
       while (s.i + 1 < s.n) {
         const open = time[s.i + 1]!
         const t = open + s.tfMs
+        if (t > until) break
         if (t !== this.now) {
           if (this.now === this.now) this.record()
           this.now = t
@@ -250,7 +270,7 @@ export class Engine {
           bestT = t
         }
       }
-      if (best === undefined) break
+      if (best === undefined || bestT > until) break
       if (bestT !== this.now) {
         if (this.now === this.now) this.record()
         this.now = bestT
@@ -260,10 +280,16 @@ export class Engine {
       this.step(best)
       if (progress !== undefined && (++delivered & 0xffff) === 0) progress.set(delivered)
     }
+    this.delivered = delivered
+  }
+
+  /** The end of the data: positions closed if `closeAtEnd`, the last point recorded, working orders expired
+   * ("end of data"), open trades marked open, onStop. */
+  end(): void {
     if (this.options.closeAtEnd) this.closeAll()
     if (this.now === this.now) this.record()
     this.finish()
-    progress?.finish(`${total.toLocaleString('en-US')} bars`)
+    this.progress?.finish(`${this.times.length.toLocaleString('en-US')} bars`)
   }
 
   private step(s: SeriesState): void {
