@@ -59,6 +59,20 @@ export function backtest(options: BacktestOptions): BacktestResult {
 }
 
 export function portfolioBacktest(options: PortfolioOptions): BacktestResult {
+  const engine = buildEngine(options)
+  engine.run()
+  const result = collectResults(engine, options.periodsPerYear)
+  lastEngine = engine
+  return result
+}
+
+/**
+ * The engine a backtest runs, built and checked from its options: the sleeves' strategies, params,
+ * subscriptions, names and capital, the fill model, limits, sizing. A paper deployment builds its engine
+ * here too, so it cannot default anything differently (lib/live/PLAN.md step 2); `run()` it, or step it
+ * with begin / advance / end.
+ */
+export function buildEngine(options: PortfolioOptions): Engine {
   const cash = options.cash ?? 100_000
   if (!(Number.isFinite(cash) && cash > 0)) throw new ConfigError(`cash must be a number > 0 (received ${cash})`)
   if (options.sleeves.length === 0) throw new ConfigError('a portfolio backtest needs at least one strategy')
@@ -83,7 +97,7 @@ export function portfolioBacktest(options: PortfolioOptions): BacktestResult {
     return { strategy, params, subscriptions, cash: (cash * weights[k]!) / totalWeight, name: count === 1 ? base : `${base}#${count}` }
   })
   const lookup = dataLookup(options.data, options)
-  const engine = new Engine(specs, lookup, {
+  return new Engine(specs, lookup, {
     fills: fillModel(options.fills),
     limits: riskLimits(options.limits),
     sizing: options.sizing ?? { percent: 1 },
@@ -91,10 +105,6 @@ export function portfolioBacktest(options: PortfolioOptions): BacktestResult {
     closeAtEnd: options.closeAtEnd ?? false,
     ...(options.progress === undefined ? {} : { progress: options.progress }),
   })
-  engine.run()
-  const result = collectResults(engine, options.periodsPerYear)
-  lastEngine = engine
-  return result
 }
 
 // The last run's engine, kept alive until the next run. Its objects' final shapes (V8 maps) are

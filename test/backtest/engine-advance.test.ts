@@ -3,23 +3,14 @@
 // equity as one `run`, for one series (the fast path) and for two merged series, whatever the steps.
 
 import { describe, expect, it } from 'vitest'
-import { collectResults, fillModel, riskLimits } from '../../lib/backtest/index.js'
-import { Engine, type SleeveSpec } from '../../lib/backtest/engine.js'
+import { buildEngine, collectResults } from '../../lib/backtest/index.js'
+import type { Engine } from '../../lib/backtest/engine.js'
 import { readBarsCsv, syntheticPair, timeframeMs, type Bars } from '../../lib/index.js'
-import { getStrategy } from '../../lib/strategy/index.js'
 import { SAMPLE_CSV } from '../helpers.js'
 
-function engine(strategyName: string, params: Record<string, number>, data: Record<string, Bars>, timeframe: string): Engine {
-  const strategy = getStrategy(strategyName)
-  const full = { ...Object.fromEntries(Object.entries(strategy.params).map(([k, v]) => [k, (v as { default: number }).default])), ...params }
-  const specs: SleeveSpec[] = [{ strategy, params: full, subscriptions: strategy.universe(full, { symbols: Object.keys(data), timeframe }), cash: 100_000, name: strategyName }]
-  return new Engine(specs, (symbol) => data[symbol]!, {
-    fills: fillModel({ takerRate: 0.0005, slippageBps: 2 }),
-    limits: riskLimits({}),
-    sizing: { percent: 0.5 },
-    lotSize: 0,
-    closeAtEnd: false,
-  })
+/** The engine a backtest of these options runs (buildEngine: the backtest's own setup). */
+function engine(strategy: string, params: Record<string, number>, data: Record<string, Bars>, timeframe: string): Engine {
+  return buildEngine({ sleeves: [{ strategy, params, symbols: Object.keys(data), timeframe, weight: 1 }], data, cash: 100_000, sizing: { percent: 0.5 }, fills: { takerRate: 0.0005, slippageBps: 2 } })
 }
 
 /** Every bar's close time across the data, ascending and distinct: the watermarks a feed would give. */
