@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, rmSync, statSync, type Dirent } from 'node:fs'
 import { basename, join, relative, resolve, sep } from 'node:path'
 import { ConfigError, NotFoundError } from './errors.js'
-import { duration, lockStaleReason, locksHeld, removeLockIfStale, type LockInfo } from './lock.js'
+import { duration, lockStaleReason, locksHeld, pidAlive, removeLockIfStale, type LockInfo } from './lock.js'
 
 export interface Debris {
   path: string
@@ -134,7 +134,7 @@ function classify(path: string, checks: Checks): Debris | undefined {
   if (aside !== null) {
     const pid = Number(aside[2])
     const age = Date.now() - Number(aside[3])
-    if (!isAlive(pid)) return { path, kind: 'lock', reason: `lock moved aside by pid ${pid}, which is gone` }
+    if (!pidAlive(pid)) return { path, kind: 'lock', reason: `lock moved aside by pid ${pid}, which is gone` }
     if (age > ASIDE_MS) return { path, kind: 'lock', reason: `lock moved aside ${duration(age)} ago` }
     return undefined
   }
@@ -145,7 +145,7 @@ function classify(path: string, checks: Checks): Debris | undefined {
 function tempDebris(path: string, pid: number, checks: Checks): Debris | undefined {
   const age = ageOf(path)
   if (age === undefined) return undefined // gone meanwhile: renamed into place or removed by its writer
-  if (!isAlive(pid)) return { path, kind: 'temp', reason: `writer pid ${pid} is gone` }
+  if (!pidAlive(pid)) return { path, kind: 'temp', reason: `writer pid ${pid} is gone` }
   if (age > checks.tempAgeMs) return { path, kind: 'temp', reason: `untouched for ${duration(age)}` }
   return undefined
 }
@@ -195,17 +195,6 @@ function heldHere(path: string): boolean {
   return locksHeld().some((held) => held === id || id.startsWith(`${held}.stale.`))
 }
 
-/** Alive on this host: signal 0 reaches it, or it exists under another user (EPERM). */
-function isAlive(pid: number): boolean {
-  // pid 0 and negative pids address process groups; a pid past 2^31 cannot exist.
-  if (!Number.isSafeInteger(pid) || pid <= 0 || pid > 0x7fffffff) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as { code?: string }).code !== 'ESRCH'
-  }
-}
 
 function ageOf(path: string): number | undefined {
   try {

@@ -224,7 +224,7 @@ export function duration(ms: number): string {
 }
 
 /** Alive on this host: signal 0 reaches it, or it exists under another user (EPERM). */
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0 || pid > 0x7fffffff) return false
   try {
     process.kill(pid, 0)

@@ -6,6 +6,7 @@
 
 import { ConfigError, timeframeMs } from '../core/index.js'
 import { loadBars, type Bars } from '../data/index.js'
+import type { BarEvent } from '../strategy/index.js'
 
 /** Time for a deployment: the wall clock, or one a test moves. */
 export interface Clock {
@@ -59,19 +60,8 @@ export class ManualClock implements Clock {
   }
 }
 
-/** One closed bar of one series. */
-export interface FeedBar {
-  symbol: string
-  timeframe: string
-  /** Open time, epoch ms (as in Bars). */
-  time: number
-  closeTime: number
-  open: number
-  high: number
-  low: number
-  close: number
-  volume: number
-}
+/** One closed bar of one series: the strategy's BarEvent without its position in the engine's series. */
+export type FeedBar = Omit<BarEvent, 'index'>
 
 export interface FeedBatch {
   bars: FeedBar[]
