@@ -89,8 +89,10 @@ export function doctor(home: string, fix: boolean): Finding[] {
 
   // 2. Torn and corrupt JSON lines, in every record file of the runs and the registry.
   for (const file of jsonlFiles(join(home, 'runs')).concat(jsonlFiles(join(home, 'registry')))) {
+    let n: number
     try {
-      jsonl().readRecords(file, 0, { raw: true })
+      // One read: the reader counts torn records by the same rule doctor repairs.
+      n = jsonl().readRecords(file, 0, { raw: true }).torn
     } catch (error) {
       if (!(error instanceof DataError)) throw error
       // An experiment index is derived from its run folders: step 3 rebuilds it, nothing is lost.
@@ -98,7 +100,6 @@ export function doctor(home: string, fix: boolean): Finding[] {
       add({ problem: 'corrupt', path: rel(file), detail: what(error.message, file), hint: 'a line that is not a torn write: correct or delete it by hand (the records after it are intact)' })
       continue
     }
-    const n = jsonl().countTorn(file)
     if (n === 0) continue
     const lock = appendLock(tracker, file)
     if (lock === 'live') {

@@ -123,7 +123,7 @@ export function registryCommand(context: CliContext): Command {
       // A model package (mtflow's model.json) is checked whole before it enters the registry, as
       // registerPackage does: a package a server could not load (a cyclic tree…) is refused here.
       const check = (bytes: Buffer, path: string) => {
-        if (!looksLikePackage(path, bytes)) return
+        if (!looksLikePackage(bytes)) return
         const { readPackage } = lazy('../ml/index.js') as typeof import('../ml/index.js')
         readPackage(bytes.toString('utf8'), `artifact ${JSON.stringify(path)} of run ${o.run}`)
       }
@@ -243,8 +243,8 @@ export async function registerStrategyVersion(
   return { ...version, ...(parity === undefined ? {} : { parity }), created }
 }
 
-/** A file named model.json, or JSON that says it is an mtflow model package. */
-function looksLikePackage(path: string, bytes: Buffer): boolean {
-  if (path.split('/').pop() === 'model.json') return true
-  return bytes.length > 0 && bytes[0] === 0x7b /* { */ && bytes.subarray(0, 4096).toString('utf8').includes('"mtflow-model"')
+/** JSON that says it is an mtflow model package (another tool's model.json is registered as it is). */
+function looksLikePackage(bytes: Buffer): boolean {
+  const { PACKAGE_FORMAT } = lazy('../ml/index.js') as typeof import('../ml/index.js')
+  return bytes.length > 0 && bytes[0] === 0x7b /* { */ && bytes.subarray(0, 4096).toString('utf8').includes(JSON.stringify(PACKAGE_FORMAT))
 }

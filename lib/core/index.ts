@@ -2,6 +2,7 @@
 // It imports nothing else of lib.
 
 export * from './errors.js'
+export * from './json.js'
 export * from './hash.js'
 export * from './fs.js'
 export * from './time.js'

@@ -6,16 +6,7 @@ import { ConfigError } from './errors.js'
 import { dirname, join, resolve } from 'node:path'
 
 export function resolveHome(home?: string): string {
-  const fromEnv = process.env.MTFLOW_HOME
-  const dir =
-    home !== undefined && home !== ''
-      ? resolve(home)
-      : fromEnv !== undefined && fromEnv !== ''
-        ? resolve(fromEnv)
-        : (() => {
-            const root = findProjectRoot(process.cwd())
-            return root === undefined ? resolve('data') : join(root, 'data')
-          })()
+  const dir = chooseHome(home)
   // A workspace that does not exist yet is made on first write; one that is a file is a mistake.
   let isFile = false
   try {
@@ -25,6 +16,14 @@ export function resolveHome(home?: string): string {
   }
   if (isFile) throw new ConfigError(`the workspace ${dir} is a file, not a folder (give --home or MTFLOW_HOME a folder)`)
   return dir
+}
+
+function chooseHome(home: string | undefined): string {
+  if (home !== undefined && home !== '') return resolve(home)
+  const fromEnv = process.env.MTFLOW_HOME
+  if (fromEnv !== undefined && fromEnv !== '') return resolve(fromEnv)
+  const root = findProjectRoot(process.cwd())
+  return root === undefined ? resolve('data') : join(root, 'data')
 }
 
 /** The nearest directory at or above `from` whose package.json is named "mtflow". */

@@ -43,7 +43,8 @@ export function parseBarsCsv(text: string, options: ReadCsvOptions & { label?: s
   }
   const n = lines.length - 1
   const bars = emptyBars(options, n)
-  const timeTexts = lines.slice(1).map((line) => (line.split(',')[cols.time] ?? '').trim().replace(/^"|"$/g, ''))
+  const rows = lines.slice(1).map((line) => line.split(','))
+  const timeTexts = rows.map((cells) => (cells[cols.time] ?? '').trim().replace(/^"|"$/g, ''))
   const isEpoch = (text: string) => /^\d+(\.\d+)?$/.test(text)
   // Epoch numbers: one unit (s, ms, µs or ns) for the whole column, from its median step between rows
   // against the timeframe, else its median magnitude (epochUnitOf).
@@ -52,7 +53,7 @@ export function parseBarsCsv(text: string, options: ReadCsvOptions & { label?: s
   const epochs = [...inOrder].sort((a, b) => a - b)
   const unit = epochUnitOf(epochs.length === 0 ? 0 : epochs[epochs.length >> 1]!, { median: steps.length === 0 ? 0 : steps[steps.length >> 1]!, timeframeMs: timeframeMs(options.timeframe) })
   for (let i = 0; i < n; i++) {
-    const cells = lines[i + 1]!.split(',')
+    const cells = rows[i]!
     const where = `${label} line ${i + 2}`
     const timeText = timeTexts[i]!
     bars.time[i] = toEpochMs(isEpoch(timeText) ? epochToMs(Number(timeText), unit) : timeText, `${where} time`)

@@ -4,7 +4,7 @@
 
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { ConfigError, DataError, lockStaleReason, preview, processStartMs, removeLockIfStale, withLockSync, type LockInfo } from '../core/index.js'
+import { ConfigError, DataError, lockStaleReason, pidAlive, preview, processStartMs, removeLockIfStale, withLockSync, type LockInfo } from '../core/index.js'
 
 /**
  * Layout of one dataset (source, symbol, timeframe):
@@ -190,16 +190,6 @@ const LOCK_ASIDE = /\.lock\.stale\.(\d+)\.(\d+)$/
 const STALE_LOCK_MS = 600_000
 const ASIDE_MS = 60_000
 
-function alive(pid: number): boolean {
-  if (pid === process.pid) return true
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as { code?: string }).code === 'EPERM'
-  }
-}
-
 /**
  * A temp file of another live pid found while holding the dataset's lock: a writer that lost the lock
  * (only possible by the age rule where /proc cannot tell) or a reused pid. It is the live writer's, and
@@ -264,7 +254,7 @@ function fileDebris(dir: string, out: LakeDebris[], locked = false): void {
     }
     const pid = tempPid(entry.name)
     if (pid !== undefined) {
-      if (!alive(pid)) out.push({ path, kind: 'temp', reason: `writer pid ${pid} is gone` })
+      if (!pidAlive(pid)) out.push({ path, kind: 'temp', reason: `writer pid ${pid} is gone` })
       else if (locked && pid !== process.pid && reusedPid(pid, path)) out.push({ path, kind: 'temp', reason: `pid ${pid} does not hold the dataset's lock` })
       continue
     }

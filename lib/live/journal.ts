@@ -6,7 +6,8 @@
 
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
-import { ConfigError, DataError } from '../core/index.js'
+import { existsSync } from 'node:fs'
+import { ConfigError, DataError, syncDirectory } from '../core/index.js'
 import { appendRecords, readRecords } from '../track/jsonl.js'
 
 export type OrderSide = 'buy' | 'sell'
@@ -73,19 +74,32 @@ export const OPEN_STATES: ReadonlySet<JournalOrderState> = new Set(['INTENT', 'S
  * deployment and sequence always give the same id, so a restarted process looks its orders up by it.
  */
 export function clientOrderId(deploymentId: string, seq: number): string {
+  return idOf(idPrefix(deploymentId), seq)
+}
+
+function idPrefix(deploymentId: string): string {
+  return `mt${createHash('sha256').update(deploymentId).digest('hex').slice(0, 10)}`
+}
+
+function idOf(prefix: string, seq: number): string {
   if (!Number.isSafeInteger(seq) || seq < 1) throw new ConfigError(`an order sequence number must be an integer ≥ 1 (received ${seq})`)
-  return `mt${createHash('sha256').update(deploymentId).digest('hex').slice(0, 10)}${seq.toString(36)}`
+  return `${prefix}${seq.toString(36)}`
 }
 
 export class OrderJournal {
   readonly file: string
   private readonly state: JournalState
+  private readonly prefix: string
+  /** Whether the file's folder entry is known to be on disk (synced once, after the file is created). */
+  private folderSynced: boolean
 
   private constructor(
     readonly deploymentId: string,
-    dir: string,
+    private readonly dir: string,
   ) {
     this.file = join(dir, 'journal.jsonl')
+    this.prefix = idPrefix(deploymentId)
+    this.folderSynced = existsSync(this.file)
     const read = readRecords<JournalEvent>(this.file)
     this.state = foldJournal(read.records, this.file)
     this.state.torn = read.torn
@@ -116,8 +130,9 @@ export class OrderJournal {
   intent(intent: OrderIntent, time: number): JournalOrder {
     if (!(intent.qty > 0) || !Number.isFinite(intent.qty)) throw new ConfigError(`order qty must be a finite number > 0 (received ${intent.qty})`)
     const seq = this.state.nextSeq
-    this.append({ type: 'intent', seq, clientOrderId: clientOrderId(this.deploymentId, seq), time, ...intent })
-    return this.order(clientOrderId(this.deploymentId, seq))
+    const id = idOf(this.prefix, seq)
+    this.append({ type: 'intent', seq, clientOrderId: id, time, ...intent })
+    return this.order(id)
   }
 
   sent(id: string, time: number): void {
@@ -155,6 +170,11 @@ export class OrderJournal {
   private append(event: JournalEvent): void {
     applyEvent(this.state, event, this.file, true)
     appendRecords(this.file, [event], { durable: true })
+    // The file's fsync does not make a new file's name durable: its folder is synced once, after creation.
+    if (!this.folderSynced) {
+      syncDirectory(this.dir)
+      this.folderSynced = true
+    }
     applyEvent(this.state, event, this.file)
   }
 }

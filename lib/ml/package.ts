@@ -3,7 +3,7 @@
 // trained on, its cross-validated metrics and the run that made it. Packages round-trip exactly and are
 // stored in, and loaded from, the registry by version or alias.
 
-import { capMessage, ConfigError, preview, sha256 } from '../core/index.js'
+import { capMessage, checkJsonDepth, ConfigError, preview, sha256 } from '../core/index.js'
 import { modelFromJSON, type Labeled, type Model, type ModelJSON, type Task } from './model.js'
 import { RouterModel } from './router.js'
 
@@ -110,12 +110,14 @@ export function serializePackage(pkg: ModelPackage): string {
  */
 export function readPackage(text: string, where = 'model package'): { pkg: ModelPackage; model: Model } {
   let pkg: ModelPackage
+  // Nesting checked on the text first: a hostile package nested far deeper than any real one (under 10
+  // levels) never reaches the validators that walk it.
+  checkJsonDepth(text, where)
   try {
     pkg = JSON.parse(text) as ModelPackage
   } catch (error) {
     throw new ConfigError(capMessage(`${where} is not JSON: ${error instanceof Error ? error.message : String(error)}`, 300), { cause: error })
   }
-  checkNesting(pkg, where)
   checkPackage(pkg, where)
   let model: Model
   try {
@@ -126,20 +128,6 @@ export function readPackage(text: string, where = 'model package'): { pkg: Model
   }
   checkAgreement(pkg, model, where)
   return { pkg, model }
-}
-
-/** A real package nests under 10 levels; far deeper is hostile (and would overflow whatever recursed into it). */
-const MAX_PACKAGE_DEPTH = 64
-
-function checkNesting(value: unknown, where: string): void {
-  const stack: [unknown, number][] = [[value, 1]]
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!
-    if (v === null || typeof v !== 'object') continue
-    if (depth > MAX_PACKAGE_DEPTH) throw new ConfigError(`${where} is nested more than ${MAX_PACKAGE_DEPTH} levels deep`)
-    // Arrays of numbers (the node arrays) hold nothing to descend into: skip them cheaply.
-    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1])
-  }
 }
 
 function checkPackage(pkg: ModelPackage, where = 'model package'): void {

@@ -5,9 +5,9 @@
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
-import { accessControl, type AccessOptions } from './access.js'
-import { capMessage, clipEchoes, CorruptFileError, errorMessage, FileIntegrityError, isUserError, NotFoundError } from '../core/index.js'
 import { resolve } from 'node:path'
+import { capMessage, clipEchoes, CorruptFileError, errorMessage, FileIntegrityError, isUserError, NotFoundError } from '../core/index.js'
+import { accessControl, type AccessOptions } from './access.js'
 import { FilterError, Registry, Tracker } from '../track/index.js'
 import { apiRoutes, sendJson } from './api.js'
 import { loadServedModel, modelRoutes, registryModelRoutes, type LoadedModel } from './models.js'
@@ -51,10 +51,11 @@ export function createModelApp(options: AppOptions & { ref: string }): { app: Ho
   return { app: modelRoutes(baseApp(options, tokenFree), loaded, { budgetMs: options.scoringBudgetMs }), loaded }
 }
 
-/** Headers, the body cap, access control and JSON errors: what every mtflow app has. Scoring a model
- * (POST …/invocations, GET …/ping and …/version) changes nothing, so on loopback it needs no token. */
+/** The scoring route, of `mtflow serve` (/models/REF/invocations) and of `mtflow models serve` (/invocations). */
 const SCORING_PATH = /^(\/models\/[^/]+)?\/invocations$/
 
+/** Headers, the body cap, access control and JSON errors: what every mtflow app has. Scoring a model
+ * (POST …/invocations, GET …/ping and …/version) changes nothing, so on loopback it needs no token. */
 function baseApp(options: AppOptions, tokenFree: AccessOptions['tokenFree']): Hono {
   const maxBody = options.maxBodyBytes ?? 2 ** 20
   const homes = [...new Set([resolve(options.home), options.home])].filter((h) => h.length > 1).sort((a, b) => b.length - a.length)
@@ -89,8 +90,9 @@ function baseApp(options: AppOptions, tokenFree: AccessOptions['tokenFree']): Ho
   app.onError((error, c) => {
     // Messages are cut: whatever they quote of a request comes back at most 200 characters at a time,
     // the whole message at most 500; the workspace's place on disk is not told to clients.
-    const message = () => capMessage(clipEchoes(hideHome(errorMessage(error)), requestTexts(c)), 500)
-    if (error instanceof HTTPException) return sendJson(c, { error: capMessage(clipEchoes(hideHome(error.message || 'request refused'), requestTexts(c)), 500) }, error.status)
+    const text = error instanceof HTTPException ? error.message || 'request refused' : errorMessage(error)
+    const message = () => capMessage(clipEchoes(hideHome(text), requestTexts(c)), 500)
+    if (error instanceof HTTPException) return sendJson(c, { error: message() }, error.status)
     if (error instanceof FileIntegrityError) return sendJson(c, { error: message() }, error.problem === 'sha256' ? 409 : 403)
     // A damaged workspace file: the request was fine, the server's data is not (named, for the operator).
     if (error instanceof CorruptFileError) return sendJson(c, { error: message() }, 500)

@@ -26,6 +26,7 @@ export function parseInvocation(body: unknown, pkg: ModelPackage): Matrix {
     })
     checkNames(columns as string[], fields)
     const at = fields.map((f) => (columns as string[]).indexOf(f.name))
+    checkRowCount(split.data.length)
     records = (split.data as unknown[]).map((row, r) => {
       if (!Array.isArray(row) || row.length !== columns.length) throw new ConfigError(`dataframe_split.data[${r}] must be an array of ${columns.length} values (received ${Array.isArray(row) ? `${row.length} values` : preview(row)})`)
       return at.map((i) => row[i])
@@ -33,6 +34,7 @@ export function parseInvocation(body: unknown, pkg: ModelPackage): Matrix {
   } else {
     const list = b[formats[0]!]
     if (!Array.isArray(list)) throw new ConfigError(`"${formats[0]}" must be an array of rows`)
+    checkRowCount(list.length)
     records = list.map((row, r) => {
       if (Array.isArray(row)) {
         if (formats[0] === 'dataframe_records') throw new ConfigError(`dataframe_records[${r}] must be an object of field: value`)
@@ -44,8 +46,6 @@ export function parseInvocation(body: unknown, pkg: ModelPackage): Matrix {
       return fields.map((f) => (row as Record<string, unknown>)[f.name])
     })
   }
-  if (records.length === 0) throw new ConfigError('no rows to score')
-  if (records.length > MAX_ROWS) throw new ConfigError(`${records.length} rows in one request; at most ${MAX_ROWS}`)
   const features = fields.filter((f) => f.type !== 'string')
   const keyIndex = fields.findIndex((f) => f.type === 'string')
   const X = new Float64Array(records.length * features.length)
@@ -112,4 +112,10 @@ export function readInvocation(text: string, pkg: ModelPackage): Matrix {
 /** The response body, serialized (numbers JSON cannot hold as the strings "NaN", "Infinity", "-Infinity"). */
 export function scoreToJson(loaded: { pkg: ModelPackage; model: Model }, m: Matrix): string {
   return JSON.stringify(score(loaded, m), (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v))
+}
+
+/** Checked before any row is copied. */
+function checkRowCount(rows: number): void {
+  if (rows === 0) throw new ConfigError('no rows to score')
+  if (rows > MAX_ROWS) throw new ConfigError(`${rows} rows in one request; at most ${MAX_ROWS}`)
 }

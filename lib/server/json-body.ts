@@ -3,41 +3,16 @@
 // message's JSON.stringify, a validator). A one-pass iterative scan over the raw text catches that first.
 
 import { Buffer } from 'node:buffer'
-import { capMessage, ConfigError } from '../core/index.js'
+import { capMessage, checkJsonDepth, ConfigError, MAX_JSON_DEPTH } from '../core/index.js'
 
-/** Nesting any mtflow request needs is under 10 levels; 64 leaves room and is still safe to recurse. */
-export const MAX_JSON_DEPTH = 64
+export { checkJsonDepth, MAX_JSON_DEPTH }
+
 /** Default size limit (bytes, UTF-8) when a route gives none. */
 export const MAX_JSON_BYTES = 2 ** 20
 
 export interface JsonBodyOptions {
   maxDepth?: number
   maxBytes?: number
-}
-
-/**
- * The deepest nesting of arrays and objects in a JSON text, counting only brackets outside strings
- * (a backslash escapes the next character). Stops with a ConfigError as soon as `maxDepth` is passed.
- * Unbalanced or otherwise malformed text is left for JSON.parse to refuse.
- */
-export function checkJsonDepth(text: string, what: string, maxDepth = MAX_JSON_DEPTH): number {
-  let depth = 0
-  let deepest = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i)
-    if (inString) {
-      if (ch === 0x5c) i++ // backslash: skip the escaped character (\" does not end the string)
-      else if (ch === 0x22) inString = false
-      continue
-    }
-    if (ch === 0x22) inString = true
-    else if (ch === 0x5b || ch === 0x7b) {
-      if (++depth > maxDepth) throw new ConfigError(`${what} is nested more than ${maxDepth} levels deep (arrays/objects, at character ${i})`)
-      if (depth > deepest) deepest = depth
-    } else if (ch === 0x5d || ch === 0x7d) depth--
-  }
-  return deepest
 }
 
 /** The parsed body; a ConfigError naming `what` if it is over the size or depth limit or not JSON. */

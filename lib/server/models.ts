@@ -122,6 +122,13 @@ class Scorer {
       })
       if (!turn) return over()
     }
+    // A client that went away while its body was read or while it waited for a worker: nothing to score.
+    // (An 'abort' listener added later would never fire for a signal that is already aborted.)
+    const gone = (): { status: 503; error: string } => ({ status: 503, error: 'the client went away; scoring was stopped' })
+    if (signal?.aborted === true) {
+      this.waiting.shift()?.()
+      return gone()
+    }
     this.running++
     try {
       const slot = this.take()
@@ -155,7 +162,7 @@ class Scorer {
         }
         const failed = (error: unknown) => finish({ status: 500, error: `scoring failed: ${error instanceof Error ? error.message : String(error)}` }, false)
         const exited = (code: number) => finish({ status: 500, error: `the scoring worker stopped (exit code ${code}) before answering` }, false)
-        const abandon = () => finish({ status: 503, error: 'the client went away; scoring was stopped' }, false)
+        const abandon = () => finish(gone(), false)
         const timer = setTimeout(() => finish(over(), false), Math.max(0, started + this.budgetMs - Date.now()))
         signal?.addEventListener('abort', abandon)
         worker.on('message', answered).on('error', failed).on('exit', exited)

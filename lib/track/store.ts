@@ -132,7 +132,15 @@ export class Tracker {
       try {
         linkSync(tmp, file)
       } catch (error) {
-        if ((error as { code?: string }).code !== 'EEXIST') throw error
+        const code = (error as { code?: string }).code
+        // A filesystem without hard links: an exclusive create still lets only one process win.
+        if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EXDEV') {
+          try {
+            writeFileSync(file, `${JSON.stringify(created, null, 2)}\n`, { flag: 'wx' })
+          } catch (inner) {
+            if ((inner as { code?: string }).code !== 'EEXIST') throw inner
+          }
+        } else if (code !== 'EEXIST') throw error
       } finally {
         rmSync(tmp, { force: true })
       }
