@@ -1,0 +1,73 @@
+// The Venue port (DESIGN: lib/live): where a deployment's orders go. SimVenue is the backtest's own
+// simulated exchange — the engine keeps matching orders against its bars, so paper fills exactly as the
+// backtest does. CcxtVenue sends them to an exchange through ccxt. A venue never blocks the engine's step:
+// `submit` and `cancel` return at once and every outcome comes back later as a VenueEvent.
+
+import type { OrderKind, OrderSide } from './journal.js'
+
+/** What the engine asks a venue to place: the journaled intent with its client order id. */
+export interface VenueOrder {
+  /** The deterministic client order id written to the journal before the send. */
+  cid: string
+  /** Unified symbol, e.g. "BTC/USDT". */
+  symbol: string
+  side: OrderSide
+  kind: OrderKind
+  qty: number
+  /** Limit price (kind "limit"). */
+  limit?: number
+  /** Trigger price (kind "stop"). */
+  stop?: number
+  /** Only reduce an open position (bracket children, closing orders). */
+  reduceOnly?: boolean
+}
+
+/** An order's state at the venue, as a lookup by client id finds it. */
+export interface VenueOrderState {
+  cid: string
+  exchangeId: string
+  status: 'open' | 'closed' | 'canceled' | 'rejected' | 'expired'
+  /** Quantity filled so far. */
+  filled: number
+  /** Quantity-weighted average fill price (NaN before any fill). */
+  average: number
+}
+
+export type VenueEvent =
+  | { type: 'ack'; cid: string; exchangeId: string; time: number }
+  | {
+      type: 'fill'
+      cid: string
+      /** The exchange's trade id: fills are booked once per trade id whatever path reported them. */
+      tradeId: string
+      qty: number
+      price: number
+      /** Fee in the quote currency (converted when the exchange charged another one). */
+      fee: number
+      liquidity: 'maker' | 'taker'
+      time: number
+    }
+  | { type: 'cancel'; cid: string; reason: string; time: number }
+  | { type: 'reject'; cid: string; reason: string; time: number }
+  /** The send's outcome is not known (timeout after the request left, dropped connection): look it up, never resend. */
+  | { type: 'unknown'; cid: string; reason: string; time: number }
+
+/** What a deployment needs of a venue, checked at start (ccxt's `has.*` for CcxtVenue). */
+export interface VenueNeeds {
+  symbols: readonly string[]
+  kinds: ReadonlySet<OrderKind>
+}
+
+export interface Venue {
+  /** True when the engine matches orders against bars (SimVenue); false when fills come from the venue. */
+  readonly matchesOnBars: boolean
+  /** Check capabilities and load markets; throws a ConfigError naming what is missing. */
+  start(needs: VenueNeeds): Promise<void>
+  submit(order: VenueOrder): void
+  cancel(cid: string, exchangeId?: string): void
+  /** Find an order by its client id (resolves UNKNOWN; undefined when the venue never saw it). */
+  lookup(cid: string, symbol: string): Promise<VenueOrderState | undefined>
+  /** Where the venue delivers its events (one sink; set before `start`). */
+  events(sink: (event: VenueEvent) => void): void
+  close(): Promise<void>
+}
