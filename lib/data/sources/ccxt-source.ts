@@ -58,7 +58,11 @@ export function createExchange(id: string, apiUrl?: string, timeoutMs?: number):
   return exchange
 }
 
-/** Rewrite every http(s) URL under exchange.urls.api to the origin of `apiUrl`, keeping the paths. */
+/**
+ * Rewrite every http(s) URL under exchange.urls.api to the origin of `apiUrl`, keeping the paths, and
+ * every ws(s) URL (ccxt pro's streams) to the same host and port with the matching WebSocket scheme
+ * (http → ws, https → wss), so one stand-in or proxy serves both.
+ */
 export function replaceOrigins(exchange: Exchange, apiUrl: string): void {
   let origin: string
   try {
@@ -66,10 +70,11 @@ export function replaceOrigins(exchange: Exchange, apiUrl: string): void {
   } catch {
     throw new ConfigError(`--api-url ${JSON.stringify(apiUrl)} is not a URL; expected e.g. http://127.0.0.1:8080`)
   }
+  const wsOrigin = origin.replace(/^http(s?):\/\//, 'ws$1://')
   const rewrite = (value: unknown): unknown => {
-    if (typeof value === 'string' && /^https?:\/\//.test(value)) {
+    if (typeof value === 'string' && /^(https?|wss?):\/\//.test(value)) {
       const url = new URL(value)
-      return `${origin}${url.pathname}${url.search}`.replace(/\/$/, value.endsWith('/') ? '/' : '')
+      return `${value.startsWith('ws') ? wsOrigin : origin}${url.pathname}${url.search}`.replace(/\/$/, value.endsWith('/') ? '/' : '')
     }
     if (value !== null && typeof value === 'object') {
       for (const [k, v] of Object.entries(value)) (value as Record<string, unknown>)[k] = rewrite(v)
