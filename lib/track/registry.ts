@@ -1,5 +1,6 @@
 // The registry: named, numbered versions of strategies (a source snapshot), models (a run's artifact),
-// notebooks (an executed .ipynb) and dashboards (a rendered HTML snapshot), each linked to runs; aliases
+// notebooks (an executed .ipynb), dashboards (a rendered HTML snapshot) and deployments (a production
+// config, deployment.json, pinned to one strategy version), each linked to runs; aliases
 // (champion, challenger…), model stages, retire/restore, and an audit log of every change with when and why.
 // Layout: registry/<kind>/<name>/v<N>/{version.json, files…}, aliases.json, audit.jsonl. Version folders are
 // written whole under a temp name and renamed into place; numbers are taken under the entry's lock.
@@ -12,8 +13,11 @@ import { ConfigError, CorruptFileError, DataError, NotFoundError, readFileInside
 import { appendRecords, readRecords } from './jsonl.js'
 import type { Tracker } from './store.js'
 
-export type RegistryKind = 'strategies' | 'models' | 'notebooks' | 'dashboards'
-export const REGISTRY_KINDS: readonly RegistryKind[] = ['strategies', 'models', 'notebooks', 'dashboards']
+export type RegistryKind = 'strategies' | 'models' | 'notebooks' | 'dashboards' | 'deployments'
+export const REGISTRY_KINDS: readonly RegistryKind[] = ['strategies', 'models', 'notebooks', 'dashboards', 'deployments']
+
+/** The one file of a deployment version: the production config (lib/live/config.ts validates its content). */
+export const DEPLOYMENT_FILE = 'deployment.json'
 
 export type ModelStage = 'None' | 'Staging' | 'Production' | 'Archived'
 export const MODEL_STAGES: readonly ModelStage[] = ['None', 'Staging', 'Production', 'Archived']
@@ -108,6 +112,7 @@ export class Registry {
     checkName(name)
     const fileNames = Object.keys(options.files)
     if (fileNames.length === 0) throw new ConfigError(`registering ${kind}/${name}: at least one file is needed`)
+    if (kind === 'deployments') checkDeploymentFiles(name, options.files)
     const dir = this.entryDir(kind, name)
     const files = fileNames.sort().map((f) => {
       resolveInside(dir, f, 'registry file name') // checked before anything is written
@@ -507,6 +512,25 @@ export function parseRef(ref: string, version?: number | string): { name: string
 function checkKind(kind: string): RegistryKind {
   if (!REGISTRY_KINDS.includes(kind as RegistryKind)) throw new ConfigError(`registry kind must be one of ${REGISTRY_KINDS.join(', ')} (received ${JSON.stringify(kind)})`)
   return kind as RegistryKind
+}
+
+/**
+ * A deployment version is one JSON object in deployment.json: anything else would be a version the runner
+ * cannot start. Its fields are lib/live's to check (track imports only core).
+ */
+function checkDeploymentFiles(name: string, files: Readonly<Record<string, string | Uint8Array>>): void {
+  const names = Object.keys(files)
+  if (names.length !== 1 || names[0] !== DEPLOYMENT_FILE) {
+    throw new ConfigError(`registering deployments/${name}: a deployment version holds one file, ${DEPLOYMENT_FILE} (received ${names.map((n) => JSON.stringify(n)).join(', ')})`)
+  }
+  const data = files[DEPLOYMENT_FILE]!
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(typeof data === 'string' ? data : Buffer.from(data).toString('utf8'))
+  } catch {
+    parsed = undefined
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`registering deployments/${name}: ${DEPLOYMENT_FILE} must hold a JSON object (the deployment config)`)
 }
 
 function checkName(name: string): void {
