@@ -86,7 +86,8 @@ export interface DeploymentDraft extends DeploymentEngineOptions {
 export const DEFAULT_STALE_AFTER_BARS = 2
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
-const SYMBOL = /^[A-Za-z0-9][A-Za-z0-9/:._-]{0,63}$/
+/** A symbol as a deployment names it: BTC/USDT, BTC/USDT:USDT, SPX (letters, digits, / : . _ -; ≤ 64). */
+export const SYMBOL = /^[A-Za-z0-9][A-Za-z0-9/:._-]{0,63}$/
 const EXCHANGE = /^[a-z][a-z0-9]{0,31}$/
 const PARAM = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
 const SHA256 = /^[0-9a-f]{64}$/
@@ -339,8 +340,11 @@ export function loadDeployment(registry: Registry, ref: string): { config: Deplo
   return { config, version }
 }
 
-/** The strategy version a reference or a pin names; a pin must match the registry's content hash. */
-function pinStrategy(registry: Registry, ref: string | StrategyPin, what: string): RegistryVersion {
+/**
+ * The strategy version a reference names (NAME, NAME@VERSION, NAME@ALIAS; not a retired one), or a pin
+ * names (its content hash must be the registry's).
+ */
+export function pinStrategy(registry: Registry, ref: string | StrategyPin, what: string): RegistryVersion {
   if (typeof ref === 'string') {
     const v = registry.resolve('strategies', ref)
     if (v.status === 'retired') throw new ConfigError(`${what}: strategy ${v.name}@${v.version} is retired; restore it or deploy another version`)
