@@ -1,0 +1,239 @@
+// Live feeds with the real ccxt against the loopback Binance stand-ins (REST: binance-standin.ts,
+// WebSocket: binance-ws.ts): polling delivers exactly the stand-in's closed candles and never the open one;
+// a lagging symbol holds the watermark back, then is reported stale; 429s are retried within bounds; the
+// stream only triggers REST (its values never delivered); a dropped stream loses and doubles nothing.
+// Time is a ManualClock moved together with the stand-in's clock.
+
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createExchange } from '../../lib/data/sources/ccxt-source.js'
+import { CcxtPollFeed, CcxtWsFeed, createStreamingExchange, type CcxtFeedBatch, type FeedEvent } from '../../lib/live/ccxt-feed.js'
+import { ManualClock } from '../../lib/live/index.js'
+import { startBinanceStandin, standinCandle, type Standin } from '../fixtures/binance-standin.js'
+import { attachBinanceWs, type BinanceWsStandin } from '../fixtures/binance-ws.js'
+
+const S = 1000
+const M = 60_000
+const T0 = Date.UTC(2024, 0, 10, 5, 0)
+
+const cleanups: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+/** The bar the stand-in serves, as ccxt parses it (prices sent with 2 decimals, volume with 5). */
+function served(marketId: string, symbol: string, time: number, step = M) {
+  const [o, h, l, c, v] = standinCandle(marketId, time, step)
+  return { symbol, timeframe: '1m', time, closeTime: time + step, open: +o.toFixed(2), high: +h.toFixed(2), low: +l.toFixed(2), close: +c.toFixed(2), volume: +v.toFixed(5) }
+}
+
+const minutes = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i * M)
+
+async function standinAt(now: number, options: Parameters<typeof startBinanceStandin>[0] = { now }): Promise<Standin> {
+  const standin = await startBinanceStandin({ ...options, now })
+  cleanups.push(() => standin.close())
+  return standin
+}
+
+/**
+ * Runs a feed in the background and moves time: `until(t)` sets the stand-in's clock, then the feed's,
+ * `stepMs` at a time, each time waiting until the feed is paused on the clock again (a poll feed sleeps
+ * on the clock between polls). Each batch is recorded with the clock time it was yielded at.
+ */
+function drive(feed: CcxtPollFeed | CcxtWsFeed, clock: ManualClock, standin: Standin) {
+  const batches: (CcxtFeedBatch & { at: number })[] = []
+  let failure: unknown
+  let finished = false
+  const pump = (async () => {
+    try {
+      for await (const b of feed.batches()) batches.push({ ...b, at: clock.now() })
+    } catch (error) {
+      failure = error
+    } finally {
+      finished = true
+    }
+  })()
+  cleanups.push(async () => {
+    feed.stop()
+    await pump
+  })
+  const settle = async () => {
+    for (let i = 0; i < 20_000; i++) {
+      if (failure !== undefined) throw failure
+      if (clock.waiting > 0 || finished) return
+      await new Promise((r) => setTimeout(r, 1))
+    }
+    throw new Error('the feed never paused on the clock')
+  }
+  return {
+    batches,
+    settle,
+    async until(time: number, stepMs = S) {
+      await settle()
+      while (clock.now() < time) {
+        const next = Math.min(time, clock.now() + stepMs)
+        standin.setNow(next)
+        clock.advance(next - clock.now())
+        await settle()
+      }
+    },
+    bars: () => batches.flatMap((b) => b.bars),
+  }
+}
+
+/** A pass-through proxy in front of the stand-in whose klines answers a test may rewrite (lag, corruption). */
+async function proxy(target: string, rewrite: (url: URL, rows: unknown[][]) => unknown[][]): Promise<string> {
+  const server: Server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', target)
+    const answer = await fetch(url)
+    let body = await answer.text()
+    if (url.pathname === '/api/v3/klines' && answer.status === 200) body = JSON.stringify(rewrite(url, JSON.parse(body) as unknown[][]))
+    res.writeHead(answer.status, { 'content-type': 'application/json' })
+    res.end(body)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  cleanups.push(() => new Promise<void>((resolve) => {
+    server.closeAllConnections()
+    server.close(() => resolve())
+  }))
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+describe('CcxtPollFeed', () => {
+  it('delivers exactly the stand-in\'s closed candles, once each, never the open one', async () => {
+    const standin = await standinAt(T0 + 30 * S) // 05:00 is open
+    const clock = new ManualClock(T0 + 30 * S)
+    const events: FeedEvent[] = []
+    const feed = new CcxtPollFeed({ exchange: createExchange('binance', standin.url), subscriptions: [{ symbol: 'BTC/USDT', timeframe: '1m' }], clock, from: T0 - 10 * M, onEvent: (e) => events.push(e) })
+    const run = drive(feed, clock, standin)
+    await run.settle()
+    // The first poll catches up 04:50 … 04:59 in one batch; 05:00 (served, still open) is not among them.
+    expect(run.batches.length).toBe(1)
+    expect(run.batches[0]!.bars.map((b) => b.time)).toEqual(minutes(T0 - 10 * M, 10))
+    expect(run.batches[0]!.watermark).toBe(T0)
+    await run.until(T0 + 5 * M + 30 * S)
+    // Then one batch per close, 1 s after it (delayMs): 05:00 … 05:04; 05:05 is open at 05:05:30.
+    expect(run.batches.slice(1).map((b) => [b.at, b.watermark, b.bars.map((x) => x.time)])).toEqual(
+      [1, 2, 3, 4, 5].map((k) => [T0 + k * M + S, T0 + k * M, [T0 + (k - 1) * M]]),
+    )
+    expect(run.bars()).toEqual(minutes(T0 - 10 * M, 15).map((t) => served('BTCUSDT', 'BTC/USDT', t)))
+    expect(run.batches.every((b) => b.bars.every((x) => x.closeTime <= b.at) && b.stale.length === 0)).toBe(true)
+    // The last poll (05:05:01, from 05:04) was served 05:04 and the open 05:05, and took only 05:04.
+    expect(standin.requests.filter((r) => r.startsWith('/api/v3/klines')).at(-1)).toContain(`startTime=${T0 + 4 * M}`)
+    expect(events).toEqual([])
+  })
+
+  it('two symbols, one lagging: the watermark waits for it up to maxLagMs, then goes on without it (stale), and takes its late bars when it recovers', async () => {
+    const standin = await standinAt(T0 + 30 * S)
+    let ethBehind = Infinity // ETHUSDT candles opening at or after this are not served yet (the exchange lags)
+    const url = await proxy(standin.url, (u, rows) => (u.searchParams.get('symbol') === 'ETHUSDT' ? rows.filter((r) => (r[0] as number) < ethBehind) : rows))
+    const clock = new ManualClock(T0 + 30 * S)
+    const events: FeedEvent[] = []
+    const feed = new CcxtPollFeed({
+      exchange: createExchange('binance', url),
+      subscriptions: [{ symbol: 'BTC/USDT', timeframe: '1m' }, { symbol: 'ETH/USDT', timeframe: '1m' }],
+      clock,
+      from: T0 - M,
+      maxLagMs: 30 * S,
+      onEvent: (e) => events.push(e),
+    })
+    const run = drive(feed, clock, standin)
+    await run.settle()
+    expect(run.batches.map((b) => [b.watermark, b.bars.map((x) => `${x.symbol}@${(x.time - T0) / M}`)])).toEqual([[T0, ['BTC/USDT@-1', 'ETH/USDT@-1']]])
+    ethBehind = T0 + M // from now on ETH's 05:01 candle does not start: its 05:00 bar cannot be confirmed
+    await run.until(T0 + M + 31 * S)
+    // At 05:01:01 BTC's 05:00 bar is in, but the watermark stays at 05:00 for ETH (held, not released).
+    expect(run.batches.length).toBe(1)
+    await run.until(T0 + M + 32 * S)
+    // 05:01 + 1 s delay + 30 s maxLag passed: ETH is stale; BTC's bar goes out with the watermark at 05:01.
+    expect(run.batches.slice(1).map((b) => [b.at, b.watermark, b.stale, b.bars.map((x) => `${x.symbol}@${(x.time - T0) / M}`)])).toEqual([
+      [T0 + M + 32 * S, T0 + M, ['ETH/USDT 1m'], ['BTC/USDT@0']],
+    ])
+    await run.until(T0 + 2 * M + 30 * S)
+    expect(run.batches.slice(2).map((b) => [b.watermark, b.stale, b.bars.map((x) => `${x.symbol}@${(x.time - T0) / M}`)])).toEqual([[T0 + 2 * M, ['ETH/USDT 1m'], ['BTC/USDT@1']]])
+    ethBehind = Infinity // ETH catches up: its 05:00 and 05:01 bars are late (the watermark passed 05:02)
+    await run.until(T0 + 3 * M + 30 * S)
+    expect(run.batches.slice(3).map((b) => [b.watermark, b.stale, b.bars.map((x) => `${x.symbol}@${(x.time - T0) / M}`)])).toEqual([
+      [T0 + 2 * M, [], ['ETH/USDT@0', 'ETH/USDT@1']],
+      [T0 + 3 * M, [], ['BTC/USDT@2', 'ETH/USDT@2']],
+    ])
+    expect(events.map((e) => [e.type, 'late' in e ? e.late : undefined])).toEqual([['stale', undefined], ['fresh', 2]])
+    for (const b of run.bars()) expect(b).toEqual(served(b.symbol.replace('/', ''), b.symbol, b.time))
+  })
+
+  it('429 on every 3rd klines request: every bar arrives once, each request retried at most once', async () => {
+    const standin = await standinAt(T0 + 30 * S, { now: 0, rateLimitEvery: 3 })
+    const clock = new ManualClock(T0 + 30 * S)
+    const events: FeedEvent[] = []
+    const feed = new CcxtPollFeed({
+      exchange: createExchange('binance', standin.url),
+      subscriptions: [{ symbol: 'BTC/USDT', timeframe: '1m' }, { symbol: 'ETH/USDT', timeframe: '1m' }],
+      clock,
+      from: T0 - 120 * M,
+      pageLimit: 50,
+      backoffMs: 200,
+      onEvent: (e) => events.push(e),
+    })
+    const run = drive(feed, clock, standin)
+    await run.until(T0 + 10 * M + 30 * S, 100)
+    for (const [id, symbol] of [['BTCUSDT', 'BTC/USDT'], ['ETHUSDT', 'ETH/USDT']]) {
+      expect(run.bars().filter((b) => b.symbol === symbol)).toEqual(minutes(T0 - 120 * M, 130).map((t) => served(id!, symbol!, t)))
+    }
+    const klines = standin.requests.filter((r) => r.startsWith('/api/v3/klines')).length
+    const retries = events.filter((e) => e.type === 'retry')
+    // Every 3rd call was a 429 and each was retried once (the retry is never itself a 3rd call).
+    expect(retries.length).toBe(Math.floor(klines / 3))
+    expect(retries.every((e) => e.type === 'retry' && e.attempt === 1 && e.waitMs === 200 && /DDoSProtection|RateLimitExceeded/.test(e.error))).toBe(true)
+    expect(events.filter((e) => e.type !== 'retry')).toEqual([])
+  })
+
+  it('retries are bounded: a request refused every time gives up after `retries` attempts, reports it, and the series goes stale', async () => {
+    const standin = await standinAt(T0 + 30 * S, { now: 0, rateLimitEvery: 1 })
+    const clock = new ManualClock(T0 + 30 * S)
+    const events: FeedEvent[] = []
+    const feed = new CcxtPollFeed({ exchange: createExchange('binance', standin.url), subscriptions: [{ symbol: 'BTC/USDT', timeframe: '1m' }], clock, from: T0 - M, retries: 3, backoffMs: 100, retryMs: 10 * S, maxLagMs: 5 * S, onEvent: (e) => events.push(e) })
+    const run = drive(feed, clock, standin)
+    await run.until(T0 + 31 * S, 100)
+    // One poll: 3 attempts (2 retries after 100 and 200 ms), then an error event. 04:59 closed at 05:00,
+    // was due 05:00:01 and is more than 5 s late at 05:00:30: stale at once.
+    const poll = [['retry', 1, 100], ['retry', 2, 200], ['error', undefined, undefined]]
+    const seen = () => events.map((e) => [e.type, 'attempt' in e ? e.attempt : undefined, 'waitMs' in e ? e.waitMs : undefined])
+    expect(standin.requests.filter((r) => r.startsWith('/api/v3/klines')).length).toBe(3)
+    expect(seen()).toEqual([...poll, ['stale', undefined, undefined]])
+    expect(run.batches.at(-1)!.stale).toEqual(['BTC/USDT 1m'])
+    // The next poll comes retryMs (10 s) after the failed one, with its own 3 attempts; stale is said once.
+    await run.until(T0 + 39 * S, 100)
+    expect(standin.requests.filter((r) => r.startsWith('/api/v3/klines')).length).toBe(3)
+    await run.until(T0 + 41 * S, 100)
+    expect(standin.requests.filter((r) => r.startsWith('/api/v3/klines')).length).toBe(6)
+    expect(seen()).toEqual([...poll, ['stale', undefined, undefined], ...poll])
+    expect(run.bars()).toEqual([])
+  })
+
+  it('an invalid candle is an event, not a bar; its neighbours arrive', async () => {
+    const standin = await standinAt(T0 + 30 * S)
+    const url = await proxy(standin.url, (_u, rows) => rows.map((r) => (r[0] === T0 - 3 * M ? [r[0], r[1], '1.00', r[3], r[4], r[5], ...r.slice(6)] : r)))
+    const clock = new ManualClock(T0 + 30 * S)
+    const events: FeedEvent[] = []
+    const feed = new CcxtPollFeed({ exchange: createExchange('binance', url), subscriptions: [{ symbol: 'BTC/USDT', timeframe: '1m' }], clock, from: T0 - 5 * M, onEvent: (e) => events.push(e) })
+    const run = drive(feed, clock, standin)
+    await run.settle()
+    expect(run.bars().map((b) => (b.time - T0) / M)).toEqual([-5, -4, -2, -1])
+    expect(events).toEqual([{ type: 'invalid', symbol: 'BTC/USDT', timeframe: '1m', time: T0 - 3 * M, reason: 'high_below_open_close', at: T0 + 30 * S }])
+    expect(run.batches[0]!.watermark).toBe(T0)
+  })
+
+  it('refuses bad input with one line naming it', async () => {
+    const clock = new ManualClock(0)
+    const exchange = createExchange('binance', 'http://127.0.0.1:9')
+    expect(() => new CcxtPollFeed({ exchange, subscriptions: [], clock, from: 0 })).toThrow('a ccxt feed needs at least one subscription { symbol, timeframe }')
+    expect(() => new CcxtPollFeed({ exchange, subscriptions: [{ symbol: 'BTC/USDT', timeframe: '7x' }], clock, from: 0 })).toThrow('timeframe "7x" is not valid')
+    expect(() => new CcxtPollFeed({ exchange, subscriptions: [{ symbol: 'BTC/USDT', timeframe: '1m' }, { symbol: 'BTC/USDT', timeframe: '1m' }], clock, from: 0 })).toThrow('subscription BTC/USDT 1m is given twice')
+    expect(() => new CcxtPollFeed({ exchange, subscriptions: [{ symbol: 'BTC/USDT', timeframe: '1m' }], clock, from: 0, delayMs: -1 })).toThrow('delayMs must be a finite number ≥ 0 (received -1)')
+    expect(() => new CcxtPollFeed({ exchange, subscriptions: [{ symbol: 'BTC/USDT', timeframe: '1m' }], clock, from: 'yesterday' })).toThrow(/from/)
+    const standin = await standinAt(T0)
+    const feed = new CcxtPollFeed({ exchange: createExchange('binance', standin.url), subscriptions: [{ symbol: 'BTC/USD', timeframe: '1m' }], clock, from: 0 })
+    await expect(feed.batches().next()).rejects.toThrow('unknown symbol "BTC/USD" on binance; did you mean BTC/USDT?')
+  })
+})
