@@ -1,0 +1,554 @@
+// CcxtVenue: a live deployment's orders sent to an exchange through ccxt (DESIGN: lib/live, Venue). The
+// engine never waits on it: `submit` and `cancel` start the request and return, and every outcome comes
+// back as a VenueEvent. A send whose outcome is not known becomes `unknown` and is resolved by looking the
+// client id up — never by sending again. Fills come from REST (`fetchMyTrades` from the last trade id seen),
+// which is the truth; credentials never leave this file in a message, an event or an error's cause.
+
+import ccxt, { type Exchange, type Market, type Order, type Trade } from 'ccxt'
+import { BrokerError, ConfigError, capMessage } from '../core/index.js'
+import { createExchange, replaceOrigins } from '../data/sources/ccxt-source.js'
+import { WallClock, type Clock } from './feed.js'
+import type { Venue, VenueEvent, VenueNeeds, VenueOrder, VenueOrderState } from './venue.js'
+
+export interface VenueCredentials {
+  apiKey: string
+  secret: string
+  /** Some exchanges (OKX, KuCoin…) need a passphrase too. */
+  password?: string
+}
+
+export interface CcxtVenueOptions {
+  /** Replace the origin of every REST URL of the exchange (proxies, test stand-ins). */
+  apiUrl?: string
+  /** Trade on the exchange's sandbox/testnet (refused when the exchange has none). */
+  sandbox?: boolean
+  credentials: VenueCredentials
+  /** Per-request timeout in ms (default ccxt's 10 s); a send that times out is `unknown`, never resent. */
+  timeoutMs?: number
+  /** Attempts per request for reads, cancels and rate-limit refusals of a send (default 4). */
+  retries?: number
+  /** First retry delay in ms, doubled each time up to 10 s (default 500); a 429's Retry-After wins when longer. */
+  backoffMs?: number
+  clock?: Clock
+  /** Milliseconds between background fill polls after start (default 2000; 0: only when `pollFills` is called). */
+  pollMs?: number
+  /** Trades before this time are not the deployment's (default: the clock at start). */
+  since?: number
+  /** Where alert lines go (a trade of an order that is not ours, a fee not converted, a poll that failed). */
+  onAlert?: (line: string) => void
+}
+
+/** A trade at the venue as reconciliation reads it; `cid` when the order is one this venue knows. */
+export interface VenueTrade {
+  /** `${symbol}:${exchange trade id}` (exchange trade ids are unique per market only). */
+  tradeId: string
+  exchangeOrderId: string
+  cid?: string
+  symbol: string
+  side: 'buy' | 'sell'
+  qty: number
+  price: number
+  /** In the quote currency. */
+  fee: number
+  liquidity: 'maker' | 'taker'
+  time: number
+}
+
+export interface VenueBalance {
+  free: number
+  used: number
+  total: number
+}
+
+/** What one order is to this venue: its market and, once known, the exchange's order id. */
+interface Tracked {
+  symbol: string
+  exchangeId?: string
+  acked: boolean
+}
+
+/** The capabilities every live deployment needs, as ccxt names them in `exchange.has`. */
+const NEEDED: readonly [string, string][] = [
+  ['createOrder', 'place orders'],
+  ['cancelOrder', 'cancel orders'],
+  ['fetchMyTrades', 'list its trades (fills are read from them)'],
+  ['fetchBalance', 'report balances (positions are reconciled from them)'],
+  ['fetchOpenOrders', 'list open orders (reconciliation)'],
+]
+
+export class CcxtVenue implements Venue {
+  readonly matchesOnBars = false
+  /** The ccxt client (tests reach in to remove a capability). */
+  readonly exchange: Exchange
+  private readonly clock: Clock
+  private readonly retries: number
+  private readonly backoffMs: number
+  private readonly pollMs: number
+  private readonly secrets: string[]
+  private sink?: (event: VenueEvent) => void
+  private started = false
+  private closed = false
+  private since = 0
+  private symbols: string[] = []
+  private readonly orders = new Map<string, Tracked>()
+  private readonly byExchangeId = new Map<string, string>()
+  /** Exchange order ids looked up and found not to be ours (another client's, or the user's by hand). */
+  private readonly foreign = new Set<string>()
+  private readonly seenTrades = new Set<string>()
+  private readonly lastTrade = new Map<string, { id: string; time: number }>()
+  private readonly inflight = new Set<Promise<void>>()
+  private polling?: Promise<void>
+
+  constructor(
+    readonly exchangeId: string,
+    private readonly options: CcxtVenueOptions,
+  ) {
+    const c = options?.credentials
+    for (const field of ['apiKey', 'secret'] as const) {
+      if (typeof c?.[field] !== 'string' || c[field] === '') throw new ConfigError(`live trading on ${exchangeId} needs credentials.${field} (a non-empty string; received none)`)
+    }
+    if (c.password !== undefined && typeof c.password !== 'string') throw new ConfigError(`credentials.password must be a string when given`)
+    this.retries = positiveInt(options.retries ?? 4, 'retries')
+    this.backoffMs = nonNegative(options.backoffMs ?? 500, 'backoffMs')
+    this.pollMs = nonNegative(options.pollMs ?? 2000, 'pollMs')
+    this.clock = options.clock ?? new WallClock()
+    this.secrets = [c.apiKey, c.secret, ...(c.password === undefined ? [] : [c.password])].filter((s) => s.length >= 4)
+    this.exchange = createExchange(exchangeId, undefined, options.timeoutMs)
+    if (options.sandbox === true) {
+      const urls = this.exchange.urls as { test?: unknown }
+      if (urls.test === undefined) throw new ConfigError(`${exchangeId} has no sandbox/testnet in ccxt; run without --sandbox`)
+      this.exchange.setSandboxMode(true)
+    }
+    if (options.apiUrl !== undefined) replaceOrigins(this.exchange, options.apiUrl)
+    this.exchange.apiKey = c.apiKey
+    this.exchange.secret = c.secret
+    if (c.password !== undefined) this.exchange.password = c.password
+    if (exchangeId.startsWith('binance')) {
+      // With keys, Binance's loadMarkets also calls /sapi (currencies, margin pairs): not needed to trade spot,
+      // and absent on the testnet.
+      this.exchange.options.fetchCurrencies = false
+      this.exchange.options.fetchMargins = false
+    }
+  }
+
+  events(sink: (event: VenueEvent) => void): void {
+    this.sink = sink
+  }
+
+  async start(needs: VenueNeeds): Promise<void> {
+    if (this.started) throw new ConfigError(`the ${this.exchangeId} venue is started already`)
+    if (this.sink === undefined) throw new ConfigError('a venue needs its event sink (events(sink)) before start')
+    if (!Array.isArray(needs?.symbols) || needs.symbols.length === 0) throw new ConfigError('a venue needs the symbols it trades (received none)')
+    const has = this.exchange.has as Record<string, unknown>
+    const missing: string[] = []
+    for (const [cap, why] of NEEDED) if (has[cap] !== true) missing.push(`${cap} (${why})`)
+    if (has.fetchOrder !== true && !(has.fetchOpenOrders === true && has.fetchClosedOrders === true)) {
+      missing.push('fetchOrder, or fetchOpenOrders and fetchClosedOrders (an order is looked up by client id)')
+    }
+    if (needs.kinds.has('stop') && has.createStopOrder !== true && has.createTriggerOrder !== true) missing.push('createStopOrder (stop orders)')
+    if (needs.kinds.has('limit') && has.createLimitOrder === false) missing.push('createLimitOrder (limit orders)')
+    if (needs.kinds.has('market') && has.createMarketOrder === false) missing.push('createMarketOrder (market orders)')
+    if (missing.length > 0) throw new ConfigError(`${this.exchangeId} cannot be traded live through ccxt: it lacks ${missing.join('; ')}`)
+    await this.read('loadMarkets', () => this.exchange.loadMarkets())
+    for (const symbol of needs.symbols) {
+      const market = this.exchange.markets?.[symbol]
+      if (market === undefined) throw new ConfigError(`unknown symbol ${JSON.stringify(symbol)} on ${this.exchangeId}; expected a market symbol such as BTC/USDT`)
+      if (market.active === false) throw new ConfigError(`${symbol} is not trading on ${this.exchangeId} (market inactive)`)
+      if (market.spot !== true) throw new ConfigError(`${symbol} on ${this.exchangeId} is not a spot market; CcxtVenue trades spot markets only so far`)
+    }
+    this.symbols = [...needs.symbols]
+    this.since = this.options.since ?? this.clock.now()
+    this.started = true
+    if (this.pollMs > 0) this.polling = this.pollLoop()
+  }
+
+  submit(order: VenueOrder): void {
+    const market = this.market(order.symbol)
+    if (market === undefined) {
+      this.emit({ type: 'reject', cid: order.cid, reason: `${order.symbol} was not among the symbols the venue started with`, time: this.clock.now() })
+      return
+    }
+    if (this.orders.has(order.cid)) throw new ConfigError(`order ${order.cid} was sent already; an order is never sent twice (look it up instead)`)
+    this.orders.set(order.cid, { symbol: order.symbol, acked: false })
+    this.spawn(this.send(order, market))
+  }
+
+  cancel(cid: string, exchangeId?: string): void {
+    const t = this.orders.get(cid)
+    if (t === undefined) throw new ConfigError(`cannot cancel ${cid}: this venue never sent or looked it up (look it up first, with its symbol)`)
+    if (exchangeId !== undefined && t.exchangeId === undefined) this.learn(cid, exchangeId)
+    this.spawn(this.cancelNow(cid, t))
+  }
+
+  async lookup(cid: string, symbol: string): Promise<VenueOrderState | undefined> {
+    const order = await this.findOrder(cid, symbol)
+    if (order === undefined) return undefined
+    const t = this.orders.get(cid) ?? { symbol, acked: false }
+    this.orders.set(cid, t)
+    this.learn(cid, String(order.id))
+    return stateOf(cid, order)
+  }
+
+  /** Wait until every send and cancel started so far has finished (and emitted its events). */
+  async settled(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight])
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    await this.settled()
+    await this.polling
+  }
+
+  /** One REST pass over every symbol's trades since the last one seen: fills of our orders become events. */
+  async pollFills(): Promise<void> {
+    for (const symbol of this.symbols) {
+      for (const trade of await this.tradesSince(symbol)) {
+        if (trade.cid === undefined || this.seenTrades.has(trade.tradeId)) continue
+        this.emitFill(trade)
+      }
+    }
+  }
+
+  /**
+   * Trades of `symbol` after the last one this venue has seen (or after `fromTradeId`, an exchange trade id,
+   * or since the deployment started), oldest first, each mapped to our client id when the order is ours.
+   */
+  async tradesSince(symbol: string, fromTradeId?: string): Promise<VenueTrade[]> {
+    const own = fromTradeId === undefined
+    const last = own ? this.lastTrade.get(symbol) : { id: fromTradeId, time: this.since }
+    const fetched = await this.read(`fetchMyTrades ${symbol}`, () => {
+      // Binance pages by trade id (fromId is inclusive); elsewhere by time, and the seen set drops repeats.
+      if (last !== undefined && this.exchangeId.startsWith('binance') && /^\d+$/.test(last.id)) {
+        return this.exchange.fetchMyTrades(symbol, undefined, 1000, { fromId: (BigInt(last.id) + 1n).toString() })
+      }
+      // Before the first trade: from the start, but within the last 23 hours (Binance answers a 24-hour
+      // window from startTime; trades older than that were seen by earlier polls).
+      return this.exchange.fetchMyTrades(symbol, last?.time ?? Math.max(this.since, this.clock.now() - 23 * 3_600_000), 1000)
+    })
+    const out: VenueTrade[] = []
+    for (const t of fetched.sort((a, b) => (a.timestamp ?? 0) - (b.timestamp ?? 0))) {
+      if (last !== undefined && String(t.id) === last.id) continue
+      out.push(await this.toVenueTrade(symbol, t))
+      // Only the venue's own polls move its cursor: a reconciliation's read does not mark trades as reported.
+      if (own) this.lastTrade.set(symbol, { id: String(t.id), time: t.timestamp ?? this.since })
+    }
+    return out
+  }
+
+  /** Every trade of one of our orders (reconciliation: fills missed while the process was down). */
+  async orderTrades(cid: string, symbol: string): Promise<VenueTrade[]> {
+    let t = this.orders.get(cid)
+    if (t?.exchangeId === undefined) {
+      await this.lookup(cid, symbol)
+      t = this.orders.get(cid)
+    }
+    const id = t?.exchangeId
+    if (id === undefined) return []
+    const has = this.exchange.has as Record<string, unknown>
+    const trades = await this.read(`trades of ${cid}`, () =>
+      has.fetchOrderTrades === true ? this.exchange.fetchOrderTrades(id, symbol) : this.exchange.fetchMyTrades(symbol, this.since, 1000).then((all) => all.filter((x) => x.order === id)),
+    )
+    const out: VenueTrade[] = []
+    for (const x of trades) out.push(await this.toVenueTrade(symbol, x))
+    return out
+  }
+
+  /** Orders open at the venue on `symbol` (ours and anyone else's). */
+  async openOrders(symbol: string): Promise<(VenueOrderState & { symbol: string })[]> {
+    const open = await this.read(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol))
+    return open.map((o) => ({ ...stateOf(o.clientOrderId ?? '', o), symbol }))
+  }
+
+  /** Balances per currency (free, used by open orders, total). */
+  async balances(): Promise<Record<string, VenueBalance>> {
+    const b = (await this.read('fetchBalance', () => this.exchange.fetchBalance())) as unknown as Record<string, { free?: number; used?: number; total?: number }>
+    const out: Record<string, VenueBalance> = {}
+    for (const [currency, v] of Object.entries(b)) {
+      if (v === null || typeof v !== 'object' || ['info', 'free', 'used', 'total', 'timestamp', 'datetime'].includes(currency)) continue
+      out[currency] = { free: v.free ?? 0, used: v.used ?? 0, total: v.total ?? 0 }
+    }
+    return out
+  }
+
+  /** Net position per symbol: on spot, the base currency's total balance (what the account holds). */
+  async positions(symbols: readonly string[] = this.symbols): Promise<Record<string, number>> {
+    const balances = await this.balances()
+    const out: Record<string, number> = {}
+    for (const symbol of symbols) {
+      const market = this.market(symbol)
+      if (market === undefined) throw new ConfigError(`${symbol} was not among the symbols the venue started with`)
+      out[symbol] = balances[market.base]?.total ?? 0
+    }
+    return out
+  }
+
+  // ---- sending ----
+
+  private async send(order: VenueOrder, market: Market): Promise<void> {
+    const type = order.kind === 'market' ? 'market' : order.kind === 'limit' ? 'limit' : order.limit === undefined ? 'market' : 'limit'
+    const price = type === 'limit' ? order.limit : undefined
+    const params: Record<string, unknown> = { clientOrderId: order.cid }
+    if (order.kind === 'stop') params.triggerPrice = order.stop
+    // Spot has no reduce-only flag (Binance refuses unknown parameters); the engine clamps it locally.
+    if (order.reduceOnly === true && market?.contract === true) params.reduceOnly = true
+    for (let attempt = 1; ; attempt++) {
+      let placed: Order
+      try {
+        placed = await this.exchange.createOrder(order.symbol, type, order.side, order.qty, price, params)
+      } catch (error) {
+        // A 429 / DDoSProtection / RateLimitExceeded is the exchange's rate limiter refusing the request
+        // before it reaches the matching engine (Binance: "a 429 means the request was rejected"), so no
+        // order exists and sending again cannot duplicate one. Every other transport failure may have
+        // reached the engine: it is `unknown`, resolved by lookup, never resent.
+        if (isRateRefusal(error) && attempt < this.retries && !this.closed) {
+          await this.clock.sleep(this.backoff(attempt))
+          continue
+        }
+        this.emit(this.sendFailure(order.cid, error, attempt))
+        return
+      }
+      this.learn(order.cid, String(placed.id))
+      this.ack(order.cid, placed.timestamp ?? this.clock.now())
+      for (const t of placed.trades ?? []) {
+        if (t.id === undefined || t.id === null) continue
+        this.emitFill(this.mapTrade(order.cid, order.symbol, t, placed))
+      }
+      if (placed.status === 'canceled' || placed.status === 'expired') {
+        this.emit({ type: 'cancel', cid: order.cid, reason: `${placed.status} at once by ${this.exchangeId}`, time: this.clock.now() })
+      }
+      return
+    }
+  }
+
+  private sendFailure(cid: string, error: unknown, attempts: number): VenueEvent {
+    const time = this.clock.now()
+    const reason = this.describe(error)
+    if (isRateRefusal(error)) return { type: 'reject', cid, reason: `refused ${attempts} times by the rate limit, not placed: ${reason}`, time }
+    if (error instanceof ccxt.ExchangeError) return { type: 'reject', cid, reason, time }
+    return { type: 'unknown', cid, reason: `the send's outcome is not known (${reason}); look it up, never resend`, time }
+  }
+
+  // ---- cancelling ----
+
+  private async cancelNow(cid: string, t: Tracked): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.exchange.cancelOrder(t.exchangeId ?? '', t.symbol, t.exchangeId === undefined ? { clientOrderId: cid } : {})
+        // Fills before the cancel may not have been reported yet: they come first.
+        await this.catchUp(cid, t.symbol)
+        this.emit({ type: 'cancel', cid, reason: 'cancelled', time: this.clock.now() })
+        return
+      } catch (error) {
+        if (error instanceof ccxt.OrderNotFound) {
+          // The order finished before the cancel arrived (filled, or cancelled by a cancel whose answer was
+          // lost): not an error. Its final state at the venue is what is reported.
+          const found = await this.lookup(cid, t.symbol).catch((e: unknown) => {
+            this.alert(`cancel ${cid}: the order is unknown to ${this.exchangeId} and looking it up failed (${this.describe(e)}); reconciliation will settle it`)
+            return null
+          })
+          if (found === null) return
+          if (found === undefined) {
+            this.emit({ type: 'reject', cid, reason: `not found at ${this.exchangeId}: the order never reached the venue`, time: this.clock.now() })
+            return
+          }
+          if (found.status === 'open' && attempt < this.retries) continue
+          await this.catchUp(cid, t.symbol)
+          if (found.status !== 'closed' && found.status !== 'open') this.emit({ type: 'cancel', cid, reason: `${found.status} at the venue`, time: this.clock.now() })
+          return
+        }
+        // Cancelling twice is harmless (the second one finds the order gone), so transport failures are retried.
+        if (error instanceof ccxt.NetworkError && attempt < this.retries && !this.closed) {
+          await this.clock.sleep(this.backoff(attempt))
+          continue
+        }
+        this.alert(`cancel ${cid} failed: ${this.describe(error)}; reconciliation will settle it`)
+        return
+      }
+    }
+  }
+
+  /** Emit the fills of one order the venue has not reported yet. */
+  private async catchUp(cid: string, symbol: string): Promise<void> {
+    for (const trade of await this.orderTrades(cid, symbol)) if (!this.seenTrades.has(trade.tradeId)) this.emitFill(trade)
+  }
+
+  // ---- reading ----
+
+  private async findOrder(cid: string, symbol: string): Promise<Order | undefined> {
+    const has = this.exchange.has as Record<string, unknown>
+    try {
+      if (has.fetchOrder === true) return await this.read(`lookup ${cid}`, () => this.exchange.fetchOrder('', symbol, { clientOrderId: cid }))
+      const open = await this.read(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol))
+      const closed = await this.read(`fetchClosedOrders ${symbol}`, () => this.exchange.fetchClosedOrders(symbol, this.since))
+      return [...open, ...closed].find((o) => o.clientOrderId === cid)
+    } catch (error) {
+      if (error instanceof BrokerError && (error.cause as { name?: string } | undefined)?.name === 'OrderNotFound') return undefined
+      throw error
+    }
+  }
+
+  private async toVenueTrade(symbol: string, t: Trade): Promise<VenueTrade> {
+    const orderId = String(t.order ?? '')
+    let cid = this.byExchangeId.get(orderId)
+    if (cid === undefined && orderId !== '' && !this.foreign.has(orderId) && this.orders.size > 0) {
+      // A trade of an order whose answer never came (a send that timed out): its client id says whether it is ours.
+      const has = this.exchange.has as Record<string, unknown>
+      if (has.fetchOrder === true) {
+        const order = await this.read(`fetchOrder ${orderId}`, () => this.exchange.fetchOrder(orderId, symbol)).catch(() => undefined)
+        const theirs = order?.clientOrderId
+        if (theirs !== undefined && this.orders.has(theirs)) {
+          this.learn(theirs, orderId)
+          cid = theirs
+        } else if (order !== undefined) this.foreign.add(orderId)
+      }
+    }
+    return this.mapTrade(cid, symbol, t)
+  }
+
+  private mapTrade(cid: string | undefined, symbol: string, t: Trade, order?: Order): VenueTrade {
+    const market = this.market(symbol)
+    const price = Number(t.price)
+    let fee = 0
+    const cost = Number(t.fee?.cost ?? 0)
+    const currency = t.fee?.currency
+    if (cost !== 0 && currency !== undefined && market !== undefined) {
+      if (currency === market.quote) fee = cost
+      else if (currency === market.base) fee = cost * price
+      else this.alert(`fee of ${cost} ${currency} on ${symbol} trade ${t.id} is not in ${market.quote}; booked as 0`)
+    }
+    return {
+      tradeId: `${symbol}:${t.id}`,
+      exchangeOrderId: String(t.order ?? order?.id ?? ''),
+      ...(cid === undefined ? {} : { cid }),
+      symbol,
+      side: (t.side ?? order?.side) === 'sell' ? 'sell' : 'buy',
+      qty: Number(t.amount),
+      price,
+      fee,
+      liquidity: t.takerOrMaker === 'maker' ? 'maker' : 'taker',
+      time: t.timestamp ?? order?.timestamp ?? this.clock.now(),
+    }
+  }
+
+  private emitFill(trade: VenueTrade): void {
+    if (trade.cid === undefined || this.seenTrades.has(trade.tradeId)) return
+    this.seenTrades.add(trade.tradeId)
+    // A fill of an order whose send was unknown is also its acknowledgement.
+    this.ack(trade.cid, trade.time)
+    this.emit({ type: 'fill', cid: trade.cid, tradeId: trade.tradeId, qty: trade.qty, price: trade.price, fee: trade.fee, liquidity: trade.liquidity, time: trade.time })
+  }
+
+  private ack(cid: string, time: number): void {
+    const t = this.orders.get(cid)
+    if (t === undefined || t.acked || t.exchangeId === undefined) return
+    t.acked = true
+    this.emit({ type: 'ack', cid, exchangeId: t.exchangeId, time })
+  }
+
+  private learn(cid: string, exchangeId: string): void {
+    const t = this.orders.get(cid)
+    if (t !== undefined) t.exchangeId = exchangeId
+    this.byExchangeId.set(exchangeId, cid)
+  }
+
+  /** A read retried on transport failures and rate limits (reads are safe to repeat), then a BrokerError. */
+  private async read<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn()
+      } catch (error) {
+        if (error instanceof ccxt.NetworkError && attempt < this.retries && !this.closed) {
+          await this.clock.sleep(this.backoff(attempt))
+          continue
+        }
+        const tries = error instanceof ccxt.NetworkError ? ` after ${attempt} attempt${attempt === 1 ? '' : 's'}` : ''
+        throw new BrokerError(`${this.exchangeId} ${what} failed${tries}: ${this.describe(error)}`, { cause: this.scrubbed(error) })
+      }
+    }
+  }
+
+  private async pollLoop(): Promise<void> {
+    while (!this.closed) {
+      await this.clock.sleep(this.pollMs)
+      if (this.closed) return
+      try {
+        await this.pollFills()
+      } catch (error) {
+        this.alert(`fill poll failed: ${this.describe(error)}`)
+      }
+    }
+  }
+
+  private backoff(attempt: number): number {
+    const plain = Math.min(10_000, this.backoffMs * 2 ** (attempt - 1))
+    const headers = (this.exchange as unknown as { last_response_headers?: Record<string, string> }).last_response_headers
+    const after = Number(headers?.['Retry-After'] ?? headers?.['retry-after'])
+    return Number.isFinite(after) && after > 0 ? Math.max(plain, Math.min(60_000, after * 1000)) : plain
+  }
+
+  private market(symbol: string): Market | undefined {
+    return this.symbols.includes(symbol) ? this.exchange.markets?.[symbol] : undefined
+  }
+
+  private spawn(p: Promise<void>): void {
+    const run = p.catch((error: unknown) => this.alert(`venue task failed: ${this.describe(error)}`))
+    this.inflight.add(run)
+    void run.finally(() => this.inflight.delete(run))
+  }
+
+  private emit(event: VenueEvent): void {
+    this.sink?.(event)
+  }
+
+  private alert(line: string): void {
+    this.options.onAlert?.(`${this.exchangeId}: ${line}`)
+  }
+
+  /** An error as one safe line: its class, then the exchange's own code and message when it sent them. */
+  private describe(error: unknown): string {
+    const name = error instanceof Error ? error.constructor.name : 'Error'
+    let message = error instanceof Error ? error.message : String(error)
+    const answer = /\{"code":\s*(-?\d+),\s*"msg":\s*"((?:[^"\\]|\\.)*)"/.exec(message)
+    if (answer !== null && !(error instanceof BrokerError)) message = `${answer[2]} (code ${answer[1]})`
+    else if (message.startsWith(`${this.exchangeId} `)) message = message.slice(this.exchangeId.length + 1)
+    return capMessage(redact(error instanceof BrokerError ? message : `${name}: ${message}`, this.secrets), 400)
+  }
+
+  /** The error's class and redacted message, standing in for the raw ccxt error as a cause. */
+  private scrubbed(error: unknown): Error {
+    const e = new Error(redact(error instanceof Error ? error.message : String(error), this.secrets))
+    e.name = error instanceof Error ? error.constructor.name : 'Error'
+    return e
+  }
+}
+
+/** Credentials, signatures and query strings (which carry timestamps, signatures and keys) taken out of a text. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text
+  for (const s of secrets) out = out.split(s).join('***')
+  return out
+    .replace(/(https?:\/\/[^\s?"'#]*)\?[^\s"']*/g, '$1?…')
+    .replace(/(signature|apiKey|api_key|secret|password|passphrase)=[^&\s"']*/gi, '$1=***')
+    .replace(/("?(?:X-MBX-APIKEY|apiKey|secret|password|OK-ACCESS-KEY|OK-ACCESS-PASSPHRASE)"?\s*[:=]\s*)"[^"]*"/gi, '$1"***"')
+}
+
+function isRateRefusal(error: unknown): boolean {
+  return error instanceof ccxt.DDoSProtection || error instanceof ccxt.RateLimitExceeded
+}
+
+function stateOf(cid: string, o: Order): VenueOrderState {
+  const status = o.status === 'open' || o.status === 'closed' || o.status === 'canceled' || o.status === 'rejected' || o.status === 'expired' ? o.status : 'open'
+  const filled = Number(o.filled ?? 0)
+  return { cid, exchangeId: String(o.id), status, filled, average: filled > 0 ? Number(o.average ?? NaN) : NaN }
+}
+
+function positiveInt(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${name} must be an integer ≥ 1 (received ${value})`)
+  return value
+}
+
+function nonNegative(value: number, name: string): number {
+  if (!(value >= 0) || !Number.isFinite(value)) throw new ConfigError(`${name} must be a finite number ≥ 0 (received ${value})`)
+  return value
+}
