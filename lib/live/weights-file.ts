@@ -23,7 +23,7 @@ export interface WeightedStrategy {
   row: number
 }
 
-/** Weights may sum to 1 with rounding (0.1 + 0.2 + 0.7 = 1.0000000000000002). */
+/** Weights may sum to 1 with rounding (0.34 + 0.56 + 0.1 = 1.0000000000000002). */
 const SUM_TOLERANCE = 1e-9
 const MAX_FILE_BYTES = 1024 * 1024
 const CSV_COLUMNS = ['strategy', 'symbols', 'weight'] as const
