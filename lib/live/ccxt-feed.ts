@@ -212,7 +212,7 @@ class FeedCore {
   /**
    * Ask REST for the series' candles from `next` on and take every closed one: its close time has passed
    * on the clock and the exchange serves a later candle. Overlap before `next` is dropped, invalid candles
-   * are reported and skipped, full pages are followed. Returns the bars taken.
+   * are reported and skipped, pages are followed while they end in a closed candle. Returns the bars taken.
    */
   async confirm(s: Series): Promise<number> {
     let taken = 0
@@ -239,7 +239,9 @@ class FeedCore {
         tookHere++
       }
       taken += tookHere
-      if (tookHere === 0 || page.length < this.pageLimit) break
+      // More may follow only when the newest candle served is itself closed on our clock (a page's end, not
+      // the open candle). Not `page.length < pageLimit`: ccxt drops a page's overlap before `since` itself.
+      if (tookHere === 0 || newest + s.step > now) break
     }
     s.quietUntil = taken > 0 ? -Infinity : this.clock.now() + this.retryMs
     return taken

@@ -162,8 +162,8 @@ describe('CcxtPollFeed', () => {
     for (const b of run.bars()) expect(b).toEqual(served(b.symbol.replace('/', ''), b.symbol, b.time))
   })
 
-  it('429 on every 3rd klines request: every bar arrives once, each request retried at most once', async () => {
-    const standin = await standinAt(T0 + 30 * S, { now: 0, rateLimitEvery: 3 })
+  it('429 on every 3rd klines request and overlapping pages: every bar arrives once, each request retried at most once', async () => {
+    const standin = await standinAt(T0 + 30 * S, { now: 0, rateLimitEvery: 3, overlap: 2 }) // pages also repeat 2 earlier candles
     const clock = new ManualClock(T0 + 30 * S)
     const events: FeedEvent[] = []
     const feed = new CcxtPollFeed({
@@ -211,6 +211,19 @@ describe('CcxtPollFeed', () => {
     expect(run.bars()).toEqual([])
   })
 
+  it('a candle the exchange already serves as closed waits for our clock to pass its close', async () => {
+    const standin = await standinAt(T0 + M + 30 * S) // the exchange's clock is a minute ahead: it serves 05:00 closed, 05:01 open
+    const clock = new ManualClock(T0 + 30 * S)
+    const feed = new CcxtPollFeed({ exchange: createExchange('binance', standin.url), subscriptions: [{ symbol: 'BTC/USDT', timeframe: '1m' }], clock, from: T0 - M })
+    const run = drive(feed, clock, standin)
+    await run.settle()
+    expect(run.bars().map((b) => b.time)).toEqual([T0 - M])
+    clock.advance(31 * S) // 05:01:01 on our clock; the exchange's stays ahead
+    await run.settle()
+    expect(run.bars().map((b) => b.time)).toEqual([T0 - M, T0])
+    expect(run.batches.at(-1)!.at).toBe(T0 + M + S)
+  })
+
   it('an invalid candle is an event, not a bar; its neighbours arrive', async () => {
     const standin = await standinAt(T0 + 30 * S)
     const url = await proxy(standin.url, (_u, rows) => rows.map((r) => (r[0] === T0 - 3 * M ? [r[0], r[1], '1.00', r[3], r[4], r[5], ...r.slice(6)] : r)))
@@ -235,5 +248,135 @@ describe('CcxtPollFeed', () => {
     const standin = await standinAt(T0)
     const feed = new CcxtPollFeed({ exchange: createExchange('binance', standin.url), subscriptions: [{ symbol: 'BTC/USD', timeframe: '1m' }], clock, from: 0 })
     await expect(feed.batches().next()).rejects.toThrow('unknown symbol "BTC/USD" on binance; did you mean BTC/USDT?')
+  })
+})
+
+/** Wait (on real time, as a safety net only) until the condition holds. */
+async function waitFor(what: string, condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 5000; i++) {
+    if (condition()) return
+    await new Promise((r) => setTimeout(r, 2))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+/** A stream feed on the stand-ins, run in the background; `at(t)` moves the stand-in's clock and the feed's. */
+async function streaming(from: number, now: number) {
+  const standin = await standinAt(now)
+  const ws = attachBinanceWs(standin)
+  cleanups.push(() => ws.close())
+  const clock = new ManualClock(now)
+  const events: FeedEvent[] = []
+  const feed = new CcxtWsFeed({ exchange: createStreamingExchange('binance', standin.url), subscriptions: [{ symbol: 'BTC/USDT', timeframe: '1m' }], clock, from, reconnectMs: 1000, onEvent: (e) => events.push(e) })
+  const batches: (CcxtFeedBatch & { at: number })[] = []
+  let failure: unknown
+  const pump = (async () => {
+    try {
+      for await (const b of feed.batches()) batches.push({ ...b, at: clock.now() })
+    } catch (error) {
+      failure = error
+    }
+  })()
+  cleanups.push(async () => {
+    feed.stop()
+    await pump
+  })
+  const at = (t: number) => {
+    standin.setNow(t)
+    clock.advance(t - clock.now())
+  }
+  const bars = () => batches.flatMap((b) => b.bars)
+  const until = (what: string, condition: () => boolean) =>
+    waitFor(what, () => {
+      if (failure !== undefined) throw failure
+      return condition()
+    })
+  return { standin, ws, clock, events, batches, bars, at, until }
+}
+
+const wrong = { open: 1, high: 2, low: 0.5, close: 999, volume: 1 }
+
+describe('CcxtWsFeed', () => {
+  it('the stream only says a candle closed; REST gives its values (a wrong final stream value is not delivered) and the open candle never goes out', async () => {
+    const f = await streaming(T0 - 3 * M, T0 + 10 * S)
+    await f.until('the catch-up batch and a subscribed stream', () => f.batches.length === 1 && f.ws.open === 1 && f.ws.subscribed.length === 1)
+    expect(f.ws.subscribed).toEqual([['btcusdt@kline_1m']])
+    expect(f.batches[0]!.bars).toEqual([-3, -2, -1].map((k) => served('BTCUSDT', 'BTC/USDT', T0 + k * M)))
+    // 05:00 in progress, twice, then a wrong value for it marked final, then 05:01 starting — all on the stream.
+    f.at(T0 + 20 * S)
+    f.ws.push(T0 + 20 * S)
+    f.at(T0 + 40 * S)
+    f.ws.push(T0 + 40 * S)
+    f.ws.send('BTCUSDT', '1m', T0, wrong, true)
+    f.at(T0 + M + 2 * S) // before the silent-stream poll (05:01 + 1 s delay + 5 s grace): only the stream can trigger it
+    f.ws.send('BTCUSDT', '1m', T0 + M, wrong, false)
+    await f.until('the 05:00 bar', () => f.batches.length === 2)
+    expect(f.batches[1]).toEqual({ bars: [served('BTCUSDT', 'BTC/USDT', T0)], watermark: T0 + M, stale: [], at: T0 + M + 2 * S })
+    // 05:01 updates keep coming; it goes out only after 05:02 has started.
+    for (const t of [T0 + M + 30 * S, T0 + 2 * M - 1]) {
+      f.at(t)
+      f.ws.push(t)
+    }
+    f.at(T0 + 2 * M + 2 * S)
+    f.ws.push(T0 + 2 * M + 2 * S)
+    await f.until('the 05:01 bar', () => f.batches.length === 3)
+    expect(f.bars()).toEqual([-3, -2, -1, 0, 1].map((k) => served('BTCUSDT', 'BTC/USDT', T0 + k * M)))
+    expect(f.events).toEqual([])
+  })
+
+  it('a dropped stream: the bars closing while it is down come over REST, once each; it reconnects and drives again', async () => {
+    const f = await streaming(T0 - 2 * M, T0 + 10 * S)
+    await f.until('the catch-up batch and a subscribed stream', () => f.batches.length === 1 && f.ws.open === 1 && f.ws.subscribed.length === 1)
+    f.ws.refuse = true
+    f.ws.dropAll()
+    await f.until('the disconnect', () => f.events.length === 1)
+    expect(f.events[0]).toMatchObject({ type: 'disconnect', symbol: 'BTC/USDT', timeframe: '1m' })
+    expect(f.events[0]!.type === 'disconnect' && f.events[0]!.message).toMatch(/NetworkError: connection closed by remote server, closing code 1006/)
+    // 05:00, 05:01 and 05:02 close while the stream is down (reconnects refused).
+    for (let t = T0 + 15 * S; t <= T0 + 3 * M + 5 * S; t += 5 * S) {
+      f.at(t)
+      await new Promise((r) => setTimeout(r, 2))
+    }
+    await f.until('the gap over REST', () => f.bars().length === 5)
+    expect(f.ws.accepted).toBe(1)
+    f.ws.refuse = false
+    for (let t = T0 + 3 * M + 6 * S; f.ws.subscribed.length < 2; t += S) {
+      f.at(t)
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    f.ws.push(f.clock.now())
+    await f.until('the reconnect', () => f.events.length === 2)
+    expect(f.events.map((e) => e.type)).toEqual(['disconnect', 'reconnect'])
+    // Reconnecting took a while (backoff doubling on the clock while refused); every bar closed by then is in.
+    const next = Math.ceil(f.clock.now() / M) * M
+    const k = (next - T0) / M
+    await f.until('the bars closed before the reconnect', () => f.bars().length === k + 1)
+    // The stream drives again: the bar before `next` goes out as soon as `next` shows on it, before any silent-stream poll.
+    f.at(next + 2 * S)
+    f.ws.push(next + 2 * S)
+    await f.until('the bar the stream triggered', () => f.bars().length === k + 2)
+    expect(f.batches.at(-1)!.at).toBe(next + 2 * S)
+    expect(f.bars()).toEqual(Array.from({ length: k + 2 }, (_, i) => served('BTCUSDT', 'BTC/USDT', T0 + (i - 2) * M)))
+    expect(f.ws.accepted).toBe(2)
+  })
+
+  it('an exchange without watchOHLCV is polled, and says so once', async () => {
+    const standin = await standinAt(T0 + 30 * S)
+    const clock = new ManualClock(T0 + 30 * S)
+    const events: FeedEvent[] = []
+    const feed = new CcxtWsFeed({ exchange: createExchange('binance', standin.url), subscriptions: [{ symbol: 'BTC/USDT', timeframe: '1m' }], clock, from: T0 - 2 * M, onEvent: (e) => events.push(e) })
+    const run = drive(feed, clock, standin)
+    await run.until(T0 + 2 * M + 30 * S)
+    expect(run.bars()).toEqual([-2, -1, 0, 1].map((k) => served('BTCUSDT', 'BTC/USDT', T0 + k * M)))
+    expect(events).toEqual([{ type: 'fallback', message: 'binance has no watchOHLCV here; polling REST instead', at: T0 + 30 * S }])
+  })
+
+  it('the stream URLs follow --api-url: ws for http, wss for https, paths kept', () => {
+    const local = createStreamingExchange('binance', 'http://127.0.0.1:8123')
+    const proxied = createStreamingExchange('binance', 'https://proxy.example:8443/')
+    const ws = (e: typeof local) => (e.urls.api as unknown as { ws: Record<string, unknown> }).ws
+    expect(ws(local).spot).toBe('ws://127.0.0.1:8123/ws')
+    expect(ws(proxied).spot).toBe('wss://proxy.example:8443/ws')
+    expect((local.urls.api as unknown as Record<string, string>).public).toBe('http://127.0.0.1:8123/api/v3')
   })
 })
