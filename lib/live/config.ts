@@ -299,7 +299,7 @@ function checkApiUrl(value: unknown, what: string): void {
  */
 export function registerDeployment(
   registry: Registry,
-  draft: DeploymentDraft | unknown,
+  draft: DeploymentDraft,
   options: { description?: string; reason?: string; runs?: readonly string[] } = {},
 ): { config: DeploymentConfig; version: RegistryVersion; created: boolean } {
   const checked = validateDeploymentDraft(draft)

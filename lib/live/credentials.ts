@@ -8,6 +8,7 @@ import ccxt from 'ccxt'
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { BrokerError, ConfigError } from '../core/index.js'
+import type { DeploymentConfig } from './config.js'
 
 export interface Credentials {
   readonly apiKey: string
@@ -58,6 +59,15 @@ export function loadCredentials(exchange: string, options: CredentialOptions): C
   if (secret === undefined) throw new ConfigError(`${vars.secret} is not set (${vars.apiKey} is); ${how}`)
   if (needsPassword && password === undefined) throw new ConfigError(`${exchange} needs an API password: ${vars.password} is not set; ${how}`)
   return credentials(apiKey, secret, password)
+}
+
+/**
+ * The credentials a deployment trades with. Live mode only: a paper deployment trades on the simulated
+ * venue and must never read a key (nor build an authenticated client), so asking is a ConfigError.
+ */
+export function credentialsFor(config: Pick<DeploymentConfig, 'name' | 'mode' | 'venue'>, options: Omit<CredentialOptions, 'needsPassword'>): Credentials {
+  if (config.mode !== 'live') throw new ConfigError(`deployment ${config.name} is a ${String(config.mode)} deployment: it reads no credentials (only live deployments do)`)
+  return loadCredentials(config.venue.exchange, options)
 }
 
 function fromFile(exchange: string, file: string, needsPassword: boolean): Credentials {

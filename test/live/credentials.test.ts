@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 import { BrokerError, ConfigError } from '../../lib/core/index.js'
-import { credentialVariables, loadCredentials, redact, redactError } from '../../lib/live/credentials.js'
+import { credentialsFor, credentialVariables, loadCredentials, redact, redactError } from '../../lib/live/credentials.js'
 
 const dirs: string[] = []
 const fresh = () => {
@@ -129,6 +129,15 @@ describe('loadCredentials from a file', () => {
     }
     const noPassword = writeCreds(dir, { apiKey: KEY, secret: SECRET }, 0o600, 'np.json')
     expect(failure(() => loadCredentials('okx', { env: {}, file: noPassword })).message).toBe(`credentials file ${noPassword} has no "password"; okx needs an API password`)
+  })
+})
+
+describe('credentialsFor', () => {
+  it('loads a live deployment\'s credentials and refuses to read any for a paper one', () => {
+    const env = { MTFLOW_BINANCE_API_KEY: KEY, MTFLOW_BINANCE_SECRET: SECRET }
+    const live = { name: 'dep', mode: 'live' as const, venue: { exchange: 'binance', sandbox: true } }
+    expect(credentialsFor(live, { env }).secret).toBe(SECRET)
+    expect(failure(() => credentialsFor({ ...live, mode: 'paper' }, { env })).message).toBe('deployment dep is a paper deployment: it reads no credentials (only live deployments do)')
   })
 })
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigError, DataError, NotFoundError } from '../../lib/core/index.js'
-import { loadDeployment, registerDeployment } from '../../lib/live/config.js'
+import { loadDeployment, registerDeployment, type DeploymentDraft } from '../../lib/live/config.js'
 import { REGISTRY_KINDS, Registry } from '../../lib/track/index.js'
 
 const homes: string[] = []
@@ -23,7 +23,7 @@ afterEach(() => {
 })
 const sha = (data: string) => createHash('sha256').update(data).digest('hex')
 
-const draft = (strategy: unknown, extra: Record<string, unknown> = {}) => ({
+const draft = (strategy: DeploymentDraft['strategy'], extra: Partial<DeploymentDraft> = {}): DeploymentDraft => ({
   name: 'sma-btc',
   strategy,
   symbols: ['BTC/USDT'],
