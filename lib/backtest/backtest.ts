@@ -7,7 +7,7 @@ import { ConfigError, DataError, type ProgressSink } from '../core/index.js'
 // ~300 ms), which a sweep worker that only slices bars would load at every start.
 import { sliceBars, type Bars, type TimeRange } from '../data/bars.js'
 import { getStrategy, resolveParams, type Sizing, type Strategy } from '../strategy/index.js'
-import { Engine, type SleeveSpec } from './engine.js'
+import { Engine, type EngineOptions, type SleeveSpec } from './engine.js'
 import { riskLimits, type RiskLimits } from './portfolio.js'
 import { collectResults, type BacktestResult } from './results.js'
 import { fillModel, type FillModel } from './sim-exchange.js'
@@ -73,6 +73,40 @@ export function portfolioBacktest(options: PortfolioOptions): BacktestResult {
  * with begin / advance / end.
  */
 export function buildEngine(options: PortfolioOptions): Engine {
+  return new Engine(sleeveSpecs(options), dataLookup(options.data, options), engineOptions(options))
+}
+
+/** Options of a session engine (lib/live): a backtest's, without its data — bars arrive as they close. */
+export type SessionEngineOptions = Omit<PortfolioOptions, 'data' | 'start' | 'end' | 'progress' | 'periodsPerYear'> & {
+  /**
+   * Bars already closed before the session starts (a warm start): held by the series and streamed into
+   * the indicators, never delivered to onBar and never traded on.
+   */
+  history?: DataSource
+}
+
+/**
+ * The engine a deployment steps (lib/live): the same checked sleeves, fill model, limits and sizing as
+ * `buildEngine`, in session mode — `append` each closed bar, `advance` to the feed's watermark.
+ */
+export function buildSessionEngine(options: SessionEngineOptions): Engine {
+  const history = options.history
+  const lookup = (symbol: string, timeframe: string): Bars => {
+    if (history !== undefined) {
+      const bars = typeof history === 'function' ? history(symbol, timeframe) : (history[`${symbol}@${timeframe}`] ?? history[symbol])
+      if (bars !== undefined) {
+        if (bars.timeframe !== timeframe) throw new DataError(`history for ${symbol} is ${bars.timeframe}, the strategy asked for ${timeframe}`)
+        // A copy: the session writes after it.
+        return { symbol, timeframe, time: bars.time.slice(), open: bars.open.slice(), high: bars.high.slice(), low: bars.low.slice(), close: bars.close.slice(), volume: bars.volume.slice() }
+      }
+    }
+    const none = new Float64Array(0)
+    return { symbol, timeframe, time: none, open: none, high: none, low: none, close: none, volume: none }
+  }
+  return new Engine(sleeveSpecs(options), lookup, { ...engineOptions(options), session: true })
+}
+
+function sleeveSpecs(options: Omit<PortfolioOptions, 'data'>): SleeveSpec[] {
   const cash = options.cash ?? 100_000
   if (!(Number.isFinite(cash) && cash > 0)) throw new ConfigError(`cash must be a number > 0 (received ${cash})`)
   if (options.sleeves.length === 0) throw new ConfigError('a portfolio backtest needs at least one strategy')
@@ -96,15 +130,19 @@ export function buildEngine(options: PortfolioOptions): Engine {
     seen.set(base, count)
     return { strategy, params, subscriptions, cash: (cash * weights[k]!) / totalWeight, name: count === 1 ? base : `${base}#${count}` }
   })
-  const lookup = dataLookup(options.data, options)
-  return new Engine(specs, lookup, {
+  return specs
+}
+
+function engineOptions(options: Omit<PortfolioOptions, 'data'>): EngineOptions {
+  const lotSize = options.lotSize ?? 0
+  return {
     fills: fillModel(options.fills),
     limits: riskLimits(options.limits),
     sizing: options.sizing ?? { percent: 1 },
     lotSize,
     closeAtEnd: options.closeAtEnd ?? false,
     ...(options.progress === undefined ? {} : { progress: options.progress }),
-  })
+  }
 }
 
 // The last run's engine, kept alive until the next run. Its objects' final shapes (V8 maps) are

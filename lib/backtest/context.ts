@@ -4,7 +4,7 @@
 
 import { ConfigError, isoTime } from '../core/index.js'
 import type { Bars } from '../data/index.js'
-import { INDICATORS } from '../indicators/index.js'
+import { createStream, INDICATORS, type StreamBar } from '../indicators/index.js'
 import type { Context, IndicatorHandle, IndicatorOptions, OrderOptions, OrderView, PositionView, Side, Subscription } from '../strategy/index.js'
 import type { Engine, SeriesState, Sleeve } from './engine.js'
 
@@ -30,11 +30,55 @@ class BatchHandle implements IndicatorHandle {
   }
 }
 
+/**
+ * A session's indicator (lib/live): the values are streamed as bars are appended — the same machine as
+ * the batch computation, so the same numbers bit for bit — and read exactly as BatchHandle reads them.
+ */
+class StreamHandle implements IndicatorHandle {
+  private values = new Float64Array(256)
+  private readonly bar: StreamBar = { open: NaN, high: NaN, low: NaN, close: NaN, volume: NaN, time: NaN }
+
+  constructor(
+    readonly name: string,
+    readonly output: string,
+    readonly label: string,
+    params: Record<string, number>,
+    private readonly series: SeriesState,
+  ) {
+    const stream = createStream(name, params)
+    const update = stream.update
+    const push = (j: number) => {
+      const b = this.series.bars
+      const bar = this.bar
+      bar.open = b.open[j]!
+      bar.high = b.high[j]!
+      bar.low = b.low[j]!
+      bar.close = b.close[j]!
+      bar.volume = b.volume[j]!
+      bar.time = b.time[j]!
+      if (j >= this.values.length) {
+        const out = new Float64Array(this.values.length * 2)
+        out.set(this.values)
+        this.values = out
+      }
+      this.values[j] = update(bar)[output]!
+    }
+    // The bars held already (a warm start's history), then each one appended.
+    for (let j = 0; j < series.n; j++) push(j)
+    series.streams.push(push)
+  }
+
+  at(barsAgo = 0): number {
+    const i = this.series.i - barsAgo
+    return barsAgo >= 0 && i >= 0 ? this.values[i]! : MISSING
+  }
+}
+
 export class SleeveContext<P> implements Context<P> {
   time = NaN
   readonly state: Record<string, unknown> = {}
-  readonly handles: BatchHandle[] = []
-  private readonly cache = new Map<string, BatchHandle>()
+  readonly handles: (BatchHandle | StreamHandle)[] = []
+  private readonly cache = new Map<string, BatchHandle | StreamHandle>()
 
   constructor(
     private readonly engine: Engine,
@@ -85,12 +129,12 @@ export class SleeveContext<P> implements Context<P> {
     const output = options.output ?? ind.outputs[0]!
     if (!ind.outputs.includes(output)) throw new ConfigError(`${name} has no output "${output}"; expected one of ${ind.outputs.join(', ')}`)
     const s = this.series(symbol, timeframe)
-    // Computed over the whole series once; the handle never reads past the cursor, and every
-    // registered indicator (dpo excepted, refused above) is causal — checkLookahead holds them to it.
-    const values = ind.compute(s.bars, params)[output]!
     const shown = Object.entries(ind.resolve(params)).map(([, v]) => v).join(',')
     const label = `${name}(${shown})${output === ind.outputs[0] ? '' : `.${output}`}${symbol === first.symbol && timeframe === first.timeframe ? '' : `@${symbol}:${timeframe}`}`
-    const handle = new BatchHandle(name, output, label, values, s)
+    // A backtest computes it over the whole series once; the handle never reads past the cursor, and every
+    // registered indicator (dpo excepted, refused above) is causal — checkLookahead holds them to it. A
+    // session streams it as bars arrive.
+    const handle = this.engine.options.session === true ? new StreamHandle(name, output, label, params, s) : new BatchHandle(name, output, label, ind.compute(s.bars, params)[output]!, s)
     this.cache.set(key, handle)
     this.handles.push(handle)
     return handle

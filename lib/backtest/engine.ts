@@ -17,7 +17,7 @@ import type { BarEvent, OrderEvent, OrderOptions, OrderRole, OrderView, Side, St
 import { SleeveContext } from './context.js'
 import { Order } from './orders.js'
 import { Book, type RiskLimits } from './portfolio.js'
-import { FillLog, OrderLog, TradeLog } from './records.js'
+import { FillLog, grown, OrderLog, TradeLog } from './records.js'
 import { commission, executionPrice, fillableQty, openFill, rangeFill, type FillModel } from './sim-exchange.js'
 
 export interface SeriesState {
@@ -34,6 +34,8 @@ export interface SeriesState {
   execution: boolean
   subscribers: Sleeve[]
   event: BarEvent
+  /** A session's indicator streams on this series: told the index of each appended bar. */
+  streams: ((index: number) => void)[]
 }
 
 export type { FillRecord, TradeRecord } from './records.js'
@@ -98,6 +100,28 @@ export interface EngineOptions {
   /** Close every open position at the last bar's close when the data ends (trades marked open). */
   closeAtEnd: boolean
   progress?: ProgressSink
+  /**
+   * A session (lib/live): bars arrive one at a time through `append` instead of being known up front;
+   * the series and the equity points grow, and indicators are streamed as bars arrive instead of being
+   * computed over the whole series once. Same numbers, bit for bit.
+   */
+  session?: boolean
+}
+
+/**
+ * A deployment's view of the order flow (lib/live: the order journal). Undefined in a backtest: one `if`
+ * per order event, nothing per bar. Called before the engine acts, so an intent is on record before the
+ * order reaches the venue and a fill before the book moves.
+ */
+export interface EngineHooks {
+  /** An order is about to reach the venue (set `order.cid`). The 3 sites: submit, bracket children, closeAtEnd. */
+  placed(order: Order): void
+  /** A working order's quantity changed (a bracket child follows its entry's fills, an OCO sibling shrinks). */
+  amended(order: Order): void
+  /** A fill is about to be booked. */
+  filled(order: Order, qty: number, price: number, fee: number, time: number): void
+  /** A placed order left the book unfilled or partly filled. */
+  ended(order: Order, status: 'CANCELLED' | 'EXPIRED' | 'REJECTED', reason: string): void
 }
 
 type Request = { kind: 'submit'; order: Order; sleeve: Sleeve; sizing: OrderOptions; resizable: boolean } | { kind: 'cancel'; orderId: number; sleeve: Sleeve; reason: string }
@@ -127,6 +151,7 @@ export class Engine {
   private delivered = 0
   now = NaN
   label = NaN
+  hooks: EngineHooks | undefined = undefined
   /** Equity points: one per distinct close time, labelled with the open time of its shortest bar. */
   times: Float64Array
   ticks = 0
@@ -166,6 +191,7 @@ export class Engine {
           i: -1,
           execution: false,
           subscribers: [],
+          streams: [],
           event: { symbol: sub.symbol, timeframe: sub.timeframe, time: NaN, closeTime: NaN, open: NaN, high: NaN, low: NaN, close: NaN, volume: NaN, index: -1 },
         }
         total += s.n
@@ -221,6 +247,14 @@ export class Engine {
   /** onStart for every sleeve, and the orders placed there. The first part of `run`; a session that feeds
    * bars as they close (lib/live) calls it once, then `advance` as bars arrive, then `end`. */
   begin(): void {
+    if (this.options.session === true) {
+      // A warm start: the bars held already closed before the session; they are history, not events.
+      for (const s of this.series) {
+        if (s.n === 0) continue
+        s.i = s.n - 1
+        if (s.execution) this.marks[s.symbolIndex] = s.bars.close[s.i]!
+      }
+    }
     for (const sleeve of this.sleeves) {
       sleeve.ctx.time = NaN
       this.callback(sleeve, 'onStart', undefined, () => sleeve.strategy.onStart?.(sleeve.ctx))
@@ -340,6 +374,8 @@ export class Engine {
 
   private record(): void {
     const t = this.ticks++
+    // A session's points grow (a backtest's arrays are sized to every bar up front: never here).
+    if (t === this.times.length) this.growPoints()
     this.times[t] = this.label
     const sleeves = this.sleeves
     for (let k = 0; k < sleeves.length; k++) {
@@ -359,6 +395,44 @@ export class Engine {
         sleeve.exposureSum += x
       }
     }
+  }
+
+  private growPoints(): void {
+    const grow = (a: Float64Array) => (a.length === 0 ? new Float64Array(1024) : grown(a))
+    this.times = grow(this.times)
+    for (const sleeve of this.sleeves) {
+      sleeve.equity = grow(sleeve.equity)
+      sleeve.exposure = grow(sleeve.exposure)
+    }
+  }
+
+  /**
+   * A session's next bar of a series (lib/live): written after the bars held, the columns doubled when
+   * full, and every indicator stream on the series told. It is stepped by the next `advance` that
+   * reaches its close time. The caller checks that bars arrive in time order.
+   */
+  append(s: SeriesState, time: number, open: number, high: number, low: number, close: number, volume: number): void {
+    if (this.options.session !== true) throw new ConfigError('bars are appended only to a session engine (options.session)')
+    let b = s.bars
+    if (s.n === b.time.length) {
+      const size = Math.max(256, b.time.length * 2)
+      const widen = (a: Float64Array) => {
+        const out = new Float64Array(size)
+        out.set(a.subarray(0, s.n))
+        return out
+      }
+      b = { symbol: b.symbol, timeframe: b.timeframe, time: widen(b.time), open: widen(b.open), high: widen(b.high), low: widen(b.low), close: widen(b.close), volume: widen(b.volume) }
+      s.bars = b
+    }
+    const j = s.n
+    b.time[j] = time
+    b.open[j] = open
+    b.high[j] = high
+    b.low[j] = low
+    b.close[j] = close
+    b.volume[j] = volume
+    s.n = j + 1
+    for (const listener of s.streams) listener(j)
   }
 
   // ---- orders: requests from the strategies -------------------------------------------------
@@ -400,6 +474,11 @@ export class Engine {
     this.track(order)
     this.queue.push({ kind: 'submit', order, sleeve, sizing: { qty: Math.abs(q) }, resizable: false })
     return order
+  }
+
+  /** A live order, or a bracket parent, by id (terminal orders leave this lookup; see `release`). */
+  order(id: number): Order | undefined {
+    return this.orderById[id]
   }
 
   workingOrders(sleeve: Sleeve, symbol?: string): OrderView[] {
@@ -461,6 +540,7 @@ export class Engine {
     order.activeFrom = exec.i + 1 + this.options.fills.latencyBars
     order.reserved = this.addedExposure(book, k, order) * price * book.marginRate(order.side === 'buy' ? 1 : -1)
     book.reserved += order.reserved
+    if (this.hooks !== undefined) this.hooks.placed(order)
     this.working[k]!.push(order)
     this.setStatus(sleeve, order, 'SUBMITTED', '')
   }
@@ -571,7 +651,10 @@ export class Engine {
 
   private setStatus(sleeve: Sleeve, order: Order, status: 'SUBMITTED' | 'CANCELLED' | 'EXPIRED' | 'REJECTED', reason: string): void {
     order.transition(status, this.now, reason)
-    if (status !== 'SUBMITTED') this.release(sleeve, order)
+    if (status !== 'SUBMITTED') {
+      if (this.hooks !== undefined && order.cid !== '') this.hooks.ended(order, status, reason)
+      this.release(sleeve, order)
+    }
     this.emitOrder(sleeve, order, status, reason)
   }
 
@@ -680,6 +763,7 @@ export class Engine {
     }
     if (qty > 0) {
       const fee = commission(qty, price, liquidity, model)
+      if (this.hooks !== undefined) this.hooks.filled(order, qty, price, fee, time)
       const before = position.qty
       const realized = book.apply(k, sign * qty, price, fee)
       order.fill(qty, price, fee, time)
@@ -716,12 +800,17 @@ export class Engine {
           child.placedAfterOpen = atOpen
           order.children!.push(child)
           this.track(child)
+          if (this.hooks !== undefined) this.hooks.placed(child)
           child.transition('SUBMITTED', this.now)
           this.working[k]!.push(child)
           this.emitOrder(sleeve, child, 'SUBMITTED', '')
         }
       } else {
-        for (const child of order.children) if (child.working) child.qty += qty
+        for (const child of order.children) {
+          if (!child.working) continue
+          child.qty += qty
+          if (this.hooks !== undefined) this.hooks.amended(child)
+        }
       }
     }
     if (order.role === 'stop-loss' || order.role === 'take-profit') {
@@ -729,7 +818,10 @@ export class Engine {
       for (const sibling of parent?.children ?? NO_ORDERS) {
         if (sibling === order || !sibling.working) continue
         if (order.status === 'FILLED') this.retire(sleeve, sibling, 'CANCELLED', `OCO: ${order.role} filled`)
-        else sibling.qty = Math.max(sibling.filled, sibling.qty - qty)
+        else {
+          sibling.qty = Math.max(sibling.filled, sibling.qty - qty)
+          if (this.hooks !== undefined) this.hooks.amended(sibling)
+        }
       }
     }
     // Flat: protective children of this symbol have nothing left to protect.
@@ -813,6 +905,7 @@ export class Engine {
         const exec = this.executionOf[p.symbolIndex]!
         const order = new Order(this.nextId++, sleeve.name, p.symbol, p.qty > 0 ? 'sell' : 'buy', 'market', 'exit', Math.abs(p.qty), NaN, NaN, 0, 'close at end', this.now)
         this.track(order)
+        if (this.hooks !== undefined) this.hooks.placed(order)
         order.transition('SUBMITTED', this.now)
         this.working[p.symbolIndex]!.push(order)
         this.execute(order, p.mark, exec.i, exec.bars.time[exec.i]!, Infinity, false)

@@ -69,6 +69,10 @@ export class Order implements OrderView {
   reserved = 0
   /** Cancelled while still queued: rejected when the queue reaches it, with this reason. */
   cancelReason = ''
+  /** A deployment's client order id (journaled before the order reaches the venue); '' in a backtest. */
+  cid = ''
+  /** Fills so far (a simulated venue's trade ids count them). */
+  fillCount = 0
 
   constructor(
     readonly id: number,
@@ -110,6 +114,7 @@ export class Order implements OrderView {
       throw new OrderStateError(`order ${this.id}: fill of ${qty} with ${this.remaining} remaining`)
     }
     const before = this.filled
+    this.fillCount++
     this.filled = before + qty
     this.avgPrice = before === 0 ? price : (this.avgPrice * before + price * qty) / this.filled
     this.fees += fee

@@ -80,16 +80,20 @@ export interface ReplaySeries {
 }
 
 /**
- * Bars already in memory (or loaded from the lake with `replayFromLake`), one batch per distinct close
- * time, in time order. `paceMs`: wall time per bar period of the finest series (0: as fast as possible).
+ * Bars already in memory (or loaded from the lake with `replayFromLake`), in time order: paced, one batch
+ * per distinct close time (`paceMs` of wall time per bar period of the finest series); as fast as possible,
+ * up to `chunk` close times per batch (default 4,096; the engine steps a batch's bars in its own merge
+ * order whatever its size, so the results are the same — the batches only save an await per bar).
  */
 export class ReplayFeed implements MarketFeed {
   private readonly finestMs: number
 
   constructor(
     private readonly series: readonly ReplaySeries[],
-    private readonly options: { clock?: Clock; paceMs?: number } = {},
+    private readonly options: { clock?: Clock; paceMs?: number; chunk?: number } = {},
   ) {
+    const chunk = options.chunk ?? 4096
+    if (!(Number.isInteger(chunk) && chunk >= 1)) throw new ConfigError(`chunk must be an integer ≥ 1 (received ${chunk})`)
     if (series.length === 0) throw new ConfigError('a replay feed needs at least one series')
     const pace = options.paceMs ?? 0
     if (!(pace >= 0 && Number.isFinite(pace))) throw new ConfigError(`paceMs must be a finite number ≥ 0 (received ${pace})`)
@@ -101,7 +105,10 @@ export class ReplayFeed implements MarketFeed {
     const tf = this.series.map((s) => timeframeMs(s.timeframe))
     const cursor = this.series.map(() => 0)
     const pace = this.options.paceMs ?? 0
+    const chunk = pace > 0 ? 1 : (this.options.chunk ?? 4096)
     let previous = NaN
+    let bars: FeedBar[] = []
+    let times = 0
     for (;;) {
       // The next close time across the series.
       let next = Infinity
@@ -109,9 +116,11 @@ export class ReplayFeed implements MarketFeed {
         const b = this.series[k]!.bars
         if (cursor[k]! < b.time.length) next = Math.min(next, b.time[cursor[k]!]! + tf[k]!)
       }
-      if (next === Infinity) return
+      if (next === Infinity) {
+        if (times > 0) yield { bars, watermark: previous }
+        return
+      }
       if (pace > 0 && previous === previous) await this.options.clock!.sleep(((next - previous) / this.finestMs) * pace)
-      const bars: FeedBar[] = []
       for (let k = 0; k < this.series.length; k++) {
         const s = this.series[k]!
         const b = s.bars
@@ -121,7 +130,11 @@ export class ReplayFeed implements MarketFeed {
         }
       }
       previous = next
-      yield { bars, watermark: next }
+      if (++times === chunk) {
+        yield { bars, watermark: next }
+        bars = []
+        times = 0
+      }
     }
   }
 }
@@ -131,7 +144,7 @@ export async function replayFromLake(
   home: string,
   subscriptions: readonly { symbol: string; timeframe: string; source?: string }[],
   range: { start?: number | string; end?: number | string } = {},
-  options: { clock?: Clock; paceMs?: number } = {},
+  options: { clock?: Clock; paceMs?: number; chunk?: number } = {},
 ): Promise<ReplayFeed> {
   const series: ReplaySeries[] = []
   for (const sub of subscriptions) {

@@ -4,3 +4,6 @@
 
 export * from './journal.js'
 export * from './feed.js'
+export * from './session.js'
+export * from './venue.js'
+export * from './sim-venue.js'

@@ -6,9 +6,9 @@
 
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
-import { existsSync } from 'node:fs'
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs'
 import { ConfigError, DataError, syncDirectory } from '../core/index.js'
-import { appendRecords, readRecords } from '../track/jsonl.js'
+import { readRecords, recordLine, TORN_MARK } from '../track/jsonl.js'
 
 export type OrderSide = 'buy' | 'sell'
 export type OrderKind = 'market' | 'limit' | 'stop'
@@ -28,7 +28,20 @@ export interface OrderIntent {
   kind: OrderKind
   /** Limit or stop price. */
   price?: number
+  /** The engine's order id, role, tag and bracket parent: what a restart needs to rebuild brackets. */
+  orderId?: number
+  role?: string
+  tag?: string
+  parentCid?: string
 }
+
+/**
+ * When the journal's events reach the disk. `each`: written and fsync'd before the call returns (live: an
+ * intent is on disk before its order is sent). `step`: buffered until `flush()` — a paper deployment on
+ * SimVenue flushes once per engine step; nothing leaves the process in between, and a crash loses at most a
+ * step that replays deterministically.
+ */
+export type Durability = 'each' | 'step'
 
 export type JournalEvent =
   | ({ type: 'intent'; seq: number; clientOrderId: string; time: number } & OrderIntent)
@@ -38,6 +51,8 @@ export type JournalEvent =
   | { type: 'cancel'; clientOrderId: string; reason?: string; time: number }
   | { type: 'reject'; clientOrderId: string; reason: string; time: number }
   | { type: 'unknown'; clientOrderId: string; reason: string; time: number }
+  /** A working order's quantity changed (a bracket child following its entry's fills; an OCO sibling shrinking). */
+  | { type: 'amend'; clientOrderId: string; qty: number; time: number }
   | { type: 'snapshot'; source: 'venue' | 'local'; positions: Record<string, number>; time: number }
 
 export interface JournalOrder extends OrderIntent {
@@ -92,10 +107,15 @@ export class OrderJournal {
   private readonly prefix: string
   /** Whether the file's folder entry is known to be on disk (synced once, after the file is created). */
   private folderSynced: boolean
+  /** The file, open for appending from the first event to `close()`. */
+  private fd = -1
+  /** Lines not yet written (durability `step`). */
+  private pending = ''
 
   private constructor(
     readonly deploymentId: string,
     private readonly dir: string,
+    readonly durability: Durability,
   ) {
     this.file = join(dir, 'journal.jsonl')
     this.prefix = idPrefix(deploymentId)
@@ -106,9 +126,11 @@ export class OrderJournal {
   }
 
   /** The journal in `dir` (created on the first event), its state folded from what is on disk. */
-  static open(dir: string, deploymentId: string): OrderJournal {
+  static open(dir: string, deploymentId: string, options: { durability?: Durability } = {}): OrderJournal {
     if (typeof deploymentId !== 'string' || deploymentId === '') throw new ConfigError('a journal needs a deployment id')
-    return new OrderJournal(deploymentId, dir)
+    const durability = options.durability ?? 'each'
+    if (durability !== 'each' && durability !== 'step') throw new ConfigError(`journal durability must be "each" or "step" (received ${JSON.stringify(durability)})`)
+    return new OrderJournal(deploymentId, dir, durability)
   }
 
   /** The folded state (live: it changes as events are appended). */
@@ -162,20 +184,65 @@ export class OrderJournal {
     this.append({ type: 'unknown', clientOrderId: id, reason, time })
   }
 
+  amend(id: string, qty: number, time: number): void {
+    this.append({ type: 'amend', clientOrderId: id, qty, time })
+  }
+
   snapshot(source: 'venue' | 'local', positions: Record<string, number>, time: number): void {
     this.append({ type: 'snapshot', source, positions, time })
   }
 
-  /** Checked against the state first (an illegal event throws and is not written), then fsync'd, then folded. */
+  /** Writes and fsyncs what is buffered (durability `step`; with `each` nothing ever is). */
+  flush(): void {
+    if (this.pending === '') return
+    const text = this.pending
+    this.pending = ''
+    this.write(text)
+  }
+
+  /** Flushes and closes the file (a later event opens it again). */
+  close(): void {
+    this.flush()
+    if (this.fd >= 0) closeSync(this.fd)
+    this.fd = -1
+  }
+
+  /** Checked against the state first (an illegal event throws and is not written), then written (fsync'd, or
+   * buffered for `flush`), then folded. */
   private append(event: JournalEvent): void {
-    applyEvent(this.state, event, this.file, true)
-    appendRecords(this.file, [event], { durable: true })
+    applyEvent(this.state, event, this.file, this.writer)
+  }
+
+  /** Called by applyEvent between its checks and its changes: an event that fails to reach the disk is not folded. */
+  private readonly writer = (event: JournalEvent): void => {
+    if (this.durability === 'each') this.write(line(event))
+    else this.pending += line(event)
+  }
+
+  private write(text: string): void {
+    if (this.fd < 0) this.openFile()
+    const bytes = Buffer.from(text, 'utf8')
+    let offset = 0
+    while (offset < bytes.length) offset += writeSync(this.fd, bytes, offset, bytes.length - offset)
+    fsyncSync(this.fd)
     // The file's fsync does not make a new file's name durable: its folder is synced once, after creation.
     if (!this.folderSynced) {
       syncDirectory(this.dir)
       this.folderSynced = true
     }
-    applyEvent(this.state, event, this.file)
+  }
+
+  /** Opens the file for appending; a tail torn by a crash is closed off with the torn mark first (as jsonl.ts does). */
+  private openFile(): void {
+    mkdirSync(this.dir, { recursive: true })
+    const fd = openSync(this.file, 'a+', 0o644)
+    const size = fstatSync(fd).size
+    const last = Buffer.alloc(1)
+    if (size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 10) {
+      const mark = Buffer.from(`\n${TORN_MARK}\n`)
+      writeSync(fd, mark, 0, mark.length)
+    }
+    this.fd = fd
   }
 }
 
@@ -188,16 +255,47 @@ export function foldJournal(events: readonly JournalEvent[], file = 'journal'): 
   return state
 }
 
-/** One event folded into the state; every check comes before any change, so `check` (only the checks)
- * tells whether the event may be written. */
-function applyEvent(state: JournalState, e: JournalEvent, file: string, check = false): void {
-  if (e.type === 'snapshot') return
+/**
+ * A flat event as its journal line: what recordLine writes, without a replacer call per value (a paper
+ * replay writes ~200,000 of them). Anything else — a non-finite number, a nested object — goes to recordLine.
+ */
+function line(e: JournalEvent): string {
+  const record = e as unknown as Record<string, unknown>
+  let out = '\n{'
+  for (const key in record) {
+    const v = record[key]
+    if (v === undefined) continue
+    let text: string
+    if (typeof v === 'number') {
+      if (v - v !== 0) return recordLine(e)
+      text = `${v}`
+    } else if (typeof v === 'string') text = JSON.stringify(v.charCodeAt(0) === 35 /* # */ ? `#${v}` : v)
+    else return recordLine(e)
+    out += `${out.length === 2 ? '' : ','}"${key}":${text}`
+  }
+  return `${out}}\n`
+}
+
+/**
+ * One event folded into the state. Every check comes before any change, and `write` (the journal's append)
+ * runs between the two: an illegal event throws unwritten, and one that fails to reach the disk is not folded.
+ */
+function applyEvent(state: JournalState, e: JournalEvent, file: string, write?: (e: JournalEvent) => void): void {
+  if (e.type === 'snapshot') {
+    write?.(e)
+    return
+  }
   if (e.type === 'intent') {
     if (state.orders.has(e.clientOrderId)) throw new DataError(`${file}: order ${e.clientOrderId} is journaled twice`)
     if (e.seq !== state.nextSeq) throw new DataError(`${file}: order sequence ${e.seq} where ${state.nextSeq} was next`)
-    if (check) return
-    const { type: _t, time: _time, ...rest } = e
-    state.orders.set(e.clientOrderId, { ...rest, state: 'INTENT', filled: 0, avgPrice: NaN, fees: 0 })
+    write?.(e)
+    const o: JournalOrder = { seq: e.seq, clientOrderId: e.clientOrderId, strategy: e.strategy, symbol: e.symbol, side: e.side, qty: e.qty, kind: e.kind, state: 'INTENT', filled: 0, avgPrice: NaN, fees: 0 }
+    if (e.price !== undefined) o.price = e.price
+    if (e.orderId !== undefined) o.orderId = e.orderId
+    if (e.role !== undefined) o.role = e.role
+    if (e.tag !== undefined) o.tag = e.tag
+    if (e.parentCid !== undefined) o.parentCid = e.parentCid
+    state.orders.set(e.clientOrderId, o)
     state.nextSeq = e.seq + 1
     return
   }
@@ -207,18 +305,18 @@ function applyEvent(state: JournalState, e: JournalEvent, file: string, check = 
   switch (e.type) {
     case 'sent':
       if (o.state !== 'INTENT') throw illegal(file, o, e.type)
-      if (check) return
+      write?.(e)
       o.state = 'SENT'
       return
     case 'unknown':
       if (closed) throw illegal(file, o, e.type)
-      if (check) return
+      write?.(e)
       o.state = 'UNKNOWN'
       o.reason = e.reason
       return
     case 'ack':
       if (o.state === 'REJECTED') throw illegal(file, o, e.type)
-      if (check) return
+      write?.(e)
       o.exchangeOrderId = e.exchangeOrderId
       if (o.state === 'INTENT' || o.state === 'SENT' || o.state === 'UNKNOWN') o.state = 'ACKED'
       return
@@ -229,7 +327,7 @@ function applyEvent(state: JournalState, e: JournalEvent, file: string, check = 
       if (o.state === 'INTENT' || o.state === 'REJECTED') throw illegal(file, o, e.type)
       if (!(e.qty > 0) || !Number.isFinite(e.price)) throw new DataError(`${file}: fill ${e.tradeId} of ${o.clientOrderId} has qty ${e.qty} at ${e.price}`)
       if (o.filled + e.qty > o.qty * (1 + 1e-9)) throw new DataError(`${file}: fill ${e.tradeId} would fill ${o.clientOrderId} past its qty ${o.qty} (filled ${o.filled} + ${e.qty})`)
-      if (check) return
+      write?.(e)
       state.tradeIds.add(e.tradeId)
       o.avgPrice = o.filled === 0 ? e.price : (o.avgPrice * o.filled + e.price * e.qty) / (o.filled + e.qty)
       o.filled += e.qty
@@ -241,13 +339,21 @@ function applyEvent(state: JournalState, e: JournalEvent, file: string, check = 
     }
     case 'cancel':
       if (o.state === 'FILLED' || o.state === 'REJECTED') throw illegal(file, o, e.type)
-      if (check) return
+      write?.(e)
       o.state = 'CANCELLED'
       if (e.reason !== undefined) o.reason = e.reason
       return
+    case 'amend':
+      if (closed || !(Number.isFinite(e.qty) && e.qty > 0) || e.qty < o.filled * (1 - 1e-9)) {
+        throw new DataError(`${file}: amend of ${o.clientOrderId} (${o.state}, filled ${o.filled}) to qty ${e.qty}`)
+      }
+      write?.(e)
+      o.qty = e.qty
+      if (o.filled >= o.qty * (1 - 1e-9) && o.filled > 0) o.state = 'FILLED'
+      return
     case 'reject':
       if (o.filled > 0 || closed) throw illegal(file, o, e.type)
-      if (check) return
+      write?.(e)
       o.state = 'REJECTED'
       o.reason = e.reason
       return

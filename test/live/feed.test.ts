@@ -31,7 +31,7 @@ describe('ReplayFeed', () => {
   it('one batch per close time; the 4h bar arrives with the hourly bar that closes with it', async () => {
     const h = hourly('A', 8)
     const four = barsFromRows([0, 1].map((k) => ({ time: T0 + k * 4 * H, open: 100, high: 105, low: 95, close: 104, volume: 40 })), { symbol: 'A', timeframe: '4h' })
-    const batches = await collect(new ReplayFeed([{ symbol: 'A', timeframe: '1h', bars: h }, { symbol: 'A', timeframe: '4h', bars: four }]))
+    const batches = await collect(new ReplayFeed([{ symbol: 'A', timeframe: '1h', bars: h }, { symbol: 'A', timeframe: '4h', bars: four }], { chunk: 1 }))
     // Close times: 01:00 … 08:00 (eight hourly), the 4h bars close at 04:00 and 08:00.
     expect(batches.map((b) => b.watermark)).toEqual(Array.from({ length: 8 }, (_, i) => T0 + (i + 1) * H))
     expect(batches.map((b) => b.bars.map((x) => `${x.timeframe}@${(x.time - T0) / H}`))).toEqual([['1h@0'], ['1h@1'], ['1h@2'], ['1h@3', '4h@0'], ['1h@4'], ['1h@5'], ['1h@6'], ['1h@7', '4h@4']])
@@ -58,11 +58,21 @@ describe('ReplayFeed', () => {
     expect(() => new ReplayFeed([{ symbol: 'A', timeframe: '1h', bars: hourly('A', 1) }], { paceMs: 5 })).toThrow('a paced replay needs a clock')
   })
 
+  it('as fast as possible, up to `chunk` close times per batch, the watermark at the last of them', async () => {
+    const batches = await collect(new ReplayFeed([{ symbol: 'A', timeframe: '1h', bars: hourly('A', 10) }], { chunk: 4 }))
+    expect(batches.map((b) => [b.bars.length, (b.watermark - T0) / H])).toEqual([
+      [4, 4],
+      [4, 8],
+      [2, 10],
+    ])
+    expect(() => new ReplayFeed([{ symbol: 'A', timeframe: '1h', bars: hourly('A', 1) }], { chunk: 0 })).toThrow('chunk must be an integer ≥ 1 (received 0)')
+  })
+
   it('replays what the lake holds, between start and end', async () => {
     const home = mkdtempSync(join(tmpdir(), 'mtflow-feed-'))
     homes.push(home)
     await ingestBars(home, hourly('BTC/USDT', 48), { source: 'local' })
-    const feed = await replayFromLake(home, [{ symbol: 'BTC/USDT', timeframe: '1h' }], { start: T0 + 10 * H, end: T0 + 19 * H })
+    const feed = await replayFromLake(home, [{ symbol: 'BTC/USDT', timeframe: '1h' }], { start: T0 + 10 * H, end: T0 + 19 * H }, { chunk: 1 })
     const batches = await collect(feed)
     expect(batches.map((b) => (b.bars[0]!.time - T0) / H)).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19])
     expect(batches[0]!.bars[0]!.close).toBe(110.5)

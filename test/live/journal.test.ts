@@ -118,3 +118,45 @@ describe('a deployment killed between send and answer', () => {
     expect(j.intent({ strategy: 'sma-cross', symbol: 'BTC/USDT', side: 'sell', qty: 0.5, kind: 'market' }, 2_002).clientOrderId).toBe(clientOrderId('dep-kill', 2))
   }, 30_000)
 })
+
+describe('durability and the written records', () => {
+  it('"step" holds events in memory until flush; "each" has every event on disk when the call returns', () => {
+    const dir = fresh()
+    const step = OrderJournal.open(dir, 'd', { durability: 'step' })
+    const o = step.intent({ strategy: 's', symbol: 'X', side: 'buy', qty: 2, kind: 'market' }, 1)
+    step.ack(o.clientOrderId, 'ex-1', 2)
+    expect(step.current.orders.get(o.clientOrderId)!.state).toBe('ACKED') // folded at once
+    expect(() => readFileSync(step.file, 'utf8')).toThrow() // nothing on disk yet
+    step.flush()
+    expect(OrderJournal.open(dir, 'd').order(o.clientOrderId).state).toBe('ACKED')
+    step.close()
+    const each = OrderJournal.open(fresh(), 'd')
+    each.intent({ strategy: 's', symbol: 'X', side: 'buy', qty: 1, kind: 'market' }, 1)
+    expect(readFileSync(each.file, 'utf8').split('\n').filter((l) => l !== '')).toHaveLength(1)
+    expect(() => OrderJournal.open(fresh(), 'd', { durability: 'sometimes' as 'each' })).toThrow('journal durability must be "each" or "step" (received "sometimes")')
+  })
+
+  it('an amend follows a bracket leg; a tag starting with # and a time of NaN come back as written', () => {
+    const dir = fresh()
+    const j = OrderJournal.open(dir, 'd')
+    const o = j.intent({ strategy: 's', symbol: 'X', side: 'sell', qty: 1, kind: 'stop', price: 95, role: 'stop-loss', tag: '#7', parentCid: 'mtabc1', orderId: 4 }, NaN)
+    j.ack(o.clientOrderId, 'e', 1)
+    j.fill(o.clientOrderId, { tradeId: 't1', qty: 1, price: 95, fee: 0.1 }, 2)
+    expect(j.order(o.clientOrderId).state).toBe('FILLED')
+    const p = j.intent({ strategy: 's', symbol: 'X', side: 'sell', qty: 1, kind: 'limit', price: 110 }, 3)
+    j.ack(p.clientOrderId, 'e2', 3)
+    j.fill(p.clientOrderId, { tradeId: 't2', qty: 0.5, price: 110, fee: 0 }, 4)
+    j.amend(p.clientOrderId, 3, 5) // the entry filled more: the leg grows
+    expect(j.order(p.clientOrderId)).toMatchObject({ qty: 3, filled: 0.5, state: 'PARTIALLY_FILLED' })
+    expect(() => j.amend(p.clientOrderId, 0.25, 6)).toThrow(/amend of .* to qty 0.25/) // below what filled
+    j.amend(p.clientOrderId, 0.5, 7) // the sibling filled: this leg shrinks to what it has
+    expect(j.order(p.clientOrderId).state).toBe('FILLED')
+    const again = OrderJournal.open(dir, 'd').current
+    expect(again.orders.get(o.clientOrderId)).toMatchObject({ tag: '#7', role: 'stop-loss', parentCid: 'mtabc1', orderId: 4, price: 95 })
+    expect(again.orders.get(p.clientOrderId)).toMatchObject({ qty: 0.5, filled: 0.5, state: 'FILLED' })
+    expect(again.positions.get('s|X')).toBe(-1.5)
+    const first = JSON.parse(readFileSync(j.file, 'utf8').split('\n').find((l) => l !== '')!) as Record<string, unknown>
+    expect(first.time).toBe('#NaN')
+    expect(first.tag).toBe('##7')
+  })
+})
