@@ -6,9 +6,9 @@
 // line naming the file, the row (CSV line or JSON entry, from 1) and what was expected.
 
 import { readFileSync, statSync } from 'node:fs'
-import { ConfigError, preview } from '../core/index.js'
+import { ConfigError, preview, sha256 } from '../core/index.js'
 import { parseRef, type Registry } from '../track/index.js'
-import { pinStrategy, SYMBOL, type StrategyPin } from './config.js'
+import { pinStrategy, SYMBOL, type DeploymentDraft, type StrategyPin } from './config.js'
 
 export interface WeightedStrategy {
   /** The reference as the file gives it (NAME, NAME@VERSION or NAME@ALIAS). */
@@ -113,6 +113,41 @@ export function parseWeights(text: string, options: { file: string; registry: Re
     out.push({ ref, strategy: { name: version.name, version: version.version, sha256: version.sha256 }, symbols: [...list], weight: w, ...(params === undefined ? {} : { params }), row: r.row })
   }
   return out
+}
+
+/** What every deployment of a weights file shares (the command line's flags). */
+export type SharedDeploymentOptions = Omit<DeploymentDraft, 'name' | 'strategy' | 'symbols' | 'weight' | 'params'>
+
+/**
+ * One deployment draft per row: the row's pinned strategy, symbols, weight and params over the shared
+ * options. Names are `<strategy>.<symbols>` ("/" and ":" as "_", symbols joined by "-"), e.g.
+ * "sma-cross.BTC_USDT-ETH_USDT"; past 64 characters, cut to 51 and suffixed with 12 hex digits of the full
+ * name's sha256. The same row always gets the same name, so one row can be stopped or started again without
+ * touching the others.
+ */
+export function weightedDrafts(entries: readonly WeightedStrategy[], shared: SharedDeploymentOptions): DeploymentDraft[] {
+  const rows = new Map<string, number>()
+  return entries.map((e) => {
+    const name = deploymentName(e.strategy.name, e.symbols)
+    const before = rows.get(name)
+    // Only symbols that differ by "/" vs "_" (BTC/USDT and BTC_USDT) can meet here.
+    if (before !== undefined) throw new ConfigError(`weights rows ${before} and ${e.row} give the same deployment name ${name}; list their symbols in one row or rename a symbol`)
+    rows.set(name, e.row)
+    return {
+      ...shared,
+      name,
+      strategy: { ...e.strategy },
+      symbols: [...e.symbols],
+      weight: e.weight,
+      ...(e.params === undefined ? {} : { params: { ...e.params } }),
+    }
+  })
+}
+
+/** A deployment name for a strategy on symbols: [A-Za-z0-9._-], at most 64 characters. */
+export function deploymentName(strategy: string, symbols: readonly string[]): string {
+  const full = `${strategy}.${symbols.map((s) => s.replace(/[^A-Za-z0-9._-]/g, '_')).join('-')}`.replace(/^[^A-Za-z0-9]+/, '')
+  return full.length <= 64 ? full : `${full.slice(0, 51)}-${sha256(full).slice(0, 12)}`
 }
 
 interface RawRow {

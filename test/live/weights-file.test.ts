@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../lib/core/index.js'
-import { readWeightsFile } from '../../lib/live/weights-file.js'
+import { validateDeploymentDraft } from '../../lib/live/config.js'
+import { deploymentName, readWeightsFile, weightedDrafts } from '../../lib/live/weights-file.js'
 import { Registry } from '../../lib/track/index.js'
 
 let home: string
@@ -133,5 +134,33 @@ describe('readWeightsFile', () => {
     expect(refusal(file('[1,', 'json'))).toMatch(/^weights file \S+ is not valid JSON/)
     expect(refusal(join(home, 'missing.csv'))).toBe(`weights file ${join(home, 'missing.csv')} does not exist`)
     expect(refusal(home)).toBe(`weights file ${home} is not a regular file`)
+  })
+})
+
+describe('weightedDrafts', () => {
+  const shared = { timeframe: '1h', mode: 'paper' as const, venue: { exchange: 'binance' }, feed: { kind: 'replay' as const }, cash: 50_000 }
+
+  it('gives one pinned draft per row, named <strategy>.<symbols>, each a valid draft', () => {
+    const csv = file('strategy,symbols,weight\nsma-cross@champion,BTC/USDT|ETH/USDT,0.5\nrsi-reversion,BTC/USDT:USDT,0.3\n')
+    const drafts = weightedDrafts(readWeightsFile(csv, registry), shared)
+    expect(drafts).toEqual([
+      { ...shared, name: 'sma-cross.BTC_USDT-ETH_USDT', strategy: { name: 'sma-cross', version: 1, sha256: SMA1 }, symbols: ['BTC/USDT', 'ETH/USDT'], weight: 0.5 },
+      { ...shared, name: 'rsi-reversion.BTC_USDT_USDT', strategy: { name: 'rsi-reversion', version: 1, sha256: RSI1 }, symbols: ['BTC/USDT:USDT'], weight: 0.3 },
+    ])
+    for (const d of drafts) expect(validateDeploymentDraft(d).name).toBe(d.name)
+  })
+
+  it('cuts names past 64 characters to 51 + "-" + 12 hex digits of the full name\'s sha256', () => {
+    const symbols = ['AAAA/USDT', 'BBBB/USDT', 'CCCC/USDT', 'DDDD/USDT', 'EEEE/USDT', 'FFFF/USDT']
+    const full = 'sma-cross.AAAA_USDT-BBBB_USDT-CCCC_USDT-DDDD_USDT-EEEE_USDT-FFFF_USDT'
+    expect(full.length).toBe(69)
+    expect(deploymentName('sma-cross', symbols)).toBe(`${full.slice(0, 51)}-${sha(full).slice(0, 12)}`)
+    expect(deploymentName('sma-cross', symbols)).toHaveLength(64)
+    expect(deploymentName('sma-cross', symbols.slice(0, 5))).toBe('sma-cross.AAAA_USDT-BBBB_USDT-CCCC_USDT-DDDD_USDT-EEEE_USDT')
+  })
+
+  it('refuses two rows that would share a name', () => {
+    const csv = file('strategy,symbols,weight\nsma-cross,BTC/USDT,0.5\nsma-cross,BTC_USDT,0.3\n')
+    expect(() => weightedDrafts(readWeightsFile(csv, registry), shared)).toThrow(/^weights rows 2 and 3 give the same deployment name sma-cross\.BTC_USDT; /)
   })
 })
