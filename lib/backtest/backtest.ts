@@ -89,7 +89,7 @@ export type SessionEngineOptions = Omit<PortfolioOptions, 'data' | 'start' | 'en
  * The engine a deployment steps (lib/live): the same checked sleeves, fill model, limits and sizing as
  * `buildEngine`, in session mode — `append` each closed bar, `advance` to the feed's watermark.
  */
-export function buildSessionEngine(options: SessionEngineOptions): Engine {
+export function buildSessionEngine(options: SessionEngineOptions, mode: { external?: boolean } = {}): Engine {
   const history = options.history
   const lookup = (symbol: string, timeframe: string): Bars => {
     if (history !== undefined) {
@@ -103,7 +103,7 @@ export function buildSessionEngine(options: SessionEngineOptions): Engine {
     const none = new Float64Array(0)
     return { symbol, timeframe, time: none, open: none, high: none, low: none, close: none, volume: none }
   }
-  return new Engine(sleeveSpecs(options), lookup, { ...engineOptions(options), session: true })
+  return new Engine(sleeveSpecs(options), lookup, { ...engineOptions(options), session: true, external: mode.external === true })
 }
 
 function sleeveSpecs(options: Omit<PortfolioOptions, 'data'>): SleeveSpec[] {

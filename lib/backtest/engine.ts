@@ -106,6 +106,13 @@ export interface EngineOptions {
    * computed over the whole series once. Same numbers, bit for bit.
    */
   session?: boolean
+  /**
+   * Orders go to a venue that fills them itself (lib/live: CcxtVenue). The engine does not match them
+   * against bars; a cancel or an expiry is a request to the venue (hooks.withdraw), and the order ends when
+   * the venue says so (`venueCancelled`); fills come from the venue (`venueFill`), unclamped: the venue is
+   * the truth.
+   */
+  external?: boolean
 }
 
 /**
@@ -122,6 +129,8 @@ export interface EngineHooks {
   filled(order: Order, qty: number, price: number, fee: number, time: number): void
   /** A placed order left the book unfilled or partly filled. */
   ended(order: Order, status: 'CANCELLED' | 'EXPIRED' | 'REJECTED', reason: string): void
+  /** External venue: ask it to cancel a working order (the order ends when the venue confirms). */
+  withdraw?(order: Order, reason: string): void
 }
 
 type Request = { kind: 'submit'; order: Order; sleeve: Sleeve; sizing: OrderOptions; resizable: boolean } | { kind: 'cancel'; orderId: number; sleeve: Sleeve; reason: string }
@@ -152,6 +161,7 @@ export class Engine {
   now = NaN
   label = NaN
   hooks: EngineHooks | undefined = undefined
+  private readonly external: boolean
   /** Equity points: one per distinct close time, labelled with the open time of its shortest bar. */
   times: Float64Array
   ticks = 0
@@ -170,6 +180,8 @@ export class Engine {
         }
       }
     }
+    this.external = options.external === true
+    if (this.external && options.session !== true) throw new ConfigError('an external venue needs a session engine')
     this.marks = new Float64Array(this.symbols.length).fill(NaN)
     this.openTradeCount = new Int32Array(this.symbols.length)
     for (let k = 0; k < this.symbols.length; k++) this.working.push([])
@@ -337,7 +349,10 @@ export class Engine {
     if (s.execution) {
       const k = s.symbolIndex
       if (this.marks[k] !== this.marks[k]) this.marks[k] = open
-      if (this.working[k]!.length > 0) this.match(s, i, time, open, high, low, b.volume[i]!)
+      if (this.working[k]!.length > 0) {
+        if (this.external) this.age(k, i)
+        else this.match(s, i, time, open, high, low, b.volume[i]!)
+      }
       this.marks[k] = close
       if (this.openTradeCount[k]! > 0) {
         for (const sleeve of this.sleeves) {
@@ -630,11 +645,69 @@ export class Engine {
       order.cancelReason = `${reason} before it was submitted`
       return
     }
-    this.retire(sleeve, order, 'CANCELLED', reason)
+    this.withdraw(sleeve, order, 'CANCELLED', reason)
+  }
+
+  /** A working order cancelled (or expired): at once on the simulated exchange; asked of an external venue. */
+  private withdraw(sleeve: Sleeve, order: Order, status: 'CANCELLED' | 'EXPIRED', reason: string): void {
+    if (!this.external) {
+      this.retire(sleeve, order, status, reason)
+      return
+    }
+    if (order.withdrawing !== '') return
+    order.withdrawing = status
+    order.withdrawReason = reason
+    this.hooks?.withdraw?.(order, reason)
+  }
+
+  /** External venue: working orders have seen one more bar of their symbol; those past expireBars are withdrawn. */
+  private age(k: number, i: number): void {
+    const list = this.working[k]!
+    for (let j = 0; j < list.length; j++) {
+      const order = list[j]!
+      if (order.activeFrom > i || order.withdrawing !== '') continue
+      if (++order.barsWorking >= order.expireBars) this.withdraw(this.sleeveOf(order), order, 'EXPIRED', `not filled within ${order.expireBars} bars`)
+    }
+  }
+
+  // ---- an external venue's answers (lib/live) ---------------------------------------------------
+
+  /** The venue filled `qty` of an order at `price`: booked as it is (the venue is the truth — nothing clamped). */
+  venueFill(order: Order, qty: number, price: number, fee: number, liquidity: 'maker' | 'taker', time: number): void {
+    const sleeve = this.sleeveOf(order)
+    const i = this.executionOf[order.symbolIndex]!.i
+    if (order.working) this.applyFill(sleeve, order, qty, price, fee, liquidity, i, time, false)
+    else {
+      // A fill that raced the order's cancel (or came after the venue closed it): the position is the
+      // venue's, so the book takes it; the order's own state stays terminal.
+      const k = order.symbolIndex
+      const sign = order.side === 'buy' ? 1 : -1
+      const before = sleeve.book.positions[k]!.qty
+      const realized = sleeve.book.apply(k, sign * qty, price, fee)
+      sleeve.traded += qty * price
+      sleeve.fills.push(order.id, k, order.side, qty, price, fee, time, liquidity, order.role)
+      this.trade(sleeve, k, order, before, sign * qty, price, fee, realized, i, time)
+    }
+    if (this.queue.length > 0) this.drain()
+  }
+
+  /** The venue cancelled an order (asked, or on its own: expiry, self-trade prevention, an exchange restart). */
+  venueCancelled(order: Order, reason: string): void {
+    if (!order.working) return
+    const status = order.withdrawing === '' ? 'CANCELLED' : order.withdrawing
+    this.retire(this.sleeveOf(order), order, status, order.withdrawing === '' ? reason : order.withdrawReason)
+    if (this.queue.length > 0) this.drain()
+  }
+
+  /** The venue refused an order it was sent. */
+  venueRejected(order: Order, reason: string): void {
+    if (!order.working || order.filled > 0) return
+    this.retire(this.sleeveOf(order), order, 'REJECTED', reason)
+    if (this.queue.length > 0) this.drain()
   }
 
   /** Takes a working order out of the book in a terminal state. */
-  private retire(sleeve: Sleeve, order: Order, status: 'CANCELLED' | 'EXPIRED' | 'FILLED', reason: string): void {
+  private retire(sleeve: Sleeve, order: Order, status: 'CANCELLED' | 'EXPIRED' | 'FILLED' | 'REJECTED', reason: string): void {
     const k = order.symbolIndex
     const list = this.working[k]!
     // Out of the list by shifting the rest down (splice allocates the array it removes).
@@ -761,26 +834,31 @@ export class Engine {
       }
       book.reserved += order.reserved
     }
-    if (qty > 0) {
-      const fee = commission(qty, price, liquidity, model)
-      if (this.hooks !== undefined) this.hooks.filled(order, qty, price, fee, time)
-      const before = position.qty
-      const realized = book.apply(k, sign * qty, price, fee)
-      order.fill(qty, price, fee, time)
-      const share = order.qty > 0 ? order.remaining / order.qty : 0
-      book.reserved -= order.reserved - order.reserved * share
-      order.reserved *= share
-      sleeve.traded += qty * price
-      sleeve.fills.push(order.id, k, order.side, qty, price, fee, time, liquidity, order.role)
-      this.trade(sleeve, k, order, before, sign * qty, price, fee, realized, i, time)
-      if (order.status === 'FILLED') this.retire(sleeve, order, 'FILLED', '')
-      this.afterFill(sleeve, order, qty, i, atOpen)
-      const onFill = sleeve.strategy.onFill
-      sleeve.ctx.time = this.now
-      if (onFill !== undefined) this.callback(sleeve, 'onFill', order.symbol, () => onFill.call(sleeve.strategy, sleeve.ctx, { order, symbol: order.symbol, side: order.side, qty, price, fee, time, liquidity }))
-      this.emitOrder(sleeve, order, order.status, '')
-    }
+    if (qty > 0) this.applyFill(sleeve, order, qty, price, commission(qty, price, liquidity, model), liquidity, i, time, atOpen)
     if (shortfall && order.working) this.retire(sleeve, order, 'CANCELLED', 'insufficient buying power at the fill price')
+  }
+
+  /** A fill decided (by the simulated exchange, or reported by a venue) booked: portfolio, order, logs, trades, brackets, callbacks. */
+  private applyFill(sleeve: Sleeve, order: Order, qty: number, price: number, fee: number, liquidity: 'maker' | 'taker', i: number, time: number, atOpen: boolean): void {
+    const book = sleeve.book
+    const k = order.symbolIndex
+    const sign = order.side === 'buy' ? 1 : -1
+    if (this.hooks !== undefined) this.hooks.filled(order, qty, price, fee, time)
+    const before = book.positions[k]!.qty
+    const realized = book.apply(k, sign * qty, price, fee)
+    order.fill(qty, price, fee, time)
+    const share = order.qty > 0 ? order.remaining / order.qty : 0
+    book.reserved -= order.reserved - order.reserved * share
+    order.reserved *= share
+    sleeve.traded += qty * price
+    sleeve.fills.push(order.id, k, order.side, qty, price, fee, time, liquidity, order.role)
+    this.trade(sleeve, k, order, before, sign * qty, price, fee, realized, i, time)
+    if (order.status === 'FILLED') this.retire(sleeve, order, 'FILLED', '')
+    this.afterFill(sleeve, order, qty, i, atOpen)
+    const onFill = sleeve.strategy.onFill
+    sleeve.ctx.time = this.now
+    if (onFill !== undefined) this.callback(sleeve, 'onFill', order.symbol, () => onFill.call(sleeve.strategy, sleeve.ctx, { order, symbol: order.symbol, side: order.side, qty, price, fee, time, liquidity }))
+    this.emitOrder(sleeve, order, order.status, '')
   }
 
   /** Brackets and OCO after a fill. */
@@ -817,7 +895,7 @@ export class Engine {
       const parent = this.orderById[order.parentId]
       for (const sibling of parent?.children ?? NO_ORDERS) {
         if (sibling === order || !sibling.working) continue
-        if (order.status === 'FILLED') this.retire(sleeve, sibling, 'CANCELLED', `OCO: ${order.role} filled`)
+        if (order.status === 'FILLED') this.withdraw(sleeve, sibling, 'CANCELLED', `OCO: ${order.role} filled`)
         else {
           sibling.qty = Math.max(sibling.filled, sibling.qty - qty)
           if (this.hooks !== undefined) this.hooks.amended(sibling)
@@ -827,7 +905,7 @@ export class Engine {
     // Flat: protective children of this symbol have nothing left to protect.
     if (sleeve.book.positions[k]!.qty === 0 && this.working[k]!.length > 0) {
       for (const o of this.working[k]!.slice()) {
-        if (o.strategy === sleeve.name && (o.role === 'stop-loss' || o.role === 'take-profit')) this.retire(sleeve, o, 'CANCELLED', 'position closed')
+        if (o.strategy === sleeve.name && (o.role === 'stop-loss' || o.role === 'take-profit')) this.withdraw(sleeve, o, 'CANCELLED', 'position closed')
       }
     }
   }

@@ -73,6 +73,9 @@ export class Order implements OrderView {
   cid = ''
   /** Fills so far (a simulated venue's trade ids count them). */
   fillCount = 0
+  /** A venue that fills orders itself (lib/live): a cancel was asked of it, to end the order in this status. */
+  withdrawing: '' | 'CANCELLED' | 'EXPIRED' = ''
+  withdrawReason = ''
 
   constructor(
     readonly id: number,

@@ -2,6 +2,13 @@
 // brackets) fed closed bars as a MarketFeed delivers them, stepped to each batch's watermark. A bar is
 // refused — never traded on — when it is still open by the clock, not on its series' grid, out of order,
 // late (its close time already stepped) or not a valid OHLCV bar.
+//
+// Orders go to the session's venue. SimVenue (paper, the default): the engine fills them against the bars
+// with the backtest's fill model, and the journal records what it did. A venue that fills orders itself
+// (CcxtVenue): each order's intent is journaled (fsync'd) with its client order id, marked sent, then handed
+// to the venue; the venue's answers — acknowledgement, fills, cancels, rejections, "unknown" — come back as
+// events, are journaled first (a fill whose trade id was seen is dropped there) and then applied to the
+// engine, between steps, never inside one.
 
 import { ConfigError, DataError, isoTime } from '../core/index.js'
 import { buildSessionEngine, collectResults, type BacktestResult, type SessionEngineOptions } from '../backtest/index.js'
@@ -9,12 +16,19 @@ import type { Engine, SeriesState } from '../backtest/engine.js'
 import type { Clock, FeedBar, MarketFeed } from './feed.js'
 import type { OrderJournal } from './journal.js'
 import { simJournalHooks } from './sim-venue.js'
+import type { Venue, VenueEvent } from './venue.js'
+import type { Order } from '../backtest/orders.js'
+import type { EngineHooks } from '../backtest/engine.js'
 
 export interface SessionOptions {
-  /** Refuses bars that have not closed by this clock (a live feed's guard; a replay needs none). */
+  /** Refuses bars that have not closed by this clock (a live feed's guard; a replay needs none). Stamps the journal of a live venue. */
   clock?: Clock
-  /** The deployment's order journal: every order placed, filled, amended, cancelled (SimVenue: flushed per step). */
+  /** The deployment's order journal: every order placed, filled, amended, cancelled (SimVenue: flushed per step). Required with a live venue. */
   journal?: OrderJournal
+  /** Where orders go (default: the simulated exchange, SimVenue). */
+  venue?: Venue
+  /** Every venue event as it is applied, and every problem applying one (an alert line). */
+  onEvent?: (event: VenueEvent, problem?: string) => void
 }
 
 export class EngineSession {
@@ -27,12 +41,149 @@ export class EngineSession {
 
   private readonly clock: Clock | undefined
   private readonly journal: OrderJournal | undefined
+  private readonly venue: Venue | undefined
+  private readonly onEvent: ((event: VenueEvent, problem?: string) => void) | undefined
+  /** Live venue: the engine's orders by client order id (how a venue's answer finds its order). */
+  readonly orders = new Map<string, Order>()
+  /** Venue events waiting for the engine to be between steps. */
+  private readonly inbox: VenueEvent[] = []
+  private busy = false
+  private drainScheduled = false
 
   constructor(options: SessionEngineOptions, session: SessionOptions = {}) {
-    this.engine = buildSessionEngine(options)
+    const live = session.venue !== undefined && !session.venue.matchesOnBars
+    this.engine = buildSessionEngine(options, { external: live })
     this.clock = session.clock
     this.journal = session.journal
-    if (this.journal !== undefined) this.engine.hooks = simJournalHooks(this.engine, this.journal)
+    this.venue = session.venue
+    this.onEvent = session.onEvent
+    if (live) {
+      if (this.journal === undefined) throw new ConfigError('a live venue needs the order journal (intents are journaled before orders are sent)')
+      if (this.journal.durability !== 'each') throw new ConfigError('a live venue needs journal durability "each": an intent must be on disk before its order is sent')
+      if (this.clock === undefined) throw new ConfigError('a live venue needs a clock')
+      this.engine.hooks = this.liveHooks(this.journal, session.venue!, this.clock)
+      session.venue!.events((event) => this.deliver(event))
+    } else if (this.journal !== undefined) this.engine.hooks = simJournalHooks(this.engine, this.journal)
+  }
+
+  /**
+   * The engine's order flow to a live venue: intent (fsync'd) → sent → venue.submit, in that order, for
+   * every order the engine places; a cancel or an expiry becomes a cancel request. Fills, cancels and
+   * rejections are journaled when the venue reports them (applyVenueEvent), not here.
+   */
+  private liveHooks(journal: OrderJournal, venue: Venue, clock: Clock): EngineHooks {
+    return {
+      placed: (order: Order) => {
+        const price = order.type === 'limit' ? order.limit : order.type === 'stop' ? order.stop : NaN
+        const parent = order.parentId > 0 ? this.engine.order(order.parentId) : undefined
+        const now = clock.now()
+        const placed = journal.intent(
+          {
+            strategy: order.strategy,
+            symbol: order.symbol,
+            side: order.side,
+            qty: order.qty,
+            kind: order.type,
+            ...(price === price ? { price } : {}),
+            orderId: order.id,
+            role: order.role,
+            ...(order.tag === '' ? {} : { tag: order.tag }),
+            ...(parent === undefined ? {} : { parentCid: parent.cid }),
+          },
+          now,
+        )
+        order.cid = placed.clientOrderId
+        this.orders.set(order.cid, order)
+        journal.sent(order.cid, now)
+        venue.submit({
+          cid: order.cid,
+          symbol: order.symbol,
+          side: order.side,
+          kind: order.type,
+          qty: order.qty,
+          ...(order.type === 'limit' ? { limit: order.limit } : {}),
+          ...(order.type === 'stop' ? { stop: order.stop } : {}),
+          ...(order.role === 'entry' ? {} : { reduceOnly: true }),
+        })
+      },
+      amended: (order: Order) => {
+        journal.amend(order.cid, order.qty, clock.now())
+      },
+      filled: () => {},
+      ended: () => {},
+      withdraw: (order: Order) => {
+        venue.cancel(order.cid)
+      },
+    }
+  }
+
+  /** A venue event: applied now if the engine is between steps, else when the current step ends. */
+  private deliver(event: VenueEvent): void {
+    this.inbox.push(event)
+    if (this.busy || this.drainScheduled) return
+    this.drainScheduled = true
+    queueMicrotask(() => {
+      this.drainScheduled = false
+      this.drainInbox()
+    })
+  }
+
+  /** Applies every waiting venue event, in arrival order. */
+  drainInbox(): void {
+    if (this.busy) return
+    while (this.inbox.length > 0) this.applyVenueEvent(this.inbox.shift()!)
+    this.journal?.flush()
+  }
+
+  /**
+   * One venue event: journaled first (the journal refuses what cannot follow, and drops a trade id seen
+   * before), then applied to the engine. An event for an order this process does not hold is journaled
+   * only when the journal knows it (reconciliation after a restart); otherwise it is reported as a problem.
+   */
+  applyVenueEvent(event: VenueEvent): void {
+    const journal = this.journal!
+    const order = this.orders.get(event.cid)
+    if (!journal.current.orders.has(event.cid)) {
+      this.onEvent?.(event, `the venue reported ${event.type} for ${event.cid}, which this deployment never placed`)
+      return
+    }
+    this.busy = true
+    try {
+      switch (event.type) {
+        case 'ack':
+          if (journal.order(event.cid).exchangeOrderId === undefined || journal.order(event.cid).state === 'UNKNOWN') journal.ack(event.cid, event.exchangeId, event.time)
+          break
+        case 'fill':
+          if (!journal.fill(event.cid, { tradeId: event.tradeId, qty: event.qty, price: event.price, fee: event.fee }, event.time)) return
+          if (order !== undefined) this.engine.venueFill(order, event.qty, event.price, event.fee, event.liquidity, event.time)
+          break
+        case 'cancel': {
+          const state = journal.order(event.cid).state
+          if (state === 'FILLED' || state === 'REJECTED' || state === 'CANCELLED') break
+          const reason = order !== undefined && order.withdrawing === 'EXPIRED' ? `expired: ${order.withdrawReason}` : order !== undefined && order.withdrawing !== '' ? order.withdrawReason : event.reason
+          journal.cancel(event.cid, event.time, reason)
+          if (order !== undefined) this.engine.venueCancelled(order, event.reason)
+          break
+        }
+        case 'reject': {
+          const o = journal.order(event.cid)
+          if (o.filled > 0 || o.state === 'FILLED' || o.state === 'CANCELLED' || o.state === 'REJECTED') {
+            this.onEvent?.(event, `the venue rejected ${event.cid}, which is ${o.state} with ${o.filled} filled; ignored`)
+            return
+          }
+          journal.reject(event.cid, event.reason, event.time)
+          if (order !== undefined) this.engine.venueRejected(order, event.reason)
+          break
+        }
+        case 'unknown':
+          if (journal.order(event.cid).state === 'FILLED' || journal.order(event.cid).state === 'CANCELLED' || journal.order(event.cid).state === 'REJECTED') break
+          journal.unknown(event.cid, event.reason, event.time)
+          break
+      }
+      this.onEvent?.(event)
+    } finally {
+      this.busy = false
+    }
   }
 
   /** onStart for every strategy (after the history, if any, is in place). */
@@ -69,8 +220,14 @@ export class EngineSession {
   advanceTo(watermark: number): void {
     if (!(watermark >= this.stepped)) throw new DataError(`watermark ${watermark} is before the last one (${this.stepped})`)
     this.stepped = watermark
-    this.engine.advance(watermark)
+    this.busy = true
+    try {
+      this.engine.advance(watermark)
+    } finally {
+      this.busy = false
+    }
     this.journal?.flush()
+    if (this.inbox.length > 0) this.drainInbox()
   }
 
   /** The end of the data (a replay that ran out): as a backtest ends — brackets expire, open trades are marked open. */
