@@ -32,7 +32,7 @@ export interface CcxtVenueOptions {
   clock?: Clock
   /** Milliseconds between background fill polls after start (default 2000; 0: only when `pollFills` is called). */
   pollMs?: number
-  /** Trades before this time are not the deployment's (default: the clock at start). */
+  /** Trades before this time are not the deployment's (default: a minute before the clock at start). */
   since?: number
   /** Where alert lines go (a trade of an order that is not ours, a fee not converted, a poll that failed). */
   onAlert?: (line: string) => void
@@ -157,7 +157,8 @@ export class CcxtVenue implements Venue {
       if (market.spot !== true) throw new ConfigError(`${symbol} on ${this.exchangeId} is not a spot market; CcxtVenue trades spot markets only so far`)
     }
     this.symbols = [...needs.symbols]
-    this.since = this.options.since ?? this.clock.now()
+    // A minute of slack for the exchange's clock running behind ours; earlier trades of our orders are still mapped by order id.
+    this.since = this.options.since ?? this.clock.now() - 60_000
     this.started = true
     if (this.pollMs > 0) this.polling = this.pollLoop()
   }
@@ -203,10 +204,7 @@ export class CcxtVenue implements Venue {
   /** One REST pass over every symbol's trades since the last one seen: fills of our orders become events. */
   async pollFills(): Promise<void> {
     for (const symbol of this.symbols) {
-      for (const trade of await this.tradesSince(symbol)) {
-        if (trade.cid === undefined || this.seenTrades.has(trade.tradeId)) continue
-        this.emitFill(trade)
-      }
+      for (const trade of await this.tradesSince(symbol)) this.emitFill(trade)
     }
   }
 
@@ -298,9 +296,11 @@ export class CcxtVenue implements Venue {
         placed = await this.exchange.createOrder(order.symbol, type, order.side, order.qty, price, params)
       } catch (error) {
         // A 429 / DDoSProtection / RateLimitExceeded is the exchange's rate limiter refusing the request
-        // before it reaches the matching engine (Binance: "a 429 means the request was rejected"), so no
-        // order exists and sending again cannot duplicate one. Every other transport failure may have
-        // reached the engine: it is `unknown`, resolved by lookup, never resent.
+        // before it reaches the matching engine (Binance answers 429 to a request that breaks a rate
+        // limit, and does not execute it), so no order exists and sending again cannot duplicate one.
+        // The retry carries the same client id, and Binance refuses a second open order with it (-2010
+        // Duplicate order sent), so even a wrong guess cannot make two orders. Every other transport
+        // failure may have reached the engine: it is `unknown`, resolved by lookup, never resent.
         if (isRateRefusal(error) && attempt < this.retries && !this.closed) {
           await this.clock.sleep(this.backoff(attempt))
           continue
@@ -325,6 +325,8 @@ export class CcxtVenue implements Venue {
     const time = this.clock.now()
     const reason = this.describe(error)
     if (isRateRefusal(error)) return { type: 'reject', cid, reason: `refused ${attempts} times by the rate limit, not placed: ${reason}`, time }
+    // After a retry, "duplicate" means an earlier attempt did reach the book after all: look it up.
+    if (attempts > 1 && /duplicate/i.test(reason)) return { type: 'unknown', cid, reason: `a retried send found the client id taken (${reason}); look it up`, time }
     if (error instanceof ccxt.ExchangeError) return { type: 'reject', cid, reason, time }
     return { type: 'unknown', cid, reason: `the send's outcome is not known (${reason}); look it up, never resend`, time }
   }
@@ -370,7 +372,7 @@ export class CcxtVenue implements Venue {
 
   /** Emit the fills of one order the venue has not reported yet. */
   private async catchUp(cid: string, symbol: string): Promise<void> {
-    for (const trade of await this.orderTrades(cid, symbol)) if (!this.seenTrades.has(trade.tradeId)) this.emitFill(trade)
+    for (const trade of await this.orderTrades(cid, symbol)) this.emitFill(trade)
   }
 
   // ---- reading ----
@@ -431,6 +433,7 @@ export class CcxtVenue implements Venue {
     }
   }
 
+  /** Report a fill of ours once per trade id, whichever path (the send's answer, a poll, a cancel) saw it. */
   private emitFill(trade: VenueTrade): void {
     if (trade.cid === undefined || this.seenTrades.has(trade.tradeId)) return
     this.seenTrades.add(trade.tradeId)

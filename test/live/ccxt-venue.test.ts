@@ -3,10 +3,10 @@
 // racing a fill). Expected values are computed here from the stand-in's price function and fee rates, or
 // read from what the stand-in recorded — never from the venue's own output.
 
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { BrokerError, ConfigError } from '../../lib/core/index.js'
 import { CcxtVenue, redact, type CcxtVenueOptions } from '../../lib/live/ccxt-venue.js'
-import type { Clock } from '../../lib/live/feed.js'
+import { WallClock, type Clock } from '../../lib/live/feed.js'
 import type { VenueEvent } from '../../lib/live/venue.js'
 import { standinPrice, startBinanceStandin, type Standin, type StandinOptions } from '../fixtures/binance-standin.js'
 
@@ -18,13 +18,16 @@ const r8 = (x: number) => Math.round(x * 1e8) / 1e8
 /** The stand-in's time; sleeps are recorded (the backoff asked for) and return at once. */
 class StandinClock implements Clock {
   sleeps: number[] = []
-  constructor(private readonly standin: Standin) {}
+  constructor(
+    private readonly standin: Standin,
+    private readonly real = false,
+  ) {}
   now(): number {
     return this.standin.now()
   }
   sleep(ms: number): Promise<void> {
     this.sleeps.push(ms)
-    return new Promise((resolve) => setImmediate(resolve))
+    return this.real ? new WallClock().sleep(ms) : new Promise((resolve) => setImmediate(resolve))
   }
 }
 
@@ -38,10 +41,10 @@ afterEach(async () => {
   standin = undefined
 })
 
-async function setup(options: Partial<StandinOptions> = {}, venueOptions: Partial<CcxtVenueOptions> = {}) {
+async function setup(options: Partial<StandinOptions> = {}, venueOptions: Partial<CcxtVenueOptions> = {}, realSleep = false) {
   const s = await startBinanceStandin({ now: NOW, balances: { USDT: 10_000 }, ...options })
   standin = s
-  const clock = new StandinClock(s)
+  const clock = new StandinClock(s, realSleep)
   const events: VenueEvent[] = []
   const alerts: string[] = []
   const v = new CcxtVenue('binance', { apiUrl: s.url, credentials: CREDS, clock, pollMs: 0, backoffMs: 5, timeoutMs: 1500, onAlert: (l) => alerts.push(l), ...venueOptions })
@@ -233,6 +236,41 @@ describe('CcxtVenue against the Binance stand-in', () => {
     v.cancel('mtabcf')
     await v.settled()
     expect(types(events)).toEqual(['ack', 'fill'])
+  })
+
+  it('a stop order goes out as STOP_LOSS with its trigger and fills as taker once the price falls through it', async () => {
+    const { s, v, events, posts } = await setup({ balances: { USDT: 10_000, BTC: 0.05 } })
+    const stop = Math.round((standinPrice('BTCUSDT', NOW) - 8) * 100) / 100
+    v.submit({ cid: 'mtabci', symbol: 'BTC/USDT', side: 'sell', kind: 'stop', qty: 0.02, stop, reduceOnly: true })
+    await v.settled()
+    expect(posts()[0]!.params).toMatchObject({ type: 'STOP_LOSS', stopPrice: String(stop), quantity: '0.02', newClientOrderId: 'mtabci' })
+    expect(s.balance('BTC')).toEqual({ free: 0.03, locked: 0.02 })
+    const t = minuteAtOrBelow(stop)
+    s.setNow(t)
+    await v.pollFills()
+    const px = standinPrice('BTCUSDT', t)
+    expect(types(events)).toEqual(['ack', 'fill'])
+    expect(fills(events)[0]).toMatchObject({ qty: 0.02, price: px, fee: r8(0.02 * px * FEE), liquidity: 'taker', time: t })
+  })
+
+  it('polls fills in the background after start, every pollMs of its clock', async () => {
+    const { s, v, events } = await setup({}, { pollMs: 20 }, true)
+    const limit = Math.round((standinPrice('BTCUSDT', NOW) - 20) * 100) / 100
+    v.submit({ cid: 'mtabcj', symbol: 'BTC/USDT', side: 'buy', kind: 'limit', qty: 0.01, limit })
+    await v.settled()
+    s.fill('mtabcj', 0.01)
+    await vi.waitFor(() => expect(types(events)).toEqual(['ack', 'fill']), { timeout: 4000, interval: 20 })
+    expect(fills(events)[0]).toMatchObject({ cid: 'mtabcj', qty: 0.01, price: limit })
+  })
+
+  it('a retry after a 429 that finds its client id taken is unknown, not a reject (the first attempt reached the book)', async () => {
+    const { s, v, events, posts } = await setup()
+    s.fault('POST /api/v3/order', { kind: 'rate-limit', retryAfter: 0 }, { kind: 'answer', status: 400, body: { code: -2010, msg: 'Duplicate order sent.' } })
+    v.submit({ cid: 'mtabck', symbol: 'BTC/USDT', side: 'buy', kind: 'market', qty: 0.01 })
+    await v.settled()
+    expect(posts()).toHaveLength(2)
+    expect(types(events)).toEqual(['unknown'])
+    expect((events[0] as { reason: string }).reason).toMatch(/client id taken.*Duplicate order sent/)
   })
 
   it('start refuses an exchange lacking a needed capability, naming it; a sandbox the exchange lacks; missing credentials', async () => {
