@@ -141,11 +141,11 @@ export class CcxtVenue implements Venue {
     if (!Array.isArray(needs?.symbols) || needs.symbols.length === 0) throw new ConfigError('a venue needs the symbols it trades (received none)')
     const has = this.exchange.has as Record<string, unknown>
     const missing: string[] = []
-    for (const [cap, why] of NEEDED) if (has[cap] !== true) missing.push(`${cap} (${why})`)
-    if (has.fetchOrder !== true && !(has.fetchOpenOrders === true && has.fetchClosedOrders === true)) {
+    for (const [cap, why] of NEEDED) if (!can(has, cap)) missing.push(`${cap} (${why})`)
+    if (!can(has, 'fetchOrder') && !(can(has, 'fetchOpenOrders') && can(has, 'fetchClosedOrders'))) {
       missing.push('fetchOrder, or fetchOpenOrders and fetchClosedOrders (an order is looked up by client id)')
     }
-    if (needs.kinds.has('stop') && has.createStopOrder !== true && has.createTriggerOrder !== true) missing.push('createStopOrder (stop orders)')
+    if (needs.kinds.has('stop') && !can(has, 'createStopOrder') && !can(has, 'createTriggerOrder')) missing.push('createStopOrder (stop orders)')
     if (needs.kinds.has('limit') && has.createLimitOrder === false) missing.push('createLimitOrder (limit orders)')
     if (needs.kinds.has('market') && has.createMarketOrder === false) missing.push('createMarketOrder (market orders)')
     if (missing.length > 0) throw new ConfigError(`${this.exchangeId} cannot be traded live through ccxt: it lacks ${missing.join('; ')}`)
@@ -245,7 +245,7 @@ export class CcxtVenue implements Venue {
     if (id === undefined) return []
     const has = this.exchange.has as Record<string, unknown>
     const trades = await this.read(`trades of ${cid}`, () =>
-      has.fetchOrderTrades === true ? this.exchange.fetchOrderTrades(id, symbol) : this.exchange.fetchMyTrades(symbol, this.since, 1000).then((all) => all.filter((x) => x.order === id)),
+      can(has, 'fetchOrderTrades') ? this.exchange.fetchOrderTrades(id, symbol) : this.exchange.fetchMyTrades(symbol, this.since, 1000).then((all) => all.filter((x) => x.order === id)),
     )
     const out: VenueTrade[] = []
     for (const x of trades) out.push(await this.toVenueTrade(symbol, x))
@@ -380,7 +380,7 @@ export class CcxtVenue implements Venue {
   private async findOrder(cid: string, symbol: string): Promise<Order | undefined> {
     const has = this.exchange.has as Record<string, unknown>
     try {
-      if (has.fetchOrder === true) return await this.read(`lookup ${cid}`, () => this.exchange.fetchOrder('', symbol, { clientOrderId: cid }))
+      if (can(has, 'fetchOrder')) return await this.read(`lookup ${cid}`, () => this.exchange.fetchOrder('', symbol, { clientOrderId: cid }))
       const open = await this.read(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol))
       const closed = await this.read(`fetchClosedOrders ${symbol}`, () => this.exchange.fetchClosedOrders(symbol, this.since))
       return [...open, ...closed].find((o) => o.clientOrderId === cid)
@@ -396,7 +396,7 @@ export class CcxtVenue implements Venue {
     if (cid === undefined && orderId !== '' && !this.foreign.has(orderId) && this.orders.size > 0) {
       // A trade of an order whose answer never came (a send that timed out): its client id says whether it is ours.
       const has = this.exchange.has as Record<string, unknown>
-      if (has.fetchOrder === true) {
+      if (can(has, 'fetchOrder')) {
         const order = await this.read(`fetchOrder ${orderId}`, () => this.exchange.fetchOrder(orderId, symbol)).catch(() => undefined)
         const theirs = order?.clientOrderId
         if (theirs !== undefined && this.orders.has(theirs)) {
@@ -534,6 +534,11 @@ export function redact(text: string, secrets: readonly string[]): string {
     .replace(/(https?:\/\/[^\s?"'#]*)\?[^\s"']*/g, '$1?…')
     .replace(/(signature|apiKey|api_key|secret|password|passphrase)=[^&\s"']*/gi, '$1=***')
     .replace(/("?(?:X-MBX-APIKEY|apiKey|secret|password|OK-ACCESS-KEY|OK-ACCESS-PASSPHRASE)"?\s*[:=]\s*)"[^"]*"/gi, '$1"***"')
+}
+
+/** ccxt's `has` says true for a native method and "emulated" for one it builds from others; both work. */
+function can(has: Record<string, unknown>, capability: string): boolean {
+  return has[capability] === true || has[capability] === 'emulated'
 }
 
 function isRateRefusal(error: unknown): boolean {

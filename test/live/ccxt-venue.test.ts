@@ -273,6 +273,26 @@ describe('CcxtVenue against the Binance stand-in', () => {
     expect((events[0] as { reason: string }).reason).toMatch(/client id taken.*Duplicate order sent/)
   })
 
+  it('without fetchOrder, lookup by client id scans open and closed orders', async () => {
+    const s = await startBinanceStandin({ now: NOW, balances: { USDT: 10_000 } })
+    standin = s
+    const v = new CcxtVenue('binance', { apiUrl: s.url, credentials: CREDS, pollMs: 0, clock: new StandinClock(s) })
+    venue = v
+    const events: VenueEvent[] = []
+    v.events((e) => events.push(e))
+    ;(v.exchange.has as Record<string, unknown>).fetchOrder = false
+    await v.start({ symbols: ['BTC/USDT'], kinds: new Set(['market', 'limit']) })
+    const limit = Math.round((standinPrice('BTCUSDT', NOW) - 20) * 100) / 100
+    v.submit({ cid: 'mtscan1', symbol: 'BTC/USDT', side: 'buy', kind: 'limit', qty: 0.01, limit })
+    v.submit({ cid: 'mtscan2', symbol: 'BTC/USDT', side: 'buy', kind: 'market', qty: 0.01 })
+    await v.settled()
+    expect(await v.lookup('mtscan1', 'BTC/USDT')).toMatchObject({ exchangeId: String(s.orders[0]!.orderId), status: 'open', filled: 0 })
+    expect(await v.lookup('mtscan2', 'BTC/USDT')).toMatchObject({ exchangeId: String(s.orders[1]!.orderId), status: 'closed', filled: 0.01 })
+    expect(await v.lookup('mtscan3', 'BTC/USDT')).toBeUndefined()
+    expect(s.signed.some((r) => r.path === '/api/v3/order' && r.method === 'GET')).toBe(false)
+    expect(s.signed.some((r) => r.path === '/api/v3/allOrders')).toBe(true)
+  })
+
   it('start refuses an exchange lacking a needed capability, naming it; a sandbox the exchange lacks; missing credentials', async () => {
     const s = await startBinanceStandin({ now: NOW })
     standin = s

@@ -150,7 +150,7 @@ describe('reconcile against the stand-in', () => {
     expect(s.orders).toHaveLength(3)
   })
 
-  it('a venue that cannot be read fails after bounded retries with a clear error: the deployment halts', async () => {
+  it('a venue that cannot be read fails after bounded retries with a clear error (the deployment halts); once it answers again, reconciliation resumes', async () => {
     const { s, dir, clock, run, send } = await world()
     const j = OrderJournal.open(dir, 'dep-rec')
     const v = await run(j, { retries: 2 })
@@ -165,6 +165,9 @@ describe('reconcile against the stand-in', () => {
     )
     expect(s.requests.length - before).toBe(4) // 2 outer × 2 inner, then it stops
     expect(j.order(cid).state).toBe('ACKED') // nothing changed
+    // Maintenance over: the next reconciliation reads the venue and finds the journal right.
+    s.setMaintenance(false)
+    expect(reconcile(j.current, await fetchVenueView(v, j.current, SYMBOLS, { clock }))).toEqual({ events: [], alerts: [] })
   })
 })
 
