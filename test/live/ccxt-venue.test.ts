@@ -135,6 +135,13 @@ describe('CcxtVenue against the Binance stand-in', () => {
     expect(fills(events)[0]).toMatchObject({ cid: 'mtabc4', qty: 0.01, price: standinPrice('BTCUSDT', NOW) })
     expect(posts()).toHaveLength(1)
     expect(s.orders).toHaveLength(1)
+    // An answer that comes after the client gave up is the same: unknown, one order, nothing resent.
+    s.fault('POST /api/v3/order', { kind: 'accept-late', ms: 800 })
+    v.submit({ cid: 'mtabcl', symbol: 'BTC/USDT', side: 'buy', kind: 'market', qty: 0.01 })
+    await v.settled()
+    expect(events.at(-1)).toMatchObject({ type: 'unknown', cid: 'mtabcl' })
+    expect(posts()).toHaveLength(2)
+    expect(s.orders.map((o) => o.clientOrderId)).toEqual(['mtabc4', 'mtabcl'])
   })
 
   it('a fill polled for an order whose answer never came maps to its client id through the exchange', async () => {
