@@ -340,8 +340,8 @@ async function* pollBatches(core: FeedCore): AsyncGenerator<CcxtFeedBatch> {
       const batch = core.release()
       if (batch !== undefined) yield batch
       const wake = core.wakeAt((s) => s.next + s.step + core.delayMs)
-      const now = core.clock.now()
-      if (wake > now && !core.stopped) await core.sleep(wake - now)
+      // At least 1 ms: a loop with nothing due must wait on the clock, never spin (a wall clock can step back).
+      if (!core.stopped) await core.sleep(Math.max(1, wake - core.clock.now()))
     }
   } finally {
     core.stop()
@@ -413,7 +413,7 @@ export class CcxtWsFeed implements MarketFeed {
           const now = core.clock.now()
           await new Promise<void>((resolve) => {
             this.wake = resolve
-            if (wakeAt < Infinity) void core.sleep(Math.max(0, wakeAt - now)).then(resolve)
+            if (wakeAt < Infinity) void core.sleep(Math.max(1, wakeAt - now)).then(resolve)
           })
         }
         this.woken = false

@@ -117,15 +117,17 @@ describe('catch-up and live bars into the lake', () => {
     clock.advance(M)
     writer.add({ bars: [], watermark: T0 + 4 * M }) // 5 min: write (2 bars)
     writer.add({ bars: [bar(4), bar(5, 1), bar(6)], watermark: T0 + 7 * M }) // 3 bars: write; 05:05's high is below its open
+    writer.add({ bars: [bar(7)], watermark: T0 + 8 * M }) // waits: written by the flush
     await writer.flush()
-    expect(writer.writes).toBe(3)
+    expect(writer.writes).toBe(4)
     expect(writer.reports.map((r) => [r.input, r.added, r.quarantined])).toEqual([
       [2, 2, {}],
       [2, 2, {}],
       [3, 2, { high_below_open_close: 1 }],
+      [1, 1, {}],
     ])
     const bars = await loadBars(home, { symbol: 'BTC/USDT', timeframe: '1m', source: 'binance' })
-    expect(Array.from(bars.time, (t) => (t - T0) / M)).toEqual([0, 1, 2, 3, 4, 6])
+    expect(Array.from(bars.time, (t) => (t - T0) / M)).toEqual([0, 1, 2, 3, 4, 6, 7])
     expect(() => new LakeBarWriter(home, { source: 'bin ance' })).toThrow(`a lake writer needs source: the exchange id (letters, digits, '.', '_' or '-'; received "bin ance")`)
     expect(() => new LakeBarWriter(home, { source: 'binance', maxBars: 0 })).toThrow('maxBars must be an integer ≥ 1 (received 0)')
   })
