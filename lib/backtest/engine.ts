@@ -131,6 +131,14 @@ export interface EngineHooks {
   ended(order: Order, status: 'CANCELLED' | 'EXPIRED' | 'REJECTED', reason: string): void
   /** External venue: ask it to cancel a working order (the order ends when the venue confirms). */
   withdraw?(order: Order, reason: string): void
+  /**
+   * Guards outside strategy code (lib/live): an order the caps allowed, at its reference price — the
+   * quantity to send (≤ qty; a smaller one is reported as RESIZED with the reason given by `admitReason`),
+   * or a reason to reject it.
+   */
+  admit?(order: Order, qty: number, price: number): number | string
+  /** Why the last `admit` cut an order down. */
+  admitReason?(): string
 }
 
 type Request = { kind: 'submit'; order: Order; sleeve: Sleeve; sizing: OrderOptions; resizable: boolean } | { kind: 'cancel'; orderId: number; sleeve: Sleeve; reason: string }
@@ -551,6 +559,18 @@ export class Engine {
       return
     }
     if (checked.qty < wanted && checked.reason !== '') this.emitOrder(sleeve, order, 'RESIZED', `${checked.reason}: ${fmt(wanted)} → ${fmt(checked.qty)}`)
+    if (this.hooks?.admit !== undefined) {
+      const admitted = this.hooks.admit(order, checked.qty, price)
+      if (typeof admitted === 'string') {
+        order.qty = 0
+        this.setStatus(sleeve, order, 'REJECTED', admitted)
+        return
+      }
+      if (admitted < order.qty) {
+        this.emitOrder(sleeve, order, 'RESIZED', `${this.hooks.admitReason?.() ?? 'guard'}: ${fmt(order.qty)} → ${fmt(admitted)}`)
+        order.qty = admitted
+      }
+    }
     const exec = this.executionOf[k]!
     order.activeFrom = exec.i + 1 + this.options.fills.latencyBars
     order.reserved = this.addedExposure(book, k, order) * price * book.marginRate(order.side === 'buy' ? 1 : -1)
@@ -668,6 +688,81 @@ export class Engine {
       if (order.activeFrom > i || order.withdrawing !== '') continue
       if (++order.barsWorking >= order.expireBars) this.withdraw(this.sleeveOf(order), order, 'EXPIRED', `not filled within ${order.expireBars} bars`)
     }
+  }
+
+  /**
+   * The kill switch (lib/live `deploy stop --flatten`): every working order of every sleeve cancelled, every
+   * position closed by a market order. On the simulated exchange they fill at once at the last close, as
+   * closeAtEnd does; a live venue is sent the orders (and the cancels), and answers as for any other.
+   */
+  flatten(reason: string): void {
+    for (const sleeve of this.sleeves) {
+      for (let k = 0; k < this.symbols.length; k++) {
+        for (const o of this.working[k]!.slice()) if (o.strategy === sleeve.name) this.withdraw(sleeve, o, 'CANCELLED', reason)
+      }
+    }
+    if (this.external) {
+      for (const sleeve of this.sleeves) for (const p of sleeve.book.held.slice()) this.closePosition(sleeve, p.symbol, reason)
+      this.drain()
+    } else this.closeAll(reason)
+  }
+
+  // ---- a restart (lib/live): the journal's fills and open orders taken back ----------------------
+
+  /** A fill from before a restart, booked into the sleeve's portfolio and trades (no callbacks, no logs of orders). */
+  restoreFill(sleeveName: string, symbol: string, side: Side, qty: number, price: number, fee: number, time: number): void {
+    const sleeve = this.sleeveByName.get(sleeveName)
+    const k = this.symbolIndex.get(symbol)
+    if (sleeve === undefined || k === undefined) throw new ConfigError(`the journal has a fill of ${sleeveName} on ${symbol}, which this deployment does not trade (strategies ${[...this.sleeveByName.keys()].join(', ')}; symbols ${this.symbols.join(', ')})`)
+    if (this.marks[k] !== this.marks[k]) this.marks[k] = price
+    const sign = side === 'buy' ? 1 : -1
+    const before = sleeve.book.positions[k]!.qty
+    const realized = sleeve.book.apply(k, sign * qty, price, fee)
+    sleeve.traded += qty * price
+    const order = new Order(0, sleeve.name, symbol, side, 'market', 'entry', qty, NaN, NaN, 0, 'restored', time)
+    this.trade(sleeve, k, order, before, sign * qty, price, fee, realized, Math.max(0, this.executionOf[k]!.i), time)
+  }
+
+  /**
+   * An order still open at the venue from before a restart, working again under its client order id. Bracket
+   * legs that share a parent are linked through a stand-in parent, so one filling cancels the other.
+   */
+  adopt(sleeveName: string, o: { cid: string; symbol: string; side: Side; type: 'market' | 'limit' | 'stop'; role: OrderRole; qty: number; filled: number; avgPrice: number; limit?: number; stop?: number; tag?: string; parentCid?: string }, time: number): Order {
+    const sleeve = this.sleeveByName.get(sleeveName)
+    const k = this.symbolIndex.get(o.symbol)
+    if (sleeve === undefined || k === undefined) throw new ConfigError(`the journal has an open order ${o.cid} of ${sleeveName} on ${o.symbol}, which this deployment does not trade`)
+    let parentId = 0
+    if (o.parentCid !== undefined) {
+      let parent = this.adoptedParents.get(o.parentCid)
+      if (parent === undefined) {
+        parent = new Order(this.nextId++, sleeve.name, o.symbol, o.side === 'buy' ? 'sell' : 'buy', 'market', 'entry', 0, NaN, NaN, 0, o.tag ?? '', time)
+        parent.cid = o.parentCid
+        parent.children = []
+        this.track(parent)
+        this.adoptedParents.set(o.parentCid, parent)
+      }
+      parentId = parent.id
+    }
+    const order = new Order(this.nextId++, sleeve.name, o.symbol, o.side, o.type, o.role, o.qty, o.limit ?? NaN, o.stop ?? NaN, parentId, o.tag ?? '', time)
+    order.cid = o.cid
+    this.track(order)
+    order.transition('SUBMITTED', time)
+    if (o.filled > 0) {
+      order.filled = o.filled
+      order.avgPrice = o.avgPrice
+      order.transition('PARTIALLY_FILLED', time)
+    }
+    order.activeFrom = this.executionOf[k]!.i + 1
+    if (parentId > 0) this.orderById[parentId]!.children!.push(order)
+    this.working[k]!.push(order)
+    return order
+  }
+
+  private readonly adoptedParents = new Map<string, Order>()
+
+  /** Order ids continue after `id` (a restart: the journal's orders keep theirs). */
+  continueIdsAfter(id: number): void {
+    if (Number.isSafeInteger(id) && id >= this.nextId) this.nextId = id + 1
   }
 
   // ---- an external venue's answers (lib/live) ---------------------------------------------------
@@ -977,11 +1072,11 @@ export class Engine {
   // ---- the end -----------------------------------------------------------------------------------
 
   /** closeAtEnd: every position leaves at its symbol's last close (a market-on-close fill, slippage and commission paid). */
-  private closeAll(): void {
+  private closeAll(tag = 'close at end'): void {
     for (const sleeve of this.sleeves) {
       for (const p of sleeve.book.held.slice()) {
         const exec = this.executionOf[p.symbolIndex]!
-        const order = new Order(this.nextId++, sleeve.name, p.symbol, p.qty > 0 ? 'sell' : 'buy', 'market', 'exit', Math.abs(p.qty), NaN, NaN, 0, 'close at end', this.now)
+        const order = new Order(this.nextId++, sleeve.name, p.symbol, p.qty > 0 ? 'sell' : 'buy', 'market', 'exit', Math.abs(p.qty), NaN, NaN, 0, tag, this.now)
         this.track(order)
         if (this.hooks !== undefined) this.hooks.placed(order)
         order.transition('SUBMITTED', this.now)

@@ -53,6 +53,8 @@ export type JournalEvent =
   | { type: 'unknown'; clientOrderId: string; reason: string; time: number }
   /** A working order's quantity changed (a bracket child following its entry's fills; an OCO sibling shrinking). */
   | { type: 'amend'; clientOrderId: string; qty: number; time: number }
+  /** Every bar closing at or before `watermark` was stepped, and the events above are all it caused (a restart continues after it). */
+  | { type: 'mark'; watermark: number; time: number }
   | { type: 'snapshot'; source: 'venue' | 'local'; positions: Record<string, number>; time: number }
 
 export interface JournalOrder extends OrderIntent {
@@ -77,6 +79,8 @@ export interface JournalState {
   tradeIds: Set<string>
   /** Records torn by a crash while being appended (skipped; at most the last one). */
   torn: number
+  /** The last `mark`: bars closing at or before it were stepped (NaN before the first). */
+  watermark: number
 }
 
 /** Orders still waiting on the venue (what reconciliation looks up). */
@@ -188,6 +192,11 @@ export class OrderJournal {
     this.append({ type: 'amend', clientOrderId: id, qty, time })
   }
 
+  /** Bars closing at or before `watermark` were stepped (written with the step's events: a restart continues after it). */
+  mark(watermark: number, time: number): void {
+    this.append({ type: 'mark', watermark, time })
+  }
+
   snapshot(source: 'venue' | 'local', positions: Record<string, number>, time: number): void {
     this.append({ type: 'snapshot', source, positions, time })
   }
@@ -248,7 +257,7 @@ export class OrderJournal {
 
 /** The state a sequence of events leaves; orders sent but never answered before a restart are UNKNOWN. */
 export function foldJournal(events: readonly JournalEvent[], file = 'journal'): JournalState {
-  const state: JournalState = { orders: new Map(), positions: new Map(), nextSeq: 1, tradeIds: new Set(), torn: 0 }
+  const state: JournalState = { orders: new Map(), positions: new Map(), nextSeq: 1, tradeIds: new Set(), torn: 0, watermark: NaN }
   for (const e of events) applyEvent(state, e, file)
   // Folded from disk, an INTENT or SENT order has lost its process: it may or may not have reached the venue.
   for (const o of state.orders.values()) if (o.state === 'INTENT' || o.state === 'SENT') o.state = 'UNKNOWN'
@@ -283,6 +292,12 @@ function line(e: JournalEvent): string {
 function applyEvent(state: JournalState, e: JournalEvent, file: string, write?: (e: JournalEvent) => void): void {
   if (e.type === 'snapshot') {
     write?.(e)
+    return
+  }
+  if (e.type === 'mark') {
+    if (!(e.watermark >= (state.watermark === state.watermark ? state.watermark : -Infinity))) throw new DataError(`${file}: mark ${e.watermark} before the last one (${state.watermark})`)
+    write?.(e)
+    state.watermark = e.watermark
     return
   }
   if (e.type === 'intent') {

@@ -226,7 +226,10 @@ export class EngineSession {
     } finally {
       this.busy = false
     }
-    this.journal?.flush()
+    if (this.journal !== undefined) {
+      this.journal.mark(watermark, this.clock?.now() ?? watermark)
+      this.journal.flush()
+    }
     if (this.inbox.length > 0) this.drainInbox()
   }
 

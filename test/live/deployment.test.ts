@@ -1,0 +1,167 @@
+// Deployments run end to end on a workspace (issue 19, points 2, 5, 6, 7): a paper deployment replaying the
+// lake's bars gives the backtest's trades and fills and a tracked run; status, pause/resume and stop through
+// the control file; a second start of a running name is refused; guards refuse orders outside strategy
+// code; and a deployment killed with SIGKILL mid-replay restarts from its journal into exactly the orders
+// and fills of a run that was never interrupted — no order placed twice, the same position.
+
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { backtest } from '../../lib/backtest/index.js'
+import { ingestBars, loadBars, type Bars } from '../../lib/data/index.js'
+import { syntheticGbm } from '../../lib/data/synthetic.js'
+import { listDeployments, readStatus, requestControl, runDeployment } from '../../lib/live/deployment.js'
+import { ManualClock, OrderJournal, ReplayFeed, validateDeploymentConfig, type DeploymentConfig } from '../../lib/live/index.js'
+import { getStrategy } from '../../lib/strategy/index.js'
+import { Tracker } from '../../lib/track/index.js'
+import { FIXTURES } from '../helpers.js'
+
+const T0 = Date.UTC(2024, 0, 1)
+const homes: string[] = []
+afterAll(() => {
+  for (const h of homes) rmSync(h, { recursive: true, force: true })
+})
+
+async function workspace(n = 1500): Promise<{ home: string; bars: Bars }> {
+  const home = mkdtempSync(join(tmpdir(), 'mtflow-deploy-'))
+  homes.push(home)
+  const gbm = syntheticGbm({ symbol: 'BTC/USDT', timeframe: '1h', bars: n, seed: 21, start: T0, volatility: 0.5 })
+  await ingestBars(home, { ...gbm, symbol: 'BTC/USDT' }, { source: 'binance' })
+  return { home, bars: await loadBars(home, { symbol: 'BTC/USDT', timeframe: '1h' }) }
+}
+
+const config = (over: Record<string, unknown> = {}): DeploymentConfig =>
+  validateDeploymentConfig({
+    name: 'sma-paper',
+    strategy: { name: 'sma-cross', version: 1, sha256: 'a'.repeat(64) },
+    params: { fast: 10, slow: 30 },
+    symbols: ['BTC/USDT'],
+    timeframe: '1h',
+    mode: 'paper',
+    venue: { exchange: 'binance' },
+    fills: { takerRate: 0.001, slippageBps: 2 },
+    feed: { kind: 'replay' },
+    ...over,
+  })
+
+function journalEvents(file: string): Record<string, unknown>[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{') && !l.startsWith('{"#'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+}
+
+describe('a paper deployment replaying the lake', () => {
+  it('trades exactly as the backtest, finishes, and is a tracked run with the journal', async () => {
+    const { home, bars } = await workspace()
+    const c = config()
+    const status = await runDeployment({ home, config: c, strategy: getStrategy('sma-cross') })
+    const expected = backtest({ strategy: 'sma-cross', params: { fast: 10, slow: 30 }, symbols: ['BTC/USDT'], timeframe: '1h', data: { 'BTC/USDT': bars }, fills: { takerRate: 0.001, slippageBps: 2 } })
+    const t = expected.strategies[0]!.trades
+    expect(t.pnl.length).toBeGreaterThan(10)
+    expect(status.state).toBe('finished')
+    expect(status.tradeCount).toBe(t.pnl.length)
+    expect(status.trades.map((x) => [x.entryPrice, x.exitPrice, x.qty, x.pnl])).toEqual([...t.pnl.keys()].map((k) => [t.entryPrice[k], t.exitPrice[k], t.qty[k], t.pnl[k]]))
+    expect(status.equity).toBe(expected.strategies[0]!.metrics.endEquity)
+    // The journal's fills are the backtest's fills.
+    const f = expected.strategies[0]!.fills
+    const fills = journalEvents(status.journal).filter((e) => e.type === 'fill')
+    expect(fills.map((e) => [e.qty, e.price, e.fee])).toEqual([...f.qty.keys()].map((k) => [f.qty[k], f.price[k], f.fee[k]]))
+    // Status as another process reads it, and the tracked run.
+    expect(readStatus(home, 'sma-paper')).toMatchObject({ state: 'finished', strategy: 'sma-cross@1', mode: 'paper', tradeCount: t.pnl.length })
+    expect(listDeployments(home).map((d) => d.name)).toEqual(['sma-paper'])
+    const run = new Tracker(home).getRun(status.runId!)
+    expect(run.tags['mtflow.kind']).toBe('deployment')
+    expect(run.tags['mtflow.deployment']).toBe('sma-paper')
+    expect(new Tracker(home).listArtifacts(status.runId!).map((a) => a.path)).toEqual(expect.arrayContaining(['journal.jsonl', 'trades.csv', 'fills.csv', 'orders.csv']))
+  })
+
+  it('pause stops new orders, resume lets them through, stop ends it; a second start of a running name is refused', async () => {
+    const { home, bars } = await workspace(400)
+    const clock = new ManualClock(0)
+    const feed = new ReplayFeed([{ symbol: 'BTC/USDT', timeframe: '1h', bars }], { clock, paceMs: 10 })
+    const lines: string[] = []
+    const running = runDeployment({ home, config: config({ name: 'ctl' }), strategy: getStrategy('sma-cross'), feed, clock, track: false, log: (l) => lines.push(l) })
+    const step = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        await new Promise((r) => setImmediate(r))
+        clock.advance(10)
+      }
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    await step(5)
+    expect(readStatus(home, 'ctl').state).toBe('running')
+    await expect(runDeployment({ home, config: config({ name: 'ctl' }), strategy: getStrategy('sma-cross'), track: false })).rejects.toThrow(/deployment ctl is already running \(pid \d+\); stop it first/)
+    requestControl(home, 'ctl', 'pause')
+    await step(150)
+    const paused = readStatus(home, 'ctl')
+    expect(paused.state).toBe('paused')
+    const journal = OrderJournal.open(join(home, 'deployments', 'ctl'), 'ctl')
+    const intentsWhilePaused = [...journal.current.orders.values()].length
+    await step(100)
+    expect([...OrderJournal.open(join(home, 'deployments', 'ctl'), 'ctl').current.orders.values()].length).toBe(intentsWhilePaused)
+    requestControl(home, 'ctl', 'resume')
+    await step(100)
+    expect(readStatus(home, 'ctl').state).toBe('running')
+    requestControl(home, 'ctl', 'stop')
+    await step(3)
+    const final = await running
+    expect(final.state).toBe('stopped')
+    expect(final.reason).toBe('stopped by request; working orders and brackets left in place')
+    expect(() => requestControl(home, 'ctl', 'stop')).toThrow(/deployment ctl is not running \(state stopped/)
+    expect(lines.some((l) => l.includes('paused by request'))).toBe(true)
+  })
+
+  it('guards outside strategy code: with a position notional cap orders are resized, with stale data refused', async () => {
+    const { home, bars } = await workspace(300)
+    const status = await runDeployment({ home, config: config({ name: 'capped', guards: { maxPositionNotional: 5000 } }), strategy: getStrategy('sma-cross'), track: false })
+    expect(status.trades.length).toBeGreaterThan(0)
+    // At the reference price (the fill price less the 2 bps slippage) no entry is worth more than the cap.
+    for (const t of status.trades) expect((t.qty * t.entryPrice) / 1.0002).toBeLessThanOrEqual(5000 * (1 + 1e-12))
+    expect(Math.max(...status.trades.map((t) => (t.qty * t.entryPrice) / 1.0002))).toBeGreaterThan(4990)
+    // Stale data: a feed whose newest bar is older than 2 hours by the clock → every order refused, said why.
+    const stale = await workspace(300)
+    const clock = new ManualClock(Date.UTC(2030, 0, 1))
+    const lines: string[] = []
+    const s2 = await runDeployment({ home: stale.home, config: config({ name: 'stale', feed: { kind: 'poll' } }), strategy: getStrategy('sma-cross'), feed: new ReplayFeed([{ symbol: 'BTC/USDT', timeframe: '1h', bars: stale.bars }]), clock, track: false, log: (l) => lines.push(l) })
+    expect(s2.fills).toBe(0)
+    const refused = lines.filter((l) => l.startsWith('alert: BTC/USDT buy'))
+    expect(refused.length).toBeGreaterThan(0)
+    expect(refused[0]).toMatch(/refused: stale data: the newest closed bar closed at 2024-01-\d\dT\d\d:00:00.000Z, .* ago \(limit 2 × 1h\)/)
+    expect(readFileSync(join(stale.home, 'deployments', 'stale', 'alerts.jsonl'), 'utf8').split('\n').filter((l) => l !== '')).toHaveLength(refused.length)
+    void bars
+  })
+})
+
+describe('a paper deployment killed with SIGKILL mid-replay', () => {
+  it('restarts from its journal into exactly the orders and fills of an uninterrupted run', async () => {
+    const { home } = await workspace(1200)
+    const reference = await workspace(1200)
+    const c = config({ name: 'crashy' })
+    await runDeployment({ home: reference.home, config: c, strategy: getStrategy('sma-cross'), track: false })
+    const expected = journalEvents(join(reference.home, 'deployments', 'crashy', 'journal.jsonl')).filter((e) => e.type !== 'mark')
+
+    const child = spawn(process.execPath, [join(FIXTURES, 'deploy-runner.cjs'), home, JSON.stringify(c), '4'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const file = join(home, 'deployments', 'crashy', 'journal.jsonl')
+    // Killed once it has placed and filled a few orders, in the middle of the replay.
+    for (let i = 0; i < 600; i++) {
+      await new Promise((r) => setTimeout(r, 50))
+      if (existsSync(file) && journalEvents(file).filter((e) => e.type === 'fill').length >= 6) break
+    }
+    child.kill('SIGKILL')
+    await new Promise((r) => child.on('close', r))
+    const before = journalEvents(file)
+    expect(before.filter((e) => e.type === 'fill').length).toBeGreaterThanOrEqual(6)
+    expect(before.filter((e) => e.type === 'fill').length).toBeLessThan(expected.filter((e) => e.type === 'fill').length)
+    expect(readStatus(home, 'crashy').state).toBe('failed') // its process is gone
+
+    const status = await runDeployment({ home, config: c, strategy: getStrategy('sma-cross'), track: false })
+    expect(status.state).toBe('finished')
+    const after = journalEvents(file).filter((e) => e.type !== 'mark')
+    expect(after).toEqual(expected)
+    const j = OrderJournal.open(join(home, 'deployments', 'crashy'), 'crashy')
+    expect(j.position('sma-cross', 'BTC/USDT')).toBe(OrderJournal.open(join(reference.home, 'deployments', 'crashy'), 'crashy').position('sma-cross', 'BTC/USDT'))
+  }, 60_000)
+})
