@@ -38,7 +38,11 @@ export type VenueEvent =
   | {
       type: 'fill'
       cid: string
-      /** The exchange's trade id: fills are booked once per trade id whatever path reported them. */
+      /**
+       * The trade's id, unique within the venue: fills are booked once per trade id whatever path reported
+       * them (a stream, a REST backfill, reconciliation). CcxtVenue: "SYMBOL:exchangeTradeId" (an exchange's
+       * ids are unique per market only); SimVenue: "<client order id>-<n>", the order's n-th fill.
+       */
       tradeId: string
       qty: number
       price: number
