@@ -298,9 +298,13 @@ function num(v: unknown): number {
   return v === undefined || v === null ? NaN : Number(v)
 }
 
-/** Why a bar breaks the contract, or undefined: finite positive prices, high ≥ max(open, close), low ≤ min, volume ≥ 0. */
+/**
+ * Why a bar breaks the contract, or undefined: finite positive prices, high ≥ max(open, close), low ≤ min,
+ * volume ≥ 0 or missing (NaN, as the lake keeps it: some exchanges report no volume). Reasons are the lake's
+ * quarantine codes.
+ */
 function invalidBar(b: FeedBar): string | undefined {
-  if (![b.open, b.high, b.low, b.close, b.volume].every(Number.isFinite)) return 'non_finite'
+  if (![b.open, b.high, b.low, b.close].every(Number.isFinite) || Math.abs(b.volume) === Infinity) return 'non_finite'
   if (Math.min(b.open, b.high, b.low, b.close) <= 0) return 'non_positive_price'
   if (b.high < Math.max(b.open, b.close)) return 'high_below_open_close'
   if (b.low > Math.min(b.open, b.close)) return 'low_above_open_close'
