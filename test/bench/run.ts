@@ -12,6 +12,9 @@
 //     (test/bench/server.ts; BENCH_SERVER_SECONDS, BENCH_SERVER_PROF=DIR for the server's CPU profile.)
 //   tune — tuner overhead per trial at 1,000 trials (random, TPE) and TPE's best after 100 trials on
 //     Branin and the 10-d sphere, against Optuna (Debian python3-optuna; test/bench/optuna_ref.py).
+//   live — a live deployment's closed bar → order request on the socket (EngineSession + CcxtVenue, the real
+//     ccxt, the Binance stand-in in its own process, the journal fsync'd per event): p50/p99/max over 2,000
+//     bars, and the fsync share; reference: p99 ≤ 1 ms (test/bench/live.ts).
 //   ml — a decision tree on 50,000 × 20 to depth 20 (target ≤ 0.5 s) and a 100-tree forest on 2 workers,
 //     against scikit-learn (Debian python3-sklearn) on the same bytes, with held-out accuracy of each.
 
@@ -31,7 +34,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 7)
 // Indicator runs take milliseconds, and this VM's neighbours swing single runs ±2×: a median of 21.
 const INDICATOR_RUNS = 3 * RUNS
 const DATA_RUNS = Number(process.env.BENCH_DATA_RUNS ?? 3)
-// BENCH_ONLY=lake (or notebook, indicators, backtest, track, server, ml, tune; comma-separated) runs some groups only; BENCH_CASES=adx,rsi
+// BENCH_ONLY=lake (or notebook, indicators, backtest, live, track, server, ml, tune; comma-separated) runs some groups only; BENCH_CASES=adx,rsi
 // some indicator cases (and streams) only.
 const ONLY = process.env.BENCH_ONLY?.split(',').map((g) => g.trim())
 const wanted = (group: string) => ONLY === undefined || ONLY.includes(group)
@@ -220,6 +223,14 @@ if (wanted('backtest')) {
   // As the CLI runs: tsx's require hook, not --import tsx (test/bench/require-child.cjs says why).
   const child = spawnSync(process.execPath, ['--expose-gc', join(ROOT, 'test/bench/require-child.cjs'), join(ROOT, 'test/bench/backtest-child.ts'), String(Math.max(3, Math.min(RUNS, 5))), String(sweepRuns)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 })
   if (child.status !== 0) throw new Error(`backtest bench failed: ${child.stderr}`)
+  rows.push(...(JSON.parse(child.stdout) as typeof rows))
+}
+
+if (wanted('live')) {
+  progress('live: bar → order request (own process; the Binance stand-in in a third)…')
+  // As the CLI runs: tsx's require hook (require-child.cjs). BENCH_LIVE_BARS measured bars (default 2,000) after 300 of warm-up.
+  const child = spawnSync(process.execPath, [join(ROOT, 'test/bench/require-child.cjs'), join(ROOT, 'test/bench/live-child.ts'), process.env.BENCH_LIVE_BARS ?? '2000', '300'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 })
+  if (child.status !== 0) throw new Error(`live bench failed: ${child.stderr}`)
   rows.push(...(JSON.parse(child.stdout) as typeof rows))
 }
 
