@@ -1,19 +1,23 @@
-// `mtflow registry …` (strategies, models, notebooks, dashboards: versions, aliases, stages, retire,
-// restore, audit) and `mtflow strategy register|retire|restore`.
+// `mtflow registry …` (strategies, models, notebooks, dashboards, deployments: versions, aliases, stages,
+// retire, restore, audit) and `mtflow strategy register|retire|restore`.
 
 import { Command } from 'commander'
 import { join } from 'node:path'
 import { ConfigError, isoTime } from '../core/index.js'
 import type { RegistryKind, RegistryVersion } from '../track/index.js'
+import { REGISTRY_KINDS } from '../track/registry.js'
 import { PROJECT_ROOT } from '../../kernel/kernelspec.js'
 import { formatTable, lazy, printJson, type CliContext } from './context.js'
 
 const track = () => lazy('../track/index.js') as typeof import('../track/index.js')
 const strategies = () => lazy('../strategy/index.js') as typeof import('../strategy/index.js')
 
+/** "strategies, models, notebooks, dashboards or deployments" for help texts. */
+const KINDS_TEXT = `${REGISTRY_KINDS.slice(0, -1).join(', ')} or ${REGISTRY_KINDS[REGISTRY_KINDS.length - 1]}`
+
 export function registryCommand(context: CliContext): Command {
-  const registry = new Command('registry').description('the registry: strategies, models, notebooks and dashboards, with versions, aliases and an audit log')
-  for (const kind of ['strategies', 'models', 'notebooks', 'dashboards'] as const) {
+  const registry = new Command('registry').description(`the registry: ${REGISTRY_KINDS.join(', ')}, with versions, aliases and an audit log`)
+  for (const kind of REGISTRY_KINDS) {
     registry
       .command(kind)
       .description(`${kind} in the registry, or the versions of one`)
@@ -44,7 +48,7 @@ export function registryCommand(context: CliContext): Command {
   registry
     .command('alias')
     .description('point an alias (champion, challenger…) at a version')
-    .argument('<kind>', 'strategies, models, notebooks or dashboards')
+    .argument('<kind>', KINDS_TEXT)
     .argument('<ref>', 'NAME@VERSION')
     .argument('<alias>', 'the alias')
     .option('--reason <text>', 'why (kept in the audit log)')
@@ -59,7 +63,7 @@ export function registryCommand(context: CliContext): Command {
   registry
     .command('unalias')
     .description('delete an alias')
-    .argument('<kind>', 'strategies, models, notebooks or dashboards')
+    .argument('<kind>', KINDS_TEXT)
     .argument('<name>', 'the name')
     .argument('<alias>', 'the alias')
     .option('--reason <text>', 'why (kept in the audit log)')
@@ -88,7 +92,7 @@ export function registryCommand(context: CliContext): Command {
     registry
       .command(verb)
       .description(verb === 'retire' ? 'retire a version (kept, but no longer the latest; an aliased version must lose its alias first)' : 'make a retired version active again')
-      .argument('<kind>', 'strategies, models, notebooks or dashboards')
+      .argument('<kind>', KINDS_TEXT)
       .argument('<ref>', 'NAME@VERSION')
       .option('--reason <text>', 'why (kept in the audit log)')
       .option('--json', 'print JSON')
@@ -98,7 +102,7 @@ export function registryCommand(context: CliContext): Command {
   registry
     .command('audit')
     .description('every change to an entry: registrations, aliases, stages, retire/restore, links — when, who and why')
-    .argument('<kind>', 'strategies, models, notebooks or dashboards')
+    .argument('<kind>', KINDS_TEXT)
     .argument('<name>', 'the name')
     .option('--json', 'print JSON')
     .action((kind: string, name: string, o: { json?: boolean }) => {
