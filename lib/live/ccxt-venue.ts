@@ -181,6 +181,16 @@ export class CcxtVenue implements Venue {
     this.spawn(this.cancelNow(cid, t))
   }
 
+  /**
+   * An order this deployment sent before a restart (its journal holds it open): known again by client id,
+   * market and, when the journal has it, exchange order id — so it can be cancelled (`cancel` has no symbol)
+   * and its trades map to it before any lookup. Nothing is sent.
+   */
+  adopt(cid: string, symbol: string, exchangeId?: string): void {
+    if (!this.orders.has(cid)) this.orders.set(cid, { symbol, acked: exchangeId !== undefined })
+    if (exchangeId !== undefined) this.learn(cid, exchangeId)
+  }
+
   async lookup(cid: string, symbol: string): Promise<VenueOrderState | undefined> {
     const order = await this.findOrder(cid, symbol)
     if (order === undefined) return undefined

@@ -30,6 +30,12 @@ export interface ReconcileOptions {
   outside?: Record<string, number>
   /** Position differences at or below this are equal (default 1e-8, Binance's smallest unit). */
   tolerance?: number
+  /**
+   * Compare positions (default true). False while an order's outcome is still open (SENT, or UNKNOWN awaiting
+   * its lookup): the venue may hold a fill the journal cannot have yet, and booking the difference would
+   * count that fill twice once it is reported.
+   */
+  positions?: boolean
 }
 
 export interface Reconciliation {
@@ -133,7 +139,7 @@ export function reconcile(state: Readonly<JournalState>, view: VenueView, option
   }
   const snapshot: Record<string, number> = {}
   let differs = false
-  for (const [symbol, held] of Object.entries(view.positions)) {
+  for (const [symbol, held] of Object.entries(options.positions === false ? {} : view.positions)) {
     const ours = held - (options.outside?.[symbol] ?? 0)
     snapshot[symbol] = ours
     const expected = journaled.get(symbol) ?? 0
@@ -152,6 +158,8 @@ export interface FetchViewOptions {
   /** First retry delay in ms, doubled each time (default 500). */
   backoffMs?: number
   clock?: Clock
+  /** Open orders not to look up (a deployment resolves its own in-flight and UNKNOWN orders); reconcile leaves them as they are. */
+  skip?: (order: JournalOrder) => boolean
 }
 
 /**
@@ -176,7 +184,7 @@ export async function fetchVenueView(venue: ReconcilableVenue, state: Readonly<J
   }
   const orders = new Map<string, VenueOrderState | undefined>()
   const trades: VenueTrade[] = []
-  const open = [...state.orders.values()].filter((o) => OPEN_STATES.has(o.state)).sort((a, b) => a.seq - b.seq)
+  const open = [...state.orders.values()].filter((o) => OPEN_STATES.has(o.state) && options.skip?.(o) !== true).sort((a, b) => a.seq - b.seq)
   for (const o of open) {
     const v = await read(`order ${o.clientOrderId}`, () => venue.lookup(o.clientOrderId, o.symbol))
     orders.set(o.clientOrderId, v)

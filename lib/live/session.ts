@@ -74,6 +74,15 @@ export class EngineSession {
   private liveHooks(journal: OrderJournal, venue: Venue, clock: Clock): EngineHooks {
     return {
       placed: (order: Order) => {
+        // Exits and bracket legs only reduce. Spot venues have no reduce-only flag (Binance refuses it), so
+        // the quantity is clamped here to the position it closes or protects; with nothing to reduce the order
+        // is journaled and refused without being sent.
+        let nothing = ''
+        if (order.role !== 'entry') {
+          const held = Math.max(0, (order.side === 'buy' ? -1 : 1) * this.positionOf(order.strategy, order.symbol))
+          if (held <= 0) nothing = `nothing to reduce: ${order.strategy} holds no ${order.side === 'sell' ? 'long' : 'short'} position on ${order.symbol} (not sent)`
+          else if (order.qty > held) order.qty = held
+        }
         const price = order.type === 'limit' ? order.limit : order.type === 'stop' ? order.stop : NaN
         const parent = order.parentId > 0 ? this.engine.order(order.parentId) : undefined
         const now = clock.now()
@@ -94,6 +103,10 @@ export class EngineSession {
         )
         order.cid = placed.clientOrderId
         this.orders.set(order.cid, order)
+        if (nothing !== '') {
+          this.deliver({ type: 'reject', cid: order.cid, reason: nothing, time: now })
+          return
+        }
         journal.sent(order.cid, now)
         venue.submit({
           cid: order.cid,
@@ -115,6 +128,18 @@ export class EngineSession {
         venue.cancel(order.cid)
       },
     }
+  }
+
+  /** A sleeve's net position on a symbol (0 for a name or symbol it does not trade). */
+  private positionOf(strategy: string, symbol: string): number {
+    const k = this.engine.symbolIndex.get(symbol)
+    const sleeve = this.engine.sleeves.find((s) => s.name === strategy)
+    return k === undefined || sleeve === undefined ? 0 : sleeve.book.positions[k]!.qty
+  }
+
+  /** A venue event from outside the venue's own sink (a deployment resolving an UNKNOWN order by lookup): applied as `deliver` does. */
+  enqueue(event: VenueEvent): void {
+    this.deliver(event)
   }
 
   /** A venue event: applied now if the engine is between steps, else when the current step ends. */
@@ -153,10 +178,20 @@ export class EngineSession {
         case 'ack':
           if (journal.order(event.cid).exchangeOrderId === undefined || journal.order(event.cid).state === 'UNKNOWN') journal.ack(event.cid, event.exchangeId, event.time)
           break
-        case 'fill':
+        case 'fill': {
           if (!journal.fill(event.cid, { tradeId: event.tradeId, qty: event.qty, price: event.price, fee: event.fee }, event.time)) return
-          if (order !== undefined) this.engine.venueFill(order, event.qty, event.price, event.fee, event.liquidity, event.time)
+          if (order === undefined) break
+          // An exit or bracket leg that takes the position past flat: on spot nothing stops both OCO legs from
+          // filling at the venue (no reduce-only, no linked order). The venue is the truth: the fill is booked
+          // as reported, reconciliation compares the position, and this says what happened.
+          const held = order.role === 'entry' ? 0 : (order.side === 'buy' ? -1 : 1) * this.positionOf(order.strategy, order.symbol)
+          this.engine.venueFill(order, event.qty, event.price, event.fee, event.liquidity, event.time)
+          if (order.role !== 'entry' && event.qty > held + 1e-12) {
+            const now = this.positionOf(order.strategy, order.symbol)
+            this.onEvent?.(event, `${event.cid} (${order.role}, ${order.side} ${event.qty} ${order.symbol}) filled past the position it reduces (${held} held): ${order.strategy} now holds ${now} — both legs of a bracket filled at the venue, or an exit raced another; booked as the venue reports`)
+          }
           break
+        }
         case 'cancel': {
           const state = journal.order(event.cid).state
           if (state === 'FILLED' || state === 'REJECTED' || state === 'CANCELLED') break
