@@ -634,7 +634,8 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
     if (Math.abs(diff) <= 1e-8) return
     const sleeve = engine.sleeves[0]!
     const foreign = trades.filter((t) => t.symbol === symbol && t.cid === undefined).at(-1)
-    const price = engine.marks[k]! > 0 ? engine.marks[k]! : foreign !== undefined ? foreign.price : sleeve.book.positions[k]!.avgPrice
+    // The price of the trade made outside the deployment when the venue shows one; else the last mark.
+    const price = foreign !== undefined ? foreign.price : engine.marks[k]! > 0 ? engine.marks[k]! : sleeve.book.positions[k]!.avgPrice
     if (!(price > 0)) {
       alert(`position ${symbol}: the venue's change of ${diff} could not be booked (no price known yet); booked at the next reconciliation`)
       return

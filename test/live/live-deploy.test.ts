@@ -143,10 +143,11 @@ async function world(options: Partial<StandinOptions> = {}) {
       alerts: () => (existsSync(join(home, 'deployments', name, 'alerts.jsonl')) ? readFileSync(join(home, 'deployments', name, 'alerts.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text) : []),
       status: () => JSON.parse(readFileSync(join(home, 'deployments', name, 'status.json'), 'utf8')) as DeploymentStatus,
       /** Bar i closed: the stand-in's clock 1 s past its close (resting orders match), the venue's fill poll, then the bar. */
-      async step(i: number) {
+      async step(i: number, options: { poll?: boolean } = {}) {
         await idle()
         s.setNow(T0 + (i + 1) * M + S)
-        await venue.pollFills()
+        // The venue's background fill poll (it alerts and carries on when the exchange does not answer).
+        if (options.poll !== false) await venue.pollFills().catch(() => undefined)
         feed.push({ bars: [bar(i)], watermark: T0 + (i + 1) * M })
         await idle()
       },
@@ -203,24 +204,37 @@ describe('a live deployment against the Binance stand-in', () => {
     ])
   })
 
-  it('a create-order timeout after the exchange accepted it: UNKNOWN, resolved by lookup — exactly one order, the right position', async () => {
+  it('a create-order timeout after the exchange accepted it: UNKNOWN, resolved by lookup — exactly one order each, the right position', async () => {
     const { s, start, posts } = await world()
-    s.fault('POST /api/v3/order', { kind: 'accept-stall' })
-    const d = start('timeout', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }) }, { timeoutMs: 300 })
+    s.fault('POST /api/v3/order', { kind: 'accept-stall' }, { kind: 'accept-stall' })
+    const limit = cent(marketAt(2) - 30)
+    const d = start('timeout', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }), 2: (ctx) => ctx.buy('BTC/USDT', { qty: 0.02, limit }) }, { timeoutMs: 300 })
     await d.step(0)
-    await d.step(1) // the send times out: UNKNOWN, then looked up
-    await d.step(2)
-    expect(posts()).toHaveLength(1)
-    expect(s.orders).toHaveLength(1)
-    const cid = s.orders[0]!.clientOrderId
+    await d.step(1) // the market order's send times out: UNKNOWN, then looked up
+    await d.step(2) // so does the limit order's, which rests: no trade can tell the fill poll about it
+    await d.step(3)
+    expect(posts()).toHaveLength(2)
+    expect(s.orders.map((o) => [o.type, o.status])).toEqual([
+      ['MARKET', 'FILLED'],
+      ['LIMIT', 'NEW'],
+    ])
+    const [market, resting] = s.orders.map((o) => o.clientOrderId)
     const j = d.journal()
-    expect(j.order(cid)).toMatchObject({ state: 'FILLED', filled: 0.01, exchangeOrderId: String(s.orders[0]!.orderId) })
-    expect(readFileSync(j.file, 'utf8')).toMatch(/"type":"unknown"/)
+    expect(j.order(market!)).toMatchObject({ state: 'FILLED', filled: 0.01, exchangeOrderId: String(s.orders[0]!.orderId) })
+    expect(j.order(resting!)).toMatchObject({ state: 'ACKED', filled: 0, exchangeOrderId: String(s.orders[1]!.orderId) })
+    expect(readFileSync(j.file, 'utf8').match(/"type":"unknown"/g)).toHaveLength(2)
     expect(j.position('scripted', 'BTC/USDT')).toBe(0.01)
-    expect(d.alerts()).toContain(`UNKNOWN resolved by lookup: ${cid} is at the venue as order ${s.orders[0]!.orderId} (closed, filled 0.01 of 0.01); not sent again`)
+    expect(d.alerts()).toEqual([
+      `UNKNOWN resolved by lookup: ${market} is at the venue as order ${s.orders[0]!.orderId} (closed, filled 0.01 of 0.01); not sent again`,
+      `UNKNOWN resolved by lookup: ${resting} is at the venue as order ${s.orders[1]!.orderId} (open, filled 0 of 0.02); not sent again`,
+    ])
+    // Known to the venue now: it fills, and the fill is booked.
+    s.fill(resting!, 0.02)
+    await d.step(4)
     const status = await d.stop()
-    expect(status.positions).toEqual([expect.objectContaining({ qty: 0.01, avgPrice: marketAt(1) })])
-    expect(posts()).toHaveLength(1)
+    expect(status.positions).toEqual([expect.objectContaining({ qty: 0.03 })])
+    expect(status.cash).toBeCloseTo(10_000 - 0.01 * marketAt(1) - r8(0.01 * marketAt(1) * FEE) - 0.02 * limit - r8(0.02 * limit * FEE), 8)
+    expect(posts()).toHaveLength(2)
   })
 
   it('429 on orders: retried with bounded backoff (Retry-After honoured), one order; refused every time, it is REJECTED and not sent again', async () => {
@@ -276,5 +290,154 @@ describe('a live deployment against the Binance stand-in', () => {
     const status = await d.stop()
     expect(status.positions).toEqual([])
     expect(posts()).toHaveLength(3)
+  })
+
+  it('a partial fill, then a cancel that races it (-2011 Unknown order): position = the filled quantity, its fee counted', async () => {
+    const { s, start } = await world()
+    const limit = cent(marketAt(1) - 30)
+    let id = 0
+    const d = start('race', { 1: (ctx) => (id = ctx.buy('BTC/USDT', { qty: 0.01, limit }).id), 3: (ctx) => ctx.cancel(id) })
+    await d.step(0)
+    await d.step(1)
+    await d.step(2)
+    const cid = s.orders[0]!.clientOrderId
+    s.fill(cid, 0.004) // filled in part; the cancel below finds the order gone (the exchange cancelled it and answers -2011)
+    s.fault('DELETE /api/v3/order', { kind: 'unknown-order' })
+    await d.step(3, { poll: false })
+    expect(s.orders[0]!.status).toBe('CANCELED')
+    expect(d.journal().order(cid)).toMatchObject({ state: 'CANCELLED', filled: 0.004, fees: r8(0.004 * limit * FEE) })
+    const status = await d.stop()
+    expect(status.positions).toEqual([expect.objectContaining({ qty: 0.004, avgPrice: limit })])
+    expect(status.cash).toBeCloseTo(10_000 - 0.004 * limit - r8(0.004 * limit * FEE), 8)
+    expect(s.balance('USDT')).toEqual({ free: r8(10_000 - 0.004 * limit - r8(0.004 * limit * FEE)), locked: 0 })
+    expect(d.rec.orders.at(-1)).toMatchObject({ status: 'CANCELLED', reason: 'cancelled by the strategy' })
+  })
+
+  it('a restart with open orders: one filled while the deployment was down is booked once, the other is still open and can be cancelled', async () => {
+    const { s, start, posts } = await world()
+    const l1 = cent(marketAt(1) - 30)
+    const l2 = cent(marketAt(1) - 40)
+    const d1 = start('restart', {
+      1: (ctx) => {
+        ctx.buy('BTC/USDT', { qty: 0.02, limit: l1 })
+        ctx.buy('BTC/USDT', { qty: 0.01, limit: l2 })
+      },
+    })
+    await d1.step(0)
+    await d1.step(1)
+    await d1.stop() // the feed ends: working orders stay at the exchange
+    expect(s.orders.map((o) => o.status)).toEqual(['NEW', 'NEW'])
+    const [c1, c2] = s.orders.map((o) => o.clientOrderId)
+    s.setNow(T0 + 5 * M)
+    s.fill(c1!, 0.02) // while down
+
+    const d2 = start('restart', { 1: (ctx) => ctx.openOrders('BTC/USDT').forEach((o) => ctx.cancel(o.id)) })
+    await d2.step(5)
+    const j = d2.journal()
+    expect(j.order(c1!)).toMatchObject({ state: 'FILLED', filled: 0.02 })
+    expect(j.order(c2!)).toMatchObject({ state: 'ACKED' })
+    expect(d2.status().openOrders.map((o) => [o.cid, o.qty, o.limit])).toEqual([[c2, 0.01, l2]])
+    expect(d2.alerts()).toContain(`fill missed: ${c1} buy 0.02 BTC/USDT at ${l1} (trade BTC/USDT:1)`)
+    await d2.step(6) // the restarted strategy cancels what is open: the adopted order
+    expect(s.orders[1]!.status).toBe('CANCELED')
+    expect(d2.journal().order(c2!)).toMatchObject({ state: 'CANCELLED', reason: 'cancelled by the strategy' })
+    await d2.step(7)
+    const status = await d2.stop()
+    expect(fillsOf(j).map((f) => [f.clientOrderId, f.tradeId, f.qty])).toEqual([[c1, 'BTC/USDT:1', 0.02]]) // once
+    expect(status.positions).toEqual([expect.objectContaining({ qty: 0.02, avgPrice: l1 })])
+    expect(status.cash).toBeCloseTo(10_000 - 0.02 * l1 - r8(0.02 * l1 * FEE), 8)
+    expect(posts()).toHaveLength(2)
+  })
+
+  it('a position closed on the exchange while the deployment was down: booked at restart, the strategy sees 0, one alert', async () => {
+    const { s, start } = await world()
+    const d1 = start('closed', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }) })
+    await d1.step(0)
+    await d1.step(1)
+    await d1.stop()
+    s.setNow(T0 + 4 * M)
+    const sold = standinPrice('BTCUSDT', T0 + 4 * M)
+    s.trade('BTCUSDT', 'SELL', 0.01) // by hand, on the exchange's app
+
+    const seen: number[] = []
+    const d2 = start('closed', { 0: (ctx) => seen.push(ctx.position('BTC/USDT')), 2: (ctx) => seen.push(ctx.position('BTC/USDT')) }, { reconcileEveryMs: 60_000 })
+    await d2.step(4)
+    await d2.step(5)
+    await d2.step(6)
+    expect(seen).toEqual([0, 0])
+    const alerts = d2.alerts()
+    expect(alerts.filter((a) => a.startsWith('position BTC/USDT'))).toEqual([
+      "position BTC/USDT: the venue holds 0, the journal's fills sum to 0.01; the venue's position is booked (changed at the venue, e.g. closed while the deployment was down)",
+    ])
+    expect(alerts.filter((a) => a.includes("not the deployment's"))).toHaveLength(1) // said once, not at every reconciliation
+    const j = d2.journal()
+    expect(j.position('scripted', 'BTC/USDT')).toBe(0)
+    const outside = [...j.current.orders.values()].filter((o) => o.role === 'outside')
+    expect(outside.map((o) => [o.side, o.qty, o.avgPrice])).toEqual([['sell', 0.01, sold]])
+    const status = await d2.stop()
+    expect(status.positions).toEqual([])
+    expect(status.trades.map((t) => [t.qty, t.entryPrice, t.exitPrice])).toEqual([[0.01, marketAt(1), sold]])
+  })
+
+  it('exchange maintenance: no crash, the position unchanged, halted with the reason and no new orders; afterwards reconciled and resumed', async () => {
+    const { s, start, posts } = await world()
+    const d = start('maint', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }), 3: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }), 4: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }), 6: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }) }, { reconcileEveryMs: 60_000 })
+    await d.step(0)
+    await d.step(1)
+    await d.step(2)
+    expect(d.status().state).toBe('running')
+    s.setMaintenance(true)
+    await d.step(3) // the send is answered 503: UNKNOWN; its lookup and the reconciliation fail
+    const halted = d.status()
+    expect(halted.state).toBe('halted')
+    expect(halted.reason).toMatch(/^reconciliation could not read .* System is under maintenance.*; the deployment halts: no new orders, brackets left in place$/)
+    expect(halted.positions).toEqual([expect.objectContaining({ qty: 0.01 })])
+    await d.step(4) // halted: the strategy's order is refused before it reaches the exchange
+    expect(d.rec.orders.filter((o) => o.status === 'REJECTED').map((o) => o.reason)).toEqual([expect.stringMatching(/^halted: reconciliation could not read/)])
+    s.setMaintenance(false)
+    await d.step(5) // the UNKNOWN order is not at the exchange (never reached it): REJECTED; reconciled; running again
+    expect(d.status()).toMatchObject({ state: 'running' })
+    const unknown = [...d.journal().current.orders.values()][1]!
+    expect(unknown).toMatchObject({ state: 'REJECTED', reason: 'never reached the venue (not found by its client id)' })
+    await d.step(6)
+    const status = await d.stop()
+    expect(status.positions).toEqual([expect.objectContaining({ qty: 0.02 })])
+    expect(posts()).toHaveLength(2)
+    expect(s.orders).toHaveLength(2)
+    const alerts = d.alerts()
+    expect(alerts.filter((a) => a.startsWith('halted: ') || a.startsWith('resumed: '))).toEqual([`halted: ${halted.reason}`, 'resumed: reconciliation with the venue succeeded; new orders allowed again'])
+  })
+
+  it('coins held before the first start are not a position; both legs of a bracket filled at the exchange are both booked, reconciled and alerted', async () => {
+    const { s, home, start } = await world({ balances: { USDT: 10_000, BTC: 0.5 } })
+    const p1 = marketAt(1)
+    const sl = cent(p1 - 50)
+    const tp = cent(p1 + 50)
+    const d = start('oco', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01, stopLoss: sl, takeProfit: tp }) }, { reconcileEveryMs: 60_000 })
+    await d.step(0)
+    expect(JSON.parse(readFileSync(join(home, 'deployments', 'oco', 'outside.json'), 'utf8')).positions).toEqual({ 'BTC/USDT': 0.5 })
+    await d.step(1)
+    await d.step(2)
+    expect(s.orders.map((o) => [o.side, o.type, o.origQty, o.status])).toEqual([
+      ['BUY', 'MARKET', 0.01, 'FILLED'],
+      ['SELL', 'STOP_LOSS', 0.01, 'NEW'],
+      ['SELL', 'LIMIT', 0.01, 'NEW'],
+    ])
+    // Spot has no linked OCO here: the exchange fills both legs (the account's own 0.5 BTC covers the second).
+    s.fill(s.orders[2]!.clientOrderId, 0.01)
+    s.fill(s.orders[1]!.clientOrderId, 0.01, sl)
+    await d.step(3)
+    await d.step(4)
+    const status = await d.stop()
+    expect(status.positions).toEqual([expect.objectContaining({ qty: -0.01 })])
+    expect(d.journal().position('scripted', 'BTC/USDT')).toBe(-0.01)
+    expect(s.balance('BTC').free + s.balance('BTC').locked).toBe(0.49)
+    const alerts = d.alerts()
+    expect(alerts.filter((a) => a.includes('filled past the position'))).toEqual([
+      `${s.orders[1]!.clientOrderId} (stop-loss, sell 0.01 BTC/USDT) filled past the position it reduces (0 held): scripted now holds -0.01 — both legs of a bracket filled at the venue, or an exit raced another; booked as the venue reports`,
+    ])
+    // The venue's 0.49 less the 0.5 held before = −0.01 = the journal: reconciliation finds no difference.
+    expect(alerts.filter((a) => a.startsWith('position '))).toEqual([])
+    expect(status.cash).toBeCloseTo(10_000 - 0.01 * p1 - r8(0.01 * p1 * FEE) + 0.01 * tp - r8(0.01 * tp * FEE) + 0.01 * sl - r8(0.01 * sl * FEE), 8)
   })
 })
