@@ -441,3 +441,45 @@ describe('a live deployment against the Binance stand-in', () => {
     expect(status.cash).toBeCloseTo(10_000 - 0.01 * p1 - r8(0.01 * p1 * FEE) + 0.01 * tp - r8(0.01 * tp * FEE) + 0.01 * sl - r8(0.01 * sl * FEE), 8)
   })
 })
+
+describe('a live deployment killed with SIGKILL between send and acknowledgement', () => {
+  it('restarts into the order looked up by its client id: UNKNOWN resolved, no duplicate at the exchange, the right position', async () => {
+    const { s, home, start, posts } = await world()
+    s.setNow(T0 + 2 * M + S) // bars 0 and 1 have closed
+    s.fault('POST /api/v3/order', { kind: 'accept-stall' }) // the exchange places the order and never answers
+    const c = config('kill9')
+    const child = spawn(process.execPath, [join(FIXTURES, 'live-deploy-runner.cjs'), home, JSON.stringify(c), s.url, String(s.now()), String(T0), '2'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()))
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()))
+    const closed = new Promise((r) => child.on('close', r))
+    const file = join(home, 'deployments', 'kill9', 'journal.jsonl')
+    // Killed once the order is at the exchange and its send is journaled, while the request waits for its answer.
+    for (let i = 0; i < 3000 && !(s.orders.length === 1 && existsSync(file) && readFileSync(file, 'utf8').includes('"type":"sent"')); i++) await new Promise((r) => setTimeout(r, 10))
+    expect(s.orders).toHaveLength(1)
+    child.kill('SIGKILL')
+    await closed
+    const before = readFileSync(file, 'utf8')
+    expect(before).not.toMatch(/"type":"(ack|fill|unknown)"/) // it died between send and answer
+    const cid = s.orders[0]!.clientOrderId
+    expect(OrderJournal.open(join(home, 'deployments', 'kill9'), 'kill9').order(cid).state).toBe('UNKNOWN') // sent, never answered
+
+    const d = start('kill9', {})
+    await d.step(2)
+    await d.step(3)
+    // Looked up by its client id, never sent again.
+    expect(s.signed.filter((r) => r.method === 'GET' && r.path === '/api/v3/order').map((r) => r.params.origClientOrderId)).toContain(cid)
+    expect(posts()).toHaveLength(1)
+    expect(s.orders).toHaveLength(1)
+    const j = d.journal()
+    expect(j.order(cid)).toMatchObject({ state: 'FILLED', filled: 0.01, exchangeOrderId: String(s.orders[0]!.orderId) })
+    expect(j.position('scripted', 'BTC/USDT')).toBe(0.01)
+    expect(d.alerts()).toContain(`UNKNOWN resolved by lookup: ${cid} is at the venue as order ${s.orders[0]!.orderId} (closed, filled 0.01 of 0.01); not sent again`)
+    const status = await d.stop()
+    const px = standinPrice('BTCUSDT', T0 + 2 * M + S)
+    expect(status.positions).toEqual([expect.objectContaining({ qty: 0.01, avgPrice: px })])
+    expect(status.cash).toBeCloseTo(10_000 - 0.01 * px - r8(0.01 * px * FEE), 8)
+    expect(s.balance('BTC')).toEqual({ free: 0.01, locked: 0 })
+    void out
+  }, 60_000)
+})
