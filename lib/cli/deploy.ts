@@ -80,7 +80,6 @@ interface Plan {
 export function deployCommand(context: DeployContext): Command {
   const deploy = new Command('deploy')
     .description('deploy a registered strategy version to paper or live trading, or list, inspect and steer deployments')
-    .enablePositionalOptions()
     .argument('[strategy]', 'a registered strategy: NAME, NAME@VERSION or NAME@ALIAS')
     .option('--symbols <list>', 'symbols, comma-separated (BTC/USDT,ETH/USDT)')
     .option('--timeframe <tf>', 'bar timeframe (1m, 1h, 1d…)')
@@ -119,9 +118,9 @@ export function deployCommand(context: DeployContext): Command {
     .command('list')
     .description('every deployment of the workspace with its state')
     .option('--json', 'print JSON')
-    .action((o: { json?: boolean }) => {
+    .action((_o: unknown, cmd: Command) => {
       const all = deployments().listDeployments(context.home)
-      if (o.json === true) return printJson(context, all)
+      if (wantsJson(cmd)) return printJson(context, all)
       if (all.length === 0) return void context.stdout.write('no deployments (start one: mtflow deploy STRATEGY@VERSION --symbols … --timeframe … --paper --exchange …)\n')
       context.stdout.write(
         formatTable(
@@ -136,9 +135,9 @@ export function deployCommand(context: DeployContext): Command {
     .description('state, positions, open orders, trades so far and equity of a deployment')
     .argument('<name>', 'the deployment')
     .option('--json', 'print the status JSON as the deployment wrote it')
-    .action((name: string, o: { json?: boolean }) => {
+    .action((name: string, _o: unknown, cmd: Command) => {
       const status = deployments().readStatus(context.home, name)
-      if (o.json === true) return printJson(context, status)
+      if (wantsJson(cmd)) return printJson(context, status)
       writeStatus(context, status)
     })
 
@@ -155,9 +154,14 @@ export function deployCommand(context: DeployContext): Command {
       .argument('<name>', 'the deployment')
       .option('--json', 'print the status JSON afterwards')
     if (verb === 'stop') cmd.option('--flatten', 'close every position and cancel every order first (kill switch)')
-    cmd.action((name: string, o: { json?: boolean; flatten?: boolean }) => control(context, name, verb === 'stop' && o.flatten === true ? 'flatten' : verb, o.json === true))
+    cmd.action((name: string, o: { flatten?: boolean }, self: Command) => control(context, name, verb === 'stop' && o.flatten === true ? 'flatten' : verb, wantsJson(self)))
   }
   return deploy
+}
+
+/** --json given to the verb, or (as commander parses `deploy status NAME --json`) to `deploy` itself. */
+function wantsJson(cmd: Command): boolean {
+  return cmd.optsWithGlobals<{ json?: boolean }>().json === true
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,0 +1,344 @@
+// `mtflow deploy` as processes on a temp workspace: a paper replay whose trades and equity are the
+// backtest's (numbers from `mtflow backtest --json`, not from the deployment code), list/status, the
+// registry's deployments, a detached paced replay paused, resumed and stopped, a second start refused, a
+// weights file as two deployments stopped one at a time, every bad input (exit 2, one line, nothing
+// registered or started, and for live ones nothing asked of the Binance stand-in), and a live deployment
+// against the stand-in through the real ccxt whose secret appears nowhere the test can read.
+
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { pidAlive } from '../../lib/core/index.js'
+import { loadBars } from '../../lib/data/index.js'
+import { ROOT, runCli, waitFor, type CliResult } from '../helpers.js'
+import { standinCandle, startBinanceStandin, type Standin } from '../fixtures/binance-standin.js'
+
+let home: string
+const cli = (args: string[], env?: NodeJS.ProcessEnv) => runCli(['--home', home, ...args], env === undefined ? {} : { env })
+const json = (r: CliResult) => {
+  expect(r.code, r.stderr).toBe(0)
+  try {
+    return JSON.parse(r.stdout)
+  } catch {
+    throw new Error(`not JSON: ${r.stdout.slice(0, 300)}`)
+  }
+}
+const started: number[] = []
+
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'mtflow-cli-deploy-'))
+  json(await cli(['data', 'samples', '--json']))
+  for (const s of ['sma-cross', 'rsi-reversion']) json(await cli(['strategy', 'register', s, '--no-parity', '--json']))
+}, 90_000)
+
+afterAll(() => {
+  // A detached deployment a failed test left running.
+  for (const pid of started) if (pidAlive(pid)) process.kill(pid, 'SIGKILL')
+})
+
+const PAPER = ['--timeframe', '1d', '--paper', '--exchange', 'binance']
+const registered = (kind: string) => (existsSync(join(home, 'registry', kind)) ? readdirSync(join(home, 'registry', kind)) : [])
+
+describe('mtflow deploy (paper)', () => {
+  it('a paper replay finishes with exactly the backtest\'s trades and equity; status, list and the registry show it', async () => {
+    const range = ['--start', '2010-01-01', '--end', '2012-12-31', '--param', 'fast=10', '--param', 'slow=30', '--commission', '0.0005']
+    const bt = json(await cli(['backtest', '--strategy', 'sma-cross', '--symbol', 'SPX', ...range, '--no-track', '--json']))
+    const out = json(await cli(['deploy', 'sma-cross@1', '--symbols', 'SPX', ...PAPER, ...range, '--name', 'spx-paper', '--json']))
+    expect(out).toMatchObject({ name: 'spx-paper', version: 1, created: true, status: { state: 'finished', mode: 'paper', strategy: 'sma-cross@1' } })
+
+    const status = json(await cli(['deploy', 'status', 'spx-paper', '--json']))
+    expect(status.state).toBe('finished')
+    expect(status.bars).toBe(bt.equity.points)
+    expect(status.equity).toBe(bt.equity.end)
+    const pick = (t: Record<string, unknown>) => ({ symbol: t.symbol, direction: t.direction, entryTime: t.entryTime, entryPrice: t.entryPrice, qty: t.qty, pnl: t.pnl, open: t.open, ...(t.open === true ? {} : { exitTime: t.exitTime, exitPrice: t.exitPrice }) })
+    expect(bt.trades.length).toBeGreaterThan(5)
+    expect(status.trades.map(pick)).toEqual(bt.trades.map(pick))
+    expect(status.tradeCount).toBe(bt.trades.length)
+    // The open trade at the end is the position held.
+    const open = bt.trades.filter((t: { open: boolean }) => t.open)
+    expect(status.positions.map((p: { symbol: string; qty: number }) => [p.symbol, p.qty])).toEqual(open.map((t: { symbol: string; qty: number }) => [t.symbol, t.qty]))
+
+    const text = await cli(['deploy', 'status', 'spx-paper'])
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toMatch(/^state\s+finished \(the feed ended\)$/m)
+    expect(text.stdout).toMatch(new RegExp(`^equity\\s+${bt.equity.end.toFixed(2)}$`, 'm'))
+
+    const list = json(await cli(['deploy', 'list', '--json']))
+    expect(list.map((s: { name: string; state: string }) => [s.name, s.state])).toContainEqual(['spx-paper', 'finished'])
+    const listed = await cli(['deploy', 'list'])
+    expect(listed.stdout).toMatch(/^spx-paper\s+finished\s+paper\s+sma-cross@1\s+SPX\s+1d/m)
+
+    // The registry: one version; the same config again is the same version, other params a new one.
+    const reg = json(await cli(['registry', 'deployments', '--json']))
+    expect(reg.map((e: { name: string; versions: unknown[] }) => [e.name, e.versions.length])).toContainEqual(['spx-paper', 1])
+    const config = JSON.parse(readFileSync(join(home, 'registry', 'deployments', 'spx-paper', 'v1', 'deployment.json'), 'utf8'))
+    expect(config).toMatchObject({ name: 'spx-paper', mode: 'paper', symbols: ['SPX'], timeframe: '1d', params: { fast: 10, slow: 30, short: 0 }, fills: { takerRate: 0.0005 }, feed: { kind: 'replay', start: '2010-01-01', end: '2012-12-31' } })
+    expect(config.strategy).toMatchObject({ name: 'sma-cross', version: 1 })
+    const again = json(await cli(['deploy', 'sma-cross@1', '--symbols', 'SPX', ...PAPER, ...range, '--name', 'spx-paper', '--json']))
+    expect(again).toMatchObject({ version: 1, created: false })
+    const other = json(await cli(['deploy', 'sma-cross@1', '--symbols', 'SPX', ...PAPER, ...range, '--param', 'fast=12', '--name', 'spx-paper', '--no-track', '--json']))
+    expect(other).toMatchObject({ version: 2, created: true })
+    const versions = await cli(['registry', 'deployments', 'spx-paper'])
+    expect(versions.stdout.trim().split('\n')).toHaveLength(3)
+  })
+
+  it('--detach runs a paced replay in the background: pause, resume and stop it; a second start of the name is refused', async () => {
+    const args = ['deploy', 'sma-cross@1', '--symbols', 'SPX', ...PAPER, '--start', '2015-01-01', '--end', '2016-12-31', '--pace-ms', '100', '--name', 'paced']
+    const d = json(await cli([...args, '--detach', '--json']))
+    started.push(d.pid)
+    expect(d).toEqual({ name: 'paced', pid: expect.any(Number), state: 'running', log: join(home, 'deployments', 'paced', 'deploy.log') })
+    expect(pidAlive(d.pid)).toBe(true)
+    expect(JSON.parse(readFileSync(join(home, 'deployments', 'paced', 'run.pid'), 'utf8')).pid).toBe(d.pid)
+
+    const again = await cli(args)
+    expect(again.code).toBe(2)
+    expect(again.stderr).toBe(`mtflow: deployment paced is already running (pid ${d.pid}, running); stop it first (mtflow deploy stop paced) or give another --name\n`)
+    const detachedAgain = await cli([...args, '--detach'])
+    expect(detachedAgain.code).toBe(2)
+    expect(detachedAgain.stderr).toMatch(/^mtflow: deployment paced is already running/)
+
+    const paused = await cli(['deploy', 'pause', 'paced'])
+    expect(paused.stdout).toBe('deployment paced paused (paused by request: no new orders; working orders and brackets stay)\n')
+    expect(json(await cli(['deploy', 'status', 'paced', '--json'])).state).toBe('paused')
+    const resumed = json(await cli(['deploy', 'resume', 'paced', '--json']))
+    expect(resumed.state).toBe('running')
+    const stopped = await cli(['deploy', 'stop', 'paced'])
+    expect(stopped.stdout).toBe('deployment paced stopped (stopped by request; working orders and brackets left in place)\n')
+    expect(await waitFor(() => !pidAlive(d.pid), 10_000)).toBe(true)
+    const status = json(await cli(['deploy', 'status', 'paced', '--json']))
+    expect(status.state).toBe('stopped')
+    // Stopped before the end: fewer bars than the range holds (2015–2016: 504 trading days).
+    expect(status.bars).toBeGreaterThan(0)
+    expect(status.bars).toBeLessThan(504)
+    expect(existsSync(join(home, 'deployments', 'paced', 'run.pid'))).toBe(false)
+    const log = readFileSync(join(home, 'deployments', 'paced', 'deploy.log'), 'utf8')
+    expect(log).toMatch(/paused by request/)
+    expect(log).toMatch(/: resumed$/m)
+    expect(log).toMatch(/^deployment paced stopped/m)
+
+    const notRunning = await cli(['deploy', 'stop', 'paced'])
+    expect(notRunning.code).toBe(2)
+    expect(notRunning.stderr).toBe('mtflow: deployment paced is not running (state stopped: stopped by request; working orders and brackets left in place)\n')
+  })
+
+  it('--weights starts one detached deployment per row; stopping one leaves the other running', async () => {
+    const file = join(home, 'weights.csv')
+    writeFileSync(file, 'strategy,symbols,weight\nsma-cross@1,SPX,0.5\nrsi-reversion,SPX,0.4\n')
+    const out = json(await cli(['deploy', '--weights', file, ...PAPER, '--start', '2015-01-01', '--end', '2016-12-31', '--pace-ms', '100', '--no-track', '--json']))
+    for (const d of out) started.push(d.pid)
+    expect(out.map((d: { name: string; state: string }) => [d.name, d.state])).toEqual([
+      ['sma-cross.SPX', 'running'],
+      ['rsi-reversion.SPX', 'running'],
+    ])
+    expect(out[0].pid).not.toBe(out[1].pid)
+    const weight = (name: string) => JSON.parse(readFileSync(join(home, 'registry', 'deployments', name, 'v1', 'deployment.json'), 'utf8')).weight
+    expect([weight('sma-cross.SPX'), weight('rsi-reversion.SPX')]).toEqual([0.5, 0.4])
+
+    json(await cli(['deploy', 'stop', 'sma-cross.SPX', '--json']))
+    expect(await waitFor(() => !pidAlive(out[0].pid), 10_000)).toBe(true)
+    expect(pidAlive(out[1].pid)).toBe(true)
+    const states = Object.fromEntries(json(await cli(['deploy', 'list', '--json'])).map((s: { name: string; state: string }) => [s.name, s.state]))
+    expect(states['sma-cross.SPX']).toBe('stopped')
+    expect(states['rsi-reversion.SPX']).toBe('running')
+    json(await cli(['deploy', 'stop', 'rsi-reversion.SPX', '--json']))
+    expect(await waitFor(() => !pidAlive(out[1].pid), 10_000)).toBe(true)
+  })
+
+  it('bad input: one line naming it, exit 2, nothing registered and nothing started', async () => {
+    const before = registered('deployments')
+    const sum = join(home, 'over.csv')
+    writeFileSync(sum, 'strategy,symbols,weight\nsma-cross@1,SPX,0.7\nrsi-reversion@1,SPX,0.6\n')
+    const unknown = join(home, 'unknown.csv')
+    writeFileSync(unknown, 'strategy,symbols,weight\nsma-cross@1,SPX,0.5\nnope@1,SPX,0.2\n')
+    const base = ['deploy', 'sma-cross@1', '--symbols', 'SPX', '--name', 'bad']
+    const cases: [string[], string][] = [
+      [['deploy', 'sma-cross@9', '--symbols', 'SPX', ...PAPER, '--name', 'bad'], 'strategy sma-cross has no version 9 (versions: 1)'],
+      [['deploy', 'nope', '--symbols', 'SPX', ...PAPER, '--name', 'bad'], 'no strategy named "nope" in the registry'],
+      [[...base, '--timeframe', '1d', '--paper', '--live', '--exchange', 'binance'], 'give one of --paper and --live, not both'],
+      [[...base, '--timeframe', '1d', '--exchange', 'binance'], 'give --paper (simulated exchange) or --live (orders sent to the exchange)'],
+      [[...base, '--timeframe', '1d', '--live', '--feed', 'replay', '--exchange', 'binance'], '--feed replay is for --paper deployments; --live trades on live bars: --feed poll or ws'],
+      [[...base, ...PAPER, '--cash', '-5'], '--cash must be an amount > 0 (received "-5")'],
+      [[...base, ...PAPER, '--weight', '1.5'], '--weight must be a share of the capital in (0, 1] (received "1.5")'],
+      [[...base, ...PAPER, '--pace-ms', 'fast'], '--pace-ms must be milliseconds ≥ 0 (received "fast")'],
+      [[...base, ...PAPER, '--max-orders-per-minute', '2.5'], '--max-orders-per-minute must be an integer ≥ 1 (received "2.5")'],
+      [[...base, ...PAPER, '--param', 'fast=0'], 'strategy sma-cross parameter fast must be an integer in [2, 500] (received 0)'],
+      [[...base, '--timeframe', '7x', '--paper', '--exchange', 'binance'], '--timeframe must be a number and a unit m, h, d or w, e.g. 1m, 1h, 1d (received "7x")'],
+      [[...base, ...PAPER, '--credentials', join(home, 'creds.json')], '--credentials is for --live deployments; a paper deployment reads no credentials'],
+      [['deploy', '--weights', sum, ...PAPER], `weights file ${sum} line 3: the weights sum to 1.3 by this row; they are shares of the capital and must sum to at most 1`],
+      [['deploy', '--weights', unknown, ...PAPER], `weights file ${unknown} line 3: unknown strategy "nope@1": no strategy named "nope" in the registry`],
+    ]
+    for (const [args, message] of cases) {
+      const r = await cli(args)
+      expect(r.code, `${args.join(' ')}\n${r.stderr}`).toBe(2)
+      expect(r.stderr, args.join(' ')).toBe(`mtflow: ${message}\n`)
+      expect(r.stdout).toBe('')
+    }
+    expect(registered('deployments')).toEqual(before)
+    expect(existsSync(join(home, 'deployments', 'bad'))).toBe(false)
+    // The valid first rows of the bad weights files were not started either.
+    expect(json(await cli(['deploy', 'list', '--json'])).filter((s: { state: string }) => s.state === 'running')).toEqual([])
+  })
+
+  it('every verb has --help', async () => {
+    for (const verb of [[], ['list'], ['status'], ['stop'], ['pause'], ['resume']]) {
+      const r = await cli(['deploy', ...verb, '--help'])
+      expect(r.code, verb.join(' ')).toBe(0)
+      expect(r.stdout).toMatch(/--json/)
+    }
+  })
+})
+
+const T0 = Date.UTC(2024, 0, 10, 5, 30, 15)
+const API_KEY = 'live-key-Zq81fVb2'
+const SECRET = 'live-secret-Hx93kPw7Ru'
+
+describe('mtflow deploy --live against the Binance stand-in', () => {
+  let standin: Standin
+  beforeAll(async () => {
+    standin = await startBinanceStandin({ now: Date.now() })
+  })
+  afterAll(async () => {
+    await standin.close()
+  })
+
+  it('refuses bad live input before anything reaches the exchange', async () => {
+    const creds = join(mkdtempSync(join(tmpdir(), 'mtflow-deploy-creds-')), 'open-creds.json')
+    writeFileSync(creds, JSON.stringify({ apiKey: API_KEY, secret: SECRET }))
+    chmodSync(creds, 0o644)
+    const live = (exchange: string) => ['deploy', 'sma-cross@1', '--symbols', 'BTC/USDT', '--timeframe', '1m', '--live', '--exchange', exchange, '--api-url', standin.url, '--name', 'bad-live']
+    const noEnv = { MTFLOW_BINANCE_API_KEY: undefined, MTFLOW_BINANCE_SECRET: undefined }
+    const cases: [string[], NodeJS.ProcessEnv, string][] = [
+      [live('binance'), noEnv, 'live trading on binance needs credentials: set MTFLOW_BINANCE_API_KEY and MTFLOW_BINANCE_SECRET, or give --credentials FILE (JSON { apiKey, secret }, mode 0600)'],
+      [live('binance'), { MTFLOW_BINANCE_API_KEY: API_KEY, MTFLOW_BINANCE_SECRET: undefined }, 'MTFLOW_BINANCE_SECRET is not set (MTFLOW_BINANCE_API_KEY is); set MTFLOW_BINANCE_API_KEY and MTFLOW_BINANCE_SECRET, or give --credentials FILE (JSON { apiKey, secret }, mode 0600)'],
+      [[...live('binance'), '--credentials', creds], noEnv, `credentials file ${creds} has mode 0644; expected 0600 (readable by its owner only): chmod 600 ${creds}`],
+      [live('upbit'), { MTFLOW_UPBIT_API_KEY: API_KEY, MTFLOW_UPBIT_SECRET: SECRET }, 'upbit cannot be traded live through ccxt: it lacks fetchMyTrades (list its trades (fills are read from them)); createStopOrder (stop orders)'],
+      [[...live('binance'), '--feed', 'replay'], { MTFLOW_BINANCE_API_KEY: API_KEY, MTFLOW_BINANCE_SECRET: SECRET }, '--feed replay is for --paper deployments; --live trades on live bars: --feed poll or ws'],
+    ]
+    for (const [args, env, message] of cases) {
+      const r = await cli(args, env)
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr).toBe(`mtflow: ${message}\n`)
+      expect(r.stdout + r.stderr).not.toContain(SECRET)
+    }
+    expect(standin.requests).toEqual([])
+    expect(standin.signed).toEqual([])
+    expect(registered('deployments')).not.toContain('bad-live')
+  })
+
+  it('a live deployment on a poll feed places its order on the exchange; its secret appears in nothing the test can read', async () => {
+    const file = join(home, 'buy-once.ts')
+    writeFileSync(
+      file,
+      `import { defineStrategy } from '${join(ROOT, 'lib/strategy/index.js')}'
+export default defineStrategy({
+  name: 'buy-once',
+  params: {},
+  universe: (_p, r) => r.symbols.map((symbol) => ({ symbol, timeframe: r.timeframe })),
+  warmup: () => 1,
+  onBar(ctx, bar) { if (ctx.position(bar.symbol) === 0 && ctx.openOrders().length === 0) ctx.buy(bar.symbol) },
+})
+`,
+    )
+    json(await cli(['strategy', 'register', file, '--no-parity', '--json']))
+    const args = ['--home', home, 'deploy', 'buy-once@1', '--symbols', 'BTC/USDT', '--timeframe', '1m', '--live', '--exchange', 'binance', '--api-url', '{URL}', '--cash', '1000', '--size-qty', '0.01', '--name', 'live-btc']
+    const r = await runLive(args, { MTFLOW_BINANCE_API_KEY: API_KEY, MTFLOW_BINANCE_SECRET: SECRET })
+    expect(r.code, r.stderr).toBe(0)
+    const seen = r.standin
+    // One order went out, signed with the key, under the deployment's client id; it filled once.
+    const posts = seen.signed.filter((q) => q.method === 'POST' && q.path === '/api/v3/order')
+    expect(posts).toHaveLength(1)
+    expect(posts[0]).toMatchObject({ apiKey: API_KEY, signed: true, params: { symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: '0.01' } })
+    expect(seen.trades).toHaveLength(1)
+    const status = json(await cli(['deploy', 'status', 'live-btc', '--json']))
+    expect(status).toMatchObject({ state: 'stopped', mode: 'live', strategy: 'buy-once@1', fills: 1 })
+    expect(status.positions).toEqual([expect.objectContaining({ symbol: 'BTC/USDT', qty: 0.01, avgPrice: seen.trades[0]!.price })])
+    const journal = readFileSync(join(home, 'deployments', 'live-btc', 'journal.jsonl'), 'utf8')
+    expect(journal).toContain(`"clientOrderId":"${posts[0]!.params.newClientOrderId}"`)
+
+    // The lake holds what the deployment saw: the catch-up and the live bars, valued as the stand-in serves them.
+    const bars = await loadBars(home, { symbol: 'BTC/USDT', timeframe: '1m', source: 'binance' })
+    expect(bars.time.length).toBeGreaterThan(300)
+    const last = bars.time.length - 1
+    expect([bars.open[last], bars.high[last], bars.low[last], bars.close[last], bars.volume[last]]).toEqual(standinCandle('BTCUSDT', bars.time[last]!, 60_000))
+    expect(bars.time[last]! + 60_000).toBeLessThanOrEqual(seen.now)
+
+    expect(json(await cli(['registry', 'deployments', '--json'])).map((e: { name: string }) => e.name)).toContain('live-btc')
+    // The secret and the key: not in the output, nor in any file of the workspace (journal, status, runs, registry, lake, logs).
+    for (const text of [r.stdout, r.stderr]) {
+      expect(text).not.toContain(SECRET)
+      expect(text).not.toContain(API_KEY)
+    }
+    const files = walk(home)
+    expect(files.some((f) => f.includes(join('runs', 'deployments')) || f.includes('runs'))).toBe(true)
+    for (const f of files) {
+      const text = readFileSync(f).toString('latin1')
+      expect(text.includes(SECRET), f).toBe(false)
+      expect(text.includes(API_KEY), f).toBe(false)
+    }
+  })
+})
+
+function walk(dir: string): string[] {
+  const out: string[] = []
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry)
+    const st = statSync(path)
+    if (st.isDirectory()) out.push(...walk(path))
+    else if (st.isFile()) out.push(path)
+  }
+  return out
+}
+
+/**
+ * The CLI in a process of its own with the stand-in in that process too, both on one clock running 60× the
+ * wall clock from T0 (a 1m bar closes every second): `main(argv, context)` with the clock in the context.
+ * The runner asks the deployment to stop once it holds a position, and reports what the stand-in saw.
+ */
+async function runLive(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult & { standin: { signed: Standin['signed']; trades: Standin['trades']; now: number } }> {
+  const dir = mkdtempSync(join(tmpdir(), 'mtflow-deploy-runner-'))
+  const runner = join(dir, 'runner.cjs')
+  const report = join(dir, 'standin.json')
+  writeFileSync(
+    runner,
+    `'use strict'
+require(require.resolve('tsx/cjs/api', { paths: [${JSON.stringify(ROOT)}] })).register()
+const { writeFileSync } = require('node:fs')
+const { startBinanceStandin } = require(${JSON.stringify(join(ROOT, 'test', 'fixtures', 'binance-standin.ts'))})
+const { main } = require(${JSON.stringify(join(ROOT, 'lib', 'cli', 'main.ts'))})
+const { readStatus, requestControl } = require(${JSON.stringify(join(ROOT, 'lib', 'live', 'deployment.ts'))})
+const T0 = ${T0}, K = 60, W0 = Date.now()
+const clock = { now: () => T0 + (Date.now() - W0) * K, sleep: (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms) / K)) }
+;(async () => {
+  const standin = await startBinanceStandin({ now: T0, balances: { USDT: 10000 } })
+  const tick = setInterval(() => standin.setNow(clock.now()), 2)
+  const args = ${JSON.stringify(args)}.map((a) => (a === '{URL}' ? standin.url : a))
+  const home = args[1], name = args[args.indexOf('--name') + 1]
+  let asked = false
+  const watch = setInterval(() => {
+    if (asked) return
+    try {
+      const s = readStatus(home, name)
+      if (s.positions.length > 0 || Date.now() - W0 > 60000) { requestControl(home, name, 'stop'); asked = true }
+    } catch {}
+  }, 20)
+  const context = { stdout: process.stdout, stderr: process.stderr, home: '', verbose: false, exitCode: 0, clock }
+  const code = await main(args, context)
+  clearInterval(watch)
+  clearInterval(tick)
+  writeFileSync(${JSON.stringify(report)}, JSON.stringify({ signed: standin.signed, trades: standin.trades, now: standin.now() }))
+  await standin.close()
+  process.exitCode = code
+})()
+`,
+  )
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [runner], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, pid: child.pid!, standin: existsSync(report) ? JSON.parse(readFileSync(report, 'utf8')) : { signed: [], trades: [], now: 0 } }))
+  })
+}
