@@ -349,6 +349,29 @@ describe('a live deployment against the Binance stand-in', () => {
     expect(posts()).toHaveLength(2)
   })
 
+  it('a restart whose first reconciliation fails: halted, yet the adopted order is known to the venue and can be cancelled; reconciled later, running again', async () => {
+    const { s, start } = await world()
+    const limit = cent(marketAt(1) - 40)
+    const d1 = start('adopted', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01, limit }) })
+    await d1.step(0)
+    await d1.step(1)
+    await d1.stop()
+    const cid = s.orders[0]!.clientOrderId
+    // Every lookup of the order fails at the restart (3 reads × 3 attempts), nothing else does.
+    s.fault('GET /api/v3/order', ...Array.from({ length: 9 }, () => ({ kind: 'maintenance' as const })))
+    const d2 = start('adopted', { 0: (ctx) => ctx.openOrders('BTC/USDT').forEach((o) => ctx.cancel(o.id)) })
+    await d2.step(3) // halted from the start; the strategy cancels the order it finds open (adopted from the journal)
+    expect(s.orders[0]!.status).toBe('CANCELED')
+    expect(s.signed.filter((r) => r.method === 'DELETE').map((r) => r.params.orderId)).toEqual([String(s.orders[0]!.orderId)])
+    expect(d2.journal().order(cid)).toMatchObject({ state: 'CANCELLED', reason: 'cancelled by the strategy' })
+    const status = await d2.stop()
+    expect(status.state).toBe('finished')
+    expect(d2.alerts().filter((a) => a.startsWith('halted: ') || a.startsWith('resumed: '))).toEqual([
+      expect.stringMatching(new RegExp(`^halted: reconciliation could not read order ${cid} from the venue after 3 attempts .*System is under maintenance`)),
+      'resumed: reconciliation with the venue succeeded; new orders allowed again',
+    ])
+  })
+
   it('a position closed on the exchange while the deployment was down: booked at restart, the strategy sees 0, one alert', async () => {
     const { s, start } = await world()
     const d1 = start('closed', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }) })
