@@ -39,6 +39,25 @@ afterAll(() => {
 })
 
 const PAPER = ['--timeframe', '1d', '--paper', '--exchange', 'binance']
+
+/** A strategy file that buys once (sized by the deployment) on its first bar and holds. */
+async function registerBuyOnce(): Promise<void> {
+  const file = join(home, 'buy-once.ts')
+  if (existsSync(file)) return
+  writeFileSync(
+    file,
+    `import { defineStrategy } from '${join(ROOT, 'lib/strategy/index.js')}'
+export default defineStrategy({
+  name: 'buy-once',
+  params: {},
+  universe: (_p, r) => r.symbols.map((symbol) => ({ symbol, timeframe: r.timeframe })),
+  warmup: () => 1,
+  onBar(ctx, bar) { if (ctx.position(bar.symbol) === 0 && ctx.openOrders().length === 0) ctx.buy(bar.symbol) },
+})
+`,
+  )
+  json(await cli(['strategy', 'register', file, '--no-parity', '--json']))
+}
 const registered = (kind: string) => (existsSync(join(home, 'registry', kind)) ? readdirSync(join(home, 'registry', kind)) : [])
 
 describe('mtflow deploy (paper)', () => {
@@ -146,6 +165,29 @@ describe('mtflow deploy (paper)', () => {
     expect(await waitFor(() => !pidAlive(out[1].pid), 10_000)).toBe(true)
   })
 
+  it('stop --flatten is the kill switch: positions closed, orders cancelled; a detached child that fails says why', async () => {
+    await registerBuyOnce()
+    const d = json(await cli(['deploy', 'buy-once@1', '--symbols', 'SPX', ...PAPER, '--start', '2015-01-01', '--end', '2016-12-31', '--pace-ms', '100', '--size-qty', '10', '--name', 'flat', '--no-track', '--detach', '--json']))
+    started.push(d.pid)
+    const held = () => JSON.parse(readFileSync(join(home, 'deployments', 'flat', 'status.json'), 'utf8')).positions.length > 0
+    expect(await waitFor(held, 20_000)).toBe(true)
+    const s = json(await cli(['deploy', 'stop', 'flat', '--flatten', '--json']))
+    expect(s.state).toBe('stopped')
+    expect(s.reason).toBe('stopped by request; positions closed and orders cancelled (kill switch)')
+    expect(s.openOrders).toEqual([])
+    expect(s.positions).toEqual([])
+    expect(s.fills).toBe(2)
+    expect(await waitFor(() => !pidAlive(d.pid), 10_000)).toBe(true)
+    // The journal: one buy of 10 and one sell of 10 (the kill switch's order).
+    const events = readFileSync(join(home, 'deployments', 'flat', 'journal.jsonl'), 'utf8').split('\n').filter((l) => l.startsWith('{"type":"intent"')).map((l) => JSON.parse(l))
+    expect(events.map((e: { side: string; qty: number }) => [e.side, e.qty])).toEqual([['buy', 10], ['sell', 10]])
+
+    // Checks the parent cannot make (the lake's bars) fail in the child: its line, exit 2.
+    const r = await cli(['deploy', 'sma-cross@1', '--symbols', 'SPX', ...PAPER, '--start', '1990-01-01', '--end', '1990-12-31', '--name', 'empty', '--detach'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe('mtflow: deployment empty: no bars for SPX 1d in the lake between 1990-01-01 and 1990-12-31\n')
+  })
+
   it('bad input: one line naming it, exit 2, nothing registered and nothing started', async () => {
     const before = registered('deployments')
     const sum = join(home, 'over.csv')
@@ -228,20 +270,7 @@ describe('mtflow deploy --live against the Binance stand-in', () => {
   })
 
   it('a live deployment on a poll feed places its order on the exchange; its secret appears in nothing the test can read', async () => {
-    const file = join(home, 'buy-once.ts')
-    writeFileSync(
-      file,
-      `import { defineStrategy } from '${join(ROOT, 'lib/strategy/index.js')}'
-export default defineStrategy({
-  name: 'buy-once',
-  params: {},
-  universe: (_p, r) => r.symbols.map((symbol) => ({ symbol, timeframe: r.timeframe })),
-  warmup: () => 1,
-  onBar(ctx, bar) { if (ctx.position(bar.symbol) === 0 && ctx.openOrders().length === 0) ctx.buy(bar.symbol) },
-})
-`,
-    )
-    json(await cli(['strategy', 'register', file, '--no-parity', '--json']))
+    await registerBuyOnce()
     const args = ['--home', home, 'deploy', 'buy-once@1', '--symbols', 'BTC/USDT', '--timeframe', '1m', '--live', '--exchange', 'binance', '--api-url', '{URL}', '--cash', '1000', '--size-qty', '0.01', '--name', 'live-btc']
     const r = await runLive(args, { MTFLOW_BINANCE_API_KEY: API_KEY, MTFLOW_BINANCE_SECRET: SECRET })
     expect(r.code, r.stderr).toBe(0)
@@ -263,6 +292,9 @@ export default defineStrategy({
     const last = bars.time.length - 1
     expect([bars.open[last], bars.high[last], bars.low[last], bars.close[last], bars.volume[last]]).toEqual(standinCandle('BTCUSDT', bars.time[last]!, 60_000))
     expect(bars.time[last]! + 60_000).toBeLessThanOrEqual(seen.now)
+    // The bar the order was placed on (closed just before the fill) came from the live feed, and is in the lake.
+    const traded = Math.floor(seen.trades[0]!.time / 60_000) * 60_000 - 60_000
+    expect(Array.from(bars.time)).toContain(traded)
 
     expect(json(await cli(['registry', 'deployments', '--json'])).map((e: { name: string }) => e.name)).toContain('live-btc')
     // The secret and the key: not in the output, nor in any file of the workspace (journal, status, runs, registry, lake, logs).
