@@ -252,7 +252,10 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
       // A replay's time is its bars'; any other feed's is the clock's (so data that stopped arriving is stale).
       const now = config.feed.kind === 'replay' ? engine.now : clock.now()
       const k = engine.symbolIndex.get(order.symbol)!
-      const decision = guards.check({ symbol: order.symbol, side: order.side, qty, price }, { equity: engine.sleeves[0]!.book.equity, position: engine.sleeves[0]!.book.positions[k]!.qty, lastBarClose: lastClose }, now)
+      // The bar being handled is the data the decision rests on: in a batch that catches up after an outage
+      // (a 429 storm on the klines), an order placed on one of its older bars is refused as stale.
+      const barClose = engine.now === engine.now ? engine.now : lastClose
+      const decision = guards.check({ symbol: order.symbol, side: order.side, qty, price }, { equity: engine.sleeves[0]!.book.equity, position: engine.sleeves[0]!.book.positions[k]!.qty, lastBarClose: barClose }, now)
       if (!decision.allow) {
         alert(`${order.symbol} ${order.side} ${qty} refused: ${decision.reason}`)
         return decision.reason

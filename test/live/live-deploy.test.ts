@@ -11,9 +11,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { createExchange } from '../../lib/data/sources/ccxt-source.js'
+import { CcxtPollFeed, type FeedEvent } from '../../lib/live/ccxt-feed.js'
 import { CcxtVenue } from '../../lib/live/ccxt-venue.js'
 import { runDeployment, type DeploymentStatus } from '../../lib/live/deployment.js'
-import { OrderJournal, validateDeploymentConfig, type Clock, type DeploymentConfig, type FeedBar, type FeedBatch, type MarketFeed } from '../../lib/live/index.js'
+import { ManualClock, OrderJournal, validateDeploymentConfig, type Clock, type DeploymentConfig, type FeedBar, type FeedBatch, type MarketFeed } from '../../lib/live/index.js'
 import type { Context } from '../../lib/strategy/index.js'
 import { scripted, type Recorder } from '../backtest/scripted.js'
 import { standinCandle, standinPrice, startBinanceStandin, type Standin, type StandinOptions } from '../fixtures/binance-standin.js'
@@ -99,7 +101,9 @@ afterEach(async () => {
 })
 
 async function world(options: Partial<StandinOptions> = {}) {
-  const s = await startBinanceStandin({ now: T0, balances: { USDT: 10_000 }, ...options })
+  // The stand-in reads its options as it answers: a test may change rateLimitEvery on this object.
+  const standinOptions: StandinOptions = { now: T0, balances: { USDT: 10_000 }, ...options }
+  const s = await startBinanceStandin(standinOptions)
   const home = mkdtempSync(join(tmpdir(), 'mtflow-live-deploy-'))
   cleanup.push(() => s.close(), () => rmSync(home, { recursive: true, force: true }))
   const clock = new StandinClock(s)
@@ -159,7 +163,7 @@ async function world(options: Partial<StandinOptions> = {}) {
       },
     }
   }
-  return { s, home, clock, posts, start }
+  return { s, home, clock, posts, start, standinOptions }
 }
 
 const fillsOf = (journal: OrderJournal) => readFileSync(journal.file, 'utf8').split('\n').filter((l) => l.includes('"type":"fill"')).map((l) => JSON.parse(l) as { clientOrderId: string; tradeId: string; qty: number; price: number; fee: number })
@@ -462,6 +466,85 @@ describe('a live deployment against the Binance stand-in', () => {
     // The venue's 0.49 less the 0.5 held before = −0.01 = the journal: reconciliation finds no difference.
     expect(alerts.filter((a) => a.startsWith('position '))).toEqual([])
     expect(status.cash).toBeCloseTo(10_000 - 0.01 * p1 - r8(0.01 * p1 * FEE) + 0.01 * tp - r8(0.01 * tp * FEE) + 0.01 * sl - r8(0.01 * sl * FEE), 8)
+  })
+})
+
+describe('a live deployment fed by REST polling (CcxtPollFeed) on a clock the test moves', () => {
+  it('429s on the klines: bounded backoff while they last, and no order on the stale bars that arrive after them', async () => {
+    const { s, home, posts, standinOptions } = await world()
+    const clock = new ManualClock(T0 + 30 * S)
+    s.setNow(clock.now())
+    const feedEvents: FeedEvent[] = []
+    const feed = new CcxtPollFeed({ exchange: createExchange('binance', s.url), subscriptions: [{ symbol: 'BTC/USDT', timeframe: '1m' }], clock, from: T0, retries: 2, backoffMs: 100, retryMs: 20 * S, maxLagMs: 5 * S, onEvent: (e) => feedEvents.push(e) })
+    const venue = new CcxtVenue('binance', { apiUrl: s.url, credentials: CREDS, clock, pollMs: 0, retries: 3, backoffMs: 5, since: T0 - M })
+    const rec: Recorder = { orders: [], fills: [], bars: [] }
+    // The strategy buys 0.01 on every bar it sees.
+    const strategy = scripted(Object.fromEntries(Array.from({ length: 40 }, (_, i) => [i, (ctx: Context<Record<string, number>>) => void ctx.buy('BTC/USDT', { qty: 0.01 })])), rec)
+    const lines: string[] = []
+    const running = runDeployment({ home, config: config('polled'), strategy, venue, feed, clock, track: false, reconcileEveryMs: 0, log: (l) => lines.push(l) })
+    let failure: unknown
+    running.catch((e: unknown) => (failure = e))
+    cleanup.push(async () => {
+      feed.stop()
+      await running.catch(() => undefined)
+    })
+    /** Until everything waits on the clock again (real time only as a safety net). */
+    const settle = async () => {
+      for (let n = 0; n < 20_000; n++) {
+        if (failure !== undefined) throw failure
+        if (clock.waiting > 0) {
+          await venue.settled()
+          await new Promise((r) => setTimeout(r, 2))
+          if (clock.waiting > 0) return
+        }
+        await new Promise((r) => setTimeout(r, 1))
+      }
+      throw new Error('the deployment never waited on the clock')
+    }
+    const until = async (t: number) => {
+      await settle()
+      while (clock.now() < t) {
+        const next = Math.min(t, clock.now() + S)
+        s.setNow(next)
+        clock.advance(next - clock.now())
+        await settle()
+      }
+    }
+    const klines = () => s.requests.filter((r) => r.startsWith('/api/v3/klines')).length
+    await until(T0 + 2 * M + 30 * S) // bars 0 and 1 arrive on time: two orders
+    expect(posts()).toHaveLength(2)
+    standinOptions.rateLimitEvery = 1 // every klines request answered 429 for five minutes
+    const before = klines()
+    await until(T0 + 7 * M + 30 * S)
+    const storm = klines() - before
+    // Bounded: one poll every retryMs (20 s) at most, each of 2 attempts.
+    expect(storm).toBeGreaterThan(0)
+    expect(storm).toBeLessThanOrEqual(2 * Math.ceil((5 * M) / (20 * S)))
+    expect(feedEvents.filter((e) => e.type === 'retry').every((e) => e.type === 'retry' && e.waitMs === 100 && /DDoSProtection|RateLimitExceeded/.test(e.error))).toBe(true)
+    expect(feedEvents.some((e) => e.type === 'stale')).toBe(true)
+    expect(posts()).toHaveLength(2) // no bars, no orders
+    standinOptions.rateLimitEvery = undefined
+    await until(T0 + 8 * M + 30 * S) // the missed bars arrive late, in one catch-up
+    // Every order the strategy asked for on a bar that closed more than 2 minutes before the clock is refused
+    // (stale data); the others are sent. The journal's intents carry the clock time they were placed at.
+    const intents = [...OrderJournal.open(join(home, 'deployments', 'polled'), 'polled').current.orders.values()]
+    expect(rec.bars).toEqual(Array.from({ length: 8 }, (_, i) => `BTC/USDT@1m#${i}`)) // each bar once
+    const refused = rec.orders.filter((o) => o.status === 'REJECTED')
+    const sent = rec.orders.filter((o) => o.status === 'SUBMITTED')
+    expect(sent.length + refused.length).toBe(rec.bars.length)
+    expect(refused.length).toBeGreaterThanOrEqual(3)
+    for (const o of refused) expect(o.reason).toMatch(/^stale data: the newest closed bar closed at .*\(limit 2 × 1m\)$/)
+    expect(intents).toHaveLength(sent.length)
+    expect(posts()).toHaveLength(sent.length)
+    const placed = new Map(readFileSync(join(home, 'deployments', 'polled', 'journal.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"type":"intent"')).map((l) => JSON.parse(l) as { orderId: number; time: number }).map((e) => [e.orderId, e.time]))
+    for (const o of sent) expect(placed.get(o.order.id)! - o.time).toBeLessThanOrEqual(2 * M) // o.time: the close of the bar it was placed on
+    for (const o of refused) {
+      const said = /^stale data: the newest closed bar closed at (\S+), (\d+) s ago/.exec(o.reason)!
+      expect(Date.parse(said[1]!)).toBe(o.time) // the bar the order was placed on, not the batch's newest
+      expect(Number(said[2]) * S).toBeGreaterThan(2 * M)
+    }
+    feed.stop()
+    await running
   })
 })
 
