@@ -124,9 +124,12 @@ function histogramChart(sheet: Tearsheet): string {
   })
 }
 
-function priceChart(prices: NonNullable<Tearsheet['prices']>): string {
+/** Markers drawn at most (each one a DOM node in the SVG; 10,000 of them take most of a page's rendering). */
+const MAX_MARKS = 1000
+
+function priceChart(prices: NonNullable<Tearsheet['prices']>, every: number): string {
   const line = prices.time.map((t, i) => ({ x: new Date(t), y: prices.close[i]! }))
-  const marks = prices.marks.map((m) => ({ x: new Date(m.time), y: m.price, kind: m.kind === 'entry' ? `entry ${m.direction === 'short' ? 'short' : 'long'}` : 'exit' }))
+  const marks = prices.marks.filter((m) => m.trade % every === 0).map((m) => ({ x: new Date(m.time), y: m.price, kind: m.kind === 'entry' ? `entry ${m.direction === 'short' ? 'short' : 'long'}` : 'exit' }))
   return plotToString({
     ariaLabel: 'price and trades',
     width: WIDTH,
@@ -264,7 +267,13 @@ export function tearsheetSections(sheet: Tearsheet, title: string): string {
     parts.push(`<p class="muted">Fewer than ${c.rollingWindow} daily returns: no rolling window.</p>`)
   }
   parts.push(chart('histogram-chart', 'Daily returns', histogramChart(sheet)), '</div>')
-  if (sheet.prices !== null) parts.push(`<h2>Price and trades: ${esc(sheet.prices.symbol)}</h2>`, chart('price-chart', esc(sheet.prices.symbol), priceChart(sheet.prices)))
+  if (sheet.prices !== null) {
+    const marks = sheet.prices.marks.length
+    const every = Math.ceil(marks / MAX_MARKS)
+    const traded = new Set(sheet.prices.marks.map((m) => m.trade)).size
+    const note = every > 1 ? ` (1 trade in ${every} of ${traded.toLocaleString('en-US')} marked)` : ''
+    parts.push(`<h2>Price and trades: ${esc(sheet.prices.symbol)}</h2>`, chart('price-chart', `${esc(sheet.prices.symbol)}${note}`, priceChart(sheet.prices, every)))
+  }
   const t = sheet.trades
   if (t !== null) {
     parts.push('<h2>Trades</h2>')

@@ -204,7 +204,7 @@ export interface Tearsheet {
   histogram: { edges: number[]; counts: number[] }
   trades: TradeSummary | null
   /** The traded symbol's closes (decimated for the chart) and the trades on it. */
-  prices: { symbol: string; time: number[]; close: number[]; marks: { time: number; price: number; kind: 'entry' | 'exit'; direction: string }[] } | null
+  prices: { symbol: string; time: number[]; close: number[]; marks: { trade: number; time: number; price: number; kind: 'entry' | 'exit'; direction: string }[] } | null
 }
 
 interface Normalised {
@@ -270,6 +270,11 @@ function returnsOfDaily(value: Float64Array): Float64Array {
   const r = new Float64Array(value.length - 1)
   for (let k = 1; k < value.length; k++) r[k - 1] = value[k]! / value[k - 1]! - 1
   return r
+}
+
+/** Elements a…b − 1 (a view of a typed array, a copy of anything else). */
+function span(x: ArrayLike<number>, a: number, b: number): ArrayLike<number> {
+  return x instanceof Float64Array ? x.subarray(a, b) : Array.prototype.slice.call(x, a, b)
 }
 
 function maxOf(x: ArrayLike<number>): number {
@@ -411,19 +416,22 @@ export function tearsheet(input: TearsheetInput, options: TearsheetOptions = {})
   const timeN = time[n - 1]!
   const benchmarkInput = input.benchmark ?? (input.prices !== undefined && o.buyAndHold ? input.prices : undefined)
   let benchmark: BenchmarkSummary | null = null
+  // The prices when they are the benchmark too: checked once.
+  let checked: PriceSeries | undefined
   let benchmarkSeries: Tearsheet['benchmarkSeries'] = null
   if (benchmarkInput !== undefined) {
     const which = input.benchmark !== undefined ? 'benchmark' : 'prices'
     if (typeof benchmarkInput.name !== 'string') throw new DataError(`${which}.name must be a string (received ${String(benchmarkInput.name)})`)
     checkSeries(which, benchmarkInput.time, benchmarkInput.close, 'close', 2)
+    checked = benchmarkInput
     // The benchmark over the strategy's span only.
     let a = 0
     while (a < benchmarkInput.time.length && benchmarkInput.time[a]! < time0) a++
     let b = benchmarkInput.time.length
     while (b > a && benchmarkInput.time[b - 1]! > timeN) b--
     if (b - a < 2) throw new DataError(`${which} has fewer than 2 points between the equity's first and last time`)
-    const bt = Array.prototype.slice.call(benchmarkInput.time, a, b) as number[]
-    const bc = Array.prototype.slice.call(benchmarkInput.close, a, b) as number[]
+    const bt = span(benchmarkInput.time, a, b)
+    const bc = span(benchmarkInput.close, a, b)
     const bd = dailyEquity(bt, bc)
     const br = returnsOfDaily(bd.value)
     const bDay = bd.day.subarray(1)
@@ -474,7 +482,7 @@ export function tearsheet(input: TearsheetInput, options: TearsheetOptions = {})
   if (input.prices !== undefined) {
     const p = input.prices
     if (typeof p.name !== 'string') throw new DataError(`prices.name must be the traded symbol (received ${String(p.name)})`)
-    checkSeries('prices', p.time, p.close, 'close', 2)
+    if (checked !== p) checkSeries('prices', p.time, p.close, 'close', 2)
     const keep = decimateIndices(p.close, 400)
     const marks: NonNullable<Tearsheet['prices']>['marks'] = []
     const t = input.trades
@@ -482,8 +490,8 @@ export function tearsheet(input: TearsheetInput, options: TearsheetOptions = {})
       for (let i = 0; i < t.pnl.length; i++) {
         if (t.symbol[i] !== p.name) continue
         const direction = String(t.direction?.[i] ?? 'long')
-        if (Number.isFinite(t.entryTime[i]!) && Number.isFinite(t.entryPrice[i]!)) marks.push({ time: t.entryTime[i]!, price: t.entryPrice[i]!, kind: 'entry', direction })
-        if (t.open?.[i] !== true && Number.isFinite(t.exitPrice[i]!)) marks.push({ time: t.exitTime[i]!, price: t.exitPrice[i]!, kind: 'exit', direction })
+        if (Number.isFinite(t.entryTime[i]!) && Number.isFinite(t.entryPrice[i]!)) marks.push({ trade: i, time: t.entryTime[i]!, price: t.entryPrice[i]!, kind: 'entry', direction })
+        if (t.open?.[i] !== true && Number.isFinite(t.exitPrice[i]!)) marks.push({ trade: i, time: t.exitTime[i]!, price: t.exitPrice[i]!, kind: 'exit', direction })
       }
     }
     prices = { symbol: p.name, time: keep.map((i) => p.time[i]!), close: keep.map((i) => p.close[i]!), marks }

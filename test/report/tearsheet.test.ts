@@ -161,6 +161,12 @@ describe('tearsheet, hand-worked', () => {
     expect(sheet.metrics.cagr).toBe(0)
   })
 
+  it("a drawdown's trough is its first lowest day (pandas idxmin)", () => {
+    const equity = [100, 90, 95, 90, 100]
+    const sheet = tearsheet({ time: equity.map((_, i) => JAN1 + i * D), equity })
+    expect(sheet.drawdowns).toEqual([{ peak: '2024-01-01', start: '2024-01-02', trough: '2024-01-02', end: '2024-01-04', recovery: '2024-01-05', depth: 1 - 90 / 100, days: 3 }])
+  })
+
   it('monthly and yearly tables compound the daily returns of each calendar month', () => {
     // Jan 30 → Jan 31: +10 %; Feb 1: −10 %, Feb 29: +10 % (Feb −1 %); Mar 1: flat.
     const time = [Date.UTC(2024, 0, 30), Date.UTC(2024, 0, 31), Date.UTC(2024, 1, 1), Date.UTC(2024, 1, 29), Date.UTC(2024, 2, 1)]
@@ -208,8 +214,8 @@ describe('tearsheet, hand-worked', () => {
     expect(sheet.benchmark!.totalReturn).toBeCloseTo(60 / 50 - 1, 14)
     expect(sheet.benchmark!.maxDrawdown).toBeCloseTo(1 - 45 / 55, 14)
     expect(sheet.prices!.marks).toEqual([
-      { time: time[0], price: 50, kind: 'entry', direction: 'long' },
-      { time: time[2], price: 45, kind: 'exit', direction: 'long' },
+      { trade: 0, time: time[0], price: 50, kind: 'entry', direction: 'long' },
+      { trade: 0, time: time[2], price: 45, kind: 'exit', direction: 'long' },
     ])
     expect(tearsheet({ time, equity: [1000, 1010, 1005, 1030], prices: { name: 'BTC/USDT', time, close: [50, 55, 45, 60] } }, { buyAndHold: false }).benchmark).toBeNull()
   })
@@ -333,6 +339,24 @@ describe('tearsheetHtml', () => {
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;')
     expect(html).toContain('&lt;img src=x onerror=alert(2)&gt;')
     expect(html).toContain(`<title>report &lt;script&gt;alert(1)&lt;/script&gt;</title>`)
+  })
+
+  it('marks at most 1,000 entries and exits, every k-th trade, and says so', () => {
+    const t = Array.from({ length: 10 }, (_, i) => JAN1 + i * D)
+    const n = 1500
+    const many = tearsheet({
+      time: t,
+      equity: t.map((_, i) => 100 + i),
+      prices: { name: 'X', time: t, close: t.map((_, i) => 10 + i) },
+      trades: { symbol: new Array(n).fill('X'), entryTime: new Array(n).fill(t[1]), exitTime: new Array(n).fill(t[2]), entryPrice: new Array(n).fill(11), exitPrice: new Array(n).fill(12), pnl: new Array(n).fill(1) },
+    })
+    expect(many.prices!.marks.length).toBe(3000)
+    const page = tearsheetHtml(many)
+    // 3,000 marks → 1 trade in 3 → 500 trades, 1,000 dots.
+    expect(page).toContain('(1 trade in 3 of 1,500 marked)')
+    const chart = page.slice(page.indexOf('id="price-chart"'))
+    const dots = chart.slice(chart.indexOf('aria-label="dot"'))
+    expect((dots.slice(0, dots.indexOf('</g>')).match(/<path/g) ?? []).length).toBe(1000)
   })
 
   it('rejects what is not a tearsheet', () => {
