@@ -311,11 +311,16 @@ async function startWeights(context: DeployContext, ref: string | undefined, o: 
   const entries = readWeightsFile(o.weights!, registry)
   const drafts = weightedDrafts(entries, shared)
   const plans: { plan: Plan; config: DeploymentConfig }[] = []
-  for (const draft of drafts) {
+  const json = /\.json$/i.test(o.weights!) || readFileSync(o.weights!, 'utf8').replace(/^\uFEFF/, '').trimStart().startsWith('[')
+  for (const [k, draft] of drafts.entries()) {
     const pin = draft.strategy as { name: string; version: number }
-    const params = Object.entries(draft.params ?? {}).map(([k, v]) => `${k}=${v}`)
+    const params = Object.entries(draft.params ?? {}).map(([key, v]) => `${key}=${v}`)
     const plan: Plan = { draft, ref: `${pin.name}@${pin.version}`, params }
-    plans.push({ plan, config: (await checkPlan(context, plan)).config })
+    try {
+      plans.push({ plan, config: (await checkPlan(context, plan)).config })
+    } catch (error) {
+      throw new ConfigError(`weights file ${o.weights} ${json ? 'entry' : 'line'} ${entries[k]!.row}: ${(error as Error).message}`, { cause: error })
+    }
   }
   // Credentials and the exchange once: every row trades on the same venue.
   if (shared.mode === 'live') await checkLive(context, plans[0]!.config, o)

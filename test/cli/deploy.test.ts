@@ -194,6 +194,8 @@ describe('mtflow deploy (paper)', () => {
     writeFileSync(sum, 'strategy,symbols,weight\nsma-cross@1,SPX,0.7\nrsi-reversion@1,SPX,0.6\n')
     const unknown = join(home, 'unknown.csv')
     writeFileSync(unknown, 'strategy,symbols,weight\nsma-cross@1,SPX,0.5\nnope@1,SPX,0.2\n')
+    const params = join(home, 'params.json')
+    writeFileSync(params, JSON.stringify([{ strategy: 'rsi-reversion@1', symbols: ['SPX'], weight: 0.3 }, { strategy: 'sma-cross@1', symbols: ['SPX'], weight: 0.3, params: { fast: 0 } }]))
     const base = ['deploy', 'sma-cross@1', '--symbols', 'SPX', '--name', 'bad']
     const cases: [string[], string][] = [
       [['deploy', 'sma-cross@9', '--symbols', 'SPX', ...PAPER, '--name', 'bad'], 'strategy sma-cross has no version 9 (versions: 1)'],
@@ -210,6 +212,7 @@ describe('mtflow deploy (paper)', () => {
       [[...base, ...PAPER, '--credentials', join(home, 'creds.json')], '--credentials is for --live deployments; a paper deployment reads no credentials'],
       [['deploy', '--weights', sum, ...PAPER], `weights file ${sum} line 3: the weights sum to 1.3 by this row; they are shares of the capital and must sum to at most 1`],
       [['deploy', '--weights', unknown, ...PAPER], `weights file ${unknown} line 3: unknown strategy "nope@1": no strategy named "nope" in the registry`],
+      [['deploy', '--weights', params, ...PAPER], `weights file ${params} entry 2: strategy sma-cross parameter fast must be an integer in [2, 500] (received 0)`],
     ]
     for (const [args, message] of cases) {
       const r = await cli(args)
