@@ -7,7 +7,7 @@
 // or from what it recorded — never from the deployment's own output.
 
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -164,6 +164,14 @@ async function world(options: Partial<StandinOptions> = {}) {
     }
   }
   return { s, home, clock, posts, start, standinOptions }
+}
+
+/** Every file a deployment wrote (journal, status, alerts, outside holdings), as one text. */
+function everythingWritten(dir: string): string {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile())
+    .map((e) => readFileSync(join(e.parentPath, e.name), 'utf8'))
+    .join('\n')
 }
 
 const fillsOf = (journal: OrderJournal) => readFileSync(journal.file, 'utf8').split('\n').filter((l) => l.includes('"type":"fill"')).map((l) => JSON.parse(l) as { clientOrderId: string; tradeId: string; qty: number; price: number; fee: number })
@@ -407,7 +415,7 @@ describe('a live deployment against the Binance stand-in', () => {
   })
 
   it('exchange maintenance: no crash, the position unchanged, halted with the reason and no new orders; afterwards reconciled and resumed', async () => {
-    const { s, start, posts } = await world()
+    const { s, home, start, posts } = await world()
     const d = start('maint', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }), 3: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }), 4: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }), 6: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }) }, { reconcileEveryMs: 60_000 })
     await d.step(0)
     await d.step(1)
@@ -433,6 +441,11 @@ describe('a live deployment against the Binance stand-in', () => {
     expect(s.orders).toHaveLength(2)
     const alerts = d.alerts()
     expect(alerts.filter((a) => a.startsWith('halted: ') || a.startsWith('resumed: '))).toEqual([`halted: ${halted.reason}`, 'resumed: reconciliation with the venue succeeded; new orders allowed again'])
+    // Errors, alerts, the journal and the status carry no credential, signature or signed query.
+    const written = everythingWritten(join(home, 'deployments', 'maint')) + d.lines.join('\n')
+    expect(written).toMatch(/System is under maintenance/)
+    for (const secret of [CREDS.apiKey, CREDS.secret]) expect(written).not.toContain(secret)
+    expect(written).not.toMatch(/signature=|timestamp=\d/)
   })
 
   it('coins held before the first start are not a position; both legs of a bracket filled at the exchange are both booked, reconciled and alerted', async () => {
