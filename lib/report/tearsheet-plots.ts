@@ -28,7 +28,9 @@ function dayDate(iso: string): Date {
 function cumulativeChart(sheet: Tearsheet, shade: readonly DrawdownPeriod[], label: string): string {
   const rows: { x: Date; y: number; series: string }[] = thin(sheet.series.time, sheet.series.cumulative).map((p) => ({ ...p, series: 'strategy' }))
   const bench = sheet.benchmarkSeries
-  if (bench !== null && sheet.benchmark !== null) for (const p of thin(bench.time, bench.cumulative)) rows.push({ ...p, series: sheet.benchmark.name })
+  // The legend's names: the strategy first (blue), the benchmark second (grey), whatever the benchmark is called.
+  const benchName = sheet.benchmark === null ? '' : sheet.benchmark.name === 'strategy' ? 'strategy (benchmark)' : sheet.benchmark.name
+  if (bench !== null && sheet.benchmark !== null) for (const p of thin(bench.time, bench.cumulative)) rows.push({ ...p, series: benchName })
   const end = new Date(sheet.series.time[sheet.series.time.length - 1]!)
   const bands = shade.map((d) => ({ x1: dayDate(d.start), x2: d.recovery === null ? end : dayDate(d.recovery) }))
   return plotToString({
@@ -39,7 +41,7 @@ function cumulativeChart(sheet: Tearsheet, shade: readonly DrawdownPeriod[], lab
     style: STYLE,
     x: { type: 'utc', label: null },
     y: { grid: true, percent: true, label: 'cumulative return (%)' },
-    color: bench !== null ? { legend: true, type: 'categorical', range: ['steelblue', '#999'] } : undefined,
+    color: bench !== null ? { legend: true, type: 'categorical', domain: ['strategy', benchName], range: ['steelblue', '#999'] } : undefined,
     marks: [
       ...(bands.length > 0 ? [Plot.rect(bands, { x1: 'x1', x2: 'x2', fill: '#d62728', fillOpacity: 0.12 })] : []),
       Plot.ruleY([0]),
@@ -234,10 +236,15 @@ function drawdownTable(periods: readonly DrawdownPeriod[]): string {
   )
 }
 
+/** An amount with 2 decimals, thousands grouped. */
+function money(v: number): Cell {
+  return raw(`<span class="num">${esc(v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }).replace('-', '−'))}</span>`)
+}
+
 function tradeTable(label: string, groups: readonly TradeGroup[]): string {
   return table(
     [label, 'trades', 'wins', 'losses', 'win rate', 'P&L', 'avg P&L', 'avg return', 'profit factor', 'payoff'],
-    groups.map((g) => [g.key === '' ? '(none)' : g.key, g.trades, g.wins, g.losses, fmtPercent(g.winRate), g.pnl, g.avgPnl, fmtPercent(g.avgReturn), fmtRatio(g.profitFactor), fmtRatio(g.payoffRatio)]),
+    groups.map((g) => [g.key === '' ? '(none)' : g.key, g.trades, g.wins, g.losses, fmtPercent(g.winRate), money(g.pnl), money(g.avgPnl), fmtPercent(g.avgReturn), fmtRatio(g.profitFactor), fmtRatio(g.payoffRatio)]),
   )
 }
 

@@ -522,7 +522,7 @@ export function tearsheet(input: TearsheetInput, options: TearsheetOptions = {})
 const TEARSHEET_CSS = `
 .ts-grid { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
 table.heat td.num { min-width: 4.2em; }
-td.pos { color: var(--good); } td.neg { color: var(--bad); }
+.pos { color: var(--good); } .neg { color: var(--bad); }
 `
 
 /**
