@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Parser } from 'htmlparser2'
 import { describe, expect, it } from 'vitest'
+import { backtest } from '../../lib/backtest/index.js'
 import { ConfigError, DataError } from '../../lib/core/index.js'
+import { syntheticGbm } from '../../lib/data/index.js'
 import { tearsheet, tearsheetHtml, type Tearsheet, type TradeColumns } from '../../lib/report/index.js'
 
 const DIR = fileURLToPath(new URL('../fixtures/reference/tearsheet/', import.meta.url))
@@ -238,6 +240,31 @@ describe('tearsheet, hand-worked', () => {
     expect(up.metrics.sortino).toBeNull()
     expect(up.metrics.maxDrawdownPeriod).toBeNull()
     expect(JSON.parse(JSON.stringify(up))).toEqual(up)
+  })
+})
+
+describe('tearsheet of a backtest', () => {
+  it("reads a BacktestResult's curve and trade columns as they are, and agrees with lib/stats on daily bars", () => {
+    const bars = syntheticGbm({ symbol: 'SPX', timeframe: '1d', bars: 800, seed: 4, start: '2020-01-01', volatility: 0.3 })
+    const result = backtest({ strategy: 'sma-cross', params: { fast: 10, slow: 30 }, symbols: ['SPX'], timeframe: '1d', data: { SPX: bars }, cash: 100_000 })
+    const run = result.strategies[0]!
+    const sheet = tearsheet({ time: result.time, equity: result.equity, trades: run.trades, prices: { name: 'SPX', time: bars.time, close: bars.close } }, { periodsPerYear: result.periodsPerYear })
+    const closed = run.trades.open.map((open, i) => (open ? NaN : run.trades.pnl[i]!)).filter((p) => !Number.isNaN(p))
+    expect(closed.length).toBeGreaterThan(5)
+    expect(sheet.trades!.all.trades).toBe(closed.length)
+    expect(sheet.trades!.open).toBe(run.metrics.openTrades)
+    expect(sheet.trades!.all.pnl).toBeCloseTo(closed.reduce((a, b) => a + b, 0), 6)
+    expect(sheet.trades!.all.wins).toBe(run.metrics.trades!.wins)
+    // One bar a day: the daily curve is the backtest's curve, so lib/stats' metrics of it are ours.
+    expect(sheet.conventions.days).toBe(result.equity.length)
+    near(sheet.metrics.totalReturn, result.metrics.totalReturn, 'totalReturn')
+    near(sheet.metrics.maxDrawdown, result.metrics.maxDrawdown.depth, 'maxDrawdown')
+    near(sheet.metrics.sharpe, result.metrics.sharpe, 'sharpe')
+    near(sheet.metrics.sortino, result.metrics.sortino, 'sortino')
+    near(sheet.metrics.volatility, result.metrics.volatility, 'volatility')
+    expect(sheet.benchmark!.source).toBe('buy and hold')
+    near(sheet.benchmark!.totalReturn, bars.close[bars.close.length - 1]! / bars.close[0]! - 1, 'buy and hold')
+    expect(sheet.prices!.marks.filter((m) => m.kind === 'entry').length).toBe(run.trades.pnl.length)
   })
 })
 
