@@ -8,7 +8,10 @@
 // (CcxtVenue): each order's intent is journaled (fsync'd) with its client order id, marked sent, then handed
 // to the venue; the venue's answers — acknowledgement, fills, cancels, rejections, "unknown" — come back as
 // events, are journaled first (a fill whose trade id was seen is dropped there) and then applied to the
-// engine, between steps, never inside one.
+// engine, between steps, never inside one. Spot venues have no reduce-only flag, so exits and bracket legs
+// are clamped here to the position they reduce (an exit also to what exits already sent leave); a fill
+// that still takes a position past flat (both bracket legs filled at the venue) is booked as the venue
+// reports it and said in an alert line.
 
 import { ConfigError, DataError, isoTime } from '../core/index.js'
 import { buildSessionEngine, collectResults, type BacktestResult, type SessionEngineOptions } from '../backtest/index.js'
@@ -79,8 +82,12 @@ export class EngineSession {
         // is journaled and refused without being sent.
         let nothing = ''
         if (order.role !== 'entry') {
-          const held = Math.max(0, (order.side === 'buy' ? -1 : 1) * this.positionOf(order.strategy, order.symbol))
-          if (held <= 0) nothing = `nothing to reduce: ${order.strategy} holds no ${order.side === 'sell' ? 'long' : 'short'} position on ${order.symbol} (not sent)`
+          const position = (order.side === 'buy' ? -1 : 1) * this.positionOf(order.strategy, order.symbol)
+          // An exit also leaves room for the exits already sent and not yet filled (a close asked again before
+          // the first one's fill came back). Bracket legs are alternatives to each other (OCO): each covers it all.
+          const pending = order.role === 'exit' ? this.pendingExits(order) : 0
+          const held = Math.max(0, position - pending)
+          if (held <= 1e-12) nothing = `nothing to reduce: ${order.strategy} holds ${Math.max(0, position)} ${order.side === 'sell' ? 'long' : 'short'} on ${order.symbol}${pending > 0 ? `, all of it covered by exits already sent (${pending})` : ''}; not sent`
           else if (order.qty > held) order.qty = held
         }
         const price = order.type === 'limit' ? order.limit : order.type === 'stop' ? order.stop : NaN
@@ -135,6 +142,15 @@ export class EngineSession {
     const k = this.engine.symbolIndex.get(symbol)
     const sleeve = this.engine.sleeves.find((s) => s.name === strategy)
     return k === undefined || sleeve === undefined ? 0 : sleeve.book.positions[k]!.qty
+  }
+
+  /** What the sleeve's other exits on the order's symbol and side, sent and still working, have left to fill. */
+  private pendingExits(order: Order): number {
+    const sleeve = this.engine.sleeves.find((s) => s.name === order.strategy)
+    if (sleeve === undefined) return 0
+    let sum = 0
+    for (const o of this.engine.workingOrders(sleeve, order.symbol)) if (o.id !== order.id && o.role === 'exit' && o.side === order.side && o.status !== 'NEW') sum += o.qty - o.filled
+    return sum
   }
 
   /** A venue event from outside the venue's own sink (a deployment resolving an UNKNOWN order by lookup): applied as `deliver` does. */

@@ -15,7 +15,7 @@ import { createExchange } from '../../lib/data/sources/ccxt-source.js'
 import { CcxtPollFeed, type FeedEvent } from '../../lib/live/ccxt-feed.js'
 import { CcxtVenue } from '../../lib/live/ccxt-venue.js'
 import { runDeployment, type DeploymentStatus } from '../../lib/live/deployment.js'
-import { ManualClock, OrderJournal, validateDeploymentConfig, type Clock, type DeploymentConfig, type FeedBar, type FeedBatch, type MarketFeed } from '../../lib/live/index.js'
+import { EngineSession, ManualClock, OrderJournal, validateDeploymentConfig, type Clock, type Venue, type VenueEvent, type VenueOrder, type DeploymentConfig, type FeedBar, type FeedBatch, type MarketFeed } from '../../lib/live/index.js'
 import type { Context } from '../../lib/strategy/index.js'
 import { scripted, type Recorder } from '../backtest/scripted.js'
 import { standinCandle, standinPrice, startBinanceStandin, type Standin, type StandinOptions } from '../fixtures/binance-standin.js'
@@ -479,6 +479,64 @@ describe('a live deployment against the Binance stand-in', () => {
     // The venue's 0.49 less the 0.5 held before = −0.01 = the journal: reconciliation finds no difference.
     expect(alerts.filter((a) => a.startsWith('position '))).toEqual([])
     expect(status.cash).toBeCloseTo(10_000 - 0.01 * p1 - r8(0.01 * p1 * FEE) + 0.01 * tp - r8(0.01 * tp * FEE) + 0.01 * sl - r8(0.01 * sl * FEE), 8)
+  })
+})
+
+describe('exits on a venue without reduce-only (spot)', () => {
+  /** A venue that answers only when the test says so. */
+  class QuietVenue implements Venue {
+    readonly matchesOnBars = false
+    submitted: VenueOrder[] = []
+    sink: (e: VenueEvent) => void = () => {}
+    async start(): Promise<void> {}
+    submit(order: VenueOrder): void {
+      this.submitted.push(order)
+    }
+    cancel(): void {}
+    async lookup() {
+      return undefined
+    }
+    events(sink: (e: VenueEvent) => void): void {
+      this.sink = sink
+    }
+    async close(): Promise<void> {}
+  }
+
+  it('a close asked again before the first one filled is clamped to what is left: nothing, so it is REJECTED unsent; the position never goes past flat', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mtflow-live-exits-'))
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }))
+    const journal = OrderJournal.open(dir, 'exits')
+    const clock = new ManualClock(T0)
+    const venue = new QuietVenue()
+    const rec: Recorder = { orders: [], fills: [], bars: [] }
+    const session = new EngineSession(
+      { cash: 10_000, sleeves: [{ strategy: scripted({ 0: (ctx) => ctx.buy('BTC/USDT', { qty: 0.3 }), 1: (ctx) => ctx.close('BTC/USDT'), 2: (ctx) => ctx.close('BTC/USDT') }, rec), symbols: ['BTC/USDT'], timeframe: '1m', weight: 1 }] },
+      { journal, clock, venue },
+    )
+    session.start()
+    const step = (i: number) => {
+      clock.advance(T0 + (i + 1) * M - clock.now())
+      session.onBar(bar(i))
+      session.advanceTo(T0 + (i + 1) * M)
+    }
+    step(0)
+    venue.sink({ type: 'fill', cid: venue.submitted[0]!.cid, tradeId: 'e1', qty: 0.3, price: 1500, fee: 0, liquidity: 'taker', time: T0 + M })
+    await new Promise((r) => setImmediate(r))
+    step(1) // the first close: a sell of 0.3, sent; its fill has not come back
+    step(2) // the second: 0.3 is covered by the first → not sent
+    await new Promise((r) => setImmediate(r))
+    expect(venue.submitted.map((o) => [o.side, o.qty])).toEqual([
+      ['buy', 0.3],
+      ['sell', 0.3],
+    ])
+    const refused = rec.orders.filter((o) => o.status === 'REJECTED')
+    expect(refused.map((o) => [o.order.role, o.reason])).toEqual([['exit', 'nothing to reduce: scripted holds 0.3 long on BTC/USDT, all of it covered by exits already sent (0.3); not sent']])
+    const cids = [...journal.current.orders.keys()]
+    expect(cids.map((c) => journal.order(c).state)).toEqual(['FILLED', 'SENT', 'REJECTED'])
+    venue.sink({ type: 'fill', cid: venue.submitted[1]!.cid, tradeId: 'x1', qty: 0.3, price: 1510, fee: 0, liquidity: 'taker', time: T0 + 3 * M })
+    await new Promise((r) => setImmediate(r))
+    expect(session.engine.sleeves[0]!.book.positions[0]!.qty).toBe(0)
+    expect(journal.position('scripted', 'BTC/USDT')).toBe(0)
   })
 })
 
