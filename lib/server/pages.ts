@@ -21,7 +21,7 @@ import {
   underwater,
   type Cell,
 } from '../report/index.js'
-import { FilterError, REGISTRY_KINDS, searchRuns, singular, type MetricPoint, type Registry, type RegistryKind, type RegistryVersion, type RunSummary, type Tracker } from '../track/index.js'
+import { DEPLOYMENT_FILE, FilterError, REGISTRY_KINDS, searchRuns, singular, type MetricPoint, type Registry, type RegistryKind, type RegistryVersion, type RunSummary, type Tracker } from '../track/index.js'
 import { renderNotebookHtml } from './notebook-html.js'
 
 export const PAGE_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
@@ -57,6 +57,7 @@ export function pageRoutes(app: Hono, deps: { tracker: Tracker; registry: Regist
         [count('models'), 'models', '/registry/models'],
         [count('notebooks'), 'notebooks', '/registry/notebooks'],
         [count('dashboards'), 'dashboards', '/dashboards'],
+        [count('deployments'), 'deployments', '/registry/deployments'],
       ]
         .map(([n, label, href]) => `<div class="card"><div class="big">${esc(n)}</div>${link(String(href), label).html}</div>`)
         .join('')}</div>`,
@@ -227,6 +228,7 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
       if (kind === 'notebooks') return link(`/notebooks/${seg(entry.name)}/v/${v.version}`, 'view')
       if (kind === 'dashboards') return link(`/dashboards/${seg(entry.name)}/v/${v.version}`, 'view')
       if (kind === 'strategies') return link(`/registry/strategies/${seg(entry.name)}/v/${v.version}`, 'source')
+      if (kind === 'deployments') return link(`/registry/deployments/${seg(entry.name)}/v/${v.version}`, 'config')
       return link(`/api/registry/${kind}/${seg(entry.name)}/versions/${v.version}`, 'JSON')
     }
     const rows = entry.versions.map((v): Cell[] => [
@@ -261,6 +263,22 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
     const source = registry.readFile('strategies', `${v.name}@${v.version}`, file.name).toString('utf8')
     const body = `<h1>strategy ${link(`/registry/strategies/${seg(v.name)}`, v.name).html} v${v.version}</h1>
 <p class="muted">${esc(file.name)} · sha256 ${esc(v.sha256)} · default params ${esc(JSON.stringify(v.params ?? {}))}</p><pre><code>${esc(source)}</code></pre>`
+    return page(c, `${v.name}@${v.version}`, body, '/registry')
+  })
+
+  // A deployment version: its production config, linked to the strategy version it pins.
+  app.get('/registry/deployments/:name/v/:ref', (c) => {
+    const v = registry.resolve('deployments', c.req.param('name'), c.req.param('ref'))
+    const text = registry.readFile('deployments', `${v.name}@${v.version}`, DEPLOYMENT_FILE).toString('utf8')
+    let pinned = ''
+    try {
+      const s = (JSON.parse(text) as { strategy?: { name?: unknown; version?: unknown } }).strategy
+      if (typeof s?.name === 'string' && Number.isSafeInteger(s.version)) pinned = ` · strategy ${link(`/registry/strategies/${seg(s.name)}/v/${String(s.version)}`, `${s.name}@${String(s.version)}`).html}`
+    } catch {
+      pinned = ' · not valid JSON'
+    }
+    const body = `<h1>deployment ${link(`/registry/deployments/${seg(v.name)}`, v.name).html} v${v.version}</h1>
+<p class="muted">${esc(DEPLOYMENT_FILE)} · sha256 ${esc(v.sha256)}${pinned}</p><pre><code>${esc(text)}</code></pre>`
     return page(c, `${v.name}@${v.version}`, body, '/registry')
   })
 

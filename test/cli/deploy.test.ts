@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { pidAlive } from '../../lib/core/index.js'
+import { startServer, workspaceToken } from '../../lib/server/index.js'
 import { loadBars } from '../../lib/data/index.js'
 import { ROOT, runCli, waitFor, type CliResult } from '../helpers.js'
 import { standinCandle, startBinanceStandin, type Standin } from '../fixtures/binance-standin.js'
@@ -101,6 +102,19 @@ describe('mtflow deploy (paper)', () => {
     expect(other).toMatchObject({ version: 2, created: true })
     const versions = await cli(['registry', 'deployments', 'spx-paper'])
     expect(versions.stdout.trim().split('\n')).toHaveLength(3)
+
+    // The server: a Deployments card on the home page, and a version's config linked to its pinned strategy version.
+    const server = await startServer({ home, token: workspaceToken(home), port: 0 })
+    try {
+      const get = async (path: string) => (await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${workspaceToken(home)}` } })).text()
+      expect(await get('/')).toMatch(/<div class="big">1<\/div><a href="\/registry\/deployments">deployments<\/a>/)
+      expect(await get('/registry/deployments/spx-paper')).toContain('href="/registry/deployments/spx-paper/v/2"')
+      const page = await get('/registry/deployments/spx-paper/v/1')
+      expect(page).toContain('<a href="/registry/strategies/sma-cross/v/1">sma-cross@1</a>')
+      expect(page).toContain('"takerRate": 0.0005')
+    } finally {
+      await server.close()
+    }
   })
 
   it('--detach runs a paced replay in the background: pause, resume and stop it; a second start of the name is refused', async () => {
