@@ -1,9 +1,10 @@
-// The tearsheet page's body: metric tables and Observable Plot charts (rendered server-side to SVG) of a
-// Tearsheet. Only numbers and dates go into the charts; names from the data (symbols, tags, the benchmark)
+// The tearsheet page: metric tables and Observable Plot charts (rendered server-side to SVG) of a
+// Tearsheet, in one self-contained HTML document. Only numbers and dates go into the charts; names from the data (symbols, tags, the benchmark)
 // appear as escaped text in headings, legends and tables.
 
 import * as Plot from '@observablehq/plot'
-import { esc, raw, table, type Cell } from './html.js'
+import { DataError } from '../core/index.js'
+import { esc, raw, STYLESHEET, table, type Cell } from './html.js'
 import { plotToString } from './plot.js'
 import { decimateIndices, type DrawdownPeriod, type TradeGroup } from './tearsheet-metrics.js'
 import type { Tearsheet, TearsheetMetrics } from './tearsheet.js'
@@ -249,7 +250,7 @@ function tradeTable(label: string, groups: readonly TradeGroup[]): string {
 }
 
 /** The page body of a tearsheet (trusted markup; data escaped). */
-export function tearsheetSections(sheet: Tearsheet, title: string): string {
+function tearsheetSections(sheet: Tearsheet, title: string): string {
   const c = sheet.conventions
   const parts: string[] = []
   parts.push(`<h1>${esc(title)}</h1>`)
@@ -292,4 +293,25 @@ export function tearsheetSections(sheet: Tearsheet, title: string): string {
     parts.push('<h3>By month of exit</h3>', tradeTable('month', t.byMonth))
   }
   return parts.join('\n')
+}
+
+const TEARSHEET_CSS = `
+.ts-grid { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
+table.heat td.num { min-width: 4.2em; }
+.pos { color: var(--good); } .neg { color: var(--bad); }
+`
+
+/**
+ * The tearsheet as one self-contained HTML page: styles inline, plots as inline SVG, no script and no
+ * external URL. Every string from the data (title, symbols, tags, benchmark name) is escaped.
+ */
+export function tearsheetHtml(sheet: Tearsheet, options: { title?: string } = {}): string {
+  if (sheet === null || typeof sheet !== 'object' || sheet.version !== 1) throw new DataError('tearsheetHtml needs a Tearsheet (version 1) as made by tearsheet()')
+  const title = options.title ?? sheet.title
+  const body = tearsheetSections(sheet, title)
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)}</title><style>${STYLESHEET}${TEARSHEET_CSS}</style></head>
+<body><main>${body}</main><footer>mtflow tearsheet · ${esc(sheet.start)} – ${esc(sheet.end)} · ${sheet.conventions.points.toLocaleString('en-US')} equity points, ${sheet.conventions.returns.toLocaleString('en-US')} daily returns</footer></body></html>
+`
 }

@@ -5,7 +5,6 @@
 import { ConfigError, DataError } from '../core/index.js'
 import { annualVolatility, deflatedSharpe, returnMoments, sharpe as sharpeRatio, sortino as sortinoRatio } from '../stats/index.js'
 import { normalQuantile } from '../stats/index.js'
-import { esc, STYLESHEET } from './html.js'
 import {
   calendarReturns,
   checkSeries,
@@ -31,9 +30,7 @@ import {
   type TradeColumns,
   type TradeGroup,
 } from './tearsheet-metrics.js'
-import { tearsheetSections } from './tearsheet-plots.js'
-
-export { fmtPercent, fmtRatio } from './tearsheet-plots.js'
+export { fmtPercent, fmtRatio, tearsheetHtml } from './tearsheet-plots.js'
 
 export type { DrawdownPeriod, TradeColumns, TradeGroup } from './tearsheet-metrics.js'
 
@@ -69,7 +66,11 @@ export interface TearsheetOptions {
    * scatter by if none had an edge.
    */
   trialVariance?: number
-  /** Rolling window in days (default 126, quantstats' default). */
+  /**
+   * Rolling window in days (default 126, quantstats' `rolling_sharpe`/`rolling_volatility` default), annualised
+   * with √periodsPerYear. The rolling Sharpe subtracts the same per-day risk-free rate as the Sharpe ratio
+   * (quantstats de-annualises rf over the window's 126 days there, which we do not copy).
+   */
   rollingWindow?: number
   /** Histogram bins of the daily returns (default 50). */
   bins?: number
@@ -517,25 +518,4 @@ export function tearsheet(input: TearsheetInput, options: TearsheetOptions = {})
     trades,
     prices,
   }
-}
-
-const TEARSHEET_CSS = `
-.ts-grid { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
-table.heat td.num { min-width: 4.2em; }
-.pos { color: var(--good); } .neg { color: var(--bad); }
-`
-
-/**
- * The tearsheet as one self-contained HTML page: styles inline, plots as inline SVG, no script and no
- * external URL. Every string from the data (title, symbols, tags, benchmark name) is escaped.
- */
-export function tearsheetHtml(sheet: Tearsheet, options: { title?: string } = {}): string {
-  if (sheet === null || typeof sheet !== 'object' || sheet.version !== 1) throw new DataError('tearsheetHtml needs a Tearsheet (version 1) as made by tearsheet()')
-  const title = options.title ?? sheet.title
-  const body = tearsheetSections(sheet, title)
-  return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)}</title><style>${STYLESHEET}${TEARSHEET_CSS}</style></head>
-<body><main>${body}</main><footer>mtflow tearsheet · ${esc(sheet.start)} – ${esc(sheet.end)} · ${sheet.conventions.points.toLocaleString('en-US')} equity points, ${sheet.conventions.returns.toLocaleString('en-US')} daily returns</footer></body></html>
-`
 }
