@@ -221,10 +221,11 @@ describe('a live deployment against the Binance stand-in', () => {
     s.fault('POST /api/v3/order', { kind: 'accept-stall' }, { kind: 'accept-stall' })
     const limit = cent(marketAt(2) - 30)
     const d = start('timeout', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }), 2: (ctx) => ctx.buy('BTC/USDT', { qty: 0.02, limit }) }, { timeoutMs: 300 })
+    // No fill poll meanwhile: the lookups alone settle both (a poll would also map the market order's trade).
     await d.step(0)
-    await d.step(1) // the market order's send times out: UNKNOWN, then looked up
-    await d.step(2) // so does the limit order's, which rests: no trade can tell the fill poll about it
-    await d.step(3)
+    await d.step(1, { poll: false }) // the market order's send times out: UNKNOWN, then looked up
+    await d.step(2, { poll: false }) // so does the limit order's, which rests: no trade can tell a fill poll about it
+    await d.step(3, { poll: false })
     expect(posts()).toHaveLength(2)
     expect(s.orders.map((o) => [o.type, o.status])).toEqual([
       ['MARKET', 'FILLED'],
