@@ -36,15 +36,18 @@ export interface OrderIntent {
 }
 
 /**
- * When the journal's events reach the disk. `each`: written and fsync'd before the call returns (live: an
- * intent is on disk before its order is sent). `step`: buffered until `flush()` — a paper deployment on
- * SimVenue flushes once per engine step; nothing leaves the process in between, and a crash loses at most a
- * step that replays deterministically.
+ * When the journal's events reach the disk. `each` (live): every event is written before the call returns,
+ * and an intent is fsync'd before it returns — it must survive a power loss before its order is sent. The
+ * other events are the venue's answers and the engine's marks; they are fsync'd with the next intent or
+ * `flush`, and one lost to a power loss is found again by reconciliation (the venue is the truth).
+ * `step` (paper on SimVenue): buffered until `flush()`, once per engine step, in one write; fsync'd at most
+ * once a second and on `close` — nothing leaves the process, and steps a crash loses replay deterministically
+ * after the last `mark` on disk.
  */
 export type Durability = 'each' | 'step'
 
 export type JournalEvent =
-  | ({ type: 'intent'; seq: number; clientOrderId: string; time: number } & OrderIntent)
+  | ({ type: 'intent'; seq: number; clientOrderId: string; time: number; acked?: true } & OrderIntent)
   | { type: 'sent'; clientOrderId: string; time: number }
   | { type: 'ack'; clientOrderId: string; exchangeOrderId: string; time: number }
   | { type: 'fill'; clientOrderId: string; tradeId: string; qty: number; price: number; fee: number; time: number }
@@ -115,6 +118,9 @@ export class OrderJournal {
   private fd = -1
   /** Lines not yet written (durability `step`). */
   private pending = ''
+  /** Written since the last fsync. */
+  private unsynced = false
+  private lastSync = 0
 
   private constructor(
     readonly deploymentId: string,
@@ -152,12 +158,15 @@ export class OrderJournal {
     return this.state.positions.get(positionKey(strategy, symbol)) ?? 0
   }
 
-  /** Journal an order before it is sent; returns it with its sequence number and client order id. */
-  intent(intent: OrderIntent, time: number): JournalOrder {
+  /**
+   * Journal an order before it is sent; returns it with its sequence number and client order id. `acked`:
+   * the venue took it in the same call, under the client id (a simulated venue) — one record, not three.
+   */
+  intent(intent: OrderIntent, time: number, acked = false): JournalOrder {
     if (!(intent.qty > 0) || !Number.isFinite(intent.qty)) throw new ConfigError(`order qty must be a finite number > 0 (received ${intent.qty})`)
     const seq = this.state.nextSeq
     const id = idOf(this.prefix, seq)
-    this.append({ type: 'intent', seq, clientOrderId: id, time, ...intent })
+    this.append({ type: 'intent', seq, clientOrderId: id, time, ...intent, ...(acked ? { acked: true as const } : {}) })
     return this.order(id)
   }
 
@@ -203,15 +212,19 @@ export class OrderJournal {
 
   /** Writes and fsyncs what is buffered (durability `step`; with `each` nothing ever is). */
   flush(): void {
-    if (this.pending === '') return
-    const text = this.pending
-    this.pending = ''
-    this.write(text)
+    if (this.pending !== '') {
+      const text = this.pending
+      this.pending = ''
+      this.write(text)
+    }
+    // `step`: fsync'd at most once a second (a replay flushes every few thousand bars: one fsync each cost more than the step).
+    if (this.unsynced && (this.durability === 'each' || Date.now() - this.lastSync >= 1000)) this.sync()
   }
 
-  /** Flushes and closes the file (a later event opens it again). */
+  /** Flushes, fsyncs and closes the file (a later event opens it again). */
   close(): void {
     this.flush()
+    if (this.unsynced) this.sync()
     if (this.fd >= 0) closeSync(this.fd)
     this.fd = -1
   }
@@ -224,8 +237,11 @@ export class OrderJournal {
 
   /** Called by applyEvent between its checks and its changes: an event that fails to reach the disk is not folded. */
   private readonly writer = (event: JournalEvent): void => {
-    if (this.durability === 'each') this.write(line(event))
-    else this.pending += line(event)
+    if (this.durability === 'step') this.pending += line(event)
+    else {
+      this.write(line(event))
+      if (event.type === 'intent') this.sync()
+    }
   }
 
   private write(text: string): void {
@@ -233,7 +249,13 @@ export class OrderJournal {
     const bytes = Buffer.from(text, 'utf8')
     let offset = 0
     while (offset < bytes.length) offset += writeSync(this.fd, bytes, offset, bytes.length - offset)
+    this.unsynced = true
+  }
+
+  private sync(): void {
     fsyncSync(this.fd)
+    this.unsynced = false
+    this.lastSync = Date.now()
     // The file's fsync does not make a new file's name durable: its folder is synced once, after creation.
     if (!this.folderSynced) {
       syncDirectory(this.dir)
@@ -310,6 +332,10 @@ function applyEvent(state: JournalState, e: JournalEvent, file: string, write?: 
     if (e.role !== undefined) o.role = e.role
     if (e.tag !== undefined) o.tag = e.tag
     if (e.parentCid !== undefined) o.parentCid = e.parentCid
+    if (e.acked === true) {
+      o.state = 'ACKED'
+      o.exchangeOrderId = e.clientOrderId
+    }
     state.orders.set(e.clientOrderId, o)
     state.nextSeq = e.seq + 1
     return

@@ -56,10 +56,11 @@ export function simJournalHooks(engine: Engine, journal: OrderJournal): EngineHo
           ...(parent === undefined ? {} : { parentCid: parent.cid }),
         },
         now,
+        // Accepted in the same call that placed it: the intent records the acknowledgement (the simulated
+        // exchange's order id is the client id).
+        true,
       )
       order.cid = placed.clientOrderId
-      // Accepted in the same call that placed it: the acknowledgement says it was sent (no "sent" record).
-      journal.ack(order.cid, order.cid, now)
     },
     amended(order: Order): void {
       journal.amend(order.cid, order.qty, engine.now)
