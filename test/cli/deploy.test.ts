@@ -329,6 +329,47 @@ describe('mtflow deploy --live against the Binance stand-in', () => {
   })
 })
 
+describe('mtflow deploy --paper on live bars', () => {
+  for (const feed of ['poll', 'ws'] as const) {
+    it(`a paper deployment on a ${feed} feed steps live bars into the lake and never signs a request, with credentials in the environment`, async () => {
+      const name = `paper-${feed}`
+      const args = ['--home', home, 'deploy', 'sma-cross@1', '--symbols', 'BTC/USDT', '--timeframe', '1m', '--paper', '--exchange', 'binance', '--feed', feed, '--api-url', '{URL}', '--param', 'fast=2', '--param', 'slow=3', '--name', name, '--no-track']
+      const r = await runLive(args, { MTFLOW_BINANCE_API_KEY: API_KEY, MTFLOW_BINANCE_SECRET: SECRET }, { until: 's.bars >= 3', ws: feed === 'ws' })
+      expect(r.code, r.stderr).toBe(0)
+      // Paper: no signed request, no account or order endpoint, the key never sent.
+      expect(r.standin.signed).toEqual([])
+      expect(r.standin.requests.filter((q) => !/^\/api\/v3\/(klines|exchangeInfo|time|ping)\b/.test(q))).toEqual([])
+      if (feed === 'ws') expect(r.standin.subscribed.flat()).toContain('btcusdt@kline_1m')
+      const status = json(await cli(['deploy', 'status', name, '--json']))
+      expect(status).toMatchObject({ state: 'stopped', mode: 'paper' })
+      expect(status.bars).toBeGreaterThanOrEqual(3)
+      // Every bar stepped is in the lake, with the stand-in's values.
+      const bars = await loadBars(home, { symbol: 'BTC/USDT', timeframe: '1m', source: 'binance' })
+      const lastBar = Date.parse(status.lastBar) - 60_000
+      const k = Array.from(bars.time).indexOf(lastBar)
+      expect(k).toBeGreaterThan(0)
+      expect([bars.open[k], bars.high[k], bars.low[k], bars.close[k], bars.volume[k]]).toEqual(standinCandle('BTCUSDT', lastBar, 60_000))
+      expect(r.stdout + r.stderr).not.toContain(SECRET)
+    })
+  }
+
+  it('Ctrl-C (SIGINT) or SIGTERM stops a foreground deployment cleanly: status stopped, exit 0', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const name = `fg-${signal.toLowerCase()}`
+      let pid = 0
+      const running = runCli(['--home', home, 'deploy', 'sma-cross@1', '--symbols', 'SPX', ...PAPER, '--start', '2015-01-01', '--end', '2016-12-31', '--pace-ms', '100', '--name', name, '--no-track'], { onSpawn: (p) => (pid = p) })
+      const file = join(home, 'deployments', name, 'status.json')
+      expect(await waitFor(() => existsSync(file) && JSON.parse(readFileSync(file, 'utf8')).state === 'running', 20_000)).toBe(true)
+      process.kill(pid, signal)
+      const r = await running
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stderr).toContain(`${signal}: stopping deployment ${name}`)
+      expect(r.stdout).toMatch(new RegExp(`^deployment ${name} stopped \\(stopped by request; working orders and brackets left in place\\)`))
+      expect(json(await cli(['deploy', 'status', name, '--json'])).state).toBe('stopped')
+    }
+  })
+})
+
 function walk(dir: string): string[] {
   const out: string[] = []
   for (const entry of readdirSync(dir)) {
@@ -343,9 +384,14 @@ function walk(dir: string): string[] {
 /**
  * The CLI in a process of its own with the stand-in in that process too, both on one clock running 60× the
  * wall clock from T0 (a 1m bar closes every second): `main(argv, context)` with the clock in the context.
- * The runner asks the deployment to stop once it holds a position, and reports what the stand-in saw.
+ * The runner asks the deployment to stop once `until` holds of its status `s` (default: it holds a position),
+ * and reports what the stand-in saw. With `ws`, the stand-in also streams klines on its WebSocket.
  */
-async function runLive(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult & { standin: { signed: Standin['signed']; trades: Standin['trades']; now: number } }> {
+async function runLive(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  options: { until?: string; ws?: boolean } = {},
+): Promise<CliResult & { standin: { signed: Standin['signed']; trades: Standin['trades']; requests: string[]; subscribed: string[][]; now: number } }> {
   const dir = mkdtempSync(join(tmpdir(), 'mtflow-deploy-runner-'))
   const runner = join(dir, 'runner.cjs')
   const report = join(dir, 'standin.json')
@@ -357,11 +403,16 @@ const { writeFileSync } = require('node:fs')
 const { startBinanceStandin } = require(${JSON.stringify(join(ROOT, 'test', 'fixtures', 'binance-standin.ts'))})
 const { main } = require(${JSON.stringify(join(ROOT, 'lib', 'cli', 'main.ts'))})
 const { readStatus, requestControl } = require(${JSON.stringify(join(ROOT, 'lib', 'live', 'deployment.ts'))})
+const { attachBinanceWs } = require(${JSON.stringify(join(ROOT, 'test', 'fixtures', 'binance-ws.ts'))})
 const T0 = ${T0}, K = 60, W0 = Date.now()
 const clock = { now: () => T0 + (Date.now() - W0) * K, sleep: (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms) / K)) }
 ;(async () => {
   const standin = await startBinanceStandin({ now: T0, balances: { USDT: 10000 } })
-  const tick = setInterval(() => standin.setNow(clock.now()), 2)
+  const ws = ${options.ws === true} ? attachBinanceWs(standin) : undefined
+  const tick = setInterval(() => {
+    standin.setNow(clock.now())
+    ws?.push(clock.now())
+  }, 2)
   const args = ${JSON.stringify(args)}.map((a) => (a === '{URL}' ? standin.url : a))
   const home = args[1], name = args[args.indexOf('--name') + 1]
   let asked = false
@@ -369,14 +420,15 @@ const clock = { now: () => T0 + (Date.now() - W0) * K, sleep: (ms) => new Promis
     if (asked) return
     try {
       const s = readStatus(home, name)
-      if (s.positions.length > 0 || Date.now() - W0 > 60000) { requestControl(home, name, 'stop'); asked = true }
+      if ((${options.until ?? 's.positions.length > 0'}) || Date.now() - W0 > 60000) { requestControl(home, name, 'stop'); asked = true }
     } catch {}
   }, 20)
   const context = { stdout: process.stdout, stderr: process.stderr, home: '', verbose: false, exitCode: 0, clock }
   const code = await main(args, context)
   clearInterval(watch)
   clearInterval(tick)
-  writeFileSync(${JSON.stringify(report)}, JSON.stringify({ signed: standin.signed, trades: standin.trades, now: standin.now() }))
+  writeFileSync(${JSON.stringify(report)}, JSON.stringify({ signed: standin.signed, trades: standin.trades, requests: standin.requests, subscribed: ws?.subscribed ?? [], now: standin.now() }))
+  ws?.close()
   await standin.close()
   process.exitCode = code
 })()
@@ -388,6 +440,6 @@ const clock = { now: () => T0 + (Date.now() - W0) * K, sleep: (ms) => new Promis
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, pid: child.pid!, standin: existsSync(report) ? JSON.parse(readFileSync(report, 'utf8')) : { signed: [], trades: [], now: 0 } }))
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, pid: child.pid!, standin: existsSync(report) ? JSON.parse(readFileSync(report, 'utf8')) : { signed: [], trades: [], requests: [], subscribed: [], now: 0 } }))
   })
 }
