@@ -353,6 +353,16 @@ describe('mtflow deploy --paper on live bars', () => {
     })
   }
 
+  it('a replay on a terminal draws a progress bar of bars stepped out of the range\'s bars', async () => {
+    const r = await runLive(['--home', home, 'deploy', 'sma-cross@1', '--symbols', 'SPX', ...PAPER, '--start', '2019-01-01', '--end', '2019-03-31', '--pace-ms', '20', '--name', 'tty', '--no-track'], {}, { tty: true })
+    expect(r.code, r.stderr).toBe(0)
+    // Q1 2019: 61 trading days in the bundled S&P 500 sample.
+    expect(json(await cli(['deploy', 'status', 'tty', '--json'])).bars).toBe(61)
+    expect(r.stderr).toContain('\r\x1b[2K')
+    expect(r.stderr).toMatch(/tty {2}\[#{24}\] {2}61\/61 {2}100%/)
+    expect(r.stderr).toMatch(/\[#*·+\] {2}\d+\/61 /)
+  })
+
   it('Ctrl-C (SIGINT) or SIGTERM stops a foreground deployment cleanly: status stopped, exit 0', async () => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       const name = `fg-${signal.toLowerCase()}`
@@ -390,7 +400,7 @@ function walk(dir: string): string[] {
 async function runLive(
   args: string[],
   env: NodeJS.ProcessEnv,
-  options: { until?: string; ws?: boolean } = {},
+  options: { until?: string; ws?: boolean; tty?: boolean } = {},
 ): Promise<CliResult & { standin: { signed: Standin['signed']; trades: Standin['trades']; requests: string[]; subscribed: string[][]; now: number } }> {
   const dir = mkdtempSync(join(tmpdir(), 'mtflow-deploy-runner-'))
   const runner = join(dir, 'runner.cjs')
@@ -423,7 +433,8 @@ const clock = { now: () => T0 + (Date.now() - W0) * K, sleep: (ms) => new Promis
       if ((${options.until ?? 's.positions.length > 0'}) || Date.now() - W0 > 60000) { requestControl(home, name, 'stop'); asked = true }
     } catch {}
   }, 20)
-  const context = { stdout: process.stdout, stderr: process.stderr, home: '', verbose: false, exitCode: 0, clock }
+  const stderr = ${options.tty === true} ? { isTTY: true, write: (t) => process.stderr.write(t) } : process.stderr
+  const context = { stdout: process.stdout, stderr, home: '', verbose: false, exitCode: 0, clock }
   const code = await main(args, context)
   clearInterval(watch)
   clearInterval(tick)
