@@ -285,7 +285,9 @@ async function startOne(context: DeployContext, ref: string | undefined, o: Depl
   const credentials = config.mode === 'live' ? await checkLive(context, config, o) : undefined
 
   if (o.detach === true) {
-    const started = await detach(context, [await startChild(context, plan, config, o)], o.json === true)
+    // The child runs the version checked here, whatever NAME or NAME@ALIAS points at by the time it starts.
+    const pinned = { ...plan, ref: `${config.strategy.name}@${config.strategy.version}` }
+    const started = await detach(context, [await startChild(context, pinned, config, o)], o.json === true)
     if (o.json === true) return printJson(context, started[0])
     return
   }
@@ -322,8 +324,8 @@ async function startWeights(context: DeployContext, ref: string | undefined, o: 
       throw new ConfigError(`weights file ${o.weights} ${json ? 'entry' : 'line'} ${entries[k]!.row}: ${(error as Error).message}`, { cause: error })
     }
   }
-  // Credentials and the exchange once: every row trades on the same venue.
-  if (shared.mode === 'live') await checkLive(context, plans[0]!.config, o)
+  // Credentials and the exchange once, for every row's symbols: the rows trade on the same venue.
+  if (shared.mode === 'live') await checkLive(context, { ...plans[0]!.config, symbols: [...new Set(plans.flatMap((p) => p.config.symbols))] }, o)
   const children = []
   for (const { plan, config } of plans) children.push(await startChild(context, plan, config, o))
   const started = await detach(context, children, o.json === true)
