@@ -8,7 +8,7 @@
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { spawn } from 'node:child_process'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, sep } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { pidAlive } from '../../lib/core/index.js'
 import { startServer, workspaceToken } from '../../lib/server/index.js'
@@ -286,47 +286,55 @@ describe('mtflow deploy --live against the Binance stand-in', () => {
     expect(registered('deployments')).not.toContain('bad-live')
   })
 
-  it('a live deployment on a poll feed places its order on the exchange; its secret appears in nothing the test can read', async () => {
-    await registerBuyOnce()
-    const args = ['--home', home, 'deploy', 'buy-once@1', '--symbols', 'BTC/USDT', '--timeframe', '1m', '--live', '--exchange', 'binance', '--api-url', '{URL}', '--cash', '1000', '--size-qty', '0.01', '--name', 'live-btc']
-    const r = await runLive(args, { MTFLOW_BINANCE_API_KEY: API_KEY, MTFLOW_BINANCE_SECRET: SECRET })
-    expect(r.code, r.stderr).toBe(0)
-    const seen = r.standin
-    // One order went out, signed with the key, under the deployment's client id; it filled once.
-    const posts = seen.signed.filter((q) => q.method === 'POST' && q.path === '/api/v3/order')
-    expect(posts).toHaveLength(1)
-    expect(posts[0]).toMatchObject({ apiKey: API_KEY, signed: true, params: { symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: '0.01' } })
-    expect(seen.trades).toHaveLength(1)
-    const status = json(await cli(['deploy', 'status', 'live-btc', '--json']))
-    expect(status).toMatchObject({ state: 'stopped', mode: 'live', strategy: 'buy-once@1', fills: 1 })
-    expect(status.positions).toEqual([expect.objectContaining({ symbol: 'BTC/USDT', qty: 0.01, avgPrice: seen.trades[0]!.price })])
-    const journal = readFileSync(join(home, 'deployments', 'live-btc', 'journal.jsonl'), 'utf8')
-    expect(journal).toContain(`"clientOrderId":"${posts[0]!.params.newClientOrderId}"`)
+  for (const source of ['env', 'file'] as const) {
+    it(`a live deployment on a poll feed (credentials from the ${source === 'env' ? 'environment' : 'file'}) places its order on the exchange; its secret appears in nothing the test can read`, async () => {
+      await registerBuyOnce()
+      // Each run starts the stand-in's clock at T0 again: a market of its own, so the lake holds nothing past T0 for it.
+      const [symbol, market, name] = source === 'env' ? ['BTC/USDT', 'BTCUSDT', 'live-btc'] : ['ETH/USDT', 'ETHUSDT', 'live-eth']
+      const credsDir = mkdtempSync(join(tmpdir(), 'mtflow-deploy-creds-'))
+      const credsFile = join(credsDir, 'binance.json')
+      writeFileSync(credsFile, JSON.stringify({ apiKey: API_KEY, secret: SECRET }), { mode: 0o600 })
+      const args = ['--home', home, 'deploy', 'buy-once@1', '--symbols', symbol, '--timeframe', '1m', '--live', '--exchange', 'binance', '--api-url', '{URL}', '--cash', '1000', '--size-qty', '0.01', '--name', name]
+      const env = { MTFLOW_BINANCE_API_KEY: undefined, MTFLOW_BINANCE_SECRET: undefined, ...(source === 'env' ? { MTFLOW_BINANCE_API_KEY: API_KEY, MTFLOW_BINANCE_SECRET: SECRET } : {}) }
+      const r = await runLive(source === 'env' ? args : [...args, '--credentials', credsFile], env)
+      expect(r.code, r.stderr).toBe(0)
+      const seen = r.standin
+      // One order went out, signed with the key, under the deployment's client id; it filled once.
+      const posts = seen.signed.filter((q) => q.method === 'POST' && q.path === '/api/v3/order')
+      expect(posts).toHaveLength(1)
+      expect(posts[0]).toMatchObject({ apiKey: API_KEY, signed: true, params: { symbol: market, side: 'BUY', type: 'MARKET', quantity: '0.01' } })
+      expect(seen.trades).toHaveLength(1)
+      const status = json(await cli(['deploy', 'status', name, '--json']))
+      expect(status).toMatchObject({ state: 'stopped', mode: 'live', strategy: 'buy-once@1', fills: 1 })
+      expect(status.positions).toEqual([expect.objectContaining({ symbol, qty: 0.01, avgPrice: seen.trades[0]!.price })])
+      const journal = readFileSync(join(home, 'deployments', name, 'journal.jsonl'), 'utf8')
+      expect(journal).toContain(`"clientOrderId":"${posts[0]!.params.newClientOrderId}"`)
 
-    // The lake holds what the deployment saw: the catch-up and the live bars, valued as the stand-in serves them.
-    const bars = await loadBars(home, { symbol: 'BTC/USDT', timeframe: '1m', source: 'binance' })
-    expect(bars.time.length).toBeGreaterThan(300)
-    const last = bars.time.length - 1
-    expect([bars.open[last], bars.high[last], bars.low[last], bars.close[last], bars.volume[last]]).toEqual(standinCandle('BTCUSDT', bars.time[last]!, 60_000))
-    expect(bars.time[last]! + 60_000).toBeLessThanOrEqual(seen.now)
-    // The bar the order was placed on (closed just before the fill) came from the live feed, and is in the lake.
-    const traded = Math.floor(seen.trades[0]!.time / 60_000) * 60_000 - 60_000
-    expect(Array.from(bars.time)).toContain(traded)
+      // The lake holds what the deployment saw: the catch-up and the live bars, valued as the stand-in serves them.
+      const bars = await loadBars(home, { symbol, timeframe: '1m', source: 'binance' })
+      expect(bars.time.length).toBeGreaterThan(300)
+      const last = bars.time.length - 1
+      expect([bars.open[last], bars.high[last], bars.low[last], bars.close[last], bars.volume[last]]).toEqual(standinCandle(market, bars.time[last]!, 60_000))
+      expect(bars.time[last]! + 60_000).toBeLessThanOrEqual(seen.now)
+      // The bar the order was placed on (closed just before the fill) came from the live feed, and is in the lake.
+      const traded = Math.floor(seen.trades[0]!.time / 60_000) * 60_000 - 60_000
+      expect(Array.from(bars.time)).toContain(traded)
 
-    expect(json(await cli(['registry', 'deployments', '--json'])).map((e: { name: string }) => e.name)).toContain('live-btc')
-    // The secret and the key: not in the output, nor in any file of the workspace (journal, status, runs, registry, lake, logs).
-    for (const text of [r.stdout, r.stderr]) {
-      expect(text).not.toContain(SECRET)
-      expect(text).not.toContain(API_KEY)
-    }
-    const files = walk(home)
-    expect(files.some((f) => f.includes(join('runs', 'deployments')) || f.includes('runs'))).toBe(true)
-    for (const f of files) {
-      const text = readFileSync(f).toString('latin1')
-      expect(text.includes(SECRET), f).toBe(false)
-      expect(text.includes(API_KEY), f).toBe(false)
-    }
-  })
+      expect(json(await cli(['registry', 'deployments', '--json'])).map((e: { name: string }) => e.name)).toContain(name)
+      // The secret and the key: not in the output, nor in any file of the workspace (journal, status, the run, registry, lake, logs).
+      for (const text of [r.stdout, r.stderr]) {
+        expect(text).not.toContain(SECRET)
+        expect(text).not.toContain(API_KEY)
+      }
+      const files = walk(home)
+      expect(files.some((f) => f.includes(`${sep}runs${sep}`) && f.endsWith('journal.jsonl'))).toBe(true)
+      for (const f of files) {
+        const text = readFileSync(f).toString('latin1')
+        expect(text.includes(SECRET), f).toBe(false)
+        expect(text.includes(API_KEY), f).toBe(false)
+      }
+    })
+  }
 })
 
 describe('mtflow deploy --paper on live bars', () => {
