@@ -48,6 +48,8 @@ export class EngineSession {
   private readonly onEvent: ((event: VenueEvent, problem?: string) => void) | undefined
   /** Live venue: the engine's orders by client order id (how a venue's answer finds its order). */
   readonly orders = new Map<string, Order>()
+  /** Live venue: orders journaled and waiting to be sent until same-side orders being cancelled are gone. */
+  private readonly parked: Order[] = []
   /** Venue events waiting for the engine to be between steps. */
   private readonly inbox: VenueEvent[] = []
   private busy = false
@@ -114,17 +116,14 @@ export class EngineSession {
           this.deliver({ type: 'reject', cid: order.cid, reason: nothing, time: now })
           return
         }
-        journal.sent(order.cid, now)
-        venue.submit({
-          cid: order.cid,
-          symbol: order.symbol,
-          side: order.side,
-          kind: order.type,
-          qty: order.qty,
-          ...(order.type === 'limit' ? { limit: order.limit } : {}),
-          ...(order.type === 'stop' ? { stop: order.stop } : {}),
-          ...(order.role === 'entry' ? {} : { reduceOnly: true }),
-        })
+        // Spot: orders of the same side being cancelled (a bracket leg a close withdraws) still lock the coins
+        // this one sells until their cancel is confirmed; sent before that, it would be refused for
+        // insufficient balance. It waits, journaled as an intent, and goes out once they are gone.
+        if (order.role !== 'entry' && this.blockers(order)) {
+          this.parked.push(order)
+          return
+        }
+        this.send(order, now)
       },
       amended: (order: Order) => {
         journal.amend(order.cid, order.qty, clock.now())
@@ -132,8 +131,63 @@ export class EngineSession {
       filled: () => {},
       ended: () => {},
       withdraw: (order: Order) => {
-        venue.cancel(order.cid)
+        const at = this.parked.indexOf(order)
+        if (at < 0) venue.cancel(order.cid)
+        else {
+          // Never sent: nothing to ask the venue; cancelled here.
+          this.parked.splice(at, 1)
+          this.deliver({ type: 'cancel', cid: order.cid, reason: 'cancelled before it was sent', time: clock.now() })
+        }
       },
+    }
+  }
+
+  /** Journal "sent", then hand the order to the venue. */
+  private send(order: Order, now: number): void {
+    this.journal!.sent(order.cid, now)
+    this.venue!.submit({
+      cid: order.cid,
+      symbol: order.symbol,
+      side: order.side,
+      kind: order.type,
+      qty: order.qty,
+      ...(order.type === 'limit' ? { limit: order.limit } : {}),
+      ...(order.type === 'stop' ? { stop: order.stop } : {}),
+      ...(order.role === 'entry' ? {} : { reduceOnly: true }),
+    })
+  }
+
+  /** Whether orders of the same sleeve, symbol and side that were sent are being cancelled (their coins still locked). */
+  private blockers(order: Order): boolean {
+    const sleeve = this.engine.sleeves.find((s) => s.name === order.strategy)
+    if (sleeve === undefined) return false
+    for (const view of this.engine.workingOrders(sleeve, order.symbol)) {
+      const o = view as Order
+      if (o !== order && o.side === order.side && o.cid !== '' && o.withdrawing !== '' && !this.parked.includes(o)) return true
+    }
+    return false
+  }
+
+  /** Parked orders whose blockers are gone: clamped again to what is left to reduce, then sent (or refused unsent). */
+  private releaseParked(): void {
+    if (this.parked.length === 0) return
+    for (const order of this.parked.slice()) {
+      if (this.blockers(order)) continue
+      this.parked.splice(this.parked.indexOf(order), 1)
+      if (!order.working) continue
+      const now = this.clock!.now()
+      // A leg may have filled instead of being cancelled: what is left of the position decides.
+      const position = (order.side === 'buy' ? -1 : 1) * this.positionOf(order.strategy, order.symbol)
+      const held = Math.max(0, position - (order.role === 'exit' ? this.pendingExits(order) : 0))
+      if (held <= 1e-12) {
+        this.deliver({ type: 'reject', cid: order.cid, reason: `nothing to reduce: ${order.strategy} holds no ${order.side === 'sell' ? 'long' : 'short'} on ${order.symbol} left to ${order.role === 'exit' ? 'close' : 'protect'}; not sent`, time: now })
+        continue
+      }
+      if (order.qty - order.filled > held) {
+        order.qty = order.filled + held
+        this.journal!.amend(order.cid, order.qty, now)
+      }
+      this.send(order, now)
     }
   }
 
@@ -172,7 +226,10 @@ export class EngineSession {
   /** Applies every waiting venue event, in arrival order. */
   drainInbox(): void {
     if (this.busy) return
-    while (this.inbox.length > 0) this.applyVenueEvent(this.inbox.shift()!)
+    while (this.inbox.length > 0) {
+      this.applyVenueEvent(this.inbox.shift()!)
+      if (this.inbox.length === 0) this.releaseParked()
+    }
     this.journal?.flush()
   }
 
@@ -282,6 +339,7 @@ export class EngineSession {
       this.journal.flush()
     }
     if (this.inbox.length > 0) this.drainInbox()
+    else if (this.parked.length > 0) this.releaseParked()
   }
 
   /** The end of the data (a replay that ran out): as a backtest ends — brackets expire, open trades are marked open. */

@@ -305,6 +305,37 @@ describe('a live deployment against the Binance stand-in', () => {
     expect(posts()).toHaveLength(3)
   })
 
+  it('closing a position protected by a stop-loss on spot: the exit waits until the stop, which locks the coins, is cancelled — then it sells', async () => {
+    const { s, start, posts } = await world()
+    const p1 = marketAt(1)
+    const sl = cent(p1 - 50)
+    const d = start('close-stop', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01, stopLoss: sl }), 3: (ctx) => ctx.close('BTC/USDT') })
+    await d.step(0)
+    await d.step(1)
+    await d.step(2)
+    expect(s.orders.map((o) => [o.side, o.type, o.status])).toEqual([
+      ['BUY', 'MARKET', 'FILLED'],
+      ['SELL', 'STOP_LOSS', 'NEW'],
+    ])
+    expect(s.balance('BTC')).toEqual({ free: 0, locked: 0.01 }) // the stop holds the coins
+    // The cancel reaches the matching engine late (another connection): a sell sent with it would find the
+    // coins still locked and be refused, leaving the position open and unprotected.
+    s.fault('DELETE /api/v3/order', { kind: 'delay', ms: 300 })
+    await d.step(3) // close: cancel the stop, then sell
+    await d.step(4)
+    expect(s.orders.map((o) => [o.side, o.type, o.status])).toEqual([
+      ['BUY', 'MARKET', 'FILLED'],
+      ['SELL', 'STOP_LOSS', 'CANCELED'],
+      ['SELL', 'MARKET', 'FILLED'],
+    ])
+    const status = await d.stop()
+    expect(status.positions).toEqual([])
+    const p3 = marketAt(3)
+    expect(status.trades.map((t) => [t.qty, t.entryPrice, t.exitPrice])).toEqual([[0.01, p1, p3]])
+    expect(posts()).toHaveLength(3)
+    expect(s.balance('BTC')).toEqual({ free: 0, locked: 0 })
+  })
+
   it('a partial fill, then a cancel that races it (-2011 Unknown order): position = the filled quantity, its fee counted', async () => {
     const { s, start } = await world()
     const limit = cent(marketAt(1) - 30)
