@@ -234,6 +234,12 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
           // Resolved by looking the client id up, never by sending again.
           liveOps.unknownSince.set(event.cid, clock.now())
           liveOps.kick()
+        } else if (event.type === 'reject' && liveOps !== undefined) {
+          // A protective leg refused leaves the position without it: said, not only logged in the orders.
+          const order = session.orders.get(event.cid)
+          if (order !== undefined && (order.role === 'stop-loss' || order.role === 'take-profit')) {
+            problems.push(`${event.cid} (${order.role} ${order.side} ${order.qty} ${order.symbol}) was refused: ${event.reason} — the position is not protected by it (on spot both legs of a bracket hold the same coins, so the exchange takes only the first unless the account holds more)`)
+          }
         }
       },
     },

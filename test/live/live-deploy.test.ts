@@ -305,6 +305,27 @@ describe('a live deployment against the Binance stand-in', () => {
     expect(posts()).toHaveLength(3)
   })
 
+  it('a bracket on spot without spare coins: the exchange refuses the second leg (both would hold the same coins); the position keeps its stop, and an alert says so', async () => {
+    const { s, start } = await world()
+    const p1 = marketAt(1)
+    const d = start('spot-bracket', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01, stopLoss: cent(p1 - 50), takeProfit: cent(p1 + 50) }) })
+    await d.step(0)
+    await d.step(1)
+    await d.step(2)
+    expect(s.orders.map((o) => [o.side, o.type, o.status])).toEqual([
+      ['BUY', 'MARKET', 'FILLED'],
+      ['SELL', 'STOP_LOSS', 'NEW'],
+    ])
+    await d.stop()
+    const [, stop, take] = [...d.journal().current.orders.values()]
+    expect([stop!.role, stop!.state, stop!.price, take!.role, take!.state]).toEqual(['stop-loss', 'ACKED', cent(p1 - 50), 'take-profit', 'REJECTED'])
+    const tp = d.rec.orders.find((o) => o.order.role === 'take-profit' && o.status === 'REJECTED')!
+    expect(tp.reason).toBe('InsufficientFunds: Account has insufficient balance for requested action.')
+    expect(d.alerts().filter((a) => a.includes('was refused'))).toEqual([
+      `${take!.clientOrderId} (take-profit sell 0.01 BTC/USDT) was refused: InsufficientFunds: Account has insufficient balance for requested action. — the position is not protected by it (on spot both legs of a bracket hold the same coins, so the exchange takes only the first unless the account holds more)`,
+    ])
+  })
+
   it('closing a position protected by a stop-loss on spot: the exit waits until the stop, which locks the coins, is cancelled — then it sells', async () => {
     const { s, start, posts } = await world()
     const p1 = marketAt(1)
