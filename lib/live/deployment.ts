@@ -81,7 +81,7 @@ export interface RunDeploymentOptions {
   history?: Readonly<Record<string, Bars>>
   /** Record a tracked run (default true). */
   track?: boolean
-  /** Reconcile with a live venue every this many ms (default 60,000); 0: only at start and after reconnects. */
+  /** Reconcile with a live venue every this many ms (default 60,000); 0: only at start and after reconnects (a live feed's batch with no stale series after one with some). */
   reconcileEveryMs?: number
   /**
    * Live: how long an UNKNOWN order (a send whose answer never came) that the venue does not know is looked
@@ -355,6 +355,7 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
     timer.unref()
     const reconcileEvery = options.reconcileEveryMs ?? 60_000
     let lastReconcile = clock.now()
+    let feedStale = false
     try {
       const it = feed.batches()[Symbol.asyncIterator]()
       for (;;) {
@@ -380,8 +381,13 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
         for (const p of problems.splice(0)) alert(p)
         if (liveOps !== undefined) {
           await liveOps.resolveUnknown()
+          // A live feed's batch names the series it had to leave behind (CcxtFeedBatch.stale): when they are
+          // all back, the outage is over (a reconnect) and the venue may have moved meanwhile.
+          const stale = (batch as { stale?: readonly string[] }).stale
+          const reconnected = stale !== undefined && stale.length === 0 && feedStale
+          if (stale !== undefined) feedStale = stale.length > 0
           // Halted by a reconciliation that failed: tried again with every batch until one succeeds.
-          if (liveOps.halted !== undefined || (reconcileEvery > 0 && clock.now() - lastReconcile >= reconcileEvery)) {
+          if (reconnected || liveOps.halted !== undefined || (reconcileEvery > 0 && clock.now() - lastReconcile >= reconcileEvery)) {
             lastReconcile = clock.now()
             await liveOps.reconcile()
           }

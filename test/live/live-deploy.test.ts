@@ -594,7 +594,7 @@ describe('exits on a venue without reduce-only (spot)', () => {
 })
 
 describe('a live deployment fed by REST polling (CcxtPollFeed) on a clock the test moves', () => {
-  it('429s on the klines: bounded backoff while they last, and no order on the stale bars that arrive after them', async () => {
+  it('429s on the klines: bounded backoff while they last, no order on the stale bars that arrive after them, reconciled when the feed is back', async () => {
     const { s, home, posts, standinOptions } = await world()
     const clock = new ManualClock(T0 + 30 * S)
     s.setNow(clock.now())
@@ -648,7 +648,11 @@ describe('a live deployment fed by REST polling (CcxtPollFeed) on a clock the te
     expect(feedEvents.some((e) => e.type === 'stale')).toBe(true)
     expect(posts()).toHaveLength(2) // no bars, no orders
     standinOptions.rateLimitEvery = undefined
+    const accountReads = () => s.signed.filter((r) => r.path === '/api/v3/account').length
+    const readsBefore = accountReads()
     await until(T0 + 8 * M + 30 * S) // the missed bars arrive late, in one catch-up
+    // The outage's end is a reconnect: reconciled once (balances read), though reconcileEveryMs is 0.
+    expect(accountReads() - readsBefore).toBe(1)
     // Every order the strategy asked for on a bar that closed more than 2 minutes before the clock is refused
     // (stale data); the others are sent. The journal's intents carry the clock time they were placed at.
     const intents = [...OrderJournal.open(join(home, 'deployments', 'polled'), 'polled').current.orders.values()]
