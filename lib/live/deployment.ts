@@ -452,20 +452,24 @@ function restore(session: EngineSession, journal: OrderJournal, clock: Clock, ve
   const engine = session.engine
   let last = 0
   for (const o of state.orders.values()) if (o.orderId !== undefined && o.orderId > last) last = o.orderId
-  engine.continueIdsAfter(last)
   // Fills in the order they were journaled: the journal file is the order of events.
   for (const e of readEvents(journal.file)) {
     if (e.type !== 'fill') continue
     const o = state.orders.get(e.clientOrderId as string)!
     engine.restoreFill(o.strategy, o.symbol, o.side, e.qty as number, e.price as number, e.fee as number, e.time as number)
   }
-  for (const o of state.orders.values()) {
-    if (!OPEN_STATES.has(o.state)) continue
+  // Open orders keep their engine ids (a restart between an order's placing and its fill would otherwise
+  // shift every later id by one): adopted in id order, each numbered from its own. A bracket leg's stand-in
+  // parent takes an id of its own, so legs may be renumbered.
+  const open = [...state.orders.values()].filter((o) => OPEN_STATES.has(o.state)).sort((a, b) => (a.orderId ?? Infinity) - (b.orderId ?? Infinity) || a.seq - b.seq)
+  for (const o of open) {
+    if (o.orderId !== undefined && o.parentCid === undefined) engine.continueIdsAfter(o.orderId - 1)
     const order = engine.adopt(o.strategy, adopted(o), clock.now())
     session.orders.set(o.clientOrderId, order)
     // A live venue knows it again (market, exchange id), so the strategy can cancel it before any lookup.
     venue?.adopt?.(o.clientOrderId, o.symbol, o.exchangeOrderId)
   }
+  engine.continueIdsAfter(last)
 }
 
 function adopted(o: JournalOrder) {

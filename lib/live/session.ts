@@ -226,10 +226,12 @@ export class EngineSession {
   /** Applies every waiting venue event, in arrival order. */
   drainInbox(): void {
     if (this.busy) return
-    while (this.inbox.length > 0) {
-      this.applyVenueEvent(this.inbox.shift()!)
-      if (this.inbox.length === 0) this.releaseParked()
-    }
+    // Parked orders are looked at once the events are in (one may be the cancel they wait for); what they
+    // cause (a refusal) is applied in the same drain.
+    do {
+      while (this.inbox.length > 0) this.applyVenueEvent(this.inbox.shift()!)
+      this.releaseParked()
+    } while (this.inbox.length > 0)
     this.journal?.flush()
   }
 
@@ -338,8 +340,7 @@ export class EngineSession {
       this.journal.mark(watermark, this.clock?.now() ?? watermark)
       this.journal.flush()
     }
-    if (this.inbox.length > 0) this.drainInbox()
-    else if (this.parked.length > 0) this.releaseParked()
+    if (this.inbox.length > 0 || this.parked.length > 0) this.drainInbox()
   }
 
   /** The end of the data (a replay that ran out): as a backtest ends — brackets expire, open trades are marked open. */

@@ -7,15 +7,18 @@
 // or from what it recorded — never from the deployment's own output.
 
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { ingestBars, loadBars } from '../../lib/data/index.js'
 import { createExchange } from '../../lib/data/sources/ccxt-source.js'
+import { syntheticGbm } from '../../lib/data/synthetic.js'
+import { getStrategy } from '../../lib/strategy/index.js'
 import { CcxtPollFeed, type FeedEvent } from '../../lib/live/ccxt-feed.js'
 import { CcxtVenue } from '../../lib/live/ccxt-venue.js'
 import { runDeployment, type DeploymentStatus } from '../../lib/live/deployment.js'
-import { EngineSession, ManualClock, OrderJournal, validateDeploymentConfig, type Clock, type Venue, type VenueEvent, type VenueOrder, type DeploymentConfig, type FeedBar, type FeedBatch, type MarketFeed } from '../../lib/live/index.js'
+import { EngineSession, ManualClock, OrderJournal, ReplayFeed, validateDeploymentConfig, type Clock, type Venue, type VenueEvent, type VenueOrder, type DeploymentConfig, type FeedBar, type FeedBatch, type MarketFeed } from '../../lib/live/index.js'
 import type { Context } from '../../lib/strategy/index.js'
 import { scripted, type Recorder } from '../backtest/scripted.js'
 import { standinCandle, standinPrice, startBinanceStandin, type Standin, type StandinOptions } from '../fixtures/binance-standin.js'
@@ -716,4 +719,32 @@ describe('a live deployment killed with SIGKILL between send and acknowledgement
     expect(s.balance('BTC')).toEqual({ free: 0.01, locked: 0 })
     void out
   }, 60_000)
+})
+
+describe('a restart with an order placed and not yet filled', () => {
+  it('keeps the order\'s engine id, so every later order is numbered as in the run that never stopped', async () => {
+    const homes = [mkdtempSync(join(tmpdir(), 'mtflow-live-ids-')), mkdtempSync(join(tmpdir(), 'mtflow-live-ids-'))]
+    cleanup.push(() => homes.forEach((h) => rmSync(h, { recursive: true, force: true })))
+    const gbm = syntheticGbm({ symbol: 'BTC/USDT', timeframe: '1h', bars: 600, seed: 21, start: Date.UTC(2024, 0, 1), volatility: 0.5 })
+    for (const h of homes) await ingestBars(h, { ...gbm, symbol: 'BTC/USDT' }, { source: 'binance' })
+    const c = validateDeploymentConfig({ name: 'ids', strategy: { name: 'sma-cross', version: 1, sha256: 'a'.repeat(64) }, params: { fast: 10, slow: 30 }, symbols: ['BTC/USDT'], timeframe: '1h', mode: 'paper', venue: { exchange: 'binance' }, feed: { kind: 'replay' } })
+    // One batch per bar, so the journal has a mark after every step (an unpaced replay batches 4,096).
+    const feed = new ReplayFeed([{ symbol: 'BTC/USDT', timeframe: '1h', bars: await loadBars(homes[0]!, { symbol: 'BTC/USDT', timeframe: '1h' }) }], { chunk: 1 })
+    await runDeployment({ home: homes[0], config: c, strategy: getStrategy('sma-cross'), feed, track: false })
+    const lines = readFileSync(join(homes[0]!, 'deployments', 'ids', 'journal.jsonl'), 'utf8').split('\n').filter((l) => l !== '')
+    const events = lines.map((l) => JSON.parse(l) as { type: string; seq?: number; orderId?: number; clientOrderId?: string })
+    // A step that placed an order (market: it fills at the next bar's open), cut right after its mark: the
+    // journal a process killed between that step and the next leaves. Taken after a few orders.
+    const cut = events.findIndex((e, i) => e.type === 'mark' && i > 0 && events[i - 1]!.type === 'intent' && events.slice(0, i).filter((x) => x.type === 'intent').length >= 4)
+    expect(cut).toBeGreaterThan(0)
+    const open = events[cut - 1]!.clientOrderId
+    mkdirSync(join(homes[1]!, 'deployments', 'ids'), { recursive: true })
+    writeFileSync(join(homes[1]!, 'deployments', 'ids', 'journal.jsonl'), `${lines.slice(0, cut + 1).join('\n')}\n`)
+    expect(OrderJournal.open(join(homes[1]!, 'deployments', 'ids'), 'ids').order(open!).state).toBe('ACKED')
+    await runDeployment({ home: homes[1], config: c, strategy: getStrategy('sma-cross'), track: false })
+    const after = readFileSync(join(homes[1]!, 'deployments', 'ids', 'journal.jsonl'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>)
+    const orders = (list: Record<string, unknown>[]) => list.filter((e) => e.type === 'intent').map((e) => [e.seq, e.orderId, e.side, e.qty])
+    expect(orders(after)).toEqual(orders(events as Record<string, unknown>[]))
+    expect(orders(after).length).toBeGreaterThan(6)
+  })
 })
