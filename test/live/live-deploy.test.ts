@@ -686,6 +686,7 @@ describe('a live deployment killed with SIGKILL between send and acknowledgement
     s.fault('POST /api/v3/order', { kind: 'accept-stall' }) // the exchange places the order and never answers
     const c = config('kill9')
     const child = spawn(process.execPath, [join(FIXTURES, 'live-deploy-runner.cjs'), home, JSON.stringify(c), s.url, String(s.now()), String(T0), '2'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    cleanup.push(() => void child.kill('SIGKILL')) // never left running, whatever happens below
     let out = ''
     child.stdout.on('data', (b: Buffer) => (out += b.toString()))
     child.stderr.on('data', (b: Buffer) => (out += b.toString()))
@@ -693,7 +694,7 @@ describe('a live deployment killed with SIGKILL between send and acknowledgement
     const file = join(home, 'deployments', 'kill9', 'journal.jsonl')
     // Killed once the order is at the exchange and its send is journaled, while the request waits for its answer.
     for (let i = 0; i < 3000 && !(s.orders.length === 1 && existsSync(file) && readFileSync(file, 'utf8').includes('"type":"sent"')); i++) await new Promise((r) => setTimeout(r, 10))
-    expect(s.orders).toHaveLength(1)
+    expect(s.orders, out).toHaveLength(1)
     child.kill('SIGKILL')
     await closed
     const before = readFileSync(file, 'utf8')
@@ -717,7 +718,6 @@ describe('a live deployment killed with SIGKILL between send and acknowledgement
     expect(status.positions).toEqual([expect.objectContaining({ qty: 0.01, avgPrice: px })])
     expect(status.cash).toBeCloseTo(10_000 - 0.01 * px - r8(0.01 * px * FEE), 8)
     expect(s.balance('BTC')).toEqual({ free: 0.01, locked: 0 })
-    void out
   }, 60_000)
 })
 
