@@ -11,7 +11,9 @@
 // engine, between steps, never inside one. Spot venues have no reduce-only flag, so exits and bracket legs
 // are clamped here to the position they reduce (an exit also to what exits already sent leave); a fill
 // that still takes a position past flat (both bracket legs filled at the venue) is booked as the venue
-// reports it and said in an alert line.
+// reports it and said in an alert line. An exit waits (journaled) while same-side orders it cancels still
+// hold the coins; a sent order whose quantity changes (a bracket leg following its entry's later fills) is
+// cancelled and placed again for what is left under a new client id.
 
 import { ConfigError, DataError, isoTime } from '../core/index.js'
 import { buildSessionEngine, collectResults, type BacktestResult, type SessionEngineOptions } from '../backtest/index.js'
@@ -50,6 +52,10 @@ export class EngineSession {
   readonly orders = new Map<string, Order>()
   /** Live venue: orders journaled and waiting to be sent until same-side orders being cancelled are gone. */
   private readonly parked: Order[] = []
+  /** Live venue: sent orders whose quantity changed, being cancelled to be placed again (see `amended`). */
+  private readonly replacing = new Set<Order>()
+  /** Live venue: what a replaced order had filled when its current client id was journaled (that id's quantity is the rest). */
+  private readonly base = new Map<Order, number>()
   /** Venue events waiting for the engine to be between steps. */
   private readonly inbox: VenueEvent[] = []
   private busy = false
@@ -92,26 +98,8 @@ export class EngineSession {
           if (held <= 1e-12) nothing = `nothing to reduce: ${order.strategy} holds ${Math.max(0, position)} ${order.side === 'sell' ? 'long' : 'short'} on ${order.symbol}${pending > 0 ? `, all of it covered by exits already sent (${pending})` : ''}; not sent`
           else if (order.qty > held) order.qty = held
         }
-        const price = order.type === 'limit' ? order.limit : order.type === 'stop' ? order.stop : NaN
-        const parent = order.parentId > 0 ? this.engine.order(order.parentId) : undefined
         const now = clock.now()
-        const placed = journal.intent(
-          {
-            strategy: order.strategy,
-            symbol: order.symbol,
-            side: order.side,
-            qty: order.qty,
-            kind: order.type,
-            ...(price === price ? { price } : {}),
-            orderId: order.id,
-            role: order.role,
-            ...(order.tag === '' ? {} : { tag: order.tag }),
-            ...(parent === undefined ? {} : { parentCid: parent.cid }),
-          },
-          now,
-        )
-        order.cid = placed.clientOrderId
-        this.orders.set(order.cid, order)
+        this.intent(order, order.qty, now)
         if (nothing !== '') {
           this.deliver({ type: 'reject', cid: order.cid, reason: nothing, time: now })
           return
@@ -126,13 +114,25 @@ export class EngineSession {
         this.send(order, now)
       },
       amended: (order: Order) => {
-        journal.amend(order.cid, order.qty, clock.now())
+        const o = journal.current.orders.get(order.cid)
+        if (o === undefined || o.state === 'INTENT') {
+          journal.amend(order.cid, order.qty - (this.base.get(order) ?? 0), clock.now())
+          return
+        }
+        // Sent: the venue's order keeps the quantity it was sent with (a bracket leg following its entry's
+        // later fills must grow, and spot orders cannot grow in place). It is cancelled, and placed again
+        // for what is left under a new client id once the cancel is confirmed (or once it has filled).
+        if (this.replacing.has(order)) return
+        this.replacing.add(order)
+        venue.cancel(order.cid)
       },
       filled: () => {},
       ended: () => {},
       withdraw: (order: Order) => {
         const at = this.parked.indexOf(order)
-        if (at < 0) venue.cancel(order.cid)
+        // Being replaced: its cancel is on its way already, and now ends the order.
+        if (at < 0 && this.replacing.has(order)) this.replacing.delete(order)
+        else if (at < 0) venue.cancel(order.cid)
         else {
           // Never sent: nothing to ask the venue; cancelled here.
           this.parked.splice(at, 1)
@@ -142,7 +142,42 @@ export class EngineSession {
     }
   }
 
-  /** Journal "sent", then hand the order to the venue. */
+  /** Journal an order's intent for `qty` under the next client order id, which becomes the order's. */
+  private intent(order: Order, qty: number, now: number): void {
+    const price = order.type === 'limit' ? order.limit : order.type === 'stop' ? order.stop : NaN
+    const parent = order.parentId > 0 ? this.engine.order(order.parentId) : undefined
+    const placed = this.journal!.intent(
+      {
+        strategy: order.strategy,
+        symbol: order.symbol,
+        side: order.side,
+        qty,
+        kind: order.type,
+        ...(price === price ? { price } : {}),
+        orderId: order.id,
+        role: order.role,
+        ...(order.tag === '' ? {} : { tag: order.tag }),
+        ...(parent === undefined ? {} : { parentCid: parent.cid }),
+      },
+      now,
+    )
+    order.cid = placed.clientOrderId
+    this.orders.set(order.cid, order)
+  }
+
+  /** A sent order whose quantity changed, its old venue order gone: placed again for what is left, under a new client id. */
+  private replace(order: Order): void {
+    this.replacing.delete(order)
+    const left = order.qty - order.filled
+    if (!order.working || !(left > 1e-12)) return
+    const now = this.clock!.now()
+    this.base.set(order, order.filled)
+    this.intent(order, left, now)
+    if (order.role !== 'entry' && this.blockers(order)) this.parked.push(order)
+    else this.send(order, now)
+  }
+
+  /** Journal "sent", then hand the order to the venue (what is left of it: a replacement carries only that). */
   private send(order: Order, now: number): void {
     this.journal!.sent(order.cid, now)
     this.venue!.submit({
@@ -150,7 +185,7 @@ export class EngineSession {
       symbol: order.symbol,
       side: order.side,
       kind: order.type,
-      qty: order.qty,
+      qty: order.qty - order.filled,
       ...(order.type === 'limit' ? { limit: order.limit } : {}),
       ...(order.type === 'stop' ? { stop: order.stop } : {}),
       ...(order.role === 'entry' ? {} : { reduceOnly: true }),
@@ -185,7 +220,7 @@ export class EngineSession {
       }
       if (order.qty - order.filled > held) {
         order.qty = order.filled + held
-        this.journal!.amend(order.cid, order.qty, now)
+        this.journal!.amend(order.cid, order.qty - (this.base.get(order) ?? 0), now)
       }
       this.send(order, now)
     }
@@ -261,6 +296,8 @@ export class EngineSession {
           // as reported, reconciliation compares the position, and this says what happened.
           const held = order.role === 'entry' ? 0 : (order.side === 'buy' ? -1 : 1) * this.positionOf(order.strategy, order.symbol)
           this.engine.venueFill(order, event.qty, event.price, event.fee, event.liquidity, event.time)
+          // Being replaced, and its old venue order filled before the cancel: no cancel will come; the rest goes out now.
+          if (this.replacing.has(order) && order.cid === event.cid && journal.order(event.cid).state === 'FILLED') this.replace(order)
           if (order.role !== 'entry' && event.qty > held + 1e-12) {
             const now = this.positionOf(order.strategy, order.symbol)
             this.onEvent?.(event, `${event.cid} (${order.role}, ${order.side} ${event.qty} ${order.symbol}) filled past the position it reduces (${held} held): ${order.strategy} now holds ${now} — both legs of a bracket filled at the venue, or an exit raced another; booked as the venue reports`)
@@ -270,6 +307,12 @@ export class EngineSession {
         case 'cancel': {
           const state = journal.order(event.cid).state
           if (state === 'FILLED' || state === 'REJECTED' || state === 'CANCELLED') break
+          if (order !== undefined && order.cid === event.cid && this.replacing.has(order)) {
+            // The old venue order of one being replaced: gone, so the new one goes out.
+            journal.cancel(event.cid, event.time, `replaced: quantity now ${order.qty - order.filled} left`)
+            this.replace(order)
+            break
+          }
           const reason = order !== undefined && order.withdrawing === 'EXPIRED' ? `expired: ${order.withdrawReason}` : order !== undefined && order.withdrawing !== '' ? order.withdrawReason : event.reason
           journal.cancel(event.cid, event.time, reason)
           if (order !== undefined) this.engine.venueCancelled(order, event.reason)

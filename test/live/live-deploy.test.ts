@@ -329,6 +329,40 @@ describe('a live deployment against the Binance stand-in', () => {
     ])
   })
 
+  it('a stop-loss placed on an entry\'s first partial fill grows with the later fills: replaced at the exchange, so it protects the whole position', async () => {
+    const { s, start } = await world()
+    // The lowest price of the next 4 days (the stand-in's price function): the stop sits just above it.
+    let low = T0
+    for (let t = T0; t < T0 + 4 * 1440 * M; t += M) if (standinPrice('BTCUSDT', t + S) < standinPrice('BTCUSDT', low + S)) low = t
+    const stop = cent(standinPrice('BTCUSDT', low + S) + 2)
+    const limit = cent(marketAt(1) - 1) // rests: the price moves less than 10 cents a minute
+    expect(stop).toBeLessThan(limit)
+    const d = start('grow', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.02, limit, stopLoss: stop }) })
+    await d.step(0)
+    await d.step(1)
+    const entry = s.orders[0]!.clientOrderId
+    s.fill(entry, 0.008)
+    await d.step(2) // the leg goes out for 0.008
+    expect(s.orders.slice(1).map((o) => [o.type, o.origQty, o.status])).toEqual([['STOP_LOSS', 0.008, 'NEW']])
+    s.fill(entry, 0.012)
+    await d.step(3) // the entry is filled: the leg is cancelled and sent again for 0.02
+    await d.step(4)
+    expect(s.orders.slice(1).map((o) => [o.type, o.origQty, o.stopPrice, o.status])).toEqual([
+      ['STOP_LOSS', 0.008, stop, 'CANCELED'],
+      ['STOP_LOSS', 0.02, stop, 'NEW'],
+    ])
+    expect(s.balance('BTC')).toEqual({ free: 0, locked: 0.02 })
+    const [old, renewed] = s.orders.slice(1).map((o) => d.journal().order(o.clientOrderId))
+    expect([old!.state, old!.reason, renewed!.state, renewed!.qty, renewed!.role, renewed!.orderId]).toEqual(['CANCELLED', 'replaced: quantity now 0.02 left', 'ACKED', 0.02, 'stop-loss', old!.orderId])
+    // The price falls through the stop: all 0.02 sold, flat.
+    await d.step((low - T0) / M - 1) // the stand-in's clock at the low
+    const status = await d.stop()
+    expect(status.positions).toEqual([])
+    expect(status.openOrders).toEqual([])
+    expect(s.balance('BTC')).toEqual({ free: 0, locked: 0 })
+    expect(d.journal().position('scripted', 'BTC/USDT')).toBe(0)
+  })
+
   it('closing a position protected by a stop-loss on spot: the exit waits until the stop, which locks the coins, is cancelled — then it sells', async () => {
     const { s, start, posts } = await world()
     const p1 = marketAt(1)
