@@ -1,10 +1,13 @@
 // Live deployments end to end (issue 19, points 2, 3 and "Tests"): runDeployment with a CcxtVenue — the real
 // ccxt — against the loopback Binance stand-in, a scripted strategy for exact orders, and a feed of the
 // stand-in's own 1m candles that the test steps one closed bar at a time (the stand-in's clock moves with
-// it). Faults: a send accepted but never answered, 429s, maintenance, refusals, a cancel racing a fill,
-// restarts with open orders and with a position closed at the exchange meanwhile, and a process killed with
-// SIGKILL between send and answer. Expected numbers come from the stand-in's price function and fee rate
-// or from what it recorded — never from the deployment's own output.
+// it). Faults: a send accepted but never answered, 429s on orders and on the klines (CcxtPollFeed),
+// maintenance, refusals, a cancel racing a fill, restarts with open orders, with a failed first
+// reconciliation and with a position closed at the exchange meanwhile, and a process killed with SIGKILL
+// between send and answer. Spot specifics: coins held before the first start, bracket legs holding the same
+// coins, a leg growing with its entry's fills, exits waiting for the cancels they need. Expected numbers
+// come from the stand-in's price function and fee rate or from what it recorded — never from the
+// deployment's own output.
 
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
