@@ -727,7 +727,11 @@ export class Engine {
    * An order still open at the venue from before a restart, working again under its client order id. Bracket
    * legs that share a parent are linked through a stand-in parent, so one filling cancels the other.
    */
-  adopt(sleeveName: string, o: { cid: string; symbol: string; side: Side; type: 'market' | 'limit' | 'stop'; role: OrderRole; qty: number; filled: number; avgPrice: number; limit?: number; stop?: number; tag?: string; parentCid?: string }, time: number): Order {
+  adopt(
+    sleeveName: string,
+    o: { cid: string; symbol: string; side: Side; type: 'market' | 'limit' | 'stop'; role: OrderRole; qty: number; filled: number; avgPrice: number; limit?: number; stop?: number; tag?: string; parentCid?: string; id?: number; parentId?: number },
+    time: number,
+  ): Order {
     const sleeve = this.sleeveByName.get(sleeveName)
     const k = this.symbolIndex.get(o.symbol)
     if (sleeve === undefined || k === undefined) throw new ConfigError(`the journal has an open order ${o.cid} of ${sleeveName} on ${o.symbol}, which this deployment does not trade`)
@@ -735,7 +739,7 @@ export class Engine {
     if (o.parentCid !== undefined) {
       let parent = this.adoptedParents.get(o.parentCid)
       if (parent === undefined) {
-        parent = new Order(this.nextId++, sleeve.name, o.symbol, o.side === 'buy' ? 'sell' : 'buy', 'market', 'entry', 0, NaN, NaN, 0, o.tag ?? '', time)
+        parent = new Order(this.idFor(o.parentId), sleeve.name, o.symbol, o.side === 'buy' ? 'sell' : 'buy', 'market', 'entry', 0, NaN, NaN, 0, o.tag ?? '', time)
         parent.cid = o.parentCid
         parent.children = []
         this.track(parent)
@@ -743,7 +747,7 @@ export class Engine {
       }
       parentId = parent.id
     }
-    const order = new Order(this.nextId++, sleeve.name, o.symbol, o.side, o.type, o.role, o.qty, o.limit ?? NaN, o.stop ?? NaN, parentId, o.tag ?? '', time)
+    const order = new Order(this.idFor(o.id), sleeve.name, o.symbol, o.side, o.type, o.role, o.qty, o.limit ?? NaN, o.stop ?? NaN, parentId, o.tag ?? '', time)
     order.cid = o.cid
     this.track(order)
     order.transition('SUBMITTED', time)
@@ -759,6 +763,15 @@ export class Engine {
   }
 
   private readonly adoptedParents = new Map<string, Order>()
+
+  /** An adopted order's id: the one it had before the restart when it is free, else the next. */
+  private idFor(id: number | undefined): number {
+    if (id !== undefined && Number.isSafeInteger(id) && id > 0 && this.orderById[id] === undefined) {
+      if (id >= this.nextId) this.nextId = id + 1
+      return id
+    }
+    return this.nextId++
+  }
 
   /** Order ids continue after `id` (a restart: the journal's orders keep theirs). */
   continueIdsAfter(id: number): void {

@@ -278,7 +278,11 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
   const tracker = options.track === false ? undefined : new Tracker(home)
   let run: ActiveRun | undefined
   const status = (): DeploymentStatus => statusOf(config, session, { state, reason, startedAt, bars, lastClose, journal: journal.file, runId: run?.id })
-  const writeStatus = () => writeFileAtomic(join(dir, 'status.json'), `${JSON.stringify(status(), null, 1)}\n`)
+  let written = ''
+  const writeStatus = () => {
+    writeFileAtomic(join(dir, 'status.json'), `${JSON.stringify(status(), null, 1)}\n`)
+    written = `${state}|${reason ?? ''}`
+  }
   let lastStatus = 0
   let lastMetric = 0
   /** Halted while a guard (max daily loss) or a failed reconciliation says so; running again when neither does. */
@@ -365,6 +369,9 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
         const next = await Promise.race([it.next(), stopped])
         wake = undefined
         if (next === 'stop') {
+          // A live feed may be asleep until the next bar: told to stop, it ends now.
+          const stoppable = feed as MarketFeed & { stop?: () => void }
+          stoppable.stop?.()
           void it.return?.()
           break
         }
@@ -395,7 +402,8 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
         }
         updateHalt()
         const wall = Date.now()
-        if (wall - lastStatus >= 250) {
+        // At most four times a second, and at once when the state changes (halted, resumed, paused).
+        if (wall - lastStatus >= 250 || written !== `${state}|${reason ?? ''}`) {
           lastStatus = wall
           writeStatus()
         }
@@ -458,13 +466,12 @@ function restore(session: EngineSession, journal: OrderJournal, clock: Clock, ve
     const o = state.orders.get(e.clientOrderId as string)!
     engine.restoreFill(o.strategy, o.symbol, o.side, e.qty as number, e.price as number, e.fee as number, e.time as number)
   }
-  // Open orders keep their engine ids (a restart between an order's placing and its fill would otherwise
-  // shift every later id by one): adopted in id order, each numbered from its own. A bracket leg's stand-in
-  // parent takes an id of its own, so legs may be renumbered.
+  // Open orders keep their engine ids, and bracket legs their parent's (a restart between an order's placing
+  // and its fill would otherwise shift every later id by one).
   const open = [...state.orders.values()].filter((o) => OPEN_STATES.has(o.state)).sort((a, b) => (a.orderId ?? Infinity) - (b.orderId ?? Infinity) || a.seq - b.seq)
   for (const o of open) {
-    if (o.orderId !== undefined && o.parentCid === undefined) engine.continueIdsAfter(o.orderId - 1)
-    const order = engine.adopt(o.strategy, adopted(o), clock.now())
+    const parentId = o.parentCid === undefined ? undefined : state.orders.get(o.parentCid)?.orderId
+    const order = engine.adopt(o.strategy, { ...adopted(o), ...(o.orderId === undefined ? {} : { id: o.orderId }), ...(parentId === undefined ? {} : { parentId }) }, clock.now())
     session.orders.set(o.clientOrderId, order)
     // A live venue knows it again (market, exchange id), so the strategy can cancel it before any lookup.
     venue?.adopt?.(o.clientOrderId, o.symbol, o.exchangeOrderId)
