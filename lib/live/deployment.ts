@@ -432,6 +432,10 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
     } finally {
       clearInterval(timer)
     }
+    // The positions the deployment ends with, as its books hold them (per strategy|symbol).
+    const held: Record<string, number> = {}
+    for (const sleeve of engine.sleeves) for (const p of sleeve.book.held) held[`${sleeve.name}|${p.symbol}`] = p.qty
+    journal.snapshot('local', held, live ? clock.now() : engine.now === engine.now ? engine.now : clock.now())
     journal.flush()
     writeStatus()
     if (run !== undefined) logRun(run, session, config, journal)

@@ -217,8 +217,10 @@ export class OrderJournal {
       this.pending = ''
       this.write(text)
     }
-    // `step`: fsync'd at most once a second (a replay flushes every few thousand bars: one fsync each cost more than the step).
-    if (this.unsynced && (this.durability === 'each' || Date.now() - this.lastSync >= 1000)) this.sync()
+    // `step`: fsync'd at most once a second (a replay flushes every few thousand bars: one fsync each cost more
+    // than the step). `each`: intents were synced as they were written; the rest rides on the next intent's
+    // fsync or `close` — a step's mark must not put a second fsync between a bar and the order it causes.
+    if (this.unsynced && this.durability === 'step' && Date.now() - this.lastSync >= 1000) this.sync()
   }
 
   /** Flushes, fsyncs and closes the file (a later event opens it again). */
@@ -301,6 +303,7 @@ function line(e: JournalEvent): string {
       if (v - v !== 0) return recordLine(e)
       text = `${v}`
     } else if (typeof v === 'string') text = JSON.stringify(v.charCodeAt(0) === 35 /* # */ ? `#${v}` : v)
+    else if (typeof v === 'boolean') text = v ? 'true' : 'false'
     else return recordLine(e)
     out += `${out.length === 2 ? '' : ','}"${key}":${text}`
   }

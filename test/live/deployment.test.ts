@@ -69,6 +69,10 @@ describe('a paper deployment replaying the lake', () => {
     const f = expected.strategies[0]!.fills
     const fills = journalEvents(status.journal).filter((e) => e.type === 'fill')
     expect(fills.map((e) => [e.qty, e.price, e.fee])).toEqual([...f.qty.keys()].map((k) => [f.qty[k], f.price[k], f.fee[k]]))
+    // It ends with a snapshot of its positions: the backtest's last position (Σ signed fills).
+    const last = journalEvents(status.journal).at(-1)!
+    const held = [...f.qty.keys()].reduce((q, k) => q + (f.side[k] === 'buy' ? f.qty[k]! : -f.qty[k]!), 0)
+    expect(last).toMatchObject({ type: 'snapshot', source: 'local', positions: held === 0 ? {} : { 'sma-cross|BTC/USDT': expect.closeTo(held, 9) } })
     // Status as another process reads it, and the tracked run.
     expect(readStatus(home, 'sma-paper')).toMatchObject({ state: 'finished', strategy: 'sma-cross@1', mode: 'paper', tradeCount: t.pnl.length })
     expect(listDeployments(home).map((d) => d.name)).toEqual(['sma-paper'])
