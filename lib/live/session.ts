@@ -20,7 +20,7 @@ import { buildSessionEngine, collectResults, type BacktestResult, type SessionEn
 import type { Engine, SeriesState } from '../backtest/engine.js'
 import type { Clock, FeedBar, MarketFeed } from './feed.js'
 import type { OrderJournal } from './journal.js'
-import { simJournalHooks } from './sim-venue.js'
+import { intentOf, simJournalHooks } from './sim-venue.js'
 import type { Venue, VenueEvent } from './venue.js'
 import type { Order } from '../backtest/orders.js'
 import type { EngineHooks } from '../backtest/engine.js'
@@ -144,23 +144,7 @@ export class EngineSession {
 
   /** Journal an order's intent for `qty` under the next client order id, which becomes the order's. */
   private intent(order: Order, qty: number, now: number): void {
-    const price = order.type === 'limit' ? order.limit : order.type === 'stop' ? order.stop : NaN
-    const parent = order.parentId > 0 ? this.engine.order(order.parentId) : undefined
-    const placed = this.journal!.intent(
-      {
-        strategy: order.strategy,
-        symbol: order.symbol,
-        side: order.side,
-        qty,
-        kind: order.type,
-        ...(price === price ? { price } : {}),
-        orderId: order.id,
-        role: order.role,
-        ...(order.tag === '' ? {} : { tag: order.tag }),
-        ...(parent === undefined ? {} : { parentCid: parent.cid }),
-      },
-      now,
-    )
+    const placed = this.journal!.intent(intentOf(this.engine, order, qty), now)
     order.cid = placed.clientOrderId
     this.orders.set(order.cid, order)
   }

@@ -7,7 +7,7 @@
 
 import type { Engine, EngineHooks } from '../backtest/engine.js'
 import type { Order } from '../backtest/orders.js'
-import type { OrderJournal } from './journal.js'
+import type { OrderIntent, OrderJournal } from './journal.js'
 import type { Venue, VenueEvent, VenueNeeds, VenueOrderState } from './venue.js'
 
 export class SimVenue implements Venue {
@@ -36,26 +36,30 @@ export class SimVenue implements Venue {
  * entry, a cancel with the reason when it ends unfilled ("expired: …" for expiry). Stamped with the
  * engine's time (the bar's close), so a replay's journal is the same file every time.
  */
+/** What the journal records of an engine order about to be placed for `qty`: enough to rebuild it (and its bracket) after a restart. */
+export function intentOf(engine: Engine, order: Order, qty: number): OrderIntent {
+  const price = order.type === 'limit' ? order.limit : order.type === 'stop' ? order.stop : NaN
+  const parent = order.parentId > 0 ? engine.order(order.parentId) : undefined
+  return {
+    strategy: order.strategy,
+    symbol: order.symbol,
+    side: order.side,
+    qty,
+    kind: order.type,
+    ...(price === price ? { price } : {}),
+    orderId: order.id,
+    role: order.role,
+    ...(order.tag === '' ? {} : { tag: order.tag }),
+    ...(parent === undefined ? {} : { parentCid: parent.cid }),
+  }
+}
+
 export function simJournalHooks(engine: Engine, journal: OrderJournal): EngineHooks {
   return {
     placed(order: Order): void {
-      const now = engine.now
-      const price = order.type === 'limit' ? order.limit : order.type === 'stop' ? order.stop : NaN
-      const parent = order.parentId > 0 ? engine.order(order.parentId) : undefined
       const placed = journal.intent(
-        {
-          strategy: order.strategy,
-          symbol: order.symbol,
-          side: order.side,
-          qty: order.qty,
-          kind: order.type,
-          ...(price === price ? { price } : {}),
-          orderId: order.id,
-          role: order.role,
-          ...(order.tag === '' ? {} : { tag: order.tag }),
-          ...(parent === undefined ? {} : { parentCid: parent.cid }),
-        },
-        now,
+        intentOf(engine, order, order.qty),
+        engine.now,
         // Accepted in the same call that placed it: the intent records the acknowledgement (the simulated
         // exchange's order id is the client id).
         true,
