@@ -202,7 +202,10 @@ function rowProgress(table: CsvTable): { tick(i: number): void; finish(): void }
     tick: (i) => {
       if (i % 10_000 === 0) p.set(i)
     },
-    finish: () => p.finish(),
+    finish: () => {
+      p.state.done = n
+      p.finish()
+    },
   }
 }
 
