@@ -370,7 +370,10 @@ export class CcxtVenue implements Venue {
           })
           if (found === null) return
           if (found === undefined) {
-            this.emit({ type: 'reject', cid, reason: `not found at ${this.exchangeId}: the order never reached the venue`, time: this.clock.now() })
+            // Not there YET is not "never": a cancel can overtake its own order's send (a slow request, one whose
+            // answer was lost). Unknown, so the deployment keeps looking it up for its grace period, and cancels
+            // it if it lands.
+            this.emit({ type: 'unknown', cid, reason: `a cancel found no order ${cid} at ${this.exchangeId} (it may still be on its way); looked up again`, time: this.clock.now() })
             return
           }
           if (found.status === 'open' && attempt < this.retries) continue

@@ -16,8 +16,9 @@
 // (lib/cli/deploy.ts) and passed in.
 
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { BrokerError, ConfigError, errorMessage, isoTime, pidAlive, processStartTime, resolveHome, timeframeMs, writeFileAtomic } from '../core/index.js'
+import { BrokerError, ConfigError, DataError, errorMessage, isoTime, pidAlive, processStartTime, resolveHome, timeframeMs, writeFileAtomic } from '../core/index.js'
 import { collectResults, logBacktest, type BacktestResult } from '../backtest/index.js'
 import type { Order } from '../backtest/orders.js'
 import { loadBars, type Bars } from '../data/index.js'
@@ -45,6 +46,8 @@ export interface DeploymentStatus {
   reason?: string
   pid: number
   mode: 'paper' | 'live'
+  /** The ccxt exchange id it trades on (live) or takes its markets from (paper). */
+  exchange: string
   strategy: string
   symbols: string[]
   timeframe: string
@@ -91,6 +94,53 @@ export interface RunDeploymentOptions {
   unknownGraceMs?: number
   /** Status, alert and progress lines. */
   log?: (line: string) => void
+}
+
+/**
+ * The journal's deployment id: the name and a random salt made at the folder's first start (deployment.id).
+ * Client order ids hash it, so two workspaces trading one account under the same deployment name, or a
+ * deployment started again after its folder was deleted, never send an id the exchange has seen.
+ */
+function journalId(dir: string, name: string): string {
+  const file = join(dir, 'deployment.id')
+  if (!existsSync(file)) writeFileAtomic(file, `${randomBytes(8).toString('hex')}\n`, { durable: true })
+  const salt = readFileSync(file, 'utf8').trim()
+  if (!/^[0-9a-f]{16}$/.test(salt)) throw new DataError(`${file} is corrupt: expected 16 hex digits (the deployment's client-id salt); see mtflow doctor`)
+  return `${name}#${salt}`
+}
+
+/** Net journaled positions of the workspace's other live deployments on `exchange`, per symbol, with their names. */
+function otherDeployments(home: string, self: string, exchange: string, symbols: readonly string[]): { positions: Record<string, number>; names: Record<string, string[]> } {
+  const positions: Record<string, number> = {}
+  const names: Record<string, string[]> = {}
+  const root = join(home, 'deployments')
+  if (!existsSync(root)) return { positions, names }
+  for (const name of readdirSync(root)) {
+    if (name === self) continue
+    const statusFile = join(root, name, 'status.json')
+    if (!existsSync(statusFile)) continue
+    let status: Partial<DeploymentStatus>
+    try {
+      status = JSON.parse(readFileSync(statusFile, 'utf8')) as Partial<DeploymentStatus>
+    } catch {
+      continue
+    }
+    if (status.mode !== 'live' || status.exchange !== exchange) continue
+    const state = OrderJournal.open(join(root, name), name).current
+    for (const symbol of symbols) {
+      let q = 0
+      let trades = false
+      for (const [key, qty] of state.positions) {
+        if (!key.endsWith(`|${symbol}`)) continue
+        q += qty
+        trades = true
+      }
+      if (!trades && !(status.symbols ?? []).includes(symbol)) continue
+      positions[symbol] = (positions[symbol] ?? 0) + q
+      names[symbol] = [...(names[symbol] ?? []), name]
+    }
+  }
+  return { positions, names }
 }
 
 /** deployments/<name> in the workspace. */
@@ -192,7 +242,7 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
   if (config.mode === 'live' && !live) throw new ConfigError(`deployment ${config.name} is live: it needs a live venue (CcxtVenue)`)
   if (config.mode === 'paper' && live) throw new ConfigError(`deployment ${config.name} is paper: it trades on the simulated exchange, never on a live venue`)
   const venue = options.venue ?? new SimVenue()
-  const journal = OrderJournal.open(dir, config.name, { durability: live ? 'each' : 'step' })
+  const journal = OrderJournal.open(dir, journalId(dir, config.name), { durability: live ? 'each' : 'step' })
   const guards = guardsFor(config)
   const alerts = join(dir, 'alerts.jsonl')
   const alert = (text: string) => {
@@ -246,7 +296,7 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
   )
   const engine = session.engine
   let liveOps: LiveOps | undefined
-  if (live) liveOps = liveOperations({ session, journal, venue: venue as Venue & ReconcilableVenue, config, clock, dir, alert, graceMs: options.unknownGraceMs ?? 15_000 })
+  if (live) liveOps = liveOperations({ home, session, journal, venue: venue as Venue & ReconcilableVenue, config, clock, dir, alert, graceMs: options.unknownGraceMs ?? 15_000 })
   let lastClose = NaN
   let bars = 0
   // Guards and pause: asked for every order the strategy places (bracket legs and the kill switch are not).
@@ -531,6 +581,7 @@ interface LiveOps {
 }
 
 interface LiveOpsOptions {
+  home: string
   session: EngineSession
   journal: OrderJournal
   venue: Venue & ReconcilableVenue
@@ -552,6 +603,8 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
   const said = new Set<string>()
   let halted: string | undefined
   let outside: Record<string, number> | undefined
+  /** Other live deployments of the workspace trading each symbol on this exchange (at the last reconciliation). */
+  let shared: Record<string, string[]> = {}
   let busy: Promise<void> | undefined
 
   const pass = async (): Promise<void> => {
@@ -623,9 +676,15 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
 
   const reconcileOnce = async (): Promise<void> => {
     outside ??= await holdingsBefore()
+    // A spot balance is the account's, shared by every deployment trading the symbol there: what the
+    // workspace's other live deployments on this exchange hold is not this one's either.
+    const others = otherDeployments(o.home, config.name, config.venue.exchange, config.symbols)
+    shared = others.names
+    const notOurs: Record<string, number> = { ...outside }
+    for (const [symbol, q] of Object.entries(others.positions)) notOurs[symbol] = (notOurs[symbol] ?? 0) + q
     const view = await fetchVenueView(venue, journal.current, config.symbols, { clock, skip: inFlight })
     const pending = [...journal.current.orders.values()].some(inFlight)
-    const rec = reconcile(journal.current, view, { outside, positions: !pending })
+    const rec = reconcile(journal.current, view, { outside: notOurs, positions: !pending })
     // Events for orders this process holds go through the session (the engine learns of them too); the rest
     // (orders closed before a restart, snapshots) only to the journal.
     const direct = { ...rec, events: [] as typeof rec.events }
@@ -662,6 +721,12 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
     if (k === undefined) return
     const diff = round8(venueQty - journaledPosition(journal, symbol))
     if (Math.abs(diff) <= 1e-8) return
+    const alongside = shared[symbol] ?? []
+    if (alongside.length > 0) {
+      // Which deployment the difference belongs to cannot be told from a shared balance: said, not booked.
+      alert(`position ${symbol}: the account's balance differs from the journals by ${diff}, and ${alongside.join(', ')} trade${alongside.length === 1 ? 's' : ''} it too; not booked to ${config.name} (it cannot be attributed)`)
+      return
+    }
     const sleeve = engine.sleeves[0]!
     const foreign = trades.filter((t) => t.symbol === symbol && t.cid === undefined).at(-1)
     // The price of the trade made outside the deployment when the venue shows one; else the last mark.
@@ -770,6 +835,7 @@ function statusOf(
     ...(s.reason === undefined ? {} : { reason: s.reason }),
     pid: process.pid,
     mode: config.mode,
+    exchange: config.venue.exchange,
     strategy: `${config.strategy.name}@${config.strategy.version}`,
     symbols: config.symbols,
     timeframe: config.timeframe,

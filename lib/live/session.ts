@@ -269,9 +269,19 @@ export class EngineSession {
     this.busy = true
     try {
       switch (event.type) {
-        case 'ack':
-          if (journal.order(event.cid).exchangeOrderId === undefined || journal.order(event.cid).state === 'UNKNOWN') journal.ack(event.cid, event.exchangeId, event.time)
+        case 'ack': {
+          const known = journal.order(event.cid)
+          if (known.state === 'REJECTED') {
+            // The venue has an order the journal gave up on (it was not found for the whole grace period): it
+            // is the venue's now — said loudly, never silently left working unmanaged.
+            this.onEvent?.(event, `the venue acknowledged ${event.cid} (${known.side} ${known.qty} ${known.symbol}), which the journal had rejected as never placed; it rests at the venue unmanaged — cancel it there (reconciliation lists it)`)
+            return
+          }
+          if (known.exchangeOrderId === undefined || known.state === 'UNKNOWN') journal.ack(event.cid, event.exchangeId, event.time)
+          // Found after a cancel overtook it: the cancel is asked again now that the venue has it.
+          if (order !== undefined && order.working && order.withdrawing !== '' && order.cid === event.cid) this.venue?.cancel(order.cid)
           break
+        }
         case 'fill': {
           if (!journal.fill(event.cid, { tradeId: event.tradeId, qty: event.qty, price: event.price, fee: event.fee }, event.time)) return
           if (order === undefined) break
@@ -318,6 +328,12 @@ export class EngineSession {
           break
       }
       this.onEvent?.(event)
+    } catch (error) {
+      // An answer the journal refuses (a fill past the order's quantity, an event after a rejection): the
+      // venue and the journal disagree. Said as an alert and left to reconciliation — never a crash that
+      // would leave the venue's orders unmanaged.
+      if (!(error instanceof DataError)) throw error
+      this.onEvent?.(event, `the journal refused the venue's ${event.type} for ${event.cid}: ${error.message}; reconciliation settles it`)
     } finally {
       this.busy = false
     }
