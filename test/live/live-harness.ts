@@ -176,4 +176,4 @@ function everythingWritten(dir: string): string {
 const fillsOf = (journal: OrderJournal) => readFileSync(journal.file, 'utf8').split('\n').filter((l) => l.includes('"type":"fill"')).map((l) => JSON.parse(l) as { clientOrderId: string; tradeId: string; qty: number; price: number; fee: number })
 
 
-export { M, S, T0, CREDS, FEE, r8, cent, bar, marketAt, fillsOf, StepFeed, StandinClock, config }
+export { M, S, T0, CREDS, FEE, r8, cent, bar, marketAt, fillsOf, StepFeed, StandinClock, config, cleanup, everythingWritten }
