@@ -25,7 +25,7 @@ import { loadBars, type Bars } from '../data/index.js'
 import type { Strategy } from '../strategy/index.js'
 import { Tracker, type ActiveRun } from '../track/index.js'
 import type { DeploymentConfig } from './config.js'
-import { ReplayFeed, WallClock, type Clock, type FeedBatch, type MarketFeed } from './feed.js'
+import { ReplayFeed, WallClock, type Clock, type FeedBatch, type MarketFeed, type ReplaySeries } from './feed.js'
 import { guardsFor, type Guards } from './guards.js'
 import { OPEN_STATES, OrderJournal, type JournalOrder } from './journal.js'
 import { appendReconciliation, fetchVenueView, reconcile, type ReconcilableVenue } from './reconcile.js'
@@ -103,6 +103,8 @@ export interface RunDeploymentOptions {
  */
 function journalId(dir: string, name: string): string {
   const file = join(dir, 'deployment.id')
+  // A journal from before the salt (no deployment.id beside it) keeps its ids: the name alone.
+  if (!existsSync(file) && existsSync(join(dir, 'journal.jsonl'))) return name
   if (!existsSync(file)) writeFileAtomic(file, `${randomBytes(8).toString('hex')}\n`, { durable: true })
   const salt = readFileSync(file, 'utf8').trim()
   if (!/^[0-9a-f]{16}$/.test(salt)) throw new DataError(`${file} is corrupt: expected 16 hex digits (the deployment's client-id salt); see mtflow doctor`)
@@ -259,7 +261,52 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
   // are history (held, streamed into the indicators, never traded on again).
   let feed = options.feed
   let history = options.history
-  if (feed === undefined) {
+  // A paper replay restarted after a crash runs again from its first bar into a scratch journal up to the
+  // last step the journal marked — on the simulated exchange that is deterministic, so the strategy's own
+  // state (what it built in onBar) comes back exactly — checks the scratch journal against the real one, and
+  // carries on with the real one.
+  const marked = journal.current.watermark
+  // Only a journal the same config wrote can be reproduced; one written under other params, symbols or
+  // costs (a new version deployed under the same name) is taken over as it is: its fills and open orders.
+  const configFile = join(dir, 'config.json')
+  const configText = `${JSON.stringify(config, null, 1)}\n`
+  const sameConfig = existsSync(configFile) && readFileSync(configFile, 'utf8') === configText
+  const rerun = !live && feed === undefined && config.feed.kind === 'replay' && marked === marked && sameConfig
+  if (marked === marked && !sameConfig && !live && config.feed.kind === 'replay') {
+    alert(`the journal was written under another config than this one: its fills and open orders are taken over, and the strategy's own state restarts from the history`)
+  }
+  writeFileAtomic(configFile, configText)
+  let scratch: OrderJournal | undefined
+  if (rerun) {
+    const scratchDir = join(dir, 'rerun')
+    rmSync(scratchDir, { recursive: true, force: true })
+    scratch = OrderJournal.open(scratchDir, journal.deploymentId, { durability: 'step' })
+    const whole = await replayFeed(home, config, options, clock, NaN)
+    const upTo = splitReplay(whole.series, marked)
+    const first = new ReplayFeed(upTo.before) // the catch-up: as fast as possible
+    const rest = new ReplayFeed(upTo.after, (options.paceMs ?? 0) > 0 ? { clock, paceMs: options.paceMs! } : {})
+    const verify = () => {
+      scratch!.flush()
+      const strip = (file: string) => readEvents(file).filter((e) => e.type !== 'mark' && e.type !== 'snapshot')
+      const again = strip(scratch!.file)
+      const before = strip(journal.file)
+      const differs = again.findIndex((e, k) => JSON.stringify(e) !== JSON.stringify(before[k]))
+      if (differs >= 0 || again.length !== before.length) {
+        const at = differs >= 0 ? differs : Math.min(again.length, before.length)
+        throw new DataError(`deployment ${config.name}: re-running its replay up to the last step it recorded does not reproduce its journal (event ${at + 1}: ${JSON.stringify(before[at] ?? null)} recorded, ${JSON.stringify(again[at] ?? null)} now — has the strategy, its params or the lake's bars changed?); the journal is kept as it is`)
+      }
+      session.switchJournal(journal)
+      scratch!.close()
+      rmSync(scratchDir, { recursive: true, force: true })
+    }
+    feed = {
+      async *batches() {
+        yield* first.batches()
+        verify()
+        yield* rest.batches()
+      },
+    }
+  } else if (feed === undefined) {
     const replay = await replayFeed(home, config, options, clock, journal.current.watermark)
     feed = replay.feed
     if (replay.history !== undefined) history = replay.history
@@ -275,7 +322,7 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
       ...(history === undefined ? {} : { history }),
     },
     {
-      journal,
+      journal: scratch ?? journal,
       venue,
       ...(live ? { clock } : {}),
       onEvent: (event: VenueEvent, problem?: string) => {
@@ -350,7 +397,7 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
   }
 
   try {
-    restore(session, journal, clock, venue as { adopt?(cid: string, symbol: string, exchangeId?: string): void })
+    if (!rerun) restore(session, journal, clock, venue as { adopt?(cid: string, symbol: string, exchangeId?: string): void })
     writeStatus()
     await venue.start({ symbols: config.symbols, kinds: new Set(['market', 'limit', 'stop']) })
     if (live) {
@@ -794,7 +841,7 @@ async function settle(session: EngineSession, venue: Venue, clock: Clock, ms: nu
 }
 
 /** The lake's bars of a replay deployment; after `watermark` (a restart) the feed, up to it the history. */
-async function replayFeed(home: string, config: DeploymentConfig, options: RunDeploymentOptions, clock: Clock, watermark: number): Promise<{ feed: MarketFeed; history?: Record<string, Bars> }> {
+async function replayFeed(home: string, config: DeploymentConfig, options: RunDeploymentOptions, clock: Clock, watermark: number): Promise<{ series: ReplaySeries[]; feed: MarketFeed; history?: Record<string, Bars> }> {
   if (config.feed.kind !== 'replay') throw new ConfigError(`deployment ${config.name}: a ${config.feed.kind} feed is built by the caller (mtflow deploy)`)
   const tf = timeframeMs(config.timeframe)
   const series = []
@@ -810,7 +857,21 @@ async function replayFeed(home: string, config: DeploymentConfig, options: RunDe
     } else series.push({ symbol, timeframe: config.timeframe, bars })
   }
   const pace = options.paceMs ?? 0
-  return { feed: new ReplayFeed(series, pace > 0 ? { clock, paceMs: pace } : {}), ...(watermark === watermark ? { history } : {}) }
+  return { series, feed: new ReplayFeed(series, pace > 0 ? { clock, paceMs: pace } : {}), ...(watermark === watermark ? { history } : {}) }
+}
+
+/** Each series' bars closing at or before `watermark`, and those after. */
+function splitReplay(series: readonly ReplaySeries[], watermark: number): { before: ReplaySeries[]; after: ReplaySeries[] } {
+  const before: ReplaySeries[] = []
+  const after: ReplaySeries[] = []
+  for (const s of series) {
+    const tf = timeframeMs(s.timeframe)
+    let cut = 0
+    while (cut < s.bars.time.length && s.bars.time[cut]! + tf <= watermark) cut++
+    before.push({ ...s, bars: sliceAt(s.bars, 0, cut) })
+    after.push({ ...s, bars: sliceAt(s.bars, cut, s.bars.time.length) })
+  }
+  return { before, after }
 }
 
 function sliceAt(b: Bars, from: number, to: number): Bars {

@@ -45,7 +45,7 @@ export class EngineSession {
   private last: SeriesState | undefined = undefined
 
   private readonly clock: Clock | undefined
-  private readonly journal: OrderJournal | undefined
+  private journal: OrderJournal | undefined
   private readonly venue: Venue | undefined
   private readonly onEvent: ((event: VenueEvent, problem?: string) => void) | undefined
   /** Live venue: the engine's orders by client order id (how a venue's answer finds its order). */
@@ -337,6 +337,17 @@ export class EngineSession {
     } finally {
       this.busy = false
     }
+  }
+
+  /**
+   * Paper: carry on with another journal (a restarted replay re-runs into a scratch journal up to its last
+   * mark, checks it against the real one, then switches to it). The engine's other hooks (guards) stay.
+   */
+  switchJournal(next: OrderJournal): void {
+    if (this.venue !== undefined && !this.venue.matchesOnBars) throw new ConfigError('a live session keeps its journal')
+    this.journal?.flush()
+    this.journal = next
+    this.engine.hooks = { ...this.engine.hooks, ...simJournalHooks(this.engine, next) }
   }
 
   /** onStart for every strategy (after the history, if any, is in place). */

@@ -140,6 +140,54 @@ describe('a paper deployment replaying the lake', () => {
 })
 
 describe('a paper deployment killed with SIGKILL mid-replay', () => {
+  it('of a strategy with state built in onBar (pairs-zscore): re-run up to its last mark, it continues as the uninterrupted run', async () => {
+    const pairs = async () => {
+      const home = mkdtempSync(join(tmpdir(), 'mtflow-deploy-pairs-'))
+      homes.push(home)
+      for (const [symbol, seed] of [['BTC/USDT', 21], ['ETH/USDT', 22]] as const) {
+        const gbm = syntheticGbm({ symbol, timeframe: '1h', bars: 1200, seed, start: T0, volatility: 0.5 })
+        await ingestBars(home, { ...gbm, symbol }, { source: 'binance' })
+      }
+      return home
+    }
+    const c = config({ name: 'pairs', strategy: { name: 'pairs-zscore', version: 1, sha256: 'a'.repeat(64) }, params: { window: 30, entry: 1.5, exit: 0.5, stop: 4, log: 1, gross: 1 }, symbols: ['BTC/USDT', 'ETH/USDT'], fills: {} })
+    const reference = await pairs()
+    await runDeployment({ home: reference, config: c, strategy: getStrategy('pairs-zscore'), track: false })
+    const unsalted = (events: Record<string, unknown>[]) => JSON.parse(JSON.stringify(events).replace(/mt[0-9a-f]{10}/g, 'mt*')) as Record<string, unknown>[]
+    const orderEvents = (file: string) => unsalted(journalEvents(file).filter((e) => e.type !== 'mark' && e.type !== 'snapshot'))
+    const expected = orderEvents(join(reference, 'deployments', 'pairs', 'journal.jsonl'))
+    expect(expected.filter((e) => e.type === 'fill').length).toBeGreaterThan(20)
+    const home = await pairs()
+    const child = spawn(process.execPath, [join(FIXTURES, 'deploy-runner.cjs'), home, JSON.stringify(c), '3'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const file = join(home, 'deployments', 'pairs', 'journal.jsonl')
+    for (let i = 0; i < 600; i++) {
+      await new Promise((r) => setTimeout(r, 50))
+      if (existsSync(file) && journalEvents(file).filter((e) => e.type === 'fill').length >= 4) break
+    }
+    child.kill('SIGKILL')
+    await new Promise((r) => child.on('close', r))
+    const killedAt = journalEvents(file).filter((e) => e.type === 'fill').length
+    expect(killedAt).toBeGreaterThanOrEqual(4)
+    expect(killedAt).toBeLessThan(expected.filter((e) => e.type === 'fill').length)
+    const status = await runDeployment({ home, config: c, strategy: getStrategy('pairs-zscore'), track: false })
+    expect(status.state).toBe('finished')
+    expect(orderEvents(file)).toEqual(expected)
+    expect(existsSync(join(home, 'deployments', 'pairs', 'rerun'))).toBe(false)
+  }, 60_000)
+
+  it('a journal its replay does not reproduce (the strategy code changed meanwhile) is refused, and kept as it is', async () => {
+    const { home } = await workspace(400)
+    const c = config({ name: 'changed' })
+    await runDeployment({ home, config: c, strategy: getStrategy('sma-cross'), track: false })
+    const file = join(home, 'deployments', 'changed', 'journal.jsonl')
+    const before = readFileSync(file, 'utf8')
+    // The same config, other code: buys half of what it bought.
+    const original = getStrategy('sma-cross')
+    const edited = { ...original, onBar: (ctx: Parameters<typeof original.onBar>[0], bar: Parameters<typeof original.onBar>[1]) => original.onBar(Object.assign(Object.create(ctx) as typeof ctx, { buy: (symbol: string) => ctx.buy(symbol, { percent: 0.5 }) }), bar) }
+    await expect(runDeployment({ home, config: c, strategy: edited, track: false })).rejects.toThrow(/deployment changed: re-running its replay up to the last step it recorded does not reproduce its journal \(event \d+: .*\); the journal is kept as it is/)
+    expect(readFileSync(file, 'utf8')).toBe(before)
+  })
+
   it('restarts from its journal into exactly the orders and fills of an uninterrupted run', async () => {
     const { home } = await workspace(1200)
     const reference = await workspace(1200)
