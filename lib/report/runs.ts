@@ -5,6 +5,7 @@ import * as Plot from '@observablehq/plot'
 import { compareRuns, type MetricPoint, type Tracker } from '../track/index.js'
 import { esc, fmtDuration, fmtTime, link, raw, seg, table, type Cell } from './html.js'
 import { plotToString } from './plot.js'
+import { decimateIndices } from './tearsheet-metrics.js'
 
 export interface Series {
   label: string
@@ -61,25 +62,8 @@ export function underwater(points: readonly MetricPoint[]): MetricPoint[] {
  */
 export function decimate(points: readonly MetricPoint[], buckets: number): MetricPoint[] {
   const finite = points.filter((p) => Number.isFinite(p.value))
-  const n = finite.length
-  if (n <= 2 * buckets + 2 || buckets < 1) return finite
-  const out: MetricPoint[] = [finite[0]!]
-  for (let b = 0; b < buckets; b++) {
-    const from = 1 + Math.floor((b * (n - 2)) / buckets)
-    const to = 1 + Math.floor(((b + 1) * (n - 2)) / buckets)
-    if (to <= from) continue
-    let lo = from
-    let hi = from
-    for (let i = from + 1; i < to; i++) {
-      if (finite[i]!.value < finite[lo]!.value) lo = i
-      if (finite[i]!.value > finite[hi]!.value) hi = i
-    }
-    if (lo === hi) out.push(finite[lo]!)
-    else if (lo < hi) out.push(finite[lo]!, finite[hi]!)
-    else out.push(finite[hi]!, finite[lo]!)
-  }
-  out.push(finite[n - 1]!)
-  return out
+  if (buckets < 1) return finite
+  return decimateIndices(finite.map((p) => p.value), buckets).map((i) => finite[i]!)
 }
 
 /** A run's label in legends and headers: its name (or short id) — unique across the list given. */

@@ -378,7 +378,7 @@ export function tradeGroup(trades: TradeColumns, key: string, rows: readonly num
 /**
  * At most `2 × buckets + 2` indices of a series: the first and last, and each bucket's lowest and highest
  * point in their order — a line through them looks the same at that many pixel columns as one through every
- * point (the typed-array twin of runs.ts' `decimate`).
+ * point. runs.ts' `decimate` draws metric histories with it.
  */
 export function decimateIndices(values: ArrayLike<number>, buckets: number): number[] {
   const n = values.length
