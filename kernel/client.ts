@@ -173,7 +173,7 @@ export class KernelClient {
     writeFileSync(connectionFile, JSON.stringify(connection, null, 2), { mode: 0o600 })
     const client = new KernelClient(options, connection, connectionFile)
     try {
-      await client.waitForReady(options.startupTimeoutMs ?? 60_000, options.signal)
+      await client.waitForReady(options.startupTimeoutMs ?? 120_000, options.signal)
     } catch (error) {
       await client.shutdown()
       throw error

@@ -38,7 +38,7 @@ export interface RunNotebookOptions {
   parameters?: Parameters
   /** Seconds one cell may run before it is interrupted and the run fails. */
   cellTimeout?: number
-  /** Seconds to wait for the kernel to start. Default 60. */
+  /** Seconds to wait for the kernel to start. Default 120: tslab type-checks the lib modules a notebook imports, slow on a busy machine. */
   startupTimeout?: number
   /** Write the executed notebook here (atomically), whatever the status. */
   out?: string
@@ -146,7 +146,7 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
       cwd: options.cwd ?? dirname(resolve(path)),
       env: { ...options.env, MTFLOW_HOME: resolveHome(options.home), MTFLOW_KERNEL_HEADLESS: '1' },
       kernelName: KERNEL_NAME,
-      startupTimeoutMs: (options.startupTimeout ?? 60) * 1000,
+      startupTimeoutMs: (options.startupTimeout ?? 120) * 1000,
       signal: options.signal,
     })
   } catch (error) {

@@ -27,7 +27,7 @@ export function notebookCommand(context: CliContext): Command {
     .option('-p, --parameter <key=value>', 'set a parameter (repeatable); numbers, true/false, null and JSON become literals, anything else a string', collect, [])
     .option('-o, --out <file>', 'where to write the executed notebook (default: MTFLOW_HOME/notebook-runs/<name>/<timestamp>.ipynb)')
     .option('--cell-timeout <seconds>', 'fail a cell that runs longer than this')
-    .option('--startup-timeout <seconds>', 'how long to wait for the kernel to start', '60')
+    .option('--startup-timeout <seconds>', 'how long to wait for the kernel to start (it type-checks the lib modules a notebook imports: slow on a busy machine)', '120')
     .option('--no-progress', 'do not show progress on stderr')
     .option('--track', 'record a tracked run (parameters, the executed notebook as an artifact, the runs it made) and register a notebook version')
     .option('--experiment <name>', 'the experiment of the tracked run', 'notebooks')
