@@ -690,6 +690,11 @@ export class Engine {
     }
   }
 
+  /** One working order withdrawn now, outside any step (lib/live: a restart cancelling an order it recovered). */
+  cancelNow(order: Order, reason: string): void {
+    this.withdraw(this.sleeveOf(order), order, 'CANCELLED', reason)
+  }
+
   /**
    * The kill switch (lib/live `deploy stop --flatten`): every working order of every sleeve cancelled, every
    * position closed by a market order. On the simulated exchange they fill at once at the last close, as

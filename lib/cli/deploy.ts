@@ -45,6 +45,7 @@ interface DeployOptions {
   exchange?: string
   sandbox?: boolean
   apiUrl?: string
+  fsyncBeforeSend?: boolean
   cash?: string
   sizeQty?: string
   sizePct?: string
@@ -88,6 +89,7 @@ export function deployCommand(context: DeployContext): Command {
     .option('--exchange <id>', 'ccxt exchange id (live: where orders go; paper: where live bars come from)')
     .option('--sandbox', "trade on the exchange's sandbox/testnet")
     .option('--api-url <url>', "replace the exchange's REST and WebSocket origins (proxies, stand-ins)")
+    .option('--fsync-before-send', "live: fsync each order's journal entry before sending it (default: written before, fsync'd while it goes out; a restart looks up what a power loss took)")
     .option('--cash <amount>', 'capital (default 100000); the deployment trades weight × cash')
     .option('--size-qty <units>', 'units per entry')
     .option('--size-pct <percent>', 'percent of equity per entry (default 100, costs included)')
@@ -215,7 +217,7 @@ function sharedOptions(o: DeployOptions): SharedDeploymentOptions {
   return {
     timeframe: o.timeframe,
     mode,
-    venue: { exchange: o.exchange, sandbox: o.sandbox === true, ...(o.apiUrl === undefined ? {} : { apiUrl: o.apiUrl }) },
+    venue: { exchange: o.exchange, sandbox: o.sandbox === true, ...(o.apiUrl === undefined ? {} : { apiUrl: o.apiUrl }), ...(o.fsyncBeforeSend === true ? { fsyncBeforeSend: true } : {}) },
     ...(cash === undefined ? {} : { cash }),
     // Left out, the backtest's defaults apply (sizing 100 % of equity, no costs): a paper deployment and its backtest agree.
     ...(qty !== undefined ? { sizing: { qty } } : pct !== undefined ? { sizing: { percent: pct / 100 } } : {}),
@@ -507,6 +509,7 @@ function childArgs(context: DeployContext, plan: Plan, o: DeployOptions): string
   for (const p of plan.params) args.push('--param', p)
   if (o.feed !== undefined) args.push('--feed', o.feed)
   if (o.sandbox === true) args.push('--sandbox')
+  if (o.fsyncBeforeSend === true) args.push('--fsync-before-send')
   if (o.track === false) args.push('--no-track')
   const flags: [string, string | undefined][] = [
     ['--api-url', o.apiUrl],

@@ -8,6 +8,7 @@ import ccxt, { type Exchange, type Market, type Order, type Trade } from 'ccxt'
 import { BrokerError, ConfigError, capMessage } from '../core/index.js'
 import { createExchange, replaceOrigins } from '../data/sources/ccxt-source.js'
 import { WallClock, type Clock } from './feed.js'
+import { useNativeHmac } from './native-hmac.js'
 import type { Venue, VenueEvent, VenueNeeds, VenueOrder, VenueOrderState } from './venue.js'
 
 export interface VenueCredentials {
@@ -132,6 +133,9 @@ export class CcxtVenue implements Venue {
     this.exchange.apiKey = c.apiKey
     this.exchange.secret = c.secret
     if (c.password !== undefined) this.exchange.password = c.password
+    // Signatures by node:crypto (the same bytes as ccxt's own, checked on the first of each hash): ~80 µs
+    // less on every order's way out (native-hmac.ts).
+    useNativeHmac(this.exchange)
     if (exchangeId.startsWith('binance')) {
       // With keys, Binance's loadMarkets also calls /sapi (currencies, margin pairs): not needed to trade spot,
       // and absent on the testnet.
@@ -570,7 +574,21 @@ function isRateRefusal(error: unknown): boolean {
 function stateOf(cid: string, o: Order): VenueOrderState {
   const status = o.status === 'open' || o.status === 'closed' || o.status === 'canceled' || o.status === 'rejected' || o.status === 'expired' ? o.status : 'open'
   const filled = Number(o.filled ?? 0)
-  return { cid, exchangeId: String(o.id), status, filled, average: filled > 0 ? Number(o.average ?? NaN) : NaN }
+  const state: VenueOrderState = { cid, exchangeId: String(o.id), status, filled, average: filled > 0 ? Number(o.average ?? NaN) : NaN }
+  if (o.side === 'buy' || o.side === 'sell') state.side = o.side
+  const qty = Number(o.amount)
+  if (qty > 0 && Number.isFinite(qty)) state.qty = qty
+  const trigger = Number(o.triggerPrice ?? o.stopPrice ?? NaN)
+  const type = String(o.type ?? '').toLowerCase()
+  // Binance's STOP_LOSS(_LIMIT) / TAKE_PROFIT(_LIMIT) come back as their own types, with a trigger price.
+  if (trigger > 0) {
+    state.kind = 'stop'
+    state.price = trigger
+  } else if (type === 'limit' || type === 'limit_maker') {
+    state.kind = 'limit'
+    if (Number(o.price) > 0) state.price = Number(o.price)
+  } else if (type === 'market') state.kind = 'market'
+  return state
 }
 
 function positiveInt(value: number, name: string): number {

@@ -244,7 +244,7 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
   if (config.mode === 'live' && !live) throw new ConfigError(`deployment ${config.name} is live: it needs a live venue (CcxtVenue)`)
   if (config.mode === 'paper' && live) throw new ConfigError(`deployment ${config.name} is paper: it trades on the simulated exchange, never on a live venue`)
   const venue = options.venue ?? new SimVenue()
-  const journal = OrderJournal.open(dir, journalId(dir, config.name), { durability: live ? 'each' : 'step' })
+  const journal = OrderJournal.open(dir, journalId(dir, config.name), { durability: !live ? 'step' : config.venue.fsyncBeforeSend === true ? 'strict' : 'each' })
   const guards = guardsFor(config)
   const alerts = join(dir, 'alerts.jsonl')
   const alert = (text: string) => {
@@ -639,6 +639,9 @@ interface LiveOpsOptions {
   graceMs: number
 }
 
+/** Client ids after the journal's last looked up in a row, and found nowhere, before a start stops looking. */
+const LOST_WINDOW = 3
+
 /** Orders whose outcome this process is still waiting for: reconciliation leaves them to the lookups. */
 const inFlight = (o: JournalOrder) => o.state === 'INTENT' || o.state === 'SENT' || o.state === 'UNKNOWN'
 
@@ -762,6 +765,73 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
     }
   }
 
+  /**
+   * Orders whose intents a power loss took. A live journal writes each intent before its order is sent but
+   * fsyncs it in the background while the order goes out (durability "each"), so a machine that lost power
+   * within that fsync can come back with a journal that ends before orders it sent. Their client ids are the
+   * sequence numbers after the journal's last: each is looked up at the venue, on every symbol, until
+   * LOST_WINDOW in a row are found nowhere. A found order is journaled again from the venue's answer (role
+   * "recovered", attributed to the deployment's strategy), its trades booked, and, when still open, adopted
+   * and cancelled — the strategy that placed it kept no memory of it. A number found nowhere before a found
+   * one is skipped. Until this has run (the venue answered), reconciliation fails and nothing new is sent: a
+   * new intent would otherwise take a client id the venue may already hold.
+   */
+  let recovered = false
+  const recoverLost = async (): Promise<void> => {
+    const found: { seq: number; cid: string; symbol: string; state: VenueOrderState }[] = []
+    let misses = 0
+    for (let seq = journal.current.nextSeq; misses < LOST_WINDOW && found.length < 1000; seq++) {
+      const cid = journal.clientIdOf(seq)
+      let hit: { symbol: string; state: VenueOrderState } | undefined
+      for (const symbol of config.symbols) {
+        let state: VenueOrderState | undefined
+        try {
+          state = await venue.lookup(cid, symbol)
+        } catch (error) {
+          throw new BrokerError(`could not look up client id ${cid} on ${symbol} (${errorMessage(error)}): orders whose journal entries a power loss took cannot be ruled out; the deployment halts: no new orders until the venue answers`, { cause: error })
+        }
+        if (state !== undefined) {
+          hit = { symbol, state }
+          break
+        }
+      }
+      if (hit === undefined) misses++
+      else {
+        found.push({ seq, cid, ...hit })
+        misses = 0
+      }
+    }
+    const engine = session.engine
+    const sleeve = engine.sleeves[0]!
+    for (const f of found) {
+      const time = clock.now()
+      while (journal.current.nextSeq < f.seq) journal.skip('intent lost (power loss); no order under its client id at the venue', time)
+      const v = f.state
+      const trades = v.filled > 0 ? await venue.orderTrades(f.cid, f.symbol) : []
+      const side = v.side ?? trades[0]?.side
+      const qty = v.qty ?? (v.status === 'closed' ? v.filled : undefined)
+      if (side === undefined || qty === undefined || !(qty > 0)) {
+        throw new BrokerError(`${f.cid} is at the venue (order ${v.exchangeId}) but its journal entry was lost and the venue does not say its side and quantity; book it by hand: the deployment halts`)
+      }
+      const kind = v.kind ?? 'market'
+      const placed = journal.intent({ strategy: sleeve.name, symbol: f.symbol, side, qty, kind, ...(v.price === undefined ? {} : { price: v.price }), role: 'recovered', tag: 'intent lost (power loss); found at the venue by its client id' }, time)
+      if (placed.clientOrderId !== f.cid) throw new BrokerError(`recovering ${f.cid}: the journal gave ${placed.clientOrderId}`)
+      journal.ack(f.cid, v.exchangeId, time)
+      for (const t of trades) {
+        if (journal.fill(f.cid, { tradeId: t.tradeId, qty: t.qty, price: t.price, fee: t.fee }, t.time)) engine.restoreFill(sleeve.name, f.symbol, side, t.qty, t.price, t.fee, t.time)
+      }
+      const filled = journal.order(f.cid).filled
+      if (v.status === 'open') {
+        const order = engine.adopt(sleeve.name, { cid: f.cid, symbol: f.symbol, side, type: kind, role: 'entry', qty, filled, avgPrice: journal.order(f.cid).avgPrice, ...(kind === 'limit' && v.price !== undefined ? { limit: v.price } : {}), ...(kind === 'stop' && v.price !== undefined ? { stop: v.price } : {}), tag: 'recovered' }, time)
+        session.orders.set(f.cid, order)
+        ;(venue as { adopt?(cid: string, symbol: string, exchangeId?: string): void }).adopt?.(f.cid, f.symbol, v.exchangeId)
+        engine.cancelNow(order, 'its intent was lost (power loss): cancelled at restart')
+      } else if (v.status === 'canceled' || v.status === 'expired' || (v.status === 'rejected' && filled > 0)) journal.cancel(f.cid, time, `${v.status} at the venue`)
+      else if (v.status === 'rejected') journal.reject(f.cid, 'rejected at the venue', time)
+      alert(`recovered ${f.cid}: its journal entry was lost (power loss), the venue has it as order ${v.exchangeId} (${v.status}, ${side} ${qty} ${f.symbol}, filled ${filled}); journaled${v.status === 'open' ? ', and cancelled' : ''}`)
+    }
+  }
+
   const bookOutside = (symbol: string, venueQty: number, trades: readonly VenueTrade[], time: number) => {
     const engine = session.engine
     const k = engine.symbolIndex.get(symbol)
@@ -801,6 +871,10 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
     async reconcile() {
       await resolveUnknown()
       try {
+        if (!recovered) {
+          await recoverLost()
+          recovered = true
+        }
         await reconcileOnce()
         halted = undefined
       } catch (error) {

@@ -201,7 +201,7 @@ export async function fetchVenueView(venue: ReconcilableVenue, state: Readonly<J
   return { time: clock.now(), orders, openOrders, trades, positions }
 }
 
-/** Append a reconciliation's events to the journal (each checked and fsync'd, in order). */
+/** Append a reconciliation's events to the journal (each checked and written, in order). */
 export function appendReconciliation(journal: OrderJournal, rec: Reconciliation): void {
   for (const e of rec.events) {
     switch (e.type) {

@@ -5,7 +5,7 @@
 //
 // Orders go to the session's venue. SimVenue (paper, the default): the engine fills them against the bars
 // with the backtest's fill model, and the journal records what it did. A venue that fills orders itself
-// (CcxtVenue): each order's intent is journaled (fsync'd) with its client order id, marked sent, then handed
+// (CcxtVenue): each order's intent is journaled (written; fsync'd before or while it goes out) with its client order id, marked sent, then handed
 // to the venue; the venue's answers — acknowledgement, fills, cancels, rejections, "unknown" — come back as
 // events, are journaled first (a fill whose trade id was seen is dropped there) and then applied to the
 // engine, between steps, never inside one. Spot venues have no reduce-only flag, so exits and bracket legs
@@ -70,7 +70,7 @@ export class EngineSession {
     this.onEvent = session.onEvent
     if (live) {
       if (this.journal === undefined) throw new ConfigError('a live venue needs the order journal (intents are journaled before orders are sent)')
-      if (this.journal.durability !== 'each') throw new ConfigError('a live venue needs journal durability "each": an intent must be on disk before its order is sent')
+      if (this.journal.durability === 'step') throw new ConfigError('a live venue needs journal durability "each" or "strict": an intent must be written before its order is sent')
       if (this.clock === undefined) throw new ConfigError('a live venue needs a clock')
       this.engine.hooks = this.liveHooks(this.journal, session.venue!, this.clock)
       session.venue!.events((event) => this.deliver(event))
@@ -78,7 +78,7 @@ export class EngineSession {
   }
 
   /**
-   * The engine's order flow to a live venue: intent (fsync'd) → sent → venue.submit, in that order, for
+   * The engine's order flow to a live venue: intent (written, its fsync started or done) → sent → venue.submit, in that order, for
    * every order the engine places; a cancel or an expiry becomes a cancel request. Fills, cancels and
    * rejections are journaled when the venue reports them (applyVenueEvent), not here.
    */

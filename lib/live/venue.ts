@@ -31,6 +31,12 @@ export interface VenueOrderState {
   filled: number
   /** Quantity-weighted average fill price (NaN before any fill). */
   average: number
+  /** What the order is, when the venue says (a restart rebuilds an order whose intent was lost from it). */
+  side?: 'buy' | 'sell'
+  qty?: number
+  kind?: 'market' | 'limit' | 'stop'
+  /** Limit price (limit) or trigger price (stop). */
+  price?: number
 }
 
 export type VenueEvent =

@@ -4,6 +4,6 @@ import { benchLive, type Throttle } from './live.js'
 
 export async function main(args: string[]): Promise<string> {
   const throttles = args[2] === undefined ? undefined : (args[2].split(',') as Throttle[])
-  const rows = await benchLive((text) => process.stderr.write(`${text}\n`), { bars: Number(args[0] ?? 2000), warmup: Number(args[1] ?? 300), ...(throttles === undefined ? {} : { throttles }) })
+  const rows = await benchLive((text) => process.stderr.write(`${text}\n`), { bars: Number(args[0] ?? 2000), warmup: Number(args[1] ?? 1000), ...(throttles === undefined ? {} : { throttles }) })
   return JSON.stringify(rows)
 }

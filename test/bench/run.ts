@@ -12,9 +12,10 @@
 //     (test/bench/server.ts; BENCH_SERVER_SECONDS, BENCH_SERVER_PROF=DIR for the server's CPU profile.)
 //   tune — tuner overhead per trial at 1,000 trials (random, TPE) and TPE's best after 100 trials on
 //     Branin and the 10-d sphere, against Optuna (Debian python3-optuna; test/bench/optuna_ref.py).
-//   live — a live deployment's closed bar → order request on the socket (EngineSession + CcxtVenue, the real
-//     ccxt, the Binance stand-in in its own process, the journal fsync'd per event): p50/p99/max over 2,000
-//     bars, and the fsync share; reference: p99 ≤ 1 ms (test/bench/live.ts).
+//   live — a live deployment's closed bar → order request leaving the process (EngineSession + CcxtVenue, the
+//     real ccxt, the Binance stand-in in its own process, the journal written per event and each intent's
+//     fsync started in the thread pool): p50/p99/max over 2,000 bars after 1,000 of warm-up, the median of 3
+//     runs (BENCH_LIVE_RUNS); reference: p99 ≤ 1 ms (test/bench/live.ts).
 //   ml — a decision tree on 50,000 × 20 to depth 20 (target ≤ 0.5 s) and a 100-tree forest on 2 workers,
 //     against scikit-learn (Debian python3-sklearn) on the same bytes, with held-out accuracy of each.
 
@@ -228,8 +229,8 @@ if (wanted('backtest')) {
 
 if (wanted('live')) {
   progress('live: bar → order request (own process; the Binance stand-in in a third)…')
-  // As the CLI runs: tsx's require hook (require-child.cjs). BENCH_LIVE_BARS measured bars (default 2,000) after 300 of warm-up.
-  const child = spawnSync(process.execPath, [join(ROOT, 'test/bench/require-child.cjs'), join(ROOT, 'test/bench/live-child.ts'), process.env.BENCH_LIVE_BARS ?? '2000', '300'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 })
+  // As the CLI runs: tsx's require hook (require-child.cjs). BENCH_LIVE_BARS measured bars (default 2,000) after 1,000 of warm-up.
+  const child = spawnSync(process.execPath, [join(ROOT, 'test/bench/require-child.cjs'), join(ROOT, 'test/bench/live-child.ts'), process.env.BENCH_LIVE_BARS ?? '2000', '1000'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 })
   if (child.status !== 0) throw new Error(`live bench failed: ${child.stderr}`)
   rows.push(...(JSON.parse(child.stdout) as typeof rows))
 }

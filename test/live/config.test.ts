@@ -154,6 +154,13 @@ describe('validateDeploymentConfig', () => {
     }
   })
 
+  it('venue.fsyncBeforeSend is true or false, kept only when true', () => {
+    const venue = (v: unknown) => ({ ...base(), venue: { exchange: 'binance', fsyncBeforeSend: v } })
+    expect(validateDeploymentConfig(venue(true)).venue).toEqual({ exchange: 'binance', sandbox: false, fsyncBeforeSend: true })
+    expect(validateDeploymentConfig(venue(false)).venue).toEqual({ exchange: 'binance', sandbox: false })
+    expect(() => validateDeploymentConfig(venue('yes'))).toThrow(/venue\.fsyncBeforeSend must be true or false \(received "yes"\)/)
+  })
+
   it('names the config it checks', () => {
     expect(() => validateDeploymentConfig({ ...base(), weight: 2 }, 'deployment prod@4 (deployment.json)')).toThrow(/^deployment prod@4 \(deployment\.json\): weight must be/)
   })

@@ -4,11 +4,12 @@
 // with that order UNKNOWN under the same client id (looked up, never sent again).
 
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import fs, { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { syncBuiltinESMExports } from 'node:module'
 import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { clientOrderId, OrderJournal } from '../../lib/live/index.js'
 import { FIXTURES } from '../helpers.js'
 
@@ -133,7 +134,7 @@ describe('durability and the written records', () => {
     const each = OrderJournal.open(fresh(), 'd')
     each.intent({ strategy: 's', symbol: 'X', side: 'buy', qty: 1, kind: 'market' }, 1)
     expect(readFileSync(each.file, 'utf8').split('\n').filter((l) => l !== '')).toHaveLength(1)
-    expect(() => OrderJournal.open(fresh(), 'd', { durability: 'sometimes' as 'each' })).toThrow('journal durability must be "each" or "step" (received "sometimes")')
+    expect(() => OrderJournal.open(fresh(), 'd', { durability: 'sometimes' as 'each' })).toThrow('journal durability must be "each", "strict" or "step" (received "sometimes")')
   })
 
   it('an amend follows a bracket leg; a tag starting with # and a time of NaN come back as written', () => {
@@ -158,5 +159,119 @@ describe('durability and the written records', () => {
     const first = JSON.parse(readFileSync(j.file, 'utf8').split('\n').find((l) => l !== '')!) as Record<string, unknown>
     expect(first.time).toBe('#NaN')
     expect(first.tag).toBe('##7')
+  })
+})
+
+describe('when an intent reaches the disk', () => {
+  // node:fs's fsync and fsyncSync wrapped where the journal calls them (ES module importers see the
+  // wrapper after syncBuiltinESMExports); `answer` decides how a background fsync returns.
+  const plain = { fsync: fs.fsync, fsyncSync: fs.fsyncSync }
+  let calls: string[] = []
+  let answer: (callback: (error: NodeJS.ErrnoException | null) => void, fd: number) => void = (callback, fd) => plain.fsync(fd, callback)
+  /** Counts the calls on files in `dir` only (a journal of an earlier test may still be finishing its fsync). */
+  const wrap = (dir: string) => {
+    calls = []
+    const ours = (fd: number) => {
+      try {
+        return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir)
+      } catch {
+        return false
+      }
+    }
+    ;(fs as { fsync: unknown }).fsync = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => {
+      if (ours(fd)) calls.push('fsync')
+      answer(callback, fd)
+    }
+    fs.fsyncSync = (fd: number) => {
+      if (ours(fd)) calls.push('fsyncSync')
+      plain.fsyncSync(fd)
+    }
+    syncBuiltinESMExports()
+  }
+  afterEach(() => {
+    ;(fs as { fsync: unknown }).fsync = plain.fsync
+    fs.fsyncSync = plain.fsyncSync
+    syncBuiltinESMExports()
+    answer = (callback, fd) => plain.fsync(fd, callback)
+  })
+  const intent = { strategy: 's', symbol: 'X', side: 'buy' as const, qty: 1, kind: 'market' as const }
+
+  it('"each": written before the call returns, its fsync started in the background (nothing synchronous on the way out); "strict": fsync\'d before it returns', async () => {
+    const dir = fresh()
+    wrap(dir)
+    const each = OrderJournal.open(dir, 'd')
+    const o = each.intent(intent, 1)
+    each.sent(o.clientOrderId, 2)
+    expect(calls).toEqual(['fsync']) // started, not waited for
+    expect(readFileSync(each.file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l).type)).toEqual(['intent', 'sent'])
+    await each.synced()
+    // A new file's folder entry is synced once, after its first fsync returned (off the order's way).
+    expect(calls).toEqual(['fsync', 'fsyncSync'])
+    calls = []
+    // A second intent while an fsync runs is owed another one after it (the running one may have missed it).
+    answer = (callback, fd) => setTimeout(() => plain.fsync(fd, callback), 20)
+    each.intent(intent, 3)
+    each.intent(intent, 4)
+    each.intent(intent, 5)
+    expect(calls).toEqual(['fsync'])
+    await each.synced()
+    await new Promise((r) => setTimeout(r, 60))
+    expect(calls).toEqual(['fsync', 'fsync'])
+    each.close()
+
+    const strictDir = fresh()
+    wrap(strictDir)
+    const strict = OrderJournal.open(strictDir, 'd', { durability: 'strict' })
+    strict.intent(intent, 1)
+    expect(calls).toEqual(['fsyncSync', 'fsyncSync']) // the file, then (new) its folder
+    strict.intent(intent, 2)
+    expect(calls).toEqual(['fsyncSync', 'fsyncSync', 'fsyncSync'])
+    strict.close()
+  })
+
+  it('a background fsync that fails: the next event throws, naming the file and the error, and nothing more is written', async () => {
+    const dir = fresh()
+    wrap(dir)
+    const j = OrderJournal.open(dir, 'd')
+    answer = (callback) => setImmediate(() => callback(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' })))
+    const o = j.intent(intent, 1)
+    await j.synced()
+    expect(() => j.sent(o.clientOrderId, 2)).toThrow(`${j.file}: an earlier fsync failed (EIO: i/o error, fsync); the journal can no longer promise what is on disk, so nothing more is written (nor sent)`)
+    expect(readFileSync(j.file, 'utf8').split('\n').filter((l) => l !== '')).toHaveLength(1)
+    expect(j.order(o.clientOrderId).state).toBe('INTENT')
+  })
+
+  it('close while an fsync runs: closed once it returns; the file is whole and a reopened journal goes on', async () => {
+    const dir = fresh()
+    wrap(dir)
+    const j = OrderJournal.open(dir, 'd')
+    answer = (callback, fd) => setTimeout(() => plain.fsync(fd, callback), 30)
+    const o = j.intent(intent, 1)
+    j.close() // synchronously fsync'd (durable now), the descriptor left to the running fsync
+    expect(calls).toEqual(['fsync', 'fsyncSync'])
+    await j.synced()
+    const again = OrderJournal.open(dir, 'd')
+    expect(again.order(o.clientOrderId).state).toBe('UNKNOWN')
+    again.ack(o.clientOrderId, 'ex-1', 2)
+    again.close()
+    expect(OrderJournal.open(dir, 'd').order(o.clientOrderId).state).toBe('ACKED')
+  })
+
+  it('skip gives a sequence number up: the next intent takes the one after it, also after a reopen', () => {
+    const dir = fresh()
+    const j = OrderJournal.open(dir, 'dep')
+    j.skip('intent lost', 1)
+    j.skip('intent lost', 2)
+    const o = j.intent(intent, 3)
+    expect(o.seq).toBe(3)
+    expect(o.clientOrderId).toBe(clientOrderId('dep', 3))
+    expect(j.clientIdOf(4)).toBe(clientOrderId('dep', 4))
+    j.close()
+    const lines = readFileSync(j.file, 'utf8').split('\n').filter((l) => l !== '')
+    expect(lines[0]).toBe('{"type":"skip","seq":1,"reason":"intent lost","time":1}')
+    expect(OrderJournal.open(dir, 'dep').current.nextSeq).toBe(4)
+    // A skip out of turn is refused and not written.
+    writeFileSync(join(dir, 'journal.jsonl'), `${lines.join('\n')}\n{"type":"skip","seq":9,"reason":"x","time":4}\n`)
+    expect(() => OrderJournal.open(dir, 'dep')).toThrow('skip of sequence 9 where 4 was next')
   })
 })
