@@ -68,12 +68,31 @@ export interface VenueNeeds {
   kinds: ReadonlySet<OrderKind>
 }
 
+/**
+ * Two exit legs of one bracket — a take-profit limit and a stop-loss stop, same symbol, side and quantity —
+ * as one OCO (one-cancels-the-other) order list at the venue: on spot both legs then lock the coins once
+ * (Binance's POST /api/v3/orderList/oco), where two separate orders would each need them.
+ */
+export interface VenueOrderList {
+  /** The list's own client id (unique at the venue, like an order's). */
+  listCid: string
+  /** [take-profit (kind limit), stop-loss (kind stop)]. */
+  legs: [VenueOrder, VenueOrder]
+}
+
 export interface Venue {
   /** True when the engine matches orders against bars (SimVenue); false when fills come from the venue. */
   readonly matchesOnBars: boolean
   /** Check capabilities and load markets; throws a ConfigError naming what is missing. */
   start(needs: VenueNeeds): Promise<void>
   submit(order: VenueOrder): void
+  /**
+   * Present when the venue takes OCO order lists (CcxtVenue on Binance spot). Events come per leg as for
+   * `submit` (ack, fills, reject or unknown for each). Once either leg executes, in part or in full, the venue
+   * ends the other and reports a `cancel` for it. Cancelling either leg cancels the list: a `cancel` is
+   * reported for both, and a cancel asked for a leg already ended sends nothing.
+   */
+  submitList?(list: VenueOrderList): void
   cancel(cid: string, exchangeId?: string): void
   /** Find an order by its client id (resolves UNKNOWN; undefined when the venue never saw it). */
   lookup(cid: string, symbol: string): Promise<VenueOrderState | undefined>
