@@ -21,7 +21,7 @@ import type { Engine, SeriesState } from '../backtest/engine.js'
 import type { Clock, FeedBar, MarketFeed } from './feed.js'
 import type { OrderJournal } from './journal.js'
 import { intentOf, simJournalHooks } from './sim-venue.js'
-import type { Venue, VenueEvent } from './venue.js'
+import type { Venue, VenueEvent, VenueOrder } from './venue.js'
 import type { Order } from '../backtest/orders.js'
 import type { EngineHooks } from '../backtest/engine.js'
 
@@ -52,6 +52,11 @@ export class EngineSession {
   readonly orders = new Map<string, Order>()
   /** Live venue: orders journaled and waiting to be sent until same-side orders being cancelled are gone. */
   private readonly parked: Order[] = []
+  /**
+   * Live venue with OCO lists (venue.submitList): bracket legs journaled and waiting for the end of the
+   * current drain or step, so a take-profit and a stop-loss of one entry go out together as one list.
+   */
+  private readonly pendingLegs: Order[] = []
   /** Live venue: sent orders whose quantity changed, being cancelled to be placed again (see `amended`). */
   private readonly replacing = new Set<Order>()
   /** Live venue: what a replaced order had filled when its current client id was journaled (that id's quantity is the rest). */
@@ -111,7 +116,7 @@ export class EngineSession {
           this.parked.push(order)
           return
         }
-        this.send(order, now)
+        this.dispatch(order, now)
       },
       amended: (order: Order) => {
         const o = journal.current.orders.get(order.cid)
@@ -129,6 +134,13 @@ export class EngineSession {
       filled: () => {},
       ended: () => {},
       withdraw: (order: Order) => {
+        const pending = this.pendingLegs.indexOf(order)
+        if (pending >= 0) {
+          // Journaled, waiting for its sibling to go out with it: never sent, so cancelled here.
+          this.pendingLegs.splice(pending, 1)
+          this.deliver({ type: 'cancel', cid: order.cid, reason: 'cancelled before it was sent', time: clock.now() })
+          return
+        }
         const at = this.parked.indexOf(order)
         // Being replaced: its cancel is on its way already, and now ends the order.
         if (at < 0 && this.replacing.has(order)) this.replacing.delete(order)
@@ -158,13 +170,59 @@ export class EngineSession {
     this.base.set(order, order.filled)
     this.intent(order, left, now)
     if (order.role !== 'entry' && this.blockers(order)) this.parked.push(order)
+    else this.dispatch(order, now)
+  }
+
+  /** A bracket leg waits for its sibling when the venue takes OCO lists; anything else is sent now. */
+  private dispatch(order: Order, now: number): void {
+    if (this.venue?.submitList !== undefined && (order.role === 'stop-loss' || order.role === 'take-profit') && order.parentId > 0) this.pendingLegs.push(order)
     else this.send(order, now)
+  }
+
+  /**
+   * The legs waiting since this drain or step began: a take-profit limit and a stop-loss stop of one entry,
+   * same side and quantity, go out as one OCO list — on spot they then lock the coins once, where two orders
+   * would each need them. A leg whose sibling is still being cancelled at the venue (both are replaced when
+   * their entry's later fills grow them) waits for it; any other goes out alone.
+   */
+  private flushLegs(): void {
+    if (this.pendingLegs.length === 0) return
+    const legs = this.pendingLegs.splice(0)
+    const now = this.clock!.now()
+    const gone = new Set<Order>()
+    for (const leg of legs) {
+      if (gone.has(leg)) continue
+      gone.add(leg)
+      if (!leg.working) continue
+      const left = leg.qty - leg.filled
+      const sibling = legs.find((o) => !gone.has(o) && o.working && o.parentId === leg.parentId && o.role !== leg.role && o.side === leg.side && o.symbol === leg.symbol && Math.abs(o.qty - o.filled - left) <= 1e-12)
+      if (sibling === undefined) {
+        const waiting = [...this.replacing].some((o) => o !== leg && o.parentId === leg.parentId && o.working && o.role !== leg.role)
+        if (waiting) this.pendingLegs.push(leg)
+        else this.send(leg, now)
+        continue
+      }
+      gone.add(sibling)
+      const [takeProfit, stopLoss] = leg.role === 'take-profit' ? [leg, sibling] : [sibling, leg]
+      if (takeProfit.type !== 'limit' || stopLoss.type !== 'stop') {
+        this.send(leg, now)
+        this.send(sibling, now)
+        continue
+      }
+      this.journal!.sent(takeProfit.cid, now)
+      this.journal!.sent(stopLoss.cid, now)
+      this.venue!.submitList!({ listCid: `${stopLoss.cid}L`, legs: [this.venueOrder(takeProfit), this.venueOrder(stopLoss)] })
+    }
   }
 
   /** Journal "sent", then hand the order to the venue (what is left of it: a replacement carries only that). */
   private send(order: Order, now: number): void {
     this.journal!.sent(order.cid, now)
-    this.venue!.submit({
+    this.venue!.submit(this.venueOrder(order))
+  }
+
+  private venueOrder(order: Order): VenueOrder {
+    return {
       cid: order.cid,
       symbol: order.symbol,
       side: order.side,
@@ -173,7 +231,7 @@ export class EngineSession {
       ...(order.type === 'limit' ? { limit: order.limit } : {}),
       ...(order.type === 'stop' ? { stop: order.stop } : {}),
       ...(order.role === 'entry' ? {} : { reduceOnly: true }),
-    })
+    }
   }
 
   /** Whether orders of the same sleeve, symbol and side that were sent are being cancelled (their coins still locked). */
@@ -206,7 +264,7 @@ export class EngineSession {
         order.qty = order.filled + held
         this.journal!.amend(order.cid, order.qty - (this.base.get(order) ?? 0), now)
       }
-      this.send(order, now)
+      this.dispatch(order, now)
     }
   }
 
@@ -250,6 +308,7 @@ export class EngineSession {
     do {
       while (this.inbox.length > 0) this.applyVenueEvent(this.inbox.shift()!)
       this.releaseParked()
+      this.flushLegs()
     } while (this.inbox.length > 0)
     this.journal?.flush()
   }
@@ -394,7 +453,7 @@ export class EngineSession {
       this.journal.mark(watermark, this.clock?.now() ?? watermark)
       this.journal.flush()
     }
-    if (this.inbox.length > 0 || this.parked.length > 0) this.drainInbox()
+    if (this.inbox.length > 0 || this.parked.length > 0 || this.pendingLegs.length > 0) this.drainInbox()
   }
 
   /** The end of the data (a replay that ran out): as a backtest ends — brackets expire, open trades are marked open. */

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { EngineSession, ManualClock, OrderJournal, type Venue, type VenueEvent, type VenueOrder } from '../../lib/live/index.js'
+import { EngineSession, ManualClock, OrderJournal, type Venue, type VenueEvent, type VenueOrder, type VenueOrderList } from '../../lib/live/index.js'
 import { scripted } from '../backtest/scripted.js'
 import type { Context } from '../../lib/strategy/index.js'
 
@@ -48,12 +48,25 @@ class ScriptedVenue implements Venue {
   }
 }
 
-function setup(script: Record<number, (ctx: Context<Record<string, number>>) => void>) {
+/** The scripted venue, taking OCO lists as CcxtVenue does on Binance spot. */
+class ListVenue extends ScriptedVenue {
+  lists: VenueOrderList[] = []
+  journalAtList: string[] = []
+  constructor(private readonly file: () => string) {
+    super(file)
+  }
+  submitList(list: VenueOrderList): void {
+    this.lists.push(list)
+    this.journalAtList.push(readFileSync(this.file(), 'utf8'))
+  }
+}
+
+function setup<V extends ScriptedVenue = ScriptedVenue>(script: Record<number, (ctx: Context<Record<string, number>>) => void>, make?: (file: () => string) => V) {
   const dir = mkdtempSync(join(tmpdir(), 'mtflow-live-session-'))
   dirs.push(dir)
   const journal = OrderJournal.open(dir, 'live-test')
   const clock = new ManualClock(T0)
-  const venue = new ScriptedVenue(() => journal.file)
+  const venue = (make ?? ((file) => new ScriptedVenue(file) as V))(() => journal.file)
   const problems: string[] = []
   const session = new EngineSession(
     { cash: 10_000, sleeves: [{ strategy: scripted(script), symbols: ['BTC/USDT'], timeframe: '1h', weight: 1 }] },
@@ -184,5 +197,84 @@ describe('a session with a venue that fills orders itself', () => {
     bar(120)
     const trades = session.results().strategies[0]!.trades
     expect([trades.pnl.length, trades.pnl[0]]).toEqual([1, 20 - 0.22])
+  })
+})
+
+describe('bracket legs on a venue with OCO lists (Binance spot): one list, never two orders holding the same coins', () => {
+  const listVenue = (file: () => string) => new ListVenue(file)
+
+  it('the entry fills: both legs go out as one list (journaled and marked sent first); the take-profit fills, the venue ends the stop', async () => {
+    const { journal, venue, session, bar, settle } = setup({ 1: (ctx) => ctx.buy('BTC/USDT', { qty: 1, stopLoss: 90, takeProfit: 120 }) }, listVenue)
+    bar(100)
+    bar(100)
+    const entry = venue.submitted[0]!
+    venue.emit({ type: 'fill', cid: entry.cid, tradeId: 'e1', qty: 1, price: 100, fee: 0.1, liquidity: 'taker', time: T0 + 2 * H })
+    await settle()
+    expect(venue.submitted).toEqual([entry]) // no leg alone
+    expect(venue.lists).toHaveLength(1)
+    const [tp, sl] = venue.lists[0]!.legs
+    expect([tp, sl].map((o) => [o.side, o.kind, o.qty, o.stop ?? o.limit, o.reduceOnly])).toEqual([
+      ['sell', 'limit', 1, 120, true],
+      ['sell', 'stop', 1, 90, true],
+    ])
+    expect(venue.lists[0]!.listCid).toBe(`${sl.cid}L`)
+    const seen = venue.journalAtList[0]!.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { type: string; clientOrderId?: string }).filter((l) => l.clientOrderId === tp.cid || l.clientOrderId === sl.cid)
+    expect(seen.map((l) => l.type).sort()).toEqual(['intent', 'intent', 'sent', 'sent'])
+    venue.emit({ type: 'ack', cid: tp.cid, exchangeId: 'X2', time: T0 + 2 * H + 1 })
+    venue.emit({ type: 'ack', cid: sl.cid, exchangeId: 'X3', time: T0 + 2 * H + 1 })
+    // The take-profit executes; the exchange ends the stop (the venue reports it), and the engine's own OCO
+    // asks to cancel it too (the venue sends nothing for a leg already ended).
+    venue.emit({ type: 'fill', cid: tp.cid, tradeId: 'tp', qty: 1, price: 120, fee: 0.12, liquidity: 'maker', time: T0 + 3 * H })
+    venue.emit({ type: 'cancel', cid: sl.cid, reason: 'ended by binance: its OCO sibling executed', time: T0 + 3 * H })
+    await settle()
+    expect(venue.cancels).toEqual([sl.cid])
+    expect(session.orders.get(sl.cid)!).toMatchObject({ status: 'CANCELLED' })
+    expect(journal.order(sl.cid).state).toBe('CANCELLED')
+    expect(journal.position('scripted', 'BTC/USDT')).toBe(0)
+  })
+
+  it('an entry filled in two parts: the list is cancelled and sent again, whole, under new client ids — no leg goes out alone meanwhile', async () => {
+    const { journal, venue, bar, settle, session } = setup({ 1: (ctx) => ctx.buy('BTC/USDT', { qty: 1, stopLoss: 90, takeProfit: 120 }) }, listVenue)
+    bar(100)
+    bar(100)
+    const entry = venue.submitted[0]!
+    venue.emit({ type: 'fill', cid: entry.cid, tradeId: 'e1', qty: 0.4, price: 100, fee: 0.04, liquidity: 'taker', time: T0 + 2 * H })
+    await settle()
+    const [tp1, sl1] = venue.lists[0]!.legs
+    expect([tp1.qty, sl1.qty]).toEqual([0.4, 0.4])
+    venue.emit({ type: 'ack', cid: tp1.cid, exchangeId: 'X2', time: T0 + 2 * H + 1 })
+    venue.emit({ type: 'ack', cid: sl1.cid, exchangeId: 'X3', time: T0 + 2 * H + 1 })
+    venue.emit({ type: 'fill', cid: entry.cid, tradeId: 'e2', qty: 0.6, price: 100, fee: 0.06, liquidity: 'taker', time: T0 + 2 * H + 2 })
+    await settle()
+    // Both legs grow to 1: cancel asked for each (the venue cancels the list once); nothing new until both are gone.
+    expect([...venue.cancels].sort()).toEqual([tp1.cid, sl1.cid].sort())
+    expect(venue.lists).toHaveLength(1)
+    venue.emit({ type: 'cancel', cid: tp1.cid, reason: 'canceled', time: T0 + 2 * H + 3 })
+    await settle()
+    expect(venue.lists).toHaveLength(1) // the take-profit waits for its sibling's cancel
+    expect(venue.submitted).toEqual([entry])
+    venue.emit({ type: 'cancel', cid: sl1.cid, reason: 'cancelled with its OCO list', time: T0 + 2 * H + 3 })
+    await settle()
+    expect(venue.lists).toHaveLength(2)
+    const [tp2, sl2] = venue.lists[1]!.legs
+    expect([tp2, sl2].map((o) => [o.kind, o.qty, o.stop ?? o.limit])).toEqual([
+      ['limit', 1, 120],
+      ['stop', 1, 90],
+    ])
+    expect([tp2.cid, sl2.cid]).not.toContain(tp1.cid)
+    expect(journal.order(tp1.cid)).toMatchObject({ state: 'CANCELLED', reason: 'replaced: quantity now 1 left' })
+    expect(journal.order(sl2.cid)).toMatchObject({ state: 'SENT', qty: 1 })
+    expect(venue.submitted).toEqual([entry])
+    expect(session.engine.sleeves[0]!.book.positions[0]!.qty).toBe(1)
+  })
+
+  it('a bracket with a stop only: the leg goes out alone, as an order', async () => {
+    const { venue, bar, settle } = setup({ 1: (ctx) => ctx.buy('BTC/USDT', { qty: 1, stopLoss: 90 }) }, listVenue)
+    bar(100)
+    bar(100)
+    venue.emit({ type: 'fill', cid: venue.submitted[0]!.cid, tradeId: 'e1', qty: 1, price: 100, fee: 0.1, liquidity: 'taker', time: T0 + 2 * H })
+    await settle()
+    expect(venue.lists).toEqual([])
+    expect(venue.submitted.slice(1).map((o) => [o.kind, o.qty, o.stop])).toEqual([['stop', 1, 90]])
   })
 })
