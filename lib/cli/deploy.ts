@@ -441,13 +441,16 @@ async function liveParts(context: DeployContext, config: DeploymentConfig, strat
   const ccxtFeed = lazy('../live/ccxt-feed.js') as typeof import('../live/ccxt-feed.js')
   const { createExchange, replaceOrigins } = lazy('../data/sources/ccxt-source.js') as typeof import('../data/sources/ccxt-source.js')
   const { exchange: id, apiUrl, sandbox } = config.venue
+  // A testnet's candles are its own (thin books, other prices): kept under a lake source of their own, so
+  // the exchange's real history is never mixed with them.
+  const source = sandbox ? `${id}-sandbox` : id
   const subs = strategy.universe(config.params as never, { symbols: config.symbols, timeframe: config.timeframe })
   const warm = Math.max(HISTORY_BARS, strategy.warmup(config.params as never) + 1)
   const widest = Math.max(...subs.map((s) => timeframeMs(s.timeframe)))
-  log(`deployment ${config.name}: catching the lake up from ${id}`)
-  const reports = await catchUp(context.home, { exchange: id, ...(apiUrl === undefined ? {} : { apiUrl }), subscriptions: subs, since: clock.now() - (warm + 1) * widest })
+  log(`deployment ${config.name}: catching the lake up from ${id}${sandbox ? "'s sandbox" : ''} (lake source ${source})`)
+  const reports = await catchUp(context.home, { exchange: id, source, ...(sandbox ? { sandbox: true } : {}), ...(apiUrl === undefined ? {} : { apiUrl }), subscriptions: subs, since: clock.now() - (warm + 1) * widest })
   for (const r of reports) log(`  ${r.symbol} ${r.timeframe}: ${r.added} bars added${r.quarantined > 0 ? `, ${r.quarantined} quarantined` : ''}; live bars from ${isoTime(r.from)}`)
-  const history = await launch().warmupHistory(context.home, reports.map((r) => ({ symbol: r.symbol, timeframe: r.timeframe, before: r.from })), { source: id, bars: warm })
+  const history = await launch().warmupHistory(context.home, reports.map((r) => ({ symbol: r.symbol, timeframe: r.timeframe, before: r.from })), { source, bars: warm })
 
   // The sandbox's URLs first, then the replaced origins (setSandboxMode swaps the URL table).
   const exchange = config.feed.kind === 'ws' ? ccxtFeed.createStreamingExchange(id) : createExchange(id)
@@ -461,7 +464,7 @@ async function liveParts(context: DeployContext, config: DeploymentConfig, strat
     onEvent: (e: import('../live/ccxt-feed.js').FeedEvent) => log(`feed: ${feedEventLine(e)}`),
   }
   const feed = config.feed.kind === 'ws' ? new ccxtFeed.CcxtWsFeed(feedOptions) : new ccxtFeed.CcxtPollFeed(feedOptions)
-  const writer = new LakeBarWriter(context.home, { source: id, clock })
+  const writer = new LakeBarWriter(context.home, { source, clock })
   let venue: LiveParts['venue']
   if (config.mode === 'live') {
     const { CcxtVenue } = lazy('../live/ccxt-venue.js') as typeof import('../live/ccxt-venue.js')

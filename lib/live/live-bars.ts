@@ -14,6 +14,8 @@ export interface CatchUpOptions {
   exchange: string
   /** The exchange's REST origin replaced (proxies, stand-ins), as `ingest ccxt --api-url`. */
   apiUrl?: string
+  /** The exchange's sandbox/testnet (`deploy --sandbox`): pass a source of its own too (deploy uses "<id>-sandbox"). */
+  sandbox?: boolean
   subscriptions: readonly { symbol: string; timeframe: string }[]
   /** First bar wanted for a series the lake does not hold yet (epoch ms or ISO). */
   since: number | string
@@ -64,6 +66,7 @@ export async function catchUp(home: string, options: CatchUpOptions): Promise<Ca
       since,
       source,
       ...(options.apiUrl === undefined ? {} : { apiUrl: options.apiUrl }),
+      ...(options.sandbox === true ? { sandbox: true } : {}),
       ...(options.pageLimit === undefined ? {} : { pageLimit: options.pageLimit }),
       ...(options.retries === undefined ? {} : { retries: options.retries }),
       ...(options.backoffMs === undefined ? {} : { backoffMs: options.backoffMs }),

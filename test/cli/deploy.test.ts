@@ -361,6 +361,24 @@ describe('mtflow deploy --paper on live bars', () => {
     })
   }
 
+  it('--sandbox keeps the testnet\'s bars apart: catch-up, warm-up and live bars under the lake source binance-sandbox, the real binance source untouched', async () => {
+    const name = 'paper-sandbox'
+    const before = await loadBars(home, { symbol: 'BTC/USDT', timeframe: '1m', source: 'binance' }).then((b) => b.time.length).catch(() => 0)
+    const args = ['--home', home, 'deploy', 'sma-cross@1', '--symbols', 'BTC/USDT', '--timeframe', '1m', '--paper', '--exchange', 'binance', '--sandbox', '--feed', 'poll', '--api-url', '{URL}', '--param', 'fast=2', '--param', 'slow=3', '--name', name, '--no-track']
+    const r = await runLive(args, {}, { until: 's.bars >= 2' })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout + r.stderr).toContain("catching the lake up from binance's sandbox (lake source binance-sandbox)")
+    const status = json(await cli(['deploy', 'status', name, '--json']))
+    expect(status.bars).toBeGreaterThanOrEqual(2)
+    const bars = await loadBars(home, { symbol: 'BTC/USDT', timeframe: '1m', source: 'binance-sandbox' })
+    const lastBar = Date.parse(status.lastBar) - 60_000
+    const k = Array.from(bars.time).indexOf(lastBar)
+    expect(k).toBeGreaterThan(0)
+    expect([bars.open[k], bars.close[k]]).toEqual([standinCandle('BTCUSDT', lastBar, 60_000)[0], standinCandle('BTCUSDT', lastBar, 60_000)[3]])
+    const after = await loadBars(home, { symbol: 'BTC/USDT', timeframe: '1m', source: 'binance' }).then((b) => b.time.length).catch(() => 0)
+    expect(after).toBe(before)
+  })
+
   it('a replay on a terminal draws a progress bar of bars stepped out of the range\'s bars', async () => {
     const r = await runLive(['--home', home, 'deploy', 'sma-cross@1', '--symbols', 'SPX', ...PAPER, '--start', '2019-01-01', '--end', '2019-03-31', '--pace-ms', '20', '--name', 'tty', '--no-track'], {}, { tty: true })
     expect(r.code, r.stderr).toBe(0)

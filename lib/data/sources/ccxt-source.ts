@@ -20,6 +20,8 @@ export interface CcxtIngestOptions {
   until?: number | string
   /** Replace the origin (scheme, host, port) of every REST URL of the exchange: proxies, test stand-ins. */
   apiUrl?: string
+  /** The exchange's sandbox/testnet URLs (its candles are the testnet's own: keep them under a source of their own). */
+  sandbox?: boolean
   /** Candles per request (default 1000). */
   pageLimit?: number
   /** Attempts per request for network errors and rate limits (default 6). */
@@ -45,7 +47,7 @@ export interface CcxtSymbolReport extends IngestReport {
 }
 
 /** A ccxt exchange for `id`, REST URLs pointed at `apiUrl` when given. */
-export function createExchange(id: string, apiUrl?: string, timeoutMs?: number): Exchange {
+export function createExchange(id: string, apiUrl?: string, timeoutMs?: number, sandbox = false): Exchange {
   const exchanges = ccxt as unknown as Record<string, new (config: object) => Exchange> & { exchanges: string[] }
   if (!exchanges.exchanges.includes(id)) {
     throw new ConfigError(`unknown exchange ${JSON.stringify(id)}; expected a ccxt exchange id such as binance, kraken, coinbase, bybit, okx`)
@@ -54,6 +56,11 @@ export function createExchange(id: string, apiUrl?: string, timeoutMs?: number):
   // Binance loads spot, linear and inverse markets by default: three APIs where spot is asked for.
   if (id.startsWith('binance')) options.fetchMarkets = { types: ['spot'] }
   const exchange = new exchanges[id]!({ enableRateLimit: true, options, ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }) })
+  // The sandbox's URLs first, then the replaced origins (setSandboxMode swaps the whole URL table).
+  if (sandbox) {
+    if ((exchange.urls as { test?: unknown }).test === undefined) throw new ConfigError(`${id} has no sandbox/testnet in ccxt; run without --sandbox`)
+    exchange.setSandboxMode(true)
+  }
   if (apiUrl !== undefined) replaceOrigins(exchange, apiUrl)
   return exchange
 }
@@ -90,7 +97,7 @@ export async function ingestCcxt(home: string, options: CcxtIngestOptions): Prom
   const since = toEpochMs(options.since, '--since')
   const until = options.until === undefined ? Infinity : toEpochMs(options.until, '--until')
   if (options.symbols.length === 0) throw new ConfigError('no symbols given; expected e.g. --symbols BTC/USDT,ETH/USDT')
-  const exchange = createExchange(options.exchange, options.apiUrl, options.timeoutMs)
+  const exchange = createExchange(options.exchange, options.apiUrl, options.timeoutMs, options.sandbox === true)
   let retried: Record<string, number> = {}
   const retry = retrier(options.retries ?? 6, options.backoffMs ?? 500, (error) => {
     retried[error.constructor.name] = (retried[error.constructor.name] ?? 0) + 1
