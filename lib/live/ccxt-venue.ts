@@ -3,13 +3,14 @@
 // back as a VenueEvent. A send whose outcome is not known becomes `unknown` and is resolved by looking the
 // client id up — never by sending again. Fills come from REST (`fetchMyTrades` from the last trade id seen),
 // which is the truth; credentials never leave this file in a message, an event or an error's cause.
+// On Binance spot a bracket's two exits go out as one OCO order list (`submitList`), so they lock the coins once.
 
 import ccxt, { type Exchange, type Market, type Order, type Trade } from 'ccxt'
 import { BrokerError, ConfigError, capMessage } from '../core/index.js'
 import { createExchange, replaceOrigins } from '../data/sources/ccxt-source.js'
 import { WallClock, type Clock } from './feed.js'
 import { useNativeHmac } from './native-hmac.js'
-import type { Venue, VenueEvent, VenueNeeds, VenueOrder, VenueOrderState } from './venue.js'
+import type { Venue, VenueEvent, VenueNeeds, VenueOrder, VenueOrderList, VenueOrderState } from './venue.js'
 
 export interface VenueCredentials {
   apiKey: string
@@ -68,6 +69,30 @@ interface Tracked {
   acked: boolean
 }
 
+/**
+ * One OCO list as this venue follows it: when a leg executes, the exchange expires the other; cancelling a
+ * leg while both work cancels both. `ended` holds the legs whose `cancel` event was emitted (each once).
+ */
+interface ListState {
+  listCid: string
+  /** [take-profit cid, stop-loss cid]. */
+  legs: [string, string]
+  /** False once a leg executed or the list was cancelled: the legs are then plain orders, or gone. */
+  live: boolean
+  ended: Set<string>
+  /** The cancel under way for the list, which a cancel of the other leg waits for. */
+  cancelling?: Promise<void>
+}
+
+/** Binance's implicit endpoint for OCO lists (ccxt 4.5 has no unified OCO for spot): signed, rate-limited, errors mapped. */
+interface OcoApi {
+  privatePostOrderListOco(params: Record<string, string>): Promise<{
+    transactionTime?: number
+    orders?: { clientOrderId?: string; orderId?: number | string }[]
+    orderReports?: { clientOrderId?: string; orderId?: number | string; status?: string }[]
+  }>
+}
+
 /** The capabilities every live deployment needs, as ccxt names them in `exchange.has`. */
 const NEEDED: readonly [string, string][] = [
   ['createOrder', 'place orders'],
@@ -81,6 +106,11 @@ export class CcxtVenue implements Venue {
   readonly matchesOnBars = false
   /** The ccxt client (tests reach in to remove a capability). */
   readonly exchange: Exchange
+  /**
+   * Places a bracket's take-profit and stop-loss as one OCO order list (Venue.submitList); present only when
+   * the exchange takes such lists through ccxt (Binance and Binance US spot), absent elsewhere.
+   */
+  readonly submitList?: (list: VenueOrderList) => void
   private readonly clock: Clock
   private readonly retries: number
   private readonly backoffMs: number
@@ -93,6 +123,8 @@ export class CcxtVenue implements Venue {
   private symbols: string[] = []
   private readonly orders = new Map<string, Tracked>()
   private readonly byExchangeId = new Map<string, string>()
+  /** The OCO list each list leg belongs to, by the leg's client id. */
+  private readonly lists = new Map<string, ListState>()
   /** Exchange order ids looked up and found not to be ours (another client's, or the user's by hand). */
   private readonly foreign = new Set<string>()
   private readonly seenTrades = new Set<string>()
@@ -142,6 +174,7 @@ export class CcxtVenue implements Venue {
       this.exchange.options.fetchCurrencies = false
       this.exchange.options.fetchMargins = false
     }
+    if (typeof (this.exchange as unknown as Partial<OcoApi>).privatePostOrderListOco === 'function') this.submitList = (list) => this.placeList(list)
   }
 
   events(sink: (event: VenueEvent) => void): void {
@@ -191,7 +224,18 @@ export class CcxtVenue implements Venue {
     const t = this.orders.get(cid)
     if (t === undefined) throw new ConfigError(`cannot cancel ${cid}: this venue never sent or looked it up (look it up first, with its symbol)`)
     if (exchangeId !== undefined && t.exchangeId === undefined) this.learn(cid, exchangeId)
-    this.spawn(this.cancelNow(cid, t))
+    const list = this.lists.get(cid)
+    if (list === undefined) return this.spawn(this.cancelNow(cid, t))
+    // A leg already ended (its sibling executed, or the list was cancelled) is gone at the exchange: nothing to send.
+    if (list.ended.has(cid)) return
+    if (list.cancelling !== undefined) {
+      // The other leg's cancel is cancelling the list: this leg ends with it (or, if that cancel failed, is cancelled after it).
+      const before = list.cancelling
+      return this.spawn(before.then(() => (list.ended.has(cid) ? undefined : this.cancelNow(cid, t))))
+    }
+    const task = this.cancelNow(cid, t)
+    if (list.live) list.cancelling = task.catch(() => undefined).finally(() => (list.cancelling = undefined))
+    this.spawn(task)
   }
 
   /**
@@ -354,15 +398,84 @@ export class CcxtVenue implements Venue {
     return { type: 'unknown', cid, reason: `the send's outcome is not known (${reason}); look it up, never resend`, time }
   }
 
+  private placeList(list: VenueOrderList): void {
+    const [tp, sl] = checkList(list)
+    const market = this.market(tp.symbol)
+    if (market === undefined) {
+      for (const leg of list.legs) this.emit({ type: 'reject', cid: leg.cid, reason: `${leg.symbol} was not among the symbols the venue started with`, time: this.clock.now() })
+      return
+    }
+    for (const leg of list.legs) {
+      if (this.orders.has(leg.cid)) throw new ConfigError(`order ${leg.cid} (of list ${list.listCid}) was sent already; an order is never sent twice (look it up instead)`)
+    }
+    const state: ListState = { listCid: list.listCid, legs: [tp.cid, sl.cid], live: true, ended: new Set() }
+    for (const leg of list.legs) {
+      this.orders.set(leg.cid, { symbol: leg.symbol, acked: false })
+      this.lists.set(leg.cid, state)
+    }
+    this.spawn(this.sendList(list.listCid, tp, sl, market))
+  }
+
+  /**
+   * POST /api/v3/orderList/oco. Closing a long (sell): the take-profit is the LIMIT_MAKER above the price and
+   * the stop the STOP_LOSS below it; closing a short (buy): the stop above, the take-profit below. Failures
+   * follow `send()`: a rate refusal is retried with the same client ids, an exchange refusal rejects both
+   * legs, anything else leaves both unknown (looked up by client id, never resent).
+   */
+  private async sendList(listCid: string, tp: VenueOrder, sl: VenueOrder, market: Market): Promise<void> {
+    const api = this.exchange as unknown as OcoApi
+    const symbol = tp.symbol
+    for (let attempt = 1; ; attempt++) {
+      let answer: Awaited<ReturnType<OcoApi['privatePostOrderListOco']>>
+      try {
+        const quantity = String(this.exchange.amountToPrecision(symbol, tp.qty))
+        const take = String(this.exchange.priceToPrecision(symbol, tp.limit))
+        const stop = String(this.exchange.priceToPrecision(symbol, sl.stop))
+        const legs: Record<string, string> =
+          tp.side === 'sell'
+            ? { aboveType: 'LIMIT_MAKER', aboveClientOrderId: tp.cid, abovePrice: take, belowType: 'STOP_LOSS', belowClientOrderId: sl.cid, belowStopPrice: stop }
+            : { aboveType: 'STOP_LOSS', aboveClientOrderId: sl.cid, aboveStopPrice: stop, belowType: 'LIMIT_MAKER', belowClientOrderId: tp.cid, belowPrice: take }
+        answer = await api.privatePostOrderListOco({ symbol: String(market?.id ?? ''), listClientOrderId: listCid, side: tp.side === 'sell' ? 'SELL' : 'BUY', quantity, ...legs, newOrderRespType: 'FULL' })
+      } catch (error) {
+        if (isRateRefusal(error) && attempt < this.retries && !this.closed) {
+          await this.clock.sleep(this.backoff(attempt))
+          continue
+        }
+        const failures = [tp, sl].map((leg) => this.sendFailure(leg.cid, error, attempt))
+        // Refused: no list exists at the exchange. Unknown: it may, and stays followed as one.
+        const list = this.lists.get(tp.cid)
+        if (list !== undefined && failures.every((e) => e.type === 'reject')) list.live = false
+        for (const e of failures) this.emit(e)
+        return
+      }
+      const time = Number(answer.transactionTime ?? this.clock.now())
+      for (const o of [...(answer.orders ?? []), ...(answer.orderReports ?? [])]) {
+        if (o.clientOrderId !== undefined && o.orderId !== undefined && this.lists.get(o.clientOrderId)?.listCid === listCid) this.learn(o.clientOrderId, String(o.orderId))
+      }
+      for (const leg of [tp, sl]) this.ack(leg.cid, time)
+      for (const r of answer.orderReports ?? []) {
+        // A leg the exchange ended at once (not expected for a list whose prices passed its checks).
+        if (r.clientOrderId !== undefined && (r.status === 'EXPIRED' || r.status === 'CANCELED' || r.status === 'REJECTED')) this.endLeg(r.clientOrderId, `${r.status.toLowerCase()} at once by ${this.exchangeId}`)
+      }
+      return
+    }
+  }
+
   // ---- cancelling ----
 
   private async cancelNow(cid: string, t: Tracked): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.exchange.cancelOrder(t.exchangeId ?? '', t.symbol, t.exchangeId === undefined ? { clientOrderId: cid } : {})
-        // Fills before the cancel may not have been reported yet: they come first.
+        // Fills before the cancel may not have been reported yet: they come first (a list leg's fill ends its sibling).
         await this.catchUp(cid, t.symbol)
-        this.emit({ type: 'cancel', cid, reason: 'cancelled', time: this.clock.now() })
+        this.cancelled(cid, 'cancelled')
+        // Binance cancels the whole list when one of its working legs is cancelled.
+        const list = this.lists.get(cid)
+        if (list?.live === true) {
+          list.live = false
+          this.endLeg(sibling(list, cid), 'cancelled with its OCO list')
+        }
         return
       } catch (error) {
         if (error instanceof ccxt.OrderNotFound) {
@@ -381,8 +494,18 @@ export class CcxtVenue implements Venue {
             return
           }
           if (found.status === 'open' && attempt < this.retries) continue
+          const list = this.lists.get(cid)
+          // A list leg found expired or cancelled: its sibling executed (its fills, reported first, end this leg)
+          // or the whole list was cancelled.
+          if (list !== undefined) await this.catchUp(sibling(list, cid), t.symbol)
           await this.catchUp(cid, t.symbol)
-          if (found.status !== 'closed' && found.status !== 'open') this.emit({ type: 'cancel', cid, reason: `${found.status} at the venue`, time: this.clock.now() })
+          if (found.status !== 'closed' && found.status !== 'open') {
+            this.cancelled(cid, `${found.status} at the venue`)
+            if (list?.live === true) {
+              list.live = false
+              this.endLeg(sibling(list, cid), 'cancelled with its OCO list')
+            }
+          }
           return
         }
         // Cancelling twice is harmless (the second one finds the order gone), so transport failures are retried.
@@ -394,6 +517,20 @@ export class CcxtVenue implements Venue {
         return
       }
     }
+  }
+
+  /** A cancel event for an order; for a list leg, once. */
+  private cancelled(cid: string, reason: string): void {
+    if (this.lists.has(cid)) this.endLeg(cid, reason)
+    else this.emit({ type: 'cancel', cid, reason, time: this.clock.now() })
+  }
+
+  /** Report a list leg ended (cancelled, or expired by its sibling's execution), once. */
+  private endLeg(cid: string, reason: string): void {
+    const list = this.lists.get(cid)
+    if (list === undefined || list.ended.has(cid)) return
+    list.ended.add(cid)
+    this.emit({ type: 'cancel', cid, reason, time: this.clock.now() })
   }
 
   /** Emit the fills of one order the venue has not reported yet. */
@@ -466,6 +603,12 @@ export class CcxtVenue implements Venue {
     // A fill of an order whose send was unknown is also its acknowledgement.
     this.ack(trade.cid, trade.time)
     this.emit({ type: 'fill', cid: trade.cid, tradeId: trade.tradeId, qty: trade.qty, price: trade.price, fee: trade.fee, liquidity: trade.liquidity, time: trade.time })
+    // Binance expires the other leg of a list on any execution, partial or full.
+    const list = this.lists.get(trade.cid)
+    if (list !== undefined) {
+      list.live = false
+      this.endLeg(sibling(list, trade.cid), `ended by ${this.exchangeId}: its OCO sibling ${trade.cid} executed`)
+    }
   }
 
   private ack(cid: string, time: number): void {
@@ -560,6 +703,26 @@ export function redact(text: string, secrets: readonly string[]): string {
     .replace(/(https?:\/\/[^\s?"'#]*)\?[^\s"']*/g, '$1?…')
     .replace(/(signature|apiKey|api_key|secret|password|passphrase)=[^&\s"']*/gi, '$1=***')
     .replace(/("?(?:X-MBX-APIKEY|apiKey|secret|password|OK-ACCESS-KEY|OK-ACCESS-PASSPHRASE)"?\s*[:=]\s*)"[^"]*"/gi, '$1"***"')
+}
+
+/** The other leg of a list. */
+function sibling(list: ListState, cid: string): string {
+  return list.legs[0] === cid ? list.legs[1] : list.legs[0]
+}
+
+/** A list's legs checked on entry: [take-profit limit, stop-loss stop], one symbol, side and quantity. */
+function checkList(list: VenueOrderList): [VenueOrder & { limit: number }, VenueOrder & { stop: number }] {
+  const name = typeof list?.listCid === 'string' && list.listCid !== '' ? `order list ${list.listCid}` : 'an order list'
+  if (typeof list?.listCid !== 'string' || list.listCid === '') throw new ConfigError(`an order list needs listCid (a non-empty string; received ${JSON.stringify(list?.listCid)})`)
+  if (!Array.isArray(list.legs) || list.legs.length !== 2) throw new ConfigError(`${name} needs legs [take-profit, stop-loss] (received ${Array.isArray(list.legs) ? list.legs.length : 'no'} legs)`)
+  const [tp, sl] = list.legs
+  if (tp.kind !== 'limit' || !(Number(tp.limit) > 0)) throw new ConfigError(`${name}: legs[0] must be the take-profit, kind "limit" with a limit price > 0 (received kind ${JSON.stringify(tp.kind)}, limit ${tp.limit})`)
+  if (sl.kind !== 'stop' || !(Number(sl.stop) > 0)) throw new ConfigError(`${name}: legs[1] must be the stop-loss, kind "stop" with a stop price > 0 (received kind ${JSON.stringify(sl.kind)}, stop ${sl.stop})`)
+  if (tp.symbol !== sl.symbol || tp.side !== sl.side || tp.qty !== sl.qty) {
+    throw new ConfigError(`${name}: both legs must have one symbol, side and quantity (received ${tp.symbol} ${tp.side} ${tp.qty} and ${sl.symbol} ${sl.side} ${sl.qty})`)
+  }
+  if (tp.cid === sl.cid) throw new ConfigError(`${name}: the legs need distinct client ids (both are ${tp.cid})`)
+  return [tp as VenueOrder & { limit: number }, sl as VenueOrder & { stop: number }]
 }
 
 /** ccxt's `has` says true for a native method and "emulated" for one it builds from others; both work. */
