@@ -5,17 +5,13 @@
 import { Command } from 'commander'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { basename, resolve } from 'node:path'
-import { ConfigError, DataError, NotFoundError, Progress, streamProgressSink, timeframeMs, writeFileAtomic, type ProgressSink } from '../core/index.js'
-import type { PriceSeries, Tearsheet, TearsheetInput, TradeColumns } from '../report/index.js'
+import { ConfigError, DataError, NotFoundError, streamProgressSink, timeframeMs, writeFileAtomic, type ProgressSink } from '../core/index.js'
+import type { PriceSeries, RunTearsheetParts, Tearsheet, TearsheetInput, TradeColumns } from '../report/index.js'
 import { lazy, printJson, type CliContext } from './context.js'
 
 const data = () => lazy('../data/index.js') as typeof import('../data/index.js')
 const report = () => lazy('../report/index.js') as typeof import('../report/index.js')
 const track = () => lazy('../track/index.js') as typeof import('../track/index.js')
-
-/** CSV inputs longer than this many rows report their reading on stderr. */
-const BIG_ROWS = 100_000
-const DAY_MS = 86_400_000
 
 interface Options {
   benchmark?: string
@@ -30,18 +26,7 @@ interface Options {
 }
 
 /** What a tearsheet is made of, before the lake is asked for prices. */
-interface Loaded {
-  title: string
-  time: Float64Array
-  equity: Float64Array
-  trades?: TradeColumns
-  /** The traded symbol when there is exactly one (its buy and hold is the default benchmark). */
-  symbol?: string
-  timeframe?: string
-  source?: string
-  /** Daily returns per year the input implies (a run's own convention), when known. */
-  periodsPerYear?: number
-}
+type Loaded = RunTearsheetParts
 
 export function reportCommand(context: CliContext): Command {
   return new Command('report')
@@ -92,73 +77,26 @@ function loadInput(home: string, input: string, o: Options, progress: ProgressSi
   if (!isFile && /\.csv$/i.test(input)) throw new NotFoundError(`${input}: no such file (expected an equity.csv or trades.csv)`)
   if (!isFile) {
     if (o.trades !== undefined || o.cash !== undefined) throw new ConfigError('--trades and --cash go with a CSV input, not a run id')
-    return loadRun(home, input, progress)
+    return report().loadRunTearsheet(new (track().Tracker)(home), input, progress)
   }
   if (!statSync(input).isFile()) throw new ConfigError(`${input} is a directory; expected a run id, an equity.csv or a trades.csv`)
-  const table = csvTable(readFileSync(input, 'utf8'), input, progress)
+  const text = readFileSync(input, 'utf8')
+  const header = report().csvHeader(text, input)
   const title = o.title ?? basename(input)
-  if (table.header.includes('equity')) {
+  if (header.includes('equity')) {
     if (o.cash !== undefined) throw new ConfigError('--cash goes with a trades.csv input (an equity.csv has its own amounts)')
-    const { time, equity } = equityColumns(table, input)
+    const { time, equity } = report().readEquityCsv(text, input, progress)
     if (o.trades === undefined) return { title, time, equity }
-    const trades = tradeColumns(csvTable(readFileSync(o.trades, 'utf8'), o.trades, progress), o.trades)
+    const trades = report().readTradesCsv(readFileSync(o.trades, 'utf8'), o.trades, progress)
     return { title, time, equity, trades, ...single(trades) }
   }
-  if (table.header.includes('pnl')) {
+  if (header.includes('pnl')) {
     if (o.trades !== undefined) throw new ConfigError(`--trades goes with an equity.csv; ${input} is already a trades file`)
     const cash = positive(o.cash, '--cash', 'an amount > 0') ?? 100_000
-    const trades = tradeColumns(table, input)
-    return { title, ...equityOfTrades(trades, cash, input), trades, ...single(trades) }
+    const trades = report().readTradesCsv(text, input, progress)
+    return { title, ...report().equityOfTrades(trades, cash, input), trades, ...single(trades) }
   }
-  throw new DataError(`${input} has neither an equity column (equity.csv: time,equity) nor a pnl column (trades.csv: symbol,entryTime,exitTime,pnl…); header: ${table.header.join(',').slice(0, 200)}`)
-}
-
-/** A tracked run's equity.csv and trades.csv artifacts (read with their recorded hashes checked). */
-export function loadRun(home: string, runId: string, progress?: ProgressSink): Loaded {
-  const tracker = new (track().Tracker)(home)
-  const run = tracker.getRun(runId)
-  const has = (name: string) => run.artifacts.some((a) => a.path === name)
-  if (!has('equity.csv')) {
-    const kind = run.tags['mtflow.kind']
-    throw new NotFoundError(`run ${runId}${kind === undefined ? '' : ` (${kind})`} has no equity curve (no equity.csv artifact); a tearsheet needs a backtest or deployment run`)
-  }
-  const text = (name: string) => tracker.readArtifact(runId, name).bytes.toString('utf8')
-  const label = (name: string) => `${name} of run ${runId}`
-  const { time, equity } = equityColumns(csvTable(text('equity.csv'), label('equity.csv'), progress), label('equity.csv'))
-  const trades = has('trades.csv') ? tradeColumns(csvTable(text('trades.csv'), label('trades.csv'), progress, true), label('trades.csv')) : undefined
-  const symbols = (run.params.symbols ?? '').split(',').filter((s) => s !== '')
-  const timeframe = run.params.timeframe
-  const symbol = symbols.length === 1 ? symbols[0] : undefined
-  // The lake source the run read its symbol from: lineage names each dataset "source/symbol/timeframe".
-  const suffix = `/${symbol}/${timeframe}`
-  const dataset = symbol === undefined || timeframe === undefined ? undefined : run.info.lineage.data?.find((d) => d.name.endsWith(suffix))
-  return {
-    title: run.info.name || runId,
-    time,
-    equity,
-    ...(trades === undefined ? {} : { trades }),
-    ...(symbol === undefined ? {} : { symbol }),
-    ...(timeframe === undefined ? {} : { timeframe }),
-    ...(dataset === undefined ? {} : { source: dataset.name.slice(0, -suffix.length) }),
-    ...runPeriodsPerYear(has('results.json') ? text('results.json') : undefined, timeframe),
-  }
-}
-
-/**
- * The run's own annualisation in daily returns: results.json's periodsPerYear counts bars, so intraday bars
- * scale by bars per day (8,760 hourly bars a year = 365 days); daily or longer bars are one return each.
- * With it, the tearsheet's Sharpe of a daily backtest is the run's own Sharpe.
- */
-function runPeriodsPerYear(results: string | undefined, timeframe: string | undefined): { periodsPerYear?: number } {
-  if (results === undefined || timeframe === undefined) return {}
-  let ppy: unknown
-  try {
-    ppy = (JSON.parse(results) as { periodsPerYear?: unknown }).periodsPerYear
-  } catch {
-    return {}
-  }
-  if (typeof ppy !== 'number' || !(ppy > 0 && ppy < Infinity)) return {}
-  return { periodsPerYear: ppy * Math.min(1, timeframeMs(timeframe) / DAY_MS) }
+  throw new DataError(`${input} has neither an equity column (equity.csv: time,equity) nor a pnl column (trades.csv: symbol,entryTime,exitTime,pnl…); header: ${header.join(',').slice(0, 200)}`)
 }
 
 function single(trades: TradeColumns): { symbol?: string } {
@@ -170,190 +108,6 @@ async function closes(home: string, query: { symbol: string; timeframe: string; 
   const bars = await data().loadBars(home, query)
   if (bars.time.length < 2) throw new NotFoundError(`${what} ${query.symbol} ${query.timeframe} has ${bars.time.length} bar(s) in the lake between ${new Date(query.start).toISOString()} and ${new Date(query.end).toISOString()}; expected at least 2`)
   return { name: query.symbol, time: bars.time, close: bars.close }
-}
-
-// ---- CSV ----------------------------------------------------------------------------------------
-
-interface CsvTable {
-  label: string
-  header: string[]
-  /** Data lines, not yet split (most columns of a trades file are never read). */
-  lines: string[]
-  /** Where a big file's reading is reported. */
-  progress?: ProgressSink
-}
-
-/** Header and data lines of a CSV text; an empty file, or (unless allowed) one without data rows, is an error. */
-function csvTable(text: string, label: string, progress?: ProgressSink, allowNoRows = false): CsvTable {
-  const lines = text.split(/\r?\n/)
-  while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop()
-  if (lines.length === 0) throw new DataError(`${label} is empty; expected a header row and data rows`)
-  const header = splitCsvLine(lines[0]!, label, 1).map((h) => h.trim())
-  if (lines.length === 1 && !allowNoRows) throw new DataError(`${label} has a header and no data rows`)
-  return { label, header, lines: lines.slice(1), ...(progress === undefined ? {} : { progress }) }
-}
-
-/** A progress line on stderr while the rows of a big file are read (none for a small one). */
-function rowProgress(table: CsvTable): { tick(i: number): void; finish(): void } {
-  const n = table.lines.length
-  if (table.progress === undefined || n <= BIG_ROWS) return { tick() {}, finish() {} }
-  const p = new Progress({ label: `mtflow report: reading ${table.label}`, total: n, sink: table.progress, throttleMs: 500 })
-  return {
-    tick: (i) => {
-      if (i % 10_000 === 0) p.set(i)
-    },
-    finish: () => {
-      p.state.done = n
-      p.finish()
-    },
-  }
-}
-
-/** Cells of one CSV line: commas separate, double quotes enclose, "" is a quote inside quotes. */
-function splitCsvLine(line: string, label: string, lineNo: number): string[] {
-  if (!line.includes('"')) return line.split(',')
-  const cells: string[] = []
-  let cell = ''
-  let quoted = false
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') {
-        cell += '"'
-        i++
-      } else if (ch === '"') quoted = false
-      else cell += ch
-    } else if (ch === '"') quoted = true
-    else if (ch === ',') {
-      cells.push(cell)
-      cell = ''
-    } else cell += ch
-  }
-  if (quoted) throw new DataError(`${label} line ${lineNo}: a quoted cell is not closed`)
-  cells.push(cell)
-  return cells
-}
-
-function columnOf(table: CsvTable, name: string, expected: string): number {
-  const at = table.header.indexOf(name)
-  if (at < 0) throw new DataError(`${table.label} has no ${name} column; expected ${expected} (header: ${table.header.join(',').slice(0, 200)})`)
-  return at
-}
-
-/** Epoch ms from ISO 8601 text (a bare date is UTC midnight) or an epoch-milliseconds number. */
-function parseTime(text: string, where: string): number {
-  const t = text.trim()
-  const ms = /^-?\d+(\.\d+)?$/.test(t) ? Number(t) : /^\d{4}-\d{2}-\d{2}/.test(t) ? Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(t) ? `${t}T00:00:00Z` : t) : NaN
-  if (!Number.isFinite(ms)) throw new DataError(`${where}: ${JSON.stringify(t.slice(0, 40))} is not a time; expected ISO 8601 (2024-01-31T00:00:00Z) or epoch milliseconds`)
-  return ms
-}
-
-function parseNumber(text: string, where: string): number {
-  const t = text.trim()
-  const v = t === '' ? NaN : Number(t)
-  if (!Number.isFinite(v)) throw new DataError(`${where}: ${JSON.stringify(t.slice(0, 40))} is not a number`)
-  return v
-}
-
-/** time,equity columns (others ignored), checked: times strictly increasing, equity > 0. */
-function equityColumns(table: CsvTable, label: string): { time: Float64Array; equity: Float64Array } {
-  const expected = 'columns time,equity'
-  const ti = columnOf(table, 'time', expected)
-  const ei = columnOf(table, 'equity', expected)
-  const n = table.lines.length
-  const time = new Float64Array(n)
-  const equity = new Float64Array(n)
-  const progress = rowProgress(table)
-  for (let i = 0; i < n; i++) {
-    progress.tick(i)
-    const cells = splitCsvLine(table.lines[i]!, label, i + 2)
-    const where = `${label} line ${i + 2}`
-    time[i] = parseTime(cells[ti] ?? '', `${where} time`)
-    equity[i] = parseNumber(cells[ei] ?? '', `${where} equity`)
-    if (!(equity[i]! > 0)) throw new DataError(`${where}: equity ${cells[ei]} must be > 0`)
-    if (i > 0 && !(time[i]! > time[i - 1]!)) throw new DataError(`${where}: time ${cells[ti]} is not after the line before; expected strictly increasing times`)
-  }
-  progress.finish()
-  if (n < 2) throw new DataError(`${label} has ${n} equity point(s); a tearsheet needs at least 2`)
-  return { time, equity }
-}
-
-/** The backtest's trades.csv columns: symbol, entryTime, exitTime and pnl needed; the others when present. */
-function tradeColumns(table: CsvTable, label: string): TradeColumns {
-  const expected = 'the columns of a backtest trades.csv: symbol,entryTime,exitTime,pnl (and optionally direction,entryPrice,exitPrice,returnPct,tag,exitReason,open)'
-  const need = { symbol: columnOf(table, 'symbol', expected), entryTime: columnOf(table, 'entryTime', expected), exitTime: columnOf(table, 'exitTime', expected), pnl: columnOf(table, 'pnl', expected) }
-  const opt = (name: string) => {
-    const at = table.header.indexOf(name)
-    return at < 0 ? undefined : at
-  }
-  const at = { entryPrice: opt('entryPrice'), exitPrice: opt('exitPrice'), returnPct: opt('returnPct'), direction: opt('direction'), tag: opt('tag'), exitReason: opt('exitReason'), open: opt('open') }
-  const n = table.lines.length
-  const cols = {
-    symbol: new Array<string>(n),
-    entryTime: new Float64Array(n),
-    exitTime: new Float64Array(n),
-    pnl: new Float64Array(n),
-    entryPrice: at.entryPrice === undefined ? undefined : new Float64Array(n),
-    exitPrice: at.exitPrice === undefined ? undefined : new Float64Array(n),
-    returnPct: at.returnPct === undefined ? undefined : new Float64Array(n),
-    direction: at.direction === undefined ? undefined : new Array<string>(n),
-    tag: at.tag === undefined ? undefined : new Array<string>(n),
-    exitReason: at.exitReason === undefined ? undefined : new Array<string>(n),
-    open: at.open === undefined ? undefined : new Array<boolean>(n),
-  }
-  // An empty price cell (NaN in the backtest's files) stays NaN: the trade is left off the price chart.
-  const maybe = (cell: string | undefined) => (cell === undefined || cell.trim() === '' ? NaN : Number(cell))
-  const progress = rowProgress(table)
-  for (let i = 0; i < n; i++) {
-    progress.tick(i)
-    const c = splitCsvLine(table.lines[i]!, label, i + 2)
-    const where = `${label} line ${i + 2}`
-    cols.symbol[i] = c[need.symbol] ?? ''
-    cols.entryTime[i] = parseTime(c[need.entryTime] ?? '', `${where} entryTime`)
-    cols.exitTime[i] = parseTime(c[need.exitTime] ?? '', `${where} exitTime`)
-    cols.pnl[i] = parseNumber(c[need.pnl] ?? '', `${where} pnl`)
-    if (cols.entryPrice !== undefined) cols.entryPrice[i] = maybe(c[at.entryPrice!])
-    if (cols.exitPrice !== undefined) cols.exitPrice[i] = maybe(c[at.exitPrice!])
-    if (cols.returnPct !== undefined) cols.returnPct[i] = maybe(c[at.returnPct!])
-    if (cols.direction !== undefined) cols.direction[i] = c[at.direction!] ?? ''
-    if (cols.tag !== undefined) cols.tag[i] = c[at.tag!] ?? ''
-    if (cols.exitReason !== undefined) cols.exitReason[i] = c[at.exitReason!] ?? ''
-    if (cols.open !== undefined) cols.open[i] = (c[at.open!] ?? '').trim() === 'true'
-  }
-  progress.finish()
-  const out: TradeColumns = { symbol: cols.symbol, entryTime: cols.entryTime, exitTime: cols.exitTime, pnl: cols.pnl }
-  for (const k of ['entryPrice', 'exitPrice', 'returnPct', 'direction', 'tag', 'exitReason', 'open'] as const) if (cols[k] !== undefined) (out as unknown as Record<string, unknown>)[k] = cols[k]
-  return out
-}
-
-/**
- * An equity curve from trades alone: `cash` at the first entry, then cash plus the closed trades' running
- * P&L at each exit time (trades closing at the same time are one point; open trades are left out, as the
- * tearsheet leaves them out of its statistics). Between exits the curve is flat: it knows nothing of
- * open positions' marks, so its drawdowns are those of realised P&L.
- */
-function equityOfTrades(trades: TradeColumns, cash: number, label: string): { time: Float64Array; equity: Float64Array } {
-  const rows: number[] = []
-  for (let i = 0; i < trades.pnl.length; i++) if (trades.open?.[i] !== true) rows.push(i)
-  if (rows.length === 0) throw new DataError(`${label} has no closed trades; an equity curve from trades needs at least one`)
-  rows.sort((a, b) => trades.exitTime[a]! - trades.exitTime[b]!)
-  let first = Infinity
-  for (const i of rows) first = Math.min(first, trades.entryTime[i]!)
-  const time = [first]
-  const equity = [cash]
-  let total = cash
-  for (const i of rows) {
-    total += trades.pnl[i]!
-    if (!(total > 0)) throw new DataError(`${label}: equity falls to ${total} at ${new Date(trades.exitTime[i]!).toISOString()} from --cash ${cash}; give a larger --cash`)
-    const t = trades.exitTime[i]!
-    if (t === time[time.length - 1]) equity[equity.length - 1] = total
-    else {
-      time.push(t)
-      equity.push(total)
-    }
-  }
-  if (time.length < 2) throw new DataError(`${label}: every trade opens and closes at ${new Date(first).toISOString()}; a tearsheet needs equity at 2 times`)
-  return { time: Float64Array.from(time), equity: Float64Array.from(equity) }
 }
 
 // ---- options and output -------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 // here. Every page goes out under a CSP that allows no script at all; notebook outputs are sanitized too.
 
 import type { Context, Hono } from 'hono'
-import { ConfigError, DataError, NotFoundError, preview, timeframeMs } from '../core/index.js'
+import { ConfigError, DataError, NotFoundError, preview } from '../core/index.js'
 import { loadBars } from '../data/index.js'
 import {
   attr,
@@ -13,6 +13,7 @@ import {
   fmtDuration,
   fmtTime,
   HEADLINE_METRICS,
+  loadRunTearsheet,
   htmlDocument,
   link,
   raw,
@@ -24,7 +25,6 @@ import {
   underwater,
   type Cell,
   type TearsheetInput,
-  type TradeColumns,
 } from '../report/index.js'
 import { DEPLOYMENT_FILE, FilterError, REGISTRY_KINDS, searchRuns, singular, type MetricPoint, type Registry, type RegistryKind, type RegistryVersion, type RunSummary, type Tracker } from '../track/index.js'
 import { renderNotebookHtml } from './notebook-html.js'
@@ -202,7 +202,8 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
     if (hit !== undefined) return sendPage(c, hit)
     const stamp = stampOf()
     const run = tracker.getRun(id)
-    const html = tearsheetHtml(tearsheet(await runTearsheetInput(tracker, run), { title: `Tearsheet: ${run.info.name || id}`, ...runPeriodsPerYear(tracker, run) }))
+    const { input, periodsPerYear } = await runTearsheetInput(tracker, run)
+    const html = tearsheetHtml(tearsheet(input, { title: `Tearsheet: ${run.info.name || id}`, ...(periodsPerYear === undefined ? {} : { periodsPerYear }) }))
     return sendPage(c, run.info.status === 'RUNNING' ? html : pageCache.set(`tearsheet:${id}`, stamp, html))
   })
 
@@ -327,98 +328,23 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
 }
 
 // ---- a run's tearsheet input ------------------------------------------------------------------------
-// The same reading as lib/cli/report.ts's loadRun, limited to what a run's own artifacts hold (written by
-// columnsCsv: ISO times, numbers, quoted text). Both should move to one lib/report function.
-
 type RunRecord = ReturnType<Tracker['getRun']>
 
-/** equity.csv and trades.csv of a run (hashes checked), and the traded symbol's closes when the lake has them. */
-async function runTearsheetInput(tracker: Tracker, run: RunRecord): Promise<TearsheetInput> {
-  const id = run.info.runId
-  const has = (name: string) => run.artifacts.some((a) => a.path === name)
-  if (!has('equity.csv')) throw new NotFoundError(`run ${id} has no equity curve (no equity.csv artifact); tearsheets are for backtest and deployment runs`)
-  const rows = (name: string) => artifactCsv(tracker, id, name)
-  const eq = rows('equity.csv')
-  const ti = eq.column('time')
-  const ei = eq.column('equity')
-  const time = Float64Array.from(eq.rows, (r) => Date.parse(r[ti]!))
-  const equity = Float64Array.from(eq.rows, (r) => Number(r[ei]))
-  const input: TearsheetInput = { time, equity }
-  const tr = has('trades.csv') ? rows('trades.csv') : undefined
-  // A deployment that has not traded yet logs a trades.csv without rows (or columns).
-  if (tr !== undefined && tr.rows.length > 0 && ['symbol', 'entryTime', 'exitTime', 'pnl'].every((k) => tr.has(k))) {
-    const text = (name: string) => (tr.has(name) ? tr.rows.map((r) => r[tr.column(name)] ?? '') : undefined)
-    const nums = (name: string, parse: (s: string) => number) => (tr.has(name) ? Float64Array.from(tr.rows, (r) => (r[tr.column(name)] === '' ? NaN : parse(r[tr.column(name)]!))) : undefined)
-    const trades: TradeColumns = { symbol: text('symbol') ?? [], entryTime: nums('entryTime', Date.parse)!, exitTime: nums('exitTime', Date.parse)!, pnl: nums('pnl', Number)! }
-    for (const [k, v] of [['entryPrice', nums('entryPrice', Number)], ['exitPrice', nums('exitPrice', Number)], ['returnPct', nums('returnPct', Number)], ['direction', text('direction')], ['tag', text('tag')], ['exitReason', text('exitReason')], ['open', text('open')?.map((s) => s === 'true')]] as const) {
-      if (v !== undefined) (trades as unknown as Record<string, unknown>)[k] = v
-    }
-    input.trades = trades
-  }
+/** A run's tearsheet input as `mtflow report RUN` reads it (loadRunTearsheet), with the traded symbol's closes when the lake has them. */
+async function runTearsheetInput(tracker: Tracker, run: RunRecord): Promise<{ input: TearsheetInput; periodsPerYear?: number }> {
+  const parts = loadRunTearsheet(tracker, run.info.runId)
+  const input: TearsheetInput = { time: parts.time, equity: parts.equity, ...(parts.trades === undefined ? {} : { trades: parts.trades }) }
   // The traded symbol (one) from the lake: the price chart with the trades, and the buy-and-hold benchmark.
-  const symbols = (run.params.symbols ?? '').split(',').filter((s) => s !== '')
-  const timeframe = run.params.timeframe
-  if (symbols.length === 1 && timeframe !== undefined && time.length >= 2) {
-    const symbol = symbols[0]!
-    const suffix = `/${symbol}/${timeframe}`
-    const dataset = run.info.lineage.data?.find((d) => d.name.endsWith(suffix))
+  if (parts.symbol !== undefined && parts.timeframe !== undefined) {
     try {
-      const bars = await loadBars(tracker.home, { symbol, timeframe, source: dataset?.name.slice(0, -suffix.length), start: time[0]!, end: time[time.length - 1]! })
-      if (bars.time.length >= 2) input.prices = { name: symbol, time: bars.time, close: bars.close }
+      const bars = await loadBars(tracker.home, { symbol: parts.symbol, timeframe: parts.timeframe, source: parts.source, start: parts.time[0]!, end: parts.time[parts.time.length - 1]! })
+      if (bars.time.length >= 2) input.prices = { name: parts.symbol, time: bars.time, close: bars.close }
     } catch (error) {
       // Not in the lake (any more): the tearsheet goes without prices and benchmark.
       if (!(error instanceof NotFoundError || error instanceof DataError)) throw error
     }
   }
-  return input
-}
-
-/** results.json's bars per year as daily returns per year (intraday bars scaled by bars per day), as `mtflow report` does. */
-function runPeriodsPerYear(tracker: Tracker, run: RunRecord): { periodsPerYear?: number } {
-  const timeframe = run.params.timeframe
-  if (timeframe === undefined || !run.artifacts.some((a) => a.path === 'results.json')) return {}
-  try {
-    const ppy = (JSON.parse(tracker.readArtifact(run.info.runId, 'results.json').bytes.toString('utf8')) as { periodsPerYear?: unknown }).periodsPerYear
-    if (typeof ppy === 'number' && ppy > 0 && ppy < Infinity) return { periodsPerYear: ppy * Math.min(1, timeframeMs(timeframe) / 86_400_000) }
-  } catch (error) {
-    if (!(error instanceof SyntaxError || error instanceof ConfigError)) throw error
-  }
-  return {}
-}
-
-/** A run's CSV artifact as rows of cells (quoted cells unquoted). */
-function artifactCsv(tracker: Tracker, runId: string, name: string): { rows: string[][]; has(column: string): boolean; column(column: string): number } {
-  const lines = tracker.readArtifact(runId, name).bytes.toString('utf8').split(/\r?\n/).filter((l) => l !== '')
-  const header = lines.length === 0 ? [] : splitCsv(lines[0]!)
-  return {
-    rows: lines.slice(1).map(splitCsv),
-    has: (column) => header.includes(column),
-    column(column) {
-      const at = header.indexOf(column)
-      if (at < 0) throw new DataError(`${name} of run ${runId} has no ${column} column`)
-      return at
-    },
-  }
-}
-
-function splitCsv(line: string): string[] {
-  if (!line.includes('"')) return line.split(',')
-  const cells: string[] = []
-  let cell = ''
-  let quoted = false
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!
-    if (quoted && ch === '"' && line[i + 1] === '"') {
-      cell += '"'
-      i++
-    } else if (ch === '"') quoted = !quoted
-    else if (ch === ',' && !quoted) {
-      cells.push(cell)
-      cell = ''
-    } else cell += ch
-  }
-  cells.push(cell)
-  return cells
+  return { input, ...(parts.periodsPerYear === undefined ? {} : { periodsPerYear: parts.periodsPerYear }) }
 }
 
 function pageHtml(title: string, body: string, active: string): string {

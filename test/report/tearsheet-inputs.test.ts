@@ -1,0 +1,49 @@
+// Reading a tearsheet's inputs (lib/report/tearsheet-inputs.ts), shared by `mtflow report` and the server's
+// /runs/:id/tearsheet: a run's artifacts, its symbol, source and annualisation; a deployment that has not
+// traded (an empty trades.csv) is no trades, not an error; bad rows name the artifact and line.
+
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { DataError, NotFoundError } from '../../lib/core/index.js'
+import { loadRunTearsheet, readTradesCsv } from '../../lib/report/index.js'
+import { Tracker } from '../../lib/track/index.js'
+
+const home = mkdtempSync(join(tmpdir(), 'mtflow-tearsheet-inputs-'))
+afterAll(() => rmSync(home, { recursive: true, force: true }))
+const tracker = new Tracker(home)
+const EQUITY = 'time,equity\n2024-01-01T00:00:00.000Z,100\n2024-01-02T00:00:00.000Z,105\n2024-01-03T00:00:00.000Z,103\n'
+
+function run(artifacts: Record<string, string>, params: Record<string, string> = {}): string {
+  const r = tracker.startRun({ experiment: 'deployments', name: 'deploy x', params })
+  for (const [name, data] of Object.entries(artifacts)) r.logArtifact({ name, data })
+  r.end()
+  return r.id
+}
+
+describe('loadRunTearsheet', () => {
+  it('a run\'s equity, trades, symbol, timeframe and annualisation (hourly bars: 8,760 a year = 365 daily returns)', () => {
+    const id = run({ 'equity.csv': EQUITY, 'trades.csv': 'symbol,entryTime,exitTime,pnl\nBTC/USDT,2024-01-01T00:00:00.000Z,2024-01-02T00:00:00.000Z,5\n', 'results.json': JSON.stringify({ periodsPerYear: 8760 }) }, { symbols: 'BTC/USDT', timeframe: '1h' })
+    const parts = loadRunTearsheet(tracker, id)
+    expect(Array.from(parts.equity)).toEqual([100, 105, 103])
+    expect(Array.from(parts.time)).toEqual([Date.UTC(2024, 0, 1), Date.UTC(2024, 0, 2), Date.UTC(2024, 0, 3)])
+    expect(parts.trades?.pnl).toEqual(Float64Array.from([5]))
+    expect(parts).toMatchObject({ title: 'deploy x', symbol: 'BTC/USDT', timeframe: '1h', periodsPerYear: 365 })
+  })
+
+  it('a deployment that has not traded: an empty trades.csv is no trades; a header alone is zero trades', () => {
+    expect(loadRunTearsheet(tracker, run({ 'equity.csv': EQUITY, 'trades.csv': '' })).trades).toBeUndefined()
+    expect(loadRunTearsheet(tracker, run({ 'equity.csv': EQUITY, 'trades.csv': 'symbol,entryTime,exitTime,pnl\n' })).trades?.pnl.length).toBe(0)
+  })
+
+  it('no equity curve, or a bad row: an error naming the run, the artifact and the line', () => {
+    const none = run({ 'trades.csv': '' })
+    expect(() => loadRunTearsheet(tracker, none)).toThrow(NotFoundError)
+    expect(() => loadRunTearsheet(tracker, none)).toThrow(`run ${none} has no equity curve (no equity.csv artifact)`)
+    const bad = run({ 'equity.csv': 'time,equity\n2024-01-01T00:00:00.000Z,100\n2024-01-02T00:00:00.000Z,-5\n' })
+    expect(() => loadRunTearsheet(tracker, bad)).toThrow(DataError)
+    expect(() => loadRunTearsheet(tracker, bad)).toThrow(`equity.csv of run ${bad} line 3: equity -5 must be > 0`)
+    expect(() => readTradesCsv('symbol,pnl\nX,1\n', 'trades.csv')).toThrow(/^trades\.csv has no entryTime column; expected the columns of a backtest trades\.csv/)
+  })
+})
