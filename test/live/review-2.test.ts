@@ -163,6 +163,63 @@ describe('review 2: intents a power loss took, found again at the restart', () =
     expect(s.balance('BTC')).toEqual({ free: 0.005, locked: 0 })
   })
 
+  it('a torn last line (the intent cut in the middle): the order is recovered once, and the torn line stays harmless over two restarts', async () => {
+    const { s, start, posts } = await world()
+    const d1 = start('torn', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }) })
+    for (const i of [0, 1, 2]) await d1.step(i)
+    await d1.stop()
+    const cid = s.orders[0]!.clientOrderId
+    const file = d1.journal().file
+    const lines = linesOf(file)
+    const at = firstIndex(file, (e) => e.type === 'intent')
+    writeFileSync(file, `${lines.slice(0, at).join('\n')}\n${lines[at]!.slice(0, 40)}`) // no newline: torn
+    expect(d1.journal().current).toMatchObject({ torn: 1, nextSeq: 1 })
+    const p1 = marketAt(1)
+    for (const i of [3, 5]) {
+      const d = start('torn', {})
+      await d.step(i)
+      const status = await d.stop()
+      expect(status.positions).toEqual([expect.objectContaining({ qty: 0.01, avgPrice: p1 })])
+      expect(d.journal().order(cid)).toMatchObject({ seq: 1, role: 'recovered', state: 'FILLED', filled: 0.01 })
+      expect(d.journal().current.torn).toBe(1)
+    }
+    const parsed = linesOf(file).flatMap((l) => {
+      try {
+        return [JSON.parse(l) as { type: string }]
+      } catch {
+        return [] // the torn line
+      }
+    })
+    expect(parsed.filter((e) => e.type === 'intent')).toHaveLength(1)
+    expect(posts()).toHaveLength(1)
+  })
+
+  it('a recovered open order whose cancel at the restart failed: the next restart cancels it (it is nobody\'s order), never leaves it working', async () => {
+    const { s, start, posts } = await world()
+    const limit = cent(marketAt(1) - 30)
+    const d1 = start('recancel', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.02, limit }) })
+    for (const i of [0, 1, 2]) await d1.step(i)
+    await d1.stop()
+    const cid = s.orders[0]!.clientOrderId
+    const file = d1.journal().file
+    cutAt(file, firstIndex(file, (e) => e.type === 'intent'))
+    // The restart recovers it and asks for its cancel, which the exchange refuses (maintenance, 3 attempts).
+    s.fault('DELETE /api/v3/order', ...Array.from({ length: 3 }, () => ({ kind: 'maintenance' as const })))
+    const d2 = start('recancel', {})
+    await d2.step(3)
+    await d2.stop()
+    expect(s.orders[0]!.status).toBe('NEW')
+    expect(d2.journal().order(cid)).toMatchObject({ role: 'recovered' })
+    const d3 = start('recancel', {})
+    await d3.step(4)
+    await d3.step(5)
+    const status = await d3.stop()
+    expect(s.orders[0]!.status).toBe('CANCELED')
+    expect(d3.journal().order(cid)).toMatchObject({ state: 'CANCELLED', filled: 0 })
+    expect(status.openOrders).toEqual([])
+    expect(posts()).toHaveLength(1)
+  })
+
   it('a stop-loss leg whose intent was lost (its entry\'s fill on disk): the restart keeps the position protected at the exchange', async () => {
     const { s, start } = await world()
     const p1 = marketAt(1)
