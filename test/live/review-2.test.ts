@@ -494,3 +494,32 @@ describe('review 2: two symbols', () => {
     expect(posts()).toHaveLength(2)
   })
 })
+
+describe('review 2: signatures by node:crypto on the live path', () => {
+  it('every signed request a deployment sends carries HMAC-SHA256(secret, its own query) — computed here, not by ccxt or the code under test', async () => {
+    const { s, start, posts } = await world()
+    const seen: { method: string; path: string; payload: string }[] = []
+    s.server.prependListener('request', (req) => {
+      const url = new URL(req.url ?? '/', 'http://x')
+      if (!/^\/api\/v3\/(order|openOrders|allOrders|myTrades|account)$/.test(url.pathname)) return
+      let body = ''
+      req.on('data', (b: Buffer) => (body += b.toString()))
+      req.on('end', () => seen.push({ method: req.method ?? '', path: url.pathname, payload: [url.search.slice(1), body].filter((x) => x !== '').join('&') }))
+    })
+    const limit = cent(marketAt(1) - 30)
+    let id = 0
+    const d = start('hmac', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }), 2: (ctx) => (id = ctx.buy('BTC/USDT', { qty: 0.01, limit }).id), 3: (ctx) => ctx.cancel(id) })
+    for (const i of [0, 1, 2, 3, 4]) await d.step(i)
+    await d.stop()
+    expect(posts()).toHaveLength(2)
+    expect(seen.filter((r) => r.method === 'POST')).toHaveLength(2)
+    expect(seen.filter((r) => r.method === 'DELETE')).toHaveLength(1)
+    expect(seen.length).toBeGreaterThan(5)
+    const { createHmac } = await import('node:crypto')
+    for (const r of seen) {
+      const m = /^(.*)&signature=([0-9a-f]{64})$/.exec(r.payload)
+      expect(m, `${r.method} ${r.path}`).not.toBeNull()
+      expect(m![2], `${r.method} ${r.path}`).toBe(createHmac('sha256', CREDS.secret).update(m![1]!).digest('hex'))
+    }
+  })
+})
