@@ -248,6 +248,19 @@ export class CcxtVenue implements Venue {
     if (exchangeId !== undefined) this.learn(cid, exchangeId)
   }
 
+  /**
+   * Two adopted orders that went out as one OCO list before a restart (take-profit, then stop-loss): followed
+   * as a list again, so one's execution ends the other and a cancel of either reports both. Nothing is sent.
+   */
+  adoptList(listCid: string, legs: [string, string]): void {
+    for (const cid of legs) {
+      if (!this.orders.has(cid)) throw new ConfigError(`cannot adopt list ${listCid}: its leg ${cid} is not adopted (adopt each leg, with its symbol, first)`)
+    }
+    if (legs[0] === legs[1]) throw new ConfigError(`cannot adopt list ${listCid}: the legs need distinct client ids (both are ${legs[0]})`)
+    const state: ListState = { listCid, legs: [legs[0], legs[1]], live: true, ended: new Set() }
+    for (const cid of legs) this.lists.set(cid, state)
+  }
+
   async lookup(cid: string, symbol: string): Promise<VenueOrderState | undefined> {
     const order = await this.findOrder(cid, symbol)
     if (order === undefined) return undefined

@@ -306,6 +306,35 @@ describe('CcxtVenue OCO order lists against the Binance stand-in', () => {
     expect(listPosts()).toHaveLength(1)
   })
 
+  it('after a restart, adopted legs re-linked as a list: a fill ends the sibling; a cancel reports both', async () => {
+    const { s, v, events, submitList } = await setup()
+    const tp = r2(PX + 8)
+    submitList(bracket('mtocoh', 'sell', 0.01, tp, r2(PX - 8)))
+    submitList(bracket('mtocoi', 'sell', 0.01, tp, r2(PX - 8)))
+    await v.settled()
+    await v.close()
+    // A new process: the legs known again from the journal (client id, symbol, exchange id), nothing sent.
+    const writes = () => s.signed.filter((r) => r.method !== 'GET').length
+    const sent = writes()
+    const again = new CcxtVenue('binance', { apiUrl: s.url, credentials: CREDS, clock: new StandinClock(s), pollMs: 0 })
+    venue = again
+    const later: VenueEvent[] = []
+    again.events((e) => later.push(e))
+    await again.start({ symbols: ['BTC/USDT'], kinds: new Set(['limit', 'stop']) })
+    for (const o of s.orders) again.adopt(o.clientOrderId, 'BTC/USDT', String(o.orderId))
+    again.adoptList('mtocohL', ['mtocohT', 'mtocohS'])
+    again.adoptList('mtocoiL', ['mtocoiT', 'mtocoiS'])
+    expect(() => again.adoptList('mtocojL', ['mtocojT', 'mtocojS'])).toThrow(/its leg mtocojT is not adopted/)
+    expect(writes()).toBe(sent)
+    s.fill('mtocohT', 0.01)
+    await again.pollFills()
+    expect(brief(later)).toEqual(['fill mtocohT', 'cancel mtocohS']) // adopted with its exchange id: acked already
+    again.cancel('mtocoiS')
+    await again.settled()
+    expect(brief(later).slice(2)).toEqual(['cancel mtocoiS', 'cancel mtocoiT'])
+    expect(s.orders.map((o) => o.status)).toEqual(['FILLED', 'EXPIRED', 'CANCELED', 'CANCELED'])
+  })
+
   it('a venue on an exchange without lists has no submitList; a malformed list is refused naming what is wrong', async () => {
     expect(new CcxtVenue('kraken', { credentials: CREDS }).submitList).toBeUndefined()
     expect(new CcxtVenue('bybit', { credentials: CREDS }).submitList).toBeUndefined()
