@@ -1048,7 +1048,7 @@ export class Engine {
     if (price < open.minLow) open.minLow = price
     if (price > open.maxHigh) open.maxHigh = price
     if (after === 0 || Math.sign(after) !== open.direction) {
-      this.closeTrade(sleeve, k, open, i, time, false)
+      this.closeTrade(sleeve, k, open, i, time, false, exitReasonOf(order, after !== 0))
       if (after !== 0) this.openTrade(sleeve, k, order, Math.sign(after) as 1 | -1, Math.abs(after), price, fee * (1 - share), i, time)
     }
   }
@@ -1075,14 +1075,14 @@ export class Engine {
     return t
   }
 
-  private closeTrade(sleeve: Sleeve, k: number, t: OpenTrade, i: number, time: number, atEnd: boolean): void {
+  private closeTrade(sleeve: Sleeve, k: number, t: OpenTrade, i: number, time: number, atEnd: boolean, exitReason: string): void {
     const entryPrice = t.entryNotional / t.entryQty
     const exitPrice = t.exitNotional / t.exitQty
     const d = t.direction
     const pnl = t.realized - t.fees
     const mae = d > 0 ? (t.minLow - entryPrice) / entryPrice : (entryPrice - t.maxHigh) / entryPrice
     const mfe = d > 0 ? (t.maxHigh - entryPrice) / entryPrice : (entryPrice - t.minLow) / entryPrice
-    sleeve.trades.push(k, d > 0, t.entryTime, entryPrice, time, exitPrice, t.entryQty, t.fees, pnl, pnl / t.entryNotional, mae, mfe, i - t.entryBar, t.entryOrderId, t.tag, atEnd, t.factors)
+    sleeve.trades.push(k, d > 0, t.entryTime, entryPrice, time, exitPrice, t.entryQty, t.fees, pnl, pnl / t.entryNotional, mae, mfe, i - t.entryBar, t.entryOrderId, t.tag, atEnd, t.factors, exitReason)
     sleeve.openTrades[k] = undefined
     this.openTradeCount[k]!--
   }
@@ -1121,7 +1121,7 @@ export class Engine {
         open.exitQty += remaining
         open.exitNotional += remaining * p.mark
         open.realized += p.unrealized
-        this.closeTrade(sleeve, k, open, exec.i, exec.bars.time[exec.i]!, true)
+        this.closeTrade(sleeve, k, open, exec.i, exec.bars.time[exec.i]!, true, 'open at end')
       }
       sleeve.ctx.time = this.now
       this.callback(sleeve, 'onStop', undefined, () => sleeve.strategy.onStop?.(sleeve.ctx))
@@ -1165,4 +1165,15 @@ function checkPrice(name: string, price: number | undefined): void {
 
 function fmt(x: number): string {
   return Number.isInteger(x) ? String(x) : x.toPrecision(6)
+}
+
+/**
+ * Why a trade ended, from the order whose fill closed it: a bracket leg ("stop-loss", "take-profit"), the
+ * backtest's closeAtEnd ("close at end"), a strategy's exit ("exit": close, or a sell/buy placed as an
+ * exit), or an entry-side order that reduced the position to zero ("signal") or past it ("reversal").
+ */
+function exitReasonOf(order: Order, reversed: boolean): string {
+  if (order.role === 'stop-loss' || order.role === 'take-profit') return order.role
+  if (order.role === 'exit') return order.tag === 'close at end' ? 'close at end' : 'exit'
+  return reversed ? 'reversal' : 'signal'
 }

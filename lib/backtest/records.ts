@@ -40,6 +40,8 @@ export interface TradeRecord {
   tag: string
   /** Closed by the end of the data (marked at the last close), not by a fill. */
   open: boolean
+  /** Why it ended: stop-loss, take-profit, exit, signal, reversal, close at end, or open at end. */
+  exitReason: string
   factors: Record<string, number> | undefined
 }
 
@@ -169,6 +171,7 @@ export class TradeLog {
   private readonly direction = new Text<'long' | 'short'>()
   private readonly tag = new Text<string>()
   private readonly open = new Text<'open' | 'closed'>()
+  private readonly exitReason = new Text<string>()
   /** Each trade's entry-time indicator values; rows without any are left out (sparse). */
   private readonly factorRows: number[] = []
   private readonly factorValues: Record<string, number>[] = []
@@ -178,7 +181,7 @@ export class TradeLog {
     private readonly symbols: readonly string[],
   ) {}
 
-  push(symbolIndex: number, long: boolean, entryTime: number, entryPrice: number, exitTime: number, exitPrice: number, qty: number, fees: number, pnl: number, returnPct: number, mae: number, mfe: number, barsHeld: number, entryOrderId: number, tag: string, open: boolean, factors: Record<string, number> | undefined): void {
+  push(symbolIndex: number, long: boolean, entryTime: number, entryPrice: number, exitTime: number, exitPrice: number, qty: number, fees: number, pnl: number, returnPct: number, mae: number, mfe: number, barsHeld: number, entryOrderId: number, tag: string, open: boolean, factors: Record<string, number> | undefined, exitReason: string): void {
     const k = this.count
     if (k === this.qty.length) this.grow()
     this.entryTime[k] = entryTime
@@ -197,6 +200,7 @@ export class TradeLog {
     this.direction.push(long ? 'long' : 'short')
     this.tag.push(tag)
     this.open.push(open ? 'open' : 'closed')
+    this.exitReason.push(exitReason)
     if (factors !== undefined) {
       this.factorRows.push(k)
       this.factorValues.push(factors)
@@ -253,6 +257,7 @@ export class TradeLog {
       entryOrderId: this.entryOrderId.slice(0, n),
       tag: this.tag.read(),
       open: this.open.read().map((v) => v === 'open'),
+      exitReason: this.exitReason.read(),
     }
   }
 

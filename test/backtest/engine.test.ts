@@ -153,6 +153,19 @@ describe('brackets (OCO)', () => {
     expect(sl.status).toBe('CANCELLED')
     expect(sl.reason).toMatch(/OCO/)
     expect(trades[0]!.pnl).toBeCloseTo(10 * 3.5, 12)
+    expect(trades[0]!.exitReason).toBe('take-profit')
+  })
+
+  it('each trade says why it ended: stop-loss, exit, signal, reversal, close at end, open at end', () => {
+    expect(run({ 0: (ctx) => ctx.buy('A', { stopLoss: 100.5, takeProfit: 104.5 }) }).trades.map((t) => t.exitReason)).toEqual(['stop-loss'])
+    expect(run({ 0: (ctx) => ctx.buy('A', { stopLoss: 90, takeProfit: 130 }), 2: (ctx) => ctx.close('A') }).trades.map((t) => t.exitReason)).toEqual(['exit'])
+    // A sell of exactly the position placed as an order of its own: flat by a signal; a bigger one reverses.
+    expect(run({ 0: (ctx) => ctx.buy('A', { qty: 10 }), 2: (ctx) => ctx.sell('A', { qty: 10 }) }).trades.map((t) => t.exitReason)).toEqual(['signal'])
+    expect(run({ 0: (ctx) => ctx.buy('A', { qty: 10 }), 2: (ctx) => ctx.sell('A', { qty: 20 }) }).trades.map((t) => [t.direction, t.exitReason, t.open])).toEqual([
+      ['long', 'reversal', false],
+      ['short', 'open at end', true],
+    ])
+    expect(run({ 0: (ctx) => ctx.buy('A', { qty: 10 }) }, { closeAtEnd: true }).trades.map((t) => [t.exitReason, t.open])).toEqual([['close at end', false]])
   })
 
   it('when a bar spans both legs, the stop-loss is taken first', () => {

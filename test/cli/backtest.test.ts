@@ -36,7 +36,7 @@ describe('mtflow backtest', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/^Sharpe\s+-?\d+\.\d\d$/m)
     const trades = readFileSync(join(dir, 'trades.csv'), 'utf8').trim().split('\n')
-    expect(trades[0]).toBe('strategy,symbol,direction,entryTime,entryPrice,exitTime,exitPrice,qty,fees,pnl,returnPct,mae,mfe,barsHeld,entryOrderId,tag,open')
+    expect(trades[0]).toBe('strategy,symbol,direction,entryTime,entryPrice,exitTime,exitPrice,qty,fees,pnl,returnPct,mae,mfe,barsHeld,entryOrderId,tag,open,exitReason')
     const factors = readFileSync(join(dir, 'factors.csv'), 'utf8').trim().split('\n')
     expect(factors[0]).toBe('strategy,entryOrderId,entryTime,rsi(14)')
     expect(factors.length).toBe(trades.length)
