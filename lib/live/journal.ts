@@ -133,12 +133,15 @@ export class OrderJournal {
   /** Written since the last fsync. */
   private unsynced = false
   private lastSync = 0
-  /** Durability `each`: an fsync running in the thread pool, another one owed after it, its failure. */
-  private syncing = false
+  /**
+   * Durability `each`: the descriptor whose fsync runs in the thread pool (-1: none), another fsync owed
+   * after it (on the descriptor open then), a failure, and descriptors `close()` left to their running
+   * fsync to close.
+   */
+  private syncingFd = -1
   private syncAgain = false
   private syncFailure: Error | undefined
-  /** A file descriptor `close()` left to the running fsync to close. */
-  private closeAfterSync = -1
+  private readonly closeAfterSync = new Set<number>()
 
   private constructor(
     readonly deploymentId: string,
@@ -254,10 +257,12 @@ export class OrderJournal {
   /** Flushes, fsyncs and closes the file (a later event opens it again). */
   close(): void {
     this.flush()
-    if (this.unsynced || this.syncing) this.sync()
     if (this.fd >= 0) {
+      // Synchronously, whatever runs in the background: everything written is on disk when close returns.
+      if (this.unsynced || this.syncingFd === this.fd || this.syncAgain) this.sync()
+      this.syncAgain = false
       // An fsync still running in the thread pool holds the descriptor: it closes it when it returns.
-      if (this.syncing) this.closeAfterSync = this.fd
+      if (this.syncingFd === this.fd) this.closeAfterSync.add(this.fd)
       else closeSync(this.fd)
     }
     this.fd = -1
@@ -265,7 +270,7 @@ export class OrderJournal {
 
   /** Resolves when no fsync started by `each` is running (tests, and a clean shutdown's last word). */
   synced(): Promise<void> {
-    if (!this.syncing) return Promise.resolve()
+    if (this.syncingFd < 0) return Promise.resolve()
     return new Promise((resolve) => this.waiters.push(resolve))
   }
 
@@ -297,25 +302,25 @@ export class OrderJournal {
    * at a time; an intent written while one runs is owed another (the running one may have missed it).
    */
   private syncInBackground(): void {
-    if (this.syncing) {
+    if (this.syncingFd >= 0) {
       this.syncAgain = true
       return
     }
-    this.syncing = true
+    const fd = this.fd
+    this.syncingFd = fd
     this.syncAgain = false
     this.unsynced = false
-    const fd = this.fd
     const done = (error: Error | null) => {
-      this.syncing = false
+      this.syncingFd = -1
       if (error !== null) this.syncFailure ??= error
       else this.lastSync = Date.now()
-      if (fd === this.closeAfterSync) {
-        this.closeAfterSync = -1
-        closeSync(fd)
-      } else if (this.syncAgain && this.fd === fd && error === null) {
+      if (this.closeAfterSync.delete(fd)) closeSync(fd)
+      // The fsync owed to intents written meanwhile: on the descriptor open now (close() synced the old one).
+      if (this.syncAgain && this.fd >= 0 && error === null) {
         this.syncInBackground()
         return
       }
+      this.syncAgain = false
       for (const resolve of this.waiters.splice(0)) resolve()
     }
     if (this.folderSynced) fsync(fd, done)
