@@ -131,6 +131,8 @@ export class CcxtVenue implements Venue {
   private readonly lastTrade = new Map<string, { id: string; time: number }>()
   private readonly inflight = new Set<Promise<void>>()
   private polling?: Promise<void>
+  /** Set by lookBack before start: the earliest time a restart needs looked at. */
+  private lookBackTo = Infinity
 
   constructor(
     readonly exchangeId: string,
@@ -181,6 +183,25 @@ export class CcxtVenue implements Venue {
     this.sink = sink
   }
 
+  /**
+   * Before `start`: orders and trades from `time` on are the venue's to look at (a restart passes its
+   * journal's last event, so trades made and orders sent while it was down are found; default: a minute).
+   */
+  lookBack(time: number): void {
+    if (this.started) throw new ConfigError('lookBack goes before the venue starts')
+    if (Number.isFinite(time)) this.lookBackTo = Math.min(this.lookBackTo, time)
+  }
+
+  /** Every order on `symbol` since `since` (ours and anyone else's, open or done), with its client id. */
+  async ordersSince(symbol: string, since: number): Promise<(VenueOrderState & { symbol: string })[]> {
+    const has = this.exchange.has as Record<string, unknown>
+    const from = Math.max(since, this.clock.now() - 23 * 3_600_000)
+    const orders = can(has, 'fetchOrders')
+      ? await this.read(`fetchOrders ${symbol}`, () => this.exchange.fetchOrders(symbol, from, 1000))
+      : [...(await this.read(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol))), ...(await this.read(`fetchClosedOrders ${symbol}`, () => this.exchange.fetchClosedOrders(symbol, from, 1000)))]
+    return orders.map((o) => ({ ...stateOf(o.clientOrderId ?? '', o), symbol }))
+  }
+
   async start(needs: VenueNeeds): Promise<void> {
     if (this.started) throw new ConfigError(`the ${this.exchangeId} venue is started already`)
     if (this.sink === undefined) throw new ConfigError('a venue needs its event sink (events(sink)) before start')
@@ -203,8 +224,11 @@ export class CcxtVenue implements Venue {
       if (market.spot !== true) throw new ConfigError(`${symbol} on ${this.exchangeId} is not a spot market; CcxtVenue trades spot markets only so far`)
     }
     this.symbols = [...needs.symbols]
-    // A minute of slack for the exchange's clock running behind ours; earlier trades of our orders are still mapped by order id.
-    this.since = this.options.since ?? this.clock.now() - 60_000
+    // A minute of slack for the exchange's clock running behind ours; earlier trades of our orders are still
+    // mapped by order id. A restart looks back to its journal's last event (lookBack), within the 23 hours
+    // Binance answers for (its trade and order listings take at most a 24-hour window).
+    const now = this.clock.now()
+    this.since = this.options.since ?? Math.max(now - 23 * 3_600_000, Math.min(now - 60_000, this.lookBackTo))
     this.started = true
     if (this.pollMs > 0) this.polling = this.pollLoop()
   }

@@ -27,7 +27,7 @@ import { Tracker, type ActiveRun } from '../track/index.js'
 import type { DeploymentConfig } from './config.js'
 import { ReplayFeed, WallClock, type Clock, type FeedBatch, type MarketFeed, type ReplaySeries } from './feed.js'
 import { guardsFor, type Guards } from './guards.js'
-import { OPEN_STATES, OrderJournal, type JournalOrder } from './journal.js'
+import { OPEN_STATES, OrderJournal, type JournalOrder, type JournalState } from './journal.js'
 import { appendReconciliation, fetchVenueView, reconcile, type ReconcilableVenue } from './reconcile.js'
 import type { VenueTrade } from './ccxt-venue.js'
 import { EngineSession } from './session.js'
@@ -397,14 +397,22 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
   }
 
   try {
-    if (!rerun) restore(session, journal, clock, venue as { adopt?(cid: string, symbol: string, exchangeId?: string): void })
+    if (!rerun) restore(session, journal, clock, venue as { adopt?(cid: string, symbol: string, exchangeId?: string): void; adoptList?(listCid: string, legs: [string, string]): void })
     writeStatus()
+    // A restart looks at the venue from its journal's last event (and its oldest open order) on: trades
+    // made and orders sent while it was down, intents a power loss took.
+    if (live) (venue as { lookBack?(time: number): void }).lookBack?.(lookBackFrom(journal.current))
     await venue.start({ symbols: config.symbols, kinds: new Set(['market', 'limit', 'stop']) })
     if (live) {
-      // Orders whose send was never answered (the process died between send and answer): looked up first.
-      for (const o of journal.current.orders.values()) if (o.state === 'UNKNOWN') liveOps!.unknownSince.set(o.clientOrderId, clock.now())
+      // Orders whose send was never answered (the process died between send and answer): looked up first,
+      // their grace counted from when they were journaled.
+      for (const o of journal.current.orders.values()) if (o.state === 'UNKNOWN') liveOps!.unknownSince.set(o.clientOrderId, Number.isFinite(o.time) ? o.time : clock.now())
       await liveOps!.resolveUnknown()
       await liveOps!.reconcile()
+      // An order recovered after a power loss is nobody's: cancelled at every start until the venue says so.
+      for (const [cid, order] of session.orders) {
+        if (order.working && journal.current.orders.get(cid)?.role === 'recovered') engine.cancelNow(order, 'its intent was lost (power loss): cancelled at restart')
+      }
     }
     if (tracker !== undefined) {
       run = tracker.startRun({
@@ -555,7 +563,7 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
 }
 
 /** The journal's fills and open orders back into a fresh engine (a restart); nothing to do on a first start. */
-function restore(session: EngineSession, journal: OrderJournal, clock: Clock, venue?: { adopt?(cid: string, symbol: string, exchangeId?: string): void }): void {
+function restore(session: EngineSession, journal: OrderJournal, clock: Clock, venue?: { adopt?(cid: string, symbol: string, exchangeId?: string): void; adoptList?(listCid: string, legs: [string, string]): void }): void {
   const state = journal.current
   if (state.orders.size === 0) return
   const engine = session.engine
@@ -576,6 +584,14 @@ function restore(session: EngineSession, journal: OrderJournal, clock: Clock, ve
     session.orders.set(o.clientOrderId, order)
     // A live venue knows it again (market, exchange id), so the strategy can cancel it before any lookup.
     venue?.adopt?.(o.clientOrderId, o.symbol, o.exchangeOrderId)
+  }
+  // Bracket legs sent as one OCO list are linked again (a fill of one ends the other; a cancel ends both).
+  const lists = new Map<string, JournalOrder[]>()
+  for (const o of open) if (o.list !== undefined) lists.set(o.list, [...(lists.get(o.list) ?? []), o])
+  for (const [listCid, legs] of lists) {
+    const tp = legs.find((o) => o.role === 'take-profit')
+    const sl = legs.find((o) => o.role === 'stop-loss')
+    if (legs.length === 2 && tp !== undefined && sl !== undefined) venue?.adoptList?.(listCid, [tp.clientOrderId, sl.clientOrderId])
   }
   engine.continueIdsAfter(last)
 }
@@ -639,8 +655,18 @@ interface LiveOpsOptions {
   graceMs: number
 }
 
-/** Client ids after the journal's last looked up in a row, and found nowhere, before a start stops looking. */
+/**
+ * Client ids after the journal's last (or after the last lost one a venue's order listing showed) looked up
+ * one by one, and found nowhere in a row, before a start stops looking.
+ */
 const LOST_WINDOW = 3
+
+/** Where a restart starts looking at the venue: a minute before the journal's last event or oldest open order (NaN: an empty journal). */
+function lookBackFrom(state: Readonly<JournalState>): number {
+  let from = state.lastTime
+  for (const o of state.orders.values()) if (OPEN_STATES.has(o.state) && o.time < from) from = o.time
+  return from - 60_000
+}
 
 /** Orders whose outcome this process is still waiting for: reconciliation leaves them to the lookups. */
 const inFlight = (o: JournalOrder) => o.state === 'INTENT' || o.state === 'SENT' || o.state === 'UNKNOWN'
@@ -779,8 +805,28 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
   let recovered = false
   const recoverLost = async (): Promise<void> => {
     const found: { seq: number; cid: string; symbol: string; state: VenueOrderState }[] = []
+    const lister = venue as { ordersSince?(symbol: string, since: number): Promise<(VenueOrderState & { symbol: string })[]> }
+    if (lister.ordersSince !== undefined) {
+      // Every order on each symbol since the journal's last event: ours after its last sequence number are
+      // the lost ones, however many intents in between reached no order (refused before sending, not sent).
+      const since = lookBackFrom(journal.current)
+      for (const symbol of config.symbols) {
+        let orders: (VenueOrderState & { symbol: string })[]
+        try {
+          orders = await lister.ordersSince(symbol, Number.isFinite(since) ? since : clock.now() - 60_000)
+        } catch (error) {
+          throw new BrokerError(`could not list the orders on ${symbol} (${errorMessage(error)}): orders whose journal entries a power loss took cannot be ruled out; the deployment halts: no new orders until the venue answers`, { cause: error })
+        }
+        for (const o of orders) {
+          const seq = journal.seqOf(o.cid)
+          if (seq !== undefined && seq >= journal.current.nextSeq && !found.some((f) => f.cid === o.cid)) found.push({ seq, cid: o.cid, symbol, state: o })
+        }
+      }
+      found.sort((a, b) => a.seq - b.seq)
+    }
     let misses = 0
-    for (let seq = journal.current.nextSeq; misses < LOST_WINDOW && found.length < 1000; seq++) {
+    // Without a listing (or past what it showed): client ids after the last one found, looked up one by one.
+    for (let seq = Math.max(journal.current.nextSeq, (found.at(-1)?.seq ?? 0) + 1); misses < LOST_WINDOW && found.length < 1000; seq++) {
       const cid = journal.clientIdOf(seq)
       let hit: { symbol: string; state: VenueOrderState } | undefined
       for (const symbol of config.symbols) {

@@ -55,7 +55,8 @@ export type Durability = 'each' | 'strict' | 'step'
 
 export type JournalEvent =
   | ({ type: 'intent'; seq: number; clientOrderId: string; time: number; acked?: true } & OrderIntent)
-  | { type: 'sent'; clientOrderId: string; time: number }
+  /** `list`: sent as a leg of that OCO order list (its client id), with its sibling. */
+  | { type: 'sent'; clientOrderId: string; time: number; list?: string }
   | { type: 'ack'; clientOrderId: string; exchangeOrderId: string; time: number }
   | { type: 'fill'; clientOrderId: string; tradeId: string; qty: number; price: number; fee: number; time: number }
   | { type: 'cancel'; clientOrderId: string; reason?: string; time: number }
@@ -82,6 +83,10 @@ export interface JournalOrder extends OrderIntent {
   avgPrice: number
   fees: number
   reason?: string
+  /** When the intent was journaled (clock ms). */
+  time: number
+  /** The OCO order list it was sent in (a bracket leg on a venue with lists). */
+  list?: string
 }
 
 export interface JournalState {
@@ -96,6 +101,8 @@ export interface JournalState {
   torn: number
   /** The last `mark`: bars closing at or before it were stepped (NaN before the first). */
   watermark: number
+  /** The latest time of any event (clock ms; NaN for an empty journal): a restart looks at the venue from about then. */
+  lastTime: number
 }
 
 /** Orders still waiting on the venue (what reconciliation looks up). */
@@ -191,8 +198,8 @@ export class OrderJournal {
     return this.order(id)
   }
 
-  sent(id: string, time: number): void {
-    this.append({ type: 'sent', clientOrderId: id, time })
+  sent(id: string, time: number, list?: string): void {
+    this.append(list === undefined ? { type: 'sent', clientOrderId: id, time } : { type: 'sent', clientOrderId: id, time, list })
   }
 
   ack(id: string, exchangeOrderId: string, time: number): void {
@@ -239,6 +246,14 @@ export class OrderJournal {
   /** The client order id sequence number `seq` has (or will have) in this journal. */
   clientIdOf(seq: number): string {
     return idOf(this.prefix, seq)
+  }
+
+  /** The sequence number of one of this journal's client ids; undefined for anyone else's. */
+  seqOf(clientOrderId: string): number | undefined {
+    if (!clientOrderId.startsWith(this.prefix)) return undefined
+    const rest = clientOrderId.slice(this.prefix.length)
+    const seq = /^[0-9a-z]{1,11}$/.test(rest) ? parseInt(rest, 36) : NaN
+    return Number.isSafeInteger(seq) && seq >= 1 && idOf(this.prefix, seq) === clientOrderId ? seq : undefined
   }
 
   /** Writes and fsyncs what is buffered (durability `step`; with `each` nothing ever is). */
@@ -374,7 +389,7 @@ export class OrderJournal {
 
 /** The state a sequence of events leaves; orders sent but never answered before a restart are UNKNOWN. */
 export function foldJournal(events: readonly JournalEvent[], file = 'journal'): JournalState {
-  const state: JournalState = { orders: new Map(), positions: new Map(), nextSeq: 1, tradeIds: new Set(), torn: 0, watermark: NaN }
+  const state: JournalState = { orders: new Map(), positions: new Map(), nextSeq: 1, tradeIds: new Set(), torn: 0, watermark: NaN, lastTime: NaN }
   for (const e of events) applyEvent(state, e, file)
   // Folded from disk, an INTENT or SENT order has lost its process: it may or may not have reached the venue.
   for (const o of state.orders.values()) if (o.state === 'INTENT' || o.state === 'SENT') o.state = 'UNKNOWN'
@@ -408,6 +423,11 @@ function line(e: JournalEvent): string {
  * runs between the two: an illegal event throws unwritten, and one that fails to reach the disk is not folded.
  */
 function applyEvent(state: JournalState, e: JournalEvent, file: string, write?: (e: JournalEvent) => void): void {
+  applyEventOnly(state, e, file, write)
+  if (e.time === e.time && !(e.time <= state.lastTime)) state.lastTime = e.time
+}
+
+function applyEventOnly(state: JournalState, e: JournalEvent, file: string, write?: (e: JournalEvent) => void): void {
   if (e.type === 'snapshot') {
     write?.(e)
     return
@@ -428,7 +448,7 @@ function applyEvent(state: JournalState, e: JournalEvent, file: string, write?: 
     if (state.orders.has(e.clientOrderId)) throw new DataError(`${file}: order ${e.clientOrderId} is journaled twice`)
     if (e.seq !== state.nextSeq) throw new DataError(`${file}: order sequence ${e.seq} where ${state.nextSeq} was next`)
     write?.(e)
-    const o: JournalOrder = { seq: e.seq, clientOrderId: e.clientOrderId, strategy: e.strategy, symbol: e.symbol, side: e.side, qty: e.qty, kind: e.kind, state: 'INTENT', filled: 0, avgPrice: NaN, fees: 0 }
+    const o: JournalOrder = { seq: e.seq, clientOrderId: e.clientOrderId, strategy: e.strategy, symbol: e.symbol, side: e.side, qty: e.qty, kind: e.kind, state: 'INTENT', filled: 0, avgPrice: NaN, fees: 0, time: e.time }
     if (e.price !== undefined) o.price = e.price
     if (e.orderId !== undefined) o.orderId = e.orderId
     if (e.role !== undefined) o.role = e.role
@@ -450,6 +470,7 @@ function applyEvent(state: JournalState, e: JournalEvent, file: string, write?: 
       if (o.state !== 'INTENT') throw illegal(file, o, e.type)
       write?.(e)
       o.state = 'SENT'
+      if (e.list !== undefined) o.list = e.list
       return
     case 'unknown':
       if (closed) throw illegal(file, o, e.type)

@@ -209,9 +209,10 @@ export class EngineSession {
         this.send(sibling, now)
         continue
       }
-      this.journal!.sent(takeProfit.cid, now)
-      this.journal!.sent(stopLoss.cid, now)
-      this.venue!.submitList!({ listCid: `${stopLoss.cid}L`, legs: [this.venueOrder(takeProfit), this.venueOrder(stopLoss)] })
+      const listCid = `${stopLoss.cid}L`
+      this.journal!.sent(takeProfit.cid, now, listCid)
+      this.journal!.sent(stopLoss.cid, now, listCid)
+      this.venue!.submitList!({ listCid, legs: [this.venueOrder(takeProfit), this.venueOrder(stopLoss)] })
     }
   }
 

@@ -109,8 +109,10 @@ export async function world(options: Partial<StandinOptions> = {}, shared?: Stan
   const posts = () => s.signed.filter((r) => r.method === 'POST' && r.path === '/api/v3/order')
 
   /** One deployment process's life: start it, step bars, end the feed (a restart is another `start`). */
-  const start = (name: string, script: Record<number, (ctx: Context<Record<string, number>>) => void>, opts: { reconcileEveryMs?: number; timeoutMs?: number; over?: Record<string, unknown>; strategy?: any } = {}) => {
+  const start = (name: string, script: Record<number, (ctx: Context<Record<string, number>>) => void>, opts: { reconcileEveryMs?: number; timeoutMs?: number; over?: Record<string, unknown>; strategy?: any; lists?: false } = {}) => {
     const venue = new CcxtVenue('binance', { apiUrl: s.url, credentials: CREDS, clock, pollMs: 0, backoffMs: 5, retries: 3, timeoutMs: opts.timeoutMs ?? 1500, since: T0 - M })
+    // An exchange without OCO order lists: bracket legs go out as two orders.
+    if (opts.lists === false) (venue as { submitList?: unknown }).submitList = undefined
     const feed = new StepFeed()
     const rec: Recorder = { orders: [], fills: [], bars: [] }
     const lines: string[] = []
