@@ -769,6 +769,42 @@ export class Engine {
 
   private readonly adoptedParents = new Map<string, Order>()
 
+  /**
+   * A restart (lib/live): bracket legs an entry still owes its position — their intents lost, or the
+   * process cut off between a leg's cancel and its replacement — placed again for `qty`, as children of
+   * the entry (known by its client id), through the hooks like any order.
+   */
+  restoreBrackets(sleeveName: string, entry: { cid: string; symbol: string; side: Side; tag?: string; stopLoss?: number; takeProfit?: number }, qty: number, roles: readonly ('stop-loss' | 'take-profit')[], time: number): Order[] {
+    const sleeve = this.sleeveByName.get(sleeveName)
+    const k = this.symbolIndex.get(entry.symbol)
+    if (sleeve === undefined || k === undefined) throw new ConfigError(`the journal's entry ${entry.cid} of ${sleeveName} on ${entry.symbol} is not this deployment's`)
+    let parent = this.adoptedParents.get(entry.cid)
+    if (parent === undefined) {
+      parent = new Order(this.nextId++, sleeve.name, entry.symbol, entry.side, 'market', 'entry', 0, NaN, NaN, 0, entry.tag ?? '', time)
+      parent.cid = entry.cid
+      parent.children = []
+      this.track(parent)
+      this.adoptedParents.set(entry.cid, parent)
+    }
+    const side: Side = entry.side === 'buy' ? 'sell' : 'buy'
+    const out: Order[] = []
+    for (const role of roles) {
+      const price = role === 'stop-loss' ? entry.stopLoss : entry.takeProfit
+      if (price === undefined || !(price > 0)) continue
+      const type = role === 'stop-loss' ? 'stop' : 'limit'
+      const child = new Order(this.nextId++, sleeve.name, entry.symbol, side, type, role, qty, type === 'limit' ? price : NaN, type === 'stop' ? price : NaN, parent.id, entry.tag ?? '', time)
+      child.activeFrom = this.executionOf[k]!.i + 1
+      parent.children!.push(child)
+      this.track(child)
+      if (this.hooks !== undefined) this.hooks.placed(child)
+      child.transition('SUBMITTED', time)
+      this.working[k]!.push(child)
+      this.emitOrder(sleeve, child, 'SUBMITTED', '')
+      out.push(child)
+    }
+    return out
+  }
+
   /** An adopted order's id: the one it had before the restart when it is free, else the next. */
   private idFor(id: number | undefined): number {
     if (id !== undefined && Number.isSafeInteger(id) && id > 0 && this.orderById[id] === undefined) {

@@ -413,6 +413,8 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
       for (const [cid, order] of session.orders) {
         if (order.working && journal.current.orders.get(cid)?.role === 'recovered') engine.cancelNow(order, 'its intent was lost (power loss): cancelled at restart')
       }
+      if (!rerun) restoreOwedBrackets(session, journal, clock, alert)
+      session.drainInbox()
     }
     if (tracker !== undefined) {
       run = tracker.startRun({
@@ -527,9 +529,11 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
         session.drainInbox()
       }
       if (stopRequested === undefined) {
-        session.finish()
+        // A replay ends as a backtest does (working orders expire, open trades are marked). A live venue's
+        // orders go on resting there: the engine keeps them as working, as a stop does.
+        if (!live) session.finish()
         state = 'finished'
-        reason = 'the feed ended'
+        reason = live ? 'the feed ended; working orders and brackets left in place at the venue' : 'the feed ended'
       } else {
         state = 'stopped'
         reason = stopRequested === 'flatten' ? 'stopped by request; positions closed and orders cancelled (kill switch)' : 'stopped by request; working orders and brackets left in place'
@@ -594,6 +598,41 @@ function restore(session: EngineSession, journal: OrderJournal, clock: Clock, ve
     if (legs.length === 2 && tp !== undefined && sl !== undefined) venue?.adoptList?.(listCid, [tp.clientOrderId, sl.clientOrderId])
   }
   engine.continueIdsAfter(last)
+}
+
+/** Why a bracket leg may have ended without its position being left unprotected on purpose. */
+const NOT_ON_PURPOSE = /^(replaced: |its intent was lost)/
+
+/**
+ * Bracket legs a held position is still owed after a restart: its last entry had a stop-loss or a
+ * take-profit, and no leg of that role is working or filled — the leg's intent was lost (power loss), the
+ * process died between the entry's fill and its legs, or between a leg's cancel for a replacement and the
+ * replacement. A leg the strategy, a close, the OCO or the kill switch ended is not owed. Placed again for
+ * the whole position, as children of that entry.
+ */
+function restoreOwedBrackets(session: EngineSession, journal: OrderJournal, clock: Clock, alert: (text: string) => void): void {
+  const state = journal.current
+  for (const [key, position] of state.positions) {
+    if (Math.abs(position) <= 1e-12) continue
+    const [strategy, symbol] = [key.slice(0, key.indexOf('|')), key.slice(key.indexOf('|') + 1)]
+    const side = position > 0 ? 'buy' : 'sell'
+    let entry: JournalOrder | undefined
+    for (const o of state.orders.values()) {
+      if (o.strategy === strategy && o.symbol === symbol && (o.role ?? 'entry') === 'entry' && o.filled > 0 && (entry === undefined || o.seq > entry.seq)) entry = o
+    }
+    if (entry === undefined || entry.side !== side || (entry.stopLoss === undefined && entry.takeProfit === undefined)) continue
+    const owed: ('stop-loss' | 'take-profit')[] = []
+    for (const role of ['stop-loss', 'take-profit'] as const) {
+      if ((role === 'stop-loss' ? entry.stopLoss : entry.takeProfit) === undefined) continue
+      const legs = [...state.orders.values()].filter((o) => o.parentCid === entry!.clientOrderId && o.role === role)
+      const last = legs.at(-1)
+      if (last === undefined || (last.state === 'CANCELLED' && last.filled === 0 && NOT_ON_PURPOSE.test(last.reason ?? '') && !legs.some((o) => OPEN_STATES.has(o.state) || o.state === 'FILLED'))) owed.push(role)
+    }
+    if (owed.length === 0) continue
+    const qty = Math.abs(position)
+    alert(`${symbol}: the position of ${qty} had lost its ${owed.join(' and ')} (${entry.clientOrderId}'s bracket, cut off by the restart); placed again`)
+    session.engine.restoreBrackets(strategy, { cid: entry.clientOrderId, symbol, side, ...(entry.tag === undefined ? {} : { tag: entry.tag }), ...(entry.stopLoss === undefined ? {} : { stopLoss: entry.stopLoss }), ...(entry.takeProfit === undefined ? {} : { takeProfit: entry.takeProfit }) }, qty, owed, clock.now())
+  }
 }
 
 function adopted(o: JournalOrder) {

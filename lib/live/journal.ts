@@ -33,6 +33,9 @@ export interface OrderIntent {
   role?: string
   tag?: string
   parentCid?: string
+  /** An entry's bracket prices: a restart places legs its position still owes (their intents lost, or cut off while being replaced). */
+  stopLoss?: number
+  takeProfit?: number
 }
 
 /**
@@ -454,6 +457,8 @@ function applyEventOnly(state: JournalState, e: JournalEvent, file: string, writ
     if (e.role !== undefined) o.role = e.role
     if (e.tag !== undefined) o.tag = e.tag
     if (e.parentCid !== undefined) o.parentCid = e.parentCid
+    if (e.stopLoss !== undefined) o.stopLoss = e.stopLoss
+    if (e.takeProfit !== undefined) o.takeProfit = e.takeProfit
     if (e.acked === true) {
       o.state = 'ACKED'
       o.exchangeOrderId = e.clientOrderId

@@ -51,6 +51,8 @@ export function intentOf(engine: Engine, order: Order, qty: number): OrderIntent
     role: order.role,
     ...(order.tag === '' ? {} : { tag: order.tag }),
     ...(parent === undefined ? {} : { parentCid: parent.cid }),
+    ...(order.role === 'entry' && order.stopLoss === order.stopLoss ? { stopLoss: order.stopLoss } : {}),
+    ...(order.role === 'entry' && order.takeProfit === order.takeProfit ? { takeProfit: order.takeProfit } : {}),
   }
 }
 
