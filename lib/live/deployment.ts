@@ -427,6 +427,15 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
     state = 'running'
     updateHalt() // a reconciliation that failed at start halts before onStart can place an order
     session.start()
+    // Live: what the strategy builds bar by bar (ctx.state) comes back from the warm-up history, replayed
+    // through its onBar on the simulated exchange (nothing is sent), so a restart does not begin it afresh.
+    if (live && history !== undefined && Object.keys(history).length > 0) {
+      try {
+        await warmStrategyState(session, options.strategy, config, history, cash)
+      } catch (error) {
+        alert(`replaying the warm-up history through the strategy failed (${errorMessage(error)}); its own state starts afresh from here`)
+      }
+    }
     writeStatus()
     log(`deployment ${config.name}: ${config.mode} ${config.strategy.name}@${config.strategy.version} on ${config.symbols.join(', ')} ${config.timeframe}, ${live ? 'live venue' : 'simulated exchange'}, feed ${config.feed.kind}`)
 
@@ -598,6 +607,28 @@ function restore(session: EngineSession, journal: OrderJournal, clock: Clock, ve
     if (legs.length === 2 && tp !== undefined && sl !== undefined) venue?.adoptList?.(listCid, [tp.clientOrderId, sl.clientOrderId])
   }
   engine.continueIdsAfter(last)
+}
+
+/**
+ * The warm-up history replayed through the strategy's onStart and onBar in a scratch session on the
+ * simulated exchange (no journal, no venue: nothing leaves the process), and the state it built (ctx.state)
+ * carried into the live sleeve. Its simulated orders and positions are discarded: the journal's are the
+ * deployment's. A strategy that keeps its state in ctx.state (pairs-zscore's windows, opening-range's
+ * session range) thus carries on where the history leaves it, as a backtest over the same bars would.
+ */
+async function warmStrategyState(session: EngineSession, strategy: Strategy<any>, config: DeploymentConfig, history: Record<string, Bars>, cash: number): Promise<void> {
+  const series: ReplaySeries[] = []
+  for (const bars of Object.values(history)) if (bars.time.length > 0) series.push({ symbol: bars.symbol, timeframe: bars.timeframe, bars })
+  if (series.length === 0) return
+  const scratch = new EngineSession({ cash, sleeves: [{ strategy, params: config.params, symbols: config.symbols, timeframe: config.timeframe, weight: 1, name: config.strategy.name }] })
+  scratch.start()
+  for await (const batch of new ReplayFeed(series).batches()) {
+    for (const bar of batch.bars) scratch.onBar(bar)
+    scratch.advanceTo(batch.watermark)
+  }
+  const live = session.engine.sleeves[0]!.ctx.state as Record<string, unknown>
+  for (const key of Object.keys(live)) delete live[key]
+  Object.assign(live, scratch.engine.sleeves[0]!.ctx.state)
 }
 
 /** Why a bracket leg may have ended without its position being left unprotected on purpose. */

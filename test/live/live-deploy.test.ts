@@ -25,7 +25,8 @@ import { runDeployment } from '../../lib/live/deployment.js'
 import { EngineSession, ManualClock, OrderJournal, ReplayFeed, validateDeploymentConfig, type Venue, type VenueEvent, type VenueOrder } from '../../lib/live/index.js'
 import type { Context } from '../../lib/strategy/index.js'
 import { scripted, type Recorder } from '../backtest/scripted.js'
-import { standinPrice } from '../fixtures/binance-standin.js'
+import { standinCandle, standinPrice } from '../fixtures/binance-standin.js'
+import { defineStrategy } from '../../lib/strategy/index.js'
 import { FIXTURES } from '../helpers.js'
 
 import { bar, CREDS, cent, cleanup, config, everythingWritten, FEE, fillsOf, M, marketAt, r8, S, T0, world } from './live-harness.js'
@@ -812,5 +813,38 @@ describe('when the intent is fsync\'d: while the order goes out (default), or be
       fs.fsyncSync = plain.fsyncSync
       syncBuiltinESMExports()
     }
+  })
+})
+
+describe('a live start with warm-up history: the strategy\'s own state (ctx.state) is rebuilt from it', () => {
+  it('the history runs through onStart and onBar on the simulated exchange (nothing sent); the first live bar finds every close in ctx.state', async () => {
+    const { start, posts } = await world()
+    // Ten closed bars before the first live one, as the stand-in serves them.
+    const n = 10
+    const time = Float64Array.from({ length: n }, (_, j) => T0 - (n - j) * M)
+    const candles = Array.from(time, (t) => standinCandle('BTCUSDT', t, M))
+    const col = (c: number) => Float64Array.from(candles, (k) => k[c]!)
+    const history = { 'BTC/USDT@1m': { symbol: 'BTC/USDT', timeframe: '1m', time, open: col(0), high: col(1), low: col(2), close: col(3), volume: col(4) } }
+    const seen: number[][] = []
+    const strategy = defineStrategy<Record<string, never>>({
+      name: 'scripted',
+      params: {},
+      universe: (_p, r) => r.symbols.map((symbol) => ({ symbol, timeframe: r.timeframe })),
+      warmup: () => 0,
+      onStart(ctx) {
+        ctx.state.closes = []
+      },
+      onBar(ctx, bar) {
+        ;(ctx.state.closes as number[]).push(bar.close)
+        seen.push([...(ctx.state.closes as number[])])
+        ctx.buy(bar.symbol, { qty: 0.001 }) // on every bar: in the warm-up replay it must not reach the exchange
+      },
+    })
+    const d = start('warm', {}, { strategy, history })
+    await d.step(0)
+    const live = seen.at(-1)!
+    expect(live).toEqual([...candles.map((c) => c[3]!), bar(0).close])
+    expect(posts()).toHaveLength(1) // the live bar's order only
+    await d.stop()
   })
 })

@@ -109,7 +109,7 @@ export async function world(options: Partial<StandinOptions> = {}, shared?: Stan
   const posts = () => s.signed.filter((r) => r.method === 'POST' && r.path === '/api/v3/order')
 
   /** One deployment process's life: start it, step bars, end the feed (a restart is another `start`). */
-  const start = (name: string, script: Record<number, (ctx: Context<Record<string, number>>) => void>, opts: { reconcileEveryMs?: number; timeoutMs?: number; over?: Record<string, unknown>; strategy?: any; lists?: false } = {}) => {
+  const start = (name: string, script: Record<number, (ctx: Context<Record<string, number>>) => void>, opts: { reconcileEveryMs?: number; timeoutMs?: number; over?: Record<string, unknown>; strategy?: any; lists?: false; history?: Record<string, import('../../lib/data/index.js').Bars> } = {}) => {
     const venue = new CcxtVenue('binance', { apiUrl: s.url, credentials: CREDS, clock, pollMs: 0, backoffMs: 5, retries: 3, timeoutMs: opts.timeoutMs ?? 1500, since: T0 - M })
     // An exchange without OCO order lists: bracket legs go out as two orders.
     if (opts.lists === false) (venue as { submitList?: unknown }).submitList = undefined
@@ -117,7 +117,7 @@ export async function world(options: Partial<StandinOptions> = {}, shared?: Stan
     const rec: Recorder = { orders: [], fills: [], bars: [] }
     const lines: string[] = []
     const strategy = opts.strategy ?? scripted(script, rec)
-    const running = runDeployment({ home, config: config(name, opts.over), strategy, venue, feed, clock, track: false, reconcileEveryMs: opts.reconcileEveryMs ?? 0, log: (l) => lines.push(l) })
+    const running = runDeployment({ home, config: config(name, opts.over), strategy, venue, feed, clock, track: false, reconcileEveryMs: opts.reconcileEveryMs ?? 0, log: (l) => lines.push(l), ...(opts.history === undefined ? {} : { history: opts.history }) })
     let failure: unknown
     running.catch((e: unknown) => (failure = e))
     let done = false
