@@ -6,7 +6,7 @@
 // line naming the file, the row (CSV line or JSON entry, from 1) and what was expected.
 
 import { readFileSync, statSync } from 'node:fs'
-import { ConfigError, preview, sha256 } from '../core/index.js'
+import { ConfigError, preview, sha256, splitCsvLine } from '../core/index.js'
 import { parseRef, type Registry } from '../track/index.js'
 import { pinStrategy, SYMBOL, type DeploymentDraft, type StrategyPin } from './config.js'
 
@@ -207,26 +207,3 @@ function csvRows(text: string, file: string): RawRow[] {
   return rows
 }
 
-/** Fields split at commas outside double quotes ("" inside quotes is one quote). */
-function splitCsvLine(line: string, unclosed: () => Error): string[] {
-  const fields: string[] = []
-  let field = ''
-  let quoted = false
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') {
-        field += '"'
-        i++
-      } else if (ch === '"') quoted = false
-      else field += ch
-    } else if (ch === '"') quoted = true
-    else if (ch === ',') {
-      fields.push(field)
-      field = ''
-    } else field += ch
-  }
-  if (quoted) throw unclosed()
-  fields.push(field)
-  return fields
-}

@@ -3,7 +3,7 @@
 // and the server's /runs/:id/tearsheet, so both read a run the same way. Bad input is a DataError naming
 // the file, the line and what was expected.
 
-import { DataError, NotFoundError, Progress, timeframeMs, type ProgressSink } from '../core/index.js'
+import { DataError, NotFoundError, Progress, splitCsvLine, timeframeMs, type ProgressSink } from '../core/index.js'
 import type { Tracker } from '../track/index.js'
 import type { TradeColumns } from './tearsheet.js'
 
@@ -104,7 +104,7 @@ function csvTable(text: string, label: string, progress?: ProgressSink, allowNoR
   const lines = text.split(/\r?\n/)
   while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop()
   if (lines.length === 0) throw new DataError(`${label} is empty; expected a header row and data rows`)
-  const header = splitCsvLine(lines[0]!, label, 1).map((h) => h.trim())
+  const header = splitCsvLine(lines[0]!, () => new DataError(`${label} line 1: a quoted cell is not closed`)).map((h) => h.trim())
   if (lines.length === 1 && !allowNoRows) throw new DataError(`${label} has a header and no data rows`)
   return { label, header, lines: lines.slice(1), ...(progress === undefined ? {} : { progress }) }
 }
@@ -123,31 +123,6 @@ function rowProgress(table: CsvTable): { tick(i: number): void; finish(): void }
       p.finish()
     },
   }
-}
-
-/** Cells of one CSV line: commas separate, double quotes enclose, "" is a quote inside quotes. */
-function splitCsvLine(line: string, label: string, lineNo: number): string[] {
-  if (!line.includes('"')) return line.split(',')
-  const cells: string[] = []
-  let cell = ''
-  let quoted = false
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') {
-        cell += '"'
-        i++
-      } else if (ch === '"') quoted = false
-      else cell += ch
-    } else if (ch === '"') quoted = true
-    else if (ch === ',') {
-      cells.push(cell)
-      cell = ''
-    } else cell += ch
-  }
-  if (quoted) throw new DataError(`${label} line ${lineNo}: a quoted cell is not closed`)
-  cells.push(cell)
-  return cells
 }
 
 function columnOf(table: CsvTable, name: string, expected: string): number {
@@ -182,7 +157,7 @@ function equityColumns(table: CsvTable, label: string): { time: Float64Array; eq
   const progress = rowProgress(table)
   for (let i = 0; i < n; i++) {
     progress.tick(i)
-    const cells = splitCsvLine(table.lines[i]!, label, i + 2)
+    const cells = splitCsvLine(table.lines[i]!, () => new DataError(`${label} line ${i + 2}: a quoted cell is not closed`))
     const where = `${label} line ${i + 2}`
     time[i] = parseTime(cells[ti] ?? '', `${where} time`)
     equity[i] = parseNumber(cells[ei] ?? '', `${where} equity`)
@@ -222,7 +197,7 @@ function tradeColumns(table: CsvTable, label: string): TradeColumns {
   const progress = rowProgress(table)
   for (let i = 0; i < n; i++) {
     progress.tick(i)
-    const c = splitCsvLine(table.lines[i]!, label, i + 2)
+    const c = splitCsvLine(table.lines[i]!, () => new DataError(`${label} line ${i + 2}: a quoted cell is not closed`))
     const where = `${label} line ${i + 2}`
     cols.symbol[i] = c[need.symbol] ?? ''
     cols.entryTime[i] = parseTime(c[need.entryTime] ?? '', `${where} entryTime`)

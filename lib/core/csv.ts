@@ -1,0 +1,28 @@
+// One CSV line split into its cells (RFC 4180 quoting on one line): commas separate, double quotes
+// enclose, "" inside quotes is one quote. Shared by the readers of small CSV files people write by hand
+// (weights files, tearsheet inputs); the lake's bulk imports go through DuckDB.
+
+/** The cells of `line`; a quoted cell left open throws what `unclosed` makes (an error naming the file and line). */
+export function splitCsvLine(line: string, unclosed: () => Error): string[] {
+  if (!line.includes('"')) return line.split(',')
+  const cells: string[] = []
+  let cell = ''
+  let quoted = false
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') {
+        cell += '"'
+        i++
+      } else if (ch === '"') quoted = false
+      else cell += ch
+    } else if (ch === '"') quoted = true
+    else if (ch === ',') {
+      cells.push(cell)
+      cell = ''
+    } else cell += ch
+  }
+  if (quoted) throw unclosed()
+  cells.push(cell)
+  return cells
+}
