@@ -2,23 +2,16 @@
 // on one stand-in or a strategy of their own): a workspace, the Binance stand-in, runDeployment with a
 // CcxtVenue stepped one closed bar at a time.
 
-import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
-import { ingestBars, loadBars } from '../../lib/data/index.js'
-import { createExchange } from '../../lib/data/sources/ccxt-source.js'
-import { syntheticGbm } from '../../lib/data/synthetic.js'
-import { getStrategy } from '../../lib/strategy/index.js'
-import { CcxtPollFeed, type FeedEvent } from '../../lib/live/ccxt-feed.js'
+import { afterEach } from 'vitest'
 import { CcxtVenue } from '../../lib/live/ccxt-venue.js'
 import { runDeployment, type DeploymentStatus } from '../../lib/live/deployment.js'
-import { EngineSession, ManualClock, OrderJournal, ReplayFeed, validateDeploymentConfig, type Clock, type Venue, type VenueEvent, type VenueOrder, type DeploymentConfig, type FeedBar, type FeedBatch, type MarketFeed } from '../../lib/live/index.js'
+import { OrderJournal, validateDeploymentConfig, type Clock, type DeploymentConfig, type FeedBar, type FeedBatch, type MarketFeed } from '../../lib/live/index.js'
 import type { Context } from '../../lib/strategy/index.js'
 import { scripted, type Recorder } from '../backtest/scripted.js'
 import { standinCandle, standinPrice, startBinanceStandin, type Standin, type StandinOptions } from '../fixtures/binance-standin.js'
-import { FIXTURES } from '../helpers.js'
 
 const M = 60_000
 const S = 1000
@@ -71,11 +64,11 @@ class StepFeed implements MarketFeed {
   }
 }
 
-/** Bar i of BTC/USDT as the stand-in serves it. */
-function bar(i: number): FeedBar {
+/** Bar i of a stand-in market (BTC/USDT unless said) as the stand-in serves it. */
+function bar(i: number, symbol = 'BTC/USDT'): FeedBar {
   const time = T0 + i * M
-  const [open, high, low, close, volume] = standinCandle('BTCUSDT', time, M)
-  return { symbol: 'BTC/USDT', timeframe: '1m', time, closeTime: time + M, open, high, low, close, volume }
+  const [open, high, low, close, volume] = standinCandle(symbol.replace('/', ''), time, M)
+  return { symbol, timeframe: '1m', time, closeTime: time + M, open, high, low, close, volume }
 }
 
 /** The market price while bar i is stepped (1 s after it closed: the next minute's open). */
@@ -109,10 +102,18 @@ export async function world(options: Partial<StandinOptions> = {}, shared?: Stan
   const posts = () => s.signed.filter((r) => r.method === 'POST' && r.path === '/api/v3/order')
 
   /** One deployment process's life: start it, step bars, end the feed (a restart is another `start`). */
-  const start = (name: string, script: Record<number, (ctx: Context<Record<string, number>>) => void>, opts: { reconcileEveryMs?: number; timeoutMs?: number; over?: Record<string, unknown>; strategy?: any; lists?: false; history?: Record<string, import('../../lib/data/index.js').Bars> } = {}) => {
-    const venue = new CcxtVenue('binance', { apiUrl: s.url, credentials: CREDS, clock, pollMs: 0, backoffMs: 5, retries: 3, timeoutMs: opts.timeoutMs ?? 1500, since: T0 - M })
+  /**
+   * `since`: the venue's look-back before its first start (default T0 − 1 min; 'venue' leaves the venue's own,
+   * as the CLI does); `without`: ccxt capabilities switched off; `lists: false`: an exchange without OCO lists.
+   */
+  const start = (name: string, script: Record<number, (ctx: Context<Record<string, number>>) => void>, opts: { reconcileEveryMs?: number; timeoutMs?: number; over?: Record<string, unknown>; strategy?: any; lists?: false; history?: Record<string, import('../../lib/data/index.js').Bars>; since?: number | 'venue'; without?: string[] } = {}) => {
+    const since = opts.since === undefined ? T0 - M : opts.since
+    const venue = new CcxtVenue('binance', { apiUrl: s.url, credentials: CREDS, clock, pollMs: 0, backoffMs: 5, retries: 3, timeoutMs: opts.timeoutMs ?? 1500, ...(since === 'venue' ? {} : { since }) })
     // An exchange without OCO order lists: bracket legs go out as two orders.
     if (opts.lists === false) (venue as { submitList?: unknown }).submitList = undefined
+    const has = (venue as unknown as { exchange: { has: Record<string, unknown> } }).exchange.has
+    for (const cap of opts.without ?? []) has[cap] = false
+    const symbols = ((opts.over?.symbols as string[] | undefined) ?? ['BTC/USDT'])
     const feed = new StepFeed()
     const rec: Recorder = { orders: [], fills: [], bars: [] }
     const lines: string[] = []
@@ -153,7 +154,7 @@ export async function world(options: Partial<StandinOptions> = {}, shared?: Stan
         s.setNow(T0 + (i + 1) * M + S)
         // The venue's background fill poll (it alerts and carries on when the exchange does not answer).
         if (options.poll !== false) await venue.pollFills().catch(() => undefined)
-        feed.push({ bars: [bar(i)], watermark: T0 + (i + 1) * M })
+        feed.push({ bars: symbols.map((symbol) => bar(i, symbol)), watermark: T0 + (i + 1) * M })
         await idle()
       },
       async stop(): Promise<DeploymentStatus> {
