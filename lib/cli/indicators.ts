@@ -101,8 +101,9 @@ export function pairsCommand(context: CliContext): Command {
     .option('--end <time>', 'last bar (inclusive)')
     .option('--max-pvalue <p>', 'largest cointegration p-value to select', '0.05')
     .option('--min-corr <c>', 'smallest |correlation| of log returns to select', '0.5')
+    .option('--save', 'record the screen as a pipeline step: a tracked run (experiment "pipeline") with pairs.parquet and manifest.json, reused when the same bars are screened by the same rules')
     .option('--json', 'print every pair as JSON')
-    .action(async (options: { symbols: string; timeframe: string; source?: string; start?: string; end?: string; maxPvalue: string; minCorr: string; json?: boolean }) => {
+    .action(async (options: { symbols: string; timeframe: string; source?: string; start?: string; end?: string; maxPvalue: string; minCorr: string; save?: boolean; json?: boolean }) => {
       const symbols = options.symbols.split(',').map((s) => s.trim()).filter((s) => s !== '')
       if (symbols.length < 2) throw new ConfigError(`--symbols needs at least 2 symbols (received ${JSON.stringify(options.symbols)})`)
       const maxPValue = Number(options.maxPvalue)
@@ -114,9 +115,53 @@ export function pairsCommand(context: CliContext): Command {
       for (const symbol of symbols) datasets[symbol] = await loadBars(context.home, { symbol, timeframe: options.timeframe, source: options.source, start: options.start, end: options.end })
       const { time, closes } = alignCloses(datasets)
       if (time.length < 30) throw new ConfigError(`the symbols share only ${time.length} bars of ${options.timeframe}; expected at least 30 to test cointegration`)
+      // A saved screen over the same bars by the same rules is the run that holds it already.
+      const track = lazy('../track/index.js') as typeof import('../track/index.js')
+      const rules = { maxPValue, minCorr, timeframe: options.timeframe, symbols, start: options.start ?? null, end: options.end ?? null }
+      const inputs = options.save === true ? symbols.map((symbol) => {
+        const source = data().resolveKey(context.home, { symbol, timeframe: options.timeframe, source: options.source }).source
+        return { kind: 'data' as const, ref: `${source}/${symbol}/${options.timeframe}`, sha256: data().barsHash(datasets[symbol]!, source) }
+      }) : []
+      const key = track.stepKey('pairs-screen', inputs, rules)
+      const tracker = options.save === true ? new track.Tracker(context.home) : undefined
+      const reused = tracker === undefined ? undefined : track.findStep(tracker, 'pairs-screen', key)
+      if (reused !== undefined) {
+        if (options.json === true) return printJson(context, { runId: reused, reused: true })
+        context.stdout.write(`the same bars screened by the same rules: run ${reused} (reused)\n`)
+        return
+      }
       const { screenPairs } = lazy('../features/index.js') as typeof import('../features/index.js')
       const result = screenPairs(closes, { maxPValue, minCorr, progress: options.json === true ? undefined : streamProgressSink(context.stderr) })
-      if (options.json === true) return printJson(context, { bars: time.length, first: new Date(time[0]!).toISOString(), last: new Date(time[time.length - 1]!).toISOString(), ...result })
+      let saved: string | undefined
+      if (tracker !== undefined) {
+        const c = result.candidates
+        const table = {
+          y: c.map((p) => p.y),
+          x: c.map((p) => p.x),
+          corr: Float64Array.from(c, (p) => p.corr),
+          stat: Float64Array.from(c, (p) => p.stat),
+          pvalue: Float64Array.from(c, (p) => p.pvalue),
+          beta: Float64Array.from(c, (p) => p.beta),
+          halfLife: Float64Array.from(c, (p) => p.halfLife),
+          selected: c.map((p) => p.passed),
+          reasons: c.map((p) => p.reasons.join('; ')),
+        }
+        const bytes = await data().tableParquet(table)
+        const manifest = { step: 'pairs-screen', key, inputs, params: rules, tables: [track.describeTable('pairs', 'pairs.parquet', table, bytes)] }
+        const run = tracker.startRun({
+          experiment: 'pipeline',
+          name: `pairs screen ${symbols.join(',')} ${options.timeframe}`,
+          params: { symbols: symbols.join(','), timeframe: options.timeframe, maxPValue, minCorr, ...(options.start === undefined ? {} : { start: options.start }), ...(options.end === undefined ? {} : { end: options.end }) },
+          tags: { 'mtflow.kind': 'pairs-screen', 'mtflow.step.key': key },
+          lineage: { data: inputs.map((i) => ({ name: i.ref, sha256: i.sha256 })) },
+        })
+        run.logArtifact({ name: 'pairs.parquet', data: bytes })
+        run.logArtifact({ name: 'manifest.json', data: `${JSON.stringify(manifest, null, 1)}\n` })
+        run.logMetrics({ pairs: c.length, selected: result.selected.length, bars: time.length })
+        run.end()
+        saved = run.id
+      }
+      if (options.json === true) return printJson(context, { bars: time.length, first: new Date(time[0]!).toISOString(), last: new Date(time[time.length - 1]!).toISOString(), ...result, ...(saved === undefined ? {} : { runId: saved }) })
       const fmt = (v: number, d: number) => (Number.isFinite(v) ? v.toFixed(d) : String(v))
       context.stdout.write(
         formatTable(
@@ -125,6 +170,7 @@ export function pairsCommand(context: CliContext): Command {
         ),
       )
       context.stdout.write(`${result.selected.length} of ${result.candidates.length} pairs selected, on ${time.length} shared bars\n`)
+      if (saved !== undefined) context.stdout.write(`saved as run ${saved} (pairs.parquet, manifest.json)\n`)
     })
   return group
 }

@@ -1,12 +1,14 @@
 // `mtflow indicators list|compute` and `mtflow pairs screen` as processes, on the bundled samples.
 
-import { mkdtempSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { loadBars } from '../../lib/data/index.js'
 import { duckdb } from '../../lib/data/duckdb.js'
 import { INDICATORS } from '../../lib/indicators/index.js'
+import { Tracker } from '../../lib/track/index.js'
 import { runCli } from '../helpers.js'
 
 let home: string
@@ -80,5 +82,46 @@ describe('mtflow pairs screen', () => {
     const bad = await runCli(['--home', home, 'pairs', 'screen', '--symbols', 'DAX', '--timeframe', '1d'])
     expect(bad.code).toBe(2)
     expect(bad.stderr).toMatch(/^mtflow: --symbols needs at least 2 symbols/)
+  })
+})
+
+describe('mtflow pairs screen --save (a pipeline step)', () => {
+  it('records a tracked run with pairs.parquet and a manifest (rows, columns, hashes); the same screen again reuses it; other rules make a new one', async () => {
+    const args = ['--home', home, 'pairs', 'screen', '--symbols', 'DAX,SMI,CAC', '--timeframe', '1d', '--max-pvalue', '0.5', '--min-corr', '0.3']
+    const plain = JSON.parse((await runCli([...args, '--json'])).stdout) as { candidates: { y: string; x: string; pvalue: number; beta: number; passed: boolean; reasons: string[] }[]; selected: unknown[] }
+    const first = await runCli([...args, '--save', '--json'])
+    expect(first.code, first.stderr).toBe(0)
+    const saved = JSON.parse(first.stdout) as { runId: string }
+    expect(saved.runId).toMatch(/^[0-9a-z]{8,}$/)
+    const run = JSON.parse((await runCli(['--home', home, 'runs', 'show', saved.runId, '--json'])).stdout) as { tags: Record<string, string>; artifacts: { path: string; sha256?: string }[]; info: { experimentId: string } }
+    expect(run.tags['mtflow.kind']).toBe('pairs-screen')
+    expect(run.artifacts.map((a) => a.path).sort()).toEqual(['manifest.json', 'pairs.parquet'])
+    const dir = mkdtempSync(join(tmpdir(), 'mtflow-cli-step-'))
+    const get = async (name: string) => {
+      const out = join(dir, name)
+      writeFileSync(out, new Tracker(home).readArtifact(saved.runId, name).bytes)
+      return out
+    }
+    const manifestFile = await get('manifest.json')
+    const parquet = await get('pairs.parquet')
+    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { step: string; inputs: { kind: string; ref: string }[]; params: Record<string, unknown>; tables: { name: string; rows: number; columns: { name: string; type: string }[]; sha256: string }[] }
+    expect(manifest.step).toBe('pairs-screen')
+    expect(manifest.inputs.map((i) => [i.kind, i.ref])).toEqual([['data', 'sample/DAX/1d'], ['data', 'sample/SMI/1d'], ['data', 'sample/CAC/1d']])
+    expect(manifest.params).toMatchObject({ maxPValue: 0.5, minCorr: 0.3, timeframe: '1d' })
+    expect(manifest.tables).toHaveLength(1)
+    expect(manifest.tables[0]!.rows).toBe(3)
+    expect(manifest.tables[0]!.columns.map((c) => `${c.name}:${c.type}`)).toEqual(['y:text', 'x:text', 'corr:number', 'stat:number', 'pvalue:number', 'beta:number', 'halfLife:number', 'selected:flag', 'reasons:text'])
+    expect(manifest.tables[0]!.sha256).toBe(createHash('sha256').update(readFileSync(parquet)).digest('hex'))
+    // The Parquet read by DuckDB itself: the same pairs as the screen printed.
+    const conn = await duckdb()
+    const rows = (await conn.runAndReadAll(`SELECT y, x, pvalue, beta, selected FROM read_parquet('${parquet}')`)).getRowObjects()
+    expect(rows.map((r) => [r.y, r.x, r.selected])).toEqual(plain.candidates.map((c) => [c.y, c.x, c.passed]))
+    rows.forEach((r, i) => expect(r.pvalue).toBeCloseTo(plain.candidates[i]!.pvalue, 12))
+    // Again: the same bars and rules are the same step.
+    const again = await runCli([...args, '--save'])
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stdout).toBe(`the same bars screened by the same rules: run ${saved.runId} (reused)\n`)
+    const other = JSON.parse((await runCli([...args.slice(0, -1), '0.4', '--save', '--json'])).stdout) as { runId: string }
+    expect(other.runId).not.toBe(saved.runId)
   })
 })
