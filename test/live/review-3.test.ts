@@ -229,3 +229,95 @@ describe('review 3: orders a power loss took, listed at the restart', () => {
     expect(status.positions).toEqual([expect.objectContaining({ qty: 0.05 })])
   })
 })
+
+describe('review 3: the strategy\'s state warmed from the history at a live start', () => {
+  /** `n` closed 1m bars of `symbol` before T0, as the stand-in serves them. */
+  function historyOf(symbol: string, n: number) {
+    const time = Float64Array.from({ length: n }, (_, j) => T0 - (n - j) * M)
+    const candles = Array.from(time, (t) => standinCandle(symbol.replace('/', ''), t, M))
+    const col = (c: number) => Float64Array.from(candles, (k) => k[c]!)
+    return { symbol, timeframe: '1m', time, open: col(0), high: col(1), low: col(2), close: col(3), volume: col(4) }
+  }
+
+  it('a strategy that remembers its own fills (ctx.state in onFill): the warm-up\'s simulated fills are not carried into the live run, so a flat deployment still enters', async () => {
+    const { start, posts } = await world()
+    const history = { 'BTC/USDT@1m': historyOf('BTC/USDT', 10) }
+    const strategy = defineStrategy<Record<string, never>>({
+      name: 'scripted',
+      params: {},
+      universe: (_p, r) => r.symbols.map((symbol) => ({ symbol, timeframe: r.timeframe })),
+      warmup: () => 0,
+      onBar(ctx, bar) {
+        if (ctx.state.holding !== true) ctx.buy(bar.symbol, { qty: 0.01 })
+      },
+      onFill(ctx, ev) {
+        if (ev.order.role === 'entry') ctx.state.holding = true
+      },
+    })
+    const d = start('remember', {}, { strategy, history })
+    await d.step(0)
+    await d.step(1)
+    const status = await d.stop()
+    // The deployment held nothing when it started: its first live bar enters, once.
+    expect(posts()).toHaveLength(1)
+    expect(status.positions).toEqual([expect.objectContaining({ qty: 0.01 })])
+  })
+
+  it('a strategy that throws in onBar during the warm-up: an alert naming the failure, the live run goes on with fresh state, nothing of the warm-up sent or journaled', async () => {
+    const { start, posts } = await world()
+    const history = { 'BTC/USDT@1m': historyOf('BTC/USDT', 5) }
+    let atLive = NaN
+    const strategy = defineStrategy<Record<string, never>>({
+      name: 'scripted',
+      params: {},
+      universe: (_p, r) => r.symbols.map((symbol) => ({ symbol, timeframe: r.timeframe })),
+      warmup: () => 0,
+      onBar(ctx, bar) {
+        ctx.state.bars = ((ctx.state.bars as number | undefined) ?? 0) + 1
+        if (bar.time === T0) atLive = ctx.state.bars as number
+        if (bar.time === T0 - 2 * M) throw new Error('warm-up boom')
+        if (bar.time === T0) ctx.buy(bar.symbol, { qty: 0.01 })
+        else if (bar.time < T0) ctx.buy(bar.symbol, { qty: 0.002 }) // warm-up only: must never leave the process
+      },
+    })
+    const d = start('throws', {}, { strategy, history })
+    await d.step(0)
+    await d.step(1)
+    const status = await d.stop()
+    const warm = d.alerts().filter((a) => a.startsWith('replaying the warm-up history'))
+    expect(warm).toHaveLength(1)
+    expect(warm[0]).toContain('warm-up boom')
+    expect(atLive).toBe(1) // afresh: the live bar is the first its state counted
+    expect(posts().map((p) => p.params.quantity)).toEqual(['0.01'])
+    const intents = linesOf(d.journal().file).map((l) => JSON.parse(l) as { type: string; qty?: number }).filter((e) => e.type === 'intent')
+    expect(intents.map((e) => e.qty)).toEqual([0.01])
+    expect(status.positions).toEqual([expect.objectContaining({ qty: 0.01 })])
+  })
+
+  it('two symbols: the warm-up replays both histories in time order into one state; nothing of it reaches the exchange', async () => {
+    const { start, posts } = await world({ balances: { USDT: 10_000 } })
+    const history = { 'BTC/USDT@1m': historyOf('BTC/USDT', 4), 'ETH/USDT@1m': historyOf('ETH/USDT', 4) }
+    const seen: string[][] = []
+    const strategy = defineStrategy<Record<string, never>>({
+      name: 'scripted',
+      params: {},
+      universe: (_p, r) => r.symbols.map((symbol) => ({ symbol, timeframe: r.timeframe })),
+      warmup: () => 0,
+      onStart(ctx) {
+        ctx.state.log = []
+      },
+      onBar(ctx, bar) {
+        ;(ctx.state.log as string[]).push(`${bar.symbol}@${(bar.time - T0) / M}`)
+        seen.push([...(ctx.state.log as string[])])
+        ctx.buy(bar.symbol, { qty: 0.001 })
+      },
+    })
+    const d = start('two-warm', {}, { strategy, history, over: { symbols: ['BTC/USDT', 'ETH/USDT'] } })
+    await d.step(0)
+    await d.stop()
+    const expected: string[] = []
+    for (const k of [-4, -3, -2, -1, 0]) expected.push(`BTC/USDT@${k}`, `ETH/USDT@${k}`)
+    expect(seen.at(-1)).toEqual(expected)
+    expect(posts()).toHaveLength(2) // the live bar's two orders only
+  })
+})
