@@ -110,58 +110,23 @@ export function pairsCommand(context: CliContext): Command {
       const minCorr = Number(options.minCorr)
       if (!(maxPValue > 0 && maxPValue <= 1)) throw new ConfigError(`--max-pvalue must be a number in (0, 1] (received ${JSON.stringify(options.maxPvalue)})`)
       if (!(minCorr >= 0 && minCorr <= 1)) throw new ConfigError(`--min-corr must be a number in [0, 1] (received ${JSON.stringify(options.minCorr)})`)
-      const { loadBars, alignCloses } = data()
-      const datasets: Record<string, import('../data/index.js').Bars> = {}
-      for (const symbol of symbols) datasets[symbol] = await loadBars(context.home, { symbol, timeframe: options.timeframe, source: options.source, start: options.start, end: options.end })
-      const { time, closes } = alignCloses(datasets)
-      if (time.length < 30) throw new ConfigError(`the symbols share only ${time.length} bars of ${options.timeframe}; expected at least 30 to test cointegration`)
-      // A saved screen over the same bars by the same rules is the run that holds it already.
-      const track = lazy('../track/index.js') as typeof import('../track/index.js')
-      const rules = { maxPValue, minCorr, timeframe: options.timeframe, symbols, start: options.start ?? null, end: options.end ?? null }
-      const inputs = options.save === true ? symbols.map((symbol) => {
-        const source = data().resolveKey(context.home, { symbol, timeframe: options.timeframe, source: options.source }).source
-        return { kind: 'data' as const, ref: `${source}/${symbol}/${options.timeframe}`, sha256: data().barsHash(datasets[symbol]!, source) }
-      }) : []
-      const key = track.stepKey('pairs-screen', inputs, rules)
-      const tracker = options.save === true ? new track.Tracker(context.home) : undefined
-      const reused = tracker === undefined ? undefined : track.findStep(tracker, 'pairs-screen', key)
-      if (reused !== undefined) {
-        if (options.json === true) return printJson(context, { runId: reused, reused: true })
-        context.stdout.write(`the same bars screened by the same rules: run ${reused} (reused)\n`)
-        return
-      }
-      const { screenPairs } = lazy('../features/index.js') as typeof import('../features/index.js')
-      const result = screenPairs(closes, { maxPValue, minCorr, progress: options.json === true ? undefined : streamProgressSink(context.stderr) })
+      const pipeline = lazy('../pipeline/index.js') as typeof import('../pipeline/index.js')
+      const screenOptions = { symbols, timeframe: options.timeframe, maxPValue, minCorr, ...(options.source === undefined ? {} : { source: options.source }), ...(options.start === undefined ? {} : { start: options.start }), ...(options.end === undefined ? {} : { end: options.end }), ...(options.json === true ? {} : { progress: streamProgressSink(context.stderr) }) }
+      let result: import('../pipeline/index.js').Screen
       let saved: string | undefined
-      if (tracker !== undefined) {
-        const c = result.candidates
-        const table = {
-          y: c.map((p) => p.y),
-          x: c.map((p) => p.x),
-          corr: Float64Array.from(c, (p) => p.corr),
-          stat: Float64Array.from(c, (p) => p.stat),
-          pvalue: Float64Array.from(c, (p) => p.pvalue),
-          beta: Float64Array.from(c, (p) => p.beta),
-          halfLife: Float64Array.from(c, (p) => p.halfLife),
-          selected: c.map((p) => p.passed),
-          reasons: c.map((p) => p.reasons.join('; ')),
+      if (options.save === true) {
+        // A saved screen over the same bars by the same rules is the run that holds it already.
+        const step = await pipeline.screenStep(context.home, screenOptions)
+        if (step.reused || step.screen === undefined) {
+          if (options.json === true) return printJson(context, { runId: step.runId, reused: true })
+          context.stdout.write(`the same bars screened by the same rules: run ${step.runId} (reused)\n`)
+          return
         }
-        const bytes = await data().tableParquet(table)
-        const manifest = { step: 'pairs-screen', key, inputs, params: rules, tables: [track.describeTable('pairs', 'pairs.parquet', table, bytes)] }
-        const run = tracker.startRun({
-          experiment: 'pipeline',
-          name: `pairs screen ${symbols.join(',')} ${options.timeframe}`,
-          params: { symbols: symbols.join(','), timeframe: options.timeframe, maxPValue, minCorr, ...(options.start === undefined ? {} : { start: options.start }), ...(options.end === undefined ? {} : { end: options.end }) },
-          tags: { 'mtflow.kind': 'pairs-screen', 'mtflow.step.key': key },
-          lineage: { data: inputs.map((i) => ({ name: i.ref, sha256: i.sha256 })) },
-        })
-        run.logArtifact({ name: 'pairs.parquet', data: bytes })
-        run.logArtifact({ name: 'manifest.json', data: `${JSON.stringify(manifest, null, 1)}\n` })
-        run.logMetrics({ pairs: c.length, selected: result.selected.length, bars: time.length })
-        run.end()
-        saved = run.id
-      }
-      if (options.json === true) return printJson(context, { bars: time.length, first: new Date(time[0]!).toISOString(), last: new Date(time[time.length - 1]!).toISOString(), ...result, ...(saved === undefined ? {} : { runId: saved }) })
+        result = step.screen
+        saved = step.runId
+      } else result = await pipeline.screenLake(context.home, screenOptions)
+      const time = result.time
+      if (options.json === true) return printJson(context, { bars: time.length, first: new Date(time[0]!).toISOString(), last: new Date(time[time.length - 1]!).toISOString(), candidates: result.candidates, selected: result.selected, ...(saved === undefined ? {} : { runId: saved }) })
       const fmt = (v: number, d: number) => (Number.isFinite(v) ? v.toFixed(d) : String(v))
       context.stdout.write(
         formatTable(

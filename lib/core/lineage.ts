@@ -20,6 +20,8 @@ export interface Lineage {
   gitCommit?: string
   /** How many runs of the same strategy source (same sha256) the workspace had when this run started. */
   strategyPriorRuns?: number
+  /** The runs a pipeline step read (earlier steps' run ids). */
+  runs?: string[]
 }
 
 /** sha256 of the parameters as JSON with sorted keys: the same set hashes the same in any order. */
