@@ -8,7 +8,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { defineStrategy, type Context } from '../../lib/strategy/index.js'
-import { standinCandle } from '../fixtures/binance-standin.js'
+import { standinCandle, type StandinOrder } from '../fixtures/binance-standin.js'
 import { cent, M, marketAt, S, T0, world } from './live-harness.js'
 
 const linesOf = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l !== '')
@@ -18,7 +18,7 @@ function cutAt(file: string, at: number): void {
   writeFileSync(file, `${linesOf(file).slice(0, at).join('\n')}\n`)
 }
 const firstIndex = (file: string, test: (e: Record<string, unknown>) => boolean) => linesOf(file).findIndex((l) => l.startsWith('{') && !l.startsWith('{"#') && test(JSON.parse(l) as Record<string, unknown>))
-const openAt = (s: { orders: { status: string }[] }) => s.orders.filter((o) => o.status === 'NEW' || o.status === 'PARTIALLY_FILLED')
+const openAt = (s: { orders: StandinOrder[] }) => s.orders.filter((o) => o.status === 'NEW' || o.status === 'PARTIALLY_FILLED')
 type Script = Record<number, (ctx: Context<Record<string, number>>) => void>
 
 describe('review 3: a bracket as one OCO list on spot', () => {
@@ -42,6 +42,37 @@ describe('review 3: a bracket as one OCO list on spot', () => {
     const stops = openAt(s).filter((o) => o.type === 'STOP_LOSS' && o.side === 'SELL')
     expect(stops.map((o) => [o.stopPrice, Math.round((o.origQty - o.executedQty) * 1e8) / 1e8])).toEqual([[sl, 0.006]])
     expect(d.alerts().filter((a) => a.includes('was refused'))).toEqual([])
+  })
+
+  it('an entry filled in two parts while the first list\'s take-profit fills at the exchange: the rest of the position gets one new list, for what is left, nothing refused', async () => {
+    const { s, start } = await world()
+    const limit = cent(marketAt(1) - 1) // rests: the price moves less than 10 cents a minute
+    const sl = cent(limit - 60)
+    const tp = cent(limit + 60)
+    const d = start('race', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.02, limit, stopLoss: sl, takeProfit: tp }) })
+    await d.step(0)
+    await d.step(1)
+    const entry = s.orders[0]!.clientOrderId
+    s.fill(entry, 0.008)
+    await d.step(2) // the list goes out for 0.008
+    expect(s.lists).toHaveLength(1)
+    const take = s.orders.find((o) => o.type === 'LIMIT_MAKER')!
+    // Before the deployment hears of the entry's second fill (and replaces the list), the take-profit executes.
+    s.fill(entry, 0.012)
+    s.fill(take.clientOrderId, 0.008)
+    await d.step(3)
+    await d.step(4)
+    const status = await d.stop()
+    expect(status.positions).toEqual([expect.objectContaining({ qty: 0.012 })])
+    // 0.02 bought, 0.008 sold at the take-profit: 0.012 left, under one list of both legs.
+    const open = openAt(s)
+    expect(open.map((o) => [o.type, o.origQty, o.type === 'STOP_LOSS' ? o.stopPrice : o.price]).sort()).toEqual([
+      ['LIMIT_MAKER', 0.012, tp],
+      ['STOP_LOSS', 0.012, sl],
+    ])
+    expect(new Set(open.map((o) => o.orderListId)).size).toBe(1)
+    expect(s.balance('BTC')).toEqual({ free: 0, locked: 0.012 })
+    expect(d.alerts().filter((a) => a.includes('was refused') || a.includes('filled past'))).toEqual([])
   })
 
   it('closing the position while its list rests: the exit waits until the list is cancelled (one DELETE), then sells all of it', async () => {
