@@ -148,6 +148,28 @@ describe('review 3: a bracket as one OCO list on spot', () => {
     expect(status.positions).toEqual([])
     expect(status.openOrders).toEqual([])
   })
+  it('a power loss that took the take-profit\'s intent (the stop\'s is on disk, the list went out): after the restart the position still has its stop at the exchange', async () => {
+    const { s, start } = await world()
+    const p1 = marketAt(1)
+    const sl = cent(p1 - 50)
+    const tp = cent(p1 + 50)
+    const d1 = start('lost-tp', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01, stopLoss: sl, takeProfit: tp }) })
+    for (const i of [0, 1, 2]) await d1.step(i)
+    await d1.stop()
+    expect(s.lists).toHaveLength(1)
+    const file = d1.journal().file
+    cutAt(file, firstIndex(file, (e) => e.type === 'intent' && e.role === 'take-profit'))
+    expect(d1.journal().position('scripted', 'BTC/USDT')).toBe(0.01)
+
+    const d2 = start('lost-tp', {})
+    await d2.step(3)
+    await d2.step(4)
+    const status = await d2.stop()
+    expect(status.positions).toEqual([expect.objectContaining({ qty: 0.01 })])
+    expect(openAt(s).filter((o) => o.type === 'STOP_LOSS').map((o) => [o.side, o.origQty, o.stopPrice])).toEqual([['SELL', 0.01, sl]])
+    expect(status.openOrders.filter((o) => o.role === 'stop-loss').map((o) => [o.side, o.qty, o.stop])).toEqual([['sell', 0.01, sl]])
+    expect(d2.alerts().filter((a) => a.includes('was refused'))).toEqual([])
+  })
 })
 
 describe('review 3: bracket legs a restart places again', () => {
