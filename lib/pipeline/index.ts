@@ -5,3 +5,4 @@
 
 export * from './step.js'
 export * from './screen.js'
+export * from './features.js'

@@ -1,0 +1,55 @@
+// Pipeline steps as verbs (lib/pipeline): `mtflow features build`. Each prints the run that holds its
+// tables (or the run it reused) and, with --json, the run id and the manifest.
+
+import { Command } from 'commander'
+import { ConfigError, streamProgressSink } from '../core/index.js'
+import { formatTable, lazy, printJson, type CliContext } from './context.js'
+
+const pipeline = () => lazy('../pipeline/index.js') as typeof import('../pipeline/index.js')
+
+const list = (text: string | undefined) => (text === undefined ? undefined : text.split(',').map((s) => s.trim()).filter((s) => s !== ''))
+
+function integers(text: string | undefined, option: string): number[] | undefined {
+  const items = list(text)
+  if (items === undefined) return undefined
+  const out = items.map(Number)
+  if (out.length === 0 || out.some((n) => !Number.isInteger(n))) throw new ConfigError(`${option} must be integers separated by commas, e.g. 10,20,50 (received ${JSON.stringify(text)})`)
+  return out
+}
+
+export function featuresCommand(context: CliContext): Command {
+  const group = new Command('features').description('feature tables per screened pair or per symbol (a pipeline step)')
+  group
+    .command('build')
+    .description('feature tables, one per pair a pairs-screen run selected (--pairs RUN) or per symbol (--symbols), as a tracked run with Parquet tables and a manifest')
+    .option('--pairs <run>', 'a `pairs screen --save` run: one table per selected pair')
+    .option('--symbols <list>', 'or symbols, comma-separated: one table each')
+    .option('--timeframe <tf>', "bar timeframe (default: the screen's)")
+    .option('--source <name>', 'lake source (default: the only one holding each symbol)')
+    .option('--start <time>', 'first bar (ISO date/time, UTC)')
+    .option('--end <time>', 'last bar (inclusive)')
+    .option('--set <list>', 'feature sets: pair (hedge ratio, spread, z, half-life), factors (range, trendiness, slope, R² per window; returns); default pair,factors for pairs, factors for symbols')
+    .option('--window <n>', 'bars in the hedge-ratio, z-score and half-life windows', '60')
+    .option('--windows <list>', 'the factor windows', '10,20,30,50,100')
+    .option('--json', 'print the run id and the manifest as JSON')
+    .action(async (o: { pairs?: string; symbols?: string; timeframe?: string; source?: string; start?: string; end?: string; set?: string; window: string; windows: string; json?: boolean }) => {
+      const window = Number(o.window)
+      if (!Number.isInteger(window)) throw new ConfigError(`--window must be an integer ≥ 3 (received ${JSON.stringify(o.window)})`)
+      const step = await pipeline().featuresStep(context.home, {
+        ...(o.pairs === undefined ? {} : { pairs: o.pairs }),
+        ...(o.symbols === undefined ? {} : { symbols: list(o.symbols)! }),
+        ...(o.timeframe === undefined ? {} : { timeframe: o.timeframe }),
+        ...(o.source === undefined ? {} : { source: o.source }),
+        ...(o.start === undefined ? {} : { start: o.start }),
+        ...(o.end === undefined ? {} : { end: o.end }),
+        ...(o.set === undefined ? {} : { sets: list(o.set) as ('pair' | 'factors')[] }),
+        window,
+        windows: integers(o.windows, '--windows')!,
+        ...(o.json === true ? {} : { progress: streamProgressSink(context.stderr) }),
+      })
+      if (o.json === true) return printJson(context, { runId: step.runId, reused: step.reused, manifest: step.manifest })
+      context.stdout.write(formatTable(['table', 'rows', 'columns', 'from', 'to'], step.manifest.tables.map((t) => [t.name, String(t.rows), String(t.columns.length), t.timeRange?.[0] ?? '', t.timeRange?.[1] ?? ''])))
+      context.stdout.write(step.reused ? `the same inputs and options: run ${step.runId} (reused)\n` : `saved as run ${step.runId} (${step.manifest.tables.length} tables, manifest.json)\n`)
+    })
+  return group
+}

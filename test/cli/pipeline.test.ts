@@ -1,0 +1,100 @@
+// Pipeline steps as processes (lib/pipeline, lib/cli/pipeline.ts) on the bundled European indices:
+// `pairs screen --save` → `features build --pairs RUN`. The feature values are checked against a plain
+// computation here (rolling OLS of log prices by sums, the spread's rolling z-score), the Parquet tables
+// are read by DuckDB itself, and a run of the wrong kind is refused with one line and exit 2.
+
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { alignCloses, loadBars } from '../../lib/data/index.js'
+import { duckdb } from '../../lib/data/duckdb.js'
+import { Tracker } from '../../lib/track/index.js'
+import { runCli } from '../helpers.js'
+
+let home: string
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'mtflow-cli-pipeline-'))
+  const r = await runCli(['--home', home, 'data', 'samples', '--json'])
+  expect(r.code, r.stderr).toBe(0)
+}, 60_000)
+
+/** y ~ x by OLS over the n bars ending at t, then the spread's z over the n spreads ending at t (the same window). */
+function plainZ(y: Float64Array, x: Float64Array, n: number, t: number): number {
+  const spreadAt = (u: number) => {
+    let sx = 0
+    let sy = 0
+    let sxx = 0
+    let sxy = 0
+    for (let i = u - n + 1; i <= u; i++) {
+      sx += x[i]!
+      sy += y[i]!
+      sxx += x[i]! * x[i]!
+      sxy += x[i]! * y[i]!
+    }
+    const beta = (n * sxy - sx * sy) / (n * sxx - sx * sx)
+    const alpha = (sy - beta * sx) / n
+    return y[u]! - (beta * x[u]! + alpha)
+  }
+  const s = Array.from({ length: n }, (_, k) => spreadAt(t - n + 1 + k))
+  const mean = s.reduce((a, b) => a + b, 0) / n
+  const sd = Math.sqrt(s.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1))
+  return (s[n - 1]! - mean) / sd
+}
+
+describe('mtflow features build', () => {
+  it('one table per selected pair, the pair features as computed by hand; reused when run again; a wrong run kind refused', async () => {
+    const screen = await runCli(['--home', home, 'pairs', 'screen', '--symbols', 'DAX,SMI,CAC', '--timeframe', '1d', '--max-pvalue', '0.9', '--min-corr', '0.1', '--save', '--json'])
+    expect(screen.code, screen.stderr).toBe(0)
+    const screenRun = (JSON.parse(screen.stdout) as { runId: string; selected: { y: string; x: string }[] })
+    expect(screenRun.selected.length).toBeGreaterThan(0)
+    const r = await runCli(['--home', home, 'features', 'build', '--pairs', screenRun.runId, '--window', '40', '--windows', '10,20', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout) as { runId: string; reused: boolean; manifest: { inputs: { kind: string; ref: string }[]; tables: { name: string; file: string; rows: number; columns: { name: string }[] }[] } }
+    expect(out.reused).toBe(false)
+    expect(out.manifest.inputs[0]).toMatchObject({ kind: 'run', ref: screenRun.runId })
+    expect(out.manifest.tables.map((t) => t.name)).toEqual(screenRun.selected.map((p) => `${p.y}~${p.x}`))
+    const first = out.manifest.tables[0]!
+    expect(first.columns.map((c) => c.name)).toEqual(['time', 'y', 'x', 'beta', 'alpha', 'spread', 'z', 'halfLife', 'zVelocity', 'zAcceleration', 'y_range_10', 'y_trend_10', 'y_slope_10', 'y_r2_10', 'y_range_20', 'y_trend_20', 'y_slope_20', 'y_r2_20', 'y_ret_1', 'y_ret_5', 'y_ret_20', 'x_range_10', 'x_trend_10', 'x_slope_10', 'x_r2_10', 'x_range_20', 'x_trend_20', 'x_slope_20', 'x_r2_20', 'x_ret_1', 'x_ret_5', 'x_ret_20'])
+    // The first pair's z at a few bars, against the plain computation on the lake's aligned closes.
+    const [ySym, xSym] = first.name.split('~') as [string, string]
+    const { time, closes } = alignCloses({ [ySym]: await loadBars(home, { symbol: ySym, timeframe: '1d' }), [xSym]: await loadBars(home, { symbol: xSym, timeframe: '1d' }) })
+    expect(first.rows).toBe(time.length)
+    const dir = mkdtempSync(join(tmpdir(), 'mtflow-cli-pipeline-t-'))
+    const file = join(dir, first.file)
+    writeFileSync(file, new Tracker(home).readArtifact(out.runId, first.file).bytes)
+    const rows = (await (await duckdb()).runAndReadAll(`SELECT epoch_ms(time) AS t, z FROM read_parquet('${file}') ORDER BY t`)).getRowObjects()
+    const ly = closes[ySym]!.map(Math.log)
+    const lx = closes[xSym]!.map(Math.log)
+    expect(rows[0]!.z).toBeNull() // no window yet
+    for (const t of [2 * 40 - 2, 500, time.length - 1]) {
+      expect(Number(rows[t]!.t)).toBe(time[t])
+      expect(rows[t]!.z as number).toBeCloseTo(plainZ(ly, lx, 40, t), 9)
+    }
+    // The same inputs and options: reused.
+    const again = await runCli(['--home', home, 'features', 'build', '--pairs', screenRun.runId, '--window', '40', '--windows', '10,20'])
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stdout).toContain(`the same inputs and options: run ${out.runId} (reused)`)
+    // A run of the wrong kind (this features run given as --pairs), and bad options.
+    const wrong = await runCli(['--home', home, 'features', 'build', '--pairs', out.runId])
+    expect(wrong.code).toBe(2)
+    expect(wrong.stderr).toBe(`mtflow: --pairs ${out.runId} is a features run; expected the run id of a pairs-screen step\n`)
+    const none = await runCli(['--home', home, 'features', 'build', '--pairs', 'nosuchrun'])
+    expect(none.code).toBe(2)
+    expect(none.stderr).toBe('mtflow: --pairs nosuchrun: no such run; expected the run id of a pairs-screen step\n')
+    const both = await runCli(['--home', home, 'features', 'build', '--symbols', 'DAX', '--set', 'pair', '--timeframe', '1d'])
+    expect(both.code).toBe(2)
+    expect(both.stderr).toBe('mtflow: --set pair needs --pairs RUN (pair features are computed per pair)\n')
+  })
+
+  it('per symbol: OHLCV and the factor set, a table each', async () => {
+    const r = await runCli(['--home', home, 'features', 'build', '--symbols', 'DAX,SMI', '--timeframe', '1d', '--windows', '10', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout) as { manifest: { tables: { name: string; rows: number; columns: { name: string }[]; timeRange: [string, string] }[] } }
+    expect(out.manifest.tables.map((t) => t.name)).toEqual(['DAX', 'SMI'])
+    const dax = await loadBars(home, { symbol: 'DAX', timeframe: '1d' })
+    expect(out.manifest.tables[0]!.rows).toBe(dax.time.length)
+    expect(out.manifest.tables[0]!.timeRange).toEqual([new Date(dax.time[0]!).toISOString(), new Date(dax.time[dax.time.length - 1]!).toISOString()])
+    expect(out.manifest.tables[0]!.columns.map((c) => c.name)).toEqual(['time', 'open', 'high', 'low', 'close', 'volume', 'range_10', 'trend_10', 'slope_10', 'r2_10', 'ret_1', 'ret_5', 'ret_20'])
+  })
+})
