@@ -598,9 +598,18 @@ function restore(session: EngineSession, journal: OrderJournal, clock: Clock, ve
     // A live venue knows it again (market, exchange id), so the strategy can cancel it before any lookup.
     venue?.adopt?.(o.clientOrderId, o.symbol, o.exchangeOrderId)
   }
-  // Bracket legs sent as one OCO list are linked again (a fill of one ends the other; a cancel ends both).
+  // Bracket legs sent as one OCO list are linked again (a fill of one ends the other; a cancel ends both). A
+  // power loss may have kept one leg's "sent" (with the list) and lost the other's: its sibling of the same
+  // entry counts too.
   const lists = new Map<string, JournalOrder[]>()
   for (const o of open) if (o.list !== undefined) lists.set(o.list, [...(lists.get(o.list) ?? []), o])
+  for (const [listCid, legs] of lists) {
+    if (legs.length !== 1) continue
+    const leg = legs[0]!
+    const sibling = open.find((o) => o !== leg && o.parentCid !== undefined && o.parentCid === leg.parentCid && o.list === undefined && (o.role === 'take-profit' || o.role === 'stop-loss') && o.role !== leg.role)
+    if (sibling !== undefined) legs.push(sibling)
+    lists.set(listCid, legs)
+  }
   for (const [listCid, legs] of lists) {
     const tp = legs.find((o) => o.role === 'take-profit')
     const sl = legs.find((o) => o.role === 'stop-loss')
@@ -611,9 +620,9 @@ function restore(session: EngineSession, journal: OrderJournal, clock: Clock, ve
 
 /**
  * The warm-up history replayed through the strategy's onStart and onBar in a scratch session on the
- * simulated exchange (no journal, no venue: nothing leaves the process), and the state it built (ctx.state)
- * carried into the live sleeve. Its simulated orders and positions are discarded: the journal's are the
- * deployment's. A strategy that keeps its state in ctx.state (pairs-zscore's windows, opening-range's
+ * simulated exchange (no journal, no venue: nothing leaves the process; every order it places is refused, so
+ * no simulated fill reaches onFill), and the state it built (ctx.state) carried into the live sleeve. The
+ * journal's positions and orders are the deployment's. A strategy that keeps its state in ctx.state (pairs-zscore's windows, opening-range's
  * session range) thus carries on where the history leaves it, as a backtest over the same bars would.
  */
 async function warmStrategyState(session: EngineSession, strategy: Strategy<any>, config: DeploymentConfig, history: Record<string, Bars>, cash: number): Promise<void> {
@@ -621,6 +630,10 @@ async function warmStrategyState(session: EngineSession, strategy: Strategy<any>
   for (const bars of Object.values(history)) if (bars.time.length > 0) series.push({ symbol: bars.symbol, timeframe: bars.timeframe, bars })
   if (series.length === 0) return
   const scratch = new EngineSession({ cash, sleeves: [{ strategy, params: config.params, symbols: config.symbols, timeframe: config.timeframe, weight: 1, name: config.strategy.name }] })
+  // No order of the replay is admitted: no simulated fill may leave the strategy believing in a position
+  // (state set in onFill) the deployment does not hold; its positions are the journal's.
+  const noOrders = () => 'warm-up replay of the history: no orders'
+  scratch.engine.hooks = { placed: () => {}, amended: () => {}, filled: () => {}, ended: () => {}, ...scratch.engine.hooks, admit: noOrders }
   scratch.start()
   for await (const batch of new ReplayFeed(series).batches()) {
     for (const bar of batch.bars) scratch.onBar(bar)
@@ -660,8 +673,16 @@ function restoreOwedBrackets(session: EngineSession, journal: OrderJournal, cloc
       if (last === undefined || (last.state === 'CANCELLED' && last.filled === 0 && NOT_ON_PURPOSE.test(last.reason ?? '') && !legs.some((o) => OPEN_STATES.has(o.state) || o.state === 'FILLED'))) owed.push(role)
     }
     if (owed.length === 0) continue
-    const qty = Math.abs(position)
-    alert(`${symbol}: the position of ${qty} had lost its ${owed.join(' and ')} (${entry.clientOrderId}'s bracket, cut off by the restart); placed again`)
+    // What working legs of the same role (an earlier entry's) already cover is not owed again: on spot a
+    // second stop for the same coins would be refused.
+    const covered = (role: string) => {
+      let sum = 0
+      for (const o of state.orders.values()) if (o.strategy === strategy && o.symbol === symbol && o.role === role && OPEN_STATES.has(o.state)) sum += o.qty - o.filled
+      return sum
+    }
+    const qty = round8(Math.abs(position) - Math.max(...owed.map(covered)))
+    if (!(qty > 1e-12)) continue
+    alert(`${symbol}: ${qty} of the position had lost its ${owed.join(' and ')} (${entry.clientOrderId}'s bracket, cut off by the restart); placed again`)
     session.engine.restoreBrackets(strategy, { cid: entry.clientOrderId, symbol, side, ...(entry.tag === undefined ? {} : { tag: entry.tag }), ...(entry.stopLoss === undefined ? {} : { stopLoss: entry.stopLoss }), ...(entry.takeProfit === undefined ? {} : { takeProfit: entry.takeProfit }) }, qty, owed, clock.now())
   }
 }

@@ -198,8 +198,21 @@ export class EngineSession {
       const sibling = legs.find((o) => !gone.has(o) && o.working && o.parentId === leg.parentId && o.role !== leg.role && o.side === leg.side && o.symbol === leg.symbol && Math.abs(o.qty - o.filled - left) <= 1e-12)
       if (sibling === undefined) {
         const waiting = [...this.replacing].some((o) => o !== leg && o.parentId === leg.parentId && o.working && o.role !== leg.role)
-        if (waiting) this.pendingLegs.push(leg)
-        else this.send(leg, now)
+        if (waiting) {
+          this.pendingLegs.push(leg)
+          continue
+        }
+        // Its sibling still rests at the venue on its own (a take-profit filled in part: Binance ended the
+        // stop of their list; a leg placed again after a restart): alone, this leg would need the coins the
+        // sibling holds. The sibling is cancelled too, and both go out again as one list.
+        const partner = this.engine.order(leg.parentId)?.children?.find((o) => o !== leg && o.working && o.role !== leg.role && o.side === leg.side && o.cid !== '' && !this.parked.includes(o) && !this.pendingLegs.includes(o))
+        if (partner !== undefined && partner.withdrawing === '') {
+          this.replacing.add(partner)
+          this.venue!.cancel(partner.cid)
+          this.pendingLegs.push(leg)
+          continue
+        }
+        this.send(leg, now)
         continue
       }
       gone.add(sibling)
