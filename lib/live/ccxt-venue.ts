@@ -192,15 +192,46 @@ export class CcxtVenue implements Venue {
     if (Number.isFinite(time)) this.lookBackTo = Math.min(this.lookBackTo, time)
   }
 
-  /** Every order on `symbol` since `since` (ours and anyone else's, open or done), with its client id. */
-  async ordersSince(symbol: string, since: number): Promise<(VenueOrderState & { symbol: string })[]> {
+  /**
+   * Every order on `symbol` since `since` (ours and anyone else's, open or done), with its client id. On
+   * Binance, from `fromOrderId` (the highest exchange order id a journal knows there) or else the first
+   * order after `since`, page by page forward by order id, 1,000 at a time, with no time window; elsewhere
+   * from `since`, within the last 23 hours.
+   */
+  async ordersSince(symbol: string, since: number, fromOrderId?: string): Promise<(VenueOrderState & { symbol: string })[]> {
     const has = this.exchange.has as Record<string, unknown>
     const from = Math.max(since, this.clock.now() - 23 * 3_600_000)
-    const orders = can(has, 'fetchOrders')
-      ? await this.read(`fetchOrders ${symbol}`, () => this.exchange.fetchOrders(symbol, from, 1000))
-      : [...(await this.read(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol))), ...(await this.read(`fetchClosedOrders ${symbol}`, () => this.exchange.fetchClosedOrders(symbol, from, 1000)))]
+    const pages = this.exchangeId.startsWith('binance') && can(has, 'fetchOrders')
+    let orders: Order[]
+    if (pages) {
+      orders = []
+      const next = (batch: readonly Order[]) => (batch.reduce((m, o) => (BigInt(String(o.id)) > m ? BigInt(String(o.id)) : m), 0n) + 1n).toString()
+      let fromId = fromOrderId !== undefined && /^\d+$/.test(fromOrderId) ? fromOrderId : undefined
+      if (fromId === undefined) {
+        // No order id to start from: 23-hour windows from `since` (Binance lists at most 24 hours at once by
+        // time) until the first order, then onward by order id.
+        const now = this.clock.now()
+        for (let t = since, windows = 0; t <= now && windows < 400; t += 23 * 3_600_000, windows++) {
+          const start = t
+          const batch = await this.read(`fetchOrders ${symbol}`, () => this.exchange.fetchOrders(symbol, start, 1000, { until: start + 23 * 3_600_000 - 1 }))
+          if (batch.length === 0) continue
+          orders.push(...batch)
+          fromId = next(batch)
+          break
+        }
+      }
+      for (let page = 0; fromId !== undefined && page < 100; page++) {
+        const params = { orderId: fromId }
+        const batch = await this.read(`fetchOrders ${symbol}`, () => this.exchange.fetchOrders(symbol, undefined, 1000, params))
+        orders.push(...batch.filter((o) => !orders.some((k) => k.id === o.id)))
+        if (batch.length < 1000) break
+        fromId = next(batch)
+      }
+    } else if (can(has, 'fetchOrders')) orders = await this.read(`fetchOrders ${symbol}`, () => this.exchange.fetchOrders(symbol, from, 1000))
+    else orders = [...(await this.read(`fetchOpenOrders ${symbol}`, () => this.exchange.fetchOpenOrders(symbol))), ...(await this.read(`fetchClosedOrders ${symbol}`, () => this.exchange.fetchClosedOrders(symbol, from, 1000)))]
     return orders.map((o) => ({ ...stateOf(o.clientOrderId ?? '', o), symbol }))
   }
+
 
   async start(needs: VenueNeeds): Promise<void> {
     if (this.started) throw new ConfigError(`the ${this.exchangeId} venue is started already`)
@@ -788,6 +819,9 @@ function stateOf(cid: string, o: Order): VenueOrderState {
     state.kind = 'limit'
     if (Number(o.price) > 0) state.price = Number(o.price)
   } else if (type === 'market') state.kind = 'market'
+  // Binance: a leg of an order list carries the list's id (-1 for a plain order).
+  const listId = (o.info as { orderListId?: unknown } | undefined)?.orderListId
+  if (listId !== undefined && listId !== null && Number(listId) >= 0) state.listId = String(listId)
   return state
 }
 

@@ -896,7 +896,9 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
   let recovered = false
   const recoverLost = async (): Promise<void> => {
     const found: { seq: number; cid: string; symbol: string; state: VenueOrderState }[] = []
-    const lister = venue as { ordersSince?(symbol: string, since: number): Promise<(VenueOrderState & { symbol: string })[]> }
+    /** The list id of every order the listing showed, by exchange order id. */
+    const listOf = new Map<string, string>()
+    const lister = venue as { ordersSince?(symbol: string, since: number, fromOrderId?: string): Promise<(VenueOrderState & { symbol: string })[]> }
     if (lister.ordersSince !== undefined) {
       // Every order on each symbol since the journal's last event: ours after its last sequence number are
       // the lost ones, however many intents in between reached no order (refused before sending, not sent).
@@ -904,11 +906,17 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
       for (const symbol of config.symbols) {
         let orders: (VenueOrderState & { symbol: string })[]
         try {
-          orders = await lister.ordersSince(symbol, Number.isFinite(since) ? since : clock.now() - 60_000)
+          // From the highest exchange order id the journal knows on the symbol, when it knows one (no time window).
+          let known: bigint | undefined
+          for (const o of journal.current.orders.values()) {
+            if (o.symbol === symbol && o.exchangeOrderId !== undefined && /^\d+$/.test(o.exchangeOrderId) && (known === undefined || BigInt(o.exchangeOrderId) > known)) known = BigInt(o.exchangeOrderId)
+          }
+          orders = await lister.ordersSince(symbol, Number.isFinite(since) ? since : clock.now() - 60_000, known?.toString())
         } catch (error) {
           throw new BrokerError(`could not list the orders on ${symbol} (${errorMessage(error)}): orders whose journal entries a power loss took cannot be ruled out; the deployment halts: no new orders until the venue answers`, { cause: error })
         }
         for (const o of orders) {
+          if (o.listId !== undefined) listOf.set(o.exchangeId, o.listId)
           const seq = journal.seqOf(o.cid)
           if (seq !== undefined && seq >= journal.current.nextSeq && !found.some((f) => f.cid === o.cid)) found.push({ seq, cid: o.cid, symbol, state: o })
         }
@@ -951,6 +959,29 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
         throw new BrokerError(`${f.cid} is at the venue (order ${v.exchangeId}) but its journal entry was lost and the venue does not say its side and quantity; book it by hand: the deployment halts`)
       }
       const kind = v.kind ?? 'market'
+      // A leg of an OCO list whose other leg the journal holds (its intent survived): it is that bracket's
+      // missing leg — taken back as such and linked to its sibling, not cancelled (cancelling one leg
+      // cancels the list, and the position would lose its stop).
+      const sibling = v.listId === undefined || v.status !== 'open' ? undefined : [...journal.current.orders.values()].find((o) => OPEN_STATES.has(o.state) && o.symbol === f.symbol && o.exchangeOrderId !== undefined && listOf.get(o.exchangeOrderId) === v.listId && (o.role === 'stop-loss' || o.role === 'take-profit') && o.parentCid !== undefined)
+      const legRole = sibling === undefined ? undefined : sibling.role === 'stop-loss' ? 'take-profit' : 'stop-loss'
+      if (sibling !== undefined && legRole !== undefined && kind === (legRole === 'stop-loss' ? 'stop' : 'limit')) {
+        const listCid = sibling.list ?? `${legRole === 'stop-loss' ? f.cid : sibling.clientOrderId}L`
+        const placedLeg = journal.intent({ strategy: sibling.strategy, symbol: f.symbol, side, qty, kind, ...(v.price === undefined ? {} : { price: v.price }), role: legRole, parentCid: sibling.parentCid!, ...(sibling.tag === undefined ? {} : { tag: sibling.tag }) }, time)
+        if (placedLeg.clientOrderId !== f.cid) throw new BrokerError(`recovering ${f.cid}: the journal gave ${placedLeg.clientOrderId}`)
+        journal.sent(f.cid, time, listCid)
+        journal.ack(f.cid, v.exchangeId, time)
+        for (const t of trades) {
+          if (journal.fill(f.cid, { tradeId: t.tradeId, qty: t.qty, price: t.price, fee: t.fee }, t.time)) engine.restoreFill(sibling.strategy, f.symbol, side, t.qty, t.price, t.fee, t.time)
+        }
+        const leg = journal.order(f.cid)
+        const order = engine.adopt(sibling.strategy, { ...adopted(leg) }, time)
+        session.orders.set(f.cid, order)
+        const v2 = venue as { adopt?(cid: string, symbol: string, exchangeId?: string): void; adoptList?(listCid: string, legs: [string, string]): void }
+        v2.adopt?.(f.cid, f.symbol, v.exchangeId)
+        v2.adoptList?.(listCid, legRole === 'take-profit' ? [f.cid, sibling.clientOrderId] : [sibling.clientOrderId, f.cid])
+        alert(`recovered ${f.cid}: its journal entry was lost (power loss), the venue has it as order ${v.exchangeId}, the ${legRole} of ${sibling.clientOrderId}'s OCO list; taken back as that leg`)
+        continue
+      }
       const placed = journal.intent({ strategy: sleeve.name, symbol: f.symbol, side, qty, kind, ...(v.price === undefined ? {} : { price: v.price }), role: 'recovered', tag: 'intent lost (power loss); found at the venue by its client id' }, time)
       if (placed.clientOrderId !== f.cid) throw new BrokerError(`recovering ${f.cid}: the journal gave ${placed.clientOrderId}`)
       journal.ack(f.cid, v.exchangeId, time)

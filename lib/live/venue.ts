@@ -37,6 +37,8 @@ export interface VenueOrderState {
   kind?: 'market' | 'limit' | 'stop'
   /** Limit price (limit) or trigger price (stop). */
   price?: number
+  /** The venue's id of the order list (OCO) it belongs to, when it is a leg of one. */
+  listId?: string
 }
 
 export type VenueEvent =

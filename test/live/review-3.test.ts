@@ -3,7 +3,7 @@
 // (d3563a8), owed bracket legs placed again at a restart (1921645) and the strategy's state warmed from the
 // history (da50b00). The exchange is the Binance stand-in driven through the real ccxt; expected numbers
 // come from the stand-in's price function and what it recorded. Each test says how the deployment should
-// behave.
+// behave; the seven that failed when the review was written pass since their defects were fixed.
 
 import { readFileSync, writeFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
