@@ -1,4 +1,4 @@
-// Pipeline steps as verbs (lib/pipeline): `mtflow features build`. Each prints the run that holds its
+// Pipeline steps as verbs (lib/pipeline): `mtflow features build`, `mtflow dataset build`. Each prints the run that holds its
 // tables (or the run it reused) and, with --json, the run id and the manifest.
 
 import { Command } from 'commander'
@@ -50,6 +50,49 @@ export function featuresCommand(context: CliContext): Command {
       if (o.json === true) return printJson(context, { runId: step.runId, reused: step.reused, manifest: step.manifest })
       context.stdout.write(formatTable(['table', 'rows', 'columns', 'from', 'to'], step.manifest.tables.map((t) => [t.name, String(t.rows), String(t.columns.length), t.timeRange?.[0] ?? '', t.timeRange?.[1] ?? ''])))
       context.stdout.write(step.reused ? `the same inputs and options: run ${step.runId} (reused)\n` : `saved as run ${step.runId} (${step.manifest.tables.length} tables, manifest.json)\n`)
+    })
+  return group
+}
+
+function number(text: string | undefined, option: string, expected: string, ok: (n: number) => boolean): number | undefined {
+  if (text === undefined) return undefined
+  const n = Number(text)
+  if (text.trim() === '' || !ok(n)) throw new ConfigError(`${option} must be ${expected} (received ${JSON.stringify(text)})`)
+  return n
+}
+
+export function datasetCommand(context: CliContext): Command {
+  const group = new Command('dataset').description('labelled datasets from feature tables (a pipeline step)')
+  group
+    .command('build')
+    .description('a dataset per feature table of a features run: a label, rows with a missing value dropped, each row with where its label ends; every feature column checked for lookahead first')
+    .requiredOption('--features <run>', 'a `features build` run')
+    .requiredOption('--label <kind>', 'zThreshold (|z| ≥ entry comes back to ≤ exit within the horizon), revertDirection (|z| smaller after the horizon), forwardReturnSign, tripleBarrier')
+    .option('--horizon <bars>', 'bars the label looks ahead (defaults: 20, 10, 1, 20)')
+    .option('--entry <z>', 'zThreshold: stretched at |z| ≥ this (default 2)')
+    .option('--exit <z>', 'zThreshold: back at |z| ≤ this (default 0.5)')
+    .option('--profit <fraction>', 'tripleBarrier: profit-take as a fraction of the close (default 0.02)')
+    .option('--stop <fraction>', 'tripleBarrier: stop as a fraction of the close (default 0.02)')
+    .option('--json', 'print the run id and the manifest as JSON')
+    .action(async (o: { features: string; label: string; horizon?: string; entry?: string; exit?: string; profit?: string; stop?: string; json?: boolean }) => {
+      const positive = (n: number) => n > 0 && n < Infinity
+      const horizon = number(o.horizon, '--horizon', 'an integer ≥ 1', (n) => Number.isInteger(n) && n >= 1)
+      const entry = number(o.entry, '--entry', 'a number > 0', positive)
+      const exit = number(o.exit, '--exit', 'a number ≥ 0', (n) => n >= 0 && n < Infinity)
+      const profit = number(o.profit, '--profit', 'a fraction > 0, e.g. 0.02', positive)
+      const stop = number(o.stop, '--stop', 'a fraction > 0, e.g. 0.02', positive)
+      const step = await pipeline().datasetStep(context.home, {
+        features: o.features,
+        label: o.label as import('../pipeline/index.js').LabelKind,
+        ...(horizon === undefined ? {} : { horizon }),
+        ...(entry === undefined ? {} : { entry }),
+        ...(exit === undefined ? {} : { exit }),
+        ...(profit === undefined ? {} : { profit }),
+        ...(stop === undefined ? {} : { stop }),
+      })
+      if (o.json === true) return printJson(context, { runId: step.runId, reused: step.reused, manifest: step.manifest })
+      context.stdout.write(formatTable(['dataset', 'rows', 'features', 'from', 'to'], step.manifest.tables.map((t) => [t.name, String(t.rows), String(t.columns.length - 3), t.timeRange?.[0] ?? '', t.timeRange?.[1] ?? ''])))
+      context.stdout.write(step.reused ? `the same features and label: run ${step.runId} (reused)\n` : `saved as run ${step.runId} (${step.manifest.tables.length} datasets, manifest.json)\n`)
     })
   return group
 }

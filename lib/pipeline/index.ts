@@ -6,3 +6,4 @@
 export * from './step.js'
 export * from './screen.js'
 export * from './features.js'
+export * from './dataset.js'

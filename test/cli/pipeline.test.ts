@@ -98,3 +98,52 @@ describe('mtflow features build', () => {
     expect(out.manifest.tables[0]!.columns.map((c) => c.name)).toEqual(['time', 'open', 'high', 'low', 'close', 'volume', 'range_10', 'trend_10', 'slope_10', 'r2_10', 'ret_1', 'ret_5', 'ret_20'])
   })
 })
+
+/** zThreshold by hand: stretched at |z| ≥ entry, 1 when |z| ≤ exit within the next h bars, 0 when not. */
+function plainZThreshold(z: Float64Array, entry: number, exit: number, h: number): number[] {
+  return Array.from(z, (zt, t) => {
+    if (t + h >= z.length || !(Math.abs(zt) >= entry)) return NaN
+    for (let k = 1; k <= h; k++) if (Math.abs(z[t + k]!) <= exit) return 1
+    return 0
+  })
+}
+
+describe('mtflow dataset build', () => {
+  it('a labelled dataset per pair: labels as computed by hand from the stored z, rows without a missing value; wrong inputs refused', async () => {
+    const screen = JSON.parse((await runCli(['--home', home, 'pairs', 'screen', '--symbols', 'DAX,SMI', '--timeframe', '1d', '--max-pvalue', '1', '--min-corr', '0', '--save', '--json'])).stdout) as { runId: string }
+    const feats = JSON.parse((await runCli(['--home', home, 'features', 'build', '--pairs', screen.runId, '--window', '30', '--windows', '10', '--json'])).stdout) as { runId: string; manifest: { tables: { name: string; file: string }[] } }
+    const r = await runCli(['--home', home, 'dataset', 'build', '--features', feats.runId, '--label', 'zThreshold', '--horizon', '15', '--entry', '1.5', '--exit', '0.3', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout) as { runId: string; manifest: { inputs: { kind: string; ref: string }[]; tables: { name: string; file: string; rows: number; columns: { name: string }[] }[] } }
+    expect(out.manifest.inputs).toEqual([expect.objectContaining({ kind: 'run', ref: feats.runId })])
+    const ds = out.manifest.tables[0]!
+    expect(ds.name).toBe(feats.manifest.tables[0]!.name)
+    expect(ds.columns.map((c) => c.name)).toEqual(['time', 'beta', 'alpha', 'spread', 'z', 'halfLife', 'zVelocity', 'zAcceleration', 'y_range_10', 'y_trend_10', 'y_slope_10', 'y_r2_10', 'y_ret_1', 'y_ret_5', 'y_ret_20', 'x_range_10', 'x_trend_10', 'x_slope_10', 'x_r2_10', 'x_ret_1', 'x_ret_5', 'x_ret_20', 'label', 'labelEnd'])
+    // The features table's z, labelled here by hand; the dataset keeps the labelled rows with every feature present.
+    const dir = mkdtempSync(join(tmpdir(), 'mtflow-cli-pipeline-d-'))
+    const featFile = join(dir, 'features.parquet')
+    writeFileSync(featFile, new Tracker(home).readArtifact(feats.runId, feats.manifest.tables[0]!.file).bytes)
+    const dsFile = join(dir, 'dataset.parquet')
+    writeFileSync(dsFile, new Tracker(home).readArtifact(out.runId, ds.file).bytes)
+    const conn = await duckdb()
+    const f = (await conn.runAndReadAll(`SELECT epoch_ms(time) AS t, z, (zAcceleration IS NULL OR y_ret_20 IS NULL OR x_ret_20 IS NULL OR halfLife IS NULL OR y_r2_10 IS NULL OR x_r2_10 IS NULL) AS missing FROM read_parquet('${featFile}') ORDER BY t`)).getRowObjects()
+    const z = Float64Array.from(f, (row) => (row.z === null ? NaN : Number(row.z)))
+    const labels = plainZThreshold(z, 1.5, 0.3, 15)
+    const expected = f.map((row, i) => [Number(row.t), labels[i]!, row.missing]).filter(([, l, missing]) => !Number.isNaN(l as number) && missing === false).map(([t, l]) => [t, l])
+    const got = (await conn.runAndReadAll(`SELECT epoch_ms(time) AS t, label, labelEnd FROM read_parquet('${dsFile}') ORDER BY t`)).getRowObjects()
+    expect(got.map((row) => [Number(row.t), Number(row.label)])).toEqual(expected)
+    expect(ds.rows).toBe(expected.length)
+    expect(ds.rows).toBeGreaterThan(50)
+    expect(new Set(got.map((row) => Number(row.label)))).toEqual(new Set([0, 1]))
+    // Each row's label ends at or after itself, 15 bars on at most.
+    got.forEach((row, i) => expect(Number(row.labelEnd)).toBeGreaterThanOrEqual(i))
+    // Wrong inputs: a run of another kind, an unknown label, a label window longer than the data.
+    const wrong = await runCli(['--home', home, 'dataset', 'build', '--features', screen.runId, '--label', 'zThreshold'])
+    expect([wrong.code, wrong.stderr]).toEqual([2, `mtflow: --features ${screen.runId} is a pairs-screen run; expected the run id of a features step\n`])
+    const label = await runCli(['--home', home, 'dataset', 'build', '--features', feats.runId, '--label', 'zScore'])
+    expect([label.code, label.stderr]).toEqual([2, 'mtflow: --label must be one of zThreshold, revertDirection, forwardReturnSign, tripleBarrier (received "zScore")\n'])
+    const long = await runCli(['--home', home, 'dataset', 'build', '--features', feats.runId, '--label', 'revertDirection', '--horizon', '100000'])
+    expect(long.code).toBe(2)
+    expect(long.stderr).toMatch(/^mtflow: table (DAX~SMI|SMI~DAX): no bar gets a revertDirection label \(\d+ bars; the label window is 100000 bars\)\n$/)
+  })
+})
