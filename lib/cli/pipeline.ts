@@ -1,4 +1,4 @@
-// Pipeline steps as verbs (lib/pipeline): `mtflow features build`, `mtflow dataset build`. Each prints the run that holds its
+// Pipeline steps as verbs (lib/pipeline): `mtflow features build`, `mtflow dataset build`, `mtflow train`. Each prints the run that holds its
 // tables (or the run it reused) and, with --json, the run id and the manifest.
 
 import { Command } from 'commander'
@@ -95,4 +95,39 @@ export function datasetCommand(context: CliContext): Command {
       context.stdout.write(step.reused ? `the same features and label: run ${step.runId} (reused)\n` : `saved as run ${step.runId} (${step.manifest.tables.length} datasets, manifest.json)\n`)
     })
   return group
+}
+
+/** --hyper k=v pairs: numbers where they read as numbers, true/false, else text. */
+function hyperOf(pairs: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const pair of pairs) {
+    const at = pair.indexOf('=')
+    if (at <= 0) throw new ConfigError(`--hyper must be name=value, e.g. maxDepth=4 (received ${JSON.stringify(pair)})`)
+    const value = pair.slice(at + 1)
+    out[pair.slice(0, at)] = value === 'true' ? true : value === 'false' ? false : value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value
+  }
+  return out
+}
+
+export function trainCommand(context: CliContext): Command {
+  return new Command('train')
+    .description('a model per dataset of a `dataset build` run (per pair or symbol): cross-validated, fitted on every row and packaged; a pipeline step')
+    .requiredOption('--dataset <run>', 'a `dataset build` run')
+    .requiredOption('--model <family>', 'tree, forest, gbt or logistic')
+    .option('--cv <kind>', 'purged (k-fold with purging and embargo), walk-forward, or cpcv (combinatorial purged)', 'purged')
+    .option('--folds <n>', 'folds (purged, walk-forward; default 5) or groups (cpcv; default 6, 2 tested at a time)')
+    .option('--embargo <fraction>', 'rows left out of training after each test block, as a fraction of the rows', '0.01')
+    .option('--hyper <k=v>', "a model option, repeatable (e.g. --hyper maxDepth=4 --hyper seed=7)", (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--json', 'print the run id and the manifest as JSON')
+    .action(async (o: { dataset: string; model: string; cv: string; folds?: string; embargo: string; hyper: string[]; json?: boolean }) => {
+      const folds = number(o.folds, '--folds', 'an integer ≥ 2', (n) => Number.isInteger(n) && n >= 2)
+      const embargo = number(o.embargo, '--embargo', 'a fraction in [0, 0.5)', (n) => n >= 0 && n < 0.5)!
+      const step = await pipeline().trainStep(context.home, { dataset: o.dataset, model: o.model, cv: o.cv as import('../pipeline/index.js').CvKind, embargo, hyper: hyperOf(o.hyper), ...(folds === undefined ? {} : { folds }) })
+      if (o.json === true) return printJson(context, { runId: step.runId, reused: step.reused, manifest: step.manifest })
+      const summary = await pipeline().readStepTable(context.home, step.runId, step.manifest, 'summary')
+      const names = summary.name as string[]
+      const f = (c: string, i: number) => (summary[c] as Float64Array)[i]!.toFixed(3)
+      context.stdout.write(formatTable(['dataset', 'rows', 'ROC AUC', 'PR AUC', 'F1', 'dir. acc.', 'log loss'], names.map((n, i) => [n, String((summary.rows as Float64Array)[i]), f('rocAuc', i), f('prAuc', i), f('f1', i), f('directionalAccuracy', i), f('logLoss', i)])))
+      context.stdout.write(step.reused ? `the same datasets, model and CV: run ${step.runId} (reused)\n` : `saved as run ${step.runId} (${names.length} models, cv and summary tables, manifest.json)\n`)
+    })
 }

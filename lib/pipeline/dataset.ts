@@ -1,5 +1,5 @@
 // Step 3 of the pair pipeline: datasets — a label per feature table (zThreshold, revertDirection,
-// forwardReturnSign, tripleBarrier), rows with a missing value dropped, each row with the bars its label
+// forwardReturnSign, tripleBarrier), rows with a missing or infinite value dropped, each row with the bars its label
 // looks ahead. Before anything is written the lookahead check recomputes every feature column on prefixes
 // of the bars it came from (the lake's, verified against the features run's hashes): a feature whose value
 // at bar t changes once later bars exist fails the step.
@@ -132,7 +132,9 @@ export async function datasetStep(home: string, options: DatasetStepOptions): Pr
         const { label, horizon } = labelOf(table, entry.name, options)
         if (label.every((v) => Number.isNaN(v))) throw new ConfigError(`table ${entry.name}: no bar gets a ${options.label} label (${table.time!.length} bars; the label window is ${typeof horizon === 'number' ? horizon : 'up to the horizon'} bars)`)
         const features: Record<string, Float64Array> = {}
-        for (const [k, v] of Object.entries(table)) if (v instanceof Float64Array && !PRICE_COLUMNS.has(k)) features[k] = v
+        // A value that is not finite (a half-life of Infinity: no reversion in its window) is missing to a
+        // model: its row is dropped like one with a NaN.
+        for (const [k, v] of Object.entries(table)) if (v instanceof Float64Array && !PRICE_COLUMNS.has(k)) features[k] = v.map((x) => (Number.isFinite(x) ? x : NaN))
         const ds = makeDataset({ features, label, horizon: typeof horizon === 'number' ? horizon : Int32Array.from(horizon), time: table.time as Float64Array })
         if (ds.rows === 0) throw new ConfigError(`table ${entry.name}: every labelled row has a missing feature; a shorter window or a longer history would leave rows`)
         const out: Record<string, TableColumn> = { time: ds.time! }

@@ -23,6 +23,8 @@ export interface StepSpec {
   compute: () => Promise<Record<string, Record<string, TableColumn>>> | Record<string, Record<string, TableColumn>>
   /** Summary numbers logged as metrics. */
   metrics?: (tables: Record<string, Record<string, TableColumn>>) => Record<string, number>
+  /** Other artifacts the step leaves (e.g. model packages), after its tables were computed. */
+  files?: () => Record<string, string | Uint8Array>
 }
 
 export interface StepResult {
@@ -63,6 +65,7 @@ export async function runStep(spec: StepSpec): Promise<StepResult> {
   })
   try {
     names.forEach((n, k) => run.logArtifact({ name: fileOf(n, k), data: bytes[k]! }))
+    for (const [name, data] of Object.entries(spec.files?.() ?? {})) run.logArtifact({ name, data })
     run.logArtifact({ name: 'manifest.json', data: `${JSON.stringify(manifest, null, 1)}\n` })
     if (spec.metrics !== undefined) run.logMetrics(spec.metrics(tables))
     run.end()

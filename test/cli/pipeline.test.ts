@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { alignCloses, loadBars } from '../../lib/data/index.js'
 import { duckdb } from '../../lib/data/duckdb.js'
 import { Tracker } from '../../lib/track/index.js'
+import { readPackage } from '../../lib/ml/index.js'
 import { runCli } from '../helpers.js'
 
 let home: string
@@ -126,7 +127,7 @@ describe('mtflow dataset build', () => {
     const dsFile = join(dir, 'dataset.parquet')
     writeFileSync(dsFile, new Tracker(home).readArtifact(out.runId, ds.file).bytes)
     const conn = await duckdb()
-    const f = (await conn.runAndReadAll(`SELECT epoch_ms(time) AS t, z, (zAcceleration IS NULL OR y_ret_20 IS NULL OR x_ret_20 IS NULL OR halfLife IS NULL OR y_r2_10 IS NULL OR x_r2_10 IS NULL) AS missing FROM read_parquet('${featFile}') ORDER BY t`)).getRowObjects()
+    const f = (await conn.runAndReadAll(`SELECT epoch_ms(time) AS t, z, (zAcceleration IS NULL OR y_ret_20 IS NULL OR x_ret_20 IS NULL OR halfLife IS NULL OR isinf(halfLife) OR y_r2_10 IS NULL OR x_r2_10 IS NULL) AS missing FROM read_parquet('${featFile}') ORDER BY t`)).getRowObjects()
     const z = Float64Array.from(f, (row) => (row.z === null ? NaN : Number(row.z)))
     const labels = plainZThreshold(z, 1.5, 0.3, 15)
     const expected = f.map((row, i) => [Number(row.t), labels[i]!, row.missing]).filter(([, l, missing]) => !Number.isNaN(l as number) && missing === false).map(([t, l]) => [t, l])
@@ -145,5 +146,51 @@ describe('mtflow dataset build', () => {
     const long = await runCli(['--home', home, 'dataset', 'build', '--features', feats.runId, '--label', 'revertDirection', '--horizon', '100000'])
     expect(long.code).toBe(2)
     expect(long.stderr).toMatch(/^mtflow: table (DAX~SMI|SMI~DAX): no bar gets a revertDirection label \(\d+ bars; the label window is 100000 bars\)\n$/)
+  })
+})
+
+describe('mtflow train', () => {
+  it('a model per dataset: walk-forward folds of the sizes TimeSeriesSplit gives, per-fold metrics and their means, a package that predicts; bad input refused', async () => {
+    const screen = JSON.parse((await runCli(['--home', home, 'pairs', 'screen', '--symbols', 'DAX,CAC', '--timeframe', '1d', '--max-pvalue', '1', '--min-corr', '0', '--save', '--json'])).stdout) as { runId: string }
+    const feats = JSON.parse((await runCli(['--home', home, 'features', 'build', '--pairs', screen.runId, '--window', '30', '--windows', '10', '--json'])).stdout) as { runId: string }
+    const ds = JSON.parse((await runCli(['--home', home, 'dataset', 'build', '--features', feats.runId, '--label', 'revertDirection', '--horizon', '5', '--json'])).stdout) as { runId: string; manifest: { tables: { name: string; rows: number }[] } }
+    const r = await runCli(['--home', home, 'train', '--dataset', ds.runId, '--model', 'tree', '--cv', 'walk-forward', '--folds', '4', '--hyper', 'maxDepth=3', '--hyper', 'seed=1', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout) as { runId: string; manifest: { tables: { name: string; file: string }[] } }
+    expect(out.manifest.tables.map((t) => t.name)).toEqual(['cv', 'summary'])
+    const dir = mkdtempSync(join(tmpdir(), 'mtflow-cli-pipeline-m-'))
+    const tracker = new Tracker(home)
+    const read = async (name: string) => {
+      const file = join(dir, name)
+      writeFileSync(file, tracker.readArtifact(out.runId, name).bytes)
+      return (await (await duckdb()).runAndReadAll(`SELECT * FROM read_parquet('${file}')`)).getRowObjects()
+    }
+    const cv = await read('cv.parquet')
+    const summary = await read('summary.parquet')
+    // scikit-learn's TimeSeriesSplit(n_splits=4) on n rows: test blocks of ⌊n/5⌋, training on everything before.
+    const n = ds.manifest.tables[0]!.rows
+    const t = Math.floor(n / 5)
+    expect(cv.map((row) => [Number(row.fold), Number(row.train), Number(row.test)])).toEqual([1, 2, 3, 4].map((k) => [k, n - (5 - k) * t, t]))
+    for (const metric of ['rocAuc', 'prAuc', 'f1', 'directionalAccuracy']) {
+      for (const row of cv) expect(Number(row[metric])).toBeGreaterThanOrEqual(0)
+      for (const row of cv) expect(Number(row[metric])).toBeLessThanOrEqual(1)
+      const mean = cv.reduce((a, row) => a + Number(row[metric]), 0) / cv.length
+      expect(Number(summary[0]![metric])).toBeCloseTo(mean, 12)
+    }
+    // The package predicts a probability for every row of its dataset.
+    const { model, pkg } = readPackage(tracker.readArtifact(out.runId, String(summary[0]!.model)).bytes.toString('utf8'))
+    expect(pkg.family).toBe('tree')
+    expect(pkg.trainingRows).toBe(n)
+    expect(pkg.metrics.rocAuc).toBeCloseTo(Number(summary[0]!.rocAuc), 12)
+    const cols = pkg.signature.inputs.map((f) => f.name)
+    expect(model.predictProba({ X: new Float64Array(cols.length), rows: 1, columns: cols }).length).toBe(2)
+    // Bad input: a dataset of the wrong kind, an unknown model family, an unknown hyperparameter.
+    const wrong = await runCli(['--home', home, 'train', '--dataset', feats.runId, '--model', 'tree'])
+    expect([wrong.code, wrong.stderr]).toEqual([2, `mtflow: --dataset ${feats.runId} is a features run; expected the run id of a dataset step\n`])
+    const family = await runCli(['--home', home, 'train', '--dataset', ds.runId, '--model', 'svm'])
+    expect([family.code, family.stderr]).toEqual([2, 'mtflow: unknown model family "svm" (known: tree, forest, gbt, logistic, ridge)\n'])
+    const hyper = await runCli(['--home', home, 'train', '--dataset', ds.runId, '--model', 'tree', '--hyper', 'depth=3'])
+    expect(hyper.code).toBe(2)
+    expect(hyper.stderr).toMatch(/^mtflow: tree has no option "depth" \(options: maxDepth, /)
   })
 })
