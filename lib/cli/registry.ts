@@ -134,6 +134,23 @@ export function registryCommand(context: CliContext): Command {
       const { version, created } = new (track().Registry)(context.home).registerModel(tracker, name, o.run, o.artifact, { description: o.description, check })
       done(context, o.json, { ...version, created }, `${created ? 'registered' : 'already registered:'} model ${name}@${version.version} (sha256 ${version.sha256.slice(0, 12)})`)
     })
+  registry
+    .command('register-models')
+    .description('every model of a `train` run into the registry at once (one name per dataset: PREFIX.PAIR), each moved to a stage')
+    .requiredOption('--from <run>', 'a `train` run')
+    .option('--prefix <name>', 'model name prefix (default: the model family, e.g. tree)')
+    .option('--stage <stage>', 'None, Staging, Production or Archived', 'Staging')
+    .option('--min-roc-auc <x>', 'leave out models whose cross-validated ROC AUC is below this')
+    .option('--reason <text>', 'why (kept in the audit log)')
+    .option('--json', 'print JSON')
+    .action(async (o: { from: string; prefix?: string; stage: string; minRocAuc?: string; reason?: string; json?: boolean }) => {
+      const min = o.minRocAuc === undefined ? undefined : Number(o.minRocAuc)
+      if (o.minRocAuc !== undefined && (o.minRocAuc.trim() === '' || !(min! >= 0 && min! <= 1))) throw new ConfigError(`--min-roc-auc must be a number in [0, 1] (received ${JSON.stringify(o.minRocAuc)})`)
+      const { registerModels } = lazy('../pipeline/index.js') as typeof import('../pipeline/index.js')
+      const rows = await registerModels(context.home, { from: o.from, stage: o.stage as never, ...(o.prefix === undefined ? {} : { prefix: o.prefix }), ...(min === undefined ? {} : { minRocAuc: min }), ...(o.reason === undefined ? {} : { reason: o.reason }) })
+      if (o.json === true) return printJson(context, rows)
+      context.stdout.write(formatTable(['dataset', 'model', 'ROC AUC', 'registered'], rows.map((r) => [r.dataset, r.version === undefined ? r.name : `${r.name}@${r.version}`, r.rocAuc.toFixed(3), r.skipped !== undefined ? `no: ${r.skipped}` : `${r.created === true ? 'yes' : 'already'}, ${r.stage}`])))
+    })
   return registry
 }
 

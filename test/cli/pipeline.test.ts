@@ -3,6 +3,7 @@
 // computation here (rolling OLS of log prices by sums, the spread's rolling z-score), the Parquet tables
 // are read by DuckDB itself, and a run of the wrong kind is refused with one line and exit 2.
 
+import { createHash } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -184,6 +185,18 @@ describe('mtflow train', () => {
     expect(pkg.metrics.rocAuc).toBeCloseTo(Number(summary[0]!.rocAuc), 12)
     const cols = pkg.signature.inputs.map((f) => f.name)
     expect(model.predictProba({ X: new Float64Array(cols.length), rows: 1, columns: cols }).length).toBe(2)
+    // Into the registry in bulk: one model per dataset, in Staging; a ROC AUC floor above every model leaves all out.
+    const reg = await runCli(['--home', home, 'registry', 'register-models', '--from', out.runId, '--prefix', 'pairs-tree', '--json'])
+    expect(reg.code, reg.stderr).toBe(0)
+    const registered = JSON.parse(reg.stdout) as { dataset: string; name: string; version: number; stage: string; created: boolean }[]
+    expect(registered.map((m) => [m.name, m.version, m.stage, m.created])).toEqual([[`pairs-tree.${String(summary[0]!.name).toLowerCase().replace('~', '-')}`, 1, 'Staging', true]])
+    const shown = JSON.parse((await runCli(['--home', home, 'registry', 'models', registered[0]!.name, '--json'])).stdout) as { versions: { version: number; stage: string; sha256: string }[] }
+    expect(shown.versions.map((v) => [v.version, v.stage])).toEqual([[1, 'Staging']])
+    expect(shown.versions[0]!.sha256).toBe(createHash('sha256').update(tracker.readArtifact(out.runId, String(summary[0]!.model)).bytes).digest('hex'))
+    const floor = JSON.parse((await runCli(['--home', home, 'registry', 'register-models', '--from', out.runId, '--min-roc-auc', '1', '--json'])).stdout) as { skipped?: string }[]
+    expect(floor.every((m) => m.skipped !== undefined && m.skipped.startsWith('ROC AUC '))).toBe(true)
+    const notTrain = await runCli(['--home', home, 'registry', 'register-models', '--from', ds.runId])
+    expect([notTrain.code, notTrain.stderr]).toEqual([2, `mtflow: --from ${ds.runId} is a dataset run; expected the run id of a train step\n`])
     // Bad input: a dataset of the wrong kind, an unknown model family, an unknown hyperparameter.
     const wrong = await runCli(['--home', home, 'train', '--dataset', feats.runId, '--model', 'tree'])
     expect([wrong.code, wrong.stderr]).toEqual([2, `mtflow: --dataset ${feats.runId} is a features run; expected the run id of a dataset step\n`])
