@@ -21,7 +21,7 @@ import { registryCommand, strategyCommand } from './registry.js'
 import { doctorCommand } from './doctor.js'
 import { deployCommand } from './deploy.js'
 import { reportCommand } from './report.js'
-import { datasetCommand, featuresCommand, trainCommand } from './pipeline.js'
+import { datasetCommand, featuresCommand, inferCommand, trainCommand } from './pipeline.js'
 import type { CliContext } from './context.js'
 
 export function buildProgram(context: CliContext): Command {
@@ -40,7 +40,7 @@ export function buildProgram(context: CliContext): Command {
     context.home = resolveHome(root.opts<{ home?: string }>().home)
     context.verbose = root.opts<{ verbose?: boolean }>().verbose === true
   })
-  for (const make of [notebookCommand, kernelCommand, ingestCommand, importCommand, dataCommand, indicatorsCommand, pairsCommand, featuresCommand, datasetCommand, trainCommand, backtestCommand, sweepCommand, reportCommand, runsCommand, registryCommand, strategyCommand, selectCommand, automlCommand, modelsCommand, dashboardCommand, deployCommand, serveCommand, lifecycleCommand, doctorCommand]) {
+  for (const make of [notebookCommand, kernelCommand, ingestCommand, importCommand, dataCommand, indicatorsCommand, pairsCommand, featuresCommand, datasetCommand, trainCommand, inferCommand, backtestCommand, sweepCommand, reportCommand, runsCommand, registryCommand, strategyCommand, selectCommand, automlCommand, modelsCommand, dashboardCommand, deployCommand, serveCommand, lifecycleCommand, doctorCommand]) {
     const sub = make(context)
     sub.exitOverride()
     sub.configureOutput(program.configureOutput())

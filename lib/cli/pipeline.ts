@@ -1,8 +1,9 @@
-// Pipeline steps as verbs (lib/pipeline): `mtflow features build`, `mtflow dataset build`, `mtflow train`. Each prints the run that holds its
+// Pipeline steps as verbs (lib/pipeline): `mtflow features build`, `mtflow dataset build`, `mtflow train`,
+// and batch inference with what they made, `mtflow infer`. Each prints the run that holds its
 // tables (or the run it reused) and, with --json, the run id and the manifest.
 
 import { Command } from 'commander'
-import { ConfigError, streamProgressSink } from '../core/index.js'
+import { ConfigError, streamProgressSink, writeFileAtomic } from '../core/index.js'
 import { formatTable, lazy, printJson, type CliContext } from './context.js'
 
 const pipeline = () => lazy('../pipeline/index.js') as typeof import('../pipeline/index.js')
@@ -129,5 +130,22 @@ export function trainCommand(context: CliContext): Command {
       const f = (c: string, i: number) => (summary[c] as Float64Array)[i]!.toFixed(3)
       context.stdout.write(formatTable(['dataset', 'rows', 'ROC AUC', 'PR AUC', 'F1', 'dir. acc.', 'log loss'], names.map((n, i) => [n, String((summary.rows as Float64Array)[i]), f('rocAuc', i), f('prAuc', i), f('f1', i), f('directionalAccuracy', i), f('logLoss', i)])))
       context.stdout.write(step.reused ? `the same datasets, model and CV: run ${step.runId} (reused)\n` : `saved as run ${step.runId} (${names.length} models, cv and summary tables, manifest.json)\n`)
+    })
+}
+
+export function inferCommand(context: CliContext): Command {
+  return new Command('infer')
+    .description("a registered model (made by `train`) on the latest bars of its pair or symbol: the features rebuilt as its lineage says, a probability, side and confidence per bar")
+    .argument('<model>', 'NAME@VERSION or NAME@ALIAS (e.g. pairs-tree.dax-smi@1)')
+    .option('--last <n>', 'the latest bars with every feature present', '1')
+    .option('--out <file>', 'write the signals as JSON lines (one per bar)')
+    .option('--json', 'print the signals as JSON')
+    .action(async (ref: string, o: { last: string; out?: string; json?: boolean }) => {
+      const last = number(o.last, '--last', 'an integer ≥ 1', (n) => Number.isInteger(n) && n >= 1)!
+      const signals = await pipeline().inferLatest(context.home, ref, last)
+      if (o.out !== undefined) writeFileAtomic(o.out, signals.map((s) => `${JSON.stringify(s)}\n`).join(''))
+      if (o.json === true) return printJson(context, signals)
+      context.stdout.write(formatTable(['time', 'target', 'model', 'probability', 'side', 'confidence'], signals.map((s) => [s.time, s.target, s.model, s.probability.toFixed(4), s.side, s.confidence.toFixed(3)])))
+      if (o.out !== undefined) context.stdout.write(`${signals.length} signal${signals.length === 1 ? '' : 's'} written to ${o.out}\n`)
     })
 }

@@ -4,7 +4,7 @@
 // are read by DuckDB itself, and a run of the wrong kind is refused with one line and exit 2.
 
 import { createHash } from 'node:crypto'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -151,7 +151,7 @@ describe('mtflow dataset build', () => {
 })
 
 describe('mtflow train', () => {
-  it('a model per dataset: walk-forward folds of the sizes TimeSeriesSplit gives, per-fold metrics and their means, a package that predicts; bad input refused', async () => {
+  it('a model per dataset: walk-forward folds of the sizes TimeSeriesSplit gives, per-fold metrics and their means, a package that predicts; registered in bulk; inferred on the latest bars; bad input refused', async () => {
     const screen = JSON.parse((await runCli(['--home', home, 'pairs', 'screen', '--symbols', 'DAX,CAC', '--timeframe', '1d', '--max-pvalue', '1', '--min-corr', '0', '--save', '--json'])).stdout) as { runId: string }
     const feats = JSON.parse((await runCli(['--home', home, 'features', 'build', '--pairs', screen.runId, '--window', '30', '--windows', '10', '--json'])).stdout) as { runId: string }
     const ds = JSON.parse((await runCli(['--home', home, 'dataset', 'build', '--features', feats.runId, '--label', 'revertDirection', '--horizon', '5', '--json'])).stdout) as { runId: string; manifest: { tables: { name: string; rows: number }[] } }
@@ -193,6 +193,28 @@ describe('mtflow train', () => {
     const shown = JSON.parse((await runCli(['--home', home, 'registry', 'models', registered[0]!.name, '--json'])).stdout) as { versions: { version: number; stage: string; sha256: string }[] }
     expect(shown.versions.map((v) => [v.version, v.stage])).toEqual([[1, 'Staging']])
     expect(shown.versions[0]!.sha256).toBe(createHash('sha256').update(tracker.readArtifact(out.runId, String(summary[0]!.model)).bytes).digest('hex'))
+    // Batch inference with the registered model: the features rebuilt from the lake as the lineage says, the
+    // last 3 bars the model can read, each probability what the package gives for the features run's stored rows.
+    const signalsFile = join(dir, 'signals.jsonl')
+    const inf = await runCli(['--home', home, 'infer', `${registered[0]!.name}@1`, '--last', '3', '--out', signalsFile, '--json'])
+    expect(inf.code, inf.stderr).toBe(0)
+    const signals = JSON.parse(inf.stdout) as { time: string; target: string; model: string; probability: number; side: string; confidence: number }[]
+    expect(readFileSync(signalsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l))).toEqual(signals)
+    const featsManifest = JSON.parse(tracker.readArtifact(feats.runId, 'manifest.json').bytes.toString('utf8')) as { tables: { file: string }[] }
+    const featFile = join(dir, 'features-infer.parquet')
+    writeFileSync(featFile, tracker.readArtifact(feats.runId, featsManifest.tables[0]!.file).bytes)
+    const stored = (await (await duckdb()).runAndReadAll(`SELECT * EXCLUDE (time), epoch_ms(time) AS t FROM read_parquet('${featFile}') ORDER BY t`)).getRowObjects()
+    const usable = stored.filter((row) => cols.every((c) => row[c] !== null && Number.isFinite(Number(row[c]))))
+    const lastRows = usable.slice(-3)
+    const X = Float64Array.from(lastRows.flatMap((row) => cols.map((c) => Number(row[c]))))
+    const proba = model.predictProba({ X, rows: 3, columns: cols })
+    expect(signals.map((sg) => [sg.time, sg.target, sg.model, sg.side])).toEqual(lastRows.map((row) => [new Date(Number(row.t)).toISOString(), String(summary[0]!.name), `${registered[0]!.name}@1`, Number(row.z) > 0 ? 'short spread' : 'long spread']))
+    signals.forEach((sg, r) => {
+      expect(sg.probability).toBeCloseTo(proba[r * 2 + 1]!, 12)
+      expect(sg.confidence).toBeCloseTo(Math.abs(2 * sg.probability - 1), 12)
+    })
+    const noModel = await runCli(['--home', home, 'infer', 'nosuch.model@1'])
+    expect([noModel.code, noModel.stderr]).toEqual([2, 'mtflow: no model named "nosuch.model" in the registry\n'])
     const floor = JSON.parse((await runCli(['--home', home, 'registry', 'register-models', '--from', out.runId, '--min-roc-auc', '1', '--json'])).stdout) as { skipped?: string }[]
     expect(floor.every((m) => m.skipped !== undefined && m.skipped.startsWith('ROC AUC '))).toBe(true)
     const notTrain = await runCli(['--home', home, 'registry', 'register-models', '--from', ds.runId])

@@ -1,0 +1,70 @@
+// Batch inference (issue 20): a model a train run made, registered (NAME@VERSION or NAME@ALIAS), on
+// the latest bars of its pair or symbol. Its lineage says how its features were built — the train run's
+// dataset, that dataset's features run, its params and the table the model learned from — so the features
+// are rebuilt the same way on the lake's bars as they are now, and the model gives each of the last N bars
+// with every feature present a probability that the label will be positive (a spread that reverts, a return
+// that is up). A signal: time, the pair or symbol, the model version, the probability, the side (for a pair:
+// against the spread's z — short the spread when z > 0; for a symbol: long when p ≥ 0.5) and a confidence
+// |2p − 1|.
+
+import { ConfigError, DataError } from '../core/index.js'
+import { loadBars, type Bars, type TableColumn } from '../data/index.js'
+import { readPackage } from '../ml/index.js'
+import { Registry, stepRun, Tracker } from '../track/index.js'
+import { pairFeatureTable, symbolFeatureTable, type FeatureSet } from './features.js'
+import { readStepTable } from './step.js'
+
+export interface Signal {
+  time: string
+  /** "Y~X" for a pair, else the symbol. */
+  target: string
+  model: string
+  probability: number
+  side: 'long' | 'short' | 'long spread' | 'short spread'
+  confidence: number
+}
+
+export async function inferLatest(home: string, ref: string, last: number): Promise<Signal[]> {
+  if (!(Number.isInteger(last) && last >= 1)) throw new ConfigError(`--last must be an integer ≥ 1 (received ${last})`)
+  const registry = new Registry(home)
+  const version = registry.resolve('models', ref)
+  const trainRun = version.sourceRunId
+  if (trainRun === undefined) throw new ConfigError(`model ${version.name}@${version.version} was not made by a run; infer needs a model a \`train\` step made`)
+  const tracker = new Tracker(home)
+  const train = stepRun(tracker, trainRun, ['train'], `model ${version.name}@${version.version}'s run`)
+  const summary = await readStepTable(home, trainRun, train.manifest, 'summary')
+  // The registered artifact's path in the run (source "runs:/RUN/PATH").
+  const artifact = version.source?.startsWith(`runs:/${trainRun}/`) === true ? version.source.slice(`runs:/${trainRun}/`.length) : version.files[0]!.name
+  const at = (summary.model as string[]).indexOf(artifact)
+  if (at < 0) throw new DataError(`model ${version.name}@${version.version}: its artifact is not in train run ${trainRun}'s summary`)
+  const target = (summary.name as string[])[at]!
+  const datasetRun = train.manifest.inputs.find((i) => i.kind === 'run')!.ref
+  const dataset = stepRun(tracker, datasetRun, ['dataset'], 'the train run\'s dataset')
+  const featuresRun = dataset.manifest.inputs.find((i) => i.kind === 'run')!.ref
+  const features = stepRun(tracker, featuresRun, ['features'], 'the dataset\'s features run')
+  const p = features.manifest.params
+  const timeframe = String(p.timeframe)
+  const source = (symbol: string) => features.manifest.inputs.find((i) => i.kind === 'data' && i.ref.endsWith(`/${symbol}/${timeframe}`))?.ref.split('/')[0]
+  const bars = async (symbol: string): Promise<Bars> => loadBars(home, { symbol, timeframe, ...(source(symbol) === undefined ? {} : { source: source(symbol)! }) })
+  const pair = target.includes('~') ? (target.split('~') as [string, string]) : undefined
+  const table: Record<string, TableColumn> = pair !== undefined ? pairFeatureTable(await bars(pair[0]), await bars(pair[1]), { sets: p.sets as FeatureSet[], window: p.window as number, windows: p.windows as number[] }) : symbolFeatureTable(await bars(target), { windows: p.windows as number[] })
+  const { pkg, model } = readPackage(registry.readFile('models', `${version.name}@${version.version}`).toString('utf8'), `model ${version.name}@${version.version}`)
+  const columns = pkg.signature.inputs.map((f) => f.name)
+  for (const c of columns) if (!(table[c] instanceof Float64Array)) throw new DataError(`model ${version.name}@${version.version} reads ${c}, which the rebuilt features of ${target} lack`)
+  const time = table.time as Float64Array
+  // The last `last` bars with every feature finite (the rows a dataset would keep).
+  const rows: number[] = []
+  for (let i = time.length - 1; i >= 0 && rows.length < last; i--) if (columns.every((c) => Number.isFinite((table[c] as Float64Array)[i]!))) rows.unshift(i)
+  if (rows.length === 0) throw new DataError(`${target}: no recent bar has every feature the model reads (the lake holds ${time.length} bars of ${timeframe})`)
+  const X = new Float64Array(rows.length * columns.length)
+  rows.forEach((i, r) => columns.forEach((c, j) => (X[r * columns.length + j] = (table[c] as Float64Array)[i]!)))
+  const proba = model.predictProba({ X, rows: rows.length, columns })
+  const classes = (model.toJSON().classes ?? [0, 1]) as number[]
+  const one = classes.indexOf(1)
+  const z = table.z instanceof Float64Array ? table.z : undefined
+  return rows.map((i, r) => {
+    const probability = one < 0 ? 0 : proba[r * classes.length + one]!
+    const side: Signal['side'] = pair !== undefined ? (z !== undefined && z[i]! > 0 ? 'short spread' : 'long spread') : probability >= 0.5 ? 'long' : 'short'
+    return { time: new Date(time[i]!).toISOString(), target, model: `${version.name}@${version.version}`, probability, side, confidence: Math.abs(2 * probability - 1) }
+  })
+}
