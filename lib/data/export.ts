@@ -50,7 +50,23 @@ function columnType(name: string, column: TableColumn): 'DOUBLE' | 'VARCHAR' | '
  * columns, a `time` column (epoch ms) as a UTC timestamp. For pipeline steps' tables (screened pairs,
  * features, datasets): thousands to a few million rows.
  */
-export async function tableParquet(columns: Record<string, TableColumn>): Promise<Uint8Array> {
+export function tableParquet(columns: Record<string, TableColumn>): Promise<Uint8Array> {
+  return oneAtATime(() => writeTableParquet(columns))
+}
+
+/**
+ * The process shares one DuckDB connection, which runs one query at a time: a second table written while
+ * one is (Promise.all over a step's tables) failed with "Attempting to execute an unsuccessful or closed
+ * pending query result". Table writes and reads queue here.
+ */
+let queue: Promise<unknown> = Promise.resolve()
+function oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+  const run = queue.then(work, work)
+  queue = run.catch(() => undefined)
+  return run
+}
+
+async function writeTableParquet(columns: Record<string, TableColumn>): Promise<Uint8Array> {
   const names = Object.keys(columns)
   if (names.length === 0) throw new DataError('a table needs at least one column')
   const rows = columns[names[0]!]!.length
@@ -85,7 +101,11 @@ export async function tableParquet(columns: Record<string, TableColumn>): Promis
 }
 
 /** A Parquet file's columns: numbers as Float64Array (NULL as NaN, timestamps as epoch ms), text as strings, flags as booleans. */
-export async function readTable(path: string): Promise<Record<string, TableColumn>> {
+export function readTable(path: string): Promise<Record<string, TableColumn>> {
+  return oneAtATime(() => readTableNow(path))
+}
+
+async function readTableNow(path: string): Promise<Record<string, TableColumn>> {
   const conn = await duckdb()
   const source = `read_parquet(${sqlString(path)})`
   let described: Record<string, unknown>[]

@@ -205,6 +205,7 @@ export class CcxtVenue implements Venue {
     let orders: Order[]
     if (pages) {
       orders = []
+      const seen = new Set<string>()
       const next = (batch: readonly Order[]) => (batch.reduce((m, o) => (BigInt(String(o.id)) > m ? BigInt(String(o.id)) : m), 0n) + 1n).toString()
       let fromId = fromOrderId !== undefined && /^\d+$/.test(fromOrderId) ? fromOrderId : undefined
       if (fromId === undefined) {
@@ -216,6 +217,7 @@ export class CcxtVenue implements Venue {
           const batch = await this.read(`fetchOrders ${symbol}`, () => this.exchange.fetchOrders(symbol, start, 1000, { until: start + 23 * 3_600_000 - 1 }))
           if (batch.length === 0) continue
           orders.push(...batch)
+          for (const o of batch) seen.add(String(o.id))
           fromId = next(batch)
           break
         }
@@ -223,7 +225,11 @@ export class CcxtVenue implements Venue {
       for (let page = 0; fromId !== undefined && page < 100; page++) {
         const params = { orderId: fromId }
         const batch = await this.read(`fetchOrders ${symbol}`, () => this.exchange.fetchOrders(symbol, undefined, 1000, params))
-        orders.push(...batch.filter((o) => !orders.some((k) => k.id === o.id)))
+        for (const o of batch) {
+          if (seen.has(String(o.id))) continue
+          seen.add(String(o.id))
+          orders.push(o)
+        }
         if (batch.length < 1000) break
         fromId = next(batch)
       }

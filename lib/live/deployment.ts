@@ -622,8 +622,8 @@ function restore(session: EngineSession, journal: OrderJournal, clock: Clock, ve
  * The warm-up history replayed through the strategy's onStart and onBar in a scratch session on the
  * simulated exchange (no journal, no venue: nothing leaves the process; every order it places is refused, so
  * no simulated fill reaches onFill), and the state it built (ctx.state) carried into the live sleeve. The
- * journal's positions and orders are the deployment's. A strategy that keeps its state in ctx.state (pairs-zscore's windows, opening-range's
- * session range) thus carries on where the history leaves it, as a backtest over the same bars would.
+ * journal's positions and orders are the deployment's. A strategy that keeps its state in ctx.state
+ * (pairs-zscore's windows, opening-range's session range) thus carries on where the history leaves it.
  */
 async function warmStrategyState(session: EngineSession, strategy: Strategy<any>, config: DeploymentConfig, history: Record<string, Bars>, cash: number): Promise<void> {
   const series: ReplaySeries[] = []
@@ -886,11 +886,12 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
    * Orders whose intents a power loss took. A live journal writes each intent before its order is sent but
    * fsyncs it in the background while the order goes out (durability "each"), so a machine that lost power
    * within that fsync can come back with a journal that ends before orders it sent. Their client ids are the
-   * sequence numbers after the journal's last: each is looked up at the venue, on every symbol, until
-   * LOST_WINDOW in a row are found nowhere. A found order is journaled again from the venue's answer (role
-   * "recovered", attributed to the deployment's strategy), its trades booked, and, when still open, adopted
-   * and cancelled — the strategy that placed it kept no memory of it. A number found nowhere before a found
-   * one is skipped. Until this has run (the venue answered), reconciliation fails and nothing new is sent: a
+   * sequence numbers after the journal's last: the venue's orders on every symbol since the journal's last
+   * event are listed (CcxtVenue.ordersSince), then the ids after the last one found are looked up one by one
+   * until LOST_WINDOW in a row are found nowhere. A found order is journaled again from the venue's answer:
+   * an OCO leg whose sibling the journal holds as that bracket's missing leg; any other as role "recovered"
+   * (attributed to the deployment's strategy), its trades booked and, when still open, adopted and cancelled
+   * — the strategy that placed it kept no memory of it. A number found nowhere before a found one is skipped. Until this has run (the venue answered), reconciliation fails and nothing new is sent: a
    * new intent would otherwise take a client id the venue may already hold.
    */
   let recovered = false

@@ -1,7 +1,7 @@
 // A deployment's order journal: every order intent, send, acknowledgement, fill, cancel, rejection and
 // position snapshot, appended as it happens (an intent is in the file, with its deterministic client order
-// id, BEFORE the order is sent; when it reaches the platter is the durability's business, below). The journal is the deployment's memory across
-// restarts: its state — orders, fills, positions per strategy — is a pure fold of its events, so a process
+// id, BEFORE the order is sent; when it is fsync'd is the durability's business, below). The journal is the
+// deployment's memory across restarts: its state — orders, fills, positions per strategy — is a pure fold of its events, so a process
 // killed at any moment restarts into the state the disk says, never into a guess.
 
 import { createHash } from 'node:crypto'
@@ -44,9 +44,9 @@ export interface OrderIntent {
  *   death, `kill -9` included) before its call returns. An intent's fsync starts at once in libuv's thread
  *   pool and runs while its order is sent: the disk's fsync latency (0.2 ms typical on this VM, with 2–5 ms
  *   spikes in 1 % of calls) stays off the order's way out. Only a power loss (or a kernel crash) within that
- *   fsync can lose the journal's last events; a live start therefore looks the client ids after the
- *   journal's last one up at the venue (`lostIntents` in deployment.ts) before it sends anything, and the
- *   venue's answer wins as everywhere in reconciliation. The other events ride on the next fsync or `close`.
+ *   fsync can lose the journal's last events; a live start therefore finds the orders carrying client ids
+ *   after the journal's last one at the venue (`recoverLost` in deployment.ts) before it sends anything, and
+ *   the venue's answer wins as everywhere in reconciliation. The other events ride on the next fsync or `close`.
  * - `strict` (live, `--fsync-before-send`): as `each`, but an intent's fsync completes before its call
  *   returns: the order leaves only once its intent would survive a power loss, at the cost of the disk's
  *   fsync latency on every order.

@@ -83,7 +83,8 @@ export async function readStepTable(home: string, runId: string, manifest: StepM
   const bytes = new Tracker(home).readArtifact(runId, entry.file).bytes
   const dir = mkdtempSync(join(tmpdir(), 'mtflow-step-'))
   try {
-    const file = join(dir, entry.file)
+    // A name of our own in a folder of our own: the manifest's file name only picks the artifact.
+    const file = join(dir, 'table.parquet')
     writeFileSync(file, bytes)
     return await readTable(file)
   } finally {

@@ -43,3 +43,20 @@ describe('tableParquet and readTable', () => {
     await expect(readTable(junk)).rejects.toThrow(`${junk} is not a readable Parquet file`)
   })
 })
+
+describe('tables written and read at the same time', () => {
+  it('queue on the shared DuckDB connection: eight at once all round-trip', async () => {
+    const tables = Array.from({ length: 8 }, (_, k) => ({ k: Float64Array.from({ length: 500 }, (_, i) => i * k), name: Array.from({ length: 500 }, (_, i) => `t${k}-${i}`) }))
+    const bytes = await Promise.all(tables.map((t) => tableParquet(t)))
+    const files = bytes.map((b, k) => {
+      const file = join(dir, `many-${k}.parquet`)
+      writeFileSync(file, b)
+      return file
+    })
+    const back = await Promise.all(files.map((f) => readTable(f)))
+    back.forEach((t, k) => {
+      expect(Array.from(t.k as Float64Array)).toEqual(Array.from(tables[k]!.k))
+      expect(t.name).toEqual(tables[k]!.name)
+    })
+  })
+})

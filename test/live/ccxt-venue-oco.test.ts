@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../lib/core/index.js'
 import { CcxtVenue, type CcxtVenueOptions } from '../../lib/live/ccxt-venue.js'
-import type { Clock } from '../../lib/live/feed.js'
+import { StandinClock } from './live-harness.js'
 import type { VenueEvent, VenueOrderList } from '../../lib/live/venue.js'
 import { standinPrice, startBinanceStandin, type Standin, type StandinOptions } from '../fixtures/binance-standin.js'
 
@@ -16,19 +16,6 @@ const FEE = 0.001
 const PX = standinPrice('BTCUSDT', NOW)
 const r2 = (x: number) => Math.round(x * 100) / 100
 const r8 = (x: number) => Math.round(x * 1e8) / 1e8
-
-/** The stand-in's time; sleeps are recorded (the backoff asked for) and return at once. */
-class StandinClock implements Clock {
-  sleeps: number[] = []
-  constructor(private readonly standin: Standin) {}
-  now(): number {
-    return this.standin.now()
-  }
-  sleep(ms: number): Promise<void> {
-    this.sleeps.push(ms)
-    return new Promise((resolve) => setImmediate(resolve))
-  }
-}
 
 let standin: Standin | undefined
 let venue: CcxtVenue | undefined
@@ -307,7 +294,7 @@ describe('CcxtVenue OCO order lists against the Binance stand-in', () => {
   })
 
   it('after a restart, adopted legs re-linked as a list: a fill ends the sibling; a cancel reports both', async () => {
-    const { s, v, events, submitList } = await setup()
+    const { s, v, submitList } = await setup()
     const tp = r2(PX + 8)
     submitList(bracket('mtocoh', 'sell', 0.01, tp, r2(PX - 8)))
     submitList(bracket('mtocoi', 'sell', 0.01, tp, r2(PX - 8)))
