@@ -139,13 +139,15 @@ export function inferCommand(context: CliContext): Command {
     .argument('<model>', 'NAME@VERSION or NAME@ALIAS (e.g. pairs-tree.dax-smi@1)')
     .option('--last <n>', 'the latest bars with every feature present', '1')
     .option('--out <file>', 'write the signals as JSON lines (one per bar)')
+    .option('--no-track', 'do not record a run (by default a run of kind "infer" holds signals.jsonl, for `portfolio targets --signals RUN`)')
     .option('--json', 'print the signals as JSON')
-    .action(async (ref: string, o: { last: string; out?: string; json?: boolean }) => {
+    .action(async (ref: string, o: { last: string; out?: string; track: boolean; json?: boolean }) => {
       const last = number(o.last, '--last', 'an integer ≥ 1', (n) => Number.isInteger(n) && n >= 1)!
-      const signals = await pipeline().inferLatest(context.home, ref, last)
+      const { signals, runId } = await pipeline().inferLatest(context.home, ref, last, { track: o.track })
       if (o.out !== undefined) writeFileAtomic(o.out, signals.map((s) => `${JSON.stringify(s)}\n`).join(''))
-      if (o.json === true) return printJson(context, signals)
+      if (o.json === true) return printJson(context, o.track ? { runId, signals } : signals)
       context.stdout.write(formatTable(['time', 'target', 'model', 'probability', 'side', 'confidence'], signals.map((s) => [s.time, s.target, s.model, s.probability.toFixed(4), s.side, s.confidence.toFixed(3)])))
       if (o.out !== undefined) context.stdout.write(`${signals.length} signal${signals.length === 1 ? '' : 's'} written to ${o.out}\n`)
+      if (runId !== undefined) context.stdout.write(`recorded as run ${runId} (signals.jsonl)\n`)
     })
 }

@@ -239,6 +239,12 @@ export class Registry {
     // Aliases are read only for an alias: a damaged aliases.json stops "name@champion", not "name@3".
     const aliases = this.readAliases(kind, name)
     const target = aliases[selector]
+    // A model stage (MLflow's models:/NAME/Staging): the newest active version in it, when no alias has the name.
+    if (target === undefined && kind === 'models' && (MODEL_STAGES as readonly string[]).includes(selector)) {
+      found = [...versions].reverse().find((v) => v.status === 'active' && (v.stage ?? 'None') === selector)
+      if (found === undefined) throw new NotFoundError(`model ${name} has no active version in stage ${selector}${versions.some((v) => v.stage !== undefined) ? ` (stages: ${versions.filter((v) => v.stage !== undefined).map((v) => `v${v.version} ${v.stage}`).join(', ')})` : ''}`)
+      return found
+    }
     if (target === undefined) throw new NotFoundError(`${singular(kind)} ${name} has no alias ${JSON.stringify(selector)}${Object.keys(aliases).length > 0 ? ` (aliases: ${Object.keys(aliases).join(', ')})` : ''}`)
     found = versions.find((v) => v.version === target)
     if (found === undefined) throw new NotFoundError(`${singular(kind)} ${name}@${selector} points to version ${target}, which does not exist (versions: ${versions.map((v) => v.version).join(', ')})`)
@@ -496,15 +502,15 @@ export class Registry {
   }
 }
 
-/** "name@selector" → parts; a bare name means the latest active version. */
+/** "name@selector" → parts; a bare name means the latest active version. Stages (capitalised) never collide with aliases (lowercase). */
 export function parseRef(ref: string, version?: number | string): { name: string; selector: string } {
   if (typeof ref !== 'string' || ref === '') throw new ConfigError(`a registry reference must be NAME, NAME@VERSION or NAME@ALIAS (received ${JSON.stringify(ref)})`)
   const at = ref.lastIndexOf('@')
   const name = at < 0 ? ref : ref.slice(0, at)
   const selector = version !== undefined ? String(version) : at < 0 ? 'latest' : ref.slice(at + 1)
   checkName(name)
-  if (selector === '' || !(/^\d+$/.test(selector) || ALIAS.test(selector) || selector === 'latest')) {
-    throw new ConfigError(`${JSON.stringify(ref)}: after @ expected a version number, an alias or "latest"`)
+  if (selector === '' || !(/^\d+$/.test(selector) || ALIAS.test(selector) || selector === 'latest' || (MODEL_STAGES as readonly string[]).includes(selector))) {
+    throw new ConfigError(`${JSON.stringify(ref)}: after @ expected a version number, an alias, a model stage (Staging, Production…) or "latest"`)
   }
   return { name, selector }
 }

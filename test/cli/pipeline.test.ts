@@ -198,8 +198,12 @@ describe('mtflow train', () => {
     const signalsFile = join(dir, 'signals.jsonl')
     const inf = await runCli(['--home', home, 'infer', `${registered[0]!.name}@1`, '--last', '3', '--out', signalsFile, '--json'])
     expect(inf.code, inf.stderr).toBe(0)
-    const signals = JSON.parse(inf.stdout) as { time: string; target: string; model: string; probability: number; side: string; confidence: number }[]
+    const inferred = JSON.parse(inf.stdout) as { runId: string; signals: { time: string; target: string; model: string; probability: number; side: string; confidence: number }[] }
+    const signals = inferred.signals
     expect(readFileSync(signalsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l))).toEqual(signals)
+    // The run it recorded holds the same lines, its lineage the train run.
+    expect(tracker.readArtifact(inferred.runId, 'signals.jsonl').bytes.toString('utf8')).toBe(readFileSync(signalsFile, 'utf8'))
+    expect(tracker.getRun(inferred.runId).tags['mtflow.kind']).toBe('infer')
     const featsManifest = JSON.parse(tracker.readArtifact(feats.runId, 'manifest.json').bytes.toString('utf8')) as { tables: { file: string }[] }
     const featFile = join(dir, 'features-infer.parquet')
     writeFileSync(featFile, tracker.readArtifact(feats.runId, featsManifest.tables[0]!.file).bytes)
