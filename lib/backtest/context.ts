@@ -4,6 +4,8 @@
 
 import { ConfigError, isoTime } from '../core/index.js'
 import type { Bars } from '../data/index.js'
+// lib/features (factorSet) is below lib/strategy, which the backtest imports already.
+import { factorSet } from '../features/index.js'
 import { createStream, INDICATORS, type StreamBar } from '../indicators/index.js'
 import type { Context, IndicatorHandle, IndicatorOptions, OrderOptions, OrderView, PositionView, Side, Subscription } from '../strategy/index.js'
 import type { Engine, SeriesState, Sleeve } from './engine.js'
@@ -198,12 +200,61 @@ export class SleeveContext<P> implements Context<P> {
 
   private order(side: Side, symbol: string, options: OrderOptions): OrderView {
     const order = this.engine.request(this.sleeve, side, symbol, options, 'entry')
-    if (this.handles.length > 0) {
-      const factors: Record<string, number> = {}
-      for (const h of this.handles) factors[h.label] = h.at(0)
-      order.factors = factors
-    }
+    const factors: Record<string, number> = {}
+    for (const h of this.handles) factors[h.label] = h.at(0)
+    this.noteFactorSet(symbol, factors)
+    order.factors = factors
     return order
+  }
+
+  /**
+   * The traded symbol's factor set (lib/features factorSet: range, trendiness, best-fit slope and R² per
+   * window, returns) at the bar the order is placed on goes into the order's factors as `factor.<name>`.
+   * Here only the series and the bar are noted; fillFactorSets writes the values when the results' factors
+   * are first read. (The plain version — factorSet over the series on its first order — cost 2 s on a
+   * million bars, ten times the event-driven backtest itself, in every backtest whether or not its
+   * factors were read.) For a pair strategy each leg's order is a trade of its own, so each row carries
+   * its own leg's factors.
+   */
+  private noteFactorSet(symbol: string, factors: Record<string, number>): void {
+    const sub = this.subscriptions.find((x) => x.symbol === symbol)
+    if (sub === undefined) return
+    const s = this.engine.seriesByKey.get(`${symbol}@${sub.timeframe}`)
+    if (s === undefined || s.i < 0) return
+    this.pendingFactors.push(factors)
+    this.pendingSeries.push(s)
+    this.pendingBars.push(s.i)
+  }
+
+  private readonly pendingFactors: Record<string, number>[] = []
+  private readonly pendingSeries: SeriesState[] = []
+  private readonly pendingBars: number[] = []
+  /** The factor set of each series orders were placed on, over its first n bars. */
+  private readonly factorCache = new Map<SeriesState, { n: number; names: string[]; columns: Float64Array[] }>()
+
+  /**
+   * Write the factor set of each noted order's series at its bar into its factors: factorSet once per
+   * series over the bars it holds now (a value at bar i uses bars ≤ i only, so index i is that bar's
+   * past), again only for a session's series that grew past an order's bar.
+   */
+  fillFactorSets(): void {
+    for (let k = 0; k < this.pendingFactors.length; k++) {
+      const s = this.pendingSeries[k]!
+      const i = this.pendingBars[k]!
+      let set = this.factorCache.get(s)
+      if (set === undefined || i >= set.n) {
+        const b = s.bars
+        const n = s.n
+        const computed = factorSet({ high: b.high.subarray(0, n), low: b.low.subarray(0, n), close: b.close.subarray(0, n) })
+        set = { n, names: Object.keys(computed).map((name) => `factor.${name}`), columns: Object.values(computed) }
+        this.factorCache.set(s, set)
+      }
+      const factors = this.pendingFactors[k]!
+      for (let j = 0; j < set.names.length; j++) factors[set.names[j]!] = set.columns[j]![i]!
+    }
+    this.pendingFactors.length = 0
+    this.pendingSeries.length = 0
+    this.pendingBars.length = 0
   }
 
   close(symbol: string, options: { tag?: string } = {}): OrderView | undefined {

@@ -160,6 +160,7 @@ export function collectResults(engine: Engine, periodsPerYear?: number): Backtes
   const single = engine.sleeves.length === 1
   const total = single ? engine.sleeves[0]!.equity.subarray(0, n) : new Float64Array(n)
   const strategies = engine.sleeves.map((sleeve: Sleeve) => {
+    let factors: Record<string, Float64Array> | undefined
     const equity = sleeve.equity.subarray(0, n)
     const exposure = sleeve.exposure.subarray(0, n)
     if (!single) for (let i = 0; i < n; i++) total[i] += equity[i]!
@@ -171,7 +172,11 @@ export function collectResults(engine: Engine, periodsPerYear?: number): Backtes
       orders: sleeve.orders.columns(),
       fills: sleeve.fills.columns(),
       trades: sleeve.trades.columns(),
-      factors: sleeve.trades.factorColumns(),
+      // Read on demand: the factor set is computed only when someone reads the factors (see fillFactorSets).
+      get factors(): Record<string, Float64Array> {
+        factors ??= (sleeve.ctx.fillFactorSets(), sleeve.trades.factorColumns())
+        return factors
+      },
       metrics: metricsOf(equity, exposure, sleeve.traded, time, ppy, [sleeve.trades], sleeve.book.feesPaid, { equity: sleeve.equitySum, exposure: sleeve.exposureSum }),
       log: sleeve.log,
     }
