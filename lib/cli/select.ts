@@ -92,7 +92,15 @@ export function selectCommand(context: CliContext): Command {
       if (o.dryRun !== true && champions.length > 0) {
         const reg = new track.Registry(context.home)
         // Every model version named must exist before anything is written.
-        for (const c of champions) if (c.model !== undefined) reg.resolve('models', `${c.model.name}@${c.model.version}`)
+        for (const c of champions) {
+          if (c.model === undefined) continue
+          try {
+            reg.resolve('models', `${c.model.name}@${c.model.version}`)
+          } catch (error) {
+            if (error instanceof NotFoundError) throw new NotFoundError(`champion run ${c.runId} was gated by model ${c.model.name}@${c.model.version}: ${error.message}`, { cause: error })
+            throw error
+          }
+        }
         const aliased = new Set<string>()
         for (const c of champions) {
           const why = reason(o.metric, c)

@@ -173,7 +173,7 @@ describe('mtflow select --models', () => {
     const missing = await runCli(['--home', home, 'select', '--models', '--filter', 'tags.`mtflow.signals` = "pairs.ZZ"'])
     expect(missing.code).toBe(2)
     expect(missing.stderr.trim().split('\n')).toHaveLength(1)
-    expect(missing.stderr).toMatch(/pairs\.ZZ/)
+    expect(missing.stderr).toMatch(/^mtflow: champion run \w+ was gated by model pairs\.ZZ@9: no model named "pairs\.ZZ" in the registry$/m)
     expect(JSON.stringify(new Registry(home).list('models'))).toBe(before)
   })
 })
