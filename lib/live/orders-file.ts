@@ -98,7 +98,7 @@ export function checkOrdersFile(raw: unknown, file: string): OrdersFile {
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${where}: expected an object { version, createdAt, signals, orders, … } (received ${preview(raw, 60)})`)
   const r = raw as Record<string, unknown>
-  for (const key of Object.keys(r)) if (!(FILE_KEYS as readonly string[]).includes(key)) fail(preview(key, 40), `is not a field of an orders file (fields: ${FILE_KEYS.join(', ')})`)
+  for (const key of Object.keys(r)) if (!(FILE_KEYS as readonly string[]).includes(key)) throw new ConfigError(`${where}: no field ${preview(key, 40)} (fields: ${FILE_KEYS.join(', ')})`)
   if (r.version !== 1) fail('version', `must be 1 (received ${preview(r.version, 20)})`)
   if (typeof r.createdAt !== 'string' || !Number.isFinite(Date.parse(r.createdAt)) || r.createdAt.length > 40) fail('createdAt', `must be an ISO time (received ${preview(r.createdAt, 40)})`)
   if (typeof r.signals !== 'string' || !/^(sha256:[0-9a-f]{64}|run:[A-Za-z0-9._-]{1,128})$/.test(r.signals)) fail('signals', `must be "sha256:<64 hex>" or "run:<id>" (received ${preview(r.signals, 80)})`)
@@ -116,7 +116,7 @@ export function checkOrdersFile(raw: unknown, file: string): OrdersFile {
     const at = `orders[${k}]`
     if (o === null || typeof o !== 'object' || Array.isArray(o)) fail(at, `must be an object { ${ORDER_KEYS.join(', ')} } (received ${preview(o, 60)})`)
     const e = o as Record<string, unknown>
-    for (const key of Object.keys(e)) if (!(ORDER_KEYS as readonly string[]).includes(key)) fail(`${at}.${preview(key, 40)}`, `is not a field of an order (fields: ${ORDER_KEYS.join(', ')})`)
+    for (const key of Object.keys(e)) if (!(ORDER_KEYS as readonly string[]).includes(key)) fail(at, `has no field ${preview(key, 40)} (fields: ${ORDER_KEYS.join(', ')})`)
     if (typeof e.symbol !== 'string' || !SYMBOL.test(e.symbol)) fail(`${at}.symbol`, `must be a symbol such as BTC/USDT (received ${preview(e.symbol, 60)})`)
     if (symbols.has(e.symbol as string)) fail(`${at}.symbol`, `${e.symbol as string} has an order already; expected one order per symbol`)
     symbols.add(e.symbol as string)
