@@ -242,8 +242,10 @@ export async function deploymentSnapshot(home: string, name: string, options: Sn
     const b = bars[symbol]
     marks[symbol] = b !== undefined && b.close.length > 0 ? b.close[b.close.length - 1]! : NaN
   }
-  const positions = positionsOf(fills, marks)
-  const fees = fills.reduce((a, f) => a + f.fee, 0)
+  // A running deployment's journal may hold fills of a bar its status has not reached yet: left for the next look.
+  const booked = window === undefined ? fills : fills.filter((f) => f.time < window.last + tf)
+  const positions = positionsOf(booked, marks)
+  const fees = booked.reduce((a, f) => a + f.fee, 0)
   const realized = positions.reduce((a, p) => a + p.realized, 0)
   const unrealized = positions.reduce((a, p) => a + (p.qty === 0 ? 0 : p.unrealized), 0)
   const equityNow = curve.equity.length > 0 ? curve.equity[curve.equity.length - 1]! : startingCash + realized + unrealized - fees

@@ -28,6 +28,8 @@ import {
 } from '../report/index.js'
 import { DEPLOYMENT_FILE, FilterError, REGISTRY_KINDS, searchRuns, singular, type MetricPoint, type Registry, type RegistryKind, type RegistryVersion, type RunSummary, type Tracker } from '../track/index.js'
 import { renderNotebookHtml } from './notebook-html.js'
+import { deploymentSnapshot, portfolioSnapshot } from '../report/portfolio-dashboard.js'
+import { deploymentDashboardHtml, portfolioDashboardHtml } from '../report/portfolio-dashboard-html.js'
 
 export const PAGE_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
@@ -37,6 +39,7 @@ const NAV: [string, string][] = [
   ['/compare', 'Compare'],
   ['/registry', 'Registry'],
   ['/dashboards', 'Dashboards'],
+  ['/deployments', 'Deployments'],
 ]
 
 /** Charts on a run page at most (the rest of the metrics are in the table). */
@@ -325,6 +328,17 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
   }
   app.get('/dashboards/:name', (c) => dashboardPage(c, c.req.param('name'), 'latest'))
   app.get('/dashboards/:name/v/:ref', (c) => dashboardPage(c, c.req.param('name'), c.req.param('ref')))
+
+  // The portfolio monitoring dashboard: all deployments combined, and each one (its name must be one of the
+  // workspace's deployment folders: anything else is a 404). Refreshed every 5 s while a shown one runs.
+  app.get('/deployments', async (c) => {
+    const snapshot = await portfolioSnapshot(tracker.home)
+    return sendPage(c, refreshing(pageHtml('Deployments', portfolioDashboardHtml(snapshot), '/deployments'), snapshot.active))
+  })
+  app.get('/deployments/:name', async (c) => {
+    const snapshot = await deploymentSnapshot(tracker.home, c.req.param('name'))
+    return sendPage(c, refreshing(pageHtml(`Deployment ${snapshot.name}`, deploymentDashboardHtml(snapshot), '/deployments'), snapshot.active))
+  })
 }
 
 // ---- a run's tearsheet input ------------------------------------------------------------------------
@@ -351,6 +365,11 @@ function pageHtml(title: string, body: string, active: string): string {
   const nav = NAV.map(([href, label]) => `<a href="${href}"${href === active ? ' class="active"' : ''}>${label}</a>`).join('')
   const header = `<header class="site"><a class="brand" href="/">mtflow</a><nav>${nav}</nav></header>`
   return htmlDocument({ title: `${title} · mtflow`, header, body })
+}
+
+/** A page that reloads itself every 5 s (no script: the CSP allows none) while `on`. */
+function refreshing(html: string, on: boolean): string {
+  return on ? html.replace('<head>', '<head><meta http-equiv="refresh" content="5">') : html
 }
 
 function sendPage(c: Context, html: string | Buffer, status = 200): Response {
