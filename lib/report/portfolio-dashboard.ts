@@ -265,7 +265,7 @@ export async function deploymentSnapshot(home: string, name: string, options: Sn
   const slippage = {
     count: measured.length,
     meanBps: measured.length === 0 ? NaN : measured.reduce((a, f) => a + f.slippageBps, 0) / measured.length,
-    worstBps: measured.length === 0 ? NaN : Math.max(...measured.map((f) => f.slippageBps)),
+    worstBps: measured.reduce((a, f) => (f.slippageBps > a || a !== a ? f.slippageBps : a), NaN),
   }
 
   const snapshot: DeploymentSnapshot = {

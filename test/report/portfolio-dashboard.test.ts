@@ -14,7 +14,8 @@ import { ingestBars, loadBars, type Bars } from '../../lib/data/index.js'
 import { syntheticGbm } from '../../lib/data/synthetic.js'
 import { runDeployment } from '../../lib/live/deployment.js'
 import { validateDeploymentConfig } from '../../lib/live/index.js'
-import { deploymentNames, deploymentSnapshot, portfolioSnapshot, ReplayCache } from '../../lib/report/portfolio-dashboard.js'
+import { fillModel } from '../../lib/backtest/index.js'
+import { deploymentNames, deploymentSnapshot, portfolioSnapshot, referencePrice, ReplayCache, trackingError } from '../../lib/report/portfolio-dashboard.js'
 import { getStrategy, strategySource } from '../../lib/strategy/index.js'
 import { Registry } from '../../lib/track/index.js'
 
@@ -64,6 +65,39 @@ const status = (name: string, over: Record<string, unknown> = {}) => ({
   fills: 2,
   journal: 'journal.jsonl',
   ...over,
+})
+
+describe('the fill model\'s price for a fill', () => {
+  // One bar opening at D0 (open 94, high 111), a taker rate irrelevant here and 10 bps of slippage.
+  const bar = { time: Float64Array.of(D0), open: Float64Array.of(94) }
+  const model = fillModel({ slippageBps: 10 })
+  const ref = (order: { side: 'buy' | 'sell'; kind: string; price?: number; placedAt?: number; role?: string }, fillTime = D0) =>
+    referencePrice({ placedAt: D0, role: 'entry', ...order }, bar, DAY, fillTime, model)
+
+  it('a sell stop the bar gapped through fills at the open less slippage; placed after the open (a bracket leg), at its stop', () => {
+    expect(ref({ side: 'sell', kind: 'stop', price: 95 })).toEqual({ reference: 94, expected: expect.closeTo(94 * 0.999, 12) })
+    expect(ref({ side: 'sell', kind: 'stop', price: 95, placedAt: D0 + DAY, role: 'stop-loss' })).toEqual({ reference: 95, expected: expect.closeTo(95 * 0.999, 12) })
+  })
+
+  it('a buy stop above the open at its stop plus slippage; a limit the open gapped past at the open, without slippage', () => {
+    expect(ref({ side: 'buy', kind: 'stop', price: 110 })).toEqual({ reference: 110, expected: expect.closeTo(110 * 1.001, 12) })
+    expect(ref({ side: 'buy', kind: 'limit', price: 100 })).toEqual({ reference: 94, expected: 94 })
+    expect(ref({ side: 'sell', kind: 'limit', price: 100 })).toEqual({ reference: 100, expected: 100 })
+    expect(ref({ side: 'buy', kind: 'market' }, D0 + 3_600_000)).toEqual({ reference: 94, expected: expect.closeTo(94 * 1.001, 12) })
+  })
+
+  it('none for fills the model does not make or outside the bars', () => {
+    expect(ref({ side: 'buy', kind: 'market', role: 'outside' }).expected).toBeNaN()
+    expect(ref({ side: 'buy', kind: 'market' }, D0 + DAY).expected).toBeNaN()
+    expect(ref({ side: 'buy', kind: 'market' }, D0 - 1).expected).toBeNaN()
+  })
+
+  it('tracking error by hand: returns differ by +1 %, −1 %, 0 over a year of 4 points', () => {
+    // Replay flat at 100; deployment 100, 101, 99.99, 99.99: differences 0.01, −0.01, 0 (mean 0, sample sd 0.01).
+    const year = 365.25 * DAY
+    const t = [0, year / 3, (2 * year) / 3, year]
+    expect(trackingError(t, [100, 101, 99.99, 99.99], [100, 100, 100, 100])).toBeCloseTo(0.01 * Math.sqrt(3), 12)
+  })
 })
 
 describe('a hand-made deployment', () => {
