@@ -1,0 +1,467 @@
+// Model-gated backtests (issue 20): a registered model's probability per bar — its features rebuilt from
+// its lineage (model-features.ts), exactly as `infer` scores them — lets a strategy's entries through only
+// where p ≥ a threshold. A pair model gates the pairs strategy (pairs-zscore by default); a symbol model
+// is long while p ≥ threshold and flat otherwise (or gates a given strategy's entries). Each backtest is
+// a tracked run like `mtflow backtest`'s, beside the same strategy ungated on the same bars; a batch runs
+// one per model under a parent run holding the cross-model summary table.
+
+import { ConfigError, Progress, type ProgressSink } from '../core/index.js'
+import { backtest, backtestLineage, columnsCsv, flatMetrics, logBacktest, type BacktestResult, type FillModel } from '../backtest/index.js'
+import { resolveKey, tableParquet, type Bars, type TableColumn } from '../data/index.js'
+import { getStrategy, resolveParams, type Context, type OrderOptions, type OrderView, type Sizing, type Strategy } from '../strategy/index.js'
+import { Registry, Tracker } from '../track/index.js'
+import { modelBars, modelFeatureTable, modelLineage, modelProbabilityColumn, type ModelLineage } from './model-features.js'
+
+export interface ModelProbabilities {
+  /** "NAME@VERSION". */
+  model: string
+  name: string
+  version: number
+  trainRun: string
+  /** "Y~X" for a pair, else the symbol. */
+  target: string
+  pair?: [string, string]
+  symbols: string[]
+  timeframe: string
+  sources: Record<string, string | undefined>
+  /** The bars scored: a pair's shared times, or the symbol's bars (epoch ms). */
+  time: Float64Array
+  /** P(label > 0) at each bar, from bars ≤ it only; NaN where a feature the model reads is missing. */
+  probability: Float64Array
+}
+
+interface Prepared {
+  lineage: ModelLineage
+  bars: Record<string, Bars>
+  probabilities: ModelProbabilities
+}
+
+async function prepare(home: string, ref: string): Promise<Prepared> {
+  const lineage = await modelLineage(home, ref)
+  const bars = await modelBars(home, lineage)
+  const table = modelFeatureTable(lineage, bars)
+  const probabilities: ModelProbabilities = {
+    model: lineage.ref,
+    name: lineage.version.name,
+    version: lineage.version.version,
+    trainRun: lineage.trainRun,
+    target: lineage.target,
+    ...(lineage.pair === undefined ? {} : { pair: lineage.pair }),
+    symbols: lineage.symbols,
+    timeframe: lineage.timeframe,
+    sources: lineage.sources,
+    time: table.time as Float64Array,
+    probability: modelProbabilityColumn(lineage, table),
+  }
+  return { lineage, bars, probabilities }
+}
+
+/** A registered model's probability at every bar of the lake its features can be built on. */
+export async function modelProbabilities(home: string, ref: string): Promise<ModelProbabilities> {
+  return (await prepare(home, ref)).probabilities
+}
+
+/** What a gate did in one backtest: entry orders let through and dropped. */
+export interface GateCounts {
+  allowed: number
+  blocked: number
+}
+
+/**
+ * The strategy with its entries gated: onBar delegates, but while `open(bar time)` is false an order that
+ * opens or adds to a position is dropped (returned as a REJECTED view that never reaches the engine).
+ * Exits — close(), and orders that shrink a position toward flat — always go through. The gate of a bar
+ * is the one its onBar was called with (fills and order events keep the last bar's).
+ */
+export function gateEntries<P>(inner: Strategy<P>, open: (time: number) => boolean, counts: GateCounts = { allowed: 0, blocked: 0 }): Strategy<P> {
+  const wrapped = new WeakMap<Context<P>, { ctx: Context<P>; open: boolean }>()
+  const gated = (ctx: Context<P>) => {
+    let g = wrapped.get(ctx)
+    if (g === undefined) {
+      g = { ctx: gatedContext(ctx, () => g!.open, counts), open: false }
+      wrapped.set(ctx, g)
+    }
+    return g
+  }
+  return {
+    ...inner,
+    name: `gated-${inner.name}`,
+    description: `${inner.name} with entries only where a model's probability clears a threshold`,
+    // The vectorized path would bypass the gate.
+    signals: undefined,
+    onStart: inner.onStart === undefined ? undefined : (ctx) => inner.onStart!(gated(ctx).ctx),
+    onBar(ctx, bar) {
+      const g = gated(ctx)
+      g.open = open(bar.time)
+      inner.onBar(g.ctx, bar)
+    },
+    onOrder: inner.onOrder === undefined ? undefined : (ctx, event) => inner.onOrder!(gated(ctx).ctx, event),
+    onFill: inner.onFill === undefined ? undefined : (ctx, event) => inner.onFill!(gated(ctx).ctx, event),
+    onStop: inner.onStop === undefined ? undefined : (ctx) => inner.onStop!(gated(ctx).ctx),
+  }
+}
+
+function gatedContext<P>(ctx: Context<P>, isOpen: () => boolean, counts: GateCounts): Context<P> {
+  const dropped = (side: 'buy' | 'sell', symbol: string, o: OrderOptions): OrderView => {
+    counts.blocked++
+    return { id: -1, strategy: ctx.strategy, symbol, side, type: o.type ?? 'market', role: 'entry', qty: o.qty ?? NaN, filled: 0, avgPrice: NaN, limit: o.limit ?? NaN, stop: o.stop ?? NaN, status: 'REJECTED', reason: 'gate closed: the model probability is below the threshold', parentId: -1, tag: o.tag ?? '' }
+  }
+  // A buy against a short (a sell against a long) shrinks the position: an exit.
+  const order = (side: 'buy' | 'sell', symbol: string, o: OrderOptions = {}): OrderView => {
+    const position = ctx.position(symbol)
+    const exit = side === 'buy' ? position < 0 : position > 0
+    if (!exit && !isOpen()) return dropped(side, symbol, o)
+    if (!exit) counts.allowed++
+    return side === 'buy' ? ctx.buy(symbol, o) : ctx.sell(symbol, o)
+  }
+  return {
+    get params() {
+      return ctx.params
+    },
+    get strategy() {
+      return ctx.strategy
+    },
+    get subscriptions() {
+      return ctx.subscriptions
+    },
+    get state() {
+      return ctx.state
+    },
+    get time() {
+      return ctx.time
+    },
+    history: (symbol, timeframe, n) => ctx.history(symbol, timeframe, n),
+    indicator: (name, params, options) => ctx.indicator(name, params, options),
+    price: (symbol) => ctx.price(symbol),
+    cash: () => ctx.cash(),
+    equity: () => ctx.equity(),
+    position: (symbol) => ctx.position(symbol),
+    positions: () => ctx.positions(),
+    accountPosition: (symbol) => ctx.accountPosition(symbol),
+    openOrders: (symbol) => ctx.openOrders(symbol),
+    buy: (symbol, o) => order('buy', symbol, o),
+    sell: (symbol, o) => order('sell', symbol, o),
+    close: (symbol, o) => ctx.close(symbol, o),
+    cancel: (id) => ctx.cancel(id),
+    targetPercent(symbol, percent, o) {
+      // Toward flat (same side, no larger) is an exit; anything else opens or adds.
+      const position = ctx.position(symbol)
+      const shrinks = percent === 0 || (position !== 0 && Math.sign(percent) === Math.sign(position) && Math.abs(percent * ctx.equity()) <= Math.abs(position * ctx.price(symbol)))
+      if (!shrinks && !isOpen()) {
+        counts.blocked++
+        return undefined
+      }
+      if (!shrinks) counts.allowed++
+      return ctx.targetPercent(symbol, percent, o)
+    },
+    log: (message) => ctx.log(message),
+  }
+}
+
+/** A symbol model's own strategy: long (default sizing) while `long(bar time)`, flat otherwise. */
+function modelLong(name: string, long: (time: number) => boolean): Strategy<Record<string, number>> {
+  return {
+    name,
+    description: 'long while the model signal is on, flat while it is off',
+    params: {},
+    universe: (_p, request) => [{ symbol: request.symbols[0]!, timeframe: request.timeframe }],
+    warmup: () => 1,
+    onBar(ctx, bar) {
+      const on = long(bar.time)
+      const position = ctx.position(bar.symbol)
+      if (on && position === 0 && ctx.openOrders(bar.symbol).length === 0) ctx.buy(bar.symbol, { tag: 'model on' })
+      else if (!on && position > 0) ctx.close(bar.symbol, { tag: 'model off' })
+    },
+  }
+}
+
+export interface GatedBacktestOptions {
+  /** The registered model: NAME@VERSION, NAME@ALIAS or NAME (its latest version). */
+  ref: string
+  /** Entries only at bars where p ≥ this (default 0.5; above 1 blocks every entry). */
+  probaThreshold?: number
+  /**
+   * The strategy whose entries are gated: a built-in name or a loaded strategy (with `file` for its
+   * lineage). Default: pairs-zscore for a pair model; for a symbol model, long while p ≥ threshold.
+   */
+  strategy?: string | Strategy<any>
+  file?: string
+  /** Strategy params; a pair strategy's `window` defaults to the features' window (the z the model saw). */
+  params?: Readonly<Record<string, number | string>>
+  /** Default start: the first bar with a probability (before it the model says nothing). */
+  start?: string | number
+  end?: string | number
+  cash?: number
+  sizing?: Sizing
+  fills?: Partial<FillModel>
+  closeAtEnd?: boolean
+  /** The experiment of the run (default "backtests"); track: false records nothing. */
+  experiment?: string
+  track?: boolean
+  /** More tags on the run (e.g. mtflow.source). */
+  tags?: Record<string, string>
+  progress?: ProgressSink
+}
+
+export interface GatedBacktest {
+  runId?: string
+  experiment?: string
+  model: string
+  target: string
+  trainRun: string
+  probaThreshold: number
+  strategy: string
+  params: Record<string, number>
+  symbols: string[]
+  timeframe: string
+  gate: GateCounts
+  result: BacktestResult
+  /** The same strategy on the same bars with no gate (buy and hold for a symbol model's own strategy). */
+  ungated: BacktestResult
+}
+
+interface Plan {
+  prepared: Prepared
+  strategy: Strategy<any>
+  /** The symbol model's own long/flat strategy (no strategy given). */
+  own: boolean
+  file?: string
+  params: Record<string, number>
+  threshold: number
+  start: number | string
+  end?: string | number
+}
+
+function checkThreshold(p: number | undefined): number {
+  const t = p ?? 0.5
+  if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) throw new ConfigError(`--proba-threshold must be a probability ≥ 0 (above 1 blocks every entry) (received ${String(p)})`)
+  return t
+}
+
+/** Everything checked and read before a run is started: a bad input writes nothing. */
+async function plan(home: string, options: GatedBacktestOptions, prepared?: Prepared): Promise<Plan> {
+  const threshold = checkThreshold(options.probaThreshold)
+  prepared ??= await prepare(home, options.ref)
+  const p = prepared.probabilities
+  const first = p.probability.findIndex((v) => !Number.isNaN(v))
+  if (first < 0) throw new ConfigError(`model ${p.model}: no bar of ${p.target} ${p.timeframe} in the lake has every feature it reads`)
+  const byTime = new Map<number, number>()
+  p.time.forEach((t, i) => byTime.set(t, p.probability[i]!))
+  const probabilityAt = (time: number) => byTime.get(time) ?? NaN
+  const given = typeof options.strategy === 'string' ? getStrategy(options.strategy) : options.strategy
+  const own = given === undefined && p.pair === undefined
+  const strategy = own ? modelLong('model-long', (time) => probabilityAt(time) >= threshold) : (given ?? getStrategy('pairs-zscore'))
+  const defaults: Record<string, number | string> = {}
+  if (p.pair !== undefined && 'window' in strategy.params && typeof prepared.lineage.featureParams.window === 'number') defaults.window = prepared.lineage.featureParams.window
+  const params = resolveParams(`strategy ${strategy.name}`, strategy.params, { ...defaults, ...options.params }) as Record<string, number>
+  const problem = strategy.validate?.(params)
+  if (problem !== undefined) throw new ConfigError(`strategy ${strategy.name}: ${problem}`)
+  return { prepared, strategy, own, ...(options.file === undefined ? {} : { file: options.file }), params, threshold, start: options.start ?? p.time[first]!, ...(options.end === undefined ? {} : { end: options.end }) }
+}
+
+const SUMMARY_METRICS = ['trades', 'totalReturn', 'cagr', 'sharpe', 'maxDrawdown', 'winRate', 'exposure'] as const
+
+/** The summary's numbers of one backtest (closed trades; exposure = mean gross exposure / equity when the engine gives no other). */
+function summaryMetrics(result: BacktestResult): Record<(typeof SUMMARY_METRICS)[number], number> {
+  const m = flatMetrics(result.metrics)
+  return { trades: m.trades ?? 0, totalReturn: m.totalReturn!, cagr: m.cagr!, sharpe: m.sharpe!, maxDrawdown: m.maxDrawdown!, winRate: m.winRate ?? NaN, exposure: m.exposure ?? m.avgExposure! }
+}
+
+async function execute(home: string, options: GatedBacktestOptions, planned: Plan, parentRunId?: string): Promise<GatedBacktest> {
+  const { prepared, threshold, params } = planned
+  const p = prepared.probabilities
+  const byTime = new Map<number, number>()
+  p.time.forEach((t, i) => byTime.set(t, p.probability[i]!))
+  const counts: GateCounts = { allowed: 0, blocked: 0 }
+  const ownLong = planned.own
+  const gatedStrategy = ownLong ? planned.strategy : gateEntries(planned.strategy, (time) => (byTime.get(time) ?? NaN) >= threshold, counts)
+  const ungatedStrategy = ownLong ? modelLong('buy-and-hold', () => true) : planned.strategy
+  const common = {
+    params,
+    symbols: p.symbols,
+    timeframe: p.timeframe,
+    data: (symbol: string) => prepared.bars[symbol]!,
+    start: planned.start,
+    ...(planned.end === undefined ? {} : { end: planned.end }),
+    ...(options.cash === undefined ? {} : { cash: options.cash }),
+    ...(options.sizing === undefined ? {} : { sizing: options.sizing }),
+    ...(options.fills === undefined ? {} : { fills: options.fills }),
+    closeAtEnd: options.closeAtEnd === true,
+  }
+  const track = options.track !== false
+  const data = p.symbols.map((symbol) => {
+    const source = resolveKey(home, { symbol, timeframe: p.timeframe, ...(p.sources[symbol] === undefined ? {} : { source: p.sources[symbol] }) }).source
+    return { name: `${source}/${symbol}/${p.timeframe}`, source, bars: prepared.bars[symbol]! }
+  })
+  const tracker = track ? new Tracker(home) : undefined
+  const signalsFrom = p.model
+  const run = tracker?.startRun({
+    experiment: options.experiment ?? 'backtests',
+    name: `${planned.strategy.name} gated by ${p.model} ${p.target} ${p.timeframe}`,
+    lineage: { ...backtestLineage({ strategy: planned.strategy, ...(planned.file === undefined ? {} : { file: planned.file }), params, data }), runs: [p.trainRun] },
+    tags: { ...options.tags, 'mtflow.signals': p.name, 'mtflow.signalsVersion': String(p.version), 'mtflow.signalsSha256': prepared.lineage.version.sha256, 'mtflow.target': p.target },
+    ...(parentRunId === undefined ? {} : { parentRunId }),
+  })
+  try {
+    const result = backtest({ ...common, strategy: gatedStrategy, ...(options.progress === undefined ? {} : { progress: options.progress }) })
+    const ungated = backtest({ ...common, strategy: ungatedStrategy })
+    if (ownLong) {
+      // The model-long strategy is its own gate: entries are the bars it bought on.
+      counts.allowed = result.strategies[0]!.trades.entryOrderId.length
+    }
+    if (run !== undefined) {
+      const sizing = options.sizing ?? { percent: 1 }
+      logBacktest(run, result, {
+        params,
+        config: { strategy: gatedStrategy.name, symbols: p.symbols.join(','), timeframe: p.timeframe, cash: options.cash ?? 100_000, sizing, commission: options.fills?.takerRate ?? 0, slippageBps: options.fills?.slippageBps ?? 0, engine: 'event', probaThreshold: threshold, signalsFrom, target: p.target },
+      })
+      const u = summaryMetrics(ungated)
+      run.logMetrics({ ...Object.fromEntries(Object.entries(u).map(([k, v]) => [`ungated_${k}`, v])), gateAllowed: counts.allowed, gateBlocked: counts.blocked }, 0)
+      run.end()
+    }
+    return {
+      ...(run === undefined ? {} : { runId: run.id, experiment: run.experimentId }),
+      model: p.model,
+      target: p.target,
+      trainRun: p.trainRun,
+      probaThreshold: threshold,
+      strategy: gatedStrategy.name,
+      params,
+      symbols: p.symbols,
+      timeframe: p.timeframe,
+      gate: counts,
+      result,
+      ungated,
+    }
+  } catch (error) {
+    run?.fail(error)
+    throw error
+  }
+}
+
+/** One model-gated backtest, tracked like `mtflow backtest` (kind backtest, tags mtflow.signals/…). */
+export async function gatedBacktest(home: string, options: GatedBacktestOptions): Promise<GatedBacktest> {
+  return execute(home, options, await plan(home, options))
+}
+
+/**
+ * The models a --signals-from names: "NAME@REF" (one), or "PREFIX.*@REF" — every registered model whose
+ * name starts with "PREFIX." at that version or alias (REF omitted: each one's latest). A model of the
+ * prefix without the alias is an error naming it.
+ */
+export function expandSignalsFrom(home: string, text: string): { refs: string[]; batch: boolean } {
+  const at = text.lastIndexOf('@')
+  const name = at < 0 ? text : text.slice(0, at)
+  const ref = at < 0 ? undefined : text.slice(at + 1)
+  if (!name.endsWith('.*')) return { refs: [text], batch: false }
+  const prefix = name.slice(0, -1)
+  if (prefix === '.') throw new ConfigError(`--signals-from ${text}: a glob needs a prefix before ".*" (e.g. pairs-tree.*@1)`)
+  const registry = new Registry(home)
+  const names = registry.list('models').map((e) => e.name).filter((n) => n.startsWith(prefix))
+  if (names.length === 0) throw new ConfigError(`--signals-from ${text}: no registered model's name starts with ${JSON.stringify(prefix)}`)
+  const missing: string[] = []
+  for (const n of names) {
+    try {
+      registry.resolve('models', ref === undefined ? n : `${n}@${ref}`)
+    } catch {
+      missing.push(n)
+    }
+  }
+  if (missing.length > 0) throw new ConfigError(`--signals-from ${text}: ${missing.join(', ')} ha${missing.length === 1 ? 's' : 've'} no version or alias ${JSON.stringify(ref)}`)
+  return { refs: names.map((n) => (ref === undefined ? n : `${n}@${ref}`)), batch: true }
+}
+
+export interface GatedBatchOptions extends Omit<GatedBacktestOptions, 'ref' | 'track'> {
+  /** The models: a list of refs, or a pattern "PREFIX.*@REF". */
+  refs?: readonly string[]
+  pattern?: string
+}
+
+export interface GatedBatchRow extends Record<(typeof SUMMARY_METRICS)[number], number> {
+  target: string
+  model: string
+  runId: string
+  ungated_trades: number
+  ungated_totalReturn: number
+  ungated_cagr: number
+  ungated_sharpe: number
+  ungated_maxDrawdown: number
+  ungated_winRate: number
+  ungated_exposure: number
+}
+
+export interface GatedBatch {
+  runId: string
+  experiment: string
+  probaThreshold: number
+  /** One row per model, best Sharpe first (NaN last). */
+  rows: GatedBatchRow[]
+  children: GatedBacktest[]
+}
+
+/** Sharpe, best first; NaN last. */
+function bySharpe(a: { sharpe: number }, b: { sharpe: number }): number {
+  if (Number.isNaN(a.sharpe)) return Number.isNaN(b.sharpe) ? 0 : 1
+  if (Number.isNaN(b.sharpe)) return -1
+  return b.sharpe - a.sharpe
+}
+
+/** The summary rows as table columns (what summary.parquet and summary.csv hold). */
+export function batchTable(rows: readonly GatedBatchRow[]): Record<string, TableColumn> {
+  const text = (k: 'target' | 'model' | 'runId') => rows.map((r) => r[k])
+  const num = (k: keyof GatedBatchRow) => Float64Array.from(rows, (r) => r[k] as number)
+  const out: Record<string, TableColumn> = { target: text('target'), model: text('model'), runId: text('runId') }
+  for (const k of SUMMARY_METRICS) out[k] = num(k)
+  for (const k of SUMMARY_METRICS) out[`ungated_${k}`] = num(`ungated_${k}` as keyof GatedBatchRow)
+  return out
+}
+
+/**
+ * One gated backtest per model, each a child run of a parent run (kind backtest-batch) that holds the
+ * summary table (summary.parquet, summary.csv): per model its numbers and the ungated strategy's on the
+ * same bars. Every model is read and checked before the parent run starts.
+ */
+export async function gatedBatch(home: string, options: GatedBatchOptions): Promise<GatedBatch> {
+  if ((options.refs === undefined) === (options.pattern === undefined)) throw new ConfigError('a batch needs refs or a pattern (PREFIX.*@REF), one of them')
+  const refs = options.refs !== undefined ? [...options.refs] : expandSignalsFrom(home, options.pattern!).refs
+  if (refs.length === 0) throw new ConfigError('a batch needs at least one model')
+  const plans: Plan[] = []
+  for (const ref of refs) plans.push(await plan(home, { ...options, ref }))
+  const threshold = plans[0]!.threshold
+  const tracker = new Tracker(home)
+  const label = options.pattern ?? refs.join(',')
+  const parent = tracker.startRun({
+    experiment: options.experiment ?? 'backtests',
+    name: `gated backtests ${label} (${refs.length} models)`,
+    params: { signalsFrom: label, probaThreshold: threshold, models: refs.length, strategy: plans.map((p) => p.strategy.name).filter((n, i, all) => all.indexOf(n) === i).join(',') },
+    tags: { ...options.tags, 'mtflow.kind': 'backtest-batch', 'mtflow.signals': label },
+    lineage: { runs: [...new Set(plans.map((p) => p.prepared.probabilities.trainRun))] },
+  })
+  try {
+    const progress = new Progress({ label: 'gated backtests', total: plans.length, ...(options.progress === undefined ? {} : { sink: options.progress }) })
+    const children: GatedBacktest[] = []
+    for (const planned of plans) {
+      progress.tick(0, planned.prepared.probabilities.model)
+      children.push(await execute(home, { ...options, ref: planned.prepared.probabilities.model, experiment: options.experiment ?? 'backtests' }, planned, parent.id))
+      progress.tick(1, planned.prepared.probabilities.model)
+    }
+    progress.finish()
+    const rows = children
+      .map((c) => {
+        const g = summaryMetrics(c.result)
+        const u = summaryMetrics(c.ungated)
+        return { target: c.target, model: c.model, runId: c.runId!, ...g, ...(Object.fromEntries(Object.entries(u).map(([k, v]) => [`ungated_${k}`, v])) as Record<`ungated_${(typeof SUMMARY_METRICS)[number]}`, number>) }
+      })
+      .sort(bySharpe)
+    const table = batchTable(rows)
+    parent.logArtifact({ name: 'summary.parquet', data: await tableParquet(table) })
+    parent.logArtifact({ name: 'summary.csv', data: columnsCsv(table as Record<string, ArrayLike<unknown>>) })
+    const mean = (k: keyof GatedBatchRow) => rows.reduce((a, r) => a + (r[k] as number), 0) / rows.length
+    parent.logMetrics({ models: rows.length, sharpe: mean('sharpe'), ungated_sharpe: mean('ungated_sharpe'), totalReturn: mean('totalReturn'), ungated_totalReturn: mean('ungated_totalReturn') }, 0)
+    parent.end()
+    return { runId: parent.id, experiment: parent.experimentId, probaThreshold: threshold, rows, children }
+  } catch (error) {
+    parent.fail(error)
+    throw error
+  }
+}

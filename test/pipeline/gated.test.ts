@@ -1,0 +1,265 @@
+// Model-gated backtests (lib/pipeline/gated.ts) on a lake of two seeded cointegrated synthetic pairs and
+// the pipeline chained through its library calls: screen → features → dataset → train → register. The
+// gate's entries are checked against a plain pairs state machine written here (rolling OLS of log prices
+// by sums, the spread's z-score, enter at |z| > entry when p ≥ threshold, leave at |z| < exit), the
+// probabilities against `infer` and against the same model scored on a prefix of the bars.
+
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { backtest, resultFiles } from '../../lib/backtest/index.js'
+import { ingestBars, syntheticGbm, syntheticPair, type Bars } from '../../lib/data/index.js'
+import { datasetStep, featuresStep, gatedBacktest, gatedBatch, inferSignals, modelProbabilities, registerModels, screenStep, trainStep } from '../../lib/pipeline/index.js'
+import { modelBars, modelFeatureTable, modelLineage, modelProbabilityColumn } from '../../lib/pipeline/model-features.js'
+import { Tracker } from '../../lib/track/index.js'
+
+const HOUR = 3_600_000
+const WINDOW = 30
+let home: string
+let pairModels: string[]
+let symbolModel: string
+let trainRun: string
+
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'mtflow-gated-'))
+  const [a1, a2] = syntheticPair({ bars: 1200, timeframe: '1h', seed: 21, halfLife: 10, spreadVol: 0.03, symbols: ['AY', 'AX'] })
+  const [b1, b2] = syntheticPair({ bars: 1200, timeframe: '1h', seed: 22, halfLife: 15, spreadVol: 0.03, hedgeRatio: 0.8, symbols: ['BY', 'BX'] })
+  for (const bars of [a1, a2, b1, b2]) await ingestBars(home, bars, { source: 'synthetic' })
+  await ingestBars(home, syntheticGbm({ bars: 1200, timeframe: '1h', seed: 5, symbol: 'SOLO' }), { source: 'synthetic' })
+  const screen = await screenStep(home, { symbols: [a1.symbol, a2.symbol, b1.symbol, b2.symbol], timeframe: '1h', maxPValue: 0.05, minCorr: 0.3 })
+  const feats = await featuresStep(home, { pairs: screen.runId, window: WINDOW, windows: [10] })
+  const ds = await datasetStep(home, { features: feats.runId, label: 'revertDirection', horizon: 5 })
+  const train = await trainStep(home, { dataset: ds.runId, model: 'tree', cv: 'walk-forward', folds: 3, hyper: { maxDepth: 3, seed: 1 } })
+  trainRun = train.runId
+  pairModels = (await registerModels(home, { from: train.runId, prefix: 'gt' })).map((m) => m.name)
+  const sFeats = await featuresStep(home, { symbols: ['SYN-SOLO'], timeframe: '1h', windows: [10] })
+  const sDs = await datasetStep(home, { features: sFeats.runId, label: 'forwardReturnSign', horizon: 3 })
+  const sTrain = await trainStep(home, { dataset: sDs.runId, model: 'tree', cv: 'walk-forward', folds: 3, hyper: { maxDepth: 3, seed: 1 } })
+  symbolModel = (await registerModels(home, { from: sTrain.runId, prefix: 'gs' }))[0]!.name
+}, 240_000)
+
+/** Aligned log closes of a pair's legs (both synthetic series share every time). */
+async function legs(ref: string): Promise<{ time: Float64Array; y: Float64Array; x: Float64Array; ly: Float64Array; lx: Float64Array }> {
+  const lineage = await modelLineage(home, ref)
+  const bars = await modelBars(home, lineage)
+  const y = bars[lineage.pair![0]]!
+  const x = bars[lineage.pair![1]]!
+  expect(Array.from(y.time)).toEqual(Array.from(x.time))
+  return { time: y.time, y: y.close, x: x.close, ly: y.close.map(Math.log), lx: x.close.map(Math.log) }
+}
+
+/** The spread's z at t: y ~ x by OLS over the n bars ending at each u, then z over the last n spreads. */
+function plainZ(y: Float64Array, x: Float64Array, n: number, t: number): number {
+  if (t < 2 * n - 2) return NaN
+  const spreadAt = (u: number) => {
+    let sx = 0
+    let sy = 0
+    let sxx = 0
+    let sxy = 0
+    for (let i = u - n + 1; i <= u; i++) {
+      sx += x[i]!
+      sy += y[i]!
+      sxx += x[i]! * x[i]!
+      sxy += x[i]! * y[i]!
+    }
+    const beta = (n * sxy - sx * sy) / (n * sxx - sx * sx)
+    return y[u]! - (beta * x[u]! + (sy - beta * sx) / n)
+  }
+  const s = Array.from({ length: n }, (_, k) => spreadAt(t - n + 1 + k))
+  const mean = s.reduce((a, b) => a + b, 0) / n
+  const sd = Math.sqrt(s.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1))
+  return (s[n - 1]! - mean) / sd
+}
+
+/**
+ * The pairs strategy by hand from bar `from` on (its windows start there): the bars it enters on and
+ * leaves on, entries only where open(t). Orders fill at the next bar's open, before the next decision.
+ */
+function plainPairs(ly: Float64Array, lx: Float64Array, from: number, open: (t: number) => boolean, p = { entry: 2, exit: 0.5, stop: 4 }): { entries: number[]; exits: number[] } {
+  const y = ly.subarray(from)
+  const x = lx.subarray(from)
+  const entries: number[] = []
+  const exits: number[] = []
+  let inTrade = false
+  for (let t = 0; t < y.length; t++) {
+    const z = plainZ(y, x, WINDOW, t)
+    if (Number.isNaN(z)) continue
+    const a = Math.abs(z)
+    if (!inTrade) {
+      if (a > p.entry && a <= p.stop && open(from + t)) {
+        entries.push(from + t)
+        inTrade = true
+      }
+    } else if (a < p.exit || a > p.stop) {
+      exits.push(from + t)
+      inTrade = false
+    }
+  }
+  return { entries, exits }
+}
+
+/** CSV text → rows by header. */
+function parseCsv(text: string): Record<string, string>[] {
+  const [head, ...lines] = text.trim().split('\n')
+  const names = head!.split(',')
+  return lines.filter((l) => l !== '').map((line) => Object.fromEntries(line.split(',').map((v, k) => [names[k]!, v])))
+}
+
+/** Bar indices (into `time`) of the entry orders of a symbol in a run's orders.csv: created at the bar's close. */
+function entryBars(files: Record<string, string>, symbol: string, time: Float64Array, side?: string): number[] {
+  const at = new Map(Array.from(time, (t, i) => [t, i]))
+  const trades = parseCsv(files['trades.csv']!).filter((t) => t.symbol === symbol)
+  const orders = new Map(parseCsv(files['orders.csv']!).map((o) => [o.id!, o]))
+  return trades.filter((t) => side === undefined || t.direction === side).map((t) => at.get(Date.parse(orders.get(t.entryOrderId!)!.createdAt!) - HOUR)!)
+}
+
+describe('modelProbabilities', () => {
+  it('a pair model: the probabilities infer gives for the same bars, and the same on a prefix of the bars (causal)', async () => {
+    expect(pairModels.length).toBe(2)
+    const ref = `${pairModels[0]}@1`
+    const p = await modelProbabilities(home, ref)
+    expect(p.model).toBe(ref)
+    expect(p.pair).toBeDefined()
+    expect(p.timeframe).toBe('1h')
+    const signals = await inferSignals(home, ref, 7)
+    const last = Array.from(p.time.keys()).filter((i) => !Number.isNaN(p.probability[i]!)).slice(-7)
+    expect(signals.map((s) => s.time)).toEqual(last.map((i) => new Date(p.time[i]!).toISOString()))
+    signals.forEach((s, k) => expect(p.probability[last[k]!]).toBe(s.probability))
+    // Warm-up: no probability before the features exist; most bars after have one.
+    expect(p.probability[0]).toBeNaN()
+    expect(Array.from(p.probability).filter((v) => !Number.isNaN(v)).length).toBeGreaterThan(1000)
+    // The model scored on the first k bars only gives the same probability at each of those bars.
+    const lineage = await modelLineage(home, ref)
+    const bars = await modelBars(home, lineage)
+    for (const k of [150, 600, 1100]) {
+      const prefix = Object.fromEntries(Object.entries(bars).map(([s, b]) => [s, cut(b, k)]))
+      const q = modelProbabilityColumn(lineage, modelFeatureTable(lineage, prefix))
+      expect(q.length).toBe(k)
+      for (let i = 0; i < k; i++) expect(Object.is(q[i], p.probability[i]) || q[i] === p.probability[i], `bar ${i} of a ${k}-bar prefix`).toBe(true)
+    }
+  })
+})
+
+function cut(b: Bars, k: number): Bars {
+  return { symbol: b.symbol, timeframe: b.timeframe, time: b.time.slice(0, k), open: b.open.slice(0, k), high: b.high.slice(0, k), low: b.low.slice(0, k), close: b.close.slice(0, k), volume: b.volume.slice(0, k) }
+}
+
+describe('gatedBacktest', () => {
+  it('pair model: entries only where p ≥ threshold, as a plain gated pairs machine finds them; the run tagged and linked', async () => {
+    const ref = `${pairModels[0]}@1`
+    const p = await modelProbabilities(home, ref)
+    const [ySym, xSym] = p.pair!
+    const { time, ly, lx } = await legs(ref)
+    const from = p.probability.findIndex((v) => !Number.isNaN(v))
+    // A threshold the probabilities at the ungated entries straddle: the median of theirs.
+    const open = plainPairs(ly, lx, from, () => true).entries.map((i) => p.probability[i]!).sort((a, b) => a - b)
+    const threshold = open[Math.floor(open.length / 2)]!
+    const g = await gatedBacktest(home, { ref, probaThreshold: threshold })
+    const files = resultFiles(g.result)
+    const got = entryBars(files, ySym, time)
+    expect(got.length).toBeGreaterThan(3)
+    for (const i of got) expect(p.probability[i]!, `entry at bar ${i}`).toBeGreaterThanOrEqual(threshold)
+    const plain = plainPairs(ly, lx, from, (t) => p.probability[t]! >= threshold)
+    expect(got).toEqual(plain.entries)
+    // Both legs enter together; the gate blocked some entries the ungated strategy takes.
+    expect(entryBars(files, xSym, time)).toEqual(got)
+    const ungated = entryBars(resultFiles(g.ungated), ySym, time)
+    expect(ungated).toEqual(plainPairs(ly, lx, from, () => true).entries)
+    expect(ungated.length).toBeGreaterThan(got.length)
+    expect(g.gate.blocked).toBeGreaterThan(0)
+    // The run: kind backtest, the model, its version and target; params; lineage to the train run.
+    const run = new Tracker(home).getRun(g.runId!)
+    expect(run.tags).toMatchObject({ 'mtflow.kind': 'backtest', 'mtflow.signals': pairModels[0], 'mtflow.signalsVersion': '1', 'mtflow.target': `${ySym}~${xSym}` })
+    expect(run.params).toMatchObject({ probaThreshold: String(threshold), signalsFrom: ref, window: String(WINDOW) })
+    expect(run.info.lineage.runs).toEqual([trainRun])
+    expect(run.artifacts.map((a) => a.path).sort()).toEqual(['equity.csv', 'factors.csv', 'fills.csv', 'orders.csv', 'results.json', 'trades.csv'])
+    expect(run.metrics.sharpe!.value).toBeCloseTo(g.result.metrics.sharpe, 12)
+    expect(run.metrics.ungated_sharpe!.value).toBeCloseTo(g.ungated.metrics.sharpe, 12)
+  })
+
+  it('threshold above 1: no trade; threshold 0: the ungated strategy\'s trades', async () => {
+    const ref = `${pairModels[1]}@1`
+    const none = await gatedBacktest(home, { ref, probaThreshold: 1.01, track: false })
+    expect(none.result.strategies[0]!.trades.entryTime.length).toBe(0)
+    expect(none.gate.blocked).toBeGreaterThan(0)
+    expect(none.ungated.strategies[0]!.trades.entryTime.length).toBeGreaterThan(0)
+    const all = await gatedBacktest(home, { ref, probaThreshold: 0, track: false })
+    const strip = (csv: string) => csv.replace(/^[^,\n]*,/gm, '')
+    expect(strip(resultFiles(all.result)['trades.csv']!)).toBe(strip(resultFiles(all.ungated)['trades.csv']!))
+    expect(all.gate.blocked).toBe(0)
+  })
+
+  it('symbol model: long from the bar p ≥ threshold, flat from the bar p < threshold', async () => {
+    const p = await modelProbabilities(home, symbolModel)
+    expect(p.pair).toBeUndefined()
+    const g = await gatedBacktest(home, { ref: symbolModel, probaThreshold: 0.55, track: false })
+    const files = resultFiles(g.result)
+    const from = p.probability.findIndex((v) => !Number.isNaN(v))
+    // By hand: flat → long at a bar with p ≥ 0.55, long → flat at a bar with p < 0.55 (or NaN).
+    const entries: number[] = []
+    const exits: number[] = []
+    let long = false
+    for (let i = from; i < p.time.length; i++) {
+      const on = p.probability[i]! >= 0.55
+      if (on && !long) entries.push(i)
+      if (!on && long) exits.push(i)
+      long = on
+    }
+    expect(entries.length).toBeGreaterThan(3)
+    expect(entryBars(files, 'SYN-SOLO', p.time)).toEqual(entries)
+    const at = new Map(Array.from(p.time, (t, i) => [t, i]))
+    const orders = parseCsv(files['orders.csv']!).filter((o) => o.tag === 'model off')
+    expect(orders.map((o) => at.get(Date.parse(o.createdAt!) - HOUR))).toEqual(exits)
+    // Ungated: bought at the first bar and held.
+    expect(g.ungated.strategies[0]!.trades.entryTime.length).toBe(1)
+  })
+
+  it('bad input: a run id, an unknown model, a bad threshold — one line, nothing written', async () => {
+    const tracker = new Tracker(home)
+    const before = tracker.summaries().length
+    const someRun = tracker.summaries().find((s) => s.tags['mtflow.kind'] === 'backtest')!.info.runId
+    await expect(gatedBacktest(home, { ref: someRun })).rejects.toThrow(`no model named ${JSON.stringify(someRun)} in the registry`)
+    await expect(gatedBacktest(home, { ref: 'nosuch.model@1' })).rejects.toThrow('no model named "nosuch.model" in the registry')
+    await expect(gatedBacktest(home, { ref: `${pairModels[0]}@9` })).rejects.toThrow(`model ${pairModels[0]} has no version 9 (versions: 1)`)
+    await expect(gatedBacktest(home, { ref: `${pairModels[0]}@1`, probaThreshold: -1 })).rejects.toThrow('--proba-threshold must be a probability ≥ 0 (above 1 blocks every entry) (received -1)')
+    await expect(gatedBacktest(home, { ref: `${pairModels[0]}@1`, params: { exit: 2.5 } })).rejects.toThrow(/^strategy pairs-zscore: thresholds must satisfy/)
+    await expect(gatedBatch(home, { pattern: 'nosuch.*@1' })).rejects.toThrow('--signals-from nosuch.*@1: no registered model\'s name starts with "nosuch."')
+    await expect(gatedBatch(home, { pattern: 'gt.*@champion' })).rejects.toThrow(`--signals-from gt.*@champion: ${pairModels.join(', ')} have no version or alias "champion"`)
+    expect(tracker.summaries().length).toBe(before)
+  })
+})
+
+describe('gatedBatch', () => {
+  it('one child run per model under a backtest-batch parent; the summary rows are the children\'s metrics and the ungated strategy\'s on the same bars', async () => {
+    const batch = await gatedBatch(home, { pattern: 'gt.*@1', probaThreshold: 0.5 })
+    const tracker = new Tracker(home)
+    const parent = tracker.getRun(batch.runId)
+    expect(parent.tags['mtflow.kind']).toBe('backtest-batch')
+    expect(parent.params).toMatchObject({ signalsFrom: 'gt.*@1', probaThreshold: '0.5', models: '2' })
+    const children = tracker.childRuns(batch.runId)
+    expect(children.map((c) => c.info.runId).sort()).toEqual(batch.rows.map((r) => r.runId).sort())
+    expect(batch.rows.map((r) => r.model).sort()).toEqual(pairModels.map((m) => `${m}@1`).sort())
+    // Best Sharpe first.
+    expect(batch.rows[0]!.sharpe).toBeGreaterThanOrEqual(batch.rows[1]!.sharpe)
+    const csv = parseCsv(tracker.readArtifact(batch.runId, 'summary.csv').bytes.toString('utf8'))
+    expect(csv.map((r) => r.model)).toEqual(batch.rows.map((r) => r.model))
+    for (const [k, row] of batch.rows.entries()) {
+      const child = children.find((c) => c.info.runId === row.runId)!
+      expect(child.tags).toMatchObject({ 'mtflow.kind': 'backtest', 'mtflow.target': row.target })
+      for (const m of ['trades', 'totalReturn', 'cagr', 'sharpe', 'maxDrawdown', 'winRate', 'exposure'] as const) {
+        expect(row[m], `${row.model} ${m}`).toBeCloseTo(child.metrics[m]!.value, 12)
+        expect(Number(csv[k]![m])).toBeCloseTo(row[m], 9)
+      }
+      // The ungated numbers: pairs-zscore backtested here on the same bars (from the first bar with a probability).
+      const p = await modelProbabilities(home, row.model)
+      const from = p.time[p.probability.findIndex((v) => !Number.isNaN(v))]!
+      const lineage = await modelLineage(home, row.model)
+      const bars = await modelBars(home, lineage)
+      const plain = backtest({ strategy: 'pairs-zscore', params: { window: WINDOW }, symbols: p.pair!, timeframe: '1h', data: bars, start: from })
+      expect(row.ungated_sharpe).toBeCloseTo(plain.metrics.sharpe, 12)
+      expect(row.ungated_trades).toBe(plain.metrics.trades!.trades)
+      expect(row.ungated_totalReturn).toBeCloseTo(plain.metrics.totalReturn, 12)
+    }
+  })
+})
