@@ -39,10 +39,11 @@ function money(x: number): string {
 }
 
 /** The combined page: every deployment a row, the sums, the combined equity and exposure per symbol. */
-export function portfolioDashboardHtml(p: PortfolioSnapshot): string {
+export function portfolioDashboardHtml(p: PortfolioSnapshot, options: { live?: boolean } = {}): string {
   const parts: string[] = ['<h1>Deployments</h1>']
   if (p.rows.length === 0) return `${parts[0]}<p class="muted">No deployments in this workspace yet: mtflow deploy STRATEGY --paper ….</p>`
-  parts.push(`<p class="muted">${p.active ? 'Refreshes every 5 s while a deployment runs.' : 'No deployment is running: this page does not refresh.'}</p>`)
+  // The server's page refreshes while one runs; a published snapshot (live: false) never does.
+  if (options.live !== false) parts.push(`<p class="muted">${p.active ? 'Refreshes every 5 s while a deployment runs.' : 'No deployment is running: this page does not refresh.'}</p>`)
   parts.push(
     cards([
       [money(p.totals.equity), 'equity (all deployments)'],

@@ -17,7 +17,9 @@ import { validateDeploymentConfig } from '../../lib/live/index.js'
 import { fillModel } from '../../lib/backtest/index.js'
 import { deploymentNames, deploymentSnapshot, portfolioSnapshot, referencePrice, ReplayCache, trackingError } from '../../lib/report/portfolio-dashboard.js'
 import { getStrategy, strategySource } from '../../lib/strategy/index.js'
-import { Registry } from '../../lib/track/index.js'
+import { Registry, Tracker } from '../../lib/track/index.js'
+import { dashboardDocument } from '../../lib/report/index.js'
+import { portfolioDashboard } from '../../dashboards/portfolio.js'
 
 const DAY = 86_400_000
 const D0 = Date.UTC(2024, 2, 4)
@@ -321,5 +323,17 @@ describe('a real paper replay deployment', () => {
     const held = a!.positions.reduce((x, q) => x + q.notional, 0) + b!.positions.reduce((x, q) => x + q.notional, 0)
     expect(p.perSymbol.reduce((x, q) => x + q.notional, 0)).toBeCloseTo(held, 9)
     expect(p.rows.every((r) => r.trackingError === r.trackingError)).toBe(true)
+  })
+
+  it('the portfolio dashboard: a static snapshot of both (no refresh), each with its section', async () => {
+    const context = { home, tracker: new Tracker(home), registry: new Registry(home), params: {}, now: Date.UTC(2025, 0, 1) }
+    const rendered = await portfolioDashboard.render(context)
+    const html = dashboardDocument(portfolioDashboard, rendered, context)
+    expect(html).not.toContain('http-equiv="refresh"')
+    expect(html).not.toContain('Refreshes every 5 s')
+    expect(html).toContain('<h1>Deployment sma-altered</h1>')
+    expect(html).toContain('<h1>Deployment sma-paper</h1>')
+    expect(html).toContain('href="/deployments/sma-paper"')
+    expect(rendered.runs).toEqual([]) // run without tracking
   })
 })
