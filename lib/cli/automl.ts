@@ -33,6 +33,8 @@ interface AutoMLCli {
   name: string
   alias?: string
   register: boolean
+  guardrails: boolean
+  minHoldoutTrades: string
   track: boolean
   experiment: string
   json?: boolean
@@ -48,7 +50,7 @@ const list = (values: string[]) => values.flatMap((s) => s.split(',')).map((s) =
 
 export function automlCommand(context: CliContext): Command {
   return new Command('automl')
-    .description("search model families × hyperparameters × feature groups with purged CV on each strategy's entries (meta-labelling); register the winners")
+    .description("search model families × hyperparameters × feature groups with purged CV on each strategy's entries (meta-labelling); register the winners that trade on the holdout without lowering its Sharpe")
     .option('--strategies <names>', 'built-in strategies, files, or registered versions NAME@VERSION|ALIAS (comma-separated or repeated)', collect, [] as string[])
     .option('--symbol <symbols>', 'symbol(s) in the lake the strategies trade; comma-separated or repeated', collect, [] as string[])
     .option('--timeframe <tf>', 'timeframe in the lake', '1d')
@@ -71,6 +73,8 @@ export function automlCommand(context: CliContext): Command {
     .option('--name <prefix>', 'winners are registered as PREFIX-STRATEGY (PREFIX-STRATEGY-vN for a registered version)', 'automl')
     .option('--alias <name>', "point this alias at each registered winner")
     .option('--no-register', 'register nothing')
+    .option('--min-holdout-trades <n>', 'a winner is registered only with at least n gated trades on the holdout', '1')
+    .option('--no-guardrails', "register each winner even if it lowers the strategy's holdout Sharpe or trades nothing there")
     .option('--experiment <name>', 'the experiment the run is tracked in', 'automl')
     .option('--no-track', 'do not record a tracked run')
     .option('--json', 'print the results as JSON')
@@ -99,6 +103,7 @@ export function automlCommand(context: CliContext): Command {
       const holdout = number('--holdout', o.holdout, (n) => n >= 0 && n < 1, 'a fraction in [0, 1)')
       const threshold = number('--threshold', o.threshold, (n) => n >= 0 && n <= 1, 'a probability in [0, 1]')
       const seed = number('--seed', o.seed, (n) => Number.isInteger(n), 'an integer')
+      const minHoldoutTrades = number('--min-holdout-trades', o.minHoldoutTrades, (n) => Number.isInteger(n) && n >= 0, 'an integer ≥ 0')
       const cash = number('--cash', o.cash, (n) => n > 0, 'an amount > 0')
       const commission = number('--commission', o.commission, (n) => n >= 0 && n < 1, 'a rate on notional in [0, 1), e.g. 0.0005 for 0.05 %')
       const slippageBps = number('--slippage-bps', o.slippageBps, (n) => n >= 0, 'basis points ≥ 0')
@@ -167,10 +172,17 @@ export function automlCommand(context: CliContext): Command {
         throw error
       }
       const registered: { strategy: string; model: string; version: number; created: boolean }[] = []
+      // Each winner judged on the holdout: registered only if it trades there and does not lower the strategy's Sharpe.
+      const verdicts = report.results.map((r) => tune.holdoutVerdict(r, { minTrades: minHoldoutTrades }))
+      const refused: { strategy: string; reason: string }[] = []
       if (o.register) {
         const registry = new track.Registry(context.home)
-        for (const r of report.results) {
+        for (const [i, r] of report.results.entries()) {
           if (r.model === undefined || r.best === undefined) continue
+          if (o.guardrails && !verdicts[i]!.register) {
+            refused.push({ strategy: r.name, reason: verdicts[i]!.reason })
+            continue
+          }
           // cv_*: the winner's CV scores — the best of the trials, so optimistic; holdout_*: judged once, after the search.
           const cv = Object.fromEntries(Object.entries(r.best.cv).map(([k, v]) => [k === 'folds' ? 'cv_folds' : `cv_${k}`, v]))
           const holdoutMetrics = r.holdout === undefined ? {} : { holdout_entries: r.holdout.entries, holdout_rocAuc: r.holdout.rocAuc, holdout_accuracy: r.holdout.accuracy, holdout_sharpe_without: r.holdout.without.sharpe, holdout_sharpe_with: r.holdout.with.sharpe }
@@ -193,26 +205,40 @@ export function automlCommand(context: CliContext): Command {
         run.setTag('mtflow.automl.best', best === undefined ? '' : best.name)
         run.end()
       }
-      if (best === undefined) context.exitCode = 1
+      // No champion (nothing searchable, or every winner refused by the guardrails) exits 1, as select does.
+      const noneRegistered = o.register && registered.length === 0 && refused.length > 0
+      if (best === undefined || noneRegistered) context.exitCode = 1
       if (o.json === true) {
         return printJson(context, {
           metric,
           best: best?.name ?? null,
-          results: report.results.map((r) => ({ ...r, model: undefined, training: undefined, holdout: r.holdout === undefined ? undefined : { ...r.holdout, start: isoTime(r.holdout.start) } })),
+          guardrails: o.guardrails ? { minHoldoutTrades, holdoutSharpe: 'gated ≥ unfiltered' } : null,
+          results: report.results.map((r, i) => {
+            const reg = registered.find((x) => x.strategy === r.name)
+            return {
+              ...r,
+              model: undefined,
+              training: undefined,
+              holdout: r.holdout === undefined ? undefined : { ...r.holdout, start: isoTime(r.holdout.start) },
+              registration: { registered: reg === undefined ? null : { model: reg.model, version: reg.version }, eligible: verdicts[i]!.register, reason: verdicts[i]!.reason, checks: verdicts[i]!.checks },
+            }
+          }),
           registered,
           ...(run === undefined ? {} : { runId: run.id, experiment: run.experimentId }),
         })
       }
-      context.stdout.write(resultsTable(report.results, metric, registered))
+      context.stdout.write(resultsTable(report.results, metric, registered, refused))
       if (best === undefined) return void context.stdout.write('no strategy could be searched (see the skipped rows)\n')
+      for (const x of refused) context.stdout.write(`not registered: ${x.strategy} — its winner ${x.reason} (--no-guardrails registers it anyway)\n`)
       context.stdout.write(`best: ${best.name} — ${best.best!.family} on ${best.best!.groups.join('+')}, CV ${metric} ${best.best!.value.toFixed(4)}${registered.length === 0 ? '' : `; registered ${registered.map((r) => `${r.model}@${r.version}`).join(', ')}`}\n`)
+      if (noneRegistered) context.stdout.write('no winner registered: each one lowers its strategy\'s holdout Sharpe or trades too little there\n')
       if (run !== undefined) context.stdout.write(`run: ${run.id} (experiment ${run.experimentId}; mtflow runs show ${run.id})\n`)
     })
 }
 
 const f = (x: number | undefined, d = 3) => (x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(d))
 
-function resultsTable(results: readonly AutoMLResult[], metric: AutoMLMetric, registered: readonly { strategy: string; model: string; version: number }[]): string {
+function resultsTable(results: readonly AutoMLResult[], metric: AutoMLMetric, registered: readonly { strategy: string; model: string; version: number }[], refused: readonly { strategy: string }[]): string {
   return formatTable(
     ['strategy', 'entries (search/holdout)', 'win rate (searched)', 'best model', 'features', `CV ${metric}`, 'holdout AUC', 'holdout Sharpe without → with', 'trades without → with', 'registered'],
     results.map((r) => {
@@ -229,7 +255,7 @@ function resultsTable(results: readonly AutoMLResult[], metric: AutoMLMetric, re
         f(h?.rocAuc),
         h === undefined ? '—' : `${f(h.without.sharpe, 2)} → ${f(h.with.sharpe, 2)}`,
         h === undefined ? '—' : `${h.without.trades} → ${h.with.trades}`,
-        reg === undefined ? '—' : `${reg.model}@${reg.version}`,
+        reg !== undefined ? `${reg.model}@${reg.version}` : refused.some((x) => x.strategy === r.name) ? 'no (see below)' : '—',
       ]
     }),
   )

@@ -4,7 +4,8 @@
 // outcome overlaps a test fold is dropped, plus an embargo). The last entries are held out of the whole
 // search: the winner is refitted on the searched entries and judged once on them — the classifier's
 // scores and the strategy's Sharpe with and without the model — so the reported figures are not the
-// maximum of many tries.
+// maximum of many tries. holdoutVerdict says whether a winner deserves registering: it must trade on the
+// holdout and not lower the strategy's holdout Sharpe.
 
 import { ConfigError, Progress, type ProgressSink } from '../core/index.js'
 import type { BacktestOptions, BacktestResult } from '../backtest/index.js'
@@ -235,6 +236,44 @@ export async function automl(o: AutoMLOptions): Promise<AutoMLReport> {
     if (r.best !== undefined && (best === undefined || sign * r.best.value > sign * results[best]!.best!.value)) best = i
   })
   return { metric, results, best }
+}
+
+/** What a winner must show on the holdout to be registered (see holdoutVerdict). */
+export interface HoldoutGuardrails {
+  /** Gated trades entered in the holdout, at least (default 1: a model that lets nothing through is no winner). */
+  minTrades?: number
+}
+
+export interface HoldoutVerdict {
+  register: boolean
+  /** One line: why it is (or is not) registered. */
+  reason: string
+  /** Each rule with its value, threshold and outcome (empty when there is nothing to judge). */
+  checks: { rule: 'minTrades' | 'sharpeVsBaseline'; value: number | null; op: '≥'; threshold: number; passed: boolean }[]
+}
+
+/**
+ * Whether a strategy's winner deserves registering: judged once on the holdout, it must make at least
+ * `minTrades` trades and its gated Sharpe must not be below the unfiltered strategy's on the same holdout
+ * (a model that lowers it is worse than no model, whatever its CV score). A baseline without a Sharpe (no
+ * return variation) counts as 0. No holdout: nothing to judge it on, so not registered.
+ */
+export function holdoutVerdict(result: AutoMLResult, guardrails: HoldoutGuardrails = {}): HoldoutVerdict {
+  const minTrades = guardrails.minTrades ?? 1
+  if (!(Number.isInteger(minTrades) && minTrades >= 0)) throw new ConfigError(`min holdout trades must be an integer ≥ 0 (received ${minTrades})`)
+  if (result.model === undefined || result.best === undefined) return { register: false, reason: result.skipped === undefined ? 'no winner' : `skipped: ${result.skipped}`, checks: [] }
+  const h = result.holdout
+  if (h === undefined) return { register: false, reason: 'no held-out entries to judge the winner on (give a holdout > 0)', checks: [] }
+  const baseline = Number.isFinite(h.without.sharpe) ? h.without.sharpe : 0
+  const gated = Number.isFinite(h.with.sharpe) ? h.with.sharpe : null
+  const checks: HoldoutVerdict['checks'] = [
+    { rule: 'minTrades', value: h.with.trades, op: '≥', threshold: minTrades, passed: h.with.trades >= minTrades },
+    { rule: 'sharpeVsBaseline', value: gated, op: '≥', threshold: baseline, passed: gated !== null && gated >= baseline },
+  ]
+  const two = (x: number | null) => (x === null ? 'none' : x.toFixed(2))
+  if (!checks[0]!.passed) return { register: false, reason: `${h.with.trades === 0 ? 'trades nothing' : `makes ${h.with.trades} trades`} on the holdout (${minTrades} at least; ${h.without.trades} without the model)`, checks }
+  if (!checks[1]!.passed) return { register: false, reason: `lowers the holdout Sharpe: ${two(h.without.sharpe)} without the model → ${two(gated)} with it`, checks }
+  return { register: true, reason: `holdout Sharpe ${two(gated)} ≥ ${two(baseline)} without the model, ${h.with.trades} trades`, checks }
 }
 
 /** The search space: the family, then each family's hyperparameters (active under it), then one switch per feature group. */

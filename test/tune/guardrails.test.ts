@@ -4,6 +4,7 @@
 
 import { execFileSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
+import { holdoutVerdict, type AutoMLResult } from '../../lib/tune/automl.js'
 import { GUARDRAILS, selectChampions, type CandidateRun, type ReturnMoments } from '../../lib/tune/select.js'
 
 const run = (runId: string, metrics: Record<string, number>, extra: Partial<CandidateRun> = {}): CandidateRun => ({ runId, strategy: 'sma-cross', params: { fast: Number(runId.replace(/\D/g, '')) || 1 }, metrics, ...extra })
@@ -166,5 +167,44 @@ describe('deflated Sharpe next to every survivor', () => {
     expect(below.verdicts[1]!.failed).toEqual([`dsr missing < ${want.dsr - 1e-6}`])
     const above = selectChampions(cands, { minDsr: want.dsr + 1e-6 }, { moments })
     expect(above.champions).toEqual([])
+  })
+})
+
+describe('automl holdoutVerdict', () => {
+  const result = (holdout: { without: [number, number]; with: [number, number] } | undefined, extra: Partial<AutoMLResult> = {}): AutoMLResult => ({
+    name: 's',
+    strategy: 's',
+    params: {},
+    entries: 80,
+    searched: 60,
+    heldOut: 20,
+    winRate: 0.4,
+    trials: 5,
+    failedTrials: 0,
+    leaderboard: [],
+    best: { family: 'tree', options: {}, groups: ['trend'], columns: ['x'], trial: 0, cv: { rocAuc: 0.7, logLoss: 0.6, accuracy: 0.6, f1: 0.5, folds: 5 }, value: 0.7 },
+    model: {} as AutoMLResult['model'],
+    ...(holdout === undefined ? {} : { holdout: { start: 0, entries: 20, wins: 8, rocAuc: 0.6, accuracy: 0.6, precision: 0.5, without: { sharpe: holdout.without[0], sortino: 0, maxDrawdown: 0.1, totalReturn: 0.1, trades: holdout.without[1] }, with: { sharpe: holdout.with[0], sortino: 0, maxDrawdown: 0.1, totalReturn: 0.1, trades: holdout.with[1] } } }),
+    ...extra,
+  })
+  it('registers a winner only if it trades on the holdout and keeps the unfiltered Sharpe', () => {
+    expect(holdoutVerdict(result({ without: [0.8, 20], with: [0.8, 9] }))).toMatchObject({ register: true, reason: 'holdout Sharpe 0.80 ≥ 0.80 without the model, 9 trades' })
+    expect(holdoutVerdict(result({ without: [0.89, 22], with: [0.72, 17] }))).toEqual({
+      register: false,
+      reason: 'lowers the holdout Sharpe: 0.89 without the model → 0.72 with it',
+      checks: [
+        { rule: 'minTrades', value: 17, op: '≥', threshold: 1, passed: true },
+        { rule: 'sharpeVsBaseline', value: 0.72, op: '≥', threshold: 0.89, passed: false },
+      ],
+    })
+    // An open position carried into the holdout can give a Sharpe without a single gated trade: still refused.
+    expect(holdoutVerdict(result({ without: [0.3, 22], with: [0.5, 0] }))).toMatchObject({ register: false, reason: 'trades nothing on the holdout (1 at least; 22 without the model)' })
+    expect(holdoutVerdict(result({ without: [0.3, 22], with: [0.5, 4] }), { minTrades: 5 })).toMatchObject({ register: false, reason: 'makes 4 trades on the holdout (5 at least; 22 without the model)' })
+    // A flat baseline (no Sharpe) counts as 0; a gated run without a Sharpe never passes.
+    expect(holdoutVerdict(result({ without: [NaN, 1], with: [0.1, 1] })).register).toBe(true)
+    expect(holdoutVerdict(result({ without: [NaN, 1], with: [NaN, 1] })).register).toBe(false)
+    expect(holdoutVerdict(result(undefined))).toMatchObject({ register: false, reason: 'no held-out entries to judge the winner on (give a holdout > 0)' })
+    expect(holdoutVerdict(result(undefined, { best: undefined, model: undefined, skipped: '12 entries to search (20 at least)' }))).toMatchObject({ register: false, reason: 'skipped: 12 entries to search (20 at least)' })
+    expect(() => holdoutVerdict(result(undefined), { minTrades: -1 })).toThrow('min holdout trades must be an integer ≥ 0 (received -1)')
   })
 })
