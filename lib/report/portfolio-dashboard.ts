@@ -204,10 +204,12 @@ export async function deploymentSnapshot(home: string, name: string, options: Sn
   // The window: the first bar it stepped (a replay's feed start; else its first journal event or start) to the last.
   const window = windowOf(config, status, events, tf)
   const bars: Record<string, Bars> = {}
+  // A replay reads the lake as its feed did (any source); live bars are the lake source `mtflow deploy` wrote them under.
+  const source = config.feed.kind === 'replay' ? undefined : config.venue.sandbox ? `${config.venue.exchange}-sandbox` : config.venue.exchange
   if (window !== undefined) {
     for (const symbol of config.symbols) {
       try {
-        bars[symbol] = await loadBars(home, { symbol, timeframe: config.timeframe, start: window.first, end: window.last })
+        bars[symbol] = await loadBars(home, { symbol, timeframe: config.timeframe, start: window.first, end: window.last, ...(source === undefined ? {} : { source }) })
       } catch (error) {
         if (!(error instanceof NotFoundError || error instanceof DataError || error instanceof ConfigError)) throw error
         notes.push(`no ${symbol} ${config.timeframe} bars in the lake for the window (${errorMessage(error)}): not marked`)

@@ -69,6 +69,16 @@ const status = (name: string, over: Record<string, unknown> = {}) => ({
   ...over,
 })
 
+// Four daily bars: open, high, low, close.
+const rows = [
+  [98, 99, 97, 98.5],
+  [100, 103, 99, 102],
+  [106, 109, 105, 107],
+  [107, 108, 104, 105],
+]
+const col = (k: number) => Float64Array.from(rows, (r) => r[k]!)
+const HW: Bars = { symbol: 'HW', timeframe: '1d', time: Float64Array.from(rows, (_, i) => D0 + i * DAY), open: col(0), high: col(1), low: col(2), close: col(3), volume: Float64Array.from(rows, () => 1000) }
+
 describe('the fill model\'s price for a fill', () => {
   // One bar opening at D0 (open 94, high 111), a taker rate irrelevant here and 10 bps of slippage.
   const bar = { time: Float64Array.of(D0), open: Float64Array.of(94) }
@@ -106,16 +116,7 @@ describe('a hand-made deployment', () => {
   let home: string
   beforeAll(async () => {
     home = tempHome()
-    // Four daily bars: open, high, low, close.
-    const rows = [
-      [98, 99, 97, 98.5],
-      [100, 103, 99, 102],
-      [106, 109, 105, 107],
-      [107, 108, 104, 105],
-    ]
-    const col = (k: number) => Float64Array.from(rows, (r) => r[k]!)
-    const bars: Bars = { symbol: 'HW', timeframe: '1d', time: Float64Array.from(rows, (_, i) => D0 + i * DAY), open: col(0), high: col(1), low: col(2), close: col(3), volume: Float64Array.from(rows, () => 1000) }
-    await ingestBars(home, bars, { source: 'binance' })
+    await ingestBars(home, HW, { source: 'binance' })
     const cid = (n: number) => `mthand${n}`
     writeDeployment(home, 'hand', {
       config: {
@@ -197,6 +198,20 @@ describe('a hand-made deployment', () => {
     expect(s.alertCount).toBe(2)
     expect(s.replay).toBeUndefined()
     expect(s.replayError).toMatch(/replay of hand@1 failed: no strategy named "hand" in the registry/)
+  })
+
+  it('a deployment on live bars marks at its exchange\'s lake source, not another\'s', async () => {
+    const other = tempHome()
+    cpSync(join(home, 'deployments'), join(other, 'deployments'), { recursive: true })
+    const file = join(other, 'deployments', 'hand', 'config.json')
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), feed: { kind: 'poll' } }))
+    await ingestBars(other, HW, { source: 'binance' })
+    const up = (a: Float64Array) => a.map((x) => x + 50)
+    await ingestBars(other, { ...HW, open: up(HW.open), high: up(HW.high), low: up(HW.low), close: up(HW.close) }, { source: 'kraken' })
+    const s = await deploymentSnapshot(other, 'hand', { replay: false })
+    expect(s.positions[0]!.mark).toBe(105)
+    expect(s.fills[0]!.reference).toBe(100)
+    expect(s.equity[3]).toBeCloseTo(5000 - 1003 - 1.003 + 431.6 - 0.4316 + 630, 9)
   })
 
   it('names outside the workspace listing are refused', async () => {
