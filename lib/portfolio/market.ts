@@ -58,6 +58,20 @@ export interface LoadedMarket extends TargetMarket {
   betas: Record<string, number>
   /** Time of each target's latest bar (both legs' latest common bar for a pair). */
   lastTime: Record<string, number>
+  /** Each target's bar times (a pair's: those both legs have). */
+  times: Record<string, Float64Array>
+}
+
+/** Bars of a target after `time` (how many bars old a signal for that time is). */
+export function barsAfter(times: Float64Array, time: number): number {
+  let lo = 0
+  let hi = times.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (times[mid]! <= time) lo = mid + 1
+    else hi = mid
+  }
+  return times.length - lo
 }
 
 function checkWindow(name: string, n: number): void {
@@ -80,7 +94,7 @@ export async function loadTargetMarket(home: string, targets: readonly string[],
     }
     return b
   }
-  const out: LoadedMarket = { prices: {}, vols: {}, betas: {}, lastTime: {} }
+  const out: LoadedMarket = { prices: {}, vols: {}, betas: {}, lastTime: {}, times: {} }
   for (const target of targets) {
     const legs = legsOf(target)
     if (legs.length === 1) {
@@ -88,6 +102,7 @@ export async function loadTargetMarket(home: string, targets: readonly string[],
       if (b.time.length < volWindow + 1) throw new DataError(`${target}: ${b.time.length} bars in the lake; the volatility needs ${volWindow + 1} (--vol-window ${volWindow})`)
       out.vols[target] = positionVolatility(b.close, undefined, 0, volWindow, barsPerYear)
       out.lastTime[target] = b.time[b.time.length - 1]!
+      out.times[target] = b.time
       continue
     }
     const [y, x] = legs
@@ -99,6 +114,7 @@ export async function loadTargetMarket(home: string, targets: readonly string[],
     out.betas[target] = beta
     out.vols[target] = positionVolatility(closes[y]!, closes[x]!, beta, volWindow, barsPerYear)
     out.lastTime[target] = time[time.length - 1]!
+    out.times[target] = time
   }
   for (const symbol of new Set([...targets.flatMap((t) => legsOf(t)), ...held])) {
     const b = await bars(symbol)
