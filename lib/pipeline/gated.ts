@@ -5,7 +5,7 @@
 // a tracked run like `mtflow backtest`'s, beside the same strategy ungated on the same bars; a batch runs
 // one per model under a parent run holding the cross-model summary table.
 
-import { ConfigError, Progress, type ProgressSink } from '../core/index.js'
+import { ConfigError, NotFoundError, Progress, type ProgressSink } from '../core/index.js'
 import { backtest, backtestLineage, columnsCsv, flatMetrics, logBacktest, type BacktestResult, type FillModel } from '../backtest/index.js'
 import { resolveKey, tableParquet, type Bars, type TableColumn } from '../data/index.js'
 import { getStrategy, resolveParams, type Context, type OrderOptions, type OrderView, type Sizing, type Strategy } from '../strategy/index.js'
@@ -36,8 +36,25 @@ interface Prepared {
   probabilities: ModelProbabilities
 }
 
+/** A ref that names no model but a run (a backtest's id given as --signals-from): said so in one line. */
+function notAModel(home: string, ref: string, error: unknown): unknown {
+  if (!(error instanceof NotFoundError) || ref.includes('@')) return error
+  let kind: string
+  try {
+    kind = new Tracker(home).getRun(ref).tags['mtflow.kind'] ?? 'tracked'
+  } catch {
+    return error
+  }
+  return new ConfigError(`--signals-from ${ref} is a ${kind} run; expected a registered model (NAME@VERSION or NAME@ALIAS)`, { cause: error })
+}
+
 async function prepare(home: string, ref: string): Promise<Prepared> {
-  const lineage = await modelLineage(home, ref)
+  let lineage: ModelLineage
+  try {
+    lineage = await modelLineage(home, ref)
+  } catch (error) {
+    throw notAModel(home, ref, error)
+  }
   const bars = await modelBars(home, lineage)
   const table = modelFeatureTable(lineage, bars)
   const probabilities: ModelProbabilities = {

@@ -12,6 +12,7 @@ import { backtest, resultFiles } from '../../lib/backtest/index.js'
 import { ingestBars, syntheticGbm, syntheticPair, type Bars } from '../../lib/data/index.js'
 import { datasetStep, featuresStep, gatedBacktest, gatedBatch, inferSignals, modelProbabilities, registerModels, screenStep, trainStep } from '../../lib/pipeline/index.js'
 import { modelBars, modelFeatureTable, modelLineage, modelProbabilityColumn } from '../../lib/pipeline/model-features.js'
+import type { Strategy } from '../../lib/strategy/index.js'
 import { Tracker } from '../../lib/track/index.js'
 
 const HOUR = 3_600_000
@@ -215,17 +216,55 @@ describe('gatedBacktest', () => {
     expect(g.ungated.strategies[0]!.trades.entryTime.length).toBe(1)
   })
 
+  it('a given strategy on a symbol model: entries gated, exits by sell or targetPercent(0) never', async () => {
+    const p = await modelProbabilities(home, symbolModel)
+    // Every 10th bar: enter 1 unit (buy, or targetPercent 10 %); 4 bars later leave (sell, or targetPercent 0).
+    const cycle = (useTarget: boolean): Strategy => ({
+      name: useTarget ? 'cycle-target' : 'cycle-orders',
+      params: {},
+      universe: (_p, r) => [{ symbol: r.symbols[0]!, timeframe: r.timeframe }],
+      warmup: () => 1,
+      onBar(ctx, bar) {
+        const held = ctx.position(bar.symbol)
+        if (bar.index % 10 === 0 && held === 0) {
+          if (useTarget) ctx.targetPercent(bar.symbol, 0.1)
+          else ctx.buy(bar.symbol, { qty: 1 })
+        } else if (bar.index % 10 === 4 && held > 0) {
+          if (useTarget) ctx.targetPercent(bar.symbol, 0)
+          else ctx.sell(bar.symbol, { qty: held })
+        }
+      },
+    })
+    const from = p.probability.findIndex((v) => !Number.isNaN(v))
+    // Entry bars by hand: every 10th bar (counted from the backtest's first bar) with p ≥ 0.5.
+    const expected: number[] = []
+    for (let i = from; i < p.time.length - 1; i++) if ((i - from) % 10 === 0 && p.probability[i]! >= 0.5) expected.push(i)
+    expect(expected.length).toBeGreaterThan(5)
+    expect(expected.length).toBeLessThan(Math.floor((p.time.length - from) / 10))
+    for (const useTarget of [false, true]) {
+      const g = await gatedBacktest(home, { ref: symbolModel, strategy: cycle(useTarget), probaThreshold: 0.5, track: false })
+      const files = resultFiles(g.result)
+      expect(entryBars(files, 'SYN-SOLO', p.time)).toEqual(expected)
+      // Each position left 4 bars after it was entered: the closed gate never held an exit back.
+      const trades = g.result.strategies[0]!.trades
+      for (let k = 0; k < trades.barsHeld.length; k++) if (!trades.open[k]) expect(trades.barsHeld[k]).toBe(4)
+      expect(trades.open.filter((o) => !o).length).toBeGreaterThanOrEqual(expected.length - 1)
+    }
+  })
+
   it('bad input: a run id, an unknown model, a bad threshold — one line, nothing written', async () => {
     const tracker = new Tracker(home)
     const before = tracker.summaries().length
     const someRun = tracker.summaries().find((s) => s.tags['mtflow.kind'] === 'backtest')!.info.runId
-    await expect(gatedBacktest(home, { ref: someRun })).rejects.toThrow(`no model named ${JSON.stringify(someRun)} in the registry`)
+    await expect(gatedBacktest(home, { ref: someRun })).rejects.toThrow(`--signals-from ${someRun} is a backtest run; expected a registered model (NAME@VERSION or NAME@ALIAS)`)
     await expect(gatedBacktest(home, { ref: 'nosuch.model@1' })).rejects.toThrow('no model named "nosuch.model" in the registry')
     await expect(gatedBacktest(home, { ref: `${pairModels[0]}@9` })).rejects.toThrow(`model ${pairModels[0]} has no version 9 (versions: 1)`)
     await expect(gatedBacktest(home, { ref: `${pairModels[0]}@1`, probaThreshold: -1 })).rejects.toThrow('--proba-threshold must be a probability ≥ 0 (above 1 blocks every entry) (received -1)')
     await expect(gatedBacktest(home, { ref: `${pairModels[0]}@1`, params: { exit: 2.5 } })).rejects.toThrow(/^strategy pairs-zscore: thresholds must satisfy/)
     await expect(gatedBatch(home, { pattern: 'nosuch.*@1' })).rejects.toThrow('--signals-from nosuch.*@1: no registered model\'s name starts with "nosuch."')
     await expect(gatedBatch(home, { pattern: 'gt.*@champion' })).rejects.toThrow(`--signals-from gt.*@champion: ${pairModels.join(', ')} have no version or alias "champion"`)
+    // A batch whose second model is unknown: refused before the first one runs.
+    await expect(gatedBatch(home, { refs: [`${pairModels[0]}@1`, 'nosuch.model@1'] })).rejects.toThrow('no model named "nosuch.model" in the registry')
     expect(tracker.summaries().length).toBe(before)
   })
 })
