@@ -10,7 +10,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { ConfigError, DataError, errorMessage, NotFoundError, sha256, timeframeMs } from '../core/index.js'
+import { ConfigError, CorruptFileError, DataError, errorMessage, NotFoundError, sha256, timeframeMs } from '../core/index.js'
 import { executionPrice, fillModel, observedPeriodsPerYear, openFill, portfolioBacktest, type FillModel } from '../backtest/index.js'
 import { loadBars, type Bars } from '../data/index.js'
 import { toEpochMs } from '../data/bars.js'
@@ -183,7 +183,16 @@ export async function deploymentSnapshot(home: string, name: string, options: Sn
   if (!(Number.isInteger(latest) && latest >= 1)) throw new ConfigError(`latest must be an integer ≥ 1 (received ${latest})`)
   if (typeof name !== 'string' || !deploymentNames(home).includes(name)) throw new NotFoundError(`no deployment named ${JSON.stringify(String(name).slice(0, 64))} in this workspace`)
   const dir = deploymentDir(home, name)
-  const status = readStatus(home, name)
+  // The deployment's own files are the workspace's data: one that cannot be read is a damaged file, named.
+  const corrupt = (file: string, what: string, error: unknown) => new CorruptFileError(`deployment ${name}: ${file} ${what} (${errorMessage(error)})`, join(dir, file), { cause: error })
+  let status: DeploymentStatus
+  try {
+    status = readStatus(home, name)
+  } catch (error) {
+    if (error instanceof SyntaxError || error instanceof TypeError) throw corrupt('status.json', 'is not valid JSON', error)
+    throw error
+  }
+  if (typeof status !== 'object' || status === null || typeof status.state !== 'string' || !Array.isArray(status.symbols)) throw corrupt('status.json', 'is not a deployment status', 'expected state and symbols')
   const configFile = join(dir, 'config.json')
   if (!existsSync(configFile)) throw new DataError(`deployment ${name} has no config.json (written at its start); start it again`)
   const configText = readFileSync(configFile, 'utf8')
@@ -191,14 +200,20 @@ export async function deploymentSnapshot(home: string, name: string, options: Sn
   try {
     config = validateDeploymentConfig(JSON.parse(configText), `deployment ${name} (config.json)`)
   } catch (error) {
-    if (error instanceof SyntaxError) throw new DataError(`deployment ${name}: config.json is not valid JSON`, { cause: error })
-    throw error
+    throw corrupt('config.json', error instanceof SyntaxError ? 'is not valid JSON' : 'is not a deployment config', error)
   }
   const notes: string[] = []
   const model = fillModel(config.fills ?? {})
   const startingCash = (config.cash ?? 100_000) * config.weight
-  const events = readRecords<JournalEvent>(join(dir, 'journal.jsonl')).records
-  const journal = foldJournal(events, `deployment ${name} journal`)
+  let events: JournalEvent[]
+  let journal: ReturnType<typeof foldJournal>
+  try {
+    events = readRecords<JournalEvent>(join(dir, 'journal.jsonl')).records
+    journal = foldJournal(events, 'journal.jsonl')
+  } catch (error) {
+    if (!(error instanceof DataError || error instanceof SyntaxError)) throw error
+    throw corrupt('journal.jsonl', 'cannot be read', error)
+  }
   const tf = timeframeMs(config.timeframe)
 
   // The window: the first bar it stepped (a replay's feed start; else its first journal event or start) to the last.

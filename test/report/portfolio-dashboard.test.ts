@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { backtest, type BacktestResult } from '../../lib/backtest/index.js'
-import { isoTime } from '../../lib/core/index.js'
+import { CorruptFileError, isoTime } from '../../lib/core/index.js'
 import { ingestBars, loadBars, type Bars } from '../../lib/data/index.js'
 import { syntheticGbm } from '../../lib/data/synthetic.js'
 import { runDeployment } from '../../lib/live/deployment.js'
@@ -212,6 +212,29 @@ describe('a hand-made deployment', () => {
     expect(s.positions[0]!.mark).toBe(105)
     expect(s.fills[0]!.reference).toBe(100)
     expect(s.equity[3]).toBeCloseTo(5000 - 1003 - 1.003 + 431.6 - 0.4316 + 630, 9)
+  })
+
+  it('a damaged status, config or journal is named', async () => {
+    const other = tempHome()
+    await ingestBars(other, HW, { source: 'binance' })
+    const cases: [string, string, RegExp][] = [
+      ['status.json', '{"state": "runn', /deployment hand: status\.json is not valid JSON/],
+      ['status.json', 'null', /deployment hand: status\.json is not valid JSON/],
+      ['status.json', '[]', /deployment hand: status\.json is not a deployment status/],
+      ['config.json', '{"name": "hand"}', /deployment hand: config\.json is not a deployment config \(deployment hand \(config\.json\): strategy must be/],
+      ['journal.jsonl', `${JSON.stringify({ type: 'fill', clientOrderId: 'mtx1', tradeId: 't', qty: 1, price: 1, fee: 0, time: D0 })}\n`, /deployment hand: journal\.jsonl cannot be read \(journal\.jsonl: fill for "mtx1", which the journal never sent\)/],
+    ]
+    for (const [file, text, message] of cases) {
+      rmSync(join(other, 'deployments'), { recursive: true, force: true })
+      cpSync(join(home, 'deployments'), join(other, 'deployments'), { recursive: true })
+      writeFileSync(join(other, 'deployments', 'hand', file), text)
+      const error = await deploymentSnapshot(other, 'hand', { replay: false }).catch((e: unknown) => e)
+      expect(error, file).toBeInstanceOf(CorruptFileError)
+      expect((error as Error).message, file).toMatch(message)
+      // The combined view still shows the others, and this one's row says why.
+      const p = await portfolioSnapshot(other, { replay: false })
+      expect(p.rows.map((r) => [r.name, r.error])).toEqual([['hand', (error as Error).message]])
+    }
   })
 
   it('names outside the workspace listing are refused', async () => {
