@@ -64,6 +64,9 @@ beforeAll(async () => {
   pin = { name: 'sma-cross', version: version.version, sha256: version.sha256 }
   await runDeployment({ home, config: config('done'), strategy: getStrategy('sma-cross'), track: false })
   appendFileSync(join(home, 'deployments', 'done', 'alerts.jsonl'), `${JSON.stringify({ time: '2024-01-02T00:00:00.000Z', text: `guard refused ${HOSTILE}` })}\n`)
+  // A deployment whose status.json was damaged.
+  mkdirSync(join(home, 'deployments', 'broken'))
+  writeFileSync(join(home, 'deployments', 'broken', 'status.json'), '{"state": "runn')
   // A folder without a status.json is not a deployment.
   mkdirSync(join(home, 'deployments', 'ghost'))
   writeFileSync(join(home, 'deployments', 'ghost', 'config.json'), '{}')
@@ -105,6 +108,16 @@ describe('/deployments/NAME', () => {
       // A name quoted back is JSON, never HTML (and the browser is told not to sniff it).
       expect(r.headers['x-content-type-options']).toBe('nosniff')
     }
+  })
+
+  it('a deployment with a damaged status.json: its page is a 500 naming the file, the combined page lists it with the reason', async () => {
+    const r = await authed('/deployments/broken')
+    expect(r.status).toBe(500)
+    expect(JSON.parse(r.text).error).toMatch(/^deployment broken: status\.json is not valid JSON/)
+    expect(r.text).not.toContain(home)
+    const all = await authed('/deployments')
+    expect(all.status).toBe(200)
+    expect(all.text).toMatch(/<a href="\/deployments\/broken">broken<\/a><\/td><td>unreadable<\/td>.*deployment broken: status\.json is not valid JSON/)
   })
 
   it('asks for the token', async () => {
