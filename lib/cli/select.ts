@@ -70,6 +70,8 @@ export function selectCommand(context: CliContext): Command {
       const found = track.searchRuns(tracker, { experiments: o.experiment.length === 0 ? undefined : o.experiment, filter, maxResults: track.MAX_RESULTS })
       const parents = new Map<string, Record<string, string>>()
       const candidates: CandidateRun[] = []
+      /** Sweep (parent run) → its strategy, for the sweeps some candidates belong to. */
+      const sweeps = new Map<string, string>()
       for (const r of found.runs) {
         let name = r.tags['mtflow.strategy'] ?? r.params.strategy
         if (name === undefined && r.info.parentRunId !== undefined) {
@@ -85,9 +87,20 @@ export function selectCommand(context: CliContext): Command {
         const params = strategy === undefined ? {} : Object.fromEntries(Object.keys(strategy.params).filter((k) => r.params[k] !== undefined).map((k) => [k, Number(r.params[k])]))
         const ppy = r.tags['mtflow.kind'] === 'backtest' ? periodsPerYear(tracker, r.info.runId) : undefined
         candidates.push({ runId: r.info.runId, strategy: strategy?.name ?? name ?? model!.name, params, metrics, ...(model === undefined ? {} : { model }), ...(ppy === undefined ? {} : { periodsPerYear: ppy }) })
+        if (model === undefined && r.tags['mtflow.kind'] === 'sweep-set' && r.info.parentRunId !== undefined) sweeps.set(r.info.parentRunId, strategy!.name)
+      }
+      // The sets of the same sweeps that the filter left out still count as trials (all the sweep's sets were tried).
+      const extraTrials: CandidateRun[] = []
+      if (sweeps.size > 0) {
+        const taken = new Set(candidates.map((c) => c.runId))
+        for (const r of track.searchRuns(tracker, { filter: 'tags.`mtflow.kind` = "sweep-set" and attributes.status = "FINISHED"', maxResults: track.MAX_RESULTS }).runs) {
+          const strategy = r.info.parentRunId === undefined ? undefined : sweeps.get(r.info.parentRunId)
+          if (strategy === undefined || taken.has(r.info.runId)) continue
+          extraTrials.push({ runId: r.info.runId, strategy, params: {}, metrics: Object.fromEntries(Object.entries(r.metrics).map(([k, m]) => [k, m.value])) })
+        }
       }
       const moments = (c: CandidateRun): ReturnMoments | undefined => equityMoments(tracker, c.runId)
-      const { champions, verdicts } = tune.selectChampions(candidates, rules, { moments })
+      const { champions, verdicts } = tune.selectChampions(candidates, rules, { moments, extraTrials })
       const registered: Registered[] = []
       if (o.dryRun !== true && champions.length > 0) {
         const reg = new track.Registry(context.home)

@@ -80,7 +80,7 @@ export interface RuleCheck {
 
 /** The deflated Sharpe of a run against the trials it was selected from (Bailey & López de Prado 2014). */
 export interface Deflation {
-  /** Candidates of the same strategy (or model) in the selection, whatever their verdict. */
+  /** Candidates of the same strategy (or model) in the selection, whatever their verdict, plus the extra trials. */
   trials: number
   /** Sample variance of those trials' per-bar Sharpe ratios (0 with fewer than 2 finite ones). */
   variance: number
@@ -113,6 +113,11 @@ export interface Verdict extends CandidateRun {
 export interface SelectOptions {
   /** A run's bar-return moments (from its equity curve), asked only of runs that pass the other rules. */
   moments?: (c: CandidateRun) => ReturnMoments | undefined
+  /**
+   * Runs of the same searches that are not candidates (the sets of a sweep a filter left out): trials of
+   * their strategy or model all the same — a filter does not undo the search — never selected.
+   */
+  extraTrials?: readonly CandidateRun[]
 }
 
 /** The rules in force: thresholds with where each came from. */
@@ -162,7 +167,7 @@ export function selectChampions(candidates: readonly CandidateRun[], rules: Sele
   const r = effectiveRules(rules)
   const metric = r.metric
   const groups = new Map<string, CandidateRun[]>()
-  for (const c of candidates) {
+  for (const c of [...candidates, ...(options.extraTrials ?? [])]) {
     const g = trialGroup(c)
     if (!groups.has(g)) groups.set(g, [])
     groups.get(g)!.push(c)

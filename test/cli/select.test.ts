@@ -75,6 +75,14 @@ describe('mtflow select', () => {
     expect(registry.resolve('strategies', `sma-cross@${out.registered[1]!.version}`).params).toMatchObject({ fast: expected[1]!.fast, slow: expected[1]!.slow })
   })
 
+  it('a filter narrows the candidates, not the trials: every set of the sweep still counts', async () => {
+    const r = await runCli(['--home', home, 'select', '--filter', 'params.slow = "150"', '--no-guardrails', '--top-k', '3', '--dry-run', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout) as { candidates: number; champions: { params: Record<string, number>; trials: number }[] }
+    expect(out.candidates).toBe(4)
+    expect(out.champions.every((c) => c.params.slow === 150 && c.trials === 12)).toBe(true)
+  })
+
   it('a dry run registers nothing; no survivor exits 1; bad rules exit 2', async () => {
     const before = new Registry(home).list('strategies').flatMap((e) => e.versions).length
     const dry = await runCli(['--home', home, 'select', '--min-sharpe', '0', '--top-k', '3', '--dry-run'])

@@ -118,7 +118,7 @@ describe('deflated Sharpe next to every survivor', () => {
     const ppy = 252
     const r = returns(500, 7, 0.0012)
     const m = momentsOf(r)
-    // Strategy a: five trials (two fail a rule but still count), the winner's annualised Sharpe its own.
+    // Strategy a: five candidates (two fail a rule but still count as trials), the winner's annualised Sharpe its own.
     const a = [
       run('a1', { sharpe: m.sharpe * Math.sqrt(ppy), maxDrawdown: 0.1, trades: 40 }, { periodsPerYear: ppy }),
       run('a2', { sharpe: 0.4, maxDrawdown: 0.1, trades: 40 }, { periodsPerYear: ppy }),
@@ -129,14 +129,17 @@ describe('deflated Sharpe next to every survivor', () => {
     // A model's runs are their own trials group, whatever strategy they gate.
     const b = [run('b1', { sharpe: 9, maxDrawdown: 0.1, trades: 40 }, { model: { name: 'gate.AB', version: 2, threshold: 0.6 }, periodsPerYear: ppy }), run('b2', { sharpe: 8, maxDrawdown: 0.1, trades: 40 }, { model: { name: 'gate.AB', version: 3 }, periodsPerYear: ppy })]
     const asked: string[] = []
-    const { verdicts, champions } = selectChampions([...a, ...b], { topK: 5 }, { moments: (c) => (asked.push(c.runId), c.runId === 'a1' ? m : undefined) })
+    // A sweep set a filter left out: a trial of a, never a candidate.
+    const extraTrials = [run('a6', { sharpe: 0.7, maxDrawdown: 0.1, trades: 40 }, { periodsPerYear: ppy })]
+    const { verdicts, champions } = selectChampions([...a, ...b], { topK: 5 }, { moments: (c) => (asked.push(c.runId), c.runId === 'a1' ? m : undefined), extraTrials })
     expect(asked.sort()).toEqual(['a1', 'a2', 'b1', 'b2']) // only runs that passed the other rules are read
     const a1 = verdicts.find((v) => v.runId === 'a1')!
-    expect(a1.trials).toBe(5)
+    expect(a1.trials).toBe(6)
+    expect(verdicts.map((v) => v.runId)).not.toContain('a6')
     expect(verdicts.find((v) => v.runId === 'b1')!.trials).toBe(2)
-    const want = scipyDsr(r, [m.sharpe * Math.sqrt(ppy), 0.4, -0.5, 1.1].map((s) => s / Math.sqrt(ppy)), 5)
+    const want = scipyDsr(r, [m.sharpe * Math.sqrt(ppy), 0.4, -0.5, 1.1, 0.7].map((s) => s / Math.sqrt(ppy)), 6)
     const d = a1.deflated!
-    expect(d.trials).toBe(5)
+    expect(d.trials).toBe(6)
     expect(d.n).toBe(500)
     expect(d.sharpe).toBeCloseTo(want.sharpe, 12)
     expect(d.skew).toBeCloseTo(want.skew, 10)
