@@ -155,6 +155,10 @@ export class ReplayCache {
     this.runs++
     const value = compute()
     this.entries.set(key, value)
+    // A failed replay (its strategy version not registered yet, say) is tried again next time.
+    void value.then((outcome) => {
+      if ('error' in outcome && this.entries.get(key) === value) this.entries.delete(key)
+    })
     for (const k of this.entries.keys()) {
       if (this.entries.size <= this.size) break
       this.entries.delete(k)

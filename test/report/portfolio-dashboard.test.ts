@@ -187,7 +187,8 @@ describe('a hand-made deployment', () => {
   })
 
   it('orders by state, the latest first; alerts, the latest first; no replay without the pinned strategy', async () => {
-    const s = await deploymentSnapshot(home, 'hand', { latest: 2, cache: new ReplayCache() })
+    const cache = new ReplayCache()
+    const s = await deploymentSnapshot(home, 'hand', { latest: 2, cache })
     expect(s.orders.counts).toMatchObject({ FILLED: 2, CANCELLED: 1, ACKED: 0 })
     expect(s.orders.total).toBe(3)
     expect(s.orders.latest.map((o) => [o.seq, o.state, o.reason])).toEqual([
@@ -198,6 +199,9 @@ describe('a hand-made deployment', () => {
     expect(s.alertCount).toBe(2)
     expect(s.replay).toBeUndefined()
     expect(s.replayError).toMatch(/replay of hand@1 failed: no strategy named "hand" in the registry/)
+    // A failed replay is not cached: tried again (its strategy may be registered meanwhile).
+    await deploymentSnapshot(home, 'hand', { cache })
+    expect(cache.runs).toBe(2)
   })
 
   it('a deployment on live bars marks at its exchange\'s lake source, not another\'s', async () => {
