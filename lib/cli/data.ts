@@ -80,13 +80,21 @@ export function dataCommand(context: CliContext): Command {
     .option('--bars <n>', 'number of bars', '10000')
     .option('--timeframe <tf>', 'bar timeframe', '1m')
     .option('--seed <n>', 'random seed', '1')
+    .option('--pairs <n>', 'pair: this many cointegrated pairs, SYN-Y1/SYN-X1 … SYN-Yn/SYN-Xn, seeds seed … seed+n−1 (half-lives 12 to 48 bars)')
     .option('--start <time>', 'first bar time', '2024-01-01T00:00:00Z')
     .option('--json', 'print the reports as JSON')
-    .action(async (options: { kind: string; bars: string; timeframe: string; seed: string; start: string; json?: boolean }) => {
+    .action(async (options: { kind: string; bars: string; timeframe: string; seed: string; pairs?: string; start: string; json?: boolean }) => {
       const common = { bars: integerOption(options.bars, '--bars'), timeframe: options.timeframe, seed: integerOption(options.seed, '--seed'), start: options.start }
       if (options.kind !== 'gbm' && options.kind !== 'pair') throw new ConfigError(`--kind ${JSON.stringify(options.kind)} is not known; expected gbm or pair`)
+      const pairs = options.pairs === undefined ? undefined : integerOption(options.pairs, '--pairs')
+      if (pairs !== undefined && (options.kind !== 'pair' || pairs < 1 || pairs > 100)) throw new ConfigError(`--pairs needs --kind pair and a count from 1 to 100 (received ${JSON.stringify(options.pairs)})`)
       const { ingestBars, syntheticGbm, syntheticPair } = await data()
-      const series = options.kind === 'gbm' ? [syntheticGbm(common)] : syntheticPair(common)
+      const series =
+        options.kind === 'gbm'
+          ? [syntheticGbm(common)]
+          : pairs === undefined
+            ? syntheticPair(common)
+            : Array.from({ length: pairs }, (_, k) => syntheticPair({ ...common, seed: common.seed + k, symbols: [`SYN-Y${k + 1}`, `SYN-X${k + 1}`], halfLife: 12 + (36 * k) / Math.max(1, pairs - 1), hedgeRatio: 0.8 + 0.2 * k })).flat()
       const reports = []
       for (const bars of series) reports.push(await ingestBars(context.home, bars, { source: 'synthetic', origin: `synthetic:${options.kind}:seed=${options.seed}` }))
       if (options.json === true) return printJson(context, reports)

@@ -5,7 +5,7 @@
 
 import { ConfigError, DataError } from '../core/index.js'
 import { normalCdf } from './normal.js'
-import { ols } from './ols.js'
+import { nestedSsr, ols } from './ols.js'
 
 export type Regression = 'n' | 'c' | 'ct'
 
@@ -152,11 +152,16 @@ export function adf(x: ArrayLike<number>, options: AdfOptions = {}): AdfResult {
   let icbest: number | undefined
   if (autolag === 'aic') {
     // Every lag 0…maxlag on the sample the largest lag leaves, so the AICs compare.
+    // The models are nested (lag L's columns are the first columns of maxlag's), so one QR of maxlag's
+    // design gives every lag's SSR; AIC = −2·llf + 2k with llf = −n/2·(log 2π + log(SSR/n) + 1), as ols().
     const rows = dx.length - maxlag
+    const { y, cols } = design(maxlag, rows, true)
+    const ssr = nestedSsr(y, cols)
     let best = Infinity
     for (let lag = 0; lag <= maxlag; lag++) {
-      const { y, cols } = design(lag, rows, true)
-      const aic = ols(y, cols).aic
+      const k = trendTerms + 1 + lag
+      const llf = (-rows / 2) * (Math.log(2 * Math.PI) + Math.log(ssr[k - 1]! / rows) + 1)
+      const aic = -2 * llf + 2 * k
       if (aic < best) {
         best = aic
         usedlag = lag

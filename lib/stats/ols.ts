@@ -94,3 +94,50 @@ export function ols(y: ArrayLike<number>, columns: ArrayLike<number>[]): OlsResu
   const llf = (-n / 2) * (Math.log(2 * Math.PI) + Math.log(ssr / n) + 1)
   return { coef, stderr, tvalues, resid, ssr, nobs: n, llf, aic: -2 * llf + 2 * k }
 }
+
+/**
+ * The residual sum of squares of y regressed on each prefix of the columns — columns[0…m) for m = 1…k — from
+ * one Householder QR of all k columns (out[m − 1]). Reflection j changes rows ≥ j only, so after all k the
+ * tail (Qᵀy)[m…n) still has the norm it had after the first m: the prefix model's residual. One
+ * factorisation instead of k (what an AIC search over nested lag orders needs).
+ */
+export function nestedSsr(y: ArrayLike<number>, columns: ArrayLike<number>[]): Float64Array {
+  const n = y.length
+  const k = columns.length
+  if (k === 0 || n <= k) throw new DataError(`ols needs more observations than regressors (${n} rows, ${k} columns)`)
+  const a = columns.map((col) => {
+    if (col.length !== n) throw new DataError(`ols: a regressor has ${col.length} values, y has ${n}`)
+    return Float64Array.from(col)
+  })
+  const qty = Float64Array.from(y)
+  let first = 0
+  for (let j = 0; j < k; j++) {
+    const col = a[j]!
+    let norm = 0
+    for (let i = j; i < n; i++) norm += col[i]! * col[i]!
+    norm = Math.sqrt(norm)
+    if (j === 0) first = norm
+    if (norm === 0 || norm < 1e-12 * first) throw new DataError('ols: the regressors are collinear')
+    const alpha = col[j]! > 0 ? -norm : norm
+    col[j] = col[j]! - alpha
+    let vnorm2 = 0
+    for (let i = j; i < n; i++) vnorm2 += col[i]! * col[i]!
+    const apply = (target: Float64Array) => {
+      let dot = 0
+      for (let i = j; i < n; i++) dot += col[i]! * target[i]!
+      const f = (2 * dot) / vnorm2
+      for (let i = j; i < n; i++) target[i] = target[i]! - f * col[i]!
+    }
+    for (let m = j + 1; m < k; m++) apply(a[m]!)
+    apply(qty)
+  }
+  const out = new Float64Array(k)
+  let tail = 0
+  for (let i = n - 1; i >= k; i--) tail += qty[i]! * qty[i]!
+  out[k - 1] = tail
+  for (let m = k - 1; m >= 1; m--) {
+    tail += qty[m]! * qty[m]!
+    out[m - 1] = tail
+  }
+  return out
+}

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { adf, coint, halfLife, hedgeRatio, mackinnoncrit, mackinnonp } from '../../lib/stats/index.js'
+import { adf, coint, halfLife, hedgeRatio, mackinnoncrit, mackinnonp, nestedSsr, ols } from '../../lib/stats/index.js'
 import { ROOT } from '../helpers.js'
 
 interface AdfRef { stat: number; pvalue: number; usedlag: number; nobs: number }
@@ -60,5 +60,33 @@ describe('MacKinnon surfaces', () => {
     expect(mackinnonp(-3.33613, 'c', 2)).toBeCloseTo(0.05, 2)
     expect(mackinnonp(5, 'c', 1)).toBe(1)
     expect(mackinnonp(-30, 'c', 1)).toBe(0)
+  })
+})
+
+describe('the AIC lag search from one factorisation (nestedSsr)', () => {
+  it('gives every lag the AIC its own least-squares fit gives, and so the same chosen lag', () => {
+    for (const [name, regression] of [['DAX', 'c'], ['FTSE', 'ct'], ['SMI', 'n']] as const) {
+      const x = logs[name]!
+      const maxlag = 12
+      const dx = Float64Array.from({ length: x.length - 1 }, (_, i) => x[i + 1]! - x[i]!)
+      const rows = dx.length - maxlag
+      const start = dx.length - rows
+      // Each lag fitted on its own (the plain way), on the sample the largest lag leaves.
+      const aics = Array.from({ length: maxlag + 1 }, (_, lag) => {
+        const cols: Float64Array[] = []
+        if (regression !== 'n') cols.push(new Float64Array(rows).fill(1))
+        if (regression === 'ct') cols.push(Float64Array.from({ length: rows }, (_, r) => r + 1))
+        cols.push(x.subarray(start, start + rows))
+        for (let l = 1; l <= lag; l++) cols.push(dx.subarray(start - l, start - l + rows))
+        return ols(dx.subarray(start), cols).aic
+      })
+      const best = aics.indexOf(Math.min(...aics))
+      const ours = adf(x, { maxlag, autolag: 'aic', regression })
+      expect(ours.usedlag).toBe(best)
+      expect(rel(ours.icbest!, aics[best]!)).toBeLessThan(1e-12)
+      const ssr = nestedSsr(dx.subarray(start), [x.subarray(start, start + rows), dx.subarray(start - 1, start - 1 + rows)])
+      expect(rel(ssr[0]!, ols(dx.subarray(start), [x.subarray(start, start + rows)]).ssr)).toBeLessThan(1e-12)
+      expect(rel(ssr[1]!, ols(dx.subarray(start), [x.subarray(start, start + rows), dx.subarray(start - 1, start - 1 + rows)]).ssr)).toBeLessThan(1e-12)
+    }
   })
 })
