@@ -163,6 +163,12 @@ describe('mtflow select --models', () => {
     expect(p.deflated).toBeNull() // no equity.csv logged for it
   })
 
+  it('has --help listing the guardrail options and --json', async () => {
+    const r = await runCli(['select', '--help'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/--min-trades <n>[\s\S]*--min-dsr <p>[\s\S]*--no-guardrails[\s\S]*--models[\s\S]*--stage <stage>[\s\S]*--json/)
+  })
+
   it('bad input: an unknown stage, a model version not in the registry — one line, exit 2, nothing written', async () => {
     const stage = await runCli(['--home', home, 'select', '--models', '--stage', 'Prod'])
     expect(stage.code).toBe(2)
