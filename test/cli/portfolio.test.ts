@@ -274,3 +274,34 @@ describe('mtflow portfolio weights', () => {
     expect((JSON.parse(t2.stdout) as { positions: unknown[] }).positions).toEqual(res.positions)
   })
 })
+
+describe('from the pipeline', () => {
+  it('infer → targets: the timeframe and the hedge window come from the model\'s features run; --help on both verbs', async () => {
+    const screen = JSON.parse((await runCli(['--home', home, 'pairs', 'screen', '--symbols', 'DAX,SMI', '--timeframe', '1d', '--max-pvalue', '1', '--min-corr', '0', '--save', '--json'])).stdout) as { runId: string }
+    const feats = JSON.parse((await runCli(['--home', home, 'features', 'build', '--pairs', screen.runId, '--window', '40', '--windows', '10', '--json'])).stdout) as { runId: string; manifest: { tables: { name: string }[] } }
+    const ds = JSON.parse((await runCli(['--home', home, 'dataset', 'build', '--features', feats.runId, '--label', 'revertDirection', '--horizon', '5', '--json'])).stdout) as { runId: string }
+    const train = JSON.parse((await runCli(['--home', home, 'train', '--dataset', ds.runId, '--model', 'tree', '--hyper', 'maxDepth=2', '--json'])).stdout) as { runId: string }
+    const reg = JSON.parse((await runCli(['--home', home, 'registry', 'register-models', '--from', train.runId, '--prefix', 'pf', '--json'])).stdout) as { name: string }[]
+    const signals = join(dir, 'inferred.jsonl')
+    const inf = await runCli(['--home', home, 'infer', `${reg[0]!.name}@1`, '--last', '2', '--out', signals])
+    expect(inf.code, inf.stderr).toBe(0)
+    const latest = readFileSync(signals, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { target: string; probability: number; side: string; confidence: number }).pop()!
+    const r = await runCli(['--home', home, 'portfolio', 'targets', '--signals', signals, '--bars-per-year', '252', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const res = JSON.parse(r.stdout) as { timeframe: string; targets: { target: string; beta: number; direction: number }[]; positions: { symbol: string; weight: number }[] }
+    expect(res.timeframe).toBe('1d')
+    const [ySym, xSym] = latest.target.split('~') as [string, string]
+    const { closes: c } = alignCloses({ [ySym]: await loadBars(home, { symbol: ySym, timeframe: '1d' }), [xSym]: await loadBars(home, { symbol: xSym, timeframe: '1d' }) })
+    const beta = plainBeta(c[ySym]!, c[xSym]!, 40)
+    expect(res.targets[0]!.beta).toBeCloseTo(beta, 9)
+    const d = latest.probability < 0.5 ? 0 : latest.side === 'long spread' ? 1 : -1
+    expect(res.targets[0]!.direction).toBe(d)
+    const w = d === 0 ? 0 : (d * 0.1 * latest.confidence) / plainVol(c[ySym]!, c[xSym]!, beta, 60, 252)
+    expect(res.positions.find((p) => p.symbol === ySym)!.weight).toBeCloseTo(Math.max(-1, Math.min(1, w)), 9)
+    for (const verb of ['targets', 'weights']) {
+      const help = await runCli(['portfolio', verb, '--help'])
+      expect(help.code).toBe(0)
+      expect(help.stdout).toContain('--json')
+    }
+  })
+})
