@@ -127,8 +127,11 @@ export function backtestCommand(context: CliContext): Command {
     .option('--export <dir>', 'write trades.csv, orders.csv, fills.csv, equity.csv, factors.csv and results.json here')
     .option('--close-at-end', 'close open positions at the last close (default: report them as open trades)')
     .option('--list', 'list the built-in strategies and their parameters, then exit')
-    .action(async (o: Common & { export?: string; closeAtEnd?: boolean; list?: boolean }) => {
+    .option('--signals-from <MODEL@REF>', "gate entries by a registered model (NAME@VERSION or NAME@ALIAS): its pair or symbol and timeframe come from its lineage; 'PREFIX.*@REF' runs one per model and prints a summary")
+    .option('--proba-threshold <p>', "with --signals-from: enter only where the model's probability is ≥ p", '0.5')
+    .action(async (o: Common & GatedFlags & { export?: string; closeAtEnd?: boolean; list?: boolean }, cmd: Command) => {
       if (o.list === true) return listStrategies(context, o.json === true)
+      if (o.signalsFrom !== undefined) return gatedAction(context, o, cmd)
       const c = parseCommon(o)
       const { strategy, file } = await strategies().loadStrategy(o.strategy!, (path) => lazy(path))
       const params = strategies().resolveParams(`strategy ${strategy.name}`, strategy.params, c.params) as Record<string, number>
@@ -202,6 +205,92 @@ export function backtestCommand(context: CliContext): Command {
       if (exported.length > 0) context.stdout.write(`exported: ${exported.join(', ')}\n`)
       if (run !== undefined) context.stdout.write(`run: ${run.id} (experiment ${run.experimentId}; mtflow runs show ${run.id})\n`)
     })
+}
+
+interface GatedFlags {
+  signalsFrom?: string
+  probaThreshold: string
+}
+
+/** `mtflow backtest --signals-from MODEL@REF | 'PREFIX.*@REF'`: model-gated backtests (lib/pipeline/gated.ts). */
+async function gatedAction(context: CliContext, o: Common & GatedFlags & { export?: string; closeAtEnd?: boolean }, cmd: Command): Promise<void> {
+  const pipeline = lazy('../pipeline/index.js') as typeof import('../pipeline/index.js')
+  const threshold = number('--proba-threshold', o.probaThreshold, (n) => n >= 0, 'a probability ≥ 0 (above 1 blocks every entry)')!
+  const symbols = o.symbol.flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '')
+  const params: Record<string, string> = {}
+  for (const text of o.param) {
+    const [k, v] = strategies().parseParamArg(text)
+    params[k] = v
+  }
+  if (o.sizeQty !== undefined && o.sizePct !== undefined) throw new ConfigError('give one of --size-qty and --size-pct')
+  const qty = number('--size-qty', o.sizeQty, (n) => n > 0, 'a number of units > 0')
+  const percent = number('--size-pct', o.sizePct, (n) => n > 0 && n <= 1000, 'a percentage of equity in (0, 1000]')
+  const cash = number('--cash', o.cash, (n) => n > 0, 'an amount > 0') ?? 100_000
+  const commission = number('--commission', o.commission, (n) => n >= 0 && n < 1, 'a rate on notional in [0, 1), e.g. 0.0005 for 0.05 %') ?? 0
+  const slippageBps = number('--slippage-bps', o.slippageBps, (n) => n >= 0, 'basis points ≥ 0') ?? 0
+  const loaded = o.strategy === undefined ? undefined : await strategies().loadStrategy(o.strategy, (path) => lazy(path))
+  const { refs, batch } = pipeline.expandSignalsFrom(context.home, o.signalsFrom!)
+  if (batch && symbols.length > 0) throw new ConfigError(`--symbol cannot be given with a batch (${o.signalsFrom}): each model trades its own pair or symbol`)
+  if (batch && o.export !== undefined) throw new ConfigError('--export writes one backtest\'s files; a batch keeps each one\'s in its child run (mtflow runs show RUN)')
+  if (!o.track && batch) throw new ConfigError('a batch is recorded as runs; --no-track applies to one backtest only')
+  const options = {
+    probaThreshold: threshold,
+    ...(loaded === undefined ? {} : { strategy: loaded.strategy, ...(loaded.file === undefined ? {} : { file: loaded.file }) }),
+    params,
+    ...(symbols.length > 0 ? { symbols } : {}),
+    ...(cmd.getOptionValueSource('timeframe') === 'default' ? {} : { timeframe: o.timeframe }),
+    ...(o.start === undefined ? {} : { start: o.start }),
+    ...(o.end === undefined ? {} : { end: o.end }),
+    cash,
+    sizing: (qty !== undefined ? { qty } : { percent: (percent ?? 100) / 100 }) as Sizing,
+    fills: { takerRate: commission, slippageBps },
+    closeAtEnd: o.closeAtEnd === true,
+    ...(o.experiment === undefined ? {} : { experiment: o.experiment }),
+    tags: { 'mtflow.source': 'cli' },
+    ...(o.json === true ? {} : { progress: streamProgressSink(context.stderr) }),
+  }
+  if (batch) {
+    const out = await pipeline.gatedBatch(context.home, { ...options, pattern: o.signalsFrom! })
+    if (o.json === true) return printJson(context, { runId: out.runId, experiment: out.experiment, signalsFrom: o.signalsFrom, probaThreshold: out.probaThreshold, rows: out.rows })
+    context.stdout.write(`${out.rows.length} model-gated backtests (${o.signalsFrom}, p ≥ ${out.probaThreshold}), best Sharpe first; "ungated": the same strategy on the same bars without the gate\n`)
+    context.stdout.write(
+      formatTable(
+        ['target', 'model', 'trades', 'return', 'CAGR', 'Sharpe', 'maxDD', 'win', 'exposure', 'ungated trades', 'ungated return', 'ungated Sharpe', 'ungated maxDD'],
+        out.rows.map((r) => [r.target, r.model, String(r.trades), pct(r.totalReturn), pct(r.cagr), num(r.sharpe), pct(r.maxDrawdown), pct(r.winRate), pct(r.exposure), String(r.ungated_trades), pct(r.ungated_totalReturn), num(r.ungated_sharpe), pct(r.ungated_maxDrawdown)]),
+      ),
+    )
+    context.stdout.write(`run: ${out.runId} with ${out.rows.length} child runs (experiment ${out.experiment}; summary.csv and summary.parquet; mtflow runs show ${out.runId})\n`)
+    return
+  }
+  const g = await pipeline.gatedBacktest(context.home, { ...options, ref: refs[0]!, track: o.track })
+  const config = { strategy: g.strategy, params: g.params, symbols: g.symbols, timeframe: g.timeframe, cash, commission, slippageBps, signalsFrom: g.model, probaThreshold: g.probaThreshold, target: g.target }
+  const exported = o.export === undefined ? [] : bt().exportResults(g.result, o.export, config)
+  if (o.json === true) {
+    return printJson(context, {
+      ...bt().summary(g.result, config),
+      gate: g.gate,
+      ungated: bt().flatMetrics(g.ungated.metrics),
+      ...(exported.length > 0 ? { exported } : {}),
+      ...(g.runId === undefined ? {} : { runId: g.runId, experiment: g.experiment }),
+    })
+  }
+  const a = g.result.metrics
+  const b = g.ungated.metrics
+  const rows: [string, string, string][] = [
+    ['total return', pct(a.totalReturn), pct(b.totalReturn)],
+    ['CAGR', pct(a.cagr), pct(b.cagr)],
+    ['Sharpe', num(a.sharpe), num(b.sharpe)],
+    ['max drawdown', pct(a.maxDrawdown.depth), pct(b.maxDrawdown.depth)],
+    ['trades', String(a.trades?.trades ?? 0), String(b.trades?.trades ?? 0)],
+    ['win rate', pct(a.trades?.winRate ?? NaN), pct(b.trades?.winRate ?? NaN)],
+    ['exposure', pct(a.exposure ?? a.avgExposure), pct(b.exposure ?? b.avgExposure)],
+  ]
+  const time = g.result.time
+  context.stdout.write(`${g.strategy} ${JSON.stringify(g.params)} on ${g.target} ${g.timeframe}, entries where ${g.model} gives p ≥ ${g.probaThreshold} (${g.gate.allowed} let through, ${g.gate.blocked} blocked)\n`)
+  context.stdout.write(`period ${isoTime(time[0]!).slice(0, 10)} → ${isoTime(time[time.length - 1]!).slice(0, 10)} (${time.length} bars${o.start === undefined ? ", from the model's first probability" : ''})\n`)
+  context.stdout.write(formatTable(['metric', 'gated', 'ungated'], rows.map((r) => [...r])))
+  if (exported.length > 0) context.stdout.write(`exported: ${exported.join(', ')}\n`)
+  if (g.runId !== undefined) context.stdout.write(`run: ${g.runId} (experiment ${g.experiment}; mtflow runs show ${g.runId})\n`)
 }
 
 function listStrategies(context: CliContext, json: boolean): void {

@@ -203,6 +203,9 @@ export interface GatedBacktestOptions {
    */
   strategy?: string | Strategy<any>
   file?: string
+  /** If given, the symbols and timeframe the caller expects: they must be the model's (its lineage decides them). */
+  symbols?: readonly string[]
+  timeframe?: string
   /** Strategy params; a pair strategy's `window` defaults to the features' window (the z the model saw). */
   params?: Readonly<Record<string, number | string>>
   /** Default start: the first bar with a probability (before it the model says nothing). */
@@ -260,6 +263,10 @@ async function plan(home: string, options: GatedBacktestOptions, prepared?: Prep
   const threshold = checkThreshold(options.probaThreshold)
   prepared ??= await prepare(home, options.ref)
   const p = prepared.probabilities
+  if (options.symbols !== undefined && options.symbols.length > 0 && options.symbols.join(',') !== p.symbols.join(',')) {
+    throw new ConfigError(`--symbol ${options.symbols.join(',')} contradicts model ${p.model}, which trades ${p.target}; leave --symbol out (the model's lineage gives its symbols)`)
+  }
+  if (options.timeframe !== undefined && options.timeframe !== p.timeframe) throw new ConfigError(`--timeframe ${options.timeframe} contradicts model ${p.model}, whose features are ${p.timeframe}; leave --timeframe out`)
   const first = p.probability.findIndex((v) => !Number.isNaN(v))
   if (first < 0) throw new ConfigError(`model ${p.model}: no bar of ${p.target} ${p.timeframe} in the lake has every feature it reads`)
   const byTime = new Map<number, number>()
