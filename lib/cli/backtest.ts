@@ -286,7 +286,7 @@ async function gatedAction(context: CliContext, o: Common & GatedFlags & { expor
     ['exposure', pct(a.exposure ?? a.avgExposure), pct(b.exposure ?? b.avgExposure)],
   ]
   const time = g.result.time
-  context.stdout.write(`${g.strategy} ${JSON.stringify(g.params)} on ${g.target} ${g.timeframe}, entries where ${g.model} gives p ≥ ${g.probaThreshold} (${g.gate.allowed} let through, ${g.gate.blocked} blocked)\n`)
+  context.stdout.write(`${g.strategy} ${JSON.stringify(g.params)} on ${g.target} ${g.timeframe}, entries where ${g.model} gives p ≥ ${g.probaThreshold} (entry orders: ${g.gate.allowed} let through, ${g.gate.blocked} blocked)\n`)
   context.stdout.write(`period ${isoTime(time[0]!).slice(0, 10)} → ${isoTime(time[time.length - 1]!).slice(0, 10)} (${time.length} bars${o.start === undefined ? ", from the model's first probability" : ''})\n`)
   context.stdout.write(formatTable(['metric', 'gated', 'ungated'], rows.map((r) => [...r])))
   if (exported.length > 0) context.stdout.write(`exported: ${exported.join(', ')}\n`)

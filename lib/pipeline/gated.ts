@@ -78,7 +78,7 @@ export async function modelProbabilities(home: string, ref: string): Promise<Mod
   return (await prepare(home, ref)).probabilities
 }
 
-/** What a gate did in one backtest: entry orders let through and dropped. */
+/** What a gate did in one backtest: entry orders let through and dropped (a pair's entry is two orders, one per leg). */
 export interface GateCounts {
   allowed: number
   blocked: number
@@ -466,7 +466,9 @@ export async function gatedBatch(home: string, options: GatedBatchOptions): Prom
     const children: GatedBacktest[] = []
     for (const planned of plans) {
       progress.tick(0, planned.prepared.probabilities.model)
-      children.push(await execute(home, { ...options, ref: planned.prepared.probabilities.model, experiment: options.experiment ?? 'backtests' }, planned, parent.id))
+      // Progress is per backtest here: the engine's own bar count would interleave with it.
+      const { progress: _engine, ...child } = options
+      children.push(await execute(home, { ...child, ref: planned.prepared.probabilities.model, experiment: options.experiment ?? 'backtests' }, planned, parent.id))
       progress.tick(1, planned.prepared.probabilities.model)
     }
     progress.finish()

@@ -61,7 +61,7 @@ describe('mtflow backtest --signals-from', () => {
     // The text form: both columns, and where the run is.
     const text = await runCli(['--home', home, 'backtest', '--signals-from', ref, '--proba-threshold', '0.6', '--no-track'])
     expect(text.code, text.stderr).toBe(0)
-    expect(text.stdout).toContain(`entries where ${ref} gives p ≥ 0.6 (${out.gate.allowed} let through, ${out.gate.blocked} blocked)`)
+    expect(text.stdout).toContain(`entries where ${ref} gives p ≥ 0.6 (entry orders: ${out.gate.allowed} let through, ${out.gate.blocked} blocked)`)
     expect(text.stdout).toMatch(/^metric +gated +ungated$/m)
     expect(text.stdout).toMatch(new RegExp(`^Sharpe +${out.metrics.sharpe.toFixed(2).replace('.', '\\.')} +${out.ungated.sharpe.toFixed(2).replace('.', '\\.')}$`, 'm'))
     expect(text.stdout).not.toContain('run: ')
