@@ -91,6 +91,7 @@ interface PositionsSource {
 function loadPositions(home: string, ref: string | undefined): PositionsSource {
   if (ref === undefined) return { current: {} }
   if (isFile(ref)) return { current: portfolio().readPositionsFile(ref) }
+  if (/[/\\]|\.(csv|json)$/i.test(ref)) throw new ConfigError(`--positions ${ref}: no such regular file; expected a positions file (JSON {symbol: qty} or CSV symbol,qty) or a deployment name`)
   const l = live()
   const status = l.readStatus(home, ref)
   const current: Record<string, number> = {}
