@@ -3,9 +3,10 @@
 
 import type { DashboardDefinition } from '../lib/report/index.js'
 import { dataCoverage } from './data-coverage.js'
+import { portfolioDashboard } from './portfolio.js'
 import { runComparison } from './run-comparison.js'
 import { strategyPage } from './strategy.js'
 
-export const DASHBOARDS: readonly DashboardDefinition[] = [runComparison, strategyPage, dataCoverage]
+export const DASHBOARDS: readonly DashboardDefinition[] = [runComparison, strategyPage, dataCoverage, portfolioDashboard]
 
-export { dataCoverage, runComparison, strategyPage }
+export { dataCoverage, portfolioDashboard, runComparison, strategyPage }

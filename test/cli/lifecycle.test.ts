@@ -116,6 +116,7 @@ describe('mtflow dashboard', () => {
       ['run-comparison', 1],
       ['strategy', 1],
       ['data-coverage', 1],
+      ['portfolio', 0],
     ])
   })
 
@@ -143,7 +144,7 @@ describe('mtflow dashboard', () => {
     expect(JSON.parse(top1.stdout).runs).toHaveLength(1)
     const unknown = await runCli(['dashboard', 'publish', 'nope'], { env: { MTFLOW_HOME: home } })
     expect(unknown.code).toBe(2)
-    expect(unknown.stderr.trim()).toMatch(/^mtflow: no dashboard named "nope" \(dashboards: run-comparison, strategy, data-coverage\)$/)
+    expect(unknown.stderr.trim()).toMatch(/^mtflow: no dashboard named "nope" \(dashboards: run-comparison, strategy, data-coverage, portfolio\)$/)
     const badParam = await runCli(['dashboard', 'publish', 'strategy', '--param', 'colour=red'], { env: { MTFLOW_HOME: home } })
     expect(badParam.code).toBe(2)
     expect(badParam.stderr).toMatch(/has no param "colour"/)
