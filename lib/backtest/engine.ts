@@ -481,6 +481,11 @@ export class Engine {
     return order
   }
 
+  /** Requests queued outside a bar (an orders file a deployment takes, lib/live) submitted now, in order. */
+  submitQueued(): void {
+    if (this.queue.length > 0) this.drain()
+  }
+
   requestCancel(sleeve: Sleeve, orderId: number, reason = 'cancelled by the strategy'): void {
     this.queue.push({ kind: 'cancel', orderId, sleeve, reason })
   }

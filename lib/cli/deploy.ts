@@ -143,6 +143,18 @@ export function deployCommand(context: DeployContext): Command {
       writeStatus(context, status)
     })
 
+  deploy
+    .command('submit')
+    .description('hand an orders file (portfolio targets --positions NAME --out FILE) to a running deployment: its orders are placed at once under the file\'s client ids')
+    .argument('<name>', 'the deployment')
+    .requiredOption('--orders <file>', 'the orders file, made for this deployment since it last sent an order')
+    .option('--json', 'print what was handed in as JSON')
+    .action((name: string, o: { orders: string }, cmd: Command) => {
+      const r = deployments().submitOrdersFile(context.home, name, o.orders)
+      if (wantsJson(cmd)) return printJson(context, { name, sha256: r.sha256, orders: r.orders, firstSeq: r.firstSeq })
+      context.stdout.write(`handed ${r.orders} order${r.orders === 1 ? '' : 's'} to deployment ${name} (orders/${r.sha256}.json); \`mtflow deploy status ${name}\` shows whether it took them\n`)
+    })
+
   for (const verb of ['stop', 'pause', 'resume'] as const) {
     const cmd = deploy
       .command(verb)

@@ -2,7 +2,7 @@
 // over the target, fsync the directory. Readers see the old file or the new one, never half of either.
 // Each write also clears its target's temp files left by writers that were killed mid-write.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { basename, dirname, join, sep } from 'node:path'
 import { isDeadTemp } from './debris.js'
@@ -101,4 +101,20 @@ export function resolveInside(root: string, relative: string, what = 'path'): st
   const full = join(root, ...segments)
   if (!full.startsWith(join(root) + sep)) throw new ConfigError(`${what} ${JSON.stringify(relative)} leaves its folder`)
   return full
+}
+
+// Small input files read whole (orders, signals, caps, weights, positions): a file that is not a regular file,
+// is too big or cannot be read is one ConfigError naming it.
+/** The text of `file` (a BOM dropped), at most `maxBytes` bytes; `what` names it in errors ("caps file"). */
+export function readTextFile(file: string, what: string, maxBytes: number): string {
+  try {
+    const st = statSync(file)
+    if (!st.isFile()) throw new ConfigError(`${what} ${file} is not a regular file`)
+    if (st.size > maxBytes) throw new ConfigError(`${what} ${file} is ${st.size} bytes; expected at most ${maxBytes}`)
+    return readFileSync(file, 'utf8').replace(/^\uFEFF/, '')
+  } catch (error) {
+    if (error instanceof ConfigError) throw error
+    const code = (error as { code?: string }).code
+    throw new ConfigError(`${what} ${file} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(error)})`}`, { cause: error })
+  }
 }

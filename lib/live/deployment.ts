@@ -6,7 +6,8 @@
 // Workspace layout: deployments/<name>/
 //   journal.jsonl   the order journal (lib/live/journal.ts)
 //   status.json     the last state written (atomically): state, positions, open orders, trades, equity
-//   control.json    the last request from another process: { seq, command, at }
+//   control.json    the last request from another process: { seq, command, at[, file, sha256] }
+//   orders/         orders files handed in by `mtflow deploy submit` (lib/live/orders-file.ts), by sha256
 //   alerts.jsonl    one line per alert (reconciliation differences, guard refusals, halts)
 //   run.pid         { pid, start } while a process runs it (a second start of the same name is refused)
 //   outside.json    live: what the account held of each symbol's base before the deployment's first start
@@ -15,10 +16,10 @@
 // This module loads no exchange library: a live venue and live feeds (ccxt) are built by the caller
 // (lib/cli/deploy.ts) and passed in.
 
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { BrokerError, ConfigError, DataError, errorMessage, isoTime, pidAlive, processStartTime, resolveHome, timeframeMs, writeFileAtomic } from '../core/index.js'
+import { BrokerError, ConfigError, DataError, errorMessage, isoTime, pidAlive, processStartTime, resolveHome, sha256, timeframeMs, writeFileAtomic } from '../core/index.js'
 import { collectResults, logBacktest, type BacktestResult } from '../backtest/index.js'
 import type { Order } from '../backtest/orders.js'
 import { loadBars, type Bars } from '../data/index.js'
@@ -28,6 +29,7 @@ import type { DeploymentConfig } from './config.js'
 import { ReplayFeed, WallClock, type Clock, type FeedBatch, type MarketFeed, type ReplaySeries } from './feed.js'
 import { guardsFor, type Guards } from './guards.js'
 import { OPEN_STATES, OrderJournal, type JournalOrder, type JournalState } from './journal.js'
+import { MAX_ORDERS_FILE_BYTES, readOrdersFile } from './orders-file.js'
 import { appendReconciliation, fetchVenueView, reconcile, type ReconcilableVenue } from './reconcile.js'
 import type { VenueTrade } from './ccxt-venue.js'
 import { EngineSession } from './session.js'
@@ -37,7 +39,7 @@ import type { Venue, VenueEvent, VenueOrderState } from './venue.js'
 const STATUS_TRADES = 1000
 
 export type DeploymentState = 'starting' | 'running' | 'paused' | 'halted' | 'stopped' | 'finished' | 'failed'
-export type ControlCommand = 'stop' | 'pause' | 'resume' | 'flatten'
+export type ControlCommand = 'stop' | 'pause' | 'resume' | 'flatten' | 'orders'
 
 export interface DeploymentStatus {
   name: string
@@ -66,6 +68,8 @@ export interface DeploymentStatus {
   fills: number
   runId?: string
   journal: string
+  /** The last orders file handed in (`deploy submit`): taken (its client ids) or refused (why). */
+  ordersFile?: { file: string; at: string; taken: boolean; orders: number; clientOrderIds?: string[]; reason?: string }
 }
 
 export interface RunDeploymentOptions {
@@ -175,14 +179,37 @@ export function listDeployments(home?: string): DeploymentStatus[] {
 }
 
 /** Ask a running deployment to stop, pause, resume or flatten (it checks between batches and every second). */
-export function requestControl(home: string | undefined, name: string, command: ControlCommand): DeploymentStatus {
+export function requestControl(home: string | undefined, name: string, command: ControlCommand, extra: { file?: string; sha256?: string } = {}): DeploymentStatus {
   const status = readStatus(home, name)
   const dir = deploymentDir(home, name)
   if (!runningPid(dir)) throw new ConfigError(`deployment ${name} is not running (state ${status.state}${status.reason === undefined ? '' : `: ${status.reason}`})`)
   const file = join(dir, 'control.json')
   const seq = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { seq: number }).seq ?? 0) + 1 : 1
-  writeFileAtomic(file, `${JSON.stringify({ seq, command, at: new Date().toISOString() })}\n`, { durable: true })
+  writeFileAtomic(file, `${JSON.stringify({ seq, command, at: new Date().toISOString(), ...extra })}\n`, { durable: true })
   return status
+}
+
+/**
+ * Hands an orders file (`mtflow portfolio targets --positions NAME --out FILE`) to a running deployment: checked
+ * here first against the deployment's journal id and its next sequence number (a file made before the
+ * deployment sent anything else, so its client ids are the next ones), copied into deployments/NAME/orders/
+ * under its sha256 and requested; the deployment checks it again and places its orders at once, in file order,
+ * on the sleeve's book, under exactly the file's client ids (status.json's ordersFile says what became of it).
+ */
+export function submitOrdersFile(home: string | undefined, name: string, file: string): { status: DeploymentStatus; sha256: string; orders: number; firstSeq: number } {
+  const dir = deploymentDir(home, name)
+  const status = readStatus(home, name)
+  if (!runningPid(dir)) throw new ConfigError(`deployment ${name} is not running (state ${status.state}${status.reason === undefined ? '' : `: ${status.reason}`}); orders files go to a running deployment`)
+  const id = journalId(dir, name)
+  // Read only (nothing is appended): the running deployment holds the journal open for writing.
+  const nextSeq = OrderJournal.open(dir, id, { durability: 'step' }).current.nextSeq
+  const content = readOrdersFile(file, { deploymentId: id, nextSeq })
+  const bytes = readFileSync(file)
+  const hash = sha256(bytes)
+  const inbox = join(dir, 'orders')
+  mkdirSync(inbox, { recursive: true })
+  writeFileAtomic(join(inbox, `${hash}.json`), bytes, { durable: true })
+  return { status: requestControl(home, name, 'orders', { file: `${hash}.json`, sha256: hash }), sha256: hash, orders: content.orders.length, firstSeq: content.firstSeq! }
 }
 
 /** The pid running the deployment in `dir`, if that process is alive and is the one that wrote the file. */
@@ -254,6 +281,7 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
   const problems: string[] = []
   let state: DeploymentState = 'starting'
   let reason: string | undefined
+  let ordersFile: DeploymentStatus['ordersFile']
   const startedAt = new Date().toISOString()
   // Cash × weight: the deployment's share of the capital (one sleeve, so the engine's own weights cannot do it).
   const cash = (config.cash ?? 100_000) * config.weight
@@ -374,7 +402,7 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
 
   const tracker = options.track === false ? undefined : new Tracker(home)
   let run: ActiveRun | undefined
-  const status = (): DeploymentStatus => statusOf(config, session, { state, reason, startedAt, bars, lastClose, journal: journal.file, runId: run?.id })
+  const status = (): DeploymentStatus => ({ ...statusOf(config, session, { state, reason, startedAt, bars, lastClose, journal: journal.file, runId: run?.id }), ...(ordersFile === undefined ? {} : { ordersFile }) })
   let written = ''
   const writeStatus = () => {
     writeFileAtomic(join(dir, 'status.json'), `${JSON.stringify(status(), null, 1)}\n`)
@@ -442,10 +470,11 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
     const controlFile = join(dir, 'control.json')
     let controlSeq = existsSync(controlFile) ? ((JSON.parse(readFileSync(controlFile, 'utf8')) as { seq: number }).seq ?? 0) : 0
     let stopRequested: ControlCommand | undefined
-    let wake: (() => void) | undefined
+    let wake: ((why: 'stop' | 'orders') => void) | undefined
+    let ordersRequest: { file: string; sha256: string } | undefined
     const checkControl = () => {
       if (!existsSync(controlFile)) return
-      let request: { seq: number; command: ControlCommand }
+      let request: { seq: number; command: ControlCommand; file?: unknown; sha256?: unknown }
       try {
         request = JSON.parse(readFileSync(controlFile, 'utf8')) as { seq: number; command: ControlCommand }
       } catch {
@@ -453,7 +482,10 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
       }
       if (request.seq <= controlSeq) return
       controlSeq = request.seq
-      if (request.command === 'pause') {
+      if (request.command === 'orders') {
+        ordersRequest = { file: String(request.file), sha256: String(request.sha256) }
+        wake?.('orders')
+      } else if (request.command === 'pause') {
         if (state === 'running') {
           state = 'paused'
           reason = 'paused by request: no new orders; working orders and brackets stay'
@@ -467,23 +499,69 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
         }
       } else {
         stopRequested = request.command
-        wake?.()
+        wake?.('stop')
       }
       writeStatus()
     }
     const timer = setInterval(checkControl, 1000)
     timer.unref()
+    // An orders file handed in by `deploy submit`: checked again here (the journal id, the next sequence
+    // number — nothing sent since it was made — every symbol in the universe, a running deployment), then its
+    // orders are placed at once in file order on the sleeve's book, so each gets the file's client id. An
+    // order that only reduces a position goes as an exit (never more than is held); the rest as entries.
+    // The guards judge them as any other order. Refused whole, with an alert, when any check fails.
+    const takeOrdersFile = (request: { file: string; sha256: string }) => {
+      const at = new Date(clock.now()).toISOString()
+      try {
+        if (!/^[0-9a-f]{64}\.json$/.test(request.file) || request.file !== `${request.sha256}.json`) throw new ConfigError('the request does not name a file of the orders folder by its sha256')
+        const path = join(dir, 'orders', request.file)
+        if (!statSync(path).isFile() || statSync(path).size > MAX_ORDERS_FILE_BYTES) throw new ConfigError('not a regular file of at most 4 MiB')
+        if (sha256(readFileSync(path)) !== request.sha256) throw new ConfigError('its content is not the content submitted (sha256 differs)')
+        if (state !== 'running') throw new ConfigError(`the deployment is ${state}${reason === undefined ? '' : ` (${reason})`}; orders files are taken only while it runs`)
+        const content = readOrdersFile(path, { deploymentId: journal.deploymentId, nextSeq: journal.current.nextSeq })
+        const sleeve = engine.sleeves[0]!
+        for (const o of content.orders) if (!engine.symbols.includes(o.symbol)) throw new ConfigError(`it orders ${o.symbol}, which deployment ${config.name} does not trade (${engine.symbols.join(', ')})`)
+        const placed = content.orders.map((o) => {
+          const held = sleeve.book.positions[engine.symbols.indexOf(o.symbol)]!.qty
+          const reduces = o.side === 'sell' ? held > 0 && o.qty <= held + 1e-12 : held < 0 && o.qty <= -held + 1e-12
+          return engine.request(sleeve, o.side, o.symbol, { qty: o.qty, type: 'market', tag: 'orders-file' }, reduces ? 'exit' : 'entry')
+        })
+        engine.submitQueued()
+        journal.flush()
+        const ids = placed.map((o) => o.cid)
+        const expected = content.orders.map((o) => o.clientOrderId)
+        if (ids.some((id, k) => id !== expected[k])) alert(`orders file ${request.file}: its orders went out under client ids ${ids.join(', ')}, not the file's ${expected.join(', ')}`)
+        ordersFile = { file: request.file, at, taken: true, orders: placed.length, clientOrderIds: ids }
+        log(`deployment ${config.name}: orders file ${request.file} taken: ${placed.length} order${placed.length === 1 ? '' : 's'} (${ids.join(', ')})`)
+      } catch (error) {
+        const why = errorMessage(error)
+        ordersFile = { file: request.file, at, taken: false, orders: 0, reason: why }
+        alert(`orders file ${request.file} refused: ${why}`)
+      }
+      writeStatus()
+    }
     const reconcileEvery = options.reconcileEveryMs ?? 60_000
     let lastReconcile = clock.now()
     let feedStale = false
     try {
       const it = feed.batches()[Symbol.asyncIterator]()
+      // The feed's next batch, kept across wake-ups (an orders file handed in while a live feed waits for its bar).
+      let pending: Promise<IteratorResult<FeedBatch>> | undefined
       for (;;) {
         checkControl()
         if (stopRequested !== undefined) break
-        const stopped = new Promise<'stop'>((resolve) => (wake = () => resolve('stop')))
-        const next = await Promise.race([it.next(), stopped])
+        if (ordersRequest !== undefined) {
+          const request = ordersRequest
+          ordersRequest = undefined
+          takeOrdersFile(request)
+          for (const p of problems.splice(0)) alert(p)
+        }
+        const woken = new Promise<'stop' | 'orders'>((resolve) => (wake = resolve))
+        pending ??= it.next()
+        const next = await Promise.race([pending, woken])
         wake = undefined
+        if (next === 'orders') continue
+        pending = undefined
         if (next === 'stop') {
           // A live feed may be asleep until the next bar: told to stop, it ends now.
           const stoppable = feed as MarketFeed & { stop?: () => void }

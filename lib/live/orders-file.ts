@@ -9,8 +9,7 @@
 // and the signals source), the same for the same content. readOrdersFile is strict: anything it does not
 // expect is one error naming the file and the field.
 
-import { ConfigError, preview, sha256, writeFileAtomic } from '../core/index.js'
-import { readTextFile } from '../portfolio/index.js'
+import { ConfigError, preview, readTextFile, sha256, writeFileAtomic } from '../core/index.js'
 import { SYMBOL } from './config.js'
 import { clientOrderId } from './journal.js'
 

@@ -2,22 +2,9 @@
 // with a size cap: a file that is not a regular file, is too big or cannot be read is one ConfigError
 // naming it. The readers then parse the text and name the line or entry of any problem.
 
-import { readFileSync, statSync } from 'node:fs'
 import { ConfigError } from '../core/index.js'
 
-/** The text of `file` (a BOM dropped), at most `maxBytes` bytes; `what` names it in errors ("caps file"). */
-export function readTextFile(file: string, what: string, maxBytes: number): string {
-  try {
-    const st = statSync(file)
-    if (!st.isFile()) throw new ConfigError(`${what} ${file} is not a regular file`)
-    if (st.size > maxBytes) throw new ConfigError(`${what} ${file} is ${st.size} bytes; expected at most ${maxBytes}`)
-    return readFileSync(file, 'utf8').replace(/^\uFEFF/, '')
-  } catch (error) {
-    if (error instanceof ConfigError) throw error
-    const code = (error as { code?: string }).code
-    throw new ConfigError(`${what} ${file} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(error)})`}`, { cause: error })
-  }
-}
+export { readTextFile } from '../core/index.js'
 
 /**
  * A market symbol: the pattern lib/live/config.ts SYMBOL uses (repeated here: lib/portfolio sits below
