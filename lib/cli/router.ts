@@ -14,11 +14,12 @@ export function routerCommand(context: CliContext): Command {
     .requiredOption('--from <run>', 'a `train` run')
     .requiredOption('--top-k <k>', 'routes kept (the K best pairs or symbols)')
     .option('--metric <name>', 'ranking metric of the train summary: rocAuc, prAuc, f1, directionalAccuracy or logLoss (lowest first)', 'rocAuc')
+    .option('--pairs <list>', 'only these pairs (Y~X) or symbols may be routed, comma-separated (e.g. the champions select kept)')
     .option('--name <name>', 'registered model name (default <family>-router)')
     .option('--stage <stage>', 'None, Staging, Production or Archived', 'Staging')
     .option('--reason <text>', 'the reason recorded in the registry audit log')
     .option('--json', 'print the run, the registered version and the routes as JSON')
-    .action(async (o: { from: string; topK: string; metric: string; name?: string; stage: string; reason?: string; json?: boolean }) => {
+    .action(async (o: { from: string; topK: string; metric: string; pairs?: string; name?: string; stage: string; reason?: string; json?: boolean }) => {
       const topK = Number(o.topK)
       if (!(Number.isInteger(topK) && topK >= 1)) throw new ConfigError(`--top-k must be an integer ≥ 1 (received ${JSON.stringify(o.topK)})`)
       const { routerStep } = lazy('../pipeline/index.js') as typeof import('../pipeline/index.js')
@@ -27,6 +28,7 @@ export function routerCommand(context: CliContext): Command {
         topK,
         metric: o.metric as import('../pipeline/index.js').RouterMetric,
         stage: o.stage as import('../pipeline/index.js').Stage,
+        ...(o.pairs === undefined ? {} : { keys: o.pairs.split(',').map((k) => k.trim()).filter((k) => k !== '') }),
         ...(o.name === undefined ? {} : { name: o.name }),
         ...(o.reason === undefined ? {} : { reason: o.reason }),
       })

@@ -21,6 +21,8 @@ export interface RouterOptions {
   topK: number
   /** Ranking metric of the train run's summary (default rocAuc; logLoss: lower is better). */
   metric?: RouterMetric
+  /** Only these pairs or symbols may be routed (e.g. the champions `select` kept); default all. */
+  keys?: readonly string[]
   /** The registered model's name (default "<family>-router", e.g. "tree-router"). */
   name?: string
   stage?: Stage
@@ -50,14 +52,15 @@ export async function routerStep(home: string, options: RouterOptions): Promise<
     step: 'router',
     name: `router of the top ${options.topK} by ${metric} (${options.from})`,
     inputs: [{ kind: 'run', ref: options.from, sha256: train.manifest.key }],
-    params: { topK: options.topK, metric },
+    params: { topK: options.topK, metric, ...(options.keys === undefined ? {} : { keys: [...options.keys].sort() }) },
     compute: async () => {
       const summary = await readStepTable(home, options.from, train.manifest, 'summary')
       const keys = summary.name as string[]
       const files = summary.model as string[]
       const score = summary[metric] as Float64Array
       const lower = metric === 'logLoss'
-      const order = keys.map((_, i) => i).filter((i) => Number.isFinite(score[i]!)).sort((a, b) => (lower ? score[a]! - score[b]! : score[b]! - score[a]!) || (keys[a]! < keys[b]! ? -1 : 1))
+      if (options.keys !== undefined) for (const k of options.keys) if (!keys.includes(k)) throw new ConfigError(`--pairs names ${k}, which train run ${options.from} has no model of (it has ${keys.join(', ')})`)
+      const order = keys.map((_, i) => i).filter((i) => Number.isFinite(score[i]!) && (options.keys === undefined || options.keys.includes(keys[i]!))).sort((a, b) => (lower ? score[a]! - score[b]! : score[b]! - score[a]!) || (keys[a]! < keys[b]! ? -1 : 1))
       if (order.length === 0) throw new ConfigError(`--from ${options.from}: no model has a finite ${metric}`)
       const chosen = order.slice(0, options.topK)
       const routes = new Map<string, Model>()

@@ -98,6 +98,17 @@ describe('router build', () => {
     expect([wrong.code, wrong.stderr]).toEqual([2, `mtflow: --from ${screen} is a pairs-screen run; expected the run id of a train step\n`])
     const zero = await runCli(['--home', home, 'router', 'build', '--from', train, '--top-k', '0', '--name', 'nope-router'])
     expect([zero.code, zero.stderr]).toEqual([2, 'mtflow: --top-k must be an integer ≥ 1 (received "0")\n'])
+    const unknown = await runCli(['--home', home, 'router', 'build', '--from', train, '--top-k', '2', '--pairs', 'AAA~BBB', '--name', 'nope-router'])
+    expect([unknown.code, unknown.stderr.split(', which')[0]]).toEqual([2, 'mtflow: --pairs names AAA~BBB'])
     expect(new Registry(home).list('models').map((e) => e.name)).not.toContain('nope-router')
+    // --pairs keeps the routes to the pairs named (the champions a selection kept), however they rank.
+    const tracker = new Tracker(home)
+    const manifest = JSON.parse(tracker.readArtifact(train, 'manifest.json').bytes.toString('utf8')) as { tables: { name: string; file: string }[] }
+    const file = join(home, 'summary-limited.parquet')
+    writeFileSync(file, tracker.readArtifact(train, manifest.tables.find((t) => t.name === 'summary')!.file).bytes)
+    const rows = (await (await duckdb()).runAndReadAll(`SELECT name, rocAuc FROM read_parquet('${file}') ORDER BY rocAuc`)).getRowObjects() as { name: string }[]
+    const worst = rows[0]!.name
+    const limited = JSON.parse((await runCli(['--home', home, 'router', 'build', '--from', train, '--top-k', '2', '--pairs', worst, '--name', 'limited-router', '--json'])).stdout) as { routes: { key: string }[] }
+    expect(limited.routes.map((r) => r.key)).toEqual([worst])
   })
 })
