@@ -217,15 +217,22 @@ export class SleeveContext<P> implements Context<P> {
    * its own leg's factors.
    */
   private noteFactorSet(symbol: string, factors: Record<string, number>): void {
-    const sub = this.subscriptions.find((x) => x.symbol === symbol)
-    if (sub === undefined) return
-    const s = this.engine.seriesByKey.get(`${symbol}@${sub.timeframe}`)
-    if (s === undefined || s.i < 0) return
+    let s = this.lastSeries
+    if (s === undefined || s.symbol !== symbol) {
+      const sub = this.subscriptions.find((x) => x.symbol === symbol)
+      if (sub === undefined) return
+      s = this.engine.seriesByKey.get(`${symbol}@${sub.timeframe}`)
+      if (s === undefined) return
+      this.lastSeries = s
+    }
+    if (s.i < 0) return
     this.pendingFactors.push(factors)
     this.pendingSeries.push(s)
     this.pendingBars.push(s.i)
   }
 
+  /** The series of the last order's symbol (orders come mostly on one): no lookup per order. */
+  private lastSeries: SeriesState | undefined = undefined
   private readonly pendingFactors: Record<string, number>[] = []
   private readonly pendingSeries: SeriesState[] = []
   private readonly pendingBars: number[] = []

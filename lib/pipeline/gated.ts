@@ -7,7 +7,7 @@
 
 import { ConfigError, NotFoundError, Progress, type ProgressSink } from '../core/index.js'
 import { backtest, backtestLineage, columnsCsv, flatMetrics, logBacktest, type BacktestResult, type FillModel } from '../backtest/index.js'
-import { resolveKey, tableParquet, type Bars, type TableColumn } from '../data/index.js'
+import { resolveKey, sliceBars, tableParquet, type Bars, type TableColumn } from '../data/index.js'
 import { getStrategy, resolveParams, type Context, type OrderOptions, type OrderView, type Sizing, type Strategy } from '../strategy/index.js'
 import { Registry, Tracker } from '../track/index.js'
 import { modelBars, modelFeatureTable, modelLineage, modelProbabilityColumn, type ModelLineage } from './model-features.js'
@@ -248,6 +248,8 @@ interface Plan {
   file?: string
   params: Record<string, number>
   threshold: number
+  /** The model's probability at a bar time (NaN where it has none). */
+  probabilityAt: (time: number) => number
   start: number | string
   end?: string | number
 }
@@ -280,7 +282,14 @@ async function plan(home: string, options: GatedBacktestOptions, prepared?: Prep
   const params = resolveParams(`strategy ${strategy.name}`, strategy.params, { ...defaults, ...options.params }) as Record<string, number>
   const problem = strategy.validate?.(params)
   if (problem !== undefined) throw new ConfigError(`strategy ${strategy.name}: ${problem}`)
-  return { prepared, strategy, own, ...(options.file === undefined ? {} : { file: options.file }), params, threshold, start: options.start ?? p.time[first]!, ...(options.end === undefined ? {} : { end: options.end }) }
+  strategy.universe(params, { symbols: p.symbols, timeframe: p.timeframe }) // a strategy that cannot trade these symbols says so now
+  const start = options.start ?? new Date(p.time[first]!).toISOString()
+  for (const symbol of p.symbols) {
+    if (sliceBars(prepared.bars[symbol]!, { start, ...(options.end === undefined ? {} : { end: options.end }) }).time.length === 0) {
+      throw new ConfigError(`no bars of ${symbol} ${p.timeframe} between ${start} and ${options.end ?? 'the end'}`)
+    }
+  }
+  return { prepared, strategy, own, ...(options.file === undefined ? {} : { file: options.file }), params, threshold, probabilityAt, start, ...(options.end === undefined ? {} : { end: options.end }) }
 }
 
 const SUMMARY_METRICS = ['trades', 'totalReturn', 'cagr', 'sharpe', 'maxDrawdown', 'winRate', 'exposure'] as const
@@ -294,11 +303,9 @@ function summaryMetrics(result: BacktestResult): Record<(typeof SUMMARY_METRICS)
 async function execute(home: string, options: GatedBacktestOptions, planned: Plan, parentRunId?: string): Promise<GatedBacktest> {
   const { prepared, threshold, params } = planned
   const p = prepared.probabilities
-  const byTime = new Map<number, number>()
-  p.time.forEach((t, i) => byTime.set(t, p.probability[i]!))
   const counts: GateCounts = { allowed: 0, blocked: 0 }
   const ownLong = planned.own
-  const gatedStrategy = ownLong ? planned.strategy : gateEntries(planned.strategy, (time) => (byTime.get(time) ?? NaN) >= threshold, counts)
+  const gatedStrategy = ownLong ? planned.strategy : gateEntries(planned.strategy, (time) => planned.probabilityAt(time) >= threshold, counts)
   const ungatedStrategy = ownLong ? modelLong('buy-and-hold', () => true) : planned.strategy
   const common = {
     params,

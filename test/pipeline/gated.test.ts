@@ -263,6 +263,9 @@ describe('gatedBacktest', () => {
     await expect(gatedBacktest(home, { ref: `${pairModels[0]}@1`, params: { exit: 2.5 } })).rejects.toThrow(/^strategy pairs-zscore: thresholds must satisfy/)
     await expect(gatedBatch(home, { pattern: 'nosuch.*@1' })).rejects.toThrow('--signals-from nosuch.*@1: no registered model\'s name starts with "nosuch."')
     await expect(gatedBatch(home, { pattern: 'gt.*@champion' })).rejects.toThrow(`--signals-from gt.*@champion: ${pairModels.join(', ')} have no version or alias "champion"`)
+    await expect(gatedBacktest(home, { ref: `${pairModels[0]}@1`, end: '2020-01-01' })).rejects.toThrow(/^start 2024-01-\d\dT\d\d:00:00.000Z is after end 2020-01-01$/)
+    await expect(gatedBacktest(home, { ref: `${pairModels[0]}@1`, start: '2030-01-01' })).rejects.toThrow(/^no bars of SYN-[AB]Y 1h between 2030-01-01 and the end$/)
+    await expect(gatedBacktest(home, { ref: symbolModel, strategy: 'pairs-zscore' })).rejects.toThrow('pairs-zscore trades exactly 2 symbols (received 1: SYN-SOLO)')
     // A batch whose second model is unknown: refused before the first one runs.
     await expect(gatedBatch(home, { refs: [`${pairModels[0]}@1`, 'nosuch.model@1'] })).rejects.toThrow('no model named "nosuch.model" in the registry')
     expect(tracker.summaries().length).toBe(before)
