@@ -105,6 +105,7 @@ export async function trainStep(home: string, options: TrainOptions): Promise<St
         if (positives === 0 || positives === n) throw new ConfigError(`dataset ${entry.name}: every row has the same target (${positives === 0 ? 'none' : 'all'} of ${n} positive); a model cannot learn from it — another label or label parameters`)
         const splits = splitsOf(cv, n, options.folds, t.labelEnd as Float64Array, embargo)
         const sums = { rocAuc: 0, prAuc: 0, f1: 0, directionalAccuracy: 0, logLoss: 0 }
+        const counts = { rocAuc: 0, prAuc: 0, f1: 0, directionalAccuracy: 0, logLoss: 0 }
         let folds = 0
         for (const [fold, split] of splits.entries()) {
           const train = rowsOf(all, split.train)
@@ -114,13 +115,19 @@ export async function trainStep(home: string, options: TrainOptions): Promise<St
           const classes = (model.toJSON().classes ?? [0, 1]) as number[]
           const p = probabilityOfOne(model.predictProba(test), test.rows, classes)
           const pred = Float64Array.from(p, (v) => (v >= 0.5 ? 1 : 0))
-          const m = { rocAuc: rocAuc(test.y, p), prAuc: prAuc(test.y, p), f1: f1(test.y, pred), directionalAccuracy: directionalAccuracy(Float64Array.from(test.y, (v) => (v > 0 ? 1 : -1)), Float64Array.from(pred, (v) => (v > 0 ? 1 : -1))), logLoss: logLoss(test.y, p) }
+          // A test block of one class has no ROC or PR AUC (NaN: left out of the means, shown as such per fold).
+          const oneClass = new Set(Array.from(test.y)).size < 2
+          const m = { rocAuc: oneClass ? NaN : rocAuc(test.y, p), prAuc: oneClass ? NaN : prAuc(test.y, p), f1: f1(test.y, pred), directionalAccuracy: directionalAccuracy(Float64Array.from(test.y, (v) => (v > 0 ? 1 : -1)), Float64Array.from(pred, (v) => (v > 0 ? 1 : -1))), logLoss: logLoss(test.y, p) }
           cvRows.push({ name: entry.name, fold: fold + 1, train: train.rows, test: test.rows, ...m })
-          for (const key of Object.keys(sums) as (keyof typeof sums)[]) if (Number.isFinite(m[key])) sums[key] += m[key]
+          for (const key of Object.keys(sums) as (keyof typeof sums)[]) {
+            if (!Number.isFinite(m[key])) continue
+            sums[key] += m[key]
+            counts[key]++
+          }
           folds++
         }
         if (folds === 0) throw new ConfigError(`dataset ${entry.name}: no fold had both classes in its training rows; fewer folds or a longer history`)
-        const means = Object.fromEntries(Object.entries(sums).map(([key, v]) => [key, v / folds])) as typeof sums
+        const means = Object.fromEntries(Object.entries(sums).map(([key, v]) => [key, counts[key as keyof typeof sums] === 0 ? NaN : v / counts[key as keyof typeof sums]])) as typeof sums
         const final = await createModel(family, 'classification', options.hyper ?? {}).fit(all)
         const file = `model-${k}.json`
         packages[file] = serializePackage(packageModel(final, { data: all, metrics: means, description: `${family} on ${entry.name} (${options.dataset}), target: label > 0` }))

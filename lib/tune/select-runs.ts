@@ -49,6 +49,11 @@ export async function selectRuns(home: string, o: SelectRunsOptions): Promise<Se
   const filter = o.filter === undefined ? kinds : `(${o.filter}) and ${kinds}`
   const found = searchRuns(tracker, { experiments: o.experiments === undefined || o.experiments.length === 0 ? undefined : [...o.experiments], filter, maxResults: MAX_RESULTS })
   const parents = new Map<string, Record<string, string>>()
+  const batches = new Map<string, boolean>()
+  const batchOf = (runId: string) => {
+    if (!batches.has(runId)) batches.set(runId, tracker.getRun(runId).tags['mtflow.kind'] === 'backtest-batch')
+    return batches.get(runId)!
+  }
   const candidates: CandidateRun[] = []
   /** Sweep (parent run) → its strategy, for the sweeps some candidates belong to. */
   const sweeps = new Map<string, string>()
@@ -66,7 +71,9 @@ export async function selectRuns(home: string, o: SelectRunsOptions): Promise<Se
     if (model === undefined && strategy === undefined) continue
     const params = strategy === undefined ? {} : Object.fromEntries(Object.keys(strategy.params).filter((k) => r.params[k] !== undefined).map((k) => [k, Number(r.params[k])]))
     const ppy = r.tags['mtflow.kind'] === 'backtest' ? periodsPerYear(tracker, r.info.runId) : undefined
-    candidates.push({ runId: r.info.runId, strategy: strategy?.name ?? name ?? model!.name, params, metrics, ...(model === undefined ? {} : { model }), ...(ppy === undefined ? {} : { periodsPerYear: ppy }) })
+    // A model-gated backtest of a batch (backtest --signals-from 'PREFIX.*@REF', one per pair): a trial of the whole batch.
+    const batch = model !== undefined && r.info.parentRunId !== undefined && batchOf(r.info.parentRunId) ? `batch ${r.info.parentRunId}` : undefined
+    candidates.push({ runId: r.info.runId, strategy: strategy?.name ?? name ?? model!.name, params, metrics, ...(model === undefined ? {} : { model }), ...(ppy === undefined ? {} : { periodsPerYear: ppy }), ...(batch === undefined ? {} : { group: batch }) })
     if (model === undefined && r.tags['mtflow.kind'] === 'sweep-set' && r.info.parentRunId !== undefined) sweeps.set(r.info.parentRunId, strategy!.name)
   }
   // The sets of the same sweeps that the filter left out still count as trials (all the sweep's sets were tried).

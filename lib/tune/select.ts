@@ -63,6 +63,11 @@ export interface CandidateRun {
   model?: { name: string; version: number; threshold?: number }
   /** Bars per year behind the run's annualised `sharpe` (annualised = per-bar × √periodsPerYear). */
   periodsPerYear?: number
+  /**
+   * Its trials group when not the default: the model-gated backtests of one batch (one per pair) were tried
+   * side by side and the best kept, so each is a trial of all of them.
+   */
+  group?: string
 }
 
 export interface RuleCheck {
@@ -158,9 +163,9 @@ export function sharpeMetricOf(metrics: Readonly<Record<string, number>>): strin
   return OOS_SHARPE_METRICS.find((k) => metrics[k] !== undefined) ?? 'sharpe'
 }
 
-/** The trials group of a candidate: its model when it is model-gated, else its strategy. */
+/** The trials group of a candidate: its batch when it has one, else its model when it is model-gated, else its strategy. */
 export function trialGroup(c: CandidateRun): string {
-  return c.model === undefined ? `strategy ${c.strategy}` : `model ${c.model.name}`
+  return c.group ?? (c.model === undefined ? `strategy ${c.strategy}` : `model ${c.model.name}`)
 }
 
 export function selectChampions(candidates: readonly CandidateRun[], rules: SelectionRules, options: SelectOptions = {}): { rules: EffectiveRules; champions: Verdict[]; verdicts: Verdict[] } {
