@@ -132,6 +132,7 @@ export function backtestCommand(context: CliContext): Command {
     .action(async (o: Common & GatedFlags & { export?: string; closeAtEnd?: boolean; list?: boolean }, cmd: Command) => {
       if (o.list === true) return listStrategies(context, o.json === true)
       if (o.signalsFrom !== undefined) return gatedAction(context, o, cmd)
+      if (cmd.getOptionValueSource('probaThreshold') !== 'default') throw new ConfigError('--proba-threshold needs --signals-from MODEL@REF (the model whose probability gates the entries)')
       const c = parseCommon(o)
       const { strategy, file } = await strategies().loadStrategy(o.strategy!, (path) => lazy(path))
       const params = strategies().resolveParams(`strategy ${strategy.name}`, strategy.params, c.params) as Record<string, number>

@@ -398,7 +398,7 @@ export function expandSignalsFrom(home: string, text: string): { refs: string[];
       missing.push(n)
     }
   }
-  if (missing.length > 0) throw new ConfigError(`--signals-from ${text}: ${missing.join(', ')} ha${missing.length === 1 ? 's' : 've'} no version or alias ${JSON.stringify(ref)}`)
+  if (missing.length > 0) throw new ConfigError(`--signals-from ${text}: ${missing.join(', ')} ha${missing.length === 1 ? 's' : 've'} ${ref === undefined ? 'no active version' : `no version or alias ${JSON.stringify(ref)}`}`)
   return { refs: names.map((n) => (ref === undefined ? n : `${n}@${ref}`)), batch: true }
 }
 

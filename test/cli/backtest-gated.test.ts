@@ -100,6 +100,7 @@ describe('mtflow backtest --signals-from', () => {
       [['--signals-from', ref, '--timeframe', '1d'], `mtflow: --timeframe 1d contradicts model ${ref}, whose features are 1h; leave --timeframe out\n`],
       [['--signals-from', ref, '--proba-threshold', 'high'], 'mtflow: --proba-threshold must be a probability ≥ 0 (above 1 blocks every entry) (received "high")\n'],
       [['--signals-from', 'cg.*@1', '--symbol', 'SYN-AY'], 'mtflow: --symbol cannot be given with a batch (cg.*@1): each model trades its own pair or symbol\n'],
+      [['--strategy', 'sma-cross', '--symbol', 'SYN-AY', '--timeframe', '1h', '--proba-threshold', '0.7'], 'mtflow: --proba-threshold needs --signals-from MODEL@REF (the model whose probability gates the entries)\n'],
     ]
     for (const [args, stderr] of cases) {
       const r = await runCli(['--home', home, 'backtest', ...args])
