@@ -59,8 +59,12 @@ describe('mtflow backtest --signals-from', () => {
     expect(out.gate.allowed).toBe(trades.length)
     expect(run.metrics.ungated_sharpe!.value).toBeCloseTo(out.ungated.sharpe, 12)
     // The text form: both columns, and where the run is.
-    const text = await runCli(['--home', home, 'backtest', '--signals-from', ref, '--proba-threshold', '0.6', '--no-track'])
+    const dir = mkdtempSync(join(tmpdir(), 'mtflow-cli-gated-export-'))
+    const text = await runCli(['--home', home, 'backtest', '--signals-from', ref, '--proba-threshold', '0.6', '--no-track', '--export', dir])
     expect(text.code, text.stderr).toBe(0)
+    // The same backtest exported: its trades, and each entry's factor set beside them.
+    expect(readFileSync(join(dir, 'trades.csv'), 'utf8')).toBe(tracker.readArtifact(out.runId, 'trades.csv').bytes.toString('utf8'))
+    expect(readFileSync(join(dir, 'factors.csv'), 'utf8').split('\n')[0]).toContain(',factor.slope_20,factor.r2_20,')
     expect(text.stdout).toContain(`entries where ${ref} gives p ≥ 0.6 (entry orders: ${out.gate.allowed} let through, ${out.gate.blocked} blocked)`)
     expect(text.stdout).toMatch(/^metric +gated +ungated$/m)
     expect(text.stdout).toMatch(new RegExp(`^Sharpe +${out.metrics.sharpe.toFixed(2).replace('.', '\\.')} +${out.ungated.sharpe.toFixed(2).replace('.', '\\.')}$`, 'm'))
