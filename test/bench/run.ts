@@ -16,6 +16,8 @@
 //     real ccxt, the Binance stand-in in its own process, the journal written per event and each intent's
 //     fsync started in the thread pool): p50/p99/max over 2,000 bars after 1,000 of warm-up, the median of 3
 //     runs (BENCH_LIVE_RUNS); reference: p99 ≤ 1 ms (test/bench/live.ts).
+//   pipeline — `mtflow pipeline pairs` on 10 synthetic symbols × 50,000 1h bars as a CLI process, cold and warm
+//     (every step reused), and `infer` of 1,000 rows: p50/p99 in process, and the CLI's (test/bench/pipeline.ts).
 //   ml — a decision tree on 50,000 × 20 to depth 20 (target ≤ 0.5 s) and a 100-tree forest on 2 workers,
 //     against scikit-learn (Debian python3-sklearn) on the same bytes, with held-out accuracy of each.
 
@@ -35,7 +37,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 7)
 // Indicator runs take milliseconds, and this VM's neighbours swing single runs ±2×: a median of 21.
 const INDICATOR_RUNS = 3 * RUNS
 const DATA_RUNS = Number(process.env.BENCH_DATA_RUNS ?? 3)
-// BENCH_ONLY=lake (or notebook, indicators, backtest, live, track, server, ml, tune, report; comma-separated) runs some groups only; BENCH_CASES=adx,rsi
+// BENCH_ONLY=lake (or notebook, indicators, backtest, live, track, server, ml, tune, report, pipeline; comma-separated) runs some groups only; BENCH_CASES=adx,rsi
 // some indicator cases (and streams) only.
 const ONLY = process.env.BENCH_ONLY?.split(',').map((g) => g.trim())
 const wanted = (group: string) => ONLY === undefined || ONLY.includes(group)
@@ -260,6 +262,10 @@ if (wanted('tune')) {
 if (wanted('report')) {
   const { benchReport } = await import('./report.js')
   rows.push(...(await benchReport(progress, RUNS)))
+}
+if (wanted('pipeline')) {
+  const { benchPipeline } = await import('./pipeline.js')
+  rows.push(...(await benchPipeline(progress, RUNS)))
 }
 
 progress('')

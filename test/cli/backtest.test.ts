@@ -38,7 +38,8 @@ describe('mtflow backtest', () => {
     const trades = readFileSync(join(dir, 'trades.csv'), 'utf8').trim().split('\n')
     expect(trades[0]).toBe('strategy,symbol,direction,entryTime,entryPrice,exitTime,exitPrice,qty,fees,pnl,returnPct,mae,mfe,barsHeld,entryOrderId,tag,open,exitReason')
     const factors = readFileSync(join(dir, 'factors.csv'), 'utf8').trim().split('\n')
-    expect(factors[0]).toBe('strategy,entryOrderId,entryTime,rsi(14)')
+    expect(factors[0]!.split(',').slice(0, 4).join(',')).toBe('strategy,entryOrderId,entryTime,rsi(14)')
+    expect(factors[0]).toContain(',factor.slope_20,factor.r2_20,')
     expect(factors.length).toBe(trades.length)
     // Each entry's RSI is below the lower threshold (30): the value the strategy saw.
     for (const line of factors.slice(1)) expect(Number(line.split(',')[3])).toBeLessThan(30)
