@@ -54,3 +54,70 @@ export function factorSet(bars: FactorBars, options: { windows?: readonly number
   for (const k of [1, 5, 20]) out[`ret_${k}`] = pctChange(bars.close, k)
   return out
 }
+
+/**
+ * The factor set at one bar i — what factorSet(bars)[name][i] holds — from the windows ending at i alone:
+ * O(Σ windows) per bar instead of a pass over the whole series (the backtest's factors.csv needs it at each
+ * entry only). The same formulas and the same summation order as the indicators (the least-squares line in
+ * two passes over the window, oldest bar first); the efficiency ratio's path is summed directly where the
+ * indicator keeps a running sum, so the two agree to the last few bits.
+ */
+export function factorsAt(bars: FactorBars, i: number, options: { windows?: readonly number[] } = {}): Record<string, number> {
+  const { high, low, close } = bars
+  const out: Record<string, number> = {}
+  const c = close[i]!
+  for (const w of options.windows ?? DEFAULT_WINDOWS) {
+    // range: (highest high − lowest low over w bars) / close, once w bars are there.
+    let range = NaN
+    if (i >= w - 1) {
+      let hi = -Infinity
+      let lo = Infinity
+      for (let k = i - w + 1; k <= i; k++) {
+        const h = high[k]!
+        const l = low[k]!
+        if (h !== h || l !== l) {
+          hi = NaN
+          break
+        }
+        if (h > hi) hi = h
+        if (l < lo) lo = l
+      }
+      range = (hi - lo) / c
+    }
+    out[`range_${w}`] = range
+    // Efficiency ratio: |c_i − c_{i−w}| / Σ |c_k − c_{k−1}| over the w changes.
+    let trend = NaN
+    if (i >= w) {
+      let path = 0
+      for (let k = i - w + 1; k <= i; k++) path += Math.abs(close[k]! - close[k - 1]!)
+      trend = Math.abs(c - close[i - w]!) / path
+    }
+    out[`trend_${w}`] = trend
+    // The least-squares line through the last n = max(2, w) closes against bar number.
+    const n = Math.max(2, w)
+    let slope = NaN
+    let r2 = NaN
+    if (i >= n - 1) {
+      const xMean = (n - 1) / 2
+      let sxx = 0
+      for (let j = 0; j < n; j++) sxx += (j - xMean) ** 2
+      const from = i - n + 1
+      let mean = 0
+      for (let j = 0; j < n; j++) mean += close[from + j]!
+      mean /= n
+      let sxy = 0
+      let syy = 0
+      for (let j = 0; j < n; j++) {
+        const dy = close[from + j]! - mean
+        sxy += (j - xMean) * dy
+        syy += dy * dy
+      }
+      r2 = syy === 0 ? NaN : (sxy * sxy) / (sxx * syy)
+      slope = sxy / sxx / c
+    }
+    out[`slope_${w}`] = slope
+    out[`r2_${w}`] = r2
+  }
+  for (const k of [1, 5, 20]) out[`ret_${k}`] = i >= k ? c / close[i - k]! - 1 : NaN
+  return out
+}
