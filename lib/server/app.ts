@@ -12,6 +12,7 @@ import { FilterError, Registry, Tracker } from '../track/index.js'
 import { apiRoutes, sendJson } from './api.js'
 import { loadServedModel, modelRoutes, registryModelRoutes, type LoadedModel } from './models.js'
 import { pageRoutes } from './pages.js'
+import { ChampionServing, type ChampionOptions } from './champion.js'
 
 export interface AppOptions {
   home: string
@@ -26,6 +27,8 @@ export interface AppOptions {
   maxScoringBodyBytes?: number
   /** Milliseconds one scoring request may take (default MTFLOW_SCORING_BUDGET_MS, else 10 s): past it, a 503. */
   scoringBudgetMs?: number
+  /** Champion/challenger serving: its clock and prediction log (champion.ts). */
+  champion?: ChampionOptions
 }
 
 export function createApp(options: AppOptions): Hono {
@@ -36,19 +39,21 @@ export function createApp(options: AppOptions): Hono {
     { method: 'GET', path: /^\/models\/[^/]+\/(ping|version)$/ },
   ])
   app.route('/api', apiRoutes({ tracker, registry }))
-  app.route('/models', registryModelRoutes(registry, { budgetMs: options.scoringBudgetMs }))
+  app.route('/models', registryModelRoutes(registry, { budgetMs: options.scoringBudgetMs, champion: new ChampionServing(registry, options.champion) }))
   pageRoutes(app, { tracker, registry })
   return app
 }
 
 /** `mtflow models serve NAME@ALIAS`: one model's /ping, /version and /invocations, loaded once. */
 export function createModelApp(options: AppOptions & { ref: string }): { app: Hono; loaded: LoadedModel } {
-  const loaded = loadServedModel(new Registry(options.home), options.ref)
+  const registry = new Registry(options.home)
+  const loaded = loadServedModel(registry, options.ref)
+  const champion = new ChampionServing(registry, { ...options.champion, startRef: options.ref })
   const tokenFree = [
     { method: 'POST', path: /^\/invocations$/ },
     { method: 'GET', path: /^\/(ping|version)$/ },
   ]
-  return { app: modelRoutes(baseApp(options, tokenFree), loaded, { budgetMs: options.scoringBudgetMs }), loaded }
+  return { app: modelRoutes(baseApp(options, tokenFree), loaded, { budgetMs: options.scoringBudgetMs, champion }), loaded }
 }
 
 /** The scoring route, of `mtflow serve` (/models/REF/invocations) and of `mtflow models serve` (/invocations). */

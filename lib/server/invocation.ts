@@ -111,7 +111,12 @@ export function readInvocation(text: string, pkg: ModelPackage): Matrix {
 
 /** The response body, serialized (numbers JSON cannot hold as the strings "NaN", "Infinity", "-Infinity"). */
 export function scoreToJson(loaded: { pkg: ModelPackage; model: Model }, m: Matrix): string {
-  return JSON.stringify(score(loaded, m), (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v))
+  return resultToJson(score(loaded, m))
+}
+
+/** A scored result (score's object) as the response body. */
+export function resultToJson(result: Record<string, unknown>): string {
+  return JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v))
 }
 
 /** Checked before any row is copied. */

@@ -14,10 +14,11 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { capMessage, ConfigError, FileIntegrityError, moduleDir, preview } from '../core/index.js'
-import { loadPackage, scoringCost, type Model, type ModelPackage } from '../ml/index.js'
+import { loadPackage, scoringCost, type Matrix, type Model, type ModelPackage } from '../ml/index.js'
 import type { Registry } from '../track/index.js'
 import { sendJson } from './api.js'
-import { readInvocation, scoreToJson } from './invocation.js'
+import { readInvocation, resultToJson, score } from './invocation.js'
+import type { ChampionServing } from './champion.js'
 import type { ScoreJob, ScoreReply } from './score-worker.js'
 
 /** A worker's reply that answers the request (not "send me the model again"). */
@@ -39,6 +40,8 @@ export interface LoadedModel {
 export interface ServingOptions {
   /** Milliseconds one scoring request may take, queueing included (default: MTFLOW_SCORING_BUDGET_MS, else 10 s). */
   budgetMs?: number
+  /** Champion/challenger serving (shadow, A/B, expiry, the prediction log: champion.ts); absent, the plain routes. */
+  champion?: ChampionServing
 }
 
 /** Bodies up to this size are parsed here; a batch is scored here when rows × cost per row stays under INLINE_WORK. */
@@ -66,20 +69,30 @@ async function invocations(c: Context, loaded: LoadedModel, scorer: Scorer): Pro
   const started = Date.now()
   const type = c.req.header('content-type') ?? ''
   if (!/^application\/json\b/i.test(type)) return sendJson(c, { error: `send the rows as JSON (Content-Type: application/json; received ${preview(type)})` }, 415)
-  const text = await c.req.text()
+  const scored = await scoreRequest(loaded, await c.req.text(), scorer, started, c.req.raw.signal)
+  if (scored.status === 200) return c.body(scored.body, 200, JSON_TYPE)
+  return sendJson(c, { error: capMessage(scored.error, MAX_MESSAGE) }, scored.status)
+}
+
+/** A scored request: the body, and (when scored on this thread) the rows and the result, for the prediction log. */
+export type Scored = { status: 200; body: string; m?: Matrix; result?: Record<string, unknown> } | { status: 400 | 500 | 503; error: string }
+
+/** Score a request's body text: here when small, else in a worker thread (bad input is a 400, never thrown). */
+export async function scoreRequest(loaded: LoadedModel, text: string, scorer: Scorer, started: number, signal?: AbortSignal): Promise<Scored> {
   try {
     if (text.length <= INLINE_BYTES) {
       const m = readInvocation(text, loaded.pkg)
       const cost = (loaded.costPerRow ??= scoringCost(loaded.pkg.model))
-      if (m.rows * cost <= INLINE_WORK) return c.body(scoreToJson(loaded, m), 200, JSON_TYPE)
+      if (m.rows * cost <= INLINE_WORK) {
+        const result = score(loaded, m)
+        return { status: 200, body: resultToJson(result), m, result }
+      }
     }
   } catch (error) {
-    if (error instanceof ConfigError) return sendJson(c, { error: capMessage(error.message, MAX_MESSAGE) }, 400)
+    if (error instanceof ConfigError) return { status: 400, error: error.message }
     throw error
   }
-  const reply = await scorer.run(loaded, text, started, c.req.raw.signal)
-  if (reply.status === 200) return c.body(reply.body, 200, JSON_TYPE)
-  return sendJson(c, { error: capMessage(reply.error, MAX_MESSAGE) }, reply.status)
+  return scorer.run(loaded, text, started, signal)
 }
 
 const JSON_TYPE = { 'content-type': 'application/json; charset=utf-8' }
@@ -97,7 +110,7 @@ interface Slot {
  * at most; one that runs over the budget or whose client went away is terminated, which is what stops the
  * work. The budget counts from the request's arrival: over it, the answer is a 503.
  */
-class Scorer {
+export class Scorer {
   private running = 0
   private readonly waiting: (() => void)[] = []
   private readonly idle: Slot[] = []
@@ -211,7 +224,9 @@ export function modelRoutes(app: Hono, loaded: LoadedModel, options: ServingOpti
   const scorer = new Scorer(scoringBudget(options))
   app.get('/ping', (c) => sendJson(c, { status: 'ok', model: `${loaded.name}@${loaded.version}` }))
   app.get('/version', (c) => sendJson(c, describe(loaded)))
-  app.post('/invocations', (c) => invocations(c, loaded, scorer))
+  const { champion } = options
+  const ref = `${loaded.name}@${loaded.version}`
+  app.post('/invocations', (c) => (champion === undefined ? invocations(c, loaded, scorer) : champion.invoke(c, champion.startRef ?? ref, { fixed: loaded, score: (l, t, s, g) => scoreRequest(l, t, scorer, s, g) })))
   return app
 }
 
@@ -255,7 +270,8 @@ export function registryModelRoutes(registry: Registry, options: ServingOptions 
     return sendJson(c, { status: 'ok', model: `${loaded.name}@${loaded.version}` })
   })
   app.get('/:ref/version', (c) => sendJson(c, describe(load(c.req.param('ref')))))
-  app.post('/:ref/invocations', (c) => invocations(c, load(c.req.param('ref')), scorer))
+  const { champion } = options
+  app.post('/:ref/invocations', (c) => (champion === undefined ? invocations(c, load(c.req.param('ref')), scorer) : champion.invoke(c, c.req.param('ref'), { load, score: (l, t, s, g) => scoreRequest(l, t, scorer, s, g) })))
   return app
 }
 
