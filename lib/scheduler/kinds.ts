@@ -1,0 +1,89 @@
+// The code of each job kind. ingest and pipeline run their CLI verb in this process (the CLI hands the
+// runner a `verb`: lib/ never imports lib/cli); report finds the newest finished run of an experiment (and
+// filter) and runs `report RUN --out FILE`; retrain and reoptimise are library calls (./retrain.ts,
+// ./reoptimise.ts); monitor calls lib/monitor's evaluateMonitors, loaded when the job runs, and hands the
+// triggers it fired back to the scheduler.
+
+import { mkdirSync } from 'node:fs'
+import { dirname, isAbsolute, join } from 'node:path'
+import { ConfigError } from '../core/index.js'
+import { searchRuns, Tracker } from '../track/index.js'
+import { resolveTime, verbFlags, type JobKind } from './args.js'
+import { schedulerDir } from './jobs.js'
+import { reoptimiseStrategy, type ReoptimiseMetric } from './reoptimise.js'
+import { retrainModel } from './retrain.js'
+import type { JobContext, JobHandler, JobOutcome } from './runner.js'
+
+function needVerb(c: JobContext): (args: string[]) => Promise<string> {
+  if (c.verb === undefined) throw new ConfigError(`job ${c.job.name}: ${c.job.kind} jobs run a CLI verb; run them through \`mtflow scheduler\``)
+  return c.verb
+}
+
+/** The shape of lib/monitor's entry point as the monitor job calls it. */
+interface MonitorModule {
+  evaluateMonitors(home: string, options: Record<string, unknown> & { now: number }): Promise<{ firedTriggers?: string[] } & Record<string, unknown>> | ({ firedTriggers?: string[] } & Record<string, unknown>)
+}
+
+/** lib/monitor, loaded when a monitor job runs (a specifier in a variable: the scheduler builds without it). */
+async function loadMonitor(): Promise<MonitorModule> {
+  const specifier = '../monitor/index.js'
+  let mod: Partial<MonitorModule>
+  try {
+    mod = (await import(specifier)) as Partial<MonitorModule>
+  } catch (error) {
+    throw new ConfigError(`monitor jobs need lib/monitor, which could not be loaded (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`, { cause: error })
+  }
+  if (typeof mod.evaluateMonitors !== 'function') throw new ConfigError('monitor jobs need lib/monitor\'s evaluateMonitors, which this build lacks')
+  return mod as MonitorModule
+}
+
+const ingest: JobHandler = async (c) => {
+  const out = await needVerb(c)(['ingest', 'ccxt', ...verbFlags('ingest', c.job.args, c.now), '--json'])
+  const reports = JSON.parse(out) as { inserted?: number; bars?: number }[]
+  const count = (k: 'inserted' | 'bars') => (Array.isArray(reports) ? reports.reduce((a, r) => a + (typeof r[k] === 'number' ? r[k]! : 0), 0) : 0)
+  return { summary: `ingest: ${Array.isArray(reports) ? reports.length : 0} series`, metrics: { series: Array.isArray(reports) ? reports.length : 0, inserted: count('inserted') } }
+}
+
+const pipeline: JobHandler = async (c) => {
+  const out = JSON.parse(await needVerb(c)(['pipeline', 'pairs', ...verbFlags('pipeline', c.job.args, c.now), '--json'])) as { runId?: string; champions?: unknown[] }
+  if (out.runId !== undefined) c.run.setTag('mtflow.job.pipeline', out.runId)
+  return { summary: `pipeline run ${out.runId ?? '?'}, ${out.champions?.length ?? 0} champions`, metrics: { champions: out.champions?.length ?? 0 } }
+}
+
+const report: JobHandler = async (c) => {
+  const a = c.job.args as { experiment: string; filter?: string; out?: string }
+  const tracker = new Tracker(c.home)
+  const filter = `attributes.status = "FINISHED"${a.filter === undefined ? '' : ` and (${a.filter})`}`
+  const found = searchRuns(tracker, { experiments: [a.experiment], filter, maxResults: 1 })
+  const latest = found.runs[0]
+  if (latest === undefined) throw new ConfigError(`job ${c.job.name}: no finished run in experiment ${a.experiment}${a.filter === undefined ? '' : ` matching ${a.filter}`}`)
+  const out = a.out === undefined ? join(schedulerDir(c.home), 'reports', `${c.job.name}.html`) : isAbsolute(a.out) ? a.out : join(c.home, a.out)
+  mkdirSync(dirname(out), { recursive: true })
+  await needVerb(c)(['report', latest.info.runId, '--out', out, '--json'])
+  c.run.setTag('mtflow.job.report', latest.info.runId)
+  return { summary: `tearsheet of run ${latest.info.runId} in ${out}` }
+}
+
+const retrain: JobHandler = async (c) => {
+  const a = c.job.args as { model: string; from?: string; alias?: string }
+  const r = await retrainModel(c.home, { model: a.model, from: a.from, alias: a.alias, now: c.now, by: `job ${c.job.name}` })
+  c.run.setTags({ 'mtflow.job.model': `${r.model}@${r.version}`, 'mtflow.job.train': r.runs.train })
+  return { summary: `${r.model}@${r.alias} → v${r.version}${r.created ? '' : ' (the same model as before)'}, refitted from v${r.fromVersion} (train run ${r.runs.train})`, metrics: { version: r.version, created: r.created ? 1 : 0 } }
+}
+
+const reoptimise: JobHandler = async (c) => {
+  const a = c.job.args as { strategy: string; symbol: string; timeframe: string; source?: string; trials?: number; metric?: ReoptimiseMetric; start?: string; seed?: number; commission?: number; cash?: number; study?: string; from?: string; alias?: string }
+  const r = await reoptimiseStrategy(c.home, { ...a, start: a.start === undefined ? undefined : resolveTime(a.start, c.now), now: c.now, study: a.study ?? `reoptimise-${c.job.name}`, by: `job ${c.job.name}`, load: c.load })
+  c.run.setTags({ 'mtflow.job.strategy': `${r.strategy}@${r.version}` })
+  c.run.logParams(Object.fromEntries(Object.entries(r.params).map(([k, v]) => [`best.${k}`, v])))
+  return { summary: `${r.strategy}@${r.alias} → v${r.version}: ${r.value.toFixed(4)} vs the champion's ${r.championValue.toFixed(4)} (${r.trials} trials)`, metrics: { version: r.version, value: r.value, championValue: r.championValue, trials: r.trials } }
+}
+
+const monitor: JobHandler = async (c): Promise<JobOutcome> => {
+  const { evaluateMonitors } = await loadMonitor()
+  const result = await evaluateMonitors(c.home, { ...c.job.args, now: c.now })
+  const triggers = Array.isArray(result?.firedTriggers) ? result.firedTriggers.filter((t): t is string => typeof t === 'string') : []
+  return { summary: triggers.length === 0 ? 'no trigger fired' : `fired ${triggers.join(', ')}`, metrics: { triggers: triggers.length }, triggers }
+}
+
+export const kindHandlers: Record<JobKind, JobHandler> = { ingest, retrain, reoptimise, monitor, report, pipeline }

@@ -1,0 +1,97 @@
+// The reoptimise job: a persistent study (a workspace study, <home>/studies/<name>.jsonl, resumed by every
+// run of the job) over the champion strategy's parameter space, warm-started by enqueuing the champion's
+// own parameters as the run's first trial, each trial a backtest on the lake's bars from `start` to the
+// run's start. The best parameters found so far are registered as a strategy version (the champion's
+// source, params.json with them) and aliased `challenger`. Trials of earlier runs saw older windows: the
+// study warm-starts the sampler, and the champion's trial re-scores the incumbent on today's window.
+
+import { ConfigError } from '../core/index.js'
+import { backtest } from '../backtest/index.js'
+import { loadBars } from '../data/index.js'
+// launch.ts, not lib/live's index: the one function that loads a registered strategy version's module.
+import { deploymentStrategy } from '../live/launch.js'
+import type { ModuleLoader } from '../strategy/index.js'
+import { createStudy, spaceFromParamSpace } from '../tune/index.js'
+import { Registry } from '../track/index.js'
+
+export type ReoptimiseMetric = 'sharpe' | 'sortino' | 'calmar' | 'totalReturn' | 'cagr'
+
+export interface ReoptimiseOptions {
+  strategy: string
+  symbol: string
+  timeframe: string
+  source?: string
+  /** Trials this run adds (default 20). */
+  trials?: number
+  metric?: ReoptimiseMetric
+  /** First bar searched (ISO); default: the lake's first. */
+  start?: string
+  /** The window's end (epoch ms): the run's start. */
+  now: number
+  seed?: number
+  commission?: number
+  cash?: number
+  /** The study's name (reopened by every run). */
+  study: string
+  from?: string
+  alias?: string
+  by?: string
+  load?: ModuleLoader
+}
+
+export interface ReoptimiseResult {
+  strategy: string
+  fromVersion: number
+  version: number
+  created: boolean
+  alias: string
+  params: Record<string, number>
+  value: number
+  championValue: number
+  trials: number
+}
+
+export async function reoptimiseStrategy(home: string, o: ReoptimiseOptions): Promise<ReoptimiseResult> {
+  const from = o.from ?? 'champion'
+  const alias = o.alias ?? 'challenger'
+  const metric = o.metric ?? 'sharpe'
+  const trials = o.trials ?? 20
+  const registry = new Registry(home)
+  const champion = registry.resolve('strategies', `${o.strategy}@${from}`)
+  const strategy = await deploymentStrategy(registry, { name: champion.name, version: champion.version, sha256: champion.sha256 }, o.load ?? ((path) => import(path)))
+  const championParams: Record<string, number> = { ...Object.fromEntries(Object.entries(strategy.params).map(([k, d]) => [k, (d as { default: number }).default])), ...((champion.params ?? {}) as Record<string, number>) }
+  const bars = await loadBars(home, { symbol: o.symbol, timeframe: o.timeframe, ...(o.source === undefined ? {} : { source: o.source }), ...(o.start === undefined ? {} : { start: o.start }), end: o.now })
+  if (bars.time.length < 2) throw new ConfigError(`reoptimise ${o.strategy}: the lake holds ${bars.time.length} bars of ${o.symbol} ${o.timeframe} in the window`)
+  const study = createStudy({ name: o.study, direction: 'maximize', storage: { home }, space: spaceFromParamSpace(strategy.params as never), ...(o.seed === undefined ? {} : { seed: o.seed }) })
+  const before = study.trials.length
+  study.enqueueTrial(championParams)
+  const score = (params: Record<string, number>) => {
+    const r = backtest({ strategy, params, symbols: [o.symbol], timeframe: o.timeframe, data: { [o.symbol]: bars }, ...(o.cash === undefined ? {} : { cash: o.cash }), ...(o.commission === undefined ? {} : { fills: { takerRate: o.commission } }) })
+    return r.metrics[metric] as number
+  }
+  let championValue = NaN
+  await study.optimize(
+    (trial) => {
+      const value = score(trial.params as Record<string, number>)
+      if (trial.number === before) championValue = value
+      return value
+    },
+    { nTrials: trials },
+  )
+  // The best of this run's window only: earlier runs' trials scored older bars.
+  const mine = study.trials.filter((t) => t.number >= before && t.state === 'complete' && Number.isFinite(t.values?.[0]))
+  if (mine.length === 0) throw new ConfigError(`reoptimise ${o.strategy}: no trial gave a finite ${metric} (did the strategy trade?)`)
+  const best = mine.reduce((a, b) => (b.values![0]! > a.values![0]! ? b : a))
+  const params = best.params as Record<string, number>
+  const source = champion.files.find((f) => /^source\.[cm]?[tj]s$/.test(f.name))
+  if (source === undefined) throw new ConfigError(`strategy ${champion.name}@${champion.version} holds no source file`)
+  const { version, created } = registry.register('strategies', champion.name, {
+    files: { [source.name]: registry.readFile('strategies', `${champion.name}@${champion.version}`, source.name), 'params.json': `${JSON.stringify(params, null, 2)}\n` },
+    params,
+    runs: [],
+    ...(champion.source === undefined ? {} : { source: champion.source }),
+    description: `reoptimised from ${champion.name}@${champion.version}: ${metric} ${best.values![0]!.toFixed(4)} (champion's ${championValue.toFixed(4)}) on ${o.symbol} ${o.timeframe} to ${new Date(o.now).toISOString()}, study ${o.study}`,
+  })
+  registry.setAlias('strategies', champion.name, alias, version.version, `${o.by ?? 'reoptimise'}: best of ${mine.length} trials of study ${o.study} on ${o.symbol} ${o.timeframe} to ${new Date(o.now).toISOString()} (${metric} ${best.values![0]!.toFixed(4)} vs the champion v${champion.version}'s ${championValue.toFixed(4)})`)
+  return { strategy: champion.name, fromVersion: champion.version, version: version.version, created, alias, params, value: best.values![0]!, championValue, trials: mine.length }
+}
