@@ -1,0 +1,286 @@
+// The scheduler (lib/scheduler) on lib/live's ManualClock: next fire times across the UK's DST changes
+// (worked out by hand from the rule: BST = UTC+1 from 01:00 UTC on the last Sunday of March to 01:00 UTC
+// on the last Sunday of October), overlap, runs missed while down (skip vs run-once), retries with their
+// backoff times, a time limit, a failing job beside a healthy one, triggers, and what is recorded (history
+// lines, tracked runs, state.json). Job code is replaced by test handlers; no test waits on real time.
+
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { ManualClock } from '../../lib/live/index.js'
+import { checkJob, nextRun, parseJobs, readHistory, readJobs, Scheduler, type JobHandler, type JobSpec } from '../../lib/scheduler/index.js'
+import { Tracker } from '../../lib/track/index.js'
+
+const home = () => mkdtempSync(join(tmpdir(), 'mtflow-scheduler-'))
+const at = (iso: string) => Date.parse(iso)
+const job = (over: Partial<JobSpec> & { name: string; cron: string }): JobSpec => checkJob({ kind: 'monitor', args: {}, ...over }, 0)
+
+/** Let promise chains and the scheduler's bookkeeping run until `done` holds (bounded, never timed). */
+async function until(done: () => boolean, rounds = 500): Promise<void> {
+  for (let i = 0; i < rounds && !done(); i++) await new Promise((r) => setImmediate(r))
+  expect(done()).toBe(true)
+}
+
+describe('next run times', () => {
+  it('follow Europe/London across both DST changes', () => {
+    const nine = { cron: '0 9 * * *', timezone: 'Europe/London' }
+    // 28 March 2026 is a Saturday (GMT, 09:00 = 09:00Z); the clocks go forward on Sunday 29 March (BST, 09:00 = 08:00Z).
+    expect(new Date(nextRun(nine, at('2026-03-27T12:00:00Z'))!).toISOString()).toBe('2026-03-28T09:00:00.000Z')
+    expect(new Date(nextRun(nine, at('2026-03-28T09:00:00Z'))!).toISOString()).toBe('2026-03-29T08:00:00.000Z')
+    expect(new Date(nextRun(nine, at('2026-03-29T08:00:00Z'))!).toISOString()).toBe('2026-03-30T08:00:00.000Z')
+    // And back on Sunday 25 October 2026: 09:00 BST = 08:00Z on the 24th, 09:00 GMT = 09:00Z on the 25th.
+    expect(new Date(nextRun(nine, at('2026-10-24T07:00:00Z'))!).toISOString()).toBe('2026-10-24T08:00:00.000Z')
+    expect(new Date(nextRun(nine, at('2026-10-24T08:00:00Z'))!).toISOString()).toBe('2026-10-25T09:00:00.000Z')
+    // 01:30 does not exist on 29 March (01:00 GMT → 02:00 BST): croner runs it an hour later, 02:30 BST = 01:30Z.
+    expect(new Date(nextRun({ cron: '30 1 * * *', timezone: 'Europe/London' }, at('2026-03-29T00:00:00Z'))!).toISOString()).toBe('2026-03-29T01:30:00.000Z')
+    // 01:30 occurs twice on 25 October: it runs once, at the first (01:30 BST = 00:30Z); the next is the 26th's 01:30 GMT.
+    const half = { cron: '30 1 * * *', timezone: 'Europe/London' }
+    expect(new Date(nextRun(half, at('2026-10-25T00:00:00Z'))!).toISOString()).toBe('2026-10-25T00:30:00.000Z')
+    expect(new Date(nextRun(half, at('2026-10-25T00:30:00Z'))!).toISOString()).toBe('2026-10-26T01:30:00.000Z')
+    // UTC when no time zone is given.
+    expect(new Date(nextRun(job({ name: 'u', cron: '0 9 * * *' }), at('2026-03-29T00:00:00Z'))!).toISOString()).toBe('2026-03-29T09:00:00.000Z')
+  })
+
+  it('the running scheduler wakes at exactly those times', async () => {
+    const h = home()
+    const clock = new ManualClock(at('2026-03-28T00:00:00Z'))
+    const starts: string[] = []
+    const scheduler = new Scheduler({ home: h, clock, jobs: [job({ name: 'nine', cron: '0 9 * * *', timezone: 'Europe/London' })], handlers: { monitor: async (c) => void starts.push(new Date(c.now).toISOString()) } })
+    const running = scheduler.run()
+    await until(() => clock.waiting > 0)
+    clock.advance(at('2026-03-28T09:00:00Z') - clock.now())
+    await until(() => starts.length === 1)
+    await until(() => readHistory(h).length === 1 && clock.waiting > 0)
+    // One hour before the next run nothing happens; at it, the job runs.
+    clock.advance(at('2026-03-29T07:00:00Z') - clock.now())
+    for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r))
+    expect(starts).toHaveLength(1)
+    clock.advance(at('2026-03-29T08:00:00Z') - clock.now())
+    await until(() => starts.length === 2)
+    scheduler.stop()
+    await running
+    expect(starts).toEqual(['2026-03-28T09:00:00.000Z', '2026-03-29T08:00:00.000Z'])
+    const state = JSON.parse(readFileSync(join(h, 'scheduler', 'state.json'), 'utf8')) as { jobs: Record<string, { lastRun: number; lastStatus: string }> }
+    expect(state.jobs.nine!.lastRun).toBe(at('2026-03-29T08:00:00Z'))
+    expect(state.jobs.nine!.lastStatus).toBe('ok')
+  })
+})
+
+describe('overlap', () => {
+  it('a job still running is not started again: the fire is a skipped line with error overlap', async () => {
+    const h = home()
+    const clock = new ManualClock(at('2026-01-05T10:00:00Z'))
+    let release: () => void = () => undefined
+    let starts = 0
+    const slow: JobHandler = async () => {
+      starts++
+      if (starts === 1) await new Promise<void>((r) => (release = r))
+    }
+    const scheduler = new Scheduler({ home: h, clock, jobs: [job({ name: 'slow', cron: '* * * * *' })], handlers: { monitor: slow } })
+    clock.advance(60_000) // 10:01: due
+    scheduler.tick()
+    await until(() => starts === 1)
+    clock.advance(60_000) // 10:02: still running
+    scheduler.tick()
+    expect(readHistory(h)).toEqual([{ job: 'slow', time: '2026-01-05T10:02:00.000Z', status: 'skipped', ms: 0, error: 'overlap: the previous run is still going', trigger: 'cron' }])
+    expect(() => scheduler.runTrigger('slow')).not.toThrow() // a trigger is refused the same way
+    expect(readHistory(h).map((l) => [l.status, l.trigger])).toEqual([['skipped', 'cron'], ['skipped', 'trigger']])
+    release()
+    await scheduler.idle()
+    clock.advance(60_000) // 10:03: free again
+    await Promise.all(scheduler.tick())
+    expect(starts).toBe(2)
+    expect(readHistory(h).map((l) => `${l.time} ${l.status}`)).toEqual(['2026-01-05T10:02:00.000Z skipped', '2026-01-05T10:02:00.000Z skipped', '2026-01-05T10:01:00.000Z ok', '2026-01-05T10:03:00.000Z ok'])
+  })
+})
+
+describe('runs missed while down', () => {
+  const down = (missed: 'skip' | 'run-once') => {
+    const h = home()
+    mkdirSync(join(h, 'scheduler'), { recursive: true })
+    // Last run at 10:00; the scheduler comes back at 15:30: the hourly fires 11:00 … 15:00 (five) were missed.
+    writeFileSync(join(h, 'scheduler', 'state.json'), JSON.stringify({ jobs: { hourly: { lastRun: at('2026-01-05T10:00:00Z') } } }))
+    const clock = new ManualClock(at('2026-01-05T15:30:00Z'))
+    const runs: number[] = []
+    const scheduler = new Scheduler({ home: h, clock, jobs: [job({ name: 'hourly', cron: '0 * * * *', missed })], handlers: { monitor: async (c) => void runs.push(c.now) } })
+    return { h, clock, runs, scheduler }
+  }
+
+  it('skip (the default): one skipped line naming the five, nothing run until the next fire time', async () => {
+    const { h, clock, runs, scheduler } = down('skip')
+    await scheduler.runOnce()
+    expect(runs).toEqual([])
+    const lines = readHistory(h)
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatchObject({ job: 'hourly', status: 'skipped', time: '2026-01-05T15:30:00.000Z' })
+    expect(lines[0]!.error).toContain('missed 5 runs')
+    expect(lines[0]!.error).toContain('2026-01-05T11:00:00.000Z … 2026-01-05T15:00:00.000Z')
+    expect(new Date(scheduler.nextRun(scheduler.jobs[0]!)!).toISOString()).toBe('2026-01-05T16:00:00.000Z')
+    clock.advance(30 * 60_000)
+    await scheduler.runOnce()
+    expect(runs).toEqual([at('2026-01-05T16:00:00Z')])
+  })
+
+  it('run-once: one run at once for all five, then on schedule', async () => {
+    const { h, clock, runs, scheduler } = down('run-once')
+    await scheduler.runOnce()
+    expect(runs).toEqual([at('2026-01-05T15:30:00Z')])
+    expect(readHistory(h).map((l) => l.status)).toEqual(['ok'])
+    await scheduler.runOnce() // nothing more is due at 15:30
+    expect(runs).toHaveLength(1)
+    clock.advance(30 * 60_000)
+    await scheduler.runOnce()
+    expect(runs).toEqual([at('2026-01-05T15:30:00Z'), at('2026-01-05T16:00:00Z')])
+  })
+
+  it('a fire seen within graceMs is due, not missed (a cron-driven `run --once` a few seconds late)', async () => {
+    const h = home()
+    const clock = new ManualClock(at('2026-01-05T16:00:20Z'))
+    const runs: number[] = []
+    const scheduler = new Scheduler({ home: h, clock, jobs: [job({ name: 'hourly', cron: '0 * * * *', graceMs: 30_000 })], handlers: { monitor: async (c) => void runs.push(c.now) } })
+    await scheduler.runOnce()
+    expect(runs).toEqual([at('2026-01-05T16:00:20Z')])
+    const h2 = home()
+    mkdirSync(join(h2, 'scheduler'))
+    writeFileSync(join(h2, 'scheduler', 'state.json'), JSON.stringify({ jobs: { hourly: { lastRun: at('2026-01-05T15:00:00Z') } } }))
+    const late = new Scheduler({ home: h2, clock: new ManualClock(at('2026-01-05T16:00:40Z')), jobs: [job({ name: 'hourly', cron: '0 * * * *', graceMs: 30_000 })], handlers: { monitor: async (c) => void runs.push(c.now) } })
+    await late.runOnce()
+    expect(runs).toHaveLength(1) // 40 s late > 30 s: missed (skip)
+    expect(readHistory(h2).map((l) => [l.status, l.error])).toEqual([['skipped', 'missed 1 run while the scheduler was not running (2026-01-05T16:00:00.000Z); policy skip: next at its next fire time']])
+  })
+})
+
+describe('retries, time limits and failures', () => {
+  it('retries after backoffMs, then twice that, by the clock; one tracked run and one history line', async () => {
+    const h = home()
+    const clock = new ManualClock(at('2026-02-01T00:00:00Z'))
+    const attempts: number[] = []
+    const flaky: JobHandler = async (c) => {
+      attempts.push(c.now === at('2026-02-01T00:00:00Z') ? clock.now() - c.now : NaN)
+      if (attempts.length < 3) throw new Error(`boom ${attempts.length}`)
+      return { summary: 'done', metrics: { rows: 7 } }
+    }
+    const scheduler = new Scheduler({ home: h, clock, jobs: [job({ name: 'flaky', cron: '0 0 1 1 *', retries: 3, backoffMs: 1000 })], handlers: { monitor: flaky } })
+    const [done] = scheduler.runTrigger('flaky', 'manual')
+    await until(() => attempts.length === 1 && clock.waiting === 1)
+    clock.advance(999)
+    for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r))
+    expect(attempts).toHaveLength(1)
+    clock.advance(1)
+    await until(() => attempts.length === 2 && clock.waiting === 1)
+    clock.advance(2000)
+    const record = await done!
+    expect(attempts).toEqual([0, 1000, 3000])
+    expect(record).toMatchObject({ job: 'flaky', status: 'ok', ms: 3000, attempts: 3, trigger: 'manual' })
+    const run = new Tracker(h).getRun((record as { runId: string }).runId)
+    expect(run.info.status).toBe('FINISHED')
+    expect(run.tags).toMatchObject({ 'mtflow.kind': 'job', 'mtflow.job': 'flaky', 'mtflow.trigger': 'manual', 'mtflow.job.summary': 'done' })
+    expect(run.metrics.attempts!.value).toBe(3)
+    expect(run.metrics.rows!.value).toBe(7)
+    expect(new Tracker(h).getExperiment('scheduler').name).toBe('scheduler')
+    expect(readHistory(h)).toEqual([{ job: 'flaky', time: '2026-02-01T00:00:00.000Z', status: 'ok', ms: 3000, runId: run.info.runId, trigger: 'manual', attempts: 3 }])
+  })
+
+  it('an attempt past timeoutMs fails (its signal aborted); retries exhausted: status failed, the run FAILED', async () => {
+    const h = home()
+    const clock = new ManualClock(at('2026-02-01T00:00:00Z'))
+    const signals: AbortSignal[] = []
+    const hang: JobHandler = (c) => {
+      signals.push(c.signal)
+      return new Promise(() => undefined)
+    }
+    const scheduler = new Scheduler({ home: h, clock, jobs: [job({ name: 'hang', cron: '0 0 1 1 *', timeoutMs: 5000, retries: 1, backoffMs: 100 })], handlers: { monitor: hang } })
+    const [done] = scheduler.runTrigger('hang')
+    await until(() => signals.length === 1)
+    clock.advance(4999)
+    for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r))
+    expect(signals[0]!.aborted).toBe(false)
+    clock.advance(1) // 5000: the first attempt times out; the retry waits 100
+    await until(() => signals[0]!.aborted && clock.waiting >= 1)
+    clock.advance(100)
+    await until(() => signals.length === 2)
+    clock.advance(5000)
+    const record = await done!
+    expect(record).toMatchObject({ status: 'failed', error: 'timed out after 5000 ms', ms: 10_100, attempts: 2, trigger: 'trigger' })
+    const run = new Tracker(h).getRun((record as { runId: string }).runId)
+    expect(run.info.status).toBe('FAILED')
+    expect(run.tags['mtflow.error']).toBe('timed out after 5000 ms')
+    expect(scheduler.active).toEqual([])
+  })
+
+  it('a failing job does not stop the others nor the scheduler', async () => {
+    const h = home()
+    const clock = new ManualClock(at('2026-01-05T10:00:30Z'))
+    const good: string[] = []
+    const scheduler = new Scheduler({
+      home: h,
+      clock,
+      // 30 s after 10:00 with a 10 s grace: the 10:00 fire is not due at the start (with the default 60 s it would be).
+      jobs: [job({ name: 'bad', cron: '* * * * *', kind: 'report', args: { experiment: 'x' }, graceMs: 10_000 }), job({ name: 'good', cron: '* * * * *', graceMs: 10_000 })],
+      handlers: { report: async () => { throw new Error('disk on fire') }, monitor: async (c) => void good.push(new Date(c.now).toISOString()) },
+    })
+    const running = scheduler.run()
+    for (const minute of ['10:01', '10:02']) {
+      clock.advance(at(`2026-01-05T${minute}:00Z`) - clock.now())
+      await until(() => readHistory(h).filter((l) => l.time === `2026-01-05T${minute}:00.000Z`).length === 2 && clock.waiting > 0)
+    }
+    scheduler.stop()
+    await running
+    expect(good).toEqual(['2026-01-05T10:01:00.000Z', '2026-01-05T10:02:00.000Z'])
+    const lines = readHistory(h)
+    expect(lines.filter((l) => l.job === 'bad').map((l) => [l.status, l.error])).toEqual([['failed', 'disk on fire'], ['failed', 'disk on fire']])
+    const tracker = new Tracker(h)
+    for (const l of lines) expect(tracker.getRun(l.runId!).info.status).toBe(l.status === 'ok' ? 'FINISHED' : 'FAILED')
+    expect(JSON.parse(readFileSync(join(h, 'scheduler', 'state.json'), 'utf8')).jobs.bad.lastStatus).toBe('failed')
+  })
+})
+
+describe('triggers', () => {
+  it("a monitor job's fired triggers start the jobs of those names (trigger: trigger); a glob matches several", async () => {
+    const h = home()
+    const clock = new ManualClock(at('2026-01-05T10:00:00Z'))
+    const ran: string[] = []
+    const scheduler = new Scheduler({
+      home: h,
+      clock,
+      jobs: [job({ name: 'watch', cron: '0 0 1 1 *' }), job({ name: 'retrain-a', cron: '0 0 1 1 *', kind: 'retrain', args: { model: 'a' } }), job({ name: 'retrain-b', cron: '0 0 1 1 *', kind: 'retrain', args: { model: 'b' } }), job({ name: 'other', cron: '0 0 1 1 *', kind: 'retrain', args: { model: 'c' } })],
+      handlers: { monitor: async () => ({ triggers: ['retrain-*'] }), retrain: async (c) => void ran.push(`${c.job.name} ${c.trigger}`) },
+    })
+    scheduler.runTrigger('watch', 'manual')
+    await scheduler.idle()
+    expect(ran.sort()).toEqual(['retrain-a trigger', 'retrain-b trigger'])
+    expect(() => scheduler.runTrigger('nope')).toThrow('no job matches "nope"; jobs: watch, retrain-a, retrain-b, other')
+  })
+})
+
+describe('bad input', () => {
+  const one = (j: Record<string, unknown>) => () => parseJobs({ jobs: [{ name: 'j', cron: '0 * * * *', kind: 'monitor', args: {}, ...j }] })
+  it('one line naming the job and what was expected', () => {
+    expect(one({ cron: '61 * * * *' })).toThrow(/^job j: cron "61 \* \* \* \*" is not a valid cron expression \(.*minute.*\); expected 5 or 6 fields/)
+    expect(one({ cron: 'every day' })).toThrow('job j: cron "every day" is not a valid cron expression')
+    expect(one({ kind: 'backup' })).toThrow('job j: kind must be one of ingest, retrain, reoptimise, monitor, report, pipeline (received "backup")')
+    expect(one({ timezone: 'Mars/Olympus' })).toThrow('job j: timezone must be an IANA time zone such as "Europe/London" (received "Mars/Olympus")')
+    expect(one({ missed: 'all' })).toThrow('job j: missed must be "skip" or "run-once" (received "all")')
+    expect(one({ retries: -1 })).toThrow('job j: retries must be an integer in [0, 100] (received -1)')
+    expect(one({ timeoutMs: 0 })).toThrow('job j: timeoutMs must be an integer ≥ 1 (received 0)')
+    expect(one({ kind: 'retrain', args: {} })).toThrow('job j: retrain jobs need args.model')
+    expect(one({ kind: 'retrain', args: { model: 'm@champion' } })).toThrow('job j: args.model is a model name without @')
+    expect(one({ kind: 'report', args: { experiment: 'e', when: 'now' } })).toThrow('job j: report jobs take no args.when; they take experiment, filter, out')
+    expect(one({ kind: 'ingest', args: { exchange: 'binance', symbols: ['BTC/USDT'], timeframe: '1h', since: 'yesterday' } })).toThrow('job j: args.since must be an ISO date/time, "now" or a time before the run such as "-3d"')
+    expect(one({ kind: 'ingest', args: { exchange: 'binance', symbols: 'BTC/USDT', timeframe: '1h', since: '-3d', apiUrl: 'file:///etc/passwd' } })).toThrow('job j: args.apiUrl must be an http(s) URL (received "file:///etc/passwd")')
+    expect(one({ kind: 'reoptimise', args: { strategy: 's', symbol: 'X', timeframe: '1d', metric: 'luck' } })).toThrow('job j: args.metric must be one of sharpe, sortino, calmar, totalReturn, cagr (received "luck")')
+    expect(one({ schedule: 'daily' })).toThrow('job j: unknown field "schedule"')
+    expect(() => parseJobs({ jobs: [{ name: 'a b', cron: '* * * * *', kind: 'monitor' }] })).toThrow('jobs[0]: name must be 1–64 letters, digits, . _ - (received "a b")')
+    expect(() => parseJobs({ jobs: [{ name: 'j', cron: '* * * * *', kind: 'monitor' }, { name: 'j', cron: '0 * * * *', kind: 'monitor' }] })).toThrow('job j is declared twice in jobs file; job names must be unique')
+    expect(() => parseJobs([])).toThrow('jobs file must be a JSON object { "jobs": [ … ] }')
+  })
+
+  it('a jobs file that is not JSON is named; no file means no jobs', () => {
+    const h = home()
+    expect(readJobs(h).jobs).toEqual([])
+    mkdirSync(join(h, 'scheduler'))
+    writeFileSync(join(h, 'scheduler', 'jobs.json'), '{ "jobs": [ ')
+    expect(() => readJobs(h)).toThrow(`jobs file ${join(h, 'scheduler', 'jobs.json')} is not valid JSON`)
+  })
+})
