@@ -24,12 +24,21 @@ interface MonitorModule {
   evaluateMonitors(home: string, options: Record<string, unknown> & { now: number }): Promise<{ firedTriggers?: string[] } & Record<string, unknown>> | ({ firedTriggers?: string[] } & Record<string, unknown>)
 }
 
-/** lib/monitor, loaded when a monitor job runs (a specifier in a variable: the scheduler builds without it). */
+/**
+ * lib/monitor, loaded when a monitor job runs (a specifier in a variable: the scheduler builds without it).
+ * `require` first — the CLI and tslab load lib/ as CommonJS through tsx, whose hook maps .js to .ts for
+ * require but not for a dynamic import() of a computed name — then import() (ESM, as under vitest).
+ */
 async function loadMonitor(): Promise<MonitorModule> {
   const specifier = '../monitor/index.js'
   let mod: Partial<MonitorModule>
   try {
-    mod = (await import(specifier)) as Partial<MonitorModule>
+    try {
+      if (typeof require !== 'function') throw new Error('no require here')
+      mod = require(specifier) as Partial<MonitorModule>
+    } catch {
+      mod = (await import(specifier)) as Partial<MonitorModule>
+    }
   } catch (error) {
     throw new ConfigError(`monitor jobs need lib/monitor, which could not be loaded (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`, { cause: error })
   }
