@@ -10,6 +10,7 @@ import { capMessage, clipEchoes, CorruptFileError, errorMessage, FileIntegrityEr
 import { accessControl, type AccessOptions } from './access.js'
 import { FilterError, Registry, Tracker } from '../track/index.js'
 import { apiRoutes, sendJson } from './api.js'
+import { createMetrics } from './metrics.js'
 import { loadServedModel, modelRoutes, registryModelRoutes, type LoadedModel } from './models.js'
 import { pageRoutes } from './pages.js'
 import { ChampionServing, type ChampionOptions } from './champion.js'
@@ -51,7 +52,7 @@ export function createModelApp(options: AppOptions & { ref: string }): { app: Ho
   const champion = new ChampionServing(registry, { ...options.champion, startRef: options.ref })
   const tokenFree = [
     { method: 'POST', path: /^\/invocations$/ },
-    { method: 'GET', path: /^\/(ping|version)$/ },
+    { method: 'GET', path: /^\/(ping|version|metrics)$/ },
   ]
   return { app: modelRoutes(baseApp(options, tokenFree), loaded, { budgetMs: options.scoringBudgetMs, champion }), loaded }
 }
@@ -66,6 +67,9 @@ function baseApp(options: AppOptions, tokenFree: AccessOptions['tokenFree']): Ho
   const homes = [...new Set([resolve(options.home), options.home])].filter((h) => h.length > 1).sort((a, b) => b.length - a.length)
   const hideHome = (message: string) => homes.reduce((m, h) => m.split(h).join('$MTFLOW_HOME'), message)
   const app = new Hono()
+  // Every request is counted and timed (metrics.ts), refused ones included; GET /metrics is below.
+  const metrics = createMetrics({ home: options.home })
+  app.use('*', metrics.middleware)
 
   // Headers set before the handler runs are part of the response it builds; set afterwards they would
   // make the adapter turn its light response into a full fetch Response (and encode the body again).
@@ -87,6 +91,9 @@ function baseApp(options: AppOptions, tokenFree: AccessOptions['tokenFree']): Ho
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next()
     return SCORING_PATH.test(c.req.path) ? scoringLimit(c, next) : limit(c, next)
   })
+
+  // /metrics keeps the access rules: the token on `mtflow serve`; on a model server, loopback needs none (like /ping).
+  app.get('/metrics', metrics.handler)
 
   app.notFound((c) => {
     const path = new URL(c.req.url).pathname

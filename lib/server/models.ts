@@ -19,6 +19,7 @@ import type { Registry } from '../track/index.js'
 import { sendJson } from './api.js'
 import { readInvocation, resultToJson, score } from './invocation.js'
 import type { ChampionServing } from './champion.js'
+import { noteScoring } from './metrics.js'
 import type { ScoreJob, ScoreReply } from './score-worker.js'
 
 /** A worker's reply that answers the request (not "send me the model again"). */
@@ -69,7 +70,7 @@ async function invocations(c: Context, loaded: LoadedModel, scorer: Scorer): Pro
   const started = Date.now()
   const type = c.req.header('content-type') ?? ''
   if (!/^application\/json\b/i.test(type)) return sendJson(c, { error: `send the rows as JSON (Content-Type: application/json; received ${preview(type)})` }, 415)
-  const scored = await scoreRequest(loaded, await c.req.text(), scorer, started, c.req.raw.signal)
+  const scored = await scoringFor(c, scorer)(loaded, await c.req.text(), started, c.req.raw.signal)
   if (scored.status === 200) return c.body(scored.body, 200, JSON_TYPE)
   return sendJson(c, { error: capMessage(scored.error, MAX_MESSAGE) }, scored.status)
 }
@@ -96,6 +97,18 @@ export async function scoreRequest(loaded: LoadedModel, text: string, scorer: Sc
 }
 
 const JSON_TYPE = { 'content-type': 'application/json; charset=utf-8' }
+
+/** scoreRequest with the model that answers the request and its rows noted for /metrics (metrics.ts). Only a
+ * request's first scoring is noted: a shadow scores the same rows after the answer has gone out. */
+function scoringFor(c: Context, scorer: Scorer): (loaded: LoadedModel, text: string, started: number, signal?: AbortSignal) => Promise<Scored> {
+  return async (loaded, text, started, signal) => {
+    const note = noteScoring(c, loaded)
+    const scored = await scoreRequest(loaded, text, scorer, started, signal)
+    // Rows scored in a worker are counted once its reply says how many (a `rows` field).
+    if (note !== undefined && scored.status === 200) note.rows = scored.m?.rows ?? ('rows' in scored && typeof scored.rows === 'number' ? scored.rows : undefined)
+    return scored
+  }
+}
 
 /** A scoring worker and the models it has read (their package text is sent once per worker). */
 interface Slot {
@@ -226,7 +239,7 @@ export function modelRoutes(app: Hono, loaded: LoadedModel, options: ServingOpti
   app.get('/version', (c) => sendJson(c, describe(loaded)))
   const { champion } = options
   const ref = `${loaded.name}@${loaded.version}`
-  app.post('/invocations', (c) => (champion === undefined ? invocations(c, loaded, scorer) : champion.invoke(c, champion.startRef ?? ref, { fixed: loaded, score: (l, t, s, g) => scoreRequest(l, t, scorer, s, g) })))
+  app.post('/invocations', (c) => (champion === undefined ? invocations(c, loaded, scorer) : champion.invoke(c, champion.startRef ?? ref, { fixed: loaded, score: scoringFor(c, scorer) })))
   return app
 }
 
@@ -271,7 +284,7 @@ export function registryModelRoutes(registry: Registry, options: ServingOptions 
   })
   app.get('/:ref/version', (c) => sendJson(c, describe(load(c.req.param('ref')))))
   const { champion } = options
-  app.post('/:ref/invocations', (c) => (champion === undefined ? invocations(c, load(c.req.param('ref')), scorer) : champion.invoke(c, c.req.param('ref'), { load, score: (l, t, s, g) => scoreRequest(l, t, scorer, s, g) })))
+  app.post('/:ref/invocations', (c) => (champion === undefined ? invocations(c, load(c.req.param('ref')), scorer) : champion.invoke(c, c.req.param('ref'), { load, score: scoringFor(c, scorer) })))
   return app
 }
 
