@@ -11,7 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { seededRandom } from '../../lib/core/index.js'
 import { DecisionTreeClassifier, packageModel, registerPackage } from '../../lib/ml/index.js'
 import { PredictionLog } from '../../lib/server/champion.js'
-import { createApp, startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
+import { createApp, createModelApp, startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { Registry, Tracker } from '../../lib/track/index.js'
 import { promoteChallenger, promotionLog, rollback, rollbackOnBreach, writeServingConfig } from '../../lib/track/promotion.js'
 
@@ -121,7 +121,33 @@ describe('champion/challenger serving', () => {
     expect(shadow.map((l) => l.prediction)).toEqual(Array.from(v2Model.predict(m)))
     expect(shadow.every((l) => l.version === 2 && l.requestId === 'shadow-1')).toBe(true)
     expect(shadow.map((l) => l.row)).toEqual(records)
-    // the app reached through `mtflow models serve NAME@champion` honours the same config
+  })
+
+  it('`mtflow models serve NAME@champion` honours the same config: champion bytes answered, the shadow logged', async () => {
+    writeServingConfig(home, 'direction', { champion: 'champion', challenger: 'challenger', mode: 'shadow' })
+    const token = workspaceToken(home)
+    const single = await startServer({ home, token, port: 0, app: createModelApp({ home, token, ref: 'direction@champion', champion: { now: () => clock, log } }).app })
+    try {
+      const res = await fetch(`${single.url}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'serve-1' }, body: JSON.stringify({ inputs: records }) })
+      expect(res.headers.get('x-model-version')).toBe('1')
+      expect(await res.text()).toBe(expectedBody(v1Model))
+      const lines = await loggedAtLeast(2 * probe.rows)
+      expect(lines.filter((l) => l.role === 'shadow' && l.requestId === 'serve-1').map((l) => l.prediction)).toEqual(Array.from(v2Model.predict({ X: probe.X, rows: probe.rows, columns })))
+    } finally {
+      await single.close()
+    }
+  })
+
+  it('the prediction log holds at most maxPendingBytes in memory: past it, records are dropped and counted', async () => {
+    const small = new PredictionLog(join(home, 'small'), { maxPendingBytes: 1000, flushMs: 3_600_000 })
+    const rec = { time: clock, requestId: 'x', model: 'direction', version: 1, role: 'champion' as const, row: { z: 1 }, prediction: 1 }
+    const size = JSON.stringify(rec).length + 1
+    const fits = Math.floor(1000 / size)
+    for (let i = 0; i < fits + 5; i++) small.add([rec])
+    expect(small.dropped).toBe(5)
+    await small.close()
+    expect(readFileSync(small.file('direction', clock), 'utf8').trim().split('\n')).toHaveLength(fits)
+    expect(small.written).toBe(fits)
   })
 
   it('ab: 10,000 requests split within binomial bounds, each where sha256 of its id says; retries are sticky', async () => {
@@ -165,7 +191,7 @@ describe('champion/challenger serving', () => {
   it('a request id that is not 1–128 printable characters is a 400 naming the header', async () => {
     const res = await post('/models/direction/invocations', { inputs: [records[0]] }, { 'x-request-id': 'a b' })
     expect(res.status).toBe(400)
-    expect((await res.json()).error).toMatch(/x-request-id/)
+    expect(((await res.json()) as { error: string }).error).toMatch(/x-request-id/)
   })
 
   it('expiry: past expireAfter the version answers 503 naming it and its age, with one alert line however many requests', async () => {
@@ -176,7 +202,7 @@ describe('champion/challenger serving', () => {
     for (let k = 0; k < 3; k++) {
       const res = await post('/models/direction/invocations', { inputs: [records[0]] })
       expect(res.status).toBe(503)
-      const body = await res.json()
+      const body = (await res.json()) as { error: string; version: number; ageMs: number }
       expect(body.error).toMatch(/direction@1 has expired: registered 31\.5 days ago, older than its expireAfter of 30d/)
       expect(body.version).toBe(1)
       expect(body.ageMs).toBe(31.5 * DAY)
@@ -289,7 +315,7 @@ describe('promotion and rollback', () => {
     writeFileSync(join(home, 'serving', 'direction.json'), '{"mode": "shadow"')
     const res = await post('/models/direction/invocations', { inputs: [records[0]] })
     expect(res.status).toBe(500)
-    expect((await res.json()).error).toMatch(/serving\/direction\.json is corrupt/)
+    expect(((await res.json()) as { error: string }).error).toMatch(/serving\/direction\.json is corrupt/)
     writeServingConfig(home, 'direction', { mode: 'single' })
   })
 })
