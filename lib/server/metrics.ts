@@ -181,7 +181,7 @@ function workspaceGauges(home: string, registers: Registry[]): void {
     }
   } })
   const jobFailures = new Counter({ name: 'mtflow_job_failures_total', help: 'Failed runs of a scheduled job', labelNames: jobLabels, registers })
-  const jobLast = new Gauge({ name: 'mtflow_job_last_run_timestamp_seconds', help: "When a job's latest run ended (Unix seconds)", labelNames: jobLabels, registers })
+  const jobLast = new Gauge({ name: 'mtflow_job_last_run_timestamp_seconds', help: "The time of a job's latest run, as its history line gives it (Unix seconds)", labelNames: jobLabels, registers })
   const jobDuration = new Gauge({ name: 'mtflow_job_last_duration_seconds', help: "How long a job's latest run took", labelNames: jobLabels, registers })
   const jobOk = new Gauge({ name: 'mtflow_job_last_success', help: "1 when a job's latest run succeeded, 0 when it failed", labelNames: jobLabels, registers })
 
