@@ -47,10 +47,10 @@ async function loadMonitor(): Promise<MonitorModule> {
 }
 
 const ingest: JobHandler = async (c) => {
-  const out = await needVerb(c)(['ingest', 'ccxt', ...verbFlags('ingest', c.job.args, c.now), '--json'])
-  const reports = JSON.parse(out) as { inserted?: number; bars?: number }[]
-  const count = (k: 'inserted' | 'bars') => (Array.isArray(reports) ? reports.reduce((a, r) => a + (typeof r[k] === 'number' ? r[k]! : 0), 0) : 0)
-  return { summary: `ingest: ${Array.isArray(reports) ? reports.length : 0} series`, metrics: { series: Array.isArray(reports) ? reports.length : 0, inserted: count('inserted') } }
+  const out = JSON.parse(await needVerb(c)(['ingest', 'ccxt', ...verbFlags('ingest', c.job.args, c.now), '--json'])) as unknown
+  const reports = (Array.isArray(out) ? out : []) as { symbol?: string; added?: number; accepted?: number }[]
+  const sum = (k: 'added' | 'accepted') => reports.reduce((a, r) => a + (typeof r[k] === 'number' ? r[k]! : 0), 0)
+  return { summary: `ingest: ${reports.map((r) => `${r.symbol} +${r.added ?? 0}`).join(', ')}`, metrics: { series: reports.length, added: sum('added'), accepted: sum('accepted') } }
 }
 
 const pipeline: JobHandler = async (c) => {
