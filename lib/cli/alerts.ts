@@ -27,7 +27,7 @@ export function alertsCommand(context: CliContext): Command {
     .description('send one test alert through every sink (exit 1 when a sink fails)')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
-      const alerting = loadAlerting(context.home, { stdout: context.stdout })
+      const alerting = loadAlerting(context.home, { stdout: sinkStream(context, o.json) })
       if (alerting.sinks.length === 0) throw new ConfigError(`no sinks to test: ${alertsConfigFile(context.home)} is absent or lists none`)
       const out = await alerting.test()
       if (out.deliveries.some((d) => !d.ok)) context.exitCode = 1
@@ -53,7 +53,7 @@ export function alertsCommand(context: CliContext): Command {
     .description("send new lines of every deployments/NAME/alerts.jsonl through the sinks (each line once)")
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
-      const alerting = loadAlerting(context.home, { stdout: context.stdout })
+      const alerting = loadAlerting(context.home, { stdout: sinkStream(context, o.json) })
       const out = await forwardDeploymentAlerts(context.home, { alerting })
       if (o.json === true) return printJson(context, out)
       const sent = out.filter((a) => a.sent).length
@@ -61,6 +61,11 @@ export function alertsCommand(context: CliContext): Command {
     })
 
   return alerts
+}
+
+/** Where a "stdout" log sink writes: stderr under --json, so stdout stays one JSON document. */
+function sinkStream(context: CliContext, json: boolean | undefined): CliContext['stdout'] {
+  return json === true ? context.stderr : context.stdout
 }
 
 function result(d: Delivery): string {

@@ -378,7 +378,9 @@ function makeSink(home: string, s: SinkConfig, i: number, io: { sleep: (ms: numb
       kind: 'log',
       target: file,
       send: async (a) => {
-        const line = `${a.time} ${a.severity.toUpperCase()} ${a.source} ${a.key}: ${a.text.replace(/[\r\n]+/g, ' ')}${a.count > 1 ? ` (×${a.count})` : ''}\n`
+        // One line each, whatever the alert carries: control characters (newlines, terminal escapes) become spaces.
+        const flat = (t: string) => t.replace(/[\x00-\x1f\x7f]+/g, ' ')
+        const line = `${a.time} ${a.severity.toUpperCase()} ${flat(a.source)} ${flat(a.key)}: ${flat(a.text)}${a.count > 1 ? ` (×${a.count})` : ''}\n`
         try {
           if (path === undefined) io.stdout.write(line)
           else appendLine(path, line.slice(0, -1))

@@ -62,7 +62,7 @@ const MAX_LABEL = 100
 export function createMetrics(options: MetricsOptions): AppMetrics {
   const registry = new Registry()
   const registers = [registry]
-  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry })
+  const processRegistry = options.processMetrics === false ? undefined : processMetrics()
 
   const requests = new Counter({ name: 'mtflow_http_requests_total', help: 'HTTP requests answered, by matched route pattern, method and status code', labelNames: ['route', 'method', 'status'] as const, registers })
   const latency = new Histogram({ name: 'mtflow_http_request_duration_seconds', help: 'Time from a request reaching the app to its response, by matched route pattern and method', labelNames: ['route', 'method'] as const, buckets: LATENCY_BUCKETS, registers })
@@ -91,8 +91,22 @@ export function createMetrics(options: MetricsOptions): AppMetrics {
       }
     }
   }
-  const handler = async (c: Context) => c.body(await registry.metrics(), 200, { 'content-type': registry.contentType, 'cache-control': 'no-store' })
+  const handler = async (c: Context) => {
+    const text = (await registry.metrics()) + (processRegistry === undefined ? '' : await processRegistry.metrics())
+    return c.body(text, 200, { 'content-type': registry.contentType, 'cache-control': 'no-store' })
+  }
   return { registry, middleware, handler }
+}
+
+let shared: Registry | undefined
+/** Node's process metrics, one set per process: each set watches GC and the event loop for as long as the
+ * process lives, so apps (a test suite makes dozens) share it rather than each starting its own. */
+function processMetrics(): Registry {
+  if (shared === undefined) {
+    shared = new Registry()
+    collectDefaultMetrics({ register: shared })
+  }
+  return shared
 }
 
 /**

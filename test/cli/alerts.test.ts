@@ -89,6 +89,14 @@ describe('mtflow alerts', () => {
     expect(JSON.parse(failed.stdout).deliveries[0]).toEqual({ sink: 'ops', ok: false, attempts: 1, status: 404, error: 'the receiver answered 404' })
   })
 
+  it('test --json: a stdout log sink writes to stderr, so stdout stays one JSON document', async () => {
+    configure({ sinks: [{ kind: 'log', file: 'stdout' }] })
+    const r = await cli('test', '--json')
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ key: 'mtflow:test', sent: true, deliveries: [{ sink: 'log-1', ok: true, attempts: 1 }] })
+    expect(r.stderr).toMatch(/^\S+ INFO mtflow mtflow:test: test alert from mtflow alerts test\n$/)
+  })
+
   it('test without sinks is exit 2 naming the file', async () => {
     const r = await cli('test')
     expect(r.code).toBe(2)

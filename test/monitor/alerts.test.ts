@@ -189,7 +189,10 @@ describe('alert delivery', () => {
     expect([a, b, c, d].map((o) => o.deliveries.map((x) => x.sink))).toEqual([[], ['file'], ['out'], []])
     expect(readFileSync(join(home, 'logs', 'deploy.log'), 'utf8')).toBe(`${iso(1)} CRITICAL deployment:d1 b: halted\n`)
     expect(lines).toEqual([`${iso(2)} INFO monitor c: drift\n`])
-    expect(readAlertHistory(home)).toHaveLength(4)
+    // A log line stays one line, without terminal escapes.
+    await alerting.alert({ source: 'monitor', key: 'k\n2', severity: 'info', text: 'a\u001b[2Jb\r\nc' }, { now: at(4) })
+    expect(lines[1]).toBe(`${iso(4)} INFO monitor k 2: a [2Jb c\n`)
+    expect(readAlertHistory(home)).toHaveLength(5)
   })
 
   it('`test` sends one alert through every sink whatever the routes', async () => {
