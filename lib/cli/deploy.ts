@@ -149,10 +149,22 @@ export function deployCommand(context: DeployContext): Command {
     .argument('<name>', 'the deployment')
     .requiredOption('--orders <file>', 'the orders file, made for this deployment since it last sent an order')
     .option('--json', 'print what was handed in as JSON')
-    .action((name: string, o: { orders: string }, cmd: Command) => {
-      const r = deployments().submitOrdersFile(context.home, name, o.orders)
-      if (wantsJson(cmd)) return printJson(context, { name, sha256: r.sha256, orders: r.orders, firstSeq: r.firstSeq })
-      context.stdout.write(`handed ${r.orders} order${r.orders === 1 ? '' : 's'} to deployment ${name} (orders/${r.sha256}.json); \`mtflow deploy status ${name}\` shows whether it took them\n`)
+    .action(async (name: string, o: { orders: string }, cmd: Command) => {
+      const d = deployments()
+      const r = d.submitOrdersFile(context.home, name, o.orders)
+      // The deployment takes requests between bars (and at once while it waits for one): its status says what became of the file.
+      const deadline = Date.now() + CONTROL_WAIT_MS
+      let outcome = d.readStatus(context.home, name).ordersFile
+      while ((outcome === undefined || outcome.file !== `${r.sha256}.json`) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        outcome = d.readStatus(context.home, name).ordersFile
+      }
+      const answered = outcome !== undefined && outcome.file === `${r.sha256}.json` ? outcome : undefined
+      if (answered !== undefined && !answered.taken) context.exitCode = 1
+      if (wantsJson(cmd)) return printJson(context, { name, sha256: r.sha256, orders: r.orders, firstSeq: r.firstSeq, outcome: answered ?? null })
+      if (answered === undefined) return void context.stdout.write(`handed ${r.orders} order${r.orders === 1 ? '' : 's'} to deployment ${name} (orders/${r.sha256}.json); it has not answered yet: mtflow deploy status ${name}\n`)
+      if (answered.taken) return void context.stdout.write(`deployment ${name} placed ${answered.orders} order${answered.orders === 1 ? '' : 's'}: ${answered.clientOrderIds?.join(', ') ?? ''}\n`)
+      context.stdout.write(`deployment ${name} did not take the whole file: ${answered.reason}${answered.orders > 0 ? `; placed ${answered.clientOrderIds?.join(', ')}` : ''}\n`)
     })
 
   for (const verb of ['stop', 'pause', 'resume'] as const) {

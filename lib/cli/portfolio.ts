@@ -7,7 +7,7 @@
 // anything is written: bad input leaves no file behind.
 
 import { existsSync, readFileSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { Command } from 'commander'
 import { ConfigError, timeframeMs, writeFileAtomic } from '../core/index.js'
 import { formatTable, lazy, printJson, type CliContext } from './context.js'
@@ -96,7 +96,7 @@ function loadPositions(home: string, ref: string | undefined): PositionsSource {
   if (/[/\\]|\.(csv|json)$/i.test(ref)) throw new ConfigError(`--positions ${ref}: no such regular file; expected a positions file (JSON {symbol: qty} or CSV symbol,qty) or a deployment name`)
   const l = live()
   const status = l.readStatus(home, ref)
-  const current: Record<string, number> = {}
+  const current = Object.create(null) as Record<string, number>
   for (const p of status.positions) current[p.symbol] = (current[p.symbol] ?? 0) + p.qty
   const dir = l.deploymentDir(home, ref)
   // The journal's deployment id as deployment.ts makes it: name#salt, or the name for a journal from before salts.
@@ -268,8 +268,10 @@ async function targetsAction(context: CliContext, o: TargetsFlags): Promise<void
       ? undefined
       : ordersFile().makeOrdersFile(
           result.orders.map((x) => ({ symbol: x.symbol, side: x.side, qty: x.qty, reason: x.reason })),
-          { signals: source, ...(positions.deployment === undefined ? {} : { deployment: { name: positions.deployment.name, id: positions.deployment.id, nextSeq: positions.deployment.nextSeq } }) },
+          { signals: source, ...(positions.deployment === undefined ? {} : { deployment: { name: positions.deployment.name, id: positions.deployment.id, nextSeq: positions.deployment.nextSeq, positions: positions.current } }) },
         )
+  // Both outputs' folders checked before either is written: a bad second path leaves no first file behind.
+  for (const [option, file] of [['--out', o.out], ['--prod-config', o.prodConfig]] as const) if (file !== undefined) checkOutput(option, file)
   if (content !== undefined) ordersFile().writeOrdersFile(o.out!, content)
   if (prod !== undefined) writeFileAtomic(o.prodConfig!, `${JSON.stringify(prod, null, 1)}\n`)
 
@@ -340,4 +342,19 @@ export function portfolioCommand(context: CliContext): Command {
       if (o.out !== undefined) context.stdout.write(`written to ${o.out}\n`)
     })
   return group
+}
+
+/** An output file's place: its folder exists (or can be made: no file in the way) and the path is not a folder. */
+function checkOutput(option: string, file: string): void {
+  let dir = dirname(resolve(file))
+  if (existsSync(file) && !statSync(file).isFile()) throw new ConfigError(`${option} ${file} is not a regular file`)
+  for (;;) {
+    if (existsSync(dir)) {
+      if (!statSync(dir).isDirectory()) throw new ConfigError(`${option} ${file}: ${dir} is a file, not a folder`)
+      return
+    }
+    const up = dirname(dir)
+    if (up === dir) return
+    dir = up
+  }
 }

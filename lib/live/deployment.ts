@@ -6,7 +6,8 @@
 // Workspace layout: deployments/<name>/
 //   journal.jsonl   the order journal (lib/live/journal.ts)
 //   status.json     the last state written (atomically): state, positions, open orders, trades, equity
-//   control.json    the last request from another process: { seq, command, at[, file, sha256] }
+//   control/        requests from other processes, one file each (<seq>.json: { seq, command, at[, file,
+//                   sha256] }, created exclusively), taken in order — a pause sent with an orders file loses neither
 //   orders/         orders files handed in by `mtflow deploy submit` (lib/live/orders-file.ts), by sha256
 //   alerts.jsonl    one line per alert (reconciliation differences, guard refusals, halts)
 //   run.pid         { pid, start } while a process runs it (a second start of the same name is refused)
@@ -16,7 +17,7 @@
 // This module loads no exchange library: a live venue and live feeds (ccxt) are built by the caller
 // (lib/cli/deploy.ts) and passed in.
 
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { BrokerError, ConfigError, DataError, errorMessage, isoTime, pidAlive, processStartTime, resolveHome, sha256, timeframeMs, writeFileAtomic } from '../core/index.js'
@@ -69,7 +70,7 @@ export interface DeploymentStatus {
   runId?: string
   journal: string
   /** The last orders file handed in (`deploy submit`): taken (its client ids) or refused (why). */
-  ordersFile?: { file: string; at: string; taken: boolean; orders: number; clientOrderIds?: string[]; reason?: string }
+  ordersFile?: { file: string; at: string; taken: boolean; orders: number; clientOrderIds?: string[]; refused?: { clientOrderId: string; reason: string }[]; resized?: { clientOrderId: string; qty: number }[]; reason?: string }
 }
 
 export interface RunDeploymentOptions {
@@ -179,14 +180,36 @@ export function listDeployments(home?: string): DeploymentStatus[] {
 }
 
 /** Ask a running deployment to stop, pause, resume or flatten (it checks between batches and every second). */
-export function requestControl(home: string | undefined, name: string, command: ControlCommand, extra: { file?: string; sha256?: string } = {}): DeploymentStatus {
+export function requestControl(home: string | undefined, name: string, command: ControlCommand, extra: { file?: string; sha256?: string } = {}): DeploymentStatus & { controlSeq: number } {
   const status = readStatus(home, name)
   const dir = deploymentDir(home, name)
   if (!runningPid(dir)) throw new ConfigError(`deployment ${name} is not running (state ${status.state}${status.reason === undefined ? '' : `: ${status.reason}`})`)
-  const file = join(dir, 'control.json')
-  const seq = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { seq: number }).seq ?? 0) + 1 : 1
-  writeFileAtomic(file, `${JSON.stringify({ seq, command, at: new Date().toISOString(), ...extra })}\n`, { durable: true })
-  return status
+  const folder = join(dir, 'control')
+  mkdirSync(folder, { recursive: true })
+  // The next number, claimed by creating its file exclusively: two requests at once both land, in some order.
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const seq = lastControlSeq(dir) + 1
+    const body = `${JSON.stringify({ seq, command, at: new Date().toISOString(), ...extra })}\n`
+    try {
+      writeFileSync(join(folder, controlFileName(seq)), body, { flag: 'wx' })
+    } catch (error) {
+      if ((error as { code?: string }).code === 'EEXIST') continue
+      throw error
+    }
+    return { ...status, controlSeq: seq }
+  }
+  throw new BrokerError(`deployment ${name}: could not queue the ${command} request (its control folder keeps changing)`)
+}
+
+const controlFileName = (seq: number) => `${String(seq).padStart(12, '0')}.json`
+
+/** The highest request number in a deployment's control folder (0: none). */
+function lastControlSeq(dir: string): number {
+  const folder = join(dir, 'control')
+  if (!existsSync(folder)) return 0
+  let last = 0
+  for (const f of readdirSync(folder)) if (/^\d{12}\.json$/.test(f)) last = Math.max(last, Number(f.slice(0, 12)))
+  return last
 }
 
 /**
@@ -265,6 +288,8 @@ export async function runDeployment(options: RunDeploymentOptions): Promise<Depl
 
 async function runClaimed(options: RunDeploymentOptions, home: string, dir: string): Promise<DeploymentStatus> {
   const config = options.config
+  // Requests from before this start are not replayed; those from now on (the claim is taken) are all taken.
+  let controlSeq = lastControlSeq(dir)
   const log = options.log ?? (() => {})
   const clock = options.clock ?? new WallClock()
   const live = options.venue !== undefined && !options.venue.matchesOnBars
@@ -467,23 +492,31 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
     writeStatus()
     log(`deployment ${config.name}: ${config.mode} ${config.strategy.name}@${config.strategy.version} on ${config.symbols.join(', ')} ${config.timeframe}, ${live ? 'live venue' : 'simulated exchange'}, feed ${config.feed.kind}`)
 
-    const controlFile = join(dir, 'control.json')
-    let controlSeq = existsSync(controlFile) ? ((JSON.parse(readFileSync(controlFile, 'utf8')) as { seq: number }).seq ?? 0) : 0
+    const controlFolder = join(dir, 'control')
     let stopRequested: ControlCommand | undefined
     let wake: ((why: 'stop' | 'orders') => void) | undefined
-    let ordersRequest: { file: string; sha256: string } | undefined
+    const ordersRequests: { file: string; sha256: string }[] = []
     const checkControl = () => {
-      if (!existsSync(controlFile)) return
-      let request: { seq: number; command: ControlCommand; file?: unknown; sha256?: unknown }
-      try {
-        request = JSON.parse(readFileSync(controlFile, 'utf8')) as { seq: number; command: ControlCommand }
-      } catch {
-        return
+      if (!existsSync(controlFolder)) return
+      const waiting = readdirSync(controlFolder)
+        .filter((f) => /^\d{12}\.json$/.test(f) && Number(f.slice(0, 12)) > controlSeq)
+        .sort()
+      for (const f of waiting) {
+        let request: { seq: number; command: ControlCommand; file?: unknown; sha256?: unknown }
+        try {
+          request = JSON.parse(readFileSync(join(controlFolder, f), 'utf8')) as { seq: number; command: ControlCommand }
+        } catch {
+          break // being written (created, not yet filled): read at the next check, in order
+        }
+        controlSeq = Number(f.slice(0, 12))
+        applyControl(request)
       }
-      if (request.seq <= controlSeq) return
-      controlSeq = request.seq
+      // Requests long taken are removed (the last 50 stay, for a look at what was asked).
+      for (const f of readdirSync(controlFolder)) if (/^\d{12}\.json$/.test(f) && Number(f.slice(0, 12)) <= controlSeq - 50) rmSync(join(controlFolder, f), { force: true })
+    }
+    const applyControl = (request: { seq: number; command: ControlCommand; file?: unknown; sha256?: unknown }) => {
       if (request.command === 'orders') {
-        ordersRequest = { file: String(request.file), sha256: String(request.sha256) }
+        ordersRequests.push({ file: String(request.file), sha256: String(request.sha256) })
         wake?.('orders')
       } else if (request.command === 'pause') {
         if (state === 'running') {
@@ -521,18 +554,42 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
         const content = readOrdersFile(path, { deploymentId: journal.deploymentId, nextSeq: journal.current.nextSeq })
         const sleeve = engine.sleeves[0]!
         for (const o of content.orders) if (!engine.symbols.includes(o.symbol)) throw new ConfigError(`it orders ${o.symbol}, which deployment ${config.name} does not trade (${engine.symbols.join(', ')})`)
-        const placed = content.orders.map((o) => {
+        // The positions the file was made from must still be the book's (a fill since would make its orders wrong).
+        for (const [symbol, qty] of Object.entries(content.assumed ?? {})) {
+          const k = engine.symbols.indexOf(symbol)
+          const held = k < 0 ? 0 : sleeve.book.positions[k]!.qty
+          if (Math.abs(held - qty) > 1e-9 * Math.max(1, Math.abs(qty))) throw new ConfigError(`it was made for a position of ${qty} ${symbol}; the deployment holds ${held} now (make it again)`)
+        }
+        for (const o of content.orders) {
+          const working = sleeve.ctx.openOrders(o.symbol)
+          if (working.length > 0) throw new ConfigError(`${working.length} order${working.length === 1 ? ' is' : 's are'} working on ${o.symbol}; the file's order would add to ${working.length === 1 ? 'it' : 'them'} (cancel or wait, then make it again)`)
+        }
+        // One order at a time, so each takes the file's id: one the engine or a guard refuses before it is
+        // journaled gives its sequence number up (a skip event), and the next order still gets its own.
+        const placed: string[] = []
+        const refused: { clientOrderId: string; reason: string }[] = []
+        const resized: { clientOrderId: string; qty: number }[] = []
+        for (const o of content.orders) {
+          const seq = journal.current.nextSeq
           const held = sleeve.book.positions[engine.symbols.indexOf(o.symbol)]!.qty
           const reduces = o.side === 'sell' ? held > 0 && o.qty <= held + 1e-12 : held < 0 && o.qty <= -held + 1e-12
-          return engine.request(sleeve, o.side, o.symbol, { qty: o.qty, type: 'market', tag: 'orders-file' }, reduces ? 'exit' : 'entry')
-        })
-        engine.submitQueued()
+          const order = engine.request(sleeve, o.side, o.symbol, { qty: o.qty, type: 'market', tag: 'orders-file' }, reduces ? 'exit' : 'entry')
+          engine.submitQueued()
+          if (journal.current.nextSeq === seq) {
+            journal.skip(`orders file ${request.file}: ${o.clientOrderId} refused (${order.reason || 'not placed'})`, clock.now())
+            refused.push({ clientOrderId: o.clientOrderId, reason: order.reason || 'not placed' })
+            continue
+          }
+          if (order.cid !== o.clientOrderId) alert(`orders file ${request.file}: order ${o.clientOrderId} went out under client id ${order.cid}`)
+          placed.push(order.cid)
+          if (order.qty < o.qty - 1e-12) resized.push({ clientOrderId: o.clientOrderId, qty: order.qty })
+        }
         journal.flush()
-        const ids = placed.map((o) => o.cid)
-        const expected = content.orders.map((o) => o.clientOrderId)
-        if (ids.some((id, k) => id !== expected[k])) alert(`orders file ${request.file}: its orders went out under client ids ${ids.join(', ')}, not the file's ${expected.join(', ')}`)
-        ordersFile = { file: request.file, at, taken: true, orders: placed.length, clientOrderIds: ids }
-        log(`deployment ${config.name}: orders file ${request.file} taken: ${placed.length} order${placed.length === 1 ? '' : 's'} (${ids.join(', ')})`)
+        const taken = refused.length === 0
+        ordersFile = { file: request.file, at, taken, orders: placed.length, clientOrderIds: placed, ...(refused.length === 0 ? {} : { refused }), ...(resized.length === 0 ? {} : { resized }), ...(taken ? {} : { reason: `${refused.length} of ${content.orders.length} orders refused: ${refused.map((r) => `${r.clientOrderId} (${r.reason})`).join('; ')}` }) }
+        if (!taken) alert(`orders file ${request.file}: ${ordersFile.reason}; ${placed.length} placed`)
+        for (const r of resized) alert(`orders file ${request.file}: ${r.clientOrderId} placed for ${r.qty}, less than the file's quantity (a guard)`)
+        log(`deployment ${config.name}: orders file ${request.file}: ${placed.length} of ${content.orders.length} order${content.orders.length === 1 ? '' : 's'} placed (${placed.join(', ')})`)
       } catch (error) {
         const why = errorMessage(error)
         ordersFile = { file: request.file, at, taken: false, orders: 0, reason: why }
@@ -550,10 +607,9 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
       for (;;) {
         checkControl()
         if (stopRequested !== undefined) break
-        if (ordersRequest !== undefined) {
-          const request = ordersRequest
-          ordersRequest = undefined
-          takeOrdersFile(request)
+        // Taken after the requests before them (a pause first refuses the file) and before the next bar.
+        while (ordersRequests.length > 0) {
+          takeOrdersFile(ordersRequests.shift()!)
           for (const p of problems.splice(0)) alert(p)
         }
         const woken = new Promise<'stop' | 'orders'>((resolve) => (wake = resolve))

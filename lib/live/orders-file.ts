@@ -28,6 +28,11 @@ export interface OrdersFile {
   deployment?: string
   deploymentId?: string
   firstSeq?: number
+  /**
+   * With a deployment: the position it held in each ordered symbol when the file was made. The deployment
+   * takes the file only while it still holds exactly these (a fill since would make the orders wrong).
+   */
+  assumed?: Record<string, number>
   createdAt: string
   /** Where the signals came from: "sha256:<hex>" of a signals file, or "run:<id>". */
   signals: string
@@ -38,7 +43,7 @@ export type OrderDraft = Omit<FileOrder, 'clientOrderId' | 'type'>
 
 export const MAX_ORDERS_FILE_BYTES = 4 * 1024 * 1024
 export const MAX_FILE_ORDERS = 10_000
-const FILE_KEYS = ['version', 'deployment', 'deploymentId', 'firstSeq', 'createdAt', 'signals', 'orders'] as const
+const FILE_KEYS = ['version', 'deployment', 'deploymentId', 'firstSeq', 'assumed', 'createdAt', 'signals', 'orders'] as const
 const ORDER_KEYS = ['clientOrderId', 'symbol', 'side', 'type', 'qty', 'reason'] as const
 
 /** The hash8 of orders made without a deployment: what their ids share. */
@@ -47,12 +52,13 @@ export function ordersHash(signals: string, orders: readonly OrderDraft[]): stri
 }
 
 /** An orders file's content: ids given from the deployment's next sequence number, or from the content. */
-export function makeOrdersFile(orders: readonly OrderDraft[], options: { signals: string; createdAt?: string; deployment?: { name: string; id: string; nextSeq: number } }): OrdersFile {
+export function makeOrdersFile(orders: readonly OrderDraft[], options: { signals: string; createdAt?: string; deployment?: { name: string; id: string; nextSeq: number; positions?: Readonly<Record<string, number>> } }): OrdersFile {
   const d = options.deployment
   const hash = ordersHash(options.signals, orders)
+  const held = (symbol: string) => (d?.positions !== undefined && Object.prototype.hasOwnProperty.call(d.positions, symbol) ? d.positions[symbol]! : 0)
   return {
     version: 1,
-    ...(d === undefined ? {} : { deployment: d.name, deploymentId: d.id, firstSeq: d.nextSeq }),
+    ...(d === undefined ? {} : { deployment: d.name, deploymentId: d.id, firstSeq: d.nextSeq, assumed: Object.fromEntries(orders.map((o) => [o.symbol, held(o.symbol)])) }),
     createdAt: options.createdAt ?? new Date().toISOString(),
     signals: options.signals,
     orders: orders.map((o, k) => ({ clientOrderId: d === undefined ? `mtflow-${hash}-${k + 1}` : clientOrderId(d.id, d.nextSeq + k), symbol: o.symbol, side: o.side, type: 'market' as const, qty: o.qty, reason: o.reason })),
@@ -107,6 +113,19 @@ export function checkOrdersFile(raw: unknown, file: string): OrdersFile {
     if (typeof r.deploymentId !== 'string' || r.deploymentId.length > 200 || !r.deploymentId.startsWith(r.deployment as string)) fail('deploymentId', `must be the deployment's journal id, its name and salt (received ${preview(r.deploymentId, 80)})`)
     if (typeof r.firstSeq !== 'number' || !Number.isSafeInteger(r.firstSeq) || r.firstSeq < 1) fail('firstSeq', `must be an integer ≥ 1 (received ${preview(r.firstSeq, 20)})`)
   }
+  let assumed: Record<string, number> | undefined
+  if (r.assumed !== undefined) {
+    if (!forDeployment) fail('assumed', 'is for a file made for a deployment')
+    if (r.assumed === null || typeof r.assumed !== 'object' || Array.isArray(r.assumed)) fail('assumed', `must be an object { symbol: position } (received ${preview(r.assumed, 60)})`)
+    const entries = Object.entries(r.assumed as Record<string, unknown>)
+    if (entries.length > MAX_FILE_ORDERS) fail('assumed', `holds ${entries.length} symbols; expected at most ${MAX_FILE_ORDERS}`)
+    assumed = Object.create(null) as Record<string, number>
+    for (const [symbol, qty] of entries) {
+      if (!SYMBOL.test(symbol)) fail(`assumed.${preview(symbol, 40)}`, 'is not a symbol such as BTC/USDT')
+      if (typeof qty !== 'number' || !Number.isFinite(qty)) fail(`assumed.${symbol}`, `must be a finite position (received ${preview(qty, 20)})`)
+      assumed![symbol] = qty as number
+    }
+  }
   if (!Array.isArray(r.orders)) fail('orders', `must be an array (received ${preview(r.orders, 60)})`)
   const orders = r.orders as unknown[]
   if (orders.length > MAX_FILE_ORDERS) fail('orders', `holds ${orders.length} orders; expected at most ${MAX_FILE_ORDERS}`)
@@ -135,6 +154,7 @@ export function checkOrdersFile(raw: unknown, file: string): OrdersFile {
   return {
     version: 1,
     ...(forDeployment ? { deployment: r.deployment as string, deploymentId: r.deploymentId as string, firstSeq: r.firstSeq as number } : {}),
+    ...(assumed === undefined ? {} : { assumed }),
     createdAt: r.createdAt as string,
     signals: r.signals as string,
     orders: checked,

@@ -169,13 +169,38 @@ export function portfolioTargets(options: PortfolioTargetsOptions): PortfolioTar
   for (const symbol of Object.keys(options.current ?? {})) if (!raw.has(symbol)) raw.set(symbol, 0)
   const symbols = [...raw.keys()]
   const bound = new Map<string, CapName[]>(symbols.map((s) => [s, []]))
-  const w = new Map<string, number>()
-  for (const s of symbols) {
-    const v = raw.get(s)!
-    if (Math.abs(v) > caps.maxWeightPerAsset) {
-      w.set(s, Math.sign(v) * caps.maxWeightPerAsset)
-      bound.get(s)!.push('maxWeightPerAsset')
-    } else w.set(s, v)
+  // The per-asset cap scales whole targets, never one leg: a pair clipped on one leg alone would no longer be
+  // hedged (Y against β·X). The worst symbol over the cap scales every target touching it down to the cap, then
+  // the next, until none is over (each pass only lowers scales, so it ends; a symbol netted by two targets is
+  // brought to the cap by scaling both).
+  const cap = caps.maxWeightPerAsset
+  const scales = lines.map(() => 1)
+  const sumOf = () => {
+    const sum = new Map<string, number>(symbols.map((s) => [s, 0]))
+    lines.forEach((line, i) => {
+      for (const leg of line.legs) sum.set(leg.symbol, sum.get(leg.symbol)! + leg.weight * scales[i]!)
+    })
+    return sum
+  }
+  const capped = new Set<string>()
+  for (let pass = 0; pass < 10 * lines.length + 10; pass++) {
+    const sum = sumOf()
+    let worst: string | undefined
+    for (const [symbol, v] of sum) if (Math.abs(v) > cap * (1 + 1e-12) && (worst === undefined || Math.abs(v) > Math.abs(sum.get(worst)!))) worst = symbol
+    if (worst === undefined) break
+    const f = cap / Math.abs(sum.get(worst)!)
+    lines.forEach((line, i) => {
+      if (!line.legs.some((leg) => leg.symbol === worst && leg.weight !== 0)) return
+      scales[i]! *= f
+      for (const leg of line.legs) capped.add(leg.symbol)
+    })
+  }
+  const w = sumOf()
+  for (const symbol of symbols) {
+    // A symbol some target still leaves over the cap after every pass (it cannot happen with the passes above
+    // for fewer than ~10 targets per symbol): clipped as the last resort.
+    if (Math.abs(w.get(symbol)!) > cap * (1 + 1e-9)) w.set(symbol, Math.sign(w.get(symbol)!) * cap)
+    if (capped.has(symbol)) bound.get(symbol)!.push('maxWeightPerAsset')
   }
   let gross = 0
   let net = 0

@@ -66,7 +66,7 @@ describe('orders files', () => {
     const cases: [unknown, string][] = [
       ['{not json', 'is not valid JSON'],
       [[], 'expected an object { version, createdAt, signals, orders, … }'],
-      [{ ...good, extra: 1 }, ': no field "extra" (fields: version, deployment, deploymentId, firstSeq, createdAt, signals, orders)'],
+      [{ ...good, extra: 1 }, ': no field "extra" (fields: version, deployment, deploymentId, firstSeq, assumed, createdAt, signals, orders)'],
       [{ ...good, version: 2 }, 'version must be 1 (received 2)'],
       [{ ...good, signals: 'whatever' }, 'signals must be "sha256:<64 hex>" or "run:<id>"'],
       [{ ...good, orders: [{ ...good.orders[0]!, qty: 'Infinity' }] }, 'orders[0].qty must be a finite quantity > 0 (received "Infinity")'],

@@ -76,7 +76,7 @@ describe('deploy submit', () => {
     expect(file.orders[0]!.qty).toBeGreaterThan(0)
 
     const handed = json(await cli(['deploy', 'submit', 'book', '--orders', orders, '--json']))
-    expect(handed).toMatchObject({ name: 'book', orders: 1, firstSeq: file.firstSeq })
+    expect(handed).toMatchObject({ name: 'book', orders: 1, firstSeq: file.firstSeq, outcome: { taken: true, clientOrderIds: [file.orders[0]!.clientOrderId] } })
     expect(await waitFor(() => JSON.parse(readFileSync(join(home, 'deployments', 'book', 'status.json'), 'utf8')).ordersFile !== undefined, 10_000)).toBe(true)
     const after = await status('book')
     expect(after.ordersFile).toMatchObject({ taken: true, orders: 1, clientOrderIds: [file.orders[0]!.clientOrderId] })
@@ -107,16 +107,73 @@ describe('deploy submit', () => {
     json(await cli(['deploy', 'pause', 'other', '--json']))
     const forOther = join(home, 'orders-other.json')
     json(await cli(['portfolio', 'targets', '--signals', signals, '--caps', caps, '--timeframe', '1d', '--positions', 'other', '--out', forOther, '--json']))
-    json(await cli(['deploy', 'submit', 'other', '--orders', forOther, '--json']))
-    expect(await waitFor(() => JSON.parse(readFileSync(join(home, 'deployments', 'other', 'status.json'), 'utf8')).ordersFile !== undefined, 10_000)).toBe(true)
+    const pausedSubmit = await cli(['deploy', 'submit', 'other', '--orders', forOther, '--json'])
+    expect(pausedSubmit.code).toBe(1)
+    expect(JSON.parse(pausedSubmit.stdout).outcome).toMatchObject({ taken: false, orders: 0 })
     const refused = (await status('other')).ordersFile
     expect(refused).toMatchObject({ taken: false, orders: 0 })
     expect(refused.reason).toMatch(/^the deployment is paused/)
     expect(readFileSync(join(home, 'deployments', 'other', 'alerts.jsonl'), 'utf8')).toMatch(/orders file [0-9a-f]{64}\.json refused: the deployment is paused/)
     expect(journal('other').some((e) => e.type === 'intent')).toBe(false)
 
+    // A file made before a fill: the position it assumed is no longer the book's, so it is refused whole.
+    json(await cli(['deploy', 'resume', 'other', '--json']))
+    const stale = join(home, 'orders-stale.json')
+    json(await cli(['portfolio', 'targets', '--signals', signals, '--caps', caps, '--timeframe', '1d', '--positions', 'other', '--out', stale, '--json']))
+    const staleFile = JSON.parse(readFileSync(stale, 'utf8')) as { assumed: Record<string, number> }
+    expect(staleFile.assumed).toEqual({ SPX: 0 })
+    staleFile.assumed.SPX = 3
+    writeFileSync(stale, JSON.stringify(staleFile))
+    const refusedStale = await cli(['deploy', 'submit', 'other', '--orders', stale, '--json'])
+    expect(refusedStale.code).toBe(1)
+    expect(JSON.parse(refusedStale.stdout).outcome.reason).toBe('it was made for a position of 3 SPX; the deployment holds 0 now (make it again)')
+
     for (const name of ['book', 'other']) json(await cli(['deploy', 'stop', name, '--flatten', '--json']))
     expect(await waitFor(() => !pidAlive(pid) && !pidAlive(started[1]!), 20_000)).toBe(true)
     expect(other).toBeGreaterThan(0)
+  }, 120_000)
+
+  it('an order a guard refuses gives up its sequence number (the next keeps its own id); a pause sent with a file loses neither', async () => {
+    json(await cli(['data', 'synthetic', '--kind', 'pair', '--pairs', '1', '--bars', '3000', '--timeframe', '1h', '--json']))
+    const d = json(await cli(['deploy', 'hold@1', '--symbols', 'SYN-Y1,SYN-X1', '--timeframe', '1h', '--paper', '--exchange', 'binance', '--pace-ms', '40', '--max-orders-per-minute', '1', '--name', 'capped', '--detach', '--json']))
+    started.push(d.pid)
+    expect(await waitFor(() => existsSync(join(home, 'deployments', 'capped', 'status.json')) && JSON.parse(readFileSync(join(home, 'deployments', 'capped', 'status.json'), 'utf8')).bars > 3, 30_000)).toBe(true)
+    const signals = join(home, 'pair-signals.jsonl')
+    writeFileSync(signals, `${JSON.stringify({ time: '2024-01-02T00:00:00.000Z', target: 'SYN-Y1~SYN-X1', model: 'm@1', probability: 0.9, side: 'long spread', confidence: 0.8 })}\n`)
+    const caps = join(home, 'caps-pair.json')
+    writeFileSync(caps, JSON.stringify({ capital: 100000, maxWeightPerAsset: 0.5 }))
+    const orders = join(home, 'orders-pair.json')
+    json(await cli(['portfolio', 'targets', '--signals', signals, '--caps', caps, '--timeframe', '1h', '--hedge-window', '60', '--positions', 'capped', '--out', orders, '--json']))
+    const file = JSON.parse(readFileSync(orders, 'utf8')) as { firstSeq: number; orders: { clientOrderId: string; symbol: string; qty: number }[] }
+    expect(file.orders).toHaveLength(2)
+    // At most one order a minute: the first leg goes out, the guard refuses the second (placed at the same bar).
+    const r = await cli(['deploy', 'submit', 'capped', '--orders', orders, '--json'])
+    expect(r.code).toBe(1)
+    const outcome = JSON.parse(r.stdout).outcome as { taken: boolean; clientOrderIds: string[]; refused?: { clientOrderId: string; reason: string }[] }
+    expect(outcome.clientOrderIds).toEqual([file.orders[0]!.clientOrderId])
+    expect(outcome.refused!.map((x) => x.clientOrderId)).toEqual([file.orders[1]!.clientOrderId])
+    const events = journal('capped')
+    for (const id of outcome.clientOrderIds) {
+      const intent = events.find((e) => e.type === 'intent' && e.clientOrderId === id)!
+      const k = file.orders.findIndex((o) => o.clientOrderId === id)
+      expect(k).toBeGreaterThanOrEqual(0)
+      expect([intent.symbol, intent.seq]).toEqual([file.orders[k]!.symbol, file.firstSeq + k])
+    }
+    for (const x of outcome.refused ?? []) {
+      const k = file.orders.findIndex((o) => o.clientOrderId === x.clientOrderId)
+      expect(events.some((e) => e.type === 'skip' && e.seq === file.firstSeq + k)).toBe(true)
+      expect(events.some((e) => e.clientOrderId === x.clientOrderId)).toBe(false)
+    }
+    expect(outcome.clientOrderIds.length + (outcome.refused?.length ?? 0)).toBe(2)
+
+    // A pause and an orders file sent at the same moment: both are taken, in the order they were queued.
+    const again = join(home, 'orders-pair-2.json')
+    json(await cli(['portfolio', 'targets', '--signals', signals, '--caps', caps, '--timeframe', '1h', '--hedge-window', '60', '--positions', 'capped', '--out', again, '--json']))
+    const [submitted, paused] = await Promise.all([cli(['deploy', 'submit', 'capped', '--orders', again, '--json']), cli(['deploy', 'pause', 'capped', '--json'])])
+    expect(paused.code, paused.stderr).toBe(0)
+    expect(await waitFor(() => JSON.parse(readFileSync(join(home, 'deployments', 'capped', 'status.json'), 'utf8')).state === 'paused', 10_000)).toBe(true)
+    const seen = (await status('capped')).ordersFile as { file: string }
+    expect(seen.file).toBe(`${JSON.parse(submitted.stdout).sha256}.json`)
+    json(await cli(['deploy', 'stop', 'capped', '--json']))
   }, 120_000)
 })

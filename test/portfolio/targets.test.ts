@@ -59,10 +59,11 @@ describe('portfolioTargets', () => {
   })
 
   it('each cap binding in turn', () => {
-    // Per asset 0.2: A and P clipped to 0.2 (B −0.05 and Q −0.15 under it).
+    // Per asset 0.2: A's target scaled to 0.2; the pair P~Q scaled as a whole by 0.2 / 0.3 — P 0.2, Q −0.1,
+    // still −β × P (clipping P alone would leave Q at −0.15: a hedge ratio of 0.75, not 0.5). B −0.05 under it.
     const asset = portfolioTargets({ ...base, caps: caps({ maxWeightPerAsset: 0.2 }) })
-    expect(weights(asset)).toEqual({ A: 0.2, B: -0.05, P: 0.2, Q: -0.15, C: 0 })
-    expect(bounds(asset)).toEqual({ A: ['maxWeightPerAsset'], B: [], P: ['maxWeightPerAsset'], Q: [], C: [] })
+    expect(weights(asset)).toEqual({ A: 0.2, B: -0.05, P: 0.2, Q: -0.1, C: 0 })
+    expect(bounds(asset)).toEqual({ A: ['maxWeightPerAsset'], B: [], P: ['maxWeightPerAsset'], Q: ['maxWeightPerAsset'], C: [] })
     // Gross 0.4 against 0.8: every weight halved.
     const gross = portfolioTargets({ ...base, caps: caps({ maxGross: 0.4 }) })
     expect(weights(gross)).toEqual({ A: 0.15, B: -0.025, P: 0.15, Q: -0.075, C: 0 })
