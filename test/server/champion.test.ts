@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { seededRandom } from '../../lib/core/index.js'
-import { DecisionTreeClassifier, packageModel, registerPackage } from '../../lib/ml/index.js'
+import { DecisionTreeClassifier, GradientBoostingClassifier, packageModel, registerPackage } from '../../lib/ml/index.js'
 import { PredictionLog } from '../../lib/server/champion.js'
 import { createApp, createModelApp, startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { Registry, Tracker } from '../../lib/track/index.js'
@@ -137,6 +137,34 @@ describe('champion/challenger serving', () => {
       await single.close()
     }
   })
+
+  it('a batch scored in a worker thread: the champion’s answer, and both versions logged row by row', async () => {
+    const big = data(5, 5000)
+    const fit = (seed: number) => new GradientBoostingClassifier({ nEstimators: 100, maxDepth: 4, seed, subsample: 0.7 }).fit(train)
+    const [h1, h2] = [fit(1), fit(2)]
+    const registry = new Registry(home)
+    registerPackage(registry, 'heavy', packageModel(h1, { data: train }), { alias: 'champion' })
+    registerPackage(registry, 'heavy', packageModel(h2, { data: train }), { alias: 'challenger' })
+    writeServingConfig(home, 'heavy', { mode: 'shadow', challenger: 'challenger' })
+    const rows = Array.from({ length: big.rows }, (_, r) => columns.map((_c, j) => big.X[r * 3 + j]!))
+    const res = await post('/models/heavy/invocations', { inputs: rows }, { 'x-request-id': 'heavy-1' })
+    expect(res.status).toBe(200)
+    const m = { X: big.X, rows: big.rows, columns }
+    expect(((await res.json()) as { predictions: number[] }).predictions).toEqual(Array.from(h1.predict(m)))
+    let lines: Record<string, any>[] = []
+    for (let i = 0; i < 400 && lines.length < 2 * big.rows; i++) {
+      await new Promise((r) => setTimeout(r, 10))
+      await log.flush()
+      const file = log.file('heavy', clock)
+      lines = existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : []
+    }
+    const p2 = h2.predictProba(m)
+    const shadow = lines.filter((l) => l.role === 'shadow')
+    expect(lines.filter((l) => l.role === 'champion').map((l) => l.prediction)).toEqual(Array.from(h1.predict(m)))
+    expect(shadow.map((l) => l.prediction)).toEqual(Array.from(h2.predict(m)))
+    expect(shadow.map((l) => l.probability)).toEqual(Array.from({ length: big.rows }, (_, r) => p2[2 * r + 1]))
+    expect(shadow[4321]!.row).toEqual({ z: big.X[4321 * 3], mom: big.X[4321 * 3 + 1], vol: big.X[4321 * 3 + 2] })
+  }, 60_000)
 
   it('the prediction log holds at most maxPendingBytes in memory: past it, records are dropped and counted', async () => {
     const small = new PredictionLog(join(home, 'small'), { maxPendingBytes: 1000, flushMs: 3_600_000 })
