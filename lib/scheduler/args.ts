@@ -8,7 +8,7 @@ import { ConfigError } from '../core/index.js'
 export const JOB_KINDS = ['ingest', 'retrain', 'reoptimise', 'monitor', 'report', 'pipeline'] as const
 export type JobKind = (typeof JOB_KINDS)[number]
 
-type ArgType = 'string' | 'list' | 'number' | 'integer' | 'boolean' | 'time' | 'url' | 'strings'
+type ArgType = 'string' | 'list' | 'number' | 'integer' | 'boolean' | 'time' | 'url' | 'strings' | 'ranges'
 interface ArgDef {
   type: ArgType
   required?: boolean
@@ -76,6 +76,8 @@ export const KIND_ARGS: Record<Exclude<JobKind, 'monitor'>, Record<string, ArgDe
     cash: { type: 'number' },
     /** The study's name (default reoptimise-<job>); reopening it resumes it. */
     study: { type: 'string' },
+    /** The params searched and their ranges, { fast: [5, 50] } (default: every param over its whole range); the others keep the champion's values. */
+    search: { type: 'ranges' },
     from: { type: 'string' },
     alias: { type: 'string' },
   },
@@ -111,6 +113,11 @@ function checkValue(def: ArgDef, value: unknown, at: string, key: string): void 
       return
     case 'time':
       if (typeof value !== 'string' || (value !== 'now' && !RELATIVE.test(value) && !Number.isFinite(Date.parse(value)))) throw bad('an ISO date/time, "now" or a time before the run such as "-3d" (units m, h, d, w)')
+      return
+    case 'ranges':
+      if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.keys(value).length === 0 || !Object.values(value).every((r) => Array.isArray(r) && r.length === 2 && r.every((x) => typeof x === 'number' && Number.isFinite(x)) && r[0] < r[1])) {
+        throw bad('an object of param ranges such as { "fast": [5, 50] } (min < max)')
+      }
       return
     case 'url': {
       let ok = false

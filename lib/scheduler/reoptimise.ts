@@ -33,6 +33,8 @@ export interface ReoptimiseOptions {
   cash?: number
   /** The study's name (reopened by every run). */
   study: string
+  /** The params searched and their ranges (default: all, over the strategy's ranges); the others keep the champion's values. */
+  search?: Record<string, [number, number]>
   from?: string
   alias?: string
   by?: string
@@ -62,10 +64,20 @@ export async function reoptimiseStrategy(home: string, o: ReoptimiseOptions): Pr
   const championParams: Record<string, number> = { ...Object.fromEntries(Object.entries(strategy.params).map(([k, d]) => [k, (d as { default: number }).default])), ...((champion.params ?? {}) as Record<string, number>) }
   const bars = await loadBars(home, { symbol: o.symbol, timeframe: o.timeframe, ...(o.source === undefined ? {} : { source: o.source }), ...(o.start === undefined ? {} : { start: o.start }), end: o.now })
   if (bars.time.length < 2) throw new ConfigError(`reoptimise ${o.strategy}: the lake holds ${bars.time.length} bars of ${o.symbol} ${o.timeframe} in the window`)
-  const study = createStudy({ name: o.study, direction: 'maximize', storage: { home }, space: spaceFromParamSpace(strategy.params as never), ...(o.seed === undefined ? {} : { seed: o.seed }) })
+  const defs = strategy.params as Record<string, { min: number; max: number; integer?: boolean; step?: number; default: number }>
+  for (const [name, [min, max]] of Object.entries(o.search ?? {})) {
+    const d = defs[name]
+    if (d === undefined) throw new ConfigError(`reoptimise ${o.strategy}: search names ${name}, which is not a param of the strategy (it has ${Object.keys(defs).join(', ')})`)
+    if (min < d.min || max > d.max) throw new ConfigError(`reoptimise ${o.strategy}: search range of ${name} [${min}, ${max}] leaves the strategy's [${d.min}, ${d.max}]`)
+  }
+  const names = o.search === undefined ? Object.keys(defs) : Object.keys(o.search)
+  const ranged = Object.fromEntries(names.map((n) => [n, { ...defs[n]!, ...(o.search?.[n] === undefined ? {} : { min: o.search[n]![0], max: o.search[n]![1] }) }]))
+  const study = createStudy({ name: o.study, direction: 'maximize', storage: { home }, space: spaceFromParamSpace(ranged as never), ...(o.seed === undefined ? {} : { seed: o.seed }) })
   const before = study.trials.length
-  study.enqueueTrial(championParams)
-  const score = (params: Record<string, number>) => {
+  // The champion's values of the searched params (clipped into the search ranges) are this run's first trial.
+  study.enqueueTrial(Object.fromEntries(names.map((n) => [n, Math.min(ranged[n]!.max, Math.max(ranged[n]!.min, championParams[n]!))])))
+  const score = (searched: Record<string, number>) => {
+    const params = { ...championParams, ...searched }
     const r = backtest({ strategy, params, symbols: [o.symbol], timeframe: o.timeframe, data: { [o.symbol]: bars }, ...(o.cash === undefined ? {} : { cash: o.cash }), ...(o.commission === undefined ? {} : { fills: { takerRate: o.commission } }) })
     return r.metrics[metric] as number
   }
@@ -82,7 +94,7 @@ export async function reoptimiseStrategy(home: string, o: ReoptimiseOptions): Pr
   const mine = study.trials.filter((t) => t.number >= before && t.state === 'complete' && Number.isFinite(t.values?.[0]))
   if (mine.length === 0) throw new ConfigError(`reoptimise ${o.strategy}: no trial gave a finite ${metric} (did the strategy trade?)`)
   const best = mine.reduce((a, b) => (b.values![0]! > a.values![0]! ? b : a))
-  const params = best.params as Record<string, number>
+  const params = { ...championParams, ...(best.params as Record<string, number>) }
   const source = champion.files.find((f) => /^source\.[cm]?[tj]s$/.test(f.name))
   if (source === undefined) throw new ConfigError(`strategy ${champion.name}@${champion.version} holds no source file`)
   const { version, created } = registry.register('strategies', champion.name, {
