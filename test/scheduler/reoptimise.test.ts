@@ -16,7 +16,7 @@ import { Registry } from '../../lib/track/index.js'
 import { loadStudy } from '../../lib/tune/index.js'
 
 let home: string
-const champion = { fast: 10, slow: 30, short: 0 }
+const champion = { fast: 10, slow: 30, short: 1 }
 
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'mtflow-scheduler-reopt-'))
@@ -42,14 +42,14 @@ describe('reoptimise job', () => {
     const sharpe = (searched: Record<string, number>) => backtest({ strategy: sma, params: { ...champion, ...searched }, symbols: ['SYN-A'], timeframe: '1d', data: { 'SYN-A': bars } }).metrics.sharpe
     const study = loadStudy({ name: 'reoptimise-weekly-reopt', storage: { home } })
     expect(study.trials).toHaveLength(8)
-    // Only fast and slow are searched (short stays the champion's 0); the first trial is the champion's.
+    // Only fast and slow are searched (short stays the champion's 1, not the default 0); the first trial is the champion's.
     expect(study.trials[0]!.params).toEqual({ fast: 10, slow: 30 })
     const complete = study.trials.filter((t) => t.state === 'complete')
     for (const t of complete) expect(t.values![0]).toBeCloseTo(sharpe(t.params as Record<string, number>), 12)
     const best = complete.reduce((a, b) => (b.values![0]! > a.values![0]! ? b : a))
     expect(complete.length).toBeGreaterThan(4)
     expect(best.number).not.toBe(0) // the search found better than the champion here (else the test below shows nothing)
-    const expected = { ...best.params, short: 0 }
+    const expected = { ...best.params, short: 1 }
 
     const registry = new Registry(home)
     const entry = registry.entry('strategies', 'sma-cross')
