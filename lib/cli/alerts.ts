@@ -79,7 +79,9 @@ function row(a: AlertOutcome): string[] {
     const s = String(t ?? '').replace(/[\x00-\x1f\x7f]+/g, ' ')
     return s.length > max ? `${s.slice(0, max - 1)}…` : s
   }
-  const time = typeof a.time === 'string' ? a.time : isoTime(0)
-  const state = a.sent === true ? `sent${(a.deliveries ?? []).some((d) => !d.ok) ? ' (a sink failed)' : ''}` : `held: ${flat(a.held, 20)}`
-  return [flat(time, 30), flat(a.severity, 10), flat(a.source, 40), flat(a.key, 40), state, String(Number(a.count) || 0), flat(a.text, 100)]
+  // Lines written by others straight into the history (epoch-ms times, no delivery record) are shown as recorded.
+  const t = a.time as unknown
+  const time = typeof t === 'string' ? t : typeof t === 'number' && Number.isFinite(t) ? isoTime(t) : ''
+  const state = a.sent === true ? `sent${(a.deliveries ?? []).some((d) => !d.ok) ? ' (a sink failed)' : ''}` : a.sent === false ? `held: ${flat(a.held, 20)}` : 'recorded'
+  return [flat(time, 30), flat(a.severity, 10), flat(a.source, 40), flat(a.key, 40), state, String(Number(a.count) || 1), flat(a.text, 100)]
 }

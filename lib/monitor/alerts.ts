@@ -235,7 +235,7 @@ export function loadAlerting(home: string, options: AlertingOptions = {}): Alert
     throw new ConfigError(`alerts config ${file} is not valid JSON (${errorMessage(error)})`, { cause: error })
   }
   try {
-    return new Alerting(home, checkConfig(raw), options)
+    return new Alerting(home, checkAlertsConfig(raw), options)
   } catch (error) {
     if (error instanceof ConfigError) throw new ConfigError(`alerts config ${file}: ${error.message}`, { cause: error })
     throw error
@@ -243,7 +243,7 @@ export function loadAlerting(home: string, options: AlertingOptions = {}): Alert
 }
 
 /** The config checked whole: unknown fields, bad sinks, routes naming no sink are refused. */
-export function checkConfig(raw: unknown): AlertsConfig {
+export function checkAlertsConfig(raw: unknown): AlertsConfig {
   const obj = record(raw, 'the config')
   onlyKeys(obj, ['sinks', 'routes', 'dedupeSeconds', 'cooldownSeconds'], 'the config')
   if (!Array.isArray(obj.sinks)) throw new ConfigError(`"sinks" must be an array of sinks (received ${preview(obj.sinks)})`)

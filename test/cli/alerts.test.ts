@@ -4,7 +4,7 @@
 
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -123,6 +123,9 @@ describe('mtflow alerts', () => {
     ])
     const table = await cli('list', '--limit', '1')
     expect(table.stdout.split('\n')[1]).toMatch(/^\S+Z\s+critical\s+deployment:d1\s+deployment:d1:[0-9a-f]{12}\s+sent\s+1\s+halted: loss$/)
+    // A line another process wrote straight into the history (epoch-ms time, no delivery record).
+    appendFileSync(join(home, 'monitor', 'alerts.jsonl'), `${JSON.stringify({ time: Date.UTC(2026, 0, 2), source: 'serving', key: 'serving.expired:m@1', severity: 'error', text: 'model m@1 has expired' })}\n`)
+    expect((await cli('list', '--limit', '1')).stdout.split('\n')[1]).toBe('2026-01-02T00:00:00.000Z  error     serving  serving.expired:m@1  recorded  1      model m@1 has expired')
     const bad = await cli('list', '--limit', '0')
     expect(bad.code).toBe(2)
     expect(bad.stderr).toBe('mtflow: --limit must be an integer from 1 to 999999 (received "0")\n')
