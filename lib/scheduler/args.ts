@@ -17,8 +17,12 @@ interface ArgDef {
 const TIME_UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
 const RELATIVE = /^-(\d{1,6})([mhdw])$/
 
-/** The argument table of each kind (monitor's args are passed to evaluateMonitors as they are). */
-export const KIND_ARGS: Record<Exclude<JobKind, 'monitor'>, Record<string, ArgDef>> = {
+/** The argument table of each kind. */
+export const KIND_ARGS: Record<JobKind, Record<string, ArgDef>> = {
+  monitor: {
+    /** Evaluate these monitors of <home>/monitor/monitors.json only (default all). */
+    monitors: { type: 'strings' },
+  },
   ingest: {
     exchange: { type: 'string', required: true },
     symbols: { type: 'list', required: true },
@@ -135,7 +139,6 @@ function checkValue(def: ArgDef, value: unknown, at: string, key: string): void 
 
 /** A kind's args checked against its table: unknown keys, missing required ones and wrong types refused. */
 export function checkKindArgs(kind: JobKind, args: Record<string, unknown>, at: string): void {
-  if (kind === 'monitor') return
   const table = KIND_ARGS[kind]
   for (const key of Object.keys(args)) if (!(key in table)) throw new ConfigError(`${at}: ${kind} jobs take no args.${key}; they take ${Object.keys(table).join(', ')}`)
   for (const [key, def] of Object.entries(table)) {

@@ -90,7 +90,8 @@ const reoptimise: JobHandler = async (c) => {
 
 const monitor: JobHandler = async (c): Promise<JobOutcome> => {
   const { evaluateMonitors } = await loadMonitor()
-  const result = await evaluateMonitors(c.home, { ...c.job.args, now: c.now })
+  const names = c.job.args.monitors as string[] | undefined
+  const result = await evaluateMonitors(c.home, { ...(names === undefined ? {} : { monitors: names }), now: c.now })
   const triggers = Array.isArray(result?.firedTriggers) ? result.firedTriggers.filter((t): t is string => typeof t === 'string') : []
   return { summary: triggers.length === 0 ? 'no trigger fired' : `fired ${triggers.join(', ')}`, metrics: { triggers: triggers.length }, triggers }
 }

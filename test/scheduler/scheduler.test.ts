@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../../lib/live/index.js'
-import { checkJob, nextRun, parseJobs, readHistory, readJobs, Scheduler, type JobHandler, type JobSpec } from '../../lib/scheduler/index.js'
+import { checkJob, nextRun, parseJobs, readHistory, readJobs, resolveTime, Scheduler, verbFlags, type JobHandler, type JobSpec } from '../../lib/scheduler/index.js'
 import { Tracker } from '../../lib/track/index.js'
 
 const home = () => mkdtempSync(join(tmpdir(), 'mtflow-scheduler-'))
@@ -254,6 +254,30 @@ describe('triggers', () => {
   })
 })
 
+describe('job kinds', () => {
+  it('verb jobs become the verb\'s flags, relative times resolved at the run\'s start', () => {
+    const now = at('2026-03-10T12:00:00Z')
+    expect(resolveTime('-3d', now)).toBe('2026-03-07T12:00:00.000Z')
+    expect(resolveTime('-90m', now)).toBe('2026-03-10T10:30:00.000Z')
+    expect(resolveTime('now', now)).toBe('2026-03-10T12:00:00.000Z')
+    expect(resolveTime('2025-01-01', now)).toBe('2025-01-01')
+    expect(verbFlags('ingest', { exchange: 'binance', symbols: ['BTC/USDT', 'ETH/USDT'], timeframe: '1h', since: '-2w', apiUrl: 'http://127.0.0.1:9/' }, now)).toEqual(['--exchange', 'binance', '--symbols', 'BTC/USDT,ETH/USDT', '--timeframe', '1h', '--since', '2026-02-24T12:00:00.000Z', '--api-url', 'http://127.0.0.1:9/'])
+    expect(verbFlags('pipeline', { symbols: 'A,B,C', topK: 2, guardrails: false, hyper: ['maxDepth=3', 'minLeaf=5'], end: 'now' }, now)).toEqual(['--symbols', 'A,B,C', '--end', '2026-03-10T12:00:00.000Z', '--hyper', 'maxDepth=3', '--hyper', 'minLeaf=5', '--no-guardrails', '--top-k', '2'])
+    expect(verbFlags('pipeline', { symbols: ['A', 'B'], guardrails: true }, now)).toEqual(['--symbols', 'A,B'])
+  })
+
+  it('a monitor job calls lib/monitor\'s evaluateMonitors at the run\'s start; an unknown monitor fails the run', async () => {
+    const h = home()
+    mkdirSync(join(h, 'monitor'))
+    writeFileSync(join(h, 'monitor', 'monitors.json'), JSON.stringify({ monitors: [] }))
+    const clock = new ManualClock(at('2026-01-05T10:00:00Z'))
+    const scheduler = new Scheduler({ home: h, clock, jobs: [job({ name: 'watch', cron: '*/5 * * * *' }), job({ name: 'watch-one', cron: '*/5 * * * *', args: { monitors: ['btc-drift'] } })] })
+    const [ok, bad] = await Promise.all([...scheduler.runTrigger('watch'), ...scheduler.runTrigger('watch-one')])
+    expect(ok).toMatchObject({ status: 'ok', outcome: { summary: 'no trigger fired', triggers: [] } })
+    expect(bad).toMatchObject({ status: 'failed', error: `no monitor named "btc-drift" in ${join(h, 'monitor', 'monitors.json')}` })
+  })
+})
+
 describe('bad input', () => {
   const one = (j: Record<string, unknown>) => () => parseJobs({ jobs: [{ name: 'j', cron: '0 * * * *', kind: 'monitor', args: {}, ...j }] })
   it('one line naming the job and what was expected', () => {
@@ -271,6 +295,8 @@ describe('bad input', () => {
     expect(one({ kind: 'ingest', args: { exchange: 'binance', symbols: 'BTC/USDT', timeframe: '1h', since: '-3d', apiUrl: 'file:///etc/passwd' } })).toThrow('job j: args.apiUrl must be an http(s) URL (received "file:///etc/passwd")')
     expect(one({ kind: 'reoptimise', args: { strategy: 's', symbol: 'X', timeframe: '1d', metric: 'luck' } })).toThrow('job j: args.metric must be one of sharpe, sortino, calmar, totalReturn, cagr (received "luck")')
     expect(one({ schedule: 'daily' })).toThrow('job j: unknown field "schedule"')
+    expect(one({ args: { monitors: 'btc-drift' } })).toThrow('job j: args.monitors must be an array of strings (received "btc-drift")')
+    expect(one({ kind: 'reoptimise', args: { strategy: 's', symbol: 'X', timeframe: '1d', search: { fast: [50, 5] } } })).toThrow('job j: args.search must be an object of param ranges such as { "fast": [5, 50] } (min < max)')
     expect(() => parseJobs({ jobs: [{ name: 'a b', cron: '* * * * *', kind: 'monitor' }] })).toThrow('jobs[0]: name must be 1–64 letters, digits, . _ - (received "a b")')
     expect(() => parseJobs({ jobs: [{ name: 'j', cron: '* * * * *', kind: 'monitor' }, { name: 'j', cron: '0 * * * *', kind: 'monitor' }] })).toThrow('job j is declared twice in jobs file; job names must be unique')
     expect(() => parseJobs([])).toThrow('jobs file must be a JSON object { "jobs": [ … ] }')
