@@ -5,7 +5,9 @@
 // the reference is small; Jensen–Shannon distance ≥ 0.1 when it is large); the dataset drifts when ≥ 50 %
 // of its columns do. The statistics themselves are lib/stats/drift.ts (checked against SciPy).
 
-import { ConfigError, DataError } from '../core/index.js'
+import { extname } from 'node:path'
+import { ConfigError, DataError, readTextFile, splitCsvLine } from '../core/index.js'
+import { readTable } from '../data/index.js'
 import { binnedShares, chiSquare, distinctSorted, floorZeroShares, jensenShannon, ksSorted, proportionZTest, psiOfShares, sortFinite, wassersteinSorted } from '../stats/index.js'
 
 export type DriftMethod = 'ks' | 'wasserstein' | 'psi' | 'js' | 'chisquare' | 'ztest'
@@ -138,6 +140,42 @@ export function datasetDrift(reference: DriftTable | DriftReference, current: Dr
   const driftedColumns = results.filter((r) => r.drifted).length
   const share = driftedColumns / results.length
   return { columns: results, driftedColumns, share, shareThreshold, datasetDrift: share >= shareThreshold }
+}
+
+/**
+ * A table from a .csv file (a header line; columns whose every non-empty cell is a number are numbers, empty
+ * cells missing; other columns text) or a .parquet file (lib/data readTable). Bad files: one DataError or
+ * ConfigError naming the file.
+ */
+export async function readDriftTable(file: string, what = 'table'): Promise<Record<string, Float64Array | string[] | boolean[]>> {
+  const ext = extname(file).toLowerCase()
+  if (ext === '.parquet') return (await readTable(file)) as Record<string, Float64Array | string[] | boolean[]>
+  if (ext !== '.csv') throw new ConfigError(`${what} ${file} must be a .csv or .parquet file`)
+  const text = readTextFile(file, what, 512 * 2 ** 20)
+  const lines = text.split(/\r?\n/)
+  while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop()
+  if (lines.length === 0) throw new DataError(`${what} ${file} is empty (expected a header line)`)
+  const unclosed = (n: number) => () => new DataError(`${what} ${file} line ${n}: a quoted cell is not closed`)
+  const header = splitCsvLine(lines[0]!, unclosed(1)).map((h) => h.trim())
+  const seen = new Set<string>()
+  for (const h of header) {
+    if (h === '') throw new DataError(`${what} ${file}: a column has no name in the header`)
+    if (seen.has(h)) throw new DataError(`${what} ${file}: column ${JSON.stringify(h.slice(0, 64))} appears twice in the header`)
+    seen.add(h)
+  }
+  const cells: string[][] = header.map(() => [])
+  for (let i = 1; i < lines.length; i++) {
+    const row = splitCsvLine(lines[i]!, unclosed(i + 1))
+    if (row.length !== header.length) throw new DataError(`${what} ${file} line ${i + 1} has ${row.length} cells; the header has ${header.length}`)
+    for (let c = 0; c < row.length; c++) cells[c]!.push(row[c]!.trim())
+  }
+  const out: Record<string, Float64Array | string[]> = {}
+  header.forEach((name, c) => {
+    const column = cells[c]!
+    const numeric = column.every((v) => v === '' || Number.isFinite(Number(v)))
+    out[name] = numeric ? Float64Array.from(column, (v) => (v === '' ? NaN : Number(v))) : column
+  })
+  return out
 }
 
 // ---------------------------------------------------------------------------------------------------
