@@ -7,8 +7,9 @@
 //   the scheduler was not running (or the machine slept): with `missed: "skip"` (the default) one history
 //   line says how many were skipped and nothing runs until the next fire time; with "run-once" the job
 //   runs once at once, however many were missed. A job never seen before counts from the scheduler's start.
-// - Overlap: a job whose previous run (scheduled or triggered) is still going is not started again; the
-//   fire is recorded as `skipped` with error "overlap".
+// - Overlap: a job whose previous run (scheduled or triggered, in this process or another on the same
+//   workspace: state.ts's running marker) is still going is not started again; the fire is recorded as
+//   `skipped` with error "overlap…".
 // - A job that fails is retried and recorded by runJob; nothing a job does stops the scheduler.
 // - Triggers (runTrigger, and the triggers a monitor job returns) start the jobs of that name at once.
 
@@ -18,7 +19,7 @@ import type { JobKind } from './args.js'
 import { cronOf, readJobs, type JobSpec, type Trigger } from './jobs.js'
 import { kindHandlers } from './kinds.js'
 import { recordSkip, runJob, WallClock, type JobHandler, type RunRecord, type SchedulerClock } from './runner.js'
-import { readState, updateJobState, type HistoryLine } from './state.js'
+import { claimRunning, readState, releaseRunning, updateJobState, type HistoryLine } from './state.js'
 
 export interface SchedulerOptions {
   home: string
@@ -161,8 +162,10 @@ export class Scheduler {
 
   private start(job: JobSpec, trigger: Trigger): Promise<RunRecord | HistoryLine> {
     const now = this.clock.now()
-    if (this.running.has(job.name)) {
-      const line = recordSkip(this.home, job, trigger, now, 'overlap: the previous run is still going')
+    const elsewhere = this.running.has(job.name) ? undefined : claimRunning(this.home, job.name, now)
+    if (this.running.has(job.name) || elsewhere !== undefined) {
+      const where = elsewhere === undefined ? '' : ` (in process ${elsewhere.pid} on ${elsewhere.host} since ${new Date(elsewhere.start).toISOString()})`
+      const line = recordSkip(this.home, job, trigger, now, `overlap: the previous run is still going${where}`)
       this.emit(line)
       return Promise.resolve(line)
     }
@@ -174,6 +177,7 @@ export class Scheduler {
       })
       .then((record) => {
         this.running.delete(job.name)
+        releaseRunning(this.home, job.name)
         this.emit(record)
         for (const name of record.outcome?.triggers ?? []) {
           try {

@@ -3,11 +3,15 @@
 // next start; and the last run's end and status) and <home>/scheduler/history.jsonl (one line per run or
 // skip: { job, time, status: ok|failed|skipped, ms, error?, runId?, trigger, attempts? }, `time` the run's
 // start as ISO 8601 UTC, `ms` its duration by the scheduler's clock). history.jsonl is appended with
-// lib/track's appendRecords (one write per line) and read back with readRecords.
+// lib/track's appendRecords (one write per line) and read back with readRecords. A job running now has a
+// marker, <home>/scheduler/running/<job>.json ({ pid, host, start }), so that a `scheduler trigger` in one
+// process and `scheduler run` in another do not run the same job at once; a marker of a process that is
+// gone (on this host) is stale and taken over.
 
-import { existsSync, mkdirSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { ConfigError, readTextFile, withLockSync, writeFileAtomic } from '../core/index.js'
+import { ConfigError, pidAlive, readTextFile, withLockSync, writeFileAtomic } from '../core/index.js'
 import { appendRecords, readRecords } from '../track/index.js'
 import { schedulerDir, type Trigger } from './jobs.js'
 
@@ -78,4 +82,57 @@ export function readHistory(home: string, options: { job?: string; last?: number
   let lines = readRecords<HistoryLine>(historyFile(home)).records.filter((l) => typeof l === 'object' && l !== null && typeof (l as HistoryLine).job === 'string')
   if (options.job !== undefined) lines = lines.filter((l) => l.job === options.job)
   return options.last === undefined ? lines : lines.slice(-options.last)
+}
+
+export interface RunningMarker {
+  pid: number
+  host: string
+  /** When the run started (epoch ms, the scheduler's clock). */
+  start: number
+}
+
+const markerFile = (home: string, job: string) => join(schedulerDir(home), 'running', `${job}.json`)
+
+/**
+ * Mark `job` as running in this process: undefined when the mark is ours, else the live holder's marker
+ * (another process runs the job now). A marker of a process gone from this host is removed and taken over;
+ * one from another host is believed.
+ */
+export function claimRunning(home: string, job: string, start: number): RunningMarker | undefined {
+  const file = markerFile(home, job)
+  mkdirSync(join(schedulerDir(home), 'running'), { recursive: true })
+  const mine: RunningMarker = { pid: process.pid, host: hostname(), start }
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o644)
+      try {
+        writeSync(fd, JSON.stringify(mine))
+      } finally {
+        closeSync(fd)
+      }
+      return undefined
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EEXIST') throw error
+    }
+    let held: RunningMarker | undefined
+    try {
+      held = JSON.parse(readFileSync(file, 'utf8')) as RunningMarker
+    } catch {
+      held = undefined // half-written by a process that died between open and write, or removed meanwhile
+    }
+    const stale = held === undefined || typeof held.pid !== 'number' || (held.host === mine.host && !pidAlive(held.pid))
+    if (!stale) return held
+    rmSync(file, { force: true })
+  }
+  throw new ConfigError(`job ${job}: could not mark it as running (${file} keeps coming back)`)
+}
+
+export function releaseRunning(home: string, job: string): void {
+  const file = markerFile(home, job)
+  try {
+    const held = JSON.parse(readFileSync(file, 'utf8')) as RunningMarker
+    if (held.pid === process.pid && held.host === hostname()) rmSync(file, { force: true })
+  } catch {
+    /* already gone */
+  }
 }

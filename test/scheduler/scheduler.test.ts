@@ -4,8 +4,9 @@
 // backoff times, a time limit, a failing job beside a healthy one, triggers, and what is recorded (history
 // lines, tracked runs, state.json). Job code is replaced by test handlers; no test waits on real time.
 
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../../lib/live/index.js'
@@ -92,6 +93,24 @@ describe('overlap', () => {
     await Promise.all(scheduler.tick())
     expect(starts).toBe(2)
     expect(readHistory(h).map((l) => `${l.time} ${l.status}`)).toEqual(['2026-01-05T10:02:00.000Z skipped', '2026-01-05T10:02:00.000Z skipped', '2026-01-05T10:01:00.000Z ok', '2026-01-05T10:03:00.000Z ok'])
+  })
+})
+
+describe('overlap across processes', () => {
+  it('a run marked by another live process on this host is an overlap; a dead process\'s mark is taken over', async () => {
+    const h = home()
+    mkdirSync(join(h, 'scheduler', 'running'), { recursive: true })
+    const marker = join(h, 'scheduler', 'running', 'nightly.json')
+    writeFileSync(marker, JSON.stringify({ pid: process.ppid, host: hostname(), start: at('2026-01-05T09:00:00Z') }))
+    const ran: number[] = []
+    const scheduler = new Scheduler({ home: h, clock: new ManualClock(at('2026-01-05T10:00:00Z')), jobs: [job({ name: 'nightly', cron: '0 2 * * *' })], handlers: { monitor: async (c) => void ran.push(c.now) } })
+    expect(await scheduler.runTrigger('nightly', 'manual')[0]!).toMatchObject({ status: 'skipped', error: `overlap: the previous run is still going (in process ${process.ppid} on ${hostname()} since 2026-01-05T09:00:00.000Z)` })
+    expect(ran).toEqual([])
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!
+    writeFileSync(marker, JSON.stringify({ pid: dead, host: hostname(), start: at('2026-01-05T09:00:00Z') }))
+    expect(await scheduler.runTrigger('nightly', 'manual')[0]!).toMatchObject({ status: 'ok' })
+    expect(ran).toHaveLength(1)
+    expect(existsSync(marker)).toBe(false) // released when the run ended
   })
 })
 
