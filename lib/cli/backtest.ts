@@ -271,6 +271,8 @@ async function gatedAction(context: CliContext, o: Common & GatedFlags & { expor
       ...bt().summary(g.result, config),
       gate: g.gate,
       ungated: bt().flatMetrics(g.ungated.metrics),
+      inSample: g.inSample,
+      trainedThrough: g.trainedThrough,
       ...(exported.length > 0 ? { exported } : {}),
       ...(g.runId === undefined ? {} : { runId: g.runId, experiment: g.experiment }),
     })
@@ -288,7 +290,8 @@ async function gatedAction(context: CliContext, o: Common & GatedFlags & { expor
   ]
   const time = g.result.time
   context.stdout.write(`${g.strategy} ${JSON.stringify(g.params)} on ${g.target} ${g.timeframe}, entries where ${g.model} gives p ≥ ${g.probaThreshold} (entry orders: ${g.gate.allowed} let through, ${g.gate.blocked} blocked)\n`)
-  context.stdout.write(`period ${isoTime(time[0]!).slice(0, 10)} → ${isoTime(time[time.length - 1]!).slice(0, 10)} (${time.length} bars${o.start === undefined ? ", from the model's first probability" : ''})\n`)
+  context.stdout.write(`period ${isoTime(time[0]!).slice(0, 10)} → ${isoTime(time[time.length - 1]!).slice(0, 10)} (${time.length} bars${o.start === undefined && !g.inSample ? ", from the first bar after the model's training" : ''})\n`)
+  if (g.inSample) context.stdout.write(`IN SAMPLE: the model was trained on bars through ${g.trainedThrough.slice(0, 16)}, and this backtest starts before that; its numbers flatter the model (select refuses such runs). Give --start after it, or train on fewer bars.\n`)
   context.stdout.write(formatTable(['metric', 'gated', 'ungated'], rows.map((r) => [...r])))
   if (exported.length > 0) context.stdout.write(`exported: ${exported.join(', ')}\n`)
   if (g.runId !== undefined) context.stdout.write(`run: ${g.runId} (experiment ${g.experiment}; mtflow runs show ${g.runId})\n`)

@@ -238,6 +238,9 @@ export interface GatedBacktest {
   result: BacktestResult
   /** The same strategy on the same bars with no gate (buy and hold for a symbol model's own strategy). */
   ungated: BacktestResult
+  /** It starts before the model's training ended (its last bar: trainedThrough): in sample. */
+  inSample: boolean
+  trainedThrough: string
 }
 
 interface Plan {
@@ -252,6 +255,8 @@ interface Plan {
   probabilityAt: (time: number) => number
   start: number | string
   end?: string | number
+  /** The backtest starts before the model's training ended: its numbers are in sample. */
+  inSample: boolean
 }
 
 function checkThreshold(p: number | undefined): number {
@@ -283,13 +288,20 @@ async function plan(home: string, options: GatedBacktestOptions, prepared?: Prep
   const problem = strategy.validate?.(params)
   if (problem !== undefined) throw new ConfigError(`strategy ${strategy.name}: ${problem}`)
   strategy.universe(params, { symbols: p.symbols, timeframe: p.timeframe }) // a strategy that cannot trade these symbols says so now
-  const start = options.start ?? new Date(p.time[first]!).toISOString()
+  // By default the backtest starts after the last bar the model was trained on (out of sample); a model
+  // trained on every bar the lake holds can only be backtested in sample, which the run says (tag
+  // mtflow.inSample, a guardrail of `select`).
+  const trainedThrough = prepared.lineage.trainedThrough
+  const after = p.time.findIndex((t, i) => i >= first && t > trainedThrough)
+  const start = options.start ?? new Date(p.time[after >= 0 ? after : first]!).toISOString()
+  const startMs = typeof start === 'number' ? start : Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(start) || !start.includes('T') ? start : `${start}Z`)
+  const inSample = !(startMs > trainedThrough)
   for (const symbol of p.symbols) {
     if (sliceBars(prepared.bars[symbol]!, { start, ...(options.end === undefined ? {} : { end: options.end }) }).time.length === 0) {
       throw new ConfigError(`no bars of ${symbol} ${p.timeframe} between ${start} and ${options.end ?? 'the end'}`)
     }
   }
-  return { prepared, strategy, own, ...(options.file === undefined ? {} : { file: options.file }), params, threshold, probabilityAt, start, ...(options.end === undefined ? {} : { end: options.end }) }
+  return { prepared, strategy, own, ...(options.file === undefined ? {} : { file: options.file }), params, threshold, probabilityAt, start, ...(options.end === undefined ? {} : { end: options.end }), inSample }
 }
 
 const SUMMARY_METRICS = ['trades', 'totalReturn', 'cagr', 'sharpe', 'maxDrawdown', 'winRate', 'exposure'] as const
@@ -330,7 +342,7 @@ async function execute(home: string, options: GatedBacktestOptions, planned: Pla
     experiment: options.experiment ?? 'backtests',
     name: `${planned.strategy.name} gated by ${p.model} ${p.target} ${p.timeframe}`,
     lineage: { ...backtestLineage({ strategy: planned.strategy, ...(planned.file === undefined ? {} : { file: planned.file }), params, data }), runs: [p.trainRun] },
-    tags: { ...options.tags, 'mtflow.signals': p.name, 'mtflow.signalsVersion': String(p.version), 'mtflow.signalsSha256': prepared.lineage.version.sha256, 'mtflow.target': p.target },
+    tags: { ...options.tags, 'mtflow.signals': p.name, 'mtflow.signalsVersion': String(p.version), 'mtflow.signalsSha256': prepared.lineage.version.sha256, 'mtflow.target': p.target, 'mtflow.inSample': String(planned.inSample), 'mtflow.trainedThrough': new Date(prepared.lineage.trainedThrough).toISOString() },
     ...(parentRunId === undefined ? {} : { parentRunId }),
   })
   try {
@@ -363,6 +375,8 @@ async function execute(home: string, options: GatedBacktestOptions, planned: Pla
       gate: counts,
       result,
       ungated,
+      inSample: planned.inSample,
+      trainedThrough: new Date(prepared.lineage.trainedThrough).toISOString(),
     }
   } catch (error) {
     run?.fail(error)

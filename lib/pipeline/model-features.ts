@@ -31,6 +31,11 @@ export interface ModelLineage {
   /** The columns the model reads, in its signature's order. */
   columns: string[]
   model: Model
+  /**
+   * The last bar time (ms) its training saw: the end of the features run's tables (its dataset's rows and
+   * their label windows lie within them). A backtest from before it is in sample.
+   */
+  trainedThrough: number
 }
 
 /** Walk a registered model's lineage (NAME@VERSION, NAME@ALIAS or NAME) back to its features run. */
@@ -65,6 +70,7 @@ export async function modelLineage(home: string, ref: string): Promise<ModelLine
     featureParams,
     columns: pkg.signature.inputs.map((f) => f.name),
     model,
+    trainedThrough: Math.max(...features.manifest.tables.map((t) => (t.timeRange === undefined ? -Infinity : Date.parse(t.timeRange[1])))),
   }
 }
 

@@ -73,7 +73,7 @@ export async function selectRuns(home: string, o: SelectRunsOptions): Promise<Se
     const ppy = r.tags['mtflow.kind'] === 'backtest' ? periodsPerYear(tracker, r.info.runId) : undefined
     // A model-gated backtest of a batch (backtest --signals-from 'PREFIX.*@REF', one per pair): a trial of the whole batch.
     const batch = model !== undefined && r.info.parentRunId !== undefined && batchOf(r.info.parentRunId) ? `batch ${r.info.parentRunId}` : undefined
-    candidates.push({ runId: r.info.runId, strategy: strategy?.name ?? name ?? model!.name, params, metrics, ...(model === undefined ? {} : { model }), ...(ppy === undefined ? {} : { periodsPerYear: ppy }), ...(batch === undefined ? {} : { group: batch }) })
+    candidates.push({ runId: r.info.runId, strategy: strategy?.name ?? name ?? model!.name, params, metrics, ...(model === undefined ? {} : { model }), ...(ppy === undefined ? {} : { periodsPerYear: ppy }), ...(batch === undefined ? {} : { group: batch }), ...(r.tags['mtflow.inSample'] === 'true' ? { inSample: true } : {}) })
     if (model === undefined && r.tags['mtflow.kind'] === 'sweep-set' && r.info.parentRunId !== undefined) sweeps.set(r.info.parentRunId, strategy!.name)
   }
   // The sets of the same sweeps that the filter left out still count as trials (all the sweep's sets were tried).

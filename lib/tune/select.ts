@@ -68,10 +68,12 @@ export interface CandidateRun {
    * side by side and the best kept, so each is a trial of all of them.
    */
   group?: string
+  /** A model-gated backtest that starts before its model's training ended (tag mtflow.inSample): a guardrail refuses it. */
+  inSample?: boolean
 }
 
 export interface RuleCheck {
-  rule: 'minTrades' | 'minSharpe' | 'maxDrawdown' | 'minDsr'
+  rule: 'minTrades' | 'minSharpe' | 'maxDrawdown' | 'minDsr' | 'outOfSample'
   /** The metric read (for minSharpe: the out-of-sample one when the run has it). */
   metric: string
   /** null when the run lacks it (the rule then fails). */
@@ -194,6 +196,11 @@ export function selectChampions(candidates: readonly CandidateRun[], rules: Sele
       check('minSharpe', key, c.metrics[key], r.minSharpe.strict ? '>' : '≥', r.minSharpe.threshold, r.minSharpe.origin)
     }
     if (r.maxDrawdown !== undefined) check('maxDrawdown', 'maxDrawdown', c.metrics.maxDrawdown, '≤', r.maxDrawdown.threshold, r.maxDrawdown.origin)
+    // A model judged on the bars it learned from says nothing of what it will do: refused with the guardrails.
+    if (r.guardrails && c.inSample === true) {
+      checks.push({ rule: 'outOfSample', metric: 'inSample', value: 1, op: '≤', threshold: 0, passed: false, origin: 'guardrail' })
+      failed.push('in sample: the backtest starts before its model\'s training ended')
+    }
     const group = groups.get(trialGroup(c))!
     const verdict: Verdict = { ...c, passed: failed.length === 0, failed, checks, trials: group.length, deflated: null }
     // Deflated only where it can matter: a run already out on another rule is not read.
