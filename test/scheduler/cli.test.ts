@@ -3,6 +3,7 @@
 // ingest job against the loopback Binance stand-in (candles known in advance: 2024-01-09 00:00 … 2024-01-10
 // 04:00 closed = 29) and of a report job (the newest finished backtest's tearsheet), history, run --once.
 
+import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadBars } from '../../lib/data/index.js'
 import { Tracker } from '../../lib/track/index.js'
 import { startBinanceStandin, type Standin } from '../fixtures/binance-standin.js'
-import { runCli } from '../helpers.js'
+import { ROOT, runCli, waitFor } from '../helpers.js'
 
 const NOW = Date.UTC(2024, 0, 10, 5, 30) // the stand-in's clock: the 05:00 candle is still open
 let standin: Standin
@@ -122,4 +123,21 @@ describe('mtflow scheduler', () => {
     const last = await cli('scheduler', 'history', '--last', '0')
     expect([last.code, last.stderr]).toEqual([2, 'mtflow: --last must be an integer ≥ 1 (received "0")\n'])
   })
+
+  it('a monitor job through the CLI (lib/monitor loaded by require); run stays up until SIGTERM, then exits 0', async () => {
+    mkdirSync(join(home, 'monitor'), { recursive: true })
+    writeFileSync(join(home, 'monitor', 'monitors.json'), JSON.stringify({ monitors: [] }))
+    writeJobs({ jobs: [{ name: 'watch', cron: '0 0 1 1 *', kind: 'monitor' }] })
+    const t = await cli('scheduler', 'trigger', 'watch', '--json')
+    expect(t.code, t.stderr).toBe(0)
+    expect(JSON.parse(t.stdout)[0]).toMatchObject({ job: 'watch', status: 'ok', summary: 'no trigger fired' })
+    const child = spawn(process.execPath, [join(ROOT, 'lib', 'cli', 'bin.cjs'), '--home', home, 'scheduler', 'run'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+    expect(await waitFor(() => stderr.includes('Ctrl-C stops'), 60_000, 50)).toBe(true)
+    expect(stderr).toContain('  watch: next ')
+    child.kill('SIGTERM')
+    expect(await closed).toBe(0)
+  }, 120_000)
 })
