@@ -38,6 +38,8 @@ export interface SchedulerOptions {
 
 /** Fire times counted at most, per job and tick, when looking for missed runs. */
 const MAX_FIRES = 100_000
+/** The longest sleep between ticks: a timer past 2^31 − 1 ms fires at once, and a machine may sleep. */
+const MAX_SLEEP_MS = 3_600_000
 
 export class Scheduler {
   readonly home: string
@@ -149,7 +151,7 @@ export class Scheduler {
       const now = this.clock.now()
       const next = Math.min(...this.jobs.map((j) => this.nextRun(j) ?? Infinity))
       const release = new AbortController()
-      await Promise.race([stop, ...(Number.isFinite(next) ? [this.clock.sleep(Math.max(0, next - now), release.signal)] : [])])
+      await Promise.race([stop, ...(Number.isFinite(next) ? [this.clock.sleep(Math.min(MAX_SLEEP_MS, Math.max(0, next - now)), release.signal)] : [])])
       release.abort()
     }
     await this.idle()

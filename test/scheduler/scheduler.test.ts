@@ -68,6 +68,28 @@ describe('next run times', () => {
   })
 })
 
+describe('the loop', () => {
+  it('sleeps at most an hour between ticks (a timer past 2^31 − 1 ms would fire at once)', async () => {
+    class RecordingClock extends ManualClock {
+      readonly sleeps: number[] = []
+      override sleep(ms: number): Promise<void> {
+        this.sleeps.push(ms)
+        return super.sleep(ms)
+      }
+    }
+    const clock = new RecordingClock(at('2026-01-05T10:00:00Z'))
+    const scheduler = new Scheduler({ home: home(), clock, jobs: [job({ name: 'yearly', cron: '0 0 1 1 *' }), job({ name: 'soon', cron: '20 10 5 1 *' })], handlers: { monitor: async () => undefined } })
+    const running = scheduler.run()
+    await until(() => clock.waiting > 0)
+    clock.advance(3_600_000)
+    await until(() => clock.sleeps.length === 2)
+    scheduler.stop()
+    await running
+    // 10:20 is 20 minutes away: that sleep; then from 11:00, the next fire is next year's: one hour.
+    expect(clock.sleeps).toEqual([20 * 60_000, 3_600_000])
+  })
+})
+
 describe('overlap', () => {
   it('a job still running is not started again: the fire is a skipped line with error overlap', async () => {
     const h = home()
