@@ -201,7 +201,11 @@ async function pairsAction(context: CliContext, o: PairsFlags): Promise<void> {
     const batch = await step('gated backtests', async () => {
       const refs = models.map((m) => `${m.name}@${m.version}`)
       // The same models (by content), threshold and holdout: the batch that holds them already.
-      const key = sha256(canonicalJson({ models: refs.map((r) => registry.resolve('models', r).sha256), threshold, start: holdoutStart, end: o.end ?? null, source: o.source ?? null }))
+      // The holdout's bars by content (new or revised bars since: a new batch).
+      const legs = [...new Set(models.map((m) => m.dataset.split('~')).flat())].sort()
+      const bars: Record<string, string> = {}
+      for (const symbol of legs) bars[symbol] = await data.snapshotId(home, { symbol, timeframe: timeframe!, start: holdoutStart, ...(o.end === undefined ? {} : { end: o.end }), ...(o.source === undefined ? {} : { source: o.source }) })
+      const key = sha256(canonicalJson({ models: refs.map((r) => registry.resolve('models', r).sha256), threshold, start: holdoutStart, end: o.end ?? null, source: o.source ?? null, bars }))
       const found = track.searchRuns(tracker, { filter: `tags.\`mtflow.pipeline.batch\` = "${key}" and tags.\`mtflow.kind\` = "backtest-batch" and attributes.status = "FINISHED"`, maxResults: 1 }).runs[0]
       if (found !== undefined) return { value: found.info.runId, runId: found.info.runId, reused: true, detail: `${refs.length} models on the holdout from ${holdoutStart.slice(0, 10)}` }
       const r = await pipeline.gatedBatch(home, { refs, probaThreshold: threshold, start: holdoutStart, ...(o.end === undefined ? {} : { end: o.end }), tags: { 'mtflow.pipeline.batch': key }, ...(progress === undefined ? {} : { progress }) })

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { loadBars } from '../../lib/data/index.js'
 import { Registry, searchRuns, Tracker } from '../../lib/track/index.js'
 import { runCli } from '../helpers.js'
 
@@ -117,6 +118,31 @@ describe('pipeline pairs', () => {
     expect(resumed.code, resumed.stderr).toBe(0)
     const r = JSON.parse(resumed.stdout) as Out
     for (const name of ['screen', 'features', 'dataset', 'train', 'gated backtests', 'router']) expect([name, r.steps.find((x) => x.step === name)!.reused]).toEqual([name, true])
+  }, 300_000)
+
+  it('new bars after the holdout started: the steps before it are reused, the gated backtests run again on them', async () => {
+    const holdout = '2024-03-28T00:00:00.000Z'
+    const first = JSON.parse((await runCli(['--home', home, 'pipeline', 'pairs', '--symbols', SYMBOLS, '--top-k', '3', '--holdout', holdout, '--json'])).stdout) as Out
+    const tracker = new Tracker(home)
+    const lastOf = (batch: string) => Math.max(...searchRuns(tracker, { filter: `attributes.parent_run_id = "${batch}"` }).runs.map((k) => Date.parse(tracker.readArtifact(k.info.runId, 'equity.csv').bytes.toString('utf8').trim().split('\n').pop()!.split(',')[0]!)))
+    const batch1 = first.steps.find((x) => x.step === 'gated backtests')!.runId!
+    // 50 more hourly bars of every symbol, flat at its last close, imported after the lake's end.
+    for (const symbol of SYMBOLS.split(',')) {
+      const bars = await loadBars(home, { symbol, timeframe: '1h' })
+      const t0 = bars.time[bars.time.length - 1]!
+      const c = bars.close[bars.close.length - 1]!
+      const lines = Array.from({ length: 50 }, (_, k) => `${new Date(t0 + (k + 1) * 3_600_000).toISOString()},${c},${c},${c},${c},1`)
+      const file = join(home, `more-${symbol}.csv`)
+      writeFileSync(file, `time,open,high,low,close,volume\n${lines.join('\n')}\n`)
+      const r = await runCli(['--home', home, 'import', file, '--symbol', symbol, '--timeframe', '1h', '--source', 'synthetic', '--json'])
+      expect(r.code, r.stderr).toBe(0)
+    }
+    const second = JSON.parse((await runCli(['--home', home, 'pipeline', 'pairs', '--symbols', SYMBOLS, '--top-k', '3', '--holdout', holdout, '--json'])).stdout) as Out
+    for (const name of ['screen', 'features', 'dataset', 'train']) expect([name, second.steps.find((x) => x.step === name)!.reused]).toEqual([name, true])
+    const batch2 = second.steps.find((x) => x.step === 'gated backtests')!
+    expect(batch2.reused).toBe(false)
+    expect(batch2.runId).not.toBe(batch1)
+    expect(lastOf(batch2.runId!)).toBe(lastOf(batch1) + 50 * 3_600_000)
   }, 300_000)
 
   it('refuses bad options with one line and exit 2', async () => {
