@@ -140,4 +140,21 @@ describe('mtflow scheduler', () => {
     child.kill('SIGTERM')
     expect(await closed).toBe(0)
   }, 120_000)
+
+  it('trigger: a pipeline job runs `pipeline pairs` with its args as flags', async () => {
+    const h = mkdtempSync(join(tmpdir(), 'mtflow-scheduler-cli-pipeline-'))
+    expect((await runCli(['--home', h, 'data', 'synthetic', '--kind', 'pair', '--pairs', '3', '--bars', '1500', '--timeframe', '1h', '--json'])).code).toBe(0)
+    const symbols = ['SYN-Y1', 'SYN-X1', 'SYN-Y2', 'SYN-X2', 'SYN-Y3', 'SYN-X3']
+    writeJobs({ jobs: [{ name: 'pairs', cron: '0 1 * * 6', kind: 'pipeline', args: { symbols, timeframe: '1h', topK: 2, maxPvalue: 0.5, minCorr: 0, guardrails: false } }] }, join(h, 'scheduler', 'jobs.json'))
+    const r = await runCli(['--home', h, 'scheduler', 'trigger', 'pairs', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const [record] = JSON.parse(r.stdout) as { status: string; runId: string }[]
+    expect(record!.status).toBe('ok')
+    const tracker = new Tracker(h)
+    const pipelineRun = tracker.getRun(record!.runId).tags['mtflow.job.pipeline']!
+    const summary = JSON.parse(tracker.readArtifact(pipelineRun, 'pipeline.json').bytes.toString('utf8')) as { symbols: string[]; timeframe: string; champions: unknown[] }
+    expect([summary.symbols, summary.timeframe]).toEqual([symbols, '1h'])
+    expect(summary.champions.length).toBeLessThanOrEqual(2)
+    expect(tracker.getRun(pipelineRun).info.status).toBe('FINISHED')
+  }, 180_000)
 })
