@@ -1,0 +1,239 @@
+// Monitor rules (lib/monitor/rules.ts): monitors.json checked whole (one line naming the monitor and field;
+// a column the registered model does not have), then evaluated on hand-written predictions logs and labels
+// (RMSE rising against the reference days or the training RMSE, directional accuracy, input and prediction
+// drift) and on deployments (an injected measurement), with the triggers and alerts fired on the edge and
+// every evaluation appended to monitor/state.jsonl.
+
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ConfigError, seededRandom } from '../../lib/core/index.js'
+import { DecisionTreeRegressor, packageModel, registerPackage } from '../../lib/ml/index.js'
+import { checkMonitors, evaluateMonitors, monitorHistory, monitorStateFile, monitorStatus, type EquityPerformance } from '../../lib/monitor/index.js'
+import { Registry } from '../../lib/track/index.js'
+
+const DAY = 86_400_000
+const D0 = Date.UTC(2025, 2, 1)
+const homes: string[] = []
+afterAll(() => {
+  for (const h of homes) rmSync(h, { recursive: true, force: true })
+})
+
+function workspace(): string {
+  const home = mkdtempSync(join(tmpdir(), 'mtflow-monitor-rules-'))
+  homes.push(home)
+  const rng = seededRandom(4)
+  const rows = 200
+  const X = new Float64Array(rows * 3)
+  const y: number[] = []
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < 3; c++) X[r * 3 + c] = rng.normal()
+    y.push(0.01 * X[r * 3]! + 0.001 * rng.normal())
+  }
+  const data = { X, rows, columns: ['z', 'mom', 'vol'], y }
+  registerPackage(new Registry(home), 'ret', packageModel(new DecisionTreeRegressor({ maxDepth: 3 }).fit(data), { data, metrics: { rmse: 0.02 } }), { alias: 'champion' })
+  return home
+}
+
+function writeMonitors(home: string, monitors: unknown[]): void {
+  mkdirSync(join(home, 'monitor'), { recursive: true })
+  writeFileSync(join(home, 'monitor', 'monitors.json'), JSON.stringify({ monitors }))
+}
+
+function append(file: string, records: unknown[]): void {
+  mkdirSync(join(file, '..'), { recursive: true })
+  writeFileSync(file, records.map((r) => `${JSON.stringify(r)}\n`).join(''), { flag: 'a' })
+}
+
+/** Predictions of ret@1 on day `d` (UTC days from D0) with the given (prediction, label) pairs, labelled by request. */
+function day(home: string, d: number, pairs: [number, number][], features?: (i: number) => Record<string, number>): void {
+  const t = D0 + d * DAY + 3_600_000
+  const date = new Date(t).toISOString().slice(0, 10)
+  append(
+    join(home, 'monitor', 'predictions', 'ret', `${date}.jsonl`),
+    pairs.map(([p], i) => ({ time: t + i, requestId: `d${d}-${i}`, model: 'ret', version: 1, role: 'champion', row: features?.(i) ?? 0, prediction: p })),
+  )
+  append(
+    join(home, 'monitor', 'labels', 'ret', 'labels.jsonl'),
+    pairs.map(([, y], i) => ({ requestId: `d${d}-${i}`, row: 0, label: y, time: t + DAY })),
+  )
+}
+
+describe('the monitors file', () => {
+  const ok = { name: 'm', kind: 'rmseRise', target: 'ret@champion', rise: 0.2 }
+  it.each([
+    [{ monitors: {} }, /must be an object with a "monitors" array/],
+    [{ monitors: [{ ...ok, kind: 'latency' }] }, /monitor m: kind must be one of drift, rmseRise, directionalAccuracy, auc, drawdown, sharpe, trackingError \(received "latency"\)/],
+    [{ monitors: [ok, ok] }, /two monitors are named m/],
+    [{ monitors: [{ ...ok, rise: undefined }] }, /monitor m: a rmseRise monitor needs "rise"/],
+    [{ monitors: [{ ...ok, target: 'ret' }] }, /monitor m: target must be a model as NAME@ALIAS/],
+    [{ monitors: [{ name: 'm', kind: 'drawdown', max: 0.1, target: 'x@y' }] }, /monitor m: target must be a deployment name/],
+    [{ monitors: [{ ...ok, maDay: 3 }] }, /monitor m: unknown field "maDay" for a rmseRise monitor/],
+    [{ monitors: [{ ...ok, trigger: 'retrain' }] }, /monitor m: trigger must be a list of job names/],
+    [{ monitors: [{ name: 'd', kind: 'drift', target: 'ret@champion', reference: 'r.csv', window: '3 days' }] }, /monitor d: window must be a duration such as 90m, 12h, 1d or 2w/],
+    [{ monitors: [{ name: 'a', kind: 'directionalAccuracy', target: 'ret@champion', min: 55 }] }, /monitor a: min must be a number from 0 to 1 \(received 55\)/],
+  ])('refuses %j', (raw, message) => {
+    expect(() => checkMonitors(raw)).toThrow(ConfigError)
+    expect(() => checkMonitors(raw)).toThrow(message)
+  })
+
+  it('a monitor on a column the model does not have: one ConfigError naming it, nothing evaluated or written', async () => {
+    const home = workspace()
+    writeMonitors(home, [
+      { name: 'rise', kind: 'rmseRise', target: 'ret@champion', rise: 0.2 },
+      { name: 'inputs', kind: 'drift', target: 'ret@champion', reference: 'ref.csv', columns: ['z', 'spread'] },
+    ])
+    await expect(evaluateMonitors(home, { now: D0 })).rejects.toThrow(new ConfigError('monitor inputs: model ret@1 has no column "spread" (its inputs: z, mom, vol, and prediction)'))
+    expect(existsSync(monitorStateFile(home))).toBe(false)
+    writeMonitors(home, [{ name: 'gone', kind: 'auc', target: 'nope@champion', min: 0.5 }])
+    await expect(evaluateMonitors(home, { now: D0 })).rejects.toThrow(/monitor gone: target nope@champion: no model named "nope"/)
+  })
+})
+
+describe('model monitors', () => {
+  let home: string
+  beforeAll(() => {
+    home = workspace()
+    // Days 0–6 (the reference days before a 3-day window ending on day 9): errors ±0.01 → RMSE 0.01 each day.
+    for (let d = 0; d <= 6; d++) day(home, d, [[0.02, 0.01], [-0.01, 0], [0.03, 0.04], [0.01, 0.02]])
+    // Days 7–9: errors ±0.013 → RMSE 0.013. Directions: day 7 3 of 4 right, day 8 1 of 4, day 9 2 of 4.
+    day(home, 7, [[0.013, 0.026], [0.013, 0.026], [-0.013, -0.026], [0.013, -0.0001]])
+    day(home, 8, [[0.013, -0.0001], [0.013, -0.0001], [-0.013, 0.0001], [0.013, 0.026]])
+    day(home, 9, [[0.013, 0.026], [0.013, -0.0001], [-0.013, -0.026], [0.013, -0.0001]])
+  })
+
+  it('RMSE up about 30 % on the 3-day average against the 7 reference days fires its triggers and alert once', async () => {
+    writeMonitors(home, [
+      { name: 'rise', kind: 'rmseRise', target: 'ret@champion', rise: 0.2, trigger: ['retrain-ret'], alert: true },
+      { name: 'train', kind: 'rmseRise', target: 'ret@champion', rise: 0.2, reference: 'training' },
+      { name: 'da', kind: 'directionalAccuracy', target: 'ret@champion', min: 0.55, trigger: ['retrain-ret', 'reoptimise'] },
+    ])
+    // Errors are 0.013 or ≈ 0.0131 (the −0.0001 labels): the daily RMSEs, worked out from the pairs above.
+    const rmseOf = (e: number[]) => Math.sqrt(e.reduce((a, x) => a + x * x, 0) / e.length)
+    const ma = (rmseOf([0.013, 0.013, 0.013, 0.0131]) + rmseOf([0.0131, 0.0131, 0.0131, 0.013]) + rmseOf([0.013, 0.0131, 0.013, 0.0131])) / 3
+    // Evaluated during day 9 (noon): the window is days 7, 8, 9; the reference days 0–6.
+    const now = D0 + 9 * DAY + 12 * 3_600_000
+    const first = await evaluateMonitors(home, { now })
+    const rise = first.results.find((r) => r.monitor === 'rise')!
+    expect(rise.value).toBeCloseTo(ma / 0.01 - 1, 12)
+    expect(rise).toMatchObject({ breached: true, status: 'breached', threshold: 0.2, version: 1, fired: ['retrain-ret'], alerted: true })
+    // Against the training RMSE 0.02 it fell 35 %.
+    const train = first.results.find((r) => r.monitor === 'train')!
+    expect(train.value).toBeCloseTo(ma / 0.02 - 1, 12)
+    expect(train.breached).toBe(false)
+    // Directional accuracy: (3/4 + 1/4 + 2/4) / 3 = 0.5 < 0.55.
+    const da = first.results.find((r) => r.monitor === 'da')!
+    expect(da.value).toBeCloseTo(0.5, 15)
+    expect(da.breached).toBe(true)
+    expect(first.firedTriggers).toEqual(['retrain-ret', 'reoptimise'])
+    expect(first.alerts).toEqual([`monitor rise breached: rmseRise of ret@champion (v1) is ${Number((ma / 0.01 - 1).toPrecision(4))}, rise ≥ 0.2`])
+    // Still breached an hour later: recorded, nothing fired again.
+    const second = await evaluateMonitors(home, { now: now + 3_600_000 })
+    expect(second.results.map((r) => r.breached)).toEqual([true, false, true])
+    expect(second.firedTriggers).toEqual([])
+    expect(second.alerts).toEqual([])
+    // One line per monitor per evaluation; the latest per monitor is the status.
+    const lines = readFileSync(monitorStateFile(home), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l))
+    expect(lines.map((l) => [l.monitor, l.time, l.breached])).toEqual([
+      ['rise', now, true],
+      ['train', now, false],
+      ['da', now, true],
+      ['rise', now + 3_600_000, true],
+      ['train', now + 3_600_000, false],
+      ['da', now + 3_600_000, true],
+    ])
+    expect(lines[0].evidence.referenceRmse).toBeCloseTo(0.01, 15)
+    expect(lines[0].evidence.reference.days.map((d: { day: string }) => d.day)).toEqual([0, 1, 2, 3, 4, 5, 6].map((d) => new Date(D0 + d * DAY).toISOString().slice(0, 10)))
+    expect(monitorStatus(home).get('rise')!.time).toBe(now + 3_600_000)
+    expect(monitorHistory(home, { monitor: 'da' })).toHaveLength(2)
+  })
+
+  it('"repeat" fires at every breached evaluation; days without labels are no-data', async () => {
+    const other = workspace()
+    for (let d = 0; d <= 6; d++) day(other, d, [[0.02, 0.01]])
+    for (let d = 7; d <= 9; d++) day(other, d, [[0.05, 0.01]])
+    writeMonitors(other, [
+      { name: 'rise', kind: 'rmseRise', target: 'ret@champion', rise: 0.2, trigger: ['retrain-ret'], repeat: true },
+      { name: 'later', kind: 'directionalAccuracy', target: 'ret@champion', min: 0.5, maDays: 1 },
+    ])
+    const now = D0 + 9 * DAY + 3 * 3_600_000
+    for (const t of [now, now + 1000]) {
+      const e = await evaluateMonitors(other, { now: t })
+      // RMSE 0.04 against 0.01: up 300 %.
+      expect(e.results[0]!.value).toBeCloseTo(3, 12)
+      expect(e.firedTriggers).toEqual(['retrain-ret'])
+    }
+    // On day 12 nothing is labelled within the 1-day window.
+    const empty = await evaluateMonitors(other, { now: D0 + 12 * DAY })
+    expect(empty.results[1]).toMatchObject({ value: null, status: 'no-data', breached: false })
+  })
+
+  it('drift of the inputs and predictions logged on the last day against a reference file', async () => {
+    const other = workspace()
+    // Reference: 100 rows. Logged rows: z shifted by 5 (KS p ≈ 0), mom and vol and the predictions the same values (D = 0, p = 1).
+    const ref = Array.from({ length: 100 }, (_, i) => ({ z: (i * 37) % 100 / 10, mom: (i * 13) % 100, vol: i / 7, prediction: ((i * 7) % 100) / 1000 }))
+    writeFileSync(join(other, 'ref.csv'), ['z,mom,vol,prediction', ...ref.map((r) => `${r.z},${r.mom},${r.vol},${r.prediction}`)].join('\n'))
+    day(other, 3, ref.map((r) => [r.prediction, 0] as [number, number]), (i) => ({ z: ref[i]!.z + 5, mom: ref[i]!.mom, vol: ref[i]!.vol }))
+    writeMonitors(other, [
+      { name: 'all', kind: 'drift', target: 'ret@champion', reference: 'ref.csv', trigger: ['retrain-ret'] },
+      { name: 'z', kind: 'drift', target: 'ret@champion', reference: 'ref.csv', columns: ['z', 'prediction'], window: '12h', alert: true },
+      { name: 'out', kind: 'drift', target: 'ret@champion', reference: '../ref.csv' },
+      // The rows were logged 5 hours before: none in a 3-hour window; none by a shadow.
+      { name: 'recent', kind: 'drift', target: 'ret@champion', reference: 'ref.csv', window: '3h' },
+      { name: 'shadow', kind: 'drift', target: 'ret@champion', reference: 'ref.csv', role: 'shadow' },
+    ])
+    const e = await evaluateMonitors(other, { now: D0 + 3 * DAY + 6 * 3_600_000 })
+    const [all, z, out, recent, shadow] = e.results
+    expect(recent).toMatchObject({ status: 'no-data', value: null })
+    expect(shadow).toMatchObject({ status: 'no-data', value: null })
+    // Inputs z, mom, vol (the signature's, as the reference has them): 1 of 3 drifted < 50 %.
+    expect(all).toMatchObject({ value: 1 / 3, threshold: 0.5, breached: false, fired: [] })
+    expect((all!.evidence.columns as { column: string; method: string; drifted: boolean }[]).map((c) => [c.column, c.method, c.drifted])).toEqual([
+      ['z', 'ks', true],
+      ['mom', 'ks', false],
+      ['vol', 'ks', false],
+    ])
+    // z and the predictions: 1 of 2 → dataset drift (≥ 50 %).
+    expect(z).toMatchObject({ value: 0.5, breached: true, alerted: true })
+    // A reference outside the workspace: this monitor errs, the others ran.
+    expect(out).toMatchObject({ status: 'error', value: null, breached: false })
+    expect(out!.error).toMatch(/must be a relative path inside the workspace/)
+  })
+})
+
+describe('deployment monitors', () => {
+  it('drawdown above its max fires a rollback; a deployment that cannot be measured is an error, the others still run', async () => {
+    const home = workspace()
+    writeMonitors(home, [
+      { name: 'dd', kind: 'drawdown', target: 'paper', max: 0.1, trigger: ['rollback'], alert: true },
+      { name: 'sr', kind: 'sharpe', target: 'paper', min: 0.5 },
+      { name: 'te', kind: 'trackingError', target: 'paper', max: 0.05 },
+      { name: 'missing', kind: 'drawdown', target: 'ghost', max: 0.1 },
+    ])
+    const asked: [string, boolean][] = []
+    const deployment = async (_home: string, name: string, o: { replay: boolean }): Promise<EquityPerformance> => {
+      asked.push([name, o.replay])
+      if (name === 'ghost') throw new Error('no deployment named "ghost" in this workspace')
+      return { sharpe: 0.8, drawdown: 0.12, trackingError: 0.07, points: 30 }
+    }
+    const e = await evaluateMonitors(home, { now: D0, deployment })
+    expect(e.results.map((r) => [r.monitor, r.value, r.breached, r.status])).toEqual([
+      ['dd', 0.12, true, 'breached'],
+      ['sr', 0.8, false, 'ok'],
+      ['te', 0.07, true, 'breached'],
+      ['missing', null, false, 'error'],
+    ])
+    // Only tracking error needs the backtest replay.
+    expect(asked).toEqual([
+      ['paper', false],
+      ['paper', false],
+      ['paper', true],
+      ['ghost', false],
+    ])
+    expect(e.firedTriggers).toEqual(['rollback'])
+    expect(e.alerts).toEqual(['monitor dd breached: drawdown of paper is 0.12, above 0.1'])
+    await expect(evaluateMonitors(home, { now: D0, monitors: ['nope'] })).rejects.toThrow(/no monitor named "nope"/)
+    await expect(evaluateMonitors(home, { now: NaN })).rejects.toThrow(ConfigError)
+  })
+})
