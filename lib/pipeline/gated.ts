@@ -123,13 +123,24 @@ function gatedContext<P>(ctx: Context<P>, isOpen: () => boolean, counts: GateCou
     counts.blocked++
     return { id: -1, strategy: ctx.strategy, symbol, side, type: o.type ?? 'market', role: 'entry', qty: o.qty ?? NaN, filled: 0, avgPrice: NaN, limit: o.limit ?? NaN, stop: o.stop ?? NaN, status: 'REJECTED', reason: 'gate closed: the model probability is below the threshold', parentId: -1, tag: o.tag ?? '' }
   }
-  // A buy against a short (a sell against a long) shrinks the position: an exit.
+  // A buy against a short (a sell against a long) shrinks the position: an exit. While the gate is closed an
+  // exit goes through for at most the position (the part that would reverse it is a new entry, and dropped).
   const order = (side: 'buy' | 'sell', symbol: string, o: OrderOptions = {}): OrderView => {
     const position = ctx.position(symbol)
     const exit = side === 'buy' ? position < 0 : position > 0
     if (!exit && !isOpen()) return dropped(side, symbol, o)
     if (!exit) counts.allowed++
-    return side === 'buy' ? ctx.buy(symbol, o) : ctx.sell(symbol, o)
+    let sized = o
+    if (exit && !isOpen()) {
+      const held = Math.abs(position)
+      const asked = o.qty ?? Infinity
+      if (!(asked <= held)) {
+        counts.blocked++
+        const { notional: _n, percent: _p, risk: _r, ...rest } = o
+        sized = { ...rest, qty: held }
+      }
+    }
+    return side === 'buy' ? ctx.buy(symbol, sized) : ctx.sell(symbol, sized)
   }
   return {
     get params() {
@@ -166,6 +177,8 @@ function gatedContext<P>(ctx: Context<P>, isOpen: () => boolean, counts: GateCou
       const shrinks = percent === 0 || (position !== 0 && Math.sign(percent) === Math.sign(position) && Math.abs(percent * ctx.equity()) <= Math.abs(position * ctx.price(symbol)))
       if (!shrinks && !isOpen()) {
         counts.blocked++
+        // Across zero: the part back to flat is an exit and goes through; the new side does not.
+        if (position !== 0 && percent !== 0 && Math.sign(percent) !== Math.sign(position)) return ctx.targetPercent(symbol, 0, o)
         return undefined
       }
       if (!shrinks) counts.allowed++
