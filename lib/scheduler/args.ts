@@ -3,6 +3,7 @@
 // lists are joined by commas, `false` becomes --no-<flag>. Times may be relative to the run: "-3d" is
 // three days before the job starts ("now", "-90m", "-12h", "-2w" likewise).
 
+import { isAbsolute } from 'node:path'
 import { ConfigError } from '../core/index.js'
 
 export const JOB_KINDS = ['ingest', 'retrain', 'reoptimise', 'monitor', 'report', 'pipeline'] as const
@@ -89,7 +90,7 @@ export const KIND_ARGS: Record<JobKind, Record<string, ArgDef>> = {
     /** The newest finished run of this experiment (and filter) gets a tearsheet. */
     experiment: { type: 'string', required: true },
     filter: { type: 'string' },
-    /** The HTML file (default <home>/scheduler/reports/<job>.html). */
+    /** The HTML file, relative to the workspace (default scheduler/reports/<job>.html). */
     out: { type: 'string' },
   },
 }
@@ -151,6 +152,10 @@ export function checkKindArgs(kind: JobKind, args: Record<string, unknown>, at: 
   }
   if (kind === 'reoptimise' && args.metric !== undefined && !['sharpe', 'sortino', 'calmar', 'totalReturn', 'cagr'].includes(args.metric as string)) {
     throw new ConfigError(`${at}: args.metric must be one of sharpe, sortino, calmar, totalReturn, cagr (received ${JSON.stringify(args.metric)})`)
+  }
+  // The tearsheet goes inside the workspace: the jobs file may not write elsewhere.
+  if (kind === 'report' && typeof args.out === 'string' && (isAbsolute(args.out) || args.out.split(/[\\/]/).includes('..'))) {
+    throw new ConfigError(`${at}: args.out must be a path inside the workspace, relative to it, without .. (received ${JSON.stringify(args.out)})`)
   }
   if ((kind === 'retrain' || kind === 'reoptimise') && typeof args.model === 'string' && args.model.includes('@')) {
     throw new ConfigError(`${at}: args.model is a model name without @ (received ${JSON.stringify(args.model)}); the alias refitted is args.from (default champion)`)

@@ -5,8 +5,8 @@
 // triggers it fired back to the scheduler.
 
 import { mkdirSync } from 'node:fs'
-import { dirname, isAbsolute, join } from 'node:path'
-import { ConfigError } from '../core/index.js'
+import { dirname, join } from 'node:path'
+import { ConfigError, resolveInside } from '../core/index.js'
 import { searchRuns, Tracker } from '../track/index.js'
 import { resolveTime, verbFlags, type JobKind } from './args.js'
 import { schedulerDir } from './jobs.js'
@@ -66,7 +66,7 @@ const report: JobHandler = async (c) => {
   const found = searchRuns(tracker, { experiments: [a.experiment], filter, maxResults: 1 })
   const latest = found.runs[0]
   if (latest === undefined) throw new ConfigError(`job ${c.job.name}: no finished run in experiment ${a.experiment}${a.filter === undefined ? '' : ` matching ${a.filter}`}`)
-  const out = a.out === undefined ? join(schedulerDir(c.home), 'reports', `${c.job.name}.html`) : isAbsolute(a.out) ? a.out : join(c.home, a.out)
+  const out = a.out === undefined ? join(schedulerDir(c.home), 'reports', `${c.job.name}.html`) : resolveInside(c.home, a.out, 'args.out')
   mkdirSync(dirname(out), { recursive: true })
   await needVerb(c)(['report', latest.info.runId, '--out', out, '--json'])
   c.run.setTag('mtflow.job.report', latest.info.runId)

@@ -115,7 +115,6 @@ export async function runJob(job: JobSpec, trigger: Trigger, options: RunnerOpti
     }
   }
   const ms = clock.now() - start
-  const status = error === undefined ? 'ok' : 'failed'
   try {
     run.logMetrics({ attempts: attempt, ms, ...(outcome?.metrics ?? {}) })
     if (outcome?.summary !== undefined) run.setTag('mtflow.job.summary', outcome.summary.slice(0, 2000))
@@ -125,7 +124,7 @@ export async function runJob(job: JobSpec, trigger: Trigger, options: RunnerOpti
   }
   if (error === undefined) run.end('FINISHED')
   else run.fail(error)
-  const line: HistoryLine = { job: job.name, time: new Date(start).toISOString(), status: error === undefined ? status : 'failed', ms, ...(error === undefined ? {} : { error }), runId: run.id, trigger, attempts: attempt }
+  const line: HistoryLine = { job: job.name, time: new Date(start).toISOString(), status: error === undefined ? 'ok' : 'failed', ms, ...(error === undefined ? {} : { error }), runId: run.id, trigger, attempts: attempt }
   appendHistory(home, line)
   updateJobState(home, job.name, { lastEnd: clock.now(), lastStatus: line.status })
   options.log?.(`${line.time} ${job.name} ${line.status}${attempt > 1 ? ` after ${attempt} attempts` : ''} (${ms} ms, run ${run.id})${error === undefined ? (outcome?.summary === undefined ? '' : `: ${outcome.summary}`) : `: ${error}`}`)

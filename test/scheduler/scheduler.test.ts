@@ -336,6 +336,8 @@ describe('bad input', () => {
     expect(one({ kind: 'ingest', args: { exchange: 'binance', symbols: 'BTC/USDT', timeframe: '1h', since: '-3d', apiUrl: 'file:///etc/passwd' } })).toThrow('job j: args.apiUrl must be an http(s) URL (received "file:///etc/passwd")')
     expect(one({ kind: 'reoptimise', args: { strategy: 's', symbol: 'X', timeframe: '1d', metric: 'luck' } })).toThrow('job j: args.metric must be one of sharpe, sortino, calmar, totalReturn, cagr (received "luck")')
     expect(one({ schedule: 'daily' })).toThrow('job j: unknown field "schedule"')
+    expect(one({ kind: 'report', args: { experiment: 'e', out: '../../etc/cron.d/x' } })).toThrow('job j: args.out must be a path inside the workspace, relative to it, without .. (received "../../etc/cron.d/x")')
+    expect(one({ kind: 'report', args: { experiment: 'e', out: '/tmp/x.html' } })).toThrow('job j: args.out must be a path inside the workspace')
     expect(one({ args: { monitors: 'btc-drift' } })).toThrow('job j: args.monitors must be an array of strings (received "btc-drift")')
     expect(one({ kind: 'reoptimise', args: { strategy: 's', symbol: 'X', timeframe: '1d', search: { fast: [50, 5] } } })).toThrow('job j: args.search must be an object of param ranges such as { "fast": [5, 50] } (min < max)')
     expect(() => parseJobs({ jobs: [{ name: 'a b', cron: '* * * * *', kind: 'monitor' }] })).toThrow('jobs[0]: name must be 1–64 letters, digits, . _ - (received "a b")')
