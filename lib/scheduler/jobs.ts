@@ -11,6 +11,13 @@
 //       "missed": "skip", "retries": 2, "backoffMs": 60000, "timeoutMs": 600000 }
 //   ]
 // }
+//
+// Fields: name (1–64 of A-Z a-z 0-9 . _ -, unique), cron (5 fields, or 6 with seconds first), timezone
+// (IANA, default UTC), kind (ingest | retrain | reoptimise | monitor | report | pipeline), args (per kind:
+// KIND_ARGS in ./args.ts), missed (skip | run-once, default skip), retries (default 0), backoffMs (default
+// 1000, doubled per retry), timeoutMs (per attempt, default none), graceMs (default 60000: how late a fire
+// may be seen and still be due rather than missed). Unknown fields are refused. A running scheduler reads
+// the file when it starts.
 
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
