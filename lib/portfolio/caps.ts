@@ -49,7 +49,7 @@ export function checkCaps(raw: unknown, what = 'caps'): Caps {
     maxNet: num('maxNet', 'a fraction of the capital ≥ 0', (n) => n >= 0, 1)!,
     drawdownBrake: num('drawdownBrake', 'a multiplier in [0, 1] (0: flat while the brake is on)', (n) => n >= 0 && n <= 1, 0)!,
     minNotional: num('minNotional', 'an amount ≥ 0', (n) => n >= 0, 0)!,
-    lotSizes: {},
+    lotSizes: Object.create(null) as Record<string, number>,
   }
   const maxDrawdown = num('maxDrawdown', 'a drawdown fraction in (0, 1], e.g. 0.2', (n) => n > 0 && n <= 1, undefined)
   if (maxDrawdown !== undefined) caps.maxDrawdown = maxDrawdown

@@ -94,7 +94,8 @@ export async function loadTargetMarket(home: string, targets: readonly string[],
     }
     return b
   }
-  const out: LoadedMarket = { prices: {}, vols: {}, betas: {}, lastTime: {}, times: {} }
+  const dict = <T>() => Object.create(null) as Record<string, T>
+  const out: LoadedMarket = { prices: dict(), vols: dict(), betas: dict(), lastTime: dict(), times: dict() }
   for (const target of targets) {
     const legs = legsOf(target)
     if (legs.length === 1) {

@@ -7,7 +7,7 @@ import { isPlainObject, MARKET_SYMBOL, readTextFile } from './text-file.js'
 
 export function parsePositions(text: string, file: string): Record<string, number> {
   const where = `positions file ${file}`
-  const out: Record<string, number> = {}
+  const out = Object.create(null) as Record<string, number>
   const put = (symbol: string, qty: unknown, label: string) => {
     if (!MARKET_SYMBOL.test(symbol)) throw new ConfigError(`${where} ${label}: ${preview(symbol, 40)} is not a symbol such as BTC/USDT`)
     const q = typeof qty === 'string' && qty.trim() !== '' ? Number(qty) : qty

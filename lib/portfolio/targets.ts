@@ -135,14 +135,14 @@ export function portfolioTargets(options: PortfolioTargetsOptions): PortfolioTar
   const lines: TargetLine[] = options.signals.map((s) => {
     if (seen.has(s.target)) throw new ConfigError(`two signals for ${s.target}; pass one per target (latestPerTarget)`)
     seen.add(s.target)
-    const share = options.shares === undefined ? 1 / n : options.shares[s.target] ?? 0
+    const share = options.shares === undefined ? 1 / n : own(options.shares, s.target) ?? 0
     if (!(share >= 0 && Number.isFinite(share))) throw new ConfigError(`the share of ${s.target} must be a number ≥ 0 (received ${share})`)
     const direction = directionOf(s, options.minConfidence ?? 0)
     const raw = s.confidence * share
     const legs = legsOf(s.target)
-    const beta = legs.length === 2 ? betas[s.target] : undefined
+    const beta = legs.length === 2 ? own(betas, s.target) : undefined
     if (legs.length === 2 && !Number.isFinite(beta)) throw new DataError(`${s.target}: no hedge ratio (not enough aligned bars of its legs?)`)
-    const vol = vols[s.target] ?? NaN
+    const vol = own(vols, s.target) ?? NaN
     const active = direction !== 0 && raw > 0
     if (active && !(vol > 0 && Number.isFinite(vol))) throw new DataError(`${s.target}: its volatility is ${vol}; expected a number > 0 (too few bars, or a price that never moves?)`)
     const scale = active ? (targetVol * raw) / vol : 0
@@ -249,12 +249,12 @@ export function portfolioTargets(options: PortfolioTargetsOptions): PortfolioTar
   const positions: SymbolTarget[] = []
   const orders: PortfolioOrder[] = []
   for (const symbol of symbols) {
-    const price = prices[symbol]
-    const currentQty = options.current?.[symbol] ?? 0
+    const price = own(prices, symbol)
+    const currentQty = (options.current === undefined ? undefined : own(options.current, symbol)) ?? 0
     if (!Number.isFinite(currentQty)) throw new ConfigError(`the current position of ${symbol} must be a finite quantity (received ${currentQty})`)
     if (!(price !== undefined && price > 0 && Number.isFinite(price))) throw new DataError(`${symbol}: no latest price (received ${price}); expected a close > 0`)
     const weight = w.get(symbol)! === 0 ? 0 : tidy(w.get(symbol)!)
-    const lot = caps.lotSizes[symbol] ?? DEFAULT_LOT
+    const lot = own(caps.lotSizes, symbol) ?? DEFAULT_LOT
     const targetQty = roundToLot((weight * capital) / price, lot)
     const diff = tidy(targetQty - currentQty)
     const line: SymbolTarget = { symbol, rawWeight: tidy(raw.get(symbol)!), weight, targetQty, currentQty, orderQty: diff, price, notional: tidy(targetQty * price), bound: bound.get(symbol)! }
@@ -278,4 +278,9 @@ export function portfolioTargets(options: PortfolioTargetsOptions): PortfolioTar
   const all = new Set<CapName>()
   for (const p of positions) for (const c of p.bound) all.add(c)
   return { targets: lines, positions, orders, capital, gross: tidy(g), net: tidy(nt), exposureScale, braked, bound: [...all] }
+}
+
+/** A record's own value for a key (a symbol named "constructor" or "toString" is a symbol, not a method). */
+function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined
 }

@@ -184,7 +184,7 @@ export function schemeWeights(rows: readonly ResultRow[], scheme: WeightScheme, 
     raw = rows.map((r) => 1 / r.volatility)
   }
   const sum = raw.reduce((a, b) => a + b, 0)
-  const out: Record<string, number> = {}
+  const out = Object.create(null) as Record<string, number>
   rows.forEach((r, k) => (out[r.name] = raw[k]! / sum))
   return out
 }

@@ -147,3 +147,18 @@ describe('market conventions', () => {
     expect(MARKET_SYMBOL.source).toBe(SYMBOL.source)
   })
 })
+
+describe('symbols named like object properties', () => {
+  it('"constructor" and "toString" are symbols like any other', () => {
+    const r = portfolioTargets({
+      signals: [sig('constructor', 'long', 0.8)],
+      market: { prices: { constructor: 50, toString: 10 } as never, vols: { constructor: 0.2 } as never, betas: {} },
+      capital: 10_000,
+      targetVol: 0.2,
+      current: { toString: 3 } as never,
+      caps: checkCaps({ lotSizes: { constructor: 1 } }),
+    })
+    // k = 0.2 × 0.6 / 0.2 = 0.6 → 6,000 / 50 = 120 units; toString held 3 with no target: sold.
+    expect(r.positions.map((p) => [p.symbol, p.targetQty, p.orderQty])).toEqual([['constructor', 120, 120], ['toString', 0, -3]])
+  })
+})
