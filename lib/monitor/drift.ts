@@ -25,7 +25,7 @@ export type DriftColumnValues = ArrayLike<number> | readonly string[] | readonly
 export type DriftTable = Readonly<Record<string, DriftColumnValues>>
 
 /** A reference column made ready once (sorted, its spread known) and compared with many current windows. */
-export type PreparedColumn = { kind: 'numeric'; sorted: Float64Array; std: number; rows: number } | { kind: 'categorical'; counts: Map<string, number>; rows: number }
+export type PreparedColumn = { kind: 'numeric'; sorted: Float64Array; rows: number; /** Population standard deviation, computed when first needed. */ std?: number } | { kind: 'categorical'; counts: Map<string, number>; rows: number }
 
 export interface DriftReference {
   readonly prepared: true
@@ -92,7 +92,7 @@ export function prepareColumn(values: DriftColumnValues, name = 'value'): Prepar
   }
   const sorted = sortFinite(values as ArrayLike<number>)
   if (sorted.length === 0) throw new DataError(`column ${name} has no finite values`)
-  return { kind: 'numeric', sorted, std: populationStd(sorted), rows: sorted.length }
+  return { kind: 'numeric', sorted, rows: sorted.length }
 }
 
 /** Every column of a reference table prepared once (for a monitor comparing windows against it). */
@@ -102,7 +102,9 @@ export function prepareReference(table: DriftTable, columns?: readonly string[])
   for (const name of names) {
     const values = table[name]
     if (values === undefined) throw new ConfigError(`the reference has no column ${JSON.stringify(name)} (columns: ${Object.keys(table).join(', ')})`)
-    out[name] = prepareColumn(values, name)
+    const column = prepareColumn(values, name)
+    if (column.kind === 'numeric') column.std = populationStd(column.sorted)
+    out[name] = column
   }
   return { prepared: true, columns: out }
 }
@@ -197,6 +199,7 @@ function numericDrift(ref: Extract<PreparedColumn, { kind: 'numeric' }>, cur: Ex
       return { ...base, score: r.pvalue, statistic: r.statistic, pValue: r.pvalue, drifted: r.pvalue < threshold }
     }
     case 'wasserstein': {
+      ref.std ??= populationStd(ref.sorted)
       const value = wassersteinSorted(ref.sorted, cur.sorted) / Math.max(ref.std, 0.001)
       return { ...base, score: value, statistic: value, drifted: value >= threshold }
     }

@@ -26,23 +26,31 @@ const U32 = new Uint32Array(F32.buffer)
  * each such run sorted on its own (insertion sort when short, the native sort when long).
  */
 export function sortFinite(values: ArrayLike<number>): Float64Array {
-  let n = 0
-  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i]!)) n++
-  const src = new Float64Array(n)
-  for (let i = 0, k = 0; i < values.length; i++) {
-    const v = values[i]!
-    if (Number.isFinite(v)) src[k++] = v
+  const length = values.length
+  if (length < 1024) {
+    let n = 0
+    const out = new Float64Array(length)
+    for (let i = 0; i < length; i++) {
+      const v = values[i]!
+      if (Number.isFinite(v)) out[n++] = v
+    }
+    return out.subarray(0, n).sort().slice()
   }
-  if (n < 1024) return src.sort()
-  const key = new Uint32Array(n)
+  // One pass: the finite values copied, their keys and both digits' histograms.
+  const src = new Float64Array(length)
+  const key = new Uint32Array(length)
   const low = new Int32Array(65536)
   const high = new Int32Array(65536)
-  for (let i = 0; i < n; i++) {
-    F32[0] = src[i]!
+  let n = 0
+  for (let i = 0; i < length; i++) {
+    const v = values[i]!
+    if (v - v !== 0) continue // NaN and ±Infinity
+    F32[0] = v
     const u = U32[0]!
     // Sign-flipped bits order as the numbers do: negatives reversed below positives.
     const k = u & 0x80000000 ? ~u >>> 0 : (u | 0x80000000) >>> 0
-    key[i] = k
+    src[n] = v
+    key[n++] = k
     low[k & 0xffff]!++
     high[k >>> 16]!++
   }
@@ -62,7 +70,7 @@ export function sortFinite(values: ArrayLike<number>): Float64Array {
     midValue[at] = src[i]!
     midKey[at] = k
   }
-  const out = src
+  const out = n === length ? src : new Float64Array(n)
   for (let i = 0; i < n; i++) out[high[midKey[i]! >>> 16]!++] = midValue[i]!
   // Runs of one float32 are in input order: sort each.
   for (let s = 0; s < n; ) {
