@@ -11,6 +11,7 @@ import { appendFileSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { appendFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { capMessage, NotFoundError, preview } from '../core/index.js'
+import { loadAlerting } from '../monitor/alerts.js'
 import type { Matrix } from '../ml/index.js'
 import { parseRef, type Registry } from '../track/index.js'
 import { parseDuration, readServingConfig, type ServingConfig } from '../track/promotion.js'
@@ -317,8 +318,14 @@ export class ChampionServing {
       }
     })
     if (raised) return
-    mkdirSync(join(file, '..'), { recursive: true })
-    appendFileSync(file, `${JSON.stringify({ time: this.now(), source: 'serving', key, severity: 'error', text })}\n`)
+    // Through the workspace's alert sinks (log, webhook), which record it in alerts.jsonl; never in the request's way.
+    try {
+      void loadAlerting(this.registry.home)
+        .alert({ source: 'serving', key, severity: 'critical', text }, { now: this.now() })
+        .catch(() => {})
+    } catch {
+      // A damaged alerts.json: `mtflow alerts check` names it; the 503 still answers.
+    }
   }
 
   /** Log the answer's predictions; score and log the shadow's. */

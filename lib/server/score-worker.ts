@@ -19,7 +19,7 @@ export interface ScoreJob {
 
 /** 200 with the body; 400 with a bad-input message; 500 with anything else; `missing` when this worker no
  * longer holds the model (it keeps a few): the server sends the package text again. */
-export type ScoreReply = { status: 200; body: string } | { status: 400 | 500; error: string } | { status: 'missing' }
+export type ScoreReply = { status: 200; body: string; rows: number } | { status: 400 | 500; error: string } | { status: 'missing' }
 
 /** Models read so far (a few: the server sends each worker the models it is asked to score). */
 const models = new Map<string, { pkg: ModelPackage; model: Model }>()
@@ -37,7 +37,8 @@ parentPort!.on('message', (job: ScoreJob) => {
       if (models.size >= 8) models.delete(models.keys().next().value!)
       models.set(job.key, loaded)
     }
-    reply = { status: 200, body: scoreToJson(loaded, readInvocation(job.text, loaded.pkg)) }
+    const m = readInvocation(job.text, loaded.pkg)
+    reply = { status: 200, body: scoreToJson(loaded, m), rows: m.rows }
   } catch (error) {
     reply = error instanceof ConfigError ? { status: 400, error: error.message } : { status: 500, error: errorMessage(error) }
   }

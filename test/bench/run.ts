@@ -37,7 +37,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 7)
 // Indicator runs take milliseconds, and this VM's neighbours swing single runs ±2×: a median of 21.
 const INDICATOR_RUNS = 3 * RUNS
 const DATA_RUNS = Number(process.env.BENCH_DATA_RUNS ?? 3)
-// BENCH_ONLY=lake (or notebook, indicators, backtest, live, track, server, ml, tune, report, pipeline; comma-separated) runs some groups only; BENCH_CASES=adx,rsi
+// BENCH_ONLY=lake (or notebook, indicators, backtest, live, track, server, ml, tune, report, pipeline, serving, monitor; comma-separated) runs some groups only; BENCH_CASES=adx,rsi
 // some indicator cases (and streams) only.
 const ONLY = process.env.BENCH_ONLY?.split(',').map((g) => g.trim())
 const wanted = (group: string) => ONLY === undefined || ONLY.includes(group)
@@ -262,6 +262,10 @@ if (wanted('tune')) {
 if (wanted('report')) {
   const { benchReport } = await import('./report.js')
   rows.push(...(await benchReport(progress, RUNS)))
+}
+if (wanted('serving')) {
+  const { benchServing } = await import('./serving.js')
+  rows.push(...(await benchServing(progress, RUNS)))
 }
 if (wanted('pipeline')) {
   const { benchPipeline } = await import('./pipeline.js')

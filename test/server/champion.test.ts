@@ -13,6 +13,7 @@ import { DecisionTreeClassifier, GradientBoostingClassifier, packageModel, regis
 import { PredictionLog } from '../../lib/server/champion.js'
 import { createApp, createModelApp, startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { Registry, Tracker } from '../../lib/track/index.js'
+import { waitFor } from '../helpers.js'
 import { promoteChallenger, promotionLog, rollback, rollbackOnBreach, writeServingConfig } from '../../lib/track/promotion.js'
 
 const DAY = 86_400_000
@@ -235,9 +236,12 @@ describe('champion/challenger serving', () => {
       expect(body.version).toBe(1)
       expect(body.ageMs).toBe(31.5 * DAY)
     }
-    const alerts = readFileSync(join(home, 'monitor', 'alerts.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    // Sent through the alert sinks (none configured here: recorded in the history only), once.
+    const history = join(home, 'monitor', 'alerts.jsonl')
+    expect(await waitFor(() => existsSync(history) && readFileSync(history, 'utf8').trim() !== '', 5_000)).toBe(true)
+    const alerts = readFileSync(history, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
     expect(alerts).toHaveLength(1)
-    expect(alerts[0]).toMatchObject({ time: clock, source: 'serving', key: 'serving.expired:direction@1', severity: 'error' })
+    expect(alerts[0]).toMatchObject({ time: new Date(clock).toISOString(), source: 'serving', key: 'serving.expired:direction@1', severity: 'critical' })
     // A second server on the same workspace (a restart) does not raise it again.
     const token = workspaceToken(home)
     const other = await startServer({ home, token, port: 0, app: createApp({ home, token, champion: { now: () => clock, log } }) })
