@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { ConfigError, resolveInside } from '../core/index.js'
-import { searchRuns, Tracker } from '../track/index.js'
+import { rollbackOnBreach, searchRuns, Tracker } from '../track/index.js'
 import { resolveTime, verbFlags, type JobKind } from './args.js'
 import { schedulerDir } from './jobs.js'
 import { reoptimiseStrategy, type ReoptimiseMetric } from './reoptimise.js'
@@ -22,6 +22,8 @@ function needVerb(c: JobContext): (args: string[]) => Promise<string> {
 /** The shape of lib/monitor's entry point as the monitor job calls it. */
 interface MonitorModule {
   evaluateMonitors(home: string, options: Record<string, unknown> & { now: number }): Promise<{ firedTriggers?: string[] } & Record<string, unknown>> | ({ firedTriggers?: string[] } & Record<string, unknown>)
+  loadAlerting?: (home: string) => { alert(a: { source: string; key: string; severity: 'info' | 'warning' | 'critical'; text: string }, o: { now: number }): Promise<unknown> }
+  forwardDeploymentAlerts?: (home: string, options: { now: number; alerting: unknown }) => Promise<unknown>
 }
 
 /**
@@ -88,12 +90,38 @@ const reoptimise: JobHandler = async (c) => {
   return { summary: `${r.strategy}@${r.alias} → v${r.version}: ${r.value.toFixed(4)} vs the champion's ${r.championValue.toFixed(4)} (${r.trials} trials)`, metrics: { version: r.version, value: r.value, championValue: r.championValue, trials: r.trials } }
 }
 
+/**
+ * Evaluates the monitors, then acts on what fired: each breached monitor that alerts goes through the alert
+ * sinks (lib/monitor/alerts.ts, key monitor:NAME), the deployments' own alert lines are forwarded to them, a
+ * `rollback` trigger on a model monitor moves the model's champion alias back (lib/track/promotion.ts, the
+ * audit entry carrying the breach), and the other triggers start the jobs of those names.
+ */
 const monitor: JobHandler = async (c): Promise<JobOutcome> => {
-  const { evaluateMonitors } = await loadMonitor()
+  const mod = await loadMonitor()
   const names = c.job.args.monitors as string[] | undefined
-  const result = await evaluateMonitors(c.home, { ...(names === undefined ? {} : { monitors: names }), now: c.now })
-  const triggers = Array.isArray(result?.firedTriggers) ? result.firedTriggers.filter((t): t is string => typeof t === 'string') : []
-  return { summary: triggers.length === 0 ? 'no trigger fired' : `fired ${triggers.join(', ')}`, metrics: { triggers: triggers.length }, triggers }
+  const result = await mod.evaluateMonitors(c.home, { ...(names === undefined ? {} : { monitors: names }), now: c.now })
+  const fired = Array.isArray(result?.firedTriggers) ? result.firedTriggers.filter((t): t is string => typeof t === 'string') : []
+  const results = (Array.isArray(result.results) ? result.results : []) as { monitor: string; kind: string; target: string; value: number | null; threshold: number; fired: string[]; alerted: boolean }[]
+  const texts = (Array.isArray(result.alerts) ? result.alerts : []) as string[]
+  let alerted = 0
+  if (typeof mod.loadAlerting === 'function') {
+    const alerting = mod.loadAlerting(c.home)
+    for (const r of results.filter((x) => x.alerted)) {
+      const text = texts.find((t) => t.startsWith(`monitor ${r.monitor} `)) ?? `monitor ${r.monitor} breached: ${r.kind} of ${r.target}`
+      await alerting.alert({ source: 'monitor', key: `monitor:${r.monitor}`, severity: 'warning', text }, { now: c.now })
+      alerted++
+    }
+    if (typeof mod.forwardDeploymentAlerts === 'function') await mod.forwardDeploymentAlerts(c.home, { now: c.now, alerting })
+  }
+  const rolledBack: string[] = []
+  for (const r of results.filter((x) => x.fired.includes('rollback'))) {
+    const name = r.target.split('@')[0]!
+    const done = rollbackOnBreach(c.home, name, { monitor: r.monitor, rule: r.kind, ...(r.value === null ? {} : { value: r.value }), threshold: r.threshold }, { now: () => c.now })
+    if (done.rolledBack) rolledBack.push(name)
+  }
+  const triggers = fired.filter((t) => t !== 'rollback')
+  const parts = [triggers.length === 0 ? 'no job triggered' : `triggered ${triggers.join(', ')}`, ...(rolledBack.length === 0 ? [] : [`rolled back ${rolledBack.join(', ')}`]), ...(alerted === 0 ? [] : [`${alerted} alert${alerted === 1 ? '' : 's'}`])]
+  return { summary: parts.join('; '), metrics: { triggers: triggers.length, rolledBack: rolledBack.length, alerts: alerted }, triggers }
 }
 
 export const kindHandlers: Record<JobKind, JobHandler> = { ingest, retrain, reoptimise, monitor, report, pipeline }

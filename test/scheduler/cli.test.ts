@@ -130,7 +130,7 @@ describe('mtflow scheduler', () => {
     writeJobs({ jobs: [{ name: 'watch', cron: '0 0 1 1 *', kind: 'monitor' }] })
     const t = await cli('scheduler', 'trigger', 'watch', '--json')
     expect(t.code, t.stderr).toBe(0)
-    expect(JSON.parse(t.stdout)[0]).toMatchObject({ job: 'watch', status: 'ok', summary: 'no trigger fired' })
+    expect(JSON.parse(t.stdout)[0]).toMatchObject({ job: 'watch', status: 'ok', summary: 'no job triggered' })
     const child = spawn(process.execPath, [join(ROOT, 'lib', 'cli', 'bin.cjs'), '--home', home, 'scheduler', 'run'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
