@@ -7,7 +7,8 @@
 //   { "monitors": [
 //     { "name": "btc-drift", "kind": "drift", "target": "btc-ret@champion",
 //       "reference": "monitor/reference/btc-train.parquet",   // a .csv or .parquet inside the workspace
-//       "columns"?: ["ret_1", "rsi_14", "prediction"],         // default: the model's inputs the reference has
+//       "columns"?: ["ret_1", "rsi_14", "prediction", "label"], // default: the model's inputs the reference has;
+//                                                              // label: the labels matched so far (none yet: skipped)
 //       "window"?: "1d", "method"?: "psi", "threshold"?: 0.1, "share"?: 0.5 },   // breached: dataset drift
 //     { "name": "btc-rmse", "kind": "rmseRise", "target": "btc-ret@champion", "rise": 0.2,
 //       "maDays"?: 3, "referenceDays"?: 7 | "reference": "training" },         // 3-day MA of RMSE ≥ 1.2 × reference
@@ -228,7 +229,7 @@ interface Resolved {
 
 /**
  * Each model monitor's target resolved in the registry and its columns checked against the model's
- * signature (inputs, and "prediction"): a column the model does not have is a ConfigError naming it.
+ * signature (its inputs; and "prediction", "label"): a column the model does not have is a ConfigError naming it.
  */
 export function resolveMonitors(home: string, monitors: readonly MonitorConfig[]): Resolved[] {
   const registry = new Registry(home)
@@ -244,7 +245,7 @@ export function resolveMonitors(home: string, monitors: readonly MonitorConfig[]
     const inputs = loaded.pkg.signature.inputs.filter((f) => f.type !== 'string').map((f) => f.name)
     if (monitor.columns !== undefined) {
       for (const column of monitor.columns) {
-        if (column !== 'prediction' && !inputs.includes(column)) throw new ConfigError(`monitor ${monitor.name}: model ${loaded.name}@${loaded.version} has no column ${JSON.stringify(column.slice(0, 64))} (its inputs: ${inputs.join(', ')}, and prediction)`)
+        if (column !== 'prediction' && column !== 'label' && !inputs.includes(column)) throw new ConfigError(`monitor ${monitor.name}: model ${loaded.name}@${loaded.version} has no column ${JSON.stringify(column.slice(0, 64))} (its inputs: ${inputs.join(', ')}; and prediction, label)`)
       }
     }
     return { monitor, pkg: loaded.pkg, model: loaded.name, version: loaded.version, columns: monitor.columns ?? inputs }
@@ -340,14 +341,24 @@ async function measure(home: string, r: Resolved, now: number, deployment: NonNu
       for (const c of columns) if (reference[c] === undefined) throw new ConfigError(`monitor ${m.name}: reference ${m.reference} has no column ${JSON.stringify(c)}`)
       const rows = readPredictions(home, r.model!, { since: now - window, until: now }).rows.filter((p) => p.version === r.version && (m.role === undefined || p.role === m.role))
       if (rows.length === 0) return { value: null, threshold, breached: false, evidence: { rows: 0 } }
+      // Targets: the labels matched so far to the window's predictions (labels mature later: may be none yet).
+      const labelOf = new Map<string, number>()
+      if (columns.includes('label')) for (const x of matchLabels(rows, readLabels(home, r.model!).rows)) labelOf.set(`${x.requestId}\0${x.index}\0${x.role}`, x.label)
       const current: Record<string, Float64Array> = {}
-      for (const c of columns) current[c] = Float64Array.from(rows, (p) => (c === 'prediction' ? p.prediction : typeof p.features?.[c] === 'number' ? (p.features[c] as number) : NaN))
-      const result = datasetDrift(reference as DriftTable, current, { columns, ...(m.method === undefined ? {} : { method: m.method }), ...(m.threshold === undefined ? {} : { threshold: m.threshold }), share: threshold })
+      const skipped: string[] = []
+      for (const c of columns) {
+        const values = Float64Array.from(rows, (p) => (c === 'prediction' ? p.prediction : c === 'label' ? labelOf.get(`${p.requestId}\0${p.index}\0${p.role}`) ?? NaN : typeof p.features?.[c] === 'number' ? (p.features[c] as number) : NaN))
+        if (values.some((v) => Number.isFinite(v))) current[c] = values
+        else skipped.push(c)
+      }
+      const compared = columns.filter((c) => !skipped.includes(c))
+      if (compared.length === 0) return { value: null, threshold, breached: false, evidence: { rows: rows.length, skipped } }
+      const result = datasetDrift(reference as DriftTable, current, { columns: compared, ...(m.method === undefined ? {} : { method: m.method }), ...(m.threshold === undefined ? {} : { threshold: m.threshold }), share: threshold })
       return {
         value: result.share,
         threshold,
         breached: result.datasetDrift,
-        evidence: { rows: rows.length, driftedColumns: result.driftedColumns, columns: result.columns.map((c) => ({ column: c.column, method: c.method, score: c.score, threshold: c.threshold, drifted: c.drifted })) },
+        evidence: { rows: rows.length, driftedColumns: result.driftedColumns, columns: result.columns.map((c) => ({ column: c.column, method: c.method, score: c.score, threshold: c.threshold, drifted: c.drifted })), ...(skipped.length === 0 ? {} : { skipped }) },
       }
     }
     default:

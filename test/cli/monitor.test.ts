@@ -134,7 +134,7 @@ describe('mtflow monitor status', () => {
     const lines = readFileSync(join(home, 'monitor', 'state.jsonl'), 'utf8')
     writeFileSync(monitors, JSON.stringify({ monitors: [{ name: 'inputs', kind: 'drift', target: 'ret@champion', reference: 'r.csv', columns: ['spread'] }] }))
     const bad = await runCli(['--home', home, 'monitor', 'status', '--evaluate'])
-    expect([bad.code, bad.stderr]).toEqual([2, 'mtflow: monitor inputs: model ret@1 has no column "spread" (its inputs: z, mom, vol, and prediction)\n'])
+    expect([bad.code, bad.stderr]).toEqual([2, 'mtflow: monitor inputs: model ret@1 has no column "spread" (its inputs: z, mom, vol; and prediction, label)\n'])
     expect(readFileSync(join(home, 'monitor', 'state.jsonl'), 'utf8')).toBe(lines)
     writeFileSync(monitors, '{"monitors": [')
     const broken = await runCli(['--home', home, 'monitor', 'status'])

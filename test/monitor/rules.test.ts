@@ -84,7 +84,7 @@ describe('the monitors file', () => {
       { name: 'rise', kind: 'rmseRise', target: 'ret@champion', rise: 0.2 },
       { name: 'inputs', kind: 'drift', target: 'ret@champion', reference: 'ref.csv', columns: ['z', 'spread'] },
     ])
-    await expect(evaluateMonitors(home, { now: D0 })).rejects.toThrow(new ConfigError('monitor inputs: model ret@1 has no column "spread" (its inputs: z, mom, vol, and prediction)'))
+    await expect(evaluateMonitors(home, { now: D0 })).rejects.toThrow(new ConfigError('monitor inputs: model ret@1 has no column "spread" (its inputs: z, mom, vol; and prediction, label)'))
     expect(existsSync(monitorStateFile(home))).toBe(false)
     writeMonitors(home, [{ name: 'gone', kind: 'auc', target: 'nope@champion', min: 0.5 }])
     await expect(evaluateMonitors(home, { now: D0 })).rejects.toThrow(/monitor gone: target nope@champion: no model named "nope"/)
@@ -172,9 +172,12 @@ describe('model monitors', () => {
   it('drift of the inputs and predictions logged on the last day against a reference file', async () => {
     const other = workspace()
     // Reference: 100 rows. Logged rows: z shifted by 5 (KS p ≈ 0), mom and vol and the predictions the same values (D = 0, p = 1).
-    const ref = Array.from({ length: 100 }, (_, i) => ({ z: (i * 37) % 100 / 10, mom: (i * 13) % 100, vol: i / 7, prediction: ((i * 7) % 100) / 1000 }))
-    writeFileSync(join(other, 'ref.csv'), ['z,mom,vol,prediction', ...ref.map((r) => `${r.z},${r.mom},${r.vol},${r.prediction}`)].join('\n'))
+    // Labels: the reference's are 100 distinct values, the logged ones all 0 (KS D = 0.99).
+    const ref = Array.from({ length: 100 }, (_, i) => ({ z: (i * 37) % 100 / 10, mom: (i * 13) % 100, vol: i / 7, prediction: ((i * 7) % 100) / 1000, label: ((i * 11) % 100) / 1000 - 0.05 }))
+    writeFileSync(join(other, 'ref.csv'), ['z,mom,vol,prediction,label', ...ref.map((r) => `${r.z},${r.mom},${r.vol},${r.prediction},${r.label}`)].join('\n'))
     day(other, 3, ref.map((r) => [r.prediction, 0] as [number, number]), (i) => ({ z: ref[i]!.z + 5, mom: ref[i]!.mom, vol: ref[i]!.vol }))
+    // Role b's rows have no labels yet: the label column is skipped, mom compared.
+    append(join(other, 'monitor', 'predictions', 'ret', `${new Date(D0 + 3 * DAY).toISOString().slice(0, 10)}.jsonl`), ref.map((r, i) => ({ time: D0 + 3 * DAY + 7_200_000 + i, requestId: `b${i}`, model: 'ret', version: 1, role: 'b', row: { z: r.z, mom: r.mom, vol: r.vol }, prediction: r.prediction })))
     writeMonitors(other, [
       { name: 'all', kind: 'drift', target: 'ret@champion', reference: 'ref.csv', trigger: ['retrain-ret'] },
       { name: 'z', kind: 'drift', target: 'ret@champion', reference: 'ref.csv', columns: ['z', 'prediction'], window: '12h', alert: true },
@@ -182,9 +185,13 @@ describe('model monitors', () => {
       // The rows were logged 5 hours before: none in a 3-hour window; none by a shadow.
       { name: 'recent', kind: 'drift', target: 'ret@champion', reference: 'ref.csv', window: '3h' },
       { name: 'shadow', kind: 'drift', target: 'ret@champion', reference: 'ref.csv', role: 'shadow' },
+      { name: 'target', kind: 'drift', target: 'ret@champion', reference: 'ref.csv', columns: ['label'], role: 'champion' },
+      { name: 'unlabelled', kind: 'drift', target: 'ret@champion', reference: 'ref.csv', columns: ['label', 'mom'], role: 'b' },
     ])
     const e = await evaluateMonitors(other, { now: D0 + 3 * DAY + 6 * 3_600_000 })
-    const [all, z, out, recent, shadow] = e.results
+    const [all, z, out, recent, shadow, target, unlabelled] = e.results
+    expect(target).toMatchObject({ value: 1, breached: true })
+    expect(unlabelled).toMatchObject({ value: 0, breached: false, evidence: { skipped: ['label'], driftedColumns: 0 } })
     expect(recent).toMatchObject({ status: 'no-data', value: null })
     expect(shadow).toMatchObject({ status: 'no-data', value: null })
     // Inputs z, mom, vol (the signature's, as the reference has them): 1 of 3 drifted < 50 %.
