@@ -22,8 +22,8 @@
 // Triggers and alerts fire when a monitor goes from not breached (or never evaluated) to breached; with
 // "repeat": true, at every breached evaluation. Days are UTC days; the current day is the one holding `now`.
 
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, realpathSync } from 'node:fs'
+import { join, sep } from 'node:path'
 import { ConfigError, errorMessage, isoTime, NotFoundError, preview, readTextFile, resolveInside } from '../core/index.js'
 import { loadPackage, type ModelPackage } from '../ml/index.js'
 import { Registry } from '../track/index.js'
@@ -335,7 +335,7 @@ async function measure(home: string, r: Resolved, now: number, deployment: NonNu
     }
     case 'drift': {
       const window = durationMs(m.window ?? '1d', `monitor ${m.name}: window`)
-      const file = resolveInside(home, m.reference!, `monitor ${m.name}: reference`)
+      const file = insideWorkspace(home, m.reference!, `monitor ${m.name}: reference`)
       const reference = await readDriftTable(file, `monitor ${m.name} reference`)
       const columns = m.columns ?? r.columns!.filter((c) => reference[c] !== undefined)
       for (const c of columns) if (reference[c] === undefined) throw new ConfigError(`monitor ${m.name}: reference ${m.reference} has no column ${JSON.stringify(c)}`)
@@ -399,6 +399,15 @@ function modelMetric(home: string, r: Resolved, now: number, threshold: number):
   evidence.referenceRmse = reference
   const rise = ma / reference - 1
   return { value: rise, threshold, breached: rise >= threshold, evidence }
+}
+
+/** A workspace-relative path that stays inside the workspace, links resolved (a link out of it is refused). */
+function insideWorkspace(home: string, relative: string, what: string): string {
+  const file = resolveInside(home, relative, what)
+  if (!existsSync(file)) throw new ConfigError(`${what} ${relative} does not exist in the workspace`)
+  const root = realpathSync(home)
+  if (!realpathSync(file).startsWith(root + sep)) throw new ConfigError(`${what} ${relative} leads out of the workspace through a link`)
+  return file
 }
 
 function finiteOrNull(v: number | undefined): number | null {

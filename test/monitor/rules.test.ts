@@ -4,7 +4,7 @@
 // drift) and on deployments (an injected measurement), with the triggers and alerts fired on the edge and
 // every evaluation appended to monitor/state.jsonl.
 
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -174,6 +174,10 @@ describe('model monitors', () => {
     // Reference: 100 rows. Logged rows: z shifted by 5 (KS p ≈ 0), mom and vol and the predictions the same values (D = 0, p = 1).
     // Labels: the reference's are 100 distinct values, the logged ones all 0 (KS D = 0.99).
     const ref = Array.from({ length: 100 }, (_, i) => ({ z: (i * 37) % 100 / 10, mom: (i * 13) % 100, vol: i / 7, prediction: ((i * 7) % 100) / 1000, label: ((i * 11) % 100) / 1000 - 0.05 }))
+    const outside = mkdtempSync(join(tmpdir(), 'mtflow-monitor-outside-'))
+    homes.push(outside)
+    writeFileSync(join(outside, 'secret.csv'), 'z\n1\n')
+    symlinkSync(join(outside, 'secret.csv'), join(other, 'link.csv'))
     writeFileSync(join(other, 'ref.csv'), ['z,mom,vol,prediction,label', ...ref.map((r) => `${r.z},${r.mom},${r.vol},${r.prediction},${r.label}`)].join('\n'))
     day(other, 3, ref.map((r) => [r.prediction, 0] as [number, number]), (i) => ({ z: ref[i]!.z + 5, mom: ref[i]!.mom, vol: ref[i]!.vol }))
     // Role b's rows have no labels yet: the label column is skipped, mom compared.
@@ -182,6 +186,7 @@ describe('model monitors', () => {
       { name: 'all', kind: 'drift', target: 'ret@champion', reference: 'ref.csv', trigger: ['retrain-ret'] },
       { name: 'z', kind: 'drift', target: 'ret@champion', reference: 'ref.csv', columns: ['z', 'prediction'], window: '12h', alert: true },
       { name: 'out', kind: 'drift', target: 'ret@champion', reference: '../ref.csv' },
+      { name: 'link', kind: 'drift', target: 'ret@champion', reference: 'link.csv' },
       // The rows were logged 5 hours before: none in a 3-hour window; none by a shadow.
       { name: 'recent', kind: 'drift', target: 'ret@champion', reference: 'ref.csv', window: '3h' },
       { name: 'shadow', kind: 'drift', target: 'ret@champion', reference: 'ref.csv', role: 'shadow' },
@@ -189,7 +194,8 @@ describe('model monitors', () => {
       { name: 'unlabelled', kind: 'drift', target: 'ret@champion', reference: 'ref.csv', columns: ['label', 'mom'], role: 'b' },
     ])
     const e = await evaluateMonitors(other, { now: D0 + 3 * DAY + 6 * 3_600_000 })
-    const [all, z, out, recent, shadow, target, unlabelled] = e.results
+    const [all, z, out, link, recent, shadow, target, unlabelled] = e.results
+    expect(link).toMatchObject({ status: 'error', error: 'monitor link: reference link.csv leads out of the workspace through a link' })
     expect(target).toMatchObject({ value: 1, breached: true })
     expect(unlabelled).toMatchObject({ value: 0, breached: false, evidence: { skipped: ['label'], driftedColumns: 0 } })
     expect(recent).toMatchObject({ status: 'no-data', value: null })
