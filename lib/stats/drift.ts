@@ -95,7 +95,7 @@ export function sortFinite(values: ArrayLike<number>): Float64Array {
 }
 
 /** Index of the first element ≥ x (`strict`: > x) in an ascending array. */
-export function lowerBound(sorted: ArrayLike<number>, x: number, strict = false): number {
+export function sortedBound(sorted: ArrayLike<number>, x: number, strict = false): number {
   let lo = 0
   let hi = sorted.length
   while (lo < hi) {
@@ -361,7 +361,7 @@ export function binnedShares(reference: Float64Array, current: Float64Array): Bi
       const out = new Float64Array(bins)
       let before = 0
       for (let k = 0; k < bins; k++) {
-        const upto = k === bins - 1 ? lowerBound(s, edges[k + 1]!, true) : lowerBound(s, edges[k + 1]!)
+        const upto = k === bins - 1 ? sortedBound(s, edges[k + 1]!, true) : sortedBound(s, edges[k + 1]!)
         out[k] = (upto - before) / s.length
         before = upto
       }
@@ -526,7 +526,7 @@ export function psi(reference: ArrayLike<number>, current: ArrayLike<number>, op
   }
   const count = (xs: Float64Array) => {
     const c = new Array<number>(edges.length + 1).fill(0)
-    for (const x of xs) c[lowerBound(edges, x, true)]!++
+    for (const x of xs) c[sortedBound(edges, x, true)]!++
     return c.map((k) => k / xs.length)
   }
   const expected = count(ref)
