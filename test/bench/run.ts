@@ -263,6 +263,10 @@ if (wanted('report')) {
   const { benchReport } = await import('./report.js')
   rows.push(...(await benchReport(progress, RUNS)))
 }
+if (wanted('monitor')) {
+  const { benchMonitor } = await import('./monitor.js')
+  rows.push(...(await benchMonitor(progress, RUNS)))
+}
 if (wanted('serving')) {
   const { benchServing } = await import('./serving.js')
   rows.push(...(await benchServing(progress, RUNS)))
