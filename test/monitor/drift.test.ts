@@ -170,6 +170,15 @@ describe("Evidently's default tests", () => {
     expect(ks.drifted).toBe(true) // p ≈ 0.0049
     expect(columnDrift(c.reference, c.current, { method: 'ks', threshold: 0.001 }).drifted).toBe(false)
     expect(columnDrift(c.reference, c.current, { method: 'wasserstein', threshold: 0.05 }).drifted).toBe(c.wassersteinNorm >= 0.05)
+    // Per column, over the table-wide choice; a column named time is left out unless named.
+    const t = { time: c.reference.map((_, i) => i), a: c.reference, b: c.reference }
+    const u = { time: c.current.map((_, i) => i), a: c.current, b: c.current }
+    const r = datasetDrift(t, u, { method: 'ks', perColumn: { b: { method: 'psi' } } })
+    expect(r.columns.map((x) => [x.column, x.method, x.threshold])).toEqual([
+      ['a', 'ks', 0.05],
+      ['b', 'psi', 0.1],
+    ])
+    expect(r.columns[1]!.score).toBeCloseTo(c.psi, 12)
   })
 
   it("a reference without spread is normalised by Evidently's floor of 0.001", () => {
