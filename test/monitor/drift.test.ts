@@ -173,9 +173,10 @@ describe("Evidently's default tests", () => {
     // Per column, over the table-wide choice; a column named time is left out unless named.
     const t = { time: c.reference.map((_, i) => i), a: c.reference, b: c.reference }
     const u = { time: c.current.map((_, i) => i), a: c.current, b: c.current }
-    const r = datasetDrift(t, u, { method: 'ks', perColumn: { b: { method: 'psi' } } })
+    // A column's own method takes its own default threshold, not the table-wide one (a p-value here).
+    const r = datasetDrift(t, u, { method: 'ks', threshold: 0.01, perColumn: { b: { method: 'psi' } } })
     expect(r.columns.map((x) => [x.column, x.method, x.threshold])).toEqual([
-      ['a', 'ks', 0.05],
+      ['a', 'ks', 0.01],
       ['b', 'psi', 0.1],
     ])
     expect(r.columns[1]!.score).toBeCloseTo(c.psi, 12)
