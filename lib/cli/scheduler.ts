@@ -6,23 +6,11 @@
 import { Command } from 'commander'
 import { ConfigError } from '../core/index.js'
 import { formatTable, lazy, printJson, type CliContext } from './context.js'
+import { runVerb as verb } from './run-verb.js'
 import type { HistoryLine, RunRecord } from '../scheduler/index.js'
 
 const scheduler = () => lazy('../scheduler/index.js') as typeof import('../scheduler/index.js')
 
-/** Another verb run in this process (its own checks and output), its --json stdout returned; its failure is thrown as it would print. */
-async function verb(home: string, args: string[]): Promise<string> {
-  const { main } = lazy('./main.js') as typeof import('./main.js')
-  let out = ''
-  let err = ''
-  const context: CliContext = { home, verbose: false, exitCode: 0, stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) } }
-  const code = await main(['--home', home, ...args], context)
-  if (code !== 0) {
-    const line = err.trim().split('\n').pop()?.replace(/^mtflow: /, '') ?? `exit ${code}`
-    throw code === 2 ? new ConfigError(line) : new Error(line)
-  }
-  return out
-}
 
 const iso = (ms: number | undefined) => (ms === undefined ? '—' : new Date(ms).toISOString())
 

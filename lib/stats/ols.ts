@@ -24,39 +24,7 @@ export interface OlsResult {
 export function ols(y: ArrayLike<number>, columns: ArrayLike<number>[]): OlsResult {
   const n = y.length
   const k = columns.length
-  if (k === 0 || n <= k) throw new DataError(`ols needs more observations than regressors (${n} rows, ${k} columns)`)
-  // A = [X | y] copied column-major; Householder reflections turn X into R and y into Qᵀy.
-  const a = columns.map((col) => {
-    if (col.length !== n) throw new DataError(`ols: a regressor has ${col.length} values, y has ${n}`)
-    return Float64Array.from(col)
-  })
-  const qty = Float64Array.from(y)
-  const r = new Float64Array(k * k)
-  for (let j = 0; j < k; j++) {
-    const col = a[j]!
-    let norm = 0
-    for (let i = j; i < n; i++) norm += col[i]! * col[i]!
-    norm = Math.sqrt(norm)
-    if (norm === 0) throw new DataError('ols: the regressors are collinear (a column is all zeros after the others)')
-    const alpha = col[j]! > 0 ? -norm : norm
-    // v = x − alpha·e1, stored in col[j…]
-    col[j] = col[j]! - alpha
-    let vnorm2 = 0
-    for (let i = j; i < n; i++) vnorm2 += col[i]! * col[i]!
-    const apply = (target: Float64Array) => {
-      let dot = 0
-      for (let i = j; i < n; i++) dot += col[i]! * target[i]!
-      const f = (2 * dot) / vnorm2
-      for (let i = j; i < n; i++) target[i] = target[i]! - f * col[i]!
-    }
-    for (let m = j + 1; m < k; m++) apply(a[m]!)
-    apply(qty)
-    r[j * k + j] = alpha
-    for (let m = j + 1; m < k; m++) r[j * k + m] = a[m]![j]!
-  }
-  for (let j = 0; j < k; j++) {
-    if (Math.abs(r[j * k + j]!) < 1e-12 * Math.abs(r[0]!)) throw new DataError('ols: the regressors are collinear')
-  }
+  const { r, qty } = householder(y, columns)
   // Back-substitution R·coef = (Qᵀy)[0…k)
   const coef = new Float64Array(k)
   for (let j = k - 1; j >= 0; j--) {
@@ -104,21 +72,41 @@ export function ols(y: ArrayLike<number>, columns: ArrayLike<number>[]): OlsResu
 export function nestedSsr(y: ArrayLike<number>, columns: ArrayLike<number>[]): Float64Array {
   const n = y.length
   const k = columns.length
+  const { qty } = householder(y, columns)
+  const out = new Float64Array(k)
+  let tail = 0
+  for (let i = n - 1; i >= k; i--) tail += qty[i]! * qty[i]!
+  out[k - 1] = tail
+  for (let m = k - 1; m >= 1; m--) {
+    tail += qty[m]! * qty[m]!
+    out[m - 1] = tail
+  }
+  return out
+}
+
+/**
+ * Householder QR of [X | y] (X column-major: columns[j][i]): R (k × k, row-major) and Qᵀy. Throws DataError
+ * when X is rank-deficient or has more columns than rows.
+ */
+function householder(y: ArrayLike<number>, columns: ArrayLike<number>[]): { r: Float64Array; qty: Float64Array } {
+  const n = y.length
+  const k = columns.length
   if (k === 0 || n <= k) throw new DataError(`ols needs more observations than regressors (${n} rows, ${k} columns)`)
+  // A = [X | y] copied column-major; Householder reflections turn X into R and y into Qᵀy.
   const a = columns.map((col) => {
     if (col.length !== n) throw new DataError(`ols: a regressor has ${col.length} values, y has ${n}`)
     return Float64Array.from(col)
   })
   const qty = Float64Array.from(y)
-  let first = 0
+  const r = new Float64Array(k * k)
   for (let j = 0; j < k; j++) {
     const col = a[j]!
     let norm = 0
     for (let i = j; i < n; i++) norm += col[i]! * col[i]!
     norm = Math.sqrt(norm)
-    if (j === 0) first = norm
-    if (norm === 0 || norm < 1e-12 * first) throw new DataError('ols: the regressors are collinear')
+    if (norm === 0) throw new DataError('ols: the regressors are collinear (a column is all zeros after the others)')
     const alpha = col[j]! > 0 ? -norm : norm
+    // v = x − alpha·e1, stored in col[j…]
     col[j] = col[j]! - alpha
     let vnorm2 = 0
     for (let i = j; i < n; i++) vnorm2 += col[i]! * col[i]!
@@ -130,14 +118,11 @@ export function nestedSsr(y: ArrayLike<number>, columns: ArrayLike<number>[]): F
     }
     for (let m = j + 1; m < k; m++) apply(a[m]!)
     apply(qty)
+    r[j * k + j] = alpha
+    for (let m = j + 1; m < k; m++) r[j * k + m] = a[m]![j]!
   }
-  const out = new Float64Array(k)
-  let tail = 0
-  for (let i = n - 1; i >= k; i--) tail += qty[i]! * qty[i]!
-  out[k - 1] = tail
-  for (let m = k - 1; m >= 1; m--) {
-    tail += qty[m]! * qty[m]!
-    out[m - 1] = tail
+  for (let j = 0; j < k; j++) {
+    if (Math.abs(r[j * k + j]!) < 1e-12 * Math.abs(r[0]!)) throw new DataError('ols: the regressors are collinear')
   }
-  return out
+  return { r, qty }
 }
