@@ -30,6 +30,7 @@ import { DEPLOYMENT_FILE, FilterError, REGISTRY_KINDS, searchRuns, singular, typ
 import { renderNotebookHtml } from './notebook-html.js'
 import { deploymentSnapshot, portfolioSnapshot } from '../report/portfolio-dashboard.js'
 import { deploymentDashboardHtml, portfolioDashboardHtml } from '../report/portfolio-dashboard-html.js'
+import { monitoringHtml, monitoringView } from './monitoring.js'
 
 export const PAGE_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
@@ -40,6 +41,7 @@ const NAV: [string, string][] = [
   ['/registry', 'Registry'],
   ['/dashboards', 'Dashboards'],
   ['/deployments', 'Deployments'],
+  ['/monitoring', 'Monitoring'],
 ]
 
 /** Charts on a run page at most (the rest of the metrics are in the table). */
@@ -339,6 +341,9 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
     const snapshot = await deploymentSnapshot(tracker.home, c.req.param('name'))
     return sendPage(c, refreshing(pageHtml(`Deployment ${snapshot.name}`, deploymentDashboardHtml(snapshot), '/deployments'), snapshot.active))
   })
+
+  // Monitors, their values and drift over time, triggers, scheduled jobs and alerts (lib/server/monitoring.ts).
+  app.get('/monitoring', (c) => sendPage(c, pageHtml('Monitoring', monitoringHtml(monitoringView(tracker.home)), '/monitoring')))
 }
 
 // ---- a run's tearsheet input ------------------------------------------------------------------------
