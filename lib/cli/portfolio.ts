@@ -86,7 +86,7 @@ async function loadResults(home: string, from: string, option: string): Promise<
 
 interface PositionsSource {
   current: Record<string, number>
-  deployment?: { name: string; id: string; nextSeq: number; equity: number; drawdown: number }
+  deployment?: { name: string; id: string; nextSeq: number; equity: number; drawdown: number; lastBar?: string }
 }
 
 /** Current positions from a file, or from a deployment's status (its equity and drawdown too) and journal (read only). */
@@ -113,7 +113,9 @@ function loadPositions(home: string, ref: string | undefined): PositionsSource {
     }
   }
   const drawdown = peak > 0 && status.equity < peak ? 1 - status.equity / peak : 0
-  return { current, deployment: { name: ref, id, nextSeq, equity: status.equity, drawdown } }
+  // Priced as the deployment sees the market: the bars that closed by its last step (lastBar is that bar's
+  // close time; the bar opening then has not closed). A replay's lake holds bars past it.
+  return { current, deployment: { name: ref, id, nextSeq, equity: status.equity, drawdown, ...(status.lastBar === undefined ? {} : { lastBar: status.lastBar }) } }
 }
 
 /** --max-age N (bars) or Nh (hours). */
@@ -211,7 +213,7 @@ async function targetsAction(context: CliContext, o: TargetsFlags): Promise<void
   const positions = loadPositions(home, o.positions)
   if (positions.deployment !== undefined && manualDrawdown !== undefined) throw new ConfigError('--drawdown is for a positions file; a deployment\'s drawdown comes from its equity history')
   const capital = caps.capital ?? positions.deployment?.equity
-  const market = await p.loadTargetMarket(home, latest.map((s) => s.target), Object.keys(positions.current), { timeframe, volWindow, hedgeWindow: hedgeWindows, ...(o.source === undefined ? {} : { source: o.source }), ...(barsPerYear === undefined ? {} : { barsPerYear }) })
+  const market = await p.loadTargetMarket(home, latest.map((s) => s.target), Object.keys(positions.current), { timeframe, volWindow, hedgeWindow: hedgeWindows, ...(o.source === undefined ? {} : { source: o.source }), ...(barsPerYear === undefined ? {} : { barsPerYear }), ...(positions.deployment?.lastBar === undefined ? {} : { asOf: new Date(Date.parse(positions.deployment.lastBar) - 1).toISOString() }) })
 
   // Stale signals: ignored (their targets go flat), with a warning.
   const ignored: string[] = []

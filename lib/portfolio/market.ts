@@ -44,6 +44,8 @@ export function latestHedgeRatio(y: ArrayLike<number>, x: ArrayLike<number>, win
 
 export interface MarketOptions {
   timeframe: string
+  /** Prices, volatilities and hedge ratios from the bars up to this time only (a deployment's last bar: what it sees). */
+  asOf?: string
   source?: string
   /** Bars of returns in the volatility (default 60). */
   volWindow?: number
@@ -88,7 +90,7 @@ export async function loadTargetMarket(home: string, targets: readonly string[],
   const bars = async (symbol: string): Promise<Bars> => {
     let b = cache.get(symbol)
     if (b === undefined) {
-      b = await loadBars(home, { symbol, timeframe: options.timeframe, ...(options.source === undefined ? {} : { source: options.source }) })
+      b = await loadBars(home, { symbol, timeframe: options.timeframe, ...(options.source === undefined ? {} : { source: options.source }), ...(options.asOf === undefined ? {} : { end: options.asOf }) })
       if (b.time.length === 0) throw new DataError(`no ${options.timeframe} bars of ${symbol} in the lake`)
       cache.set(symbol, b)
     }

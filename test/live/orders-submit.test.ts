@@ -68,7 +68,13 @@ describe('deploy submit', () => {
     writeFileSync(caps, JSON.stringify({ capital: 100000, maxWeightPerAsset: 0.5 }))
     const orders = join(home, 'orders.json')
     const made = json(await cli(['portfolio', 'targets', '--signals', signals, '--caps', caps, '--timeframe', '1d', '--positions', 'book', '--out', orders, '--json']))
-    expect(made).toBeDefined()
+    // Priced as the deployment sees the market: a close of a bar it has stepped (2012…), not the lake's last (2020).
+    const spx = await loadBars(home, { symbol: 'SPX', timeframe: '1d' })
+    const price = (made as { positions: { symbol: string; price: number }[] }).positions.find((x) => x.symbol === 'SPX')!.price
+    const at = Array.from(spx.close).indexOf(price)
+    expect(at).toBeGreaterThanOrEqual(0)
+    expect(new Date(spx.time[at]!).getUTCFullYear()).toBe(2012)
+    expect(price).not.toBe(spx.close[spx.close.length - 1])
     const file = JSON.parse(readFileSync(orders, 'utf8')) as { deployment: string; deploymentId: string; firstSeq: number; orders: { clientOrderId: string; symbol: string; side: string; qty: number }[] }
     expect(file.deployment).toBe('book')
     expect(file.orders).toHaveLength(1)
@@ -135,7 +141,7 @@ describe('deploy submit', () => {
 
   it('an order a guard refuses gives up its sequence number (the next keeps its own id); a pause sent with a file loses neither', async () => {
     json(await cli(['data', 'synthetic', '--kind', 'pair', '--pairs', '1', '--bars', '3000', '--timeframe', '1h', '--json']))
-    const d = json(await cli(['deploy', 'hold@1', '--symbols', 'SYN-Y1,SYN-X1', '--timeframe', '1h', '--paper', '--exchange', 'binance', '--pace-ms', '40', '--max-orders-per-minute', '1', '--name', 'capped', '--detach', '--json']))
+    const d = json(await cli(['deploy', 'hold@1', '--symbols', 'SYN-Y1,SYN-X1', '--timeframe', '1h', '--paper', '--exchange', 'binance', '--start', '2024-01-10T00:00:00Z', '--pace-ms', '40', '--max-orders-per-minute', '1', '--name', 'capped', '--detach', '--json']))
     started.push(d.pid)
     expect(await waitFor(() => existsSync(join(home, 'deployments', 'capped', 'status.json')) && JSON.parse(readFileSync(join(home, 'deployments', 'capped', 'status.json'), 'utf8')).bars > 3, 30_000)).toBe(true)
     const signals = join(home, 'pair-signals.jsonl')
