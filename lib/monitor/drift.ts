@@ -196,18 +196,18 @@ function numericDrift(ref: Extract<PreparedColumn, { kind: 'numeric' }>, cur: Ex
   switch (method) {
     case 'ks': {
       const r = ksSorted(ref.sorted, cur.sorted)
-      return { ...base, score: r.pvalue, statistic: r.statistic, pValue: r.pvalue, drifted: r.pvalue < threshold }
+      return { ...base, score: r.pvalue, statistic: r.statistic, pValue: r.pvalue, drifted: !(r.pvalue >= threshold) }
     }
     case 'wasserstein': {
       ref.std ??= populationStd(ref.sorted)
       const value = wassersteinSorted(ref.sorted, cur.sorted) / Math.max(ref.std, 0.001)
-      return { ...base, score: value, statistic: value, drifted: value >= threshold }
+      return { ...base, score: value, statistic: value, drifted: !(value < threshold) }
     }
     case 'psi':
     case 'js': {
       const shares = binnedShares(ref.sorted, cur.sorted)
       const value = method === 'psi' ? psiOfShares(floorZeroShares(shares.reference), floorZeroShares(shares.current)) : jensenShannon(shares.reference, shares.current)
-      return { ...base, score: value, statistic: value, drifted: value >= threshold }
+      return { ...base, score: value, statistic: value, drifted: !(value < threshold) }
     }
   }
 }
@@ -227,21 +227,21 @@ function categoricalDrift(ref: Extract<PreparedColumn, { kind: 'categorical' }>,
       const observed = keys.map((k) => cur.counts.get(k) ?? 0)
       const expected = keys.map((k) => ((ref.counts.get(k) ?? 0) * cur.rows) / ref.rows)
       const t = keys.length < 2 ? { statistic: 0, pvalue: 1 } : chiSquare(observed, expected)
-      return { ...base, score: t.pvalue, statistic: t.statistic, pValue: t.pvalue, drifted: t.pvalue < threshold }
+      return { ...base, score: t.pvalue, statistic: t.statistic, pValue: t.pvalue, drifted: !(t.pvalue >= threshold) }
     }
     case 'ztest': {
       if (keys.length > 2) throw new ConfigError(`column ${column} has ${keys.length} distinct values: ztest compares two (use chisquare)`)
       const first = keys.sort()[0]!
       const t = keys.length < 2 ? { statistic: 0, pvalue: 1 } : proportionZTest(ref.counts.get(first) ?? 0, ref.rows, cur.counts.get(first) ?? 0, cur.rows)
-      return { ...base, score: t.pvalue, statistic: t.statistic, pValue: t.pvalue, drifted: t.pvalue < threshold }
+      return { ...base, score: t.pvalue, statistic: t.statistic, pValue: t.pvalue, drifted: !(t.pvalue >= threshold) }
     }
     case 'psi': {
       const value = psiOfShares(floorZeroShares(r), floorZeroShares(c))
-      return { ...base, score: value, statistic: value, drifted: value >= threshold }
+      return { ...base, score: value, statistic: value, drifted: !(value < threshold) }
     }
     case 'js': {
       const value = jensenShannon(r, c)
-      return { ...base, score: value, statistic: value, drifted: value >= threshold }
+      return { ...base, score: value, statistic: value, drifted: !(value < threshold) }
     }
     default:
       throw new ConfigError(`unknown drift method ${String(method)}`)

@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { ConfigError, resolveInside } from '../core/index.js'
-import { rollbackOnBreach, searchRuns, Tracker } from '../track/index.js'
+import { Registry, rollbackOnBreach, searchRuns, Tracker } from '../track/index.js'
 import { resolveTime, verbFlags, type JobKind } from './args.js'
 import { schedulerDir } from './jobs.js'
 import { reoptimiseStrategy, type ReoptimiseMetric } from './reoptimise.js'
@@ -101,8 +101,29 @@ const monitor: JobHandler = async (c): Promise<JobOutcome> => {
   const names = c.job.args.monitors as string[] | undefined
   const result = await mod.evaluateMonitors(c.home, { ...(names === undefined ? {} : { monitors: names }), now: c.now })
   const fired = Array.isArray(result?.firedTriggers) ? result.firedTriggers.filter((t): t is string => typeof t === 'string') : []
-  const results = (Array.isArray(result.results) ? result.results : []) as { monitor: string; kind: string; target: string; value: number | null; threshold: number; fired: string[]; alerted: boolean }[]
+  const results = (Array.isArray(result.results) ? result.results : []) as { monitor: string; kind: string; target: string; version?: number; value: number | null; threshold: number; fired: string[]; alerted: boolean }[]
   const texts = (Array.isArray(result.alerts) ? result.alerts : []) as string[]
+  // Rollbacks first (alert deliveries may take their retries' time): only a monitor on the champion alias
+  // whose breached version is still the champion rolls it back (a breaching challenger, or a champion
+  // promoted since, is left alone — said in the summary).
+  const rolledBack: string[] = []
+  const leftAlone: string[] = []
+  const registry = new Registry(c.home)
+  for (const r of results.filter((x) => x.fired.includes('rollback'))) {
+    const [name, alias] = r.target.split('@') as [string, string | undefined]
+    let champion: number | undefined
+    try {
+      champion = registry.resolve('models', `${name}@champion`).version
+    } catch {
+      champion = undefined
+    }
+    if (alias !== 'champion' || r.version === undefined || champion !== r.version) {
+      leftAlone.push(`${r.target}${r.version === undefined ? '' : ` v${r.version}`} (champion ${champion === undefined ? 'none' : `v${champion}`})`)
+      continue
+    }
+    const done = rollbackOnBreach(c.home, name, { monitor: r.monitor, rule: r.kind, ...(r.value === null ? {} : { value: r.value }), threshold: r.threshold }, { now: () => c.now })
+    if (done.rolledBack) rolledBack.push(name)
+  }
   let alerted = 0
   if (typeof mod.loadAlerting === 'function') {
     const alerting = mod.loadAlerting(c.home)
@@ -113,14 +134,8 @@ const monitor: JobHandler = async (c): Promise<JobOutcome> => {
     }
     if (typeof mod.forwardDeploymentAlerts === 'function') await mod.forwardDeploymentAlerts(c.home, { now: c.now, alerting })
   }
-  const rolledBack: string[] = []
-  for (const r of results.filter((x) => x.fired.includes('rollback'))) {
-    const name = r.target.split('@')[0]!
-    const done = rollbackOnBreach(c.home, name, { monitor: r.monitor, rule: r.kind, ...(r.value === null ? {} : { value: r.value }), threshold: r.threshold }, { now: () => c.now })
-    if (done.rolledBack) rolledBack.push(name)
-  }
   const triggers = fired.filter((t) => t !== 'rollback')
-  const parts = [triggers.length === 0 ? 'no job triggered' : `triggered ${triggers.join(', ')}`, ...(rolledBack.length === 0 ? [] : [`rolled back ${rolledBack.join(', ')}`]), ...(alerted === 0 ? [] : [`${alerted} alert${alerted === 1 ? '' : 's'}`])]
+  const parts = [triggers.length === 0 ? 'no job triggered' : `triggered ${triggers.join(', ')}`, ...(rolledBack.length === 0 ? [] : [`rolled back ${rolledBack.join(', ')}`]), ...(leftAlone.length === 0 ? [] : [`no rollback for ${leftAlone.join(', ')}`]), ...(alerted === 0 ? [] : [`${alerted} alert${alerted === 1 ? '' : 's'}`])]
   return { summary: parts.join('; '), metrics: { triggers: triggers.length, rolledBack: rolledBack.length, alerts: alerted }, triggers }
 }
 

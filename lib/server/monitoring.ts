@@ -42,7 +42,10 @@ export function monitoringView(home: string): MonitoringView {
   const series: MonitoringView['series'] = {}
   const drift: MonitoringView['drift'] = {}
   const latest = new Map<string, MonitorResult>()
-  for (const r of all) {
+  for (const line of all) {
+    // Lines from other writers or versions: missing fields read as empty, never a failed page.
+    const r = { ...line, fired: Array.isArray(line.fired) ? line.fired : [], evidence: line.evidence !== null && typeof line.evidence === 'object' ? line.evidence : {} }
+    if (typeof r.monitor !== 'string') continue
     latest.set(r.monitor, r)
     ;(series[r.monitor] ??= []).push({ time: r.time, value: r.value, threshold: r.threshold, breached: r.breached })
     const columns = (r.evidence as { columns?: unknown }).columns
@@ -58,12 +61,14 @@ export function monitoringView(home: string): MonitoringView {
     latest: [...latest.values()].sort((a, b) => a.monitor.localeCompare(b.monitor)),
     series,
     drift,
-    fired: all.filter((r) => r.fired.length > 0).slice(-LISTED).reverse(),
+    fired: all.filter((r) => Array.isArray(r.fired) && r.fired.length > 0).slice(-LISTED).reverse(),
     jobs: readHistory(home, { last: LISTED }).reverse(),
     alerts: readAlertHistory(home, { limit: LISTED }).reverse(),
   }
 }
 
+/** An ISO time or epoch ms (alert lines of either kind), as "YYYY-MM-DD HH:MM:SS". */
+const when = (t: unknown) => (typeof t === 'number' ? fmtTime(t) : typeof t === 'string' ? t.replace('T', ' ').slice(0, 19) : '—')
 const fmt = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4))
 
 function valueChart(name: string, points: MonitoringView['series'][string]): string {
@@ -116,9 +121,9 @@ export function monitoringHtml(view: MonitoringView): string {
       ? '<p class="muted">No scheduled job has run (mtflow scheduler run).</p>'
       : table(
           ['started', 'job', 'trigger', 'status', 'ms', 'run', 'error'],
-          view.jobs.map((j) => [j.time.replace('T', ' ').slice(0, 19), j.job, j.trigger, j.status === 'failed' ? raw('<strong class="bad">failed</strong>') : j.status, String(j.ms), j.runId === undefined ? '—' : link(`/runs/${seg(j.runId)}`, j.runId), j.error ?? '']),
+          view.jobs.map((j) => [when(j.time), j.job, j.trigger, j.status === 'failed' ? raw('<strong class="bad">failed</strong>') : j.status, String(j.ms), j.runId === undefined ? '—' : link(`/runs/${seg(j.runId)}`, j.runId), j.error ?? '']),
         )
-  const alerts = view.alerts.length === 0 ? '<p class="muted">No alert.</p>' : table(['time', 'source', 'severity', 'text', 'sent'], view.alerts.map((a) => [a.time.replace('T', ' ').slice(0, 19), a.source, a.severity, a.text, a.sent ? `yes (${a.count})` : 'held']))
+  const alerts = view.alerts.length === 0 ? '<p class="muted">No alert.</p>' : table(['time', 'source', 'severity', 'text', 'sent'], view.alerts.map((a) => [when(a.time), a.source, a.severity, a.text, a.sent ? `yes (${a.count})` : 'held']))
   return `<h1>Monitoring</h1>
 <h2>Monitors</h2>
 ${monitors}

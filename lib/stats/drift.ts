@@ -439,6 +439,8 @@ export function chiSquare(observed: ArrayLike<number>, expected: ArrayLike<numbe
 export function chiSquareSf(x: number, k: number): number {
   if (k <= 0) return NaN
   if (x <= 0) return 1
+  // A category the expected counts never had (e = 0, o > 0): χ² = ∞, p = 0 (SciPy's answer), not ∞ − ∞.
+  if (x === Infinity) return 0
   return gammaQ(k / 2, x / 2)
 }
 

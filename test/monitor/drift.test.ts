@@ -198,3 +198,19 @@ describe("Evidently's default tests", () => {
     expect(() => datasetDrift({ a: [1, 2] }, { a: [1, 2] }, { columns: ['q'] })).toThrow(/the reference has no column "q"/)
   })
 })
+
+describe('a category the reference never had', () => {
+  it('is drift: chi-square ∞ with p = 0, as SciPy gives, and the column counts as drifted', async () => {
+    const { chiSquare } = await import('../../lib/stats/drift.js')
+    const { columnDrift } = await import('../../lib/monitor/drift.js')
+    // scipy.stats.chisquare([100, 100, 100, 0], [100, 100, 0, 100]) → (inf, 0.0)
+    const r = chiSquare([100, 100, 100, 0], [100, 100, 0, 100])
+    expect(r.statistic).toBe(Infinity)
+    expect(r.pvalue).toBe(0)
+    const reference = Array.from({ length: 300 }, (_, i) => ['a', 'b', 'c'][i % 3]!)
+    const current = Array.from({ length: 300 }, (_, i) => ['a', 'b', 'd'][i % 3]!)
+    const d = columnDrift(reference, current)
+    expect(d.method).toBe('chisquare')
+    expect(d.drifted).toBe(true)
+  })
+})

@@ -55,6 +55,9 @@ beforeAll(async () => {
     { job: 'watch', time: new Date(T0 + 2 * HOUR).toISOString(), status: 'ok', ms: 120, runId: 'run123', trigger: 'cron' },
     { job: 'retrain-btc', time: new Date(T0 + 2 * HOUR + 1000).toISOString(), status: 'failed', ms: 55, error: 'no bars <i>here</i>', runId: 'run124', trigger: 'trigger' },
   ])
+  // Lines of other writers: an alert with an epoch-ms time, a state line without evidence or triggers.
+  appendRecords(join(home, 'monitor', 'alerts.jsonl'), [{ time: T0, source: 'serving', key: 'k', severity: 'critical', text: 'expired', count: 1, sent: false }])
+  appendRecords(monitorStateFile(home), [{ monitor: 'bare', kind: 'sharpe', target: 'x', time: T0, value: null, threshold: 0, breached: false, status: 'no-data' }])
   await loadAlerting(home).alert({ source: 'monitor', key: 'monitor:btc-drift', severity: 'warning', text: 'monitor btc-drift breached: <script>alert(1)</script>' }, { now: T0 + 2 * HOUR })
   token = workspaceToken(home)
   server = await startServer({ home, token, port: 0 })
@@ -83,6 +86,8 @@ describe('/monitoring', () => {
     expect(t).toContain('monitor btc-drift breached: &lt;script&gt;alert(1)&lt;/script&gt;')
     expect(t).not.toContain('<script>alert(1)')
     expect(t).toContain('<a href="/monitoring"')
+    expect(t).toContain('<td>2026-01-05 00:00:00</td><td>serving</td><td>critical</td><td>expired</td>')
+    expect(t).toContain('<td>bare</td><td>sharpe</td>')
   })
 
   it('needs the token like every page', async () => {
