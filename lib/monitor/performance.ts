@@ -166,8 +166,9 @@ export function matchLabels(predictions: readonly PredictionRow[], labels: reado
   }
   for (const list of byKey.values()) list.sort((a, b) => a.time - b.time)
   const out: MatchedRow[] = []
-  // Key labels: for each label, the nearest prediction per (version, role); gathered per label first.
-  const nearest = new Map<string, { row: PredictionRow; gap: number; label: number }>()
+  // Key labels, one to one per (version, role): the closest (label, prediction) pairs first, each label and
+  // each prediction used once — a prediction between two labels goes to the nearer, the other label to its own.
+  const candidates: { slot: string; row: PredictionRow; gap: number; label: number; labelTime: number }[] = []
   for (const p of predictions) {
     const direct = byRequest.get(`${p.requestId}\0${p.index}`)
     if (direct !== undefined) {
@@ -176,7 +177,6 @@ export function matchLabels(predictions: readonly PredictionRow[], labels: reado
     }
     const list = p.key === undefined ? undefined : byKey.get(p.key)
     if (list === undefined) continue
-    // The label nearest in time to this prediction; then keep, per label and (version, role), the nearest prediction.
     let lo = 0
     let hi = list.length
     while (lo < hi) {
@@ -189,12 +189,18 @@ export function matchLabels(predictions: readonly PredictionRow[], labels: reado
       if (l === undefined) continue
       const gap = Math.abs(l.time - p.time)
       if (gap > tolerance) continue
-      const slot = `${p.key}\0${i}\0${p.version}\0${p.role}`
-      const best = nearest.get(slot)
-      if (best === undefined || gap < best.gap) nearest.set(slot, { row: p, gap, label: l.label })
+      candidates.push({ slot: `${p.key}\0${i}\0${p.version}\0${p.role}`, row: p, gap, label: l.label, labelTime: l.time })
     }
   }
-  for (const { row, label } of nearest.values()) out.push({ ...row, label })
+  candidates.sort((a, b) => a.gap - b.gap || a.labelTime - b.labelTime || a.row.time - b.row.time)
+  const usedLabels = new Set<string>()
+  const usedRows = new Set<PredictionRow>()
+  for (const c of candidates) {
+    if (usedLabels.has(c.slot) || usedRows.has(c.row)) continue
+    usedLabels.add(c.slot)
+    usedRows.add(c.row)
+    out.push({ ...c.row, label: c.label })
+  }
   return out.sort((a, b) => a.time - b.time || a.requestId.localeCompare(b.requestId) || a.index - b.index)
 }
 

@@ -136,6 +136,15 @@ describe('labels matched by key and time; a classifier', () => {
     expect(matchLabels(predictions, labels, { toleranceMs: 5000 })).toEqual([])
   })
 
+  it('one to one: a prediction between two labels goes to the nearer, never to both; each label to its own', () => {
+    // Predictions at k·60 s + 30 s, labels at k·60 s: each prediction 30 s from two labels (ties go to the earlier label).
+    const p = (k: number) => ({ time: D0 + k * 60_000 + 30_000, requestId: `r${k}`, version: 1, role: 'champion', index: 0, key: 'BTC', prediction: k })
+    const predictions = [p(0), p(1), p(2)]
+    const labels = [0, 1, 2, 3].map((k) => ({ key: 'BTC', time: D0 + k * 60_000, label: 100 + k }))
+    const m = matchLabels(predictions, labels)
+    expect(m.map((x) => [x.requestId, x.label])).toEqual([['r0', 100], ['r1', 101], ['r2', 102]])
+  })
+
   it('accuracy and ROC AUC of a classifier, by hand', () => {
     const home = tempHome()
     const rows = [
