@@ -81,6 +81,8 @@ export interface RunnerOptions {
 /** One run's record: its history line, and the outcome of a successful one. */
 export interface RunRecord extends HistoryLine {
   outcome?: JobOutcome
+  /** A timed-out attempt still running: settles when it ends (the job's slot is held until then). */
+  ended?: Promise<void>
 }
 
 const TIMED_OUT = Symbol('timed out')
@@ -99,6 +101,7 @@ export async function runJob(job: JobSpec, trigger: Trigger, options: RunnerOpti
   const handler = options.handlers[job.kind]
   let outcome: JobOutcome | undefined
   let error: string | undefined
+  let ended: Promise<void> | undefined
   let attempt = 0
   for (;;) {
     attempt++
@@ -110,6 +113,10 @@ export async function runJob(job: JobSpec, trigger: Trigger, options: RunnerOpti
     } catch (e) {
       error = errorMessage(e).slice(0, 2000)
       run.logMetric('failedAttempts', attempt)
+      if (e instanceof StillRunning) {
+        ended = e.ended
+        break
+      }
       if (attempt > job.retries) break
       await clock.sleep(job.backoffMs * 2 ** (attempt - 1))
     }
@@ -128,10 +135,24 @@ export async function runJob(job: JobSpec, trigger: Trigger, options: RunnerOpti
   appendHistory(home, line)
   updateJobState(home, job.name, { lastEnd: clock.now(), lastStatus: line.status })
   options.log?.(`${line.time} ${job.name} ${line.status}${attempt > 1 ? ` after ${attempt} attempts` : ''} (${ms} ms, run ${run.id})${error === undefined ? (outcome?.summary === undefined ? '' : `: ${outcome.summary}`) : `: ${error}`}`)
-  return { ...line, ...(error === undefined ? { outcome } : {}) }
+  return { ...line, ...(error === undefined ? { outcome } : {}), ...(ended === undefined ? {} : { ended }) }
 }
 
-/** One attempt, raced against the time limit; the timer is released as soon as either side ends. */
+/** A timed-out attempt that did not stop when its signal was aborted: `ended` settles when it finally does. */
+class StillRunning extends Error {
+  constructor(
+    message: string,
+    readonly ended: Promise<void>,
+  ) {
+    super(message)
+  }
+}
+
+/**
+ * One attempt, raced against the time limit; the timer is released as soon as either side ends. Timed out, the
+ * attempt's signal is aborted; one that stops is a failed attempt (retried), one that goes on is StillRunning:
+ * no retry, and the job keeps its slot (no next run beside it) until it ends (RunRecord.ended).
+ */
 async function attemptOnce(handler: JobHandler, base: Omit<JobContext, 'signal'>, clock: SchedulerClock, timeoutMs: number | undefined): Promise<JobOutcome | void> {
   const abort = new AbortController()
   const work = Promise.resolve().then(() => handler({ ...base, signal: abort.signal }))
@@ -142,6 +163,9 @@ async function attemptOnce(handler: JobHandler, base: Omit<JobContext, 'signal'>
     const first = await Promise.race([work, clock.sleep(timeoutMs, release.signal).then(() => TIMED_OUT)])
     if (first === TIMED_OUT) {
       abort.abort()
+      // A moment to stop (its signal is aborted); still going after it, the attempt holds the job's slot.
+      const settled = await Promise.race([work.then(() => true, () => true), Promise.resolve().then(() => new Promise<boolean>((resolve) => setImmediate(() => resolve(false))))])
+      if (!settled) throw new StillRunning(`timed out after ${timeoutMs} ms and still running (it does not stop when told): not retried; no run of it starts until it ends`, work.then(() => undefined, () => undefined))
       throw new Error(`timed out after ${timeoutMs} ms`)
     }
     return first as JobOutcome | void

@@ -178,8 +178,16 @@ export class Scheduler {
         return { job: job.name, time: new Date(now).toISOString(), status: 'failed', ms: this.clock.now() - now, error: errorMessage(error), trigger }
       })
       .then((record) => {
-        this.running.delete(job.name)
-        releaseRunning(this.home, job.name)
+        // A timed-out attempt still going keeps the slot (in this process and across processes) until it ends.
+        const free = () => {
+          this.running.delete(job.name)
+          releaseRunning(this.home, job.name)
+        }
+        if ((record as RunRecord).ended === undefined) free()
+        else {
+          const held = (record as RunRecord).ended!.then(free)
+          this.running.set(job.name, held.then(() => record))
+        }
         this.emit(record)
         for (const name of record.outcome?.triggers ?? []) {
           try {

@@ -223,21 +223,22 @@ describe('retries, time limits and failures', () => {
     expect(readHistory(h)).toEqual([{ job: 'flaky', time: '2026-02-01T00:00:00.000Z', status: 'ok', ms: 3000, runId: run.info.runId, trigger: 'manual', attempts: 3 }])
   })
 
-  it('an attempt past timeoutMs fails (its signal aborted); retries exhausted: status failed, the run FAILED', async () => {
+  it('an attempt past timeoutMs that stops when told is retried; retries exhausted: status failed, the run FAILED', async () => {
     const h = home()
     const clock = new ManualClock(at('2026-02-01T00:00:00Z'))
     const signals: AbortSignal[] = []
-    const hang: JobHandler = (c) => {
+    // Works until its signal is aborted, then gives up (as a job that reads its signal does).
+    const polite: JobHandler = (c) => {
       signals.push(c.signal)
-      return new Promise(() => undefined)
+      return new Promise((_, reject) => c.signal.addEventListener('abort', () => reject(new Error('stopped'))))
     }
-    const scheduler = new Scheduler({ home: h, clock, jobs: [job({ name: 'hang', cron: '0 0 1 1 *', timeoutMs: 5000, retries: 1, backoffMs: 100 })], handlers: { monitor: hang } })
+    const scheduler = new Scheduler({ home: h, clock, jobs: [job({ name: 'hang', cron: '0 0 1 1 *', timeoutMs: 5000, retries: 1, backoffMs: 100 })], handlers: { monitor: polite } })
     const [done] = scheduler.runTrigger('hang')
     await until(() => signals.length === 1)
     clock.advance(4999)
     for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r))
     expect(signals[0]!.aborted).toBe(false)
-    clock.advance(1) // 5000: the first attempt times out; the retry waits 100
+    clock.advance(1) // 5000: the first attempt times out and stops; the retry waits 100
     await until(() => signals[0]!.aborted && clock.waiting >= 1)
     clock.advance(100)
     await until(() => signals.length === 2)
@@ -248,6 +249,36 @@ describe('retries, time limits and failures', () => {
     expect(run.info.status).toBe('FAILED')
     expect(run.tags['mtflow.error']).toBe('timed out after 5000 ms')
     expect(scheduler.active).toEqual([])
+  })
+
+  it('an attempt past timeoutMs that goes on is not retried and holds its slot: no second copy runs until it ends', async () => {
+    const h = home()
+    const clock = new ManualClock(at('2026-02-01T00:00:00Z'))
+    let calls = 0
+    let finish: () => void = () => {}
+    const stubborn: JobHandler = () => {
+      calls++
+      return new Promise<void>((resolve) => (finish = resolve))
+    }
+    const scheduler = new Scheduler({ home: h, clock, jobs: [job({ name: 'hang', cron: '0 0 1 1 *', timeoutMs: 5000, retries: 2, backoffMs: 100 })], handlers: { monitor: stubborn } })
+    const [done] = scheduler.runTrigger('hang')
+    await until(() => calls === 1)
+    clock.advance(5000)
+    const record = await done!
+    expect(record).toMatchObject({ status: 'failed', attempts: 1, ms: 5000 })
+    expect((record as { error: string }).error).toBe('timed out after 5000 ms and still running (it does not stop when told): not retried; no run of it starts until it ends')
+    expect(scheduler.active).toEqual(['hang'])
+    // Triggered again while the first still runs: skipped as an overlap, nothing started.
+    const [again] = scheduler.runTrigger('hang')
+    expect(await again!).toMatchObject({ status: 'skipped', error: 'overlap: the previous run is still going' })
+    expect(calls).toBe(1)
+    finish()
+    await scheduler.idle()
+    expect(scheduler.active).toEqual([])
+    const [third] = scheduler.runTrigger('hang')
+    await until(() => calls === 2)
+    finish()
+    expect(await third!).toMatchObject({ status: 'ok' })
   })
 
   it('a failing job does not stop the others nor the scheduler', async () => {
