@@ -11,7 +11,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { ConfigError, pidAlive, readTextFile, withLockSync, writeFileAtomic } from '../core/index.js'
+import { ConfigError, pidAlive, processStartTime, readTextFile, withLockSync, writeFileAtomic } from '../core/index.js'
 import { appendRecords, readRecords } from '../track/index.js'
 import { schedulerDir, type Trigger } from './jobs.js'
 
@@ -87,6 +87,8 @@ export function readHistory(home: string, options: { job?: string; last?: number
 export interface RunningMarker {
   pid: number
   host: string
+  /** The process's start time (/proc/<pid>/stat field 22): a pid reused by another process is not this one. */
+  procStart?: string
   /** When the run started (epoch ms, the scheduler's clock). */
   start: number
 }
@@ -101,7 +103,8 @@ const markerFile = (home: string, job: string) => join(schedulerDir(home), 'runn
 export function claimRunning(home: string, job: string, start: number): RunningMarker | undefined {
   const file = markerFile(home, job)
   mkdirSync(join(schedulerDir(home), 'running'), { recursive: true })
-  const mine: RunningMarker = { pid: process.pid, host: hostname(), start }
+  const procStart = processStartTime(process.pid)
+  const mine: RunningMarker = { pid: process.pid, host: hostname(), start, ...(procStart === undefined ? {} : { procStart }) }
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(file, 'wx', 0o644)
@@ -120,7 +123,12 @@ export function claimRunning(home: string, job: string, start: number): RunningM
     } catch {
       held = undefined // half-written by a process that died between open and write, or removed meanwhile
     }
-    const stale = held === undefined || typeof held.pid !== 'number' || (held.host === mine.host && !pidAlive(held.pid))
+    // Stale: unreadable, or from this host with its process gone — or the pid now another process's (a
+    // restarted container's pid 1): the process start time the marker recorded is not that pid's now.
+    const stale =
+      held === undefined ||
+      typeof held.pid !== 'number' ||
+      (held.host === mine.host && (!pidAlive(held.pid) || (held.procStart !== undefined && processStartTime(held.pid) !== held.procStart)))
     if (!stale) return held
     rmSync(file, { force: true })
   }

@@ -133,6 +133,10 @@ describe('overlap across processes', () => {
     expect(await scheduler.runTrigger('nightly', 'manual')[0]!).toMatchObject({ status: 'ok' })
     expect(ran).toHaveLength(1)
     expect(existsSync(marker)).toBe(false) // released when the run ended
+    // A live pid whose start time is not the one recorded: the pid was reused (a restarted container's pid 1).
+    writeFileSync(marker, JSON.stringify({ pid: process.ppid, host: hostname(), start: at('2026-01-05T09:00:00Z'), procStart: '1' }))
+    expect(await scheduler.runTrigger('nightly', 'manual')[0]!).toMatchObject({ status: 'ok' })
+    expect(ran).toHaveLength(2)
   })
 })
 
