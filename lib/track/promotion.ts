@@ -202,6 +202,8 @@ export function promoteChallenger(home: string, name: string, options: PromoteOp
     if (sides.challenger.version === null) return refuse(`model ${name} has no ${challengerAlias} alias`)
     if (sides.champion.version === sides.challenger.version) return refuse(`${challengerAlias} and ${championAlias} are the same version (${sides.champion.version})`)
     const tracker = new Tracker(home)
+    const cited = [options.evidence.champion.runId, options.evidence.challenger.runId]
+    if (cited[0] !== undefined && cited[0] === cited[1]) return refuse(`both sides cite the same run ${cited[0]}`)
     for (const role of ['champion', 'challenger'] as const) {
       const ev = options.evidence[role]
       const s = sides[role]
@@ -209,6 +211,11 @@ export function promoteChallenger(home: string, name: string, options: PromoteOp
       if (ev.runId !== undefined) {
         const run = tracker.getRun(ev.runId)
         if (run.info.status !== 'FINISHED') return refuse(`the ${role}'s evidence run ${ev.runId} is ${run.info.status}, not FINISHED`)
+        // The run must be of that side's version: linked to it in the registry, or a backtest gated by it.
+        const version = registry.resolve('models', `${name}@${s.version}`)
+        const linked = version.runs.includes(ev.runId) || (run.tags['mtflow.signals'] === name && Number(run.tags['mtflow.signalsVersion']) === s.version)
+        if (!linked) return refuse(`the ${role}'s evidence run ${ev.runId} is not a run of ${name} v${s.version} (not linked to the version, nor a backtest gated by it)`)
+        if (run.tags['mtflow.inSample'] === 'true') return refuse(`the ${role}'s evidence run ${ev.runId} is in sample (it starts before the model's training ended)`)
         metrics = Object.fromEntries(Object.entries(run.metrics).map(([k, m]) => [k, m.value]))
         s.runId = ev.runId
       } else if (ev.metrics !== undefined) metrics = { ...ev.metrics }

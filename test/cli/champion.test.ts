@@ -40,6 +40,9 @@ beforeAll(() => {
     return r.id
   }
   runs = { v1: run({ oos_sharpe: 0.5, oos_bars: 400 }), v2: run({ oos_sharpe: 0.9, oos_bars: 400 }), thin: run({ oos_sharpe: 3, oos_bars: 10 }) }
+  // Each run is evidence of its version: linked to it in the registry.
+  registry.linkRuns('models', 'm', 1, [runs.v1], 'walk-forward of v1')
+  registry.linkRuns('models', 'm', 2, [runs.v2, runs.thin], 'walk-forward of v2')
 })
 afterAll(() => rmSync(home, { recursive: true, force: true }))
 

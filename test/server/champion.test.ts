@@ -261,6 +261,8 @@ describe('promotion and rollback', () => {
   let challengerRun: string
   let insampleRun: string
   let runningRun: string
+  let unlinkedRun: string
+  let taggedRun: string
   beforeAll(() => {
     const tracker = new Tracker(home)
     const run = (name: string, metrics: Record<string, number>, end = true) => {
@@ -273,6 +275,15 @@ describe('promotion and rollback', () => {
     challengerRun = run('wf-v2', { oosSharpe: 1.1, oosObservations: 250, sharpe: 1.9 })
     insampleRun = run('is-v2', { sharpe: 3 })
     runningRun = run('wf-v2-running', { oosSharpe: 2, oosObservations: 500 }, false)
+    unlinkedRun = run('wf-other', { oosSharpe: 3, oosObservations: 500 })
+    const tagged = tracker.startRun({ experiment: 'wf', name: 'is-tagged', tags: { 'mtflow.inSample': 'true' } })
+    tagged.logMetrics({ oosSharpe: 3, oosObservations: 500 })
+    tagged.end()
+    taggedRun = tagged.id
+    // Evidence is a run of its side's version: linked in the registry (all but unlinkedRun).
+    const registry = new Registry(home)
+    registry.linkRuns('models', 'direction', 1, [championRun], 'walk-forward of v1')
+    registry.linkRuns('models', 'direction', 2, [challengerRun, insampleRun, runningRun, taggedRun], 'walk-forward of v2')
     writeServingConfig(home, 'direction', { champion: 'champion', mode: 'single' })
   })
 
@@ -285,6 +296,9 @@ describe('promotion and rollback', () => {
       [{ evidence: { champion: { runId: championRun }, challenger: { runId: insampleRun } } }, /has no finite out-of-sample sharpe \(looked for oosSharpe/],
       [{ evidence: { champion: { runId: championRun }, challenger: { runId: runningRun } } }, /is RUNNING, not FINISHED/],
       [{ evidence: { champion: { runId: challengerRun }, challenger: { runId: challengerRun } } }, /both sides cite the same run/],
+      [{ evidence: { champion: { runId: championRun }, challenger: { runId: unlinkedRun } } }, /the challenger's evidence run \w+ is not a run of direction v2 \(not linked to the version, nor a backtest gated by it\)/],
+      [{ evidence: { champion: { runId: challengerRun }, challenger: { runId: championRun } } }, /the champion's evidence run \w+ is not a run of direction v1/],
+      [{ evidence: { champion: { runId: championRun }, challenger: { runId: taggedRun } } }, /the challenger's evidence run \w+ is in sample/],
     ]
     for (const [options, why] of cases) {
       const result = promoteChallenger(home, 'direction', options)
