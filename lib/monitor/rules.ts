@@ -343,7 +343,7 @@ async function measure(home: string, r: Resolved, now: number, deployment: NonNu
       if (rows.length === 0) return { value: null, threshold, breached: false, evidence: { rows: 0 } }
       // Targets: the labels matched so far to the window's predictions (labels mature later: may be none yet).
       const labelOf = new Map<string, number>()
-      if (columns.includes('label')) for (const x of matchLabels(rows, readLabels(home, r.model!).rows)) labelOf.set(`${x.requestId}\0${x.index}\0${x.role}`, x.label)
+      if (columns.includes('label')) for (const x of matchLabels(rows, readLabels(home, r.model!).rows.filter((l) => !(l.time > now)))) labelOf.set(`${x.requestId}\0${x.index}\0${x.role}`, x.label)
       const current: Record<string, Float64Array> = {}
       const skipped: string[] = []
       for (const c of columns) {
@@ -374,7 +374,8 @@ function modelMetric(home: string, r: Resolved, now: number, threshold: number):
   const since = (today - maDays - refDays + 1) * DAY_MS
   const rows = readPredictions(home, r.model!, { since, until: now }).rows.filter((p) => p.version === r.version && (m.role === undefined || p.role === m.role))
   // Every role of the version together unless the monitor names one.
-  const matched: MatchedRow[] = matchLabels(rows, readLabels(home, r.model!).rows).map((x) => ({ ...x, role: m.role ?? 'any' }))
+  // Labels known by `now` only (an evaluation of the past — a backfill, an injected clock — sees what had matured then).
+  const matched: MatchedRow[] = matchLabels(rows, readLabels(home, r.model!).rows.filter((l) => !(l.time > now))).map((x) => ({ ...x, role: m.role ?? 'any' }))
   const task = r.pkg!.task === 'classification' ? 'classification' : 'regression'
   const windows = performanceWindows(matched, { windowMs: DAY_MS, maWindows: maDays, task })
   const metric = m.kind === 'rmseRise' ? 'rmse' : m.kind === 'auc' ? 'auc' : 'directionalAccuracy'

@@ -56,7 +56,7 @@ function day(home: string, d: number, pairs: [number, number][], features?: (i: 
   )
   append(
     join(home, 'monitor', 'labels', 'ret', 'labels.jsonl'),
-    pairs.map(([, y], i) => ({ requestId: `d${d}-${i}`, row: 0, label: y, time: t + DAY })),
+    pairs.map(([, y], i) => ({ requestId: `d${d}-${i}`, row: 0, label: y, time: t + 60_000 })),
   )
 }
 
@@ -167,6 +167,17 @@ describe('model monitors', () => {
     // On day 12 nothing is labelled within the 1-day window.
     const empty = await evaluateMonitors(other, { now: D0 + 12 * DAY })
     expect(empty.results[1]).toMatchObject({ value: null, status: 'no-data', breached: false })
+  })
+
+  it('an evaluation of the past sees only the labels known then', async () => {
+    const other = workspace()
+    // Day 0's prediction at 01:00, its label known at 01:01.
+    day(other, 0, [[0.02, 0.01]])
+    writeMonitors(other, [{ name: 'da', kind: 'directionalAccuracy', target: 'ret@champion', min: 0.5, maDays: 1 }])
+    const before = await evaluateMonitors(other, { now: D0 + 3_600_000 + 30_000 })
+    expect(before.results[0]).toMatchObject({ value: null, status: 'no-data' })
+    const after = await evaluateMonitors(other, { now: D0 + 3_600_000 + 120_000 })
+    expect(after.results[0]).toMatchObject({ value: 1, status: 'ok' })
   })
 
   it('drift of the inputs and predictions logged on the last day against a reference file', async () => {
