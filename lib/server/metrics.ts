@@ -203,15 +203,16 @@ function workspaceGauges(home: string, registers: Registry[]): void {
   const monitors = new Map<string, { time: number; value: number; breached: boolean }>()
   const monitorState = new JsonlTail(join(home, 'monitor', 'state.jsonl'), () => monitors.clear(), (v) => {
     const monitor = nameOf(v.monitor)
-    if (monitor === undefined || typeof v.value !== 'number') return
+    if (monitor === undefined) return
     const t = timeOf(v.time)
     const m = monitors.get(monitor)
     if (m === undefined && monitors.size >= MAX_NAMES) return
     if (m !== undefined && t < m.time) return
-    monitors.set(monitor, { time: t, value: v.value, breached: v.breached === true })
+    // An evaluation that measured nothing (no data, an error) is the latest state too: no score, not breached.
+    monitors.set(monitor, { time: t, value: typeof v.value === 'number' ? v.value : NaN, breached: v.breached === true })
   })
   const monitorLabels = ['monitor'] as const
-  const score = new Gauge({ name: 'mtflow_monitor_score', help: "A monitor's latest value (a drift score: PSI, KS statistic, Wasserstein…; a rolling RMSE, an accuracy)", labelNames: monitorLabels, registers, collect() {
+  const score = new Gauge({ name: 'mtflow_monitor_score', help: "A monitor's latest value: for a drift monitor the share of drifted columns, else the rule's metric (a rolling RMSE rise, an accuracy, a drawdown…); absent when its latest evaluation measured nothing", labelNames: monitorLabels, registers, collect() {
     monitorState.read()
     for (const g of [score, monitorTime, breached]) g.reset()
     for (const [monitor, m] of monitors) {

@@ -145,6 +145,9 @@ beforeAll(async () => {
       { monitor: 'psi:z', time: '2026-01-06T00:00:00.000Z', value: 0.31, breached: true },
       { monitor: 'psi:z', time: '2026-01-05T00:00:00.000Z', value: 0.05, breached: false },
       { monitor: 'ks:mom', time: '2026-01-05T00:00:00.000Z', value: 0.12, breached: false },
+      // Breached, then measured nothing: the latest state has no score and is not breached.
+      { monitor: 'dd', time: '2026-01-05T00:00:00.000Z', value: 0.2, breached: true },
+      { monitor: 'dd', time: '2026-01-06T00:00:00.000Z', value: null, breached: false, status: 'no-data' },
     ]),
   )
 
@@ -253,6 +256,8 @@ describe('/metrics on mtflow serve', () => {
     expect(m.value('mtflow_monitor_breached', { monitor: 'psi:z' })).toBe(1)
     expect(m.value('mtflow_monitor_score', { monitor: 'ks:mom' })).toBe(0.12)
     expect(m.value('mtflow_monitor_breached', { monitor: 'ks:mom' })).toBe(0)
+    expect(m.value('mtflow_monitor_breached', { monitor: 'dd' })).toBe(0)
+    expect(m.value('mtflow_monitor_score', { monitor: 'dd' })).toBeUndefined()
 
     // Lines appended since (one still being written) are read on the next scrape, once each.
     const next = { job: 'retrain', time: '2026-01-07T00:00:00.000Z', status: 'ok', ms: 900 }
