@@ -280,6 +280,11 @@ export function checkWebhookUrl(url: unknown, what = 'webhook url'): URL {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(`${what} ${preview(url)} must be an absolute http:// or https:// URL`)
   if (parsed.username !== '' || parsed.password !== '') throw new ConfigError(`${what} ${preview(parsed.origin)}: credentials in the URL are refused (put a token in the path or use a receiver that needs none)`)
   if (parsed.hostname === '') throw new ConfigError(`${what} ${preview(url)} has no host`)
+  // Cloud metadata services and link-local addresses (credentials live there): never a receiver of alerts.
+  const host = parsed.hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  if (/^169\.254\./.test(host) || /^fe[89ab][0-9a-f]:/.test(host) || host === '0.0.0.0' || host === '::' || host === 'metadata.google.internal' || host === 'metadata' || /^fd00:ec2::/.test(host)) {
+    throw new ConfigError(`${what} ${preview(parsed.origin)}: a link-local or cloud metadata address is refused as an alert receiver`)
+  }
   return parsed
 }
 

@@ -98,11 +98,14 @@ export function checkJob(raw: unknown, index: number): JobSpec {
   if (typeof r.cron !== 'string' || r.cron.trim() === '') throw new ConfigError(`${at}: cron must be a cron expression such as "0 6 * * 1-5" (received ${JSON.stringify(r.cron)})`)
   const timezone = r.timezone ?? 'UTC'
   if (typeof timezone !== 'string' || !isTimeZone(timezone)) throw new ConfigError(`${at}: timezone must be an IANA time zone such as "Europe/London" (received ${JSON.stringify(r.timezone)})`)
+  let cron: ReturnType<typeof cronOf>
   try {
-    cronOf({ cron: r.cron, timezone })
+    cron = cronOf({ cron: r.cron, timezone })
   } catch (error) {
     throw new ConfigError(`${at}: cron ${JSON.stringify(r.cron)} is not a valid cron expression (${error instanceof Error ? error.message.replace(/^CronPattern: /, '') : String(error)}); expected 5 or 6 fields, e.g. "0 6 * * 1-5"`, { cause: error })
   }
+  // A valid expression that names no real time (30 February) would never run.
+  if (cron.nextRun(new Date(Date.UTC(2000, 0, 1))) === null) throw new ConfigError(`${at}: cron ${JSON.stringify(r.cron)} never fires (no date matches it); expected a schedule that runs`)
   if (typeof r.kind !== 'string' || !(JOB_KINDS as readonly string[]).includes(r.kind)) throw new ConfigError(`${at}: kind must be one of ${JOB_KINDS.join(', ')} (received ${JSON.stringify(r.kind)})`)
   const args = r.args ?? {}
   if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new ConfigError(`${at}: args must be an object (received ${JSON.stringify(args)?.slice(0, 80)})`)

@@ -359,6 +359,7 @@ describe('bad input', () => {
   it('one line naming the job and what was expected', () => {
     expect(one({ cron: '61 * * * *' })).toThrow(/^job j: cron "61 \* \* \* \*" is not a valid cron expression \(.*minute.*\); expected 5 or 6 fields/)
     expect(one({ cron: 'every day' })).toThrow('job j: cron "every day" is not a valid cron expression')
+    expect(one({ cron: '0 0 30 2 *' })).toThrow('job j: cron "0 0 30 2 *" never fires (no date matches it); expected a schedule that runs')
     expect(one({ kind: 'backup' })).toThrow('job j: kind must be one of ingest, retrain, reoptimise, monitor, report, pipeline (received "backup")')
     expect(one({ timezone: 'Mars/Olympus' })).toThrow('job j: timezone must be an IANA time zone such as "Europe/London" (received "Mars/Olympus")')
     expect(one({ missed: 'all' })).toThrow('job j: missed must be "skip" or "run-once" (received "all")')
