@@ -556,7 +556,8 @@ export async function forwardDeploymentAlerts(home: string, options: { now?: num
       const text = deploymentAlertText(line)
       if (text === undefined) continue
       const severity: Severity = /\bhalt/i.test(text) ? 'critical' : 'warning'
-      out.push(await alerting.alert({ source: `deployment:${name}`, key: `deployment:${name}:${sha256(text).slice(0, 12)}`, severity, text }, { now: options.now }))
+      // Keyed by the text with its numbers blanked: the same alert with another price or time is one key (dedupe, cooldown).
+      out.push(await alerting.alert({ source: `deployment:${name}`, key: `deployment:${name}:${sha256(text.replace(/-?\d+(\.\d+)?(e-?\d+)?/gi, '#')).slice(0, 12)}`, severity, text }, { now: options.now }))
     }
     commitOffset(home, name, from + end + 1, restarted)
   }

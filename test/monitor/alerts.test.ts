@@ -299,6 +299,19 @@ describe('forwardDeploymentAlerts', () => {
     expect(offsets()).toEqual({ 'sma.BTC': Buffer.byteLength(l4) })
   })
 
+  it('the same alert with other numbers is one key: held by the de-duplication, not a storm', async () => {
+    const r = await receiver()
+    configure({ sinks: [{ kind: 'webhook', url: r.url }], dedupeSeconds: 600, cooldownSeconds: 600 } satisfies AlertsConfig)
+    const dir = join(home, 'deployments', 'storm')
+    mkdirSync(dir, { recursive: true })
+    const lines = [101.5, 99.25, 100.75].map((p, i) => `${JSON.stringify({ time: `2026-01-05T11:0${i}:00.000Z`, text: `guard: order resized at price ${p}, notional ${p * 10}` })}\n`)
+    writeFileSync(join(dir, 'alerts.jsonl'), lines.join(''))
+    const out = await forwardDeploymentAlerts(home, { now: at(0) })
+    expect(out.map((o) => o.sent)).toEqual([true, false, false])
+    expect(new Set(out.map((o) => o.key)).size).toBe(1)
+    expect(bodiesOf(r)).toHaveLength(1)
+  })
+
   it('has nothing to do without deployments', async () => {
     expect(await forwardDeploymentAlerts(home)).toEqual([])
     expect(existsSync(join(home, 'monitor', 'alerts-offsets.json'))).toBe(false)
