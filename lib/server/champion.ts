@@ -45,6 +45,9 @@ export interface PredictionLogOptions {
   flushMs?: number
 }
 
+/** Shadow batches scored in worker threads at once (more are dropped and counted: the champion comes first). */
+const SHADOW_IN_FLIGHT = 2
+
 /** Every live log, written synchronously when the process exits (a timer may not have fired yet). */
 const liveLogs = new Set<PredictionLog>()
 let exitHook = false
@@ -182,6 +185,9 @@ export class ChampionServing {
   readonly log: PredictionLog
   /** Shadow scorings that failed (a challenger whose signature the rows do not fit, a worker error). */
   shadowErrors = 0
+  /** Shadow batches dropped because SHADOW_IN_FLIGHT were already being scored in workers. */
+  shadowDropped = 0
+  private shadowInFlight = 0
   private readonly now: () => number
   private readonly configs = new Map<string, { stamp: string; config: ServingConfig | undefined }>()
   private readonly aliases = new Map<string, { stamp: string; aliases: Record<string, number> }>()
@@ -344,7 +350,19 @@ export class ChampionServing {
         shadowM = m
         shadowResult = score(shadow, m)
       } else {
-        const s = await deps.score(shadow, text, Date.now())
+        // Through the scoring workers the champion uses too: at most SHADOW_IN_FLIGHT shadow batches at a time,
+        // the rest dropped (counted), so shadow work never queues ahead of the champion's under load.
+        if (this.shadowInFlight >= SHADOW_IN_FLIGHT) {
+          this.shadowDropped++
+          return
+        }
+        this.shadowInFlight++
+        let s: Scored
+        try {
+          s = await deps.score(shadow, text, Date.now())
+        } finally {
+          this.shadowInFlight--
+        }
         if (s.status !== 200) {
           this.shadowErrors++
           return
