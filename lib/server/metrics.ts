@@ -200,7 +200,7 @@ function workspaceGauges(home: string, registers: Registry[]): void {
   const jobOk = new Gauge({ name: 'mtflow_job_last_success', help: "1 when a job's latest run succeeded, 0 when it failed", labelNames: jobLabels, registers })
 
   // Monitors: <home>/monitor/state.jsonl, lines { monitor, time, value, breached }: the latest per monitor.
-  const monitors = new Map<string, { time: number; value: number; breached: boolean }>()
+  const monitors = new Map<string, { time: number; value: number; breached: boolean; columns: { column: string; score: number; drifted: boolean }[] }>()
   const monitorState = new JsonlTail(join(home, 'monitor', 'state.jsonl'), () => monitors.clear(), (v) => {
     const monitor = nameOf(v.monitor)
     if (monitor === undefined) return
@@ -209,13 +209,25 @@ function workspaceGauges(home: string, registers: Registry[]): void {
     if (m === undefined && monitors.size >= MAX_NAMES) return
     if (m !== undefined && t < m.time) return
     // An evaluation that measured nothing (no data, an error) is the latest state too: no score, not breached.
-    monitors.set(monitor, { time: t, value: typeof v.value === 'number' ? v.value : NaN, breached: v.breached === true })
+    // A drift monitor's columns (evidence.columns: { column, score, drifted }), at most 100 per monitor.
+    const raw = (v.evidence as { columns?: unknown } | undefined)?.columns
+    const columns = Array.isArray(raw)
+      ? (raw as { column?: unknown; score?: unknown; drifted?: unknown }[])
+          .filter((c) => c !== null && typeof c === 'object' && nameOf(c.column) !== undefined && typeof c.score === 'number')
+          .slice(0, 100)
+          .map((c) => ({ column: nameOf(c.column)!, score: c.score as number, drifted: c.drifted === true }))
+      : []
+    monitors.set(monitor, { time: t, value: typeof v.value === 'number' ? v.value : NaN, breached: v.breached === true, columns })
   })
   const monitorLabels = ['monitor'] as const
   const score = new Gauge({ name: 'mtflow_monitor_score', help: "A monitor's latest value: for a drift monitor the share of drifted columns, else the rule's metric (a rolling RMSE rise, an accuracy, a drawdown…); absent when its latest evaluation measured nothing", labelNames: monitorLabels, registers, collect() {
     monitorState.read()
-    for (const g of [score, monitorTime, breached]) g.reset()
+    for (const g of [score, monitorTime, breached, driftScore, driftDrifted]) g.reset()
     for (const [monitor, m] of monitors) {
+      for (const c of m.columns) {
+        if (Number.isFinite(c.score)) driftScore.set({ monitor, column: c.column }, c.score)
+        driftDrifted.set({ monitor, column: c.column }, c.drifted ? 1 : 0)
+      }
       if (Number.isFinite(m.value)) score.set({ monitor }, m.value)
       if (Number.isFinite(m.time)) monitorTime.set({ monitor }, m.time / 1000)
       breached.set({ monitor }, m.breached ? 1 : 0)
@@ -223,6 +235,8 @@ function workspaceGauges(home: string, registers: Registry[]): void {
   } })
   const monitorTime = new Gauge({ name: 'mtflow_monitor_last_check_timestamp_seconds', help: "When a monitor's latest value was computed (Unix seconds)", labelNames: monitorLabels, registers })
   const breached = new Gauge({ name: 'mtflow_monitor_breached', help: "1 when a monitor's latest value breached its rule", labelNames: monitorLabels, registers })
+  const driftScore = new Gauge({ name: 'mtflow_drift_score', help: "A drift monitor's latest score per column: a p-value (KS, chi-square, z-test) or a distance (normalised Wasserstein, PSI, Jensen–Shannon)", labelNames: ['monitor', 'column'] as const, registers })
+  const driftDrifted = new Gauge({ name: 'mtflow_drift_drifted', help: "1 when a drift monitor's latest evaluation found the column drifted", labelNames: ['monitor', 'column'] as const, registers })
 }
 
 /** Every deployment's last status; one whose status.json cannot be read is left out (the others still count). */

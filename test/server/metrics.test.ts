@@ -142,7 +142,7 @@ beforeAll(async () => {
   writeFileSync(
     join(home, 'monitor', 'state.jsonl'),
     hist([
-      { monitor: 'psi:z', time: '2026-01-06T00:00:00.000Z', value: 0.31, breached: true },
+      { monitor: 'psi:z', time: '2026-01-06T00:00:00.000Z', value: 0.31, breached: true, evidence: { columns: [{ column: 'z', method: 'psi', score: 0.31, threshold: 0.1, drifted: true }, { column: 'mom', method: 'psi', score: 0.02, threshold: 0.1, drifted: false }] } },
       { monitor: 'psi:z', time: '2026-01-05T00:00:00.000Z', value: 0.05, breached: false },
       { monitor: 'ks:mom', time: '2026-01-05T00:00:00.000Z', value: 0.12, breached: false },
       // Breached, then measured nothing: the latest state has no score and is not breached.
@@ -257,6 +257,11 @@ describe('/metrics on mtflow serve', () => {
     expect(m.value('mtflow_monitor_score', { monitor: 'ks:mom' })).toBe(0.12)
     expect(m.value('mtflow_monitor_breached', { monitor: 'ks:mom' })).toBe(0)
     expect(m.value('mtflow_monitor_breached', { monitor: 'dd' })).toBe(0)
+    // Per column, from the latest evaluation's evidence.
+    expect(m.value('mtflow_drift_score', { monitor: 'psi:z', column: 'z' })).toBe(0.31)
+    expect(m.value('mtflow_drift_score', { monitor: 'psi:z', column: 'mom' })).toBe(0.02)
+    expect(m.value('mtflow_drift_drifted', { monitor: 'psi:z', column: 'z' })).toBe(1)
+    expect(m.value('mtflow_drift_drifted', { monitor: 'psi:z', column: 'mom' })).toBe(0)
     expect(m.value('mtflow_monitor_score', { monitor: 'dd' })).toBeUndefined()
 
     // Lines appended since (one still being written) are read on the next scrape, once each.
