@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path'
 import { Command } from 'commander'
 import { canonicalJson, ConfigError, DataError, errorMessage, sha256, streamProgressSink } from '../core/index.js'
 import { formatTable, lazy, printJson, type CliContext } from './context.js'
+import { hyperOf } from './pipeline.js'
 import { runVerb as verb } from './run-verb.js'
 
 const LABELS = ['zThreshold', 'revertDirection', 'forwardReturnSign', 'tripleBarrier'] as const
@@ -105,13 +106,7 @@ async function pairsAction(context: CliContext, o: PairsFlags): Promise<void> {
   const folds = numberOf(o.folds, '--folds', 'an integer ≥ 2', (n) => Number.isInteger(n) && n >= 2)
   const threshold = numberOf(o.probaThreshold, '--proba-threshold', 'a probability in [0, 1]', (n) => n >= 0 && n <= 1)!
   const topK = numberOf(o.topK, '--top-k', 'an integer ≥ 1', (n) => Number.isInteger(n) && n >= 1)!
-  const hyper: Record<string, unknown> = {}
-  for (const pair of o.hyper) {
-    const at = pair.indexOf('=')
-    if (at <= 0) throw new ConfigError(`--hyper must be name=value, e.g. maxDepth=4 (received ${JSON.stringify(pair)})`)
-    const v = pair.slice(at + 1)
-    hyper[pair.slice(0, at)] = v === 'true' ? true : v === 'false' ? false : v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v
-  }
+  const hyper = hyperOf(o.hyper)
   const prefix = o.prefix ?? `pairs-${o.model}`
   if (!/^[a-z0-9][a-z0-9._-]{0,80}$/.test(prefix)) throw new ConfigError(`--prefix must be lowercase letters, digits, . _ - (received ${JSON.stringify(prefix)})`)
 

@@ -99,7 +99,7 @@ export function datasetCommand(context: CliContext): Command {
 }
 
 /** --hyper k=v pairs: numbers where they read as numbers, true/false, else text. */
-function hyperOf(pairs: readonly string[]): Record<string, unknown> {
+export function hyperOf(pairs: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const pair of pairs) {
     const at = pair.indexOf('=')

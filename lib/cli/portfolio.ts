@@ -61,9 +61,7 @@ function lineageOf(home: string, model: string): { timeframe: string; window: nu
     const tracker = new t.Tracker(home)
     // A router (router build): its routes came from one train run, its own run's input.
     const source = tracker.getRun(version.sourceRunId).tags['mtflow.kind'] === 'router' ? t.stepRun(tracker, version.sourceRunId, ['router'], 'router').manifest.inputs.find((i) => i.kind === 'run')!.ref : version.sourceRunId
-    const train = t.stepRun(tracker, source, ['train'], 'model')
-    const dataset = t.stepRun(tracker, train.manifest.inputs.find((i) => i.kind === 'run')!.ref, ['dataset'], 'dataset')
-    const features = t.stepRun(tracker, dataset.manifest.inputs.find((i) => i.kind === 'run')!.ref, ['features'], 'features')
+    const { features } = t.trainChain(tracker, source, 'model')
     return { timeframe: String(features.manifest.params.timeframe), window: Number(features.manifest.params.window) }
   } catch {
     return undefined

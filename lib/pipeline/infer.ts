@@ -11,7 +11,7 @@
 import { ConfigError, DataError } from '../core/index.js'
 import { loadBars, type Bars, type TableColumn } from '../data/index.js'
 import { readPackage, RouterModel, type Model } from '../ml/index.js'
-import { Registry, stepRun, Tracker, type RegistryVersion } from '../track/index.js'
+import { Registry, stepRun, Tracker, trainChain, type RegistryVersion } from '../track/index.js'
 import { pairFeatureTable, symbolFeatureTable, type FeatureSet } from './features.js'
 import { readStepTable } from './step.js'
 
@@ -34,11 +34,7 @@ export interface InferResult {
 /** The features of `target` rebuilt on the lake's bars as the train run's lineage says (train → dataset → features). */
 export async function lineageFeatures(home: string, trainRun: string, target: string): Promise<{ table: Record<string, TableColumn>; timeframe: string }> {
   const tracker = new Tracker(home)
-  const train = stepRun(tracker, trainRun, ['train'], 'the model\'s train run')
-  const datasetRun = train.manifest.inputs.find((i) => i.kind === 'run')!.ref
-  const dataset = stepRun(tracker, datasetRun, ['dataset'], 'the train run\'s dataset')
-  const featuresRun = dataset.manifest.inputs.find((i) => i.kind === 'run')!.ref
-  const features = stepRun(tracker, featuresRun, ['features'], 'the dataset\'s features run')
+  const { features } = trainChain(tracker, trainRun, "the model's train run")
   const p = features.manifest.params
   const timeframe = String(p.timeframe)
   const source = (symbol: string) => features.manifest.inputs.find((i) => i.kind === 'data' && i.ref.endsWith(`/${symbol}/${timeframe}`))?.ref.split('/')[0]

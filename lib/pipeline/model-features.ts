@@ -6,7 +6,7 @@
 import { DataError } from '../core/index.js'
 import { loadBars, type Bars, type TableColumn } from '../data/index.js'
 import { readPackage, type Model } from '../ml/index.js'
-import { Registry, stepRun, Tracker, type RegistryVersion } from '../track/index.js'
+import { Registry, Tracker, trainChain, type RegistryVersion } from '../track/index.js'
 import { pairFeatureTable, symbolFeatureTable, type FeatureSet } from './features.js'
 import { modelOrigin } from './infer.js'
 
@@ -44,11 +44,7 @@ export async function modelLineage(home: string, ref: string): Promise<ModelLine
   const version = registry.resolve('models', ref)
   const { trainRun, target } = await modelOrigin(home, version)
   const tracker = new Tracker(home)
-  const train = stepRun(tracker, trainRun, ['train'], `model ${version.name}@${version.version}'s run`)
-  const datasetRun = train.manifest.inputs.find((i) => i.kind === 'run')!.ref
-  const dataset = stepRun(tracker, datasetRun, ['dataset'], "the train run's dataset")
-  const featuresRun = dataset.manifest.inputs.find((i) => i.kind === 'run')!.ref
-  const features = stepRun(tracker, featuresRun, ['features'], "the dataset's features run")
+  const { datasetRun, featuresRun, features } = trainChain(tracker, trainRun, `model ${version.name}@${version.version}'s run`)
   const featureParams = features.manifest.params
   const timeframe = String(featureParams.timeframe)
   const pair = target.includes('~') ? (target.split('~') as [string, string]) : undefined

@@ -7,7 +7,7 @@
 import { ConfigError } from '../core/index.js'
 import { readPackage } from '../ml/index.js'
 import { datasetStep, featuresStep, modelOrigin, readStepTable, trainStep, type FeatureSet, type LabelKind } from '../pipeline/index.js'
-import { Registry, stepRun, Tracker } from '../track/index.js'
+import { Registry, Tracker, trainChain } from '../track/index.js'
 
 export interface RetrainOptions {
   /** The registered model name. */
@@ -42,11 +42,7 @@ export async function retrainModel(home: string, o: RetrainOptions): Promise<Ret
   const tracker = new Tracker(home)
   const current = registry.resolve('models', `${o.model}@${from}`)
   const { trainRun, target } = await modelOrigin(home, current)
-  const train = stepRun(tracker, trainRun, ['train'], `model ${o.model}@${current.version}'s train run`)
-  const datasetRun = train.manifest.inputs.find((i) => i.kind === 'run')!.ref
-  const dataset = stepRun(tracker, datasetRun, ['dataset'], `train run ${trainRun}'s dataset`)
-  const featuresRun = dataset.manifest.inputs.find((i) => i.kind === 'run')!.ref
-  const features = stepRun(tracker, featuresRun, ['features'], `dataset run ${datasetRun}'s features`)
+  const { train, dataset, features } = trainChain(tracker, trainRun, `model ${o.model}@${current.version}'s train run`)
   const fp = features.manifest.params
   const timeframe = String(fp.timeframe)
   const screen = features.manifest.inputs.find((i) => i.kind === 'run')?.ref

@@ -96,3 +96,15 @@ export function describeTable(name: string, file: string, columns: Readonly<Reco
   }
   return table
 }
+
+/** A train run's chain of steps — the train run, the dataset run it read and that dataset's features run — each checked by kind. */
+export function trainChain(tracker: Tracker, trainRun: string, option = 'the train run'): { train: StepRun; datasetRun: string; dataset: StepRun; featuresRun: string; features: StepRun } {
+  const train = stepRun(tracker, trainRun, ['train'], option)
+  const datasetRun = train.manifest.inputs.find((i) => i.kind === 'run')!.ref
+  const dataset = stepRun(tracker, datasetRun, ['dataset'], `train run ${trainRun}'s dataset`)
+  const featuresRun = dataset.manifest.inputs.find((i) => i.kind === 'run')!.ref
+  const features = stepRun(tracker, featuresRun, ['features'], `dataset run ${datasetRun}'s features`)
+  return { train, datasetRun, dataset, featuresRun, features }
+}
+
+type StepRun = ReturnType<typeof stepRun>

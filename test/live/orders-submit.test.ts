@@ -5,7 +5,7 @@
 // journal has moved on: its ids would be reused), as is a file for another deployment; a paused deployment
 // refuses a valid file with an alert and status.ordersFile saying why.
 
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -180,6 +180,15 @@ describe('deploy submit', () => {
     expect(await waitFor(() => JSON.parse(readFileSync(join(home, 'deployments', 'capped', 'status.json'), 'utf8')).state === 'paused', 10_000)).toBe(true)
     const seen = (await status('capped')).ordersFile as { file: string }
     expect(seen.file).toBe(`${JSON.parse(submitted.stdout).sha256}.json`)
+    // A hostile request written straight into the control folder: a file outside the orders folder is not read.
+    json(await cli(['deploy', 'resume', 'capped', '--json']))
+    const control = join(home, 'deployments', 'capped', 'control')
+    const next = Math.max(...readdirSync(control).map((f) => Number(f.slice(0, 12)))) + 1
+    const outside = join(home, 'secret.json')
+    writeFileSync(outside, '{}')
+    writeFileSync(join(control, `${String(next).padStart(12, '0')}.json`), JSON.stringify({ seq: next, command: 'orders', at: new Date().toISOString(), file: '../../../secret.json', sha256: 'a'.repeat(64) }))
+    expect(await waitFor(() => JSON.parse(readFileSync(join(home, 'deployments', 'capped', 'status.json'), 'utf8')).ordersFile?.file === '../../../secret.json', 10_000)).toBe(true)
+    expect((await status('capped')).ordersFile).toMatchObject({ taken: false, orders: 0, reason: 'the request does not name a file of the orders folder by its sha256' })
     json(await cli(['deploy', 'stop', 'capped', '--json']))
   }, 120_000)
 })
