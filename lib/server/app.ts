@@ -14,6 +14,8 @@ import { createMetrics } from './metrics.js'
 import { loadServedModel, modelRoutes, registryModelRoutes, type LoadedModel } from './models.js'
 import { pageRoutes } from './pages.js'
 import { ChampionServing, type ChampionOptions } from './champion.js'
+import { lakeRoutes } from './lake-api.js'
+import { trackRoutes } from './track-api.js'
 
 export interface AppOptions {
   home: string
@@ -39,6 +41,8 @@ export function createApp(options: AppOptions): Hono {
     { method: 'POST', path: /^\/models\/[^/]+\/invocations$/ },
     { method: 'GET', path: /^\/models\/[^/]+\/(ping|version)$/ },
   ])
+  app.route('/api/lake', lakeRoutes({ home: options.home }))
+  app.route('/api/track', trackRoutes({ home: options.home, tracker, registry }))
   app.route('/api', apiRoutes({ tracker, registry }))
   app.route('/models', registryModelRoutes(registry, { budgetMs: options.scoringBudgetMs, champion: new ChampionServing(registry, options.champion) }))
   pageRoutes(app, { tracker, registry })
