@@ -4,7 +4,7 @@
 
 import { Command } from 'commander'
 import { ConfigError } from '../core/index.js'
-import { Registry } from '../track/index.js'
+import { openRegistry } from '../track/index.js'
 import { parseDuration, promoteChallenger, promotionLog, readServingConfig, rollback, writeServingConfig, type ServingConfig } from '../track/promotion.js'
 import { formatTable, printJson, type CliContext } from './context.js'
 
@@ -84,7 +84,7 @@ export interface ChampionStatus {
 
 /** The status of a model's champion and challenger at `now`. */
 export function championStatus(home: string, name: string, now: number): ChampionStatus {
-  const entry = new Registry(home).entry('models', name)
+  const entry = openRegistry(home).entry('models', name)
   const stored = readServingConfig(home, name)
   const config = stored ?? { champion: 'champion', mode: 'single' as const }
   const expireMs = config.expireAfter === undefined ? undefined : parseDuration(config.expireAfter)

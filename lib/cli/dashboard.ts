@@ -34,9 +34,9 @@ export async function renderDashboard(home: string, name: string, params: Record
   for (const key of Object.keys(params)) {
     if (!(key in definition.params)) throw new ConfigError(`dashboard ${name} has no param ${JSON.stringify(key)} (params: ${Object.keys(definition.params).join(', ') || 'none'})`)
   }
-  const { Registry, Tracker } = lazy('../track/index.js') as typeof import('../track/index.js')
+  const { openTracker, openRegistry } = lazy('../track/index.js') as typeof import('../track/index.js')
   const { dashboardDocument } = lazy('../report/index.js') as typeof import('../report/index.js')
-  const context = { home, tracker: new Tracker(home), registry: new Registry(home), params, now }
+  const context = { home, tracker: openTracker(home), registry: openRegistry(home), params, now }
   const rendered = await definition.render(context)
   return {
     name,
@@ -51,8 +51,8 @@ export async function renderDashboard(home: string, name: string, params: Record
 /** Render and save as a registry version (or return the latest version when nothing changed). */
 export async function publishDashboard(home: string, name: string, params: Record<string, string> = {}): Promise<{ version: RegistryVersion; created: boolean; rendered: RenderedDashboard }> {
   const rendered = await renderDashboard(home, name, params)
-  const { Registry } = lazy('../track/index.js') as typeof import('../track/index.js')
-  const registry = new Registry(home)
+  const { openRegistry } = lazy('../track/index.js') as typeof import('../track/index.js')
+  const registry = openRegistry(home)
   const previous = registry.list('dashboards').find((e) => e.name === name)?.versions.filter((v) => v.status === 'active').pop()
   if (previous !== undefined && previous.metadata?.contentSha256 === rendered.contentSha256) return { version: previous, created: false, rendered }
   const { version, created } = registry.register('dashboards', name, {
@@ -72,8 +72,8 @@ export function dashboardCommand(context: CliContext): Command {
     .description('the dashboards and their published versions')
     .option('--json', 'print JSON')
     .action((o: { json?: boolean }) => {
-      const { Registry } = lazy('../track/index.js') as typeof import('../track/index.js')
-      const published = new Registry(context.home).list('dashboards')
+      const { openRegistry } = lazy('../track/index.js') as typeof import('../track/index.js')
+      const published = openRegistry(context.home).list('dashboards')
       const rows = dashboards().map((d) => {
         const versions = published.find((e) => e.name === d.name)?.versions ?? []
         return { name: d.name, title: d.title, description: d.description, params: d.params, versions: versions.length, latest: versions.at(-1)?.version ?? null }

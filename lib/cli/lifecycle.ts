@@ -96,8 +96,8 @@ export async function runLifecycle(context: CliContext, options: { fresh: boolea
       const nb = name
       await step(`notebook ${nb}`, async () => {
         const path = join(PROJECT_ROOT, 'notebooks', `${nb}.ipynb`)
-        const { Registry } = lazy('../track/index.js') as typeof import('../track/index.js')
-        const last = new Registry(home).list('notebooks').find((e) => e.name === nb)?.versions.at(-1)
+        const { openRegistry } = lazy('../track/index.js') as typeof import('../track/index.js')
+        const last = openRegistry(home).list('notebooks').find((e) => e.name === nb)?.versions.at(-1)
         const source = sha256File(path)
         if (!options.fresh && last !== undefined && last.metadata?.sourceSha256 === source && last.metadata?.status === 'ok') {
           return { status: 'reused', detail: `${nb}@${last.version} (source unchanged)` }
@@ -115,11 +115,11 @@ export async function runLifecycle(context: CliContext, options: { fresh: boolea
   await step(`sweep ${SWEEP.strategy} on ${SWEEP.symbol}, best set backtested and registered`, async () => {
     const data = lazy('../data/index.js') as typeof import('../data/index.js')
     const strategies = lazy('../strategy/index.js') as typeof import('../strategy/index.js')
-    const { Tracker } = lazy('../track/index.js') as typeof import('../track/index.js')
+    const { openTracker } = lazy('../track/index.js') as typeof import('../track/index.js')
     const { strategy } = await strategies.loadStrategy(SWEEP.strategy, (p) => lazy(p))
     const snapshot = await data.snapshotId(home, { source: SWEEP.source, symbol: SWEEP.symbol, timeframe: SWEEP.timeframe })
     const key = sha256(JSON.stringify({ ...SWEEP, snapshot, source: strategies.strategySource(strategy).sha256 }))
-    const tracker = new Tracker(home)
+    const tracker = openTracker(home)
     const previous = state.sweep
     if (!options.fresh && previous !== undefined && previous.key === key) {
       const alive = [previous.runId, previous.backtestRunId].every((id) => {

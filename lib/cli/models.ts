@@ -12,8 +12,8 @@ export function modelsCommand(context: CliContext): Command {
     .description('registered models: versions, aliases, family, task and metrics of the latest')
     .option('--json', 'print the list as JSON')
     .action((o: { json?: boolean }) => {
-      const { Registry } = lazy('../track/index.js') as typeof import('../track/index.js')
-      const entries = new Registry(context.home).list('models')
+      const { openRegistry } = lazy('../track/index.js') as typeof import('../track/index.js')
+      const entries = openRegistry(context.home).list('models')
       const rows = entries.map((e) => {
         const latest = e.versions[e.versions.length - 1]
         const meta = (latest?.metadata ?? {}) as { family?: string; task?: string; metrics?: Record<string, number> }
@@ -34,9 +34,9 @@ export function modelsCommand(context: CliContext): Command {
     .argument('<ref>', 'NAME, NAME@VERSION or NAME@ALIAS')
     .option('--json', 'print the description as JSON')
     .action((ref: string, o: { json?: boolean }) => {
-      const { Registry } = lazy('../track/index.js') as typeof import('../track/index.js')
+      const { openRegistry } = lazy('../track/index.js') as typeof import('../track/index.js')
       const { loadPackage } = lazy('../ml/index.js') as typeof import('../ml/index.js')
-      const { pkg, name, version } = loadPackage(new Registry(context.home), ref)
+      const { pkg, name, version } = loadPackage(openRegistry(context.home), ref)
       const shown = { name, version, family: pkg.family, task: pkg.task, signature: pkg.signature, dataSnapshot: pkg.dataSnapshot, trainingRows: pkg.trainingRows, metrics: pkg.metrics, runId: pkg.runId ?? null }
       if (o.json === true) return printJson(context, shown)
       context.stdout.write(`${name}@${version}  ${pkg.family} ${pkg.task}, ${pkg.trainingRows} training rows, data ${pkg.dataSnapshot.slice(0, 12)}${pkg.runId === undefined ? '' : `, run ${pkg.runId}`}\n`)

@@ -66,14 +66,14 @@ export interface TrackedNotebook {
  */
 export async function runTrackedNotebook(path: string, options: import('../../kernel/runner.js').RunNotebookOptions & { experiment: string }): Promise<TrackedNotebook> {
   const { prepareNotebook, runNotebook } = lazy('../../kernel/runner.js') as typeof import('../../kernel/runner.js')
-  const { Registry, Tracker } = lazy('../track/index.js') as typeof import('../track/index.js')
+  const { openTracker, openRegistry } = lazy('../track/index.js') as typeof import('../track/index.js')
   // Bad input (no such file, another kernel, a bad parameter) fails here, before a run is recorded.
   await prepareNotebook(path, options.parameters ?? {})
   const file = resolve(path)
   const root = findProjectRoot(dirname(file))
   const shown = root === undefined ? file : relative(root, file)
   const sourceSha = sha256File(file)
-  const tracker = new Tracker(options.home)
+  const tracker = openTracker(options.home)
   const commit = gitCommit(dirname(file))
   const name = basename(file).replace(/\.ipynb$/, '')
   const params: Record<string, string | number | boolean> = {}
@@ -100,7 +100,7 @@ export async function runTrackedNotebook(path: string, options: import('../../ke
   const childRuns = tracker.childRuns(run.id).map((r) => r.info.runId)
   run.end(result.status === 'ok' ? 'FINISHED' : result.status === 'interrupted' ? 'KILLED' : 'FAILED')
   const registryName = name.replace(/[^\w.-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'notebook'
-  const { version } = new Registry(options.home).register('notebooks', registryName, {
+  const { version } = openRegistry(options.home).register('notebooks', registryName, {
     files: { 'notebook.ipynb': executed },
     runs: [run.id, ...childRuns],
     source: shown,

@@ -25,7 +25,7 @@ import { collectResults, logBacktest, type BacktestResult } from '../backtest/in
 import type { Order } from '../backtest/orders.js'
 import { loadBars, type Bars } from '../data/index.js'
 import type { Strategy } from '../strategy/index.js'
-import { Tracker, type ActiveRun } from '../track/index.js'
+import { type ActiveRun, openTracker } from '../track/index.js'
 import type { DeploymentConfig } from './config.js'
 import { ReplayFeed, WallClock, type Clock, type FeedBatch, type MarketFeed, type ReplaySeries } from './feed.js'
 import { guardsFor, type Guards } from './guards.js'
@@ -425,7 +425,7 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
     admitReason: () => cut,
   }
 
-  const tracker = options.track === false ? undefined : new Tracker(home)
+  const tracker = options.track === false ? undefined : openTracker(home)
   let run: ActiveRun | undefined
   const status = (): DeploymentStatus => ({ ...statusOf(config, session, { state, reason, startedAt, bars, lastClose, journal: journal.file, runId: run?.id }), ...(ordersFile === undefined ? {} : { ordersFile }) })
   let written = ''

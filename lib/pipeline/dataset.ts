@@ -8,7 +8,7 @@ import { ConfigError, DataError } from '../core/index.js'
 import { barsHash, loadBars, type Bars, type TableColumn } from '../data/index.js'
 import { checkLookahead, forwardReturnSign, revertDirection, tripleBarrier, zThreshold, type SeriesRecord } from '../features/index.js'
 import { makeDataset } from '../ml/index.js'
-import { stepRun, Tracker, type StepInput, type StepManifest } from '../track/index.js'
+import { stepRun, type StepInput, type StepManifest, openTracker } from '../track/index.js'
 import { pairFeatureTable, symbolFeatureTable, type FeatureSet } from './features.js'
 import { readStepTable, runStep, type StepResult } from './step.js'
 
@@ -113,7 +113,7 @@ function leaks(tableName: string, bars: Record<string, Bars>, p: Record<string, 
 export async function datasetStep(home: string, options: DatasetStepOptions): Promise<StepResult> {
   if (!LABELS.includes(options.label)) throw new ConfigError(`--label must be one of ${LABELS.join(', ')} (received ${JSON.stringify(options.label)})`)
   if (options.horizon !== undefined && !(Number.isInteger(options.horizon) && options.horizon >= 1)) throw new ConfigError(`--horizon must be an integer ≥ 1 (received ${options.horizon})`)
-  const source = stepRun(new Tracker(home), options.features, ['features'], '--features')
+  const source = stepRun(openTracker(home), options.features, ['features'], '--features')
   const inputs: StepInput[] = [{ kind: 'run', ref: options.features, sha256: source.manifest.key }]
   const params = { label: options.label, horizon: options.horizon ?? null, entry: options.entry ?? null, exit: options.exit ?? null, profit: options.profit ?? null, stop: options.stop ?? null }
   return runStep({

@@ -7,7 +7,7 @@
 import { ConfigError, type ProgressSink } from '../core/index.js'
 import { barsHash, loadBars, resolveKey, type Bars, type TableColumn } from '../data/index.js'
 import { DEFAULT_WINDOWS, factorSet, pairFeatures } from '../features/index.js'
-import { stepRun, Tracker, type StepInput } from '../track/index.js'
+import { stepRun, type StepInput, openTracker } from '../track/index.js'
 import { readStepTable, runStep, type StepResult } from './step.js'
 
 export type FeatureSet = 'pair' | 'factors'
@@ -92,7 +92,7 @@ export async function featuresStep(home: string, options: FeaturesOptions): Prom
   let pairs: [string, string][] = []
   let symbols: string[]
   if (options.pairs !== undefined) {
-    const screen = stepRun(new Tracker(home), options.pairs, ['pairs-screen'], '--pairs')
+    const screen = stepRun(openTracker(home), options.pairs, ['pairs-screen'], '--pairs')
     inputs.push({ kind: 'run', ref: options.pairs, sha256: screen.manifest.key })
     timeframe ??= String(screen.manifest.params.timeframe)
     const table = await readStepTable(home, options.pairs, screen.manifest, 'pairs')

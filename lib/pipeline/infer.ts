@@ -11,7 +11,7 @@
 import { ConfigError, DataError } from '../core/index.js'
 import { loadBars, type Bars, type TableColumn } from '../data/index.js'
 import { readPackage, RouterModel, type Model } from '../ml/index.js'
-import { Registry, stepRun, Tracker, trainChain, type RegistryVersion } from '../track/index.js'
+import { stepRun, trainChain, type RegistryVersion, openTracker, openRegistry } from '../track/index.js'
 import { pairFeatureTable, symbolFeatureTable, type FeatureSet } from './features.js'
 import { readStepTable } from './step.js'
 
@@ -33,7 +33,7 @@ export interface InferResult {
 
 /** The features of `target` rebuilt on the lake's bars as the train run's lineage says (train → dataset → features). */
 export async function lineageFeatures(home: string, trainRun: string, target: string): Promise<{ table: Record<string, TableColumn>; timeframe: string }> {
-  const tracker = new Tracker(home)
+  const tracker = openTracker(home)
   const { features } = trainChain(tracker, trainRun, "the model's train run")
   const p = features.manifest.params
   const timeframe = String(p.timeframe)
@@ -73,7 +73,7 @@ async function targetSignals(home: string, trainRun: string, target: string, mod
 export async function modelOrigin(home: string, version: RegistryVersion): Promise<{ trainRun: string; target: string }> {
   const trainRun = version.sourceRunId
   if (trainRun === undefined) throw new ConfigError(`model ${version.name}@${version.version} was not made by a run; infer needs a model a \`train\` step made`)
-  const train = stepRun(new Tracker(home), trainRun, ['train'], `model ${version.name}@${version.version}'s run`)
+  const train = stepRun(openTracker(home), trainRun, ['train'], `model ${version.name}@${version.version}'s run`)
   const summary = await readStepTable(home, trainRun, train.manifest, 'summary')
   // The registered artifact's path in the run (source "runs:/RUN/PATH").
   const artifact = version.source?.startsWith(`runs:/${trainRun}/`) === true ? version.source.slice(`runs:/${trainRun}/`.length) : version.files[0]!.name
@@ -85,7 +85,7 @@ export async function modelOrigin(home: string, version: RegistryVersion): Promi
 /** Signals of a registered model — a train step's model, or a router over several — on the latest bars. */
 export async function inferSignals(home: string, ref: string, last: number): Promise<Signal[]> {
   if (!(Number.isInteger(last) && last >= 1)) throw new ConfigError(`--last must be an integer ≥ 1 (received ${last})`)
-  const registry = new Registry(home)
+  const registry = openRegistry(home)
   const version = registry.resolve('models', ref)
   const label = `${version.name}@${version.version}`
   const { model } = readPackage(registry.readFile('models', label).toString('utf8'), `model ${label}`)
@@ -107,7 +107,7 @@ export async function inferSignals(home: string, ref: string, last: number): Pro
 async function routerRoutes(home: string, version: RegistryVersion): Promise<Map<string, string>> {
   const runId = version.sourceRunId
   if (runId === undefined) throw new ConfigError(`router ${version.name}@${version.version} was not made by \`router build\`; infer needs its routes' lineage`)
-  const step = stepRun(new Tracker(home), runId, ['router'], `router ${version.name}@${version.version}'s run`)
+  const step = stepRun(openTracker(home), runId, ['router'], `router ${version.name}@${version.version}'s run`)
   const routes = await readStepTable(home, runId, step.manifest, 'routes')
   return new Map((routes.key as string[]).map((k, i) => [k, (routes.trainRun as string[])[i]!]))
 }
@@ -116,8 +116,8 @@ async function routerRoutes(home: string, version: RegistryVersion): Promise<Map
 export async function inferLatest(home: string, ref: string, last: number, options: { track?: boolean } = {}): Promise<InferResult> {
   const signals = await inferSignals(home, ref, last)
   if (options.track === false) return { signals }
-  const version = new Registry(home).resolve('models', ref)
-  const tracker = new Tracker(home)
+  const version = openRegistry(home).resolve('models', ref)
+  const tracker = openTracker(home)
   const run = tracker.startRun({
     experiment: 'pipeline',
     name: `infer ${version.name}@${version.version} (last ${last})`,

@@ -6,7 +6,7 @@
 import { DataError } from '../core/index.js'
 import { loadBars, type Bars, type TableColumn } from '../data/index.js'
 import { readPackage, type Model } from '../ml/index.js'
-import { Registry, Tracker, trainChain, type RegistryVersion } from '../track/index.js'
+import { trainChain, type RegistryVersion, openTracker, openRegistry } from '../track/index.js'
 import { pairFeatureTable, symbolFeatureTable, type FeatureSet } from './features.js'
 import { modelOrigin } from './infer.js'
 
@@ -40,10 +40,10 @@ export interface ModelLineage {
 
 /** Walk a registered model's lineage (NAME@VERSION, NAME@ALIAS or NAME) back to its features run. */
 export async function modelLineage(home: string, ref: string): Promise<ModelLineage> {
-  const registry = new Registry(home)
+  const registry = openRegistry(home)
   const version = registry.resolve('models', ref)
   const { trainRun, target } = await modelOrigin(home, version)
-  const tracker = new Tracker(home)
+  const tracker = openTracker(home)
   const { datasetRun, featuresRun, features } = trainChain(tracker, trainRun, `model ${version.name}@${version.version}'s run`)
   const featureParams = features.manifest.params
   const timeframe = String(featureParams.timeframe)

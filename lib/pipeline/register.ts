@@ -4,7 +4,7 @@
 
 import { ConfigError } from '../core/index.js'
 import { readPackage } from '../ml/index.js'
-import { Registry, stepRun, Tracker } from '../track/index.js'
+import { stepRun, openTracker, openRegistry } from '../track/index.js'
 import { readStepTable } from './step.js'
 
 export type Stage = 'None' | 'Staging' | 'Production' | 'Archived'
@@ -41,14 +41,14 @@ export async function registerModels(home: string, options: RegisterModelsOption
   const stage = options.stage ?? 'Staging'
   if (!STAGES.includes(stage)) throw new ConfigError(`--stage must be one of ${STAGES.join(', ')} (received ${JSON.stringify(stage)})`)
   if (options.minRocAuc !== undefined && !(options.minRocAuc >= 0 && options.minRocAuc <= 1)) throw new ConfigError(`--min-roc-auc must be in [0, 1] (received ${options.minRocAuc})`)
-  const tracker = new Tracker(home)
+  const tracker = openTracker(home)
   const train = stepRun(tracker, options.from, ['train'], '--from')
   const prefix = options.prefix ?? String(train.manifest.params.model)
   const summary = await readStepTable(home, options.from, train.manifest, 'summary')
   const names = summary.name as string[]
   const files = summary.model as string[]
   const auc = summary.rocAuc as Float64Array
-  const registry = new Registry(home)
+  const registry = openRegistry(home)
   const out: RegisteredModel[] = []
   for (let i = 0; i < names.length; i++) {
     const name = `${prefix}.${modelSlug(names[i]!)}`

@@ -7,7 +7,7 @@
 
 import { ConfigError, sha256 } from '../core/index.js'
 import { packageModel, readPackage, RouterModel, serializePackage, type Model } from '../ml/index.js'
-import { Registry, stepRun, Tracker } from '../track/index.js'
+import { stepRun, openTracker, openRegistry } from '../track/index.js'
 import type { Stage } from './register.js'
 import { readStepTable, runStep, type StepResult } from './step.js'
 
@@ -43,7 +43,7 @@ export async function routerStep(home: string, options: RouterOptions): Promise<
   if (!(Number.isInteger(options.topK) && options.topK >= 1)) throw new ConfigError(`--top-k must be an integer ≥ 1 (received ${options.topK})`)
   const stage = options.stage ?? 'Staging'
   if (!STAGES.includes(stage)) throw new ConfigError(`--stage must be one of ${STAGES.join(', ')} (received ${JSON.stringify(stage)})`)
-  const tracker = new Tracker(home)
+  const tracker = openTracker(home)
   const train = stepRun(tracker, options.from, ['train'], '--from')
   const name = options.name ?? `${String(train.manifest.params.model)}-router`
   let pkgText = ''
@@ -93,7 +93,7 @@ export async function routerStep(home: string, options: RouterOptions): Promise<
     metrics: (tables) => ({ routes: (tables.routes!.key as string[]).length }),
   })
   const routes = await readStepTable(home, step.runId, step.manifest, 'routes')
-  const registry = new Registry(home)
+  const registry = openRegistry(home)
   const check = (bytes: Buffer, path: string) => void readPackage(bytes.toString('utf8'), `artifact ${JSON.stringify(path)} of run ${step.runId}`)
   const { version, created } = registry.registerModel(tracker, name, step.runId, 'router.json', { description: `router over ${(routes.key as string[]).join(', ')} (router run ${step.runId}, train run ${options.from})`, check })
   const after = stage === 'None' ? version : registry.transitionStage(name, version.version, stage, { reason: options.reason ?? `router build from train run ${options.from}` })

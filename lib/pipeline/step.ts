@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError } from '../core/index.js'
 import { readTable, tableParquet, type TableColumn } from '../data/index.js'
-import { describeTable, findStep, stepKey, stepRun, Tracker, type ParamValue, type StepInput, type StepManifest } from '../track/index.js'
+import { describeTable, findStep, stepKey, stepRun, type ParamValue, type StepInput, type StepManifest, openTracker } from '../track/index.js'
 
 export interface StepSpec {
   home: string
@@ -47,7 +47,7 @@ function flatParams(params: Record<string, unknown>): Record<string, ParamValue>
 const fileOf = (name: string, k: number) => (/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name) && name !== 'manifest' ? `${name}.parquet` : `table-${k + 1}.parquet`)
 
 export async function runStep(spec: StepSpec): Promise<StepResult> {
-  const tracker = new Tracker(spec.home)
+  const tracker = openTracker(spec.home)
   const key = stepKey(spec.step, spec.inputs, spec.params)
   const found = findStep(tracker, spec.step, key)
   if (found !== undefined) return { runId: found, reused: true, manifest: stepRun(tracker, found, [spec.step], 'the reused step').manifest }
@@ -80,7 +80,7 @@ export async function runStep(spec: StepSpec): Promise<StepResult> {
 export async function readStepTable(home: string, runId: string, manifest: StepManifest, name: string): Promise<Record<string, TableColumn>> {
   const entry = manifest.tables.find((t) => t.name === name)
   if (entry === undefined) throw new ConfigError(`run ${runId} has no table ${JSON.stringify(name)}; it has ${manifest.tables.map((t) => t.name).join(', ')}`)
-  const bytes = new Tracker(home).readArtifact(runId, entry.file).bytes
+  const bytes = openTracker(home).readArtifact(runId, entry.file).bytes
   const dir = mkdtempSync(join(tmpdir(), 'mtflow-step-'))
   try {
     // A name of our own in a folder of our own: the manifest's file name only picks the artifact.

@@ -23,7 +23,7 @@ import {
   type Labeled,
   type Split,
 } from '../ml/index.js'
-import { stepRun, Tracker, type StepInput } from '../track/index.js'
+import { stepRun, type StepInput, openTracker } from '../track/index.js'
 import { readStepTable, runStep, type StepResult } from './step.js'
 
 export type CvKind = 'purged' | 'walk-forward' | 'cpcv'
@@ -77,7 +77,7 @@ export async function trainStep(home: string, options: TrainOptions): Promise<St
   const embargo = options.embargo ?? 0.01
   if (!(embargo >= 0 && embargo < 0.5)) throw new ConfigError(`--embargo must be a fraction in [0, 0.5) (received ${embargo})`)
   createModel(family, 'classification', options.hyper ?? {}) // unknown hyperparameters refused before any work
-  const source = stepRun(new Tracker(home), options.dataset, ['dataset'], '--dataset')
+  const source = stepRun(openTracker(home), options.dataset, ['dataset'], '--dataset')
   const inputs: StepInput[] = [{ kind: 'run', ref: options.dataset, sha256: source.manifest.key }]
   const params = { model: family, cv, folds: options.folds ?? null, embargo, hyper: options.hyper ?? {} }
   const packages: Record<string, string> = {}

@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { ConfigError, resolveInside } from '../core/index.js'
-import { Registry, rollbackOnBreach, searchRuns, Tracker } from '../track/index.js'
+import { rollbackOnBreach, searchRuns, openTracker, openRegistry } from '../track/index.js'
 import { resolveTime, verbFlags, type JobKind } from './args.js'
 import { schedulerDir } from './jobs.js'
 import { reoptimiseStrategy, type ReoptimiseMetric } from './reoptimise.js'
@@ -63,7 +63,7 @@ const pipeline: JobHandler = async (c) => {
 
 const report: JobHandler = async (c) => {
   const a = c.job.args as { experiment: string; filter?: string; out?: string }
-  const tracker = new Tracker(c.home)
+  const tracker = openTracker(c.home)
   const filter = `attributes.status = "FINISHED"${a.filter === undefined ? '' : ` and (${a.filter})`}`
   const found = searchRuns(tracker, { experiments: [a.experiment], filter, maxResults: 1 })
   const latest = found.runs[0]
@@ -108,7 +108,7 @@ const monitor: JobHandler = async (c): Promise<JobOutcome> => {
   // promoted since, is left alone — said in the summary).
   const rolledBack: string[] = []
   const leftAlone: string[] = []
-  const registry = new Registry(c.home)
+  const registry = openRegistry(c.home)
   for (const r of results.filter((x) => x.fired.includes('rollback'))) {
     const [name, alias] = r.target.split('@') as [string, string | undefined]
     let champion: number | undefined

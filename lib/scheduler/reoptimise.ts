@@ -12,7 +12,7 @@ import { loadBars } from '../data/index.js'
 import { deploymentStrategy } from '../live/launch.js'
 import type { ModuleLoader } from '../strategy/index.js'
 import { createStudy, spaceFromParamSpace } from '../tune/index.js'
-import { Registry } from '../track/index.js'
+import { openRegistry } from '../track/index.js'
 
 export type ReoptimiseMetric = 'sharpe' | 'sortino' | 'calmar' | 'totalReturn' | 'cagr'
 
@@ -58,7 +58,7 @@ export async function reoptimiseStrategy(home: string, o: ReoptimiseOptions): Pr
   const alias = o.alias ?? 'challenger'
   const metric = o.metric ?? 'sharpe'
   const trials = o.trials ?? 20
-  const registry = new Registry(home)
+  const registry = openRegistry(home)
   const champion = registry.resolve('strategies', `${o.strategy}@${from}`)
   const strategy = await deploymentStrategy(registry, { name: champion.name, version: champion.version, sha256: champion.sha256 }, o.load ?? ((path) => import(path)))
   const championParams: Record<string, number> = { ...Object.fromEntries(Object.entries(strategy.params).map(([k, d]) => [k, (d as { default: number }).default])), ...((champion.params ?? {}) as Record<string, number>) }

@@ -7,7 +7,7 @@
 import { ConfigError } from '../core/index.js'
 import { readPackage } from '../ml/index.js'
 import { datasetStep, featuresStep, modelOrigin, readStepTable, trainStep, type FeatureSet, type LabelKind } from '../pipeline/index.js'
-import { Registry, Tracker, trainChain } from '../track/index.js'
+import { trainChain, openTracker, openRegistry } from '../track/index.js'
 
 export interface RetrainOptions {
   /** The registered model name. */
@@ -38,8 +38,8 @@ const nullToUndefined = <T>(v: T | null | undefined): T | undefined => (v === nu
 export async function retrainModel(home: string, o: RetrainOptions): Promise<RetrainResult> {
   const from = o.from ?? 'champion'
   const alias = o.alias ?? 'challenger'
-  const registry = new Registry(home)
-  const tracker = new Tracker(home)
+  const registry = openRegistry(home)
+  const tracker = openTracker(home)
   const current = registry.resolve('models', `${o.model}@${from}`)
   const { trainRun, target } = await modelOrigin(home, current)
   const { train, dataset, features } = trainChain(tracker, trainRun, `model ${o.model}@${current.version}'s train run`)

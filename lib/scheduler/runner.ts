@@ -7,7 +7,7 @@
 
 import { ConfigError, errorMessage } from '../core/index.js'
 import type { ModuleLoader } from '../strategy/index.js'
-import { Tracker, type ActiveRun } from '../track/index.js'
+import { type ActiveRun, openTracker } from '../track/index.js'
 import type { JobKind } from './args.js'
 import type { JobSpec, Trigger } from './jobs.js'
 import { appendHistory, updateJobState, type HistoryLine } from './state.js'
@@ -91,7 +91,7 @@ const TIMED_OUT = Symbol('timed out')
 export async function runJob(job: JobSpec, trigger: Trigger, options: RunnerOptions): Promise<RunRecord> {
   const { clock, home } = options
   const start = clock.now()
-  const tracker = new Tracker(home)
+  const tracker = openTracker(home)
   const run = tracker.startRun({
     experiment: 'scheduler',
     name: `${job.name} (${trigger})`,

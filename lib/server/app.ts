@@ -26,6 +26,8 @@ export interface AppOptions {
   host?: string
   /** More Host names to answer to (a proxy's, a DNS name of this machine). */
   allowHosts?: readonly string[]
+  /** Largest body sent to /api/track (an artifact upload, a registered version's files); default 256 MiB. */
+  maxUploadBytes?: number
   /** Largest body of a scoring request (…/invocations: rows to score); default 64 MiB. */
   maxScoringBodyBytes?: number
   /** Milliseconds one scoring request may take (default MTFLOW_SCORING_BUDGET_MS, else 10 s): past it, a 503. */
@@ -42,7 +44,7 @@ export function createApp(options: AppOptions): Hono {
     { method: 'GET', path: /^\/models\/[^/]+\/(ping|version)$/ },
   ])
   app.route('/api/lake', lakeRoutes({ home: options.home }))
-  app.route('/api/track', trackRoutes({ home: options.home, tracker, registry }))
+  app.route(TRACK_PREFIX.slice(0, -1), trackRoutes({ home: options.home, tracker, registry }))
   app.route('/api', apiRoutes({ tracker, registry }))
   app.route('/models', registryModelRoutes(registry, { budgetMs: options.scoringBudgetMs, champion: new ChampionServing(registry, options.champion) }))
   pageRoutes(app, { tracker, registry })
@@ -63,6 +65,8 @@ export function createModelApp(options: AppOptions & { ref: string }): { app: Ho
 
 /** The scoring route, of `mtflow serve` (/models/REF/invocations) and of `mtflow models serve` (/invocations). */
 const SCORING_PATH = /^(\/models\/[^/]+)?\/invocations$/
+/** Remote tracking's routes (track-api.ts): their bodies have the upload cap. */
+const TRACK_PREFIX = '/api/track/'
 
 /** Headers, the body cap, access control and JSON errors: what every mtflow app has. Scoring a model
  * (POST …/invocations, GET …/ping and …/version) changes nothing, so on loopback it needs no token. */
@@ -90,9 +94,13 @@ function baseApp(options: AppOptions, tokenFree: AccessOptions['tokenFree']): Ho
   // parses a big one off the event loop).
   const maxScoring = options.maxScoringBodyBytes ?? 64 * 2 ** 20
   const scoringLimit = bodyLimit({ maxSize: maxScoring, onError: (c) => sendJson(c, { error: `rows to score larger than ${maxScoring} bytes: send them in several requests` }, 413) })
+  // Remote tracking's uploads (artifacts, registered files) are the other: their own cap.
+  const maxUpload = options.maxUploadBytes ?? 256 * 2 ** 20
+  const uploadLimit = bodyLimit({ maxSize: maxUpload, onError: (c) => sendJson(c, { error: `upload larger than ${maxUpload} bytes (the server's maxUploadBytes)` }, 413) })
   // Reads have no body to limit (and looking for one costs a full Request object per request).
   app.use('*', (c, next) => {
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next()
+    if (c.req.path.startsWith(TRACK_PREFIX)) return uploadLimit(c, next)
     return SCORING_PATH.test(c.req.path) ? scoringLimit(c, next) : limit(c, next)
   })
 

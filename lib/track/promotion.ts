@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { ConfigError, CorruptFileError, preview, resolveHome, withLockSync, writeFileAtomic } from '../core/index.js'
 import { Registry } from './registry.js'
 import { Tracker } from './store.js'
+import { openRegistry, openTracker } from './remote.js'
 
 export type ServingMode = 'single' | 'shadow' | 'ab'
 export const SERVING_MODES: readonly ServingMode[] = ['single', 'shadow', 'ab']
@@ -99,7 +100,7 @@ export function readServingConfig(home: string, name: string): ServingConfig | u
 /** Check and write (atomically) the model's serving config; the model must be registered. */
 export function writeServingConfig(home: string, name: string, config: Partial<ServingConfig>): ServingConfig {
   const checked = checkServingConfig(config)
-  new Registry(home).entry('models', name)
+  openRegistry(home).entry('models', name)
   const file = servingConfigPath(home, name)
   mkdirSync(join(file, '..'), { recursive: true })
   writeFileAtomic(file, `${JSON.stringify(checked, null, 2)}\n`)
@@ -188,7 +189,7 @@ export function promoteChallenger(home: string, name: string, options: PromoteOp
   const challengerAlias = options.challengerAlias ?? 'challenger'
   const now = options.now ?? Date.now
   if (options.evidence?.champion === undefined || options.evidence?.challenger === undefined) throw new ConfigError('evidence needs a champion and a challenger side (a run id or metrics each)')
-  const registry = new Registry(home)
+  const registry = openRegistry(home)
   registry.entry('models', name)
   return withLockSync(lockPath(home, name), () => {
     const aliases = registry.entry('models', name).aliases
@@ -201,7 +202,7 @@ export function promoteChallenger(home: string, name: string, options: PromoteOp
     if (sides.champion.version === null) return refuse(`model ${name} has no ${championAlias} alias`)
     if (sides.challenger.version === null) return refuse(`model ${name} has no ${challengerAlias} alias`)
     if (sides.champion.version === sides.challenger.version) return refuse(`${challengerAlias} and ${championAlias} are the same version (${sides.champion.version})`)
-    const tracker = new Tracker(home)
+    const tracker = openTracker(home)
     const cited = [options.evidence.champion.runId, options.evidence.challenger.runId]
     if (cited[0] !== undefined && cited[0] === cited[1]) return refuse(`both sides cite the same run ${cited[0]}`)
     for (const role of ['champion', 'challenger'] as const) {
@@ -270,7 +271,7 @@ export interface RollbackResult {
  */
 export function rollback(home: string, name: string, reason: string, options: { now?: () => number; evidence?: Record<string, unknown> } = {}): RollbackResult {
   if (typeof reason !== 'string' || reason.trim() === '') throw new ConfigError('a rollback needs a reason (received an empty one)')
-  const registry = new Registry(home)
+  const registry = openRegistry(home)
   registry.entry('models', name)
   const now = options.now ?? Date.now
   return withLockSync(lockPath(home, name), () => {

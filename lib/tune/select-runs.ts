@@ -9,7 +9,7 @@ import { ConfigError, NotFoundError } from '../core/index.js'
 import { readEquityCsv } from '../report/tearsheet-inputs.js'
 import { returnMoments } from '../stats/index.js'
 import { findStrategy } from '../strategy/index.js'
-import { MAX_RESULTS, Registry, searchRuns, Tracker } from '../track/index.js'
+import { MAX_RESULTS, searchRuns, Tracker, openTracker, openRegistry } from '../track/index.js'
 import { effectiveRules, selectChampions, type CandidateRun, type EffectiveRules, type ReturnMoments, type SelectionRules, type Verdict } from './select.js'
 
 export const SELECT_STAGES = ['Staging', 'Production'] as const
@@ -44,7 +44,7 @@ export async function selectRuns(home: string, o: SelectRunsOptions): Promise<Se
   const metric = rules.metric ?? 'sharpe'
   const effective = effectiveRules(rules) // bad rules refused before any run is read
   if (o.stage !== undefined && !(SELECT_STAGES as readonly string[]).includes(o.stage)) throw new ConfigError(`--stage must be one of ${SELECT_STAGES.join(', ')} (received ${JSON.stringify(o.stage)})`)
-  const tracker = new Tracker(home)
+  const tracker = openTracker(home)
   const kinds = 'tags.`mtflow.kind` in ("backtest", "sweep-set") and attributes.status = "FINISHED"'
   const filter = o.filter === undefined ? kinds : `(${o.filter}) and ${kinds}`
   const found = searchRuns(tracker, { experiments: o.experiments === undefined || o.experiments.length === 0 ? undefined : [...o.experiments], filter, maxResults: MAX_RESULTS })
@@ -90,7 +90,7 @@ export async function selectRuns(home: string, o: SelectRunsOptions): Promise<Se
   const { champions, verdicts } = selectChampions(candidates, rules, { moments, extraTrials })
   const registered: Registered[] = []
   if (o.dryRun !== true && champions.length > 0) {
-    const reg = new Registry(home)
+    const reg = openRegistry(home)
     // Every model version named must exist before anything is written.
     for (const c of champions) {
       if (c.model === undefined) continue
