@@ -162,6 +162,11 @@ describe('GET /api/lake/bars', () => {
     // January and February: 4 rows in the partitions touched.
     expect((await get(`/api/lake/bars?symbol=BTC/USDT&timeframe=1h&end=2024-02-29`, true, capped.url)).status).toBe(413)
     expect((await get('/api/lake/snapshot?symbol=BTC/USDT&timeframe=1h', true, capped.url)).status).toBe(413)
+    // Refused before loading: the rows of the partitions a range touches are counted (here January's
+    // and February's two each, for a range of 2 bars), at most two partial periods more than the answer.
+    const straddling = await get(`/api/lake/bars?symbol=BTC/USDT&timeframe=1h&start=${TIMES[1]}&end=${TIMES[2]}`, true, capped.url)
+    expect(straddling.status).toBe(413)
+    expect(straddling.json.error).toMatch(/^4 rows asked for/)
     const february = await get('/api/lake/bars?symbol=BTC/USDT&timeframe=1h&start=2024-02-01&end=2024-02-29', true, capped.url)
     expect(february.status).toBe(200)
     expect(decode(february.body).rows).toEqual(ROWS.slice(2, 4))
