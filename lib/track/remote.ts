@@ -7,7 +7,7 @@
 // flush that carries it, not by the call that logged it.
 
 import { mkdirSync, readFileSync, renameSync, existsSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError, DataError, MtflowError, NotFoundError, sha256, syncRequest, SyncHttpError, type SyncResponse } from '../core/index.js'
 import { ActiveRun, Tracker, type ChildRun, type ReindexResult, type StartRunOptions } from './store.js'
@@ -260,7 +260,9 @@ export class RemoteTracker extends Tracker {
   override startRun(options: StartRunOptions = {}): ActiveRun {
     const batch = checkBatch({ params: options.params, tags: options.tags })
     if (options.parentRunId !== undefined) this.flush(options.parentRunId)
-    const run = decodeSummary(this.client.json<Run>('POST', '/api/track/runs', { json: { ...options, params: batch.params, tags: batch.tags } }))
+    // Where the run is made (host and process, for the server's stale-run check once it records them).
+    const origin = { host: hostname(), pid: process.pid }
+    const run = decodeSummary(this.client.json<Run>('POST', '/api/track/runs', { json: { ...options, params: batch.params, tags: batch.tags, origin } }))
     return new ActiveRun(this, run.info, run.params)
   }
 
