@@ -5,12 +5,14 @@
 // event-driven engine.
 
 import { availableParallelism } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { ConfigError, moduleDir, Progress, runWorkerPool, seededRandom, type ProgressSink } from '../core/index.js'
+import { resolve } from 'node:path'
+import { ConfigError, errorMessage, Progress, seededRandom, type ProgressSink } from '../core/index.js'
 import type { Bars } from '../data/index.js'
-import { checkValue, findStrategy, getStrategy, indicatorCache, indicatorSource, isStrategyFile, resolveParams, type IndicatorCompute, type ParamDef, type Sizing, type Strategy } from '../strategy/index.js'
+import { LocalExecutor, type DataRef, type Executor } from '../exec/index.js'
+import { checkValue, findStrategy, getStrategy, indicatorCache, indicatorSource, isStrategyFile, resolveParams, strategyRef, type IndicatorCompute, type ParamDef, type Sizing, type Strategy, type StrategyRef } from '../strategy/index.js'
 import { backtest } from './backtest.js'
 import { observedPeriodsPerYear } from './results.js'
+import { seriesOf } from './series.js'
 import { strategySignals, vectorSweepMetrics, type SweepMetrics } from './vector.js'
 
 /** Values per parameter: a list, or min:max:step. Parameters left out take their default (or `fixed`). */
@@ -38,6 +40,17 @@ export interface SweepOptions {
   /** Memoised indicator results per thread, in bytes (default DEFAULT_CACHE_BYTES of lib/strategy, 256 MiB). */
   cacheBytes?: number
   progress?: ProgressSink
+  /**
+   * Where the sets run: an executor (lib/exec — local threads, or BullMQ workers on other machines).
+   * Default: `workers` threads of this process.
+   */
+  executor?: Executor
+  /** The bars as workers elsewhere find them (their lake query and snapshot id): needed by the bullmq executor. */
+  dataRef?: DataRef
+  /** Parameter sets per job on an executor other than local threads (default 8; part of each job's id). */
+  chunk?: number
+  /** Aborting cancels the sets not yet run. */
+  signal?: AbortSignal
 }
 
 export interface SweepRow {
@@ -53,8 +66,12 @@ export interface SweepResult {
   best: SweepRow | undefined
   /** Sets the strategy refused (its validate), with the reason. */
   skipped: { params: Record<string, number>; reason: string }[]
+  /** Sets whose backtest threw, with the error (the others ran). */
+  failed: { params: Record<string, number>; error: string }[]
   engine: 'vector' | 'event'
   workers: number
+  /** What ran the sets: "this thread", "4 threads", or the Redis the workers serve. */
+  executor: string
   periodsPerYear: number
   elapsedMs: number
 }
@@ -160,6 +177,25 @@ export function runSet(strategy: Strategy<any>, params: Record<string, number>, 
   }
 }
 
+/** What every job of a sweep shares. */
+export interface SweepJobContext {
+  strategy: StrategyRef
+  options: SweepOptions
+  engine: 'vector' | 'event'
+  periodsPerYear: number
+}
+
+export type SetOutcome = { metrics: SweepMetrics } | { error: string }
+
+/** One set's metrics, or the error it threw (the other sets go on). */
+export function setOutcome(strategy: Strategy<any>, set: Record<string, number>, bars: Bars, options: SweepOptions, engine: 'vector' | 'event', indicator: IndicatorCompute, periodsPerYear: number): SetOutcome {
+  try {
+    return { metrics: runSet(strategy, set, bars, options, engine, indicator, periodsPerYear) }
+  } catch (error) {
+    return { error: errorMessage(error) }
+  }
+}
+
 /** Which engine a sweep uses. */
 function chooseEngine(strategy: Strategy<any>, sample: Record<string, number>, bars: Bars, wanted: SweepOptions['engine']): 'vector' | 'event' {
   if (wanted === 'event') return 'event'
@@ -214,24 +250,37 @@ export async function sweep(strategySpec: string | Strategy<any> | { strategy: S
   const periodsPerYear = options.periodsPerYear ?? observedPeriodsPerYear(bars.time)
   const engine = valid.length === 0 ? 'vector' : chooseEngine(strategy, valid[0]!, bars, options.engine ?? 'auto')
   const progress = options.progress === undefined ? undefined : new Progress({ label: `sweep ${strategy.name}`, total: valid.length, sink: options.progress })
-  const metrics: SweepMetrics[] = new Array(valid.length)
-  const plain = { ...options, progress: undefined }
+  const outcomes: SetOutcome[] = new Array(valid.length)
+  const plain: SweepOptions = { ...options, progress: undefined, executor: undefined, dataRef: undefined, signal: undefined }
   const cacheBytes = indicatorCache(options.cacheBytes).maxBytes
   const order = executionOrder(valid, Object.keys(grid), cacheBytes, bars.close.length)
-  if (workers === 1 || valid.length <= 1) {
+  let executor = options.executor
+  if (executor === undefined && workers > 1 && valid.length > 1) executor = new LocalExecutor(Math.min(workers, valid.length))
+  if (executor === undefined) {
     const indicator = indicatorSource(bars, indicatorCache(cacheBytes))
     for (const k of order) {
-      metrics[k] = runSet(strategy, valid[k]!, bars, plain, engine, indicator, periodsPerYear)
+      if (options.signal?.aborted === true) throw new ConfigError(`sweep ${strategy.name} cancelled`)
+      outcomes[k] = setOutcome(strategy, valid[k]!, bars, plain, engine, indicator, periodsPerYear)
       progress?.tick()
     }
   } else {
-    await runInWorkers(workerSpec!, valid, order, bars, { ...plain, cacheBytes }, engine, periodsPerYear, Math.min(workers, valid.length), metrics, () => progress?.tick())
+    if (workerSpec === undefined) throw new ConfigError(`a sweep on ${executor.describe} needs a built-in strategy or a strategy file (an object cannot cross threads)`)
+    await runOnExecutor(executor, workerSpec, valid, order, bars, { ...plain, cacheBytes }, engine, periodsPerYear, outcomes, options, progress)
   }
   progress?.finish()
-  const rows = valid.map((params, k) => ({ params, metrics: metrics[k]! }))
+  const rows: SweepRow[] = []
+  const failed: SweepResult['failed'] = []
+  valid.forEach((params, k) => {
+    const o = outcomes[k]!
+    if ('metrics' in o) rows.push({ params, metrics: o.metrics })
+    else failed.push({ params, error: o.error })
+  })
+  // A strategy that cannot run at all (it fails to load, or throws on every set) fails the sweep.
+  if (rows.length === 0 && failed.length > 0 && failed.every((f) => f.error === failed[0]!.error)) throw new ConfigError(`sweep ${strategy.name}: ${failed[0]!.error}`)
   let best: SweepRow | undefined
   for (const row of rows) if (best === undefined || better(metric, row.metrics[metric], best.metrics[metric])) best = row
-  return { strategy: strategy.name, metric, rows, best, skipped, engine, workers, periodsPerYear, elapsedMs: performance.now() - started }
+  const ran = options.executor?.describe ?? (executor === undefined ? 'this thread' : executor.describe)
+  return { strategy: strategy.name, metric, rows, best, skipped, failed, engine, workers: options.executor === undefined ? workers : 0, executor: ran, periodsPerYear, elapsedMs: performance.now() - started }
 }
 
 /**
@@ -270,22 +319,17 @@ export function sweepColumns(result: SweepResult): Record<string, Float64Array> 
   return out
 }
 
-// ---- workers -----------------------------------------------------------------------------------
+// ---- executors --------------------------------------------------------------------------------
 
-/** Bars copied once into shared memory: every worker reads the same bytes. */
-function shareBars(bars: Bars): Bars {
-  const n = bars.time.length
-  const buffer = new SharedArrayBuffer(6 * 8 * n)
-  const out: Bars = { symbol: bars.symbol, timeframe: bars.timeframe } as Bars
-  ;(['time', 'open', 'high', 'low', 'close', 'volume'] as const).forEach((field, k) => {
-    const view = new Float64Array(buffer, k * 8 * n, n)
-    view.set(bars[field])
-    out[field] = view
-  })
-  return out
-}
-
-async function runInWorkers(
+/**
+ * The sets as jobs of `backtest.sweep` (lib/backtest/jobs.ts), chunks of the execution order. On local
+ * threads, small chunks, each thread a contiguous share (its memo then serves its own sets: chunks
+ * dealt round-robin had both threads compute nearly every indicator), taking the other shares' last
+ * chunks when done; elsewhere, chunks of a fixed size (`chunk`), so a job's id — and a result reused
+ * from an earlier run — does not depend on how many workers there are.
+ */
+async function runOnExecutor(
+  executor: Executor,
   spec: string,
   sets: Record<string, number>[],
   order: readonly number[],
@@ -293,34 +337,31 @@ async function runInWorkers(
   options: SweepOptions,
   engine: 'vector' | 'event',
   periodsPerYear: number,
-  count: number,
-  out: SweepMetrics[],
-  tick: () => void,
+  out: SetOutcome[],
+  given: SweepOptions,
+  progress: Progress | undefined,
 ): Promise<void> {
-  const shared = shareBars(bars)
-  const file = join(moduleDir(typeof __dirname === 'string' ? __dirname : undefined, new Error().stack), 'sweep-worker.cjs')
-  // Small chunks of the execution order. Each worker has a contiguous share of it (its memo then
-  // serves its own sets: chunks dealt round-robin had both workers compute nearly every indicator)
-  // and, when done, takes the other shares' last chunks: the fast sets do not wait behind the slow
-  // ones. `from` is the chunk's place in the execution order.
-  const chunk = Math.max(1, Math.min(16, Math.floor(sets.length / (count * 8))))
-  const jobs: { from: number; sets: Record<string, number>[] }[] = []
-  for (let from = 0; from < order.length; from += chunk) jobs.push({ from, sets: order.slice(from, from + chunk).map((k) => sets[k]!) })
-  const share = Math.ceil(jobs.length / count)
-  await runWorkerPool<(typeof jobs)[number], { from: number; metrics?: SweepMetrics[]; error?: string }>({
-    file,
-    workerData: { spec, bars: shared, options, engine, periodsPerYear },
-    workers: count,
-    jobs,
-    affinity: (_job, k) => Math.floor(k / share),
-    label: 'sweep',
-    onReply: (msg) => {
-      if (msg.error !== undefined) throw new ConfigError(msg.error)
-      msg.metrics!.forEach((m, k) => {
-        out[order[msg.from + k]!] = m
-        tick()
-      })
-    },
+  const local = executor instanceof LocalExecutor
+  const chunk = local ? Math.max(1, Math.min(16, Math.floor(sets.length / (executor.threads * 8)))) : (given.chunk ?? 8)
+  if (!(Number.isInteger(chunk) && chunk >= 1 && chunk <= 10_000)) throw new ConfigError(`chunk must be an integer in [1, 10000] (received ${chunk})`)
+  const starts: number[] = []
+  for (let from = 0; from < order.length; from += chunk) starts.push(from)
+  const context: SweepJobContext = { strategy: strategyRef(spec), options, engine, periodsPerYear }
+  const outcomes = await executor.run<{ sets: Record<string, number>[] }, SetOutcome[]>({
+    kind: 'backtest.sweep',
+    label: `sweep ${bars.symbol}`,
+    context,
+    data: { bars: { series: seriesOf(bars), ...(given.dataRef === undefined ? {} : { ref: given.dataRef }) } },
+    items: starts.map((from) => ({ sets: order.slice(from, from + chunk).map((k) => sets[k]!) })),
+    contiguous: local,
+    ...(given.signal === undefined ? {} : { signal: given.signal }),
+    // Progress counts sets, not jobs.
+    progress: progress === undefined ? undefined : { update: (state) => progress.set(Math.round((state.done / Math.max(1, state.total ?? 1)) * sets.length)) },
+  })
+  outcomes.forEach((o, j) => {
+    const from = starts[j]!
+    const n = Math.min(chunk, order.length - from)
+    for (let k = 0; k < n; k++) out[order[from + k]!] = o.ok ? o.value[k]! : { error: o.error }
   })
 }
 

@@ -84,26 +84,26 @@ export function logBacktest(run: RunSink, result: BacktestResult, options: { par
 /** Log a sweep: the parent gets the grid, the best set and the table; one child run per parameter set. */
 export function logSweep(run: SweepSink, result: SweepResult, options: { grid: Record<string, unknown>; config?: Record<string, unknown>; csv?: string }): string[] {
   const params: Record<string, ParamValue> = { strategy: result.strategy, metric: result.metric, engine: result.engine, sets: result.rows.length }
+  if (result.failed.length > 0) params.failedSets = result.failed.length
   for (const [k, v] of Object.entries(options.grid)) params[`grid.${k}`] = scalar(v)
   for (const [k, v] of Object.entries(options.config ?? {})) if (params[k] === undefined && v !== undefined) params[k] = scalar(v)
   const best = result.best
   run.logBatch({
     params,
-    tags: { 'mtflow.kind': 'sweep' },
+    tags: { 'mtflow.kind': 'sweep', 'mtflow.executor': result.executor },
     metrics: best === undefined ? [] : Object.entries(best.metrics).map(([k, v]) => ({ key: `best.${k}`, value: v, step: 0 })),
   })
   if (best !== undefined) run.logBatch({ tags: { 'mtflow.sweep.best': JSON.stringify(best.params) } })
   if (options.csv !== undefined) run.logArtifact({ name: 'sweep.csv', data: options.csv })
-  return run.logChildren(
-    result.rows.map((row) => ({
-      name: Object.entries(row.params)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(' '),
-      params: row.params,
-      metrics: { ...row.metrics },
-      tags: { 'mtflow.kind': 'sweep-set' },
-    })),
-  )
+  const name = (p: Record<string, number>) =>
+    Object.entries(p)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')
+  return run.logChildren([
+    ...result.rows.map((row) => ({ name: name(row.params), params: row.params, metrics: { ...row.metrics }, tags: { 'mtflow.kind': 'sweep-set' } })),
+    // A set whose backtest threw: a FAILED child holding the error.
+    ...result.failed.map((f) => ({ name: name(f.params), params: f.params, status: 'FAILED' as const, tags: { 'mtflow.kind': 'sweep-set', 'mtflow.error': f.error.slice(0, 500) } })),
+  ])
 }
 
 function scalar(v: unknown): ParamValue {

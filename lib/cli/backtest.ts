@@ -12,6 +12,31 @@ const data = () => lazy('../data/index.js') as typeof import('../data/index.js')
 const bt = () => lazy('../backtest/index.js') as typeof import('../backtest/index.js')
 const strategies = () => lazy('../strategy/index.js') as typeof import('../strategy/index.js')
 const track = () => lazy('../track/index.js') as typeof import('../track/index.js')
+const exec = () => lazy('../exec/index.js') as typeof import('../exec/index.js')
+
+/**
+ * Work inside a tracked run, cancellable: Ctrl-C aborts the signal (the executor cancels what has not
+ * started) and the run ends KILLED; the command then exits 130.
+ */
+async function runCancellable<T>(context: CliContext, run: import('../track/index.js').ActiveRun | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> {
+  const controller = new AbortController()
+  const stop = () => controller.abort()
+  process.once('SIGINT', stop)
+  try {
+    return await work(controller.signal)
+  } catch (error) {
+    if (error instanceof exec().CancelledError) {
+      run?.end('KILLED')
+      context.stderr.write(`mtflow: ${error.message}\n`)
+      context.exitCode = 130
+      return undefined
+    }
+    run?.fail(error)
+    throw error
+  } finally {
+    process.off('SIGINT', stop)
+  }
+}
 
 /** Work inside a tracked run: a thrown error ends the run FAILED (KILLED on Ctrl-C) before it propagates. */
 async function runTracked<T>(run: import('../track/index.js').ActiveRun | undefined, work: () => T | Promise<T>): Promise<T> {
@@ -140,7 +165,7 @@ export function backtestCommand(context: CliContext): Command {
       if (problem !== undefined) throw new ConfigError(`strategy ${strategy.name}: ${problem}`)
       const subs = strategy.universe(params, { symbols: c.symbols, timeframe: o.timeframe })
       const datasets = await loadData(context, o, [...new Set(subs.map((s) => s.symbol))], [...new Set(subs.map((s) => s.timeframe))])
-      const tracker = o.track ? new (track().Tracker)(context.home) : undefined
+      const tracker = o.track ? track().openTracker(context.home) : undefined
       const run = tracker?.startRun({
         experiment: o.experiment ?? 'backtests',
         name: `${strategy.name} ${c.symbols.join(',')} ${o.timeframe}`,
@@ -318,7 +343,10 @@ export function sweepCommand(context: CliContext): Command {
     .option('--engine <kind>', 'auto, vector or event', 'auto')
     .option('--top <n>', 'rows to print, best first', '10')
     .option('--out <file>', 'write the whole table as CSV')
-    .action(async (o: Common & { grid: string[]; workers?: string; metric: string; sample?: string; seed: string; engine: string; top: string; out?: string }) => {
+    .option('--executor <name>', 'local (worker threads of this process) or bullmq (jobs on Redis for `mtflow worker` processes); default $MTFLOW_EXECUTOR, else local')
+    .option('--redis <url>', 'Redis of the bullmq executor (default $MTFLOW_REDIS_URL)')
+    .option('--chunk <n>', 'parameter sets per bullmq job', '8')
+    .action(async (o: Common & { grid: string[]; workers?: string; metric: string; sample?: string; seed: string; engine: string; top: string; out?: string; executor?: string; redis?: string; chunk: string }) => {
       const c = parseCommon(o)
       if (o.grid.length === 0) throw new ConfigError('--grid is required: a parameter and its values, e.g. --grid fast=5:50:5')
       const api = bt()
@@ -333,67 +361,86 @@ export function sweepCommand(context: CliContext): Command {
       const top = number('--top', o.top, (n) => Number.isInteger(n) && n >= 0, 'an integer ≥ 0')!
       if (!['auto', 'vector', 'event'].includes(o.engine)) throw new ConfigError(`--engine must be auto, vector or event (received ${JSON.stringify(o.engine)})`)
       if (!api.SWEEP_METRICS.includes(o.metric as never)) throw new ConfigError(`--metric must be one of ${api.SWEEP_METRICS.join(', ')} (received ${JSON.stringify(o.metric)})`)
+      const chunk = number('--chunk', o.chunk, (n) => Number.isInteger(n) && n >= 1 && n <= 10_000, 'an integer in [1, 10000]')!
+      const executorName = o.executor ?? process.env.MTFLOW_EXECUTOR ?? 'local'
+      if (executorName !== 'local' && executorName !== 'bullmq') throw new ConfigError(`--executor must be local or bullmq (received ${JSON.stringify(executorName.slice(0, 40))})`)
+      if (executorName === 'local' && o.redis !== undefined) throw new ConfigError('--redis goes with --executor bullmq')
       const loaded = await strategies().loadStrategy(o.strategy!, (path) => lazy(path))
       if (c.symbols.length !== 1) throw new ConfigError(`a sweep runs on one symbol (received ${c.symbols.length}: ${c.symbols.join(', ')})`)
-      const datasets = await loadData(context, o, c.symbols, [o.timeframe])
-      const bars = datasets[`${c.symbols[0]}@${o.timeframe}`]!
-      const fixed = strategies().resolveParams(`strategy ${loaded.strategy.name}`, loaded.strategy.params, c.params) as Record<string, number>
-      const tracker = o.track ? new (track().Tracker)(context.home) : undefined
-      const run = tracker?.startRun({
-        experiment: o.experiment ?? 'sweeps',
-        name: `sweep ${loaded.strategy.name} ${c.symbols[0]} ${o.timeframe}`,
-        lineage: api.backtestLineage({ strategy: loaded.strategy, file: loaded.file, params: { ...fixed, grid: o.grid }, data: lineageData(context, o, datasets) }),
-        tags: { 'mtflow.source': 'cli' },
-      })
-      const result = await runTracked(run, () => api.sweep(loaded, grid, bars, {
-        metric: o.metric as keyof import('../backtest/index.js').SweepMetrics,
-        workers,
-        ...(sample === undefined ? {} : { sample }),
-        seed,
-        fixed,
-        engine: o.engine as 'auto' | 'vector' | 'event',
-        cash: c.cash,
-        sizing: c.sizing,
-        commission: c.commission,
-        slippageBps: c.slippageBps,
-        progress: o.json === true ? undefined : streamProgressSink(context.stderr),
-      }))
-      const csv = o.out !== undefined || run !== undefined ? api.columnsCsv(api.sweepColumns(result)) : ''
-      if (o.out !== undefined) {
-        const { writeFileAtomic } = lazy('../core/index.js') as typeof import('../core/index.js')
-        writeFileAtomic(o.out, csv)
-      }
-      if (run !== undefined) {
-        api.logSweep(run, result, { grid: Object.fromEntries(o.grid.map((g) => strategies().parseParamArg(g))), config: { symbol: c.symbols[0], timeframe: o.timeframe, cash: c.cash, commission: c.commission, slippageBps: c.slippageBps, ...Object.fromEntries(Object.entries(fixed).filter(([k]) => !(k in grid))) }, csv })
-        run.end()
-      }
-      const ranked = [...result.rows].sort((a, b) => rank(result.metric, b.metrics[result.metric], a.metrics[result.metric]))
-      if (o.json === true) {
-        return printJson(context, {
-          strategy: result.strategy,
-          bars: bars.time.length,
-          metric: result.metric,
-          engine: result.engine,
-          workers: result.workers,
-          sets: result.rows.length,
-          skipped: result.skipped,
-          elapsedMs: Math.round(result.elapsedMs),
-          best: result.best ?? null,
-          rows: result.rows,
-          ...(run === undefined ? {} : { runId: run.id, experiment: run.experimentId }),
+      // Redis first: an unreachable one is said within 5 s, before any data is read.
+      const executor = executorName === 'bullmq' ? await exec().createExecutor({ executor: 'bullmq', redis: o.redis, onNotice: (line) => context.stderr.write(`${line}\n`) }) : undefined
+      try {
+        const datasets = await loadData(context, o, c.symbols, [o.timeframe])
+        const bars = datasets[`${c.symbols[0]}@${o.timeframe}`]!
+        const source = data().resolveKey(context.home, { symbol: bars.symbol, timeframe: bars.timeframe, source: o.source }).source
+        const dataRef = executor === undefined ? undefined : { snapshot: data().barsHash(bars, source), query: { symbol: bars.symbol, timeframe: bars.timeframe, source, ...(o.start === undefined ? {} : { start: o.start }), ...(o.end === undefined ? {} : { end: o.end }) } }
+        const fixed = strategies().resolveParams(`strategy ${loaded.strategy.name}`, loaded.strategy.params, c.params) as Record<string, number>
+        const tracker = o.track ? track().openTracker(context.home) : undefined
+        const run = tracker?.startRun({
+          experiment: o.experiment ?? 'sweeps',
+          name: `sweep ${loaded.strategy.name} ${c.symbols[0]} ${o.timeframe}`,
+          lineage: api.backtestLineage({ strategy: loaded.strategy, file: loaded.file, params: { ...fixed, grid: o.grid }, data: lineageData(context, o, datasets) }),
+          tags: { 'mtflow.source': 'cli' },
         })
+        const result = await runCancellable(context, run, (signal) => api.sweep(loaded, grid, bars, {
+          metric: o.metric as keyof import('../backtest/index.js').SweepMetrics,
+          workers,
+          signal,
+          ...(executor === undefined ? {} : { executor, dataRef, chunk }),
+          ...(sample === undefined ? {} : { sample }),
+          seed,
+          fixed,
+          engine: o.engine as 'auto' | 'vector' | 'event',
+          cash: c.cash,
+          sizing: c.sizing,
+          commission: c.commission,
+          slippageBps: c.slippageBps,
+          progress: o.json === true ? undefined : streamProgressSink(context.stderr),
+        }))
+        if (result === undefined) return
+        const csv = o.out !== undefined || run !== undefined ? api.columnsCsv(api.sweepColumns(result)) : ''
+        if (o.out !== undefined) {
+          const { writeFileAtomic } = lazy('../core/index.js') as typeof import('../core/index.js')
+          writeFileAtomic(o.out, csv)
+        }
+        if (run !== undefined) {
+          api.logSweep(run, result, { grid: Object.fromEntries(o.grid.map((g) => strategies().parseParamArg(g))), config: { symbol: c.symbols[0], timeframe: o.timeframe, cash: c.cash, commission: c.commission, slippageBps: c.slippageBps, ...Object.fromEntries(Object.entries(fixed).filter(([k]) => !(k in grid))) }, csv })
+          run.end()
+        }
+        const ranked = [...result.rows].sort((a, b) => rank(result.metric, b.metrics[result.metric], a.metrics[result.metric]))
+        if (o.json === true) {
+          return printJson(context, {
+            strategy: result.strategy,
+            bars: bars.time.length,
+            metric: result.metric,
+            engine: result.engine,
+            workers: result.workers,
+            executor: result.executor,
+            sets: result.rows.length,
+            skipped: result.skipped,
+            failed: result.failed,
+            elapsedMs: Math.round(result.elapsedMs),
+            best: result.best ?? null,
+            rows: result.rows,
+            ...(run === undefined ? {} : { runId: run.id, experiment: run.experimentId }),
+          })
+        }
+        const names = Object.keys(grid)
+        context.stdout.write(
+          formatTable(
+            [...names, result.metric, 'return', 'maxDD', 'trades'],
+            ranked.slice(0, top).map((r) => [...names.map((n) => String(r.params[n])), num(r.metrics[result.metric], 3), pct(r.metrics.totalReturn), pct(r.metrics.maxDrawdown), String(r.metrics.trades)]),
+          ),
+        )
+        context.stdout.write(
+          `${result.rows.length} parameter sets (${result.skipped.length} skipped${result.failed.length > 0 ? `, ${result.failed.length} failed` : ''}) on ${bars.time.length} bars, ${result.engine} engine, ${result.executor}, ${(result.elapsedMs / 1000).toFixed(1)} s${o.out === undefined ? '' : `; table → ${o.out}`}\n`,
+        )
+        for (const f of result.failed.slice(0, 5)) context.stdout.write(`failed: ${JSON.stringify(f.params)}: ${f.error}\n`)
+        if (result.failed.length > 5) context.stdout.write(`… and ${result.failed.length - 5} more failed sets (--json lists them all)\n`)
+        if (run !== undefined) context.stdout.write(`run: ${run.id} with ${result.rows.length + result.failed.length} child runs (experiment ${run.experimentId}; mtflow runs show ${run.id})\n`)
+      } finally {
+        await executor?.close()
       }
-      const names = Object.keys(grid)
-      context.stdout.write(
-        formatTable(
-          [...names, result.metric, 'return', 'maxDD', 'trades'],
-          ranked.slice(0, top).map((r) => [...names.map((n) => String(r.params[n])), num(r.metrics[result.metric], 3), pct(r.metrics.totalReturn), pct(r.metrics.maxDrawdown), String(r.metrics.trades)]),
-        ),
-      )
-      context.stdout.write(
-        `${result.rows.length} parameter sets (${result.skipped.length} skipped) on ${bars.time.length} bars, ${result.engine} engine, ${result.workers} worker(s), ${(result.elapsedMs / 1000).toFixed(1)} s${o.out === undefined ? '' : `; table → ${o.out}`}\n`,
-      )
-      if (run !== undefined) context.stdout.write(`run: ${run.id} with ${result.rows.length} child runs (experiment ${run.experimentId}; mtflow runs show ${run.id})\n`)
     })
 }
 

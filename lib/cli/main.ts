@@ -29,6 +29,7 @@ import { monitorCommand } from './monitor.js'
 import { alertsCommand } from './alerts.js'
 import { schedulerCommand } from './scheduler.js'
 import { championCommand } from './champion.js'
+import { workerCommand } from './worker.js'
 import type { CliContext } from './context.js'
 
 export function buildProgram(context: CliContext): Command {
@@ -47,7 +48,7 @@ export function buildProgram(context: CliContext): Command {
     context.home = resolveHome(root.opts<{ home?: string }>().home)
     context.verbose = root.opts<{ verbose?: boolean }>().verbose === true
   })
-  for (const make of [notebookCommand, kernelCommand, ingestCommand, importCommand, dataCommand, indicatorsCommand, pairsCommand, featuresCommand, datasetCommand, trainCommand, inferCommand, routerCommand, portfolioCommand, pipelineCommand, backtestCommand, sweepCommand, reportCommand, runsCommand, registryCommand, strategyCommand, selectCommand, automlCommand, modelsCommand, dashboardCommand, deployCommand, monitorCommand, alertsCommand, schedulerCommand, championCommand, serveCommand, lifecycleCommand, doctorCommand]) {
+  for (const make of [notebookCommand, kernelCommand, ingestCommand, importCommand, dataCommand, indicatorsCommand, pairsCommand, featuresCommand, datasetCommand, trainCommand, inferCommand, routerCommand, portfolioCommand, pipelineCommand, backtestCommand, sweepCommand, reportCommand, runsCommand, registryCommand, strategyCommand, selectCommand, automlCommand, modelsCommand, dashboardCommand, deployCommand, monitorCommand, alertsCommand, schedulerCommand, championCommand, workerCommand, serveCommand, lifecycleCommand, doctorCommand]) {
     const sub = make(context)
     sub.exitOverride()
     sub.configureOutput(program.configureOutput())

@@ -9,7 +9,7 @@ import { ConfigError, NotFoundError, Progress, type ProgressSink } from '../core
 import { backtest, backtestLineage, columnsCsv, flatMetrics, logBacktest, type BacktestResult, type FillModel } from '../backtest/index.js'
 import { resolveKey, sliceBars, tableParquet, type Bars, type TableColumn } from '../data/index.js'
 import { getStrategy, resolveParams, type Context, type OrderOptions, type OrderView, type Sizing, type Strategy } from '../strategy/index.js'
-import { Registry, Tracker } from '../track/index.js'
+import { openRegistry, openTracker } from '../track/index.js'
 import { modelBars, modelFeatureTable, modelLineage, modelProbabilityColumn, type ModelLineage } from './model-features.js'
 
 export interface ModelProbabilities {
@@ -41,7 +41,7 @@ function notAModel(home: string, ref: string, error: unknown): unknown {
   if (!(error instanceof NotFoundError) || ref.includes('@')) return error
   let kind: string
   try {
-    kind = new Tracker(home).getRun(ref).tags['mtflow.kind'] ?? 'tracked'
+    kind = openTracker(home).getRun(ref).tags['mtflow.kind'] ?? 'tracked'
   } catch {
     return error
   }
@@ -349,7 +349,7 @@ async function execute(home: string, options: GatedBacktestOptions, planned: Pla
     const source = resolveKey(home, { symbol, timeframe: p.timeframe, ...(p.sources[symbol] === undefined ? {} : { source: p.sources[symbol] }) }).source
     return { name: `${source}/${symbol}/${p.timeframe}`, source, bars: prepared.bars[symbol]! }
   })
-  const tracker = track ? new Tracker(home) : undefined
+  const tracker = track ? openTracker(home) : undefined
   const signalsFrom = p.model
   const run = tracker?.startRun({
     experiment: options.experiment ?? 'backtests',
@@ -414,7 +414,7 @@ export function expandSignalsFrom(home: string, text: string): { refs: string[];
   if (!name.endsWith('.*')) return { refs: [text], batch: false }
   const prefix = name.slice(0, -1)
   if (prefix === '.') throw new ConfigError(`--signals-from ${text}: a glob needs a prefix before ".*" (e.g. pairs-tree.*@1)`)
-  const registry = new Registry(home)
+  const registry = openRegistry(home)
   const names = registry.list('models').map((e) => e.name).filter((n) => n.startsWith(prefix))
   if (names.length === 0) throw new ConfigError(`--signals-from ${text}: no registered model's name starts with ${JSON.stringify(prefix)}`)
   const missing: string[] = []
@@ -486,7 +486,7 @@ export async function gatedBatch(home: string, options: GatedBatchOptions): Prom
   const plans: Plan[] = []
   for (const ref of refs) plans.push(await plan(home, { ...options, ref }))
   const threshold = plans[0]!.threshold
-  const tracker = new Tracker(home)
+  const tracker = openTracker(home)
   const label = options.pattern ?? refs.join(',')
   const parent = tracker.startRun({
     experiment: options.experiment ?? 'backtests',

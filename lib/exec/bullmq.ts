@@ -1,0 +1,235 @@
+// The bullmq executor: a batch becomes a BullMQ flow on Redis — one child job per item on the jobs
+// queue, run by `mtflow worker` processes anywhere, and a parent on the flows queue that gathers the
+// children's results when the last one ends. A job's id is the hash of its spec (the project version,
+// the kind, the context — strategy and source hash, options, data snapshot ids — and the item: params,
+// seed), so a result already computed within the week is reused, not run again. Children retry with
+// backoff; a worker that dies mid-job leaves it stalled and another takes it; a job whose code throws
+// fails alone (recorded with its error) and the rest finish. Aborting the batch (Ctrl-C) cancels
+// what has not started. If Redis loses the flow (restarted without persistence) the batch is submitted
+// again, reusing what survived, at most twice.
+
+import { randomUUID } from 'node:crypto'
+import { FlowProducer, Queue, QueueEvents } from 'bullmq'
+import type { Redis } from 'ioredis'
+import { canonicalJson, ConfigError, MtflowError, Progress, sha256 } from '../core/index.js'
+import { decodeValue, encodeValue } from './codec.js'
+import { checkKind } from './handlers.js'
+import { CancelledError } from './local.js'
+import { connectionOptions, connectRedis, FLOWS_QUEUE, JOBS_QUEUE, KEEP_SECONDS, keys, PREFIX, redactUrl, redisUrl } from './redis.js'
+import type { Batch, DataRef, Executor, Outcome } from './types.js'
+import { projectVersion } from './version.js'
+
+export interface BullmqOptions {
+  /** redis://host:port (default MTFLOW_REDIS_URL). */
+  redis?: string
+  /** Attempts per job (default 3) and the first backoff in ms (default 1000, doubling). */
+  attempts?: number
+  backoffMs?: number
+  /** How often the flow's state is read, ms (default 250). */
+  pollMs?: number
+  /** Called with a line when something worth telling happens (a flow lost and submitted again). */
+  onNotice?(line: string): void
+}
+
+/** What a job's data holds in Redis: the context's hash, its item (encoded), its flow. */
+export interface JobData {
+  ctx: string
+  item: string
+  flow: string
+}
+
+/** A batch's shared part as stored once under its hash. */
+export interface StoredContext {
+  version: string
+  kind: string
+  context: unknown
+  data: Record<string, DataRef>
+}
+
+/** What a flow's parent returns: each child's encoded value, or its failure. */
+export interface FlowResult {
+  values: Record<string, string>
+  failures: Record<string, string>
+}
+
+export class BullmqExecutor implements Executor {
+  readonly kind = 'bullmq' as const
+  readonly describe: string
+  private readonly jobs: Queue
+  private readonly flows: Queue
+  private readonly producer: FlowProducer
+
+  private constructor(
+    private readonly url: string,
+    private readonly redis: Redis,
+    private readonly options: BullmqOptions,
+  ) {
+    this.describe = redactUrl(url)
+    const connection = connectionOptions(url)
+    this.jobs = new Queue(JOBS_QUEUE, { connection, prefix: PREFIX })
+    this.flows = new Queue(FLOWS_QUEUE, { connection, prefix: PREFIX })
+    this.producer = new FlowProducer({ connection, prefix: PREFIX })
+    this.jobs.on('error', () => undefined)
+    this.flows.on('error', () => undefined)
+    this.producer.on('error', () => undefined)
+  }
+
+  /** Connects (a one-line error naming the URL within 5 s when Redis does not answer). */
+  static async connect(options: BullmqOptions = {}): Promise<BullmqExecutor> {
+    const url = redisUrl(options.redis)
+    return new BullmqExecutor(url, await connectRedis(url), options)
+  }
+
+  async run<I, R>(batch: Batch<I>): Promise<Outcome<R>[]> {
+    checkKind(batch.kind)
+    const label = batch.label ?? batch.kind
+    const data: Record<string, DataRef> = {}
+    for (const [name, input] of Object.entries(batch.data ?? {})) {
+      if (input.ref === undefined) throw new ConfigError(`series ${name} of ${label} is not in the lake: workers read data by snapshot id (import it first, or use the local executor)`)
+      data[name] = input.ref
+    }
+    const stored: StoredContext = { version: projectVersion(), kind: batch.kind, context: batch.context, data }
+    const storedText = encodeValue(stored)
+    const ctx = sha256(canonicalJson(JSON.parse(storedText)))
+    const items = batch.items.map((item) => encodeValue(item))
+    const ids = items.map((item) => sha256(`${ctx}\n${canonicalJson(JSON.parse(item))}`))
+    const progress = batch.progress === undefined ? undefined : new Progress({ label, total: ids.length, sink: batch.progress })
+    const found = new Map<string, Outcome<R>>()
+    for (let attempt = 0; ; attempt++) {
+      await this.reuse(ids, found, progress)
+      const pending = [...new Set(ids.filter((id) => !found.has(id)))]
+      if (pending.length === 0) break
+      // (Again on each attempt: a Redis that lost the flow lost this too.)
+      await this.redis.set(keys.context(ctx), storedText, 'EX', KEEP_SECONDS)
+      const lost = await this.runFlow(batch, ctx, pending, items, ids, found, progress)
+      if (!lost) break
+      if (attempt >= 2) throw new MtflowError(`${label}: Redis at ${this.describe} lost the flow three times (restarted without persistence?); ${found.size} of ${new Set(ids).size} results were gathered`)
+      this.options.onNotice?.(`${label}: Redis at ${this.describe} lost the flow (restarted?); submitting the ${pending.length - countIn(pending, found)} unfinished jobs again`)
+    }
+    progress?.finish()
+    return ids.map((id) => found.get(id)!)
+  }
+
+  /** Results computed before (by any submitter, within the week). */
+  private async reuse<R>(ids: readonly string[], found: Map<string, Outcome<R>>, progress: Progress | undefined): Promise<void> {
+    const unique = [...new Set(ids.filter((id) => !found.has(id)))]
+    for (let from = 0; from < unique.length; from += 500) {
+      const slice = unique.slice(from, from + 500)
+      const values = await this.redis.mget(slice.map(keys.result))
+      values.forEach((v, k) => {
+        if (v === null) return
+        found.set(slice[k]!, { ok: true, value: decodeValue(v) as R, reused: true })
+        progress?.tick(ids.filter((id) => id === slice[k]).length)
+      })
+    }
+  }
+
+  /** One flow for the pending jobs; true when Redis lost it before it ended. */
+  private async runFlow<I, R>(batch: Batch<I>, ctx: string, pending: string[], items: string[], ids: string[], found: Map<string, Outcome<R>>, progress: Progress | undefined): Promise<boolean> {
+    const label = batch.label ?? batch.kind
+    const itemOf = new Map<string, string>()
+    ids.forEach((id, k) => itemOf.set(id, items[k]!))
+    await this.clearStale(pending)
+    const flow = `flow-${randomUUID()}`
+    const counts = new Map<string, number>()
+    for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1)
+    const events = new QueueEvents(JOBS_QUEUE, { connection: connectionOptions(this.url), prefix: PREFIX })
+    events.on('error', () => undefined)
+    const waiting = new Set(pending)
+    events.on('completed', ({ jobId }) => {
+      if (waiting.delete(jobId)) progress?.tick(counts.get(jobId) ?? 1)
+    })
+    let aborted = false
+    const onAbort = () => {
+      aborted = true
+    }
+    batch.signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      await events.waitUntilReady()
+      await this.producer.add({
+        name: batch.kind,
+        queueName: FLOWS_QUEUE,
+        data: { label, jobs: pending.length },
+        opts: { jobId: flow, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } },
+        children: pending.map((id) => ({
+          name: batch.kind,
+          queueName: JOBS_QUEUE,
+          data: { ctx, item: itemOf.get(id)!, flow } satisfies JobData,
+          opts: {
+            jobId: id,
+            attempts: this.options.attempts ?? 3,
+            backoff: { type: 'exponential', delay: this.options.backoffMs ?? 1000 },
+            removeOnComplete: true,
+            removeOnFail: true,
+            ignoreDependencyOnFailure: true,
+          },
+        })),
+      })
+      for (;;) {
+        if (aborted || batch.signal?.aborted === true) {
+          const finished = await this.cancel(flow, pending)
+          throw new CancelledError(`${label} cancelled: ${finished} of ${pending.length} jobs had finished (their results are kept for a re-run)`)
+        }
+        const job = await this.flows.getJob(flow)
+        if (job === undefined || job === null) return true
+        const state = await job.getState()
+        if (state === 'completed') {
+          const result = job.returnvalue as FlowResult
+          for (const id of pending) {
+            const v = result.values[id]
+            const f = result.failures[id]
+            if (v !== undefined) found.set(id, { ok: true, value: decodeValue(v) as R })
+            else found.set(id, { ok: false, error: f ?? 'the job ended without a result' })
+          }
+          return false
+        }
+        if (state === 'failed') throw new MtflowError(`${label}: gathering the results failed: ${job.failedReason}`)
+        await sleep(this.options.pollMs ?? 250)
+      }
+    } finally {
+      batch.signal?.removeEventListener('abort', onAbort)
+      await events.close().catch(() => undefined)
+    }
+  }
+
+  /**
+   * Jobs left under these ids by an earlier flow that did not finish them (cancelled, failed, or a
+   * submitter that died): removed, so the new flow's children can take the ids.
+   */
+  private async clearStale(ids: readonly string[]): Promise<void> {
+    for (let from = 0; from < ids.length; from += 500) {
+      const slice = ids.slice(from, from + 500)
+      const pipeline = this.redis.pipeline()
+      for (const id of slice) pipeline.exists(keys.job(id))
+      const exists = (await pipeline.exec()) ?? []
+      for (const [k, [, n]] of exists.entries()) {
+        if (n !== 1) continue
+        const id = slice[k]!
+        const removed = await this.jobs.remove(id).catch(() => 0)
+        if (removed !== 1) throw new MtflowError(`job ${id.slice(0, 12)} is running for another submitter right now; wait for it to end and run again`)
+      }
+    }
+  }
+
+  /** Marks the flow cancelled, removes what has not started; how many had finished. */
+  private async cancel(flow: string, pending: readonly string[]): Promise<number> {
+    await this.redis.set(keys.cancel(flow), '1', 'EX', 24 * 3600)
+    for (const id of pending) await this.jobs.remove(id).catch(() => 0)
+    await this.flows.remove(flow, { removeChildren: true }).catch(() => 0)
+    const values = await this.redis.mget(pending.map(keys.result))
+    return values.filter((v) => v !== null).length
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.jobs.close(), this.flows.close(), this.producer.close()]).catch(() => undefined)
+    this.redis.disconnect()
+  }
+}
+
+function countIn(ids: readonly string[], found: Map<string, unknown>): number {
+  return ids.filter((id) => found.has(id)).length
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

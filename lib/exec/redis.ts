@@ -1,0 +1,91 @@
+// Redis for the bullmq executor and `mtflow worker`: one URL (--redis, else MTFLOW_REDIS_URL), checked
+// within 5 s, and the names everything lives under.
+
+import { Redis, type RedisOptions } from 'ioredis'
+import { ConfigError } from '../core/index.js'
+
+/** BullMQ's key prefix for mtflow's queues (keys `mtflow:jobs:…`, `mtflow:flows:…`). */
+export const PREFIX = 'mtflow'
+/** The queue of jobs (one item each) and the queue of flows (a batch's parent, which gathers results). */
+export const JOBS_QUEUE = 'jobs'
+export const FLOWS_QUEUE = 'flows'
+
+export const keys = {
+  context: (hash: string) => `${PREFIX}:x:ctx:${hash}`,
+  result: (id: string) => `${PREFIX}:x:result:${id}`,
+  cancel: (flow: string) => `${PREFIX}:x:cancel:${flow}`,
+  job: (id: string) => `${PREFIX}:${JOBS_QUEUE}:${id}`,
+}
+
+/** Contexts and results are kept a week (a re-run within it reuses them). */
+export const KEEP_SECONDS = 7 * 24 * 3600
+
+/** The URL as it may be printed: without a password. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password !== '') u.password = '***'
+    return u.toString().replace(/\/$/, '')
+  } catch {
+    return url.slice(0, 200)
+  }
+}
+
+export function redisUrl(given: string | undefined): string {
+  const url = given ?? process.env.MTFLOW_REDIS_URL
+  if (url === undefined || url === '') throw new ConfigError('the bullmq executor needs a Redis URL: --redis redis://host:6379 or MTFLOW_REDIS_URL')
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    throw new ConfigError(`--redis must be a redis:// or rediss:// URL (received ${JSON.stringify(url.slice(0, 200))})`)
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new ConfigError(`--redis must be a redis:// or rediss:// URL (received ${JSON.stringify(redactUrl(url))})`)
+  return url
+}
+
+/** Options BullMQ needs on every connection (blocking commands wait for as long as they must). */
+export function connectionOptions(url: string): RedisOptions {
+  const u = new URL(url)
+  return {
+    host: u.hostname,
+    port: u.port === '' ? 6379 : Number(u.port),
+    ...(u.username === '' ? {} : { username: decodeURIComponent(u.username) }),
+    ...(u.password === '' ? {} : { password: decodeURIComponent(u.password) }),
+    ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) || 0 } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    maxRetriesPerRequest: null,
+    connectTimeout: 5000,
+    // Back off to 2 s between reconnection attempts (a restarted Redis is found again).
+    retryStrategy: (times: number) => Math.min(2000, 100 * times),
+  }
+}
+
+/** A connection that answered PING within `ms`; a one-line ConfigError naming the URL otherwise. */
+export async function connectRedis(url: string, ms = 5000): Promise<Redis> {
+  const client = new Redis({ ...connectionOptions(url), lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null })
+  let last = ''
+  client.on('error', (error: Error) => {
+    last = error.message
+  })
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([
+      client.connect().then(() => client.ping()),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('no answer')), ms)
+      }),
+    ])
+  } catch (error) {
+    client.disconnect()
+    const why = last || (error instanceof Error ? error.message : String(error))
+    throw new ConfigError(`cannot reach Redis at ${redactUrl(url)} within ${Math.round(ms / 1000)} s (${why}); start redis-server or give --redis / MTFLOW_REDIS_URL`)
+  } finally {
+    clearTimeout(timer)
+  }
+  client.disconnect()
+  // The lasting connection: reconnects on its own (a restarted Redis), commands wait meanwhile.
+  const lasting = new Redis(connectionOptions(url))
+  lasting.on('error', () => undefined)
+  return lasting
+}

@@ -1,0 +1,4 @@
+// A job thread: TypeScript through tsx's require hook (the hook the mtflow CLI uses), then thread.ts.
+'use strict'
+require('tsx/cjs/api').register()
+require('./thread.ts')
