@@ -4,10 +4,11 @@
 // Prado 2014) and the probability of backtest overfitting by CSCV (Bailey et al. 2016).
 
 import { ConfigError, Progress, type ProgressSink } from '../core/index.js'
-import { backtest, type BacktestOptions, type BacktestResult } from '../backtest/index.js'
+import { backtest, seriesOf, type BacktestOptions, type BacktestResult } from '../backtest/index.js'
 import type { Bars } from '../data/index.js'
+import type { DataRef, Executor } from '../exec/types.js'
 import { deflatedSharpe, performanceMetrics, probabilityOfBacktestOverfitting, returnMoments, returnsOf, type DeflatedSharpe, type Performance, type PboResult } from '../stats/index.js'
-import type { Strategy } from '../strategy/index.js'
+import { strategyRefOf, type Strategy, type StrategyRef } from '../strategy/index.js'
 import { spaceFromParamSpace, type SpaceSpec } from './space.js'
 import { createStudy } from './study.js'
 import type { Sampler } from './types.js'
@@ -36,6 +37,18 @@ export interface WalkForwardOptimizeOptions extends Omit<BacktestOptions, 'param
   /** CSCV blocks (default 16). */
   pboPartitions?: number
   progress?: ProgressSink
+  /**
+   * Run the windows as jobs on an executor (lib/exec: local threads, or `mtflow worker` processes through
+   * BullMQ); the report is the same, bit for bit, as in this thread. Needs a built-in strategy or
+   * `strategyFile`, bars given as a record, and a seed (not a sampler function).
+   */
+  executor?: Executor
+  /** The file the strategy was loaded from (how a worker loads it). */
+  strategyFile?: string
+  /** Each symbol's bars as workers elsewhere find them (lake query and snapshot id): the bullmq executor needs them. */
+  dataRefs?: Readonly<Record<string, DataRef>>
+  /** Aborting cancels the windows not yet run (executor only). */
+  signal?: AbortSignal
 }
 
 export interface WalkForwardWindow {
@@ -81,9 +94,8 @@ export async function walkForwardOptimize(o: WalkForwardOptimizeOptions): Promis
   if (starts.length === 0) throw new ConfigError(`${time.length} bars hold no window of ${o.inSample} in sample + ${o.outOfSample} out of sample`)
   const space = o.space ?? (spaceFromParamSpace(o.strategy.params as never) as unknown as SpaceSpec)
   const progress = new Progress({ sink: o.progress, total: starts.length * nTrials, label: 'walk-forward' })
-  // The backtests report nothing of their own: the walk-forward's progress is per trial.
-  const runs = { ...o, progress: undefined }
-  const value = (r: BacktestResult) => r.metrics[metric] as number
+  const results: WindowRun[] = o.executor === undefined ? [] : await windowsOnExecutor(o, o.executor, starts, space, nTrials, metric, progress)
+  if (o.executor === undefined) for (const [w, oosStart] of starts.entries()) results.push(await runWindow(o, w, oosStart, time, space, nTrials, metric, () => progress.tick()))
   const periods = o.periodsPerYear
   const windows: WalkForwardWindow[] = []
   const trialSharpes: number[] = []
@@ -92,54 +104,22 @@ export async function walkForwardOptimize(o: WalkForwardOptimizeOptions): Promis
   const stitched: number[] = []
   let ppy = periods ?? NaN
   let level = o.cash ?? 100_000
-  for (const [w, oosStart] of starts.entries()) {
-    const isStart = o.anchored === true ? 0 : oosStart - o.inSample
-    const isRange = { start: time[isStart]!, end: time[oosStart - 1]! }
-    const sampler = o.sampler?.(w)
-    const study = createStudy({ direction: 'maximize', space, ...(sampler === undefined ? { seed: (o.seed ?? 0) + w } : { sampler }) })
-    await study.optimize(
-      (trial) => {
-        const params = trial.params as Record<string, number>
-        const r = backtest({ ...runs, params, ...isRange })
-        if (Number.isNaN(ppy)) ppy = r.periodsPerYear
-        const s = r.metrics.sharpe
-        if (Number.isFinite(s)) trialSharpes.push(s / Math.sqrt(r.periodsPerYear))
-        tried.set(JSON.stringify(params), params)
-        return value(r)
-      },
-      { nTrials, onTrial: () => progress.tick() },
-    )
-    const complete = study.trials.filter((t) => t.state === 'complete' && Number.isFinite(t.values?.[0]))
-    if (complete.length === 0) throw new ConfigError(`window ${w + 1}: no trial gave a finite ${metric} (e.g. every parameter set failed validation or never traded)`)
-    const best = complete.reduce((a, b) => (b.values![0]! > a.values![0]! ? b : a))
-    const params = best.params as Record<string, number>
-    // Out of sample: from enough bars before the window for the strategy's warm-up, positions closed at its end.
-    const oosEnd = Math.min(time.length, oosStart + o.outOfSample) - 1
-    const warm = Math.max(0, oosStart - Math.max(1, o.strategy.warmup(params as never)))
-    const r = backtest({ ...runs, params, start: time[warm]!, end: time[oosEnd]!, closeAtEnd: true })
-    const from = r.time.findIndex((t) => t >= time[oosStart]!)
-    const equity = r.equity.subarray(Math.max(0, from - 1))
-    const seg = equity.length >= 2 ? performanceMetrics(equity, { periodsPerYear: periods ?? r.periodsPerYear }) : undefined
+  for (const r of results) {
+    if (Number.isNaN(ppy)) ppy = r.firstPeriodsPerYear
+    trialSharpes.push(...r.trialSharpes)
+    for (const params of r.tried) tried.set(JSON.stringify(params), params)
     // Chain: this window's returns applied to the level the last one ended on.
+    const { time: t, equity } = r.oos
     if (windows.length === 0) {
-      stitchedTime.push(r.time[Math.max(0, from - 1)]!)
+      stitchedTime.push(t[0]!)
       stitched.push(level)
     }
     for (let i = 1; i < equity.length; i++) {
       level *= equity[i]! / equity[i - 1]!
-      stitchedTime.push(r.time[Math.max(0, from - 1) + i]!)
+      stitchedTime.push(t[i]!)
       stitched.push(level)
     }
-    windows.push({
-      inSample: isRange,
-      outOfSample: { start: time[oosStart]!, end: time[oosEnd]! },
-      params,
-      isMetric: best.values![0]!,
-      oosMetric: seg === undefined ? NaN : (seg[metric] as number),
-      trials: study.trials.length,
-      failedTrials: study.trials.filter((t) => t.state === 'failed').length,
-      history: complete.map((t) => ({ params: t.params as Record<string, number>, value: t.values![0]! })),
-    })
+    windows.push(r.window)
   }
   progress.finish()
   const equity = Float64Array.from(stitched)
@@ -151,6 +131,110 @@ export async function walkForwardOptimize(o: WalkForwardOptimizeOptions): Promis
   const dsr = trialSharpes.length >= 2 && returns.length >= 3 ? deflatedSharpe({ ...returnMoments(returns), trialSharpes }) : undefined
   const pbo = (o.pboConfigs ?? 32) > 0 && tried.size >= 2 ? overfitting(o, [...tried.values()], o.pboConfigs ?? 32, o.pboPartitions ?? 16, time) : undefined
   return { metric, windows, time: Float64Array.from(stitchedTime), equity, outOfSample, isMean, oosMean, efficiency: oosMean / isMean, nTrials: windows.reduce((a, w) => a + w.trials, 0), deflatedSharpe: dsr, pbo, periodsPerYear: annual }
+}
+
+/** One window: its search in sample, the winner out of sample, and what the report gathers from it. */
+export interface WindowRun {
+  window: WalkForwardWindow
+  /** Each finite trial Sharpe, per period, in the order tried. */
+  trialSharpes: number[]
+  /** The parameter sets tried, in the order first tried. */
+  tried: Record<string, number>[]
+  /** The periods per year of the window's first trial (NaN when it ran none). */
+  firstPeriodsPerYear: number
+  /** The out-of-sample equity from the bar before the window (the chain's link). */
+  oos: { time: Float64Array; equity: Float64Array }
+}
+
+export async function runWindow(o: WalkForwardOptimizeOptions, w: number, oosStart: number, time: Float64Array, space: SpaceSpec, nTrials: number, metric: WalkForwardMetric, onTrial: () => void): Promise<WindowRun> {
+  // The backtests report nothing of their own: the walk-forward's progress is per trial.
+  const runs = { ...o, progress: undefined, executor: undefined, signal: undefined }
+  const value = (r: BacktestResult) => r.metrics[metric] as number
+  const isStart = o.anchored === true ? 0 : oosStart - o.inSample
+  const isRange = { start: time[isStart]!, end: time[oosStart - 1]! }
+  const sampler = o.sampler?.(w)
+  const study = createStudy({ direction: 'maximize', space, ...(sampler === undefined ? { seed: (o.seed ?? 0) + w } : { sampler }) })
+  const trialSharpes: number[] = []
+  const tried = new Map<string, Record<string, number>>()
+  let firstPeriodsPerYear = NaN
+  await study.optimize(
+    (trial) => {
+      const params = trial.params as Record<string, number>
+      const r = backtest({ ...runs, params, ...isRange })
+      if (Number.isNaN(firstPeriodsPerYear)) firstPeriodsPerYear = r.periodsPerYear
+      const s = r.metrics.sharpe
+      if (Number.isFinite(s)) trialSharpes.push(s / Math.sqrt(r.periodsPerYear))
+      tried.set(JSON.stringify(params), params)
+      return value(r)
+    },
+    { nTrials, onTrial },
+  )
+  const complete = study.trials.filter((t) => t.state === 'complete' && Number.isFinite(t.values?.[0]))
+  if (complete.length === 0) throw new ConfigError(`window ${w + 1}: no trial gave a finite ${metric} (e.g. every parameter set failed validation or never traded)`)
+  const best = complete.reduce((a, b) => (b.values![0]! > a.values![0]! ? b : a))
+  const params = best.params as Record<string, number>
+  // Out of sample: from enough bars before the window for the strategy's warm-up, positions closed at its end.
+  const oosEnd = Math.min(time.length, oosStart + o.outOfSample) - 1
+  const warm = Math.max(0, oosStart - Math.max(1, o.strategy.warmup(params as never)))
+  const r = backtest({ ...runs, params, start: time[warm]!, end: time[oosEnd]!, closeAtEnd: true })
+  const from = Math.max(0, r.time.findIndex((t) => t >= time[oosStart]!) - 1)
+  const equity = r.equity.slice(from)
+  const seg = equity.length >= 2 ? performanceMetrics(equity, { periodsPerYear: o.periodsPerYear ?? r.periodsPerYear }) : undefined
+  return {
+    window: {
+      inSample: isRange,
+      outOfSample: { start: time[oosStart]!, end: time[oosEnd]! },
+      params,
+      isMetric: best.values![0]!,
+      oosMetric: seg === undefined ? NaN : (seg[metric] as number),
+      trials: study.trials.length,
+      failedTrials: study.trials.filter((t) => t.state === 'failed').length,
+      history: complete.map((t) => ({ params: t.params as Record<string, number>, value: t.values![0]! })),
+    },
+    trialSharpes,
+    tried: [...tried.values()],
+    firstPeriodsPerYear,
+    oos: { time: r.time.slice(from, from + equity.length), equity },
+  }
+}
+
+/** What every window job of a walk-forward shares (lib/tune/jobs.ts). */
+export interface WindowJobContext {
+  strategy: StrategyRef
+  /** The options, JSON: no strategy object, data, sampler or progress. */
+  options: Omit<WalkForwardOptimizeOptions, 'strategy' | 'data' | 'sampler' | 'progress' | 'executor' | 'signal' | 'dataRefs' | 'strategyFile'>
+  space: SpaceSpec
+  nTrials: number
+  metric: WalkForwardMetric
+}
+
+async function windowsOnExecutor(o: WalkForwardOptimizeOptions, executor: Executor, starts: number[], space: SpaceSpec, nTrials: number, metric: WalkForwardMetric, progress: Progress): Promise<WindowRun[]> {
+  if (o.sampler !== undefined) throw new ConfigError('a walk-forward on an executor takes a seed, not a sampler function (a function cannot cross threads)')
+  if (typeof o.data === 'function') throw new ConfigError('a walk-forward on an executor needs its bars as a record { SYMBOL: bars } (a loader function cannot cross threads)')
+  const ref = strategyRefOf(o.strategy, o.strategyFile)
+  if (ref === undefined) throw new ConfigError(`a walk-forward on ${executor.describe} needs a built-in strategy or strategyFile (an object cannot cross threads)`)
+  const { strategy: _s, data: _d, sampler: _p, progress: _g, executor: _e, signal: _x, dataRefs: _r, strategyFile: _f, ...options } = o
+  const data: Record<string, { series: ReturnType<typeof seriesOf>; ref?: DataRef }> = {}
+  for (const symbol of o.symbols) {
+    const bars = (o.data as Record<string, Bars>)[symbol]
+    if (bars === undefined) throw new ConfigError(`no bars for ${symbol} ${o.timeframe}`)
+    const r = o.dataRefs?.[symbol]
+    data[symbol] = { series: seriesOf(bars), ...(r === undefined ? {} : { ref: r }) }
+  }
+  const context: WindowJobContext = { strategy: ref, options, space, nTrials, metric }
+  const outcomes = await executor.run<{ w: number; oosStart: number }, WindowRun>({
+    kind: 'tune.walkForwardWindow',
+    label: 'walk-forward',
+    context,
+    data,
+    items: starts.map((oosStart, w) => ({ w, oosStart })),
+    ...(o.signal === undefined ? {} : { signal: o.signal }),
+    progress: { update: (state) => progress.set((state.done ?? 0) * nTrials) },
+  })
+  return outcomes.map((r, w) => {
+    if (!r.ok) throw new ConfigError(`walk-forward window ${w + 1}: ${r.error}`)
+    return r.value
+  })
 }
 
 /** The bar times of the first subscription (the windows are cut on them). */

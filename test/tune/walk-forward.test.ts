@@ -11,6 +11,7 @@ import { readBarsCsv } from '../../lib/data/index.js'
 import { getStrategy } from '../../lib/strategy/index.js'
 import { gridSampler, intRange } from '../../lib/tune/index.js'
 import { walkForwardOptimize } from '../../lib/tune/walk-forward.js'
+import { LocalExecutor } from '../../lib/exec/index.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const spx = readBarsCsv(join(ROOT, 'data/samples/sp500-daily-2000-2020.csv'), { symbol: 'SPX', timeframe: '1d' })
@@ -74,4 +75,39 @@ describe('walkForwardOptimize', () => {
     await expect(walkForwardOptimize({ data: { SPX: spx }, symbols: ['SPX'], timeframe: '1d', strategy: smaCross, inSample: 6000, outOfSample: 500 })).rejects.toThrow(/5\d{3} bars hold no window of 6000 in sample \+ 500 out of sample/)
     await expect(walkForwardOptimize({ data: { SPX: spx }, symbols: ['SPX'], timeframe: '1d', strategy: smaCross, inSample: 10, outOfSample: 500 })).rejects.toThrow(/inSample must be an integer number of bars ≥ 20 \(received 10\)/)
   })
+
+  it('gives the same report, bit for bit, with its windows as jobs on worker threads', async () => {
+    const options = { data: { SPX: spx }, symbols: ['SPX'], timeframe: '1d', fills: { takerRate: 0.0005 }, cash: 100_000, strategy: smaCross, inSample: 1000, outOfSample: 750, space: { fast: intRange(5, 30), slow: intRange(40, 150) }, seed: 7, nTrials: 6, pboConfigs: 6, pboPartitions: 4 }
+    const here = await walkForwardOptimize(options)
+    const executor = new LocalExecutor(2)
+    const ticks: number[] = []
+    const there = await walkForwardOptimize({ ...options, executor, progress: { update: (s) => ticks.push(s.done) } })
+    expect(sameBits(there, here)).toBe('')
+    expect(here.windows.length).toBeGreaterThan(3)
+    // Progress counted trials as the windows came back, up to all of them.
+    expect(ticks.at(-1)).toBe(here.nTrials)
+    // A strategy object that is not a built-in cannot cross threads: said, not silently run here.
+    await expect(walkForwardOptimize({ ...options, strategy: { ...smaCross, name: 'copy' }, executor })).rejects.toThrow('needs a built-in strategy or strategyFile')
+    await expect(walkForwardOptimize({ ...options, sampler: () => gridSampler(), executor })).rejects.toThrow('takes a seed, not a sampler function')
+  })
 })
+
+/** '' when every number of the two reports has the same bits (NaN included); else the first path that differs. */
+function sameBits(a: unknown, b: unknown, path = 'report'): string {
+  if (typeof a === 'number' && typeof b === 'number') return Object.is(a, b) ? '' : `${path}: ${a} vs ${b}`
+  if (a instanceof Float64Array && b instanceof Float64Array) {
+    if (a.length !== b.length) return `${path}: length ${a.length} vs ${b.length}`
+    for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return `${path}[${i}]: ${a[i]} vs ${b[i]}`
+    return ''
+  }
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)])
+    for (const k of keys) {
+      const d = sameBits((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`)
+      if (d !== '') return d
+    }
+    return ''
+  }
+  return a === b ? '' : `${path}: ${String(a)} vs ${String(b)}`
+}
+
