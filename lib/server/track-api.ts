@@ -46,11 +46,13 @@ export function trackRoutes(deps: TrackApiDeps): Hono {
       tags: optionalRecord(b.tags, 'tags', ['string']) as Record<string, string> | undefined,
       parentRunId: optionalText(b.parentRunId, 'parentRunId'),
       lineage: optionalObject(b.lineage, 'lineage') as Lineage | undefined,
+      // Recorded as the run's host and pid (startRun checks them); the server's own are meaningless here.
+      origin: optionalObject(b.origin, 'origin') as StartRunOptions['origin'],
+      // The client keeps the run's heartbeat (POST …/heartbeat): a timer in this process would keep an
+      // abandoned run alive for as long as the server runs, and the run is judged by those beats alone.
+      heartbeat: false,
     }
     const run = tracker.startRun(options)
-    // The client keeps the run's heartbeat (POST …/heartbeat): the handle's own timer, in this process,
-    // would keep an abandoned run alive for as long as the server runs.
-    stopHeartbeat(run)
     return sendJson(c, tracker.getRun(run.id))
   })
 
@@ -280,11 +282,4 @@ export function decodeRegisterBody(bytes: Uint8Array): { options: Record<string,
   }
   if (at !== bytes.length) throw new ConfigError(`the registration body has ${bytes.length - at} bytes past its files`)
   return { options, files }
-}
-
-/** Stop the server-side heartbeat of a run a remote client started (the client keeps it; see POST /runs). */
-function stopHeartbeat(run: object): void {
-  // ActiveRun keeps its timer private and offers no way to stop it short of ending the run.
-  const timer = (run as { timer?: ReturnType<typeof setInterval> }).timer
-  if (timer !== undefined) clearInterval(timer)
 }

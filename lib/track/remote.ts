@@ -30,6 +30,11 @@ export interface RemoteTrackingOptions {
   connectTimeoutMs?: number
   /** Milliseconds any later request may take, plus one per KiB it uploads (default 60,000). */
   timeoutMs?: number
+  /**
+   * Milliseconds between a live run's heartbeats to the server (default 10,000). The server marks a run
+   * FAILED once it has heard none for its staleMs (default 120,000), so keep this well below that.
+   */
+  heartbeatMs?: number
 }
 
 /** The tracker of `home`, or of the server named by MTFLOW_TRACKING_URI when it is set. */
@@ -107,10 +112,11 @@ class TrackingClient {
 
   /** Fire and forget (the heartbeat): never blocks, never throws. */
   sendAsync(method: string, path: string): void {
-    fetch(`${this.url}${path}`, { method, headers: this.headers(), signal: AbortSignal.timeout(this.timeoutMs) }).then(
-      (res) => res.arrayBuffer(),
-      () => undefined,
-    )
+    // One catch for both steps: a body cut off (the server killed mid-answer) must not become an
+    // unhandled rejection, which would end the client's process.
+    fetch(`${this.url}${path}`, { method, headers: this.headers(), signal: AbortSignal.timeout(this.timeoutMs) })
+      .then((res) => res.arrayBuffer())
+      .catch(() => undefined)
   }
 
   private headers(contentType?: string): Record<string, string> {
@@ -234,7 +240,10 @@ export class RemoteTracker extends Tracker {
   private pendingCount = 0
 
   constructor(home: string | undefined, options: RemoteTrackingOptions) {
-    super(home)
+    const heartbeatMs = options.heartbeatMs ?? 10_000
+    if (!Number.isInteger(heartbeatMs) || heartbeatMs < 1) throw new ConfigError(`heartbeatMs must be an integer ≥ 1 (received ${String(options.heartbeatMs)})`)
+    // staleMs is the server's to apply; this one only has to exceed heartbeatMs.
+    super(home, { heartbeatMs, staleMs: Math.max(120_000, 2 * heartbeatMs) })
     this.client = new TrackingClient(options)
     this.url = this.client.url
     this.batchSize = options.batchSize ?? 1000
@@ -260,10 +269,11 @@ export class RemoteTracker extends Tracker {
   override startRun(options: StartRunOptions = {}): ActiveRun {
     const batch = checkBatch({ params: options.params, tags: options.tags })
     if (options.parentRunId !== undefined) this.flush(options.parentRunId)
-    // Where the run is made (host and process, for the server's stale-run check once it records them).
-    const origin = { host: hostname(), pid: process.pid }
+    // Where the run is made: the server records this host and process as the run's, and judges the run by
+    // the heartbeats this handle's timer posts (beat below), every heartbeatMs until the run ends.
+    const origin = options.origin ?? { host: hostname(), pid: process.pid }
     const run = decodeSummary(this.client.json<Run>('POST', '/api/track/runs', { json: { ...options, params: batch.params, tags: batch.tags, origin } }))
-    return new ActiveRun(this, run.info, run.params)
+    return new ActiveRun(this, run.info, run.params, options.heartbeat !== false)
   }
 
   override logChildRuns(parentRunId: string, children: readonly ChildRun[]): string[] {

@@ -9,7 +9,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, sta
 import { hostname } from 'node:os'
 import { join, relative, sep } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { ConfigError, CorruptFileError, DataError, NotFoundError, paramsHash, readFileInside, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
+import { ConfigError, CorruptFileError, DataError, NotFoundError, paramsHash, preview, readFileInside, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
 import { appendRecords, countTorn, decodeValue, readRecords } from './jsonl.js'
 import { fromSnapshot, toSnapshot, type Snapshot } from './snapshot.js'
 import { checkBatch, type CheckedBatch } from './validate.js'
@@ -36,8 +36,12 @@ export interface TrackerOptions {
   /**
    * A RUNNING run whose heartbeat is older than this (ms) is marked FAILED. On the same host, a run whose
    * process is gone is marked at once; one whose process is alive only after 30 × staleMs (pid reuse).
+   * A run whose heartbeat a remote client keeps (started with `heartbeat: false`) is judged by its
+   * heartbeat alone, wherever its client says it runs.
    */
   staleMs?: number
+  /** The clock staleness is judged by (epoch ms; default Date.now): tests move it past staleMs. */
+  now?: () => number
 }
 
 export interface StartRunOptions {
@@ -47,6 +51,22 @@ export interface StartRunOptions {
   tags?: Readonly<Record<string, string>>
   parentRunId?: string
   lineage?: Lineage
+  /**
+   * The process the run is made for, when not this one: the server records a remote client's host and pid
+   * (default: this host and process).
+   */
+  origin?: RunOrigin
+  /**
+   * false: this process keeps no heartbeat for the run — its client does, through Tracker.beat (the server
+   * for a RemoteTracker). The run is then judged stale by its heartbeat's age only, never by its pid.
+   */
+  heartbeat?: boolean
+}
+
+/** Where a run is made: a host name and a process id on it. */
+export interface RunOrigin {
+  host: string
+  pid: number
 }
 
 /** A finished child run logged in bulk (see Tracker.logChildRuns). */
@@ -100,13 +120,17 @@ export class Tracker {
   readonly root: string
   readonly heartbeatMs: number
   readonly staleMs: number
+  private readonly now: () => number
   private readonly runDirs = new Map<string, string>()
+  /** Runs whose heartbeat file says a remote client keeps it (fixed when the run starts). */
+  private readonly remoteKept = new Map<string, boolean>()
 
   constructor(home?: string, options: TrackerOptions = {}) {
     this.home = resolveHome(home)
     this.root = join(this.home, 'runs')
     this.heartbeatMs = options.heartbeatMs ?? 10_000
     this.staleMs = options.staleMs ?? 120_000
+    this.now = options.now ?? Date.now
     if (!(this.heartbeatMs > 0) || !(this.staleMs > this.heartbeatMs)) {
       throw new ConfigError(`staleMs must exceed heartbeatMs > 0 (received heartbeatMs ${this.heartbeatMs}, staleMs ${this.staleMs})`)
     }
@@ -176,6 +200,9 @@ export class Tracker {
 
   /** Create a RUNNING run and return its handle (which keeps the heartbeat until `end`). */
   startRun(options: StartRunOptions = {}): ActiveRun {
+    const origin = checkOrigin(options.origin)
+    if (options.heartbeat !== undefined && typeof options.heartbeat !== 'boolean') throw new ConfigError(`heartbeat must be true or false (received ${preview(options.heartbeat)})`)
+    const remote = options.heartbeat === false
     const experiment = this.experiment(options.experiment ?? DEFAULT_EXPERIMENT)
     const batch = checkBatch({ params: options.params, tags: options.tags })
     if (options.parentRunId !== undefined) this.runDir(options.parentRunId)
@@ -191,13 +218,15 @@ export class Tracker {
       status: 'RUNNING',
       startTime: Date.now(),
       ...(options.parentRunId === undefined ? {} : { parentRunId: options.parentRunId }),
-      host: hostname(),
-      pid: process.pid,
+      host: origin?.host ?? hostname(),
+      pid: origin?.pid ?? process.pid,
       lineage,
     }
-    writeFileSync(join(dir, 'heartbeat'), `${JSON.stringify({ pid: process.pid, host: info.host })}\n`)
+    // `remote`: the heartbeat is kept by a client elsewhere, so its pid means nothing on this machine.
+    writeFileSync(join(dir, 'heartbeat'), `${JSON.stringify({ pid: info.pid, host: info.host, ...(remote ? { remote: true } : {}) })}\n`)
+    this.remoteKept.set(runId, remote)
     this.appendIndex(experiment.id, this.writeRunFolder(dir, info, batch, true))
-    return new ActiveRun(this, info, batch.params)
+    return new ActiveRun(this, info, batch.params, !remote)
   }
 
   /**
@@ -555,11 +584,15 @@ export class Tracker {
     })
   }
 
-  /** Why a RUNNING run counts as abandoned, or undefined while its process still beats. */
-  staleReason(info: RunInfo, now = Date.now()): string | undefined {
+  /**
+   * Why a RUNNING run counts as abandoned, or undefined while its process still beats. A run a remote
+   * client keeps the heartbeat of is judged by the heartbeat alone: its client's host name may equal this
+   * one's without being this machine, so its pid says nothing here.
+   */
+  staleReason(info: RunInfo, now = this.now()): string | undefined {
     const beat = this.lastBeat(info)
     const age = now - beat
-    if (info.host === hostname()) {
+    if (info.host === hostname() && !this.isRemoteKept(info)) {
       if (!processAlive(info.pid)) return `process ${info.pid} on ${info.host} is gone (last heartbeat ${new Date(beat).toISOString()})`
       if (age > 30 * this.staleMs) return `no heartbeat for ${Math.round(age / 1000)} s (process ${info.pid} may be a different one now)`
       return undefined
@@ -594,6 +627,21 @@ export class Tracker {
       if (updated !== undefined) marked.push(info.runId)
     }
     return marked
+  }
+
+  /** Whether the run's heartbeat file says a remote client keeps it (an unreadable one: no). */
+  private isRemoteKept(info: RunInfo): boolean {
+    let remote = this.remoteKept.get(info.runId)
+    if (remote === undefined) {
+      try {
+        const beat = JSON.parse(readFileSync(join(this.runDir(info.runId), 'heartbeat'), 'utf8')) as { remote?: unknown } | null
+        remote = beat !== null && typeof beat === 'object' && beat.remote === true
+      } catch {
+        remote = false
+      }
+      this.remoteKept.set(info.runId, remote)
+    }
+    return remote
   }
 
   private lastBeat(info: RunInfo): number {
@@ -674,17 +722,21 @@ export class ActiveRun {
   private readonly timer: ReturnType<typeof setInterval> | undefined
   private ended: RunStatus | undefined
 
+  /** `heartbeat` false: no timer here (a remote client keeps the run's heartbeat; see StartRunOptions). */
   constructor(
     readonly tracker: Tracker,
     info: RunInfo,
     initialParams: Record<string, string> = {},
+    heartbeat = true,
   ) {
     this.id = info.runId
     this.experimentId = info.experimentId
     this.name = info.name
     Object.assign(this.params, initialParams)
-    this.timer = setInterval(() => tracker.beat(this.id), tracker.heartbeatMs)
-    this.timer.unref?.()
+    if (heartbeat) {
+      this.timer = setInterval(() => tracker.beat(this.id), tracker.heartbeatMs)
+      this.timer.unref?.()
+    }
   }
 
   get status(): RunStatus {
@@ -945,6 +997,18 @@ function readArtifacts(dir: string): Artifact[] {
   const byPath = new Map<string, Artifact>()
   for (const a of readRecords<Artifact>(join(dir, 'artifacts.jsonl')).records) byPath.set(a.path, a)
   return [...byPath.values()]
+}
+
+/** A run's origin as given, checked: a host name of 1–255 printable characters and a pid ≥ 1. */
+function checkOrigin(origin: RunOrigin | undefined): RunOrigin | undefined {
+  if (origin === undefined) return undefined
+  if (origin === null || typeof origin !== 'object' || Array.isArray(origin)) throw new ConfigError(`origin must be an object { host, pid } (received ${preview(origin)})`)
+  const { host, pid } = origin
+  if (typeof host !== 'string' || host === '' || host.length > 255 || /[\0-\x1f\x7f]/.test(host)) {
+    throw new ConfigError(`origin.host must be a host name of 1–255 printable characters (received ${preview(host, 100)})`)
+  }
+  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid < 1) throw new ConfigError(`origin.pid must be an integer ≥ 1 (received ${preview(pid)})`)
+  return { host, pid }
 }
 
 function processAlive(pid: number): boolean {
