@@ -1,6 +1,7 @@
 // Job kinds of lib/exec itself, for tests and the queue-overhead bench: `exec.echo` returns its item,
 // `exec.sleep` waits `ms` (a job to kill a worker in the middle of), `exec.fail` throws its item's text,
-// `exec.sum` adds a series' column (a job that reads data).
+// `exec.sum` adds a series' column (a job that reads data), `exec.exit` ends its thread with
+// process.exit(3) (a thread that dies mid-job) unless its item says `exit: false`.
 
 import type { JobHandler, SharedSeries } from './types.js'
 
@@ -14,6 +15,12 @@ export const jobs: Record<string, JobHandler> = {
     run: (_state: unknown, item: { message: string; fail?: boolean; value?: unknown }) => {
       if (item.fail === false) return item.value
       throw new Error(item.message)
+    },
+  },
+  exit: {
+    run: (_state: unknown, item: { exit?: boolean; value?: unknown }) => {
+      if (item.exit === false) return item.value
+      process.exit(3)
     },
   },
   sum: {
