@@ -42,6 +42,12 @@ export interface TrackerOptions {
   staleMs?: number
   /** The clock staleness is judged by (epoch ms; default Date.now): tests move it past staleMs. */
   now?: () => number
+  /**
+   * Since when remote clients' heartbeats can reach this workspace (epoch ms; a server passes its start).
+   * A run a remote client keeps is not judged on silence before then: a server back from an outage longer
+   * than staleMs gives its clients staleMs to beat again instead of failing their runs at once.
+   */
+  remoteBeatsSince?: number
 }
 
 export interface StartRunOptions {
@@ -121,6 +127,7 @@ export class Tracker {
   readonly heartbeatMs: number
   readonly staleMs: number
   private readonly now: () => number
+  private readonly remoteBeatsSince: number
   private readonly runDirs = new Map<string, string>()
   /** Runs whose heartbeat file says a remote client keeps it (fixed when the run starts). */
   private readonly remoteKept = new Map<string, boolean>()
@@ -131,6 +138,8 @@ export class Tracker {
     this.heartbeatMs = options.heartbeatMs ?? 10_000
     this.staleMs = options.staleMs ?? 120_000
     this.now = options.now ?? Date.now
+    this.remoteBeatsSince = options.remoteBeatsSince ?? Number.NEGATIVE_INFINITY
+    if (Number.isNaN(this.remoteBeatsSince)) throw new ConfigError('remoteBeatsSince must be epoch milliseconds (received NaN)')
     if (!(this.heartbeatMs > 0) || !(this.staleMs > this.heartbeatMs)) {
       throw new ConfigError(`staleMs must exceed heartbeatMs > 0 (received heartbeatMs ${this.heartbeatMs}, staleMs ${this.staleMs})`)
     }
@@ -592,11 +601,14 @@ export class Tracker {
   staleReason(info: RunInfo, now = this.now()): string | undefined {
     const beat = this.lastBeat(info)
     const age = now - beat
-    if (info.host === hostname() && !this.isRemoteKept(info)) {
+    const remote = this.isRemoteKept(info)
+    if (info.host === hostname() && !remote) {
       if (!processAlive(info.pid)) return `process ${info.pid} on ${info.host} is gone (last heartbeat ${new Date(beat).toISOString()})`
       if (age > 30 * this.staleMs) return `no heartbeat for ${Math.round(age / 1000)} s (process ${info.pid} may be a different one now)`
       return undefined
     }
+    // Silence from before remote beats could arrive (the server was down) is not the client's.
+    if (remote && now - this.remoteBeatsSince <= this.staleMs) return undefined
     return age > this.staleMs ? `no heartbeat from ${info.host} for ${Math.round(age / 1000)} s` : undefined
   }
 

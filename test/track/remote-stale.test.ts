@@ -5,7 +5,7 @@
 // The server and the clients are child processes: RemoteTracker blocks its thread on each request.
 
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync, utimesSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -204,6 +204,35 @@ describe('Tracker.startRun for a remote client (heartbeat: false)', () => {
       kept.end()
     } finally {
       vi.useRealTimers()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('Tracker remoteBeatsSince (a server back from an outage)', () => {
+  it('does not judge a remote-kept run on silence from before the server started, and does after staleMs', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mtflow-remote-stale-outage-'))
+    try {
+      const writer = new Tracker(dir)
+      const kept = writer.startRun({ experiment: 'outage', origin: { host: 'worker-7', pid: 4242 }, heartbeat: false })
+      const plain = writer.startRun({ experiment: 'outage', origin: { host: 'worker-8', pid: 4343 } })
+      plain.end('RUNNING') // its timer stopped; it stays RUNNING
+      // Both last beat 10 minutes before the server (re)started at t0.
+      const t0 = Date.now()
+      const old = new Date(t0 - 600_000)
+      for (const id of [kept.id, plain.id]) utimesSync(join(dir, 'runs', 'outage', id, 'heartbeat'), old, old)
+      const at = (ms: number) => new Tracker(dir, { staleMs: 60_000, remoteBeatsSince: t0, now: () => t0 + ms })
+      const info = (id: string) => writer.indexedRuns('outage').get(id)!.info
+      // Within staleMs of the start: the remote client has had no chance to beat yet.
+      expect(at(59_000).staleReason(info(kept.id))).toBeUndefined()
+      // A run whose own process keeps the beat is judged as before.
+      expect(at(59_000).staleReason(info(plain.id))).toBe('no heartbeat from worker-8 for 659 s')
+      // Past staleMs since the start with no beat: stale, the age counted from the last beat.
+      expect(at(61_000).staleReason(info(kept.id))).toBe('no heartbeat from worker-7 for 661 s')
+      // Without the option, at once.
+      expect(new Tracker(dir, { staleMs: 60_000, now: () => t0 }).staleReason(info(kept.id))).toBe('no heartbeat from worker-7 for 600 s')
+      kept.end()
+    } finally {
       rmSync(dir, { recursive: true, force: true })
     }
   })
