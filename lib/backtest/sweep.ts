@@ -255,7 +255,8 @@ export async function sweep(strategySpec: string | Strategy<any> | { strategy: S
   const cacheBytes = indicatorCache(options.cacheBytes).maxBytes
   const order = executionOrder(valid, Object.keys(grid), cacheBytes, bars.close.length)
   let executor = options.executor
-  if (executor === undefined && workers > 1 && valid.length > 1) executor = new LocalExecutor(Math.min(workers, valid.length))
+  const own = executor === undefined && workers > 1 && valid.length > 1 ? new LocalExecutor(Math.min(workers, valid.length)) : undefined
+  executor ??= own
   if (executor === undefined) {
     const indicator = indicatorSource(bars, indicatorCache(cacheBytes))
     for (const k of order) {
@@ -265,7 +266,11 @@ export async function sweep(strategySpec: string | Strategy<any> | { strategy: S
     }
   } else {
     if (workerSpec === undefined) throw new ConfigError(`a sweep on ${executor.describe} needs a built-in strategy or a strategy file (an object cannot cross threads)`)
-    await runOnExecutor(executor, workerSpec, valid, order, bars, { ...plain, cacheBytes }, engine, periodsPerYear, outcomes, options, progress)
+    try {
+      await runOnExecutor(executor, workerSpec, valid, order, bars, { ...plain, cacheBytes }, engine, periodsPerYear, outcomes, options, progress)
+    } finally {
+      await own?.close()
+    }
   }
   progress?.finish()
   const rows: SweepRow[] = []

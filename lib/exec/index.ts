@@ -53,3 +53,4 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 function load<T>(specifier: string): Promise<T> {
   return typeof require === 'function' ? Promise.resolve(require(specifier) as T) : (import(specifier) as Promise<T>)
 }
+export { moduleRef, loadModuleRef, type ModuleRef } from './module-ref.js'

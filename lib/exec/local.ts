@@ -1,6 +1,8 @@
 // The local executor: worker threads of this process (the default; nothing to install). Items go to
 // whichever thread is free, or — for a contiguous batch — each thread takes its own contiguous share and,
-// when done, the last items of the share with the most left.
+// when done, the last items of the share with the most left. The threads start with the first batch and
+// serve the next ones (a study's waves, a walk-forward's windows) until close(); idle, they do not keep
+// the process alive. Batches given at once run one after another.
 
 import { canonicalJson, ConfigError, MtflowError, Progress, sha256 } from '../core/index.js'
 import { shareSeries } from './data.js'
@@ -19,7 +21,16 @@ export class LocalExecutor implements Executor {
     this.describe = `${threads} thread${threads === 1 ? '' : 's'}`
   }
 
-  async run<I, R>(batch: Batch<I>): Promise<Outcome<R>[]> {
+  private pool: JobThreads | undefined
+  private queue: Promise<unknown> = Promise.resolve()
+
+  run<I, R>(batch: Batch<I>): Promise<Outcome<R>[]> {
+    const turn = this.queue.then(() => this.runNow<I, R>(batch))
+    this.queue = turn.catch(() => undefined)
+    return turn
+  }
+
+  private async runNow<I, R>(batch: Batch<I>): Promise<Outcome<R>[]> {
     checkKind(batch.kind)
     const n = batch.items.length
     const outcomes: Outcome<R>[] = new Array(n)
@@ -31,7 +42,8 @@ export class LocalExecutor implements Executor {
     }
     const key = sha256(canonicalJson({ kind: batch.kind, context: batch.context, data: Object.keys(data) })) + `:${Date.now()}:${Math.random()}`
     const count = Math.min(this.threads, n)
-    const pool = new JobThreads(count)
+    this.pool ??= new JobThreads(this.threads)
+    const pool = this.pool
     const progress = batch.progress === undefined ? undefined : new Progress({ label: batch.label ?? batch.kind, total: n, sink: batch.progress })
     // Queues: one shared, or one contiguous share per thread.
     const share = Math.ceil(n / count)
@@ -44,8 +56,10 @@ export class LocalExecutor implements Executor {
       return most?.pop()
     }
     let cancelled = false
+    // Cancelled: the threads (and the jobs they run) are stopped; the next batch starts new ones.
     const onAbort = () => {
       cancelled = true
+      if (this.pool === pool) this.pool = undefined
       void pool.close()
     }
     batch.signal?.addEventListener('abort', onAbort, { once: true })
@@ -64,11 +78,15 @@ export class LocalExecutor implements Executor {
       return outcomes
     } finally {
       batch.signal?.removeEventListener('abort', onAbort)
-      await pool.close()
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.queue
+    const pool = this.pool
+    this.pool = undefined
+    await pool?.close()
+  }
 }
 
 function range(from: number, to: number): number[] {

@@ -36,10 +36,13 @@ export class JobThreads {
 
   private spawn(): Slot {
     const slot: Slot = { worker: new Worker(this.entry), contexts: new Set(), job: undefined }
+    // Idle threads do not keep the process alive; a thread running a job does.
+    slot.worker.unref()
     slot.worker.on('message', (msg: FromThread) => {
       const job = slot.job
       if (job === undefined || job.id !== msg.id) return
       slot.job = undefined
+      slot.worker.unref()
       job.resolve(msg.ok ? { ok: true, value: msg.value } : { ok: false, error: msg.error })
       this.waiting.shift()?.()
     })
@@ -75,6 +78,7 @@ export class JobThreads {
     const id = this.next++
     return new Promise<Outcome>((resolve) => {
       slot.job = { id, resolve }
+      slot.worker.ref()
       slot.worker.postMessage({ type: 'run', id, key: job.key, item: job.item } satisfies ToThread)
     })
   }

@@ -37,7 +37,8 @@ export interface AppOptions {
 }
 
 export function createApp(options: AppOptions): Hono {
-  const tracker = new Tracker(options.home)
+  // Remote clients' runs get staleMs from this server's start to beat again (it may have been down).
+  const tracker = new Tracker(options.home, { remoteBeatsSince: Date.now() })
   const registry = new Registry(options.home)
   const app = baseApp(options, [
     { method: 'POST', path: /^\/models\/[^/]+\/invocations$/ },

@@ -10,7 +10,7 @@ import { STRATEGIES } from './builtin/index.js'
 import type { Strategy } from './types.js'
 
 export function getStrategy(name: string): Strategy<any> {
-  const found = STRATEGIES[name]
+  const found = Object.prototype.hasOwnProperty.call(STRATEGIES, name) ? STRATEGIES[name] : undefined
   if (found === undefined) throw new NotFoundError(`unknown strategy "${name}"; expected one of ${Object.keys(STRATEGIES).join(', ')}, or a .ts/.js file exporting one`)
   return found
 }

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { ConfigError, NotFoundError, Progress, resolveHome, type ProgressSink } from '../core/index.js'
 import type { ActiveRun } from '../track/index.js'
+import { moduleRef, type Executor } from '../exec/index.js'
 import { nsga2Sampler } from './nsga2.js'
 import { paretoFront } from './pareto.js'
 import { contains, defineSpace, describeDist, isActive, sameDistribution, type Distribution, type ParamValue, type ParamSet, type Space, type SpaceSpec } from './space.js'
@@ -55,6 +56,13 @@ export interface OptimizeOptions {
   onTrial?: (trial: TrialRecord) => void
   /** A tracking run for this call's trials (overrides the study's). */
   run?: ActiveRun
+  /**
+   * Run the trials as jobs on an executor (lib/exec: local threads, or `mtflow worker` processes through
+   * BullMQ), `workers` at a time: each wave's trials are asked together, run, then told. Needs an
+   * objective module and a declared space (a trial's parameters are drawn before it runs); its
+   * intermediate reports are recorded when it ends, so pruners do not stop it early.
+   */
+  executor?: Executor
 }
 
 /** What tell() accepts: the value(s), or how the trial ended without one. */
@@ -227,7 +235,10 @@ export class Study<P extends object = ParamSet> {
     if (nTrials === undefined && timeout === undefined && this.sampler.isExhausted === undefined) throw new ConfigError('optimize needs nTrials or timeout (received neither)')
     const inThread = typeof objective === 'function'
     if (!inThread) checkObjectiveFile(objective)
-    else if (workers > 1) throw new ConfigError(`workers: ${workers} needs an objective module ({ file, export }); a function cannot cross threads`)
+    if (options.executor !== undefined) {
+      if (inThread) throw new ConfigError(`a study on ${options.executor.describe} needs an objective module ({ file, export }); a function cannot cross threads`)
+      if (this.space === undefined) throw new ConfigError(`a study on ${options.executor.describe} needs a declared space (createStudy({ space })): a trial's parameters are drawn before it runs`)
+    } else if (inThread && workers > 1) throw new ConfigError(`workers: ${workers} needs an objective module ({ file, export }); a function cannot cross threads`)
     const previousRuns = this.runs
     if (options.run !== undefined) this.runs = new TrialRuns(options.run, this.name, this.directions)
     this.stopped = false
@@ -258,9 +269,53 @@ export class Study<P extends object = ParamSet> {
         }
       }
     }
+    // On an executor: waves of `workers` trials, asked together, run as one batch, told in order.
+    const waves = async (executor: Executor) => {
+      const spec = checkObjectiveFile(objective as ObjectiveFile)
+      const context: TrialJobContext = { objective: moduleRef(spec.file), exportName: spec.exportName, directions: this.directions.length }
+      while (!this.stopped && (nTrials === undefined || started < nTrials) && Date.now() < deadline && this.sampler.isExhausted?.(this.view) !== true) {
+        const wave: MutableTrial[] = []
+        while (wave.length < workers && (nTrials === undefined || started < nTrials) && this.sampler.isExhausted?.(this.view) !== true) {
+          started++
+          const t = this.store.createTrial(this.owner)
+          try {
+            this.prepare(t)
+            wave.push(t)
+          } catch (error) {
+            this.finish(t.number, { error: error instanceof Error ? error.message : String(error) })
+          }
+        }
+        const outcomes = await executor.run<TrialJob, TrialJobResult>({
+          kind: 'tune.trial',
+          label: `study ${this.name}`,
+          context,
+          items: wave.map((t) => ({ number: t.number, params: { ...t.params }, distributions: { ...t.distributions } })),
+        })
+        for (const [k, t] of wave.entries()) {
+          const o = outcomes[k]!
+          let outcome: Outcome
+          if (!o.ok) outcome = { error: o.error }
+          else {
+            for (const [step, value] of o.value.reports) this.guardReport(t.number, step, value)
+            outcome = o.value.outcome
+          }
+          const done = this.finish(t.number, outcome)
+          progress?.tick(1, `trial ${t.number} ${done.state}`)
+          try {
+            options.onTrial?.(done)
+          } catch (error) {
+            failure ??= error
+            this.stopped = true
+          }
+        }
+      }
+    }
     try {
-      if (!inThread) pool = await WorkerPool.start(objective as ObjectiveFile, workers, this.host)
-      await Promise.all(Array.from({ length: inThread ? 1 : workers }, slot))
+      if (options.executor !== undefined) await waves(options.executor)
+      else {
+        if (!inThread) pool = await WorkerPool.start(objective as ObjectiveFile, workers, this.host)
+        await Promise.all(Array.from({ length: inThread ? 1 : workers }, slot))
+      }
     } finally {
       await pool?.close()
       progress?.finish()
@@ -341,6 +396,15 @@ export class Study<P extends object = ParamSet> {
     return t
   }
 
+  /** A report a trial made on a worker, recorded when it ended (a step reported twice keeps the first). */
+  private guardReport(n: number, step: number, value: number): void {
+    try {
+      this.report(n, step, value)
+    } catch {
+      /* a multi-objective study or a repeated step: nothing more to record */
+    }
+  }
+
   private finish(n: number, outcome: Outcome): TrialRecord {
     const t = this.store.trial(n)
     let values: number[] | undefined
@@ -379,4 +443,22 @@ function homeOf(storage: Exclude<StudyStorage, 'memory'>): string {
 function storedSpace(store: StudyStore): Space | undefined {
   const s = store.header?.space
   return s === undefined ? undefined : defineSpace(s)
+}
+
+/** What every trial job of a study shares (lib/tune/jobs.ts). */
+export interface TrialJobContext {
+  objective: import('../exec/index.js').ModuleRef
+  exportName: string
+  directions: number
+}
+
+export interface TrialJob {
+  number: number
+  params: ParamSet
+  distributions: Record<string, Distribution>
+}
+
+export interface TrialJobResult {
+  outcome: Outcome
+  reports: [number, number][]
 }

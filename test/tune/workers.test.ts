@@ -4,7 +4,8 @@
 
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { createStudy, floatRange, medianPruner, randomSampler } from '../../lib/tune/index.js'
+import { createStudy, floatRange, intRange, choice, medianPruner, randomSampler } from '../../lib/tune/index.js'
+import { LocalExecutor } from '../../lib/exec/index.js'
 
 const FILE = join(import.meta.dirname, 'fixtures', 'objectives.ts')
 const space = { x: floatRange(-3, 3), y: floatRange(-3, 3) }
@@ -78,5 +79,41 @@ describe('worker threads', () => {
     await expect(study.optimize({ file: FILE }, { nTrials: 1 })).rejects.toThrow(/has no function export "objective" \(exports: .*bowl/)
     await expect(study.optimize(() => 1, { nTrials: 1, workers: 2 })).rejects.toThrow(/workers: 2 needs an objective module/)
     expect(study.trials).toHaveLength(0)
+  })
+
+})
+
+describe('trials as jobs on an executor', () => {
+  it('runs the same trials as one thread does, in waves, with their reports and failures', async () => {
+    const executor = new LocalExecutor(2)
+    const run = async (on: boolean, exportName: string, extra: object = {}) => {
+      const study = createStudy({ space: { x: floatRange(-2, 2), k: intRange(1, 3), mode: choice(['fast', 'slow']) }, sampler: randomSampler({ seed: 5 }), ...extra })
+      await study.optimize({ file: FILE, export: exportName }, { nTrials: 7, workers: on ? 3 : 1, ...(on ? { executor } : {}) })
+      return study.trials.map((t) => ({ n: t.number, state: t.state, params: t.params, values: t.values, error: t.error, steps: [...t.intermediate.entries()] }))
+    }
+    const here = await run(false, 'curve')
+    const there = await run(true, 'curve')
+    expect(there).toEqual(here)
+    expect(here).toHaveLength(7)
+    // Every step's report arrived (no pruner here): 4 per trial, the value of the curve at that step.
+    for (const t of there) expect(t.steps.map(([step, v]) => [step, v])).toEqual([0, 1, 2, 3].map((step) => [step, (t.params.x as number) ** 2 + (t.params.k as number) + (t.params.mode === 'slow' ? 1 : 0) + 1 / (step + 1)]))
+    const failing = await run(true, 'failing')
+    expect(failing.map((t) => t.state)).toEqual(['complete', 'failed', 'complete', 'failed', 'complete', 'failed', 'complete'])
+    expect(failing[3]!.error).toBe('boom at trial 3')
+    // A thread that dies fails its trial only.
+    const dying = await run(true, 'dying')
+    expect(dying.map((t) => t.state)).toEqual(['complete', 'failed', 'complete', 'complete', 'complete', 'complete', 'complete'])
+    expect(dying[1]!.error).toMatch(/job thread died: exited with code 3/)
+    await executor.close()
+  })
+
+  it('needs a declared space and an objective module', async () => {
+    const executor = new LocalExecutor(2)
+    await expect(createStudy({}).optimize({ file: FILE, export: 'curve' }, { nTrials: 2, executor })).rejects.toThrow('needs a declared space')
+    await expect(createStudy({ space }).optimize(() => 1, { nTrials: 2, executor })).rejects.toThrow('needs an objective module')
+    // A define-by-run suggestion outside the declared space fails its trial, saying why.
+    const study = createStudy({ space: { x: floatRange(-2, 2) }, sampler: randomSampler({ seed: 1 }) })
+    await study.optimize({ file: FILE, export: 'curve' }, { nTrials: 1, executor })
+    expect(study.trials[0]!.error).toMatch(/param k is not in the study's declared space/)
   })
 })
