@@ -36,6 +36,9 @@ interface AutoMLCli {
   guardrails: boolean
   minHoldoutTrades: string
   track: boolean
+  executor?: string
+  redis?: string
+  workers: string
   experiment: string
   json?: boolean
 }
@@ -70,6 +73,9 @@ export function automlCommand(context: CliContext): Command {
     .option('--threshold <p>', 'P(win) at or above which an entry is taken', '0.5')
     .option('--sampler <kind>', 'tpe or random', 'tpe')
     .option('--seed <n>', 'seed of the sampler and the models', '1')
+    .option('--executor <name>', 'cross-validate trials on: local (worker threads) or bullmq (`mtflow worker` processes through Redis); default: this thread')
+    .option('--redis <url>', 'Redis of the bullmq executor (default $MTFLOW_REDIS_URL)')
+    .option('--workers <n>', 'trials at a time on the executor (threads of the local one)', '4')
     .option('--name <prefix>', 'winners are registered as PREFIX-STRATEGY (PREFIX-STRATEGY-vN for a registered version)', 'automl')
     .option('--alias <name>', "point this alias at each registered winner")
     .option('--no-register', 'register nothing')
@@ -107,6 +113,10 @@ export function automlCommand(context: CliContext): Command {
       const cash = number('--cash', o.cash, (n) => n > 0, 'an amount > 0')
       const commission = number('--commission', o.commission, (n) => n >= 0 && n < 1, 'a rate on notional in [0, 1), e.g. 0.0005 for 0.05 %')
       const slippageBps = number('--slippage-bps', o.slippageBps, (n) => n >= 0, 'basis points ≥ 0')
+      const workers = number('--workers', o.workers, (n) => Number.isInteger(n) && n >= 1 && n <= 256, 'an integer in [1, 256]')!
+      const executorName = o.executor ?? process.env.MTFLOW_EXECUTOR
+      if (executorName !== undefined && executorName !== 'local' && executorName !== 'bullmq') throw new ConfigError(`--executor must be local or bullmq (received ${JSON.stringify(executorName.slice(0, 40))})`)
+      if (o.redis !== undefined && executorName !== 'bullmq') throw new ConfigError('--redis goes with --executor bullmq')
       if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(o.name)) throw new ConfigError(`--name must be letters, digits, '.', '_' or '-' (received ${JSON.stringify(o.name)})`)
 
       const strategiesApi = lazy('../strategy/index.js') as typeof import('../strategy/index.js')
@@ -138,7 +148,10 @@ export function automlCommand(context: CliContext): Command {
           datasets[key] = bars
         }
       }
-      const tracker = o.track ? new track.Tracker(context.home) : undefined
+      // Redis first: an unreachable one is said within 5 s, before the search.
+      const exec = lazy('../exec/index.js') as typeof import('../exec/index.js')
+      const executor = executorName === undefined ? undefined : await exec.createExecutor({ executor: executorName, threads: workers, redis: o.redis, onNotice: (line) => context.stderr.write(`${line}\n`) })
+      const tracker = o.track ? track.openTracker(context.home) : undefined
       const run = tracker?.startRun({
         experiment: o.experiment,
         name: `automl ${loaded.map((l) => l.ref).join(',')} ${symbols.join(',')} ${o.timeframe}`,
@@ -165,11 +178,14 @@ export function automlCommand(context: CliContext): Command {
           sampler: o.sampler,
           seed,
           ...(run === undefined ? {} : { run }),
+          ...(executor === undefined ? {} : { executor, workers }),
           progress: o.json === true ? undefined : streamProgressSink(context.stderr),
         })
       } catch (error) {
         run?.fail(error)
         throw error
+      } finally {
+        await executor?.close()
       }
       const registered: { strategy: string; model: string; version: number; created: boolean }[] = []
       // Each winner judged on the holdout: registered only if it trades there and does not lower the strategy's Sharpe.

@@ -12,11 +12,12 @@ import type { BacktestOptions, BacktestResult } from '../backtest/index.js'
 import { FAMILY_SPACES, accuracy, checkFamily, createModel, f1, logLoss, precision, purgedKFold, rocAuc, type Labeled, type Model, type ModelFamily } from '../ml/index.js'
 import type { Strategy } from '../strategy/index.js'
 import type { ActiveRun } from '../track/index.js'
+import type { Executor } from '../exec/index.js'
 import { FeatureCatalog } from './entry-features.js'
 import { compareOutOfSample, modelGate, recordEntries, type EntryFeatures, type EntryRecord, type OutOfSampleSummary } from './meta-label.js'
 import { randomSampler } from './random.js'
 import { choice, floatRange, intRange, type Distribution, type ParamSet } from './space.js'
-import { createStudy } from './study.js'
+import { createStudy, type Study } from './study.js'
 import { tpeSampler } from './tpe.js'
 import type { TrialRecord } from './types.js'
 
@@ -57,6 +58,14 @@ export interface AutoMLOptions extends Omit<BacktestOptions, 'strategy' | 'param
   /** A tracking run: each strategy's search becomes its child, each trial a grandchild. */
   run?: ActiveRun
   progress?: ProgressSink
+  /**
+   * Cross-validate the trials as jobs on an executor (lib/exec: local threads, or `mtflow worker`
+   * processes through BullMQ), `workers` trials at a time: each wave is asked of the sampler together,
+   * then told. With one worker the trials are the ones a search in this thread runs.
+   */
+  executor?: Executor
+  /** Trials per wave on an executor (default 4). */
+  workers?: number
 }
 
 export interface CandidateScore {
@@ -147,7 +156,7 @@ export async function automl(o: AutoMLOptions): Promise<AutoMLReport> {
   const progress = new Progress({ label: 'automl', total: specs.length * o.budget, sink: o.progress })
   const results: AutoMLResult[] = []
   const base: Omit<BacktestOptions, 'strategy' | 'params'> = { ...o }
-  for (const k of ['strategies', 'families', 'groups', 'features', 'budget', 'folds', 'embargo', 'holdout', 'metric', 'threshold', 'sampler', 'seed', 'run', 'progress'] as const) delete (base as Record<string, unknown>)[k]
+  for (const k of ['strategies', 'families', 'groups', 'features', 'budget', 'folds', 'embargo', 'holdout', 'metric', 'threshold', 'sampler', 'seed', 'run', 'progress', 'executor', 'workers'] as const) delete (base as Record<string, unknown>)[k]
   for (const spec of specs) {
     const name = spec.name ?? spec.strategy.name
     const backtestOptions: BacktestOptions & { strategy: Strategy<any> } = { ...base, strategy: spec.strategy, ...(spec.params === undefined ? {} : { params: spec.params }) }
@@ -185,17 +194,20 @@ export async function automl(o: AutoMLOptions): Promise<AutoMLReport> {
       const space = automlSpace(families, groups)
       const study = createStudy({ direction: metric === 'logLoss' ? 'minimize' : 'maximize', space, sampler: o.sampler === 'random' ? randomSampler({ seed }) : tpeSampler({ seed }), ...(child === undefined ? {} : { run: child }) })
       const scores = new Map<number, CandidateScore>()
-      await study.optimize(
-        async (trial) => {
-          const candidate = decode(trial.params as ParamSet, catalog, seed)
-          const score = await crossValidate(candidate, searched, splits, threshold)
-          scores.set(trial.number, score)
-          const v = score[metric]
-          if (!Number.isFinite(v)) throw new ConfigError(`no fold could be scored by ${metric}`)
-          return v
-        },
-        { nTrials: o.budget, onTrial: (t) => progress.tick(1, `${name}: trial ${t.number} ${t.state}${t.values === undefined ? '' : ` ${metric} ${t.values[0]!.toFixed(4)}`}`) },
-      )
+      const onTrial = (t: TrialRecord) => progress.tick(1, `${name}: trial ${t.number} ${t.state}${t.values === undefined ? '' : ` ${metric} ${t.values[0]!.toFixed(4)}`}`)
+      if (o.executor === undefined) {
+        await study.optimize(
+          async (trial) => {
+            const candidate = decode(trial.params as ParamSet, catalog, seed)
+            const score = await crossValidate(candidate, searched, splits, threshold)
+            scores.set(trial.number, score)
+            const v = score[metric]
+            if (!Number.isFinite(v)) throw new ConfigError(`no fold could be scored by ${metric}`)
+            return v
+          },
+          { nTrials: o.budget, onTrial },
+        )
+      } else await trialsOnExecutor(o.executor, o.workers ?? 4, study, o.budget, { entries: searched, splits, threshold, label: `automl ${name}` }, catalog, seed, metric, scores, onTrial)
       result.trials = study.trials.length
       result.failedTrials = study.trials.filter((t) => t.state === 'failed').length
       const best = study.bestTrial
@@ -346,8 +358,54 @@ function winProbability(model: Model, data: { X: Float64Array; rows: number; col
   return Float64Array.from({ length: data.rows }, (_, r) => (positive < 0 ? 0 : proba[r * classes.length + positive]!))
 }
 
+/** What every trial job of one strategy's search shares (lib/tune/jobs.ts, `tune.automlTrial`). */
+export interface AutoMLTrialContext {
+  entries: readonly EntryRecord[]
+  splits: readonly { train: Int32Array; test: Int32Array }[]
+  threshold: number
+}
+
+/** Waves of `workers` trials: asked together, cross-validated as jobs, told in order. */
+async function trialsOnExecutor(
+  executor: Executor,
+  workers: number,
+  study: Study,
+  budget: number,
+  shared: AutoMLTrialContext & { label: string },
+  catalog: FeatureCatalog,
+  seed: number,
+  metric: AutoMLMetric,
+  scores: Map<number, CandidateScore>,
+  onTrial: (t: TrialRecord) => void,
+): Promise<void> {
+  if (!(Number.isInteger(workers) && workers >= 1 && workers <= 256)) throw new ConfigError(`workers must be an integer in [1, 256] (received ${workers})`)
+  // Int32Arrays travel as plain arrays (JSON through Redis).
+  const context = { entries: shared.entries, splits: shared.splits.map((s) => ({ train: Array.from(s.train), test: Array.from(s.test) })), threshold: shared.threshold }
+  let asked = 0
+  while (asked < budget) {
+    const wave: { trial: ReturnType<Study['ask']>; candidate: AutoMLCandidate }[] = []
+    while (wave.length < workers && asked < budget) {
+      const trial = study.ask()
+      asked++
+      wave.push({ trial, candidate: decode(trial.params as ParamSet, catalog, seed) })
+    }
+    const outcomes = await executor.run<AutoMLCandidate, CandidateScore>({ kind: 'tune.automlTrial', label: shared.label, context, items: wave.map((w) => w.candidate) })
+    for (const [k, { trial }] of wave.entries()) {
+      const o = outcomes[k]!
+      let done: TrialRecord
+      if (!o.ok) done = study.tell(trial, { state: 'failed', error: o.error })
+      else {
+        scores.set(trial.number, o.value)
+        const v = o.value[metric]
+        done = Number.isFinite(v) ? study.tell(trial, v) : study.tell(trial, { state: 'failed', error: `no fold could be scored by ${metric}` })
+      }
+      onTrial(done)
+    }
+  }
+}
+
 /** Purged k-fold: each fold's scores on its test entries, averaged over the folds that can be scored. */
-async function crossValidate(c: AutoMLCandidate, entries: readonly EntryRecord[], splits: readonly { train: Int32Array; test: Int32Array }[], threshold: number): Promise<CandidateScore> {
+export async function crossValidate(c: AutoMLCandidate, entries: readonly EntryRecord[], splits: readonly { train: Int32Array; test: Int32Array }[], threshold: number): Promise<CandidateScore> {
   const sums = { rocAuc: 0, logLoss: 0, accuracy: 0, f1: 0 }
   let aucFolds = 0
   let folds = 0

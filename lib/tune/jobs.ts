@@ -1,7 +1,8 @@
 // Job kinds of lib/tune, run by lib/exec on local threads or `mtflow worker` processes:
 // `tune.walkForwardWindow` — one window of a walk-forward optimisation (its in-sample search and the
 // winner out of sample), exactly as walkForwardOptimize runs it in its own thread; `tune.trial` — one
-// trial of a study, its parameters drawn by the study before it runs.
+// trial of a study, its parameters drawn by the study before it runs; `tune.automlTrial` — an AutoML
+// candidate's purged cross-validation.
 
 import { barsOf } from '../backtest/index.js'
 import type { Bars } from '../data/index.js'
@@ -11,6 +12,7 @@ import { loadModuleRef } from '../exec/module-ref.js'
 import { loadStrategyRef, type Strategy } from '../strategy/index.js'
 import { sameDistribution, describeDist } from './space.js'
 import type { TrialJob, TrialJobContext, TrialJobResult } from './study.js'
+import { crossValidate, type AutoMLCandidate, type AutoMLTrialContext, type CandidateScore } from './automl.js'
 import { isTrialPruned, Trial } from './trial.js'
 import { runWindow, type WalkForwardOptimizeOptions, type WindowJobContext, type WindowRun } from './walk-forward.js'
 
@@ -67,4 +69,14 @@ const trial: JobHandler<TrialJobContext, ObjectiveFn, TrialJob, TrialJobResult> 
   },
 }
 
-export const jobs: Record<string, JobHandler> = { walkForwardWindow, trial }
+/** One AutoML trial: a candidate model cross-validated on a strategy's searched entries. */
+const automlTrial: JobHandler<{ entries: AutoMLTrialContext['entries']; splits: { train: number[]; test: number[] }[]; threshold: number }, AutoMLTrialContext, AutoMLCandidate, CandidateScore> = {
+  prepare(context) {
+    return { entries: context.entries, splits: context.splits.map((s) => ({ train: Int32Array.from(s.train), test: Int32Array.from(s.test) })), threshold: context.threshold }
+  },
+  run(state, candidate) {
+    return crossValidate(candidate, state.entries, state.splits, state.threshold)
+  },
+}
+
+export const jobs: Record<string, JobHandler> = { walkForwardWindow, trial, automlTrial }

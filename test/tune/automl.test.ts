@@ -5,6 +5,7 @@
 
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { LocalExecutor } from '../../lib/exec/index.js'
 import { describe, expect, it } from 'vitest'
 import { backtest } from '../../lib/backtest/index.js'
 import { readBarsCsv } from '../../lib/data/index.js'
@@ -137,6 +138,21 @@ describe('automl', () => {
     expect(r.holdout!.without.trades).toBe(after.length)
     expect(r.holdout!.with.trades).toBe(after.filter((i) => plain.pnl[i]! > 0).length)
     expect(r.holdout!.with.sharpe).toBeGreaterThan(r.holdout!.without.sharpe)
+  })
+
+  it('cross-validates trials as jobs on an executor: one at a time or in waves, the same search as in this thread', async () => {
+    const options = { ...base, strategies: [smaCross], families: ['tree', 'logistic'], budget: 6, folds: 4, embargo: 2, seed: 4 }
+    const here = await automl(options)
+    const executor = new LocalExecutor(2)
+    const one = await automl({ ...options, executor, workers: 1 })
+    const strip = (r: typeof here) => r.results.map((x) => ({ best: x.best, leaderboard: x.leaderboard, trials: x.trials, failed: x.failedTrials, holdout: x.holdout }))
+    expect(strip(one)).toEqual(strip(here))
+    // A random sampler draws the same trials whatever it has seen: waves of 3 run the same search.
+    const random = { ...options, sampler: 'random' as const }
+    const waves = await automl({ ...random, executor, workers: 3 })
+    expect(waves.results[0]!.trials).toBe(6)
+    expect(strip(waves)).toEqual(strip(await automl(random)))
+    await executor.close()
   })
 
   it('the same seed gives the same search; too few entries is a skipped row, not an error', async () => {
