@@ -174,7 +174,14 @@ export class BullmqExecutor implements Executor {
         if (job === undefined || job === null) return true
         const state = await job.getState()
         if (state === 'completed') {
-          const result = job.returnvalue as FlowResult
+          // Read again: the job fetched above may predate its completion (no return value yet).
+          const done = await this.flows.getJob(flow)
+          const result = done?.returnvalue as FlowResult | null | undefined
+          if (result === null || result === undefined || typeof result !== 'object') {
+            if (done === undefined || done === null) return true
+            await sleep(this.options.pollMs ?? 250)
+            continue
+          }
           for (const id of pending) {
             const v = result.values[id]
             const f = result.failures[id]
@@ -221,7 +228,18 @@ export class BullmqExecutor implements Executor {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.jobs.close(), this.flows.close(), this.producer.close()]).catch(() => undefined)
+    // BullMQ emits an error nobody can hear when a connection is closed while still connecting (the
+    // process dies of it): let each connection become ready first, for at most 5 s.
+    const parts = [this.jobs, this.flows, this.producer]
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.all(parts.map((p) => p.waitUntilReady().catch(() => undefined))),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, 5000)
+      }),
+    ])
+    clearTimeout(timer)
+    await Promise.all(parts.map((p) => p.close())).catch(() => undefined)
     this.redis.disconnect()
   }
 }

@@ -62,13 +62,17 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const workers: Worker[] = []
 
   const runJob = async (job: Job<JobData>): Promise<string> => {
-    const { ctx, item, flow } = job.data
+    // Anyone who can write to Redis can add jobs: nothing in one is trusted before it is checked.
+    const { ctx, item, flow } = (job.data ?? {}) as Partial<JobData>
+    if (typeof ctx !== 'string' || typeof item !== 'string' || (flow !== undefined && typeof flow !== 'string')) throw new UnrecoverableError('not an mtflow job: its data must hold ctx, item and flow as text')
     if (flow !== undefined && (await redis.exists(keys.cancel(flow))) === 1) throw new UnrecoverableError('cancelled by the submitter')
     let stored = contexts.get(ctx)
     if (stored === undefined) {
       const text = await redis.get(keys.context(ctx))
       if (text === null) throw new UnrecoverableError(`the job's context ${ctx.slice(0, 12)} is no longer in Redis (expired or lost); submit the batch again`)
-      stored = decodeValue(text) as StoredContext
+      const decoded = parse(text)
+      if (!isStoredContext(decoded)) throw new UnrecoverableError(`the job's context ${ctx.slice(0, 12)} is not an mtflow job context (version, kind, context, data)`)
+      stored = decoded
       contexts.set(ctx, stored)
       if (contexts.size > 16) contexts.delete(contexts.keys().next().value!)
     }
@@ -78,7 +82,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     }
     const data: Record<string, SharedSeries> = {}
     for (const [name, ref] of Object.entries(stored.data)) data[name] = await series.get(ref)
-    const out = await threads.run({ key: ctx, kind: stored.kind, context: stored.context, data, item: decodeValue(item) })
+    const value = parse(item)
+    if (value === undefined) throw new UnrecoverableError(`the job's item is not JSON (${JSON.stringify(item.slice(0, 40))})`)
+    const out = await threads.run({ key: ctx, kind: stored.kind, context: stored.context, data, item: value })
     if (!out.ok) {
       // A thread that died may have met a passing fault (memory): the attempt is retried. The job's
       // own code throwing would throw again: it fails now.
@@ -125,6 +131,23 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       redis.disconnect()
     },
   }
+}
+
+/** A value of the codec's text; undefined when it is not JSON. */
+function parse(text: string): unknown {
+  try {
+    return decodeValue(text)
+  } catch {
+    return undefined
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
+
+function isStoredContext(v: unknown): v is StoredContext {
+  return isObject(v) && typeof v.version === 'string' && typeof v.kind === 'string' && isObject(v.data) && Object.values(v.data).every((r) => isObject(r) && typeof r.snapshot === 'string' && isObject(r.query))
 }
 
 /** Series by snapshot id, in shared memory, the least recently used dropped past the byte budget. */

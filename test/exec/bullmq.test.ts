@@ -1,0 +1,371 @@
+// The bullmq executor and `mtflow worker` against a real redis-server (Debian's, on a free loopback
+// port, no persistence) and real worker processes: results the same bit for bit as the local executor's,
+// a worker killed with -9 mid-job, Redis restarted mid-batch, strategies that throw, an unreachable
+// Redis, a worker of another version, reuse of finished results, Ctrl-C on the submitter, hostile jobs.
+
+import { randomUUID } from 'node:crypto'
+import { cpSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Queue, QueueEvents } from 'bullmq'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { sweep, type SweepResult } from '../../lib/backtest/index.js'
+import { barsHash, loadBars, resolveKey } from '../../lib/data/index.js'
+import { BullmqExecutor } from '../../lib/exec/bullmq.js'
+import { encodeValue } from '../../lib/exec/codec.js'
+import { LocalExecutor } from '../../lib/exec/local.js'
+import { projectVersion } from '../../lib/exec/version.js'
+import { Tracker } from '../../lib/track/index.js'
+import { ROOT, runCli, waitFor } from '../helpers.js'
+import { freePort, killAll, startRedis, startWorker, type TestRedis, type TestWorker } from './redis.js'
+
+let redis: TestRedis
+let home: string
+let workers: TestWorker[] = []
+let client: Redis
+let jobsQueue: Queue
+const open: { close(): Promise<unknown> }[] = []
+
+const connection = () => ({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null })
+const workerArgs = () => ['--redis', redis.url, '--concurrency', '1', '--stalled-ms', '2000']
+
+async function executor(notices: string[] = []): Promise<BullmqExecutor> {
+  const ex = await BullmqExecutor.connect({ redis: redis.url, backoffMs: 100, pollMs: 50, onNotice: (line) => notices.push(line) })
+  open.push(ex)
+  return ex
+}
+
+/** Every metric of every row equal bit for bit (Object.is: NaN equals NaN, -0 differs from 0). */
+function expectSameRows(a: SweepResult, b: SweepResult): void {
+  expect(a.rows.length).toBeGreaterThan(0)
+  expect(b.rows.map((r) => r.params)).toEqual(a.rows.map((r) => r.params))
+  a.rows.forEach((row, k) => {
+    const other = b.rows[k]!
+    expect(Object.keys(other.metrics).sort()).toEqual(Object.keys(row.metrics).sort())
+    for (const [name, v] of Object.entries(row.metrics)) {
+      if (!Object.is(v, (other.metrics as unknown as Record<string, number>)[name])) throw new Error(`row ${k} ${JSON.stringify(row.params)} ${name}: ${v} ≠ ${(other.metrics as unknown as Record<string, number>)[name]}`)
+    }
+  })
+  expect(b.failed).toEqual(a.failed)
+  expect(b.skipped).toEqual(a.skipped)
+}
+
+/** Completed events per job id on the jobs queue while `work` runs, and until `settled` holds after it. */
+async function countCompleted<T>(work: () => Promise<T>, settled: (completed: Map<string, number>) => boolean): Promise<{ result: T; completed: Map<string, number>; active: number }> {
+  const events = new QueueEvents('jobs', { connection: connection(), prefix: 'mtflow' })
+  events.on('error', () => undefined)
+  await events.waitUntilReady()
+  const completed = new Map<string, number>()
+  let active = 0
+  events.on('completed', ({ jobId }) => completed.set(jobId, (completed.get(jobId) ?? 0) + 1))
+  events.on('active', () => active++)
+  try {
+    const result = await work()
+    // Events trail the flow's end a little: wait until those of every finished job are in.
+    await waitFor(() => settled(completed), 20_000, 20)
+    return { result, completed, active }
+  } finally {
+    await events.close()
+  }
+}
+
+function strategyFile(name: string, body: string): string {
+  const file = join(home, `${name}.ts`)
+  writeFileSync(
+    file,
+    `import { defineStrategy } from '${join(ROOT, 'lib/strategy/index.js')}'
+export default defineStrategy({
+  name: '${name}',
+  params: { fast: { kind: 'int', default: 10, min: 2, max: 100, description: 'fast' } },
+  universe: (_p, r) => [{ symbol: r.symbols[0], timeframe: r.timeframe }],
+  warmup: () => 1,
+${body}
+})
+`,
+  )
+  return file
+}
+
+beforeAll(async () => {
+  redis = await startRedis()
+  home = mkdtempSync(join(tmpdir(), 'mtflow-bullmq-'))
+  const samples = await runCli(['--home', home, 'data', 'samples'])
+  expect(samples.code, samples.stderr).toBe(0)
+  workers = await Promise.all([0, 1, 2].map(() => startWorker(workerArgs(), { home })))
+  client = new Redis(connection())
+  client.on('error', () => undefined)
+  jobsQueue = new Queue('jobs', { connection: connection(), prefix: 'mtflow' })
+  jobsQueue.on('error', () => undefined)
+}, 120_000)
+
+afterAll(async () => {
+  for (const o of open) await o.close().catch(() => undefined)
+  await jobsQueue?.close().catch(() => undefined)
+  client?.disconnect()
+  killAll()
+})
+
+describe('bullmq executor with mtflow worker processes', () => {
+  it('gives the local executor\'s sweep table bit for bit (library, vector and event engines)', async () => {
+    const bars = await loadBars(home, { symbol: 'SPX', timeframe: '1d' })
+    const source = resolveKey(home, { symbol: 'SPX', timeframe: '1d' }).source
+    const dataRef = { snapshot: barsHash(bars, source), query: { symbol: 'SPX', timeframe: '1d', source } }
+    const ex = await executor()
+    for (const [engine, grid] of [
+      ['vector', { fast: { min: 5, max: 50, step: 5 }, slow: { min: 20, max: 200, step: 30 } }],
+      ['event', { fast: [5, 12, 30], slow: [20, 60] }],
+    ] as const) {
+      const local = await sweep('sma-cross', grid, bars, { executor: new LocalExecutor(2), engine })
+      const remote = await sweep('sma-cross', grid, bars, { executor: ex, dataRef, chunk: 3, engine })
+      expect(remote.engine).toBe(engine)
+      expect(remote.executor).toBe(redis.url)
+      expectSameRows(local, remote)
+    }
+  })
+
+  it('gives the local executor\'s sweep table through the CLI (sweep --json both ways)', async () => {
+    const args = ['--home', home, 'sweep', '--strategy', 'sma-cross', '--symbol', 'SPX', '--grid', 'fast=3:30:3', '--grid', 'slow=40:120:20', '--no-track', '--json']
+    const [local, remote] = await Promise.all([runCli([...args, '--workers', '2']), runCli([...args, '--executor', 'bullmq', '--redis', redis.url, '--chunk', '5'])])
+    expect(local.code, local.stderr).toBe(0)
+    expect(remote.code, remote.stderr).toBe(0)
+    const a = JSON.parse(local.stdout)
+    const b = JSON.parse(remote.stdout)
+    expect(b.executor).toBe(redis.url)
+    expect(a.rows.length).toBe(50)
+    // The JSON text of the numbers: the shortest text that reads back to the same double.
+    expect(JSON.stringify(b.rows)).toBe(JSON.stringify(a.rows))
+    expect(b.failed).toEqual([])
+  })
+
+  it('runs the job of a worker killed with -9 mid-job again on another, each result exactly once', async () => {
+    const ex = await executor()
+    const salt = randomUUID()
+    const items = [0, 1, 2, 3, 4, 5].map((k) => ({ ms: 2500, value: `${salt} ${k}` }))
+    const victim = workers[0]!
+    const { result, completed } = await countCompleted(async () => {
+      const running = ex.run<(typeof items)[number], string>({ kind: 'exec.sleep', context: { salt }, items })
+      // All three workers (one job each) busy: whichever is killed is in the middle of a job.
+      let busy = 0
+      for (let k = 0; k < 400 && busy < 3; k++) {
+        busy = await jobsQueue.getActiveCount()
+        if (busy < 3) await new Promise((r) => setTimeout(r, 25))
+      }
+      expect(busy).toBe(3)
+      victim.kill('SIGKILL')
+      return running
+    }, (completed) => completed.size >= 6)
+    expect(await victim.exited).toEqual({ code: null, signal: 'SIGKILL' })
+    expect(result).toEqual(items.map((item) => ({ ok: true, value: item.value })))
+    // Six jobs, each completed once (the killed one by another worker).
+    expect(completed.size).toBe(6)
+    expect([...completed.values()]).toEqual([1, 1, 1, 1, 1, 1])
+    workers[0] = await startWorker(workerArgs(), { home })
+  })
+
+  it('completes a batch when Redis is restarted empty in the middle of it, nothing twice', async () => {
+    const notices: string[] = []
+    const ex = await executor(notices)
+    const salt = randomUUID()
+    const items = [0, 1, 2, 3, 4, 5].map((k) => ({ ms: 1500, value: `${salt} ${k}` }))
+    const running = ex.run<(typeof items)[number], string>({ kind: 'exec.sleep', context: { salt }, items, label: 'restart batch' }).then(
+      (outcomes) => ({ outcomes }),
+      (error: Error) => ({ error }),
+    )
+    let busy = 0
+    for (let k = 0; k < 400 && busy < 1; k++) {
+      busy = await jobsQueue.getActiveCount()
+      if (busy < 1) await new Promise((r) => setTimeout(r, 25))
+    }
+    expect(busy).toBeGreaterThan(0)
+    await redis.kill()
+    await redis.start()
+    const out = await running
+    if ('error' in out) {
+      // Or a clear one-line error naming the Redis.
+      expect(out.error.message).not.toContain('\n')
+      expect(out.error.message).toContain(redis.url)
+    } else {
+      expect(out.outcomes).toEqual(items.map((item) => ({ ok: true, value: item.value })))
+      expect(notices.some((n) => n.includes('lost the flow'))).toBe(true)
+    }
+    // The workers serve on after the restart.
+    const after = await ex.run({ kind: 'exec.echo', context: { salt, after: true }, items: [1, 2, 3] })
+    expect(after).toEqual([1, 2, 3].map((v) => ({ ok: true, value: v })))
+  }, 120_000)
+
+  it('fails the sets whose strategy throws, with the error; the rest finish; the tracked sweep has FAILED children', async () => {
+    const file = strategyFile('boom', `  onBar(ctx, bar) {
+    if (ctx.params.fast === 15) throw new Error('boom 15')
+    if (ctx.position(bar.symbol) === 0 && ctx.openOrders().length === 0) ctx.buy(bar.symbol)
+  },`)
+    const r = await runCli(['--home', home, 'sweep', '--strategy', file, '--symbol', 'SPX', '--grid', 'fast=5:25:5', '--executor', 'bullmq', '--redis', redis.url, '--chunk', '2', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout)
+    expect(out.rows.map((row: { params: { fast: number } }) => row.params.fast).sort((x: number, y: number) => x - y)).toEqual([5, 10, 20, 25])
+    expect(out.failed).toHaveLength(1)
+    expect(out.failed[0].params.fast).toBe(15)
+    expect(out.failed[0].error).toContain('boom 15')
+    const tracker = new Tracker(home)
+    expect(tracker.getRun(out.runId).info.status).toBe('FINISHED')
+    const children = tracker.childRuns(out.runId)
+    expect(children).toHaveLength(5)
+    const failed = children.filter((c) => c.info.status === 'FAILED')
+    expect(failed).toHaveLength(1)
+    expect(failed[0]!.params.fast).toBe('15')
+    expect(failed[0]!.tags['mtflow.error']).toContain('boom 15')
+    expect(children.filter((c) => c.info.status === 'FINISHED')).toHaveLength(4)
+  })
+
+  it('fails the sets whose vector signals throw (library), the rest equal to the local run', async () => {
+    const file = strategyFile('boom-vector', `  signals(p, bars) {
+    if (p.fast === 15) throw new Error('boom vector 15')
+    const entries = new Uint8Array(bars.close.length)
+    const exits = new Uint8Array(bars.close.length)
+    for (let i = 0; i < bars.close.length; i += p.fast) entries[i] = 1
+    for (let i = 1; i < bars.close.length; i += p.fast) exits[i] = 1
+    return { entries, exits }
+  },
+  onBar() {},`)
+    const bars = await loadBars(home, { symbol: 'SPX', timeframe: '1d' })
+    const source = resolveKey(home, { symbol: 'SPX', timeframe: '1d' }).source
+    const { loadStrategy } = await import('../../lib/strategy/index.js')
+    const loaded = await loadStrategy(file, (path: string) => import(path))
+    const grid = { fast: [5, 10, 15, 20] }
+    const ex = await executor()
+    const remote = await sweep(loaded as never, grid, bars, { executor: ex, dataRef: { snapshot: barsHash(bars, source), query: { symbol: 'SPX', timeframe: '1d', source } }, chunk: 1, engine: 'vector' })
+    const local = await sweep(loaded as never, grid, bars, { executor: new LocalExecutor(2), engine: 'vector' })
+    expect(remote.failed.map((f) => f.params.fast)).toEqual([15])
+    expect(remote.failed[0]!.error).toContain('boom vector 15')
+    expect(remote.rows.map((r) => r.params.fast).sort((x, y) => x! - y!)).toEqual([5, 10, 20])
+    expectSameRows(local, remote)
+  })
+
+  it('says an unreachable Redis in one line naming the URL and exits 2 (sweep and worker)', async () => {
+    const url = `redis://127.0.0.1:${await freePort()}`
+    const [s, w] = await Promise.all([
+      runCli(['--home', home, 'sweep', '--strategy', 'sma-cross', '--symbol', 'SPX', '--grid', 'fast=5,10', '--executor', 'bullmq', '--redis', url, '--json']),
+      runCli(['--home', home, 'worker', '--redis', url]),
+    ])
+    for (const r of [s, w]) {
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      expect(r.stderr).toContain(url)
+    }
+  })
+
+  it('has a worker of another project version refuse the jobs, both versions in the message, no result', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'mtflow-copy-'))
+    cpSync(join(ROOT, 'lib'), join(copy, 'lib'), { recursive: true })
+    for (const f of ['package.json', 'tsconfig.json']) cpSync(join(ROOT, f), join(copy, f))
+    // The rest (node_modules, kernel/, data/) as links: the version is package.json's and lib/'s.
+    for (const entry of readdirSync(ROOT)) if (!['lib', 'package.json', 'tsconfig.json', '.git'].includes(entry)) symlinkSync(join(ROOT, entry), join(copy, entry))
+    const changed = join(copy, 'lib', 'exec', 'jobs.ts')
+    writeFileSync(changed, `${readFileSync(changed, 'utf8')}// another version\n`)
+    // Its own Redis database, so that only the other version's worker serves it.
+    const db = `${redis.url}/3`
+    const other = await startWorker(['--redis', db, '--concurrency', '1'], { root: copy, home })
+    const otherVersion = /mtflow (\d+\.\d+\.\d+\+[0-9a-f]{12})/.exec(other.stderr)![1]!
+    const ours = projectVersion()
+    expect(otherVersion).not.toBe(ours)
+    const ex = await BullmqExecutor.connect({ redis: db, pollMs: 50 })
+    open.push(ex)
+    const out = await ex.run({ kind: 'exec.echo', context: { salt: randomUUID() }, items: [1, 2] })
+    expect(out).toHaveLength(2)
+    for (const o of out) {
+      expect(o.ok).toBe(false)
+      const error = (o as { error: string }).error
+      expect(error).toContain(ours)
+      expect(error).toContain(otherVersion)
+      expect(error).not.toContain('\n')
+    }
+    const db3 = new Redis({ ...connection(), db: 3 })
+    expect(await db3.keys('mtflow:x:result:*')).toEqual([])
+    db3.disconnect()
+    other.kill('SIGKILL')
+  })
+
+  it('reuses finished results when the same batch is submitted again: no job runs', async () => {
+    const ex = await executor()
+    const batch = { kind: 'exec.echo', context: { salt: randomUUID() }, items: ['a', 'b', 'c', 'b'] }
+    const first = await countCompleted(() => ex.run<string, string>(batch), (c) => c.size >= 3)
+    expect(first.result).toEqual(['a', 'b', 'c', 'b'].map((v) => ({ ok: true, value: v })))
+    expect(first.active).toBe(3)
+    expect(first.completed.size).toBe(3)
+    // Then a batch that does run, one job: the jobs queue's events are ordered, so once its job's
+    // completion is in, any job the re-submission ran would have been counted before it.
+    const again = await countCompleted(async () => {
+      const reused = await ex.run<string, string>(batch)
+      const barrier = await ex.run({ kind: 'exec.echo', context: { salt: randomUUID() }, items: ['barrier'] })
+      return { reused, barrier }
+    }, (c) => c.size >= 1)
+    expect(again.result.reused).toEqual(['a', 'b', 'c', 'b'].map((v) => ({ ok: true, value: v, reused: true })))
+    expect(again.result.barrier).toEqual([{ ok: true, value: 'barrier' }])
+    expect(again.active).toBe(1)
+    expect(again.completed.size).toBe(1)
+  })
+
+  it('cancels on Ctrl-C of the submitter: exit 130, one line, no job left waiting, the run KILLED', async () => {
+    const file = strategyFile('slow', `  onStart() { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500) },
+  onBar() {},`)
+    let pid = 0
+    const running = runCli(['--home', home, 'sweep', '--strategy', file, '--symbol', 'SPX', '--grid', 'fast=2:13:1', '--executor', 'bullmq', '--redis', redis.url, '--chunk', '1', '--json'], { onSpawn: (p) => (pid = p) })
+    let busy = 0
+    for (let k = 0; k < 1200 && busy < 1; k++) {
+      busy = await jobsQueue.getActiveCount()
+      if (busy < 1) await new Promise((r) => setTimeout(r, 25))
+    }
+    expect(busy).toBeGreaterThan(0)
+    process.kill(pid, 'SIGINT')
+    const r = await running
+    expect(r.code, r.stderr).toBe(130)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toContain('cancelled')
+    const counts = await jobsQueue.getJobCounts('waiting', 'delayed', 'prioritized', 'paused', 'waiting-children')
+    expect(counts).toEqual({ waiting: 0, delayed: 0, prioritized: 0, paused: 0, 'waiting-children': 0 })
+    const tracker = new Tracker(home)
+    const runs = tracker.summaries().filter((s) => s.info.name.startsWith('sweep slow'))
+    expect(runs.map((s) => s.info.status)).toEqual(['KILLED'])
+  }, 120_000)
+
+  it('fails hostile jobs put straight into Redis with a one-line reason and serves on', async () => {
+    const version = projectVersion()
+    const cases: [string, unknown, RegExp][] = [
+      ['path', { version, kind: '../../etc', context: {}, data: {} }, /job kind must be domain\.name/],
+      ['proto', { version, kind: 'exec.__proto__', context: {}, data: {} }, /job kind must be domain\.name/],
+      ['ctor', { version, kind: 'exec.constructor', context: {}, data: {} }, /no job kind "constructor"/],
+      ['domain', { version, kind: 'child.process', context: {}, data: {} }, /no job kinds in lib\/child/],
+      ['version', { version: '9.9.9+000000000000', kind: 'exec.echo', context: {}, data: {} }, /submitted by mtflow 9\.9\.9\+000000000000/],
+      ['notobject', 'just text', /not an mtflow job context/],
+      ['nodata', { version, kind: 'exec.sum', context: {}, data: { bars: { snapshot: '../../etc/passwd', query: { symbol: '../x' } } } }, /./],
+    ]
+    const events = new QueueEvents('jobs', { connection: connection(), prefix: 'mtflow' })
+    events.on('error', () => undefined)
+    await events.waitUntilReady()
+    const reasons = new Map<string, string>()
+    events.on('failed', ({ jobId, failedReason }) => reasons.set(jobId, failedReason))
+    const salt = randomUUID()
+    for (const [name, stored] of cases) {
+      const ctx = `hostile-${name}-${salt}`
+      await client.set(`mtflow:x:ctx:${ctx}`, encodeValue(stored))
+      await jobsQueue.add('hostile', { ctx, item: '{"series":"bars","column":"close"}', flow: 'none' }, { jobId: `hostile-${name}-${salt}` })
+    }
+    await jobsQueue.add('hostile', { nothing: true }, { jobId: `hostile-empty-${salt}` })
+    await jobsQueue.add('hostile', { ctx: `hostile-path-${salt}`, item: '{not json', flow: 'none' }, { jobId: `hostile-item-${salt}` })
+    const expected = cases.length + 2
+    await waitFor(() => reasons.size >= expected, 60_000, 50)
+    await events.close()
+    expect(reasons.size).toBe(expected)
+    for (const [name, , pattern] of cases) {
+      const reason = reasons.get(`hostile-${name}-${salt}`)!
+      expect(reason, name).toMatch(pattern)
+      expect(reason.split('\n'), name).toHaveLength(1)
+    }
+    expect(reasons.get(`hostile-empty-${salt}`)).toMatch(/not an mtflow job/)
+    expect(reasons.get(`hostile-item-${salt}`)!.split('\n')).toHaveLength(1)
+    // Every worker alive and serving.
+    for (const w of workers) expect(await Promise.race([w.exited.then(() => 'exited'), new Promise((r) => setTimeout(() => r('alive'), 10))])).toBe('alive')
+    const ex = await executor()
+    expect(await ex.run({ kind: 'exec.echo', context: { salt }, items: [7, 8, 9] })).toEqual([7, 8, 9].map((v) => ({ ok: true, value: v })))
+  })
+})

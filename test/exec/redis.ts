@@ -1,0 +1,148 @@
+// Test helpers for the bullmq executor: a real redis-server on a free loopback port without persistence
+// (started, killed and started again on the same port, empty), and real `mtflow worker` processes. Every
+// process started here runs in its own process group and is killed by `killAll` (call it in afterAll).
+
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { createConnection, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ROOT, waitFor } from '../helpers.js'
+
+const started = new Set<ChildProcess>()
+
+/** A loopback port nothing listens on (at the time of asking). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** Whether something answers PING with PONG on the port. */
+function pong(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port })
+    let text = ''
+    socket.on('connect', () => socket.write('PING\r\n'))
+    socket.on('data', (d) => {
+      text += d.toString()
+      if (text.includes('\r\n')) {
+        socket.destroy()
+        resolve(text.startsWith('+PONG'))
+      }
+    })
+    socket.on('error', () => resolve(false))
+    socket.setTimeout(1000, () => {
+      socket.destroy()
+      resolve(false)
+    })
+  })
+}
+
+export interface TestRedis {
+  port: number
+  url: string
+  /** Start (again, empty) on the same port. */
+  start(): Promise<void>
+  /** kill -9 (everything in it is lost). */
+  kill(): Promise<void>
+  readonly pid: number | undefined
+}
+
+export async function startRedis(): Promise<TestRedis> {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'mtflow-redis-'))
+  let child: ChildProcess | undefined
+  const redis: TestRedis = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    get pid() {
+      return child?.pid
+    },
+    async start() {
+      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { detached: true, stdio: 'ignore' })
+      const c = child
+      started.add(c)
+      c.on('exit', () => started.delete(c))
+      let failed: Error | undefined
+      c.on('error', (error) => (failed = error))
+      for (let k = 0; k < 200; k++) {
+        if (await pong(port)) return
+        if (failed !== undefined) throw new Error(`cannot start redis-server (${failed.message}): install Debian's redis-server (.ci/run does)`)
+        if (c.exitCode !== null) break
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      throw new Error(`redis-server did not start on port ${port}`)
+    },
+    async kill() {
+      const c = child
+      if (c === undefined || c.exitCode !== null || c.signalCode !== null) return
+      const gone = new Promise<void>((resolve) => c.once('exit', () => resolve()))
+      process.kill(-c.pid!, 'SIGKILL')
+      await gone
+    },
+  }
+  await redis.start()
+  return redis
+}
+
+export interface TestWorker {
+  pid: number
+  /** stderr (its log lines) and stdout so far. */
+  readonly stderr: string
+  readonly stdout: string
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  kill(signal?: NodeJS.Signals): void
+}
+
+/** A `mtflow worker` process (from `root`'s lib/cli/bin.cjs), resolved once it says it serves. */
+export async function startWorker(args: string[], options: { root?: string; home: string } = { home: '' }): Promise<TestWorker> {
+  const root = options.root ?? ROOT
+  const child = spawn(process.execPath, [join(root, 'lib', 'cli', 'bin.cjs'), '--home', options.home, 'worker', ...args], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  started.add(child)
+  let stderr = ''
+  let stdout = ''
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => {
+      started.delete(child)
+      resolve({ code, signal })
+    }),
+  )
+  let done = false
+  void exited.then(() => (done = true))
+  await waitFor(() => done || /Ctrl-C stops/.test(stderr), 60_000, 50)
+  // (Its stack lines left out: vitest would read them as this error's own.)
+  if (done) throw new Error(`mtflow worker exited before serving: ${stderr.split('\n').filter((l) => !/^\s+at /.test(l)).join('\n').slice(-2000)}`)
+  return {
+    pid: child.pid!,
+    get stderr() {
+      return stderr
+    },
+    get stdout() {
+      return stdout
+    },
+    exited,
+    kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, signal)
+    },
+  }
+}
+
+/** SIGKILL to every process group started here that is still running. */
+export function killAll(): void {
+  for (const c of started) {
+    try {
+      process.kill(-c.pid!, 'SIGKILL')
+    } catch {
+      /* gone */
+    }
+  }
+  started.clear()
+}
