@@ -119,11 +119,24 @@ export function trainCommand(context: CliContext): Command {
     .option('--folds <n>', 'folds (purged, walk-forward; default 5) or groups (cpcv; default 6, 2 tested at a time)')
     .option('--embargo <fraction>', 'rows left out of training after each test block, as a fraction of the rows', '0.01')
     .option('--hyper <k=v>', "a model option, repeatable (e.g. --hyper maxDepth=4 --hyper seed=7)", (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--executor <name>', 'train the datasets on: local (worker threads) or bullmq (`mtflow worker` processes through Redis); default: this thread')
+    .option('--redis <url>', 'Redis of the bullmq executor (default $MTFLOW_REDIS_URL)')
+    .option('--workers <n>', 'threads of the local executor', '4')
     .option('--json', 'print the run id and the manifest as JSON')
-    .action(async (o: { dataset: string; model: string; cv: string; folds?: string; embargo: string; hyper: string[]; json?: boolean }) => {
+    .action(async (o: { dataset: string; model: string; cv: string; folds?: string; embargo: string; hyper: string[]; executor?: string; redis?: string; workers: string; json?: boolean }) => {
       const folds = number(o.folds, '--folds', 'an integer ≥ 2', (n) => Number.isInteger(n) && n >= 2)
       const embargo = number(o.embargo, '--embargo', 'a fraction in [0, 0.5)', (n) => n >= 0 && n < 0.5)!
-      const step = await pipeline().trainStep(context.home, { dataset: o.dataset, model: o.model, cv: o.cv as import('../pipeline/index.js').CvKind, embargo, hyper: hyperOf(o.hyper), ...(folds === undefined ? {} : { folds }) })
+      const workers = number(o.workers, '--workers', 'an integer in [1, 256]', (n) => Number.isInteger(n) && n >= 1 && n <= 256)!
+      const name = o.executor ?? process.env.MTFLOW_EXECUTOR
+      if (o.redis !== undefined && name !== 'bullmq') throw new ConfigError('--redis goes with --executor bullmq')
+      const exec = lazy('../exec/index.js') as typeof import('../exec/index.js')
+      const executor = name === undefined ? undefined : await exec.createExecutor({ executor: name, threads: workers, redis: o.redis })
+      let step: Awaited<ReturnType<ReturnType<typeof pipeline>['trainStep']>>
+      try {
+        step = await pipeline().trainStep(context.home, { dataset: o.dataset, model: o.model, cv: o.cv as import('../pipeline/index.js').CvKind, embargo, hyper: hyperOf(o.hyper), ...(folds === undefined ? {} : { folds }), ...(executor === undefined ? {} : { executor }) })
+      } finally {
+        await executor?.close()
+      }
       if (o.json === true) return printJson(context, { runId: step.runId, reused: step.reused, manifest: step.manifest })
       const summary = await pipeline().readStepTable(context.home, step.runId, step.manifest, 'summary')
       const names = summary.name as string[]

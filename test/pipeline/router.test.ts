@@ -11,13 +11,15 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { duckdb } from '../../lib/data/duckdb.js'
 import { readPackage } from '../../lib/ml/index.js'
-import { datasetStep, featuresStep, lineageFeatures, screenStep, trainStep } from '../../lib/pipeline/index.js'
+import { datasetStep, featuresStep, lineageFeatures, readStepTable, screenStep, trainDataset, trainItems, trainStep, type TrainContext } from '../../lib/pipeline/index.js'
+import { LocalExecutor } from '../../lib/exec/index.js'
 import { createModelApp, startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { Registry, searchRuns, Tracker } from '../../lib/track/index.js'
 import { runCli } from '../helpers.js'
 
 let home: string
 let train: string
+let datasetRun: string
 const servers: Listening[] = []
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'mtflow-router-'))
@@ -26,10 +28,34 @@ beforeAll(async () => {
   const screen = await screenStep(home, { symbols: ['DAX', 'SMI', 'CAC', 'FTSE'], timeframe: '1d', maxPValue: 1, minCorr: 0 })
   const features = await featuresStep(home, { pairs: screen.runId, window: 30, windows: [10, 20] })
   const dataset = await datasetStep(home, { features: features.runId, label: 'revertDirection' })
+  datasetRun = dataset.runId
   train = (await trainStep(home, { dataset: dataset.runId, model: 'tree', cv: 'walk-forward', folds: 3, hyper: { maxDepth: 3 } })).runId
 }, 240_000)
 afterAll(async () => {
   for (const s of servers) await s.close()
+})
+
+describe('train on an executor', () => {
+  it('trains each dataset as a job: folds, final model and package the same, byte for byte, as in this thread', async () => {
+    const manifest = JSON.parse(new Tracker(home).readArtifact(datasetRun, 'manifest.json').bytes.toString('utf8'))
+    const items = await trainItems(home, datasetRun, manifest)
+    expect(items.length).toBeGreaterThanOrEqual(3)
+    const context: TrainContext = { family: 'tree', hyper: { maxDepth: 3 }, cv: 'walk-forward', folds: 3, embargo: 0.01, dataset: datasetRun }
+    const here = []
+    for (const item of items) here.push(await trainDataset(context, item))
+    const executor = new LocalExecutor(2)
+    const there = await executor.run({ kind: 'pipeline.trainDataset', context, items })
+    await executor.close()
+    // Equal but for the package's creation time.
+    const stamp = (d: unknown) => JSON.stringify(d).replace(/\\"createdAt\\":\d+/g, 'createdAt')
+    expect(there.map((o) => stamp(o.ok ? o.value : o.error))).toEqual(here.map(stamp))
+    expect(stamp(here)).toContain('createdAt')
+    // And the step's summary table holds these means (the train run made in beforeAll, in this thread).
+    const trainManifest = JSON.parse(new Tracker(home).readArtifact(train, 'manifest.json').bytes.toString('utf8'))
+    const summary = await readStepTable(home, train, trainManifest, 'summary')
+    expect((summary.name as string[])).toEqual(here.map((d) => d.summary.name))
+    expect(Array.from(summary.rocAuc as Float64Array)).toEqual(here.map((d) => d.summary.rocAuc))
+  })
 })
 
 describe('router build', () => {
