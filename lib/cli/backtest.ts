@@ -154,6 +154,9 @@ export function backtestCommand(context: CliContext): Command {
     .option('--list', 'list the built-in strategies and their parameters, then exit')
     .option('--signals-from <MODEL@REF>', "gate entries by a registered model (NAME@VERSION or NAME@ALIAS): its pair or symbol and timeframe come from its lineage; 'PREFIX.*@REF' runs one per model and prints a summary")
     .option('--proba-threshold <p>', "with --signals-from: enter only where the model's probability is ≥ p", '0.5')
+    .option('--executor <name>', "with a batch (--signals-from 'PREFIX.*@REF'): run the backtests on local (worker threads) or bullmq (`mtflow worker` processes through Redis; they need the lake on a shared path)")
+    .option('--redis <url>', 'Redis of the bullmq executor (default $MTFLOW_REDIS_URL)')
+    .option('--workers <n>', 'threads of the local executor', '4')
     .action(async (o: Common & GatedFlags & { export?: string; closeAtEnd?: boolean; list?: boolean }, cmd: Command) => {
       if (o.list === true) return listStrategies(context, o.json === true)
       if (o.signalsFrom !== undefined) return gatedAction(context, o, cmd)
@@ -236,6 +239,9 @@ export function backtestCommand(context: CliContext): Command {
 interface GatedFlags {
   signalsFrom?: string
   probaThreshold: string
+  executor?: string
+  redis?: string
+  workers?: string
 }
 
 /** `mtflow backtest --signals-from MODEL@REF | 'PREFIX.*@REF'`: model-gated backtests (lib/pipeline/gated.ts). */
@@ -259,6 +265,9 @@ async function gatedAction(context: CliContext, o: Common & GatedFlags & { expor
   if (batch && symbols.length > 0) throw new ConfigError(`--symbol cannot be given with a batch (${o.signalsFrom}): each model trades its own pair or symbol`)
   if (batch && o.export !== undefined) throw new ConfigError('--export writes one backtest\'s files; a batch keeps each one\'s in its child run (mtflow runs show RUN)')
   if (!o.track && batch) throw new ConfigError('a batch is recorded as runs; --no-track applies to one backtest only')
+  if (!batch && o.executor !== undefined) throw new ConfigError("--executor runs a batch's backtests (--signals-from 'PREFIX.*@REF'); one backtest runs here")
+  if (o.redis !== undefined && o.executor !== 'bullmq') throw new ConfigError('--redis goes with --executor bullmq')
+  const workers = number('--workers', o.workers, (n) => Number.isInteger(n) && n >= 1 && n <= 256, 'an integer in [1, 256]') ?? 4
   const options = {
     probaThreshold: threshold,
     ...(loaded === undefined ? {} : { strategy: loaded.strategy, ...(loaded.file === undefined ? {} : { file: loaded.file }) }),
@@ -276,7 +285,13 @@ async function gatedAction(context: CliContext, o: Common & GatedFlags & { expor
     ...(o.json === true ? {} : { progress: streamProgressSink(context.stderr) }),
   }
   if (batch) {
-    const out = await pipeline.gatedBatch(context.home, { ...options, pattern: o.signalsFrom! })
+    const executor = o.executor === undefined ? undefined : await exec().createExecutor({ executor: o.executor, threads: workers, redis: o.redis })
+    let out: Awaited<ReturnType<typeof pipeline.gatedBatch>>
+    try {
+      out = await pipeline.gatedBatch(context.home, { ...options, pattern: o.signalsFrom!, ...(executor === undefined ? {} : { executor }) })
+    } finally {
+      await executor?.close()
+    }
     if (o.json === true) return printJson(context, { runId: out.runId, experiment: out.experiment, signalsFrom: o.signalsFrom, probaThreshold: out.probaThreshold, rows: out.rows })
     context.stdout.write(`${out.rows.length} model-gated backtests (${o.signalsFrom}, p ≥ ${out.probaThreshold}), best Sharpe first; "ungated": the same strategy on the same bars without the gate\n`)
     context.stdout.write(

@@ -47,6 +47,8 @@ export function workerCommand(context: CliContext): Command {
       }
       const source = url !== undefined && url !== '' ? { url, token } : { home: o.lake ?? context.home }
       const log = (line: string) => context.stderr.write(o.json === true ? `${JSON.stringify({ time: new Date().toISOString(), event: line })}\n` : `${line}\n`)
+      // Jobs that read the lake or record runs (gated backtests) use this workspace, not the submitter's path.
+      process.env.MTFLOW_WORKER_HOME = o.lake ?? context.home
       const worker = await exec().startWorker({
         redis: o.redis,
         concurrency,

@@ -10,6 +10,7 @@ import { backtest, backtestLineage, columnsCsv, flatMetrics, logBacktest, type B
 import { resolveKey, sliceBars, tableParquet, type Bars, type TableColumn } from '../data/index.js'
 import { getStrategy, resolveParams, type Context, type OrderOptions, type OrderView, type Sizing, type Strategy } from '../strategy/index.js'
 import { openRegistry, openTracker } from '../track/index.js'
+import type { Executor } from '../exec/index.js'
 import { modelBars, modelFeatureTable, modelLineage, modelProbabilityColumn, type ModelLineage } from './model-features.js'
 
 export interface ModelProbabilities {
@@ -234,6 +235,8 @@ export interface GatedBacktestOptions {
   /** More tags on the run (e.g. mtflow.source). */
   tags?: Record<string, string>
   progress?: ProgressSink
+  /** The run this one is a child of (a batch's parent). */
+  parentRunId?: string
 }
 
 export interface GatedBacktest {
@@ -399,7 +402,7 @@ async function execute(home: string, options: GatedBacktestOptions, planned: Pla
 
 /** One model-gated backtest, tracked like `mtflow backtest` (kind backtest, tags mtflow.signals/…). */
 export async function gatedBacktest(home: string, options: GatedBacktestOptions): Promise<GatedBacktest> {
-  return execute(home, options, await plan(home, options))
+  return execute(home, options, await plan(home, options), options.parentRunId)
 }
 
 /**
@@ -429,10 +432,34 @@ export function expandSignalsFrom(home: string, text: string): { refs: string[];
   return { refs: names.map((n) => (ref === undefined ? n : `${n}@${ref}`)), batch: true }
 }
 
-export interface GatedBatchOptions extends Omit<GatedBacktestOptions, 'ref' | 'track'> {
+export interface GatedBatchOptions extends Omit<GatedBacktestOptions, 'ref' | 'track' | 'parentRunId'> {
   /** The models: a list of refs, or a pattern "PREFIX.*@REF". */
   refs?: readonly string[]
   pattern?: string
+  /**
+   * Run the backtests as jobs on an executor (lib/exec: local threads, or `mtflow worker` processes
+   * through BullMQ, which read the lake and record their runs where their workspace or
+   * MTFLOW_TRACKING_URI says): each child run is recorded by the job that computed it. The rows are the
+   * same; `children` is then empty (each backtest's numbers stay in its run).
+   */
+  executor?: Executor
+}
+
+/** What every gated-backtest job of a batch shares (lib/pipeline/jobs.ts). */
+export interface GatedJobContext {
+  home: string
+  options: Omit<GatedBacktestOptions, 'ref' | 'progress' | 'strategy'> & { strategy?: string }
+}
+
+/** A child of a batch as a job computes it: its summary row. */
+export async function gatedRow(home: string, options: GatedBacktestOptions): Promise<GatedBatchRow> {
+  return rowOf(await gatedBacktest(home, options))
+}
+
+function rowOf(c: GatedBacktest): GatedBatchRow {
+  const g = summaryMetrics(c.result)
+  const u = summaryMetrics(c.ungated)
+  return { target: c.target, model: c.model, runId: c.runId!, ...g, ...(Object.fromEntries(Object.entries(u).map(([k, v]) => [`ungated_${k}`, v])) as Record<`ungated_${(typeof SUMMARY_METRICS)[number]}`, number>) }
 }
 
 export interface GatedBatchRow extends Record<(typeof SUMMARY_METRICS)[number], number> {
@@ -498,21 +525,35 @@ export async function gatedBatch(home: string, options: GatedBatchOptions): Prom
   try {
     const progress = new Progress({ label: 'gated backtests', total: plans.length, ...(options.progress === undefined ? {} : { sink: options.progress }) })
     const children: GatedBacktest[] = []
-    for (const planned of plans) {
-      progress.tick(0, planned.prepared.probabilities.model)
-      // Progress is per backtest here: the engine's own bar count would interleave with it.
-      const { progress: _engine, ...child } = options
-      children.push(await execute(home, { ...child, ref: planned.prepared.probabilities.model, experiment: options.experiment ?? 'backtests' }, planned, parent.id))
-      progress.tick(1, planned.prepared.probabilities.model)
+    // Progress is per backtest here: the engine's own bar count would interleave with it.
+    const { progress: _engine, executor, refs: _refs, pattern: _pattern, ...child } = options
+    let unsorted: GatedBatchRow[]
+    if (executor === undefined) {
+      for (const planned of plans) {
+        progress.tick(0, planned.prepared.probabilities.model)
+        children.push(await execute(home, { ...child, ref: planned.prepared.probabilities.model, experiment: options.experiment ?? 'backtests' }, planned, parent.id))
+        progress.tick(1, planned.prepared.probabilities.model)
+      }
+      unsorted = children.map(rowOf)
+    } else {
+      const strategy = typeof child.strategy === 'string' || child.strategy === undefined ? child.strategy : child.file
+      if (child.strategy !== undefined && strategy === undefined) throw new ConfigError(`gated backtests on ${executor.describe} need a built-in strategy or a strategy file (an object cannot cross threads)`)
+      const { strategy: _s, ...rest } = child
+      const context: GatedJobContext = { home, options: { ...rest, ...(strategy === undefined ? {} : { strategy }), experiment: options.experiment ?? 'backtests', parentRunId: parent.id } }
+      const outcomes = await executor.run<{ ref: string }, GatedBatchRow>({
+        kind: 'pipeline.gatedBacktest',
+        label: 'gated backtests',
+        context,
+        items: plans.map((p) => ({ ref: p.prepared.probabilities.model })),
+        progress: { update: (state) => progress.set(state.done) },
+      })
+      unsorted = outcomes.map((o, i) => {
+        if (!o.ok) throw new ConfigError(`gated backtest of ${plans[i]!.prepared.probabilities.model}: ${o.error}`)
+        return o.value
+      })
     }
     progress.finish()
-    const rows = children
-      .map((c) => {
-        const g = summaryMetrics(c.result)
-        const u = summaryMetrics(c.ungated)
-        return { target: c.target, model: c.model, runId: c.runId!, ...g, ...(Object.fromEntries(Object.entries(u).map(([k, v]) => [`ungated_${k}`, v])) as Record<`ungated_${(typeof SUMMARY_METRICS)[number]}`, number>) }
-      })
-      .sort(bySharpe)
+    const rows = unsorted.sort(bySharpe)
     const table = batchTable(rows)
     parent.logArtifact({ name: 'summary.parquet', data: await tableParquet(table) })
     parent.logArtifact({ name: 'summary.csv', data: columnsCsv(table as Record<string, ArrayLike<unknown>>) })

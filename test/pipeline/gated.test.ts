@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { backtest, resultFiles } from '../../lib/backtest/index.js'
 import { ingestBars, syntheticGbm, syntheticPair, type Bars } from '../../lib/data/index.js'
+import { LocalExecutor } from '../../lib/exec/index.js'
 import { datasetStep, featuresStep, gatedBacktest, gatedBatch, inferSignals, modelProbabilities, registerModels, screenStep, trainStep } from '../../lib/pipeline/index.js'
 import { modelBars, modelFeatureTable, modelLineage, modelProbabilityColumn } from '../../lib/pipeline/model-features.js'
 import type { Strategy } from '../../lib/strategy/index.js'
@@ -303,5 +304,20 @@ describe('gatedBatch', () => {
       expect(row.ungated_trades).toBe(plain.metrics.trades!.trades)
       expect(row.ungated_totalReturn).toBeCloseTo(plain.metrics.totalReturn, 12)
     }
+  })
+
+  it('on an executor: each backtest a job that records its own child run; the same rows as in this thread', async () => {
+    const here = await gatedBatch(home, { pattern: 'gt.*@1', probaThreshold: 0.5 })
+    const executor = new LocalExecutor(2)
+    const there = await gatedBatch(home, { pattern: 'gt.*@1', probaThreshold: 0.5, executor })
+    await executor.close()
+    const strip = (rows: typeof here.rows) => rows.map(({ runId: _r, ...rest }) => rest)
+    expect(strip(there.rows)).toEqual(strip(here.rows))
+    expect(there.children).toEqual([])
+    // The jobs recorded the children, under the new parent, with the numbers of the rows.
+    const tracker = new Tracker(home)
+    const children = tracker.childRuns(there.runId)
+    expect(children.map((c) => c.info.runId).sort()).toEqual(there.rows.map((r) => r.runId).sort())
+    for (const row of there.rows) expect(children.find((c) => c.info.runId === row.runId)!.metrics.sharpe!.value).toBeCloseTo(row.sharpe, 12)
   })
 })
