@@ -136,8 +136,18 @@ export class BullmqExecutor implements Executor {
     const events = new QueueEvents(JOBS_QUEUE, { connection: connectionOptions(this.url), prefix: PREFIX })
     events.on('error', () => undefined)
     const waiting = new Set(pending)
+    // Once every child has been heard of, the parent gathers at once: look often, not every pollMs.
+    let wake: (() => void) | undefined
     events.on('completed', ({ jobId }) => {
       if (waiting.delete(jobId)) progress?.tick(counts.get(jobId) ?? 1)
+      if (waiting.size === 0) wake?.()
+    })
+    const pause = () => new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, waiting.size === 0 ? 10 : (this.options.pollMs ?? 250))
+      wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
     })
     let aborted = false
     const onAbort = () => {
@@ -191,7 +201,7 @@ export class BullmqExecutor implements Executor {
           return false
         }
         if (state === 'failed') throw new MtflowError(`${label}: gathering the results failed: ${job.failedReason}`)
-        await sleep(this.options.pollMs ?? 250)
+        await pause()
       }
     } finally {
       batch.signal?.removeEventListener('abort', onAbort)

@@ -18,6 +18,8 @@
 //     runs (BENCH_LIVE_RUNS); reference: p99 ≤ 1 ms (test/bench/live.ts).
 //   pipeline — `mtflow pipeline pairs` on 10 synthetic symbols × 50,000 1h bars as a CLI process, cold and warm
 //     (every step reused), and `infer` of 1,000 rows: p50/p99 in process, and the CLI's (test/bench/pipeline.ts).
+//   exec — a sweep of 1,000 sets × 1,000,000 bars on local threads (2) and on bullmq with two `mtflow worker`
+//     processes against a real redis-server; the queue's overhead per job (test/bench/exec.ts).
 //   ml — a decision tree on 50,000 × 20 to depth 20 (target ≤ 0.5 s) and a 100-tree forest on 2 workers,
 //     against scikit-learn (Debian python3-sklearn) on the same bytes, with held-out accuracy of each.
 
@@ -37,7 +39,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 7)
 // Indicator runs take milliseconds, and this VM's neighbours swing single runs ±2×: a median of 21.
 const INDICATOR_RUNS = 3 * RUNS
 const DATA_RUNS = Number(process.env.BENCH_DATA_RUNS ?? 3)
-// BENCH_ONLY=lake (or notebook, indicators, backtest, live, track, server, ml, tune, report, pipeline, serving, monitor; comma-separated) runs some groups only; BENCH_CASES=adx,rsi
+// BENCH_ONLY=lake (or notebook, indicators, backtest, live, track, server, ml, tune, report, pipeline, serving, monitor, exec; comma-separated) runs some groups only; BENCH_CASES=adx,rsi
 // some indicator cases (and streams) only.
 const ONLY = process.env.BENCH_ONLY?.split(',').map((g) => g.trim())
 const wanted = (group: string) => ONLY === undefined || ONLY.includes(group)
@@ -270,6 +272,10 @@ if (wanted('monitor')) {
 if (wanted('serving')) {
   const { benchServing } = await import('./serving.js')
   rows.push(...(await benchServing(progress, RUNS)))
+}
+if (wanted('exec')) {
+  const { benchExec } = await import('./exec.js')
+  rows.push(...(await benchExec(progress, Number(process.env.BENCH_EXEC_RUNS ?? 3))))
 }
 if (wanted('pipeline')) {
   const { benchPipeline } = await import('./pipeline.js')
