@@ -30,6 +30,12 @@ const open: { close(): Promise<unknown> }[] = []
 const connection = () => ({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null })
 const workerArgs = () => ['--redis', redis.url, '--concurrency', '1', '--stalled-ms', '2000']
 
+function local2(): LocalExecutor {
+  const ex = new LocalExecutor(2)
+  open.push(ex)
+  return ex
+}
+
 async function executor(notices: string[] = []): Promise<BullmqExecutor> {
   const ex = await BullmqExecutor.connect({ redis: redis.url, backoffMs: 100, pollMs: 50, onNotice: (line) => notices.push(line) })
   open.push(ex)
@@ -88,6 +94,8 @@ ${body}
 }
 
 beforeAll(async () => {
+  // This process's version, read as the workers read theirs (lib/ must not change meanwhile).
+  projectVersion()
   redis = await startRedis()
   home = mkdtempSync(join(tmpdir(), 'mtflow-bullmq-'))
   const samples = await runCli(['--home', home, 'data', 'samples'])
@@ -116,7 +124,7 @@ describe('bullmq executor with mtflow worker processes', () => {
       ['vector', { fast: { min: 5, max: 50, step: 5 }, slow: { min: 20, max: 200, step: 30 } }],
       ['event', { fast: [5, 12, 30], slow: [20, 60] }],
     ] as const) {
-      const local = await sweep('sma-cross', grid, bars, { executor: new LocalExecutor(2), engine })
+      const local = await sweep('sma-cross', grid, bars, { executor: local2(), engine })
       const remote = await sweep('sma-cross', grid, bars, { executor: ex, dataRef, chunk: 3, engine })
       expect(remote.engine).toBe(engine)
       expect(remote.executor).toBe(redis.url)
@@ -234,7 +242,7 @@ describe('bullmq executor with mtflow worker processes', () => {
     const grid = { fast: [5, 10, 15, 20] }
     const ex = await executor()
     const remote = await sweep(loaded as never, grid, bars, { executor: ex, dataRef: { snapshot: barsHash(bars, source), query: { symbol: 'SPX', timeframe: '1d', source } }, chunk: 1, engine: 'vector' })
-    const local = await sweep(loaded as never, grid, bars, { executor: new LocalExecutor(2), engine: 'vector' })
+    const local = await sweep(loaded as never, grid, bars, { executor: local2(), engine: 'vector' })
     expect(remote.failed.map((f) => f.params.fast)).toEqual([15])
     expect(remote.failed[0]!.error).toContain('boom vector 15')
     expect(remote.rows.map((r) => r.params.fast).sort((x, y) => x! - y!)).toEqual([5, 10, 20])

@@ -27,6 +27,7 @@ describe('LocalExecutor', () => {
     expect(out).toEqual(items.map((_, k) => ({ ok: true, value: `item ${k}` })))
     const echoed = await ex.run({ kind: 'exec.echo', context: null, items: [3, 1, 4, 1, 5, 9, 2, 6] })
     expect(echoed.map((o) => (o.ok ? o.value : o.error))).toEqual([3, 1, 4, 1, 5, 9, 2, 6])
+    await ex.close()
   })
 
   it('fails a throwing job alone; the others finish', async () => {
@@ -34,6 +35,7 @@ describe('LocalExecutor', () => {
     const items = [0, 1, 2, 3, 4].map((k) => ({ message: `bad ${k}`, fail: k === 2, value: k * 10 }))
     const out = await ex.run({ kind: 'exec.fail', context: null, items })
     expect(out).toEqual([{ ok: true, value: 0 }, { ok: true, value: 10 }, { ok: false, error: 'bad 2' }, { ok: true, value: 30 }, { ok: true, value: 40 }])
+    await ex.close()
   })
 
   it('keeps NaN, -0, ±Infinity and Float64Array exactly through codec.ts and through the threads', async () => {
@@ -47,7 +49,9 @@ describe('LocalExecutor', () => {
     expect(back.column).toBeInstanceOf(Float64Array)
     expect(bits(back.column)).toEqual(['3ff8000000000000', '8000000000000000', '0', '7ff8000000000000', '7ff8000000000001', '7ff0000000000000', 'fff0000000000000', '1', 'ffefffffffffffff', '3fd3333333333334'])
     expect(bits(back.nested.column)).toEqual(['0', '7ff8000000000000', '7ff8000000000001'])
-    const [out] = await new LocalExecutor(1).run<typeof value, typeof value>({ kind: 'exec.echo', context: null, items: [value] })
+    const one = new LocalExecutor(1)
+    const [out] = await one.run<typeof value, typeof value>({ kind: 'exec.echo', context: null, items: [value] })
+    await one.close()
     expect(out!.ok).toBe(true)
     const v = (out as { value: typeof value }).value
     expect(bits([v.nan, v.negZero, v.inf, v.ninf])).toEqual(bits([NaN, -0, Infinity, -Infinity]))
@@ -59,11 +63,14 @@ describe('LocalExecutor', () => {
     const items = [0, 1, 2, 3, 4, 5].map((k) => ({ exit: k === 1 || k === 4, value: k }))
     const out = await ex.run({ kind: 'exec.exit', context: null, items })
     expect(out.map((o) => (o.ok ? o.value : o.error))).toEqual([0, 'job thread died: exited with code 3', 2, 3, 'job thread died: exited with code 3', 5])
+    await ex.close()
   })
 
   it('cancels on abort (CancelledError) and leaves no threads', async () => {
     // Warm up: the first worker threads start V8/libuv helpers that stay; count after them.
-    await new LocalExecutor(3).run({ kind: 'exec.echo', context: null, items: [1, 2, 3] })
+    const warm = new LocalExecutor(3)
+    await warm.run({ kind: 'exec.echo', context: null, items: [1, 2, 3] })
+    await warm.close()
     const before = osThreads()
     const controller = new AbortController()
     const ex = new LocalExecutor(3)
@@ -75,5 +82,6 @@ describe('LocalExecutor', () => {
     await expect(running).rejects.toBeInstanceOf(CancelledError)
     await waitFor(() => osThreads() <= before, 20_000, 20)
     expect(osThreads()).toBeLessThanOrEqual(before)
+    await ex.close()
   }, 60_000)
 })
