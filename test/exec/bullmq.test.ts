@@ -260,6 +260,19 @@ describe('bullmq executor with mtflow worker processes', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1)
       expect(r.stderr).toContain(url)
     }
+    // The same from MTFLOW_REDIS_URL; and flags that are not a Redis URL, a count or a queue.
+    const fromEnv = await runCli(['--home', home, 'worker'], { env: { MTFLOW_REDIS_URL: url } })
+    expect(fromEnv.code).toBe(2)
+    expect(fromEnv.stderr.trim().split('\n')).toEqual([expect.stringContaining(url)])
+    for (const [args, says] of [
+      [['--redis', 'http://127.0.0.1:6379'], '--redis must be a redis:// or rediss:// URL'],
+      [['--redis', url, '--concurrency', '0'], '--concurrency must be an integer in [1, 256]'],
+      [['--redis', url, '--queues', 'jobs,other'], '--queues takes jobs, flows'],
+    ] as const) {
+      const r = await runCli(['--home', home, 'worker', ...args])
+      expect(r.code).toBe(2)
+      expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining(says)])
+    }
   })
 
   it('has a worker of another project version refuse the jobs, both versions in the message, no result', async () => {
