@@ -4,7 +4,7 @@
 // Redis, a worker of another version, reuse of finished results, Ctrl-C on the submitter, hostile jobs.
 
 import { randomUUID } from 'node:crypto'
-import { cpSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Queue, QueueEvents } from 'bullmq'
@@ -26,6 +26,7 @@ let workers: TestWorker[] = []
 let client: Redis
 let jobsQueue: Queue
 const open: { close(): Promise<unknown> }[] = []
+const dirs: string[] = []
 
 const connection = () => ({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null })
 const workerArgs = () => ['--redis', redis.url, '--concurrency', '1', '--stalled-ms', '2000']
@@ -98,6 +99,7 @@ beforeAll(async () => {
   projectVersion()
   redis = await startRedis()
   home = mkdtempSync(join(tmpdir(), 'mtflow-bullmq-'))
+  dirs.push(home)
   const samples = await runCli(['--home', home, 'data', 'samples'])
   expect(samples.code, samples.stderr).toBe(0)
   workers = await Promise.all([0, 1, 2].map(() => startWorker(workerArgs(), { home })))
@@ -112,6 +114,7 @@ afterAll(async () => {
   await jobsQueue?.close().catch(() => undefined)
   client?.disconnect()
   killAll()
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
 
 describe('bullmq executor with mtflow worker processes', () => {
@@ -277,6 +280,7 @@ describe('bullmq executor with mtflow worker processes', () => {
 
   it('has a worker of another project version refuse the jobs, both versions in the message, no result', async () => {
     const copy = mkdtempSync(join(tmpdir(), 'mtflow-copy-'))
+    dirs.push(copy)
     cpSync(join(ROOT, 'lib'), join(copy, 'lib'), { recursive: true })
     for (const f of ['package.json', 'tsconfig.json']) cpSync(join(ROOT, f), join(copy, f))
     // The rest (node_modules, kernel/, data/) as links: the version is package.json's and lib/'s.

@@ -3,13 +3,14 @@
 // process started here runs in its own process group and is killed by `killAll` (call it in afterAll).
 
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ROOT, waitFor } from '../helpers.js'
 
 const started = new Set<ChildProcess>()
+const dirs: string[] = []
 
 /** A loopback port nothing listens on (at the time of asking). */
 export function freePort(): Promise<number> {
@@ -57,6 +58,7 @@ export interface TestRedis {
 export async function startRedis(): Promise<TestRedis> {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'mtflow-redis-'))
+  dirs.push(dir)
   let child: ChildProcess | undefined
   const redis: TestRedis = {
     port,
@@ -135,7 +137,7 @@ export async function startWorker(args: string[], options: { root?: string; home
   }
 }
 
-/** SIGKILL to every process group started here that is still running. */
+/** SIGKILL to every process group started here that is still running; Redis's folders removed. */
 export function killAll(): void {
   for (const c of started) {
     try {
@@ -145,4 +147,5 @@ export function killAll(): void {
     }
   }
   started.clear()
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 }
