@@ -95,10 +95,19 @@ export class BullmqExecutor implements Executor {
     const ids = items.map((item) => sha256(`${ctx}\n${canonicalJson(JSON.parse(item))}`))
     const progress = batch.progress === undefined ? undefined : new Progress({ label, total: ids.length, sink: batch.progress })
     const found = new Map<string, Outcome<R>>()
+    const counts = new Map<string, number>()
+    for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1)
     for (let attempt = 0; ; attempt++) {
-      await this.reuse(ids, found, progress)
-      const pending = [...new Set(ids.filter((id) => !found.has(id)))]
+      await this.reuse(ids, found, progress, counts)
+      let pending = [...new Set(ids.filter((id) => !found.has(id)))]
       if (pending.length === 0) break
+      // Jobs of these ids still running for an earlier flow (one just cancelled, or another
+      // submitter's): their results are waited for and reused, not computed twice.
+      if (await this.waitRunning(pending, batch)) {
+        await this.reuse(ids, found, progress, counts)
+        pending = [...new Set(ids.filter((id) => !found.has(id)))]
+        if (pending.length === 0) break
+      }
       // (Again on each attempt: a Redis that lost the flow lost this too.)
       await this.redis.set(keys.context(ctx), storedText, 'EX', KEEP_SECONDS)
       const lost = await this.runFlow(batch, ctx, pending, items, ids, found, progress)
@@ -111,7 +120,7 @@ export class BullmqExecutor implements Executor {
   }
 
   /** Results computed before (by any submitter, within the week). */
-  private async reuse<R>(ids: readonly string[], found: Map<string, Outcome<R>>, progress: Progress | undefined): Promise<void> {
+  private async reuse<R>(ids: readonly string[], found: Map<string, Outcome<R>>, progress: Progress | undefined, counts: ReadonlyMap<string, number>): Promise<void> {
     const unique = [...new Set(ids.filter((id) => !found.has(id)))]
     for (let from = 0; from < unique.length; from += 500) {
       const slice = unique.slice(from, from + 500)
@@ -119,7 +128,7 @@ export class BullmqExecutor implements Executor {
       values.forEach((v, k) => {
         if (v === null) return
         found.set(slice[k]!, { ok: true, value: decodeValue(v) as R, reused: true })
-        progress?.tick(ids.filter((id) => id === slice[k]).length)
+        progress?.tick(counts.get(slice[k]!) ?? 1)
       })
     }
   }
@@ -206,6 +215,27 @@ export class BullmqExecutor implements Executor {
     } finally {
       batch.signal?.removeEventListener('abort', onAbort)
       await events.close().catch(() => undefined)
+    }
+  }
+
+  /** Waits while any of these jobs is active on a worker; whether there was any. */
+  private async waitRunning<I>(ids: readonly string[], batch: Batch<I>): Promise<boolean> {
+    const label = batch.label ?? batch.kind
+    let told = false
+    for (;;) {
+      const active: string[] = []
+      for (let from = 0; from < ids.length; from += 500) {
+        const slice = ids.slice(from, from + 500)
+        const pipeline = this.redis.pipeline()
+        for (const id of slice) pipeline.exists(keys.job(id))
+        const exists = (await pipeline.exec()) ?? []
+        for (const [k, [, n]] of exists.entries()) if (n === 1 && (await this.jobs.getJobState(slice[k]!)) === 'active') active.push(slice[k]!)
+      }
+      if (active.length === 0) return told
+      if (batch.signal?.aborted === true) throw new CancelledError(`${label} cancelled (while waiting for ${active.length} jobs of an earlier run to end)`)
+      if (!told) this.options.onNotice?.(`${label}: waiting for ${active.length} job${active.length === 1 ? '' : 's'} still running from an earlier submission (their results will be reused)`)
+      told = true
+      await sleep(this.options.pollMs ?? 250)
     }
   }
 

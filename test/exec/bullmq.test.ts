@@ -334,7 +334,8 @@ describe('bullmq executor with mtflow worker processes', () => {
     const file = strategyFile('slow', `  onStart() { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500) },
   onBar() {},`)
     let pid = 0
-    const running = runCli(['--home', home, 'sweep', '--strategy', file, '--symbol', 'SPX', '--grid', 'fast=2:13:1', '--executor', 'bullmq', '--redis', redis.url, '--chunk', '1', '--json'], { onSpawn: (p) => (pid = p) })
+    const args = ['--home', home, 'sweep', '--strategy', file, '--symbol', 'SPX', '--grid', 'fast=2:13:1', '--executor', 'bullmq', '--redis', redis.url, '--chunk', '1', '--json']
+    const running = runCli(args, { onSpawn: (p) => (pid = p) })
     let busy = 0
     for (let k = 0; k < 1200 && busy < 1; k++) {
       busy = await jobsQueue.getActiveCount()
@@ -351,6 +352,10 @@ describe('bullmq executor with mtflow worker processes', () => {
     const tracker = new Tracker(home)
     const runs = tracker.summaries().filter((s) => s.info.name.startsWith('sweep slow'))
     expect(runs.map((s) => s.info.status)).toEqual(['KILLED'])
+    // Run again at once: the jobs still running from the cancelled sweep are waited for and reused.
+    const again = await runCli([...args, '--no-track'])
+    expect(again.code, again.stderr).toBe(0)
+    expect(JSON.parse(again.stdout).rows).toHaveLength(12)
   }, 120_000)
 
   it('fails hostile jobs put straight into Redis with a one-line reason and serves on', async () => {
@@ -362,7 +367,7 @@ describe('bullmq executor with mtflow worker processes', () => {
       ['domain', { version, kind: 'child.process', context: {}, data: {} }, /no job kinds in lib\/child/],
       ['version', { version: '9.9.9+000000000000', kind: 'exec.echo', context: {}, data: {} }, /submitted by mtflow 9\.9\.9\+000000000000/],
       ['notobject', 'just text', /not an mtflow job context/],
-      ['nodata', { version, kind: 'exec.sum', context: {}, data: { bars: { snapshot: '../../etc/passwd', query: { symbol: '../x' } } } }, /./],
+      ['nodata', { version, kind: 'exec.sum', context: {}, data: { bars: { snapshot: '../../etc/passwd', query: { symbol: '../x' } } } }, /snapshot must be 64 lowercase hex digits/],
     ]
     const events = new QueueEvents('jobs', { connection: connection(), prefix: 'mtflow' })
     events.on('error', () => undefined)
@@ -387,7 +392,7 @@ describe('bullmq executor with mtflow worker processes', () => {
       expect(reason.split('\n'), name).toHaveLength(1)
     }
     expect(reasons.get(`hostile-empty-${salt}`)).toMatch(/not an mtflow job/)
-    expect(reasons.get(`hostile-item-${salt}`)!.split('\n')).toHaveLength(1)
+    expect(reasons.get(`hostile-item-${salt}`)).toBe('the job\'s item is not JSON ("{not json")')
     // Every worker alive and serving.
     for (const w of workers) expect(await Promise.race([w.exited.then(() => 'exited'), new Promise((r) => setTimeout(() => r('alive'), 10))])).toBe('alive')
     const ex = await executor()
