@@ -351,7 +351,11 @@ async function runOnExecutor(
   if (!(Number.isInteger(chunk) && chunk >= 1 && chunk <= 10_000)) throw new ConfigError(`chunk must be an integer in [1, 10000] (received ${chunk})`)
   const starts: number[] = []
   for (let from = 0; from < order.length; from += chunk) starts.push(from)
-  const context: SweepJobContext = { strategy: strategyRef(spec), options, engine, periodsPerYear }
+  // Only what a set's metrics depend on (and the memo's size): the ranking metric, the number of
+  // workers, the sample's seed… are not part of a job, so its id — and a result reused — does not move with them.
+  const { cash, sizing, commission, slippageBps, fixedFee, cacheBytes } = options
+  const costs: SweepOptions = JSON.parse(JSON.stringify({ cash, sizing, commission, slippageBps, fixedFee, cacheBytes }))
+  const context: SweepJobContext = { strategy: strategyRef(spec), options: costs, engine, periodsPerYear }
   const outcomes = await executor.run<{ sets: Record<string, number>[] }, SetOutcome[]>({
     kind: 'backtest.sweep',
     label: `sweep ${bars.symbol}`,

@@ -1,44 +1,159 @@
-// A module file as it travels in a job (an objective, a strategy): its path, its source and the source's
-// hash. A worker loads the file where it is when the bytes there hash the same; elsewhere (another
-// machine, a changed file) it writes the source it was sent to a folder named by the hash and loads that
-// — a module without relative imports runs on any worker, and a worker never runs another source.
+// A module file as it travels in a job (an objective, a strategy): its path, and the sources of it and of
+// every file it imports by a relative path (not lib/ — the project version covers that — nor packages),
+// with one hash over them all. A worker loads the files where they are when every one hashes the same;
+// elsewhere (another machine, a changed file) it writes the sources it was sent to a folder named by the
+// hash and loads them from there — so a worker never runs a source other than the submitter's, and a
+// result cached under a job's id is the result of exactly those sources. A thread that loaded an earlier
+// version of a file forgets it (and its local imports) before loading the new one.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { basename, join, resolve } from 'node:path'
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { ConfigError, errorMessage, sha256 } from '../core/index.js'
+import { projectRoot } from './version.js'
 
 export interface ModuleRef {
+  /** The entry file's absolute path on the submitter. */
   file: string
+  /** sha256 over every file of the closure (relative path and source, in path order). */
   sha256: string
+  /** The entry's source. */
   source: string
+  /** The folder the closure's paths are relative to, and each file's source by that path. */
+  root?: string
+  files?: Record<string, string>
+}
+
+const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|\bimport\s+)['"](\.{1,2}\/[^'"]+)['"]/g
+const EXTENSIONS = ['', '.ts', '.tsx', '.mts', '.cts', '.js', '.mjs', '.cjs', '/index.ts', '/index.js']
+
+/** The file a relative specifier names (TypeScript's `.js` → `.ts` included), or undefined. */
+function resolveSpecifier(from: string, spec: string): string | undefined {
+  const base = resolve(dirname(from), spec)
+  const stems = /\.(m|c)?js$/.test(base) ? [base.replace(/js$/, 'ts'), base] : [base]
+  for (const stem of stems) {
+    for (const ext of EXTENSIONS) {
+      try {
+        if (statSync(stem + ext).isFile()) return stem + ext
+      } catch {
+        /* not there */
+      }
+    }
+  }
+  return undefined
+}
+
+/** The entry and the files it imports by relative paths, transitively (not lib/, not packages). */
+function closure(entry: string): string[] {
+  const lib = join(projectRoot(), 'lib') + sep
+  const seen = new Set<string>([entry])
+  const todo = [entry]
+  while (todo.length > 0) {
+    const file = todo.pop()!
+    const source = readFileSync(file, 'utf8')
+    for (const m of source.matchAll(SPECIFIER)) {
+      const found = resolveSpecifier(file, m[1]!)
+      if (found === undefined || seen.has(found) || found.startsWith(lib) || found.includes(`${sep}node_modules${sep}`)) continue
+      seen.add(found)
+      todo.push(found)
+    }
+  }
+  return [...seen]
+}
+
+function commonRoot(files: readonly string[]): string {
+  let root = dirname(files[0]!)
+  while (!files.every((f) => f.startsWith(root.endsWith(sep) ? root : root + sep))) root = dirname(root)
+  return root
+}
+
+function hashFiles(files: Readonly<Record<string, string>>): string {
+  return sha256(
+    Object.keys(files)
+      .sort()
+      .map((rel) => `${rel}\0${files[rel]}\0`)
+      .join(''),
+  )
 }
 
 export function moduleRef(file: string): ModuleRef {
-  const path = resolve(file)
-  const source = readFileSync(path, 'utf8')
-  return { file: path, sha256: sha256(source), source }
+  const entry = resolve(file)
+  const paths = closure(entry)
+  const root = commonRoot(paths)
+  const files: Record<string, string> = {}
+  for (const p of paths) files[relative(root, p).split(sep).join('/')] = readFileSync(p, 'utf8')
+  return { file: entry, sha256: hashFiles(files), source: files[relative(root, entry).split(sep).join('/')]!, root, files }
+}
+
+/** A relative path a job may name: no `..`, not absolute, plain characters. */
+function checkRelative(rel: string, what: string): void {
+  if (typeof rel !== 'string' || rel === '' || rel.length > 300 || isAbsolute(rel) || rel.split('/').some((s) => s === '' || s === '.' || s === '..' || !/^[A-Za-z0-9_][A-Za-z0-9_.@-]*$/.test(s))) {
+    throw new ConfigError(`${what}: file path ${JSON.stringify(String(rel).slice(0, 100))} is not a plain relative path`)
+  }
+}
+
+/** Versions of files loaded by this thread: path → the closure hash it was loaded at. */
+const loadedAt = new Map<string, string>()
+
+/** Drop a module and the local modules it loaded from the require cache (packages and lib/ stay). */
+function forget(load: NodeRequire, path: string): void {
+  const lib = join(projectRoot(), 'lib') + sep
+  const cache = load.cache
+  const stack = [cache[path]]
+  while (stack.length > 0) {
+    const m = stack.pop()
+    if (m === undefined || m.id.startsWith(lib) || m.id.includes(`${sep}node_modules${sep}`) || cache[m.id] === undefined) continue
+    delete cache[m.id]
+    stack.push(...m.children)
+  }
 }
 
 /** The module's exports, loaded in this thread (through its require hook). */
 export function loadModuleRef(ref: ModuleRef, what = 'module'): Record<string, unknown> {
-  const here = existsSync(ref.file) && sha256(readFileSync(ref.file, 'utf8')) === ref.sha256
+  if (ref === null || typeof ref !== 'object' || typeof ref.file !== 'string' || typeof ref.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(ref.sha256)) throw new ConfigError(`${what}: not a module reference`)
+  const files: Record<string, string> = ref.files ?? { [ref.file.split(/[\\/]/).pop()!]: ref.source }
+  const root = ref.files === undefined ? dirname(ref.file) : String(ref.root)
+  for (const [rel, text] of Object.entries(files)) {
+    checkRelative(rel, what)
+    if (typeof text !== 'string') throw new ConfigError(`${what}: the source of ${rel} is not text`)
+  }
+  if (hashFiles(files) !== ref.sha256 && ref.files !== undefined) throw new ConfigError(`${what} ${ref.file}: the sources sent do not match their hash`)
+  const entryRel = relative(root, ref.file).split(sep).join('/')
+  if (files[entryRel] === undefined) throw new ConfigError(`${what} ${ref.file}: its own source is not among the files sent`)
+  const onDisk = () => Object.entries(files).every(([rel, text]) => {
+    const p = join(root, ...rel.split('/'))
+    try {
+      return readFileSync(p, 'utf8') === text
+    } catch {
+      return false
+    }
+  })
+  // The legacy form (one file, no closure) is checked by the entry's own hash.
+  const here = isAbsolute(root) && (ref.files === undefined ? existsSync(ref.file) && sha256(readFileSync(ref.file, 'utf8')) === ref.sha256 : onDisk())
   let path = ref.file
   if (!here) {
-    const name = basename(ref.file)
-    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,100}\.(ts|mts|cts|js|mjs|cjs)$/.test(name)) throw new ConfigError(`${what} file name ${JSON.stringify(name.slice(0, 100))} is not a .ts/.js file name`)
-    if (sha256(ref.source) !== ref.sha256) throw new ConfigError(`${what} ${name}: the source sent does not match its hash`)
+    if (ref.files === undefined && sha256(ref.source) !== ref.sha256) throw new ConfigError(`${what} ${entryRel}: the source sent does not match its hash`)
     const dir = join(tmpdir(), 'mtflow-modules', ref.sha256)
-    path = join(dir, name)
-    if (!existsSync(path)) {
-      mkdirSync(dir, { recursive: true })
-      writeFileSync(path, ref.source)
+    for (const [rel, text] of Object.entries(files)) {
+      const p = join(dir, ...rel.split('/'))
+      if (!existsSync(p)) {
+        mkdirSync(dirname(p), { recursive: true })
+        writeFileSync(p, text)
+      }
     }
+    path = join(dir, ...entryRel.split('/'))
   }
+  const load = createRequire(path)
+  if (here && loadedAt.has(path) && loadedAt.get(path) !== ref.sha256) forget(load, path)
   try {
-    return createRequire(path)(path) as Record<string, unknown>
+    const mod = load(path) as Record<string, unknown>
+    loadedAt.set(path, ref.sha256)
+    if (here && !onDisk()) throw new Error('a file changed while it was loaded; submit again')
+    return mod
   } catch (error) {
-    throw new ConfigError(`${what} file ${ref.file} failed to load${here ? '' : ' (from the source sent with the job)'}: ${errorMessage(error)}`)
+    forget(load, path)
+    loadedAt.delete(path)
+    throw new ConfigError(`${what} file ${ref.file} failed to load${here ? '' : ' (from the sources sent with the job)'}: ${errorMessage(error)}`)
   }
 }

@@ -45,7 +45,7 @@ export function trackRoutes(deps: TrackApiDeps): Hono {
       params: optionalRecord(b.params, 'params', ['string', 'number', 'boolean']),
       tags: optionalRecord(b.tags, 'tags', ['string']) as Record<string, string> | undefined,
       parentRunId: optionalText(b.parentRunId, 'parentRunId'),
-      lineage: optionalObject(b.lineage, 'lineage') as Lineage | undefined,
+      lineage: lineageOf(b.lineage, 'lineage'),
       // Recorded as the run's host and pid (startRun checks them); the server's own are meaningless here.
       origin: optionalObject(b.origin, 'origin') as StartRunOptions['origin'],
       // The client keeps the run's heartbeat (POST …/heartbeat): a timer in this process would keep an
@@ -160,6 +160,49 @@ function optionalText(value: unknown, field: string): string | undefined {
   return value === undefined || value === null ? undefined : text(value, field)
 }
 
+/** A run's lineage, checked field by field (Lineage in lib/core/lineage.ts): nothing is written for a bad one. */
+function lineageOf(value: unknown, field: string): Lineage | undefined {
+  const o = optionalObject(value, field)
+  if (o === undefined) return undefined
+  const known = ['data', 'strategy', 'notebook', 'paramsSha256', 'gitCommit', 'strategyPriorRuns', 'runs']
+  for (const k of Object.keys(o)) if (!known.includes(k)) throw new ConfigError(`${field}.${k.slice(0, 40)} is not a lineage field (expected ${known.join(', ')})`)
+  const text = (v: unknown, f: string, optional = false): string | undefined => {
+    if (optional && (v === undefined || v === null)) return undefined
+    if (typeof v !== 'string' || v === '' || v.length > 1000) throw new ConfigError(`${f} must be a non-empty string of at most 1000 characters (received ${preview(v)})`)
+    return v
+  }
+  const out: Lineage = {}
+  if (o.data !== undefined) {
+    if (!Array.isArray(o.data) || o.data.length > 10_000) throw new ConfigError(`${field}.data must be an array of { name, sha256 } (received ${preview(o.data)})`)
+    out.data = o.data.map((d, i) => {
+      const e = optionalObject(d, `${field}.data[${i}]`) ?? {}
+      return { name: text(e.name, `${field}.data[${i}].name`)!, sha256: text(e.sha256, `${field}.data[${i}].sha256`)! }
+    })
+  }
+  if (o.strategy !== undefined) {
+    const e = optionalObject(o.strategy, `${field}.strategy`) ?? {}
+    const file = text(e.file, `${field}.strategy.file`, true)
+    out.strategy = { name: text(e.name, `${field}.strategy.name`)!, sha256: text(e.sha256, `${field}.strategy.sha256`)!, ...(file === undefined ? {} : { file }) }
+  }
+  if (o.notebook !== undefined) {
+    const e = optionalObject(o.notebook, `${field}.notebook`) ?? {}
+    out.notebook = { path: text(e.path, `${field}.notebook.path`)!, sha256: text(e.sha256, `${field}.notebook.sha256`)! }
+  }
+  for (const k of ['paramsSha256', 'gitCommit'] as const) {
+    const v = text(o[k], `${field}.${k}`, true)
+    if (v !== undefined) out[k] = v
+  }
+  if (o.strategyPriorRuns !== undefined) {
+    if (typeof o.strategyPriorRuns !== 'number' || !Number.isInteger(o.strategyPriorRuns) || o.strategyPriorRuns < 0) throw new ConfigError(`${field}.strategyPriorRuns must be an integer ≥ 0 (received ${preview(o.strategyPriorRuns)})`)
+    out.strategyPriorRuns = o.strategyPriorRuns
+  }
+  if (o.runs !== undefined) {
+    if (!Array.isArray(o.runs) || o.runs.length > 10_000) throw new ConfigError(`${field}.runs must be an array of run ids (received ${preview(o.runs)})`)
+    out.runs = o.runs.map((r, i) => text(r, `${field}.runs[${i}]`)!)
+  }
+  return out
+}
+
 function optionalObject(value: unknown, field: string): Record<string, unknown> | undefined {
   if (value === undefined || value === null) return undefined
   if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${field} must be an object (received ${preview(value)})`)
@@ -225,7 +268,7 @@ function child(raw: unknown, field: string): ChildRun {
     status: status as RunStatus | undefined,
     startTime: o.startTime === undefined ? undefined : time(o.startTime, `${field}.startTime`),
     endTime: o.endTime === undefined ? undefined : time(o.endTime, `${field}.endTime`),
-    lineage: optionalObject(o.lineage, `${field}.lineage`) as Lineage | undefined,
+    lineage: lineageOf(o.lineage, `${field}.lineage`),
   }
 }
 

@@ -131,6 +131,11 @@ describe('/api/track', () => {
       ['POST', `/runs/${runId}/children`, { children: [{ status: 'NOPE' }] }, /^children\[0\]\.status must be one of/],
       ['POST', '/runs', { experiment: 7 }, /^experiment must be a non-empty string/],
       ['POST', `/runs/${runId}/batch`, [1, 2], /^the request body must be a JSON object/],
+      ['POST', '/runs', { experiment: 'lineage-bad', lineage: { data: 'notarray' } }, /^lineage\.data must be an array of \{ name, sha256 \}/],
+      ['POST', '/runs', { experiment: 'lineage-bad', lineage: { strategy: { name: 'x' } } }, /^lineage\.strategy\.sha256 must be a non-empty string/],
+      ['POST', '/runs', { experiment: 'lineage-bad', lineage: { runs: [1] } }, /^lineage\.runs\[0\] must be a non-empty string/],
+      ['POST', '/runs', { experiment: 'lineage-bad', lineage: { extra: 1 } }, /^lineage\.extra is not a lineage field/],
+      ['POST', `/runs/${runId}/children`, { children: [{ lineage: { data: [{ name: 'a' }] } }] }, /^children\[0\]\.lineage\.data\[0\]\.sha256 must be/],
     ]
     for (const [method, path, body, expected] of cases) {
       const res = await call(method, path, body)
@@ -138,6 +143,8 @@ describe('/api/track', () => {
       expect(res.body.error).toMatch(expected)
       expect(res.body.error).not.toContain('\n')
     }
+    // A bad lineage left no run behind (the experiment was not even made).
+    expect(new Tracker(home).listExperiments().map((e) => e.name)).not.toContain('lineage-bad')
     const run = new Tracker(home).getRun(runId)
     expect(run.metrics).toEqual({})
     expect(run.params).toEqual({})
