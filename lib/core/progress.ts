@@ -52,9 +52,11 @@ export class Progress {
     this.emit(false)
   }
 
+  /** The work is done: the count reaches the total (callers that tick in batches stop short of it). */
   finish(detail?: string): void {
     if (this.state.finished) return
     this.state.finished = true
+    if (this.state.total !== undefined && this.state.done < this.state.total) this.state.done = this.state.total
     if (detail !== undefined) this.state.detail = detail
     this.emit(true)
   }
@@ -103,23 +105,33 @@ export interface TextStream {
 }
 
 /**
- * A sink that draws on a text stream: redrawn in place on a terminal, otherwise one line per
- * `lineEveryMs` (and the final line), so logs stay readable.
+ * A sink that draws on a text stream. On a terminal the bar is redrawn in place. Elsewhere (a log, a pipe)
+ * a few plain lines: the start, one each time the work crosses another tenth of its total, and the end;
+ * when the total is unknown, one per `lineEveryMs` instead of per tenth. A line never repeats the previous one.
  */
-export function streamProgressSink(stream: TextStream, options: { lineEveryMs?: number } = {}): ProgressSink {
+export function streamProgressSink(stream: TextStream, options: { lineEveryMs?: number; now?: () => number } = {}): ProgressSink {
   const tty = stream.isTTY === true
   const lineEveryMs = options.lineEveryMs ?? 2000
-  let lastLine = 0
+  const clock = options.now ?? Date.now
+  let lastLine: number | undefined
+  let lastTenth = -1
+  let lastDone: number | undefined
   return {
     update(state) {
-      const now = Date.now()
+      const now = clock()
       const text = formatProgress(state, now)
       if (tty) {
         stream.write(`\r\x1b[2K${text}${state.finished ? '\n' : ''}`)
-      } else if (state.finished || now - lastLine >= lineEveryMs) {
-        lastLine = now
-        stream.write(`${text}\n`)
+        return
       }
+      const known = state.total !== undefined && state.total > 0
+      const tenth = known ? Math.floor((Math.min(state.done, state.total!) / state.total!) * 10) : -1
+      const due = state.finished || lastLine === undefined || (known ? tenth > lastTenth : now - lastLine >= lineEveryMs)
+      if (!due || (!state.finished && state.done === lastDone)) return
+      lastLine = now
+      lastTenth = tenth
+      lastDone = state.done
+      stream.write(`${text}\n`)
     },
   }
 }
