@@ -1,7 +1,7 @@
 // Bars: columnar OHLCV, one Float64Array per field, times (UTC epoch ms) strictly increasing.
 // Hot paths work on these arrays; notebooks convert to rows or tables at the edge.
 
-import { DataError } from '../core/index.js'
+import { DataError, parseTime } from '../core/index.js'
 
 export interface Bars {
   symbol: string
@@ -82,19 +82,19 @@ export function lowerBound(time: Float64Array, t: number, after = false): number
   return lo
 }
 
-const DAY_MS = 86_400_000
 
-/** Epoch ms of a time given as ms, Date or ISO string; `endOfDay` makes a bare date cover its whole day. */
-export function toEpochMs(value: number | string | Date, name = 'time', endOfDay = false): number {
+/**
+ * Epoch ms of a time given as ms, Date or text (parseTime: ISO 8601, no offset = UTC, epoch numbers;
+ * day/month forms only when unambiguous or with `dateFormat`); `endOfDay` makes a bare date cover its
+ * whole day.
+ */
+export function toEpochMs(value: number | string | Date, name = 'time', endOfDay = false, dateFormat?: string): number {
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new DataError(`${name} must be a finite epoch-ms number (received ${value})`)
     return value
   }
   if (value instanceof Date) return value.getTime()
-  const bareDate = /^\d{4}-\d{2}-\d{2}$/.test(value)
-  const ms = Date.parse(bareDate ? `${value}T00:00:00Z` : value)
-  if (Number.isNaN(ms)) throw new DataError(`${name} ${JSON.stringify(value)} is not an ISO date or time (expected e.g. 2020-01-31 or 2020-01-31T12:00:00Z)`)
-  return bareDate && endOfDay ? ms + DAY_MS - 1 : ms
+  return parseTime(value, { field: name, endOfDay, ...(dateFormat === undefined ? {} : { dateFormat }) })
 }
 
 /** Rows as objects (time as epoch ms). Use for small slices: it allocates one object per bar. */
