@@ -8,7 +8,7 @@
 import { Command } from 'commander'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { errorMessage, sha256, sha256File, writeFileAtomic } from '../core/index.js'
+import { ConfigError, errorMessage, sha256, sha256File, writeFileAtomic } from '../core/index.js'
 import { PROJECT_ROOT } from '../../kernel/kernelspec.js'
 import { lazy, printJson, type CliContext } from './context.js'
 import { parsePort, serveUntilStopped } from './serve.js'
@@ -33,7 +33,7 @@ interface Step {
   ms: number
 }
 
-export function lifecycleCommand(context: CliContext): Command {
+export function lifecycleCommand(context: CliContext, env: NodeJS.ProcessEnv = process.env): Command {
   return new Command('lifecycle')
     .description('the research lifecycle on the workspace: samples, notebooks (tracked), a sweep, the best strategy registered, dashboards published; then serve')
     .option('--port <n>', 'serve on this port when done', '8787')
@@ -41,8 +41,12 @@ export function lifecycleCommand(context: CliContext): Command {
     .option('--no-serve', 'stop after the lifecycle instead of serving')
     .option('--fresh', 're-run every step even when its inputs are unchanged')
     .option('--json', 'print the steps as JSON (and {url, token} once serving)')
-    .action(async (o: { port: string; host: string; serve: boolean; fresh?: boolean; json?: boolean }) => {
-      const port = parsePort(o.port)
+    // Stray arguments are checked in the action, to name npm's swallowed --port (see npmPort).
+    .allowExcessArguments(true)
+    .action(async (o: { port: string; host: string; serve: boolean; fresh?: boolean; json?: boolean }, command: Command) => {
+      const fromNpm = npmPort(env, command.args, command.getOptionValueSource('port') === 'cli')
+      if (fromNpm !== undefined) context.stderr.write(`mtflow: serving on port ${fromNpm}, from npm's --port=${fromNpm} (the documented form: npm start -- --port ${fromNpm})\n`)
+      const port = fromNpm ?? parsePort(o.port)
       const steps = await runLifecycle(context, { fresh: o.fresh === true, quiet: o.json === true })
       const failed = steps.filter((s) => s.status === 'failed')
       if (o.json === true) printJson(context, { home: context.home, steps })
@@ -54,6 +58,22 @@ export function lifecycleCommand(context: CliContext): Command {
       if (o.json !== true) context.stdout.write('\n')
       await serveUntilStopped(context, { port, host: o.host, json: o.json === true })
     })
+}
+
+/**
+ * `npm start --port 8790` hands mtflow no --port: npm keeps the flag as its own config (npm_config_port,
+ * "true", or the value with --port=8790) and passes "8790" on as a bare argument. A port npm kept is
+ * honoured when --port itself was not given; a swallowed one is refused with the form that works.
+ */
+export function npmPort(env: NodeJS.ProcessEnv, args: readonly string[], portGiven: boolean): number | undefined {
+  const raw = env.npm_config_port
+  if (raw !== undefined && (raw === 'true' || raw === '')) {
+    throw new ConfigError(`--port went to npm, not to mtflow: use npm start -- --port ${/^\d+$/.test(args[0] ?? '') ? args[0] : 'N'}`)
+  }
+  if (args.length > 0) throw new ConfigError(`unexpected argument ${JSON.stringify(args[0])} (mtflow lifecycle takes options only; through npm: npm start -- --port N)`)
+  if (raw === undefined || portGiven) return undefined
+  if (!/^\d+$/.test(raw) || Number(raw) > 65535) throw new ConfigError(`npm's --port=${JSON.stringify(raw).slice(1, -1)} must be an integer in [0, 65535] (the documented form: npm start -- --port N)`)
+  return Number(raw)
 }
 
 export async function runLifecycle(context: CliContext, options: { fresh: boolean; quiet: boolean }): Promise<Step[]> {

@@ -30,13 +30,14 @@ import { alertsCommand } from './alerts.js'
 import { schedulerCommand } from './scheduler.js'
 import { championCommand } from './champion.js'
 import { workerCommand } from './worker.js'
-import type { CliContext } from './context.js'
+import { lazy, type CliContext } from './context.js'
 
 export function buildProgram(context: CliContext): Command {
   const program = new Command('mtflow')
     .description('mtflow — the machine-trading lifecycle in TypeScript: data, notebooks, backtests, models, tracking')
     .addOption(new Option('--home <dir>', 'workspace directory (default: $MTFLOW_HOME, else ./data)'))
     .option('--verbose', 'print stack traces with errors')
+    .option('-V, --version', "print mtflow's version (package.json) and the project version (it and a hash of lib/'s sources)")
     .showSuggestionAfterError(true)
     .configureOutput({
       writeOut: (text) => context.stdout.write(text),
@@ -44,6 +45,13 @@ export function buildProgram(context: CliContext): Command {
       outputError: (text, write) => write(`mtflow: ${text.replace(/^error: /, '').trim()}\n`),
     })
   program.exitOverride()
+  // Computed only when asked: the project version hashes every source file under lib/.
+  program.on('option:version', () => {
+    const { projectVersion } = lazy('../exec/version.js') as typeof import('../exec/version.js')
+    const project = projectVersion()
+    context.stdout.write(`mtflow ${project.split('+')[0]} (project ${project})\n`)
+    throw new CommanderError(0, 'mtflow.version', '')
+  })
   program.hook('preAction', (root) => {
     context.home = resolveHome(root.opts<{ home?: string }>().home)
     context.verbose = root.opts<{ verbose?: boolean }>().verbose === true

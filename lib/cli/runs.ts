@@ -18,21 +18,22 @@ export function runsCommand(context: CliContext): Command {
     .description('runs, newest first (or the experiments, with --experiments)')
     .option('--experiment <name>', 'only this experiment (repeatable)', collect, [] as string[])
     .option('--experiments', 'list the experiments and how many runs each has')
-    .option('--max <n>', 'at most this many runs', '50')
+    .option('--max <n>', 'page size', '50')
+    .option('--page-token <token>', 'the next page, from a previous list')
     .option('--json', 'print JSON')
-    .action((o: { experiment: string[]; experiments?: boolean; max: string; json?: boolean }) => {
+    .action((o: { experiment: string[]; experiments?: boolean; max: string; pageToken?: string; json?: boolean }) => {
       const tracker = new (track().Tracker)(context.home)
       if (o.experiments === true) {
         const rows = tracker.listExperiments().map((e) => ({ ...e, runs: tracker.summaries([e.id]).length }))
         if (o.json === true) return printJson(context, rows)
         return void context.stdout.write(formatTable(['experiment', 'id', 'runs', 'created'], rows.map((e) => [e.name, e.id, String(e.runs), isoTime(e.createdAt)])))
       }
-      printSearch(context, track().searchRuns(tracker, { experiments: nonEmpty(o.experiment), maxResults: count(o.max, '--max') }), o.json === true)
+      printSearch(context, track().searchRuns(tracker, { experiments: nonEmpty(o.experiment), maxResults: count(o.max, '--max'), pageToken: o.pageToken }), o.json === true)
     })
 
   runs
     .command('search')
-    .description('runs matching a filter, e.g. \'metrics.sharpe > 1 and (params.fast = "10" or tags.kind = "sweep")\'')
+    .description('runs matching a filter, e.g. \'metrics.sharpe > 1 and (params.fast = "10" or tags.mtflow.kind = "sweep")\'')
     .argument('[filter]', 'keys metrics.X, params.X, tags.X, attributes.X; = != < <= > >= like ilike in, is null; and, or, not, ( )', '')
     .option('--experiment <name>', 'only this experiment (repeatable)', collect, [] as string[])
     .option('--order-by <key>', 'e.g. "metrics.sharpe desc" (repeatable; default newest first)', collect, [] as string[])
@@ -125,7 +126,8 @@ export function runsCommand(context: CliContext): Command {
 }
 
 function printSearch(context: CliContext, result: SearchResult, json: boolean): void {
-  if (json) return printJson(context, { total: result.total, nextPageToken: result.nextPageToken ?? null, runs: result.runs.map((r) => ({ ...r, metrics: jsonMetrics(r.metrics) })) })
+  if (json) return printJson(context, { total: result.total, nextPageToken: result.nextPageToken ?? null, runs: result.runs.map((r) => ({ ...r, metrics: jsonMetrics(r.metrics) })), ...(result.hints === undefined ? {} : { hints: result.hints }) })
+  for (const hint of result.hints ?? []) context.stderr.write(`mtflow: ${hint}\n`)
   const shown = HEADLINE.filter((m) => result.runs.some((r) => r.metrics[m] !== undefined))
   context.stdout.write(formatTable(['run', 'experiment', 'name', 'status', 'start', ...shown], result.runs.map((r) => row(r, shown))))
   context.stdout.write(`${result.runs.length} of ${result.total} runs${result.nextPageToken === undefined ? '' : `; next page: --page-token ${result.nextPageToken}`}\n`)

@@ -1,5 +1,5 @@
 // The run search language (MLflow's, with OR and parentheses):
-//   metrics.sharpe > 1 and (params.fast = "10" or tags.kind = "sweep")
+//   metrics.sharpe > 1 and (params.fast = "10" or tags.mtflow.kind = "sweep")
 // Keys: metrics.<name>, params.<name>, tags.<name>, attributes.<name> (status, name, run_id, experiment,
 // parent_run_id, start_time, end_time, duration); a name with other characters goes in "…" or `…`.
 // Operators: = != < <= > >= like ilike (% and _ wildcards), in (…), not in (…), is null, is not null;
@@ -185,7 +185,7 @@ class Parser {
 
   parseKey(): Key {
     const t = this.peek()
-    if (t === undefined || t.kind !== 'word') throw new FilterError(this.source, this.at(), 'a key such as metrics.sharpe, params.fast, tags.kind or attributes.status')
+    if (t === undefined || t.kind !== 'word') throw new FilterError(this.source, this.at(), 'a key such as metrics.sharpe, params.fast, tags.mtflow.kind or attributes.status')
     const kind = KIND_ALIASES[t.text.toLowerCase()]
     if (kind === undefined || t.text.startsWith('`')) throw new FilterError(this.source, t.at, 'a key starting with metrics., params., tags. or attributes.')
     this.i++
@@ -322,6 +322,29 @@ export function keyValue(run: RunSummary, key: Key, now = Date.now()): number | 
     }
   }
   return undefined
+}
+
+/** The keys a filter reads, each once, in the order they appear. */
+export function filterKeys(node: FilterNode | undefined): Key[] {
+  const out: Key[] = []
+  const walk = (n: FilterNode | undefined): void => {
+    if (n === undefined) return
+    switch (n.type) {
+      case 'and':
+      case 'or':
+        walk(n.left)
+        walk(n.right)
+        return
+      case 'not':
+        return walk(n.operand)
+      default: {
+        const key = n.key
+        if (!out.some((k) => k.kind === key.kind && k.name === key.name)) out.push(key)
+      }
+    }
+  }
+  walk(node)
+  return out
 }
 
 export function compileFilter(node: FilterNode | undefined): (run: RunSummary) => boolean {

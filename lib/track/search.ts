@@ -2,7 +2,7 @@
 // Runs missing an order key sort after those that have it, in either direction; NaN sorts with the missing.
 
 import { ConfigError } from '../core/index.js'
-import { compileFilter, keyValue, parseFilter, parseOrderBy, type OrderKey } from './filter.js'
+import { compileFilter, filterKeys, keyValue, parseFilter, parseOrderBy, type Key, type OrderKey } from './filter.js'
 import type { Tracker } from './store.js'
 import type { RunSummary } from './types.js'
 
@@ -23,19 +23,24 @@ export interface SearchResult {
   /** How many runs matched in all. */
   total: number
   nextPageToken?: string
+  /** When nothing matched: the filter's keys no searched run has, with the key meant if one is close
+   * ("no run has tag kind; did you mean tags.mtflow.kind?"). */
+  hints?: string[]
 }
 
 export const MAX_RESULTS = 50_000
 
 export function searchRuns(tracker: Tracker, options: SearchOptions = {}): SearchResult {
-  const predicate = compileFilter(parseFilter(options.filter ?? ''))
+  const filter = parseFilter(options.filter ?? '')
+  const predicate = compileFilter(filter)
   const order: OrderKey[] = (options.orderBy ?? []).map(parseOrderBy)
   order.push({ key: { kind: 'attributes', name: 'start_time' }, direction: 'desc' }, { key: { kind: 'attributes', name: 'run_id' }, direction: 'asc' })
   const maxResults = options.maxResults ?? 100
   if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > MAX_RESULTS) throw new ConfigError(`maxResults must be an integer in [1, ${MAX_RESULTS}] (received ${String(options.maxResults)})`)
   const offset = decodePageToken(options.pageToken)
   const ids = options.experiments?.map((e) => tracker.getExperiment(e).id)
-  const matched = tracker.summaries(ids).filter(predicate)
+  const all = tracker.summaries(ids)
+  const matched = all.filter(predicate)
   const now = Date.now()
   const keys = matched.map((run) => order.map((o) => sortable(keyValue(run, o.key, now))))
   const index = matched.map((_, i) => i)
@@ -48,7 +53,26 @@ export function searchRuns(tracker: Tracker, options: SearchOptions = {}): Searc
   })
   const page = index.slice(offset, offset + maxResults).map((i) => matched[i]!)
   const next = offset + maxResults < matched.length ? encodePageToken(offset + maxResults) : undefined
-  return { runs: page, total: matched.length, ...(next === undefined ? {} : { nextPageToken: next }) }
+  const hints = matched.length === 0 ? missingKeyHints(filterKeys(filter), all) : []
+  return { runs: page, total: matched.length, ...(next === undefined ? {} : { nextPageToken: next }), ...(hints.length === 0 ? {} : { hints }) }
+}
+
+const KIND_NAME: Record<Key['kind'], string> = { metrics: 'metric', params: 'param', tags: 'tag', attributes: 'attribute' }
+
+/** For each metric, param or tag key no run has: a line saying so, and the closest key runs do have
+ * (same name under a prefix such as mtflow., or the same name in another case). */
+function missingKeyHints(keys: Key[], runs: RunSummary[]): string[] {
+  const hints: string[] = []
+  for (const key of keys) {
+    if (key.kind === 'attributes') continue
+    const present = new Set<string>()
+    for (const run of runs) for (const name of Object.keys(key.kind === 'metrics' ? run.metrics : key.kind === 'params' ? run.params : run.tags)) present.add(name)
+    if (present.has(key.name)) continue
+    const lower = key.name.toLowerCase()
+    const near = [...present].filter((name) => name.toLowerCase() === lower || name.toLowerCase().endsWith(`.${lower}`)).sort((a, b) => a.length - b.length || (a < b ? -1 : 1))
+    hints.push(`no run has ${KIND_NAME[key.kind]} ${key.name}${near.length === 0 ? '' : `; did you mean ${key.kind}.${near[0]}?`}`)
+  }
+  return hints
 }
 
 function sortable(v: number | string | undefined): number | string | undefined {
