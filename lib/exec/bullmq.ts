@@ -27,6 +27,8 @@ export interface BullmqOptions {
   backoffMs?: number
   /** How often the flow's state is read, ms (default 250). */
   pollMs?: number
+  /** A Redis that does not answer for this long (ms, default 60 000) fails the batch with a one-line error. */
+  downMs?: number
   /** Called with a line when something worth telling happens (a flow lost and submitted again). */
   onNotice?(line: string): void
 }
@@ -98,7 +100,7 @@ export class BullmqExecutor implements Executor {
     const counts = new Map<string, number>()
     for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1)
     for (let attempt = 0; ; attempt++) {
-      await this.reuse(ids, found, progress, counts)
+      await this.answer(this.reuse(ids, found, progress, counts), label, batch.signal)
       let pending = [...new Set(ids.filter((id) => !found.has(id)))]
       if (pending.length === 0) break
       // Jobs of these ids still running for an earlier flow (one just cancelled, or another
@@ -109,7 +111,7 @@ export class BullmqExecutor implements Executor {
         if (pending.length === 0) break
       }
       // (Again on each attempt: a Redis that lost the flow lost this too.)
-      await this.redis.set(keys.context(ctx), storedText, 'EX', KEEP_SECONDS)
+      await this.answer(this.redis.set(keys.context(ctx), storedText, 'EX', KEEP_SECONDS), label, batch.signal)
       const lost = await this.runFlow(batch, ctx, pending, items, ids, found, progress)
       if (!lost) break
       if (attempt >= 2) throw new MtflowError(`${label}: Redis at ${this.describe} lost the flow three times (restarted without persistence?); ${found.size} of ${new Set(ids).size} results were gathered`)
@@ -117,6 +119,26 @@ export class BullmqExecutor implements Executor {
     }
     progress?.finish()
     return ids.map((id) => found.get(id)!)
+  }
+
+  /**
+   * A call to Redis, given up when Redis has not answered for downMs (a one-line error naming it) or,
+   * once the batch is aborted, after 2 s more (CancelledError: Ctrl-C works while Redis is down).
+   */
+  private answer<T>(call: Promise<T>, label: string, signal: AbortSignal | undefined, ms = this.options.downMs ?? 60_000): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let timer = setTimeout(() => reject(new MtflowError(`${label}: Redis at ${this.describe} has not answered for ${Math.round(ms / 1000)} s (down?); results already computed are kept in it for a re-run`)), ms)
+      const onAbort = () => {
+        clearTimeout(timer)
+        timer = setTimeout(() => reject(new CancelledError(`${label} cancelled (Redis at ${this.describe} is not answering: jobs it holds may still run)`)), 2000)
+      }
+      if (signal?.aborted === true) onAbort()
+      else signal?.addEventListener('abort', onAbort, { once: true })
+      call.then(resolve, reject).finally(() => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+      })
+    })
   }
 
   /** Results computed before (by any submitter, within the week). */
@@ -165,7 +187,7 @@ export class BullmqExecutor implements Executor {
     batch.signal?.addEventListener('abort', onAbort, { once: true })
     try {
       await events.waitUntilReady()
-      await this.producer.add({
+      const added = this.producer.add({
         name: batch.kind,
         queueName: FLOWS_QUEUE,
         data: { label, jobs: pending.length },
@@ -184,17 +206,20 @@ export class BullmqExecutor implements Executor {
           },
         })),
       })
+      await this.answer(added, label, batch.signal)
       for (;;) {
         if (aborted || batch.signal?.aborted === true) {
-          const finished = await this.cancel(flow, pending)
+          // (Bounded: a Redis that is down cannot be told; what it queued may then still run.)
+          const finished = await this.answer(this.cancel(flow, pending), label, undefined, 5000).catch(() => undefined)
+          if (finished === undefined) throw new CancelledError(`${label} cancelled (Redis at ${this.describe} is not answering: jobs it holds may still run)`)
           throw new CancelledError(`${label} cancelled: ${finished} of ${pending.length} jobs had finished (their results are kept for a re-run)`)
         }
-        const job = await this.flows.getJob(flow)
+        const job = await this.answer(this.flows.getJob(flow), label, batch.signal)
         if (job === undefined || job === null) return true
-        const state = await job.getState()
+        const state = await this.answer(job.getState(), label, batch.signal)
         if (state === 'completed') {
           // Read again: the job fetched above may predate its completion (no return value yet).
-          const done = await this.flows.getJob(flow)
+          const done = await this.answer(this.flows.getJob(flow), label, batch.signal)
           const result = done?.returnvalue as FlowResult | null | undefined
           if (result === null || result === undefined || typeof result !== 'object') {
             if (done === undefined || done === null) return true
@@ -214,7 +239,7 @@ export class BullmqExecutor implements Executor {
       }
     } finally {
       batch.signal?.removeEventListener('abort', onAbort)
-      await events.close().catch(() => undefined)
+      if (!(await within(events.close(), 2000))) await within(events.disconnect(), 2000)
     }
   }
 
@@ -269,19 +294,33 @@ export class BullmqExecutor implements Executor {
 
   async close(): Promise<void> {
     // BullMQ emits an error nobody can hear when a connection is closed while still connecting (the
-    // process dies of it): let each connection become ready first, for at most 5 s.
+    // process dies of it): let each connection become ready first, for at most 5 s. Closing sends QUIT,
+    // which a Redis that is down never answers: past 2 s the connections are dropped instead.
     const parts = [this.jobs, this.flows, this.producer]
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([
-      Promise.all(parts.map((p) => p.waitUntilReady().catch(() => undefined))),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, 5000)
-      }),
-    ])
-    clearTimeout(timer)
-    await Promise.all(parts.map((p) => p.close())).catch(() => undefined)
+    await within(Promise.all(parts.map((p) => p.waitUntilReady().catch(() => undefined))), 5000)
+    const closing = Promise.all(parts.map((p) => p.close().catch(() => undefined)))
+    if (!(await within(closing, 2000))) {
+      await within(Promise.all(parts.map((p) => p.disconnect().catch(() => undefined))), 2000)
+      await within(closing, 2000)
+    }
     this.redis.disconnect()
   }
+}
+
+/** Whether `work` ended within `ms` (it goes on regardless). */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const ended = await Promise.race([
+    work.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms)
+    }),
+  ])
+  clearTimeout(timer)
+  return ended
 }
 
 function countIn(ids: readonly string[], found: Map<string, unknown>): number {

@@ -14,7 +14,7 @@ import { sweep, type SweepResult } from '../../lib/backtest/index.js'
 import { barsHash, loadBars, resolveKey } from '../../lib/data/index.js'
 import { BullmqExecutor } from '../../lib/exec/bullmq.js'
 import { encodeValue } from '../../lib/exec/codec.js'
-import { LocalExecutor } from '../../lib/exec/local.js'
+import { CancelledError, LocalExecutor } from '../../lib/exec/local.js'
 import { projectVersion } from '../../lib/exec/version.js'
 import { Tracker } from '../../lib/track/index.js'
 import { ROOT, runCli, waitFor } from '../helpers.js'
@@ -30,6 +30,11 @@ const dirs: string[] = []
 
 const connection = () => ({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null })
 const workerArgs = () => ['--redis', redis.url, '--concurrency', '1', '--stalled-ms', '2000']
+
+/** Whether the test's Redis answers. */
+async function pingable(): Promise<boolean> {
+  return (await Promise.race([client.ping().then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 1000))])) === true
+}
 
 function local2(): LocalExecutor {
   const ex = new LocalExecutor(2)
@@ -203,6 +208,50 @@ describe('bullmq executor with mtflow worker processes', () => {
     // The workers serve on after the restart.
     const after = await ex.run({ kind: 'exec.echo', context: { salt, after: true }, items: [1, 2, 3] })
     expect(after).toEqual([1, 2, 3].map((v) => ({ ok: true, value: v })))
+  }, 120_000)
+
+  it('fails with one line naming the Redis when it stays down mid-batch, and cancels at once meanwhile', async () => {
+    const ex = await BullmqExecutor.connect({ redis: redis.url, pollMs: 50, downMs: 3000 })
+    open.push(ex)
+    const salt = randomUUID()
+    const sleepy = (k: number) => ({ ms: 1500, value: `${salt} ${k}` })
+    const waitBusy = async () => {
+      let busy = 0
+      for (let k = 0; k < 400 && busy < 1; k++) {
+        busy = await jobsQueue.getActiveCount()
+        if (busy < 1) await new Promise((r) => setTimeout(r, 25))
+      }
+      expect(busy).toBeGreaterThan(0)
+    }
+    try {
+      // Down for longer than downMs: a one-line error naming the URL.
+      const running = ex.run({ kind: 'exec.sleep', context: { salt }, items: [0, 1, 2].map(sleepy), label: 'down batch' })
+      running.catch(() => undefined)
+      await waitBusy()
+      await redis.kill()
+      const error = await running.then(() => undefined, (e: Error) => e)
+      expect(error?.message).toMatch(/^down batch: Redis at redis:\/\/127\.0\.0\.1:\d+ has not answered for 3 s/)
+      expect(error!.message).toContain(redis.url)
+      expect(error!.message).not.toContain('\n')
+      // Closing while Redis is down ends (the CLI closes its executor on the way out).
+      await ex.close()
+      await redis.start()
+      // Down, and Ctrl-C meanwhile: cancelled without waiting for Redis.
+      const controller = new AbortController()
+      const patient = await BullmqExecutor.connect({ redis: redis.url, pollMs: 50, downMs: 600_000 })
+      open.push(patient)
+      const cancelled = patient.run({ kind: 'exec.sleep', context: { salt, again: true }, items: [0, 1, 2].map(sleepy), signal: controller.signal })
+      cancelled.catch(() => undefined)
+      await waitBusy()
+      await redis.kill()
+      controller.abort()
+      await expect(cancelled).rejects.toBeInstanceOf(CancelledError)
+    } finally {
+      if (redis.pid === undefined || !(await pingable())) await redis.start()
+    }
+    // Back up: the workers serve on.
+    const back = await executor()
+    expect(await back.run({ kind: 'exec.echo', context: { salt, after: true }, items: [4] })).toEqual([{ ok: true, value: 4 }])
   }, 120_000)
 
   it('fails the sets whose strategy throws, with the error; the rest finish; the tracked sweep has FAILED children', async () => {
