@@ -44,6 +44,8 @@ export function ingestCommand(context: CliContext): Command {
         source: options.source,
         timeoutMs: options.timeout === undefined ? undefined : parseSeconds(options.timeout, '--timeout')! * 1000,
         progress: options.json === true ? undefined : streamProgressSink(context.stderr),
+        // Each retry as it happens, one line on stderr (also under --json: stdout stays the reports).
+        onRetry: (r) => context.stderr.write(`${context.stderr.isTTY === true ? '\r\x1b[2K' : ''}mtflow: attempt ${r.attempt} of ${r.attempts} failed (${r.error}: ${r.message}); retrying in ${(r.waitMs / 1000).toFixed(1)} s\n`),
       })
       if (options.json === true) return printJson(context, reports)
       for (const r of reports) {

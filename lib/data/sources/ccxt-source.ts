@@ -33,6 +33,21 @@ export interface CcxtIngestOptions {
   /** The lake source name (default: the exchange id). */
   source?: string
   progress?: ProgressSink
+  /** Told of each retry as it is scheduled, before the wait (the CLI prints one line per retry). */
+  onRetry?: (event: CcxtRetry) => void
+}
+
+export interface CcxtRetry {
+  /** The attempt that failed (1 = the first request). */
+  attempt: number
+  /** Attempts allowed in all (`retries`). */
+  attempts: number
+  /** Milliseconds until the next attempt. */
+  waitMs: number
+  /** The ccxt error class (RequestTimeout, DDoSProtection, RateLimitExceeded, NetworkError…). */
+  error: string
+  /** The error's first line, at most 200 characters. */
+  message: string
 }
 
 export interface CcxtSymbolReport extends IngestReport {
@@ -99,8 +114,9 @@ export async function ingestCcxt(home: string, options: CcxtIngestOptions): Prom
   if (options.symbols.length === 0) throw new ConfigError('no symbols given; expected e.g. --symbols BTC/USDT,ETH/USDT')
   const exchange = createExchange(options.exchange, options.apiUrl, options.timeoutMs, options.sandbox === true)
   let retried: Record<string, number> = {}
-  const retry = retrier(options.retries ?? 6, options.backoffMs ?? 500, (error) => {
+  const retry = retrier(options.retries ?? 6, options.backoffMs ?? 500, (error, event) => {
     retried[error.constructor.name] = (retried[error.constructor.name] ?? 0) + 1
+    options.onRetry?.(event)
   })
   let requests = 0
   const call = <T>(fn: () => Promise<T>) => {
@@ -183,15 +199,17 @@ async function lastStored(home: string, key: { source: string; symbol: string; t
 }
 
 /** Retries ccxt's NetworkError family (RequestTimeout, RateLimitExceeded, DDoSProtection…) with doubling delays. */
-function retrier(attempts: number, backoffMs: number, onRetry: (error: Error) => void) {
+function retrier(attempts: number, backoffMs: number, onRetry: (error: Error, event: CcxtRetry) => void) {
   return async function retry<T>(fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn()
       } catch (error) {
         if (!(error instanceof ccxt.NetworkError) || attempt >= attempts) throw error
-        onRetry(error)
-        await new Promise((r) => setTimeout(r, Math.min(10_000, backoffMs * 2 ** (attempt - 1))))
+        const waitMs = Math.min(10_000, backoffMs * 2 ** (attempt - 1))
+        const line = String(error.message).split('\n')[0]!.trim()
+        onRetry(error, { attempt, attempts, waitMs, error: error.constructor.name, message: line.length > 200 ? `${line.slice(0, 199)}…` : line })
+        await new Promise((r) => setTimeout(r, waitMs))
       }
     }
   }
