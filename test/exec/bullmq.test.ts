@@ -359,6 +359,39 @@ describe('bullmq executor with mtflow worker processes', () => {
     other.kill('SIGKILL')
   })
 
+  it('stops a worker on SIGTERM after its running job, with its counts (--json)', async () => {
+    // Alone on its own database: every job of the batch is its own.
+    const db = `${redis.url}/5`
+    const alone = await startWorker(['--redis', db, '--concurrency', '1', '--json'], { home })
+    const ex = await BullmqExecutor.connect({ redis: db, pollMs: 50 })
+    open.push(ex)
+    const salt = randomUUID()
+    const out = await ex.run({ kind: 'exec.fail', context: { salt }, items: [{ message: 'no', fail: false, value: 1 }, { message: 'refused 2' }, { message: 'no', fail: false, value: 3 }] })
+    expect(out).toEqual([{ ok: true, value: 1 }, { ok: false, error: 'refused 2' }, { ok: true, value: 3 }])
+    // SIGTERM in the middle of a job: the job finishes first, its result delivered.
+    const running = ex.run({ kind: 'exec.sleep', context: { salt }, items: [{ ms: 1500, value: 'last' }] })
+    const queue5 = new Queue('jobs', { connection: { ...connection(), db: 5 }, prefix: 'mtflow' })
+    let busy = 0
+    for (let k = 0; k < 400 && busy < 1; k++) {
+      busy = await queue5.getActiveCount()
+      if (busy < 1) await new Promise((r) => setTimeout(r, 25))
+    }
+    await queue5.close()
+    expect(busy).toBe(1)
+    alone.kill('SIGTERM')
+    expect(await alone.exited).toEqual({ code: 0, signal: null })
+    expect(JSON.parse(alone.stdout)).toMatchObject({ completed: 3, failed: 1, refused: 0 })
+    expect(alone.stdout).toContain(projectVersion())
+    const db5 = new Redis({ ...connection(), db: 5 })
+    expect((await db5.keys('mtflow:x:result:*')).length).toBe(3)
+    db5.disconnect()
+    // Gathering the batch (the flows queue) waits for a worker: the next one gathers what the first ran.
+    const next = await startWorker(['--redis', db, '--concurrency', '1', '--json'], { home })
+    expect(await running).toEqual([{ ok: true, value: 'last' }])
+    next.kill('SIGTERM')
+    expect(JSON.parse((await next.exited, next.stdout))).toMatchObject({ completed: 0, failed: 0 })
+  })
+
   it('reuses finished results when the same batch is submitted again: no job runs', async () => {
     const ex = await executor()
     const batch = { kind: 'exec.echo', context: { salt: randomUUID() }, items: ['a', 'b', 'c', 'b'] }
