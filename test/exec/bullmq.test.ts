@@ -18,7 +18,7 @@ import { CancelledError, LocalExecutor } from '../../lib/exec/local.js'
 import { projectVersion } from '../../lib/exec/version.js'
 import { Tracker } from '../../lib/track/index.js'
 import { ROOT, runCli, waitFor } from '../helpers.js'
-import { freePort, killAll, startRedis, startWorker, type TestRedis, type TestWorker } from './redis.js'
+import { errorLines, freePort, killAll, startRedis, startWorker, type TestRedis, type TestWorker } from './redis.js'
 
 let redis: TestRedis
 let home: string
@@ -106,7 +106,7 @@ beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'mtflow-bullmq-'))
   dirs.push(home)
   const samples = await runCli(['--home', home, 'data', 'samples'])
-  expect(samples.code, samples.stderr).toBe(0)
+  expect(samples.code, errorLines(samples.stderr)).toBe(0)
   workers = await Promise.all([0, 1, 2].map(() => startWorker(workerArgs(), { home })))
   client = new Redis(connection())
   client.on('error', () => undefined)

@@ -102,6 +102,11 @@ export interface TestWorker {
   kill(signal?: NodeJS.Signals): void
 }
 
+/** A process's error lines only: vitest reads file:line text in a message as the error's own stack. */
+export function errorLines(stderr: string): string {
+  return stderr.split('\n').filter((l) => /^(\w*Error\b|mtflow:)/.test(l)).join('; ').slice(-2000) || 'no error line'
+}
+
 /** A `mtflow worker` process (from `root`'s lib/cli/bin.cjs), resolved once it says it serves. */
 export async function startWorker(args: string[], options: { root?: string; home: string } = { home: '' }): Promise<TestWorker> {
   const root = options.root ?? ROOT
@@ -120,8 +125,7 @@ export async function startWorker(args: string[], options: { root?: string; home
   let done = false
   void exited.then(() => (done = true))
   await waitFor(() => done || /Ctrl-C stops/.test(stderr), 60_000, 50)
-  // (Its stack lines left out: vitest would read them as this error's own.)
-  if (done) throw new Error(`mtflow worker exited before serving: ${stderr.split('\n').filter((l) => !/^\s+at /.test(l)).join('\n').slice(-2000)}`)
+  if (done) throw new Error(`mtflow worker exited before serving: ${errorLines(stderr)}`)
   return {
     pid: child.pid!,
     get stderr() {
