@@ -1,14 +1,17 @@
 // `mtflow notebook run`: execute a notebook headless on the project's tslab kernel.
+// `mtflow notebook params`: the parameters a notebook declares (its `parameters`-tagged cell).
 
 import { Command } from 'commander'
 import { basename, dirname, relative, resolve } from 'node:path'
 import { findProjectRoot, gitCommit, sha256File, streamProgressSink } from '../core/index.js'
-import { parseParameterArgs } from '../../kernel/parameters.js'
+import { parseParameterArgs, type Parameters } from '../../kernel/parameters.js'
+import { notebookParameters, readParametersFile } from './notebook-params.js'
 import type { RunNotebookResult } from '../../kernel/runner.js'
-import { collect, lazy, parseSeconds, printJson, type CliContext } from './context.js'
+import { collect, formatTable, lazy, parseSeconds, printJson, type CliContext } from './context.js'
 
 interface RunOptions {
   parameter: string[]
+  parametersFile?: string
   out?: string
   cellTimeout?: string
   startupTimeout?: string
@@ -25,6 +28,7 @@ export function notebookCommand(context: CliContext): Command {
     .description('execute a notebook on the tslab kernel, injecting parameters (papermill style), and save the executed copy')
     .argument('<notebook>', 'the .ipynb file')
     .option('-p, --parameter <key=value>', 'set a parameter (repeatable); numbers, true/false, null and JSON become literals, anything else a string', collect, [])
+    .option('-f, --parameters-file <file>', 'parameters from a .json file (an object) or a .yaml/.yml file (flat key: value lines); -p values win')
     .option('-o, --out <file>', 'where to write the executed notebook (default: MTFLOW_HOME/notebook-runs/<name>/<timestamp>.ipynb)')
     .option('--cell-timeout <seconds>', 'fail a cell that runs longer than this')
     .option('--startup-timeout <seconds>', 'how long to wait for the kernel to start (it type-checks the lib modules a notebook imports: slow on a busy machine)', '120')
@@ -33,7 +37,8 @@ export function notebookCommand(context: CliContext): Command {
     .option('--experiment <name>', 'the experiment of the tracked run', 'notebooks')
     .option('--json', 'print the result as JSON')
     .action(async (path: string, options: RunOptions) => {
-      const parameters = parseParameterArgs(options.parameter)
+      const parameters: Parameters = { ...(options.parametersFile === undefined ? {} : readParametersFile(options.parametersFile)), ...parseParameterArgs(options.parameter) }
+      warnUnknownParameters(context, path, parameters)
       const cellTimeout = parseSeconds(options.cellTimeout, '--cell-timeout')
       const startupTimeout = parseSeconds(options.startupTimeout, '--startup-timeout')
       const { defaultRunPath } = lazy('../../kernel/runner.js') as typeof import('../../kernel/runner.js')
@@ -48,7 +53,43 @@ export function notebookCommand(context: CliContext): Command {
       const result = await runWithInterrupt((signal) => runNotebook(path, { ...run, signal }))
       reportRun(context, result, options.json === true)
     })
+  notebook
+    .command('params')
+    .description("the parameters a notebook declares in its cell tagged `parameters`: names, types and defaults")
+    .argument('<notebook>', 'the .ipynb file')
+    .option('--json', 'print JSON')
+    .action((path: string, o: { json?: boolean }) => {
+      const { readNotebook } = lazy('../../kernel/nbformat.js') as typeof import('../../kernel/nbformat.js')
+      const found = notebookParameters(readNotebook(path).notebook)
+      if (o.json === true) return printJson(context, { notebook: path, hasParametersCell: found !== undefined, parameters: found ?? [] })
+      if (found === undefined) return void context.stdout.write(`${path} has no cell tagged parameters: nothing can be injected\n`)
+      context.stdout.write(formatTable(['name', 'type', 'default'], found.map((p) => [p.name, p.type, p.default ?? '—'])))
+    })
   return notebook
+}
+
+/**
+ * Papermill's warning: a parameter the notebook does not declare is still injected (a cell may read it),
+ * but is most often a typo. One line per name on stderr, naming what the notebook declares.
+ */
+function warnUnknownParameters(context: CliContext, path: string, parameters: Parameters): void {
+  const names = Object.keys(parameters)
+  if (names.length === 0) return
+  const { readNotebook } = lazy('../../kernel/nbformat.js') as typeof import('../../kernel/nbformat.js')
+  let declared: ReturnType<typeof notebookParameters>
+  try {
+    declared = notebookParameters(readNotebook(path).notebook)
+  } catch {
+    return // an unreadable notebook is reported by the run itself, as bad input
+  }
+  if (declared === undefined) {
+    context.stderr.write(`mtflow: warning: ${path} has no cell tagged parameters; ${names.join(', ')} injected at the top\n`)
+    return
+  }
+  const known = new Set(declared.map((p) => p.name))
+  for (const name of names) {
+    if (!known.has(name)) context.stderr.write(`mtflow: warning: passed unknown parameter: ${name} (the notebook declares ${declared.length === 0 ? 'none' : declared.map((p) => p.name).join(', ')})\n`)
+  }
 }
 
 export interface TrackedNotebook {
