@@ -17,9 +17,13 @@ export function importCommand(context: CliContext): Command {
     .requiredOption('--symbol <symbol>', 'symbol to store the bars under (e.g. SPX, BTC/USDT)')
     .requiredOption('--timeframe <tf>', 'bar timeframe: 1m 3m 5m 15m 1h 4h 1d 1w or any multiple')
     .option('--source <name>', 'source name in the lake', 'local')
+    .option('--delimiter <char>', 'CSV field separator: , ; tab or | (default: sniffed from the header)')
+    .option('--decimal <char>', 'decimal mark of the numbers: . or , (default: sniffed; a comma needs another delimiter)')
+    .option('--date-format <format>', 'day/month order of dates such as 01/03/2022: DD/MM/YYYY, MM/DD/YYYY, YYYY/MM/DD, DD/MM/YY or MM/DD/YY (ISO dates and epoch numbers need none; times without an offset are UTC)')
     .option('--json', 'print the report as JSON')
-    .action(async (file: string, options: { symbol: string; timeframe: string; source: string; json?: boolean }) => {
-      const report = await (await data()).importFile(context.home, file, options)
+    .action(async (file: string, options: { symbol: string; timeframe: string; source: string; delimiter?: string; decimal?: string; dateFormat?: string; json?: boolean }) => {
+      const { json: _json, ...rest } = options
+      const report = await (await data()).importFile(context.home, file, { ...rest, optionPrefix: '--' })
       if (options.json === true) return printJson(context, report)
       context.stdout.write(formatReport(report))
     })

@@ -2,9 +2,10 @@
 // quarantine with a reason code), exact duplicates dropped and counted, conflicting duplicates
 // quarantined, out-of-order input sorted, then merged into the lake. Gaps are reported, never filled.
 
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
 import { extname, join } from 'node:path'
-import { ConfigError, DataError, epochUnitOf, fileStamp, timeframeAnchor, timeframeMs, withLock, type EpochUnit } from '../core/index.js'
+import { clip, ConfigError, DataError, decideTimeFormat, epochUnitOf, fileStamp, parseDateFormat, TIME_PATTERNS, timeKind, timeframeAnchor, timeframeMs, withLock, type DateFormat, type EpochUnit, type TimeSummary } from '../core/index.js'
+import { barColumns, csvOptionName, sniffDialect, type CsvOptions } from './csv.js'
 import type { Bars } from './bars.js'
 import { appendDoubles, duckdb, sqlIdent, sqlString } from './duckdb.js'
 import { DEFAULT_SOURCE, gapStatsSql, LAKE_END_MS, LAKE_FIRST_MS, type DatasetKey } from './lake.js'
@@ -59,7 +60,7 @@ const NO_RAW = RAW.map((r) => `NULL::VARCHAR AS ${r}`).join(', ')
  * The staged tables live in the main in-memory database (not TEMP) so that the lake's writer
  * connections can read them.
  */
-export async function ingestStaged(home: string, key: DatasetKey, source: string, origin: string, cleanup: string[] = []): Promise<IngestReport> {
+export async function ingestStaged(home: string, key: DatasetKey, source: string, origin: string, cleanup: string[] = [], refuse?: Refusal): Promise<IngestReport> {
   const step = timeframeMs(key.timeframe)
   const offset = timeframeAnchor(key.timeframe)
   const conn = await duckdb()
@@ -87,6 +88,7 @@ export async function ingestStaged(home: string, key: DatasetKey, source: string
     await conn.run(`CREATE VIEW ${valid} AS SELECT t, open, high, low, close, volume FROM ${checked} WHERE reason IS NULL`)
     await conn.run(`CREATE TABLE ${quarantine} AS SELECT t, open, high, low, close, volume, reason, ${RAW.join(', ')} FROM ${checked} WHERE reason IS NOT NULL`)
     const input = Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM ${checked}`)).getRowObjects()[0]!.n)
+    if (refuse !== undefined) await refuseBadImport(checked, input, key, refuse)
     let stats = (await conn.runAndReadAll(gapStatsSql(valid, key.timeframe))).getRowObjects()[0]!
     const validRows = Number(stats.rows)
     let accepted = valid
@@ -128,6 +130,75 @@ export async function ingestStaged(home: string, key: DatasetKey, source: string
     await conn.run(`DROP VIEW IF EXISTS ${valid}`)
     for (const table of [...cleanup, checked, deduped, quarantine]) await conn.run(`DROP TABLE IF EXISTS ${table}`)
   }
+}
+
+/** What a file import needs to refuse itself, before anything is written, and to say why. */
+interface Refusal {
+  label: string
+  /** The file's column of each field. */
+  columns: Partial<Record<'time' | 'open' | 'high' | 'low' | 'close' | 'volume', string>>
+  options: CsvOptions
+  decimal?: '.' | ','
+}
+
+/**
+ * Refuse an import (DataError, nothing written) that has no data rows, accepts none, or puts most rows
+ * off the timeframe's grid; the message names a column and a value that did not read, or the
+ * timeframe the times look like (their median step).
+ */
+async function refuseBadImport(checked: string, input: number, key: DatasetKey, refuse: Refusal): Promise<void> {
+  const { label, columns } = refuse
+  if (input === 0) throw new DataError(`${label} has no data rows; expected a header row and data rows`)
+  const conn = await duckdb()
+  const counts = new Map<string, number>()
+  for (const row of (await conn.runAndReadAll(`SELECT coalesce(reason, '') AS reason, count(*) AS n FROM ${checked} GROUP BY reason`)).getRowObjects()) counts.set(String(row.reason), Number(row.n))
+  const valid = counts.get('') ?? 0
+  const offGrid = counts.get('off_grid') ?? 0
+  if (offGrid * 2 > input) {
+    const step = Number((await conn.runAndReadAll(`SELECT median(d) AS d FROM (SELECT t - lag(t) OVER (ORDER BY t) AS d FROM ${checked} WHERE reason IS NULL OR reason = 'off_grid') WHERE d > 0`)).getRowObjects()[0]?.d ?? 0)
+    const looks = step > 0 ? timeframeOfStep(step) : undefined
+    const flag = csvOptionName(refuse.options, 'dateFormat') === '--date-format' ? '--timeframe' : 'timeframe'
+    throw new DataError(`${label}: ${flag} ${key.timeframe} puts ${Math.round((offGrid / input) * 100)}% of the rows off its grid${looks === undefined ? '' : `; most timestamps are ${looks} apart — looks like ${looks}`} (nothing imported)`)
+  }
+  if (valid > 0) return
+  const top = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0]
+  const sample = async (column: string): Promise<{ n: number; text: string | null }> => {
+    const row = (await conn.runAndReadAll(`SELECT count(${column}) AS n, min(${column}) AS v FROM ${checked}`)).getRowObjects()[0]!
+    return { n: Number(row.n), text: row.v === null ? null : String(row.v) }
+  }
+  const head = `${label}: 0 of ${input} rows accepted`
+  if (top === 'bad_time') {
+    // A time that read but lies outside the lake's years, else one that did not read.
+    const row = (await conn.runAndReadAll(`SELECT arg_min(raw_time, t) FILTER (WHERE t IS NOT NULL) AS read, min(t) AS t, min(raw_time) FILTER (WHERE t IS NULL) AS unread FROM ${checked}`)).getRowObjects()[0]!
+    const t = Number(row.t)
+    const what =
+      row.unread !== null
+        ? `${JSON.stringify(clip(String(row.unread)))}, not a date/time (expected ISO 8601 such as 2020-01-31 or 2020-01-31T12:00:00Z, or epoch numbers)`
+        : row.t !== null
+          ? `${JSON.stringify(clip(String(row.read ?? t)))}, read as ${Math.abs(t) <= 8.64e15 ? new Date(t).toISOString() : 'a time past year 275,000'}: outside 1970-01-01 … 2200-12-31`
+          : 'no readable times'
+    throw new DataError(`${head}: column ${columns.time} holds ${what}`)
+  }
+  if (top === 'non_finite') {
+    let worst: { field: string; n: number; text: string | null } | undefined
+    for (const field of ['open', 'high', 'low', 'close'] as const) {
+      const s = await sample(`raw_${field}`)
+      if (worst === undefined || s.n > worst.n) worst = { field, ...s }
+    }
+    const hint = worst!.text !== null && /^\s*[+-]?\d+,\d+\s*$/.test(worst!.text) && refuse.decimal !== ',' ? ` — decimal comma? give ${csvOptionName(refuse.options, 'decimal')} ,` : ' — not a number'
+    const column = columns[worst!.field as 'open']
+    throw new DataError(worst!.text === null ? `${head}: prices are missing (column ${columns.close} is empty)` : `${head}: column ${column} holds ${JSON.stringify(clip(worst!.text))}${hint}`)
+  }
+  const reasons = [...counts.entries()].filter(([r]) => r !== '').map(([r, n]) => `${r} ${n}`).join(', ')
+  throw new DataError(`${head}: every row fails validation (${reasons})`)
+}
+
+/** "1h" for 3,600,000 ms: the largest unit the step is a whole number of. */
+function timeframeOfStep(ms: number): string {
+  for (const [unit, size] of [['w', 604_800_000], ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`
+  }
+  return `${ms / 1000}s`
 }
 
 export function quarantineDir(home: string, key: DatasetKey): string {
@@ -200,120 +271,211 @@ export async function ingestBars(home: string, bars: Bars, options: { source?: s
   return ingestStaged(home, key, `SELECT *, ${NO_RAW} FROM ${raw}`, options.origin ?? 'bars', [raw])
 }
 
-const TIME_NAMES = ['date', 'time', 'timestamp', 'datetime', 'open_time', 'ts']
+/** What an import adds to IngestOptions: the CSV dialect and date format (see lib/data/csv.ts). */
+export interface ImportOptions extends IngestOptions, CsvOptions {}
 
 /**
- * Import a CSV or Parquet file: column names are matched in any case (date/time/timestamp/datetime,
- * open, high, low, close, volume); times may be ISO dates or date-times (UTC unless they carry an
- * offset), or epoch seconds, milliseconds, microseconds or nanoseconds (told apart by the column's
- * median magnitude). Quarantined rows keep the raw text of every field.
+ * Import a CSV or Parquet file. CSV: the dialect (delimiter , ; tab |, decimal comma) is sniffed by the
+ * reader readBarsCsv uses, or given; column names are matched in any case (date/time/timestamp/datetime,
+ * open, high, low, close, optional volume). Times follow parseTime's rules, one format per column
+ * decided from all its values: ISO 8601 (UTC unless they carry an offset), day/month dates only when the
+ * values tell the order or `dateFormat` does, or epoch seconds, ms, µs or ns (told apart by the column's
+ * median step, else magnitude). Quarantined rows keep the raw text of every field. Refused with a
+ * one-line DataError, nothing written: no data rows, no row accepted (naming a column and a value that
+ * did not read), or most rows off the timeframe's grid (naming the timeframe the times look like).
  */
-export async function importFile(home: string, path: string, options: IngestOptions): Promise<IngestReport> {
+export async function importFile(home: string, path: string, options: ImportOptions): Promise<IngestReport> {
   const key = keyOf(options)
   if (!existsSync(path)) throw new ConfigError(`cannot read ${path}: no such file`)
   if (statSync(path).isDirectory()) throw new ConfigError(`cannot read ${path}: it is a directory; expected a CSV or Parquet file`)
   if (statSync(path).size === 0) throw new DataError(`${path} is empty; expected a header row and data rows`)
   const ext = extname(path).toLowerCase()
   const parquet = ext === '.parquet' || ext === '.pq'
+  const dialect = parquet ? undefined : sniffDialect(readHead(path), options, path)
+  const csvArgs = dialect === undefined ? '' : `, delim = ${sqlString(dialect.delimiter)}, quote = '"', decimal_separator = ${sqlString(dialect.decimal)}`
   // CSV types are sniffed from the first 2,048 rows (DuckDB's default sample, 20,480, costs ~0.1 s
   // per import). When a later value does not fit the sniffed type, the import is read again with
   // every column as text, where unreadable values become NULL and their rows go to quarantine.
-  const reader = (text: boolean) =>
-    parquet ? `read_parquet(${sqlString(path)})` : `read_csv(${sqlString(path)}, header = true, sample_size = 2048${text ? ', all_varchar = true' : ''})`
+  // The time column is always read as text from CSV: parseTime's rules decide how it reads.
   const conn = await duckdb()
   let columns: { name: string; type: string }[]
+  const describe = async (types: string) =>
+    (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${parquet ? `read_parquet(${sqlString(path)})` : `read_csv(${sqlString(path)}, header = true, sample_size = 2048${csvArgs}${types})`}`))
+      .getRowObjects()
+      .map((r) => ({ name: String(r.column_name), type: String(r.column_type) }))
   try {
-    columns = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${reader(false)}`)).getRowObjects().map((r) => ({ name: String(r.column_name), type: String(r.column_type) }))
+    columns = await describe('')
   } catch (cause) {
     throw new DataError(`cannot read ${path} as ${parquet ? 'Parquet' : 'CSV'}: ${String((cause as Error).message).split('\n')[0]}`, { cause })
   }
-  const find = (names: string[]) => columns.find((c) => names.includes(c.name.trim().toLowerCase()))
-  const expected = 'expected columns date/time/timestamp/datetime, open, high, low, close and optionally volume'
-  const time = find(TIME_NAMES)
-  const cols = { open: find(['open']), high: find(['high']), low: find(['low']), close: find(['close']) }
-  const missing = [time === undefined ? 'date/time' : undefined, ...Object.entries(cols).filter(([, c]) => c === undefined).map(([n]) => n)].filter(Boolean)
-  if (missing.length > 0) throw new ConfigError(`${path}: no column for ${missing.join(', ')} (columns: ${columns.map((c) => c.name).join(', ')}); ${expected}`)
-  const volume = find(['volume', 'vol'])
-  const num = (c: { name: string } | undefined) => (c === undefined ? 'NULL::DOUBLE' : `TRY_CAST(${sqlIdent(c.name)} AS DOUBLE)`)
+  const at = barColumns(columns.map((c) => c.name), path)
+  const time = columns[at.time]!
+  const cols = { open: columns[at.open], high: columns[at.high], low: columns[at.low], close: columns[at.close] }
+  const volume = at.volume < 0 ? undefined : columns[at.volume]
+  // A CSV time column DuckDB sniffs as numbers is read as epoch numbers (a later value that is not a
+  // number sends the import to the text read below, where TRY_CAST makes it bad_time). Any other is
+  // read as text, never as DuckDB's own date guess: parseTime's rules decide how it reads.
+  const numericTime = /INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/i.test(time.type)
+  if (!parquet && !numericTime) time.type = 'VARCHAR'
+  const timeTypes = parquet || numericTime ? '' : `, types = {${sqlString(time.name)}: 'VARCHAR'}`
+  const reader = (text: boolean) =>
+    parquet ? `read_parquet(${sqlString(path)})` : `read_csv(${sqlString(path)}, header = true, sample_size = 2048${csvArgs}${text ? ', all_varchar = true' : timeTypes})`
+  const comma = dialect?.decimal === ','
+  const num = (c: { name: string } | undefined) => (c === undefined ? 'NULL::DOUBLE' : comma ? `TRY_CAST(replace(CAST(${sqlIdent(c.name)} AS VARCHAR), ',', '.') AS DOUBLE)` : `TRY_CAST(${sqlIdent(c.name)} AS DOUBLE)`)
   // Raw text only where a value does not read as a number (the text of the others is their number's):
   // converting every value to text would cost as much as the import itself.
-  const raw = (c: { name: string } | undefined) =>
-    c === undefined ? 'NULL::VARCHAR' : `CASE WHEN TRY_CAST(${sqlIdent(c.name)} AS DOUBLE) IS NULL THEN CAST(${sqlIdent(c.name)} AS VARCHAR) END`
-  // A text time column is carried as it is (ingestStaged keeps it for bad rows only); a numeric one is its number.
-  const textTime = /CHAR|TEXT|STRING/i.test(time!.type)
-  const unit = await epochUnit(path, parquet, time!, timeframeMs(key.timeframe))
-  // In the text read (formats given) a value that did not fit the sniffed type is text: it is carried
-  // wherever it does not read as a time, so two different unreadable times stay two quarantined rows.
-  const rawTime = (formats?: string[]) =>
-    textTime ? sqlIdent(time!.name) : formats === undefined ? 'NULL::VARCHAR' : `CASE WHEN ${timeExpression(time!, unit, formats)} IS NULL THEN ${sqlIdent(time!.name)} END`
-  const source = (formats?: string[]) => `SELECT ${timeExpression(time!, unit, formats)} AS t, ${num(cols.open)} AS open, ${num(cols.high)} AS high,
+  const raw = (c: { name: string } | undefined) => (c === undefined ? 'NULL::VARCHAR' : `CASE WHEN ${num(c)} IS NULL THEN CAST(${sqlIdent(c.name)} AS VARCHAR) END`)
+  const textTime = /CHAR|TEXT|STRING/i.test(time.type)
+  const field = `${path} column ${time.name}`
+  const unreadable = (cause: unknown) => {
+    if (cause instanceof ConfigError || cause instanceof DataError) return cause
+    return new DataError(`cannot read ${path}: ${String((cause as Error).message).split('\n')[0]}`, { cause })
+  }
+  const { expression: tExpr, from } = await (textTime
+    ? textTimeExpression(time.name, `(SELECT ${sqlIdent(time.name)} FROM ${reader(false)})`, { ...options, field, stepMs: timeframeMs(key.timeframe) })
+    : epochUnit(path, parquet, time, timeframeMs(key.timeframe)).then((unit) => ({ expression: numericTimeExpression(time, unit), from: (r: string) => r }))
+  ).catch((cause: unknown) => {
+    throw unreadable(cause)
+  })
+  const rawTime = textTime ? sqlIdent(time.name) : `CASE WHEN ${tExpr} IS NULL THEN CAST(${sqlIdent(time.name)} AS VARCHAR) END`
+  const source = (text: boolean) => `SELECT ${tExpr} AS t, ${num(cols.open)} AS open, ${num(cols.high)} AS high,
       ${num(cols.low)} AS low, ${num(cols.close)} AS close, ${num(volume)} AS volume,
-      ${rawTime(formats)} AS raw_time, ${raw(cols.open)} AS raw_open, ${raw(cols.high)} AS raw_high, ${raw(cols.low)} AS raw_low,
-      ${raw(cols.close)} AS raw_close, ${raw(volume)} AS raw_volume FROM ${reader(formats !== undefined)}`
+      ${rawTime} AS raw_time, ${raw(cols.open)} AS raw_open, ${raw(cols.high)} AS raw_high, ${raw(cols.low)} AS raw_low,
+      ${raw(cols.close)} AS raw_close, ${raw(volume)} AS raw_volume FROM ${from(reader(text))}`
+  const names = { time: time.name, open: cols.open!.name, high: cols.high!.name, low: cols.low!.name, close: cols.close!.name, ...(volume === undefined ? {} : { volume: volume.name }) }
+  const refuse: Refusal = { label: path, columns: names, options, ...(dialect === undefined ? {} : { decimal: dialect.decimal }) }
   const ingest = async (text: boolean): Promise<IngestReport> => {
     try {
-      return await ingestStaged(home, key, source(text ? await sniffedFormats(path) : undefined), path)
+      return await ingestStaged(home, key, source(text), path, [], refuse)
     } catch (cause) {
-      if (cause instanceof ConfigError || cause instanceof DataError) throw cause
       const message = String((cause as Error).message)
-      if (!parquet && !text && /Conversion Error|Could not convert|Error when converting/i.test(message)) return ingest(true)
-      throw new DataError(`cannot read ${path}: ${message.split('\n')[0]}`, { cause })
+      if (!(cause instanceof ConfigError || cause instanceof DataError) && !parquet && !text && /Conversion Error|Could not convert|Error when converting/i.test(message)) return ingest(true)
+      throw unreadable(cause)
     }
   }
-  const report = await ingest(false)
-  if (report.input === 0) throw new DataError(`${path} has no data rows; expected a header row and data rows`)
-  return report
+  return ingest(false)
 }
 
-/** The date and timestamp formats DuckDB's sniffer found in a CSV file (none for ISO). */
-async function sniffedFormats(path: string): Promise<string[]> {
-  const conn = await duckdb()
-  const row = (await conn.runAndReadAll(`SELECT DateFormat AS d, TimestampFormat AS t FROM sniff_csv(${sqlString(path)}, sample_size = 2048)`)).getRowObjects()[0]
-  return [row?.t, row?.d].filter((f): f is string => typeof f === 'string' && f !== '')
+/** The first 64 KiB of a file (whole lines), for sniffing its dialect. */
+function readHead(path: string): string {
+  const fd = openSync(path, 'r')
+  try {
+    const buffer = Buffer.alloc(65_536)
+    const n = readSync(fd, buffer, 0, buffer.length, 0)
+    const text = buffer.subarray(0, n).toString('utf8').replace(/^\uFEFF/, '')
+    const cut = n === buffer.length ? text.lastIndexOf('\n') : -1
+    return cut > 0 ? text.slice(0, cut) : text
+  } finally {
+    closeSync(fd)
+  }
 }
 
 /**
  * The unit of a numeric time column (s, ms, µs, ns) from its first 10,000 values: the median step
  * between rows against the timeframe, else the median magnitude (epochUnitOf). One value off by a
  * factor does not change it (it lands outside 1970–2200 and is quarantined as bad_time). Read as text,
- * so an odd value cannot fail the query.
+ * so an odd value cannot fail the query. `values`: a query of one text column, when given.
  */
-async function epochUnit(path: string, parquet: boolean, column: { name: string; type: string }, stepMs: number): Promise<EpochUnit> {
-  if (!/INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/i.test(column.type)) return 'ms'
+async function epochUnit(path: string, parquet: boolean, column: { name: string; type: string }, stepMs: number, values?: string): Promise<EpochUnit> {
+  if (values === undefined && !/INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/i.test(column.type)) return 'ms'
   const conn = await duckdb()
-  const reader = parquet ? `read_parquet(${sqlString(path)})` : `read_csv(${sqlString(path)}, header = true, all_varchar = true)`
+  const reader = values ?? (parquet ? `read_parquet(${sqlString(path)})` : `read_csv(${sqlString(path)}, header = true, all_varchar = true)`)
   const name = sqlIdent(column.name)
   const row = (
     await conn.runAndReadAll(
       `SELECT median(abs(v)) AS m, median(abs(v - p)) AS step FROM (SELECT v, lag(v) OVER (ORDER BY i) AS p FROM
-         (SELECT TRY_CAST(${name} AS DOUBLE) AS v, row_number() OVER () AS i FROM (SELECT ${name} FROM ${reader} LIMIT 10000)))`,
+         (SELECT TRY_CAST(trim(CAST(${name} AS VARCHAR)) AS DOUBLE) AS v, row_number() OVER () AS i FROM (SELECT ${name} FROM ${reader} LIMIT 10000)) WHERE v IS NOT NULL)`,
     )
   ).getRowObjects()[0]
   return epochUnitOf(Number(row?.m ?? 0), { median: Number(row?.step ?? 0), timeframeMs: stepMs })
 }
 
-/**
- * SQL turning the time column into epoch ms (DOUBLE), NULL where it cannot be read. `formats`: the
- * column is read as text (the fallback read) and its sniffed type is parsed with these strptime
- * formats, then as ISO. `unit`: a numeric column's epoch unit.
- */
-function timeExpression(column: { name: string; type: string }, unit: EpochUnit, formats?: string[]): string {
+/** SQL turning a numeric (epoch in `unit`) or timestamp column into epoch ms (DOUBLE). */
+function numericTimeExpression(column: { name: string; type: string }, unit: EpochUnit): string {
   const type = column.type.toUpperCase()
   const name = sqlIdent(column.name)
-  const numeric = /INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/.test(type)
-  let c = name
-  if (formats !== undefined && type !== 'VARCHAR') {
-    c = numeric
-      ? `TRY_CAST(${name} AS DOUBLE)`
-      : `coalesce(${[...formats.map((f) => `try_strptime(${name}, ${sqlString(f)})::TIMESTAMPTZ`), `TRY_CAST(${name} AS TIMESTAMPTZ)`].join(', ')})`
+  // TIMESTAMP (no zone) is UTC: epoch_ms reads it as such. A cast to TIMESTAMPTZ would apply the machine's zone.
+  if (type.startsWith('TIMESTAMP')) return `epoch_ms(${name})::DOUBLE`
+  if (type === 'DATE') return `epoch_ms(${name}::TIMESTAMP)::DOUBLE`
+  // Division, not multiplication by 0.001: exact whenever the result is a whole millisecond.
+  const x = `TRY_CAST(${name} AS DOUBLE)`
+  return unit === 's' ? `${x} * 1000` : unit === 'ms' ? x : unit === 'us' ? `${x} / 1000` : `${x} / 1000000`
+}
+
+/**
+ * A text time column read by parseTime's rules, in SQL: the column's one format decided (decideTimeFormat)
+ * from a summary of all its values that DuckDB computes with the same patterns (TIME_PATTERNS), then
+ * each value matched and its fields turned into epoch ms with the same checks as parseDateWith (the
+ * tests compare the two value by value). `from` wraps the reader to add the matched fields (__g).
+ */
+async function textTimeExpression(name: string, values: string, options: CsvOptions & { field: string; stepMs: number }): Promise<{ expression: string; from: (reader: string) => string }> {
+  const conn = await duckdb()
+  const v = `trim(${sqlIdent(name)})`
+  // Every pattern depends only on where the digits are, so the values are grouped by their shape (each
+  // digit as 0: one cheap pass instead of a regex per value and pattern), and the shapes classified
+  // here by timeKind. Only for day/month shapes does a second pass look at the numbers themselves.
+  const shapes = (await conn.runAndReadAll(`SELECT translate(v, '0123456789', '0000000000') AS shape, count(*) AS n, min(v) AS sample
+      FROM (SELECT ${v} AS v FROM ${values}) WHERE v IS NOT NULL AND v <> '' GROUP BY shape ORDER BY n DESC LIMIT 10000`)).getRowObjects()
+  const summary: TimeSummary = { counts: { ymd: 0, xxy: 0, epoch: 0, other: 0 }, sample: {} }
+  for (const row of shapes) {
+    const kind = timeKind(String(row.shape))
+    if (kind === 'empty') continue
+    const sample = String(row.sample)
+    summary.counts[kind] += Number(row.n)
+    if (summary.sample[kind] === undefined || sample < summary.sample[kind]!) summary.sample[kind] = sample
   }
-  if (type.startsWith('TIMESTAMP') || type === 'DATE') return `epoch_ms(${c}::TIMESTAMPTZ)::DOUBLE`
-  if (/INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/.test(type)) {
-    // Division, not multiplication by 0.001: exact whenever the result is a whole millisecond.
-    const x = `${c}::DOUBLE`
-    return unit === 's' ? `${x} * 1000` : unit === 'ms' ? x : unit === 'us' ? `${x} / 1000` : `${x} / 1000000`
+  if (summary.counts.xxy > 0) {
+    const group = (i: number) => `TRY_CAST(regexp_extract(v, ${sqlString(TIME_PATTERNS.xxy)}, ${i}) AS INTEGER)`
+    const row = (await conn.runAndReadAll(`SELECT min(v) FILTER (WHERE ${group(1)} > 12) AS first12, min(v) FILTER (WHERE ${group(2)} > 12) AS second12,
+        min(v) FILTER (WHERE length(regexp_extract(v, ${sqlString(TIME_PATTERNS.xxy)}, 3)) = 2) AS yy
+        FROM (SELECT ${v} AS v FROM ${values}) WHERE regexp_full_match(v, ${sqlString(TIME_PATTERNS.xxy)})`)).getRowObjects()[0]!
+    if (row.first12 !== null) summary.firstOver12 = String(row.first12)
+    if (row.second12 !== null) summary.secondOver12 = String(row.second12)
+    if (row.yy !== null) summary.twoDigitYear = String(row.yy)
   }
-  return `epoch_ms(TRY_CAST(${c} AS TIMESTAMPTZ))::DOUBLE`
+  const formatOption = csvOptionName(options, 'dateFormat')
+  const format = decideTimeFormat(summary, { field: options.field, formatOption, ...(options.dateFormat === undefined ? {} : { dateFormat: parseDateFormat(options.dateFormat, formatOption) }) })
+  if (format.kind === 'none') return { expression: 'NULL::DOUBLE', from: (r) => r }
+  if (format.kind === 'epoch') {
+    const unit = await epochUnit('', false, { name, type: 'VARCHAR' }, options.stepMs, values)
+    const x = `CAST(${v} AS DOUBLE)`
+    const ms = unit === 's' ? `${x} * 1000` : unit === 'ms' ? x : unit === 'us' ? `${x} / 1000` : `${x} / 1000000`
+    // TIME_PATTERNS.epoch by shape: digits, at most one '.' between digits, an optional leading '-'.
+    const shape = `ltrim(translate(${v}, '0123456789', '0000000000'), '-')`
+    const epoch = `(regexp_full_match(${shape}, '0+(\\.0+)?') AND NOT starts_with(${v}, '--'))`
+    return { expression: `CASE WHEN ${epoch} THEN ${ms} END`, from: (r) => r }
+  }
+  // ISO without offset, seconds and fraction (the common case): DuckDB's own cast to TIMESTAMP (no zone:
+  // read as UTC), hours ≥ 24 excluded (DuckDB reads 24:00 as the next day). Everything else: dateSql.
+  const pattern = format.format.order === 'YMD' ? TIME_PATTERNS.ymd : TIME_PATTERNS.xxy
+  const fast = format.format.order === 'YMD'
+    ? `(translate(${v}, '0123456789', '0000000000') IN ('0000-00-00', '0000-00-00T00:00:00', '0000-00-00 00:00:00', '0000-00-00T00:00', '0000-00-00 00:00') AND (length(${v}) = 10 OR substr(${v}, 12, 2) < '24'))`
+    : 'false'
+  return {
+    expression: `CASE WHEN __fast THEN epoch_ms(TRY_CAST(${v} AS TIMESTAMP))::DOUBLE ELSE ${dateSql(format.format)} END`,
+    from: (r) => `(SELECT *, CASE WHEN __fast THEN NULL ELSE regexp_extract(${v}, ${sqlString(pattern)}, ['a', 'b', 'c', 'h', 'mi', 's', 'f', 'z']) END AS __g FROM (SELECT *, ${fast} AS __fast FROM ${r}))`,
+  }
+}
+
+/** parseDateWith in SQL over the matched fields __g (all '' when the value did not match). */
+function dateSql(format: DateFormat): string {
+  const int = (x: string, fallback = 'NULL') => `coalesce(TRY_CAST(NULLIF(${x}, '') AS INTEGER), ${fallback})`
+  const [yf, mf, df] = format.order === 'YMD' ? ['__g.a', '__g.b', '__g.c'] : format.order === 'DMY' ? ['__g.c', '__g.b', '__g.a'] : ['__g.c', '__g.a', '__g.b']
+  const y = format.yearDigits === 2 ? `(${int(yf)} + CASE WHEN ${int(yf)} >= 69 THEN 1900 ELSE 2000 END)` : int(yf)
+  const m = int(mf)
+  const d = int(df)
+  const [h, mi, s] = [int('__g.h', '0'), int('__g.mi', '0'), int('__g.s', '0')]
+  const frac = `CASE WHEN __g.f = '' THEN 0 ELSE CAST(rpad(left(__g.f, 3), 3, '0') AS INTEGER) END`
+  const digits = `replace(substr(__g.z, 2), ':', '')`
+  const offH = `TRY_CAST(left(${digits}, 2) AS INTEGER)`
+  const offM = `CASE WHEN length(${digits}) > 2 THEN TRY_CAST(substr(${digits}, 3) AS INTEGER) ELSE 0 END`
+  const zoned = `__g.z <> '' AND lower(__g.z) NOT IN ('z', 'utc')`
+  const offset = `CASE WHEN ${zoned} THEN (CASE WHEN left(__g.z, 1) = '-' THEN -1 ELSE 1 END) * (${offH} * 60 + ${offM}) ELSE 0 END`
+  const dim = `CASE WHEN ${m} = 2 THEN CASE WHEN ${y} % 4 = 0 AND (${y} % 100 <> 0 OR ${y} % 400 = 0) THEN 29 ELSE 28 END WHEN ${m} IN (4, 6, 9, 11) THEN 30 ELSE 31 END`
+  const yearLength = format.order === 'YMD' ? 'false' : `length(${yf}) <> ${format.yearDigits}`
+  return `CASE WHEN __g.a IS NULL OR __g.a = '' OR ${yearLength} OR ${m} < 1 OR ${m} > 12 OR ${d} < 1 OR ${d} > ${dim} OR ${h} > 23 OR ${mi} > 59 OR ${s} > 59
+    OR (${zoned} AND (${offH} > 23 OR ${offM} > 59)) THEN NULL
+    ELSE epoch_ms(make_timestamp(${y}, ${m}, ${d}, ${h}, ${mi}, ${s}))::DOUBLE + ${frac} - (${offset}) * 60000 END`
 }
 
 export interface QuarantineSummary extends DatasetKey {
