@@ -106,7 +106,7 @@ export class BullmqExecutor implements Executor {
       // Jobs of these ids still running for an earlier flow (one just cancelled, or another
       // submitter's): their results are waited for and reused, not computed twice.
       if (await this.waitRunning(pending, batch)) {
-        await this.reuse(ids, found, progress, counts)
+        await this.answer(this.reuse(ids, found, progress, counts), label, batch.signal)
         pending = [...new Set(ids.filter((id) => !found.has(id)))]
         if (pending.length === 0) break
       }
@@ -114,8 +114,8 @@ export class BullmqExecutor implements Executor {
       await this.answer(this.redis.set(keys.context(ctx), storedText, 'EX', KEEP_SECONDS), label, batch.signal)
       const lost = await this.runFlow(batch, ctx, pending, items, ids, found, progress)
       if (!lost) break
-      if (attempt >= 2) throw new MtflowError(`${label}: Redis at ${this.describe} lost the flow three times (restarted without persistence?); ${found.size} of ${new Set(ids).size} results were gathered`)
-      this.options.onNotice?.(`${label}: Redis at ${this.describe} lost the flow (restarted?); submitting the ${pending.length - countIn(pending, found)} unfinished jobs again`)
+      if (attempt >= 2) throw new MtflowError(`${label}: Redis at ${this.describe} lost jobs of the flow three times (restarted without persistence? another submitter removing them?); ${found.size} of ${new Set(ids).size} results were gathered`)
+      this.options.onNotice?.(`${label}: Redis at ${this.describe} lost the flow or some of its jobs (restarted? another submitter removed them?); submitting the ${pending.length - countIn(pending, found)} unfinished jobs again`)
     }
     progress?.finish()
     return ids.map((id) => found.get(id)!)
@@ -160,7 +160,7 @@ export class BullmqExecutor implements Executor {
     const label = batch.label ?? batch.kind
     const itemOf = new Map<string, string>()
     ids.forEach((id, k) => itemOf.set(id, items[k]!))
-    await this.clearStale(pending)
+    await this.answer(this.clearStale(pending), label, batch.signal)
     const flow = `flow-${randomUUID()}`
     const counts = new Map<string, number>()
     for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1)
@@ -186,7 +186,7 @@ export class BullmqExecutor implements Executor {
     }
     batch.signal?.addEventListener('abort', onAbort, { once: true })
     try {
-      await events.waitUntilReady()
+      await this.answer(events.waitUntilReady(), label, batch.signal)
       const added = this.producer.add({
         name: batch.kind,
         queueName: FLOWS_QUEUE,
@@ -226,13 +226,21 @@ export class BullmqExecutor implements Executor {
             await sleep(this.options.pollMs ?? 250)
             continue
           }
+          // A child neither gathered nor failed was taken from this flow (another submitter's clean-up, a
+          // Redis that lost it): its result is read from the cache, else it is submitted again.
+          let missing = false
           for (const id of pending) {
             const v = result.values[id]
             const f = result.failures[id]
             if (v !== undefined) found.set(id, { ok: true, value: decodeValue(v) as R })
-            else found.set(id, { ok: false, error: f ?? 'the job ended without a result' })
+            else if (f !== undefined) found.set(id, { ok: false, error: f })
+            else {
+              const cached = await this.answer(this.redis.get(keys.result(id)), label, batch.signal)
+              if (cached !== null) found.set(id, { ok: true, value: decodeValue(cached) as R })
+              else missing = true
+            }
           }
-          return false
+          return missing
         }
         if (state === 'failed') throw new MtflowError(`${label}: gathering the results failed: ${job.failedReason}`)
         await pause()
@@ -243,25 +251,48 @@ export class BullmqExecutor implements Executor {
     }
   }
 
-  /** Waits while any of these jobs is active on a worker; whether there was any. */
+  /**
+   * Waits while any of these jobs belongs to a flow still under way — running on a worker, or waiting its
+   * turn in another submitter's live flow (its parent there, not cancelled) — whose result will be
+   * reused; whether there was any. Jobs of a flow that is gone or cancelled are left for clearStale.
+   */
   private async waitRunning<I>(ids: readonly string[], batch: Batch<I>): Promise<boolean> {
     const label = batch.label ?? batch.kind
     let told = false
     for (;;) {
-      const active: string[] = []
-      for (let from = 0; from < ids.length; from += 500) {
-        const slice = ids.slice(from, from + 500)
-        const pipeline = this.redis.pipeline()
-        for (const id of slice) pipeline.exists(keys.job(id))
-        const exists = (await pipeline.exec()) ?? []
-        for (const [k, [, n]] of exists.entries()) if (n === 1 && (await this.jobs.getJobState(slice[k]!)) === 'active') active.push(slice[k]!)
-      }
-      if (active.length === 0) return told
-      if (batch.signal?.aborted === true) throw new CancelledError(`${label} cancelled (while waiting for ${active.length} jobs of an earlier run to end)`)
-      if (!told) this.options.onNotice?.(`${label}: waiting for ${active.length} job${active.length === 1 ? '' : 's'} still running from an earlier submission (their results will be reused)`)
+      const live = await this.answer(this.liveJobs(ids), label, batch.signal)
+      if (live.length === 0) return told
+      if (batch.signal?.aborted === true) throw new CancelledError(`${label} cancelled (while waiting for ${live.length} jobs of an earlier run to end)`)
+      if (!told) this.options.onNotice?.(`${label}: waiting for ${live.length} job${live.length === 1 ? '' : 's'} of an earlier or concurrent submission (their results will be reused)`)
       told = true
       await sleep(this.options.pollMs ?? 250)
     }
+  }
+
+  /** The ids whose job is active, or waiting in a flow whose parent exists and is not cancelled. */
+  private async liveJobs(ids: readonly string[]): Promise<string[]> {
+    const live: string[] = []
+    for (let from = 0; from < ids.length; from += 500) {
+      const slice = ids.slice(from, from + 500)
+      const pipeline = this.redis.pipeline()
+      for (const id of slice) pipeline.hmget(keys.job(id), 'parentKey', 'data')
+      const rows = (await pipeline.exec()) ?? []
+      for (const [k, [, row]] of rows.entries()) {
+        const [parentKey, data] = (row ?? [null, null]) as [string | null, string | null]
+        if (data === null) continue
+        const id = slice[k]!
+        const state = await this.jobs.getJobState(id)
+        if (state === 'active') {
+          live.push(id)
+          continue
+        }
+        if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized' && state !== 'waiting-children') continue
+        const flow = parentKey?.slice(parentKey.lastIndexOf(':') + 1)
+        if (flow === undefined || (await this.redis.exists(keys.cancel(flow))) === 1 || (await this.redis.exists(parentKey!)) === 0) continue
+        live.push(id)
+      }
+    }
+    return live
   }
 
   /**

@@ -412,6 +412,27 @@ describe('bullmq executor with mtflow worker processes', () => {
     expect(again.completed.size).toBe(1)
   })
 
+  it('two submitters of the same batch at once: both get every result, each job run once', async () => {
+    const a = await executor()
+    const notices: string[] = []
+    const b = await executor(notices)
+    // More slow jobs than workers: some wait in A's flow while B arrives.
+    const batch = { kind: 'exec.sleep', context: { salt: randomUUID() }, items: Array.from({ length: 6 }, (_, k) => ({ ms: 400, value: `v${k}` })) }
+    const both = await countCompleted(async () => {
+      const first = a.run<{ ms: number; value: string }, string>(batch)
+      await new Promise((r) => setTimeout(r, 150))
+      const second = b.run<{ ms: number; value: string }, string>(batch)
+      return Promise.all([first, second])
+    }, (c) => c.size >= 6)
+    const expected = batch.items.map((i) => i.value)
+    expect(both.result[0].map((o) => (o.ok ? o.value : o.error))).toEqual(expected)
+    expect(both.result[1].map((o) => (o.ok ? o.value : o.error))).toEqual(expected)
+    // B waited for A's jobs instead of taking them: none ran twice.
+    expect([...both.completed.values()].every((n) => n === 1)).toBe(true)
+    expect(both.completed.size).toBe(6)
+    expect(notices.some((n) => n.includes('earlier or concurrent submission'))).toBe(true)
+  })
+
   it('cancels on Ctrl-C of the submitter: exit 130, one line, no job left waiting, the run KILLED', async () => {
     const file = strategyFile('slow', `  onStart() { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500) },
   onBar() {},`)
