@@ -174,7 +174,7 @@ export function parseBarsCsv(text: string, options: ReadCsvOptions & { label?: s
   const bars = emptyBars(options, n)
   const rows = lines.slice(1).map((line) => splitLine(line, dialect.delimiter))
   const timeTexts = rows.map((cells) => (cells[cols.time] ?? '').trim())
-  const timeField = `${label} column ${columnName(header[cols.time]!)}`
+  const timeField = `${label} column ${header[cols.time]!.trim().replace(/^"(.*)"$/, '$1').trim()}`
   const { read } = timeColumnFormat(timeTexts, { ...options, field: timeField })
   for (let i = 0; i < n; i++) {
     const cells = rows[i]!
@@ -191,9 +191,9 @@ export function parseBarsCsv(text: string, options: ReadCsvOptions & { label?: s
       }
       const raw = (cells[cols[field]] ?? '').trim()
       const value = parseNumberCell(raw, dialect.decimal)
-      if (raw !== '' && Number.isNaN(value)) {
+      if (raw !== '' && !Number.isFinite(value)) {
         const hint = dialect.decimal === '.' && COMMA_NUMBER.test(raw) ? ` (decimal comma? give ${csvOptionName(options, 'decimal')} ,)` : ''
-        throw new DataError(`${where}: ${field} ${JSON.stringify(clip(raw))} is not a number${hint}`)
+        throw new DataError(`${where}: ${field} ${JSON.stringify(clip(raw))} is not a ${Number.isNaN(value) ? '' : 'finite '}number${hint}`)
       }
       bars[field][i] = value
     }

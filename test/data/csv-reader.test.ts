@@ -1,0 +1,156 @@
+// Issue 24, point 1: readBarsCsv (notebooks) and importFile (the lake) read a CSV file the same way —
+// dialect, optional volume, one time format per column — and an import that accepts nothing, or puts
+// most rows off the timeframe's grid, is refused with its reason and writes nothing. Expected epoch
+// values are worked out by hand: 2022-01-01 is 52·365 + 13 leap days = 18,993 days after 1970-01-01.
+
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { parseDateWith } from '../../lib/core/index.js'
+import { importFile, loadBars, readBarsCsv, sniffDialect } from '../../lib/data/index.js'
+import { duckdb, sqlString } from '../../lib/data/duckdb.js'
+
+const DAY = 86_400_000
+const JAN_1_2022 = 18_993 * DAY
+const home = () => mkdtempSync(join(tmpdir(), 'mtflow-csvr-'))
+const write = (dir: string, name: string, text: string) => {
+  const file = join(dir, name)
+  writeFileSync(file, text)
+  return file
+}
+/** Nothing of the workspace's lake exists: no bars, no quarantine. */
+const lakeUntouched = (h: string) => !existsSync(join(h, 'lake'))
+
+/** Both readers on one file: the notebook's Bars and what the lake holds after importing it. */
+async function bothReaders(h: string, file: string, options: { timeframe: string; delimiter?: string; decimal?: string; dateFormat?: string }) {
+  const fromCsv = readBarsCsv(file, { symbol: 'X', ...options })
+  await importFile(h, file, { symbol: 'X', ...options })
+  const fromLake = await loadBars(h, { symbol: 'X', timeframe: options.timeframe })
+  return { fromCsv, fromLake }
+}
+const columns = (b: { time: Float64Array; open: Float64Array; close: Float64Array; volume: Float64Array }) => ({ time: Array.from(b.time), open: Array.from(b.open), close: Array.from(b.close), volume: Array.from(b.volume) })
+
+describe('one CSV reader for notebooks and the lake', () => {
+  it('sniffs a semicolon file with decimal commas; its day/month dates need a format, then both readers agree', async () => {
+    const h = home()
+    const file = write(h, 'semi.csv', 'Date;Open;High;Low;Close;Volume\n01/03/2022;1234,5;1240;1230,25;1235;7\n02/03/2022;1235;1241;1231;1236,75;8\n')
+    expect(sniffDialect('Date;Open;High;Low;Close\n01/03/2022;1234,5;1240;1230,25;1235', {}, 'semi.csv')).toEqual({ delimiter: ';', decimal: ',' })
+    const refused = 'semi.csv column Date "01/03/2022" is ambiguous (day/month or month/day?); give dateFormat DD/MM/YYYY or MM/DD/YYYY'
+    expect(() => readBarsCsv(file, { symbol: 'X', timeframe: '1d' })).toThrow(refused)
+    await expect(importFile(h, file, { symbol: 'X', timeframe: '1d' })).rejects.toThrow(refused)
+    expect(lakeUntouched(h)).toBe(true)
+    // DD/MM: 1 and 2 March 2022 (18,993 + 31 + 28 days).
+    const { fromCsv, fromLake } = await bothReaders(h, file, { timeframe: '1d', dateFormat: 'DD/MM/YYYY' })
+    const expected = { time: [(18_993 + 59) * DAY, (18_993 + 60) * DAY], open: [1234.5, 1235], close: [1235, 1236.75], volume: [7, 8] }
+    expect(columns(fromCsv)).toEqual(expected)
+    expect(columns(fromLake)).toEqual(expected)
+  })
+
+  it('sniffs tab and pipe delimiters; volume is optional in both readers (NaN)', async () => {
+    for (const [name, d] of [['tab.tsv', '\t'], ['pipe.csv', '|']] as const) {
+      const h = home()
+      const file = write(h, name, [['timestamp', 'open', 'high', 'low', 'close'], ['2022-01-01T00:00', '1.5', '2', '1', '1.75'], ['2022-01-01T01:00', '1.75', '2', '1', '1.25']].map((r) => r.join(d)).join('\n'))
+      const { fromCsv, fromLake } = await bothReaders(h, file, { timeframe: '1h' })
+      const expected = { time: [JAN_1_2022, JAN_1_2022 + 3_600_000], open: [1.5, 1.75], close: [1.75, 1.25], volume: [NaN, NaN] }
+      expect(columns(fromCsv), name).toEqual(expected)
+      expect(columns(fromLake), name).toEqual(expected)
+    }
+  })
+
+  it('takes the day/month order from all values of a column, and refuses a column holding both', async () => {
+    const h = home()
+    // Twelve days where both numbers are ≤ 12, then 13/01: the column is day first.
+    const days = Array.from({ length: 13 }, (_, i) => `${String(i + 1).padStart(2, '0')}/01/2022,1,2,0.5,1.5`)
+    const file = write(h, 'dmy.csv', `date,open,high,low,close\n${days.join('\n')}\n`)
+    const { fromCsv, fromLake } = await bothReaders(h, file, { timeframe: '1d' })
+    const expected = Array.from({ length: 13 }, (_, i) => JAN_1_2022 + i * DAY)
+    expect(Array.from(fromCsv.time)).toEqual(expected)
+    expect(Array.from(fromLake.time)).toEqual(expected)
+    const h2 = home()
+    const mixed = write(h2, 'mixed.csv', 'date,open,high,low,close\n13/01/2022,1,2,0.5,1.5\n01/14/2022,1,2,0.5,1.5\n')
+    const message = 'column date holds day-first ("13/01/2022") and month-first ("01/14/2022") dates; expected one format per column'
+    expect(() => readBarsCsv(mixed, { symbol: 'X', timeframe: '1d' })).toThrow(message)
+    await expect(importFile(h2, mixed, { symbol: 'X', timeframe: '1d' })).rejects.toThrow(message)
+    expect(lakeUntouched(h2)).toBe(true)
+  })
+
+  it('reads every time text the way parseDateWith does (DuckDB runs the same patterns), unreadable ones quarantined', async () => {
+    // Minute-grid values; the comments give the UTC time each stands for, worked out by hand.
+    const ymd: [string, number | null][] = [
+      ['2024-02-29', Date.UTC(2024, 1, 29)],
+      ['2024-02-29T10:30', Date.UTC(2024, 1, 29, 10, 30)],
+      ['2024-02-29 10:31:00', Date.UTC(2024, 1, 29, 10, 31)],
+      ['2024-02-29T10:32:00.000Z', Date.UTC(2024, 1, 29, 10, 32)],
+      ['2024-02-29T12:33+02:00', Date.UTC(2024, 1, 29, 10, 33)], // 12:33 at +02:00 is 10:33 UTC
+      ['2024-02-29T05:04:00-0530', Date.UTC(2024, 1, 29, 10, 34)], // 05:04 at -05:30 is 10:34 UTC
+      ['2024/02/29 10:35', Date.UTC(2024, 1, 29, 10, 35)],
+      ['2024-2-9T1:05', Date.UTC(2024, 1, 9, 1, 5)],
+      ['2023-02-29', null], // 2023 is not a leap year
+      ['2024-02-29T24:00', null],
+      ['2024-02-29T10:60', null],
+      ['2024-13-01', null],
+      ['2024-02-29T10:00+24:00', null],
+    ]
+    const dmy: [string, number | null][] = [
+      ['29/02/2024', Date.UTC(2024, 1, 29)],
+      ['29.02.2024 10:30', Date.UTC(2024, 1, 29, 10, 30)],
+      ['1-3-2024 9:05:00Z', Date.UTC(2024, 2, 1, 9, 5)],
+      ['31/04/2024', null],
+      ['29/02/24', null], // a two-digit year under DD/MM/YYYY
+    ]
+    for (const [rows, format] of [[ymd, 'YYYY/MM/DD'], [dmy, 'DD/MM/YYYY']] as const) {
+      const h = home()
+      const file = write(h, 't.csv', `time,open,high,low,close\n${rows.map(([t]) => `${t},1,2,0.5,1.5`).join('\n')}\n`)
+      // The JS parser, for parity: the same instants, NaN where the value names no time.
+      for (const [text, ms] of rows) expect(parseDateWith(text, { order: format === 'YYYY/MM/DD' ? 'YMD' : 'DMY', yearDigits: 4 }), text).toBe(ms ?? NaN)
+      const report = await importFile(h, file, { symbol: 'T', timeframe: '1m', dateFormat: format })
+      const good = rows.filter(([, ms]) => ms !== null)
+      expect(report).toMatchObject({ input: rows.length, accepted: good.length, quarantined: { bad_time: rows.length - good.length } })
+      expect(Array.from((await loadBars(h, { symbol: 'T', timeframe: '1m' })).time)).toEqual(good.map(([, ms]) => ms).sort((a, b) => a! - b!))
+      const conn = await duckdb()
+      const dir = join(h, 'lake', 'quarantine', 'source=local', 'symbol=T', 'timeframe=1m', '*.parquet')
+      const bad = (await conn.runAndReadAll(`SELECT raw_time FROM read_parquet(${sqlString(dir)}) ORDER BY raw_time`)).getRowObjects().map((r) => r.raw_time)
+      expect(bad).toEqual(rows.filter(([, ms]) => ms === null).map(([t]) => t).sort())
+    }
+  })
+
+  it('refuses an import that accepts no row, naming the column and a value that did not read', async () => {
+    const h = home()
+    const file = write(h, 'semi.csv', 'date;open;high;low;close\n2022-03-01;1234,5;1240,5;1230,25;1235,5\n2022-03-02;1235,5;1241,5;1231,5;1236,75\n')
+    await expect(importFile(h, file, { symbol: 'X', timeframe: '1d', decimal: '.', optionPrefix: '--' })).rejects.toThrow(`${file}: 0 of 2 rows accepted: column open holds "1234,5" — decimal comma? give --decimal ,`)
+    const times = write(h, 'times.csv', 'date,open,high,low,close\nsomeday,1,2,0.5,1.5\nlater,1,2,0.5,1.5\n')
+    await expect(importFile(h, times, { symbol: 'X', timeframe: '1d' })).rejects.toThrow(`${times}: 0 of 2 rows accepted: column date holds "later", not a date/time`)
+    const header = write(h, 'header.csv', 'date,open,high,low,close\n')
+    await expect(importFile(h, header, { symbol: 'X', timeframe: '1d' })).rejects.toThrow(`${header} has no data rows`)
+    expect(lakeUntouched(h)).toBe(true)
+  })
+
+  it('names the timeframe the times look like when most rows are off the grid', async () => {
+    const h = home()
+    // Eight hourly bars from 00:00: on the 4h grid only 00:00 and 04:00, so 6 of 8 (75%) are off it.
+    const file = write(h, 'hourly.csv', `time,open,high,low,close\n${Array.from({ length: 8 }, (_, i) => `2022-01-01T${String(i).padStart(2, '0')}:00:00Z,1,2,0.5,1.5`).join('\n')}\n`)
+    await expect(importFile(h, file, { symbol: 'X', timeframe: '4h' })).rejects.toThrow(`${file}: timeframe 4h puts 75% of the rows off its grid; most timestamps are 1h apart — looks like 1h (nothing imported)`)
+    expect(lakeUntouched(h)).toBe(true)
+    expect((await importFile(h, file, { symbol: 'X', timeframe: '1h' })).accepted).toBe(8)
+  })
+
+  it('refuses hostile files in one line and writes nothing', async () => {
+    for (const [name, text] of [
+      ['long.csv', `date,open,high,low,close\n${'7'.repeat(10_000)}x,1,2,0.5,1.5\n`],
+      ['huge.csv', `date,open,high,low,close\n${'9'.repeat(400)},1,2,0.5,1.5\n`],
+      ['nul.csv', 'date,open,high,low,close\n2022-01-01\u0000,1,2,0.5,1.5\n'],
+      ['prices.csv', `date,open,high,low,close\n2022-01-01,${'1'.repeat(10_000)}e999,2,0.5,1.5\n`],
+    ] as const) {
+      const h = home()
+      const file = write(h, name, text)
+      const error = await importFile(h, file, { symbol: 'X', timeframe: '1d' }).then(() => undefined, (e: Error) => e)
+      expect(error, name).toBeInstanceOf(Error)
+      expect(['ConfigError', 'DataError'], `${name}: ${error!.message.slice(0, 200)}`).toContain(error!.name)
+      expect(error!.message, name).not.toContain('\n')
+      expect(error!.message.length, name).toBeLessThan(400)
+      expect(lakeUntouched(h), name).toBe(true)
+      expect(() => readBarsCsv(file, { symbol: 'X', timeframe: '1d' }), name).toThrow()
+    }
+  })
+})
