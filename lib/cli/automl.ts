@@ -6,6 +6,7 @@ import { Command } from 'commander'
 import { ConfigError, isoTime, streamProgressSink } from '../core/index.js'
 import type { Bars } from '../data/index.js'
 import type { AutoMLMetric, AutoMLResult } from '../tune/automl.js'
+import { loadStrategySpec } from './strategy-spec.js'
 import { collect, formatTable, lazy, printJson, type CliContext } from './context.js'
 
 const METRIC_NAMES: Record<string, AutoMLMetric> = { 'roc-auc': 'rocAuc', 'log-loss': 'logLoss', accuracy: 'accuracy', f1: 'f1' }
@@ -128,10 +129,9 @@ export function automlCommand(context: CliContext): Command {
           const found = await strategiesApi.loadStrategy(spec, (path) => lazy(path))
           return { ...found, ref: found.strategy.name, params: undefined }
         }
-        const version = new track.Registry(context.home).resolve('strategies', spec)
-        const strategy = strategiesApi.findStrategy(version.name)
-        if (strategy === undefined) throw new ConfigError(`${spec}: ${version.name} is not a built-in strategy; pass its file instead`)
-        return { strategy, file: undefined, ref: `${version.name}@${version.version}`, params: version.params as Record<string, number> | undefined }
+        // A registered version: the built-in when its source is the registered one, else the registered source.
+        const found = await loadStrategySpec(context.home, spec)
+        return { strategy: found.strategy, file: found.file, ref: `${found.version!.name}@${found.version!.version}`, params: found.params as Record<string, number> | undefined }
       }))
       const refs = loaded.map((l) => l.ref)
       const twice = refs.find((r, i) => refs.indexOf(r) !== i)

@@ -7,6 +7,7 @@ import { ConfigError, isoTime, streamProgressSink } from '../core/index.js'
 import type { Bars } from '../data/index.js'
 import type { Sizing } from '../strategy/index.js'
 import { collect, formatTable, lazy, printJson, type CliContext } from './context.js'
+import { loadStrategySpec } from './strategy-spec.js'
 
 const data = () => lazy('../data/index.js') as typeof import('../data/index.js')
 const bt = () => lazy('../backtest/index.js') as typeof import('../backtest/index.js')
@@ -83,7 +84,7 @@ function number(option: string, value: string | undefined, check: (n: number) =>
 
 /** The shared options, checked before any data is read. */
 function parseCommon(o: Common): { symbols: string[]; params: Record<string, string>; cash: number; sizing: Sizing; commission: number; slippageBps: number } {
-  if (o.strategy === undefined) throw new ConfigError('--strategy is required: a built-in name (see mtflow backtest --list) or a strategy file')
+  if (o.strategy === undefined) throw new ConfigError('--strategy is required: a built-in name (see mtflow backtest --list), a strategy file or a registered NAME@VERSION|ALIAS')
   const symbols = o.symbol.flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '')
   if (symbols.length === 0) throw new ConfigError('--symbol is required (a symbol in the lake; comma-separated or repeated for several)')
   const params: Record<string, string> = {}
@@ -127,7 +128,7 @@ function lineageData(context: CliContext, o: Common, datasets: Record<string, Ba
 
 function withCommon(cmd: Command): Command {
   return cmd
-    .option('--strategy <name|file>', 'a built-in strategy (see mtflow backtest --list) or a .ts/.js file exporting one')
+    .option('--strategy <name|file|NAME@REF>', 'a built-in strategy (see mtflow backtest --list), a .ts/.js file exporting one, or a registered version NAME@VERSION|ALIAS (its params are the defaults)')
     .option('--symbol <symbols>', 'symbol(s) in the lake; comma-separated or repeated', collect, [] as string[])
     .option('--timeframe <tf>', 'timeframe in the lake', '1d')
     .option('--source <name>', 'source in the lake (default: the only one holding each symbol)')
@@ -162,8 +163,8 @@ export function backtestCommand(context: CliContext): Command {
       if (o.signalsFrom !== undefined) return gatedAction(context, o, cmd)
       if (cmd.getOptionValueSource('probaThreshold') !== 'default') throw new ConfigError('--proba-threshold needs --signals-from MODEL@REF (the model whose probability gates the entries)')
       const c = parseCommon(o)
-      const { strategy, file } = await strategies().loadStrategy(o.strategy!, (path) => lazy(path))
-      const params = strategies().resolveParams(`strategy ${strategy.name}`, strategy.params, c.params) as Record<string, number>
+      const { strategy, file, params: registered } = await loadStrategySpec(context.home, o.strategy!)
+      const params = strategies().resolveParams(`strategy ${strategy.name}`, strategy.params, { ...registered, ...c.params }) as Record<string, number>
       const problem = strategy.validate?.(params)
       if (problem !== undefined) throw new ConfigError(`strategy ${strategy.name}: ${problem}`)
       const subs = strategy.universe(params, { symbols: c.symbols, timeframe: o.timeframe })
@@ -260,7 +261,7 @@ async function gatedAction(context: CliContext, o: Common & GatedFlags & { expor
   const cash = number('--cash', o.cash, (n) => n > 0, 'an amount > 0') ?? 100_000
   const commission = number('--commission', o.commission, (n) => n >= 0 && n < 1, 'a rate on notional in [0, 1), e.g. 0.0005 for 0.05 %') ?? 0
   const slippageBps = number('--slippage-bps', o.slippageBps, (n) => n >= 0, 'basis points ≥ 0') ?? 0
-  const loaded = o.strategy === undefined ? undefined : await strategies().loadStrategy(o.strategy, (path) => lazy(path))
+  const loaded = o.strategy === undefined ? undefined : await loadStrategySpec(context.home, o.strategy)
   const { refs, batch } = pipeline.expandSignalsFrom(context.home, o.signalsFrom!)
   if (batch && symbols.length > 0) throw new ConfigError(`--symbol cannot be given with a batch (${o.signalsFrom}): each model trades its own pair or symbol`)
   if (batch && o.export !== undefined) throw new ConfigError('--export writes one backtest\'s files; a batch keeps each one\'s in its child run (mtflow runs show RUN)')
@@ -271,7 +272,8 @@ async function gatedAction(context: CliContext, o: Common & GatedFlags & { expor
   const options = {
     probaThreshold: threshold,
     ...(loaded === undefined ? {} : { strategy: loaded.strategy, ...(loaded.file === undefined ? {} : { file: loaded.file }) }),
-    params,
+    // A registered version's params under the command line's.
+    params: loaded?.params === undefined ? params : { ...Object.fromEntries(Object.entries(loaded.params).map(([k, v]) => [k, String(v)])), ...params },
     ...(symbols.length > 0 ? { symbols } : {}),
     ...(cmd.getOptionValueSource('timeframe') === 'default' ? {} : { timeframe: o.timeframe }),
     ...(o.start === undefined ? {} : { start: o.start }),
@@ -380,7 +382,7 @@ export function sweepCommand(context: CliContext): Command {
       const executorName = o.executor ?? process.env.MTFLOW_EXECUTOR ?? 'local'
       if (executorName !== 'local' && executorName !== 'bullmq') throw new ConfigError(`--executor must be local or bullmq (received ${JSON.stringify(executorName.slice(0, 40))})`)
       if (executorName === 'local' && o.redis !== undefined) throw new ConfigError('--redis goes with --executor bullmq')
-      const loaded = await strategies().loadStrategy(o.strategy!, (path) => lazy(path))
+      const loaded = await loadStrategySpec(context.home, o.strategy!)
       if (c.symbols.length !== 1) throw new ConfigError(`a sweep runs on one symbol (received ${c.symbols.length}: ${c.symbols.join(', ')})`)
       // Redis first: an unreachable one is said within 5 s, before any data is read.
       const executor = executorName === 'bullmq' ? await exec().createExecutor({ executor: 'bullmq', redis: o.redis, onNotice: (line) => context.stderr.write(`${line}\n`) }) : undefined
@@ -389,7 +391,7 @@ export function sweepCommand(context: CliContext): Command {
         const bars = datasets[`${c.symbols[0]}@${o.timeframe}`]!
         const source = data().resolveKey(context.home, { symbol: bars.symbol, timeframe: bars.timeframe, source: o.source }).source
         const dataRef = executor === undefined ? undefined : { snapshot: data().barsHash(bars, source), query: { symbol: bars.symbol, timeframe: bars.timeframe, source, ...(o.start === undefined ? {} : { start: o.start }), ...(o.end === undefined ? {} : { end: o.end }) } }
-        const fixed = strategies().resolveParams(`strategy ${loaded.strategy.name}`, loaded.strategy.params, c.params) as Record<string, number>
+        const fixed = strategies().resolveParams(`strategy ${loaded.strategy.name}`, loaded.strategy.params, { ...loaded.params, ...c.params }) as Record<string, number>
         const tracker = o.track ? track().openTracker(context.home) : undefined
         const run = tracker?.startRun({
           experiment: o.experiment ?? 'sweeps',
