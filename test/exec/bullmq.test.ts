@@ -17,6 +17,9 @@ import { encodeValue } from '../../lib/exec/codec.js'
 import { CancelledError, LocalExecutor } from '../../lib/exec/local.js'
 import { projectVersion } from '../../lib/exec/version.js'
 import { Tracker } from '../../lib/track/index.js'
+import { getStrategy } from '../../lib/strategy/index.js'
+import { intRange } from '../../lib/tune/index.js'
+import { walkForwardOptimize } from '../../lib/tune/walk-forward.js'
 import { ROOT, runCli, waitFor } from '../helpers.js'
 import { errorLines, freePort, killAll, startRedis, startWorker, type TestRedis, type TestWorker } from './redis.js'
 
@@ -138,6 +141,17 @@ describe('bullmq executor with mtflow worker processes', () => {
       expect(remote.executor).toBe(redis.url)
       expectSameRows(local, remote)
     }
+  })
+
+  it('gives the walk-forward report of one thread, bit for bit, with its windows on the workers', async () => {
+    const bars = await loadBars(home, { symbol: 'SPX', timeframe: '1d' })
+    const source = resolveKey(home, { symbol: 'SPX', timeframe: '1d' }).source
+    const dataRefs = { SPX: { snapshot: barsHash(bars, source), query: { symbol: 'SPX', timeframe: '1d', source } } }
+    const options = { data: { SPX: bars }, symbols: ['SPX'], timeframe: '1d', fills: { takerRate: 0.0005 }, cash: 100_000, strategy: getStrategy('sma-cross'), inSample: 1000, outOfSample: 1000, space: { fast: intRange(5, 30), slow: intRange(40, 150) }, seed: 3, nTrials: 4, pboConfigs: 4, pboPartitions: 4 }
+    const here = await walkForwardOptimize(options)
+    const there = await walkForwardOptimize({ ...options, executor: await executor(), dataRefs })
+    expect(here.windows.length).toBeGreaterThanOrEqual(3)
+    expect(sameBits(there, here)).toBe('')
   })
 
   it('gives the local executor\'s sweep table through the CLI (sweep --json both ways)', async () => {
@@ -502,3 +516,21 @@ describe('bullmq executor with mtflow worker processes', () => {
     expect(await ex.run({ kind: 'exec.echo', context: { salt }, items: [7, 8, 9] })).toEqual([7, 8, 9].map((v) => ({ ok: true, value: v })))
   })
 })
+
+/** '' when every number of the two values has the same bits (NaN included); else the first path that differs. */
+function sameBits(a: unknown, b: unknown, path = 'report'): string {
+  if (typeof a === 'number' && typeof b === 'number') return Object.is(a, b) ? '' : `${path}: ${a} vs ${b}`
+  if (a instanceof Float64Array && b instanceof Float64Array) {
+    if (a.length !== b.length) return `${path}: length ${a.length} vs ${b.length}`
+    for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return `${path}[${i}]: ${a[i]} vs ${b[i]}`
+    return ''
+  }
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const d = sameBits((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`)
+      if (d !== '') return d
+    }
+    return ''
+  }
+  return a === b ? '' : `${path}: ${String(a)} vs ${String(b)}`
+}
