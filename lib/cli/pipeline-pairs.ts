@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Command } from 'commander'
-import { canonicalJson, ConfigError, DataError, errorMessage, sha256, streamProgressSink } from '../core/index.js'
+import { canonicalJson, ConfigError, DataError, errorMessage, parseTime, sha256, streamProgressSink } from '../core/index.js'
 import { formatTable, lazy, printJson, type CliContext } from './context.js'
 import { hyperOf } from './pipeline.js'
 import { runVerb as verb } from './run-verb.js'
@@ -130,8 +130,8 @@ async function pairsAction(context: CliContext, o: PairsFlags): Promise<void> {
     if (!(asFraction > 0 && asFraction < 1)) throw new ConfigError(`--holdout must be a fraction in (0, 1) or a time (received ${JSON.stringify(o.holdout)})`)
     split = first.time[Math.floor(n * (1 - asFraction))]!
   } else {
-    split = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(o.holdout) || !o.holdout.includes('T') ? o.holdout : `${o.holdout}Z`)
-    if (!Number.isFinite(split)) throw new ConfigError(`--holdout must be a fraction in (0, 1) or an ISO time (received ${JSON.stringify(o.holdout)})`)
+    // parseTime: ISO 8601, no offset = UTC; ambiguous day/month dates refused.
+    split = parseTime(o.holdout, { field: '--holdout (a fraction in (0, 1) or a time)' })
   }
   const trainEnd = new Date(split - 1).toISOString()
   const holdoutStart = new Date(split).toISOString()
