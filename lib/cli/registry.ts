@@ -116,18 +116,23 @@ export function registryCommand(context: CliContext): Command {
 
   registry
     .command('register-model')
-    .description("register a run's artifact as a new model version")
+    .description("register a run's model package (an artifact written by mtflow's packageModel) as a new model version")
     .argument('<name>', 'the model name')
     .requiredOption('--run <id>', 'the run that made the model')
     .requiredOption('--artifact <path>', "the artifact's path in the run")
     .option('--description <text>', 'a description')
+    .option('--any-file', "register a file that is not an mtflow model package (another tool's model) as it is, unchecked")
     .option('--json', 'print JSON')
-    .action((name: string, o: { run: string; artifact: string; description?: string; json?: boolean }) => {
+    .action((name: string, o: { run: string; artifact: string; description?: string; anyFile?: boolean; json?: boolean }) => {
       const tracker = new (track().Tracker)(context.home)
       // A model package (mtflow's model.json) is checked whole before it enters the registry, as
       // registerPackage does: a package a server could not load (a cyclic tree…) is refused here.
+      // Any other file is refused unless --any-file says it is meant (models serve reads packages only).
       const check = (bytes: Buffer, path: string) => {
-        if (!looksLikePackage(bytes)) return
+        if (!looksLikePackage(bytes)) {
+          if (o.anyFile === true) return
+          throw new ConfigError(`artifact ${JSON.stringify(path)} of run ${o.run} is not an mtflow model package (a JSON file whose format is "mtflow-model"); nothing registered — give --any-file to register another tool's file as it is`)
+        }
         const { readPackage } = lazy('../ml/index.js') as typeof import('../ml/index.js')
         readPackage(bytes.toString('utf8'), `artifact ${JSON.stringify(path)} of run ${o.run}`)
       }
