@@ -175,7 +175,7 @@ async function refuseBadImport(checked: string, input: number, key: DatasetKey, 
       row.unread !== null
         ? `${JSON.stringify(clip(String(row.unread)))}, not a date/time (expected ISO 8601 such as 2020-01-31 or 2020-01-31T12:00:00Z, or epoch numbers)`
         : row.t !== null
-          ? `${JSON.stringify(clip(String(row.read ?? t)))}, read as ${Math.abs(t) <= 8.64e15 ? new Date(t).toISOString() : 'a time past year 275,000'}: outside 1970-01-01 … 2200-12-31`
+          ? `${row.read === null ? 'times such as' : `${JSON.stringify(clip(String(row.read)))}, read as`} ${Math.abs(t) <= 8.64e15 ? new Date(t).toISOString() : 'a time past year 275,000'}: outside 1970-01-01 … 2200-12-31`
           : 'no readable times'
     throw new DataError(`${head}: column ${columns.time} holds ${what}`)
   }
