@@ -2,7 +2,7 @@
 // lake data to a file, and a cointegration screen of a set of symbols.
 
 import { Command } from 'commander'
-import { ConfigError, streamProgressSink } from '../core/index.js'
+import { ConfigError, parseTime, streamProgressSink } from '../core/index.js'
 import type { Indicator, Params } from '../indicators/index.js'
 import { formatTable, lazy, printJson, type CliContext } from './context.js'
 
@@ -65,7 +65,10 @@ export function indicatorsCommand(context: CliContext): Command {
       if (options.set.length === 0) throw new ConfigError('no indicator given; expected --set NAME[:param=value,…] (see: mtflow indicators list)')
       const selections = options.set.map(parseSet) // bad input fails before any data is read
       const { loadBars, writeColumns } = data()
-      const bars = await loadBars(context.home, { symbol: options.symbol, timeframe: options.timeframe, source: options.source, start: options.start, end: options.end })
+      // Parsed here so that a bad time names its flag (parseTime: no offset = UTC; a bare end date covers its day).
+      const start = options.start === undefined ? undefined : parseTime(options.start, { field: '--start' })
+      const end = options.end === undefined ? undefined : parseTime(options.end, { field: '--end', endOfDay: true })
+      const bars = await loadBars(context.home, { symbol: options.symbol, timeframe: options.timeframe, source: options.source, start, end })
       const columns: Record<string, Float64Array> = { time: bars.time, open: bars.open, high: bars.high, low: bars.low, close: bars.close, volume: bars.volume }
       const counts = new Map<string, number>()
       for (const s of selections) counts.set(s.indicator.name, (counts.get(s.indicator.name) ?? 0) + 1)

@@ -41,7 +41,7 @@ describe('dates and CSV files on the command line', () => {
     expect(JSON.parse(computed.stdout)).toMatchObject({ rows: 4, first: new Date(14_613 * DAY).toISOString() })
     const ambiguous = await runCli(['indicators', 'compute', '--symbol', 'NY', '--timeframe', '1h', '--start', '01/02/2010', '--set', 'rsi:period=2', '--out', out], { env })
     expect(ambiguous.code).toBe(2)
-    expect(oneLine(ambiguous.stderr)).toEqual(['mtflow: start "01/02/2010" is ambiguous (day/month or month/day?); give a date format DD/MM/YYYY or MM/DD/YYYY, or write dates as ISO 8601 (YYYY-MM-DD)'])
+    expect(oneLine(ambiguous.stderr)).toEqual(['mtflow: --start "01/02/2010" is ambiguous (day/month or month/day?); give a date format DD/MM/YYYY or MM/DD/YYYY, or write dates as ISO 8601 (YYYY-MM-DD)'])
   })
 
   it('imports 01/03/2022 only with --date-format, and reads a semicolon file with decimal commas', async () => {
