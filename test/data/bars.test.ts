@@ -29,7 +29,7 @@ describe('bars', () => {
       'f.csv line 2: close "abc" is not a number',
     )
     expect(() => parseBarsCsv('date,open,high,low,close,volume\n2020-01-03,1,1,1,1,1\n2020-01-02,1,1,1,1,1\n', { symbol: 'X', timeframe: '1d' })).toThrow(/time must strictly increase/)
-    expect(() => parseBarsCsv('when,open,high,low,close,volume\n', { symbol: 'X', timeframe: '1d', label: 'f.csv' })).toThrow('f.csv has no date/time column (header: when,open,high,low,close,volume)')
+    expect(() => parseBarsCsv('when,open,high,low,close,volume\n', { symbol: 'X', timeframe: '1d', label: 'f.csv' })).toThrow('f.csv: no column for date/time (columns: when, open, high, low, close, volume); expected columns date/time/timestamp/datetime, open, high, low, close and optionally volume')
   })
 
   it('loads the bundled S&P 500 sample consistently with its raw text', () => {

@@ -124,8 +124,9 @@ describe('lake times', () => {
       const h = home()
       const file = join(h, `${name}.csv`)
       writeFileSync(file, `time,open,high,low,close,volume\n${Array.from({ length: rows }, (_, i) => `${(BigInt(y2300 + i * HOUR) * num) / den},1,2,0.5,1.5,10`).join('\n')}\n`)
-      const report = await importFile(h, file, { symbol: 'U', timeframe: '1h' })
-      expect(report, name).toMatchObject({ input: rows, accepted: 0, quarantined: { bad_time: rows } })
+      // Read as 2300 (out of range), every row: the import accepts none and is refused, writing nothing.
+      await expect(importFile(h, file, { symbol: 'U', timeframe: '1h' }), name).rejects.toThrow(/0 of \d+ rows accepted: column time holds times such as 2300-01-01T00:00:00\.000Z: outside 1970-01-01 … 2200-12-31/)
+      expect(existsSync(join(h, 'lake')), name).toBe(false)
     }
     // The CSV reader for notebooks (csv.ts) uses the same rule.
     const text = `time,open,high,low,close,volume\n${[0, 1, 2].map((i) => `${Date.UTC(1971, 5, 1) + i * HOUR},1,2,0.5,1.5,1`).join('\n')}\n`
