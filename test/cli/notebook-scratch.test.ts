@@ -1,0 +1,32 @@
+// Notebooks write their demonstrations into a scratch workspace, never into the user's: notebook 01's
+// deliberately flawed DEMO file is imported and quarantined in a temporary folder, and MTFLOW_HOME's lake
+// holds the bundled samples only.
+
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import type { Notebook } from '../../kernel/nbformat.js'
+import { ROOT, runCli } from '../helpers.js'
+
+const home = mkdtempSync(join(tmpdir(), 'mtflow-nb-scratch-'))
+afterAll(() => rmSync(home, { recursive: true, force: true }))
+
+describe('notebooks/01-data.ipynb', () => {
+  it('quarantines its DEMO rows in a scratch workspace, not in MTFLOW_HOME', async () => {
+    const out = join(home, 'executed.ipynb')
+    const r = await runCli(['--home', home, 'notebook', 'run', join(ROOT, 'notebooks', '01-data.ipynb'), '--out', out, '--no-progress'])
+    expect(r.code, r.stderr).toBe(0)
+    // The lake: the five bundled series under source "sample", nothing from the demo.
+    const bars = join(home, 'lake', 'bars')
+    expect(readdirSync(bars).sort()).toEqual(['source=sample'])
+    const all = (readdirSync(home, { recursive: true }) as string[]).join('\n')
+    expect(all).not.toMatch(/DEMO|source=demo/)
+    expect(existsSync(join(home, 'lake', 'quarantine')) ? readdirSync(join(home, 'lake', 'quarantine'), { recursive: true }) : []).toEqual([])
+    // The notebook still shows what validation did: 3 rows quarantined (hand-counted in the flawed file).
+    const nb = JSON.parse(readFileSync(out, 'utf8')) as Notebook
+    const cell = nb.cells.find((c) => c.id === 'quarantine')!
+    const text = (cell.outputs ?? []).map((o) => JSON.stringify(o)).join('')
+    expect(text).toContain('quarantined rows: 3 in the demonstration; 0 in your lake')
+  })
+})
