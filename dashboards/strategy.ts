@@ -6,6 +6,7 @@ import * as Plot from '@observablehq/plot'
 import { ConfigError, NotFoundError } from '../lib/core/index.js'
 import { curveChart, underwater, esc, fmtTime, link, plotToString, raw, seg, table, type Cell, type DashboardDefinition } from '../lib/report/index.js'
 import type { RegistryEntry, RegistryVersion, RunSummary } from '../lib/track/index.js'
+import { readRunTable, runTableRows } from '../lib/track/run-tables.js'
 
 const TRADE_ROWS = 50
 
@@ -98,9 +99,9 @@ export const strategyPage: DashboardDefinition = {
       const dd = tracker.metricHistory(id, 'drawdown')
       if (dd.length > 1) parts.push(`<div class="chart"><h3>Drawdown</h3>${curveChart([{ label: best.info.name, points: underwater(dd) }], { ariaLabel: 'drawdown', y: 'drawdown', percent: true, height: 200 })}</div>`)
       parts.push('</div>')
-      const trades = tracker.getRun(id).artifacts.find((a) => a.path === 'trades.csv')
+      const trades = readRunTable(tracker, id, 'trades')
       if (trades !== undefined) {
-        const { columns, rows } = readCsv(tracker.readArtifact(id, 'trades.csv').bytes.toString('utf8'))
+        const { columns, rows } = trades.format === 'csv' ? readCsv(trades.text) : runTableRows(trades)
         const keep = ['symbol', 'direction', 'entryTime', 'entryPrice', 'exitTime', 'exitPrice', 'qty', 'fees', 'pnl', 'returnPct', 'mae', 'mfe', 'barsHeld', 'open'].filter((c) => columns.includes(c))
         const cols = keep.length > 0 ? keep : columns
         const idx = cols.map((c) => columns.indexOf(c))

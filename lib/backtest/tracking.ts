@@ -1,13 +1,16 @@
 // Backtests and sweeps logging themselves to a tracked run: lineage (data, strategy source, params, git),
 // params, metrics, the equity and drawdown curves as metric history (timestamps = bar times), and the
-// export files as artifacts. lib/backtest does not import lib/track: a run is anything with this shape
-// (lib/track's ActiveRun has it).
+// run's tables as Parquet artifacts (equity, trades, orders, fills, factors: written straight from the
+// engine's columns, no per-row formatting; lib/track/run-tables.ts reads them back) plus results.json.
+// The CSV files are for `--export` only (exportResults). lib/backtest does not import lib/track: a run is
+// anything with this shape (lib/track's ActiveRun has it).
 
 import { gitCommit, paramsHash, type Lineage } from '../core/index.js'
+import { columnsParquet } from '../core/parquet-columns.js'
 import { barsHash, type Bars } from '../data/index.js'
 import { drawdownSeries } from '../stats/index.js'
 import { strategySource, type Strategy } from '../strategy/index.js'
-import { resultFiles, type BacktestResult, type Metrics } from './results.js'
+import { summary, type BacktestResult, type Metrics } from './results.js'
 import type { SweepResult } from './sweep.js'
 
 type ParamValue = string | number | boolean
@@ -67,7 +70,7 @@ export function flatMetrics(m: Metrics): Record<string, number> {
   return out
 }
 
-/** Log a finished backtest: params (strategy params + `config`), metrics, curves and files. */
+/** Log a finished backtest: params (strategy params + `config`), metrics, curves, the tables (Parquet) and results.json. */
 export function logBacktest(run: RunSink, result: BacktestResult, options: { params: Record<string, unknown>; config?: Record<string, unknown>; artifacts?: boolean }): void {
   const params: Record<string, ParamValue> = {}
   for (const [k, v] of Object.entries(options.params)) params[k] = scalar(v)
@@ -77,8 +80,61 @@ export function logBacktest(run: RunSink, result: BacktestResult, options: { par
   run.logBatch({ metrics: curvePoints(result.time, result.equity, 'equity') })
   run.logBatch({ metrics: curvePoints(result.time, drawdownSeries(result.equity), 'drawdown') })
   if (options.artifacts !== false) {
-    for (const [name, text] of Object.entries(resultFiles(result, { ...options.config, params: options.params }))) run.logArtifact({ name, data: text })
+    for (const [name, columns] of Object.entries(runTables(result))) {
+      // A table without columns (no strategy) has no Parquet form: its readers find no file, as no rows.
+      if (Object.keys(columns).length > 0) run.logArtifact({ name: `${name}.parquet`, data: columnsParquet(columns) })
+    }
+    run.logArtifact({ name: 'results.json', data: `${JSON.stringify(summary(result, { ...options.config, params: options.params }), null, 2)}\n` })
   }
+}
+
+/**
+ * A backtest's tables as columns, the same ones (and in the same order) as the export's CSV files: number
+ * columns are the engine's own Float64Arrays (one strategy: not copied; several: concatenated).
+ */
+export function runTables(result: BacktestResult): Record<'equity' | 'trades' | 'orders' | 'fills' | 'factors', Record<string, ArrayLike<unknown>>> {
+  const s = result.strategies
+  return {
+    equity: {
+      time: result.time,
+      equity: result.equity,
+      exposure: result.exposure,
+      ...Object.fromEntries(s.length > 1 ? s.map((x) => [`equity_${x.strategy}`, x.equity]) : []),
+    },
+    trades: stack(s.map((x) => x.trades as Record<string, ArrayLike<unknown>>)),
+    orders: stack(s.map((x) => x.orders as Record<string, ArrayLike<unknown>>)),
+    fills: stack(s.map((x) => x.fills as Record<string, ArrayLike<unknown>>)),
+    factors: stack(
+      s.map((x) => {
+        const factors = x.factors
+        return { strategy: Array.from(factors.entryOrderId ?? [], () => x.strategy), ...factors }
+      }),
+    ),
+  }
+}
+
+/** Tables with the same columns one after the other (a column a part lacks is missing there: NaN or undefined). */
+function stack(parts: Record<string, ArrayLike<unknown>>[]): Record<string, ArrayLike<unknown>> {
+  if (parts.length === 1) return parts[0]!
+  const names = [...new Set(parts.flatMap((p) => Object.keys(p)))]
+  const lengths = parts.map((p) => Object.values(p)[0]?.length ?? 0)
+  const total = lengths.reduce((a, b) => a + b, 0)
+  const out: Record<string, ArrayLike<unknown>> = {}
+  for (const name of names) {
+    const numeric = parts.every((p) => p[name] === undefined || p[name] instanceof Float64Array)
+    const column: Float64Array | unknown[] = numeric ? new Float64Array(total).fill(NaN) : new Array<unknown>(total).fill(undefined)
+    let at = 0
+    parts.forEach((p, k) => {
+      const values = p[name]
+      if (values !== undefined) {
+        if (column instanceof Float64Array) column.set(values as Float64Array, at)
+        else for (let i = 0; i < values.length; i++) column[at + i] = values[i]
+      }
+      at += lengths[k]!
+    })
+    out[name] = column
+  }
+  return out
 }
 
 /** Log a sweep: the parent gets the grid, the best set and the table; one child run per parameter set. */

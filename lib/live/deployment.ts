@@ -63,7 +63,7 @@ export interface DeploymentStatus {
   cash: number
   positions: { strategy: string; symbol: string; qty: number; avgPrice: number; value: number; unrealized: number }[]
   openOrders: { cid: string; id: number; symbol: string; side: string; type: string; role: string; qty: number; filled: number; limit?: number; stop?: number; status: string }[]
-  /** Round trips so far, the last 1,000 (the tracked run has them all as trades.csv); `tradeCount` counts them all. */
+  /** Round trips so far, the last 1,000 (the tracked run has them all as trades.parquet); `tradeCount` counts them all. */
   trades: { symbol: string; direction: 'long' | 'short'; entryTime: string; entryPrice: number; exitTime: string; exitPrice: number; qty: number; pnl: number; open: boolean }[]
   tradeCount: number
   fills: number
@@ -1318,7 +1318,7 @@ function statusOf(
   }
 }
 
-/** The run gets what a backtest logs (metrics, equity and drawdown, orders/fills/trades files) plus the journal. */
+/** The run gets what a backtest logs (metrics, equity and drawdown, its tables as Parquet: logBacktest) plus the journal. */
 function logRun(run: ActiveRun, session: EngineSession, config: DeploymentConfig, journal: OrderJournal): void {
   let result: BacktestResult | undefined
   try {

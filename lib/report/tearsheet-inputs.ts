@@ -1,10 +1,12 @@
 // What a tearsheet is made of, read from files: an equity.csv (time,equity), a backtest's trades.csv, or a
-// tracked run's artifacts (equity.csv, trades.csv, results.json and its lineage). Used by `mtflow report`
+// tracked run's tables (equity and trades: Parquet, or the CSVs of runs recorded before — lib/track/run-tables.ts),
+// its results.json and its lineage. Used by `mtflow report`
 // and the server's /runs/:id/tearsheet, so both read a run the same way. Bad input is a DataError naming
 // the file, the line and what was expected.
 
 import { DataError, NotFoundError, Progress, splitCsvLine, timeframeMs, type ProgressSink } from '../core/index.js'
 import type { Tracker } from '../track/index.js'
+import { readRunTable, runTableArtifact, type RunTable } from '../track/run-tables.js'
 import type { TradeColumns } from './tearsheet.js'
 
 /** CSV inputs longer than this many rows report their reading (when a progress sink is given). */
@@ -26,20 +28,18 @@ export interface RunTearsheetParts {
   periodsPerYear?: number
 }
 
-/** A tracked run's equity.csv and trades.csv artifacts (read with their recorded hashes checked), its symbol, timeframe, lake source and annualisation. */
+/** A tracked run's equity and trades tables (read with their recorded hashes checked), its symbol, timeframe, lake source and annualisation. */
 export function loadRunTearsheet(tracker: Tracker, runId: string, progress?: ProgressSink): RunTearsheetParts {
   const run = tracker.getRun(runId)
   const has = (name: string) => run.artifacts.some((a) => a.path === name)
-  if (!has('equity.csv')) {
-    const kind = run.tags['mtflow.kind']
-    throw new NotFoundError(`run ${runId}${kind === undefined ? '' : ` (${kind})`} has no equity curve (no equity.csv artifact); a tearsheet needs a backtest or deployment run`)
-  }
   const text = (name: string) => tracker.readArtifact(runId, name).bytes.toString('utf8')
-  const label = (name: string) => `${name} of run ${runId}`
-  const { time, equity } = readEquityCsv(text('equity.csv'), label('equity.csv'), progress)
-  // A deployment that has not traded yet logs a trades.csv without rows (or without columns): no trades.
-  const tradesText = has('trades.csv') ? text('trades.csv') : ''
-  const trades = tradesText.trim() === '' ? undefined : readTradesCsv(tradesText, label('trades.csv'), progress, true)
+  const curve = readRunEquity(tracker, runId, progress)
+  if (curve === undefined) {
+    const kind = run.tags['mtflow.kind']
+    throw new NotFoundError(`run ${runId}${kind === undefined ? '' : ` (${kind})`} has no equity curve (no equity.parquet or equity.csv artifact); a tearsheet needs a backtest or deployment run`)
+  }
+  const { time, equity } = curve
+  const trades = readRunTrades(tracker, runId, progress)
   const symbols = (run.params.symbols ?? '').split(',').filter((s) => s !== '')
   const timeframe = run.params.timeframe
   const symbol = symbols.length === 1 ? symbols[0] : undefined
@@ -56,6 +56,69 @@ export function loadRunTearsheet(tracker: Tracker, runId: string, progress?: Pro
     ...(dataset === undefined ? {} : { source: dataset.name.slice(0, -suffix.length) }),
     ...runPeriodsPerYear(has('results.json') ? text('results.json') : undefined, timeframe),
   }
+}
+
+/** A tracked run's equity curve (time, equity), checked as an equity.csv is; undefined when the run has none. */
+export function readRunEquity(tracker: Tracker, runId: string, progress?: ProgressSink): { time: Float64Array; equity: Float64Array } | undefined {
+  const table = readRunTable(tracker, runId, 'equity')
+  if (table === undefined) return undefined
+  if (table.format === 'csv') return readEquityCsv(table.text, table.label, progress)
+  const expected = 'columns time,equity'
+  const time = numberColumn(table, 'time', expected)
+  const equity = numberColumn(table, 'equity', expected)
+  for (let i = 0; i < time.length; i++) {
+    if (!(equity[i]! > 0)) throw new DataError(`${table.label} row ${i + 1}: equity ${equity[i]} must be > 0`)
+    if (!Number.isFinite(time[i]!) || (i > 0 && !(time[i]! > time[i - 1]!))) throw new DataError(`${table.label} row ${i + 1}: time ${time[i]} is not after the row before; expected strictly increasing times`)
+  }
+  if (time.length < 2) throw new DataError(`${table.label} has ${time.length} equity point(s); a tearsheet needs at least 2`)
+  return { time, equity }
+}
+
+/**
+ * A tracked run's trades; undefined when it has none. A deployment that has not traded yet logged an
+ * empty trades.csv (no trades) or one with a header alone (zero trades), as a Parquet table of 0 rows.
+ */
+export function readRunTrades(tracker: Tracker, runId: string, progress?: ProgressSink): TradeColumns | undefined {
+  const table = readRunTable(tracker, runId, 'trades')
+  if (table === undefined) return undefined
+  if (table.format === 'csv') return table.text.trim() === '' ? undefined : readTradesCsv(table.text, table.label, progress, true)
+  const expected = 'the columns of a backtest trades table: symbol,entryTime,exitTime,pnl (and optionally direction,entryPrice,exitPrice,returnPct,tag,exitReason,open)'
+  const out: TradeColumns = { symbol: textColumn(table, 'symbol', expected), entryTime: numberColumn(table, 'entryTime', expected), exitTime: numberColumn(table, 'exitTime', expected), pnl: numberColumn(table, 'pnl', expected) }
+  for (const name of ['entryTime', 'exitTime', 'pnl'] as const) {
+    const values = out[name]
+    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) throw new DataError(`${table.label} row ${i + 1}: ${name} is missing; expected a ${name === 'pnl' ? 'number' : 'time'}`)
+  }
+  const extra = out as unknown as Record<string, unknown>
+  for (const name of ['entryPrice', 'exitPrice', 'returnPct'] as const) if (name in table.columns) extra[name] = numberColumn(table, name, expected)
+  for (const name of ['direction', 'tag', 'exitReason'] as const) if (name in table.columns) extra[name] = textColumn(table, name, expected)
+  if ('open' in table.columns) {
+    const open = table.columns.open!
+    // A table of 0 rows does not know its flags are flags.
+    if (!(open.length === 0 || typeof open[0] === 'boolean')) throw new DataError(`${table.label}: column open holds ${typeof open[0]}; expected flags`)
+    extra.open = open
+  }
+  return out
+}
+
+/** Whether a run has an equity curve to make a tearsheet of (without reading it). */
+export function hasRunEquity(artifacts: readonly { path: string }[]): boolean {
+  return runTableArtifact(artifacts, 'equity') !== undefined
+}
+
+function numberColumn(table: RunTable & { format: 'parquet' }, name: string, expected: string): Float64Array {
+  const column = table.columns[name]
+  if (column === undefined) throw new DataError(`${table.label} has no ${name} column; expected ${expected} (columns: ${Object.keys(table.columns).join(',').slice(0, 200)})`)
+  if (column instanceof Float64Array) return column
+  if (column.length === 0) return new Float64Array(0)
+  throw new DataError(`${table.label}: column ${name} holds ${typeof column[0]}; expected numbers`)
+}
+
+function textColumn(table: RunTable & { format: 'parquet' }, name: string, expected: string): readonly string[] {
+  const column = table.columns[name]
+  if (column === undefined) throw new DataError(`${table.label} has no ${name} column; expected ${expected} (columns: ${Object.keys(table.columns).join(',').slice(0, 200)})`)
+  if (column.length === 0) return []
+  if (column instanceof Float64Array || typeof column[0] !== 'string') throw new DataError(`${table.label}: column ${name} holds ${typeof column[0]}; expected text`)
+  return column as readonly string[]
 }
 
 /**

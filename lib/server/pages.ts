@@ -12,6 +12,7 @@ import {
   fmtBytes,
   fmtDuration,
   fmtTime,
+  hasRunEquity,
   HEADLINE_METRICS,
   loadRunTearsheet,
   htmlDocument,
@@ -153,7 +154,7 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
       ...(lineage.strategyPriorRuns === undefined ? [] : [['prior runs of this strategy source', lineage.strategyPriorRuns] as Cell[]]),
     ]
     const notebooks = run.artifacts.filter((a) => a.path.endsWith('.ipynb'))
-    const hasCurve = run.artifacts.some((a) => a.path === 'equity.csv')
+    const hasCurve = hasRunEquity(run.artifacts)
     const body = [
       `<h1>${esc(info.name || info.runId)} <span class="status-${esc(info.status)}">${esc(info.status)}</span></h1>`,
       table(

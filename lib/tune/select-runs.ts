@@ -6,7 +6,7 @@
 // deflated Sharpe and the number of trials. `mtflow select` and `mtflow pipeline pairs` both call it.
 
 import { ConfigError, NotFoundError } from '../core/index.js'
-import { readEquityCsv } from '../report/tearsheet-inputs.js'
+import { readRunEquity } from '../report/tearsheet-inputs.js'
 import { returnMoments } from '../stats/index.js'
 import { findStrategy } from '../strategy/index.js'
 import { MAX_RESULTS, searchRuns, Tracker, openTracker, openRegistry } from '../track/index.js'
@@ -160,16 +160,11 @@ function periodsPerYear(tracker: Tracker, runId: string): number | undefined {
   return typeof ppy === 'number' && ppy > 0 && Number.isFinite(ppy) ? ppy : undefined
 }
 
-/** Per-bar return moments of a run's equity.csv (undefined without one). */
+/** Per-bar return moments of a run's equity curve (undefined without one). */
 function equityMoments(tracker: Tracker, runId: string): ReturnMoments | undefined {
-  let text: string
-  try {
-    text = tracker.readArtifact(runId, 'equity.csv').bytes.toString('utf8')
-  } catch (error) {
-    if (error instanceof NotFoundError) return undefined
-    throw error
-  }
-  const { equity } = readEquityCsv(text, `equity.csv of run ${runId}`)
+  const curve = readRunEquity(tracker, runId)
+  if (curve === undefined) return undefined
+  const { equity } = curve
   if (equity.length < 4) return undefined
   const returns = new Float64Array(equity.length - 1)
   for (let i = 1; i < equity.length; i++) returns[i - 1] = equity[i]! / equity[i - 1]! - 1

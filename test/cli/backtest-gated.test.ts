@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { ingestBars, syntheticPair } from '../../lib/data/index.js'
 import { datasetStep, featuresStep, modelProbabilities, registerModels, screenStep, trainStep } from '../../lib/pipeline/index.js'
 import { Tracker } from '../../lib/track/index.js'
+import { readRunTable, runTableCsv } from '../../lib/track/run-tables.js'
 import { runCli } from '../helpers.js'
 
 let home: string
@@ -52,8 +53,8 @@ describe('mtflow backtest --signals-from', () => {
     // Each entry order was placed at a bar (created at its close, an hour after its open) where p ≥ 0.6.
     const p = await modelProbabilities(home, ref)
     const at = new Map(Array.from(p.time, (t, i) => [t, i]))
-    const orders = new Map(parseCsv(tracker.readArtifact(out.runId, 'orders.csv').bytes.toString('utf8')).map((o) => [o.id!, o]))
-    const trades = parseCsv(tracker.readArtifact(out.runId, 'trades.csv').bytes.toString('utf8'))
+    const orders = new Map(parseCsv(runTableCsv(readRunTable(tracker, out.runId, 'orders')!)).map((o) => [o.id!, o]))
+    const trades = parseCsv(runTableCsv(readRunTable(tracker, out.runId, 'trades')!))
     expect(trades.length).toBeGreaterThan(0)
     for (const t of trades) expect(p.probability[at.get(Date.parse(orders.get(t.entryOrderId!)!.createdAt!) - 3_600_000)!]!).toBeGreaterThanOrEqual(0.6)
     expect(out.gate.allowed).toBe(trades.length)
@@ -63,7 +64,7 @@ describe('mtflow backtest --signals-from', () => {
     const text = await runCli(['--home', home, 'backtest', '--signals-from', ref, '--proba-threshold', '0.6', '--no-track', '--export', dir])
     expect(text.code, text.stderr).toBe(0)
     // The same backtest exported: its trades, and each entry's factor set beside them.
-    expect(readFileSync(join(dir, 'trades.csv'), 'utf8')).toBe(tracker.readArtifact(out.runId, 'trades.csv').bytes.toString('utf8'))
+    expect(readFileSync(join(dir, 'trades.csv'), 'utf8')).toBe(runTableCsv(readRunTable(tracker, out.runId, 'trades')!))
     expect(readFileSync(join(dir, 'factors.csv'), 'utf8').split('\n')[0]).toContain(',factor.slope_20,factor.r2_20,')
     expect(text.stdout).toContain(`entries where ${ref} gives p ≥ 0.6 (entry orders: ${out.gate.allowed} let through, ${out.gate.blocked} blocked)`)
     expect(text.stdout).toMatch(/^metric +gated +ungated$/m)

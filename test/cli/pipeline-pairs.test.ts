@@ -12,7 +12,15 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { loadBars } from '../../lib/data/index.js'
 import { Registry, searchRuns, Tracker } from '../../lib/track/index.js'
+import { readRunTable } from '../../lib/track/run-tables.js'
 import { runCli } from '../helpers.js'
+
+/** The bar times of a run's equity table (epoch ms). */
+function equityTimes(tracker: Tracker, runId: string): Float64Array {
+  const table = readRunTable(tracker, runId, 'equity')
+  if (table?.format !== 'parquet') throw new Error(`run ${runId} has no equity.parquet`)
+  return table.columns.time as Float64Array
+}
 
 let home: string
 const SYMBOLS = 'SYN-Y1,SYN-X1,SYN-Y2,SYN-X2,SYN-Y3,SYN-X3'
@@ -57,8 +65,8 @@ describe('pipeline pairs', () => {
     const kids = searchRuns(tracker, { filter: `attributes.parent_run_id = "${batch}"` }).runs
     expect(kids).toHaveLength(3)
     for (const k of kids) {
-      const first = tracker.readArtifact(k.info.runId, 'equity.csv').bytes.toString('utf8').split('\n')[1]!.split(',')[0]!
-      expect(Date.parse(first)).toBeGreaterThanOrEqual(split)
+      const time = equityTimes(tracker, k.info.runId)
+      expect(time[0]!).toBeGreaterThanOrEqual(split)
     }
 
     // The champions: the batch's rows with ≥ 30 trades, Sharpe > 0 and drawdown ≤ 0.5, best Sharpe first.
@@ -124,7 +132,7 @@ describe('pipeline pairs', () => {
     const holdout = '2024-03-28T00:00:00.000Z'
     const first = JSON.parse((await runCli(['--home', home, 'pipeline', 'pairs', '--symbols', SYMBOLS, '--top-k', '3', '--holdout', holdout, '--json'])).stdout) as Out
     const tracker = new Tracker(home)
-    const lastOf = (batch: string) => Math.max(...searchRuns(tracker, { filter: `attributes.parent_run_id = "${batch}"` }).runs.map((k) => Date.parse(tracker.readArtifact(k.info.runId, 'equity.csv').bytes.toString('utf8').trim().split('\n').pop()!.split(',')[0]!)))
+    const lastOf = (batch: string) => Math.max(...searchRuns(tracker, { filter: `attributes.parent_run_id = "${batch}"` }).runs.map((k) => equityTimes(tracker, k.info.runId).at(-1)!))
     const batch1 = first.steps.find((x) => x.step === 'gated backtests')!.runId!
     // 50 more hourly bars of every symbol, flat at its last close, imported after the lake's end.
     for (const symbol of SYMBOLS.split(',')) {

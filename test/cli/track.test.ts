@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { parquetColumns } from '../../lib/core/parquet-columns.js'
 import { ROOT, runCli } from '../helpers.js'
 
 let home: string
@@ -41,9 +42,9 @@ describe('tracked CLI runs', () => {
     expect(run.info.lineage.data[0].name).toBe('sample/SPX/1d')
     expect(run.info.lineage.paramsSha256).toMatch(/^[0-9a-f]{64}$/)
     expect(run.tags['mtflow.strategy.sha256']).toBe(run.info.lineage.strategy.sha256)
-    expect(run.artifacts.map((a: { path: string }) => a.path).sort()).toEqual(['equity.csv', 'factors.csv', 'fills.csv', 'orders.csv', 'results.json', 'trades.csv'])
-    const trades = readFileSync(join(home, 'runs', 'backtests', backtestOut.runId, 'artifacts', 'trades.csv'), 'utf8').trim().split('\n')
-    expect(trades.length - 1).toBe(backtestOut.metrics.trades.trades + 1) // + the open trade at the end
+    expect(run.artifacts.map((a: { path: string }) => a.path).sort()).toEqual(['equity.parquet', 'factors.parquet', 'fills.parquet', 'orders.parquet', 'results.json', 'trades.parquet'])
+    const trades = parquetColumns(readFileSync(join(home, 'runs', 'backtests', backtestOut.runId, 'artifacts', 'trades.parquet')), 'trades.parquet')
+    expect(trades.pnl!.length).toBe(backtestOut.metrics.trades.trades + 1) // + the open trade at the end
   })
 
   it('a sweep is a parent run with one child per parameter set, and counts toward the strategy’s runs', async () => {

@@ -79,7 +79,7 @@ describe('a paper deployment replaying the lake', () => {
     const run = new Tracker(home).getRun(status.runId!)
     expect(run.tags['mtflow.kind']).toBe('deployment')
     expect(run.tags['mtflow.deployment']).toBe('sma-paper')
-    expect(new Tracker(home).listArtifacts(status.runId!).map((a) => a.path)).toEqual(expect.arrayContaining(['journal.jsonl', 'trades.csv', 'fills.csv', 'orders.csv']))
+    expect(new Tracker(home).listArtifacts(status.runId!).map((a) => a.path)).toEqual(expect.arrayContaining(['journal.jsonl', 'trades.parquet', 'fills.parquet', 'orders.parquet', 'equity.parquet']))
   })
 
   it('pause stops new orders, resume lets them through, stop ends it; a second start of a running name is refused', async () => {

@@ -175,7 +175,7 @@ describe('gatedBacktest', () => {
     expect(run.tags).toMatchObject({ 'mtflow.kind': 'backtest', 'mtflow.signals': pairModels[0], 'mtflow.signalsVersion': '1', 'mtflow.target': `${ySym}~${xSym}` })
     expect(run.params).toMatchObject({ probaThreshold: String(threshold), signalsFrom: ref, window: String(WINDOW) })
     expect(run.info.lineage.runs).toEqual([trainRun])
-    expect(run.artifacts.map((a) => a.path).sort()).toEqual(['equity.csv', 'factors.csv', 'fills.csv', 'orders.csv', 'results.json', 'trades.csv'])
+    expect(run.artifacts.map((a) => a.path).sort()).toEqual(['equity.parquet', 'factors.parquet', 'fills.parquet', 'orders.parquet', 'results.json', 'trades.parquet'])
     expect(run.metrics.sharpe!.value).toBeCloseTo(g.result.metrics.sharpe, 12)
     expect(run.metrics.ungated_sharpe!.value).toBeCloseTo(g.ungated.metrics.sharpe, 12)
   })
