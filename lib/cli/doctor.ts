@@ -74,7 +74,8 @@ export function doctor(home: string, fix: boolean): Finding[] {
     if (fix && !removed.has(d.path)) continue // in use again since it was listed: not debris
     findings.push({ problem: 'debris', path: rel(d.path), detail: `${d.kind}: ${d.reason}`, status: fix ? 'fixed' : 'fixable' })
   }
-  const lake = lazy('../data/index.js') as typeof import('../data/index.js')
+  // generations.ts, not the data index: doctor needs no DuckDB, arquero or Arrow.
+  const lake = lazy('../data/generations.js') as typeof import('../data/generations.js')
   const found = lake.lakeDebris(home)
   const gone = fix ? new Set(lake.removeLakeDebris(home)) : new Set<string>()
   for (const d of found) findings.push({ problem: 'lake-debris', path: rel(d.path), detail: `${d.kind}: ${d.reason}`, status: gone.has(d.path) ? 'fixed' : 'fixable' })

@@ -3,6 +3,8 @@
 //
 //   notebook run, 10 trivial cells — `mtflow notebook run` as a process, from spawn to the executed file
 //     written (kernel start included). Reference: the 3 s target of issue 2.
+//   cli: mtflow --help — the command as a process, spawn to exit: what every command pays before its work
+//     (no DuckDB, arquero or Arrow loaded). Reference: the 300 ms target of issue 24.
 //   kernel start — launch → kernel_info answered on shell and iopub, for our headless launcher and for
 //     the stock `tslab kernel` command (the reference).
 //   lake, 1,000,000 one-minute bars — CSV import (rows/s and peak RSS), loadBars, resample to 1h;
@@ -39,7 +41,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 7)
 // Indicator runs take milliseconds, and this VM's neighbours swing single runs ±2×: a median of 21.
 const INDICATOR_RUNS = 3 * RUNS
 const DATA_RUNS = Number(process.env.BENCH_DATA_RUNS ?? 3)
-// BENCH_ONLY=lake (or notebook, indicators, backtest, live, track, server, ml, tune, report, pipeline, serving, monitor, exec; comma-separated) runs some groups only; BENCH_CASES=adx,rsi
+// BENCH_ONLY=lake (or notebook, cli, indicators, backtest, live, track, server, ml, tune, report, pipeline, serving, monitor, exec; comma-separated) runs some groups only; BENCH_CASES=adx,rsi
 // some indicator cases (and streams) only.
 const ONLY = process.env.BENCH_ONLY?.split(',').map((g) => g.trim())
 const wanted = (group: string) => ONLY === undefined || ONLY.includes(group)
@@ -84,6 +86,23 @@ const rows: Row[] = []
 
 const progress = (text: string) => {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${text}`)
+}
+
+if (wanted('cli')) {
+  // Spawn to exit of `mtflow --help`, after one warm-up run (tsx's transform cache filled, as any second run finds it).
+  const helpRun = () => {
+    const started = performance.now()
+    const r = spawnSync(process.execPath, [join(ROOT, 'lib/cli/bin.cjs'), '--help'], { stdio: 'ignore', env: { ...process.env, MTFLOW_HOME: scratch } })
+    if (r.status !== 0) throw new Error(`mtflow --help exited ${r.status}`)
+    return performance.now() - started
+  }
+  helpRun()
+  const times: number[] = []
+  for (let i = 0; i < Math.max(RUNS, 10); i++) {
+    progress(`mtflow --help ${i + 1}`)
+    times.push(helpRun())
+  }
+  rows.push({ workload: 'cli: mtflow --help', median: median(times), throughput: `${(1000 / median(times)).toFixed(1)} runs/s`, reference: 'target 300 ms', ratio: (median(times) / 300).toFixed(2) })
 }
 
 if (wanted('notebook')) {
