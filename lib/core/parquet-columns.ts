@@ -281,13 +281,20 @@ function encodeColumn(name: string, values: ArrayLike<unknown>, rows: number): E
   c.encodings.add(RLE_DICTIONARY)
   const index = new Map<string, number>()
   const codes = new Int32Array(rows).fill(-1)
+  let last: unknown
+  let lastCode = -1
   for (let i = 0; i < rows; i++) {
     const v = values[i]
     if (v === undefined || v === null) continue
-    const s = String(v)
-    let code = index.get(s)
-    if (code === undefined) index.set(s, (code = index.size))
-    codes[i] = code
+    // Runs of one value (a symbol, a strategy) skip the lookup.
+    if (v !== last) {
+      const s = String(v)
+      let code = index.get(s)
+      if (code === undefined) index.set(s, (code = index.size))
+      last = v
+      lastCode = code
+    }
+    codes[i] = lastCode
   }
   const encoder = new TextEncoder()
   const words = [...index.keys()].map((s) => encoder.encode(s))
@@ -378,11 +385,21 @@ const MINI = BLOCK / MINIBLOCKS
 function deltaEncode(values: Float64Array, from: number, to: number, present: readonly number[] | undefined): Uint8Array | undefined {
   const v = present === undefined ? values.subarray(from, to) : Float64Array.from(present, (i) => values[i]!)
   const count = v.length
-  const w = new ThriftWriter()
-  w.varint(BLOCK)
-  w.varint(MINIBLOCKS)
-  w.varint(count)
-  w.zigzag(count === 0 ? 0 : v[0]!)
+  // At most: the header, then per block its minimum (≤ 8 bytes), 4 widths and 4 miniblocks of 32 values × 32 bits.
+  const out = new Uint8Array(40 + Math.ceil(count / BLOCK) * (12 + MINIBLOCKS * MINI * 4))
+  let at = 0
+  const varint = (x: number) => {
+    while (x >= 0x80) {
+      out[at++] = (x % 0x80) | 0x80
+      x = Math.floor(x / 0x80)
+    }
+    out[at++] = x
+  }
+  const zigzag = (x: number) => varint(x >= 0 ? x * 2 : -x * 2 - 1)
+  varint(BLOCK)
+  varint(MINIBLOCKS)
+  varint(count)
+  zigzag(count === 0 ? 0 : v[0]!)
   const deltas = new Float64Array(BLOCK)
   const widths = [0, 0, 0, 0]
   for (let k = 1; k < count; k += BLOCK) {
@@ -395,10 +412,10 @@ function deltaEncode(values: Float64Array, from: number, to: number, present: re
       if (d < min) min = d
       if (d > max) max = d
     }
-    w.zigzag(min)
+    zigzag(min)
     if (max === min) {
-      // A regular step (a bar grid): every miniblock at 0 bits, no bodies.
-      w.bytes.push(0, 0, 0, 0)
+      // A regular step (a bar grid): every miniblock at 0 bits, no bodies (the buffer is zeroed).
+      at += MINIBLOCKS
       continue
     }
     for (let m = 0; m < MINIBLOCKS; m++) {
@@ -407,8 +424,8 @@ function deltaEncode(values: Float64Array, from: number, to: number, present: re
       for (let j = m * MINI; j < end; j++) if (deltas[j]! - min > spread) spread = deltas[j]! - min
       const width = spread === 0 ? 0 : Math.floor(Math.log2(spread)) + 1
       if (width > 32) return undefined
-      widths[m] = width
-      w.bytes.push(width)
+      widths[m] = m * MINI < n ? width : 0
+      out[at++] = widths[m]!
     }
     for (let m = 0; m < MINIBLOCKS && m * MINI < n; m++) {
       const width = widths[m]!
@@ -420,14 +437,15 @@ function deltaEncode(values: Float64Array, from: number, to: number, present: re
         acc += (j < n ? deltas[j]! - min : 0) * 2 ** bits
         bits += width
         while (bits >= 8) {
-          w.bytes.push(acc % 256)
-          acc = Math.floor(acc / 256)
+          const low = acc % 256
+          out[at++] = low
+          acc = (acc - low) / 256
           bits -= 8
         }
       }
     }
   }
-  return Uint8Array.from(w.bytes)
+  return out.subarray(0, at)
 }
 
 /** Rows [from, to) of each page: at most PAGE_ROWS; a table of 0 rows has one empty page. */

@@ -1,6 +1,7 @@
 // Backtest benchmarks on 1,000,000 one-minute bars of a seeded GBM walk: the event-driven engine
 // (sma-cross 10/30 with the full order manager and portfolio: ~39,000 orders), the vectorized engine,
-// and a 1,000-set vectorized sweep with 1 and 2 workers. Run in a process of its own (the child).
+// and a 1,000-set vectorized sweep with 1 and 2 workers; then a tracked `mtflow backtest` through the CLI
+// against backtrader (backtest-cli.ts). Run in a process of its own (the child).
 
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -9,6 +10,7 @@ import { backtest, strategySignals, sweep, vectorBacktest } from '../../lib/back
 import { syntheticGbm } from '../../lib/data/index.js'
 import { EngineSession, OrderJournal, ReplayFeed } from '../../lib/live/index.js'
 import { getStrategy } from '../../lib/strategy/index.js'
+import { benchBacktestCli } from './backtest-cli.js'
 import { collect, median, time, type BenchRow } from './timing.js'
 
 const N = 1_000_000
@@ -99,5 +101,6 @@ export async function benchBacktest(progress: (text: string) => void, runs: numb
       ratio: workers === 1 ? (150 / perSecond).toFixed(2) : (m / perWorkers[0]!).toFixed(2),
     })
   }
+  rows.push(...(await benchBacktestCli(progress, Number(process.env.BENCH_CLI_RUNS ?? runs))))
   return rows
 }
