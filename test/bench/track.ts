@@ -45,7 +45,7 @@ export function benchTrack(progress: (text: string) => void, runs: number): Benc
     }
     for (let k = 0; k < 10; k++) tracker.startRun({ experiment: 'search', name: `single ${k}`, params: { fast: 10 } }).end()
     parent.end()
-    const filter = 'metrics.sharpe > 1 and (params.fast = "10" or tags.kind = "sweep")'
+    const filter = 'metrics.sharpe > 1 and (params.fast = "10" or tags.mtflow.kind = "sweep")'
     const search = () => searchRuns(new Tracker(home), { experiments: ['search'], filter, orderBy: ['metrics.sharpe desc'], maxResults: 100 })
     const total = search().total
     const cold = time(() => {

@@ -24,7 +24,7 @@ describe('notebooks/01-data.ipynb', () => {
       const exchange = text(cell('exchange'), 'text/plain')
       expect(exchange).toMatch(/binance\s+BTC\/USDT\s+1h\s+221\s+221\s+221/)
       expect(exchange).toMatch(/binance\s+ETH\/USDT\s+1h\s+221\s+221\s+221/)
-      expect(text(cell('coverage'), 'text/html')).toContain('data-rows="8"') // SPX, 4 European, DEMO, 2 from binance
+      expect(text(cell('coverage'), 'text/html')).toContain('data-rows="7"') // SPX, 4 European, 2 from binance (DEMO goes to a scratch workspace)
       expect(text(cell('charts'), 'text/html').match(/<svg/g)).toHaveLength(2)
       expect(text(cell('quarantine'))).toContain('quarantined rows: 3') // hand-counted in the flawed file
       expect(text(cell('quarantine'), 'text/plain')).toMatch(/high_below_open_close 1, negative_volume 1, non_positive_price 1/)

@@ -22,7 +22,7 @@ describe('notebooks/06-deploy.ipynb', () => {
   it('registers, deploys on paper over replayed bars, shows it changing, and agrees with the backtest', async () => {
     const home = mkdtempSync(join(tmpdir(), 'mtflow-nb-deploy-'))
     homes.push(home)
-    const result = await runNotebook(join(ROOT, 'notebooks', '06-deploy.ipynb'), { home, parameters: { start: '2016-01-01', paceMs: 2 } })
+    const result = await runNotebook(join(ROOT, 'notebooks', '06-deploy.ipynb'), { home, parameters: { start: '2016-01-01', paceMs: 2 }, env: { MTFLOW_SCRATCH_HOME: home } })
     expect(result.status, result.message).toBe('ok')
     const cell = (id: string) => result.notebook.cells.find((c) => c.id === id)!
     expect(text(cell('register'))).toMatch(/^registered sma-cross@1 \(sha256 [0-9a-f]{12}\) and deployment sma-paper-[0-9a-z]+@1$/m)

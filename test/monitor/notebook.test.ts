@@ -81,7 +81,7 @@ describe('ksExact (the oracle below)', () => {
 describe('notebooks/08-monitoring.ipynb', () => {
   it('detects the regime change, retrains, shadows, promotes by the rules and rolls back on a breach', async () => {
     const home = mkdtempSync(join(tmpdir(), 'mtflow-nb-monitoring-'))
-    const result = await runNotebook(join(ROOT, 'notebooks', '08-monitoring.ipynb'), { home })
+    const result = await runNotebook(join(ROOT, 'notebooks', '08-monitoring.ipynb'), { home, env: { MTFLOW_SCRATCH_HOME: home } })
     expect(result.status, result.message).toBe('ok')
     const cell = (id: string) => result.notebook.cells.find((c) => c.id === id)!
 

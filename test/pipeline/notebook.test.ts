@@ -17,7 +17,7 @@ const text = (cell: NotebookCell, mime?: string) => (cell.outputs ?? []).map((o)
 describe('notebooks/07-pipeline.ipynb', () => {
   it('runs the pair pipeline from the screen to targets and a report', async () => {
     const home = mkdtempSync(join(tmpdir(), 'mtflow-nb-pipeline-'))
-    const result = await runNotebook(join(ROOT, 'notebooks', '07-pipeline.ipynb'), { home, parameters: { pairs: 3 } })
+    const result = await runNotebook(join(ROOT, 'notebooks', '07-pipeline.ipynb'), { home, parameters: { pairs: 3 }, env: { MTFLOW_SCRATCH_HOME: home } })
     expect(result.status, result.message).toBe('ok')
     const cell = (id: string) => result.notebook.cells.find((c) => c.id === id)!
     expect(text(cell('data'))).toMatch(/^6 symbols × 5000 1h bars; learning before \S+, testing from it$/m)

@@ -180,7 +180,7 @@ describe('mtflow registry register-model', () => {
     const edited = await runCli(['registry', 'register-model', 'm2', '--run', runId, '--artifact', 'edited.csv'], { env: { MTFLOW_HOME: home } })
     expect(edited.code).toBe(2)
     expect(edited.stderr).toMatch(/has changed since it was recorded/)
-    const ok = await runCli(['registry', 'register-model', 'm3', '--run', runId, '--artifact', 'weights.bin', '--json'], { env: { MTFLOW_HOME: home } })
+    const ok = await runCli(['registry', 'register-model', 'm3', '--run', runId, '--artifact', 'weights.bin', '--any-file', '--json'], { env: { MTFLOW_HOME: home } })
     expect(ok.code).toBe(0)
     expect(JSON.parse(ok.stdout).sha256).toBe(sha('{"ok":true}'))
   })
