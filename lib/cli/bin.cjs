@@ -12,6 +12,8 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 require('tsx/cjs/api').register()
+// `import … from 'mtflow'` in a strategy file anywhere resolves to this project's lib.
+require('./alias.cjs')
 require('./main.ts')
   .main(process.argv.slice(2))
   .then((code) => {

@@ -249,7 +249,8 @@ export async function registerStrategyVersion(
   const source = strategies().strategySource(s, file)
   const defaults = strategies().resolveParams(s.name, s.params, o.params ?? {}) as Record<string, number>
   const reg = new (track().Registry)(context.home)
-  const ext = source.file?.match(/\.[cm]?[tj]s$/)?.[0] ?? '.ts'
+  // A bundle (ESM JavaScript) is stored as source.ts: the loader's TypeScript hook runs it from any folder.
+  const ext = source.bundled === true ? '.ts' : (source.file?.match(/\.[cm]?[tj]s$/)?.[0] ?? '.ts')
   const { version, created } = reg.register('strategies', s.name, {
     files: { [`source${ext}`]: source.source, ...(o.params === undefined ? {} : { 'params.json': `${JSON.stringify(defaults, null, 2)}\n` }) },
     params: defaults,

@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url'
 import { existsSync, readFileSync } from 'node:fs'
 import { ConfigError, moduleDir, NotFoundError, sha256 } from '../core/index.js'
 import { STRATEGIES } from './builtin/index.js'
+import { bundleStrategy } from './bundle.js'
 import type { Strategy } from './types.js'
 
 export function getStrategy(name: string): Strategy<any> {
@@ -66,14 +67,21 @@ export interface StrategySource {
   source: string
   sha256: string
   builtin: boolean
+  /** Whether `source` is a bundle of the file and its local imports (lib/strategy/bundle.ts). */
+  bundled?: boolean
 }
 
 /**
- * A strategy's source and its content hash (lineage and the registry): the file's text for a strategy
- * file or a built-in (its module under lib/strategy/builtin/), else the text of its functions and params.
+ * A strategy's source and its content hash (lineage and the registry): for a strategy file, the file
+ * bundled with the local files it imports (its own text when it imports none), so the hash covers what
+ * runs; for a built-in its module under lib/strategy/builtin/; else the text of its functions and params.
  */
 export function strategySource(strategy: Strategy<any>, file?: string): StrategySource {
   const builtin = STRATEGIES[strategy.name] === strategy
+  if (file !== undefined && !builtin) {
+    const bundle = bundleStrategy(file)
+    return { name: strategy.name, file, source: bundle.source, sha256: bundle.sha256, builtin, bundled: bundle.bundled }
+  }
   let path = file
   if (path === undefined && builtin) {
     const dir = join(moduleDir(typeof __dirname === 'string' ? __dirname : undefined, new Error().stack), 'builtin')
