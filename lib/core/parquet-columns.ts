@@ -221,14 +221,14 @@ function encodeColumn(name: string, values: ArrayLike<unknown>, rows: number): E
   const column = (type: number, optional: boolean, extra: Partial<EncodedColumn> = {}): EncodedColumn => ({ name, type, optional, encodings: new Set([PLAIN, RLE]), pieces: [], dictionarySize: 0, size: 0, ...extra })
   if (values instanceof Float64Array) {
     let missing = false
-    let whole = true
+    // Only a time column asks whether its values are whole ms within ±2^50 (years ±35,000): exact as INT64, their deltas exact in a double.
+    let whole = isTimeColumn(name)
     for (let i = 0; i < rows; i++) {
       const v = values[i]!
       if (v !== v) missing = true
-      // Whole ms within ±2^50 (years ±35,000): exact as INT64 and their deltas exact in a double.
       else if (whole && !(Number.isInteger(v) && Math.abs(v) <= 2 ** 50)) whole = false
     }
-    if (whole && isTimeColumn(name)) {
+    if (whole) {
       const c = column(INT64, missing, { converted: TIMESTAMP_MILLIS, logical: TIMESTAMP_LOGICAL })
       forPages(rows, (from, to) => {
         const present = missing ? presentIndexes(values, from, to) : undefined
