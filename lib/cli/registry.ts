@@ -2,7 +2,8 @@
 // retire, restore, audit) and `mtflow strategy register|retire|restore`.
 
 import { Command } from 'commander'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { ConfigError, isoTime } from '../core/index.js'
 import type { RegistryKind, RegistryVersion } from '../track/index.js'
 import { REGISTRY_KINDS } from '../track/registry.js'
@@ -160,7 +161,27 @@ export function registryCommand(context: CliContext): Command {
 }
 
 export function strategyCommand(context: CliContext): Command {
-  const strategy = new Command('strategy').description('register, retire and restore strategy versions')
+  const strategy = new Command('strategy').description('write a strategy from the template, test it, register, retire and restore versions')
+  strategy
+    .command('new')
+    .description('write NAME.ts (a complete, commented strategy) and NAME.test.ts (its tests: runs, trades, never looks ahead, engines agree) from the template')
+    .argument('<name>', 'the strategy name: lowercase letters, digits and dashes')
+    .option('--dir <dir>', 'the folder to write them in (created if missing)', '.')
+    .option('--json', 'print JSON')
+    .action((name: string, o: { dir: string; json?: boolean }) => {
+      const written = writeStrategyTemplate(name, o.dir)
+      done(context, o.json, written, `wrote ${written.strategy} and ${written.test}\n  test it:     mtflow strategy test ${written.test}\n  backtest it: mtflow backtest --strategy ${written.strategy} --symbol SPX`)
+    })
+  strategy
+    .command('test')
+    .description("run a strategy's tests (node:test, node:assert) under mtflow's loader, where `import … from 'mtflow'` resolves; exit code 0 when they pass, 1 when one fails")
+    .argument('<file>', 'the test file (NAME.test.ts)')
+    .option('--json', 'print JSON: counts and the failed tests (the test output is not shown)')
+    .action(async (file: string, o: { json?: boolean }) => {
+      const result = await runStrategyTests(context, file, o.json === true)
+      if (o.json === true) printJson(context, result)
+      if (!result.ok) context.exitCode = 1
+    })
   strategy
     .command('register')
     .description("snapshot a strategy's source as a new version (same source → the same version), with a parity check of its engines")
@@ -187,6 +208,55 @@ export function strategyCommand(context: CliContext): Command {
       .action((ref: string, o: { reason?: string; json?: boolean }) => setStatus(context, 'strategies', ref, verb, o))
   }
   return strategy
+}
+
+/** NAME.ts and NAME.test.ts from the template in `dir`; refuses to overwrite either (nothing written then). */
+function writeStrategyTemplate(name: string, dir: string): { name: string; strategy: string; test: string } {
+  const template = lazy('../strategy/template.js') as typeof import('../strategy/template.js')
+  template.checkStrategyName(name)
+  const root = resolve(dir)
+  if (existsSync(root) && !statSync(root).isDirectory()) throw new ConfigError(`--dir ${JSON.stringify(dir)} is not a folder`)
+  const files = { strategy: join(root, `${name}.ts`), test: join(root, `${name}.test.ts`) }
+  for (const path of Object.values(files)) if (existsSync(path)) throw new ConfigError(`${path} already exists; nothing written (strategy new never overwrites)`)
+  mkdirSync(root, { recursive: true })
+  writeFileSync(files.strategy, template.strategyTemplate(name), { flag: 'wx' })
+  writeFileSync(files.test, template.strategyTestTemplate(name), { flag: 'wx' })
+  return { name, ...files }
+}
+
+export interface StrategyTestResult {
+  file: string
+  ok: boolean
+  exitCode: number | null
+  tests: number
+  pass: number
+  fail: number
+  skipped: number
+  /** Names of the failed tests. */
+  failed: string[]
+}
+
+/**
+ * A test file run in a child Node under the CLI's loader (tsx's require hook and the `mtflow` alias):
+ * node:test runs its tests and sets the exit code. Output streams through, or (json) is read as TAP.
+ */
+async function runStrategyTests(context: CliContext, file: string, json: boolean): Promise<StrategyTestResult> {
+  const path = resolve(file)
+  if (!existsSync(path) || !statSync(path).isFile()) throw new ConfigError(`test file ${JSON.stringify(file)} does not exist`)
+  if (!/\.[cm]?[tj]s$/.test(path)) throw new ConfigError(`test file ${JSON.stringify(file)} must be a .ts or .js file`)
+  const { spawn } = lazy('node:child_process') as typeof import('node:child_process')
+  const args = ['--require', lazy.resolve('tsx/cjs'), '--require', join(PROJECT_ROOT, 'lib', 'cli', 'alias.cjs'), '--test-reporter', json ? 'tap' : 'spec', '-e', `require(${JSON.stringify(path)})`]
+  const child = spawn(process.execPath, args, { cwd: dirname(path), stdio: ['ignore', 'pipe', 'pipe'], env: process.env })
+  let tap = ''
+  child.stdout.on('data', (d: Buffer) => (json ? (tap += d.toString()) : context.stdout.write(d.toString())))
+  child.stderr.on('data', (d: Buffer) => (json ? (tap += d.toString()) : context.stderr.write(d.toString())))
+  const exitCode = await new Promise<number | null>((done, fail) => {
+    child.on('error', fail)
+    child.on('close', (code) => done(code))
+  })
+  const count = (key: string) => Number(new RegExp(`^# ${key} (\\d+)$`, 'm').exec(tap)?.[1] ?? 0)
+  const failed = [...tap.matchAll(/^\s*not ok \d+ - (.*)$/gm)].map((m) => m[1]!.trim())
+  return { file: path, ok: exitCode === 0, exitCode, tests: count('tests'), pass: count('pass'), fail: count('fail'), skipped: count('skipped'), failed }
 }
 
 function setStatus(context: CliContext, kind: RegistryKind, ref: string, verb: 'retire' | 'restore', o: { reason?: string; json?: boolean }): void {
