@@ -227,12 +227,18 @@ export function columnsCsv(columns: Record<string, ArrayLike<unknown>>): string 
   return `${lines.join('\n')}\n`
 }
 
+/** Parts one after the other; a column a part lacks is empty on that part's rows (strategies' factor sets differ). */
 function concat<T>(parts: Columns<T>[]): Record<string, ArrayLike<unknown>> {
-  const out: Record<string, unknown[]> = {}
-  for (const part of parts) {
-    for (const [k, v] of Object.entries(part) as [string, ArrayLike<unknown>][]) {
-      out[k] ??= []
-      for (let i = 0; i < v.length; i++) out[k]!.push(v[i])
+  const columns = parts.map((part) => Object.entries(part) as [string, ArrayLike<unknown>][])
+  const names = [...new Set(columns.flatMap((c) => c.map(([k]) => k)))]
+  const out: Record<string, unknown[]> = Object.fromEntries(names.map((k) => [k, []]))
+  for (const c of columns) {
+    const rows = c[0]?.[1].length ?? 0
+    const byName = new Map(c)
+    for (const name of names) {
+      const v = byName.get(name)
+      const column = out[name]!
+      for (let i = 0; i < rows; i++) column.push(v === undefined ? undefined : v[i])
     }
   }
   return out

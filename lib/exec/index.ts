@@ -4,14 +4,14 @@
 // bullmq executor or a worker starts.
 
 import { ConfigError } from '../core/index.js'
-import type { BullmqOptions } from './bullmq.js'
+import type { BullmqOptions } from './bullmq-executor.js'
 import { LocalExecutor } from './local.js'
 import type { Executor } from './types.js'
 import type { RunningWorker, WorkerOptions } from './worker.js'
 
 export * from './types.js'
 export { LocalExecutor, CancelledError } from './local.js'
-export type { BullmqOptions } from './bullmq.js'
+export type { BullmqOptions } from './bullmq-executor.js'
 export type { WorkerOptions, RunningWorker, WorkerStats } from './worker.js'
 export { projectVersion } from './version.js'
 export { encodeValue, decodeValue } from './codec.js'
@@ -36,7 +36,7 @@ export async function createExecutor(spec: ExecutorSpec = {}): Promise<Executor>
   const name = spec.executor ?? 'local'
   if (name === 'local') return new LocalExecutor(spec.threads ?? 1)
   if (name === 'bullmq') {
-    const { BullmqExecutor } = await load<typeof import('./bullmq.js')>('./bullmq.js')
+    const { BullmqExecutor } = await load<typeof import('./bullmq-executor.js')>('./bullmq-executor.js')
     return BullmqExecutor.connect(spec)
   }
   throw new ConfigError(`--executor must be local or bullmq (received ${JSON.stringify(String(name).slice(0, 40))})`)

@@ -8,7 +8,7 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { errorMessage } from '../core/index.js'
-import type { FlowResult, JobData, StoredContext } from './bullmq.js'
+import type { FlowResult, JobData, StoredContext } from './bullmq-executor.js'
 import { decodeValue, encodeValue } from './codec.js'
 import { shareSeries, seriesBytes } from './data.js'
 import { connectionOptions, connectRedis, FLOWS_QUEUE, JOBS_QUEUE, KEEP_SECONDS, keys, PREFIX, redactUrl, redisUrl } from './redis.js'
