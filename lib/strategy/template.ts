@@ -118,9 +118,9 @@ const VECTOR_PARAMS = { stopLoss: 0, takeProfit: 0 }
 
 const bars = syntheticGbm({ symbol: 'SYN', timeframe: '1d', bars: 600, seed: 7, volatility: 0.3 })
 
-/** The first n bars (views, no copy). */
+/** The first n bars, copied (a view would share its memory with the later bars). */
 function head(b: Bars, n: number): Bars {
-  return { symbol: b.symbol, timeframe: b.timeframe, time: b.time.subarray(0, n), open: b.open.subarray(0, n), high: b.high.subarray(0, n), low: b.low.subarray(0, n), close: b.close.subarray(0, n), volume: b.volume.subarray(0, n) }
+  return { symbol: b.symbol, timeframe: b.timeframe, time: b.time.slice(0, n), open: b.open.slice(0, n), high: b.high.slice(0, n), low: b.low.slice(0, n), close: b.close.slice(0, n), volume: b.volume.slice(0, n) }
 }
 
 function run(data: Bars, params: Record<string, number> = {}) {
