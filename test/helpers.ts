@@ -81,3 +81,21 @@ export function outputText(output: Record<string, unknown>, mime?: string): stri
   if (value === undefined) return ''
   return Array.isArray(value) ? value.join('') : String(value)
 }
+
+/** '' when every number of the two values has the same bits (Object.is: NaN equals NaN, -0 differs from 0), descending into objects and Float64Arrays; else the first path that differs. */
+export function sameBits(a: unknown, b: unknown, path = 'value'): string {
+  if (typeof a === 'number' && typeof b === 'number') return Object.is(a, b) ? '' : `${path}: ${a} vs ${b}`
+  if (a instanceof Float64Array && b instanceof Float64Array) {
+    if (a.length !== b.length) return `${path}: length ${a.length} vs ${b.length}`
+    for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return `${path}[${i}]: ${a[i]} vs ${b[i]}`
+    return ''
+  }
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const d = sameBits((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`)
+      if (d !== '') return d
+    }
+    return ''
+  }
+  return a === b ? '' : `${path}: ${String(a)} vs ${String(b)}`
+}

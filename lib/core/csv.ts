@@ -2,9 +2,12 @@
 // enclose, "" inside quotes is one quote. Shared by the readers of small CSV files people write by hand
 // (weights files, tearsheet inputs); the lake's bulk imports go through DuckDB.
 
-/** The cells of `line`; a quoted cell left open throws what `unclosed` makes (an error naming the file and line). */
-export function splitCsvLine(line: string, unclosed: () => Error): string[] {
-  if (!line.includes('"')) return line.split(',')
+/**
+ * The cells of `line`, split on `delimiter` (default a comma); a quoted cell left open throws what
+ * `unclosed` makes (an error naming the file and line), or — without it — runs to the end of the line.
+ */
+export function splitCsvLine(line: string, unclosed?: () => Error, delimiter = ','): string[] {
+  if (!line.includes('"')) return line.split(delimiter)
   const cells: string[] = []
   let cell = ''
   let quoted = false
@@ -17,12 +20,12 @@ export function splitCsvLine(line: string, unclosed: () => Error): string[] {
       } else if (ch === '"') quoted = false
       else cell += ch
     } else if (ch === '"') quoted = true
-    else if (ch === ',') {
+    else if (ch === delimiter) {
       cells.push(cell)
       cell = ''
     } else cell += ch
   }
-  if (quoted) throw unclosed()
+  if (quoted && unclosed !== undefined) throw unclosed()
   cells.push(cell)
   return cells
 }

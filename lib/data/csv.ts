@@ -3,7 +3,7 @@
 // by name, and one time format per column (parseTime's rules: no offset = UTC, day/month order never guessed).
 
 import { readFileSync } from 'node:fs'
-import { clip, ConfigError, DataError, decideTimeFormat, epochToMs, epochUnitOf, parseDateFormat, parseDateWith, summarizeTimes, timeframeMs, type TimeFormat } from '../core/index.js'
+import { clip, ConfigError, splitCsvLine, DataError, decideTimeFormat, epochToMs, epochUnitOf, parseDateFormat, parseDateWith, summarizeTimes, timeframeMs, type TimeFormat } from '../core/index.js'
 import { checkBars, type Bars } from './bars.js'
 import { emptyBars } from './convert.js'
 
@@ -63,22 +63,7 @@ export function barColumns(header: readonly string[], label: string): { time: nu
 
 /** Cells of one line (double quotes around a cell allowed, "" inside one for a quote). */
 export function splitLine(line: string, delimiter: string): string[] {
-  if (!line.includes('"')) return line.split(delimiter)
-  const cells: string[] = []
-  let cell = ''
-  let quoted = false
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') (cell += '"'), i++
-      else if (ch === '"') quoted = false
-      else cell += ch
-    } else if (ch === '"') quoted = true
-    else if (ch === delimiter) cells.push(cell), (cell = '')
-    else cell += ch
-  }
-  cells.push(cell)
-  return cells
+  return splitCsvLine(line, undefined, delimiter)
 }
 
 const COMMA_NUMBER = /^\s*[+-]?\d+,\d+\s*$/

@@ -166,12 +166,12 @@ async function jsonBody(c: Context, optional = false): Promise<Record<string, un
   return value as Record<string, unknown>
 }
 
-function text(value: unknown, field: string): string {
+export function text(value: unknown, field: string): string {
   if (typeof value !== 'string' || value === '') throw new ConfigError(`${field} must be a non-empty string (received ${preview(value)})`)
   return value
 }
 
-function optionalText(value: unknown, field: string): string | undefined {
+export function optionalText(value: unknown, field: string): string | undefined {
   return value === undefined || value === null ? undefined : text(value, field)
 }
 

@@ -8,7 +8,7 @@
 import { Hono, type Context } from 'hono'
 import { ConfigError, preview } from '../core/index.js'
 import { parseJsonBody } from './json-body.js'
-import { sendJson } from './api.js'
+import { optionalText, sendJson, text } from './api.js'
 import { REGISTRY_KINDS, RUN_STATUSES, type ChildRun, type Registry, type RegistryKind, type RunStatus, type StartRunOptions, type Tracker } from '../track/index.js'
 import type { Lineage } from '../core/index.js'
 
@@ -151,14 +151,6 @@ async function body(c: Context): Promise<Record<string, unknown>> {
   return value as Record<string, unknown>
 }
 
-function text(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value === '') throw new ConfigError(`${field} must be a non-empty string (received ${preview(value)})`)
-  return value
-}
-
-function optionalText(value: unknown, field: string): string | undefined {
-  return value === undefined || value === null ? undefined : text(value, field)
-}
 
 /** A run's lineage, checked field by field (Lineage in lib/core/lineage.ts): nothing is written for a bad one. */
 function lineageOf(value: unknown, field: string): Lineage | undefined {

@@ -248,6 +248,17 @@ export class Study<P extends object = ParamSet> {
     let pool: WorkerPool | undefined
     let started = 0
     let failure: unknown
+    // A trial's end, whichever way it ran: recorded, counted, and told to onTrial (whose error stops the study).
+    const end = (n: number, outcome: Outcome) => {
+      const done = this.finish(n, outcome)
+      progress?.tick(1, `trial ${n} ${done.state}`)
+      try {
+        options.onTrial?.(done)
+      } catch (error) {
+        failure ??= error
+        this.stopped = true
+      }
+    }
     const slot = async () => {
       while (!this.stopped && (nTrials === undefined || started < nTrials) && Date.now() < deadline && this.sampler.isExhausted?.(this.view) !== true) {
         started++
@@ -259,14 +270,7 @@ export class Study<P extends object = ParamSet> {
         } catch (error) {
           outcome = { error: error instanceof Error ? error.message : String(error) }
         }
-        const done = this.finish(t.number, outcome)
-        progress?.tick(1, `trial ${t.number} ${done.state}`)
-        try {
-          options.onTrial?.(done)
-        } catch (error) {
-          failure ??= error
-          this.stopped = true
-        }
+        end(t.number, outcome)
       }
     }
     // On an executor: waves of `workers` trials, asked together, run as one batch, told in order.
@@ -299,14 +303,7 @@ export class Study<P extends object = ParamSet> {
             for (const [step, value] of o.value.reports) this.guardReport(t.number, step, value)
             outcome = o.value.outcome
           }
-          const done = this.finish(t.number, outcome)
-          progress?.tick(1, `trial ${t.number} ${done.state}`)
-          try {
-            options.onTrial?.(done)
-          } catch (error) {
-            failure ??= error
-            this.stopped = true
-          }
+          end(t.number, outcome)
         }
       }
     }

@@ -20,7 +20,7 @@ import { Tracker } from '../../lib/track/index.js'
 import { getStrategy } from '../../lib/strategy/index.js'
 import { intRange } from '../../lib/tune/index.js'
 import { walkForwardOptimize } from '../../lib/tune/walk-forward.js'
-import { ROOT, runCli, waitFor } from '../helpers.js'
+import { ROOT, runCli, sameBits, waitFor } from '../helpers.js'
 import { errorLines, freePort, killAll, startRedis, startWorker, type TestRedis, type TestWorker } from './redis.js'
 
 let redis: TestRedis
@@ -516,21 +516,3 @@ describe('bullmq executor with mtflow worker processes', () => {
     expect(await ex.run({ kind: 'exec.echo', context: { salt }, items: [7, 8, 9] })).toEqual([7, 8, 9].map((v) => ({ ok: true, value: v })))
   })
 })
-
-/** '' when every number of the two values has the same bits (NaN included); else the first path that differs. */
-function sameBits(a: unknown, b: unknown, path = 'report'): string {
-  if (typeof a === 'number' && typeof b === 'number') return Object.is(a, b) ? '' : `${path}: ${a} vs ${b}`
-  if (a instanceof Float64Array && b instanceof Float64Array) {
-    if (a.length !== b.length) return `${path}: length ${a.length} vs ${b.length}`
-    for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return `${path}[${i}]: ${a[i]} vs ${b[i]}`
-    return ''
-  }
-  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
-    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      const d = sameBits((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`)
-      if (d !== '') return d
-    }
-    return ''
-  }
-  return a === b ? '' : `${path}: ${String(a)} vs ${String(b)}`
-}

@@ -12,6 +12,7 @@ import { getStrategy } from '../../lib/strategy/index.js'
 import { gridSampler, intRange } from '../../lib/tune/index.js'
 import { walkForwardOptimize } from '../../lib/tune/walk-forward.js'
 import { LocalExecutor } from '../../lib/exec/index.js'
+import { sameBits } from '../helpers.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const spx = readBarsCsv(join(ROOT, 'data/samples/sp500-daily-2000-2020.csv'), { symbol: 'SPX', timeframe: '1d' })
@@ -91,23 +92,4 @@ describe('walkForwardOptimize', () => {
     await expect(walkForwardOptimize({ ...options, sampler: () => gridSampler(), executor })).rejects.toThrow('takes a seed, not a sampler function')
   })
 })
-
-/** '' when every number of the two reports has the same bits (NaN included); else the first path that differs. */
-function sameBits(a: unknown, b: unknown, path = 'report'): string {
-  if (typeof a === 'number' && typeof b === 'number') return Object.is(a, b) ? '' : `${path}: ${a} vs ${b}`
-  if (a instanceof Float64Array && b instanceof Float64Array) {
-    if (a.length !== b.length) return `${path}: length ${a.length} vs ${b.length}`
-    for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return `${path}[${i}]: ${a[i]} vs ${b[i]}`
-    return ''
-  }
-  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
-    const keys = new Set([...Object.keys(a), ...Object.keys(b)])
-    for (const k of keys) {
-      const d = sameBits((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`)
-      if (d !== '') return d
-    }
-    return ''
-  }
-  return a === b ? '' : `${path}: ${String(a)} vs ${String(b)}`
-}
 
