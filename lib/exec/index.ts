@@ -51,6 +51,14 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 /** A module of this folder, loaded when first needed: through require where this code runs as CommonJS
  * (the CLI's and tslab's loaders), import() where it runs as ESM. */
 function load<T>(specifier: string): Promise<T> {
-  return typeof require === 'function' ? Promise.resolve(require(specifier) as T) : (import(specifier) as Promise<T>)
+  if (typeof require === 'function') {
+    try {
+      return Promise.resolve(require(specifier) as T)
+    } catch (error) {
+      // A require that does not map .js to .ts (vitest's): import() resolves it.
+      if ((error as { code?: string }).code !== 'MODULE_NOT_FOUND') throw error
+    }
+  }
+  return import(specifier) as Promise<T>
 }
 export { moduleRef, loadModuleRef, type ModuleRef } from './module-ref.js'
