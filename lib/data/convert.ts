@@ -1,8 +1,9 @@
 // Bars ↔ the shapes notebooks and other tools use: arrays of row objects, arquero tables and Arrow
 // tables (time as a millisecond timestamp column). Conversions back check the Bars contract.
 
-import * as aq from 'arquero'
-import { Table, TimestampMillisecond, makeVector, vectorFromArray } from 'apache-arrow'
+import type * as aq from 'arquero'
+import type { Table } from 'apache-arrow'
+import { arrowApi } from './packages.js'
 import { DataError } from '../core/index.js'
 import { BAR_FIELDS, checkBars, toEpochMs, type Bars } from './bars.js'
 
@@ -52,6 +53,7 @@ export function emptyBars(id: BarsIdentity, n = 0): Bars {
 
 /** An Arrow table: time as Timestamp[ms, UTC], prices and volume as Float64. */
 export function toArrow(bars: Bars): Table {
+  const { Table, TimestampMillisecond, makeVector, vectorFromArray } = arrowApi()
   return new Table({
     time: vectorFromArray(Array.from(bars.time), new TimestampMillisecond('UTC')),
     open: makeVector(bars.open),

@@ -1,15 +1,16 @@
 // The process's embedded DuckDB (in memory; the workspace's Parquet files are the storage) and fast
 // column transfer between DuckDB and Float64Arrays.
 
-import bindings from '@duckdb/node-bindings'
-import { DuckDBDataChunk, DuckDBInstance, DOUBLE, type DuckDBConnection } from '@duckdb/node-api'
+import type bindings from '@duckdb/node-bindings'
+import type { DuckDBConnection, DuckDBDataChunk, DuckDBInstance } from '@duckdb/node-api'
+import { duckdbApi, duckdbBindings } from './packages.js'
 
 let instance: Promise<DuckDBInstance> | undefined
 let connection: Promise<DuckDBConnection> | undefined
 let writers: Promise<DuckDBConnection[]> | undefined
 
 function database(): Promise<DuckDBInstance> {
-  instance ??= DuckDBInstance.create(':memory:')
+  instance ??= duckdbApi().DuckDBInstance.create(':memory:')
   return instance
 }
 
@@ -73,7 +74,8 @@ export async function queryDoubles(conn: DuckDBConnection, sql: string, names: r
       // The vector's memory through the C API (vector_get_data): the node-api wrappers
       // (getColumnVector) build a typed vector object per chunk and column, ~3x slower at 1M rows.
       const raw = (chunk as unknown as { chunk: bindings.DataChunk }).chunk
-      const bytes = bindings.vector_get_data(bindings.data_chunk_get_vector(raw, c), chunk.rowCount * 8)
+      const native = duckdbBindings()
+      const bytes = native.vector_get_data(native.data_chunk_get_vector(raw, c), chunk.rowCount * 8)
       if (bytes.byteOffset % 8 === 0) column.set(new Float64Array(bytes.buffer, bytes.byteOffset, chunk.rowCount), offset)
       else column.set(new Float64Array(bytes.slice().buffer, 0, chunk.rowCount), offset)
       offset += chunk.rowCount
@@ -91,7 +93,8 @@ export async function appendDoubles(conn: DuckDBConnection, table: string, colum
   const n = columns[0]?.length ?? 0
   const appender = await conn.createAppender(table)
   const size = 2048
-  const chunk = DuckDBDataChunk.create(columns.map(() => DOUBLE), size)
+  const { DuckDBDataChunk: Chunk, DOUBLE } = duckdbApi()
+  const chunk = Chunk.create(columns.map(() => DOUBLE), size)
   for (let start = 0; start < n; start += size) {
     const count = Math.min(size, n - start)
     chunk.rowCount = count
