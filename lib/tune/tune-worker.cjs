@@ -2,4 +2,5 @@
 // worker's loop in tune-worker.ts.
 'use strict'
 require('tsx/cjs/api').register()
+require('../cli/alias.cjs') // `import … from 'mtflow'` in the objectives and strategies tuning loads
 require('./tune-worker.ts')
