@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
-import { ConfigError, errorMessage, sha256 } from '../core/index.js'
+import { ConfigError, errorMessage, installMtflowAlias, sha256 } from '../core/index.js'
 import { projectRoot } from './version.js'
 
 export interface ModuleRef {
@@ -111,6 +111,7 @@ function forget(load: NodeRequire, path: string): void {
 
 /** The module's exports, loaded in this thread (through its require hook). */
 export function loadModuleRef(ref: ModuleRef, what = 'module'): Record<string, unknown> {
+  installMtflowAlias()
   if (ref === null || typeof ref !== 'object' || typeof ref.file !== 'string' || typeof ref.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(ref.sha256)) throw new ConfigError(`${what}: not a module reference`)
   const files: Record<string, string> = ref.files ?? { [ref.file.split(/[\\/]/).pop()!]: ref.source }
   const root = ref.files === undefined ? dirname(ref.file) : String(ref.root)

@@ -222,7 +222,7 @@ function check(raw: unknown, what: string, draft: boolean): Omit<DeploymentConfi
     try {
       toEpochMs(f[key] as number | string, key, key === 'end')
     } catch (error) {
-      if (!(error instanceof DataError)) throw error
+      if (!(error instanceof DataError || error instanceof ConfigError)) throw error
       fail(`feed.${key}`, 'an epoch-ms number or an ISO date/time such as 2024-01-31T00:00:00Z', f[key])
     }
     feed[key] = f[key] as number | string

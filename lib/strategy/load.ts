@@ -5,7 +5,7 @@
 import { isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { existsSync, readFileSync } from 'node:fs'
-import { ConfigError, moduleDir, NotFoundError, sha256 } from '../core/index.js'
+import { ConfigError, installMtflowAlias, moduleDir, NotFoundError, sha256 } from '../core/index.js'
 import { STRATEGIES } from './builtin/index.js'
 import { bundleStrategy } from './bundle.js'
 import type { Strategy } from './types.js'
@@ -35,6 +35,7 @@ export type ModuleLoader = (absolutePath: string) => unknown
 
 /** A built-in by name, or the strategy a module file exports. */
 export async function loadStrategy(spec: string, load: ModuleLoader = (path) => import(pathToFileURL(path).href)): Promise<{ strategy: Strategy<any>; file?: string }> {
+  installMtflowAlias()
   if (!isStrategyFile(spec)) return { strategy: getStrategy(spec) }
   const file = isAbsolute(spec) ? spec : resolve(process.cwd(), spec)
   if (!existsSync(file)) throw new NotFoundError(`strategy file ${spec} does not exist`)
