@@ -91,22 +91,40 @@ export interface DateFormat {
   order: DateOrder
   /** 2: two-digit years, read as POSIX strptime %y does (69–99 → 19xx, 00–68 → 20xx). */
   yearDigits: 2 | 4
+  /** ISO 8601 basic (20220301, 20220301T0930): year first without separators (order YMD). */
+  basic?: true
 }
 
 const TIME_PART = '(?:[Tt ](\\d{1,2}):(\\d{2})(?::(\\d{2})(?:[.,](\\d{1,9}))?)?(?: ?([Zz]|UTC|[+-]\\d{2}(?::?\\d{2})?))?)?'
+/** ISO 8601 basic: T then hhmm or hhmmss, an optional fraction and offset (Z, +05, +0530, +05:30). */
+const BASIC_TIME_PART = '(?:[Tt](\\d{2})(\\d{2})(?:(\\d{2})(?:[.,](\\d{1,9}))?)?(?: ?([Zz]|UTC|[+-]\\d{2}(?::?\\d{2})?))?)?'
 /** Groups: 1–3 the date's numbers as written, 4 hour, 5 minute, 6 second, 7 fraction, 8 offset. */
 export const TIME_PATTERNS = {
   /** Year first: ISO 8601 (2022-03-01T09:30:00Z, with a space instead of T too) and 2022/03/01. */
   ymd: `^(\\d{4})[-/.](\\d{1,2})[-/.](\\d{1,2})${TIME_PART}$`,
   /** Year last: 01/03/2022, 1.3.22, 01-03-2022 — day and month in an order only a format can say. */
   xxy: `^(\\d{1,2})[-/.](\\d{1,2})[-/.](\\d{4}|\\d{2})${TIME_PART}$`,
+  /**
+   * ISO 8601 basic, year first without separators: 20220301, 20220301T0930, 20220301T093000Z (same
+   * groups as ymd). Eight bare digits also match, but timeKind calls them 'epoch' (the column decides:
+   * see TimeSummary.dateDigits) — a date-time needs its T (12 or 14 bare digits are epoch numbers in a
+   * column; parseTime reads 14 and refuses 12 that could be either, see there).
+   */
+  basic: `^(\\d{4})(\\d{2})(\\d{2})${BASIC_TIME_PART}$`,
   /** A number: epoch seconds, ms, µs or ns. */
   epoch: '^-?\\d+(?:\\.\\d+)?$',
+  /**
+   * Eight digits shaped as YYYYMMDD of 1900–2200 (19000101 … 22001231, month digits 0x/1x, day 0x–3x):
+   * a column whose numbers are all these holds dates, not epoch seconds of August–September 1970.
+   */
+  dateDigits: '^(?:19\\d\\d|2[01]\\d\\d|2200)[01]\\d[0-3]\\d$',
 } as const
 
 const YMD = new RegExp(TIME_PATTERNS.ymd)
 const XXY = new RegExp(TIME_PATTERNS.xxy)
 const EPOCH = new RegExp(TIME_PATTERNS.epoch)
+const BASIC = new RegExp(TIME_PATTERNS.basic)
+const DATE_DIGITS = new RegExp(TIME_PATTERNS.dateDigits)
 
 /** Beyond this a Date cannot hold the time (±8.64e15 ms, about ±275,000 years). */
 const MAX_EPOCH_MS = 8.64e15
@@ -125,7 +143,7 @@ export function parseDateFormat(text: string, name = 'date format'): DateFormat 
 }
 
 /** The kind of one time text: which pattern it matches, and for day/month forms which number can be a day only. */
-export type TimeKind = 'ymd' | 'xxy' | 'epoch' | 'other' | 'empty'
+export type TimeKind = 'ymd' | 'xxy' | 'basic' | 'epoch' | 'other' | 'empty'
 
 export function timeKind(text: string): TimeKind {
   const t = text.trim()
@@ -133,6 +151,7 @@ export function timeKind(text: string): TimeKind {
   if (EPOCH.test(t)) return 'epoch'
   if (YMD.test(t)) return 'ymd'
   if (XXY.test(t)) return 'xxy'
+  if (BASIC.test(t)) return 'basic'
   return 'other'
 }
 
@@ -148,10 +167,15 @@ export interface TimeSummary {
   firstOver12?: string
   secondOver12?: string
   twoDigitYear?: string
+  /**
+   * How many of the 'epoch' values are 8 digits shaped as YYYYMMDD (TIME_PATTERNS.dateDigits), and the
+   * least of them: when that is all of them, the column holds ISO 8601 basic dates, not epoch numbers.
+   */
+  dateDigits?: number
 }
 
 export function summarizeTimes(texts: Iterable<string>): TimeSummary {
-  const summary: TimeSummary = { counts: { ymd: 0, xxy: 0, epoch: 0, other: 0 }, sample: {} }
+  const summary: TimeSummary = { counts: { ymd: 0, xxy: 0, basic: 0, epoch: 0, other: 0 }, sample: {} }
   const least = (a: string | undefined, b: string) => (a === undefined || b < a ? b : a)
   for (const raw of texts) {
     const text = raw.trim()
@@ -159,6 +183,7 @@ export function summarizeTimes(texts: Iterable<string>): TimeSummary {
     if (kind === 'empty') continue
     summary.counts[kind]++
     summary.sample[kind] = least(summary.sample[kind], text)
+    if (kind === 'epoch' && DATE_DIGITS.test(text)) summary.dateDigits = (summary.dateDigits ?? 0) + 1
     if (kind === 'xxy') {
       const m = XXY.exec(text)!
       if (Number(m[1]) > 12) summary.firstOver12 = least(summary.firstOver12, text)
@@ -191,7 +216,13 @@ export function decideTimeFormat(summary: TimeSummary, options: TimeFormatOption
   const { field } = options
   const formatOption = options.formatOption ?? 'a date format'
   const given = options.dateFormat === undefined ? undefined : typeof options.dateFormat === 'string' ? parseDateFormat(options.dateFormat, formatOption) : options.dateFormat
-  const kinds = (['ymd', 'xxy', 'epoch'] as const).filter((k) => summary.counts[k] > 0)
+  // A column whose numbers are all 8-digit YYYYMMDD holds ISO 8601 basic dates (2022 as epoch
+  // seconds is 00:33:42 on 1970-01-01, 20220301 is 1970-08-23: never what a file of dates means).
+  if (summary.counts.epoch > 0 && summary.dateDigits === summary.counts.epoch) {
+    const basic = summary.sample.basic === undefined || summary.sample.epoch! < summary.sample.basic ? summary.sample.epoch! : summary.sample.basic
+    summary = { ...summary, counts: { ...summary.counts, basic: summary.counts.basic + summary.counts.epoch, epoch: 0 }, sample: { ...summary.sample, basic } }
+  }
+  const kinds = (['ymd', 'xxy', 'basic', 'epoch'] as const).filter((k) => summary.counts[k] > 0)
   if (kinds.length > 1) {
     const [a, b] = kinds.map((k) => JSON.stringify(clip(summary.sample[k]!)))
     throw new ConfigError(`${field} mixes time formats (${a} and ${b}); expected one format per column`)
@@ -202,6 +233,10 @@ export function decideTimeFormat(summary: TimeSummary, options: TimeFormatOption
   if (kind === 'ymd') {
     if (given !== undefined && given.order !== 'YMD') throw new ConfigError(`${field} holds year-first dates (${JSON.stringify(clip(summary.sample.ymd!))}) but ${formatOption} says ${formatText(given)}`)
     return { kind: 'date', format: { order: 'YMD', yearDigits: 4 } }
+  }
+  if (kind === 'basic') {
+    if (given !== undefined && given.order !== 'YMD') throw new ConfigError(`${field} holds year-first dates (${JSON.stringify(clip(summary.sample.basic!))}) but ${formatOption} says ${formatText(given)}`)
+    return { kind: 'date', format: { order: 'YMD', yearDigits: 4, basic: true } }
   }
   const sample = JSON.stringify(clip(summary.sample.xxy!))
   if (given !== undefined) {
@@ -228,7 +263,7 @@ export function decideTimeFormat(summary: TimeSummary, options: TimeFormatOption
  * real date/time (31/02, 25:00). No offset: UTC. Fractions of a millisecond are dropped (truncated).
  */
 export function parseDateWith(text: string, format: DateFormat): number {
-  const m = (format.order === 'YMD' ? YMD : XXY).exec(text.trim())
+  const m = (format.order === 'YMD' ? (format.basic === true ? BASIC : YMD) : XXY).exec(text.trim())
   if (m === null) return NaN
   const [a, b, c] = [m[1]!, m[2]!, m[3]!]
   if (format.order !== 'YMD' && c.length !== format.yearDigits) return NaN
@@ -276,13 +311,37 @@ export interface ParseTimeOptions extends TimeFormatOptions {
 
 /**
  * Epoch ms of one time given by a person: ISO 8601 (2022-03-01, 2022-03-01T09:30, …:00.5Z, ±hh:mm;
- * no offset = UTC), a year-first date 2022/03/01, a day/month date when its order is certain from the
- * value (13/01/2022) or given by `dateFormat`, or an epoch number (unit from its magnitude: s, ms, µs,
- * ns). Anything else — ambiguous, unreadable, out of range — is a one-line ConfigError naming `field`.
+ * no offset = UTC), ISO 8601 basic (20220301, 20220301T0930, 20220301T093000Z, and 14 bare digits
+ * 20220301093000), a year-first date 2022/03/01, a day/month date when its order is certain from the
+ * value (13/01/2022) or given by `dateFormat`, or an epoch number of 9 or more integer digits (unit from
+ * its magnitude: s, ms, µs, ns). Refused, as a one-line ConfigError naming `field`: a number of fewer
+ * than 9 integer digits that is no YYYYMMDD date ("2022 is not a date/time; write 2022-01-01": epoch
+ * seconds of 1970's first three years are not typed by people); 12 bare digits that read both as
+ * YYYYMMDDhhmm of 1900–2200 and as epoch ms of 1973–2001 (202203011200: write 20220301T1200 or
+ * 2022-03-01T12:00); anything ambiguous, unreadable or out of range.
  */
 export function parseTime(text: string, options: ParseTimeOptions): number {
   const { field } = options
   const value = String(text).trim()
+  if (EPOCH.test(value)) {
+    const digits = /^-?(\d*)/.exec(value)![1]!.length
+    if (/^\d{8}$/.test(value) || /^\d{14}$/.test(value)) {
+      const ms = parseDateWith(value.length === 8 ? value : `${value.slice(0, 8)}T${value.slice(8)}`, BASIC_FORMAT)
+      if (!Number.isNaN(ms) && ms >= YEAR_1900 && ms < YEAR_2201) return value.length === 8 && options.endOfDay === true ? ms + 86_400_000 - 1 : ms
+      if (value.length === 8) throw new ConfigError(`${field} ${JSON.stringify(value)} is not a date/time: 8 digits are read as YYYYMMDD (1900–2200); write an ISO date such as 2022-03-01`)
+    }
+    if (digits < 9) {
+      const write = /^\d{4}$/.test(value) ? `${value}-01-01` : 'an ISO date such as 2022-01-01'
+      throw new ConfigError(`${field} ${JSON.stringify(clip(value))} is not a date/time; write ${write}, or an epoch number of 9 or more digits`)
+    }
+    if (/^\d{12}$/.test(value)) {
+      const basic = parseDateWith(`${value.slice(0, 8)}T${value.slice(8)}`, BASIC_FORMAT)
+      if (!Number.isNaN(basic) && basic >= YEAR_1900 && basic < YEAR_2201) {
+        const iso = toIsoDate(basic).replace(/:00Z$/, '').replace(/Z$/, '')
+        throw new ConfigError(`${field} ${JSON.stringify(value)} is ambiguous (YYYYMMDDhhmm ${iso} or epoch ms ${new Date(Number(value)).toISOString()}?); write ${value.slice(0, 8)}T${value.slice(8)} or ${iso}, or the epoch in seconds`)
+      }
+    }
+  }
   const format = decideTimeFormat(summarizeTimes([value]), options)
   let ms = NaN
   if (format.kind === 'epoch') {
@@ -298,6 +357,11 @@ export function parseTime(text: string, options: ParseTimeOptions): number {
   const bareDate = !/[T ]\d/i.test(value)
   return bareDate && options.endOfDay === true ? ms + 86_400_000 - 1 : ms
 }
+
+const BASIC_FORMAT: DateFormat = { order: 'YMD', yearDigits: 4, basic: true }
+/** 1900-01-01 and 2201-01-01 in epoch ms (-25,567 and 84,371 days: daysFromCivil). */
+const YEAR_1900 = -25_567 * 86_400_000
+const YEAR_2201 = 84_371 * 86_400_000
 
 function formatText(f: DateFormat): string {
   const y = f.yearDigits === 2 ? 'YY' : 'YYYY'

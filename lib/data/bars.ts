@@ -52,8 +52,8 @@ export interface TimeRange {
 
 /** The bars with start ≤ time ≤ end (views on the same buffers, no copy). */
 export function sliceBars(bars: Bars, range: TimeRange): Bars {
-  const start = range.start === undefined ? -Infinity : toEpochMs(range.start, 'start')
-  const end = range.end === undefined ? Infinity : toEpochMs(range.end, 'end', true)
+  const start = range.start === undefined ? -Infinity : toEpochMs(range.start, 'start (--start)')
+  const end = range.end === undefined ? Infinity : toEpochMs(range.end, 'end (--end)', true)
   if (start > end) throw new DataError(`start ${String(range.start)} is after end ${String(range.end)}`)
   const from = lowerBound(bars.time, start)
   const to = lowerBound(bars.time, end + (Number.isFinite(end) ? Number.MIN_VALUE : 0), true)

@@ -315,7 +315,10 @@ export async function importFile(home: string, path: string, options: ImportOpti
   // A CSV time column DuckDB sniffs as numbers is read as epoch numbers (a later value that is not a
   // number sends the import to the text read below, where TRY_CAST makes it bad_time). Any other is
   // read as text, never as DuckDB's own date guess: parseTime's rules decide how it reads.
-  const numericTime = /INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/i.test(time.type)
+  let numericTime = /INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/i.test(time.type)
+  // Except whole numbers that are all 8 digits shaped YYYYMMDD (TIME_PATTERNS.dateDigits) in the first
+  // 10,000 rows: those are read as text, where parseTime's rules (over the whole column) read them as dates.
+  if (!parquet && numericTime && /INT/i.test(time.type)) numericTime = !(await dateDigitsColumn(path, csvArgs, time.name))
   if (!parquet && !numericTime) time.type = 'VARCHAR'
   const timeTypes = parquet || numericTime ? '' : `, types = {${sqlString(time.name)}: 'VARCHAR'}`
   const reader = (text: boolean) =>
@@ -390,6 +393,15 @@ async function epochUnit(path: string, parquet: boolean, column: { name: string;
   return epochUnitOf(Number(row?.m ?? 0), { median: Number(row?.step ?? 0), timeframeMs: stepMs })
 }
 
+/** Whether the numbers among a CSV column's first 10,000 values are all YYYYMMDD dates (TIME_PATTERNS.dateDigits). */
+async function dateDigitsColumn(path: string, csvArgs: string, name: string): Promise<boolean> {
+  const conn = await duckdb()
+  const head = `SELECT trim(${sqlIdent(name)}) AS v FROM read_csv(${sqlString(path)}, header = true${csvArgs}, all_varchar = true) LIMIT 10000`
+  const row = (await conn.runAndReadAll(`SELECT count(*) FILTER (WHERE regexp_full_match(v, ${sqlString(TIME_PATTERNS.epoch)})) AS n,
+      count(*) FILTER (WHERE regexp_full_match(v, ${sqlString(TIME_PATTERNS.dateDigits)})) AS d FROM (${head})`)).getRowObjects()[0]!
+  return Number(row.n) > 0 && Number(row.n) === Number(row.d)
+}
+
 /** SQL turning a numeric (epoch in `unit`) or timestamp column into epoch ms (DOUBLE). */
 function numericTimeExpression(column: { name: string; type: string }, unit: EpochUnit): string {
   const type = column.type.toUpperCase()
@@ -416,13 +428,18 @@ async function textTimeExpression(name: string, values: string, options: CsvOpti
   // here by timeKind. Only for day/month shapes does a second pass look at the numbers themselves.
   const shapes = (await conn.runAndReadAll(`SELECT translate(v, '0123456789', '0000000000') AS shape, count(*) AS n, min(v) AS sample
       FROM (SELECT ${v} AS v FROM ${values}) WHERE v IS NOT NULL AND v <> '' GROUP BY shape ORDER BY n DESC LIMIT 10000`)).getRowObjects()
-  const summary: TimeSummary = { counts: { ymd: 0, xxy: 0, epoch: 0, other: 0 }, sample: {} }
+  const summary: TimeSummary = { counts: { ymd: 0, xxy: 0, basic: 0, epoch: 0, other: 0 }, sample: {} }
   for (const row of shapes) {
     const kind = timeKind(String(row.shape))
     if (kind === 'empty') continue
     const sample = String(row.sample)
     summary.counts[kind] += Number(row.n)
     if (summary.sample[kind] === undefined || sample < summary.sample[kind]!) summary.sample[kind] = sample
+  }
+  if (shapes.some((row) => String(row.shape) === '00000000')) {
+    // 8-digit numbers: YYYYMMDD dates when every number of the column is one (summarizeTimes' dateDigits).
+    const row = (await conn.runAndReadAll(`SELECT count(*) AS n FROM (SELECT ${v} AS v FROM ${values}) WHERE regexp_full_match(v, ${sqlString(TIME_PATTERNS.dateDigits)})`)).getRowObjects()[0]!
+    summary.dateDigits = Number(row.n)
   }
   if (summary.counts.xxy > 0) {
     const group = (i: number) => `TRY_CAST(regexp_extract(v, ${sqlString(TIME_PATTERNS.xxy)}, ${i}) AS INTEGER)`
@@ -447,7 +464,7 @@ async function textTimeExpression(name: string, values: string, options: CsvOpti
   }
   // ISO without offset, seconds and fraction (the common case): DuckDB's own cast to TIMESTAMP (no zone:
   // read as UTC), hours ≥ 24 excluded (DuckDB reads 24:00 as the next day). Everything else: dateSql.
-  const pattern = format.format.order === 'YMD' ? TIME_PATTERNS.ymd : TIME_PATTERNS.xxy
+  const pattern = format.format.order === 'YMD' ? (format.format.basic === true ? TIME_PATTERNS.basic : TIME_PATTERNS.ymd) : TIME_PATTERNS.xxy
   const fast = format.format.order === 'YMD'
     ? `(translate(${v}, '0123456789', '0000000000') IN ('0000-00-00', '0000-00-00T00:00:00', '0000-00-00 00:00:00', '0000-00-00T00:00', '0000-00-00 00:00') AND (length(${v}) = 10 OR substr(${v}, 12, 2) < '24'))`
     : 'false'

@@ -121,8 +121,8 @@ export function resolveKey(home: string, query: BarsQuery): DatasetKey {
 /** The bars a query selects, read with DuckDB from the partitions that can hold them. */
 export async function loadBars(home: string, query: BarsQuery): Promise<Bars> {
   const key = resolveKey(home, query)
-  const start = query.start === undefined ? -Infinity : toEpochMs(query.start, 'start')
-  const end = query.end === undefined ? Infinity : toEpochMs(query.end, 'end', true)
+  const start = query.start === undefined ? -Infinity : toEpochMs(query.start, 'start (--start)')
+  const end = query.end === undefined ? Infinity : toEpochMs(query.end, 'end (--end)', true)
   // A bound outside the lake's range selects from its first or up to its last partition.
   const first = start >= LAKE_FIRST_MS && start < LAKE_END_MS ? periodOf(start, key.timeframe) : start < LAKE_FIRST_MS ? '' : '\uffff'
   const last = end >= LAKE_FIRST_MS && end < LAKE_END_MS ? periodOf(end, key.timeframe) : end < LAKE_FIRST_MS ? '' : '\uffff'

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { parseBarsCsv } from '../../lib/data/csv.js'
 import { runCli } from '../helpers.js'
 
 const DAY = 86_400_000
@@ -42,6 +43,34 @@ describe('dates and CSV files on the command line', () => {
     const ambiguous = await runCli(['indicators', 'compute', '--symbol', 'NY', '--timeframe', '1h', '--start', '01/02/2010', '--set', 'rsi:period=2', '--out', out], { env })
     expect(ambiguous.code).toBe(2)
     expect(oneLine(ambiguous.stderr)).toEqual(['mtflow: --start "01/02/2010" is ambiguous (day/month or month/day?); give a date format DD/MM/YYYY or MM/DD/YYYY, or write dates as ISO 8601 (YYYY-MM-DD)'])
+  })
+
+  it('reads YYYYMMDD files and --start 20220220 as dates, and refuses --start 2022 (review 24, findings 1 and 4)', async () => {
+    const h = home()
+    // 60 daily bars from 2022-01-01 (18,993 days) written as ISO 8601 basic dates: 20220101 … 20220301.
+    const rows = Array.from({ length: 60 }, (_, i) => `${new Date((18_993 + i) * DAY).toISOString().slice(0, 10).replace(/-/g, '')},${100 + i},${102 + i},${99 + i},${101 + i},10`)
+    expect(rows[59]!.startsWith('20220301,')).toBe(true)
+    const text = `date,open,high,low,close,volume\n${rows.join('\n')}\n`
+    // In-process reader: bars of 2022, not of 1970-08-23 (20,220,101 s).
+    const bars = parseBarsCsv(text, { symbol: 'B', timeframe: '1d' })
+    expect([bars.time[0], bars.time[59]]).toEqual([18_993 * DAY, 19_052 * DAY])
+    const file = write(h, 'basic.csv', text)
+    const env = { ...NEW_YORK, MTFLOW_HOME: h }
+    const imported = await runCli(['import', file, '--symbol', 'B', '--timeframe', '1d', '--json'], { env })
+    expect(imported.code, imported.stderr).toBe(0)
+    expect(JSON.parse(imported.stdout)).toMatchObject({ input: 60, accepted: 60, partitions: ['2022'] })
+    const listed = JSON.parse((await runCli(['data', 'list', '--json'], { env })).stdout)
+    expect(listed[0]).toMatchObject({ symbol: 'B', first: '2022-01-01', last: '2022-03-01', rows: 60 })
+    const run = await runCli(['backtest', '--strategy', 'sma-cross', '--symbol', 'B', '--start', '20220220', '--json'], { env })
+    expect(run.code, run.stderr).toBe(0)
+    // 2022-02-20 = 18,993 + 31 + 19 = 19,043 days: 10 bars through 2022-03-01 (before: all 60, from 1970).
+    expect(JSON.parse(run.stdout)).toMatchObject({ start: new Date(19_043 * DAY).toISOString(), bars: 10 })
+    const year = await runCli(['backtest', '--strategy', 'sma-cross', '--symbol', 'B', '--start', '2022', '--json'], { env })
+    expect(year.code).toBe(2)
+    expect(oneLine(year.stderr)).toEqual(['mtflow: start (--start) "2022" is not a date/time; write 2022-01-01, or an epoch number of 9 or more digits'])
+    const badDay = await runCli(['backtest', '--strategy', 'sma-cross', '--symbol', 'B', '--start', '2020-02-30', '--json'], { env })
+    expect(badDay.code).toBe(2)
+    expect(oneLine(badDay.stderr)).toEqual(['mtflow: start (--start) "2020-02-30" is not an ISO date or time (expected e.g. 2020-01-31 or 2020-01-31T12:00:00Z), nor an epoch number; no offset means UTC'])
   })
 
   it('imports 01/03/2022 only with --date-format, and reads a semicolon file with decimal commas', async () => {

@@ -88,6 +88,38 @@ describe('parseTime', () => {
     expect(parseTime('1704067200.5', f)).toBe(1_704_067_200_500)
   })
 
+  it('reads ISO 8601 basic (20220301) as a date, and refuses short numbers instead of reading 1970 (review 24, finding 1)', () => {
+    // 2022-03-01 = 2022-01-01 (18,993 days) + 31 + 28 = 19,052 days = 1,646,092,800,000 ms.
+    const MAR_1_2022 = 1_646_092_800_000
+    expect(parseTime('20220301', f)).toBe(MAR_1_2022)
+    expect(parseTime('20220301', { ...f, endOfDay: true })).toBe(MAR_1_2022 + DAY - 1)
+    expect(parseTime('20220301T0930', f)).toBe(MAR_1_2022 + 9.5 * 3_600_000)
+    expect(parseTime('20220301T093015Z', f)).toBe(MAR_1_2022 + 9.5 * 3_600_000 + 15_000)
+    expect(parseTime('20220301T0930+0100', f)).toBe(MAR_1_2022 + 8.5 * 3_600_000)
+    expect(parseTime('20220301093000', f)).toBe(MAR_1_2022 + 9.5 * 3_600_000)
+    // Before: 2022 s = 1970-01-01T00:33:42Z, 20220301 s = 1970-08-23.
+    expect(() => parseTime('2022', f)).toThrow('--start "2022" is not a date/time; write 2022-01-01, or an epoch number of 9 or more digits')
+    expect(() => parseTime('0', f)).toThrow('--start "0" is not a date/time; write an ISO date such as 2022-01-01')
+    expect(() => parseTime('12345678', f)).toThrow('--start "12345678" is not a date/time: 8 digits are read as YYYYMMDD')
+    expect(() => parseTime('20220230', f)).toThrow('--start "20220230" is not a date/time')
+    // 12 digits: YYYYMMDDhhmm 2022-03-01 12:00, or epoch ms 1976-05-29T…: refused, both named.
+    expect(() => parseTime('202203011200', f)).toThrow('--start "202203011200" is ambiguous (YYYYMMDDhhmm 2022-03-01T12:00 or epoch ms 1976-05-29T')
+    // Epoch numbers of 9+ digits that are no YYYYMMDD[hhmm[ss]] read as before: 946,684,800,000 ms = 2000-01-01 (10,957 days).
+    expect(parseTime('946684800000', f)).toBe(10_957 * DAY)
+    expect(parseTime('946684800', f)).toBe(10_957 * DAY)
+  })
+
+  it('reads a column of 8-digit YYYYMMDD values as dates, other numbers as epochs (review 24, finding 1)', () => {
+    const field = 'daily.csv column date'
+    expect(decideTimeFormat(summarizeTimes(['20220301', '20220302', '19991231']), { field })).toEqual({ kind: 'date', format: { order: 'YMD', yearDigits: 4, basic: true } })
+    expect(decideTimeFormat(summarizeTimes(['20220301T0930', '20220301T1030']), { field })).toEqual({ kind: 'date', format: { order: 'YMD', yearDigits: 4, basic: true } })
+    // Epoch seconds of 1970 (one below 19000101, one not shaped YYYYMMDD) stay epoch numbers.
+    expect(decideTimeFormat(summarizeTimes(['0', '60', '120']), { field })).toEqual({ kind: 'epoch' })
+    expect(decideTimeFormat(summarizeTimes(['20220301', '20229999']), { field })).toEqual({ kind: 'epoch' })
+    expect(() => decideTimeFormat(summarizeTimes(['20220301', '2022-03-02']), { field })).toThrow('daily.csv column date mixes time formats ("2022-03-02" and "20220301")')
+    expect(() => decideTimeFormat(summarizeTimes(['20220301']), { field, dateFormat: 'DD/MM/YYYY' })).toThrow('holds year-first dates ("20220301") but a date format says DD/MM/YYYY')
+  })
+
   it('refuses hostile text with one short line', () => {
     for (const text of ['9'.repeat(400), 'x'.repeat(10_000), '2022-01-01\u0000', '2022-13-01', '2022-01-01T24:00', '2022-01-01T10:00+25:00', '', 'yesterday']) {
       let message = ''
