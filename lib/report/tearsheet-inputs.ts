@@ -4,7 +4,7 @@
 // and the server's /runs/:id/tearsheet, so both read a run the same way. Bad input is a DataError naming
 // the file, the line and what was expected.
 
-import { DataError, NotFoundError, Progress, splitCsvLine, timeframeMs, type ProgressSink } from '../core/index.js'
+import { DataError, NotFoundError, parseTime as parseTimeText, Progress, splitCsvLine, timeframeMs, type ProgressSink } from '../core/index.js'
 import type { Tracker } from '../track/index.js'
 import { readRunTable, runTableArtifact, type RunTable } from '../track/run-tables.js'
 import type { TradeColumns } from './tearsheet.js'
@@ -194,12 +194,18 @@ function columnOf(table: CsvTable, name: string, expected: string): number {
   return at
 }
 
-/** Epoch ms from ISO 8601 text (a bare date is UTC midnight) or an epoch-milliseconds number. */
+/**
+ * Epoch ms of one time cell, by the library's one parser (parseTime: ISO 8601 with no offset = UTC
+ * whatever the machine's zone, a bare date is UTC midnight; epoch numbers in s, ms, µs or ns by their
+ * magnitude). Not Date.parse, which reads "2024-01-31 09:30" in the machine's zone.
+ */
 function parseTime(text: string, where: string): number {
   const t = text.trim()
-  const ms = /^-?\d+(\.\d+)?$/.test(t) ? Number(t) : /^\d{4}-\d{2}-\d{2}/.test(t) ? Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(t) ? `${t}T00:00:00Z` : t) : NaN
-  if (!Number.isFinite(ms)) throw new DataError(`${where}: ${JSON.stringify(t.slice(0, 40))} is not a time; expected ISO 8601 (2024-01-31T00:00:00Z) or epoch milliseconds`)
-  return ms
+  try {
+    return parseTimeText(t, { field: where })
+  } catch (cause) {
+    throw new DataError(`${where}: ${JSON.stringify(t.slice(0, 40))} is not a time; expected ISO 8601 (2024-01-31T00:00:00Z; no offset means UTC) or an epoch number (s or ms)`, { cause })
+  }
 }
 
 function parseNumber(text: string, where: string): number {

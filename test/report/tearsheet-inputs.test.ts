@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { DataError, NotFoundError } from '../../lib/core/index.js'
-import { loadRunTearsheet, readTradesCsv } from '../../lib/report/index.js'
+import { loadRunTearsheet, readEquityCsv, readTradesCsv } from '../../lib/report/index.js'
 import { Tracker } from '../../lib/track/index.js'
 
 const home = mkdtempSync(join(tmpdir(), 'mtflow-tearsheet-inputs-'))
@@ -45,5 +45,23 @@ describe('loadRunTearsheet', () => {
     expect(() => loadRunTearsheet(tracker, bad)).toThrow(DataError)
     expect(() => loadRunTearsheet(tracker, bad)).toThrow(`equity.csv of run ${bad} line 3: equity -5 must be > 0`)
     expect(() => readTradesCsv('symbol,pnl\nX,1\n', 'trades.csv')).toThrow(/^trades\.csv has no entryTime column; expected the columns of a backtest trades\.csv/)
+  })
+})
+
+describe('times of equity.csv and trades.csv (review 24, finding 2)', () => {
+  it('reads times without an offset as UTC whatever TZ says, and epoch seconds as seconds', () => {
+    const zone = process.env.TZ
+    process.env.TZ = 'America/New_York'
+    try {
+      // 2024-01-02 is 19,724 days after 1970-01-01: 1,704,153,600 s; 09:30 adds 34,200 s.
+      const { time } = readEquityCsv('time,equity\n2024-01-02 09:30,100\n2024-01-02T10:30,101\n1704195000,102\n', 'equity.csv')
+      expect(Array.from(time)).toEqual([1_704_187_800_000, 1_704_191_400_000, 1_704_195_000_000])
+      const trades = readTradesCsv('symbol,entryTime,exitTime,pnl\nX,2024-01-02 09:30,1704195000000,5\n', 'trades.csv')
+      expect([trades.entryTime[0], trades.exitTime[0]]).toEqual([1_704_187_800_000, 1_704_195_000_000])
+      expect(() => readEquityCsv('time,equity\n2024-01-02,100\n2022,101\n', 'e.csv')).toThrow('e.csv line 3 time: "2022" is not a time; expected ISO 8601')
+    } finally {
+      if (zone === undefined) delete process.env.TZ
+      else process.env.TZ = zone
+    }
   })
 })
