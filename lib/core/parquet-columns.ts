@@ -613,7 +613,7 @@ function readColumns(bytes: Uint8Array, label: string): Record<string, ParquetCo
   const schema = structs(meta.get(2))
   if (schema.length < 2 || num(schema[0]!.get(5)) !== schema.length - 1) throw fail('expected a flat table (a schema of columns without nesting)')
   const rows = num(meta.get(3))
-  if (!(Number.isInteger(rows) && rows >= 0 && rows <= n * 8)) throw fail(`bad row count ${rows}`)
+  if (!(Number.isInteger(rows) && rows >= 0)) throw fail(`bad row count ${rows}`)
   const specs = schema.slice(1).map((element) => {
     const name = text(element.get(4))
     if (element.has(5)) throw fail(`column ${name} is nested; expected plain columns`)
@@ -628,26 +628,46 @@ function readColumns(bytes: Uint8Array, label: string): Record<string, ParquetCo
     if (kind === undefined) throw fail(`column ${name} has a type this reader does not handle (physical ${type}, converted ${converted}); expected DOUBLE, TIMESTAMP, UTF8 or BOOLEAN`)
     return { name, kind, optional: repetition === OPTIONAL }
   })
-  const out: Record<string, ParquetColumn> = {}
-  const targets = specs.map((s): unknown[] | Float64Array => (s.kind === 'double' || s.kind === 'millis' || s.kind === 'micros' ? new Float64Array(rows).fill(NaN) : new Array(rows).fill(s.kind === 'text' ? '' : false)))
-  specs.forEach((s, c) => {
-    if (s.name in out) throw fail(`column ${s.name} appears twice`)
-    out[s.name] = targets[c] as ParquetColumn
-  })
-  let row = 0
-  for (const group of structs(meta.get(4))) {
+  const seen = new Set<string>()
+  for (const s of specs) {
+    if (seen.has(s.name)) throw fail(`column ${s.name} appears twice`)
+    seen.add(s.name)
+  }
+  // Nothing is allocated before the footer's claims are checked against the bytes there are: the cells
+  // (rows × columns), then every row group and column chunk (its pages inside the file's data).
+  if (rows * specs.length > maxCells(n)) throw fail(`${rows} rows × ${specs.length} column${specs.length === 1 ? '' : 's'} is more than a ${n}-byte file can hold`)
+  const dataEnd = n - 8 - footerLength
+  const groups = structs(meta.get(4)).map((group) => {
     const groupRows = num(group.get(3))
     const chunks = structs(group.get(1))
-    if (!(Number.isInteger(groupRows) && groupRows >= 0 && row + groupRows <= rows) || chunks.length !== specs.length) throw fail('a row group does not match the schema')
-    chunks.forEach((chunk, c) => {
-      const column = struct(chunk.get(3))
+    if (!(Number.isInteger(groupRows) && groupRows >= 0) || chunks.length !== specs.length) throw fail('a row group does not match the schema')
+    return {
+      rows: groupRows,
+      chunks: chunks.map((chunk, c) => {
+        const column = struct(chunk.get(3))
+        const spec = specs[c]!
+        if (column === undefined || chunk.has(1)) throw fail(`column ${spec.name}: its metadata is elsewhere; expected a self-contained file`)
+        if (num(column.get(4)) !== UNCOMPRESSED) throw fail(`column ${spec.name} is compressed; expected uncompressed pages`)
+        if (num(column.get(5)) !== groupRows) throw fail(`column ${spec.name} has ${num(column.get(5))} values in a row group of ${groupRows}`)
+        const start = column.has(11) ? Math.min(num(column.get(11)), num(column.get(9))) : num(column.get(9))
+        const size = num(column.get(7))
+        if (!(Number.isInteger(start) && Number.isInteger(size) && start >= 4 && size >= 0 && start + size <= dataEnd)) throw fail(`column ${spec.name}: a chunk of ${size} bytes at ${start} outside the file's ${dataEnd - 4} bytes of pages`)
+        return { start, end: start + size }
+      }),
+    }
+  })
+  const total = groups.reduce((sum, g) => sum + g.rows, 0)
+  if (total !== rows) throw fail(`row groups hold ${total} rows, the footer says ${rows}`)
+  const out: Record<string, ParquetColumn> = {}
+  const targets = specs.map((s): unknown[] | Float64Array => (s.kind === 'double' || s.kind === 'millis' || s.kind === 'micros' ? new Float64Array(rows).fill(NaN) : new Array(rows).fill(s.kind === 'text' ? '' : false)))
+  specs.forEach((s, c) => (out[s.name] = targets[c] as ParquetColumn))
+  let row = 0
+  for (const group of groups) {
+    group.chunks.forEach((chunk, c) => {
       const spec = specs[c]!
-      if (column === undefined || chunk.has(1)) throw fail(`column ${spec.name}: its metadata is elsewhere; expected a self-contained file`)
-      if (num(column.get(4)) !== UNCOMPRESSED) throw fail(`column ${spec.name} is compressed; expected uncompressed pages`)
-      if (num(column.get(5)) !== groupRows) throw fail(`column ${spec.name} has ${num(column.get(5))} values in a row group of ${groupRows}`)
-      readChunk(bytes, column.has(11) ? Math.min(num(column.get(11)), num(column.get(9))) : num(column.get(9)), groupRows, spec, targets[c]!, row, (why) => fail(`column ${spec.name}: ${why}`))
+      readChunk(bytes, chunk.start, chunk.end, group.rows, spec, targets[c]!, row, (why) => fail(`column ${spec.name}: ${why}`))
     })
-    row += groupRows
+    row += group.rows
   }
   if (row !== rows) throw fail(`row groups hold ${row} rows, the footer says ${rows}`)
   return out
@@ -657,15 +677,14 @@ function startsWithMagic(bytes: Uint8Array, at: number): boolean {
   return bytes[at] === 0x50 && bytes[at + 1] === 0x41 && bytes[at + 2] === 0x52 && bytes[at + 3] === 0x31
 }
 
-function readChunk(bytes: Uint8Array, start: number, rows: number, spec: { kind: string; optional: boolean }, target: unknown[] | Float64Array, offset: number, fail: (why: string) => DataError): void {
-  const end = bytes.length - 8
+function readChunk(bytes: Uint8Array, start: number, end: number, rows: number, spec: { kind: string; optional: boolean }, target: unknown[] | Float64Array, offset: number, fail: (why: string) => DataError): void {
   let pos = start
   let done = 0
   let dictionary: string[] | undefined
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
   const numeric = spec.kind === 'double' || spec.kind === 'millis' || spec.kind === 'micros'
   while (done < rows) {
-    if (!(Number.isInteger(pos) && pos >= 4 && pos < end)) throw fail(`a page offset ${pos} outside the file`)
+    if (!(Number.isInteger(pos) && pos >= 4 && pos < end)) throw fail(`a page offset ${pos} outside its chunk`)
     const reader = new ThriftReader(bytes, pos, end)
     let header: Thrift
     try {
@@ -676,7 +695,7 @@ function readChunk(bytes: Uint8Array, start: number, rows: number, spec: { kind:
     const size = num(header.get(3))
     const body = reader.pos
     const pageEnd = body + size
-    if (!(size >= 0 && pageEnd <= end) || num(header.get(2)) !== size) throw fail('a page runs past the end of the file')
+    if (!(size >= 0 && pageEnd <= end) || num(header.get(2)) !== size) throw fail('a page runs past the end of its chunk')
     pos = pageEnd
     const type = num(header.get(1))
     if (type === DICTIONARY_PAGE) {
@@ -812,6 +831,17 @@ function deltaDecode(bytes: Uint8Array, from: number, to: number, count: number,
   return out
 }
 
+/**
+ * The most cells (rows × columns) a file of `n` bytes may claim: what the writer puts in the fewest
+ * bytes is a column of NULLs or of one text value (one run per page of 2^20 rows, ~30 bytes a page, plus
+ * its chunk's metadata) or a regular time grid (~5 bytes per 128 rows). 2^22 cells and 512 per byte of
+ * the file keep every table of a run (a time column and a handful of such columns beside numbers) while a
+ * file of a few bytes can no longer ask for gigabytes: its output is at most 32 MB + 4 KB per byte.
+ */
+function maxCells(n: number): number {
+  return 2 ** 22 + 512 * n
+}
+
 /** `count` values of the RLE / bit-packed hybrid at `width` bits (definition levels at 1 bit, dictionary indexes). */
 function hybrid(bytes: Uint8Array, from: number, to: number, count: number, width: number, fail: (why: string) => DataError): Uint32Array {
   const out = new Uint32Array(count)
@@ -828,20 +858,33 @@ function hybrid(bytes: Uint8Array, from: number, to: number, count: number, widt
         out.fill(value, i, Math.min(count, i + header / 2))
         i += header / 2
       } else {
-        const values = ((header - 1) / 2) * 8
+        // A bit-packed run: groups of 8 values in `width` bytes each, all present in the page; of its values only
+        // those the page still needs are decoded (writers pad runs past the page's values: DuckDB by whole
+        // groups; a hostile run at width 0 claims 2^55 values in no bytes).
+        const groups = (header - 1) / 2
+        const values = groups * 8
         if (values === 0) throw new Error('an empty bit-packed run')
-        let acc = 0
-        let bits = 0
-        for (let j = 0; j < values; j++) {
-          while (bits < width) {
-            acc += reader.byte() * 2 ** bits
-            bits += 8
+        const length = groups * width
+        if (reader.pos + length > to) throw new Error(`a bit-packed run of ${values} values in ${length} bytes, ${to - reader.pos} left`)
+        const take = Math.min(values, count - i)
+        if (width > 0) {
+          let pos = reader.pos
+          let acc = 0
+          let bits = 0
+          const scale = 2 ** width
+          for (let j = 0; j < take; j++) {
+            while (bits < width) {
+              acc += bytes[pos++]! * 2 ** bits
+              bits += 8
+            }
+            const low = acc % scale
+            acc = (acc - low) / scale
+            bits -= width
+            out[i + j] = low
           }
-          const low = width === 0 ? 0 : acc % 2 ** width
-          acc = (acc - low) / 2 ** width
-          bits -= width
-          if (i < count) out[i++] = low
         }
+        i += take
+        reader.pos += length
       }
     }
   } catch (error) {
