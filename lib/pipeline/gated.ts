@@ -7,7 +7,7 @@
 
 import { ConfigError, NotFoundError, Progress, type ProgressSink } from '../core/index.js'
 import { backtest, backtestLineage, columnsCsv, flatMetrics, logBacktest, type BacktestResult, type FillModel } from '../backtest/index.js'
-import { resolveKey, sliceBars, tableParquet, type Bars, type TableColumn } from '../data/index.js'
+import { resolveKey, sliceBars, tableParquet, toEpochMs, type Bars, type TableColumn } from '../data/index.js'
 import { getStrategy, resolveParams, type Context, type OrderOptions, type OrderView, type Sizing, type Strategy } from '../strategy/index.js'
 import { openRegistry, openTracker } from '../track/index.js'
 import type { Executor } from '../exec/index.js'
@@ -310,7 +310,8 @@ async function plan(home: string, options: GatedBacktestOptions, prepared?: Prep
   const trainedThrough = prepared.lineage.trainedThrough
   const after = p.time.findIndex((t, i) => i >= first && t > trainedThrough)
   const start = options.start ?? new Date(p.time[after >= 0 ? after : first]!).toISOString()
-  const startMs = typeof start === 'number' ? start : Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(start) || !start.includes('T') ? start : `${start}Z`)
+  // The same parser as sliceBars below (no offset = UTC, epoch numbers by magnitude), so the tag and the bars agree.
+  const startMs = toEpochMs(start, 'start (--start)')
   const inSample = !(startMs > trainedThrough)
   for (const symbol of p.symbols) {
     if (sliceBars(prepared.bars[symbol]!, { start, ...(options.end === undefined ? {} : { end: options.end }) }).time.length === 0) {

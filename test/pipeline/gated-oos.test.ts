@@ -46,4 +46,23 @@ describe('gated backtests and the training window', () => {
     const open = await selectRuns(home, { rules: { metric: 'sharpe', guardrails: false, topK: 5 }, models: true, dryRun: true })
     expect(open.verdicts.find((v) => v.runId === ins.runId)!.passed).toBe(true)
   }, 120_000)
+
+  it('reads --start as sliceBars does: no offset is UTC whatever TZ says, epoch seconds, and 2024 refused (review 24, finding 2)', async () => {
+    const zone = process.env.TZ
+    process.env.TZ = 'America/New_York'
+    try {
+      // 2024-03-15 22:00 UTC is before the training's end (23:00): in sample. Date.parse read it in New York (02:00 UTC on the 16th).
+      const ins = await gatedBacktest(home, { ref: model, probaThreshold: 0.5, start: '2024-03-15 22:00' })
+      expect(ins.inSample).toBe(true)
+      expect(ins.result.time[0]!).toBe(Date.parse('2024-03-15T22:00:00Z'))
+      // 1,710,547,200 s = 2024-03-16T00:00Z (19,798 days): after the training. Date.parse gave NaN, tagged in sample.
+      const oos = await gatedBacktest(home, { ref: model, probaThreshold: 0.5, start: '1710547200' })
+      expect(oos.inSample).toBe(false)
+      expect(oos.result.time[0]!).toBe(1_710_547_200_000)
+      await expect(gatedBacktest(home, { ref: model, probaThreshold: 0.5, start: '2024' })).rejects.toThrow('start (--start) "2024" is not a date/time; write 2024-01-01')
+    } finally {
+      if (zone === undefined) delete process.env.TZ
+      else process.env.TZ = zone
+    }
+  }, 120_000)
 })
