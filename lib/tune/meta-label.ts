@@ -3,7 +3,7 @@
 // each new one (filter) or how much of it (size). The evaluation trains on entries that closed before a
 // cut-off and compares the strategy with and without the model after it — out of sample, side by side.
 
-import { ConfigError } from '../core/index.js'
+import { ConfigError, parseTime } from '../core/index.js'
 import { backtest, type BacktestOptions, type BacktestResult } from '../backtest/index.js'
 import { accuracy, precision, rocAuc, type Labeled, type Model } from '../ml/index.js'
 import { normalCdf, performanceMetrics } from '../stats/index.js'
@@ -290,9 +290,14 @@ export async function metaLabelEvaluation(o: MetaLabelOptions): Promise<MetaLabe
 
 function splitOf(split: number | string, entries: EntryRecord[]): number {
   if (typeof split === 'string') {
-    const t = Date.parse(split)
-    if (Number.isNaN(t)) throw new ConfigError(`split must be a date, epoch ms or a fraction in (0, 1) (received ${JSON.stringify(split)})`)
-    return t
+    // A fraction as text ("0.7"), else a time by the one parser (parseTime: no offset = UTC whatever the
+    // machine's zone, epoch numbers by magnitude); Date.parse read "2012-01-01 00:00" in the machine's zone.
+    if (/^\s*0?\.\d+\s*$/.test(split)) return splitOf(Number(split), entries)
+    try {
+      return parseTime(split, { field: 'split' })
+    } catch (cause) {
+      throw new ConfigError(`${(cause as Error).message}; or a fraction of the entries in (0, 1)`, { cause })
+    }
   }
   if (split > 0 && split < 1) return entries[Math.min(entries.length - 1, Math.floor(split * entries.length))]!.time
   if (Number.isFinite(split) && split > 1e11) return split

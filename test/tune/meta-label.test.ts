@@ -97,4 +97,20 @@ describe('meta-labels', () => {
     expect(report.train.entries).toBe(entries.filter((e) => e.exitTime < split).length)
     expect(plain.entryTime.length).toBeGreaterThan(report.test.entries)
   })
+
+  it('reads a split given as text with parseTime: no offset is UTC whatever TZ says (review 24, finding 2)', async () => {
+    const zone = process.env.TZ
+    process.env.TZ = 'America/New_York'
+    try {
+      const options = { ...base, strategy: smaCross, features: (ctx: { time: number }) => ({ d: (ctx.time / 86_400_000) % 7 }), model: () => new DecisionTreeClassifier({ maxDepth: 2 }) }
+      // 2012-01-01 is 15,340 days after 1970-01-01 (42 × 365 + 10 leap days): 1,325,376,000,000 ms.
+      // Date.parse read "2012-01-01 00:00" in New York, 5 h later.
+      expect((await metaLabelEvaluation({ ...options, split: '2012-01-01 00:00' })).splitTime).toBe(1_325_376_000_000)
+      expect((await metaLabelEvaluation({ ...options, split: '1325376000' })).splitTime).toBe(1_325_376_000_000)
+      await expect(metaLabelEvaluation({ ...options, split: '2012' })).rejects.toThrow('split "2012" is not a date/time; write 2012-01-01, or an epoch number of 9 or more digits; or a fraction of the entries in (0, 1)')
+    } finally {
+      if (zone === undefined) delete process.env.TZ
+      else process.env.TZ = zone
+    }
+  })
 })
