@@ -43,6 +43,19 @@ describe('ccxt ingest', () => {
     expect(standin.requests.some((r) => r.startsWith('/api/v3/klines'))).toBe(true)
   })
 
+  it('--until a bare date takes that whole day, as --end does (review 24, finding 3)', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'mtflow-ccxt-until-'))
+    standin.setNow(NOW)
+    // 2024-01-01 00:00 … 2024-01-02 23:00: 48 candles (before: 25, through the 2nd's 00:00 candle).
+    const [day] = await ingestCcxt(home, { ...base(), symbols: ['BTC/USDT'], until: '2024-01-02' })
+    expect(day).toMatchObject({ accepted: 48, added: 48 })
+    const bars = await loadBars(home, { symbol: 'BTC/USDT', timeframe: '1h', source: 'binance' })
+    expect([bars.time[0], bars.time[47]]).toEqual([Date.UTC(2024, 0, 1), Date.UTC(2024, 0, 2, 23)])
+    // A time stays exact: through 2024-01-03 05:00, 6 more.
+    const [time] = await ingestCcxt(home, { ...base(), symbols: ['BTC/USDT'], until: '2024-01-03T05:00' })
+    expect(time).toMatchObject({ added: 6 })
+  })
+
   it('resumes from what the lake holds and fetches only newer candles; no new candles changes nothing', async () => {
     const home = mkdtempSync(join(tmpdir(), 'mtflow-ccxt-resume-'))
     standin.setNow(NOW)

@@ -16,7 +16,7 @@ export interface CcxtIngestOptions {
   timeframe: string
   /** First candle wanted (epoch ms or ISO). */
   since: number | string
-  /** Last candle wanted, inclusive (default: the newest closed one). */
+  /** Last candle wanted, inclusive (default: the newest closed one); a bare date (2024-01-31) covers its whole day. */
   until?: number | string
   /** Replace the origin (scheme, host, port) of every REST URL of the exchange: proxies, test stand-ins. */
   apiUrl?: string
@@ -110,7 +110,8 @@ export function replaceOrigins(exchange: Exchange, apiUrl: string): void {
 export async function ingestCcxt(home: string, options: CcxtIngestOptions): Promise<CcxtSymbolReport[]> {
   const step = timeframeMs(options.timeframe)
   const since = toEpochMs(options.since, '--since')
-  const until = options.until === undefined ? Infinity : toEpochMs(options.until, '--until')
+  // A bare date covers its whole day, as --end does: --until 2024-01-31 includes that day's last candle.
+  const until = options.until === undefined ? Infinity : toEpochMs(options.until, '--until', true)
   if (options.symbols.length === 0) throw new ConfigError('no symbols given; expected e.g. --symbols BTC/USDT,ETH/USDT')
   const exchange = createExchange(options.exchange, options.apiUrl, options.timeoutMs, options.sandbox === true)
   let retried: Record<string, number> = {}
