@@ -3,7 +3,7 @@
 // by name, and one time format per column (parseTime's rules: no offset = UTC, day/month order never guessed).
 
 import { readFileSync } from 'node:fs'
-import { clip, ConfigError, splitCsvLine, DataError, decideTimeFormat, epochToMs, epochUnitOf, parseDateFormat, parseDateWith, summarizeTimes, timeframeMs, type TimeFormat } from '../core/index.js'
+import { clip, ConfigError, splitCsvLine, DataError, decideTimeFormat, epochToMs, epochUnitOf, parseDateFormat, parseDateWith, summarizeTimes, timeframeAnchor, timeframeMs, type TimeFormat } from '../core/index.js'
 import { checkBars, type Bars } from './bars.js'
 import { emptyBars } from './convert.js'
 
@@ -49,16 +49,40 @@ export function columnName(cell: string): string {
   return cell.trim().replace(/^"(.*)"$/, '$1').trim().toLowerCase()
 }
 
-/** Indexes of the bar columns in a header (names in any case); volume may be missing (-1). */
-export function barColumns(header: readonly string[], label: string): { time: number; open: number; high: number; low: number; close: number; volume: number } {
+/** A time of day (MetaTrader's Time column beside its Date): 09:00, 9:00:00, 09:00:00.250. */
+const CLOCK = /^\d{1,2}:\d{2}(:\d{2}(\.\d{1,9})?)?$/
+
+/**
+ * Indexes of the bar columns in a header (names in any case); volume may be missing (-1). A column
+ * named date beside one named time whose cells in `sample` (data rows, split) are all times of day
+ * (MetaTrader's Date,Time) is read as one instant: `time` is the date column, `clock` the time column
+ * (else -1).
+ */
+export function barColumns(header: readonly string[], label: string, sample: readonly (readonly string[])[] = []): { time: number; clock: number; open: number; high: number; low: number; close: number; volume: number } {
   const names = header.map(columnName)
   const at = (list: readonly string[]) => names.findIndex((n) => list.includes(n))
-  const cols = { time: at(TIME_COLUMN_NAMES), open: at(NAMES.open), high: at(NAMES.high), low: at(NAMES.low), close: at(NAMES.close), volume: at(NAMES.volume) }
+  const cols = { time: at(TIME_COLUMN_NAMES), clock: -1, open: at(NAMES.open), high: at(NAMES.high), low: at(NAMES.low), close: at(NAMES.close), volume: at(NAMES.volume) }
   const missing = (['time', 'open', 'high', 'low', 'close'] as const).filter((k) => cols[k] < 0).map((k) => (k === 'time' ? 'date/time' : k))
   if (missing.length > 0) {
     throw new ConfigError(`${label}: no column for ${missing.join(', ')} (columns: ${clip(header.join(', '), 200)}); expected columns date/time/timestamp/datetime, open, high, low, close and optionally volume`)
   }
+  const date = names.indexOf('date')
+  const clock = names.indexOf('time')
+  if (date >= 0 && clock >= 0) {
+    const cells = sample.map((cells) => (cells[clock] ?? '').trim()).filter((c) => c !== '')
+    if (cells.length > 0 && cells.every((c) => CLOCK.test(c))) {
+      cols.time = date
+      cols.clock = clock
+    }
+  }
   return cols
+}
+
+/** A date and a time of day as one time text (empty when either is: such a row's time does not read). */
+export function joinDateClock(date: string, clock: string): string {
+  const d = date.trim()
+  const c = clock.trim()
+  return d === '' || c === '' ? '' : `${d} ${c}`
 }
 
 /** Cells of one line (double quotes around a cell allowed, "" inside one for a quote). */
@@ -70,10 +94,34 @@ const COMMA_NUMBER = /^\s*[+-]?\d+,\d+\s*$/
 const POINT_NUMBER = /^\s*[+-]?\d+\.\d+\s*$/
 
 /**
+ * The numbers both readers accept (the import runs the same patterns in DuckDB), by decimal mark:
+ * `plain`, digits with at most one decimal mark and an optional exponent; `grouped`, thousands
+ * grouped by the other mark (1,234,567.5 or 1.234.567,5), whose separators are dropped. Nothing else
+ * reads: 1_000, inf, nan, 0x10, and under a decimal comma any other point (1.5).
+ */
+export const NUMBER_PATTERNS = {
+  '.': { plain: '^[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?$', grouped: '^[+-]?[0-9]{1,3}(,[0-9]{3})+(\\.[0-9]+)?$', group: ',' },
+  ',': { plain: '^[+-]?([0-9]+,?[0-9]*|,[0-9]+)([eE][+-]?[0-9]+)?$', grouped: '^[+-]?[0-9]{1,3}(\\.[0-9]{3})+(,[0-9]+)?$', group: '.' },
+} as const
+const NUMBER_RE = {
+  '.': { plain: new RegExp(NUMBER_PATTERNS['.'].plain), grouped: new RegExp(NUMBER_PATTERNS['.'].grouped) },
+  ',': { plain: new RegExp(NUMBER_PATTERNS[','].plain), grouped: new RegExp(NUMBER_PATTERNS[','].grouped) },
+}
+
+/** Cells that settle the decimal mark: 12,5 or 1.234,5 (comma); 12.5 or 1,234.5 (point). */
+const COMMA_DECIMAL = [/^[+-]?\d+,\d+$/, /^[+-]?\d{1,3}(\.\d{3})+,\d+$/]
+const POINT_DECIMAL = [/^[+-]?\d+\.\d+$/, /^[+-]?\d{1,3}(,\d{3})+\.\d+$/]
+/** Cells that could be either: 43,160 (thousands, or a decimal comma) and 1.500 (decimals, or thousands). */
+const COMMA_GROUPED = /^[+-]?\d{1,3}(,\d{3})+$/
+const POINT_GROUPED = /^[+-]?\d{1,3}(\.\d{3})+$/
+
+/**
  * The dialect of a CSV file from its head (the header and up to 50 rows): the delimiter under which the
  * header names the most bar columns (ties: the one that splits every line into as many cells as the
- * header), and a decimal comma when, with another delimiter, price cells hold 1234,5 and none 1234.5.
- * Given options win; a decimal comma with a comma delimiter is refused.
+ * header). The decimal mark, with another delimiter than a comma, from the cells that settle it: a
+ * comma when some cell reads 12,5 or 1.234,5 and none 12.5 or 1,234.5 (1.500 is then 1500); else a
+ * point — but a file whose only such cells are like 43,160 (thousands, or a decimal comma?) is refused
+ * naming the column and a cell. Given options win; a decimal comma with a comma delimiter is refused.
  */
 export function sniffDialect(head: string, options: CsvOptions, label: string): CsvDialect {
   const lines = head.split(/\r?\n/).filter((l) => l.trim() !== '').slice(0, 51)
@@ -96,27 +144,63 @@ export function sniffDialect(head: string, options: CsvOptions, label: string): 
   } else {
     let commas = 0
     let points = 0
+    let ambiguous: { column: number; cell: string } | undefined
     if (delimiter !== ',') {
       for (const line of lines.slice(1)) {
-        for (const cell of splitLine(line, delimiter)) {
-          if (COMMA_NUMBER.test(cell)) commas++
-          else if (POINT_NUMBER.test(cell)) points++
-        }
+        splitLine(line, delimiter).forEach((raw, column) => {
+          const cell = raw.trim()
+          if (COMMA_DECIMAL.some((re) => re.test(cell)) && !COMMA_GROUPED.test(cell)) commas++
+          else if (POINT_DECIMAL.some((re) => re.test(cell)) && !POINT_GROUPED.test(cell)) points++
+          else if (COMMA_GROUPED.test(cell) && ambiguous === undefined) ambiguous = { column, cell }
+        })
       }
     }
-    decimal = commas > 0 && points === 0 ? ',' : '.'
+    if (commas > 0 && points === 0) decimal = ','
+    else {
+      if (commas === 0 && points === 0 && ambiguous !== undefined) {
+        const name = (splitLine(lines[0]!, delimiter)[ambiguous.column] ?? `${ambiguous.column + 1}`).trim().replace(/^"(.*)"$/, '$1').trim()
+        const flag = csvOptionName(options, 'decimal')
+        throw new ConfigError(`${label} column ${clip(name)} ${JSON.stringify(clip(ambiguous.cell))} is ambiguous (a thousands separator or a decimal comma?); give ${flag} . or ${flag} ,`)
+      }
+      decimal = '.'
+    }
   }
   if (decimal === ',' && delimiter === ',') throw new ConfigError(`${csvOptionName(options, 'decimal')} , needs another delimiter than , (give ${csvOptionName(options, 'delimiter')} ; or tab)`)
   return { delimiter, decimal }
 }
 
-/** A number cell: NaN when empty or not a number (a decimal comma read as a point when `decimal` is ","). */
+/** A number cell: NaN when empty or not a number by NUMBER_PATTERNS for the decimal mark `decimal`. */
 export function parseNumberCell(text: string, decimal: '.' | ','): number {
-  const t = text.trim()
+  const t = text.replace(/^[ \t\r\n\f\v]+|[ \t\r\n\f\v]+$/g, '')
   if (t === '') return NaN
-  if (decimal === ',' && COMMA_NUMBER.test(t)) return Number(t.replace(',', '.'))
-  if (/^0[xbo]/i.test(t.replace(/^[+-]/, ''))) return NaN
-  return Number(t)
+  const re = NUMBER_RE[decimal]
+  const group = NUMBER_PATTERNS[decimal].group
+  const s = re.grouped.test(t) ? t.split(group).join('') : re.plain.test(t) ? t : undefined
+  if (s === undefined) return NaN
+  return Number(decimal === ',' ? s.replace(',', '.') : s)
+}
+
+/** Why a number cell did not read, as a hint: the other decimal mark, when the cell looks like it. */
+export function decimalHint(text: string, decimal: '.' | ',', options: CsvOptions): string {
+  const flag = csvOptionName(options, 'decimal')
+  if (decimal === '.' && COMMA_NUMBER.test(text)) return `decimal comma? give ${flag} ,`
+  if (decimal === ',' && POINT_NUMBER.test(text)) return `decimal point? give ${flag} . (under ${flag} , a point only groups thousands, as in 1.500)`
+  return ''
+}
+
+/** "1h" for 3,600,000 ms: the largest unit the step is a whole number of. */
+export function timeframeOfStep(ms: number): string {
+  for (const [unit, size] of [['w', 604_800_000], ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`
+  }
+  return `${ms / 1000}s`
+}
+
+/** The refusal of a file whose rows are mostly off the timeframe's grid (`step`: the median step, 0 if none). */
+export function offGridMessage(label: string, options: CsvOptions, timeframe: string, offGrid: number, rows: number, step: number, outcome: string): string {
+  const looks = step > 0 ? timeframeOfStep(step) : undefined
+  const flag = csvOptionName(options, 'dateFormat') === '--date-format' ? '--timeframe' : 'timeframe'
+  return `${label}: ${flag} ${timeframe} puts ${Math.round((offGrid / rows) * 100)}% of the rows off its grid${looks === undefined ? '' : `; most timestamps are ${looks} apart — looks like ${looks}`} (${outcome})`
 }
 
 /** The one time format of a column (and, for epoch numbers, their unit) from all its values. */
@@ -154,12 +238,13 @@ export function parseBarsCsv(text: string, options: ReadCsvOptions & { label?: s
   if (lines.length === 0) throw new DataError(`${label} is empty; expected a header row and data rows`)
   const dialect = sniffDialect(lines.slice(0, 51).join('\n'), options, label)
   const header = splitLine(lines[0]!, dialect.delimiter)
-  const cols = barColumns(header, label)
   const n = lines.length - 1
-  const bars = emptyBars(options, n)
   const rows = lines.slice(1).map((line) => splitLine(line, dialect.delimiter))
-  const timeTexts = rows.map((cells) => (cells[cols.time] ?? '').trim())
-  const timeField = `${label} column ${header[cols.time]!.trim().replace(/^"(.*)"$/, '$1').trim()}`
+  const cols = barColumns(header, label, rows.slice(0, 50))
+  const bars = emptyBars(options, n)
+  const timeTexts = rows.map((cells) => (cols.clock < 0 ? (cells[cols.time] ?? '').trim() : joinDateClock(cells[cols.time] ?? '', cells[cols.clock] ?? '')))
+  const headerName = (i: number) => header[i]!.trim().replace(/^"(.*)"$/, '$1').trim()
+  const timeField = cols.clock < 0 ? `${label} column ${headerName(cols.time)}` : `${label} columns ${headerName(cols.time)} and ${headerName(cols.clock)}`
   const { read } = timeColumnFormat(timeTexts, { ...options, field: timeField })
   for (let i = 0; i < n; i++) {
     const cells = rows[i]!
@@ -177,11 +262,23 @@ export function parseBarsCsv(text: string, options: ReadCsvOptions & { label?: s
       const raw = (cells[cols[field]] ?? '').trim()
       const value = parseNumberCell(raw, dialect.decimal)
       if (raw !== '' && !Number.isFinite(value)) {
-        const hint = dialect.decimal === '.' && COMMA_NUMBER.test(raw) ? ` (decimal comma? give ${csvOptionName(options, 'decimal')} ,)` : ''
-        throw new DataError(`${where}: ${field} ${JSON.stringify(clip(raw))} is not a ${Number.isNaN(value) ? '' : 'finite '}number${hint}`)
+        const hint = decimalHint(raw, dialect.decimal, options)
+        throw new DataError(`${where}: ${field} ${JSON.stringify(clip(raw))} is not a ${Number.isNaN(value) ? '' : 'finite '}number${hint === '' ? '' : ` (${hint})`}`)
       }
       bars[field][i] = value
     }
+  }
+  // The timeframe's grid, as the import checks it: most rows off it is a wrong timeframe.
+  const step = timeframeMs(options.timeframe)
+  const anchor = timeframeAnchor(options.timeframe)
+  let offGrid = 0
+  for (let i = 0; i < n; i++) if ((bars.time[i]! - anchor) % step !== 0) offGrid++
+  if (offGrid * 2 > n) {
+    const sorted = Array.from(bars.time).sort((a, b) => a - b)
+    const steps = sorted.slice(1).map((t, i) => t - sorted[i]!).filter((d) => d > 0).sort((a, b) => a - b)
+    const m = steps.length >> 1
+    const median = steps.length === 0 ? 0 : steps.length % 2 === 1 ? steps[m]! : (steps[m - 1]! + steps[m]!) / 2
+    throw new DataError(offGridMessage(label, options, options.timeframe, offGrid, n, median, 'nothing read'))
   }
   checkBars(bars)
   return bars

@@ -5,7 +5,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
 import { extname, join } from 'node:path'
 import { clip, ConfigError, DataError, decideTimeFormat, epochUnitOf, fileStamp, parseDateFormat, TIME_PATTERNS, timeKind, timeframeAnchor, timeframeMs, withLock, type DateFormat, type EpochUnit, type TimeSummary } from '../core/index.js'
-import { barColumns, csvOptionName, sniffDialect, type CsvOptions } from './csv.js'
+import { barColumns, csvOptionName, decimalHint, NUMBER_PATTERNS, offGridMessage, sniffDialect, splitLine, type CsvOptions } from './csv.js'
 import type { Bars } from './bars.js'
 import { appendDoubles, duckdb, sqlIdent, sqlString } from './duckdb.js'
 import { DEFAULT_SOURCE, gapStatsSql, LAKE_END_MS, LAKE_FIRST_MS, type DatasetKey } from './lake.js'
@@ -78,7 +78,8 @@ export async function ingestStaged(home: string, key: DatasetKey, source: string
         FROM (SELECT t, open, high, low, close, coalesce(volume, 'NaN'::DOUBLE) AS volume, ${RAW.join(', ')}, CASE
         WHEN t IS NULL OR NOT isfinite(t) OR t < ${LAKE_FIRST_MS} OR t >= ${LAKE_END_MS} THEN 'bad_time'
         WHEN open IS NULL OR high IS NULL OR low IS NULL OR close IS NULL
-          OR NOT (isfinite(open) AND isfinite(high) AND isfinite(low) AND isfinite(close)) OR isinf(coalesce(volume, 0)) THEN 'non_finite'
+          OR NOT (isfinite(open) AND isfinite(high) AND isfinite(low) AND isfinite(close)) OR isinf(coalesce(volume, 0))
+          OR (volume IS NULL AND nullif(trim(raw_volume), '') IS NOT NULL) THEN 'non_finite'
         WHEN least(open, high, low, close) <= 0 THEN 'non_positive_price'
         WHEN high < greatest(open, close) THEN 'high_below_open_close'
         WHEN low > least(open, close) THEN 'low_above_open_close'
@@ -102,6 +103,9 @@ export async function ingestStaged(home: string, key: DatasetKey, source: string
       accepted = deduped
       stats = (await conn.runAndReadAll(gapStatsSql(deduped, key.timeframe))).getRowObjects()[0]!
     }
+    // Valid rows all lost to conflicting duplicates (a date column beside the time of day, say): refused
+    // before anything is written, as when no row is valid.
+    if (refuse !== undefined && Number(stats.rows) === 0) await refuseAllConflicts(quarantine, input, refuse)
     const merged = await mergeIntoLake(home, key, accepted, quarantine)
     const quarantined: Partial<Record<Reason, number>> = {}
     for (const row of (await conn.runAndReadAll(`SELECT reason, count(*) AS n FROM ${quarantine} GROUP BY reason ORDER BY reason`)).getRowObjects()) {
@@ -156,9 +160,7 @@ async function refuseBadImport(checked: string, input: number, key: DatasetKey, 
   const offGrid = counts.get('off_grid') ?? 0
   if (offGrid * 2 > input) {
     const step = Number((await conn.runAndReadAll(`SELECT median(d) AS d FROM (SELECT t - lag(t) OVER (ORDER BY t) AS d FROM ${checked} WHERE reason IS NULL OR reason = 'off_grid') WHERE d > 0`)).getRowObjects()[0]?.d ?? 0)
-    const looks = step > 0 ? timeframeOfStep(step) : undefined
-    const flag = csvOptionName(refuse.options, 'dateFormat') === '--date-format' ? '--timeframe' : 'timeframe'
-    throw new DataError(`${label}: ${flag} ${key.timeframe} puts ${Math.round((offGrid / input) * 100)}% of the rows off its grid${looks === undefined ? '' : `; most timestamps are ${looks} apart — looks like ${looks}`} (nothing imported)`)
+    throw new DataError(offGridMessage(label, refuse.options, key.timeframe, offGrid, input, step, 'nothing imported'))
   }
   if (valid > 0) return
   const top = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0]
@@ -181,11 +183,12 @@ async function refuseBadImport(checked: string, input: number, key: DatasetKey, 
   }
   if (top === 'non_finite') {
     let worst: { field: string; n: number; text: string | null } | undefined
-    for (const field of ['open', 'high', 'low', 'close'] as const) {
+    for (const field of ['open', 'high', 'low', 'close', ...(columns.volume === undefined ? [] : ['volume' as const])] as const) {
       const s = await sample(`raw_${field}`)
       if (worst === undefined || s.n > worst.n) worst = { field, ...s }
     }
-    const hint = worst!.text !== null && /^\s*[+-]?\d+,\d+\s*$/.test(worst!.text) && refuse.decimal !== ',' ? ` — decimal comma? give ${csvOptionName(refuse.options, 'decimal')} ,` : ' — not a number'
+    const other = worst!.text === null ? '' : decimalHint(worst!.text, refuse.decimal ?? '.', refuse.options)
+    const hint = other === '' ? ' — not a number' : ` — ${other}`
     const column = columns[worst!.field as 'open']
     throw new DataError(worst!.text === null ? `${head}: prices are missing (column ${columns.close} is empty)` : `${head}: column ${column} holds ${JSON.stringify(clip(worst!.text))}${hint}`)
   }
@@ -193,12 +196,13 @@ async function refuseBadImport(checked: string, input: number, key: DatasetKey, 
   throw new DataError(`${head}: every row fails validation (${reasons})`)
 }
 
-/** "1h" for 3,600,000 ms: the largest unit the step is a whole number of. */
-function timeframeOfStep(ms: number): string {
-  for (const [unit, size] of [['w', 604_800_000], ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) {
-    if (ms % size === 0) return `${ms / size}${unit}`
-  }
-  return `${ms / 1000}s`
+/** Refuse an import whose valid rows were all conflicting duplicates, naming the first such time. */
+async function refuseAllConflicts(quarantine: string, input: number, refuse: Refusal): Promise<void> {
+  const conn = await duckdb()
+  const rows = (await conn.runAndReadAll(`SELECT t, count(*) AS k, sum(count(*)) OVER () AS n FROM ${quarantine} WHERE reason = 'duplicate_conflict' GROUP BY t ORDER BY t LIMIT 1`)).getRowObjects()
+  const first = rows[0]
+  const example = first === undefined ? '' : `; ${new Date(Number(first.t)).toISOString()} on ${Number(first.k)} rows`
+  throw new DataError(`${refuse.label}: 0 of ${input} rows accepted: every time of column ${refuse.columns.time} repeats with different values (duplicate_conflict ${Number(first?.n ?? 0)}${example}) (nothing imported)`)
 }
 
 export function quarantineDir(home: string, key: DatasetKey): string {
@@ -291,7 +295,8 @@ export async function importFile(home: string, path: string, options: ImportOpti
   if (statSync(path).size === 0) throw new DataError(`${path} is empty; expected a header row and data rows`)
   const ext = extname(path).toLowerCase()
   const parquet = ext === '.parquet' || ext === '.pq'
-  const dialect = parquet ? undefined : sniffDialect(readHead(path), options, path)
+  const head = parquet ? '' : readHead(path)
+  const dialect = parquet ? undefined : sniffDialect(head, options, path)
   const csvArgs = dialect === undefined ? '' : `, delim = ${sqlString(dialect.delimiter)}, quote = '"', decimal_separator = ${sqlString(dialect.decimal)}`
   // CSV types are sniffed from the first 2,048 rows (DuckDB's default sample, 20,480, costs ~0.1 s
   // per import). When a later value does not fit the sniffed type, the import is read again with
@@ -308,28 +313,54 @@ export async function importFile(home: string, path: string, options: ImportOpti
   } catch (cause) {
     throw new DataError(`cannot read ${path} as ${parquet ? 'Parquet' : 'CSV'}: ${String((cause as Error).message).split('\n')[0]}`, { cause })
   }
-  const at = barColumns(columns.map((c) => c.name), path)
-  const time = columns[at.time]!
+  // The head's data rows, split as readBarsCsv splits them: they tell a separate time-of-day column.
+  const sample = dialect === undefined ? [] : head.split(/\r?\n/).filter((l) => l.trim() !== '').slice(1, 51).map((l) => splitLine(l, dialect.delimiter))
+  const at = barColumns(columns.map((c) => c.name), path, sample)
+  const dateColumn = columns[at.time]!
+  const clock = at.clock < 0 ? undefined : columns[at.clock]!
+  // A date and a time-of-day column are read as one text column, "date time", as readBarsCsv joins them.
+  const time = clock === undefined ? dateColumn : { name: '__date_time', type: 'VARCHAR' }
   const cols = { open: columns[at.open], high: columns[at.high], low: columns[at.low], close: columns[at.close] }
   const volume = at.volume < 0 ? undefined : columns[at.volume]
   // A CSV time column DuckDB sniffs as numbers is read as epoch numbers (a later value that is not a
   // number sends the import to the text read below, where TRY_CAST makes it bad_time). Any other is
   // read as text, never as DuckDB's own date guess: parseTime's rules decide how it reads.
-  let numericTime = /INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/i.test(time.type)
+  let numericTime = clock === undefined && /INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/i.test(time.type)
   // Except whole numbers that are all 8 digits shaped YYYYMMDD (TIME_PATTERNS.dateDigits) in the first
   // 10,000 rows: those are read as text, where parseTime's rules (over the whole column) read them as dates.
   if (!parquet && numericTime && /INT/i.test(time.type)) numericTime = !(await dateDigitsColumn(path, csvArgs, time.name))
   if (!parquet && !numericTime) time.type = 'VARCHAR'
-  const timeTypes = parquet || numericTime ? '' : `, types = {${sqlString(time.name)}: 'VARCHAR'}`
+  // CSV numbers are read as text and parsed by NUMBER_PATTERNS, as readBarsCsv reads them (DuckDB's own
+  // cast would take 1_000, inf and nan, and its decimal_separator a point beside a decimal comma).
+  const valueColumns = [cols.open, cols.high, cols.low, cols.close, volume].filter((c): c is { name: string; type: string } => c !== undefined)
+  const textColumns = parquet ? [] : [...(numericTime ? [] : [dateColumn.name]), ...(clock === undefined ? [] : [clock.name]), ...valueColumns.map((c) => c.name)]
+  const types = textColumns.length === 0 ? '' : `, types = {${textColumns.map((n) => `${sqlString(n)}: 'VARCHAR'`).join(', ')}}`
+  const csvReader = (text: boolean) => `read_csv(${sqlString(path)}, header = true, sample_size = 2048${csvArgs}${text ? ', all_varchar = true' : types})`
+  const cell = (c: { name: string }) => `nullif(trim(CAST(${sqlIdent(c.name)} AS VARCHAR)), '')`
+  const joined = clock === undefined ? '' : `CASE WHEN ${cell(dateColumn)} IS NULL OR ${cell(clock)} IS NULL THEN '' ELSE ${cell(dateColumn)} || ' ' || ${cell(clock)} END`
   const reader = (text: boolean) =>
-    parquet ? `read_parquet(${sqlString(path)})` : `read_csv(${sqlString(path)}, header = true, sample_size = 2048${csvArgs}${text ? ', all_varchar = true' : timeTypes})`
-  const comma = dialect?.decimal === ','
-  const num = (c: { name: string } | undefined) => (c === undefined ? 'NULL::DOUBLE' : comma ? `TRY_CAST(replace(CAST(${sqlIdent(c.name)} AS VARCHAR), ',', '.') AS DOUBLE)` : `TRY_CAST(${sqlIdent(c.name)} AS DOUBLE)`)
-  // Raw text only where a value does not read as a number (the text of the others is their number's):
+    parquet ? `read_parquet(${sqlString(path)})` : clock === undefined ? csvReader(text) : `(SELECT *, ${joined} AS ${sqlIdent(time.name)} FROM ${csvReader(text)})`
+  const decimal = dialect?.decimal ?? '.'
+  // NUMBER_PATTERNS in SQL. A regex per value would cost twice the import, so: DuckDB's cast, which reads
+  // the plain numbers as Number() does, minus what only it takes (1_000, +-1; inf and nan stay non-finite
+  // and are refused as such), and the patterns only for cells holding the thousands separator.
+  const number = (c: { name: string }, volume: boolean) => {
+    const p = NUMBER_PATTERNS[decimal]
+    const v = `CAST(${sqlIdent(c.name)} AS VARCHAR)`
+    const grouped = `CASE WHEN regexp_full_match(trim(${v}), ${sqlString(p.grouped)}) THEN TRY_CAST(replace(replace(trim(${v}), ${sqlString(p.group)}, ''), ',', '.') AS DOUBLE) END`
+    const plain = `TRY_CAST(${decimal === ',' ? `replace(${v}, ',', '.')` : v} AS DOUBLE)`
+    const x = `CASE WHEN contains(${v}, ${sqlString(p.group)}) THEN ${grouped} WHEN contains(${v}, '_') OR contains(${v}, '+-') THEN NULL ELSE ${plain} END`
+    // A volume of nan is not a missing volume (NaN in DuckDB equals NaN).
+    return volume ? `nullif(${x}, 'NaN'::DOUBLE)` : x
+  }
+  const textual = (c: { name: string; type: string }) => !parquet || /CHAR|TEXT|STRING/i.test(c.type)
+  const num = (c: { name: string; type: string } | undefined) => (c === undefined ? 'NULL::DOUBLE' : textual(c) ? number(c, c === volume) : `TRY_CAST(${sqlIdent(c.name)} AS DOUBLE)`)
+  // Raw text only where a value does not read as a finite number (the text of the others is their number's):
   // converting every value to text would cost as much as the import itself.
-  const raw = (c: { name: string } | undefined) => (c === undefined ? 'NULL::VARCHAR' : `CASE WHEN ${num(c)} IS NULL THEN CAST(${sqlIdent(c.name)} AS VARCHAR) END`)
+  const raw = (c: { name: string; type: string } | undefined) => (c === undefined ? 'NULL::VARCHAR' : `CASE WHEN NOT coalesce(isfinite(${num(c)}), false) THEN CAST(${sqlIdent(c.name)} AS VARCHAR) END`)
   const textTime = /CHAR|TEXT|STRING/i.test(time.type)
-  const field = `${path} column ${time.name}`
+  const timeLabel = clock === undefined ? time.name : `${dateColumn.name} and ${clock.name}`
+  const field = clock === undefined ? `${path} column ${time.name}` : `${path} columns ${timeLabel}`
   const unreadable = (cause: unknown) => {
     if (cause instanceof ConfigError || cause instanceof DataError) return cause
     return new DataError(`cannot read ${path}: ${String((cause as Error).message).split('\n')[0]}`, { cause })
@@ -345,7 +376,7 @@ export async function importFile(home: string, path: string, options: ImportOpti
       ${num(cols.low)} AS low, ${num(cols.close)} AS close, ${num(volume)} AS volume,
       ${rawTime} AS raw_time, ${raw(cols.open)} AS raw_open, ${raw(cols.high)} AS raw_high, ${raw(cols.low)} AS raw_low,
       ${raw(cols.close)} AS raw_close, ${raw(volume)} AS raw_volume FROM ${from(reader(text))}`
-  const names = { time: time.name, open: cols.open!.name, high: cols.high!.name, low: cols.low!.name, close: cols.close!.name, ...(volume === undefined ? {} : { volume: volume.name }) }
+  const names = { time: timeLabel, open: cols.open!.name, high: cols.high!.name, low: cols.low!.name, close: cols.close!.name, ...(volume === undefined ? {} : { volume: volume.name }) }
   const refuse: Refusal = { label: path, columns: names, options, ...(dialect === undefined ? {} : { decimal: dialect.decimal }) }
   const ingest = async (text: boolean): Promise<IngestReport> => {
     try {

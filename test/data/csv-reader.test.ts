@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseDateWith } from '../../lib/core/index.js'
 import { importFile, loadBars, readBarsCsv, sniffDialect } from '../../lib/data/index.js'
+import { parseNumberCell } from '../../lib/data/csv.js'
 import { duckdb, sqlString } from '../../lib/data/duckdb.js'
 
 const DAY = 86_400_000
@@ -151,6 +152,127 @@ describe('one CSV reader for notebooks and the lake', () => {
       expect(error!.message.length, name).toBeLessThan(400)
       expect(lakeUntouched(h), name).toBe(true)
       expect(() => readBarsCsv(file, { symbol: 'X', timeframe: '1d' }), name).toThrow()
+    }
+  })
+})
+
+// Review 24, findings 1–4 (slice FX3): thousands separators beside a decimal comma, a separate time-of-day
+// column, the timeframe grid in readBarsCsv, and one number grammar for both readers. Expected values by hand:
+// 2022-03-01 is 19,052 days after 1970-01-01.
+describe('numbers, date+time columns and the grid, read the same by both readers', () => {
+  const MAR_1_2022 = 19_052 * DAY
+  const HOUR = 3_600_000
+  const quarantineDir = (h: string) => join(h, 'lake', 'quarantine')
+
+  it('reads 1.500 as 1500 beside a decimal comma (sniffed or given), and refuses 1.5 under a decimal comma', async () => {
+    const text = 'date;open;high;low;close;volume\n2022-03-01;10,5;11,0;10,0;10,5;1.500\n2022-03-02;10,75;11,25;10,5;11;2.345.678,5\n'
+    expect(sniffDialect(text, {}, 'de2.csv')).toEqual({ delimiter: ';', decimal: ',' })
+    const expected = { time: [MAR_1_2022, MAR_1_2022 + DAY], open: [10.5, 10.75], close: [10.5, 11], volume: [1500, 2_345_678.5] }
+    for (const decimal of [undefined, ','] as const) {
+      const h = home()
+      const file = write(h, 'de2.csv', text)
+      const { fromCsv, fromLake } = await bothReaders(h, file, { timeframe: '1d', ...(decimal === undefined ? {} : { decimal }) })
+      expect(columns(fromCsv)).toEqual(expected)
+      expect(columns(fromLake)).toEqual(expected)
+    }
+    // Under a decimal comma a point only groups thousands: 1.5 and 12.34 are not numbers (the strict reader
+    // refuses the file, the import quarantines the row, and refuses a file where no row reads).
+    const h = home()
+    const bad = write(h, 'bad.csv', 'date;open;high;low;close;volume\n2022-03-01;10,5;11;10;10,5;1.5\n2022-03-02;10,5;11;10;10,5;7\n')
+    expect(() => readBarsCsv(bad, { symbol: 'X', timeframe: '1d', decimal: ',' })).toThrow(`${bad} line 2: volume "1.5" is not a number`)
+    const report = await importFile(h, bad, { symbol: 'X', timeframe: '1d', decimal: ',' })
+    expect(report).toMatchObject({ input: 2, accepted: 1, quarantined: { non_finite: 1 } })
+    expect(columns(await loadBars(h, { symbol: 'X', timeframe: '1d' }))).toEqual({ time: [MAR_1_2022 + DAY], open: [10.5], close: [10.5], volume: [7] })
+    const h2 = home()
+    const none = write(h2, 'none.csv', 'date;open;high;low;close\n2022-03-01;12.34;13;12;12,5\n')
+    await expect(importFile(h2, none, { symbol: 'X', timeframe: '1d', decimal: ',' })).rejects.toThrow(`${none}: 0 of 1 rows accepted: column open holds "12.34"`)
+    expect(lakeUntouched(h2)).toBe(true)
+  })
+
+  it('asks for the decimal mark when every number could be thousands (43,160), and reads either answer the same in both readers', async () => {
+    const text = 'date;open;high;low;close;volume\n2022-03-01;43,160;44,949;42,800;44,357;1,234\n2022-03-02;44,357;45,100;43,900;44,000;2,345\n'
+    const h = home()
+    const file = write(h, 'us.csv', text)
+    const refused = `${file} column open "43,160" is ambiguous (a thousands separator or a decimal comma?); give decimal . or decimal ,`
+    expect(() => readBarsCsv(file, { symbol: 'X', timeframe: '1d' })).toThrow(refused)
+    await expect(importFile(h, file, { symbol: 'X', timeframe: '1d' })).rejects.toThrow(refused)
+    expect(lakeUntouched(h)).toBe(true)
+    const thousands = await bothReaders(h, file, { timeframe: '1d', decimal: '.' })
+    const asThousands = { time: [MAR_1_2022, MAR_1_2022 + DAY], open: [43_160, 44_357], close: [44_357, 44_000], volume: [1234, 2345] }
+    expect(columns(thousands.fromCsv)).toEqual(asThousands)
+    expect(columns(thousands.fromLake)).toEqual(asThousands)
+    const h2 = home()
+    const decimals = await bothReaders(h2, write(h2, 'us.csv', text), { timeframe: '1d', decimal: ',' })
+    const asDecimals = { time: [MAR_1_2022, MAR_1_2022 + DAY], open: [43.16, 44.357], close: [44.357, 44], volume: [1.234, 2.345] }
+    expect(columns(decimals.fromCsv)).toEqual(asDecimals)
+    expect(columns(decimals.fromLake)).toEqual(asDecimals)
+    // A decimal point elsewhere in the file settles it: 43,160.5 groups thousands.
+    expect(sniffDialect('date;open;close\n2022-03-01;43,160.5;43,160', {}, 'x.csv')).toEqual({ delimiter: ';', decimal: '.' })
+  })
+
+  it('combines a Date and a Time column (MetaTrader) into one UTC instant in both readers', async () => {
+    const h = home()
+    const rows = [0, 1, 2].flatMap((d) => [9, 10].map((hour) => `2022.03.0${d + 1},${String(hour).padStart(2, '0')}:00,100,101,99,100.5,10`))
+    const file = write(h, 'mt.csv', `Date,Time,Open,High,Low,Close,Volume\n${rows.join('\n')}\n`)
+    const { fromCsv, fromLake } = await bothReaders(h, file, { timeframe: '1h' })
+    const times = [0, 1, 2].flatMap((d) => [9, 10].map((hour) => MAR_1_2022 + d * DAY + hour * HOUR))
+    expect(Array.from(fromCsv.time)).toEqual(times)
+    expect(Array.from(fromLake.time)).toEqual(times)
+  })
+
+  it('refuses an import whose rows are all lost to conflicting duplicates, writing neither lake nor quarantine', async () => {
+    const h = home()
+    const file = write(h, 'dup.csv', 'date,open,high,low,close\n2022-03-01,1,2,0.5,1.5\n2022-03-01,1,2,0.5,1.25\n2022-03-02,1,2,0.5,1.5\n2022-03-02,1,2,0.5,1.75\n')
+    await expect(importFile(h, file, { symbol: 'X', timeframe: '1d' })).rejects.toThrow(
+      `${file}: 0 of 4 rows accepted: every time of column date repeats with different values (duplicate_conflict 4; 2022-03-01T00:00:00.000Z on 2 rows) (nothing imported)`,
+    )
+    expect(lakeUntouched(h)).toBe(true)
+    expect(existsSync(quarantineDir(h))).toBe(false)
+  })
+
+  it('readBarsCsv refuses hourly bars read as 4h, as the import does', async () => {
+    const h = home()
+    const file = write(h, 'hourly.csv', `time,open,high,low,close\n${Array.from({ length: 8 }, (_, i) => `2022-01-01T${String(i).padStart(2, '0')}:00:00Z,1,2,0.5,1.5`).join('\n')}\n`)
+    expect(() => readBarsCsv(file, { symbol: 'X', timeframe: '4h' })).toThrow(`${file}: timeframe 4h puts 75% of the rows off its grid; most timestamps are 1h apart — looks like 1h (nothing read)`)
+    expect(readBarsCsv(file, { symbol: 'X', timeframe: '1h' }).time.length).toBe(8)
+  })
+
+  it('reads each odd number cell as parseNumberCell does, value by value, under either decimal mark', async () => {
+    // Expected by hand: what reads, and as what; everything else is quarantined (non_finite) by the import.
+    const cells: Record<'.' | ',', [string, number | null][]> = {
+      '.': [['1.5', 1.5], ['+2', 2], ['5e-1', 0.5], ['.5', 0.5], ['3.', 3], ['1e2', 100], ['1,234.5', 1234.5], ['12,345,678', 12_345_678], ['1,23', null], ['1_000', null], ['+-1', null], ['1e1_0', null], ['--1', null], ['inf', null], ['-Infinity', null], ['NaN', null], ['1.2.3', null], ['0x10', null], ['1 000', null], ['1e999', null], [' 7 ', 7]],
+      ',': [['1,5', 1.5], ['1.500', 1500], ['1.234.567,25', 1_234_567.25], ['1.5', null], ['12.34', null], ['1,2,3', null], ['1_000', null], ['+-1', null], ['2', 2], ['1,5e2', 150], ['nan', null]],
+    }
+    for (const decimal of ['.', ','] as const) {
+      const list = cells[decimal]
+      // One row per cell, in the open column (high/low/close wide enough for any value that reads).
+      const d = decimal === ',' ? ';' : ','
+      const lines = list.map(([cell], i) => [new Date(MAR_1_2022 + i * DAY).toISOString().slice(0, 10), `"${cell}"`, '1e9', decimal === ',' ? '0,0001' : '0.0001', '1'].join(d))
+      const h = home()
+      const file = write(h, 'odd.csv', `date${d}open${d}high${d}low${d}close\n${lines.join('\n')}\n`)
+      for (const [cell, value] of list) {
+        const parsed = parseNumberCell(cell, decimal) // readBarsCsv refuses a cell that is not finite
+        expect(Number.isFinite(parsed) ? parsed : null, `${decimal} ${cell}`).toBe(value)
+      }
+      const good = list.map(([, v], i) => [i, v] as const).filter(([, v]) => v !== null)
+      const report = await importFile(h, file, { symbol: 'X', timeframe: '1d', decimal })
+      expect(report, decimal).toMatchObject({ input: list.length, accepted: good.length, quarantined: { non_finite: list.length - good.length } })
+      const lake = await loadBars(h, { symbol: 'X', timeframe: '1d' })
+      expect(Array.from(lake.open), decimal).toEqual(good.map(([, v]) => v))
+      expect(Array.from(lake.time), decimal).toEqual(good.map(([i]) => MAR_1_2022 + i * DAY))
+    }
+  })
+
+  it('reads the same number grammar in both: 1_000, inf, nan and 0x10 are not numbers', async () => {
+    for (const cell of ['1_000', 'inf', 'nan', 'Infinity', '0x10']) {
+      const h = home()
+      const file = write(h, 'n.csv', `date,open,high,low,close,volume\n2022-03-01,1,2,0.5,1.5,${cell}\n2022-03-02,1,2,0.5,1.5,7\n`)
+      expect(() => readBarsCsv(file, { symbol: 'X', timeframe: '1d' }), cell).toThrow(`${file} line 2: volume ${JSON.stringify(cell)} is not a`)
+      const report = await importFile(h, file, { symbol: 'X', timeframe: '1d' })
+      expect(report, cell).toMatchObject({ input: 2, accepted: 1, quarantined: { non_finite: 1 } })
+      const prices = write(h, 'p.csv', `date,open,high,low,close\n2022-03-01,${cell},2,0.5,1.5\n`)
+      expect(() => readBarsCsv(prices, { symbol: 'X', timeframe: '1d' }), cell).toThrow(`${prices} line 2: open ${JSON.stringify(cell)} is not a`)
+      await expect(importFile(h, prices, { symbol: 'X', timeframe: '1d' }), cell).rejects.toThrow(`${prices}: 0 of 1 rows accepted: column open holds ${JSON.stringify(cell)}`)
     }
   })
 })
