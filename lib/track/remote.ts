@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, renameSync, existsSync, statSync, writeFileSyn
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError, DataError, MtflowError, NotFoundError, sha256, syncRequest, SyncHttpError, type SyncResponse } from '../core/index.js'
-import { ActiveRun, Tracker, type ChildRun, type ReindexResult, type StartRunOptions } from './store.js'
+import { ActiveRun, artifactSource, Tracker, type ChildRun, type ReindexResult, type StartRunOptions } from './store.js'
 import { parseRef, Registry, singular, type AuditEvent, type ModelStage, type ParityRecord, type RegisterOptions, type RegistryEntry, type RegistryKind, type RegistryVersion } from './registry.js'
 import { checkBatch, type CheckedBatch } from './validate.js'
 import type { Artifact, Experiment, LogBatch, MetricPoint, ParamValue, Run, RunInfo, RunStatus, RunSummary } from './types.js'
@@ -385,16 +385,7 @@ export class RemoteTracker extends Tracker {
   // ---- artifacts ----
 
   override logArtifact(runId: string, source: string | { name: string; data: string | Uint8Array }, name?: string): Artifact {
-    let bytes: Uint8Array
-    let path: string
-    if (typeof source === 'string') {
-      if (!existsSync(source) || !statSync(source).isFile()) throw new NotFoundError(`artifact source ${source} is not a file`)
-      bytes = readFileSync(source)
-      path = name ?? source.split(/[\\/]/).pop()!
-    } else {
-      bytes = typeof source.data === 'string' ? Buffer.from(source.data, 'utf8') : source.data
-      path = name ?? source.name
-    }
+    const { bytes, path } = artifactSource(source, name)
     return this.client.json('PUT', `/api/track/runs/${seg(runId)}/artifact`, { query: { name: path }, body: bytes })
   }
 

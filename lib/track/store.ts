@@ -385,16 +385,7 @@ export class Tracker {
   /** Store a file (a path) or bytes as an artifact of the run; returns its record with sha256 and size. */
   logArtifact(runId: string, source: string | { name: string; data: string | Uint8Array }, name?: string): Artifact {
     const dir = this.runDir(runId)
-    let bytes: Uint8Array
-    let path: string
-    if (typeof source === 'string') {
-      if (!existsSync(source) || !statSync(source).isFile()) throw new NotFoundError(`artifact source ${source} is not a file`)
-      bytes = readFileSync(source)
-      path = name ?? source.split(/[\\/]/).pop()!
-    } else {
-      bytes = typeof source.data === 'string' ? Buffer.from(source.data, 'utf8') : source.data
-      path = name ?? source.name
-    }
+    const { bytes, path } = artifactSource(source, name)
     // Stored under exactly the recorded name: "%" would be decoded on the way to the file (a name
     // "a%2Fb" would land on "a/b", another artifact's place), so it is refused.
     if (path.includes('%')) throw new ConfigError(`artifact name ${JSON.stringify(path)} must not contain "%"`)
@@ -831,6 +822,15 @@ export async function withRun<T>(tracker: Tracker, options: StartRunOptions, wor
 // ---- helpers -----------------------------------------------------------------------------------------
 
 /** A folder name for an experiment: the name itself when it is a safe one, else a slug and a hash. */
+/** An artifact's bytes and name: a file's (its base name unless `name` is given), or bytes given with a name. */
+export function artifactSource(source: string | { name: string; data: string | Uint8Array }, name?: string): { bytes: Uint8Array; path: string } {
+  if (typeof source === 'string') {
+    if (!existsSync(source) || !statSync(source).isFile()) throw new NotFoundError(`artifact source ${source} is not a file`)
+    return { bytes: readFileSync(source), path: name ?? source.split(/[\\/]/).pop()! }
+  }
+  return { bytes: typeof source.data === 'string' ? Buffer.from(source.data, 'utf8') : source.data, path: name ?? source.name }
+}
+
 export function experimentId(name: string): string {
   if (/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name)) return name
   const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40)
