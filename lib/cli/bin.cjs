@@ -11,7 +11,7 @@ for (const stream of [process.stdout, process.stderr]) {
   })
 }
 
-require('tsx/cjs/api').register()
+require('../core/loader.cjs') // tsx's require hook, lib's exports as plain properties (loader.cjs says why)
 // `import … from 'mtflow'` in a strategy file anywhere resolves to this project's lib.
 require('./alias.cjs')
 require('./main.ts')

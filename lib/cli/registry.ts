@@ -245,7 +245,7 @@ async function runStrategyTests(context: CliContext, file: string, json: boolean
   if (!existsSync(path) || !statSync(path).isFile()) throw new ConfigError(`test file ${JSON.stringify(file)} does not exist`)
   if (!/\.[cm]?[tj]s$/.test(path)) throw new ConfigError(`test file ${JSON.stringify(file)} must be a .ts or .js file`)
   const { spawn } = lazy('node:child_process') as typeof import('node:child_process')
-  const args = ['--require', lazy.resolve('tsx/cjs'), '--require', join(PROJECT_ROOT, 'lib', 'cli', 'alias.cjs'), '--test-reporter', json ? 'tap' : 'spec', '-e', `require(${JSON.stringify(path)})`]
+  const args = ['--require', join(PROJECT_ROOT, 'lib', 'core', 'loader.cjs'), '--require', join(PROJECT_ROOT, 'lib', 'cli', 'alias.cjs'), '--test-reporter', json ? 'tap' : 'spec', '-e', `require(${JSON.stringify(path)})`]
   const child = spawn(process.execPath, args, { cwd: dirname(path), stdio: ['ignore', 'pipe', 'pipe'], env: process.env })
   let tap = ''
   child.stdout.on('data', (d: Buffer) => (json ? (tap += d.toString()) : context.stdout.write(d.toString())))

@@ -5,7 +5,10 @@
 // every hot loop then re-checks its buffer (~25 % on the backtest kernels, seen in their optimized
 // code). Usage: node require-child.cjs CHILD.ts [args…]; the child exports main(args): Promise<string>.
 'use strict'
-require('tsx/cjs/api').register()
+// As lib/cli/bin.cjs: lib/core/loader.cjs (tsx's hook and lib's exports as plain properties); with
+// MTFLOW_BENCH_TSX_ONLY=1, tsx's hook alone (the loader before, for the indicator rows per loader).
+if (process.env.MTFLOW_BENCH_TSX_ONLY === '1') require('tsx/cjs/api').register()
+else require('../../lib/core/loader.cjs')
 const [file, ...args] = process.argv.slice(2)
 require(require('node:path').resolve(file))
   .main(args)

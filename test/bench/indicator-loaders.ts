@@ -1,0 +1,83 @@
+// Indicator rows per loader (issue 24 point 4): rsi, atr and adx over the same 1,000,000 bars, timed
+// in a process (or kernel) of their own under each way users load lib:
+//   ESM        — `node --import tsx` (how the other bench rows load);
+//   tsx alone  — tsx's require hook without lib/core/loader.cjs's plain exports (how the CLI loaded
+//                lib before; kept to show what the loader changes);
+//   CLI        — lib/core/loader.cjs, as lib/cli/bin.cjs starts (test/bench/require-child.cjs);
+//   worker     — a worker thread started with lib/core/loader.cjs, as job/tuning/forest threads start;
+//   tslab      — a cell in the real kernel (kernel/tslab-launcher.cjs), which compiles lib with TypeScript.
+// Every loader must compute the same values (checksums compared); the ratio is to the ESM row.
+
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { KernelClient } from '../../kernel/client.js'
+import { kernelArgv } from '../../kernel/kernelspec.js'
+import { LOADER_CASES, type CaseResult } from './indicator-case.js'
+import type { BenchRow } from './timing.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const CASE = join(ROOT, 'test/bench/indicator-case.ts')
+const N = 1_000_000
+
+function spawnCase(label: string, argv: string[], env: NodeJS.ProcessEnv = {}): CaseResult[] {
+  const child = spawnSync(process.execPath, argv, { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20, env: { ...process.env, ...env } })
+  if (child.status !== 0) throw new Error(`indicator bench under ${label} failed: ${child.stderr}`)
+  return JSON.parse(child.stdout.trim().split('\n').pop()!) as CaseResult[]
+}
+
+async function tslabCase(names: string[], runs: number): Promise<CaseResult[]> {
+  const kernel = await KernelClient.launch({ argv: kernelArgv(), cwd: join(ROOT, 'notebooks'), env: { MTFLOW_KERNEL_HEADLESS: '1' } })
+  try {
+    let text = ''
+    const code = `import { main } from '../test/bench/indicator-case.js'\nconsole.log(await main(${JSON.stringify([String(runs), ...names])}))`
+    const result = await kernel.execute(code, {
+      timeoutMs: 600_000,
+      onIopub: (message) => {
+        const content = message.content as { name?: string; text?: string }
+        if (message.header.msg_type === 'stream' && content.name === 'stdout') text += content.text ?? ''
+      },
+    })
+    if (result.status !== 'ok') throw new Error(`indicator bench under tslab: ${result.status} ${JSON.stringify(result.reply)}`)
+    return JSON.parse(text.trim().split('\n').pop()!) as CaseResult[]
+  } finally {
+    await kernel.shutdown()
+  }
+}
+
+export async function benchIndicatorLoaders(progress: (text: string) => void, runs: number, only?: readonly string[]): Promise<BenchRow[]> {
+  const names = Object.keys(LOADER_CASES).filter((name) => only === undefined || only.includes(name))
+  if (names.length === 0) return []
+  const args = [String(runs), ...names]
+  const workerCode = `require(${JSON.stringify(join(ROOT, 'lib/core/loader.cjs'))}); const { parentPort, workerData } = require('node:worker_threads'); require(${JSON.stringify(CASE)}).main(workerData).then((out) => parentPort.postMessage(out))`
+  const loaders: [string, () => CaseResult[] | Promise<CaseResult[]>][] = [
+    ['ESM (node --import tsx)', () => spawnCase('ESM', ['--import', 'tsx', '--input-type=module', '-e', `const m = await import(${JSON.stringify(CASE)}); process.stdout.write(await m.main(${JSON.stringify(args)}))`])],
+    ["tsx's require hook alone (the CLI before lib/core/loader.cjs)", () => spawnCase('tsx require hook', [join(ROOT, 'test/bench/require-child.cjs'), CASE, ...args], { MTFLOW_BENCH_TSX_ONLY: '1' })],
+    ['CLI loader (lib/core/loader.cjs, as lib/cli/bin.cjs)', () => spawnCase('CLI loader', [join(ROOT, 'test/bench/require-child.cjs'), CASE, ...args])],
+    ['worker thread (lib/core/loader.cjs, as job threads)', () => spawnCase('worker thread', ['-e', `const { Worker } = require('node:worker_threads'); new Worker(${JSON.stringify(workerCode)}, { eval: true, workerData: ${JSON.stringify(args)} }).on('message', (out) => process.stdout.write(out))`])],
+    ['tslab kernel (a notebook cell)', () => tslabCase(names, runs)],
+  ]
+  const results: [string, CaseResult[]][] = []
+  for (const [label, run] of loaders) {
+    progress(`indicators under ${label}…`)
+    results.push([label, await run()])
+  }
+  const esm = results[0]![1]
+  const rows: BenchRow[] = []
+  for (const [i, name] of names.entries()) {
+    const reference = esm[i]!
+    for (const [label, measured] of results) {
+      const m = measured[i]!
+      // The same numbers under every loader (summed in the same order: equal bit for bit).
+      if (m.checksum !== reference.checksum) throw new Error(`${name} under ${label} computed other values: checksum ${m.checksum} ≠ ${reference.checksum}`)
+      rows.push({
+        workload: `${name}(14), 1M bars, batch — under ${label}`,
+        median: m.median,
+        throughput: `${Math.round(N / (m.median / 1000)).toLocaleString('en-US')} bars/s`,
+        reference: `ESM ${reference.median.toFixed(1)} ms`,
+        ratio: (m.median / reference.median).toFixed(2),
+      })
+    }
+  }
+  return rows
+}
