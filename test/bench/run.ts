@@ -33,6 +33,7 @@ import { fileURLToPath } from 'node:url'
 import { writeFileSync } from 'node:fs'
 import { KernelClient } from '../../kernel/client.js'
 import { kernelArgv } from '../../kernel/kernelspec.js'
+import { benchIndicatorLoaders } from './indicator-loaders.js'
 import { seededRandom } from '../../lib/core/index.js'
 import { loadBars, resample } from '../../lib/data/index.js'
 
@@ -240,6 +241,8 @@ if (wanted('indicators')) {
     if (child.status !== 0) throw new Error(`indicator bench failed: ${child.stderr}`)
     rows.push(...(JSON.parse(child.stdout) as typeof rows))
   }
+  // rsi, atr and adx under each loader users run (CLI, worker threads, tslab), against ESM.
+  rows.push(...(await benchIndicatorLoaders(progress, INDICATOR_RUNS, cases)))
 }
 if (wanted('backtest')) {
   progress('backtest (own process)…')
