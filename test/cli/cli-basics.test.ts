@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Tracker } from '../../lib/track/index.js'
 import { npmPort } from '../../lib/cli/lifecycle.js'
 import { ROOT, runCli } from '../helpers.js'
+import { docFiles } from '../docs/docs-check.js'
 
 let home: string
 const ids: string[] = []
@@ -81,11 +82,13 @@ describe('mtflow runs search on a key no run has', () => {
     expect(right.hints).toBeUndefined()
   })
 
-  it('the examples in --help and the README use the key that exists', async () => {
+  it('the examples in --help, the README and the guides use the key that exists', async () => {
     const help = await cli('runs', 'search', '--help')
     expect(help.stdout).toContain('tags.mtflow.kind = "sweep"')
     expect(help.stdout).not.toMatch(/tags\.kind\b/)
-    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).not.toMatch(/tags\.kind\b/)
+    const docs = docFiles(ROOT)
+    expect(docs).toContain('lib/track/README.md') // where the search language is documented
+    for (const doc of docs) expect(readFileSync(join(ROOT, doc), 'utf8'), doc).not.toMatch(/tags\.kind\b/)
   })
 })
 

@@ -40,7 +40,7 @@ describe('mtflow strategy new / strategy test', () => {
     expect(files.strategy).toBe(join(dir, 'strategies', 'trend-one.ts'))
     expect(files.test).toBe(join(dir, 'strategies', 'trend-one.test.ts'))
     const source = readFileSync(files.strategy, 'utf8')
-    // The contract's parts, as the README documents them.
+    // The contract's parts, as lib/backtest/README.md ("Writing a strategy") documents them.
     for (const part of ["from 'mtflow'", "name: 'trend-one'", 'universe:', '({ symbol, timeframe: request.timeframe })', 'warmup:', 'validate:', 'signals(', 'onStart(', 'onBar(', 'stopLoss:', 'takeProfit:', 'ctx.buy(', 'ctx.close(']) expect(source).toContain(part)
 
     const passed = await testJson(files.test)
