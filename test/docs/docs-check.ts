@@ -11,7 +11,7 @@ export function docFiles(root: string): string[] {
   const guides = readdirSync(join(root, 'lib'))
     .map((name) => join('lib', name, 'README.md'))
     .filter((path) => existsSync(join(root, path)))
-  return ['README.md', 'notebooks/README.md', 'kernel/README.md', 'test/bench/README.md', ...guides.sort()].filter((path) => existsSync(join(root, path)))
+  return ['README.md', 'lib/README.md', 'notebooks/README.md', 'kernel/README.md', 'test/bench/README.md', ...guides.sort()].filter((path) => existsSync(join(root, path)))
 }
 
 /** The text with fenced code blocks blanked (line numbers kept), and the fenced blocks themselves. */
