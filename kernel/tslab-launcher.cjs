@@ -24,9 +24,12 @@ watchParent(Number(process.env.MTFLOW_KERNEL_PARENT_PID || process.env.JPY_PAREN
 
 const tslabDir = path.dirname(require.resolve('tslab/package.json', { paths: [__dirname] }))
 const tsPath = require.resolve('@tslab/typescript-for-tslab', { paths: [tslabDir] })
+const libDeclarations = require('./lib-declarations.cjs')
+const cacheDirs = libDeclarations.cacheDirs(tslabDir)
 const codeCache = loadWithCodeCache(tsPath)
-patchConverterRootDir(path.join(tslabDir, 'dist', 'converter.js'))
-if (process.env.MTFLOW_KERNEL_HEADLESS === '1') readDeclarationsWithoutDocs(require(tsPath), require('./strip-jsdoc.cjs').stripJsDoc)
+const converterPatched = patchConverterRootDir(path.join(tslabDir, 'dist', 'converter.js'))
+const stripJsDoc = process.env.MTFLOW_KERNEL_HEADLESS === '1' ? require('./strip-jsdoc.cjs').stripJsDoc : undefined
+if (stripJsDoc !== undefined) readDeclarationsWithoutDocs(require(tsPath), stripJsDoc)
 queuedSends(require(require.resolve('zeromq', { paths: [tslabDir] })))
 const jupyter = require(path.join(tslabDir, 'dist', 'jupyter.js'))
 bufferedStreams(jupyter.JupyterHandlerImpl)
@@ -40,6 +43,10 @@ require(path.join(tslabDir, 'dist', 'main.js')).startKernel({
 })
 // startKernel has built tslab's compiler by now, so the cache holds the functions a kernel start runs.
 codeCache.save()
+// lib/ as declarations for the compiler (kernel/lib-declarations.cjs): tslab's options are known now.
+globalThis.__mtflowLibDeclarations = converterPatched.done
+  ? libDeclarations.useLibDeclarations({ ts: require(tsPath), tsPath, tslabDir, root: path.join(__dirname, '..'), options: globalThis.__mtflowTslabCompilerOptions, transform: stripJsDoc })
+  : { active: false, reason: 'tslab converter not patched' }
 
 /**
  * Exit when the process that started us dies. The check runs on a worker thread, because a cell that
@@ -160,12 +167,11 @@ function bufferedStreams(Handler) {
  */
 function loadWithCodeCache(file) {
   const fs = require('node:fs')
-  const os = require('node:os')
   const vm = require('node:vm')
   const Module = require('node:module')
   const stat = fs.statSync(file)
   const name = `tslab-ts-${process.version}-${process.arch}-${stat.size}-${Math.floor(stat.mtimeMs)}.v8cache`
-  const dirs = [path.join(tslabDir, '..', '.cache', 'mtflow'), path.join(os.tmpdir(), 'mtflow-cache')]
+  const dirs = cacheDirs
   let cached
   for (const dir of dirs) {
     try {
@@ -235,7 +241,14 @@ function patchConverterRootDir(file) {
     ],
     ['rootDir: cwd,', 'rootDir,'],
     ['path: (0, tspath_1.normalizeJoin)(cwd, rel),', 'path: (0, tspath_1.normalizeJoin)(rootDir, rel),'],
+    // The Node converter's compiler options, for building lib's declarations with the same ones.
+    [
+      'const watch = ts.createWatchProgram(host);',
+      'const watch = ts.createWatchProgram(host);\n' +
+        '    if (!(options === null || options === void 0 ? void 0 : options.isBrowser) && builder) globalThis.__mtflowTslabCompilerOptions = builder.getProgram().getCompilerOptions();',
+    ],
   ]
+  const result = { done: false }
   const compile = Module.prototype._compile
   Module.prototype._compile = function (content, filename) {
     if (filename !== file) return compile.call(this, content, filename)
@@ -248,8 +261,10 @@ function patchConverterRootDir(file) {
       }
       patched = patched.replace(from, to)
     }
+    result.done = true
     return compile.call(this, patched, filename)
   }
+  return result
 }
 
 /**

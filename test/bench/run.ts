@@ -150,6 +150,10 @@ if (wanted('notebook')) {
     reference: `stock tslab ${median(stock).toFixed(0)} ms`,
     ratio: (median(ours) / median(stock)).toFixed(2),
   })
+
+  // A notebook's first lib import in a fresh kernel, cold and with the lib declarations cached (test/bench/notebook-import.ts).
+  const { benchNotebookImport } = await import('./notebook-import.js')
+  rows.push(...(await benchNotebookImport(progress, RUNS)))
 }
 if (wanted('lake')) {
   // The lake: 1,000,000 one-minute bars (a deterministic random walk) as CSV.
