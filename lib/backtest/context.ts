@@ -4,11 +4,12 @@
 
 import { ConfigError, isoTime } from '../core/index.js'
 import type { Bars } from '../data/index.js'
-// lib/features (factorsAt) is below lib/strategy, which the backtest imports already.
-import { factorsAt } from '../features/index.js'
+// lib/features (factorsInto) is below lib/strategy, which the backtest imports already.
+import { factorNames, factorsInto } from '../features/index.js'
 import { createStream, INDICATORS, type StreamBar } from '../indicators/index.js'
 import type { Context, IndicatorHandle, IndicatorOptions, OrderOptions, OrderView, PositionView, Side, Subscription } from '../strategy/index.js'
 import type { Engine, SeriesState, Sleeve } from './engine.js'
+import type { FactorSets } from './records.js'
 
 // NaN from a module constant, not the global `NaN`: merged with a float from a typed array in an
 // inlined call, the global (a tagged constant to V8) made every returned value a fresh heap number —
@@ -210,7 +211,7 @@ export class SleeveContext<P> implements Context<P> {
   /**
    * The traded symbol's factor set (lib/features factorSet: range, trendiness, best-fit slope and R² per
    * window, returns) at the bar the order is placed on goes into the order's factors as `factor.<name>`.
-   * Here only the series and the bar are noted; fillFactorSets writes the values when the results' factors
+   * Here only the series and the bar are noted; factorSets computes the values when the results' factors
    * are first read. (The plain version — factorSet over the series on its first order — cost 2 s on a
    * million bars, ten times the event-driven backtest itself, in every backtest whether or not its
    * factors were read.) For a pair strategy each leg's order is a trade of its own, so each row carries
@@ -238,20 +239,26 @@ export class SleeveContext<P> implements Context<P> {
   private readonly pendingBars: number[] = []
 
   /**
-   * Write the factor set of each noted order's series at its bar into its factors, from the windows ending at
-   * that bar alone (factorsAt: a few hundred operations per order; factorSet over a million bars cost 2 s
-   * and 230 MB in every tracked backtest). A value at bar i uses bars ≤ i only, so it is that bar's past.
+   * The factor sets of the noted orders, for the results' factor columns: `names` (as `factor.<name>`) and
+   * `write(factors, out, at)`, which writes the set of the order whose factors record this is into
+   * out[at …] (factorNames' order) and says whether there was one. Computed per trade entry as its column
+   * row is filled, from the windows ending at that bar alone (factorsInto: a few hundred operations and no
+   * object per order; factorSet over a million bars cost 2 s and 230 MB, and a record with 23 more keys
+   * per order a third of a tracked backtest's time). A value at bar i uses bars ≤ i only: that bar's past.
    */
-  fillFactorSets(): void {
-    for (let k = 0; k < this.pendingFactors.length; k++) {
-      const b = this.pendingSeries[k]!.bars
-      const at = factorsAt(b, this.pendingBars[k]!)
-      const factors = this.pendingFactors[k]!
-      for (const name in at) factors[`factor.${name}`] = at[name]!
+  factorSets(): FactorSets {
+    const index = new Map<Record<string, number>, number>()
+    for (let k = 0; k < this.pendingFactors.length; k++) index.set(this.pendingFactors[k]!, k)
+    const names = factorNames().map((name) => `factor.${name}`)
+    return {
+      names,
+      write: (factors, out, at) => {
+        const k = index.get(factors)
+        if (k === undefined) return false
+        factorsInto(this.pendingSeries[k]!.bars, this.pendingBars[k]!, out, at)
+        return true
+      },
     }
-    this.pendingFactors.length = 0
-    this.pendingSeries.length = 0
-    this.pendingBars.length = 0
   }
 
   close(symbol: string, options: { tag?: string } = {}): OrderView | undefined {

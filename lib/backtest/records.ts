@@ -261,8 +261,12 @@ export class TradeLog {
     }
   }
 
-  /** The indicator values each trade's entry order saw: entryOrderId, entryTime, one column per name (NaN where absent). */
-  factorColumns(): Record<string, Float64Array> {
+  /**
+   * The indicator values each trade's entry order saw: entryOrderId, entryTime, one column per name (NaN
+   * where absent), then — given the context's factor sets — the entry bar's factor set as `factor.<name>`
+   * columns, written straight into them (no key per trade).
+   */
+  factorColumns(sets?: FactorSets): Record<string, Float64Array> {
     const n = this.count
     const out: Record<string, Float64Array> = { entryOrderId: this.entryOrderId.slice(0, n), entryTime: this.entryTime.slice(0, n) }
     const rows = this.factorRows
@@ -276,8 +280,27 @@ export class TradeLog {
         col[rows[j]!] = f[name] ?? NaN
       }
     }
+    if (sets !== undefined && rows.length > 0) {
+      const width = sets.names.length
+      const matrix = new Float64Array(n * width).fill(NaN)
+      let any = false
+      for (let j = 0; j < rows.length; j++) if (sets.write(values[j]!, matrix, rows[j]! * width)) any = true
+      if (any) {
+        for (let c = 0; c < width; c++) {
+          const col = (out[sets.names[c]!] = new Float64Array(n))
+          for (let r = 0; r < n; r++) col[r] = matrix[r * width + c]!
+        }
+      }
+    }
     return out
   }
+}
+
+/** A strategy context's factor sets (context.ts factorSets): column names, and a writer per entry order's factors record. */
+export interface FactorSets {
+  readonly names: readonly string[]
+  /** Writes the set of the order whose factors record this is into out[at …]; false when it has none. */
+  write(factors: Record<string, number>, out: Float64Array, at: number): boolean
 }
 
 /**

@@ -172,9 +172,9 @@ export function collectResults(engine: Engine, periodsPerYear?: number): Backtes
       orders: sleeve.orders.columns(),
       fills: sleeve.fills.columns(),
       trades: sleeve.trades.columns(),
-      // Read on demand: the factor set is computed only when someone reads the factors (see fillFactorSets).
+      // Read on demand: the factor set is computed only when someone reads the factors (see factorSets in context.ts).
       get factors(): Record<string, Float64Array> {
-        factors ??= (sleeve.ctx.fillFactorSets(), sleeve.trades.factorColumns())
+        factors ??= sleeve.trades.factorColumns(sleeve.ctx.factorSets())
         return factors
       },
       metrics: metricsOf(equity, exposure, sleeve.traded, time, ppy, [sleeve.trades], sleeve.book.feesPaid, { equity: sleeve.equitySum, exposure: sleeve.exposureSum }),

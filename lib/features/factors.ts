@@ -63,10 +63,38 @@ export function factorSet(bars: FactorBars, options: { windows?: readonly number
  * indicator keeps a running sum, so the two agree to the last few bits.
  */
 export function factorsAt(bars: FactorBars, i: number, options: { windows?: readonly number[] } = {}): Record<string, number> {
-  const { high, low, close } = bars
+  const windows = options.windows ?? DEFAULT_WINDOWS
+  const names = factorNames(windows)
+  const values = new Float64Array(names.length)
+  factorsInto(bars, i, values, 0, windows)
   const out: Record<string, number> = {}
+  for (let k = 0; k < names.length; k++) out[names[k]!] = values[k]!
+  return out
+}
+
+const NAMES = new Map<string, readonly string[]>()
+
+/** The names of factorsAt's values, in the order factorsInto writes them: per window range, trend, slope, r2; then ret_1, ret_5, ret_20. */
+export function factorNames(windows: readonly number[] = DEFAULT_WINDOWS): readonly string[] {
+  const key = windows.join(',')
+  let names = NAMES.get(key)
+  if (names === undefined) {
+    names = Object.freeze([...windows.flatMap((w) => [`range_${w}`, `trend_${w}`, `slope_${w}`, `r2_${w}`]), 'ret_1', 'ret_5', 'ret_20'])
+    NAMES.set(key, names)
+  }
+  return names
+}
+
+/**
+ * factorsAt's values at bar i written into out[at …] (factorNames' order), with no object or key per call:
+ * a backtest writes each trade's entry factors straight into its factor columns.
+ */
+export function factorsInto(bars: FactorBars, i: number, out: Float64Array, at: number, windows: readonly number[] = DEFAULT_WINDOWS): void {
+  const { high, low, close } = bars
   const c = close[i]!
-  for (const w of options.windows ?? DEFAULT_WINDOWS) {
+  let o = at
+  for (let wi = 0; wi < windows.length; wi++) {
+    const w = windows[wi]!
     // range: (highest high − lowest low over w bars) / close, once w bars are there.
     let range = NaN
     if (i >= w - 1) {
@@ -84,7 +112,7 @@ export function factorsAt(bars: FactorBars, i: number, options: { windows?: read
       }
       range = (hi - lo) / c
     }
-    out[`range_${w}`] = range
+    out[o++] = range
     // Efficiency ratio: |c_i − c_{i−w}| / Σ |c_k − c_{k−1}| over the w changes.
     let trend = NaN
     if (i >= w) {
@@ -92,7 +120,7 @@ export function factorsAt(bars: FactorBars, i: number, options: { windows?: read
       for (let k = i - w + 1; k <= i; k++) path += Math.abs(close[k]! - close[k - 1]!)
       trend = Math.abs(c - close[i - w]!) / path
     }
-    out[`trend_${w}`] = trend
+    out[o++] = trend
     // The least-squares line through the last n = max(2, w) closes against bar number.
     const n = Math.max(2, w)
     let slope = NaN
@@ -115,9 +143,10 @@ export function factorsAt(bars: FactorBars, i: number, options: { windows?: read
       r2 = syy === 0 ? NaN : (sxy * sxy) / (sxx * syy)
       slope = sxy / sxx / c
     }
-    out[`slope_${w}`] = slope
-    out[`r2_${w}`] = r2
+    out[o++] = slope
+    out[o++] = r2
   }
-  for (const k of [1, 5, 20]) out[`ret_${k}`] = i >= k ? c / close[i - k]! - 1 : NaN
-  return out
+  out[o++] = i >= 1 ? c / close[i - 1]! - 1 : NaN
+  out[o++] = i >= 5 ? c / close[i - 5]! - 1 : NaN
+  out[o++] = i >= 20 ? c / close[i - 20]! - 1 : NaN
 }
