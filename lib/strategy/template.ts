@@ -1,6 +1,6 @@
 // The files `mtflow strategy new NAME` writes: a complete, commented strategy (NAME.ts) and its tests
-// (NAME.test.ts: node:test, run by `mtflow strategy test`). The README's "Writing a strategy" shows the
-// same strategy; test/cli/strategy-new.test.ts runs what these write.
+// (NAME.test.ts: node:test, run by `mtflow strategy test`). The guide lib/backtest/README.md ("Writing a strategy") shows
+// the same strategy; test/cli/strategy-new.test.ts runs what these write.
 
 import { ConfigError } from '../core/index.js'
 import { STRATEGIES } from './builtin/index.js'
