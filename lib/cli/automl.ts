@@ -7,6 +7,7 @@ import { ConfigError, isoTime, streamProgressSink } from '../core/index.js'
 import type { Bars } from '../data/index.js'
 import type { AutoMLMetric, AutoMLResult } from '../tune/automl.js'
 import { loadStrategySpec } from './strategy-spec.js'
+import { withDateFormat } from './time-flags.js'
 import { collect, formatTable, lazy, printJson, type CliContext } from './context.js'
 
 const METRIC_NAMES: Record<string, AutoMLMetric> = { 'roc-auc': 'rocAuc', 'log-loss': 'logLoss', accuracy: 'accuracy', f1: 'f1' }
@@ -53,14 +54,14 @@ function number(option: string, value: string, check: (n: number) => boolean, ex
 const list = (values: string[]) => values.flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '')
 
 export function automlCommand(context: CliContext): Command {
-  return new Command('automl')
+  return withDateFormat(new Command('automl')
     .description("search model families × hyperparameters × feature groups with purged CV on each strategy's entries (meta-labelling); register the winners that trade on the holdout without lowering its Sharpe")
     .option('--strategies <names>', 'built-in strategies, files, or registered versions NAME@VERSION|ALIAS (comma-separated or repeated)', collect, [] as string[])
     .option('--symbol <symbols>', 'symbol(s) in the lake the strategies trade; comma-separated or repeated', collect, [] as string[])
     .option('--timeframe <tf>', 'timeframe in the lake', '1d')
     .option('--source <name>', 'source in the lake (default: the only one holding each symbol)')
     .option('--start <time>', 'first bar (ISO date/time, UTC)')
-    .option('--end <time>', 'last bar (inclusive)')
+    .option('--end <time>', 'last bar (inclusive)'))
     .option('--cash <amount>', 'starting capital', '100000')
     .option('--commission <rate>', 'commission rate on notional, e.g. 0.0005 = 0.05 %', '0')
     .option('--slippage-bps <bps>', 'slippage on market and stop fills, basis points', '0')

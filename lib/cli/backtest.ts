@@ -8,6 +8,7 @@ import type { Bars } from '../data/index.js'
 import type { Sizing } from '../strategy/index.js'
 import { collect, formatTable, lazy, printJson, type CliContext } from './context.js'
 import { loadStrategySpec } from './strategy-spec.js'
+import { withDateFormat } from './time-flags.js'
 
 const data = () => lazy('../data/index.js') as typeof import('../data/index.js')
 const bt = () => lazy('../backtest/index.js') as typeof import('../backtest/index.js')
@@ -127,7 +128,7 @@ function lineageData(context: CliContext, o: Common, datasets: Record<string, Ba
 }
 
 function withCommon(cmd: Command): Command {
-  return cmd
+  return withDateFormat(cmd)
     .option('--strategy <name|file|NAME@REF>', 'a built-in strategy (see mtflow backtest --list), a .ts/.js file exporting one, or a registered version NAME@VERSION|ALIAS (its params are the defaults)')
     .option('--symbol <symbols>', 'symbol(s) in the lake; comma-separated or repeated', collect, [] as string[])
     .option('--timeframe <tf>', 'timeframe in the lake', '1d')
@@ -194,9 +195,8 @@ export function backtestCommand(context: CliContext): Command {
         run.end()
       }
       const exported = o.export === undefined ? [] : bt().exportResults(result, o.export, config)
-      const s = result.strategies[0]!
-      const trades = bt().toRows(s.trades)
       if (o.json === true) {
+        const trades = bt().toRows(result.strategies[0]!.trades)
         const e = result.equity
         let min = Infinity
         let max = -Infinity

@@ -9,6 +9,7 @@ import type { IngestReport } from '../data/index.js'
 /** lib/data loads DuckDB, arquero and Arrow: only verbs that use it pay for it. */
 const data = async () => lazy('../data/index.js') as typeof import('../data/index.js')
 import { formatTable, lazy, printJson, type CliContext } from './context.js'
+import { DATE_FORMAT_HELP, withDateFormat } from './time-flags.js'
 
 export function importCommand(context: CliContext): Command {
   return new Command('import')
@@ -19,7 +20,7 @@ export function importCommand(context: CliContext): Command {
     .option('--source <name>', 'source name in the lake', 'local')
     .option('--delimiter <char>', 'CSV field separator: , ; tab or | (default: sniffed from the header)')
     .option('--decimal <char>', 'decimal mark of the numbers: . or , (default: sniffed; a comma needs another delimiter)')
-    .option('--date-format <format>', 'day/month order of dates such as 01/03/2022: DD/MM/YYYY, MM/DD/YYYY, YYYY/MM/DD, DD/MM/YY or MM/DD/YY (ISO dates and epoch numbers need none; times without an offset are UTC)')
+    .option('--date-format <format>', DATE_FORMAT_HELP)
     .option('--json', 'print the report as JSON')
     .action(async (file: string, options: { symbol: string; timeframe: string; source: string; delimiter?: string; decimal?: string; dateFormat?: string; json?: boolean }) => {
       const { json: _json, ...rest } = options
@@ -77,8 +78,7 @@ export function dataCommand(context: CliContext): Command {
       if (options.json === true) return printJson(context, reports)
       for (const report of reports) context.stdout.write(formatReport(report))
     })
-  group
-    .command('synthetic')
+  withDateFormat(group.command('synthetic'))
     .description('generate seeded synthetic bars into the lake (source "synthetic", symbols SYN-…)')
     .option('--kind <kind>', 'gbm (GARCH volatility clustering) or pair (cointegrated)', 'gbm')
     .option('--bars <n>', 'number of bars', '10000')

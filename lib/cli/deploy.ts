@@ -18,6 +18,7 @@ import type { Credentials } from '../live/credentials.js'
 import type { Strategy } from '../strategy/index.js'
 import { PROJECT_ROOT } from '../../kernel/kernelspec.js'
 import { collect, formatTable, lazy, printJson, type CliContext } from './context.js'
+import { withDateFormat } from './time-flags.js'
 
 const liveLib = () => lazy('../live/index.js') as typeof import('../live/index.js')
 const deployments = () => lazy('../live/deployment.js') as typeof import('../live/deployment.js')
@@ -79,7 +80,7 @@ interface Plan {
 }
 
 export function deployCommand(context: DeployContext): Command {
-  const deploy = new Command('deploy')
+  const deploy = withDateFormat(new Command('deploy')
     .description('deploy a registered strategy version to paper or live trading, or list, inspect and steer deployments')
     .argument('[strategy]', 'a registered strategy: NAME, NAME@VERSION or NAME@ALIAS')
     .option('--symbols <list>', 'symbols, comma-separated (BTC/USDT,ETH/USDT)')
@@ -100,7 +101,7 @@ export function deployCommand(context: DeployContext): Command {
     .option('--name <name>', 'deployment name (default <strategy>.<symbols>)')
     .option('--feed <kind>', 'replay (lake bars; paper only), poll (REST) or ws (WebSocket); default replay for --paper, poll for --live')
     .option('--start <time>', 'replay: first bar (ISO date/time, UTC)')
-    .option('--end <time>', 'replay: last bar (inclusive)')
+    .option('--end <time>', 'replay: last bar (inclusive)'))
     .option('--pace-ms <ms>', 'replay: wall milliseconds per bar (default 0: as fast as possible)')
     .option('--max-daily-loss <amount>', 'guard: no new orders for the rest of the UTC day once equity is this far below the day\'s start')
     .option('--max-position-notional <amount>', 'guard: largest |position| × price per symbol; larger orders are resized down')

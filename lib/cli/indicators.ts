@@ -5,6 +5,7 @@ import { Command } from 'commander'
 import { ConfigError, parseTime, streamProgressSink } from '../core/index.js'
 import type { Indicator, Params } from '../indicators/index.js'
 import { formatTable, lazy, printJson, type CliContext } from './context.js'
+import { withDateFormat } from './time-flags.js'
 
 const data = () => lazy('../data/index.js') as typeof import('../data/index.js')
 const indicators = () => lazy('../indicators/index.js') as typeof import('../indicators/index.js')
@@ -50,8 +51,7 @@ export function indicatorsCommand(context: CliContext): Command {
           .join(' ')
       context.stdout.write(formatTable(['name', 'inputs', 'params', 'outputs'], all.map((i) => [i.name + (i.lookahead === true ? ' (lookahead)' : ''), i.inputs.join(' '), params(i), i.outputs.join(' ')])))
     })
-  group
-    .command('compute')
+  withDateFormat(group.command('compute'))
     .description('compute indicators over a dataset of the lake and write them with the bars to a Parquet or CSV file')
     .requiredOption('--symbol <symbol>', 'symbol in the lake')
     .requiredOption('--timeframe <tf>', 'timeframe in the lake, e.g. 1d')
@@ -94,8 +94,7 @@ export function indicatorsCommand(context: CliContext): Command {
 
 export function pairsCommand(context: CliContext): Command {
   const group = new Command('pairs').description('pair trading: screen symbols for cointegration')
-  group
-    .command('screen')
+  withDateFormat(group.command('screen'))
     .description('test every pair of the symbols for return correlation, Engle–Granger cointegration and spread half-life')
     .requiredOption('--symbols <list>', 'comma-separated symbols in the lake (at least 2)')
     .requiredOption('--timeframe <tf>', 'timeframe, e.g. 1d')

@@ -4,6 +4,7 @@ import { Command } from 'commander'
 import { streamProgressSink } from '../core/index.js'
 import { formatReport } from './data.js'
 import { lazy, parseSeconds, printJson, type CliContext } from './context.js'
+import { withDateFormat } from './time-flags.js'
 
 interface CcxtOptions {
   exchange: string
@@ -19,8 +20,7 @@ interface CcxtOptions {
 
 export function ingestCommand(context: CliContext): Command {
   const ingest = new Command('ingest').description('pull market data into the lake')
-  ingest
-    .command('ccxt')
+  withDateFormat(ingest.command('ccxt'))
     .description("fetch OHLCV history from an exchange through ccxt (closed candles only; resumes from what the lake holds)")
     .requiredOption('--exchange <id>', 'ccxt exchange id, e.g. binance')
     .requiredOption('--symbols <list>', 'comma-separated symbols, e.g. BTC/USDT,ETH/USDT')

@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path'
 import { Command } from 'commander'
 import { canonicalJson, ConfigError, DataError, errorMessage, parseTime, sha256, streamProgressSink } from '../core/index.js'
 import { formatTable, lazy, printJson, type CliContext } from './context.js'
+import { withDateFormat } from './time-flags.js'
 import { hyperOf } from './pipeline.js'
 import { runVerb as verb } from './run-verb.js'
 
@@ -62,8 +63,7 @@ function numberOf(text: string | undefined, option: string, expected: string, ok
 
 export function pipelineCommand(context: CliContext): Command {
   const group = new Command('pipeline').description('whole pipelines chained from the step verbs, each step reused when its inputs are unchanged')
-  group
-    .command('pairs')
+  withDateFormat(group.command('pairs'))
     .description('screen → features → dataset → train → register → gated backtests on the holdout → select (guardrails) → router → infer → targets and orders → report')
     .requiredOption('--symbols <list>', 'the universe, comma-separated (every pair is screened)')
     .option('--timeframe <tf>', "bar timeframe (default: the lake's only timeframe for these symbols)")

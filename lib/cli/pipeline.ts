@@ -5,6 +5,7 @@
 import { Command } from 'commander'
 import { ConfigError, streamProgressSink, writeFileAtomic } from '../core/index.js'
 import { formatTable, lazy, printJson, type CliContext } from './context.js'
+import { withDateFormat } from './time-flags.js'
 
 const pipeline = () => lazy('../pipeline/index.js') as typeof import('../pipeline/index.js')
 
@@ -20,8 +21,7 @@ function integers(text: string | undefined, option: string): number[] | undefine
 
 export function featuresCommand(context: CliContext): Command {
   const group = new Command('features').description('feature tables per screened pair or per symbol (a pipeline step)')
-  group
-    .command('build')
+  withDateFormat(group.command('build'))
     .description('feature tables, one per pair a pairs-screen run selected (--pairs RUN) or per symbol (--symbols), as a tracked run with Parquet tables and a manifest')
     .option('--pairs <run>', 'a `pairs screen --save` run: one table per selected pair')
     .option('--symbols <list>', 'or symbols, comma-separated: one table each')

@@ -42,7 +42,7 @@ describe('dates and CSV files on the command line', () => {
     expect(JSON.parse(computed.stdout)).toMatchObject({ rows: 4, first: new Date(14_613 * DAY).toISOString() })
     const ambiguous = await runCli(['indicators', 'compute', '--symbol', 'NY', '--timeframe', '1h', '--start', '01/02/2010', '--set', 'rsi:period=2', '--out', out], { env })
     expect(ambiguous.code).toBe(2)
-    expect(oneLine(ambiguous.stderr)).toEqual(['mtflow: --start "01/02/2010" is ambiguous (day/month or month/day?); give a date format DD/MM/YYYY or MM/DD/YYYY, or write dates as ISO 8601 (YYYY-MM-DD)'])
+    expect(oneLine(ambiguous.stderr)).toEqual(['mtflow: --start "01/02/2010" is ambiguous (day/month or month/day?); give --date-format DD/MM/YYYY or MM/DD/YYYY, or write dates as ISO 8601 (YYYY-MM-DD)'])
   })
 
   it('reads YYYYMMDD files and --start 20220220 as dates, and refuses --start 2022 (review 24, findings 1 and 4)', async () => {
@@ -67,10 +67,10 @@ describe('dates and CSV files on the command line', () => {
     expect(JSON.parse(run.stdout)).toMatchObject({ start: new Date(19_043 * DAY).toISOString(), bars: 10 })
     const year = await runCli(['backtest', '--strategy', 'sma-cross', '--symbol', 'B', '--start', '2022', '--json'], { env })
     expect(year.code).toBe(2)
-    expect(oneLine(year.stderr)).toEqual(['mtflow: start (--start) "2022" is not a date/time; write 2022-01-01, or an epoch number of 9 or more digits'])
+    expect(oneLine(year.stderr)).toEqual(['mtflow: --start "2022" is not a date/time; write 2022-01-01, or an epoch number of 9 or more digits'])
     const badDay = await runCli(['backtest', '--strategy', 'sma-cross', '--symbol', 'B', '--start', '2020-02-30', '--json'], { env })
     expect(badDay.code).toBe(2)
-    expect(oneLine(badDay.stderr)).toEqual(['mtflow: start (--start) "2020-02-30" is not an ISO date or time (expected e.g. 2020-01-31 or 2020-01-31T12:00:00Z), nor an epoch number; no offset means UTC'])
+    expect(oneLine(badDay.stderr)).toEqual(['mtflow: --start "2020-02-30" is not an ISO date or time (expected e.g. 2020-01-31 or 2020-01-31T12:00:00Z), nor an epoch number; no offset means UTC'])
   })
 
   it('imports 01/03/2022 only with --date-format, and reads a semicolon file with decimal commas', async () => {
