@@ -218,41 +218,59 @@ const MAGIC = Uint8Array.from([0x50, 0x41, 0x52, 0x31]) // PAR1
 const TIMESTAMP_LOGICAL: Field[] = [[8, T_STRUCT, [[1, T_TRUE, true], [2, T_STRUCT, [[1, T_STRUCT, []]]]]]] // TIMESTAMP(isAdjustedToUTC, MILLIS)
 
 function encodeColumn(name: string, values: ArrayLike<unknown>, rows: number): EncodedColumn {
-  const column = (type: number, optional: boolean, extra: Partial<EncodedColumn> = {}): EncodedColumn => ({ name, type, optional, encodings: new Set([PLAIN, RLE]), pieces: [], dictionarySize: 0, size: 0, ...extra })
-  if (values instanceof Float64Array) {
-    let missing = false
-    // Only a time column asks whether its values are whole ms within ±2^50 (years ±35,000): exact as INT64, their deltas exact in a double.
-    let whole = isTimeColumn(name)
-    for (let i = 0; i < rows; i++) {
-      const v = values[i]!
-      if (v !== v) missing = true
-      else if (whole && !(Number.isInteger(v) && Math.abs(v) <= 2 ** 50)) whole = false
-    }
-    if (whole) {
-      const c = column(INT64, missing, { converted: TIMESTAMP_MILLIS, logical: TIMESTAMP_LOGICAL })
-      forPages(rows, (from, to) => {
-        const present = missing ? presentIndexes(values, from, to) : undefined
-        const delta = deltaEncode(values, from, to, present)
-        if (delta !== undefined) c.encodings.add(DELTA_BINARY_PACKED)
-        addPage(c, DATA_PAGE, to - from, delta === undefined ? PLAIN : DELTA_BINARY_PACKED, present === undefined ? undefined : levelsOf(present, from, to), delta ?? writeMillis(values, from, to, present))
-      })
-      return c
-    }
-    const c = column(DOUBLE, missing)
+  if (values instanceof Float64Array) return encodeDoubles(name, values, rows)
+  return encodeValues(name, values, rows)
+}
+
+const newColumn = (name: string, type: number, optional: boolean, extra: Partial<EncodedColumn> = {}): EncodedColumn => ({ name, type, optional, encodings: new Set([PLAIN, RLE]), pieces: [], dictionarySize: 0, size: 0, ...extra })
+
+/** Bit 1: a value is missing (NaN); bit 2: every present value is a whole number within ±2^50. */
+function scanDoubles(values: Float64Array, rows: number): number {
+  let missing = 0
+  let whole = 2
+  for (let i = 0; i < rows; i++) {
+    const v = values[i]!
+    if (v !== v) missing = 1
+    else if (whole !== 0 && !(Math.floor(v) === v && v <= 1125899906842624 && v >= -1125899906842624)) whole = 0
+  }
+  return missing | whole
+}
+
+// Float64Array columns in functions of their own, apart from the other kinds: each loop stays optimized
+// for one element type (one encodeColumn for every kind deoptimized on each change of kind, and its
+// million-row loops then ran in the interpreter until replaced on stack).
+function encodeDoubles(name: string, values: Float64Array, rows: number): EncodedColumn {
+  const scan = scanDoubles(values, rows)
+  const missing = (scan & 1) !== 0
+  // Only a time column asks whether its values are whole ms within ±2^50 (years ±35,000): exact as INT64, their deltas exact in a double.
+  if (isTimeColumn(name) && (scan & 2) !== 0) {
+    const c = newColumn(name, INT64, missing, { converted: TIMESTAMP_MILLIS, logical: TIMESTAMP_LOGICAL })
     forPages(rows, (from, to) => {
-      const present = missing ? presentIndexes(values, from, to) : undefined
-      let body: Uint8Array
-      if (present === undefined && LITTLE_ENDIAN) body = new Uint8Array(values.buffer, values.byteOffset + from * 8, (to - from) * 8)
-      else {
-        const count = present === undefined ? to - from : present.length
-        body = new Uint8Array(count * 8)
-        const view = new DataView(body.buffer)
-        for (let k = 0; k < count; k++) view.setFloat64(k * 8, values[present === undefined ? from + k : present[k]!]!, true)
-      }
-      addPage(c, DATA_PAGE, to - from, PLAIN, present === undefined ? undefined : levelsOf(present, from, to), body)
+      const present = missing ? presentDoubles(values, from, to) : undefined
+      const delta = deltaEncode(values, from, to, present)
+      if (delta !== undefined) c.encodings.add(DELTA_BINARY_PACKED)
+      addPage(c, DATA_PAGE, to - from, delta === undefined ? PLAIN : DELTA_BINARY_PACKED, present === undefined ? undefined : levelsOf(present, from, to), delta ?? writeMillis(values, from, to, present))
     })
     return c
   }
+  const c = newColumn(name, DOUBLE, missing)
+  forPages(rows, (from, to) => {
+    const present = missing ? presentDoubles(values, from, to) : undefined
+    let body: Uint8Array
+    if (present === undefined && LITTLE_ENDIAN) body = new Uint8Array(values.buffer, values.byteOffset + from * 8, (to - from) * 8)
+    else {
+      const count = present === undefined ? to - from : present.length
+      body = new Uint8Array(count * 8)
+      const view = new DataView(body.buffer)
+      for (let k = 0; k < count; k++) view.setFloat64(k * 8, values[present === undefined ? from + k : present[k]!]!, true)
+    }
+    addPage(c, DATA_PAGE, to - from, PLAIN, present === undefined ? undefined : levelsOf(present, from, to), body)
+  })
+  return c
+}
+
+function encodeValues(name: string, values: ArrayLike<unknown>, rows: number): EncodedColumn {
+  const column = (type: number, optional: boolean, extra: Partial<EncodedColumn> = {}): EncodedColumn => newColumn(name, type, optional, extra)
   let booleans = rows > 0
   let numbers = rows > 0
   let missing = false
@@ -264,7 +282,7 @@ function encodeColumn(name: string, values: ArrayLike<unknown>, rows: number): E
       if (typeof v !== 'number') numbers = false
     }
   }
-  if (numbers) return encodeColumn(name, Float64Array.from(values as ArrayLike<number>, (v) => (v === undefined || v === null ? NaN : v)), rows)
+  if (numbers) return encodeDoubles(name, Float64Array.from(values as ArrayLike<number>, (v) => (v === undefined || v === null ? NaN : v)), rows)
   if (booleans) {
     const c = column(BOOLEAN, missing)
     forPages(rows, (from, to) => {
@@ -325,6 +343,13 @@ function encodeColumn(name: string, values: ArrayLike<unknown>, rows: number): E
     addPage(c, DATA_PAGE, to - from, RLE_DICTIONARY, present === undefined ? undefined : levelsOf(present, from, to), Uint8Array.from(w.bytes))
   })
   return c
+}
+
+/** Indexes in [from, to) of the values that are not NaN (presentIndexes for a Float64Array, monomorphic). */
+function presentDoubles(values: Float64Array, from: number, to: number): number[] {
+  const out: number[] = []
+  for (let i = from; i < to; i++) if (values[i] === values[i]) out.push(i)
+  return out
 }
 
 /** Indexes in [from, to) of the values that are not missing (NaN, undefined, null). */
