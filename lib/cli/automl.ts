@@ -8,7 +8,7 @@ import type { Bars } from '../data/index.js'
 import type { AutoMLMetric, AutoMLResult } from '../tune/automl.js'
 import { loadStrategySpec } from './strategy-spec.js'
 import { withDateFormat } from './time-flags.js'
-import { collect, formatTable, lazy, printJson, type CliContext } from './context.js'
+import { collect, formatTable, lazy, numberFlag, printJson, type CliContext } from './context.js'
 
 const METRIC_NAMES: Record<string, AutoMLMetric> = { 'roc-auc': 'rocAuc', 'log-loss': 'logLoss', accuracy: 'accuracy', f1: 'f1' }
 
@@ -46,9 +46,7 @@ interface AutoMLCli {
 }
 
 function number(option: string, value: string, check: (n: number) => boolean, expected: string): number {
-  const n = Number(value)
-  if (value.trim() === '' || !Number.isFinite(n) || !check(n)) throw new ConfigError(`${option} must be ${expected} (received ${JSON.stringify(value)})`)
-  return n
+  return numberFlag(value, option, expected, check)!
 }
 
 const list = (values: string[]) => values.flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '')

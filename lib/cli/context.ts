@@ -1,7 +1,8 @@
 // What every CLI verb gets: its output streams, the workspace, and where to put its exit code.
 
 import { createRequire } from 'node:module'
-import { ConfigError } from '../core/index.js'
+import { clip, ConfigError } from '../core/index.js'
+import { parseNumberCell } from '../data/csv.js'
 
 export interface CliStream {
   write(text: string): unknown
@@ -39,6 +40,18 @@ export function parseSeconds(value: string | undefined, option: string): number 
  * go to Node's ESM loader, which has no such hook. Paths are relative to lib/cli/.
  */
 export const lazy = createRequire(import.meta.url)
+
+/**
+ * A number flag's value by the numbers' one grammar (lib/data/csv.ts parseNumberCell with a decimal
+ * point: digits, one point, an exponent, spaces around; 1,234.5 grouped), or a one-line ConfigError
+ * naming the flag and what it expects (Number() also reads 0x10, 0b1 and 0o7, which no one means).
+ */
+export function numberFlag(text: string | undefined, flag: string, expected: string, ok: (n: number) => boolean = () => true): number | undefined {
+  if (text === undefined) return undefined
+  const n = parseNumberCell(text, '.')
+  if (!Number.isFinite(n) || !ok(n)) throw new ConfigError(`${flag} must be ${expected} (received ${JSON.stringify(clip(text))})`)
+  return n
+}
 
 /** Commander's collector for a repeatable option (`--param a=1 --param b=2` → ['a=1', 'b=2']). */
 export function collect(value: string, previous: string[]): string[] {

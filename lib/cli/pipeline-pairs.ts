@@ -11,9 +11,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Command } from 'commander'
-import { canonicalJson, ConfigError, DataError, errorMessage, parseTime, sha256, streamProgressSink } from '../core/index.js'
-import { formatTable, lazy, printJson, type CliContext } from './context.js'
-import { withDateFormat } from './time-flags.js'
+import { canonicalJson, ConfigError, DataError, errorMessage, sha256, streamProgressSink } from '../core/index.js'
+import { parseNumberCell } from '../data/csv.js'
+import { formatTable, lazy, numberFlag, printJson, type CliContext } from './context.js'
+import { dateFormatFlag, timeFlagMs, withDateFormat } from './time-flags.js'
 import { hyperOf } from './pipeline.js'
 import { runVerb as verb } from './run-verb.js'
 
@@ -26,6 +27,7 @@ interface PairsFlags {
   start?: string
   end?: string
   holdout: string
+  dateFormat?: string
   maxPvalue: string
   minCorr: string
   window: string
@@ -54,11 +56,21 @@ interface StepRecord {
   detail: string
 }
 
+/**
+ * --holdout: a number by the CLI's number grammar is a fraction in (0, 1), except 8 or more bare digits
+ * (20200301, an epoch), which are times; anything else is a time by the time flags' parser (ISO 8601,
+ * a day/month date with --date-format).
+ */
+function holdoutOf(text: string, dateFormat: string | undefined): { fraction: number; time?: undefined } | { fraction?: undefined; time: number } {
+  const field = '--holdout (a fraction in (0, 1) or a time)'
+  const format = dateFormatFlag(dateFormat)
+  if (/^\s*\d{8,}\s*$/.test(text)) return { time: timeFlagMs(text.trim(), field, format) }
+  if (Number.isNaN(parseNumberCell(text, '.'))) return { time: timeFlagMs(text, field, format) }
+  return { fraction: numberFlag(text, '--holdout', 'a fraction in (0, 1) or a time', (f) => f > 0 && f < 1)! }
+}
+
 function numberOf(text: string | undefined, option: string, expected: string, ok: (n: number) => boolean): number | undefined {
-  if (text === undefined) return undefined
-  const n = Number(text)
-  if (text.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new ConfigError(`${option} must be ${expected} (received ${JSON.stringify(text)})`)
-  return n
+  return numberFlag(text, option, expected, ok)
 }
 
 export function pipelineCommand(context: CliContext): Command {
@@ -107,6 +119,7 @@ async function pairsAction(context: CliContext, o: PairsFlags): Promise<void> {
   const threshold = numberOf(o.probaThreshold, '--proba-threshold', 'a probability in [0, 1]', (n) => n >= 0 && n <= 1)!
   const topK = numberOf(o.topK, '--top-k', 'an integer ≥ 1', (n) => Number.isInteger(n) && n >= 1)!
   const hyper = hyperOf(o.hyper)
+  const holdout = holdoutOf(o.holdout, o.dateFormat)
   const prefix = o.prefix ?? `pairs-${o.model}`
   if (!/^[a-z0-9][a-z0-9._-]{0,80}$/.test(prefix)) throw new ConfigError(`--prefix must be lowercase letters, digits, . _ - (received ${JSON.stringify(prefix)})`)
 
@@ -125,14 +138,8 @@ async function pairsAction(context: CliContext, o: PairsFlags): Promise<void> {
   const first = await data.loadBars(home, { symbol: symbols[0]!, timeframe, ...(o.source === undefined ? {} : { source: o.source }), ...(o.start === undefined ? {} : { start: o.start }), ...(o.end === undefined ? {} : { end: o.end }) })
   const n = first.time.length
   let split: number
-  const asFraction = Number(o.holdout)
-  if (o.holdout.trim() !== '' && Number.isFinite(asFraction)) {
-    if (!(asFraction > 0 && asFraction < 1)) throw new ConfigError(`--holdout must be a fraction in (0, 1) or a time (received ${JSON.stringify(o.holdout)})`)
-    split = first.time[Math.floor(n * (1 - asFraction))]!
-  } else {
-    // parseTime: ISO 8601, no offset = UTC; ambiguous day/month dates refused.
-    split = parseTime(o.holdout, { field: '--holdout (a fraction in (0, 1) or a time)' })
-  }
+  if (holdout.fraction !== undefined) split = first.time[Math.floor(n * (1 - holdout.fraction))]!
+  else split = holdout.time
   const trainEnd = new Date(split - 1).toISOString()
   const holdoutStart = new Date(split).toISOString()
   const inSample = Array.from(first.time).filter((t) => t < split).length
