@@ -97,6 +97,19 @@ export function trackRoutes(deps: TrackApiDeps): Hono {
     return sendJson(c, tracker.logArtifact(id, { name, data: bytes }))
   })
 
+  // Lifecycle (lib/track/lifecycle.ts): soft delete, restore and gc, checked against this workspace's
+  // registry and deployments. Declared before /runs/:id/… so "delete" and "restore" are never run ids.
+  api.post('/runs/delete', async (c) => {
+    const b = await body(c)
+    return sendJson(c, tracker.deleteRuns(stringArray(b.runIds, 'runIds'), { reason: optionalText(b.reason, 'reason'), force: optionalFlag(b.force, 'force') }))
+  })
+  api.post('/runs/restore', async (c) => sendJson(c, tracker.restoreRuns(stringArray((await body(c)).runIds, 'runIds'))))
+  api.post('/gc', async (c) => {
+    const b = await body(c)
+    if (b.olderThanMs !== undefined && (typeof b.olderThanMs !== 'number' || !Number.isSafeInteger(b.olderThanMs) || b.olderThanMs < 0)) throw new ConfigError(`olderThanMs must be an integer ≥ 0 (received ${preview(b.olderThanMs)})`)
+    return sendJson(c, tracker.gc({ olderThanMs: b.olderThanMs as number | undefined, dryRun: optionalFlag(b.dryRun, 'dryRun'), force: optionalFlag(b.force, 'force') }))
+  })
+
   api.post('/runs/:id/mark-stale', (c) => sendJson(c, { marked: tracker.markStaleRun(tracker.getRun(c.req.param('id')).info) }))
   api.post('/mark-stale', (c) => sendJson(c, { runIds: tracker.markStaleRuns() }))
 
@@ -208,6 +221,11 @@ function optionalRecord(value: unknown, field: string, types: readonly string[])
     if (!types.includes(typeof v)) throw new ConfigError(`${field}.${k.slice(0, 100)} must be a ${types.join(' or ')} (received ${preview(v)})`)
   }
   return o as Record<string, string | number | boolean>
+}
+
+function optionalFlag(value: unknown, field: string): boolean | undefined {
+  if (value !== undefined && value !== null && typeof value !== 'boolean') throw new ConfigError(`${field} must be true or false (received ${preview(value)})`)
+  return value === true ? true : value === false ? false : undefined
 }
 
 function stringArray(value: unknown, field: string): string[] {

@@ -13,6 +13,7 @@ import { ConfigError, DataError, MtflowError, NotFoundError, sha256, syncRequest
 import { ActiveRun, artifactSource, Tracker, type ChildRun, type ReindexResult, type StartRunOptions } from './store.js'
 import { parseRef, Registry, singular, type AuditEvent, type ModelStage, type ParityRecord, type RegisterOptions, type RegistryEntry, type RegistryKind, type RegistryVersion } from './registry.js'
 import { checkBatch, type CheckedBatch } from './validate.js'
+import { checkRunIds, type DeleteRunsOptions, type GcOptions, type GcResult, type LifecycleChange } from './lifecycle.js'
 import type { Artifact, Experiment, LogBatch, MetricPoint, ParamValue, Run, RunInfo, RunStatus, RunSummary } from './types.js'
 import { RUN_STATUSES } from './types.js'
 
@@ -430,6 +431,34 @@ export class RemoteTracker extends Tracker {
   override runStamp(runId: string): string {
     this.flush(runId)
     return this.client.json<{ stamp: string }>('GET', `/api/track/runs/${seg(runId)}/stamp`).stamp
+  }
+
+  // ---- lifecycle: the server checks references against its own registry and deployments ----
+
+  override deleteRuns(runIds: readonly string[], options: DeleteRunsOptions = {}): LifecycleChange[] {
+    const ids = checkRunIds(runIds)
+    for (const id of ids) this.flush(id)
+    return this.client.json('POST', '/api/track/runs/delete', { json: { runIds: ids, ...options } })
+  }
+
+  override restoreRuns(runIds: readonly string[]): LifecycleChange[] {
+    return this.client.json('POST', '/api/track/runs/restore', { json: { runIds: checkRunIds(runIds) } })
+  }
+
+  override gc(options: GcOptions = {}): GcResult {
+    return this.client.json('POST', '/api/track/gc', { json: options })
+  }
+
+  override changeLifecycle(runId: string): void {
+    throw new ConfigError(`run ${runId}'s lifecycle is the tracking server's to change (${this.url}): use deleteRuns or restoreRuns`)
+  }
+
+  override removeRunFolder(runId: string): boolean {
+    throw new ConfigError(`run ${runId}'s folder is on the tracking server ${this.url}: use gc`)
+  }
+
+  override finishTrash(): string[] {
+    throw new ConfigError(`the runs' trash is on the tracking server ${this.url}: use gc`)
   }
 
   /** Run folders are on the server: nothing on this machine to point at. */

@@ -3,6 +3,7 @@
 
 import { ConfigError } from '../core/index.js'
 import { compileFilter, filterKeys, keyValue, parseFilter, parseOrderBy, type Key, type OrderKey } from './filter.js'
+import { checkLifecycleView, inLifecycleView, type LifecycleView } from './lifecycle.js'
 import type { Tracker } from './store.js'
 import type { RunSummary } from './types.js'
 
@@ -16,6 +17,8 @@ export interface SearchOptions {
   maxResults?: number
   /** From a previous page's nextPageToken. */
   pageToken?: string
+  /** Active runs only (the default), deleted runs only, or all (MLflow's view_type). */
+  lifecycle?: LifecycleView
 }
 
 export interface SearchResult {
@@ -38,9 +41,10 @@ export function searchRuns(tracker: Tracker, options: SearchOptions = {}): Searc
   const maxResults = options.maxResults ?? 100
   if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > MAX_RESULTS) throw new ConfigError(`maxResults must be an integer in [1, ${MAX_RESULTS}] (received ${String(options.maxResults)})`)
   const offset = decodePageToken(options.pageToken)
+  const view = checkLifecycleView(options.lifecycle ?? 'active')
   const ids = options.experiments?.map((e) => tracker.getExperiment(e).id)
   const all = tracker.summaries(ids)
-  const matched = all.filter(predicate)
+  const matched = all.filter((run) => inLifecycleView(run, view) && predicate(run))
   const now = Date.now()
   const keys = matched.map((run) => order.map((o) => sortable(keyValue(run, o.key, now))))
   const index = matched.map((_, i) => i)

@@ -5,7 +5,7 @@
 // Several processes may log at once: appends are single writes, rewrites are atomic, and each lock is held
 // for one write only.
 
-import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join, relative, sep } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -13,6 +13,7 @@ import { ConfigError, CorruptFileError, DataError, NotFoundError, paramsHash, pr
 import { appendRecords, countTorn, decodeValue, readRecords } from './jsonl.js'
 import { fromSnapshot, toSnapshot, type Snapshot } from './snapshot.js'
 import { checkBatch, type CheckedBatch } from './validate.js'
+import { deleteRuns, gcRuns, restoreRuns, type DeleteRunsOptions, type GcOptions, type GcResult, type LifecycleChange } from './lifecycle.js'
 import type { Lineage } from '../core/index.js'
 import type { Artifact, Experiment, LatestMetric, LogBatch, MetricPoint, ParamValue, Run, RunInfo, RunStatus, RunSummary } from './types.js'
 import { RUN_STATUSES } from './types.js'
@@ -96,6 +97,8 @@ interface IndexLine {
   p?: Record<string, string>
   t?: Record<string, string>
   m?: Record<string, [number, number, number]>
+  /** The run was removed for good (gc): it leaves the index. */
+  x?: 1
 }
 
 interface IndexState {
@@ -419,6 +422,97 @@ export class Tracker {
   artifactFile(runId: string, path: string): string {
     const { artifact } = this.readArtifact(runId, path)
     return resolveInside(join(this.runDir(runId), 'artifacts'), artifact.path, 'artifact path')
+  }
+
+  // ---- lifecycle (lib/track/lifecycle.ts) --------------------------------------------------------
+
+  /** Soft-delete runs (and a sweep parent's children): see deleteRuns. */
+  deleteRuns(runIds: readonly string[], options: DeleteRunsOptions = {}): LifecycleChange[] {
+    return deleteRuns(this, runIds, options)
+  }
+
+  deleteRun(runId: string, options: DeleteRunsOptions = {}): LifecycleChange[] {
+    return this.deleteRuns([runId], options)
+  }
+
+  /** Restore deleted runs (and the children deleted with them): see restoreRuns. */
+  restoreRuns(runIds: readonly string[]): LifecycleChange[] {
+    return restoreRuns(this, runIds)
+  }
+
+  restoreRun(runId: string): LifecycleChange[] {
+    return this.restoreRuns([runId])
+  }
+
+  /** Remove deleted runs' folders for good: see gcRuns. */
+  gc(options: GcOptions = {}): GcResult {
+    return gcRuns(this, options)
+  }
+
+  /** @internal the tracker's clock (epoch ms): deletion times and gc's cutoff read it. */
+  currentTime(): number {
+    return this.now()
+  }
+
+  /**
+   * @internal Append the lifecycle tags `change` returns for the run's current tags (it throws to refuse),
+   * under the run's lock: fsynced to tags.jsonl (one append, whole or absent after a crash), then indexed.
+   */
+  changeLifecycle(runId: string, change: (tags: Record<string, string>) => Record<string, string>): void {
+    const dir = this.runDir(runId)
+    withLockSync(join(dir, '.lock'), () => {
+      const tags = change(readMerged(join(dir, 'tags.jsonl')))
+      appendRecords(join(dir, 'tags.jsonl'), [tags], { durable: true })
+      this.appendIndex(this.experimentOf(runId), { r: runId, t: tags })
+    })
+  }
+
+  /**
+   * @internal Remove a run for good, if `stillWanted` (its current tags) says so under the run's lock: the
+   * folder is renamed to <experiment>/.trash/<run> (one rename: the run is whole or gone), the index drops
+   * it, then the trash is deleted. A crash after the rename leaves trash that finishTrash completes.
+   */
+  removeRunFolder(runId: string, stillWanted: (tags: Record<string, string>) => boolean): boolean {
+    const dir = this.runDir(runId)
+    const experimentId = this.experimentOf(runId)
+    const trash = join(this.root, experimentId, '.trash', runId)
+    const moved = withLockSync(join(dir, '.lock'), () => {
+      if (!stillWanted(readMerged(join(dir, 'tags.jsonl')))) return false
+      mkdirSync(join(trash, '..'), { recursive: true })
+      rmSync(trash, { recursive: true, force: true })
+      renameSync(dir, trash)
+      return true
+    })
+    if (!moved) return false
+    this.runDirs.delete(runId)
+    this.remoteKept.delete(runId)
+    this.appendIndex(experimentId, { r: runId, x: 1 })
+    rmSync(trash, { recursive: true, force: true })
+    return true
+  }
+
+  /**
+   * @internal Finish what an interrupted gc left: runs in an experiment's .trash/ leave its index and their
+   * folders are deleted (`dryRun`: only listed). Returns their ids.
+   */
+  finishTrash(dryRun = false): string[] {
+    const found: string[] = []
+    for (const e of this.listExperiments()) {
+      const dir = join(this.root, e.id, '.trash')
+      let names: string[]
+      try {
+        names = readdirSync(dir)
+      } catch {
+        continue
+      }
+      for (const name of names.sort()) {
+        found.push(name)
+        if (dryRun) continue
+        if (this.loadIndex(e.id).runs.has(name)) this.appendIndex(e.id, { r: name, x: 1 })
+        rmSync(join(dir, name), { recursive: true, force: true })
+      }
+    }
+    return found
   }
 
   // ---- maintenance -------------------------------------------------------------------------------
@@ -878,6 +972,10 @@ function isLater(step: number, time: number, prevStep: number, prevTime: number)
 }
 
 function applyLine(runs: Map<string, RunSummary>, line: IndexLine): void {
+  if (line.x === 1) {
+    runs.delete(line.r)
+    return
+  }
   let s = runs.get(line.r)
   if (line.i !== undefined) {
     if (s === undefined) {

@@ -1,0 +1,272 @@
+// Runs' lifecycle on a real workspace folder: soft delete and restore (recorded in tags.jsonl, kept by the
+// index and by reindex), a sweep's children following their parent, runs a registry version or a deployment
+// references refused unless forced, gc by age on a clock the test moves (cutoffs worked out by hand), a dry
+// run that changes no byte, an interrupted gc's trash finished by the next, and hostile run ids refused.
+
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { clearIndexCache, Registry, searchRuns, Tracker, type RunSummary } from '../../lib/track/index.js'
+
+const homes: string[] = []
+function workspace(): string {
+  const home = mkdtempSync(join(tmpdir(), 'mtflow-lifecycle-'))
+  homes.push(home)
+  return home
+}
+afterEach(() => {
+  for (const h of homes.splice(0)) rmSync(h, { recursive: true, force: true })
+})
+
+/** A tracker on a clock the test sets (epoch ms). */
+function clocked(home = workspace()): { tracker: Tracker; at: (ms: number) => void } {
+  let now = 1_000_000
+  return { tracker: new Tracker(home, { now: () => now }), at: (ms) => void (now = ms) }
+}
+
+function finished(tracker: Tracker, name: string, experiment = 'lc'): string {
+  const run = tracker.startRun({ experiment, name })
+  run.end()
+  return run.id
+}
+
+const ids = (runs: RunSummary[]) => runs.map((r) => r.info.runId).sort()
+const search = (tracker: Tracker, lifecycle?: 'active' | 'deleted' | 'all') => ids(searchRuns(tracker, { lifecycle }).runs)
+
+/** Every file under `dir` with its bytes' sha256: equal snapshots mean nothing was written. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name)
+      if (e.isDirectory()) walk(p)
+      else out[p] = `${createHash('sha256').update(readFileSync(p)).digest('hex')} ${statSync(p).mtimeMs}`
+    }
+  }
+  walk(dir)
+  return out
+}
+
+describe('delete and restore', () => {
+  it('a deleted run leaves searches but not getRun, survives a fresh reader and reindex, and comes back whole', () => {
+    const { tracker, at } = clocked()
+    const a = finished(tracker, 'a')
+    const b = finished(tracker, 'b')
+    at(1_234_567)
+    expect(tracker.deleteRun(a, { reason: 'bad data' })).toEqual([{ runId: a, experimentId: 'lc', lifecycle: 'deleted' }])
+    expect(search(tracker)).toEqual([b])
+    expect(search(tracker, 'deleted')).toEqual([a])
+    expect(search(tracker, 'all')).toEqual([a, b].sort())
+    const got = tracker.getRun(a)
+    expect(got.tags).toMatchObject({ 'mtflow.lifecycle': 'deleted', 'mtflow.deletedTime': '1234567', 'mtflow.deleteReason': 'bad data', 'mtflow.deletedWith': '' })
+    expect(got.info.status).toBe('FINISHED') // the run's status is untouched
+    // Recorded in the run's own tags file (the truth reindex reads), as the last line.
+    const lines = readFileSync(join(tracker.root, 'lc', a, 'tags.jsonl'), 'utf8').trim().split('\n')
+    expect(JSON.parse(lines[lines.length - 1]!)['mtflow.lifecycle']).toBe('deleted')
+
+    clearIndexCache()
+    const fresh = new Tracker(tracker.home)
+    expect(search(fresh)).toEqual([b])
+    fresh.reindex('lc')
+    clearIndexCache()
+    expect(search(new Tracker(tracker.home), 'deleted')).toEqual([a])
+
+    expect(() => tracker.deleteRun(a)).toThrow(`run ${a} is already deleted (since 1970-01-01T00:20:34.567Z); mtflow runs restore ${a} brings it back`)
+    expect(() => tracker.restoreRun(b)).toThrow(`run ${b} is not deleted; nothing to restore`)
+    at(2_000_000)
+    expect(tracker.restoreRun(a)).toEqual([{ runId: a, experimentId: 'lc', lifecycle: 'active' }])
+    expect(search(tracker)).toEqual([a, b].sort())
+    expect(tracker.getRun(a).tags).toMatchObject({ 'mtflow.lifecycle': 'active', 'mtflow.restoredTime': '2000000' })
+    // A search filter sees the tag like any other.
+    expect(ids(searchRuns(tracker, { filter: 'tags.`mtflow.lifecycle` = "active"' }).runs)).toEqual([a])
+  })
+
+  it('several ids: one bad id (unknown, already deleted) and none is deleted', () => {
+    const { tracker } = clocked()
+    const a = finished(tracker, 'a')
+    const b = finished(tracker, 'b')
+    tracker.deleteRun(b)
+    expect(() => tracker.deleteRuns([a, 'zzzzunknown'])).toThrow('unknown run "zzzzunknown"')
+    expect(() => tracker.deleteRuns([a, b])).toThrow(`run ${b} is already deleted`)
+    expect(search(tracker)).toEqual([a])
+    expect(() => tracker.restoreRuns([b, a])).toThrow(`run ${a} is not deleted`)
+    expect(search(tracker, 'deleted')).toEqual([b])
+  })
+
+  it("a sweep's children are deleted with their parent and restored with it; a child deleted on its own stays deleted", () => {
+    const { tracker } = clocked()
+    const parent = tracker.startRun({ experiment: 'lc', name: 'sweep' })
+    const [c1, c2, c3] = parent.logChildren([{ params: { fast: 5 } }, { params: { fast: 10 } }, { params: { fast: 20 } }])
+    parent.end()
+    const other = finished(tracker, 'other')
+    tracker.deleteRun(c1!)
+    const changes = tracker.deleteRun(parent.id, { reason: 'wrong fees' })
+    expect(changes.map((c) => [c.runId, c.with])).toEqual([
+      [parent.id, undefined],
+      [c2, parent.id],
+      [c3, parent.id],
+    ])
+    expect(search(tracker)).toEqual([other])
+    expect(tracker.getRun(c2!).tags).toMatchObject({ 'mtflow.deletedWith': parent.id, 'mtflow.deleteReason': 'wrong fees' })
+    const restored = tracker.restoreRun(parent.id)
+    expect(restored.map((c) => c.runId)).toEqual([parent.id, c2, c3])
+    expect(search(tracker)).toEqual([parent.id, c2!, c3!, other].sort())
+    expect(search(tracker, 'deleted')).toEqual([c1])
+  })
+
+  it('a RUNNING run is refused unless forced', () => {
+    const { tracker } = clocked()
+    const run = tracker.startRun({ experiment: 'lc' })
+    expect(() => tracker.deleteRun(run.id)).toThrow(`run ${run.id} is RUNNING; end it first, or --force deletes it anyway`)
+    expect(tracker.deleteRun(run.id, { force: true })).toHaveLength(1)
+    run.end()
+  })
+})
+
+describe('references', () => {
+  it('a model version, a strategy version and a deployment keep their runs from delete and gc unless forced', () => {
+    const { tracker } = clocked()
+    const home = tracker.home
+    const model = tracker.startRun({ experiment: 'lc', name: 'train' })
+    model.logArtifact({ name: 'model.json', data: '{"w":[1,2]}' })
+    model.end()
+    const validation = finished(tracker, 'validate')
+    const deployed = finished(tracker, 'paper')
+    const free = finished(tracker, 'free')
+    const registry = new Registry(home)
+    registry.registerModel(tracker, 'm1', model.id, 'model.json')
+    registry.register('strategies', 'sma', { files: { 'source.ts': 'export {}\n' }, runs: [validation] })
+    mkdirSync(join(home, 'deployments', 'paper-btc'), { recursive: true })
+    writeFileSync(join(home, 'deployments', 'paper-btc', 'status.json'), JSON.stringify({ name: 'paper-btc', state: 'stopped', runId: deployed }))
+
+    expect(() => tracker.deleteRun(model.id)).toThrow(`run ${model.id} is referenced by model m1@1 (registry); --force deletes it anyway`)
+    expect(() => tracker.deleteRun(validation)).toThrow(`run ${validation} is referenced by strategy sma@1 (registry); --force deletes it anyway`)
+    expect(() => tracker.deleteRuns([free, deployed])).toThrow(`run ${deployed} is referenced by deployment paper-btc (deployments/paper-btc/status.json); --force deletes it anyway`)
+    expect(search(tracker, 'deleted')).toEqual([]) // `free` was not deleted either
+
+    tracker.deleteRuns([model.id, validation, deployed, free], { force: true })
+    const gc = tracker.gc()
+    expect(gc.removed.map((r) => r.runId)).toEqual([free])
+    expect(gc.skipped.map((s) => s.runId).sort()).toEqual([model.id, validation, deployed].sort())
+    expect(gc.skipped.find((s) => s.runId === model.id)!.reason).toBe('referenced by model m1@1 (registry); --force removes it anyway')
+    expect(existsSync(join(home, 'runs', 'lc', model.id, 'artifacts', 'model.json'))).toBe(true)
+    const forced = tracker.gc({ force: true })
+    expect(forced.removed.map((r) => r.runId).sort()).toEqual([model.id, validation, deployed].sort())
+    expect(readdirSync(join(home, 'runs', 'lc')).filter((n) => !n.startsWith('.') && !n.endsWith('.json') && !n.endsWith('.lock') && !n.endsWith('.jsonl'))).toEqual([])
+  })
+
+  it("gc keeps a deleted run an active run's lineage read (a pipeline step's input)", () => {
+    const { tracker } = clocked()
+    const input = finished(tracker, 'step1')
+    const step2 = tracker.startRun({ experiment: 'lc', name: 'step2', lineage: { runs: [input] } })
+    step2.end()
+    tracker.deleteRun(input)
+    expect(tracker.gc().skipped).toEqual([{ runId: input, reason: `referenced by the lineage of active run ${step2.id}; --force removes it anyway` }])
+  })
+})
+
+describe('gc', () => {
+  it('removes runs deleted at least --older-than ago, after a dry run that changes no byte', () => {
+    const { tracker, at } = clocked()
+    const x = finished(tracker, 'x')
+    const y = finished(tracker, 'y')
+    const keep = finished(tracker, 'keep')
+    at(10_000_000)
+    tracker.deleteRun(x)
+    at(10_500_000)
+    tracker.deleteRun(y)
+    // At 11,000,000 with older-than 600,000 the cutoff is 10,400,000: x (deleted at 10,000,000) goes,
+    // y (10,500,000) is too recent.
+    at(11_000_000)
+    const before = snapshot(tracker.root)
+    const dry = tracker.gc({ olderThanMs: 600_000, dryRun: true })
+    expect(dry).toEqual({ dryRun: true, removed: [{ runId: x, experimentId: 'lc', deletedTime: 10_000_000 }], skipped: [], finished: [] })
+    expect(snapshot(tracker.root)).toEqual(before)
+
+    const done = tracker.gc({ olderThanMs: 600_000 })
+    expect(done.removed.map((r) => r.runId)).toEqual([x])
+    expect(existsSync(join(tracker.root, 'lc', x))).toBe(false)
+    expect(readdirSync(join(tracker.root, 'lc', '.trash'))).toEqual([])
+    expect(() => tracker.getRun(x)).toThrow(`unknown run "${x}"`)
+    expect(search(tracker, 'all')).toEqual([y, keep].sort())
+    clearIndexCache()
+    const fresh = new Tracker(tracker.home)
+    expect(search(fresh, 'all')).toEqual([y, keep].sort())
+    fresh.reindex('lc') // the folders are the truth: x does not come back
+    expect(search(fresh, 'all')).toEqual([y, keep].sort())
+    // Without --older-than, y goes too.
+    expect(tracker.gc().removed.map((r) => r.runId)).toEqual([y])
+    expect(search(tracker, 'all')).toEqual([keep])
+  })
+
+  it("removes a deleted sweep's children before the parent, and keeps a parent while a child is not going", () => {
+    const { tracker, at } = clocked()
+    const parent = tracker.startRun({ experiment: 'lc', name: 'sweep' })
+    const children = parent.logChildren([{ params: { a: 1 } }, { params: { a: 2 } }])
+    parent.end()
+    at(5_000_000)
+    tracker.deleteRun(parent.id)
+    const lone = tracker.startRun({ experiment: 'lc', name: 'sweep2' })
+    const [late] = lone.logChildren([{ params: { a: 3 } }])
+    lone.end()
+    tracker.deleteRun(late!)
+    at(9_000_000)
+    tracker.deleteRun(lone.id) // its child `late` was deleted at 5,000,000, the parent at 9,000,000
+    // Cutoff 9,500,000 − 1,000,000 = 8,500,000: the first sweep and `late` go; sweep2 (9,000,000) stays.
+    at(9_500_000)
+    const r = tracker.gc({ olderThanMs: 1_000_000 })
+    expect(r.removed.map((x) => x.runId)).toEqual([...[...children, late!].sort(), parent.id])
+    expect(search(tracker, 'all')).toEqual([lone.id])
+    // A deleted parent whose child is active stays.
+    const p3 = tracker.startRun({ experiment: 'lc', name: 'sweep3' })
+    const [kid] = p3.logChildren([{ params: { a: 4 } }])
+    p3.end()
+    tracker.deleteRun(p3.id)
+    tracker.restoreRun(kid!)
+    const r3 = tracker.gc()
+    expect(r3.removed.map((x) => x.runId)).toEqual([lone.id])
+    expect(r3.skipped).toEqual([{ runId: p3.id, reason: `has active child runs (${kid}); delete them first` }])
+  })
+
+  it('a gc interrupted after moving a run to the trash leaves listing working; the next gc finishes it', () => {
+    const { tracker } = clocked()
+    const a = finished(tracker, 'a')
+    const b = finished(tracker, 'b')
+    tracker.deleteRuns([a, b])
+    // What a kill -9 right after gc's rename leaves: the folder in the trash, the index still naming the run.
+    mkdirSync(join(tracker.root, 'lc', '.trash'))
+    renameSync(join(tracker.root, 'lc', a), join(tracker.root, 'lc', '.trash', a))
+    clearIndexCache()
+    const after = new Tracker(tracker.home)
+    expect(search(after)).toEqual([])
+    expect(search(after, 'all')).toEqual([a, b].sort()) // listed from the index, still
+    const dry = after.gc({ dryRun: true })
+    expect(dry.finished).toEqual([a])
+    expect(existsSync(join(tracker.root, 'lc', '.trash', a))).toBe(true)
+    const r = after.gc()
+    expect(r.finished).toEqual([a])
+    expect(r.removed.map((x) => x.runId)).toEqual([b])
+    expect(search(after, 'all')).toEqual([])
+    expect(readdirSync(join(tracker.root, 'lc', '.trash'))).toEqual([])
+  })
+})
+
+describe('hostile run ids', () => {
+  it('are refused by name before anything is read or written', () => {
+    const { tracker } = clocked()
+    const a = finished(tracker, 'a')
+    // A folder beside the runs tree that a traversal would reach.
+    const outside = join(tracker.home, 'x')
+    mkdirSync(outside)
+    writeFileSync(join(outside, 'run.json'), '{}')
+    const before = snapshot(tracker.home)
+    for (const id of ['../x', '', '..', 'a/b', '.', `${a}/../${a}`, 'x'.repeat(100_000), 'lc\0']) {
+      expect(() => tracker.deleteRun(id)).toThrow(/^unknown run .{1,90}: a run id is 1–64 letters, digits, _ or -$/)
+      expect(() => tracker.restoreRun(id)).toThrow(/^unknown run /)
+    }
+    expect(() => tracker.deleteRuns([])).toThrow('expected one or more run ids (received [])')
+    expect(snapshot(tracker.home)).toEqual(before)
+  })
+})
