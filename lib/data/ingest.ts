@@ -328,8 +328,12 @@ export async function importFile(home: string, path: string, options: ImportOpti
   let numericTime = clock === undefined && /INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/i.test(time.type)
   // Except whole numbers that are all 8 digits shaped YYYYMMDD (TIME_PATTERNS.dateDigits) in the first
   // 10,000 rows: those are read as text, where parseTime's rules (over the whole column) read them as dates.
-  if (!parquet && numericTime && /INT/i.test(time.type)) numericTime = !(await dateDigitsColumn(path, csvArgs, time.name))
-  if (!parquet && !numericTime) time.type = 'VARCHAR'
+  // The same for a Parquet integer column (pandas writes an int date column 20220103 as int64): dates of
+  // 2022, not epoch seconds of 1970-08-23.
+  const parquetFile = `read_parquet(${sqlString(path)})`
+  const dateDigits = numericTime && /INT/i.test(time.type) && (await dateDigitsColumn(parquet ? parquetFile : `read_csv(${sqlString(path)}, header = true${csvArgs}, all_varchar = true)`, time.name))
+  if (dateDigits) numericTime = false
+  if ((!parquet && !numericTime) || dateDigits) time.type = 'VARCHAR'
   // CSV numbers are read as text and parsed by NUMBER_PATTERNS, as readBarsCsv reads them (DuckDB's own
   // cast would take 1_000, inf and nan, and its decimal_separator a point beside a decimal comma).
   const valueColumns = [cols.open, cols.high, cols.low, cols.close, volume].filter((c): c is { name: string; type: string } => c !== undefined)
@@ -339,7 +343,7 @@ export async function importFile(home: string, path: string, options: ImportOpti
   const cell = (c: { name: string }) => `nullif(trim(CAST(${sqlIdent(c.name)} AS VARCHAR)), '')`
   const joined = clock === undefined ? '' : `CASE WHEN ${cell(dateColumn)} IS NULL OR ${cell(clock)} IS NULL THEN '' ELSE ${cell(dateColumn)} || ' ' || ${cell(clock)} END`
   const reader = (text: boolean) =>
-    parquet ? `read_parquet(${sqlString(path)})` : clock === undefined ? csvReader(text) : `(SELECT *, ${joined} AS ${sqlIdent(time.name)} FROM ${csvReader(text)})`
+    parquet ? (dateDigits ? `(SELECT * REPLACE (CAST(${sqlIdent(time.name)} AS VARCHAR) AS ${sqlIdent(time.name)}) FROM ${parquetFile})` : parquetFile) : clock === undefined ? csvReader(text) : `(SELECT *, ${joined} AS ${sqlIdent(time.name)} FROM ${csvReader(text)})`
   const decimal = dialect?.decimal ?? '.'
   // NUMBER_PATTERNS in SQL. A regex per value would cost twice the import, so: DuckDB's cast, which reads
   // the plain numbers as Number() does, minus what only it takes (1_000, +-1; inf and nan stay non-finite
@@ -424,10 +428,10 @@ async function epochUnit(path: string, parquet: boolean, column: { name: string;
   return epochUnitOf(Number(row?.m ?? 0), { median: Number(row?.step ?? 0), timeframeMs: stepMs })
 }
 
-/** Whether the numbers among a CSV column's first 10,000 values are all YYYYMMDD dates (TIME_PATTERNS.dateDigits). */
-async function dateDigitsColumn(path: string, csvArgs: string, name: string): Promise<boolean> {
+/** Whether the numbers among a column's first 10,000 values (of the file query `reader`) are all YYYYMMDD dates (TIME_PATTERNS.dateDigits). */
+async function dateDigitsColumn(reader: string, name: string): Promise<boolean> {
   const conn = await duckdb()
-  const head = `SELECT trim(${sqlIdent(name)}) AS v FROM read_csv(${sqlString(path)}, header = true${csvArgs}, all_varchar = true) LIMIT 10000`
+  const head = `SELECT trim(CAST(${sqlIdent(name)} AS VARCHAR)) AS v FROM ${reader} LIMIT 10000`
   const row = (await conn.runAndReadAll(`SELECT count(*) FILTER (WHERE regexp_full_match(v, ${sqlString(TIME_PATTERNS.epoch)})) AS n,
       count(*) FILTER (WHERE regexp_full_match(v, ${sqlString(TIME_PATTERNS.dateDigits)})) AS d FROM (${head})`)).getRowObjects()[0]!
   return Number(row.n) > 0 && Number(row.n) === Number(row.d)
