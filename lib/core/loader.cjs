@@ -4,13 +4,13 @@
 // Why the second part: tsx's require hook compiles each .ts file with esbuild to CommonJS, whose
 // exports are getters (`__export(...)` then `__toCommonJS`, which wraps each in another getter reading
 // `from[key]`). A call such as `positive(d)` inside a kernel's loop becomes `import_primitives.positive(d)`
-// — two getter calls and a megamorphic keyed load per call that V8 does not inline. Under this hook rsi,
-// atr and adx ran 5×, 4× and 2.5× slower than under ESM (`npm run bench`, indicators group, rows per
-// loader). So once a lib module has finished loading, its exports object is replaced by one with data
+// — two getter calls and a megamorphic keyed load per call that V8 does not inline. Under this hook alone
+// rsi, atr and adx ran several times slower than under ESM (`npm run bench`, indicators group: the rows
+// per loader, test/bench/README.md). So once a lib module has finished loading, its exports object is replaced by one with data
 // properties holding the same values: later `require`s (and the importing modules, which require after
 // it finished) read plain properties.
 //
-// When the values can be taken: lib has no `export let` (a test holds to that), so a module's own
+// When the values can be taken: lib exports no `let` or `var` binding (a test holds to that), so a module's own
 // exports are final once its body has run. Re-exports (`export * from`, `export { x } from`) read
 // another module, final only if that module has finished too: the exports are replaced only when the
 // module and everything it required, transitively, have finished loading. In an import cycle the
@@ -34,21 +34,31 @@ function installPlainExports(root) {
   if (roots.length > 1) return
   const compile = Module.prototype._compile
   const finished = new WeakSet()
-  /** Whether `module` and everything it required have finished loading (`module` itself aside). */
-  const settled = (module, seen) => {
-    for (const child of module.children) {
-      if (finished.has(child) || seen.has(child)) continue
-      seen.add(child)
-      if (!child.loaded || !settled(child, seen)) return false
-      finished.add(child)
+  /**
+   * Whether everything `module` required, transitively, has finished loading (`module` itself aside).
+   * Nothing is cached until the whole walk has succeeded: in a cycle, a module reached through another
+   * still being checked is not "finished" on that account.
+   */
+  const settled = (module) => {
+    const seen = new Set([module])
+    const stack = [module]
+    while (stack.length > 0) {
+      for (const child of stack.pop().children) {
+        if (finished.has(child) || seen.has(child)) continue
+        if (!child.loaded) return false
+        seen.add(child)
+        stack.push(child)
+      }
     }
+    seen.delete(module)
+    for (const m of seen) finished.add(m)
     return true
   }
   const patched = function (content, filename) {
     const result = compile.call(this, content, filename)
     if (/\.[cm]?ts$/.test(filename) && !filename.includes(`${sep}node_modules${sep}`) && roots.some((r) => filename.startsWith(r))) {
       const plain = plainCopy(this.exports)
-      if (plain !== undefined && settled(this, new Set([this]))) this.exports = plain
+      if (plain !== undefined && settled(this)) this.exports = plain
     }
     return result
   }
@@ -76,7 +86,9 @@ function plainCopy(exports) {
   } catch {
     return undefined
   }
-  return plain
+  // Read-only, as the getters were (and as an ES module's namespace is): no caller can swap a function out
+  // for every other caller in the process.
+  return Object.freeze(plain)
 }
 
 require('tsx/cjs/api').register()
