@@ -6,10 +6,13 @@ import { Hono, type Context } from 'hono'
 import { ConfigError, NotFoundError, preview } from '../core/index.js'
 import { parseJsonBody } from './json-body.js'
 import { compareRuns, REGISTRY_KINDS, searchRuns, type Registry, type RegistryKind, type Tracker } from '../track/index.js'
+import { Listings } from './listings.js'
 
 export interface ApiDeps {
   tracker: Tracker
   registry: Registry
+  /** The cached listings (listings.ts); made here when not given. */
+  listings?: Listings
 }
 
 export function jsonReplacer(_key: string, value: unknown): unknown {
@@ -34,9 +37,13 @@ const CONTENT_TYPES: Record<string, string> = {
 
 export function apiRoutes(deps: ApiDeps): Hono {
   const { tracker, registry } = deps
+  const listings = deps.listings ?? new Listings(tracker, registry)
   const api = new Hono()
 
-  api.get('/experiments', (c) => sendJson(c, tracker.listExperiments().map((e) => ({ ...e, runs: tracker.summaries([e.id]).length }))))
+  api.get('/experiments', (c) => {
+    const runs = listings.runs()
+    return sendJson(c, runs.experiments.map((e) => ({ ...e, runs: runs.counts.get(e.id) ?? 0 })))
+  })
 
   api.get('/runs', (c) => {
     const q = c.req.queries()
@@ -80,8 +87,11 @@ export function apiRoutes(deps: ApiDeps): Hono {
     return sendJson(c, compareRuns(tracker, ids))
   })
 
-  api.get('/registry', (c) => sendJson(c, registry.list()))
-  api.get('/registry/:kind', (c) => sendJson(c, registry.list(kindOf(c.req.param('kind')))))
+  api.get('/registry', (c) => sendJson(c, listings.registryListing().entries))
+  api.get('/registry/:kind', (c) => {
+    const kind = kindOf(c.req.param('kind'))
+    return sendJson(c, listings.registryListing().byKind.get(kind))
+  })
   api.get('/registry/:kind/:name', (c) => sendJson(c, registry.entry(kindOf(c.req.param('kind')), c.req.param('name'))))
   api.get('/registry/:kind/:name/audit', (c) => {
     const kind = kindOf(c.req.param('kind'))

@@ -13,6 +13,7 @@ import { apiRoutes, sendJson } from './api.js'
 import { createMetrics } from './metrics.js'
 import { loadServedModel, modelRoutes, registryModelRoutes, type LoadedModel } from './models.js'
 import { pageRoutes } from './pages.js'
+import { Listings } from './listings.js'
 import { ChampionServing, type ChampionOptions } from './champion.js'
 import { lakeRoutes } from './lake-api.js'
 import { trackRoutes } from './track-api.js'
@@ -46,9 +47,11 @@ export function createApp(options: AppOptions): Hono {
   ])
   app.route('/api/lake', lakeRoutes({ home: options.home }))
   app.route(TRACK_PREFIX.slice(0, -1), trackRoutes({ home: options.home, tracker, registry }))
-  app.route('/api', apiRoutes({ tracker, registry }))
+  // The run and registry listings, shared by the pages and the API, read again only after a change.
+  const listings = new Listings(tracker, registry)
+  app.route('/api', apiRoutes({ tracker, registry, listings }))
   app.route('/models', registryModelRoutes(registry, { budgetMs: options.scoringBudgetMs, champion: new ChampionServing(registry, options.champion) }))
-  pageRoutes(app, { tracker, registry })
+  pageRoutes(app, { tracker, registry, listings })
   return app
 }
 

@@ -32,6 +32,7 @@ import { renderNotebookHtml } from './notebook-html.js'
 import { deploymentSnapshot, portfolioSnapshot } from '../report/portfolio-dashboard.js'
 import { deploymentDashboardHtml, portfolioDashboardHtml } from '../report/portfolio-dashboard-html.js'
 import { monitoringHtml, monitoringView } from './monitoring.js'
+import { Listings, newestFirst, pageAfter, type RegistryListing } from './listings.js'
 
 export const PAGE_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
@@ -48,17 +49,30 @@ const NAV: [string, string][] = [
 /** Charts on a run page at most (the rest of the metrics are in the table). */
 const MAX_CHARTS = 12
 
-export function pageRoutes(app: Hono, deps: { tracker: Tracker; registry: Registry }): void {
+/** Child runs listed on a run's page (a sweep's first ones; the rest through the runs search it links to). */
+const CHILD_ROWS = 100
+
+/** Top-level runs per page of /runs (children are counted, and listed on their parent's page). */
+const RUNS_PAGE = 100
+
+export function pageRoutes(app: Hono, deps: { tracker: Tracker; registry: Registry; listings?: Listings }): void {
   const { tracker, registry } = deps
+  const listings = deps.listings ?? new Listings(tracker, registry)
   const pageCache = new PageCache(64 * 2 ** 20)
+  // Pages made from the listings (home, runs, registry): valid while the listings' stamps are unchanged,
+  // which every request checks (listings.ts), so they are never stale.
+  const listingCache = new PageCache(32 * 2 ** 20, 0)
 
   app.get('/', (c) => {
-    const experiments = tracker.listExperiments()
-    const all = tracker.summaries()
+    const runs = listings.runs()
+    const reg = listings.registryListing()
+    const stamp = `${runs.stamp}|${reg.stamp}`
+    const hit = listingCache.get('home', () => stamp)
+    if (hit !== undefined) return sendPage(c, hit)
+    const { experiments, all } = runs
     // Top-level runs only: a sweep's hundreds of children would crowd out everything else.
-    const recent = all.filter((r) => r.info.parentRunId === undefined).sort((a, b) => b.info.startTime - a.info.startTime).slice(0, 10)
-    const entries = registry.list()
-    const count = (kind: RegistryKind) => entries.filter((e) => e.kind === kind).length
+    const recent = runs.top.slice(0, 10)
+    const count = (kind: RegistryKind) => reg.byKind.get(kind)!.length
     const body = [
       '<h1>mtflow</h1>',
       `<div class="cards">${[
@@ -77,14 +91,14 @@ export function pageRoutes(app: Hono, deps: { tracker: Tracker; registry: Regist
         ? '<p class="muted">No runs yet: mtflow backtest …, mtflow notebook run --track …, or npm start.</p>'
         : table(
             ['experiment', 'runs', 'created'],
-            experiments.map((e) => [link(`/runs?experiment=${seg(e.id)}`, e.name), all.filter((r) => r.info.experimentId === e.id).length, fmtTime(e.createdAt)]),
+            experiments.map((e) => [link(`/runs?experiment=${seg(e.id)}`, e.name), runs.counts.get(e.id) ?? 0, fmtTime(e.createdAt)]),
           ),
       '<h2>Recent runs</h2>',
       runsTable(recent, { compare: false }),
       '<h2>Published</h2>',
-      publishedList(registry),
+      publishedList(reg),
     ].join('\n')
-    return page(c, 'mtflow', body, '/')
+    return sendPage(c, listingCache.set('home', stamp, pageHtml('mtflow', body, '/')))
   })
 
   app.get('/runs', (c) => {
@@ -93,33 +107,67 @@ export function pageRoutes(app: Hono, deps: { tracker: Tracker; registry: Regist
     const filter = one('filter') ?? ''
     const orderBy = (q.order_by ?? []).filter((s) => s.trim() !== '')
     const experiment = (q.experiment ?? []).filter((s) => s !== '')
+    const pageToken = one('page_token')
+    const cursor = one('cursor')
     const form = `<form class="search" method="get" action="/runs">
 <input type="text" name="filter" value="${attr(filter)}" placeholder='metrics.sharpe > 1 and (params.fast = "10" or tags.mtflow.kind = "sweep")' aria-label="filter">
 <input type="text" name="order_by" value="${attr(orderBy.join(', ').length > 0 ? orderBy[0] : '')}" placeholder="metrics.sharpe desc" aria-label="order by" style="width: 14em">
 ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)}">`).join('')}
 <button type="submit">Search</button></form>`
-    let result
-    try {
-      result = searchRuns(tracker, { filter, orderBy, experiments: experiment.length === 0 ? undefined : experiment, maxResults: 100, pageToken: one('page_token') })
-    } catch (error) {
+    const refused = (error: unknown, shown: string) => {
       if (!(error instanceof FilterError) && !(error instanceof ConfigError)) throw error
       const position = error instanceof FilterError ? error.position : undefined
-      const caret = position === undefined ? '' : `\n${filter}\n${' '.repeat(Math.max(0, position))}^`
+      const caret = position === undefined ? '' : `\n${shown}\n${' '.repeat(Math.max(0, position))}^`
       return page(c, 'Runs', `<h1>Runs</h1>${form}<div class="error-box" role="alert">${esc(error.message)}${esc(caret)}</div>`, '/runs', 400)
     }
-    const next = result.nextPageToken === undefined ? '' : `<p>${link(`/runs?${new URLSearchParams([['filter', filter], ...orderBy.map((o) => ['order_by', o]), ...experiment.map((e) => ['experiment', e]), ['page_token', result.nextPageToken]] as [string, string][]).toString()}`, 'next page →').html}</p>`
+    const listing = listings.runs()
+    const key = `runs:${new URL(c.req.url).search}`
+    const hit = listingCache.get(key, () => listing.stamp)
+    if (hit !== undefined) return sendPage(c, hit)
     const scope = experiment.length === 0 ? '' : ` in ${esc(experiment.join(', '))}`
+    // No search: the top-level runs, newest first, a page at a time from the cached listing (each sweep
+    // or study counted with its child runs, which its page lists), the next page by cursor.
+    if (filter.trim() === '' && orderBy.length === 0 && pageToken === undefined) {
+      let scoped: readonly RunSummary[]
+      if (experiment.length === 0) scoped = listing.top
+      else {
+        const ids = [...new Set(experiment.map((e) => tracker.getExperiment(e).id))]
+        scoped = ids.length === 1 ? (listing.topByExperiment.get(ids[0]!) ?? []) : ids.flatMap((id) => listing.topByExperiment.get(id) ?? []).sort(newestFirst)
+      }
+      let shown
+      try {
+        shown = pageAfter(scoped, cursor, RUNS_PAGE)
+      } catch (error) {
+        return refused(error, '')
+      }
+      const childCount = (r: RunSummary) => listing.children.get(r.info.runId)?.length ?? 0
+      const total = experiment.length === 0 ? listing.all.length : scoped.reduce((n, r) => n + 1 + childCount(r), 0)
+      const next = shown.next === undefined ? '' : `<p>${link(`/runs?${new URLSearchParams([...experiment.map((e) => ['experiment', e]), ['cursor', shown.next]] as [string, string][]).toString()}`, 'next page →').html}</p>`
+      const body = `<h1>Runs${scope}</h1>${form}<p class="muted">${scoped.length} top-level run(s), ${total} with their child runs; ${shown.runs.length} shown, newest first. Child runs are listed on their parent's page; a filter searches every run. Tick runs and press Compare.</p>
+<form class="compare" method="get" action="/compare">${runsTable(shown.runs, { compare: true, childCount })}<button type="submit">Compare</button></form>${next}`
+      return sendPage(c, listingCache.set(key, listing.stamp, pageHtml('Runs', body, '/runs')))
+    }
+    if (cursor !== undefined) return refused(new ConfigError('cursor pages the runs list without a search; a search pages with page_token'), '')
+    let result
+    try {
+      result = searchRuns(tracker, { filter, orderBy, experiments: experiment.length === 0 ? undefined : experiment, maxResults: 100, pageToken })
+    } catch (error) {
+      return refused(error, filter)
+    }
+    const next = result.nextPageToken === undefined ? '' : `<p>${link(`/runs?${new URLSearchParams([['filter', filter], ...orderBy.map((o) => ['order_by', o]), ...experiment.map((e) => ['experiment', e]), ['page_token', result.nextPageToken]] as [string, string][]).toString()}`, 'next page →').html}</p>`
     const body = `<h1>Runs${scope}</h1>${form}<p class="muted">${result.total} run(s) match; ${result.runs.length} shown. Tick runs and press Compare.</p>
 <form class="compare" method="get" action="/compare">${runsTable(result.runs, { compare: true })}<button type="submit">Compare</button></form>${next}`
-    return page(c, 'Runs', body, '/runs')
+    const html = pageHtml('Runs', body, '/runs')
+    // A filter may read the clock (a running run's duration): cached only while no run is RUNNING.
+    return sendPage(c, listing.running.length === 0 ? listingCache.set(key, listing.stamp, html) : html)
   })
 
   app.get('/runs/:id', (c) => {
     const id = c.req.param('id')
     // A finished run's page changes only when something is logged to it or its children: cached by the
     // run's file fingerprint (a running run is rendered afresh, which also runs the stale-run check).
-    let childList: RunSummary[] | undefined
-    const children = () => (childList ??= tracker.childRuns(id))
+    let childList: readonly RunSummary[] | undefined
+    const children = () => (childList ??= listings.runs().children.get(id) ?? [])
     const stampOf = () => {
       const kids = children()
       return `${tracker.runStamp(id)}|${kids.length}|${kids.filter((r) => r.info.status === 'RUNNING').length}`
@@ -194,7 +242,7 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
             ['path', 'size', 'sha256'],
             run.artifacts.map((a) => [link(`/api/runs/${seg(id)}/artifacts/${a.path.split('/').map(seg).join('/')}`, a.path), fmtBytes(a.size), a.sha256.slice(0, 16)]),
           ),
-      kids.length === 0 ? '' : `<h2>Child runs (${kids.length})</h2><form class="compare" method="get" action="/compare">${runsTable(kids.slice(0, 500), { compare: true })}<button type="submit">Compare</button></form>${kids.length > 500 ? `<p>${link(`/runs?filter=${encodeURIComponent(`attributes.parent_run_id = "${id}"`)}`, `all ${kids.length} child runs`).html}</p>` : ''}`,
+      kids.length === 0 ? '' : `<h2>Child runs (${kids.length})</h2><form class="compare" method="get" action="/compare">${runsTable(kids.slice(0, CHILD_ROWS), { compare: true })}<button type="submit">Compare</button></form>${kids.length > CHILD_ROWS ? `<p>${CHILD_ROWS} shown: ${link(`/runs?filter=${encodeURIComponent(`attributes.parent_run_id = "${id}"`)}`, `all ${kids.length} child runs`).html}, searchable and sortable</p>` : ''}`,
     ].join('\n')
     const html = pageHtml(`Run ${info.name || info.runId}`, body, '/runs')
     return sendPage(c, info.status === 'RUNNING' ? html : pageCache.set(`run:${id}`, stamp, html))
@@ -236,19 +284,32 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
     return sendPage(c, pageCache.set(key, stamp, pageHtml('Compare runs', `<h1>Compare ${ids.length} run(s)</h1>${html}`, '/compare')))
   })
 
-  app.get('/registry', (c) => {
-    const body = ['<h1>Registry</h1>', ...REGISTRY_KINDS.map((kind) => `<h2>${link(`/registry/${kind}`, kind[0]!.toUpperCase() + kind.slice(1)).html}</h2>${entriesTable(registry, kind)}`)].join('\n')
-    return page(c, 'Registry', body, '/registry')
-  })
+  // Registry pages from the cached registry listing, and kept as bytes until the registry changes.
+  const registryPage = (c: Context, key: string, render: (reg: RegistryListing) => string) => {
+    const reg = listings.registryListing()
+    const hit = listingCache.get(key, () => reg.stamp)
+    if (hit !== undefined) return sendPage(c, hit)
+    return sendPage(c, listingCache.set(key, reg.stamp, render(reg)))
+  }
+
+  app.get('/registry', (c) =>
+    registryPage(c, 'registry', (reg) => pageHtml('Registry', ['<h1>Registry</h1>', ...REGISTRY_KINDS.map((kind) => `<h2>${link(`/registry/${kind}`, kind[0]!.toUpperCase() + kind.slice(1)).html}</h2>${entriesTable(reg, kind)}`)].join('\n'), '/registry')),
+  )
 
   app.get('/registry/:kind', (c) => {
     const kind = kindOf(c.req.param('kind'))
-    return page(c, `Registry: ${kind}`, `<h1>${esc(kind[0]!.toUpperCase() + kind.slice(1))}</h1>${entriesTable(registry, kind)}`, '/registry')
+    return registryPage(c, `registry:${kind}`, (reg) => pageHtml(`Registry: ${kind}`, `<h1>${esc(kind[0]!.toUpperCase() + kind.slice(1))}</h1>${entriesTable(reg, kind)}`, '/registry'))
   })
 
   app.get('/registry/:kind/:name', (c) => {
     const kind = kindOf(c.req.param('kind'))
-    const entry = registry.entry(kind, c.req.param('name'))
+    const name = c.req.param('name')
+    return registryPage(c, `registry:${kind}/${name}`, (reg) => entryPageHtml(registry, reg, kind, name))
+  })
+
+  const entryPageHtml = (registry: Registry, reg: RegistryListing, kind: RegistryKind, name: string): string => {
+    // The listing's entry when it has one (a name it lacks is asked of the registry: a clear 404 or 400).
+    const entry = reg.byKind.get(kind)!.find((e) => e.name === name) ?? registry.entry(kind, name)
     const aliasesOf = (v: RegistryVersion) => Object.entries(entry.aliases).filter(([, n]) => n === v.version).map(([a]) => a).join(', ')
     const view = (v: RegistryVersion): Cell => {
       if (kind === 'notebooks') return link(`/notebooks/${seg(entry.name)}/v/${v.version}`, 'view')
@@ -280,8 +341,8 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
         audit.map((e) => [fmtTime(e.time), e.user, e.action + (e.alias === undefined ? '' : ` ${e.alias}`), e.version ?? '', e.from ?? '', e.to ?? '', e.reason ?? '']),
       ),
     ].join('\n')
-    return page(c, `${singular(kind)} ${entry.name}`, body, '/registry')
-  })
+    return pageHtml(`${singular(kind)} ${entry.name}`, body, '/registry')
+  }
 
   app.get('/registry/strategies/:name/v/:ref', (c) => {
     const v = registry.resolve('strategies', c.req.param('name'), c.req.param('ref'))
@@ -321,7 +382,7 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
   app.get('/notebooks/:name', (c) => notebookPage(c, c.req.param('name'), 'latest'))
   app.get('/notebooks/:name/v/:ref', (c) => notebookPage(c, c.req.param('name'), c.req.param('ref')))
 
-  app.get('/dashboards', (c) => page(c, 'Dashboards', `<h1>Dashboards</h1>${entriesTable(registry, 'dashboards')}<p class="muted">Publish with mtflow dashboard publish NAME (run-comparison, strategy, data-coverage).</p>`, '/dashboards'))
+  app.get('/dashboards', (c) => registryPage(c, 'dashboards', (reg) => pageHtml('Dashboards', `<h1>Dashboards</h1>${entriesTable(reg, 'dashboards')}<p class="muted">Publish with mtflow dashboard publish NAME (run-comparison, strategy, data-coverage).</p>`, '/dashboards')))
   const dashboardPage = (c: Context, name: string, ref: string) => {
     const v = registry.resolve('dashboards', name, ref)
     const html = registry.readFile('dashboards', `${v.name}@${v.version}`, 'index.html').toString('utf8')
@@ -446,7 +507,7 @@ function rank(key: string): number {
 }
 
 /** Runs as a table: the most common metrics and params as columns; a checkbox per run for comparing. */
-function runsTable(runs: readonly RunSummary[], options: { compare: boolean }): string {
+function runsTable(runs: readonly RunSummary[], options: { compare: boolean; childCount?: (r: RunSummary) => number }): string {
   if (runs.length === 0) return '<p class="muted">No runs.</p>'
   const frequent = (pick: (r: RunSummary) => Record<string, unknown>, limit: number, prefer: readonly string[]) => {
     const counts = new Map<string, number>()
@@ -462,7 +523,8 @@ function runsTable(runs: readonly RunSummary[], options: { compare: boolean }): 
   }
   const metrics = frequent((r) => r.metrics, 6, HEADLINE_METRICS.filter((k) => k !== 'endEquity' && k !== 'fees'))
   const params = frequent((r) => r.params, 5, ['strategy', 'fast', 'slow', 'symbols'])
-  const header = [...(options.compare ? [''] : []), 'run', 'status', 'experiment', 'started', 'duration', ...params.map((p) => `params.${p}`), ...metrics.map((m) => `metrics.${m}`)]
+  const count = options.childCount
+  const header = [...(options.compare ? [''] : []), 'run', 'status', 'experiment', 'started', 'duration', ...(count === undefined ? [] : ['child runs']), ...params.map((p) => `params.${p}`), ...metrics.map((m) => `metrics.${m}`)]
   return scroll(table(
     header,
     runs.map((r) => [
@@ -472,6 +534,7 @@ function runsTable(runs: readonly RunSummary[], options: { compare: boolean }): 
       r.info.experimentId,
       fmtTime(r.info.startTime),
       fmtDuration(r.info.endTime === undefined ? undefined : r.info.endTime - r.info.startTime),
+      ...(count === undefined ? [] : [count(r) === 0 ? '' : link(`/runs/${seg(r.info.runId)}`, String(count(r)))]),
       ...params.map((p) => r.params[p]),
       ...metrics.map((m) => r.metrics[m]?.value),
     ]),
@@ -482,8 +545,8 @@ function scroll(html: string): string {
   return `<div class="scroll">${html}</div>`
 }
 
-function entriesTable(registry: Registry, kind: RegistryKind): string {
-  const entries = registry.list(kind)
+function entriesTable(reg: RegistryListing, kind: RegistryKind): string {
+  const entries = reg.byKind.get(kind)!
   if (entries.length === 0) return `<p class="muted">No ${esc(kind)} registered.</p>`
   return table(
     ['name', 'versions', 'latest', 'aliases', 'latest created', ''],
@@ -504,10 +567,10 @@ function entriesTable(registry: Registry, kind: RegistryKind): string {
   )
 }
 
-function publishedList(registry: Registry): string {
+function publishedList(reg: RegistryListing): string {
   const items = [
-    ...registry.list('dashboards').map((e) => `<li>dashboard ${link(`/dashboards/${seg(e.name)}`, e.name).html} (${e.versions.length} version(s))</li>`),
-    ...registry.list('notebooks').map((e) => `<li>notebook ${link(`/notebooks/${seg(e.name)}`, e.name).html} (${e.versions.length} version(s))</li>`),
+    ...reg.byKind.get('dashboards')!.map((e) => `<li>dashboard ${link(`/dashboards/${seg(e.name)}`, e.name).html} (${e.versions.length} version(s))</li>`),
+    ...reg.byKind.get('notebooks')!.map((e) => `<li>notebook ${link(`/notebooks/${seg(e.name)}`, e.name).html} (${e.versions.length} version(s))</li>`),
   ]
   return items.length === 0 ? '<p class="muted">Nothing published yet.</p>' : `<ul>${items.join('')}</ul>`
 }

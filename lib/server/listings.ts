@@ -1,0 +1,268 @@
+// The run and registry listings the server's pages and API show, read once and kept until the workspace
+// changes. A change is seen on the next request, whichever process made it: each listing carries a stamp
+// of the files every change goes through, taken before the listing is read and compared on each use.
+//  - runs: the runs folder's entries and each experiment's index.jsonl (ino, size, mtime). Every change to a
+//    run's summary (start, params, metrics, tags, end, a stale run marked FAILED) is an append to that index
+//    or, when it is compacted or rebuilt, an atomic rewrite (a new inode), so its size or inode moves.
+//  - registry: each kind's folder names and each entry's audit.jsonl (every registry change — a version,
+//    an alias, a stage, retire/restore, links, parity — appends to it after writing the change).
+// The plain version re-read both listings for every request: ~1,000 version.json files and a search
+// over 10,000 run summaries, tens of milliseconds each on a workspace of that size.
+
+import { readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { ConfigError, NotFoundError, preview } from '../core/index.js'
+import type { Experiment, Registry, RegistryEntry, RegistryKind, RunSummary, Tracker } from '../track/index.js'
+import { REGISTRY_KINDS } from '../track/index.js'
+
+export interface RunListing {
+  /** The files' stamp this listing was read at (equal stamps: the same listing). */
+  stamp: string
+  experiments: Experiment[]
+  /** Every run, in index order (experiment by experiment, each in the order its runs were made). */
+  all: RunSummary[]
+  /** Runs per experiment id. */
+  counts: Map<string, number>
+  /** Runs without a parent, newest first (start time descending, then run id ascending). */
+  top: RunSummary[]
+  /** The same, per experiment id. */
+  topByExperiment: Map<string, RunSummary[]>
+  /** Child runs per parent run id, in index order. */
+  children: Map<string, RunSummary[]>
+  /** Runs still RUNNING: checked for staleness on every use (their process may be gone since). */
+  running: RunSummary[]
+}
+
+export interface RegistryListing {
+  stamp: string
+  /** registry.list(): every entry, by kind then name. */
+  entries: RegistryEntry[]
+  byKind: Map<RegistryKind, RegistryEntry[]>
+}
+
+const NO_FILE = '-'
+
+/** A file's identity and extent ("-" when absent): an append moves the size, a rewrite the inode. */
+function fileStamp(file: string): string {
+  const st = statSync(file, { throwIfNoEntry: false })
+  return st === undefined ? NO_FILE : `${st.ino}:${st.size}:${st.mtimeMs}`
+}
+
+function names(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort()
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT' || (error as { code?: string }).code === 'ENOTDIR') return []
+    throw error
+  }
+}
+
+/** One experiment's part of the run listing, kept while its index's stamp is unchanged. */
+interface ExperimentPart {
+  stamp: string
+  runs: RunSummary[]
+}
+
+/** One registry entry, kept while its audit log's stamp is unchanged (undefined: no finished version yet). */
+interface EntryPart {
+  stamp: string
+  entry: RegistryEntry | undefined
+}
+
+export class Listings {
+  private runCache: RunListing | undefined
+  private registryCache: RegistryListing | undefined
+  private readonly experimentParts = new Map<string, ExperimentPart>()
+  private readonly entryParts = new Map<string, EntryPart>()
+  /** Stamps taken in this turn of the event loop (see stamps()). */
+  private memo: { runs: Map<string, string>; registry: Map<string, string> } | undefined
+
+  constructor(
+    readonly tracker: Tracker,
+    readonly registry: Registry,
+  ) {}
+
+  /**
+   * The stamps, taken at most once per turn of the event loop: the requests one turn handles were all
+   * received before it began, so a change finished before any of them was sent is already on disk when
+   * the stamps are taken (50 connections' requests in one turn cost one set of stat calls, not 50).
+   */
+  private stamps(): { runs: Map<string, string>; registry: Map<string, string> } {
+    if (this.memo === undefined) {
+      this.memo = { runs: this.runsStamps(), registry: this.registryStamps() }
+      setImmediate(() => (this.memo = undefined))
+    }
+    return this.memo
+  }
+
+  /** Per folder of the runs folder: its index's stamp (and, until it is an experiment, experiment.json's). */
+  private runsStamps(): Map<string, string> {
+    const root = this.tracker.root
+    const out = new Map<string, string>()
+    for (const name of names(root)) {
+      if (name.startsWith('.')) continue
+      const dir = join(root, name)
+      // An experiment folder gets experiment.json before its first run: a folder without it is stamped
+      // with it absent, so its arrival is a change.
+      out.set(name, `${fileStamp(join(dir, 'index.jsonl'))}${this.experimentParts.has(name) ? '' : `/${fileStamp(join(dir, 'experiment.json'))}`}`)
+    }
+    return out
+  }
+
+  /** Per registry entry (KIND/NAME): its audit log's stamp. */
+  private registryStamps(): Map<string, string> {
+    const out = new Map<string, string>()
+    for (const kind of REGISTRY_KINDS) {
+      for (const name of names(join(this.registry.root, kind))) if (!name.startsWith('.')) out.set(`${kind}/${name}`, fileStamp(join(this.registry.root, kind, name, 'audit.jsonl')))
+    }
+    return out
+  }
+
+  /** The run listing; an experiment's runs are read again only when its index has changed. */
+  runs(): RunListing {
+    const cached = this.runCache
+    // A RUNNING run whose process is gone is marked FAILED (an index append), as every search does.
+    if (cached !== undefined && cached.running.length > 0) {
+      let marked = false
+      for (const r of cached.running) marked = this.tracker.markStaleRun(r.info) || marked
+      if (marked) this.memo = undefined
+    }
+    const stamps = this.stamps().runs
+    const stamp = joinStamps(stamps)
+    if (cached !== undefined && cached.stamp === stamp) return cached
+    // Stamped before reading: a change made while reading moves the stamp, so a later call reads again.
+    const experiments = this.tracker.listExperiments()
+    const all: RunSummary[] = []
+    const known = new Set<string>()
+    for (const e of experiments) {
+      known.add(e.id)
+      const s = stamps.get(e.id) ?? NO_FILE
+      let part = this.experimentParts.get(e.id)
+      if (part === undefined || part.stamp !== s) {
+        part = { stamp: s, runs: this.tracker.summaries([e.id]) }
+        this.experimentParts.set(e.id, part)
+      }
+      for (const r of part.runs) all.push(r)
+    }
+    for (const id of this.experimentParts.keys()) if (!known.has(id)) this.experimentParts.delete(id)
+    const listing = buildRunListing(stamp, experiments, all)
+    this.runCache = listing
+    return listing
+  }
+
+  /** The registry listing; an entry is read again only when its audit log has changed. */
+  registryListing(): RegistryListing {
+    const stamps = this.stamps().registry
+    const stamp = joinStamps(stamps)
+    const cached = this.registryCache
+    if (cached !== undefined && cached.stamp === stamp) return cached
+    const entries: RegistryEntry[] = []
+    for (const [key, s] of stamps) {
+      let part = this.entryParts.get(key)
+      if (part === undefined || part.stamp !== s) {
+        part = { stamp: s, entry: this.readEntry(key) }
+        this.entryParts.set(key, part)
+      }
+      if (part.entry !== undefined) entries.push(part.entry)
+    }
+    for (const key of this.entryParts.keys()) if (!stamps.has(key)) this.entryParts.delete(key)
+    // registry.list()'s order: by kind, then name.
+    entries.sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name))
+    const byKind = new Map<RegistryKind, RegistryEntry[]>(REGISTRY_KINDS.map((k) => [k, []]))
+    for (const e of entries) byKind.get(e.kind)!.push(e)
+    const listing = { stamp, entries, byKind }
+    this.registryCache = listing
+    return listing
+  }
+
+  /** An entry as registry.list() has it; undefined for what list() leaves out (a file, a bad name, no version yet). */
+  private readEntry(key: string): RegistryEntry | undefined {
+    const slash = key.indexOf('/')
+    const kind = key.slice(0, slash) as RegistryKind
+    const name = key.slice(slash + 1)
+    if (!REGISTRY_NAME.test(name) || statSync(join(this.registry.root, kind, name), { throwIfNoEntry: false })?.isDirectory() !== true) return undefined
+    try {
+      return this.registry.entry(kind, name)
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined
+      throw error
+    }
+  }
+}
+
+/** A registry entry's folder name (lib/track/registry.ts NAME): other folders are not entries. */
+const REGISTRY_NAME = /^[A-Za-z0-9][\w.-]{0,99}$/
+
+function joinStamps(stamps: Map<string, string>): string {
+  let out = ''
+  for (const [k, v] of stamps) out += `${k}=${v};`
+  return out
+}
+
+/** Start time descending, then run id ascending: searchRuns' default order. */
+export function newestFirst(a: RunSummary, b: RunSummary): number {
+  return b.info.startTime - a.info.startTime || (a.info.runId < b.info.runId ? -1 : a.info.runId > b.info.runId ? 1 : 0)
+}
+
+export function buildRunListing(stamp: string, experiments: Experiment[], all: RunSummary[]): RunListing {
+  const counts = new Map<string, number>(experiments.map((e) => [e.id, 0]))
+  const children = new Map<string, RunSummary[]>()
+  const top: RunSummary[] = []
+  const running: RunSummary[] = []
+  for (const r of all) {
+    counts.set(r.info.experimentId, (counts.get(r.info.experimentId) ?? 0) + 1)
+    if (r.info.status === 'RUNNING') running.push(r)
+    const parent = r.info.parentRunId
+    if (parent === undefined) top.push(r)
+    else {
+      let list = children.get(parent)
+      if (list === undefined) children.set(parent, (list = []))
+      list.push(r)
+    }
+  }
+  top.sort(newestFirst)
+  const topByExperiment = new Map<string, RunSummary[]>(experiments.map((e) => [e.id, []]))
+  for (const r of top) {
+    let list = topByExperiment.get(r.info.experimentId)
+    if (list === undefined) topByExperiment.set(r.info.experimentId, (list = []))
+    list.push(r)
+  }
+  return { stamp, experiments, all, counts, top, topByExperiment, children, running }
+}
+
+// ---- cursors --------------------------------------------------------------------------------------
+
+/**
+ * A page's cursor: the last run shown, as START_RUNID (its start time in epoch ms and its id). The next
+ * page starts after that place in the order, so a cursor stays good while runs are added (new runs sort
+ * before it) or the run it names goes away.
+ */
+export function encodeCursor(run: RunSummary): string {
+  return `${run.info.startTime}_${run.info.runId}`
+}
+
+export function decodeCursor(cursor: string): { startTime: number; runId: string } {
+  const m = /^(\d{1,16})_([\w-]{1,64})$/.exec(cursor)
+  const startTime = m === null ? NaN : Number(m[1])
+  if (m === null || !Number.isSafeInteger(startTime)) throw new ConfigError(`cursor ${preview(cursor, 80)} is not one a runs page gave (expected START_RUNID: epoch milliseconds, "_", a run id)`)
+  return { startTime, runId: m[2]! }
+}
+
+/** The runs after the cursor's place in newest-first order, at most `size` (binary search: O(log n)). */
+export function pageAfter(sorted: readonly RunSummary[], cursor: string | undefined, size: number): { runs: RunSummary[]; next?: string } {
+  let from = 0
+  if (cursor !== undefined) {
+    const at = decodeCursor(cursor)
+    const place = { info: { startTime: at.startTime, runId: at.runId } } as RunSummary
+    let lo = 0
+    let hi = sorted.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (newestFirst(sorted[mid]!, place) <= 0) lo = mid + 1
+      else hi = mid
+    }
+    from = lo
+  }
+  const runs = sorted.slice(from, from + size)
+  return from + size < sorted.length ? { runs, next: encodeCursor(runs[runs.length - 1]!) } : { runs }
+}
