@@ -4,6 +4,7 @@ import { Command } from 'commander'
 import { ConfigError, isoTime } from '../core/index.js'
 import type { RunSummary, SearchResult } from '../track/index.js'
 import { collect, formatTable, lazy, printJson, type CliContext } from './context.js'
+import { addRunsLifecycle, lifecycleView as view } from './runs-lifecycle.js'
 
 const track = () => lazy('../track/index.js') as typeof import('../track/index.js')
 
@@ -20,15 +21,17 @@ export function runsCommand(context: CliContext): Command {
     .option('--experiments', 'list the experiments and how many runs each has')
     .option('--max <n>', 'page size', '50')
     .option('--page-token <token>', 'the next page, from a previous list')
+    .option('--deleted', 'only deleted runs (mtflow runs delete)')
+    .option('--all', 'active and deleted runs')
     .option('--json', 'print JSON')
-    .action((o: { experiment: string[]; experiments?: boolean; max: string; pageToken?: string; json?: boolean }) => {
+    .action((o: { experiment: string[]; experiments?: boolean; max: string; pageToken?: string; deleted?: boolean; all?: boolean; json?: boolean }) => {
       const tracker = new (track().Tracker)(context.home)
       if (o.experiments === true) {
         const rows = tracker.listExperiments().map((e) => ({ ...e, runs: tracker.summaries([e.id]).length }))
         if (o.json === true) return printJson(context, rows)
         return void context.stdout.write(formatTable(['experiment', 'id', 'runs', 'created'], rows.map((e) => [e.name, e.id, String(e.runs), isoTime(e.createdAt)])))
       }
-      printSearch(context, track().searchRuns(tracker, { experiments: nonEmpty(o.experiment), maxResults: count(o.max, '--max'), pageToken: o.pageToken }), o.json === true)
+      printSearch(context, track().searchRuns(tracker, { experiments: nonEmpty(o.experiment), maxResults: count(o.max, '--max'), pageToken: o.pageToken, lifecycle: view(o) }), o.json === true)
     })
 
   runs
@@ -39,10 +42,12 @@ export function runsCommand(context: CliContext): Command {
     .option('--order-by <key>', 'e.g. "metrics.sharpe desc" (repeatable; default newest first)', collect, [] as string[])
     .option('--max <n>', 'page size', '50')
     .option('--page-token <token>', 'the next page, from a previous search')
+    .option('--deleted', 'only deleted runs (mtflow runs delete)')
+    .option('--all', 'active and deleted runs')
     .option('--json', 'print JSON')
-    .action((filter: string, o: { experiment: string[]; orderBy: string[]; max: string; pageToken?: string; json?: boolean }) => {
+    .action((filter: string, o: { experiment: string[]; orderBy: string[]; max: string; pageToken?: string; deleted?: boolean; all?: boolean; json?: boolean }) => {
       const tracker = new (track().Tracker)(context.home)
-      const result = track().searchRuns(tracker, { filter, experiments: nonEmpty(o.experiment), orderBy: o.orderBy, maxResults: count(o.max, '--max'), pageToken: o.pageToken })
+      const result = track().searchRuns(tracker, { filter, experiments: nonEmpty(o.experiment), orderBy: o.orderBy, maxResults: count(o.max, '--max'), pageToken: o.pageToken, lifecycle: view(o) })
       printSearch(context, result, o.json === true)
     })
 
@@ -122,6 +127,7 @@ export function runsCommand(context: CliContext): Command {
         context.stdout.write(`${result.corrupt.length} run(s) with damaged files kept in the index, tagged mtflow.corrupt (what the old index knew of them, else a FAILED placeholder); see mtflow doctor:\n${formatTable(['run', 'error'], result.corrupt.map((c) => [c.runId, c.error]))}`)
       }
     })
+  addRunsLifecycle(runs, context)
   return runs
 }
 
@@ -135,7 +141,7 @@ function printSearch(context: CliContext, result: SearchResult, json: boolean): 
 
 function row(r: RunSummary, metrics: string[]): string[] {
   const name = r.info.name.length > 40 ? `${r.info.name.slice(0, 39)}…` : r.info.name
-  return [r.info.runId, r.info.experimentId, name, r.info.status, isoTime(r.info.startTime).slice(0, 19), ...metrics.map((m) => (r.metrics[m] === undefined ? '—' : formatNumber(r.metrics[m]!.value)))]
+  return [r.info.runId, r.info.experimentId, name, r.tags['mtflow.lifecycle'] === 'deleted' ? `${r.info.status} (deleted)` : r.info.status, isoTime(r.info.startTime).slice(0, 19), ...metrics.map((m) => (r.metrics[m] === undefined ? '—' : formatNumber(r.metrics[m]!.value)))]
 }
 
 function formatNumber(v: number): string {

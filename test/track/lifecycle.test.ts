@@ -1,14 +1,18 @@
 // Runs' lifecycle on a real workspace folder: soft delete and restore (recorded in tags.jsonl, kept by the
 // index and by reindex), a sweep's children following their parent, runs a registry version or a deployment
 // references refused unless forced, gc by age on a clock the test moves (cutoffs worked out by hand), a dry
-// run that changes no byte, an interrupted gc's trash finished by the next, and hostile run ids refused.
+// run that changes no byte, an interrupted gc's trash finished by the next, hostile run ids refused, and the
+// same operations through a RemoteTracker against a real `mtflow serve`.
 
+import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
-import { clearIndexCache, Registry, searchRuns, Tracker, type RunSummary } from '../../lib/track/index.js'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { ConfigError, NotFoundError } from '../../lib/core/index.js'
+import { clearIndexCache, Registry, RemoteTracker, searchRuns, Tracker, type RunSummary } from '../../lib/track/index.js'
+import { ROOT } from '../helpers.js'
 
 const homes: string[] = []
 function workspace(): string {
@@ -269,4 +273,51 @@ describe('hostile run ids', () => {
     expect(() => tracker.deleteRuns([])).toThrow('expected one or more run ids (received [])')
     expect(snapshot(tracker.home)).toEqual(before)
   })
+})
+
+describe('through a tracking server', () => {
+  let server: ChildProcess
+  let serverHome: string
+  let url: string
+  let token: string
+  beforeAll(async () => {
+    serverHome = workspace()
+    server = spawn(process.execPath, [join(ROOT, 'lib', 'cli', 'bin.cjs'), 'serve', '--port', '0', '--json'], { env: { ...process.env, MTFLOW_HOME: serverHome }, stdio: ['ignore', 'pipe', 'inherit'] })
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = ''
+      server.stdout!.on('data', (d: Buffer) => {
+        out += d.toString()
+        if (out.includes('\n')) resolve(out.split('\n')[0]!)
+      })
+      server.once('exit', (code) => reject(new Error(`mtflow serve exited (${code})`)))
+    })
+    ;({ url, token } = JSON.parse(line) as { url: string; token: string })
+  }, 60_000)
+  afterAll(() => void server.kill())
+
+  it('RemoteTracker deletes, restores and collects on the server, which checks its own registry', () => {
+    const remote = new RemoteTracker(workspace(), { url, token })
+    const a = remote.startRun({ experiment: 'lc', name: 'a' })
+    a.end()
+    const m = remote.startRun({ experiment: 'lc', name: 'model' })
+    m.logArtifact({ name: 'model.json', data: '{}' })
+    m.end()
+    const local = new Tracker(serverHome)
+    new Registry(serverHome).registerModel(local, 'm1', m.id, 'model.json')
+
+    expect(remote.deleteRun(a.id, { reason: 'remote' })).toEqual([{ runId: a.id, experimentId: 'lc', lifecycle: 'deleted' }])
+    expect(local.getRun(a.id).tags).toMatchObject({ 'mtflow.lifecycle': 'deleted', 'mtflow.deleteReason': 'remote' })
+    expect(search(remote)).toEqual([m.id])
+    expect(search(remote, 'deleted')).toEqual([a.id])
+    expect(() => remote.deleteRun(m.id)).toThrow(ConfigError)
+    expect(() => remote.deleteRun(m.id)).toThrow(`run ${m.id} is referenced by model m1@1 (registry); --force deletes it anyway`)
+    expect(() => remote.deleteRun('../x')).toThrow(NotFoundError)
+    expect(() => remote.restoreRun(m.id)).toThrow(`run ${m.id} is not deleted`)
+    expect(remote.gc({ dryRun: true }).removed.map((r) => r.runId)).toEqual([a.id])
+    expect(existsSync(join(serverHome, 'runs', 'lc', a.id))).toBe(true)
+    expect(remote.restoreRun(a.id).map((c) => c.lifecycle)).toEqual(['active'])
+    remote.deleteRun(a.id)
+    expect(remote.gc().removed.map((r) => r.runId)).toEqual([a.id])
+    expect(existsSync(join(serverHome, 'runs', 'lc', a.id))).toBe(false)
+  }, 60_000)
 })
