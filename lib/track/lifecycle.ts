@@ -115,14 +115,16 @@ export function deleteRuns(tracker: Tracker, runIds: readonly string[], options:
     if (hit !== undefined) throw new ConfigError(`run ${hit.run.info.runId}${hit.with === undefined ? '' : ` (a child of ${hit.with})`} is referenced by ${refs.get(hit.run.info.runId)!.join(', ')}; --force deletes it anyway`)
   }
   const now = tracker.currentTime()
-  return targets.map(({ run, with: parent }) => {
+  // Children first, the runs named last: a delete killed half-way leaves the parent active, and deleting
+  // it again takes the children still active (restore goes the same way round).
+  for (const { run, with: parent } of [...targets].reverse()) {
     const id = run.info.runId
     tracker.changeLifecycle(id, (tags) => {
       if (tags[LIFECYCLE_TAG] === 'deleted') throw new ConfigError(`run ${id} was deleted meanwhile by another process`)
       return { [LIFECYCLE_TAG]: 'deleted', [DELETED_TIME_TAG]: String(now), [DELETE_REASON_TAG]: reason, [DELETED_WITH_TAG]: parent ?? '' }
     })
-    return { runId: id, experimentId: run.info.experimentId, lifecycle: 'deleted' as const, ...(parent === undefined ? {} : { with: parent }) }
-  })
+  }
+  return targets.map(({ run, with: parent }) => ({ runId: run.info.runId, experimentId: run.info.experimentId, lifecycle: 'deleted' as const, ...(parent === undefined ? {} : { with: parent }) }))
 }
 
 /** Restore deleted runs, and the descendants deleted with them. Every id must be a deleted run, or nothing changes. */
@@ -142,14 +144,14 @@ export function restoreRuns(tracker: Tracker, runIds: readonly string[]): Lifecy
     }
   }
   const now = tracker.currentTime()
-  return targets.map(({ run, with: parent }) => {
+  for (const { run } of [...targets].reverse()) {
     const id = run.info.runId
     tracker.changeLifecycle(id, (tags) => {
       if (tags[LIFECYCLE_TAG] !== 'deleted') throw new ConfigError(`run ${id} was restored meanwhile by another process`)
       return { [LIFECYCLE_TAG]: 'active', [RESTORED_TIME_TAG]: String(now) }
     })
-    return { runId: id, experimentId: run.info.experimentId, lifecycle: 'active' as const, ...(parent === undefined ? {} : { with: parent }) }
-  })
+  }
+  return targets.map(({ run, with: parent }) => ({ runId: run.info.runId, experimentId: run.info.experimentId, lifecycle: 'active' as const, ...(parent === undefined ? {} : { with: parent }) }))
 }
 
 /**

@@ -120,6 +120,18 @@ describe('delete and restore', () => {
     expect(search(tracker, 'deleted')).toEqual([c1])
   })
 
+  it('a delete killed after some children (they go first) is completed by deleting the parent again', () => {
+    const { tracker } = clocked()
+    const parent = tracker.startRun({ experiment: 'lc', name: 'sweep' })
+    const [c1, c2] = parent.logChildren([{ params: { fast: 5 } }, { params: { fast: 10 } }])
+    parent.end()
+    // What the killed delete wrote: c1's record only (the parent, written last, is still active).
+    tracker.changeLifecycle(c1!, () => ({ 'mtflow.lifecycle': 'deleted', 'mtflow.deletedTime': '1', 'mtflow.deleteReason': '', 'mtflow.deletedWith': parent.id }))
+    expect(tracker.deleteRun(parent.id).map((c) => c.runId)).toEqual([parent.id, c2])
+    expect(search(tracker)).toEqual([])
+    expect(tracker.restoreRun(parent.id).map((c) => c.runId).sort()).toEqual([parent.id, c1!, c2!].sort())
+  })
+
   it('a RUNNING run is refused unless forced', () => {
     const { tracker } = clocked()
     const run = tracker.startRun({ experiment: 'lc' })
