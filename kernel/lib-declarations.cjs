@@ -26,31 +26,38 @@ function cacheDirs(tslabDir, env = process.env) {
   return [path.join(tslabDir, '..', '.cache', 'mtflow'), path.join(os.tmpdir(), 'mtflow-cache')]
 }
 
-/** Every file under lib/ (path and content), in a stable order: what the declarations are built from. */
+/** Files the compiler may read, by extension: what the key covers (a README or a .cjs worker is not). */
+const CODE = /\.(ts|tsx|mts|cts|js|jsx|mjs|json)$/
+
+/** lib's code files but the CLI's (notebooks import lib/index.ts and lib/<domain>/…), in a stable order. */
 function libFiles(root) {
   const out = []
+  const cli = path.join(root, 'lib', 'cli')
   const walk = (dir) => {
     const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     for (const entry of entries) {
       const file = path.join(dir, entry.name)
-      if (entry.isDirectory()) walk(file)
-      else if (entry.isFile()) out.push(file)
+      if (entry.isDirectory()) {
+        if (file !== cli) walk(file)
+      } else if (entry.isFile() && CODE.test(entry.name)) out.push(file)
     }
   }
   walk(path.join(root, 'lib'))
   return out
 }
 
-/** The build's entry points: every .ts module of lib/ but the CLI's (notebooks import lib/index.ts and lib/<domain>/…). */
-function buildRoots(root, files) {
-  const cli = path.join(root, 'lib', 'cli') + path.sep
-  return files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.startsWith(cli))
+/** Whether the key covers a project file (relative, with /): the rest lib reaches is checked by hash. */
+const keyCovers = (source) => source.startsWith('lib/') && !source.startsWith('lib/cli/') && CODE.test(source)
+
+/** The build's entry points: every .ts module of libFiles. */
+function buildRoots(files) {
+  return files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
 }
 
 /**
  * The cache key: this format, tslab's TypeScript and compiler options, the installed packages (their
- * types are part of lib's), and every file of lib/ by path and content. Sources outside lib/ that lib
- * reaches (kernel/nbformat.ts) are checked by their hashes in the manifest instead.
+ * types are part of lib's), and lib's code files (libFiles) by path and content. Other project files
+ * lib reaches (kernel/nbformat.ts) are checked by their hashes in the manifest instead.
  */
 function cacheKey({ root, tsVersion, options, files }) {
   const hash = crypto.createHash('sha256')
@@ -98,7 +105,7 @@ function readCache(dir, key, root) {
   try {
     for (const { source, sha256: expected } of manifest.inputs) {
       // lib/ is covered by the key; a source outside it (kernel/nbformat.ts) must still be the one built from.
-      if (!source.startsWith('lib/') && sha256(fs.readFileSync(path.join(root, source))) !== expected) return { problem: `${source} changed` }
+      if (!keyCovers(source) && sha256(fs.readFileSync(path.join(root, source), 'utf8')) !== expected) return { problem: `${source} changed` }
     }
     for (const { source, declaration, sha256: expected } of manifest.files) {
       const text = fs.readFileSync(path.join(dir, declaration), 'utf8')
@@ -118,9 +125,10 @@ function readCache(dir, key, root) {
  * is absent and the declaration present, readFile serves it, and nothing watches or resolves it on disk.
  * Only ts.sys (tslab's TypeScript) is touched; Node's loader still finds the sources.
  */
-function redirectToDeclarations(ts, { declarations, sources }) {
+function redirectToDeclarations(ts, { declarations, sources }, transform) {
   const sys = ts.sys
   const { fileExists, readFile, watchFile, realpath } = sys
+  const transformed = new Map()
   sys.fileExists = function (file) {
     if (sources.has(file)) return false
     if (declarations.has(file)) return true
@@ -128,7 +136,12 @@ function redirectToDeclarations(ts, { declarations, sources }) {
   }
   sys.readFile = function (file, encoding) {
     const text = declarations.get(file)
-    return text !== undefined ? text : readFile.call(this, file, encoding)
+    if (text === undefined) return readFile.call(this, file, encoding)
+    if (transform === undefined) return text
+    // The headless kernel reads declarations without JSDoc (readDeclarationsWithoutDocs in the launcher).
+    let done = transformed.get(file)
+    if (done === undefined) transformed.set(file, (done = transform(text)))
+    return done
   }
   if (typeof watchFile === 'function') {
     sys.watchFile = function (file, ...rest) {
@@ -202,10 +215,8 @@ function libDeclarationsFor({ ts, tsPath, tslabDir, root, options, transform, cw
     const found = readCache(path.join(dir, DIR, key), key, root)
     if (found.problem === undefined) {
       const tsxApi = require.resolve('tsx/cjs/api', { paths: [root] })
-      // The headless kernel reads declarations without JSDoc (see readDeclarationsWithoutDocs there).
-      if (transform !== undefined) for (const [file, text] of found.declarations) found.declarations.set(file, transform(text))
       requireSourcesThroughTsx(found.sources, tsxApi)
-      redirectToDeclarations(ts, found)
+      redirectToDeclarations(ts, found, transform)
       return { active: true, key, declarations: found.declarations.size }
     }
     if (found.problem !== 'no cache') reason = found.problem
@@ -285,7 +296,7 @@ function build({ dir, key, root, tsPath, options }) {
   const ts = require(tsPath)
   const files = libFiles(root)
   if (cacheKey({ root, tsVersion: ts.version, options, files }) !== key) return { skipped: 'lib changed since the kernel started' }
-  const program = ts.createProgram(buildRoots(root, files), { ...options, declaration: true, emitDeclarationOnly: true, noEmit: false })
+  const program = ts.createProgram(buildRoots(files), { ...options, declaration: true, emitDeclarationOnly: true, noEmit: false })
   const rootSlash = slash(root) + '/'
   const inProject = (f) => f.fileName.startsWith(rootSlash) && !f.fileName.includes('/node_modules/')
   const manifest = { format: FORMAT, key, typescript: ts.version, built: new Date().toISOString(), inputs: [], files: [] }
@@ -294,8 +305,11 @@ function build({ dir, key, root, tsPath, options }) {
   for (const file of program.getSourceFiles()) {
     if (!inProject(file)) continue
     const source = file.fileName.slice(rootSlash.length)
-    manifest.inputs.push({ source, sha256: sha256(fs.readFileSync(file.fileName)) })
-    if (file.isDeclarationFile) continue
+    const onDisk = fs.readFileSync(file.fileName, 'utf8')
+    // Edited while the program was read: these declarations would match neither version.
+    if (onDisk.replace(/^\uFEFF/, '') !== file.text) return { skipped: `${source} changed during the build` }
+    manifest.inputs.push({ source, sha256: sha256(onDisk) })
+    if (file.isDeclarationFile || source.endsWith('.json')) continue // read as they are
     if (!source.endsWith('.ts') || source.endsWith('.d.ts')) {
       problems.push(`${source} is not a .ts module`)
       continue
@@ -310,6 +324,7 @@ function build({ dir, key, root, tsPath, options }) {
     if (text === undefined) problems.push(`${source}: no declaration emitted`)
     else outputs.set(source, text)
   }
+  if (cacheKey({ root, tsVersion: ts.version, options, files: libFiles(root) }) !== key) return { skipped: 'lib changed during the build' }
   if (problems.length > 0) manifest.failed = problems.slice(0, 5).join('; ')
   const tmp = path.join(dir, `.${key}.${process.pid}.tmp`)
   fs.rmSync(tmp, { recursive: true, force: true })

@@ -2,7 +2,9 @@
 // Starts the project's own tslab kernel (never a global one) for Jupyter and for the headless runner:
 //   node kernel/tslab-launcher.cjs --config-path CONNECTION_FILE
 // It also exits when the process that started it dies (MTFLOW_KERNEL_PARENT_PID or JPY_PARENT_PID),
-// so a killed runner or notebook server leaves no orphan kernel behind.
+// so a killed runner or notebook server leaves no orphan kernel behind. Notebooks' imports of lib/ are
+// checked against cached declarations of lib (kernel/lib-declarations.cjs; MTFLOW_LIB_DECLARATIONS=off
+// keeps tslab's own path). Kernel caches live in $MTFLOW_KERNEL_CACHE_DIR, else node_modules/.cache/mtflow.
 'use strict'
 
 const path = require('node:path')

@@ -53,6 +53,7 @@ async function declarationsBuilt(cacheDir: string, timeoutMs: number): Promise<b
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     const entries = existsSync(dir) ? readdirSync(dir) : []
+    // No build under way (a lock) and one finished (a manifest).
     if (!entries.some((e) => e.endsWith('.lock')) && entries.some((e) => !e.startsWith('.') && existsSync(join(dir, e, 'manifest.json')))) return true
     await new Promise((r) => setTimeout(r, 250))
   }
@@ -73,11 +74,17 @@ export async function benchNotebookImport(progress: (text: string) => void, runs
     const buildMs = performance.now() - coldStarted
 
     const cached: number[] = []
-    for (let i = 0; i < runs; i++) {
-      progress(`first lib import, declarations cached ${i + 1}/${runs}`)
+    let rebuilds = 0
+    while (cached.length < runs) {
+      progress(`first lib import, declarations cached ${cached.length + 1}/${runs}`)
       const r = await firstImport(env)
-      if (!r.declarations) throw new Error('a kernel did not use the cached lib declarations')
-      cached.push(r.ms)
+      if (r.declarations) {
+        cached.push(r.ms)
+        continue
+      }
+      // lib/ changed since the build (others edit it as this runs): that kernel started a new build.
+      if (++rebuilds > 3) throw new Error('kernels kept missing the lib declarations: is lib/ changing all the time?')
+      if (!(await declarationsBuilt(cacheDir, 600_000))) throw new Error('the lib declarations were not rebuilt within 10 minutes')
     }
     const plain: number[] = []
     for (let i = 0; i < Math.min(3, runs); i++) {
