@@ -2,7 +2,8 @@
 // and independent facts about the bundled sample (computed here from the raw CSV text, not by lib/).
 
 import { spawn } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -32,6 +33,46 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     options.onSpawn?.(child.pid!)
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, pid: child.pid! }))
+  })
+}
+
+/**
+ * Several CLI commands, one after another, in one process (test/fixtures/cli-batch.cjs): each result is what
+ * runCli would give (main's code as the exit code, its own stdout and stderr) without a process start each.
+ * For checks of many refusals where the point is the message and the code, not the process. `env` per call
+ * applies to that call only; an undefined value unsets the variable, as in runCli.
+ */
+export function runCliBatch(
+  calls: (string[] | { args: string[]; env?: NodeJS.ProcessEnv })[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<CliResult[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'mtflow-cli-batch-'))
+  const file = join(dir, 'results.json')
+  const input = calls.map((c) => {
+    const { args, env = {} } = Array.isArray(c) ? { args: c } : c
+    return { args, env: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v ?? null])) }
+  })
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'test', 'fixtures', 'cli-batch.cjs'), file], {
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    let output = ''
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()))
+    child.stdin.end(JSON.stringify(input))
+    child.on('close', (code, signal) => {
+      try {
+        if (code !== 0) throw new Error(`the CLI batch exited ${code ?? signal}: ${output}`)
+        const results = JSON.parse(readFileSync(file, 'utf8')) as { code: number; stdout: string; stderr: string }[]
+        resolve(results.map((r) => ({ ...r, signal: null, pid: child.pid! })))
+      } catch (error) {
+        reject(error)
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    })
   })
 }
 

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { pidAlive } from '../../lib/core/index.js'
 import { startServer, workspaceToken } from '../../lib/server/index.js'
 import { loadBars } from '../../lib/data/index.js'
-import { ROOT, runCli, waitFor, type CliResult } from '../helpers.js'
+import { ROOT, runCli, runCliBatch, waitFor, type CliResult } from '../helpers.js'
 import { standinCandle, startBinanceStandin, type Standin } from '../fixtures/binance-standin.js'
 
 let home: string
@@ -228,8 +228,10 @@ describe('mtflow deploy (paper)', () => {
       [['deploy', '--weights', unknown, ...PAPER], `weights file ${unknown} line 3: unknown strategy "nope@1": no strategy named "nope" in the registry`],
       [['deploy', '--weights', params, ...PAPER], `weights file ${params} entry 2: strategy sma-cross parameter fast must be an integer in [2, 500] (received 0)`],
     ]
-    for (const [args, message] of cases) {
-      const r = await cli(args)
+    // One process for all of them (the refusals are main's, not the process's): a process each took ~0.5 s.
+    const results = await runCliBatch(cases.map(([args]) => ['--home', home, ...args]))
+    for (const [i, [args, message]] of cases.entries()) {
+      const r = results[i]!
       expect(r.code, `${args.join(' ')}\n${r.stderr}`).toBe(2)
       expect(r.stderr, args.join(' ')).toBe(`mtflow: ${message}\n`)
       expect(r.stdout).toBe('')
@@ -241,8 +243,10 @@ describe('mtflow deploy (paper)', () => {
   })
 
   it('every verb has --help', async () => {
-    for (const verb of [[], ['list'], ['status'], ['stop'], ['pause'], ['resume']]) {
-      const r = await cli(['deploy', ...verb, '--help'])
+    const verbs = [[], ['list'], ['status'], ['stop'], ['pause'], ['resume']]
+    const results = await runCliBatch(verbs.map((verb) => ['--home', home, 'deploy', ...verb, '--help']))
+    for (const [i, verb] of verbs.entries()) {
+      const r = results[i]!
       expect(r.code, verb.join(' ')).toBe(0)
       expect(r.stdout).toMatch(/--json/)
     }
@@ -275,8 +279,9 @@ describe('mtflow deploy --live against the Binance stand-in', () => {
       [live('upbit'), { MTFLOW_UPBIT_API_KEY: API_KEY, MTFLOW_UPBIT_SECRET: SECRET }, 'upbit cannot be traded live through ccxt: it lacks fetchMyTrades (list its trades (fills are read from them)); createStopOrder (stop orders)'],
       [[...live('binance'), '--feed', 'replay'], { MTFLOW_BINANCE_API_KEY: API_KEY, MTFLOW_BINANCE_SECRET: SECRET }, '--feed replay is for --paper deployments; --live trades on live bars: --feed poll or ws'],
     ]
-    for (const [args, env, message] of cases) {
-      const r = await cli(args, env)
+    const results = await runCliBatch(cases.map(([args, env]) => ({ args: ['--home', home, ...args], env })))
+    for (const [i, [, , message]] of cases.entries()) {
+      const r = results[i]!
       expect(r.code, r.stderr).toBe(2)
       expect(r.stderr).toBe(`mtflow: ${message}\n`)
       expect(r.stdout + r.stderr).not.toContain(SECRET)
