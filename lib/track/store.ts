@@ -5,7 +5,7 @@
 // Several processes may log at once: appends are single writes, rewrites are atomic, and each lock is held
 // for one write only.
 
-import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join, relative, sep } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -475,10 +475,9 @@ export class Tracker {
   removeRunFolder(runId: string, stillWanted: (tags: Record<string, string>) => boolean): boolean {
     const dir = this.runDir(runId)
     const experimentId = this.experimentOf(runId)
-    const trash = join(this.root, experimentId, '.trash', runId)
+    const trash = join(this.trashDir(experimentId, true)!, runId)
     const moved = withLockSync(join(dir, '.lock'), () => {
       if (!stillWanted(readMerged(join(dir, 'tags.jsonl')))) return false
-      mkdirSync(join(trash, '..'), { recursive: true })
       rmSync(trash, { recursive: true, force: true })
       renameSync(dir, trash)
       return true
@@ -498,14 +497,9 @@ export class Tracker {
   finishTrash(dryRun = false): string[] {
     const found: string[] = []
     for (const e of this.listExperiments()) {
-      const dir = join(this.root, e.id, '.trash')
-      let names: string[]
-      try {
-        names = readdirSync(dir)
-      } catch {
-        continue
-      }
-      for (const name of names.sort()) {
+      const dir = this.trashDir(e.id, false)
+      if (dir === undefined) continue
+      for (const name of readdirSync(dir).sort()) {
         found.push(name)
         if (dryRun) continue
         if (this.loadIndex(e.id).runs.has(name)) this.appendIndex(e.id, { r: name, x: 1 })
@@ -513,6 +507,30 @@ export class Tracker {
       }
     }
     return found
+  }
+
+  /**
+   * An experiment's .trash folder (made when `create`; undefined when absent). Anything but a plain folder
+   * there (a symbolic link, a file) is refused: gc must never move or delete outside the runs tree.
+   */
+  private trashDir(experimentId: string, create: boolean): string | undefined {
+    const dir = join(this.root, experimentId, '.trash')
+    if (create) {
+      try {
+        mkdirSync(dir)
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'EEXIST') throw error
+      }
+    }
+    let st
+    try {
+      st = lstatSync(dir)
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ENOENT') return undefined
+      throw error
+    }
+    if (!st.isDirectory() || st.isSymbolicLink()) throw new CorruptFileError(`${dir} is not a folder (a link or a file?); gc moves runs only into a plain folder there — remove it by hand`, dir)
+    return dir
   }
 
   // ---- maintenance -------------------------------------------------------------------------------

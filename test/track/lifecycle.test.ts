@@ -6,7 +6,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -284,6 +284,19 @@ describe('hostile run ids', () => {
     }
     expect(() => tracker.deleteRuns([])).toThrow('expected one or more run ids (received [])')
     expect(snapshot(tracker.home)).toEqual(before)
+  })
+
+  it('a .trash that is a link out of the runs tree is refused: gc moves and deletes nothing through it', () => {
+    const { tracker } = clocked()
+    const a = finished(tracker, 'a')
+    tracker.deleteRun(a)
+    const outside = join(tracker.home, 'precious')
+    mkdirSync(outside)
+    writeFileSync(join(outside, 'keep.txt'), 'x')
+    symlinkSync(outside, join(tracker.root, 'lc', '.trash'))
+    expect(() => tracker.gc()).toThrow(/\.trash is not a folder \(a link or a file\?\)/)
+    expect(readdirSync(outside)).toEqual(['keep.txt'])
+    expect(existsSync(join(tracker.root, 'lc', a, 'run.json'))).toBe(true)
   })
 })
 
