@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { Notebook } from '../../kernel/nbformat.js'
 import { parseFlatYaml } from '../../lib/cli/notebook-params.js'
-import { runCli } from '../helpers.js'
+import { runCli, runCliBatch } from '../helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mtflow-nb-params-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -29,7 +29,13 @@ writeFileSync(BARE, notebook([code('a', 'console.log(1)')]))
 
 describe('mtflow notebook params', () => {
   it("lists the parameters cell's names, types (annotated, else the literal's kind) and defaults", async () => {
-    const r = await runCli(['notebook', 'params', NB, '--json'])
+    const [r, text, bare, bareText, missing] = await runCliBatch([
+      ['notebook', 'params', NB, '--json'],
+      ['notebook', 'params', NB],
+      ['notebook', 'params', BARE, '--json'],
+      ['notebook', 'params', BARE],
+      ['notebook', 'params', join(dir, 'missing.ipynb')],
+    ]).then((rs) => rs.map((x) => x!))
     expect(r.code, r.stderr).toBe(0)
     expect(JSON.parse(r.stdout)).toEqual({
       notebook: NB,
@@ -46,12 +52,9 @@ describe('mtflow notebook params', () => {
         { name: 'when', type: 'unknown', default: 'new Date(0)' },
       ],
     })
-    const text = await runCli(['notebook', 'params', NB])
     expect(text.stdout.split('\n').slice(0, 3)).toEqual(['name   type     default', "start  string   '2000-01-01'", 'n      number   1'])
-    const bare = await runCli(['notebook', 'params', BARE, '--json'])
     expect(JSON.parse(bare.stdout)).toEqual({ notebook: BARE, hasParametersCell: false, parameters: [] })
-    expect((await runCli(['notebook', 'params', BARE])).stdout).toBe(`${BARE} has no cell tagged parameters: nothing can be injected\n`)
-    const missing = await runCli(['notebook', 'params', join(dir, 'missing.ipynb')])
+    expect(bareText.stdout).toBe(`${BARE} has no cell tagged parameters: nothing can be injected\n`)
     expect(missing.code).toBe(2)
     expect(missing.stderr.trim().split('\n')).toHaveLength(1)
   })
@@ -88,10 +91,12 @@ describe('mtflow notebook run -f', () => {
       ['badname.json', '{"not a name": 1}', /^mtflow: parameters file .*badname\.json: parameter name "not a name" is not a usable TypeScript identifier$/],
       ['params.txt', 'a=1', /^mtflow: parameters file .*params\.txt must end in \.json, \.yaml or \.yml$/],
     ]
-    for (const [name, text, message] of bad) {
-      writeFileSync(join(dir, name), text)
+    for (const [name, text] of bad) writeFileSync(join(dir, name), text)
+    // One process for the refusals (they are main's, not the process's); the notebook never starts.
+    const results = await runCliBatch(bad.map(([name]) => ['notebook', 'run', NB, '-f', join(dir, name), '--out', join(dir, `${name}.out.ipynb`)]))
+    for (const [i, [name, , message]] of bad.entries()) {
       const target = join(dir, `${name}.out.ipynb`)
-      const r = await runCli(['notebook', 'run', NB, '-f', join(dir, name), '--out', target])
+      const r = results[i]!
       expect(r.code, name).toBe(2)
       expect(r.stderr.trim().split('\n'), name).toHaveLength(1)
       expect(r.stderr.trim(), name).toMatch(message)

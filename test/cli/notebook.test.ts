@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { Notebook } from '../../kernel/nbformat.js'
-import { FIXTURES, kernelsOf, QUICKSTART, runCli, waitFor } from '../helpers.js'
+import { FIXTURES, kernelsOf, QUICKSTART, runCli, runCliBatch, waitFor } from '../helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mtflow-cli-'))
 const nbDir = join(FIXTURES, 'notebooks')
@@ -43,8 +43,10 @@ describe('mtflow notebook run', () => {
       [['notebook', 'run', QUICKSTART, '--out', ''], /--out needs a file path/],
       [['notebook', 'run', QUICKSTART, '--out', dir], /is a directory; expected a notebook file path/],
     )
-    for (const [args, message] of cases) {
-      const result = await runCli(args.includes('--out') ? args : [...args, '--out', out])
+    // One process for the refusals (they are main's, not the process's); no kernel starts for any of them.
+    const results = await runCliBatch(cases.map(([args]) => (args.includes('--out') ? args : [...args, '--out', out])))
+    for (const [i, [args, message]] of cases.entries()) {
+      const result = results[i]!
       expect(result.code, args.join(' ')).toBe(2)
       expect(oneLine(result.stderr)).toMatch(message)
       expect(result.stdout).toBe('')

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../helpers.js'
+import { runCli, runCliBatch } from '../helpers.js'
 
 let home: string
 let dir: string
@@ -67,13 +67,16 @@ describe('mtflow strategy new / strategy test', () => {
   }, 180_000)
 
   it('refuses a bad name with one line and exit 2, writing nothing', async () => {
-    for (const name of ['Bad Name', '../escape', '9lives', 'sma-cross']) {
-      const r = await cli('strategy', 'new', name, '--dir', 'bad')
+    // One process for the refusals (they are main's, not the process's).
+    const names = ['Bad Name', '../escape', '9lives', 'sma-cross']
+    const results = await runCliBatch([...names.map((name) => ['--home', home, 'strategy', 'new', name, '--dir', 'bad']), ['--home', home, 'strategy', 'test', 'missing.test.ts']], { cwd: dir })
+    for (const [i, name] of names.entries()) {
+      const r = results[i]!
       expect(r.code, name).toBe(2)
       expect(r.stderr.trim().split('\n'), name).toHaveLength(1)
     }
     expect(existsSync(join(dir, 'bad'))).toBe(false)
-    expect((await cli('strategy', 'test', 'missing.test.ts')).code).toBe(2)
+    expect(results[names.length]!.code).toBe(2)
   }, 60_000)
 
   it("fails (exit 1) the test of a strategy whose signals look one bar ahead", async () => {
