@@ -14,7 +14,7 @@ import { OrderJournal, readWeightsFile, type DeploymentStatus } from '../../lib/
 import { readOrdersFile } from '../../lib/live/orders-file.js'
 import { runStep } from '../../lib/pipeline/index.js'
 import { Registry, Tracker } from '../../lib/track/index.js'
-import { runCli } from '../helpers.js'
+import { runCli, runCliBatch } from '../helpers.js'
 
 let home: string
 let dir: string
@@ -191,36 +191,40 @@ describe('mtflow portfolio targets', () => {
 
   it('bad input: one line naming it, exit 2, nothing written', async () => {
     const signals = file('signals-bad.jsonl', `${signal('DAX~SMI', 'long spread', 0.8)}\n${signal('CAC', 'short', 0.3)}\n`)
-    const run = async (args: string[], extra: string[] = []) => {
-      const out = join(dir, `never-${Math.random().toString(36).slice(2)}.json`)
-      const prod = join(dir, `never-prod-${Math.random().toString(36).slice(2)}.json`)
-      const r = await runCli(['--home', home, 'portfolio', 'targets', '--timeframe', '1d', '--out', out, '--prod-config', prod, '--strategy', 'pairs-z', ...args, ...extra])
-      expect(existsSync(out)).toBe(false)
-      expect(existsSync(prod)).toBe(false)
-      expect(r.code).toBe(2)
-      expect(r.stderr.split('\n').length).toBe(2)
-      return r.stderr
-    }
     new Registry(home).register('strategies', 'pairs-z', { files: { 'source.ts': 'export const v = 1\n' } })
     const caps0 = file('caps-zero.json', JSON.stringify({ maxGross: 0 }))
-    expect(await run(['--signals', signals, '--caps', caps0])).toBe('mtflow: caps: maxGross 0 leaves no position (2 signals ask for some); raise maxGross\n')
     const tiny = file('caps-tiny.json', JSON.stringify({ maxWeightPerAsset: 0.001, minNotional: 50 }))
-    expect(await run(['--signals', signals, '--caps', tiny])).toBe('mtflow: caps: maxWeightPerAsset 0.001 × capital 10000 = 10 is below minNotional 50: no position could be traded\n')
     const unknown = file('caps-unknown.json', JSON.stringify({ maxGros: 1 }))
-    expect(await run(['--signals', signals, '--caps', unknown])).toBe(`mtflow: caps file ${unknown}: unknown cap "maxGros" (caps: maxWeightPerAsset, maxGross, maxNet, maxDrawdown, drawdownBrake, capital, lotSizes, minNotional)\n`)
     const negative = file('caps-negative.json', JSON.stringify({ maxNet: -0.5 }))
-    expect(await run(['--signals', signals, '--caps', negative])).toBe(`mtflow: caps file ${negative}: maxNet must be a fraction of the capital ≥ 0 (received -0.5)\n`)
     const noTarget = file('weights-target.csv', 'target,weight\nDAX~SMI,0.5\nFTSE~SMI,0.5\n')
-    expect(await run(['--signals', signals, '--weights', noTarget])).toBe(`mtflow: weights file ${noTarget} line 3: target "FTSE~SMI" has no signal in ${signals}\n`)
     const noStrategy = file('weights-strategy.csv', 'strategy,target,weight\npairs-z,DAX~SMI,0.5\nnosuch,CAC,0.5\n')
-    expect(await run(['--signals', signals, '--weights', noStrategy])).toBe(`mtflow: weights file ${noStrategy} line 3: unknown strategy "nosuch": no strategy named "nosuch" in the registry\n`)
     const malformed = file('signals-malformed.jsonl', `${signal('CAC', 'short', 0.3)}\n{"time": "2020-01-01T00:00:00Z", \n`)
-    expect(await run(['--signals', malformed])).toMatch(new RegExp(`^mtflow: ${malformed.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: not a JSON object \\(.*\\); expected one signal per line\\n$`))
     const badField = file('signals-field.jsonl', `${signal('CAC', 'short', 0.3)}\n${signal('DAX', 'long', 0.8).replace('"probability":0.8', '"probability":2')}\n`)
-    expect(await run(['--signals', badField])).toBe(`mtflow: ${badField}:2: probability must be a number in [0, 1] (received 2)\n`)
     const wrongSide = file('signals-side.jsonl', `${signal('CAC', 'long spread', 0.8)}\n`)
-    expect(await run(['--signals', wrongSide])).toBe(`mtflow: ${wrongSide}:1: side "long spread" is for a pair "Y~X"; target CAC is a symbol\n`)
-    expect(await run(['--signals', 'no-such-run'])).toBe('mtflow: --signals no-such-run: no such file and no such run; expected a signals file (mtflow infer --out) or a run with a signals.jsonl artifact\n')
+    const cases: [string[], string | RegExp][] = [
+      [['--signals', signals, '--caps', caps0], 'mtflow: caps: maxGross 0 leaves no position (2 signals ask for some); raise maxGross\n'],
+      [['--signals', signals, '--caps', tiny], 'mtflow: caps: maxWeightPerAsset 0.001 × capital 10000 = 10 is below minNotional 50: no position could be traded\n'],
+      [['--signals', signals, '--caps', unknown], `mtflow: caps file ${unknown}: unknown cap "maxGros" (caps: maxWeightPerAsset, maxGross, maxNet, maxDrawdown, drawdownBrake, capital, lotSizes, minNotional)\n`],
+      [['--signals', signals, '--caps', negative], `mtflow: caps file ${negative}: maxNet must be a fraction of the capital ≥ 0 (received -0.5)\n`],
+      [['--signals', signals, '--weights', noTarget], `mtflow: weights file ${noTarget} line 3: target "FTSE~SMI" has no signal in ${signals}\n`],
+      [['--signals', signals, '--weights', noStrategy], `mtflow: weights file ${noStrategy} line 3: unknown strategy "nosuch": no strategy named "nosuch" in the registry\n`],
+      [['--signals', malformed], new RegExp(`^mtflow: ${malformed.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: not a JSON object \\(.*\\); expected one signal per line\\n$`)],
+      [['--signals', badField], `mtflow: ${badField}:2: probability must be a number in [0, 1] (received 2)\n`],
+      [['--signals', wrongSide], `mtflow: ${wrongSide}:1: side "long spread" is for a pair "Y~X"; target CAC is a symbol\n`],
+      [['--signals', 'no-such-run'], 'mtflow: --signals no-such-run: no such file and no such run; expected a signals file (mtflow infer --out) or a run with a signals.jsonl artifact\n'],
+    ]
+    // One process for the refusals (they are main's, not the process's): a process each took ~0.7 s.
+    const outs = cases.map((_, i) => [join(dir, `never-${i}.json`), join(dir, `never-prod-${i}.json`)] as const)
+    const results = await runCliBatch(cases.map(([args], i) => ['--home', home, 'portfolio', 'targets', '--timeframe', '1d', '--out', outs[i]![0], '--prod-config', outs[i]![1], '--strategy', 'pairs-z', ...args]))
+    for (const [i, [args, expected]] of cases.entries()) {
+      const r = results[i]!
+      expect(existsSync(outs[i]![0]), args.join(' ')).toBe(false)
+      expect(existsSync(outs[i]![1]), args.join(' ')).toBe(false)
+      expect(r.code, args.join(' ')).toBe(2)
+      expect(r.stderr.split('\n').length, args.join(' ')).toBe(2)
+      if (typeof expected === 'string') expect(r.stderr).toBe(expected)
+      else expect(r.stderr).toMatch(expected)
+    }
   })
 })
 
