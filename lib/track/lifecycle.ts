@@ -112,7 +112,7 @@ export function deleteRuns(tracker: Tracker, runIds: readonly string[], options:
     if (running !== undefined) throw new ConfigError(`run ${running.run.info.runId}${running.with === undefined ? '' : ` (a child of ${running.with})`} is RUNNING; end it first, or --force deletes it anyway`)
     const refs = runReferences(tracker.home, targets.map((t) => t.run.info.runId))
     const hit = targets.find((t) => refs.has(t.run.info.runId))
-    if (hit !== undefined) throw new ConfigError(`run ${hit.run.info.runId}${hit.with === undefined ? '' : ` (a child of ${hit.with})`} is referenced by ${refs.get(hit.run.info.runId)!.join(', ')}; --force deletes it anyway`)
+    if (hit !== undefined) throw new ConfigError(`run ${hit.run.info.runId}${hit.with === undefined ? '' : ` (a child of ${hit.with})`} is referenced by ${few(refs.get(hit.run.info.runId)!)}; --force deletes it anyway`)
   }
   const now = tracker.currentTime()
   // Children first, the runs named last: a delete killed half-way leaves the parent active, and deleting
@@ -184,7 +184,7 @@ export function gcRuns(tracker: Tracker, options: GcOptions = {}): GcResult {
     }
     const active = below(run.info.runId, children).filter((d) => lifecycleOf(d) === 'active').map((d) => d.info.runId)
     if (active.length > 0) {
-      skipped.push({ runId: run.info.runId, reason: `has active child runs (${active.slice(0, 3).join(', ')}${active.length > 3 ? ', …' : ''}); delete them first` })
+      skipped.push({ runId: run.info.runId, reason: `has active child runs (${few(active)}); delete them first` })
       continue
     }
     candidates.push({ run, deletedTime: known ? deletedTime : 0, depth: depthOf(run, byId) })
@@ -202,7 +202,7 @@ export function gcRuns(tracker: Tracker, options: GcOptions = {}): GcResult {
     kept = candidates.filter((c) => {
       const by = refs.get(c.run.info.runId)
       if (by === undefined) return true
-      skipped.push({ runId: c.run.info.runId, reason: `referenced by ${by.slice(0, 3).join(', ')}${by.length > 3 ? ', …' : ''}; --force removes it anyway` })
+      skipped.push({ runId: c.run.info.runId, reason: `referenced by ${few(by)}; --force removes it anyway` })
       return false
     })
   }
@@ -291,6 +291,11 @@ export function runReferences(home: string, runIds: readonly string[]): Map<stri
 function checkFlag(value: unknown, what: string): boolean {
   if (value !== undefined && typeof value !== 'boolean') throw new ConfigError(`${what} must be true or false (received ${preview(value)})`)
   return value === true
+}
+
+/** The first three of a list, then how many more: one line however many there are. */
+function few(list: readonly string[]): string {
+  return `${list.slice(0, 3).join(', ')}${list.length > 3 ? ` and ${list.length - 3} more` : ''}`
 }
 
 function deletedWhen(run: RunSummary): string {
