@@ -12,7 +12,7 @@ import { ingestBars, syntheticPair } from '../../lib/data/index.js'
 import { datasetStep, featuresStep, modelProbabilities, registerModels, screenStep, trainStep } from '../../lib/pipeline/index.js'
 import { Tracker } from '../../lib/track/index.js'
 import { readRunTable, runTableCsv } from '../../lib/track/run-tables.js'
-import { runCli } from '../helpers.js'
+import { runCli, runCliBatch } from '../helpers.js'
 
 let home: string
 let models: string[]
@@ -107,8 +107,10 @@ describe('mtflow backtest --signals-from', () => {
       [['--signals-from', 'cg.*@1', '--symbol', 'SYN-AY'], 'mtflow: --symbol cannot be given with a batch (cg.*@1): each model trades its own pair or symbol\n'],
       [['--strategy', 'sma-cross', '--symbol', 'SYN-AY', '--timeframe', '1h', '--proba-threshold', '0.7'], 'mtflow: --proba-threshold needs --signals-from MODEL@REF (the model whose probability gates the entries)\n'],
     ]
-    for (const [args, stderr] of cases) {
-      const r = await runCli(['--home', home, 'backtest', ...args])
+    // One process for the refusals (they are main's, not the process's).
+    const results = await runCliBatch(cases.map(([args]) => ['--home', home, 'backtest', ...args]))
+    for (const [i, [args, stderr]] of cases.entries()) {
+      const r = results[i]!
       expect([r.code, r.stderr], args.join(' ')).toEqual([2, stderr])
     }
     expect(runIds()).toEqual(before)

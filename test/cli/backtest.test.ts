@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { backtest } from '../../lib/backtest/index.js'
 import { loadBars } from '../../lib/data/index.js'
-import { ROOT, runCli } from '../helpers.js'
+import { ROOT, runCli, runCliBatch } from '../helpers.js'
 
 let home: string
 beforeAll(async () => {
@@ -85,8 +85,10 @@ export default defineStrategy({
       [['--strategy', 'sma-cross', '--symbol', 'SPX', '--start', '2030-01-01'], /^mtflow: no bars for SPX 1d between 2030-01-01 and the end$/],
       [['--strategy', 'sma-cross', '--symbol', 'SPX', '--commission', '5'], /^mtflow: --commission must be a rate on notional in \[0, 1\)/],
     ]
-    for (const [args, message] of cases) {
-      const r = await runCli(['--home', home, 'backtest', ...args])
+    // One process for the refusals (they are main's, not the process's).
+    const results = await runCliBatch(cases.map(([args]) => ['--home', home, 'backtest', ...args]))
+    for (const [i, [args, message]] of cases.entries()) {
+      const r = results[i]!
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2)
       expect(r.stderr.trim().split('\n')).toHaveLength(1)
       expect(r.stderr.trim()).toMatch(message)
@@ -137,8 +139,9 @@ describe('mtflow sweep', () => {
       [['--grid', 'fast=1:5'], /^mtflow: strategy sma-cross parameter fast must be an integer in \[2, 500\] \(received 1\)$/],
       [[], /^mtflow: --grid is required/],
     ]
-    for (const [extra, message] of cases) {
-      const r = await runCli(['--home', home, 'sweep', '--strategy', 'sma-cross', '--symbol', 'SPX', '--workers', '1', ...extra])
+    const results = await runCliBatch(cases.map(([extra]) => ['--home', home, 'sweep', '--strategy', 'sma-cross', '--symbol', 'SPX', '--workers', '1', ...extra]))
+    for (const [i, [, message]] of cases.entries()) {
+      const r = results[i]!
       expect(r.code, r.stderr).toBe(2)
       expect(r.stderr.trim()).toMatch(message)
     }

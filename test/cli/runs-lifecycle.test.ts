@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clearIndexCache, Registry, Tracker } from '../../lib/track/index.js'
-import { ROOT, runCli } from '../helpers.js'
+import { ROOT, runCli, runCliBatch } from '../helpers.js'
 
 let home: string
 let runs: string[] // a, b, c, model
@@ -63,8 +63,10 @@ describe('mtflow runs delete|restore|gc', () => {
       [['runs', 'gc', '--older-than', '30 days'], 'mtflow: --older-than must be a duration such as 30d, 12h, 90m, 45s or 2w (received "30 days")\n'],
       [['runs', 'list', '--deleted', '--all'], 'mtflow: --deleted and --all cannot be used together'],
     ]
-    for (const [args, message] of cases) {
-      const r = await cli(...args)
+    // One process for the refusals (they are main's, not the process's).
+    const results = await runCliBatch(cases.map(([args]) => ['--home', home, ...args]))
+    for (const [i, [args, message]] of cases.entries()) {
+      const r = results[i]!
       expect(r.code, args.join(' ')).toBe(2)
       expect(r.stderr.startsWith(message), r.stderr).toBe(true)
       expect(r.stderr.split('\n').length).toBe(2) // one line
@@ -99,9 +101,11 @@ describe('mtflow runs delete|restore|gc', () => {
   })
 
   it('--help for each verb', async () => {
-    for (const verb of ['delete', 'restore', 'gc']) {
-      const r = await cli('runs', verb, '--help')
-      expect(r.code).toBe(0)
+    const verbs = ['delete', 'restore', 'gc']
+    const results = await runCliBatch(verbs.map((verb) => ['--home', home, 'runs', verb, '--help']))
+    for (const [i, verb] of verbs.entries()) {
+      const r = results[i]!
+      expect(r.code, verb).toBe(0)
       expect(r.stdout).toContain(`Usage: mtflow runs ${verb}`)
     }
   })
