@@ -1033,6 +1033,8 @@ function readIndexFile(file: string): Map<string, RunSummary> {
  * wins, and it is newer than the scan); a run new since the scan is added if its folder has a run.json.
  */
 function carryOver(dir: string, runs: Map<string, RunSummary>, before: Map<string, RunSummary>, now: Map<string, RunSummary>): void {
+  // Removed by gc since the scan (an index line x, folded into the snapshot): the folder is gone too.
+  for (const runId of before.keys()) if (!now.has(runId) && !existsSync(join(dir, runId, 'run.json'))) runs.delete(runId)
   for (const [runId, current] of now) {
     const was = before.get(runId)
     let target = runs.get(runId)

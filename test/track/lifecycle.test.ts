@@ -4,7 +4,7 @@
 // run that changes no byte, an interrupted gc's trash finished by the next, hostile run ids refused, and the
 // same operations through a RemoteTracker against a real `mtflow serve`.
 
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -244,6 +244,37 @@ describe('gc', () => {
     const r3 = tracker.gc()
     expect(r3.removed.map((x) => x.runId)).toEqual([lone.id])
     expect(r3.skipped).toEqual([{ runId: p3.id, reason: `has active child runs (${kid}); delete them first` }])
+  })
+
+  it('a run gc removes while reindex scans stays removed, even when the index is compacted meanwhile', () => {
+    const { tracker } = clocked()
+    const gone = finished(tracker, 'gone')
+    const keep = finished(tracker, 'keep')
+    tracker.deleteRun(gone)
+    // 990 change lines: under the 1000 that make a reader compact; the other tracker's 21 push it over.
+    for (let i = 0; i < 990; i++) tracker.setTag(keep, 'pre', String(i))
+    const index = join(tracker.root, 'lc', 'index.jsonl')
+    let inodes: [number, number] = [0, 0]
+    // Another process (this one's index cache is the reindex's own view), between the scan and the write.
+    const script = `require('tsx/cjs/api').register(); const { Tracker } = require(${JSON.stringify(join(ROOT, 'lib', 'track', 'index.ts'))});
+      const other = new Tracker(${JSON.stringify(tracker.home)}); const removed = other.gc().removed.map((r) => r.runId);
+      for (let i = 0; i < 20; i++) other.setTag(${JSON.stringify(keep)}, 'late', String(i)); other.summaries(); process.stdout.write(JSON.stringify(removed))`
+    let removed: string[] = []
+    tracker.reindex('lc', {
+      afterScan: () => {
+        const before = statSync(index).ino
+        const child = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' })
+        expect(child.status, child.stderr).toBe(0)
+        removed = JSON.parse(child.stdout) as string[]
+        inodes = [before, statSync(index).ino]
+      },
+    })
+    expect(removed).toEqual([gone])
+    expect(inodes[1]).not.toBe(inodes[0]) // compacted in between, else this proves nothing
+    clearIndexCache()
+    const fresh = new Tracker(tracker.home)
+    expect(search(fresh, 'all')).toEqual([keep])
+    expect(fresh.getRun(keep).tags.late).toBe('19')
   })
 
   it('a gc interrupted after moving a run to the trash leaves listing working; the next gc finishes it', () => {
