@@ -57,6 +57,12 @@ function names(dir: string): string[] {
   }
 }
 
+/** A runs folder entry's stamp: its index, and experiment.json's while it is not a known experiment. */
+interface FolderStamp {
+  index: string
+  experiment?: string
+}
+
 /** One experiment's part of the run listing, kept while its index's stamp is unchanged. */
 interface ExperimentPart {
   stamp: string
@@ -75,7 +81,7 @@ export class Listings {
   private readonly experimentParts = new Map<string, ExperimentPart>()
   private readonly entryParts = new Map<string, EntryPart>()
   /** Stamps taken in this turn of the event loop (see stamps()). */
-  private memo: { runs: Map<string, string>; registry: Map<string, string> } | undefined
+  private memo: { runs: Map<string, FolderStamp>; registry: Map<string, string> } | undefined
 
   constructor(
     readonly tracker: Tracker,
@@ -87,7 +93,7 @@ export class Listings {
    * received before it began, so a change finished before any of them was sent is already on disk when
    * the stamps are taken (50 connections' requests in one turn cost one set of stat calls, not 50).
    */
-  private stamps(): { runs: Map<string, string>; registry: Map<string, string> } {
+  private stamps(): { runs: Map<string, FolderStamp>; registry: Map<string, string> } {
     if (this.memo === undefined) {
       this.memo = { runs: this.runsStamps(), registry: this.registryStamps() }
       setImmediate(() => (this.memo = undefined))
@@ -95,17 +101,24 @@ export class Listings {
     return this.memo
   }
 
-  /** Per folder of the runs folder: its index's stamp (and, until it is an experiment, experiment.json's). */
-  private runsStamps(): Map<string, string> {
+  /** Per folder of the runs folder: its index's stamp (and, until it is a known experiment, experiment.json's). */
+  private runsStamps(): Map<string, FolderStamp> {
     const root = this.tracker.root
-    const out = new Map<string, string>()
+    const out = new Map<string, FolderStamp>()
     for (const name of names(root)) {
       if (name.startsWith('.')) continue
       const dir = join(root, name)
       // An experiment folder gets experiment.json before its first run: a folder without it is stamped
       // with it absent, so its arrival is a change.
-      out.set(name, `${fileStamp(join(dir, 'index.jsonl'))}${this.experimentParts.has(name) ? '' : `/${fileStamp(join(dir, 'experiment.json'))}`}`)
+      out.set(name, { index: fileStamp(join(dir, 'index.jsonl')), ...(this.experimentParts.has(name) ? {} : { experiment: fileStamp(join(dir, 'experiment.json')) }) })
     }
+    return out
+  }
+
+  /** The runs folder's stamp as one string, against the experiments known now. */
+  private runsKey(stamps: Map<string, FolderStamp>): string {
+    let out = ''
+    for (const [name, s] of stamps) out += `${name}=${s.index}${this.experimentParts.has(name) ? '' : `/${s.experiment ?? '?'}`};`
     return out
   }
 
@@ -128,15 +141,14 @@ export class Listings {
       if (marked) this.memo = undefined
     }
     const stamps = this.stamps().runs
-    const stamp = joinStamps(stamps)
-    if (cached !== undefined && cached.stamp === stamp) return cached
+    if (cached !== undefined && cached.stamp === this.runsKey(stamps)) return cached
     // Stamped before reading: a change made while reading moves the stamp, so a later call reads again.
     const experiments = this.tracker.listExperiments()
     const all: RunSummary[] = []
     const known = new Set<string>()
     for (const e of experiments) {
       known.add(e.id)
-      const s = stamps.get(e.id) ?? NO_FILE
+      const s = stamps.get(e.id)?.index ?? NO_FILE
       let part = this.experimentParts.get(e.id)
       if (part === undefined || part.stamp !== s) {
         part = { stamp: s, runs: this.tracker.summaries([e.id]) }
@@ -145,7 +157,8 @@ export class Listings {
       for (const r of part.runs) all.push(r)
     }
     for (const id of this.experimentParts.keys()) if (!known.has(id)) this.experimentParts.delete(id)
-    const listing = buildRunListing(stamp, experiments, all)
+    // Keyed against the experiments known now: the next call, finding them known, makes the same key.
+    const listing = buildRunListing(this.runsKey(stamps), experiments, all)
     this.runCache = listing
     return listing
   }

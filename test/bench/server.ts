@@ -168,7 +168,7 @@ function makeWorkspace(home: string): Workspace {
   const kinds: RegistryKind[] = ['strategies', 'models', 'notebooks', 'dashboards', 'deployments']
   for (let n = 0; n < ENTRIES; n++) {
     const kind = kinds[n % kinds.length]!
-    const name = `${kind.slice(0, -1)}-${n}`
+    const name = `${kind === 'strategies' ? 'strategy' : kind.slice(0, -1)}-${n}`
     out.entries.push({ kind, name })
     for (let v = 1; v <= VERSIONS / ENTRIES; v++) {
       const files: Record<string, string> =
