@@ -65,7 +65,7 @@ describe('cached listings on a small workspace', () => {
   let home: string
   let server: Listening
   let sweepId: string
-  const PAGES = ['/', '/runs', '/runs?experiment=alpha', '/registry', '/registry/strategies', '/registry/strategies/s', '/dashboards', '/api/experiments', '/api/registry', '/api/registry/strategies']
+  const PAGES = ['/', '/runs', '/runs?experiment=alpha', '/registry', '/registry/strategies', '/registry/strategies/s', '/dashboards', '/api/experiments', '/api/registry', '/api/registry/strategies', '/api/runs', `/api/runs?filter=${encodeURIComponent('metrics.sharpe > 1')}&order_by=metrics.sharpe`]
 
   beforeAll(async () => {
     home = newHome()
@@ -120,6 +120,8 @@ describe('cached listings on a small workspace', () => {
       expect(warm.text, path).toBe(cold.text)
     }
     expect(cards((await get(server, home, '/')).doc)).toContain('12runs')
+    const found = JSON.parse((await get(server, home, `/api/runs?filter=${encodeURIComponent('metrics.sharpe > 1')}&order_by=metrics.sharpe`)).text) as { runs: { info: { name: string } }[] }
+    expect(found.runs.map((r) => r.info.name)).toEqual(['b1', 'b2', 'later']) // sharpe 1.5, 2.5, 9
     expect(JSON.parse((await get(server, home, '/api/registry/strategies')).text)).toEqual(JSON.parse(JSON.stringify(registry.list('strategies'))))
   })
 
