@@ -17,7 +17,7 @@ import type { DeploymentStatus } from '../live/deployment.js'
 import type { Credentials } from '../live/credentials.js'
 import type { Strategy } from '../strategy/index.js'
 import { PROJECT_ROOT } from '../../kernel/kernelspec.js'
-import { collect, formatTable, lazy, printJson, type CliContext } from './context.js'
+import { collect, formatTable, lazy, numberFlag, printJson, type CliContext } from './context.js'
 import { withDateFormat } from './time-flags.js'
 
 const liveLib = () => lazy('../live/index.js') as typeof import('../live/index.js')
@@ -195,10 +195,7 @@ function wantsJson(cmd: Command): boolean {
 // Checking the command line
 
 function number(option: string, value: string | undefined, check: (n: number) => boolean, expected: string): number | undefined {
-  if (value === undefined) return undefined
-  const n = Number(value)
-  if (value.trim() === '' || !Number.isFinite(n) || !check(n)) throw new ConfigError(`${option} must be ${expected} (received ${JSON.stringify(value)})`)
-  return n
+  return numberFlag(value, option, expected, check)
 }
 
 /** What every deployment of the command shares, checked (a weights file's rows add strategy, symbols, weight, params). */

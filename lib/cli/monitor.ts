@@ -5,7 +5,7 @@
 import { Command } from 'commander'
 import { ConfigError, isoTime } from '../core/index.js'
 import type * as Monitor from '../monitor/index.js'
-import { formatTable, lazy, printJson, type CliContext } from './context.js'
+import { formatTable, lazy, numberFlag, printJson, type CliContext } from './context.js'
 
 const CLI_METHODS = ['ks', 'wasserstein', 'psi', 'js'] as const
 
@@ -98,8 +98,5 @@ export function monitorCommand(context: CliContext): Command {
 }
 
 function number(value: string | undefined, option: string, check: (v: number) => boolean, expected: string): number | undefined {
-  if (value === undefined) return undefined
-  const n = Number(value)
-  if (value.trim() === '' || !Number.isFinite(n) || !check(n)) throw new ConfigError(`${option} must be ${expected} (received ${JSON.stringify(value.slice(0, 40))})`)
-  return n
+  return numberFlag(value, option, expected, check)
 }

@@ -4,7 +4,7 @@
 
 import { Command } from 'commander'
 import { ConfigError, streamProgressSink, writeFileAtomic } from '../core/index.js'
-import { formatTable, lazy, printJson, type CliContext } from './context.js'
+import { formatTable, lazy, numberFlag, printJson, type CliContext } from './context.js'
 import { withDateFormat } from './time-flags.js'
 
 const pipeline = () => lazy('../pipeline/index.js') as typeof import('../pipeline/index.js')
@@ -56,10 +56,7 @@ export function featuresCommand(context: CliContext): Command {
 }
 
 function number(text: string | undefined, option: string, expected: string, ok: (n: number) => boolean): number | undefined {
-  if (text === undefined) return undefined
-  const n = Number(text)
-  if (text.trim() === '' || !ok(n)) throw new ConfigError(`${option} must be ${expected} (received ${JSON.stringify(text)})`)
-  return n
+  return numberFlag(text, option, expected, ok)
 }
 
 export function datasetCommand(context: CliContext): Command {

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { Command } from 'commander'
 import { ConfigError, timeframeMs, writeFileAtomic } from '../core/index.js'
-import { formatTable, lazy, printJson, type CliContext } from './context.js'
+import { formatTable, lazy, numberFlag, printJson, type CliContext } from './context.js'
 
 const portfolio = () => lazy('../portfolio/index.js') as typeof import('../portfolio/index.js')
 const track = () => lazy('../track/index.js') as typeof import('../track/index.js')
@@ -24,10 +24,7 @@ type ResultRow = import('../portfolio/index.js').ResultRow
 const isFile = (path: string) => existsSync(path) && statSync(path).isFile()
 
 function number(text: string | undefined, option: string, expected: string, ok: (n: number) => boolean): number | undefined {
-  if (text === undefined) return undefined
-  const n = Number(text)
-  if (text.trim() === '' || !ok(n)) throw new ConfigError(`${option} must be ${expected} (received ${JSON.stringify(text)})`)
-  return n
+  return numberFlag(text, option, expected, ok)
 }
 
 /** Signals from a file, or from a run's signals.jsonl artifact; with the source an orders file records. */

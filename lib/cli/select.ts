@@ -5,16 +5,10 @@
 // and run; a model champion gets a model alias (default champion) or a stage pointed at its model version.
 
 import { Command } from 'commander'
-import { ConfigError } from '../core/index.js'
-import { collect, formatTable, lazy, printJson, type CliContext } from './context.js'
+import { collect, formatTable, lazy, numberFlag, printJson, type CliContext } from './context.js'
 import { registerStrategyVersion } from './registry.js'
 
-const num = (v: string | undefined, option: string): number | undefined => {
-  if (v === undefined) return undefined
-  const n = Number(v)
-  if (v.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`${option} must be a number (received ${JSON.stringify(v)})`)
-  return n
-}
+const num = (v: string | undefined, option: string): number | undefined => numberFlag(v, option, 'a number')
 
 interface SelectCli {
   experiment: string[]

@@ -70,4 +70,21 @@ describe('--holdout', () => {
       expect(outcome(await cli(['automl', '--strategies', 'sma-cross', '--symbol', 'NOPE', '--holdout', value])), JSON.stringify(value)).toEqual(expected)
     }
   }, 120_000)
+
+  it("is the grammar of the other verbs' number flags too: 0x10, 0b1 and Infinity are refused, 1e5 and ' 2 ' read", async () => {
+    const deploy = ['deploy', 'sma-cross', '--symbols', 'A', '--timeframe', '1d', '--paper', '--exchange', 'binance']
+    const cases: [string[], string][] = [
+      [['select', '--dry-run', '--min-sharpe', '0x1'], '--min-sharpe must be a number (received "0x1")'],
+      [[...deploy, '--cash', '0x10'], '--cash must be an amount > 0 (received "0x10")'],
+      [[...deploy, '--cash', 'Infinity'], '--cash must be an amount > 0 (received "Infinity")'],
+      [['dataset', 'build', '--features', 'X', '--label', 'zThreshold', '--entry', '0b1'], '--entry must be a number > 0 (received "0b1")'],
+      [['monitor', 'drift', '--reference', 'a.csv', '--current', 'b.csv', '--threshold', '0x1'], '--threshold must be a number > 0 (received "0x1")'],
+      [['automl', '--strategies', 'sma-cross', '--symbol', 'NOPE', '--commission', '0x0'], '--commission must be a rate on notional in [0, 1), e.g. 0.0005 for 0.05 % (received "0x0")'],
+      [['pipeline', 'pairs', '--symbols', 'SYN-Y,SYN-X', '--top-k', '0x3'], '--top-k must be an integer ≥ 1 (received "0x3")'],
+    ]
+    for (const [args, message] of cases) expect(outcome(await cli(args)), args.join(' ')).toEqual([2, [`mtflow: ${message}`]])
+    // Read: the checks pass and the automl run reaches the data (NOPE is not in the lake).
+    const read = await cli(['automl', '--strategies', 'sma-cross', '--symbol', 'NOPE', '--cash', '1e5', '--budget', ' 2 '])
+    expect(outcome(read)).toEqual([2, ['mtflow: no bars for NOPE 1d in the lake (see: mtflow data list)']])
+  }, 120_000)
 })
