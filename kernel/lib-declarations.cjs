@@ -226,7 +226,7 @@ function libDeclarationsFor({ ts, tsPath, tslabDir, root, options, transform, cw
   return { active: false, key, reason }
 }
 
-/** A build in its own detached, low-priority process (it outlives a short headless run), one per key. */
+/** A build in its own detached, lower-priority process (it outlives a short headless run), one per key. */
 function startBuild({ dirs, key, root, tsPath, options, env }) {
   for (const dir of dirs) {
     const base = path.join(dir, DIR)
@@ -242,7 +242,9 @@ function startBuild({ dirs, key, root, tsPath, options, env }) {
       const job = JSON.stringify({ dir: base, key, root, tsPath, options, lock })
       const child = spawn(process.execPath, [__filename, 'build', job], { detached: true, stdio: 'ignore', env: { ...env, MTFLOW_KERNEL_PARENT_PID: '' } })
       try {
-        os.setPriority(child.pid, 19)
+        // Below the kernel, which may be checking the same sources the slow way meanwhile; not 19, which
+        // starves it for minutes on a busy machine.
+        os.setPriority(child.pid, 10)
       } catch {
         /* not allowed: it runs at normal priority */
       }
