@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../helpers.js'
+import { runCli, runCliBatch } from '../helpers.js'
 
 const DAY = 86_400_000
 const HOUR = 3_600_000
@@ -16,6 +16,8 @@ const iso = (ms: number) => new Date(ms).toISOString()
 const h = mkdtempSync(join(tmpdir(), 'mtflow-datefmt-'))
 const env = { MTFLOW_HOME: h, TZ: 'America/New_York' }
 const cli = (args: string[]) => runCli(args, { env })
+/** Refusals and help in one CLI process (runCliBatch): the message and the exit code are the point. */
+const batch = (calls: string[][]) => runCliBatch(calls, { env })
 const lines = (stderr: string) => stderr.trim().split('\n')
 const ambiguous = (flag: string, value: string) => `mtflow: ${flag} ${JSON.stringify(value)} is ambiguous (day/month or month/day?); give --date-format DD/MM/YYYY or MM/DD/YYYY, or write dates as ISO 8601 (YYYY-MM-DD)`
 const notATime = (flag: string, value: string) => `mtflow: ${flag} ${JSON.stringify(value)} is not an ISO date or time (expected e.g. 2020-01-31 or 2020-01-31T12:00:00Z), nor an epoch number; no offset means UTC`
@@ -43,28 +45,24 @@ beforeAll(async () => {
 
 describe('time flags and --date-format on every verb that takes a time', () => {
   it('refuses 01/02/2024 without --date-format, naming the flag and saying --date-format, on every verb', async () => {
-    for (const verb of VERBS) {
-      const result = await cli([...verb.args, verb.flag, '01/02/2024'])
-      expect(result.code, verb.name).toBe(2)
-      expect(lines(result.stderr), verb.name).toEqual([ambiguous(verb.flag, '01/02/2024')])
-    }
+    const results = await batch(VERBS.map((verb) => [...verb.args, verb.flag, '01/02/2024']))
+    VERBS.forEach((verb, i) => {
+      expect(results[i]!.code, verb.name).toBe(2)
+      expect(lines(results[i]!.stderr), verb.name).toEqual([ambiguous(verb.flag, '01/02/2024')])
+    })
   }, 120_000)
 
   it("refuses values that are no time ('2022-13-45', '', 'yesterday', '2022') naming the flag, on several verbs", async () => {
+    const cases: [string[], string][] = []
     for (const verb of [VERBS[0]!, VERBS[3]!, VERBS[5]!, VERBS[8]!]) {
-      for (const value of ['2022-13-45', '', 'yesterday']) {
-        const result = await cli([...verb.args, verb.flag, value])
-        expect(result.code, `${verb.name} ${value}`).toBe(2)
-        expect(lines(result.stderr), `${verb.name} ${value}`).toEqual([notATime(verb.flag, value)])
-      }
-      const year = await cli([...verb.args, verb.flag, '2022'])
-      expect(lines(year.stderr), verb.name).toEqual([`mtflow: ${verb.flag} "2022" is not a date/time; write 2022-01-01, or an epoch number of 9 or more digits`])
+      for (const value of ['2022-13-45', '', 'yesterday']) cases.push([[...verb.args, verb.flag, value], notATime(verb.flag, value)])
+      cases.push([[...verb.args, verb.flag, '2022'], `mtflow: ${verb.flag} "2022" is not a date/time; write 2022-01-01, or an epoch number of 9 or more digits`])
     }
     // The format itself is checked, on a verb with no time given too.
-    const badFormat = await cli([...VERBS[0]!.args, '--date-format', 'DD-YYYY'])
-    expect([badFormat.code, lines(badFormat.stderr)]).toEqual([2, ['mtflow: --date-format "DD-YYYY" is not known; expected DD/MM/YYYY, MM/DD/YYYY, YYYY/MM/DD, DD/MM/YY or MM/DD/YY']])
-    const yearFirst = await cli([...VERBS[0]!.args, '--start', '01/02/2024', '--date-format', 'YYYY/MM/DD'])
-    expect([yearFirst.code, lines(yearFirst.stderr)]).toEqual([2, ['mtflow: --start holds year-last dates ("01/02/2024") but --date-format says YYYY/MM/DD']])
+    cases.push([[...VERBS[0]!.args, '--date-format', 'DD-YYYY'], 'mtflow: --date-format "DD-YYYY" is not known; expected DD/MM/YYYY, MM/DD/YYYY, YYYY/MM/DD, DD/MM/YY or MM/DD/YY'])
+    cases.push([[...VERBS[0]!.args, '--start', '01/02/2024', '--date-format', 'YYYY/MM/DD'], 'mtflow: --start holds year-last dates ("01/02/2024") but --date-format says YYYY/MM/DD'])
+    const results = await batch(cases.map(([args]) => args))
+    cases.forEach(([args, message], i) => expect([results[i]!.code, lines(results[i]!.stderr)], args.join(' ')).toEqual([2, [message]]))
   }, 120_000)
 
   it('backtest reads --start 02/01/2024 --date-format DD/MM/YYYY as 2024-01-02 and an --end date as its whole day', async () => {
@@ -106,9 +104,8 @@ describe('time flags and --date-format on every verb that takes a time', () => {
   }, 60_000)
 
   it('lists --date-format in the help of every verb that takes a time', async () => {
-    for (const args of [['backtest'], ['sweep'], ['automl'], ['indicators', 'compute'], ['pairs', 'screen'], ['features', 'build'], ['pipeline', 'pairs'], ['deploy'], ['ingest', 'ccxt'], ['data', 'synthetic']]) {
-      const help = await cli([...args, '--help'])
-      expect(help.stdout, args.join(' ')).toContain('--date-format <format>')
-    }
+    const verbs = [['backtest'], ['sweep'], ['automl'], ['indicators', 'compute'], ['pairs', 'screen'], ['features', 'build'], ['pipeline', 'pairs'], ['deploy'], ['ingest', 'ccxt'], ['data', 'synthetic']]
+    const helps = await batch(verbs.map((args) => [...args, '--help']))
+    verbs.forEach((args, i) => expect(helps[i]!.stdout, args.join(' ')).toContain('--date-format <format>'))
   }, 60_000)
 })

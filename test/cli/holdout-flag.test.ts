@@ -10,12 +10,14 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../helpers.js'
+import { runCli, runCliBatch } from '../helpers.js'
 
 const h = mkdtempSync(join(tmpdir(), 'mtflow-holdout-'))
 const env = { MTFLOW_HOME: h }
 const cli = (args: string[]) => runCli(args, { env })
-const pairs = (...extra: string[]) => cli(['pipeline', 'pairs', '--symbols', 'SYN-Y,SYN-X', ...extra])
+/** Many refusals in one CLI process (runCliBatch): each result as runCli would give it. */
+const batch = (calls: string[][]) => runCliBatch(calls, { env })
+const pairs = (...extra: string[]) => ['pipeline', 'pairs', '--symbols', 'SYN-Y,SYN-X', ...extra]
 const startsAt = (day: string, before: number) => [2, [`mtflow: the holdout from ${day}T00:00:00.000Z leaves ${before} bars to learn from and ${110 - before} to test on; expected at least 100 and 20`]]
 const outcome = (r: { code: number | null; stderr: string }) => [r.code, r.stderr.trim().split('\n')]
 const notATime = (value: string) => [2, [`mtflow: --holdout (a fraction in (0, 1) or a time) ${JSON.stringify(value)} is not an ISO date or time (expected e.g. 2020-01-31 or 2020-01-31T12:00:00Z), nor an epoch number; no offset means UTC`]]
@@ -43,9 +45,10 @@ describe('--holdout', () => {
       ['1583020800', startsAt('2020-03-01', 60)], // 18,322 days × 86,400 s
       ['01/03/2020', [2, ['mtflow: --holdout (a fraction in (0, 1) or a time) "01/03/2020" is ambiguous (day/month or month/day?); give --date-format DD/MM/YYYY or MM/DD/YYYY, or write dates as ISO 8601 (YYYY-MM-DD)']]],
     ]
-    for (const [value, expected] of cases) expect(outcome(await pairs('--holdout', value)), JSON.stringify(value)).toEqual(expected)
-    expect(outcome(await pairs('--holdout', '01/03/2020', '--date-format', 'DD/MM/YYYY'))).toEqual(startsAt('2020-03-01', 60))
-    expect(outcome(await pairs('--holdout', '01/03/2020', '--date-format', 'MM/DD/YYYY'))).toEqual(startsAt('2020-01-03', 2))
+    const results = await batch([...cases.map(([value]) => pairs('--holdout', value)), pairs('--holdout', '01/03/2020', '--date-format', 'DD/MM/YYYY'), pairs('--holdout', '01/03/2020', '--date-format', 'MM/DD/YYYY')])
+    cases.forEach(([value, expected], i) => expect(outcome(results[i]!), JSON.stringify(value)).toEqual(expected))
+    expect(outcome(results[cases.length]!)).toEqual(startsAt('2020-03-01', 60))
+    expect(outcome(results[cases.length + 1]!)).toEqual(startsAt('2020-01-03', 2))
   }, 120_000)
 
   it('automl: a fraction in [0, 1) by the number grammar, nothing else', async () => {
@@ -66,9 +69,8 @@ describe('--holdout', () => {
       ['2020-01-01', refused('2020-01-01')],
       ['01/03/2020', refused('01/03/2020')],
     ]
-    for (const [value, expected] of cases) {
-      expect(outcome(await cli(['automl', '--strategies', 'sma-cross', '--symbol', 'NOPE', '--holdout', value])), JSON.stringify(value)).toEqual(expected)
-    }
+    const results = await batch(cases.map(([value]) => ['automl', '--strategies', 'sma-cross', '--symbol', 'NOPE', '--holdout', value]))
+    cases.forEach(([value, expected], i) => expect(outcome(results[i]!), JSON.stringify(value)).toEqual(expected))
   }, 120_000)
 
   it("is the grammar of the other verbs' number flags too: 0x10, 0b1 and Infinity are refused, 1e5 and ' 2 ' read", async () => {
@@ -82,9 +84,9 @@ describe('--holdout', () => {
       [['automl', '--strategies', 'sma-cross', '--symbol', 'NOPE', '--commission', '0x0'], '--commission must be a rate on notional in [0, 1), e.g. 0.0005 for 0.05 % (received "0x0")'],
       [['pipeline', 'pairs', '--symbols', 'SYN-Y,SYN-X', '--top-k', '0x3'], '--top-k must be an integer ≥ 1 (received "0x3")'],
     ]
-    for (const [args, message] of cases) expect(outcome(await cli(args)), args.join(' ')).toEqual([2, [`mtflow: ${message}`]])
     // Read: the checks pass and the automl run reaches the data (NOPE is not in the lake).
-    const read = await cli(['automl', '--strategies', 'sma-cross', '--symbol', 'NOPE', '--cash', '1e5', '--budget', ' 2 '])
-    expect(outcome(read)).toEqual([2, ['mtflow: no bars for NOPE 1d in the lake (see: mtflow data list)']])
+    const results = await batch([...cases.map(([args]) => args), ['automl', '--strategies', 'sma-cross', '--symbol', 'NOPE', '--cash', '1e5', '--budget', ' 2 ']])
+    cases.forEach(([args, message], i) => expect(outcome(results[i]!), args.join(' ')).toEqual([2, [`mtflow: ${message}`]]))
+    expect(outcome(results[cases.length]!)).toEqual([2, ['mtflow: no bars for NOPE 1d in the lake (see: mtflow data list)']])
   }, 120_000)
 })
