@@ -158,12 +158,28 @@ function redirectToDeclarations(ts, { declarations, sources }, transform) {
 /**
  * A cell's require('../lib/index.js') (emitted by tslab) now finds no emitted module, so Node resolves
  * it: a stood-in X.js, X or directory X/ maps to its X.ts / X/index.ts, loaded through tsx's require
- * hook (registered on first use, as the CLI registers it). Requests that Node resolves are untouched.
+ * hook (registered on first use, as the CLI registers it). Requests that Node resolves are untouched,
+ * and so is the loading of packages' .js/.mjs files: Node's own loader, as in a kernel without this
+ * (tsx would also compile ESM packages such as @observablehq/plot to CommonJS: ~30% of lib's load).
  */
-function requireSourcesThroughTsx(sources, tsxApi) {
+function requireSourcesThroughTsx(sources, tsxApi, root) {
   const Module = require('node:module')
   const resolve = Module._resolveFilename
+  const project = path.resolve(root) + path.sep
+  const ours = (file) => typeof file === 'string' && file.startsWith(project) && !file.includes(`${path.sep}node_modules${path.sep}`)
   let registered = false
+  const register = () => {
+    const before = { '.js': Module._extensions['.js'], '.mjs': Module._extensions['.mjs'] }
+    require(tsxApi).register()
+    for (const ext of ['.js', '.mjs']) {
+      const tsx = Module._extensions[ext]
+      const node = before[ext] ?? before['.js']
+      if (tsx === node || typeof tsx !== 'function' || typeof node !== 'function') continue
+      Module._extensions[ext] = function (module, filename) {
+        return (ours(filename) ? tsx : node).call(this, module, filename)
+      }
+    }
+  }
   Module._resolveFilename = function (request, parent, isMain, options) {
     try {
       return resolve.call(this, request, parent, isMain, options)
@@ -172,7 +188,7 @@ function requireSourcesThroughTsx(sources, tsxApi) {
       if (source === undefined) throw error
       if (!registered) {
         registered = true
-        require(tsxApi).register()
+        register()
       }
       return source
     }
@@ -215,7 +231,7 @@ function libDeclarationsFor({ ts, tsPath, tslabDir, root, options, transform, cw
     const found = readCache(path.join(dir, DIR, key), key, root)
     if (found.problem === undefined) {
       const tsxApi = require.resolve('tsx/cjs/api', { paths: [root] })
-      requireSourcesThroughTsx(found.sources, tsxApi)
+      requireSourcesThroughTsx(found.sources, tsxApi, root)
       redirectToDeclarations(ts, found, transform)
       return { active: true, key, declarations: found.declarations.size }
     }
