@@ -8,7 +8,7 @@ import type { IngestReport } from '../data/index.js'
 
 /** lib/data loads DuckDB, arquero and Arrow: only verbs that use it pay for it. */
 const data = async () => lazy('../data/index.js') as typeof import('../data/index.js')
-import { formatTable, lazy, printJson, type CliContext } from './context.js'
+import { formatTable, lazy, numberFlag, printJson, type CliContext } from './context.js'
 import { DATE_FORMAT_HELP, withDateFormat } from './time-flags.js'
 
 export function importCommand(context: CliContext): Command {
@@ -108,8 +108,6 @@ export function dataCommand(context: CliContext): Command {
 }
 
 function integerOption(value: string, name: string): number {
-  const n = Number(value)
-  if (!Number.isInteger(n)) throw new ConfigError(`${name} must be an integer (received ${JSON.stringify(value)})`)
-  return n
+  return numberFlag(value, name, 'an integer', Number.isInteger)!
 }
 
