@@ -12,7 +12,7 @@ import { loadBars } from '../../lib/data/index.js'
 import { tearsheet } from '../../lib/report/index.js'
 import { returnsOf, sharpe } from '../../lib/stats/index.js'
 import { Tracker } from '../../lib/track/index.js'
-import { runCli, sampleRowsBetween } from '../helpers.js'
+import { runCli, runCliBatch, sampleRowsBetween, type CliResult } from '../helpers.js'
 
 const DAY = 86_400_000
 const T0 = Date.UTC(2024, 0, 1)
@@ -151,10 +151,15 @@ describe('bad input: exit 2, one line naming it, nothing written', () => {
     ['a benchmark not in the lake', () => [runId, '--benchmark', 'NOPE'], /--benchmark NOPE 1d has 0 bar\(s\) in the lake/],
     ['--periods-per-year 0', () => [runId, '--periods-per-year', '0'], /--periods-per-year must be a number of daily returns per year > 0/],
   ]
-  for (const [what, args, message] of cases) {
-    it(what, async () => {
-      const out = join(home, 'bad', 'report.html')
-      const r = await report(...args(), '--out', out)
+  // One process for the refusals (they are main's, not the process's): a process each took ~1 s.
+  const out = () => join(home, 'bad', 'report.html')
+  let results: CliResult[] = []
+  beforeAll(async () => {
+    results = await runCliBatch(cases.map(([, args]) => ['--home', home, 'report', ...args(), '--out', out()]))
+  })
+  for (const [i, [what, , message]] of cases.entries()) {
+    it(what, () => {
+      const r = results[i]!
       expect(r.code, r.stderr).toBe(2)
       expect(r.stderr.trim().split('\n')).toHaveLength(1)
       expect(r.stderr).toMatch(message)
