@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os'
 import { ConfigError, isoTime, streamProgressSink } from '../core/index.js'
 import type { Bars } from '../data/index.js'
 import type { Sizing } from '../strategy/index.js'
-import { collect, formatTable, lazy, printJson, type CliContext } from './context.js'
+import { collect, formatTable, lazy, numberFlag, printJson, type CliContext } from './context.js'
 import { loadStrategySpec } from './strategy-spec.js'
 import { withDateFormat } from './time-flags.js'
 
@@ -76,11 +76,9 @@ interface Common {
   json?: boolean
 }
 
+/** A number flag by the CLI's one number grammar (numberFlag: 0x10, Infinity and 0,001 are refused). */
 function number(option: string, value: string | undefined, check: (n: number) => boolean, expected: string): number | undefined {
-  if (value === undefined) return undefined
-  const n = Number(value)
-  if (value.trim() === '' || !Number.isFinite(n) || !check(n)) throw new ConfigError(`${option} must be ${expected} (received ${JSON.stringify(value)})`)
-  return n
+  return numberFlag(value, option, expected, check)
 }
 
 /** The shared options, checked before any data is read. */

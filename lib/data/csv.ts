@@ -100,8 +100,8 @@ const POINT_NUMBER = /^\s*[+-]?\d+\.\d+\s*$/
  * reads: 1_000, inf, nan, 0x10, and under a decimal comma any other point (1.5).
  */
 export const NUMBER_PATTERNS = {
-  '.': { plain: '^[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?$', grouped: '^[+-]?[0-9]{1,3}(,[0-9]{3})+(\\.[0-9]+)?$', group: ',' },
-  ',': { plain: '^[+-]?([0-9]+,?[0-9]*|,[0-9]+)([eE][+-]?[0-9]+)?$', grouped: '^[+-]?[0-9]{1,3}(\\.[0-9]{3})+(,[0-9]+)?$', group: '.' },
+  '.': { plain: '^[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?$', grouped: '^[+-]?[1-9][0-9]{0,2}(,[0-9]{3})+(\\.[0-9]+)?$', group: ',' },
+  ',': { plain: '^[+-]?([0-9]+,?[0-9]*|,[0-9]+)([eE][+-]?[0-9]+)?$', grouped: '^[+-]?[1-9][0-9]{0,2}(\\.[0-9]{3})+(,[0-9]+)?$', group: '.' },
 } as const
 const NUMBER_RE = {
   '.': { plain: new RegExp(NUMBER_PATTERNS['.'].plain), grouped: new RegExp(NUMBER_PATTERNS['.'].grouped) },
@@ -109,11 +109,12 @@ const NUMBER_RE = {
 }
 
 /** Cells that settle the decimal mark: 12,5 or 1.234,5 (comma); 12.5 or 1,234.5 (point). */
-const COMMA_DECIMAL = [/^[+-]?\d+,\d+$/, /^[+-]?\d{1,3}(\.\d{3})+,\d+$/]
-const POINT_DECIMAL = [/^[+-]?\d+\.\d+$/, /^[+-]?\d{1,3}(,\d{3})+\.\d+$/]
-/** Cells that could be either: 43,160 (thousands, or a decimal comma) and 1.500 (decimals, or thousands). */
-const COMMA_GROUPED = /^[+-]?\d{1,3}(,\d{3})+$/
-const POINT_GROUPED = /^[+-]?\d{1,3}(\.\d{3})+$/
+const COMMA_DECIMAL = [/^[+-]?\d+,\d+$/, /^[+-]?[1-9]\d{0,2}(\.\d{3})+,\d+$/]
+const POINT_DECIMAL = [/^[+-]?\d+\.\d+$/, /^[+-]?[1-9]\d{0,2}(,\d{3})+\.\d+$/]
+/** Cells that could be either: 43,160 (thousands, or a decimal comma) and 1.500 (decimals, or thousands). A group
+ * of thousands never starts with 0: 0,001 is a decimal comma, 0.500 a decimal point. */
+const COMMA_GROUPED = /^[+-]?[1-9]\d{0,2}(,\d{3})+$/
+const POINT_GROUPED = /^[+-]?[1-9]\d{0,2}(\.\d{3})+$/
 
 /**
  * The dialect of a CSV file from its head (the header and up to 50 rows): the delimiter under which the

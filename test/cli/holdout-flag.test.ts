@@ -83,6 +83,9 @@ describe('--holdout', () => {
       [['monitor', 'drift', '--reference', 'a.csv', '--current', 'b.csv', '--threshold', '0x1'], '--threshold must be a number > 0 (received "0x1")'],
       [['automl', '--strategies', 'sma-cross', '--symbol', 'NOPE', '--commission', '0x0'], '--commission must be a rate on notional in [0, 1), e.g. 0.0005 for 0.05 % (received "0x0")'],
       [['pipeline', 'pairs', '--symbols', 'SYN-Y,SYN-X', '--top-k', '0x3'], '--top-k must be an integer ≥ 1 (received "0x3")'],
+      // A thousands group never starts with 0: a decimal comma is refused, not read as 1 (100 % commission).
+      [['backtest', '--strategy', 'sma-cross', '--symbol', 'NOPE', '--commission', '0,001'], '--commission must be a rate on notional in [0, 1), e.g. 0.0005 for 0.05 % (received "0,001")'],
+      [['sweep', '--strategy', 'sma-cross', '--symbol', 'NOPE', '--grid', 'fast=5,10', '--cash', '0x10'], '--cash must be an amount > 0 (received "0x10")'],
     ]
     // Read: the checks pass and the automl run reaches the data (NOPE is not in the lake).
     const results = await batch([...cases.map(([args]) => args), ['automl', '--strategies', 'sma-cross', '--symbol', 'NOPE', '--cash', '1e5', '--budget', ' 2 ']])

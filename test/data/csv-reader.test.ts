@@ -238,10 +238,11 @@ describe('numbers, date+time columns and the grid, read the same by both readers
   })
 
   it('reads each odd number cell as parseNumberCell does, value by value, under either decimal mark', async () => {
-    // Expected by hand: what reads, and as what; everything else is quarantined (non_finite) by the import.
+    // Expected by hand: what reads, and as what; everything else is quarantined (non_finite) by the import. A
+    // thousands group never starts with 0: 0,001 under a decimal point is no number (not 1), nor 0.500 under a comma.
     const cells: Record<'.' | ',', [string, number | null][]> = {
-      '.': [['1.5', 1.5], ['+2', 2], ['5e-1', 0.5], ['.5', 0.5], ['3.', 3], ['1e2', 100], ['1,234.5', 1234.5], ['12,345,678', 12_345_678], ['1,23', null], ['1_000', null], ['+-1', null], ['1e1_0', null], ['--1', null], ['inf', null], ['-Infinity', null], ['NaN', null], ['1.2.3', null], ['0x10', null], ['1 000', null], ['1e999', null], [' 7 ', 7]],
-      ',': [['1,5', 1.5], ['1.500', 1500], ['1.234.567,25', 1_234_567.25], ['1.5', null], ['12.34', null], ['1,2,3', null], ['1_000', null], ['+-1', null], ['2', 2], ['1,5e2', 150], ['nan', null]],
+      '.': [['1.5', 1.5], ['+2', 2], ['5e-1', 0.5], ['.5', 0.5], ['3.', 3], ['1e2', 100], ['1,234.5', 1234.5], ['12,345,678', 12_345_678], ['1,23', null], ['1_000', null], ['+-1', null], ['1e1_0', null], ['--1', null], ['inf', null], ['-Infinity', null], ['NaN', null], ['1.2.3', null], ['0x10', null], ['1 000', null], ['1e999', null], [' 7 ', 7], ['0,001', null], ['0,500,000', null], ['-0,001', null]],
+      ',': [['1,5', 1.5], ['1.500', 1500], ['1.234.567,25', 1_234_567.25], ['1.5', null], ['12.34', null], ['1,2,3', null], ['1_000', null], ['+-1', null], ['2', 2], ['1,5e2', 150], ['nan', null], ['0.500', null], ['0.001,5', null]],
     }
     for (const decimal of ['.', ','] as const) {
       const list = cells[decimal]
