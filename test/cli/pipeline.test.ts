@@ -12,7 +12,7 @@ import { alignCloses, loadBars } from '../../lib/data/index.js'
 import { duckdb } from '../../lib/data/duckdb.js'
 import { Tracker } from '../../lib/track/index.js'
 import { readPackage } from '../../lib/ml/index.js'
-import { runCli } from '../helpers.js'
+import { runCli, runCliBatch, type CliResult } from '../helpers.js'
 
 let home: string
 beforeAll(async () => {
@@ -78,13 +78,16 @@ describe('mtflow features build', () => {
     expect(again.code, again.stderr).toBe(0)
     expect(again.stdout).toContain(`the same inputs and options: run ${out.runId} (reused)`)
     // A run of the wrong kind (this features run given as --pairs), and bad options.
-    const wrong = await runCli(['--home', home, 'features', 'build', '--pairs', out.runId])
+    // One process for the refusals (they are main's, not the process's).
+    const [wrong, none, both] = (await runCliBatch([
+      ['--home', home, 'features', 'build', '--pairs', out.runId],
+      ['--home', home, 'features', 'build', '--pairs', 'nosuchrun'],
+      ['--home', home, 'features', 'build', '--symbols', 'DAX', '--set', 'pair', '--timeframe', '1d'],
+    ])) as [CliResult, CliResult, CliResult]
     expect(wrong.code).toBe(2)
     expect(wrong.stderr).toBe(`mtflow: --pairs ${out.runId} is a features run; expected the run id of a pairs-screen step\n`)
-    const none = await runCli(['--home', home, 'features', 'build', '--pairs', 'nosuchrun'])
     expect(none.code).toBe(2)
     expect(none.stderr).toBe('mtflow: --pairs nosuchrun: no such run; expected the run id of a pairs-screen step\n')
-    const both = await runCli(['--home', home, 'features', 'build', '--symbols', 'DAX', '--set', 'pair', '--timeframe', '1d'])
     expect(both.code).toBe(2)
     expect(both.stderr).toBe('mtflow: --set pair needs --pairs RUN (pair features are computed per pair)\n')
   })
@@ -140,11 +143,13 @@ describe('mtflow dataset build', () => {
     // Each row's label ends at or after itself, 15 bars on at most.
     got.forEach((row, i) => expect(Number(row.labelEnd)).toBeGreaterThanOrEqual(i))
     // Wrong inputs: a run of another kind, an unknown label, a label window longer than the data.
-    const wrong = await runCli(['--home', home, 'dataset', 'build', '--features', screen.runId, '--label', 'zThreshold'])
+    const [wrong, label, long] = (await runCliBatch([
+      ['--home', home, 'dataset', 'build', '--features', screen.runId, '--label', 'zThreshold'],
+      ['--home', home, 'dataset', 'build', '--features', feats.runId, '--label', 'zScore'],
+      ['--home', home, 'dataset', 'build', '--features', feats.runId, '--label', 'revertDirection', '--horizon', '100000'],
+    ])) as [CliResult, CliResult, CliResult]
     expect([wrong.code, wrong.stderr]).toEqual([2, `mtflow: --features ${screen.runId} is a pairs-screen run; expected the run id of a features step\n`])
-    const label = await runCli(['--home', home, 'dataset', 'build', '--features', feats.runId, '--label', 'zScore'])
     expect([label.code, label.stderr]).toEqual([2, 'mtflow: --label must be one of zThreshold, revertDirection, forwardReturnSign, tripleBarrier (received "zScore")\n'])
-    const long = await runCli(['--home', home, 'dataset', 'build', '--features', feats.runId, '--label', 'revertDirection', '--horizon', '100000'])
     expect(long.code).toBe(2)
     expect(long.stderr).toMatch(/^mtflow: table (DAX~SMI|SMI~DAX): no bar gets a revertDirection label \(\d+ bars; the label window is 100000 bars\)\n$/)
   })
@@ -217,18 +222,20 @@ describe('mtflow train', () => {
       expect(sg.probability).toBeCloseTo(proba[r * 2 + 1]!, 12)
       expect(sg.confidence).toBeCloseTo(Math.abs(2 * sg.probability - 1), 12)
     })
-    const noModel = await runCli(['--home', home, 'infer', 'nosuch.model@1'])
+    const [noModel, notTrain, wrong, family, hyper] = (await runCliBatch([
+      ['--home', home, 'infer', 'nosuch.model@1'],
+      ['--home', home, 'registry', 'register-models', '--from', ds.runId],
+      ['--home', home, 'train', '--dataset', feats.runId, '--model', 'tree'],
+      ['--home', home, 'train', '--dataset', ds.runId, '--model', 'svm'],
+      ['--home', home, 'train', '--dataset', ds.runId, '--model', 'tree', '--hyper', 'depth=3'],
+    ])) as [CliResult, CliResult, CliResult, CliResult, CliResult]
     expect([noModel.code, noModel.stderr]).toEqual([2, 'mtflow: no model named "nosuch.model" in the registry\n'])
     const floor = JSON.parse((await runCli(['--home', home, 'registry', 'register-models', '--from', out.runId, '--min-roc-auc', '1', '--json'])).stdout) as { skipped?: string }[]
     expect(floor.every((m) => m.skipped !== undefined && m.skipped.startsWith('ROC AUC '))).toBe(true)
-    const notTrain = await runCli(['--home', home, 'registry', 'register-models', '--from', ds.runId])
     expect([notTrain.code, notTrain.stderr]).toEqual([2, `mtflow: --from ${ds.runId} is a dataset run; expected the run id of a train step\n`])
     // Bad input: a dataset of the wrong kind, an unknown model family, an unknown hyperparameter.
-    const wrong = await runCli(['--home', home, 'train', '--dataset', feats.runId, '--model', 'tree'])
     expect([wrong.code, wrong.stderr]).toEqual([2, `mtflow: --dataset ${feats.runId} is a features run; expected the run id of a dataset step\n`])
-    const family = await runCli(['--home', home, 'train', '--dataset', ds.runId, '--model', 'svm'])
     expect([family.code, family.stderr]).toEqual([2, 'mtflow: unknown model family "svm" (known: tree, forest, gbt, logistic, ridge)\n'])
-    const hyper = await runCli(['--home', home, 'train', '--dataset', ds.runId, '--model', 'tree', '--hyper', 'depth=3'])
     expect(hyper.code).toBe(2)
     expect(hyper.stderr).toMatch(/^mtflow: tree has no option "depth" \(options: maxDepth, /)
   })
