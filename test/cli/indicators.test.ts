@@ -9,7 +9,7 @@ import { loadBars } from '../../lib/data/index.js'
 import { duckdb } from '../../lib/data/duckdb.js'
 import { INDICATORS } from '../../lib/indicators/index.js'
 import { Tracker } from '../../lib/track/index.js'
-import { runCli } from '../helpers.js'
+import { runCli, runCliBatch } from '../helpers.js'
 
 let home: string
 beforeAll(async () => {
@@ -52,18 +52,21 @@ describe('mtflow indicators', () => {
 
   it('bad input: one line, exit 2, nothing written', async () => {
     const base = ['--home', home, 'indicators', 'compute', '--symbol', 'SPX', '--timeframe', '1d', '--out', join(home, 'bad.parquet')]
-    for (const [set, message] of [
+    const cases = [
       ['rsii', /^mtflow: unknown indicator "rsii"; expected one of sma, /],
       ['rsi:period=0', /^mtflow: rsi: period must be between 1 and 100000 \(received 0\)/],
       ['rsi:length=14', /^mtflow: rsi has no parameter "length"; expected period/],
       ['bbands:period', /^mtflow: --set bbands:period: expected name:param=number/],
-    ] as const) {
-      const r = await runCli([...base, '--set', set])
+    ] as const
+    // One process for the refusals (they are main's, not the process's).
+    const results = await runCliBatch([...cases.map(([set]) => [...base, '--set', set]), [...base.slice(0, -1), join(home, 'bad.xlsx'), '--set', 'rsi']])
+    for (const [i, [set, message]] of cases.entries()) {
+      const r = results[i]!
       expect(r.code, set).toBe(2)
       expect(r.stderr.trim().split('\n'), set).toHaveLength(1)
       expect(r.stderr, set).toMatch(message)
     }
-    const wrongExt = await runCli([...base.slice(0, -1), join(home, 'bad.xlsx'), '--set', 'rsi'])
+    const wrongExt = results[cases.length]!
     expect(wrongExt.code).toBe(2)
     expect(wrongExt.stderr).toMatch(/expected a \.parquet or \.csv file name/)
   })
