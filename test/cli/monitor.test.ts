@@ -10,7 +10,7 @@ import { seededRandom } from '../../lib/core/index.js'
 import { tableParquet } from '../../lib/data/index.js'
 import { DecisionTreeRegressor, packageModel, registerPackage } from '../../lib/ml/index.js'
 import { Registry } from '../../lib/track/index.js'
-import { FIXTURES, runCli } from '../helpers.js'
+import { FIXTURES, runCli, runCliBatch, type CliResult } from '../helpers.js'
 
 interface Dataset {
   name: string
@@ -82,13 +82,17 @@ describe('mtflow monitor drift', () => {
     expect(c.drifted).toBe(large.columns.f0!.ksPvalue < 0.9)
   })
 
-  it.each([
+  const bad: [string[], RegExp][] = [
     [['--columns', 'f0,venue'], /^mtflow: column "venue" of .*ref\.csv is not numeric\n$/],
     [['--columns', 'f0,spread'], /^mtflow: column "spread" is not in .*ref\.csv \(columns: f0, f1, f2, f3, f4, venue\)\n$/],
     [['--method', 'median'], /^mtflow: --method must be one of ks, wasserstein, psi, js \(received "median"\)\n$/],
     [['--threshold', '-1'], /^mtflow: --threshold must be a number > 0 \(received "-1"\)\n$/],
-  ])('bad input %j: one line, exit 2', async (extra, message) => {
-    const r = await runCli(['monitor', 'drift', '--reference', ref, '--current', cur, ...extra])
+  ]
+  // The four refusals run in one CLI process (runCliBatch), started by the first of these tests.
+  let refusals: Promise<CliResult[]> | undefined
+  it.each(bad.map(([extra, message], i) => [extra, message, i] as const))('bad input %j: one line, exit 2', async (_extra, message, i) => {
+    refusals ??= runCliBatch(bad.map(([extra]) => ['monitor', 'drift', '--reference', ref, '--current', cur, ...extra]))
+    const r = (await refusals)[i]!
     expect(r.code).toBe(2)
     expect(r.stdout).toBe('')
     expect(r.stderr).toMatch(message)
@@ -96,11 +100,13 @@ describe('mtflow monitor drift', () => {
 
   it('a file that is not a table: one line, exit 2', async () => {
     writeFileSync(join(dir, 'ragged.csv'), 'a,b\n1,2\n3\n')
-    const ragged = await runCli(['monitor', 'drift', '--reference', join(dir, 'ragged.csv'), '--current', cur])
+    const [ragged, txt, help] = (await runCliBatch([
+      ['monitor', 'drift', '--reference', join(dir, 'ragged.csv'), '--current', cur],
+      ['monitor', 'drift', '--reference', join(dir, 'x.txt'), '--current', cur],
+      ['monitor', 'drift', '--help'],
+    ])) as [CliResult, CliResult, CliResult]
     expect([ragged.code, ragged.stderr]).toEqual([2, `mtflow: reference ${join(dir, 'ragged.csv')} line 3 has 1 cells; the header has 2\n`])
-    const txt = await runCli(['monitor', 'drift', '--reference', join(dir, 'x.txt'), '--current', cur])
     expect([txt.code, txt.stderr]).toEqual([2, `mtflow: reference ${join(dir, 'x.txt')} must be a .csv or .parquet file\n`])
-    const help = await runCli(['monitor', 'drift', '--help'])
     expect(help.code).toBe(0)
     expect(help.stdout).toMatch(/--json/)
   })
