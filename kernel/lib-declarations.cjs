@@ -356,7 +356,10 @@ function build({ dir, key, root, tsPath, options }) {
   fs.mkdirSync(tmp, { recursive: true })
   fs.writeFileSync(path.join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 1))
   try {
-    fs.renameSync(tmp, path.join(dir, key))
+    // A build starts only where the entry is missing or unusable (damaged): it is replaced.
+    const target = path.join(dir, key)
+    if (readCache(target, key, root).problem !== undefined) fs.rmSync(target, { recursive: true, force: true })
+    fs.renameSync(tmp, target)
   } catch {
     fs.rmSync(tmp, { recursive: true, force: true }) // another build finished first
   }
