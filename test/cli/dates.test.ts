@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseBarsCsv } from '../../lib/data/csv.js'
-import { runCli } from '../helpers.js'
+import { runCli, runCliBatch } from '../helpers.js'
 
 const DAY = 86_400_000
 const home = () => mkdtempSync(join(tmpdir(), 'mtflow-dates-'))
@@ -100,21 +100,26 @@ describe('dates and CSV files on the command line', () => {
     const h = home()
     const env = { MTFLOW_HOME: h }
     const hourly = write(h, 'hourly.csv', `time,open,high,low,close\n${Array.from({ length: 8 }, (_, i) => `2022-01-01T0${i}:00:00Z,1,2,0.5,1.5`).join('\n')}\n`)
-    const wrong = await runCli(['import', hourly, '--symbol', 'H', '--timeframe', '4h'], { env })
-    expect(wrong.code).toBe(2)
-    expect(oneLine(wrong.stderr)).toEqual([`mtflow: ${hourly}: --timeframe 4h puts 75% of the rows off its grid; most timestamps are 1h apart — looks like 1h (nothing imported)`])
-    for (const [name, text] of [
+    const hostile = [
       ['long.csv', `date,open,high,low,close\n${'x'.repeat(10_000)},1,2,0.5,1.5\n`],
       ['huge.csv', `date,open,high,low,close\n${'9'.repeat(400)},1,2,0.5,1.5\n`],
       ['nul.csv', 'date,open,high,low,close\n2022-01-01\u0000,1,2,0.5,1.5\n'],
-    ] as const) {
-      const result = await runCli(['import', write(h, name, text), '--symbol', 'H', '--timeframe', '1d'], { env })
+    ] as const
+    // One process for the refusals and --help (they are main's, not the process's).
+    const [wrong, ...results] = await runCliBatch(
+      [['import', hourly, '--symbol', 'H', '--timeframe', '4h'], ...hostile.map(([name, text]) => ['import', write(h, name, text), '--symbol', 'H', '--timeframe', '1d']), { args: ['import', '--help'], env: { MTFLOW_HOME: process.env.MTFLOW_HOME } }],
+      { env },
+    )
+    expect(wrong!.code).toBe(2)
+    expect(oneLine(wrong!.stderr)).toEqual([`mtflow: ${hourly}: --timeframe 4h puts 75% of the rows off its grid; most timestamps are 1h apart — looks like 1h (nothing imported)`])
+    for (const [i, [name]] of hostile.entries()) {
+      const result = results[i]!
       expect(result.code, name).toBe(2)
       expect(oneLine(result.stderr), name).toHaveLength(1)
       expect(result.stderr.length, name).toBeLessThan(400)
     }
     expect(existsSync(join(h, 'lake'))).toBe(false)
-    const help = await runCli(['import', '--help'])
+    const help = results[hostile.length]!
     for (const flag of ['--delimiter', '--decimal', '--date-format', '--json']) expect(help.stdout).toContain(flag)
   })
 })
