@@ -128,12 +128,9 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
     // No search: the top-level runs, newest first, a page at a time from the cached listing (each sweep
     // or study counted with its child runs, which its page lists), the next page by cursor.
     if (filter.trim() === '' && orderBy.length === 0 && pageToken === undefined) {
-      let scoped: readonly RunSummary[]
-      if (experiment.length === 0) scoped = listing.top
-      else {
-        const ids = [...new Set(experiment.map((e) => tracker.getExperiment(e).id))]
-        scoped = ids.length === 1 ? (listing.topByExperiment.get(ids[0]!) ?? []) : ids.flatMap((id) => listing.topByExperiment.get(id) ?? []).sort(newestFirst)
-      }
+      const ids = experiment.length === 0 ? undefined : [...new Set(experiment.map((e) => tracker.getExperiment(e).id))]
+      const scoped: readonly RunSummary[] =
+        ids === undefined ? listing.top : ids.length === 1 ? (listing.topByExperiment.get(ids[0]!) ?? []) : ids.flatMap((id) => listing.topByExperiment.get(id) ?? []).sort(newestFirst)
       let shown
       try {
         shown = pageAfter(scoped, cursor, RUNS_PAGE)
@@ -141,9 +138,9 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
         return refused(error, '')
       }
       const childCount = (r: RunSummary) => listing.children.get(r.info.runId)?.length ?? 0
-      const total = experiment.length === 0 ? listing.all.length : scoped.reduce((n, r) => n + 1 + childCount(r), 0)
+      const total = ids === undefined ? listing.all.length : ids.reduce((n, id) => n + (listing.counts.get(id) ?? 0), 0)
       const next = shown.next === undefined ? '' : `<p>${link(`/runs?${new URLSearchParams([...experiment.map((e) => ['experiment', e]), ['cursor', shown.next]] as [string, string][]).toString()}`, 'next page →').html}</p>`
-      const body = `<h1>Runs${scope}</h1>${form}<p class="muted">${scoped.length} top-level run(s), ${total} with their child runs; ${shown.runs.length} shown, newest first. Child runs are listed on their parent's page; a filter searches every run. Tick runs and press Compare.</p>
+      const body = `<h1>Runs${scope}</h1>${form}<p class="muted">${scoped.length} top-level run(s) of ${total} in all; ${shown.runs.length} shown, newest first. Child runs are listed on their parent's page; a filter searches every run. Tick runs and press Compare.</p>
 <form class="compare" method="get" action="/compare">${runsTable(shown.runs, { compare: true, childCount })}<button type="submit">Compare</button></form>${next}`
       return sendPage(c, listingCache.set(key, listing.stamp, pageHtml('Runs', body, '/runs')))
     }

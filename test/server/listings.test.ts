@@ -94,7 +94,7 @@ describe('cached listings on a small workspace', () => {
     const runs = await get(server, home, '/runs')
     // Newest first: lone, then the sweep (its children are not rows), then b2, b1, b0.
     expect(runRows(runs.doc)).toEqual([['lone', ''], ['sweep', '6'], ['b2', ''], ['b1', ''], ['b0', '']])
-    expect(runs.text).toContain('5 top-level run(s), 11 with their child runs')
+    expect(runs.text).toContain('5 top-level run(s) of 11 in all')
     const experiments = JSON.parse((await get(server, home, '/api/experiments')).text) as { name: string; runs: number }[]
     expect(experiments.map((e) => [e.name, e.runs])).toEqual([['alpha', 10], ['beta', 1]])
     const sweepPage = await get(server, home, `/runs/${sweepId}`)
