@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { Notebook } from '../../kernel/nbformat.js'
 import { parseFlatYaml } from '../../lib/cli/notebook-params.js'
-import { runCli, runCliBatch } from '../helpers.js'
+import { runCli, runCliBatch, type CliResult } from '../helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mtflow-nb-params-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -29,13 +29,13 @@ writeFileSync(BARE, notebook([code('a', 'console.log(1)')]))
 
 describe('mtflow notebook params', () => {
   it("lists the parameters cell's names, types (annotated, else the literal's kind) and defaults", async () => {
-    const [r, text, bare, bareText, missing] = await runCliBatch([
+    const [r, text, bare, bareText, missing] = (await runCliBatch([
       ['notebook', 'params', NB, '--json'],
       ['notebook', 'params', NB],
       ['notebook', 'params', BARE, '--json'],
       ['notebook', 'params', BARE],
       ['notebook', 'params', join(dir, 'missing.ipynb')],
-    ]).then((rs) => rs.map((x) => x!))
+    ])) as [CliResult, CliResult, CliResult, CliResult, CliResult]
     expect(r.code, r.stderr).toBe(0)
     expect(JSON.parse(r.stdout)).toEqual({
       notebook: NB,
