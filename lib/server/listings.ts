@@ -81,7 +81,7 @@ export class Listings {
   private readonly experimentParts = new Map<string, ExperimentPart>()
   private readonly entryParts = new Map<string, EntryPart>()
   /** Stamps taken in this turn of the event loop (see stamps()). */
-  private memo: { runs: Map<string, FolderStamp>; registry: Map<string, string> } | undefined
+  private memo: { runs?: Map<string, FolderStamp>; registry?: Map<string, string> } | undefined
 
   constructor(
     readonly tracker: Tracker,
@@ -93,9 +93,9 @@ export class Listings {
    * received before it began, so a change finished before any of them was sent is already on disk when
    * the stamps are taken (50 connections' requests in one turn cost one set of stat calls, not 50).
    */
-  private stamps(): { runs: Map<string, FolderStamp>; registry: Map<string, string> } {
+  private stamps(): { runs?: Map<string, FolderStamp>; registry?: Map<string, string> } {
     if (this.memo === undefined) {
-      this.memo = { runs: this.runsStamps(), registry: this.registryStamps() }
+      this.memo = {}
       setImmediate(() => (this.memo = undefined))
     }
     return this.memo
@@ -140,7 +140,8 @@ export class Listings {
       for (const r of cached.running) marked = this.tracker.markStaleRun(r.info) || marked
       if (marked) this.memo = undefined
     }
-    const stamps = this.stamps().runs
+    const memo = this.stamps()
+    const stamps = (memo.runs ??= this.runsStamps())
     if (cached !== undefined && cached.stamp === this.runsKey(stamps)) return cached
     // Stamped before reading: a change made while reading moves the stamp, so a later call reads again.
     const experiments = this.tracker.listExperiments()
@@ -165,7 +166,8 @@ export class Listings {
 
   /** The registry listing; an entry is read again only when its audit log has changed. */
   registryListing(): RegistryListing {
-    const stamps = this.stamps().registry
+    const memo = this.stamps()
+    const stamps = (memo.registry ??= this.registryStamps())
     const stamp = joinStamps(stamps)
     const cached = this.registryCache
     if (cached !== undefined && cached.stamp === stamp) return cached
