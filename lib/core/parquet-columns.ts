@@ -329,20 +329,65 @@ function encodeValues(name: string, values: ArrayLike<unknown>, rows: number): E
   const width = Math.max(1, Math.ceil(Math.log2(Math.max(2, words.length))))
   forPages(rows, (from, to) => {
     const present = missing ? presentIndexes(values, from, to) : undefined
+    const count = present === undefined ? to - from : present.length
+    const page = new Int32Array(count)
+    let runs = 0
+    for (let k = 0; k < count; k++) {
+      page[k] = codes[present === undefined ? from + k : present[k]!]!
+      if (k === 0 || page[k] !== page[k - 1]) runs++
+    }
+    addPage(c, DATA_PAGE, to - from, RLE_DICTIONARY, present === undefined ? undefined : levelsOf(present, from, to), dictionaryIndexes(page, width, runs))
+  })
+  return c
+}
+
+/**
+ * A page's dictionary indexes: their bit width, then the RLE / bit-packed hybrid — runs of one value when
+ * there are few (a symbol column: one run), else every index bit-packed in groups of 8 (a side column that
+ * alternates buy, sell: a run per row cost a varint and a byte each).
+ */
+function dictionaryIndexes(page: Int32Array, width: number, runs: number): Uint8Array {
+  const count = page.length
+  if (runs * 8 <= count || count === 0) {
     const w = new ThriftWriter()
     w.bytes.push(width)
-    const count = present === undefined ? to - from : present.length
     for (let k = 0; k < count; ) {
-      const code = codes[present === undefined ? from + k : present[k]!]!
+      const code = page[k]!
       let end = k + 1
-      while (end < count && codes[present === undefined ? from + end : present[end]!] === code) end++
+      while (end < count && page[end] === code) end++
       w.varint((end - k) * 2)
       for (let b = 0; b < width; b += 8) w.bytes.push(Math.floor(code / 2 ** b) % 256)
       k = end
     }
-    addPage(c, DATA_PAGE, to - from, RLE_DICTIONARY, present === undefined ? undefined : levelsOf(present, from, to), Uint8Array.from(w.bytes))
-  })
-  return c
+    return Uint8Array.from(w.bytes)
+  }
+  const groups = Math.ceil(count / 8)
+  let header = (groups << 1) | 1
+  const headerBytes: number[] = []
+  while (header >= 0x80) {
+    headerBytes.push((header & 0x7f) | 0x80)
+    header >>>= 7
+  }
+  headerBytes.push(header)
+  const out = new Uint8Array(1 + headerBytes.length + groups * width)
+  out[0] = width
+  out.set(headerBytes, 1)
+  const at = 1 + headerBytes.length
+  // LSB first; width ≤ 31 (a dictionary of under 2^31 values); the last group padded with zeros.
+  let bit = 0
+  for (let k = 0; k < count; k++) {
+    let x = page[k]!
+    let left = width
+    while (left > 0) {
+      const shift = bit & 7
+      const take = Math.min(8 - shift, left)
+      out[at + (bit >> 3)]! |= (x & ((1 << take) - 1)) << shift
+      x >>>= take
+      left -= take
+      bit += take
+    }
+  }
+  return out
 }
 
 /** Indexes in [from, to) of the values that are not NaN (presentIndexes for a Float64Array, monomorphic). */
@@ -410,8 +455,40 @@ const MINI = BLOCK / MINIBLOCKS
 function deltaEncode(values: Float64Array, from: number, to: number, present: readonly number[] | undefined): Uint8Array | undefined {
   const v = present === undefined ? values.subarray(from, to) : Float64Array.from(present, (i) => values[i]!)
   const count = v.length
-  // At most: the header, then per block its minimum (≤ 8 bytes), 4 widths and 4 miniblocks of 32 values × 32 bits.
-  const out = new Uint8Array(40 + Math.ceil(count / BLOCK) * (12 + MINIBLOCKS * MINI * 4))
+  const blocks = count <= 1 ? 0 : Math.ceil((count - 1) / BLOCK)
+  // First pass: each block's smallest delta and its miniblocks' bit widths, so the output is sized exactly
+  // (a worst-case buffer was 4 MB for a million regular times that take 55 kB).
+  const mins = new Float64Array(blocks)
+  const widths = new Uint8Array(blocks * MINIBLOCKS)
+  let bodies = 0
+  for (let b = 0; b < blocks; b++) {
+    const k = 1 + b * BLOCK
+    const n = Math.min(BLOCK, count - k)
+    let min = Infinity
+    let max = -Infinity
+    for (let j = 0; j < n; j++) {
+      const d = v[k + j]! - v[k + j - 1]!
+      if (d < min) min = d
+      if (d > max) max = d
+    }
+    mins[b] = min
+    // A regular step (a bar grid): every miniblock at 0 bits, no bodies.
+    if (max === min) continue
+    for (let m = 0; m * MINI < n; m++) {
+      let spread = 0
+      const end = Math.min(n, (m + 1) * MINI)
+      for (let j = m * MINI; j < end; j++) {
+        const d = v[k + j]! - v[k + j - 1]! - min
+        if (d > spread) spread = d
+      }
+      const width = spread === 0 ? 0 : Math.floor(Math.log2(spread)) + 1
+      if (width > 32) return undefined
+      widths[b * MINIBLOCKS + m] = width
+      bodies += width * 4 // 32 values × width bits
+    }
+  }
+  // The header (≤ 4 varints of ≤ 8 bytes), then per block its minimum (≤ 8 bytes) and 4 widths, then the bodies.
+  const out = new Uint8Array(40 + blocks * (8 + MINIBLOCKS) + bodies)
   let at = 0
   const varint = (x: number) => {
     while (x >= 0x80) {
@@ -425,49 +502,31 @@ function deltaEncode(values: Float64Array, from: number, to: number, present: re
   varint(MINIBLOCKS)
   varint(count)
   zigzag(count === 0 ? 0 : v[0]!)
-  const deltas = new Float64Array(BLOCK)
-  const widths = [0, 0, 0, 0]
-  for (let k = 1; k < count; k += BLOCK) {
+  for (let b = 0; b < blocks; b++) {
+    const k = 1 + b * BLOCK
     const n = Math.min(BLOCK, count - k)
-    let min = Infinity
-    let max = -Infinity
-    for (let j = 0; j < n; j++) {
-      const d = v[k + j]! - v[k + j - 1]!
-      deltas[j] = d
-      if (d < min) min = d
-      if (d > max) max = d
-    }
+    const min = mins[b]!
     zigzag(min)
-    if (max === min) {
-      // A regular step (a bar grid): every miniblock at 0 bits, no bodies (the buffer is zeroed).
-      at += MINIBLOCKS
-      continue
-    }
-    for (let m = 0; m < MINIBLOCKS; m++) {
-      let spread = 0
-      const end = Math.min(n, (m + 1) * MINI)
-      for (let j = m * MINI; j < end; j++) if (deltas[j]! - min > spread) spread = deltas[j]! - min
-      const width = spread === 0 ? 0 : Math.floor(Math.log2(spread)) + 1
-      if (width > 32) return undefined
-      widths[m] = m * MINI < n ? width : 0
-      out[at++] = widths[m]!
-    }
+    for (let m = 0; m < MINIBLOCKS; m++) out[at++] = widths[b * MINIBLOCKS + m]!
     for (let m = 0; m < MINIBLOCKS && m * MINI < n; m++) {
-      const width = widths[m]!
+      const width = widths[b * MINIBLOCKS + m]!
       if (width === 0) continue
-      // Bits LSB first; a miniblock always holds 32 values (the last padded with zeros).
-      let acc = 0
-      let bits = 0
-      for (let j = m * MINI; j < (m + 1) * MINI; j++) {
-        acc += (j < n ? deltas[j]! - min : 0) * 2 ** bits
-        bits += width
-        while (bits >= 8) {
-          const low = acc % 256
-          out[at++] = low
-          acc = (acc - low) / 256
-          bits -= 8
+      // Bits LSB first, a byte at a time from each value (< 2^32, so exact in 32-bit operations); a miniblock
+      // always holds 32 values (the last padded with zeros: the buffer is zeroed) in exactly 4·width bytes.
+      let bit = 0
+      for (let j = m * MINI; j < (m + 1) * MINI && j < n; j++) {
+        let x = v[k + j]! - v[k + j - 1]! - min
+        let left = width
+        while (left > 0) {
+          const shift = bit & 7
+          const take = Math.min(8 - shift, left)
+          out[at + (bit >> 3)]! |= (x & ((1 << take) - 1)) << shift
+          x = x >= 4294967296 ? 0 : (x >>> take) // x < 2^32 (width ≤ 32)
+          left -= take
+          bit += take
         }
       }
+      at += width * 4
     }
   }
   return out.subarray(0, at)
