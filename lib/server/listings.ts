@@ -13,7 +13,7 @@ import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError, NotFoundError, preview } from '../core/index.js'
 import type { Experiment, Registry, RegistryEntry, RegistryKind, RunSummary, Tracker } from '../track/index.js'
-import { REGISTRY_KINDS } from '../track/index.js'
+import { lifecycleOf, REGISTRY_KINDS } from '../track/index.js'
 
 export interface RunListing {
   /** The files' stamp this listing was read at (equal stamps: the same listing). */
@@ -21,14 +21,20 @@ export interface RunListing {
   experiments: Experiment[]
   /** Every run, in index order (experiment by experiment, each in the order its runs were made). */
   all: RunSummary[]
-  /** Runs per experiment id. */
+  /** Runs per experiment id (deleted ones included). */
   counts: Map<string, number>
-  /** Runs without a parent, newest first (start time descending, then run id ascending). */
+  /** Active runs (not soft-deleted: lib/track/lifecycle.ts) per experiment id, and in all. */
+  activeCounts: Map<string, number>
+  active: number
+  /** Active runs without a parent, newest first (start time descending, then run id ascending): what a
+   * search shows by default, sweeps folded. */
   top: RunSummary[]
   /** The same, per experiment id. */
   topByExperiment: Map<string, RunSummary[]>
-  /** Child runs per parent run id, in index order. */
+  /** Child runs per parent run id, in index order (deleted ones included, as Tracker.childRuns). */
   children: Map<string, RunSummary[]>
+  /** Active child runs per parent run id. */
+  activeChildren: Map<string, number>
   /** Runs still RUNNING: checked for staleness on every use (their process may be gone since). */
   running: RunSummary[]
 }
@@ -221,18 +227,29 @@ export function newestFirst(a: RunSummary, b: RunSummary): number {
 
 export function buildRunListing(stamp: string, experiments: Experiment[], all: RunSummary[]): RunListing {
   const counts = new Map<string, number>(experiments.map((e) => [e.id, 0]))
+  const activeCounts = new Map<string, number>(experiments.map((e) => [e.id, 0]))
   const children = new Map<string, RunSummary[]>()
+  const activeChildren = new Map<string, number>()
   const top: RunSummary[] = []
   const running: RunSummary[] = []
+  let active = 0
   for (const r of all) {
-    counts.set(r.info.experimentId, (counts.get(r.info.experimentId) ?? 0) + 1)
+    const e = r.info.experimentId
+    counts.set(e, (counts.get(e) ?? 0) + 1)
     if (r.info.status === 'RUNNING') running.push(r)
+    const live = lifecycleOf(r) === 'active'
+    if (live) {
+      active++
+      activeCounts.set(e, (activeCounts.get(e) ?? 0) + 1)
+    }
     const parent = r.info.parentRunId
-    if (parent === undefined) top.push(r)
-    else {
+    if (parent === undefined) {
+      if (live) top.push(r)
+    } else {
       let list = children.get(parent)
       if (list === undefined) children.set(parent, (list = []))
       list.push(r)
+      if (live) activeChildren.set(parent, (activeChildren.get(parent) ?? 0) + 1)
     }
   }
   top.sort(newestFirst)
@@ -242,7 +259,7 @@ export function buildRunListing(stamp: string, experiments: Experiment[], all: R
     if (list === undefined) topByExperiment.set(r.info.experimentId, (list = []))
     list.push(r)
   }
-  return { stamp, experiments, all, counts, top, topByExperiment, children, running }
+  return { stamp, experiments, all, counts, activeCounts, active, top, topByExperiment, children, activeChildren, running }
 }
 
 // ---- cursors --------------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ export function pageRoutes(app: Hono, deps: { tracker: Tracker; registry: Regist
     const hit = listingCache.get('home', () => stamp)
     if (hit !== undefined) return sendPage(c, hit)
     const { experiments, all } = runs
-    // Top-level runs only: a sweep's hundreds of children would crowd out everything else.
+    // Active top-level runs only: a sweep's hundreds of children would crowd out everything else.
     const recent = runs.top.slice(0, 10)
     const count = (kind: RegistryKind) => reg.byKind.get(kind)!.length
     const body = [
@@ -137,10 +137,11 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
       } catch (error) {
         return refused(error, '')
       }
-      const childCount = (r: RunSummary) => listing.children.get(r.info.runId)?.length ?? 0
-      const total = ids === undefined ? listing.all.length : ids.reduce((n, id) => n + (listing.counts.get(id) ?? 0), 0)
+      // Active runs only, as a search shows by default (deleted ones: a search with lifecycle).
+      const childCount = (r: RunSummary) => listing.activeChildren.get(r.info.runId) ?? 0
+      const total = ids === undefined ? listing.active : ids.reduce((n, id) => n + (listing.activeCounts.get(id) ?? 0), 0)
       const next = shown.next === undefined ? '' : `<p>${link(`/runs?${new URLSearchParams([...experiment.map((e) => ['experiment', e]), ['cursor', shown.next]] as [string, string][]).toString()}`, 'next page →').html}</p>`
-      const body = `<h1>Runs${scope}</h1>${form}<p class="muted">${scoped.length} top-level run(s) of ${total} in all; ${shown.runs.length} shown, newest first. Child runs are listed on their parent's page; a filter searches every run. Tick runs and press Compare.</p>
+      const body = `<h1>Runs${scope}</h1>${form}<p class="muted">${scoped.length} top-level run(s) of ${total} active in all; ${shown.runs.length} shown, newest first. Child runs are listed on their parent's page; a filter searches every run. Tick runs and press Compare.</p>
 <form class="compare" method="get" action="/compare">${runsTable(shown.runs, { compare: true, childCount })}<button type="submit">Compare</button></form>${next}`
       return sendPage(c, listingCache.set(key, listing.stamp, pageHtml('Runs', body, '/runs')))
     }

@@ -94,7 +94,7 @@ describe('cached listings on a small workspace', () => {
     const runs = await get(server, home, '/runs')
     // Newest first: lone, then the sweep (its children are not rows), then b2, b1, b0.
     expect(runRows(runs.doc)).toEqual([['lone', ''], ['sweep', '6'], ['b2', ''], ['b1', ''], ['b0', '']])
-    expect(runs.text).toContain('5 top-level run(s) of 11 in all')
+    expect(runs.text).toContain('5 top-level run(s) of 11 active in all')
     const experiments = JSON.parse((await get(server, home, '/api/experiments')).text) as { name: string; runs: number }[]
     expect(experiments.map((e) => [e.name, e.runs])).toEqual([['alpha', 10], ['beta', 1]])
     const sweepPage = await get(server, home, `/runs/${sweepId}`)
@@ -224,6 +224,18 @@ describe('/runs pages by cursor', () => {
     const again = await get(server, home, second)
     expect(runRows(again.doc)).toEqual(before)
     expect(runRows((await get(server, home, '/runs')).doc).slice(0, 5).map(([n]) => n).sort()).toEqual(['new0', 'new1', 'new2', 'new3', 'new4'])
+  })
+
+  it('a run deleted softly (with its children) leaves the list on the next request, as a search hides it', async () => {
+    const before = await get(server, home, '/runs')
+    expect(runRows(before.doc).map(([n]) => n)).toContain('parent')
+    const parent = tracker.summaries().find((r) => r.info.name === 'parent')!.info.runId
+    tracker.deleteRun(parent, { reason: 'test' })
+    const after = await get(server, home, '/runs')
+    const names = runRows(after.doc).map(([n]) => n)
+    expect(names).not.toContain('parent')
+    // 276 runs: 236 top-level (230, the parent, 5 new) and the parent's 40 children; the parent took its children along.
+    expect(after.text).toContain('235 top-level run(s) of 235 active in all')
   })
 
   it('refuses cursors it did not give with a 400 page saying what a cursor is', async () => {
