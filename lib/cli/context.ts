@@ -43,11 +43,14 @@ export const lazy = createRequire(import.meta.url)
 
 /**
  * A number flag's value by the numbers' one grammar (lib/data/csv.ts parseNumberCell with a decimal
- * point: digits, one point, an exponent, spaces around; 1,234.5 grouped), or a one-line ConfigError
- * naming the flag and what it expects (Number() also reads 0x10, 0b1 and 0o7, which no one means).
+ * point: digits, one point, an exponent, spaces around), or a one-line ConfigError naming the flag and
+ * what it expects (Number() also reads 0x10, 0b1 and 0o7, which no one means). No comma at all: on a
+ * command line 1,250 may be a decimal comma (1.25) as well as thousands (1250), and a flag is a rate,
+ * a price or an amount of money — a file's column settles its decimal mark, a lone flag cannot.
  */
 export function numberFlag(text: string | undefined, flag: string, expected: string, ok: (n: number) => boolean = () => true): number | undefined {
   if (text === undefined) return undefined
+  if (text.includes(',')) throw new ConfigError(`${flag} must be ${expected}, written with a decimal point and no thousands separators (received ${JSON.stringify(clip(text))})`)
   const n = parseNumberCell(text, '.')
   if (!Number.isFinite(n) || !ok(n)) throw new ConfigError(`${flag} must be ${expected} (received ${JSON.stringify(clip(text))})`)
   return n

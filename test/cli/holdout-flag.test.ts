@@ -84,7 +84,9 @@ describe('--holdout', () => {
       [['automl', '--strategies', 'sma-cross', '--symbol', 'NOPE', '--commission', '0x0'], '--commission must be a rate on notional in [0, 1), e.g. 0.0005 for 0.05 % (received "0x0")'],
       [['pipeline', 'pairs', '--symbols', 'SYN-Y,SYN-X', '--top-k', '0x3'], '--top-k must be an integer ≥ 1 (received "0x3")'],
       // A thousands group never starts with 0: a decimal comma is refused, not read as 1 (100 % commission).
-      [['backtest', '--strategy', 'sma-cross', '--symbol', 'NOPE', '--commission', '0,001'], '--commission must be a rate on notional in [0, 1), e.g. 0.0005 for 0.05 % (received "0,001")'],
+      [['backtest', '--strategy', 'sma-cross', '--symbol', 'NOPE', '--commission', '0,001'], '--commission must be a rate on notional in [0, 1), e.g. 0.0005 for 0.05 %, written with a decimal point and no thousands separators (received "0,001")'],
+      // 1,250 may mean 1.25 or 1250: a flag refuses any comma (it read as 1250 through the file grammar).
+      [[...deploy, '--cash', '1,250'], '--cash must be an amount > 0, written with a decimal point and no thousands separators (received "1,250")'],
       [['sweep', '--strategy', 'sma-cross', '--symbol', 'NOPE', '--grid', 'fast=5,10', '--cash', '0x10'], '--cash must be an amount > 0 (received "0x10")'],
     ]
     // Read: the checks pass and the automl run reaches the data (NOPE is not in the lake).
