@@ -7,12 +7,15 @@ import { ConfigError, NotFoundError, preview } from '../core/index.js'
 import { parseJsonBody } from './json-body.js'
 import { compareRuns, REGISTRY_KINDS, searchRuns, type Registry, type RegistryKind, type Tracker } from '../track/index.js'
 import { Listings } from './listings.js'
+import { PageCache } from './page-cache.js'
 
 export interface ApiDeps {
   tracker: Tracker
   registry: Registry
   /** The cached listings (listings.ts); made here when not given. */
   listings?: Listings
+  /** Bytes of search answers kept for repeated searches (default 32 MiB; least recently used dropped first). */
+  searchCacheBytes?: number
 }
 
 export function jsonReplacer(_key: string, value: unknown): unknown {
@@ -42,20 +45,28 @@ export function apiRoutes(deps: ApiDeps): Hono {
 
   api.get('/experiments', (c) => {
     const runs = listings.runs()
-    return sendJson(c, runs.experiments.map((e) => ({ ...e, runs: runs.counts.get(e.id) ?? 0 })))
+    // runs: active ones (as the runs list and a search count them); deletedRuns: the soft-deleted ones gc has not removed.
+    return sendJson(
+      c,
+      runs.experiments.map((e) => {
+        const active = runs.activeCounts.get(e.id) ?? 0
+        return { ...e, runs: active, deletedRuns: (runs.counts.get(e.id) ?? 0) - active }
+      }),
+    )
   })
 
   // Searches answered from the bytes of the same search while the run listing is unchanged (and no run is
-  // RUNNING: a filter may read the clock). Up to 256 answers of at most 1 MiB each, the oldest dropped first.
-  const searches = new Map<string, { stamp: string; body: string }>()
+  // RUNNING: a filter may read the clock). Answers of at most 1 MiB each, 32 MiB in all, the least recently
+  // used dropped first: any token holder can make keys (any query string), so the count alone bounds nothing.
+  const searches = new PageCache(deps.searchCacheBytes ?? 32 * 2 ** 20, 0)
   api.get('/runs', (c) => {
     const q = c.req.queries()
     const one = (name: string) => q[name]?.[0]
     const max = one('max_results')
     const listing = listings.runs()
     const key = new URL(c.req.url).search
-    const hit = searches.get(key)
-    if (hit !== undefined && hit.stamp === listing.stamp) return c.body(hit.body, 200, { 'content-type': 'application/json; charset=utf-8' })
+    const hit = searches.get(key, () => listing.stamp)
+    if (hit !== undefined) return jsonBytes(c, hit)
     const result = searchRuns(tracker, {
       filter: one('filter') ?? '',
       orderBy: q.order_by ?? [],
@@ -64,11 +75,7 @@ export function apiRoutes(deps: ApiDeps): Hono {
       pageToken: one('page_token'),
     })
     const body = JSON.stringify(result, jsonReplacer)
-    if (listing.running.length === 0 && body.length <= 2 ** 20) {
-      searches.delete(key)
-      searches.set(key, { stamp: listing.stamp, body })
-      if (searches.size > 256) searches.delete(searches.keys().next().value!)
-    }
+    if (listing.running.length === 0 && body.length <= 2 ** 20) return jsonBytes(c, searches.set(key, listing.stamp, body))
     return c.body(body, 200, { 'content-type': 'application/json; charset=utf-8' })
   })
 
@@ -162,6 +169,10 @@ export function apiRoutes(deps: ApiDeps): Hono {
     })
   }
   return api
+}
+
+function jsonBytes(c: Context, bytes: Buffer): Response {
+  return c.body(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), 200, { 'content-type': 'application/json; charset=utf-8' })
 }
 
 /** A stored file: known data types as themselves; anything a browser could run (HTML, SVG, scripts) or an

@@ -26,11 +26,14 @@ export interface RunListing {
   /** Active runs (not soft-deleted: lib/track/lifecycle.ts) per experiment id, and in all. */
   activeCounts: Map<string, number>
   active: number
-  /** Active runs without a parent, newest first (start time descending, then run id ascending): what a
-   * search shows by default, sweeps folded. */
+  /** Active top-level runs, newest first (start time descending, then run id ascending): what a search shows
+   * by default, sweeps folded. Top-level: no parent, or a parent that is not an active run (deleted, removed
+   * by gc, never there), so an active child is never on no page. */
   top: RunSummary[]
-  /** The same, per experiment id. */
+  /** The same per experiment id, where a run whose active parent is in another experiment is top-level too. */
   topByExperiment: Map<string, RunSummary[]>
+  /** Active runs by run id. */
+  activeRuns: Map<string, RunSummary>
   /** Child runs per parent run id, in index order (deleted ones included, as Tracker.childRuns). */
   children: Map<string, RunSummary[]>
   /** Active child runs per parent run id. */
@@ -125,6 +128,17 @@ export class Listings {
   private runsKey(stamps: Map<string, FolderStamp>): string {
     let out = ''
     for (const [name, s] of stamps) out += `${name}=${s.index}${this.experimentParts.has(name) ? '' : `/${s.experiment ?? '?'}`};`
+    return out
+  }
+
+  /**
+   * The index stamps of these experiments, as the run listing last read them in this turn: what a view made
+   * from those experiments' run summaries (a parent's child runs) is valid for.
+   */
+  experimentStamps(experimentIds: Iterable<string>): string {
+    const stamps = (this.stamps().runs ??= this.runsStamps())
+    let out = ''
+    for (const id of experimentIds) out += `${id}=${stamps.get(id)?.index ?? NO_FILE};`
     return out
   }
 
@@ -230,36 +244,40 @@ export function buildRunListing(stamp: string, experiments: Experiment[], all: R
   const activeCounts = new Map<string, number>(experiments.map((e) => [e.id, 0]))
   const children = new Map<string, RunSummary[]>()
   const activeChildren = new Map<string, number>()
-  const top: RunSummary[] = []
+  const activeRuns = new Map<string, RunSummary>()
   const running: RunSummary[] = []
-  let active = 0
   for (const r of all) {
     const e = r.info.experimentId
     counts.set(e, (counts.get(e) ?? 0) + 1)
     if (r.info.status === 'RUNNING') running.push(r)
     const live = lifecycleOf(r) === 'active'
     if (live) {
-      active++
+      activeRuns.set(r.info.runId, r)
       activeCounts.set(e, (activeCounts.get(e) ?? 0) + 1)
     }
     const parent = r.info.parentRunId
-    if (parent === undefined) {
-      if (live) top.push(r)
-    } else {
+    if (parent !== undefined) {
       let list = children.get(parent)
       if (list === undefined) children.set(parent, (list = []))
       list.push(r)
       if (live) activeChildren.set(parent, (activeChildren.get(parent) ?? 0) + 1)
     }
   }
-  top.sort(newestFirst)
+  // Top-level once every run is known: a parent may come after its child in index order (another experiment).
+  const top: RunSummary[] = []
   const topByExperiment = new Map<string, RunSummary[]>(experiments.map((e) => [e.id, []]))
-  for (const r of top) {
-    let list = topByExperiment.get(r.info.experimentId)
-    if (list === undefined) topByExperiment.set(r.info.experimentId, (list = []))
-    list.push(r)
+  for (const r of activeRuns.values()) {
+    const parent = r.info.parentRunId === undefined ? undefined : activeRuns.get(r.info.parentRunId)
+    if (parent === undefined) top.push(r)
+    if (parent === undefined || parent.info.experimentId !== r.info.experimentId) {
+      let list = topByExperiment.get(r.info.experimentId)
+      if (list === undefined) topByExperiment.set(r.info.experimentId, (list = []))
+      list.push(r)
+    }
   }
-  return { stamp, experiments, all, counts, activeCounts, active, top, topByExperiment, children, activeChildren, running }
+  top.sort(newestFirst)
+  for (const list of topByExperiment.values()) list.sort(newestFirst)
+  return { stamp, experiments, all, counts, activeCounts, active: activeRuns.size, top, topByExperiment, activeRuns, children, activeChildren, running }
 }
 
 // ---- cursors --------------------------------------------------------------------------------------

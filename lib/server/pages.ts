@@ -27,12 +27,13 @@ import {
   type Cell,
   type TearsheetInput,
 } from '../report/index.js'
-import { DEPLOYMENT_FILE, FilterError, REGISTRY_KINDS, searchRuns, singular, type MetricPoint, type Registry, type RegistryKind, type RegistryVersion, type RunSummary, type Tracker } from '../track/index.js'
+import { DELETE_REASON_TAG, DELETED_TIME_TAG, DELETED_WITH_TAG, DEPLOYMENT_FILE, FilterError, lifecycleOf, REGISTRY_KINDS, searchRuns, singular, type MetricPoint, type Registry, type RegistryKind, type RegistryVersion, type RunSummary, type Tracker } from '../track/index.js'
 import { renderNotebookHtml } from './notebook-html.js'
 import { deploymentSnapshot, portfolioSnapshot } from '../report/portfolio-dashboard.js'
 import { deploymentDashboardHtml, portfolioDashboardHtml } from '../report/portfolio-dashboard-html.js'
 import { monitoringHtml, monitoringView } from './monitoring.js'
 import { Listings, newestFirst, pageAfter, type RegistryListing } from './listings.js'
+import { PageCache } from './page-cache.js'
 
 export const PAGE_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
@@ -69,7 +70,7 @@ export function pageRoutes(app: Hono, deps: { tracker: Tracker; registry: Regist
     const stamp = `${runs.stamp}|${reg.stamp}`
     const hit = listingCache.get('home', () => stamp)
     if (hit !== undefined) return sendPage(c, hit)
-    const { experiments, all } = runs
+    const { experiments } = runs
     // Active top-level runs only: a sweep's hundreds of children would crowd out everything else.
     const recent = runs.top.slice(0, 10)
     const count = (kind: RegistryKind) => reg.byKind.get(kind)!.length
@@ -77,7 +78,7 @@ export function pageRoutes(app: Hono, deps: { tracker: Tracker; registry: Regist
       '<h1>mtflow</h1>',
       `<div class="cards">${[
         [experiments.length, 'experiments', '/runs'],
-        [all.length, 'runs', '/runs'],
+        [runs.active, 'runs', '/runs'],
         [count('strategies'), 'strategies', '/registry/strategies'],
         [count('models'), 'models', '/registry/models'],
         [count('notebooks'), 'notebooks', '/registry/notebooks'],
@@ -87,11 +88,16 @@ export function pageRoutes(app: Hono, deps: { tracker: Tracker; registry: Regist
         .map(([n, label, href]) => `<div class="card"><div class="big">${esc(n)}</div>${link(String(href), label).html}</div>`)
         .join('')}</div>`,
       '<h2>Experiments</h2>',
+      // Active runs (as the runs list and a search count them), and the deleted ones beside them: as /api/experiments.
       experiments.length === 0
         ? '<p class="muted">No runs yet: mtflow backtest …, mtflow notebook run --track …, or npm start.</p>'
         : table(
-            ['experiment', 'runs', 'created'],
-            experiments.map((e) => [link(`/runs?experiment=${seg(e.id)}`, e.name), runs.counts.get(e.id) ?? 0, fmtTime(e.createdAt)]),
+            ['experiment', 'runs', 'deleted runs', 'created'],
+            experiments.map((e) => {
+              const active = runs.activeCounts.get(e.id) ?? 0
+              const deleted = (runs.counts.get(e.id) ?? 0) - active
+              return [link(`/runs?experiment=${seg(e.id)}`, e.name), active, deleted === 0 ? '' : deleted, fmtTime(e.createdAt)]
+            }),
           ),
       '<h2>Recent runs</h2>',
       runsTable(recent, { compare: false }),
@@ -129,8 +135,18 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
     // or study counted with its child runs, which its page lists), the next page by cursor.
     if (filter.trim() === '' && orderBy.length === 0 && pageToken === undefined) {
       const ids = experiment.length === 0 ? undefined : [...new Set(experiment.map((e) => tracker.getExperiment(e).id))]
+      // Several experiments: a run whose active parent is in one of them is listed on the parent's page.
+      const inScope = new Set(ids)
+      const parentShown = (r: RunSummary) => {
+        const parent = r.info.parentRunId === undefined ? undefined : listing.activeRuns.get(r.info.parentRunId)
+        return parent !== undefined && inScope.has(parent.info.experimentId)
+      }
       const scoped: readonly RunSummary[] =
-        ids === undefined ? listing.top : ids.length === 1 ? (listing.topByExperiment.get(ids[0]!) ?? []) : ids.flatMap((id) => listing.topByExperiment.get(id) ?? []).sort(newestFirst)
+        ids === undefined
+          ? listing.top
+          : ids.length === 1
+            ? (listing.topByExperiment.get(ids[0]!) ?? [])
+            : ids.flatMap((id) => listing.topByExperiment.get(id) ?? []).filter((r) => !parentShown(r)).sort(newestFirst)
       let shown
       try {
         shown = pageAfter(scoped, cursor, RUNS_PAGE)
@@ -163,12 +179,15 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
   app.get('/runs/:id', (c) => {
     const id = c.req.param('id')
     // A finished run's page changes only when something is logged to it or its children: cached by the
-    // run's file fingerprint (a running run is rendered afresh, which also runs the stale-run check).
+    // run's file fingerprint and the index stamps of its children's experiments (a child's metric, tag or
+    // deletion is an append to its experiment's index), a running run rendered afresh (which also runs
+    // the stale-run check).
     let childList: readonly RunSummary[] | undefined
     const children = () => (childList ??= listings.runs().children.get(id) ?? [])
     const stampOf = () => {
       const kids = children()
-      return `${tracker.runStamp(id)}|${kids.length}|${kids.filter((r) => r.info.status === 'RUNNING').length}`
+      const experiments = new Set(kids.map((r) => r.info.experimentId))
+      return `${tracker.runStamp(id)}|${kids.length}|${kids.filter((r) => r.info.status === 'RUNNING').length}|${listings.experimentStamps(experiments)}`
     }
     const hit = pageCache.get(`run:${id}`, stampOf)
     if (hit !== undefined) return sendPage(c, hit)
@@ -201,8 +220,12 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
     ]
     const notebooks = run.artifacts.filter((a) => a.path.endsWith('.ipynb'))
     const hasCurve = hasRunEquity(run.artifacts)
+    const deletedKids = kids.filter((r) => lifecycleOf(r) === 'deleted').length
+    const activeKids = kids.length - deletedKids
+    const childrenSearch = link(`/runs?filter=${encodeURIComponent(`attributes.parent_run_id = "${id}"`)}`, `all ${activeKids} active child runs`).html
     const body = [
-      `<h1>${esc(info.name || info.runId)} <span class="status-${esc(info.status)}">${esc(info.status)}</span></h1>`,
+      `<h1>${esc(info.name || info.runId)} <span class="status-${esc(info.status)}">${esc(info.status)}</span>${lifecycleOf(run) === 'deleted' ? ' <span class="muted">(deleted)</span>' : ''}</h1>`,
+      deletedBanner(run),
       table(
         ['', ''],
         [
@@ -240,7 +263,10 @@ ${experiment.map((e) => `<input type="hidden" name="experiment" value="${attr(e)
             ['path', 'size', 'sha256'],
             run.artifacts.map((a) => [link(`/api/runs/${seg(id)}/artifacts/${a.path.split('/').map(seg).join('/')}`, a.path), fmtBytes(a.size), a.sha256.slice(0, 16)]),
           ),
-      kids.length === 0 ? '' : `<h2>Child runs (${kids.length})</h2><form class="compare" method="get" action="/compare">${runsTable(kids.slice(0, CHILD_ROWS), { compare: true })}<button type="submit">Compare</button></form>${kids.length > CHILD_ROWS ? `<p>${CHILD_ROWS} shown: ${link(`/runs?filter=${encodeURIComponent(`attributes.parent_run_id = "${id}"`)}`, `all ${kids.length} child runs`).html}, searchable and sortable</p>` : ''}`,
+      // Deleted children are listed too, marked so (their status reads "FINISHED (deleted)"); a search shows active ones.
+      kids.length === 0
+        ? ''
+        : `<h2>Child runs (${deletedKids === 0 ? kids.length : `${activeKids} active, ${deletedKids} deleted`})</h2><form class="compare" method="get" action="/compare">${runsTable(kids.slice(0, CHILD_ROWS), { compare: true })}<button type="submit">Compare</button></form>${kids.length > CHILD_ROWS ? `<p>${CHILD_ROWS} shown: ${childrenSearch}, searchable and sortable</p>` : ''}`,
     ].join('\n')
     const html = pageHtml(`Run ${info.name || info.runId}`, body, '/runs')
     return sendPage(c, info.status === 'RUNNING' ? html : pageCache.set(`run:${id}`, stamp, html))
@@ -447,56 +473,6 @@ function page(c: Context, title: string, body: string, active: string, status = 
   return sendPage(c, pageHtml(title, body, active), status)
 }
 
-/**
- * Rendered pages by key, valid while their stamp (the runs' file fingerprints) is unchanged; least
- * recently used entries go first once the total passes the byte budget. Charts take milliseconds to
- * render and a busy server would otherwise redo them for every request.
- */
-class PageCache {
-  private readonly entries = new Map<string, { stamp: string; html: Buffer; checkedAt: number }>()
-  private bytes = 0
-
-  /**
-   * `recheckMs`: an entry whose stamp matched less than this long ago is served without taking the stamp
-   * again (a handful of stat calls per request) — a finished run's page may lag a change by that much.
-   */
-  constructor(
-    private readonly budget: number,
-    private readonly recheckMs = 100,
-  ) {}
-
-  get(key: string, stampOf: () => string): Buffer | undefined {
-    const entry = this.entries.get(key)
-    if (entry === undefined) return undefined
-    const now = performance.now()
-    if (now - entry.checkedAt >= this.recheckMs) {
-      if (entry.stamp !== stampOf()) return undefined
-      entry.checkedAt = now
-    }
-    this.entries.delete(key) // re-inserted: most recently used last
-    this.entries.set(key, entry)
-    return entry.html
-  }
-
-  /** Kept as UTF-8 bytes: sent as they are, not encoded again for every request. */
-  set(key: string, stamp: string, page: string): Buffer {
-    const html = Buffer.from(page, 'utf8')
-    const old = this.entries.get(key)
-    if (old !== undefined) {
-      this.bytes -= old.html.length
-      this.entries.delete(key)
-    }
-    this.entries.set(key, { stamp, html, checkedAt: performance.now() })
-    this.bytes += html.length
-    for (const [k, e] of this.entries) {
-      if (this.bytes <= this.budget) break
-      this.entries.delete(k)
-      this.bytes -= e.html.length
-    }
-    return html
-  }
-}
-
 function rank(key: string): number {
   if (key === 'equity') return -2
   if (key === 'drawdown') return -1
@@ -528,7 +504,7 @@ function runsTable(runs: readonly RunSummary[], options: { compare: boolean; chi
     runs.map((r) => [
       ...(options.compare ? [raw(`<input type="checkbox" name="runs" value="${attr(r.info.runId)}" aria-label="compare ${attr(r.info.runId)}">`)] : []),
       link(`/runs/${seg(r.info.runId)}`, r.info.name || r.info.runId),
-      raw(`<span class="status-${esc(r.info.status)}">${esc(r.info.status)}</span>`),
+      raw(`<span class="status-${esc(r.info.status)}">${esc(r.info.status)}</span>${lifecycleOf(r) === 'deleted' ? ' (deleted)' : ''}`),
       r.info.experimentId,
       fmtTime(r.info.startTime),
       fmtDuration(r.info.endTime === undefined ? undefined : r.info.endTime - r.info.startTime),
@@ -537,6 +513,18 @@ function runsTable(runs: readonly RunSummary[], options: { compare: boolean; chi
       ...metrics.map((m) => r.metrics[m]?.value),
     ]),
   ))
+}
+
+/** A deleted run's page says so first: when, why, with which parent, and how to bring it back. */
+function deletedBanner(run: RunSummary): string {
+  if (lifecycleOf(run) !== 'deleted') return ''
+  const time = Number(run.tags[DELETED_TIME_TAG])
+  const reason = run.tags[DELETE_REASON_TAG] ?? ''
+  const parent = run.tags[DELETED_WITH_TAG] ?? ''
+  const id = run.info.runId
+  const when = run.tags[DELETED_TIME_TAG] !== undefined && Number.isFinite(time) ? ` ${esc(fmtTime(time))} UTC` : ''
+  const how = [parent === '' ? '' : `with its parent ${link(`/runs/${seg(parent)}`, parent).html}`, reason === '' ? '' : `reason: ${esc(reason)}`].filter((t) => t !== '').join('; ')
+  return `<div class="error-box" role="status">deleted${when}${how === '' ? '' : ` (${how})`} — restore with <code>mtflow runs restore ${esc(id)}</code>. Searches and the runs list leave it out; mtflow runs gc removes it for good.</div>`
 }
 
 function scroll(html: string): string {
