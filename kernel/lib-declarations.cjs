@@ -157,8 +157,8 @@ function redirectToDeclarations(ts, { declarations, sources }, transform) {
 
 /**
  * A cell's require('../lib/index.js') (emitted by tslab) now finds no emitted module, so Node resolves
- * it: a stood-in X.js, X or directory X/ maps to its X.ts / X/index.ts, loaded through tsx's require
- * hook (registered on first use, as the CLI registers it). Requests that Node resolves are untouched,
+ * it: a stood-in X.js, X or directory X/ maps to its X.ts / X/index.ts, loaded through the CLI's loader
+ * (lib/core/loader.cjs, registered on first use). Requests that Node resolves are untouched,
  * and so is the loading of packages' .js/.mjs files: Node's own loader, as in a kernel without this
  * (tsx would also compile ESM packages such as @observablehq/plot to CommonJS: ~30% of lib's load).
  */
@@ -170,7 +170,11 @@ function requireSourcesThroughTsx(sources, tsxApi, root) {
   let registered = false
   const register = () => {
     const before = { '.js': Module._extensions['.js'], '.mjs': Module._extensions['.mjs'] }
-    require(tsxApi).register()
+    // The CLI's loader when the project has it (lib/core/loader.cjs: tsx's hook, and lib's exports as
+    // plain properties — under tsx's getters alone rsi ran ~7× slower than in the bench); tsx's hook else.
+    const loader = path.join(root, 'lib', 'core', 'loader.cjs')
+    if (fs.existsSync(loader)) require(loader)
+    else require(tsxApi).register()
     for (const ext of ['.js', '.mjs']) {
       const tsx = Module._extensions[ext]
       const node = before[ext] ?? before['.js']
