@@ -9,9 +9,9 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomBytes } from 'node:crypto'
 import { openSync, closeSync, writeSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { threadId } from 'node:worker_threads'
-import { DataError } from './errors.js'
+import { DataError, NotFoundError } from './errors.js'
 
 /**
  * Lock paths this thread holds now (any call chain): a lock file naming our pid and thread but absent
@@ -161,7 +161,10 @@ function tryCreate(path: string): string | undefined {
     }
     return token
   } catch (error) {
-    if ((error as { code?: string }).code === 'EEXIST') return undefined
+    const code = (error as { code?: string }).code
+    if (code === 'EEXIST') return undefined
+    // The lock's folder is gone (a run folder gc moved to the trash while we waited): what it guarded is gone.
+    if (code === 'ENOENT') throw new NotFoundError(`could not lock ${path}: its folder ${dirname(path)} is gone`, { cause: error })
     throw error
   }
 }

@@ -4,8 +4,8 @@
 // nor be read as half of itself (a reader takes whole lines, and an unterminated tail only if it parses).
 
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs'
-import { dirname } from 'node:path'
-import { CorruptFileError, DataError } from '../core/index.js'
+import { dirname, join } from 'node:path'
+import { CorruptFileError, DataError, NotFoundError } from '../core/index.js'
 
 // Torn records vs corruption, exactly: every complete append ends in "\n", so a file whose last byte is not
 // "\n" ends in a torn record, or in a whole one that lost only its "\n" (kept: it parses as an object, which
@@ -21,12 +21,23 @@ import { CorruptFileError, DataError } from '../core/index.js'
 /** The line an appender writes before its records when the file ends in a torn record. */
 export const TORN_MARK = '{"#torn":1}'
 
-/** `durable`: fsync before returning (a journal whose next step must not happen unless this one is on disk). */
-export function appendRecords(path: string, records: readonly unknown[], options: { durable?: boolean } = {}): void {
+export interface AppendOptions {
+  /** fsync before returning (a journal whose next step must not happen unless this one is on disk). */
+  durable?: boolean
+  /**
+   * Append only inside an existing folder that holds this file (a run folder's run.json): the folder is never
+   * created, and a file created by this append is checked for it. Either missing is a NotFoundError (a run gc
+   * removed; recreating its folder would take writes nobody can read). The check costs a stat only when the
+   * file is new (empty): a missing folder shows as the open's ENOENT (O_CREAT makes no folder).
+   */
+  within?: string
+}
+
+export function appendRecords(path: string, records: readonly unknown[], options: AppendOptions = {}): void {
   if (records.length === 0) return
   let text = ''
   for (const r of records) text += recordLine(r)
-  appendText(path, text, options.durable === true)
+  appendText(path, text, options.durable === true, options.within)
 }
 
 /** One record as written: a newline, the JSON, a newline. */
@@ -36,18 +47,21 @@ export function recordLine(record: unknown): string {
 
 const lastByte = Buffer.alloc(1)
 
-function appendText(path: string, text: string, durable: boolean): void {
+function appendText(path: string, text: string, durable: boolean, within?: string): void {
   let fd: number
   try {
     // 'a+' (O_APPEND | O_RDWR): writes still go to the end; the read is of the last byte only.
     fd = openSync(path, 'a+', 0o644)
   } catch (error) {
     if ((error as { code?: string }).code !== 'ENOENT') throw error
+    if (within !== undefined) throw new NotFoundError(`${dirname(path)} is gone`, { cause: error })
     mkdirSync(dirname(path), { recursive: true })
     fd = openSync(path, 'a+', 0o644)
   }
   try {
     const size = fstatSync(fd).size
+    // A new file in a folder without its marker (a folder recreated by an older writer after gc): nothing is written.
+    if (size === 0 && within !== undefined && !existsSync(join(dirname(path), within))) throw new NotFoundError(`${dirname(path)} has no ${within}`)
     if (size > 0 && readSync(fd, lastByte, 0, 1, size - 1) === 1 && lastByte[0] !== 10) text = `\n${TORN_MARK}\n${text}`
     const bytes = Buffer.from(text, 'utf8')
     let offset = 0

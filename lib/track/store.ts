@@ -7,12 +7,13 @@
 
 import { existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { join, relative, sep } from 'node:path'
+import { dirname, join, relative, sep } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { ConfigError, CorruptFileError, DataError, NotFoundError, paramsHash, preview, readFileInside, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
 import { appendRecords, countTorn, decodeValue, readRecords } from './jsonl.js'
 import { fromSnapshot, toSnapshot, type Snapshot } from './snapshot.js'
 import { checkBatch, type CheckedBatch } from './validate.js'
+import { findRunFolders } from './run-folder.js'
 import { deleteRuns, gcRuns, restoreRuns, type DeleteRunsOptions, type GcOptions, type GcResult, type LifecycleChange } from './lifecycle.js'
 import type { Lineage } from '../core/index.js'
 import type { Artifact, Experiment, LatestMetric, LogBatch, MetricPoint, ParamValue, Run, RunInfo, RunStatus, RunSummary } from './types.js'
@@ -217,7 +218,10 @@ export class Tracker {
     const remote = options.heartbeat === false
     const experiment = this.experiment(options.experiment ?? DEFAULT_EXPERIMENT)
     const batch = checkBatch({ params: options.params, tags: options.tags })
-    if (options.parentRunId !== undefined) this.runDir(options.parentRunId)
+    if (options.parentRunId !== undefined) {
+      const parentDir = this.runDir(options.parentRunId)
+      if (!existsSync(join(parentDir, 'run.json'))) throw this.gone(options.parentRunId)
+    }
     const lineage: Lineage = { ...(options.lineage ?? {}) }
     if (lineage.strategy !== undefined && lineage.strategyPriorRuns === undefined) lineage.strategyPriorRuns = this.countStrategyRuns(lineage.strategy.sha256)
     const runId = newRunId()
@@ -248,7 +252,7 @@ export class Tracker {
   logChildRuns(parentRunId: string, children: readonly ChildRun[]): string[] {
     const parentDir = this.runDir(parentRunId)
     const parent = readInfo(parentDir)
-    if (parent === undefined) throw new NotFoundError(`run ${parentRunId} has no readable run.json`)
+    if (parent === undefined) throw this.gone(parentRunId)
     const lines: IndexLine[] = []
     const ids: string[] = []
     const now = Date.now()
@@ -308,23 +312,23 @@ export class Tracker {
       for (const k in batch.params) if (checkParamValue(runId, k, knownParams[k], batch.params[k]!)) candidates[k] = batch.params[k]!
     }
     if (Object.keys(candidates).length > 0) {
-      withLockSync(join(dir, '.lock'), () => {
+      this.withRunLock(runId, dir, () => {
         const current = readParams(dir)
         const fresh: Record<string, string> = {}
         for (const k in candidates) if (checkParamValue(runId, k, current[k], candidates[k]!)) fresh[k] = candidates[k]!
         if (Object.keys(fresh).length > 0) {
-          appendRecords(join(dir, 'params.jsonl'), [fresh])
+          this.appendRun(runId, dir, 'params.jsonl', [fresh])
           line.p = fresh
         }
       })
     }
     if (Object.keys(batch.tags).length > 0) {
-      appendRecords(join(dir, 'tags.jsonl'), [batch.tags])
+      this.appendRun(runId, dir, 'tags.jsonl', [batch.tags])
       line.t = batch.tags
     }
     if (batch.metrics.length > 0) {
       const records = metricLines(batch.metrics)
-      appendRecords(join(dir, 'metrics.jsonl'), records)
+      this.appendRun(runId, dir, 'metrics.jsonl', records)
       line.m = latestOf(records)
     }
     if (line.p !== undefined || line.t !== undefined || line.m !== undefined) this.appendIndex(this.experimentOf(runId), line)
@@ -347,7 +351,10 @@ export class Tracker {
     const experiment = this.experimentOf(runId)
     let summary = this.loadIndex(experiment).runs.get(runId)
     if (summary !== undefined && this.markStale([summary]).length > 0) summary = this.loadIndex(experiment).runs.get(runId)
-    if (summary === undefined) throw new NotFoundError(`run ${runId} is not in its experiment's index; run mtflow runs reindex`)
+    if (summary === undefined) {
+      if (!existsSync(join(dir, 'run.json'))) throw this.gone(runId) // a folder this process cached, removed since
+      throw new NotFoundError(`run ${runId} is not in its experiment's index; run mtflow runs reindex`)
+    }
     return { ...summary, artifacts: readArtifacts(dir) }
   }
 
@@ -393,9 +400,10 @@ export class Tracker {
     // "a%2Fb" would land on "a/b", another artifact's place), so it is refused.
     if (path.includes('%')) throw new ConfigError(`artifact name ${JSON.stringify(path)} must not contain "%"`)
     const target = resolveInside(join(dir, 'artifacts'), path, 'artifact name')
+    this.makeFolders(runId, dir, dirname(target))
     writeFileAtomic(target, bytes)
     const record: Artifact = { path, sha256: sha256(bytes), size: bytes.length, timestamp: Date.now() }
-    appendRecords(join(dir, 'artifacts.jsonl'), [record])
+    this.appendRun(runId, dir, 'artifacts.jsonl', [record])
     return record
   }
 
@@ -457,13 +465,19 @@ export class Tracker {
   /**
    * @internal Append the lifecycle tags `change` returns for the run's current tags (it throws to refuse),
    * under the run's lock: fsynced to tags.jsonl (one append, whole or absent after a crash), then indexed.
+   * `change` returns undefined when the tags already show the change (one interrupted between its append and
+   * its index line, or another process's): the run's tags are indexed again, which completes it.
    */
-  changeLifecycle(runId: string, change: (tags: Record<string, string>) => Record<string, string>): void {
+  changeLifecycle(runId: string, change: (tags: Record<string, string>) => Record<string, string> | undefined): void {
     const dir = this.runDir(runId)
-    withLockSync(join(dir, '.lock'), () => {
-      const tags = change(readMerged(join(dir, 'tags.jsonl')))
-      appendRecords(join(dir, 'tags.jsonl'), [tags], { durable: true })
-      this.appendIndex(this.experimentOf(runId), { r: runId, t: tags })
+    const experimentId = this.experimentOf(runId)
+    this.withRunLock(runId, dir, () => {
+      if (!existsSync(join(dir, 'run.json'))) throw this.gone(runId)
+      const current = readMerged(join(dir, 'tags.jsonl'))
+      const tags = change(current)
+      if (tags === undefined) return this.appendIndex(experimentId, { r: runId, t: current })
+      this.appendRun(runId, dir, 'tags.jsonl', [tags], true)
+      this.appendIndex(experimentId, { r: runId, t: tags })
     })
   }
 
@@ -476,7 +490,8 @@ export class Tracker {
     const dir = this.runDir(runId)
     const experimentId = this.experimentOf(runId)
     const trash = join(this.trashDir(experimentId, true)!, runId)
-    const moved = withLockSync(join(dir, '.lock'), () => {
+    const moved = this.withRunLock(runId, dir, () => {
+      if (!existsSync(join(dir, 'run.json'))) throw this.gone(runId)
       if (!stillWanted(readMerged(join(dir, 'tags.jsonl')))) return false
       rmSync(trash, { recursive: true, force: true })
       renameSync(dir, trash)
@@ -664,17 +679,62 @@ export class Tracker {
     const cached = this.runDirs.get(runId)
     if (cached !== undefined) return cached
     if (typeof runId !== 'string' || !/^[\w-]{1,64}$/.test(runId)) throw new NotFoundError(`unknown run ${JSON.stringify(runId)}`)
-    if (existsSync(this.root)) {
-      for (const entry of readdirSync(this.root, { withFileTypes: true })) {
-        if (!entry.isDirectory()) continue
-        const dir = join(this.root, entry.name, runId)
-        if (existsSync(join(dir, 'run.json'))) {
-          this.runDirs.set(runId, dir)
-          return dir
-        }
+    const dir = findRunFolders(this.root, [runId]).get(runId)
+    if (dir === undefined) throw new NotFoundError(`unknown run ${JSON.stringify(runId)}`)
+    this.runDirs.set(runId, dir)
+    return dir
+  }
+
+  /**
+   * A run whose folder (or run.json) is gone — gc removed it since this process cached where it was (a
+   * notebook kernel, the scheduler, the server live long): forgotten here, and the error its writers throw.
+   */
+  private gone(runId: string, cause?: unknown): NotFoundError {
+    this.runDirs.delete(runId)
+    this.remoteKept.delete(runId)
+    return new NotFoundError(`run ${runId} was removed (mtflow runs gc)`, cause === undefined ? {} : { cause })
+  }
+
+  /**
+   * Append to one of a run's files, never creating the run's folder: a folder gone (ENOENT on the open, no
+   * extra stat per append) or a new file beside no run.json is the run's NotFoundError, and the caller
+   * appends no index line for it. (The plain appendRecords would recreate the folder and report success.)
+   */
+  private appendRun(runId: string, dir: string, name: string, records: readonly unknown[], durable = false): void {
+    try {
+      appendRecords(join(dir, name), records, { durable, within: 'run.json' })
+    } catch (error) {
+      if (error instanceof NotFoundError) throw this.gone(runId, error)
+      throw error
+    }
+  }
+
+  /** The run's lock for one write; the lock's folder gone (gc moved it to the trash meanwhile) is the run's NotFoundError. */
+  private withRunLock<T>(runId: string, dir: string, work: () => T): T {
+    try {
+      return withLockSync(join(dir, '.lock'), work)
+    } catch (error) {
+      if (error instanceof NotFoundError && !existsSync(join(dir, 'run.json'))) throw this.gone(runId, error)
+      throw error
+    }
+  }
+
+  /** `folder` and the folders between it and the run's folder, which must exist (never recreated after gc). */
+  private makeFolders(runId: string, dir: string, folder: string): void {
+    if (!existsSync(join(dir, 'run.json'))) throw this.gone(runId)
+    let at = dir
+    for (const part of relative(dir, folder).split(sep)) {
+      if (part === '') continue
+      at = join(at, part)
+      try {
+        mkdirSync(at)
+      } catch (error) {
+        const code = (error as { code?: string }).code
+        if (code === 'EEXIST') continue
+        if (code === 'ENOENT') throw this.gone(runId, error)
+        throw error
       }
     }
-    throw new NotFoundError(`unknown run ${JSON.stringify(runId)}`)
   }
 
   private experimentOf(runId: string): string {
@@ -685,12 +745,12 @@ export class Tracker {
   private updateInfo(runId: string, change: (info: RunInfo) => boolean, extraTags?: Record<string, string>): RunInfo | undefined {
     const dir = this.runDir(runId)
     const file = join(dir, 'run.json')
-    return withLockSync(join(dir, '.lock'), () => {
+    return this.withRunLock(runId, dir, () => {
       const info = readInfo(dir)
-      if (info === undefined) throw new NotFoundError(`run ${runId} has no readable run.json`)
+      if (info === undefined) throw this.gone(runId)
       if (!change(info)) return undefined
       writeFileAtomic(file, `${JSON.stringify(info, null, 2)}\n`)
-      if (extraTags !== undefined) appendRecords(join(dir, 'tags.jsonl'), [extraTags])
+      if (extraTags !== undefined) this.appendRun(runId, dir, 'tags.jsonl', [extraTags])
       this.appendIndex(info.experimentId, { r: runId, i: info, ...(extraTags === undefined ? {} : { t: extraTags }) })
       return info
     })

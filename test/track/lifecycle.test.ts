@@ -376,4 +376,27 @@ describe('through a tracking server', () => {
     expect(remote.gc().removed.map((r) => r.runId)).toEqual([a.id])
     expect(existsSync(join(serverHome, 'runs', 'lc', a.id))).toBe(false)
   }, 60_000)
+
+  it('a batch for a run gc removed is a 404 naming the run (the server had its folder cached), and nothing is recreated', () => {
+    const remote = new RemoteTracker(workspace(), { url, token })
+    const run = remote.startRun({ experiment: 'lc', name: 'short-lived' })
+    run.logMetric('m', 1)
+    run.end() // the server has written to the run, so its tracker holds the folder's path
+    remote.deleteRun(run.id)
+    // gc by another process (mtflow runs gc): the server's tracker still has the folder's path.
+    expect(new Tracker(serverHome).gc().removed.map((r) => r.runId)).toEqual([run.id])
+    remote.logMetric(run.id, 'm', 2)
+    const error = (() => {
+      try {
+        remote.flush(run.id)
+      } catch (e) {
+        return e
+      }
+    })()
+    expect(error).toBeInstanceOf(NotFoundError) // the client's reading of a 404
+    expect((error as Error).message).toContain(`run ${run.id} was removed (mtflow runs gc)`)
+    remote.logMetric(run.id, 'm', 3)
+    expect(() => remote.flush(run.id)).toThrow(`unknown run "${run.id}"`)
+    expect(existsSync(join(serverHome, 'runs', 'lc', run.id))).toBe(false)
+  }, 60_000)
 })
