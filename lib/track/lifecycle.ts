@@ -9,11 +9,11 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError, NotFoundError, preview } from '../core/index.js'
 import { Registry } from './registry.js'
+import { LIFECYCLE_TAG, tagsInFolder } from './run-folder.js'
 import type { Tracker } from './store.js'
 import type { RunSummary } from './types.js'
 
-/** The tag holding a run's lifecycle stage: "deleted", or "active" (also when absent). */
-export const LIFECYCLE_TAG = 'mtflow.lifecycle'
+export { LIFECYCLE_TAG }
 /** When the run was last deleted (epoch ms, as text). */
 export const DELETED_TIME_TAG = 'mtflow.deletedTime'
 export const DELETE_REASON_TAG = 'mtflow.deleteReason'
@@ -94,7 +94,9 @@ export function deleteRuns(tracker: Tracker, runIds: readonly string[], options:
   const force = checkFlag(options.force, 'force')
   const runs = ids.map((id) => tracker.getRun(id))
   for (const run of runs) {
-    if (lifecycleOf(run) === 'deleted') throw new ConfigError(`run ${run.info.runId} is already deleted (${deletedWhen(run)}); mtflow runs restore ${run.info.runId} brings it back`)
+    // The index and the run's own tags both say deleted: done. (Tags saying so alone is a delete interrupted
+    // before its index line — or a restore interrupted the other way round — which this one completes.)
+    if (lifecycleOf(run) === 'deleted' && fileLifecycle(tracker, run) === 'deleted') throw new ConfigError(`run ${run.info.runId} is already deleted (${deletedWhen(run)}); mtflow runs restore ${run.info.runId} brings it back`)
   }
   // Each root, then its active descendants (deleted with it); a run named twice (also a descendant) once.
   const targets: { run: RunSummary; with?: string }[] = []
@@ -120,7 +122,8 @@ export function deleteRuns(tracker: Tracker, runIds: readonly string[], options:
   for (const { run, with: parent } of [...targets].reverse()) {
     const id = run.info.runId
     tracker.changeLifecycle(id, (tags) => {
-      if (tags[LIFECYCLE_TAG] === 'deleted') throw new ConfigError(`run ${id} was deleted meanwhile by another process`)
+      // Deleted already (a delete interrupted before its index line, or another process's): indexing completes it.
+      if (tags[LIFECYCLE_TAG] === 'deleted') return undefined
       return { [LIFECYCLE_TAG]: 'deleted', [DELETED_TIME_TAG]: String(now), [DELETE_REASON_TAG]: reason, [DELETED_WITH_TAG]: parent ?? '' }
     })
   }
@@ -131,7 +134,7 @@ export function deleteRuns(tracker: Tracker, runIds: readonly string[], options:
 export function restoreRuns(tracker: Tracker, runIds: readonly string[]): LifecycleChange[] {
   const ids = checkRunIds(runIds)
   const runs = ids.map((id) => tracker.getRun(id))
-  for (const run of runs) if (lifecycleOf(run) !== 'deleted') throw new ConfigError(`run ${run.info.runId} is not deleted; nothing to restore`)
+  for (const run of runs) if (lifecycleOf(run) !== 'deleted' && fileLifecycle(tracker, run) !== 'deleted') throw new ConfigError(`run ${run.info.runId} is not deleted; nothing to restore`)
   const targets: { run: RunSummary; with?: string }[] = []
   const seen = new Set<string>()
   for (const run of runs) if (!seen.has(run.info.runId)) (seen.add(run.info.runId), targets.push({ run }))
@@ -147,7 +150,7 @@ export function restoreRuns(tracker: Tracker, runIds: readonly string[]): Lifecy
   for (const { run } of [...targets].reverse()) {
     const id = run.info.runId
     tracker.changeLifecycle(id, (tags) => {
-      if (tags[LIFECYCLE_TAG] !== 'deleted') throw new ConfigError(`run ${id} was restored meanwhile by another process`)
+      if (tags[LIFECYCLE_TAG] !== 'deleted') return undefined // restored already: indexing completes it
       return { [LIFECYCLE_TAG]: 'active', [RESTORED_TIME_TAG]: String(now) }
     })
   }
@@ -190,21 +193,40 @@ export function gcRuns(tracker: Tracker, options: GcOptions = {}): GcResult {
     candidates.push({ run, deletedTime: known ? deletedTime : 0, depth: depthOf(run, byId) })
   }
   let kept = candidates
+  const registry = new Registry(tracker.home)
+  let registryStamp = ''
+  let refs = new Map<string, string[]>()
+  const lineageRefs = new Map<string, string[]>()
   if (!force && candidates.length > 0) {
     const ids = candidates.map((c) => c.run.info.runId)
-    const refs = runReferences(tracker.home, ids)
+    registryStamp = registry.changeStamp()
+    refs = runReferences(tracker.home, ids)
     // An active run that read one of these (a pipeline step's lineage.runs) would lose its input.
     const wanted = new Set(ids)
     for (const s of all) {
       if (lifecycleOf(s) === 'deleted') continue
-      for (const r of s.info.lineage.runs ?? []) if (wanted.has(r)) (refs.get(r) ?? refs.set(r, []).get(r)!).push(`the lineage of active run ${s.info.runId}`)
+      for (const r of s.info.lineage.runs ?? []) if (wanted.has(r)) (lineageRefs.get(r) ?? lineageRefs.set(r, []).get(r)!).push(`the lineage of active run ${s.info.runId}`)
     }
     kept = candidates.filter((c) => {
-      const by = refs.get(c.run.info.runId)
+      const by = referencedBy(c.run.info.runId)
       if (by === undefined) return true
       skipped.push({ runId: c.run.info.runId, reason: `referenced by ${few(by)}; --force removes it anyway` })
       return false
     })
+  }
+  function referencedBy(id: string): string[] | undefined {
+    const by = [...(refs.get(id) ?? []), ...(lineageRefs.get(id) ?? [])]
+    return by.length === 0 ? undefined : by
+  }
+  // Re-read before each removal while the registry changed since (a version registered from a run during a
+  // long gc): the stamp is a few stats, the references are read again only when it moved.
+  function referencedNow(id: string): string[] | undefined {
+    const stamp = registry.changeStamp()
+    if (stamp !== registryStamp) {
+      registryStamp = stamp
+      refs = runReferences(tracker.home, kept.map((c) => c.run.info.runId))
+    }
+    return referencedBy(id)
   }
   // Children before their parents: a crash between the two leaves no child whose parent is gone. And a
   // parent stays while any run below it does (deleted after the cutoff, kept above, or not removable now):
@@ -222,16 +244,24 @@ export function gcRuns(tracker: Tracker, options: GcOptions = {}): GcResult {
     if (!dryRun) {
       const stamp = run.tags[DELETED_TIME_TAG]
       let moved: boolean
+      let why = 'restored or deleted again meanwhile'
       try {
-        // Re-checked under the run's lock: a restore (or a new deletion) since the index was read wins.
-        moved = tracker.removeRunFolder(id, (tags) => tags[LIFECYCLE_TAG] === 'deleted' && tags[DELETED_TIME_TAG] === stamp)
+        // Re-checked under the run's lock: a restore (or a new deletion) since the index was read wins, and so
+        // does a registry version that records the run since the references were read.
+        moved = tracker.removeRunFolder(id, (tags) => {
+          if (tags[LIFECYCLE_TAG] !== 'deleted' || tags[DELETED_TIME_TAG] !== stamp) return false
+          const by = force ? undefined : referencedNow(id)
+          if (by === undefined) return true
+          why = `referenced by ${few(by)}; --force removes it anyway`
+          return false
+        })
       } catch (error) {
         if (!(error instanceof NotFoundError)) throw error
         skipped.push({ runId: id, reason: 'its folder is gone (another gc?)' })
         continue
       }
       if (!moved) {
-        skipped.push({ runId: id, reason: 'restored or deleted again meanwhile' })
+        skipped.push({ runId: id, reason: why })
         continue
       }
     }
@@ -324,6 +354,11 @@ function below(runId: string, children: Map<string, RunSummary[]>): RunSummary[]
     }
   }
   return out
+}
+
+/** A run's lifecycle as its own tags.jsonl has it (the index may lag it after a crash between the two appends). */
+function fileLifecycle(tracker: Tracker, run: RunSummary): 'active' | 'deleted' {
+  return tagsInFolder(tracker.runDir(run.info.runId))[LIFECYCLE_TAG] === 'deleted' ? 'deleted' : 'active'
 }
 
 /** A run's descendants, from its experiment's index (children live in their parent's experiment). */

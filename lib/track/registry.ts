@@ -5,12 +5,13 @@
 // Layout: registry/<kind>/<name>/v<N>/{version.json, files…}, aliases.json, audit.jsonl. Version folders are
 // written whole under a temp name and renamed into place; numbers are taken under the entry's lock.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { ConfigError, CorruptFileError, DataError, NotFoundError, readFileInside, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
 import { appendRecords, readRecords } from './jsonl.js'
+import { findRunFolders, LIFECYCLE_TAG, tagsInFolder } from './run-folder.js'
 import type { Tracker } from './store.js'
 
 export type RegistryKind = 'strategies' | 'models' | 'notebooks' | 'dashboards' | 'deployments'
@@ -129,6 +130,7 @@ export class Registry {
         if (same !== undefined) {
           const extra = (options.runs ?? []).filter((r) => !same.runs.includes(r))
           if (extra.length > 0) {
+            this.refuseDeletedRuns(extra)
             same.runs.push(...extra)
             this.writeVersion(same)
             this.audit({ kind, name, version: same.version, action: 'link', to: extra.join(','), reason: options.reason })
@@ -136,6 +138,9 @@ export class Registry {
           return { version: same, created: false }
         }
       }
+      // Checked under the entry's lock, just before the version is written: gc re-reads the references just
+      // before it removes a run, so a version recording a run gc may remove is refused here or seen there.
+      this.refuseDeletedRuns([...(options.runs ?? []), ...(options.sourceRunId === undefined ? [] : [options.sourceRunId])])
       // Past every v<N> folder, not only the readable versions: a number is never reused.
       const number = Math.max(versions.reduce((m, v) => Math.max(m, v.version), 0), ...this.versionFolders(kind, name)) + 1
       const version: RegistryVersion = {
@@ -343,6 +348,7 @@ export class Registry {
       const v = this.resolve(kind, name, version)
       const extra = runIds.filter((r) => !v.runs.includes(r))
       if (extra.length === 0) return v
+      this.refuseDeletedRuns(extra)
       v.runs.push(...extra)
       this.writeVersion(v)
       this.audit({ kind, name, version, action: 'link', to: extra.join(','), reason })
@@ -406,6 +412,36 @@ export class Registry {
   }
 
   // ---- internals ---------------------------------------------------------------------------------
+
+  /**
+   * What changes when a version is registered or a version's runs change: each entry folder's mtime (a
+   * version renamed in, a writer's lock taken or released) and its audit log's size. A few stats per entry:
+   * gc compares it before each removal and reads the references again only when it moved.
+   */
+  changeStamp(): string {
+    let out = ''
+    for (const kind of REGISTRY_KINDS) {
+      const dir = join(this.root, kind)
+      let names: string[]
+      try {
+        names = readdirSync(dir).sort()
+      } catch {
+        continue // no entries of this kind
+      }
+      for (const name of names) {
+        const entry = join(dir, name)
+        out += `${kind}/${name}:${statSync(entry, { throwIfNoEntry: false })?.mtimeMs ?? '-'}:${statSync(join(entry, 'audit.jsonl'), { throwIfNoEntry: false })?.size ?? '-'};`
+      }
+    }
+    return out
+  }
+
+  /** A version never records a soft-deleted run (gc would remove it, leaving the version's lineage dangling). */
+  private refuseDeletedRuns(runIds: readonly string[]): void {
+    for (const [id, dir] of findRunFolders(join(this.home, 'runs'), new Set(runIds))) {
+      if (tagsInFolder(dir)[LIFECYCLE_TAG] === 'deleted') throw new ConfigError(`run ${id} is deleted; mtflow runs restore ${id} first`)
+    }
+  }
 
   private entryDir(kind: RegistryKind, name: string): string {
     return join(this.root, kind, name)

@@ -562,4 +562,9 @@ export class RemoteRegistry extends Registry {
   override auditLog(kind: RegistryKind, name: string): AuditEvent[] {
     return this.client.json('GET', `/api/registry/${seg(kind)}/${seg(name)}/audit`)
   }
+
+  /** gc's stamp is of the server's registry folder, which only the server stats. */
+  override changeStamp(): string {
+    throw new ConfigError(`the registry is on the tracking server ${this.url}: gc runs there`)
+  }
 }
