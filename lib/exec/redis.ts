@@ -1,7 +1,8 @@
 // Redis for the bullmq executor and `mtflow worker`: one URL (--redis, else MTFLOW_REDIS_URL), checked
 // within 5 s, and the names everything lives under.
 
-import { Redis, type RedisOptions } from 'ioredis'
+// ioredis (41 modules) loads when a connection is made, not with lib (lib/index.ts re-exports this file's names).
+import type { Redis, RedisOptions } from 'ioredis'
 import { ConfigError } from '../core/index.js'
 
 /** BullMQ's key prefix for mtflow's queues (keys `mtflow:jobs:…`, `mtflow:flows:…`). */
@@ -63,7 +64,8 @@ export function connectionOptions(url: string): RedisOptions {
 
 /** A connection that answered PING within `ms`; a one-line ConfigError naming the URL otherwise. */
 export async function connectRedis(url: string, ms = 5000): Promise<Redis> {
-  const client = new Redis({ ...connectionOptions(url), lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null })
+  const { Redis: RedisClient } = await import('ioredis')
+  const client = new RedisClient({ ...connectionOptions(url), lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null })
   let last = ''
   client.on('error', (error: Error) => {
     last = error.message
@@ -85,7 +87,7 @@ export async function connectRedis(url: string, ms = 5000): Promise<Redis> {
   }
   client.disconnect()
   // The lasting connection: reconnects on its own (a restarted Redis), commands wait meanwhile.
-  const lasting = new Redis(connectionOptions(url))
+  const lasting = new RedisClient(connectionOptions(url))
   lasting.on('error', () => undefined)
   return lasting
 }
