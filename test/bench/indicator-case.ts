@@ -10,16 +10,8 @@ import { INDICATORS } from '../../lib/indicators/index.js'
 const N = 1_000_000
 export const LOADER_CASES: Readonly<Record<string, Record<string, number>>> = { rsi: { period: 14 }, atr: { period: 14 }, adx: { period: 14 } }
 
-export interface CaseResult {
-  name: string
-  median: number
-  checksum: number
-}
-
-/** Times INDICATORS[name].compute over the walk `runs` times (after 2 warm-up runs). */
-export function timeCase(name: string, runs: number): CaseResult {
-  const params = LOADER_CASES[name]
-  if (params === undefined) throw new Error(`indicator case ${JSON.stringify(name)} is not one of ${Object.keys(LOADER_CASES).join(', ')}`)
+/** The indicator rows' 1,000,000-bar walk (seeded: the same bars in every process and loader). */
+export function walk(): { high: Float64Array; low: Float64Array; close: Float64Array } {
   const rng = seededRandom(3)
   const high = new Float64Array(N)
   const low = new Float64Array(N)
@@ -32,6 +24,20 @@ export function timeCase(name: string, runs: number): CaseResult {
     low[i] = Math.min(o, p) * (1 - 0.0005 * Math.abs(rng.normal()))
     close[i] = p
   }
+  return { high, low, close }
+}
+
+export interface CaseResult {
+  name: string
+  median: number
+  checksum: number
+}
+
+/** Times INDICATORS[name].compute over the walk `runs` times (after 2 warm-up runs). */
+export function timeCase(name: string, runs: number): CaseResult {
+  const params = LOADER_CASES[name]
+  if (params === undefined) throw new Error(`indicator case ${JSON.stringify(name)} is not one of ${Object.keys(LOADER_CASES).join(', ')}`)
+  const { high, low, close } = walk()
   const bars = { open: close, high, low, close, volume: new Float64Array(N).fill(1) }
   const indicator = INDICATORS[name]!
   let checksum = 0

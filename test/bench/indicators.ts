@@ -6,27 +6,11 @@
 import { IndicatorsSync } from '@ixjb94/indicators'
 import * as ti from 'technicalindicators'
 import * as tsig from 'trading-signals'
-import { seededRandom } from '../../lib/core/index.js'
 import { collect, median, time, type BenchRow } from './timing.js'
 import { createStream, INDICATORS } from '../../lib/indicators/index.js'
+import { walk } from './indicator-case.js'
 
 const N = 1_000_000
-
-function walk(): { high: Float64Array; low: Float64Array; close: Float64Array } {
-  const rng = seededRandom(3)
-  const high = new Float64Array(N)
-  const low = new Float64Array(N)
-  const close = new Float64Array(N)
-  let p = 100
-  for (let i = 0; i < N; i++) {
-    const o = p
-    p *= Math.exp(0.001 * rng.normal())
-    high[i] = Math.max(o, p) * (1 + 0.0005 * Math.abs(rng.normal()))
-    low[i] = Math.min(o, p) * (1 - 0.0005 * Math.abs(rng.normal()))
-    close[i] = p
-  }
-  return { high, low, close }
-}
 
 // ---- hand-written single-pass loops, the same formulas as the library's ----
 
