@@ -14,32 +14,32 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-/** The slowest files, slowest first: seconds each, one worker, on this shared machine under load (2026-12-06). */
+/** The slowest files, slowest first: seconds each (setup included), one worker, this shared machine, 2026-12-06 14:31. */
 const SLOW_FIRST = [
-  'test/backtest/notebook.test.ts', // 91 s
-  'test/ml/notebook.test.ts', // 82 s
-  'test/cli/deploy.test.ts', // 79 s
-  'test/cli/lifecycle.test.ts', // 77 s
-  'test/features/notebook.test.ts', // 70 s
-  'test/kernel/runner.test.ts', // 65 s
-  'test/exec/bullmq.test.ts', // 59 s
-  'test/scheduler/cli.test.ts', // 55 s
-  'test/cli/strategy-new.test.ts', // 38 s
-  'test/cli/notebook-params.test.ts', // 38 s
-  'test/cli/kernel.test.ts', // 35 s
-  'test/cli/pipeline-pairs.test.ts', // 34 s
-  'test/cli/notebook.test.ts', // 32 s
-  'test/cli/notebook-scratch.test.ts', // 30 s
-  'test/cli/portfolio.test.ts', // 29 s
-  'test/pipeline/notebook.test.ts', // 23 s
-  'test/kernel/tslab-compat.test.ts', // 23 s
-  'test/live/orders-submit.test.ts', // 21 s
-  'test/monitor/notebook.test.ts', // 20 s
-  'test/strategy/bundle.test.ts', // 20 s
-  'test/security/model-packages.test.ts', // 18 s
-  'test/cli/pipeline.test.ts', // 18 s
-  'test/live/notebook.test.ts', // 18 s
-  'test/cli/report.test.ts', // 17 s
+  'test/cli/lifecycle.test.ts', // 88 s
+  'test/kernel/runner.test.ts', // 64 s
+  'test/exec/bullmq.test.ts', // 61 s
+  'test/cli/deploy.test.ts', // 60 s
+  'test/scheduler/cli.test.ts', // 36 s
+  'test/cli/notebook-scratch.test.ts', // 32 s
+  'test/features/notebook.test.ts', // 28 s
+  'test/cli/kernel.test.ts', // 26 s
+  'test/kernel/tslab-compat.test.ts', // 25 s
+  'test/live/orders-submit.test.ts', // 24 s
+  'test/cli/notebook.test.ts', // 21 s
+  'test/cli/pipeline-pairs.test.ts', // 20 s
+  'test/security/model-packages.test.ts', // 17 s
+  'test/cli/portfolio.test.ts', // 16 s
+  'test/monitor/notebook.test.ts', // 16 s
+  'test/cli/track.test.ts', // 14 s
+  'test/cli/pipeline.test.ts', // 13 s
+  'test/cli/runs-lifecycle.test.ts', // 12 s
+  'test/cli/strategy-new.test.ts', // 12 s
+  'test/recovery/lake-generations.test.ts', // 12 s
+  'test/recovery/doctor.test.ts', // 12 s
+  'test/cli/notebook-params.test.ts', // 12 s
+  'test/strategy/bundle.test.ts', // 12 s
+  'test/pipeline/notebook.test.ts', // 11 s
 ]
 
 class SlowFirst extends BaseSequencer {
