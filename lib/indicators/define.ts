@@ -79,10 +79,19 @@ export function define(spec: IndicatorSpec): Indicator {
     }
     return out
   }
+  let primed = false
   const compute = (inputs: Partial<Record<SeriesName, Float64Array>>, params?: Partial<Params>): Record<string, Float64Array> => {
     const p = resolve(params)
     const n = checkInputs(spec, inputs)
     const arrays = inputs as Record<SeriesName, Float64Array>
+    if (spec.batch !== undefined && !primed && n > PRIME_ABOVE) {
+      // Before a kernel's first long loop, a few short runs over the series' first bars: V8 then optimizes
+      // the kernel at its entry with feedback for every path (prologue, warm-up, gaps). Run first on a long
+      // series it is optimized on the stack (OSR) with the prologue's feedback missing, deoptimizes, and
+      // can stay on the OSR code for the life of the process, boxing doubles (adx ~2.3x, rsi ~3x slower).
+      primed = true
+      for (let k = 0; k < 3; k++) spec.batch(arrays, p, PRIME_BARS)
+    }
     const columns = spec.batch !== undefined ? spec.batch(arrays, p, n) : runMachine(spec.machine(p), spec, arrays, n)
     const result: Record<string, Float64Array> = {}
     spec.outputs.forEach((name, k) => (result[name] = columns[k]!))
@@ -92,6 +101,9 @@ export function define(spec: IndicatorSpec): Indicator {
 }
 
 const EMPTY = new Float64Array(0)
+/** Series longer than this prime the batch kernel first (define's compute); PRIME_BARS bars per priming run. */
+const PRIME_ABOVE = 20_000
+const PRIME_BARS = 1024
 
 /**
  * k output columns of one length, carved from one zeroed block. The memory of a fresh block costs a

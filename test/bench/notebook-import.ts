@@ -51,7 +51,7 @@ async function firstImport(env: NodeJS.ProcessEnv): Promise<Measured> {
  * Wait until no build is under way (no lock), then say whether one finished (a manifest). A build whose
  * lib files change under it (others edit lib as this runs) writes nothing: the next kernel starts another.
  */
-async function buildEnded(cacheDir: string, timeoutMs: number): Promise<{ ended: boolean; built: boolean }> {
+export async function buildEnded(cacheDir: string, timeoutMs: number): Promise<{ ended: boolean; built: boolean }> {
   const dir = join(cacheDir, 'lib-declarations')
   const deadline = Date.now() + timeoutMs
   let quiet = 0
