@@ -500,7 +500,17 @@ describe('bullmq executor with mtflow worker processes', () => {
     await jobsQueue.add('hostile', { nothing: true }, { jobId: `hostile-empty-${salt}` })
     await jobsQueue.add('hostile', { ctx: `hostile-path-${salt}`, item: '{not json', flow: 'none' }, { jobId: `hostile-item-${salt}` })
     const expected = cases.length + 2
-    await waitFor(() => reasons.size >= expected, 60_000, 50)
+    // The failure events, and each job's own state as read back from the queue (an event can be missed
+    // by a listener under load; the job's failedReason cannot): the same reasons either way.
+    const ids = [...cases.map(([name]) => `hostile-${name}-${salt}`), `hostile-empty-${salt}`, `hostile-item-${salt}`]
+    for (let deadline = Date.now() + 60_000; reasons.size < expected && Date.now() < deadline; ) {
+      for (const id of ids) {
+        if (reasons.has(id)) continue
+        const job = await jobsQueue.getJob(id)
+        if (job !== undefined && (await job.isFailed())) reasons.set(id, job.failedReason)
+      }
+      if (reasons.size < expected) await new Promise((r) => setTimeout(r, 100))
+    }
     await events.close()
     expect(reasons.size).toBe(expected)
     for (const [name, , pattern] of cases) {
