@@ -61,6 +61,10 @@ describe('/api/track', () => {
       expect((await call('POST', `/runs/${runId}/end`, { status: 'KILLED' }, headers)).status).toBe(401)
       expect((await call('PUT', `/runs/${runId}/artifact?name=a.txt`, new Uint8Array([1, 2]), headers)).status).toBe(401)
       expect((await call('POST', `/runs/${runId}/children`, { children: [{}] }, headers)).status).toBe(401)
+      // The lifecycle routes delete, restore and remove runs for good: the same guard.
+      expect((await call('POST', '/runs/delete', { runIds: [runId], force: true }, headers)).status).toBe(401)
+      expect((await call('POST', '/runs/restore', { runIds: [runId] }, headers)).status).toBe(401)
+      expect((await call('POST', '/gc', { force: true }, headers)).status).toBe(401)
     }
     const tracker = new Tracker(home)
     expect(tracker.listExperiments().map((e) => e.name)).toEqual(['api-track'])
@@ -69,6 +73,7 @@ describe('/api/track', () => {
     expect(run.metrics).toEqual({})
     expect(run.artifacts).toEqual([])
     expect(run.info.status).toBe('RUNNING')
+    expect(run.tags['mtflow.lifecycle']).toBeUndefined()
     expect(tracker.childRuns(runId)).toEqual([])
   })
 
