@@ -1,0 +1,173 @@
+// The registry's pages: kinds, entries with their versions and audit log, strategy sources, deployment
+// configs, executed notebooks and published dashboards; and the deployments and monitoring dashboards.
+
+import type { Context, Hono } from 'hono'
+import { page, pageHtml, refreshing, sendPage, PAGE_CSP, type PageContext } from './layout.js'
+import { ConfigError, preview } from '../core/index.js'
+import { esc, fmtBytes, fmtTime, link, raw, seg, table, type Cell } from '../report/index.js'
+import { DEPLOYMENT_FILE, REGISTRY_KINDS, singular, type Registry, type RegistryKind, type RegistryVersion } from '../track/index.js'
+import { renderNotebookHtml } from './notebook-html.js'
+import { deploymentSnapshot, portfolioSnapshot } from '../report/portfolio-dashboard.js'
+import { deploymentDashboardHtml, portfolioDashboardHtml } from '../report/portfolio-dashboard-html.js'
+import { monitoringHtml, monitoringView } from './monitoring.js'
+import { type RegistryListing } from './listings.js'
+
+export function registryPageRoutes(app: Hono, ctx: PageContext): void {
+  const { tracker, registry, listings, listingCache } = ctx
+  // Registry pages from the cached registry listing, and kept as bytes until the registry changes.
+  const registryPage = (c: Context, key: string, render: (reg: RegistryListing) => string) => {
+    const reg = listings.registryListing()
+    const hit = listingCache.get(key, () => reg.stamp)
+    if (hit !== undefined) return sendPage(c, hit)
+    return sendPage(c, listingCache.set(key, reg.stamp, render(reg)))
+  }
+  app.get('/registry', (c) =>
+    registryPage(c, 'registry', (reg) => pageHtml('Registry', ['<h1>Registry</h1>', ...REGISTRY_KINDS.map((kind) => `<h2>${link(`/registry/${kind}`, kind[0]!.toUpperCase() + kind.slice(1)).html}</h2>${entriesTable(reg, kind)}`)].join('\n'), '/registry')),
+  )
+  app.get('/registry/:kind', (c) => {
+    const kind = kindOf(c.req.param('kind'))
+    return registryPage(c, `registry:${kind}`, (reg) => pageHtml(`Registry: ${kind}`, `<h1>${esc(kind[0]!.toUpperCase() + kind.slice(1))}</h1>${entriesTable(reg, kind)}`, '/registry'))
+  })
+  app.get('/registry/:kind/:name', (c) => {
+    const kind = kindOf(c.req.param('kind'))
+    const name = c.req.param('name')
+    return registryPage(c, `registry:${kind}/${name}`, (reg) => entryPageHtml(registry, reg, kind, name))
+  })
+  const entryPageHtml = (registry: Registry, reg: RegistryListing, kind: RegistryKind, name: string): string => {
+    // The listing's entry when it has one (a name it lacks is asked of the registry: a clear 404 or 400).
+    const entry = reg.byKind.get(kind)!.find((e) => e.name === name) ?? registry.entry(kind, name)
+    const aliasesOf = (v: RegistryVersion) => Object.entries(entry.aliases).filter(([, n]) => n === v.version).map(([a]) => a).join(', ')
+    const view = (v: RegistryVersion): Cell => {
+      if (kind === 'notebooks') return link(`/notebooks/${seg(entry.name)}/v/${v.version}`, 'view')
+      if (kind === 'dashboards') return link(`/dashboards/${seg(entry.name)}/v/${v.version}`, 'view')
+      if (kind === 'strategies') return link(`/registry/strategies/${seg(entry.name)}/v/${v.version}`, 'source')
+      if (kind === 'deployments') return link(`/registry/deployments/${seg(entry.name)}/v/${v.version}`, 'config')
+      return link(`/api/registry/${kind}/${seg(entry.name)}/versions/${v.version}`, 'JSON')
+    }
+    const rows = entry.versions.map((v): Cell[] => [
+      `v${v.version}`,
+      fmtTime(v.createdAt),
+      v.status,
+      ...(kind === 'models' ? [v.stage ?? 'None'] : []),
+      aliasesOf(v),
+      v.sha256.slice(0, 12),
+      v.files.map((f) => `${f.name} (${fmtBytes(f.size)})`).join(', '),
+      ...(kind === 'strategies' ? [v.parity === undefined ? 'not checked' : v.parity.agree ? 'agree' : 'DISAGREE'] : []),
+      raw(v.runs.slice(0, 8).map((id) => link(`/runs/${seg(id)}`, id.slice(0, 8)).html).join(' ') + (v.runs.length > 8 ? ` … ${v.runs.length} in all` : '')),
+      view(v),
+    ])
+    const header = ['version', 'created', 'status', ...(kind === 'models' ? ['stage'] : []), 'aliases', 'sha256', 'files', ...(kind === 'strategies' ? ['parity'] : []), 'runs', '']
+    const audit = registry.auditLog(kind, entry.name).slice(-50).reverse()
+    const body = [
+      `<h1>${esc(singular(kind))}: ${esc(entry.name)}</h1>`,
+      table(header, rows),
+      '<h2>Audit log</h2>',
+      table(
+        ['time', 'user', 'action', 'version', 'from', 'to', 'reason'],
+        audit.map((e) => [fmtTime(e.time), e.user, e.action + (e.alias === undefined ? '' : ` ${e.alias}`), e.version ?? '', e.from ?? '', e.to ?? '', e.reason ?? '']),
+      ),
+    ].join('\n')
+    return pageHtml(`${singular(kind)} ${entry.name}`, body, '/registry')
+  }
+  app.get('/registry/strategies/:name/v/:ref', (c) => {
+    const v = registry.resolve('strategies', c.req.param('name'), c.req.param('ref'))
+    const file = v.files.find((f) => /^source\./.test(f.name)) ?? v.files[0]!
+    const source = registry.readFile('strategies', `${v.name}@${v.version}`, file.name).toString('utf8')
+    const body = `<h1>strategy ${link(`/registry/strategies/${seg(v.name)}`, v.name).html} v${v.version}</h1>
+<p class="muted">${esc(file.name)} · sha256 ${esc(v.sha256)} · default params ${esc(JSON.stringify(v.params ?? {}))}</p><pre><code>${esc(source)}</code></pre>`
+    return page(c, `${v.name}@${v.version}`, body, '/registry')
+  })
+  // A deployment version: its production config, linked to the strategy version it pins.
+  app.get('/registry/deployments/:name/v/:ref', (c) => {
+    const v = registry.resolve('deployments', c.req.param('name'), c.req.param('ref'))
+    const text = registry.readFile('deployments', `${v.name}@${v.version}`, DEPLOYMENT_FILE).toString('utf8')
+    let pinned = ''
+    try {
+      const s = (JSON.parse(text) as { strategy?: { name?: unknown; version?: unknown } }).strategy
+      if (typeof s?.name === 'string' && Number.isSafeInteger(s.version)) pinned = ` · strategy ${link(`/registry/strategies/${seg(s.name)}/v/${String(s.version)}`, `${s.name}@${String(s.version)}`).html}`
+    } catch {
+      pinned = ' · not valid JSON'
+    }
+    const body = `<h1>deployment ${link(`/registry/deployments/${seg(v.name)}`, v.name).html} v${v.version}</h1>
+<p class="muted">${esc(DEPLOYMENT_FILE)} · sha256 ${esc(v.sha256)}${pinned}</p><pre><code>${esc(text)}</code></pre>`
+    return page(c, `${v.name}@${v.version}`, body, '/registry')
+  })
+  const notebookPage = (c: Context, name: string, ref: string) => {
+    const v = registry.resolve('notebooks', name, ref)
+    const file = v.files.find((f) => f.name.endsWith('.ipynb'))
+    if (file === undefined) throw new ConfigError(`notebook ${v.name}@${v.version} holds no .ipynb file`)
+    const notebook = parseNotebook(registry.readFile('notebooks', `${v.name}@${v.version}`, file.name).toString('utf8'), `notebook ${v.name}@${v.version}`)
+    const runs = v.runs.map((id) => link(`/runs/${seg(id)}`, id.slice(0, 8)).html).join(' ')
+    const body = `<h1>notebook ${link(`/registry/notebooks/${seg(v.name)}`, v.name).html} v${v.version}</h1>
+<p class="muted">executed ${esc(fmtTime(v.createdAt))} UTC${v.source === undefined ? '' : ` from ${esc(v.source)}`}${runs === '' ? '' : ` · runs: ${runs}`}</p>${renderNotebookHtml(notebook)}`
+    return page(c, `${v.name}@${v.version}`, body, '/registry')
+  }
+  app.get('/notebooks/:name', (c) => notebookPage(c, c.req.param('name'), 'latest'))
+  app.get('/notebooks/:name/v/:ref', (c) => notebookPage(c, c.req.param('name'), c.req.param('ref')))
+  app.get('/dashboards', (c) => registryPage(c, 'dashboards', (reg) => pageHtml('Dashboards', `<h1>Dashboards</h1>${entriesTable(reg, 'dashboards')}<p class="muted">Publish with mtflow dashboard publish NAME (run-comparison, strategy, data-coverage).</p>`, '/dashboards')))
+  const dashboardPage = (c: Context, name: string, ref: string) => {
+    const v = registry.resolve('dashboards', name, ref)
+    const html = registry.readFile('dashboards', `${v.name}@${v.version}`, 'index.html').toString('utf8')
+    c.header('content-security-policy', PAGE_CSP)
+    c.header('x-mtflow-version', `${v.name}@${v.version}`)
+    return c.html(html)
+  }
+  app.get('/dashboards/:name', (c) => dashboardPage(c, c.req.param('name'), 'latest'))
+  app.get('/dashboards/:name/v/:ref', (c) => dashboardPage(c, c.req.param('name'), c.req.param('ref')))
+  // The portfolio monitoring dashboard: all deployments combined, and each one (its name must be one of the
+  // workspace's deployment folders: anything else is a 404). Refreshed every 5 s while a shown one runs.
+  app.get('/deployments', async (c) => {
+    const snapshot = await portfolioSnapshot(tracker.home)
+    return sendPage(c, refreshing(pageHtml('Deployments', portfolioDashboardHtml(snapshot), '/deployments'), snapshot.active))
+  })
+  app.get('/deployments/:name', async (c) => {
+    const snapshot = await deploymentSnapshot(tracker.home, c.req.param('name'))
+    return sendPage(c, refreshing(pageHtml(`Deployment ${snapshot.name}`, deploymentDashboardHtml(snapshot), '/deployments'), snapshot.active))
+  })
+  // Monitors, their values and drift over time, triggers, scheduled jobs and alerts (lib/server/monitoring.ts).
+  app.get('/monitoring', (c) => sendPage(c, pageHtml('Monitoring', monitoringHtml(monitoringView(tracker.home)), '/monitoring')))
+}
+
+export function entriesTable(reg: RegistryListing, kind: RegistryKind): string {
+  const entries = reg.byKind.get(kind)!
+  if (entries.length === 0) return `<p class="muted">No ${esc(kind)} registered.</p>`
+  return table(
+    ['name', 'versions', 'latest', 'aliases', 'latest created', ''],
+    entries.map((e) => {
+      const last = e.versions[e.versions.length - 1]!
+      const open = kind === 'notebooks' ? link(`/notebooks/${seg(e.name)}`, 'open latest') : kind === 'dashboards' ? link(`/dashboards/${seg(e.name)}`, 'open latest') : ''
+      return [
+        link(`/registry/${kind}/${seg(e.name)}`, e.name),
+        e.versions.length,
+        `v${last.version}`,
+        Object.entries(e.aliases)
+          .map(([a, n]) => `${a} → v${n}`)
+          .join(', '),
+        fmtTime(last.createdAt),
+        open,
+      ]
+    }),
+  )
+}
+
+export function publishedList(reg: RegistryListing): string {
+  const items = [
+    ...reg.byKind.get('dashboards')!.map((e) => `<li>dashboard ${link(`/dashboards/${seg(e.name)}`, e.name).html} (${e.versions.length} version(s))</li>`),
+    ...reg.byKind.get('notebooks')!.map((e) => `<li>notebook ${link(`/notebooks/${seg(e.name)}`, e.name).html} (${e.versions.length} version(s))</li>`),
+  ]
+  return items.length === 0 ? '<p class="muted">Nothing published yet.</p>' : `<ul>${items.join('')}</ul>`
+}
+
+function kindOf(value: string): RegistryKind {
+  if (!(REGISTRY_KINDS as readonly string[]).includes(value)) throw new ConfigError(`registry kind must be one of ${REGISTRY_KINDS.join(', ')} (received ${preview(value)})`)
+  return value as RegistryKind
+}
+
+export function parseNotebook(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw new ConfigError(`${what} is not valid JSON`, { cause: error })
+  }
+}
+
