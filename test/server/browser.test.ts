@@ -2,27 +2,14 @@
 // overlaid equity chart as laid out and painted, and a notebook full of XSS payloads that must stay inert
 // under the page CSP. Skipped when no Chromium is installed (.ci/run installs Debian's `chromium`).
 
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { delimiter, join } from 'node:path'
+import { join } from 'node:path'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loginUrl, startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { Registry, Tracker } from '../../lib/track/index.js'
-
-/** A Chromium binary: $CHROMIUM_PATH, else the usual names on $PATH (Debian's is `chromium`). */
-function findChromium(): string | undefined {
-  const fromEnv = process.env.CHROMIUM_PATH
-  if (fromEnv !== undefined && fromEnv !== '' && existsSync(fromEnv)) return fromEnv
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/local/bin', '/snap/bin'].filter((d) => d !== '')
-  for (const name of ['chromium', 'chromium-browser', 'google-chrome-stable', 'google-chrome']) {
-    for (const dir of dirs) {
-      const file = join(dir, name)
-      if (existsSync(file)) return file
-    }
-  }
-  return undefined
-}
+import { findChromium } from './chromium.js'
 
 const executablePath = findChromium()
 const DAY = 86_400_000
