@@ -1,0 +1,98 @@
+// The unit of each metric a run logs, and the one way pages show a metric's value with it: fractions as
+// percentages ("12.34 %"), ratios with two decimals, counts grouped ("1,234"), money with cents
+// ("10,980.00"), durations readable ("2 d 3 h"). A metric we do not know is a plain number (fmtNumber).
+
+import { fmtNumber } from './html.js'
+
+export type MetricUnit = 'percent' | 'ratio' | 'count' | 'money' | 'duration' | 'bars' | 'number'
+
+/** Fractions shown as percentages (0.1234 → "12.34 %"). */
+const PERCENT = new Set([
+  'totalReturn',
+  'cagr',
+  'maxDrawdown',
+  'drawdown',
+  'volatility',
+  'winRate',
+  'avgExposure',
+  'exposure',
+  'monthsProfitable',
+  'weeksProfitable',
+  'returnPct',
+  'avgReturn',
+  'probabilisticSharpe',
+  'deflatedSharpe',
+  'bestDay',
+  'worstDay',
+  'bestMonth',
+  'worstMonth',
+])
+/** Dimensionless ratios (two decimals). */
+const RATIO = new Set(['sharpe', 'sortino', 'calmar', 'profitFactor', 'omega', 'payoffRatio', 'tailRatio', 'recoveryFactor', 'turnover', 'skew', 'kurtosis', 'beta'])
+/** Counts (whole numbers, grouped). */
+const COUNT = new Set(['trades', 'openTrades', 'wins', 'losses', 'orders', 'fills'])
+/** Amounts in the account's currency (two decimals, grouped). */
+const MONEY = new Set(['equity', 'endEquity', 'startEquity', 'fees', 'cash', 'pnl', 'expectancy', 'avgWin', 'avgLoss', 'grossProfit', 'grossLoss'])
+/** Lengths in bars of the run's timeframe. */
+const BARS = new Set(['maxDrawdownDuration', 'barsHeld'])
+
+/** A metric's unit by its key (the last dot-separated part: "test.sharpe" is a ratio); "number" when unknown. */
+export function metricUnit(key: string): MetricUnit {
+  const name = key.slice(key.lastIndexOf('.') + 1)
+  if (PERCENT.has(name)) return 'percent'
+  if (RATIO.has(name)) return 'ratio'
+  if (COUNT.has(name)) return 'count'
+  if (MONEY.has(name)) return 'money'
+  if (BARS.has(name)) return 'bars'
+  // Milliseconds by name: durationMs, holdMs, elapsed_ms.
+  if (/(Ms|_ms)$/.test(name)) return 'duration'
+  return 'number'
+}
+
+/** A value in a unit. NaN and ±∞ are spelled out ("NaN", "∞"); undefined/null is "". */
+export function fmtUnit(unit: MetricUnit, v: number | undefined | null): string {
+  if (v === undefined || v === null) return ''
+  if (!Number.isFinite(v)) return fmtNumber(v)
+  switch (unit) {
+    case 'percent':
+      return `${grouped(v * 100, 2)} %`
+    case 'ratio':
+      return grouped(v, 2)
+    case 'count':
+      return Number.isInteger(v) ? grouped(v, 0) : fmtNumber(v)
+    case 'money':
+      return grouped(v, 2)
+    case 'bars':
+      return `${grouped(v, Number.isInteger(v) ? 0 : 1)} bars`
+    case 'duration':
+      return fmtSpan(v)
+    default:
+      return fmtNumber(v)
+  }
+}
+
+/** A metric's value with its unit, by the metric's key. */
+export function fmtMetric(key: string, v: number | undefined | null): string {
+  return fmtUnit(metricUnit(key), v)
+}
+
+/** A number with `digits` decimals, thousands grouped ("-1,234.50"; -0 as "0.00"). */
+function grouped(v: number, digits: number): string {
+  const text = v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+  return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text
+}
+
+/** Milliseconds as people read a span: "850 ms", "12.5 s", "4 min 5 s", "3 h 20 min", "2 d 3 h". */
+export function fmtSpan(ms: number): string {
+  if (!Number.isFinite(ms)) return fmtNumber(ms)
+  const sign = ms < 0 ? '-' : ''
+  const a = Math.abs(ms)
+  if (a < 1000) return `${sign}${Math.round(a)} ms`
+  if (a < 60_000) return `${sign}${(a / 1000).toFixed(1)} s`
+  const minutes = Math.floor(a / 60_000)
+  if (minutes < 60) return `${sign}${minutes} min ${Math.floor((a % 60_000) / 1000)} s`
+  const hours = Math.floor(minutes / 60)
+  if (hours < 24) return `${sign}${hours} h ${minutes % 60} min`
+  const days = Math.floor(hours / 24)
+  return `${sign}${days.toLocaleString('en-US')} d ${hours % 24} h`
+}
