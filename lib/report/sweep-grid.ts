@@ -1,0 +1,308 @@
+// A sweep's child runs as a two-parameter grid of one metric (MLflow's contour view): the other parameters
+// sliced at a value or aggregated over, the best cell, and each cell's neighbourhood robustness (the
+// median of the surrounding cells) — a best cell far above its neighbours is an isolated peak, overfit.
+
+import { ConfigError } from '../core/index.js'
+
+/** How the runs that fall in one cell are combined. */
+export type SweepAggregate = 'mean' | 'median' | 'max' | 'min'
+export const SWEEP_AGGREGATES: readonly SweepAggregate[] = ['mean', 'median', 'max', 'min']
+
+/** Which way the metric is better: `max` higher, `min` lower. */
+export type SweepDirection = 'max' | 'min'
+
+/** One child run as the grid reads it: parameters as logged (strings), latest metric values. */
+export interface SweepChild {
+  runId: string
+  params: Readonly<Record<string, string>>
+  metrics: Readonly<Record<string, number>>
+}
+
+/** A parameter of the sweep: its distinct values in axis order (numerically when every value is a finite number, else by code unit). */
+export interface SweepParam {
+  name: string
+  values: string[]
+  numeric: boolean
+}
+
+/** "*" in `fixed`: aggregate over this parameter instead of slicing it. */
+export const ALL_VALUES = '*'
+
+export interface SweepGridOptions {
+  /** The heatmap's columns (default: the parameter with the most distinct values; ties by name). */
+  x?: string
+  /** The heatmap's rows (default: the parameter with the next most distinct values). */
+  y?: string
+  /** Default: `sharpe` when a child has it, else `objective` when a child has it, else the first metric by name. */
+  metric?: string
+  /** The sweep's ranking metric (its parent's `metric` parameter), the default's second choice. */
+  objective?: string
+  /** Default: `defaultDirection(metric)`. */
+  direction?: SweepDirection
+  /** How several runs of one cell combine (default mean). */
+  aggregate?: SweepAggregate
+  /**
+   * The other parameters: a value slices the runs to those with it, "*" aggregates over all its values.
+   * A parameter not named here is fixed at the best run's value (`others: 'slice'`, the default) or
+   * aggregated over (`others: 'aggregate'`).
+   */
+  fixed?: Readonly<Record<string, string>>
+  others?: 'slice' | 'aggregate'
+  /** The isolated-peak threshold t of `robustnessVerdict` (default 0.5). */
+  isolatedBelow?: number
+}
+
+export interface SweepCell {
+  xi: number
+  yi: number
+  /** The metric over the cell's runs, combined by the aggregate. */
+  value: number
+  count: number
+  /** The run, when the cell holds exactly one. */
+  runId?: string
+  /** The median of the values of the up-to-8 surrounding cells that hold runs; undefined when none does. */
+  robustness?: number
+}
+
+export interface SweepVerdict {
+  /** `isolated`: the neighbours fall short of the best by more than (1 − t)·|best|; `robust`: they do not; `alone`: the best cell has no neighbour with runs. */
+  kind: 'isolated' | 'robust' | 'alone'
+  best: number
+  neighbours?: number
+  /** neighbours / best (undefined when best is 0 or there are no neighbours). */
+  ratio?: number
+}
+
+export interface SweepGrid {
+  x: SweepParam
+  y: SweepParam
+  metric: string
+  direction: SweepDirection
+  aggregate: SweepAggregate
+  /** Every other parameter: the value it is sliced at, or "*" when aggregated over. */
+  fixed: Record<string, string>
+  /** Row-major, `cells[yi * x.values.length + xi]`; undefined where no run falls. */
+  cells: (SweepCell | undefined)[]
+  best?: SweepCell
+  verdict?: SweepVerdict
+  /** The best run of the whole sweep (whatever the slice), by the metric and direction; ties: the first given. */
+  bestRun?: { runId: string; value: number }
+  /** Runs that landed in a cell. */
+  used: number
+  /** Runs without a finite value of the metric (NaN, ±Infinity, missing). */
+  unscored: number
+}
+
+const LOWER_IS_BETTER = /drawdown|loss|error|rmse|mse|mae|volatility|turnover/i
+
+/** `min` for drawdown-, loss- and error-like names (maxDrawdown, logLoss, rmse, volatility …), else `max`. */
+export function defaultDirection(metric: string): SweepDirection {
+  return LOWER_IS_BETTER.test(metric) ? 'min' : 'max'
+}
+
+function isNumber(text: string): boolean {
+  return text.trim() !== '' && Number.isFinite(Number(text))
+}
+
+/** Axis order of a parameter's values: numeric when all of them are finite numbers, else by code unit (locale-free). */
+export function orderValues(values: Iterable<string>): { values: string[]; numeric: boolean } {
+  const list = [...new Set(values)]
+  const numeric = list.length > 0 && list.every(isNumber)
+  if (numeric) list.sort((a, b) => Number(a) - Number(b) || (a < b ? -1 : a > b ? 1 : 0))
+  else list.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  return { values: list, numeric }
+}
+
+/** The sweep's parameters, by name, each with its values in axis order. */
+export function sweepParams(children: readonly SweepChild[]): SweepParam[] {
+  const seen = new Map<string, Set<string>>()
+  for (const child of children) {
+    for (const name in child.params) {
+      let set = seen.get(name)
+      if (set === undefined) seen.set(name, (set = new Set()))
+      set.add(child.params[name]!)
+    }
+  }
+  return [...seen.keys()].sort(byCodeUnit).map((name) => ({ name, ...orderValues(seen.get(name)!) }))
+}
+
+/** The metrics that at least one child has a finite value of, by name. */
+export function sweepMetrics(children: readonly SweepChild[]): string[] {
+  const names = new Set<string>()
+  for (const child of children) for (const name in child.metrics) if (Number.isFinite(child.metrics[name])) names.add(name)
+  return [...names].sort(byCodeUnit)
+}
+
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** The default metric: sharpe, else the objective, else the first by name (undefined when none is finite anywhere). */
+export function defaultMetric(metrics: readonly string[], objective?: string): string | undefined {
+  if (metrics.includes('sharpe')) return 'sharpe'
+  if (objective !== undefined && metrics.includes(objective)) return objective
+  return metrics[0]
+}
+
+/** The two default axes: the parameters with the most distinct values, ties by name. */
+export function defaultAxes(params: readonly SweepParam[]): [string | undefined, string | undefined] {
+  const ranked = [...params].sort((a, b) => b.values.length - a.values.length || byCodeUnit(a.name, b.name))
+  return [ranked[0]?.name, ranked[1]?.name]
+}
+
+function median(sorted: readonly number[]): number {
+  const n = sorted.length
+  const mid = n >> 1
+  return n % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+function combine(values: number[], how: SweepAggregate): number {
+  if (how === 'mean') {
+    let sum = 0
+    for (const v of values) sum += v
+    return sum / values.length
+  }
+  if (how === 'max') return Math.max(...values)
+  if (how === 'min') return Math.min(...values)
+  return median(values.sort((a, b) => a - b))
+}
+
+/**
+ * The grid. Throws a ConfigError naming the option when x, y, the metric or a fixed value is not one of
+ * the sweep's (what was received, what exists).
+ */
+export function sweepGrid(children: readonly SweepChild[], options: SweepGridOptions = {}): SweepGrid {
+  const params = sweepParams(children)
+  const byName = new Map(params.map((p) => [p.name, p]))
+  const names = () => params.map((p) => p.name).join(', ')
+  const [defaultX, defaultY] = defaultAxes(params)
+  const xName = options.x ?? (options.y === defaultX ? defaultY : defaultX)
+  const yName = options.y ?? (xName === defaultX ? defaultY : defaultX)
+  if (xName === undefined || yName === undefined) throw new ConfigError(`a sweep grid needs two parameters (the child runs have ${params.length}: ${names() || 'none'})`)
+  const x = byName.get(xName)
+  const y = byName.get(yName)
+  if (x === undefined) throw new ConfigError(`x must be one of the sweep's parameters (${names()}); received "${clip(xName)}"`)
+  if (y === undefined) throw new ConfigError(`y must be one of the sweep's parameters (${names()}); received "${clip(yName)}"`)
+  if (x === y) throw new ConfigError(`x and y must be two different parameters (both are "${clip(xName)}")`)
+  const metrics = sweepMetrics(children)
+  const metric = options.metric ?? defaultMetric(metrics, options.objective)
+  if (metric === undefined) throw new ConfigError('a sweep grid needs a metric with a finite value in some child run (none has one)')
+  if (!metrics.includes(metric)) throw new ConfigError(`metric must be one with a finite value in some child run (${metrics.join(', ')}); received "${clip(metric)}"`)
+  const direction = options.direction ?? defaultDirection(metric)
+  if (direction !== 'max' && direction !== 'min') throw new ConfigError(`direction must be max or min (received "${clip(String(direction))}")`)
+  const aggregate = options.aggregate ?? 'mean'
+  if (!SWEEP_AGGREGATES.includes(aggregate)) throw new ConfigError(`aggregate must be one of ${SWEEP_AGGREGATES.join(', ')} (received "${clip(String(aggregate))}")`)
+  const threshold = options.isolatedBelow ?? 0.5
+  if (!(threshold >= 0 && threshold <= 1)) throw new ConfigError(`isolatedBelow must be between 0 and 1 (received ${threshold})`)
+  const better = (a: number, b: number) => (direction === 'max' ? a > b : a < b)
+
+  // The best run of the sweep: the default slice of the other parameters.
+  let bestRun: { runId: string; value: number; params: Readonly<Record<string, string>> } | undefined
+  let unscored = 0
+  for (const child of children) {
+    const v = child.metrics[metric]
+    if (v === undefined || !Number.isFinite(v)) {
+      unscored++
+      continue
+    }
+    if (bestRun === undefined || better(v, bestRun.value)) bestRun = { runId: child.runId, value: v, params: child.params }
+  }
+
+  const fixed: Record<string, string> = {}
+  for (const p of params) {
+    if (p === x || p === y) continue
+    const chosen = options.fixed?.[p.name]
+    if (chosen !== undefined) {
+      if (chosen !== ALL_VALUES && !p.values.includes(chosen)) throw new ConfigError(`the value of ${clip(p.name)} must be one of its values (${p.values.slice(0, 20).join(', ')}${p.values.length > 20 ? ', …' : ''}) or * (all); received "${clip(chosen)}"`)
+      fixed[p.name] = chosen
+    } else fixed[p.name] = options.others === 'aggregate' ? ALL_VALUES : (bestRun?.params[p.name] ?? ALL_VALUES)
+  }
+  for (const name of Object.keys(options.fixed ?? {})) if (!byName.has(name)) throw new ConfigError(`no parameter named "${clip(name)}" to fix (the sweep's: ${names()})`)
+  const sliced = Object.entries(fixed).filter(([, v]) => v !== ALL_VALUES)
+
+  const nx = x.values.length
+  const xIndex = new Map(x.values.map((v, i) => [v, i]))
+  const yIndex = new Map(y.values.map((v, i) => [v, i]))
+  const bucket: (number[] | undefined)[] = new Array(nx * y.values.length)
+  const firstRun: (string | undefined)[] = new Array(nx * y.values.length)
+  let used = 0
+  for (const child of children) {
+    const v = child.metrics[metric]
+    if (v === undefined || !Number.isFinite(v)) continue
+    const xv = child.params[x.name]
+    const yv = child.params[y.name]
+    if (xv === undefined || yv === undefined) continue
+    let inSlice = true
+    for (const [name, value] of sliced) if (child.params[name] !== value) inSlice = false
+    if (!inSlice) continue
+    const k = yIndex.get(yv)! * nx + xIndex.get(xv)!
+    const list = bucket[k]
+    if (list === undefined) {
+      bucket[k] = [v]
+      firstRun[k] = child.runId
+    } else list.push(v)
+    used++
+  }
+
+  const cells: (SweepCell | undefined)[] = bucket.map((list, k) =>
+    list === undefined ? undefined : { xi: k % nx, yi: Math.floor(k / nx), value: combine(list, aggregate), count: list.length, ...(list.length === 1 ? { runId: firstRun[k]! } : {}) },
+  )
+  // Robustness: the 8-neighbourhood in axis order (neighbouring values, not neighbouring distances).
+  const ny = y.values.length
+  for (const cell of cells) {
+    if (cell === undefined) continue
+    const around: number[] = []
+    for (let dy = -1; dy <= 1; dy++) {
+      for (let dx = -1; dx <= 1; dx++) {
+        if (dx === 0 && dy === 0) continue
+        const cx = cell.xi + dx
+        const cy = cell.yi + dy
+        if (cx < 0 || cy < 0 || cx >= nx || cy >= ny) continue
+        const other = cells[cy * nx + cx]
+        if (other !== undefined) around.push(other.value)
+      }
+    }
+    if (around.length > 0) cell.robustness = median(around.sort((a, b) => a - b))
+  }
+  // The best cell: ties go to the first in row-major order (lowest y, then lowest x).
+  let best: SweepCell | undefined
+  for (const cell of cells) if (cell !== undefined && (best === undefined || better(cell.value, best.value))) best = cell
+
+  return {
+    x,
+    y,
+    metric,
+    direction,
+    aggregate,
+    fixed,
+    cells,
+    ...(best === undefined ? {} : { best, verdict: robustnessVerdict(best, direction, threshold) }),
+    ...(bestRun === undefined ? {} : { bestRun: { runId: bestRun.runId, value: bestRun.value } }),
+    used,
+    unscored,
+  }
+}
+
+/**
+ * Is the best cell an isolated peak? With b the best cell's value, m its neighbours' median and t the
+ * threshold (0.5): the neighbours fall short by (b − m) for a `max` metric, (m − b) for a `min` one, and
+ * the peak is isolated when that shortfall exceeds (1 − t)·|b|. For a positive metric that is better
+ * higher this reads "m < t·b" (neighbours below half the peak); for a positive lower-is-better one
+ * "m > (2 − t)·b". A best value of 0 is isolated as soon as the neighbours are worse at all.
+ */
+export function robustnessVerdict(best: SweepCell, direction: SweepDirection, threshold = 0.5): SweepVerdict {
+  const b = best.value
+  const m = best.robustness
+  if (m === undefined) return { kind: 'alone', best: b }
+  const shortfall = direction === 'max' ? b - m : m - b
+  return { kind: shortfall > (1 - threshold) * Math.abs(b) ? 'isolated' : 'robust', best: b, neighbours: m, ...(b === 0 ? {} : { ratio: m / b }) }
+}
+
+/** A cell at (xi, yi). */
+export function gridCell(grid: SweepGrid, xi: number, yi: number): SweepCell | undefined {
+  return grid.cells[yi * grid.x.values.length + xi]
+}
+
+function clip(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text
+}

@@ -1,0 +1,297 @@
+// The sweep grid on hand-worked sweeps: a 3×3 with an isolated peak and a 4×5 plateau with missing cells
+// (every median worked out below), slicing against aggregation, non-numeric and numeric-looking params,
+// ties, NaN/Infinity metrics ignored, the default axes/metric/direction and the isolated-peak rule.
+
+import { describe, expect, it } from 'vitest'
+import { ConfigError } from '../../lib/core/index.js'
+import { defaultDirection, gridCell, robustnessVerdict, sweepGrid, type SweepChild, type SweepGrid } from '../../lib/report/sweep-grid.js'
+
+let n = 0
+function child(params: Record<string, string | number>, metrics: Record<string, number>): SweepChild {
+  return { runId: `r${++n}`, params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])), metrics }
+}
+
+/** The grid's values as rows (y) of columns (x), undefined where no run fell. */
+function values(grid: SweepGrid): (number | undefined)[][] {
+  return grid.y.values.map((_, yi) => grid.x.values.map((_, xi) => gridCell(grid, xi, yi)?.value))
+}
+
+describe('a 3×3 sweep with one isolated peak', () => {
+  // sharpe by slow (rows) × fast (columns):
+  //            fast=5  fast=10  fast=20
+  //  slow=30    0.2     0.4      0.1
+  //  slow=50    0.3     2.0      0.5
+  //  slow=100   0.6     0.0      0.8
+  const table: [number, number, number][] = [
+    [5, 30, 0.2], [10, 30, 0.4], [20, 30, 0.1],
+    [5, 50, 0.3], [10, 50, 2.0], [20, 50, 0.5],
+    [5, 100, 0.6], [10, 100, 0.0], [20, 100, 0.8],
+  ]
+  // Given out of order: the axes must come out sorted numerically (5 < 10 < 20, not "10" < "20" < "5").
+  const children = [...table].reverse().map(([fast, slow, sharpe]) => child({ fast, slow }, { sharpe, trades: 10 }))
+  const grid = sweepGrid(children)
+
+  it('defaults: x and y tie on 3 values each → by name (fast, slow); sharpe; higher is better', () => {
+    expect(grid.x.name).toBe('fast')
+    expect(grid.y.name).toBe('slow')
+    expect(grid.x.values).toEqual(['5', '10', '20'])
+    expect(grid.y.values).toEqual(['30', '50', '100'])
+    expect(grid.x.numeric).toBe(true)
+    expect(grid.metric).toBe('sharpe')
+    expect(grid.direction).toBe('max')
+    expect(values(grid)).toEqual([
+      [0.2, 0.4, 0.1],
+      [0.3, 2.0, 0.5],
+      [0.6, 0.0, 0.8],
+    ])
+    expect(grid.used).toBe(9)
+  })
+
+  it('the best cell (fast=10, slow=50) and the neighbourhood medians', () => {
+    expect(grid.best).toMatchObject({ xi: 1, yi: 1, value: 2.0, count: 1 })
+    // Its run: the one logged with fast=10 slow=50.
+    const run = children.find((c) => c.params.fast === '10' && c.params.slow === '50')!
+    expect(grid.best!.runId).toBe(run.runId)
+    // Centre: all 8 others sorted 0.0 0.1 0.2 0.3 | 0.4 0.5 0.6 0.8 → (0.3 + 0.4) / 2 = 0.35.
+    expect(grid.best!.robustness).toBeCloseTo(0.35, 12)
+    // Corner (fast=5, slow=30): 0.4, 0.3, 2.0 → median 0.4.
+    expect(gridCell(grid, 0, 0)!.robustness).toBeCloseTo(0.4, 12)
+    // Edge (fast=20, slow=50): 0.4 0.1 2.0 0.0 0.8 → sorted 0.0 0.1 0.4 0.8 2.0 → 0.4.
+    expect(gridCell(grid, 2, 1)!.robustness).toBeCloseTo(0.4, 12)
+    // Corner (fast=20, slow=100): 2.0 0.5 0.0 → 0.5.
+    expect(gridCell(grid, 2, 2)!.robustness).toBeCloseTo(0.5, 12)
+  })
+
+  it('verdict: neighbours 0.35 against a peak of 2.0 (ratio 0.175 < 0.5) → isolated', () => {
+    expect(grid.verdict!.kind).toBe('isolated')
+    expect(grid.verdict!.best).toBe(2.0)
+    expect(grid.verdict!.neighbours).toBeCloseTo(0.35, 12)
+    expect(grid.verdict!.ratio).toBeCloseTo(0.175, 12)
+  })
+
+  it('x and y swapped by the caller: the grid transposes', () => {
+    const swapped = sweepGrid(children, { x: 'slow', y: 'fast' })
+    expect(values(swapped)).toEqual([
+      [0.2, 0.3, 0.6],
+      [0.4, 2.0, 0.0],
+      [0.1, 0.5, 0.8],
+    ])
+    // Only y given: x is the other default.
+    expect(sweepGrid(children, { y: 'fast' }).x.name).toBe('slow')
+  })
+})
+
+describe('a 4×5 plateau with missing cells and a non-numeric parameter', () => {
+  // a (columns) is numeric: 1 2 3 10 (lexically it would be 1 10 2 3); b (rows) is not: code-unit order
+  // b1 < b10 < b2 < b9 < c. "—": no run.
+  //          a=1   a=2   a=3   a=10
+  //  b=b1    1.0   1.2   1.1   0.2
+  //  b=b10   1.3   1.5   1.4   0.1
+  //  b=b2    1.2   1.6   1.4    —
+  //  b=b9    0.9   1.0   1.1   0.3
+  //  b=c     0.5    —    0.7   0.4
+  const rows: [string, (number | undefined)[]][] = [
+    ['b1', [1.0, 1.2, 1.1, 0.2]],
+    ['b10', [1.3, 1.5, 1.4, 0.1]],
+    ['b2', [1.2, 1.6, 1.4, undefined]],
+    ['b9', [0.9, 1.0, 1.1, 0.3]],
+    ['c', [0.5, undefined, 0.7, 0.4]],
+  ]
+  const as = ['1', '2', '3', '10']
+  const children: SweepChild[] = []
+  for (const [b, cells] of [...rows].reverse()) cells.forEach((v, i) => v !== undefined && children.push(child({ a: as[i]!, b }, { sharpe: v })))
+  const grid = sweepGrid(children, { x: 'a', y: 'b' })
+
+  it('axes: a numeric, b by code unit; the values and the two holes', () => {
+    expect(grid.x.values).toEqual(['1', '2', '3', '10'])
+    expect(grid.y.values).toEqual(['b1', 'b10', 'b2', 'b9', 'c'])
+    expect(grid.y.numeric).toBe(false)
+    expect(values(grid)).toEqual(rows.map(([, cells]) => cells))
+    expect(gridCell(grid, 3, 2)).toBeUndefined()
+    expect(gridCell(grid, 1, 4)).toBeUndefined()
+  })
+
+  it('defaults put the parameter with more values (b: 5) on x', () => {
+    const d = sweepGrid(children)
+    expect([d.x.name, d.y.name]).toEqual(['b', 'a'])
+  })
+
+  it('medians with missing neighbours skipped', () => {
+    // Best (a=2, b=b2) = 1.6: 1.3 1.5 1.4 1.2 1.4 0.9 1.0 1.1 → sorted 0.9 1.0 1.1 1.2 | 1.3 1.4 1.4 1.5 → 1.25.
+    expect(grid.best).toMatchObject({ xi: 1, yi: 2, value: 1.6 })
+    expect(grid.best!.robustness).toBeCloseTo(1.25, 12)
+    // (a=3, b=b2) = 1.4: 1.5 1.4 0.1 1.6 [hole] 1.0 1.1 0.3 → 0.1 0.3 1.0 1.1 1.4 1.5 1.6 → 1.1.
+    expect(gridCell(grid, 2, 2)!.robustness).toBeCloseTo(1.1, 12)
+    // (a=1, b=c) = 0.5: 0.9 1.0 [hole] → 0.95.
+    expect(gridCell(grid, 0, 4)!.robustness).toBeCloseTo(0.95, 12)
+    // (a=10, b=c) = 0.4: 1.1 0.3 0.7 → 0.7.
+    expect(gridCell(grid, 3, 4)!.robustness).toBeCloseTo(0.7, 12)
+    // (a=10, b=b10) = 0.1: 1.1 0.2 1.4 1.4 [hole] → 0.2 1.1 1.4 1.4 → 1.25.
+    expect(gridCell(grid, 3, 1)!.robustness).toBeCloseTo(1.25, 12)
+  })
+
+  it('verdict: 1.25 / 1.6 = 0.78125 ≥ 0.5 → robust', () => {
+    expect(grid.verdict).toMatchObject({ kind: 'robust', best: 1.6 })
+    expect(grid.verdict!.ratio).toBeCloseTo(0.78125, 12)
+  })
+})
+
+describe('the other parameters: sliced or aggregated', () => {
+  // fast × slow × stop, sharpe:
+  //  stop=1: (10,50)=1 (20,50)=2 (10,100)=3 (20,100)=4
+  //  stop=2: (10,50)=0 (20,50)=1 (10,100)=2 (20,100)=9   ← the best run: (20, 100, stop 2)
+  const data: [number, number, number, number][] = [
+    [10, 50, 1, 1], [20, 50, 1, 2], [10, 100, 1, 3], [20, 100, 1, 4],
+    [10, 50, 2, 0], [20, 50, 2, 1], [10, 100, 2, 2], [20, 100, 2, 9],
+  ]
+  const children = data.map(([fast, slow, stop, sharpe]) => child({ fast, slow, stop }, { sharpe }))
+
+  it('default: stop sliced at the best run’s value (2)', () => {
+    const grid = sweepGrid(children)
+    expect([grid.x.name, grid.y.name]).toEqual(['fast', 'slow'])
+    expect(grid.fixed).toEqual({ stop: '2' })
+    expect(values(grid)).toEqual([
+      [0, 1],
+      [2, 9],
+    ])
+    expect(grid.bestRun).toEqual({ runId: children[7]!.runId, value: 9 })
+    expect(grid.best!.runId).toBe(children[7]!.runId)
+    expect(grid.used).toBe(4)
+  })
+
+  it('sliced at stop=1 by choice', () => {
+    const grid = sweepGrid(children, { fixed: { stop: '1' } })
+    expect(values(grid)).toEqual([
+      [1, 2],
+      [3, 4],
+    ])
+    expect(grid.best).toMatchObject({ xi: 1, yi: 1, value: 4, runId: children[3]!.runId })
+  })
+
+  it('aggregated over stop: mean, median, max, min of the two runs per cell', () => {
+    const by = (aggregate: 'mean' | 'median' | 'max' | 'min') => values(sweepGrid(children, { others: 'aggregate', aggregate }))
+    expect(by('mean')).toEqual([
+      [0.5, 1.5],
+      [2.5, 6.5],
+    ])
+    expect(by('median')).toEqual([
+      [0.5, 1.5],
+      [2.5, 6.5],
+    ])
+    expect(by('max')).toEqual([
+      [1, 2],
+      [3, 9],
+    ])
+    expect(by('min')).toEqual([
+      [0, 1],
+      [2, 4],
+    ])
+    const grid = sweepGrid(children, { fixed: { stop: '*' } })
+    expect(grid.fixed).toEqual({ stop: '*' })
+    expect(grid.cells.every((c) => c!.count === 2 && c!.runId === undefined)).toBe(true)
+    expect(grid.used).toBe(8)
+  })
+
+  it('an odd cell of three runs 1, 2, 9: median 2, mean 4', () => {
+    const three = [1, 2, 9].map((sharpe, i) => child({ fast: 1, slow: 1, seed: i }, { sharpe }))
+    const other = child({ fast: 2, slow: 1, seed: 0 }, { sharpe: 0 })
+    expect(gridCell(sweepGrid([...three, other], { x: 'fast', y: 'slow', aggregate: 'median', others: 'aggregate' }), 0, 0)!.value).toBe(2)
+    expect(gridCell(sweepGrid([...three, other], { x: 'fast', y: 'slow', aggregate: 'mean', others: 'aggregate' }), 0, 0)!.value).toBe(4)
+  })
+})
+
+describe('ties, non-finite metrics, directions and refusals', () => {
+  it('ties: the best cell is the first in row-major order, the best run the first given', () => {
+    // rows slow=1: [1, 3]; slow=2: [3, 2] → best (fast=2, slow=1), not (fast=1, slow=2).
+    const children = [child({ fast: 1, slow: 2 }, { sharpe: 3 }), child({ fast: 1, slow: 1 }, { sharpe: 1 }), child({ fast: 2, slow: 1 }, { sharpe: 3 }), child({ fast: 2, slow: 2 }, { sharpe: 2 })]
+    const grid = sweepGrid(children)
+    expect(grid.best).toMatchObject({ xi: 1, yi: 0, value: 3 })
+    expect(grid.bestRun!.runId).toBe(children[0]!.runId)
+  })
+
+  it('NaN, ±Infinity and a missing metric are ignored (counted as unscored); a cell of only those is a hole', () => {
+    const children = [
+      child({ fast: 1, slow: 1 }, { sharpe: 1 }),
+      child({ fast: 1, slow: 1 }, { sharpe: Number.NaN }),
+      child({ fast: 2, slow: 1 }, { sharpe: Number.POSITIVE_INFINITY }),
+      child({ fast: 1, slow: 2 }, { sharpe: 2 }),
+      child({ fast: 2, slow: 2 }, { sharpe: Number.NEGATIVE_INFINITY }),
+      child({ fast: 2, slow: 2 }, { trades: 4 }),
+      child({ fast: 2, slow: 2 }, { sharpe: 0.5 }),
+    ]
+    const grid = sweepGrid(children, { aggregate: 'mean' })
+    expect(values(grid)).toEqual([
+      [1, undefined],
+      [2, 0.5],
+    ])
+    // (1,1) holds one finite run, so it links to it even though a NaN run shares its parameters.
+    expect(gridCell(grid, 0, 0)).toMatchObject({ count: 1, runId: children[0]!.runId })
+    expect(grid.unscored).toBe(4)
+    expect(grid.used).toBe(3)
+    expect(grid.best).toMatchObject({ xi: 0, yi: 1, value: 2 })
+  })
+
+  it('direction: drawdown-like metrics are better lower by default; the caller can say otherwise', () => {
+    expect(defaultDirection('maxDrawdown')).toBe('min')
+    expect(defaultDirection('logLoss')).toBe('min')
+    expect(defaultDirection('volatility')).toBe('min')
+    expect(defaultDirection('sharpe')).toBe('max')
+    expect(defaultDirection('totalReturn')).toBe('max')
+    const children = [child({ fast: 1, slow: 1 }, { maxDrawdown: 0.3 }), child({ fast: 2, slow: 1 }, { maxDrawdown: 0.1 }), child({ fast: 1, slow: 2 }, { maxDrawdown: 0.2 }), child({ fast: 2, slow: 2 }, { maxDrawdown: 0.4 })]
+    const low = sweepGrid(children)
+    expect(low.metric).toBe('maxDrawdown')
+    expect(low.direction).toBe('min')
+    expect(low.best).toMatchObject({ xi: 1, yi: 0, value: 0.1 })
+    expect(sweepGrid(children, { direction: 'max' }).best).toMatchObject({ xi: 1, yi: 1, value: 0.4 })
+  })
+
+  it('default metric: sharpe, else the objective, else the first by name', () => {
+    const a = [child({ p: 1, q: 1 }, { zeta: 1, cagr: 2 }), child({ p: 2, q: 1 }, { zeta: 1, cagr: 3 })]
+    expect(sweepGrid(a).metric).toBe('cagr')
+    expect(sweepGrid(a, { objective: 'zeta' }).metric).toBe('zeta')
+    expect(sweepGrid(a, { objective: 'absent' }).metric).toBe('cagr')
+    const b = [child({ p: 1, q: 1 }, { zeta: 1, sharpe: 2 })]
+    expect(sweepGrid(b, { objective: 'zeta' }).metric).toBe('sharpe')
+  })
+
+  it('refuses unknown axes, metric, aggregate, fixed values, and x = y, naming the option', () => {
+    const children = [child({ fast: 1, slow: 1, stop: 1 }, { sharpe: 1 }), child({ fast: 2, slow: 1, stop: 2 }, { sharpe: 2 })]
+    const refused = (options: Parameters<typeof sweepGrid>[1]) => {
+      try {
+        sweepGrid(children, options)
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError)
+        return (error as Error).message
+      }
+      throw new Error('not refused')
+    }
+    expect(refused({ x: 'nope' })).toMatch(/^x must be one of the sweep's parameters \(fast, slow, stop\); received "nope"/)
+    expect(refused({ y: 'nope' })).toMatch(/^y must be/)
+    expect(refused({ x: 'fast', y: 'fast' })).toMatch(/x and y must be two different/)
+    expect(refused({ metric: 'sortino' })).toMatch(/^metric must be .*\(sharpe\); received "sortino"/)
+    expect(refused({ aggregate: 'sum' as never })).toMatch(/^aggregate must be one of mean, median, max, min/)
+    expect(refused({ x: 'fast', y: 'slow', fixed: { stop: '3' } })).toMatch(/value of stop must be one of its values \(1, 2\) or \*/)
+    expect(refused({ fixed: { ghost: '1' } })).toMatch(/no parameter named "ghost"/)
+    expect(() => sweepGrid([child({ only: 1 }, { sharpe: 1 })])).toThrow(/needs two parameters/)
+  })
+})
+
+describe('the isolated-peak rule (threshold t = 0.5)', () => {
+  const cell = (value: number, robustness?: number) => ({ xi: 0, yi: 0, value, count: 1, ...(robustness === undefined ? {} : { robustness }) })
+  it('higher is better, positive peak: isolated when the neighbours are below half of it', () => {
+    expect(robustnessVerdict(cell(2, 0.99), 'max').kind).toBe('isolated')
+    expect(robustnessVerdict(cell(2, 1), 'max').kind).toBe('robust') // exactly half: not isolated
+    expect(robustnessVerdict(cell(2, 1), 'max').ratio).toBe(0.5)
+  })
+  it('lower is better: isolated when the neighbours are above 1.5 × the best', () => {
+    expect(robustnessVerdict(cell(0.1, 0.16), 'min').kind).toBe('isolated')
+    expect(robustnessVerdict(cell(0.1, 0.14), 'min').kind).toBe('robust')
+  })
+  it('a negative best: shortfall against half its magnitude; no neighbours → alone', () => {
+    // −0.2 vs −0.5: short by 0.3 > 0.1.
+    expect(robustnessVerdict(cell(-0.2, -0.5), 'max').kind).toBe('isolated')
+    expect(robustnessVerdict(cell(-0.2, -0.25), 'max').kind).toBe('robust')
+    expect(robustnessVerdict(cell(1), 'max')).toEqual({ kind: 'alone', best: 1 })
+    expect(robustnessVerdict(cell(0, 0), 'max').ratio).toBeUndefined()
+  })
+})
