@@ -135,11 +135,14 @@ pre { background: var(--panel); padding: .6em .8em; overflow-x: auto; }
 footer { color: var(--muted); font-size: 12px; padding: 1em 1.2em; border-top: 1px solid var(--line); }
 `
 
-/** A whole document: the stylesheet inline, no scripts (pages work without JavaScript). */
-export function htmlDocument(options: { title: string; body: string; header?: string; footer?: string }): string {
+/**
+ * A whole document: the stylesheet inline, no inline script (pages work without JavaScript). `head` is
+ * trusted markup for the head (the server's script bundle and icon links).
+ */
+export function htmlDocument(options: { title: string; body: string; header?: string; footer?: string; head?: string }): string {
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(options.title)}</title><style>${STYLESHEET}</style></head>
+<title>${esc(options.title)}</title><style>${STYLESHEET}</style>${options.head ?? ''}</head>
 <body>${options.header ?? ''}<main>${options.body}</main>${options.footer === undefined ? '' : `<footer>${options.footer}</footer>`}</body></html>
 `
 }

@@ -13,6 +13,7 @@ import { apiRoutes, sendJson } from './api.js'
 import { createMetrics } from './metrics.js'
 import { loadServedModel, modelRoutes, registryModelRoutes, type LoadedModel } from './models.js'
 import { pageRoutes } from './pages.js'
+import { assetRoutes } from './assets.js'
 import { Listings } from './listings.js'
 import { ChampionServing, type ChampionOptions } from './champion.js'
 import { lakeRoutes } from './lake-api.js'
@@ -51,6 +52,8 @@ export function createApp(options: AppOptions): Hono {
   const listings = new Listings(tracker, registry)
   app.route('/api', apiRoutes({ tracker, registry, listings }))
   app.route('/models', registryModelRoutes(registry, { budgetMs: options.scoringBudgetMs, champion: new ChampionServing(registry, options.champion) }))
+  // The script bundle and the favicon: behind the token like the pages that link them.
+  assetRoutes(app)
   pageRoutes(app, { tracker, registry, listings })
   return app
 }

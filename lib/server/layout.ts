@@ -1,13 +1,19 @@
-// The frame every HTML page of `mtflow serve` shares: the navigation, the CSP it goes out under, and the
-// helpers that send a page.
+// The frame every HTML page of `mtflow serve` shares: the navigation, the script bundle and icon, the CSP it
+// goes out under, and the helpers that send a page. Pages work without JavaScript; the bundle
+// (assets.ts, served from this origin) only enhances them, and the CSP allows no other script.
 
 import type { Context } from 'hono'
-import { htmlDocument } from '../report/index.js'
+import { attr, esc, htmlDocument } from '../report/index.js'
+import { assetBundle } from './assets.js'
 import type { Registry, Tracker } from '../track/index.js'
 import type { Listings } from './listings.js'
 import type { PageCache } from './page-cache.js'
 
-export const PAGE_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+/**
+ * Scripts: this server's bundle only ('self': no inline script, no handler attributes, no javascript: URLs,
+ * nothing from elsewhere); fetches: this server only (the runs table's folded child rows).
+ */
+export const PAGE_CSP = "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 const NAV: [string, string][] = [
   ['/', 'Home'],
@@ -30,13 +36,44 @@ export interface PageContext {
   listingCache: PageCache
 }
 
-export function pageHtml(title: string, body: string, active: string): string {
-  const nav = NAV.map(([href, label]) => `<a href="${href}"${href === active ? ' class="active"' : ''}>${label}</a>`).join('')
-  const header = `<header class="site"><a class="brand" href="/">mtflow</a><nav>${nav}</nav></header>`
-  return htmlDocument({ title: `${title} · mtflow`, header, body })
+/** The site's header: the brand and the navigation (`active` marked), and an optional note (escaped) at its end. */
+export function siteHeader(active: string, note?: string): string {
+  const nav = NAV.map(([href, label]) => `<a href="${href}"${href === active ? ' class="active" aria-current="page"' : ''}>${label}</a>`).join('')
+  return `<header class="site"><a class="brand" href="/">mtflow</a><nav>${nav}</nav>${note === undefined ? '' : `<span class="muted site-note">${esc(note)}</span>`}</header>`
 }
 
-/** A page that reloads itself every 5 s (no script: the CSP allows none) while `on`. */
+/** What every page's head links: the icon and the script bundle (deferred: it runs once the page is parsed). */
+export function headLinks(): string {
+  return `<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml"><script src="${attr(assetBundle().scriptUrl)}" defer></script>`
+}
+
+export function pageHtml(title: string, body: string, active: string): string {
+  return htmlDocument({ title: `${title} · mtflow`, header: siteHeader(active), body, head: headLinks() })
+}
+
+/**
+ * A published dashboard (a standalone document of lib/report/dashboard.ts) framed as a page of the site:
+ * the site's header right after <body> in place of the dashboard's own (which names no pages), and the
+ * head links. A document without a <head> or <body> (older or hand-made versions) gets what it can.
+ */
+export function framedDocument(html: string, active: string, note: string): string {
+  const header = siteHeader(active, note)
+  const head = /<\/head\s*>/i.exec(html)
+  const out = head === null ? html : `${html.slice(0, head.index)}${headLinks()}${html.slice(head.index)}`
+  const links = head === null ? headLinks() : ''
+  const body = /<body\b[^>]*>/i.exec(out)
+  if (body === null) {
+    // No <body> tag (the parser opens one at the first content): after the doctype, which must stay first.
+    const doctype = /^\s*<!doctype[^>]*>/i.exec(out)?.[0] ?? ''
+    return `${doctype}${links}${header}${out.slice(doctype.length)}`
+  }
+  const at = body.index + body[0].length
+  // The dashboard's own header (brand + "dashboard: NAME"), as dashboardDocument writes it, is replaced.
+  const own = /^\s*<header class="site">(?:(?!<\/header>)[\s\S]){0,2000}<\/header>/.exec(out.slice(at))
+  return `${out.slice(0, at)}${links}${header}${out.slice(at + (own === null ? 0 : own[0].length))}`
+}
+
+/** A page that reloads itself every 5 s (a meta refresh: it works without script too) while `on`. */
 export function refreshing(html: string, on: boolean): string {
   return on ? html.replace('<head>', '<head><meta http-equiv="refresh" content="5">') : html
 }

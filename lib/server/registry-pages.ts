@@ -2,7 +2,7 @@
 // configs, executed notebooks and published dashboards; and the deployments and monitoring dashboards.
 
 import type { Context, Hono } from 'hono'
-import { page, pageHtml, refreshing, sendPage, PAGE_CSP, type PageContext } from './layout.js'
+import { framedDocument, page, pageHtml, refreshing, sendPage, PAGE_CSP, type PageContext } from './layout.js'
 import { ConfigError, preview } from '../core/index.js'
 import { esc, fmtBytes, fmtTime, link, raw, seg, table, type Cell } from '../report/index.js'
 import { DEPLOYMENT_FILE, REGISTRY_KINDS, singular, type Registry, type RegistryKind, type RegistryVersion } from '../track/index.js'
@@ -110,7 +110,7 @@ export function registryPageRoutes(app: Hono, ctx: PageContext): void {
     const html = registry.readFile('dashboards', `${v.name}@${v.version}`, 'index.html').toString('utf8')
     c.header('content-security-policy', PAGE_CSP)
     c.header('x-mtflow-version', `${v.name}@${v.version}`)
-    return c.html(html)
+    return c.html(framedDocument(html, '/dashboards', `dashboard ${v.name} v${v.version}`))
   }
   app.get('/dashboards/:name', (c) => dashboardPage(c, c.req.param('name'), 'latest'))
   app.get('/dashboards/:name/v/:ref', (c) => dashboardPage(c, c.req.param('name'), c.req.param('ref')))
