@@ -1,13 +1,15 @@
 // An executed Jupyter notebook (nbformat 4) as an HTML fragment for the server's pages. Markdown goes
 // through marked, and every piece of markup the notebook supplies (markdown, text/html, SVG) through
-// sanitizeHtml, its styles kept inside its own box; everything else is escaped text. Class names are stable
-// so a page stylesheet can style them.
+// sanitizeHtml, its styles kept inside its own box; everything else is escaped text. Code cells are
+// highlighted on the server (highlight.ts) in the notebook's language and wrap inside their box. Class names
+// are stable so a page stylesheet can style them.
 
 import { marked } from 'marked'
 import type { MultilineString, NotebookCell } from '../../kernel/nbformat.js'
 import { ConfigError } from '../core/index.js'
 import { attr as escapeHtml } from '../report/html.js'
 import { sanitizeHtml } from './sanitize.js'
+import { HIGHLIGHT_CSS, highlightCode, languageNamed, type HighlightLanguage } from './highlight.js'
 
 export interface RenderNotebookOptions {
   /** Shown as the fragment's heading. */
@@ -45,9 +47,11 @@ export function renderNotebookHtml(notebook: unknown, options: RenderNotebookOpt
     throw new ConfigError(`title must be a string (received ${describe(options.title)})`)
   }
   const cells = checkCells(notebook)
+  const language = notebookLanguage(notebook as Record<string, unknown>)
   const parts = ['<div class="notebook">']
   if (options.title !== undefined) parts.push(`<h1 class="notebook-title">${escapeHtml(options.title)}</h1>`)
-  for (const cell of cells) parts.push(renderCell(cell))
+  for (const cell of cells) parts.push(renderCell(cell, language))
+  if (cells.some((c) => c.cell_type === 'code')) parts.push(`<style>${NOTEBOOK_CSS}</style>`)
   parts.push('</div>')
   return parts.join('\n')
 }
@@ -74,13 +78,25 @@ function checkCells(notebook: unknown): NotebookCell[] {
   return cells as NotebookCell[]
 }
 
-function renderCell(cell: NotebookCell): string {
+/** Code wraps inside its box (a long line never widens the page); highlight.js's colours. */
+const NOTEBOOK_CSS = `.notebook pre.source { white-space: pre-wrap; overflow-wrap: anywhere; }${HIGHLIGHT_CSS}`
+
+/** The kernel's language (metadata.kernelspec.language, else metadata.language_info.name), if one we highlight. */
+function notebookLanguage(notebook: Record<string, unknown>): HighlightLanguage | undefined {
+  const meta = notebook.metadata
+  if (!isObject(meta)) return undefined
+  const spec = isObject(meta.kernelspec) ? meta.kernelspec.language : undefined
+  const info = isObject(meta.language_info) ? meta.language_info.name : undefined
+  return languageNamed(spec) ?? languageNamed(info)
+}
+
+function renderCell(cell: NotebookCell, language: HighlightLanguage | undefined): string {
   const source = joinText(cell.source)
   if (cell.cell_type === 'markdown') return `<div class="cell cell-markdown">${markdown(source, MARKDOWN_BOX)}</div>`
   if (cell.cell_type === 'raw') return `<div class="cell cell-raw"><pre>${escapeHtml(source)}</pre></div>`
   const input =
     `<div class="input">${prompt('In', cell.execution_count)}` +
-    `<pre class="source"><code>${escapeHtml(source)}</code></pre></div>`
+    (language === undefined ? `<pre class="source"><code>${escapeHtml(source)}</code></pre></div>` : `<pre class="source"><code class="hljs language-${language}">${highlightCode(source, language)}</code></pre></div>`)
   const outputs = (cell.outputs ?? []).map(renderOutput)
   const body = outputs.length > 0 ? `\n<div class="outputs">\n${outputs.join('\n')}\n</div>` : ''
   return `<div class="cell cell-code">\n${input}${body}\n</div>`

@@ -1,0 +1,141 @@
+// Server-side syntax highlighting for the pages (notebook code cells, strategy sources, registry files,
+// artifact previews): highlight.js with only the languages shown here registered, loaded on first use so
+// nothing that merely imports lib/server (the CLI's --help) pays for it. highlight.js escapes the code
+// itself (&, <, >, ", ') and only adds <span class="hljs-…">, so its output is safe markup.
+
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { moduleDir } from '../core/index.js'
+import { attr } from '../report/html.js'
+
+export const HIGHLIGHT_LANGUAGES = ['typescript', 'javascript', 'python', 'json', 'yaml', 'sql', 'bash'] as const
+export type HighlightLanguage = (typeof HIGHLIGHT_LANGUAGES)[number]
+
+/** Beyond this many characters code is shown escaped but not highlighted (highlight.js runs ~1–5 MB/s). */
+export const HIGHLIGHT_MAX_CHARS = 512 * 1024
+
+const EXTENSIONS: Readonly<Record<string, HighlightLanguage>> = {
+  ts: 'typescript',
+  mts: 'typescript',
+  cts: 'typescript',
+  tsx: 'typescript',
+  js: 'javascript',
+  mjs: 'javascript',
+  cjs: 'javascript',
+  jsx: 'javascript',
+  py: 'python',
+  json: 'json',
+  ipynb: 'json',
+  yaml: 'yaml',
+  yml: 'yaml',
+  sql: 'sql',
+  sh: 'bash',
+  bash: 'bash',
+}
+
+const ALIASES: Readonly<Record<string, HighlightLanguage>> = { ts: 'typescript', js: 'javascript', py: 'python', python3: 'python', yml: 'yaml', sh: 'bash', shell: 'bash' }
+
+interface Hljs {
+  highlight(code: string, options: { language: string; ignoreIllegals: boolean }): { value: string }
+  registerLanguage(name: string, language: unknown): void
+}
+
+// Loaded through Node's require from this folder (works under every loader lib runs in: see lib/data/packages.ts).
+const load = createRequire(join(moduleDir(typeof __dirname === 'string' ? __dirname : undefined, new Error().stack), 'highlight.ts'))
+let instance: Hljs | undefined
+
+function hljs(): Hljs {
+  if (instance !== undefined) return instance
+  const core = load('highlight.js/lib/core') as { newInstance(): Hljs }
+  // A private instance: nobody else's registrations or configuration reach it.
+  const h = core.newInstance()
+  for (const name of HIGHLIGHT_LANGUAGES) h.registerLanguage(name, load(`highlight.js/lib/languages/${name}`))
+  instance = h
+  return h
+}
+
+/** The language of a file by its extension ("source.ts" → typescript), or undefined. */
+export function languageOfFile(name: string): HighlightLanguage | undefined {
+  const dot = name.lastIndexOf('.')
+  return dot < 0 ? undefined : EXTENSIONS[name.slice(dot + 1).toLowerCase()]
+}
+
+/** A language name as notebooks and users spell it ("TypeScript", "python3", "sh"), or undefined. */
+export function languageNamed(name: unknown): HighlightLanguage | undefined {
+  if (typeof name !== 'string') return undefined
+  const n = name.trim().toLowerCase()
+  return (HIGHLIGHT_LANGUAGES as readonly string[]).includes(n) ? (n as HighlightLanguage) : ALIASES[n]
+}
+
+/**
+ * `code` as HTML: escaped text with highlight.js's spans when the language is one of ours and the code is at
+ * most HIGHLIGHT_MAX_CHARS; escaped text only otherwise (never guessed: auto-detection is slow and wrong).
+ */
+export function highlightCode(code: string, language: HighlightLanguage | undefined): string {
+  if (language === undefined || code.length > HIGHLIGHT_MAX_CHARS) return attr(code)
+  try {
+    return hljs().highlight(code, { language, ignoreIllegals: true }).value
+  } catch {
+    return attr(code)
+  }
+}
+
+/**
+ * A code box: `<pre class="code"><code class="hljs">…</code></pre>`, long lines scrolling inside it; with
+ * `lineNumbers`, each line a `<span class="line" id="L<n>">` numbered by CSS (the numbers are not copied
+ * with the code). Spans highlight.js opens across a line break are closed and reopened per line.
+ */
+export function codeBlock(code: string, options: { language?: HighlightLanguage; lineNumbers?: boolean; wrap?: boolean } = {}): string {
+  const html = highlightCode(code, options.language)
+  const cls = `code${options.wrap === true ? ' wrap' : ''}${options.lineNumbers === true ? ' numbered' : ''}`
+  const lang = options.language === undefined ? '' : ` language-${options.language}`
+  if (options.lineNumbers !== true) return `<pre class="${cls}"><code class="hljs${lang}">${html}</code></pre>`
+  return `<pre class="${cls}"><code class="hljs${lang}">${splitLines(html)
+    .map((line, i) => `<span class="line" id="L${i + 1}">${line}\n</span>`)
+    .join('')}</code></pre>`
+}
+
+/** Highlighted HTML split at its line breaks, each line's markup balanced (spans reopened where they continue). */
+export function splitLines(html: string): string[] {
+  const text = html.endsWith('\n') ? html.slice(0, -1) : html
+  const lines: string[] = []
+  const open: string[] = []
+  for (const line of text.split('\n')) {
+    const prefix = open.join('')
+    for (const m of line.matchAll(/<span[^>]*>|<\/span>/g)) {
+      if (m[0] === '</span>') open.pop()
+      else open.push(m[0])
+    }
+    lines.push(prefix + line + '</span>'.repeat(open.length))
+  }
+  return lines
+}
+
+/**
+ * The styles of code boxes and highlight.js's classes (a light theme after GitHub's). Pages include it in a
+ * <style> of their body (the page CSP allows inline styles, not scripts).
+ */
+export const HIGHLIGHT_CSS = `
+pre.code { background: #f6f8fa; border: 1px solid #e1e4e8; padding: .6em .8em; overflow: auto; max-width: 100%; max-height: 80vh; tab-size: 4; }
+pre.code.wrap { white-space: pre-wrap; overflow-wrap: anywhere; max-height: none; }
+pre.code.numbered { counter-reset: line; padding-left: 0; }
+pre.code.numbered .line { display: block; padding-left: 4.2em; position: relative; }
+pre.code.numbered .line::before { counter-increment: line; content: counter(line); position: absolute; left: 0; width: 3.4em; text-align: right; color: #8c959f; user-select: none; }
+pre.code.numbered .line:target { background: #fff8c5; }
+.hljs-comment, .hljs-quote { color: #6a737d; font-style: italic; }
+.hljs-keyword, .hljs-selector-tag, .hljs-type, .hljs-meta .hljs-keyword, .hljs-doctag, .hljs-template-tag { color: #cf222e; }
+.hljs-string, .hljs-regexp, .hljs-meta .hljs-string, .hljs-addition { color: #0a3069; }
+.hljs-number, .hljs-literal, .hljs-variable, .hljs-template-variable, .hljs-attr, .hljs-symbol, .hljs-selector-attr, .hljs-operator { color: #0550ae; }
+.hljs-title, .hljs-title.function_, .hljs-section, .hljs-name { color: #6639ba; }
+.hljs-built_in, .hljs-title.class_, .hljs-class .hljs-title { color: #953800; }
+.hljs-params, .hljs-subst { color: inherit; }
+.hljs-meta, .hljs-bullet, .hljs-link { color: #116329; }
+.hljs-deletion { color: #82071e; background: #ffebe9; }
+.hljs-emphasis { font-style: italic; }
+.hljs-strong { font-weight: bold; }
+`
+
+/** HIGHLIGHT_CSS as a <style> element, for a page body. */
+export function highlightStyle(): string {
+  return `<style>${HIGHLIGHT_CSS}</style>`
+}
