@@ -27,12 +27,16 @@ export interface SweepSink extends RunSink {
 /** Curves are logged as at most this many points (every k-th bar, and the last). */
 export const CURVE_POINTS = 2000
 
-/** What a backtest read and ran, by content hash. `data` names each dataset (e.g. "binance/BTC/USDT/1h"). */
-export function backtestLineage(options: { strategy: Strategy<any>; file?: string; params: Record<string, unknown>; data: readonly { name: string; source?: string; bars: Bars }[] }): Lineage {
+/**
+ * What a backtest read and ran, by content hash. `data` names each dataset (e.g. "binance/BTC/USDT/1h");
+ * its `sha256`, when given, is the bars' snapshot id as they were read (loadBarsWithSnapshot), else
+ * barsHash of the bars now.
+ */
+export function backtestLineage(options: { strategy: Strategy<any>; file?: string; params: Record<string, unknown>; data: readonly { name: string; source?: string; bars: Bars; sha256?: string }[] }): Lineage {
   const source = strategySource(options.strategy, options.file)
   const commit = gitCommit()
   return {
-    data: options.data.map((d) => ({ name: d.name, sha256: barsHash(d.bars, d.source ?? d.name) })),
+    data: options.data.map((d) => ({ name: d.name, sha256: d.sha256 ?? barsHash(d.bars, d.source ?? d.name) })),
     strategy: { name: source.name, sha256: source.sha256, ...(source.file === undefined ? {} : { file: source.file }) },
     paramsSha256: paramsHash(options.params),
     ...(commit === undefined ? {} : { gitCommit: commit }),

@@ -104,12 +104,16 @@ function parseCommon(o: Common): { symbols: string[]; params: Record<string, str
   }
 }
 
+/** The snapshot id (barsHash) of each dataset loadData read, taken as it was read (lineage and sweep jobs name the data by it). */
+const snapshots = new WeakMap<Bars, string>()
+
 async function loadData(context: CliContext, o: Common, symbols: string[], timeframes: string[]): Promise<Record<string, Bars>> {
-  const { loadBars } = data()
+  const { loadBarsWithSnapshot } = data()
   const out: Record<string, Bars> = {}
   for (const symbol of symbols) {
     for (const timeframe of timeframes) {
-      const bars = await loadBars(context.home, { symbol, timeframe, source: o.source, start: o.start, end: o.end })
+      const { bars, snapshot } = await loadBarsWithSnapshot(context.home, { symbol, timeframe, source: o.source, start: o.start, end: o.end })
+      snapshots.set(bars, snapshot)
       if (bars.time.length === 0) throw new ConfigError(`no bars for ${symbol} ${timeframe} between ${o.start ?? 'the start'} and ${o.end ?? 'the end'}`)
       out[`${symbol}@${timeframe}`] = bars
     }
@@ -118,10 +122,11 @@ async function loadData(context: CliContext, o: Common, symbols: string[], timef
 }
 
 /** The datasets as lineage entries: "source/symbol/timeframe" and the bars read. */
-function lineageData(context: CliContext, o: Common, datasets: Record<string, Bars>): { name: string; source: string; bars: Bars }[] {
+function lineageData(context: CliContext, o: Common, datasets: Record<string, Bars>): { name: string; source: string; bars: Bars; sha256?: string }[] {
   return Object.values(datasets).map((bars) => {
     const source = data().resolveKey(context.home, { symbol: bars.symbol, timeframe: bars.timeframe, source: o.source }).source
-    return { name: `${source}/${bars.symbol}/${bars.timeframe}`, source, bars }
+    const sha256 = snapshots.get(bars)
+    return { name: `${source}/${bars.symbol}/${bars.timeframe}`, source, bars, ...(sha256 === undefined ? {} : { sha256 }) }
   })
 }
 
@@ -388,7 +393,7 @@ export function sweepCommand(context: CliContext): Command {
         const datasets = await loadData(context, o, c.symbols, [o.timeframe])
         const bars = datasets[`${c.symbols[0]}@${o.timeframe}`]!
         const source = data().resolveKey(context.home, { symbol: bars.symbol, timeframe: bars.timeframe, source: o.source }).source
-        const dataRef = executor === undefined ? undefined : { snapshot: data().barsHash(bars, source), query: { symbol: bars.symbol, timeframe: bars.timeframe, source, ...(o.start === undefined ? {} : { start: o.start }), ...(o.end === undefined ? {} : { end: o.end }) } }
+        const dataRef = executor === undefined ? undefined : { snapshot: snapshots.get(bars) ?? data().barsHash(bars, source), query: { symbol: bars.symbol, timeframe: bars.timeframe, source, ...(o.start === undefined ? {} : { start: o.start }), ...(o.end === undefined ? {} : { end: o.end }) } }
         const fixed = strategies().resolveParams(`strategy ${loaded.strategy.name}`, loaded.strategy.params, { ...loaded.params, ...c.params }) as Record<string, number>
         const tracker = o.track ? track().openTracker(context.home) : undefined
         const run = tracker?.startRun({

@@ -318,6 +318,7 @@ export function lakeDebris(home: string): LakeDebris[] {
     generationDebris(dataset, out)
   }
   fileDebris(join(home, 'lake', 'quarantine'), out)
+  fileDebris(join(home, 'lake', '.snapshots'), out) // loadBarsWithSnapshot's cache files' temps
   return out
 }
 

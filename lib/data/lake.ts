@@ -4,9 +4,9 @@
 // dataset before an import or the whole dataset after it.
 
 import { createHash } from 'node:crypto'
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs'
-import { join } from 'node:path'
-import { DataError, NotFoundError, sha256, timeframeMs, toIsoDate } from '../core/index.js'
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
+import { DataError, NotFoundError, sha256, timeframeMs, toIsoDate, writeFileAtomic } from '../core/index.js'
 import { checkBars, lowerBound, toEpochMs, type Bars } from './bars.js'
 import { emptyBars } from './convert.js'
 import { duckdb, queryDoubles, sqlString } from './duckdb.js'
@@ -48,7 +48,14 @@ export function partitionFiles(home: string, key: DatasetKey): string[] {
  * throughout: when a file went missing or changed during the read (a writer switched generations and
  * removed an old one), the pointer is read again and the read retried.
  */
-export async function readCurrent<T>(home: string, key: DatasetKey, pick: (files: string[]) => string[], read: (files: string[]) => Promise<T>, attempts = 8): Promise<T> {
+export async function readCurrent<T>(
+  home: string,
+  key: DatasetKey,
+  pick: (files: string[]) => string[],
+  read: (files: string[]) => Promise<T>,
+  attempts = 8,
+  onRead?: (files: readonly string[], versions: readonly string[]) => void,
+): Promise<T> {
   const dataset = datasetDir(home, key)
   for (let attempt = 1; ; attempt++) {
     const generation = currentFiles(dataset)
@@ -57,7 +64,10 @@ export async function readCurrent<T>(home: string, key: DatasetKey, pick: (files
     let failure: unknown
     try {
       const result = await read(files)
-      if (files.every((f, i) => fileVersion(f) === before[i])) return result
+      if (files.every((f, i) => fileVersion(f) === before[i])) {
+        onRead?.(files, before)
+        return result
+      }
     } catch (error) {
       failure = error
       if (files.every((f, i) => fileVersion(f) === before[i]) && currentGeneration(dataset).generation === generation.generation) throw error
@@ -120,6 +130,53 @@ export function resolveKey(home: string, query: BarsQuery): DatasetKey {
 
 /** The bars a query selects, read with DuckDB from the partitions that can hold them. */
 export async function loadBars(home: string, query: BarsQuery): Promise<Bars> {
+  return (await readBars(home, query)).bars
+}
+
+/**
+ * loadBars with the bars' snapshot id (barsHash), taken as they were read — before anyone can change
+ * them. The id is remembered per dataset under MTFLOW_HOME/lake/.snapshots, keyed by the exact partition files read
+ * (path, inode, size, mtime, ctime: a writer replaces a file, never rewrites it) and the rows cut from
+ * them, so reading the same files again costs no hash over the bars; any other files hash afresh.
+ */
+export async function loadBarsWithSnapshot(home: string, query: BarsQuery): Promise<{ bars: Bars; snapshot: string }> {
+  const { bars, key, read } = await readBars(home, query)
+  if (read === undefined || read.files.length === 0) return { bars, snapshot: barsHash(bars, key.source) }
+  const dataset = datasetDir(home, key)
+  const id = JSON.stringify({ v: 1, source: key.source, symbol: key.symbol, timeframe: key.timeframe, files: read.files.map((f, i) => [relative(dataset, f), read.versions[i]]), from: read.from, to: read.to })
+  const file = join(snapshotCacheDir(home), `${sha256(dataset).slice(0, 32)}.json`)
+  const entries = readSnapshotCache(file)
+  const known = entries.find((e) => e.id === id)
+  if (known !== undefined) return { bars, snapshot: known.snapshot }
+  const snapshot = barsHash(bars, key.source)
+  try {
+    mkdirSync(dirname(file), { recursive: true })
+    writeFileAtomic(file, JSON.stringify({ entries: [{ id, snapshot }, ...entries.filter((e) => e.id !== id)].slice(0, SNAPSHOT_CACHE_ENTRIES) }))
+  } catch {
+    // A read-only lake: the id is computed again next time.
+  }
+  return { bars, snapshot }
+}
+
+/** Where loadBarsWithSnapshot remembers snapshot ids: MTFLOW_HOME/lake/.snapshots, one small JSON file per dataset. */
+export function snapshotCacheDir(home: string): string {
+  return join(home, 'lake', '.snapshots')
+}
+
+/** Snapshot ids remembered per dataset (the newest first). */
+const SNAPSHOT_CACHE_ENTRIES = 32
+
+function readSnapshotCache(file: string): { id: string; snapshot: string }[] {
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { entries?: unknown }
+    if (!Array.isArray(parsed.entries)) return []
+    return parsed.entries.filter((e): e is { id: string; snapshot: string } => typeof e?.id === 'string' && typeof e?.snapshot === 'string' && /^[0-9a-f]{64}$/.test(e.snapshot))
+  } catch {
+    return []
+  }
+}
+
+async function readBars(home: string, query: BarsQuery): Promise<{ bars: Bars; key: DatasetKey; read?: { files: readonly string[]; versions: readonly string[]; from: number; to: number } }> {
   const key = resolveKey(home, query)
   const start = query.start === undefined ? -Infinity : toEpochMs(query.start, 'start (--start)')
   const end = query.end === undefined ? Infinity : toEpochMs(query.end, 'end (--end)', true)
@@ -132,15 +189,18 @@ export async function loadBars(home: string, query: BarsQuery): Promise<Bars> {
   })
   // Whole partitions of one generation decoded straight into the result's columns (again if a writer
   // switched generations and removed this one meanwhile), then the time range cut by binary search.
-  const all = await readCurrent(home, key, pick, (files) => (files.length === 0 ? Promise.resolve(emptyBars(key)) : readPartitions(files, key)))
-  if (all.time.length === 0) return all
+  let used: { files: readonly string[]; versions: readonly string[] } | undefined
+  const all = await readCurrent(home, key, pick, (files) => (files.length === 0 ? Promise.resolve(emptyBars(key)) : readPartitions(files, key)), undefined, (files, versions) => {
+    used = { files, versions }
+  })
+  if (all.time.length === 0) return { bars: all, key }
   const total = all.time.length
   const from = Number.isFinite(start) ? lowerBound(all.time, start) : 0
   const to = Number.isFinite(end) ? lowerBound(all.time, end, true) : total
   const bars = from === 0 && to === total ? all : emptyBars(key, Math.max(0, to - from))
   if (bars !== all) for (const name of COLUMNS) bars[name].set(all[name].subarray(from, Math.max(from, to)))
   checkBars(bars)
-  return bars
+  return { bars, key, ...(used === undefined ? {} : { read: { ...used, from, to: Math.max(from, to) } }) }
 }
 
 interface OpenPartition {
@@ -223,11 +283,11 @@ function readFooter(file: string): { size: number; footer: Buffer } {
   }
 }
 
-/** (inode, size, mtime) of a file: changes whenever a writer replaces it. */
+/** (inode, size, mtime, ctime) of a file: changes whenever a writer replaces it. */
 function fileVersion(file: string): string {
   try {
     const s = statSync(file)
-    return `${s.ino}:${s.size}:${s.mtimeMs}`
+    return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`
   } catch {
     return 'missing'
   }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { parquetColumns } from '../../lib/core/parquet-columns.js'
+import { loadBars } from '../../lib/data/index.js'
 import { ROOT, runCli } from '../helpers.js'
 
 let home: string
@@ -40,6 +41,11 @@ describe('tracked CLI runs', () => {
     const source = readFileSync(join(ROOT, 'lib', 'strategy', 'builtin', 'sma-cross.ts'))
     expect(run.info.lineage.strategy.sha256).toBe(createHash('sha256').update(source).digest('hex'))
     expect(run.info.lineage.data[0].name).toBe('sample/SPX/1d')
+    // The data's snapshot id (remembered by the lake after the first read): sha256 over the bars' bytes, computed here.
+    const bars = await loadBars(home, { symbol: 'SPX', timeframe: '1d' })
+    const hash = createHash('sha256').update(JSON.stringify({ source: 'sample', symbol: 'SPX', timeframe: '1d', rows: bars.time.length }))
+    for (const column of [bars.time, bars.open, bars.high, bars.low, bars.close, bars.volume]) hash.update(Buffer.from(column.buffer, column.byteOffset, column.byteLength))
+    expect(run.info.lineage.data[0].sha256).toBe(hash.digest('hex'))
     expect(run.info.lineage.paramsSha256).toMatch(/^[0-9a-f]{64}$/)
     expect(run.tags['mtflow.strategy.sha256']).toBe(run.info.lineage.strategy.sha256)
     expect(run.artifacts.map((a: { path: string }) => a.path).sort()).toEqual(['equity.parquet', 'factors.parquet', 'fills.parquet', 'orders.parquet', 'results.json', 'trades.parquet'])
@@ -64,6 +70,9 @@ describe('tracked CLI runs', () => {
     expect(parent.tags['mtflow.kind']).toBe('sweep')
     // The backtest came first (0 earlier runs); the sweep parent saw that one.
     expect(parent.info.lineage.strategyPriorRuns).toBe(1)
+    // The same bars, read a second time (the snapshot id from the lake's cache): the same id as the backtest's.
+    const backtestRun = await json('runs', 'show', backtestOut.runId)
+    expect(parent.info.lineage.data[0].sha256).toBe(backtestRun.info.lineage.data[0].sha256)
   })
 
   it('searches with the grammar, compares, and points at a malformed filter', async () => {
