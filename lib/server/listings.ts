@@ -316,3 +316,97 @@ export function pageAfter(sorted: readonly RunSummary[], cursor: string | undefi
   const runs = sorted.slice(from, from + size)
   return from + size < sorted.length ? { runs, next: encodeCursor(runs[runs.length - 1]!) } : { runs }
 }
+
+// ---- sorted views -----------------------------------------------------------------------------------
+
+export type SortDir = 'asc' | 'desc'
+/** A run's value in the sorted column: a number (metrics, times, counts) or a string (names, params, tags). */
+export type SortValue = number | string | undefined
+
+/**
+ * A value's place in a sort: numbers — and strings that read as numbers, so params "9" < "10" — first,
+ * by value; then other strings, by code unit; missing values (and NaN) last whichever the direction. A
+ * total order (the search's mixed number/string comparison is not transitive), so keyset cursors work.
+ */
+export interface SortKey {
+  rank: 0 | 1 | 2
+  num: number
+  str: string
+}
+
+export function sortKey(v: SortValue): SortKey {
+  if (v === undefined || (typeof v === 'number' && Number.isNaN(v))) return { rank: 2, num: 0, str: '' }
+  if (typeof v === 'number') return { rank: 0, num: v, str: '' }
+  const n = Number(v)
+  return v.trim() !== '' && Number.isFinite(n) ? { rank: 0, num: n, str: v } : { rank: 1, num: 0, str: v }
+}
+
+const cmp = (a: number | string, b: number | string) => (a < b ? -1 : a > b ? 1 : 0)
+
+export function compareKeys(a: SortKey, b: SortKey, dir: SortDir): number {
+  if (a.rank === 2 || b.rank === 2) return a.rank === b.rank ? 0 : a.rank === 2 ? 1 : -1
+  const c = a.rank - b.rank || cmp(a.num, b.num) || cmp(a.str, b.str)
+  return dir === 'asc' ? c : -c
+}
+
+export interface SortedView {
+  runs: RunSummary[]
+  keys: SortKey[]
+}
+
+/** The runs ordered by one column's value, ties newest first (start time descending, then run id). */
+export function sortView(runs: readonly RunSummary[], valueOf: (r: RunSummary) => SortValue, dir: SortDir): SortedView {
+  const keyed = runs.map((run) => ({ run, key: sortKey(valueOf(run)) }))
+  keyed.sort((a, b) => compareKeys(a.key, b.key, dir) || newestFirst(a.run, b.run))
+  return { runs: keyed.map((k) => k.run), keys: keyed.map((k) => k.key) }
+}
+
+/**
+ * A sorted page's cursor: "s." and, base64url, [column, dir, the last run's value, its start time, its
+ * id] — the place after which the next page starts, so it keeps its place while runs are added, and a
+ * cursor of another sort is refused rather than misread.
+ */
+export function encodeSortCursor(column: string, dir: SortDir, key: SortKey, run: RunSummary): string {
+  const value = key.rank === 2 ? null : key.rank === 0 && key.str === '' ? ['n', String(key.num)] : ['s', key.str]
+  return `s.${Buffer.from(JSON.stringify([column, dir, value, run.info.startTime, run.info.runId]), 'utf8').toString('base64url')}`
+}
+
+function decodeSortCursor(cursor: string, column: string, dir: SortDir): { key: SortKey; place: RunSummary } {
+  const bad = () => new ConfigError(`cursor ${preview(cursor, 80)} is not one a page sorted by ${preview(column, 80)} (${dir}) gave`)
+  if (!cursor.startsWith('s.') || cursor.length > 2000) throw bad()
+  let parts: unknown
+  try {
+    parts = JSON.parse(Buffer.from(cursor.slice(2), 'base64url').toString('utf8'))
+  } catch {
+    throw bad()
+  }
+  if (!Array.isArray(parts) || parts.length !== 5) throw bad()
+  const [c, d, value, startTime, runId] = parts as unknown[]
+  if (c !== column || d !== dir) throw new ConfigError(`cursor was given by a page sorted by ${preview(String(c), 80)} (${preview(String(d), 10)}), not by ${preview(column, 80)} (${dir}): start again from the first page`)
+  if (typeof startTime !== 'number' || !Number.isSafeInteger(startTime) || typeof runId !== 'string' || runId.length > 64) throw bad()
+  let key: SortKey
+  if (value === null) key = sortKey(undefined)
+  else if (Array.isArray(value) && value[0] === 'n' && typeof value[1] === 'string' && !Number.isNaN(Number(value[1]))) key = sortKey(Number(value[1]))
+  else if (Array.isArray(value) && value[0] === 's' && typeof value[1] === 'string') key = sortKey(value[1])
+  else throw bad()
+  return { key, place: { info: { startTime, runId } } as RunSummary }
+}
+
+/** The runs after a sorted cursor's place, at most `size` (binary search: O(log n)). */
+export function pageSorted(view: SortedView, column: string, dir: SortDir, cursor: string | undefined, size: number): { runs: RunSummary[]; next?: string } {
+  let from = 0
+  if (cursor !== undefined) {
+    const at = decodeSortCursor(cursor, column, dir)
+    let lo = 0
+    let hi = view.runs.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((compareKeys(view.keys[mid]!, at.key, dir) || newestFirst(view.runs[mid]!, at.place)) <= 0) lo = mid + 1
+      else hi = mid
+    }
+    from = lo
+  }
+  const runs = view.runs.slice(from, from + size)
+  const last = from + runs.length - 1
+  return from + size < view.runs.length ? { runs, next: encodeSortCursor(column, dir, view.keys[last]!, view.runs[last]!) } : { runs }
+}
