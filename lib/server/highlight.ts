@@ -90,9 +90,10 @@ export function codeBlock(code: string, options: { language?: HighlightLanguage;
   const cls = `code${options.wrap === true ? ' wrap' : ''}${options.lineNumbers === true ? ' numbered' : ''}`
   const lang = options.language === undefined ? '' : ` language-${options.language}`
   if (options.lineNumbers !== true) return `<pre class="${cls}"><code class="hljs${lang}">${html}</code></pre>`
-  return `<pre class="${cls}"><code class="hljs${lang}">${splitLines(html)
-    .map((line, i) => `<span class="line" id="L${i + 1}">${line}\n</span>`)
-    .join('')}</code></pre>`
+  // The text of the box is the code exactly: a line break after every line but a last one the code lacks.
+  const lines = splitLines(html)
+  const end = code.endsWith('\n') ? '\n' : ''
+  return `<pre class="${cls}"><code class="hljs${lang}">${lines.map((line, i) => `<span class="line" id="L${i + 1}">${line}${i < lines.length - 1 ? '\n' : end}</span>`).join('')}</code></pre>`
 }
 
 /** Highlighted HTML split at its line breaks, each line's markup balanced (spans reopened where they continue). */

@@ -3,10 +3,13 @@
 
 import type { Context, Hono } from 'hono'
 import { framedDocument, page, pageHtml, refreshing, sendPage, PAGE_CSP, type PageContext } from './layout.js'
-import { ConfigError, preview } from '../core/index.js'
+import { ConfigError, NotFoundError, preview } from '../core/index.js'
 import { esc, fmtBytes, fmtTime, link, raw, seg, table, type Cell } from '../report/index.js'
 import { DEPLOYMENT_FILE, REGISTRY_KINDS, singular, type Registry, type RegistryKind, type RegistryVersion } from '../track/index.js'
 import { renderNotebookHtml } from './notebook-html.js'
+import { csrfToken, registryActionForms, registryActionRoutes } from './registry-actions.js'
+import { artifactPageRoutes, looksTextual, textPreview } from './artifact-pages.js'
+import { codeBlock, highlightStyle, languageOfFile } from './highlight.js'
 import { deploymentSnapshot, portfolioSnapshot } from '../report/portfolio-dashboard.js'
 import { deploymentDashboardHtml, portfolioDashboardHtml } from '../report/portfolio-dashboard-html.js'
 import { monitoringHtml, monitoringView } from './monitoring.js'
@@ -31,9 +34,13 @@ export function registryPageRoutes(app: Hono, ctx: PageContext): void {
   app.get('/registry/:kind/:name', (c) => {
     const kind = kindOf(c.req.param('kind'))
     const name = c.req.param('name')
-    return registryPage(c, `registry:${kind}/${name}`, (reg) => entryPageHtml(registry, reg, kind, name))
+    // The change forms carry the request's CSRF token (registry-actions.ts): part of the cached page's key.
+    const csrf = csrfToken(ctx, c)
+    // A form posted from this page must carry its Origin (no-referrer, the site's default, sends "null").
+    c.header('referrer-policy', 'same-origin')
+    return registryPage(c, `registry:${kind}/${name}|${csrf}`, (reg) => entryPageHtml(registry, reg, kind, name, csrf))
   })
-  const entryPageHtml = (registry: Registry, reg: RegistryListing, kind: RegistryKind, name: string): string => {
+  const entryPageHtml = (registry: Registry, reg: RegistryListing, kind: RegistryKind, name: string, csrf: string): string => {
     // The listing's entry when it has one (a name it lacks is asked of the registry: a clear 404 or 400).
     const entry = reg.byKind.get(kind)!.find((e) => e.name === name) ?? registry.entry(kind, name)
     const aliasesOf = (v: RegistryVersion) => Object.entries(entry.aliases).filter(([, n]) => n === v.version).map(([a]) => a).join(', ')
@@ -42,6 +49,7 @@ export function registryPageRoutes(app: Hono, ctx: PageContext): void {
       if (kind === 'dashboards') return link(`/dashboards/${seg(entry.name)}/v/${v.version}`, 'view')
       if (kind === 'strategies') return link(`/registry/strategies/${seg(entry.name)}/v/${v.version}`, 'source')
       if (kind === 'deployments') return link(`/registry/deployments/${seg(entry.name)}/v/${v.version}`, 'config')
+      if (kind === 'models') return link(`/registry/models/${seg(entry.name)}/v/${v.version}`, 'package')
       return link(`/api/registry/${kind}/${seg(entry.name)}/versions/${v.version}`, 'JSON')
     }
     const rows = entry.versions.map((v): Cell[] => [
@@ -61,6 +69,7 @@ export function registryPageRoutes(app: Hono, ctx: PageContext): void {
     const body = [
       `<h1>${esc(singular(kind))}: ${esc(entry.name)}</h1>`,
       table(header, rows),
+      registryActionForms(entry, csrf),
       '<h2>Audit log</h2>',
       table(
         ['time', 'user', 'action', 'version', 'from', 'to', 'reason'],
@@ -69,14 +78,101 @@ export function registryPageRoutes(app: Hono, ctx: PageContext): void {
     ].join('\n')
     return pageHtml(`${singular(kind)} ${entry.name}`, body, '/registry')
   }
+  // A strategy version: its files (each viewable), the chosen one (?file=, default its source) highlighted
+  // with line numbers.
   app.get('/registry/strategies/:name/v/:ref', (c) => {
     const v = registry.resolve('strategies', c.req.param('name'), c.req.param('ref'))
-    const file = v.files.find((f) => /^source\./.test(f.name)) ?? v.files[0]!
-    const source = registry.readFile('strategies', `${v.name}@${v.version}`, file.name).toString('utf8')
+    const file = chosenFile(v, c.req.query('file')) ?? v.files.find((f) => /^source\./.test(f.name)) ?? v.files[0]!
     const body = `<h1>strategy ${link(`/registry/strategies/${seg(v.name)}`, v.name).html} v${v.version}</h1>
-<p class="muted">${esc(file.name)} · sha256 ${esc(v.sha256)} · default params ${esc(JSON.stringify(v.params ?? {}))}</p><pre><code>${esc(source)}</code></pre>`
+<p class="muted">${esc(v.status)} · sha256 ${esc(v.sha256)} · default params ${esc(JSON.stringify(v.params ?? {}))}</p>
+${filesTable(v, file.name)}
+<h2>${esc(file.name)}</h2>${fileHtml(v, file.name)}`
     return page(c, `${v.name}@${v.version}`, body, '/registry')
   })
+  // A model version: the package's files with sizes, its record and metadata, the package's signature and
+  // metrics; a file (?file=) as text when it is text (a package is data, never run here).
+  app.get('/registry/models/:name/v/:ref', (c) => {
+    const v = registry.resolve('models', c.req.param('name'), c.req.param('ref'))
+    const file = chosenFile(v, c.req.query('file'))
+    const entry = registry.entry('models', v.name)
+    const aliases = Object.entries(entry.aliases).filter(([, n]) => n === v.version).map(([a]) => a)
+    const record: Cell[][] = [
+      ['status', v.status],
+      ['stage', v.stage ?? 'None'],
+      ['aliases', aliases.join(', ')],
+      ['created', `${fmtTime(v.createdAt)} UTC`],
+      ['sha256', v.sha256],
+      ...(v.description === undefined ? [] : [['description', v.description] as Cell[]]),
+      ...(v.source === undefined ? [] : [['source', v.source] as Cell[]]),
+      ...(v.sourceRunId === undefined ? [] : [['source run', link(`/runs/${seg(v.sourceRunId)}`, v.sourceRunId)] as Cell[]]),
+      ['runs', raw(v.runs.slice(0, 20).map((id) => link(`/runs/${seg(id)}`, id.slice(0, 8)).html).join(' ') + (v.runs.length > 20 ? ` … ${v.runs.length} in all` : ''))],
+    ]
+    const parts = [
+      `<h1>model ${link(`/registry/models/${seg(v.name)}`, v.name).html} v${v.version}</h1>`,
+      table(['', ''], record),
+      filesTable(v, file?.name),
+    ]
+    if (file !== undefined) parts.push(`<h2>${esc(file.name)}</h2>${fileHtml(v, file.name)}`)
+    else {
+      if (v.metadata !== undefined) parts.push('<h2>Metadata</h2>', highlightStyle(), codeBlock(JSON.stringify(v.metadata, null, 2), { language: 'json', wrap: true }))
+      parts.push(packageSummary(v))
+    }
+    return page(c, `${v.name}@${v.version}`, parts.join('\n'), '/registry')
+  })
+  /** The file a ?file= names (one the version lists: never a path made from the request), or undefined. */
+  const chosenFile = (v: RegistryVersion, name: string | undefined) => {
+    if (name === undefined || name === '') return undefined
+    const f = v.files.find((x) => x.name === name)
+    if (f === undefined) throw new NotFoundError(`${singular(v.kind)} ${v.name}@${v.version} has no file ${JSON.stringify(name.slice(0, 100))} (files: ${v.files.map((x) => x.name).join(', ')})`)
+    return f
+  }
+  const filesTable = (v: RegistryVersion, shown: string | undefined) =>
+    table(
+      ['file', 'size', 'sha256', '', ''],
+      v.files.map((f) => [
+        f.name === shown ? raw(`<strong>${esc(f.name)}</strong>`) : f.name,
+        fmtBytes(f.size),
+        f.sha256.slice(0, 16),
+        link(`/registry/${v.kind}/${seg(v.name)}/v/${v.version}?file=${encodeURIComponent(f.name)}`, 'view'),
+        link(`/api/registry/${v.kind}/${seg(v.name)}/versions/${v.version}/files/${seg(f.name)}`, 'download'),
+      ]),
+    )
+  /** A version's file as highlighted text when it is text (at most FILE_VIEW_BYTES read), else a note. */
+  const fileHtml = (v: RegistryVersion, name: string) => {
+    const listed = v.files.find((f) => f.name === name)!
+    if (listed.size > FILE_VIEW_BYTES) return `<p class="muted">${esc(fmtBytes(listed.size))}: too large to show here; download it.</p>`
+    const bytes = registry.readFile(v.kind, `${v.name}@${v.version}`, name)
+    if (languageOfFile(name) === undefined && !looksTextual(bytes)) return `<p class="muted">Not a text file (${esc(fmtBytes(listed.size))}); download it.</p>`
+    return textPreview(name, bytes.toString('utf8'))
+  }
+  /** A model package's envelope: family, task, training data, metrics and signature (when model.json is one). */
+  const packageSummary = (v: RegistryVersion): string => {
+    const file = v.files.find((f) => f.name === 'model.json')
+    if (file === undefined || file.size > FILE_VIEW_BYTES) return ''
+    let pkg: Record<string, unknown>
+    try {
+      pkg = JSON.parse(registry.readFile('models', `${v.name}@${v.version}`, file.name).toString('utf8')) as Record<string, unknown>
+    } catch {
+      return '<p class="muted">model.json is not valid JSON.</p>'
+    }
+    if (pkg === null || typeof pkg !== 'object' || Array.isArray(pkg)) return ''
+    const scalar = (x: unknown): Cell => (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean' ? x : x === undefined ? '' : JSON.stringify(x))
+    const about: Cell[][] = ['format', 'formatVersion', 'family', 'task', 'trainingRows', 'dataSnapshot', 'runId', 'description'].filter((k) => pkg[k] !== undefined).map((k) => [k, scalar(pkg[k])])
+    if (typeof pkg.createdAt === 'number') about.push(['createdAt', `${fmtTime(pkg.createdAt)} UTC`])
+    const parts = ['<h2>Package</h2>', table(['', ''], about)]
+    const metrics = pkg.metrics
+    if (metrics !== null && typeof metrics === 'object' && !Array.isArray(metrics)) parts.push('<h3>Cross-validated metrics</h3>', table(['metric', 'value'], Object.entries(metrics as Record<string, unknown>).map(([k, x]) => [k, scalar(x)])))
+    const sig = pkg.signature as { inputs?: unknown; output?: unknown } | undefined
+    if (sig !== null && typeof sig === 'object') {
+      const inputs = Array.isArray(sig.inputs) ? (sig.inputs as Record<string, unknown>[]) : []
+      parts.push(
+        '<h3>Signature</h3>',
+        table(['input', 'type', 'nullable'], inputs.map((f) => [scalar(f?.name), scalar(f?.type), f?.nullable === true ? 'yes' : 'no'])),
+        `<p>output: <code>${esc(JSON.stringify(sig.output ?? null))}</code></p>`,
+      )
+    }
+    return parts.join('\n')
+  }
   // A deployment version: its production config, linked to the strategy version it pins.
   app.get('/registry/deployments/:name/v/:ref', (c) => {
     const v = registry.resolve('deployments', c.req.param('name'), c.req.param('ref'))
@@ -126,7 +222,13 @@ export function registryPageRoutes(app: Hono, ctx: PageContext): void {
   })
   // Monitors, their values and drift over time, triggers, scheduled jobs and alerts (lib/server/monitoring.ts).
   app.get('/monitoring', (c) => sendPage(c, pageHtml('Monitoring', monitoringHtml(monitoringView(tracker.home)), '/monitoring')))
+  // Registry changes from the entry pages' forms, and run artifacts' previews.
+  registryActionRoutes(app, ctx)
+  artifactPageRoutes(app, ctx)
 }
+
+/** The most of a registry file shown as text (read whole: its sha256 is checked). */
+const FILE_VIEW_BYTES = 16 * 2 ** 20
 
 export function entriesTable(reg: RegistryListing, kind: RegistryKind): string {
   const entries = reg.byKind.get(kind)!

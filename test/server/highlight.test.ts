@@ -78,6 +78,8 @@ describe('codeBlock and splitLines', () => {
     const three = codeBlock('a\n"b\nc"', { language: 'python', lineNumbers: true })
     expect(three.match(/class="line"/g)).toHaveLength(3)
     expect(three.match(/<span/g)!.length).toBe(three.match(/<\/span>/g)!.length)
+    // The box's text is the code exactly (copying it gives the source back: no line break added at the end).
+    expect(shownText(three)).toBe('a\n"b\nc"')
   })
 })
 

@@ -1,0 +1,332 @@
+// Artifact previews: GET /runs/ID/artifacts/view?path=P shows a run's artifact in the page — CSV/TSV and
+// Parquet as paged tables (100 rows a page), JSON pretty-printed and highlighted, notebooks rendered, text
+// and code highlighted, images inline (through GET /runs/ID/artifacts/image?path=P, as an <img>: an SVG is
+// never put into the page, and is served under a CSP that lets it run nothing) — anything else a download
+// link. Only recorded artifacts are read, by the tracker's rules (no link, no traversal, sha256 checked);
+// a CSV or text file larger than PREVIEW_BYTES is read only as far as its first PREVIEW_BYTES, and the page
+// says so. Everything from the file is escaped.
+
+import type { Context, Hono } from 'hono'
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, realpathSync } from 'node:fs'
+import { join, relative, sep } from 'node:path'
+import { ConfigError, FileIntegrityError, NotFoundError, parquetColumns, isTimeColumn, resolveInside, type ParquetColumn } from '../core/index.js'
+import { attr, esc, fmtBytes, link, seg, table, type Cell } from '../report/index.js'
+import type { Artifact, Tracker } from '../track/index.js'
+import { page, type PageContext } from './layout.js'
+import { codeBlock, highlightStyle, languageOfFile } from './highlight.js'
+import { renderNotebookHtml } from './notebook-html.js'
+
+/** Rows per page of a table preview. */
+export const PAGE_ROWS = 100
+/** The most of a CSV or text file a preview reads (the rest is not read at all). */
+export const PREVIEW_BYTES = 10 * 2 ** 20
+/** Text shown in a code box (a longer text is cut there, and the page says so). */
+export const TEXT_CHARS = 2 * 2 ** 20
+/** Files read whole for a preview (Parquet, JSON, notebooks, images): larger ones are offered as a download. */
+export const WHOLE_BYTES = 64 * 2 ** 20
+/** The highest page number accepted. */
+const MAX_PAGE = 1_000_000
+
+const IMAGE_TYPES: Readonly<Record<string, string>> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp', svg: 'image/svg+xml' }
+const TEXT_EXTENSIONS = new Set(['txt', 'log', 'md', 'markdown', 'rst', 'ts', 'mts', 'cts', 'tsx', 'js', 'mjs', 'cjs', 'jsx', 'py', 'json', 'jsonl', 'ndjson', 'yaml', 'yml', 'sql', 'sh', 'bash', 'toml', 'ini', 'cfg', 'conf', 'html', 'htm', 'xml', 'r', 'out', 'err'])
+
+/** The viewer's URL of a run's artifact (for the run page's artifact list). */
+export function artifactViewUrl(runId: string, path: string): string {
+  return `/runs/${seg(runId)}/artifacts/view?path=${encodeURIComponent(path)}`
+}
+
+/** The raw bytes' URL (the JSON API's download route). */
+export function artifactDownloadUrl(runId: string, path: string): string {
+  return `/api/runs/${seg(runId)}/artifacts/${path.split('/').map(seg).join('/')}`
+}
+
+function imageUrl(runId: string, path: string): string {
+  return `/runs/${seg(runId)}/artifacts/image?path=${encodeURIComponent(path)}`
+}
+
+function extensionOf(path: string): string {
+  const name = path.slice(path.lastIndexOf('/') + 1)
+  const dot = name.lastIndexOf('.')
+  return dot <= 0 ? '' : name.slice(dot + 1).toLowerCase()
+}
+
+export function artifactPageRoutes(app: Hono, ctx: PageContext): void {
+  const { tracker } = ctx
+  app.get('/runs/:id/artifacts/view', (c) => {
+    const id = c.req.param('id')
+    const artifact = findArtifact(tracker, id, c.req.query('path'))
+    const pageNo = pageOf(c.req.query('page'))
+    const ext = extensionOf(artifact.path)
+    const head = `<h1>${esc(artifact.path)} <span class="muted">of run ${link(`/runs/${seg(id)}`, id).html}</span></h1>
+<p class="muted">${esc(fmtBytes(artifact.size))} · sha256 ${esc(artifact.sha256.slice(0, 16))}… · ${link(artifactDownloadUrl(id, artifact.path), 'download').html}</p>`
+    const body = previewBody(tracker, id, artifact, ext, pageNo)
+    return page(c, `${artifact.path} · ${id}`, `${head}\n${body}`, '/runs')
+  })
+  // Images for <img src>: the types a browser draws, under a CSP that lets even an SVG run nothing.
+  app.get('/runs/:id/artifacts/image', (c) => {
+    const id = c.req.param('id')
+    const artifact = findArtifact(tracker, id, c.req.query('path'))
+    const type = IMAGE_TYPES[extensionOf(artifact.path)]
+    if (type === undefined) throw new ConfigError(`artifact ${JSON.stringify(artifact.path)} is not an image (png, jpg, gif, webp, svg)`)
+    if (artifact.size > WHOLE_BYTES) throw new ConfigError(`artifact ${JSON.stringify(artifact.path)} is ${fmtBytes(artifact.size)}: larger than ${fmtBytes(WHOLE_BYTES)}, download it instead`)
+    const { bytes } = tracker.readArtifact(id, artifact.path)
+    return imageResponse(c, bytes, type)
+  })
+}
+
+/** An image's bytes under headers that keep it an image: nosniff, inline, and a CSP with no script (SVG). */
+export function imageResponse(c: Context, bytes: Buffer, type: string): Response {
+  return c.body(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), 200, {
+    'content-type': type,
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+    'content-disposition': 'inline',
+    'cache-control': 'no-cache',
+  })
+}
+
+/** The recorded artifact a query's path names: a traversal or a malformed path is a 400, an unknown one a 404. */
+function findArtifact(tracker: Tracker, runId: string, path: string | undefined): Artifact {
+  if (path === undefined || path === '') throw new ConfigError('the query needs path=<artifact path> (as listed on the run page)')
+  if (path.length > 1000) throw new ConfigError(`artifact path is ${path.length} characters long; at most 1000`)
+  // The tracker's own rule (decoding, "..", absolute and backslash paths refused), against a neutral root.
+  const root = join(sep, 'artifacts')
+  const wanted = relative(root, resolveInside(root, path, 'artifact path')).split(sep).join('/')
+  const artifact = tracker.listArtifacts(runId).find((a) => a.path === wanted)
+  if (artifact === undefined) throw new NotFoundError(`run ${runId} has no artifact ${JSON.stringify(wanted)}`)
+  return artifact
+}
+
+function pageOf(value: string | undefined): number {
+  if (value === undefined || value === '') return 1
+  if (!/^\d{1,7}$/.test(value) || Number(value) < 1 || Number(value) > MAX_PAGE) throw new ConfigError(`page must be a whole number from 1 to ${MAX_PAGE} (received ${JSON.stringify(value.slice(0, 40))})`)
+  return Number(value)
+}
+
+function previewBody(tracker: Tracker, id: string, artifact: Artifact, ext: string, pageNo: number): string {
+  const download = link(artifactDownloadUrl(id, artifact.path), `download (${fmtBytes(artifact.size)})`).html
+  const tooLarge = `<p class="muted">Larger than ${esc(fmtBytes(WHOLE_BYTES))}: not previewed. ${download}</p>`
+  const image = IMAGE_TYPES[ext]
+  if (image !== undefined) {
+    if (artifact.size > WHOLE_BYTES) return tooLarge
+    return `<p><img class="artifact-image" alt="${attr(artifact.path)}" src="${attr(imageUrl(id, artifact.path))}"></p><style>.artifact-image { max-width: 100%; height: auto; border: 1px solid #e1e4e8; }</style>`
+  }
+  if (ext === 'csv' || ext === 'tsv') {
+    const { text, cut } = readText(tracker, id, artifact, PREVIEW_BYTES)
+    return csvPreview(text, { delimiter: ext === 'tsv' ? '\t' : ',', cut, pageNo, url: (n) => `${artifactViewUrl(id, artifact.path)}&page=${n}`, size: artifact.size })
+  }
+  if (ext === 'parquet') {
+    if (artifact.size > WHOLE_BYTES) return tooLarge
+    const columns = parquetColumns(tracker.readArtifact(id, artifact.path).bytes, `artifact ${artifact.path} of run ${id}`)
+    return parquetPreview(columns, pageNo, (n) => `${artifactViewUrl(id, artifact.path)}&page=${n}`)
+  }
+  if (ext === 'ipynb') {
+    if (artifact.size > WHOLE_BYTES) return tooLarge
+    let notebook: unknown
+    try {
+      notebook = JSON.parse(tracker.readArtifact(id, artifact.path).bytes.toString('utf8'))
+    } catch {
+      return `<p class="error-box">Not valid JSON: not shown as a notebook.</p>${download}`
+    }
+    return renderNotebookHtml(notebook)
+  }
+  if (TEXT_EXTENSIONS.has(ext) || (artifact.size <= PREVIEW_BYTES && looksTextual(tracker.readArtifact(id, artifact.path).bytes))) {
+    const { text, cut } = readText(tracker, id, artifact, PREVIEW_BYTES)
+    return textPreview(artifact.path, text, { cut: cut ? `the first ${fmtBytes(PREVIEW_BYTES)} of ${fmtBytes(artifact.size)}` : undefined })
+  }
+  return `<p>No preview for this type of file. ${download}</p>`
+}
+
+/**
+ * A file's text as a code box: JSON pretty-printed, highlighted by its extension, lines numbered; cut at
+ * TEXT_CHARS (and said so). `cut` says how much of the file the text is, when not all of it.
+ */
+export function textPreview(name: string, text: string, options: { cut?: string } = {}): string {
+  let shown = text
+  let note = options.cut === undefined ? '' : `Shown: ${options.cut} (not checked against its recorded sha256; the download is). `
+  if (extensionOf(name) === 'json' && options.cut === undefined) {
+    try {
+      shown = JSON.stringify(JSON.parse(text), null, 2)
+    } catch {
+      note += 'Not valid JSON: shown as it is. '
+    }
+  }
+  if (shown.length > TEXT_CHARS) {
+    note += `Only the first ${fmtBytes(TEXT_CHARS)} of text are shown. `
+    shown = shown.slice(0, TEXT_CHARS)
+  }
+  return `${note === '' ? '' : `<p class="muted">${esc(note.trim())}</p>`}${highlightStyle()}${codeBlock(shown, { language: languageOfFile(name), lineNumbers: true })}`
+}
+
+/** No NUL byte in the first 8 KiB and valid UTF-8 there (a cut multi-byte character at the end allowed). */
+export function looksTextual(bytes: Uint8Array): boolean {
+  const head = bytes.subarray(0, 8192)
+  if (head.includes(0)) return false
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(head.length === bytes.length ? head : head.subarray(0, Math.max(0, head.length - 4)))
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** A text artifact: whole (sha256 checked) up to `limit` bytes, else its first `limit` bytes only. */
+function readText(tracker: Tracker, id: string, artifact: Artifact, limit: number): { text: string; cut: boolean } {
+  if (artifact.size <= limit) return { text: tracker.readArtifact(id, artifact.path).bytes.toString('utf8'), cut: false }
+  const bytes = readPrefix(tracker, id, artifact.path, limit)
+  return { text: bytes.toString('utf8'), cut: true }
+}
+
+/**
+ * The first `limit` bytes of a recorded artifact, opened by the rules of lib/core/safe-file.ts (every folder
+ * from the workspace's runs folder down lstat'ed, the file opened with O_NOFOLLOW, the opened descriptor's
+ * real path checked to be inside that folder) — without its sha256 check, which would read the whole file.
+ */
+function readPrefix(tracker: Tracker, id: string, path: string, limit: number): Buffer {
+  const dir = join(tracker.runDir(id), 'artifacts')
+  const file = resolveInside(dir, path, 'artifact path')
+  const within = tracker.root
+  const what = `artifact ${JSON.stringify(path)} of run ${id}`
+  const rel = relative(within, file)
+  if (rel === '' || rel.startsWith('..') || rel.startsWith(sep)) throw new FileIntegrityError(`${what} is not inside the runs folder`, 'outside', file)
+  let at = within
+  for (const part of rel.split(sep)) {
+    at = join(at, part)
+    let st
+    try {
+      st = lstatSync(at)
+    } catch {
+      throw new NotFoundError(`${what} does not exist`)
+    }
+    if (st.isSymbolicLink()) throw new FileIntegrityError(`${what} goes through a symbolic link; mtflow serves no file through a link`, 'link', file)
+  }
+  let fd: number
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ELOOP') throw new FileIntegrityError(`${what} is a symbolic link; mtflow serves no file through a link`, 'link', file)
+    throw new NotFoundError(`${what} cannot be opened`)
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw new FileIntegrityError(`${what} is not a regular file`, 'not-file', file)
+    let opened: string | undefined
+    try {
+      opened = readlinkSync(`/proc/self/fd/${fd}`)
+    } catch {
+      opened = undefined
+    }
+    const root = realpathSync(within)
+    if (opened !== undefined && !opened.startsWith(root + sep)) throw new FileIntegrityError(`${what} resolves outside its folder; refused`, 'outside', file)
+    const bytes = Buffer.allocUnsafe(limit)
+    let got = 0
+    while (got < limit) {
+      const n = readSync(fd, bytes, got, limit - got, got)
+      if (n === 0) break
+      got += n
+    }
+    return bytes.subarray(0, got)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * Rows of delimited text (RFC 4180: quoted fields with "" for a quote, line breaks inside quotes, CRLF or
+ * LF), parsed only as far as asked: `wanted` rows, then one more to know whether there is a next page.
+ */
+export function csvRows(text: string, delimiter: string, wanted: number): { rows: string[][]; more: boolean; complete: boolean } {
+  const rows: string[][] = []
+  let row: string[] = []
+  let field = ''
+  let quoted = false
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0
+  const n = text.length
+  for (; i < n; i++) {
+    const ch = text[i]!
+    if (quoted) {
+      if (ch === '"') {
+        if (text[i + 1] === '"') {
+          field += '"'
+          i++
+        } else quoted = false
+      } else field += ch
+      continue
+    }
+    if (ch === '"' && field === '') quoted = true
+    else if (ch === delimiter) {
+      row.push(field)
+      field = ''
+    } else if (ch === '\n' || ch === '\r') {
+      if (ch === '\r' && text[i + 1] === '\n') i++
+      row.push(field)
+      field = ''
+      rows.push(row)
+      row = []
+      if (rows.length > wanted) return { rows: rows.slice(0, wanted), more: true, complete: false }
+    } else field += ch
+  }
+  if (field !== '' || row.length > 0) {
+    row.push(field)
+    rows.push(row)
+  }
+  if (rows.length > wanted) return { rows: rows.slice(0, wanted), more: true, complete: false }
+  return { rows, more: false, complete: true }
+}
+
+/** One page of a CSV's rows under its header; ragged rows padded (or extra cells given a column of their own). */
+export function csvPreview(text: string, options: { delimiter: string; cut: boolean; pageNo: number; url: (page: number) => string; size: number }): string {
+  const { pageNo } = options
+  const first = (pageNo - 1) * PAGE_ROWS
+  const parsed = csvRows(text, options.delimiter, 1 + first + PAGE_ROWS)
+  // A file read only in part ends in a row that may be cut: it is not shown.
+  const all = options.cut && parsed.complete ? parsed.rows.slice(0, -1) : parsed.rows
+  const more = parsed.more
+  const header = all[0] ?? []
+  const rows = all.slice(1 + first, 1 + first + PAGE_ROWS)
+  const notes: string[] = []
+  if (options.cut) notes.push(`The file is ${fmtBytes(options.size)}: the preview reads its first ${fmtBytes(PREVIEW_BYTES)} only (later rows are not shown; the download has them all), not checked against its recorded sha256.`)
+  if (all.length === 0) return `<p class="muted">Empty file.</p>`
+  if (rows.length === 0) return `${notesHtml(notes)}<p class="muted">No rows on page ${pageNo}${first > 0 ? ` (the file${options.cut ? "'s first part" : ''} has ${all.length - 1} rows)` : ''}. ${link(options.url(1), 'First page').html}</p>`
+  const width = Math.max(header.length, ...rows.map((r) => r.length))
+  const columns = ['#', ...Array.from({ length: width }, (_, j) => (j < header.length ? header[j]! : `(column ${j + 1})`))]
+  const ragged = rows.filter((r) => r.length !== header.length).length
+  if (ragged > 0) notes.push(`${ragged} row(s) on this page have a different number of cells than the header (${header.length}): missing cells are left empty, extra ones get columns of their own.`)
+  const body = rows.map((r, k): Cell[] => [first + k + 1, ...Array.from({ length: width }, (_, j) => r[j] ?? '')])
+  const range = `rows ${first + 1}–${first + rows.length}`
+  return `${notesHtml(notes)}${pager(pageNo, more, options.url, range)}<div class="scroll artifact-table">${table(columns, body)}</div>${pager(pageNo, more, options.url, range)}<style>.artifact-table { overflow: auto; max-width: 100%; } .artifact-table td { white-space: pre-wrap; max-width: 40em; overflow-wrap: anywhere; }</style>`
+}
+
+/** One page of a Parquet table: numbers as stored (all their digits), times as ISO 8601 UTC, NULL empty. */
+export function parquetPreview(columns: Record<string, ParquetColumn>, pageNo: number, url: (page: number) => string): string {
+  const names = Object.keys(columns)
+  const total = names.length === 0 ? 0 : columns[names[0]!]!.length
+  const first = (pageNo - 1) * PAGE_ROWS
+  if (total === 0) return '<p class="muted">No rows.</p>'
+  if (first >= total) return `<p class="muted">No rows on page ${pageNo} (the table has ${total} rows). ${link(url(1), 'First page').html}</p>`
+  const last = Math.min(total, first + PAGE_ROWS)
+  const cell = (name: string, column: ParquetColumn, i: number): Cell => {
+    const v = column[i]
+    if (typeof v === 'number') {
+      if (Number.isNaN(v)) return ''
+      if (isTimeColumn(name) && Number.isFinite(v) && Math.abs(v) <= 8.64e15) return new Date(v).toISOString()
+      return String(v)
+    }
+    return typeof v === 'boolean' ? String(v) : (v ?? '')
+  }
+  const rows: Cell[][] = []
+  for (let i = first; i < last; i++) rows.push([i + 1, ...names.map((n) => cell(n, columns[n]!, i))])
+  const range = `rows ${first + 1}–${last} of ${total}`
+  const more = last < total
+  return `${pager(pageNo, more, url, range)}<div class="scroll artifact-table">${table(['#', ...names], rows)}</div>${pager(pageNo, more, url, range)}<style>.artifact-table { overflow: auto; max-width: 100%; }</style>`
+}
+
+function notesHtml(notes: string[]): string {
+  return notes.map((n) => `<p class="muted">${esc(n)}</p>`).join('')
+}
+
+/** Previous / next links and the range shown (plain links: no script needed). */
+function pager(pageNo: number, more: boolean, url: (page: number) => string, range: string): string {
+  const prev = pageNo > 1 ? link(url(pageNo - 1), '← previous').html : ''
+  const next = more ? link(url(pageNo + 1), 'next →').html : ''
+  return `<p class="pager">${[prev, `page ${pageNo} (${esc(range)})`, next].filter((s) => s !== '').join(' · ')}</p>`
+}
