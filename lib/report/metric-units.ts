@@ -82,7 +82,7 @@ function grouped(v: number, digits: number): string {
   return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text
 }
 
-/** Milliseconds as people read a span: "850 ms", "12.5 s", "4 min 5 s", "3 h 20 min", "2 d 3 h". */
+/** Milliseconds as people read a span: "850 ms", "12.5 s", "4 min 5 s", "3 h 20 min", "2 d 3 h", "3 d". */
 export function fmtSpan(ms: number): string {
   if (!Number.isFinite(ms)) return fmtNumber(ms)
   const sign = ms < 0 ? '-' : ''
@@ -90,9 +90,33 @@ export function fmtSpan(ms: number): string {
   if (a < 1000) return `${sign}${Math.round(a)} ms`
   if (a < 60_000) return `${sign}${(a / 1000).toFixed(1)} s`
   const minutes = Math.floor(a / 60_000)
-  if (minutes < 60) return `${sign}${minutes} min ${Math.floor((a % 60_000) / 1000)} s`
+  // The smaller unit only when it is not zero: "3 d", "3 d 4 h".
+  const two = (big: string, small: number, unit: string) => `${sign}${big}${small === 0 ? '' : ` ${small} ${unit}`}`
+  if (minutes < 60) return two(`${minutes} min`, Math.floor((a % 60_000) / 1000), 's')
   const hours = Math.floor(minutes / 60)
-  if (hours < 24) return `${sign}${hours} h ${minutes % 60} min`
+  if (hours < 24) return two(`${hours} h`, minutes % 60, 'min')
   const days = Math.floor(hours / 24)
-  return `${sign}${days.toLocaleString('en-US')} d ${hours % 24} h`
+  return two(`${days.toLocaleString('en-US')} d`, hours % 24, 'h')
+}
+
+/** Lower is better for these (losses, risk, costs); higher for the returns and ratios in the sets above. */
+const LOWER = new Set(['maxDrawdown', 'drawdown', 'volatility', 'fees', 'maxDrawdownDuration', 'loss', 'error', 'mse', 'rmse', 'mae', 'logloss', 'turnover'])
+const HIGHER = new Set(['totalReturn', 'cagr', 'sharpe', 'sortino', 'calmar', 'profitFactor', 'omega', 'winRate', 'endEquity', 'expectancy', 'payoffRatio', 'recoveryFactor', 'monthsProfitable', 'weeksProfitable', 'accuracy', 'auc', 'f1', 'r2', 'precision', 'recall', 'probabilisticSharpe', 'deflatedSharpe'])
+
+/** Which way a metric is better, by its key's last dotted part; undefined when it has no better (trades, exposure, unknown keys). */
+export function metricDirection(key: string): 'higher' | 'lower' | undefined {
+  const name = key.slice(key.lastIndexOf('.') + 1)
+  if (LOWER.has(name) || /(^|_)loss$|Loss$/.test(name)) return 'lower'
+  if (HIGHER.has(name)) return 'higher'
+  return undefined
+}
+
+/** The difference b − a of two values of a metric in its unit, signed: "+2.10 pp" (percent points), "-0.35", "+1,234.00". */
+export function fmtMetricDelta(key: string, a: number, b: number): string {
+  const d = b - a
+  if (!Number.isFinite(d)) return ''
+  const unit = metricUnit(key)
+  const sign = d > 0 ? '+' : d < 0 ? '-' : '±'
+  const size = unit === 'percent' ? `${fmtUnit('ratio', Math.abs(d) * 100)} pp` : fmtUnit(unit === 'count' && !Number.isInteger(d) ? 'number' : unit, Math.abs(d))
+  return `${sign}${size}`
 }

@@ -2,8 +2,11 @@
 // (equity and drawdown over bar time, any metric over steps) and the side-by-side run comparison.
 
 import * as Plot from '@observablehq/plot'
+import { ConfigError } from '../core/index.js'
 import { compareRuns, type MetricPoint, type Tracker } from '../track/index.js'
-import { esc, fmtDuration, fmtTime, link, raw, seg, table, type Cell } from './html.js'
+import { attr, esc, fmtDuration, fmtTime, link, raw, seg, table, type Cell } from './html.js'
+import { fmtMetric, fmtMetricDelta, metricDirection } from './metric-units.js'
+import { interactiveChart, type ChartSeries } from './run-charts.js'
 import { plotToString } from './plot.js'
 import { decimateIndices } from './tearsheet-metrics.js'
 
@@ -75,14 +78,25 @@ export function runLabels(runs: readonly { runId: string; name: string }[]): str
 /** Metrics listed first in comparisons, when present. */
 export const HEADLINE_METRICS = ['sharpe', 'sortino', 'totalReturn', 'cagr', 'maxDrawdown', 'calmar', 'volatility', 'trades', 'winRate', 'profitFactor', 'endEquity', 'fees']
 
+/** How the compare page draws equity: rebased to 1.0 at each run's start (default), as % return, or raw amounts. */
+export type Rebase = '1' | 'pct' | 'raw'
+export const REBASES: readonly Rebase[] = ['1', 'pct', 'raw']
+
+/** Points of a curve drawn at most per run (extremes kept: decimate). */
+const COMPARE_POINTS = 2000
+
 /**
- * Runs side by side: who they are, params and metrics (rows where the runs differ are marked), the
- * equity curves overlaid and the drawdowns overlaid. Runs without curves are listed, not charted.
+ * Runs side by side: who they are, the equity curves overlaid (rebased to 1.0 by default, so a 100k and a 1M
+ * run overlay) and the drawdowns overlaid, metrics (with units; the best value of each row marked, the
+ * difference to the first run beside each other value), then params: those that differ first, the equal
+ * ones folded below. Rows where the runs differ are marked. Runs without curves are listed, not charted.
  */
-export function runComparisonHtml(tracker: Tracker, runIds: readonly string[], options: { linkRuns?: boolean } = {}): { html: string; charted: number } {
+export function runComparisonHtml(tracker: Tracker, runIds: readonly string[], options: { linkRuns?: boolean; rebase?: Rebase } = {}): { html: string; charted: number } {
   const cmp = compareRuns(tracker, runIds)
   const labels = runLabels(cmp.runs)
   const linkRuns = options.linkRuns !== false
+  const rebase = options.rebase ?? '1'
+  if (!REBASES.includes(rebase)) throw new ConfigError(`rebase must be 1, pct or raw (received ${JSON.stringify(String(rebase).slice(0, 40))})`)
   const head = ['', ...labels]
   const who: Cell[][] = [
     ['run id', ...cmp.runs.map((r) => (linkRuns ? link(`/runs/${seg(r.runId)}`, r.runId) : r.runId))],
@@ -96,43 +110,84 @@ export function runComparisonHtml(tracker: Tracker, runIds: readonly string[], o
     return i < 0 ? HEADLINE_METRICS.length : i
   }
   const metrics = [...cmp.metrics].sort((a, b) => order(a.key) - order(b.key) || a.key.localeCompare(b.key))
-  const equity: { label: string; points: MetricPoint[] }[] = []
-  const drawdown: { label: string; points: MetricPoint[] }[] = []
+  const equity: ChartSeries[] = []
+  const drawdown: ChartSeries[] = []
   cmp.runs.forEach((r, i) => {
-    // One read of the run's metric history for both curves.
+    // One read of the run's metric history for both curves; long curves thinned to COMPARE_POINTS, extremes kept.
     const history = tracker.metricHistory(r.runId)
-    const e = history.filter((p) => p.key === 'equity')
-    const d = history.filter((p) => p.key === 'drawdown')
-    if (e.length > 1) equity.push({ label: labels[i]!, points: e })
-    if (d.length > 1) drawdown.push({ label: labels[i]!, points: underwater(d) })
+    const e = decimate(
+      history.filter((p) => p.key === 'equity'),
+      (COMPARE_POINTS - 2) / 2,
+    )
+    const d = decimate(
+      history.filter((p) => p.key === 'drawdown'),
+      (COMPARE_POINTS - 2) / 2,
+    )
+    const first = e[0]?.value ?? NaN
+    const scale = (v: number) => (rebase === 'raw' ? v : rebase === '1' ? v / first : v / first - 1)
+    if (e.length > 1 && (rebase === 'raw' || (Number.isFinite(first) && first !== 0))) equity.push({ label: labels[i]!, time: e.map((p) => p.timestamp), value: e.map((p) => scale(p.value)) })
+    if (d.length > 1) drawdown.push({ label: labels[i]!, time: d.map((p) => p.timestamp), value: d.map((p) => (p.value === 0 ? 0 : -p.value)) })
   })
   const parts: string[] = []
+  parts.push(`<style>${COMPARE_CSS}</style>`)
   parts.push(table(head, who))
   if (equity.length > 0) {
+    const views: [Rebase, string][] = [
+      ['1', 'rebased to 1.0'],
+      ['pct', '% return'],
+      ['raw', 'amounts'],
+    ]
+    const ids = cmp.runs.map((r) => r.runId).join(',')
+    const toggle = views.map(([v, text]) => (v === rebase ? `<strong aria-current="true">${esc(text)}</strong>` : `<a href="?runs=${attr(encodeURIComponent(ids))}&amp;rebase=${v}">${esc(text)}</a>`)).join(' · ')
+    if (linkRuns) parts.push(`<p class="rebase">Equity: ${toggle}</p>`)
+    const title = rebase === '1' ? 'Equity (rebased to 1.0 at each start)' : rebase === 'pct' ? 'Return since start (%)' : 'Equity'
     parts.push('<div class="charts">')
-    parts.push(`<div class="chart" id="equity-chart"><h3>Equity</h3>${curveChart(equity, { ariaLabel: 'equity curves', y: 'equity' })}</div>`)
-    if (drawdown.length > 0) parts.push(`<div class="chart" id="drawdown-chart"><h3>Drawdown</h3>${curveChart(drawdown, { ariaLabel: 'drawdowns', y: 'drawdown', percent: true, height: 200 })}</div>`)
+    parts.push(interactiveChart(equity, { id: 'equity-chart', title, ariaLabel: 'equity curves', unit: rebase === 'pct' ? 'percent' : rebase === 'raw' ? 'money' : 'number', yLabel: rebase === '1' ? 'equity / start' : rebase === 'pct' ? 'return' : 'equity', ...(rebase === 'raw' ? {} : { rule: rebase === '1' ? 1 : 0 }) }))
+    if (drawdown.length > 0) parts.push(interactiveChart(drawdown, { id: 'drawdown-chart', title: 'Drawdown', ariaLabel: 'drawdowns', unit: 'percent', yLabel: 'drawdown', rule: 0, height: 200 }))
     parts.push('</div>')
   } else {
     parts.push('<p class="muted">None of these runs logged an equity curve (backtests do).</p>')
   }
   parts.push('<h2>Metrics</h2>')
-  parts.push(
-    table(
-      ['metric', ...labels],
-      metrics.map((m) => [m.key, ...m.values.map((v) => v)]),
-      { rowClass: (i) => (metrics[i]!.differs ? 'differs' : undefined) },
-    ),
-  )
+  parts.push(metricsTable(labels, metrics))
   parts.push('<h2>Parameters</h2>')
-  parts.push(
-    cmp.params.length === 0
-      ? '<p class="muted">No parameters.</p>'
-      : table(
-          ['param', ...labels],
-          cmp.params.map((p) => [p.key, ...p.values]),
-          { rowClass: (i) => (cmp.params[i]!.differs ? 'differs' : undefined) },
-        ),
-  )
+  if (cmp.params.length === 0) {
+    parts.push('<p class="muted">No parameters.</p>')
+  } else {
+    // Those that differ first: what tells the runs apart; the equal ones folded (a <details>: no script needed).
+    const differ = cmp.params.filter((p) => p.differs)
+    const same = cmp.params.filter((p) => !p.differs)
+    if (differ.length > 0) parts.push(table(['param', ...labels], differ.map((p) => [p.key, ...p.values]), { rowClass: () => 'differs', className: 'params-differ' }))
+    else parts.push('<p class="muted">Every parameter is the same in these runs.</p>')
+    if (same.length > 0) parts.push(`<details class="params-same"><summary>${same.length} parameter(s) the same in every run</summary>${table(['param', ...labels], same.map((p) => [p.key, ...p.values]), { className: 'params-same' })}</details>`)
+  }
   return { html: parts.join('\n'), charted: equity.length }
 }
+
+/** The metrics side by side: values with units, the best of each row (by the metric's direction) marked, the difference to the first run beside the others. */
+function metricsTable(labels: readonly string[], metrics: readonly { key: string; values: readonly (number | undefined)[]; differs: boolean }[]): string {
+  const headRow = `<thead><tr><th>metric</th>${labels.map((l) => `<th>${esc(l)}</th>`).join('')}</tr></thead>`
+  const rows = metrics.map((m) => {
+    const direction = metricDirection(m.key)
+    const finite = m.values.filter((v): v is number => v !== undefined && Number.isFinite(v))
+    const best = direction === undefined || finite.length < 2 ? undefined : direction === 'higher' ? Math.max(...finite) : Math.min(...finite)
+    const allBest = best !== undefined && finite.every((v) => v === best)
+    const first = m.values[0]
+    const cells = m.values.map((v, i) => {
+      if (v === undefined) return '<td></td>'
+      const isBest = best !== undefined && !allBest && v === best
+      const delta = i > 0 && first !== undefined && Number.isFinite(first) && Number.isFinite(v) && v !== first ? ` <small class="delta">(${esc(fmtMetricDelta(m.key, first, v))})</small>` : ''
+      return `<td class="num${isBest ? ' best' : ''}" title="${attr(String(v))}${isBest ? ' (best)' : ''}">${esc(fmtMetric(m.key, v))}${delta}</td>`
+    })
+    return `<tr${m.differs ? ' class="differs"' : ''}><td>${esc(m.key)}</td>${cells.join('')}</tr>`
+  })
+  return `<table class="compare-metrics">${headRow}<tbody>${rows.join('')}</tbody></table>`
+}
+
+const COMPARE_CSS = `
+table.compare-metrics td.best { font-weight: 700; box-shadow: inset 3px 0 0 var(--good); }
+table.compare-metrics small.delta { color: var(--muted); font-size: 11px; }
+details.params-same { color: var(--muted); }
+details.params-same summary { cursor: pointer; }
+p.rebase strong { font-weight: 600; }
+`

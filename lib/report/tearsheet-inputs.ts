@@ -89,7 +89,7 @@ export function readRunTrades(tracker: Tracker, runId: string, progress?: Progre
     for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) throw new DataError(`${table.label} row ${i + 1}: ${name} is missing; expected a ${name === 'pnl' ? 'number' : 'time'}`)
   }
   const extra = out as unknown as Record<string, unknown>
-  for (const name of ['entryPrice', 'exitPrice', 'returnPct'] as const) if (name in table.columns) extra[name] = numberColumn(table, name, expected)
+  for (const name of ['entryPrice', 'exitPrice', 'returnPct', 'qty'] as const) if (name in table.columns) extra[name] = numberColumn(table, name, expected)
   for (const name of ['direction', 'tag', 'exitReason'] as const) if (name in table.columns) extra[name] = textColumn(table, name, expected)
   if ('open' in table.columns) {
     const open = table.columns.open!
@@ -246,7 +246,7 @@ function tradeColumns(table: CsvTable, label: string): TradeColumns {
     const at = table.header.indexOf(name)
     return at < 0 ? undefined : at
   }
-  const at = { entryPrice: opt('entryPrice'), exitPrice: opt('exitPrice'), returnPct: opt('returnPct'), direction: opt('direction'), tag: opt('tag'), exitReason: opt('exitReason'), open: opt('open') }
+  const at = { entryPrice: opt('entryPrice'), exitPrice: opt('exitPrice'), returnPct: opt('returnPct'), qty: opt('qty'), direction: opt('direction'), tag: opt('tag'), exitReason: opt('exitReason'), open: opt('open') }
   const n = table.lines.length
   const cols = {
     symbol: new Array<string>(n),
@@ -256,6 +256,7 @@ function tradeColumns(table: CsvTable, label: string): TradeColumns {
     entryPrice: at.entryPrice === undefined ? undefined : new Float64Array(n),
     exitPrice: at.exitPrice === undefined ? undefined : new Float64Array(n),
     returnPct: at.returnPct === undefined ? undefined : new Float64Array(n),
+    qty: at.qty === undefined ? undefined : new Float64Array(n),
     direction: at.direction === undefined ? undefined : new Array<string>(n),
     tag: at.tag === undefined ? undefined : new Array<string>(n),
     exitReason: at.exitReason === undefined ? undefined : new Array<string>(n),
@@ -275,6 +276,7 @@ function tradeColumns(table: CsvTable, label: string): TradeColumns {
     if (cols.entryPrice !== undefined) cols.entryPrice[i] = maybe(c[at.entryPrice!])
     if (cols.exitPrice !== undefined) cols.exitPrice[i] = maybe(c[at.exitPrice!])
     if (cols.returnPct !== undefined) cols.returnPct[i] = maybe(c[at.returnPct!])
+    if (cols.qty !== undefined) cols.qty[i] = maybe(c[at.qty!])
     if (cols.direction !== undefined) cols.direction[i] = c[at.direction!] ?? ''
     if (cols.tag !== undefined) cols.tag[i] = c[at.tag!] ?? ''
     if (cols.exitReason !== undefined) cols.exitReason[i] = c[at.exitReason!] ?? ''
@@ -282,7 +284,7 @@ function tradeColumns(table: CsvTable, label: string): TradeColumns {
   }
   progress.finish()
   const out: TradeColumns = { symbol: cols.symbol, entryTime: cols.entryTime, exitTime: cols.exitTime, pnl: cols.pnl }
-  for (const k of ['entryPrice', 'exitPrice', 'returnPct', 'direction', 'tag', 'exitReason', 'open'] as const) if (cols[k] !== undefined) (out as unknown as Record<string, unknown>)[k] = cols[k]
+  for (const k of ['entryPrice', 'exitPrice', 'returnPct', 'qty', 'direction', 'tag', 'exitReason', 'open'] as const) if (cols[k] !== undefined) (out as unknown as Record<string, unknown>)[k] = cols[k]
   return out
 }
 

@@ -303,6 +303,8 @@ export interface TradeColumns {
   returnPct?: ArrayLike<number>
   entryPrice?: ArrayLike<number>
   exitPrice?: ArrayLike<number>
+  /** Units traded (optional; the run page's trades table shows it). */
+  qty?: ArrayLike<number>
   direction?: readonly string[]
   tag?: readonly string[]
   /** Why the trade was closed (take-profit, stop-loss, exit …) when the source records it. */

@@ -253,7 +253,7 @@ function checkTrades(trades: TradeColumns): number[] {
     if (trades[k] === undefined || typeof trades[k].length !== 'number') throw new DataError(`trades.${k} is missing; expected one value per trade`)
   }
   const n = trades.pnl.length
-  for (const k of ['symbol', 'entryTime', 'exitTime', 'returnPct', 'entryPrice', 'exitPrice', 'direction', 'tag', 'exitReason', 'open'] as const) {
+  for (const k of ['symbol', 'entryTime', 'exitTime', 'returnPct', 'entryPrice', 'exitPrice', 'qty', 'direction', 'tag', 'exitReason', 'open'] as const) {
     const col = trades[k]
     if (col !== undefined && col.length !== n) throw new DataError(`trades.${k} has ${col.length} values, trades.pnl ${n}; expected one per trade`)
   }

@@ -5,10 +5,11 @@ import { page, pageHtml, sendPage, type PageContext } from './layout.js'
 import { DataError, NotFoundError } from '../core/index.js'
 import { loadBars } from '../data/index.js'
 import {
-  curveChart,
+  attr,
   esc,
   fmtBytes,
   fmtDuration,
+  fmtMetric,
   fmtTime,
   hasRunEquity,
   loadRunTearsheet,
@@ -17,15 +18,16 @@ import {
   table,
   tearsheet,
   tearsheetHtml,
-  underwater,
   type Cell,
   type TearsheetInput,
 } from '../report/index.js'
+import { interactiveChart, performanceSection, RUN_CHARTS_CSS, tradeSortOf } from '../report/run-charts.js'
 import { lifecycleOf, type MetricPoint, type RunSummary, type Tracker } from '../track/index.js'
 import { renderNotebookHtml } from './notebook-html.js'
 
 import { rank, runsTable, deletedBanner } from './runs-pages.js'
 import { parseNotebook } from './registry-pages.js'
+import { sweepRequest } from './sweep-section.js'
 
 /** Charts on a run page at most (the rest of the metrics are in the table). */
 const MAX_CHARTS = 12
@@ -35,8 +37,11 @@ const CHILD_ROWS = 100
 
 export function runPageRoutes(app: Hono, ctx: PageContext): void {
   const { tracker, listings, pageCache } = ctx
-  app.get('/runs/:id', (c) => {
+  app.get('/runs/:id', async (c) => {
     const id = c.req.param('id')
+    // The trades table's order (?tsort=pnl&tdir=desc): checked first, a bad value is a 400 page naming it.
+    const tradeSort = tradeSortOf(c.req.query('tsort'), c.req.query('tdir'))
+    if (typeof tradeSort === 'string') return page(c, 'Bad request', `<h1>Bad request</h1><p role="alert" class="error-box">${esc(tradeSort)}</p>`, '/runs', 400)
     // A finished run's page changes only when something is logged to it or its children: cached by the
     // run's file fingerprint and the index stamps of its children's experiments (a child's metric, tag or
     // deletion is an append to its experiment's index), a running run rendered afresh (which also runs
@@ -48,7 +53,11 @@ export function runPageRoutes(app: Hono, ctx: PageContext): void {
       const experiments = new Set(kids.map((r) => r.info.experimentId))
       return `${tracker.runStamp(id)}|${kids.length}|${kids.filter((r) => r.info.status === 'RUNNING').length}|${listings.experimentStamps(experiments)}`
     }
-    const hit = pageCache.get(`run:${id}`, stampOf)
+    // A sweep's view (?x=&y=&metric=…): checked against its child runs, a bad choice is a 400 page naming it.
+    const sweep = sweepRequest(c, id, children)
+    if (sweep instanceof Response) return sweep
+    const cacheKey = `run:${id}|${tradeSort.sort}|${tradeSort.dir}${sweep.key}`
+    const hit = pageCache.get(cacheKey, stampOf)
     if (hit !== undefined) return sendPage(c, hit)
     const stamp = stampOf()
     const run = tracker.getRun(id)
@@ -61,13 +70,28 @@ export function runPageRoutes(app: Hono, ctx: PageContext): void {
       if (list === undefined) byKey.set(p.key, (list = []))
       list.push(p)
     }
-    const curves = [...byKey.entries()].filter(([, points]) => points.length > 1)
+    const hasCurve = hasRunEquity(run.artifacts)
+    // A backtest's equity and drawdown are in its performance section (from its equity table); other runs' here.
+    const curves = [...byKey.entries()].filter(([key, points]) => points.length > 1 && !(hasCurve && (key === 'equity' || key === 'drawdown')))
     curves.sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
     const charts = curves.slice(0, MAX_CHARTS).map(([key, points]) => {
       const isCurve = key === 'equity' || key === 'drawdown'
-      const svg = curveChart([{ label: key, points: key === 'drawdown' ? underwater(points) : points }], { ariaLabel: `${key} history`, x: isCurve ? 'time' : 'step', y: key, percent: key === 'drawdown', width: 560, height: 220 })
-      return `<div class="chart"><h3>${esc(key)}</h3>${svg}</div>`
+      const series = { label: key, time: points.map((p) => p.timestamp), step: points.map((p) => p.step), value: points.map((p) => (key === 'drawdown' && p.value !== 0 ? -p.value : p.value)) }
+      const unit = key === 'drawdown' ? 'percent' : key === 'equity' ? 'money' : undefined
+      return interactiveChart([series], {
+        title: key,
+        ariaLabel: `${key} history`,
+        x: isCurve ? 'time' : 'step',
+        axisChoice: !isCurve,
+        smoothing: !isCurve,
+        yLabel: key,
+        ...(unit === undefined ? {} : { unit }),
+        ...(key === 'drawdown' ? { rule: 0 } : {}),
+        width: 560,
+        height: 220,
+      })
     })
+    const performance = hasCurve ? performanceSection(await runTearsheetInput(tracker, run), { ...tradeSort, href: (sort, dir) => `/runs/${seg(id)}?tsort=${sort}&tdir=${dir}#trades` }) : ''
     const lineage = info.lineage
     const lineageRows: Cell[][] = [
       ...(lineage.data ?? []).map((d): Cell[] => ['data', `${d.name} sha256:${d.sha256.slice(0, 16)}`]),
@@ -78,13 +102,13 @@ export function runPageRoutes(app: Hono, ctx: PageContext): void {
       ...(lineage.strategyPriorRuns === undefined ? [] : [['prior runs of this strategy source', lineage.strategyPriorRuns] as Cell[]]),
     ]
     const notebooks = run.artifacts.filter((a) => a.path.endsWith('.ipynb'))
-    const hasCurve = hasRunEquity(run.artifacts)
     const deletedKids = kids.filter((r) => lifecycleOf(r) === 'deleted').length
     const activeKids = kids.length - deletedKids
     const childrenSearch = link(`/runs?filter=${encodeURIComponent(`attributes.parent_run_id = "${id}"`)}`, `all ${activeKids} active child runs`).html
     const body = [
       `<h1>${esc(info.name || info.runId)} <span class="status-${esc(info.status)}">${esc(info.status)}</span>${lifecycleOf(run) === 'deleted' ? ' <span class="muted">(deleted)</span>' : ''}</h1>`,
       deletedBanner(run),
+      sweep.section(run),
       table(
         ['', ''],
         [
@@ -99,16 +123,10 @@ export function runPageRoutes(app: Hono, ctx: PageContext): void {
       ),
       hasCurve ? `<p>${link(`/runs/${seg(id)}/tearsheet`, 'tearsheet').html}: returns, drawdowns, monthly table, rolling Sharpe and trades against the benchmark</p>` : '',
       notebooks.length === 0 ? '' : `<p>${notebooks.map((a) => link(`/runs/${seg(id)}/notebook?path=${encodeURIComponent(a.path)}`, `view the executed notebook (${a.path})`).html).join(' · ')}</p>`,
+      performance,
       charts.length === 0 ? '' : `<h2>Metric charts</h2><div class="charts">${charts.join('')}</div>`,
       '<h2>Metrics</h2>',
-      Object.keys(run.metrics).length === 0
-        ? '<p class="muted">No metrics.</p>'
-        : table(
-            ['metric', 'value', 'step', 'points'],
-            Object.entries(run.metrics)
-              .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
-              .map(([k, m]) => [k, m.value, m.step, byKey.get(k)?.length ?? 1]),
-          ),
+      Object.keys(run.metrics).length === 0 ? '<p class="muted">No metrics.</p>' : metricsTable(run.metrics, byKey),
       '<h2>Parameters</h2>',
       Object.keys(run.params).length === 0 ? '<p class="muted">No parameters.</p>' : table(['param', 'value'], Object.entries(run.params).sort(([a], [b]) => a.localeCompare(b))),
       '<h2>Lineage</h2>',
@@ -127,8 +145,8 @@ export function runPageRoutes(app: Hono, ctx: PageContext): void {
         ? ''
         : `<h2>Child runs (${deletedKids === 0 ? kids.length : `${activeKids} active, ${deletedKids} deleted`})</h2><form class="compare" method="get" action="/compare">${runsTable(kids.slice(0, CHILD_ROWS), { compare: true })}<button type="submit">Compare</button></form>${kids.length > CHILD_ROWS ? `<p>${CHILD_ROWS} shown: ${childrenSearch}, searchable and sortable</p>` : ''}`,
     ].join('\n')
-    const html = pageHtml(`Run ${info.name || info.runId}`, body, '/runs')
-    return sendPage(c, info.status === 'RUNNING' ? html : pageCache.set(`run:${id}`, stamp, html))
+    const html = pageHtml(`Run ${info.name || info.runId}`, `<style>${RUN_CHARTS_CSS}</style>${body}`, '/runs')
+    return sendPage(c, info.status === 'RUNNING' ? html : pageCache.set(cacheKey, stamp, html))
   })
   // The run's tearsheet (what `mtflow report RUN` writes): a page of its own, cached like the run page.
   app.get('/runs/:id/tearsheet', async (c) => {
@@ -150,6 +168,14 @@ export function runPageRoutes(app: Hono, ctx: PageContext): void {
     return page(c, path, body, '/runs')
   })
 
+}
+
+/** The run's last value of each metric with its unit (12.34 %, 1.23, 1,234, 10,980.00), the exact value in its title. */
+function metricsTable(metrics: RunRecord['metrics'], byKey: ReadonlyMap<string, readonly MetricPoint[]>): string {
+  const rows = Object.entries(metrics)
+    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
+    .map(([k, m]) => `<tr><td>${esc(k)}</td><td class="num" title="${attr(String(m.value))}">${esc(fmtMetric(k, m.value))}</td><td class="num">${esc(m.step.toLocaleString('en-US'))}</td><td class="num">${esc((byKey.get(k)?.length ?? 1).toLocaleString('en-US'))}</td></tr>`)
+  return `<table class="metrics"><thead><tr><th>metric</th><th>value</th><th>step</th><th>points</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
 }
 
 // ---- a run's tearsheet input ------------------------------------------------------------------------

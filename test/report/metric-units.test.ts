@@ -2,7 +2,7 @@
 // of 10980 → "10,980.00"), keys recognised by their last dotted part, unknown keys as plain numbers.
 
 import { describe, expect, it } from 'vitest'
-import { fmtMetric, fmtSpan, metricUnit } from '../../lib/report/index.js'
+import { fmtMetric, fmtMetricDelta, fmtSpan, metricDirection, metricUnit } from '../../lib/report/index.js'
 
 describe('metric units', () => {
   it('fractions as percentages with two decimals', () => {
@@ -35,6 +35,8 @@ describe('metric units', () => {
     expect(fmtSpan(3 * 3_600_000 + 20 * 60_000)).toBe('3 h 20 min')
     // 2 days 3 hours = 51 h = 183,600,000 ms.
     expect(fmtMetric('holdMs', 183_600_000)).toBe('2 d 3 h')
+    expect(fmtSpan(3 * 86_400_000)).toBe('3 d')
+    expect(fmtSpan(-90 * 60_000)).toBe('-1 h 30 min')
   })
 
   it('knows a key by its last dotted part; unknown keys are plain numbers (4 significant digits, grouped)', () => {
@@ -51,5 +53,23 @@ describe('metric units', () => {
     expect(fmtMetric('sharpe', NaN)).toBe('NaN')
     expect(fmtMetric('totalReturn', -Infinity)).toBe('−∞')
     expect(fmtMetric('sharpe', undefined)).toBe('')
+  })
+})
+
+describe('metric directions and differences', () => {
+  it('knows which way is better', () => {
+    expect(metricDirection('sharpe')).toBe('higher')
+    expect(metricDirection('maxDrawdown')).toBe('lower')
+    expect(metricDirection('val_loss')).toBe('lower')
+    expect(metricDirection('trades')).toBeUndefined()
+  })
+
+  it('differences in the unit, signed: percentage points for fractions', () => {
+    // 0.15 − 0.1234 = 0.0266 → 2.66 percentage points.
+    expect(fmtMetricDelta('totalReturn', 0.1234, 0.15)).toBe('+2.66 pp')
+    expect(fmtMetricDelta('sharpe', 1.5, 1.15)).toBe('-0.35')
+    expect(fmtMetricDelta('endEquity', 10_000, 11_234)).toBe('+1,234.00')
+    expect(fmtMetricDelta('trades', 7, 7)).toBe('±0')
+    expect(fmtMetricDelta('profitFactor', 2, Infinity)).toBe('')
   })
 })
