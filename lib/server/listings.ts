@@ -382,7 +382,7 @@ function decodeSortCursor(cursor: string, column: string, dir: SortDir): { key: 
   }
   if (!Array.isArray(parts) || parts.length !== 5) throw bad()
   const [c, d, value, startTime, runId] = parts as unknown[]
-  if (c !== column || d !== dir) throw new ConfigError(`cursor was given by a page sorted by ${preview(String(c), 80)} (${preview(String(d), 10)}), not by ${preview(column, 80)} (${dir}): start again from the first page`)
+  if (c !== column || d !== dir) throw new ConfigError(`cursor was given by a page sorted by ${preview(String(c), 80)} ${d === 'asc' || d === 'desc' ? d : '(?)'}, not by ${preview(column, 80)} ${dir}: start again from the first page`)
   if (typeof startTime !== 'number' || !Number.isSafeInteger(startTime) || typeof runId !== 'string' || runId.length > 64) throw bad()
   let key: SortKey
   if (value === null) key = sortKey(undefined)
