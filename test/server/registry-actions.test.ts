@@ -3,7 +3,9 @@
 // with its reason, the cached page shows it on the next GET); moving and removing an alias, a model's stage,
 // retire and restore; and every refusal: no token 401, a wrong or missing CSRF token or a foreign or missing
 // Origin 403, a missing or too long reason 400 naming the field, an unknown version 404, an unknown alias
-// 404, a bad alias 400 — none of them changing anything.
+// 404, a bad alias 400 — none of them changing anything. And the viewers of those pages: a strategy
+// version's files, its source highlighted with line numbers; a model package's files, record, metadata and
+// signature; a file that is not listed is a 404.
 
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -11,6 +13,20 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cookieName, startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { Registry } from '../../lib/track/index.js'
+
+const SOURCE = 'export const a = 1 < 2 && "<b>"\n// second line\nexport function f() { return 3 }\n'
+const PACKAGE = {
+  format: 'mtflow-model',
+  formatVersion: 1,
+  family: 'forest',
+  task: 'classification',
+  signature: { inputs: [{ name: 'rsi', type: 'double' }, { name: '<script>x</script>', type: 'double', nullable: true }], output: { name: 'label', type: 'double', classes: [0, 1] } },
+  model: { trees: [] },
+  dataSnapshot: 'abc123',
+  trainingRows: 1234,
+  metrics: { accuracy: 0.61, rocAuc: 0.64 },
+  createdAt: Date.UTC(2024, 4, 1),
+}
 
 let home: string
 let server: Listening
@@ -23,6 +39,8 @@ beforeAll(async () => {
   // A strategy with three versions (v3 retired later), a model with two.
   for (const n of [1, 2, 3]) registry.register('strategies', 'probe', { files: { 'source.ts': `export const version = ${n}\n` } })
   for (const n of [1, 2]) registry.register('models', 'clf', { files: { 'model.json': JSON.stringify({ n }) } })
+  registry.register('strategies', 'viewed', { files: { 'source.ts': SOURCE, 'params.json': '{"fast":10,"slow":30}' }, params: { fast: 10, slow: 30 } })
+  registry.register('models', 'pkg', { files: { 'model.json': JSON.stringify(PACKAGE), 'notes.txt': 'trained on <b>2024</b>\n', 'weights.bin': Buffer.from([0, 1, 2, 3]) }, metadata: { family: 'forest', features: ['rsi', 'atr'] }, description: 'a <i>forest</i>' })
   server = await startServer({ home, token: workspaceToken(home), port: 0, host: '127.0.0.1' })
   cookie = `${cookieName(`127.0.0.1:${server.port}`)}=${encodeURIComponent(workspaceToken(home))}`
 })
@@ -167,5 +185,53 @@ describe('registry actions from the entry page', () => {
     expect(hostile.status).toBe(404)
     expect(hostile.text).not.toContain('<script>alert(1)')
     expect(hostile.text).toContain('&lt;script&gt;alert(1)&lt;/script&gt;')
+  })
+})
+
+describe('registry viewers', () => {
+  it('a strategy version: its files listed with links, the source highlighted with numbered lines, another file on request', async () => {
+    const page = await get('/registry/strategies/viewed/v/1')
+    expect(page.status).toBe(200)
+    const rows = [...page.text.matchAll(/<tr><td>(?:<strong>)?([^<]+)(?:<\/strong>)?<\/td><td>([^<]+)<\/td>/g)].map((m) => [m[1], m[2]])
+    // params.json is 21 bytes; source.ts 32 + 15 + 33 = 80 (its three lines with their line breaks).
+    expect(rows).toEqual([
+      ['params.json', '21 B'],
+      ['source.ts', `${Buffer.byteLength(SOURCE)} B`],
+    ])
+    expect(Buffer.byteLength(SOURCE)).toBe(80)
+    expect(page.text).toContain('href="/registry/strategies/viewed/v/1?file=params.json"')
+    expect(page.text).toContain('href="/api/registry/strategies/viewed/versions/1/files/source.ts"')
+    // Three numbered lines, the first one highlighted and escaped.
+    expect(page.text).toContain('<span class="line" id="L1"><span class="hljs-keyword">export</span> <span class="hljs-keyword">const</span> a = <span class="hljs-number">1</span> &lt; <span class="hljs-number">2</span> &amp;&amp; <span class="hljs-string">&quot;&lt;b&gt;&quot;</span>\n</span>')
+    expect(page.text.match(/<span class="line" id="L\d+">/g)).toHaveLength(3)
+    expect(page.text).not.toContain('"<b>"')
+    const params = await get('/registry/strategies/viewed/v/1?file=params.json')
+    expect(params.text).toContain('<code class="hljs language-json">')
+    expect(params.text.match(/<span class="line" id="L\d+">/g)).toHaveLength(4)
+    for (const file of ['../../server-token', 'nope.ts', '%2e%2e%2fserver-token']) expect((await get(`/registry/strategies/viewed/v/1?file=${encodeURIComponent(file)}`)).status, file).toBe(404)
+  })
+
+  it('a model package: files with sizes, its record and metadata, the signature and metrics; files as text only when text', async () => {
+    const page = await get('/registry/models/pkg/v/1')
+    expect(page.status).toBe(200)
+    expect(page.text).toContain('<td>notes.txt</td><td>23 B</td>')
+    expect(page.text).toContain('<td>weights.bin</td><td>4 B</td>')
+    expect(page.text).toContain(`<td>model.json</td><td>${Buffer.byteLength(JSON.stringify(PACKAGE))} B</td>`)
+    expect(page.text).toContain('<td>description</td><td>a &lt;i&gt;forest&lt;/i&gt;</td>')
+    expect(page.text).toContain('<td>trainingRows</td><td class="num">1,234</td>')
+    expect(page.text).toContain('<td>createdAt</td><td>2024-05-01 00:00:00 UTC</td>')
+    expect(page.text).toContain('<td>rocAuc</td><td class="num">0.64</td>')
+    expect(page.text).toContain('<td>rsi</td><td>double</td><td>no</td>')
+    expect(page.text).toContain('<td>&lt;script&gt;x&lt;/script&gt;</td><td>double</td><td>yes</td>')
+    expect(page.text).toContain('output: <code>{"name":"label","type":"double","classes":[0,1]}</code>')
+    expect(page.text).not.toContain('<script>x')
+    // Metadata pretty-printed (and highlighted: the keys are hljs-attr spans).
+    expect(page.text).toContain('<span class="hljs-attr">&quot;family&quot;</span>')
+    // The entry page links the package view.
+    expect((await get('/registry/models/pkg')).text).toContain('href="/registry/models/pkg/v/1"')
+    const notes = await get('/registry/models/pkg/v/1?file=notes.txt')
+    expect(notes.text).toContain('<span class="line" id="L1">trained on &lt;b&gt;2024&lt;/b&gt;\n</span>')
+    const bin = await get('/registry/models/pkg/v/1?file=weights.bin')
+    expect(bin.text).toContain('Not a text file (4 B); download it.')
   })
 })
