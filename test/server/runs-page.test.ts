@@ -71,7 +71,7 @@ beforeAll(async () => {
   // And a sweep of 250 children logged at once, 50 sharing each start time (ties broken by run id).
   const T0 = Date.UTC(2024, 0, 1)
   const parent = make('bulk', 'bulk-sweep')
-  tracker.logChildRuns(parent, Array.from({ length: 250 }, (_, i) => ({ name: `k${String(i).padStart(3, '0')}`, params: { group: 'bulk' }, metrics: i % 25 === 0 ? {} : { w: (i * 37) % 11 }, startTime: T0 + Math.floor(i / 50), endTime: T0 + 1000 })))
+  tracker.logChildRuns(parent, Array.from({ length: 250 }, (_, i) => ({ name: `k${String(i).padStart(3, '0')}`, params: { group: 'bulk' }, metrics: (i % 25 === 0 ? {} : { w: (i * 37) % 11 }) as Record<string, number>, startTime: T0 + Math.floor(i / 50), endTime: T0 + 1000 })))
   server = await startServer({ home, token: workspaceToken(home), port: 0 })
 })
 afterAll(async () => {
