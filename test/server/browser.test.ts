@@ -25,16 +25,17 @@ const CURVES: Record<string, (i: number) => number> = {
   beta: (i) => 10_000 - 10 * i,
   gamma: (i) => 10_000 + 50 * (i % 10),
 }
-/** Final metrics as logged, and as fmtNumber shows them (4 significant digits, thousands grouped). */
+/** Final metrics as logged. */
 const METRICS: Record<string, { sharpe: number; trades: number }> = {
   alpha: { sharpe: 1.23456, trades: 1234 },
   beta: { sharpe: 0.5, trades: 7 },
   gamma: { sharpe: -0.25, trades: 42 },
 }
+// As the compare page shows them (lib/report/metric-units.ts): with units, the difference to alpha beside the others.
 const SHOWN = {
-  sharpe: ['1.235', '0.5', '-0.25'],
-  trades: ['1,234', '7', '42'],
-  equity: ['10,980', '9,510', '10,450'],
+  sharpe: ['1.23', '0.50 (-0.73)', '-0.25 (-1.48)'],
+  trades: ['1,234', '7 (-1,227)', '42 (-1,192)'],
+  equity: ['10,980.00', '9,510.00 (-1,470.00)', '10,450.00 (-530.00)'],
 }
 
 const NOTEBOOK = {
