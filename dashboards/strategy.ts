@@ -35,15 +35,8 @@ export const strategyPage: DashboardDefinition = {
       if (error instanceof NotFoundError) throw new ConfigError(`strategy ${JSON.stringify(name)} is not registered (registered: ${registry.list('strategies').map((e) => e.name).join(', ') || 'none'})`, { cause: error })
       throw error
     }
-    // A run's lineage holds its source's sha256; a version with params.json beside the source is matched
-    // by its source file (the latest version of that source wins).
-    const sourceSha = (v: RegistryVersion) => v.files.find((f) => f.name.startsWith('source.'))?.sha256 ?? v.sha256
-    const bySha = new Map(entry.versions.map((v) => [sourceSha(v), v]))
-    const runs = tracker.summaries().filter((r) => r.info.lineage.strategy?.name === name || (r.info.lineage.strategy !== undefined && bySha.has(r.info.lineage.strategy.sha256)))
-    const versionOf = (r: RunSummary) => {
-      const v = r.info.lineage.strategy === undefined ? undefined : bySha.get(r.info.lineage.strategy.sha256)
-      return v === undefined ? 'unregistered source' : `v${v.version}`
-    }
+    const versionOf = attribution(entry, tracker.summaries())
+    const runs = versionOf.runs
     const aliasesOf = (v: RegistryVersion) => Object.entries(entry.aliases).filter(([, n]) => n === v.version).map(([a]) => a)
     const parts: string[] = []
 
@@ -111,6 +104,55 @@ export const strategyPage: DashboardDefinition = {
     }
     return { title: `Strategy: ${name}`, body: parts.join('\n'), runs: [...new Set([...entry.versions.flatMap((v) => v.runs), ...shown])] }
   },
+}
+
+/**
+ * Which version each run of the strategy used. Versions may share a source (v2 = v1's source with other
+ * default params), so a run's source sha256 alone cannot tell them apart. In order: the version recorded on
+ * the run (the tag mtflow.strategy.version, set by a backtest of NAME@REF; a deployment's mtflow.strategy
+ * NAME@N), the one version that links the run (registered or validated with it), the same for its parent
+ * (a sweep's children), and only then the source hash — when it names one version; when it names several,
+ * the run is "v1 or v2 (same source)".
+ */
+function attribution(entry: RegistryEntry, summaries: RunSummary[]): ((r: RunSummary) => string) & { runs: RunSummary[] } {
+  const name = entry.name
+  const numbers = new Set(entry.versions.map((v) => v.version))
+  const sourceSha = (v: RegistryVersion) => v.files.find((f) => f.name.startsWith('source.'))?.sha256 ?? v.sha256
+  const bySha = new Map<string, number[]>()
+  for (const v of entry.versions) bySha.set(sourceSha(v), [...(bySha.get(sourceSha(v)) ?? []), v.version])
+  const linkedBy = new Map<string, number[]>()
+  for (const v of entry.versions) for (const id of v.runs) linkedBy.set(id, [...(linkedBy.get(id) ?? []), v.version])
+  const byId = new Map(summaries.map((r) => [r.info.runId, r]))
+  const recorded = (r: RunSummary): number | undefined => {
+    // The version tag counts for a run of this strategy only (another strategy's v1 is not ours).
+    const tag = r.tags['mtflow.strategy.version']
+    const ours = r.info.lineage.strategy?.name === name || r.tags['mtflow.strategy'] === name
+    if (ours && tag !== undefined && /^\d+$/.test(tag) && numbers.has(Number(tag))) return Number(tag)
+    const ref = /^(.+)@(\d+)$/.exec(r.tags['mtflow.strategy'] ?? '')
+    if (ref !== null && ref[1] === name && numbers.has(Number(ref[2]))) return Number(ref[2])
+    const links = linkedBy.get(r.info.runId)
+    return links !== undefined && links.length === 1 ? links[0] : undefined
+  }
+  const versionNumber = (r: RunSummary): number | undefined => {
+    // The run, then its parent and grandparents (a sweep's children, a study's trials), at most 4 up.
+    let at: RunSummary | undefined = r
+    for (let depth = 0; at !== undefined && depth < 4; depth++) {
+      const n = recorded(at)
+      if (n !== undefined) return n
+      at = at.info.parentRunId === undefined ? undefined : byId.get(at.info.parentRunId)
+    }
+    return undefined
+  }
+  const of = (r: RunSummary): string => {
+    const n = versionNumber(r)
+    if (n !== undefined) return `v${n}`
+    const candidates = r.info.lineage.strategy === undefined ? [] : (bySha.get(r.info.lineage.strategy.sha256) ?? [])
+    if (candidates.length === 1) return `v${candidates[0]}`
+    if (candidates.length > 1) return `${candidates.map((c) => `v${c}`).join(' or ')} (same source)`
+    return 'unregistered source'
+  }
+  const runs = summaries.filter((r) => r.info.lineage.strategy?.name === name || (r.info.lineage.strategy !== undefined && bySha.has(r.info.lineage.strategy.sha256)) || versionNumber(r) !== undefined)
+  return Object.assign(of, { runs })
 }
 
 function latest(e: { versions: RegistryVersion[] }): RegistryVersion {

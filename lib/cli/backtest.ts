@@ -167,7 +167,7 @@ export function backtestCommand(context: CliContext): Command {
       if (o.signalsFrom !== undefined) return gatedAction(context, o, cmd)
       if (cmd.getOptionValueSource('probaThreshold') !== 'default') throw new ConfigError('--proba-threshold needs --signals-from MODEL@REF (the model whose probability gates the entries)')
       const c = parseCommon(o)
-      const { strategy, file, params: registered } = await loadStrategySpec(context.home, o.strategy!)
+      const { strategy, file, params: registered, version } = await loadStrategySpec(context.home, o.strategy!)
       const params = strategies().resolveParams(`strategy ${strategy.name}`, strategy.params, { ...registered, ...c.params }) as Record<string, number>
       const problem = strategy.validate?.(params)
       if (problem !== undefined) throw new ConfigError(`strategy ${strategy.name}: ${problem}`)
@@ -178,7 +178,8 @@ export function backtestCommand(context: CliContext): Command {
         experiment: o.experiment ?? 'backtests',
         name: `${strategy.name} ${c.symbols.join(',')} ${o.timeframe}`,
         lineage: bt().backtestLineage({ strategy, file, params, data: lineageData(context, o, datasets) }),
-        tags: { 'mtflow.source': 'cli' },
+        // The registered version run (NAME@REF): versions may share a source, so the hash alone cannot say.
+        tags: { 'mtflow.source': 'cli', ...(version === undefined ? {} : { 'mtflow.strategy.version': String(version.version) }) },
       })
       const result = await runTracked(run, () => bt().backtest({
         strategy,
