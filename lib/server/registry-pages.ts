@@ -1,5 +1,7 @@
-// The registry's pages: kinds, entries with their versions and audit log, strategy sources, deployment
-// configs, executed notebooks and published dashboards; and the deployments and monitoring dashboards.
+// The registry's pages: kinds, entries with their versions, change forms (registry-actions.ts) and audit
+// log, strategy versions' files and model packages (highlighted, never run), deployment configs, executed
+// notebooks and published dashboards; the deployments and monitoring dashboards; and (mounted from here)
+// run artifacts' previews (artifact-pages.ts).
 
 import type { Context, Hono } from 'hono'
 import { framedDocument, page, pageHtml, refreshing, sendPage, PAGE_CSP, type PageContext } from './layout.js'
