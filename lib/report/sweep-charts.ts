@@ -8,6 +8,8 @@ import { ALL_VALUES, type SweepChild, type SweepDirection, type SweepGrid, type 
 /** Viridis at ten stops: dark = worse, yellow = better (whichever way the metric points). */
 const VIRIDIS = ['#440154', '#482878', '#3e4989', '#31688e', '#26828e', '#1f9e89', '#35b779', '#6ece58', '#b5de2b', '#fde725']
 const BEST = '#e0245e'
+/** Grids up to this many cells get a tooltip and a run link per cell; larger ones (a 100 × 100 sweep) bare cells, or the page would pass 2 MB. */
+export const DETAILED_CELLS = 2500
 /** Average advance of an 11 px system-ui glyph, for sizing margins to labels. */
 const CHAR = 6.6
 
@@ -76,11 +78,13 @@ export function sweepHeatmap(grid: SweepGrid, options: SweepHeatmapOptions = {})
   const min = finite.length === 0 ? 0 : Math.min(...finite)
   const max = finite.length === 0 ? 0 : Math.max(...finite)
   const legendLabels = [fmtNumber(max), fmtNumber(min)]
-  const legendW = 14 + 6 + Math.max(...legendLabels.map((l) => l.length), 6) * CHAR
+  // Swatches and their labels, or the metric's name and "higher is better" under them, whichever is wider.
+  const legendW = Math.max(14 + 6 + Math.max(...legendLabels.map((l) => l.length)) * CHAR, Math.min(16, grid.metric.length) * CHAR, 16 * CHAR)
   const width = Math.ceil(left + plotW + 18 + legendW + 8)
   const legendH = Math.max(60, Math.min(plotH, 200))
-  const height = Math.ceil(Math.max(top + plotH + bottom, top + legendH + 40))
+  const height = Math.ceil(Math.max(top + plotH + bottom, top + legendH + 38))
   const t = scaler(min, max, grid.direction)
+  const detailed = grid.cells.length <= DETAILED_CELLS
   const fixed = Object.entries(grid.fixed).map(([k, v]) => (v === ALL_VALUES ? `${k}: ${grid.aggregate} over all` : `${k}=${v}`))
 
   const out: string[] = []
@@ -90,17 +94,22 @@ export function sweepHeatmap(grid: SweepGrid, options: SweepHeatmapOptions = {})
   out.push(`<title>${esc(`${grid.metric} by ${grid.x.name} (x) and ${grid.y.name} (y)${fixed.length === 0 ? '' : `; ${fixed.join(', ')}`}`)}</title>`)
   // No run: the background shows through (grey).
   out.push(`<rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="#eceef2"/>`)
-  out.push('<g class="cells">')
+  out.push('<g class="cells" stroke="#fff" stroke-width="0.5">')
   for (const cell of grid.cells) {
     if (cell === undefined) continue
     const x = left + cell.xi * cellW
     const y = top + cell.yi * cellH
+    if (!detailed) {
+      // Past DETAILED_CELLS: the bare cell (about 110 bytes instead of 250), its details in data attributes.
+      out.push(`<rect class="cell" data-xi="${cell.xi}" data-yi="${cell.yi}" data-value="${cell.value}" x="${x}" y="${y}" width="${cellW}" height="${cellH}" fill="${colour(t(cell.value))}"/>`)
+      continue
+    }
     const tip = [
       `${grid.x.name}=${grid.x.values[cell.xi]}, ${grid.y.name}=${grid.y.values[cell.yi]}`,
       `${grid.metric} ${fmtNumber(cell.value)} (${cell.count === 1 ? '1 run' : `${grid.aggregate} of ${cell.count} runs`})`,
       `neighbours' median ${cell.robustness === undefined ? '— (no neighbours)' : fmtNumber(cell.robustness)}`,
     ].join('\n')
-    const rect = `<rect class="cell" data-xi="${cell.xi}" data-yi="${cell.yi}" data-value="${cell.value}" x="${x}" y="${y}" width="${cellW}" height="${cellH}" fill="${colour(t(cell.value))}" stroke="#fff" stroke-width="0.5"><title>${esc(tip)}</title></rect>`
+    const rect = `<rect class="cell" data-xi="${cell.xi}" data-yi="${cell.yi}" data-value="${cell.value}" x="${x}" y="${y}" width="${cellW}" height="${cellH}" fill="${colour(t(cell.value))}"><title>${esc(tip)}</title></rect>`
     out.push(cell.runId === undefined ? rect : `<a href="${attr(href(cell.runId))}">${rect}</a>`)
   }
   out.push('</g>')
@@ -125,16 +134,16 @@ export function sweepHeatmap(grid: SweepGrid, options: SweepHeatmapOptions = {})
     if (i % xStep !== 0) return
     const cx = px(left + (i + 0.5) * cellW)
     const text = `<title>${esc(v)}</title>${esc(xLabels[i])}`
-    out.push(rotate ? `<text transform="translate(${cx},${xBase - 4}) rotate(-45)" text-anchor="end">${text}</text>` : `<text x="${cx}" y="${xBase}" text-anchor="middle">${text}</text>`)
+    out.push(rotate ? `<text class="tick" transform="translate(${cx},${xBase - 4}) rotate(-45)" text-anchor="end">${text}</text>` : `<text class="tick" x="${cx}" y="${xBase}" text-anchor="middle">${text}</text>`)
   })
-  out.push(`<text x="${px(left + plotW / 2)}" y="${px(top + plotH + xLabelsH + 16)}" text-anchor="middle" font-weight="600" fill="#1d2330">${esc(cut(grid.x.name, Math.floor(plotW / CHAR) + 10))}</text>`)
+  out.push(`<text x="${px(left + plotW / 2)}" y="${px(top + plotH + xLabelsH + 16)}" text-anchor="middle" font-weight="600" fill="#1d2330" class="axis-name">${esc(cut(grid.x.name, Math.floor(plotW / CHAR) + 10))}</text>`)
   out.push('</g>')
   out.push('<g class="y-axis" fill="#5b6475" text-anchor="end">')
   grid.y.values.forEach((v, i) => {
     if (i % yStep !== 0) return
-    out.push(`<text x="${left - 6}" y="${px(top + (i + 0.5) * cellH + 4)}"><title>${esc(v)}</title>${esc(yLabels[i])}</text>`)
+    out.push(`<text class="tick" x="${left - 6}" y="${px(top + (i + 0.5) * cellH + 4)}"><title>${esc(v)}</title>${esc(yLabels[i])}</text>`)
   })
-  out.push(`<text transform="translate(14,${px(top + plotH / 2)}) rotate(-90)" text-anchor="middle" font-weight="600" fill="#1d2330"><title>${esc(grid.y.name)}</title>${esc(yTitle)}</text>`)
+  out.push(`<text transform="translate(14,${px(top + plotH / 2)}) rotate(-90)" text-anchor="middle" font-weight="600" fill="#1d2330" class="axis-name"><title>${esc(grid.y.name)}</title>${esc(yTitle)}</text>`)
   out.push('</g>')
   // Legend: ten swatches, better at the top.
   const lx = left + plotW + 18
@@ -200,10 +209,14 @@ export function sweepParallel(children: readonly SweepChild[], params: readonly 
   const plotH = height - top - bottom
   const spacing = Math.max(100, Math.min(180, Math.floor(880 / Math.max(1, count - 1))))
   const labelChars = Math.floor((spacing - 12) / CHAR)
-  const left = 14
-  // Tick labels sit right of their axis: the last axis (the metric) needs room for its own.
+  // Axis names centred over their axis, each cut to the spacing between axes so neighbours never overlap;
+  // the outer two get half their width as margin. Tick labels sit right of their axis: the last axis (the
+  // metric) needs room for its own.
+  const metricName = `${metric} (${direction === 'max' ? 'higher' : 'lower'} is better)`
+  const names = [...axes.map((a) => a.name), metricName].map((n) => cut(n, labelChars))
+  const left = Math.ceil(Math.max(14, (names[0]!.length * CHAR) / 2 + 4))
   const metricTicks = [0, 0.25, 0.5, 0.75, 1].map((k) => min + k * (max - min))
-  const right = 12 + Math.max(...metricTicks.map((v) => fmtNumber(v).length), cut(metric, labelChars).length / 2) * CHAR
+  const right = Math.ceil(Math.max(12 + Math.max(...metricTicks.map((v) => fmtNumber(v).length)) * CHAR, (names[count - 1]!.length * CHAR) / 2 + 4))
   const width = Math.ceil(left + (count - 1) * spacing + right)
   const ax = (i: number) => left + i * spacing
   // y of a value on each parameter axis: numeric to scale, others evenly; top = largest / last.
@@ -231,12 +244,11 @@ export function sweepParallel(children: readonly SweepChild[], params: readonly 
   if (best !== undefined) {
     out.push(`<polyline class="best" data-best="" points="${points(best)}" fill="none" stroke="${BEST}" stroke-width="2.5"><title>${esc(`best run ${best.runId}: ${metric} ${fmtNumber(best.metrics[metric])} (${axes.map((a) => `${a.name}=${best!.params[a.name]}`).join(', ')})`)}</title></polyline>`)
   }
-  // Axes: a line, ticks labelled right of it, the name above (staggered on two rows when axes are close).
+  // Axes: a line, ticks labelled right of it, the name above.
   const axis = (i: number, name: string, ticks: [number, string][]) => {
     const x = ax(i)
-    const nameY = i % 2 === 0 || spacing >= 150 ? 14 : 27
     const parts = [`<g class="axis" data-axis="${i}"><line x1="${x}" x2="${x}" y1="${top}" y2="${top + plotH}" stroke="#5b6475"/>`]
-    parts.push(`<text x="${x}" y="${nameY}" text-anchor="${i === count - 1 ? 'end' : i === 0 ? 'start' : 'middle'}" font-weight="600" font-size="11" fill="#1d2330"><title>${esc(name)}</title>${esc(cut(name, i === 0 || i === count - 1 ? labelChars : labelChars * 2 - 2))}</text>`)
+    parts.push(`<text class="axis-name" x="${x}" y="18" text-anchor="middle" font-weight="600" font-size="11" fill="#1d2330"><title>${esc(name)}</title>${esc(names[i])}</text>`)
     for (const [f, label] of ticks) parts.push(`<text x="${x + 4}" y="${px(top + (1 - f) * plotH + 3)}" fill="#5b6475" paint-order="stroke" stroke="#fff" stroke-width="3"><title>${esc(label)}</title>${esc(cut(label, labelChars))}</text>`)
     parts.push('</g>')
     return parts.join('')
@@ -254,7 +266,7 @@ export function sweepParallel(children: readonly SweepChild[], params: readonly 
     }
     out.push(axis(i, p.name, ticks))
   })
-  out.push(axis(count - 1, `${metric} (${direction === 'max' ? 'higher' : 'lower'} is better)`, metricTicks.map((v) => [t(v), fmtNumber(v)])))
+  out.push(axis(count - 1, metricName, metricTicks.map((v) => [t(v), fmtNumber(v)])))
   out.push('</svg>')
   return { svg: out.join(''), runs: rows.length, drawn: drawn.length }
 }

@@ -44,7 +44,8 @@ export interface SweepGridOptions {
   /**
    * The other parameters: a value slices the runs to those with it, "*" aggregates over all its values.
    * A parameter not named here is fixed at the best run's value (`others: 'slice'`, the default) or
-   * aggregated over (`others: 'aggregate'`).
+   * aggregated over (`others: 'aggregate'`). An entry for x or y is ignored (a form keeps sending the
+   * slice of a parameter just moved onto an axis).
    */
   fixed?: Readonly<Record<string, string>>
   others?: 'slice' | 'aggregate'

@@ -5,7 +5,7 @@
 import type { Context } from 'hono'
 import { page } from './layout.js'
 import { attr, esc, fmtNumber, link, seg } from '../report/index.js'
-import { sweepHeatmap, sweepParallel } from '../report/sweep-charts.js'
+import { DETAILED_CELLS, sweepHeatmap, sweepParallel } from '../report/sweep-charts.js'
 import { ALL_VALUES, SWEEP_AGGREGATES, defaultDirection, sweepGrid, sweepMetrics, sweepParams, type SweepAggregate, type SweepChild, type SweepDirection, type SweepGrid, type SweepGridOptions, type SweepParam } from '../report/sweep-grid.js'
 import { lifecycleOf, type RunSummary } from '../track/index.js'
 
@@ -125,8 +125,6 @@ function renderSection(parent: RunSummary, d: SweepData | undefined, asked: Swee
   const parentId = parent.info.runId
   const objective = parent.params.metric
   const base: SweepGridOptions = { ...asked, ...(objective === undefined ? {} : { objective }) }
-  // A slice named for the parameter now on an axis is dropped (the form still carries it after x or y changed).
-  if (base.fixed !== undefined) base.fixed = Object.fromEntries(Object.entries(base.fixed).filter(([k]) => k !== (base.x ?? '') && k !== (base.y ?? '')))
   const out: string[] = [`<section id="sweep" class="sweep" data-sweep="">`]
   if (d.params.length < 2) {
     const metric = asked.metric ?? (d.metrics.includes('sharpe') ? 'sharpe' : objective !== undefined && d.metrics.includes(objective) ? objective : d.metrics[0]!)
@@ -135,7 +133,7 @@ function renderSection(parent: RunSummary, d: SweepData | undefined, asked: Swee
     out.push(`<h2>Sweep: ${esc(metric)} over ${d.children.length} child runs</h2><p class="muted">One parameter only: no heatmap.</p><div class="chart scroll">${pc.svg}</div></section>`)
     return out.join('')
   }
-  // Axes whose slice was dropped above could leave fixed empty: sweepGrid then slices at the best run.
+  // A slice named for a parameter now on an axis (the form still carries it after x or y changed) is ignored by sweepGrid.
   let grid: SweepGrid
   try {
     grid = sweepGrid(d.children, base)
@@ -152,7 +150,11 @@ function renderSection(parent: RunSummary, d: SweepData | undefined, asked: Swee
   out.push(
     `<p class="muted">${cells} of ${grid.x.values.length * grid.y.values.length} cells hold runs (${grid.used} runs${grid.unscored > 0 ? `; ${grid.unscored} of the ${d.children.length} child runs have no finite ${esc(grid.metric)}` : ''}).${
       sliced.length === 0 ? '' : ` Other parameters: ${sliced.map(([k, v]) => (v === ALL_VALUES ? `${esc(k)} (${esc(grid.aggregate)} over all values)` : `${esc(k)} = ${esc(v)}`)).join(', ')}.`
-    } A cell's tooltip gives its neighbours' median (the up-to-8 surrounding cells with runs); a cell of one run links to it. The best cell is outlined.</p>`,
+    } ${
+      grid.cells.length <= DETAILED_CELLS
+        ? "A cell's tooltip gives its neighbours' median (the up-to-8 surrounding cells with runs); a cell of one run links to it."
+        : `The grid has more than ${fmtNumber(DETAILED_CELLS)} cells: no per-cell tooltips or links (slice or choose other axes for them).`
+    } The best cell is outlined.</p>`,
   )
   const pc = sweepParallel(d.children, d.params, grid.metric, grid.direction, grid.bestRun === undefined ? {} : { bestRunId: grid.bestRun.runId })
   out.push(`<h3>Parallel coordinates</h3><div class="chart scroll">${pc.svg}</div>`)
@@ -171,7 +173,7 @@ function form(parentId: string, d: SweepData, grid: SweepGrid, asked: SweepGridO
   const action = `/runs/${seg(parentId)}#sweep`
   const names = d.params.map((p) => p.name)
   const field = (label: string, html: string) => `<label>${esc(label)} ${html}</label>`
-  const select = (name: string, html: string) => `<select name="${attr(name)}">${html}</select>`
+  const select = (name: string, html: string) => `<select name="${attr(name)}" style="max-width: 16em">${html}</select>`
   const parts = [
     field('x', select('x', options(names, grid.x.name))),
     field('y', select('y', options(names, grid.y.name))),

@@ -168,6 +168,16 @@ describe('the other parameters: sliced or aggregated', () => {
     expect(grid.best).toMatchObject({ xi: 1, yi: 1, value: 4, runId: children[3]!.runId })
   })
 
+  it('a slice named for an axis parameter is ignored, whatever its value', () => {
+    const grid = sweepGrid(children, { x: 'fast', y: 'stop', fixed: { fast: '10', slow: '100', stop: 'not a value' } })
+    // slow = 100: stop=1 row (10,100)=3 (20,100)=4; stop=2 row 2, 9.
+    expect(values(grid)).toEqual([
+      [3, 4],
+      [2, 9],
+    ])
+    expect(grid.fixed).toEqual({ slow: '100' })
+  })
+
   it('aggregated over stop: mean, median, max, min of the two runs per cell', () => {
     const by = (aggregate: 'mean' | 'median' | 'max' | 'min') => values(sweepGrid(children, { others: 'aggregate', aggregate }))
     expect(by('mean')).toEqual([

@@ -1,0 +1,147 @@
+// A sweep parent's page in headless Chromium: the heatmap and the parallel coordinates laid out and
+// painted (non-zero boxes, one rect per cell, one painted line per child run), the best cell outlined
+// over the right cell, and the GET form re-rendering the grid for other axes — with JavaScript and
+// without it. Skipped when no Chromium is installed.
+
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loginUrl, startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
+import { Tracker } from '../../lib/track/index.js'
+import { findChromium } from './chromium.js'
+
+const executablePath = findChromium()
+
+// sharpe = fast / 10 + slow / 100 for fast ∈ {5, 10, 20, 40}, slow ∈ {30, 50, 100}, stop ∈ {1, 2}, minus 1 when
+// stop = 1: the best run is fast=40, slow=100, stop=2 (4 + 1 = 5), the grid by default 4 × 3 at stop = 2.
+const FAST = [5, 10, 20, 40]
+const SLOW = [30, 50, 100]
+const sharpe = (fast: number, slow: number, stop: number) => fast / 10 + slow / 100 - (stop === 1 ? 1 : 0)
+
+describe.skipIf(executablePath === undefined)(`a sweep's page in headless Chromium${executablePath === undefined ? ' (skipped: no Chromium; set CHROMIUM_PATH)' : ''}`, () => {
+  let home: string
+  let server: Listening
+  let browser: Browser
+  let withJs: BrowserContext
+  let withoutJs: BrowserContext
+  let sweepId: string
+
+  beforeAll(async () => {
+    home = mkdtempSync(join(tmpdir(), 'mtflow-browser-sweep-'))
+    const tracker = new Tracker(home)
+    const run = tracker.startRun({ experiment: 'sweeps', name: 'browser sweep', params: { metric: 'sharpe' }, tags: { 'mtflow.kind': 'sweep' } })
+    const sets = []
+    for (const stop of [1, 2]) for (const slow of SLOW) for (const fast of FAST) sets.push({ params: { fast, slow, stop }, metrics: { sharpe: sharpe(fast, slow, stop) } })
+    run.logChildren(sets)
+    run.end()
+    sweepId = run.id
+    ;[server, browser] = await Promise.all([startServer({ home, token: workspaceToken(home), port: 0, host: '127.0.0.1' }), chromium.launch({ executablePath, args: ['--no-sandbox'] })])
+    const login = async (javaScriptEnabled: boolean) => {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, javaScriptEnabled })
+      const page = await context.newPage()
+      expect((await page.goto(loginUrl(server.url, workspaceToken(home))))?.status()).toBe(200)
+      await page.close()
+      return context
+    }
+    withJs = await login(true)
+    withoutJs = await login(false)
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+    if (home !== undefined) rmSync(home, { recursive: true, force: true })
+  })
+
+  async function open(context: BrowserContext, path: string): Promise<Page> {
+    const page = await context.newPage()
+    const response = await page.goto(`${server.url}${path}`)
+    expect(response?.status()).toBe(200)
+    return page
+  }
+
+  /** The painted cells: rects with a non-zero box, keyed "xi,yi" → value. */
+  async function paintedCells(page: Page): Promise<Record<string, number>> {
+    return page.locator('svg.sweep-heatmap rect.cell').evaluateAll((rects) => {
+      const out: Record<string, number> = {}
+      for (const r of rects) {
+        const box = r.getBoundingClientRect()
+        if (box.width > 0 && box.height > 0) out[`${r.getAttribute('data-xi')},${r.getAttribute('data-yi')}`] = Number(r.getAttribute('data-value'))
+      }
+      return out
+    })
+  }
+
+  async function axis(page: Page, which: 'x' | 'y'): Promise<string[]> {
+    // The label as drawn: the text node, not the <title> (the whole value) inside the <text>.
+    return page.locator(`svg.sweep-heatmap g.${which}-axis text.tick`).evaluateAll((texts) => texts.map((t) => [...t.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join('')))
+  }
+
+  for (const js of [true, false]) {
+    it(`${js ? 'with' : 'without'} JavaScript: both charts painted, the best cell outlined, and the form re-renders other axes`, async () => {
+      const page = await open(js ? withJs : withoutJs, `/runs/${sweepId}`)
+      try {
+        const heatmap = page.locator('svg.sweep-heatmap')
+        expect(await heatmap.isVisible()).toBe(true)
+        const box = await heatmap.boundingBox()
+        expect(box!.width).toBeGreaterThan(150)
+        expect(box!.height).toBeGreaterThan(80)
+        // 4 × 3 cells at stop = 2: sharpe = fast/10 + slow/100.
+        const cells = await paintedCells(page)
+        const expected: Record<string, number> = {}
+        SLOW.forEach((slow, yi) => FAST.forEach((fast, xi) => (expected[`${xi},${yi}`] = sharpe(fast, slow, 2))))
+        expect(Object.keys(cells).sort()).toEqual(Object.keys(expected).sort())
+        for (const k of Object.keys(expected)) expect(cells[k]).toBeCloseTo(expected[k]!, 12)
+        expect(await axis(page, 'x')).toEqual(['5', '10', '20', '40'])
+        expect(await axis(page, 'y')).toEqual(['30', '50', '100'])
+        // The outline lies over the cell fast=40, slow=100 (xi 3, yi 2), inside it.
+        const [outline, bestCell] = await Promise.all([page.locator('svg.sweep-heatmap rect.best').boundingBox(), page.locator('svg.sweep-heatmap rect.cell[data-xi="3"][data-yi="2"]').boundingBox()])
+        expect(outline!.width).toBeGreaterThan(0)
+        expect(outline!.x).toBeGreaterThanOrEqual(bestCell!.x)
+        expect(outline!.x + outline!.width).toBeLessThanOrEqual(bestCell!.x + bestCell!.width + 0.01)
+        expect(outline!.y).toBeGreaterThanOrEqual(bestCell!.y)
+        // Every label of both charts inside its SVG's box (margins fit the labels).
+        const overflow = await page.locator('svg.sweep-heatmap, svg.sweep-parallel').evaluateAll((svgs) =>
+          svgs.flatMap((svg) => {
+            const outer = svg.getBoundingClientRect()
+            return [...svg.querySelectorAll('text')]
+              .filter((t) => {
+                const b = t.getBoundingClientRect()
+                return b.width > 0 && (b.left < outer.left - 0.5 || b.right > outer.right + 0.5 || b.top < outer.top - 0.5 || b.bottom > outer.bottom + 0.5)
+              })
+              .map((t) => `${svg.getAttribute('class')}: ${t.textContent}`)
+          }),
+        )
+        expect(overflow).toEqual([])
+
+        // Parallel coordinates: 4 axes (fast, slow, stop, sharpe); 24 lines, each painted with a length.
+        const parallel = page.locator('svg.sweep-parallel')
+        const pbox = await parallel.boundingBox()
+        expect(pbox!.width).toBeGreaterThan(300)
+        expect(pbox!.height).toBeGreaterThan(200)
+        expect(await parallel.locator('g.axis').count()).toBe(4)
+        const lengths = await parallel.locator('polyline').evaluateAll((lines) => lines.map((l) => (l as unknown as { getTotalLength(): number }).getTotalLength()))
+        expect(lengths).toHaveLength(24)
+        expect(lengths.every((l) => l > 300)).toBe(true)
+
+        // The form: x = slow, y = stop (fast sliced at the best run's 40), submitted as a GET.
+        await page.selectOption('select[name="x"]', 'slow')
+        await page.selectOption('select[name="y"]', 'stop')
+        await Promise.all([page.waitForURL(/[?&]x=slow/), page.click('form.sweep-form button[type="submit"]')])
+        await page.waitForLoadState('load')
+        expect(new URL(page.url()).searchParams.get('y')).toBe('stop')
+        expect(await axis(page, 'x')).toEqual(['30', '50', '100'])
+        expect(await axis(page, 'y')).toEqual(['1', '2'])
+        const after = await paintedCells(page)
+        const again: Record<string, number> = {}
+        ;[1, 2].forEach((stop, yi) => SLOW.forEach((slow, xi) => (again[`${xi},${yi}`] = sharpe(40, slow, stop))))
+        expect(Object.keys(after).sort()).toEqual(Object.keys(again).sort())
+        for (const k of Object.keys(again)) expect(after[k]).toBeCloseTo(again[k]!, 12)
+        expect(await page.locator('select[name="fix.fast"] option:checked').getAttribute('value')).toBe('40')
+      } finally {
+        await page.close()
+      }
+    })
+  }
+})

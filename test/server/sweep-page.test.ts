@@ -1,0 +1,286 @@
+// A sweep parent's page over a real socket: child runs logged through the Tracker as `mtflow sweep` logs
+// them; the heatmap's cells, the best cell and the verdict for the default view and for each query choice
+// (slice, aggregate, other axes), worked out by hand below; hostile parameter values and query values
+// escaped; bad choices a 400 page naming the parameter; the render time of a 1,000-child sweep.
+
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseHTML } from 'linkedom'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
+import { Tracker } from '../../lib/track/index.js'
+
+const fetch = (url: string) => globalThis.fetch(url, { headers: { authorization: `Bearer ${workspaceToken(home)}` } })
+
+let home: string
+let server: Listening
+const ids: Record<string, string> = {}
+let children: string[] = []
+
+// sharpe by (fast, slow) for each stop:
+//   stop=2                          stop=1
+//            f=5  f=10  f=20                 f=5  f=10  f=20
+//   s=30     0.2  0.4   0.1         s=30     1.0  1.1   0.9
+//   s=50     0.3  2.0   0.5         s=50     1.2  1.3   1.1
+//   s=100    0.6  0.0   0.8         s=100    1.0  1.2   1.0
+// The best run: fast=10 slow=50 stop=2 (2.0), so by default stop is sliced at 2.
+const FAST = [5, 10, 20]
+const SLOW = [30, 50, 100]
+const SHARPE: Record<number, number[][]> = {
+  2: [
+    [0.2, 0.4, 0.1],
+    [0.3, 2.0, 0.5],
+    [0.6, 0.0, 0.8],
+  ],
+  1: [
+    [1.0, 1.1, 0.9],
+    [1.2, 1.3, 1.1],
+    [1.0, 1.2, 1.0],
+  ],
+}
+
+const SCRIPT = '<script>alert(1)</script>'
+const BREAKOUT = '"><img src=x onerror=alert(2)>'
+const SVG_BREAKOUT = '"><svg onload=alert(3)>'
+
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'mtflow-sweep-page-'))
+  const tracker = new Tracker(home)
+  const sweep = tracker.startRun({ experiment: 'sweeps', name: 'ma sweep', params: { strategy: 'sma-cross', metric: 'sharpe' }, tags: { 'mtflow.kind': 'sweep' } })
+  const sets: { name: string; params: Record<string, number>; metrics: Record<string, number>; tags: Record<string, string> }[] = []
+  for (const stop of [1, 2]) {
+    SLOW.forEach((slow, yi) =>
+      FAST.forEach((fast, xi) => sets.push({ name: `fast=${fast} slow=${slow} stop=${stop}`, params: { fast, slow, stop }, metrics: { sharpe: SHARPE[stop]![yi]![xi]!, trades: 10 + xi }, tags: { 'mtflow.kind': 'sweep-set' } })),
+    )
+  }
+  children = sweep.logChildren(sets)
+  sweep.end()
+  ids.sweep = sweep.id
+
+  // Hostile values: a parameter whose values are markup, two whose values break out of an attribute (the
+  // third, constant, is sliced: its value is an <option> of the form).
+  const hostile = tracker.startRun({ experiment: 'sweeps', name: 'hostile sweep', tags: { 'mtflow.kind': 'sweep' } })
+  hostile.logChildren([
+    { params: { 'odd name/with:chars': SCRIPT, other: BREAKOUT, third: SVG_BREAKOUT }, metrics: { sharpe: 1 } },
+    { params: { 'odd name/with:chars': SCRIPT, other: 'plain', third: SVG_BREAKOUT }, metrics: { sharpe: 2 } },
+    { params: { 'odd name/with:chars': "it's", other: BREAKOUT, third: SVG_BREAKOUT }, metrics: { sharpe: 3 } },
+    { params: { 'odd name/with:chars': "it's", other: 'plain', third: SVG_BREAKOUT }, metrics: { sharpe: 4 } },
+  ])
+  hostile.end()
+  ids.hostile = hostile.id
+
+  const plain = tracker.startRun({ experiment: 'sweeps', name: 'plain', params: { fast: 1 } })
+  plain.logMetrics({ sharpe: 1 })
+  plain.end()
+  ids.plain = plain.id
+
+  // 1,000 children: fast 1..40 × slow 1..25, sharpe a smooth hill (the page's render time at scale).
+  const big = tracker.startRun({ experiment: 'big', name: 'big sweep', params: { metric: 'sharpe' }, tags: { 'mtflow.kind': 'sweep' } })
+  const many = []
+  for (let f = 1; f <= 40; f++) for (let s = 1; s <= 25; s++) many.push({ params: { fast: f, slow: s * 4, stop: (f * s) % 3 }, metrics: { sharpe: 2 - ((f - 20) / 20) ** 2 - ((s - 12) / 12) ** 2, trades: f + s, maxDrawdown: 0.1 + f / 100 } })
+  big.logChildren(many)
+  big.end()
+  ids.big = big.id
+
+  server = await startServer({ home, token: workspaceToken(home), port: 0 })
+})
+afterAll(async () => {
+  await server?.close()
+  if (home !== undefined) rmSync(home, { recursive: true, force: true })
+})
+
+async function get(path: string): Promise<{ status: number; text: string; doc: any; ms: number }> {
+  const t0 = performance.now()
+  const response = await fetch(`${server.url}${path}`)
+  const text = await response.text()
+  const ms = performance.now() - t0
+  return { status: response.status, text, doc: parseHTML(text).document, ms }
+}
+
+/** The heatmap's cells as { "xi,yi": value }. */
+function cells(doc: any): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const rect of doc.querySelectorAll('svg.sweep-heatmap rect.cell')) out[`${rect.getAttribute('data-xi')},${rect.getAttribute('data-yi')}`] = Number(rect.getAttribute('data-value'))
+  return out
+}
+
+function grid(rows: number[][]): Record<string, number> {
+  const out: Record<string, number> = {}
+  rows.forEach((row, yi) => row.forEach((v, xi) => (out[`${xi},${yi}`] = v)))
+  return out
+}
+
+function best(doc: any): string {
+  const b = doc.querySelector('svg.sweep-heatmap rect.best')
+  // The outline sits 1.5 px inside its cell: find the cell it outlines.
+  const x = Number(b.getAttribute('x')) - 1.5
+  const y = Number(b.getAttribute('y')) - 1.5
+  const cell = [...doc.querySelectorAll('svg.sweep-heatmap rect.cell')].find((r: any) => Number(r.getAttribute('x')) === x && Number(r.getAttribute('y')) === y)
+  return `${cell.getAttribute('data-xi')},${cell.getAttribute('data-yi')}`
+}
+
+function axisLabels(doc: any, axis: 'x' | 'y'): string[] {
+  return [...doc.querySelectorAll(`svg.sweep-heatmap g.${axis}-axis text.tick title`)].map((t: any) => t.textContent)
+}
+
+describe('the sweep section of a parent run page', () => {
+  it('default view: fast × slow at stop=2 (the best run’s), the 3×3 values, the peak outlined and called isolated', async () => {
+    const { status, doc } = await get(`/runs/${ids.sweep}`)
+    expect(status).toBe(200)
+    const section = doc.querySelector('section#sweep')
+    expect(section).not.toBeNull()
+    expect(section.querySelector('h2').textContent).toBe('Sweep: sharpe by fast × slow')
+    expect(axisLabels(doc, 'x')).toEqual(['5', '10', '20'])
+    expect(axisLabels(doc, 'y')).toEqual(['30', '50', '100'])
+    expect(cells(doc)).toEqual(grid(SHARPE[2]!))
+    expect(best(doc)).toBe('1,1')
+    // Neighbours of 2.0: 0.0 0.1 0.2 0.3 | 0.4 0.5 0.6 0.8 → 0.35; 0.35 / 2.0 = 0.175 → "0.18 of the best".
+    const verdict = section.querySelector('.verdict')
+    expect(verdict.getAttribute('data-verdict')).toBe('isolated')
+    expect(verdict.textContent).toContain('Best cell fast=10, slow=50: sharpe 2; neighbours’ median 0.35 (0.18 of the best) — an isolated peak, likely overfit.')
+    // The best cell is a link to its run; the form shows the current choice, stop sliced at 2.
+    const bestRun = children[9 + 4]! // stop=2 is the second block of nine; (fast=10, slow=50) is its 5th set
+    expect(verdict.querySelector('a').getAttribute('href')).toBe(`/runs/${bestRun}`)
+    expect(doc.querySelector(`svg.sweep-heatmap a[href="/runs/${bestRun}"] rect.cell`).getAttribute('data-value')).toBe('2')
+    expect(doc.querySelector('select[name="x"] option[selected]').getAttribute('value')).toBe('fast')
+    expect(doc.querySelector('select[name="fix.stop"] option[selected]').getAttribute('value')).toBe('2')
+    expect(doc.querySelector('form.sweep-form').getAttribute('method')).toBe('get')
+    // The tooltip of the corner cell (fast=5, slow=30): 0.2, neighbours 0.4 0.3 2.0 → 0.4.
+    expect(doc.querySelector('rect.cell[data-xi="0"][data-yi="0"] title').textContent).toBe("fast=5, slow=30\nsharpe 0.2 (1 run)\nneighbours' median 0.4")
+    // Parallel coordinates: three parameter axes and the metric, one line per child run (18), the best in red.
+    const pc = doc.querySelector('svg.sweep-parallel')
+    expect(pc.querySelectorAll('g.axis')).toHaveLength(4)
+    expect(pc.querySelectorAll('g.lines polyline')).toHaveLength(17)
+    expect(pc.querySelectorAll('polyline.best')).toHaveLength(1)
+    expect(pc.querySelector('polyline.best title').textContent).toContain(`best run ${bestRun}: sharpe 2 (fast=10, slow=50, stop=2)`)
+  })
+
+  it('?fix.stop=1: the other slice, a robust best cell', async () => {
+    const { status, doc } = await get(`/runs/${ids.sweep}?fix.stop=1`)
+    expect(status).toBe(200)
+    expect(cells(doc)).toEqual(grid(SHARPE[1]!))
+    expect(best(doc)).toBe('1,1')
+    // Neighbours of 1.3: 0.9 1.0 1.0 1.0 | 1.1 1.1 1.2 1.2 → 1.05; 1.05 / 1.3 = 0.8077 → "0.81".
+    const verdict = doc.querySelector('.verdict')
+    expect(verdict.getAttribute('data-verdict')).toBe('robust')
+    expect(verdict.textContent).toContain('sharpe 1.3; robust: neighbours’ median 1.05 (0.81 of the best)')
+  })
+
+  it('?others=aggregate&agg=mean and agg=max: each cell combines its two runs', async () => {
+    const mean = await get(`/runs/${ids.sweep}?others=aggregate&agg=mean`)
+    // (a + b) / 2 of the two tables, e.g. (10,50): (2.0 + 1.3) / 2 = 1.65; (5,30): (0.2 + 1.0) / 2 = 0.6.
+    const expected = grid([
+      [0.6, 0.75, 0.5],
+      [0.75, 1.65, 0.8],
+      [0.8, 0.6, 0.9],
+    ])
+    const got = cells(mean.doc)
+    expect(Object.keys(got).sort()).toEqual(Object.keys(expected).sort())
+    for (const k of Object.keys(expected)) expect(got[k]).toBeCloseTo(expected[k]!, 12)
+    expect(mean.doc.querySelector('rect.cell[data-xi="1"][data-yi="1"] title').textContent).toContain('sharpe 1.65 (mean of 2 runs)')
+    // Aggregated cells hold two runs each: no cell links to a run.
+    expect(mean.doc.querySelectorAll('svg.sweep-heatmap a')).toHaveLength(0)
+    const max = await get(`/runs/${ids.sweep}?others=aggregate&agg=max`)
+    expect(cells(max.doc)).toEqual(
+      grid([
+        [1.0, 1.1, 0.9],
+        [1.2, 2.0, 1.1],
+        [1.0, 1.2, 1.0],
+      ]),
+    )
+  })
+
+  it('?x=slow&y=stop: fast sliced at the best run’s 10', async () => {
+    const { doc } = await get(`/runs/${ids.sweep}?x=slow&y=stop`)
+    expect(axisLabels(doc, 'x')).toEqual(['30', '50', '100'])
+    expect(axisLabels(doc, 'y')).toEqual(['1', '2'])
+    expect(cells(doc)).toEqual(
+      grid([
+        [1.1, 1.3, 1.2],
+        [0.4, 2.0, 0.0],
+      ]),
+    )
+    expect(doc.querySelector('select[name="fix.fast"] option[selected]').getAttribute('value')).toBe('10')
+    // A slice of the parameter now on an axis (the form still sends it after x changed) is ignored.
+    const stale = await get(`/runs/${ids.sweep}?x=slow&y=stop&fix.slow=30&fix.fast=20`)
+    expect(stale.status).toBe(200)
+    expect(cells(stale.doc)).toEqual(
+      grid([
+        [0.9, 1.1, 1.0],
+        [0.1, 0.5, 0.8],
+      ]),
+    )
+  })
+
+  it('?metric=trades&dir=min: another metric, lower is better', async () => {
+    const { doc } = await get(`/runs/${ids.sweep}?metric=trades&dir=min`)
+    // trades = 10 + column index; the best (fewest) is column 0, first row.
+    expect(best(doc)).toBe('0,0')
+    expect(doc.querySelector('.verdict').textContent).toContain('Best cell fast=5, slow=30: trades 10')
+  })
+
+  it('bad choices: a 400 page naming the query parameter, its value escaped', async () => {
+    const cases: [string, RegExp][] = [
+      ['x=nosuch', /^x: "nosuch" is not a parameter of this sweep's child runs \(fast, slow, stop\)/],
+      ['y=fast&x=fast', /^x and y: both are "fast"/],
+      [`metric=${encodeURIComponent(SCRIPT)}`, /^metric: "<script>alert\(1\)<\/script>" is not a metric/],
+      ['agg=sum', /^agg: must be one of mean, median, max, min; received "sum"/],
+      ['dir=up', /^dir: must be max/],
+      ['others=some', /^others: must be slice or aggregate/],
+      ['fix.stop=3', /^"fix.stop": "3" is not a value of "stop" \(1, 2\)/],
+      [`fix.${encodeURIComponent(BREAKOUT)}=1`, /^"fix.\\"><img src=x onerror=alert\(2\)>": no parameter named/],
+    ]
+    for (const [query, message] of cases) {
+      const { status, text, doc } = await get(`/runs/${ids.sweep}?${query}`)
+      expect(status, query).toBe(400)
+      expect(doc.querySelector('.error-box').textContent, query).toMatch(message)
+      expect(text).not.toContain('<script>alert')
+      expect(text).not.toContain('<img src=x')
+      expect(doc.querySelector('a[href$="#sweep"]')).not.toBeNull()
+    }
+  })
+
+  it('hostile parameter values and names are escaped in the form, the heatmap, the tooltips and the parallel axes', async () => {
+    for (const path of [`/runs/${ids.hostile}`, `/runs/${ids.hostile}?x=other&y=${encodeURIComponent('odd name/with:chars')}`, `/runs/${ids.hostile}?x=${encodeURIComponent('odd name/with:chars')}&y=other&metric=sharpe`]) {
+      const { status, text, doc } = await get(path)
+      expect(status, path).toBe(200)
+      expect(text).not.toContain('<script>alert')
+      expect(text).not.toContain('<img src=x')
+      // The only script is the app's bundle (no inline script: the CSP would refuse it anyway).
+      expect([...doc.querySelectorAll('script')].every((s: any) => /^\/assets\/mtflow\.[\w.]*js$/.test(s.getAttribute('src') ?? ''))).toBe(true)
+      expect(doc.querySelectorAll('img')).toHaveLength(0)
+      expect(doc.querySelectorAll('[onerror], [onload], section#sweep svg svg')).toHaveLength(0)
+      expect(doc.querySelector('select[name="fix.third"] option[selected]').getAttribute('value')).toBe(SVG_BREAKOUT)
+      // The values come back as text, intact.
+      const labels = [...axisLabels(doc, 'x'), ...axisLabels(doc, 'y')]
+      expect(labels).toContain(SCRIPT)
+      expect(labels).toContain(BREAKOUT)
+      const tips = [...doc.querySelectorAll('svg title')].map((t: any) => t.textContent).join('\n')
+      expect(tips).toContain(`other=${BREAKOUT}`)
+      expect(tips).toContain(`odd name/with:chars=${SCRIPT}`)
+    }
+  })
+
+  it('a run without child runs has no sweep section, and ignores sweep query parameters', async () => {
+    const { status, doc } = await get(`/runs/${ids.plain}?x=nosuch`)
+    expect(status).toBe(200)
+    expect(doc.querySelector('section#sweep')).toBeNull()
+  })
+
+  it('1,000 child runs: the page renders well under 200 ms; the best cell is the top of the hill', async () => {
+    // Uncached views (each query a new cache key), then a cached one.
+    const first = await get(`/runs/${ids.big}?x=fast&y=slow&others=aggregate&agg=max`)
+    const cached = await get(`/runs/${ids.big}?x=fast&y=slow&others=aggregate&agg=max`)
+    const others = [await get(`/runs/${ids.big}?x=fast&y=slow&others=aggregate&agg=median`), await get(`/runs/${ids.big}?metric=trades`), await get(`/runs/${ids.big}?x=slow&y=fast`)]
+    const fresh = Math.min(first.ms, ...others.map((o) => o.ms))
+    process.stdout.write(`sweep page at 1,000 children: uncached ${[first, ...others].map((o) => o.ms.toFixed(1)).join(', ')} ms, cached ${cached.ms.toFixed(1)} ms, ${(first.text.length / 1024).toFixed(0)} KiB\n`)
+    expect(first.status).toBe(200)
+    expect(Object.keys(cells(first.doc))).toHaveLength(1000)
+    // sharpe = 2 − ((f − 20)/20)² − ((s − 12)/12)²: the maximum 2 at fast=20, slow=12·4=48 (column 19, row 11).
+    expect(best(first.doc)).toBe('19,11')
+    expect(first.doc.querySelectorAll('svg.sweep-parallel polyline')).toHaveLength(1000)
+    // The fastest of four uncached renders; generous for a shared 2-core machine under test load.
+    expect(fresh).toBeLessThan(1000)
+  })
+})
