@@ -2,7 +2,7 @@
 
 import type { Hono } from 'hono'
 import { page, pageHtml, sendPage, type PageContext } from './layout.js'
-import { DataError, NotFoundError } from '../core/index.js'
+import { DataError, MtflowError, NotFoundError } from '../core/index.js'
 import { loadBars } from '../data/index.js'
 import {
   attr,
@@ -91,7 +91,7 @@ export function runPageRoutes(app: Hono, ctx: PageContext): void {
         height: 220,
       })
     })
-    const performance = hasCurve ? performanceSection(await runTearsheetInput(tracker, run), { ...tradeSort, href: (sort, dir) => `/runs/${seg(id)}?tsort=${sort}&tdir=${dir}#trades` }) : ''
+    const performance = hasCurve ? await performanceOf(tracker, run, { ...tradeSort, href: (sort, dir) => `/runs/${seg(id)}?tsort=${sort}&tdir=${dir}#trades` }) : ''
     const lineage = info.lineage
     const lineageRows: Cell[][] = [
       ...(lineage.data ?? []).map((d): Cell[] => ['data', `${d.name} sha256:${d.sha256.slice(0, 16)}`]),
@@ -168,6 +168,19 @@ export function runPageRoutes(app: Hono, ctx: PageContext): void {
     return page(c, path, body, '/runs')
   })
 
+}
+
+/**
+ * A backtest's performance section; a curve or trades table that cannot be read (a deployment's first point,
+ * a damaged or changed file) is a note in its place, the rest of the page still shown.
+ */
+async function performanceOf(tracker: Tracker, run: RunRecord, options: Parameters<typeof performanceSection>[1]): Promise<string> {
+  try {
+    return performanceSection(await runTearsheetInput(tracker, run), options)
+  } catch (error) {
+    if (!(error instanceof MtflowError)) throw error
+    return `<h2>Performance</h2><p class="muted">Its equity curve or trades cannot be shown: ${esc(error.message)}</p>`
+  }
 }
 
 /** The run's last value of each metric with its unit (12.34 %, 1.23, 1,234, 10,980.00), the exact value in its title. */

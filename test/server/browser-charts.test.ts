@@ -36,6 +36,7 @@ describe.skipIf(executablePath === undefined)(`interactive charts in headless Ch
   let browser: Browser
   let context: BrowserContext
   let runId: string
+  const compareIds: string[] = []
 
   beforeAll(async () => {
     home = mkdtempSync(join(tmpdir(), 'mtflow-browser-charts-'))
@@ -46,6 +47,16 @@ describe.skipIf(executablePath === undefined)(`interactive charts in headless Ch
     run.logBatch({ metrics: Array.from({ length: 50 }, (_, i) => ({ key: 'loss', value: i % 2, step: i, timestamp: T0 + i * i * MINUTE })) })
     run.end()
     runId = run.id
+    // A 100k and a 1M run for the compare page: 100,000 → 110,000 → 99,000 and 1,000,000 → 1,050,000 → 1,100,000.
+    for (const [name, curve] of [
+      ['small', [100_000, 110_000, 99_000]],
+      ['large', [1_000_000, 1_050_000, 1_100_000]],
+    ] as const) {
+      const r = tracker.startRun({ experiment: 'charts', name })
+      r.logBatch({ metrics: curve.map((value, i) => ({ key: 'equity', value, step: i, timestamp: T0 + i * DAY })) })
+      r.end()
+      compareIds.push(r.id)
+    }
     ;[server, browser] = await Promise.all([startServer({ home, token: workspaceToken(home), port: 0, host: '127.0.0.1' }), chromium.launch({ executablePath, args: ['--no-sandbox'] })])
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     const login = await context.newPage()
@@ -60,7 +71,7 @@ describe.skipIf(executablePath === undefined)(`interactive charts in headless Ch
   })
 
   /** The run page, with CSP violations, console CSP reports and script errors collected. */
-  async function open(): Promise<{ page: Page; problems: string[] }> {
+  async function open(path = `/runs/${runId}`): Promise<{ page: Page; problems: string[] }> {
     const page = await context.newPage()
     const problems: string[] = []
     page.on('console', (m) => {
@@ -71,7 +82,7 @@ describe.skipIf(executablePath === undefined)(`interactive charts in headless Ch
       const g = globalThis as any
       g.document.addEventListener('securitypolicyviolation', (e: any) => g.console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`))
     })
-    const response = await page.goto(`${server.url}/runs/${runId}`)
+    const response = await page.goto(`${server.url}${path}`)
     expect(response?.status()).toBe(200)
     await page.waitForFunction(() => (globalThis as any).mtflow?.charts?.list?.length > 0)
     return { page, problems }
@@ -181,6 +192,20 @@ describe.skipIf(executablePath === undefined)(`interactive charts in headless Ch
       const text = await hover(page, box, 1)
       expect(text).toContain('step 1')
       expect(text).toContain('0.6667 (raw 1)')
+      expect(problems).toEqual([])
+    } finally {
+      await page.close()
+    }
+  })
+
+  it('compare: the tip names each run with its rebased equity', async () => {
+    const { page, problems } = await open(`/compare?runs=${compareIds.join(',')}`)
+    try {
+      // Day 1: 110,000 / 100,000 = 1.1 and 1,050,000 / 1,000,000 = 1.05.
+      const text = await hover(page, page.locator('#equity-chart'), T0 + DAY)
+      expect(text).toContain('2024-01-02')
+      expect(text).toContain('small: 1.1')
+      expect(text).toContain('large: 1.05')
       expect(problems).toEqual([])
     } finally {
       await page.close()

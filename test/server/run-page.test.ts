@@ -71,6 +71,12 @@ beforeAll(async () => {
   hostile.logArtifact({ name: 'trades.csv', data: `symbol,entryTime,exitTime,pnl\n"${HOSTILE}",2024-01-01T00:00:00.000Z,2024-01-03T00:00:00.000Z,3\n` })
   hostile.end()
   ids.hostile = hostile.id
+  // A deployment's first moments: an equity table of one point (no curve yet) and a metric.
+  const broken = tracker.startRun({ experiment: 'backtests', name: 'one point', tags: { 'mtflow.kind': 'deployment' } })
+  broken.logArtifact({ name: 'equity.csv', data: 'time,equity\n2024-01-01T00:00:00.000Z,100\n' })
+  broken.logMetrics({ sharpe: 0.25 })
+  broken.end()
+  ids.broken = broken.id
   server = await startServer({ home, token: workspaceToken(home), port: 0 })
 }, 120_000)
 
@@ -163,6 +169,13 @@ describe('the run page of a backtest', () => {
       const width = [...(t.textContent as string)].reduce((w, ch) => w + (ch === ',' ? 0.32 : 0.62) * 11, 0)
       expect(x - width, t.textContent).toBeGreaterThanOrEqual(0)
     }
+  })
+
+  it('an equity table that cannot be charted is a note; the rest of the page is shown', async () => {
+    const page = await get(`/runs/${ids.broken}`)
+    expect(page.status).toBe(200)
+    expect(page.text).toMatch(/Its equity curve or trades cannot be shown: .*1 equity point/)
+    expect(new Map(rows(page.doc, 'table.metrics').map((r) => [r[0], r[1]])).get('sharpe')).toBe('0.25')
   })
 
   it('escapes hostile names, symbols, params and query values; a bad sort is a 400 page naming it', async () => {
