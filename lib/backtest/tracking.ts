@@ -6,7 +6,7 @@
 // anything with this shape (lib/track's ActiveRun has it).
 
 import { gitCommit, paramsHash, type Lineage } from '../core/index.js'
-import { columnsParquet } from '../core/parquet-columns.js'
+import { columnsParquetPieces } from '../core/parquet-columns.js'
 import { barsHash, type Bars } from '../data/index.js'
 import { drawdownSeries } from '../stats/index.js'
 import { strategySource, type Strategy } from '../strategy/index.js'
@@ -17,7 +17,7 @@ type ParamValue = string | number | boolean
 
 export interface RunSink {
   logBatch(batch: { metrics?: { key: string; value: number; step?: number; timestamp?: number }[]; params?: Record<string, ParamValue>; tags?: Record<string, string> }): unknown
-  logArtifact(source: { name: string; data: string | Uint8Array }): unknown
+  logArtifact(source: { name: string; data: string | Uint8Array | readonly Uint8Array[] }): unknown
 }
 
 export interface SweepSink extends RunSink {
@@ -86,7 +86,7 @@ export function logBacktest(run: RunSink, result: BacktestResult, options: { par
   if (options.artifacts !== false) {
     for (const [name, columns] of Object.entries(runTables(result))) {
       // A table without columns (no strategy) has no Parquet form: its readers find no file, as no rows.
-      if (Object.keys(columns).length > 0) run.logArtifact({ name: `${name}.parquet`, data: columnsParquet(columns) })
+      if (Object.keys(columns).length > 0) run.logArtifact({ name: `${name}.parquet`, data: columnsParquetPieces(columns) })
     }
     run.logArtifact({ name: 'results.json', data: `${JSON.stringify(summary(result, { ...options.config, params: options.params }), null, 2)}\n` })
   }

@@ -2,29 +2,29 @@
 // over the target, fsync the directory. Readers see the old file or the new one, never half of either.
 // Each write also clears its target's temp files left by writers that were killed mid-write.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writevSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { basename, dirname, join, sep } from 'node:path'
 import { isDeadTemp } from './debris.js'
 import { ConfigError } from './errors.js'
 
 /**
+ * `data` is text, bytes, or the file's pieces in order (written with writev, never joined in memory).
  * `durable: false` skips the fsyncs: still atomic for readers, but a power cut may lose the write (for
  * records that can be rebuilt, such as a sweep's thousand child runs).
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array, options: { durable?: boolean } = {}): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[], options: { durable?: boolean } = {}): void {
   const durable = options.durable !== false
   const dir = dirname(path)
   mkdirSync(dir, { recursive: true })
   const base = basename(path)
   const tmpName = `.${base}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
   const tmp = join(dir, tmpName)
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
+  const pieces = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data
   try {
     const fd = openSync(tmp, 'w', 0o644)
     try {
-      let offset = 0
-      while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset)
+      writePieces(fd, pieces)
       if (durable) fsyncSync(fd)
     } finally {
       closeSync(fd)
@@ -36,6 +36,47 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
   }
   if (durable) syncDirectory(dir)
   removeDeadTemps(dir, base, tmpName)
+}
+
+/** The most buffers one writev takes (Linux's IOV_MAX). */
+const IOV_MAX = 1024
+
+/**
+ * Write `pieces` one after the other at the file's position, with as few writev calls as the kernel
+ * allows: a short write (the kernel may write less than asked) continues where it stopped, inside a
+ * piece if need be. `writev` is replaceable for tests of short writes.
+ */
+export function writePieces(fd: number, pieces: readonly Uint8Array[], writev: (fd: number, buffers: readonly Uint8Array[]) => number = writevSync): void {
+  let i = 0
+  let done = 0 // bytes of pieces[i] already written
+  const skipEmpty = () => {
+    while (i < pieces.length && pieces[i]!.length === done) {
+      i++
+      done = 0
+    }
+  }
+  skipEmpty()
+  while (i < pieces.length) {
+    const batch: Uint8Array[] = []
+    for (let k = i; k < pieces.length && batch.length < IOV_MAX; k++) {
+      const piece = k === i ? pieces[k]!.subarray(done) : pieces[k]!
+      if (piece.length > 0) batch.push(piece)
+    }
+    let written = writev(fd, batch)
+    if (!(written > 0)) throw new Error(`write of ${batch.reduce((n, b) => n + b.length, 0)} bytes wrote nothing`)
+    while (written > 0) {
+      const left = pieces[i]!.length - done
+      if (written >= left) {
+        written -= left
+        i++
+        done = 0
+      } else {
+        done += written
+        written = 0
+      }
+    }
+    skipEmpty()
+  }
 }
 
 /**

@@ -135,6 +135,21 @@ interface EncodedColumn {
  * is dictionary-encoded (run tables repeat a few symbols, sides and statuses).
  */
 export function columnsParquet(columns: Readonly<Record<string, ArrayLike<unknown>>>): Uint8Array {
+  const pieces = columnsParquetPieces(columns)
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const piece of pieces) {
+    out.set(piece, at)
+    at += piece.length
+  }
+  return out
+}
+
+/**
+ * columnsParquet's file as its pieces, in order (page headers, levels, the values — a Float64Array column's
+ * own bytes, not copied — and the footer): for writing and hashing without joining them in memory.
+ */
+export function columnsParquetPieces(columns: Readonly<Record<string, ArrayLike<unknown>>>): Uint8Array[] {
   const names = Object.keys(columns)
   if (names.length === 0) throw new DataError('a Parquet table needs at least one column')
   const rows = columns[names[0]!]!.length
@@ -199,19 +214,11 @@ export function columnsParquet(columns: Readonly<Record<string, ArrayLike<unknow
     ],
     [6, T_BINARY, 'mtflow'],
   ])
-  const out = new Uint8Array(offset + meta.bytes.length + 8)
-  out.set(MAGIC, 0)
-  let at = 4
-  for (const c of encoded) {
-    for (const piece of c.pieces) {
-      out.set(piece, at)
-      at += piece.length
-    }
-  }
-  out.set(meta.bytes, at)
-  new DataView(out.buffer).setUint32(out.length - 8, meta.bytes.length, true)
-  out.set(MAGIC, out.length - 4)
-  return out
+  const footer = new Uint8Array(meta.bytes.length + 8)
+  footer.set(meta.bytes, 0)
+  new DataView(footer.buffer).setUint32(meta.bytes.length, meta.bytes.length, true)
+  footer.set(MAGIC, meta.bytes.length + 4)
+  return [MAGIC, ...encoded.flatMap((c) => c.pieces), footer]
 }
 
 const MAGIC = Uint8Array.from([0x50, 0x41, 0x52, 0x31]) // PAR1

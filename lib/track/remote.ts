@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, renameSync, existsSync, statSync, writeFileSyn
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError, DataError, MtflowError, NotFoundError, sha256, syncRequest, SyncHttpError, type SyncResponse } from '../core/index.js'
-import { ActiveRun, artifactSource, Tracker, type ChildRun, type ReindexResult, type StartRunOptions } from './store.js'
+import { ActiveRun, artifactSource, Tracker, type ArtifactData, type ChildRun, type ReindexResult, type StartRunOptions } from './store.js'
 import { parseRef, Registry, singular, type AuditEvent, type ModelStage, type ParityRecord, type RegisterOptions, type RegistryEntry, type RegistryKind, type RegistryVersion } from './registry.js'
 import { checkBatch, type CheckedBatch } from './validate.js'
 import { checkRunIds, type DeleteRunsOptions, type GcOptions, type GcResult, type LifecycleChange } from './lifecycle.js'
@@ -385,7 +385,7 @@ export class RemoteTracker extends Tracker {
 
   // ---- artifacts ----
 
-  override logArtifact(runId: string, source: string | { name: string; data: string | Uint8Array }, name?: string): Artifact {
+  override logArtifact(runId: string, source: string | { name: string; data: ArtifactData }, name?: string): Artifact {
     const { bytes, path } = artifactSource(source, name)
     return this.client.json('PUT', `/api/track/runs/${seg(runId)}/artifact`, { query: { name: path }, body: bytes })
   }

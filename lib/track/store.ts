@@ -8,7 +8,7 @@
 import { existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { dirname, join, relative, sep } from 'node:path'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { ConfigError, CorruptFileError, DataError, NotFoundError, paramsHash, preview, readFileInside, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
 import { appendRecords, countTorn, decodeValue, readRecords } from './jsonl.js'
 import { fromSnapshot, toSnapshot, type Snapshot } from './snapshot.js'
@@ -393,16 +393,22 @@ export class Tracker {
   // ---- artifacts ---------------------------------------------------------------------------------
 
   /** Store a file (a path) or bytes as an artifact of the run; returns its record with sha256 and size. */
-  logArtifact(runId: string, source: string | { name: string; data: string | Uint8Array }, name?: string): Artifact {
+  logArtifact(runId: string, source: string | { name: string; data: ArtifactData }, name?: string): Artifact {
     const dir = this.runDir(runId)
-    const { bytes, path } = artifactSource(source, name)
+    const { pieces, path } = artifactPieces(source, name)
     // Stored under exactly the recorded name: "%" would be decoded on the way to the file (a name
     // "a%2Fb" would land on "a/b", another artifact's place), so it is refused.
     if (path.includes('%')) throw new ConfigError(`artifact name ${JSON.stringify(path)} must not contain "%"`)
     const target = resolveInside(join(dir, 'artifacts'), path, 'artifact name')
     this.makeFolders(runId, dir, dirname(target))
-    writeFileAtomic(target, bytes)
-    const record: Artifact = { path, sha256: sha256(bytes), size: bytes.length, timestamp: Date.now() }
+    writeFileAtomic(target, pieces)
+    const hash = createHash('sha256')
+    let size = 0
+    for (const piece of pieces) {
+      hash.update(piece)
+      size += piece.length
+    }
+    const record: Artifact = { path, sha256: hash.digest('hex'), size, timestamp: Date.now() }
     this.appendRun(runId, dir, 'artifacts.jsonl', [record])
     return record
   }
@@ -951,7 +957,7 @@ export class ActiveRun {
     return this.logBatch({ tags: values })
   }
 
-  logArtifact(source: string | { name: string; data: string | Uint8Array }, name?: string): Artifact {
+  logArtifact(source: string | { name: string; data: ArtifactData }, name?: string): Artifact {
     return this.tracker.logArtifact(this.id, source, name)
   }
 
@@ -995,12 +1001,22 @@ export async function withRun<T>(tracker: Tracker, options: StartRunOptions, wor
 
 /** A folder name for an experiment: the name itself when it is a safe one, else a slug and a hash. */
 /** An artifact's bytes and name: a file's (its base name unless `name` is given), or bytes given with a name. */
-export function artifactSource(source: string | { name: string; data: string | Uint8Array }, name?: string): { bytes: Uint8Array; path: string } {
+/** An artifact's content: text, bytes, or the file's pieces in order (a Parquet file as encoded: written without joining them). */
+export type ArtifactData = string | Uint8Array | readonly Uint8Array[]
+
+/** An artifact's bytes and stored name: a file's path, or a name and its content. */
+export function artifactSource(source: string | { name: string; data: ArtifactData }, name?: string): { bytes: Uint8Array; path: string } {
+  const { pieces, path } = artifactPieces(source, name)
+  return { bytes: pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), path }
+}
+
+function artifactPieces(source: string | { name: string; data: ArtifactData }, name?: string): { pieces: readonly Uint8Array[]; path: string } {
   if (typeof source === 'string') {
     if (!existsSync(source) || !statSync(source).isFile()) throw new NotFoundError(`artifact source ${source} is not a file`)
-    return { bytes: readFileSync(source), path: name ?? source.split(/[\\/]/).pop()! }
+    return { pieces: [readFileSync(source)], path: name ?? source.split(/[\\/]/).pop()! }
   }
-  return { bytes: typeof source.data === 'string' ? Buffer.from(source.data, 'utf8') : source.data, path: name ?? source.name }
+  const data = source.data
+  return { pieces: typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data, path: name ?? source.name }
 }
 
 export function experimentId(name: string): string {
