@@ -97,15 +97,23 @@ export const STYLESHEET = `
 :root { --fg: #1d2330; --muted: #5b6475; --line: #d9dde5; --bg: #fff; --panel: #f6f7f9; --accent: #2456c7; --bad: #b3261e; --good: #1b7f3b; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
-header.site { display: flex; gap: 1.2em; align-items: baseline; padding: .6em 1.2em; border-bottom: 1px solid var(--line); background: var(--panel); }
+header.site { display: flex; flex-wrap: wrap; gap: .3em 1.2em; align-items: baseline; padding: .6em 1.2em; border-bottom: 1px solid var(--line); background: var(--panel); }
 header.site .brand { font-weight: 700; color: var(--fg); text-decoration: none; }
-header.site nav a { margin-right: 1em; color: var(--muted); text-decoration: none; }
+header.site nav { display: flex; flex-wrap: wrap; gap: .2em 1em; }
+header.site nav a { color: var(--muted); text-decoration: none; }
 header.site nav a.active { color: var(--accent); font-weight: 600; }
-main { padding: 1em 1.2em 3em; max-width: 1400px; }
+header.site .site-note { margin-left: auto; }
+main { padding: 1em 1.2em 3em; max-width: 1400px; min-width: 0; }
 h1 { font-size: 1.5em; margin: .3em 0 .6em; }
 h2 { font-size: 1.15em; margin: 1.4em 0 .5em; }
+main h1, main h2, main h3, main p, main li, main dd { overflow-wrap: anywhere; }
 a { color: var(--accent); }
-table { border-collapse: collapse; margin: .4em 0 1em; font-variant-numeric: tabular-nums; }
+/* Wide tables scroll inside their own box instead of widening the page (900 px windows). */
+table { border-collapse: collapse; margin: .4em 0 1em; font-variant-numeric: tabular-nums; display: block; max-width: 100%; overflow-x: auto; }
+.scroll > table { display: table; max-width: none; overflow: visible; }
+main svg { max-width: 100%; height: auto; }
+/* Plot's legends: a long run name wraps instead of widening the page. */
+main [class*="-swatches"], main [class*="-swatch"] { max-width: 100%; min-width: 0; overflow-wrap: anywhere; }
 th, td { border-bottom: 1px solid var(--line); padding: .25em .7em; text-align: left; vertical-align: top; }
 th { background: var(--panel); font-weight: 600; }
 td.num { text-align: right; white-space: nowrap; }
@@ -118,7 +126,21 @@ caption { text-align: left; color: var(--muted); padding: .2em 0; }
 form.search input[type=text] { width: min(60em, 90%); padding: .35em; font: 13px ui-monospace, monospace; }
 form.search button, form.compare button { padding: .3em .9em; }
 .charts { display: flex; flex-wrap: wrap; gap: 1em; }
-.chart { border: 1px solid var(--line); padding: .4em; background: #fff; }
+.chart { border: 1px solid var(--line); padding: .4em; background: #fff; max-width: 100%; min-width: 0; }
+.runs-tools { display: flex; flex-wrap: wrap; gap: .3em 1.2em; align-items: baseline; }
+.runs-tools > p { flex: 1 1 28em; margin: .4em 0; }
+.col-chooser summary { cursor: pointer; color: var(--accent); }
+.col-chooser[open] { flex-basis: 100%; border: 1px solid var(--line); padding: .4em .8em; background: var(--panel); }
+.col-chooser fieldset { border: 0; padding: .2em 0; margin: 0; display: flex; flex-wrap: wrap; gap: .1em 1em; max-height: 14em; overflow-y: auto; }
+.col-chooser legend { font-weight: 600; padding: 0; }
+.compare-bar { position: sticky; top: 0; z-index: 3; display: flex; gap: .8em; align-items: baseline; padding: .4em 0; background: var(--bg); border-bottom: 1px solid var(--line); }
+table.runs th a.sort { color: inherit; text-decoration: none; }
+table.runs th a.sort:hover { text-decoration: underline; }
+table.runs td.children { white-space: nowrap; }
+button.fold { border: 0; background: none; cursor: pointer; padding: 0 .35em 0 0; font: inherit; color: var(--accent); }
+tr.child-row td { background: var(--panel); }
+tr.child-row td:nth-child(2) { padding-left: 1.8em; }
+tr.child-row.error td { color: var(--bad); }
 .chart h3 { font-size: .95em; margin: .1em 0 .3em; }
 .cards { display: flex; flex-wrap: wrap; gap: 1em; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: .6em 1em; min-width: 12em; background: var(--panel); }
