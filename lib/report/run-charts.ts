@@ -324,15 +324,25 @@ export function tradeSortOf(sort: string | undefined, dir: string | undefined): 
   return { sort: s as TradeSort, dir: d }
 }
 
+/** How the trades table is sorted, and the link a heading sorts it with. */
+export interface TradeTableOptions {
+  sort: TradeSort
+  dir: 'asc' | 'desc'
+  href: (sort: TradeSort, dir: 'asc' | 'desc') => string
+}
+
 /**
  * A backtest's tearsheet core for its run page: equity against buy and hold of the traded symbol (when its
  * bars are known), underwater (drawdown %), monthly returns, the price with the trades marked, and the
  * trades. `input` as runTearsheetInput reads it (the run's equity and trades tables, the lake's closes).
  */
-export function performanceSection(
-  loaded: { input: TearsheetInput; periodsPerYear?: number },
-  options: { sort: TradeSort; dir: 'asc' | 'desc'; href: (sort: TradeSort, dir: 'asc' | 'desc') => string },
-): string {
+export function performanceSection(loaded: { input: TearsheetInput; periodsPerYear?: number }, options: TradeTableOptions): string {
+  const trades = loaded.input.trades
+  return `${performanceCharts(loaded)}\n${trades === undefined ? '' : tradesSection(trades, options)}`
+}
+
+/** The performance section but the trades table: what does not change with the table's order (the run page caches it apart). */
+export function performanceCharts(loaded: { input: TearsheetInput; periodsPerYear?: number }): string {
   const { input } = loaded
   const parts: string[] = ['<h2>Performance</h2>']
   let sheet: Tearsheet | undefined
@@ -391,11 +401,11 @@ export function performanceSection(
   }
   parts.push('</div>')
   if (sheet !== undefined && sheet.monthly.length > 0) parts.push('<h2 id="monthly">Monthly returns</h2>', `<div class="scroll">${monthlyReturnsTable(sheet.monthly)}</div>`)
-  const t = input.trades
-  if (t !== undefined) {
-    const n = t.pnl.length
-    parts.push(`<h2 id="trades">Trades</h2><p class="muted">${n.toLocaleString('en-US')} trade(s)${n > TRADE_ROWS ? `, the first ${TRADE_ROWS} in this order shown (sort by a column to see others)` : ''}; times in UTC.</p>`)
-    parts.push(`<div class="scroll">${tradesTable(t, { ...options, limit: TRADE_ROWS })}</div>`)
-  }
   return parts.join('\n')
+}
+
+/** The trades, sorted as asked (TRADE_ROWS at most), under their heading. */
+export function tradesSection(t: TradeRows, options: TradeTableOptions): string {
+  const n = t.pnl.length
+  return `<h2 id="trades">Trades</h2><p class="muted">${n.toLocaleString('en-US')} trade(s)${n > TRADE_ROWS ? `, the first ${TRADE_ROWS} in this order shown (sort by a column to see others)` : ''}; times in UTC.</p><div class="scroll">${tradesTable(t, { ...options, limit: TRADE_ROWS })}</div>`
 }
