@@ -8,7 +8,6 @@
 import { gitCommit, paramsHash, type Lineage } from '../core/index.js'
 import { columnsParquetPieces } from '../core/parquet-columns.js'
 import { barsHash, type Bars } from '../data/index.js'
-import { drawdownSeries } from '../stats/index.js'
 import { strategySource, type Strategy } from '../strategy/index.js'
 import { summary, type BacktestResult, type Metrics } from './results.js'
 import type { SweepResult } from './sweep.js'
@@ -82,7 +81,7 @@ export function logBacktest(run: RunSink, result: BacktestResult, options: { par
   const metrics = Object.entries(flatMetrics(result.metrics)).map(([key, value]) => ({ key, value, step: 0 }))
   run.logBatch({ params, metrics, tags: { 'mtflow.kind': 'backtest' } })
   run.logBatch({ metrics: curvePoints(result.time, result.equity, 'equity') })
-  run.logBatch({ metrics: curvePoints(result.time, drawdownSeries(result.equity), 'drawdown') })
+  run.logBatch({ metrics: drawdownCurvePoints(result.time, result.equity) })
   if (options.artifacts !== false) {
     for (const [name, columns] of Object.entries(runTables(result))) {
       // A table without columns (no strategy) has no Parquet form: its readers find no file, as no rows.
@@ -168,6 +167,28 @@ export function logSweep(run: SweepSink, result: SweepResult, options: { grid: R
 
 function scalar(v: unknown): ParamValue {
   return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : JSON.stringify(v)
+}
+
+/**
+ * The drawdown curve's points, at the bars curvePoints samples: drawdownSeries(equity) at those bars,
+ * from one pass over the equity (the running peak) without the whole series.
+ */
+export function drawdownCurvePoints(time: Float64Array, equity: Float64Array): { key: string; value: number; step: number; timestamp: number }[] {
+  const n = equity.length
+  if (n === 0) return []
+  const every = Math.max(1, Math.ceil(n / CURVE_POINTS))
+  const out: { key: string; value: number; step: number; timestamp: number }[] = []
+  let peak = -Infinity
+  let next = 0
+  for (let i = 0; i < n; i++) {
+    const e = equity[i]!
+    if (e > peak) peak = e
+    if (i === next || i === n - 1) {
+      out.push({ key: 'drawdown', value: peak > 0 ? 1 - e / peak : 0, step: i, timestamp: time[i]! })
+      if (i === next) next += every
+    }
+  }
+  return out
 }
 
 function curvePoints(time: Float64Array, values: Float64Array, key: string): { key: string; value: number; step: number; timestamp: number }[] {
