@@ -222,7 +222,7 @@ export function runsListRoutes(app: Hono, ctx: PageContext): void {
     const body = `<h1>Runs${scope}</h1>${searchForm(q)}
 <div class="runs-tools"><p class="muted">${about} ${hint}</p>${columnChooser(q, viewRuns ?? shown, columns)}<a class="export" href="${attr(exportHref)}" download>Export CSV${esc(exportNote)}</a></div>
 <form class="compare" method="get" action="/compare"><div class="compare-bar"><button type="submit" data-compare-button>Compare</button> <span class="muted" data-compare-hint>tick two or more runs</span></div>
-${runsTable(shown, { compare: true, childCount, columns, sorted: q.sort, sortHref: (column) => viewHref('/runs', q, { sort: { column, dir: q.sort?.column === column ? (q.sort.dir === 'asc' ? 'desc' : 'asc') : DESC_FIRST.test(column) ? 'desc' : 'asc' } }), scope: q.experiment.join(',') })}</form>${next === undefined ? '' : `<p>${link(next, 'next page →').html}</p>`}`
+${runsTable(shown, { compare: true, childCount, columns, sorted: q.sort, sortHref: (column) => viewHref('/runs', q, { sort: nextSort(q, column) }), scope: q.experiment.join(',') })}</form>${next === undefined ? '' : `<p>${link(next, 'next page →').html}</p>`}`
     const html = pageHtml('Runs', body, '/runs')
     // A search may read the clock (a running run's duration): cached only while no run is RUNNING.
     return sendPage(c, !isSearch || listing.running.length === 0 ? listingCache.set(key, listing.stamp, html) : html)
@@ -269,9 +269,15 @@ ${runsTable(shown, { compare: true, childCount, columns, sorted: q.sort, sortHre
     }
     const title = `Child runs of ${parent.info.name || parent.info.runId}`
     const body = `<h1>${esc(title)}</h1><p class="muted">${ordered.length} active child run(s)${more === 0 ? '' : `, ${rows.length} shown`}; ${link(`/runs/${seg(parent.info.runId)}`, 'the parent run').html}.</p>
-<form class="compare" method="get" action="/compare"><div class="compare-bar"><button type="submit" data-compare-button>Compare</button> <span class="muted" data-compare-hint>tick two or more runs</span></div>${runsTable(rows, { compare: true, childCount, columns, sorted: q.sort, sortHref: (column) => viewHref(`/runs/${seg(parent.info.runId)}/children`, q, { sort: { column, dir: q.sort?.column === column && q.sort.dir === 'desc' ? 'asc' : 'desc' } }) })}</form>`
+<form class="compare" method="get" action="/compare"><div class="compare-bar"><button type="submit" data-compare-button>Compare</button> <span class="muted" data-compare-hint>tick two or more runs</span></div>${runsTable(rows, { compare: true, childCount, columns, sorted: q.sort, sortHref: (column) => viewHref(`/runs/${seg(parent.info.runId)}/children`, q, { sort: nextSort(q, column) }) })}</form>`
     return page(c, title, body, '/runs')
   })
+}
+
+/** A header's sort: the other direction when its column is sorted now, else its first direction. */
+function nextSort(q: RunsQuery, column: string): { column: string; dir: SortDir } {
+  if (q.sort?.column === column) return { column, dir: q.sort.dir === 'asc' ? 'desc' : 'asc' }
+  return { column, dir: DESC_FIRST.test(column) ? 'desc' : 'asc' }
 }
 
 function searchForm(q: RunsQuery): string {
