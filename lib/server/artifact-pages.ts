@@ -9,7 +9,7 @@
 import type { Context, Hono } from 'hono'
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, realpathSync } from 'node:fs'
 import { join, relative, sep } from 'node:path'
-import { ConfigError, FileIntegrityError, NotFoundError, parquetColumns, isTimeColumn, resolveInside, type ParquetColumn } from '../core/index.js'
+import { ConfigError, CorruptFileError, DataError, FileIntegrityError, NotFoundError, parquetColumns, isTimeColumn, resolveInside, type ParquetColumn } from '../core/index.js'
 import { attr, esc, fmtBytes, link, seg, table, type Cell } from '../report/index.js'
 import type { Artifact, Tracker } from '../track/index.js'
 import { page, type PageContext } from './layout.js'
@@ -115,26 +115,48 @@ function previewBody(tracker: Tracker, id: string, artifact: Artifact, ext: stri
     const { text, cut } = readText(tracker, id, artifact, PREVIEW_BYTES)
     return csvPreview(text, { delimiter: ext === 'tsv' ? '\t' : ',', cut, pageNo, url: (n) => `${artifactViewUrl(id, artifact.path)}&page=${n}`, size: artifact.size })
   }
+  // A file the previewer cannot read (a Parquet layout it does not know, a malformed notebook) is said on
+  // the page, with the download; a file that is not what was recorded (a link, changed bytes) stays an error.
+  const unreadable = (error: unknown) => {
+    if (!(error instanceof DataError || error instanceof ConfigError) || error instanceof FileIntegrityError || error instanceof CorruptFileError) throw error
+    return `<p class="error-box">${esc(error.message.split('\n')[0])}</p><p>${download}</p>`
+  }
   if (ext === 'parquet') {
     if (artifact.size > WHOLE_BYTES) return tooLarge
-    const columns = parquetColumns(tracker.readArtifact(id, artifact.path).bytes, `artifact ${artifact.path} of run ${id}`)
-    return parquetPreview(columns, pageNo, (n) => `${artifactViewUrl(id, artifact.path)}&page=${n}`)
+    const bytes = tracker.readArtifact(id, artifact.path).bytes
+    try {
+      return parquetPreview(parquetColumns(bytes, `artifact ${artifact.path}`), pageNo, (n) => `${artifactViewUrl(id, artifact.path)}&page=${n}`)
+    } catch (error) {
+      return unreadable(error)
+    }
   }
   if (ext === 'ipynb') {
     if (artifact.size > WHOLE_BYTES) return tooLarge
-    let notebook: unknown
+    const bytes = tracker.readArtifact(id, artifact.path).bytes
     try {
-      notebook = JSON.parse(tracker.readArtifact(id, artifact.path).bytes.toString('utf8'))
-    } catch {
-      return `<p class="error-box">Not valid JSON: not shown as a notebook.</p>${download}`
+      return renderNotebookHtml(parseNotebookJson(bytes.toString('utf8')))
+    } catch (error) {
+      return unreadable(error)
     }
-    return renderNotebookHtml(notebook)
   }
-  if (TEXT_EXTENSIONS.has(ext) || (artifact.size <= PREVIEW_BYTES && looksTextual(tracker.readArtifact(id, artifact.path).bytes))) {
+  if (TEXT_EXTENSIONS.has(ext)) {
     const { text, cut } = readText(tracker, id, artifact, PREVIEW_BYTES)
     return textPreview(artifact.path, text, { cut: cut ? `the first ${fmtBytes(PREVIEW_BYTES)} of ${fmtBytes(artifact.size)}` : undefined })
   }
+  // Another type: text when it looks like text (read once, whole, sha256 checked).
+  if (artifact.size <= PREVIEW_BYTES) {
+    const bytes = tracker.readArtifact(id, artifact.path).bytes
+    if (looksTextual(bytes)) return textPreview(artifact.path, bytes.toString('utf8'))
+  }
   return `<p>No preview for this type of file. ${download}</p>`
+}
+
+function parseNotebookJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw new ConfigError('not valid JSON: not shown as a notebook', { cause: error })
+  }
 }
 
 /**

@@ -81,8 +81,13 @@ beforeAll(async () => {
   const row = (i: number) => `${String(i).padStart(7, '0')},${'x'.repeat(23)}\n`
   const rows = Math.ceil((11 * 2 ** 20) / 32)
   run.logArtifact({ name: 'big.csv', data: `id,pad\n${Array.from({ length: rows }, (_, i) => row(i + 1)).join('')}` })
+  run.logArtifact({ name: 'bad.parquet', data: 'PAR1 not really <b>parquet</b> PAR1' })
+  run.logArtifact({ name: 'bad.ipynb', data: '{"cells": 3}' })
+  run.logArtifact({ name: 'edited.csv', data: 'a,b\n1,2\n' })
   run.end()
   runId = run.id
+  // Changed on disk after it was recorded: its sha256 no longer matches.
+  writeFileSync(join(tracker.runDir(runId), 'artifacts', 'edited.csv'), 'a,b\n6,6\n')
   writeFileSync(join(home, 'outside.csv'), 'secret,1\n')
   server = await startServer({ home, token: workspaceToken(home), port: 0, host: '127.0.0.1' })
 })
@@ -214,6 +219,22 @@ describe('other types', () => {
     expect(png.headers.get('content-type')).toBe('image/png')
     expect(Buffer.from(await png.arrayBuffer()).equals(PNG)).toBe(true)
     expect((await fetchAuth(`${server.url}/runs/${runId}/artifacts/image?path=trades.csv`)).status).toBe(400)
+  })
+})
+
+describe('unreadable and changed files', () => {
+  it('a Parquet or notebook the previewer cannot read is said on the page with the download; a changed file is a 409', async () => {
+    const pq = await get(view('bad.parquet'))
+    expect(pq.status).toBe(200)
+    expect(pq.doc.querySelector('.error-box').textContent).toMatch(/^artifact bad\.parquet: /)
+    expect(pq.doc.querySelectorAll('main b').length).toBe(0)
+    expect([...pq.doc.querySelectorAll('a')].map((a: any) => a.textContent)).toContain('download (35 B)')
+    const nb = await get(view('bad.ipynb'))
+    expect(nb.status).toBe(200)
+    expect(nb.doc.querySelector('.error-box').textContent).toBe('notebook "cells" must be an array (received 3)')
+    const edited = await get(view('edited.csv'))
+    expect(edited.status).toBe(409)
+    expect(edited.text).not.toContain('6,6')
   })
 })
 
