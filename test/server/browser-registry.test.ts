@@ -87,6 +87,10 @@ describe.skipIf(executablePath === undefined)(`registry and artifacts in headles
     try {
       const response = await page.goto(`${server.url}/registry/strategies/probe`)
       expect(response?.status()).toBe(200)
+      // The bundle only: no inline script could run on this page.
+      const csp = (await response!.allHeaders())['content-security-policy'] ?? ''
+      expect(csp).toMatch(/script-src 'self'(;|$)/)
+      expect(csp.split(';').find((d) => d.trim().startsWith('script-src'))).not.toContain('unsafe')
       // The script bundle ran (the reason counter is registry.js's).
       await page.locator('form[data-registry-action="alias"] input[name="reason"]').fill('abc')
       await expect(page.locator('form[data-registry-action="alias"] .reason-count').textContent()).resolves.toBe(' 3/500')
