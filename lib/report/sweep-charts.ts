@@ -101,7 +101,7 @@ export function sweepHeatmap(grid: SweepGrid, options: SweepHeatmapOptions = {})
     const y = top + cell.yi * cellH
     if (!detailed) {
       // Past DETAILED_CELLS: the bare cell (about 110 bytes instead of 250), its details in data attributes.
-      out.push(`<rect class="cell" data-xi="${cell.xi}" data-yi="${cell.yi}" data-value="${cell.value}" x="${x}" y="${y}" width="${cellW}" height="${cellH}" fill="${colour(t(cell.value))}"/>`)
+      out.push(`<rect class="cell" data-xi="${cell.xi}" data-yi="${cell.yi}" data-value="${cell.value}" data-n="${cell.count}"${cell.robustness === undefined ? '' : ` data-r="${cell.robustness}"`} x="${x}" y="${y}" width="${cellW}" height="${cellH}" fill="${colour(t(cell.value))}"/>`)
       continue
     }
     const tip = [
@@ -131,17 +131,24 @@ export function sweepHeatmap(grid: SweepGrid, options: SweepHeatmapOptions = {})
   out.push('<g class="x-axis" fill="#5b6475">')
   const xBase = top + plotH + 12
   grid.x.values.forEach((v, i) => {
-    if (i % xStep !== 0) return
+    if (i % xStep !== 0) {
+      // A value without room for its label: kept (hidden) when cells have no tooltip, for the page script's readout.
+      if (!detailed) out.push(`<text class="hidden-tick" data-i="${i}" display="none">${esc(v)}</text>`)
+      return
+    }
     const cx = px(left + (i + 0.5) * cellW)
     const text = `<title>${esc(v)}</title>${esc(xLabels[i])}`
-    out.push(rotate ? `<text class="tick" transform="translate(${cx},${xBase - 4}) rotate(-45)" text-anchor="end">${text}</text>` : `<text class="tick" x="${cx}" y="${xBase}" text-anchor="middle">${text}</text>`)
+    out.push(rotate ? `<text class="tick" data-i="${i}" transform="translate(${cx},${xBase - 4}) rotate(-45)" text-anchor="end">${text}</text>` : `<text class="tick" data-i="${i}" x="${cx}" y="${xBase}" text-anchor="middle">${text}</text>`)
   })
   out.push(`<text x="${px(left + plotW / 2)}" y="${px(top + plotH + xLabelsH + 16)}" text-anchor="middle" font-weight="600" fill="#1d2330" class="axis-name">${esc(cut(grid.x.name, Math.floor(plotW / CHAR) + 10))}</text>`)
   out.push('</g>')
   out.push('<g class="y-axis" fill="#5b6475" text-anchor="end">')
   grid.y.values.forEach((v, i) => {
-    if (i % yStep !== 0) return
-    out.push(`<text class="tick" x="${left - 6}" y="${px(top + (i + 0.5) * cellH + 4)}"><title>${esc(v)}</title>${esc(yLabels[i])}</text>`)
+    if (i % yStep !== 0) {
+      if (!detailed) out.push(`<text class="hidden-tick" data-i="${i}" display="none">${esc(v)}</text>`)
+      return
+    }
+    out.push(`<text class="tick" data-i="${i}" x="${left - 6}" y="${px(top + (i + 0.5) * cellH + 4)}"><title>${esc(v)}</title>${esc(yLabels[i])}</text>`)
   })
   out.push(`<text transform="translate(14,${px(top + plotH / 2)}) rotate(-90)" text-anchor="middle" font-weight="600" fill="#1d2330" class="axis-name"><title>${esc(grid.y.name)}</title>${esc(yTitle)}</text>`)
   out.push('</g>')
@@ -247,7 +254,8 @@ export function sweepParallel(children: readonly SweepChild[], params: readonly 
   // Axes: a line, ticks labelled right of it, the name above.
   const axis = (i: number, name: string, ticks: [number, string][]) => {
     const x = ax(i)
-    const parts = [`<g class="axis" data-axis="${i}"><line x1="${x}" x2="${x}" y1="${top}" y2="${top + plotH}" stroke="#5b6475"/>`]
+    // The strip the page script brushes along (nothing without it).
+    const parts = [`<g class="axis" data-axis="${i}"><line x1="${x}" x2="${x}" y1="${top}" y2="${top + plotH}" stroke="#5b6475"/><rect class="brush-area" data-axis="${i}" x="${x - 9}" y="${top}" width="18" height="${plotH}" fill="none" pointer-events="all"/>`]
     parts.push(`<text class="axis-name" x="${x}" y="18" text-anchor="middle" font-weight="600" font-size="11" fill="#1d2330"><title>${esc(name)}</title>${esc(names[i])}</text>`)
     for (const [f, label] of ticks) parts.push(`<text x="${x + 4}" y="${px(top + (1 - f) * plotH + 3)}" fill="#5b6475" paint-order="stroke" stroke="#fff" stroke-width="3"><title>${esc(label)}</title>${esc(cut(label, labelChars))}</text>`)
     parts.push('</g>')

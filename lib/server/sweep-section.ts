@@ -145,7 +145,7 @@ function renderSection(parent: RunSummary, d: SweepData | undefined, asked: Swee
   out.push(`<h2>Sweep: ${esc(grid.metric)} by ${esc(grid.x.name)} × ${esc(grid.y.name)}</h2>`)
   out.push(form(parentId, d, grid, asked))
   out.push(verdict(grid))
-  out.push(`<div class="chart scroll">${sweepHeatmap(grid)}</div>`)
+  out.push(`<div class="chart scroll">${sweepHeatmap(grid)}<p class="muted" data-sweep-readout="heatmap" aria-live="polite"></p></div>`)
   const sliced = Object.entries(grid.fixed)
   out.push(
     `<p class="muted">${cells} of ${grid.x.values.length * grid.y.values.length} cells hold runs (${grid.used} runs${grid.unscored > 0 ? `; ${grid.unscored} of the ${d.children.length} child runs have no finite ${esc(grid.metric)}` : ''}).${
@@ -157,7 +157,7 @@ function renderSection(parent: RunSummary, d: SweepData | undefined, asked: Swee
     } The best cell is outlined.</p>`,
   )
   const pc = sweepParallel(d.children, d.params, grid.metric, grid.direction, grid.bestRun === undefined ? {} : { bestRunId: grid.bestRun.runId })
-  out.push(`<h3>Parallel coordinates</h3><div class="chart scroll">${pc.svg}</div>`)
+  out.push(`<h3>Parallel coordinates</h3><div class="chart scroll">${pc.svg}<p class="muted" data-sweep-readout="parallel" aria-live="polite"></p></div>`)
   out.push(
     `<p class="muted">${pc.drawn < pc.runs ? `${fmtNumber(pc.drawn)} of ${fmtNumber(pc.runs)} runs drawn (every ${fmtNumber(Math.round((pc.runs / pc.drawn) * 10) / 10)}th in logging order; the best run always). ` : `${fmtNumber(pc.runs)} runs. `}Colour: ${esc(grid.metric)}, yellow = better; the best run of the sweep in red.</p>`,
   )

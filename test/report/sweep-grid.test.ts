@@ -1,10 +1,13 @@
 // The sweep grid on hand-worked sweeps: a 3×3 with an isolated peak and a 4×5 plateau with missing cells
 // (every median worked out below), slicing against aggregation, non-numeric and numeric-looking params,
-// ties, NaN/Infinity metrics ignored, the default axes/metric/direction and the isolated-peak rule.
+// ties, NaN/Infinity metrics ignored, the default axes/metric/direction and the isolated-peak rule; and
+// the charts drawn from it (lib/report/sweep-charts.ts) at the sizes where they change form.
 
 import { describe, expect, it } from 'vitest'
+import { parseHTML } from 'linkedom'
 import { ConfigError } from '../../lib/core/index.js'
-import { defaultDirection, gridCell, robustnessVerdict, sweepGrid, type SweepChild, type SweepGrid } from '../../lib/report/sweep-grid.js'
+import { DETAILED_CELLS, sweepHeatmap, sweepParallel } from '../../lib/report/sweep-charts.js'
+import { defaultDirection, gridCell, robustnessVerdict, sweepGrid, sweepParams, type SweepChild, type SweepGrid } from '../../lib/report/sweep-grid.js'
 
 let n = 0
 function child(params: Record<string, string | number>, metrics: Record<string, number>): SweepChild {
@@ -303,5 +306,62 @@ describe('the isolated-peak rule (threshold t = 0.5)', () => {
     expect(robustnessVerdict(cell(-0.2, -0.25), 'max').kind).toBe('robust')
     expect(robustnessVerdict(cell(1), 'max')).toEqual({ kind: 'alone', best: 1 })
     expect(robustnessVerdict(cell(0, 0), 'max').ratio).toBeUndefined()
+  })
+})
+
+describe('the charts at the sizes where they change form', () => {
+  const svg = (html: string) => parseHTML(`<!DOCTYPE html><html><body>${html}</body></html>`).document
+
+  it('a small grid: a linked, titled rect per cell, the best outlined, the legend from the best to the worst value', () => {
+    const children = [1, 2, 3].flatMap((f) => [1, 2, 3].map((s) => child({ fast: f, slow: s }, { sharpe: f * s })))
+    const doc = svg(sweepHeatmap(sweepGrid(children), { runHref: (id) => `/r/${id}` }))
+    expect(doc.querySelectorAll('rect.cell')).toHaveLength(9)
+    expect(doc.querySelectorAll('a')).toHaveLength(9)
+    expect(doc.querySelectorAll('rect.cell title')).toHaveLength(9)
+    // Best: 3 × 3 = 9 at (2, 2); its run's link.
+    expect(doc.querySelector('a[href="/r/' + children[8]!.runId + '"] rect').getAttribute('data-value')).toBe('9')
+    expect(doc.querySelectorAll('rect.best')).toHaveLength(1)
+    expect([...doc.querySelectorAll('g.legend text')].map((t: any) => t.textContent)).toEqual(['sharpe', '9', '1', 'higher is better'])
+  })
+
+  it(`past ${DETAILED_CELLS} cells: bare cells (no title, no link) carrying count and neighbours' median, every axis value kept for the readout`, () => {
+    // 60 × 50 = 3,000 cells, sharpe = fast + slow / 100.
+    const children: SweepChild[] = []
+    for (let f = 1; f <= 60; f++) for (let s = 1; s <= 50; s++) children.push(child({ fast: f, slow: s }, { sharpe: f + s / 100 }))
+    const grid = sweepGrid(children)
+    const doc = svg(sweepHeatmap(grid))
+    expect(doc.querySelectorAll('rect.cell')).toHaveLength(3000)
+    expect(doc.querySelectorAll('a')).toHaveLength(0)
+    expect(doc.querySelectorAll('rect.cell title')).toHaveLength(0)
+    expect([...doc.querySelectorAll('rect.cell')].every((r: any) => r.getAttribute('data-n') === '1')).toBe(true)
+    // Corner (fast 1, slow 1): neighbours 2.01, 1.02, 2.02 → 2.01.
+    expect(Number(doc.querySelector('rect.cell[data-xi="0"][data-yi="0"]').getAttribute('data-r'))).toBeCloseTo(2.01, 12)
+    // 12-px columns: every 2nd x label drawn, the other 30 kept hidden; 10-px rows: the same for y.
+    for (const axis of ['x', 'y']) {
+      const shown = [...doc.querySelectorAll(`g.${axis}-axis text.tick`)].map((t: any) => Number(t.getAttribute('data-i')))
+      const hidden = [...doc.querySelectorAll(`g.${axis}-axis text.hidden-tick`)].map((t: any) => Number(t.getAttribute('data-i')))
+      const n = axis === 'x' ? 60 : 50
+      expect(shown).toHaveLength(n / 2)
+      expect([...shown, ...hidden].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i))
+    }
+    expect(doc.querySelector('g.x-axis text.hidden-tick[data-i="1"]').textContent).toBe('2')
+    expect(doc.querySelector('rect.best')).not.toBeNull()
+  })
+
+  it('parallel coordinates: 2,500 runs sampled to 2,000 lines (every 1.25th), the best run kept although the stride skips it', () => {
+    const children: SweepChild[] = []
+    for (let i = 0; i < 2500; i++) children.push(child({ a: i % 50, b: Math.floor(i / 50), constant: 7 }, { sharpe: i === 4 ? 100 : i / 2500 }))
+    // The stride takes floor(1.25 k): 0, 1, 2, 3, 5, … — index 4 (the best) is not among them.
+    const pc = sweepParallel(children, sweepParams(children), 'sharpe', 'max', { bestRunId: children[4]!.runId })
+    expect(pc.runs).toBe(2500)
+    expect(pc.drawn).toBe(2000)
+    const doc = svg(pc.svg)
+    expect(doc.querySelectorAll('polyline')).toHaveLength(2000)
+    expect(doc.querySelectorAll('polyline.best')).toHaveLength(1)
+    // Axes: a and b (constant has one value, no axis) and the metric; each line has one vertex per axis.
+    expect(doc.querySelectorAll('g.axis')).toHaveLength(3)
+    expect(doc.querySelector('polyline.best').getAttribute('points').split(' ')).toHaveLength(3)
+    // The best's metric vertex at the top of the plot (y = 40), the worst at the bottom (y = 340 − 18 = 322).
+    expect(doc.querySelector('polyline.best').getAttribute('points').split(' ')[2]).toMatch(/,40$/)
   })
 })

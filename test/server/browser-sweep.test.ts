@@ -78,6 +78,54 @@ describe.skipIf(executablePath === undefined)(`a sweep's page in headless Chromi
     return page.locator(`svg.sweep-heatmap g.${which}-axis text.tick`).evaluateAll((texts) => texts.map((t) => [...t.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join('')))
   }
 
+  it('with JavaScript: hovering a cell highlights its row and column; dragging along the metric axis filters the lines; no CSP complaint', async () => {
+    const page = await withJs.newPage()
+    const errors: string[] = []
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text())
+    })
+    page.on('pageerror', (e) => errors.push(e.message))
+    try {
+      expect((await page.goto(`${server.url}/runs/${sweepId}`))?.status()).toBe(200)
+      // Hover fast=40, slow=100 (xi 3, yi 2): its row (4 cells) and column (3 cells) stay, the other 6 dim.
+      await page.hover('svg.sweep-heatmap rect.cell[data-xi="3"][data-yi="2"]')
+      const dimmed = await page.locator('svg.sweep-heatmap rect.cell').evaluateAll((cells) => cells.filter((c) => (c as unknown as { style: { opacity: string } }).style.opacity === '0.3').map((c) => `${c.getAttribute('data-xi')},${c.getAttribute('data-yi')}`))
+      expect(dimmed.sort()).toEqual(['0,0', '0,1', '1,0', '1,1', '2,0', '2,1'])
+      // 40/10 + 100/100 = 5; neighbours (20,50)=2.5 (20,100)=3 (40,50)=4.5 → median 3.
+      expect(await page.locator('[data-sweep-readout="heatmap"]').textContent()).toBe("fast=40, slow=100 · sharpe 5 (1 run) · neighbours' median 3")
+      await page.mouse.move(5, 5)
+      expect(await page.locator('svg.sweep-heatmap rect.cell[style*="opacity: 0.3"]').count()).toBe(0)
+
+      // Brush the top quarter of the sharpe axis (axis 3), dragging upwards past its top. sharpe runs from
+      // −0.2 to 5, so the quarter keeps sharpe ≥ 5 − 0.25 × 5.2 = 3.7: 4.3, 4.5, 5 (stop 2, fast 40) and
+      // 4 (stop 1, fast 40, slow 100) — 4 of 24 lines.
+      const area = (await page.locator('svg.sweep-parallel rect.brush-area[data-axis="3"]').boundingBox())!
+      const x = area.x + area.width / 2
+      await page.mouse.move(x, area.y + area.height * 0.25)
+      await page.mouse.down()
+      await page.mouse.move(x, area.y + area.height * 0.1, { steps: 4 })
+      await page.mouse.move(x, area.y - 20, { steps: 4 })
+      await page.mouse.up()
+      const kept = () => page.locator('svg.sweep-parallel polyline:not([data-filtered])').count()
+      expect(await kept()).toBe(4)
+      expect(await page.locator('[data-sweep-readout="parallel"]').textContent()).toContain('4 of 24 lines')
+      expect(await page.locator('svg.sweep-parallel polyline.best').getAttribute('data-filtered')).toBeNull()
+      // And fast's top quarter (axis 0: fast ≥ 5 + 0.75 × 35 = 31.25, i.e. 40) on top: the same 4.
+      const fast = (await page.locator('svg.sweep-parallel rect.brush-area[data-axis="0"]').boundingBox())!
+      await page.mouse.move(fast.x + fast.width / 2, fast.y + fast.height * 0.25)
+      await page.mouse.down()
+      await page.mouse.move(fast.x + fast.width / 2, fast.y - 10, { steps: 4 })
+      await page.mouse.up()
+      expect(await kept()).toBe(4)
+      // A click on the sharpe axis clears its range: fast = 40 alone keeps its 6 runs.
+      await page.mouse.click(x, area.y + area.height / 2)
+      expect(await kept()).toBe(6)
+      expect(errors).toEqual([])
+    } finally {
+      await page.close()
+    }
+  })
+
   for (const js of [true, false]) {
     it(`${js ? 'with' : 'without'} JavaScript: both charts painted, the best cell outlined, and the form re-renders other axes`, async () => {
       const page = await open(js ? withJs : withoutJs, `/runs/${sweepId}`)
