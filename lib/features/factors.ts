@@ -95,44 +95,51 @@ export function factorsInto(bars: FactorBars, i: number, out: Float64Array, at: 
   let o = at
   for (let wi = 0; wi < windows.length; wi++) {
     const w = windows[wi]!
-    // range: (highest high − lowest low over w bars) / close, once w bars are there.
+    // The least-squares line through the last n = max(2, w) closes against bar number.
+    const n = Math.max(2, w)
     let range = NaN
-    if (i >= w - 1) {
+    let trend = NaN
+    let mean = NaN
+    if (n === w && i >= w - 1) {
+      // One pass over the window for the range, the efficiency ratio's path and the closes' sum, each
+      // summed oldest bar first as the separate loops (and the indicators) do: the same values to the bit.
       let hi = -Infinity
       let lo = Infinity
+      let missing = false
+      let path = 0
+      let sum = 0
+      const withPath = i >= w
       for (let k = i - w + 1; k <= i; k++) {
         const h = high[k]!
         const l = low[k]!
-        if (h !== h || l !== l) {
-          hi = NaN
-          break
-        }
+        const x = close[k]!
+        if (h !== h || l !== l) missing = true
         if (h > hi) hi = h
         if (l < lo) lo = l
+        if (withPath) path += Math.abs(x - close[k - 1]!)
+        sum += x
       }
-      range = (hi - lo) / c
+      range = missing ? NaN : (hi - lo) / c
+      if (withPath) trend = Math.abs(c - close[i - w]!) / path
+      mean = sum / n
+    } else {
+      range = rangeAt(high, low, c, i, w)
+      trend = trendAt(close, c, i, w)
+      if (i >= n - 1) {
+        let sum = 0
+        for (let j = i - n + 1; j <= i; j++) sum += close[j]!
+        mean = sum / n
+      }
     }
     out[o++] = range
-    // Efficiency ratio: |c_i − c_{i−w}| / Σ |c_k − c_{k−1}| over the w changes.
-    let trend = NaN
-    if (i >= w) {
-      let path = 0
-      for (let k = i - w + 1; k <= i; k++) path += Math.abs(close[k]! - close[k - 1]!)
-      trend = Math.abs(c - close[i - w]!) / path
-    }
     out[o++] = trend
-    // The least-squares line through the last n = max(2, w) closes against bar number.
-    const n = Math.max(2, w)
     let slope = NaN
     let r2 = NaN
     if (i >= n - 1) {
       const xMean = (n - 1) / 2
-      let sxx = 0
-      for (let j = 0; j < n; j++) sxx += (j - xMean) ** 2
+      // Σ (j − x̄)² over j = 0 … n−1 is n(n² − 1)/12: multiples of ¼ summed exactly, so the loop's value.
+      const sxx = (n * (n * n - 1)) / 12
       const from = i - n + 1
-      let mean = 0
-      for (let j = 0; j < n; j++) mean += close[from + j]!
-      mean /= n
       let sxy = 0
       let syy = 0
       for (let j = 0; j < n; j++) {
@@ -149,4 +156,27 @@ export function factorsInto(bars: FactorBars, i: number, out: Float64Array, at: 
   out[o++] = i >= 1 ? c / close[i - 1]! - 1 : NaN
   out[o++] = i >= 5 ? c / close[i - 5]! - 1 : NaN
   out[o++] = i >= 20 ? c / close[i - 20]! - 1 : NaN
+}
+
+/** (highest high − lowest low over the w bars ending at i) / c; NaN before w bars or when one is NaN. */
+function rangeAt(high: Float64Array, low: Float64Array, c: number, i: number, w: number): number {
+  if (i < w - 1) return NaN
+  let hi = -Infinity
+  let lo = Infinity
+  for (let k = i - w + 1; k <= i; k++) {
+    const h = high[k]!
+    const l = low[k]!
+    if (h !== h || l !== l) return NaN
+    if (h > hi) hi = h
+    if (l < lo) lo = l
+  }
+  return (hi - lo) / c
+}
+
+/** Kaufman's efficiency ratio: |c_i − c_{i−w}| / Σ |c_k − c_{k−1}| over the w changes ending at i. */
+function trendAt(close: Float64Array, c: number, i: number, w: number): number {
+  if (i < w) return NaN
+  let path = 0
+  for (let k = i - w + 1; k <= i; k++) path += Math.abs(close[k]! - close[k - 1]!)
+  return Math.abs(c - close[i - w]!) / path
 }
