@@ -131,6 +131,8 @@ describe.skipIf(executablePath === undefined)(`the runs list in headless Chromiu
       expect(await button.isDisabled()).toBe(true)
       // Above the table, not 7,000 pixels below it.
       expect((await button.boundingBox())!.y).toBeLessThan((await page.locator('table.runs').boundingBox())!.y)
+      // And it stays in view while the table scrolls under it.
+      expect(await page.locator('.compare-bar').evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { position: string } }).getComputedStyle(el).position)).toBe('sticky')
       await page.locator(`input[name=runs][value="${ids.alpha}"]`).check()
       expect(await button.isDisabled()).toBe(true)
       await page.locator(`input[name=runs][value="${ids.beta}"]`).check()
@@ -245,29 +247,28 @@ describe.skipIf(executablePath === undefined)(`the runs list in headless Chromiu
   })
 
   it('the layout holds at 900 and 1600 px: nothing widens the page, wide tables scroll inside their box', async () => {
-    for (const width of [900, 1600]) {
-      const ctx = await newContext(true, width)
-      try {
+    const page = await context.newPage()
+    try {
+      for (const width of [900, 1600]) {
+        await page.setViewportSize({ width, height: 900 })
         for (const path of ['/', '/runs', `/runs/${ids.wide}`, '/registry', '/registry/strategies/sma', `/compare?runs=${ids.alpha},${ids.wide}`]) {
-          const page = await open(path, ctx)
+          expect((await page.goto(`${server.url}${path}`))?.status(), path).toBe(200)
           const size = await page.evaluate(() => {
             const g = globalThis as unknown as InPage & { document: { documentElement: { scrollWidth: number } } }
             return { scroll: g.document.documentElement.scrollWidth, inner: g.innerWidth }
           })
           if (size.scroll > size.inner) console.log(path, width, await page.evaluate(WIDER))
           expect(size.scroll, `${path} at ${width}px`).toBeLessThanOrEqual(size.inner)
-          await page.close()
         }
         // The wide runs table does scroll, inside its box, at 900 px.
         if (width === 900) {
-          const page = await open('/runs?experiment=lab', ctx)
+          await page.goto(`${server.url}/runs?experiment=lab`)
           const box = await page.locator('.scroll:has(table.runs)').evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }))
           expect(box.scroll).toBeGreaterThan(box.client)
-          await page.close()
         }
-      } finally {
-        await ctx.close()
       }
+    } finally {
+      await page.close()
     }
   })
 })
