@@ -13,7 +13,14 @@ export const DETAILED_CELLS = 2500
 /** Average advance of an 11 px system-ui glyph, for sizing margins to labels. */
 const CHAR = 6.6
 
+/** 256 steps of the scale, computed once: a chart colours up to 10,000 cells or lines (the plain version interpolates per call). */
+const PALETTE: readonly string[] = Array.from({ length: 256 }, (_, k) => interpolate(k / 255))
+
 function colour(t: number): string {
+  return PALETTE[Math.round(Math.min(1, Math.max(0, t)) * 255)]!
+}
+
+function interpolate(t: number): string {
   const u = Math.min(1, Math.max(0, t)) * (VIRIDIS.length - 1)
   const i = Math.min(VIRIDIS.length - 2, Math.floor(u))
   const f = u - i

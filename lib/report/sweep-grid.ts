@@ -51,6 +51,8 @@ export interface SweepGridOptions {
   others?: 'slice' | 'aggregate'
   /** The isolated-peak threshold t of `robustnessVerdict` (default 0.5). */
   isolatedBelow?: number
+  /** `sweepParams(children)` when the caller has it already (a page drawing several views of one sweep). */
+  params?: readonly SweepParam[]
 }
 
 export interface SweepCell {
@@ -173,7 +175,7 @@ function combine(values: number[], how: SweepAggregate): number {
  * the sweep's (what was received, what exists).
  */
 export function sweepGrid(children: readonly SweepChild[], options: SweepGridOptions = {}): SweepGrid {
-  const params = sweepParams(children)
+  const params = options.params ?? sweepParams(children)
   const byName = new Map(params.map((p) => [p.name, p]))
   const names = () => params.map((p) => p.name).join(', ')
   const [defaultX, defaultY] = defaultAxes(params)

@@ -46,10 +46,25 @@ interface SweepData {
   children: SweepChild[]
   params: SweepParam[]
   metrics: string[]
+  /** Parallel coordinates by metric, direction and best run: the same for every x, y and slice. */
+  parallel: Map<string, ReturnType<typeof sweepParallel>>
 }
+
+/**
+ * Per child list of the cached run listing (the same array until a child changes): its SweepData, so the
+ * views of one sweep share the conversion, the parameter values and the parallel coordinates.
+ */
+const byChildren = new WeakMap<readonly RunSummary[], SweepData | undefined>()
 
 /** The active child runs as the grid reads them; undefined when fewer than two carry parameters and a finite metric. */
 function sweepData(kids: readonly RunSummary[]): SweepData | undefined {
+  if (byChildren.has(kids)) return byChildren.get(kids)
+  const data = readSweepData(kids)
+  byChildren.set(kids, data)
+  return data
+}
+
+function readSweepData(kids: readonly RunSummary[]): SweepData | undefined {
   const children: SweepChild[] = []
   for (const r of kids) {
     if (lifecycleOf(r) === 'deleted') continue
@@ -64,7 +79,7 @@ function sweepData(kids: readonly RunSummary[]): SweepData | undefined {
     if (scored) children.push({ runId: r.info.runId, params: r.params, metrics })
   }
   if (children.length < 2) return undefined
-  return { children, params: sweepParams(children), metrics: sweepMetrics(children) }
+  return { children, params: sweepParams(children), metrics: sweepMetrics(children), parallel: new Map() }
 }
 
 function clip(text: string): string {
@@ -124,7 +139,7 @@ function renderSection(parent: RunSummary, d: SweepData | undefined, asked: Swee
   if (d === undefined) return ''
   const parentId = parent.info.runId
   const objective = parent.params.metric
-  const base: SweepGridOptions = { ...asked, ...(objective === undefined ? {} : { objective }) }
+  const base: SweepGridOptions = { ...asked, params: d.params, ...(objective === undefined ? {} : { objective }) }
   const out: string[] = [`<section id="sweep" class="sweep" data-sweep="">`]
   if (d.params.length < 2) {
     const metric = asked.metric ?? (d.metrics.includes('sharpe') ? 'sharpe' : objective !== undefined && d.metrics.includes(objective) ? objective : d.metrics[0]!)
@@ -156,7 +171,13 @@ function renderSection(parent: RunSummary, d: SweepData | undefined, asked: Swee
         : `The grid has more than ${fmtNumber(DETAILED_CELLS)} cells: no per-cell tooltips or links (slice or choose other axes for them).`
     } The best cell is outlined.</p>`,
   )
-  const pc = sweepParallel(d.children, d.params, grid.metric, grid.direction, grid.bestRun === undefined ? {} : { bestRunId: grid.bestRun.runId })
+  const pcKey = `${grid.metric}\u0000${grid.direction}\u0000${grid.bestRun?.runId ?? ''}`
+  let pc = d.parallel.get(pcKey)
+  if (pc === undefined) {
+    // At most four kept per sweep (up to ~150 KB each at 2,000 lines): the oldest goes first.
+    if (d.parallel.size >= 4) d.parallel.delete(d.parallel.keys().next().value!)
+    d.parallel.set(pcKey, (pc = sweepParallel(d.children, d.params, grid.metric, grid.direction, grid.bestRun === undefined ? {} : { bestRunId: grid.bestRun.runId })))
+  }
   out.push(`<h3>Parallel coordinates</h3><div class="chart scroll">${pc.svg}<p class="muted" data-sweep-readout="parallel" aria-live="polite"></p></div>`)
   out.push(
     `<p class="muted">${pc.drawn < pc.runs ? `${fmtNumber(pc.drawn)} of ${fmtNumber(pc.runs)} runs drawn (every ${fmtNumber(Math.round((pc.runs / pc.drawn) * 10) / 10)}th in logging order; the best run always). ` : `${fmtNumber(pc.runs)} runs. `}Colour: ${esc(grid.metric)}, yellow = better; the best run of the sweep in red.</p>`,
