@@ -26,6 +26,7 @@ import { interactiveChart, performanceCharts, RUN_CHARTS_CSS, tradesSection, tra
 import { lifecycleOf, type MetricPoint, type RunSummary, type Tracker } from '../track/index.js'
 import { renderNotebookHtml } from './notebook-html.js'
 
+import { artifactViewUrl } from './artifact-pages.js'
 import { rank, runsTable, deletedBanner } from './runs-pages.js'
 import { parseNotebook } from './registry-pages.js'
 import { sweepRequest } from './sweep-section.js'
@@ -138,8 +139,8 @@ export function runPageRoutes(app: Hono, ctx: PageContext): void {
       run.artifacts.length === 0
         ? '<p class="muted">No artifacts.</p>'
         : table(
-            ['path', 'size', 'sha256'],
-            run.artifacts.map((a) => [link(`/api/runs/${seg(id)}/artifacts/${a.path.split('/').map(seg).join('/')}`, a.path), fmtBytes(a.size), a.sha256.slice(0, 16)]),
+            ['path', 'size', 'sha256', ''],
+            run.artifacts.map((a) => [link(artifactViewUrl(id, a.path), a.path), fmtBytes(a.size), a.sha256.slice(0, 16), link(`/api/runs/${seg(id)}/artifacts/${a.path.split('/').map(seg).join('/')}`, 'download')]),
           ),
       // Deleted children are listed too, marked so (their status reads "FINISHED (deleted)"); a search shows active ones.
       kids.length === 0

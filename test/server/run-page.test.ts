@@ -171,6 +171,16 @@ describe('the run page of a backtest', () => {
     }
   })
 
+  it('each artifact links to its viewer and to its download', async () => {
+    const page = await get(`/runs/${ids.backtest}`)
+    const links = [...page.doc.querySelectorAll('a')].map((a: any) => a.getAttribute('href') as string)
+    const artifacts = [...new Set(links.filter((h) => h.includes('/artifacts/')))]
+    expect(artifacts).toContain(`/runs/${ids.backtest}/artifacts/view?path=equity.parquet`)
+    expect(artifacts).toContain(`/api/runs/${ids.backtest}/artifacts/equity.parquet`)
+    const view = await get(`/runs/${ids.backtest}/artifacts/view?path=equity.parquet`)
+    expect(view.status).toBe(200)
+  })
+
   it('an equity table that cannot be charted is a note; the rest of the page is shown', async () => {
     const page = await get(`/runs/${ids.broken}`)
     expect(page.status).toBe(200)
