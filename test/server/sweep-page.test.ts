@@ -262,6 +262,27 @@ describe('the sweep section of a parent run page', () => {
     }
   })
 
+  it('a child logged later shows on the next request (the views of a sweep are not kept past a change of its children)', async () => {
+    const tracker = new Tracker(home)
+    const run = tracker.startRun({ experiment: 'sweeps', name: 'growing', tags: { 'mtflow.kind': 'sweep' } })
+    run.logChildren([
+      { params: { a: 1, b: 1 }, metrics: { sharpe: 1 } },
+      { params: { a: 2, b: 1 }, metrics: { sharpe: 2 } },
+    ])
+    const before = await get(`/runs/${run.id}`)
+    expect(cells(before.doc)).toEqual({ '0,0': 1, '1,0': 2 })
+    await get(`/runs/${run.id}?agg=max`)
+    run.logChildren([{ params: { a: 1, b: 2 }, metrics: { sharpe: 5 } }])
+    run.end()
+    // Past the page cache's 100 ms recheck window.
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    for (const query of ['', '?agg=max']) {
+      const after = await get(`/runs/${run.id}${query}`)
+      expect(cells(after.doc), query).toEqual({ '0,0': 1, '1,0': 2, '0,1': 5 })
+      expect(best(after.doc)).toBe('0,1')
+    }
+  })
+
   it('a run without child runs has no sweep section, and ignores sweep query parameters', async () => {
     const { status, doc } = await get(`/runs/${ids.plain}?x=nosuch`)
     expect(status).toBe(200)
