@@ -17,7 +17,7 @@ const CHAR = 6.6
 const PALETTE: readonly string[] = Array.from({ length: 256 }, (_, k) => interpolate(k / 255))
 
 function colour(t: number): string {
-  return PALETTE[Math.round(Math.min(1, Math.max(0, t)) * 255)]!
+  return PALETTE[t > 0 ? Math.round(Math.min(1, t) * 255) : 0]!
 }
 
 function interpolate(t: number): string {
@@ -40,12 +40,18 @@ function px(v: number): string {
 }
 
 /** Better values to t = 1 (yellow). */
+/** Better values to t = 1 (yellow). Halves first: max − min of finite values can overflow (1e308 − −1e308). */
 function scaler(min: number, max: number, direction: SweepDirection): (v: number) => number {
-  const span = max - min
+  const half = max / 2 - min / 2
   return (v) => {
-    const t = span > 0 ? (v - min) / span : 1
+    const t = half > 0 ? (v / 2 - min / 2) / half : 1
     return direction === 'max' ? t : 1 - t
   }
+}
+
+/** min + k·(max − min) without overflowing. */
+function between(min: number, max: number, k: number): number {
+  return min + k * 2 * (max / 2 - min / 2)
 }
 
 export interface SweepHeatmapOptions {
@@ -229,7 +235,7 @@ export function sweepParallel(children: readonly SweepChild[], params: readonly 
   const metricName = `${metric} (${direction === 'max' ? 'higher' : 'lower'} is better)`
   const names = [...axes.map((a) => a.name), metricName].map((n) => cut(n, labelChars))
   const left = Math.ceil(Math.max(14, (names[0]!.length * CHAR) / 2 + 4))
-  const metricTicks = [0, 0.25, 0.5, 0.75, 1].map((k) => min + k * (max - min))
+  const metricTicks = [0, 0.25, 0.5, 0.75, 1].map((k) => (k === 1 ? max : between(min, max, k)))
   const right = Math.ceil(Math.max(12 + Math.max(...metricTicks.map((v) => fmtNumber(v).length)) * CHAR, (names[count - 1]!.length * CHAR) / 2 + 4))
   const width = Math.ceil(left + (count - 1) * spacing + right)
   const ax = (i: number) => left + i * spacing
@@ -239,7 +245,7 @@ export function sweepParallel(children: readonly SweepChild[], params: readonly 
     if (p.numeric) {
       const lo = Number(p.values[0])
       const hi = Number(p.values[p.values.length - 1])
-      for (const v of p.values) map.set(v, hi > lo ? (Number(v) - lo) / (hi - lo) : 0.5)
+      for (const v of p.values) map.set(v, hi > lo ? (Number(v) / 2 - lo / 2) / (hi / 2 - lo / 2) : 0.5)
     } else p.values.forEach((v, i) => map.set(v, p.values.length > 1 ? i / (p.values.length - 1) : 0.5))
     return map
   })
@@ -274,7 +280,7 @@ export function sweepParallel(children: readonly SweepChild[], params: readonly 
     if (p.numeric && p.values.length > maxTicks) {
       const lo = Number(p.values[0])
       const hi = Number(p.values[p.values.length - 1])
-      ticks = [0, 0.25, 0.5, 0.75, 1].map((k) => [k, fmtNumber(lo + k * (hi - lo))])
+      ticks = [0, 0.25, 0.5, 0.75, 1].map((k) => [k, fmtNumber(k === 1 ? hi : between(lo, hi, k))])
     } else {
       const step = Math.ceil(p.values.length / maxTicks)
       ticks = p.values.filter((_, k) => k % step === 0 || k === p.values.length - 1).map((v) => [position[i]!.get(v)!, v])

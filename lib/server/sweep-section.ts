@@ -56,7 +56,7 @@ interface SweepData {
  */
 const byChildren = new WeakMap<readonly RunSummary[], SweepData | undefined>()
 
-/** The active child runs as the grid reads them; undefined when fewer than two carry parameters and a finite metric. */
+/** The active child runs as the grid reads them; undefined when fewer than two carry parameters and a finite metric, or no parameter varies. */
 function sweepData(kids: readonly RunSummary[]): SweepData | undefined {
   if (byChildren.has(kids)) return byChildren.get(kids)
   const data = readSweepData(kids)
@@ -79,7 +79,10 @@ function readSweepData(kids: readonly RunSummary[]): SweepData | undefined {
     if (scored) children.push({ runId: r.info.runId, params: r.params, metrics })
   }
   if (children.length < 2) return undefined
-  return { children, params: sweepParams(children), metrics: sweepMetrics(children), parallel: new Map() }
+  // Children that all share one parameter set (repeated steps, seeds not logged) are not a sweep.
+  const params = sweepParams(children)
+  if (params.every((p) => p.values.length < 2)) return undefined
+  return { children, params, metrics: sweepMetrics(children), parallel: new Map() }
 }
 
 function clip(text: string): string {

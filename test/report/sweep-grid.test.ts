@@ -348,6 +348,20 @@ describe('the charts at the sizes where they change form', () => {
     expect(doc.querySelector('rect.best')).not.toBeNull()
   })
 
+  it('extreme values (±1e308 params and metrics, whose difference overflows) draw finite coordinates and colours', () => {
+    const children = [child({ a: -1e308, b: 1 }, { sharpe: -1e308 }), child({ a: 1e308, b: 1 }, { sharpe: 1e308 }), child({ a: 0, b: 2 }, { sharpe: 0 }), child({ a: 1e308, b: 2 }, { sharpe: 5 })]
+    const grid = sweepGrid(children)
+    const html = sweepHeatmap(grid) + sweepParallel(children, sweepParams(children), 'sharpe', 'max', { bestRunId: grid.bestRun!.runId }).svg
+    expect(html).not.toMatch(/NaN|Infinity|undefined/)
+    const doc = svg(html)
+    // a = 0 sits halfway up its axis: y = 40 + 0.5 × 282 = 181; the best (a = 1e308, sharpe 1e308) at the top of both.
+    const lines = [...doc.querySelectorAll('svg.sweep-parallel polyline')].map((l: any) => l.getAttribute('points'))
+    expect(lines.some((p: string) => p.startsWith('14,181 '))).toBe(true)
+    expect(doc.querySelector('polyline.best').getAttribute('points')).toMatch(/^14,40 .* \d+,40$/)
+    // −1e308, 1e308 at the two ends; 0 and 5 both (to 4 digits) halfway: three colours.
+    expect(new Set([...doc.querySelectorAll('rect.cell')].map((r: any) => r.getAttribute('fill'))).size).toBe(3)
+  })
+
   it('parallel coordinates: 2,500 runs sampled to 2,000 lines (every 1.25th), the best run kept although the stride skips it', () => {
     const children: SweepChild[] = []
     for (let i = 0; i < 2500; i++) children.push(child({ a: i % 50, b: Math.floor(i / 50), constant: 7 }, { sharpe: i === 4 ? 100 : i / 2500 }))

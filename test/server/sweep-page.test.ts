@@ -283,10 +283,20 @@ describe('the sweep section of a parent run page', () => {
     }
   })
 
-  it('a run without child runs has no sweep section, and ignores sweep query parameters', async () => {
+  it('a run without child runs, or whose children share one parameter set, has no sweep section and ignores sweep query parameters', async () => {
     const { status, doc } = await get(`/runs/${ids.plain}?x=nosuch`)
     expect(status).toBe(200)
     expect(doc.querySelector('section#sweep')).toBeNull()
+    const tracker = new Tracker(home)
+    const run = tracker.startRun({ experiment: 'sweeps', name: 'repeats' })
+    run.logChildren([
+      { params: { step: 'train' }, metrics: { loss: 1 } },
+      { params: { step: 'train' }, metrics: { loss: 2 } },
+    ])
+    run.end()
+    const repeats = await get(`/runs/${run.id}?x=step`)
+    expect(repeats.status).toBe(200)
+    expect(repeats.doc.querySelector('section#sweep')).toBeNull()
   })
 
   it('1,000 child runs: the page renders well under 200 ms; the best cell is the top of the hill', async () => {
