@@ -1,7 +1,7 @@
 // A run's pages: its detail page (metrics, charts, lineage, artifacts, child runs), tearsheet and executed notebook.
 
 import type { Hono } from 'hono'
-import { page, pageHtml, sendPage, type PageContext } from './layout.js'
+import { framedDocument, page, pageHtml, sendPage, type PageContext } from './layout.js'
 import { DataError, MtflowError, NotFoundError } from '../core/index.js'
 import { loadBars } from '../data/index.js'
 import {
@@ -159,7 +159,9 @@ export function runPageRoutes(app: Hono, ctx: PageContext): void {
     const stamp = stampOf()
     const run = tracker.getRun(id)
     const { input, periodsPerYear } = await runTearsheetInput(tracker, run)
-    const html = tearsheetHtml(tearsheet(input, { title: `Tearsheet: ${run.info.name || id}`, ...(periodsPerYear === undefined ? {} : { periodsPerYear }) }))
+    // The standalone tearsheet (as `mtflow report` writes it) framed with the site's navigation.
+    const own = tearsheetHtml(tearsheet(input, { title: `Tearsheet: ${run.info.name || id}`, ...(periodsPerYear === undefined ? {} : { periodsPerYear }) }))
+    const html = framedDocument(own, '/runs', `tearsheet of run ${run.info.name || id}`)
     return sendPage(c, run.info.status === 'RUNNING' ? html : pageCache.set(`tearsheet:${id}`, stamp, html))
   })
   app.get('/runs/:id/notebook', (c) => {

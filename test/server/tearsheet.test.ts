@@ -80,7 +80,9 @@ describe('/runs/:id/tearsheet', () => {
     expect(r.headers['content-type']).toMatch(/^text\/html/)
     expect(r.headers['content-security-policy']).toBe(PAGE_CSP)
     expect(r.text.startsWith('<!DOCTYPE html>')).toBe(true)
-    expect(r.text).not.toMatch(/<script/i)
+    // The site's navigation and its script bundle (the page's only script), as on every page.
+    expect([...r.text.matchAll(/<script\b[^>]*>/gi)].map((m) => m[0])).toEqual([expect.stringMatching(/^<script src="\/assets\/mtflow\.[0-9a-f]{16}\.js" defer>$/)])
+    expect(r.text).toMatch(/<header class="site">.*<a href="\/runs" class="active"/s)
     const expected = tearsheet({ time: result.time, equity: result.equity }, { periodsPerYear: result.periodsPerYear }).metrics
     expect(r.text).toContain(fmtPercent(expected.totalReturn))
     expect(r.text).toContain(fmtPercent(expected.maxDrawdown))
