@@ -1,7 +1,8 @@
 // The HTML pages of `mtflow serve`: home, runs with search, run detail, compare, the registry, executed
-// notebooks and published dashboards. No JavaScript: forms are plain GETs and charts are SVG rendered
-// here. Every page goes out under a CSP that allows no script at all; notebook outputs are sanitized too.
-// The frame (navigation, CSP, sending) is layout.ts; each group of pages is a module of its own.
+// notebooks and published dashboards. Every page works without JavaScript (links, GET forms, SVG charts
+// rendered here); the app's one script bundle enhances them (assets.ts), under a CSP that allows that
+// script and nothing inline; notebook outputs are sanitized too. The frame (navigation, CSP, sending) is
+// layout.ts; each group of pages is a module of its own.
 
 import type { Hono } from 'hono'
 import { pageHtml, sendPage, type PageContext } from './layout.js'
