@@ -6,7 +6,7 @@ import type { Context } from 'hono'
 import { page } from './layout.js'
 import { attr, esc, fmtNumber, link, seg } from '../report/index.js'
 import { DETAILED_CELLS, sweepHeatmap, sweepParallel } from '../report/sweep-charts.js'
-import { ALL_VALUES, SWEEP_AGGREGATES, defaultDirection, sweepGrid, sweepMetrics, sweepParams, type SweepAggregate, type SweepChild, type SweepDirection, type SweepGrid, type SweepGridOptions, type SweepParam } from '../report/sweep-grid.js'
+import { ALL_VALUES, SWEEP_AGGREGATES, defaultDirection, defaultMetric, sweepGrid, sweepMetrics, sweepParams, type SweepAggregate, type SweepChild, type SweepDirection, type SweepGrid, type SweepGridOptions, type SweepParam } from '../report/sweep-grid.js'
 import { lifecycleOf, type RunSummary } from '../track/index.js'
 
 /** Query parameters the section reads (and the prefix of the per-parameter slices, `fix.NAME=VALUE|*`). */
@@ -141,12 +141,14 @@ function parseQuery(q: URLSearchParams, d: SweepData): { options: SweepGridOptio
 function renderSection(parent: RunSummary, d: SweepData | undefined, asked: SweepGridOptions): string {
   if (d === undefined) return ''
   const parentId = parent.info.runId
-  const objective = parent.params.metric
-  const base: SweepGridOptions = { ...asked, params: d.params, ...(objective === undefined ? {} : { objective }) }
+  // The objective: a sweep's ranking metric (its `metric` parameter), a study's trial value (it logs best_value).
+  const objective = parent.params.metric ?? (parent.metrics.best_value === undefined ? undefined : 'value')
+  const metric = asked.metric ?? defaultMetric(d.metrics, objective)!
+  const auto = autoDirection(parent, d, metric)
+  const base: SweepGridOptions = { ...asked, params: d.params, ...(objective === undefined ? {} : { objective }), ...(asked.direction === undefined ? { direction: auto } : {}) }
   const out: string[] = [`<section id="sweep" class="sweep" data-sweep="">`]
   if (d.params.length < 2) {
-    const metric = asked.metric ?? (d.metrics.includes('sharpe') ? 'sharpe' : objective !== undefined && d.metrics.includes(objective) ? objective : d.metrics[0]!)
-    const direction = asked.direction ?? defaultDirection(metric)
+    const direction = asked.direction ?? auto
     const pc = sweepParallel(d.children, d.params, metric, direction)
     out.push(`<h2>Sweep: ${esc(metric)} over ${d.children.length} child runs</h2><p class="muted">One parameter only: no heatmap.</p><div class="chart scroll">${pc.svg}</div></section>`)
     return out.join('')
@@ -161,7 +163,7 @@ function renderSection(parent: RunSummary, d: SweepData | undefined, asked: Swee
   }
   const cells = grid.cells.filter((c) => c !== undefined).length
   out.push(`<h2>Sweep: ${esc(grid.metric)} by ${esc(grid.x.name)} × ${esc(grid.y.name)}</h2>`)
-  out.push(form(parentId, d, grid, asked))
+  out.push(form(parentId, d, grid, asked, auto))
   out.push(verdict(grid))
   out.push(`<div class="chart scroll">${sweepHeatmap(grid)}<p class="muted" data-sweep-readout="heatmap" aria-live="polite"></p></div>`)
   const sliced = Object.entries(grid.fixed)
@@ -189,11 +191,32 @@ function renderSection(parent: RunSummary, d: SweepData | undefined, asked: Swee
   return out.join('')
 }
 
+/**
+ * Which way `metric` is better when the request does not say: a study's `value` the way its parent's
+ * best_value went (a study minimizes unless told otherwise, and does not log its direction), else by name.
+ */
+function autoDirection(parent: RunSummary, d: SweepData, metric: string): SweepDirection {
+  const best = parent.metrics.best_value?.value
+  if (metric === 'value' && best !== undefined && Number.isFinite(best)) {
+    let lo = Infinity
+    let hi = -Infinity
+    for (const c of d.children) {
+      const v = c.metrics.value
+      if (v === undefined || !Number.isFinite(v)) continue
+      if (v < lo) lo = v
+      if (v > hi) hi = v
+    }
+    if (best === lo && best !== hi) return 'min'
+    if (best === hi && best !== lo) return 'max'
+  }
+  return defaultDirection(metric)
+}
+
 function options(values: readonly string[], selected: string | undefined, labels: Record<string, string> = {}): string {
   return values.map((v) => `<option value="${attr(v)}"${v === selected ? ' selected' : ''}>${esc(labels[v] ?? v)}</option>`).join('')
 }
 
-function form(parentId: string, d: SweepData, grid: SweepGrid, asked: SweepGridOptions): string {
+function form(parentId: string, d: SweepData, grid: SweepGrid, asked: SweepGridOptions, auto: SweepDirection): string {
   const action = `/runs/${seg(parentId)}#sweep`
   const names = d.params.map((p) => p.name)
   const field = (label: string, html: string) => `<label>${esc(label)} ${html}</label>`
@@ -202,7 +225,7 @@ function form(parentId: string, d: SweepData, grid: SweepGrid, asked: SweepGridO
     field('x', select('x', options(names, grid.x.name))),
     field('y', select('y', options(names, grid.y.name))),
     field('metric', select('metric', options(d.metrics, grid.metric))),
-    field('better', select('dir', `<option value="">auto (${defaultDirection(grid.metric) === 'max' ? 'higher' : 'lower'})</option>${options(['max', 'min'], asked.direction, { max: 'higher', min: 'lower' })}`)),
+    field('better', select('dir', `<option value="">auto (${auto === 'max' ? 'higher' : 'lower'})</option>${options(['max', 'min'], asked.direction, { max: 'higher', min: 'lower' })}`)),
     field('cells combine by', select('agg', options(SWEEP_AGGREGATES, grid.aggregate))),
   ]
   const others = d.params.filter((p) => p.name !== grid.x.name && p.name !== grid.y.name)

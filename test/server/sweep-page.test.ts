@@ -10,6 +10,7 @@ import { parseHTML } from 'linkedom'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { Tracker } from '../../lib/track/index.js'
+import { createStudy, gridSampler } from '../../lib/tune/index.js'
 
 const fetch = (url: string) => globalThis.fetch(url, { headers: { authorization: `Bearer ${workspaceToken(home)}` } })
 
@@ -69,6 +70,19 @@ beforeAll(async () => {
   ])
   hostile.end()
   ids.hostile = hostile.id
+
+  // A study (minimizes by default, and does not log its direction): trials as child runs with `value` and
+  // `intermediate`; loss = (x − 2)² + (y − 1)² over x ∈ {0 … 4}, y ∈ {0, 1, 2}, the minimum 0 at (2, 1).
+  const studyRun = tracker.startRun({ experiment: 'sweeps', name: 'study' })
+  const study = createStudy({ run: studyRun, sampler: gridSampler({ values: { x: [0, 1, 2, 3, 4], y: [0, 1, 2] } }) })
+  await study.optimize((t) => {
+    const x = t.suggestInt('x', 0, 4)
+    const y = t.suggestInt('y', 0, 2)
+    t.report(100 + x, 0)
+    return (x - 2) ** 2 + (y - 1) ** 2
+  })
+  studyRun.end()
+  ids.study = studyRun.id
 
   const plain = tracker.startRun({ experiment: 'sweeps', name: 'plain', params: { fast: 1 } })
   plain.logMetrics({ sharpe: 1 })
@@ -218,6 +232,24 @@ describe('the sweep section of a parent run page', () => {
     // trades = 10 + column index; the best (fewest) is column 0, first row.
     expect(best(doc)).toBe('0,0')
     expect(doc.querySelector('.verdict').textContent).toContain('Best cell fast=5, slow=30: trades 10')
+  })
+
+  it('a study: its trials’ value by default (not `intermediate`), lower is better as its best_value shows', async () => {
+    const { status, doc } = await get(`/runs/${ids.study}`)
+    expect(status).toBe(200)
+    expect(doc.querySelector('section#sweep h2').textContent).toBe('Sweep: value by x × y')
+    expect(cells(doc)).toEqual(
+      grid([
+        [5, 2, 1, 2, 5],
+        [4, 1, 0, 1, 4],
+        [5, 2, 1, 2, 5],
+      ]),
+    )
+    expect(best(doc)).toBe('2,1')
+    expect(doc.querySelector('select[name="dir"] option[value=""]').textContent).toBe('auto (lower)')
+    // Neighbours of 0: 2 1 2 1 1 2 1 2 → median 1.5; lower is better and 1.5 > (2 − 0.5)·0: isolated (a best of 0 is isolated as soon as its neighbours are worse).
+    expect(doc.querySelector('.verdict').getAttribute('data-verdict')).toBe('isolated')
+    expect(doc.querySelector('.verdict').textContent).toContain('value 0; neighbours’ median 1.5')
   })
 
   it('bad choices: a 400 page naming the query parameter, its value escaped', async () => {
