@@ -130,7 +130,7 @@ export function sweepParams(children: readonly SweepChild[]): SweepParam[] {
 }
 
 /** The metrics that at least one child has a finite value of, by name. */
-export function sweepMetrics(children: readonly SweepChild[]): string[] {
+export function sweepMetricNames(children: readonly SweepChild[]): string[] {
   const names = new Set<string>()
   for (const child of children) for (const name in child.metrics) if (Number.isFinite(child.metrics[name])) names.add(name)
   return [...names].sort(byCodeUnit)
@@ -187,7 +187,7 @@ export function sweepGrid(children: readonly SweepChild[], options: SweepGridOpt
   if (x === undefined) throw new ConfigError(`x must be one of the sweep's parameters (${names()}); received "${clip(xName)}"`)
   if (y === undefined) throw new ConfigError(`y must be one of the sweep's parameters (${names()}); received "${clip(yName)}"`)
   if (x === y) throw new ConfigError(`x and y must be two different parameters (both are "${clip(xName)}")`)
-  const metrics = sweepMetrics(children)
+  const metrics = sweepMetricNames(children)
   const metric = options.metric ?? defaultMetric(metrics, options.objective)
   if (metric === undefined) throw new ConfigError('a sweep grid needs a metric with a finite value in some child run (none has one)')
   if (!metrics.includes(metric)) throw new ConfigError(`metric must be one with a finite value in some child run (${metrics.join(', ')}); received "${clip(metric)}"`)

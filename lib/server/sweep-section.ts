@@ -6,7 +6,7 @@ import type { Context } from 'hono'
 import { page } from './layout.js'
 import { attr, esc, fmtNumber, link, seg } from '../report/index.js'
 import { DETAILED_CELLS, sweepHeatmap, sweepParallel } from '../report/sweep-charts.js'
-import { ALL_VALUES, SWEEP_AGGREGATES, defaultDirection, defaultMetric, sweepGrid, sweepMetrics, sweepParams, type SweepAggregate, type SweepChild, type SweepDirection, type SweepGrid, type SweepGridOptions, type SweepParam } from '../report/sweep-grid.js'
+import { ALL_VALUES, SWEEP_AGGREGATES, defaultDirection, defaultMetric, sweepGrid, sweepMetricNames, sweepParams, type SweepAggregate, type SweepChild, type SweepDirection, type SweepGrid, type SweepGridOptions, type SweepParam } from '../report/sweep-grid.js'
 import { lifecycleOf, type RunSummary } from '../track/index.js'
 
 /** Query parameters the section reads (and the prefix of the per-parameter slices, `fix.NAME=VALUE|*`). */
@@ -82,7 +82,7 @@ function readSweepData(kids: readonly RunSummary[]): SweepData | undefined {
   // Children that all share one parameter set (repeated steps, seeds not logged) are not a sweep.
   const params = sweepParams(children)
   if (params.every((p) => p.values.length < 2)) return undefined
-  return { children, params, metrics: sweepMetrics(children), parallel: new Map() }
+  return { children, params, metrics: sweepMetricNames(children), parallel: new Map() }
 }
 
 function clip(text: string): string {
