@@ -7,7 +7,7 @@ import { ConfigError, NotFoundError, preview } from '../core/index.js'
 import { parseJsonBody } from './json-body.js'
 import { compareRuns, REGISTRY_KINDS, searchRuns, type Registry, type RegistryKind, type Tracker } from '../track/index.js'
 import { Listings } from './listings.js'
-import { PageCache } from './page-cache.js'
+import { PageCache, sendCached, type CachedAnswer } from './page-cache.js'
 
 export interface ApiDeps {
   tracker: Tracker
@@ -171,8 +171,8 @@ export function apiRoutes(deps: ApiDeps): Hono {
   return api
 }
 
-function jsonBytes(c: Context, bytes: Buffer): Response {
-  return c.body(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), 200, { 'content-type': 'application/json; charset=utf-8' })
+function jsonBytes(c: Context, cached: CachedAnswer): Response {
+  return sendCached(c, cached, 200, 'application/json; charset=utf-8')
 }
 
 /** A stored file: known data types as themselves; anything a browser could run (HTML, SVG, scripts) or an

@@ -7,7 +7,7 @@ import { attr, esc, htmlDocument } from '../report/index.js'
 import { assetBundle } from './assets.js'
 import type { Registry, Tracker } from '../track/index.js'
 import type { Listings } from './listings.js'
-import type { PageCache } from './page-cache.js'
+import { sendCached, type CachedAnswer, type PageCache } from './page-cache.js'
 
 /**
  * Scripts: this server's bundle only ('self': no inline script, no handler attributes, no javascript: URLs,
@@ -78,10 +78,10 @@ export function refreshing(html: string, on: boolean): string {
   return on ? html.replace('<head>', '<head><meta http-equiv="refresh" content="5">') : html
 }
 
-export function sendPage(c: Context, html: string | Buffer, status = 200): Response {
+export function sendPage(c: Context, html: string | CachedAnswer, status = 200): Response {
   c.header('content-security-policy', PAGE_CSP)
   if (typeof html === 'string') return c.html(html, status as 200)
-  return c.body(new Uint8Array(html.buffer, html.byteOffset, html.byteLength), status as 200, { 'content-type': 'text/html; charset=UTF-8' })
+  return sendCached(c, html, status, 'text/html; charset=UTF-8')
 }
 
 export function page(c: Context, title: string, body: string, active: string, status = 200): Response {

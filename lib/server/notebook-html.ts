@@ -49,9 +49,10 @@ export function renderNotebookHtml(notebook: unknown, options: RenderNotebookOpt
   const cells = checkCells(notebook)
   const language = notebookLanguage(notebook as Record<string, unknown>)
   const parts = ['<div class="notebook">']
+  // The code cells' style first: the cells stay the box's last children (a page's :last-child rules).
+  if (cells.some((c) => c.cell_type === 'code')) parts.push(`<style>${NOTEBOOK_CSS}</style>`)
   if (options.title !== undefined) parts.push(`<h1 class="notebook-title">${escapeHtml(options.title)}</h1>`)
   for (const cell of cells) parts.push(renderCell(cell, language))
-  if (cells.some((c) => c.cell_type === 'code')) parts.push(`<style>${NOTEBOOK_CSS}</style>`)
   parts.push('</div>')
   return parts.join('\n')
 }

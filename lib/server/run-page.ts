@@ -188,7 +188,7 @@ async function performanceOf(tracker: Tracker, run: RunRecord, pageCache: PageCo
     const hit = pageCache.get(key, stampOf)
     if (hit !== undefined) {
       const trades = readRunTrades(tracker, id)
-      return `${hit.toString('utf8')}\n${trades === undefined ? '' : tradesSection(trades, options)}`
+      return `${hit.text()}\n${trades === undefined ? '' : tradesSection(trades, options)}`
     }
     const stamp = stampOf()
     const loaded = await runTearsheetInput(tracker, run)

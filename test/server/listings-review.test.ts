@@ -11,6 +11,16 @@ import { parseHTML } from 'linkedom'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { apiRoutes, startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { PageCache } from '../../lib/server/page-cache.js'
+import { createHash } from 'node:crypto'
+import { gunzipSync, gzipSync } from 'node:zlib'
+
+/** `n` hex digits from a sha256 chain seeded by `seed`: text that compresses only ~2×. */
+function randomHex(n: number, seed: number): string {
+  let out = ''
+  let block = String(seed)
+  while (out.length < n) out += block = createHash('sha256').update(block).digest('hex')
+  return out.slice(0, n)
+}
 import { deleteRuns, Registry, restoreRuns, Tracker } from '../../lib/track/index.js'
 
 const homes: string[] = []
@@ -156,8 +166,9 @@ describe('the /api/runs search cache', () => {
   it('keeps answers within its byte budget, the least recently used dropped first', async () => {
     const home = newHome()
     const tracker = new Tracker(home)
-    // 20 runs with a 1,000-character param: each answer of all 20 is over 20 kB, so 64 KiB holds at most 3.
-    for (let i = 0; i < 20; i++) tracker.startRun({ experiment: 'big', name: `r${i}`, params: { blob: 'x'.repeat(1000) } }).end()
+    // 20 runs with a 1,000-character param of random hex digits: each answer of all 20 is over 20 kB and
+    // still over 10 kB gzip-compressed (as the cache keeps it), so 64 KiB holds at most 6.
+    for (let i = 0; i < 20; i++) tracker.startRun({ experiment: 'big', name: `r${i}`, params: { blob: randomHex(1000, i) } }).end()
     const api = apiRoutes({ tracker, registry: new Registry(home), searchCacheBytes: 64 * 1024 })
     const searches = vi.spyOn(tracker, 'summaries')
     /** Whether asking `query` read the runs (a search) rather than answering from the cache. */
@@ -178,20 +189,29 @@ describe('the /api/runs search cache', () => {
 
   it('PageCache: bytes never pass the budget; a read keeps an entry', () => {
     const cache = new PageCache(65_536, 0)
-    const page = 'y'.repeat(10_000)
+    // Pages of 20,000 random hex digits: ~10 kB each as the cache keeps them (gzip level 1, computed here).
+    const page = randomHex(20_000, 1)
+    const kept = gzipSync(Buffer.from(page), { level: 1 }).length
+    const fit = Math.floor(65_536 / kept)
+    expect(fit).toBeGreaterThanOrEqual(5)
     cache.set('a', 's', page)
     for (let i = 0; i < 100; i++) {
       cache.set(`k${i}`, 's', page)
       expect(cache.get('a', () => 's')).toBeDefined() // used after every set: never the least recently used
       expect(cache.bytes).toBeLessThanOrEqual(65_536)
     }
-    // 65,536 / 10,000: six pages fit; "a" and the five newest.
-    expect(cache.size).toBe(6)
-    expect(cache.bytes).toBe(60_000)
-    expect(cache.get('k94', () => 's')).toBeUndefined()
-    expect(cache.get('k95', () => 's')).toBeDefined()
+    // "a" and the newest fit − 1.
+    expect(cache.size).toBe(fit)
+    expect(cache.bytes).toBe(fit * kept)
+    expect(cache.get(`k${100 - fit}`, () => 's')).toBeUndefined()
+    expect(cache.get(`k${100 - fit + 1}`, () => 's')).toBeDefined()
+    // What comes back is the page: as text, as bytes, and gzip that inflates to it.
+    const hit = cache.get('a', () => 's')!
+    expect(hit.text()).toBe(page)
+    expect(hit.length).toBe(20_000)
+    expect(gunzipSync(hit.gzip).toString('utf8')).toBe(page)
     // A page larger than the whole budget is not kept.
-    cache.set('huge', 's', 'z'.repeat(70_000))
+    cache.set('huge', 's', randomHex(200_000, 2))
     expect(cache.get('huge', () => 's')).toBeUndefined()
     expect(cache.bytes).toBeLessThanOrEqual(65_536)
   })
