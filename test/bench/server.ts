@@ -109,7 +109,7 @@ export async function benchServer(progress: (text: string) => void, options: Ser
       progress(`server: ${k.kind}: ${connections} connections, ${warmupMs} ms warm-up + ${durationMs} ms`)
       const many = await load(server.url, k.paths, { connections, warmupMs, durationMs })
       rows.push({
-        workload: `server: ${k.what}, ${size}, ~${Math.round(bytes / k.paths.length / 1024)} KiB, ${connections} keep-alive connections`,
+        workload: `server: ${k.what}, ${size}, ~${Math.round(bytes / k.paths.length / 1024)} KiB gzip, ${connections} keep-alive connections (accept-encoding as a browser's)`,
         median: many.median,
         throughput: `${Math.round(many.perSecond).toLocaleString('en-US')} req/s, p99 ${many.p99.toFixed(0)} ms${many.errors > 0 ? `, ${many.errors} errors` : ''}; first view ${median(first).toFixed(1)} ms median`,
         reference: `target p99 ≤ ${TARGET_P99} ms`,
@@ -290,7 +290,8 @@ async function load(url: string, paths: readonly string[], options: { connection
 
 function get(agent: Agent, target: URL, path: string): Promise<{ status: number; bytes: number }> {
   return new Promise((resolve, reject) => {
-    const req = request({ agent, host: target.hostname, port: target.port, path, method: 'GET', headers: { authorization } }, (res) => {
+    // As a browser asks (every one accepts gzip): cached pages are kept and sent compressed.
+    const req = request({ agent, host: target.hostname, port: target.port, path, method: 'GET', headers: { authorization, 'accept-encoding': 'gzip, deflate, br' } }, (res) => {
       let bytes = 0
       res.on('data', (chunk: Buffer) => (bytes += chunk.length))
       res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }))
