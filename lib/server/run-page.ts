@@ -25,6 +25,8 @@ import {
 import { interactiveChart, performanceCharts, RUN_CHARTS_CSS, tradesSection, tradeSortOf, type TradeTableOptions } from '../report/run-charts.js'
 import { lifecycleOf, type MetricPoint, type RunSummary, type Tracker } from '../track/index.js'
 import { renderNotebookHtml } from './notebook-html.js'
+import { csrfToken } from './registry-actions.js'
+import { runActionForm } from './run-actions.js'
 
 import { artifactViewUrl } from './artifact-pages.js'
 import { rank, runsTable, deletedBanner } from './runs-pages.js'
@@ -58,7 +60,11 @@ export function runPageRoutes(app: Hono, ctx: PageContext): void {
     // A sweep's view (?x=&y=&metric=…): checked against its child runs, a bad choice is a 400 page naming it.
     const sweep = sweepRequest(c, id, children)
     if (sweep instanceof Response) return sweep
-    const cacheKey = `run:${id}|${tradeSort.sort}|${tradeSort.dir}${sweep.key}`
+    // The delete/restore form carries the request's CSRF token (run-actions.ts): part of the cached page's key;
+    // a form posted from this page must carry its Origin (no-referrer, the site's default, sends "null").
+    const csrf = csrfToken(ctx, c)
+    c.header('referrer-policy', 'same-origin')
+    const cacheKey = `run:${id}|${tradeSort.sort}|${tradeSort.dir}${sweep.key}|${csrf}`
     const hit = pageCache.get(cacheKey, stampOf)
     if (hit !== undefined) return sendPage(c, hit)
     const stamp = stampOf()
@@ -110,6 +116,7 @@ export function runPageRoutes(app: Hono, ctx: PageContext): void {
     const body = [
       `<h1>${esc(info.name || info.runId)} <span class="status-${esc(info.status)}">${esc(info.status)}</span>${lifecycleOf(run) === 'deleted' ? ' <span class="muted">(deleted)</span>' : ''}</h1>`,
       deletedBanner(run),
+      runActionForm(run, csrf, listings.runs().activeChildren.get(id) ?? 0),
       sweep.section(run),
       table(
         ['', ''],

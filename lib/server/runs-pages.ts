@@ -6,8 +6,9 @@
 import type { Context, Hono } from 'hono'
 import { page, pageHtml, scroll, sendPage, PAGE_CSP, type PageContext } from './layout.js'
 import { ConfigError, NotFoundError, preview } from '../core/index.js'
-import { attr, esc, fmtDuration, fmtNumber, fmtTime, Html, HEADLINE_METRICS, link, raw, seg, type Cell } from '../report/index.js'
-import { DELETE_REASON_TAG, DELETED_TIME_TAG, DELETED_WITH_TAG, FilterError, lifecycleOf, MAX_RESULTS, searchRuns, type RunSummary, type Tracker } from '../track/index.js'
+import { attr, esc, fmtDuration, fmtMetric, fmtNumber, fmtTime, Html, HEADLINE_METRICS, link, raw, seg, type Cell } from '../report/index.js'
+import { checkLifecycleView, DELETE_REASON_TAG, DELETED_TIME_TAG, DELETED_WITH_TAG, FilterError, lifecycleOf, MAX_RESULTS, searchRuns, type LifecycleView, type RunSummary, type Tracker } from '../track/index.js'
+import { runActionRoutes, runsDeleteButton } from './run-actions.js'
 import { newestFirst, pageAfter, pageSorted, sortView, type RunListing, type SortDir, type SortedView, type SortValue } from './listings.js'
 
 /** Top-level runs per page of /runs (children are counted, and listed on their parent's page). */
@@ -18,6 +19,8 @@ export const CSV_CAP = 100_000
 const CHILD_ROWS = 1000
 /** Keys per kind the column chooser offers. */
 const CHOOSER_KEYS = 200
+/** Extra columns a view shows at most (more are cut to the first ones, with a note). */
+export const MAX_COLUMNS = 60
 
 /** The columns every runs list has, by their `sort` name, and their headings. */
 const BASE_COLUMNS: Record<string, string> = { name: 'run', status: 'status', experiment: 'experiment', started: 'started', duration: 'duration', children: 'child runs' }
@@ -35,6 +38,10 @@ export interface RunsQuery {
   sort?: { column: string; dir: SortDir }
   /** Extra columns (params.X, metrics.X, tags.X); undefined: the most frequent ones of the page. */
   cols?: string[]
+  /** How many chosen columns past MAX_COLUMNS were left out (the page says so). */
+  colsDropped?: number
+  /** Active runs (the default), deleted ones, or all: anything but active is a search. */
+  lifecycle?: LifecycleView
 }
 
 export function parseRunsQuery(q: Record<string, string[]>): RunsQuery {
@@ -59,10 +66,19 @@ export function parseRunsQuery(q: Record<string, string[]>): RunsQuery {
   } else if (dir !== undefined && dir !== '') throw new ConfigError(`dir: given without sort (sort=COLUMN&dir=${preview(dir, 40)})`)
   if (q.cols !== undefined) {
     const cols = [...new Set(q.cols.flatMap((v) => v.split(',')).map((s) => s.trim()).filter((s) => s !== ''))]
-    if (cols.length > 60) throw new ConfigError(`cols: at most 60 columns (received ${cols.length})`)
     const bad = cols.find((c) => !KEY_COLUMN.test(c))
     if (bad !== undefined) throw new ConfigError(`cols: ${preview(bad, 80)} is not a column (expected params.NAME, metrics.NAME or tags.NAME, comma-separated)`)
-    out.cols = cols
+    // More than a page can hold (a remembered choice, a hand-made URL): the first ones, and a note, not a refusal.
+    out.cols = cols.slice(0, MAX_COLUMNS)
+    if (cols.length > MAX_COLUMNS) out.colsDropped = cols.length - MAX_COLUMNS
+  }
+  const lifecycle = one('lifecycle')
+  if (lifecycle !== undefined && lifecycle !== '' && lifecycle !== 'active') {
+    try {
+      out.lifecycle = checkLifecycleView(lifecycle)
+    } catch {
+      throw new ConfigError(`lifecycle: expected active, deleted or all (received ${preview(lifecycle, 40)})`)
+    }
   }
   return out
 }
@@ -103,6 +119,7 @@ function viewHref(path: string, q: RunsQuery, change: { sort?: { column: string;
   if (cols !== undefined) p.push(['cols', cols.join(',')])
   if (change.cursor !== undefined) p.push(['cursor', change.cursor])
   if (change.pageToken !== undefined) p.push(['page_token', change.pageToken])
+  if (q.lifecycle !== undefined) p.push(['lifecycle', q.lifecycle])
   const search = new URLSearchParams(p).toString()
   return search === '' ? path : `${path}?${search}`
 }
@@ -113,7 +130,7 @@ function allMatches(tracker: Tracker, q: RunsQuery, cap: number): { runs: RunSum
   let pageToken: string | undefined
   let total = 0
   do {
-    const result = searchRuns(tracker, { filter: q.filter, orderBy: q.orderBy, experiments: q.experiment.length === 0 ? undefined : q.experiment, maxResults: Math.min(MAX_RESULTS, Math.max(1, cap - runs.length)), pageToken })
+    const result = searchRuns(tracker, { filter: q.filter, orderBy: q.orderBy, experiments: q.experiment.length === 0 ? undefined : q.experiment, maxResults: Math.min(MAX_RESULTS, Math.max(1, cap - runs.length)), pageToken, lifecycle: q.lifecycle })
     total = result.total
     for (const r of result.runs) runs.push(r)
     pageToken = result.nextPageToken
@@ -122,7 +139,7 @@ function allMatches(tracker: Tracker, q: RunsQuery, cap: number): { runs: RunSum
 }
 
 function searched(q: RunsQuery): boolean {
-  return q.filter.trim() !== '' || q.orderBy.length > 0 || q.pageToken !== undefined
+  return q.filter.trim() !== '' || q.orderBy.length > 0 || q.pageToken !== undefined || q.lifecycle !== undefined
 }
 
 /** The top-level runs of the scope, newest first (as the unsearched list pages them). */
@@ -141,6 +158,8 @@ function scopedTop(tracker: Tracker, listing: RunListing, experiment: readonly s
 
 export function runsListRoutes(app: Hono, ctx: PageContext): void {
   const { tracker, listings, listingCache } = ctx
+  // POST /runs/actions/…: delete and restore (declared here, beside the list whose bar posts to them).
+  runActionRoutes(app, ctx)
   // Sorted views by listing stamp and query: paging through one sorts it once (a few kept; a new stamp clears them).
   const sortedViews = new Map<string, SortedView>()
   const sortedView = (listing: RunListing, key: string, make: () => SortedView): SortedView => {
@@ -164,7 +183,7 @@ export function runsListRoutes(app: Hono, ctx: PageContext): void {
 
   app.get('/runs', (c) => {
     let q: RunsQuery
-    const bare = { filter: c.req.query('filter') ?? '', orderBy: [], experiment: (c.req.queries('experiment') ?? []).filter((e) => e !== '') } satisfies RunsQuery
+    const bare: RunsQuery = { filter: c.req.query('filter') ?? '', orderBy: [], experiment: (c.req.queries('experiment') ?? []).filter((e) => e !== '') }
     try {
       q = parseRunsQuery(c.req.queries())
     } catch (error) {
@@ -175,7 +194,7 @@ export function runsListRoutes(app: Hono, ctx: PageContext): void {
     const key = `runs:${new URL(c.req.url).search}`
     const hit = listingCache.get(key, () => listing.stamp)
     if (hit !== undefined) return sendPage(c, hit)
-    const scope = q.experiment.length === 0 ? '' : ` in ${esc(q.experiment.join(', '))}`
+    const scope = `${q.lifecycle === 'deleted' ? ': deleted' : q.lifecycle === 'all' ? ': active and deleted' : ''}${q.experiment.length === 0 ? '' : ` in ${esc(q.experiment.join(', '))}`}`
     const isSearch = searched(q)
     if (q.sort !== undefined && q.pageToken !== undefined) return refused(c, q, new ConfigError('page_token pages a search in its own order; a sorted view pages with cursor (follow its "next page" link)'), '')
     if (!isSearch && q.pageToken !== undefined) return refused(c, q, new ConfigError('page_token pages a search; the runs list pages with cursor'), '')
@@ -206,7 +225,7 @@ export function runsListRoutes(app: Hono, ctx: PageContext): void {
         const total = q.experiment.length === 0 ? listing.active : [...new Set(q.experiment.map((e) => tracker.getExperiment(e).id))].reduce((n, id) => n + (listing.activeCounts.get(id) ?? 0), 0)
         about = `${scoped.length} top-level run(s) of ${total} active in all; ${shown.length} shown, newest first.`
       } else {
-        const result = searchRuns(tracker, { filter: q.filter, orderBy: q.orderBy, experiments: q.experiment.length === 0 ? undefined : q.experiment, maxResults: RUNS_PAGE, pageToken: q.pageToken })
+        const result = searchRuns(tracker, { filter: q.filter, orderBy: q.orderBy, experiments: q.experiment.length === 0 ? undefined : q.experiment, maxResults: RUNS_PAGE, pageToken: q.pageToken, lifecycle: q.lifecycle })
         shown = result.runs
         next = result.nextPageToken === undefined ? undefined : viewHref('/runs', q, { pageToken: result.nextPageToken })
         about = `${result.total} run(s) match; ${shown.length} shown.`
@@ -219,9 +238,11 @@ export function runsListRoutes(app: Hono, ctx: PageContext): void {
     const total = viewRuns?.length
     const exportNote = total !== undefined && total > CSV_CAP ? ` (the first ${CSV_CAP.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} rows)` : ''
     const hint = isSearch ? 'Tick runs and press Compare; a header sorts by its column.' : 'A sweep or study is one row: its count of child runs opens them. A filter searches every run. Tick runs and press Compare; a header sorts by its column.'
-    const body = `<h1>Runs${scope}</h1>${searchForm(q)}
-<div class="runs-tools"><p class="muted">${about} ${hint}</p>${columnChooser(q, viewRuns ?? shown, columns)}<a class="export" href="${attr(exportHref)}" download>Export CSV${esc(exportNote)}</a></div>
-<form class="compare" method="get" action="/compare"><div class="compare-bar"><button type="submit" data-compare-button>Compare</button> <span class="muted" data-compare-hint>tick two or more runs</span></div>
+    const dropped = q.colsDropped === undefined ? '' : `<p class="note" role="status" data-cols-dropped="${q.colsDropped}">${MAX_COLUMNS} columns at most: the first ${MAX_COLUMNS} chosen are shown, ${q.colsDropped} left out. ${link(viewHref('/runs', q, { cols: null }), 'Reset to the default view').html}</p>`
+    const lifecycleLinks = lifecycleNav(q)
+    const body = `<h1>Runs${scope}</h1>${searchForm(q)}${dropped}
+<div class="runs-tools"><p class="muted">${about} ${hint} ${lifecycleLinks}</p>${columnChooser(q, viewRuns ?? shown, columns)}<a class="export" href="${attr(exportHref)}" download>Export CSV${esc(exportNote)}</a></div>
+<form class="compare" method="get" action="/compare"><div class="compare-bar"><button type="submit" data-compare-button>Compare</button> <span class="muted" data-compare-hint>tick two or more runs</span>${q.lifecycle === 'deleted' ? '' : ` ${runsDeleteButton()}`}</div>
 ${runsTable(shown, { compare: true, childCount, columns, sorted: q.sort, sortHref: (column) => viewHref('/runs', q, { sort: nextSort(q, column) }), scope: q.experiment.join(',') })}</form>${next === undefined ? '' : `<p>${link(next, 'next page →').html}</p>`}`
     const html = pageHtml('Runs', body, '/runs')
     // A search may read the clock (a running run's duration): cached only while no run is RUNNING.
@@ -280,9 +301,18 @@ function nextSort(q: RunsQuery, column: string): { column: string; dir: SortDir 
   return { column, dir: DESC_FIRST.test(column) ? 'desc' : 'asc' }
 }
 
+/** Links between the active runs and the deleted ones (of the same scope and columns). */
+function lifecycleNav(q: RunsQuery): string {
+  const to = (lifecycle: LifecycleView | undefined, label: string) => link(viewHref('/runs', { ...q, lifecycle }, {}), label).html
+  if (q.lifecycle === 'deleted') return `Deleted runs only (a run's page restores it): ${to(undefined, 'the active runs')} · ${to('all', 'active and deleted')}.`
+  if (q.lifecycle === 'all') return `Active and deleted runs: ${to(undefined, 'the active runs only')} · ${to('deleted', 'the deleted runs only')}.`
+  return `${to('deleted', 'Deleted runs')} (restore them from their pages).`
+}
+
 function searchForm(q: RunsQuery): string {
   const keep = [
     ...q.experiment.map((e) => ['experiment', e]),
+    ...(q.lifecycle === undefined ? [] : [['lifecycle', q.lifecycle]]),
     ...(q.sort === undefined ? [] : [['sort', q.sort.column], ['dir', q.sort.dir]]),
     ...(q.cols === undefined ? [] : [['cols', q.cols.join(',')]]),
   ]
@@ -297,7 +327,10 @@ function refused(c: Context, q: RunsQuery, error: unknown, shown: string): Respo
   if (!(error instanceof FilterError) && !(error instanceof ConfigError)) throw error
   const position = error instanceof FilterError ? error.position : undefined
   const caret = position === undefined ? '' : `\n${shown}\n${' '.repeat(Math.max(0, position))}^`
-  return page(c, 'Runs', `<h1>Runs</h1>${searchForm(q)}<div class="error-box" role="alert">${esc(error.message)}${esc(caret)}</div>`, '/runs', 400)
+  // A way out whatever caused it (a remembered column choice included: runs.js forgets it on this page).
+  const reset = viewHref('/runs', { filter: '', orderBy: [], experiment: q.experiment }, {})
+  const scope = q.experiment.join(',') || '*'
+  return page(c, 'Runs', `<h1>Runs</h1>${searchForm(q)}<div class="error-box" role="alert" data-runs-error data-scope="${attr(scope)}">${esc(error.message)}${esc(caret)}</div><p><a href="${attr(reset)}" data-cols-reset data-scope="${attr(scope)}">Reset to the default view</a> (no filter, sort or chosen columns).</p>`, '/runs', 400)
 }
 
 /**
@@ -327,12 +360,12 @@ function columnChooser(q: RunsQuery, runs: readonly RunSummary[], columns: reado
       })
       .join('')}</fieldset>`
   })
-  const keep = [...q.experiment.map((e) => ['experiment', e]), ...(q.filter === '' ? [] : [['filter', q.filter]]), ...q.orderBy.map((o) => ['order_by', o]), ...(q.sort === undefined ? [] : [['sort', q.sort.column], ['dir', q.sort.dir]])]
+  const keep = [...q.experiment.map((e) => ['experiment', e]), ...(q.lifecycle === undefined ? [] : [['lifecycle', q.lifecycle]]), ...(q.filter === '' ? [] : [['filter', q.filter]]), ...q.orderBy.map((o) => ['order_by', o]), ...(q.sort === undefined ? [] : [['sort', q.sort.column], ['dir', q.sort.dir]])]
   const reset = viewHref('/runs', q, { cols: null })
-  return `<details class="col-chooser" data-col-chooser data-scope="${attr(q.experiment.join(',') || '*')}"><summary>Columns (${columns.length})</summary>
+  return `<details class="col-chooser" data-col-chooser data-max-cols="${MAX_COLUMNS}" data-scope="${attr(q.experiment.join(',') || '*')}"><summary>Columns (${columns.length})</summary>
 <form method="get" action="/runs">${keep.map(([k, v]) => `<input type="hidden" name="${attr(k)}" value="${attr(v)}">`).join('')}<input type="hidden" name="cols" value="">
 ${groups.join('') || '<p class="muted">These runs have no params, metrics or tags.</p>'}
-<p><button type="submit">Show these columns</button> ${`<a href="${attr(reset)}" data-cols-reset>the default columns</a>`}</p></form></details>`
+<p class="muted">At most ${MAX_COLUMNS} columns.</p><p><button type="submit">Show these columns</button> ${`<a href="${attr(reset)}" data-cols-reset>the default columns</a>`}</p></form></details>`
 }
 
 /** The most common metrics and params of these runs (headline metrics first): the default extra columns. */
@@ -414,7 +447,7 @@ function runRows(runs: readonly RunSummary[], options: RunsTableOptions & { colu
       ]
       const tds = cells.map(td)
       if (count !== undefined) tds.push(n === 0 ? '<td class="num children"></td>' : `<td class="num children"><a class="child-count" href="/runs/${attr(seg(id))}">${fmtNumber(n)}</a></td>`)
-      for (const col of options.columns) tds.push(td(extraCell(r, col)))
+      for (const col of options.columns) tds.push(col.startsWith('metrics.') ? metricTd(col.slice(8), r.metrics[col.slice(8)]?.value) : td(extraCell(r, col)))
       const attrs = `data-run="${attr(id)}"${n > 0 ? ` data-children="${n}"` : ''}${options.parent === undefined ? '' : ` class="child-row" data-parent="${attr(options.parent)}"`}`
       return `<tr ${attrs}>${tds.join('')}</tr>`
     })
@@ -426,6 +459,12 @@ function extraCell(r: RunSummary, column: string): Cell {
   if (m === null) return ''
   if (m[1] === 'metrics') return r.metrics[m[2]!]?.value
   return m[1] === 'params' ? r.params[m[2]!] : r.tags[m[2]!]
+}
+
+/** A metric with its unit (0.1234 totalReturn: "12.34 %"), the full value in its title (and in /runs.csv). */
+function metricTd(key: string, v: number | undefined): string {
+  if (v === undefined) return '<td class="num"></td>'
+  return `<td class="num" title="${attr(String(v))}">${esc(fmtMetric(key, v))}</td>`
 }
 
 function td(v: Cell): string {
@@ -476,5 +515,5 @@ export function deletedBanner(run: RunSummary): string {
   const id = run.info.runId
   const when = run.tags[DELETED_TIME_TAG] !== undefined && Number.isFinite(time) ? ` ${esc(fmtTime(time))} UTC` : ''
   const how = [parent === '' ? '' : `with its parent ${link(`/runs/${seg(parent)}`, parent).html}`, reason === '' ? '' : `reason: ${esc(reason)}`].filter((t) => t !== '').join('; ')
-  return `<div class="error-box" role="status">deleted${when}${how === '' ? '' : ` (${how})`} — restore with <code>mtflow runs restore ${esc(id)}</code>. Searches and the runs list leave it out; mtflow runs gc removes it for good.</div>`
+  return `<div class="error-box" role="status" data-deleted-banner>deleted${when}${how === '' ? '' : ` (${how})`} — restore it with the button below or <code>mtflow runs restore ${esc(id)}</code>. Searches and the runs list leave it out (${link('/runs?lifecycle=deleted', 'the deleted runs').html}); mtflow runs gc removes it for good.</div>`
 }

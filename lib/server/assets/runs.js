@@ -1,7 +1,8 @@
 // The runs table's enhancements (/runs, a run's child runs, any form.compare): the Compare button counts
 // the ticked runs and waits for two; a sweep's count gets a toggle that folds its child rows open in place
 // (rows rendered and escaped by the server, GET /runs/ID/children?fragment=1); the column chooser applies
-// a tick at once and remembers the choice per experiment. Without this file the same things work through
+// a tick at once and remembers the choice per experiment (at most data-max-cols ticks; a remembered
+// choice that lands on an error page is forgotten); "Delete…" waits for one ticked run. Without this file the same things work through
 // links and forms (headers sort, the count opens the sweep's page, the chooser is a form).
 (function () {
   'use strict'
@@ -15,6 +16,11 @@
     var n = form.querySelectorAll('input[name="runs"]:checked').length
     button.disabled = n < 2
     button.textContent = n < 2 ? 'Compare' : 'Compare ' + n + ' runs'
+    var del = form.querySelector('[data-delete-button]')
+    if (del !== null) {
+      del.disabled = n < 1
+      del.textContent = n < 1 ? 'Delete…' : 'Delete ' + n + ' run' + (n === 1 ? '' : 's') + '…'
+    }
     var hint = form.querySelector('[data-compare-hint]')
     if (hint !== null) hint.textContent = n === 0 ? 'tick two or more runs' : n === 1 ? '1 run ticked: tick another' : n + ' runs ticked'
   }
@@ -25,10 +31,21 @@
 
   // ---- Folded sweeps: the count's toggle shows the child rows under the parent ----
 
+  /** The rows folded open under run `id`: its child rows, theirs, and so on down (a study's trials' folds). */
   function childRows(table, id) {
-    return Array.prototype.filter.call(table.querySelectorAll('tr.child-row'), function (tr) {
-      return tr.getAttribute('data-parent') === id
-    })
+    var out = []
+    var parents = [id]
+    var rows = table.querySelectorAll('tr.child-row')
+    while (parents.length > 0) {
+      var parent = parents.shift()
+      Array.prototype.forEach.call(rows, function (tr) {
+        if (tr.getAttribute('data-parent') !== parent || out.indexOf(tr) >= 0) return
+        out.push(tr)
+        var run = tr.getAttribute('data-run')
+        if (run !== null && run !== parent) parents.push(run)
+      })
+    }
+    return out
   }
 
   function addToggles(root) {
@@ -106,8 +123,25 @@
     return url.pathname + url.search
   }
 
+  /** At the chooser's limit the unticked boxes are disabled (the server keeps the first ones of a longer list). */
+  function limitTicks(chooser) {
+    var max = Number(chooser.getAttribute('data-max-cols')) || Infinity
+    var boxes = chooser.querySelectorAll('input[type="checkbox"]')
+    var ticked = chooser.querySelectorAll('input[type="checkbox"]:checked').length
+    Array.prototype.forEach.call(boxes, function (box) {
+      box.disabled = !box.checked && ticked >= max
+      box.title = box.disabled ? 'at most ' + max + ' columns: untick one first' : ''
+    })
+  }
+
   mtflow.on('change', '[data-col-chooser] input[type="checkbox"]', function (event, input) {
     var chooser = input.closest('[data-col-chooser]')
+    var max = Number(chooser.getAttribute('data-max-cols')) || Infinity
+    if (input.checked && chooser.querySelectorAll('input[type="checkbox"]:checked').length > max) {
+      input.checked = false
+      limitTicks(chooser)
+      return
+    }
     var cols = Array.prototype.map.call(chooser.querySelectorAll('input[type="checkbox"]:checked'), function (box) {
       return box.value
     })
@@ -116,10 +150,16 @@
   })
 
   mtflow.on('click', '[data-cols-reset]', function (event, a) {
-    mtflow.store.set(colsKey(a.closest('[data-col-chooser]')), undefined)
+    mtflow.store.set(colsKey(a.closest('[data-col-chooser]') || a), undefined)
   })
 
   mtflow.ready(function () {
+    // An error page of /runs: a remembered choice in its URL may be the cause; forget it (the page links the default view).
+    var error = document.querySelector('[data-runs-error]')
+    if (error !== null) {
+      if (new URL(window.location.href).searchParams.has('cols')) mtflow.store.set(colsKey(error), undefined)
+      return
+    }
     var chooser = document.querySelector('[data-col-chooser]')
     if (chooser !== null && !new URL(window.location.href).searchParams.has('cols')) {
       var remembered = mtflow.store.get(colsKey(chooser))
@@ -128,6 +168,7 @@
         return
       }
     }
+    if (chooser !== null) limitTicks(chooser)
     Array.prototype.forEach.call(document.querySelectorAll('form.compare'), updateCompare)
     addToggles(document)
   })
