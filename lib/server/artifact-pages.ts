@@ -4,7 +4,9 @@
 // never put into the page, and is served under a CSP that lets it run nothing) — anything else a download
 // link. Only recorded artifacts are read, by the tracker's rules (no link, no traversal, sha256 checked);
 // a CSV or text file larger than PREVIEW_BYTES is read only as far as its first PREVIEW_BYTES, and the page
-// says so. Everything from the file is escaped.
+// says so. What a page shows is bounded whatever the file holds (columns, characters per cell and per page,
+// lines, highlighted code), each cut said on the page; rendered previews are kept (gzip) by the artifact's
+// recorded sha256, so a preview costs its rendering once. Everything from the file is escaped.
 
 import type { Context, Hono } from 'hono'
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, realpathSync } from 'node:fs'
@@ -12,8 +14,9 @@ import { join, relative, sep } from 'node:path'
 import { ConfigError, CorruptFileError, DataError, FileIntegrityError, NotFoundError, parquetColumns, isTimeColumn, resolveInside, type ParquetColumn } from '../core/index.js'
 import { attr, esc, fmtBytes, link, seg, table, type Cell } from '../report/index.js'
 import type { Artifact, Tracker } from '../track/index.js'
-import { page, type PageContext } from './layout.js'
-import { codeBlock, highlightStyle, languageOfFile } from './highlight.js'
+import { pageHtml, sendPage, type PageContext } from './layout.js'
+import { codeBlock, highlightBudget, highlightNote, highlightStyle, languageOfFile } from './highlight.js'
+import { PageCache } from './page-cache.js'
 import { renderNotebookHtml } from './notebook-html.js'
 
 /** Rows per page of a table preview. */
@@ -22,8 +25,24 @@ export const PAGE_ROWS = 100
 export const PREVIEW_BYTES = 10 * 2 ** 20
 /** Text shown in a code box (a longer text is cut there, and the page says so). */
 export const TEXT_CHARS = 2 * 2 ** 20
-/** Files read whole for a preview (Parquet, JSON, notebooks, images): larger ones are offered as a download. */
+/** Lines shown in a code box (each line is numbered markup of its own: 2 MiB of line breaks would be ~80 MB of HTML). */
+export const TEXT_LINES = 50_000
+/** Files read whole for a preview (Parquet, JSON, images): larger ones are offered as a download. */
 export const WHOLE_BYTES = 64 * 2 ** 20
+/** Notebooks rendered for a preview: a larger one is offered as a download. */
+export const NOTEBOOK_BYTES = 16 * 2 ** 20
+/** Columns of a table preview shown (a row's further cells are counted in one "… N more" cell). */
+export const TABLE_COLUMNS = 200
+/** Cells of a table page at most: PAGE_ROWS rows of TABLE_COLUMNS columns. */
+export const PAGE_CELLS = PAGE_ROWS * TABLE_COLUMNS
+/** Characters shown of one cell (a longer one ends in "…"). */
+export const CELL_CHARS = 2_000
+/** Characters of cell text shown on one table page (past it, cells are cut short, ending in "…"). */
+export const PAGE_CHARS = 500_000
+/** Compressed bytes of rendered previews kept (least recently used dropped first). */
+export const PREVIEW_CACHE_BYTES = 32 * 2 ** 20
+/** The header a preview answers with: "rendered" or "cached" (kept from an earlier request). */
+export const PREVIEW_HEADER = 'x-mtflow-preview'
 /** The highest page number accepted. */
 const MAX_PAGE = 1_000_000
 
@@ -52,15 +71,25 @@ function extensionOf(path: string): string {
 
 export function artifactPageRoutes(app: Hono, ctx: PageContext): void {
   const { tracker } = ctx
+  // Rendered previews by run, path and page, valid while the artifact's recorded sha256 is the same: the
+  // bytes a preview shows are checked against that sha256 (or said not to be, for a file read in part).
+  const previews = new PageCache(PREVIEW_CACHE_BYTES, 0)
   app.get('/runs/:id/artifacts/view', (c) => {
     const id = c.req.param('id')
     const artifact = findArtifact(tracker, id, c.req.query('path'))
     const pageNo = pageOf(c.req.query('page'))
+    const key = JSON.stringify([id, artifact.path, pageNo])
+    const hit = previews.get(key, () => artifact.sha256)
+    if (hit !== undefined) {
+      c.header(PREVIEW_HEADER, 'cached')
+      return sendPage(c, hit)
+    }
     const ext = extensionOf(artifact.path)
     const head = `<h1>${esc(artifact.path)} <span class="muted">of run ${link(`/runs/${seg(id)}`, id).html}</span></h1>
 <p class="muted">${esc(fmtBytes(artifact.size))} · sha256 ${esc(artifact.sha256.slice(0, 16))}… · ${link(artifactDownloadUrl(id, artifact.path), 'download').html}</p>`
     const body = previewBody(tracker, id, artifact, ext, pageNo)
-    return page(c, `${artifact.path} · ${id}`, `${head}\n${body}`, '/runs')
+    c.header(PREVIEW_HEADER, 'rendered')
+    return sendPage(c, previews.set(key, artifact.sha256, pageHtml(`${artifact.path} · ${id}`, `${head}\n${body}`, '/runs')))
   })
   // Images for <img src>: the types a browser draws, under a CSP that lets even an SVG run nothing.
   app.get('/runs/:id/artifacts/image', (c) => {
@@ -131,7 +160,7 @@ function previewBody(tracker: Tracker, id: string, artifact: Artifact, ext: stri
     }
   }
   if (ext === 'ipynb') {
-    if (artifact.size > WHOLE_BYTES) return tooLarge
+    if (artifact.size > NOTEBOOK_BYTES) return `<p class="muted">A notebook larger than ${esc(fmtBytes(NOTEBOOK_BYTES))}: not rendered. ${download}</p>`
     const bytes = tracker.readArtifact(id, artifact.path).bytes
     try {
       return renderNotebookHtml(parseNotebookJson(bytes.toString('utf8')))
@@ -160,8 +189,9 @@ function parseNotebookJson(text: string): unknown {
 }
 
 /**
- * A file's text as a code box: JSON pretty-printed, highlighted by its extension, lines numbered; cut at
- * TEXT_CHARS (and said so). `cut` says how much of the file the text is, when not all of it.
+ * A file's text as a code box: JSON pretty-printed, highlighted by its extension (within the page's
+ * highlighting budget), lines numbered; cut at TEXT_CHARS or TEXT_LINES (and said so). `cut` says how much of
+ * the file the text is, when not all of it.
  */
 export function textPreview(name: string, text: string, options: { cut?: string } = {}): string {
   let shown = text
@@ -177,7 +207,24 @@ export function textPreview(name: string, text: string, options: { cut?: string 
     note += `Only the first ${fmtBytes(TEXT_CHARS)} of text are shown. `
     shown = shown.slice(0, TEXT_CHARS)
   }
-  return `${note === '' ? '' : `<p class="muted">${esc(note.trim())}</p>`}${highlightStyle()}${codeBlock(shown, { language: languageOfFile(name), lineNumbers: true })}`
+  const lineEnd = endOfLine(shown, TEXT_LINES)
+  if (lineEnd < shown.length) {
+    note += `Only the first ${TEXT_LINES.toLocaleString('en-US')} lines are shown. `
+    shown = shown.slice(0, lineEnd)
+  }
+  const budget = highlightBudget()
+  const box = codeBlock(shown, { language: languageOfFile(name), lineNumbers: true, budget })
+  return `${note === '' ? '' : `<p class="muted">${esc(note.trim())}</p>`}${highlightNote(budget)}${highlightStyle()}${box}`
+}
+
+/** The index just past the `n`th line break of `text`, or its length when it has fewer. */
+function endOfLine(text: string, n: number): number {
+  let at = -1
+  for (let k = 0; k < n; k++) {
+    at = text.indexOf('\n', at + 1)
+    if (at < 0) return text.length
+  }
+  return at + 1
 }
 
 /** No NUL byte in the first 8 KiB and valid UTF-8 there (a cut multi-byte character at the end allowed). */
@@ -257,75 +304,146 @@ function readPrefix(tracker: Tracker, id: string, path: string, limit: number): 
  * LF), parsed only as far as asked: `wanted` rows, then one more to know whether there is a next page.
  */
 export function csvRows(text: string, delimiter: string, wanted: number): { rows: string[][]; more: boolean; complete: boolean } {
+  const { rows, more, complete } = parseCsv(text, delimiter, wanted, Infinity, Infinity)
+  return { rows, more, complete }
+}
+
+/**
+ * csvRows keeping at most `fields` cells of a row (`counts` has each row's whole number of cells) and at most
+ * `chars` + 1 characters of a cell (so a longer one is known to be longer): what a page can show of a row of a
+ * million commas or a cell of ten million characters, in memory bounded by what is shown.
+ */
+function parseCsv(text: string, delimiter: string, wanted: number, fields: number, chars: number): { rows: string[][]; counts: number[]; more: boolean; complete: boolean } {
   const rows: string[][] = []
+  const counts: number[] = []
   let row: string[] = []
+  let count = 0
   let field = ''
   let quoted = false
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0
   const n = text.length
+  const endField = () => {
+    if (row.length < fields) row.push(field)
+    count++
+    field = ''
+  }
   for (; i < n; i++) {
     const ch = text[i]!
     if (quoted) {
       if (ch === '"') {
         if (text[i + 1] === '"') {
-          field += '"'
+          if (field.length <= chars) field += '"'
           i++
         } else quoted = false
-      } else field += ch
+      } else if (field.length <= chars) field += ch
       continue
     }
     if (ch === '"' && field === '') quoted = true
-    else if (ch === delimiter) {
-      row.push(field)
-      field = ''
-    } else if (ch === '\n' || ch === '\r') {
+    else if (ch === delimiter) endField()
+    else if (ch === '\n' || ch === '\r') {
       if (ch === '\r' && text[i + 1] === '\n') i++
-      row.push(field)
-      field = ''
+      endField()
       rows.push(row)
+      counts.push(count)
       row = []
-      if (rows.length > wanted) return { rows: rows.slice(0, wanted), more: true, complete: false }
-    } else field += ch
+      count = 0
+      if (rows.length > wanted) return { rows: rows.slice(0, wanted), counts: counts.slice(0, wanted), more: true, complete: false }
+    } else if (field.length <= chars) field += ch
   }
-  if (field !== '' || row.length > 0) {
-    row.push(field)
+  if (field !== '' || count > 0) {
+    endField()
     rows.push(row)
+    counts.push(count)
   }
-  if (rows.length > wanted) return { rows: rows.slice(0, wanted), more: true, complete: false }
-  return { rows, more: false, complete: true }
+  if (rows.length > wanted) return { rows: rows.slice(0, wanted), counts: counts.slice(0, wanted), more: true, complete: false }
+  return { rows, counts, more: false, complete: true }
 }
 
-/** One page of a CSV's rows under its header; ragged rows padded (or extra cells given a column of their own). */
+/**
+ * Cells as a page shows them: at most CELL_CHARS characters each and PAGE_CHARS in all (a cut cell ends in
+ * "…"), counting what was cut for the page's note.
+ */
+class CellText {
+  private left = PAGE_CHARS
+  long = 0
+  starved = 0
+
+  show(value: string): string {
+    if (value.length <= CELL_CHARS && value.length <= this.left) {
+      this.left -= value.length
+      return value
+    }
+    if (value.length > CELL_CHARS && CELL_CHARS <= this.left) this.long++
+    else this.starved++
+    const keep = Math.min(CELL_CHARS, this.left)
+    this.left -= keep
+    return `${value.slice(0, keep)}…`
+  }
+
+  notes(): string[] {
+    const notes: string[] = []
+    if (this.long > 0) notes.push(`${this.long} cell(s) longer than ${CELL_CHARS.toLocaleString('en-US')} characters are cut there (ending in …).`)
+    if (this.starved > 0) notes.push(`A page shows at most ${PAGE_CHARS.toLocaleString('en-US')} characters of cells: ${this.starved} later cell(s) are cut short (ending in …).`)
+    return notes
+  }
+}
+
+/** "… 199,801 more" (the cells of a row past the shown columns), or '' when none. */
+function moreCells(count: number): string {
+  return count > TABLE_COLUMNS ? `… ${(count - TABLE_COLUMNS).toLocaleString('en-US')} more` : ''
+}
+
+/**
+ * One page of a CSV's rows under its header; ragged rows padded (or extra cells given a column of their own)
+ * up to TABLE_COLUMNS columns; a row's cells past those counted in one last "… N more" cell.
+ */
 export function csvPreview(text: string, options: { delimiter: string; cut: boolean; pageNo: number; url: (page: number) => string; size: number }): string {
   const { pageNo } = options
   const first = (pageNo - 1) * PAGE_ROWS
-  const parsed = csvRows(text, options.delimiter, 1 + first + PAGE_ROWS)
+  const parsed = parseCsv(text, options.delimiter, 1 + first + PAGE_ROWS, TABLE_COLUMNS, CELL_CHARS)
   // A file read only in part ends in a row that may be cut: it is not shown.
-  const all = options.cut && parsed.complete ? parsed.rows.slice(0, -1) : parsed.rows
+  const whole = options.cut && parsed.complete ? parsed.rows.length - 1 : parsed.rows.length
   const more = parsed.more
-  const header = all[0] ?? []
-  const rows = all.slice(1 + first, 1 + first + PAGE_ROWS)
+  const header = parsed.rows[0] ?? []
+  const headerCount = parsed.counts[0] ?? 0
+  const end = Math.min(whole, 1 + first + PAGE_ROWS)
+  const rows = parsed.rows.slice(1 + first, end)
+  const counts = parsed.counts.slice(1 + first, end)
   const notes: string[] = []
   if (options.cut) notes.push(`The file is ${fmtBytes(options.size)}: the preview reads its first ${fmtBytes(PREVIEW_BYTES)} only (later rows are not shown; the download has them all), not checked against its recorded sha256.`)
-  if (all.length === 0) return `<p class="muted">Empty file.</p>`
-  if (rows.length === 0) return `${notesHtml(notes)}<p class="muted">No rows on page ${pageNo}${first > 0 ? ` (the file${options.cut ? "'s first part" : ''} has ${all.length - 1} rows)` : ''}. ${link(options.url(1), 'First page').html}</p>`
-  const width = Math.max(header.length, ...rows.map((r) => r.length))
-  const columns = ['#', ...Array.from({ length: width }, (_, j) => (j < header.length ? header[j]! : `(column ${j + 1})`))]
-  const ragged = rows.filter((r) => r.length !== header.length).length
-  if (ragged > 0) notes.push(`${ragged} row(s) on this page have a different number of cells than the header (${header.length}): missing cells are left empty, extra ones get columns of their own.`)
-  const body = rows.map((r, k): Cell[] => [first + k + 1, ...Array.from({ length: width }, (_, j) => r[j] ?? '')])
+  if (whole <= 0) return `<p class="muted">Empty file.</p>`
+  if (rows.length === 0) return `${notesHtml(notes)}<p class="muted">No rows on page ${pageNo}${first > 0 ? ` (the file${options.cut ? "'s first part" : ''} has ${whole - 1} rows)` : ''}. ${link(options.url(1), 'First page').html}</p>`
+  const widest = Math.max(headerCount, ...counts)
+  // Never padded past the columns shown: a row of a million cells is 200 of them and a count.
+  const width = Math.min(widest, TABLE_COLUMNS)
+  const wider = widest > TABLE_COLUMNS
+  const cells = new CellText()
+  const columns = ['#', ...Array.from({ length: width }, (_, j) => (j < header.length ? cells.show(header[j]!) : `(column ${j + 1})`)), ...(wider ? [moreCells(headerCount) || '…'] : [])]
+  const ragged = counts.filter((k) => k !== headerCount).length
+  if (ragged > 0) notes.push(`${ragged} row(s) on this page have a different number of cells than the header (${headerCount.toLocaleString('en-US')}): missing cells are left empty, extra ones get columns of their own${wider ? ` up to ${TABLE_COLUMNS}` : ''}.`)
+  if (wider) {
+    const over = [headerCount, ...counts].filter((k) => k > TABLE_COLUMNS).length
+    notes.push(`Only the first ${TABLE_COLUMNS} columns are shown: ${over} row(s) here (the header counted) have more, counted in the last column (… N more); the download has them all.`)
+  }
+  const body = rows.map((r, k): Cell[] => [first + k + 1, ...Array.from({ length: width }, (_, j) => cells.show(r[j] ?? '')), ...(wider ? [moreCells(counts[k]!)] : [])])
+  notes.push(...cells.notes())
   const range = `rows ${first + 1}–${first + rows.length}`
   return `${notesHtml(notes)}${pager(pageNo, more, options.url, range)}<div class="scroll artifact-table">${table(columns, body)}</div>${pager(pageNo, more, options.url, range)}<style>.artifact-table { overflow: auto; max-width: 100%; } .artifact-table td { white-space: pre-wrap; max-width: 40em; overflow-wrap: anywhere; }</style>`
 }
 
-/** One page of a Parquet table: numbers as stored (all their digits), times as ISO 8601 UTC, NULL empty. */
+/**
+ * One page of a Parquet table: numbers as stored (all their digits), times as ISO 8601 UTC, NULL empty; its
+ * first TABLE_COLUMNS columns, text cut as a CSV's is.
+ */
 export function parquetPreview(columns: Record<string, ParquetColumn>, pageNo: number, url: (page: number) => string): string {
-  const names = Object.keys(columns)
+  const all = Object.keys(columns)
+  const names = all.slice(0, TABLE_COLUMNS)
   const total = names.length === 0 ? 0 : columns[names[0]!]!.length
   const first = (pageNo - 1) * PAGE_ROWS
   if (total === 0) return '<p class="muted">No rows.</p>'
   if (first >= total) return `<p class="muted">No rows on page ${pageNo} (the table has ${total} rows). ${link(url(1), 'First page').html}</p>`
   const last = Math.min(total, first + PAGE_ROWS)
+  const text = new CellText()
   const cell = (name: string, column: ParquetColumn, i: number): Cell => {
     const v = column[i]
     if (typeof v === 'number') {
@@ -333,13 +451,16 @@ export function parquetPreview(columns: Record<string, ParquetColumn>, pageNo: n
       if (isTimeColumn(name) && Number.isFinite(v) && Math.abs(v) <= 8.64e15) return new Date(v).toISOString()
       return String(v)
     }
-    return typeof v === 'boolean' ? String(v) : (v ?? '')
+    return typeof v === 'boolean' ? String(v) : text.show(v ?? '')
   }
+  const heads = names.map((n) => text.show(n))
   const rows: Cell[][] = []
   for (let i = first; i < last; i++) rows.push([i + 1, ...names.map((n) => cell(n, columns[n]!, i))])
   const range = `rows ${first + 1}–${last} of ${total}`
   const more = last < total
-  return `${pager(pageNo, more, url, range)}<div class="scroll artifact-table">${table(['#', ...names], rows)}</div>${pager(pageNo, more, url, range)}<style>.artifact-table { overflow: auto; max-width: 100%; }</style>`
+  const notes = all.length > TABLE_COLUMNS ? [`Only the first ${TABLE_COLUMNS} of its ${all.length.toLocaleString('en-US')} columns are shown; the download has them all.`] : []
+  notes.push(...text.notes())
+  return `${notesHtml(notes)}${pager(pageNo, more, url, range)}<div class="scroll artifact-table">${table(['#', ...heads], rows)}</div>${pager(pageNo, more, url, range)}<style>.artifact-table { overflow: auto; max-width: 100%; }</style>`
 }
 
 function notesHtml(notes: string[]): string {

@@ -11,8 +11,38 @@ import { attr } from '../report/html.js'
 export const HIGHLIGHT_LANGUAGES = ['typescript', 'javascript', 'python', 'json', 'yaml', 'sql', 'bash'] as const
 export type HighlightLanguage = (typeof HIGHLIGHT_LANGUAGES)[number]
 
-/** Beyond this many characters code is shown escaped but not highlighted (highlight.js runs ~1–5 MB/s). */
-export const HIGHLIGHT_MAX_CHARS = 512 * 1024
+/**
+ * Code highlighted on one page at most: past it, code is shown escaped but not highlighted. highlight.js runs
+ * ~0.3–1 MB/s on ordinary code and slower on hostile input (200,000 characters of nested JSON brackets take
+ * ~0.5 s), and it blocks the server while it runs: one budget per page, not per block, bounds that.
+ */
+export const HIGHLIGHT_PAGE_CHARS = 200_000
+/** Beyond this many characters one block of code is never highlighted (a page's whole budget). */
+export const HIGHLIGHT_MAX_CHARS = HIGHLIGHT_PAGE_CHARS
+
+/**
+ * A page's highlighting budget: the characters of code it may still highlight, and what it showed plain for
+ * want of budget. A block is highlighted only when it fits in what is left; the first that does not ends the
+ * budget, so a page highlights its first blocks and shows the rest plain.
+ */
+export interface HighlightBudget {
+  remaining: number
+  /** Blocks (in a language of ours) shown plain because the budget was spent. */
+  plainBlocks: number
+  plainChars: number
+}
+
+export function highlightBudget(chars: number = HIGHLIGHT_PAGE_CHARS): HighlightBudget {
+  if (!(chars >= 0)) throw new RangeError(`highlight budget must be a number ≥ 0 (received ${String(chars)})`)
+  return { remaining: chars, plainBlocks: 0, plainChars: 0 }
+}
+
+/** A note (HTML) saying what a spent budget left plain, or '' when everything fitted. */
+export function highlightNote(budget: HighlightBudget): string {
+  if (budget.plainBlocks === 0) return ''
+  const n = (x: number) => x.toLocaleString('en-US')
+  return `<p class="muted highlight-note">Code is highlighted up to ${n(HIGHLIGHT_PAGE_CHARS)} characters a page: ${n(budget.plainBlocks)} block(s) after that (${n(budget.plainChars)} characters) are shown as plain text.</p>`
+}
 
 const EXTENSIONS: Readonly<Record<string, HighlightLanguage>> = {
   ts: 'typescript',
@@ -69,10 +99,20 @@ export function languageNamed(name: unknown): HighlightLanguage | undefined {
 
 /**
  * `code` as HTML: escaped text with highlight.js's spans when the language is one of ours and the code is at
- * most HIGHLIGHT_MAX_CHARS; escaped text only otherwise (never guessed: auto-detection is slow and wrong).
+ * most HIGHLIGHT_MAX_CHARS and fits in `budget` (which it then spends); escaped text only otherwise (never
+ * guessed: auto-detection is slow and wrong).
  */
-export function highlightCode(code: string, language: HighlightLanguage | undefined): string {
-  if (language === undefined || code.length > HIGHLIGHT_MAX_CHARS) return attr(code)
+export function highlightCode(code: string, language: HighlightLanguage | undefined, budget?: HighlightBudget): string {
+  if (language === undefined) return attr(code)
+  if (code.length > HIGHLIGHT_MAX_CHARS || (budget !== undefined && code.length > budget.remaining)) {
+    if (budget !== undefined) {
+      budget.remaining = 0
+      budget.plainBlocks++
+      budget.plainChars += code.length
+    }
+    return attr(code)
+  }
+  if (budget !== undefined) budget.remaining -= code.length
   try {
     return hljs().highlight(code, { language, ignoreIllegals: true }).value
   } catch {
@@ -83,10 +123,11 @@ export function highlightCode(code: string, language: HighlightLanguage | undefi
 /**
  * A code box: `<pre class="code"><code class="hljs">…</code></pre>`, long lines scrolling inside it; with
  * `lineNumbers`, each line a `<span class="line" id="L<n>">` numbered by CSS (the numbers are not copied
- * with the code). Spans highlight.js opens across a line break are closed and reopened per line.
+ * with the code). Spans highlight.js opens across a line break are closed and reopened per line. `budget`:
+ * the page's highlighting budget (HIGHLIGHT_PAGE_CHARS for this block alone when not given).
  */
-export function codeBlock(code: string, options: { language?: HighlightLanguage; lineNumbers?: boolean; wrap?: boolean } = {}): string {
-  const html = highlightCode(code, options.language)
+export function codeBlock(code: string, options: { language?: HighlightLanguage; lineNumbers?: boolean; wrap?: boolean; budget?: HighlightBudget } = {}): string {
+  const html = highlightCode(code, options.language, options.budget ?? highlightBudget())
   const cls = `code${options.wrap === true ? ' wrap' : ''}${options.lineNumbers === true ? ' numbered' : ''}`
   const lang = options.language === undefined ? '' : ` language-${options.language}`
   if (options.lineNumbers !== true) return `<pre class="${cls}"><code class="hljs${lang}">${html}</code></pre>`

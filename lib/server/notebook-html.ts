@@ -1,19 +1,22 @@
 // An executed Jupyter notebook (nbformat 4) as an HTML fragment for the server's pages. Markdown goes
 // through marked, and every piece of markup the notebook supplies (markdown, text/html, SVG) through
 // sanitizeHtml, its styles kept inside its own box; everything else is escaped text. Code cells are
-// highlighted on the server (highlight.ts) in the notebook's language and wrap inside their box. Class names
-// are stable so a page stylesheet can style them.
+// highlighted on the server (highlight.ts) in the notebook's language, within one budget for the whole
+// notebook (HIGHLIGHT_PAGE_CHARS: later cells plain, and a note says so), and wrap inside their box. Class
+// names are stable so a page stylesheet can style them.
 
 import { marked } from 'marked'
 import type { MultilineString, NotebookCell } from '../../kernel/nbformat.js'
 import { ConfigError } from '../core/index.js'
 import { attr as escapeHtml } from '../report/html.js'
 import { sanitizeHtml } from './sanitize.js'
-import { HIGHLIGHT_CSS, highlightCode, languageNamed, type HighlightLanguage } from './highlight.js'
+import { HIGHLIGHT_CSS, highlightBudget, highlightCode, highlightNote, languageNamed, type HighlightBudget, type HighlightLanguage } from './highlight.js'
 
 export interface RenderNotebookOptions {
   /** Shown as the fragment's heading. */
   title?: string
+  /** The page's highlighting budget (a fresh HIGHLIGHT_PAGE_CHARS when not given): code past it is plain. */
+  budget?: HighlightBudget
 }
 
 /**
@@ -48,12 +51,15 @@ export function renderNotebookHtml(notebook: unknown, options: RenderNotebookOpt
   }
   const cells = checkCells(notebook)
   const language = notebookLanguage(notebook as Record<string, unknown>)
+  const budget = options.budget ?? highlightBudget()
+  const rendered = cells.map((cell) => renderCell(cell, language, budget))
   const parts = ['<div class="notebook">']
   // The code cells' style first: the cells stay the box's last children (a page's :last-child rules).
   if (cells.some((c) => c.cell_type === 'code')) parts.push(`<style>${NOTEBOOK_CSS}</style>`)
   if (options.title !== undefined) parts.push(`<h1 class="notebook-title">${escapeHtml(options.title)}</h1>`)
-  for (const cell of cells) parts.push(renderCell(cell, language))
-  parts.push('</div>')
+  const note = highlightNote(budget)
+  if (note !== '') parts.push(note)
+  parts.push(...rendered, '</div>')
   return parts.join('\n')
 }
 
@@ -91,13 +97,13 @@ function notebookLanguage(notebook: Record<string, unknown>): HighlightLanguage 
   return languageNamed(spec) ?? languageNamed(info)
 }
 
-function renderCell(cell: NotebookCell, language: HighlightLanguage | undefined): string {
+function renderCell(cell: NotebookCell, language: HighlightLanguage | undefined, budget: HighlightBudget): string {
   const source = joinText(cell.source)
   if (cell.cell_type === 'markdown') return `<div class="cell cell-markdown">${markdown(source, MARKDOWN_BOX)}</div>`
   if (cell.cell_type === 'raw') return `<div class="cell cell-raw"><pre>${escapeHtml(source)}</pre></div>`
   const input =
     `<div class="input">${prompt('In', cell.execution_count)}` +
-    (language === undefined ? `<pre class="source"><code>${escapeHtml(source)}</code></pre></div>` : `<pre class="source"><code class="hljs language-${language}">${highlightCode(source, language)}</code></pre></div>`)
+    (language === undefined ? `<pre class="source"><code>${escapeHtml(source)}</code></pre></div>` : `<pre class="source"><code class="hljs language-${language}">${highlightCode(source, language, budget)}</code></pre></div>`)
   const outputs = (cell.outputs ?? []).map(renderOutput)
   const body = outputs.length > 0 ? `\n<div class="outputs">\n${outputs.join('\n')}\n</div>` : ''
   return `<div class="cell cell-code">\n${input}${body}\n</div>`

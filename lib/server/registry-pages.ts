@@ -10,7 +10,8 @@ import { esc, fmtBytes, fmtTime, link, raw, seg, table, type Cell } from '../rep
 import { DEPLOYMENT_FILE, REGISTRY_KINDS, singular, type Registry, type RegistryKind, type RegistryVersion } from '../track/index.js'
 import { renderNotebookHtml } from './notebook-html.js'
 import { csrfToken, registryActionForms, registryActionRoutes } from './registry-actions.js'
-import { artifactPageRoutes, looksTextual, textPreview } from './artifact-pages.js'
+import { artifactPageRoutes, looksTextual, PREVIEW_HEADER, textPreview } from './artifact-pages.js'
+import { PageCache } from './page-cache.js'
 import { codeBlock, highlightStyle, languageOfFile } from './highlight.js'
 import { deploymentSnapshot, portfolioSnapshot } from '../report/portfolio-dashboard.js'
 import { deploymentDashboardHtml, portfolioDashboardHtml } from '../report/portfolio-dashboard-html.js'
@@ -88,7 +89,7 @@ export function registryPageRoutes(app: Hono, ctx: PageContext): void {
     const body = `<h1>strategy ${link(`/registry/strategies/${seg(v.name)}`, v.name).html} v${v.version}</h1>
 <p class="muted">${esc(v.status)} · sha256 ${esc(v.sha256)} · default params ${esc(JSON.stringify(v.params ?? {}))}</p>
 ${filesTable(v, file.name)}
-<h2>${esc(file.name)}</h2>${fileHtml(v, file.name)}`
+<h2>${esc(file.name)}</h2>${fileHtml(c, v, file.name)}`
     return page(c, `${v.name}@${v.version}`, body, '/registry')
   })
   // A model version: the package's files with sizes, its record and metadata, the package's signature and
@@ -114,7 +115,7 @@ ${filesTable(v, file.name)}
       table(['', ''], record),
       filesTable(v, file?.name),
     ]
-    if (file !== undefined) parts.push(`<h2>${esc(file.name)}</h2>${fileHtml(v, file.name)}`)
+    if (file !== undefined) parts.push(`<h2>${esc(file.name)}</h2>${fileHtml(c, v, file.name)}`)
     else {
       if (v.metadata !== undefined) parts.push('<h2>Metadata</h2>', highlightStyle(), codeBlock(JSON.stringify(v.metadata, null, 2), { language: 'json', wrap: true }))
       parts.push(packageSummary(v))
@@ -139,13 +140,19 @@ ${filesTable(v, file.name)}
         link(`/api/registry/${v.kind}/${seg(v.name)}/versions/${v.version}/files/${seg(f.name)}`, 'download'),
       ]),
     )
+  // Files' views (highlighting a source costs up to ~0.5 s) kept by the file's recorded sha256.
+  const fileViews = new PageCache(FILE_VIEW_CACHE_BYTES, 0)
   /** A version's file as highlighted text when it is text (at most FILE_VIEW_BYTES read), else a note. */
-  const fileHtml = (v: RegistryVersion, name: string) => {
+  const fileHtml = (c: Context, v: RegistryVersion, name: string) => {
     const listed = v.files.find((f) => f.name === name)!
     if (listed.size > FILE_VIEW_BYTES) return `<p class="muted">${esc(fmtBytes(listed.size))}: too large to show here; download it.</p>`
+    const key = JSON.stringify([v.kind, v.name, v.version, name])
+    const hit = fileViews.get(key, () => listed.sha256)
+    c.header(PREVIEW_HEADER, hit === undefined ? 'rendered' : 'cached')
+    if (hit !== undefined) return hit.text()
     const bytes = registry.readFile(v.kind, `${v.name}@${v.version}`, name)
     if (languageOfFile(name) === undefined && !looksTextual(bytes)) return `<p class="muted">Not a text file (${esc(fmtBytes(listed.size))}); download it.</p>`
-    return textPreview(name, bytes.toString('utf8'))
+    return fileViews.set(key, listed.sha256, textPreview(name, bytes.toString('utf8'))).text()
   }
   /** A model package's envelope: family, task, training data, metrics and signature (when model.json is one). */
   const packageSummary = (v: RegistryVersion): string => {
@@ -231,6 +238,8 @@ ${filesTable(v, file.name)}
 
 /** The most of a registry file shown as text (read whole: its sha256 is checked). */
 const FILE_VIEW_BYTES = 16 * 2 ** 20
+/** Compressed bytes of rendered file views kept (least recently used dropped first). */
+const FILE_VIEW_CACHE_BYTES = 16 * 2 ** 20
 
 export function entriesTable(reg: RegistryListing, kind: RegistryKind): string {
   const entries = reg.byKind.get(kind)!
