@@ -16,6 +16,16 @@ import { CSRF_FIELD, csrfToken, REASON_MAX } from './registry-actions.js'
 /** Runs one delete may name at most (a list page's worth, and more). */
 const MAX_RUNS = 1000
 
+/**
+ * Changes made here, per app: part of a run page's cache key, so the page a 303 lands on is rendered afresh
+ * (the page cache takes a run's file stamp again only every 100 ms, and the browser is back sooner).
+ */
+const generations = new WeakMap<PageContext, number>()
+
+export function lifecycleGeneration(ctx: PageContext): number {
+  return generations.get(ctx) ?? 0
+}
+
 class FormError extends Error {
   constructor(
     message: string,
@@ -144,8 +154,13 @@ export function runActionRoutes(app: Hono, ctx: PageContext): void {
       back = backOf(form, ids)
       // Every run first: an unknown id is a 404 before the reason is judged.
       for (const id of ids) tracker.getRun(id)
-      if (action === 'delete') tracker.deleteRuns(ids, { reason: reasonOf(form) })
-      else tracker.restoreRuns(ids)
+      try {
+        if (action === 'delete') tracker.deleteRuns(ids, { reason: reasonOf(form) })
+        else tracker.restoreRuns(ids)
+      } finally {
+        // Even a refusal may follow a half-made change (another process's): the next page is rendered afresh.
+        generations.set(ctx, lifecycleGeneration(ctx) + 1)
+      }
       return c.redirect(back, 303)
     } catch (error) {
       return refusedPage(c, error, back)

@@ -210,7 +210,7 @@ export function runsListRoutes(app: Hono, ctx: PageContext): void {
         const whole = wholeView(q, listing, Number.MAX_SAFE_INTEGER)
         // A search reads the clock (a running run's duration): its sorted view is kept only while nothing runs.
         const make = () => sortView(whole.runs, columnValue(column, listing), dir)
-        const view = isSearch && listing.running.length > 0 ? make() : sortedView(listing, `${new URLSearchParams([['filter', q.filter], ...q.orderBy.map((o) => ['order_by', o]), ...q.experiment.map((e) => ['experiment', e]), ['sort', column], ['dir', dir]] as [string, string][])}`, make)
+        const view = isSearch && listing.running.length > 0 ? make() : sortedView(listing, `${new URLSearchParams([['lifecycle', q.lifecycle ?? 'active'], ['filter', q.filter], ...q.orderBy.map((o) => ['order_by', o]), ...q.experiment.map((e) => ['experiment', e]), ['sort', column], ['dir', dir]] as [string, string][])}`, make)
         const paged = pageSorted(view, column, dir, q.cursor, RUNS_PAGE)
         shown = paged.runs
         next = paged.next === undefined ? undefined : viewHref('/runs', q, { cursor: paged.next })

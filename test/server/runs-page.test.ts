@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { parseHTML } from 'linkedom'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
+import { fmtNumber } from '../../lib/report/index.js'
 import { Tracker } from '../../lib/track/index.js'
 
 let home: string
@@ -72,6 +73,14 @@ beforeAll(async () => {
   const T0 = Date.UTC(2024, 0, 1)
   const parent = make('bulk', 'bulk-sweep')
   tracker.logChildRuns(parent, Array.from({ length: 250 }, (_, i) => ({ name: `k${String(i).padStart(3, '0')}`, params: { group: 'bulk' }, metrics: (i % 25 === 0 ? {} : { w: (i * 37) % 11 }) as Record<string, number>, startTime: T0 + Math.floor(i / 50), endTime: T0 + 1000 })))
+  // 70 params (p00 … p69): more than the 60 columns a view shows.
+  ids.wide = make('wide', 'wide-run', { params: Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`p${String(i).padStart(2, '0')}`, i])) })
+  // Metrics with units: a fraction shown as a percentage, a ratio with two decimals, a count grouped.
+  ids.units = make('units', 'u1', { metrics: { totalReturn: 0.1234, maxDrawdown: 0.25, sharpe: 0.75, trades: 1234, custom: 0.123456789 } })
+  // A deleted run and a kept one.
+  ids.kept = make('lifecycle', 'kept')
+  ids.gone = make('lifecycle', 'gone')
+  tracker.deleteRuns([ids.gone], { reason: 'bad data <b>x</b>' })
   server = await startServer({ home, token: workspaceToken(home), port: 0 })
 })
 afterAll(async () => {
@@ -204,6 +213,74 @@ describe('columns', () => {
   })
 })
 
+describe('more columns than a view shows', () => {
+  it('61 chosen columns: the first 60 shown with a note and a reset link, not a 400 page', async () => {
+    const cols = Array.from({ length: 61 }, (_, i) => `params.p${String(i).padStart(2, '0')}`)
+    const page = await get(`/runs?experiment=wide&cols=${cols.join(',')}`)
+    expect(page.status).toBe(200)
+    const extra = headers(page.doc).slice(7)
+    expect(extra.length).toBe(60)
+    expect(extra[0]).toBe('params.p00')
+    expect(extra[59]).toBe('params.p59')
+    expect(extra).not.toContain('params.p60')
+    const note = page.doc.querySelector('[data-cols-dropped]')
+    expect(note.getAttribute('data-cols-dropped')).toBe('1')
+    expect(note.textContent).toMatch(/the first 60 chosen are shown, 1 left out/)
+    // The reset link keeps the scope and drops the choice.
+    const reset = new URL(note.querySelector('a').getAttribute('href'), 'http://x')
+    expect([reset.pathname, reset.searchParams.getAll('experiment'), reset.searchParams.has('cols')]).toEqual(['/runs', ['wide'], false])
+    // The chooser tells the client its limit; 60 columns exactly: no note.
+    expect(page.doc.querySelector('[data-col-chooser]').getAttribute('data-max-cols')).toBe('60')
+    const sixty = await get(`/runs?experiment=wide&cols=${cols.slice(0, 60).join(',')}`)
+    expect(sixty.status).toBe(200)
+    expect(sixty.doc.querySelector('[data-cols-dropped]')).toBeNull()
+    expect(headers(sixty.doc).slice(7).length).toBe(60)
+  })
+
+  it('every 400 page of /runs links the default view of its scope and marks itself for runs.js', async () => {
+    for (const path of ['/runs?experiment=wide&cols=fast', '/runs?experiment=wide&sort=bogus&cols=params.p01', `/runs?experiment=wide&filter=${encodeURIComponent('metrics.x >')}`, '/runs?lifecycle=gone']) {
+      const page = await get(path)
+      expect(page.status, path).toBe(400)
+      const a = page.doc.querySelector('a[data-cols-reset]')
+      expect(a, path).not.toBeNull()
+      expect(a.textContent).toBe('Reset to the default view')
+      const href = new URL(a.getAttribute('href'), 'http://x')
+      const scoped = path.startsWith('/runs?experiment=wide')
+      expect([href.pathname, href.search], path).toEqual(['/runs', scoped ? '?experiment=wide' : ''])
+      expect(page.doc.querySelector('[data-runs-error]').getAttribute('data-scope'), path).toBe(scoped ? 'wide' : '*')
+    }
+  })
+})
+
+describe('metrics with units', () => {
+  it('0.1234 totalReturn reads 12.34 %, 0.25 maxDrawdown 25.00 %, sharpe 0.75, trades 1,234; the exact value in the title and the CSV', async () => {
+    const page = await get('/runs?experiment=units&cols=metrics.totalReturn,metrics.maxDrawdown,metrics.sharpe,metrics.trades,metrics.custom')
+    const cells = [...page.doc.querySelectorAll('table.runs tbody tr[data-run] td')].slice(-5)
+    expect(cells.map((td: any) => td.textContent)).toEqual(['12.34 %', '25.00 %', '0.75', '1,234', fmtNumber(0.123456789)])
+    expect(cells.map((td: any) => td.getAttribute('title'))).toEqual(['0.1234', '0.25', '0.75', '1234', '0.123456789'])
+    const csv = await get('/runs.csv?experiment=units&cols=metrics.totalReturn,metrics.maxDrawdown,metrics.sharpe,metrics.trades')
+    expect(csv.text.split('\r\n')[1]!.split(',').slice(-4)).toEqual(['0.1234', '0.25', '0.75', '1234'])
+  })
+})
+
+describe('deleted runs', () => {
+  it('lifecycle=deleted lists the deleted run only, all lists both; the active list links the deleted one', async () => {
+    const active = await get('/runs?experiment=lifecycle')
+    expect(names(active.doc)).toEqual(['kept'])
+    const to = [...active.doc.querySelectorAll('a')].find((a: any) => a.textContent === 'Deleted runs')
+    expect(new URL(to.getAttribute('href'), 'http://x').search).toBe('?experiment=lifecycle&lifecycle=deleted')
+    const deleted = await get('/runs?experiment=lifecycle&lifecycle=deleted')
+    expect(deleted.status).toBe(200)
+    expect(names(deleted.doc)).toEqual(['gone'])
+    expect(deleted.doc.querySelector('h1').textContent).toBe('Runs: deleted in lifecycle')
+    // No delete button for runs deleted already; the search box keeps the view.
+    expect(deleted.doc.querySelector('[data-delete-button]')).toBeNull()
+    expect(deleted.doc.querySelector('form[data-runs-filter] input[name=lifecycle]').getAttribute('value')).toBe('deleted')
+    expect(names((await get('/runs?experiment=lifecycle&lifecycle=all&sort=name')).doc)).toEqual(['gone', 'kept'])
+    expect((await get('/runs?lifecycle=sideways')).doc.querySelector('.error-box').textContent).toMatch(/^lifecycle: expected active, deleted or all \(received "sideways"\)/)
+  })
+})
+
 describe('CSV export', () => {
   it('the whole view, cell by cell: quotes, commas and line breaks quoted, formulas defused, numbers in full', async () => {
     const r = await get('/runs.csv?experiment=csv&sort=name&dir=asc&cols=params.p,metrics.x,tags.t')
@@ -263,7 +340,8 @@ describe('a sweep folded into one row', () => {
     expect(rows.map((tr: any) => tr.querySelector('a').textContent)).toEqual(['c3', 'c2', 'c1'])
     // As many cells as the table has columns (checkbox, 5 fixed, child runs, 2 chosen), the chosen ones last.
     expect(rows.map((tr: any) => tr.querySelectorAll('td').length)).toEqual([9, 9, 9])
-    expect([...rows[0].querySelectorAll('td')].slice(-2).map((td: any) => td.textContent)).toEqual(['3', '3'])
+    // params.fast as logged; metrics.sharpe a ratio, with two decimals.
+    expect([...rows[0].querySelectorAll('td')].slice(-2).map((td: any) => td.textContent)).toEqual(['3', '3.00'])
     expect(rows[0].querySelector('input[name=runs]').getAttribute('value')).toBe(ids.c3)
   })
 
