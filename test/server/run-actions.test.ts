@@ -92,14 +92,15 @@ describe('delete and restore from a run page', () => {
   it('deletes with cookie + CSRF: 303 back, gone from /runs, listed as deleted, its page says so with the reason; restore brings it back', async () => {
     expect(await listed()).toContain(ids.a)
     const csrf = await csrfOf(ids.a)
+    // The page just cached (csrfOf fetched it): the page the 303 lands on at once must be rendered afresh.
     const r = await post('/runs/actions/delete', [['csrf', csrf], ['runs', ids.a], ['reason', `stale data ${HOSTILE}`]])
     expect(r.status).toBe(303)
     expect(r.location).toBe(`/runs/${ids.a}`)
+    // The run page now says deleted, with the reason escaped, and offers Restore.
+    const page = await get(`/runs/${ids.a}`)
     expect(state(ids.a)).toBe('deleted')
     expect(await listed()).not.toContain(ids.a)
     expect(await listed('/runs?experiment=life&lifecycle=deleted')).toEqual([ids.a])
-    // The run page (cached before) now says deleted, with the reason escaped, and offers Restore.
-    const page = await get(`/runs/${ids.a}`)
     const banner = page.doc.querySelector('[data-deleted-banner]')
     expect(banner.textContent).toContain(`reason: stale data ${HOSTILE}`)
     expect(page.text).not.toContain(HOSTILE)
