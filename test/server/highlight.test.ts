@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { codeBlock, HIGHLIGHT_MAX_CHARS, highlightCode, languageNamed, languageOfFile, splitLines } from '../../lib/server/highlight.js'
+import { codeBlock, HIGHLIGHT_MAX_CHARS, highlightBudget, highlightCode, highlightNote, languageNamed, languageOfFile, splitLines } from '../../lib/server/highlight.js'
 import { renderNotebookHtml } from '../../lib/server/notebook-html.js'
 
 /** The text a browser shows for some markup: tags dropped, the five entities decoded. */
@@ -47,6 +47,38 @@ describe('highlightCode', () => {
     const html = highlightCode(long, 'typescript')
     expect(html).not.toContain('<span')
     expect(html).toBe(long)
+  })
+
+  it('spends a page budget: a block is highlighted only when it fits, and the first that does not ends it', () => {
+    // 'const x = 1' is 11 characters, 'let yy = 22' 11, 'z' 1.
+    const budget = highlightBudget(20)
+    expect(highlightCode('const x = 1', 'typescript', budget)).toBe('<span class="hljs-keyword">const</span> x = <span class="hljs-number">1</span>')
+    expect(budget).toEqual({ remaining: 9, plainBlocks: 0, plainChars: 0 })
+    // 11 > 9: plain, and nothing after it is highlighted, however small.
+    expect(highlightCode('let yy = 22', 'typescript', budget)).toBe('let yy = 22')
+    expect(highlightCode('z', 'typescript', budget)).toBe('z')
+    expect(budget).toEqual({ remaining: 0, plainBlocks: 2, plainChars: 12 })
+    // Code in no language of ours neither spends nor counts.
+    expect(highlightCode('a < b', undefined, budget)).toBe('a &lt; b')
+    expect(budget.plainBlocks).toBe(2)
+    expect(highlightNote(budget)).toBe('<p class="muted highlight-note">Code is highlighted up to 200,000 characters a page: 2 block(s) after that (12 characters) are shown as plain text.</p>')
+    expect(highlightNote(highlightBudget())).toBe('')
+    // Exactly the budget fits.
+    const exact = highlightBudget(11)
+    expect(highlightCode('const x = 1', 'typescript', exact)).toContain('<span')
+    expect(exact.remaining).toBe(0)
+    expect(() => highlightBudget(-1)).toThrow(/highlight budget must be a number ≥ 0 \(received -1\)/)
+  })
+
+  it('a notebook shares one budget among its cells', () => {
+    const cell = (source: string) => ({ cell_type: 'code', metadata: {}, execution_count: 1, source, outputs: [] })
+    const nb = { metadata: { kernelspec: { language: 'python' } }, cells: [cell('x = 1'), cell('y = 2'), cell('z = 3')] }
+    // 5 characters a cell: a budget of 12 highlights the first two (10), the third (5 > 2) is plain.
+    const html = renderNotebookHtml(nb, { budget: highlightBudget(12) })
+    expect(html.match(/<span class="hljs-number">/g)).toHaveLength(2)
+    expect(html).toContain('<code class="hljs language-python">z = 3</code>')
+    expect(html).toContain('1 block(s) after that (5 characters) are shown as plain text.')
+    expect(renderNotebookHtml(nb)).not.toContain('highlight-note')
   })
 
   it('knows languages by file extension and by the names notebooks use', () => {
