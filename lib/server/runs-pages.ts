@@ -182,6 +182,8 @@ export function runsListRoutes(app: Hono, ctx: PageContext): void {
   }
 
   app.get('/runs', (c) => {
+    // Its compare bar posts "Delete…": the POST must carry this page's Origin (no-referrer, the site's default, sends "null").
+    c.header('referrer-policy', 'same-origin')
     let q: RunsQuery
     const bare: RunsQuery = { filter: c.req.query('filter') ?? '', orderBy: [], experiment: (c.req.queries('experiment') ?? []).filter((e) => e !== '') }
     try {

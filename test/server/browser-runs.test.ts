@@ -56,6 +56,24 @@ describe.skipIf(executablePath === undefined)(`the runs list in headless Chromiu
     // A run whose name and params would widen a page that does not contain its tables.
     const wide = Object.fromEntries(Array.from({ length: 14 }, (_, i) => [`parameter_with_a_long_name_${i}`, `value-${'x'.repeat(30)}-${i}`]))
     ids.wide = make(`wide-${'w'.repeat(120)}`, 1, wide)
+    // 62 params: more than the 60 columns a view shows.
+    const many = tracker.startRun({ experiment: 'many', name: 'many-params', params: Object.fromEntries(Array.from({ length: 62 }, (_, i) => [`p${String(i).padStart(2, '0')}`, i])) })
+    many.end()
+    // A study whose trial has folds of its own: study → trial-1 → fold-a, fold-b; and trial-2.
+    const study = tracker.startRun({ experiment: 'nested', name: 'study' })
+    study.end()
+    ids.study = study.id
+    const trial = tracker.startRun({ experiment: 'nested', name: 'trial-1', parentRunId: study.id })
+    trial.end()
+    ids.trial = trial.id
+    for (const f of ['fold-a', 'fold-b']) tracker.startRun({ experiment: 'nested', name: f, parentRunId: trial.id }).end()
+    tracker.startRun({ experiment: 'nested', name: 'trial-2', parentRunId: study.id }).end()
+    // Runs to delete and restore.
+    for (const name of ['doomed', 'spare-1', 'spare-2', 'keeper']) {
+      const run = tracker.startRun({ experiment: 'life', name })
+      run.end()
+      ids[name] = run.id
+    }
     new Registry(home).register('strategies', 'sma', { files: { 'source.ts': `export const line = "${'y'.repeat(400)}"` } })
     ;[server, browser] = await Promise.all([startServer({ home, token: workspaceToken(home), port: 0, host: '127.0.0.1' }), chromium.launch({ executablePath, args: ['--no-sandbox'] })])
     context = await newContext(true)
@@ -111,7 +129,8 @@ describe.skipIf(executablePath === undefined)(`the runs list in headless Chromiu
       await children.first().waitFor()
       expect(await children.locator('td:nth-child(2) a').allTextContents()).toEqual(['grid-1', 'grid-2', 'grid-3'])
       // The same columns as the table: its last two are fast and sharpe.
-      expect(await children.first().locator('td').evaluateAll((tds) => tds.slice(-2).map((td) => td.textContent))).toEqual(['1', '0.1'])
+      // (sharpe is a ratio: two decimals.)
+      expect(await children.first().locator('td').evaluateAll((tds) => tds.slice(-2).map((td) => td.textContent))).toEqual(['1', '0.10'])
       // They sit right under their parent.
       const order = await page.locator('table.runs tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-run')))
       const at = order.indexOf(ids.grid!)
@@ -119,6 +138,106 @@ describe.skipIf(executablePath === undefined)(`the runs list in headless Chromiu
       expect(await toggle.getAttribute('aria-expanded')).toBe('true')
       await toggle.click()
       await expect(children.count()).resolves.toBe(0)
+    } finally {
+      await page.close()
+    }
+  })
+
+  it('folding a study shuts its trials and their folds too: unfold study, unfold trial-1, fold study', async () => {
+    const page = await open('/runs?experiment=nested')
+    try {
+      const rowNames = () => page.locator('table.runs tbody tr[data-run] td:nth-child(2) a').allTextContents()
+      expect(await rowNames()).toEqual(['study'])
+      await page.locator(`tr[data-run="${ids.study}"] button.fold`).click()
+      await page.locator(`tr.child-row[data-run="${ids.trial}"]`).waitFor()
+      expect((await rowNames()).sort()).toEqual(['study', 'trial-1', 'trial-2'])
+      await page.locator(`tr[data-run="${ids.trial}"] button.fold`).click()
+      await page.locator(`tr.child-row[data-parent="${ids.trial}"]`).first().waitFor()
+      expect((await rowNames()).sort()).toEqual(['fold-a', 'fold-b', 'study', 'trial-1', 'trial-2'])
+      await page.locator(`tr[data-run="${ids.study}"] button.fold`).click()
+      await expect.poll(rowNames).toEqual(['study'])
+      expect(await page.locator('tr.child-row').count()).toBe(0)
+      // Unfolding again shows the trials folded (their folds are not left behind or duplicated).
+      await page.locator(`tr[data-run="${ids.study}"] button.fold`).click()
+      await page.locator(`tr.child-row[data-run="${ids.trial}"]`).waitFor()
+      expect((await rowNames()).sort()).toEqual(['study', 'trial-1', 'trial-2'])
+    } finally {
+      await page.close()
+    }
+  })
+
+  it('the column chooser stops at 60 ticks; a longer remembered choice shows 60 with a note; one that lands on an error page is forgotten', async () => {
+    const ctx = await newContext(true)
+    const cols = Array.from({ length: 62 }, (_, i) => `params.p${String(i).padStart(2, '0')}`)
+    const page = await open(`/runs?experiment=many&cols=${cols.slice(0, 59).join(',')}`, ctx)
+    try {
+      await page.locator('[data-col-chooser] summary').click()
+      expect(await page.locator('[data-col-chooser] input[type=checkbox]:disabled').count()).toBe(0)
+      // The 60th tick applies; then every unticked box is disabled, the ticked ones still untick.
+      await Promise.all([page.waitForURL((u) => (u.searchParams.get('cols') ?? '').split(',').length === 60), page.locator('[data-col-chooser] input[value="params.p59"]').check()])
+      await page.locator('[data-col-chooser] summary').click()
+      expect(await page.locator('[data-col-chooser] input[value^="params."]:disabled').evaluateAll((els) => els.map((e) => e.getAttribute('value')))).toEqual(['params.p60', 'params.p61'])
+      expect(await page.locator('[data-col-chooser] input[value="params.p00"]').isDisabled()).toBe(false)
+      expect(await page.locator('table.runs thead th').count()).toBe(1 + 5 + 1 + 60)
+      // A choice of 62 remembered (by an older version, or edited): the page shows 60 and says so, no error.
+      await page.evaluate((c) => (globalThis as unknown as { localStorage: { setItem(k: string, v: string): void } }).localStorage.setItem('mtflow:cols:many', JSON.stringify(c)), cols)
+      await page.goto(`${server.url}/runs?experiment=many`)
+      await page.waitForURL(/cols=/)
+      expect(await page.locator('.error-box').count()).toBe(0)
+      expect(await page.locator('[data-cols-dropped]').getAttribute('data-cols-dropped')).toBe('2')
+      expect(await page.locator('table.runs thead th').count()).toBe(1 + 5 + 1 + 60)
+      // A remembered choice the server refuses: the 400 page has a reset link, and the choice is forgotten.
+      await page.evaluate(() => (globalThis as unknown as { localStorage: { setItem(k: string, v: string): void } }).localStorage.setItem('mtflow:cols:many', JSON.stringify(['bogus'])))
+      const refused = page.waitForResponse((r) => r.url().includes('cols=bogus'))
+      await page.goto(`${server.url}/runs?experiment=many`)
+      expect((await refused).status()).toBe(400)
+      await page.locator('[data-runs-error]').waitFor()
+      expect(await page.locator('a[data-cols-reset]').textContent()).toBe('Reset to the default view')
+      await expect.poll(() => page.evaluate(() => (globalThis as unknown as { localStorage: { getItem(k: string): string | null } }).localStorage.getItem('mtflow:cols:many'))).toBeNull()
+      await page.locator('a[data-cols-reset]').click()
+      await page.waitForURL((u) => u.pathname === '/runs' && !u.searchParams.has('cols'))
+      expect(await page.locator('table.runs').count()).toBe(1)
+      expect(new URL(page.url()).searchParams.has('cols')).toBe(false)
+    } finally {
+      await ctx.close()
+    }
+  })
+
+  it('deletes a run from its page with a reason, finds it in the deleted runs, restores it; deletes two ticked runs from the list', async () => {
+    const page = await open(`/runs/${ids.doomed}`)
+    try {
+      await page.locator('details.run-action summary').click()
+      // The reason is required: an empty one is not sent.
+      await page.locator('form[data-run-action=delete] button[type=submit]').click()
+      expect(await page.locator('[data-deleted-banner]').count()).toBe(0)
+      await page.locator('form[data-run-action=delete] input[name=reason]').fill('duplicate of keeper')
+      await Promise.all([page.waitForLoadState('load'), page.locator('form[data-run-action=delete] button[type=submit]').click()])
+      await page.locator('[data-deleted-banner]').waitFor()
+      expect(new URL(page.url()).pathname).toBe(`/runs/${ids.doomed}`)
+      expect(await page.locator('[data-deleted-banner]').textContent()).toContain('reason: duplicate of keeper')
+      // Gone from the list; in the deleted runs, reached from the banner.
+      await page.locator('[data-deleted-banner] a', { hasText: 'the deleted runs' }).click()
+      await page.waitForURL(/lifecycle=deleted/)
+      expect(await page.locator('table.runs tbody tr[data-run] td:nth-child(2) a').allTextContents()).toContain('doomed')
+      await page.locator(`tr[data-run="${ids.doomed}"] td:nth-child(2) a`).click()
+      await page.waitForURL(new RegExp(`/runs/${ids.doomed}$`))
+      await Promise.all([page.waitForLoadState('load'), page.locator('form[data-run-action=restore] button[type=submit]').click()])
+      await page.locator('details.run-action').waitFor()
+      expect(await page.locator('[data-deleted-banner]').count()).toBe(0)
+      await page.goto(`${server.url}/runs?experiment=life`)
+      expect((await names(page)).sort()).toEqual(['doomed', 'keeper', 'spare-1', 'spare-2'])
+      // The list: Delete… waits for a tick, then confirms the ticked runs with a reason.
+      const del = page.locator('[data-delete-button]')
+      expect(await del.isDisabled()).toBe(true)
+      await page.locator(`input[name=runs][value="${ids['spare-1']}"]`).check()
+      await page.locator(`input[name=runs][value="${ids['spare-2']}"]`).check()
+      expect(await del.textContent()).toBe('Delete 2 runs…')
+      await Promise.all([page.waitForURL(/\/runs\/actions\/confirm-delete$/), del.click()])
+      expect(await page.locator('h1').textContent()).toBe('Delete 2 run(s)?')
+      await page.locator('form[data-run-action=delete] input[name=reason]').fill('spares')
+      await Promise.all([page.waitForURL((u) => u.pathname === '/runs'), page.locator('form[data-run-action=delete] button[type=submit]').click()])
+      await page.goto(`${server.url}/runs?experiment=life`)
+      expect((await names(page)).sort()).toEqual(['doomed', 'keeper'])
     } finally {
       await page.close()
     }

@@ -182,6 +182,8 @@ describe('refusals change nothing', () => {
 describe('deleting ticked runs from the runs list', () => {
   it('the compare bar posts the ticked runs to a confirmation page; its form deletes them together and goes back to /runs', async () => {
     const list = await get('/runs?experiment=life')
+    // Its POST must carry this page's Origin: the list's referrer policy is same-origin (the site's default sends "null").
+    expect(list.headers.get('referrer-policy')).toBe('same-origin')
     const button = list.doc.querySelector('form.compare [data-delete-button]')
     expect([button.getAttribute('formmethod'), button.getAttribute('formaction')]).toEqual(['post', '/runs/actions/confirm-delete'])
     const confirm = await post('/runs/actions/confirm-delete', [['runs', ids.b], ['runs', ids.c]])
