@@ -116,12 +116,12 @@ describe("a parent run's page", () => {
       return rows(doc).find((r) => r[1] === name)![header.indexOf('metrics.sharpe')]
     }
     const before = await get(server, home, `/runs/${parent}`)
-    expect(sharpeOf(before.doc, 'c1')).toBe('1')
+    expect(sharpeOf(before.doc, 'c1')).toBe('1.00') // sharpe is a ratio: two decimals
     expect(before.text).toContain('Child runs (2)')
     await get(server, home, `/runs/${parent}`) // cached now
     tracker.logMetric(c1, 'sharpe', 99) // the child's files and its experiment's index change, not the parent's
     await sleep(150) // past the page cache's 100 ms recheck window
-    expect(sharpeOf((await get(server, home, `/runs/${parent}`)).doc, 'c1')).toBe('99')
+    expect(sharpeOf((await get(server, home, `/runs/${parent}`)).doc, 'c1')).toBe('99.00')
     deleteRuns(tracker, [c1], { reason: 'bad data' })
     await sleep(150)
     const after = await get(server, home, `/runs/${parent}`)
@@ -130,7 +130,7 @@ describe("a parent run's page", () => {
     // c1's own page: the banner with its time, reason and the restore command.
     const deletedTime = Number(tracker.getRun(c1).tags['mtflow.deletedTime'])
     const banner = (await get(server, home, `/runs/${c1}`)).doc.querySelector('[role=status]')
-    expect(banner.textContent).toBe(`deleted ${new Date(deletedTime).toISOString().slice(0, 19).replace('T', ' ')} UTC (reason: bad data) — restore with mtflow runs restore ${c1}. Searches and the runs list leave it out; mtflow runs gc removes it for good.`)
+    expect(banner.textContent).toBe(`deleted ${new Date(deletedTime).toISOString().slice(0, 19).replace('T', ' ')} UTC (reason: bad data) — restore it with the button below or mtflow runs restore ${c1}. Searches and the runs list leave it out (the deleted runs); mtflow runs gc removes it for good.`)
     // Restored: no banner (its tags changed, so its page is made again).
     restoreRuns(tracker, [c1])
     await sleep(150)
