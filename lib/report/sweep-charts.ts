@@ -1,9 +1,11 @@
 // A sweep's charts as SVG strings, drawn here rather than with Plot (one pass over the cells or runs,
 // milliseconds at 10,000 runs): the parameter heatmap of a SweepGrid and parallel coordinates over every
 // parameter and the metric. Every name and value is escaped; margins are sized from the longest label.
+// Metric values are written in their unit (fmtMetric: fractions as %, ratios with two decimals …).
 
 import { attr, esc, fmtNumber } from './html.js'
-import { ALL_VALUES, type SweepChild, type SweepDirection, type SweepGrid, type SweepParam } from './sweep-grid.js'
+import { fmtMetric, metricUnit } from './metric-units.js'
+import { ALL_VALUES, type SweepAxis, type SweepChild, type SweepDirection, type SweepGrid, type SweepParam } from './sweep-grid.js'
 
 /** Viridis at ten stops: dark = worse, yellow = better (whichever way the metric points). */
 const VIRIDIS = ['#440154', '#482878', '#3e4989', '#31688e', '#26828e', '#1f9e89', '#35b779', '#6ece58', '#b5de2b', '#fde725']
@@ -62,10 +64,16 @@ export interface SweepHeatmapOptions {
   height?: number
 }
 
+/** Where a cell lies on an axis: "fast=10", or for a binned axis "lr in 0.012–0.034". */
+export function sweepAxisPlace(axis: SweepAxis, i: number): string {
+  return `${axis.name}${axis.bins === undefined ? '=' : ' in '}${axis.values[i]}`
+}
+
 /**
  * The grid as a heatmap: a cell per (x, y) with runs, coloured by the metric (legend at the right),
- * a <title> tooltip per cell (x, y, value, count, neighbours' median), the best cell outlined, a cell of
- * one run a link to it. Axis values thinned so labels never overlap; long ones cut (whole in the tooltip).
+ * a <title> tooltip per cell (x, y or their bins' ranges, value in the metric's unit, run count,
+ * neighbours' median), the best cell outlined, a cell of one run a link to it. Axis values thinned so
+ * labels never overlap; long ones cut (whole in the tooltip).
  */
 export function sweepHeatmap(grid: SweepGrid, options: SweepHeatmapOptions = {}): string {
   const href = options.runHref ?? ((id: string) => `/runs/${encodeURIComponent(id)}`)
@@ -90,7 +98,8 @@ export function sweepHeatmap(grid: SweepGrid, options: SweepHeatmapOptions = {})
   const finite = grid.cells.filter((c) => c !== undefined).map((c) => c!.value)
   const min = finite.length === 0 ? 0 : Math.min(...finite)
   const max = finite.length === 0 ? 0 : Math.max(...finite)
-  const legendLabels = [fmtNumber(max), fmtNumber(min)]
+  const fmt = (v: number) => fmtMetric(grid.metric, v)
+  const legendLabels = [fmt(max), fmt(min)]
   // Swatches and their labels, or the metric's name and "higher is better" under them, whichever is wider.
   const legendW = Math.max(14 + 6 + Math.max(...legendLabels.map((l) => l.length)) * CHAR, Math.min(16, grid.metric.length) * CHAR, 16 * CHAR)
   const width = Math.ceil(left + plotW + 18 + legendW + 8)
@@ -102,7 +111,7 @@ export function sweepHeatmap(grid: SweepGrid, options: SweepHeatmapOptions = {})
 
   const out: string[] = []
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" class="sweep-heatmap" data-sweep-heatmap="" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${attr(`${grid.metric} by ${grid.x.name} and ${grid.y.name}`)}" font-family="system-ui, sans-serif" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" class="sweep-heatmap" data-sweep-heatmap="" data-unit="${attr(metricUnit(grid.metric))}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${attr(`${grid.metric} by ${grid.x.name} and ${grid.y.name}`)}" font-family="system-ui, sans-serif" font-size="11">`,
   )
   out.push(`<title>${esc(`${grid.metric} by ${grid.x.name} (x) and ${grid.y.name} (y)${fixed.length === 0 ? '' : `; ${fixed.join(', ')}`}`)}</title>`)
   // No run: the background shows through (grey).
@@ -118,9 +127,9 @@ export function sweepHeatmap(grid: SweepGrid, options: SweepHeatmapOptions = {})
       continue
     }
     const tip = [
-      `${grid.x.name}=${grid.x.values[cell.xi]}, ${grid.y.name}=${grid.y.values[cell.yi]}`,
-      `${grid.metric} ${fmtNumber(cell.value)} (${cell.count === 1 ? '1 run' : `${grid.aggregate} of ${cell.count} runs`})`,
-      `neighbours' median ${cell.robustness === undefined ? '— (no neighbours)' : fmtNumber(cell.robustness)}`,
+      `${sweepAxisPlace(grid.x, cell.xi)}, ${sweepAxisPlace(grid.y, cell.yi)}`,
+      `${grid.metric} ${fmt(cell.value)} (${cell.count === 1 ? '1 run' : `${grid.aggregate} of ${cell.count} runs`})`,
+      `neighbours' median ${cell.robustness === undefined ? '— (no neighbours)' : fmt(cell.robustness)}`,
     ].join('\n')
     const rect = `<rect class="cell" data-xi="${cell.xi}" data-yi="${cell.yi}" data-value="${cell.value}" x="${x}" y="${y}" width="${cellW}" height="${cellH}" fill="${colour(t(cell.value))}"><title>${esc(tip)}</title></rect>`
     out.push(cell.runId === undefined ? rect : `<a href="${attr(href(cell.runId))}">${rect}</a>`)
@@ -131,7 +140,7 @@ export function sweepHeatmap(grid: SweepGrid, options: SweepHeatmapOptions = {})
     out.push('<g text-anchor="middle" font-size="10" pointer-events="none">')
     for (const cell of grid.cells) {
       if (cell === undefined) continue
-      const label = cut(fmtNumber(cell.value), Math.floor((cellW - 4) / 6))
+      const label = cut(fmt(cell.value), Math.floor((cellW - 4) / 6))
       out.push(`<text x="${px(left + (cell.xi + 0.5) * cellW)}" y="${px(top + (cell.yi + 0.5) * cellH + 3.5)}" fill="${t(cell.value) > 0.6 ? '#1d2330' : '#fff'}">${esc(label)}</text>`)
     }
     out.push('</g>')
@@ -141,7 +150,9 @@ export function sweepHeatmap(grid: SweepGrid, options: SweepHeatmapOptions = {})
     out.push(`<rect class="best" data-best="" x="${left + b.xi * cellW + 1.5}" y="${top + b.yi * cellH + 1.5}" width="${cellW - 3}" height="${cellH - 3}" fill="none" stroke="${BEST}" stroke-width="3" pointer-events="none"/>`)
   }
   // x axis: values under the columns (rotated when wider than a column), the name below.
-  out.push('<g class="x-axis" fill="#5b6475">')
+  // A binned axis says so (the page script's readout writes "lr in 0.1–0.2" rather than "lr=0.1–0.2").
+  const binnedAttr = (a: SweepAxis) => (a.bins === undefined ? '' : ' data-binned=""')
+  out.push(`<g class="x-axis"${binnedAttr(grid.x)} fill="#5b6475">`)
   const xBase = top + plotH + 12
   grid.x.values.forEach((v, i) => {
     if (i % xStep !== 0) {
@@ -155,7 +166,7 @@ export function sweepHeatmap(grid: SweepGrid, options: SweepHeatmapOptions = {})
   })
   out.push(`<text x="${px(left + plotW / 2)}" y="${px(top + plotH + xLabelsH + 16)}" text-anchor="middle" font-weight="600" fill="#1d2330" class="axis-name">${esc(cut(grid.x.name, Math.floor(plotW / CHAR) + 10))}</text>`)
   out.push('</g>')
-  out.push('<g class="y-axis" fill="#5b6475" text-anchor="end">')
+  out.push(`<g class="y-axis"${binnedAttr(grid.y)} fill="#5b6475" text-anchor="end">`)
   grid.y.values.forEach((v, i) => {
     if (i % yStep !== 0) {
       if (!detailed) out.push(`<text class="hidden-tick" data-i="${i}" display="none">${esc(v)}</text>`)
@@ -171,7 +182,7 @@ export function sweepHeatmap(grid: SweepGrid, options: SweepHeatmapOptions = {})
   out.push(`<g class="legend"><text x="${lx}" y="${top + legendH + 16}" fill="#5b6475">${esc(cut(grid.metric, 16))}</text>`)
   for (let k = 0; k < VIRIDIS.length; k++) out.push(`<rect x="${lx}" y="${px(top + k * seg)}" width="14" height="${px(seg + 0.5)}" fill="${colour(1 - (k + 0.5) / VIRIDIS.length)}"/>`)
   const [hi, lo] = grid.direction === 'max' ? [max, min] : [min, max]
-  out.push(`<text x="${lx + 20}" y="${top + 9}" fill="#5b6475">${esc(fmtNumber(hi))}</text><text x="${lx + 20}" y="${px(top + legendH)}" fill="#5b6475">${esc(fmtNumber(lo))}</text>`)
+  out.push(`<text x="${lx + 20}" y="${top + 9}" fill="#5b6475">${esc(fmt(hi))}</text><text x="${lx + 20}" y="${px(top + legendH)}" fill="#5b6475">${esc(fmt(lo))}</text>`)
   out.push(`<text x="${lx}" y="${top + legendH + 30}" fill="#5b6475">${grid.direction === 'max' ? 'higher' : 'lower'} is better</text></g>`)
   out.push('</svg>')
   return out.join('')
@@ -236,7 +247,7 @@ export function sweepParallel(children: readonly SweepChild[], params: readonly 
   const names = [...axes.map((a) => a.name), metricName].map((n) => cut(n, labelChars))
   const left = Math.ceil(Math.max(14, (names[0]!.length * CHAR) / 2 + 4))
   const metricTicks = [0, 0.25, 0.5, 0.75, 1].map((k) => (k === 1 ? max : between(min, max, k)))
-  const right = Math.ceil(Math.max(12 + Math.max(...metricTicks.map((v) => fmtNumber(v).length)) * CHAR, (names[count - 1]!.length * CHAR) / 2 + 4))
+  const right = Math.ceil(Math.max(12 + Math.max(...metricTicks.map((v) => fmtMetric(metric, v).length)) * CHAR, (names[count - 1]!.length * CHAR) / 2 + 4))
   const width = Math.ceil(left + (count - 1) * spacing + right)
   const ax = (i: number) => left + i * spacing
   // y of a value on each parameter axis: numeric to scale, others evenly; top = largest / last.
@@ -262,7 +273,7 @@ export function sweepParallel(children: readonly SweepChild[], params: readonly 
   for (const r of order) out.push(`<polyline points="${points(r)}" stroke="${colour(t(r.metrics[metric]!))}"/>`)
   out.push('</g>')
   if (best !== undefined) {
-    out.push(`<polyline class="best" data-best="" points="${points(best)}" fill="none" stroke="${BEST}" stroke-width="2.5"><title>${esc(`best run ${best.runId}: ${metric} ${fmtNumber(best.metrics[metric])} (${axes.map((a) => `${a.name}=${best!.params[a.name]}`).join(', ')})`)}</title></polyline>`)
+    out.push(`<polyline class="best" data-best="" points="${points(best)}" fill="none" stroke="${BEST}" stroke-width="2.5"><title>${esc(`best run ${best.runId}: ${metric} ${fmtMetric(metric, best.metrics[metric])} (${axes.map((a) => `${a.name}=${best!.params[a.name]}`).join(', ')})`)}</title></polyline>`)
   }
   // Axes: a line, ticks labelled right of it, the name above.
   const axis = (i: number, name: string, ticks: [number, string][]) => {
@@ -287,7 +298,7 @@ export function sweepParallel(children: readonly SweepChild[], params: readonly 
     }
     out.push(axis(i, p.name, ticks))
   })
-  out.push(axis(count - 1, metricName, metricTicks.map((v) => [t(v), fmtNumber(v)])))
+  out.push(axis(count - 1, metricName, metricTicks.map((v) => [t(v), fmtMetric(metric, v)])))
   out.push('</svg>')
   return { svg: out.join(''), runs: rows.length, drawn: drawn.length }
 }

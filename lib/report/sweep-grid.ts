@@ -1,6 +1,8 @@
 // A sweep's child runs as a two-parameter grid of one metric (MLflow's contour view): the other parameters
 // sliced at a value or aggregated over, the best cell, and each cell's neighbourhood robustness (the
 // median of the surrounding cells) — a best cell far above its neighbours is an isolated peak, overfit.
+// A numeric parameter with more distinct values than `bins` (a random or TPE study's floats) is binned
+// into ranges holding about the same number of runs, so the grid stays small and cells have neighbours.
 
 import { ConfigError } from '../core/index.js'
 
@@ -28,6 +30,28 @@ export interface SweepParam {
 /** "*" in `fixed`: aggregate over this parameter instead of slicing it. */
 export const ALL_VALUES = '*'
 
+/** A numeric axis with more distinct values than this is binned (the `bins` option's default). */
+export const DEFAULT_SWEEP_BINS = 12
+/** The range `bins` may take. */
+export const MIN_SWEEP_BINS = 2
+export const MAX_SWEEP_BINS = 50
+
+/** One range of a binned axis: the smallest and largest value that runs in it have, and how many runs and distinct values it holds. */
+export interface SweepBin {
+  lo: number
+  hi: number
+  runs: number
+  values: number
+}
+
+/**
+ * An axis of the grid: a parameter, and for a binned one its bins — then `values` are the bins' labels
+ * ("0.012–0.034", or the one value of a bin holding one), not the parameter's values.
+ */
+export interface SweepAxis extends SweepParam {
+  bins?: SweepBin[]
+}
+
 export interface SweepGridOptions {
   /** The heatmap's columns (default: the parameter with the most distinct values; ties by name). */
   x?: string
@@ -53,6 +77,12 @@ export interface SweepGridOptions {
   isolatedBelow?: number
   /** `sweepParams(children)` when the caller has it already (a page drawing several views of one sweep). */
   params?: readonly SweepParam[]
+  /**
+   * A numeric axis with more distinct values than this (default 12, 2–50) is binned into this many ranges
+   * of about equal run counts; and another parameter with that many values is aggregated over by default
+   * instead of sliced at the best run's value (an exact float holds one run).
+   */
+  bins?: number
 }
 
 export interface SweepCell {
@@ -77,13 +107,15 @@ export interface SweepVerdict {
 }
 
 export interface SweepGrid {
-  x: SweepParam
-  y: SweepParam
+  x: SweepAxis
+  y: SweepAxis
   metric: string
   direction: SweepDirection
   aggregate: SweepAggregate
   /** Every other parameter: the value it is sliced at, or "*" when aggregated over. */
   fixed: Record<string, string>
+  /** The bin count asked for (binned axes have at most this many bins). */
+  bins: number
   /** Row-major, `cells[yi * x.values.length + xi]`; undefined where no run falls. */
   cells: (SweepCell | undefined)[]
   best?: SweepCell
@@ -197,6 +229,8 @@ export function sweepGrid(children: readonly SweepChild[], options: SweepGridOpt
   if (!SWEEP_AGGREGATES.includes(aggregate)) throw new ConfigError(`aggregate must be one of ${SWEEP_AGGREGATES.join(', ')} (received "${clip(String(aggregate))}")`)
   const threshold = options.isolatedBelow ?? 0.5
   if (!(threshold >= 0 && threshold <= 1)) throw new ConfigError(`isolatedBelow must be between 0 and 1 (received ${threshold})`)
+  const bins = options.bins ?? DEFAULT_SWEEP_BINS
+  if (!Number.isInteger(bins) || bins < MIN_SWEEP_BINS || bins > MAX_SWEEP_BINS) throw new ConfigError(`bins must be a whole number from ${MIN_SWEEP_BINS} to ${MAX_SWEEP_BINS} (received ${bins})`)
   const better = (a: number, b: number) => (direction === 'max' ? a > b : a < b)
 
   // The best run of the sweep: the default slice of the other parameters.
@@ -218,16 +252,19 @@ export function sweepGrid(children: readonly SweepChild[], options: SweepGridOpt
     if (chosen !== undefined) {
       if (chosen !== ALL_VALUES && !p.values.includes(chosen)) throw new ConfigError(`the value of ${clip(p.name)} must be one of its values (${p.values.slice(0, 20).join(', ')}${p.values.length > 20 ? ', …' : ''}) or * (all); received "${clip(chosen)}"`)
       fixed[p.name] = chosen
-    } else fixed[p.name] = options.others === 'aggregate' ? ALL_VALUES : (bestRun?.params[p.name] ?? ALL_VALUES)
+    } else fixed[p.name] = options.others === 'aggregate' || isSweepBinned(p, bins) ? ALL_VALUES : (bestRun?.params[p.name] ?? ALL_VALUES)
   }
   for (const name of Object.keys(options.fixed ?? {})) if (!byName.has(name)) throw new ConfigError(`no parameter named "${clip(name)}" to fix (the sweep's: ${names()})`)
   const sliced = Object.entries(fixed).filter(([, v]) => v !== ALL_VALUES)
 
-  const nx = x.values.length
-  const xIndex = new Map(x.values.map((v, i) => [v, i]))
-  const yIndex = new Map(y.values.map((v, i) => [v, i]))
-  const bucket: (number[] | undefined)[] = new Array(nx * y.values.length)
-  const firstRun: (string | undefined)[] = new Array(nx * y.values.length)
+  const xAxis = sweepAxis(children, x, metric, bins)
+  const yAxis = sweepAxis(children, y, metric, bins)
+  const nx = xAxis.axis.values.length
+  const ny = yAxis.axis.values.length
+  const xIndex = xAxis.index
+  const yIndex = yAxis.index
+  const bucket: (number[] | undefined)[] = new Array(nx * ny)
+  const firstRun: (string | undefined)[] = new Array(nx * ny)
   let used = 0
   for (const child of children) {
     const v = child.metrics[metric]
@@ -250,8 +287,7 @@ export function sweepGrid(children: readonly SweepChild[], options: SweepGridOpt
   const cells: (SweepCell | undefined)[] = bucket.map((list, k) =>
     list === undefined ? undefined : { xi: k % nx, yi: Math.floor(k / nx), value: combine(list, aggregate), count: list.length, ...(list.length === 1 ? { runId: firstRun[k]! } : {}) },
   )
-  // Robustness: the 8-neighbourhood in axis order (neighbouring values, not neighbouring distances).
-  const ny = y.values.length
+  // Robustness: the 8-neighbourhood in axis order (neighbouring values or bins, not neighbouring distances).
   for (const cell of cells) {
     if (cell === undefined) continue
     const around: number[] = []
@@ -272,11 +308,12 @@ export function sweepGrid(children: readonly SweepChild[], options: SweepGridOpt
   for (const cell of cells) if (cell !== undefined && (best === undefined || better(cell.value, best.value))) best = cell
 
   return {
-    x,
-    y,
+    x: xAxis.axis,
+    y: yAxis.axis,
     metric,
     direction,
     aggregate,
+    bins,
     fixed,
     cells,
     ...(best === undefined ? {} : { best, verdict: robustnessVerdict(best, direction, threshold) }),
@@ -299,6 +336,80 @@ export function robustnessVerdict(best: SweepCell, direction: SweepDirection, th
   if (m === undefined) return { kind: 'alone', best: b }
   const shortfall = direction === 'max' ? b - m : m - b
   return { kind: shortfall > (1 - threshold) * Math.abs(b) ? 'isolated' : 'robust', best: b, neighbours: m, ...(b === 0 ? {} : { ratio: m / b }) }
+}
+
+/** Is the parameter binned at this bin count: numeric with more distinct values than bins. */
+export function isSweepBinned(param: SweepParam, bins = DEFAULT_SWEEP_BINS): boolean {
+  return param.numeric && param.values.length > bins
+}
+
+/**
+ * A parameter as an axis: its values, or — numeric with more than `bins` distinct values — quantile bins.
+ * The bins are cut over the runs with a finite metric (the whole sweep, not the slice shown, so slices
+ * of one sweep share an axis), walking the values in order and closing a bin once it holds its share of
+ * the runs still to place (the remaining runs over the remaining bins: a bin closes where stopping is
+ * nearer that share than taking the next value). Equal values are never split, so a value repeated more
+ * than a share gets a bin of its own and the others share the rest; and a bin closes early when the
+ * values left are only as many as the bins left, so there are always min(bins, distinct values) bins —
+ * quantiles never collapse into fewer, and an equal-width fallback is never needed. Values that read as
+ * the same number ("1" and "1.0") share a bin. `index` maps a logged value to its column or row.
+ */
+export function sweepAxis(children: readonly SweepChild[], param: SweepParam, metric: string, bins = DEFAULT_SWEEP_BINS): { axis: SweepAxis; index: Map<string, number> } {
+  if (!isSweepBinned(param, bins)) return { axis: param, index: new Map(param.values.map((v, i) => [v, i])) }
+  const counts = new Map<string, number>()
+  for (const child of children) {
+    const v = child.metrics[metric]
+    const p = child.params[param.name]
+    if (p === undefined || v === undefined || !Number.isFinite(v)) continue
+    counts.set(p, (counts.get(p) ?? 0) + 1)
+  }
+  // Groups of equal numbers with runs, in axis order (param.values is sorted numerically).
+  const groups: { num: number; texts: string[]; runs: number }[] = []
+  for (const text of param.values) {
+    const runs = counts.get(text)
+    if (runs === undefined) continue
+    const num = Number(text)
+    const last = groups[groups.length - 1]
+    if (last !== undefined && last.num === num) {
+      last.texts.push(text)
+      last.runs += runs
+    } else groups.push({ num, texts: [text], runs })
+  }
+  const out: SweepBin[] = []
+  const index = new Map<string, number>()
+  let runsLeft = 0
+  for (const g of groups) runsLeft += g.runs
+  let binsLeft = bins
+  let current: SweepBin | undefined
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i]!
+    if (current === undefined) current = { lo: g.num, hi: g.num, runs: 0, values: 0 }
+    current.hi = g.num
+    current.runs += g.runs
+    current.values++
+    for (const text of g.texts) index.set(text, out.length)
+    const after = groups.length - i - 1
+    if (after === 0) break
+    if (binsLeft === 1) continue
+    const share = runsLeft / binsLeft
+    if (current.runs + groups[i + 1]!.runs - share > share - current.runs || after <= binsLeft - 1) {
+      out.push(current)
+      runsLeft -= current.runs
+      binsLeft--
+      current = undefined
+    }
+  }
+  if (current !== undefined) out.push(current)
+  return { axis: { name: param.name, numeric: true, values: binLabels(out), bins: out }, index }
+}
+
+/** "lo–hi" at 3 significant digits (more while two bins would read the same); a bin of one value is that value in full. */
+function binLabels(list: readonly SweepBin[]): string[] {
+  for (let digits = 3; ; digits++) {
+    const short = (v: number) => (Number.isInteger(v) && Math.abs(v) < 1e15) || digits >= 17 ? String(v) : String(Number(v.toPrecision(digits)))
+    const labels = list.map((b) => (b.lo === b.hi ? String(b.lo) : `${short(b.lo)}–${short(b.hi)}`))
+    if (digits >= 17 || new Set(labels).size === labels.length) return labels
+  }
 }
 
 /** A cell at (xi, yi). */

@@ -1,16 +1,17 @@
 // The sweep section of a parent run's page (/runs/ID#sweep): a GET form choosing x, y, the metric, its
 // direction, how cells combine and where the other parameters are sliced; the heatmap with the best cell
-// and the robustness verdict in words; parallel coordinates. Works without JavaScript.
+// and the robustness verdict in words; parallel coordinates. Works without JavaScript. A random or TPE
+// study's float parameters are binned (`bins`, lib/report/sweep-grid.ts); values are shown in their unit.
 
 import type { Context } from 'hono'
 import { page } from './layout.js'
-import { attr, esc, fmtNumber, link, seg } from '../report/index.js'
-import { DETAILED_CELLS, sweepHeatmap, sweepParallel } from '../report/sweep-charts.js'
-import { ALL_VALUES, SWEEP_AGGREGATES, defaultDirection, defaultMetric, sweepGrid, sweepMetricNames, sweepParams, type SweepAggregate, type SweepChild, type SweepDirection, type SweepGrid, type SweepGridOptions, type SweepParam } from '../report/sweep-grid.js'
+import { attr, esc, fmtMetric, fmtNumber, link, seg } from '../report/index.js'
+import { DETAILED_CELLS, sweepAxisPlace, sweepHeatmap, sweepParallel } from '../report/sweep-charts.js'
+import { ALL_VALUES, DEFAULT_SWEEP_BINS, MAX_SWEEP_BINS, MIN_SWEEP_BINS, SWEEP_AGGREGATES, isSweepBinned, defaultDirection, defaultMetric, sweepGrid, sweepMetricNames, sweepParams, type SweepAggregate, type SweepChild, type SweepDirection, type SweepGrid, type SweepGridOptions, type SweepParam } from '../report/sweep-grid.js'
 import { lifecycleOf, type RunSummary } from '../track/index.js'
 
 /** Query parameters the section reads (and the prefix of the per-parameter slices, `fix.NAME=VALUE|*`). */
-const NAMES = ['x', 'y', 'metric', 'dir', 'agg', 'others'] as const
+const NAMES = ['x', 'y', 'metric', 'dir', 'agg', 'others', 'bins'] as const
 const FIX = 'fix.'
 /** A parameter with more values than this gets a text box instead of a select (a random search's floats). */
 const MAX_OPTIONS = 200
@@ -117,6 +118,10 @@ function parseQuery(q: URLSearchParams, d: SweepData): { options: SweepGridOptio
   const others = one('others')
   if (others !== undefined && others !== 'slice' && others !== 'aggregate') return `others: must be slice or aggregate; received ${clip(others)}`
   if (others !== undefined) options.others = others
+  // Digits only (no "1e1", "08.0"): the canonical number goes into the cache key.
+  const bins = one('bins')
+  if (bins !== undefined && !(/^\d{1,2}$/.test(bins) && Number(bins) >= MIN_SWEEP_BINS && Number(bins) <= MAX_SWEEP_BINS)) return `bins: must be a whole number from ${MIN_SWEEP_BINS} to ${MAX_SWEEP_BINS} (how many ranges a numeric axis with more values is cut into); received ${clip(bins)}`
+  if (bins !== undefined) options.bins = Number(bins)
   const fixed: Record<string, string> = {}
   for (const [k, v] of q) {
     if (!k.startsWith(FIX)) continue
@@ -128,7 +133,7 @@ function parseQuery(q: URLSearchParams, d: SweepData): { options: SweepGridOptio
   }
   if (Object.keys(fixed).length > 0) options.fixed = fixed
   const key = [
-    ...NAMES.map((n) => [n, one(n)] as const).filter(([, v]) => v !== undefined),
+    ...NAMES.map((n) => [n, n === 'bins' && options.bins !== undefined ? String(options.bins) : one(n)] as const).filter(([, v]) => v !== undefined),
     ...Object.entries(fixed)
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(([k, v]) => [`${FIX}${k}`, v] as const),
@@ -167,8 +172,13 @@ function renderSection(parent: RunSummary, d: SweepData | undefined, asked: Swee
   out.push(verdict(grid))
   out.push(`<div class="chart scroll">${sweepHeatmap(grid)}<p class="muted" data-sweep-readout="heatmap" aria-live="polite"></p></div>`)
   const sliced = Object.entries(grid.fixed)
+  const binnedAxes = [grid.x, grid.y].filter((a) => a.bins !== undefined)
   out.push(
-    `<p class="muted">${cells} of ${grid.x.values.length * grid.y.values.length} cells hold runs (${grid.used} runs${grid.unscored > 0 ? `; ${grid.unscored} of the ${d.children.length} child runs have no finite ${esc(grid.metric)}` : ''}).${
+    `<p class="muted">${
+      binnedAxes.length === 0
+        ? ''
+        : `${binnedAxes.map((a) => `${esc(a.name)} (${fmtNumber(d.params.find((p) => p.name === a.name)!.values.length)} values)`).join(' and ')} ${binnedAxes.length === 1 ? 'is' : 'are'} cut into ${grid.bins} ranges holding about the same number of runs each (bins=${grid.bins}); a cell combines the runs of its ranges by its ${esc(grid.aggregate)}, and its tooltip gives its ranges and run count. `
+    }${cells} of ${grid.x.values.length * grid.y.values.length} cells hold runs (${grid.used} runs${grid.unscored > 0 ? `; ${grid.unscored} of the ${d.children.length} child runs have no finite ${esc(grid.metric)}` : ''}).${
       sliced.length === 0 ? '' : ` Other parameters: ${sliced.map(([k, v]) => (v === ALL_VALUES ? `${esc(k)} (${esc(grid.aggregate)} over all values)` : `${esc(k)} = ${esc(v)}`)).join(', ')}.`
     } ${
       grid.cells.length <= DETAILED_CELLS
@@ -228,6 +238,9 @@ function form(parentId: string, d: SweepData, grid: SweepGrid, asked: SweepGridO
     field('better', select('dir', `<option value="">auto (${auto === 'max' ? 'higher' : 'lower'})</option>${options(['max', 'min'], asked.direction, { max: 'higher', min: 'lower' })}`)),
     field('cells combine by', select('agg', options(SWEEP_AGGREGATES, grid.aggregate))),
   ]
+  // The bin count, when an axis is binned (or was asked to be): a grid sweep's few values show no such field.
+  if (asked.bins !== undefined || [grid.x, grid.y].some((a) => a.bins !== undefined))
+    parts.push(field('bins', `<input type="number" name="bins" min="${MIN_SWEEP_BINS}" max="${MAX_SWEEP_BINS}" step="1" value="${grid.bins}" style="width: 4.5em" title="a numeric axis with more values than this is cut into this many ranges (${MIN_SWEEP_BINS}–${MAX_SWEEP_BINS}; default ${DEFAULT_SWEEP_BINS})">`))
   const others = d.params.filter((p) => p.name !== grid.x.name && p.name !== grid.y.name)
   const slices = others.map((p) => {
     const value = grid.fixed[p.name]
@@ -236,7 +249,7 @@ function form(parentId: string, d: SweepData, grid: SweepGrid, asked: SweepGridO
     return field(p.name, select(name, `<option value="${ALL_VALUES}"${value === ALL_VALUES ? ' selected' : ''}>all (${esc(grid.aggregate)})</option>${options(p.values, value)}`))
   })
   return `<form class="sweep-form" method="get" action="${attr(action)}" data-sweep-form=""><p>${parts.join(' ')}</p>${
-    slices.length === 0 ? '' : `<p>other parameters (sliced at the best run's values unless chosen): ${slices.join(' ')}</p>`
+    slices.length === 0 ? '' : `<p>other parameters (sliced at the best run's values unless chosen${others.some((p) => isSweepBinned(p, grid.bins)) ? `; numeric ones with more than ${grid.bins} values are aggregated over, an exact value holding too few runs` : ''}): ${slices.join(' ')}</p>`
   }<p><button type="submit">Show</button> ${link(action, 'default view').html}${others.length === 0 ? '' : ` · ${link(`/runs/${seg(parentId)}?x=${encodeURIComponent(grid.x.name)}&y=${encodeURIComponent(grid.y.name)}&others=aggregate#sweep`, 'aggregate over every other parameter').html}`}</p></form>`
 }
 
@@ -244,13 +257,14 @@ function verdict(grid: SweepGrid): string {
   const best = grid.best
   const v = grid.verdict
   if (best === undefined || v === undefined) return `<p class="verdict">No cell holds a run with a finite ${esc(grid.metric)} in this slice.</p>`
-  const where = `${grid.x.name}=${grid.x.values[best.xi]}, ${grid.y.name}=${grid.y.values[best.yi]}`
-  const value = `${grid.metric} ${fmtNumber(best.value)}${best.count === 1 ? '' : ` (${grid.aggregate} of ${best.count} runs)`}`
+  const where = `${sweepAxisPlace(grid.x, best.xi)}, ${sweepAxisPlace(grid.y, best.yi)}`
+  const fmt = (v: number | undefined) => fmtMetric(grid.metric, v)
+  const value = `${grid.metric} ${fmt(best.value)}${best.count === 1 ? '' : ` (${grid.aggregate} of ${best.count} runs)`}`
   const cell = best.runId === undefined ? esc(`Best cell ${where}`) : `Best cell ${link(`/runs/${seg(best.runId)}`, where).html}`
   const ratio = v.ratio === undefined ? '' : ` (${fmtNumber(Math.round(v.ratio * 100) / 100)} of the best)`
   const rule =
     '<span class="muted">Isolated: the neighbours’ median falls short of the best by more than half the best’s magnitude (for a positive, higher-is-better metric: below 50 % of the peak).</span>'
   if (v.kind === 'alone') return `<p class="verdict" data-verdict="alone">${cell}: ${esc(value)}; no neighbouring cell holds runs, so its robustness cannot be judged.</p>`
-  if (v.kind === 'isolated') return `<p class="verdict" data-verdict="isolated"><strong>${cell}: ${esc(value)}; neighbours’ median ${esc(fmtNumber(v.neighbours))}${esc(ratio)} — an isolated peak, likely overfit.</strong> ${rule}</p>`
-  return `<p class="verdict" data-verdict="robust">${cell}: ${esc(value)}; robust: neighbours’ median ${esc(fmtNumber(v.neighbours))}${esc(ratio)}. ${rule}</p>`
+  if (v.kind === 'isolated') return `<p class="verdict" data-verdict="isolated"><strong>${cell}: ${esc(value)}; neighbours’ median ${esc(fmt(v.neighbours))}${esc(ratio)} — an isolated peak, likely overfit.</strong> ${rule}</p>`
+  return `<p class="verdict" data-verdict="robust">${cell}: ${esc(value)}; robust: neighbours’ median ${esc(fmt(v.neighbours))}${esc(ratio)}. ${rule}</p>`
 }

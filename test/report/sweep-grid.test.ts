@@ -1,13 +1,15 @@
 // The sweep grid on hand-worked sweeps: a 3×3 with an isolated peak and a 4×5 plateau with missing cells
 // (every median worked out below), slicing against aggregation, non-numeric and numeric-looking params,
 // ties, NaN/Infinity metrics ignored, the default axes/metric/direction and the isolated-peak rule; and
-// the charts drawn from it (lib/report/sweep-charts.ts) at the sizes where they change form.
+// the charts drawn from it (lib/report/sweep-charts.ts) at the sizes where they change form; binned axes
+// (a random study's floats: quantile ranges, worked out by hand) and metric values in their unit.
 
 import { describe, expect, it } from 'vitest'
 import { parseHTML } from 'linkedom'
 import { ConfigError } from '../../lib/core/index.js'
 import { DETAILED_CELLS, sweepHeatmap, sweepParallel } from '../../lib/report/sweep-charts.js'
 import { defaultDirection, gridCell, robustnessVerdict, sweepGrid, sweepParams, type SweepChild, type SweepGrid } from '../../lib/report/sweep-grid.js'
+import { fmtMetric } from '../../lib/report/metric-units.js'
 
 let n = 0
 function child(params: Record<string, string | number>, metrics: Record<string, number>): SweepChild {
@@ -321,13 +323,16 @@ describe('the charts at the sizes where they change form', () => {
     // Best: 3 × 3 = 9 at (2, 2); its run's link.
     expect(doc.querySelector('a[href="/r/' + children[8]!.runId + '"] rect').getAttribute('data-value')).toBe('9')
     expect(doc.querySelectorAll('rect.best')).toHaveLength(1)
-    expect([...doc.querySelectorAll('g.legend text')].map((t: any) => t.textContent)).toEqual(['sharpe', '9', '1', 'higher is better'])
+    // sharpe is a ratio: two decimals.
+    expect([...doc.querySelectorAll('g.legend text')].map((t: any) => t.textContent)).toEqual(['sharpe', '9.00', '1.00', 'higher is better'])
+    expect(doc.querySelector('rect.cell[data-xi="0"][data-yi="0"] title').textContent).toBe("fast=1, slow=1\nsharpe 1.00 (1 run)\nneighbours' median 2.00")
   })
 
   it(`past ${DETAILED_CELLS} cells: bare cells (no title, no link) carrying count and neighbours' median, every axis value kept for the readout`, () => {
-    // 60 × 50 = 3,000 cells, sharpe = fast + slow / 100.
+    // 60 × 50 = 3,000 cells, sharpe = f + s / 100; names, not numbers (numbers would be binned): "f01" … "f60", "s01" … "s50".
     const children: SweepChild[] = []
-    for (let f = 1; f <= 60; f++) for (let s = 1; s <= 50; s++) children.push(child({ fast: f, slow: s }, { sharpe: f + s / 100 }))
+    const name = (prefix: string, i: number) => `${prefix}${String(i).padStart(2, '0')}`
+    for (let f = 1; f <= 60; f++) for (let s = 1; s <= 50; s++) children.push(child({ fast: name('f', f), slow: name('s', s) }, { sharpe: f + s / 100 }))
     const grid = sweepGrid(children)
     const doc = svg(sweepHeatmap(grid))
     expect(doc.querySelectorAll('rect.cell')).toHaveLength(3000)
@@ -344,7 +349,7 @@ describe('the charts at the sizes where they change form', () => {
       expect(shown).toHaveLength(n / 2)
       expect([...shown, ...hidden].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i))
     }
-    expect(doc.querySelector('g.x-axis text.hidden-tick[data-i="1"]').textContent).toBe('2')
+    expect(doc.querySelector('g.x-axis text.hidden-tick[data-i="1"]').textContent).toBe('f02')
     expect(doc.querySelector('rect.best')).not.toBeNull()
   })
 
@@ -377,5 +382,174 @@ describe('the charts at the sizes where they change form', () => {
     expect(doc.querySelector('polyline.best').getAttribute('points').split(' ')).toHaveLength(3)
     // The best's metric vertex at the top of the plot (y = 40), the worst at the bottom (y = 340 − 18 = 322).
     expect(doc.querySelector('polyline.best').getAttribute('points').split(' ')[2]).toMatch(/,40$/)
+  })
+})
+
+describe('binned axes: a numeric parameter with more distinct values than `bins`', () => {
+  // x = 0.1, 0.2, … 1.2 (one run each), y = 1 for odd i and 2 for even i, sharpe = i² / 10:
+  //   i     1    2    3    4    5    6    7    8    9    10    11    12
+  //   y     1    2    1    2    1    2    1    2    1    2     1     2
+  //   sharpe 0.1 0.4  0.9  1.6  2.5  3.6  4.9  6.4  8.1  10    12.1  14.4
+  // bins = 4 over 12 runs: 3 runs a bin, x ∈ [0.1–0.3] [0.4–0.6] [0.7–0.9] [1–1.2]. Means per cell:
+  //          0.1–0.3              0.4–0.6              0.7–0.9              1–1.2
+  //   y=1   (0.1+0.9)/2 = 0.5     2.5 (i=5)            (4.9+8.1)/2 = 6.5    12.1 (i=11)
+  //   y=2   0.4 (i=2)             (1.6+3.6)/2 = 2.6    6.4 (i=8)            (10+14.4)/2 = 12.2
+  const twelve = Array.from({ length: 12 }, (_, k) => {
+    const i = k + 1
+    return child({ x: (i / 10).toFixed(1), y: i % 2 === 1 ? 1 : 2 }, { sharpe: (i * i) / 10, totalReturn: i / 100 })
+  })
+
+  it('12 values and the default 12 bins: not binned, one column per value', () => {
+    const grid = sweepGrid(twelve, { x: 'x', y: 'y' })
+    expect(grid.x.bins).toBeUndefined()
+    expect(grid.x.values).toHaveLength(12)
+    expect(grid.bins).toBe(12)
+  })
+
+  it('bins = 4: four ranges of three runs, labelled lo–hi, each cell the mean of its runs', () => {
+    const grid = sweepGrid(twelve, { x: 'x', y: 'y', bins: 4 })
+    expect(grid.x.values).toEqual(['0.1–0.3', '0.4–0.6', '0.7–0.9', '1–1.2'])
+    expect(grid.x.bins).toEqual([
+      { lo: 0.1, hi: 0.3, runs: 3, values: 3 },
+      { lo: 0.4, hi: 0.6, runs: 3, values: 3 },
+      { lo: 0.7, hi: 0.9, runs: 3, values: 3 },
+      { lo: 1, hi: 1.2, runs: 3, values: 3 },
+    ])
+    // y has 2 values: not binned.
+    expect(grid.y.bins).toBeUndefined()
+    expect(grid.y.values).toEqual(['1', '2'])
+    const got = values(grid)
+    const expected = [
+      [0.5, 2.5, 6.5, 12.1],
+      [0.4, 2.6, 6.4, 12.2],
+    ]
+    expected.forEach((row, yi) => row.forEach((v, xi) => expect(got[yi]![xi], `${xi},${yi}`).toBeCloseTo(v, 12)))
+    expect(gridCell(grid, 0, 0)!.count).toBe(2)
+    expect(gridCell(grid, 1, 0)!.count).toBe(1)
+    // A cell of one run still links to it.
+    expect(gridCell(grid, 1, 0)!.runId).toBe(twelve[4]!.runId)
+    expect(grid.used).toBe(12)
+  })
+
+  it('bins = 4: the best cell and the verdict judged on the binned grid', () => {
+    const grid = sweepGrid(twelve, { x: 'x', y: 'y', bins: 4 })
+    // Best 12.2 at (1–1.2, y=2); its neighbours 6.5, 12.1, 6.4 → median 6.5; 12.2 − 6.5 = 5.7 ≤ 6.1 → robust, 6.5 / 12.2 = 0.5328.
+    expect(grid.best).toMatchObject({ xi: 3, yi: 1, count: 2 })
+    expect(grid.best!.value).toBeCloseTo(12.2, 12)
+    expect(grid.verdict!.kind).toBe('robust')
+    expect(grid.verdict!.neighbours).toBeCloseTo(6.5, 12)
+    expect(grid.verdict!.ratio).toBeCloseTo(6.5 / 12.2, 12)
+    // agg = max: (0.1–0.3, y=1) is max(0.1, 0.9) = 0.9.
+    expect(gridCell(sweepGrid(twelve, { x: 'x', y: 'y', bins: 4, aggregate: 'max' }), 0, 0)!.value).toBe(0.9)
+  })
+
+  it('the heatmap of a binned grid: range labels, and tooltips naming each range, the run count and the value in its unit', () => {
+    const doc = parseHTML(`<!DOCTYPE html><html><body>${sweepHeatmap(sweepGrid(twelve, { x: 'x', y: 'y', bins: 4 }))}</body></html>`).document
+    expect([...doc.querySelectorAll('g.x-axis text.tick title')].map((t: any) => t.textContent)).toEqual(['0.1–0.3', '0.4–0.6', '0.7–0.9', '1–1.2'])
+    expect(doc.querySelector('g.x-axis').hasAttribute('data-binned')).toBe(true)
+    expect(doc.querySelector('g.y-axis').hasAttribute('data-binned')).toBe(false)
+    // (0.4–0.6, y=2): 2.6 of runs 4 and 6; neighbours 0.5 2.5 6.5 0.4 6.4 → sorted 0.4 0.5 2.5 6.4 6.5 → 2.5.
+    expect(doc.querySelector('rect.cell[data-xi="1"][data-yi="1"] title').textContent).toBe("x in 0.4–0.6, y=2\nsharpe 2.60 (mean of 2 runs)\nneighbours' median 2.50")
+    // totalReturn = i / 100 is a fraction: percentages. (1–1.2, y=2): (10 + 12) / 2 = 11 %; its neighbours
+    // (0.7–0.9, y=1) (7 + 9) / 2 = 8 %, (1–1.2, y=1) 11 %, (0.7–0.9, y=2) 8 % → median 8 %. The worst
+    // cells: (0.1–0.3, y=1) (1 + 3) / 2 and (0.1–0.3, y=2) 2, both 2 %.
+    const pct = parseHTML(`<!DOCTYPE html><html><body>${sweepHeatmap(sweepGrid(twelve, { x: 'x', y: 'y', bins: 4, metric: 'totalReturn' }))}</body></html>`).document
+    expect(pct.querySelector('rect.cell[data-xi="3"][data-yi="1"] title').textContent).toBe("x in 1–1.2, y=2\ntotalReturn 11.00 % (mean of 2 runs)\nneighbours' median 8.00 %")
+    expect([...pct.querySelectorAll('g.legend text')].map((t: any) => t.textContent)).toEqual(['totalReturn', '11.00 %', '2.00 %', 'higher is better'])
+  })
+
+  it('a value held by more runs than a bin’s share gets a bin of its own; the others share the rest', () => {
+    // x: 1, 2, 3 once each, 4 six times, 5 and 6 once (11 runs) into 3 bins. Share 11/3 ≈ 3.7: 1, 2, 3 make 3
+    // runs (taking 4 would make 9); 4 alone is 6 (share of the 8 left over 2 bins: 4); 5 and 6 the last bin.
+    const xs = [1, 2, 3, 4, 4, 4, 4, 4, 4, 5, 6]
+    const runs = xs.map((x, i) => child({ x, y: i % 2 }, { sharpe: x }))
+    const grid = sweepGrid(runs, { x: 'x', y: 'y', bins: 3 })
+    expect(grid.x.values).toEqual(['1–3', '4', '5–6'])
+    expect(grid.x.bins!.map((b) => b.runs)).toEqual([3, 6, 2])
+    // "4.0" reads as 4: the same bin.
+    const again = sweepGrid([...runs, child({ x: '4.0', y: 0 }, { sharpe: 4 })], { x: 'x', y: 'y', bins: 3 })
+    expect(again.x.bins!.map((b) => b.runs)).toEqual([3, 7, 2])
+  })
+
+  it('never fewer than min(bins, distinct values) ranges: a heavy last value does not swallow the bins before it', () => {
+    // x = 1 … 19 once each, then 20 in 81 runs (100 runs), 12 bins. The share 100/12 ≈ 8.3 closes [1–8] at 8 runs;
+    // from then on the 11 values left must fill the 11 bins left, so 9–10 share one and 11 … 19 and 20 get one each.
+    const xs = [...Array.from({ length: 19 }, (_, i) => i + 1), ...Array.from({ length: 81 }, () => 20)]
+    const grid = sweepGrid(
+      xs.map((x, i) => child({ x, y: i % 2 }, { sharpe: 1 })),
+      { x: 'x', y: 'y' },
+    )
+    expect(grid.x.values).toEqual(['1–8', '9–10', '11', '12', '13', '14', '15', '16', '17', '18', '19', '20'])
+    expect(grid.x.bins!.map((b) => b.runs)).toEqual([8, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 81])
+  })
+
+  it('bins out of 2–50 or not whole: refused, naming bins', () => {
+    for (const bins of [1, 51, 2.5, Number.NaN]) expect(() => sweepGrid(twelve, { x: 'x', y: 'y', bins }), String(bins)).toThrow(/^bins must be a whole number from 2 to 50/)
+  })
+
+  // 1,000 random-search trials: lr and wd uniform floats (every value distinct), m a third float, and
+  // sharpe a smooth hill in (lr, wd) plus a little noise, as a study's trials would be.
+  let seed = 7
+  const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647
+  const trials = Array.from({ length: 1000 }, () => {
+    const lr = rnd()
+    const wd = rnd()
+    return child({ lr: String(lr), wd: String(wd), m: String(rnd()) }, { sharpe: 2 - 4 * ((lr - 0.3) ** 2 + (wd - 0.6) ** 2) + 0.05 * rnd() })
+  })
+
+  it('1,000 random trials: a 12 × 12 grid of ranges holding 83 or 84 runs each, every cell filled, and a verdict', () => {
+    const grid = sweepGrid(trials, { x: 'lr', y: 'wd' })
+    expect(grid.x.values).toHaveLength(12)
+    expect(grid.y.values).toHaveLength(12)
+    for (const axis of [grid.x, grid.y]) {
+      const bins = axis.bins!
+      // 1,000 / 12 = 83.3: each range holds 83 or 84 runs, the ranges in order and not overlapping.
+      expect(bins.every((b) => b.runs === 83 || b.runs === 84), axis.name).toBe(true)
+      expect(bins.reduce((n, b) => n + b.runs, 0)).toBe(1000)
+      for (let k = 1; k < bins.length; k++) expect(bins[k]!.lo).toBeGreaterThan(bins[k - 1]!.hi)
+    }
+    // m, a float too, is aggregated over by default (sliced at one exact value, the grid would hold one run).
+    expect(grid.fixed).toEqual({ m: '*' })
+    expect(grid.used).toBe(1000)
+    expect(grid.cells.filter((c) => c !== undefined).length).toBeGreaterThan(130)
+    // Each cell is the mean of the runs whose lr and wd lie in its two ranges (an oracle filtering by range).
+    for (const cell of grid.cells) {
+      if (cell === undefined) continue
+      const bx = grid.x.bins![cell.xi]!
+      const by = grid.y.bins![cell.yi]!
+      const inside = trials.filter((t) => Number(t.params.lr) >= bx.lo && Number(t.params.lr) <= bx.hi && Number(t.params.wd) >= by.lo && Number(t.params.wd) <= by.hi)
+      expect(cell.count).toBe(inside.length)
+      expect(cell.value).toBeCloseTo(inside.reduce((a, t) => a + t.metrics.sharpe!, 0) / inside.length, 12)
+    }
+    // The best cell has neighbours, so it is judged: the hill is smooth, so robust; it lies near the top (lr 0.3, wd 0.6).
+    expect(grid.best!.robustness).toBeDefined()
+    expect(grid.verdict!.kind).toBe('robust')
+    const bx = grid.x.bins![grid.best!.xi]!
+    const by = grid.y.bins![grid.best!.yi]!
+    expect(bx.lo).toBeLessThan(0.4)
+    expect(bx.hi).toBeGreaterThan(0.2)
+    expect(by.lo).toBeLessThan(0.7)
+    expect(by.hi).toBeGreaterThan(0.5)
+  })
+
+  it('1,000 random trials: parallel coordinates keep the raw values (one line per run, placed by its own lr)', () => {
+    const grid = sweepGrid(trials, { x: 'lr', y: 'wd' })
+    const params = sweepParams(trials)
+    const pc = sweepParallel(trials, params, 'sharpe', 'max', { bestRunId: grid.bestRun!.runId })
+    expect(pc.drawn).toBe(1000)
+    const doc = parseHTML(`<!DOCTYPE html><html><body>${pc.svg}</body></html>`).document
+    // Axes lr, m, wd, sharpe; the best run's first vertex at y = 40 + (1 − (lr − min) / (max − min)) × 282.
+    const lrs = trials.map((t) => Number(t.params.lr))
+    const lo = Math.min(...lrs)
+    const hi = Math.max(...lrs)
+    const best = trials.find((t) => t.runId === grid.bestRun!.runId)!
+    const y = 40 + (1 - (Number(best.params.lr) - lo) / (hi - lo)) * 282
+    const first = doc.querySelector('polyline.best').getAttribute('points').split(' ')[0].split(',')
+    expect(Number(first[1])).toBeCloseTo(y, 1)
+    // The metric axis's ticks in sharpe's unit (two decimals).
+    expect(fmtMetric('sharpe', 1.5)).toBe('1.50')
+    const ticks = [...doc.querySelectorAll('g.axis[data-axis="3"] text:not(.axis-name) title')].map((t: any) => t.textContent)
+    expect(ticks).toHaveLength(5)
+    expect(ticks.every((t: string) => /^-?\d+\.\d\d$/.test(t)), ticks.join(' ')).toBe(true)
   })
 })

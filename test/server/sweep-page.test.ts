@@ -1,7 +1,8 @@
 // A sweep parent's page over a real socket: child runs logged through the Tracker as `mtflow sweep` logs
 // them; the heatmap's cells, the best cell and the verdict for the default view and for each query choice
 // (slice, aggregate, other axes), worked out by hand below; hostile parameter values and query values
-// escaped; bad choices a 400 page naming the parameter; the render time of a 1,000-child sweep.
+// escaped; bad choices a 400 page naming the parameter; the render time of a 1,000-child sweep; a random
+// study's float parameters binned (`bins`), worked out by hand; metric values shown in their unit.
 
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -97,6 +98,45 @@ beforeAll(async () => {
   big.end()
   ids.big = big.id
 
+  // A random search: 1,000 trials of two uniform floats (every value distinct), sharpe a smooth hill.
+  const random = tracker.startRun({ experiment: 'random', name: 'random study' })
+  let seed = 11
+  const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647
+  const trials = Array.from({ length: 1000 }, (_, i) => {
+    const lr = rnd()
+    const wd = rnd()
+    return { name: `t${i}`, params: { lr: String(lr), wd: String(wd) }, metrics: { sharpe: 2 - 4 * ((lr - 0.3) ** 2 + (wd - 0.6) ** 2) } }
+  })
+  random.end()
+  tracker.logChildRuns(random.id, trials)
+  ids.random = random.id
+
+  // Twelve runs, x = 0.1 … 1.2, y alternating 1 and 2, sharpe = i² / 10 (the hand-worked grid below).
+  const twelve = tracker.startRun({ experiment: 'sweeps', name: 'twelve' })
+  twelve.logChildren(
+    Array.from({ length: 12 }, (_, k) => {
+      const i = k + 1
+      return { params: { x: (i / 10).toFixed(1), y: i % 2 === 1 ? 1 : 2 }, metrics: { sharpe: (i * i) / 10 } }
+    }),
+  )
+  twelve.end()
+  ids.twelve = twelve.id
+
+  // totalReturn (a fraction) by a × b; the best 0.1234 at (2, 2):
+  //          a=1     a=2     a=3
+  //   b=1    0.01    0.02    0.03
+  //   b=2    0.04    0.1234  0.05
+  //   b=3   −0.05    0.02    0.04
+  const returns = tracker.startRun({ experiment: 'sweeps', name: 'returns', params: { metric: 'totalReturn' } })
+  const TR = [
+    [0.01, 0.02, 0.03],
+    [0.04, 0.1234, 0.05],
+    [-0.05, 0.02, 0.04],
+  ]
+  returns.logChildren(TR.flatMap((row, bi) => row.map((totalReturn, ai) => ({ params: { a: ai + 1, b: bi + 1 }, metrics: { totalReturn } }))))
+  returns.end()
+  ids.returns = returns.id
+
   server = await startServer({ home, token: workspaceToken(home), port: 0 })
 })
 afterAll(async () => {
@@ -152,7 +192,8 @@ describe('the sweep section of a parent run page', () => {
     // Neighbours of 2.0: 0.0 0.1 0.2 0.3 | 0.4 0.5 0.6 0.8 → 0.35; 0.35 / 2.0 = 0.175 → "0.18 of the best".
     const verdict = section.querySelector('.verdict')
     expect(verdict.getAttribute('data-verdict')).toBe('isolated')
-    expect(verdict.textContent).toContain('Best cell fast=10, slow=50: sharpe 2; neighbours’ median 0.35 (0.18 of the best) — an isolated peak, likely overfit.')
+    // sharpe is a ratio: two decimals.
+    expect(verdict.textContent).toContain('Best cell fast=10, slow=50: sharpe 2.00; neighbours’ median 0.35 (0.18 of the best) — an isolated peak, likely overfit.')
     // The best cell is a link to its run; the form shows the current choice, stop sliced at 2.
     const bestRun = children[9 + 4]! // stop=2 is the second block of nine; (fast=10, slow=50) is its 5th set
     expect(verdict.querySelector('a').getAttribute('href')).toBe(`/runs/${bestRun}`)
@@ -161,13 +202,15 @@ describe('the sweep section of a parent run page', () => {
     expect(doc.querySelector('select[name="fix.stop"] option[selected]').getAttribute('value')).toBe('2')
     expect(doc.querySelector('form.sweep-form').getAttribute('method')).toBe('get')
     // The tooltip of the corner cell (fast=5, slow=30): 0.2, neighbours 0.4 0.3 2.0 → 0.4.
-    expect(doc.querySelector('rect.cell[data-xi="0"][data-yi="0"] title').textContent).toBe("fast=5, slow=30\nsharpe 0.2 (1 run)\nneighbours' median 0.4")
+    expect(doc.querySelector('rect.cell[data-xi="0"][data-yi="0"] title').textContent).toBe("fast=5, slow=30\nsharpe 0.20 (1 run)\nneighbours' median 0.40")
+    // Three values an axis: nothing binned, no bins field.
+    expect(doc.querySelector('input[name="bins"]')).toBeNull()
     // Parallel coordinates: three parameter axes and the metric, one line per child run (18), the best in red.
     const pc = doc.querySelector('svg.sweep-parallel')
     expect(pc.querySelectorAll('g.axis')).toHaveLength(4)
     expect(pc.querySelectorAll('g.lines polyline')).toHaveLength(17)
     expect(pc.querySelectorAll('polyline.best')).toHaveLength(1)
-    expect(pc.querySelector('polyline.best title').textContent).toContain(`best run ${bestRun}: sharpe 2 (fast=10, slow=50, stop=2)`)
+    expect(pc.querySelector('polyline.best title').textContent).toContain(`best run ${bestRun}: sharpe 2.00 (fast=10, slow=50, stop=2)`)
   })
 
   it('?fix.stop=1: the other slice, a robust best cell', async () => {
@@ -178,7 +221,7 @@ describe('the sweep section of a parent run page', () => {
     // Neighbours of 1.3: 0.9 1.0 1.0 1.0 | 1.1 1.1 1.2 1.2 → 1.05; 1.05 / 1.3 = 0.8077 → "0.81".
     const verdict = doc.querySelector('.verdict')
     expect(verdict.getAttribute('data-verdict')).toBe('robust')
-    expect(verdict.textContent).toContain('sharpe 1.3; robust: neighbours’ median 1.05 (0.81 of the best)')
+    expect(verdict.textContent).toContain('sharpe 1.30; robust: neighbours’ median 1.05 (0.81 of the best)')
   })
 
   it('?others=aggregate&agg=mean and agg=max: each cell combines its two runs', async () => {
@@ -260,6 +303,12 @@ describe('the sweep section of a parent run page', () => {
       ['agg=sum', /^agg: must be one of mean, median, max, min; received "sum"/],
       ['dir=up', /^dir: must be max/],
       ['others=some', /^others: must be slice or aggregate/],
+      ['bins=1', /^bins: must be a whole number from 2 to 50 .*; received "1"$/],
+      ['bins=51', /^bins: must be a whole number from 2 to 50 .*; received "51"$/],
+      ['bins=2.5', /^bins: .*received "2.5"$/],
+      ['bins=1e1', /^bins: .*received "1e1"$/],
+      ['bins=-4', /^bins: .*received "-4"$/],
+      [`bins=${encodeURIComponent(SCRIPT)}`, /^bins: .*received "<script>alert\(1\)<\/script>"$/],
       ['fix.stop=3', /^"fix.stop": "3" is not a value of "stop" \(1, 2\)/],
       [`fix.${encodeURIComponent(BREAKOUT)}=1`, /^"fix.\\"><img src=x onerror=alert\(2\)>": no parameter named/],
     ]
@@ -332,10 +381,10 @@ describe('the sweep section of a parent run page', () => {
   })
 
   it('1,000 child runs: the page renders well under 200 ms; the best cell is the top of the hill', async () => {
-    // Uncached views (each query a new cache key), then a cached one.
-    const first = await get(`/runs/${ids.big}?x=fast&y=slow&others=aggregate&agg=max`)
-    const cached = await get(`/runs/${ids.big}?x=fast&y=slow&others=aggregate&agg=max`)
-    const others = [await get(`/runs/${ids.big}?x=fast&y=slow&others=aggregate&agg=median`), await get(`/runs/${ids.big}?metric=trades`), await get(`/runs/${ids.big}?x=slow&y=fast`)]
+    // Uncached views (each query a new cache key), then a cached one. bins=50: fast's 40 and slow's 25 values unbinned.
+    const first = await get(`/runs/${ids.big}?x=fast&y=slow&others=aggregate&agg=max&bins=50`)
+    const cached = await get(`/runs/${ids.big}?x=fast&y=slow&others=aggregate&agg=max&bins=50`)
+    const others = [await get(`/runs/${ids.big}?x=fast&y=slow&others=aggregate&agg=median&bins=50`), await get(`/runs/${ids.big}?metric=trades`), await get(`/runs/${ids.big}?x=slow&y=fast`)]
     const fresh = Math.min(first.ms, ...others.map((o) => o.ms))
     process.stdout.write(`sweep page at 1,000 children: uncached ${[first, ...others].map((o) => o.ms.toFixed(1)).join(', ')} ms, cached ${cached.ms.toFixed(1)} ms, ${(first.text.length / 1024).toFixed(0)} KiB\n`)
     expect(first.status).toBe(200)
@@ -345,5 +394,88 @@ describe('the sweep section of a parent run page', () => {
     expect(first.doc.querySelectorAll('svg.sweep-parallel polyline')).toHaveLength(1000)
     // The fastest of four uncached renders; generous for a shared 2-core machine under test load.
     expect(fresh).toBeLessThan(1000)
+  })
+
+  it('a random study of 1,000 float trials: a 12 × 12 grid of ranges (not 1,000 × 1,000), every cell filled, and a verdict', async () => {
+    const { status, doc } = await get(`/runs/${ids.random}`)
+    expect(status).toBe(200)
+    const section = doc.querySelector('section#sweep')
+    expect(section.querySelector('h2').textContent).toBe('Sweep: sharpe by lr × wd')
+    const xs = axisLabels(doc, 'x')
+    const ys = axisLabels(doc, 'y')
+    expect(xs).toHaveLength(12)
+    expect(ys).toHaveLength(12)
+    // Ranges "lo–hi", in order, not overlapping; the first starts at the smallest lr logged.
+    for (const labels of [xs, ys]) {
+      const ranges = labels.map((l) => l.split('–').map(Number))
+      expect(ranges.every((r) => r.length === 2 && r[0]! < r[1]!), labels.join(' ')).toBe(true)
+      for (let k = 1; k < ranges.length; k++) expect(ranges[k]![0]).toBeGreaterThanOrEqual(ranges[k - 1]![1]!)
+    }
+    expect(Object.keys(cells(doc))).toHaveLength(144)
+    expect(section.textContent).toContain('144 of 144 cells hold runs (1000 runs)')
+    expect(section.textContent).toContain('lr (1,000 values) and wd (1,000 values) are cut into 12 ranges holding about the same number of runs each (bins=12)')
+    // Every cell's tooltip names its two ranges and its run count; the counts add up to the 1,000 trials.
+    let total = 0
+    for (const title of doc.querySelectorAll('svg.sweep-heatmap rect.cell title')) {
+      const m = /^lr in ([^,]+), wd in ([^\n]+)\nsharpe -?[\d.]+ \((?:1 run|mean of (\d+) runs)\)\nneighbours' median -?[\d.]+$/.exec(title.textContent)
+      expect(m, title.textContent).not.toBeNull()
+      expect(xs).toContain(m![1])
+      expect(ys).toContain(m![2])
+      total += m![3] === undefined ? 1 : Number(m![3])
+    }
+    expect(total).toBe(1000)
+    // The hill is smooth: the best cell has neighbours and is judged robust.
+    expect(section.querySelector('.verdict').getAttribute('data-verdict')).toBe('robust')
+    expect(section.querySelector('.verdict').textContent).toMatch(/^Best cell lr in [\d.]+–[\d.]+, wd in [\d.]+–[\d.]+: sharpe \d\.\d\d \(mean of \d+ runs\); robust: neighbours’ median \d\.\d\d/)
+    // A chart that fits a page (it was 10,301 × 10,162 px), and parallel coordinates keep every run's raw values.
+    const svg = doc.querySelector('svg.sweep-heatmap')
+    expect(Number(svg.getAttribute('width'))).toBeLessThan(1200)
+    expect(Number(svg.getAttribute('height'))).toBeLessThan(800)
+    expect(doc.querySelectorAll('svg.sweep-parallel polyline')).toHaveLength(1000)
+    // The form offers the bin count.
+    expect(doc.querySelector('input[name="bins"]').getAttribute('value')).toBe('12')
+  })
+
+  it('?bins=4 on twelve runs x = 0.1 … 1.2: four ranges of three runs, each cell the mean of its runs, judged on the binned grid', async () => {
+    // Unbinned by default: 12 values, 12 bins.
+    const plain = await get(`/runs/${ids.twelve}`)
+    expect(axisLabels(plain.doc, 'x')).toHaveLength(12)
+    const { status, doc } = await get(`/runs/${ids.twelve}?bins=4`)
+    expect(status).toBe(200)
+    expect(axisLabels(doc, 'x')).toEqual(['0.1–0.3', '0.4–0.6', '0.7–0.9', '1–1.2'])
+    expect(axisLabels(doc, 'y')).toEqual(['1', '2'])
+    // i: 1 … 12, y = 1 for odd i, sharpe = i² / 10. (0.1–0.3, y=1): (0.1 + 0.9) / 2 = 0.5; (0.4–0.6, y=2): (1.6 + 3.6) / 2 = 2.6;
+    // (0.7–0.9, y=1): (4.9 + 8.1) / 2 = 6.5; (1–1.2, y=2): (10 + 14.4) / 2 = 12.2; the others one run each.
+    const expected = grid([
+      [0.5, 2.5, 6.5, 12.1],
+      [0.4, 2.6, 6.4, 12.2],
+    ])
+    const got = cells(doc)
+    expect(Object.keys(got).sort()).toEqual(Object.keys(expected).sort())
+    for (const k of Object.keys(expected)) expect(got[k], k).toBeCloseTo(expected[k]!, 12)
+    expect(best(doc)).toBe('3,1')
+    // Neighbours of 12.2: 6.5, 12.1, 6.4 → 6.5; 6.5 / 12.2 = 0.533 → robust.
+    const verdict = doc.querySelector('.verdict')
+    expect(verdict.getAttribute('data-verdict')).toBe('robust')
+    expect(verdict.textContent).toContain('Best cell x in 1–1.2, y=2: sharpe 12.20 (mean of 2 runs); robust: neighbours’ median 6.50 (0.53 of the best)')
+    expect(doc.querySelector('rect.cell[data-xi="1"][data-yi="1"] title').textContent).toBe("x in 0.4–0.6, y=2\nsharpe 2.60 (mean of 2 runs)\nneighbours' median 2.50")
+    // bins is in the page's cache key: 3 bins of 4 runs right after.
+    const three = await get(`/runs/${ids.twelve}?bins=3`)
+    expect(axisLabels(three.doc, 'x')).toEqual(['0.1–0.4', '0.5–0.8', '0.9–1.2'])
+    expect((await get(`/runs/${ids.twelve}?bins=04`)).doc.querySelector('input[name="bins"]').getAttribute('value')).toBe('4')
+  })
+
+  it('a sweep on totalReturn: the legend, the tooltips and the verdict in percent', async () => {
+    const { status, doc } = await get(`/runs/${ids.returns}`)
+    expect(status).toBe(200)
+    expect([...doc.querySelectorAll('svg.sweep-heatmap g.legend text')].map((t: any) => t.textContent)).toEqual(['totalReturn', '12.34 %', '-5.00 %', 'higher is better'])
+    // Corner (a=1, b=1): 1 %; neighbours 2 %, 4 %, 12.34 % → 4 %.
+    expect(doc.querySelector('rect.cell[data-xi="0"][data-yi="0"] title').textContent).toBe("a=1, b=1\ntotalReturn 1.00 % (1 run)\nneighbours' median 4.00 %")
+    // The best's neighbours −5 1 2 2 | 3 4 4 5 % → 2.5 %; 0.025 / 0.1234 = 0.2026 → "0.2 of the best": isolated.
+    const verdict = doc.querySelector('.verdict')
+    expect(verdict.getAttribute('data-verdict')).toBe('isolated')
+    expect(verdict.textContent).toContain('Best cell a=2, b=2: totalReturn 12.34 %; neighbours’ median 2.50 % (0.2 of the best) — an isolated peak')
+    // The parallel coordinates' metric axis too.
+    expect(doc.querySelector('svg.sweep-parallel polyline.best title').textContent).toContain('totalReturn 12.34 % (a=2, b=2)')
   })
 })

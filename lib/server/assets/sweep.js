@@ -28,6 +28,22 @@
     }
   }
 
+  /** A value in the heatmap's unit (data-unit, lib/report/metric-units.ts's names): what fmtMetric writes for the common ones. */
+  function inUnit(svg, text) {
+    var v = Number(text)
+    if (text === null || text === '' || !isFinite(v)) return text
+    var fixed = function (x, digits) {
+      var out = x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+      return /^-0(\.0*)?$/.test(out) ? out.slice(1) : out
+    }
+    var unit = svg.getAttribute('data-unit')
+    if (unit === 'percent') return fixed(v * 100, 2) + ' %'
+    if (unit === 'ratio' || unit === 'money') return fixed(v, 2)
+    if (unit === 'count' && v === Math.round(v)) return fixed(v, 0)
+    if (unit === 'bars') return fixed(v, v === Math.round(v) ? 0 : 1) + ' bars'
+    return text
+  }
+
   /** The cell in words: its tooltip, or (large grids have none) its data attributes and the axis values. */
   function describe(svg, rect) {
     var title = rect.querySelector('title')
@@ -43,8 +59,12 @@
       var full = t === null ? null : t.querySelector('title')
       return full !== null ? full.textContent : t === null ? axis : t.textContent
     }
-    var parts = [name('x') + '=' + value('x', rect.getAttribute('data-xi')) + ', ' + name('y') + '=' + value('y', rect.getAttribute('data-yi')), 'value ' + rect.getAttribute('data-value') + ' (' + rect.getAttribute('data-n') + ' run' + (rect.getAttribute('data-n') === '1' ? '' : 's') + ')']
-    if (rect.hasAttribute('data-r')) parts.push("neighbours' median " + rect.getAttribute('data-r'))
+    var place = function (axis, i) {
+      var binned = svg.querySelector('g.' + axis + '-axis[data-binned]') !== null
+      return name(axis) + (binned ? ' in ' : '=') + value(axis, i)
+    }
+    var parts = [place('x', rect.getAttribute('data-xi')) + ', ' + place('y', rect.getAttribute('data-yi')), 'value ' + inUnit(svg, rect.getAttribute('data-value')) + ' (' + rect.getAttribute('data-n') + ' run' + (rect.getAttribute('data-n') === '1' ? '' : 's') + ')']
+    if (rect.hasAttribute('data-r')) parts.push("neighbours' median " + inUnit(svg, rect.getAttribute('data-r')))
     return parts.join(' · ')
   }
 
