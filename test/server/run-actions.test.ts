@@ -20,7 +20,7 @@ let home: string
 let server: Listening
 let tracker: Tracker
 let cookie: string
-const ids = {} as Record<'a' | 'b' | 'c' | 'sweep' | 'k1' | 'k2', string>
+const ids = {} as Record<'a' | 'b' | 'c' | 'sweep' | 'k1' | 'k2' | 'hostile', string>
 
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'mtflow-run-actions-'))
@@ -36,6 +36,7 @@ beforeAll(async () => {
   ids.sweep = make('sweep')
   ids.k1 = make('kid-1', ids.sweep)
   ids.k2 = make('kid-2', ids.sweep)
+  ids.hostile = make(HOSTILE)
   server = await startServer({ home, token: workspaceToken(home), port: 0, host: '127.0.0.1' })
   cookie = `${cookieName(`127.0.0.1:${server.port}`)}=${encodeURIComponent(workspaceToken(home))}`
 })
@@ -204,6 +205,15 @@ describe('deleting ticked runs from the runs list', () => {
     expect(left).not.toContain(ids.c)
     expect(await listed('/runs?experiment=life&lifecycle=deleted&sort=name&dir=asc')).toEqual([ids.b, ids.c])
     // Without ticked runs, or with an unknown one, the confirmation is refused.
+    // A hostile run name stays text on the confirmation page; 1,001 runs at once are refused.
+    const named = await post('/runs/actions/confirm-delete', [['runs', ids.hostile]])
+    expect(named.status).toBe(200)
+    expect(named.text).not.toContain(HOSTILE)
+    expect(named.doc.querySelector('main li a').textContent).toBe(HOSTILE)
+    expect(named.doc.querySelectorAll('main img').length).toBe(0)
+    const many = await post('/runs/actions/confirm-delete', Array.from({ length: 1001 }, (_, i) => ['runs', `r${i}`] as [string, string]))
+    expect(many.status).toBe(400)
+    expect(many.doc.querySelector('.error-box').textContent).toMatch(/^runs: at most 1000 at once \(received 1001\)/)
     expect((await post('/runs/actions/confirm-delete', [])).status).toBe(400)
     expect((await post('/runs/actions/confirm-delete', [['runs', 'nosuchrun']])).status).toBe(404)
     expect((await post('/runs/actions/confirm-delete', [['runs', ids.b]], { origin: 'http://evil.example' })).status).toBe(403)
