@@ -2,8 +2,9 @@
 // through marked, and every piece of markup the notebook supplies (markdown, text/html, SVG) through
 // sanitizeHtml, its styles kept inside its own box; everything else is escaped text. Code cells are
 // highlighted on the server (highlight.ts) in the notebook's language, within one budget for the whole
-// notebook (HIGHLIGHT_PAGE_CHARS: later cells plain, and a note says so), and wrap inside their box. Class
-// names are stable so a page stylesheet can style them.
+// notebook (HIGHLIGHT_PAGE_CHARS: later cells plain, and a note says so), and wrap inside their box. Markup
+// (markdown, HTML, SVG) has a budget too (MARKUP_CHARS): past it, markdown is shown as its source and an
+// output as its next plain representation. Class names are stable so a page stylesheet can style them.
 
 import { marked } from 'marked'
 import type { MultilineString, NotebookCell } from '../../kernel/nbformat.js'
@@ -26,23 +27,50 @@ export interface RenderNotebookOptions {
 const OUTPUT_BOX = '.notebook .output'
 const MARKDOWN_BOX = '.notebook .cell-markdown'
 
+/**
+ * Characters of markup (markdown, HTML, SVG) a notebook renders at most: marked and the sanitizer run ~0.5–2
+ * MB/s and block the server while they do, so a notebook of megabytes of markdown would take seconds.
+ */
+export const MARKUP_CHARS = 500_000
+
+/** What is left of a notebook's markup budget, and how many cells or outputs it left unrendered. */
+interface MarkupBudget {
+  remaining: number
+  plain: number
+}
+
 /** An output's class (beside "output") and inner markup. */
 interface Shown {
   kind: string
   html: string
 }
-type Renderer = (value: unknown) => Shown | undefined
+type Renderer = (value: unknown, budget: MarkupBudget) => Shown | undefined
 
 /** The richest representation first; a renderer that cannot use its value passes to the next type. */
 const MIME_RENDERERS: Array<[string, Renderer]> = [
-  ['image/svg+xml', (v) => ifText(v, (svg) => ({ kind: 'output-svg', html: sanitizeHtml(svg, { styleScope: OUTPUT_BOX }) }))],
-  ['text/html', (v) => ifText(v, (html) => ({ kind: 'output-html', html: sanitizeHtml(html, { styleScope: OUTPUT_BOX }) }))],
+  ['image/svg+xml', (v, b) => ifMarkup(v, b, (svg) => ({ kind: 'output-svg', html: sanitizeHtml(svg, { styleScope: OUTPUT_BOX }) }))],
+  ['text/html', (v, b) => ifMarkup(v, b, (html) => ({ kind: 'output-html', html: sanitizeHtml(html, { styleScope: OUTPUT_BOX }) }))],
   ['image/png', (v) => image('image/png', v)],
   ['image/jpeg', (v) => image('image/jpeg', v)],
-  ['text/markdown', (v) => ifText(v, (md) => ({ kind: 'output-markdown', html: markdown(md, OUTPUT_BOX) }))],
+  ['text/markdown', (v, b) => ifMarkup(v, b, (md) => ({ kind: 'output-markdown', html: markdown(md, OUTPUT_BOX) }))],
   ['application/json', json],
   ['text/plain', (v) => ifText(v, (text) => ({ kind: 'output-text', html: `<pre>${escapeHtml(stripAnsi(text))}</pre>` }))],
 ]
+
+/** Whether `text` fits in the markup budget (spending it); the first that does not ends the budget. */
+function spend(budget: MarkupBudget, text: string): boolean {
+  if (text.length <= budget.remaining) {
+    budget.remaining -= text.length
+    return true
+  }
+  budget.remaining = 0
+  budget.plain++
+  return false
+}
+
+function ifMarkup(value: unknown, budget: MarkupBudget, render: (text: string) => Shown): Shown | undefined {
+  return ifText(value, (text) => (spend(budget, text) ? render(text) : undefined))
+}
 
 /** `<div class="notebook">…</div>`: every cell in order, code cells with their outputs. */
 export function renderNotebookHtml(notebook: unknown, options: RenderNotebookOptions = {}): string {
@@ -52,13 +80,15 @@ export function renderNotebookHtml(notebook: unknown, options: RenderNotebookOpt
   const cells = checkCells(notebook)
   const language = notebookLanguage(notebook as Record<string, unknown>)
   const budget = options.budget ?? highlightBudget()
-  const rendered = cells.map((cell) => renderCell(cell, language, budget))
+  const markup: MarkupBudget = { remaining: MARKUP_CHARS, plain: 0 }
+  const rendered = cells.map((cell) => renderCell(cell, language, budget, markup))
   const parts = ['<div class="notebook">']
   // The code cells' style first: the cells stay the box's last children (a page's :last-child rules).
   if (cells.some((c) => c.cell_type === 'code')) parts.push(`<style>${NOTEBOOK_CSS}</style>`)
   if (options.title !== undefined) parts.push(`<h1 class="notebook-title">${escapeHtml(options.title)}</h1>`)
   const note = highlightNote(budget)
   if (note !== '') parts.push(note)
+  if (markup.plain > 0) parts.push(`<p class="muted markup-note">Markup (markdown, HTML, SVG) is rendered up to ${MARKUP_CHARS.toLocaleString('en-US')} characters a notebook: ${markup.plain.toLocaleString('en-US')} cell(s) or output(s) after that are shown as text.</p>`)
   parts.push(...rendered, '</div>')
   return parts.join('\n')
 }
@@ -97,19 +127,19 @@ function notebookLanguage(notebook: Record<string, unknown>): HighlightLanguage 
   return languageNamed(spec) ?? languageNamed(info)
 }
 
-function renderCell(cell: NotebookCell, language: HighlightLanguage | undefined, budget: HighlightBudget): string {
+function renderCell(cell: NotebookCell, language: HighlightLanguage | undefined, budget: HighlightBudget, markup: MarkupBudget): string {
   const source = joinText(cell.source)
-  if (cell.cell_type === 'markdown') return `<div class="cell cell-markdown">${markdown(source, MARKDOWN_BOX)}</div>`
+  if (cell.cell_type === 'markdown') return `<div class="cell cell-markdown">${spend(markup, source) ? markdown(source, MARKDOWN_BOX) : `<pre class="markdown-source">${escapeHtml(source)}</pre>`}</div>`
   if (cell.cell_type === 'raw') return `<div class="cell cell-raw"><pre>${escapeHtml(source)}</pre></div>`
   const input =
     `<div class="input">${prompt('In', cell.execution_count)}` +
     (language === undefined ? `<pre class="source"><code>${escapeHtml(source)}</code></pre></div>` : `<pre class="source"><code class="hljs language-${language}">${highlightCode(source, language, budget)}</code></pre></div>`)
-  const outputs = (cell.outputs ?? []).map(renderOutput)
+  const outputs = (cell.outputs ?? []).map((output) => renderOutput(output, markup))
   const body = outputs.length > 0 ? `\n<div class="outputs">\n${outputs.join('\n')}\n</div>` : ''
   return `<div class="cell cell-code">\n${input}${body}\n</div>`
 }
 
-function renderOutput(output: unknown): string {
+function renderOutput(output: unknown, markup: MarkupBudget): string {
   if (!isObject(output)) return note(`unreadable output ${describe(output)}`)
   switch (output.output_type) {
     case 'stream': {
@@ -118,7 +148,7 @@ function renderOutput(output: unknown): string {
     }
     case 'execute_result':
     case 'display_data': {
-      const { kind, html } = renderMimeBundle(output.data)
+      const { kind, html } = renderMimeBundle(output.data, markup)
       const out = output.output_type === 'execute_result' ? prompt('Out', output.execution_count) : ''
       return block(kind, out + html)
     }
@@ -133,14 +163,21 @@ function renderOutput(output: unknown): string {
   }
 }
 
-function renderMimeBundle(data: unknown): Shown {
+function renderMimeBundle(data: unknown, markup: MarkupBudget): Shown {
   if (!isObject(data)) return unsupported('output without data')
+  const before = markup.plain
+  // An output counts once however many of its types the markup budget refused.
+  const counted = <T>(x: T): T => {
+    markup.plain = Math.min(markup.plain, before + 1)
+    return x
+  }
   for (const [mime, render] of MIME_RENDERERS) {
     if (!Object.hasOwn(data, mime)) continue
-    const shown = render(data[mime])
-    if (shown !== undefined) return shown
+    const shown = render(data[mime], markup)
+    if (shown !== undefined) return counted(shown)
   }
   const types = Object.keys(data)
+  if (markup.plain > before) return counted(unsupported(`${types.join(', ')} not rendered: the notebook's markup budget (${MARKUP_CHARS.toLocaleString('en-US')} characters) is spent`))
   return unsupported(types.length === 0 ? 'empty output' : `no renderer for output of type ${types.join(', ')}`)
 }
 
@@ -184,7 +221,7 @@ function note(text: string): string {
   return block(kind, html)
 }
 
-function ifText(value: unknown, render: (text: string) => Shown): Shown | undefined {
+function ifText(value: unknown, render: (text: string) => Shown | undefined): Shown | undefined {
   return isMultiline(value) ? render(joinText(value)) : undefined
 }
 

@@ -2,8 +2,9 @@
 // highlight.ts, registry-pages.ts): the reviewer's hostile CSVs (one row of 200,000 and of 1,000,000 commas)
 // answer a page of bounded size with 200 columns and a "… N more" cell; long cells and a page's characters
 // are cut; Parquet shows 200 columns; a notebook of 40 × 50 KB code cells highlights 200,000 characters and
-// says so, and its second request is served from the preview cache; a notebook over 16 MiB is a download;
-// a registry source over the budget is plain text.
+// says so, and its second request is served from the preview cache; a notebook renders 500,000 characters
+// of markup (markdown, HTML, SVG) and shows the rest as text; a notebook over 16 MiB is a download; a
+// registry source over the budget is plain text.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { columnsParquet } from '../../lib/core/index.js'
 import { startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { artifactViewUrl } from '../../lib/server/artifact-pages.js'
+import { renderNotebookHtml } from '../../lib/server/notebook-html.js'
 import { Registry, Tracker } from '../../lib/track/index.js'
 
 let home: string
@@ -159,6 +161,33 @@ describe('notebooks and code', () => {
     expect(after.text).not.toContain('changed')
     // Not in the cache, the changed file is refused (its sha256 is checked when it is read).
     expect((await get(`/api/runs/${runId}/artifacts/lines.txt`)).status).toBe(409)
+  })
+
+  it('a notebook renders 500,000 characters of markup; later markdown is its source and an HTML output its plain text', () => {
+    const words = 'word '.repeat(40_000) // 200,000 characters
+    const md = (source: string) => ({ cell_type: 'markdown', metadata: {}, source })
+    const out = (data: Record<string, string>) => ({ cell_type: 'code', metadata: {}, execution_count: 1, source: 'x', outputs: [{ output_type: 'display_data', data }] })
+    const html = renderNotebookHtml({
+      metadata: {},
+      cells: [
+        md(words), // 200,000: rendered, 300,000 left
+        md(`**${'x'.repeat(199_996)}**`), // 200,000: rendered, 100,000 left
+        // 200,000 > 100,000: its text/plain (counted once, SVG and HTML refused); the budget ends.
+        out({ 'image/svg+xml': `<svg>${'x'.repeat(199_989)}</svg>`, 'text/html': `<b>${words.slice(7)}</b>`, 'text/plain': 'the plain one' }),
+        md('<script>alert(1)</script>'), // 25, but the budget has ended: its source as text
+        out({ 'text/html': '<i>x</i>' }), // no other type: a note
+      ],
+    })
+    const doc = parseHTML(`<main>${html}</main>`).document
+    const cells = [...doc.querySelectorAll('.cell-markdown')]
+    expect(cells[0].querySelector('p').textContent).toBe(words)
+    expect(cells[1].querySelector('strong').textContent).toBe('x'.repeat(199_996))
+    expect(doc.querySelector('.output-text pre').textContent).toBe('the plain one')
+    expect(doc.querySelectorAll('.output-html, .output-svg, svg').length).toBe(0)
+    expect(cells[2].querySelector('pre.markdown-source').textContent).toBe('<script>alert(1)</script>')
+    expect(doc.querySelectorAll('script, i').length).toBe(0)
+    expect(doc.querySelector('.output-unsupported').textContent).toBe("text/html not rendered: the notebook's markup budget (500,000 characters) is spent")
+    expect(doc.querySelector('.markup-note').textContent).toBe('Markup (markdown, HTML, SVG) is rendered up to 500,000 characters a notebook: 3 cell(s) or output(s) after that are shown as text.')
   })
 
   it('a text of 60,000 lines shows 50,000, and says so', async () => {
