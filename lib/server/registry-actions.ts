@@ -55,7 +55,7 @@ export function csrfToken(ctx: PageContext, c: Context): string {
  * the request must come from a page of this server (Origin, else Referer: access.ts already refused another
  * Origin) and carry the page's CSRF token.
  */
-function forgery(ctx: PageContext, c: Context, form: Record<string, unknown>): string | undefined {
+export function forgery(ctx: PageContext, c: Context, form: Record<string, unknown>): string | undefined {
   const expected = csrfToken(ctx, c)
   if (expected === '') return undefined
   const host = c.req.header('host') ?? ''
@@ -71,10 +71,10 @@ function forgery(ctx: PageContext, c: Context, form: Record<string, unknown>): s
   }
   if (origin !== undefined ? !ownUrl(origin) : referer === undefined || !ownUrl(referer)) return 'the form was not sent from a page of this server (no Origin or Referer of this server)'
   const given = form[CSRF_FIELD]
-  if (typeof given !== 'string' || given === '') return 'the form has no CSRF token: reload the registry page and send it again'
+  if (typeof given !== 'string' || given === '') return 'the form has no CSRF token: reload the page and send it again'
   const a = Buffer.from(given)
   const b = Buffer.from(expected)
-  if (a.length !== b.length || !timingSafeEqual(a, b)) return 'the form\'s CSRF token is not this server\'s (it may have restarted): reload the registry page and send it again'
+  if (a.length !== b.length || !timingSafeEqual(a, b)) return 'the form\'s CSRF token is not this server\'s (it may have restarted): reload the page and send it again'
   return undefined
 }
 

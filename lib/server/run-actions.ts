@@ -11,7 +11,7 @@ import { ConfigError, NotFoundError } from '../core/index.js'
 import { attr, esc, link, seg } from '../report/index.js'
 import { checkRunIds, lifecycleOf, type RunSummary } from '../track/index.js'
 import { page, type PageContext } from './layout.js'
-import { CSRF_FIELD, csrfToken, REASON_MAX } from './registry-actions.js'
+import { CSRF_FIELD, csrfToken, forgery, REASON_MAX } from './registry-actions.js'
 
 /** Runs one delete may name at most (a list page's worth, and more). */
 const MAX_RUNS = 1000
@@ -33,37 +33,6 @@ class FormError extends Error {
   ) {
     super(message)
   }
-}
-
-/**
- * Why a change may not go ahead, or undefined when it may: the registry's rule (registry-actions.ts).
- * Without the login cookie the request came with the Bearer token (access.ts let nothing else through),
- * which a browser never adds on its own; with it, the request must come from a page of this server (Origin,
- * else Referer) and carry that page's CSRF token.
- */
-export function forgery(ctx: PageContext, c: Context, form: Record<string, unknown>): string | undefined {
-  const expected = csrfToken(ctx, c)
-  if (expected === '') return undefined
-  const host = (c.req.header('host') ?? '').toLowerCase()
-  const ownUrl = (value: string) => {
-    try {
-      const u = new URL(value)
-      return (u.protocol === 'http:' || u.protocol === 'https:') && u.host.toLowerCase() === host
-    } catch {
-      return false
-    }
-  }
-  const origin = c.req.header('origin')
-  const referer = c.req.header('referer')
-  if (origin !== undefined ? !ownUrl(origin) : referer === undefined || !ownUrl(referer)) return 'the form was not sent from a page of this server (no Origin or Referer of this server)'
-  const given = form[CSRF_FIELD]
-  if (typeof given !== 'string' || given === '') return 'the form has no CSRF token: reload the page and send it again'
-  // Both are base64url of 32 bytes; compared in constant time for equal lengths.
-  if (given.length !== expected.length) return 'the form\'s CSRF token is not this server\'s (it may have restarted): reload the page and send it again'
-  let diff = 0
-  for (let i = 0; i < given.length; i++) diff |= given.charCodeAt(i) ^ expected.charCodeAt(i)
-  if (diff !== 0) return 'the form\'s CSRF token is not this server\'s (it may have restarted): reload the page and send it again'
-  return undefined
 }
 
 async function formOf(c: Context): Promise<Record<string, unknown>> {
