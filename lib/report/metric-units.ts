@@ -76,9 +76,14 @@ export function fmtMetric(key: string, v: number | undefined | null): string {
   return fmtUnit(metricUnit(key), v)
 }
 
+/** One formatter per decimals count: toLocaleString with options builds one per call (~40 µs; a kept one ~1 µs). */
+const FORMATS = new Map<number, Intl.NumberFormat>()
+
 /** A number with `digits` decimals, thousands grouped ("-1,234.50"; -0 as "0.00"). */
 function grouped(v: number, digits: number): string {
-  const text = v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+  let format = FORMATS.get(digits)
+  if (format === undefined) FORMATS.set(digits, (format = new Intl.NumberFormat('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })))
+  const text = format.format(v)
   return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text
 }
 

@@ -177,7 +177,7 @@ function renderSection(parent: RunSummary, d: SweepData | undefined, asked: Swee
     `<p class="muted">${
       binnedAxes.length === 0
         ? ''
-        : `${binnedAxes.map((a) => `${esc(a.name)} (${fmtNumber(d.params.find((p) => p.name === a.name)!.values.length)} values)`).join(' and ')} ${binnedAxes.length === 1 ? 'is' : 'are'} cut into ${grid.bins} ranges holding about the same number of runs each (bins=${grid.bins}); a cell combines the runs of its ranges by its ${esc(grid.aggregate)}, and its tooltip gives its ranges and run count. `
+        : `${binnedAxes.map((a) => `${esc(a.name)} (${fmtNumber(d.params.find((p) => p.name === a.name)!.values.length)} values)`).join(' and ')} ${binnedAxes.length === 1 ? 'is' : 'are'} cut into ${grid.bins} ranges holding about the same number of runs each (bins=${grid.bins}); a cell combines the runs in its ranges by their ${esc(grid.aggregate)}, and its tooltip gives its ranges and run count. `
     }${cells} of ${grid.x.values.length * grid.y.values.length} cells hold runs (${grid.used} runs${grid.unscored > 0 ? `; ${grid.unscored} of the ${d.children.length} child runs have no finite ${esc(grid.metric)}` : ''}).${
       sliced.length === 0 ? '' : ` Other parameters: ${sliced.map(([k, v]) => (v === ALL_VALUES ? `${esc(k)} (${esc(grid.aggregate)} over all values)` : `${esc(k)} = ${esc(v)}`)).join(', ')}.`
     } ${

@@ -1,7 +1,9 @@
 // A sweep parent's page in headless Chromium: the heatmap and the parallel coordinates laid out and
 // painted (non-zero boxes, one rect per cell, one painted line per child run), the best cell outlined
 // over the right cell, and the GET form re-rendering the grid for other axes — with JavaScript and
-// without it. Skipped when no Chromium is installed.
+// without it; and a random study's float parameters binned into ranges (labels inside the chart, the
+// readout naming the ranges and the value in its unit, the bin count changed through the form). Skipped
+// when no Chromium is installed.
 
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -27,6 +29,7 @@ describe.skipIf(executablePath === undefined)(`a sweep's page in headless Chromi
   let withJs: BrowserContext
   let withoutJs: BrowserContext
   let sweepId: string
+  let studyId: string
 
   beforeAll(async () => {
     home = mkdtempSync(join(tmpdir(), 'mtflow-browser-sweep-'))
@@ -37,6 +40,20 @@ describe.skipIf(executablePath === undefined)(`a sweep's page in headless Chromi
     run.logChildren(sets)
     run.end()
     sweepId = run.id
+    // A random study: 300 trials of two uniform floats; totalReturn a smooth hill (a fraction: shown in %).
+    const study = tracker.startRun({ experiment: 'studies', name: 'random study' })
+    study.end()
+    let seed = 5
+    const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647
+    tracker.logChildRuns(
+      study.id,
+      Array.from({ length: 300 }, (_, i) => {
+        const lr = rnd() / 100
+        const wd = rnd()
+        return { name: `t${i}`, params: { lr: String(lr), wd: String(wd) }, metrics: { totalReturn: 0.2 - 1000 * (lr - 0.004) ** 2 - 0.3 * (wd - 0.5) ** 2 } }
+      }),
+    )
+    studyId = study.id
     ;[server, browser] = await Promise.all([startServer({ home, token: workspaceToken(home), port: 0, host: '127.0.0.1' }), chromium.launch({ executablePath, args: ['--no-sandbox'] })])
     const login = async (javaScriptEnabled: boolean) => {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, javaScriptEnabled })
@@ -92,7 +109,7 @@ describe.skipIf(executablePath === undefined)(`a sweep's page in headless Chromi
       const dimmed = await page.locator('svg.sweep-heatmap rect.cell').evaluateAll((cells) => cells.filter((c) => (c as unknown as { style: { opacity: string } }).style.opacity === '0.3').map((c) => `${c.getAttribute('data-xi')},${c.getAttribute('data-yi')}`))
       expect(dimmed.sort()).toEqual(['0,0', '0,1', '1,0', '1,1', '2,0', '2,1'])
       // 40/10 + 100/100 = 5; neighbours (20,50)=2.5 (20,100)=3 (40,50)=4.5 → median 3.
-      expect(await page.locator('[data-sweep-readout="heatmap"]').textContent()).toBe("fast=40, slow=100 · sharpe 5 (1 run) · neighbours' median 3")
+      expect(await page.locator('[data-sweep-readout="heatmap"]').textContent()).toBe("fast=40, slow=100 · sharpe 5.00 (1 run) · neighbours' median 3.00")
       await page.mouse.move(5, 5)
       expect(await page.locator('svg.sweep-heatmap rect.cell[style*="opacity: 0.3"]').count()).toBe(0)
 
@@ -187,6 +204,63 @@ describe.skipIf(executablePath === undefined)(`a sweep's page in headless Chromi
         expect(Object.keys(after).sort()).toEqual(Object.keys(again).sort())
         for (const k of Object.keys(again)) expect(after[k]).toBeCloseTo(again[k]!, 12)
         expect(await page.locator('select[name="fix.fast"] option:checked').getAttribute('value')).toBe('40')
+      } finally {
+        await page.close()
+      }
+    })
+  }
+
+  /** Labels of both charts outside their SVG's box (margins must fit them, rotated range labels included). */
+  async function overflowing(page: Page): Promise<string[]> {
+    return page.locator('svg.sweep-heatmap, svg.sweep-parallel').evaluateAll((svgs) =>
+      svgs.flatMap((svg) => {
+        const outer = svg.getBoundingClientRect()
+        return [...svg.querySelectorAll('text')]
+          .filter((t) => {
+            const b = t.getBoundingClientRect()
+            return b.width > 0 && (b.left < outer.left - 0.5 || b.right > outer.right + 0.5 || b.top < outer.top - 0.5 || b.bottom > outer.bottom + 0.5)
+          })
+          .map((t) => `${svg.getAttribute('class')}: ${t.textContent}`)
+      }),
+    )
+  }
+
+  for (const js of [true, false]) {
+    it(`a random study ${js ? 'with' : 'without'} JavaScript: 300 float trials binned into a 12 × 12 grid that fits, labels inside, bins changed by the form`, async () => {
+      const page = await open(js ? withJs : withoutJs, `/runs/${studyId}`)
+      const errors: string[] = []
+      page.on('pageerror', (e) => errors.push(e.message))
+      try {
+        const cells = await paintedCells(page)
+        // 300 runs over 12 × 12 ranges of 25 runs each: most cells hold runs (not 300 of 90,000).
+        expect(Object.keys(cells).length).toBeGreaterThan(100)
+        expect(Object.keys(cells).length).toBeLessThanOrEqual(144)
+        const xs = await axis(page, 'x')
+        expect(xs.length).toBeGreaterThanOrEqual(6) // thinned when the rotated labels would touch
+        expect(xs.every((l) => /^[\d.e-]+–[\d.e-]+$/.test(l)), xs.join(' ')).toBe(true)
+        const box = (await page.locator('svg.sweep-heatmap').boundingBox())!
+        expect(box.width).toBeLessThan(1100)
+        expect(box.height).toBeLessThan(700)
+        expect(await overflowing(page)).toEqual([])
+        // The robustness verdict is given (the best cell has neighbours), in percent.
+        expect(await page.locator('.verdict').getAttribute('data-verdict')).toMatch(/^(robust|isolated)$/)
+        expect(await page.locator('.verdict').textContent()).toMatch(/^Best cell lr in [\d.e-]+–[\d.e-]+, wd in [\d.]+–[\d.]+: totalReturn -?\d+\.\d\d % \(mean of \d+ runs\); /)
+        if (js) {
+          // Hovering a cell writes its ranges, its value in % and its run count under the chart.
+          await page.hover('svg.sweep-heatmap rect.cell[data-xi="5"][data-yi="5"]')
+          const title = await page.locator('svg.sweep-heatmap rect.cell[data-xi="5"][data-yi="5"] title').textContent()
+          const readout = await page.locator('[data-sweep-readout="heatmap"]').textContent()
+          expect(readout).toBe(title!.split('\n').join(' · '))
+          expect(readout).toMatch(/^lr in [\d.e-]+–[\d.e-]+, wd in [\d.]+–[\d.]+ · totalReturn -?\d+\.\d\d % \((1 run|mean of \d+ runs)\) · neighbours' median -?\d+\.\d\d %$/)
+        }
+        // The form's bin count: 4 ranges of 75 runs an axis, every one of the 16 cells filled.
+        await page.fill('input[name="bins"]', '4')
+        await Promise.all([page.waitForURL(/[?&]bins=4/), page.click('form.sweep-form button[type="submit"]')])
+        await page.waitForLoadState('load')
+        expect(Object.keys(await paintedCells(page))).toHaveLength(16)
+        expect(await axis(page, 'x')).toHaveLength(4)
+        expect(await overflowing(page)).toEqual([])
+        expect(errors).toEqual([])
       } finally {
         await page.close()
       }
