@@ -111,7 +111,7 @@ export function sweepHeatmap(grid: SweepGrid, options: SweepHeatmapOptions = {})
 
   const out: string[] = []
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" class="sweep-heatmap" data-sweep-heatmap="" data-unit="${attr(metricUnit(grid.metric))}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${attr(`${grid.metric} by ${grid.x.name} and ${grid.y.name}`)}" font-family="system-ui, sans-serif" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" class="sweep-heatmap" data-sweep-heatmap="" data-unit="${attr(metricUnit(grid.metric))}" data-metric="${attr(grid.metric)}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${attr(`${grid.metric} by ${grid.x.name} and ${grid.y.name}`)}" font-family="system-ui, sans-serif" font-size="11">`,
   )
   out.push(`<title>${esc(`${grid.metric} by ${grid.x.name} (x) and ${grid.y.name} (y)${fixed.length === 0 ? '' : `; ${fixed.join(', ')}`}`)}</title>`)
   // No run: the background shows through (grey).

@@ -30,6 +30,7 @@ describe.skipIf(executablePath === undefined)(`a sweep's page in headless Chromi
   let withoutJs: BrowserContext
   let sweepId: string
   let studyId: string
+  let bareId: string
 
   beforeAll(async () => {
     home = mkdtempSync(join(tmpdir(), 'mtflow-browser-sweep-'))
@@ -54,6 +55,15 @@ describe.skipIf(executablePath === undefined)(`a sweep's page in headless Chromi
       }),
     )
     studyId = study.id
+    // 60 × 50 named (non-numeric, so never binned) values: 3,000 cells, drawn bare (no <title>), the readout
+    // built by the page script from data attributes; winRate (a fraction) = (f + s / 100) / 100.
+    const bare = tracker.startRun({ experiment: 'studies', name: 'bare grid' })
+    bare.end()
+    const pad = (p: string, i: number) => `${p}${String(i).padStart(2, '0')}`
+    const grid = []
+    for (let f = 1; f <= 60; f++) for (let s = 1; s <= 50; s++) grid.push({ name: `${f}-${s}`, params: { fast: pad('f', f), slow: pad('s', s) }, metrics: { winRate: (f + s / 100) / 100 } })
+    tracker.logChildRuns(bare.id, grid)
+    bareId = bare.id
     ;[server, browser] = await Promise.all([startServer({ home, token: workspaceToken(home), port: 0, host: '127.0.0.1' }), chromium.launch({ executablePath, args: ['--no-sandbox'] })])
     const login = async (javaScriptEnabled: boolean) => {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, javaScriptEnabled })
@@ -266,4 +276,19 @@ describe.skipIf(executablePath === undefined)(`a sweep's page in headless Chromi
       }
     })
   }
+
+  it('a grid past 2,500 cells (bare cells): the page script’s readout writes the value in its unit', async () => {
+    const page = await open(withJs, `/runs/${bareId}`)
+    try {
+      expect(await page.locator('svg.sweep-heatmap rect.cell').count()).toBe(3000)
+      expect(await page.locator('svg.sweep-heatmap rect.cell title').count()).toBe(0)
+      expect(await page.locator('svg.sweep-heatmap').getAttribute('data-unit')).toBe('percent')
+      // fast = f05 (xi 4), slow = s07 (yi 6): (5 + 0.07) / 100 = 5.07 %; neighbours f04–f06 × s06–s08 without itself:
+      // 4.06 4.07 4.08 5.06 5.08 6.06 6.07 6.08 → median (5.06 + 5.08) / 2 = 5.07 %.
+      await page.hover('svg.sweep-heatmap rect.cell[data-xi="4"][data-yi="6"]')
+      expect(await page.locator('[data-sweep-readout="heatmap"]').textContent()).toBe("fast=f05, slow=s07 · winRate 5.07 % (1 run) · neighbours' median 5.07 %")
+    } finally {
+      await page.close()
+    }
+  })
 })

@@ -63,7 +63,7 @@
       var binned = svg.querySelector('g.' + axis + '-axis[data-binned]') !== null
       return name(axis) + (binned ? ' in ' : '=') + value(axis, i)
     }
-    var parts = [place('x', rect.getAttribute('data-xi')) + ', ' + place('y', rect.getAttribute('data-yi')), 'value ' + inUnit(svg, rect.getAttribute('data-value')) + ' (' + rect.getAttribute('data-n') + ' run' + (rect.getAttribute('data-n') === '1' ? '' : 's') + ')']
+    var parts = [place('x', rect.getAttribute('data-xi')) + ', ' + place('y', rect.getAttribute('data-yi')), (svg.getAttribute('data-metric') || 'value') + ' ' + inUnit(svg, rect.getAttribute('data-value')) + ' (' + rect.getAttribute('data-n') + ' run' + (rect.getAttribute('data-n') === '1' ? '' : 's') + ')']
     if (rect.hasAttribute('data-r')) parts.push("neighbours' median " + inUnit(svg, rect.getAttribute('data-r')))
     return parts.join(' · ')
   }
