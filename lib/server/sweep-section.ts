@@ -250,7 +250,7 @@ function form(parentId: string, d: SweepData, grid: SweepGrid, asked: SweepGridO
   })
   return `<form class="sweep-form" method="get" action="${attr(action)}" data-sweep-form=""><p>${parts.join(' ')}</p>${
     slices.length === 0 ? '' : `<p>other parameters (sliced at the best run's values unless chosen${others.some((p) => isSweepBinned(p, grid.bins)) ? `; numeric ones with more than ${grid.bins} values are aggregated over, an exact value holding too few runs` : ''}): ${slices.join(' ')}</p>`
-  }<p><button type="submit">Show</button> ${link(action, 'default view').html}${others.length === 0 ? '' : ` · ${link(`/runs/${seg(parentId)}?x=${encodeURIComponent(grid.x.name)}&y=${encodeURIComponent(grid.y.name)}&others=aggregate#sweep`, 'aggregate over every other parameter').html}`}</p></form>`
+  }<p><button type="submit">Show</button> ${link(action, 'default view').html}${others.length === 0 ? '' : ` · ${link(`/runs/${seg(parentId)}?x=${encodeURIComponent(grid.x.name)}&y=${encodeURIComponent(grid.y.name)}&others=aggregate${asked.bins === undefined ? '' : `&bins=${asked.bins}`}#sweep`, 'aggregate over every other parameter').html}`}</p></form>`
 }
 
 function verdict(grid: SweepGrid): string {

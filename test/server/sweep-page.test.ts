@@ -392,6 +392,9 @@ describe('the sweep section of a parent run page', () => {
     // sharpe = 2 − ((f − 20)/20)² − ((s − 12)/12)²: the maximum 2 at fast=20, slow=12·4=48 (column 19, row 11).
     expect(best(first.doc)).toBe('19,11')
     expect(first.doc.querySelectorAll('svg.sweep-parallel polyline')).toHaveLength(1000)
+    // The form keeps the bin count, and so does its "aggregate over every other parameter" link.
+    expect(first.doc.querySelector('input[name="bins"]').getAttribute('value')).toBe('50')
+    expect(first.doc.querySelector('form.sweep-form a[href*="others=aggregate"]').getAttribute('href')).toBe(`/runs/${ids.big}?x=fast&y=slow&others=aggregate&bins=50#sweep`)
     // The fastest of four uncached renders; generous for a shared 2-core machine under test load.
     expect(fresh).toBeLessThan(1000)
   })
