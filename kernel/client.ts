@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Dealer, Request, Subscriber } from 'zeromq'
 import { MtflowError } from '../lib/core/index.js'
+import { kernelEnv } from './env.js'
 import { decode, encode, newMessage, type JsonObject, type JupyterMessage } from './protocol.js'
 
 export interface ConnectionInfo {
@@ -118,7 +119,7 @@ export class KernelClient {
     const argv = options.argv.map((arg) => arg.replaceAll('{connection_file}', connectionFile))
     this.process = spawn(argv[0]!, argv.slice(1), {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env, MTFLOW_KERNEL_PARENT_PID: String(process.pid) },
+      env: { ...kernelEnv({ ...process.env, ...options.env }), MTFLOW_KERNEL_PARENT_PID: String(process.pid) },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group: a Ctrl-C in the terminal reaches the runner, which then shuts the kernel down.
       detached: true,

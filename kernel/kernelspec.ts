@@ -7,6 +7,7 @@ import { homedir } from 'node:os'
 import { delimiter, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ConfigError, writeFileAtomic } from '../lib/core/index.js'
+import { KERNEL_ENV } from './env.js'
 
 export const KERNEL_NAME = 'mtflow-ts'
 export const KERNEL_DISPLAY_NAME = 'TypeScript (mtflow)'
@@ -21,6 +22,7 @@ export interface KernelSpec {
   display_name: string
   language: string
   interrupt_mode: 'signal'
+  env: Record<string, string>
   metadata: Record<string, unknown>
 }
 
@@ -35,6 +37,7 @@ export function kernelSpec(): KernelSpec {
     display_name: KERNEL_DISPLAY_NAME,
     language: 'typescript',
     interrupt_mode: 'signal',
+    env: { ...KERNEL_ENV },
     metadata: { mtflow: { project: PROJECT_ROOT } },
   }
 }

@@ -30,8 +30,10 @@ describe('mtflow kernel', () => {
     expect(result.code, result.stderr).toBe(0)
     const report = JSON.parse(result.stdout) as { path: string }
     expect(report.path).toBe(join(prefix, 'share', 'jupyter', 'kernels', 'mtflow-ts'))
-    const spec = JSON.parse(readFileSync(join(report.path, 'kernel.json'), 'utf8')) as { argv: string[]; display_name: string; language: string }
+    const spec = JSON.parse(readFileSync(join(report.path, 'kernel.json'), 'utf8')) as { argv: string[]; display_name: string; language: string; env: Record<string, string> }
     expect(spec.display_name).toBe('TypeScript (mtflow)')
+    // Jupyter starts the kernel with glibc's allocator keeping big blocks (kernel/env.ts): 32 MiB, 1 GiB.
+    expect(spec.env).toEqual({ GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824' })
     expect(spec.language).toBe('typescript')
     expect(spec.argv).toEqual([process.execPath, join(ROOT, 'kernel', 'tslab-launcher.cjs'), '--config-path', '{connection_file}'])
 

@@ -23,6 +23,21 @@ describe('KernelClient', () => {
     }
   })
 
+  it("starts the kernel with glibc's allocator settings (kernel/env.ts), a user's own GLIBC_TUNABLES kept", async () => {
+    const printed = async (env: Record<string, string>) => {
+      const kernel = await KernelClient.launch({ argv, cwd: ROOT, env })
+      try {
+        const texts: string[] = []
+        await kernel.execute('ENV:GLIBC_TUNABLES', { onIopub: (m) => texts.push(String(m.content.text)) })
+        return texts.join('')
+      } finally {
+        await kernel.shutdown()
+      }
+    }
+    expect(await printed({})).toBe('glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824\n')
+    expect(await printed({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' })).toBe('glibc.malloc.arena_max=2\n')
+  })
+
   it('reports a kernel that dies in the middle of a cell, and a cell past its timeout', async () => {
     const kernel = await KernelClient.launch({ argv, cwd: ROOT })
     try {
