@@ -33,6 +33,11 @@ export interface ReadInsideOptions {
   sha256?: string
   /** How the file is named in messages ("artifact trades.csv of run …"). */
   what?: string
+  /**
+   * Read only the first this many bytes (a preview of a large file), by the same rules but for the
+   * sha256, which needs the whole file: it cannot be given with this (a caller says its bytes are unchecked).
+   */
+  prefixBytes?: number
 }
 
 /**
@@ -42,6 +47,7 @@ export interface ReadInsideOptions {
  */
 export function readFileInside(root: string, relativePath: string, options: ReadInsideOptions = {}): Buffer {
   const what = options.what ?? JSON.stringify(relativePath)
+  if (options.prefixBytes !== undefined && options.sha256 !== undefined) throw new Error('readFileInside: prefixBytes reads part of a file, which no sha256 can check')
   const file = resolveInside(root, relativePath, 'path')
   const within = options.within ?? root
   checkComponents(within, file, what)
@@ -61,7 +67,7 @@ export function readFileInside(root: string, relativePath: string, options: Read
     if (opened !== undefined && !isInside(realOf(within), opened)) {
       throw new FileIntegrityError(`${what} resolves outside its folder (${opened}); refused`, 'outside', file)
     }
-    const bytes = Buffer.allocUnsafe(st.size)
+    const bytes = Buffer.allocUnsafe(options.prefixBytes === undefined ? st.size : Math.min(st.size, options.prefixBytes))
     let got = 0
     while (got < bytes.length) {
       const n = readSync(fd, bytes, got, bytes.length - got, got)

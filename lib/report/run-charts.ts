@@ -8,7 +8,7 @@ import { DataError } from '../core/index.js'
 import { attr, esc } from './html.js'
 import { fmtUnit, type MetricUnit } from './metric-units.js'
 import { plotScale, renderPlot } from './plot.js'
-import { decimateIndices } from './tearsheet-metrics.js'
+import { decimateIndices, type TradeColumns } from './tearsheet-metrics.js'
 import { tearsheet, type Tearsheet, type TearsheetInput } from './tearsheet.js'
 
 /** Points per series at most, in the SVG and the data block (extremes kept: decimateIndices). */
@@ -207,19 +207,8 @@ export function monthlyReturnsTable(monthly: readonly { year: number; months: re
 export const TRADE_SORTS = ['symbol', 'side', 'entry', 'exit', 'qty', 'entryPrice', 'exitPrice', 'pnl', 'return', 'duration'] as const
 export type TradeSort = (typeof TRADE_SORTS)[number]
 
-/** The columns a trades table needs (TradeColumns' shape). */
-export interface TradeRows {
-  symbol: readonly string[]
-  entryTime: ArrayLike<number>
-  exitTime: ArrayLike<number>
-  pnl: ArrayLike<number>
-  returnPct?: ArrayLike<number>
-  entryPrice?: ArrayLike<number>
-  exitPrice?: ArrayLike<number>
-  qty?: ArrayLike<number>
-  direction?: readonly string[]
-  open?: readonly boolean[]
-}
+/** The columns a trades table needs: a tearsheet's trade columns (a backtest's trades, or a trades.csv). */
+export type TradeRows = Pick<TradeColumns, 'symbol' | 'entryTime' | 'exitTime' | 'pnl' | 'returnPct' | 'entryPrice' | 'exitPrice' | 'qty' | 'direction' | 'open'>
 
 const HEADINGS: Record<TradeSort, string> = { symbol: 'symbol', side: 'side', entry: 'entry (UTC)', exit: 'exit (UTC)', qty: 'qty', entryPrice: 'entry price', exitPrice: 'exit price', pnl: 'P&L', return: 'return', duration: 'duration' }
 

@@ -9,9 +9,8 @@
 // recorded sha256, so a preview costs its rendering once. Everything from the file is escaped.
 
 import type { Context, Hono } from 'hono'
-import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, realpathSync } from 'node:fs'
 import { join, relative, sep } from 'node:path'
-import { ConfigError, CorruptFileError, DataError, FileIntegrityError, NotFoundError, parquetColumns, isTimeColumn, resolveInside, type ParquetColumn } from '../core/index.js'
+import { ConfigError, CorruptFileError, DataError, FileIntegrityError, NotFoundError, parquetColumns, isTimeColumn, readFileInside, resolveInside, type ParquetColumn } from '../core/index.js'
 import { attr, esc, fmtBytes, link, seg, table, type Cell } from '../report/index.js'
 import type { Artifact, Tracker } from '../track/index.js'
 import { pageHtml, sendPage, type PageContext } from './layout.js'
@@ -252,51 +251,7 @@ function readText(tracker: Tracker, id: string, artifact: Artifact, limit: numbe
  * real path checked to be inside that folder) — without its sha256 check, which would read the whole file.
  */
 function readPrefix(tracker: Tracker, id: string, path: string, limit: number): Buffer {
-  const dir = join(tracker.runDir(id), 'artifacts')
-  const file = resolveInside(dir, path, 'artifact path')
-  const within = tracker.root
-  const what = `artifact ${JSON.stringify(path)} of run ${id}`
-  const rel = relative(within, file)
-  if (rel === '' || rel.startsWith('..') || rel.startsWith(sep)) throw new FileIntegrityError(`${what} is not inside the runs folder`, 'outside', file)
-  let at = within
-  for (const part of rel.split(sep)) {
-    at = join(at, part)
-    let st
-    try {
-      st = lstatSync(at)
-    } catch {
-      throw new NotFoundError(`${what} does not exist`)
-    }
-    if (st.isSymbolicLink()) throw new FileIntegrityError(`${what} goes through a symbolic link; mtflow serves no file through a link`, 'link', file)
-  }
-  let fd: number
-  try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ELOOP') throw new FileIntegrityError(`${what} is a symbolic link; mtflow serves no file through a link`, 'link', file)
-    throw new NotFoundError(`${what} cannot be opened`)
-  }
-  try {
-    if (!fstatSync(fd).isFile()) throw new FileIntegrityError(`${what} is not a regular file`, 'not-file', file)
-    let opened: string | undefined
-    try {
-      opened = readlinkSync(`/proc/self/fd/${fd}`)
-    } catch {
-      opened = undefined
-    }
-    const root = realpathSync(within)
-    if (opened !== undefined && !opened.startsWith(root + sep)) throw new FileIntegrityError(`${what} resolves outside its folder; refused`, 'outside', file)
-    const bytes = Buffer.allocUnsafe(limit)
-    let got = 0
-    while (got < limit) {
-      const n = readSync(fd, bytes, got, limit - got, got)
-      if (n === 0) break
-      got += n
-    }
-    return bytes.subarray(0, got)
-  } finally {
-    closeSync(fd)
-  }
+  return readFileInside(join(tracker.runDir(id), 'artifacts'), path, { within: tracker.root, what: `artifact ${JSON.stringify(path)} of run ${id}`, prefixBytes: limit })
 }
 
 /**
