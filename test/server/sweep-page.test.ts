@@ -380,12 +380,11 @@ describe('the sweep section of a parent run page', () => {
     expect(repeats.doc.querySelector('section#sweep')).toBeNull()
   })
 
-  it('1,000 child runs: the page renders well under 200 ms; the best cell is the top of the hill', async () => {
+  it('1,000 child runs: every cell and line drawn, the best cell the top of the hill (times printed)', async () => {
     // Uncached views (each query a new cache key), then a cached one. bins=50: fast's 40 and slow's 25 values unbinned.
     const first = await get(`/runs/${ids.big}?x=fast&y=slow&others=aggregate&agg=max&bins=50`)
     const cached = await get(`/runs/${ids.big}?x=fast&y=slow&others=aggregate&agg=max&bins=50`)
     const others = [await get(`/runs/${ids.big}?x=fast&y=slow&others=aggregate&agg=median&bins=50`), await get(`/runs/${ids.big}?metric=trades`), await get(`/runs/${ids.big}?x=slow&y=fast`)]
-    const fresh = Math.min(first.ms, ...others.map((o) => o.ms))
     process.stdout.write(`sweep page at 1,000 children: uncached ${[first, ...others].map((o) => o.ms.toFixed(1)).join(', ')} ms, cached ${cached.ms.toFixed(1)} ms, ${(first.text.length / 1024).toFixed(0)} KiB\n`)
     expect(first.status).toBe(200)
     expect(Object.keys(cells(first.doc))).toHaveLength(1000)
@@ -395,8 +394,7 @@ describe('the sweep section of a parent run page', () => {
     // The form keeps the bin count, and so does its "aggregate over every other parameter" link.
     expect(first.doc.querySelector('input[name="bins"]').getAttribute('value')).toBe('50')
     expect(first.doc.querySelector('form.sweep-form a[href*="others=aggregate"]').getAttribute('href')).toBe(`/runs/${ids.big}?x=fast&y=slow&others=aggregate&bins=50#sweep`)
-    // The fastest of four uncached renders; generous for a shared 2-core machine under test load.
-    expect(fresh).toBeLessThan(1000)
+    // Its speed is the server bench's (test/bench/server.ts, the sweep row), not asserted here.
   })
 
   it('a random study of 1,000 float trials: a 12 × 12 grid of ranges (not 1,000 × 1,000), every cell filled, and a verdict', async () => {
