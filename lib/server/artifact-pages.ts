@@ -195,7 +195,9 @@ function parseNotebookJson(text: string): unknown {
 export function textPreview(name: string, text: string, options: { cut?: string } = {}): string {
   let shown = text
   let note = options.cut === undefined ? '' : `Shown: ${options.cut} (not checked against its recorded sha256; the download is). `
-  if (extensionOf(name) === 'json' && options.cut === undefined) {
+  // Pretty-printed only when it fits what is shown anyway (TEXT_CHARS) and is not nested past 1,000 levels:
+  // parsing and printing megabytes of deep nesting blocks the server for seconds.
+  if (extensionOf(name) === 'json' && options.cut === undefined && text.length <= TEXT_CHARS && jsonDepthAtMost(text, 1_000)) {
     try {
       shown = JSON.stringify(JSON.parse(text), null, 2)
     } catch {
@@ -243,6 +245,23 @@ function readText(tracker: Tracker, id: string, artifact: Artifact, limit: numbe
   if (artifact.size <= limit) return { text: tracker.readArtifact(id, artifact.path).bytes.toString('utf8'), cut: false }
   const bytes = readPrefix(tracker, id, artifact.path, limit)
   return { text: bytes.toString('utf8'), cut: true }
+}
+
+/** Whether no bracket of `text` (outside strings) nests deeper than `max`: one pass, no parse. */
+export function jsonDepthAtMost(text: string, max: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // backslash: skip the escaped character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return false
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return true
 }
 
 /**

@@ -37,6 +37,28 @@ export const MARKUP_CHARS = 500_000
 interface MarkupBudget {
   remaining: number
   plain: number
+  /** Characters of text (sources, streams, plain and JSON outputs, tracebacks) still shown; then cut. */
+  text: number
+  /** Texts cut for the text budget. */
+  cut: number
+}
+
+/** Characters of text a notebook shows at most (2 Mi: what a text preview shows), the rest cut with a note. */
+export const NOTEBOOK_TEXT_CHARS = 2 * 2 ** 20
+
+/** Cells a notebook shows at most (each is a few hundred bytes of markup even when its text is spent). */
+export const NOTEBOOK_CELLS = 5_000
+
+/** `text` within the notebook's text budget: whole, or cut where the budget ends (and counted). */
+function shownText(budget: MarkupBudget, text: string): string {
+  if (text.length <= budget.text) {
+    budget.text -= text.length
+    return text
+  }
+  const kept = text.slice(0, budget.text)
+  budget.text = 0
+  budget.cut++
+  return `${kept}…`
 }
 
 /** An output's class (beside "output") and inner markup. */
@@ -53,8 +75,8 @@ const MIME_RENDERERS: Array<[string, Renderer]> = [
   ['image/png', (v) => image('image/png', v)],
   ['image/jpeg', (v) => image('image/jpeg', v)],
   ['text/markdown', (v, b) => ifMarkup(v, b, (md) => ({ kind: 'output-markdown', html: markdown(md, OUTPUT_BOX) }))],
-  ['application/json', json],
-  ['text/plain', (v) => ifText(v, (text) => ({ kind: 'output-text', html: `<pre>${escapeHtml(stripAnsi(text))}</pre>` }))],
+  ['application/json', (v, b) => json(v, b)],
+  ['text/plain', (v, b) => ifText(v, (text) => ({ kind: 'output-text', html: `<pre>${escapeHtml(shownText(b, stripAnsi(text)))}</pre>` }))],
 ]
 
 /** Whether `text` fits in the markup budget (spending it); the first that does not ends the budget. */
@@ -80,8 +102,8 @@ export function renderNotebookHtml(notebook: unknown, options: RenderNotebookOpt
   const cells = checkCells(notebook)
   const language = notebookLanguage(notebook as Record<string, unknown>)
   const budget = options.budget ?? highlightBudget()
-  const markup: MarkupBudget = { remaining: MARKUP_CHARS, plain: 0 }
-  const rendered = cells.map((cell) => renderCell(cell, language, budget, markup))
+  const markup: MarkupBudget = { remaining: MARKUP_CHARS, plain: 0, text: NOTEBOOK_TEXT_CHARS, cut: 0 }
+  const rendered = cells.slice(0, NOTEBOOK_CELLS).map((cell) => renderCell(cell, language, budget, markup))
   const parts = ['<div class="notebook">']
   // The code cells' style first: the cells stay the box's last children (a page's :last-child rules).
   if (cells.some((c) => c.cell_type === 'code')) parts.push(`<style>${NOTEBOOK_CSS}</style>`)
@@ -89,7 +111,11 @@ export function renderNotebookHtml(notebook: unknown, options: RenderNotebookOpt
   const note = highlightNote(budget)
   if (note !== '') parts.push(note)
   if (markup.plain > 0) parts.push(`<p class="muted markup-note">Markup (markdown, HTML, SVG) is rendered up to ${MARKUP_CHARS.toLocaleString('en-US')} characters a notebook: ${markup.plain.toLocaleString('en-US')} cell(s) or output(s) after that are shown as text.</p>`)
-  parts.push(...rendered, '</div>')
+  if (markup.cut > 0) parts.push(`<p class="muted text-note">Text (sources, streams, plain outputs) is shown up to ${NOTEBOOK_TEXT_CHARS.toLocaleString('en-US')} characters a notebook: ${markup.cut.toLocaleString('en-US')} text(s) were cut there (ending in …).</p>`)
+  if (cells.length > NOTEBOOK_CELLS) parts.push(`<p class="muted cells-note">The first ${NOTEBOOK_CELLS.toLocaleString('en-US')} of ${cells.length.toLocaleString('en-US')} cells are shown.</p>`)
+  // One at a time: a spread of 100,000+ cells would overflow the call stack.
+  for (const cell of rendered) parts.push(cell)
+  parts.push('</div>')
   return parts.join('\n')
 }
 
@@ -128,8 +154,9 @@ function notebookLanguage(notebook: Record<string, unknown>): HighlightLanguage 
 }
 
 function renderCell(cell: NotebookCell, language: HighlightLanguage | undefined, budget: HighlightBudget, markup: MarkupBudget): string {
-  const source = joinText(cell.source)
-  if (cell.cell_type === 'markdown') return `<div class="cell cell-markdown">${spend(markup, source) ? markdown(source, MARKDOWN_BOX) : `<pre class="markdown-source">${escapeHtml(source)}</pre>`}</div>`
+  const whole = joinText(cell.source)
+  if (cell.cell_type === 'markdown') return `<div class="cell cell-markdown">${spend(markup, whole) ? markdown(whole, MARKDOWN_BOX) : `<pre class="markdown-source">${escapeHtml(shownText(markup, whole))}</pre>`}</div>`
+  const source = shownText(markup, whole)
   if (cell.cell_type === 'raw') return `<div class="cell cell-raw"><pre>${escapeHtml(source)}</pre></div>`
   const input =
     `<div class="input">${prompt('In', cell.execution_count)}` +
@@ -144,7 +171,7 @@ function renderOutput(output: unknown, markup: MarkupBudget): string {
   switch (output.output_type) {
     case 'stream': {
       const name = output.name === 'stderr' ? 'stderr' : 'stdout'
-      return block(`stream-${name}`, `<pre>${escapeHtml(stripAnsi(joinText(output.text)))}</pre>`)
+      return block(`stream-${name}`, `<pre>${escapeHtml(shownText(markup, stripAnsi(joinText(output.text))))}</pre>`)
     }
     case 'execute_result':
     case 'display_data': {
@@ -156,7 +183,7 @@ function renderOutput(output: unknown, markup: MarkupBudget): string {
       const header = `${joinText(output.ename)}: ${joinText(output.evalue)}`
       const traceback = Array.isArray(output.traceback) ? joinText(output.traceback as unknown[], '\n') : ''
       const text = stripAnsi(traceback === '' ? header : `${header}\n${traceback}`)
-      return block('error', `<pre>${escapeHtml(text)}</pre>`)
+      return block('error', `<pre>${escapeHtml(shownText(markup, text))}</pre>`)
     }
     default:
       return note(`output of unknown type ${describe(output.output_type)}`)
@@ -189,14 +216,14 @@ function image(mime: string, value: unknown): Shown | undefined {
   return { kind: 'output-image', html: `<img alt="" src="data:${mime};base64,${payload}">` }
 }
 
-function json(value: unknown): Shown | undefined {
+function json(value: unknown, budget: MarkupBudget): Shown | undefined {
   let text: string | undefined
   try {
     text = JSON.stringify(value, null, 2)
   } catch {
-    return undefined // not JSON after all (a cycle, a BigInt): the next type is shown
+    return undefined // not JSON after all (a cycle, a BigInt, nested past the stack): the next type is shown
   }
-  return text === undefined ? undefined : { kind: 'output-json', html: `<pre>${escapeHtml(text)}</pre>` }
+  return text === undefined ? undefined : { kind: 'output-json', html: `<pre>${escapeHtml(shownText(budget, text))}</pre>` }
 }
 
 function markdown(source: string, box: string): string {

@@ -73,6 +73,8 @@ export class PageCache {
       this.total -= old.gzip.length
       this.entries.delete(key)
     }
+    // Larger than the whole budget: not kept (and nothing else evicted for it).
+    if (gzip.length > this.budget) return answer(gzip, raw.length, raw)
     this.entries.set(key, { stamp, gzip, length: raw.length, checkedAt: performance.now() })
     this.total += gzip.length
     for (const [k, e] of this.entries) {
@@ -87,13 +89,18 @@ export class PageCache {
 /** Whether the request's Accept-Encoding takes gzip (a `q=0` refuses it). */
 export function acceptsGzip(header: string | undefined): boolean {
   if (header === undefined) return false
+  // An explicit gzip (or x-gzip) entry decides; `*` stands only for codings the header does not name.
+  let named: boolean | undefined
+  let star: boolean | undefined
   for (const part of header.split(',')) {
     const [coding, ...params] = part.trim().toLowerCase().split(';')
     if (coding !== 'gzip' && coding !== 'x-gzip' && coding !== '*') continue
     const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='))
-    if (q === undefined || Number(q.slice(2)) > 0) return true
+    const accepted = q === undefined || Number(q.slice(2)) > 0
+    if (coding === '*') star = accepted
+    else named = named === true || accepted
   }
-  return false
+  return named ?? star ?? false
 }
 
 /** A cached answer as the response's body: gzip when the client takes it, else inflated. Varies by Accept-Encoding. */

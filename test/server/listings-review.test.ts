@@ -211,7 +211,11 @@ describe('the /api/runs search cache', () => {
     expect(hit.length).toBe(20_000)
     expect(gunzipSync(hit.gzip).toString('utf8')).toBe(page)
     // A page larger than the whole budget is not kept.
+    const before = { size: cache.size, bytes: cache.bytes }
     cache.set('huge', 's', randomHex(200_000, 2))
+    // … and nothing else is evicted for it.
+    expect({ size: cache.size, bytes: cache.bytes }).toEqual(before)
+    expect(cache.get('a', () => 's')).toBeDefined()
     expect(cache.get('huge', () => 's')).toBeUndefined()
     expect(cache.bytes).toBeLessThanOrEqual(65_536)
   })

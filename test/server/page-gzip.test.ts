@@ -72,5 +72,11 @@ describe('compressed cached answers', () => {
     expect(acceptsGzip('gzip;q=0.000, *;q=0')).toBe(false)
     expect(acceptsGzip('*')).toBe(true)
     expect(acceptsGzip('x-gzip')).toBe(true)
+    // An explicit gzip;q=0 is not overridden by *; * covers gzip only when gzip is not named.
+    expect(acceptsGzip('gzip;q=0, *')).toBe(false)
+    expect(acceptsGzip('*, gzip;q=0')).toBe(false)
+    expect(acceptsGzip('br, *')).toBe(true)
+    expect(acceptsGzip('*;q=0')).toBe(false)
+    expect(acceptsGzip('*;q=0, gzip')).toBe(true)
   })
 })
