@@ -4,8 +4,8 @@
 // dataset before an import or the whole dataset after it.
 
 import { createHash } from 'node:crypto'
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs'
-import { dirname, join, relative } from 'node:path'
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
 import { DataError, NotFoundError, sha256, timeframeMs, toIsoDate, writeFileAtomic } from '../core/index.js'
 import { checkBars, lowerBound, toEpochMs, type Bars } from './bars.js'
 import { emptyBars } from './convert.js'
@@ -150,7 +150,6 @@ export async function loadBarsWithSnapshot(home: string, query: BarsQuery): Prom
   if (known !== undefined) return { bars, snapshot: known.snapshot }
   const snapshot = barsHash(bars, key.source)
   try {
-    mkdirSync(dirname(file), { recursive: true })
     writeFileAtomic(file, JSON.stringify({ entries: [{ id, snapshot }, ...entries.filter((e) => e.id !== id)].slice(0, SNAPSHOT_CACHE_ENTRIES) }))
   } catch {
     // A read-only lake: the id is computed again next time.
@@ -397,8 +396,7 @@ export function gapStatsSql(relation: string, timeframe: string): string {
  * six Float64 columns. The same bars give the same id however the lake stores them.
  */
 export async function snapshotId(home: string, query: BarsQuery): Promise<string> {
-  const bars = await loadBars(home, query)
-  return barsHash(bars, resolveKey(home, query).source)
+  return (await loadBarsWithSnapshot(home, query)).snapshot
 }
 
 export function barsHash(bars: Bars, source: string): string {
