@@ -106,13 +106,20 @@ export function fmtSpan(ms: number): string {
 
 /** Lower is better for these (losses, risk, costs); higher for the returns and ratios in the sets above. */
 const LOWER = new Set(['maxDrawdown', 'drawdown', 'volatility', 'fees', 'maxDrawdownDuration', 'loss', 'error', 'mse', 'rmse', 'mae', 'logloss', 'turnover'])
-const HIGHER = new Set(['totalReturn', 'cagr', 'sharpe', 'sortino', 'calmar', 'profitFactor', 'omega', 'winRate', 'endEquity', 'expectancy', 'payoffRatio', 'recoveryFactor', 'monthsProfitable', 'weeksProfitable', 'accuracy', 'auc', 'f1', 'r2', 'precision', 'recall', 'probabilisticSharpe', 'deflatedSharpe'])
+const HIGHER = new Set(['totalReturn', 'cagr', 'sharpe', 'sortino', 'calmar', 'profitFactor', 'omega', 'winRate', 'endEquity', 'expectancy', 'payoffRatio', 'recoveryFactor', 'monthsProfitable', 'weeksProfitable', 'accuracy', 'auc', 'f1', 'r2', 'precision', 'recall', 'probabilisticSharpe', 'deflatedSharpe', 'avgWin', 'avgLoss'])
 
-/** Which way a metric is better, by its key's last dotted part; undefined when it has no better (trades, exposure, unknown keys). */
+/** Names that read as a cost or an error wherever they stand: maxDrawdown, logLoss, val_rmse, errorCount, feesPaid … */
+const LOWER_PATTERN = /drawdown|loss|error|rmse|mse|mae|volatility|turnover|fees/i
+
+/**
+ * Which way a metric is better, by its key's last dotted part: the named sets first (avgLoss, a negative
+ * mean, is better higher), then cost- and error-like names; undefined when it has no better (trades,
+ * exposure, unknown keys). The compare page and the sweep page (sweep-grid.ts defaultDirection) both ask here.
+ */
 export function metricDirection(key: string): 'higher' | 'lower' | undefined {
   const name = key.slice(key.lastIndexOf('.') + 1)
-  if (LOWER.has(name) || /(^|_)loss$|Loss$/.test(name)) return 'lower'
   if (HIGHER.has(name)) return 'higher'
+  if (LOWER.has(name) || LOWER_PATTERN.test(name)) return 'lower'
   return undefined
 }
 

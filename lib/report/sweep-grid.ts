@@ -5,6 +5,7 @@
 // into ranges holding about the same number of runs, so the grid stays small and cells have neighbours.
 
 import { ConfigError } from '../core/index.js'
+import { metricDirection } from './metric-units.js'
 
 /** How the runs that fall in one cell are combined. */
 export type SweepAggregate = 'mean' | 'median' | 'max' | 'min'
@@ -128,11 +129,9 @@ export interface SweepGrid {
   unscored: number
 }
 
-const LOWER_IS_BETTER = /drawdown|loss|error|rmse|mse|mae|volatility|turnover/i
-
-/** `min` for drawdown-, loss- and error-like names (maxDrawdown, logLoss, rmse, volatility …), else `max`. */
+/** `min` where lower is better (metric-units.ts metricDirection: maxDrawdown, logLoss, rmse, fees …), else `max`. */
 export function defaultDirection(metric: string): SweepDirection {
-  return LOWER_IS_BETTER.test(metric) ? 'min' : 'max'
+  return metricDirection(metric) === 'lower' ? 'min' : 'max'
 }
 
 function isNumber(text: string): boolean {

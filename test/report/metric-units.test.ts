@@ -62,6 +62,12 @@ describe('metric directions and differences', () => {
     expect(metricDirection('maxDrawdown')).toBe('lower')
     expect(metricDirection('val_loss')).toBe('lower')
     expect(metricDirection('trades')).toBeUndefined()
+    // One rule for the compare page and the sweep page: costs and errors lower, avgLoss (a negative mean) higher.
+    expect(metricDirection('fees')).toBe('lower')
+    expect(metricDirection('test.fees')).toBe('lower')
+    expect(metricDirection('errorCount')).toBe('lower')
+    expect(metricDirection('val_rmse')).toBe('lower')
+    expect(metricDirection('avgLoss')).toBe('higher')
   })
 
   it('differences in the unit, signed: percentage points for fractions', () => {

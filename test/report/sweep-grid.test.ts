@@ -251,6 +251,10 @@ describe('ties, non-finite metrics, directions and refusals', () => {
     expect(defaultDirection('logLoss')).toBe('min')
     expect(defaultDirection('volatility')).toBe('min')
     expect(defaultDirection('sharpe')).toBe('max')
+    // The compare page's rule (metricDirection): fees lower, avgLoss (a negative mean) higher.
+    expect(defaultDirection('fees')).toBe('min')
+    expect(defaultDirection('test.fees')).toBe('min')
+    expect(defaultDirection('avgLoss')).toBe('max')
     expect(defaultDirection('totalReturn')).toBe('max')
     const children = [child({ fast: 1, slow: 1 }, { maxDrawdown: 0.3 }), child({ fast: 2, slow: 1 }, { maxDrawdown: 0.1 }), child({ fast: 1, slow: 2 }, { maxDrawdown: 0.2 }), child({ fast: 2, slow: 2 }, { maxDrawdown: 0.4 })]
     const low = sweepGrid(children)
