@@ -111,7 +111,8 @@ function refuse(c: Context): Response {
   return sendJson(c, { error: 'this server needs its token: send Authorization: Bearer <token> (printed by mtflow serve, stored in MTFLOW_HOME/server-token) or open the printed login URL' }, 401)
 }
 
-function readCookie(header: string | undefined, name: string): string | undefined {
+/** A cookie's value from a Cookie header, percent-decoded (undefined when absent or malformed). */
+export function readCookie(header: string | undefined, name: string): string | undefined {
   if (header === undefined) return undefined
   for (const part of header.split(';')) {
     const eq = part.indexOf('=')

@@ -10,7 +10,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { ConfigError, NotFoundError } from '../core/index.js'
 import { attr, esc, link, seg } from '../report/index.js'
 import { MODEL_STAGES, REGISTRY_KINDS, singular, type ModelStage, type RegistryEntry, type RegistryKind } from '../track/index.js'
-import { cookieName } from './access.js'
+import { cookieName, readCookie } from './access.js'
 import { page, type PageContext } from './layout.js'
 
 /** The longest reason accepted (characters). */
@@ -34,12 +34,8 @@ function secretOf(ctx: PageContext): Buffer {
 /** The login cookie this request carries (access.ts checked it is the token, or a Bearer header got it in). */
 function loginCookie(c: Context): { name: string; value: string } | undefined {
   const name = cookieName(c.req.header('host'))
-  for (const part of (c.req.header('cookie') ?? '').split(';')) {
-    const eq = part.indexOf('=')
-    if (eq < 0 || part.slice(0, eq).trim() !== name) continue
-    return { name, value: part.slice(eq + 1).trim() }
-  }
-  return undefined
+  const value = readCookie(c.req.header('cookie'), name)
+  return value === undefined ? undefined : { name, value }
 }
 
 /** The CSRF token of this request's cookie ("" without one: a Bearer client's forms need none). */
@@ -78,8 +74,8 @@ export function forgery(ctx: PageContext, c: Context, form: Record<string, unkno
   return undefined
 }
 
-/** A 400 or 404 page from a refusal: the field or thing named in its message. */
-class FormError extends Error {
+/** A 400, 403 or 404 page from a refusal of a page's form (registry and run actions): the field or thing named in its message. */
+export class FormError extends Error {
   constructor(
     message: string,
     readonly status: 400 | 403 | 404,
@@ -94,9 +90,11 @@ function field(form: Record<string, unknown>, name: string, what: string): strin
   return value.trim()
 }
 
-function reasonOf(form: Record<string, unknown>): string {
-  const reason = field(form, 'reason', 'a reason for the change (it is kept in the audit log)')
+/** A form's `reason`: required, at most REASON_MAX characters, no control characters (it is kept in a log). */
+export function reasonOf(form: Record<string, unknown>, what = 'a reason for the change (it is kept in the audit log)'): string {
+  const reason = field(form, 'reason', what)
   if (reason.length > REASON_MAX) throw new FormError(`reason: at most ${REASON_MAX} characters (received ${reason.length})`, 400)
+  if (/[\0-\x08\x0b-\x1f\x7f]/.test(reason)) throw new FormError('reason: control characters are not allowed', 400)
   return reason
 }
 

@@ -11,7 +11,10 @@ import { ConfigError, NotFoundError } from '../core/index.js'
 import { attr, esc, link, seg } from '../report/index.js'
 import { checkRunIds, lifecycleOf, type RunSummary } from '../track/index.js'
 import { page, type PageContext } from './layout.js'
-import { CSRF_FIELD, csrfToken, forgery, REASON_MAX } from './registry-actions.js'
+import { CSRF_FIELD, csrfToken, forgery, FormError, REASON_MAX, reasonOf as formReason } from './registry-actions.js'
+
+/** The reason of a delete or restore (kept on the run's tags). */
+const reasonOf = (form: Record<string, unknown>) => formReason(form, 'a reason for deleting or restoring (it is kept on the run)')
 
 /** Runs one delete may name at most (a list page's worth, and more). */
 const MAX_RUNS = 1000
@@ -24,15 +27,6 @@ const generations = new WeakMap<PageContext, number>()
 
 export function lifecycleGeneration(ctx: PageContext): number {
   return generations.get(ctx) ?? 0
-}
-
-class FormError extends Error {
-  constructor(
-    message: string,
-    readonly status: 400 | 403 | 404,
-  ) {
-    super(message)
-  }
 }
 
 async function formOf(c: Context): Promise<Record<string, unknown>> {
@@ -49,15 +43,6 @@ function runIdsOf(form: Record<string, unknown>): string[] {
   if (list.length > MAX_RUNS) throw new FormError(`runs: at most ${MAX_RUNS} at once (received ${list.length})`, 400)
   if (list.some((v) => typeof v !== 'string')) throw new FormError('runs: expected run ids', 400)
   return checkRunIds(list)
-}
-
-function reasonOf(form: Record<string, unknown>): string {
-  const value = form.reason
-  const reason = typeof value === 'string' ? value.trim() : ''
-  if (reason === '') throw new FormError('reason: a reason for deleting is required (it is kept on the run)', 400)
-  if (reason.length > REASON_MAX) throw new FormError(`reason: at most ${REASON_MAX} characters (received ${reason.length})`, 400)
-  if (/[\0-\x08\x0b-\x1f\x7f]/.test(reason)) throw new FormError('reason: control characters are not allowed', 400)
-  return reason
 }
 
 /** Where a change goes back to: the run's page for one run, the runs list (`back=list`) for several. */

@@ -155,6 +155,10 @@ describe('registry actions from the entry page', () => {
     const long = await post(path, { ...good, reason: 'x'.repeat(501) })
     expect(long.status).toBe(400)
     expect(long.text).toContain('reason: at most 500 characters (received 501)')
+    // Control characters would land in the audit log (a terminal escape, a forged line): refused, as for runs.
+    const escape = await post(path, { ...good, reason: 'ok\u001b[2Jcleared' })
+    expect(escape.status).toBe(400)
+    expect(escape.text).toContain('reason: control characters are not allowed')
     // Versions and aliases.
     const unknown = await post(path, { ...good, version: '99' })
     expect(unknown.status).toBe(404)

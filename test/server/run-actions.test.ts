@@ -148,7 +148,7 @@ describe('refusals change nothing', () => {
       ['a cross-origin POST', ok, { origin: 'http://evil.example' }, 403, /./],
       ['no Origin nor Referer', ok, { origin: undefined }, 403, /not sent from a page of this server/],
       ['a foreign Referer without Origin', ok, { origin: undefined, referer: 'http://evil.example/x' }, 403, /not sent from a page of this server/],
-      ['no reason', without('reason'), {}, 400, /^reason: a reason for deleting is required/],
+      ['no reason', without('reason'), {}, 400, /^reason: a reason for deleting or restoring \(it is kept on the run\) is required/],
       ['a blank reason', [...without('reason'), ['reason', '   ']], {}, 400, /^reason: a reason/],
       ['a reason of 501 characters', [...without('reason'), ['reason', 'x'.repeat(501)]], {}, 400, /^reason: at most 500 characters \(received 501\)/],
       ['no runs', without('runs'), {}, 400, /^runs: tick one or more runs/],
