@@ -30,19 +30,31 @@ export interface HighlightBudget {
   /** Blocks (in a language of ours) shown plain because the budget was spent. */
   plainBlocks: number
   plainChars: number
+  /** Numbered blocks shown plain because their spans nest across too many lines (see NUMBERED_GROWTH). */
+  deepBlocks: number
 }
 
 export function highlightBudget(chars: number = HIGHLIGHT_PAGE_CHARS): HighlightBudget {
   if (!(chars >= 0)) throw new RangeError(`highlight budget must be a number ≥ 0 (received ${String(chars)})`)
-  return { remaining: chars, plainBlocks: 0, plainChars: 0 }
+  return { remaining: chars, plainBlocks: 0, plainChars: 0, deepBlocks: 0 }
 }
 
 /** A note (HTML) saying what a spent budget left plain, or '' when everything fitted. */
 export function highlightNote(budget: HighlightBudget): string {
-  if (budget.plainBlocks === 0) return ''
   const n = (x: number) => x.toLocaleString('en-US')
-  return `<p class="muted highlight-note">Code is highlighted up to ${n(HIGHLIGHT_PAGE_CHARS)} characters a page: ${n(budget.plainBlocks)} block(s) after that (${n(budget.plainChars)} characters) are shown as plain text.</p>`
+  const notes: string[] = []
+  if (budget.plainBlocks > 0) notes.push(`<p class="muted highlight-note">Code is highlighted up to ${n(HIGHLIGHT_PAGE_CHARS)} characters a page: ${n(budget.plainBlocks)} block(s) after that (${n(budget.plainChars)} characters) are shown as plain text.</p>`)
+  if (budget.deepBlocks > 0) notes.push(`<p class="muted highlight-note">${n(budget.deepBlocks)} block(s) are shown as plain text: their highlighting nests across so many lines that its markup would be more than ${NUMBERED_GROWTH} times the code.</p>`)
+  return notes.join('')
 }
+
+/**
+ * A numbered block's markup at most NUMBERED_GROWTH × its code + NUMBERED_SLACK characters of reopened and
+ * closed spans: each line repeats the spans still open, so 1,000 nested template strings over 4,000 lines
+ * would be hundreds of MB. Past it the block is shown plain (escaped, numbered, not highlighted).
+ */
+export const NUMBERED_GROWTH = 8
+export const NUMBERED_SLACK = 64 * 2 ** 10
 
 const EXTENSIONS: Readonly<Record<string, HighlightLanguage>> = {
   ts: 'typescript',
@@ -127,19 +139,48 @@ export function highlightCode(code: string, language: HighlightLanguage | undefi
  * the page's highlighting budget (HIGHLIGHT_PAGE_CHARS for this block alone when not given).
  */
 export function codeBlock(code: string, options: { language?: HighlightLanguage; lineNumbers?: boolean; wrap?: boolean; budget?: HighlightBudget } = {}): string {
-  const html = highlightCode(code, options.language, options.budget ?? highlightBudget())
+  const budget = options.budget ?? highlightBudget()
+  let html = highlightCode(code, options.language, budget)
   const cls = `code${options.wrap === true ? ' wrap' : ''}${options.lineNumbers === true ? ' numbered' : ''}`
   const lang = options.language === undefined ? '' : ` language-${options.language}`
   if (options.lineNumbers !== true) return `<pre class="${cls}"><code class="hljs${lang}">${html}</code></pre>`
   // The text of the box is the code exactly: a line break after every line but a last one the code lacks.
+  if (reopenedChars(html, NUMBERED_GROWTH * code.length + NUMBERED_SLACK) === undefined) {
+    budget.deepBlocks++
+    html = attr(code)
+  }
   const lines = splitLines(html)
   const end = code.endsWith('\n') ? '\n' : ''
   return `<pre class="${cls}"><code class="hljs${lang}">${lines.map((line, i) => `<span class="line" id="L${i + 1}">${line}${i < lines.length - 1 ? '\n' : end}</span>`).join('')}</code></pre>`
 }
 
+/**
+ * The characters of span tags splitLines would add to `html` (the open spans reopened at each line's start and
+ * closed at its end), or undefined as soon as they pass `limit`: one pass, nothing built.
+ */
+export function reopenedChars(html: string, limit: number): number | undefined {
+  const open: number[] = []
+  let openChars = 0
+  let total = 0
+  const tag = /<span[^>]*>|<\/span>|\n/g
+  for (let m = tag.exec(html); m !== null; m = tag.exec(html)) {
+    if (m[0] === '\n') {
+      // The line ending here closes what is open; the next one reopens it.
+      total += open.length * 7 + openChars
+      if (total > limit) return undefined
+    } else if (m[0] === '</span>') openChars -= open.pop() ?? 0
+    else {
+      open.push(m[0].length)
+      openChars += m[0].length
+    }
+  }
+  return total
+}
+
 /** Highlighted HTML split at its line breaks, each line's markup balanced (spans reopened where they continue). */
 export function splitLines(html: string): string[] {
-  const text = html.endsWith('\n') ? html.slice(0, -1) : html
+  // The code's last line break (the spans it is inside may close after it) ends the last line, not a new one.
+  const text = html.replace(/\n((?:<\/span>)*)$/, '$1')
   const lines: string[] = []
   const open: string[] = []
   for (const line of text.split('\n')) {

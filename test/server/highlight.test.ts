@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { codeBlock, HIGHLIGHT_MAX_CHARS, highlightBudget, highlightCode, highlightNote, languageNamed, languageOfFile, splitLines } from '../../lib/server/highlight.js'
+import { codeBlock, HIGHLIGHT_MAX_CHARS, highlightBudget, highlightCode, highlightNote, languageNamed, languageOfFile, reopenedChars, splitLines } from '../../lib/server/highlight.js'
 import { renderNotebookHtml } from '../../lib/server/notebook-html.js'
 
 /** The text a browser shows for some markup: tags dropped, the five entities decoded. */
@@ -53,11 +53,11 @@ describe('highlightCode', () => {
     // 'const x = 1' is 11 characters, 'let yy = 22' 11, 'z' 1.
     const budget = highlightBudget(20)
     expect(highlightCode('const x = 1', 'typescript', budget)).toBe('<span class="hljs-keyword">const</span> x = <span class="hljs-number">1</span>')
-    expect(budget).toEqual({ remaining: 9, plainBlocks: 0, plainChars: 0 })
+    expect(budget).toEqual({ remaining: 9, plainBlocks: 0, plainChars: 0, deepBlocks: 0 })
     // 11 > 9: plain, and nothing after it is highlighted, however small.
     expect(highlightCode('let yy = 22', 'typescript', budget)).toBe('let yy = 22')
     expect(highlightCode('z', 'typescript', budget)).toBe('z')
-    expect(budget).toEqual({ remaining: 0, plainBlocks: 2, plainChars: 12 })
+    expect(budget).toEqual({ remaining: 0, plainBlocks: 2, plainChars: 12, deepBlocks: 0 })
     // Code in no language of ours neither spends nor counts.
     expect(highlightCode('a < b', undefined, budget)).toBe('a &lt; b')
     expect(budget.plainBlocks).toBe(2)
@@ -150,4 +150,44 @@ describe('loading', () => {
     const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' })) as Record<string, unknown>
     expect(out).toEqual({ server: 'function', before: false, middle: false, after: true })
   }, 30_000)
+})
+
+describe('spans nested across many lines', () => {
+  it('counts the span markup splitLines adds, and stops past a limit', () => {
+    // '<span class="a">' is 16 characters: line 1 ends with it open (closed: 7, reopened: 16), line 2 with none.
+    const html = '<span class="a">x\ny</span>\nz'
+    expect(reopenedChars(html, 100)).toBe(23)
+    expect(splitLines(html).join('').length - html.replace(/\n/g, '').length).toBe(23)
+    expect(reopenedChars(html, 22)).toBeUndefined()
+    expect(reopenedChars('a\nb', 0)).toBe(0)
+  })
+
+  it('the reviewer’s 1,000 nested template strings over 4,000 lines: a plain numbered block of bounded size, said so', () => {
+    const code = '`${'.repeat(1_000) + '\n'.repeat(4_000) // 7,000 characters
+    const budget = highlightBudget()
+    const html = codeBlock(code, { language: 'typescript', lineNumbers: true, budget })
+    // Highlighted and split, each of the 4,000 line ends would close and reopen ~1,000 spans (~250 MB).
+    // Plain: the code as it is (nothing in it is escaped: 7,000 characters) and 4,000 line spans of < 40 characters each.
+    expect(html.length).toBeLessThan(7_000 + 4_001 * 40 + 200)
+    expect(shownText(html)).toBe(code)
+    expect(html).not.toContain('hljs-')
+    expect((html.match(/<span class="line"/g) ?? []).length).toBe(4_000) // the last line ends with the code's last line break
+    expect(budget.deepBlocks).toBe(1)
+    expect(highlightNote(budget)).toBe('<p class="muted highlight-note">1 block(s) are shown as plain text: their highlighting nests across so many lines that its markup would be more than 8 times the code.</p>')
+    // 9,000 lines (a RangeError before): as bounded.
+    const longer = '`${'.repeat(1_000) + '\n'.repeat(9_000)
+    const html2 = codeBlock(longer, { language: 'typescript', lineNumbers: true })
+    expect(html2.length).toBeLessThan(3_000 + 9_001 * 40 + 200)
+    expect(shownText(html2)).toBe(longer)
+  })
+
+  it('ordinary nesting stays highlighted', () => {
+    // 3 nested template strings over 100 lines: a few hundred characters of reopened spans, well within 8 × 109 + 64 Ki.
+    const code = '`${'.repeat(3) + '\n'.repeat(100)
+    const budget = highlightBudget()
+    const html = codeBlock(code, { language: 'typescript', lineNumbers: true, budget })
+    expect(html).toContain('hljs-')
+    expect(budget.deepBlocks).toBe(0)
+    expect(shownText(html)).toBe(code)
+  })
 })
