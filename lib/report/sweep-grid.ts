@@ -178,10 +178,56 @@ export function defaultMetric(metrics: readonly string[], objective?: string): s
   return metrics[0]
 }
 
-/** The two default axes: the parameters with the most distinct values, ties by name. */
-export function defaultAxes(params: readonly SweepParam[]): [string | undefined, string | undefined] {
+/**
+ * A heatmap has at most this many cells (x values × y values): two text parameters with thousands of
+ * distinct values each (6,000 × 6,000 = 36 M cells) would take seconds and gigabytes to walk.
+ */
+export const MAX_SWEEP_CELLS = 250_000
+
+/** How many columns or rows a parameter makes as an axis at most: `bins` when binned, else its distinct values. */
+export function sweepAxisSize(param: SweepParam, bins = DEFAULT_SWEEP_BINS): number {
+  return isSweepBinned(param, bins) ? bins : param.values.length
+}
+
+/**
+ * The two default axes: the parameters with the most distinct values, ties by name — the first such pair
+ * (in that order) whose grid fits MAX_SWEEP_CELLS at this bin count; the top two when none does.
+ */
+export function defaultAxes(params: readonly SweepParam[], bins = DEFAULT_SWEEP_BINS): [string | undefined, string | undefined] {
   const ranked = [...params].sort((a, b) => b.values.length - a.values.length || byCodeUnit(a.name, b.name))
+  for (let i = 0; i < ranked.length; i++) {
+    for (let j = i + 1; j < ranked.length; j++) {
+      if (sweepAxisSize(ranked[i]!, bins) * sweepAxisSize(ranked[j]!, bins) <= MAX_SWEEP_CELLS) return [ranked[i]!.name, ranked[j]!.name]
+    }
+  }
   return [ranked[0]?.name, ranked[1]?.name]
+}
+
+/**
+ * The axes a view draws: x and y as asked; one missing, the parameter with the most distinct values (ties
+ * by name) that is not the other and fits MAX_SWEEP_CELLS with it; both missing, defaultAxes.
+ */
+export function sweepAxisNames(params: readonly SweepParam[], x: string | undefined, y: string | undefined, bins = DEFAULT_SWEEP_BINS): [string | undefined, string | undefined] {
+  const given = x ?? y
+  const other = given === undefined || (x !== undefined && y !== undefined) ? undefined : params.find((p) => p.name === given)
+  if (other !== undefined) {
+    const ranked = params.filter((p) => p !== other).sort((a, b) => b.values.length - a.values.length || byCodeUnit(a.name, b.name))
+    const fit = ranked.find((p) => sweepAxisSize(p, bins) * sweepAxisSize(other, bins) <= MAX_SWEEP_CELLS)
+    if (fit !== undefined) return x === undefined ? [fit.name, given] : [given, fit.name]
+  }
+  const [defaultX, defaultY] = defaultAxes(params, bins)
+  const xName = x ?? (y === defaultX ? defaultY : defaultX)
+  const yName = y ?? (xName === defaultX ? defaultY : defaultX)
+  return [xName, yName]
+}
+
+/** The message refusing a grid of x × y past MAX_SWEEP_CELLS, or undefined when it fits. */
+export function sweepCellsOver(x: SweepParam, y: SweepParam, bins = DEFAULT_SWEEP_BINS): string | undefined {
+  const nx = sweepAxisSize(x, bins)
+  const ny = sweepAxisSize(y, bins)
+  if (nx * ny <= MAX_SWEEP_CELLS) return undefined
+  const n = (v: number) => v.toLocaleString('en-US')
+  return `x and y: ${clip(x.name)} (${n(nx)} values) × ${clip(y.name)} (${n(ny)} values) make ${n(nx * ny)} cells, more than the ${n(MAX_SWEEP_CELLS)} a heatmap may have; choose other axes`
 }
 
 function median(sorted: readonly number[]): number {
@@ -209,15 +255,17 @@ export function sweepGrid(children: readonly SweepChild[], options: SweepGridOpt
   const params = options.params ?? sweepParams(children)
   const byName = new Map(params.map((p) => [p.name, p]))
   const names = () => params.map((p) => p.name).join(', ')
-  const [defaultX, defaultY] = defaultAxes(params)
-  const xName = options.x ?? (options.y === defaultX ? defaultY : defaultX)
-  const yName = options.y ?? (xName === defaultX ? defaultY : defaultX)
+  const bins = options.bins ?? DEFAULT_SWEEP_BINS
+  if (!Number.isInteger(bins) || bins < MIN_SWEEP_BINS || bins > MAX_SWEEP_BINS) throw new ConfigError(`bins must be a whole number from ${MIN_SWEEP_BINS} to ${MAX_SWEEP_BINS} (received ${bins})`)
+  const [xName, yName] = sweepAxisNames(params, options.x, options.y, bins)
   if (xName === undefined || yName === undefined) throw new ConfigError(`a sweep grid needs two parameters (the child runs have ${params.length}: ${names() || 'none'})`)
   const x = byName.get(xName)
   const y = byName.get(yName)
   if (x === undefined) throw new ConfigError(`x must be one of the sweep's parameters (${names()}); received "${clip(xName)}"`)
   if (y === undefined) throw new ConfigError(`y must be one of the sweep's parameters (${names()}); received "${clip(yName)}"`)
   if (x === y) throw new ConfigError(`x and y must be two different parameters (both are "${clip(xName)}")`)
+  const over = sweepCellsOver(x, y, bins)
+  if (over !== undefined) throw new ConfigError(over)
   const metrics = sweepMetricNames(children)
   const metric = options.metric ?? defaultMetric(metrics, options.objective)
   if (metric === undefined) throw new ConfigError('a sweep grid needs a metric with a finite value in some child run (none has one)')
@@ -228,8 +276,6 @@ export function sweepGrid(children: readonly SweepChild[], options: SweepGridOpt
   if (!SWEEP_AGGREGATES.includes(aggregate)) throw new ConfigError(`aggregate must be one of ${SWEEP_AGGREGATES.join(', ')} (received "${clip(String(aggregate))}")`)
   const threshold = options.isolatedBelow ?? 0.5
   if (!(threshold >= 0 && threshold <= 1)) throw new ConfigError(`isolatedBelow must be between 0 and 1 (received ${threshold})`)
-  const bins = options.bins ?? DEFAULT_SWEEP_BINS
-  if (!Number.isInteger(bins) || bins < MIN_SWEEP_BINS || bins > MAX_SWEEP_BINS) throw new ConfigError(`bins must be a whole number from ${MIN_SWEEP_BINS} to ${MAX_SWEEP_BINS} (received ${bins})`)
   const better = (a: number, b: number) => (direction === 'max' ? a > b : a < b)
 
   // The best run of the sweep: the default slice of the other parameters.

@@ -7,7 +7,7 @@ import type { Context } from 'hono'
 import { page } from './layout.js'
 import { attr, esc, fmtMetric, fmtNumber, link, seg } from '../report/index.js'
 import { DETAILED_CELLS, sweepAxisPlace, sweepHeatmap, sweepParallel } from '../report/sweep-charts.js'
-import { ALL_VALUES, DEFAULT_SWEEP_BINS, MAX_SWEEP_BINS, MIN_SWEEP_BINS, SWEEP_AGGREGATES, isSweepBinned, defaultDirection, defaultMetric, sweepGrid, sweepMetricNames, sweepParams, type SweepAggregate, type SweepChild, type SweepDirection, type SweepGrid, type SweepGridOptions, type SweepParam } from '../report/sweep-grid.js'
+import { ALL_VALUES, DEFAULT_SWEEP_BINS, MAX_SWEEP_BINS, MIN_SWEEP_BINS, SWEEP_AGGREGATES, isSweepBinned, defaultDirection, defaultMetric, sweepAxisNames, sweepCellsOver, sweepGrid, sweepMetricNames, sweepParams, type SweepAggregate, type SweepChild, type SweepDirection, type SweepGrid, type SweepGridOptions, type SweepParam } from '../report/sweep-grid.js'
 import { lifecycleOf, type RunSummary } from '../track/index.js'
 
 /** Query parameters the section reads (and the prefix of the per-parameter slices, `fix.NAME=VALUE|*`). */
@@ -122,6 +122,14 @@ function parseQuery(q: URLSearchParams, d: SweepData): { options: SweepGridOptio
   const bins = one('bins')
   if (bins !== undefined && !(/^\d{1,2}$/.test(bins) && Number(bins) >= MIN_SWEEP_BINS && Number(bins) <= MAX_SWEEP_BINS)) return `bins: must be a whole number from ${MIN_SWEEP_BINS} to ${MAX_SWEEP_BINS} (how many ranges a numeric axis with more values is cut into); received ${clip(bins)}`
   if (bins !== undefined) options.bins = Number(bins)
+  // Two axes with thousands of text values each would make millions of cells: refused before any is built.
+  const [xName, yName] = sweepAxisNames(d.params, options.x, options.y, options.bins)
+  const xParam = d.params.find((p) => p.name === xName)
+  const yParam = d.params.find((p) => p.name === yName)
+  if (xParam !== undefined && yParam !== undefined && xParam !== yParam) {
+    const over = sweepCellsOver(xParam, yParam, options.bins)
+    if (over !== undefined) return over
+  }
   const fixed: Record<string, string> = {}
   for (const [k, v] of q) {
     if (!k.startsWith(FIX)) continue

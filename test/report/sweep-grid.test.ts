@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { parseHTML } from 'linkedom'
 import { ConfigError } from '../../lib/core/index.js'
 import { DETAILED_CELLS, sweepHeatmap, sweepParallel } from '../../lib/report/sweep-charts.js'
-import { defaultDirection, gridCell, robustnessVerdict, sweepGrid, sweepParams, type SweepChild, type SweepGrid } from '../../lib/report/sweep-grid.js'
+import { defaultAxes, defaultDirection, gridCell, robustnessVerdict, sweepGrid, sweepParams, type SweepChild, type SweepGrid } from '../../lib/report/sweep-grid.js'
 import { fmtMetric } from '../../lib/report/metric-units.js'
 
 let n = 0
@@ -555,5 +555,48 @@ describe('binned axes: a numeric parameter with more distinct values than `bins`
     const ticks = [...doc.querySelectorAll('g.axis[data-axis="3"] text:not(.axis-name) title')].map((t: any) => t.textContent)
     expect(ticks).toHaveLength(5)
     expect(ticks.every((t: string) => /^-?\d+\.\d\d$/.test(t)), ticks.join(' ')).toBe(true)
+  })
+})
+
+describe('a grid past the cell budget (MAX_SWEEP_CELLS = 250,000)', () => {
+  // 600 children, each a distinct `id` (text) and `tag` (text): 600 × 600 = 360,000 cells > 250,000.
+  // `seed` has 3 values: 600 × 3 = 1,800 cells fits.
+  const kids = Array.from({ length: 600 }, (_, i) => child({ id: `id-${i}`, tag: `t${i}`, seed: i % 3 }, { sharpe: i / 100 }))
+  it('x and y both 600-value text parameters: a ConfigError naming x and y, the cell count, "choose other axes"', () => {
+    let thrown: unknown
+    try {
+      sweepGrid(kids, { x: 'id', y: 'tag' })
+    } catch (error) {
+      thrown = error
+    }
+    expect(thrown).toBeInstanceOf(ConfigError)
+    const message = (thrown as Error).message
+    expect(message).toContain('x and y')
+    expect(message).toContain('360,000 cells')
+    expect(message).toContain('choose other axes')
+  })
+  it('the default axes skip that pair: id (600 values, first by name of the two) × seed (3 values), 1,800 cells', () => {
+    expect(defaultAxes(sweepParams(kids))).toEqual(['id', 'seed'])
+    const grid = sweepGrid(kids)
+    expect([grid.x.name, grid.y.name]).toEqual(['id', 'seed'])
+    expect(grid.cells.length).toBe(1800)
+  })
+  it('only x (or only y) given as a big one: the other defaults to the largest that fits, seed (id and tag do not)', () => {
+    const grid = sweepGrid(kids, { x: 'tag' })
+    expect([grid.x.name, grid.y.name]).toEqual(['tag', 'seed'])
+    const flipped = sweepGrid(kids, { y: 'tag' })
+    expect([flipped.x.name, flipped.y.name]).toEqual(['seed', 'tag'])
+  })
+  it('a numeric axis is counted as its bins: 600 distinct floats × a 600-value text parameter is 12 × 600 cells', () => {
+    const floats = Array.from({ length: 600 }, (_, i) => child({ lr: 0.001 * (i + 1), tag: `t${i}` }, { sharpe: i }))
+    const grid = sweepGrid(floats, { x: 'lr', y: 'tag' })
+    expect(grid.cells.length).toBe(12 * 600)
+  })
+  it('6,000 × 6,000 text values is refused quickly (no 36 M cells walked)', () => {
+    const big = Array.from({ length: 6000 }, (_, i) => child({ a: `a${i}`, b: `b${i}` }, { sharpe: i }))
+    const params = sweepParams(big)
+    const started = performance.now()
+    expect(() => sweepGrid(big, { x: 'a', y: 'b', params })).toThrow(/36,000,000 cells/)
+    expect(performance.now() - started).toBeLessThan(500)
   })
 })

@@ -380,6 +380,29 @@ describe('the sweep section of a parent run page', () => {
     expect(repeats.doc.querySelector('section#sweep')).toBeNull()
   })
 
+  it('two text parameters of 600 values each (360,000 cells > 250,000): refused with a 400 naming x and y; the default view and a lone x pick a third axis that fits', async () => {
+    const tracker = new Tracker(home)
+    const run = tracker.startRun({ experiment: 'sweeps', name: 'wide' })
+    const TAG = 'tag'
+    run.logChildren(Array.from({ length: 600 }, (_, i) => ({ params: { id: `id-${i}`, [TAG]: `t${i}`, seed: i % 3 }, metrics: { sharpe: i / 100 } })))
+    run.end()
+    const bad = await get(`/runs/${run.id}?x=id&y=${encodeURIComponent(TAG)}`)
+    expect(bad.status).toBe(400)
+    expect(bad.doc.querySelector('.error-box').textContent).toBe(`x and y: id (600 values) × ${TAG} (600 values) make 360,000 cells, more than the 250,000 a heatmap may have; choose other axes`)
+    expect(bad.text).not.toContain('<script>alert')
+    // The default axes: id (600 values, first by name of the two largest) and seed (3), 600 × 3 = 1,800 cells.
+    const shown = await get(`/runs/${run.id}`)
+    expect(shown.status).toBe(200)
+    expect(shown.doc.querySelector('section#sweep h2').textContent).toBe('Sweep: sharpe by id × seed')
+    // tag is sliced at the best run's t599: one run, in the cell (id-599, seed 599 % 3 = 2).
+    expect(shown.doc.querySelector('section#sweep').textContent).toContain('1 of 1800 cells hold runs')
+    const oneCell = Object.keys(cells(shown.doc))
+    expect(oneCell.length).toBe(1)
+    const lone = await get(`/runs/${run.id}?x=${encodeURIComponent(TAG)}`)
+    expect(lone.status).toBe(200)
+    expect(lone.doc.querySelector('section#sweep h2').textContent).toBe(`Sweep: sharpe by ${TAG} × seed`)
+  })
+
   it('1,000 child runs: every cell and line drawn, the best cell the top of the hill (times printed)', async () => {
     // Uncached views (each query a new cache key), then a cached one. bins=50: fast's 40 and slow's 25 values unbinned.
     const first = await get(`/runs/${ids.big}?x=fast&y=slow&others=aggregate&agg=max&bins=50`)
