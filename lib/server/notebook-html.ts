@@ -4,7 +4,8 @@
 // highlighted on the server (highlight.ts) in the notebook's language, within one budget for the whole
 // notebook (HIGHLIGHT_PAGE_CHARS: later cells plain, and a note says so), and wrap inside their box. Markup
 // (markdown, HTML, SVG) has a budget too (MARKUP_CHARS): past it, markdown is shown as its source and an
-// output as its next plain representation. Class names are stable so a page stylesheet can style them.
+// output as its next plain representation. At most NOTEBOOK_CELLS cells, NOTEBOOK_OUTPUTS outputs and
+// NOTEBOOK_TEXT_CHARS characters of text are shown, each cut said in a note. Class names are stable so a page stylesheet can style them.
 
 import { marked } from 'marked'
 import type { MultilineString, NotebookCell } from '../../kernel/nbformat.js'
@@ -41,6 +42,9 @@ interface MarkupBudget {
   text: number
   /** Texts cut for the text budget. */
   cut: number
+  /** Outputs still shown (NOTEBOOK_OUTPUTS at first); then counted in `dropped` and not rendered. */
+  outputs: number
+  dropped: number
 }
 
 /** Characters of text a notebook shows at most (2 Mi: what a text preview shows), the rest cut with a note. */
@@ -48,6 +52,9 @@ export const NOTEBOOK_TEXT_CHARS = 2 * 2 ** 20
 
 /** Cells a notebook shows at most (each is a few hundred bytes of markup even when its text is spent). */
 export const NOTEBOOK_CELLS = 5_000
+
+/** Outputs a notebook shows at most (each is markup of its own even when empty: 300,000 of them were 15 MB). */
+export const NOTEBOOK_OUTPUTS = 5_000
 
 /** `text` within the notebook's text budget: whole, or cut where the budget ends (and counted). */
 function shownText(budget: MarkupBudget, text: string): string {
@@ -102,7 +109,7 @@ export function renderNotebookHtml(notebook: unknown, options: RenderNotebookOpt
   const cells = checkCells(notebook)
   const language = notebookLanguage(notebook as Record<string, unknown>)
   const budget = options.budget ?? highlightBudget()
-  const markup: MarkupBudget = { remaining: MARKUP_CHARS, plain: 0, text: NOTEBOOK_TEXT_CHARS, cut: 0 }
+  const markup: MarkupBudget = { remaining: MARKUP_CHARS, plain: 0, text: NOTEBOOK_TEXT_CHARS, cut: 0, outputs: NOTEBOOK_OUTPUTS, dropped: 0 }
   const rendered = cells.slice(0, NOTEBOOK_CELLS).map((cell) => renderCell(cell, language, budget, markup))
   const parts = ['<div class="notebook">']
   // The code cells' style first: the cells stay the box's last children (a page's :last-child rules).
@@ -112,6 +119,7 @@ export function renderNotebookHtml(notebook: unknown, options: RenderNotebookOpt
   if (note !== '') parts.push(note)
   if (markup.plain > 0) parts.push(`<p class="muted markup-note">Markup (markdown, HTML, SVG) is rendered up to ${MARKUP_CHARS.toLocaleString('en-US')} characters a notebook: ${markup.plain.toLocaleString('en-US')} cell(s) or output(s) after that are shown as text.</p>`)
   if (markup.cut > 0) parts.push(`<p class="muted text-note">Text (sources, streams, plain outputs) is shown up to ${NOTEBOOK_TEXT_CHARS.toLocaleString('en-US')} characters a notebook: ${markup.cut.toLocaleString('en-US')} text(s) were cut there (ending in …).</p>`)
+  if (markup.dropped > 0) parts.push(`<p class="muted outputs-note">Outputs are shown up to ${NOTEBOOK_OUTPUTS.toLocaleString('en-US')} a notebook: ${markup.dropped.toLocaleString('en-US')} later output(s) are not shown.</p>`)
   if (cells.length > NOTEBOOK_CELLS) parts.push(`<p class="muted cells-note">The first ${NOTEBOOK_CELLS.toLocaleString('en-US')} of ${cells.length.toLocaleString('en-US')} cells are shown.</p>`)
   // One at a time: a spread of 100,000+ cells would overflow the call stack.
   for (const cell of rendered) parts.push(cell)
@@ -161,7 +169,13 @@ function renderCell(cell: NotebookCell, language: HighlightLanguage | undefined,
   const input =
     `<div class="input">${prompt('In', cell.execution_count)}` +
     (language === undefined ? `<pre class="source"><code>${escapeHtml(source)}</code></pre></div>` : `<pre class="source"><code class="hljs language-${language}">${highlightCode(source, language, budget)}</code></pre></div>`)
-  const outputs = (cell.outputs ?? []).map((output) => renderOutput(output, markup))
+  const all = cell.outputs ?? []
+  const kept = Math.min(all.length, markup.outputs)
+  markup.outputs -= kept
+  markup.dropped += all.length - kept
+  const outputs: string[] = []
+  for (let i = 0; i < kept; i++) outputs.push(renderOutput(all[i], markup))
+  if (kept < all.length) outputs.push(note(`${(all.length - kept).toLocaleString('en-US')} output(s) not shown: the notebook's output budget (${NOTEBOOK_OUTPUTS.toLocaleString('en-US')}) is spent`))
   const body = outputs.length > 0 ? `\n<div class="outputs">\n${outputs.join('\n')}\n</div>` : ''
   return `<div class="cell cell-code">\n${input}${body}\n</div>`
 }

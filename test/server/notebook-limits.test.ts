@@ -4,7 +4,7 @@
 // only what is not nested past 1,000 levels.
 
 import { describe, expect, it } from 'vitest'
-import { NOTEBOOK_CELLS, NOTEBOOK_TEXT_CHARS, renderNotebookHtml } from '../../lib/server/notebook-html.js'
+import { NOTEBOOK_CELLS, NOTEBOOK_OUTPUTS, NOTEBOOK_TEXT_CHARS, renderNotebookHtml } from '../../lib/server/notebook-html.js'
 import { jsonDepthAtMost } from '../../lib/server/artifact-pages.js'
 
 const notebook = (cells: unknown[]) => ({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells })
@@ -34,11 +34,35 @@ describe('notebook limits', () => {
     expect(html).not.toMatch(/<b>x<\/b>/)
   })
 
+  it('shows the first 5,000 outputs of a notebook across its cells, and says so', () => {
+    const stream = (text: string) => ({ output_type: 'stream', name: 'stdout', text })
+    // Three cells of 2,000 outputs: the first two whole (4,000), the third's first 1,000; 1,000 not shown.
+    const cells = [0, 1, 2].map((c) => code(`cell${c}`, Array.from({ length: 2_000 }, (_, i) => stream(`o${c}-${i}.`))))
+    const html = renderNotebookHtml(notebook(cells))
+    expect(NOTEBOOK_OUTPUTS).toBe(5_000)
+    expect(html.match(/class="output stream-stdout"/g)).toHaveLength(5_000)
+    expect(html).toContain('o1-1999.')
+    expect(html).toContain('o2-999.')
+    expect(html).not.toContain('o2-1000.')
+    expect(html).toContain('Outputs are shown up to 5,000 a notebook: 1,000 later output(s) are not shown.')
+    expect(html).toContain("1,000 output(s) not shown: the notebook's output budget (5,000) is spent")
+  })
+
+  it('the reviewer’s cell of 300,000 empty outputs: 5,000 of them, in a page of bounded size', () => {
+    const out = { output_type: 'stream', name: 'stdout', text: '' }
+    const html = renderNotebookHtml(notebook([code('x', Array.from({ length: 300_000 }, () => out))]))
+    expect(html.match(/class="output stream-stdout"/g)).toHaveLength(5_000)
+    expect(html).toContain('295,000 later output(s) are not shown.')
+    // Each shown output is '<div class="output stream-stdout"><pre></pre></div>\n' (52 characters): ~260 KB, not 15 MB.
+    expect(html.length).toBeLessThan(5_000 * 52 + 10_000)
+  })
+
   it('a small notebook is shown whole, with no note', () => {
     const html = renderNotebookHtml(notebook([code('1 + 1', [{ output_type: 'execute_result', execution_count: 1, metadata: {}, data: { 'text/plain': '2' } }])]))
     expect(html).toContain('<pre>2</pre>')
     expect(html).not.toContain('text-note')
     expect(html).not.toContain('cells-note')
+    expect(html).not.toContain('outputs-note')
   })
 
   it('measures JSON nesting outside strings', () => {
