@@ -47,7 +47,6 @@ function runIdsOf(form: Record<string, unknown>): string[] {
 
 /** Where a change goes back to: the run's page for one run, the runs list (`back=list`) for several. */
 function backOf(form: Record<string, unknown>, ids: readonly string[]): string {
-  if (form.back === 'deleted') return '/runs?lifecycle=deleted'
   if (form.back === 'list' || ids.length !== 1) return '/runs'
   return `/runs/${seg(ids[0]!)}`
 }
@@ -88,8 +87,14 @@ export function runActionRoutes(app: Hono, ctx: PageContext): void {
         .join('')
       const csrf = csrfToken(ctx, c)
       c.header('referrer-policy', 'same-origin')
-      const body = `<h1>Delete ${runs.length} run(s)?</h1><p>A deleted run leaves the runs list and searches; its page says it is deleted and restores it. Child runs go with their parent.</p><ul>${rows}</ul>
-<form class="run-action" method="post" action="/runs/actions/delete" data-run-action="delete">${hidden(csrf)}${ids.map((id) => `<input type="hidden" name="runs" value="${attr(id)}">`).join('')}<input type="hidden" name="back" value="list"><fieldset><legend>Delete these runs</legend>${reasonField()} <button type="submit">Delete ${runs.length} run(s)</button></fieldset></form>
+      // Runs deleted already are listed but not sent: deleting them again would refuse the whole change.
+      const active = runs.filter((r) => lifecycleOf(r) !== 'deleted').map((r) => r.info.runId)
+      const form_ =
+        active.length === 0
+          ? '<p class="muted">Every ticked run is deleted already: nothing to delete.</p>'
+          : `<form class="run-action" method="post" action="/runs/actions/delete" data-run-action="delete">${hidden(csrf)}${active.map((id) => `<input type="hidden" name="runs" value="${attr(id)}">`).join('')}<input type="hidden" name="back" value="list"><fieldset><legend>Delete these runs</legend>${reasonField()} <button type="submit">Delete ${active.length} run(s)</button></fieldset></form>`
+      const body = `<h1>Delete ${active.length} run(s)?</h1><p>A deleted run leaves the runs list and searches; its page says it is deleted and restores it. Child runs go with their parent.</p><ul>${rows}</ul>
+${form_}
 <p>${link('/runs', 'Cancel: back to the runs').html}</p>`
       return page(c, 'Delete runs', body, '/runs')
     } catch (error) {

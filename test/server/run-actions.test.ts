@@ -204,6 +204,21 @@ describe('deleting ticked runs from the runs list', () => {
     expect(left).not.toContain(ids.b)
     expect(left).not.toContain(ids.c)
     expect(await listed('/runs?experiment=life&lifecycle=deleted&sort=name&dir=asc')).toEqual([ids.b, ids.c])
+    // Ticked in /runs?lifecycle=all with a deleted run beside an active one: the deleted one is listed, not sent,
+    // so the delete goes through for the other (sending it too refused the whole change).
+    const mixed = await post('/runs/actions/confirm-delete', [['runs', ids.b], ['runs', ids.hostile]])
+    expect(mixed.doc.querySelector('h1').textContent).toBe('Delete 1 run(s)?')
+    expect(mixed.text).toContain('(deleted already)')
+    const mixedForm = mixed.doc.querySelector('form[data-run-action=delete]')
+    const mixedFields: [string, string][] = [...mixedForm.querySelectorAll('input[type=hidden]')].map((i: any) => [i.getAttribute('name'), i.getAttribute('value')])
+    expect(mixedFields.filter(([k]) => k === 'runs').map(([, v]) => v)).toEqual([ids.hostile])
+    expect((await post('/runs/actions/delete', [...mixedFields, ['reason', 'the other one']])).status).toBe(303)
+    expect(state(ids.hostile)).toBe('deleted')
+    // Only deleted runs ticked: no form at all.
+    const none = await post('/runs/actions/confirm-delete', [['runs', ids.b]])
+    expect(none.doc.querySelector('form[data-run-action=delete]')).toBeNull()
+    expect(none.text).toContain('nothing to delete')
+    expect((await post('/runs/actions/restore', [...mixedFields.filter(([k]) => k === 'csrf'), ['runs', ids.hostile]])).status).toBe(303)
     // Without ticked runs, or with an unknown one, the confirmation is refused.
     // A hostile run name stays text on the confirmation page; 1,001 runs at once are refused.
     const named = await post('/runs/actions/confirm-delete', [['runs', ids.hostile]])
