@@ -33,17 +33,26 @@
 
   /** The rows folded open under run `id`: its child rows, theirs, and so on down (a study's trials' folds). */
   function childRows(table, id) {
+    // The rows by their parent, grouped once: then every descendant in one walk (a fold of 1,000 rows was O(n²)).
+    var byParent = new Map()
+    Array.prototype.forEach.call(table.querySelectorAll('tr.child-row'), function (tr) {
+      var parent = tr.getAttribute('data-parent')
+      if (!byParent.has(parent)) byParent.set(parent, [])
+      byParent.get(parent).push(tr)
+    })
     var out = []
+    var seen = new Set()
     var parents = [id]
-    var rows = table.querySelectorAll('tr.child-row')
     while (parents.length > 0) {
-      var parent = parents.shift()
-      Array.prototype.forEach.call(rows, function (tr) {
-        if (tr.getAttribute('data-parent') !== parent || out.indexOf(tr) >= 0) return
+      var rows = byParent.get(parents.pop()) || []
+      for (var i = 0; i < rows.length; i++) {
+        var tr = rows[i]
+        if (seen.has(tr)) continue
+        seen.add(tr)
         out.push(tr)
         var run = tr.getAttribute('data-run')
-        if (run !== null && run !== parent) parents.push(run)
-      })
+        if (run !== null) parents.push(run)
+      }
     }
     return out
   }
