@@ -278,22 +278,28 @@ function readPrefix(tracker: Tracker, id: string, path: string, limit: number): 
  * LF), parsed only as far as asked: `wanted` rows, then one more to know whether there is a next page.
  */
 export function csvRows(text: string, delimiter: string, wanted: number): { rows: string[][]; more: boolean; complete: boolean } {
-  const { rows, more, complete } = parseCsv(text, delimiter, wanted, Infinity, Infinity)
+  const { rows, more, complete } = parseCsv(text, delimiter, wanted, Infinity, Infinity, 0)
   return { rows, more, complete }
 }
 
 /**
  * csvRows keeping at most `fields` cells of a row (`counts` has each row's whole number of cells) and at most
  * `chars` + 1 characters of a cell (so a longer one is known to be longer): what a page can show of a row of a
- * million commas or a cell of ten million characters, in memory bounded by what is shown.
+ * million commas or a cell of ten million characters, in memory bounded by what is shown. Only the header
+ * (row 0) and the rows from `keepFrom` on are kept: the rows between are parsed (a quoted line break is not a
+ * row) and counted in `seen`, one character of a field at most, so a deep page costs no more memory than the
+ * first.
  */
-function parseCsv(text: string, delimiter: string, wanted: number, fields: number, chars: number): { rows: string[][]; counts: number[]; more: boolean; complete: boolean } {
+function parseCsv(text: string, delimiter: string, wanted: number, fields: number, chars: number, keepFrom = 1): { rows: string[][]; counts: number[]; seen: number; more: boolean; complete: boolean } {
   const rows: string[][] = []
   const counts: number[] = []
+  let seen = 0
   let row: string[] = []
   let count = 0
   let field = ''
   let quoted = false
+  // A skipped row's fields keep their first character only: enough to know a field has begun (a quote after it is text).
+  let limit = chars
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0
   const n = text.length
   const endField = () => {
@@ -301,36 +307,47 @@ function parseCsv(text: string, delimiter: string, wanted: number, fields: numbe
     count++
     field = ''
   }
+  const endRow = () => {
+    endField()
+    if (seen === 0 || seen >= keepFrom) {
+      rows.push(row)
+      counts.push(count)
+    }
+    seen++
+    row = []
+    count = 0
+    limit = seen === 0 || seen >= keepFrom ? chars : 0
+  }
+  // One row past `wanted` was parsed (to know there is more): it is not returned.
+  const overflow = () => {
+    const last = seen - 1
+    const kept = last === 0 || last >= keepFrom ? 1 : 0
+    return { rows: rows.slice(0, rows.length - kept), counts: counts.slice(0, counts.length - kept), seen: wanted, more: true, complete: false }
+  }
   for (; i < n; i++) {
     const ch = text[i]!
     if (quoted) {
       if (ch === '"') {
         if (text[i + 1] === '"') {
-          if (field.length <= chars) field += '"'
+          if (field.length <= limit) field += '"'
           i++
         } else quoted = false
-      } else if (field.length <= chars) field += ch
+      } else if (field.length <= limit) field += ch
       continue
     }
     if (ch === '"' && field === '') quoted = true
     else if (ch === delimiter) endField()
     else if (ch === '\n' || ch === '\r') {
       if (ch === '\r' && text[i + 1] === '\n') i++
-      endField()
-      rows.push(row)
-      counts.push(count)
-      row = []
-      count = 0
-      if (rows.length > wanted) return { rows: rows.slice(0, wanted), counts: counts.slice(0, wanted), more: true, complete: false }
-    } else if (field.length <= chars) field += ch
+      endRow()
+      if (seen > wanted) return overflow()
+    } else if (field.length <= limit) field += ch
   }
   if (field !== '' || count > 0) {
-    endField()
-    rows.push(row)
-    counts.push(count)
+    endRow()
+    if (seen > wanted) return overflow()
   }
-  if (rows.length > wanted) return { rows: rows.slice(0, wanted), counts: counts.slice(0, wanted), more: true, complete: false }
-  return { rows, counts, more: false, complete: true }
+  return { rows, counts, seen, more: false, complete: true }
 }
 
 /**
@@ -374,15 +391,17 @@ function moreCells(count: number): string {
 export function csvPreview(text: string, options: { delimiter: string; cut: boolean; pageNo: number; url: (page: number) => string; size: number }): string {
   const { pageNo } = options
   const first = (pageNo - 1) * PAGE_ROWS
-  const parsed = parseCsv(text, options.delimiter, 1 + first + PAGE_ROWS, TABLE_COLUMNS, CELL_CHARS)
+  // Only the header and this page's rows are kept (the rows before are counted).
+  const parsed = parseCsv(text, options.delimiter, 1 + first + PAGE_ROWS, TABLE_COLUMNS, CELL_CHARS, 1 + first)
   // A file read only in part ends in a row that may be cut: it is not shown.
-  const whole = options.cut && parsed.complete ? parsed.rows.length - 1 : parsed.rows.length
+  const whole = options.cut && parsed.complete ? parsed.seen - 1 : parsed.seen
   const more = parsed.more
   const header = parsed.rows[0] ?? []
   const headerCount = parsed.counts[0] ?? 0
-  const end = Math.min(whole, 1 + first + PAGE_ROWS)
-  const rows = parsed.rows.slice(1 + first, end)
-  const counts = parsed.counts.slice(1 + first, end)
+  // Kept rows 1… are the file's rows 1 + first…; those at or past `whole` are not shown.
+  const shown = Math.max(0, Math.min(whole, 1 + first + PAGE_ROWS) - (1 + first))
+  const rows = parsed.rows.slice(1, 1 + shown)
+  const counts = parsed.counts.slice(1, 1 + shown)
   const notes: string[] = []
   if (options.cut) notes.push(`The file is ${fmtBytes(options.size)}: the preview reads its first ${fmtBytes(PREVIEW_BYTES)} only (later rows are not shown; the download has them all), not checked against its recorded sha256.`)
   if (whole <= 0) return `<p class="muted">Empty file.</p>`

@@ -10,7 +10,7 @@ import { esc, fmtBytes, fmtTime, link, raw, seg, table, type Cell } from '../rep
 import { DEPLOYMENT_FILE, REGISTRY_KINDS, singular, type Registry, type RegistryKind, type RegistryVersion } from '../track/index.js'
 import { renderNotebookHtml } from './notebook-html.js'
 import { csrfToken, registryActionForms, registryActionRoutes } from './registry-actions.js'
-import { artifactPageRoutes, looksTextual, PREVIEW_HEADER, textPreview } from './artifact-pages.js'
+import { artifactPageRoutes, looksTextual, NOTEBOOK_BYTES, PREVIEW_HEADER, textPreview } from './artifact-pages.js'
 import { PageCache } from './page-cache.js'
 import { codeBlock, highlightStyle, languageOfFile } from './highlight.js'
 import { deploymentSnapshot, portfolioSnapshot } from '../report/portfolio-dashboard.js'
@@ -201,10 +201,15 @@ ${filesTable(v, file.name)}
     const v = registry.resolve('notebooks', name, ref)
     const file = v.files.find((f) => f.name.endsWith('.ipynb'))
     if (file === undefined) throw new ConfigError(`notebook ${v.name}@${v.version} holds no .ipynb file`)
-    const notebook = parseNotebook(registry.readFile('notebooks', `${v.name}@${v.version}`, file.name).toString('utf8'), `notebook ${v.name}@${v.version}`)
+    // Rendered up to the artifact viewer's size (NOTEBOOK_BYTES); a larger one is offered as a download.
+    const download = link(`/api/registry/notebooks/${seg(v.name)}/versions/${v.version}/files/${seg(file.name)}`, `download (${fmtBytes(file.size)})`).html
+    const shown =
+      file.size > NOTEBOOK_BYTES
+        ? `<p class="muted notebook-too-large">A notebook larger than ${esc(fmtBytes(NOTEBOOK_BYTES))}: not rendered. ${download}</p>`
+        : renderNotebookHtml(parseNotebook(registry.readFile('notebooks', `${v.name}@${v.version}`, file.name).toString('utf8'), `notebook ${v.name}@${v.version}`))
     const runs = v.runs.map((id) => link(`/runs/${seg(id)}`, id.slice(0, 8)).html).join(' ')
     const body = `<h1>notebook ${link(`/registry/notebooks/${seg(v.name)}`, v.name).html} v${v.version}</h1>
-<p class="muted">executed ${esc(fmtTime(v.createdAt))} UTC${v.source === undefined ? '' : ` from ${esc(v.source)}`}${runs === '' ? '' : ` · runs: ${runs}`}</p>${renderNotebookHtml(notebook)}`
+<p class="muted">executed ${esc(fmtTime(v.createdAt))} UTC${v.source === undefined ? '' : ` from ${esc(v.source)}`}${runs === '' ? '' : ` · runs: ${runs}`}</p>${shown}`
     return page(c, `${v.name}@${v.version}`, body, '/registry')
   }
   app.get('/notebooks/:name', (c) => notebookPage(c, c.req.param('name'), 'latest'))

@@ -57,7 +57,11 @@ beforeAll(async () => {
   const nb = (cells: unknown[]) => JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { language: 'python', name: 'python3' } }, cells })
   const code = (source: string) => ({ cell_type: 'code', metadata: {}, execution_count: 1, source, outputs: [] })
   run.logArtifact({ name: 'cells.ipynb', data: nb(Array.from({ length: 40 }, () => code(PY_CELL))) })
-  run.logArtifact({ name: 'huge.ipynb', data: nb([{ cell_type: 'raw', metadata: {}, source: 'x'.repeat(17 * 2 ** 20) }]) })
+  const huge = nb([{ cell_type: 'raw', metadata: {}, source: 'x'.repeat(17 * 2 ** 20) }])
+  run.logArtifact({ name: 'huge.ipynb', data: huge })
+  // 20,000 rows "k,"a<line break>bk"" under the header n,v: row k's cells are k and "a\nbk" (a quoted line break).
+  run.logArtifact({ name: 'deep.csv', data: `n,v\n${Array.from({ length: 20_000 }, (_, i) => `${i + 1},"a\nb${i + 1}"\n`).join('')}` })
+  run.logArtifact({ name: 'nested.ts', data: '`${'.repeat(1_000) + '\n'.repeat(4_000) })
   run.logArtifact({ name: 'lines.txt', data: 'a\n'.repeat(60_000) })
   run.end()
   runId = run.id
@@ -65,6 +69,8 @@ beforeAll(async () => {
   // 300,000 characters of TypeScript (over the budget) and 150,000 (within it).
   registry.register('strategies', 'big', { files: { 'source.ts': 'const a = 1\n'.repeat(25_000) } })
   registry.register('strategies', 'mid', { files: { 'source.ts': 'const a = 1\n'.repeat(12_500) } })
+  registry.register('notebooks', 'huge', { files: { 'huge.ipynb': huge } })
+  registry.register('notebooks', 'small', { files: { 'small.ipynb': nb([code('print(1)')]) } })
   server = await startServer({ home, token: workspaceToken(home), port: 0, host: '127.0.0.1' })
 }, 60_000)
 afterAll(async () => {
@@ -220,5 +226,47 @@ describe('notebooks and code', () => {
     const again = await get('/registry/strategies/mid/v/1')
     expect(again.headers.get('x-mtflow-preview')).toBe('cached')
     expect(again.doc.querySelectorAll('pre.code code span[class^="hljs-"]').length).toBe(25_000)
+  })
+})
+
+describe('deep pages, registry notebooks, nested code', () => {
+  it('page 150 of a 20,000-row CSV shows rows 14,901–15,000 (quoted line breaks in the rows before counted right)', async () => {
+    const page = await get(view('deep.csv', 150))
+    expect(page.status).toBe(200)
+    const { head, rows } = tableOf(page.doc)
+    expect(head).toEqual(['#', 'n', 'v'])
+    expect(rows).toHaveLength(100)
+    expect(rows[0]).toEqual(['14,901', '14901', 'a\nb14901'])
+    expect(rows[99]).toEqual(['15,000', '15000', 'a\nb15000'])
+    expect(page.text).toContain('page 150 (rows 14901–15000)')
+    const last = await get(view('deep.csv', 200))
+    expect(tableOf(last.doc).rows.at(-1)).toEqual(['20,000', '20000', 'a\nb20000'])
+    expect(last.text).not.toContain('next →')
+    const past = await get(view('deep.csv', 201))
+    expect(past.text).toContain('No rows on page 201 (the file has 20000 rows).')
+    const first = await get(view('deep.csv'))
+    expect(tableOf(first.doc).rows[0]).toEqual(['1', '1', 'a\nb1'])
+  })
+
+  it('/notebooks/NAME: a notebook over 16 MiB is not rendered: a note and the registry download', async () => {
+    const page = await get('/notebooks/huge')
+    expect(page.status).toBe(200)
+    expect(page.doc.querySelector('.notebook')).toBeNull()
+    expect(page.text).toContain('A notebook larger than 16.0 MiB: not rendered.')
+    expect([...page.doc.querySelectorAll('main a')].map((a: any) => a.getAttribute('href'))).toContain('/api/registry/notebooks/huge/versions/1/files/huge.ipynb')
+    expect(Buffer.byteLength(page.text)).toBeLessThan(20_000)
+    const small = await get('/notebooks/small/v/1')
+    expect(small.doc.querySelector('.notebook pre.source').textContent).toBe('print(1)')
+  })
+
+  it('a .ts of 1,000 nested template strings and 4,000 line breaks: a plain page of bounded size, text intact', async () => {
+    const page = await get(view('nested.ts'))
+    expect(page.status).toBe(200)
+    const code = page.doc.querySelector('pre.code code')
+    expect(code.textContent).toBe('`${'.repeat(1_000) + '\n'.repeat(4_000))
+    expect(code.querySelectorAll('span[class^="hljs-"]').length).toBe(0)
+    expect(page.text).toContain('1 block(s) are shown as plain text')
+    // 7,000 characters of code in 4,000 line spans of < 40 characters, plus the page's frame (< 60 KB): not 248 MiB.
+    expect(Buffer.byteLength(page.text)).toBeLessThan(7_000 + 4_000 * 40 + 60_000)
   })
 })
