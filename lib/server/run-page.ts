@@ -14,6 +14,7 @@ import {
   hasRunEquity,
   loadRunTearsheet,
   link,
+  metricUnit,
   readRunTrades,
   seg,
   table,
@@ -24,13 +25,11 @@ import {
 } from '../report/index.js'
 import { interactiveChart, performanceCharts, RUN_CHARTS_CSS, tradesSection, tradeSortOf, type TradeTableOptions } from '../report/run-charts.js'
 import { lifecycleOf, type MetricPoint, type RunSummary, type Tracker } from '../track/index.js'
-import { renderNotebookHtml } from './notebook-html.js'
 import { csrfToken } from './registry-actions.js'
 import { lifecycleGeneration, runActionForm } from './run-actions.js'
 
 import { artifactViewUrl } from './artifact-pages.js'
 import { rank, runsTable, deletedBanner } from './runs-pages.js'
-import { parseNotebook } from './registry-pages.js'
 import { sweepRequest } from './sweep-section.js'
 
 /** Charts on a run page at most (the rest of the metrics are in the table). */
@@ -85,7 +84,8 @@ export function runPageRoutes(app: Hono, ctx: PageContext): void {
     const charts = curves.slice(0, MAX_CHARTS).map(([key, points]) => {
       const isCurve = key === 'equity' || key === 'drawdown'
       const series = { label: key, time: points.map((p) => p.timestamp), step: points.map((p) => p.step), value: points.map((p) => (key === 'drawdown' && p.value !== 0 ? -p.value : p.value)) }
-      const unit = key === 'drawdown' ? 'percent' : key === 'equity' ? 'money' : undefined
+      // The unit the metrics table shows the key in (a totalReturn history in %, a fees one in money).
+      const unit = metricUnit(key)
       return interactiveChart([series], {
         title: key,
         ariaLabel: `${key} history`,
@@ -93,7 +93,7 @@ export function runPageRoutes(app: Hono, ctx: PageContext): void {
         axisChoice: !isCurve,
         smoothing: !isCurve,
         yLabel: key,
-        ...(unit === undefined ? {} : { unit }),
+        unit,
         ...(key === 'drawdown' ? { rule: 0 } : {}),
         width: 560,
         height: 220,
@@ -131,7 +131,7 @@ export function runPageRoutes(app: Hono, ctx: PageContext): void {
         ],
       ),
       hasCurve ? `<p>${link(`/runs/${seg(id)}/tearsheet`, 'tearsheet').html}: returns, drawdowns, monthly table, rolling Sharpe and trades against the benchmark</p>` : '',
-      notebooks.length === 0 ? '' : `<p>${notebooks.map((a) => link(`/runs/${seg(id)}/notebook?path=${encodeURIComponent(a.path)}`, `view the executed notebook (${a.path})`).html).join(' · ')}</p>`,
+      notebooks.length === 0 ? '' : `<p>${notebooks.map((a) => link(artifactViewUrl(id, a.path), `view the executed notebook (${a.path})`).html).join(' · ')}</p>`,
       performance,
       charts.length === 0 ? '' : `<h2>Metric charts</h2><div class="charts">${charts.join('')}</div>`,
       '<h2>Metrics</h2>',
@@ -171,13 +171,8 @@ export function runPageRoutes(app: Hono, ctx: PageContext): void {
     const html = framedDocument(own, '/runs', `tearsheet of run ${run.info.name || id}`)
     return sendPage(c, run.info.status === 'RUNNING' ? html : pageCache.set(`tearsheet:${id}`, stamp, html))
   })
-  app.get('/runs/:id/notebook', (c) => {
-    const id = c.req.param('id')
-    const path = c.req.query('path') ?? 'notebook.ipynb'
-    const notebook = parseNotebook(tracker.readArtifact(id, path).bytes.toString('utf8'), `artifact ${path} of run ${id}`)
-    const body = `<h1>${esc(path)} <span class="muted">of run ${link(`/runs/${seg(id)}`, id).html}</span></h1>${renderNotebookHtml(notebook)}`
-    return page(c, path, body, '/runs')
-  })
+  // The executed notebook's old address: the artifact viewer renders it (with its size cap and page cache).
+  app.get('/runs/:id/notebook', (c) => c.redirect(artifactViewUrl(c.req.param('id'), c.req.query('path') ?? 'notebook.ipynb'), 302))
 
 }
 

@@ -134,7 +134,7 @@ describe('pages', () => {
     const line = svg.querySelector('g[aria-description="equity history"] path')
     // Five points: a move and four line segments.
     expect((line.getAttribute('d').match(/[ML]/g) ?? []).length).toBe(5)
-    expect(page.text).toContain(`/runs/${ids.alpha}/notebook?path=notebook.ipynb`)
+    expect(page.text).toContain(`/runs/${ids.alpha}/artifacts/view?path=notebook.ipynb`)
   })
 
   it('shows what is logged to a finished run after its page was cached', async () => {
@@ -193,6 +193,12 @@ describe('pages', () => {
   })
 
   it('notebooks: rendered with markdown, outputs and stream text; every hostile part neutralised', async () => {
+    // The old address of a run's notebook redirects to the artifact viewer (size cap, cache); the default path is notebook.ipynb.
+    for (const old of [`/runs/${ids.alpha}/notebook?path=notebook.ipynb`, `/runs/${ids.alpha}/notebook`]) {
+      const moved = await fetch(`${server.url}${old}`, { redirect: 'manual' })
+      expect(moved.status, old).toBe(302)
+      expect(moved.headers.get('location'), old).toBe(`/runs/${ids.alpha}/artifacts/view?path=notebook.ipynb`)
+    }
     for (const path of ['/notebooks/research', '/notebooks/research/v/1', `/runs/${ids.alpha}/notebook?path=notebook.ipynb`]) {
       const page = await get(path)
       expect(page.status).toBe(200)

@@ -77,6 +77,12 @@ beforeAll(async () => {
   broken.logMetrics({ sharpe: 0.25 })
   broken.end()
   ids.broken = broken.id
+  // Histories of metrics in each unit: a fraction, money, milliseconds, one we do not know.
+  const history = tracker.startRun({ experiment: 'training', name: 'histories' })
+  history.logMetrics({ totalReturn: 0.05, fees: 12.5, holdMs: 90_000, widgets: 3 }, 0)
+  history.logMetrics({ totalReturn: 0.1234, fees: 25, holdMs: 150_000, widgets: 4 }, 1)
+  history.end()
+  ids.history = history.id
   server = await startServer({ home, token: workspaceToken(home), port: 0 })
 }, 120_000)
 
@@ -169,6 +175,24 @@ describe('the run page of a backtest', () => {
       const width = [...(t.textContent as string)].reduce((w, ch) => w + (ch === ',' ? 0.32 : 0.62) * 11, 0)
       expect(x - width, t.textContent).toBeGreaterThanOrEqual(0)
     }
+  })
+
+  it("a metric's history is charted in the unit the metrics table shows it in (totalReturn 12.34 % in both)", async () => {
+    const page = await get(`/runs/${ids.history}`)
+    expect(page.status).toBe(200)
+    const metrics = new Map(rows(page.doc, 'table.metrics').map((r) => [r[0], r[1]]))
+    expect(metrics.get('totalReturn')).toBe('12.34 %')
+    const units = new Map<string, string>()
+    const yLabels = new Map<string, string>()
+    for (const box of page.doc.querySelectorAll('[data-chart]')) {
+      const data = JSON.parse(box.getAttribute('data-chart'))
+      units.set(data.series[0].label, data.unit)
+      yLabels.set(data.series[0].label, box.querySelector('g[aria-label="y-axis label"] text')?.textContent ?? '')
+    }
+    expect(Object.fromEntries(units)).toEqual({ totalReturn: 'percent', fees: 'money', holdMs: 'duration', widgets: 'number' })
+    // Plot's axis: the fraction drawn as a percentage, labelled so.
+    expect(yLabels.get('totalReturn')).toContain('totalReturn (%)')
+    expect(yLabels.get('widgets')).not.toContain('%')
   })
 
   it('each artifact links to its viewer and to its download', async () => {
