@@ -209,9 +209,9 @@ export function runsListRoutes(app: Hono, ctx: PageContext): void {
     try {
       if (q.sort !== undefined) {
         const { column, dir } = q.sort
-        const whole = wholeView(q, listing, Number.MAX_SAFE_INTEGER)
         // A search reads the clock (a running run's duration): its sorted view is kept only while nothing runs.
-        const make = () => sortView(whole.runs, columnValue(column, listing), dir)
+        // The whole view is searched only when the sorted one is not kept already.
+        const make = () => sortView(wholeView(q, listing, Number.MAX_SAFE_INTEGER).runs, columnValue(column, listing), dir)
         const view = isSearch && listing.running.length > 0 ? make() : sortedView(listing, `${new URLSearchParams([['lifecycle', q.lifecycle ?? 'active'], ['filter', q.filter], ...q.orderBy.map((o) => ['order_by', o]), ...q.experiment.map((e) => ['experiment', e]), ['sort', column], ['dir', dir]] as [string, string][])}`, make)
         const paged = pageSorted(view, column, dir, q.cursor, RUNS_PAGE)
         shown = paged.runs
@@ -255,7 +255,8 @@ ${runsTable(shown, { compare: true, childCount, columns, sorted: q.sort, sortHre
   app.get('/runs.csv', (c) => {
     const q = parseRunsQuery(c.req.queries())
     const listing = listings.runs()
-    const whole = wholeView(q, listing, CSV_CAP)
+    // Sorted: every match sorted, then cut (the first CSV_CAP of the view /runs shows, not of the search's order).
+    const whole = wholeView(q, listing, q.sort === undefined ? CSV_CAP : Number.MAX_SAFE_INTEGER)
     const runs = q.sort === undefined ? whole.runs : sortView(whole.runs, columnValue(q.sort.column, listing), q.sort.dir).runs
     const rows = runs.slice(0, CSV_CAP)
     const total = Math.max(whole.total, runs.length)
@@ -335,6 +336,25 @@ function refused(c: Context, q: RunsQuery, error: unknown, shown: string): Respo
   return page(c, 'Runs', `<h1>Runs</h1>${searchForm(q)}<div class="error-box" role="alert" data-runs-error data-scope="${attr(scope)}">${esc(error.message)}${esc(caret)}</div><p><a href="${attr(reset)}" data-cols-reset data-scope="${attr(scope)}">Reset to the default view</a> (no filter, sort or chosen columns).</p>`, '/runs', 400)
 }
 
+/** Each kind's keys over a view's runs (CHOOSER_KEYS a kind at most), kept per runs array: a cached sorted view or listing is walked once, not per page. */
+const viewKeyCache = new WeakMap<readonly RunSummary[], Map<string, readonly string[]>>()
+
+function viewKeys(runs: readonly RunSummary[]): Map<string, readonly string[]> {
+  let keys = viewKeyCache.get(runs)
+  if (keys !== undefined) return keys
+  keys = new Map()
+  for (const [kind, pick] of [['params', (r: RunSummary) => r.params], ['metrics', (r: RunSummary) => r.metrics], ['tags', (r: RunSummary) => r.tags]] as const) {
+    const found = new Set<string>()
+    for (const r of runs) {
+      for (const k of Object.keys(pick(r))) found.add(k)
+      if (found.size >= CHOOSER_KEYS) break
+    }
+    keys.set(kind, [...found])
+  }
+  viewKeyCache.set(runs, keys)
+  return keys
+}
+
 /**
  * The column chooser: every params/metrics/tags key the view's runs have (a form of checkboxes: it works
  * without script; runs.js applies a tick at once and remembers the choice per experiment).
@@ -346,12 +366,9 @@ function columnChooser(q: RunsQuery, runs: readonly RunSummary[], columns: reado
     ['tags', (r) => r.tags],
   ]
   const chosen = new Set(columns)
-  const groups = kinds.map(([kind, pick]) => {
-    const keys = new Set<string>()
-    for (const r of runs) {
-      for (const k of Object.keys(pick(r))) keys.add(k)
-      if (keys.size >= CHOOSER_KEYS) break
-    }
+  const seen = viewKeys(runs)
+  const groups = kinds.map(([kind]) => {
+    const keys = new Set(seen.get(kind))
     for (const col of columns) if (col.startsWith(`${kind}.`)) keys.add(col.slice(kind.length + 1))
     const sorted = [...keys].sort()
     if (sorted.length === 0) return ''

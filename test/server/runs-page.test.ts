@@ -146,6 +146,16 @@ describe('sorting', () => {
     const other = await get(`/runs?sort=metrics.sharpe&dir=desc&cursor=${encodeURIComponent(`s.${Buffer.from(JSON.stringify(['metrics.v', 'desc', null, 1, 'x'])).toString('base64url')}`)}`)
     expect(other.status).toBe(400)
     expect(other.doc.querySelector('.error-box').textContent).toMatch(/^cursor was given by a page sorted by "metrics\.v" desc, not by "metrics\.sharpe" desc/)
+    // Malformed sorted cursors: each a 400 naming the cursor, never a 500 or a misread page.
+    const b64 = (v: unknown) => `s.${Buffer.from(JSON.stringify(v)).toString('base64url')}`
+    let nested: unknown = 1
+    for (let i = 0; i < 900; i++) nested = [nested]
+    const bad = ['s.', 's.!!!', `s.${Buffer.from('not json').toString('base64url')}`, b64({}), b64(nested), b64(['metrics.sharpe', 'desc', 'NaN', 1, 'x']), b64(['metrics.sharpe', 'desc', null, 1.5, 'x']), b64(['metrics.sharpe', 'desc', null, 1, 'r'.repeat(65)]), `s.${'A'.repeat(2100)}`]
+    for (const cursor of bad) {
+      const page = await get(`/runs?sort=metrics.sharpe&dir=desc&cursor=${encodeURIComponent(cursor)}`)
+      expect(page.status, cursor.slice(0, 40)).toBe(400)
+      expect(page.doc.querySelector('.error-box').textContent, cursor.slice(0, 40)).toMatch(/cursor/)
+    }
   })
 })
 
