@@ -28,13 +28,17 @@ export function raw(html: string): Html {
 }
 
 /** A number as people read it: 4 significant digits, thousands grouped, NaN/∞ spelled out. */
+/** Formatters made once: toLocaleString with options builds one per call (~40 µs each, in every table cell). */
+const INTEGER = new Intl.NumberFormat('en-US')
+const TWO_DECIMALS = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 })
+
 export function fmtNumber(v: number | undefined | null): string {
   if (v === undefined || v === null) return ''
   if (Number.isNaN(v)) return 'NaN'
   if (!Number.isFinite(v)) return v > 0 ? '∞' : '−∞'
-  if (Number.isInteger(v) && Math.abs(v) < 1e15) return v.toLocaleString('en-US')
+  if (Number.isInteger(v) && Math.abs(v) < 1e15) return INTEGER.format(v)
   const a = Math.abs(v)
-  if (a >= 1000) return v.toLocaleString('en-US', { maximumFractionDigits: 2 })
+  if (a >= 1000) return TWO_DECIMALS.format(v)
   if (a >= 1e-3 || a === 0) return Number(v.toPrecision(4)).toString()
   return v.toExponential(3)
 }

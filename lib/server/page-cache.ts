@@ -55,6 +55,14 @@ export class PageCache {
     return answer(entry.gzip, entry.length)
   }
 
+  /**
+   * Make every entry take its stamp again on its next get (a change this process just made, such as a run
+   * deleted from the browser, must show on the page the browser is sent to, within the recheck interval).
+   */
+  revalidate(): void {
+    for (const entry of this.entries.values()) entry.checkedAt = -Infinity
+  }
+
   /** The compressed bytes held: at most the budget after every set (an entry larger than the budget is not kept). */
   get bytes(): number {
     return this.total

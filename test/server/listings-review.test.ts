@@ -187,6 +187,16 @@ describe('the /api/runs search cache', () => {
     expect(await searched('k=0')).toBe(false)
   })
 
+  it('PageCache.revalidate: every entry takes its stamp again on its next get, even within the recheck interval', () => {
+    const cache = new PageCache(65_536, 60_000)
+    let stamp = 's1'
+    cache.set('p', 's1', 'page one')
+    stamp = 's2'
+    expect(cache.get('p', () => stamp)?.text()).toBe('page one') // within the minute: not rechecked
+    cache.revalidate()
+    expect(cache.get('p', () => stamp)).toBeUndefined()
+  })
+
   it('PageCache: bytes never pass the budget; a read keeps an entry', () => {
     const cache = new PageCache(65_536, 0)
     // Pages of 20,000 random hex digits: ~10 kB each as the cache keeps them (gzip level 1, computed here).
