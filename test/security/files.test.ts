@@ -48,6 +48,8 @@ beforeAll(async () => {
   run.logArtifact({ name: 'swapped.csv', data: 'x\n1\n' })
   run.logArtifact({ name: 'edited.csv', data: 'x\n1\n' })
   run.logArtifact({ name: 'sub/inner.csv', data: 'y\n2\n' })
+  // Over the viewer's 10 MiB window: its preview reads the first bytes without the sha256 check.
+  run.logArtifact({ name: 'big.csv', data: `x\n${'1\n'.repeat(5_500_000)}` })
   run.end()
   runId = run.id
   const reg = new Registry(home)
@@ -98,6 +100,18 @@ describe('run artifacts', () => {
     const r = await get(`/api/runs/${runId}/artifacts/swapped.csv`)
     expect(r.status).toBe(403)
     expect(r.body.error).toMatch(/artifact "swapped.csv" of run .* is a symbolic link/)
+  })
+
+  it("refuses a large CSV's preview (read in part, so no sha256 to catch it) once the file is a link", async () => {
+    const view = `/runs/${runId}/artifacts/view?path=big.csv`
+    expect((await get(view)).status).toBe(200)
+    writeFileSync(join(outside, 'big.csv'), `x\n${SECRET}\n`)
+    unlinkSync(join(artifactsDir(), 'big.csv'))
+    symlinkSync(join(outside, 'big.csv'), join(artifactsDir(), 'big.csv'))
+    // Another page of the preview (page 1 may be cached from before the swap): read afresh, refused.
+    const r = await get(`${view}&page=2`)
+    expect(r.status).toBe(403)
+    expect(r.text).not.toContain(SECRET)
   })
 
   it('refuses a recorded artifact reached through a folder swapped for a link', async () => {
