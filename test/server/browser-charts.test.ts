@@ -11,6 +11,7 @@ import { chromium, type Browser, type BrowserContext, type Locator, type Page } 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loginUrl, startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { Tracker } from '../../lib/track/index.js'
+import { fmtUnit, type MetricUnit } from '../../lib/report/metric-units.js'
 import { findChromium } from './chromium.js'
 
 const executablePath = findChromium()
@@ -206,6 +207,25 @@ describe.skipIf(executablePath === undefined)(`interactive charts in headless Ch
       expect(text).toContain('2024-01-02')
       expect(text).toContain('small: 1.1')
       expect(text).toContain('large: 1.05')
+      expect(problems).toEqual([])
+    } finally {
+      await page.close()
+    }
+  })
+
+  it("mtflow.fmtUnit (core.js, used by the chart tips and the sweep readout) writes what the server's fmtUnit writes, unit by unit", async () => {
+    const { page, problems } = await open()
+    try {
+      const units: MetricUnit[] = ['percent', 'ratio', 'count', 'money', 'bars', 'duration', 'number']
+      const values = [0, -0, 0.1234, -0.00049, 1, 2.5, 12, 999.99, 1234.5678, -1_234_567.891, 0.000012345, 1e15 + 2, 850, 12_500, 245_000, 12_000_000, 270_000_000, -90_061_000, NaN, Infinity, -Infinity]
+      const browser = await page.evaluate(({ units, values }) => units.map((u) => values.map((v) => (globalThis as any).mtflow.fmtUnit(u, v))), { units, values })
+      expect(browser).toEqual(units.map((u) => values.map((v) => fmtUnit(u, v))))
+      // A few by hand, so both cannot be wrong together.
+      const hand = await page.evaluate(() => {
+        const f = (globalThis as any).mtflow.fmtUnit
+        return [f('percent', 0.1234), f('money', -1234.5), f('count', 1234), f('duration', 245_000), f('duration', 270_000_000), f('number', 1234.5678), f('number', 0.00123456), f('bars', 3), f('number', '2.5'), f('number', null)]
+      })
+      expect(hand).toEqual(['12.34 %', '-1,234.50', '1,234', '4 min 5 s', '3 d 3 h', '1,234.57', '0.001235', '3 bars', '2.5', ''])
       expect(problems).toEqual([])
     } finally {
       await page.close()

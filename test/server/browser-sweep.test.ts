@@ -61,7 +61,9 @@ describe.skipIf(executablePath === undefined)(`a sweep's page in headless Chromi
     bare.end()
     const pad = (p: string, i: number) => `${p}${String(i).padStart(2, '0')}`
     const grid = []
-    for (let f = 1; f <= 60; f++) for (let s = 1; s <= 50; s++) grid.push({ name: `${f}-${s}`, params: { fast: pad('f', f), slow: pad('s', s) }, metrics: { winRate: (f + s / 100) / 100 } })
+    // Two more metrics (after winRate by name, so it stays the default): xferMs = f minutes + s seconds (a
+    // duration), yield = f × 1,234.5678 + s (a plain number).
+    for (let f = 1; f <= 60; f++) for (let s = 1; s <= 50; s++) grid.push({ name: `${f}-${s}`, params: { fast: pad('f', f), slow: pad('s', s) }, metrics: { winRate: (f + s / 100) / 100, xferMs: f * 60_000 + s * 1000, yield: f * 1234.5678 + s } })
     tracker.logChildRuns(bare.id, grid)
     bareId = bare.id
     ;[server, browser] = await Promise.all([startServer({ home, token: workspaceToken(home), port: 0, host: '127.0.0.1' }), chromium.launch({ executablePath, args: ['--no-sandbox'] })])
@@ -289,6 +291,29 @@ describe.skipIf(executablePath === undefined)(`a sweep's page in headless Chromi
       expect(await page.locator('[data-sweep-readout="heatmap"]').textContent()).toBe("fast=f05, slow=s07 · winRate 5.07 % (1 run) · neighbours' median 5.07 %")
     } finally {
       await page.close()
+    }
+  })
+
+  it('the same large grid on a duration and on a plain number: the readout writes them as the server does (5 min 7 s; 6,179.84)', async () => {
+    // xferMs at f05 × s07: 5 min + 7 s = 307,000 ms. Its neighbours (4|5|6 min + 6|7|8 s, without itself): 246, 247,
+    // 248, 306, 308, 366, 367, 368 s → median (306 + 308) / 2 = 307 s, "5 min 7 s" again.
+    const page = await open(withJs, `/runs/${bareId}?metric=xferMs`)
+    try {
+      expect(await page.locator('svg.sweep-heatmap').getAttribute('data-unit')).toBe('duration')
+      await page.hover('svg.sweep-heatmap rect.cell[data-xi="4"][data-yi="6"]')
+      expect(await page.locator('[data-sweep-readout="heatmap"]').textContent()).toBe("fast=f05, slow=s07 · xferMs 5 min 7 s (1 run) · neighbours' median 5 min 7 s")
+    } finally {
+      await page.close()
+    }
+    // yield at f05 × s07: 5 × 1,234.5678 + 7 = 6,179.839 → "6,179.84" (two decimals from 1,000 up, grouped);
+    // neighbours 4,944.27 … 7,415.41, median (6,178.839 + 6,180.839) / 2 = 6,179.839.
+    const other = await open(withJs, `/runs/${bareId}?metric=yield`)
+    try {
+      expect(await other.locator('svg.sweep-heatmap').getAttribute('data-unit')).toBe('number')
+      await other.hover('svg.sweep-heatmap rect.cell[data-xi="4"][data-yi="6"]')
+      expect(await other.locator('[data-sweep-readout="heatmap"]').textContent()).toBe("fast=f05, slow=s07 · yield 6,179.84 (1 run) · neighbours' median 6,179.84")
+    } finally {
+      await other.close()
     }
   })
 })

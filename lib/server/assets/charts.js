@@ -20,22 +20,12 @@
   }
 
   // ---- numbers and dates --------------------------------------------------------------------------------
-  function grouped(v, digits) {
-    var text = v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-    return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text
-  }
-  /** A value as the server's metric-units.ts writes it. */
+  /** Numbers in their unit and grouped tick labels: core.js's (the one copy of lib/report/metric-units.ts's rules). */
   function fmtValue(unit, v) {
-    if (v === null || v === undefined) return ''
-    if (isNaN(v)) return 'NaN'
-    if (!isFinite(v)) return v > 0 ? '∞' : '−∞'
-    if (unit === 'percent') return grouped(v * 100, 2) + ' %'
-    if (unit === 'money' || unit === 'ratio') return grouped(v, 2)
-    if (Number.isInteger(v) && Math.abs(v) < 1e15) return v.toLocaleString('en-US')
-    var a = Math.abs(v)
-    if (a >= 1000) return v.toLocaleString('en-US', { maximumFractionDigits: 2 })
-    if (a >= 1e-3) return String(Number(v.toPrecision(4)))
-    return v.toExponential(3)
+    return mtflow.fmtUnit(unit, v)
+  }
+  function grouped(v, digits) {
+    return mtflow.grouped(v, digits)
   }
   function pad(n) {
     return (n < 10 ? '0' : '') + n

@@ -63,6 +63,67 @@
     })
   }
 
+  // ---- numbers in their unit: the one client copy of lib/report/metric-units.ts fmtUnit (and html.ts fmtNumber) ----
+  /** A number with `digits` decimals, thousands grouped ("-1,234.50"; -0 as "0.00"). */
+  function grouped(v, digits) {
+    var text = v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text
+  }
+  /** A plain number: integers grouped, 1,000 and up with at most 2 decimals, else 4 significant digits. */
+  function fmtNumber(v) {
+    if (v === undefined || v === null) return ''
+    if (Number.isNaN(v)) return 'NaN'
+    if (!Number.isFinite(v)) return v > 0 ? '∞' : '−∞'
+    if (Number.isInteger(v) && Math.abs(v) < 1e15) return v.toLocaleString('en-US')
+    var a = Math.abs(v)
+    if (a >= 1000) return v.toLocaleString('en-US', { maximumFractionDigits: 2 })
+    if (a >= 1e-3 || a === 0) return String(Number(v.toPrecision(4)))
+    return v.toExponential(3)
+  }
+  /** Milliseconds as people read a span: "850 ms", "12.5 s", "4 min 5 s", "3 h 20 min", "2 d 3 h", "3 d". */
+  function fmtSpan(ms) {
+    if (!Number.isFinite(ms)) return fmtNumber(ms)
+    var sign = ms < 0 ? '-' : ''
+    var a = Math.abs(ms)
+    if (a < 1000) return sign + Math.round(a) + ' ms'
+    if (a < 60000) return sign + (a / 1000).toFixed(1) + ' s'
+    var two = function (big, small, unit) {
+      return sign + big + (small === 0 ? '' : ' ' + small + ' ' + unit)
+    }
+    var minutes = Math.floor(a / 60000)
+    if (minutes < 60) return two(minutes + ' min', Math.floor((a % 60000) / 1000), 's')
+    var hours = Math.floor(minutes / 60)
+    if (hours < 24) return two(hours + ' h', minutes % 60, 'min')
+    var days = Math.floor(hours / 24)
+    return two(days.toLocaleString('en-US') + ' d', hours % 24, 'h')
+  }
+  /**
+   * A value in a unit (metric-units.ts's names: percent, ratio, count, money, bars, duration, number), as the
+   * server writes it: 0.1234 → "12.34 %". A string is read as a number first; undefined, null and '' are "".
+   */
+  mtflow.fmtUnit = function (unit, value) {
+    if (value === undefined || value === null || value === '') return ''
+    var v = typeof value === 'number' ? value : Number(value)
+    // A string that is not a number is shown as it came; NaN and ±∞ spelled as the server does.
+    if (!Number.isFinite(v)) return Number.isNaN(v) && typeof value !== 'number' ? String(value) : fmtNumber(v)
+    switch (unit) {
+      case 'percent':
+        return grouped(v * 100, 2) + ' %'
+      case 'ratio':
+      case 'money':
+        return grouped(v, 2)
+      case 'count':
+        return Number.isInteger(v) ? grouped(v, 0) : fmtNumber(v)
+      case 'bars':
+        return grouped(v, Number.isInteger(v) ? 0 : 1) + ' bars'
+      case 'duration':
+        return fmtSpan(v)
+      default:
+        return fmtNumber(v)
+    }
+  }
+  mtflow.grouped = grouped
+
   /** Markup rendered (and escaped) by this server as nodes; a <template> parses table rows too and runs nothing. */
   mtflow.fragment = function (html) {
     var template = document.createElement('template')

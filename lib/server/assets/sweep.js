@@ -28,20 +28,9 @@
     }
   }
 
-  /** A value in the heatmap's unit (data-unit, lib/report/metric-units.ts's names): what fmtMetric writes for the common ones. */
+  /** A value in the heatmap's unit (data-unit, lib/report/metric-units.ts's names), as the server writes it. */
   function inUnit(svg, text) {
-    var v = Number(text)
-    if (text === null || text === '' || !isFinite(v)) return text
-    var fixed = function (x, digits) {
-      var out = x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-      return /^-0(\.0*)?$/.test(out) ? out.slice(1) : out
-    }
-    var unit = svg.getAttribute('data-unit')
-    if (unit === 'percent') return fixed(v * 100, 2) + ' %'
-    if (unit === 'ratio' || unit === 'money') return fixed(v, 2)
-    if (unit === 'count' && v === Math.round(v)) return fixed(v, 0)
-    if (unit === 'bars') return fixed(v, v === Math.round(v) ? 0 : 1) + ' bars'
-    return text
+    return mtflow.fmtUnit(svg.getAttribute('data-unit') || 'number', text)
   }
 
   /** The cell in words: its tooltip, or (large grids have none) its data attributes and the axis values. */
