@@ -19,15 +19,6 @@ const reasonOf = (form: Record<string, unknown>) => formReason(form, 'a reason f
 /** Runs one delete may name at most (a list page's worth, and more). */
 const MAX_RUNS = 1000
 
-/**
- * Changes made here, per app: part of a run page's cache key, so the page a 303 lands on is rendered afresh
- * (the page cache takes a run's file stamp again only every 100 ms, and the browser is back sooner).
- */
-const generations = new WeakMap<PageContext, number>()
-
-export function lifecycleGeneration(ctx: PageContext): number {
-  return generations.get(ctx) ?? 0
-}
 
 async function formOf(c: Context): Promise<Record<string, unknown>> {
   const type = c.req.header('content-type') ?? ''
@@ -117,8 +108,9 @@ ${form_}
         if (action === 'delete') tracker.deleteRuns(ids, { reason: reasonOf(form) })
         else tracker.restoreRuns(ids)
       } finally {
-        // Even a refusal may follow a half-made change (another process's): the next page is rendered afresh.
-        generations.set(ctx, lifecycleGeneration(ctx) + 1)
+        // The page cache takes a run's stamp again only every 100 ms and the browser is back sooner: every
+        // cached page checks it on its next request (even after a refusal: a half-made change is seen).
+        ctx.pageCache.revalidate()
       }
       return c.redirect(back, 303)
     } catch (error) {

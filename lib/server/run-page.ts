@@ -26,7 +26,7 @@ import {
 import { interactiveChart, performanceCharts, RUN_CHARTS_CSS, tradesSection, tradeSortOf, type TradeTableOptions } from '../report/run-charts.js'
 import { lifecycleOf, type MetricPoint, type RunSummary, type Tracker } from '../track/index.js'
 import { csrfToken } from './registry-actions.js'
-import { lifecycleGeneration, runActionForm } from './run-actions.js'
+import { runActionForm } from './run-actions.js'
 
 import { artifactViewUrl } from './artifact-pages.js'
 import { rank, runsTable, deletedBanner } from './runs-pages.js'
@@ -63,7 +63,7 @@ export function runPageRoutes(app: Hono, ctx: PageContext): void {
     // a form posted from this page must carry its Origin (no-referrer, the site's default, sends "null").
     const csrf = csrfToken(ctx, c)
     c.header('referrer-policy', 'same-origin')
-    const cacheKey = `run:${id}|${tradeSort.sort}|${tradeSort.dir}${sweep.key}|${csrf}|${lifecycleGeneration(ctx)}`
+    const cacheKey = `run:${id}|${tradeSort.sort}|${tradeSort.dir}${sweep.key}|${csrf}`
     const hit = pageCache.get(cacheKey, stampOf)
     if (hit !== undefined) return sendPage(c, hit)
     const stamp = stampOf()
