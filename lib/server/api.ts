@@ -5,7 +5,7 @@
 import { Hono, type Context } from 'hono'
 import { ConfigError, NotFoundError, preview } from '../core/index.js'
 import { parseJsonBody } from './json-body.js'
-import { compareRuns, REGISTRY_KINDS, searchRuns, type Registry, type RegistryKind, type Tracker } from '../track/index.js'
+import { compareRuns, registryKind, searchRuns, type Registry, type Tracker } from '../track/index.js'
 import { Listings } from './listings.js'
 import { PageCache, sendCached, type CachedAnswer } from './page-cache.js'
 
@@ -109,20 +109,20 @@ export function apiRoutes(deps: ApiDeps): Hono {
 
   api.get('/registry', (c) => sendJson(c, listings.registryListing().entries))
   api.get('/registry/:kind', (c) => {
-    const kind = kindOf(c.req.param('kind'))
+    const kind = registryKind(c.req.param('kind'))
     return sendJson(c, listings.registryListing().byKind.get(kind))
   })
-  api.get('/registry/:kind/:name', (c) => sendJson(c, registry.entry(kindOf(c.req.param('kind')), c.req.param('name'))))
+  api.get('/registry/:kind/:name', (c) => sendJson(c, registry.entry(registryKind(c.req.param('kind')), c.req.param('name'))))
   api.get('/registry/:kind/:name/audit', (c) => {
-    const kind = kindOf(c.req.param('kind'))
+    const kind = registryKind(c.req.param('kind'))
     registry.entry(kind, c.req.param('name'))
     return sendJson(c, registry.auditLog(kind, c.req.param('name')))
   })
-  api.get('/registry/:kind/:name/versions/:ref', (c) => sendJson(c, registry.resolve(kindOf(c.req.param('kind')), `${c.req.param('name')}@${c.req.param('ref')}`)))
+  api.get('/registry/:kind/:name/versions/:ref', (c) => sendJson(c, registry.resolve(registryKind(c.req.param('kind')), `${c.req.param('name')}@${c.req.param('ref')}`)))
   // A version's file (the notebook, the dashboard's HTML, a strategy's source, a model): one of the
   // files the version lists, never a path made from the request.
   api.get('/registry/:kind/:name/versions/:ref/files/:file', (c) => {
-    const v = registry.resolve(kindOf(c.req.param('kind')), `${c.req.param('name')}@${c.req.param('ref')}`)
+    const v = registry.resolve(registryKind(c.req.param('kind')), `${c.req.param('name')}@${c.req.param('ref')}`)
     const listed = v.files.find((f) => f.name === c.req.param('file'))
     if (listed === undefined) throw new NotFoundError(`${v.kind}/${v.name}@${v.version} has no file ${JSON.stringify(c.req.param('file'))} (files: ${v.files.map((f) => f.name).join(', ')})`)
     return sendFile(c, listed.name, registry.readFile(v.kind, `${v.name}@${v.version}`, listed.name))
@@ -139,13 +139,13 @@ export function apiRoutes(deps: ApiDeps): Hono {
 
   api.post('/registry/:kind/:name/aliases', async (c) => {
     const body = await jsonBody(c)
-    const kind = kindOf(c.req.param('kind'))
+    const kind = registryKind(c.req.param('kind'))
     registry.setAlias(kind, c.req.param('name'), text(body.alias, 'alias'), version(body.version), optionalText(body.reason, 'reason'))
     return sendJson(c, registry.entry(kind, c.req.param('name')).aliases)
   })
 
   api.delete('/registry/:kind/:name/aliases/:alias', (c) => {
-    const kind = kindOf(c.req.param('kind'))
+    const kind = registryKind(c.req.param('kind'))
     registry.deleteAlias(kind, c.req.param('name'), c.req.param('alias'), c.req.query('reason'))
     return sendJson(c, registry.entry(kind, c.req.param('name')).aliases)
   })
@@ -162,7 +162,7 @@ export function apiRoutes(deps: ApiDeps): Hono {
   for (const verb of ['retire', 'restore'] as const) {
     api.post(`/registry/:kind/:name/versions/:version/${verb}`, async (c) => {
       const body = await jsonBody(c, true)
-      const kind = kindOf(c.req.param('kind'))
+      const kind = registryKind(c.req.param('kind'))
       const n = version(c.req.param('version'))
       const reason = optionalText(body.reason, 'reason')
       return sendJson(c, verb === 'retire' ? registry.retire(kind, c.req.param('name'), n, reason) : registry.restore(kind, c.req.param('name'), n, reason))
@@ -221,7 +221,3 @@ function positiveInt(value: string, field: string): number {
   return n
 }
 
-function kindOf(kind: string): RegistryKind {
-  if (!REGISTRY_KINDS.includes(kind as RegistryKind)) throw new ConfigError(`registry kind must be one of ${REGISTRY_KINDS.join(', ')} (received ${preview(kind)})`)
-  return kind as RegistryKind
-}

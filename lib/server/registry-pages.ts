@@ -5,9 +5,9 @@
 
 import type { Context, Hono } from 'hono'
 import { framedDocument, page, pageHtml, refreshing, sendPage, PAGE_CSP, type PageContext } from './layout.js'
-import { ConfigError, NotFoundError, preview } from '../core/index.js'
+import { ConfigError, NotFoundError } from '../core/index.js'
 import { esc, fmtBytes, fmtTime, link, raw, seg, table, type Cell } from '../report/index.js'
-import { DEPLOYMENT_FILE, REGISTRY_KINDS, singular, type Registry, type RegistryKind, type RegistryVersion } from '../track/index.js'
+import { DEPLOYMENT_FILE, REGISTRY_KINDS, registryKind, singular, type Registry, type RegistryKind, type RegistryVersion } from '../track/index.js'
 import { renderNotebookHtml } from './notebook-html.js'
 import { csrfToken, registryActionForms, registryActionRoutes } from './registry-actions.js'
 import { artifactPageRoutes, looksTextual, NOTEBOOK_BYTES, PREVIEW_HEADER, textPreview } from './artifact-pages.js'
@@ -31,11 +31,11 @@ export function registryPageRoutes(app: Hono, ctx: PageContext): void {
     registryPage(c, 'registry', (reg) => pageHtml('Registry', ['<h1>Registry</h1>', ...REGISTRY_KINDS.map((kind) => `<h2>${link(`/registry/${kind}`, kind[0]!.toUpperCase() + kind.slice(1)).html}</h2>${entriesTable(reg, kind)}`)].join('\n'), '/registry')),
   )
   app.get('/registry/:kind', (c) => {
-    const kind = kindOf(c.req.param('kind'))
+    const kind = registryKind(c.req.param('kind'))
     return registryPage(c, `registry:${kind}`, (reg) => pageHtml(`Registry: ${kind}`, `<h1>${esc(kind[0]!.toUpperCase() + kind.slice(1))}</h1>${entriesTable(reg, kind)}`, '/registry'))
   })
   app.get('/registry/:kind/:name', (c) => {
-    const kind = kindOf(c.req.param('kind'))
+    const kind = registryKind(c.req.param('kind'))
     const name = c.req.param('name')
     // The change forms carry the request's CSRF token (registry-actions.ts): part of the cached page's key.
     const csrf = csrfToken(ctx, c)
@@ -276,10 +276,6 @@ export function publishedList(reg: RegistryListing): string {
   return items.length === 0 ? '<p class="muted">Nothing published yet.</p>' : `<ul>${items.join('')}</ul>`
 }
 
-function kindOf(value: string): RegistryKind {
-  if (!(REGISTRY_KINDS as readonly string[]).includes(value)) throw new ConfigError(`registry kind must be one of ${REGISTRY_KINDS.join(', ')} (received ${preview(value)})`)
-  return value as RegistryKind
-}
 
 export function parseNotebook(text: string, what: string): unknown {
   try {

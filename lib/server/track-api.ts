@@ -9,7 +9,7 @@ import { Hono, type Context } from 'hono'
 import { ConfigError, preview } from '../core/index.js'
 import { parseJsonBody } from './json-body.js'
 import { optionalText, sendJson, text } from './api.js'
-import { REGISTRY_KINDS, RUN_STATUSES, type ChildRun, type Registry, type RegistryKind, type RunStatus, type StartRunOptions, type Tracker } from '../track/index.js'
+import { registryKind, RUN_STATUSES, type ChildRun, type Registry, type RunStatus, type StartRunOptions, type Tracker } from '../track/index.js'
 import type { Lineage } from '../core/index.js'
 
 export interface TrackApiDeps {
@@ -135,14 +135,14 @@ export function trackRoutes(deps: TrackApiDeps): Hono {
 
   // ---- registry writes that /api lacks (aliases, stages, retire and restore are there) ------------
   api.post('/registry/:kind/:name/versions', async (c) => {
-    const kind = kindOf(c.req.param('kind'))
+    const kind = registryKind(c.req.param('kind'))
     const { options, files } = decodeRegisterBody(new Uint8Array(await c.req.arrayBuffer()))
     return sendJson(c, registry.register(kind, c.req.param('name'), { ...options, files }))
   })
   api.post('/registry/:kind/:name/versions/:version/runs', async (c) => {
     const b = await body(c)
     const runIds = stringArray(b.runIds, 'runIds')
-    return sendJson(c, registry.linkRuns(kindOf(c.req.param('kind')), c.req.param('name'), version(c.req.param('version')), runIds, optionalText(b.reason, 'reason')))
+    return sendJson(c, registry.linkRuns(registryKind(c.req.param('kind')), c.req.param('name'), version(c.req.param('version')), runIds, optionalText(b.reason, 'reason')))
   })
   api.post('/registry/strategies/:name/versions/:version/parity', async (c) => {
     const b = await body(c)
@@ -150,7 +150,7 @@ export function trackRoutes(deps: TrackApiDeps): Hono {
     if (p === undefined) throw new ConfigError('parity must be an object (received undefined)')
     return sendJson(c, registry.recordParity(c.req.param('name'), version(c.req.param('version')), p as never))
   })
-  api.get('/registry/:kind/:name/damaged', (c) => sendJson(c, registry.damagedFiles(kindOf(c.req.param('kind')), c.req.param('name'))))
+  api.get('/registry/:kind/:name/damaged', (c) => sendJson(c, registry.damagedFiles(registryKind(c.req.param('kind')), c.req.param('name'))))
   return api
 }
 
@@ -296,10 +296,6 @@ function version(value: string): number {
   return Number(value)
 }
 
-function kindOf(kind: string): RegistryKind {
-  if (!REGISTRY_KINDS.includes(kind as RegistryKind)) throw new ConfigError(`registry kind must be one of ${REGISTRY_KINDS.join(', ')} (received ${preview(kind)})`)
-  return kind as RegistryKind
-}
 
 /**
  * A registration body: a 4-byte big-endian header length, the header (JSON: `options`, the register options

@@ -109,7 +109,7 @@ export class Registry {
 
   /** A new version (or, with dedupe, the existing one of the same content). */
   register(kind: RegistryKind, name: string, options: RegisterOptions): { version: RegistryVersion; created: boolean } {
-    checkKind(kind)
+    registryKind(kind)
     checkName(name)
     const fileNames = Object.keys(options.files)
     if (fileNames.length === 0) throw new ConfigError(`registering ${kind}/${name}: at least one file is needed`)
@@ -198,7 +198,7 @@ export class Registry {
 
   /** Every entry of a kind (or of all kinds), with versions and aliases. */
   list(kind?: RegistryKind): RegistryEntry[] {
-    const kinds = kind === undefined ? REGISTRY_KINDS : [checkKind(kind)]
+    const kinds = kind === undefined ? REGISTRY_KINDS : [registryKind(kind)]
     const out: RegistryEntry[] = []
     for (const k of kinds) {
       const dir = join(this.root, k)
@@ -214,7 +214,7 @@ export class Registry {
   }
 
   entry(kind: RegistryKind, name: string): RegistryEntry {
-    checkKind(kind)
+    registryKind(kind)
     checkName(name)
     const versions = this.readVersions(kind, name)
     if (versions.length === 0) throw new NotFoundError(`no ${singular(kind)} named ${JSON.stringify(name)} in the registry`)
@@ -227,7 +227,7 @@ export class Registry {
    */
   resolve(kind: RegistryKind, ref: string, version?: number | string): RegistryVersion {
     const { name, selector } = parseRef(ref, version)
-    checkKind(kind)
+    registryKind(kind)
     const versions = this.readVersions(kind, name)
     if (versions.length === 0) throw new NotFoundError(`no ${singular(kind)} named ${JSON.stringify(name)} in the registry`)
     let found: RegistryVersion | undefined
@@ -371,7 +371,7 @@ export class Registry {
    * for the doctor, which names every damaged file rather than the first one met.
    */
   damagedFiles(kind: RegistryKind, name: string): { file: string; error: string }[] {
-    checkKind(kind)
+    registryKind(kind)
     checkName(name)
     const out: { file: string; error: string }[] = []
     const dir = this.entryDir(kind, name)
@@ -406,7 +406,7 @@ export class Registry {
 
   /** Every change to an entry, oldest first. */
   auditLog(kind: RegistryKind, name: string): AuditEvent[] {
-    checkKind(kind)
+    registryKind(kind)
     checkName(name)
     return readRecords<AuditEvent>(join(this.entryDir(kind, name), 'audit.jsonl')).records
   }
@@ -448,7 +448,7 @@ export class Registry {
   }
 
   private mutate<T>(kind: RegistryKind, name: string, work: () => T): T {
-    checkKind(kind)
+    registryKind(kind)
     checkName(name)
     this.entry(kind, name)
     return withLockSync(join(this.entryDir(kind, name), '.lock'), work)
@@ -551,8 +551,9 @@ export function parseRef(ref: string, version?: number | string): { name: string
   return { name, selector }
 }
 
-function checkKind(kind: string): RegistryKind {
-  if (!REGISTRY_KINDS.includes(kind as RegistryKind)) throw new ConfigError(`registry kind must be one of ${REGISTRY_KINDS.join(', ')} (received ${JSON.stringify(kind)})`)
+/** `kind` as a RegistryKind, or a ConfigError naming the kinds (the CLI's exit 2, the server's 400). */
+export function registryKind(kind: string): RegistryKind {
+  if (!REGISTRY_KINDS.includes(kind as RegistryKind)) throw new ConfigError(`registry kind must be one of ${REGISTRY_KINDS.join(', ')} (received ${JSON.stringify(kind.length > 60 ? `${kind.slice(0, 60)}…` : kind)})`)
   return kind as RegistryKind
 }
 
