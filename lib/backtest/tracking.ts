@@ -17,6 +17,8 @@ type ParamValue = string | number | boolean
 export interface RunSink {
   logBatch(batch: { metrics?: { key: string; value: number; step?: number; timestamp?: number }[]; params?: Record<string, ParamValue>; tags?: Record<string, string> }): unknown
   logArtifact(source: { name: string; data: string | Uint8Array | readonly Uint8Array[] }): unknown
+  /** Several files, written in the background while the next is taken (lib/track's ActiveRun); optional. */
+  logArtifacts?(sources: Iterable<{ name: string; data: string | Uint8Array | readonly Uint8Array[] }>): Promise<unknown>
 }
 
 export interface SweepSink extends RunSink {
@@ -73,8 +75,40 @@ export function flatMetrics(m: Metrics): Record<string, number> {
   return out
 }
 
+/** How a backtest is logged: its strategy params, `config` (more params), and whether the files are written. */
+export interface LogBacktestOptions {
+  params: Record<string, unknown>
+  config?: Record<string, unknown>
+  artifacts?: boolean
+}
+
 /** Log a finished backtest: params (strategy params + `config`), metrics, curves, the tables (Parquet) and results.json. */
-export function logBacktest(run: RunSink, result: BacktestResult, options: { params: Record<string, unknown>; config?: Record<string, unknown>; artifacts?: boolean }): void {
+export function logBacktest(run: RunSink, result: BacktestResult, options: LogBacktestOptions): void {
+  logRecords(run, result, options)
+  if (options.artifacts !== false) for (const artifact of backtestArtifacts(result, options)) run.logArtifact(artifact)
+}
+
+/**
+ * logBacktest for a run that writes its files in the background (logArtifacts, as lib/track's ActiveRun):
+ * each table is encoded while the one before is written (the equity table, 16 MB for a million bars,
+ * first), and the records are logged meanwhile. The same records and files as logBacktest. A run without
+ * logArtifacts is logged by logBacktest.
+ */
+export async function logBacktestAsync(run: RunSink, result: BacktestResult, options: LogBacktestOptions): Promise<void> {
+  if (run.logArtifacts === undefined || options.artifacts === false) return logBacktest(run, result, options)
+  const artifacts = backtestArtifacts(result, options)
+  function* overlapped(): Generator<{ name: string; data: string | Uint8Array | readonly Uint8Array[] }> {
+    const first = artifacts.next()
+    if (first.done === true) return logRecords(run, result, options)
+    yield first.value
+    // Taken after the first file's write has started: the records are logged while it is written.
+    logRecords(run, result, options)
+    yield* artifacts
+  }
+  await run.logArtifacts(overlapped())
+}
+
+function logRecords(run: RunSink, result: BacktestResult, options: LogBacktestOptions): void {
   const params: Record<string, ParamValue> = {}
   for (const [k, v] of Object.entries(options.params)) params[k] = scalar(v)
   for (const [k, v] of Object.entries(options.config ?? {})) if (params[k] === undefined && v !== undefined) params[k] = scalar(v)
@@ -82,37 +116,54 @@ export function logBacktest(run: RunSink, result: BacktestResult, options: { par
   run.logBatch({ params, metrics, tags: { 'mtflow.kind': 'backtest' } })
   run.logBatch({ metrics: curvePoints(result.time, result.equity, 'equity') })
   run.logBatch({ metrics: drawdownCurvePoints(result.time, result.equity) })
-  if (options.artifacts !== false) {
-    for (const [name, columns] of Object.entries(runTables(result))) {
-      // A table without columns (no strategy) has no Parquet form: its readers find no file, as no rows.
-      if (Object.keys(columns).length > 0) run.logArtifact({ name: `${name}.parquet`, data: columnsParquetPieces(columns) })
-    }
-    run.logArtifact({ name: 'results.json', data: `${JSON.stringify(summary(result, { ...options.config, params: options.params }), null, 2)}\n` })
-  }
 }
+
+/** The run's files, each encoded when asked for: the tables as Parquet (equity first, factors last), then results.json. */
+function* backtestArtifacts(result: BacktestResult, options: LogBacktestOptions): Generator<{ name: string; data: string | Uint8Array | readonly Uint8Array[] }> {
+  for (const name of TABLES) {
+    const columns = runTable(result, name)
+    // A table without columns (no strategy) has no Parquet form: its readers find no file, as no rows.
+    if (Object.keys(columns).length > 0) yield { name: `${name}.parquet`, data: columnsParquetPieces(columns) }
+  }
+  yield { name: 'results.json', data: `${JSON.stringify(summary(result, { ...options.config, params: options.params }), null, 2)}\n` }
+}
+
+/** A tracked backtest's tables, in the order they are written (lib/track/run-tables.ts reads them by these names). */
+const TABLES = ['equity', 'trades', 'orders', 'fills', 'factors'] as const
+type TableName = (typeof TABLES)[number]
 
 /**
  * A backtest's tables as columns, the same ones (and in the same order) as the export's CSV files: number
  * columns are the engine's own Float64Arrays (one strategy: not copied; several: concatenated).
  */
-export function runTables(result: BacktestResult): Record<'equity' | 'trades' | 'orders' | 'fills' | 'factors', Record<string, ArrayLike<unknown>>> {
+export function runTables(result: BacktestResult): Record<TableName, Record<string, ArrayLike<unknown>>> {
+  return Object.fromEntries(TABLES.map((name) => [name, runTable(result, name)])) as Record<TableName, Record<string, ArrayLike<unknown>>>
+}
+
+/** One of runTables' tables, built alone (the factors, computed when first read, only for their table). */
+function runTable(result: BacktestResult, name: TableName): Record<string, ArrayLike<unknown>> {
   const s = result.strategies
-  return {
-    equity: {
-      time: result.time,
-      equity: result.equity,
-      exposure: result.exposure,
-      ...Object.fromEntries(s.length > 1 ? s.map((x) => [`equity_${x.strategy}`, x.equity]) : []),
-    },
-    trades: stack(s.map((x) => x.trades as Record<string, ArrayLike<unknown>>)),
-    orders: stack(s.map((x) => x.orders as Record<string, ArrayLike<unknown>>)),
-    fills: stack(s.map((x) => x.fills as Record<string, ArrayLike<unknown>>)),
-    factors: stack(
-      s.map((x) => {
-        const factors = x.factors
-        return { strategy: Array.from(factors.entryOrderId ?? [], () => x.strategy), ...factors }
-      }),
-    ),
+  switch (name) {
+    case 'equity':
+      return {
+        time: result.time,
+        equity: result.equity,
+        exposure: result.exposure,
+        ...Object.fromEntries(s.length > 1 ? s.map((x) => [`equity_${x.strategy}`, x.equity]) : []),
+      }
+    case 'trades':
+      return stack(s.map((x) => x.trades as Record<string, ArrayLike<unknown>>))
+    case 'orders':
+      return stack(s.map((x) => x.orders as Record<string, ArrayLike<unknown>>))
+    case 'fills':
+      return stack(s.map((x) => x.fills as Record<string, ArrayLike<unknown>>))
+    case 'factors':
+      return stack(
+        s.map((x) => {
+          const factors = x.factors
+          return { strategy: Array.from(factors.entryOrderId ?? [], () => x.strategy), ...factors }
+        }),
+      )
   }
 }
 

@@ -195,7 +195,7 @@ export function backtestCommand(context: CliContext): Command {
       }))
       const config = { strategy: strategy.name, ...(file === undefined ? {} : { file }), params, symbols: c.symbols, timeframe: o.timeframe, cash: c.cash, sizing: c.sizing, commission: c.commission, slippageBps: c.slippageBps }
       if (run !== undefined) {
-        bt().logBacktest(run, result, { params, config: { strategy: strategy.name, symbols: c.symbols.join(','), timeframe: o.timeframe, cash: c.cash, sizing: c.sizing, commission: c.commission, slippageBps: c.slippageBps, engine: 'event' } })
+        await bt().logBacktestAsync(run, result, { params, config: { strategy: strategy.name, symbols: c.symbols.join(','), timeframe: o.timeframe, cash: c.cash, sizing: c.sizing, commission: c.commission, slippageBps: c.slippageBps, engine: 'event' } })
         run.end()
       }
       const exported = o.export === undefined ? [] : bt().exportResults(result, o.export, config)

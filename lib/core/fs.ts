@@ -2,7 +2,7 @@
 // over the target, fsync the directory. Readers see the old file or the new one, never half of either.
 // Each write also clears its target's temp files left by writers that were killed mid-write.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writevSync } from 'node:fs'
+import { close, closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writev, writevSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { basename, dirname, join, sep } from 'node:path'
 import { isDeadTemp } from './debris.js'
@@ -42,11 +42,10 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | readon
 const IOV_MAX = 1024
 
 /**
- * Write `pieces` one after the other at the file's position, with as few writev calls as the kernel
- * allows: a short write (the kernel may write less than asked) continues where it stopped, inside a
- * piece if need be. `writev` is replaceable for tests of short writes.
+ * Where a write of `pieces` stands: the next batch for one writev (at most IOV_MAX buffers, empty pieces
+ * left out, starting inside a piece after a short write) and what a writev's byte count moves past.
  */
-export function writePieces(fd: number, pieces: readonly Uint8Array[], writev: (fd: number, buffers: readonly Uint8Array[]) => number = writevSync): void {
+function pieceCursor(pieces: readonly Uint8Array[]): { batch(): Uint8Array[] | undefined; advance(written: number, asked: Uint8Array[]): void } {
   let i = 0
   let done = 0 // bytes of pieces[i] already written
   const skipEmpty = () => {
@@ -56,27 +55,84 @@ export function writePieces(fd: number, pieces: readonly Uint8Array[], writev: (
     }
   }
   skipEmpty()
-  while (i < pieces.length) {
-    const batch: Uint8Array[] = []
-    for (let k = i; k < pieces.length && batch.length < IOV_MAX; k++) {
-      const piece = k === i ? pieces[k]!.subarray(done) : pieces[k]!
-      if (piece.length > 0) batch.push(piece)
-    }
-    let written = writev(fd, batch)
-    if (!(written > 0)) throw new Error(`write of ${batch.reduce((n, b) => n + b.length, 0)} bytes wrote nothing`)
-    while (written > 0) {
-      const left = pieces[i]!.length - done
-      if (written >= left) {
-        written -= left
-        i++
-        done = 0
-      } else {
-        done += written
-        written = 0
+  return {
+    batch() {
+      if (i >= pieces.length) return undefined
+      const batch: Uint8Array[] = []
+      for (let k = i; k < pieces.length && batch.length < IOV_MAX; k++) {
+        const piece = k === i ? pieces[k]!.subarray(done) : pieces[k]!
+        if (piece.length > 0) batch.push(piece)
       }
-    }
-    skipEmpty()
+      return batch
+    },
+    advance(written, asked) {
+      if (!(written > 0)) throw new Error(`write of ${asked.reduce((n, b) => n + b.length, 0)} bytes wrote nothing`)
+      while (written > 0) {
+        const left = pieces[i]!.length - done
+        if (written >= left) {
+          written -= left
+          i++
+          done = 0
+        } else {
+          done += written
+          written = 0
+        }
+      }
+      skipEmpty()
+    },
   }
+}
+
+/**
+ * Write `pieces` one after the other at the file's position, with as few writev calls as the kernel
+ * allows: a short write (the kernel may write less than asked) continues where it stopped, inside a
+ * piece if need be. `writev` is replaceable for tests of short writes.
+ */
+export function writePieces(fd: number, pieces: readonly Uint8Array[], write: (fd: number, buffers: readonly Uint8Array[]) => number = writevSync): void {
+  const cursor = pieceCursor(pieces)
+  for (let batch = cursor.batch(); batch !== undefined; batch = cursor.batch()) cursor.advance(write(fd, batch), batch)
+}
+
+/** writePieces with each writev in libuv's thread pool. */
+export async function writePiecesAsync(fd: number, pieces: readonly Uint8Array[], write: (fd: number, buffers: readonly Uint8Array[]) => Promise<number> = writevAsync): Promise<void> {
+  const cursor = pieceCursor(pieces)
+  for (let batch = cursor.batch(); batch !== undefined; batch = cursor.batch()) cursor.advance(await write(fd, batch), batch)
+}
+
+const writevAsync = (fd: number, buffers: readonly Uint8Array[]) => new Promise<number>((resolve, reject) => writev(fd, buffers as Uint8Array[], (error, written) => (error === null ? resolve(written) : reject(error))))
+const closeAsync = (fd: number) => new Promise<void>((resolve, reject) => close(fd, (error) => (error === null || error === undefined ? resolve() : reject(error))))
+
+/**
+ * writeFileAtomic whose writes and fsync run in libuv's thread pool: the first writev is handed to the
+ * pool before this returns, so the caller's thread goes on (a tracked backtest encodes its next table,
+ * hashes this one) while the kernel copies the bytes. The same temp file, rename, directory fsync and
+ * cleanup of dead temps. The pieces must not change until the promise settles.
+ */
+export async function writeFileAtomicAsync(path: string, data: string | Uint8Array | readonly Uint8Array[], options: { durable?: boolean } = {}): Promise<void> {
+  const durable = options.durable !== false
+  const dir = dirname(path)
+  mkdirSync(dir, { recursive: true })
+  const base = basename(path)
+  const tmpName = `.${base}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  const tmp = join(dir, tmpName)
+  const pieces = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data
+  try {
+    // Opened here, not in the pool: the first writev is queued before the caller's thread moves on. A
+    // durable write opens the file O_DSYNC, so each writev returns with its bytes on disk in the same pool
+    // job (fdatasync's guarantee): an fsync after it would wait for this thread to come back to the event loop.
+    const fd = openSync(tmp, durable ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DSYNC : 'w', 0o644)
+    try {
+      await writePiecesAsync(fd, pieces)
+    } finally {
+      await closeAsync(fd)
+    }
+    renameSync(tmp, path)
+  } catch (error) {
+    rmSync(tmp, { force: true })
+    throw error
+  }
+  if (durable) syncDirectory(dir)
+  removeDeadTemps(dir, base, tmpName)
 }
 
 /**

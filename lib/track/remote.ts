@@ -390,6 +390,13 @@ export class RemoteTracker extends Tracker {
     return this.client.json('PUT', `/api/track/runs/${seg(runId)}/artifact`, { query: { name: path }, body: bytes })
   }
 
+  /** One request per artifact, in order (the server writes them). */
+  override async logArtifacts(runId: string, sources: Iterable<{ name: string; data: ArtifactData }>): Promise<Artifact[]> {
+    const out: Artifact[] = []
+    for (const source of sources) out.push(this.logArtifact(runId, source))
+    return out
+  }
+
   override listArtifacts(runId: string): Artifact[] {
     return this.client.json('GET', `/api/track/runs/${seg(runId)}/artifacts`)
   }

@@ -1,0 +1,173 @@
+// Files written in libuv's thread pool (writeFileAtomicAsync, writePiecesAsync) and several artifacts
+// logged at once (logArtifacts, logBacktestAsync): the bytes on disk are the pieces joined whatever the
+// kernel's short writes; a file's write has started (its temp file exists) before the next source is
+// taken; the records land in the sources' order with the sha256 and size of the bytes (hashed here
+// independently); a failing source or a refused name records the files written whole and nothing else;
+// and a backtest logged in the background writes the same files, byte for byte, and the same records as
+// logBacktest.
+
+import { createHash } from 'node:crypto'
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { backtest, logBacktest, logBacktestAsync } from '../../lib/backtest/index.js'
+import { writeFileAtomicAsync, writePiecesAsync } from '../../lib/core/index.js'
+import { syntheticGbm } from '../../lib/data/index.js'
+import { openTracker } from '../../lib/track/index.js'
+
+const dir = () => mkdtempSync(join(tmpdir(), 'mtflow-async-art-'))
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+
+/** Pieces of 0 … 40 bytes (some empty), byte k of the whole being k mod 251. */
+function pieces(count: number): { parts: Uint8Array[]; whole: Buffer } {
+  const parts: Uint8Array[] = []
+  let k = 0
+  for (let i = 0; i < count; i++) {
+    const part = new Uint8Array((i * 7) % 41)
+    for (let j = 0; j < part.length; j++) part[j] = k++ % 251
+    parts.push(part)
+  }
+  return { parts, whole: Buffer.from(Array.from({ length: k }, (_, j) => j % 251)) }
+}
+
+describe('writing in the thread pool', () => {
+  it('writePiecesAsync writes the pieces joined, through short writes of any length', async () => {
+    const { parts, whole } = pieces(300)
+    for (const limit of [1, 3, 7, 40, 41, 1000]) {
+      const file = join(dir(), 'short.bin')
+      const fd = openSync(file, 'w')
+      const shortWritev = async (target: number, buffers: readonly Uint8Array[]) => {
+        let left = limit
+        let written = 0
+        for (const b of buffers) {
+          if (left === 0) break
+          const n = writeSync(target, b, 0, Math.min(left, b.length))
+          written += n
+          left -= n
+          if (n < b.length) break
+        }
+        return written
+      }
+      await writePiecesAsync(fd, parts, shortWritev)
+      closeSync(fd)
+      expect(readFileSync(file).equals(whole), `limit ${limit}`).toBe(true)
+    }
+    const fd = openSync(join(dir(), 'stuck.bin'), 'w')
+    await expect(writePiecesAsync(fd, [new Uint8Array(3)], async () => 0)).rejects.toThrow(/wrote nothing/)
+    closeSync(fd)
+  })
+
+  it('writeFileAtomicAsync replaces the file whole (2,500 pieces, more than one writev takes), durable or not', async () => {
+    const folder = dir()
+    const file = join(folder, 'many.bin')
+    const { parts, whole } = pieces(2_500)
+    await writeFileAtomicAsync(file, 'old')
+    await writeFileAtomicAsync(file, parts)
+    expect(readFileSync(file).equals(whole)).toBe(true)
+    await writeFileAtomicAsync(file, 'text', { durable: false })
+    expect(readFileSync(file, 'utf8')).toBe('text')
+    await writeFileAtomicAsync(file, [])
+    expect(readFileSync(file).length).toBe(0)
+    expect(readdirSync(folder)).toEqual(['many.bin']) // no temp file left
+  })
+
+  it('a failed write leaves the old file and no temp file', async () => {
+    const folder = dir()
+    const file = join(folder, 'keep.bin')
+    await writeFileAtomicAsync(file, 'kept')
+    // A piece that is not bytes makes the write fail in the pool.
+    await expect(writeFileAtomicAsync(file, [Buffer.from('a'), 42 as unknown as Uint8Array])).rejects.toThrow()
+    expect(readFileSync(file, 'utf8')).toBe('kept')
+    expect(readdirSync(folder)).toEqual(['keep.bin'])
+  })
+})
+
+describe('logArtifacts', () => {
+  it('records each file in order with the sha256 and size of its bytes; a write has started before the next source is taken', async () => {
+    const home = dir()
+    const tracker = openTracker(home)
+    const run = tracker.startRun({ experiment: 'async' })
+    const artifacts = join(home, 'runs', run.experimentId, run.id, 'artifacts')
+    const a = pieces(400)
+    const b = pieces(50)
+    const seen: string[][] = []
+    function* sources() {
+      yield { name: 'a.bin', data: a.parts }
+      // The first file is open (its temp file or the file itself is in the folder) before this runs.
+      seen.push(readdirSync(artifacts))
+      yield { name: 'sub/b.bin', data: b.parts }
+      yield { name: 'c.txt', data: 'text\n' }
+    }
+    const records = await run.logArtifacts(sources())
+    expect(seen[0]!.some((f) => f === 'a.bin' || f.startsWith('.a.bin.'))).toBe(true)
+    expect(records.map((r) => r.path)).toEqual(['a.bin', 'sub/b.bin', 'c.txt'])
+    expect(records.map((r) => r.sha256)).toEqual([sha(a.whole), sha(b.whole), sha(Buffer.from('text\n'))])
+    expect(records.map((r) => r.size)).toEqual([a.whole.length, b.whole.length, 5])
+    expect(tracker.listArtifacts(run.id).map((r) => r.path)).toEqual(['a.bin', 'sub/b.bin', 'c.txt'])
+    expect(tracker.readArtifact(run.id, 'sub/b.bin').bytes.equals(b.whole)).toBe(true)
+    expect(readdirSync(artifacts).filter((f) => f.endsWith('.tmp'))).toEqual([])
+    run.end()
+  })
+
+  it('a source that throws: the files written whole before it are recorded, then the error', async () => {
+    const home = dir()
+    const tracker = openTracker(home)
+    const run = tracker.startRun({ experiment: 'async' })
+    function* sources() {
+      yield { name: 'first.bin', data: Buffer.from('one') }
+      throw new Error('encoding failed')
+    }
+    await expect(run.logArtifacts(sources())).rejects.toThrow('encoding failed')
+    expect(tracker.listArtifacts(run.id).map((r) => r.path)).toEqual(['first.bin'])
+    expect(tracker.readArtifact(run.id, 'first.bin').bytes.toString()).toBe('one')
+    run.end()
+  })
+
+  it('refuses a name with "%", a name given twice and a path out of the folder, recording only what came before', async () => {
+    const home = dir()
+    const tracker = openTracker(home)
+    for (const [bad, message] of [
+      ['a%2Fb', /must not contain "%"/],
+      ['ok.bin', /given twice/],
+      ['../escape.bin', /artifact name/],
+    ] as const) {
+      const run = tracker.startRun({ experiment: 'async' })
+      await expect(run.logArtifacts([{ name: 'ok.bin', data: 'x' }, { name: bad, data: 'y' }])).rejects.toThrow(message)
+      expect(tracker.listArtifacts(run.id).map((r) => r.path)).toEqual(['ok.bin'])
+      expect(existsSync(join(home, 'runs', run.experimentId, 'escape.bin'))).toBe(false)
+      run.end()
+    }
+  })
+})
+
+describe('logBacktestAsync', () => {
+  it('writes the same files, byte for byte, and the same records as logBacktest', async () => {
+    const bars = syntheticGbm({ bars: 20_000, timeframe: '1m', seed: 3 })
+    const result = backtest({ strategy: 'sma-cross', params: { fast: 10, slow: 30 }, symbols: [bars.symbol], timeframe: '1m', data: { [bars.symbol]: bars }, sizing: { qty: 1 }, fills: { takerRate: 0.0005 } })
+    const home = dir()
+    const tracker = openTracker(home)
+    const options = { params: { fast: 10, slow: 30 }, config: { engine: 'event' } }
+    const plain = tracker.startRun({ experiment: 'bt' })
+    logBacktest(plain, result, options)
+    plain.end()
+    const background = tracker.startRun({ experiment: 'bt' })
+    await logBacktestAsync(background, result, options)
+    background.end()
+    const files = (id: string) => tracker.listArtifacts(id).map((a) => [a.path, a.size, a.sha256])
+    expect(files(background.id)).toEqual(files(plain.id))
+    expect(files(plain.id).map(([p]) => p)).toEqual(['equity.parquet', 'trades.parquet', 'orders.parquet', 'fills.parquet', 'factors.parquet', 'results.json'])
+    for (const [path] of files(plain.id)) expect(tracker.readArtifact(background.id, path as string).bytes.equals(tracker.readArtifact(plain.id, path as string).bytes)).toBe(true)
+    const a = tracker.getRun(plain.id)
+    const b = tracker.getRun(background.id)
+    expect(b.params).toEqual(a.params)
+    const values = (m: typeof a.metrics) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.value]))
+    expect(values(b.metrics)).toEqual(values(a.metrics))
+    expect(Object.keys(a.metrics).length).toBeGreaterThan(10)
+    expect(b.tags['mtflow.kind']).toBe('backtest')
+    const history = (id: string, key: string) => tracker.metricHistory(id, key).map((p) => [p.step, p.value, p.timestamp])
+    expect(history(background.id, 'equity')).toEqual(history(plain.id, 'equity'))
+    expect(history(background.id, 'drawdown')).toEqual(history(plain.id, 'drawdown'))
+    expect(history(plain.id, 'equity').length).toBeGreaterThan(100)
+  })
+})
