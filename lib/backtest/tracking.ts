@@ -17,7 +17,7 @@ type ParamValue = string | number | boolean
 export interface RunSink {
   logBatch(batch: { metrics?: { key: string; value: number; step?: number; timestamp?: number }[]; params?: Record<string, ParamValue>; tags?: Record<string, string> }): unknown
   logArtifact(source: { name: string; data: string | Uint8Array | readonly Uint8Array[] }): unknown
-  /** Several files, written in the background while the next is taken (lib/track's ActiveRun); optional. */
+  /** Several files, written in the background while the next is taken (lib/track's ActiveRun); optional. Each source's pieces stay unchanged until it settles. */
   logArtifacts?(sources: Iterable<{ name: string; data: string | Uint8Array | readonly Uint8Array[] }>): Promise<unknown>
 }
 
@@ -98,7 +98,14 @@ export async function logBacktestAsync(run: RunSink, result: BacktestResult, opt
   if (run.logArtifacts === undefined || options.artifacts === false) return logBacktest(run, result, options)
   const artifacts = backtestArtifacts(result, options)
   function* overlapped(): Generator<{ name: string; data: string | Uint8Array | readonly Uint8Array[] }> {
-    const first = artifacts.next()
+    let first: IteratorResult<{ name: string; data: string | Uint8Array | readonly Uint8Array[] }>
+    try {
+      first = artifacts.next()
+    } catch (error) {
+      // As logBacktest: the records are logged even when no file can be.
+      logRecords(run, result, options)
+      throw error
+    }
     if (first.done === true) return logRecords(run, result, options)
     yield first.value
     // Taken after the first file's write has started: the records are logged while it is written.

@@ -2,7 +2,7 @@
 // over the target, fsync the directory. Readers see the old file or the new one, never half of either.
 // Each write also clears its target's temp files left by writers that were killed mid-write.
 
-import { close, closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writev, writevSync } from 'node:fs'
+import { close, closeSync, constants, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writev, writevSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { basename, dirname, join, sep } from 'node:path'
 import { isDeadTemp } from './debris.js'
@@ -86,7 +86,7 @@ function pieceCursor(pieces: readonly Uint8Array[]): { batch(): Uint8Array[] | u
 /**
  * Write `pieces` one after the other at the file's position, with as few writev calls as the kernel
  * allows: a short write (the kernel may write less than asked) continues where it stopped, inside a
- * piece if need be. `writev` is replaceable for tests of short writes.
+ * piece if need be. `write` (writev) is replaceable for tests of short writes.
  */
 export function writePieces(fd: number, pieces: readonly Uint8Array[], write: (fd: number, buffers: readonly Uint8Array[]) => number = writevSync): void {
   const cursor = pieceCursor(pieces)
@@ -100,6 +100,7 @@ export async function writePiecesAsync(fd: number, pieces: readonly Uint8Array[]
 }
 
 const writevAsync = (fd: number, buffers: readonly Uint8Array[]) => new Promise<number>((resolve, reject) => writev(fd, buffers as Uint8Array[], (error, written) => (error === null ? resolve(written) : reject(error))))
+const fsyncAsync = (fd: number) => new Promise<void>((resolve, reject) => fsync(fd, (error) => (error === null ? resolve() : reject(error))))
 const closeAsync = (fd: number) => new Promise<void>((resolve, reject) => close(fd, (error) => (error === null || error === undefined ? resolve() : reject(error))))
 
 /**
@@ -119,10 +120,13 @@ export async function writeFileAtomicAsync(path: string, data: string | Uint8Arr
   try {
     // Opened here, not in the pool: the first writev is queued before the caller's thread moves on. A
     // durable write opens the file O_DSYNC, so each writev returns with its bytes on disk in the same pool
-    // job (fdatasync's guarantee): an fsync after it would wait for this thread to come back to the event loop.
-    const fd = openSync(tmp, durable ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DSYNC : 'w', 0o644)
+    // job (fdatasync's guarantee): an fsync after it would wait for this thread to come back to the event
+    // loop. Where there is no O_DSYNC (Windows), the file is fsync'd after its writes.
+    const dsync = durable && typeof constants.O_DSYNC === 'number'
+    const fd = openSync(tmp, dsync ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DSYNC : 'w', 0o644)
     try {
       await writePiecesAsync(fd, pieces)
+      if (durable && !dsync) await fsyncAsync(fd)
     } finally {
       await closeAsync(fd)
     }
@@ -153,6 +157,11 @@ function removeDeadTemps(dir: string, base: string, own: string): void {
     /* best effort */
   }
 }
+/** A file name of the shape writeFileAtomic gives its temp files: `.<base>.<pid>.<hex>.tmp`. */
+export function isWriterTemp(name: string): boolean {
+  return /^\..+\.\d+\.[0-9a-f]+\.tmp$/.test(name)
+}
+
 /** What follows `.<base>.` in writeFileAtomic's temp name: `<pid>.<hex>.tmp`. */
 const TEMP_TAIL = /^\d+\.[0-9a-f]+\.tmp$/
 

@@ -390,10 +390,15 @@ export class RemoteTracker extends Tracker {
     return this.client.json('PUT', `/api/track/runs/${seg(runId)}/artifact`, { query: { name: path }, body: bytes })
   }
 
-  /** One request per artifact, in order (the server writes them). */
+  /** One request per artifact, in order (the server writes and checks them); a name given twice is refused as locally. */
   override async logArtifacts(runId: string, sources: Iterable<{ name: string; data: ArtifactData }>): Promise<Artifact[]> {
     const out: Artifact[] = []
-    for (const source of sources) out.push(this.logArtifact(runId, source))
+    const names = new Set<string>()
+    for (const source of sources) {
+      if (names.has(source.name)) throw new ConfigError(`artifact name ${JSON.stringify(source.name)} is given twice`)
+      names.add(source.name)
+      out.push(this.logArtifact(runId, source))
+    }
     return out
   }
 

@@ -9,7 +9,7 @@ import { existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, 
 import { hostname } from 'node:os'
 import { dirname, join, relative, sep } from 'node:path'
 import { createHash, randomBytes } from 'node:crypto'
-import { ConfigError, CorruptFileError, DataError, NotFoundError, paramsHash, preview, readFileInside, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic, writeFileAtomicAsync } from '../core/index.js'
+import { ConfigError, CorruptFileError, DataError, NotFoundError, paramsHash, preview, readFileInside, resolveHome, resolveInside, sha256, isWriterTemp, withLockSync, writeFileAtomic, writeFileAtomicAsync } from '../core/index.js'
 import { appendRecords, countTorn, decodeValue, readRecords } from './jsonl.js'
 import { fromSnapshot, toSnapshot, type Snapshot } from './snapshot.js'
 import { checkBatch, type CheckedBatch } from './validate.js'
@@ -395,67 +395,76 @@ export class Tracker {
   /** Store a file (a path) or bytes as an artifact of the run; returns its record with sha256 and size. */
   logArtifact(runId: string, source: string | { name: string; data: ArtifactData }, name?: string): Artifact {
     const dir = this.runDir(runId)
-    const { pieces, path } = artifactPieces(source, name)
-    // Stored under exactly the recorded name: "%" would be decoded on the way to the file (a name
-    // "a%2Fb" would land on "a/b", another artifact's place), so it is refused.
-    if (path.includes('%')) throw new ConfigError(`artifact name ${JSON.stringify(path)} must not contain "%"`)
-    const target = resolveInside(join(dir, 'artifacts'), path, 'artifact name')
-    this.makeFolders(runId, dir, dirname(target))
+    const { pieces, path, target } = this.artifactTarget(runId, dir, source, name)
     writeFileAtomic(target, pieces)
-    const hash = createHash('sha256')
-    let size = 0
-    for (const piece of pieces) {
-      hash.update(piece)
-      size += piece.length
-    }
-    const record: Artifact = { path, sha256: hash.digest('hex'), size, timestamp: Date.now() }
+    const record = artifactRecord(path, pieces)
     this.appendRun(runId, dir, 'artifacts.jsonl', [record])
     return record
   }
 
   /**
    * Several artifacts, each file written in libuv's thread pool while the next source is taken: `sources`
-   * may be lazy (a generator encoding each table when asked), so this thread encodes and hashes one file
-   * while the kernel copies the one before (a tracked backtest's five tables: ~60 ms of writing off its
-   * path). The records go into artifacts.jsonl in the sources' order once every write has settled; when a
-   * write or a source fails, the files written whole are still recorded, then the first error is thrown.
-   * Each file is atomic and durable as logArtifact's.
+   * may be lazy (a generator encoding each table when asked), so this thread hashes one file and encodes
+   * the next while the kernel copies it (a tracked backtest's five tables: their writing is off its path).
+   * At most two files are being written at once; each is recorded in artifacts.jsonl, in the sources'
+   * order, as soon as its write has ended, so a crash loses at most the two files in flight (their temp
+   * files are removed by the next write of the same name, as logArtifact's). A source's pieces must stay
+   * unchanged until the promise settles: a generator must not reuse one buffer for two files. When a
+   * source or a write fails, the files written whole are recorded, then the first error is thrown. Each
+   * file is atomic and durable as logArtifact's, and names are checked as there (plus: not twice).
    */
   async logArtifacts(runId: string, sources: Iterable<{ name: string; data: ArtifactData }>): Promise<Artifact[]> {
     const dir = this.runDir(runId)
-    const writes: Promise<void>[] = []
-    const records: Artifact[] = []
+    const recorded: Artifact[] = []
     const paths = new Set<string>()
-    let failure: { error: unknown } | undefined
+    // Files whose writes have started and are not recorded yet (at most two), in order.
+    const pending: { write: Promise<void>; record: Artifact }[] = []
+    const settleFirst = async () => {
+      const { write, record } = pending[0]!
+      try {
+        await write
+      } finally {
+        pending.shift()
+      }
+      this.appendRun(runId, dir, 'artifacts.jsonl', [record])
+      recorded.push(record)
+    }
     try {
       for (const source of sources) {
-        const { pieces, path } = artifactPieces(source)
-        if (path.includes('%')) throw new ConfigError(`artifact name ${JSON.stringify(path)} must not contain "%"`)
-        if (paths.has(path)) throw new ConfigError(`artifact name ${JSON.stringify(path)} is given twice`)
-        paths.add(path)
-        const target = resolveInside(join(dir, 'artifacts'), path, 'artifact name')
-        this.makeFolders(runId, dir, dirname(target))
-        const write = writeFileAtomicAsync(target, pieces)
-        write.catch(() => undefined) // settled below; no unhandled rejection while the next source is taken
-        writes.push(write)
-        const hash = createHash('sha256')
-        let size = 0
-        for (const piece of pieces) {
-          hash.update(piece)
-          size += piece.length
+        if (paths.has(source.name)) throw new ConfigError(`artifact name ${JSON.stringify(source.name)} is given twice`)
+        // "n" and "n/x" in one call: which one fails would depend on which write ends first.
+        for (const p of paths) {
+          if (source.name.startsWith(`${p}/`) || p.startsWith(`${source.name}/`)) throw new ConfigError(`artifact names ${JSON.stringify(p)} and ${JSON.stringify(source.name)} cannot both be: one is a folder of the other`)
         }
-        records.push({ path, sha256: hash.digest('hex'), size, timestamp: Date.now() })
+        paths.add(source.name)
+        const { pieces, path, target } = this.artifactTarget(runId, dir, source)
+        const write = writeFileAtomicAsync(target, pieces)
+        write.catch(() => undefined) // awaited by settleFirst; no unhandled rejection meanwhile
+        pending.push({ write, record: artifactRecord(path, pieces) }) // hashed while the pool writes it
+        if (pending.length === 2) await settleFirst()
       }
+      while (pending.length > 0) await settleFirst()
     } catch (error) {
-      failure = { error }
+      // The files still in flight are waited for (and recorded if whole); the first error is the one thrown.
+      while (pending.length > 0) await settleFirst().catch(() => undefined)
+      throw error
     }
-    const settled = await Promise.allSettled(writes)
-    const written = records.filter((_, k) => settled[k]!.status === 'fulfilled')
-    if (written.length > 0) this.appendRun(runId, dir, 'artifacts.jsonl', written)
-    const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
-    if (failure !== undefined) throw failure.error
-    if (rejected !== undefined) throw rejected.reason
-    return records
+    return recorded
+  }
+
+  /**
+   * A source's pieces, recorded name and file, after the checks every artifact passes, with its folders
+   * made. Stored under exactly the recorded name: "%" would be decoded on the way to the file (a name
+   * "a%2Fb" would land on "a/b", another artifact's place); a name shaped like a writer's temp file would
+   * be removed as one by the next write beside it; a folder on the way must be a folder, not a link.
+   */
+  private artifactTarget(runId: string, dir: string, source: string | { name: string; data: ArtifactData }, name?: string): { pieces: readonly Uint8Array[]; path: string; target: string } {
+    const { pieces, path } = artifactPieces(source, name)
+    if (path.includes('%')) throw new ConfigError(`artifact name ${JSON.stringify(path)} must not contain "%"`)
+    if (isWriterTemp(path.split('/').pop()!)) throw new ConfigError(`artifact name ${JSON.stringify(path)} has the shape of a writer's temp file (.NAME.PID.HEX.tmp); choose another`)
+    const target = resolveInside(join(dir, 'artifacts'), path, 'artifact name')
+    this.makeFolders(runId, dir, dirname(target))
+    return { pieces, path, target }
   }
 
   listArtifacts(runId: string): Artifact[] {
@@ -781,7 +790,11 @@ export class Tracker {
         mkdirSync(at)
       } catch (error) {
         const code = (error as { code?: string }).code
-        if (code === 'EEXIST') continue
+        if (code === 'EEXIST') {
+          // Written through a link, a file would land outside the run's folder.
+          if (!lstatSync(at).isDirectory()) throw new ConfigError(`${relative(dir, at)} in run ${runId} is not a folder (a link or a file): no artifact is written through it`)
+          continue
+        }
         if (code === 'ENOENT') throw this.gone(runId, error)
         throw error
       }
@@ -1006,7 +1019,7 @@ export class ActiveRun {
     return this.tracker.logArtifact(this.id, source, name)
   }
 
-  /** Several artifacts, written in the thread pool while the next is taken (Tracker.logArtifacts). */
+  /** Several artifacts, written in the thread pool while the next is taken (Tracker.logArtifacts); each source's pieces must stay unchanged until it settles. */
   logArtifacts(sources: Iterable<{ name: string; data: ArtifactData }>): Promise<Artifact[]> {
     return this.tracker.logArtifacts(this.id, sources)
   }
@@ -1058,6 +1071,17 @@ export type ArtifactData = string | Uint8Array | readonly Uint8Array[]
 export function artifactSource(source: string | { name: string; data: ArtifactData }, name?: string): { bytes: Uint8Array; path: string } {
   const { pieces, path } = artifactPieces(source, name)
   return { bytes: pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), path }
+}
+
+/** An artifact's record: the sha256 and size of its pieces joined. */
+function artifactRecord(path: string, pieces: readonly Uint8Array[]): Artifact {
+  const hash = createHash('sha256')
+  let size = 0
+  for (const piece of pieces) {
+    hash.update(piece)
+    size += piece.length
+  }
+  return { path, sha256: hash.digest('hex'), size, timestamp: Date.now() }
 }
 
 function artifactPieces(source: string | { name: string; data: ArtifactData }, name?: string): { pieces: readonly Uint8Array[]; path: string } {

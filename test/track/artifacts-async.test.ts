@@ -7,7 +7,7 @@
 // logBacktest.
 
 import { createHash } from 'node:crypto'
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, symlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -76,10 +76,21 @@ describe('writing in the thread pool', () => {
     const folder = dir()
     const file = join(folder, 'keep.bin')
     await writeFileAtomicAsync(file, 'kept')
-    // A piece that is not bytes makes the write fail in the pool.
+    // A piece that is not bytes: the write fails (Node refuses it before the pool takes it).
     await expect(writeFileAtomicAsync(file, [Buffer.from('a'), 42 as unknown as Uint8Array])).rejects.toThrow()
     expect(readFileSync(file, 'utf8')).toBe('kept')
     expect(readdirSync(folder)).toEqual(['keep.bin'])
+  })
+
+  it("removes its target's temp files left by dead writers, and no other file", async () => {
+    const folder = dir()
+    // pid 2^22 + 1 is above Linux's pid_max: no live process has it.
+    const dead = `.x.bin.${2 ** 22 + 1}.abcd1234.tmp`
+    const other = `.y.bin.${2 ** 22 + 1}.abcd1234.tmp`
+    writeFileSync(join(folder, dead), 'half')
+    writeFileSync(join(folder, other), 'half')
+    await writeFileAtomicAsync(join(folder, 'x.bin'), 'whole')
+    expect(readdirSync(folder).sort()).toEqual([other, 'x.bin'])
   })
 })
 
@@ -92,15 +103,20 @@ describe('logArtifacts', () => {
     const a = pieces(400)
     const b = pieces(50)
     const seen: string[][] = []
+    const recordedThen: string[][] = []
     function* sources() {
       yield { name: 'a.bin', data: a.parts }
-      // The first file is open (its temp file or the file itself is in the folder) before this runs.
+      // The first file's write has started and not ended (its temp file is there, not the file) before this runs.
       seen.push(readdirSync(artifacts))
       yield { name: 'sub/b.bin', data: b.parts }
+      // a.bin is recorded once whole, before the third source is taken (at most two files in flight).
+      recordedThen.push(tracker.listArtifacts(run.id).map((r) => r.path))
       yield { name: 'c.txt', data: 'text\n' }
     }
     const records = await run.logArtifacts(sources())
-    expect(seen[0]!.some((f) => f === 'a.bin' || f.startsWith('.a.bin.'))).toBe(true)
+    expect(seen[0]!.filter((f) => f.startsWith('.a.bin.') && f.endsWith('.tmp'))).toHaveLength(1)
+    expect(seen[0]).not.toContain('a.bin')
+    expect(recordedThen[0]).toEqual(['a.bin'])
     expect(records.map((r) => r.path)).toEqual(['a.bin', 'sub/b.bin', 'c.txt'])
     expect(records.map((r) => r.sha256)).toEqual([sha(a.whole), sha(b.whole), sha(Buffer.from('text\n'))])
     expect(records.map((r) => r.size)).toEqual([a.whole.length, b.whole.length, 5])
@@ -124,20 +140,60 @@ describe('logArtifacts', () => {
     run.end()
   })
 
-  it('refuses a name with "%", a name given twice and a path out of the folder, recording only what came before', async () => {
+  it('refuses a name with "%", a name given twice, a path out of the folder and a temp-file name, recording only what came before', async () => {
     const home = dir()
     const tracker = openTracker(home)
     for (const [bad, message] of [
       ['a%2Fb', /must not contain "%"/],
       ['ok.bin', /given twice/],
       ['../escape.bin', /artifact name/],
+      ['sub/.ok.bin.4194305.abcd.tmp', /shape of a writer's temp file/],
     ] as const) {
       const run = tracker.startRun({ experiment: 'async' })
       await expect(run.logArtifacts([{ name: 'ok.bin', data: 'x' }, { name: bad, data: 'y' }])).rejects.toThrow(message)
       expect(tracker.listArtifacts(run.id).map((r) => r.path)).toEqual(['ok.bin'])
-      expect(existsSync(join(home, 'runs', run.experimentId, 'escape.bin'))).toBe(false)
+      expect(tracker.readArtifact(run.id, 'ok.bin').bytes.toString()).toBe('x')
+      expect(existsSync(join(home, 'runs', run.experimentId, run.id, 'escape.bin'))).toBe(false)
       run.end()
     }
+  })
+
+  it('logArtifact refuses a temp-file name too: a later write beside it would remove it as a dead temp', () => {
+    const tracker = openTracker(dir())
+    const run = tracker.startRun({ experiment: 'sync' })
+    expect(() => run.logArtifact({ name: '.x.bin.4194305.ab.tmp', data: 'kept?' })).toThrow(/shape of a writer's temp file/)
+    run.logArtifact({ name: 'x.bin', data: 'x' })
+    expect(tracker.listArtifacts(run.id).map((r) => r.path)).toEqual(['x.bin'])
+    run.end()
+  })
+
+  it('writes nothing through a folder that is a link out of the run', async () => {
+    const home = dir()
+    const outside = dir()
+    const tracker = openTracker(home)
+    const run = tracker.startRun({ experiment: 'links' })
+    run.logArtifact({ name: 'first.bin', data: 'x' })
+    symlinkSync(outside, join(home, 'runs', run.experimentId, run.id, 'artifacts', 'link'))
+    expect(() => run.logArtifact({ name: 'link/a.bin', data: 'a' })).toThrow(/not a folder \(a link or a file\)/)
+    await expect(run.logArtifacts([{ name: 'link/b.bin', data: 'b' }])).rejects.toThrow(/not a folder/)
+    expect(readdirSync(outside)).toEqual([])
+    expect(tracker.listArtifacts(run.id).map((r) => r.path)).toEqual(['first.bin'])
+    run.end()
+  })
+
+  it('a write that fails after others: the files written whole are recorded, in order, then its error', async () => {
+    const home = dir()
+    const tracker = openTracker(home)
+    const run = tracker.startRun({ experiment: 'async' })
+    // "d" is a folder already (d/inner), so a file "d" cannot take its place: its rename fails in the pool.
+    run.logArtifact({ name: 'd/inner', data: '0' })
+    await expect(run.logArtifacts([{ name: 'm', data: '1' }, { name: 'd', data: '2' }, { name: 'z', data: '3' }])).rejects.toThrow(/EISDIR|ENOTEMPTY|EEXIST|directory/i)
+    expect(tracker.listArtifacts(run.id).map((r) => r.path)).toEqual(['d/inner', 'm', 'z'])
+    expect(readdirSync(join(home, 'runs', run.experimentId, run.id, 'artifacts')).filter((f) => f.endsWith('.tmp'))).toEqual([])
+    // A name and a folder of it in one call: refused before anything is written for it.
+    await expect(run.logArtifacts([{ name: 'n', data: '1' }, { name: 'n/x', data: '2' }])).rejects.toThrow(/one is a folder of the other/)
+    expect(tracker.listArtifacts(run.id).map((r) => r.path)).toEqual(['d/inner', 'm', 'z', 'n'])
+    run.end()
   })
 })
 
@@ -169,5 +225,22 @@ describe('logBacktestAsync', () => {
     expect(history(background.id, 'equity')).toEqual(history(plain.id, 'equity'))
     expect(history(background.id, 'drawdown')).toEqual(history(plain.id, 'drawdown'))
     expect(history(plain.id, 'equity').length).toBeGreaterThan(100)
+  })
+
+  it('a sink without logArtifacts is logged by logBacktest; artifacts: false writes no file', async () => {
+    const bars = syntheticGbm({ bars: 2_000, timeframe: '1m', seed: 4 })
+    const result = backtest({ strategy: 'sma-cross', params: { fast: 5, slow: 20 }, symbols: [bars.symbol], timeframe: '1m', data: { [bars.symbol]: bars }, sizing: { qty: 1 } })
+    const names: string[] = []
+    let batches = 0
+    const sink = { logBatch: () => void batches++, logArtifact: (a: { name: string }) => void names.push(a.name) }
+    await logBacktestAsync(sink, result, { params: {} })
+    expect(names).toEqual(['equity.parquet', 'trades.parquet', 'orders.parquet', 'fills.parquet', 'factors.parquet', 'results.json'])
+    expect(batches).toBe(3)
+    const tracker = openTracker(dir())
+    const run = tracker.startRun({ experiment: 'bt' })
+    await logBacktestAsync(run, result, { params: {}, artifacts: false })
+    expect(tracker.listArtifacts(run.id)).toEqual([])
+    expect(Object.keys(tracker.getRun(run.id).metrics)).toContain('sharpe')
+    run.end()
   })
 })

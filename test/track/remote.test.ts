@@ -57,6 +57,26 @@ function child(script: string, env: Record<string, string>): Promise<{ code: num
 }
 
 describe('RemoteTracker', () => {
+  it('logArtifacts uploads each file in order (the server checks the names); a name given twice is refused after the ones before', async () => {
+    const tracker = remote()
+    const run = tracker.startRun({ experiment: 'remote-many' })
+    const records = await run.logArtifacts([
+      { name: 'a.bin', data: Buffer.from([1, 2, 3]) },
+      { name: 'sub/b.txt', data: [Buffer.from('he'), Buffer.from('llo')] },
+    ])
+    expect(records.map((r) => [r.path, r.size])).toEqual([
+      ['a.bin', 3],
+      ['sub/b.txt', 5],
+    ])
+    await expect(run.logArtifacts([{ name: 'c.txt', data: 'c' }, { name: 'c.txt', data: 'again' }])).rejects.toThrow(/given twice/)
+    await expect(run.logArtifacts([{ name: '.x.4194305.ab.tmp', data: 'x' }])).rejects.toThrow(/temp file/)
+    run.end()
+    const local = new Tracker(home)
+    expect(local.listArtifacts(run.id).map((a) => a.path)).toEqual(['a.bin', 'sub/b.txt', 'c.txt'])
+    expect(local.readArtifact(run.id, 'sub/b.txt').bytes.toString()).toBe('hello')
+    expect(local.readArtifact(run.id, 'c.txt').bytes.toString()).toBe('c')
+  })
+
   it('logs a run (params, metrics with steps, tags, artifacts, child runs) that the server workspace reads back as logged', () => {
     const tracker = remote()
     const run = tracker.startRun({ experiment: 'remote', name: 'sweep', params: { fast: 10, mode: 'long', on: true }, tags: { owner: 'ci' } })
