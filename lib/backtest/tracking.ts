@@ -97,22 +97,31 @@ export function logBacktest(run: RunSink, result: BacktestResult, options: LogBa
 export async function logBacktestAsync(run: RunSink, result: BacktestResult, options: LogBacktestOptions): Promise<void> {
   if (run.logArtifacts === undefined || options.artifacts === false) return logBacktest(run, result, options)
   const artifacts = backtestArtifacts(result, options)
-  function* overlapped(): Generator<{ name: string; data: string | Uint8Array | readonly Uint8Array[] }> {
-    let first: IteratorResult<{ name: string; data: string | Uint8Array | readonly Uint8Array[] }>
-    try {
-      first = artifacts.next()
-    } catch (error) {
-      // As logBacktest: the records are logged even when no file can be.
-      logRecords(run, result, options)
-      throw error
-    }
-    if (first.done === true) return logRecords(run, result, options)
-    yield first.value
-    // Taken after the first file's write has started: the records are logged while it is written.
+  let logged = false
+  const records = () => {
+    logged = true
     logRecords(run, result, options)
+  }
+  function* overlapped(): Generator<{ name: string; data: string | Uint8Array | readonly Uint8Array[] }> {
+    const first = artifacts.next()
+    if (first.done !== true) yield first.value
+    // Taken after the first file's write has started: the records are logged while it is written.
+    records()
     yield* artifacts
   }
-  await run.logArtifacts(overlapped())
+  try {
+    await run.logArtifacts(overlapped())
+  } catch (error) {
+    // As logBacktest: the records are logged even when no file could be (the first one failed or was refused).
+    if (!logged) {
+      try {
+        records()
+      } catch {
+        /* the first error is the one thrown */
+      }
+    }
+    throw error
+  }
 }
 
 function logRecords(run: RunSink, result: BacktestResult, options: LogBacktestOptions): void {

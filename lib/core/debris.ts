@@ -2,7 +2,7 @@
 // (kill -9, power cut). `findDebris` lists them, `removeDebris` removes them after checking each one again,
 // so a live process's temp file or lock is never touched. The lake's own files are the lake's business.
 
-import { readdirSync, readFileSync, rmSync, statSync, type Dirent } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, type Dirent } from 'node:fs'
 import { basename, join, relative, resolve, sep } from 'node:path'
 import { ConfigError, NotFoundError } from './errors.js'
 import { duration, lockStaleReason, locksHeld, pidAlive, removeLockIfStale, type LockInfo } from './lock.js'
@@ -66,7 +66,8 @@ export function findDebris(root: string, options: DebrisOptions = {}): Debris[] 
     for (const entry of entries) {
       const path = join(dir, entry.name)
       if (entry.isDirectory()) {
-        if (!(dir === root && skip.has(entry.name)) && !userFolder(root, path)) dirs.push(path)
+        if (artifactsFolder(root, path)) found.push(...artifactTemps(path, checks))
+        else if (!(dir === root && skip.has(entry.name)) && !userFolder(root, path)) dirs.push(path)
       } else if (entry.isFile()) {
         const debris = classify(path, checks)
         if (debris !== undefined) found.push(debris)
@@ -76,10 +77,83 @@ export function findDebris(root: string, options: DebrisOptions = {}): Debris[] 
   return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
 }
 
+/** A run's `artifacts/` folder (runs/<experiment>/<run>/artifacts). */
+function artifactsFolder(root: string, path: string): boolean {
+  const parts = relative(root, path).split(sep)
+  return parts[0] === 'runs' && parts.length === 4 && parts[3] === 'artifacts'
+}
+
+/**
+ * The temp files of dead writers in a run's `artifacts/`: writeFileAtomic's `.<base>.<pid>.<hex>.tmp` that
+ * the run has not recorded (the tracker refuses such names since, so a recorded one is an older run's
+ * artifact and is left alone, as is every file when artifacts.jsonl cannot be read whole). Other names
+ * there are the user's, however they look.
+ */
+function artifactTemps(folder: string, checks: Checks): Debris[] {
+  const recorded = recordedArtifacts(join(folder, '..'))
+  if (recorded === undefined) return []
+  const found: Debris[] = []
+  const dirs = [folder]
+  for (let dir = dirs.pop(); dir !== undefined; dir = dirs.pop()) {
+    let entries: Dirent[]
+    try {
+      entries = readdirSync(dir, { withFileTypes: true })
+    } catch {
+      continue
+    }
+    for (const entry of entries) {
+      const path = join(dir, entry.name)
+      if (entry.isDirectory()) dirs.push(path)
+      else if (entry.isFile() && ATOMIC_TEMP.test(entry.name) && !recorded.has(relative(folder, path).split(sep).join('/'))) {
+        const debris = classify(path, checks)
+        if (debris !== undefined) found.push(debris)
+      }
+    }
+  }
+  return found
+}
+
+/** The paths a run folder's artifacts.jsonl records; undefined when it cannot be read whole (then nothing there is taken for debris). */
+function recordedArtifacts(runDir: string): Set<string> | undefined {
+  let text: string
+  try {
+    text = readFileSync(join(runDir, 'artifacts.jsonl'), 'utf8')
+  } catch (error) {
+    return (error as { code?: string }).code === 'ENOENT' ? new Set() : undefined
+  }
+  const paths = new Set<string>()
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue
+    try {
+      const record = JSON.parse(line) as { path?: unknown; '#torn'?: unknown }
+      if (typeof record.path === 'string') paths.add(record.path)
+      else if (record['#torn'] === undefined) return undefined
+    } catch {
+      return undefined
+    }
+  }
+  return paths
+}
+
+/** For removeDebris: a temp file in a run's `artifacts/` is still one the run has not recorded. */
+function unrecordedIfArtifact(path: string): boolean {
+  const parts = resolve(path).split(sep)
+  // runs/<experiment>/<run>/artifacts/…, the run folder holding a run.json (a folder named "artifacts"
+  // inside a run's artifacts is not the run's).
+  for (let i = 0; i + 4 < parts.length; i++) {
+    if (parts[i] !== 'runs' || parts[i + 3] !== 'artifacts') continue
+    const runDir = parts.slice(0, i + 3).join(sep)
+    if (!existsSync(join(runDir, 'run.json'))) continue
+    const recorded = recordedArtifacts(runDir)
+    return recorded !== undefined && !recorded.has(parts.slice(i + 4).join('/'))
+  }
+  return true
+}
+
 /**
  * Folders holding the user's own files, where a name like `ckpt.12.3.tmp` is a recorded artifact, not a
- * writer's temp: a run's `artifacts/` (runs/<experiment>/<run>/artifacts) and a registry version folder
- * (registry/<kind>/<name>/v<N>). Never walked.
+ * writer's temp: a run's `artifacts/` (runs/<experiment>/<run>/artifacts; only its unrecorded writer temps
+ * are looked at, artifactTemps) and a registry version folder (registry/<kind>/<name>/v<N>). Never walked.
  */
 function userFolder(root: string, path: string): boolean {
   const parts = relative(root, path).split(sep)
@@ -97,6 +171,7 @@ export function removeDebris(items: readonly Debris[], options: DebrisOptions = 
   for (const item of items) {
     const now = classify(item.path, checks)
     if (now === undefined) continue
+    if (now.kind === 'temp' && !unrecordedIfArtifact(item.path)) continue
     if (now.kind === 'temp' || LOCK_ASIDE.test(basename(item.path))) {
       // A temp file's name is unique to its writer (pid + random), and an aside lock is no one's lock.
       rmSync(item.path, { force: true })

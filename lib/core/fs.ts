@@ -127,9 +127,12 @@ export async function writeFileAtomicAsync(path: string, data: string | Uint8Arr
     try {
       await writePiecesAsync(fd, pieces)
       if (durable && !dsync) await fsyncAsync(fd)
-    } finally {
-      await closeAsync(fd)
+    } catch (error) {
+      // The write's error, not the close's.
+      await closeAsync(fd).catch(() => undefined)
+      throw error
     }
+    await closeAsync(fd)
     renameSync(tmp, path)
   } catch (error) {
     rmSync(tmp, { force: true })

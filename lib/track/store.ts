@@ -408,45 +408,63 @@ export class Tracker {
    * the next while the kernel copies it (a tracked backtest's five tables: their writing is off its path).
    * At most two files are being written at once; each is recorded in artifacts.jsonl, in the sources'
    * order, as soon as its write has ended, so a crash loses at most the two files in flight (their temp
-   * files are removed by the next write of the same name, as logArtifact's). A source's pieces must stay
-   * unchanged until the promise settles: a generator must not reuse one buffer for two files. When a
-   * source or a write fails, the files written whole are recorded, then the first error is thrown. Each
-   * file is atomic and durable as logArtifact's, and names are checked as there (plus: not twice).
+   * files stay, temp-named, until a file of the same name is written again or the run is collected). A
+   * source's pieces must stay unchanged until the promise settles: a generator must not reuse one buffer
+   * for two files, nor change one after its last yield (that code runs while the last files are written;
+   * on an error it is closed only once they are). When a source or a write fails, the files written whole
+   * are recorded, then the first error is thrown. Each file is atomic and durable as logArtifact's, and
+   * names are checked as there, plus: not twice, nor a name and a folder of it, letter case aside.
    */
   async logArtifacts(runId: string, sources: Iterable<{ name: string; data: ArtifactData }>): Promise<Artifact[]> {
     const dir = this.runDir(runId)
     const recorded: Artifact[] = []
+    // Names as a case-insensitive disk would see them: two that meet there would be two writes to one file.
     const paths = new Set<string>()
     // Files whose writes have started and are not recorded yet (at most two), in order.
-    const pending: { write: Promise<void>; record: Artifact }[] = []
+    const pending: { write: Promise<void>; record: Artifact | undefined }[] = []
     const settleFirst = async () => {
       const { write, record } = pending[0]!
       try {
         await write
+      } catch (error) {
+        // The run removed meanwhile (gc): said as such, not as the rename's ENOENT.
+        if (!existsSync(join(dir, 'run.json'))) throw this.gone(runId, error)
+        throw error
       } finally {
         pending.shift()
       }
+      if (record === undefined) return
       this.appendRun(runId, dir, 'artifacts.jsonl', [record])
       recorded.push(record)
     }
+    const it = sources[Symbol.iterator]()
     try {
-      for (const source of sources) {
-        if (paths.has(source.name)) throw new ConfigError(`artifact name ${JSON.stringify(source.name)} is given twice`)
+      for (let next = it.next(); next.done !== true; next = it.next()) {
+        const source = next.value
+        const key = source.name.normalize('NFC').toLowerCase()
+        if (paths.has(key)) throw new ConfigError(`artifact name ${JSON.stringify(source.name)} is given twice (letter case aside)`)
         // "n" and "n/x" in one call: which one fails would depend on which write ends first.
         for (const p of paths) {
-          if (source.name.startsWith(`${p}/`) || p.startsWith(`${source.name}/`)) throw new ConfigError(`artifact names ${JSON.stringify(p)} and ${JSON.stringify(source.name)} cannot both be: one is a folder of the other`)
+          if (key.startsWith(`${p}/`) || p.startsWith(`${key}/`)) throw new ConfigError(`artifact name ${JSON.stringify(source.name)} and another of this call cannot both be: one is a folder of the other`)
         }
-        paths.add(source.name)
+        paths.add(key)
         const { pieces, path, target } = this.artifactTarget(runId, dir, source)
-        const write = writeFileAtomicAsync(target, pieces)
-        write.catch(() => undefined) // awaited by settleFirst; no unhandled rejection meanwhile
-        pending.push({ write, record: artifactRecord(path, pieces) }) // hashed while the pool writes it
+        const entry: { write: Promise<void>; record: Artifact | undefined } = { write: writeFileAtomicAsync(target, pieces), record: undefined }
+        entry.write.catch(() => undefined) // awaited by settleFirst; no unhandled rejection meanwhile
+        pending.push(entry)
+        entry.record = artifactRecord(path, pieces) // hashed while the pool writes it
         if (pending.length === 2) await settleFirst()
       }
       while (pending.length > 0) await settleFirst()
     } catch (error) {
-      // The files still in flight are waited for (and recorded if whole); the first error is the one thrown.
+      // The files still in flight are waited for (and recorded if whole) before the source is closed (its
+      // finally may reuse their buffers); the first error is the one thrown.
       while (pending.length > 0) await settleFirst().catch(() => undefined)
+      try {
+        it.return?.()
+      } catch {
+        /* the first error wins */
+      }
       throw error
     }
     return recorded
@@ -461,6 +479,8 @@ export class Tracker {
   private artifactTarget(runId: string, dir: string, source: string | { name: string; data: ArtifactData }, name?: string): { pieces: readonly Uint8Array[]; path: string; target: string } {
     const { pieces, path } = artifactPieces(source, name)
     if (path.includes('%')) throw new ConfigError(`artifact name ${JSON.stringify(path)} must not contain "%"`)
+    // Windows drops a trailing dot or space: ".x.tmp." would be stored as ".x.tmp".
+    if (path.split('/').some((part) => /[. ]$/.test(part))) throw new ConfigError(`artifact name ${JSON.stringify(path)} has a part ending in a dot or a space`)
     if (isWriterTemp(path.split('/').pop()!)) throw new ConfigError(`artifact name ${JSON.stringify(path)} has the shape of a writer's temp file (.NAME.PID.HEX.tmp); choose another`)
     const target = resolveInside(join(dir, 'artifacts'), path, 'artifact name')
     this.makeFolders(runId, dir, dirname(target))

@@ -214,27 +214,41 @@ describe('findDebris', () => {
 
   it('never takes a recorded artifact or a registry version’s file for a temp, however it is named', () => {
     const dead = deadPid()
-    const put = (p: string) => {
+    const put = (p: string, text = 'user data') => {
       mkdirSync(join(home, p, '..'), { recursive: true })
-      writeFileSync(join(home, p), 'user data')
+      writeFileSync(join(home, p), text)
     }
-    // Artifact and registry file names a user chose, that happen to look like temp names of a dead pid.
+    put('runs/e/r/run.json', '{}')
+    // Artifact and registry file names a user chose, that happen to look like temp names of a dead pid
+    // (recorded by an older run: the tracker refuses temp-shaped names now).
     put(`runs/e/r/artifacts/ckpt.${dead}.3.tmp`)
     put(`runs/e/r/artifacts/deep/.w.${dead}.abc.tmp`)
+    put('runs/e/r/artifacts.jsonl', `${JSON.stringify({ path: `ckpt.${dead}.3.tmp` })}\n${JSON.stringify({ path: `deep/.w.${dead}.abc.tmp` })}\n`)
     put(`registry/models/m/v2/.weights.${dead}.abcdef.tmp`)
     put(`registry/models/m/v10/model.${dead}.1.tmp`)
-    // The writers' own temps beside them are still found.
+    // The writers' own temps beside them are still found, in artifacts/ too when the run has not recorded them
+    // (a tracked backtest killed while its tables were written); a user's name of another shape is never.
     put(`runs/e/r/.params.json.${dead}.0a0b0c0d.tmp`)
     put(`registry/models/m/.v3.${dead}.abcdef.tmp`)
+    put(`runs/e/r/artifacts/.equity.parquet.${dead}.0a0b0c0d.tmp`, 'half a table')
+    put(`runs/e/r/artifacts/deep/artifacts/.x.${dead}.ab.tmp`, 'half')
+    put(`runs/e/r/artifacts/notes.${dead}.7.tmp`)
     const found = findDebris(home)
     expect(rel(found)).toEqual([
       [`registry/models/m/.v3.${dead}.abcdef.tmp`, 'temp'],
       [`runs/e/r/.params.json.${dead}.0a0b0c0d.tmp`, 'temp'],
+      [`runs/e/r/artifacts/.equity.parquet.${dead}.0a0b0c0d.tmp`, 'temp'],
+      [`runs/e/r/artifacts/deep/artifacts/.x.${dead}.ab.tmp`, 'temp'],
     ])
-    removeDebris(found)
-    for (const p of [`runs/e/r/artifacts/ckpt.${dead}.3.tmp`, `runs/e/r/artifacts/deep/.w.${dead}.abc.tmp`, `registry/models/m/v2/.weights.${dead}.abcdef.tmp`, `registry/models/m/v10/model.${dead}.1.tmp`]) {
+    expect(removeDebris(found)).toHaveLength(4)
+    for (const p of [`runs/e/r/artifacts/ckpt.${dead}.3.tmp`, `runs/e/r/artifacts/deep/.w.${dead}.abc.tmp`, `runs/e/r/artifacts/notes.${dead}.7.tmp`, `registry/models/m/v2/.weights.${dead}.abcdef.tmp`, `registry/models/m/v10/model.${dead}.1.tmp`]) {
       expect(readFileSync(join(home, p), 'utf8'), p).toBe('user data')
     }
+    expect(existsSync(join(home, `runs/e/r/artifacts/.equity.parquet.${dead}.0a0b0c0d.tmp`))).toBe(false)
+    // A run whose artifacts.jsonl cannot be read whole: nothing in its artifacts/ is taken for debris.
+    put(`runs/e/r/artifacts/.again.${dead}.0a0b0c0d.tmp`, 'half')
+    put('runs/e/r/artifacts.jsonl', '{"path":"a"}\nnot json\n{"path":"b"}\n')
+    expect(rel(findDebris(home))).toEqual([])
   })
 
   it('a lock held by a worker thread of this process is not debris (threads share the pid)', async () => {

@@ -7,7 +7,7 @@
 // logBacktest.
 
 import { createHash } from 'node:crypto'
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, symlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -197,6 +197,95 @@ describe('logArtifacts', () => {
   })
 })
 
+describe('logArtifacts, more hostile cases', () => {
+  it('a name given twice letter case aside, or with a part ending in a dot or a space, is refused', async () => {
+    const tracker = openTracker(dir())
+    const run = tracker.startRun({ experiment: 'case' })
+    await expect(run.logArtifacts([{ name: 'a.bin', data: '1' }, { name: 'A.BIN', data: '2' }])).rejects.toThrow(/given twice/)
+    await expect(run.logArtifacts([{ name: 'n', data: '1' }, { name: 'N/x', data: '2' }])).rejects.toThrow(/one is a folder of the other/)
+    expect(() => run.logArtifact({ name: `.x.bin.4194305.ab.tmp.`, data: 'x' })).toThrow(/ending in a dot or a space/)
+    expect(() => run.logArtifact({ name: 'dir /x', data: 'x' })).toThrow(/ending in a dot or a space/)
+    expect(tracker.listArtifacts(run.id).map((r) => r.path)).toEqual(['a.bin', 'n'])
+    run.end()
+  })
+
+  it('on an error, the source is closed only after the files in flight are written (its finally may reuse their buffers)', async () => {
+    const tracker = openTracker(dir())
+    const run = tracker.startRun({ experiment: 'finally' })
+    const buffer = new Uint8Array(8 << 20).fill(7)
+    function* sources() {
+      try {
+        yield { name: 'big.bin', data: buffer }
+        yield { name: 'bad%2F', data: 'x' }
+      } finally {
+        buffer.fill(0)
+      }
+    }
+    await expect(run.logArtifacts(sources())).rejects.toThrow(/must not contain "%"/)
+    const { bytes, artifact } = tracker.readArtifact(run.id, 'big.bin')
+    expect(artifact.sha256).toBe(sha(new Uint8Array(8 << 20).fill(7)))
+    expect(bytes[0]).toBe(7)
+    run.end()
+  })
+
+  it('a later write failing while an earlier one is in flight: both settle, no unhandled rejection', async () => {
+    const tracker = openTracker(dir())
+    const run = tracker.startRun({ experiment: 'u' })
+    run.logArtifact({ name: 'd/inner', data: '0' })
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      const big = new Uint8Array(64 << 20).fill(1)
+      await expect(run.logArtifacts([{ name: 'big', data: big }, { name: 'd', data: '2' }])).rejects.toThrow(/EISDIR|directory/i)
+      await new Promise((r) => setTimeout(r, 20))
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+    expect(unhandled).toEqual([])
+    expect(tracker.listArtifacts(run.id).map((r) => r.path)).toEqual(['d/inner', 'big'])
+    run.end()
+  })
+
+  it('a run removed while its files are written: the error says so', async () => {
+    const home = dir()
+    const tracker = openTracker(home)
+    const run = tracker.startRun({ experiment: 'gone' })
+    const runDir = join(home, 'runs', run.experimentId, run.id)
+    function* sources() {
+      yield { name: 'a.bin', data: new Uint8Array(4 << 20) }
+      rmSync(runDir, { recursive: true, force: true })
+    }
+    await expect(run.logArtifacts(sources())).rejects.toThrow(`run ${run.id} was removed`)
+  })
+
+  it.runIf(process.platform === 'linux')('a durable write holds its temp file open O_DSYNC, with the mode of a synchronous write', async () => {
+    const home = dir()
+    const tracker = openTracker(home)
+    const run = tracker.startRun({ experiment: 'dsync' })
+    const flags: number[] = []
+    function* sources() {
+      yield { name: 'a.bin', data: new Uint8Array(1 << 20) }
+      for (const fd of readdirSync('/proc/self/fd')) {
+        let target = ''
+        try {
+          target = readlinkSync(`/proc/self/fd/${fd}`)
+        } catch {
+          continue
+        }
+        if (/\/\.a\.bin\.\d+\.[0-9a-f]+\.tmp$/.test(target)) flags.push(parseInt(/flags:\s*(\d+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!, 8))
+      }
+    }
+    await run.logArtifacts(sources())
+    expect(flags).toHaveLength(1)
+    expect(flags[0]! & constants.O_DSYNC).toBe(constants.O_DSYNC)
+    run.logArtifact({ name: 'b.bin', data: 'b' })
+    const artifacts = join(home, 'runs', run.experimentId, run.id, 'artifacts')
+    expect(statSync(join(artifacts, 'a.bin')).mode & 0o777).toBe(statSync(join(artifacts, 'b.bin')).mode & 0o777)
+    run.end()
+  })
+})
+
 describe('logBacktestAsync', () => {
   it('writes the same files, byte for byte, and the same records as logBacktest', async () => {
     const bars = syntheticGbm({ bars: 20_000, timeframe: '1m', seed: 3 })
@@ -225,6 +314,25 @@ describe('logBacktestAsync', () => {
     expect(history(background.id, 'equity')).toEqual(history(plain.id, 'equity'))
     expect(history(background.id, 'drawdown')).toEqual(history(plain.id, 'drawdown'))
     expect(history(plain.id, 'equity').length).toBeGreaterThan(100)
+  })
+
+  it('when the first file is refused, the params, metrics and curves are still logged, as logBacktest logs them', async () => {
+    const bars = syntheticGbm({ bars: 2_000, timeframe: '1m', seed: 4 })
+    const result = backtest({ strategy: 'sma-cross', params: { fast: 5, slow: 20 }, symbols: [bars.symbol], timeframe: '1m', data: { [bars.symbol]: bars }, sizing: { qty: 1 } })
+    const home = dir()
+    const tracker = openTracker(home)
+    const counts: number[] = []
+    for (const log of [logBacktest, logBacktestAsync]) {
+      const run = tracker.startRun({ experiment: 'refused' })
+      // The run's artifacts folder is a link: no file may be written through it.
+      symlinkSync(dir(), join(home, 'runs', run.experimentId, run.id, 'artifacts'))
+      await expect(Promise.resolve().then(() => log(run, result, { params: { fast: 5 } }))).rejects.toThrow(/not a folder/)
+      counts.push(Object.keys(tracker.getRun(run.id).metrics).length)
+      expect(tracker.metricHistory(run.id, 'equity').length).toBeGreaterThan(10)
+      run.end()
+    }
+    expect(counts[0]).toBeGreaterThan(10)
+    expect(counts[1]).toBe(counts[0])
   })
 
   it('a sink without logArtifacts is logged by logBacktest; artifacts: false writes no file', async () => {
