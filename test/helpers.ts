@@ -2,7 +2,7 @@
 // and independent facts about the bundled sample (computed here from the raw CSV text, not by lib/).
 
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -139,4 +139,33 @@ export function sameBits(a: unknown, b: unknown, path = 'value'): string {
     return ''
   }
   return a === b ? '' : `${path}: ${String(a)} vs ${String(b)}`
+}
+
+/** Pieces of 0 … 40 bytes (some empty), byte k of the whole being k mod 251: files written from pieces (test/core/write-pieces, test/track/artifacts-async). */
+export function bytePieces(count: number): { parts: Uint8Array[]; whole: Buffer } {
+  const parts: Uint8Array[] = []
+  let k = 0
+  for (let i = 0; i < count; i++) {
+    const part = new Uint8Array((i * 7) % 41)
+    for (let j = 0; j < part.length; j++) part[j] = k++ % 251
+    parts.push(part)
+  }
+  return { parts, whole: Buffer.from(Array.from({ length: k }, (_, j) => j % 251)) }
+}
+
+/** A kernel that writes at most `limit` bytes per writev call, from the first buffers given (short writes). */
+export function shortWriter(limit: number, onCall: () => void = () => undefined): (fd: number, buffers: readonly Uint8Array[]) => number {
+  return (fd, buffers) => {
+    onCall()
+    let left = limit
+    let written = 0
+    for (const b of buffers) {
+      if (left === 0) break
+      const n = writeSync(fd, b, 0, Math.min(left, b.length))
+      written += n
+      left -= n
+      if (n < b.length) break
+    }
+    return written
+  }
 }

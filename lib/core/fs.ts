@@ -14,13 +14,7 @@ import { ConfigError } from './errors.js'
  * records that can be rebuilt, such as a sweep's thousand child runs).
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[], options: { durable?: boolean } = {}): void {
-  const durable = options.durable !== false
-  const dir = dirname(path)
-  mkdirSync(dir, { recursive: true })
-  const base = basename(path)
-  const tmpName = `.${base}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-  const tmp = join(dir, tmpName)
-  const pieces = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data
+  const { durable, dir, base, tmpName, tmp, pieces } = atomicWrite(path, data, options)
   try {
     const fd = openSync(tmp, 'w', 0o644)
     try {
@@ -36,6 +30,16 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | readon
   }
   if (durable) syncDirectory(dir)
   removeDeadTemps(dir, base, tmpName)
+}
+
+/** An atomic write's target folder (made), its temp file beside the target, and the data as pieces. */
+function atomicWrite(path: string, data: string | Uint8Array | readonly Uint8Array[], options: { durable?: boolean }): { durable: boolean; dir: string; base: string; tmpName: string; tmp: string; pieces: readonly Uint8Array[] } {
+  const dir = dirname(path)
+  mkdirSync(dir, { recursive: true })
+  const base = basename(path)
+  const tmpName = `.${base}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  const pieces = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data
+  return { durable: options.durable !== false, dir, base, tmpName, tmp: join(dir, tmpName), pieces }
 }
 
 /** The most buffers one writev takes (Linux's IOV_MAX). */
@@ -110,13 +114,7 @@ const closeAsync = (fd: number) => new Promise<void>((resolve, reject) => close(
  * cleanup of dead temps. The pieces must not change until the promise settles.
  */
 export async function writeFileAtomicAsync(path: string, data: string | Uint8Array | readonly Uint8Array[], options: { durable?: boolean } = {}): Promise<void> {
-  const durable = options.durable !== false
-  const dir = dirname(path)
-  mkdirSync(dir, { recursive: true })
-  const base = basename(path)
-  const tmpName = `.${base}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-  const tmp = join(dir, tmpName)
-  const pieces = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data
+  const { durable, dir, base, tmpName, tmp, pieces } = atomicWrite(path, data, options)
   try {
     // Opened here, not in the pool: the first writev is queued before the caller's thread moves on. A
     // durable write opens the file O_DSYNC, so each writev returns with its bytes on disk in the same pool

@@ -4,27 +4,18 @@
 // joined is columnsParquet's file.
 
 import { createHash } from 'node:crypto'
-import { closeSync, mkdtempSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { writeFileAtomic, writePieces } from '../../lib/core/index.js'
 import { columnsParquet, columnsParquetPieces, parquetColumns } from '../../lib/core/parquet-columns.js'
 import { openTracker } from '../../lib/track/index.js'
+import { bytePieces, shortWriter } from '../helpers.js'
 
 const dir = () => mkdtempSync(join(tmpdir(), 'mtflow-pieces-'))
 
-/** Pieces of 0 … 40 bytes (some empty), byte k of the whole being k mod 251. */
-function pieces(count: number): { parts: Uint8Array[]; whole: Buffer } {
-  const parts: Uint8Array[] = []
-  let k = 0
-  for (let i = 0; i < count; i++) {
-    const part = new Uint8Array((i * 7) % 41)
-    for (let j = 0; j < part.length; j++) part[j] = k++ % 251
-    parts.push(part)
-  }
-  return { parts, whole: Buffer.from(Array.from({ length: k }, (_, j) => j % 251)) }
-}
+const pieces = bytePieces
 
 describe('writing pieces', () => {
   it('writes the pieces joined, through short writes of any length', () => {
@@ -33,21 +24,7 @@ describe('writing pieces', () => {
       const file = join(dir(), 'short.bin')
       const fd = openSync(file, 'w')
       let calls = 0
-      // A kernel that writes at most `limit` bytes per call, from the first buffers given.
-      const shortWritev = (target: number, buffers: readonly Uint8Array[]) => {
-        calls++
-        let left = limit
-        let written = 0
-        for (const b of buffers) {
-          if (left === 0) break
-          const n = writeSync(target, b, 0, Math.min(left, b.length))
-          written += n
-          left -= n
-          if (n < b.length) break
-        }
-        return written
-      }
-      writePieces(fd, parts, shortWritev)
+      writePieces(fd, parts, shortWriter(limit, () => calls++))
       closeSync(fd)
       expect(readFileSync(file).equals(whole), `limit ${limit}`).toBe(true)
       expect(calls).toBeGreaterThan(0)

@@ -7,7 +7,7 @@
 // logBacktest.
 
 import { createHash } from 'node:crypto'
-import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -15,21 +15,12 @@ import { backtest, logBacktest, logBacktestAsync } from '../../lib/backtest/inde
 import { writeFileAtomicAsync, writePiecesAsync } from '../../lib/core/index.js'
 import { syntheticGbm } from '../../lib/data/index.js'
 import { openTracker } from '../../lib/track/index.js'
+import { bytePieces, shortWriter } from '../helpers.js'
 
 const dir = () => mkdtempSync(join(tmpdir(), 'mtflow-async-art-'))
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 
-/** Pieces of 0 … 40 bytes (some empty), byte k of the whole being k mod 251. */
-function pieces(count: number): { parts: Uint8Array[]; whole: Buffer } {
-  const parts: Uint8Array[] = []
-  let k = 0
-  for (let i = 0; i < count; i++) {
-    const part = new Uint8Array((i * 7) % 41)
-    for (let j = 0; j < part.length; j++) part[j] = k++ % 251
-    parts.push(part)
-  }
-  return { parts, whole: Buffer.from(Array.from({ length: k }, (_, j) => j % 251)) }
-}
+const pieces = bytePieces
 
 describe('writing in the thread pool', () => {
   it('writePiecesAsync writes the pieces joined, through short writes of any length', async () => {
@@ -37,19 +28,8 @@ describe('writing in the thread pool', () => {
     for (const limit of [1, 3, 7, 40, 41, 1000]) {
       const file = join(dir(), 'short.bin')
       const fd = openSync(file, 'w')
-      const shortWritev = async (target: number, buffers: readonly Uint8Array[]) => {
-        let left = limit
-        let written = 0
-        for (const b of buffers) {
-          if (left === 0) break
-          const n = writeSync(target, b, 0, Math.min(left, b.length))
-          written += n
-          left -= n
-          if (n < b.length) break
-        }
-        return written
-      }
-      await writePiecesAsync(fd, parts, shortWritev)
+      const short = shortWriter(limit)
+      await writePiecesAsync(fd, parts, async (target, buffers) => short(target, buffers))
       closeSync(fd)
       expect(readFileSync(file).equals(whole), `limit ${limit}`).toBe(true)
     }
