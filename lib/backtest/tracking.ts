@@ -149,14 +149,10 @@ const TABLES = ['equity', 'trades', 'orders', 'fills', 'factors'] as const
 type TableName = (typeof TABLES)[number]
 
 /**
- * A backtest's tables as columns, the same ones (and in the same order) as the export's CSV files: number
- * columns are the engine's own Float64Arrays (one strategy: not copied; several: concatenated).
+ * One of a backtest's tables as columns, the same ones (and in the same order) as the export's CSV files:
+ * number columns are the engine's own Float64Arrays (one strategy: not copied; several: concatenated).
+ * Built alone, so the factors (computed when first read) are computed for their table only.
  */
-export function runTables(result: BacktestResult): Record<TableName, Record<string, ArrayLike<unknown>>> {
-  return Object.fromEntries(TABLES.map((name) => [name, runTable(result, name)])) as Record<TableName, Record<string, ArrayLike<unknown>>>
-}
-
-/** One of runTables' tables, built alone (the factors, computed when first read, only for their table). */
 function runTable(result: BacktestResult, name: TableName): Record<string, ArrayLike<unknown>> {
   const s = result.strategies
   switch (name) {

@@ -32,6 +32,11 @@ const ASIDE_MS = 60_000
 
 /** writeFileAtomic's `.<base>.<pid>.<hex>.tmp` (and the registry's `.v<n>.<pid>.<hex>.tmp`). */
 const ATOMIC_TEMP = /^\.(.+)\.(\d+)\.[0-9a-f]+\.tmp$/
+/** A file name of the shape writeFileAtomic gives its temp files: `.<base>.<pid>.<hex>.tmp`. */
+export function isWriterTemp(name: string): boolean {
+  return ATOMIC_TEMP.test(name)
+}
+
 /** `<file>.<pid>.<ms>.tmp`, as the lake and a few single writers name theirs. */
 const PID_TIME_TEMP = /^(.+)\.(\d+)\.(\d+)\.tmp$/
 /** lock.ts's breakStale: `<lock>.stale.<breaker pid>.<ms>`. */
@@ -104,7 +109,7 @@ function artifactTemps(folder: string, checks: Checks): Debris[] {
     for (const entry of entries) {
       const path = join(dir, entry.name)
       if (entry.isDirectory()) dirs.push(path)
-      else if (entry.isFile() && ATOMIC_TEMP.test(entry.name) && !recorded.has(relative(folder, path).split(sep).join('/'))) {
+      else if (entry.isFile() && isWriterTemp(entry.name) && !recorded.has(relative(folder, path).split(sep).join('/'))) {
         const debris = classify(path, checks)
         if (debris !== undefined) found.push(debris)
       }

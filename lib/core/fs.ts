@@ -38,8 +38,12 @@ function atomicWrite(path: string, data: string | Uint8Array | readonly Uint8Arr
   mkdirSync(dir, { recursive: true })
   const base = basename(path)
   const tmpName = `.${base}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-  const pieces = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data
-  return { durable: options.durable !== false, dir, base, tmpName, tmp: join(dir, tmpName), pieces }
+  return { durable: options.durable !== false, dir, base, tmpName, tmp: join(dir, tmpName), pieces: piecesOf(data) }
+}
+
+/** Text, bytes or pieces as the pieces of a file, in order. */
+export function piecesOf(data: string | Uint8Array | readonly Uint8Array[]): readonly Uint8Array[] {
+  return typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data
 }
 
 /** The most buffers one writev takes (Linux's IOV_MAX). */
@@ -158,11 +162,6 @@ function removeDeadTemps(dir: string, base: string, own: string): void {
     /* best effort */
   }
 }
-/** A file name of the shape writeFileAtomic gives its temp files: `.<base>.<pid>.<hex>.tmp`. */
-export function isWriterTemp(name: string): boolean {
-  return /^\..+\.\d+\.[0-9a-f]+\.tmp$/.test(name)
-}
-
 /** What follows `.<base>.` in writeFileAtomic's temp name: `<pid>.<hex>.tmp`. */
 const TEMP_TAIL = /^\d+\.[0-9a-f]+\.tmp$/
 

@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, renameSync, existsSync, statSync, writeFileSyn
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError, DataError, MtflowError, NotFoundError, sha256, syncRequest, SyncHttpError, type SyncResponse } from '../core/index.js'
-import { ActiveRun, artifactSource, Tracker, type ArtifactData, type ChildRun, type ReindexResult, type StartRunOptions } from './store.js'
+import { ActiveRun, artifactSource, checkBatchName, Tracker, type ArtifactData, type ChildRun, type ReindexResult, type StartRunOptions } from './store.js'
 import { parseRef, Registry, singular, type AuditEvent, type ModelStage, type ParityRecord, type RegisterOptions, type RegistryEntry, type RegistryKind, type RegistryVersion } from './registry.js'
 import { checkBatch, type CheckedBatch } from './validate.js'
 import { checkRunIds, type DeleteRunsOptions, type GcOptions, type GcResult, type LifecycleChange } from './lifecycle.js'
@@ -390,13 +390,12 @@ export class RemoteTracker extends Tracker {
     return this.client.json('PUT', `/api/track/runs/${seg(runId)}/artifact`, { query: { name: path }, body: bytes })
   }
 
-  /** One request per artifact, in order (the server writes and checks them); a name given twice is refused as locally. */
+  /** One request per artifact, in order (the server writes and checks each); the batch's names are checked as locally. */
   override async logArtifacts(runId: string, sources: Iterable<{ name: string; data: ArtifactData }>): Promise<Artifact[]> {
     const out: Artifact[] = []
     const names = new Set<string>()
     for (const source of sources) {
-      if (names.has(source.name)) throw new ConfigError(`artifact name ${JSON.stringify(source.name)} is given twice`)
-      names.add(source.name)
+      checkBatchName(names, source.name)
       out.push(this.logArtifact(runId, source))
     }
     return out

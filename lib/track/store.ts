@@ -9,7 +9,7 @@ import { existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, 
 import { hostname } from 'node:os'
 import { dirname, join, relative, sep } from 'node:path'
 import { createHash, randomBytes } from 'node:crypto'
-import { ConfigError, CorruptFileError, DataError, NotFoundError, paramsHash, preview, readFileInside, resolveHome, resolveInside, sha256, isWriterTemp, withLockSync, writeFileAtomic, writeFileAtomicAsync } from '../core/index.js'
+import { ConfigError, CorruptFileError, DataError, NotFoundError, paramsHash, preview, readFileInside, resolveHome, resolveInside, sha256, isWriterTemp, piecesOf, withLockSync, writeFileAtomic, writeFileAtomicAsync } from '../core/index.js'
 import { appendRecords, countTorn, decodeValue, readRecords } from './jsonl.js'
 import { fromSnapshot, toSnapshot, type Snapshot } from './snapshot.js'
 import { checkBatch, type CheckedBatch } from './validate.js'
@@ -418,8 +418,7 @@ export class Tracker {
   async logArtifacts(runId: string, sources: Iterable<{ name: string; data: ArtifactData }>): Promise<Artifact[]> {
     const dir = this.runDir(runId)
     const recorded: Artifact[] = []
-    // Names as a case-insensitive disk would see them: two that meet there would be two writes to one file.
-    const paths = new Set<string>()
+    const names = new Set<string>()
     // Files whose writes have started and are not recorded yet (at most two), in order.
     const pending: { write: Promise<void>; record: Artifact | undefined }[] = []
     const settleFirst = async () => {
@@ -441,13 +440,7 @@ export class Tracker {
     try {
       for (let next = it.next(); next.done !== true; next = it.next()) {
         const source = next.value
-        const key = source.name.normalize('NFC').toLowerCase()
-        if (paths.has(key)) throw new ConfigError(`artifact name ${JSON.stringify(source.name)} is given twice (letter case aside)`)
-        // "n" and "n/x" in one call: which one fails would depend on which write ends first.
-        for (const p of paths) {
-          if (key.startsWith(`${p}/`) || p.startsWith(`${key}/`)) throw new ConfigError(`artifact name ${JSON.stringify(source.name)} and another of this call cannot both be: one is a folder of the other`)
-        }
-        paths.add(key)
+        checkBatchName(names, source.name)
         const { pieces, path, target } = this.artifactTarget(runId, dir, source)
         const entry: { write: Promise<void>; record: Artifact | undefined } = { write: writeFileAtomicAsync(target, pieces), record: undefined }
         entry.write.catch(() => undefined) // awaited by settleFirst; no unhandled rejection meanwhile
@@ -1082,8 +1075,21 @@ export async function withRun<T>(tracker: Tracker, options: StartRunOptions, wor
 
 // ---- helpers -----------------------------------------------------------------------------------------
 
-/** A folder name for an experiment: the name itself when it is a safe one, else a slug and a hash. */
-/** An artifact's bytes and name: a file's (its base name unless `name` is given), or bytes given with a name. */
+/**
+ * One more name of a batch of artifacts (logArtifacts), refused when it meets one before it as a
+ * case-insensitive disk would see them: twice, or as a folder of the other ("n" and "n/x"), which would
+ * be two writes to one file, or a write whose outcome depends on which ends first.
+ * @internal
+ */
+export function checkBatchName(names: Set<string>, name: string): void {
+  const key = name.normalize('NFC').toLowerCase()
+  if (names.has(key)) throw new ConfigError(`artifact name ${JSON.stringify(name)} is given twice (letter case aside)`)
+  for (const other of names) {
+    if (key.startsWith(`${other}/`) || other.startsWith(`${key}/`)) throw new ConfigError(`artifact name ${JSON.stringify(name)} and another of this call cannot both be: one is a folder of the other`)
+  }
+  names.add(key)
+}
+
 /** An artifact's content: text, bytes, or the file's pieces in order (a Parquet file as encoded: written without joining them). */
 export type ArtifactData = string | Uint8Array | readonly Uint8Array[]
 
@@ -1109,10 +1115,10 @@ function artifactPieces(source: string | { name: string; data: ArtifactData }, n
     if (!existsSync(source) || !statSync(source).isFile()) throw new NotFoundError(`artifact source ${source} is not a file`)
     return { pieces: [readFileSync(source)], path: name ?? source.split(/[\\/]/).pop()! }
   }
-  const data = source.data
-  return { pieces: typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data, path: name ?? source.name }
+  return { pieces: piecesOf(source.data), path: name ?? source.name }
 }
 
+/** A folder name for an experiment: the name itself when it is a safe one, else a slug and a hash. */
 export function experimentId(name: string): string {
   if (/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name)) return name
   const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40)
