@@ -27,11 +27,11 @@ export function raw(html: string): Html {
   return new Html(html)
 }
 
-/** A number as people read it: 4 significant digits, thousands grouped, NaN/∞ spelled out. */
 /** Formatters made once: toLocaleString with options builds one per call (~40 µs each, in every table cell). */
 const INTEGER = new Intl.NumberFormat('en-US')
 const TWO_DECIMALS = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 })
 
+/** A number as people read it: 4 significant digits, thousands grouped, NaN/∞ spelled out. */
 export function fmtNumber(v: number | undefined | null): string {
   if (v === undefined || v === null) return ''
   if (Number.isNaN(v)) return 'NaN'
@@ -49,12 +49,26 @@ export function fmtTime(ms: number | undefined): string {
   return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')
 }
 
+/** A run's duration as fmtSpan writes it; '' when there is none (still running, or a clock gone backwards). */
 export function fmtDuration(ms: number | undefined): string {
-  if (ms === undefined || !Number.isFinite(ms) || ms < 0) return ''
-  if (ms < 1000) return `${Math.round(ms)} ms`
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`
-  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`
-  return `${(ms / 3_600_000).toFixed(1)} h`
+  return ms === undefined || !Number.isFinite(ms) || ms < 0 ? '' : fmtSpan(ms)
+}
+
+/** Milliseconds as people read a span: "850 ms", "12.5 s", "4 min 5 s", "3 h 20 min", "2 d 3 h", "3 d". */
+export function fmtSpan(ms: number): string {
+  if (!Number.isFinite(ms)) return fmtNumber(ms)
+  const sign = ms < 0 ? '-' : ''
+  const a = Math.abs(ms)
+  if (a < 1000) return `${sign}${Math.round(a)} ms`
+  if (a < 60_000) return `${sign}${(a / 1000).toFixed(1)} s`
+  const minutes = Math.floor(a / 60_000)
+  // The smaller unit only when it is not zero: "3 d", "3 d 4 h".
+  const two = (big: string, small: number, unit: string) => `${sign}${big}${small === 0 ? '' : ` ${small} ${unit}`}`
+  if (minutes < 60) return two(`${minutes} min`, Math.floor((a % 60_000) / 1000), 's')
+  const hours = Math.floor(minutes / 60)
+  if (hours < 24) return two(`${hours} h`, minutes % 60, 'min')
+  const days = Math.floor(hours / 24)
+  return two(`${days.toLocaleString('en-US')} d`, hours % 24, 'h')
 }
 
 export function fmtBytes(n: number): string {

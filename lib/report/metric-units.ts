@@ -2,7 +2,7 @@
 // percentages ("12.34 %"), ratios with two decimals, counts grouped ("1,234"), money with cents
 // ("10,980.00"), durations readable ("2 d 3 h"). A metric we do not know is a plain number (fmtNumber).
 
-import { fmtNumber } from './html.js'
+import { fmtNumber, fmtSpan } from './html.js'
 
 export type MetricUnit = 'percent' | 'ratio' | 'count' | 'money' | 'duration' | 'bars' | 'number'
 
@@ -87,22 +87,6 @@ function grouped(v: number, digits: number): string {
   return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text
 }
 
-/** Milliseconds as people read a span: "850 ms", "12.5 s", "4 min 5 s", "3 h 20 min", "2 d 3 h", "3 d". */
-export function fmtSpan(ms: number): string {
-  if (!Number.isFinite(ms)) return fmtNumber(ms)
-  const sign = ms < 0 ? '-' : ''
-  const a = Math.abs(ms)
-  if (a < 1000) return `${sign}${Math.round(a)} ms`
-  if (a < 60_000) return `${sign}${(a / 1000).toFixed(1)} s`
-  const minutes = Math.floor(a / 60_000)
-  // The smaller unit only when it is not zero: "3 d", "3 d 4 h".
-  const two = (big: string, small: number, unit: string) => `${sign}${big}${small === 0 ? '' : ` ${small} ${unit}`}`
-  if (minutes < 60) return two(`${minutes} min`, Math.floor((a % 60_000) / 1000), 's')
-  const hours = Math.floor(minutes / 60)
-  if (hours < 24) return two(`${hours} h`, minutes % 60, 'min')
-  const days = Math.floor(hours / 24)
-  return two(`${days.toLocaleString('en-US')} d`, hours % 24, 'h')
-}
 
 /** Lower is better for these (losses, risk, costs); higher for the returns and ratios in the sets above. */
 const LOWER = new Set(['maxDrawdown', 'drawdown', 'volatility', 'fees', 'maxDrawdownDuration', 'loss', 'error', 'mse', 'rmse', 'mae', 'logloss', 'turnover'])

@@ -5,7 +5,7 @@
 
 import * as Plot from '@observablehq/plot'
 import { DataError } from '../core/index.js'
-import { attr, esc } from './html.js'
+import { attr, esc, fmtTime } from './html.js'
 import { fmtUnit, type MetricUnit } from './metric-units.js'
 import { plotScale, renderPlot } from './plot.js'
 import { decimateIndices, type TradeColumns } from './tearsheet-metrics.js'
@@ -100,8 +100,7 @@ function short(v: number): number {
 
 /** Epoch ms as "2024-01-05 14:30" (UTC). */
 export function fmtMinute(ms: number): string {
-  if (!Number.isFinite(ms)) return ''
-  return new Date(ms).toISOString().slice(0, 16).replace('T', ' ')
+  return fmtTime(ms).slice(0, 16)
 }
 
 /**

@@ -82,9 +82,6 @@ export const HEADLINE_METRICS = ['sharpe', 'sortino', 'totalReturn', 'cagr', 'ma
 export type Rebase = '1' | 'pct' | 'raw'
 export const REBASES: readonly Rebase[] = ['1', 'pct', 'raw']
 
-/** Points of a curve drawn at most per run (extremes kept: decimate). */
-const COMPARE_POINTS = 2000
-
 /**
  * Runs side by side: who they are, the equity curves overlaid (rebased to 1.0 by default, so a 100k and a 1M
  * run overlay) and the drawdowns overlaid, metrics (with units; the best value of each row marked, the
@@ -113,20 +110,14 @@ export function runComparisonHtml(tracker: Tracker, runIds: readonly string[], o
   const equity: ChartSeries[] = []
   const drawdown: ChartSeries[] = []
   cmp.runs.forEach((r, i) => {
-    // One read of the run's metric history for both curves; long curves thinned to COMPARE_POINTS, extremes kept.
+    // One read of the run's metric history for both curves (interactiveChart thins long ones, extremes kept).
     const history = tracker.metricHistory(r.runId)
-    const e = decimate(
-      history.filter((p) => p.key === 'equity'),
-      (COMPARE_POINTS - 2) / 2,
-    )
-    const d = decimate(
-      history.filter((p) => p.key === 'drawdown'),
-      (COMPARE_POINTS - 2) / 2,
-    )
+    const e = history.filter((p) => p.key === 'equity' && Number.isFinite(p.value))
+    const d = underwater(history.filter((p) => p.key === 'drawdown' && Number.isFinite(p.value)))
     const first = e[0]?.value ?? NaN
     const scale = (v: number) => (rebase === 'raw' ? v : rebase === '1' ? v / first : v / first - 1)
     if (e.length > 1 && (rebase === 'raw' || (Number.isFinite(first) && first !== 0))) equity.push({ label: labels[i]!, time: e.map((p) => p.timestamp), value: e.map((p) => scale(p.value)) })
-    if (d.length > 1) drawdown.push({ label: labels[i]!, time: d.map((p) => p.timestamp), value: d.map((p) => (p.value === 0 ? 0 : -p.value)) })
+    if (d.length > 1) drawdown.push({ label: labels[i]!, time: d.map((p) => p.timestamp), value: d.map((p) => p.value) })
   })
   const parts: string[] = []
   parts.push(`<style>${COMPARE_CSS}</style>`)

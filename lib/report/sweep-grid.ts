@@ -4,7 +4,7 @@
 // A numeric parameter with more distinct values than `bins` (a random or TPE study's floats) is binned
 // into ranges holding about the same number of runs, so the grid stays small and cells have neighbours.
 
-import { ConfigError } from '../core/index.js'
+import { clip, ConfigError } from '../core/index.js'
 import { metricDirection } from './metric-units.js'
 
 /** How the runs that fall in one cell are combined. */
@@ -227,7 +227,7 @@ export function sweepCellsOver(x: SweepParam, y: SweepParam, bins = DEFAULT_SWEE
   const ny = sweepAxisSize(y, bins)
   if (nx * ny <= MAX_SWEEP_CELLS) return undefined
   const n = (v: number) => v.toLocaleString('en-US')
-  return `x and y: ${clip(x.name)} (${n(nx)} values) × ${clip(y.name)} (${n(ny)} values) make ${n(nx * ny)} cells, more than the ${n(MAX_SWEEP_CELLS)} a heatmap may have; choose other axes`
+  return `x and y: ${clip(x.name, 80)} (${n(nx)} values) × ${clip(y.name, 80)} (${n(ny)} values) make ${n(nx * ny)} cells, more than the ${n(MAX_SWEEP_CELLS)} a heatmap may have; choose other axes`
 }
 
 function median(sorted: readonly number[]): number {
@@ -261,19 +261,19 @@ export function sweepGrid(children: readonly SweepChild[], options: SweepGridOpt
   if (xName === undefined || yName === undefined) throw new ConfigError(`a sweep grid needs two parameters (the child runs have ${params.length}: ${names() || 'none'})`)
   const x = byName.get(xName)
   const y = byName.get(yName)
-  if (x === undefined) throw new ConfigError(`x must be one of the sweep's parameters (${names()}); received "${clip(xName)}"`)
-  if (y === undefined) throw new ConfigError(`y must be one of the sweep's parameters (${names()}); received "${clip(yName)}"`)
-  if (x === y) throw new ConfigError(`x and y must be two different parameters (both are "${clip(xName)}")`)
+  if (x === undefined) throw new ConfigError(`x must be one of the sweep's parameters (${names()}); received ${JSON.stringify(clip(xName, 80))}`)
+  if (y === undefined) throw new ConfigError(`y must be one of the sweep's parameters (${names()}); received ${JSON.stringify(clip(yName, 80))}`)
+  if (x === y) throw new ConfigError(`x and y must be two different parameters (both are ${JSON.stringify(clip(xName, 80))})`)
   const over = sweepCellsOver(x, y, bins)
   if (over !== undefined) throw new ConfigError(over)
   const metrics = sweepMetricNames(children)
   const metric = options.metric ?? defaultMetric(metrics, options.objective)
   if (metric === undefined) throw new ConfigError('a sweep grid needs a metric with a finite value in some child run (none has one)')
-  if (!metrics.includes(metric)) throw new ConfigError(`metric must be one with a finite value in some child run (${metrics.join(', ')}); received "${clip(metric)}"`)
+  if (!metrics.includes(metric)) throw new ConfigError(`metric must be one with a finite value in some child run (${metrics.join(', ')}); received ${JSON.stringify(clip(metric, 80))}`)
   const direction = options.direction ?? defaultDirection(metric)
-  if (direction !== 'max' && direction !== 'min') throw new ConfigError(`direction must be max or min (received "${clip(String(direction))}")`)
+  if (direction !== 'max' && direction !== 'min') throw new ConfigError(`direction must be max or min (received ${JSON.stringify(clip(String(direction), 80))})`)
   const aggregate = options.aggregate ?? 'mean'
-  if (!SWEEP_AGGREGATES.includes(aggregate)) throw new ConfigError(`aggregate must be one of ${SWEEP_AGGREGATES.join(', ')} (received "${clip(String(aggregate))}")`)
+  if (!SWEEP_AGGREGATES.includes(aggregate)) throw new ConfigError(`aggregate must be one of ${SWEEP_AGGREGATES.join(', ')} (received ${JSON.stringify(clip(String(aggregate), 80))})`)
   const threshold = options.isolatedBelow ?? 0.5
   if (!(threshold >= 0 && threshold <= 1)) throw new ConfigError(`isolatedBelow must be between 0 and 1 (received ${threshold})`)
   const better = (a: number, b: number) => (direction === 'max' ? a > b : a < b)
@@ -295,11 +295,11 @@ export function sweepGrid(children: readonly SweepChild[], options: SweepGridOpt
     if (p === x || p === y) continue
     const chosen = options.fixed?.[p.name]
     if (chosen !== undefined) {
-      if (chosen !== ALL_VALUES && !p.values.includes(chosen)) throw new ConfigError(`the value of ${clip(p.name)} must be one of its values (${p.values.slice(0, 20).join(', ')}${p.values.length > 20 ? ', …' : ''}) or * (all); received "${clip(chosen)}"`)
+      if (chosen !== ALL_VALUES && !p.values.includes(chosen)) throw new ConfigError(`the value of ${clip(p.name, 80)} must be one of its values (${p.values.slice(0, 20).join(', ')}${p.values.length > 20 ? ', …' : ''}) or * (all); received ${JSON.stringify(clip(chosen, 80))}`)
       fixed[p.name] = chosen
     } else fixed[p.name] = options.others === 'aggregate' || isSweepBinned(p, bins) ? ALL_VALUES : (bestRun?.params[p.name] ?? ALL_VALUES)
   }
-  for (const name of Object.keys(options.fixed ?? {})) if (!byName.has(name)) throw new ConfigError(`no parameter named "${clip(name)}" to fix (the sweep's: ${names()})`)
+  for (const name of Object.keys(options.fixed ?? {})) if (!byName.has(name)) throw new ConfigError(`no parameter named ${JSON.stringify(clip(name, 80))} to fix (the sweep's: ${names()})`)
   const sliced = Object.entries(fixed).filter(([, v]) => v !== ALL_VALUES)
 
   const xAxis = sweepAxis(children, x, metric, bins)
@@ -462,6 +462,3 @@ export function gridCell(grid: SweepGrid, xi: number, yi: number): SweepCell | u
   return grid.cells[yi * grid.x.values.length + xi]
 }
 
-function clip(text: string): string {
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text
-}

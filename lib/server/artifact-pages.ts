@@ -9,10 +9,11 @@
 // recorded sha256, so a preview costs its rendering once. Everything from the file is escaped.
 
 import type { Context, Hono } from 'hono'
-import { join, relative, sep } from 'node:path'
-import { ConfigError, CorruptFileError, DataError, FileIntegrityError, NotFoundError, parquetColumns, isTimeColumn, readFileInside, resolveInside, type ParquetColumn } from '../core/index.js'
+import { join } from 'node:path'
+import { ConfigError, CorruptFileError, DataError, FileIntegrityError, parquetColumns, isTimeColumn, readFileInside, type ParquetColumn } from '../core/index.js'
 import { attr, esc, fmtBytes, link, seg, table, type Cell } from '../report/index.js'
 import type { Artifact, Tracker } from '../track/index.js'
+import { IMAGE_CSP } from './assets.js'
 import { pageHtml, sendPage, type PageContext } from './layout.js'
 import { codeBlock, highlightBudget, highlightNote, highlightStyle, languageOfFile } from './highlight.js'
 import { PageCache } from './page-cache.js'
@@ -107,7 +108,7 @@ export function imageResponse(c: Context, bytes: Buffer, type: string): Response
   return c.body(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), 200, {
     'content-type': type,
     'x-content-type-options': 'nosniff',
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+    'content-security-policy': IMAGE_CSP,
     'content-disposition': 'inline',
     'cache-control': 'no-cache',
   })
@@ -117,12 +118,7 @@ export function imageResponse(c: Context, bytes: Buffer, type: string): Response
 function findArtifact(tracker: Tracker, runId: string, path: string | undefined): Artifact {
   if (path === undefined || path === '') throw new ConfigError('the query needs path=<artifact path> (as listed on the run page)')
   if (path.length > 1000) throw new ConfigError(`artifact path is ${path.length} characters long; at most 1000`)
-  // The tracker's own rule (decoding, "..", absolute and backslash paths refused), against a neutral root.
-  const root = join(sep, 'artifacts')
-  const wanted = relative(root, resolveInside(root, path, 'artifact path')).split(sep).join('/')
-  const artifact = tracker.listArtifacts(runId).find((a) => a.path === wanted)
-  if (artifact === undefined) throw new NotFoundError(`run ${runId} has no artifact ${JSON.stringify(wanted)}`)
-  return artifact
+  return tracker.findArtifact(runId, path)
 }
 
 function pageOf(value: string | undefined): number {
@@ -228,12 +224,13 @@ function endOfLine(text: string, n: number): number {
   return at + 1
 }
 
-/** No NUL byte in the first 8 KiB and valid UTF-8 there (a cut multi-byte character at the end allowed). */
+/** No NUL byte in the first 8 KiB and valid UTF-8 there (a multi-byte character cut at the end allowed). */
 export function looksTextual(bytes: Uint8Array): boolean {
   const head = bytes.subarray(0, 8192)
   if (head.includes(0)) return false
   try {
-    new TextDecoder('utf-8', { fatal: true }).decode(head.length === bytes.length ? head : head.subarray(0, Math.max(0, head.length - 4)))
+    // Streaming: a character the 8 KiB boundary cuts is left pending, not judged.
+    new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: head.length < bytes.length })
     return true
   } catch {
     return false

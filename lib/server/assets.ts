@@ -10,6 +10,9 @@ import { createHash } from 'node:crypto'
 import { moduleDir } from '../core/index.js'
 import { sendJson } from './api.js'
 
+/** An image served on its own (an artifact, the favicon): an SVG's styles apply, nothing in it runs. */
+export const IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+
 export interface AssetBundle {
   /** sha256 of the bundle, hex. */
   hash: string
@@ -65,7 +68,7 @@ export function assetRoutes(app: Hono): void {
       'cache-control': file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
     }
     // An SVG opened on its own is a document: it may draw, never run anything.
-    if (file.type === SVG_TYPE) headers['content-security-policy'] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    if (file.type === SVG_TYPE) headers['content-security-policy'] = IMAGE_CSP
     if (matches(c.req.header('if-none-match'), file.etag)) return c.body(null, 304, headers)
     return c.body(new Uint8Array(file.body.buffer, file.body.byteOffset, file.body.byteLength), 200, headers)
   }

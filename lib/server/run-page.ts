@@ -116,7 +116,7 @@ export function runPageRoutes(app: Hono, ctx: PageContext): void {
     const body = [
       `<h1>${esc(info.name || info.runId)} <span class="status-${esc(info.status)}">${esc(info.status)}</span>${lifecycleOf(run) === 'deleted' ? ' <span class="muted">(deleted)</span>' : ''}</h1>`,
       deletedBanner(run),
-      runActionForm(run, csrf, listings.runs().activeChildren.get(id) ?? 0),
+      runActionForm(run, csrf, activeKids),
       sweep.section(run),
       table(
         ['', ''],

@@ -518,10 +518,13 @@ export function runsCsv(runs: readonly RunSummary[], columns: readonly string[],
   return `${lines.join('\r\n')}\r\n`
 }
 
+const PLAIN_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i
+
 export function csvCell(v: string | number | undefined | null): string {
   if (v === undefined || v === null) return ''
   if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : String(v)
-  const text = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v
+  // A cell a spreadsheet would run as a formula is prefixed with "'"; a plain number (a param "-0.5") is not one.
+  const text = /^[=+\-@\t\r]/.test(v) && !PLAIN_NUMBER.test(v) ? `'${v}` : v
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
 }
 

@@ -8,6 +8,7 @@ import { page } from './layout.js'
 import { attr, esc, fmtMetric, fmtNumber, link, seg } from '../report/index.js'
 import { DETAILED_CELLS, sweepAxisPlace, sweepHeatmap, sweepParallel } from '../report/sweep-charts.js'
 import { ALL_VALUES, DEFAULT_SWEEP_BINS, MAX_SWEEP_BINS, MIN_SWEEP_BINS, SWEEP_AGGREGATES, isSweepBinned, defaultDirection, defaultMetric, sweepAxisNames, sweepCellsOver, sweepGrid, sweepMetricNames, sweepParams, type SweepAggregate, type SweepChild, type SweepDirection, type SweepGrid, type SweepGridOptions, type SweepParam } from '../report/sweep-grid.js'
+import { clip } from '../core/index.js'
 import { lifecycleOf, type RunSummary } from '../track/index.js'
 
 /** Query parameters the section reads (and the prefix of the per-parameter slices, `fix.NAME=VALUE|*`). */
@@ -86,8 +87,9 @@ function readSweepData(kids: readonly RunSummary[]): SweepData | undefined {
   return { children, params, metrics: sweepMetricNames(children), parallel: new Map() }
 }
 
-function clip(text: string): string {
-  return JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text)
+/** A value from the query, quoted and clipped for a message. */
+function quoted(text: string): string {
+  return JSON.stringify(clip(text))
 }
 
 /** The query's choices checked against the sweep: options for the grid and a canonical key, or the message naming the bad parameter. */
@@ -101,26 +103,26 @@ function parseQuery(q: URLSearchParams, d: SweepData): { options: SweepGridOptio
   const options: SweepGridOptions = {}
   const x = one('x')
   const y = one('y')
-  if (x !== undefined && !names.includes(x)) return `x: ${clip(x)} is not a parameter of this sweep's child runs (${list(names)})`
-  if (y !== undefined && !names.includes(y)) return `y: ${clip(y)} is not a parameter of this sweep's child runs (${list(names)})`
-  if (names.length >= 2 && x !== undefined && x === y) return `x and y: both are ${clip(x)}; choose two different parameters`
+  if (x !== undefined && !names.includes(x)) return `x: ${quoted(x)} is not a parameter of this sweep's child runs (${list(names)})`
+  if (y !== undefined && !names.includes(y)) return `y: ${quoted(y)} is not a parameter of this sweep's child runs (${list(names)})`
+  if (names.length >= 2 && x !== undefined && x === y) return `x and y: both are ${quoted(x)}; choose two different parameters`
   if (x !== undefined) options.x = x
   if (y !== undefined) options.y = y
   const metric = one('metric')
-  if (metric !== undefined && !d.metrics.includes(metric)) return `metric: ${clip(metric)} is not a metric with a finite value in this sweep's child runs (${list(d.metrics)})`
+  if (metric !== undefined && !d.metrics.includes(metric)) return `metric: ${quoted(metric)} is not a metric with a finite value in this sweep's child runs (${list(d.metrics)})`
   if (metric !== undefined) options.metric = metric
   const dir = one('dir')
-  if (dir !== undefined && dir !== 'max' && dir !== 'min') return `dir: must be max (higher is better) or min (lower is better); received ${clip(dir)}`
+  if (dir !== undefined && dir !== 'max' && dir !== 'min') return `dir: must be max (higher is better) or min (lower is better); received ${quoted(dir)}`
   if (dir !== undefined) options.direction = dir as SweepDirection
   const agg = one('agg')
-  if (agg !== undefined && !SWEEP_AGGREGATES.includes(agg as SweepAggregate)) return `agg: must be one of ${SWEEP_AGGREGATES.join(', ')}; received ${clip(agg)}`
+  if (agg !== undefined && !SWEEP_AGGREGATES.includes(agg as SweepAggregate)) return `agg: must be one of ${SWEEP_AGGREGATES.join(', ')}; received ${quoted(agg)}`
   if (agg !== undefined) options.aggregate = agg as SweepAggregate
   const others = one('others')
-  if (others !== undefined && others !== 'slice' && others !== 'aggregate') return `others: must be slice or aggregate; received ${clip(others)}`
+  if (others !== undefined && others !== 'slice' && others !== 'aggregate') return `others: must be slice or aggregate; received ${quoted(others)}`
   if (others !== undefined) options.others = others
   // Digits only (no "1e1", "08.0"): the canonical number goes into the cache key.
   const bins = one('bins')
-  if (bins !== undefined && !(/^\d{1,2}$/.test(bins) && Number(bins) >= MIN_SWEEP_BINS && Number(bins) <= MAX_SWEEP_BINS)) return `bins: must be a whole number from ${MIN_SWEEP_BINS} to ${MAX_SWEEP_BINS} (how many ranges a numeric axis with more values is cut into); received ${clip(bins)}`
+  if (bins !== undefined && !(/^\d{1,2}$/.test(bins) && Number(bins) >= MIN_SWEEP_BINS && Number(bins) <= MAX_SWEEP_BINS)) return `bins: must be a whole number from ${MIN_SWEEP_BINS} to ${MAX_SWEEP_BINS} (how many ranges a numeric axis with more values is cut into); received ${quoted(bins)}`
   if (bins !== undefined) options.bins = Number(bins)
   // Two axes with thousands of text values each would make millions of cells: refused before any is built.
   const [xName, yName] = sweepAxisNames(d.params, options.x, options.y, options.bins)
@@ -135,8 +137,8 @@ function parseQuery(q: URLSearchParams, d: SweepData): { options: SweepGridOptio
     if (!k.startsWith(FIX)) continue
     const name = k.slice(FIX.length)
     const p = d.params.find((p) => p.name === name)
-    if (p === undefined) return `${clip(k)}: no parameter named ${clip(name)} in this sweep's child runs (${list(names)})`
-    if (v !== ALL_VALUES && !p.values.includes(v)) return `${clip(k)}: ${clip(v)} is not a value of ${clip(name)} (${list(p.values)}) nor * (all values)`
+    if (p === undefined) return `${quoted(k)}: no parameter named ${quoted(name)} in this sweep's child runs (${list(names)})`
+    if (v !== ALL_VALUES && !p.values.includes(v)) return `${quoted(k)}: ${quoted(v)} is not a value of ${quoted(name)} (${list(p.values)}) nor * (all values)`
     fixed[name] = v
   }
   if (Object.keys(fixed).length > 0) options.fixed = fixed

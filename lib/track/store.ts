@@ -485,16 +485,26 @@ export class Tracker {
   }
 
   /**
+   * The record of the artifact a path names: the path decoded and checked for traversal (absolute, "..",
+   * backslashes and their encodings are a ConfigError), then matched against the run's records (none: a
+   * NotFoundError). What readArtifact and the server's artifact viewer look up.
+   */
+  findArtifact(runId: string, path: string): Artifact {
+    const root = join(sep, 'artifacts')
+    const wanted = relative(root, resolveInside(root, path, 'artifact path')).split(sep).join('/')
+    const artifact = this.listArtifacts(runId).find((a) => a.path === wanted)
+    if (artifact === undefined) throw new NotFoundError(`run ${runId} has no artifact ${JSON.stringify(wanted)}`)
+    return artifact
+  }
+
+  /**
    * A recorded artifact's bytes, checked: only a path the run recorded (not any file that happens to be
    * under artifacts/), never through a symbolic link nor out of the runs folder, and with the sha256
    * recorded when it was logged — anything else is an error naming the file, never a silent read.
    */
   readArtifact(runId: string, path: string): { artifact: Artifact; bytes: Buffer } {
     const dir = join(this.runDir(runId), 'artifacts')
-    // Decoded and checked for traversal as a path, then matched against the run's records.
-    const wanted = relative(dir, resolveInside(dir, path, 'artifact path')).split(sep).join('/')
-    const artifact = readArtifacts(this.runDir(runId)).find((a) => a.path === wanted)
-    if (artifact === undefined) throw new NotFoundError(`run ${runId} has no artifact ${JSON.stringify(wanted)}`)
+    const artifact = this.findArtifact(runId, path)
     const bytes = readFileInside(dir, artifact.path, { within: this.root, sha256: typeof artifact.sha256 === 'string' ? artifact.sha256 : '', what: `artifact ${JSON.stringify(artifact.path)} of run ${runId}` })
     return { artifact, bytes }
   }

@@ -53,6 +53,7 @@ function tradesCsv(): string {
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64')
 const SVG = '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)" width="10" height="10"><script>alert(2)</script><rect width="10" height="10"/></svg>'
+const HOSTILE = '"><img src=x onerror=alert(1)>.png'
 const DAY = 86_400_000
 const T0 = Date.UTC(2024, 0, 1)
 
@@ -84,6 +85,10 @@ beforeAll(async () => {
   run.logArtifact({ name: 'bad.parquet', data: 'PAR1 not really <b>parquet</b> PAR1' })
   run.logArtifact({ name: 'bad.ipynb', data: '{"cells": 3}' })
   run.logArtifact({ name: 'edited.csv', data: 'a,b\n1,2\n' })
+  // A hostile artifact name: shown as text in the heading, the title and the image's alt, and opened by its links.
+  run.logArtifact({ name: HOSTILE, data: PNG })
+  // Text of an unknown extension with a three-byte character across the 8 KiB a type guess reads.
+  run.logArtifact({ name: 'notes.unknown', data: `${'a'.repeat(8187)}€€€ and more\n` })
   run.end()
   runId = run.id
   // Changed on disk after it was recorded: its sha256 no longer matches.
@@ -235,6 +240,28 @@ describe('unreadable and changed files', () => {
     const edited = await get(view('edited.csv'))
     expect(edited.status).toBe(409)
     expect(edited.text).not.toContain('6,6')
+  })
+})
+
+describe('names and types', () => {
+  it('a hostile artifact name is text in the heading, the title and the alt, runs nothing, and its links open it', async () => {
+    const page = await get(view(HOSTILE))
+    expect(page.status).toBe(200)
+    expect(page.doc.querySelector('[onerror]')).toBeNull()
+    expect(page.doc.querySelector('h1').textContent).toContain(HOSTILE)
+    expect(page.doc.querySelector('title').textContent).toContain(HOSTILE)
+    const img = page.doc.querySelector('main img')
+    expect(img.getAttribute('alt')).toBe(HOSTILE)
+    const image = await fetchAuth(`${server.url}${img.getAttribute('src')}`)
+    expect(image.status).toBe(200)
+    expect(Buffer.from(await image.arrayBuffer()).equals(PNG)).toBe(true)
+  })
+
+  it('text of an unknown extension with a multi-byte character cut by the 8 KiB guess is still text', async () => {
+    const page = await get(view('notes.unknown'))
+    expect(page.status).toBe(200)
+    expect(page.text).toContain('€ and more')
+    expect(page.text).not.toContain('No preview')
   })
 })
 

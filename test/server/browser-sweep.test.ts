@@ -179,18 +179,7 @@ describe.skipIf(executablePath === undefined)(`a sweep's page in headless Chromi
         expect(outline!.x + outline!.width).toBeLessThanOrEqual(bestCell!.x + bestCell!.width + 0.01)
         expect(outline!.y).toBeGreaterThanOrEqual(bestCell!.y)
         // Every label of both charts inside its SVG's box (margins fit the labels).
-        const overflow = await page.locator('svg.sweep-heatmap, svg.sweep-parallel').evaluateAll((svgs) =>
-          svgs.flatMap((svg) => {
-            const outer = svg.getBoundingClientRect()
-            return [...svg.querySelectorAll('text')]
-              .filter((t) => {
-                const b = t.getBoundingClientRect()
-                return b.width > 0 && (b.left < outer.left - 0.5 || b.right > outer.right + 0.5 || b.top < outer.top - 0.5 || b.bottom > outer.bottom + 0.5)
-              })
-              .map((t) => `${svg.getAttribute('class')}: ${t.textContent}`)
-          }),
-        )
-        expect(overflow).toEqual([])
+        expect(await overflowing(page)).toEqual([])
 
         // Parallel coordinates: 4 axes (fast, slow, stop, sharpe); 24 lines, each painted with a length.
         const parallel = page.locator('svg.sweep-parallel')

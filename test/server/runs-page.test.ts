@@ -58,7 +58,9 @@ beforeAll(async () => {
   for (const [name, sharpe] of [['c1', 1], ['c3', 3], ['c2', 2]] as const) ids[name] = make('sweeps', name, { parent: ids.sweep, params: { fast: sharpe }, metrics: { sharpe } })
   ids.solo = make('sweeps', 'solo', { metrics: { sharpe: 0.5 } })
   // CSV: names and params a spreadsheet would misread.
-  ids.formula = make('csv', '=HYPERLINK("x")', { params: { p: '+1' }, metrics: { x: -0.25 } })
+  // A param that is a plain number stays one ("-0.5"); "+1+2" is a formula.
+  ids.formula = make('csv', '=HYPERLINK("x")', { params: { p: '+1+2' }, metrics: { x: -0.25 } })
+  ids.negative = make('csv', 'neg', { params: { p: '-0.5' } })
   ids.quoted = make('csv', 'a,b "q"\nline2', { params: { p: '@sum' }, metrics: { x: 1.5 }, tags: { t: 'plain' } })
   ids.dash = make('csv', '-minus', { params: { p: 'ok' } })
   ids.hostile = make('csv', HOSTILE, { params: { p: '<script>alert(2)</script>' }, metrics: { x: 1e21 } })
@@ -302,13 +304,14 @@ describe('CSV export', () => {
       const info = runs.get(id)!
       return `${id},{NAME},FINISHED,${info.experimentId},${new Date(info.startTime).toISOString()},${info.endTime! - info.startTime},0`
     }
-    // Sorted by name, code unit order: "-minus" < "<img…" < "=HYPERLINK" < "a,b…".
+    // Sorted by name, code unit order: "-minus" < "<img…" < "=HYPERLINK" < "a,b…" < "neg".
     const expected = [
       'run_id,name,status,experiment,started,duration_ms,child_runs,params.p,metrics.x,tags.t',
       `${fixed(ids.dash!).replace('{NAME}', "'-minus")},ok,,`,
       `${fixed(ids.hostile!).replace('{NAME}', HOSTILE)},<script>alert(2)</script>,1e+21,`,
-      `${fixed(ids.formula!).replace('{NAME}', `"'=HYPERLINK(""x"")"`)},'+1,-0.25,`,
+      `${fixed(ids.formula!).replace('{NAME}', `"'=HYPERLINK(""x"")"`)},'+1+2,-0.25,`,
       `${fixed(ids.quoted!).replace('{NAME}', '"a,b ""q""\nline2"')},'@sum,1.5,plain`,
+      `${fixed(ids.negative!).replace('{NAME}', 'neg')},-0.5,,`,
       '',
     ].join('\r\n')
     expect(r.text).toBe(expected)
