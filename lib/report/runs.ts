@@ -78,6 +78,12 @@ export function runLabels(runs: readonly { runId: string; name: string }[]): str
 /** Metrics listed first in comparisons, when present. */
 export const HEADLINE_METRICS = ['sharpe', 'sortino', 'totalReturn', 'cagr', 'maxDrawdown', 'calmar', 'volatility', 'trades', 'winRate', 'profitFactor', 'endEquity', 'fees']
 
+/** A metric's place among the headline metrics (the others after them, alike). */
+export function metricRank(key: string): number {
+  const i = HEADLINE_METRICS.indexOf(key)
+  return i < 0 ? HEADLINE_METRICS.length : i
+}
+
 /** How the compare page draws equity: rebased to 1.0 at each run's start (default), as % return, or raw amounts. */
 export type Rebase = '1' | 'pct' | 'raw'
 export const REBASES: readonly Rebase[] = ['1', 'pct', 'raw']
@@ -102,11 +108,7 @@ export function runComparisonHtml(tracker: Tracker, runIds: readonly string[], o
     ['started', ...cmp.runs.map((r) => fmtTime(r.startTime))],
     ['duration', ...cmp.runs.map((r) => fmtDuration(r.endTime === undefined ? undefined : r.endTime - r.startTime))],
   ]
-  const order = (key: string) => {
-    const i = HEADLINE_METRICS.indexOf(key)
-    return i < 0 ? HEADLINE_METRICS.length : i
-  }
-  const metrics = [...cmp.metrics].sort((a, b) => order(a.key) - order(b.key) || a.key.localeCompare(b.key))
+  const metrics = [...cmp.metrics].sort((a, b) => metricRank(a.key) - metricRank(b.key) || a.key.localeCompare(b.key))
   const equity: ChartSeries[] = []
   const drawdown: ChartSeries[] = []
   cmp.runs.forEach((r, i) => {

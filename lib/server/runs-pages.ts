@@ -6,7 +6,7 @@
 import type { Context, Hono } from 'hono'
 import { page, pageHtml, scroll, sendPage, PAGE_CSP, type PageContext } from './layout.js'
 import { ConfigError, NotFoundError, preview } from '../core/index.js'
-import { attr, esc, fmtDuration, fmtMetric, fmtNumber, fmtTime, Html, HEADLINE_METRICS, link, raw, seg, type Cell } from '../report/index.js'
+import { attr, esc, fmtDuration, fmtMetric, fmtNumber, fmtTime, Html, HEADLINE_METRICS, link, metricRank, raw, seg, type Cell } from '../report/index.js'
 import { checkLifecycleView, DELETE_REASON_TAG, DELETED_TIME_TAG, DELETED_WITH_TAG, FilterError, lifecycleOf, MAX_RESULTS, searchRuns, type LifecycleView, type RunSummary, type Tracker } from '../track/index.js'
 import { runActionRoutes, runsDeleteButton } from './run-actions.js'
 import { newestFirst, pageAfter, pageSorted, sortView, type RunListing, type SortDir, type SortedView, type SortValue } from './listings.js'
@@ -406,11 +406,11 @@ export function frequentColumns(runs: readonly RunSummary[]): string[] {
   return [...params.map((p) => `params.${p}`), ...metrics.map((m) => `metrics.${m}`)]
 }
 
+/** Metric keys in reading order: the equity and drawdown curves, then the headline metrics, then the rest. */
 export function rank(key: string): number {
   if (key === 'equity') return -2
   if (key === 'drawdown') return -1
-  const i = HEADLINE_METRICS.indexOf(key)
-  return i < 0 ? HEADLINE_METRICS.length : i
+  return metricRank(key)
 }
 
 export interface RunsTableOptions {
