@@ -3,7 +3,7 @@
 // tracker), and every metric of lib/stats. exportResults writes them as CSV and JSON files.
 
 import { join } from 'node:path'
-import { ConfigError, isoTime, writeFileAtomic } from '../core/index.js'
+import { ConfigError, csvField, isoTime, writeFileAtomic } from '../core/index.js'
 import { performanceMetrics, type Performance } from '../stats/index.js'
 import type { Engine, Sleeve } from './engine.js'
 import type { FillRecord, TradeLog, TradeRecord } from './records.js'
@@ -213,8 +213,7 @@ function csvCell(v: unknown, timeField: boolean): string {
     return timeField && Number.isFinite(v) ? isoTime(v) : String(v)
   }
   if (typeof v === 'boolean') return v ? 'true' : 'false'
-  const s = String(v ?? '')
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+  return csvField(String(v ?? ''))
 }
 
 /** CSV of columns; fields ending in Time or At, and `time`, as ISO 8601 UTC. */

@@ -1,6 +1,12 @@
 // One CSV line split into its cells (RFC 4180 quoting on one line): commas separate, double quotes
 // enclose, "" inside quotes is one quote. Shared by the readers of small CSV files people write by hand
-// (weights files, tearsheet inputs); the lake's bulk imports go through DuckDB.
+// (weights files, tearsheet inputs); the lake's bulk imports go through DuckDB. And one cell written:
+// quoted when it holds a quote, a comma or a line break (RFC 4180), for every CSV mtflow writes.
+
+/** A CSV cell: as it is, or in double quotes (inner quotes doubled) when it holds `"`, `,`, CR or LF. */
+export function csvField(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+}
 
 /**
  * The cells of `line`, split on `delimiter` (default a comma); a quoted cell left open throws what
