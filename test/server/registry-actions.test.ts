@@ -238,4 +238,15 @@ describe('registry viewers', () => {
     const bin = await get('/registry/models/pkg/v/1?file=weights.bin')
     expect(bin.text).toContain('Not a text file (4 B); download it.')
   })
+  it('a hostile reason is stored as given and shown as text in the audit table, running nothing', async () => {
+    const csrf = await csrfOf()
+    const hostile = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
+    expect((await post('/registry/strategies/probe/actions/retire', { csrf, version: '3', reason: hostile })).status).toBe(303)
+    expect(audit('strategies', 'probe').at(-1)).toMatchObject({ action: 'retire', version: 3, reason: hostile })
+    const page = await get('/registry/strategies/probe')
+    expect(page.text).not.toContain('<img src=x')
+    expect(page.text).not.toContain('<script>alert(2)')
+    expect(page.text).toContain('&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(2)&lt;/script&gt;')
+    expect((await post('/registry/strategies/probe/actions/restore', { csrf, version: '3', reason: 'back' })).status).toBe(303)
+  })
 })
