@@ -17,7 +17,7 @@ import { IMAGE_CSP } from './assets.js'
 import { pageHtml, sendPage, type PageContext } from './layout.js'
 import { codeBlock, highlightBudget, highlightNote, highlightStyle, languageOfFile } from './highlight.js'
 import { PageCache } from './page-cache.js'
-import { renderNotebookHtml } from './notebook-html.js'
+import { parseNotebookJson, renderNotebookHtml } from './notebook-html.js'
 
 /** Rows per page of a table preview. */
 export const PAGE_ROWS = 100
@@ -158,7 +158,7 @@ function previewBody(tracker: Tracker, id: string, artifact: Artifact, ext: stri
     if (artifact.size > NOTEBOOK_BYTES) return `<p class="muted">A notebook larger than ${esc(fmtBytes(NOTEBOOK_BYTES))}: not rendered. ${download}</p>`
     const bytes = tracker.readArtifact(id, artifact.path).bytes
     try {
-      return renderNotebookHtml(parseNotebookJson(bytes.toString('utf8')))
+      return renderNotebookHtml(parseNotebookJson(bytes.toString('utf8'), 'the file'))
     } catch (error) {
       return unreadable(error)
     }
@@ -173,14 +173,6 @@ function previewBody(tracker: Tracker, id: string, artifact: Artifact, ext: stri
     if (looksTextual(bytes)) return textPreview(artifact.path, bytes.toString('utf8'))
   }
   return `<p>No preview for this type of file. ${download}</p>`
-}
-
-function parseNotebookJson(text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch (error) {
-    throw new ConfigError('not valid JSON: not shown as a notebook', { cause: error })
-  }
 }
 
 /**

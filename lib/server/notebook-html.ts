@@ -101,6 +101,15 @@ function ifMarkup(value: unknown, budget: MarkupBudget, render: (text: string) =
   return ifText(value, (text) => (spend(budget, text) ? render(text) : undefined))
 }
 
+/** A notebook file's JSON for renderNotebookHtml; not JSON is a ConfigError naming `what` (the page says it and offers the file). */
+export function parseNotebookJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw new ConfigError(`${what} is not valid JSON: not shown as a notebook`, { cause: error })
+  }
+}
+
 /** `<div class="notebook">…</div>`: every cell in order, code cells with their outputs. */
 export function renderNotebookHtml(notebook: unknown, options: RenderNotebookOptions = {}): string {
   if (options.title !== undefined && typeof options.title !== 'string') {

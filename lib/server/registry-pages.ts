@@ -8,7 +8,7 @@ import { framedDocument, page, pageHtml, refreshing, sendPage, PAGE_CSP, type Pa
 import { ConfigError, NotFoundError } from '../core/index.js'
 import { esc, fmtBytes, fmtTime, link, raw, seg, table, type Cell } from '../report/index.js'
 import { DEPLOYMENT_FILE, REGISTRY_KINDS, registryKind, singular, type Registry, type RegistryKind, type RegistryVersion } from '../track/index.js'
-import { renderNotebookHtml } from './notebook-html.js'
+import { parseNotebookJson, renderNotebookHtml } from './notebook-html.js'
 import { csrfToken, registryActionForms, registryActionRoutes } from './registry-actions.js'
 import { artifactPageRoutes, looksTextual, NOTEBOOK_BYTES, PREVIEW_HEADER, textPreview } from './artifact-pages.js'
 import { PageCache } from './page-cache.js'
@@ -206,7 +206,7 @@ ${filesTable(v, file.name)}
     const shown =
       file.size > NOTEBOOK_BYTES
         ? `<p class="muted notebook-too-large">A notebook larger than ${esc(fmtBytes(NOTEBOOK_BYTES))}: not rendered. ${download}</p>`
-        : renderNotebookHtml(parseNotebook(registry.readFile('notebooks', `${v.name}@${v.version}`, file.name).toString('utf8'), `notebook ${v.name}@${v.version}`))
+        : renderNotebookHtml(parseNotebookJson(registry.readFile('notebooks', `${v.name}@${v.version}`, file.name).toString('utf8'), `notebook ${v.name}@${v.version}`))
     const runs = v.runs.map((id) => link(`/runs/${seg(id)}`, id.slice(0, 8)).html).join(' ')
     const body = `<h1>notebook ${link(`/registry/notebooks/${seg(v.name)}`, v.name).html} v${v.version}</h1>
 <p class="muted">executed ${esc(fmtTime(v.createdAt))} UTC${v.source === undefined ? '' : ` from ${esc(v.source)}`}${runs === '' ? '' : ` · runs: ${runs}`}</p>${shown}`
@@ -277,11 +277,4 @@ export function publishedList(reg: RegistryListing): string {
 }
 
 
-export function parseNotebook(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch (error) {
-    throw new ConfigError(`${what} is not valid JSON`, { cause: error })
-  }
-}
 
