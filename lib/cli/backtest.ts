@@ -121,6 +121,17 @@ async function loadData(context: CliContext, o: Common, symbols: string[], timef
   return out
 }
 
+/**
+ * `load` (modules to require) run while `reading` waits on the disk: the reads it issues in this turn of
+ * the event loop (loadBars walks the files' pages here and hands their values to the thread pool) are in
+ * flight by the time `load` runs. Its errors surface where `reading` is awaited.
+ */
+async function loadWhileReading(reading: Promise<unknown>, load: () => void): Promise<void> {
+  reading.catch(() => undefined)
+  await new Promise<void>((resolve) => setImmediate(resolve))
+  load()
+}
+
 /** The datasets as lineage entries: "source/symbol/timeframe" and the bars read. */
 function lineageData(context: CliContext, o: Common, datasets: Record<string, Bars>): { name: string; source: string; bars: Bars; sha256?: string }[] {
   return Object.values(datasets).map((bars) => {
@@ -172,7 +183,13 @@ export function backtestCommand(context: CliContext): Command {
       const problem = strategy.validate?.(params)
       if (problem !== undefined) throw new ConfigError(`strategy ${strategy.name}: ${problem}`)
       const subs = strategy.universe(params, { symbols: c.symbols, timeframe: o.timeframe })
-      const datasets = await loadData(context, o, [...new Set(subs.map((s) => s.symbol))], [...new Set(subs.map((s) => s.timeframe))])
+      const reading = loadData(context, o, [...new Set(subs.map((s) => s.symbol))], [...new Set(subs.map((s) => s.timeframe))])
+      // The bars are read by the thread pool while the engine's and the tracker's code loads here.
+      await loadWhileReading(reading, () => {
+        bt()
+        if (o.track) track()
+      })
+      const datasets = await reading
       const tracker = o.track ? track().openTracker(context.home) : undefined
       const run = tracker?.startRun({
         experiment: o.experiment ?? 'backtests',

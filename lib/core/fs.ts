@@ -140,8 +140,25 @@ export async function writeFileAtomicAsync(path: string, data: string | Uint8Arr
     rmSync(tmp, { force: true })
     throw error
   }
-  if (durable) syncDirectory(dir)
+  if (durable) await syncDirectoryAsync(dir)
   removeDeadTemps(dir, base, tmpName)
+}
+
+/** syncDirectory with the fsync in the thread pool (the folder's journal commit waits there, not here). */
+async function syncDirectoryAsync(dir: string): Promise<void> {
+  let fd: number
+  try {
+    fd = openSync(dir, 'r')
+  } catch {
+    return // best effort, as syncDirectory
+  }
+  try {
+    await fsyncAsync(fd)
+  } catch {
+    /* best effort: some filesystems refuse fsync on a directory; the rename is still atomic */
+  } finally {
+    await closeAsync(fd).catch(() => undefined)
+  }
 }
 
 /**

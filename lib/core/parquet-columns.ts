@@ -243,14 +243,21 @@ function scanDoubles(values: Float64Array, rows: number): number {
   return missing | whole
 }
 
+/** Whether a value is NaN (scanDoubles' first bit alone: the other columns' one question). */
+function anyMissing(values: Float64Array, rows: number): boolean {
+  for (let i = 0; i < rows; i++) if (values[i] !== values[i]) return true
+  return false
+}
+
 // Float64Array columns in functions of their own, apart from the other kinds: each loop stays optimized
 // for one element type (one encodeColumn for every kind deoptimized on each change of kind, and its
 // million-row loops then ran in the interpreter until replaced on stack).
 function encodeDoubles(name: string, values: Float64Array, rows: number): EncodedColumn {
-  const scan = scanDoubles(values, rows)
-  const missing = (scan & 1) !== 0
   // Only a time column asks whether its values are whole ms within ±2^50 (years ±35,000): exact as INT64, their deltas exact in a double.
-  if (isTimeColumn(name) && (scan & 2) !== 0) {
+  const time = isTimeColumn(name)
+  const scan = time ? scanDoubles(values, rows) : anyMissing(values, rows) ? 1 : 0
+  const missing = (scan & 1) !== 0
+  if (time && (scan & 2) !== 0) {
     const c = newColumn(name, INT64, missing, { converted: TIMESTAMP_MILLIS, logical: TIMESTAMP_LOGICAL })
     forPages(rows, (from, to) => {
       const present = missing ? presentDoubles(values, from, to) : undefined
@@ -278,15 +285,20 @@ function encodeDoubles(name: string, values: Float64Array, rows: number): Encode
 
 function encodeValues(name: string, values: ArrayLike<unknown>, rows: number): EncodedColumn {
   const column = (type: number, optional: boolean, extra: Partial<EncodedColumn> = {}): EncodedColumn => newColumn(name, type, optional, extra)
+  // The kind: numbers, booleans or text (anything else, as text). A text column is known at its first
+  // text value; whether values are missing comes from the pass that codes them.
   let booleans = rows > 0
   let numbers = rows > 0
   let missing = false
   for (let i = 0; i < rows; i++) {
     const v = values[i]
     if (v === undefined || v === null) missing = true
+    else if (typeof v === 'number') booleans = false
+    else if (typeof v === 'boolean') numbers = false
     else {
-      if (typeof v !== 'boolean') booleans = false
-      if (typeof v !== 'number') numbers = false
+      booleans = false
+      numbers = false
+      break
     }
   }
   if (numbers) return encodeDoubles(name, Float64Array.from(values as ArrayLike<number>, (v) => (v === undefined || v === null ? NaN : v)), rows)
@@ -301,51 +313,84 @@ function encodeValues(name: string, values: ArrayLike<unknown>, rows: number): E
     })
     return c
   }
-  // Text: a dictionary of the distinct values (PLAIN), then each page's indexes into it as runs.
-  const c = column(BYTE_ARRAY, missing, { converted: UTF8, logical: [[1, T_STRUCT, []]] })
+  // Text: a dictionary of the distinct values (PLAIN, in order of first appearance), then each page's
+  // indexes into it as runs or bit-packed.
+  const { codes, words, absent } = textCodes(values, rows)
+  const c = column(BYTE_ARRAY, absent, { converted: UTF8, logical: [[1, T_STRUCT, []]] })
   c.encodings.add(RLE_DICTIONARY)
-  const index = new Map<string, number>()
-  const codes = new Int32Array(rows).fill(-1)
-  let last: unknown
-  let lastCode = -1
-  for (let i = 0; i < rows; i++) {
-    const v = values[i]
-    if (v === undefined || v === null) continue
-    // Runs of one value (a symbol, a strategy) skip the lookup.
-    if (v !== last) {
-      const s = String(v)
-      let code = index.get(s)
-      if (code === undefined) index.set(s, (code = index.size))
-      last = v
-      lastCode = code
-    }
-    codes[i] = lastCode
-  }
   const encoder = new TextEncoder()
-  const words = [...index.keys()].map((s) => encoder.encode(s))
-  const dictionary = new Uint8Array(words.reduce((n, w) => n + 4 + w.length, 0))
+  const bytes = words.map((s) => encoder.encode(s))
+  const dictionary = new Uint8Array(bytes.reduce((n, w) => n + 4 + w.length, 0))
   const view = new DataView(dictionary.buffer)
   let at = 0
-  for (const w of words) {
+  for (const w of bytes) {
     view.setUint32(at, w.length, true)
     dictionary.set(w, at + 4)
     at += 4 + w.length
   }
-  addPage(c, DICTIONARY_PAGE, words.length, PLAIN, undefined, dictionary)
+  addPage(c, DICTIONARY_PAGE, bytes.length, PLAIN, undefined, dictionary)
   c.dictionarySize = c.size
-  const width = Math.max(1, Math.ceil(Math.log2(Math.max(2, words.length))))
+  const width = Math.max(1, Math.ceil(Math.log2(Math.max(2, bytes.length))))
   forPages(rows, (from, to) => {
-    const present = missing ? presentIndexes(values, from, to) : undefined
-    const count = present === undefined ? to - from : present.length
-    const page = new Int32Array(count)
-    let runs = 0
-    for (let k = 0; k < count; k++) {
-      page[k] = codes[present === undefined ? from + k : present[k]!]!
-      if (k === 0 || page[k] !== page[k - 1]) runs++
-    }
-    addPage(c, DATA_PAGE, to - from, RLE_DICTIONARY, present === undefined ? undefined : levelsOf(present, from, to), dictionaryIndexes(page, width, runs))
+    const present = absent ? presentIndexes(values, from, to) : undefined
+    const page = present === undefined ? codes.subarray(from, to) : Int32Array.from(present, (i) => codes[i]!)
+    addPage(c, DATA_PAGE, to - from, RLE_DICTIONARY, present === undefined ? undefined : levelsOf(present, from, to), dictionaryIndexes(page, width, runsOf(page)))
   })
   return c
+}
+
+/**
+ * A text column's code per row (−1 where missing) into its distinct values in order of first appearance.
+ * The last few distinct values are compared before the map is asked (run tables alternate a handful:
+ * buy and sell, entry and exit), so a row is mostly one identity comparison.
+ */
+function textCodes(values: ArrayLike<unknown>, rows: number): { codes: Int32Array; words: string[]; absent: boolean } {
+  const codes = new Int32Array(rows)
+  const index = new Map<string, number>()
+  const words: string[] = []
+  const recent: unknown[] = []
+  const recentCode: number[] = []
+  let absent = false
+  for (let i = 0; i < rows; i++) {
+    const v = values[i]
+    if (v === undefined || v === null) {
+      codes[i] = -1
+      absent = true
+      continue
+    }
+    let code = -1
+    for (let j = 0; j < recent.length; j++) {
+      if (recent[j] === v) {
+        code = recentCode[j]!
+        break
+      }
+    }
+    if (code < 0) {
+      const s = String(v)
+      code = index.get(s) ?? -1
+      if (code < 0) {
+        code = words.length
+        index.set(s, code)
+        words.push(s)
+      }
+      // Remember it (at most 8; the oldest goes).
+      if (recent.length === 8) {
+        recent.shift()
+        recentCode.shift()
+      }
+      recent.push(v)
+      recentCode.push(code)
+    }
+    codes[i] = code
+  }
+  return { codes, words, absent }
+}
+
+/** Runs of equal values in a page of codes. */
+function runsOf(page: Int32Array): number {
+  let runs = page.length === 0 ? 0 : 1
+  for (let k = 1; k < page.length; k++) if (page[k] !== page[k - 1]) runs++
+  return runs
 }
 
 /**
@@ -379,8 +424,25 @@ function dictionaryIndexes(page: Int32Array, width: number, runs: number): Uint8
   const out = new Uint8Array(1 + headerBytes.length + groups * width)
   out[0] = width
   out.set(headerBytes, 1)
-  const at = 1 + headerBytes.length
-  // LSB first; width ≤ 31 (a dictionary of under 2^31 values); the last group padded with zeros.
+  let at = 1 + headerBytes.length
+  // LSB first; width ≤ 31 (a dictionary of under 2^31 values); the last group padded with zeros. Up to 24
+  // bits wide, the bits gather in `acc` and leave it a byte at a time (at most 7 stay behind, so acc stays
+  // below 2^31, a 32-bit integer); wider ones are written bit range by bit range.
+  if (width <= 24) {
+    let acc = 0
+    let bits = 0
+    for (let k = 0; k < count; k++) {
+      acc |= page[k]! << bits
+      bits += width
+      while (bits >= 8) {
+        out[at++] = acc & 0xff
+        acc >>>= 8
+        bits -= 8
+      }
+    }
+    if (bits > 0) out[at] = acc & 0xff
+    return out
+  }
   let bit = 0
   for (let k = 0; k < count; k++) {
     let x = page[k]!

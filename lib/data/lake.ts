@@ -10,7 +10,7 @@ import { DataError, NotFoundError, sha256, timeframeMs, toIsoDate, writeFileAtom
 import { checkBars, lowerBound, toEpochMs, type Bars } from './bars.js'
 import { emptyBars } from './convert.js'
 import { duckdb, queryDoubles, sqlString } from './duckdb.js'
-import { fileSource, openPlainParquet, parquetFooterLength } from './parquet-plain.js'
+import { deferredFileSource, openPlainParquet, parquetFooterLength } from './parquet-plain.js'
 import { currentFiles, currentGeneration, datasetDir, lakeDir, periodOfFile, type DatasetKey } from './generations.js'
 
 export { datasetDir, lakeDir, type DatasetKey } from './generations.js'
@@ -211,11 +211,15 @@ async function readPartitions(files: string[], key: DatasetKey): Promise<Bars> {
   const parts: OpenPartition[] = []
   for (const file of files) parts.push(await openPartition(file))
   const all = emptyBars(key, parts.reduce((n, p) => n + p.rows, 0))
+  const offsets: number[] = []
   let offset = 0
   for (const part of parts) {
-    await part.readInto(all, offset) // one DuckDB statement at a time when a file needs DuckDB
+    offsets.push(offset)
     offset += part.rows
   }
+  // All at once: the plain files' pages are read by the thread pool while this thread walks the next
+  // file's (DuckDB, for a file it must read, one statement at a time: oneAtATime).
+  await Promise.all(parts.map((part, k) => part.readInto(all, offsets[k]!)))
   return all
 }
 
@@ -225,11 +229,12 @@ async function readPartitions(files: string[], key: DatasetKey): Promise<Bars> {
  * the file in between), otherwise by DuckDB.
  */
 async function openPartition(file: string): Promise<OpenPartition> {
-  const viaDuckdb = async (): Promise<Columns> => {
-    const conn = await duckdb()
-    const sql = `SELECT epoch_ms(time)::DOUBLE, open, high, low, close, coalesce(volume, 'NaN'::DOUBLE) FROM read_parquet(${sqlString(file)}, hive_partitioning = false)`
-    return (await queryDoubles(conn, sql, COLUMNS)) as Columns
-  }
+  const viaDuckdb = (): Promise<Columns> =>
+    oneAtATime(async () => {
+      const conn = await duckdb()
+      const sql = `SELECT epoch_ms(time)::DOUBLE, open, high, low, close, coalesce(volume, 'NaN'::DOUBLE) FROM read_parquet(${sqlString(file)}, hive_partitioning = false)`
+      return (await queryDoubles(conn, sql, COLUMNS)) as Columns
+    })
   const copy = (columns: Columns, target: Columns, offset: number) => {
     for (const name of COLUMNS) target[name].set(columns[name], offset)
   }
@@ -245,7 +250,9 @@ async function openPartition(file: string): Promise<OpenPartition> {
       const fd = openSync(file, 'r')
       let ok: boolean
       try {
-        ok = plain.readInto(fileSource(fd, size), target, offset)
+        // The pages are walked here; their values are read by the thread pool (see deferredFileSource).
+        const source = deferredFileSource(fd, size)
+        ok = plain.readInto(source, target, offset) && (await source.flush())
       } finally {
         closeSync(fd)
       }
@@ -256,6 +263,14 @@ async function openPartition(file: string): Promise<OpenPartition> {
       copy(columns, target, offset)
     },
   }
+}
+
+/** The partitions' DuckDB reads, one statement at a time on the shared connection (plain reads run side by side). */
+let duckdbTurn: Promise<unknown> = Promise.resolve()
+function oneAtATime<T>(task: () => Promise<T>): Promise<T> {
+  const run = duckdbTurn.then(task)
+  duckdbTurn = run.catch(() => undefined)
+  return run
 }
 
 /** The size of a file and its last bytes, enough to hold its Parquet footer. */

@@ -7,7 +7,7 @@
 //
 // Format: https://github.com/apache/parquet-format (FileMetaData, PageHeader; Thrift compact protocol).
 
-import { readSync } from 'node:fs'
+import { read as readAsync, readSync } from 'node:fs'
 import { DataError } from '../core/index.js'
 
 type Thrift = Map<number, unknown>
@@ -140,17 +140,22 @@ export interface ByteSource {
   size: number
   /** Up to n bytes at `at` (fewer at the end). Valid until the next call: it may share a buffer. */
   read(at: number, n: number): Uint8Array
-  /** Exactly n bytes at `at` into `into`; false when the file ends first. */
-  copy(at: number, n: number, into: Uint8Array): boolean
+  /**
+   * Exactly n bytes at `at` into `into`; false when the file ends first. With `later`, a deferred source
+   * (deferredFileSource) may only check the range here and read at its flush, calling `later.then` once
+   * the bytes are in (other sources call it at once); without it the bytes are there on return.
+   */
+  copy(at: number, n: number, into: Uint8Array, later?: { then?: () => void }): boolean
 }
 
 export function memorySource(bytes: Uint8Array): ByteSource {
   return {
     size: bytes.length,
     read: (at, n) => bytes.subarray(at, Math.min(bytes.length, at + n)),
-    copy(at, n, into) {
+    copy(at, n, into, later) {
       if (at + n > bytes.length) return false
       into.set(bytes.subarray(at, at + n))
+      later?.then?.()
       return true
     },
   }
@@ -178,9 +183,56 @@ export function fileSource(fd: number, size: number): ByteSource {
       if (buffer.length < want) buffer = Buffer.allocUnsafe(want)
       return buffer.subarray(0, readFully(at, want, buffer))
     },
-    copy: (at, n, into) => readFully(at, n, into) === n,
+    copy(at, n, into, later) {
+      if (readFully(at, n, into) !== n) return false
+      later?.then?.()
+      return true
+    },
   }
 }
+
+/**
+ * fileSource whose large copies (page values) are read by libuv's thread pool, all at once, when `flush`
+ * is called: headers and dictionaries are read at once as in fileSource, so the pages are walked in this
+ * thread and their values read elsewhere meanwhile (a backtest loads its code while its bars arrive).
+ * `flush` resolves false when the file ended before a copy was whole; the fd stays open until it settles.
+ */
+export function deferredFileSource(fd: number, size: number): ByteSource & { flush(): Promise<boolean> } {
+  const sync = fileSource(fd, size)
+  const jobs: { at: number; n: number; into: Uint8Array; then: (() => void) | undefined }[] = []
+  const readAll = (job: (typeof jobs)[number]): Promise<boolean> =>
+    new Promise((resolve, reject) => {
+      let done = 0
+      const next = (): void =>
+        readAsync(fd, job.into, done, job.n - done, job.at + done, (error, got) => {
+          if (error !== null) return reject(error)
+          done += got
+          if (got === 0 || done === job.n) return resolve(done === job.n)
+          next()
+        })
+      next()
+    })
+  return {
+    size,
+    read: (at, n) => sync.read(at, n),
+    copy(at, n, into, later) {
+      if (later === undefined || n < DEFER_BYTES) return sync.copy(at, n, into, later)
+      if (at < 0 || at + n > size) return false
+      jobs.push({ at, n, into, then: later.then })
+      return true
+    },
+    async flush() {
+      const queued = jobs.splice(0)
+      const whole = await Promise.all(queued.map(readAll))
+      if (!whole.every(Boolean)) return false
+      for (const job of queued) job.then?.()
+      return true
+    },
+  }
+}
+
+/** Copies smaller than this are read at once by deferredFileSource (a page header's round trip costs more than its bytes). */
+const DEFER_BYTES = 64 * 1024
 
 /** The length of the footer (metadata + 8 bytes) a Parquet file ends with, from at least its last 8 bytes. */
 export function parquetFooterLength(file: string, tail: Uint8Array, fileSize: number): number {
@@ -323,8 +375,8 @@ function readChunk(source: ByteSource, start: number, rows: number, spec: Column
     const at = offset + done
     if (encoding === PLAIN) {
       // Straight into the target; timestamps are then converted in place.
-      if (values + count * 8 > end || !source.copy(values, count * 8, new Uint8Array(target.buffer, target.byteOffset + at * 8, count * 8))) return false
-      if (spec.kind !== 'double') timestampsToMs(target, at, count, spec.kind)
+      const convert = spec.kind === 'double' ? undefined : () => timestampsToMs(target, at, count, spec.kind as 'micros' | 'millis')
+      if (values + count * 8 > end || !source.copy(values, count * 8, new Uint8Array(target.buffer, target.byteOffset + at * 8, count * 8), { then: convert })) return false
     } else if (encoding === PLAIN_DICTIONARY || encoding === RLE_DICTIONARY) {
       if (dictionary === undefined || values >= end) return false
       const bytes = source.read(values, end - values)

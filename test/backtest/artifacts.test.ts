@@ -75,6 +75,18 @@ describe('columnsParquet → DuckDB', () => {
     for (const [name, values] of Object.entries(columns)) expect(read.columns[name], name).toEqual(asRead(values))
   })
 
+  it('text of every dictionary width read back exactly: 2 to 2^17 distinct values, runs and bit-packed', async () => {
+    // Widths 1 … 17 bits: each column's indexes bit-packed (values alternate) or in runs (long repeats).
+    for (const distinct of [2, 3, 5, 9, 17, 200, 257, 4_097, 65_537, 131_072]) {
+      const n = Math.max(3 * distinct, 1_000)
+      const alternating = Array.from({ length: n }, (_, i) => `v${(i * 7919) % distinct}`)
+      const runs = Array.from({ length: n }, (_, i) => `r${Math.floor((i * distinct) / n)}`)
+      const read = await duckColumns(await writeTemp(columnsParquet({ alternating, runs })))
+      expect(read.columns.alternating, `${distinct} alternating`).toEqual(alternating)
+      expect(read.columns.runs, `${distinct} in runs`).toEqual(runs)
+    }
+  })
+
   it('a time column that is not whole milliseconds stays DOUBLE; a table of 0 rows has its columns', async () => {
     const odd = await duckColumns(await writeTemp(columnsParquet({ time: Float64Array.from([1.5, 2]), exitAt: Float64Array.from([2 ** 51, 0]) })))
     expect(odd.types).toEqual({ time: 'DOUBLE', exitAt: 'DOUBLE' })

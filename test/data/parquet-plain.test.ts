@@ -1,12 +1,12 @@
 // The direct Parquet reader must return exactly what DuckDB reads from the same file, or decline.
 
-import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { barsFromRows, barsHash, ingestBars, loadBars, partitionFiles } from '../../lib/data/index.js'
 import { duckdb, queryDoubles, sqlString } from '../../lib/data/duckdb.js'
-import { fileSource, openPlainParquet, readPlainParquet } from '../../lib/data/parquet-plain.js'
+import { deferredFileSource, fileSource, openPlainParquet, readPlainParquet } from '../../lib/data/parquet-plain.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mtflow-parquet-'))
 const NAMES = ['time', 'open', 'high', 'low', 'close', 'volume']
@@ -51,6 +51,15 @@ describe('readPlainParquet', () => {
       expect(opened.readInto(fileSource(fd, bytes.length), targets, 3)).toBe(true)
       closeSync(fd)
       expect(bytesOf(Object.fromEntries(NAMES.map((name) => [name, targets[name]!.subarray(3)])))).toEqual(bytesOf(plain!))
+      // And through the deferred source (loadBars' way): the pages walked first, the values (times
+      // converted after they are in) read by the thread pool at the flush.
+      const later = Object.fromEntries(NAMES.map((name) => [name, new Float64Array(n + 3)]))
+      const fd2 = openSync(file, 'r')
+      const deferred = deferredFileSource(fd2, bytes.length)
+      expect(opened.readInto(deferred, later, 3)).toBe(true)
+      expect(await deferred.flush()).toBe(true)
+      closeSync(fd2)
+      expect(bytesOf(Object.fromEntries(NAMES.map((name) => [name, later[name]!.subarray(3)])))).toEqual(bytesOf(plain!))
       expect(plain!.time![n - 1]).toBe(start + (n - 1) * 60_000)
       if (n === 20_000 || n === 1) {
         // The case really goes through a dictionary page.
@@ -59,6 +68,26 @@ describe('readPlainParquet', () => {
         expect(String(encodings[0]![0])).toMatch(/DICTIONARY/)
       }
     }
+  })
+
+  it('defers only the large page copies, and says so when the file was cut short before they were read', async () => {
+    const file = await writeFile('deferred-cut.parquet', 100_000, 'FORMAT parquet, COMPRESSION uncompressed, DICTIONARY_SIZE_LIMIT 1')
+    const bytes = readFileSync(file)
+    const opened = openPlainParquet(file, bytes.subarray(bytes.length - 100_000), bytes.length, NAMES)!
+    const targets = Object.fromEntries(NAMES.map((name) => [name, new Float64Array(100_000)]))
+    const fd = openSync(file, 'r')
+    try {
+      const deferred = deferredFileSource(fd, bytes.length)
+      expect(opened.readInto(deferred, targets, 0)).toBe(true)
+      // Nothing of the values is in yet: the walk only queued them (100,000 rows are pages of 64 kB and more).
+      expect(targets.close!.every((v) => v === 0)).toBe(true)
+      // Another writer cuts the file (the lake replaces files, never cuts them: a damaged disk or a careless tool).
+      truncateSync(file, Math.floor(bytes.length / 2))
+      expect(await deferred.flush()).toBe(false)
+    } finally {
+      closeSync(fd)
+    }
+    // The lake's reader then falls back (and DuckDB refuses the cut file with its own error): never half a column read as whole.
   })
 
   it('declines other layouts (compressed, byte-stream-split, nulls) instead of misreading them', async () => {
