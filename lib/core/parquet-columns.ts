@@ -580,22 +580,32 @@ function deltaEncode(values: Float64Array, from: number, to: number, present: re
     for (let m = 0; m < MINIBLOCKS && m * MINI < n; m++) {
       const width = widths[b * MINIBLOCKS + m]!
       if (width === 0) continue
-      // Bits LSB first, a byte at a time from each value (< 2^32, so exact in 32-bit operations); a miniblock
-      // always holds 32 values (the last padded with zeros: the buffer is zeroed) in exactly 4·width bytes.
-      let bit = 0
-      for (let j = m * MINI; j < (m + 1) * MINI && j < n; j++) {
-        let x = v[k + j]! - v[k + j - 1]! - min
-        let left = width
-        while (left > 0) {
-          const shift = bit & 7
-          const take = Math.min(8 - shift, left)
-          out[at + (bit >> 3)]! |= (x & ((1 << take) - 1)) << shift
-          x = x >= 4294967296 ? 0 : (x >>> take) // x < 2^32 (width ≤ 32)
-          left -= take
-          bit += take
+      // Bits LSB first; a miniblock always holds 32 values (the last padded with zeros) in exactly 4·width
+      // bytes. Each value (< 2^width ≤ 2^32, exact as a double) goes into `acc` as its low 16 bits, then the
+      // rest; bytes leave acc as they fill (at most 7 bits stay behind, so acc stays below 2^23).
+      let acc = 0
+      let bits = 0
+      const low = width < 16 ? width : 16
+      for (let j = m * MINI; j < (m + 1) * MINI; j++) {
+        const x = j < n ? v[k + j]! - v[k + j - 1]! - min : 0
+        const lo = x % 65536
+        acc |= lo << bits
+        bits += low
+        while (bits >= 8) {
+          out[at++] = acc & 0xff
+          acc >>>= 8
+          bits -= 8
+        }
+        if (width > 16) {
+          acc |= ((x - lo) / 65536) << bits
+          bits += width - 16
+          while (bits >= 8) {
+            out[at++] = acc & 0xff
+            acc >>>= 8
+            bits -= 8
+          }
         }
       }
-      at += width * 4
     }
   }
   return out.subarray(0, at)
