@@ -202,6 +202,9 @@ async function readBars(home: string, query: BarsQuery): Promise<{ bars: Bars; k
   return { bars, key, ...(used === undefined ? {} : { read: { ...used, from, to: Math.max(from, to) } }) }
 }
 
+/** Partition files read at once by readPartitions: enough to keep the thread pool busy, few fds. */
+const PARTITIONS_IN_FLIGHT = 8
+
 interface OpenPartition {
   rows: number
   readInto(target: Columns, offset: number): Promise<void>
@@ -217,9 +220,23 @@ async function readPartitions(files: string[], key: DatasetKey): Promise<Bars> {
     offsets.push(offset)
     offset += part.rows
   }
-  // All at once: the plain files' pages are read by the thread pool while this thread walks the next
-  // file's (DuckDB, for a file it must read, one statement at a time: oneAtATime).
-  await Promise.all(parts.map((part, k) => part.readInto(all, offsets[k]!)))
+  // Side by side: the plain files' pages are read by the thread pool while this thread walks the next
+  // file's, at most PARTITIONS_IN_FLIGHT files (and fds) at a time; DuckDB, for a file it must read, one
+  // statement at a time (oneAtATime).
+  let next = 0
+  let failed = false
+  const lane = async (): Promise<void> => {
+    while (!failed && next < parts.length) {
+      const k = next++
+      try {
+        await parts[k]!.readInto(all, offsets[k]!)
+      } catch (error) {
+        failed = true // the other lanes take no further file
+        throw error
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(PARTITIONS_IN_FLIGHT, parts.length) }, lane))
   return all
 }
 

@@ -142,10 +142,10 @@ export interface ByteSource {
   read(at: number, n: number): Uint8Array
   /**
    * Exactly n bytes at `at` into `into`; false when the file ends first. With `later`, a deferred source
-   * (deferredFileSource) may only check the range here and read at its flush, calling `later.then` once
+   * (deferredFileSource) may only check the range here and read at its flush, calling `later.done` once
    * the bytes are in (other sources call it at once); without it the bytes are there on return.
    */
-  copy(at: number, n: number, into: Uint8Array, later?: { then?: () => void }): boolean
+  copy(at: number, n: number, into: Uint8Array, later?: { done?: () => void }): boolean
 }
 
 export function memorySource(bytes: Uint8Array): ByteSource {
@@ -155,7 +155,7 @@ export function memorySource(bytes: Uint8Array): ByteSource {
     copy(at, n, into, later) {
       if (at + n > bytes.length) return false
       into.set(bytes.subarray(at, at + n))
-      later?.then?.()
+      later?.done?.()
       return true
     },
   }
@@ -185,7 +185,7 @@ export function fileSource(fd: number, size: number): ByteSource {
     },
     copy(at, n, into, later) {
       if (readFully(at, n, into) !== n) return false
-      later?.then?.()
+      later?.done?.()
       return true
     },
   }
@@ -195,19 +195,20 @@ export function fileSource(fd: number, size: number): ByteSource {
  * fileSource whose large copies (page values) are read by libuv's thread pool, all at once, when `flush`
  * is called: headers and dictionaries are read at once as in fileSource, so the pages are walked in this
  * thread and their values read elsewhere meanwhile (a backtest loads its code while its bars arrive).
- * `flush` resolves false when the file ended before a copy was whole; the fd stays open until it settles.
+ * `flush` resolves false when the file ended before a copy was whole, and rejects with the first read's
+ * error — in both cases only once every read it started has ended, so the fd can be closed then.
  */
 export function deferredFileSource(fd: number, size: number): ByteSource & { flush(): Promise<boolean> } {
   const sync = fileSource(fd, size)
-  const jobs: { at: number; n: number; into: Uint8Array; then: (() => void) | undefined }[] = []
+  const jobs: { at: number; n: number; into: Uint8Array; done: (() => void) | undefined }[] = []
   const readAll = (job: (typeof jobs)[number]): Promise<boolean> =>
     new Promise((resolve, reject) => {
-      let done = 0
+      let got = 0
       const next = (): void =>
-        readAsync(fd, job.into, done, job.n - done, job.at + done, (error, got) => {
+        readAsync(fd, job.into, got, job.n - got, job.at + got, (error, bytes) => {
           if (error !== null) return reject(error)
-          done += got
-          if (got === 0 || done === job.n) return resolve(done === job.n)
+          got += bytes
+          if (bytes === 0 || got === job.n) return resolve(got === job.n)
           next()
         })
       next()
@@ -218,14 +219,15 @@ export function deferredFileSource(fd: number, size: number): ByteSource & { flu
     copy(at, n, into, later) {
       if (later === undefined || n < DEFER_BYTES) return sync.copy(at, n, into, later)
       if (at < 0 || at + n > size) return false
-      jobs.push({ at, n, into, then: later.then })
+      jobs.push({ at, n, into, done: later.done })
       return true
     },
     async flush() {
       const queued = jobs.splice(0)
-      const whole = await Promise.all(queued.map(readAll))
-      if (!whole.every(Boolean)) return false
-      for (const job of queued) job.then?.()
+      const ended = await Promise.allSettled(queued.map(readAll))
+      for (const r of ended) if (r.status === 'rejected') throw r.reason
+      if (!ended.every((r) => r.status === 'fulfilled' && r.value)) return false
+      for (const job of queued) job.done?.()
       return true
     },
   }
@@ -376,7 +378,7 @@ function readChunk(source: ByteSource, start: number, rows: number, spec: Column
     if (encoding === PLAIN) {
       // Straight into the target; timestamps are then converted in place.
       const convert = spec.kind === 'double' ? undefined : () => timestampsToMs(target, at, count, spec.kind as 'micros' | 'millis')
-      if (values + count * 8 > end || !source.copy(values, count * 8, new Uint8Array(target.buffer, target.byteOffset + at * 8, count * 8), { then: convert })) return false
+      if (values + count * 8 > end || !source.copy(values, count * 8, new Uint8Array(target.buffer, target.byteOffset + at * 8, count * 8), { done: convert })) return false
     } else if (encoding === PLAIN_DICTIONARY || encoding === RLE_DICTIONARY) {
       if (dictionary === undefined || values >= end) return false
       const bytes = source.read(values, end - values)
