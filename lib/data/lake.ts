@@ -236,7 +236,9 @@ async function readPartitions(files: string[], key: DatasetKey): Promise<Bars> {
       }
     }
   }
-  await Promise.all(Array.from({ length: Math.min(PARTITIONS_IN_FLIGHT, parts.length) }, lane))
+  // Every lane ends (its file closed) before a failure is reported: a retry never overlaps this read.
+  const ended = await Promise.allSettled(Array.from({ length: Math.min(PARTITIONS_IN_FLIGHT, parts.length) }, lane))
+  for (const r of ended) if (r.status === 'rejected') throw r.reason
   return all
 }
 

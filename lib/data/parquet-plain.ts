@@ -195,8 +195,9 @@ export function fileSource(fd: number, size: number): ByteSource {
  * fileSource whose large copies (page values) are read by libuv's thread pool, all at once, when `flush`
  * is called: headers and dictionaries are read at once as in fileSource, so the pages are walked in this
  * thread and their values read elsewhere meanwhile (a backtest loads its code while its bars arrive).
- * `flush` resolves false when the file ended before a copy was whole, and rejects with the first read's
- * error — in both cases only once every read it started has ended, so the fd can be closed then.
+ * `flush` resolves false when the file ended before a copy was whole, and rejects with the error of the
+ * first failed read in queue order — in both cases only once every read it started has ended, so the fd
+ * can be closed then.
  */
 export function deferredFileSource(fd: number, size: number): ByteSource & { flush(): Promise<boolean> } {
   const sync = fileSource(fd, size)
