@@ -4,7 +4,7 @@
 // run artifacts' previews (artifact-pages.ts).
 
 import type { Context, Hono } from 'hono'
-import { framedDocument, page, pageHtml, refreshing, sendPage, PAGE_CSP, type PageContext } from './layout.js'
+import { framedDocument, page, pageHtml, refreshing, sendPage, type PageContext } from './layout.js'
 import { ConfigError, NotFoundError } from '../core/index.js'
 import { esc, fmtBytes, fmtTime, link, raw, seg, table, type Cell } from '../report/index.js'
 import { DEPLOYMENT_FILE, REGISTRY_KINDS, registryKind, singular, type Registry, type RegistryKind, type RegistryVersion } from '../track/index.js'
@@ -218,9 +218,8 @@ ${filesTable(v, file.name)}
   const dashboardPage = (c: Context, name: string, ref: string) => {
     const v = registry.resolve('dashboards', name, ref)
     const html = registry.readFile('dashboards', `${v.name}@${v.version}`, 'index.html').toString('utf8')
-    c.header('content-security-policy', PAGE_CSP)
     c.header('x-mtflow-version', `${v.name}@${v.version}`)
-    return c.html(framedDocument(html, '/dashboards', `dashboard ${v.name} v${v.version}`))
+    return sendPage(c, framedDocument(html, '/dashboards', `dashboard ${v.name} v${v.version}`))
   }
   app.get('/dashboards/:name', (c) => dashboardPage(c, c.req.param('name'), 'latest'))
   app.get('/dashboards/:name/v/:ref', (c) => dashboardPage(c, c.req.param('name'), c.req.param('ref')))
