@@ -122,9 +122,7 @@ export function registryActionRoutes(app: Hono, ctx: PageContext): void {
       if (!ACTIONS.includes(action)) throw new FormError(`no registry action ${JSON.stringify(action.slice(0, 40))} (actions: ${ACTIONS.join(', ')})`, 404)
       const kind = kindOf(c.req.param('kind'))
       const name = c.req.param('name')
-      const type = c.req.header('content-type') ?? ''
-      if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(type)) throw new FormError('the change must be sent as a form (application/x-www-form-urlencoded)', 400)
-      const form = (await c.req.parseBody()) as Record<string, unknown>
+      const form = await formOf(c)
       const refused = forgery(ctx, c, form)
       if (refused !== undefined) throw new FormError(refused, 403)
       // The entry first: an unknown name is a 404 before any field is judged.
@@ -141,17 +139,30 @@ export function registryActionRoutes(app: Hono, ctx: PageContext): void {
       else registry.restore(kind, name, versionOf(form), reason)
       return c.redirect(back, 303)
     } catch (error) {
-      const status = error instanceof FormError ? error.status : error instanceof NotFoundError ? 404 : error instanceof ConfigError ? 400 : undefined
-      if (status === undefined) throw error
-      const message = capped((error as Error).message.split('\n')[0] ?? '')
-      const body = `<h1>The change was not made</h1><p class="error-box">${esc(message)}</p><p>${link(back, 'Back to the registry entry').html}</p>`
-      return page(c, 'Registry change refused', body, '/registry', status)
+      return refusedPage(c, error, { back, backLabel: 'Back to the registry entry', title: 'Registry change refused', active: '/registry' })
     }
   })
 }
 
-function capped(text: string): string {
-  return text.length > 500 ? `${text.slice(0, 500)}…` : text
+/** A POST's form fields (repeated ones as arrays), or a 400 when it was not sent as a form. */
+export async function formOf(c: Context): Promise<Record<string, unknown>> {
+  const type = c.req.header('content-type') ?? ''
+  if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(type)) throw new FormError('the change must be sent as a form (application/x-www-form-urlencoded)', 400)
+  return (await c.req.parseBody({ all: true })) as Record<string, unknown>
+}
+
+/**
+ * The page answering a refused form (registry and run actions): the status of the refusal (FormError's own,
+ * 404 for a NotFoundError, 400 for a ConfigError), the first line of its message (500 characters at most) and
+ * a link back. Any other error is rethrown (a 500).
+ */
+export function refusedPage(c: Context, error: unknown, where: { back: string; backLabel: string; title: string; active: string }): Response {
+  const status = error instanceof FormError ? error.status : error instanceof NotFoundError ? 404 : error instanceof ConfigError ? 400 : undefined
+  if (status === undefined) throw error
+  const first = (error as Error).message.split('\n')[0] ?? ''
+  const message = first.length > 500 ? `${first.slice(0, 500)}…` : first
+  const body = `<h1>The change was not made</h1><p class="error-box" role="alert">${esc(message)}</p><p>${link(where.back, where.backLabel).html}</p>`
+  return page(c, where.title, body, where.active, status)
 }
 
 /**

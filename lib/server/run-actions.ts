@@ -7,11 +7,10 @@
 // a 303 back on success, else a 400/403/404 page saying what was wrong.
 
 import type { Context, Hono } from 'hono'
-import { ConfigError, NotFoundError } from '../core/index.js'
 import { attr, esc, link, seg } from '../report/index.js'
 import { checkRunIds, lifecycleOf, type RunSummary } from '../track/index.js'
 import { page, type PageContext } from './layout.js'
-import { CSRF_FIELD, csrfToken, forgery, FormError, REASON_MAX, reasonOf as formReason } from './registry-actions.js'
+import { CSRF_FIELD, csrfToken, forgery, FormError, formOf, REASON_MAX, reasonOf as formReason, refusedPage } from './registry-actions.js'
 
 /** The reason of a delete or restore (kept on the run's tags). */
 const reasonOf = (form: Record<string, unknown>) => formReason(form, 'a reason for deleting or restoring (it is kept on the run)')
@@ -19,12 +18,6 @@ const reasonOf = (form: Record<string, unknown>) => formReason(form, 'a reason f
 /** Runs one delete may name at most (a list page's worth, and more). */
 const MAX_RUNS = 1000
 
-
-async function formOf(c: Context): Promise<Record<string, unknown>> {
-  const type = c.req.header('content-type') ?? ''
-  if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(type)) throw new FormError('the change must be sent as a form (application/x-www-form-urlencoded)', 400)
-  return (await c.req.parseBody({ all: true })) as Record<string, unknown>
-}
 
 /** The run ids a form names (`runs`, one or more): each a run id, or a 404 naming it. */
 function runIdsOf(form: Record<string, unknown>): string[] {
@@ -42,13 +35,8 @@ function backOf(form: Record<string, unknown>, ids: readonly string[]): string {
   return `/runs/${seg(ids[0]!)}`
 }
 
-function refusedPage(c: Context, error: unknown, back: string): Response {
-  const status = error instanceof FormError ? error.status : error instanceof NotFoundError ? 404 : error instanceof ConfigError ? 400 : undefined
-  if (status === undefined) throw error
-  const first = (error as Error).message.split('\n')[0] ?? ''
-  const message = first.length > 500 ? `${first.slice(0, 500)}…` : first
-  const body = `<h1>The change was not made</h1><p class="error-box" role="alert">${esc(message)}</p><p>${link(back, back === '/runs' ? 'Back to the runs' : 'Back to the run').html}</p>`
-  return page(c, 'Run change refused', body, '/runs', status)
+function refused(c: Context, error: unknown, back: string): Response {
+  return refusedPage(c, error, { back, backLabel: back === '/runs' ? 'Back to the runs' : 'Back to the run', title: 'Run change refused', active: '/runs' })
 }
 
 function hidden(csrf: string): string {
@@ -89,7 +77,7 @@ ${form_}
 <p>${link('/runs', 'Cancel: back to the runs').html}</p>`
       return page(c, 'Delete runs', body, '/runs')
     } catch (error) {
-      return refusedPage(c, error, '/runs')
+      return refused(c, error, '/runs')
     }
   })
   app.post('/runs/actions/:action', async (c) => {
@@ -114,7 +102,7 @@ ${form_}
       }
       return c.redirect(back, 303)
     } catch (error) {
-      return refusedPage(c, error, back)
+      return refused(c, error, back)
     }
   })
 }

@@ -151,6 +151,13 @@ describe('registry actions from the entry page', () => {
     const missing = await post(path, { ...good, reason: '' })
     expect(missing.status).toBe(400)
     expect(missing.text).toContain('reason: a reason for the change')
+    // The refusal is announced (role="alert"), as on the runs' refusal pages: one page maker for both.
+    expect(missing.text).toMatch(/<p class="error-box" role="alert">reason: a reason for the change/)
+    // A field sent twice is refused, not joined or half-read.
+    const twice = `${new URLSearchParams(good).toString()}&reason=one&reason=two`
+    const doubled = await fetch(`${server.url}${path}`, { method: 'POST', headers: { cookie, origin: server.url, 'content-type': 'application/x-www-form-urlencoded' }, body: twice, redirect: 'manual' })
+    expect(doubled.status).toBe(400)
+    expect(await doubled.text()).toContain('reason: a reason for the change')
     expect((await post(path, { ...good, reason: '   ' })).status).toBe(400)
     const long = await post(path, { ...good, reason: 'x'.repeat(501) })
     expect(long.status).toBe(400)
