@@ -197,16 +197,23 @@ ${filesTable(v, file.name)}
 <p class="muted">${esc(DEPLOYMENT_FILE)} · sha256 ${esc(v.sha256)}${pinned}</p><pre><code>${esc(text)}</code></pre>`
     return page(c, `${v.name}@${v.version}`, body, '/registry')
   })
+  // Rendered notebooks (a large one takes a second: every cell highlighted) kept by the file's recorded sha256.
+  const notebookViews = new PageCache(FILE_VIEW_CACHE_BYTES, 0)
   const notebookPage = (c: Context, name: string, ref: string) => {
     const v = registry.resolve('notebooks', name, ref)
     const file = v.files.find((f) => f.name.endsWith('.ipynb'))
     if (file === undefined) throw new ConfigError(`notebook ${v.name}@${v.version} holds no .ipynb file`)
     // Rendered up to the artifact viewer's size (NOTEBOOK_BYTES); a larger one is offered as a download.
     const download = link(`/api/registry/notebooks/${seg(v.name)}/versions/${v.version}/files/${seg(file.name)}`, `download (${fmtBytes(file.size)})`).html
-    const shown =
-      file.size > NOTEBOOK_BYTES
-        ? `<p class="muted notebook-too-large">A notebook larger than ${esc(fmtBytes(NOTEBOOK_BYTES))}: not rendered. ${download}</p>`
-        : renderNotebookHtml(parseNotebookJson(registry.readFile('notebooks', `${v.name}@${v.version}`, file.name).toString('utf8'), `notebook ${v.name}@${v.version}`))
+    const rendered = () => {
+      const key = JSON.stringify([v.name, v.version, file.name])
+      const hit = notebookViews.get(key, () => file.sha256)
+      c.header(PREVIEW_HEADER, hit === undefined ? 'rendered' : 'cached')
+      if (hit !== undefined) return hit.text()
+      const html = renderNotebookHtml(parseNotebookJson(registry.readFile('notebooks', `${v.name}@${v.version}`, file.name).toString('utf8'), `notebook ${v.name}@${v.version}`))
+      return notebookViews.set(key, file.sha256, html).text()
+    }
+    const shown = file.size > NOTEBOOK_BYTES ? `<p class="muted notebook-too-large">A notebook larger than ${esc(fmtBytes(NOTEBOOK_BYTES))}: not rendered. ${download}</p>` : rendered()
     const runs = v.runs.map((id) => link(`/runs/${seg(id)}`, id.slice(0, 8)).html).join(' ')
     const body = `<h1>notebook ${link(`/registry/notebooks/${seg(v.name)}`, v.name).html} v${v.version}</h1>
 <p class="muted">executed ${esc(fmtTime(v.createdAt))} UTC${v.source === undefined ? '' : ` from ${esc(v.source)}`}${runs === '' ? '' : ` · runs: ${runs}`}</p>${shown}`

@@ -257,6 +257,11 @@ describe('deep pages, registry notebooks, nested code', () => {
     expect(Buffer.byteLength(page.text)).toBeLessThan(20_000)
     const small = await get('/notebooks/small/v/1')
     expect(small.doc.querySelector('.notebook pre.source').textContent).toBe('print(1)')
+    // Rendered once per version: the next request (by alias or number) is served from the views kept.
+    expect(small.headers.get('x-mtflow-preview')).toBe('rendered')
+    const again = await get('/notebooks/small')
+    expect(again.headers.get('x-mtflow-preview')).toBe('cached')
+    expect(again.doc.querySelector('.notebook').outerHTML).toBe(small.doc.querySelector('.notebook').outerHTML)
   })
 
   it('a .ts of 1,000 nested template strings and 4,000 line breaks: a plain page of bounded size, text intact', async () => {
