@@ -198,6 +198,8 @@ ${filesTable(v, file.name)}
     return page(c, `${v.name}@${v.version}`, body, '/registry')
   })
   // Rendered notebooks (a large one takes a second: every cell highlighted) kept by the file's recorded sha256.
+  // The file is still read and checked on every request (readFile refuses a link or a changed file: 403, 409);
+  // only the rendering is skipped.
   const notebookViews = new PageCache(FILE_VIEW_CACHE_BYTES, 0)
   const notebookPage = (c: Context, name: string, ref: string) => {
     const v = registry.resolve('notebooks', name, ref)
@@ -206,12 +208,12 @@ ${filesTable(v, file.name)}
     // Rendered up to the artifact viewer's size (NOTEBOOK_BYTES); a larger one is offered as a download.
     const download = link(`/api/registry/notebooks/${seg(v.name)}/versions/${v.version}/files/${seg(file.name)}`, `download (${fmtBytes(file.size)})`).html
     const rendered = () => {
+      const bytes = registry.readFile('notebooks', `${v.name}@${v.version}`, file.name)
       const key = JSON.stringify([v.name, v.version, file.name])
       const hit = notebookViews.get(key, () => file.sha256)
       c.header(PREVIEW_HEADER, hit === undefined ? 'rendered' : 'cached')
       if (hit !== undefined) return hit.text()
-      const html = renderNotebookHtml(parseNotebookJson(registry.readFile('notebooks', `${v.name}@${v.version}`, file.name).toString('utf8'), `notebook ${v.name}@${v.version}`))
-      return notebookViews.set(key, file.sha256, html).text()
+      return notebookViews.set(key, file.sha256, renderNotebookHtml(parseNotebookJson(bytes.toString('utf8'), `notebook ${v.name}@${v.version}`))).text()
     }
     const shown = file.size > NOTEBOOK_BYTES ? `<p class="muted notebook-too-large">A notebook larger than ${esc(fmtBytes(NOTEBOOK_BYTES))}: not rendered. ${download}</p>` : rendered()
     const runs = v.runs.map((id) => link(`/runs/${seg(id)}`, id.slice(0, 8)).html).join(' ')

@@ -262,6 +262,19 @@ describe('deep pages, registry notebooks, nested code', () => {
     const again = await get('/notebooks/small')
     expect(again.headers.get('x-mtflow-preview')).toBe('cached')
     expect(again.doc.querySelector('.notebook').outerHTML).toBe(small.doc.querySelector('.notebook').outerHTML)
+    // A new version shows at once (latest resolves first), rendered; another notebook whose file has the same
+    // name is its own: neither is served the other's page.
+    const registry = new Registry(home)
+    const nb = (source: string) => JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [{ cell_type: 'code', metadata: {}, execution_count: 1, source, outputs: [] }] })
+    registry.register('notebooks', 'small', { files: { 'small.ipynb': nb('print(2)') } })
+    const second = await get('/notebooks/small')
+    expect(second.headers.get('x-mtflow-preview')).toBe('rendered')
+    expect(second.doc.querySelector('.notebook pre.source').textContent).toBe('print(2)')
+    registry.register('notebooks', 'twin', { files: { 'small.ipynb': nb('print(3)') } })
+    const twin = await get('/notebooks/twin/v/1')
+    expect(twin.headers.get('x-mtflow-preview')).toBe('rendered')
+    expect(twin.doc.querySelector('.notebook pre.source').textContent).toBe('print(3)')
+    expect((await get('/notebooks/small/v/1')).doc.querySelector('.notebook pre.source').textContent).toBe('print(1)')
   })
 
   it('a .ts of 1,000 nested template strings and 4,000 line breaks: a plain page of bounded size, text intact', async () => {
