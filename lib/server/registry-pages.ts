@@ -146,11 +146,12 @@ ${filesTable(v, file.name)}
   const fileHtml = (c: Context, v: RegistryVersion, name: string) => {
     const listed = v.files.find((f) => f.name === name)!
     if (listed.size > FILE_VIEW_BYTES) return `<p class="muted">${esc(fmtBytes(listed.size))}: too large to show here; download it.</p>`
+    // Read and checked on every request (readFile refuses a link or a changed file), rendered once.
+    const bytes = registry.readFile(v.kind, `${v.name}@${v.version}`, name)
     const key = JSON.stringify([v.kind, v.name, v.version, name])
     const hit = fileViews.get(key, () => listed.sha256)
     c.header(PREVIEW_HEADER, hit === undefined ? 'rendered' : 'cached')
     if (hit !== undefined) return hit.text()
-    const bytes = registry.readFile(v.kind, `${v.name}@${v.version}`, name)
     if (languageOfFile(name) === undefined && !looksTextual(bytes)) return `<p class="muted">Not a text file (${esc(fmtBytes(listed.size))}); download it.</p>`
     return fileViews.set(key, listed.sha256, textPreview(name, bytes.toString('utf8'))).text()
   }

@@ -242,6 +242,28 @@ describe('registry files', () => {
     }
   })
 
+  it('a file view or notebook page once rendered is refused when its file is then swapped for a link or changed (the cache keeps renderings, not trust)', async () => {
+    const reg = new Registry(home)
+    reg.register('strategies', 'viewed', { files: { 'source.ts': 'export const viewed = 1\n', 'notes.md': 'first notes\n' } })
+    reg.register('notebooks', 'viewed', { files: { 'viewed.ipynb': JSON.stringify({ cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5 }) } })
+    // Rendered and cached first.
+    expect((await get('/registry/strategies/viewed/v/1?file=source.ts')).status).toBe(200)
+    expect((await get('/registry/strategies/viewed/v/1?file=notes.md')).status).toBe(200)
+    expect((await get('/notebooks/viewed')).status).toBe(200)
+    const source = join(versionDir('strategies', 'viewed'), 'source.ts')
+    unlinkSync(source)
+    symlinkSync(join(outside, 'passwd'), source)
+    const linked = await get('/registry/strategies/viewed/v/1?file=source.ts')
+    expect(linked.status).toBe(403)
+    expect(linked.text).not.toContain('the secret')
+    writeFileSync(join(versionDir('strategies', 'viewed'), 'notes.md'), 'defaced\n')
+    expect((await get('/registry/strategies/viewed/v/1?file=notes.md')).status).toBe(409)
+    const notebook = join(versionDir('notebooks', 'viewed'), 'viewed.ipynb')
+    unlinkSync(notebook)
+    symlinkSync(join(outside, 'passwd'), notebook)
+    expect((await get('/notebooks/viewed')).status).toBe(403)
+  })
+
   it('refuses a changed dashboard, a notebook or strategy source behind a link', async () => {
     writeFileSync(join(versionDir('dashboards', 'edited'), 'index.html'), '<h1>defaced</h1>')
     const edited = await get('/dashboards/edited')
