@@ -58,28 +58,44 @@ export function findDebris(root: string, options: DebrisOptions = {}): Debris[] 
     throw error
   }
   const found: Debris[] = []
-  // An explicit stack: a deep workspace must not overflow the call stack. Symlinks are not followed (a link
-  // could lead out of the workspace, or round in a loop).
-  const dirs = [root]
+  walk(
+    root,
+    (path, dir, name) => {
+      if (artifactsFolder(root, path)) {
+        found.push(...artifactTemps(path, checks))
+        return false
+      }
+      return !(dir === root && skip.has(name)) && !userFolder(root, path)
+    },
+    (path) => {
+      const debris = classify(path, checks)
+      if (debris !== undefined) found.push(debris)
+    },
+  )
+  return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+}
+
+/**
+ * The files under `top` (`file` for each), entering the folders `enter` accepts. An explicit stack: a deep
+ * workspace must not overflow the call stack. Symlinks are neither entered nor listed (a link could lead out
+ * of the workspace, or round in a loop); a folder removed meanwhile, or unreadable, is passed over.
+ */
+function walk(top: string, enter: (path: string, dir: string, name: string) => boolean, file: (path: string, name: string) => void): void {
+  const dirs = [top]
   for (let dir = dirs.pop(); dir !== undefined; dir = dirs.pop()) {
     let entries: Dirent[]
     try {
       entries = readdirSync(dir, { withFileTypes: true })
     } catch {
-      continue // removed meanwhile, or unreadable: nothing of ours to clean there
+      continue
     }
     for (const entry of entries) {
       const path = join(dir, entry.name)
       if (entry.isDirectory()) {
-        if (artifactsFolder(root, path)) found.push(...artifactTemps(path, checks))
-        else if (!(dir === root && skip.has(entry.name)) && !userFolder(root, path)) dirs.push(path)
-      } else if (entry.isFile()) {
-        const debris = classify(path, checks)
-        if (debris !== undefined) found.push(debris)
-      }
+        if (enter(path, dir, entry.name)) dirs.push(path)
+      } else if (entry.isFile()) file(path, entry.name)
     }
   }
-  return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
 }
 
 /** A run's `artifacts/` folder (runs/<experiment>/<run>/artifacts). */
@@ -98,23 +114,15 @@ function artifactTemps(folder: string, checks: Checks): Debris[] {
   const recorded = recordedArtifacts(join(folder, '..'))
   if (recorded === undefined) return []
   const found: Debris[] = []
-  const dirs = [folder]
-  for (let dir = dirs.pop(); dir !== undefined; dir = dirs.pop()) {
-    let entries: Dirent[]
-    try {
-      entries = readdirSync(dir, { withFileTypes: true })
-    } catch {
-      continue
-    }
-    for (const entry of entries) {
-      const path = join(dir, entry.name)
-      if (entry.isDirectory()) dirs.push(path)
-      else if (entry.isFile() && isWriterTemp(entry.name) && !recorded.has(relative(folder, path).split(sep).join('/'))) {
-        const debris = classify(path, checks)
-        if (debris !== undefined) found.push(debris)
-      }
-    }
-  }
+  walk(
+    folder,
+    () => true,
+    (path, name) => {
+      if (!isWriterTemp(name) || recorded.has(relative(folder, path).split(sep).join('/'))) return
+      const debris = classify(path, checks)
+      if (debris !== undefined) found.push(debris)
+    },
+  )
   return found
 }
 
