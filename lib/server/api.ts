@@ -5,9 +5,9 @@
 import { Hono, type Context } from 'hono'
 import { ConfigError, NotFoundError, preview } from '../core/index.js'
 import { parseJsonBody } from './json-body.js'
-import { compareRuns, registryKind, searchRuns, type Registry, type Tracker } from '../track/index.js'
+import { compareRuns, registryKind, searchReadsClock, searchRuns, type Registry, type Tracker } from '../track/index.js'
 import { Listings } from './listings.js'
-import { PageCache, sendCached, type CachedAnswer } from './page-cache.js'
+import { PageCache, queryKey, sendCached, type CachedAnswer } from './page-cache.js'
 
 export interface ApiDeps {
   tracker: Tracker
@@ -55,16 +55,17 @@ export function apiRoutes(deps: ApiDeps): Hono {
     )
   })
 
-  // Searches answered from the bytes of the same search while the run listing is unchanged (and no run is
-  // RUNNING: a filter may read the clock). Answers of at most 1 MiB each, 32 MiB in all, the least recently
-  // used dropped first: any token holder can make keys (any query string), so the count alone bounds nothing.
+  // Searches answered from the bytes of the same search while the run listing is unchanged (and, for one
+  // that reads the clock — a RUNNING run's duration —, while no run is RUNNING). Answers of at most 1 MiB
+  // each, 32 MiB in all, the least recently used dropped first: any token holder can make keys (any query
+  // string), so the count alone bounds nothing.
   const searches = new PageCache(deps.searchCacheBytes ?? 32 * 2 ** 20, 0)
   api.get('/runs', (c) => {
     const q = c.req.queries()
     const one = (name: string) => q[name]?.[0]
     const max = one('max_results')
     const listing = listings.runs()
-    const key = new URL(c.req.url).search
+    const key = queryKey(c.req.url)
     const hit = searches.get(key, () => listing.stamp)
     if (hit !== undefined) return jsonBytes(c, hit)
     const result = searchRuns(tracker, {
@@ -75,7 +76,8 @@ export function apiRoutes(deps: ApiDeps): Hono {
       pageToken: one('page_token'),
     })
     const body = JSON.stringify(result, jsonReplacer)
-    if (listing.running.length === 0 && body.length <= 2 ** 20) return jsonBytes(c, searches.set(key, listing.stamp, body))
+    const keep = listing.running.length === 0 || !searchReadsClock(one('filter') ?? '', q.order_by ?? [])
+    if (keep && body.length <= 2 ** 20) return jsonBytes(c, searches.set(key, listing.stamp, body))
     return c.body(body, 200, { 'content-type': 'application/json; charset=utf-8' })
   })
 

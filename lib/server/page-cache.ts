@@ -118,3 +118,16 @@ export function sendCached(c: Context, cached: CachedAnswer, status: number, typ
   const body = gzip ? cached.gzip : cached.bytes()
   return c.body(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), status as 200, { 'content-type': type, ...(gzip ? { 'content-encoding': 'gzip' } : {}) })
 }
+
+/** Says whether a cached listing page (/runs) was rendered for the request or sent from the cache: rendered | cached. */
+export const PAGE_HEADER = 'x-mtflow-page'
+
+/**
+ * A request's query string as a cache key: its parameters sorted by name (a name's values keep their
+ * order, which can matter) and encoded one way, so `?a=1&b=2` and `?b=2&a=1` share an entry.
+ */
+export function queryKey(url: string): string {
+  const params = new URL(url).searchParams
+  params.sort()
+  return params.toString()
+}

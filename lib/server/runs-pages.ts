@@ -7,8 +7,9 @@ import type { Context, Hono } from 'hono'
 import { page, pageHtml, scroll, sendPage, PAGE_CSP, type PageContext } from './layout.js'
 import { ConfigError, csvField, NotFoundError, preview } from '../core/index.js'
 import { attr, esc, fmtDuration, fmtMetric, fmtNumber, fmtTime, Html, HEADLINE_METRICS, link, metricRank, raw, seg, type Cell } from '../report/index.js'
-import { checkLifecycleView, DELETE_REASON_TAG, DELETED_TIME_TAG, DELETED_WITH_TAG, FilterError, lifecycleOf, MAX_RESULTS, searchRuns, type LifecycleView, type RunSummary, type Tracker } from '../track/index.js'
+import { checkLifecycleView, DELETE_REASON_TAG, DELETED_TIME_TAG, DELETED_WITH_TAG, FilterError, lifecycleOf, MAX_RESULTS, searchReadsClock, searchRuns, type LifecycleView, type RunSummary, type Tracker } from '../track/index.js'
 import { runActionRoutes, runsDeleteButton } from './run-actions.js'
+import { PAGE_HEADER, queryKey } from './page-cache.js'
 import { newestFirst, pageAfter, pageSorted, sortView, type RunListing, type SortDir, type SortedView, type SortValue } from './listings.js'
 
 /** Top-level runs per page of /runs (children are counted, and listed on their parent's page). */
@@ -192,12 +193,15 @@ export function runsListRoutes(app: Hono, ctx: PageContext): void {
       return refused(c, bare, error, '')
     }
     const listing = listings.runs()
-    // The whole query string is the key: filter, order_by, experiment, cursor, page_token, sort, dir, cols.
-    const key = `runs:${new URL(c.req.url).search}`
+    // The whole query is the key (filter, order_by, experiment, cursor, page_token, sort, dir, cols), in any order.
+    const key = `runs:${queryKey(c.req.url)}`
     const hit = listingCache.get(key, () => listing.stamp)
+    c.header(PAGE_HEADER, hit === undefined ? 'rendered' : 'cached')
     if (hit !== undefined) return sendPage(c, hit)
     const scope = `${q.lifecycle === 'deleted' ? ': deleted' : q.lifecycle === 'all' ? ': active and deleted' : ''}${q.experiment.length === 0 ? '' : ` in ${esc(q.experiment.join(', '))}`}`
     const isSearch = searched(q)
+    // A search that reads the clock (a RUNNING run's duration) is not kept while a run is RUNNING.
+    const live = isSearch && listing.running.length > 0 && searchReadsClock(q.filter, q.orderBy)
     if (q.sort !== undefined && q.pageToken !== undefined) return refused(c, q, new ConfigError('page_token pages a search in its own order; a sorted view pages with cursor (follow its "next page" link)'), '')
     if (!isSearch && q.pageToken !== undefined) return refused(c, q, new ConfigError('page_token pages a search; the runs list pages with cursor'), '')
     if (isSearch && q.sort === undefined && q.cursor !== undefined) return refused(c, q, new ConfigError('cursor pages the runs list without a search, or a sorted view; a search pages with page_token'), '')
@@ -209,10 +213,9 @@ export function runsListRoutes(app: Hono, ctx: PageContext): void {
     try {
       if (q.sort !== undefined) {
         const { column, dir } = q.sort
-        // A search reads the clock (a running run's duration): its sorted view is kept only while nothing runs.
-        // The whole view is searched only when the sorted one is not kept already.
+        // The whole view is searched only when the sorted one is not kept already (never kept when `live`).
         const make = () => sortView(wholeView(q, listing, Number.MAX_SAFE_INTEGER).runs, columnValue(column, listing), dir)
-        const view = isSearch && listing.running.length > 0 ? make() : sortedView(listing, `${new URLSearchParams([['lifecycle', q.lifecycle ?? 'active'], ['filter', q.filter], ...q.orderBy.map((o) => ['order_by', o]), ...q.experiment.map((e) => ['experiment', e]), ['sort', column], ['dir', dir]] as [string, string][])}`, make)
+        const view = live ? make() : sortedView(listing, `${new URLSearchParams([['lifecycle', q.lifecycle ?? 'active'], ['filter', q.filter], ...q.orderBy.map((o) => ['order_by', o]), ...q.experiment.map((e) => ['experiment', e]), ['sort', column], ['dir', dir]] as [string, string][])}`, make)
         const paged = pageSorted(view, column, dir, q.cursor, RUNS_PAGE)
         shown = paged.runs
         next = paged.next === undefined ? undefined : viewHref('/runs', q, { cursor: paged.next })
@@ -247,8 +250,7 @@ export function runsListRoutes(app: Hono, ctx: PageContext): void {
 <form class="compare" method="get" action="/compare"><div class="compare-bar"><button type="submit" data-compare-button>Compare</button> <span class="muted" data-compare-hint>tick two or more runs</span>${q.lifecycle === 'deleted' ? '' : ` ${runsDeleteButton()}`}</div>
 ${runsTable(shown, { compare: true, childCount, columns, sorted: q.sort, sortHref: (column) => viewHref('/runs', q, { sort: nextSort(q, column) }), scope: q.experiment.join(',') })}</form>${next === undefined ? '' : `<p>${link(next, 'next page →').html}</p>`}`
     const html = pageHtml('Runs', body, '/runs')
-    // A search may read the clock (a running run's duration): cached only while no run is RUNNING.
-    return sendPage(c, !isSearch || listing.running.length === 0 ? listingCache.set(key, listing.stamp, html) : html)
+    return sendPage(c, live ? html : listingCache.set(key, listing.stamp, html))
   })
 
   // The view as CSV: every row (not one page), the page's columns, at most CSV_CAP rows.

@@ -347,6 +347,20 @@ export function filterKeys(node: FilterNode | undefined): Key[] {
   return out
 }
 
+/**
+ * Whether a search with this filter and order-by reads the clock: a RUNNING run's attributes.duration is
+ * now − its start. A search that does not gives the same answer until the runs change, so it can be
+ * kept (the server's caches); a malformed one counts as reading it (nothing is kept for it).
+ */
+export function searchReadsClock(filter: string, orderBy: readonly string[]): boolean {
+  try {
+    const keys = [...filterKeys(parseFilter(filter)), ...orderBy.map((o) => parseOrderBy(o).key)]
+    return keys.some((k) => k.kind === 'attributes' && k.name === 'duration')
+  } catch {
+    return true
+  }
+}
+
 export function compileFilter(node: FilterNode | undefined): (run: RunSummary) => boolean {
   if (node === undefined) return () => true
   const now = Date.now()

@@ -230,3 +230,69 @@ describe('the /api/runs search cache', () => {
     expect(cache.bytes).toBeLessThanOrEqual(65_536)
   })
 })
+
+describe('the search caches: one entry per query in any order; kept while a run is RUNNING unless the search reads the clock', () => {
+  it('/api/runs: reordered parameters share an answer; a RUNNING run keeps only the searches that read a duration from being kept', async () => {
+    const home = newHome()
+    const tracker = new Tracker(home)
+    for (let i = 0; i < 3; i++) tracker.startRun({ experiment: 'exp', name: `done${i}`, params: { i } }).end()
+    const api = apiRoutes({ tracker, registry: new Registry(home) })
+    const searches = vi.spyOn(tracker, 'summaries')
+    const ask = async (query: string): Promise<{ searched: boolean; names: string[] }> => {
+      // Each request in a turn of the event loop of its own, as a server's (the listing's stamps are taken once a turn).
+      await new Promise((resolve) => setImmediate(resolve))
+      const n = searches.mock.calls.length
+      const response = await api.request(`/runs?${query}`)
+      expect(response.status).toBe(200)
+      const body = (await response.json()) as { runs: { info: { name: string } }[] }
+      return { searched: searches.mock.calls.length > n, names: body.runs.map((r) => r.info.name) }
+    }
+    const q = 'filter=params.i >= 1&experiment=exp&order_by=params.i'
+    expect(await ask(q)).toEqual({ searched: true, names: ['done1', 'done2'] })
+    expect(await ask('order_by=params.i&filter=params.i%20%3E%3D%201&experiment=exp')).toEqual({ searched: false, names: ['done1', 'done2'] })
+    // A name's values keep their order: two order_by in the other order are another search.
+    expect((await ask('order_by=params.i desc&order_by=attributes.name')).searched).toBe(true)
+    expect((await ask('order_by=attributes.name&order_by=params.i desc')).searched).toBe(true)
+
+    const running = tracker.startRun({ experiment: 'exp', name: 'live', params: { i: 5 } })
+    // Not reading the clock: kept while the run is RUNNING, and still follows the runs (a new metric, its end).
+    expect(await ask('filter=attributes.status = "RUNNING"')).toEqual({ searched: true, names: ['live'] })
+    expect(await ask('filter=attributes.status = "RUNNING"')).toEqual({ searched: false, names: ['live'] })
+    running.logMetric('m', 1)
+    expect((await ask('filter=attributes.status = "RUNNING"')).searched).toBe(true)
+    // Reading the clock (a RUNNING run's duration is now − its start): searched on every request.
+    const slow = 'filter=attributes.duration >= 0&order_by=attributes.duration desc'
+    const first = await ask(slow)
+    expect(first.searched).toBe(true)
+    expect([...first.names].sort()).toEqual(['done0', 'done1', 'done2', 'live'])
+    expect((await ask(slow)).searched).toBe(true)
+    expect((await ask('order_by=attributes.duration')).searched).toBe(true)
+    running.end()
+    expect(await ask('filter=attributes.status = "RUNNING"')).toEqual({ searched: true, names: [] })
+    // Nothing RUNNING: a duration search is kept too.
+    expect((await ask(slow)).searched).toBe(true)
+    expect((await ask(slow)).searched).toBe(false)
+  })
+
+  it('/runs: reordered parameters share a page (x-mtflow-page: cached); a RUNNING run keeps only duration searches from being kept', async () => {
+    const home = newHome()
+    const tracker = new Tracker(home)
+    for (let i = 0; i < 3; i++) tracker.startRun({ experiment: 'exp', name: `done${i}`, params: { i } }).end()
+    const server = await serve(home)
+    const page = async (query: string): Promise<{ state: string | null; names: string[] }> => {
+      await new Promise((resolve) => setImmediate(resolve))
+      const response = await fetch(`${server.url}/runs?${query}`, { headers: { authorization: `Bearer ${workspaceToken(home)}` } })
+      expect(response.status).toBe(200)
+      return { state: response.headers.get('x-mtflow-page'), names: names(parseHTML(await response.text()).document) }
+    }
+    expect(await page('filter=params.i >= 1&experiment=exp&sort=name&dir=asc')).toEqual({ state: 'rendered', names: ['done1', 'done2'] })
+    expect(await page('dir=asc&sort=name&experiment=exp&filter=params.i%20%3E%3D%201')).toEqual({ state: 'cached', names: ['done1', 'done2'] })
+    const running = tracker.startRun({ experiment: 'exp', name: 'live' })
+    expect(await page('filter=attributes.name != "x"&sort=name&dir=asc')).toEqual({ state: 'rendered', names: ['done0', 'done1', 'done2', 'live'] })
+    expect((await page('filter=attributes.name != "x"&sort=name&dir=asc')).state).toBe('cached')
+    for (let k = 0; k < 2; k++) expect(await page('filter=attributes.duration >= 0&sort=name&dir=asc')).toEqual({ state: 'rendered', names: ['done0', 'done1', 'done2', 'live'] })
+    running.end()
+    expect((await page('filter=attributes.duration >= 0&sort=name&dir=asc')).state).toBe('rendered')
+    expect((await page('filter=attributes.duration >= 0&sort=name&dir=asc')).state).toBe('cached')
+  })
+})
