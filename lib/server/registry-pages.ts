@@ -118,7 +118,7 @@ ${filesTable(v, file.name)}
     if (file !== undefined) parts.push(`<h2>${esc(file.name)}</h2>${fileHtml(c, v, file.name)}`)
     else {
       if (v.metadata !== undefined) parts.push('<h2>Metadata</h2>', highlightStyle(), codeBlock(JSON.stringify(v.metadata, null, 2), { language: 'json', wrap: true }))
-      parts.push(packageSummary(v))
+      parts.push(packageSummary(c, v))
     }
     return page(c, `${v.name}@${v.version}`, parts.join('\n'), '/registry')
   })
@@ -155,13 +155,25 @@ ${filesTable(v, file.name)}
     if (languageOfFile(name) === undefined && !looksTextual(bytes)) return `<p class="muted">Not a text file (${esc(fmtBytes(listed.size))}); download it.</p>`
     return fileViews.set(key, listed.sha256, textPreview(name, bytes.toString('utf8'))).text()
   }
-  /** A model package's envelope: family, task, training data, metrics and signature (when model.json is one). */
-  const packageSummary = (v: RegistryVersion): string => {
+  /**
+   * A model package's envelope: family, task, training data, metrics and signature (when model.json is one).
+   * model.json is read and checked on every request (readFile refuses a link or a changed file); its parse
+   * and rendering (a forest's file runs to megabytes) are kept by its recorded sha256, as the files' views.
+   */
+  const packageSummary = (c: Context, v: RegistryVersion): string => {
     const file = v.files.find((f) => f.name === 'model.json')
     if (file === undefined || file.size > FILE_VIEW_BYTES) return ''
+    const bytes = registry.readFile('models', `${v.name}@${v.version}`, file.name)
+    const key = JSON.stringify(['package summary', v.name, v.version])
+    const hit = fileViews.get(key, () => file.sha256)
+    c.header(PREVIEW_HEADER, hit === undefined ? 'rendered' : 'cached')
+    if (hit !== undefined) return hit.text()
+    return fileViews.set(key, file.sha256, renderPackageSummary(bytes)).text()
+  }
+  const renderPackageSummary = (bytes: Buffer): string => {
     let pkg: Record<string, unknown>
     try {
-      pkg = JSON.parse(registry.readFile('models', `${v.name}@${v.version}`, file.name).toString('utf8')) as Record<string, unknown>
+      pkg = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>
     } catch {
       return '<p class="muted">model.json is not valid JSON.</p>'
     }

@@ -264,6 +264,46 @@ describe('registry files', () => {
     expect((await get('/notebooks/viewed')).status).toBe(403)
   })
 
+  it("a model version's package summary: rendered from model.json once, then cached, and refused (409, 403) once the file changes or is swapped for a link", async () => {
+    const reg = new Registry(home)
+    const pkg = {
+      format: 'mtflow-model',
+      formatVersion: 1,
+      family: 'tree',
+      task: 'regression',
+      trainingRows: 123,
+      description: '<script>alert(1)</script>',
+      metrics: { r2: 0.5 },
+      signature: { inputs: [{ name: 'z', type: 'double', nullable: false }], output: { name: 'label', type: 'double' } },
+    }
+    for (const name of ['summary', 'summary-link']) reg.register('models', name, { files: { 'model.json': JSON.stringify(pkg) } })
+    const page = async (name: string) => {
+      const response = await fetch(`${server.url}/registry/models/${name}/v/1`, { headers: { authorization: `Bearer ${token}` } })
+      return { status: response.status, text: await response.text(), state: response.headers.get('x-mtflow-preview') }
+    }
+    const first = await page('summary')
+    expect(first.status).toBe(200)
+    expect(first.state).toBe('rendered')
+    const cells = (first.text.split('<h2>Package</h2>')[1] ?? '').replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ')
+    for (const text of ['family tree', 'task regression', 'trainingRows 123', 'r2 0.5', 'z double no']) expect(cells).toContain(text)
+    expect(first.text).not.toContain('<script>alert(1)')
+    expect(first.text).toContain('&lt;script&gt;alert(1)')
+    const again = await page('summary')
+    expect(again.state).toBe('cached')
+    expect(again.text).toBe(first.text)
+    writeFileSync(join(versionDir('models', 'summary'), 'model.json'), JSON.stringify({ ...pkg, family: 'pwned' }))
+    const changed = await page('summary')
+    expect(changed.status).toBe(409)
+    expect(changed.text).not.toContain('pwned')
+    expect((await page('summary-link')).state).toBe('rendered')
+    const linked = join(versionDir('models', 'summary-link'), 'model.json')
+    unlinkSync(linked)
+    symlinkSync(join(outside, 'passwd'), linked)
+    const refused = await page('summary-link')
+    expect(refused.status).toBe(403)
+    expect(refused.text).not.toContain('the secret')
+  })
+
   it('refuses a changed dashboard, a notebook or strategy source behind a link', async () => {
     writeFileSync(join(versionDir('dashboards', 'edited'), 'index.html'), '<h1>defaced</h1>')
     const edited = await get('/dashboards/edited')
