@@ -171,7 +171,7 @@ function metricsOf(s: CurveStats, pnl: ArrayLike<number>, periodsPerYear: number
     volatility: sd * Math.sqrt(periodsPerYear),
     sharpe: (s.meanReturn / sd) * Math.sqrt(periodsPerYear),
     sortino: (s.meanReturn / Math.sqrt(s.downside / n)) * Math.sqrt(periodsPerYear),
-    calmar: s.maxDrawdown > 0 ? cagr / s.maxDrawdown : Infinity,
+    calmar: s.maxDrawdown > 0 ? cagr / s.maxDrawdown : NaN, // no drawdown: NaN (performanceMetrics)
     maxDrawdown: s.maxDrawdown,
     trades: t.trades,
     winRate: t.winRate,

@@ -335,7 +335,9 @@ export function performanceMetrics(equity: ArrayLike<number>, options: Performan
     volatility: r.sd * root,
     sharpe: ((r.mean - rf) / r.sd) * root,
     sortino: ((r.mean - rf) / Math.sqrt(r.downside / (e.length - 1))) * root,
-    calmar: dd.depth > 0 ? growth / dd.depth : Infinity,
+    // No drawdown: NaN, as empyrical's calmar_ratio — not Infinity, which put sets that never lost (or never
+    // traded) at the top of a sweep ranked by Calmar.
+    calmar: dd.depth > 0 ? growth / dd.depth : NaN,
     maxDrawdown: dd,
   }
   if (options.trades !== undefined) out.trades = tradeStats(options.trades)

@@ -120,6 +120,23 @@ describe('performance metrics (hand-worked)', () => {
   })
 })
 
+describe('Calmar without a drawdown', () => {
+  it('is NaN (as empyrical), not Infinity: a curve that never falls, or never moves, has no Calmar to rank by', async () => {
+    const { vectorSweepMetrics } = await import('../../lib/backtest/index.js')
+    expect(performanceMetrics(Float64Array.from([100, 101, 103, 103, 104]), { periodsPerYear: 252 }).calmar).toBeNaN()
+    expect(performanceMetrics(Float64Array.from([100, 100, 100]), { periodsPerYear: 252 }).calmar).toBeNaN()
+    // With a drawdown: CAGR over the depth (100 → 110 → 99 → 121: depth 0.1).
+    const p = performanceMetrics(Float64Array.from([100, 110, 99, 121]), { periodsPerYear: 252 })
+    expect(p.calmar).toBeCloseTo((1.21 ** (252 / 3) - 1) / 0.1, 6)
+    // The vectorized engine's statistics, on a run that never trades.
+    const n = 300
+    const close = Float64Array.from({ length: n }, (_, i) => 100 + Math.sin(i / 9))
+    const flat = vectorSweepMetrics({ open: close, close, entries: new Uint8Array(n), exits: new Uint8Array(n) }, {}, 252)
+    expect(flat.trades).toBe(0)
+    expect(flat.calmar).toBeNaN()
+  })
+})
+
 describe('drift tests', () => {
   it('PSI is 0 for the same distribution and grows with a shift (hand-worked bins)', () => {
     const ref = Float64Array.from({ length: 1000 }, (_, i) => i)
