@@ -30,7 +30,7 @@ type Loaded = RunTearsheetParts
 
 export function reportCommand(context: CliContext): Command {
   return new Command('report')
-    .description('a tearsheet (quantstats metrics and plots) of a tracked run, an equity.csv (time,equity) or a trades.csv')
+    .description('a tearsheet (quantstats metrics and plots) of a tracked run, an equity.csv (time,equity) or a trades.csv (its realised P&L: the account flat between exits, a point every weekday)')
     .argument('<input>', 'a run id (backtest or deployment), an equity.csv with columns time,equity, or a backtest trades.csv')
     .option('--benchmark <symbol>', "the lake's bars of this symbol over the same window (default: buy and hold of the traded symbol)")
     .option('--source <name>', 'lake source of the benchmark and price bars (default: the run\'s, else the only one holding the symbol)')

@@ -290,9 +290,11 @@ function tradeColumns(table: CsvTable, label: string): TradeColumns {
 
 /**
  * An equity curve from trades alone: `cash` at the first entry, then cash plus the closed trades' running
- * P&L at each exit time (trades closing at the same time are one point; open trades are left out, as the
- * tearsheet leaves them out of its statistics). Between exits the curve is flat: it knows nothing of
- * open positions' marks, so its drawdowns are those of realised P&L.
+ * P&L at each exit time (open trades are left out, as the tearsheet leaves them out of its statistics), and
+ * at the end of every weekday (UTC) between: flat between exits, so a day without an exit is a daily return
+ * of 0. (Points at the exits alone made each gap between exits — weeks, often — one "daily" return, and the
+ * annualised volatility and Sharpe of a backtest's trades came out ~8× those of its equity curve.) It knows
+ * nothing of open positions' marks, so its drawdowns are those of realised P&L.
  */
 export function equityOfTrades(trades: TradeColumns, cash: number, label: string): { time: Float64Array; equity: Float64Array } {
   const rows: number[] = []
@@ -301,20 +303,34 @@ export function equityOfTrades(trades: TradeColumns, cash: number, label: string
   rows.sort((a, b) => trades.exitTime[a]! - trades.exitTime[b]!)
   let first = Infinity
   for (const i of rows) first = Math.min(first, trades.entryTime[i]!)
+  const last = trades.exitTime[rows[rows.length - 1]!]!
+  if (!(last > first)) throw new DataError(`${label}: every trade opens and closes at ${new Date(first).toISOString()}; a tearsheet needs equity at 2 times`)
   const time = [first]
   const equity = [cash]
   let total = cash
-  for (const i of rows) {
-    total += trades.pnl[i]!
-    if (!(total > 0)) throw new DataError(`${label}: equity falls to ${total} at ${new Date(trades.exitTime[i]!).toISOString()} from --cash ${cash}; give a larger --cash`)
-    const t = trades.exitTime[i]!
-    if (t === time[time.length - 1]) equity[equity.length - 1] = total
-    else {
-      time.push(t)
+  let next = 0
+  for (let day = Math.floor(first / DAY_MS); day <= Math.floor(last / DAY_MS); day++) {
+    const end = (day + 1) * DAY_MS
+    let exited = false
+    for (; next < rows.length && trades.exitTime[rows[next]!]! < end; next++) {
+      const i = rows[next]!
+      total += trades.pnl[i]!
+      if (!(total > 0)) throw new DataError(`${label}: equity falls to ${total} at ${new Date(trades.exitTime[i]!).toISOString()} from --cash ${cash}; give a larger --cash`)
+      const t = trades.exitTime[i]!
+      if (t === time[time.length - 1]) equity[equity.length - 1] = total
+      else {
+        time.push(t)
+        equity.push(total)
+      }
+      exited = true
+    }
+    // A weekday without an exit (after the first entry's): its close, flat.
+    const weekday = new Date(day * DAY_MS).getUTCDay()
+    if (!exited && weekday >= 1 && weekday <= 5 && end - 1 > first) {
+      time.push(end - 1)
       equity.push(total)
     }
   }
-  if (time.length < 2) throw new DataError(`${label}: every trade opens and closes at ${new Date(first).toISOString()}; a tearsheet needs equity at 2 times`)
   return { time: Float64Array.from(time), equity: Float64Array.from(equity) }
 }
 

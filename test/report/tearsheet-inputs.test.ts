@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { DataError, NotFoundError } from '../../lib/core/index.js'
-import { loadRunTearsheet, readEquityCsv, readTradesCsv } from '../../lib/report/index.js'
+import { equityOfTrades, loadRunTearsheet, readEquityCsv, readTradesCsv, tearsheet } from '../../lib/report/index.js'
 import { Tracker } from '../../lib/track/index.js'
 
 const home = mkdtempSync(join(tmpdir(), 'mtflow-tearsheet-inputs-'))
@@ -63,5 +63,59 @@ describe('times of equity.csv and trades.csv (review 24, finding 2)', () => {
       if (zone === undefined) delete process.env.TZ
       else process.env.TZ = zone
     }
+  })
+})
+
+describe('an equity curve from trades alone (mtflow report trades.csv; a new-user review found Sharpe 2.24 against 0.28)', () => {
+  const D = 86_400_000
+  const at = (date: string) => Date.parse(`${date}T00:00:00Z`)
+
+  it('flat between exits, with a point at the close of every weekday: a day without an exit is a return of 0', () => {
+    // 2024-01-01 is a Monday. Entries on the 1st and the 8th; exits Wed 3rd (+100) and Wed 10th (−50).
+    const trades = readTradesCsv('symbol,entryTime,exitTime,pnl\nX,2024-01-01T14:00:00Z,2024-01-03T15:00:00Z,100\nX,2024-01-08T14:00:00Z,2024-01-10T15:00:00Z,-50\n', 'trades.csv')
+    const { time, equity } = equityOfTrades(trades, 10_000, 'trades.csv')
+    const close = (date: string) => at(date) + D - 1
+    expect(Array.from(time)).toEqual([at('2024-01-01') + 14 * 3_600_000, close('2024-01-01'), close('2024-01-02'), at('2024-01-03') + 15 * 3_600_000, close('2024-01-04'), close('2024-01-05'), close('2024-01-08'), close('2024-01-09'), at('2024-01-10') + 15 * 3_600_000])
+    expect(Array.from(equity)).toEqual([10_000, 10_000, 10_000, 10_100, 10_100, 10_100, 10_100, 10_100, 10_050])
+  })
+
+  it("its Sharpe and volatility are those of the realised P&L per weekday, computed here by hand", () => {
+    // 40 trades over ~half a year, a seeded sequence of P&L; each held 3 days.
+    const lines = ['symbol,entryTime,exitTime,pnl']
+    let seed = 7
+    const pnl: number[] = []
+    for (let k = 0; k < 40; k++) {
+      seed = (seed * 16807) % 2147483647
+      const p = Math.round(((seed / 2147483647) * 600 - 250) * 100) / 100
+      pnl.push(p)
+      const entry = at('2023-01-02') + k * 4 * D + 10 * 3_600_000
+      lines.push(`X,${new Date(entry).toISOString()},${new Date(entry + 3 * D).toISOString()},${p}`)
+    }
+    const trades = readTradesCsv(`${lines.join('\n')}\n`, 'trades.csv')
+    const curve = equityOfTrades(trades, 100_000, 'trades.csv')
+    const sheet = tearsheet({ ...curve, trades })
+    // By hand: the account each weekday from the first entry's day to the last exit's, then day-over-day returns.
+    const first = at('2023-01-02')
+    const lastExit = at('2023-01-02') + 39 * 4 * D + 3 * D
+    const values: number[] = [100_000]
+    let total = 100_000
+    for (let day = first; day <= lastExit; day += D) {
+      let exited = false
+      for (let k = 0; k < 40; k++) {
+        const exit = at('2023-01-02') + k * 4 * D + 3 * D + 10 * 3_600_000
+        if (Math.floor(exit / D) * D === day) {
+          total += pnl[k]!
+          exited = true
+        }
+      }
+      const weekday = new Date(day).getUTCDay()
+      if (exited || (weekday >= 1 && weekday <= 5)) values.push(total)
+    }
+    const r = values.slice(1).map((v, i) => v / values[i]! - 1)
+    const mean = r.reduce((a, b) => a + b, 0) / r.length
+    const sd = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / (r.length - 1))
+    expect(sheet.conventions.returns).toBe(r.length)
+    expect(sheet.metrics.volatility).toBeCloseTo(sd * Math.sqrt(252), 10)
+    expect(sheet.metrics.sharpe).toBeCloseTo((mean / sd) * Math.sqrt(252), 10)
   })
 })
