@@ -563,7 +563,7 @@ export class Engine {
       this.setStatus(sleeve, order, 'REJECTED', checked.reason === '' ? 'size is 0' : checked.reason)
       return
     }
-    if (checked.qty < wanted && checked.reason !== '') this.emitOrder(sleeve, order, 'RESIZED', `${checked.reason}: ${fmt(wanted)} → ${fmt(checked.qty)}`)
+    if (checked.qty < wanted && checked.reason !== '') this.resized(sleeve, order, `${checked.reason}: ${fmt(wanted)} → ${fmt(checked.qty)}`)
     if (this.hooks?.admit !== undefined) {
       const admitted = this.hooks.admit(order, checked.qty, price)
       if (typeof admitted === 'string') {
@@ -572,7 +572,7 @@ export class Engine {
         return
       }
       if (admitted < order.qty) {
-        this.emitOrder(sleeve, order, 'RESIZED', `${this.hooks.admitReason?.() ?? 'guard'}: ${fmt(order.qty)} → ${fmt(admitted)}`)
+        this.resized(sleeve, order, `${this.hooks.admitReason?.() ?? 'guard'}: ${fmt(order.qty)} → ${fmt(admitted)}`)
         order.qty = admitted
       }
     }
@@ -883,6 +883,16 @@ export class Engine {
       this.release(sleeve, order)
     }
     this.emitOrder(sleeve, order, status, reason)
+  }
+
+  /**
+   * An order made smaller than asked (a cap, buying power, a guard): the strategy is told (RESIZED), and the
+   * order keeps the reason ("resized: …") unless it ends with one of its own, so the orders table says why
+   * its qty is less than the sizing asked for.
+   */
+  private resized(sleeve: Sleeve, order: Order, why: string): void {
+    order.reason = `resized: ${why}`
+    this.emitOrder(sleeve, order, 'RESIZED', why)
   }
 
   private emitOrder(sleeve: Sleeve, order: Order, status: OrderEvent['status'], reason: string): void {

@@ -216,6 +216,8 @@ export function backtestCommand(context: CliContext): Command {
         run.end()
       }
       const exported = o.export === undefined ? [] : bt().exportResults(result, o.export, config)
+      const resized = resizedNote(result)
+      if (resized !== undefined) context.stderr.write(`mtflow: note: ${resized}\n`)
       if (o.json === true) {
         const trades = bt().toRows(result.strategies[0]!.trades)
         const e = result.equity
@@ -256,6 +258,25 @@ export function backtestCommand(context: CliContext): Command {
       if (exported.length > 0) context.stdout.write(`exported: ${exported.join(', ')}\n`)
       if (run !== undefined) context.stdout.write(`run: ${run.id} (experiment ${run.experimentId}; mtflow runs show ${run.id})\n`)
     })
+}
+
+/**
+ * Orders made smaller than their sizing asked (buying power, a cap: the engine's "resized: …" reason), said
+ * in one line, or undefined when none was. A cash account holds equity against every unit bought: a
+ * --size-pct above 100 is cut to what the cash buys.
+ */
+function resizedNote(result: import('../backtest/index.js').BacktestResult): string | undefined {
+  let count = 0
+  let first = ''
+  for (const s of result.strategies) {
+    const reasons = s.orders.reason
+    for (let k = 0; k < reasons.length; k++) {
+      if (!reasons[k]!.startsWith('resized: ')) continue
+      if (count++ === 0) first = reasons[k]!.slice('resized: '.length)
+    }
+  }
+  if (count === 0) return undefined
+  return `${count} order(s) were made smaller than their sizing asked (the first: ${first}); the orders' reason column says by how much${/buying power/.test(first) ? ' (a cash account: --size-pct above 100 is cut to what the cash buys)' : ''}`
 }
 
 interface GatedFlags {

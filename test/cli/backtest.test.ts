@@ -50,6 +50,32 @@ describe('mtflow backtest', () => {
     expect(results).toMatchObject({ strategy: 'rsi-reversion', commission: 0.001, bars: 5105 })
   })
 
+  it('--size-pct above 100 in a cash account: each entry cut to what the cash buys, said on stderr and in the orders\' reason (a new-user review found it silent)', async () => {
+    const dir = join(home, 'export-150')
+    const r = await runCli(['--home', home, 'backtest', '--no-track', '--strategy', 'sma-cross', '--symbol', 'SPX', '--size-pct', '150', '--export', dir, '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout)
+    const full = JSON.parse((await runCli(['--home', home, 'backtest', '--no-track', '--strategy', 'sma-cross', '--symbol', 'SPX', '--size-pct', '100', '--json'])).stdout)
+    expect(out.metrics.endEquity).toBeCloseTo(full.metrics.endEquity, 6) // 150 % of a cash account is 100 %
+    const lines = readFileSync(join(dir, 'orders.csv'), 'utf8').trim().split('\n')
+    const head = lines[0]!.split(',')
+    const rows = lines.slice(1).map((l) => l.split(','))
+    // Filled entries keep the reason; one that ends otherwise (cancelled at the fill price) says its own.
+    const entries = rows.filter((c) => c[head.indexOf('role')] === 'entry' && c[head.indexOf('status')] === 'FILLED')
+    expect(entries.length).toBeGreaterThan(10)
+    const resized = rows.filter((c) => c[head.indexOf('reason')]!.startsWith('resized: ')).length
+    expect(resized).toBe(entries.length)
+    for (const c of entries) {
+      // "resized: insufficient buying power: WANTED → GOT", GOT the order's qty and WANTED 1.5× it (costs aside: 0 here).
+      const m = /^resized: insufficient buying power: ([\d.]+) → ([\d.]+)$/.exec(c[head.indexOf('reason')]!)
+      expect(m, c.join(',')).not.toBeNull()
+      expect(Number(m![2])).toBeCloseTo(Number(c[head.indexOf('qty')]), 3)
+      expect(Number(m![1]) / Number(m![2])).toBeCloseTo(1.5, 2)
+    }
+    expect(r.stderr).toContain(`mtflow: note: ${entries.length} order(s) were made smaller than their sizing asked (the first: insufficient buying power:`)
+    expect(r.stderr).toContain('--size-pct above 100 is cut to what the cash buys')
+  })
+
   it('runs a strategy from a file', async () => {
     const file = join(home, 'always-long.ts')
     writeFileSync(
