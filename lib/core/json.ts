@@ -31,3 +31,21 @@ export function checkJsonDepth(text: string, what: string, maxDepth = MAX_JSON_D
   }
   return deepest
 }
+
+/**
+ * record[key] when the record itself holds the key, never a property it inherits from Object.prototype:
+ * a name a user gives (a param, tag or metric, a column, an alias) that is "constructor" or "toString"
+ * reads as absent, not as a function of the language.
+ */
+export function ownValue<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined
+}
+
+/**
+ * An empty map from names a user gives (params, tags, metrics) to values, with no prototype: a name such
+ * as "constructor" or "valueOf" is absent until stored, as any other (on a plain {} it read as a function,
+ * so a param of that name was taken as logged already and a snapshot's column was set on Object itself).
+ */
+export function dict<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>
+}

@@ -5,7 +5,7 @@
 
 import type { Context, Hono } from 'hono'
 import { page, pageHtml, scroll, sendPage, PAGE_CSP, type PageContext } from './layout.js'
-import { ConfigError, csvField, NotFoundError, preview } from '../core/index.js'
+import { ConfigError, csvField, NotFoundError, ownValue, preview } from '../core/index.js'
 import { attr, esc, fmtDuration, fmtMetric, fmtNumber, fmtTime, Html, HEADLINE_METRICS, link, metricRank, raw, seg, type Cell } from '../report/index.js'
 import { checkLifecycleView, DELETE_REASON_TAG, DELETED_TIME_TAG, DELETED_WITH_TAG, FilterError, lifecycleOf, MAX_RESULTS, searchReadsClock, searchRuns, type LifecycleView, type RunSummary, type Tracker } from '../track/index.js'
 import { runActionRoutes, runsDeleteButton } from './run-actions.js'
@@ -102,9 +102,9 @@ export function columnValue(column: string, listing: Pick<RunListing, 'activeChi
   }
   const m = KEY_COLUMN.exec(column)!
   const name = m[2]!
-  if (m[1] === 'metrics') return (r) => r.metrics[name]?.value
-  if (m[1] === 'params') return (r) => r.params[name]
-  return (r) => r.tags[name]
+  if (m[1] === 'metrics') return (r) => ownValue(r.metrics, name)?.value
+  if (m[1] === 'params') return (r) => ownValue(r.params, name)
+  return (r) => ownValue(r.tags, name)
 }
 
 /** The URL of this view with some parameters changed (undefined or '' removes one); paging starts over. */
@@ -468,7 +468,7 @@ function runRows(runs: readonly RunSummary[], options: RunsTableOptions & { colu
       ]
       const tds = cells.map(td)
       if (count !== undefined) tds.push(n === 0 ? '<td class="num children"></td>' : `<td class="num children"><a class="child-count" href="/runs/${attr(seg(id))}">${fmtNumber(n)}</a></td>`)
-      for (const col of options.columns) tds.push(col.startsWith('metrics.') ? metricTd(col.slice(8), r.metrics[col.slice(8)]?.value) : td(extraCell(r, col)))
+      for (const col of options.columns) tds.push(col.startsWith('metrics.') ? metricTd(col.slice(8), ownValue(r.metrics, col.slice(8))?.value) : td(extraCell(r, col)))
       const attrs = `data-run="${attr(id)}"${n > 0 ? ` data-children="${n}"` : ''}${options.parent === undefined ? '' : ` class="child-row" data-parent="${attr(options.parent)}"`}`
       return `<tr ${attrs}>${tds.join('')}</tr>`
     })
@@ -478,8 +478,8 @@ function runRows(runs: readonly RunSummary[], options: RunsTableOptions & { colu
 function extraCell(r: RunSummary, column: string): Cell {
   const m = KEY_COLUMN.exec(column)
   if (m === null) return ''
-  if (m[1] === 'metrics') return r.metrics[m[2]!]?.value
-  return m[1] === 'params' ? r.params[m[2]!] : r.tags[m[2]!]
+  if (m[1] === 'metrics') return ownValue(r.metrics, m[2]!)?.value
+  return m[1] === 'params' ? ownValue(r.params, m[2]!) : ownValue(r.tags, m[2]!)
 }
 
 /** A metric with its unit (0.1234 totalReturn: "12.34 %"), the full value in its title (and in /runs.csv). */

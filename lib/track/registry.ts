@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { ConfigError, CorruptFileError, DataError, NotFoundError, readFileInside, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
+import { ConfigError, CorruptFileError, DataError, NotFoundError, ownValue, readFileInside, resolveHome, resolveInside, sha256, withLockSync, writeFileAtomic } from '../core/index.js'
 import { appendRecords, readRecords } from './jsonl.js'
 import { findRunFolders, LIFECYCLE_TAG, tagsInFolder } from './run-folder.js'
 import type { Tracker } from './store.js'
@@ -243,7 +243,7 @@ export class Registry {
     }
     // Aliases are read only for an alias: a damaged aliases.json stops "name@champion", not "name@3".
     const aliases = this.readAliases(kind, name)
-    const target = aliases[selector]
+    const target = ownValue(aliases, selector)
     // A model stage (MLflow's models:/NAME/Staging): the newest active version in it, when no alias has the name.
     if (target === undefined && kind === 'models' && (MODEL_STAGES as readonly string[]).includes(selector)) {
       found = [...versions].reverse().find((v) => v.status === 'active' && (v.stage ?? 'None') === selector)

@@ -9,7 +9,7 @@
 import { mkdirSync, readFileSync, renameSync, existsSync, statSync, writeFileSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ConfigError, DataError, MtflowError, NotFoundError, sha256, syncRequest, SyncHttpError, type SyncResponse } from '../core/index.js'
+import { ConfigError, DataError, dict, MtflowError, NotFoundError, sha256, syncRequest, SyncHttpError, type SyncResponse } from '../core/index.js'
 import { ActiveRun, artifactSource, checkBatchName, Tracker, type ArtifactData, type ChildRun, type ReindexResult, type StartRunOptions } from './store.js'
 import { parseRef, Registry, singular, type AuditEvent, type ModelStage, type ParityRecord, type RegisterOptions, type RegistryEntry, type RegistryKind, type RegistryVersion } from './registry.js'
 import { checkBatch, type CheckedBatch } from './validate.js'
@@ -303,7 +303,7 @@ export class RemoteTracker extends Tracker {
     let p = this.pending.get(runId)
     if (p === undefined) {
       if (typeof runId !== 'string' || !/^[\w-]{1,64}$/.test(runId)) throw new NotFoundError(`unknown run ${JSON.stringify(runId)}`)
-      p = { params: {}, tags: {}, metrics: [] }
+      p = { params: dict<string>(), tags: dict<string>(), metrics: [] }
     }
     // A param changed within this process is refused at once, as the local tracker refuses it.
     for (const k in batch.params) {

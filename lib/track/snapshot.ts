@@ -3,7 +3,7 @@
 // objects per run: 10,000 runs parse in tens of milliseconds), then replays the change lines after it.
 // Values use the index encoding (non-finite numbers as "#NaN", a leading "#" doubled) and absent ones are null.
 
-import type { Lineage } from '../core/index.js'
+import { dict, type Lineage } from '../core/index.js'
 import { decodeValue, encodeNumbers } from './jsonl.js'
 import type { RunStatus, RunSummary } from './types.js'
 
@@ -39,9 +39,9 @@ export function toSnapshot(experimentId: string, runs: Iterable<RunSummary>): Sn
     host: list.map((s) => s.info.host),
     pid: list.map((s) => s.info.pid),
     lineage: list.map((s) => (Object.keys(s.info.lineage).length === 0 ? null : s.info.lineage)),
-    params: {},
-    tags: {},
-    metrics: {},
+    params: dict(),
+    tags: dict(),
+    metrics: dict(),
   }
   list.forEach((s, i) => {
     for (const k in s.params) (snap.params[k] ??= column<string>())[i] = encode(s.params[k]!)
@@ -76,9 +76,9 @@ export function fromSnapshot(snap: Snapshot, into: Map<string, RunSummary>): voi
         pid: snap.pid[i]!,
         lineage: snap.lineage[i] ?? {},
       },
-      params: {},
-      metrics: {},
-      tags: {},
+      params: dict<string>(),
+      metrics: dict<RunSummary['metrics'][string]>(),
+      tags: dict<string>(),
     }
   }
   for (const k in snap.params) {

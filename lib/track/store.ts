@@ -9,7 +9,7 @@ import { existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, 
 import { hostname } from 'node:os'
 import { dirname, join, relative, sep } from 'node:path'
 import { createHash, randomBytes } from 'node:crypto'
-import { ConfigError, CorruptFileError, DataError, NotFoundError, paramsHash, preview, readFileInside, resolveHome, resolveInside, sha256, isWriterTemp, piecesOf, withLockSync, writeFileAtomic, writeFileAtomicAsync } from '../core/index.js'
+import { ConfigError, CorruptFileError, DataError, dict, NotFoundError, paramsHash, preview, readFileInside, resolveHome, resolveInside, sha256, isWriterTemp, piecesOf, withLockSync, writeFileAtomic, writeFileAtomicAsync } from '../core/index.js'
 import { appendRecords, countTorn, decodeValue, readRecords } from './jsonl.js'
 import { fromSnapshot, toSnapshot, type Snapshot } from './snapshot.js'
 import { checkBatch, type CheckedBatch } from './validate.js'
@@ -308,13 +308,13 @@ export class Tracker {
     // `knownParams` (what this process logged) settles keys it already holds without the lock.
     let candidates = batch.params
     if (knownParams !== undefined) {
-      candidates = {}
+      candidates = dict<string>()
       for (const k in batch.params) if (checkParamValue(runId, k, knownParams[k], batch.params[k]!)) candidates[k] = batch.params[k]!
     }
     if (Object.keys(candidates).length > 0) {
       this.withRunLock(runId, dir, () => {
         const current = readParams(dir)
-        const fresh: Record<string, string> = {}
+        const fresh = dict<string>()
         for (const k in candidates) if (checkParamValue(runId, k, current[k], candidates[k]!)) fresh[k] = candidates[k]!
         if (Object.keys(fresh).length > 0) {
           this.appendRun(runId, dir, 'params.jsonl', [fresh])
@@ -664,7 +664,7 @@ export class Tracker {
       let info: RunInfo | undefined
       try {
         info = readInfo(runDir)!
-        const metrics: Record<string, LatestMetric> = {}
+        const metrics = dict<LatestMetric>()
         for (const [k, [value, step, timestamp]] of Object.entries(latestOf(readRecords<MetricLine>(join(runDir, 'metrics.jsonl')).records))) metrics[k] = { value, step, timestamp }
         runs.set(info.runId, { info, params: readParams(runDir), tags: readMerged(join(runDir, 'tags.jsonl')), metrics })
       } catch (error) {
@@ -706,7 +706,7 @@ export class Tracker {
 
   /** Mark one RUNNING run FAILED if its process is gone (as searches do for all); true if it was marked. */
   markStaleRun(info: RunInfo): boolean {
-    return this.markStale([{ info, params: {}, metrics: {}, tags: {} }]).length > 0
+    return this.markStale([{ info, params: dict<string>(), metrics: dict<LatestMetric>(), tags: dict<string>() }]).length > 0
   }
 
   /** How many records torn by a crash each of a run's record files holds (files with none are left out). */
@@ -980,7 +980,7 @@ export class ActiveRun {
   readonly id: string
   readonly experimentId: string
   readonly name: string
-  private readonly params: Record<string, string> = {}
+  private readonly params = dict<string>()
   private readonly timer: ReturnType<typeof setInterval> | undefined
   private ended: RunStatus | undefined
 
@@ -1142,7 +1142,7 @@ function newRunId(): string {
 
 function lineageTags(info: RunInfo): Record<string, string> {
   const l = info.lineage
-  const tags: Record<string, string> = {}
+  const tags = dict<string>()
   if (l.strategy !== undefined) {
     tags['mtflow.strategy'] = l.strategy.name
     tags['mtflow.strategy.sha256'] = l.strategy.sha256
@@ -1163,7 +1163,7 @@ function metricLines(metrics: CheckedBatch['metrics']): MetricLine[] {
 
 /** The latest point of each key: [value, step, timestamp]. */
 function latestOf(records: readonly MetricLine[]): Record<string, [number, number, number]> {
-  const latest: Record<string, [number, number, number]> = {}
+  const latest = dict<[number, number, number]>()
   for (const r of records) {
     const prev = latest[r.k]
     if (prev === undefined || isLater(r.s, r.t, prev[1], prev[2])) latest[r.k] = [r.v, r.s, r.t]
@@ -1183,7 +1183,7 @@ function applyLine(runs: Map<string, RunSummary>, line: IndexLine): void {
   let s = runs.get(line.r)
   if (line.i !== undefined) {
     if (s === undefined) {
-      s = { info: line.i, params: {}, metrics: {}, tags: {} }
+      s = { info: line.i, params: dict<string>(), metrics: dict<LatestMetric>(), tags: dict<string>() }
       runs.set(line.r, s)
     } else s.info = line.i
   }
@@ -1230,7 +1230,7 @@ function carryOver(dir: string, runs: Map<string, RunSummary>, before: Map<strin
       try {
         const info = readInfo(join(dir, runId))
         if (info === undefined) continue
-        target = { info, params: {}, metrics: {}, tags: {} }
+        target = { info, params: dict<string>(), metrics: dict<LatestMetric>(), tags: dict<string>() }
         runs.set(runId, target)
       } catch (error) {
         if (!(error instanceof DataError)) throw error
@@ -1297,13 +1297,13 @@ export function readJsonFile<T>(file: string, expected: string, valid: (value: T
 
 /** Params as first logged (a later conflicting line, from a racing process, does not override). */
 function readParams(dir: string): Record<string, string> {
-  const out: Record<string, string> = {}
+  const out = dict<string>()
   for (const r of readRecords<Record<string, string>>(join(dir, 'params.jsonl')).records) for (const k in r) if (out[k] === undefined) out[k] = r[k]!
   return out
 }
 
 function readMerged(file: string): Record<string, string> {
-  const out: Record<string, string> = {}
+  const out = dict<string>()
   for (const r of readRecords<Record<string, string>>(file).records) Object.assign(out, r)
   return out
 }

@@ -1,7 +1,7 @@
 // Checks on what a caller logs, once, on entry: key names, value types and sizes (MLflow's limits).
 // Errors name the field and say what was expected.
 
-import { ConfigError } from '../core/index.js'
+import { ConfigError, dict } from '../core/index.js'
 import type { LogBatch, MetricInput, ParamValue } from './types.js'
 
 const KEY = /^[\w\-. /:]{1,250}$/
@@ -12,6 +12,8 @@ export function checkKey(kind: string, key: string): void {
   if (typeof key !== 'string' || !KEY.test(key) || key.startsWith('/') || key.trim() !== key || key.split('/').some((part) => part === '' || part === '.' || part === '..')) {
     throw new ConfigError(`${kind} name ${JSON.stringify(key)} is invalid: expected 1–250 characters of letters, digits, _ - . / : and space (no leading or trailing space, no empty, . or .. between slashes)`)
   }
+  // Stored as a property of a plain object it would set the object's prototype instead: lost, or worse.
+  if (key === '__proto__') throw new ConfigError(`${kind} name "__proto__" is reserved; choose another`)
 }
 
 export interface CheckedBatch {
@@ -23,9 +25,9 @@ export interface CheckedBatch {
 export function checkBatch(batch: LogBatch, now = Date.now()): CheckedBatch {
   if (batch === null || typeof batch !== 'object') throw new ConfigError(`a log batch must be an object with metrics, params and/or tags (received ${String(batch)})`)
   const metrics = (batch.metrics ?? []).map((m) => checkMetric(m, now))
-  const params: Record<string, string> = {}
+  const params = dict<string>()
   for (const [k, v] of Object.entries(batch.params ?? {})) params[k] = checkParam(k, v)
-  const tags: Record<string, string> = {}
+  const tags = dict<string>()
   for (const [k, v] of Object.entries(batch.tags ?? {})) {
     checkKey('tag', k)
     if (typeof v !== 'string') throw new ConfigError(`tag ${k} must be a string (received ${typeof v})`)
