@@ -5,7 +5,6 @@
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
-import { resolve } from 'node:path'
 import { capMessage, clipEchoes, CorruptFileError, errorMessage, FileIntegrityError, isUserError, NotFoundError } from '../core/index.js'
 import { accessControl, type AccessOptions } from './access.js'
 import { FilterError, Registry, Tracker } from '../track/index.js'
@@ -15,6 +14,7 @@ import { loadServedModel, modelRoutes, registryModelRoutes, type LoadedModel } f
 import { pageRoutes } from './pages.js'
 import { assetRoutes } from './assets.js'
 import { Listings } from './listings.js'
+import { withoutHome } from './layout.js'
 import { ChampionServing, type ChampionOptions } from './champion.js'
 import { lakeRoutes } from './lake-api.js'
 import { trackRoutes } from './track-api.js'
@@ -79,8 +79,7 @@ const TRACK_PREFIX = '/api/track/'
  * (POST …/invocations, GET …/ping and …/version) changes nothing, so on loopback it needs no token. */
 function baseApp(options: AppOptions, tokenFree: AccessOptions['tokenFree']): Hono {
   const maxBody = options.maxBodyBytes ?? 2 ** 20
-  const homes = [...new Set([resolve(options.home), options.home])].filter((h) => h.length > 1).sort((a, b) => b.length - a.length)
-  const hideHome = (message: string) => homes.reduce((m, h) => m.split(h).join('$MTFLOW_HOME'), message)
+  const hideHome = (message: string) => withoutHome(message, options.home)
   const app = new Hono()
   // Every request is counted and timed (metrics.ts), refused ones included; GET /metrics is below.
   const metrics = createMetrics({ home: options.home })

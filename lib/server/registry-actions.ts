@@ -11,7 +11,7 @@ import { ConfigError, NotFoundError } from '../core/index.js'
 import { attr, esc, link, seg } from '../report/index.js'
 import { MODEL_STAGES, REGISTRY_KINDS, singular, type ModelStage, type RegistryEntry, type RegistryKind } from '../track/index.js'
 import { cookieName, readCookie } from './access.js'
-import { page, type PageContext } from './layout.js'
+import { page, withoutHome, type PageContext } from './layout.js'
 
 /** The longest reason accepted (characters). */
 export const REASON_MAX = 500
@@ -139,7 +139,7 @@ export function registryActionRoutes(app: Hono, ctx: PageContext): void {
       else registry.restore(kind, name, versionOf(form), reason)
       return c.redirect(back, 303)
     } catch (error) {
-      return refusedPage(c, error, { back, backLabel: 'Back to the registry entry', title: 'Registry change refused', active: '/registry' })
+      return refusedPage(c, error, { back, backLabel: 'Back to the registry entry', title: 'Registry change refused', active: '/registry', home: registry.home })
     }
   })
 }
@@ -156,10 +156,10 @@ export async function formOf(c: Context): Promise<Record<string, unknown>> {
  * 404 for a NotFoundError, 400 for a ConfigError), the first line of its message (500 characters at most) and
  * a link back. Any other error is rethrown (a 500).
  */
-export function refusedPage(c: Context, error: unknown, where: { back: string; backLabel: string; title: string; active: string }): Response {
+export function refusedPage(c: Context, error: unknown, where: { back: string; backLabel: string; title: string; active: string; home: string }): Response {
   const status = error instanceof FormError ? error.status : error instanceof NotFoundError ? 404 : error instanceof ConfigError ? 400 : undefined
   if (status === undefined) throw error
-  const first = (error as Error).message.split('\n')[0] ?? ''
+  const first = withoutHome((error as Error).message.split('\n')[0] ?? '', where.home)
   const message = first.length > 500 ? `${first.slice(0, 500)}…` : first
   const body = `<h1>The change was not made</h1><p class="error-box" role="alert">${esc(message)}</p><p>${link(where.back, where.backLabel).html}</p>`
   return page(c, where.title, body, where.active, status)

@@ -35,8 +35,8 @@ function backOf(form: Record<string, unknown>, ids: readonly string[]): string {
   return `/runs/${seg(ids[0]!)}`
 }
 
-function refused(c: Context, error: unknown, back: string): Response {
-  return refusedPage(c, error, { back, backLabel: back === '/runs' ? 'Back to the runs' : 'Back to the run', title: 'Run change refused', active: '/runs' })
+function refused(c: Context, error: unknown, back: string, home: string): Response {
+  return refusedPage(c, error, { back, backLabel: back === '/runs' ? 'Back to the runs' : 'Back to the run', title: 'Run change refused', active: '/runs', home })
 }
 
 function hidden(csrf: string): string {
@@ -77,7 +77,7 @@ ${form_}
 <p>${link('/runs', 'Cancel: back to the runs').html}</p>`
       return page(c, 'Delete runs', body, '/runs')
     } catch (error) {
-      return refused(c, error, '/runs')
+      return refused(c, error, '/runs', tracker.home)
     }
   })
   app.post('/runs/actions/:action', async (c) => {
@@ -102,7 +102,7 @@ ${form_}
       }
       return c.redirect(back, 303)
     } catch (error) {
-      return refused(c, error, back)
+      return refused(c, error, back, tracker.home)
     }
   })
 }

@@ -1,7 +1,7 @@
 // A run's pages: its detail page (metrics, charts, lineage, artifacts, child runs), tearsheet and executed notebook.
 
 import type { Hono } from 'hono'
-import { framedDocument, page, pageHtml, sendPage, type PageContext } from './layout.js'
+import { framedDocument, page, pageHtml, sendPage, withoutHome, type PageContext } from './layout.js'
 import { DataError, MtflowError, NotFoundError } from '../core/index.js'
 import { loadBars } from '../data/index.js'
 import {
@@ -199,7 +199,7 @@ async function performanceOf(tracker: Tracker, run: RunRecord, pageCache: PageCo
     return `${charts}\n${loaded.input.trades === undefined ? '' : tradesSection(loaded.input.trades, options)}`
   } catch (error) {
     if (!(error instanceof MtflowError)) throw error
-    return `<h2>Performance</h2><p class="muted">Its equity curve or trades cannot be shown: ${esc(error.message)}</p>`
+    return `<h2>Performance</h2><p class="muted">Its equity curve or trades cannot be shown: ${esc(withoutHome(error.message, tracker.home))}</p>`
   }
 }
 

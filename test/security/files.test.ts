@@ -200,6 +200,21 @@ describe('mtflow registry register-model', () => {
   })
 })
 
+describe("the workspace's place on disk", () => {
+  it('is not on a run page whose equity.csv is gone (an attack review found it there)', async () => {
+    const tracker = new Tracker(home)
+    const run = tracker.startRun({ experiment: 'leak', name: 'leak' })
+    run.logArtifact({ name: 'equity.csv', data: 'time,equity\n2024-01-01T00:00:00Z,100\n2024-01-02T00:00:00Z,101\n' })
+    run.end()
+    unlinkSync(join(tracker.runDir(run.id), 'artifacts', 'equity.csv'))
+    const r = await get(`/runs/${run.id}`)
+    expect(r.status).toBe(200)
+    expect(r.text).toContain('Its equity curve or trades cannot be shown')
+    expect(r.text).toContain('$MTFLOW_HOME/')
+    expect(r.text).not.toContain(home)
+  })
+})
+
 describe('registry files', () => {
   const versionDir = (kind: string, name: string) => join(home, 'registry', kind, name, 'v1')
 
