@@ -115,6 +115,7 @@ export class Registry {
     if (fileNames.length === 0) throw new ConfigError(`registering ${kind}/${name}: at least one file is needed`)
     if (kind === 'deployments') checkDeploymentFiles(name, options.files)
     const dir = this.entryDir(kind, name)
+    checkFileNames(kind, name, fileNames)
     const files = fileNames.sort().map((f) => {
       resolveInside(dir, f, 'registry file name') // checked before anything is written
       const data = options.files[f]!
@@ -589,5 +590,22 @@ function currentUser(): string {
     return userInfo().username
   } catch {
     return process.env.USER ?? 'unknown'
+  }
+}
+
+/**
+ * A version's file names, before anything is written: not version.json (the version's own record, written
+ * beside them: the file would be overwritten and the version be "changed since recorded" for good), and no
+ * name that is another's folder ("a" and "a/b": one would fail to write, half a version on disk). Letter case
+ * aside, as a case-insensitive disk sees them.
+ */
+function checkFileNames(kind: RegistryKind, name: string, fileNames: readonly string[]): void {
+  const keys = fileNames.map((f) => f.normalize('NFC').toLowerCase())
+  for (const [i, key] of keys.entries()) {
+    const f = fileNames[i]!
+    if (key === 'version.json' || key.startsWith('version.json/')) throw new ConfigError(`registering ${kind}/${name}: a file cannot be named ${JSON.stringify(f)}: version.json is the version's own record`)
+    for (const [j, other] of keys.entries()) {
+      if (j !== i && (other === key || other.startsWith(`${key}/`))) throw new ConfigError(`registering ${kind}/${name}: files ${JSON.stringify(f)} and ${JSON.stringify(fileNames[j])} cannot both be: ${other === key ? 'the same name, letter case aside' : 'one is a folder of the other'}`)
+    }
   }
 }

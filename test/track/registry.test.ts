@@ -123,3 +123,19 @@ describe('versions', () => {
     expect(new Registry(home).entry('strategies', 'contended').versions).toHaveLength(16)
   })
 })
+
+describe("a version's file names (an attack review: version.json was overwritten by the record, a and a/b gave a 500)", () => {
+  it('refuses version.json and a name that is another\'s folder, letter case aside, before anything is written', () => {
+    const registry = new Registry(workspace())
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ 'version.json': '{}' }, /a file cannot be named "version.json": version.json is the version's own record/],
+      [{ 'Version.JSON': '{}', 'source.ts': 'x' }, /a file cannot be named "Version.JSON"/],
+      [{ 'version.json/x': 'x' }, /a file cannot be named "version.json\/x"/],
+      [{ a: '1', 'a/b': '2' }, /files "a" and "a\/b" cannot both be: one is a folder of the other/],
+      [{ 'Notes.md': '1', 'notes.md': '2' }, /cannot both be: the same name, letter case aside/],
+    ]
+    for (const [files, message] of cases) expect(() => registry.register('strategies', 's', { files })).toThrow(message)
+    expect(registry.list('strategies')).toEqual([])
+    expect(registry.register('strategies', 's', { files: { 'a/b': '1', 'a/c': '2', 'ab': '3' } }).version.version).toBe(1)
+  })
+})
