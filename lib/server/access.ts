@@ -68,14 +68,26 @@ export function accessControl(options: AccessOptions): MiddlewareHandler {
     }
     const path = c.req.path
     if (path === LOGIN_PATH && (c.req.method === 'GET' || c.req.method === 'HEAD')) return login(c, options.token)
-    if (hasToken(c, options.token)) return next()
+    if (authorized(c.req.header('authorization'), options.token)) return next()
+    if (hasCookie(c, options.token)) {
+      // A change to the JSON API made with the login cookie comes from this server's pages: a browser sends
+      // their Origin (a same-origin Referer at least); without either, no page of this server made it. (The
+      // pages' own forms check the same, and a CSRF token, and answer with a page.)
+      const referer = c.req.header('referer')
+      if (path.startsWith('/api/') && CHANGES.has(c.req.method) && origin === undefined && (referer === undefined || !sameOrigin(referer, hostHeader!))) {
+        return sendJson(c, { error: `a change (${c.req.method}) made with the login cookie needs this server's Origin or Referer: make it from this server's pages, or send Authorization: Bearer <token>` }, 403)
+      }
+      return next()
+    }
     if (isLoopback(c) && tokenFree.some((r) => r.method === c.req.method && r.path.test(path))) return next()
     return refuse(c)
   }
 }
 
-function hasToken(c: Context, token: string): boolean {
-  if (authorized(c.req.header('authorization'), token)) return true
+/** The methods that change something (every route's GET and HEAD only read). */
+const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+function hasCookie(c: Context, token: string): boolean {
   const cookie = readCookie(c.req.header('cookie'), cookieName(c.req.header('host')))
   return cookie !== undefined && authorized(`Bearer ${cookie}`, token)
 }

@@ -91,6 +91,9 @@ function baseApp(options: AppOptions, tokenFree: AccessOptions['tokenFree']): Ho
     c.header('x-content-type-options', 'nosniff')
     c.header('referrer-policy', 'no-referrer')
     c.header('x-frame-options', 'DENY')
+    // What a token holder reads is theirs: no shared cache (a proxy in front of --allow-host) keeps it; a
+    // browser asks again each time (an unchanged page is a 304 by its ETag). Routes may say otherwise (assets).
+    c.header('cache-control', 'private, no-cache')
     await next()
   })
   // Who may ask comes first: a stranger's body is never read.

@@ -109,6 +109,32 @@ describe('the token on every request', () => {
     expect((await send(server, '/runs', { headers: { host: host(), cookie: other } })).status).toBe(401)
   })
 
+  it('a change to the API with the cookie alone needs an Origin or Referer of this server; the header alone does not (an attack review)', async () => {
+    const cookie = `mtflow-token-${server.port}=${encodeURIComponent(token)}`
+    const tag = (key: string, headers: Record<string, string>) => send(server, `/api/runs/${runId}/tags`, { method: 'POST', headers: { host: host(), 'content-type': 'application/json', ...headers }, body: JSON.stringify({ key, value: 'v' }) })
+    const bare = await tag('cookie-bare', { cookie })
+    expect(bare.status).toBe(403)
+    expect(bare.body.error).toBe("a change (POST) made with the login cookie needs this server's Origin or Referer: make it from this server's pages, or send Authorization: Bearer <token>")
+    expect((await tag('cookie-foreign-referer', { cookie, referer: 'http://evil.example/x' })).status).toBe(403)
+    expect((await tag('cookie-origin', { cookie, origin: `http://${host()}` })).status).toBe(200)
+    expect((await tag('cookie-referer', { cookie, referer: `http://${host()}/runs/${runId}` })).status).toBe(200)
+    expect((await tag('bearer', { authorization: bearer() })).status).toBe(200)
+    const tags = (await send(server, `/api/runs/${runId}`, { headers: { host: host(), authorization: bearer() } })).body.tags
+    expect(Object.keys(tags).filter((k) => k.startsWith('cookie-') || k === 'bearer').sort()).toEqual(['bearer', 'cookie-origin', 'cookie-referer'])
+    // Reads with the cookie alone are as before.
+    expect((await send(server, `/api/runs/${runId}`, { headers: { host: host(), cookie } })).status).toBe(200)
+  })
+
+  it('what a token holder reads is private to them: no shared cache keeps pages or answers; the assets are public', async () => {
+    for (const path of ['/', '/runs', `/runs/${runId}`, `/api/runs/${runId}`, '/api/experiments']) {
+      expect((await send(server, path, { headers: { host: host(), authorization: bearer() } })).headers['cache-control'], path).toBe('private, no-cache')
+    }
+    const page = await send(server, '/', { headers: { host: host(), authorization: bearer() } })
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(page.text)?.[1]
+    expect(asset).toBeDefined()
+    expect((await send(server, asset!, { headers: { host: host(), authorization: bearer() } })).headers['cache-control']).toMatch(/^public, max-age=31536000, immutable$|^no-cache$/)
+  })
+
   it('refuses a wrong token at login and never redirects off the server', async () => {
     const wrong = await send(server, `/login?token=${'x'.repeat(32)}`, { headers: { host: host() } })
     expect(wrong.status).toBe(401)
