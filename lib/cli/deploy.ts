@@ -58,6 +58,7 @@ interface DeployOptions {
   feed?: string
   start?: string
   end?: string
+  source?: string
   paceMs?: string
   maxDailyLoss?: string
   maxPositionNotional?: string
@@ -102,6 +103,7 @@ export function deployCommand(context: DeployContext): Command {
     .option('--feed <kind>', 'replay (lake bars; paper only), poll (REST) or ws (WebSocket); default replay for --paper, poll for --live')
     .option('--start <time>', 'replay: first bar (ISO date/time, UTC)')
     .option('--end <time>', 'replay: last bar (inclusive)'))
+    .option('--source <name>', 'replay: the lake source of the bars (default: the only one holding each symbol)')
     .option('--pace-ms <ms>', 'replay: wall milliseconds per bar (default 0: as fast as possible)')
     .option('--max-daily-loss <amount>', 'guard: no new orders for the rest of the UTC day once equity is this far below the day\'s start')
     .option('--max-position-notional <amount>', 'guard: largest |position| × price per symbol; larger orders are resized down')
@@ -214,7 +216,7 @@ function sharedOptions(o: DeployOptions): SharedDeploymentOptions {
   if (feed !== 'replay' && feed !== 'poll' && feed !== 'ws') throw new ConfigError(`--feed must be replay, poll or ws (received ${JSON.stringify(feed)})`)
   if (mode === 'live' && feed === 'replay') throw new ConfigError('--feed replay is for --paper deployments; --live trades on live bars: --feed poll or ws')
   if (feed !== 'replay') {
-    for (const [flag, value] of [['--start', o.start], ['--end', o.end], ['--pace-ms', o.paceMs]] as const) {
+    for (const [flag, value] of [['--start', o.start], ['--end', o.end], ['--source', o.source], ['--pace-ms', o.paceMs]] as const) {
       if (value !== undefined) throw new ConfigError(`${flag} applies to a replay feed only (a ${feed} feed starts from the lake's last bar)`)
     }
   }
@@ -245,7 +247,7 @@ function sharedOptions(o: DeployOptions): SharedDeploymentOptions {
     ...(qty !== undefined ? { sizing: { qty } } : pct !== undefined ? { sizing: { percent: pct / 100 } } : {}),
     ...(commission === undefined && slippageBps === undefined ? {} : { fills: { ...(commission === undefined ? {} : { takerRate: commission }), ...(slippageBps === undefined ? {} : { slippageBps }) } }),
     ...(Object.keys(guards).length === 0 ? {} : { guards }),
-    feed: { kind: feed, ...(o.start === undefined ? {} : { start: o.start }), ...(o.end === undefined ? {} : { end: o.end }) },
+    feed: { kind: feed, ...(o.start === undefined ? {} : { start: o.start }), ...(o.end === undefined ? {} : { end: o.end }), ...(o.source === undefined ? {} : { source: o.source }) },
   }
 }
 
@@ -266,6 +268,9 @@ async function checkPlan(context: DeployContext, plan: Plan): Promise<{ config: 
   const problem = strategy.validate?.(params)
   if (problem !== undefined) throw new ConfigError(`strategy ${strategy.name}: ${problem}`)
   const config = validateDeploymentConfig({ ...checked, strategy: pin, params })
+  // A replay's bars are found in the lake before anything is registered or started (a symbol in two
+  // sources without --source, or none: the one-line reason, and no deployment version left behind).
+  if (config.feed.kind === 'replay') for (const symbol of config.symbols) (lazy('../data/index.js') as typeof import('../data/index.js')).resolveKey(context.home, liveLib().replayQuery(config, symbol))
   const running = launch().runningDeployment(context.home, config.name)
   if (running !== undefined) throw new ConfigError(`deployment ${config.name} is already running (pid ${running.pid}, ${running.state}); stop it first (mtflow deploy stop ${config.name}) or give another --name`)
   return { config, strategy }
@@ -440,7 +445,7 @@ async function replayTotal(home: string, config: DeploymentConfig): Promise<numb
   const { loadBars } = lazy('../data/index.js') as typeof import('../data/index.js')
   let total = 0
   for (const symbol of config.symbols) {
-    const bars = await loadBars(home, { symbol, timeframe: config.timeframe, ...(config.feed.start === undefined ? {} : { start: config.feed.start }), ...(config.feed.end === undefined ? {} : { end: config.feed.end }) })
+    const bars = await loadBars(home, liveLib().replayQuery(config, symbol))
     total += bars.time.length
   }
   return total

@@ -125,7 +125,7 @@ export function resolveKey(home: string, query: BarsQuery): DatasetKey {
   const sources = listKeys(home).filter((k) => k.symbol === query.symbol && k.timeframe === query.timeframe)
   if (sources.length === 1) return sources[0]!
   if (sources.length === 0) throw new NotFoundError(`no bars for ${query.symbol} ${query.timeframe} in the lake (see: mtflow data list)`)
-  throw new DataError(`${query.symbol} ${query.timeframe} is in several sources (${sources.map((s) => s.source).join(', ')}); pass source`)
+  throw new DataError(`${query.symbol} ${query.timeframe} is in several sources (${sources.map((s) => s.source).join(', ')}); say which (--source on the command line, source in code)`)
 }
 
 /** The bars a query selects, read with DuckDB from the partitions that can hold them. */

@@ -38,6 +38,8 @@ export interface DeploymentFeed {
   start?: number | string
   /** Replay only: last bar, inclusive (a bare date covers the whole day), as the backtest's `end`. */
   end?: number | string
+  /** Replay only: the lake source of the bars, as the backtest's `source` (default: the only one holding each symbol). */
+  source?: string
 }
 
 export interface DeploymentVenue {
@@ -212,7 +214,7 @@ function check(raw: unknown, what: string, draft: boolean): Omit<DeploymentConfi
     }
   }
 
-  const f = object(o.feed, what, 'feed', ['kind', 'start', 'end'])
+  const f = object(o.feed, what, 'feed', ['kind', 'start', 'end', 'source'])
   if (f.kind !== 'replay' && f.kind !== 'poll' && f.kind !== 'ws') fail('feed.kind', '"replay", "poll" or "ws"', f.kind)
   const feed: DeploymentFeed = { kind: f.kind as FeedKind }
   for (const key of ['start', 'end'] as const) {
@@ -226,6 +228,11 @@ function check(raw: unknown, what: string, draft: boolean): Omit<DeploymentConfi
       fail(`feed.${key}`, 'an epoch-ms number or an ISO date/time such as 2024-01-31T00:00:00Z', f[key])
     }
     feed[key] = f[key] as number | string
+  }
+  if (f.source !== undefined) {
+    if (f.kind !== 'replay') throw new ConfigError(`${what}: feed.source applies to a replay feed only (a ${String(f.kind)} feed records its bars under the exchange's name)`)
+    if (typeof f.source !== 'string' || !/^[\w.-]{1,64}$/.test(f.source)) fail('feed.source', 'a lake source name (letters, digits, _ . -)', f.source)
+    feed.source = f.source as string
   }
   if (feed.start !== undefined && feed.end !== undefined && toEpochMs(feed.start, 'start') > toEpochMs(feed.end, 'end', true)) {
     throw new ConfigError(`${what}: feed.start ${preview(feed.start)} is after feed.end ${preview(feed.end)}`)

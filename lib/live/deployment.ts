@@ -1217,6 +1217,12 @@ async function settle(session: EngineSession, venue: Venue, clock: Clock, ms: nu
   void venue
 }
 
+/** The lake query of a replay deployment's bars of one symbol. */
+export function replayQuery(config: DeploymentConfig, symbol: string): { symbol: string; timeframe: string; start?: number | string; end?: number | string; source?: string } {
+  const f = config.feed
+  return { symbol, timeframe: config.timeframe, ...(f.start === undefined ? {} : { start: f.start }), ...(f.end === undefined ? {} : { end: f.end }), ...(f.source === undefined ? {} : { source: f.source }) }
+}
+
 /** The lake's bars of a replay deployment; after `watermark` (a restart) the feed, up to it the history. */
 async function replayFeed(home: string, config: DeploymentConfig, options: RunDeploymentOptions, clock: Clock, watermark: number): Promise<{ series: ReplaySeries[]; feed: MarketFeed; history?: Record<string, Bars> }> {
   if (config.feed.kind !== 'replay') throw new ConfigError(`deployment ${config.name}: a ${config.feed.kind} feed is built by the caller (mtflow deploy)`)
@@ -1224,7 +1230,7 @@ async function replayFeed(home: string, config: DeploymentConfig, options: RunDe
   const series = []
   const history: Record<string, Bars> = {}
   for (const symbol of config.symbols) {
-    const bars = await loadBars(home, { symbol, timeframe: config.timeframe, ...(config.feed.start === undefined ? {} : { start: config.feed.start }), ...(config.feed.end === undefined ? {} : { end: config.feed.end }) })
+    const bars = await loadBars(home, replayQuery(config, symbol))
     if (bars.time.length === 0) throw new ConfigError(`deployment ${config.name}: no bars for ${symbol} ${config.timeframe} in the lake between ${String(config.feed.start ?? 'the start')} and ${String(config.feed.end ?? 'the end')}`)
     if (watermark === watermark) {
       let cut = 0

@@ -485,3 +485,24 @@ const clock = { now: () => T0 + (Date.now() - W0) * K, sleep: (ms) => new Promis
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, pid: child.pid!, standin: existsSync(report) ? JSON.parse(readFileSync(report, 'utf8')) : { signed: [], trades: [], requests: [], subscribed: [], now: 0 } }))
   })
 }
+
+// Last in this file: it adds a second source of SPX to the workspace.
+describe('mtflow deploy on a symbol the lake holds in two sources (a new-user review)', () => {
+  it('refuses before registering anything without --source, naming the sources; deploys with --source', async () => {
+    json(await cli(['import', join(ROOT, 'data/samples/sp500-daily-2000-2020.csv'), '--symbol', 'SPX', '--timeframe', '1d', '--source', 'mine', '--json']))
+    const before = existsSync(join(home, 'registry', 'deployments', 'spx-two')) ? readdirSync(join(home, 'registry', 'deployments', 'spx-two')) : []
+    const range = ['--start', '2016-01-01', '--end', '2016-06-30']
+    const refused = await cli(['deploy', 'sma-cross@1', '--symbols', 'SPX', ...PAPER, ...range, '--name', 'spx-two'])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr.trim()).toBe('mtflow: SPX 1d is in several sources (mine, sample); say which (--source on the command line, source in code)')
+    expect(existsSync(join(home, 'registry', 'deployments', 'spx-two')) ? readdirSync(join(home, 'registry', 'deployments', 'spx-two')) : []).toEqual(before)
+    const out = json(await cli(['deploy', 'sma-cross@1', '--symbols', 'SPX', ...PAPER, ...range, '--source', 'mine', '--name', 'spx-two', '--json']))
+    expect(out).toMatchObject({ name: 'spx-two', version: 1, created: true, status: { state: 'finished' } })
+    // The backtest on the same source, the same bars: the same trades.
+    const bt = json(await cli(['backtest', '--strategy', 'sma-cross', '--symbol', 'SPX', '--source', 'mine', ...range, '--no-track', '--json']))
+    expect(out.status.tradeCount).toBe(bt.trades.length)
+    const live = await cli(['deploy', 'sma-cross@1', '--symbols', 'SPX', '--timeframe', '1d', '--paper', '--exchange', 'binance', '--feed', 'poll', '--source', 'mine', '--name', 'spx-poll'])
+    expect(live.code).toBe(2)
+    expect(live.stderr.trim()).toBe("mtflow: --source applies to a replay feed only (a poll feed starts from the lake's last bar)")
+  })
+})
