@@ -234,29 +234,54 @@ export interface StrategyTestResult {
   skipped: number
   /** Names of the failed tests. */
   failed: string[]
+  /** Why no test ran: the file has none, or it did not load. */
+  error?: string
 }
 
 /**
  * A test file run in a child Node under the CLI's loader (tsx's require hook and the `mtflow` alias):
- * node:test runs its tests and sets the exit code. Output streams through, or (json) is read as TAP.
+ * node:test runs its tests and sets the exit code. The spec output streams through (unless json); a TAP
+ * copy in a temporary file gives the counts either way. A file that runs no test fails (`error` says so),
+ * as does one that does not load: then the compiler's or the runtime's one line, not the child's stack
+ * (a syntax error printed the whole minified module).
  */
 async function runStrategyTests(context: CliContext, file: string, json: boolean): Promise<StrategyTestResult> {
   const path = resolve(file)
   if (!existsSync(path) || !statSync(path).isFile()) throw new ConfigError(`test file ${JSON.stringify(file)} does not exist`)
   if (!/\.[cm]?[tj]s$/.test(path)) throw new ConfigError(`test file ${JSON.stringify(file)} must be a .ts or .js file`)
   const { spawn } = lazy('node:child_process') as typeof import('node:child_process')
-  const args = ['--require', join(PROJECT_ROOT, 'lib', 'core', 'loader.cjs'), '--require', join(PROJECT_ROOT, 'lib', 'cli', 'alias.cjs'), '--test-reporter', json ? 'tap' : 'spec', '-e', `require(${JSON.stringify(path)})`]
-  const child = spawn(process.execPath, args, { cwd: dirname(path), stdio: ['ignore', 'pipe', 'pipe'], env: process.env })
-  let tap = ''
-  child.stdout.on('data', (d: Buffer) => (json ? (tap += d.toString()) : context.stdout.write(d.toString())))
-  child.stderr.on('data', (d: Buffer) => (json ? (tap += d.toString()) : context.stderr.write(d.toString())))
-  const exitCode = await new Promise<number | null>((done, fail) => {
-    child.on('error', fail)
-    child.on('close', (code) => done(code))
-  })
-  const count = (key: string) => Number(new RegExp(`^# ${key} (\\d+)$`, 'm').exec(tap)?.[1] ?? 0)
-  const failed = [...tap.matchAll(/^\s*not ok \d+ - (.*)$/gm)].map((m) => m[1]!.trim())
-  return { file: path, ok: exitCode === 0, exitCode, tests: count('tests'), pass: count('pass'), fail: count('fail'), skipped: count('skipped'), failed }
+  const { mkdtempSync, readFileSync, rmSync } = lazy('node:fs') as typeof import('node:fs')
+  const { tmpdir } = lazy('node:os') as typeof import('node:os')
+  const scratch = mkdtempSync(join(tmpdir(), 'mtflow-strategy-test-'))
+  const tapFile = join(scratch, 'report.tap')
+  const reporters = [...(json ? [] : ['--test-reporter', 'spec', '--test-reporter-destination', 'stdout']), '--test-reporter', 'tap', '--test-reporter-destination', tapFile]
+  const args = ['--require', join(PROJECT_ROOT, 'lib', 'core', 'loader.cjs'), '--require', join(PROJECT_ROOT, 'lib', 'cli', 'alias.cjs'), ...reporters, '-e', `require(${JSON.stringify(path)})`]
+  try {
+    const child = spawn(process.execPath, args, { cwd: dirname(path), stdio: ['ignore', 'pipe', 'pipe'], env: process.env })
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (json ? undefined : context.stdout.write(d.toString())))
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const exitCode = await new Promise<number | null>((done, fail) => {
+      child.on('error', fail)
+      child.on('close', (code) => done(code))
+    })
+    const tap = existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : ''
+    const count = (key: string) => Number(new RegExp(`^# ${key} (\\d+)$`, 'm').exec(tap)?.[1] ?? 0)
+    const failed = [...tap.matchAll(/^\s*not ok \d+ - (.*)$/gm)].map((m) => m[1]!.trim())
+    const tests = count('tests')
+    let error: string | undefined
+    if (tests === 0) {
+      const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '' && l.length <= 2000)
+      error =
+        exitCode === 0
+          ? `no tests ran in ${file}: a strategy's tests are node:test test(…) calls (mtflow strategy new writes a file of them)`
+          : `${file} did not load: ${lines.find((l) => /\bERROR: /.test(l)) ?? lines.find((l) => /^\w*Error\b/.test(l)) ?? `the test process exited with code ${exitCode}`}`
+    } else if (!json && stderr !== '') context.stderr.write(stderr)
+    if (error !== undefined && !json) context.stderr.write(`mtflow: ${error}\n`)
+    return { file: path, ok: exitCode === 0 && error === undefined, exitCode, tests, pass: count('pass'), fail: count('fail'), skipped: count('skipped'), failed, ...(error === undefined ? {} : { error }) }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true })
+  }
 }
 
 function setStatus(context: CliContext, kind: RegistryKind, ref: string, verb: 'retire' | 'restore', o: { reason?: string; json?: boolean }): void {

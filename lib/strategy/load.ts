@@ -43,9 +43,25 @@ export async function loadStrategy(spec: string, load: ModuleLoader = (path) => 
   try {
     mod = (await load(file)) as Record<string, unknown>
   } catch (error) {
-    throw new ConfigError(`strategy file ${spec} failed to load: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`, { cause: error })
+    throw new ConfigError(`strategy file ${spec} failed to load: ${loadError(error)}`, { cause: error })
   }
   return { strategy: pickStrategy(mod, spec), file }
+}
+
+/**
+ * Why a module did not load, in one line: for a syntax error the compiler's first error with its place
+ * (esbuild: "typo.ts:40:38: ERROR: Expected ">" but found "?"", the line after its "Transform failed with
+ * 1 error:"), else the message's first line.
+ */
+export function loadError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error)
+  const first = (error as Error & { errors?: { text?: unknown; location?: { file?: unknown; line?: unknown; column?: unknown } | null }[] }).errors?.[0]
+  if (first !== undefined && typeof first.text === 'string') {
+    const at = first.location
+    return at === null || at === undefined ? first.text : `${String(at.file)}:${String(at.line)}:${String(at.column)}: ${first.text}`
+  }
+  const lines = error.message.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+  return lines.find((l) => /\bERROR: /.test(l)) ?? lines[0] ?? error.name
 }
 
 /** The default export if it is a strategy, else the only exported strategy. */
