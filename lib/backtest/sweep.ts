@@ -106,8 +106,13 @@ function axis(owner: string, name: string, def: ParamDef | undefined, spec: Grid
   return values
 }
 
-/** Every parameter set of the grid (last parameter varying fastest), or a seeded sample of them. */
-export function gridSets(strategy: Strategy<any>, grid: GridSpec, options: Pick<SweepOptions, 'sample' | 'seed' | 'fixed'> = {}): Record<string, number>[] {
+/**
+ * Every parameter set of the grid (last parameter varying fastest), or a seeded sample of them. With
+ * `valid`, a sample counts valid sets only: a drawn set that is not valid stays in the answer (the sweep
+ * reports it skipped) and another is drawn in its place, until `sample` are valid or the grid runs out
+ * (`--sample 3` on a grid half invalid ran 1 set).
+ */
+export function gridSets(strategy: Strategy<any>, grid: GridSpec, options: Pick<SweepOptions, 'sample' | 'seed' | 'fixed'> & { valid?: (set: Record<string, number>) => boolean } = {}): Record<string, number>[] {
   const owner = `strategy ${strategy.name}`
   const known = Object.keys(strategy.params)
   const base = resolveParams(owner, strategy.params, options.fixed ?? {}) as Record<string, number>
@@ -133,6 +138,22 @@ export function gridSets(strategy: Strategy<any>, grid: GridSpec, options: Pick<
   for (let j = total - options.sample; j < total; j++) {
     const t = Math.floor(rng.next() * (j + 1))
     chosen.add(chosen.has(t) ? j : t)
+  }
+  const valid = options.valid
+  if (valid !== undefined) {
+    let short = 0
+    for (const i of chosen) if (!valid(at(i))) short++
+    // Other sets of the grid, drawn at random in their places (once half the grid is drawn, the first
+    // free one after a drawn index: no long run of redraws).
+    while (short > 0 && chosen.size < total) {
+      let t = Math.floor(rng.next() * total)
+      if (chosen.has(t)) {
+        if (chosen.size * 2 <= total) continue
+        while (chosen.has(t)) t = (t + 1) % total
+      }
+      chosen.add(t)
+      if (valid(at(t))) short--
+    }
   }
   return [...chosen].sort((a, b) => a - b).map(at)
 }
@@ -239,7 +260,8 @@ export async function sweep(strategySpec: string | Strategy<any> | { strategy: S
   const workers = options.workers ?? 1
   if (!(Number.isInteger(workers) && workers >= 1 && workers <= 256)) throw new ConfigError(`workers must be an integer in [1, 256] (received ${workers})`)
   if (workers > 1 && workerSpec === undefined) throw new ConfigError('a sweep across workers needs a built-in strategy or a strategy file (an object cannot cross threads)')
-  const sets = gridSets(strategy, grid, options)
+  const check = strategy.validate
+  const sets = gridSets(strategy, grid, { ...options, ...(check === undefined ? {} : { valid: (set: Record<string, number>) => check(set as never) === undefined }) })
   const valid: Record<string, number>[] = []
   const skipped: SweepResult['skipped'] = []
   for (const set of sets) {

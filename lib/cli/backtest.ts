@@ -467,6 +467,13 @@ export function sweepCommand(context: CliContext): Command {
           run.end()
         }
         const ranked = [...result.rows].sort((a, b) => rank(result.metric, b.metrics[result.metric], a.metrics[result.metric]))
+        // No set ran (every one invalid or failing): the command failed, whatever it printed.
+        if (result.rows.length === 0) {
+          context.exitCode = 2
+          const why = result.skipped.length > 0 ? `${result.skipped.length} skipped (the first: ${result.skipped[0]!.reason})` : ''
+          const broke = result.failed.length > 0 ? `${result.failed.length} failed (the first: ${result.failed[0]!.error.split('\n')[0]})` : ''
+          context.stderr.write(`mtflow: no parameter set ran: ${[why, broke].filter((x) => x !== '').join('; ') || 'the grid is empty'}\n`)
+        }
         if (o.json === true) {
           return printJson(context, {
             strategy: result.strategy,

@@ -172,4 +172,20 @@ describe('mtflow sweep', () => {
       expect(r.stderr.trim()).toMatch(message)
     }
   })
+
+  it('a grid of which no set runs exits 2 saying why; --sample draws valid sets (a new-user review: exit 0, and 1 set of 3)', async () => {
+    const none = await runCli(['--home', home, 'sweep', '--no-track', '--strategy', 'sma-cross', '--symbol', 'SPX', '--grid', 'fast=40', '--grid', 'slow=30', '--workers', '1'])
+    expect(none.code).toBe(2)
+    expect(none.stderr.trim().split('\n').pop()).toBe('mtflow: no parameter set ran: 1 skipped (the first: fast (40) must be below slow (30))')
+    // fast 10, 20, 40, 60 × slow 30, 50: 5 of the 8 sets are valid (fast < slow).
+    const sampled = JSON.parse((await runCli(['--home', home, 'sweep', '--no-track', '--strategy', 'sma-cross', '--symbol', 'SPX', '--grid', 'fast=10,20,40,60', '--grid', 'slow=30,50', '--sample', '3', '--seed', '4', '--workers', '1', '--json'])).stdout)
+    expect(sampled.rows).toHaveLength(3)
+    expect(sampled.skipped.length).toBeGreaterThan(0) // seed 4 draws invalid sets (2 of its first 3 were, before)
+    for (const row of sampled.rows) expect(row.params.fast).toBeLessThan(row.params.slow)
+    expect(new Set(sampled.rows.map((r: { params: { fast: number; slow: number } }) => `${r.params.fast}/${r.params.slow}`)).size).toBe(3)
+    for (const skip of sampled.skipped) expect(skip.params.fast).toBeGreaterThanOrEqual(skip.params.slow)
+    // Asking for more than the valid sets runs them all.
+    const all = JSON.parse((await runCli(['--home', home, 'sweep', '--no-track', '--strategy', 'sma-cross', '--symbol', 'SPX', '--grid', 'fast=10,20,40,60', '--grid', 'slow=30,50', '--sample', '7', '--workers', '1', '--json'])).stdout)
+    expect(all.rows).toHaveLength(5)
+  })
 })
