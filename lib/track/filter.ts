@@ -260,6 +260,10 @@ class Parser {
   atEnd(): boolean {
     return this.peek() === undefined
   }
+  /** Where the next token starts (the source's length at its end). */
+  position(): number {
+    return this.at()
+  }
   direction(): 'asc' | 'desc' {
     if (this.isWord('desc')) {
       this.i++
@@ -286,7 +290,7 @@ export function parseOrderBy(source: string): OrderKey {
   const parser = new Parser(source, tokenize(source))
   const key = parser.parseKey()
   const direction = parser.direction()
-  if (!parser.atEnd()) throw new FilterError(source, source.length, 'asc, desc or the end of the order-by')
+  if (!parser.atEnd()) throw new FilterError(source, parser.position(), 'asc, desc or the end of the order-by')
   return { key, direction }
 }
 

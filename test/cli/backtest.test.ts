@@ -173,6 +173,18 @@ describe('mtflow sweep', () => {
     }
   })
 
+  it('no bars: the message names the source that has none and the ones that do, or the range (a new-user review)', async () => {
+    const base = ['--home', home, 'backtest', '--no-track', '--strategy', 'sma-cross', '--symbol', 'SPX']
+    const [nope, late] = await runCliBatch([
+      [...base, '--source', 'nope'],
+      [...base, '--start', '2030-01-01'],
+    ])
+    expect(nope!.code).toBe(2)
+    expect(nope!.stderr.trim()).toBe('mtflow: no bars for SPX 1d in source nope (--source sample holds them)')
+    expect(late!.code).toBe(2)
+    expect(late!.stderr.trim()).toBe('mtflow: no bars for SPX 1d between 2030-01-01 and the end')
+  })
+
   it('a grid of which no set runs exits 2 saying why; --sample draws valid sets (a new-user review: exit 0, and 1 set of 3)', async () => {
     const none = await runCli(['--home', home, 'sweep', '--no-track', '--strategy', 'sma-cross', '--symbol', 'SPX', '--grid', 'fast=40', '--grid', 'slow=30', '--workers', '1'])
     expect(none.code).toBe(2)

@@ -108,6 +108,9 @@ describe('the search filter', () => {
     expect(parseOrderBy('metrics.sharpe desc')).toEqual({ key: { kind: 'metrics', name: 'sharpe' }, direction: 'desc' })
     expect(parseOrderBy('attributes.start_time')).toEqual({ key: { kind: 'attributes', name: 'start_time' }, direction: 'asc' })
     expect(() => parseOrderBy('metrics.sharpe sideways')).toThrow(FilterError)
+    // The position is the offending word's (it was the end of the text).
+    expect(() => parseOrderBy('metrics.sharpe sideways')).toThrow('invalid filter at position 15: expected asc, desc or the end of the order-by, found "sideways" (in "metrics.sharpe sideways")')
+    expect(() => parseOrderBy('metrics.sharpe desc x')).toThrow('at position 20: expected asc, desc or the end of the order-by, found "x"')
   })
 })
 
