@@ -2,7 +2,7 @@
 // quarantine with a reason code), exact duplicates dropped and counted, conflicting duplicates
 // quarantined, out-of-order input sorted, then merged into the lake. Gaps are reported, never filled.
 
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
 import { extname, join } from 'node:path'
 import { clip, ConfigError, DataError, decideTimeFormat, epochUnitOf, fileStamp, parseDateFormat, TIME_PATTERNS, timeKind, timeframeAnchor, timeframeMs, withLock, type DateFormat, type EpochUnit, type TimeSummary } from '../core/index.js'
 import { barColumns, csvOptionName, decimalHint, NUMBER_PATTERNS, offGridMessage, sniffDialect, splitLine, type CsvOptions } from './csv.js'
@@ -311,7 +311,8 @@ export async function importFile(home: string, path: string, options: ImportOpti
   try {
     columns = await describe('')
   } catch (cause) {
-    throw new DataError(`cannot read ${path} as ${parquet ? 'Parquet' : 'CSV'}: ${String((cause as Error).message).split('\n')[0]}`, { cause })
+    const ragged = dialect === undefined ? undefined : raggedLine(path, dialect.delimiter)
+    throw new DataError(`cannot read ${path} as ${parquet ? 'Parquet' : 'CSV'}: ${ragged ?? String((cause as Error).message).split('\n')[0]}`, { cause })
   }
   // The head's data rows, split as readBarsCsv splits them: they tell a separate time-of-day column.
   const sample = dialect === undefined ? [] : head.split(/\r?\n/).filter((l) => l.trim() !== '').slice(1, 51).map((l) => splitLine(l, dialect.delimiter))
@@ -367,7 +368,8 @@ export async function importFile(home: string, path: string, options: ImportOpti
   const field = clock === undefined ? `${path} column ${time.name}` : `${path} columns ${timeLabel}`
   const unreadable = (cause: unknown) => {
     if (cause instanceof ConfigError || cause instanceof DataError) return cause
-    return new DataError(`cannot read ${path}: ${String((cause as Error).message).split('\n')[0]}`, { cause })
+    const ragged = dialect === undefined ? undefined : raggedLine(path, dialect.delimiter)
+    return new DataError(`cannot read ${path}${ragged === undefined ? '' : ' as CSV'}: ${ragged ?? String((cause as Error).message).split('\n')[0]}`, { cause })
   }
   const { expression: tExpr, from } = await (textTime
     ? textTimeExpression(time.name, `(SELECT ${sqlIdent(time.name)} FROM ${reader(false)})`, { ...options, field, stepMs: timeframeMs(key.timeframe) })
@@ -395,6 +397,23 @@ export async function importFile(home: string, path: string, options: ImportOpti
 }
 
 /** The first 64 KiB of a file (whole lines), for sniffing its dialect. */
+/**
+ * The first line whose field count is not the header's, said as such ("line 30 has 4 fields; the header
+ * has 7: date, open, …"): what DuckDB's refusal of a ragged file ("Error when sniffing file") does not
+ * say. The file is read whole (up to 512 MiB; past that, undefined) only when DuckDB has refused it.
+ */
+function raggedLine(path: string, delimiter: string): string | undefined {
+  if (statSync(path).size > 512 * 2 ** 20) return undefined
+  const lines = readFileSync(path, 'utf8').split(/\r?\n/)
+  const header = splitLine(lines[0] ?? '', delimiter)
+  for (let i = 1; i < lines.length; i++) {
+    if (lines[i]!.trim() === '') continue
+    const n = splitLine(lines[i]!, delimiter).length
+    if (n !== header.length) return `line ${i + 1} has ${n} field${n === 1 ? '' : 's'}; the header has ${header.length} (${header.join(', ').slice(0, 200)}): fix or remove that line`
+  }
+  return undefined
+}
+
 function readHead(path: string): string {
   const fd = openSync(path, 'r')
   try {

@@ -58,4 +58,20 @@ describe('mtflow import: decimal marks, date+time columns, duplicates', () => {
     expect(oneLine(refused.stderr)).toEqual([`mtflow: ${dup}: 0 of 2 rows accepted: every time of column date repeats with different values (duplicate_conflict 2; 2022-03-01T00:00:00.000Z on 2 rows) (nothing imported)`])
     expect(existsSync(join(h2, 'lake'))).toBe(false)
   })
+
+  it('a row with too few or too many fields: exit 2 naming its line and the header, nothing written (a new-user review: DuckDB\'s "Error when sniffing file")', async () => {
+    const h = home()
+    const env = { MTFLOW_HOME: h }
+    const rows = Array.from({ length: 4000 }, (_, i) => `${new Date(Date.UTC(2000, 0, 1) + i * DAY).toISOString().slice(0, 10)},${100 + i},${101 + i},${99 + i},${100.5 + i},10`)
+    const header = 'date,open,high,low,close,volume'
+    for (const [at, row, n] of [[30, '2000-01-29,1,2,0.5', 4], [3000, `${rows[2998]},9`, 7]] as const) {
+      const lines = [header, ...rows]
+      lines[at - 1] = row
+      const file = write(h, `ragged-${at}.csv`, `${lines.join('\n')}\n`)
+      const r = await runCli(['import', file, '--symbol', 'R', '--timeframe', '1d'], { env })
+      expect(r.code).toBe(2)
+      expect(oneLine(r.stderr)).toEqual([`mtflow: cannot read ${file} as CSV: line ${at} has ${n} fields; the header has 6 (date, open, high, low, close, volume): fix or remove that line`])
+    }
+    expect(existsSync(join(h, 'lake'))).toBe(false)
+  }, 60_000)
 })
