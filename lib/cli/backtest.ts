@@ -421,7 +421,7 @@ export function sweepCommand(context: CliContext): Command {
       const api = bt()
       const grid: Record<string, ReturnType<typeof api.parseGridValue>> = {}
       for (const text of o.grid) {
-        const [k, v] = strategies().parseParamArg(text.replace(/^--grid\s*/, ''))
+        const [k, v] = strategies().parseParamArg(text.replace(/^--grid\s*/, ''), '--grid')
         grid[k] = api.parseGridValue(k, v)
       }
       const workers = number('--workers', o.workers, (n) => Number.isInteger(n) && n >= 1 && n <= 256, 'an integer in [1, 256]') ?? availableParallelism()
@@ -473,7 +473,7 @@ export function sweepCommand(context: CliContext): Command {
           writeFileAtomic(o.out, csv)
         }
         if (run !== undefined) {
-          api.logSweep(run, result, { grid: Object.fromEntries(o.grid.map((g) => strategies().parseParamArg(g))), config: { symbol: c.symbols[0], timeframe: o.timeframe, cash: c.cash, commission: c.commission, slippageBps: c.slippageBps, ...Object.fromEntries(Object.entries(fixed).filter(([k]) => !(k in grid))) }, csv })
+          api.logSweep(run, result, { grid: Object.fromEntries(o.grid.map((g) => strategies().parseParamArg(g, '--grid'))), config: { symbol: c.symbols[0], timeframe: o.timeframe, cash: c.cash, commission: c.commission, slippageBps: c.slippageBps, ...Object.fromEntries(Object.entries(fixed).filter(([k]) => !(k in grid))) }, csv })
           run.end()
         }
         const ranked = [...result.rows].sort((a, b) => rank(result.metric, b.metrics[result.metric], a.metrics[result.metric]))

@@ -110,5 +110,5 @@ export function dashboardCommand(context: CliContext): Command {
 }
 
 function parseParams(pairs: readonly string[]): Record<string, string> {
-  return Object.fromEntries(pairs.map(parseParamArg))
+  return Object.fromEntries(pairs.map((p) => parseParamArg(p)))
 }

@@ -83,10 +83,26 @@ export async function main(argv: string[], context: CliContext = defaultContext(
     // --help exits 0; a usage error, or a verb group called without its sub-verb (help on stderr), exits 2.
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2
     // What was typed is quoted back at most 200 characters at a time.
-    context.stderr.write(`mtflow: ${clipEchoes(errorMessage(error), argv)}\n`)
+    const place = pathError(error)
+    context.stderr.write(`mtflow: ${clipEchoes(place ?? errorMessage(error), argv)}\n`)
     if (context.verbose && error instanceof Error && error.stack !== undefined) context.stderr.write(`${error.stack}\n`)
-    return isUserError(error) ? 2 : 1
+    return isUserError(error) || place !== undefined ? 2 : 1
   }
+}
+
+/** Codes of a file system refusal about a path the command was given (a folder that is a file, no such folder, no permission). */
+const PATH_ERRORS = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'EACCES', 'EPERM', 'EROFS', 'EEXIST', 'ENAMETOOLONG', 'ELOOP'])
+
+/**
+ * A file system refusal about a path, said plainly ("cannot mkdir /dev/null/x: not a directory (ENOTDIR)"):
+ * the path is one the command was given (--export, --out), so it is bad input (exit 2), not a failure of
+ * mtflow (exit 1). Undefined for anything else.
+ */
+function pathError(error: unknown): string | undefined {
+  const e = error as NodeJS.ErrnoException
+  if (!(error instanceof Error) || typeof e.code !== 'string' || !PATH_ERRORS.has(e.code) || typeof e.path !== 'string') return undefined
+  const what = /^[A-Z]+: ([^,]+)/.exec(e.message)?.[1] ?? e.code
+  return `cannot ${e.syscall ?? 'use'} ${e.path}: ${what} (${e.code})`
 }
 
 function defaultContext(): CliContext {

@@ -1,9 +1,9 @@
 // Columns out to a Parquet or CSV file through DuckDB, atomically (temp file + rename): for the CLI's
 // indicator and feature exports. A `time` column (epoch ms) is written as a UTC timestamp.
 
-import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { extname, join } from 'node:path'
+import { dirname, extname, join, resolve } from 'node:path'
 import { ConfigError, DataError } from '../core/index.js'
 import { appendDoubles, duckdb, sqlIdent, sqlString } from './duckdb.js'
 
@@ -13,6 +13,9 @@ export async function writeColumns(path: string, columns: Record<string, Float64
   const ext = extname(path).toLowerCase()
   const format = ext === '.parquet' || ext === '.pq' ? 'parquet' : ext === '.csv' ? 'csv' : undefined
   if (format === undefined) throw new ConfigError(`--out ${path}: expected a .parquet or .csv file name`)
+  // The folder is checked here: DuckDB's refusal would name the temporary file.
+  const folder = dirname(resolve(path))
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new ConfigError(`--out ${path}: the folder ${folder} does not exist`)
   const names = Object.keys(columns)
   const rows = columns[names[0]!]?.length ?? 0
   for (const name of names) if (columns[name]!.length !== rows) throw new DataError(`column ${name} has ${columns[name]!.length} values, expected ${rows}`)

@@ -61,9 +61,9 @@ export function checkValue(owner: string, name: string, def: ParamDef, value: nu
   }
 }
 
-/** "fast=10" → ["fast", "10"]; a ConfigError for anything else. */
-export function parseParamArg(text: string): [string, string] {
+/** "fast=10" → ["fast", "10"]; a ConfigError naming `flag` for anything else. */
+export function parseParamArg(text: string, flag = '--param'): [string, string] {
   const at = text.indexOf('=')
-  if (at <= 0 || at === text.length - 1) throw new ConfigError(`--param takes name=value (received "${text}")`)
+  if (at <= 0 || at === text.length - 1) throw new ConfigError(`${flag} takes name=${flag === '--grid' ? 'values (min:max:step or a,b,c)' : 'value'} (received "${text}")`)
   return [text.slice(0, at).trim(), text.slice(at + 1).trim()]
 }

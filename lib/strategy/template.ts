@@ -82,7 +82,7 @@ export default defineStrategy<Params>({
     const position = ctx.position(bar.symbol)
     if (crossedUp && position <= 0) {
       const { stopLoss, takeProfit } = ctx.params
-      // A market order sized by the run (--sizing); the bracket's two exits are placed when it fills,
+      // A market order sized by the run (--size-qty or --size-pct, 100 % of equity by default); the bracket's two exits are placed when it fills,
       // and one cancels the other.
       ctx.buy(bar.symbol, {
         ...(stopLoss > 0 ? { stopLoss: bar.close * (1 - stopLoss) } : {}),

@@ -185,6 +185,18 @@ describe('mtflow sweep', () => {
     expect(late!.stderr.trim()).toBe('mtflow: no bars for SPX 1d between 2030-01-01 and the end')
   })
 
+  it('a path that cannot be written, and a --grid without =: exit 2 with one line (a new-user review: exit 1, a raw error naming a temp file)', async () => {
+    const missing = join(home, 'no-such-folder', 'x', 'rsi.csv')
+    const [exported, out, grid] = await runCliBatch([
+      ['--home', home, 'backtest', '--no-track', '--strategy', 'sma-cross', '--symbol', 'SPX', '--export', '/dev/null/x', '--json'],
+      ['--home', home, 'indicators', 'compute', '--symbol', 'SPX', '--timeframe', '1d', '--set', 'rsi', '--out', missing],
+      ['--home', home, 'sweep', '--strategy', 'sma-cross', '--symbol', 'SPX', '--grid', 'fast'],
+    ])
+    expect([exported!.code, exported!.stderr.trim()]).toEqual([2, 'mtflow: cannot mkdir /dev/null/x: not a directory (ENOTDIR)'])
+    expect([out!.code, out!.stderr.trim()]).toEqual([2, `mtflow: --out ${missing}: the folder ${join(home, 'no-such-folder', 'x')} does not exist`])
+    expect([grid!.code, grid!.stderr.trim()]).toEqual([2, 'mtflow: --grid takes name=values (min:max:step or a,b,c) (received "fast")'])
+  })
+
   it('a grid of which no set runs exits 2 saying why; --sample draws valid sets (a new-user review: exit 0, and 1 set of 3)', async () => {
     const none = await runCli(['--home', home, 'sweep', '--no-track', '--strategy', 'sma-cross', '--symbol', 'SPX', '--grid', 'fast=40', '--grid', 'slow=30', '--workers', '1'])
     expect(none.code).toBe(2)
