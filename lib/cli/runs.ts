@@ -27,9 +27,14 @@ export function runsCommand(context: CliContext): Command {
     .action((o: { experiment: string[]; experiments?: boolean; max: string; pageToken?: string; deleted?: boolean; all?: boolean; json?: boolean }) => {
       const tracker = new (track().Tracker)(context.home)
       if (o.experiments === true) {
-        const rows = tracker.listExperiments().map((e) => ({ ...e, runs: tracker.summaries([e.id]).length }))
+        // Active runs, as `runs list` counts them, the deleted ones beside (as the server's home page).
+        const rows = tracker.listExperiments().map((e) => {
+          const all = tracker.summaries([e.id])
+          const deleted = all.filter((r) => track().lifecycleOf(r) === 'deleted').length
+          return { ...e, runs: all.length - deleted, deletedRuns: deleted }
+        })
         if (o.json === true) return printJson(context, rows)
-        return void context.stdout.write(formatTable(['experiment', 'id', 'runs', 'created'], rows.map((e) => [e.name, e.id, String(e.runs), isoTime(e.createdAt)])))
+        return void context.stdout.write(formatTable(['experiment', 'id', 'runs', 'deleted', 'created'], rows.map((e) => [e.name, e.id, String(e.runs), String(e.deletedRuns), isoTime(e.createdAt)])))
       }
       printSearch(context, track().searchRuns(tracker, { experiments: nonEmpty(o.experiment), maxResults: count(o.max, '--max'), pageToken: o.pageToken, lifecycle: view(o) }), o.json === true)
     })

@@ -42,6 +42,9 @@ describe('mtflow runs delete|restore|gc', () => {
     expect(await listed()).toEqual([c, model].sort())
     expect(await listed('--deleted')).toEqual([a, b].sort())
     expect(await listed('--all')).toEqual([...runs].sort())
+    // --experiments counts the active runs, as list does, and the deleted beside them (a new-user review: 4 with 2 deleted).
+    const experiments = JSON.parse((await cli('runs', 'list', '--experiments', '--json')).stdout) as { name: string; runs: number; deletedRuns: number }[]
+    expect(experiments.find((e) => e.name === 'lc')).toMatchObject({ runs: 2, deletedRuns: 2 })
     const search = await cli('runs', 'search', 'tags.`mtflow.deleteReason` = "bad fees"', '--deleted', '--json')
     expect(JSON.parse(search.stdout).total).toBe(2)
     const restored = await cli('runs', 'restore', b)
