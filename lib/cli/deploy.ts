@@ -270,10 +270,19 @@ async function checkPlan(context: DeployContext, plan: Plan): Promise<{ config: 
   const config = validateDeploymentConfig({ ...checked, strategy: pin, params })
   // A replay's bars are found in the lake before anything is registered or started (a symbol in two
   // sources without --source, or none: the one-line reason, and no deployment version left behind).
-  if (config.feed.kind === 'replay') for (const symbol of config.symbols) (lazy('../data/index.js') as typeof import('../data/index.js')).resolveKey(context.home, liveLib().replayQuery(config, symbol))
+  if (config.feed.kind === 'replay') for (const symbol of config.symbols) replaySource(context.home, config, symbol)
   const running = launch().runningDeployment(context.home, config.name)
   if (running !== undefined) throw new ConfigError(`deployment ${config.name} is already running (pid ${running.pid}, ${running.state}); stop it first (mtflow deploy stop ${config.name}) or give another --name`)
   return { config, strategy }
+}
+
+/** The lake source of a replay's bars of one symbol, or the one-line reason there is none (several, or not that one). */
+function replaySource(home: string, config: DeploymentConfig, symbol: string): void {
+  const data = lazy('../data/index.js') as typeof import('../data/index.js')
+  const wanted = config.feed.source
+  if (wanted === undefined) return void data.resolveKey(home, liveLib().replayQuery(config, symbol))
+  const holding = data.listKeys(home).filter((k) => k.symbol === symbol && k.timeframe === config.timeframe).map((k) => k.source)
+  if (!holding.includes(wanted)) throw new ConfigError(`no bars for ${symbol} ${config.timeframe} in source ${wanted} (${holding.length === 0 ? 'no source holds them: see mtflow data list' : `--source ${holding.join(' or ')} holds them`})`)
 }
 
 /** A live deployment's credentials, and its exchange checked for what trading needs (no order is sent). */

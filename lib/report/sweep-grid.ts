@@ -4,7 +4,7 @@
 // A numeric parameter with more distinct values than `bins` (a random or TPE study's floats) is binned
 // into ranges holding about the same number of runs, so the grid stays small and cells have neighbours.
 
-import { clip, ConfigError } from '../core/index.js'
+import { clip, ConfigError, ownValue } from '../core/index.js'
 import { metricDirection } from './metric-units.js'
 
 /** How the runs that fall in one cell are combined. */
@@ -293,7 +293,7 @@ export function sweepGrid(children: readonly SweepChild[], options: SweepGridOpt
   const fixed: Record<string, string> = {}
   for (const p of params) {
     if (p === x || p === y) continue
-    const chosen = options.fixed?.[p.name]
+    const chosen = options.fixed === undefined ? undefined : ownValue(options.fixed, p.name)
     if (chosen !== undefined) {
       if (chosen !== ALL_VALUES && !p.values.includes(chosen)) throw new ConfigError(`the value of ${clip(p.name, 80)} must be one of its values (${p.values.slice(0, 20).join(', ')}${p.values.length > 20 ? ', …' : ''}) or * (all); received ${JSON.stringify(clip(chosen, 80))}`)
       fixed[p.name] = chosen

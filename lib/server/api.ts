@@ -65,7 +65,7 @@ export function apiRoutes(deps: ApiDeps): Hono {
     const one = (name: string) => q[name]?.[0]
     const max = one('max_results')
     const listing = listings.runs()
-    const key = queryKey(c.req.url)
+    const key = queryKey(c.req.queries())
     const hit = searches.get(key, () => listing.stamp)
     if (hit !== undefined) return jsonBytes(c, hit)
     const result = searchRuns(tracker, {

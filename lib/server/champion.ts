@@ -10,7 +10,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import { appendFileSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { appendFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { capMessage, NotFoundError, preview } from '../core/index.js'
+import { capMessage, NotFoundError, ownValue, preview } from '../core/index.js'
 import { loadAlerting } from '../monitor/alerts.js'
 import type { Matrix } from '../ml/index.js'
 import { parseRef, type Registry } from '../track/index.js'
@@ -264,7 +264,7 @@ export class ChampionServing {
       cached = { stamp, aliases: stamp === '' ? {} : this.registry.entry('models', name).aliases }
       this.aliases.set(name, cached)
     }
-    const version = cached.aliases[alias]
+    const version = ownValue(cached.aliases, alias)
     if (version === undefined) return undefined
     const key = `${name}@${version}`
     let loaded = this.models.get(key)

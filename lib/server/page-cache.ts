@@ -123,11 +123,11 @@ export function sendCached(c: Context, cached: CachedAnswer, status: number, typ
 export const PAGE_HEADER = 'x-mtflow-page'
 
 /**
- * A request's query string as a cache key: its parameters sorted by name (a name's values keep their
- * order, which can matter) and encoded one way, so `?a=1&b=2` and `?b=2&a=1` share an entry.
+ * A request's query as a cache key: the values the handler reads (Hono's c.req.queries(): an escape it
+ * cannot decode stays as typed), by name (a name's values keep their order, which can matter), so
+ * `?a=1&b=2` and `?b=2&a=1` share an entry and no two queries the handler tells apart do. (Keyed by
+ * URLSearchParams, %FF and an encoded U+FFFD were one key: one search answered with the other's runs.)
  */
-export function queryKey(url: string): string {
-  const params = new URL(url).searchParams
-  params.sort()
-  return params.toString()
+export function queryKey(queries: Record<string, string[]>): string {
+  return JSON.stringify(Object.keys(queries).sort().map((k) => [k, queries[k]]))
 }

@@ -194,7 +194,7 @@ export function runsListRoutes(app: Hono, ctx: PageContext): void {
     }
     const listing = listings.runs()
     // The whole query is the key (filter, order_by, experiment, cursor, page_token, sort, dir, cols), in any order.
-    const key = `runs:${queryKey(c.req.url)}`
+    const key = `runs:${queryKey(c.req.queries())}`
     const hit = listingCache.get(key, () => listing.stamp)
     c.header(PAGE_HEADER, hit === undefined ? 'rendered' : 'cached')
     if (hit !== undefined) return sendPage(c, hit)

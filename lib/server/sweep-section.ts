@@ -8,7 +8,7 @@ import { page } from './layout.js'
 import { attr, esc, fmtMetric, fmtNumber, link, seg } from '../report/index.js'
 import { DETAILED_CELLS, sweepAxisPlace, sweepHeatmap, sweepParallel } from '../report/sweep-charts.js'
 import { ALL_VALUES, DEFAULT_SWEEP_BINS, MAX_SWEEP_BINS, MIN_SWEEP_BINS, SWEEP_AGGREGATES, isSweepBinned, defaultDirection, defaultMetric, sweepAxisNames, sweepCellsOver, sweepGrid, sweepMetricNames, sweepParams, type SweepAggregate, type SweepChild, type SweepDirection, type SweepGrid, type SweepGridOptions, type SweepParam } from '../report/sweep-grid.js'
-import { clip } from '../core/index.js'
+import { clip, dict } from '../core/index.js'
 import { lifecycleOf, type RunSummary } from '../track/index.js'
 
 /** Query parameters the section reads (and the prefix of the per-parameter slices, `fix.NAME=VALUE|*`). */
@@ -132,7 +132,7 @@ function parseQuery(q: URLSearchParams, d: SweepData): { options: SweepGridOptio
     const over = sweepCellsOver(xParam, yParam, options.bins)
     if (over !== undefined) return over
   }
-  const fixed: Record<string, string> = {}
+  const fixed = dict<string>()
   for (const [k, v] of q) {
     if (!k.startsWith(FIX)) continue
     const name = k.slice(FIX.length)

@@ -186,7 +186,7 @@ class Parser {
   parseKey(): Key {
     const t = this.peek()
     if (t === undefined || t.kind !== 'word') throw new FilterError(this.source, this.at(), 'a key such as metrics.sharpe, params.fast, tags.mtflow.kind or attributes.status')
-    const kind = KIND_ALIASES[t.text.toLowerCase()]
+    const kind = ownValue(KIND_ALIASES, t.text.toLowerCase())
     if (kind === undefined || t.text.startsWith('`')) throw new FilterError(this.source, t.at, 'a key starting with metrics., params., tags. or attributes.')
     this.i++
     this.expect('punct', '.', `a "." and a name after ${t.text}`)
@@ -202,7 +202,7 @@ class Parser {
       }
     }
     if (kind === 'attributes') {
-      const canonical = ATTRIBUTES[name.toLowerCase()]
+      const canonical = ownValue(ATTRIBUTES, name.toLowerCase())
       if (canonical === undefined) throw new FilterError(this.source, first.at, `an attribute (${Object.keys(ATTRIBUTES).join(', ')})`)
       name = canonical
     }
@@ -254,6 +254,7 @@ class Parser {
     this.i++
     const value = this.parseValue(key)
     if ((op === 'like' || op === 'ilike') && typeof value !== 'string') throw new FilterError(this.source, this.tokens[this.i - 1]!.at, `a quoted pattern after ${op}`)
+    if ((op === 'like' || op === 'ilike') && (value as string).length > MAX_LIKE_PATTERN) throw new FilterError(this.source, this.tokens[this.i - 1]!.at, `a pattern of at most ${MAX_LIKE_PATTERN} characters after ${op} (this one has ${(value as string).length})`)
     return { type: 'compare', key, op, value }
   }
 
@@ -401,7 +402,7 @@ export function compileFilter(node: FilterNode | undefined): (run: RunSummary) =
 function compare(stored: number | string, op: Extract<FilterNode, { type: 'compare' }>['op'], literal: Literal): boolean {
   if (op === 'like' || op === 'ilike') {
     const insensitive = op === 'ilike'
-    return likePattern(String(literal), insensitive).test(insensitive ? String(stored).toLowerCase() : String(stored))
+    return likePattern(String(literal), insensitive).test(insensitive ? foldCase(String(stored)) : String(stored))
   }
   let a: number | string = stored
   let b: number | string = literal
@@ -449,12 +450,38 @@ function numeric(text: string): number | undefined {
  */
 const likeCache = new Map<string, LikePattern>()
 const LIKE_CACHE = 64
+/** The longest like pattern (UTF-16 units): a piece's bits are its length / 32 words of work per character searched. */
+export const MAX_LIKE_PATTERN = 500
+
+/**
+ * Case folded one UTF-16 unit at a time, as a regular expression's /i without /u compares (each unit upper-cased
+ * when that is one unit and does not turn a non-ASCII letter into ASCII): ΟΔΟΣ ilike '%ς' as before, and a
+ * unit never becomes two (İ lower-cased is two units and moved every _ after it).
+ */
+function foldCase(text: string): string {
+  let out = ''
+  let from = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    let folded = c
+    if (c >= 0x61 && c <= 0x7a) folded = c - 32
+    else if (c >= 0x80) {
+      const u = String.fromCharCode(c).toUpperCase()
+      if (u.length === 1 && u.charCodeAt(0) >= 0x80) folded = u.charCodeAt(0)
+    }
+    if (folded !== c) {
+      out += text.slice(from, i) + String.fromCharCode(folded)
+      from = i + 1
+    }
+  }
+  return from === 0 ? text : out + text.slice(from)
+}
 
 function likePattern(pattern: string, insensitive: boolean): LikePattern {
   const id = `${insensitive ? 'i' : 's'}${pattern}`
   let compiled = likeCache.get(id)
   if (compiled === undefined) {
-    compiled = new LikePattern(insensitive ? pattern.toLowerCase() : pattern)
+    compiled = new LikePattern(insensitive ? foldCase(pattern) : pattern)
     if (likeCache.size >= LIKE_CACHE) likeCache.delete(likeCache.keys().next().value!)
     likeCache.set(id, compiled)
   }
@@ -489,6 +516,12 @@ class LikePiece {
   /** The leftmost place ≥ from where the piece matches and ends by `end`, or −1: one pass over the text. */
   find(text: string, from: number, end: number): number {
     const m = this.text.length
+    if (end - from < m) return -1
+    if (this.any.every((w) => w === 0)) {
+      // No _: the string search of the engine.
+      const at = text.indexOf(this.text, from)
+      return at >= 0 && at + m <= end ? at : -1
+    }
     const state = new Uint32Array(this.words)
     const last = this.words - 1
     const top = 1 << ((m - 1) & 31)

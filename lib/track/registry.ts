@@ -287,7 +287,7 @@ export class Registry {
       const v = this.resolve(kind, name, version)
       if (v.status === 'retired') throw new ConfigError(`${singular(kind)} ${name}@${version} is retired; restore it before giving it an alias`)
       const aliases = this.readAliases(kind, name)
-      const from = aliases[alias]
+      const from = ownValue(aliases, alias)
       aliases[alias] = version
       writeFileAtomic(join(this.entryDir(kind, name), 'aliases.json'), `${JSON.stringify(aliases, null, 2)}\n`)
       this.audit({ kind, name, version, action: 'alias', alias, from: from === undefined ? undefined : String(from), to: String(version), reason })
@@ -297,7 +297,7 @@ export class Registry {
   deleteAlias(kind: RegistryKind, name: string, alias: string, reason?: string): void {
     this.mutate(kind, name, () => {
       const aliases = this.readAliases(kind, name)
-      const from = aliases[alias]
+      const from = ownValue(aliases, alias)
       if (from === undefined) throw new NotFoundError(`${singular(kind)} ${name} has no alias ${JSON.stringify(alias)}`)
       delete aliases[alias]
       writeFileAtomic(join(this.entryDir(kind, name), 'aliases.json'), `${JSON.stringify(aliases, null, 2)}\n`)

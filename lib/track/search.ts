@@ -1,7 +1,7 @@
 // Searching and comparing runs: a filter (lib/track/filter.ts), an order, and pages of results.
 // Runs missing an order key sort after those that have it, in either direction; NaN sorts with the missing.
 
-import { ConfigError } from '../core/index.js'
+import { ConfigError, dict } from '../core/index.js'
 import { compileFilter, filterKeys, keyValue, parseFilter, parseOrderBy, type Key, type OrderKey } from './filter.js'
 import { checkLifecycleView, inLifecycleView, type LifecycleView } from './lifecycle.js'
 import type { Tracker } from './store.js'
@@ -134,7 +134,7 @@ export function compareRuns(tracker: Tracker, runIds: readonly string[]): Compar
   return {
     runs: runs.map(({ info }) => ({ runId: info.runId, name: info.name, status: info.status, experimentId: info.experimentId, startTime: info.startTime, ...(info.endTime === undefined ? {} : { endTime: info.endTime }) })),
     params: rows((r) => r.params, (a, b) => a === b),
-    metrics: rows((r) => Object.fromEntries(Object.entries(r.metrics).map(([k, m]) => [k, m.value])), sameNumber),
+    metrics: rows((r) => Object.assign(dict<number>(), Object.fromEntries(Object.entries(r.metrics).map(([k, m]) => [k, m.value]))), sameNumber),
     tags: rows((r) => r.tags, (a, b) => a === b),
   }
 }

@@ -501,6 +501,11 @@ describe('mtflow deploy on a symbol the lake holds in two sources (a new-user re
     // The backtest on the same source, the same bars: the same trades.
     const bt = json(await cli(['backtest', '--strategy', 'sma-cross', '--symbol', 'SPX', '--source', 'mine', ...range, '--no-track', '--json']))
     expect(out.status.tradeCount).toBe(bt.trades.length)
+    // A source that holds none of them: refused before anything is registered, naming the ones that do (a review).
+    const typo = await cli(['deploy', 'sma-cross@1', '--symbols', 'SPX', ...PAPER, ...range, '--source', 'typo', '--name', 'spx-typo'])
+    expect(typo.code).toBe(2)
+    expect(typo.stderr.trim()).toBe('mtflow: no bars for SPX 1d in source typo (--source mine or sample holds them)')
+    expect(existsSync(join(home, 'registry', 'deployments', 'spx-typo'))).toBe(false)
     const live = await cli(['deploy', 'sma-cross@1', '--symbols', 'SPX', '--timeframe', '1d', '--paper', '--exchange', 'binance', '--feed', 'poll', '--source', 'mine', '--name', 'spx-poll'])
     expect(live.code).toBe(2)
     expect(live.stderr.trim()).toBe("mtflow: --source applies to a replay feed only (a poll feed starts from the lake's last bar)")

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
-import { Registry, searchRuns, Tracker } from '../../lib/track/index.js'
+import { compareRuns, Registry, searchRuns, Tracker } from '../../lib/track/index.js'
+import { runCli } from '../helpers.js'
 
 const NAMES = ['constructor', 'toString', 'valueOf', 'hasOwnProperty'] as const
 let home: string
@@ -94,5 +95,27 @@ describe('names shared with Object.prototype', () => {
     }
     const ping = await fetch(`${server.url}/models/s@constructor/ping`)
     expect(await ping.text()).not.toContain('native code')
+  })
+
+  it('a comparison of a run with the metric constructor and one without (a review: runs compare crashed)', async () => {
+    const c = compareRuns(tracker, [named, plain])
+    const row = c.metrics.find((m) => m.key === 'constructor')!
+    expect(row.values).toEqual([1, undefined])
+    expect(row.differs).toBe(true)
+    const cli = await runCli(['--home', home, 'runs', 'compare', named, plain])
+    expect(cli.code, cli.stderr).toBe(0)
+    expect(cli.stdout).not.toContain('native code')
+  })
+
+  it('aliases named constructor or valueOf: absent until set (a review: deleteAlias succeeded, the audit said "function Object()")', () => {
+    const registry = new Registry(home)
+    expect(() => registry.deleteAlias('strategies', 's', 'constructor')).toThrow('strategy s has no alias "constructor"')
+    registry.setAlias('strategies', 's', 'constructor', 1)
+    const audit = registry.auditLog('strategies', 's').filter((e) => e.alias === 'constructor')
+    expect(audit).toHaveLength(1)
+    expect(audit[0]!.from).toBeUndefined()
+    expect(registry.resolve('strategies', 's', 'constructor').version).toBe(1)
+    registry.deleteAlias('strategies', 's', 'constructor')
+    expect(() => registry.resolve('strategies', 's', 'constructor')).toThrow('strategy s has no alias "constructor"')
   })
 })

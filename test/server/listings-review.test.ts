@@ -295,4 +295,27 @@ describe('the search caches: one entry per query in any order; kept while a run 
     expect((await page('filter=attributes.duration >= 0&sort=name&dir=asc')).state).toBe('rendered')
     expect((await page('filter=attributes.duration >= 0&sort=name&dir=asc')).state).toBe('cached')
   })
+
+  it('a query the handler reads differently is another key: %FF (kept as typed) and an encoded U+FFFD (a review: one answered with the other\'s runs)', async () => {
+    const home = newHome()
+    const tracker = new Tracker(home)
+    tracker.startRun({ experiment: 'e', name: 'a', tags: { hex: 'a%FFb-1' } }).end()
+    tracker.startRun({ experiment: 'e', name: 'b', tags: { hex: 'a\uFFFDb-2' } }).end()
+    for (const order of [0, 1]) {
+      const api = apiRoutes({ tracker, registry: new Registry(home) })
+      const names = async (raw: string) => {
+        const response = await api.request(`/runs?filter=${raw}`)
+        return ((await response.json()) as { runs: { info: { name: string } }[] }).runs.map((r) => r.info.name)
+      }
+      const asTyped = async () => expect(await names("tags.hex+like+'a%FFb%25'")).toEqual(['a'])
+      const replacement = async () => expect(await names("tags.hex+like+'a%EF%BF%BDb%25'")).toEqual(['b'])
+      if (order === 0) {
+        await asTyped()
+        await replacement()
+      } else {
+        await replacement()
+        await asTyped()
+      }
+    }
+  })
 })

@@ -2,7 +2,7 @@
 // picked by reading the runs, not by running the code), and errors that point at the position.
 
 import { describe, expect, it } from 'vitest'
-import { compileFilter, FilterError, parseFilter, parseOrderBy } from '../../lib/track/index.js'
+import { compileFilter, FilterError, MAX_LIKE_PATTERN, parseFilter, parseOrderBy } from '../../lib/track/index.js'
 import type { RunSummary } from '../../lib/track/index.js'
 
 function run(id: string, o: { metrics?: Record<string, number>; params?: Record<string, string>; tags?: Record<string, string>; status?: RunSummary['info']['status']; start?: number; end?: number; name?: string }): RunSummary {
@@ -160,5 +160,22 @@ describe('like and ilike in time linear in the text (an attack review: a dozen %
     expect(one(long).filter(compileFilter(parseFilter(`attributes.name like '%${'a_'.repeat(40)}y%'`)))).toHaveLength(1)
     expect(one(long).filter(compileFilter(parseFilter(`attributes.name like '%${'a_'.repeat(41)}%'`)))).toHaveLength(0)
     expect(one('SMA Cross').filter(compileFilter(parseFilter(`attributes.name ilike 'sma%CROSS'`)))).toHaveLength(1)
+  })
+
+  it('ilike folds case one UTF-16 unit at a time, as the /i expression it replaced (a review: ΟΔΟΣ, İstanbul, the Kelvin sign)', () => {
+    const ilike = (text: string, pattern: string) => one(text).filter(compileFilter(parseFilter(`attributes.name ilike '${pattern}'`))).length === 1
+    expect(ilike('ΟΔΟΣ', '%Σ')).toBe(true)
+    expect(ilike('ΟΔΟΣ', 'οδοσ')).toBe(true)
+    expect(ilike('ΣΑ', '%ς%')).toBe(true)
+    expect(ilike('İstanbul', '_stanbul')).toBe(true)
+    expect(ilike('\u212a', 'k')).toBe(false) // the Kelvin sign is not k under /i without /u
+    expect(ilike('Straße', 'STRASSE')).toBe(false) // ß is one unit, SS two
+    expect(ilike('SMA Cross', 'sma%cross')).toBe(true)
+  })
+
+  it(`a like pattern is at most ${MAX_LIKE_PATTERN} characters; a piece longer than the text matches nothing at once`, () => {
+    expect(() => parseFilter(`attributes.name like '${'a'.repeat(MAX_LIKE_PATTERN + 1)}'`)).toThrow(`expected a pattern of at most ${MAX_LIKE_PATTERN} characters after like (this one has ${MAX_LIKE_PATTERN + 1})`)
+    expect(one('aaa').filter(compileFilter(parseFilter(`attributes.name like '%${'a'.repeat(MAX_LIKE_PATTERN - 2)}%'`)))).toHaveLength(0)
+    expect(one('a'.repeat(600)).filter(compileFilter(parseFilter(`attributes.name like '%${'a_'.repeat(200)}%'`)))).toHaveLength(1)
   })
 })
