@@ -32,6 +32,12 @@ async function get(path: string): Promise<{ status: number; body: any; text: str
   return { status: response.status, body, text }
 }
 
+/** The file at `path` replaced by a link to the secret outside the workspace. */
+function swapForSecret(path: string): void {
+  unlinkSync(path)
+  symlinkSync(join(outside, 'passwd'), path)
+}
+
 function artifactsDir(): string {
   return join(new Tracker(home).runDir(runId), 'artifacts')
 }
@@ -266,16 +272,14 @@ describe('registry files', () => {
     expect((await get('/registry/strategies/viewed/v/1?file=notes.md')).status).toBe(200)
     expect((await get('/notebooks/viewed')).status).toBe(200)
     const source = join(versionDir('strategies', 'viewed'), 'source.ts')
-    unlinkSync(source)
-    symlinkSync(join(outside, 'passwd'), source)
+    swapForSecret(source)
     const linked = await get('/registry/strategies/viewed/v/1?file=source.ts')
     expect(linked.status).toBe(403)
     expect(linked.text).not.toContain('the secret')
     writeFileSync(join(versionDir('strategies', 'viewed'), 'notes.md'), 'defaced\n')
     expect((await get('/registry/strategies/viewed/v/1?file=notes.md')).status).toBe(409)
     const notebook = join(versionDir('notebooks', 'viewed'), 'viewed.ipynb')
-    unlinkSync(notebook)
-    symlinkSync(join(outside, 'passwd'), notebook)
+    swapForSecret(notebook)
     expect((await get('/notebooks/viewed')).status).toBe(403)
   })
 
@@ -312,8 +316,7 @@ describe('registry files', () => {
     expect(changed.text).not.toContain('pwned')
     expect((await page('summary-link')).state).toBe('rendered')
     const linked = join(versionDir('models', 'summary-link'), 'model.json')
-    unlinkSync(linked)
-    symlinkSync(join(outside, 'passwd'), linked)
+    swapForSecret(linked)
     const refused = await page('summary-link')
     expect(refused.status).toBe(403)
     expect(refused.text).not.toContain('the secret')
@@ -326,8 +329,7 @@ describe('registry files', () => {
     expect(edited.body.error).toMatch(/dashboard edited@1 file "index.html" has changed since it was recorded/)
 
     const nb = join(versionDir('notebooks', 'nb'), 'notebook.ipynb')
-    unlinkSync(nb)
-    symlinkSync(join(outside, 'passwd'), nb)
+    swapForSecret(nb)
     expect((await get('/notebooks/nb')).status).toBe(403)
 
     // The whole version folder swapped for a link to a copy elsewhere (same bytes): a link is no
