@@ -128,6 +128,8 @@ export function streamProgressSink(stream: TextStream, options: { lineEveryMs?: 
       const tenth = known ? Math.floor((Math.min(state.done, state.total!) / state.total!) * 10) : -1
       const due = state.finished || lastLine === undefined || (known ? tenth > lastTenth : now - lastLine >= lineEveryMs)
       if (!due || (!state.finished && state.done === lastDone)) return
+      // Nothing to do (a total of 0) and nothing said since the first line: its end would repeat it.
+      if (state.finished && state.total === 0 && lastDone === 0 && state.detail === undefined) return
       lastLine = now
       lastTenth = tenth
       lastDone = state.done

@@ -65,6 +65,17 @@ describe('progress', () => {
     expect(log).not.toContain('\r')
   })
 
+  it('without a terminal, a total of 0 is one line, not the same line twice (a new-user review: an empty sweep)', () => {
+    let log = ''
+    const sink = streamProgressSink({ write: (t: string) => (log += t) }, { now: () => 0 })
+    new Progress({ label: 'sweep sma-cross', total: 0, sink, throttleMs: 0 }).finish()
+    expect(log.split('\n').filter((l) => l !== '')).toHaveLength(1)
+    let withDetail = ''
+    const other = streamProgressSink({ write: (t: string) => (withDetail += t) }, { now: () => 0 })
+    new Progress({ label: 'x', total: 0, sink: other, throttleMs: 0 }).finish('nothing to do')
+    expect(withDetail.split('\n').filter((l) => l !== '').pop()).toContain('nothing to do')
+  })
+
   it('without a terminal and without a total, writes one line per interval of the injected clock', () => {
     let log = ''
     let clock = 0
