@@ -67,12 +67,13 @@ export function monitorCommand(context: CliContext): Command {
   monitor
     .command('status')
     .description('the last evaluation of each monitor in MTFLOW_HOME/monitor/monitors.json (--evaluate: evaluate them now first)')
-    .option('--evaluate', 'evaluate every monitor now (records it in monitor/state.jsonl; prints the triggers and alerts fired)')
+    .option('--evaluate', "evaluate every monitor now (recorded in monitor/state.jsonl) and print the triggers and alerts the scheduler's monitor job would fire; it sends and starts them (a breach seen here is still new to it); exit 1 when a monitor could not be evaluated")
     .option('--json', 'print JSON')
     .action(async (o: { evaluate?: boolean; json?: boolean }) => {
       const lib = monitorLib()
       const declared = lib.loadMonitors(context.home)
-      const evaluation = o.evaluate === true ? await lib.evaluateMonitors(context.home, { now: Date.now() }) : undefined
+      const evaluation = o.evaluate === true ? await lib.evaluateMonitors(context.home, { now: Date.now(), manual: true }) : undefined
+      if (evaluation?.results.some((r) => r.status === 'error') === true) context.exitCode = 1
       const status = lib.monitorStatus(context.home)
       const rows = declared.map((m) => status.get(m.name) ?? { monitor: m.name, kind: m.kind, target: m.target })
       if (o.json === true) return printJson(context, { file: lib.monitorsFile(context.home), monitors: rows, ...(evaluation === undefined ? {} : { firedTriggers: evaluation.firedTriggers, alerts: evaluation.alerts }) })
@@ -89,8 +90,9 @@ export function monitorCommand(context: CliContext): Command {
         ),
       )
       if (evaluation !== undefined) {
-        context.stdout.write(`triggers fired: ${evaluation.firedTriggers.length === 0 ? 'none' : evaluation.firedTriggers.join(', ')}\n`)
-        for (const a of evaluation.alerts) context.stdout.write(`alert: ${a}\n`)
+        // Nothing is sent or started here: the scheduler's monitor job does it when it next runs.
+        context.stdout.write(`triggers the scheduler's monitor job would fire: ${evaluation.firedTriggers.length === 0 ? 'none' : evaluation.firedTriggers.join(', ')}\n`)
+        for (const a of evaluation.alerts) context.stdout.write(`alert it would send: ${a}\n`)
       }
     })
 

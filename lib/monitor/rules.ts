@@ -76,6 +76,8 @@ export interface MonitorResult {
   fired: string[]
   alerted: boolean
   evidence: Record<string, unknown>
+  /** Evaluated by hand (nothing delivered): not the "before" of the next evaluation's edge. */
+  manual?: true
 }
 
 export interface Evaluation {
@@ -93,6 +95,12 @@ export interface EvaluateOptions {
   monitors?: readonly string[]
   /** How a deployment's performance is measured (default deploymentPerformance, with the replay for trackingError). */
   deployment?: (home: string, name: string, options: { replay: boolean }) => Promise<EquityPerformance>
+  /**
+   * An evaluation whose caller delivers nothing (mtflow monitor status --evaluate): recorded with `manual`, its
+   * fired and alerted say what a delivering one would do, and a breach it sees first is still new to the next
+   * delivering evaluation (the scheduler's monitor job), which sends the alert and starts the triggers.
+   */
+  manual?: boolean
 }
 
 export function monitorsFile(home: string): string {
@@ -267,7 +275,8 @@ export async function evaluateMonitors(home: string, options: EvaluateOptions): 
     monitors = monitors.filter((m) => options.monitors!.includes(m.name))
   }
   const resolved = resolveMonitors(home, monitors)
-  const previous = monitorStatus(home)
+  // A breach is new against the last evaluation that delivered its alerts and triggers (a manual one did not).
+  const previous = monitorStatus(home, { delivered: true })
   const deployment = options.deployment ?? ((h: string, n: string, o: { replay: boolean }) => deploymentPerformance(h, n, o))
   const results: MonitorResult[] = []
   for (const r of resolved) {
@@ -293,6 +302,7 @@ export async function evaluateMonitors(home: string, options: EvaluateOptions): 
       fired: edge ? m.trigger : [],
       alerted: edge && m.alert,
       evidence: measured.evidence,
+      ...(options.manual === true ? { manual: true as const } : {}),
     })
   }
   if (results.length > 0) appendRecords(monitorStateFile(home), results.map((r) => ({ ...r, iso: isoTime(now) })))
@@ -416,9 +426,10 @@ function finiteOrNull(v: number | undefined): number | null {
 }
 
 /** The latest recorded evaluation of each monitor, from monitor/state.jsonl. */
-export function monitorStatus(home: string): Map<string, MonitorResult> {
+export function monitorStatus(home: string, options: { delivered?: boolean } = {}): Map<string, MonitorResult> {
   const out = new Map<string, MonitorResult>()
   for (const r of monitorHistory(home)) {
+    if (options.delivered === true && r.manual === true) continue
     const before = out.get(r.monitor)
     if (before === undefined || r.time >= before.time) out.set(r.monitor, r)
   }

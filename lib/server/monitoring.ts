@@ -61,7 +61,8 @@ export function monitoringView(home: string): MonitoringView {
     latest: [...latest.values()].sort((a, b) => a.monitor.localeCompare(b.monitor)),
     series,
     drift,
-    fired: all.filter((r) => Array.isArray(r.fired) && r.fired.length > 0).slice(-LISTED).reverse(),
+    // A manual evaluation (mtflow monitor status --evaluate) fired nothing: it only said what would.
+    fired: all.filter((r) => Array.isArray(r.fired) && r.fired.length > 0 && r.manual !== true).slice(-LISTED).reverse(),
     jobs: readHistory(home, { last: LISTED }).reverse(),
     alerts: readAlertHistory(home, { limit: LISTED }).reverse(),
   }
@@ -107,7 +108,7 @@ export function monitoringHtml(view: MonitoringView): string {
       ? '<p class="muted">No monitor has been evaluated: declare them in monitor/monitors.json, then mtflow monitor status --evaluate (or a monitor job of the scheduler).</p>'
       : table(
           ['monitor', 'kind', 'target', 'state', 'value', 'threshold', 'evaluated', 'triggers'],
-          view.latest.map((r) => [r.monitor, r.kind, r.target + (r.version === undefined ? '' : ` (v${r.version})`), state(r), fmt(r.value), fmt(r.threshold), fmtTime(r.time), r.fired.join(', ')]),
+          view.latest.map((r) => [r.monitor, r.kind, r.target + (r.version === undefined ? '' : ` (v${r.version})`), state(r), fmt(r.value), fmt(r.threshold), fmtTime(r.time) + (r.manual === true ? ' (by hand)' : ''), r.manual === true ? '' : r.fired.join(', ')]),
         )
   const charts = Object.entries(view.series)
     .map(([name, points]) => valueChart(name, points))

@@ -126,7 +126,7 @@ describe('mtflow monitor status', () => {
     expect(before.code).toBe(0)
     expect(before.stdout).toMatch(/\nrise\s+rmseRise\s+ret@champion\s+not evaluated\n/)
     const evaluated = await runCli(['--home', home, 'monitor', 'status', '--evaluate', '--json'])
-    expect(evaluated.code).toBe(0)
+    expect(evaluated.code).toBe(1) // a monitor that could not be evaluated (dd: its deployment is gone) fails the command
     const out = JSON.parse(evaluated.stdout) as { monitors: { monitor: string; status: string; error?: string }[]; firedTriggers: string[]; alerts: string[] }
     expect(out.monitors.map((m) => [m.monitor, m.status])).toEqual([
       ['rise', 'no-data'],

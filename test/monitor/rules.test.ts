@@ -260,4 +260,20 @@ describe('deployment monitors', () => {
     await expect(evaluateMonitors(home, { now: D0, monitors: ['nope'] })).rejects.toThrow(/no monitor named "nope"/)
     await expect(evaluateMonitors(home, { now: NaN })).rejects.toThrow(ConfigError)
   })
+
+  it('an evaluation by hand (manual) says what would fire and leaves the breach new for the next one that delivers (a new-user review: the alert was lost)', async () => {
+    const home = workspace()
+    writeMonitors(home, [{ name: 'dd', kind: 'drawdown', target: 'paper', max: 0.1, trigger: ['retrain'], alert: true }])
+    const deployment = async (): Promise<EquityPerformance> => ({ sharpe: 0.8, drawdown: 0.12, points: 30 })
+    const fires = (e: Awaited<ReturnType<typeof evaluateMonitors>>) => [e.firedTriggers, e.alerts.length, e.results[0]!.manual === true]
+    expect(fires(await evaluateMonitors(home, { now: D0, deployment, manual: true }))).toEqual([['retrain'], 1, true])
+    expect(fires(await evaluateMonitors(home, { now: D0 + 1, deployment, manual: true }))).toEqual([['retrain'], 1, true])
+    // The scheduler's job: the breach is new to it, once.
+    expect(fires(await evaluateMonitors(home, { now: D0 + 2, deployment }))).toEqual([['retrain'], 1, false])
+    expect(fires(await evaluateMonitors(home, { now: D0 + 3, deployment }))).toEqual([[], 0, false])
+    // By hand after it: already delivered, nothing would fire.
+    expect(fires(await evaluateMonitors(home, { now: D0 + 4, deployment, manual: true }))).toEqual([[], 0, true])
+    // The last evaluation shown is the newest, by hand or not.
+    expect(monitorStatus(home).get('dd')).toMatchObject({ time: D0 + 4, manual: true, status: 'breached' })
+  })
 })
