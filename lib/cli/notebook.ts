@@ -3,7 +3,7 @@
 
 import { Command } from 'commander'
 import { basename, dirname, relative, resolve } from 'node:path'
-import { findProjectRoot, gitCommit, sha256File, streamProgressSink } from '../core/index.js'
+import { ConfigError, findProjectRoot, gitCommit, sha256File, streamProgressSink } from '../core/index.js'
 import { parseParameterArgs, type Parameters } from '../../kernel/parameters.js'
 import { notebookParameters, readParametersFile } from './notebook-params.js'
 import type { RunNotebookResult } from '../../kernel/runner.js'
@@ -89,6 +89,13 @@ function warnUnknownParameters(context: CliContext, path: string, parameters: Pa
   const known = new Set(declared.map((p) => p.name))
   for (const name of names) {
     if (!known.has(name)) context.stderr.write(`mtflow: warning: passed unknown parameter: ${name} (the notebook declares ${declared.length === 0 ? 'none' : declared.map((p) => p.name).join(', ')})\n`)
+  }
+  // No value (YAML's "start:" is null) for a parameter that cannot hold one: refused here, naming it, rather
+  // than failing cells later over a "null" nobody passed.
+  for (const p of declared) {
+    if (Object.hasOwn(parameters, p.name) && parameters[p.name] === null && !/\b(null|any|unknown)\b/.test(p.type)) {
+      throw new ConfigError(`parameter ${p.name} has no value (null: an empty value in a parameters file?); ${path} declares it as ${p.type}`)
+    }
   }
 }
 

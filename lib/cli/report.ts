@@ -58,6 +58,9 @@ export function reportCommand(context: CliContext): Command {
           sheetInput.prices = await closes(context.home, { symbol: loaded.symbol, timeframe, source, ...window }, 'the traded symbol')
         } catch (error) {
           if (!(error instanceof NotFoundError || error instanceof DataError)) throw error
+          // Asked for by a flag: the flag is wrong (exit 2). Taken from the run: its bars may have left the lake since; the tearsheet goes on.
+          const asked = [...(o.source === undefined ? [] : [`--source ${o.source}`]), ...(o.timeframe === undefined ? [] : [`--timeframe ${o.timeframe}`])]
+          if (asked.length > 0) throw new ConfigError(`${asked.join(' and ')}: ${error.message}`, { cause: error })
           context.stderr.write(`mtflow report: no price chart or buy-and-hold benchmark: ${error.message}\n`)
         }
       }

@@ -90,6 +90,8 @@ describe('mtflow notebook run -f', () => {
       ['broken.json', '{"a": ', /^mtflow: parameters file .*broken\.json is not JSON: /],
       ['badname.json', '{"not a name": 1}', /^mtflow: parameters file .*badname\.json: parameter name "not a name" is not a usable TypeScript identifier$/],
       ['params.txt', 'a=1', /^mtflow: parameters file .*params\.txt must end in \.json, \.yaml or \.yml$/],
+      // An empty value is null: refused for a string parameter (a new-user review: it ran and failed later), taken for one declared null.
+      ['empty.yaml', 'start:\nnone:\n', /^mtflow: parameter start has no value \(null: an empty value in a parameters file\?\); .*params\.ipynb declares it as string$/],
     ]
     for (const [name, text] of bad) writeFileSync(join(dir, name), text)
     // One process for the refusals (they are main's, not the process's); the notebook never starts.

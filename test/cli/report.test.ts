@@ -79,6 +79,18 @@ describe('mtflow report RUN', () => {
     expect(r.stdout).toContain(`${(expected.totalReturn! * 100).toFixed(2)} %`)
     expect(r.stdout).toMatch(/^benchmark SPX \(buy and hold\)/m)
   })
+
+  it('a --source or --timeframe that selects none of the traded symbol\'s bars: exit 2 naming it (a new-user review: a warning and exit 0)', async () => {
+    const [source, timeframe] = await runCliBatch([
+      ['--home', home, 'report', runId, '--source', 'bogus'],
+      ['--home', home, 'report', runId, '--timeframe', '1h'],
+    ])
+    expect(source!.code).toBe(2)
+    expect(source!.stderr.trim().split('\n')).toHaveLength(1)
+    expect(source!.stderr).toMatch(/^mtflow: --source bogus: /)
+    expect(timeframe!.code).toBe(2)
+    expect(timeframe!.stderr).toMatch(/^mtflow: --timeframe 1h: /)
+  })
 })
 
 describe('mtflow report FILE.csv', () => {
