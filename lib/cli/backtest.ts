@@ -124,11 +124,7 @@ async function loadData(context: CliContext, o: Common, symbols: string[], timef
 /** Why a query read no bars: the source that holds none (and the ones that do), or the range. */
 function noBars(context: CliContext, o: Common, symbol: string, timeframe: string): string {
   const range = o.start === undefined && o.end === undefined ? '' : ` between ${o.start ?? 'the start'} and ${o.end ?? 'the end'}`
-  if (o.source !== undefined) {
-    const holding = data().listKeys(context.home).filter((k) => k.symbol === symbol && k.timeframe === timeframe).map((k) => k.source)
-    if (!holding.includes(o.source)) return `no bars for ${symbol} ${timeframe} in source ${o.source} (${holding.length === 0 ? 'no source holds them: see mtflow data list' : `--source ${holding.join(' or ')} holds them`})`
-  }
-  return `no bars for ${symbol} ${timeframe}${range === '' ? ' in the lake' : range}`
+  return data().missingSource(context.home, { symbol, timeframe, source: o.source }) ?? `no bars for ${symbol} ${timeframe}${range === '' ? ' in the lake' : range}`
 }
 
 /**

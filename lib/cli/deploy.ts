@@ -279,10 +279,10 @@ async function checkPlan(context: DeployContext, plan: Plan): Promise<{ config: 
 /** The lake source of a replay's bars of one symbol, or the one-line reason there is none (several, or not that one). */
 function replaySource(home: string, config: DeploymentConfig, symbol: string): void {
   const data = lazy('../data/index.js') as typeof import('../data/index.js')
-  const wanted = config.feed.source
-  if (wanted === undefined) return void data.resolveKey(home, liveLib().replayQuery(config, symbol))
-  const holding = data.listKeys(home).filter((k) => k.symbol === symbol && k.timeframe === config.timeframe).map((k) => k.source)
-  if (!holding.includes(wanted)) throw new ConfigError(`no bars for ${symbol} ${config.timeframe} in source ${wanted} (${holding.length === 0 ? 'no source holds them: see mtflow data list' : `--source ${holding.join(' or ')} holds them`})`)
+  const query = liveLib().replayQuery(config, symbol)
+  if (query.source === undefined) return void data.resolveKey(home, query)
+  const missing = data.missingSource(home, query)
+  if (missing !== undefined) throw new ConfigError(missing)
 }
 
 /** A live deployment's credentials, and its exchange checked for what trading needs (no order is sent). */

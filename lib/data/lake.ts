@@ -128,6 +128,17 @@ export function resolveKey(home: string, query: BarsQuery): DatasetKey {
   throw new DataError(`${query.symbol} ${query.timeframe} is in several sources (${sources.map((s) => s.source).join(', ')}); say which (--source on the command line, source in code)`)
 }
 
+/**
+ * Why a query that names its source finds no bars there — "no bars for SPX 1d in source nope (--source sample
+ * holds them)" — or undefined when that source holds its symbol and timeframe (or none is named).
+ */
+export function missingSource(home: string, query: Pick<BarsQuery, 'symbol' | 'timeframe' | 'source'>): string | undefined {
+  if (query.source === undefined) return undefined
+  const holding = listKeys(home).filter((k) => k.symbol === query.symbol && k.timeframe === query.timeframe).map((k) => k.source)
+  if (holding.includes(query.source)) return undefined
+  return `no bars for ${query.symbol} ${query.timeframe} in source ${query.source} (${holding.length === 0 ? 'no source holds them: see mtflow data list' : `--source ${holding.join(' or ')} holds them`})`
+}
+
 /** The bars a query selects, read with DuckDB from the partitions that can hold them. */
 export async function loadBars(home: string, query: BarsQuery): Promise<Bars> {
   return (await readBars(home, query)).bars

@@ -493,8 +493,11 @@ class LikePiece {
   readonly words: number
   readonly any: Uint32Array
   readonly masks = new Map<number, Uint32Array>()
+  /** No _: found by the engine's string search. */
+  readonly plain: boolean
 
   constructor(readonly text: string) {
+    this.plain = !text.includes('_')
     this.words = Math.ceil(text.length / 32)
     this.any = new Uint32Array(this.words)
     for (let j = 0; j < text.length; j++) if (text[j] === '_') this.any[j >>> 5]! |= 1 << (j & 31)
@@ -517,8 +520,7 @@ class LikePiece {
   find(text: string, from: number, end: number): number {
     const m = this.text.length
     if (end - from < m) return -1
-    if (this.any.every((w) => w === 0)) {
-      // No _: the string search of the engine.
+    if (this.plain) {
       const at = text.indexOf(this.text, from)
       return at >= 0 && at + m <= end ? at : -1
     }
