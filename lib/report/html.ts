@@ -35,7 +35,7 @@ const TWO_DECIMALS = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 }
 export function fmtNumber(v: number | undefined | null): string {
   if (v === undefined || v === null) return ''
   if (Number.isNaN(v)) return 'NaN'
-  if (!Number.isFinite(v)) return v > 0 ? '∞' : '−∞'
+  if (!Number.isFinite(v)) return v > 0 ? '∞' : '-∞'
   if (Number.isInteger(v) && Math.abs(v) < 1e15) return INTEGER.format(v)
   const a = Math.abs(v)
   if (a >= 1000) return TWO_DECIMALS.format(v)

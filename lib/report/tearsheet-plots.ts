@@ -147,16 +147,20 @@ function priceChart(prices: NonNullable<Tearsheet['prices']>, every: number): st
   })
 }
 
-/** A fraction as a percentage with 2 decimals ("−12.34 %"); null as "–". */
+/**
+ * A fraction as a percentage with 2 decimals ("-12.34 %"); null as "–". Negative numbers keep the ASCII
+ * minus on every page (the run page's and the tearsheet's alike): a number copied into Python or a
+ * spreadsheet parses, where "−12.34" (U+2212) does not.
+ */
 export function fmtPercent(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '–'
-  return `${(v * 100).toFixed(2).replace('-', '−')} %`
+  return `${(v * 100).toFixed(2)} %`
 }
 
 /** A ratio with 2 decimals; null as "–". */
 export function fmtRatio(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '–'
-  return v.toFixed(2).replace('-', '−')
+  return v.toFixed(2)
 }
 
 type Format = 'percent' | 'ratio' | 'days' | 'text'
@@ -239,7 +243,7 @@ function drawdownTable(periods: readonly DrawdownPeriod[]): string {
 
 /** An amount with 2 decimals, thousands grouped. */
 function money(v: number): Cell {
-  return raw(`<span class="num">${esc(v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }).replace('-', '−'))}</span>`)
+  return raw(`<span class="num">${esc(v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }))}</span>`)
 }
 
 function tradeTable(label: string, groups: readonly TradeGroup[]): string {

@@ -51,7 +51,7 @@ describe('metric units', () => {
   it('NaN, infinities and missing values', () => {
     expect(fmtMetric('profitFactor', Infinity)).toBe('∞')
     expect(fmtMetric('sharpe', NaN)).toBe('NaN')
-    expect(fmtMetric('totalReturn', -Infinity)).toBe('−∞')
+    expect(fmtMetric('totalReturn', -Infinity)).toBe('-∞')
     expect(fmtMetric('sharpe', undefined)).toBe('')
   })
 })

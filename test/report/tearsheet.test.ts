@@ -351,6 +351,16 @@ describe('tearsheetHtml', () => {
     expect(html).toContain(`<td>${fixture.daily.sharpe.toFixed(2)}</td>`)
   })
 
+  it('writes a negative number with the ASCII minus, as the run page does (copied into Python or a spreadsheet, it parses)', () => {
+    // The worst drawdowns' depths are negative percentages; the trades table has losing P&L.
+    expect(html).toMatch(/<td>-\d+\.\d\d %<\/td>/)
+    expect(html).toMatch(/<span class="num">-[\d,]+\.\d\d<\/span>/)
+    // The tables' numbers (the charts' axes are Plot's, typographic): none with U+2212.
+    const cells = [...html.matchAll(/<td>([^<]*)<\/td>|<span class="num">([^<]*)<\/span>/g)].map((m) => m[1] ?? m[2]!)
+    expect(cells.length).toBeGreaterThan(50)
+    expect(cells.filter((c) => c.includes('\u2212'))).toEqual([])
+  })
+
   it('has no script, no event handler and no http(s) URL', () => {
     const attributes: string[] = []
     const tags = wellFormed(html, attributes)

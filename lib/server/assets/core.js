@@ -73,7 +73,7 @@
   function fmtNumber(v) {
     if (v === undefined || v === null) return ''
     if (Number.isNaN(v)) return 'NaN'
-    if (!Number.isFinite(v)) return v > 0 ? '∞' : '−∞'
+    if (!Number.isFinite(v)) return v > 0 ? '∞' : '-∞'
     if (Number.isInteger(v) && Math.abs(v) < 1e15) return v.toLocaleString('en-US')
     var a = Math.abs(v)
     if (a >= 1000) return v.toLocaleString('en-US', { maximumFractionDigits: 2 })
