@@ -54,7 +54,7 @@ export function loadRunTearsheet(tracker: Tracker, runId: string, progress?: Pro
     ...(symbol === undefined ? {} : { symbol }),
     ...(timeframe === undefined ? {} : { timeframe }),
     ...(dataset === undefined ? {} : { source: dataset.name.slice(0, -suffix.length) }),
-    ...runPeriodsPerYear(has('results.json') ? text('results.json') : undefined, timeframe),
+    ...runPeriodsPerYear(has('results.json') ? text('results.json') : undefined, timeframe, time),
   }
 }
 
@@ -122,12 +122,16 @@ function textColumn(table: RunTable & { format: 'parquet' }, name: string, expec
 }
 
 /**
- * The run's own annualisation in daily returns: results.json's periodsPerYear counts bars, so intraday bars
- * scale by bars per day (8,760 hourly bars a year = 365 days); daily or longer bars are one return each.
- * With it, the tearsheet's Sharpe of a daily backtest is the run's own Sharpe.
+ * The run's own annualisation in daily returns. Daily or longer bars are one return each: results.json's
+ * periodsPerYear (bars a year as the run observed them), so the tearsheet's Sharpe of a daily backtest is
+ * the run's own Sharpe. Intraday bars are first made daily returns, one per UTC day with a point: their
+ * count a year, as observed (dailyReturnsPerYear) — not bars a year × the bar's share of a day, which holds
+ * only for a market open 24 hours (7 hourly bars a session made 76 "days" a year of ~261).
  */
-function runPeriodsPerYear(results: string | undefined, timeframe: string | undefined): { periodsPerYear?: number } {
-  if (results === undefined || timeframe === undefined) return {}
+function runPeriodsPerYear(results: string | undefined, timeframe: string | undefined, time: Float64Array): { periodsPerYear?: number } {
+  if (timeframe === undefined) return {}
+  if (timeframeMs(timeframe) < DAY_MS) return dailyReturnsPerYear(time)
+  if (results === undefined) return {}
   let ppy: unknown
   try {
     ppy = (JSON.parse(results) as { periodsPerYear?: unknown }).periodsPerYear
@@ -135,7 +139,25 @@ function runPeriodsPerYear(results: string | undefined, timeframe: string | unde
     return {}
   }
   if (typeof ppy !== 'number' || !(ppy > 0 && ppy < Infinity)) return {}
-  return { periodsPerYear: ppy * Math.min(1, timeframeMs(timeframe) / DAY_MS) }
+  return { periodsPerYear: ppy }
+}
+
+/**
+ * Daily returns a year of an intraday curve (times increasing): (UTC days with a point − 1) × 365.25 / the
+ * days from the first of them to the last — 365.25 for a market open every day, ~261 for one open on
+ * weekdays; nothing (the tearsheet's default) for a curve within one day.
+ */
+function dailyReturnsPerYear(time: Float64Array): { periodsPerYear?: number } {
+  let days = 0
+  let first = NaN
+  let last = NaN
+  for (let i = 0; i < time.length; i++) {
+    const day = Math.floor(time[i]! / DAY_MS)
+    if (day === last) continue
+    if (days++ === 0) first = day
+    last = day
+  }
+  return days < 2 ? {} : { periodsPerYear: ((days - 1) * 365.25) / (last - first) }
 }
 
 /** time,equity columns of an equity.csv text (others ignored), checked: times strictly increasing, equity > 0. */

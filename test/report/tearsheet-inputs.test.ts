@@ -23,13 +23,44 @@ function run(artifacts: Record<string, string>, params: Record<string, string> =
 }
 
 describe('loadRunTearsheet', () => {
-  it('a run\'s equity, trades, symbol, timeframe and annualisation (hourly bars: 8,760 a year = 365 daily returns)', () => {
+  it('a run\'s equity, trades, symbol, timeframe and annualisation (hourly bars, every day: 365.25 daily returns a year)', () => {
     const id = run({ 'equity.csv': EQUITY, 'trades.csv': 'symbol,entryTime,exitTime,pnl\nBTC/USDT,2024-01-01T00:00:00.000Z,2024-01-02T00:00:00.000Z,5\n', 'results.json': JSON.stringify({ periodsPerYear: 8760 }) }, { symbols: 'BTC/USDT', timeframe: '1h' })
     const parts = loadRunTearsheet(tracker, id)
     expect(Array.from(parts.equity)).toEqual([100, 105, 103])
     expect(Array.from(parts.time)).toEqual([Date.UTC(2024, 0, 1), Date.UTC(2024, 0, 2), Date.UTC(2024, 0, 3)])
     expect(parts.trades?.pnl).toEqual(Float64Array.from([5]))
-    expect(parts).toMatchObject({ title: 'deploy x', symbol: 'BTC/USDT', timeframe: '1h', periodsPerYear: 365 })
+    // 3 days with a point, 2 days apart: 2 returns in 2/365.25 of a year.
+    expect(parts).toMatchObject({ title: 'deploy x', symbol: 'BTC/USDT', timeframe: '1h', periodsPerYear: 365.25 })
+  })
+
+  it('hourly bars of a market open 7 hours on weekdays: the daily returns counted as they are (~261 a year), and the Sharpe on them', () => {
+    // 3 weeks, Monday 2024-01-01 to Friday 2024-01-19, 14:00–20:00 UTC: 15 days, 7 points each. Equity moves
+    // by +1 % or −0.5 % an hour in a fixed pattern; the results say 1,829 bars a year, as such a backtest does.
+    const rows: string[] = ['time,equity']
+    let e = 100
+    const closes: number[] = []
+    for (let d = 0; d < 19; d++) {
+      const day = Date.UTC(2024, 0, 1 + d)
+      const weekday = new Date(day).getUTCDay()
+      if (weekday === 0 || weekday === 6) continue
+      for (let h = 14; h <= 20; h++) {
+        e *= (d + h) % 3 === 0 ? 0.995 : 1.01
+        rows.push(`${new Date(day + h * 3_600_000).toISOString()},${e}`)
+      }
+      closes.push(e)
+    }
+    const id = run({ 'equity.csv': `${rows.join('\n')}\n`, 'results.json': JSON.stringify({ periodsPerYear: 1829.6 }) }, { symbols: 'SPY', timeframe: '1h' })
+    const parts = loadRunTearsheet(tracker, id)
+    // 15 days with a point: 14 daily returns over the 18 days from the first Monday to the last Friday.
+    const ppy = (14 * 365.25) / 18
+    expect(parts.periodsPerYear).toBeCloseTo(ppy, 12)
+    // The Sharpe by hand: the daily returns (close to close; the first against the first point), mean / sample sd × √ppy.
+    const first = Number(rows[1]!.split(',')[1])
+    const r = closes.map((c, k) => c / (k === 0 ? first : closes[k - 1]!) - 1)
+    const mean = r.reduce((a, b) => a + b, 0) / r.length
+    const sd = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / (r.length - 1))
+    const sheet = tearsheet(parts, { periodsPerYear: parts.periodsPerYear! })
+    expect(sheet.metrics.sharpe).toBeCloseTo((mean / sd) * Math.sqrt(ppy), 10)
   })
 
   it('a deployment that has not traded: an empty trades.csv is no trades; a header alone is zero trades', () => {
