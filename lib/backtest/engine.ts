@@ -563,7 +563,9 @@ export class Engine {
       this.setStatus(sleeve, order, 'REJECTED', checked.reason === '' ? 'size is 0' : checked.reason)
       return
     }
-    if (checked.qty < wanted && checked.reason !== '') this.resized(sleeve, order, `${checked.reason}: ${fmt(wanted)} → ${fmt(checked.qty)}`)
+    // A cut within rounding (100 % of equity, costs included, sized twice in floating point) is not reported:
+    // "60.6110 → 60.6110" told a user an order was made smaller when it was not.
+    if (checked.qty < wanted && checked.reason !== '' && wanted - checked.qty > 1e-9 * wanted) this.resized(sleeve, order, `${checked.reason}: ${fmt(wanted)} → ${fmt(checked.qty)}`)
     if (this.hooks?.admit !== undefined) {
       const admitted = this.hooks.admit(order, checked.qty, price)
       if (typeof admitted === 'string') {

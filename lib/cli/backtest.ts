@@ -222,8 +222,7 @@ export function backtestCommand(context: CliContext): Command {
         run.end()
       }
       const exported = o.export === undefined ? [] : bt().exportResults(result, o.export, config)
-      const resized = resizedNote(result)
-      if (resized !== undefined) context.stderr.write(`mtflow: note: ${resized}\n`)
+      for (const note of resizedNotes(result)) context.stderr.write(`mtflow: note: ${note}\n`)
       if (o.json === true) {
         const trades = bt().toRows(result.strategies[0]!.trades)
         const e = result.equity
@@ -271,18 +270,32 @@ export function backtestCommand(context: CliContext): Command {
  * in one line, or undefined when none was. A cash account holds equity against every unit bought: a
  * --size-pct above 100 is cut to what the cash buys.
  */
-function resizedNote(result: import('../backtest/index.js').BacktestResult): string | undefined {
+/**
+ * What the engine did to orders that the user should know of: orders made smaller than their sizing asked
+ * (caps, buying power), and orders filled only in part because the cash bought less at the fill price (the
+ * next open) than at the close they were sized at — the rest cancelled: status CANCELLED with a fill.
+ */
+function resizedNotes(result: import('../backtest/index.js').BacktestResult): string[] {
   let count = 0
   let first = ''
+  let short = 0
+  let shortFilled = 0
   for (const s of result.strategies) {
     const reasons = s.orders.reason
     for (let k = 0; k < reasons.length; k++) {
-      if (!reasons[k]!.startsWith('resized: ')) continue
-      if (count++ === 0) first = reasons[k]!.slice('resized: '.length)
+      const reason = reasons[k]!
+      if (reason === 'insufficient buying power at the fill price') {
+        short++
+        if (s.orders.filled[k]! > 0) shortFilled++
+      }
+      if (!reason.startsWith('resized: ')) continue
+      if (count++ === 0) first = reason.slice('resized: '.length)
     }
   }
-  if (count === 0) return undefined
-  return `${count} order(s) were made smaller than their sizing asked (the first: ${first}); the orders' reason column says by how much${/buying power/.test(first) ? ' (a cash account: --size-pct above 100 is cut to what the cash buys)' : ''}`
+  const notes: string[] = []
+  if (count > 0) notes.push(`${count} order(s) were made smaller than their sizing asked (the first: ${first}); the orders' reason column says by how much${/buying power/.test(first) ? ' (a cash account: --size-pct above 100 is cut to what the cash buys)' : ''}`)
+  if (short > 0) notes.push(`${short} order(s) met less buying power at the fill price than at the close they were sized at: each was filled as far as the cash went (${shortFilled} in part, ${short - shortFilled} not at all) and cancelled for the rest (status CANCELLED, reason "insufficient buying power at the fill price"; the orders' filled column says how much)`)
+  return notes
 }
 
 interface GatedFlags {

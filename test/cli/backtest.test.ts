@@ -76,6 +76,28 @@ describe('mtflow backtest', () => {
     expect(r.stderr).toContain('--size-pct above 100 is cut to what the cash buys')
   })
 
+  it('100 % sizing with costs: no order reported smaller for a cut within rounding; entries the next open made unaffordable are said filled in part (a numbers review)', async () => {
+    const dir = join(home, 'export-full')
+    const r = await runCli(['--home', home, 'backtest', '--no-track', '--strategy', 'sma-cross', '--symbol', 'SPX', '--param', 'fast=10', '--param', 'slow=30', '--commission', '0.001', '--export', dir])
+    expect(r.code, r.stderr).toBe(0)
+    const lines = readFileSync(join(dir, 'orders.csv'), 'utf8').trim().split('\n')
+    const head = lines[0]!.split(',')
+    const col = (c: string[], name: string) => c[head.indexOf(name)]!
+    const rows = lines.slice(1).map((l) => l.split(','))
+    // Sized at 100 % of equity costs included, an entry is never cut by more than rounding at submission.
+    expect(rows.filter((c) => col(c, 'reason').startsWith('resized: '))).toEqual([])
+    expect(r.stderr).not.toContain('made smaller')
+    // An open above the sizing close: filled as far as the cash went, the rest cancelled.
+    const short = rows.filter((c) => col(c, 'reason') === 'insufficient buying power at the fill price')
+    expect(short.length).toBeGreaterThan(5)
+    for (const c of short) {
+      expect(col(c, 'status')).toBe('CANCELLED')
+      expect(Number(col(c, 'filled'))).toBeGreaterThan(0)
+      expect(Number(col(c, 'filled'))).toBeLessThan(Number(col(c, 'qty')))
+    }
+    expect(r.stderr).toContain(`mtflow: note: ${short.length} order(s) met less buying power at the fill price than at the close they were sized at: each was filled as far as the cash went (${short.length} in part, 0 not at all)`)
+  })
+
   it('runs a strategy from a file', async () => {
     const file = join(home, 'always-long.ts')
     writeFileSync(
