@@ -798,7 +798,9 @@ function readColumns(bytes: Uint8Array, label: string): Record<string, ParquetCo
   }
   // Nothing is allocated before the footer's claims are checked against the bytes there are: the cells
   // (rows × columns), then every row group and column chunk (its pages inside the file's data).
-  if (rows * specs.length > maxCells(n)) throw fail(`${rows} rows × ${specs.length} column${specs.length === 1 ? '' : 's'} is more than a ${n}-byte file can hold`)
+  const cells = `${rows} rows × ${specs.length} column${specs.length === 1 ? '' : 's'}`
+  if (rows * specs.length > maxCells(n)) throw fail(`${cells} is more than a ${n}-byte file can hold`)
+  if (rows * specs.length > MAX_CELLS) throw fail(`${cells} is more than the ${MAX_CELLS.toLocaleString('en-US')} cells a table is read with`)
   const dataEnd = n - 8 - footerLength
   const groups = structs(meta.get(4)).map((group) => {
     const groupRows = num(group.get(3))
@@ -997,13 +999,17 @@ function deltaDecode(bytes: Uint8Array, from: number, to: number, count: number,
 /**
  * The most cells (rows × columns) a file of `n` bytes may claim: what the writer puts in the fewest
  * bytes is a column of NULLs or of one text value (one run per page of 2^20 rows, ~30 bytes a page, plus
- * its chunk's metadata) or a regular time grid (~5 bytes per 128 rows). 2^22 cells and 512 per byte of
- * the file keep every table of a run (a time column and a handful of such columns beside numbers) while a
- * file of a few bytes can no longer ask for gigabytes: its output is at most 32 MB + 4 KB per byte.
+ * its chunk's metadata) or a regular time grid (~5 bytes per 128 rows). A run's tables put such columns
+ * beside numbers (8 bytes a value), so 2^22 cells and 64 per byte of the file keep every one of them,
+ * and at most MAX_CELLS in all: a 133 KB file of one text value claimed 60 million rows under the old 512
+ * per byte, and the server decoding it for a preview stopped answering for 28 s (125 million: out of memory).
  */
 function maxCells(n: number): number {
-  return 2 ** 22 + 512 * n
+  return 2 ** 22 + 64 * n
 }
+
+/** The most cells of any table read (2^25: a 10-million-bar equity table's three columns fit). */
+export const MAX_CELLS = 2 ** 25
 
 /** `count` values of the RLE / bit-packed hybrid at `width` bits (definition levels at 1 bit, dictionary indexes). */
 function hybrid(bytes: Uint8Array, from: number, to: number, count: number, width: number, fail: (why: string) => DataError): Uint32Array {

@@ -293,3 +293,46 @@ it('a file DuckDB writes (bit-packed definition levels padded by whole groups pa
   for (let i = 0; i < 300_000; i++) if (back.time![i] !== t0 + i * 60_000 || !Object.is(back.x![i], i % 7 === 0 ? NaN : i * 0.5) || back.sym![i] !== `S${i % 3}`) differ++
   expect(differ).toBe(0)
 })
+
+/** One text column `s` of `rows` rows, all the one dictionary value `valueLength` × "x": a dictionary page and one RLE run at width 0. */
+function oneValueFile(rows: number, valueLength: number): Uint8Array {
+  const dictBody = bytes(u32(valueLength), new Array<number>(valueLength).fill(0x78))
+  const dictHeader = struct([
+    [1, I32, zz(2)],
+    [2, I32, zz(dictBody.length)],
+    [3, I32, zz(dictBody.length)],
+    [
+      7,
+      STRUCT,
+      struct([
+        [1, I32, zz(1)],
+        [2, I32, zz(0)],
+      ]),
+    ],
+  ])
+  const dataBody = bytes([0], varint(rows * 2))
+  const dictionary = bytes(dictHeader, dictBody)
+  return oneColumnFile({ type: 6, repetition: 0, converted: 0, rows, pages: bytes(dictionary, dataPageHeader(dataBody.length, rows, 8), dataBody), dictionaryLength: dictionary.length, encodings: [0] })
+}
+
+describe('a text column of one value claiming tens of millions of rows (second attack review)', () => {
+  it('60,000,000 rows in a 131 KB file are refused before allocating (the server decoded them for a preview: 28 s, 4.8 GB)', () => {
+    const data = oneValueFile(60_000_000, 131_072)
+    expect(data.length).toBeLessThan(132_000)
+    const before = process.memoryUsage().rss
+    const error = refusal(data, 'big.parquet')
+    expect(process.memoryUsage().rss - before).toBeLessThan(200 * 2 ** 20)
+    expect(error.message).toBe(`big.parquet: 60000000 rows × 1 column is more than a ${data.length}-byte file can hold`)
+  })
+
+  it('past 2^25 cells a table is refused whatever its size; within the bounds it reads', () => {
+    const over = oneValueFile(2 ** 25 + 1, 600_000)
+    expect(refusal(over, 'over.parquet').message).toBe(`over.parquet: ${2 ** 25 + 1} rows × 1 column is more than the 33,554,432 cells a table is read with`)
+    // 2^22 + 64 per byte: 1,000 bytes of value hold 4,194,304 + 64 × ~1,060 rows.
+    const fits = oneValueFile(4_200_000, 1_000)
+    const column = parquetColumns(fits, 'fits.parquet').s as string[]
+    expect(column.length).toBe(4_200_000)
+    expect(column[0]).toBe('x'.repeat(1_000))
+    expect(column[4_199_999]).toBe(column[0])
+  })
+})
