@@ -17,7 +17,7 @@ import { IMAGE_CSP } from './assets.js'
 import { pageHtml, sendPage, type PageContext } from './layout.js'
 import { codeBlock, highlightBudget, highlightNote, highlightStyle, languageOfFile } from './highlight.js'
 import { PageCache } from './page-cache.js'
-import { parseNotebookJson, renderNotebookHtml } from './notebook-html.js'
+import { parseNotebookJson, renderNotebookHtmlAsync } from './notebook-html.js'
 
 /** Rows per page of a table preview. */
 export const PAGE_ROWS = 100
@@ -74,7 +74,7 @@ export function artifactPageRoutes(app: Hono, ctx: PageContext): void {
   // Rendered previews by run, path and page, valid while the artifact's recorded sha256 is the same: the
   // bytes a preview shows are checked against that sha256 (or said not to be, for a file read in part).
   const previews = new PageCache(PREVIEW_CACHE_BYTES, 0)
-  app.get('/runs/:id/artifacts/view', (c) => {
+  app.get('/runs/:id/artifacts/view', async (c) => {
     const id = c.req.param('id')
     const artifact = findArtifact(tracker, id, c.req.query('path'))
     const pageNo = pageOf(c.req.query('page'))
@@ -87,7 +87,7 @@ export function artifactPageRoutes(app: Hono, ctx: PageContext): void {
     const ext = extensionOf(artifact.path)
     const head = `<h1>${esc(artifact.path)} <span class="muted">of run ${link(`/runs/${seg(id)}`, id).html}</span></h1>
 <p class="muted">${esc(fmtBytes(artifact.size))} · sha256 ${esc(artifact.sha256.slice(0, 16))}… · ${link(artifactDownloadUrl(id, artifact.path), 'download').html}</p>`
-    const body = previewBody(tracker, id, artifact, ext, pageNo)
+    const body = await previewBody(tracker, id, artifact, ext, pageNo)
     c.header(PREVIEW_HEADER, 'rendered')
     return sendPage(c, previews.set(key, artifact.sha256, pageHtml(`${artifact.path} · ${id}`, `${head}\n${body}`, '/runs')))
   })
@@ -127,7 +127,7 @@ function pageOf(value: string | undefined): number {
   return Number(value)
 }
 
-function previewBody(tracker: Tracker, id: string, artifact: Artifact, ext: string, pageNo: number): string {
+async function previewBody(tracker: Tracker, id: string, artifact: Artifact, ext: string, pageNo: number): Promise<string> {
   const download = link(artifactDownloadUrl(id, artifact.path), `download (${fmtBytes(artifact.size)})`).html
   const tooLarge = `<p class="muted">Larger than ${esc(fmtBytes(WHOLE_BYTES))}: not previewed. ${download}</p>`
   const image = IMAGE_TYPES[ext]
@@ -158,7 +158,7 @@ function previewBody(tracker: Tracker, id: string, artifact: Artifact, ext: stri
     if (artifact.size > NOTEBOOK_BYTES) return `<p class="muted">A notebook larger than ${esc(fmtBytes(NOTEBOOK_BYTES))}: not rendered. ${download}</p>`
     const bytes = tracker.readArtifact(id, artifact.path).bytes
     try {
-      return renderNotebookHtml(parseNotebookJson(bytes.toString('utf8'), 'the file'))
+      return await renderNotebookHtmlAsync(parseNotebookJson(bytes.toString('utf8'), 'the file'))
     } catch (error) {
       return unreadable(error)
     }

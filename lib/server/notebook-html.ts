@@ -11,6 +11,7 @@ import { marked } from 'marked'
 import type { MultilineString, NotebookCell } from '../../kernel/nbformat.js'
 import { ConfigError } from '../core/index.js'
 import { attr as escapeHtml } from '../report/html.js'
+import { MARKDOWN_TIMEOUT_MS, renderMarkdown } from './markdown.js'
 import { sanitizeHtml } from './sanitize.js'
 import { HIGHLIGHT_CSS, highlightBudget, highlightCode, highlightNote, languageNamed, type HighlightBudget, type HighlightLanguage } from './highlight.js'
 
@@ -249,8 +250,64 @@ function json(value: unknown, budget: MarkupBudget): Shown | undefined {
   return text === undefined ? undefined : { kind: 'output-json', html: `<pre>${escapeHtml(shownText(budget, text))}</pre>` }
 }
 
+/**
+ * How markdown becomes HTML in a renderNotebookHtml call: marked on this thread, or, in one made by
+ * renderNotebookHtmlAsync (the server's), the HTML its thread rendered (undefined: shown as its source).
+ */
+let markdownToHtml: (source: string) => string | undefined = (source) => marked.parse(source, { async: false })
+
 function markdown(source: string, box: string): string {
-  return sanitizeHtml(marked.parse(source, { async: false }), { styleScope: box })
+  let html: string | undefined
+  try {
+    html = markdownToHtml(source)
+  } catch {
+    html = undefined // marked's stack overflowed (deep nesting): the source as text
+  }
+  return html === undefined ? `<pre class="markdown-source">${escapeHtml(source)}</pre>` : sanitizeHtml(html, { styleScope: box })
+}
+
+/** The markdown a notebook would render (its markdown cells and text/markdown outputs), in order, up to the markup budget. */
+function markdownSources(notebook: unknown): string[] {
+  const out: string[] = []
+  let remaining = MARKUP_CHARS
+  const take = (text: string) => {
+    if (text.length > remaining) return false
+    remaining -= text.length
+    out.push(text)
+    return true
+  }
+  for (const cell of checkCells(notebook).slice(0, NOTEBOOK_CELLS)) {
+    if (cell.cell_type === 'markdown') {
+      if (!take(joinText(cell.source))) break
+      continue
+    }
+    for (const output of Array.isArray((cell as { outputs?: unknown }).outputs) ? ((cell as { outputs: unknown[] }).outputs) : []) {
+      const data = isObject(output) && isObject(output.data) ? output.data : undefined
+      const md = data !== undefined && Object.hasOwn(data, 'text/markdown') ? data['text/markdown'] : undefined
+      if (isMultiline(md) && !take(joinText(md))) return out
+    }
+  }
+  return out
+}
+
+/**
+ * renderNotebookHtml with the markdown rendered on a thread of its own within MARKDOWN_TIMEOUT_MS (the
+ * server's: marked is quadratic or worse in some inputs, and a notebook is anyone's upload): past it, or
+ * when marked fails, the markdown is shown as its source, and the page says why.
+ */
+export async function renderNotebookHtmlAsync(notebook: unknown, options: RenderNotebookOptions = {}): Promise<string> {
+  const sources = markdownSources(notebook)
+  const rendered = await renderMarkdown(sources)
+  const previous = markdownToHtml
+  markdownToHtml = (source) => rendered?.get(source)
+  try {
+    const html = renderNotebookHtml(notebook, options)
+    if (rendered !== undefined) return html
+    // Inside the notebook's box, first: the page's layout is unchanged.
+    return html.replace('<div class="notebook">', `<div class="notebook"><p class="muted markdown-note">Markdown took longer than ${MARKDOWN_TIMEOUT_MS / 1000} s to render: shown as its source.</p>`)
+  } finally {
+    markdownToHtml = previous
+  }
 }
 
 function prompt(label: string, count: unknown): string {

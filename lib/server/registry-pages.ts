@@ -8,7 +8,7 @@ import { framedDocument, page, pageHtml, refreshing, sendPage, type PageContext 
 import { ConfigError, NotFoundError } from '../core/index.js'
 import { esc, fmtBytes, fmtTime, link, raw, seg, table, type Cell } from '../report/index.js'
 import { DEPLOYMENT_FILE, REGISTRY_KINDS, registryKind, singular, type Registry, type RegistryKind, type RegistryVersion } from '../track/index.js'
-import { parseNotebookJson, renderNotebookHtml } from './notebook-html.js'
+import { parseNotebookJson, renderNotebookHtmlAsync } from './notebook-html.js'
 import { csrfToken, registryActionForms, registryActionRoutes } from './registry-actions.js'
 import { artifactPageRoutes, looksTextual, NOTEBOOK_BYTES, PREVIEW_HEADER, textPreview } from './artifact-pages.js'
 import { PageCache } from './page-cache.js'
@@ -214,21 +214,21 @@ ${filesTable(v, file.name)}
   // The file is still read and checked on every request (readFile refuses a link or a changed file: 403, 409);
   // only the rendering is skipped.
   const notebookViews = new PageCache(FILE_VIEW_CACHE_BYTES, 0)
-  const notebookPage = (c: Context, name: string, ref: string) => {
+  const notebookPage = async (c: Context, name: string, ref: string) => {
     const v = registry.resolve('notebooks', name, ref)
     const file = v.files.find((f) => f.name.endsWith('.ipynb'))
     if (file === undefined) throw new ConfigError(`notebook ${v.name}@${v.version} holds no .ipynb file`)
     // Rendered up to the artifact viewer's size (NOTEBOOK_BYTES); a larger one is offered as a download.
     const download = link(`/api/registry/notebooks/${seg(v.name)}/versions/${v.version}/files/${seg(file.name)}`, `download (${fmtBytes(file.size)})`).html
-    const rendered = () => {
+    const rendered = async () => {
       const bytes = registry.readFile('notebooks', `${v.name}@${v.version}`, file.name)
       const key = JSON.stringify([v.name, v.version, file.name])
       const hit = notebookViews.get(key, () => file.sha256)
       c.header(PREVIEW_HEADER, hit === undefined ? 'rendered' : 'cached')
       if (hit !== undefined) return hit.text()
-      return notebookViews.set(key, file.sha256, renderNotebookHtml(parseNotebookJson(bytes.toString('utf8'), `notebook ${v.name}@${v.version}`))).text()
+      return notebookViews.set(key, file.sha256, await renderNotebookHtmlAsync(parseNotebookJson(bytes.toString('utf8'), `notebook ${v.name}@${v.version}`))).text()
     }
-    const shown = file.size > NOTEBOOK_BYTES ? `<p class="muted notebook-too-large">A notebook larger than ${esc(fmtBytes(NOTEBOOK_BYTES))}: not rendered. ${download}</p>` : rendered()
+    const shown = file.size > NOTEBOOK_BYTES ? `<p class="muted notebook-too-large">A notebook larger than ${esc(fmtBytes(NOTEBOOK_BYTES))}: not rendered. ${download}</p>` : await rendered()
     const runs = v.runs.map((id) => link(`/runs/${seg(id)}`, id.slice(0, 8)).html).join(' ')
     const body = `<h1>notebook ${link(`/registry/notebooks/${seg(v.name)}`, v.name).html} v${v.version}</h1>
 <p class="muted">executed ${esc(fmtTime(v.createdAt))} UTC${v.source === undefined ? '' : ` from ${esc(v.source)}`}${runs === '' ? '' : ` · runs: ${runs}`}</p>${shown}`
