@@ -79,8 +79,16 @@ export function refreshing(html: string, on: boolean): string {
   return on ? html.replace('<head>', '<head><meta http-equiv="refresh" content="5">') : html
 }
 
-export function sendPage(c: Context, html: string | CachedAnswer, status = 200): Response {
-  c.header('content-security-policy', PAGE_CSP)
+/**
+ * A published dashboard's policy: the page's, in a sandbox with scripts but nothing else — an opaque origin
+ * (no cookie goes with its requests, its Origin is "null": the JSON API refuses them), no forms, no popups.
+ * A dashboard is HTML anyone with the token published: one that set its own referrer policy posted a form
+ * to the API with this server's Origin and moved a strategy's champion alias (second attack review).
+ */
+export const DASHBOARD_CSP = `${PAGE_CSP}; sandbox allow-scripts`
+
+export function sendPage(c: Context, html: string | CachedAnswer, status = 200, csp = PAGE_CSP): Response {
+  c.header('content-security-policy', csp)
   if (typeof html === 'string') return c.html(html, status as 200)
   return sendCached(c, html, status, 'text/html; charset=UTF-8')
 }

@@ -4,7 +4,7 @@
 // run artifacts' previews (artifact-pages.ts).
 
 import type { Context, Hono } from 'hono'
-import { framedDocument, page, pageHtml, refreshing, sendPage, type PageContext } from './layout.js'
+import { DASHBOARD_CSP, framedDocument, page, pageHtml, refreshing, sendPage, type PageContext } from './layout.js'
 import { ConfigError, NotFoundError } from '../core/index.js'
 import { esc, fmtBytes, fmtTime, link, raw, seg, table, type Cell } from '../report/index.js'
 import { DEPLOYMENT_FILE, REGISTRY_KINDS, registryKind, singular, type Registry, type RegistryKind, type RegistryVersion } from '../track/index.js'
@@ -239,9 +239,12 @@ ${filesTable(v, file.name)}
   app.get('/dashboards', (c) => registryPage(c, 'dashboards', (reg) => pageHtml('Dashboards', `<h1>Dashboards</h1>${entriesTable(reg, 'dashboards')}<p class="muted">Publish with mtflow dashboard publish NAME (run-comparison, strategy, data-coverage).</p>`, '/dashboards')))
   const dashboardPage = (c: Context, name: string, ref: string) => {
     const v = registry.resolve('dashboards', name, ref)
-    const html = registry.readFile('dashboards', `${v.name}@${v.version}`, 'index.html').toString('utf8')
+    // Every http-equiv attribute made inert (data-http-equiv): a dashboard cannot send its viewers elsewhere
+    // (a meta refresh to another site) nor set headers of its own. Attribute names are case-insensitive
+    // and hold no entity, so renaming every occurrence of the word leaves none a browser would act on.
+    const html = registry.readFile('dashboards', `${v.name}@${v.version}`, 'index.html').toString('utf8').replace(/http-equiv/gi, 'data-http-equiv')
     c.header('x-mtflow-version', `${v.name}@${v.version}`)
-    return sendPage(c, framedDocument(html, '/dashboards', `dashboard ${v.name} v${v.version}`))
+    return sendPage(c, framedDocument(html, '/dashboards', `dashboard ${v.name} v${v.version}`), 200, DASHBOARD_CSP)
   }
   app.get('/dashboards/:name', (c) => dashboardPage(c, c.req.param('name'), 'latest'))
   app.get('/dashboards/:name/v/:ref', (c) => dashboardPage(c, c.req.param('name'), c.req.param('ref')))

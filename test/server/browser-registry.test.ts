@@ -155,4 +155,27 @@ describe.skipIf(executablePath === undefined)(`registry and artifacts in headles
       await page.close()
     }
   })
+
+  it('a published dashboard is sandboxed: its form cannot post to the API even when it sets its own referrer policy, and its meta refresh sends no one away (second attack review)', async () => {
+    const registry = new Registry(home)
+    registry.register('strategies', 'target', { files: { 'source.ts': 'export const v = 1\n' } })
+    const form = `<form method="post" action="/api/registry/strategies/target/aliases" enctype="text/plain"><input type="hidden" name='{"alias":"evil","version":1,"reason":"x","pad":"' value='"}'><button id="b" style="font-size:40px">Show details</button></form>`
+    registry.register('dashboards', 'evil', { files: { 'index.html': `<!doctype html><html><head><meta name="referrer" content="unsafe-url"><title>d</title></head><body><h1>Quarterly</h1>${form}</body></html>` } })
+    registry.register('dashboards', 'away', { files: { 'index.html': '<!doctype html><html><head><META HTTP-EQUIV="refresh" content="0;url=/runs"><title>d</title></head><body><h1>Stay</h1></body></html>' } })
+    const context = await loggedIn(true)
+    const page = await context.newPage()
+    try {
+      const shown = await page.goto(`${server.url}/dashboards/evil`)
+      expect(shown?.headers()['content-security-policy']).toMatch(/; sandbox allow-scripts$/)
+      await page.click('#b', { timeout: 5_000 }).catch(() => undefined) // a sandbox without allow-forms submits nothing
+      await page.waitForTimeout(500)
+      expect(new Registry(home).entry('strategies', 'target').aliases).toEqual({})
+      await page.goto(`${server.url}/dashboards/away`)
+      await page.waitForTimeout(1_500)
+      expect(new URL(page.url()).pathname).toBe('/dashboards/away')
+      expect(await page.textContent('h1')).toBe('Stay')
+    } finally {
+      await page.close()
+    }
+  })
 })
