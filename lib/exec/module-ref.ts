@@ -6,11 +6,11 @@
 // result cached under a job's id is the result of exactly those sources. A thread that loaded an earlier
 // version of a file forgets it (and its local imports) before loading the new one.
 
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
-import { ConfigError, errorMessage, installMtflowAlias, sha256 } from '../core/index.js'
+import { ConfigError, errorMessage, installMtflowAlias, sha256, writeFileAtomic } from '../core/index.js'
 import { projectRoot } from './version.js'
 
 export interface ModuleRef {
@@ -109,6 +109,23 @@ function forget(load: NodeRequire, path: string): void {
   }
 }
 
+/**
+ * Where sources sent with a job are written to be loaded (a worker on another machine): a folder of this
+ * user's own under the temp folder, made readable by no one else. The shared "mtflow-modules" of before let
+ * another user of the machine plant code there for a worker to load (second attack review). Refused when
+ * it is not a folder (a link) or not this user's; every file in it is checked against the source sent.
+ */
+function privateModuleDir(): string {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined
+  const dir = join(tmpdir(), uid === undefined ? 'mtflow-modules' : `mtflow-modules-${uid}`)
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const st = lstatSync(dir)
+  if (!st.isDirectory()) throw new ConfigError(`${dir} is not a folder (a link?): sources sent with a job are not loaded from it`)
+  if (uid !== undefined && st.uid !== uid) throw new ConfigError(`${dir} belongs to user ${st.uid}, not to this one (${uid}): sources sent with a job are not loaded from it`)
+  if (uid !== undefined && (st.mode & 0o077) !== 0) chmodSync(dir, 0o700)
+  return dir
+}
+
 /** The module's exports, loaded in this thread (through its require hook). */
 export function loadModuleRef(ref: ModuleRef, what = 'module'): Record<string, unknown> {
   installMtflowAlias()
@@ -135,12 +152,20 @@ export function loadModuleRef(ref: ModuleRef, what = 'module'): Record<string, u
   let path = ref.file
   if (!here) {
     if (ref.files === undefined && sha256(ref.source) !== ref.sha256) throw new ConfigError(`${what} ${entryRel}: the source sent does not match its hash`)
-    const dir = join(tmpdir(), 'mtflow-modules', ref.sha256)
+    const dir = join(privateModuleDir(), ref.sha256)
+    // Each file as sent: one already there is read and compared (a worker killed mid-write left it cut
+    // short, or someone else wrote it), and written again whole, atomically, when it differs.
     for (const [rel, text] of Object.entries(files)) {
       const p = join(dir, ...rel.split('/'))
-      if (!existsSync(p)) {
-        mkdirSync(dirname(p), { recursive: true })
-        writeFileSync(p, text)
+      let same = false
+      try {
+        same = readFileSync(p, 'utf8') === text
+      } catch {
+        same = false
+      }
+      if (!same) {
+        mkdirSync(dirname(p), { recursive: true, mode: 0o700 })
+        writeFileAtomic(p, text, { durable: false })
       }
     }
     path = join(dir, ...entryRel.split('/'))
