@@ -285,7 +285,9 @@ export interface EquityPerformance {
 /** Sharpe, drawdown and tracking error of an equity curve (and its replay), with the dashboard's kernels. */
 export function equityPerformance(time: ArrayLike<number>, equity: ArrayLike<number>, replay?: ArrayLike<number>): EquityPerformance {
   const points = equity.length
-  const out: EquityPerformance = { sharpe: NaN, drawdown: maxDrawdown(equity), points }
+  // No drawdown without two points: NaN, which a monitor reports as no-data (a deployment restarted
+  // before its next bar has none; 0 told a drawdown monitor all was well).
+  const out: EquityPerformance = { sharpe: NaN, drawdown: points >= 2 ? maxDrawdown(equity) : NaN, points }
   if (points >= 3) out.sharpe = sharpe(returnsOf(equity), { periodsPerYear: observedPeriodsPerYear(time) })
   if (replay !== undefined && points >= 3) out.trackingError = trackingError(time, equity, replay)
   return out

@@ -180,6 +180,10 @@ describe('deployments', () => {
     expect(p.drawdown).toBeCloseTo(0.1, 12)
     expect(p.trackingError).toBeCloseTo(0.2, 12)
     expect(equityPerformance([0, 1], [100, 90]).sharpe).toBeNaN()
+    // Fewer than two points: no drawdown to measure (not 0, which read as "no drawdown": an operations review).
+    expect(equityPerformance([], []).drawdown).toBeNaN()
+    expect(equityPerformance([0], [100]).drawdown).toBeNaN()
+    expect(equityPerformance([0, 1], [100, 90]).drawdown).toBeCloseTo(0.1, 12)
   })
 
   it("a hand-made deployment's live performance from its journal and the lake", async () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError, seededRandom } from '../../lib/core/index.js'
 import { DecisionTreeRegressor, packageModel, registerPackage } from '../../lib/ml/index.js'
-import { checkMonitors, evaluateMonitors, monitorHistory, monitorStateFile, monitorStatus, type EquityPerformance } from '../../lib/monitor/index.js'
+import { checkMonitors, equityPerformance, evaluateMonitors, monitorHistory, monitorStateFile, monitorStatus, type EquityPerformance } from '../../lib/monitor/index.js'
 import { Registry } from '../../lib/track/index.js'
 
 const DAY = 86_400_000
@@ -259,6 +259,20 @@ describe('deployment monitors', () => {
     expect(e.alerts).toEqual(['monitor dd breached: drawdown of paper is 0.12, above 0.1'])
     await expect(evaluateMonitors(home, { now: D0, monitors: ['nope'] })).rejects.toThrow(/no monitor named "nope"/)
     await expect(evaluateMonitors(home, { now: NaN })).rejects.toThrow(ConfigError)
+  })
+
+  it('a deployment with no equity yet (restarted before its next bar): drawdown and Sharpe monitors say no-data, not ok (an operations review)', async () => {
+    const home = workspace()
+    writeMonitors(home, [
+      { name: 'dd', kind: 'drawdown', target: 'fresh', max: 0.0001, alert: true },
+      { name: 'sr', kind: 'sharpe', target: 'fresh', min: 0.5 },
+    ])
+    const e = await evaluateMonitors(home, { now: D0, deployment: async () => equityPerformance([], []) })
+    expect(e.results.map((r) => [r.monitor, r.value, r.status])).toEqual([
+      ['dd', null, 'no-data'],
+      ['sr', null, 'no-data'],
+    ])
+    expect(e.alerts).toEqual([])
   })
 
   it('an evaluation by hand (manual) says what would fire and leaves the breach new for the next one that delivers (a new-user review: the alert was lost)', async () => {
