@@ -330,7 +330,14 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
   }
   writeFileAtomic(configFile, configText)
   let scratch: OrderJournal | undefined
+  /**
+   * False while a re-run's catch-up runs on the scratch journal: its book is not yet this deployment's, so
+   * status.json keeps the book it last showed (with this start's state): a re-run that does not reproduce
+   * the journal once wrote its own trades and positions there (an operations review).
+   */
+  let verified = true
   if (rerun) {
+    verified = false
     const scratchDir = join(dir, 'rerun')
     rmSync(scratchDir, { recursive: true, force: true })
     scratch = OrderJournal.open(scratchDir, journal.deploymentId, { durability: 'step' })
@@ -346,9 +353,10 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
       const differs = again.findIndex((e, k) => JSON.stringify(e) !== JSON.stringify(before[k]))
       if (differs >= 0 || again.length !== before.length) {
         const at = differs >= 0 ? differs : Math.min(again.length, before.length)
-        throw new DataError(`deployment ${config.name}: re-running its replay up to the last step it recorded does not reproduce its journal (event ${at + 1}: ${JSON.stringify(before[at] ?? null)} recorded, ${JSON.stringify(again[at] ?? null)} now — has the strategy, its params or the lake's bars changed?); the journal is kept as it is`)
+        throw new DataError(`deployment ${config.name}: re-running its replay up to the last step it recorded does not reproduce its journal (event ${at + 1}: ${JSON.stringify(before[at] ?? null)} recorded, ${JSON.stringify(again[at] ?? null)} now — has the strategy, its params or the lake's bars changed, or was it paused, resumed or flattened (deploy pause/resume/stop --flatten), which a re-run does not repeat?); the journal and its status are kept as they are`)
       }
       session.switchJournal(journal)
+      verified = true
       scratch!.close()
       rmSync(scratchDir, { recursive: true, force: true })
     }
@@ -430,7 +438,13 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
   const status = (): DeploymentStatus => ({ ...statusOf(config, session, { state, reason, startedAt, bars, lastClose, journal: journal.file, runId: run?.id }), ...(ordersFile === undefined ? {} : { ordersFile }) })
   let written = ''
   const writeStatus = () => {
-    writeFileAtomic(join(dir, 'status.json'), `${JSON.stringify(status(), null, 1)}\n`)
+    const file = join(dir, 'status.json')
+    if (verified) writeFileAtomic(file, `${JSON.stringify(status(), null, 1)}\n`)
+    else if (existsSync(file)) {
+      // A re-run's catch-up: the last status written, with this start's state and reason only.
+      const { reason: _before, ...last } = JSON.parse(readFileSync(file, 'utf8')) as DeploymentStatus
+      writeFileAtomic(file, `${JSON.stringify({ ...last, state, ...(reason === undefined ? {} : { reason }) }, null, 1)}\n`)
+    }
     written = `${state}|${reason ?? ''}`
   }
   let lastStatus = 0

@@ -175,17 +175,27 @@ describe('a paper deployment killed with SIGKILL mid-replay', () => {
     expect(existsSync(join(home, 'deployments', 'pairs', 'rerun'))).toBe(false)
   }, 60_000)
 
-  it('a journal its replay does not reproduce (the strategy code changed meanwhile) is refused, and kept as it is', async () => {
+  it('a journal its replay does not reproduce (the strategy code changed meanwhile) is refused, and kept as it is, with its status\'s book', async () => {
     const { home } = await workspace(400)
     const c = config({ name: 'changed' })
     await runDeployment({ home, config: c, strategy: getStrategy('sma-cross'), track: false })
     const file = join(home, 'deployments', 'changed', 'journal.jsonl')
     const before = readFileSync(file, 'utf8')
+    const statusFile = join(home, 'deployments', 'changed', 'status.json')
+    const book = (text: string) => {
+      const { state, reason, pid, startedAt, ...rest } = JSON.parse(text) as Record<string, unknown>
+      return rest
+    }
+    const statusBefore = readFileSync(statusFile, 'utf8')
     // The same config, other code: buys half of what it bought.
     const original = getStrategy('sma-cross')
     const edited = { ...original, onBar: (ctx: Parameters<typeof original.onBar>[0], bar: Parameters<typeof original.onBar>[1]) => original.onBar(Object.assign(Object.create(ctx) as typeof ctx, { buy: (symbol: string) => ctx.buy(symbol, { percent: 0.5 }) }), bar) }
-    await expect(runDeployment({ home, config: c, strategy: edited, track: false })).rejects.toThrow(/deployment changed: re-running its replay up to the last step it recorded does not reproduce its journal \(event \d+: .*\); the journal is kept as it is/)
+    await expect(runDeployment({ home, config: c, strategy: edited, track: false })).rejects.toThrow(/deployment changed: re-running its replay up to the last step it recorded does not reproduce its journal \(event \d+: .*, or was it paused, resumed or flattened .*\); the journal and its status are kept as they are/)
     expect(readFileSync(file, 'utf8')).toBe(before)
+    // The status shows the deployment's own book, not the re-run's (an operations review: it showed trades that never happened).
+    const statusAfter = readFileSync(statusFile, 'utf8')
+    expect(book(statusAfter)).toEqual(book(statusBefore))
+    expect(JSON.parse(statusAfter)).toMatchObject({ state: 'failed', reason: expect.stringMatching(/does not reproduce its journal/) })
   })
 
   it('restarts from its journal into exactly the orders and fills of an uninterrupted run', async () => {
