@@ -84,13 +84,15 @@ export function schedulerCommand(context: CliContext): Command {
 
   group
     .command('validate')
-    .description('check the jobs file (or FILE): one line naming the first fault and exit 2, else the jobs it declares')
+    .description('check the jobs file (or FILE), and that every monitor trigger starts one of its jobs: one line naming the first fault and exit 2, else the jobs it declares')
     .argument('[file]', 'a jobs file (default <home>/scheduler/jobs.json)')
     .option('--json', 'print the checked jobs, defaults filled in, as JSON')
     .action((file: string | undefined, o: { json?: boolean }) => {
-      const { readJobs, jobsFile } = scheduler()
+      const { readJobs, jobsFile, checkTriggers } = scheduler()
       const path = file ?? jobsFile(context.home)
       const jobs = readJobs(context.home, path).jobs
+      // The workspace's monitors fire triggers by job name: each must start a job of this file.
+      checkTriggers((lazy('../monitor/index.js') as typeof import('../monitor/index.js')).loadMonitors(context.home), jobs, path)
       if (o.json === true) return printJson(context, { file: path, jobs })
       context.stdout.write(`${path}: ${jobs.length} job${jobs.length === 1 ? '' : 's'}, all valid${jobs.length === 0 ? '' : ` (${jobs.map((j) => `${j.name}: ${j.kind}`).join(', ')})`}\n`)
     })
@@ -102,7 +104,8 @@ export function schedulerCommand(context: CliContext): Command {
     .option('--json', 'print the runs as JSON')
     .action(async (name: string, o: { json?: boolean }) => {
       const { Scheduler } = scheduler()
-      const s = new Scheduler(options(context))
+      // The runs are printed below; the scheduler's own notes (a trigger that starts nothing) go to stderr.
+      const s = new Scheduler(options(context, (line) => (line.startsWith('scheduler: ') ? context.stderr.write(`${line}\n`) : undefined)))
       const started = s.runTrigger(name, 'manual')
       const records = await Promise.all(started)
       await s.idle() // what they triggered

@@ -10,7 +10,7 @@ import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../../lib/live/index.js'
-import { checkJob, nextRun, parseJobs, readHistory, readJobs, resolveTime, Scheduler, verbFlags, type JobHandler, type JobSpec } from '../../lib/scheduler/index.js'
+import { checkJob, checkTriggers, nextRun, parseJobs, readHistory, readJobs, resolveTime, Scheduler, verbFlags, type JobHandler, type JobSpec } from '../../lib/scheduler/index.js'
 import { Tracker } from '../../lib/track/index.js'
 
 const home = () => mkdtempSync(join(tmpdir(), 'mtflow-scheduler-'))
@@ -327,6 +327,35 @@ describe('triggers', () => {
     await scheduler.idle()
     expect(ran.sort()).toEqual(['retrain-a trigger', 'retrain-b trigger'])
     expect(() => scheduler.runTrigger('nope')).toThrow('no job matches "nope"; jobs: watch, retrain-a, retrain-b, other')
+  })
+
+  it('a fired trigger that starts no job is on record as skipped, with the job that fired it, and logged (an operations review: it vanished)', async () => {
+    const h = home()
+    const clock = new ManualClock(at('2026-01-05T10:00:00Z'))
+    const logged: string[] = []
+    const records: string[] = []
+    const scheduler = new Scheduler({
+      home: h,
+      clock,
+      jobs: [job({ name: 'watch', cron: '0 0 1 1 *' }), job({ name: 'retrain', cron: '0 0 1 1 *', kind: 'retrain', args: { model: 'a' } })],
+      handlers: { monitor: async () => ({ triggers: ['retrian'] }), retrain: async () => undefined },
+      log: (line) => logged.push(line),
+      onRecord: (r) => records.push(`${r.job} ${r.status}`),
+    })
+    scheduler.runTrigger('watch', 'manual')
+    await scheduler.idle()
+    expect(records).toEqual(['watch ok', 'retrian skipped'])
+    expect(readHistory(h).map((l) => [l.job, l.status, l.trigger, l.error ?? ''])).toEqual([
+      ['watch', 'ok', 'manual', ''],
+      ['retrian', 'skipped', 'trigger', 'fired by job watch, it starts nothing: no job matches "retrian"; jobs: watch, retrain'],
+    ])
+    expect(logged).toContain('scheduler: trigger retrian fired by job watch, it starts nothing: no job matches "retrian"; jobs: watch, retrain')
+  })
+
+  it('checkTriggers: a monitor trigger that matches no job is a ConfigError naming the monitor', () => {
+    const jobs = [job({ name: 'retrain-btc', cron: '0 0 1 1 *' }), job({ name: 'rollback', cron: '0 0 1 1 *' })]
+    expect(() => checkTriggers([{ name: 'dd', trigger: ['rollback', 'retrain-btc'] }], jobs, 'jobs.json')).not.toThrow()
+    expect(() => checkTriggers([{ name: 'dd', trigger: ['rollback'] }, { name: 'dd3', trigger: ['retrian'] }], jobs, 'jobs.json')).toThrow('monitor dd3: trigger "retrian" matches no job in jobs.json (jobs: retrain-btc, rollback)')
   })
 })
 
