@@ -157,6 +157,9 @@ export function checkKindArgs(kind: JobKind, args: Record<string, unknown>, at: 
   if (kind === 'report' && typeof args.out === 'string' && (isAbsolute(args.out) || args.out.split(/[\\/]/).includes('..'))) {
     throw new ConfigError(`${at}: args.out must be a path inside the workspace, relative to it, without .. (received ${JSON.stringify(args.out)})`)
   }
+  if (kind === 'reoptimise' && typeof args.strategy === 'string' && args.strategy.includes('@')) {
+    throw new ConfigError(`${at}: args.strategy is a strategy name without @ (received ${JSON.stringify(args.strategy)}); the version reoptimised is args.from (default champion)`)
+  }
   if ((kind === 'retrain' || kind === 'reoptimise') && typeof args.model === 'string' && args.model.includes('@')) {
     throw new ConfigError(`${at}: args.model is a model name without @ (received ${JSON.stringify(args.model)}); the alias refitted is args.from (default champion)`)
   }

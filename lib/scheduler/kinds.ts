@@ -87,7 +87,10 @@ const reoptimise: JobHandler = async (c) => {
   const r = await reoptimiseStrategy(c.home, { ...a, start: a.start === undefined ? undefined : resolveTime(a.start, c.now), now: c.now, study: a.study ?? `reoptimise-${c.job.name}`, by: `job ${c.job.name}`, load: c.load })
   c.run.setTags({ 'mtflow.job.strategy': `${r.strategy}@${r.version}` })
   c.run.logParams(Object.fromEntries(Object.entries(r.params).map(([k, v]) => [`best.${k}`, v])))
-  return { summary: `${r.strategy}@${r.alias} → v${r.version}: ${r.value.toFixed(4)} vs the champion's ${r.championValue.toFixed(4)} (${r.trials} trials)`, metrics: { version: r.version, value: r.value, championValue: r.championValue, trials: r.trials } }
+  const summary = r.moved
+    ? `${r.strategy}@${r.alias} → v${r.version}: ${r.value.toFixed(4)} vs the champion's ${r.championValue.toFixed(4)} (${r.trials} trials)`
+    : `${r.strategy}: no trial beat the champion's ${r.championValue.toFixed(4)} (${r.trials} trials); ${r.alias} left as it was`
+  return { summary, metrics: { version: r.version, value: r.value, championValue: r.championValue, trials: r.trials, moved: r.moved ? 1 : 0 } }
 }
 
 /**

@@ -1,9 +1,11 @@
 // The reoptimise job: a persistent study (a workspace study, <home>/studies/<name>.jsonl, resumed by every
 // run of the job) over the champion strategy's parameter space, warm-started by enqueuing the champion's
 // own parameters as the run's first trial, each trial a backtest on the lake's bars from `start` to the
-// run's start. The best parameters found so far are registered as a strategy version (the champion's
-// source, params.json with them) and aliased `challenger`. Trials of earlier runs saw older windows: the
-// study warm-starts the sampler, and the champion's trial re-scores the incumbent on today's window.
+// run's start. The best parameters of this run (trials of earlier runs saw older windows: they warm-start
+// the sampler only) are registered as a strategy version (the champion's source, params.json with them)
+// and aliased `challenger` — when they beat the champion's own trial on today's window. When none does,
+// the alias stays where it is: it once moved to the champion's own version every run, demoting a better
+// challenger found before, with a no-op entry in the audit log each time (an operations review).
 
 import { ConfigError } from '../core/index.js'
 import { backtest } from '../backtest/index.js'
@@ -46,6 +48,8 @@ export interface ReoptimiseResult {
   fromVersion: number
   version: number
   created: boolean
+  /** Whether the alias was set: false when no trial beat the champion's own on this window (the alias stays where it was). */
+  moved: boolean
   alias: string
   params: Record<string, number>
   value: number
@@ -95,6 +99,11 @@ export async function reoptimiseStrategy(home: string, o: ReoptimiseOptions): Pr
   if (mine.length === 0) throw new ConfigError(`reoptimise ${o.strategy}: no trial gave a finite ${metric} (did the strategy trade?)`)
   const best = mine.reduce((a, b) => (b.values![0]! > a.values![0]! ? b : a))
   const params = { ...championParams, ...(best.params as Record<string, number>) }
+  if (!(best.values![0]! > championValue) && Number.isFinite(championValue)) {
+    // Nothing beat the champion on this window: no version, and the alias is left as it is.
+    const current = registry.entry('strategies', champion.name).aliases[alias]
+    return { strategy: champion.name, fromVersion: champion.version, version: current ?? champion.version, created: false, moved: false, alias, params: championParams, value: championValue, championValue, trials: mine.length }
+  }
   const source = champion.files.find((f) => /^source\.[cm]?[tj]s$/.test(f.name))
   if (source === undefined) throw new ConfigError(`strategy ${champion.name}@${champion.version} holds no source file`)
   const { version, created } = registry.register('strategies', champion.name, {
@@ -105,5 +114,5 @@ export async function reoptimiseStrategy(home: string, o: ReoptimiseOptions): Pr
     description: `reoptimised from ${champion.name}@${champion.version}: ${metric} ${best.values![0]!.toFixed(4)} (champion's ${championValue.toFixed(4)}) on ${o.symbol} ${o.timeframe} to ${new Date(o.now).toISOString()}, study ${o.study}`,
   })
   registry.setAlias('strategies', champion.name, alias, version.version, `${o.by ?? 'reoptimise'}: best of ${mine.length} trials of study ${o.study} on ${o.symbol} ${o.timeframe} to ${new Date(o.now).toISOString()} (${metric} ${best.values![0]!.toFixed(4)} vs the champion v${champion.version}'s ${championValue.toFixed(4)})`)
-  return { strategy: champion.name, fromVersion: champion.version, version: version.version, created, alias, params, value: best.values![0]!, championValue, trials: mine.length }
+  return { strategy: champion.name, fromVersion: champion.version, version: version.version, created, moved: true, alias, params, value: best.values![0]!, championValue, trials: mine.length }
 }

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { backtest } from '../../lib/backtest/index.js'
 import { ingestBars, loadBars, syntheticGbm } from '../../lib/data/index.js'
 import { ManualClock } from '../../lib/live/index.js'
-import { checkJob, Scheduler } from '../../lib/scheduler/index.js'
+import { checkJob, reoptimiseStrategy, Scheduler } from '../../lib/scheduler/index.js'
 import { findStrategy, strategySource } from '../../lib/strategy/index.js'
 import { Registry } from '../../lib/track/index.js'
 import { loadStudy } from '../../lib/tune/index.js'
@@ -66,5 +66,16 @@ describe('reoptimise job', () => {
     const again = loadStudy({ name: 'reoptimise-weekly-reopt', storage: { home } })
     expect(again.trials).toHaveLength(16)
     expect(again.trials[8]!.params).toEqual({ fast: 10, slow: 30 })
+
+    // A run whose only trial is the champion's own finds nothing better: no version, the challenger stays
+    // (an operations review: it moved to the champion's own version every run, demoting a better one).
+    const held = new Registry(home).entry('strategies', 'sma-cross')
+    const only = await reoptimiseStrategy(home, { strategy: 'sma-cross', symbol: 'SYN-A', timeframe: '1d', trials: 1, now, study: 'reoptimise-weekly-reopt', search: { fast: [3, 40], slow: [20, 150] } })
+    expect(only).toMatchObject({ moved: false, created: false, version: held.aliases.challenger, trials: 1 })
+    expect(only.value).toBe(only.championValue)
+    const after = new Registry(home).entry('strategies', 'sma-cross')
+    expect(after.aliases).toEqual(held.aliases)
+    expect(after.versions.length).toBe(held.versions.length)
+    expect(() => checkJob({ name: 'r', cron: '0 3 * * 0', kind: 'reoptimise', args: { strategy: 'sma-cross@1', symbol: 'SYN-A', timeframe: '1d' } }, 0)).toThrow('args.strategy is a strategy name without @ (received "sma-cross@1"); the version reoptimised is args.from (default champion)')
   })
 })
