@@ -302,8 +302,11 @@ async function runReplay(home: string, config: DeploymentConfig, bars: Record<st
 }
 
 function windowOf(config: DeploymentConfig, status: DeploymentStatus, events: readonly JournalEvent[], tf: number): { first: number; last: number } | undefined {
-  if (status.lastBar === undefined) return undefined
-  const last = Date.parse(status.lastBar) - tf
+  // The last bar stepped: the status's, or (a deployment started again that has seen no bar yet: its status
+  // has none) the journal's last watermark — else its positions showed no mark and the totals NaN.
+  const lastClose = status.lastBar !== undefined ? Date.parse(status.lastBar) : lastWatermark(events)
+  if (!Number.isFinite(lastClose)) return undefined
+  const last = lastClose - tf
   let first: number
   if (config.feed.kind === 'replay') first = config.feed.start === undefined ? -8.64e15 : toEpochMs(config.feed.start, 'feed.start')
   else {
@@ -312,6 +315,15 @@ function windowOf(config: DeploymentConfig, status: DeploymentStatus, events: re
     first = Math.min(started, firstEvent) - tf
   }
   return last >= first ? { first, last } : undefined
+}
+
+/** The close time of the last bar a journal records as stepped (its last mark), or NaN. */
+function lastWatermark(events: readonly JournalEvent[]): number {
+  for (let k = events.length - 1; k >= 0; k--) {
+    const e = events[k]!
+    if (e.type === 'mark' && Number.isFinite(e.watermark)) return e.watermark
+  }
+  return NaN
 }
 
 function compareToReplay(time: Float64Array, equity: Float64Array, replayTime: Float64Array, replayEquity: Float64Array, trades: number): ReplayComparison {

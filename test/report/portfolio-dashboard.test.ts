@@ -186,6 +186,26 @@ describe('a hand-made deployment', () => {
     expect(s.drawdown).toBeCloseTo((cash3 + 642 - (cash3 + 630)) / (cash3 + 642), 12)
   })
 
+  it('started again and no bar seen yet (its status has no last bar): marked at the journal\'s last stepped bar, totals as before (an operations review: NaN)', async () => {
+    const from = join(home, 'deployments', 'hand')
+    const config = JSON.parse(readFileSync(join(from, 'config.json'), 'utf8')) as Record<string, unknown>
+    const journal = readFileSync(join(from, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    // Day 4's bar (opening D0 + 3 days) closes at D0 + 4 days: the watermark of the last step.
+    journal.push({ type: 'mark', watermark: D0 + 4 * DAY, time: D0 + 4 * DAY })
+    const { lastBar: _none, ...restarted } = status('again', { state: 'running' })
+    // A workspace of its own (the others list this one's deployments).
+    const own = tempHome()
+    await ingestBars(own, HW, { source: 'binance' })
+    writeDeployment(own, 'again', { config: { ...config, name: 'again' }, status: restarted, journal })
+    const s = await deploymentSnapshot(own, 'again', { replay: false })
+    const p = s.positions[0]!
+    expect([p.symbol, p.qty, p.mark]).toEqual(['HW', 6, 105])
+    expect(p.unrealized).toBeCloseTo(28.2, 9)
+    expect(s.pnl.total).toBeCloseTo(30.4 + 28.2 - 1.4346, 9)
+    expect([...s.time]).toEqual([0, 1, 2, 3].map((k) => D0 + k * DAY))
+    expect(s.notes).not.toContain('no bar stepped yet: no equity, marks or replay')
+  })
+
   it('orders by state, the latest first; alerts, the latest first; no replay without the pinned strategy', async () => {
     const cache = new ReplayCache()
     const s = await deploymentSnapshot(home, 'hand', { latest: 2, cache })
