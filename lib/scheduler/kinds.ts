@@ -84,7 +84,7 @@ const retrain: JobHandler = async (c) => {
 
 const reoptimise: JobHandler = async (c) => {
   const a = c.job.args as { strategy: string; symbol: string; timeframe: string; source?: string; trials?: number; metric?: ReoptimiseMetric; start?: string; seed?: number; commission?: number; cash?: number; study?: string; search?: Record<string, [number, number]>; from?: string; alias?: string }
-  const r = await reoptimiseStrategy(c.home, { ...a, start: a.start === undefined ? undefined : resolveTime(a.start, c.now), now: c.now, study: a.study ?? `reoptimise-${c.job.name}`, by: `job ${c.job.name}`, load: c.load })
+  const r = await reoptimiseStrategy(c.home, { ...a, start: a.start === undefined ? undefined : resolveTime(a.start, c.now), now: c.now, study: a.study ?? `reoptimise-${c.job.name}`, by: `job ${c.job.name}`, load: c.load, ...(c.job.timeoutMs === undefined ? {} : { timeoutMs: c.job.timeoutMs }) })
   c.run.setTags({ 'mtflow.job.strategy': `${r.strategy}@${r.version}` })
   c.run.logParams(Object.fromEntries(Object.entries(r.params).map(([k, v]) => [`best.${k}`, v])))
   const summary = r.moved

@@ -41,6 +41,12 @@ export interface ReoptimiseOptions {
   alias?: string
   by?: string
   load?: ModuleLoader
+  /**
+   * No trial starts after this many ms (the job's timeoutMs): the trials run on the scheduler's thread, so the
+   * scheduler's own time limit cannot stop them; the run ends with the trials it had (an operations review:
+   * a job of 400 trials with timeoutMs 1000 ran 18.9 s and held every other job back).
+   */
+  timeoutMs?: number
 }
 
 export interface ReoptimiseResult {
@@ -92,7 +98,7 @@ export async function reoptimiseStrategy(home: string, o: ReoptimiseOptions): Pr
       if (trial.number === before) championValue = value
       return value
     },
-    { nTrials: trials },
+    { nTrials: trials, ...(o.timeoutMs === undefined ? {} : { timeout: Math.max(o.timeoutMs, 1) / 1000 }) },
   )
   // The best of this run's window only: earlier runs' trials scored older bars.
   const mine = study.trials.filter((t) => t.number >= before && t.state === 'complete' && Number.isFinite(t.values?.[0]))

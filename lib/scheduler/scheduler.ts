@@ -127,7 +127,9 @@ export class Scheduler {
       updateJobState(this.home, job.name, { lastRun: latest })
       if (missed > 0 && (job.missed === 'skip' || onTime)) {
         const span = missed === 1 ? new Date(first!).toISOString() : `${new Date(first!).toISOString()} … ${new Date(onTime ? before! : latest).toISOString()}`
-        const reason = `missed ${count >= MAX_FIRES ? `at least ${missed}` : missed} run${missed === 1 ? '' : 's'} while the scheduler was not running (${span})${onTime ? '' : '; policy skip: next at its next fire time'}`
+        // Fire times after this scheduler started were passed while it was busy: a job ran on its thread past them.
+        const why = first! >= this.startedAt ? 'while the scheduler was busy (a job held its thread past them)' : 'while the scheduler was not running'
+        const reason = `missed ${count >= MAX_FIRES ? `at least ${missed}` : missed} run${missed === 1 ? '' : 's'} ${why} (${span})${onTime ? '' : '; policy skip: next at its next fire time'}`
         this.emit(recordSkip(this.home, job, 'cron', now, reason))
       }
       if (onTime || (missed > 0 && job.missed === 'run-once')) started.push(this.start(job, 'cron'))

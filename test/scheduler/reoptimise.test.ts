@@ -76,6 +76,10 @@ describe('reoptimise job', () => {
     const after = new Registry(home).entry('strategies', 'sma-cross')
     expect(after.aliases).toEqual(held.aliases)
     expect(after.versions.length).toBe(held.versions.length)
+    // timeoutMs: no trial starts past it (the trials run on the scheduler's thread; its own time limit cannot stop them).
+    const bounded = await reoptimiseStrategy(home, { strategy: 'sma-cross', symbol: 'SYN-A', timeframe: '1d', trials: 5_000, now, study: 'reoptimise-bounded', timeoutMs: 300 })
+    expect(bounded.trials).toBeGreaterThanOrEqual(1)
+    expect(loadStudy({ name: 'reoptimise-bounded', storage: { home } }).trials.length).toBeLessThan(5_000)
     expect(() => checkJob({ name: 'r', cron: '0 3 * * 0', kind: 'reoptimise', args: { strategy: 'sma-cross@1', symbol: 'SYN-A', timeframe: '1d' } }, 0)).toThrow('args.strategy is a strategy name without @ (received "sma-cross@1"); the version reoptimised is args.from (default champion)')
   })
 })

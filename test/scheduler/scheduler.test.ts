@@ -194,6 +194,19 @@ describe('runs missed while down', () => {
     expect(runs).toHaveLength(1) // 40 s late > 30 s: missed (skip)
     expect(readHistory(h2).map((l) => [l.status, l.error])).toEqual([['skipped', 'missed 1 run while the scheduler was not running (2026-01-05T16:00:00.000Z); policy skip: next at its next fire time']])
   })
+
+  it('fire times passed while this scheduler ran (a job held its thread) are said missed while busy, not while not running (an operations review)', async () => {
+    const h = home()
+    const clock = new ManualClock(at('2026-01-05T10:00:00Z'))
+    const scheduler = new Scheduler({ home: h, clock, jobs: [job({ name: 'minutely', cron: '* * * * *', graceMs: 5_000 })], handlers: { monitor: async () => undefined } })
+    await scheduler.runOnce() // 10:00 on time
+    clock.advance(5 * 60_000 + 30_000) // 10:05:30: 10:01 … 10:05 passed while a job held the thread
+    await scheduler.runOnce()
+    expect(readHistory(h).map((l) => [l.status, l.error ?? ''])).toEqual([
+      ['ok', ''],
+      ['skipped', 'missed 5 runs while the scheduler was busy (a job held its thread past them) (2026-01-05T10:01:00.000Z … 2026-01-05T10:05:00.000Z); policy skip: next at its next fire time'],
+    ])
+  })
 })
 
 describe('retries, time limits and failures', () => {
