@@ -437,7 +437,10 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
   let run: ActiveRun | undefined
   const status = (): DeploymentStatus => ({ ...statusOf(config, session, { state, reason, startedAt, bars, lastClose, journal: journal.file, runId: run?.id }), ...(ordersFile === undefined ? {} : { ordersFile }) })
   let written = ''
+  /** The journal's events when the status was last written (see the control timer). */
+  let statusEvents = -1
   const writeStatus = () => {
+    statusEvents = journal.appended
     const file = join(dir, 'status.json')
     if (verified) writeFileAtomic(file, `${JSON.stringify(status(), null, 1)}\n`)
     else if (existsSync(file)) {
@@ -550,7 +553,12 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
       }
       writeStatus()
     }
-    const timer = setInterval(checkControl, 1000)
+    // Each second: control requests, and the status when the journal moved since it was written — a live
+    // venue's fill or acknowledgement arrives between bars (a 1d deployment showed a fill a day late).
+    const timer = setInterval(() => {
+      checkControl()
+      if (journal.appended !== statusEvents) writeStatus()
+    }, 1000)
     timer.unref()
     // An orders file handed in by `deploy submit`: checked again here (the journal id, the next sequence
     // number — nothing sent since it was made — every symbol in the universe, a running deployment), then its

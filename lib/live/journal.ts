@@ -301,10 +301,18 @@ export class OrderJournal {
   }
 
   /** Called by applyEvent between its checks and its changes: an event that fails to reach the disk is not folded. */
+  /** Events appended by this object so far (a deployment rewrites its status when the count moves). */
+  get appended(): number {
+    return this.count
+  }
+
+  private count = 0
+
   private readonly writer = (event: JournalEvent): void => {
     if (this.syncFailure !== undefined) {
       throw new DataError(`${this.file}: an earlier fsync failed (${this.syncFailure.message}); the journal can no longer promise what is on disk, so nothing more is written (nor sent)`)
     }
+    this.count++
     if (this.durability === 'step') this.pending += line(event)
     else {
       this.write(line(event))

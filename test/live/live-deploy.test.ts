@@ -72,6 +72,27 @@ describe('a live deployment against the Binance stand-in', () => {
     ])
   })
 
+  it('a fill the venue reports between bars reaches status.json within a second or two, not at the next bar (an operations review: a 1d deployment showed it a day late)', async () => {
+    const { s, start } = await world()
+    const limit = cent(marketAt(2) - 30)
+    const d = start('between', { 2: (ctx) => ctx.buy('BTC/USDT', { qty: 0.02, limit }) })
+    await d.step(0)
+    await d.step(1)
+    await d.step(2)
+    const cid = s.orders[0]!.clientOrderId
+    expect(d.status().positions).toEqual([])
+    s.fill(cid, 0.02) // filled at the exchange while no bar closes
+    await d.venue.pollFills()
+    let shown = d.status().positions
+    for (let k = 0; k < 40 && shown.length === 0; k++) {
+      await new Promise((r) => setTimeout(r, 100))
+      shown = d.status().positions
+    }
+    expect(d.journal().position('scripted', 'BTC/USDT')).toBe(0.02)
+    expect(shown).toEqual([expect.objectContaining({ symbol: 'BTC/USDT', qty: 0.02 })])
+    await d.stop()
+  })
+
   it('a create-order timeout after the exchange accepted it: UNKNOWN, resolved by lookup — exactly one order each, the right position', async () => {
     const { s, start, posts } = await world()
     s.fault('POST /api/v3/order', { kind: 'accept-stall' }, { kind: 'accept-stall' })
