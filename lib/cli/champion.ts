@@ -67,6 +67,9 @@ export function championCommand(context: CliContext): Command {
       const split = o.split === undefined ? undefined : parseNumber(o.split, '--split', (x) => x > 0 && x < 1, 'a number between 0 and 1, exclusive')
       if (split !== undefined && mode !== 'ab') throw new ConfigError(`--split applies to mode ab only (received mode ${JSON.stringify(mode)})`)
       const config = writeServingConfig(context.home, name, { mode: mode as 'single', champion: o.champion, ...(mode === 'single' ? {} : { challenger: o.challenger }), ...(split === undefined ? {} : { split }), ...(o.expireAfter === undefined ? {} : { expireAfter: o.expireAfter }) })
+      // Allowed (a retrain job may set the challenger later), but said: until then the champion answers every request.
+      const aliases = openRegistry(context.home).entry('models', name).aliases
+      if (config.challenger !== undefined && aliases[config.challenger] === undefined) context.stderr.write(`mtflow: note: model ${name} has no alias ${config.challenger} yet: ${config.champion} answers every request until it is set (mtflow registry alias models ${name}@VERSION ${config.challenger})\n`)
       if (o.json === true) return printJson(context, config)
       context.stdout.write(`${name} is served in mode ${config.mode}${config.split === undefined ? '' : ` (${config.split * 100} % to ${config.challenger})`}${config.expireAfter === undefined ? '' : `, versions expire after ${config.expireAfter}`}\n`)
     })

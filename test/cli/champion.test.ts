@@ -77,6 +77,12 @@ describe('mtflow champion', () => {
     const written = { champion: 'champion', mode: 'ab', challenger: 'challenger', split: 0.25, expireAfter: '30d' }
     expect(JSON.parse(r.stdout)).toEqual(written)
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(written)
+    expect(r.stderr).toBe('')
+    // A challenger alias the model does not have: allowed (a job may set it later), and said (an operations review: traffic silently all to the champion).
+    const missing = await cli('serve-mode', 'm', 'ab', '--split', '0.3', '--challenger', 'candidate')
+    expect(missing.code).toBe(0)
+    expect(missing.stderr).toBe('mtflow: note: model m has no alias candidate yet: champion answers every request until it is set (mtflow registry alias models m@VERSION candidate)\n')
+    await cli('serve-mode', 'm', 'ab', '--split', '0.25', '--expire-after', '30d')
   })
 
   it('status shows the aliases, the mode and whether each version has expired', async () => {
