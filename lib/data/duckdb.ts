@@ -42,6 +42,21 @@ export function sqlString(text: string): string {
   return `'${text.replace(/'/g, "''")}'`
 }
 
+/**
+ * A file's path as a SQL string for DuckDB's readers (read_parquet, read_csv), its glob characters made
+ * literal ([*], [?], [[]): those readers expand * ? [ ] in any path, so a workspace under "/data/x[1]", a
+ * file "prices*.csv" or a symbol "*" (its lake folder "symbol=*") read other files or none (the lake's
+ * coverage of "*" counted SPX's bars: second attack review).
+ */
+export function sqlFile(path: string): string {
+  return sqlString(globLiteral(path))
+}
+
+/** `path` with DuckDB's glob characters made literal (for a pattern built on it, as the quarantine's). */
+export function globLiteral(path: string): string {
+  return path.replace(/[[*?]/g, (c) => `[${c}]`)
+}
+
 /** A quoted SQL identifier. */
 export function sqlIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`

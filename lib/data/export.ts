@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } f
 import { tmpdir } from 'node:os'
 import { dirname, extname, join, resolve } from 'node:path'
 import { ConfigError, DataError } from '../core/index.js'
-import { appendDoubles, duckdb, sqlIdent, sqlString } from './duckdb.js'
+import { appendDoubles, duckdb, sqlFile, sqlIdent, sqlString } from './duckdb.js'
 
 let counter = 0
 
@@ -110,7 +110,7 @@ export function readTable(path: string): Promise<Record<string, TableColumn>> {
 
 async function readTableNow(path: string): Promise<Record<string, TableColumn>> {
   const conn = await duckdb()
-  const source = `read_parquet(${sqlString(path)})`
+  const source = `read_parquet(${sqlFile(path)})`
   let described: Record<string, unknown>[]
   try {
     described = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`)).getRowObjects() as Record<string, unknown>[]

@@ -7,7 +7,7 @@ import { extname, join } from 'node:path'
 import { clip, ConfigError, DataError, decideTimeFormat, epochUnitOf, fileStamp, parseDateFormat, TIME_PATTERNS, timeKind, timeframeAnchor, timeframeMs, withLock, type DateFormat, type EpochUnit, type TimeSummary } from '../core/index.js'
 import { barColumns, csvOptionName, decimalHint, NUMBER_PATTERNS, offGridMessage, sniffDialect, splitLine, type CsvOptions } from './csv.js'
 import type { Bars } from './bars.js'
-import { appendDoubles, duckdb, sqlIdent, sqlString } from './duckdb.js'
+import { appendDoubles, duckdb, globLiteral, sqlFile, sqlIdent, sqlString } from './duckdb.js'
 import { DEFAULT_SOURCE, gapStatsSql, LAKE_END_MS, LAKE_FIRST_MS, type DatasetKey } from './lake.js'
 import { mergeIntoLake } from './lake-write.js'
 
@@ -228,7 +228,7 @@ async function writeQuarantine(home: string, key: DatasetKey, table: string, ori
     let known = ''
     if (earlier.length > 0) {
       // Files written before keys existed have no row_key column: their rows are not matched.
-      const list = `[${earlier.map(sqlString).join(', ')}]`
+      const list = `[${earlier.map(sqlFile).join(', ')}]`
       const hasKey = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${list}, union_by_name = true)`)).getRowObjects().some((r) => r.column_name === 'row_key')
       if (hasKey) known = `WHERE row_key NOT IN (SELECT row_key FROM read_parquet(${list}, union_by_name = true) WHERE row_key IS NOT NULL)`
     }
@@ -305,7 +305,7 @@ export async function importFile(home: string, path: string, options: ImportOpti
   const conn = await duckdb()
   let columns: { name: string; type: string }[]
   const describe = async (types: string) =>
-    (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${parquet ? `read_parquet(${sqlString(path)})` : `read_csv(${sqlString(path)}, header = true, sample_size = 2048${csvArgs}${types})`}`))
+    (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${parquet ? `read_parquet(${sqlFile(path)})` : `read_csv(${sqlFile(path)}, header = true, sample_size = 2048${csvArgs}${types})`}`))
       .getRowObjects()
       .map((r) => ({ name: String(r.column_name), type: String(r.column_type) }))
   try {
@@ -331,8 +331,8 @@ export async function importFile(home: string, path: string, options: ImportOpti
   // 10,000 rows: those are read as text, where parseTime's rules (over the whole column) read them as dates.
   // The same for a Parquet integer column (pandas writes an int date column 20220103 as int64): dates of
   // 2022, not epoch seconds of 1970-08-23.
-  const parquetFile = `read_parquet(${sqlString(path)})`
-  const dateDigits = numericTime && /INT/i.test(time.type) && (await dateDigitsColumn(parquet ? parquetFile : `read_csv(${sqlString(path)}, header = true${csvArgs}, all_varchar = true)`, time.name))
+  const parquetFile = `read_parquet(${sqlFile(path)})`
+  const dateDigits = numericTime && /INT/i.test(time.type) && (await dateDigitsColumn(parquet ? parquetFile : `read_csv(${sqlFile(path)}, header = true${csvArgs}, all_varchar = true)`, time.name))
   if (dateDigits) numericTime = false
   if ((!parquet && !numericTime) || dateDigits) time.type = 'VARCHAR'
   // CSV numbers are read as text and parsed by NUMBER_PATTERNS, as readBarsCsv reads them (DuckDB's own
@@ -340,7 +340,7 @@ export async function importFile(home: string, path: string, options: ImportOpti
   const valueColumns = [cols.open, cols.high, cols.low, cols.close, volume].filter((c): c is { name: string; type: string } => c !== undefined)
   const textColumns = parquet ? [] : [...(numericTime ? [] : [dateColumn.name]), ...(clock === undefined ? [] : [clock.name]), ...valueColumns.map((c) => c.name)]
   const types = textColumns.length === 0 ? '' : `, types = {${textColumns.map((n) => `${sqlString(n)}: 'VARCHAR'`).join(', ')}}`
-  const csvReader = (text: boolean) => `read_csv(${sqlString(path)}, header = true, sample_size = 2048${csvArgs}${text ? ', all_varchar = true' : types})`
+  const csvReader = (text: boolean) => `read_csv(${sqlFile(path)}, header = true, sample_size = 2048${csvArgs}${text ? ', all_varchar = true' : types})`
   const cell = (c: { name: string }) => `nullif(trim(CAST(${sqlIdent(c.name)} AS VARCHAR)), '')`
   const joined = clock === undefined ? '' : `CASE WHEN ${cell(dateColumn)} IS NULL OR ${cell(clock)} IS NULL THEN '' ELSE ${cell(dateColumn)} || ' ' || ${cell(clock)} END`
   const reader = (text: boolean) =>
@@ -436,7 +436,7 @@ function readHead(path: string): string {
 async function epochUnit(path: string, parquet: boolean, column: { name: string; type: string }, stepMs: number, values?: string): Promise<EpochUnit> {
   if (values === undefined && !/INT|DOUBLE|FLOAT|DECIMAL|REAL|NUMERIC/i.test(column.type)) return 'ms'
   const conn = await duckdb()
-  const reader = values ?? (parquet ? `read_parquet(${sqlString(path)})` : `read_csv(${sqlString(path)}, header = true, all_varchar = true)`)
+  const reader = values ?? (parquet ? `read_parquet(${sqlFile(path)})` : `read_csv(${sqlFile(path)}, header = true, all_varchar = true)`)
   const name = sqlIdent(column.name)
   const row = (
     await conn.runAndReadAll(
@@ -560,7 +560,7 @@ export async function quarantineSummary(home: string): Promise<QuarantineSummary
   const root = join(home, 'lake', 'quarantine')
   if (!existsSync(root)) return []
   const conn = await duckdb()
-  const glob = join(root, '*', '*', '*', '*.parquet')
+  const glob = join(globLiteral(root), '*', '*', '*', '*.parquet')
   const rows = (
     await conn.runAndReadAll(
       `SELECT regexp_extract(filename, 'source=([^/]+)/symbol=([^/]+)/timeframe=([^/]+)/', ['s', 'y', 't']) AS k, reason, count(*) AS n, count(DISTINCT filename) AS files

@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync,
 import { join } from 'node:path'
 import type { DuckDBConnection } from '@duckdb/node-api'
 import { syncDirectory, withLock, writeFileAtomic } from '../core/index.js'
-import { duckdb, duckdbWriters, sqlString } from './duckdb.js'
+import { duckdb, duckdbWriters, sqlFile, sqlString } from './duckdb.js'
 import {
   currentGeneration,
   datasetDir,
@@ -176,7 +176,7 @@ async function mergePartition(io: PartitionIo, table: string, range: PeriodRange
   let source = fresh
   let added: number
   if (existsSync(file)) {
-    const old = `(SELECT epoch_ms(time)::DOUBLE AS t, open, high, low, close, volume FROM read_parquet(${sqlString(file)}, hive_partitioning = false))`
+    const old = `(SELECT epoch_ms(time)::DOUBLE AS t, open, high, low, close, volume FROM read_parquet(${sqlFile(file)}, hive_partitioning = false))`
     const counts = (
       await conn.runAndReadAll(
         `SELECT count(*) FILTER (WHERE o.t IS NULL) AS added,

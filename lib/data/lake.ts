@@ -9,7 +9,7 @@ import { join, relative } from 'node:path'
 import { DataError, NotFoundError, sha256, timeframeMs, toIsoDate, writeFileAtomic } from '../core/index.js'
 import { checkBars, lowerBound, toEpochMs, type Bars } from './bars.js'
 import { emptyBars } from './convert.js'
-import { duckdb, queryDoubles, sqlString } from './duckdb.js'
+import { duckdb, queryDoubles, sqlFile } from './duckdb.js'
 import { deferredFileSource, openPlainParquet, parquetFooterLength } from './parquet-plain.js'
 import { currentFiles, currentGeneration, datasetDir, lakeDir, periodOfFile, type DatasetKey } from './generations.js'
 
@@ -262,7 +262,7 @@ async function openPartition(file: string): Promise<OpenPartition> {
   const viaDuckdb = (): Promise<Columns> =>
     oneAtATime(async () => {
       const conn = await duckdb()
-      const sql = `SELECT epoch_ms(time)::DOUBLE, open, high, low, close, coalesce(volume, 'NaN'::DOUBLE) FROM read_parquet(${sqlString(file)}, hive_partitioning = false)`
+      const sql = `SELECT epoch_ms(time)::DOUBLE, open, high, low, close, coalesce(volume, 'NaN'::DOUBLE) FROM read_parquet(${sqlFile(file)}, hive_partitioning = false)`
       return (await queryDoubles(conn, sql, COLUMNS)) as Columns
     })
   const copy = (columns: Columns, target: Columns, offset: number) => {
@@ -391,7 +391,7 @@ export async function listDatasets(home: string): Promise<DatasetInfo[]> {
   for (const key of listKeys(home)) {
     const { row, bytes } = await readCurrent(home, key, (files) => files, async (files) => {
       if (files.length === 0) return { row: undefined, bytes: 0 }
-      const bars = `(SELECT epoch_ms(time)::DOUBLE AS t FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = false))`
+      const bars = `(SELECT epoch_ms(time)::DOUBLE AS t FROM read_parquet([${files.map(sqlFile).join(', ')}], hive_partitioning = false))`
       const size = files.reduce((sum, f) => sum + statSync(f).size, 0)
       return { row: (await conn.runAndReadAll(gapStatsSql(bars, key.timeframe))).getRowObjects()[0]!, bytes: size }
     })
