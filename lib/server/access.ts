@@ -29,6 +29,9 @@ const SAFE_PATH = /^\/(?![/\\])[^\s\x00-\x1f\x7f\\]*$/
 /** The login route: `/login?token=…[&next=/path]` sets the cookie and redirects to next. */
 export const LOGIN_PATH = '/login'
 
+/** POST /logout expires the login cookie. */
+export const LOGOUT_PATH = '/logout'
+
 /** The cookie's name carries the port: two servers on one host (cookies ignore ports) keep their own. */
 export function cookieName(hostHeader: string | undefined): string {
   const port = /:(\d+)$/.exec(hostHeader ?? '')?.[1] ?? '80'
@@ -68,6 +71,7 @@ export function accessControl(options: AccessOptions): MiddlewareHandler {
     }
     const path = c.req.path
     if (path === LOGIN_PATH && (c.req.method === 'GET' || c.req.method === 'HEAD')) return login(c, options.token)
+    if (path === LOGOUT_PATH && c.req.method === 'POST') return logout(c)
     if (authorized(c.req.header('authorization'), options.token)) return next()
     if (hasCookie(c, options.token)) {
       // A change to the JSON API made with the login cookie comes from this server's pages: a browser sends
@@ -90,6 +94,17 @@ const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 function hasCookie(c: Context, token: string): boolean {
   const cookie = readCookie(c.req.header('cookie'), cookieName(c.req.header('host')))
   return cookie !== undefined && authorized(`Bearer ${cookie}`, token)
+}
+
+/**
+ * POST /logout: the login cookie expired in this browser (a shared computer; before it, a browser kept the
+ * token until it closed: second attack review). Needs nothing: anyone may forget their own cookie. The
+ * token itself stays valid for every other browser and client until MTFLOW_HOME/server-token is replaced.
+ */
+function logout(c: Context): Response {
+  c.header('set-cookie', `${cookieName(c.req.header('host'))}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`)
+  c.header('cache-control', 'no-store')
+  return c.html('<!doctype html><meta charset="utf-8"><title>mtflow: logged out</title><p>Logged out: this browser no longer holds the login cookie. Open the login URL printed by <code>mtflow serve</code> to log in again.</p>', 200)
 }
 
 /** GET /login?token=T&next=/path: a right token sets the cookie and redirects; a wrong one is a 401. */

@@ -107,6 +107,13 @@ describe('the token on every request', () => {
     // A cookie for another port's server (cookies ignore ports) opens nothing here.
     const other = pair.replace(`mtflow-token-${server.port}`, 'mtflow-token-1')
     expect((await send(server, '/runs', { headers: { host: host(), cookie: other } })).status).toBe(401)
+    // POST /logout expires it (a shared computer: the second attack review found no way out but closing the browser).
+    const out = await send(server, '/logout', { method: 'POST', headers: { host: host(), cookie: pair } })
+    expect(out.status).toBe(200)
+    expect(String(out.headers['set-cookie'])).toBe(`mtflow-token-${server.port}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`)
+    expect(out.text).toContain('Logged out')
+    // From another site's page it is refused, as every cross-origin request is.
+    expect((await send(server, '/logout', { method: 'POST', headers: { host: host(), origin: 'http://evil.example' } })).status).toBe(403)
   })
 
   it('a change to the API with the cookie alone needs an Origin or Referer of this server; the header alone does not (an attack review)', async () => {
