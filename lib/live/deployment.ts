@@ -324,9 +324,12 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
   const configFile = join(dir, 'config.json')
   const configText = `${JSON.stringify(config, null, 1)}\n`
   const sameConfig = existsSync(configFile) && readFileSync(configFile, 'utf8') === configText
-  const rerun = !live && feed === undefined && config.feed.kind === 'replay' && marked === marked && sameConfig
-  if (marked === marked && !sameConfig && !live && config.feed.kind === 'replay') {
-    alert(`the journal was written under another config than this one: its fills and open orders are taken over, and the strategy's own state restarts from the history`)
+  // A pause, resume or flatten is not repeated by a re-run either (an operations review: such a journal was refused).
+  const controlled = journal.current.controlled
+  const rerun = !live && feed === undefined && config.feed.kind === 'replay' && marked === marked && sameConfig && !controlled
+  if (marked === marked && !live && config.feed.kind === 'replay') {
+    if (!sameConfig) alert(`the journal was written under another config than this one: its fills and open orders are taken over, and the strategy's own state restarts from the history`)
+    else if (controlled) alert(`the journal records a pause, resume or flatten, which a re-run does not repeat: its fills and open orders are taken over, and the strategy's own state restarts from the history`)
   }
   writeFileAtomic(configFile, configText)
   let scratch: OrderJournal | undefined
@@ -347,7 +350,7 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
     const rest = new ReplayFeed(upTo.after, (options.paceMs ?? 0) > 0 ? { clock, paceMs: options.paceMs! } : {})
     const verify = () => {
       scratch!.flush()
-      const strip = (file: string) => readEvents(file).filter((e) => e.type !== 'mark' && e.type !== 'snapshot')
+      const strip = (file: string) => readEvents(file).filter((e) => e.type !== 'mark' && e.type !== 'snapshot' && e.type !== 'control')
       const again = strip(scratch!.file)
       const before = strip(journal.file)
       const differs = again.findIndex((e, k) => JSON.stringify(e) !== JSON.stringify(before[k]))
@@ -539,12 +542,14 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
         if (state === 'running') {
           state = 'paused'
           reason = 'paused by request: no new orders; working orders and brackets stay'
+          journal.control('pause', clock.now())
           log(`deployment ${config.name}: ${reason}`)
         }
       } else if (request.command === 'resume') {
         if (state === 'paused') {
           state = 'running'
           reason = undefined
+          journal.control('resume', clock.now())
           log(`deployment ${config.name}: resumed`)
         }
       } else {
@@ -685,6 +690,7 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
         }
       }
       if (stopRequested === 'flatten') {
+        journal.control('flatten', clock.now())
         engine.flatten('kill switch: deploy stop --flatten')
         journal.flush()
         if (live) await settle(session, venue, clock, 10_000)

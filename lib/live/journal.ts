@@ -75,6 +75,11 @@ export type JournalEvent =
    * order under its client id is at the venue. The next intent takes the number after it.
    */
   | { type: 'skip'; seq: number; reason: string; time: number }
+  /**
+   * A control request applied (deploy pause, resume, stop --flatten): a replay's re-run does not repeat it,
+   * so a restart takes such a journal over (its fills and open orders) instead of re-running it.
+   */
+  | { type: 'control'; command: 'pause' | 'resume' | 'flatten'; time: number }
 
 export interface JournalOrder extends OrderIntent {
   seq: number
@@ -106,6 +111,8 @@ export interface JournalState {
   watermark: number
   /** The latest time of any event (clock ms; NaN for an empty journal): a restart looks at the venue from about then. */
   lastTime: number
+  /** A control request (pause, resume, flatten) is on record: a replay's re-run would not reproduce the journal. */
+  controlled: boolean
 }
 
 /** Orders still waiting on the venue (what reconciliation looks up). */
@@ -230,6 +237,11 @@ export class OrderJournal {
 
   amend(id: string, qty: number, time: number): void {
     this.append({ type: 'amend', clientOrderId: id, qty, time })
+  }
+
+  /** A control request applied (see the 'control' event). */
+  control(command: 'pause' | 'resume' | 'flatten', time: number): void {
+    this.append({ type: 'control', command, time })
   }
 
   /** Bars closing at or before `watermark` were stepped (written with the step's events: a restart continues after it). */
@@ -400,7 +412,7 @@ export class OrderJournal {
 
 /** The state a sequence of events leaves; orders sent but never answered before a restart are UNKNOWN. */
 export function foldJournal(events: readonly JournalEvent[], file = 'journal'): JournalState {
-  const state: JournalState = { orders: new Map(), positions: new Map(), nextSeq: 1, tradeIds: new Set(), torn: 0, watermark: NaN, lastTime: NaN }
+  const state: JournalState = { orders: new Map(), positions: new Map(), nextSeq: 1, tradeIds: new Set(), torn: 0, watermark: NaN, lastTime: NaN, controlled: false }
   for (const e of events) applyEvent(state, e, file)
   // Folded from disk, an INTENT or SENT order has lost its process: it may or may not have reached the venue.
   for (const o of state.orders.values()) if (o.state === 'INTENT' || o.state === 'SENT') o.state = 'UNKNOWN'
@@ -447,6 +459,12 @@ function applyEventOnly(state: JournalState, e: JournalEvent, file: string, writ
     if (e.seq !== state.nextSeq) throw new DataError(`${file}: skip of sequence ${e.seq} where ${state.nextSeq} was next`)
     write?.(e)
     state.nextSeq = e.seq + 1
+    return
+  }
+  if (e.type === 'control') {
+    if (e.command !== 'pause' && e.command !== 'resume' && e.command !== 'flatten') throw new DataError(`${file}: control ${JSON.stringify(e.command)} is not pause, resume or flatten`)
+    write?.(e)
+    state.controlled = true
     return
   }
   if (e.type === 'mark') {

@@ -195,6 +195,12 @@ describe('mtflow deploy (paper)', () => {
     // The journal: one buy of 10 and one sell of 10 (the kill switch's order).
     const events = readFileSync(join(home, 'deployments', 'flat', 'journal.jsonl'), 'utf8').split('\n').filter((l) => l.startsWith('{"type":"intent"')).map((l) => JSON.parse(l))
     expect(events.map((e: { side: string; qty: number }) => [e.side, e.qty])).toEqual([['buy', 10], ['sell', 10]])
+    // Started again (an operations review: refused, with the re-run's own book written as its status): the
+    // journal records the flatten, which a re-run does not repeat, so its fills and open orders are taken over.
+    expect(readFileSync(join(home, 'deployments', 'flat', 'journal.jsonl'), 'utf8')).toMatch(/\{"type":"control","command":"flatten","time":\d+\}/)
+    const again = await cli(['deploy', 'buy-once@1', '--symbols', 'SPX', ...PAPER, '--start', '2015-01-01', '--end', '2016-12-31', '--size-qty', '10', '--name', 'flat', '--no-track', '--json'])
+    expect(again.code, again.stderr).toBe(0)
+    expect(readFileSync(join(home, 'deployments', 'flat', 'alerts.jsonl'), 'utf8')).toContain('the journal records a pause, resume or flatten, which a re-run does not repeat: its fills and open orders are taken over')
 
     // Checks the parent cannot make (the lake's bars) fail in the child: its line, exit 2.
     const r = await cli(['deploy', 'sma-cross@1', '--symbols', 'SPX', ...PAPER, '--start', '1990-01-01', '--end', '1990-12-31', '--name', 'empty', '--detach'])
