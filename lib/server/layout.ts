@@ -80,12 +80,14 @@ export function refreshing(html: string, on: boolean): string {
 }
 
 /**
- * A published dashboard's policy: the page's, in a sandbox with scripts but nothing else — an opaque origin
- * (no cookie goes with its requests, its Origin is "null": the JSON API refuses them), no forms, no popups.
- * A dashboard is HTML anyone with the token published: one that set its own referrer policy posted a form
- * to the API with this server's Origin and moved a strategy's champion alias (second attack review).
+ * A published dashboard's policy: the page's (no inline script: only the app's own bundle runs), in a
+ * sandbox that allows that script and keeps the origin (its links and the site header's open pages with
+ * the login cookie; an opaque origin sent none, and every link out of a dashboard met the login page), and
+ * nothing else: no forms, no popups. A dashboard is HTML anyone with the token published: one that set its
+ * own referrer policy posted a form to the API with this server's Origin and moved a strategy's champion
+ * alias (second attack review).
  */
-export const DASHBOARD_CSP = `${PAGE_CSP}; sandbox allow-scripts`
+export const DASHBOARD_CSP = `${PAGE_CSP}; sandbox allow-scripts allow-same-origin`
 
 export function sendPage(c: Context, html: string | CachedAnswer, status = 200, csp = PAGE_CSP): Response {
   c.header('content-security-policy', csp)

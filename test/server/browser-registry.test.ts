@@ -166,10 +166,16 @@ describe.skipIf(executablePath === undefined)(`registry and artifacts in headles
     const page = await context.newPage()
     try {
       const shown = await page.goto(`${server.url}/dashboards/evil`)
-      expect(shown?.headers()['content-security-policy']).toMatch(/; sandbox allow-scripts$/)
+      expect(shown?.headers()['content-security-policy']).toMatch(/; sandbox allow-scripts allow-same-origin$/)
       await page.click('#b', { timeout: 5_000 }).catch(() => undefined) // a sandbox without allow-forms submits nothing
       await page.waitForTimeout(500)
       expect(new Registry(home).entry('strategies', 'target').aliases).toEqual({})
+      // The app's script runs, and the site header's links open pages logged in (a review: with an opaque
+      // origin no cookie went with them, and every link out of a dashboard met the login page).
+      expect(await page.evaluate(() => typeof (globalThis as { mtflow?: unknown }).mtflow)).toBe('object')
+      const [runs] = await Promise.all([page.waitForNavigation(), page.click('header.site a[href="/runs"]')])
+      expect(runs?.status()).toBe(200)
+      expect(new URL(page.url()).pathname).toBe('/runs')
       await page.goto(`${server.url}/dashboards/away`)
       await page.waitForTimeout(1_500)
       expect(new URL(page.url()).pathname).toBe('/dashboards/away')
