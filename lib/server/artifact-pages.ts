@@ -87,9 +87,11 @@ export function artifactPageRoutes(app: Hono, ctx: PageContext): void {
     const ext = extensionOf(artifact.path)
     const head = `<h1>${esc(artifact.path)} <span class="muted">of run ${link(`/runs/${seg(id)}`, id).html}</span></h1>
 <p class="muted">${esc(fmtBytes(artifact.size))} · sha256 ${esc(artifact.sha256.slice(0, 16))}… · ${link(artifactDownloadUrl(id, artifact.path), 'download').html}</p>`
-    const body = await previewBody(tracker, id, artifact, ext, pageNo)
+    const kept = { cache: true }
+    const body = await previewBody(tracker, id, artifact, ext, pageNo, kept)
     c.header(PREVIEW_HEADER, 'rendered')
-    return sendPage(c, previews.set(key, artifact.sha256, pageHtml(`${artifact.path} · ${id}`, `${head}\n${body}`, '/runs')))
+    const html = pageHtml(`${artifact.path} · ${id}`, `${head}\n${body}`, '/runs')
+    return sendPage(c, kept.cache ? previews.set(key, artifact.sha256, html) : html)
   })
   // Images for <img src>: the types a browser draws, under a CSP that lets even an SVG run nothing.
   app.get('/runs/:id/artifacts/image', (c) => {
@@ -127,7 +129,8 @@ function pageOf(value: string | undefined): number {
   return Number(value)
 }
 
-async function previewBody(tracker: Tracker, id: string, artifact: Artifact, ext: string, pageNo: number): Promise<string> {
+/** A preview's body; `kept.cache` is set false for one that is not the page for good (a notebook whose markdown timed out). */
+async function previewBody(tracker: Tracker, id: string, artifact: Artifact, ext: string, pageNo: number, kept: { cache: boolean }): Promise<string> {
   const download = link(artifactDownloadUrl(id, artifact.path), `download (${fmtBytes(artifact.size)})`).html
   const tooLarge = `<p class="muted">Larger than ${esc(fmtBytes(WHOLE_BYTES))}: not previewed. ${download}</p>`
   const image = IMAGE_TYPES[ext]
@@ -158,7 +161,9 @@ async function previewBody(tracker: Tracker, id: string, artifact: Artifact, ext
     if (artifact.size > NOTEBOOK_BYTES) return `<p class="muted">A notebook larger than ${esc(fmtBytes(NOTEBOOK_BYTES))}: not rendered. ${download}</p>`
     const bytes = tracker.readArtifact(id, artifact.path).bytes
     try {
-      return await renderNotebookHtmlAsync(parseNotebookJson(bytes.toString('utf8'), 'the file'))
+      const { html, complete } = await renderNotebookHtmlAsync(parseNotebookJson(bytes.toString('utf8'), 'the file'))
+      kept.cache = complete
+      return html
     } catch (error) {
       return unreadable(error)
     }

@@ -20,6 +20,11 @@ export interface RenderNotebookOptions {
   title?: string
   /** The page's highlighting budget (a fresh HIGHLIGHT_PAGE_CHARS when not given): code past it is plain. */
   budget?: HighlightBudget
+  /**
+   * Markdown's HTML (unsanitized), or undefined to show the source: marked on this thread when not given.
+   * The server's renderNotebookHtmlAsync gives what a thread of its own rendered.
+   */
+  markdown?: (source: string) => string | undefined
 }
 
 /**
@@ -46,6 +51,10 @@ interface MarkupBudget {
   /** Outputs still shown (NOTEBOOK_OUTPUTS at first); then counted in `dropped` and not rendered. */
   outputs: number
   dropped: number
+  /** How markdown becomes HTML in this render (RenderNotebookOptions.markdown). */
+  markdown: (source: string) => string | undefined
+  /** Markdown shown as its source because it was not rendered (too slow, or marked failed). */
+  unrendered: number
 }
 
 /** Characters of text a notebook shows at most (2 Mi: what a text preview shows), the rest cut with a note. */
@@ -82,7 +91,7 @@ const MIME_RENDERERS: Array<[string, Renderer]> = [
   ['text/html', (v, b) => ifMarkup(v, b, (html) => ({ kind: 'output-html', html: sanitizeHtml(html, { styleScope: OUTPUT_BOX }) }))],
   ['image/png', (v) => image('image/png', v)],
   ['image/jpeg', (v) => image('image/jpeg', v)],
-  ['text/markdown', (v, b) => ifMarkup(v, b, (md) => ({ kind: 'output-markdown', html: markdown(md, OUTPUT_BOX) }))],
+  ['text/markdown', (v, b) => ifMarkup(v, b, (md) => ({ kind: 'output-markdown', html: markdown(md, OUTPUT_BOX, b) }))],
   ['application/json', (v, b) => json(v, b)],
   ['text/plain', (v, b) => ifText(v, (text) => ({ kind: 'output-text', html: `<pre>${escapeHtml(shownText(b, stripAnsi(text)))}</pre>` }))],
 ]
@@ -119,7 +128,7 @@ export function renderNotebookHtml(notebook: unknown, options: RenderNotebookOpt
   const cells = checkCells(notebook)
   const language = notebookLanguage(notebook as Record<string, unknown>)
   const budget = options.budget ?? highlightBudget()
-  const markup: MarkupBudget = { remaining: MARKUP_CHARS, plain: 0, text: NOTEBOOK_TEXT_CHARS, cut: 0, outputs: NOTEBOOK_OUTPUTS, dropped: 0 }
+  const markup: MarkupBudget = { remaining: MARKUP_CHARS, plain: 0, text: NOTEBOOK_TEXT_CHARS, cut: 0, outputs: NOTEBOOK_OUTPUTS, dropped: 0, markdown: options.markdown ?? ((source) => marked.parse(source, { async: false })), unrendered: 0 }
   const rendered = cells.slice(0, NOTEBOOK_CELLS).map((cell) => renderCell(cell, language, budget, markup))
   const parts = ['<div class="notebook">']
   // The code cells' style first: the cells stay the box's last children (a page's :last-child rules).
@@ -128,6 +137,7 @@ export function renderNotebookHtml(notebook: unknown, options: RenderNotebookOpt
   const note = highlightNote(budget)
   if (note !== '') parts.push(note)
   if (markup.plain > 0) parts.push(`<p class="muted markup-note">Markup (markdown, HTML, SVG) is rendered up to ${MARKUP_CHARS.toLocaleString('en-US')} characters a notebook: ${markup.plain.toLocaleString('en-US')} cell(s) or output(s) after that are shown as text.</p>`)
+  if (markup.unrendered > 0) parts.push(`<p class="muted markdown-note">${markup.unrendered.toLocaleString('en-US')} markdown cell(s) or output(s) shown as source: not rendered within ${MARKDOWN_TIMEOUT_MS / 1000} s, or the renderer failed on them.</p>`)
   if (markup.cut > 0) parts.push(`<p class="muted text-note">Text (sources, streams, plain outputs) is shown up to ${NOTEBOOK_TEXT_CHARS.toLocaleString('en-US')} characters a notebook: ${markup.cut.toLocaleString('en-US')} text(s) were cut there (ending in …).</p>`)
   if (markup.dropped > 0) parts.push(`<p class="muted outputs-note">Outputs are shown up to ${NOTEBOOK_OUTPUTS.toLocaleString('en-US')} a notebook: ${markup.dropped.toLocaleString('en-US')} later output(s) are not shown.</p>`)
   if (cells.length > NOTEBOOK_CELLS) parts.push(`<p class="muted cells-note">The first ${NOTEBOOK_CELLS.toLocaleString('en-US')} of ${cells.length.toLocaleString('en-US')} cells are shown.</p>`)
@@ -173,7 +183,7 @@ function notebookLanguage(notebook: Record<string, unknown>): HighlightLanguage 
 
 function renderCell(cell: NotebookCell, language: HighlightLanguage | undefined, budget: HighlightBudget, markup: MarkupBudget): string {
   const whole = joinText(cell.source)
-  if (cell.cell_type === 'markdown') return `<div class="cell cell-markdown">${spend(markup, whole) ? markdown(whole, MARKDOWN_BOX) : `<pre class="markdown-source">${escapeHtml(shownText(markup, whole))}</pre>`}</div>`
+  if (cell.cell_type === 'markdown') return `<div class="cell cell-markdown">${spend(markup, whole) ? markdown(whole, MARKDOWN_BOX, markup) : `<pre class="markdown-source">${escapeHtml(shownText(markup, whole))}</pre>`}</div>`
   const source = shownText(markup, whole)
   if (cell.cell_type === 'raw') return `<div class="cell cell-raw"><pre>${escapeHtml(source)}</pre></div>`
   const input =
@@ -250,20 +260,16 @@ function json(value: unknown, budget: MarkupBudget): Shown | undefined {
   return text === undefined ? undefined : { kind: 'output-json', html: `<pre>${escapeHtml(shownText(budget, text))}</pre>` }
 }
 
-/**
- * How markdown becomes HTML in a renderNotebookHtml call: marked on this thread, or, in one made by
- * renderNotebookHtmlAsync (the server's), the HTML its thread rendered (undefined: shown as its source).
- */
-let markdownToHtml: (source: string) => string | undefined = (source) => marked.parse(source, { async: false })
-
-function markdown(source: string, box: string): string {
+function markdown(source: string, box: string, budget: MarkupBudget): string {
   let html: string | undefined
   try {
-    html = markdownToHtml(source)
+    html = budget.markdown(source)
   } catch {
     html = undefined // marked's stack overflowed (deep nesting): the source as text
   }
-  return html === undefined ? `<pre class="markdown-source">${escapeHtml(source)}</pre>` : sanitizeHtml(html, { styleScope: box })
+  if (html !== undefined) return sanitizeHtml(html, { styleScope: box })
+  budget.unrendered++
+  return `<pre class="markdown-source">${escapeHtml(source)}</pre>`
 }
 
 /** The markdown a notebook would render (its markdown cells and text/markdown outputs), in order, up to the markup budget. */
@@ -293,21 +299,15 @@ function markdownSources(notebook: unknown): string[] {
 /**
  * renderNotebookHtml with the markdown rendered on a thread of its own within MARKDOWN_TIMEOUT_MS (the
  * server's: marked is quadratic or worse in some inputs, and a notebook is anyone's upload): past it, or
- * when marked fails, the markdown is shown as its source, and the page says why.
+ * when marked fails, the markdown is shown as its source, and the page says so. `complete`: the thread
+ * ended in time (a source marked failed on fails again: kept) — a page that timed out is not cached (a
+ * busy moment is not kept as the page).
  */
-export async function renderNotebookHtmlAsync(notebook: unknown, options: RenderNotebookOptions = {}): Promise<string> {
+export async function renderNotebookHtmlAsync(notebook: unknown, options: Omit<RenderNotebookOptions, 'markdown'> = {}): Promise<{ html: string; complete: boolean }> {
   const sources = markdownSources(notebook)
   const rendered = await renderMarkdown(sources)
-  const previous = markdownToHtml
-  markdownToHtml = (source) => rendered?.get(source)
-  try {
-    const html = renderNotebookHtml(notebook, options)
-    if (rendered !== undefined) return html
-    // Inside the notebook's box, first: the page's layout is unchanged.
-    return html.replace('<div class="notebook">', `<div class="notebook"><p class="muted markdown-note">Markdown took longer than ${MARKDOWN_TIMEOUT_MS / 1000} s to render: shown as its source.</p>`)
-  } finally {
-    markdownToHtml = previous
-  }
+  const html = renderNotebookHtml(notebook, { ...options, markdown: (source) => rendered?.get(source) })
+  return { html, complete: rendered !== undefined }
 }
 
 function prompt(label: string, count: unknown): string {

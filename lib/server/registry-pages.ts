@@ -226,7 +226,9 @@ ${filesTable(v, file.name)}
       const hit = notebookViews.get(key, () => file.sha256)
       c.header(PREVIEW_HEADER, hit === undefined ? 'rendered' : 'cached')
       if (hit !== undefined) return hit.text()
-      return notebookViews.set(key, file.sha256, await renderNotebookHtmlAsync(parseNotebookJson(bytes.toString('utf8'), `notebook ${v.name}@${v.version}`))).text()
+      const { html, complete } = await renderNotebookHtmlAsync(parseNotebookJson(bytes.toString('utf8'), `notebook ${v.name}@${v.version}`))
+      // One whose markdown timed out is not kept: a busy moment is not the page for good.
+      return complete ? notebookViews.set(key, file.sha256, html).text() : html
     }
     const shown = file.size > NOTEBOOK_BYTES ? `<p class="muted notebook-too-large">A notebook larger than ${esc(fmtBytes(NOTEBOOK_BYTES))}: not rendered. ${download}</p>` : await rendered()
     const runs = v.runs.map((id) => link(`/runs/${seg(id)}`, id.slice(0, 8)).html).join(' ')
