@@ -266,14 +266,11 @@ export function backtestCommand(context: CliContext): Command {
 }
 
 /**
- * Orders made smaller than their sizing asked (buying power, a cap: the engine's "resized: …" reason), said
- * in one line, or undefined when none was. A cash account holds equity against every unit bought: a
- * --size-pct above 100 is cut to what the cash buys.
- */
-/**
- * What the engine did to orders that the user should know of: orders made smaller than their sizing asked
- * (caps, buying power), and orders filled only in part because the cash bought less at the fill price (the
- * next open) than at the close they were sized at — the rest cancelled: status CANCELLED with a fill.
+ * What the engine did to orders that the user should know of, one line each: orders made smaller than their
+ * sizing asked (buying power, a cap: the engine's "resized: …" reason; a cash account holds equity against
+ * every unit bought, so a --size-pct above 100 is cut to what the cash buys), and orders filled only in part
+ * because the cash bought less at the fill price (the next open) than at the close they were sized at — the
+ * rest cancelled: status CANCELLED with a fill.
  */
 function resizedNotes(result: import('../backtest/index.js').BacktestResult): string[] {
   let count = 0

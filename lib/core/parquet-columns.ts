@@ -801,6 +801,8 @@ function readColumns(bytes: Uint8Array, label: string): Record<string, ParquetCo
   const cells = `${rows} rows × ${specs.length} column${specs.length === 1 ? '' : 's'}`
   if (rows * specs.length > maxCells(n)) throw fail(`${cells} is more than a ${n}-byte file can hold`)
   if (rows * specs.length > MAX_CELLS) throw fail(`${cells} is more than the ${MAX_CELLS.toLocaleString('en-US')} cells a table is read with`)
+  const listed = specs.find((s) => s.kind === 'text' || s.kind === 'bool')
+  if (listed !== undefined && rows > MAX_LIST_ROWS) throw fail(`${rows} rows of a ${listed.kind} column (${listed.name}) are more than the ${MAX_LIST_ROWS.toLocaleString('en-US')} such a column is read with`)
   const dataEnd = n - 8 - footerLength
   const groups = structs(meta.get(4)).map((group) => {
     const groupRows = num(group.get(3))
@@ -1001,15 +1003,21 @@ function deltaDecode(bytes: Uint8Array, from: number, to: number, count: number,
  * bytes is a column of NULLs or of one text value (one run per page of 2^20 rows, ~30 bytes a page, plus
  * its chunk's metadata) or a regular time grid (~5 bytes per 128 rows). A run's tables put such columns
  * beside numbers (8 bytes a value), so 2^22 cells and 64 per byte of the file keep every one of them,
- * and at most MAX_CELLS in all: a 133 KB file of one text value claimed 60 million rows under the old 512
+ * and at most MAX_CELLS in all (MAX_LIST_ROWS for text): a 133 KB file of one text value claimed 60 million rows under the old 512
  * per byte, and the server decoding it for a preview stopped answering for 28 s (125 million: out of memory).
  */
 function maxCells(n: number): number {
   return 2 ** 22 + 64 * n
 }
 
-/** The most cells of any table read (2^25: a 10-million-bar equity table's three columns fit). */
-export const MAX_CELLS = 2 ** 25
+/**
+ * The most cells of any table read: 2^26, 512 MB of numbers (a 10-million-bar equity table of five
+ * strategies fits: time, equity, exposure and one column each).
+ */
+export const MAX_CELLS = 2 ** 26
+
+/** The most rows of a text or flag column (a JS array: past ~2^25 elements V8 holds it in its slow dictionary form). */
+export const MAX_LIST_ROWS = 2 ** 24
 
 /** `count` values of the RLE / bit-packed hybrid at `width` bits (definition levels at 1 bit, dictionary indexes). */
 function hybrid(bytes: Uint8Array, from: number, to: number, count: number, width: number, fail: (why: string) => DataError): Uint32Array {

@@ -117,7 +117,11 @@ function forget(load: NodeRequire, path: string): void {
  */
 function privateModuleDir(): string {
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined
-  const dir = join(tmpdir(), uid === undefined ? 'mtflow-modules' : `mtflow-modules-${uid}`)
+  return privateFolder(join(tmpdir(), uid === undefined ? 'mtflow-modules' : `mtflow-modules-${uid}`), uid)
+}
+
+/** `dir` made (0700) or checked as this user's own folder, not a link, readable by no one else (see privateModuleDir). */
+export function privateFolder(dir: string, uid = typeof process.getuid === 'function' ? process.getuid() : undefined): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   const st = lstatSync(dir)
   if (!st.isDirectory()) throw new ConfigError(`${dir} is not a folder (a link?): sources sent with a job are not loaded from it`)

@@ -447,9 +447,10 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
     const file = join(dir, 'status.json')
     if (verified) writeFileAtomic(file, `${JSON.stringify(status(), null, 1)}\n`)
     else if (existsSync(file)) {
-      // A re-run's catch-up: the last status written, with this start's state and reason only.
-      const { reason: _before, ...last } = JSON.parse(readFileSync(file, 'utf8')) as DeploymentStatus
-      writeFileAtomic(file, `${JSON.stringify({ ...last, state, ...(reason === undefined ? {} : { reason }) }, null, 1)}\n`)
+      // A re-run's catch-up: this process's status (its pid, start, state) with the book last written.
+      const last = JSON.parse(readFileSync(file, 'utf8')) as DeploymentStatus
+      const book = { lastBar: last.lastBar, bars: last.bars, equity: last.equity, cash: last.cash, positions: last.positions, openOrders: last.openOrders, trades: last.trades, tradeCount: last.tradeCount, fills: last.fills }
+      writeFileAtomic(file, `${JSON.stringify({ ...status(), ...book }, null, 1)}\n`)
     }
     written = `${state}|${reason ?? ''}`
   }

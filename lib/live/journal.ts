@@ -312,7 +312,6 @@ export class OrderJournal {
     applyEvent(this.state, event, this.file, this.writer)
   }
 
-  /** Called by applyEvent between its checks and its changes: an event that fails to reach the disk is not folded. */
   /** Events appended by this object so far (a deployment rewrites its status when the count moves). */
   get appended(): number {
     return this.count
@@ -320,6 +319,7 @@ export class OrderJournal {
 
   private count = 0
 
+  /** Called by applyEvent between its checks and its changes: an event that fails to reach the disk is not folded. */
   private readonly writer = (event: JournalEvent): void => {
     if (this.syncFailure !== undefined) {
       throw new DataError(`${this.file}: an earlier fsync failed (${this.syncFailure.message}); the journal can no longer promise what is on disk, so nothing more is written (nor sent)`)

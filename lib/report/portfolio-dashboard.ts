@@ -261,7 +261,8 @@ export async function deploymentSnapshot(home: string, name: string, options: Sn
     time: curve.time,
     equity: curve.equity,
     equitySource: 'derived: starting capital (cash × weight), the journal\'s fills and fees, positions marked at the lake\'s closes (a deployment records no equity history of its own)',
-    drawdown: maxDrawdown(curve.equity),
+    // No drawdown without two points (as the drawdown monitor says no-data): NaN, shown "–", not 0 %.
+    drawdown: curve.equity.length >= 2 ? maxDrawdown(curve.equity) : NaN,
     positions,
     exposure,
     pnl: { realized, unrealized, fees, total: equityNow - startingCash },

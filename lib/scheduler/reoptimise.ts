@@ -106,9 +106,9 @@ export async function reoptimiseStrategy(home: string, o: ReoptimiseOptions): Pr
   const best = mine.reduce((a, b) => (b.values![0]! > a.values![0]! ? b : a))
   const params = { ...championParams, ...(best.params as Record<string, number>) }
   if (!(best.values![0]! > championValue) && Number.isFinite(championValue)) {
-    // Nothing beat the champion on this window: no version, and the alias is left as it is.
-    const current = registry.entry('strategies', champion.name).aliases[alias]
-    return { strategy: champion.name, fromVersion: champion.version, version: current ?? champion.version, created: false, moved: false, alias, params: championParams, value: championValue, championValue, trials: mine.length }
+    // Nothing beat the champion on this window: no version, and the alias is left as it is. The best is the
+    // champion itself: its version and params (the run's record names one version, with its own params).
+    return { strategy: champion.name, fromVersion: champion.version, version: champion.version, created: false, moved: false, alias, params: championParams, value: championValue, championValue, trials: mine.length }
   }
   const source = champion.files.find((f) => /^source\.[cm]?[tj]s$/.test(f.name))
   if (source === undefined) throw new ConfigError(`strategy ${champion.name}@${champion.version} holds no source file`)

@@ -127,8 +127,8 @@ export class Scheduler {
       updateJobState(this.home, job.name, { lastRun: latest })
       if (missed > 0 && (job.missed === 'skip' || onTime)) {
         const span = missed === 1 ? new Date(first!).toISOString() : `${new Date(first!).toISOString()} … ${new Date(onTime ? before! : latest).toISOString()}`
-        // Fire times after this scheduler started were passed while it was busy: a job ran on its thread past them.
-        const why = first! >= this.startedAt ? 'while the scheduler was busy (a job held its thread past them)' : 'while the scheduler was not running'
+        // Fire times after this scheduler started passed while it ran: a job held its thread past them, or the machine slept.
+        const why = first! >= this.startedAt ? 'while the scheduler ran but did not get to them (a job held its thread, or the machine slept)' : 'while the scheduler was not running'
         const reason = `missed ${count >= MAX_FIRES ? `at least ${missed}` : missed} run${missed === 1 ? '' : 's'} ${why} (${span})${onTime ? '' : '; policy skip: next at its next fire time'}`
         this.emit(recordSkip(this.home, job, 'cron', now, reason))
       }

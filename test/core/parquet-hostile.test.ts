@@ -325,9 +325,11 @@ describe('a text column of one value claiming tens of millions of rows (second a
     expect(error.message).toBe(`big.parquet: 60000000 rows × 1 column is more than a ${data.length}-byte file can hold`)
   })
 
-  it('past 2^25 cells a table is refused whatever its size; within the bounds it reads', () => {
-    const over = oneValueFile(2 ** 25 + 1, 600_000)
-    expect(refusal(over, 'over.parquet').message).toBe(`over.parquet: ${2 ** 25 + 1} rows × 1 column is more than the 33,554,432 cells a table is read with`)
+  it('past 2^24 rows a text column is refused whatever the file\'s size (2^26 cells for a table); within the bounds it reads', () => {
+    const over = oneValueFile(2 ** 24 + 1, 300_000)
+    expect(refusal(over, 'over.parquet').message).toBe(`over.parquet: ${2 ** 24 + 1} rows of a text column (s) are more than the 16,777,216 such a column is read with`)
+    const wide = oneValueFile(2 ** 26 + 1, 1_100_000)
+    expect(refusal(wide, 'wide.parquet').message).toBe(`wide.parquet: ${2 ** 26 + 1} rows × 1 column is more than the 67,108,864 cells a table is read with`)
     // 2^22 + 64 per byte: 1,000 bytes of value hold 4,194,304 + 64 × ~1,060 rows.
     const fits = oneValueFile(4_200_000, 1_000)
     const column = parquetColumns(fits, 'fits.parquet').s as string[]

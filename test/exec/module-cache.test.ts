@@ -3,11 +3,11 @@
 // replaced by the source that matches the hash; the folder is made private; one that is a link, or another
 // user's, is refused.
 
-import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { loadModuleRef, moduleRef } from '../../lib/exec/module-ref.js'
+import { loadModuleRef, moduleRef, privateFolder } from '../../lib/exec/module-ref.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'mtflow-module-cache-'))
 const uid = process.getuid?.()
@@ -39,28 +39,19 @@ describe.skipIf(uid === undefined)('the folder of sources sent with jobs', () =>
     expect(lstatSync(folder).mode & 0o777).toBe(0o700)
   })
 
-  it('refuses the folder when it is another user\'s, or a link', () => {
-    const ref = remoteRef('sent-3')
-    const other = uid === 0 ? 12_345 : undefined
-    if (other !== undefined) {
-      // Only root can hand the folder to someone else: as root here, the folder is given to user 12345.
-      chownSync(folder, other, other)
-      try {
-        expect(() => loadModuleRef(ref, 'strategy')).toThrow(`${folder} belongs to user ${other}, not to this one (0): sources sent with a job are not loaded from it`)
-      } finally {
-        chownSync(folder, 0, 0)
-      }
+  it('refuses a folder that is another user\'s, or a link (on folders of the test\'s own: the real one stays as it is)', () => {
+    const own = join(scratch, 'own')
+    expect(privateFolder(own)).toBe(own)
+    expect(lstatSync(own).mode & 0o777).toBe(0o700)
+    if (uid === 0) {
+      // Only root can hand a folder to someone else: as root here, one is given to user 12345.
+      const theirs = join(scratch, 'theirs')
+      mkdirSync(theirs)
+      chownSync(theirs, 12_345, 12_345)
+      expect(() => privateFolder(theirs)).toThrow(`${theirs} belongs to user 12345, not to this one (0): sources sent with a job are not loaded from it`)
     }
-    const moved = `${folder}.moved`
-    rmSync(moved, { recursive: true, force: true })
-    // The real folder set aside, a link in its place.
-    renameSync(folder, moved)
-    symlinkSync(moved, folder)
-    try {
-      expect(() => loadModuleRef(ref, 'strategy')).toThrow(`${folder} is not a folder (a link?): sources sent with a job are not loaded from it`)
-    } finally {
-      rmSync(folder)
-      renameSync(moved, folder)
-    }
+    const link = join(scratch, 'link')
+    symlinkSync(own, link)
+    expect(() => privateFolder(link)).toThrow(`${link} is not a folder (a link?): sources sent with a job are not loaded from it`)
   })
 })

@@ -182,9 +182,10 @@ describe('a paper deployment killed with SIGKILL mid-replay', () => {
     const file = join(home, 'deployments', 'changed', 'journal.jsonl')
     const before = readFileSync(file, 'utf8')
     const statusFile = join(home, 'deployments', 'changed', 'status.json')
+    // The book: what the deployment holds and did (its process's fields — pid, start, state — are this start's).
     const book = (text: string) => {
-      const { state, reason, pid, startedAt, ...rest } = JSON.parse(text) as Record<string, unknown>
-      return rest
+      const { lastBar, bars, equity, cash, positions, openOrders, trades, tradeCount, fills } = JSON.parse(text) as Record<string, unknown>
+      return { lastBar, bars, equity, cash, positions, openOrders, trades, tradeCount, fills }
     }
     const statusBefore = readFileSync(statusFile, 'utf8')
     // The same config, other code: buys half of what it bought.
@@ -195,7 +196,9 @@ describe('a paper deployment killed with SIGKILL mid-replay', () => {
     // The status shows the deployment's own book, not the re-run's (an operations review: it showed trades that never happened).
     const statusAfter = readFileSync(statusFile, 'utf8')
     expect(book(statusAfter)).toEqual(book(statusBefore))
-    expect(JSON.parse(statusAfter)).toMatchObject({ state: 'failed', reason: expect.stringMatching(/does not reproduce its journal/) })
+    expect(JSON.parse(statusAfter)).toMatchObject({ state: 'failed', reason: expect.stringMatching(/does not reproduce its journal/), pid: process.pid })
+    // This start's, not the one before's (a review: the old start and update times stayed).
+    expect(JSON.parse(statusAfter).updatedAt).not.toBe(JSON.parse(statusBefore).updatedAt)
   })
 
   it('restarts from its journal into exactly the orders and fills of an uninterrupted run', async () => {

@@ -204,6 +204,9 @@ describe('a hand-made deployment', () => {
     expect(s.pnl.total).toBeCloseTo(30.4 + 28.2 - 1.4346, 9)
     expect([...s.time]).toEqual([0, 1, 2, 3].map((k) => D0 + k * DAY))
     expect(s.notes).not.toContain('no bar stepped yet: no equity, marks or replay')
+    // Before any bar (no mark in the journal either): no drawdown to show (NaN, "—"), as the drawdown monitor says no-data — not 0 %.
+    writeDeployment(own, 'fresh', { config: { ...config, name: 'fresh' }, status: restarted, journal: [] })
+    expect((await deploymentSnapshot(own, 'fresh', { replay: false })).drawdown).toBeNaN()
   })
 
   it('orders by state, the latest first; alerts, the latest first; no replay without the pinned strategy', async () => {

@@ -71,7 +71,7 @@ describe('reoptimise job', () => {
     // (an operations review: it moved to the champion's own version every run, demoting a better one).
     const held = new Registry(home).entry('strategies', 'sma-cross')
     const only = await reoptimiseStrategy(home, { strategy: 'sma-cross', symbol: 'SYN-A', timeframe: '1d', trials: 1, now, study: 'reoptimise-weekly-reopt', search: { fast: [3, 40], slow: [20, 150] } })
-    expect(only).toMatchObject({ moved: false, created: false, version: held.aliases.challenger, trials: 1 })
+    expect(only).toMatchObject({ moved: false, created: false, version: 1, params: { ...champion }, trials: 1 })
     expect(only.value).toBe(only.championValue)
     const after = new Registry(home).entry('strategies', 'sma-cross')
     expect(after.aliases).toEqual(held.aliases)

@@ -195,7 +195,7 @@ describe('runs missed while down', () => {
     expect(readHistory(h2).map((l) => [l.status, l.error])).toEqual([['skipped', 'missed 1 run while the scheduler was not running (2026-01-05T16:00:00.000Z); policy skip: next at its next fire time']])
   })
 
-  it('fire times passed while this scheduler ran (a job held its thread) are said missed while busy, not while not running (an operations review)', async () => {
+  it('fire times passed while this scheduler ran (a job held its thread) are not said missed while it was not running (an operations review)', async () => {
     const h = home()
     const clock = new ManualClock(at('2026-01-05T10:00:00Z'))
     const scheduler = new Scheduler({ home: h, clock, jobs: [job({ name: 'minutely', cron: '* * * * *', graceMs: 5_000 })], handlers: { monitor: async () => undefined } })
@@ -204,7 +204,7 @@ describe('runs missed while down', () => {
     await scheduler.runOnce()
     expect(readHistory(h).map((l) => [l.status, l.error ?? ''])).toEqual([
       ['ok', ''],
-      ['skipped', 'missed 5 runs while the scheduler was busy (a job held its thread past them) (2026-01-05T10:01:00.000Z … 2026-01-05T10:05:00.000Z); policy skip: next at its next fire time'],
+      ['skipped', 'missed 5 runs while the scheduler ran but did not get to them (a job held its thread, or the machine slept) (2026-01-05T10:01:00.000Z … 2026-01-05T10:05:00.000Z); policy skip: next at its next fire time'],
     ])
   })
 })

@@ -58,7 +58,7 @@ describe('markdown on a thread of its own', () => {
     await again.text()
   })
 
-  it('one render for the requests of the same markdown that arrive while it runs; a finished one is cached', async () => {
+  it('one render for the requests of the same markdown that arrive while it runs; a later request renders again (the page is what is cached)', async () => {
     const first = renderMarkdown(['# same'])
     expect(renderMarkdown(['# same'])).toBe(first)
     expect((await first)?.get('# same')).toBe('<h1>same</h1>\n')
