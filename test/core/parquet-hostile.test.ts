@@ -125,7 +125,12 @@ const dataPageHeader = (size: number, count: number, encoding: number): number[]
  * `width` bits, one run of `header` (odd: bit-packed, (header-1)/2 groups of 8 values) and `after` bytes.
  */
 function loopFile(width = 0, header = 2 ** 53 - 1, after: number[] = []): Uint8Array {
-  const dictBody = bytes(u32(1), [0x61])
+  return oneTextFile([0x61], 1, bytes([width], varint(header), after))
+}
+
+/** A text column `s` of `rows` rows: a dictionary page of the one value `value` (its bytes), then a data page of `dataBody` (the dictionary indexes). */
+function oneTextFile(value: number[], rows: number, dataBody: number[]): Uint8Array {
+  const dictBody = bytes(u32(value.length), value)
   const dictHeader = struct([
     [1, I32, zz(2)],
     [2, I32, zz(dictBody.length)],
@@ -139,9 +144,8 @@ function loopFile(width = 0, header = 2 ** 53 - 1, after: number[] = []): Uint8A
       ]),
     ],
   ])
-  const dataBody = bytes([width], varint(header), after)
   const dictionary = bytes(dictHeader, dictBody)
-  return oneColumnFile({ type: 6, repetition: 0, converted: 0, rows: 1, pages: bytes(dictionary, dataPageHeader(dataBody.length, 1, 8), dataBody), dictionaryLength: dictionary.length, encodings: [0] })
+  return oneColumnFile({ type: 6, repetition: 0, converted: 0, rows, pages: bytes(dictionary, dataPageHeader(dataBody.length, rows, 8), dataBody), dictionaryLength: dictionary.length, encodings: [0] })
 }
 
 /** hostile.py's mem.parquet: `k` REQUIRED DOUBLE columns (no names, or `c0`, `c1`, …), no row groups, rows = the file's size × 8 (the old limit). */
@@ -294,25 +298,9 @@ it('a file DuckDB writes (bit-packed definition levels padded by whole groups pa
   expect(differ).toBe(0)
 })
 
-/** One text column `s` of `rows` rows, all the one dictionary value `valueLength` × "x": a dictionary page and one RLE run at width 0. */
+/** One text column `s` of `rows` rows, all the one dictionary value `valueLength` × "x": one RLE run at width 0. */
 function oneValueFile(rows: number, valueLength: number): Uint8Array {
-  const dictBody = bytes(u32(valueLength), new Array<number>(valueLength).fill(0x78))
-  const dictHeader = struct([
-    [1, I32, zz(2)],
-    [2, I32, zz(dictBody.length)],
-    [3, I32, zz(dictBody.length)],
-    [
-      7,
-      STRUCT,
-      struct([
-        [1, I32, zz(1)],
-        [2, I32, zz(0)],
-      ]),
-    ],
-  ])
-  const dataBody = bytes([0], varint(rows * 2))
-  const dictionary = bytes(dictHeader, dictBody)
-  return oneColumnFile({ type: 6, repetition: 0, converted: 0, rows, pages: bytes(dictionary, dataPageHeader(dataBody.length, rows, 8), dataBody), dictionaryLength: dictionary.length, encodings: [0] })
+  return oneTextFile(new Array<number>(valueLength).fill(0x78), rows, bytes([0], varint(rows * 2)))
 }
 
 describe('a text column of one value claiming tens of millions of rows (second attack review)', () => {
