@@ -438,7 +438,9 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
 
   const tracker = options.track === false ? undefined : openTracker(home)
   let run: ActiveRun | undefined
-  const status = (): DeploymentStatus => ({ ...statusOf(config, session, { state, reason, startedAt, bars, lastClose, journal: journal.file, runId: run?.id }), ...(ordersFile === undefined ? {} : { ordersFile }) })
+  // Fills as the journal counts them (by trade id): the session's own log starts empty at every start, and the
+  // status said "0 fills" while holding a recovered position (an operations review).
+  const status = (): DeploymentStatus => ({ ...statusOf(config, session, { state, reason, startedAt, bars, lastClose, journal: journal.file, runId: run?.id }), fills: journal.current.tradeIds.size, ...(ordersFile === undefined ? {} : { ordersFile }) })
   let written = ''
   /** The journal's events when the status was last written (see the control timer). */
   let statusEvents = -1

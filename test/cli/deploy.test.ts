@@ -201,6 +201,10 @@ describe('mtflow deploy (paper)', () => {
     const again = await cli(['deploy', 'buy-once@1', '--symbols', 'SPX', ...PAPER, '--start', '2015-01-01', '--end', '2016-12-31', '--size-qty', '10', '--name', 'flat', '--no-track', '--json'])
     expect(again.code, again.stderr).toBe(0)
     expect(readFileSync(join(home, 'deployments', 'flat', 'alerts.jsonl'), 'utf8')).toContain('the journal records a pause, resume or flatten, which a re-run does not repeat: its fills and open orders are taken over')
+    // Its fills counted as the journal holds them, the two before this start included (an operations review: 0 after a restart).
+    const fillsJournaled = readFileSync(join(home, 'deployments', 'flat', 'journal.jsonl'), 'utf8').split('\n').filter((l) => l.startsWith('{"type":"fill"')).length
+    expect(fillsJournaled).toBeGreaterThanOrEqual(2)
+    expect(JSON.parse(readFileSync(join(home, 'deployments', 'flat', 'status.json'), 'utf8')).fills).toBe(fillsJournaled)
 
     // Checks the parent cannot make (the lake's bars) fail in the child: its line, exit 2.
     const r = await cli(['deploy', 'sma-cross@1', '--symbols', 'SPX', ...PAPER, '--start', '1990-01-01', '--end', '1990-12-31', '--name', 'empty', '--detach'])
