@@ -75,6 +75,10 @@ export async function readCurrent<T>(
     if (attempt >= attempts) {
       throw failure ?? new DataError(`the lake files of ${key.source}/${key.symbol}/${key.timeframe} kept changing while being read (${files.length} files); try again`)
     }
+    // A writer switching generations back to back: a moment before the next attempt (2, 4, … 128 ms), so eight
+    // attempts span ~¼ s rather than eight reads in a row that each met a switch (a reader racing ten imports lost
+    // all eight on a loaded machine).
+    await new Promise((resolve) => setTimeout(resolve, 2 ** Math.min(attempt, 7)))
   }
 }
 
