@@ -44,12 +44,13 @@ export function jobsMatching(jobs: readonly JobSpec[], pattern: string): JobSpec
 
 /**
  * Monitors' triggers against the jobs (`scheduler validate`): the first trigger that starts no job, as a
- * ConfigError naming the monitor (a typo such as "retrian" fired nothing when the breach came).
+ * ConfigError naming the monitor (a typo such as "retrian" fired nothing when the breach came). `rollback`
+ * is the monitor job's own action (it moves a model's champion back), not a job.
  */
 export function checkTriggers(monitors: readonly { name: string; trigger?: readonly string[] }[], jobs: readonly JobSpec[], where: string): void {
   for (const m of monitors) {
     for (const t of m.trigger ?? []) {
-      if (jobsMatching(jobs, t).length === 0) throw new ConfigError(`monitor ${m.name}: trigger ${JSON.stringify(t)} matches no job in ${where} (jobs: ${jobs.map((j) => j.name).join(', ') || 'none'})`)
+      if (t !== 'rollback' && jobsMatching(jobs, t).length === 0) throw new ConfigError(`monitor ${m.name}: trigger ${JSON.stringify(t)} matches no job in ${where} (jobs: ${jobs.map((j) => j.name).join(', ') || 'none'})`)
     }
   }
 }

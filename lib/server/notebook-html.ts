@@ -284,7 +284,7 @@ function markdownSources(notebook: unknown): string[] {
   }
   for (const cell of checkCells(notebook).slice(0, NOTEBOOK_CELLS)) {
     if (cell.cell_type === 'markdown') {
-      if (!take(joinText(cell.source))) break
+      if (!take(joinText(cell.source))) return out
       continue
     }
     for (const output of Array.isArray((cell as { outputs?: unknown }).outputs) ? ((cell as { outputs: unknown[] }).outputs) : []) {

@@ -368,6 +368,8 @@ describe('triggers', () => {
   it('checkTriggers: a monitor trigger that matches no job is a ConfigError naming the monitor', () => {
     const jobs = [job({ name: 'retrain-btc', cron: '0 0 1 1 *' }), job({ name: 'rollback', cron: '0 0 1 1 *' })]
     expect(() => checkTriggers([{ name: 'dd', trigger: ['rollback', 'retrain-btc'] }], jobs, 'jobs.json')).not.toThrow()
+    // rollback is the monitor job's own action, not a job: valid with no job of that name.
+    expect(() => checkTriggers([{ name: 'dd', trigger: ['rollback'] }], [jobs[0]!], 'jobs.json')).not.toThrow()
     expect(() => checkTriggers([{ name: 'dd', trigger: ['rollback'] }, { name: 'dd3', trigger: ['retrian'] }], jobs, 'jobs.json')).toThrow('monitor dd3: trigger "retrian" matches no job in jobs.json (jobs: retrain-btc, rollback)')
   })
 })
