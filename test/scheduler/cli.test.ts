@@ -135,8 +135,9 @@ describe('mtflow scheduler', () => {
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
-    expect(await waitFor(() => stderr.includes('Ctrl-C stops'), 60_000, 50)).toBe(true)
-    expect(stderr).toContain('  watch: next ')
+    // The two lines may come in two chunks: wait for the second (the schedule), written after the first.
+    expect(await waitFor(() => stderr.includes('  watch: next '), 60_000, 50)).toBe(true)
+    expect(stderr).toContain('Ctrl-C stops')
     child.kill('SIGTERM')
     expect(await closed).toBe(0)
   }, 120_000)
