@@ -13,7 +13,7 @@ import { loadBars } from '../data/index.js'
 // launch.ts, not lib/live's index: the one function that loads a registered strategy version's module.
 import { deploymentStrategy } from '../live/launch.js'
 import type { ModuleLoader } from '../strategy/index.js'
-import { createStudy, spaceFromParamSpace } from '../tune/index.js'
+import { createStudy, spaceFromParamSpace, TrialPruned } from '../tune/index.js'
 import { openRegistry } from '../track/index.js'
 
 export type ReoptimiseMetric = 'sharpe' | 'sortino' | 'calmar' | 'totalReturn' | 'cagr'
@@ -96,6 +96,10 @@ export async function reoptimiseStrategy(home: string, o: ReoptimiseOptions): Pr
     (trial) => {
       const value = score(trial.params as Record<string, number>)
       if (trial.number === before) championValue = value
+      // A set that never trades has no Sharpe (NaN). Returned, it would fail the trial, and TPE learns nothing
+      // from failed trials: the study could keep sampling a dead region. Pruned, it ranks behind every scored
+      // trial in TPE's split (Optuna's rule for pruned trials), so the sampler moves away from it.
+      if (!Number.isFinite(value)) throw new TrialPruned(`${metric} is ${value} (no trades?)`)
       return value
     },
     { nTrials: trials, ...(o.timeoutMs === undefined ? {} : { timeout: Math.max(o.timeoutMs, 1) / 1000 }) },

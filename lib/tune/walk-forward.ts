@@ -11,6 +11,7 @@ import { deflatedSharpe, performanceMetrics, probabilityOfBacktestOverfitting, r
 import { strategyRefOf, type Strategy, type StrategyRef } from '../strategy/index.js'
 import { spaceFromParamSpace, type SpaceSpec } from './space.js'
 import { createStudy } from './study.js'
+import { TrialPruned } from './trial.js'
 import type { Sampler } from './types.js'
 
 export type WalkForwardMetric = 'sharpe' | 'sortino' | 'calmar' | 'totalReturn' | 'cagr'
@@ -59,6 +60,7 @@ export interface WalkForwardWindow {
   isMetric: number
   oosMetric: number
   trials: number
+  /** Trials that gave no number: failed (an error, a set the strategy refused) or pruned (the metric NaN: no trades). */
   failedTrials: number
   /** Every completed trial of the window's search: its parameters and in-sample metric. */
   history: { params: Record<string, number>; value: number }[]
@@ -165,7 +167,11 @@ export async function runWindow(o: WalkForwardOptimizeOptions, w: number, oosSta
       const s = r.metrics.sharpe
       if (Number.isFinite(s)) trialSharpes.push(s / Math.sqrt(r.periodsPerYear))
       tried.set(JSON.stringify(params), params)
-      return value(r)
+      const v = value(r)
+      // No number (a set that never traded): pruned, not failed, so TPE ranks it behind the scored sets and
+      // moves away from it (it learns nothing from failed trials).
+      if (!Number.isFinite(v)) throw new TrialPruned(`${metric} is ${v} (no trades?)`)
+      return v
     },
     { nTrials, onTrial },
   )
@@ -188,7 +194,7 @@ export async function runWindow(o: WalkForwardOptimizeOptions, w: number, oosSta
       isMetric: best.values![0]!,
       oosMetric: seg === undefined ? NaN : (seg[metric] as number),
       trials: study.trials.length,
-      failedTrials: study.trials.filter((t) => t.state === 'failed').length,
+      failedTrials: study.trials.filter((t) => t.state !== 'complete').length,
       history: complete.map((t) => ({ params: t.params as Record<string, number>, value: t.values![0]! })),
     },
     trialSharpes,

@@ -13,7 +13,7 @@ import { ManualClock } from '../../lib/live/index.js'
 import { checkJob, reoptimiseStrategy, Scheduler } from '../../lib/scheduler/index.js'
 import { findStrategy, strategySource } from '../../lib/strategy/index.js'
 import { Registry } from '../../lib/track/index.js'
-import { loadStudy } from '../../lib/tune/index.js'
+import { loadStudy, tpeSplit } from '../../lib/tune/index.js'
 
 let home: string
 const champion = { fast: 10, slow: 30, short: 1 }
@@ -81,5 +81,38 @@ describe('reoptimise job', () => {
     expect(bounded.trials).toBeGreaterThanOrEqual(1)
     expect(loadStudy({ name: 'reoptimise-bounded', storage: { home } }).trials.length).toBeLessThan(5_000)
     expect(() => checkJob({ name: 'r', cron: '0 3 * * 0', kind: 'reoptimise', args: { strategy: 'sma-cross@1', symbol: 'SYN-A', timeframe: '1d' } }, 0)).toThrow('args.strategy is a strategy name without @ (received "sma-cross@1"); the version reoptimised is args.from (default champion)')
+  })
+  it('scores a set that never trades as pruned, so TPE ranks it behind every scored set (not a failure it never learns from)', async () => {
+    // rsi-reversion entering below RSI 1: on these bars it never trades (checked below), so its Sharpe is NaN.
+    const dead = { period: 14, lower: 1, upper: 70, short: 0 }
+    const rsi = findStrategy('rsi-reversion')!
+    const registry = new Registry(home)
+    const { version } = registry.register('strategies', 'rsi-reversion', { files: { 'source.ts': strategySource(rsi).source, 'params.json': `${JSON.stringify(dead, null, 2)}\n` }, params: dead, runs: [], source: 'builtin:rsi-reversion' })
+    registry.setAlias('strategies', 'rsi-reversion', 'champion', version.version, 'test')
+    const now = Date.parse('2022-12-31T00:00:00Z')
+    const result = await reoptimiseStrategy(home, { strategy: 'rsi-reversion', symbol: 'SYN-A', timeframe: '1d', trials: 12, seed: 5, now, study: 'reoptimise-dead', search: { lower: [1, 45] } })
+
+    const bars = await loadBars(home, { symbol: 'SYN-A', timeframe: '1d', end: now })
+    const run = (lower: number) => backtest({ strategy: rsi, params: { ...dead, lower }, symbols: ['SYN-A'], timeframe: '1d', data: { 'SYN-A': bars } })
+    expect(run(1).strategies[0]!.trades.entryTime.length).toBe(0)
+    expect(run(1).metrics.sharpe).toBeNaN()
+    const study = loadStudy({ name: 'reoptimise-dead', storage: { home } })
+    expect(study.trials).toHaveLength(12)
+    expect(study.trials[0]!.params).toEqual({ lower: 1 })
+    for (const t of study.trials) {
+      const sharpe = run(t.params.lower as number).metrics.sharpe
+      // No trade: pruned (TPE's split keeps it, ranked last); a number: complete with that number. Never failed.
+      if (Number.isNaN(sharpe)) expect(t.state, `lower ${t.params.lower}`).toBe('pruned')
+      else {
+        expect(t.state, `lower ${t.params.lower}`).toBe('complete')
+        expect(t.values![0]).toBeCloseTo(sharpe, 12)
+      }
+    }
+    const split = tpeSplit(study.trials, 'maximize', 3)
+    expect(split.scored.map((t) => t.number)).toContain(0)
+    expect(split.below[split.scored.findIndex((t) => t.number === 0)]).toBe(0)
+    // The champion gave no number: the best finite set is the challenger.
+    expect(result.championValue).toBeNaN()
+    expect(result.moved).toBe(true)
   })
 })

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { backtest } from '../../lib/backtest/index.js'
 import { readBarsCsv } from '../../lib/data/index.js'
 import { getStrategy } from '../../lib/strategy/index.js'
-import { gridSampler, intRange } from '../../lib/tune/index.js'
+import { floatRange, gridSampler, intRange, tpeSplit, type Sampler, type StudyView } from '../../lib/tune/index.js'
 import { walkForwardOptimize } from '../../lib/tune/walk-forward.js'
 import { LocalExecutor } from '../../lib/exec/index.js'
 import { sameBits } from '../helpers.js'
@@ -91,5 +91,28 @@ describe('walkForwardOptimize', () => {
     await expect(walkForwardOptimize({ ...options, strategy: { ...smaCross, name: 'copy' }, executor })).rejects.toThrow('needs a built-in strategy or strategyFile')
     await expect(walkForwardOptimize({ ...options, sampler: () => gridSampler(), executor })).rejects.toThrow('takes a seed, not a sampler function')
   })
+  it('prunes a set that never trades (TPE ranks it behind the scored ones) and counts it with the failed', async () => {
+    // rsi-reversion entering below RSI 1 never trades on these bars: its Sharpe is NaN.
+    const rsi = getStrategy('rsi-reversion')
+    expect(backtest({ strategy: rsi, params: { lower: 1 }, symbols: ['SPX'], timeframe: '1d', data: { SPX: spx } }).strategies[0]!.trades.entryTime.length).toBe(0)
+    const studies: StudyView[] = []
+    const sampler = (): Sampler => ({
+      name: 'fixed',
+      sampleIndependent(study, trial) {
+        if (!studies.includes(study)) studies.push(study)
+        return trial.number === 0 ? 1 : 30
+      },
+    })
+    const report = await walkForwardOptimize({ data: { SPX: spx }, symbols: ['SPX'], timeframe: '1d', strategy: rsi, inSample: 1000, outOfSample: 1000, space: { lower: floatRange(1, 45) }, sampler, nTrials: 2 })
+    expect(studies).toHaveLength(report.windows.length)
+    for (const [w, study] of studies.entries()) {
+      expect(study.trials.map((t) => t.state)).toEqual(['pruned', 'complete'])
+      // TPE's split keeps the pruned trial, ranked behind the complete one.
+      const split = tpeSplit(study.trials, 'maximize', 1)
+      expect(split.scored.map((t) => t.number)).toEqual([0, 1])
+      expect([...split.below]).toEqual([0, 1])
+      expect(report.windows[w]!.failedTrials).toBe(1)
+      expect(report.windows[w]!.params).toEqual({ lower: 30 })
+    }
+  })
 })
-
