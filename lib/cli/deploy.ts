@@ -212,6 +212,9 @@ function sharedOptions(o: DeployOptions): SharedDeploymentOptions {
     throw new ConfigError(`--timeframe must be a number and a unit m, h, d or w, e.g. 1m, 1h, 1d (received ${JSON.stringify(o.timeframe)})`, { cause: error })
   }
   if (o.exchange === undefined) throw new ConfigError('--exchange is required: a ccxt exchange id such as binance (live: where orders go; paper: where live bars come from)')
+  // Checked for a paper replay too (it reads no bars from the exchange, but its config names one): a typo
+  // was recorded in the deployment as given, and met only when it went live.
+  ;(lazy('../data/sources/ccxt-source.js') as typeof import('../data/sources/ccxt-source.js')).checkExchangeId(o.exchange)
   const feed = o.feed ?? (mode === 'live' ? 'poll' : 'replay')
   if (feed !== 'replay' && feed !== 'poll' && feed !== 'ws') throw new ConfigError(`--feed must be replay, poll or ws (received ${JSON.stringify(feed)})`)
   if (mode === 'live' && feed === 'replay') throw new ConfigError('--feed replay is for --paper deployments; --live trades on live bars: --feed poll or ws')

@@ -232,6 +232,7 @@ describe('mtflow deploy (paper)', () => {
       [[...base, ...PAPER, '--pace-ms', 'fast'], '--pace-ms must be milliseconds ≥ 0 (received "fast")'],
       [[...base, ...PAPER, '--max-orders-per-minute', '2.5'], '--max-orders-per-minute must be an integer ≥ 1 (received "2.5")'],
       [[...base, ...PAPER, '--param', 'fast=0'], 'strategy sma-cross parameter fast must be an integer in [2, 500] (received 0)'],
+      [[...base, '--timeframe', '1d', '--paper', '--exchange', 'kraken2000'], 'unknown exchange "kraken2000"; expected a ccxt exchange id such as binance, kraken, coinbase, bybit, okx'],
       [[...base, '--timeframe', '7x', '--paper', '--exchange', 'binance'], '--timeframe must be a number and a unit m, h, d or w, e.g. 1m, 1h, 1d (received "7x")'],
       [[...base, ...PAPER, '--credentials', join(home, 'creds.json')], '--credentials is for --live deployments; a paper deployment reads no credentials'],
       [['deploy', '--weights', sum, ...PAPER], `weights file ${sum} line 3: the weights sum to 1.3 by this row; they are shares of the capital and must sum to at most 1`],

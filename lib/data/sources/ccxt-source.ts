@@ -61,12 +61,16 @@ export interface CcxtSymbolReport extends IngestReport {
   resumedFrom: string
 }
 
+/** A ConfigError unless `id` is one of ccxt's exchange ids. */
+export function checkExchangeId(id: string): void {
+  const known = (ccxt as unknown as { exchanges: string[] }).exchanges
+  if (!known.includes(id)) throw new ConfigError(`unknown exchange ${JSON.stringify(id.slice(0, 40))}; expected a ccxt exchange id such as binance, kraken, coinbase, bybit, okx`)
+}
+
 /** A ccxt exchange for `id`, REST URLs pointed at `apiUrl` when given. */
 export function createExchange(id: string, apiUrl?: string, timeoutMs?: number, sandbox = false): Exchange {
   const exchanges = ccxt as unknown as Record<string, new (config: object) => Exchange> & { exchanges: string[] }
-  if (!exchanges.exchanges.includes(id)) {
-    throw new ConfigError(`unknown exchange ${JSON.stringify(id)}; expected a ccxt exchange id such as binance, kraken, coinbase, bybit, okx`)
-  }
+  checkExchangeId(id)
   const options: Record<string, unknown> = {}
   // Binance loads spot, linear and inverse markets by default: three APIs where spot is asked for.
   if (id.startsWith('binance')) options.fetchMarkets = { types: ['spot'] }
