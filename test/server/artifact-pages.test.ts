@@ -7,12 +7,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseHTML } from 'linkedom'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { columnsParquet } from '../../lib/core/index.js'
 import { startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { artifactViewUrl, csvRows } from '../../lib/server/artifact-pages.js'
 import { Tracker } from '../../lib/track/index.js'
+import { getPage, tableOf, type Page } from './http.js'
 
 let home: string
 let server: Listening
@@ -20,22 +20,10 @@ let runId: string
 
 const fetchAuth = (url: string) => globalThis.fetch(url, { headers: { authorization: `Bearer ${workspaceToken(home)}` }, redirect: 'manual' })
 
-async function get(path: string): Promise<{ status: number; text: string; headers: Headers; doc: any }> {
-  const res = await fetchAuth(`${server.url}${path}`)
-  const text = await res.text()
-  return { status: res.status, text, headers: res.headers, doc: parseHTML(text).document }
-}
+const get = (path: string): Promise<Page> => getPage(server, workspaceToken(home), path, { redirect: 'manual' })
 
 const view = (path: string, page?: number) => `${artifactViewUrl(runId, path)}${page === undefined ? '' : `&page=${page}`}`
 
-/** The table's header cells and body rows as text. */
-function tableOf(doc: any): { head: string[]; rows: string[][] } {
-  const table = doc.querySelector('.artifact-table table')
-  return {
-    head: [...table.querySelectorAll('thead th')].map((th: any) => th.textContent),
-    rows: [...table.querySelectorAll('tbody tr')].map((tr: any) => [...tr.querySelectorAll('td')].map((td: any) => td.textContent)),
-  }
-}
 
 /** 250 data rows: row i (1-based) is "i,i*3,name-i"; a few rows are hostile, quoted or ragged. */
 function tradesCsv(): string {

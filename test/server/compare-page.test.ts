@@ -7,10 +7,10 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseHTML } from 'linkedom'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { Tracker } from '../../lib/track/index.js'
+import { getPage, type Page } from './http.js'
 
 const HOSTILE = '<img src=x onerror=alert(1)>'
 const DAY = 86_400_000
@@ -19,11 +19,7 @@ let home: string
 let server: Listening
 const ids: Record<string, string> = {}
 
-async function get(path: string): Promise<{ status: number; text: string; doc: any }> {
-  const response = await globalThis.fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${workspaceToken(home)}` } })
-  const text = await response.text()
-  return { status: response.status, text, doc: parseHTML(text).document }
-}
+const get = (path: string): Promise<Page> => getPage(server, workspaceToken(home), path)
 
 function chartData(doc: any, id: string): any {
   return JSON.parse(doc.querySelector(`#${id}`).getAttribute('data-chart'))

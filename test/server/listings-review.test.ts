@@ -22,6 +22,7 @@ function randomHex(n: number, seed: number): string {
   return out.slice(0, n)
 }
 import { deleteRuns, Registry, restoreRuns, Tracker } from '../../lib/track/index.js'
+import { getPage, type Page } from './http.js'
 
 const homes: string[] = []
 const servers: Listening[] = []
@@ -43,11 +44,7 @@ async function serve(home: string): Promise<Listening> {
   return server
 }
 
-async function get(server: Listening, home: string, path: string): Promise<{ status: number; text: string; doc: any }> {
-  const response = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${workspaceToken(home)}` } })
-  const text = await response.text()
-  return { status: response.status, text, doc: parseHTML(text).document }
-}
+const get = (server: Listening, home: string, path: string): Promise<Page> => getPage(server, workspaceToken(home), path)
 
 /** A compare table's rows as their cells' text (checkbox, run, status, experiment, started, duration, …). */
 const rows = (doc: any): string[][] => [...doc.querySelectorAll('form.compare tbody tr')].map((tr: any) => [...tr.querySelectorAll('td')].map((td: any) => td.textContent))

@@ -9,11 +9,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { parseHTML } from 'linkedom'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { Registry, Tracker, type RunSummary } from '../../lib/track/index.js'
 import { runCli } from '../helpers.js'
+import { getPage, type Page } from './http.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const homes: string[] = []
@@ -31,11 +31,7 @@ async function serve(home: string): Promise<Listening> {
   return server
 }
 
-async function get(server: Listening, home: string, path: string): Promise<{ status: number; text: string; doc: any }> {
-  const response = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${workspaceToken(home)}` } })
-  const text = await response.text()
-  return { status: response.status, text, doc: parseHTML(text).document }
-}
+const get = (server: Listening, home: string, path: string): Promise<Page> => getPage(server, workspaceToken(home), path)
 
 const cards = (doc: any): string[] => [...doc.querySelectorAll('.card')].map((c: any) => c.textContent)
 /** The runs table's rows as [name, child runs] (columns: checkbox, run, status, experiment, started, duration, child runs). */

@@ -5,7 +5,6 @@
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { appendFileSync } from 'node:fs'
-import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -18,6 +17,7 @@ import { PAGE_CSP } from '../../lib/server/pages.js'
 import { startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { getStrategy, strategySource } from '../../lib/strategy/index.js'
 import { Registry } from '../../lib/track/index.js'
+import { sendRaw, type RawReply } from './http.js'
 
 const HOSTILE = '<script>alert(1)</script>'
 const REFRESH = '<meta http-equiv="refresh" content="5">'
@@ -28,17 +28,7 @@ let bars: Bars
 let pin: { name: string; version: number; sha256: string }
 let endEquity: number
 
-function send(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: server.port, path, headers: { host: `127.0.0.1:${server.port}`, ...headers } }, (res) => {
-      let text = ''
-      res.on('data', (d: Buffer) => (text += d.toString()))
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
+const send = (path: string, headers: Record<string, string> = {}): Promise<RawReply> => sendRaw(server, path, headers)
 const authed = (path: string) => send(path, { authorization: `Bearer ${token}` })
 
 const config = (name: string): DeploymentConfig =>

@@ -16,25 +16,15 @@ import { startServer, workspaceToken, type Listening } from '../../lib/server/in
 import { artifactViewUrl } from '../../lib/server/artifact-pages.js'
 import { renderNotebookHtml } from '../../lib/server/notebook-html.js'
 import { Registry, Tracker } from '../../lib/track/index.js'
+import { getPage, tableOf, type Page } from './http.js'
 
 let home: string
 let server: Listening
 let runId: string
 
-async function get(path: string): Promise<{ status: number; text: string; headers: Headers; doc: any }> {
-  const res = await globalThis.fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${workspaceToken(home)}` }, redirect: 'manual' })
-  const text = await res.text()
-  return { status: res.status, text, headers: res.headers, doc: parseHTML(text).document }
-}
+const get = (path: string): Promise<Page> => getPage(server, workspaceToken(home), path, { redirect: 'manual' })
 const view = (path: string, page?: number) => `${artifactViewUrl(runId, path)}${page === undefined ? '' : `&page=${page}`}`
 
-function tableOf(doc: any): { head: string[]; rows: string[][] } {
-  const table = doc.querySelector('.artifact-table table')
-  return {
-    head: [...table.querySelectorAll('thead th')].map((th: any) => th.textContent),
-    rows: [...table.querySelectorAll('tbody tr')].map((tr: any) => [...tr.querySelectorAll('td')].map((td: any) => td.textContent)),
-  }
-}
 
 /** The reviewer's file (/tmp/review23/wide.mts): a header "h", one row of `commas` commas, 100 rows "1". */
 const wideCsv = (commas: number) => `h\n${','.repeat(commas)}\n${'1\n'.repeat(100)}`

@@ -3,7 +3,6 @@
 // a hostile symbol is escaped; no token 401, a foreign Origin or Host 403; a sweep parent and an unknown run 404.
 
 import { mkdtempSync, rmSync } from 'node:fs'
-import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -14,6 +13,7 @@ import { PAGE_CSP } from '../../lib/server/pages.js'
 import { startServer, workspaceToken, type Listening } from '../../lib/server/index.js'
 import { Tracker } from '../../lib/track/index.js'
 import { ROOT, sampleRowsBetween } from '../helpers.js'
+import { sendRaw, type RawReply } from './http.js'
 
 const HOSTILE = '<img src=x onerror=alert(1)>'
 let home: string
@@ -22,17 +22,7 @@ let token: string
 const ids: Record<string, string> = {}
 let result: ReturnType<typeof backtest>
 
-function send(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: server.port, path, headers: { host: `127.0.0.1:${server.port}`, ...headers } }, (res) => {
-      let text = ''
-      res.on('data', (d: Buffer) => (text += d.toString()))
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
+const send = (path: string, headers: Record<string, string> = {}): Promise<RawReply> => sendRaw(server, path, headers)
 const authed = (path: string, headers: Record<string, string> = {}) => send(path, { authorization: `Bearer ${token}`, ...headers })
 
 beforeAll(async () => {
