@@ -555,6 +555,27 @@ function applyEventOnly(state: JournalState, e: JournalEvent, file: string, writ
   }
 }
 
+/**
+ * Why a venue's fill is not believable, or undefined: its price must be > 0 and, for a limit order, no worse
+ * than the limit (1e-9 relative: the venue's rounding); its fee finite and at most the trade's value either
+ * way (a maker rebate is a small negative fee; no fee is the whole notional); within 100× of the last close
+ * `mark` when given. Booked, a negative price or fee
+ * made cash from nothing, and a fee of 1e30 or a price past the limit put the books anywhere, with no alert
+ * (an attack review): a live session refuses such a fill and alerts (lib/live/session.ts).
+ */
+export function implausibleFill(o: Pick<JournalOrder, 'side' | 'kind' | 'price'>, f: { qty: number; price: number; fee: number }, mark = NaN): string | undefined {
+  if (!(f.price > 0 && f.price < Infinity)) return `has price ${f.price}; expected a price > 0`
+  // Against the last close, when there is one: a fill 100 times away from it is no market's.
+  if (mark > 0 && (f.price > mark * 100 || f.price < mark / 100)) return `is at ${f.price}, 100 times or more away from the last close ${mark}`
+  if (o.kind === 'limit' && o.price !== undefined) {
+    const worse = o.side === 'buy' ? f.price > o.price * (1 + 1e-9) : f.price < o.price * (1 - 1e-9)
+    if (worse) return `is at ${f.price}, past its limit ${o.price}`
+  }
+  const notional = f.qty * f.price
+  if (!Number.isFinite(f.fee) || Math.abs(f.fee) > notional) return `has fee ${f.fee} on a trade worth ${notional}; expected a finite fee no larger than the trade`
+  return undefined
+}
+
 function illegal(file: string, o: JournalOrder, event: string): DataError {
   return new DataError(`${file}: order ${o.clientOrderId} is ${o.state}; a ${event} cannot follow`)
 }

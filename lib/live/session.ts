@@ -19,7 +19,7 @@ import { ConfigError, DataError, isoTime } from '../core/index.js'
 import { buildSessionEngine, collectResults, type BacktestResult, type SessionEngineOptions } from '../backtest/index.js'
 import type { Engine, SeriesState } from '../backtest/engine.js'
 import type { Clock, FeedBar, MarketFeed } from './feed.js'
-import type { OrderJournal } from './journal.js'
+import { implausibleFill, type OrderJournal } from './journal.js'
 import { intentOf, simJournalHooks } from './sim-venue.js'
 import type { Venue, VenueEvent, VenueOrder } from './venue.js'
 import type { Order } from '../backtest/orders.js'
@@ -283,6 +283,12 @@ export class EngineSession {
   }
 
   /** A sleeve's net position on a symbol (0 for a name or symbol it does not trade). */
+  /** The symbol's last close in the engine (NaN before its first bar). */
+  private markOf(symbol: string): number {
+    const k = this.engine.symbolIndex.get(symbol)
+    return k === undefined ? NaN : this.engine.marks[k]!
+  }
+
   private positionOf(strategy: string, symbol: string): number {
     const k = this.engine.symbolIndex.get(symbol)
     const sleeve = this.engine.sleeves.find((s) => s.name === strategy)
@@ -356,6 +362,11 @@ export class EngineSession {
           break
         }
         case 'fill': {
+          const why = journal.current.tradeIds.has(event.tradeId) ? undefined : implausibleFill(journal.order(event.cid), event, this.markOf(journal.order(event.cid).symbol))
+          if (why !== undefined) {
+            const o = journal.order(event.cid)
+            throw new DataError(`fill ${event.tradeId} of ${event.cid} (${o.side} ${o.qty} ${o.symbol} ${o.kind}${o.price === undefined ? '' : ` ${o.price}`}) ${why}; not booked`)
+          }
           if (!journal.fill(event.cid, { tradeId: event.tradeId, qty: event.qty, price: event.price, fee: event.fee }, event.time)) return
           if (order === undefined) break
           // An exit or bracket leg that takes the position past flat: on spot nothing stops both OCO legs from
