@@ -331,11 +331,36 @@ export class Engine {
         // The point is labelled with the bar's own time (its open), as the bars are.
         this.label = best.bars.time[best.i + 1]!
       }
-      this.step(best)
-      if (progress !== undefined && (++delivered & 0xffff) === 0) progress.set(delivered)
+      // Every bar closing now is in the books (its symbol's orders matched, its symbol marked at its close)
+      // before a strategy is told of any of them, each in the merge order: a strategy deciding on A's bar sees
+      // B at this close too, whichever comes first in its symbols (a numbers audit: B's previous close sized
+      // the order, so results depended on the order of --symbol).
+      const due = this.due
+      let ready = 0
+      for (let k = 0; k < count; k++) {
+        const s = series[k]!
+        const j = s.i + 1
+        if (j < s.n && s.bars.time[j]! + s.tfMs === bestT) {
+          // The shorter timeframe first, then the earlier series (insertion into the few due).
+          let at = ready++
+          while (at > 0 && due[at - 1]!.tfMs > s.tfMs) {
+            due[at] = due[at - 1]!
+            at--
+          }
+          due[at] = s
+        }
+      }
+      for (let k = 0; k < ready; k++) this.enter(due[k]!)
+      for (let k = 0; k < ready; k++) {
+        this.notify(due[k]!)
+        if (progress !== undefined && (++delivered & 0xffff) === 0) progress.set(delivered)
+      }
     }
     this.delivered = delivered
   }
+
+  /** The series due at one close time (advance's merge; reused). */
+  private readonly due: SeriesState[] = []
 
   /** The end of the data: positions closed if `closeAtEnd`, the last point recorded, working orders expired
    * ("end of data"), open trades marked open, onStop. */
@@ -347,6 +372,12 @@ export class Engine {
   }
 
   private step(s: SeriesState): void {
+    this.enter(s)
+    this.notify(s)
+  }
+
+  /** A series' next bar into the books: its symbol's working orders meet it, its symbol is marked at its close. */
+  private enter(s: SeriesState): void {
     const i = ++s.i
     const b = s.bars
     const open = b.open[i]!
@@ -380,6 +411,12 @@ export class Engine {
     ev.close = close
     ev.volume = b.volume[i]!
     ev.index = i
+  }
+
+  /** The strategies subscribed to a series told of its bar just entered (onBar), and the orders they placed submitted. */
+  private notify(s: SeriesState): void {
+    const i = s.i
+    const ev = s.event
     const subs = s.subscribers
     for (let k = 0; k < subs.length; k++) {
       const sleeve = subs[k]!
@@ -578,8 +615,18 @@ export class Engine {
         order.qty = admitted
       }
     }
+    // Its first bar is the first of its symbol's execution series to open at or after this close: the next one,
+    // or one later when that series' bar in progress began before the decision (a coarser series, or a bar
+    // not in yet). `notBefore` holds it to that time when the bar is not known yet (a session).
     const exec = this.executionOf[k]!
-    order.activeFrom = exec.i + 1 + this.options.fills.latencyBars
+    let first = exec.i + 1
+    const now = this.now
+    if (now === now) {
+      const opens = exec.bars.time
+      while (first < exec.n && opens[first]! < now) first++
+      order.notBefore = now
+    }
+    order.activeFrom = first + this.options.fills.latencyBars
     order.reserved = this.addedExposure(book, k, order) * price * book.marginRate(order.side === 'buy' ? 1 : -1)
     book.reserved += order.reserved
     if (this.hooks !== undefined) this.hooks.placed(order)
@@ -915,7 +962,7 @@ export class Engine {
     let count = snapshotInto(list, orders)
     for (let k = 0; k < count; k++) {
       const order = orders[k]!
-      if (order.activeFrom > i || order.placedAfterOpen || !order.working) continue
+      if (order.activeFrom > i || time < order.notBefore || order.placedAfterOpen || !order.working) continue
       const raw = openFill(order, open)
       if (raw === raw) this.execute(order, raw, i, time, volume, true)
     }
@@ -925,7 +972,7 @@ export class Engine {
       count = snapshotInto(list, orders)
       for (let k = 0; k < count; k++) {
         const order = orders[k]!
-        if (order.activeFrom > i || order.type !== type || !order.working) continue
+        if (order.activeFrom > i || time < order.notBefore || order.type !== type || !order.working) continue
         const raw = rangeFill(order, high, low)
         if (raw === raw) this.execute(order, raw, i, time, volume, false)
       }
@@ -936,7 +983,7 @@ export class Engine {
       const order = orders[k]!
       orders[k] = undefined
       order.placedAfterOpen = false
-      if (order.activeFrom > i || !order.working) continue
+      if (order.activeFrom > i || time < order.notBefore || !order.working) continue
       if (++order.barsWorking >= order.expireBars) this.retire(this.sleeveOf(order), order, 'EXPIRED', `not filled within ${order.expireBars} bars`)
     }
     if (this.queue.length > 0) this.drain()

@@ -53,6 +53,8 @@ export class Order implements OrderView {
   barsWorking = 0
   /** Takes part in matching from this bar index of its symbol's execution series on. */
   activeFrom = 0
+  /** And only in bars opening at or after this time (epoch ms): the close it was decided at (−Infinity: any). */
+  notBefore = -Infinity
   /** Bracket children (stop-loss, take-profit) are cancelled together: one fills, the other goes. */
   children: Order[] | undefined = undefined
   /** The engine's index of the symbol (set when the engine takes the order: no lookup by name per fill). */

@@ -1,0 +1,75 @@
+// A strategy on several symbols decides at one bar's close; hand-worked on a handful of bars:
+// - an order on another symbol fills at that symbol's first bar opening at or after the decision, never at
+//   the open of a bar that began before it (a numbers audit: an order placed in A's onBar filled at B's open
+//   of the same day when B came later in the symbols, a price from before the order existed);
+// - every symbol's bar closing at that time is in the books before any strategy sees the time (the audit:
+//   equity and sizing used B's previous close when B came later, so results depended on --symbol order);
+// - a coarser series' bar in progress at the decision (a 1d bar at an hourly decision) is not filled at its
+//   open either.
+
+import { describe, expect, it } from 'vitest'
+import { backtest } from '../../lib/backtest/index.js'
+import { defineStrategy, type Context } from '../../lib/strategy/index.js'
+import { bars, DAY, scripted, T0 } from './scripted.js'
+
+// Opens 100, 110, 120 … (A) and 1000, 1010, 1020 … (B); each bar closes at open + 2.
+const rows = (base: number, step: number) => Array.from({ length: 8 }, (_, i) => [base + step * i, base + step * i + 5, base + step * i - 5, base + step * i + 2])
+const A = bars('A', rows(100, 10))
+const B = bars('B', rows(1000, 10))
+
+describe('several symbols in one strategy', () => {
+  for (const symbols of [['A', 'B'], ['B', 'A']]) {
+    it(`an order on the other symbol fills at its next bar's open (symbols ${symbols.join(',')})`, () => {
+      // At bar 2's close of the first symbol: buy 1 of the other. Bar 2 opened before the decision: bar 3's open.
+      const first = symbols[0]!
+      const other = symbols[1]!
+      const r = backtest({ strategy: scripted({ 2: (ctx) => ctx.buy(other, { qty: 1 }) }), symbols, timeframe: '1d', data: { A, B }, cash: 1e6 })
+      const fills = r.strategies[0]!.fills
+      expect(fills.symbol).toEqual([other])
+      expect(fills.price[0]).toBe(other === 'B' ? 1030 : 130)
+      expect(fills.time[0]).toBe(T0 + 3 * DAY)
+      const orders = r.strategies[0]!.orders
+      expect(orders.createdAt[0]).toBe(T0 + 3 * DAY) // the close of bar 2
+      expect(fills.time[0]!).toBeGreaterThanOrEqual(orders.createdAt[0]!)
+      expect(first).not.toBe(other)
+    })
+
+    it(`equity at a close marks every symbol at that close (symbols ${symbols.join(',')})`, () => {
+      // 10 B bought at bar 0's close (filled at bar 1's open, 1010); at A's bar 3 the equity is cash + 10 × B's bar-3 close.
+      const seen: number[] = []
+      const strategy = defineStrategy<Record<string, number>>({
+        name: 'marks',
+        params: {},
+        universe: (_p, r) => r.symbols.map((symbol) => ({ symbol, timeframe: r.timeframe })),
+        warmup: () => 0,
+        onBar(ctx, bar) {
+          if (bar.symbol === 'B' && bar.index === 0) ctx.buy('B', { qty: 10 })
+          if (bar.symbol === 'A' && bar.index === 3) seen.push(ctx.equity(), ctx.price('B'))
+        },
+      })
+      backtest({ strategy, symbols, timeframe: '1d', data: { A, B }, cash: 100_000 })
+      const bClose3 = 1000 + 30 + 2
+      expect(seen).toEqual([100_000 - 10 * 1010 + 10 * bClose3, bClose3])
+    })
+  }
+
+  it('a daily bar in progress at an hourly decision is not filled at its open', () => {
+    // A: hourly bars from T0 (opens 100, 101 …); B: daily bars (opens 1000, 1010 …). On day 1 at A's 05:00 bar's
+    // close (06:00) buy 1 B: B's day 1 opened at 00:00, before the decision; the fill is day 2's open, 1020.
+    const hourly = bars('A', Array.from({ length: 48 }, (_, i) => [100 + i, 101 + i, 99 + i, 100.5 + i]), '1h', 3_600_000)
+    const daily = bars('B', [[1000, 1005, 995, 1002], [1010, 1015, 1005, 1012], [1020, 1025, 1015, 1022]])
+    const strategy = defineStrategy<Record<string, number>>({
+      name: 'mixed',
+      params: {},
+      universe: () => [{ symbol: 'A', timeframe: '1h' }, { symbol: 'B', timeframe: '1d' }],
+      warmup: () => 0,
+      onBar(ctx: Context<Record<string, number>>, bar) {
+        if (bar.symbol === 'A' && bar.index === 29) ctx.buy('B', { qty: 1 })
+      },
+    })
+    const r = backtest({ strategy, symbols: ['A', 'B'], timeframe: '1h', data: { 'A@1h': hourly, 'B@1d': daily }, cash: 1e6 })
+    const fills = r.strategies[0]!.fills
+    expect([...fills.price]).toEqual([1020])
+    expect([...fills.time]).toEqual([T0 + 2 * DAY])
+  })
+})
