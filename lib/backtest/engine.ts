@@ -627,7 +627,7 @@ export class Engine {
       order.notBefore = now
     }
     order.activeFrom = first + this.options.fills.latencyBars
-    order.reserved = this.addedExposure(book, k, order) * price * book.marginRate(order.side === 'buy' ? 1 : -1)
+    order.reserved = this.addedMargin(book, k, order) * price
     book.reserved += order.reserved
     if (this.hooks !== undefined) this.hooks.placed(order)
     this.working[k]!.push(order)
@@ -658,11 +658,14 @@ export class Engine {
     return floorLot(qty, this.options.lotSize)
   }
 
-  /** Units of |position| an order would add (0 for the part that reduces it). */
-  private addedExposure(book: Book, k: number, order: Pick<Order, 'side' | 'remaining'>): number {
+  /**
+   * The margin an order would add, per unit of price: its position's |qty| × margin rate after, less before
+   * (0 when it reduces). A reversal frees the closed side's margin and holds the new side's.
+   */
+  private addedMargin(book: Book, k: number, order: Pick<Order, 'side' | 'remaining'>): number {
     const q = book.positions[k]!.qty
-    const signed = (order.side === 'buy' ? 1 : -1) * order.remaining
-    return Math.max(0, Math.abs(q + signed) - Math.abs(q))
+    const after = q + (order.side === 'buy' ? 1 : -1) * order.remaining
+    return Math.max(0, Math.abs(after) * book.marginRate(after) - Math.abs(q) * book.marginRate(q))
   }
 
   /** The quantity the caps and buying power allow (resized down), with the reason when they bind. */
@@ -702,7 +705,10 @@ export class Engine {
       const f = this.options.fills
       const unitCost = price * (1 + f.slippageBps / 10_000)
       const rate = book.marginRate(sign) + f.takerRate
-      const power = book.buyingPower - f.fixedFee
+      // The part that closes the position frees its margin (less its slippage and commission) before the rest
+      // adds exposure: a reversal from +50 to −150 at 100 on 10,000 of equity holds 7,500, not 5,000 + 7,500.
+      const freed = reducing * price * book.marginRate(q) - reducing * (unitCost * (1 + f.takerRate) - price)
+      const power = book.buyingPower - f.fixedFee + freed
       const affordable = floorLot(reducing + Math.max(0, power) / (unitCost * rate), lot)
       if (affordable < allowed) {
         allowed = Math.max(0, affordable)
@@ -1035,13 +1041,20 @@ export class Engine {
     let shortfall = false
     if (order.role === 'entry') {
       book.reserved -= order.reserved
-      const added = Math.max(0, Math.abs(position.qty + sign * qty) - Math.abs(position.qty))
-      if (added > 0) {
-        const rate = book.marginRate(sign) + (liquidity === 'maker' ? model.makerRate : model.takerRate)
-        const power = book.buyingPower - model.fixedFee
+      // The part that closes the position (a reversal's first part) frees its margin and realises its move
+      // from the mark, less its commission; the rest, the exposure it opens, must be affordable from that.
+      const q0 = position.qty
+      const closing = q0 !== 0 && Math.sign(q0) !== sign ? Math.min(qty, Math.abs(q0)) : 0
+      const opening = qty - closing
+      if (opening > 0) {
+        const feeRate = liquidity === 'maker' ? model.makerRate : model.takerRate
+        const rate = book.marginRate(sign) + feeRate
+        const mark = position.mark
+        const freed = closing === 0 ? 0 : closing * mark * book.marginRate(q0) + closing * (price - mark) * Math.sign(q0) - closing * price * feeRate
+        const power = book.buyingPower - model.fixedFee + freed
         const affordable = Math.max(0, power) / (price * rate)
-        if (added > affordable * (1 + 1e-12)) {
-          qty -= added - affordable
+        if (opening > affordable * (1 + 1e-12)) {
+          qty -= opening - affordable
           shortfall = true
         }
       }

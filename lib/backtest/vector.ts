@@ -212,13 +212,17 @@ function fill(b: Book, pending: number, i: number, o: number, prevClose: number)
   const price = buy ? o * (1 + b.slip) : o * (1 - b.slip)
   let q = Math.abs(pending)
   const pos = b.pos
-  // Cash-account buying power at the fill (the event engine's check, the same arithmetic).
-  const added = Math.max(0, Math.abs(pos + (buy ? q : -q)) - Math.abs(pos))
-  if (added > 0) {
+  // Buying power at the fill (the event engine's check, the same arithmetic): the part that closes the
+  // position frees its margin and realises its move from the last close, less its commission; the exposure
+  // the rest opens must be affordable from that.
+  const closing = pos !== 0 && pos > 0 !== buy ? Math.min(q, Math.abs(pos)) : 0
+  const opening = q - closing
+  if (opening > 0) {
     const margin = Math.abs(pos * prevClose) * (pos > 0 ? 1 : 0.5)
-    const power = b.cash + pos * prevClose - margin - b.fixed
+    const freed = closing === 0 ? 0 : closing * prevClose * (pos > 0 ? 1 : 0.5) + closing * (price - prevClose) * Math.sign(pos) - closing * price * b.rate
+    const power = b.cash + pos * prevClose - margin - b.fixed + freed
     const affordable = Math.max(0, power) / (price * ((buy ? 1 : 0.5) + b.rate))
-    if (added > affordable * (1 + 1e-12)) q -= added - affordable
+    if (opening > affordable * (1 + 1e-12)) q -= opening - affordable
   }
   if (!(q > 0)) return 0
   const fee = q * price * b.rate + b.fixed
