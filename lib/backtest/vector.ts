@@ -51,7 +51,8 @@ class TradeLists {
   fees = new Float64Array(256)
   pnl = new Float64Array(256)
 
-  push(entryIndex: number, exitIndex: number, qty: number, entryPrice: number, exitPrice: number, direction: number, entryFees: number, exitFee: number): void {
+  /** A round trip: qty is every unit it entered, the prices their averages, pnl its realised P&L less its fees. */
+  push(entryIndex: number, exitIndex: number, qty: number, entryPrice: number, exitPrice: number, fees: number, pnl: number): void {
     const k = this.count
     if (k === this.pnl.length) this.grow()
     this.entryIndex[k] = entryIndex
@@ -59,8 +60,8 @@ class TradeLists {
     this.qty[k] = qty
     this.entryPrice[k] = entryPrice
     this.exitPrice[k] = exitPrice
-    this.fees[k] = entryFees + exitFee
-    this.pnl[k] = (exitPrice - entryPrice) * direction * qty - entryFees - exitFee
+    this.fees[k] = fees
+    this.pnl[k] = pnl
     this.count = k + 1
   }
 
@@ -196,9 +197,15 @@ interface Book {
   cash: number
   pos: number
   fees: number
+  /** The open trade (the event engine's round trip, flat to flat): its first fill's bar, the units entered and
+   * their notional, the units closed and theirs, P&L realised at the average cost, fees. */
   entryIndex: number
-  entryPrice: number
   entryQty: number
+  entryNotional: number
+  exitQty: number
+  exitNotional: number
+  avgCost: number
+  realized: number
   tradeFees: number
   rate: number
   slip: number
@@ -228,32 +235,44 @@ function fill(b: Book, pending: number, i: number, o: number, prevClose: number)
   const fee = q * price * b.rate + b.fixed
   const signed = buy ? q : -q
   const after = pos + signed
+  const flat = Math.abs(after) <= 1e-9 * q
   if (pos !== 0 && Math.sign(signed) !== Math.sign(pos)) {
+    // Reduces, closes or reverses: the closed part realises (price − average cost); a partial reduction keeps
+    // the trade open (one round trip from flat to flat, as the event engine counts them — a numbers audit found
+    // 0 → 10 → 5 → 0 counted as two trades).
     const closing = Math.min(q, Math.abs(pos))
     const share = closing / q
-    b.trades.push(b.entryIndex, i, closing, b.entryPrice, price, pos > 0 ? 1 : -1, b.tradeFees, fee * share)
-    if (Math.abs(after) > 1e-9 * q && Math.sign(after) !== Math.sign(pos)) {
-      b.entryIndex = i
-      b.entryPrice = price
-      b.entryQty = Math.abs(after)
-      b.tradeFees = fee * (1 - share)
-    } else if (Math.abs(after) > 1e-9 * q) {
-      b.tradeFees = 0
+    b.realized += (price - b.avgCost) * Math.sign(pos) * closing
+    b.exitQty += closing
+    b.exitNotional += closing * price
+    b.tradeFees += fee * share
+    if (flat || Math.sign(after) !== Math.sign(pos)) {
+      b.trades.push(b.entryIndex, i, b.entryQty, b.entryNotional / b.entryQty, b.exitNotional / b.exitQty, b.tradeFees, b.realized - b.tradeFees)
+      if (!flat) open(b, i, Math.abs(after), price, fee * (1 - share))
     }
-  } else if (pos === 0) {
-    b.entryIndex = i
-    b.entryPrice = price
-    b.entryQty = q
-    b.tradeFees = fee
-  } else {
-    b.entryPrice = (b.entryQty * b.entryPrice + q * price) / (b.entryQty + q)
+  } else if (pos === 0) open(b, i, q, price, fee)
+  else {
+    b.avgCost = (Math.abs(pos) * b.avgCost + q * price) / (Math.abs(pos) + q)
     b.entryQty += q
+    b.entryNotional += q * price
     b.tradeFees += fee
   }
   b.cash -= signed * price + fee
   b.fees += fee
-  b.pos = Math.abs(after) <= 1e-9 * q ? 0 : after
+  b.pos = flat ? 0 : after
   return q * price
+}
+
+/** A trade opened at bar i: qty units at price, its fee so far. */
+function open(b: Book, i: number, qty: number, price: number, fee: number): void {
+  b.entryIndex = i
+  b.entryQty = qty
+  b.entryNotional = qty * price
+  b.exitQty = 0
+  b.exitNotional = 0
+  b.avgCost = price
+  b.realized = 0
+  b.tradeFees = fee
 }
 
 export function vectorBacktest(input: SignalInput | TargetInput, costs: VectorCosts = {}, options: VectorOptions = {}): VectorResult {
@@ -296,7 +315,7 @@ function kernel<R>(input: SignalInput | TargetInput, costs: VectorCosts, record:
   const fixed = c.fixedFee
   const qtySize = 'qty' in c.size ? c.size.qty : NaN
   const percent = 'percent' in c.size ? c.size.percent : NaN
-  const b: Book = { cash: c.cash, pos: 0, fees: 0, entryIndex: -1, entryPrice: NaN, entryQty: 0, tradeFees: 0, rate, slip, fixed, trades: tradeLists() }
+  const b: Book = { cash: c.cash, pos: 0, fees: 0, entryIndex: -1, entryQty: 0, entryNotional: 0, exitQty: 0, exitNotional: 0, avgCost: NaN, realized: 0, tradeFees: 0, rate, slip, fixed, trades: tradeLists() }
   const curve = new Curve(c.cash)
   const eqOut = record ? equity : undefined
   const flags = target === undefined ? { entries: truthy(entries!), exits: truthy(exits!) } : undefined

@@ -58,3 +58,42 @@ describe('buying power on a reversal in one order', () => {
     })
   }
 })
+
+describe('the vectorized target form counts round trips as the event engine does', () => {
+  it('0 → 10 → 5 → 0 is one trade; 0 → 10 → −5 → 0 two; P&L at the average cost, less fees', () => {
+    // Opens 100, 110, 120, 130 … ; a target at bar t is held from bar t+1's open. Commission 0.1 %.
+    const n = 8
+    const open = Float64Array.from({ length: n }, (_, i) => 100 + 10 * i)
+    const close = open.map((o) => o + 5)
+    const fee = (q: number, p: number) => q * p * 0.001
+    const one = vectorBacktest({ open, close, targetPosition: Float64Array.from([10, 5, 0, 0, 0, 0, 0, 0]) }, { cash: 1e6, commission: 0.001 })
+    // Buy 10 at 110 (bar 1), sell 5 at 120, sell 5 at 130: one trade of 10 units entered at 110, left at 125 on average.
+    expect(one.trades.pnl.length).toBe(1)
+    expect(one.trades.qty[0]).toBe(10)
+    expect(one.trades.entryPrice[0]).toBe(110)
+    expect(one.trades.exitPrice[0]).toBe(125)
+    expect(one.trades.fees[0]).toBeCloseTo(fee(10, 110) + fee(5, 120) + fee(5, 130), 12)
+    expect(one.trades.pnl[0]).toBeCloseTo(5 * 10 + 5 * 20 - (fee(10, 110) + fee(5, 120) + fee(5, 130)), 9)
+    const two = vectorBacktest({ open, close, targetPosition: Float64Array.from([10, -5, 0, 0, 0, 0, 0, 0]) }, { cash: 1e6, commission: 0.001 })
+    // Buy 10 at 110; sell 15 at 120 (10 close the long, 5 open a short); buy 5 at 130.
+    expect(two.trades.pnl.length).toBe(2)
+    expect([...two.trades.qty]).toEqual([10, 5])
+    expect(two.trades.pnl[0]).toBeCloseTo(10 * 10 - fee(10, 110) - fee(10, 120), 9)
+    expect(two.trades.pnl[1]).toBeCloseTo(-5 * 10 - fee(5, 120) - fee(5, 130), 9)
+    // The event engine on the same bars and targets agrees trade for trade.
+    const bars = { symbol: 'X', timeframe: '1d', time: Float64Array.from({ length: n }, (_, i) => Date.UTC(2024, 0, 1) + i * 86_400_000), open, high: close.map((c) => c + 1), low: open.map((o) => o - 1), close, volume: new Float64Array(n).fill(1e9) }
+    for (const [targets, v] of [[[10, 5, 0], one], [[10, -5, 0], two]] as const) {
+      const r = backtest({
+        strategy: scripted({ 0: (ctx) => ctx.buy('X', { qty: 10 }), 1: (ctx) => (targets[1] > 0 ? ctx.sell('X', { qty: 5 }) : ctx.sell('X', { qty: 15 })), 2: (ctx) => (targets[1] > 0 ? ctx.sell('X', { qty: 5 }) : ctx.buy('X', { qty: 5 })) }),
+        symbols: ['X'],
+        timeframe: '1d',
+        data: { X: bars },
+        cash: 1e6,
+        fills: { takerRate: 0.001 },
+      })
+      const t = r.strategies[0]!.trades
+      expect([...t.pnl].map((x) => +x.toFixed(9))).toEqual([...v.trades.pnl].map((x) => +x.toFixed(9)))
+      expect([...t.qty]).toEqual([...v.trades.qty])
+    }
+  })
+})
