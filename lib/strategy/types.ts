@@ -67,7 +67,7 @@ export interface OrderOptions extends Sizing {
   stopLoss?: number
   /** Bracket: a limit at this price, placed when the entry fills. */
   takeProfit?: number
-  /** Cancel (EXPIRED) if not completely filled within this many bars of its symbol. */
+  /** Cancel (EXPIRED) if not completely filled within this many bars of its symbol, counted from the first bar it can fill on (after any latencyBars). */
   expireBars?: number
   /** Free text carried to the order and trade records. */
   tag?: string
