@@ -3,7 +3,7 @@
 // tracker), and every metric of lib/stats. exportResults writes them as CSV and JSON files.
 
 import { join } from 'node:path'
-import { ConfigError, csvField, isoTime, writeFileAtomic } from '../core/index.js'
+import { ConfigError, csvText, isoTime, writeFileAtomic } from '../core/index.js'
 import { performanceMetrics, type Performance } from '../stats/index.js'
 import type { Engine, Sleeve } from './engine.js'
 import type { FillRecord, TradeLog, TradeRecord } from './records.js'
@@ -213,7 +213,8 @@ function csvCell(v: unknown, timeField: boolean): string {
     return timeField && Number.isFinite(v) ? isoTime(v) : String(v)
   }
   if (typeof v === 'boolean') return v ? 'true' : 'false'
-  return csvField(String(v ?? ''))
+  // Text a spreadsheet would run as a formula (a tag or a symbol starting with =, +, -, @) is prefixed with "'".
+  return csvText(String(v ?? ''))
 }
 
 /** CSV of columns; fields ending in Time or At, and `time`, as ISO 8601 UTC. */

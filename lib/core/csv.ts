@@ -3,6 +3,17 @@
 // (weights files, tearsheet inputs); the lake's bulk imports go through DuckDB. And one cell written:
 // quoted when it holds a quote, a comma or a line break (RFC 4180), for every CSV mtflow writes.
 
+const PLAIN_NUMBER = /^[+-]?(Infinity|(\d+\.?\d*|\.\d+)(e[+-]?\d+)?)$/i
+
+/**
+ * A text cell of a CSV file people open in a spreadsheet: one that a spreadsheet would run as a formula
+ * (starting with =, +, -, @, a tab or CR) is prefixed with "'" (OWASP's advice for CSV injection); a plain
+ * number ("-0.5", "-Infinity") is left as it is. Then quoted as csvField quotes.
+ */
+export function csvText(text: string): string {
+  return csvField(/^[=+\-@\t\r]/.test(text) && !PLAIN_NUMBER.test(text) ? `'${text}` : text)
+}
+
 /** A CSV cell: as it is, or in double quotes (inner quotes doubled) when it holds `"`, `,`, CR or LF. */
 export function csvField(text: string): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text

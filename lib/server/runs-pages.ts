@@ -5,7 +5,7 @@
 
 import type { Context, Hono } from 'hono'
 import { page, pageHtml, scroll, sendPage, PAGE_CSP, type PageContext } from './layout.js'
-import { ConfigError, csvField, NotFoundError, ownValue, preview } from '../core/index.js'
+import { ConfigError, csvText, NotFoundError, ownValue, preview } from '../core/index.js'
 import { attr, esc, fmtDuration, fmtMetric, fmtNumber, fmtTime, Html, HEADLINE_METRICS, link, metricRank, raw, seg, type Cell } from '../report/index.js'
 import { checkLifecycleView, DELETE_REASON_TAG, DELETED_TIME_TAG, DELETED_WITH_TAG, FilterError, lifecycleOf, MAX_RESULTS, searchReadsClock, searchRuns, type LifecycleView, type RunSummary, type Tracker } from '../track/index.js'
 import { runActionRoutes, runsDeleteButton } from './run-actions.js'
@@ -520,13 +520,12 @@ export function runsCsv(runs: readonly RunSummary[], columns: readonly string[],
   return `${lines.join('\r\n')}\r\n`
 }
 
-const PLAIN_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i
 
 export function csvCell(v: string | number | undefined | null): string {
   if (v === undefined || v === null) return ''
   if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : String(v)
   // A cell a spreadsheet would run as a formula is prefixed with "'"; a plain number (a param "-0.5") is not one.
-  return csvField(/^[=+\-@\t\r]/.test(v) && !PLAIN_NUMBER.test(v) ? `'${v}` : v)
+  return csvText(v)
 }
 
 /** A deleted run's page says so first: when, why, with which parent, and how to bring it back. */

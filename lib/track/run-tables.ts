@@ -3,7 +3,7 @@
 // logBacktest straight from the engine's columns, lib/core/parquet-columns.ts: times as TIMESTAMP(ms, UTC),
 // missing values as NULL); runs recorded before keep NAME.csv (times as ISO 8601 text), read as they were.
 
-import { csvField, DataError, isoTime, splitCsvLine } from '../core/index.js'
+import { csvText, DataError, isoTime, splitCsvLine } from '../core/index.js'
 import { isTimeColumn, parquetColumns, type ParquetColumn } from '../core/parquet-columns.js'
 
 export const RUN_TABLES = ['equity', 'trades', 'orders', 'fills', 'factors'] as const
@@ -61,7 +61,7 @@ export function runTableRows(table: RunTable, limit = Infinity): { columns: stri
 export function runTableCsv(table: RunTable): string {
   if (table.format === 'csv') return table.text
   const { columns, rows } = runTableRows(table)
-  return `${[columns.join(','), ...rows.map((row) => row.map(csvField).join(','))].join('\n')}\n`
+  return `${[columns.map(csvText).join(','), ...rows.map((row) => row.map(csvText).join(','))].join('\n')}\n`
 }
 
 function cellText(v: number | string | boolean, time: boolean): string {
