@@ -4,12 +4,12 @@
 // three days before the job starts ("now", "-90m", "-12h", "-2w" likewise).
 
 import { isAbsolute } from 'node:path'
-import { ConfigError } from '../core/index.js'
+import { ConfigError, resolveInside } from '../core/index.js'
 
 export const JOB_KINDS = ['ingest', 'retrain', 'reoptimise', 'monitor', 'report', 'pipeline'] as const
 export type JobKind = (typeof JOB_KINDS)[number]
 
-type ArgType = 'string' | 'list' | 'number' | 'integer' | 'boolean' | 'time' | 'url' | 'strings' | 'ranges'
+type ArgType = 'string' | 'list' | 'number' | 'integer' | 'boolean' | 'time' | 'url' | 'strings' | 'ranges' | 'path'
 interface ArgDef {
   type: ArgType
   required?: boolean
@@ -55,9 +55,9 @@ export const KIND_ARGS: Record<JobKind, Record<string, ArgDef>> = {
     probaThreshold: { type: 'number' },
     guardrails: { type: 'boolean' },
     topK: { type: 'integer' },
-    caps: { type: 'string' },
-    positions: { type: 'string' },
-    outDir: { type: 'string' },
+    caps: { type: 'path' },
+    positions: { type: 'path' },
+    outDir: { type: 'path' },
   },
   retrain: {
     /** The registered model name (its `from` alias is refitted). */
@@ -91,7 +91,7 @@ export const KIND_ARGS: Record<JobKind, Record<string, ArgDef>> = {
     experiment: { type: 'string', required: true },
     filter: { type: 'string' },
     /** The HTML file, relative to the workspace (default scheduler/reports/<job>.html). */
-    out: { type: 'string' },
+    out: { type: 'path' },
   },
 }
 
@@ -100,6 +100,10 @@ function checkValue(def: ArgDef, value: unknown, at: string, key: string): void 
   switch (def.type) {
     case 'string':
       if (typeof value !== 'string' || value.trim() === '') throw bad('a non-empty string')
+      return
+    case 'path':
+      // Files a job reads or writes are the workspace's: the jobs file may not reach elsewhere.
+      if (typeof value !== 'string' || value.trim() === '' || isAbsolute(value) || value.split(/[\\/]/).includes('..')) throw bad('a path inside the workspace, relative to it, without ..')
       return
     case 'list':
       if (!(typeof value === 'string' && value.trim() !== '') && !(Array.isArray(value) && value.length > 0 && value.every((v) => (typeof v === 'string' && v.trim() !== '' && !v.includes(',')) || typeof v === 'number'))) throw bad('a list (an array of strings, or "A,B")')
@@ -141,7 +145,7 @@ function checkValue(def: ArgDef, value: unknown, at: string, key: string): void 
 /** A kind's args checked against its table: unknown keys, missing required ones and wrong types refused. */
 export function checkKindArgs(kind: JobKind, args: Record<string, unknown>, at: string): void {
   const table = KIND_ARGS[kind]
-  for (const key of Object.keys(args)) if (!(key in table)) throw new ConfigError(`${at}: ${kind} jobs take no args.${key}; they take ${Object.keys(table).join(', ')}`)
+  for (const key of Object.keys(args)) if (!Object.hasOwn(table, key)) throw new ConfigError(`${at}: ${kind} jobs take no args.${key}; they take ${Object.keys(table).join(', ')}`)
   for (const [key, def] of Object.entries(table)) {
     const value = args[key]
     if (value === undefined) {
@@ -152,10 +156,6 @@ export function checkKindArgs(kind: JobKind, args: Record<string, unknown>, at: 
   }
   if (kind === 'reoptimise' && args.metric !== undefined && !['sharpe', 'sortino', 'calmar', 'totalReturn', 'cagr'].includes(args.metric as string)) {
     throw new ConfigError(`${at}: args.metric must be one of sharpe, sortino, calmar, totalReturn, cagr (received ${JSON.stringify(args.metric)})`)
-  }
-  // The tearsheet goes inside the workspace: the jobs file may not write elsewhere.
-  if (kind === 'report' && typeof args.out === 'string' && (isAbsolute(args.out) || args.out.split(/[\\/]/).includes('..'))) {
-    throw new ConfigError(`${at}: args.out must be a path inside the workspace, relative to it, without .. (received ${JSON.stringify(args.out)})`)
   }
   if (kind === 'reoptimise' && typeof args.strategy === 'string' && args.strategy.includes('@')) {
     throw new ConfigError(`${at}: args.strategy is a strategy name without @ (received ${JSON.stringify(args.strategy)}); the version reoptimised is args.from (default champion)`)
@@ -175,7 +175,7 @@ export function resolveTime(value: string, now: number): string {
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 
 /** The CLI flags of a verb kind's args, times resolved at `now`. */
-export function verbFlags(kind: 'ingest' | 'pipeline', args: Record<string, unknown>, now: number): string[] {
+export function verbFlags(kind: 'ingest' | 'pipeline', args: Record<string, unknown>, now: number, home = ''): string[] {
   const table = KIND_ARGS[kind]
   const out: string[] = []
   for (const [key, def] of Object.entries(table)) {
@@ -187,6 +187,8 @@ export function verbFlags(kind: 'ingest' | 'pipeline', args: Record<string, unkn
     else if (def.type === 'list') out.push(flag, Array.isArray(value) ? value.join(',') : String(value))
     else if (def.type === 'strings') for (const v of value as string[]) out.push(flag, v)
     else if (def.type === 'time') out.push(flag, resolveTime(value as string, now))
+    // The verb resolves a relative path against its working directory: given inside the workspace instead.
+    else if (def.type === 'path') out.push(flag, resolveInside(home, value as string, `args.${key}`))
     else out.push(flag, String(value))
   }
   return out

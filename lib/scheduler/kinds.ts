@@ -49,14 +49,14 @@ async function loadMonitor(): Promise<MonitorModule> {
 }
 
 const ingest: JobHandler = async (c) => {
-  const out = JSON.parse(await needVerb(c)(['ingest', 'ccxt', ...verbFlags('ingest', c.job.args, c.now), '--json'])) as unknown
+  const out = JSON.parse(await needVerb(c)(['ingest', 'ccxt', ...verbFlags('ingest', c.job.args, c.now, c.home), '--json'])) as unknown
   const reports = (Array.isArray(out) ? out : []) as { symbol?: string; added?: number; accepted?: number }[]
   const sum = (k: 'added' | 'accepted') => reports.reduce((a, r) => a + (typeof r[k] === 'number' ? r[k]! : 0), 0)
   return { summary: `ingest: ${reports.map((r) => `${r.symbol} +${r.added ?? 0}`).join(', ')}`, metrics: { series: reports.length, added: sum('added'), accepted: sum('accepted') } }
 }
 
 const pipeline: JobHandler = async (c) => {
-  const out = JSON.parse(await needVerb(c)(['pipeline', 'pairs', ...verbFlags('pipeline', c.job.args, c.now), '--json'])) as { runId?: string; champions?: unknown[] }
+  const out = JSON.parse(await needVerb(c)(['pipeline', 'pairs', ...verbFlags('pipeline', c.job.args, c.now, c.home), '--json'])) as { runId?: string; champions?: unknown[] }
   if (out.runId !== undefined) c.run.setTag('mtflow.job.pipeline', out.runId)
   return { summary: `pipeline run ${out.runId ?? '?'}, ${out.champions?.length ?? 0} champions`, metrics: { champions: out.champions?.length ?? 0 } }
 }

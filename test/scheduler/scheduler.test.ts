@@ -418,6 +418,16 @@ describe('bad input', () => {
     expect(one({ schedule: 'daily' })).toThrow('job j: unknown field "schedule"')
     expect(one({ kind: 'report', args: { experiment: 'e', out: '../../etc/cron.d/x' } })).toThrow('job j: args.out must be a path inside the workspace, relative to it, without .. (received "../../etc/cron.d/x")')
     expect(one({ kind: 'report', args: { experiment: 'e', out: '/tmp/x.html' } })).toThrow('job j: args.out must be a path inside the workspace')
+    // A pipeline job's files too (it wrote its out dir anywhere and read any caps file: an attack review).
+    const pipe = (args: Record<string, unknown>) => one({ kind: 'pipeline', args: { symbols: ['DAX', 'CAC'], ...args } })
+    expect(pipe({ outDir: '/tmp/outside' })).toThrow('job j: args.outDir must be a path inside the workspace, relative to it, without .. (received "/tmp/outside")')
+    expect(pipe({ outDir: 'a/../../x' })).toThrow('job j: args.outDir must be a path inside the workspace')
+    expect(pipe({ caps: '/etc/passwd' })).toThrow('job j: args.caps must be a path inside the workspace')
+    expect(pipe({ positions: '..\\x.json' })).toThrow('job j: args.positions must be a path inside the workspace')
+    // Names of Object.prototype are not args (they passed `key in table`).
+    for (const key of ['toString', 'constructor', 'hasOwnProperty']) expect(pipe({ [key]: 'x' })).toThrow(`job j: pipeline jobs take no args.${key}`)
+    expect(() => parseJobs(JSON.parse('{"jobs":[{"name":"j","cron":"* * * * *","kind":"report","args":{"experiment":"e","__proto__":{"out":"y"}}}]}'))).toThrow('job j: report jobs take no args.__proto__')
+    expect(verbFlags('pipeline', { symbols: ['A', 'B'], outDir: 'out/pairs', caps: 'caps.json' }, 0, '/ws')).toEqual(['--symbols', 'A,B', '--caps', '/ws/caps.json', '--out-dir', '/ws/out/pairs'])
     expect(one({ args: { monitors: 'btc-drift' } })).toThrow('job j: args.monitors must be an array of strings (received "btc-drift")')
     expect(one({ kind: 'reoptimise', args: { strategy: 's', symbol: 'X', timeframe: '1d', search: { fast: [50, 5] } } })).toThrow('job j: args.search must be an object of param ranges such as { "fast": [5, 50] } (min < max)')
     expect(() => parseJobs({ jobs: [{ name: 'a b', cron: '* * * * *', kind: 'monitor' }] })).toThrow('jobs[0]: name must be 1–64 letters, digits, . _ - (received "a b")')
