@@ -66,7 +66,10 @@ export function toTsLiteral(value: unknown, name = 'value'): string {
     return Object.is(value, -0) ? '-0' : String(value)
   }
   if (typeof value === 'string' || typeof value === 'boolean' || value === null) return jsonLiteral(value)
-  if (Array.isArray(value) || (typeof value === 'object' && value.constructor === Object)) {
+  // A plain object by its prototype: an own key "constructor" ({"constructor": {…}}) must not decide it.
+  if (Array.isArray(value) || (typeof value === 'object' && (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null))) {
+    const depth = nesting(value, MAX_NESTING)
+    if (depth > MAX_NESTING) throw new ConfigError(`parameter ${name} is nested more than ${MAX_NESTING} levels deep; expected a flatter value`)
     return jsonLiteral(value, (key, v) => {
       if (typeof v === 'number' && !Number.isFinite(v)) throw new ConfigError(`parameter ${name} holds ${v}, which JSON cannot carry`)
       // In an object literal "__proto__": x sets the prototype instead of a key.
@@ -74,6 +77,22 @@ export function toTsLiteral(value: unknown, name = 'value'): string {
     })
   }
   throw new ConfigError(`parameter ${name} must be a number, boolean, string, null, array or plain object (received ${typeof value})`)
+}
+
+const MAX_NESTING = 64
+
+/** How deep arrays and objects nest in `value` (a walk with a stack of its own), counting up to past `limit`. */
+function nesting(value: unknown, limit: number): number {
+  let deepest = 0
+  const stack: [unknown, number][] = [[value, 1]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!
+    if (typeof v !== 'object' || v === null) continue
+    if (depth > deepest) deepest = depth
+    if (deepest > limit) return deepest
+    for (const child of Object.values(v)) stack.push([child, depth + 1])
+  }
+  return deepest
 }
 
 /**

@@ -38,6 +38,16 @@ describe('notebook parameters', () => {
     expect(toTsLiteral('it\'s "x"\n')).toBe('"it\'s \\"x\\"\\n"')
     expect(toTsLiteral([1, 'a', null, { b: true }])).toBe('[1,"a",null,{"b":true}]')
     expect(() => toTsLiteral(() => 1, 'f')).toThrow(/parameter f must be/)
+    // A key named "constructor" is data (it was refused as "not a plain object": an attack review).
+    expect(toTsLiteral({ constructor: { a: 1 }, b: 2 }, 'o')).toBe('{"constructor":{"a":1},"b":2}')
+    expect(toTsLiteral(JSON.parse('{"o":{"constructor":{"prototype":1}}}'), 'o')).toBe('{"o":{"constructor":{"prototype":1}}}')
+    // Nesting past 64 levels is named (3,000 levels overflowed the stack: "Maximum call stack size exceeded").
+    let deep: unknown = 1
+    for (let k = 0; k < 3000; k++) deep = [deep]
+    expect(() => toTsLiteral(deep, 'd')).toThrow('parameter d is nested more than 64 levels deep; expected a flatter value')
+    let fine: unknown = 1
+    for (let k = 0; k < 64; k++) fine = { k: fine }
+    expect(toTsLiteral(fine, 'f').length).toBeGreaterThan(64 * 5)
     expect(() => toTsLiteral(new Date(0), 'd')).toThrow(/parameter d must be/)
   })
 
