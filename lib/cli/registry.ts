@@ -2,7 +2,7 @@
 // retire, restore, audit) and `mtflow strategy register|retire|restore`.
 
 import { Command } from 'commander'
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { ConfigError, isoTime } from '../core/index.js'
 import type { RegistryKind, RegistryVersion } from '../track/index.js'
@@ -217,10 +217,25 @@ function writeStrategyTemplate(name: string, dir: string): { name: string; strat
   const root = resolve(dir)
   if (existsSync(root) && !statSync(root).isDirectory()) throw new ConfigError(`--dir ${JSON.stringify(dir)} is not a folder`)
   const files = { strategy: join(root, `${name}.ts`), test: join(root, `${name}.test.ts`) }
-  for (const path of Object.values(files)) if (existsSync(path)) throw new ConfigError(`${path} already exists; nothing written (strategy new never overwrites)`)
+  // lstat, not exists: a dangling link is something there too (existsSync follows it and says no).
+  const taken = (path: string) => {
+    try {
+      lstatSync(path)
+      return true
+    } catch {
+      return false
+    }
+  }
+  for (const path of Object.values(files)) if (taken(path)) throw new ConfigError(`${path} already exists; nothing written (strategy new never overwrites)`)
   mkdirSync(root, { recursive: true })
   writeFileSync(files.strategy, template.strategyTemplate(name), { flag: 'wx' })
-  writeFileSync(files.test, template.strategyTestTemplate(name), { flag: 'wx' })
+  try {
+    writeFileSync(files.test, template.strategyTestTemplate(name), { flag: 'wx' })
+  } catch (error) {
+    // Both or neither: a test file that appeared meanwhile leaves no strategy file behind.
+    rmSync(files.strategy, { force: true })
+    throw new ConfigError(`${files.test} could not be written (${(error as NodeJS.ErrnoException).code ?? String(error)}); nothing written`, { cause: error })
+  }
   return { name, ...files }
 }
 

@@ -2,7 +2,7 @@
 // clone; `mtflow strategy test` runs those tests under mtflow's loader (exit code = their outcome). The
 // template's tests pass as written, and fail (exit 1) on a strategy that looks ahead.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -77,6 +77,16 @@ describe('mtflow strategy new / strategy test', () => {
     }
     expect(existsSync(join(dir, 'bad'))).toBe(false)
     expect(results[names.length]!.code).toBe(2)
+  }, 60_000)
+
+  it('a dangling link where the test file goes is taken: nothing written, the link left alone (an attack review: NAME.ts was left behind)', async () => {
+    mkdirSync(join(dir, 'links'))
+    symlinkSync(join(dir, 'nowhere.ts'), join(dir, 'links', 'v4.test.ts'))
+    const r = await cli('strategy', 'new', 'v4', '--dir', 'links')
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe(`mtflow: ${join(dir, 'links', 'v4.test.ts')} already exists; nothing written (strategy new never overwrites)\n`)
+    expect(readdirSync(join(dir, 'links'))).toEqual(['v4.test.ts'])
+    expect(existsSync(join(dir, 'nowhere.ts'))).toBe(false)
   }, 60_000)
 
   it("fails (exit 1) the test of a strategy whose signals look one bar ahead", async () => {
