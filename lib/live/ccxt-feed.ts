@@ -7,7 +7,7 @@
 
 import ccxt, { type Exchange, type OHLCV } from 'ccxt'
 import { ConfigError, errorMessage, floorToTimeframe, timeframeMs } from '../core/index.js'
-import { toEpochMs } from '../data/index.js'
+import { MAX_PRICE, MIN_PRICE, toEpochMs } from '../data/index.js'
 import { replaceOrigins } from '../data/sources/ccxt-source.js'
 import type { Clock, FeedBar, FeedBatch, MarketFeed } from './feed.js'
 
@@ -306,6 +306,7 @@ function num(v: unknown): number {
 function invalidBar(b: FeedBar): string | undefined {
   if (![b.open, b.high, b.low, b.close].every(Number.isFinite) || Math.abs(b.volume) === Infinity) return 'non_finite'
   if (Math.min(b.open, b.high, b.low, b.close) <= 0) return 'non_positive_price'
+  if (Math.min(b.open, b.high, b.low, b.close) < MIN_PRICE || Math.max(b.open, b.high, b.low, b.close) > MAX_PRICE) return 'price_out_of_range'
   if (b.high < Math.max(b.open, b.close)) return 'high_below_open_close'
   if (b.low > Math.min(b.open, b.close)) return 'low_above_open_close'
   if (b.volume < 0) return 'negative_volume'

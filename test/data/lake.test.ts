@@ -25,6 +25,9 @@ const HAND = [
   '2020-01-06T12:00:00Z,1,2,0.5,1.5,10', // noon is off the 1d grid: off_grid
   '2020-01-07,0,2,0.5,1.5,10', // non_positive_price
   '2020-01-08,abc,2,0.5,1.5,10', // non_finite
+  '2020-01-09,1e-320,2,1e-320,1.5,10', // a subnormal open and low: price_out_of_range (an attack review)
+  '2020-01-10,1,1e308,0.5,1.5,10', // price_out_of_range
+  '2020-01-11,1e-12,1e15,1e-12,1e15,10', // the bounds themselves: accepted
 ].join('\n')
 
 describe('the lake', () => {
@@ -33,7 +36,7 @@ describe('the lake', () => {
     const file = join(h, 'hand.csv')
     writeFileSync(file, HAND)
     const report = await importFile(h, file, { symbol: 'TEST', timeframe: '1d' })
-    expect(report).toMatchObject({ source: 'local', input: 12, accepted: 2, added: 2, unchanged: 0, duplicates: 1, gaps: 1 })
+    expect(report).toMatchObject({ source: 'local', input: 15, accepted: 3, added: 3, unchanged: 0, duplicates: 1, gaps: 2 })
     expect(report.quarantined).toEqual({
       bad_time: 1,
       duplicate_conflict: 2,
@@ -42,14 +45,15 @@ describe('the lake', () => {
       non_finite: 1,
       non_positive_price: 1,
       off_grid: 1,
+      price_out_of_range: 2,
     })
     const bars = await loadBars(h, { symbol: 'TEST', timeframe: '1d' })
-    expect(Array.from(bars.time)).toEqual([Date.UTC(2020, 0, 1), Date.UTC(2020, 0, 4)])
+    expect(Array.from(bars.time)).toEqual([Date.UTC(2020, 0, 1), Date.UTC(2020, 0, 4), Date.UTC(2020, 0, 11)])
     expect(await quarantineSummary(h)).toEqual([
-      { source: 'local', symbol: 'TEST', timeframe: '1d', rows: 9, files: 1, reasons: report.quarantined },
+      { source: 'local', symbol: 'TEST', timeframe: '1d', rows: 11, files: 1, reasons: report.quarantined },
     ])
     const [info] = await listDatasets(h)
-    expect(info).toMatchObject({ rows: 2, first: '2020-01-01', last: '2020-01-04', gaps: 1, missing: 2, largestGap: { from: '2020-01-01', to: '2020-01-04' } })
+    expect(info).toMatchObject({ rows: 3, first: '2020-01-01', last: '2020-01-11', gaps: 2, missing: 8, largestGap: { from: '2020-01-04', to: '2020-01-11' } })
   })
 
   it('imports the S&P sample, loads ranges, and re-ingesting leaves identical data (same snapshot id)', async () => {
