@@ -203,8 +203,11 @@ function stack(parts: Record<string, ArrayLike<unknown>>[]): Record<string, Arra
   return out
 }
 
-/** Log a sweep: the parent gets the grid, the best set and the table; one child run per parameter set. */
-export function logSweep(run: SweepSink, result: SweepResult, options: { grid: Record<string, unknown>; config?: Record<string, unknown>; csv?: string }): string[] {
+/**
+ * Log a sweep: the parent gets the grid, the best set and the table (sweep.parquet, from sweepColumns: CSV only
+ * where the user asks, `sweep --out`); one child run per parameter set.
+ */
+export function logSweep(run: SweepSink, result: SweepResult, options: { grid: Record<string, unknown>; config?: Record<string, unknown>; table?: Record<string, ArrayLike<unknown>> }): string[] {
   const params: Record<string, ParamValue> = { strategy: result.strategy, metric: result.metric, engine: result.engine, sets: result.rows.length }
   if (result.failed.length > 0) params.failedSets = result.failed.length
   for (const [k, v] of Object.entries(options.grid)) params[`grid.${k}`] = scalar(v)
@@ -216,7 +219,7 @@ export function logSweep(run: SweepSink, result: SweepResult, options: { grid: R
     metrics: best === undefined ? [] : Object.entries(best.metrics).map(([k, v]) => ({ key: `best.${k}`, value: v, step: 0 })),
   })
   if (best !== undefined) run.logBatch({ tags: { 'mtflow.sweep.best': JSON.stringify(best.params) } })
-  if (options.csv !== undefined) run.logArtifact({ name: 'sweep.csv', data: options.csv })
+  if (options.table !== undefined && Object.keys(options.table).length > 0) run.logArtifact({ name: 'sweep.parquet', data: columnsParquetPieces(options.table) })
   const name = (p: Record<string, number>) =>
     Object.entries(p)
       .map(([k, v]) => `${k}=${v}`)

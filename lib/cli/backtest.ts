@@ -360,7 +360,7 @@ async function gatedAction(context: CliContext, o: Common & GatedFlags & { expor
         out.rows.map((r) => [r.target, r.model, String(r.trades), pct(r.totalReturn), pct(r.cagr), num(r.sharpe), pct(r.maxDrawdown), pct(r.winRate), pct(r.exposure), String(r.ungated_trades), pct(r.ungated_totalReturn), num(r.ungated_sharpe), pct(r.ungated_maxDrawdown)]),
       ),
     )
-    context.stdout.write(`run: ${out.runId} with ${out.rows.length} child runs (experiment ${out.experiment}; summary.csv and summary.parquet; mtflow runs show ${out.runId})\n`)
+    context.stdout.write(`run: ${out.runId} with ${out.rows.length} child runs (experiment ${out.experiment}; summary.parquet; mtflow runs show ${out.runId})\n`)
     return
   }
   const g = await pipeline.gatedBacktest(context.home, { ...options, ref: refs[0]!, track: o.track })
@@ -473,13 +473,13 @@ export function sweepCommand(context: CliContext): Command {
           progress: o.json === true ? undefined : streamProgressSink(context.stderr),
         }))
         if (result === undefined) return
-        const csv = o.out !== undefined || run !== undefined ? api.columnsCsv(api.sweepColumns(result)) : ''
+        const table = o.out !== undefined || run !== undefined ? api.sweepColumns(result) : undefined
         if (o.out !== undefined) {
           const { writeFileAtomic } = lazy('../core/index.js') as typeof import('../core/index.js')
-          writeFileAtomic(o.out, csv)
+          writeFileAtomic(o.out, api.columnsCsv(table!))
         }
         if (run !== undefined) {
-          api.logSweep(run, result, { grid: Object.fromEntries(o.grid.map((g) => strategies().parseParamArg(g, '--grid'))), config: { symbol: c.symbols[0], timeframe: o.timeframe, cash: c.cash, commission: c.commission, slippageBps: c.slippageBps, ...Object.fromEntries(Object.entries(fixed).filter(([k]) => !(k in grid))) }, csv })
+          api.logSweep(run, result, { grid: Object.fromEntries(o.grid.map((g) => strategies().parseParamArg(g, '--grid'))), config: { symbol: c.symbols[0], timeframe: o.timeframe, cash: c.cash, commission: c.commission, slippageBps: c.slippageBps, ...Object.fromEntries(Object.entries(fixed).filter(([k]) => !(k in grid))) }, table })
           run.end()
         }
         const ranked = [...result.rows].sort((a, b) => rank(result.metric, b.metrics[result.metric], a.metrics[result.metric]))

@@ -6,8 +6,9 @@
 // one per model under a parent run holding the cross-model summary table.
 
 import { ConfigError, NotFoundError, Progress, type ProgressSink } from '../core/index.js'
-import { backtest, backtestLineage, columnsCsv, flatMetrics, logBacktest, type BacktestResult, type FillModel } from '../backtest/index.js'
-import { resolveKey, sliceBars, tableParquet, toEpochMs, type Bars, type TableColumn } from '../data/index.js'
+import { backtest, backtestLineage, flatMetrics, logBacktest, type BacktestResult, type FillModel } from '../backtest/index.js'
+import { resolveKey, sliceBars, toEpochMs, type Bars, type TableColumn } from '../data/index.js'
+import { columnsParquetPieces } from '../core/parquet-columns.js'
 import { getStrategy, resolveParams, type Context, type OrderOptions, type OrderView, type Sizing, type Strategy } from '../strategy/index.js'
 import { openRegistry, openTracker } from '../track/index.js'
 import type { Executor } from '../exec/index.js'
@@ -492,7 +493,7 @@ function bySharpe(a: { sharpe: number }, b: { sharpe: number }): number {
   return b.sharpe - a.sharpe
 }
 
-/** The summary rows as table columns (what summary.parquet and summary.csv hold). */
+/** The summary rows as table columns (what summary.parquet holds). */
 export function batchTable(rows: readonly GatedBatchRow[]): Record<string, TableColumn> {
   const text = (k: 'target' | 'model' | 'runId') => rows.map((r) => r[k])
   const num = (k: keyof GatedBatchRow) => Float64Array.from(rows, (r) => r[k] as number)
@@ -504,7 +505,7 @@ export function batchTable(rows: readonly GatedBatchRow[]): Record<string, Table
 
 /**
  * One gated backtest per model, each a child run of a parent run (kind backtest-batch) that holds the
- * summary table (summary.parquet, summary.csv): per model its numbers and the ungated strategy's on the
+ * summary table (summary.parquet): per model its numbers and the ungated strategy's on the
  * same bars. Every model is read and checked before the parent run starts.
  */
 export async function gatedBatch(home: string, options: GatedBatchOptions): Promise<GatedBatch> {
@@ -556,8 +557,8 @@ export async function gatedBatch(home: string, options: GatedBatchOptions): Prom
     progress.finish()
     const rows = unsorted.sort(bySharpe)
     const table = batchTable(rows)
-    parent.logArtifact({ name: 'summary.parquet', data: await tableParquet(table) })
-    parent.logArtifact({ name: 'summary.csv', data: columnsCsv(table as Record<string, ArrayLike<unknown>>) })
+    // Written by mtflow's own encoder (uncompressed, what lib/track's run tables read), DuckDB reads it too.
+    parent.logArtifact({ name: 'summary.parquet', data: columnsParquetPieces(table as Record<string, ArrayLike<unknown>>) })
     const mean = (k: keyof GatedBatchRow) => rows.reduce((a, r) => a + (r[k] as number), 0) / rows.length
     parent.logMetrics({ models: rows.length, sharpe: mean('sharpe'), ungated_sharpe: mean('ungated_sharpe'), totalReturn: mean('totalReturn'), ungated_totalReturn: mean('ungated_totalReturn') }, 0)
     parent.end()

@@ -6,7 +6,8 @@
 import { csvText, DataError, isoTime, splitCsvLine } from '../core/index.js'
 import { isTimeColumn, parquetColumns, type ParquetColumn } from '../core/parquet-columns.js'
 
-export const RUN_TABLES = ['equity', 'trades', 'orders', 'fills', 'factors'] as const
+/** A backtest's tables, a sweep's (one row per parameter set) and a gated batch's summary. */
+export const RUN_TABLES = ['equity', 'trades', 'orders', 'fills', 'factors', 'sweep', 'summary'] as const
 export type RunTableName = (typeof RUN_TABLES)[number]
 
 /** The artifact a new run's table is logged as. */

@@ -89,7 +89,9 @@ describe('mtflow backtest --signals-from', () => {
     expect(lines[head]).toMatch(/^target +model +trades +return +CAGR +Sharpe +maxDD +win +exposure +ungated trades +ungated return +ungated Sharpe +ungated maxDD$/)
     expect(lines.slice(head + 1, head + 3).map((l) => l.split(/\s+/)[1])).toEqual(out.rows.map((row) => row.model))
     expect(text.stderr).toContain('gated backtests')
-    const summary = readFileSync(tracker.artifactFile(out.runId, 'summary.csv'), 'utf8').split('\n')[0]
+    // The summary is Parquet (a run's tables are; CSV only on --export): no summary.csv.
+    expect(tracker.getRun(out.runId).artifacts.map((a) => a.path).filter((p) => p.startsWith('summary.'))).toEqual(['summary.parquet'])
+    const summary = runTableCsv(readRunTable(tracker, out.runId, 'summary')!).split('\n')[0]
     expect(summary).toBe('target,model,runId,trades,totalReturn,cagr,sharpe,maxDrawdown,winRate,exposure,ungated_trades,ungated_totalReturn,ungated_cagr,ungated_sharpe,ungated_maxDrawdown,ungated_winRate,ungated_exposure')
   })
 

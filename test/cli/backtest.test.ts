@@ -7,6 +7,8 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { backtest } from '../../lib/backtest/index.js'
 import { loadBars } from '../../lib/data/index.js'
+import { Tracker } from '../../lib/track/index.js'
+import { readRunTable } from '../../lib/track/run-tables.js'
 import { ROOT, runCli, runCliBatch } from '../helpers.js'
 
 let home: string
@@ -166,6 +168,15 @@ describe('mtflow sweep', () => {
     expect(a.engine).toBe('vector')
     const best = Math.max(...a.rows.map((r: { metrics: { sharpe: number } }) => r.metrics.sharpe))
     expect(a.best.metrics.sharpe).toBe(best)
+    // The tracked sweep keeps its table as Parquet (CSV only with --out): one row per set, its numbers the rows'.
+    const tracker = new Tracker(home)
+    const artifacts = tracker.getRun(a.runId).artifacts.map((x) => x.path)
+    expect(artifacts.filter((p) => p.startsWith('sweep.'))).toEqual(['sweep.parquet'])
+    const table = readRunTable(tracker, a.runId, 'sweep')!
+    expect(table.format).toBe('parquet')
+    const columns = (table as { columns: Record<string, ArrayLike<number>> }).columns
+    expect(Array.from(columns.fast!)).toEqual(a.rows.map((r: { params: { fast: number } }) => r.params.fast))
+    expect(Array.from(columns.sharpe!)).toEqual(a.rows.map((r: { metrics: { sharpe: number } }) => r.metrics.sharpe))
   })
 
   it('rows agree with single backtests', async () => {

@@ -1,7 +1,7 @@
 // `mtflow pipeline pairs` (lib/cli/pipeline-pairs.ts) on three seeded cointegrated pairs: every step a run
 // whose input is the previous step's; the features, dataset and models built on the bars before the
 // holdout, the gated backtests on the holdout only; the champions exactly the batch rows the guardrails keep
-// (recomputed here from the batch's summary.csv), each deflated over the whole batch; the router over them,
+// (recomputed here from the batch's summary table), each deflated over the whole batch; the router over them,
 // the signals and the orders its outputs. Run again, every step is reused; a step that fails (caps that
 // cannot be met) fails the pipeline with one line naming the step, and the same command with good caps
 // resumes: the earlier steps reused. Bad options are one line, exit 2.
@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { loadBars } from '../../lib/data/index.js'
 import { Registry, searchRuns, Tracker } from '../../lib/track/index.js'
-import { readRunTable } from '../../lib/track/run-tables.js'
+import { readRunTable, runTableCsv } from '../../lib/track/run-tables.js'
 import { runCli } from '../helpers.js'
 
 /** The bar times of a run's equity table (epoch ms). */
@@ -70,7 +70,7 @@ describe('pipeline pairs', () => {
     }
 
     // The champions: the batch's rows with ≥ 30 trades, Sharpe > 0 and drawdown ≤ 0.5, best Sharpe first.
-    const [header, ...lines] = tracker.readArtifact(batch, 'summary.csv').bytes.toString('utf8').trim().split('\n')
+    const [header, ...lines] = runTableCsv(readRunTable(tracker, batch, 'summary')!).trim().split('\n')
     const cols = header!.split(',')
     const rows = lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [cols[i]!, v])))
     const kept = rows.filter((row) => Number(row.trades) >= 30 && Number(row.sharpe) > 0 && Number(row.maxDrawdown) <= 0.5).sort((a, b) => Number(b.sharpe) - Number(a.sharpe))

@@ -15,6 +15,7 @@ import { datasetStep, featuresStep, gatedBacktest, gatedBatch, inferSignals, mod
 import { modelBars, modelFeatureTable, modelLineage, modelProbabilityColumn } from '../../lib/pipeline/model-features.js'
 import type { Strategy } from '../../lib/strategy/index.js'
 import { Tracker } from '../../lib/track/index.js'
+import { readRunTable, runTableCsv } from '../../lib/track/run-tables.js'
 
 const HOUR = 3_600_000
 const WINDOW = 30
@@ -285,7 +286,7 @@ describe('gatedBatch', () => {
     expect(batch.rows.map((r) => r.model).sort()).toEqual(pairModels.map((m) => `${m}@1`).sort())
     // Best Sharpe first.
     expect(batch.rows[0]!.sharpe).toBeGreaterThanOrEqual(batch.rows[1]!.sharpe)
-    const csv = parseCsv(tracker.readArtifact(batch.runId, 'summary.csv').bytes.toString('utf8'))
+    const csv = parseCsv(runTableCsv(readRunTable(tracker, batch.runId, 'summary')!))
     expect(csv.map((r) => r.model)).toEqual(batch.rows.map((r) => r.model))
     for (const [k, row] of batch.rows.entries()) {
       const child = children.find((c) => c.info.runId === row.runId)!

@@ -1,6 +1,6 @@
 // notebooks/07-pipeline.ipynb, headless on the real kernel (issue 20 point 4): the pair pipeline on seeded
 // synthetic pairs from the screen to targets and a tearsheet. The champions it prints are the batch's rows
-// the guardrails keep, recomputed here from the batch run's summary.csv; the router routes exactly them; the
+// the guardrails keep, recomputed here from the batch run's summary table; the router routes exactly them; the
 // report file is written.
 
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
@@ -11,6 +11,7 @@ import { runNotebook } from '../../kernel/runner.js'
 import type { NotebookCell } from '../../kernel/nbformat.js'
 import { searchRuns, Tracker } from '../../lib/track/index.js'
 import { outputText, ROOT } from '../helpers.js'
+import { readRunTable, runTableCsv } from '../../lib/track/run-tables.js'
 
 const text = (cell: NotebookCell, mime?: string) => (cell.outputs ?? []).map((o) => outputText(o as never, mime)).join('')
 
@@ -24,7 +25,7 @@ describe('notebooks/07-pipeline.ipynb', () => {
     expect(text(cell('backtests'), 'text/html')).toContain('<svg')
     const tracker = new Tracker(home)
     const batch = searchRuns(tracker, { filter: 'tags.mtflow.kind = "backtest-batch"' }).runs[0]!.info.runId
-    const [header, ...lines] = tracker.readArtifact(batch, 'summary.csv').bytes.toString('utf8').trim().split('\n')
+    const [header, ...lines] = runTableCsv(readRunTable(tracker, batch, 'summary')!).trim().split('\n')
     const cols = header!.split(',')
     const rows = lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [cols[i]!, v])))
     const kept = rows.filter((r) => Number(r.trades) >= 30 && Number(r.sharpe) > 0 && Number(r.maxDrawdown) <= 0.5).sort((a, b) => Number(b.sharpe) - Number(a.sharpe)).slice(0, 2)
