@@ -6,9 +6,9 @@
 
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { ConfigError, DataError, timeframeMs } from '../core/index.js'
+import { ConfigError, timeframeMs } from '../core/index.js'
 import { loadBars, type Bars } from '../data/index.js'
-import { findStrategy, loadStrategy, strategySource, type ModuleLoader, type Strategy } from '../strategy/index.js'
+import { loadRegisteredStrategy, type ModuleLoader, type Strategy } from '../strategy/index.js'
 import type { Registry } from '../track/index.js'
 import type { StrategyPin } from './config.js'
 import { deploymentDir, readStatus, type DeploymentStatus } from './deployment.js'
@@ -22,25 +22,7 @@ const LIVE_STATES = new Set(['starting', 'running', 'paused', 'halted'])
  * loaded with `load` (the CLI's require through tsx). The module must export a strategy of the version's name.
  */
 export async function deploymentStrategy(registry: Registry, pin: StrategyPin, load: ModuleLoader): Promise<Strategy<any>> {
-  const v = registry.resolve('strategies', pin.name, pin.version)
-  const what = `strategy ${v.name}@${v.version}`
-  const file = v.files.find((f) => /^source\.[cm]?[tj]s$/.test(f.name))
-  if (file === undefined) throw new DataError(`${what} holds no source file (files: ${v.files.map((f) => f.name).join(', ')})`)
-  const builtin = findStrategy(v.name)
-  if (builtin !== undefined && strategySource(builtin).sha256 === file.sha256) return builtin
-  const path = registry.file('strategies', `${v.name}@${v.version}`, file.name)
-  let strategy: Strategy<any>
-  try {
-    strategy = (await loadStrategy(path, load)).strategy
-  } catch (error) {
-    // A built-in's registered copy imports its neighbours by relative path: it cannot run from the registry.
-    if (builtin !== undefined && v.source === `builtin:${v.name}`) {
-      throw new ConfigError(`${what} is the built-in ${v.name} as it was when registered; its source has changed since (register the current one: mtflow strategy register ${v.name})`, { cause: error })
-    }
-    throw error
-  }
-  if (strategy.name !== v.name) throw new DataError(`${what}: its source exports the strategy ${JSON.stringify(strategy.name)}, not ${JSON.stringify(v.name)}`)
-  return strategy
+  return (await loadRegisteredStrategy(registry, pin.name, load, pin.version)).strategy
 }
 
 /** The status of the deployment `name` when a live process holds it (starting, running, paused, halted). */

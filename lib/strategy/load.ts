@@ -12,7 +12,11 @@ import type { Strategy } from './types.js'
 
 export function getStrategy(name: string): Strategy<any> {
   const found = Object.prototype.hasOwnProperty.call(STRATEGIES, name) ? STRATEGIES[name] : undefined
-  if (found === undefined) throw new NotFoundError(`unknown strategy "${name}"; expected one of ${Object.keys(STRATEGIES).join(', ')}, or a .ts/.js file exporting one`)
+  if (found === undefined) {
+    // A registered version's ref (NAME@REF) is loaded from the registry: say so where a name or a file was expected.
+    const ref = /^[A-Za-z][\w.-]*@[\w.-]+$/.test(name) ? `; a registered version is loaded with loadRegisteredStrategy(registry, ${JSON.stringify(name)}) (lib/strategy, a Registry of lib/track)` : ''
+    throw new NotFoundError(`unknown strategy "${name}"; expected one of ${Object.keys(STRATEGIES).join(', ')}, or a .ts/.js file exporting one${ref}`)
+  }
   return found
 }
 
@@ -33,8 +37,22 @@ export function isStrategyFile(spec: string): boolean {
 
 export type ModuleLoader = (absolutePath: string) => unknown
 
+/**
+ * import(), or require where import() knows no .ts: lib loaded under a CommonJS hook (tslab's kernel, the
+ * CLI's loader) has a TypeScript-aware require but no ESM hook, and import() of a .ts file there fails with
+ * ERR_UNKNOWN_FILE_EXTENSION.
+ */
+async function importModule(path: string): Promise<unknown> {
+  try {
+    return await import(pathToFileURL(path).href)
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION' && typeof require === 'function') return require(path)
+    throw error
+  }
+}
+
 /** A built-in by name, or the strategy a module file exports. */
-export async function loadStrategy(spec: string, load: ModuleLoader = (path) => import(pathToFileURL(path).href)): Promise<{ strategy: Strategy<any>; file?: string }> {
+export async function loadStrategy(spec: string, load: ModuleLoader = importModule): Promise<{ strategy: Strategy<any>; file?: string }> {
   installMtflowAlias()
   if (!isStrategyFile(spec)) return { strategy: getStrategy(spec) }
   const file = isAbsolute(spec) ? spec : resolve(process.cwd(), spec)

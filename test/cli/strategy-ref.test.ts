@@ -2,11 +2,18 @@
 // version runs — a built-in whose source is the registered one as the built-in, any other from the source
 // the registry holds (the original file may be gone) — with the version's params as defaults.
 
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../helpers.js'
+import { backtest } from '../../lib/backtest/index.js'
+import { loadBars } from '../../lib/data/index.js'
+import { loadRegisteredStrategy, loadStrategy } from '../../lib/strategy/index.js'
+import { Registry } from '../../lib/track/index.js'
+import { gridSampler, intRange } from '../../lib/tune/index.js'
+import { walkForwardOptimize } from '../../lib/tune/walk-forward.js'
+import { ROOT, runCli } from '../helpers.js'
 
 let home: string
 let dir: string
@@ -69,6 +76,24 @@ describe('--strategy NAME@REF', () => {
     rmSync(file)
     const byRef = await json('backtest', '--strategy', `step-in@${registered.version}`, '--symbol', 'SPX', '--no-track')
     expect(headline(byRef)).toEqual(headline(fromFile))
+
+    // In library code (a notebook, a walk-forward): the same version by ref, its params as defaults.
+    const { strategy, params, version } = await loadRegisteredStrategy(new Registry(home), `step-in@${registered.version}`)
+    expect(version).toMatchObject({ name: 'step-in', version: registered.version })
+    expect(params).toEqual({ enter: 200, hold: 300 })
+    const bars = await loadBars(home, { symbol: 'SPX', timeframe: '1d' })
+    const here = backtest({ strategy, params: params as Record<string, number>, symbols: ['SPX'], timeframe: '1d', data: { SPX: bars } })
+    expect([here.metrics.sharpe, here.metrics.endEquity, here.metrics.trades?.trades]).toEqual(headline(byRef))
+    const wf = await walkForwardOptimize({ strategy, data: { SPX: bars }, symbols: ['SPX'], timeframe: '1d', inSample: 1000, outOfSample: 1000, space: { enter: intRange(100, 400, { step: 100 }) }, sampler: () => gridSampler(), nTrials: 4 })
+    expect(wf.windows.length).toBeGreaterThan(0)
+    // Under a CommonJS loader with a TypeScript hook (a tslab kernel's, the CLI's), import() knows no .ts: the
+    // default loader falls back to require (it failed with ERR_UNKNOWN_FILE_EXTENSION).
+    const script = `require(${JSON.stringify(join(ROOT, 'lib/strategy/index.ts'))}).loadRegisteredStrategy(new (require(${JSON.stringify(join(ROOT, 'lib/track/index.ts'))}).Registry)(${JSON.stringify(home)}), 'step-in@${registered.version}').then((r) => console.log(r.strategy.name, r.file !== undefined))`
+    const cjs = spawnSync(process.execPath, ['-r', join(ROOT, 'lib/core/loader.cjs'), '-e', script], { encoding: 'utf8' })
+    expect(cjs.stderr).toBe('')
+    expect(cjs.stdout).toBe('step-in true\n')
+    // A ref given where a built-in name or a file is expected says where refs go.
+    await expect(loadStrategy(`step-in@${registered.version}`)).rejects.toThrow(`loadRegisteredStrategy(registry, "step-in@${registered.version}")`)
   })
 
   it('sweeps a registered version: the grid over its params', async () => {
