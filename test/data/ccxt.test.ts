@@ -108,6 +108,10 @@ describe('ccxt ingest', () => {
     await expect(ingestCcxt(home, { ...base(), symbols: ['DOGE/EUR'] })).rejects.toThrow(/unknown symbol "DOGE\/EUR" on binance/)
     await expect(ingestCcxt(home, { ...base(), symbols: ['BTC/USDT'], timeframe: '2d' })).rejects.toThrow(/timeframe 2d is not offered by binance/)
     await expect(ingestCcxt(home, { ...base(), symbols: ['BTC/USDT'], apiUrl: 'not a url' })).rejects.toThrow(/--api-url "not a url" is not a URL/)
+    // A window backwards is refused before the exchange is asked (a new-user check: after 18 s of retries offline).
+    const before = standin.requests.length
+    await expect(ingestCcxt(home, { ...base(), symbols: ['BTC/USDT'], since: '2024-01-09', until: '2024-01-02' })).rejects.toThrow('--until 2024-01-02 is before --since 2024-01-09; expected a window forward in time')
+    expect(standin.requests.length).toBe(before)
   })
 
   it('runs as `mtflow ingest ccxt` with --api-url and --json; bad input exits 2', async () => {

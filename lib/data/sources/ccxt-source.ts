@@ -116,6 +116,8 @@ export async function ingestCcxt(home: string, options: CcxtIngestOptions): Prom
   const since = toEpochMs(options.since, '--since')
   // A bare date covers its whole day, as --end does: --until 2024-01-31 includes that day's last candle.
   const until = options.until === undefined ? Infinity : toEpochMs(options.until, '--until', true)
+  // Checked before the exchange is asked anything (it was met only after the retries against it).
+  if (until < since) throw new ConfigError(`--until ${options.until} is before --since ${options.since}; expected a window forward in time`)
   if (options.symbols.length === 0) throw new ConfigError('no symbols given; expected e.g. --symbols BTC/USDT,ETH/USDT')
   const exchange = createExchange(options.exchange, options.apiUrl, options.timeoutMs, options.sandbox === true)
   let retried: Record<string, number> = {}
