@@ -7,10 +7,10 @@
 // authenticated exchange client. Exchange code (ccxt) is loaded only for live feeds and live trading.
 
 import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Command } from 'commander'
-import { ConfigError, Progress, isoTime, streamProgressSink, timeframeMs } from '../core/index.js'
+import { ConfigError, Progress, isoTime, makeDirs, streamProgressSink, timeframeMs } from '../core/index.js'
 import type { Bars } from '../data/index.js'
 import type { Clock, DeploymentConfig, DeploymentDraft, MarketFeed, SharedDeploymentOptions } from '../live/index.js'
 import type { DeploymentStatus } from '../live/deployment.js'
@@ -583,7 +583,7 @@ interface Child {
 /** Starts `deploy …` (without --detach) as a detached process, its output appended to deployments/NAME/deploy.log. */
 async function startChild(context: DeployContext, plan: Plan, config: DeploymentConfig, o: DeployOptions): Promise<Child> {
   const dir = deployments().deploymentDir(context.home, config.name)
-  mkdirSync(dir, { recursive: true })
+  makeDirs(dir)
   const log = join(dir, 'deploy.log')
   const fd = openSync(log, 'a', 0o644)
   let child: ChildProcess

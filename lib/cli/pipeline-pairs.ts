@@ -7,11 +7,11 @@
 // resumes where it stopped. Outputs: orders.json, targets.json, report.html and pipeline.json, artifacts of
 // the pipeline's run and, with --out-dir, files there.
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Command } from 'commander'
-import { canonicalJson, ConfigError, DataError, errorMessage, sha256, streamProgressSink } from '../core/index.js'
+import { canonicalJson, ConfigError, DataError, errorMessage, makeDirs, sha256, streamProgressSink } from '../core/index.js'
 import { parseNumberCell } from '../data/csv.js'
 import { formatTable, lazy, numberFlag, printJson, type CliContext } from './context.js'
 import { dateFormatFlag, timeFlagMs, withDateFormat } from './time-flags.js'
@@ -251,7 +251,7 @@ async function pairsAction(context: CliContext, o: PairsFlags): Promise<void> {
     parent.end()
     let written: Record<string, string> | undefined
     if (o.outDir !== undefined) {
-      mkdirSync(o.outDir, { recursive: true })
+      makeDirs(o.outDir)
       written = {}
       for (const [name, file] of Object.entries(outputs)) {
         const to = join(o.outDir, file.slice(work.length + 1))

@@ -2,9 +2,9 @@
 // retire, restore, audit) and `mtflow strategy register|retire|restore`.
 
 import { Command } from 'commander'
-import { existsSync, lstatSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import { ConfigError, isoTime } from '../core/index.js'
+import { ConfigError, isoTime, makeDirs } from '../core/index.js'
 import type { RegistryKind, RegistryVersion } from '../track/index.js'
 import { REGISTRY_KINDS } from '../track/registry.js'
 import { PROJECT_ROOT } from '../../kernel/kernelspec.js'
@@ -227,7 +227,7 @@ function writeStrategyTemplate(name: string, dir: string): { name: string; strat
     }
   }
   for (const path of Object.values(files)) if (taken(path)) throw new ConfigError(`${path} already exists; nothing written (strategy new never overwrites)`)
-  mkdirSync(root, { recursive: true })
+  makeDirs(root)
   writeFileSync(files.strategy, template.strategyTemplate(name), { flag: 'wx' })
   try {
     writeFileSync(files.test, template.strategyTestTemplate(name), { flag: 'wx' })

@@ -2,9 +2,9 @@
 // over the target, fsync the directory. Readers see the old file or the new one, never half of either.
 // Each write also clears its target's temp files left by writers that were killed mid-write.
 
-import { close, closeSync, constants, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writev, writevSync } from 'node:fs'
+import { close, closeSync, constants, existsSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writev, writevSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { basename, dirname, join, sep } from 'node:path'
+import { basename, dirname, join, resolve as resolvePath, sep } from 'node:path'
 import { isDeadTemp } from './debris.js'
 import { ConfigError } from './errors.js'
 
@@ -35,7 +35,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | readon
 /** An atomic write's target folder (made), its temp file beside the target, and the data as pieces. */
 function atomicWrite(path: string, data: string | Uint8Array | readonly Uint8Array[], options: { durable?: boolean }): { durable: boolean; dir: string; base: string; tmpName: string; tmp: string; pieces: readonly Uint8Array[] } {
   const dir = dirname(path)
-  mkdirSync(dir, { recursive: true })
+  makeDirs(dir)
   const base = basename(path)
   const tmpName = `.${base}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
   return { durable: options.durable !== false, dir, base, tmpName, tmp: join(dir, tmpName), pieces: piecesOf(data) }
@@ -239,5 +239,28 @@ export function readTextFile(file: string, what: string, maxBytes: number): stri
     if (error instanceof ConfigError) throw error
     const code = (error as { code?: string }).code
     throw new ConfigError(`${what} ${file} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(error)})`}`, { cause: error })
+  }
+}
+
+/**
+ * mkdir -p, a folder at a time from the nearest one that exists: Node 20's recursive mkdir loops for ever
+ * below /proc (`--dir /proc/nope` hung a command at full CPU, a new-user check); this fails at once there.
+ */
+export function makeDirs(dir: string): void {
+  if (existsSync(dir)) return
+  const missing: string[] = []
+  let at = resolvePath(dir)
+  while (!existsSync(at)) {
+    missing.push(at)
+    const up = dirname(at)
+    if (up === at) break
+    at = up
+  }
+  for (let k = missing.length - 1; k >= 0; k--) {
+    try {
+      mkdirSync(missing[k]!)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    }
   }
 }

@@ -79,6 +79,20 @@ describe('mtflow strategy new / strategy test', () => {
     expect(results[names.length]!.code).toBe(2)
   }, 60_000)
 
+  it('a folder that cannot be made is one line and exit 2, at once (Node 20\'s recursive mkdir loops for ever below /proc)', async () => {
+    const [samples, ...results] = await runCliBatch([
+      ['--home', home, 'data', 'samples', '--json'],
+      ['--home', home, 'strategy', 'new', 'procx', '--dir', '/proc/nope/deeper'],
+      ['--home', home, 'backtest', '--strategy', 'sma-cross', '--symbol', 'SPX', '--no-track', '--json', '--export', '/proc/nope/x'],
+    ], { cwd: dir })
+    expect(samples!.code).toBe(0)
+    for (const r of results) {
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    }
+    expect(results[0]!.stderr).toMatch(/ENOENT|no such file/)
+  }, 30_000)
+
   it('a dangling link where the test file goes is taken: nothing written, the link left alone (an attack review: NAME.ts was left behind)', async () => {
     mkdirSync(join(dir, 'links'))
     symlinkSync(join(dir, 'nowhere.ts'), join(dir, 'links', 'v4.test.ts'))
