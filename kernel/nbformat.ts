@@ -79,7 +79,9 @@ export function parseNotebook(text: string, label: string): Notebook {
   try {
     value = JSON.parse(text)
   } catch (cause) {
-    throw new ConfigError(`${label} is not a notebook: invalid JSON (${(cause as Error).message})`, { cause })
+    // JSON.parse quotes the start of the text, line breaks and all: one line, at most 120 characters of it.
+    const why = (cause as Error).message.replace(/\s+/g, ' ')
+    throw new ConfigError(`${label} is not a notebook: invalid JSON (${why.length > 120 ? `${why.slice(0, 119)}…` : why})`, { cause })
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ConfigError(`${label} is not a notebook: expected a JSON object with "cells" and "nbformat"`)

@@ -19,6 +19,8 @@ describe('nbformat', () => {
   it('gives one-line errors for missing files, non-JSON and old formats', () => {
     expect(() => readNotebook(join(dir, 'missing.ipynb'))).toThrow(/^cannot read notebook .*missing\.ipynb: no such file$/)
     expect(() => parseNotebook('{oops', 'x.ipynb')).toThrow(/^x\.ipynb is not a notebook: invalid JSON/)
+    // A markdown file given as a notebook: one line (JSON.parse quotes its start, line breaks and all).
+    expect(() => parseNotebook('# mtflow\n\nThe machine-trading lifecycle\n'.repeat(20), 'README.md')).toThrow(/^README\.md is not a notebook: invalid JSON \([^\n]{1,125}\)$/)
     expect(() => parseNotebook('[]', 'x.ipynb')).toThrow(/expected a JSON object/)
     expect(() => parseNotebook('{"nbformat":3,"worksheets":[]}', 'x.ipynb')).toThrow('x.ipynb is nbformat 3; expected nbformat 4')
     expect(() => parseNotebook('{"cells":[]}', 'x.ipynb')).toThrow(/"nbformat" is missing/)
