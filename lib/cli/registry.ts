@@ -195,6 +195,7 @@ export function strategyCommand(context: CliContext): Command {
       const given = o.param.length === 0 ? undefined : Object.fromEntries(o.param.map((p) => strategies().parseParamArg(p)))
       const result = await registerStrategyVersion(context, spec, { params: given, runs: o.run, description: o.description, parity: o.parity })
       const { parity, created } = result
+      if (result.outside !== undefined) context.stderr.write(`mtflow: note: the version bundles ${result.outside.length} file(s) from outside the strategy's folder (${result.outside.slice(0, 5).join(', ')}${result.outside.length > 5 ? ', …' : ''}); their text is in the registry, which mtflow serve publishes\n`)
       const parityText = parity === undefined ? 'no parity check (no vectorized form)' : parity.agree ? `engines agree (max relative difference ${parity.maxRelativeDifference.toExponential(2)})` : `engines DISAGREE (max relative difference ${parity.maxRelativeDifference.toExponential(2)})`
       done(context, o.json, result, `${created ? 'registered' : 'unchanged source, already'} ${result.name}@${result.version} sha256:${result.sha256.slice(0, 12)}; ${parityText}`)
     })
@@ -352,11 +353,13 @@ export async function registerStrategyVersion(
   context: CliContext,
   spec: string,
   o: { params?: Record<string, number | string>; runs?: readonly string[]; description?: string; parity?: boolean },
-): Promise<RegistryVersion & { created: boolean }> {
+): Promise<RegistryVersion & { created: boolean; outside?: string[] }> {
   const { strategy: s, file } = await strategies().loadStrategy(spec, (path) => lazy(path))
   const tracker = new (track().Tracker)(context.home)
   for (const id of o.runs ?? []) tracker.getRun(id)
   const source = strategies().strategySource(s, file)
+  // Files bundled from outside the strategy's folder go into the registry too (which `serve` publishes): said.
+  const outside = (source.inputs ?? []).filter((i) => i.startsWith('../') || i.startsWith('..\\'))
   const defaults = strategies().resolveParams(s.name, s.params, o.params ?? {}) as Record<string, number>
   const reg = new (track().Registry)(context.home)
   // A bundle (ESM JavaScript) is stored as source.ts: the loader's TypeScript hook runs it from any folder.
@@ -377,7 +380,7 @@ export async function registerStrategyVersion(
     const checked = parityCheck(s, defaults as Record<string, number>, bars, { data: 'bundled S&P 500 daily 2000–2020 (SPX 1d)' })
     if (checked !== undefined) parity = reg.recordParity(s.name, version.version, checked).parity
   }
-  return { ...version, ...(parity === undefined ? {} : { parity }), created }
+  return { ...version, ...(parity === undefined ? {} : { parity }), created, ...(outside.length === 0 ? {} : { outside }) }
 }
 
 /** JSON that says it is an mtflow model package (another tool's model.json is registered as it is). */

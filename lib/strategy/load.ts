@@ -104,6 +104,8 @@ export interface StrategySource {
   builtin: boolean
   /** Whether `source` is a bundle of the file and its local imports (lib/strategy/bundle.ts). */
   bundled?: boolean
+  /** A bundle's local files, relative to the entry's folder (the entry first). */
+  inputs?: string[]
 }
 
 /**
@@ -115,7 +117,7 @@ export function strategySource(strategy: Strategy<any>, file?: string): Strategy
   const builtin = STRATEGIES[strategy.name] === strategy
   if (file !== undefined && !builtin) {
     const bundle = bundleStrategy(file)
-    return { name: strategy.name, file, source: bundle.source, sha256: bundle.sha256, builtin, bundled: bundle.bundled }
+    return { name: strategy.name, file, source: bundle.source, sha256: bundle.sha256, builtin, bundled: bundle.bundled, inputs: bundle.inputs }
   }
   let path = file
   if (path === undefined && builtin) {

@@ -3,7 +3,7 @@
 // ref once the helper is gone; the version's sha256 — and a run's lineage hash — cover the helper too.
 
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -113,6 +113,15 @@ describe('a strategy outside the clone, importing mtflow and a helper', () => {
     const changed = (await json('backtest', '--strategy', 'outside-helper@2', '--symbol', 'SPX', '--no-track')).trades as Trade[]
     expect(changed[0]!.entryTime.slice(0, 10)).toBe(rows[12]!.date)
     expect(changed[0]!.exitTime.slice(0, 10)).toBe(rows[34]!.date)
+
+    // A helper from outside the strategy's folder is bundled too, and said (its text goes into the registry).
+    mkdirSync(join(dir, 'nested'))
+    writeFileSync(join(dir, 'nested', 'inner.ts'), STRATEGY.replace("'outside-helper'", "'inner-helper'").replace("'./helper.js'", "'../helper.js'"))
+    const inner = await cli('strategy', 'register', './nested/inner.ts', '--no-parity', '--json')
+    expect(inner.code, inner.stderr).toBe(0)
+    expect(inner.stderr).toBe("mtflow: note: the version bundles 1 file(s) from outside the strategy's folder (../helper.ts); their text is in the registry, which mtflow serve publishes\n")
+    const own = await cli('strategy', 'register', './outside.ts', '--no-parity', '--json')
+    expect(own.stderr).toBe('')
   }, 180_000)
 })
 
