@@ -350,7 +350,11 @@ export class Engine {
           due[at] = s
         }
       }
-      for (let k = 0; k < ready; k++) this.enter(due[k]!)
+      // Every due series' orders matched first (each symbol still marked at its previous close, whatever the
+      // order of the series), then every symbol marked at this close, then the strategies told: what a fill's
+      // callback sees and sizes from does not depend on which symbol came first (a review found it did).
+      for (let k = 0; k < ready; k++) this.meet(due[k]!)
+      for (let k = 0; k < ready; k++) this.closeBar(due[k]!)
       for (let k = 0; k < ready; k++) {
         this.notify(due[k]!)
         if (progress !== undefined && (++delivered & 0xffff) === 0) progress.set(delivered)
@@ -372,13 +376,27 @@ export class Engine {
   }
 
   private step(s: SeriesState): void {
-    this.enter(s)
+    this.meet(s)
+    this.closeBar(s)
     this.notify(s)
   }
 
-  /** A series' next bar into the books: its symbol's working orders meet it, its symbol is marked at its close. */
-  private enter(s: SeriesState): void {
+  /** A series' next bar: its symbol's working orders meet it (its symbol still marked at the previous close). */
+  private meet(s: SeriesState): void {
     const i = ++s.i
+    if (!s.execution) return
+    const b = s.bars
+    const k = s.symbolIndex
+    if (this.marks[k] !== this.marks[k]) this.marks[k] = b.open[i]!
+    if (this.working[k]!.length > 0) {
+      if (this.external) this.age(k, i, b.time[i]!)
+      else this.match(s, i, b.time[i]!, b.open[i]!, b.high[i]!, b.low[i]!, b.volume[i]!)
+    }
+  }
+
+  /** The bar just met closed: its symbol marked at its close, its open trades' extremes, its event's fields. */
+  private closeBar(s: SeriesState): void {
+    const i = s.i
     const b = s.bars
     const open = b.open[i]!
     const high = b.high[i]!
@@ -387,11 +405,6 @@ export class Engine {
     const time = b.time[i]!
     if (s.execution) {
       const k = s.symbolIndex
-      if (this.marks[k] !== this.marks[k]) this.marks[k] = open
-      if (this.working[k]!.length > 0) {
-        if (this.external) this.age(k, i)
-        else this.match(s, i, time, open, high, low, b.volume[i]!)
-      }
       this.marks[k] = close
       if (this.openTradeCount[k]! > 0) {
         for (const sleeve of this.sleeves) {
@@ -703,13 +716,16 @@ export class Engine {
         }
       }
       const f = this.options.fills
-      const unitCost = price * (1 + f.slippageBps / 10_000)
+      // The price it fills at from this close: slippage against the trader, up for a buy, down for a sell.
+      const slip = f.slippageBps / 10_000
+      const fillPrice = sign > 0 ? price * (1 + slip) : price * (1 - slip)
       const rate = book.marginRate(sign) + f.takerRate
-      // The part that closes the position frees its margin (less its slippage and commission) before the rest
-      // adds exposure: a reversal from +50 to −150 at 100 on 10,000 of equity holds 7,500, not 5,000 + 7,500.
-      const freed = reducing * price * book.marginRate(q) - reducing * (unitCost * (1 + f.takerRate) - price)
+      // The part that closes the position frees its margin and realises its move from the mark, less its
+      // commission, before the rest adds exposure (the fill-time check's arithmetic): a reversal from +50 to
+      // −150 at 100 on 10,000 of equity holds 7,500, not 5,000 + 7,500.
+      const freed = reducing === 0 ? 0 : reducing * price * book.marginRate(q) + reducing * (fillPrice - price) * Math.sign(q) - reducing * fillPrice * f.takerRate
       const power = book.buyingPower - f.fixedFee + freed
-      const affordable = floorLot(reducing + Math.max(0, power) / (unitCost * rate), lot)
+      const affordable = floorLot(reducing + Math.max(0, power) / (fillPrice * rate), lot)
       if (affordable < allowed) {
         allowed = Math.max(0, affordable)
         reason = 'insufficient buying power'
@@ -741,11 +757,11 @@ export class Engine {
   }
 
   /** External venue: working orders have seen one more bar of their symbol; those past expireBars are withdrawn. */
-  private age(k: number, i: number): void {
+  private age(k: number, i: number, time: number): void {
     const list = this.working[k]!
     for (let j = 0; j < list.length; j++) {
       const order = list[j]!
-      if (order.activeFrom > i || order.withdrawing !== '') continue
+      if (order.activeFrom > i || time < order.notBefore || order.withdrawing !== '') continue
       if (++order.barsWorking >= order.expireBars) this.withdraw(this.sleeveOf(order), order, 'EXPIRED', `not filled within ${order.expireBars} bars`)
     }
   }

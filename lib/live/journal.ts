@@ -556,24 +556,28 @@ function applyEventOnly(state: JournalState, e: JournalEvent, file: string, writ
 }
 
 /**
- * Why a venue's fill is not believable, or undefined: its price must be > 0 and, for a limit order, no worse
- * than the limit (1e-9 relative: the venue's rounding); its fee finite and at most the trade's value either
- * way (a maker rebate is a small negative fee; no fee is the whole notional); within 100× of the last close
- * `mark` when given. Booked, a negative price or fee
- * made cash from nothing, and a fee of 1e30 or a price past the limit put the books anywhere, with no alert
- * (an attack review): a live session refuses such a fill and alerts (lib/live/session.ts).
+ * A venue's fill checked for numbers no market gives, with what to book instead, or undefined when it is
+ * believable. Its price must be > 0 and within 100× of the last close `mark` (when there is one); its fee
+ * finite and at most the trade's value either way (a maker rebate is a small negative fee). Booked as
+ * reported, a negative price or fee made cash from nothing and a fee of 1e30 put equity at −4e34, with no
+ * alert (an attack review). The quantity is the venue's: refusing the fill left the venue holding a position
+ * the deployment did not (a review), so a live session books it at the last close, the fee at 0 when it is
+ * the fee that is wrong, and alerts; with no close to book at (`price` undefined) it refuses the fill.
+ * A limit order's own limit is not a bound: the venue rounds it to its tick.
  */
-export function implausibleFill(o: Pick<JournalOrder, 'side' | 'kind' | 'price'>, f: { qty: number; price: number; fee: number }, mark = NaN): string | undefined {
-  if (!(f.price > 0 && f.price < Infinity)) return `has price ${f.price}; expected a price > 0`
-  // Against the last close, when there is one: a fill 100 times away from it is no market's.
-  if (mark > 0 && (f.price > mark * 100 || f.price < mark / 100)) return `is at ${f.price}, 100 times or more away from the last close ${mark}`
-  if (o.kind === 'limit' && o.price !== undefined) {
-    const worse = o.side === 'buy' ? f.price > o.price * (1 + 1e-9) : f.price < o.price * (1 - 1e-9)
-    if (worse) return `is at ${f.price}, past its limit ${o.price}`
+export function checkVenueFill(f: { qty: number; price: number; fee: number }, mark = NaN): { why: string; price: number | undefined; fee: number } | undefined {
+  const why: string[] = []
+  let price: number | undefined = f.price
+  if (!(f.price > 0 && f.price < Infinity)) why.push(`price ${f.price}`)
+  else if (mark > 0 && (f.price > mark * 100 || f.price < mark / 100)) why.push(`price ${f.price}, 100 times or more away from the last close ${mark}`)
+  if (why.length > 0) price = mark > 0 ? mark : undefined
+  const notional = f.qty * (price ?? 0)
+  let fee = f.fee
+  if (!Number.isFinite(f.fee) || (price !== undefined && Math.abs(f.fee) > notional)) {
+    why.push(`fee ${f.fee} on a trade worth ${notional}`)
+    fee = 0
   }
-  const notional = f.qty * f.price
-  if (!Number.isFinite(f.fee) || Math.abs(f.fee) > notional) return `has fee ${f.fee} on a trade worth ${notional}; expected a finite fee no larger than the trade`
-  return undefined
+  return why.length === 0 ? undefined : { why: why.join(', '), price, fee }
 }
 
 function illegal(file: string, o: JournalOrder, event: string): DataError {

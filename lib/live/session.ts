@@ -19,7 +19,7 @@ import { ConfigError, DataError, isoTime } from '../core/index.js'
 import { buildSessionEngine, collectResults, type BacktestResult, type SessionEngineOptions } from '../backtest/index.js'
 import type { Engine, SeriesState } from '../backtest/engine.js'
 import type { Clock, FeedBar, MarketFeed } from './feed.js'
-import { implausibleFill, type OrderJournal } from './journal.js'
+import { checkVenueFill, type OrderJournal } from './journal.js'
 import { intentOf, simJournalHooks } from './sim-venue.js'
 import type { Venue, VenueEvent, VenueOrder } from './venue.js'
 import type { Order } from '../backtest/orders.js'
@@ -282,13 +282,13 @@ export class EngineSession {
     }
   }
 
-  /** A sleeve's net position on a symbol (0 for a name or symbol it does not trade). */
   /** The symbol's last close in the engine (NaN before its first bar). */
   private markOf(symbol: string): number {
     const k = this.engine.symbolIndex.get(symbol)
     return k === undefined ? NaN : this.engine.marks[k]!
   }
 
+  /** A sleeve's net position on a symbol (0 for a name or symbol it does not trade). */
   private positionOf(strategy: string, symbol: string): number {
     const k = this.engine.symbolIndex.get(symbol)
     const sleeve = this.engine.sleeves.find((s) => s.name === strategy)
@@ -362,18 +362,25 @@ export class EngineSession {
           break
         }
         case 'fill': {
-          const why = journal.current.tradeIds.has(event.tradeId) ? undefined : implausibleFill(journal.order(event.cid), event, this.markOf(journal.order(event.cid).symbol))
-          if (why !== undefined) {
+          // Numbers no market gives (lib/live/journal.ts checkVenueFill): the venue's quantity booked at the last
+          // close, said loudly; with no close to book at, refused (an alert; reconciliation lists it).
+          let { price, fee } = event
+          const fix = journal.current.tradeIds.has(event.tradeId) ? undefined : checkVenueFill(event, this.markOf(journal.order(event.cid).symbol))
+          if (fix !== undefined) {
             const o = journal.order(event.cid)
-            throw new DataError(`fill ${event.tradeId} of ${event.cid} (${o.side} ${o.qty} ${o.symbol} ${o.kind}${o.price === undefined ? '' : ` ${o.price}`}) ${why}; not booked`)
+            const what = `fill ${event.tradeId} of ${event.cid} (${o.side} ${event.qty} ${o.symbol}) has ${fix.why}`
+            if (fix.price === undefined) throw new DataError(`${what}; not booked: no last close to book it at`)
+            this.onEvent?.(event, `${what}: no market's; booked at ${fix.price === event.price ? 'its price' : `the last close ${fix.price}`}${fix.fee === event.fee ? '' : ` with fee ${fix.fee}`} — check it at the venue`)
+            price = fix.price
+            fee = fix.fee
           }
-          if (!journal.fill(event.cid, { tradeId: event.tradeId, qty: event.qty, price: event.price, fee: event.fee }, event.time)) return
+          if (!journal.fill(event.cid, { tradeId: event.tradeId, qty: event.qty, price, fee }, event.time)) return
           if (order === undefined) break
           // An exit or bracket leg that takes the position past flat: on spot nothing stops both OCO legs from
           // filling at the venue (no reduce-only, no linked order). The venue is the truth: the fill is booked
           // as reported, reconciliation compares the position, and this says what happened.
           const held = order.role === 'entry' ? 0 : (order.side === 'buy' ? -1 : 1) * this.positionOf(order.strategy, order.symbol)
-          this.engine.venueFill(order, event.qty, event.price, event.fee, event.liquidity, event.time)
+          this.engine.venueFill(order, event.qty, price, fee, event.liquidity, event.time)
           // Being replaced, and its old venue order filled before the cancel: no cancel will come; the rest goes out now.
           if (this.replacing.has(order) && order.cid === event.cid && journal.order(event.cid).state === 'FILLED') this.replace(order)
           if (order.role !== 'entry' && event.qty > held + 1e-12) {

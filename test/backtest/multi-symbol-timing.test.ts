@@ -53,6 +53,38 @@ describe('several symbols in one strategy', () => {
     })
   }
 
+  it('an order placed in a fill callback is sized from the same prices whichever symbol comes first', () => {
+    // A's buy fills at bar 1's open; onFill buys 10,000 of B. B's bar 1 has not closed at A's open: B is marked at
+    // its bar-0 close (1002) in both symbol orders, so 10,000 / 1002 units (a review: 6.25 at B's bar-1 close 1600
+    // when B came first).
+    const a = bars('A', Array.from({ length: 6 }, (_, i) => [100 + 10 * i, 106 + 10 * i, 95 + 10 * i, 102 + 10 * i]))
+    const b = bars('B', Array.from({ length: 6 }, (_, i) => [1000 + 100 * i, 1600 + 100 * i, 990 + 100 * i, (i === 1 ? 1500 : 1002) + 100 * i]))
+    const outcomes: { seen: number[]; qty: number[]; end: number }[] = []
+    for (const symbols of [['A', 'B'], ['B', 'A']]) {
+      const seen: number[] = []
+      const strategy = defineStrategy<Record<string, number>>({
+        name: 'fill-callback',
+        params: {},
+        universe: (_p, r) => r.symbols.map((symbol) => ({ symbol, timeframe: r.timeframe })),
+        warmup: () => 0,
+        onBar(ctx, bar) {
+          if (bar.symbol === 'A' && bar.index === 0) ctx.buy('A', { qty: 1 })
+        },
+        onFill(ctx, ev) {
+          if (ev.symbol !== 'A') return
+          seen.push(ctx.price('B'), ctx.equity())
+          ctx.buy('B', { notional: 10_000 })
+        },
+      })
+      const r = backtest({ strategy, symbols, timeframe: '1d', data: { A: a, B: b }, cash: 1e6 })
+      const f = r.strategies[0]!.fills
+      outcomes.push({ seen, qty: [...f.qty], end: r.equity[r.equity.length - 1]! })
+    }
+    expect(outcomes[0]!.seen).toEqual([1002, 1e6 - 110 + 102])
+    expect(outcomes[0]!.qty).toEqual([1, 10_000 / 1002])
+    expect(outcomes[1]).toEqual(outcomes[0])
+  })
+
   it('a daily bar in progress at an hourly decision is not filled at its open', () => {
     // A: hourly bars from T0 (opens 100, 101 …); B: daily bars (opens 1000, 1010 …). On day 1 at A's 05:00 bar's
     // close (06:00) buy 1 B: B's day 1 opened at 00:00, before the decision; the fill is day 2's open, 1020.

@@ -59,6 +59,20 @@ describe('buying power on a reversal in one order', () => {
   }
 })
 
+describe('buying power with slippage: a sell sized at the price it fills at', () => {
+  it('+50 bought at 100.1 (10 bps), then a sell of 300 at 99.9: −200 (9,990 / 49.95), as the vectorized engine', () => {
+    // By hand: cash 10,000 − 50 × 100.1 = 4,995; closing 50 at 99.9 brings it to 9,990; a short at 99.9 holds
+    // 0.5 × 99.9 a unit: 200 units. The engine sized the sell at 100 × 1.001 (a buy's price): −199.6 (a review).
+    const r = backtest({ strategy: scripted({ 0: (ctx) => ctx.buy('X', { qty: 50 }), 2: (ctx) => ctx.sell('X', { qty: 300 }) }), symbols: ['X'], timeframe: '1d', data: { X: flat }, cash: 10_000, fills: { slippageBps: 10 } })
+    const f = r.strategies[0]!.fills
+    let position = 0
+    for (let k = 0; k < f.qty.length; k++) position += (f.side[k] === 'buy' ? 1 : -1) * f.qty[k]!
+    expect(position).toBeCloseTo(-200, 9)
+    const v = vectorBacktest({ open: flat.open, close: flat.close, targetPosition: Float64Array.from([50, 50, -250, -250, -250, -250]) }, { cash: 10_000, slippageBps: 10 })
+    expect(v.position[v.position.length - 1]!).toBeCloseTo(-200, 9)
+  })
+})
+
 describe('the vectorized target form counts round trips as the event engine does', () => {
   it('0 → 10 → 5 → 0 is one trade; 0 → 10 → −5 → 0 two; P&L at the average cost, less fees', () => {
     // Opens 100, 110, 120, 130 … ; a target at bar t is held from bar t+1's open. Commission 0.1 %.
