@@ -638,6 +638,8 @@ export class Engine {
       const opens = exec.bars.time
       while (first < exec.n && opens[first]! < now) first++
       order.notBefore = now
+      // Its first bar not in yet (a session whose series lags): counted from the first one that opens in time.
+      order.anchorLate = first === exec.n
     }
     order.activeFrom = first + this.options.fills.latencyBars
     order.reserved = this.addedMargin(book, k, order) * price
@@ -757,8 +759,20 @@ export class Engine {
   }
 
   /** External venue: working orders have seen one more bar of their symbol; those past expireBars are withdrawn. */
+  /** Orders whose first bar was not in when they were placed: their latency counted from the first that opens in time. */
+  private anchor(list: readonly Order[], i: number, time: number): void {
+    for (let j = 0; j < list.length; j++) {
+      const order = list[j]!
+      if (order.anchorLate && time >= order.notBefore) {
+        order.anchorLate = false
+        order.activeFrom = Math.max(order.activeFrom, i + this.options.fills.latencyBars)
+      }
+    }
+  }
+
   private age(k: number, i: number, time: number): void {
     const list = this.working[k]!
+    this.anchor(list, i, time)
     for (let j = 0; j < list.length; j++) {
       const order = list[j]!
       if (order.activeFrom > i || time < order.notBefore || order.withdrawing !== '') continue
@@ -977,6 +991,7 @@ export class Engine {
 
   private match(s: SeriesState, i: number, time: number, open: number, high: number, low: number, volume: number): void {
     const list = this.working[s.symbolIndex]!
+    this.anchor(list, i, time)
     // Fills remove orders from the list and brackets add some: each pass walks a snapshot (a reused
     // array, not a copy per bar).
     const orders = this.snapshot

@@ -55,6 +55,8 @@ export class Order implements OrderView {
   activeFrom = 0
   /** And only in bars opening at or after this time (epoch ms): the close it was decided at (−Infinity: any). */
   notBefore = -Infinity
+  /** Placed before its first bar was in (a session whose series lags): activeFrom is fixed when that bar comes. */
+  anchorLate = false
   /** Bracket children (stop-loss, take-profit) are cancelled together: one fills, the other goes. */
   children: Order[] | undefined = undefined
   /** The engine's index of the symbol (set when the engine takes the order: no lookup by name per fill). */

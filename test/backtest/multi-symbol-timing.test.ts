@@ -8,7 +8,7 @@
 //   open either.
 
 import { describe, expect, it } from 'vitest'
-import { backtest } from '../../lib/backtest/index.js'
+import { backtest, collectResults } from '../../lib/backtest/index.js'
 import { defineStrategy, type Context } from '../../lib/strategy/index.js'
 import { bars, DAY, scripted, T0 } from './scripted.js'
 
@@ -103,5 +103,37 @@ describe('several symbols in one strategy', () => {
     const fills = r.strategies[0]!.fills
     expect([...fills.price]).toEqual([1020])
     expect([...fills.time]).toEqual([T0 + 2 * DAY])
+  })
+})
+
+describe('a session whose second series lags (its bars appended after the first one\'s)', () => {
+  it('an order placed before the other symbol\'s bar is in waits latencyBars from the first bar opening in time, as in a backtest', async () => {
+    const { buildSessionEngine } = await import('../../lib/backtest/index.js')
+    const run = (lag: boolean) => {
+      const strategy = scripted({ 2: (ctx) => ctx.buy('B', { qty: 1 }) })
+      const e = buildSessionEngine({ sleeves: [{ strategy, symbols: ['A', 'B'], timeframe: '1d', weight: 1 }], cash: 1e6, fills: { latencyBars: 1 } })
+      e.begin()
+      const sa = e.seriesByKey.get('A@1d')!
+      const sb = e.seriesByKey.get('B@1d')!
+      const add = (s: typeof sa, src: typeof A, i: number) => e.append(s, src.time[i]!, src.open[i]!, src.high[i]!, src.low[i]!, src.close[i]!, src.volume[i]!)
+      for (let i = 0; i < 8; i++) {
+        const close = A.time[i]! + DAY
+        add(sa, A, i)
+        if (!lag) add(sb, B, i)
+        e.advance(close) // with the lag, A's bar i alone: the order at A's bar 2 meets a B whose bar 2 is not in
+        if (lag) {
+          add(sb, B, i)
+          e.advance(close)
+        }
+      }
+      e.end()
+      return collectResults(e).strategies[0]!.fills
+    }
+    const inTime = run(false)
+    const lagging = run(true)
+    // Decided at bar 2's close: bar 3 is the first to open after it, one bar of latency: bar 4's open.
+    expect([...inTime.price]).toEqual([1040])
+    expect([...lagging.price]).toEqual([...inTime.price])
+    expect([...lagging.time]).toEqual([...inTime.time])
   })
 })
