@@ -260,7 +260,19 @@ export function makeDirs(dir: string): void {
     try {
       mkdirSync(missing[k]!)
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      const code = (error as NodeJS.ErrnoException).code
+      // Made meanwhile by another process: fine when it is a folder; a dangling link there is said here.
+      if (code === 'EEXIST' && isFolder(missing[k]!)) continue
+      if (code === 'EEXIST') throw new ConfigError(`cannot make the folder ${missing[k]}: a file or a broken link is there`)
+      throw error
     }
+  }
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
   }
 }

@@ -6,7 +6,7 @@
 // And the production config of the non-zero weighted strategies, in the format `mtflow deploy --weights`
 // reads (lib/live/weights-file.ts: a JSON array of { strategy, symbols, weight }).
 
-import { ConfigError, csvText, preview, splitCsvLine } from '../core/index.js'
+import { ConfigError, csvField, preview, splitCsvLine } from '../core/index.js'
 import { legsOf } from './signals.js'
 import { isPlainObject, MARKET_SYMBOL, readTextFile } from './text-file.js'
 
@@ -191,7 +191,7 @@ export function schemeWeights(rows: readonly ResultRow[], scheme: WeightScheme, 
 
 /** A weights CSV (name column `target` or `strategy`), what `--weights` reads back. */
 export function formatWeightsCsv(weights: Readonly<Record<string, number>>, column: 'target' | 'strategy' = 'target'): string {
-  return `${column},weight\n${Object.entries(weights).map(([n, w]) => `${csvText(n)},${w}`).join('\n')}\n`
+  return `${column},weight\n${Object.entries(weights).map(([n, w]) => `${csvField(n)},${w}`).join('\n')}\n`
 }
 
 export interface ProdConfigRow {

@@ -96,17 +96,18 @@ export async function reoptimiseStrategy(home: string, o: ReoptimiseOptions): Pr
     (trial) => {
       const value = score(trial.params as Record<string, number>)
       if (trial.number === before) championValue = value
-      // A set that never trades has no Sharpe (NaN). Returned, it would fail the trial, and TPE learns nothing
-      // from failed trials: the study could keep sampling a dead region. Pruned, it ranks behind every scored
-      // trial in TPE's split (Optuna's rule for pruned trials), so the sampler moves away from it.
-      if (!Number.isFinite(value)) throw new TrialPruned(`${metric} is ${value} (no trades?)`)
+      // A set whose metric is undefined (NaN: one that never trades has no Sharpe) would fail the trial, and TPE
+      // learns nothing from failed trials: the study could keep sampling a dead region. Pruned, it ranks behind
+      // every scored trial in TPE's split (Optuna's rule for pruned trials), so the sampler moves away from it.
+      // (+Infinity — a Sortino with no down period — is a score, the best there is.)
+      if (Number.isNaN(value)) throw new TrialPruned(`${metric} is undefined for these params (NaN: no trades, or no drawdown for calmar)`)
       return value
     },
     { nTrials: trials, ...(o.timeoutMs === undefined ? {} : { timeout: Math.max(o.timeoutMs, 1) / 1000 }) },
   )
   // The best of this run's window only: earlier runs' trials scored older bars.
-  const mine = study.trials.filter((t) => t.number >= before && t.state === 'complete' && Number.isFinite(t.values?.[0]))
-  if (mine.length === 0) throw new ConfigError(`reoptimise ${o.strategy}: no trial gave a finite ${metric} (did the strategy trade?)`)
+  const mine = study.trials.filter((t) => t.number >= before && t.state === 'complete' && t.values !== undefined && !Number.isNaN(t.values[0]))
+  if (mine.length === 0) throw new ConfigError(`reoptimise ${o.strategy}: no trial gave a number for ${metric} (did the strategy trade?)`)
   const best = mine.reduce((a, b) => (b.values![0]! > a.values![0]! ? b : a))
   const params = { ...championParams, ...(best.params as Record<string, number>) }
   if (!(best.values![0]! > championValue) && Number.isFinite(championValue)) {

@@ -60,7 +60,7 @@ export function runTableRows(table: RunTable, limit = Infinity): { columns: stri
 
 /** A table as the CSV text `--export` writes for it (a run recorded before: its own CSV file's text). */
 export function runTableCsv(table: RunTable): string {
-  if (table.format === 'csv') return table.text
+  // A run recorded before: its own CSV's cells, each written again (its text cells escaped as every CSV is now).
   const { columns, rows } = runTableRows(table)
   return `${[columns.map(csvText).join(','), ...rows.map((row) => row.map(csvText).join(','))].join('\n')}\n`
 }

@@ -168,15 +168,16 @@ export async function runWindow(o: WalkForwardOptimizeOptions, w: number, oosSta
       if (Number.isFinite(s)) trialSharpes.push(s / Math.sqrt(r.periodsPerYear))
       tried.set(JSON.stringify(params), params)
       const v = value(r)
-      // No number (a set that never traded): pruned, not failed, so TPE ranks it behind the scored sets and
-      // moves away from it (it learns nothing from failed trials).
-      if (!Number.isFinite(v)) throw new TrialPruned(`${metric} is ${v} (no trades?)`)
+      // No number (NaN: a set that never traded): pruned, not failed, so TPE ranks it behind the scored sets and
+      // moves away from it (it learns nothing from failed trials). +Infinity is a score.
+      if (Number.isNaN(v)) throw new TrialPruned(`${metric} is undefined for these params (NaN: no trades, or no drawdown for calmar)`)
       return v
     },
     { nTrials, onTrial },
   )
-  const complete = study.trials.filter((t) => t.state === 'complete' && Number.isFinite(t.values?.[0]))
-  if (complete.length === 0) throw new ConfigError(`window ${w + 1}: no trial gave a finite ${metric} (e.g. every parameter set failed validation or never traded)`)
+  // A number, +Infinity included (a Sortino with no down period is the best there is).
+  const complete = study.trials.filter((t) => t.state === 'complete' && t.values !== undefined && !Number.isNaN(t.values[0]))
+  if (complete.length === 0) throw new ConfigError(`window ${w + 1}: no trial gave a number for ${metric} (e.g. every parameter set failed validation or never traded)`)
   const best = complete.reduce((a, b) => (b.values![0]! > a.values![0]! ? b : a))
   const params = best.params as Record<string, number>
   // Out of sample: from enough bars before the window for the strategy's warm-up, positions closed at its end.

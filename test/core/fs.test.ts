@@ -1,8 +1,8 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { findProjectRoot, resolveHome, sha256, writeFileAtomic } from '../../lib/core/index.js'
+import { findProjectRoot, makeDirs, resolveHome, sha256, writeFileAtomic } from '../../lib/core/index.js'
 import { ROOT } from '../helpers.js'
 
 describe('core files and workspace', () => {
@@ -34,5 +34,18 @@ describe('core files and workspace', () => {
       if (saved === undefined) delete process.env.MTFLOW_HOME
       else process.env.MTFLOW_HOME = saved
     }
+  })
+})
+
+describe('makeDirs', () => {
+  it('makes nested folders; a folder already there is fine; a dangling link where one goes is named', () => {
+    const root = mkdtempSync(join(tmpdir(), 'mtflow-makedirs-'))
+    makeDirs(join(root, 'a', 'b', 'c'))
+    expect(statSync(join(root, 'a', 'b', 'c')).isDirectory()).toBe(true)
+    makeDirs(join(root, 'a', 'b'))
+    symlinkSync(join(root, 'nowhere'), join(root, 'link'))
+    expect(() => makeDirs(join(root, 'link', 'x'))).toThrow(`cannot make the folder ${join(root, 'link')}: a file or a broken link is there`)
+    // Below /proc a folder cannot be made: an error at once (Node 20's recursive mkdir loops for ever there).
+    expect(() => makeDirs('/proc/mtflow-nope/x')).toThrow(/ENOENT/)
   })
 })

@@ -59,5 +59,12 @@ describe('CSV cells a spreadsheet would run', () => {
     const flat = csv.trim().split('\n').flatMap((line) => splitCsvLine(line))
     expect(flat).toEqual(expect.arrayContaining([`'${EVIL}`, `'${SYMBOL}`]))
     expect(flat.filter((c) => /^[=+@]/.test(c))).toEqual([])
+
+    // A run recorded before keeps orders.csv as it was written then: downloaded, its cells are escaped too.
+    const old = tracker.startRun({ experiment: 'x', name: 'old' })
+    old.logArtifact({ name: 'orders.csv', data: `id,tag,qty\n1,${EVIL.replace(/"/g, '""').replace(/^/, '"').replace(/$/, '"')},-3\n` })
+    old.end()
+    const oldCsv = runTableCsv(readRunTable(tracker, old.id, 'orders')!)
+    expect(oldCsv.trim().split('\n').flatMap((line) => splitCsvLine(line))).toEqual(['id', 'tag', 'qty', '1', `'${EVIL}`, '-3'])
   })
 })

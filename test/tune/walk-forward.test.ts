@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { backtest } from '../../lib/backtest/index.js'
 import { readBarsCsv } from '../../lib/data/index.js'
-import { getStrategy } from '../../lib/strategy/index.js'
+import { defineStrategy, getStrategy, intParam } from '../../lib/strategy/index.js'
 import { floatRange, gridSampler, intRange, tpeSplit, type Sampler, type StudyView } from '../../lib/tune/index.js'
 import { walkForwardOptimize } from '../../lib/tune/walk-forward.js'
 import { LocalExecutor } from '../../lib/exec/index.js'
@@ -113,6 +113,33 @@ describe('walkForwardOptimize', () => {
       expect([...split.below]).toEqual([0, 1])
       expect(report.windows[w]!.failedTrials).toBe(1)
       expect(report.windows[w]!.params).toEqual({ lower: 30 })
+    }
+  })
+
+  it('a +Infinity metric is a score, not a failure (a Sortino with no down period)', async () => {
+    // Buy and hold on a series that rises every bar: no down period, Sortino +Infinity in every window.
+    const n = 3000
+    const rising = { symbol: 'UP', timeframe: '1d', time: Float64Array.from({ length: n }, (_, i) => Date.UTC(2000, 0, 1) + i * 86_400_000), open: new Float64Array(n), high: new Float64Array(n), low: new Float64Array(n), close: new Float64Array(n), volume: new Float64Array(n).fill(1e6) }
+    for (let i = 0; i < n; i++) {
+      rising.open[i] = 100 * 1.001 ** i
+      rising.close[i] = 100 * 1.001 ** (i + 0.5)
+      rising.high[i] = rising.close[i]!
+      rising.low[i] = rising.open[i]!
+    }
+    const hold = defineStrategy<{ k: number }>({
+      name: 'hold',
+      params: { k: intParam(1, 1, 10, 'unused') },
+      universe: (_p, r) => r.symbols.map((symbol) => ({ symbol, timeframe: r.timeframe })),
+      warmup: () => 1,
+      onBar(ctx, bar) {
+        if (ctx.position(bar.symbol) === 0) ctx.buy(bar.symbol)
+      },
+    })
+    const report = await walkForwardOptimize({ data: { UP: rising }, symbols: ['UP'], timeframe: '1d', strategy: hold, inSample: 1000, outOfSample: 1000, metric: 'sortino', nTrials: 3, seed: 1 })
+    expect(report.windows.length).toBeGreaterThan(0)
+    for (const w of report.windows) {
+      expect(w.isMetric).toBe(Infinity)
+      expect(w.failedTrials).toBe(0)
     }
   })
 })
