@@ -16,7 +16,7 @@ import type { Bars } from '../data/index.js'
 import type { BarEvent, OrderEvent, OrderOptions, OrderRole, OrderView, Side, Strategy, Subscription } from '../strategy/index.js'
 import { SleeveContext } from './context.js'
 import { Order } from './orders.js'
-import { Book, type RiskLimits } from './portfolio.js'
+import { Book, closingFrees, type RiskLimits } from './portfolio.js'
 import { FillLog, grown, OrderLog, TradeLog } from './records.js'
 import { commission, executionPrice, fillableQty, openFill, rangeFill, type FillModel } from './sim-exchange.js'
 
@@ -312,44 +312,38 @@ export class Engine {
       }
     }
     for (;;) {
-      let best: SeriesState | undefined
+      // The series whose next bar closes first, all of them on a tie, in the merge order: the shorter
+      // timeframe first, then the earlier series (inserted into the few due as they are found).
+      const due = this.due
+      let ready = 0
       let bestT = Infinity
       for (let k = 0; k < count; k++) {
         const s = series[k]!
         const j = s.i + 1
         if (j >= s.n) continue
         const t = s.bars.time[j]! + s.tfMs
-        if (t < bestT || (t === bestT && s.tfMs < best!.tfMs)) {
-          best = s
+        if (t > bestT) continue
+        if (t < bestT) {
           bestT = t
+          ready = 0
         }
+        let at = ready++
+        while (at > 0 && due[at - 1]!.tfMs > s.tfMs) {
+          due[at] = due[at - 1]!
+          at--
+        }
+        due[at] = s
       }
-      if (best === undefined || bestT > until) break
+      if (ready === 0 || bestT > until) break
       if (bestT !== this.now) {
         if (this.now === this.now) this.record()
         this.now = bestT
         // The point is labelled with the bar's own time (its open), as the bars are.
-        this.label = best.bars.time[best.i + 1]!
+        this.label = due[0]!.bars.time[due[0]!.i + 1]!
       }
-      // Every bar closing now is in the books (its symbol's orders matched, its symbol marked at its close)
-      // before a strategy is told of any of them, each in the merge order: a strategy deciding on A's bar sees
-      // B at this close too, whichever comes first in its symbols (a numbers audit: B's previous close sized
-      // the order, so results depended on the order of --symbol).
-      const due = this.due
-      let ready = 0
-      for (let k = 0; k < count; k++) {
-        const s = series[k]!
-        const j = s.i + 1
-        if (j < s.n && s.bars.time[j]! + s.tfMs === bestT) {
-          // The shorter timeframe first, then the earlier series (insertion into the few due).
-          let at = ready++
-          while (at > 0 && due[at - 1]!.tfMs > s.tfMs) {
-            due[at] = due[at - 1]!
-            at--
-          }
-          due[at] = s
-        }
-      }
+      // Every bar closing now is in the books before a strategy is told of any of them: a strategy deciding on
+      // A's bar sees B at this close too, whichever comes first in its symbols (a numbers audit: B's previous
+      // close sized the order, so results depended on the order of --symbol).
       // Every due series' orders matched first (each symbol still marked at its previous close, whatever the
       // order of the series), then every symbol marked at this close, then the strategies told: what a fill's
       // callback sees and sizes from does not depend on which symbol came first (a review found it did).
@@ -725,7 +719,7 @@ export class Engine {
       // The part that closes the position frees its margin and realises its move from the mark, less its
       // commission, before the rest adds exposure (the fill-time check's arithmetic): a reversal from +50 to
       // −150 at 100 on 10,000 of equity holds 7,500, not 5,000 + 7,500.
-      const freed = reducing === 0 ? 0 : reducing * price * book.marginRate(q) + reducing * (fillPrice - price) * Math.sign(q) - reducing * fillPrice * f.takerRate
+      const freed = closingFrees(reducing, q, price, book.marginRate(q), fillPrice, f.takerRate)
       const power = book.buyingPower - f.fixedFee + freed
       const affordable = floorLot(reducing + Math.max(0, power) / (fillPrice * rate), lot)
       if (affordable < allowed) {
@@ -758,8 +752,10 @@ export class Engine {
     this.hooks?.withdraw?.(order, reason)
   }
 
-  /** External venue: working orders have seen one more bar of their symbol; those past expireBars are withdrawn. */
-  /** Orders whose first bar was not in when they were placed: their latency counted from the first that opens in time. */
+  /**
+   * A session's orders whose first bar was not in when they were placed (a series that lags): their latency
+   * counted from the first bar that opens in time. (A backtest has every bar: none.)
+   */
   private anchor(list: readonly Order[], i: number, time: number): void {
     for (let j = 0; j < list.length; j++) {
       const order = list[j]!
@@ -770,6 +766,7 @@ export class Engine {
     }
   }
 
+  /** External venue: working orders have seen one more bar of their symbol; those past expireBars are withdrawn. */
   private age(k: number, i: number, time: number): void {
     const list = this.working[k]!
     this.anchor(list, i, time)
@@ -991,7 +988,7 @@ export class Engine {
 
   private match(s: SeriesState, i: number, time: number, open: number, high: number, low: number, volume: number): void {
     const list = this.working[s.symbolIndex]!
-    this.anchor(list, i, time)
+    if (this.options.session === true) this.anchor(list, i, time)
     // Fills remove orders from the list and brackets add some: each pass walks a snapshot (a reused
     // array, not a copy per bar).
     const orders = this.snapshot
@@ -1080,8 +1077,7 @@ export class Engine {
       if (opening > 0) {
         const feeRate = liquidity === 'maker' ? model.makerRate : model.takerRate
         const rate = book.marginRate(sign) + feeRate
-        const mark = position.mark
-        const freed = closing === 0 ? 0 : closing * mark * book.marginRate(q0) + closing * (price - mark) * Math.sign(q0) - closing * price * feeRate
+        const freed = closingFrees(closing, q0, position.mark, book.marginRate(q0), price, feeRate)
         const power = book.buyingPower - model.fixedFee + freed
         const affordable = Math.max(0, power) / (price * rate)
         if (opening > affordable * (1 + 1e-12)) {

@@ -180,3 +180,13 @@ export class Book {
     return realized
   }
 }
+
+/**
+ * What the part of an order that closes a position (`closing` units of `position`, marked at `mark`, filled at
+ * `price`) adds to buying power before the rest opens exposure: its margin freed, its move from the mark
+ * realised, its commission paid. The event engine's checks at the order and at the fill, and the vectorized
+ * engine's at the fill, use it alike.
+ */
+export function closingFrees(closing: number, position: number, mark: number, marginRate: number, price: number, feeRate: number): number {
+  return closing === 0 ? 0 : closing * mark * marginRate + closing * (price - mark) * Math.sign(position) - closing * price * feeRate
+}

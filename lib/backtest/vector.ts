@@ -8,6 +8,7 @@
 // engine's defaults: a cash account for longs (1), 0.5 of notional for shorts.
 
 import { ConfigError, DataError } from '../core/index.js'
+import { closingFrees } from './portfolio.js'
 import { grown } from './records.js'
 import type { Bars } from '../data/index.js'
 import { tradeStats } from '../stats/index.js'
@@ -226,7 +227,7 @@ function fill(b: Book, pending: number, i: number, o: number, prevClose: number)
   const opening = q - closing
   if (opening > 0) {
     const margin = Math.abs(pos * prevClose) * (pos > 0 ? 1 : 0.5)
-    const freed = closing === 0 ? 0 : closing * prevClose * (pos > 0 ? 1 : 0.5) + closing * (price - prevClose) * Math.sign(pos) - closing * price * b.rate
+    const freed = closingFrees(closing, pos, prevClose, pos > 0 ? 1 : 0.5, price, b.rate)
     const power = b.cash + pos * prevClose - margin - b.fixed + freed
     const affordable = Math.max(0, power) / (price * ((buy ? 1 : 0.5) + b.rate))
     if (opening > affordable * (1 + 1e-12)) q -= opening - affordable
@@ -236,11 +237,10 @@ function fill(b: Book, pending: number, i: number, o: number, prevClose: number)
   const signed = buy ? q : -q
   const after = pos + signed
   const flat = Math.abs(after) <= 1e-9 * q
-  if (pos !== 0 && Math.sign(signed) !== Math.sign(pos)) {
-    // Reduces, closes or reverses: the closed part realises (price − average cost); a partial reduction keeps
-    // the trade open (one round trip from flat to flat, as the event engine counts them — a numbers audit found
-    // 0 → 10 → 5 → 0 counted as two trades).
-    const closing = Math.min(q, Math.abs(pos))
+  if (closing > 0) {
+    // Reduces, closes or reverses (only the part that opens was cut: `closing` stands): the closed part realises
+    // (price − average cost); a partial reduction keeps the trade open (one round trip from flat to flat, as the
+    // event engine counts them — a numbers audit found 0 → 10 → 5 → 0 counted as two trades).
     const share = closing / q
     b.realized += (price - b.avgCost) * Math.sign(pos) * closing
     b.exitQty += closing
