@@ -81,7 +81,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await server?.close()
-  rmSync(home, { recursive: true, force: true })
+  rmSync(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 })
 })
 beforeEach(async () => {
   await log.flush()

@@ -56,7 +56,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await single?.close()
   await full?.close()
-  rmSync(home, { recursive: true, force: true })
+  rmSync(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 })
 })
 
 describe('mtflow models serve (one model)', () => {
