@@ -1029,7 +1029,7 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
       else if (e.type === 'reject') session.applyVenueEvent({ type: 'reject', cid: e.clientOrderId, reason: e.reason, time: e.time })
       else direct.events.push(e)
     }
-    appendReconciliation(journal, direct)
+    for (const line of appendReconciliation(journal, direct, { markOf: (symbol) => session.markOf(symbol) })) alert(line)
     for (const line of rec.alerts) {
       if (/ was not looked up at the venue; left as it is$/.test(line)) continue // in flight: the lookups settle it
       if (/not the deployment's/.test(line)) {

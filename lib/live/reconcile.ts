@@ -7,7 +7,7 @@
 import { BrokerError, errorMessage } from '../core/index.js'
 import type { CcxtVenue, VenueTrade } from './ccxt-venue.js'
 import { WallClock, type Clock } from './feed.js'
-import { OPEN_STATES, type JournalEvent, type JournalOrder, type JournalState, type OrderJournal } from './journal.js'
+import { checkVenueFill, OPEN_STATES, type JournalEvent, type JournalOrder, type JournalState, type OrderJournal } from './journal.js'
 import type { VenueOrderState } from './venue.js'
 
 /** What reconciliation reads from a venue (CcxtVenue has it all; a SimVenue can answer from its book). */
@@ -201,16 +201,39 @@ export async function fetchVenueView(venue: ReconcilableVenue, state: Readonly<J
   return { time: clock.now(), orders, openOrders, trades, positions }
 }
 
-/** Append a reconciliation's events to the journal (each checked and written, in order). */
-export function appendReconciliation(journal: OrderJournal, rec: Reconciliation): void {
+/**
+ * Append a reconciliation's events to the journal (each checked and written, in order), and say what was
+ * corrected. A fill found at the venue passes the check a live session's fills pass (journal.ts
+ * checkVenueFill): a price ≤ 0 or 100× away from the symbol's last close (`markOf`), or a fee beyond the
+ * trade's value, is booked at the last close (the fee at 0 when it is the fee that is wrong) — the quantity
+ * is the venue's — and with no close to book at it is not booked; either way a line says so. Booked as
+ * reported (before), a fill of an order closed before a restart, found by the trade poll, made cash from a
+ * negative price with no alert, though the same fill reaching a running session was corrected.
+ */
+export function appendReconciliation(journal: OrderJournal, rec: Reconciliation, options: { markOf?: (symbol: string) => number } = {}): string[] {
+  const said: string[] = []
   for (const e of rec.events) {
     switch (e.type) {
       case 'ack':
         journal.ack(e.clientOrderId, e.exchangeOrderId, e.time)
         break
-      case 'fill':
-        journal.fill(e.clientOrderId, { tradeId: e.tradeId, qty: e.qty, price: e.price, fee: e.fee }, e.time)
+      case 'fill': {
+        let { price, fee } = e
+        const o = journal.order(e.clientOrderId)
+        const fix = journal.current.tradeIds.has(e.tradeId) ? undefined : checkVenueFill(e, options.markOf?.(o.symbol) ?? NaN)
+        if (fix !== undefined) {
+          const what = `fill ${e.tradeId} of ${e.clientOrderId} (${o.side} ${e.qty} ${o.symbol}), found by reconciliation, has ${fix.why}`
+          if (fix.price === undefined) {
+            said.push(`${what}; not booked: no last close to book it at — check it at the venue`)
+            break
+          }
+          said.push(`${what}: no market's; booked at ${fix.price === e.price ? 'its price' : `the last close ${fix.price}`}${fix.fee === e.fee ? '' : ` with fee ${fix.fee}`} — check it at the venue`)
+          price = fix.price
+          fee = fix.fee
+        }
+        journal.fill(e.clientOrderId, { tradeId: e.tradeId, qty: e.qty, price, fee }, e.time)
         break
+      }
       case 'cancel':
         journal.cancel(e.clientOrderId, e.time, e.reason)
         break
@@ -224,6 +247,7 @@ export function appendReconciliation(journal: OrderJournal, rec: Reconciliation)
         throw new BrokerError(`reconciliation produced a ${e.type} event, which it never should`)
     }
   }
+  return said
 }
 
 /** The newest exchange trade id journaled for `symbol` (trade ids are "SYMBOL:id"; numeric ids only). */

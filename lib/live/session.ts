@@ -283,7 +283,7 @@ export class EngineSession {
   }
 
   /** The symbol's last close in the engine (NaN before its first bar). */
-  private markOf(symbol: string): number {
+  markOf(symbol: string): number {
     const k = this.engine.symbolIndex.get(symbol)
     return k === undefined ? NaN : this.engine.marks[k]!
   }

@@ -206,4 +206,36 @@ describe('reconcile on hand-built states', () => {
     // 3.25 held − 2 outside = 1.25 = 0.75 + 0.5: no snapshot. Without the outside holdings it differs.
     expect(reconcile(state, view).events.at(-1)).toEqual({ type: 'snapshot', source: 'venue', positions: { 'ETH/USDT': 3.25 }, time: 10 })
   })
+  it('a fill found by reconciliation with numbers no market gives is booked at the last close (fee 0 when the fee is wrong), or not at all without one, and said', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mtflow-reconcile-hostile-'))
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }))
+    const journal = OrderJournal.open(dir, 'dep-hostile')
+    // Three orders closed before a restart (cancelled), each with a trade the venue reports afterwards.
+    const cids = [1, 2, 3].map((k) => {
+      const o = journal.intent({ strategy: 's1', symbol: 'ETH/USDT', side: 'buy', qty: 1, kind: 'limit', price: 2000 }, k)
+      journal.sent(o.clientOrderId, k)
+      journal.ack(o.clientOrderId, String(100 + k), k)
+      journal.cancel(o.clientOrderId, k)
+      return o.clientOrderId
+    })
+    const hostile = (id: number, cid: string, price: number, fee: number) => ({ ...trade(id, cid, 0.5), price, fee })
+    const view: VenueView = { time: 10, orders: new Map(), openOrders: [], trades: [hostile(1, cids[0]!, -1_000_000, 0), hostile(2, cids[1]!, 1990, 1e30), hostile(3, cids[2]!, 2010, 1)], positions: { 'ETH/USDT': 1.5 } }
+    const rec = reconcile(journal.current, view)
+    expect(rec.events.filter((e) => e.type === 'fill')).toHaveLength(3)
+    // Without a last close the price cannot be corrected: that fill is not booked; the fee one is (fee 0).
+    const first = appendReconciliation(journal, { events: rec.events.slice(0, 1), alerts: [] })
+    expect(first).toEqual([`fill ETH/USDT:1 of ${cids[0]} (buy 0.5 ETH/USDT), found by reconciliation, has price -1000000; not booked: no last close to book it at — check it at the venue`])
+    expect(journal.current.tradeIds.has('ETH/USDT:1')).toBe(false)
+    const said = appendReconciliation(journal, rec, { markOf: (symbol) => (symbol === 'ETH/USDT' ? 2000 : NaN) })
+    expect(said).toEqual([
+      `fill ETH/USDT:1 of ${cids[0]} (buy 0.5 ETH/USDT), found by reconciliation, has price -1000000: no market's; booked at the last close 2000 — check it at the venue`,
+      `fill ETH/USDT:2 of ${cids[1]} (buy 0.5 ETH/USDT), found by reconciliation, has fee 1e+30 on a trade worth 995: no market's; booked at its price with fee 0 — check it at the venue`,
+    ])
+    expect([...journal.current.orders.values()].map((o) => [o.filled, o.avgPrice, o.fees])).toEqual([
+      [0.5, 2000, 0],
+      [0.5, 1990, 0],
+      [0.5, 2010, 1],
+    ])
+    expect(journal.position('s1', 'ETH/USDT')).toBe(1.5)
+  })
 })
