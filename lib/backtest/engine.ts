@@ -806,7 +806,10 @@ export class Engine {
     const sleeve = this.sleeveByName.get(sleeveName)
     const k = this.symbolIndex.get(symbol)
     if (sleeve === undefined || k === undefined) throw new ConfigError(`the journal has a fill of ${sleeveName} on ${symbol}, which this deployment does not trade (strategies ${[...this.sleeveByName.keys()].join(', ')}; symbols ${this.symbols.join(', ')})`)
-    if (this.marks[k] !== this.marks[k]) this.marks[k] = price
+    // Before its symbol's first bar (a restart, before the warm-up history or the feed marks it), the newest fill
+    // booked is the price known: fills come in journal order. The first one (kept before) priced a restarted
+    // deployment's equity and unrealized P&L at its oldest fill until a bar came — a day on 1d (a numbers audit).
+    if (this.marks[k] !== this.marks[k] || this.executionOf[k]!.i < 0) this.marks[k] = price
     const sign = side === 'buy' ? 1 : -1
     const before = sleeve.book.positions[k]!.qty
     const realized = sleeve.book.apply(k, sign * qty, price, fee)
