@@ -55,8 +55,12 @@ export function crowdingDistance(points: readonly Point[]): Float64Array {
   const n = points.length
   const out = new Float64Array(n)
   if (n === 0) return out
+  // One order re-sorted in place, objective after objective, by a stable sort (Optuna's population.sort): a tie
+  // in objective k keeps its order from objective k − 1, which decides which tied point gets the neighbour's
+  // gap. Sorting afresh with ties by index (before) gave other distances where values tie (a numbers audit).
+  const order = points.map((_, i) => i)
   for (let k = 0; k < points[0]!.length; k++) {
-    const order = points.map((_, i) => i).sort((a, b) => points[a]![k]! - points[b]![k]! || a - b)
+    order.sort((a, b) => points[a]![k]! - points[b]![k]!)
     const v = (r: number) => (r < 0 ? -Infinity : r >= n ? Infinity : points[order[r]!]![k]!)
     if (v(0) === v(n - 1)) continue
     let min = -Infinity

@@ -73,10 +73,15 @@ export interface WalkForwardReport {
   time: Float64Array
   equity: Float64Array
   outOfSample: Performance
-  /** Mean over windows of the winner's metric, in and out of sample; efficiency = OOS / IS. */
+  /**
+   * Mean over windows of the winner's metric, in and out of sample, both over the same windows (those where
+   * both are numbers); efficiency = OOS / IS.
+   */
   isMean: number
   oosMean: number
   efficiency: number
+  /** Windows left out of both means: their out-of-sample metric is not a number (no trade: a flat curve has no Sharpe). */
+  oosUndefined: number
   nTrials: number
   /** Of the stitched out-of-sample Sharpe (per period), deflated by every trial's in-sample Sharpe. */
   deflatedSharpe: DeflatedSharpe | undefined
@@ -127,12 +132,17 @@ export async function walkForwardOptimize(o: WalkForwardOptimizeOptions): Promis
   const equity = Float64Array.from(stitched)
   const annual = Number.isFinite(ppy) ? ppy : 252
   const outOfSample = performanceMetrics(equity, { periodsPerYear: annual })
-  const isMean = mean(windows.map((w) => w.isMetric))
-  const oosMean = mean(windows.map((w) => w.oosMetric))
+  // Both means over the same windows. A window whose out-of-sample run made no trade has a flat curve and no
+  // Sharpe (NaN): left out of the out-of-sample mean alone (before), its in-sample value stayed in the other,
+  // and the efficiency compared different windows (a numbers audit: 1.005 where the same windows give 1.050).
+  const paired = windows.filter((w) => Number.isFinite(w.isMetric) && Number.isFinite(w.oosMetric))
+  const isMean = mean(paired.map((w) => w.isMetric))
+  const oosMean = mean(paired.map((w) => w.oosMetric))
+  const oosUndefined = windows.filter((w) => !Number.isFinite(w.oosMetric)).length
   const returns = returnsOf(equity)
   const dsr = trialSharpes.length >= 2 && returns.length >= 3 ? deflatedSharpe({ ...returnMoments(returns), trialSharpes }) : undefined
   const pbo = (o.pboConfigs ?? 32) > 0 && tried.size >= 2 ? overfitting(o, [...tried.values()], o.pboConfigs ?? 32, o.pboPartitions ?? 16, time) : undefined
-  return { metric, windows, time: Float64Array.from(stitchedTime), equity, outOfSample, isMean, oosMean, efficiency: oosMean / isMean, nTrials: windows.reduce((a, w) => a + w.trials, 0), deflatedSharpe: dsr, pbo, periodsPerYear: annual }
+  return { metric, windows, time: Float64Array.from(stitchedTime), equity, outOfSample, isMean, oosMean, efficiency: oosMean / isMean, oosUndefined, nTrials: windows.reduce((a, w) => a + w.trials, 0), deflatedSharpe: dsr, pbo, periodsPerYear: annual }
 }
 
 /** One window: its search in sample, the winner out of sample, and what the report gathers from it. */

@@ -47,6 +47,19 @@ describe('crowding distance (Optuna definition)', () => {
     const d = crowdingDistance([[0, 7], [1, 7], [4, 7]])
     expect([...d]).toEqual([Infinity, 1, Infinity])
   })
+
+  it('ties keep the order of the previous objective\'s sort, as Optuna\'s in-place stable sort does', () => {
+    // Objective 0 sorts the points 0, 1, 4, 2, 3 (values 0, 1, 1.5, 2, 3; range 3): inner gaps 1.5/3, 1/3, 1.5/3.
+    // Objective 1 (range 5) sorts that order stably: 3 (0), then the tied 1, 4, 2 (3) in it, then 0 (5): point
+    // 1 gets (3 − 0)/5, point 4 (3 − 3)/5, point 2 (5 − 3)/5. Sorted afresh with ties by index (1, 2, 4), the
+    // gaps went to other points: 1.1, 0.5, 0.733 (a numbers audit against Optuna's code).
+    const d = crowdingDistance([[0, 5], [1, 3], [2, 3], [3, 0], [1.5, 3]])
+    expect(d[0]).toBe(Infinity)
+    expect(d[3]).toBe(Infinity)
+    expect(d[1]).toBeCloseTo(0.5 + 0.6, 12)
+    expect(d[2]).toBeCloseTo(0.5 + 0.4, 12)
+    expect(d[4]).toBeCloseTo(1 / 3 + 0, 12)
+  })
 })
 
 describe('hypervolume', () => {
