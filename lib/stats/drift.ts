@@ -235,12 +235,23 @@ export function kolmogorovQ(lambda: number): number {
 }
 
 /**
- * P(D_n ≥ x) for the one-sample two-sided statistic (SciPy's kstwo.sf) by Pelz and Good's (1976)
- * four-term expansion in 1/√n of the Kolmogorov distribution, the one SciPy uses for large n.
+ * P(D_n ≥ x) for the one-sample two-sided statistic, as SciPy's kstwo.sf chooses for n > 140 (the
+ * sizes ksSorted asks for): 0 where n·x² ≥ 370; 2·P(D_n⁺ ≥ x) (smirnovSf, exact) in the tail, n·x² ≥ 2.2,
+ * and where x ≥ 0.5; otherwise 1 − the CDF by Pelz and Good's (1976) four-term expansion in 1/√n. (The
+ * expansion and then the Kolmogorov limit in the tail, before, gave p-values below 0.024 that were off by
+ * up to 1.6e-6 relative, and by 1–10 % below 1e-8: a numbers audit against SciPy.)
  */
 export function kolmogorovSf(n: number, x: number): number {
   if (x <= 0) return 1
   if (x >= 1) return 0
+  const t = n * x
+  if (t <= 0.5) return 1
+  // Ruben and Gambino's exact forms at the ends: 1/(2n) < x ≤ 1/n, and x ≥ 1 − 1/n.
+  if (t <= 1) return 1 - Math.exp(logGamma(n + 1) - n * Math.log(n) + n * Math.log(2 * t - 1))
+  if (t >= n - 1) return Math.min(1, 2 * (1 - x) ** n)
+  const nx2 = t * x
+  if (nx2 >= 370) return 0
+  if (nx2 >= 2.2 || x >= 0.5) return Math.min(1, 2 * smirnovSf(n, x))
   const z = Math.sqrt(n) * x
   const z2 = z * z
   const z4 = z2 * z2
@@ -250,8 +261,6 @@ export function kolmogorovSf(n: number, x: number): number {
   const pi6 = pi4 * pi2
   const qlog = -pi2 / 8 / z2
   if (qlog < -745) return 1
-  // Far tail: the sum of alternating exponentials converges in a few terms and is accurate.
-  if (z > 3) return kolmogorovQ(z) // terms of order 1/√n vanish below 1e-7 here
   let q = Math.exp(qlog)
   const k1a = -z2
   const k1b = pi2 / 4
@@ -292,6 +301,37 @@ export function kolmogorovSf(n: number, x: number): number {
   K[3] = K[3]! + (k3extra * pi2 * sqrt2pi) / (216 * z6)
   const cdf = K[0]! + K[1]! / Math.sqrt(n) + K[2]! / n + K[3]! / n ** 1.5
   return Math.min(1, Math.max(0, 1 - cdf))
+}
+
+/**
+ * P(D_n⁺ ≥ x): the one-sided one-sample statistic's exact upper tail (scipy.special.smirnov), by the
+ * Birnbaum–Tingey sum x Σ_{j=0}^{⌊n(1−x)⌋} C(n, j) (1 − x − j/n)^{n−j} (x + j/n)^{j−1}. Its terms are
+ * positive and rise to one peak; each is taken in logs (ln Γ for the binomial: ~1e-9 relative at n = 10⁶,
+ * as SciPy's own) and summed scaled to the largest so far, up to where they fall below e⁻⁴⁵ of it past it.
+ * O(n) terms (in the tail most of them count): ~90 ms at n = 10⁶.
+ */
+export function smirnovSf(n: number, x: number): number {
+  if (!(x > 0)) return 1
+  if (x >= 1) return 0
+  if (n === 1) return 1 - x
+  const lnFactN = logGamma(n + 1)
+  const last = Math.floor(n * (1 - x))
+  let max = -Infinity
+  let sum = 0
+  for (let j = 0; j <= last; j++) {
+    const a = 1 - x - j / n
+    // (1 − x − j/n)^(n−j) is 0 when the base is (j < n).
+    if (!(a > 0)) continue
+    const lnTerm = lnFactN - logGamma(j + 1) - logGamma(n - j + 1) + (n - j) * Math.log(a) + (j - 1) * Math.log(x + j / n)
+    if (lnTerm > max) {
+      sum = sum * Math.exp(max - lnTerm) + 1
+      max = lnTerm
+    } else {
+      sum += Math.exp(lnTerm - max)
+      if (lnTerm < max - 45) break
+    }
+  }
+  return max === -Infinity ? 0 : Math.min(1, x * sum * Math.exp(max))
 }
 
 // ---------------------------------------------------------------------------------------------------
