@@ -4,7 +4,7 @@
 // Prado 2014) and the probability of backtest overfitting by CSCV (Bailey et al. 2016).
 
 import { ConfigError, Progress, type ProgressSink } from '../core/index.js'
-import { backtest, seriesOf, type BacktestOptions, type BacktestResult } from '../backtest/index.js'
+import { backtest, observedPeriodsPerYear, seriesOf, type BacktestOptions, type BacktestResult } from '../backtest/index.js'
 import type { Bars } from '../data/index.js'
 import type { DataRef, Executor } from '../exec/types.js'
 import { deflatedSharpe, performanceMetrics, probabilityOfBacktestOverfitting, returnMoments, returnsOf, type DeflatedSharpe, type Performance, type PboResult } from '../stats/index.js'
@@ -96,6 +96,11 @@ export async function walkForwardOptimize(o: WalkForwardOptimizeOptions): Promis
   if (!(Number.isInteger(o.outOfSample) && o.outOfSample >= 5)) throw new ConfigError(`outOfSample must be an integer number of bars ≥ 5 (received ${o.outOfSample})`)
   if (!(Number.isInteger(nTrials) && nTrials >= 1)) throw new ConfigError(`nTrials must be an integer ≥ 1 (received ${nTrials})`)
   const time = clock(o)
+  // One annualisation for every metric of the report — each window's trials, its out-of-sample run, the stitched
+  // curve: the bars per year of the whole data unless given. Each backtest's own (before) annualised each window
+  // by its range's bars per year, the stitched curve by the first trial's: in- and out-of-sample Sharpes, and so
+  // their means and the efficiency, scaled differently window by window (a numbers audit).
+  o = { ...o, periodsPerYear: o.periodsPerYear ?? observedPeriodsPerYear(time) }
   const starts: number[] = []
   for (let s = o.inSample; s + o.outOfSample <= time.length; s += o.outOfSample) starts.push(s)
   if (starts.length === 0) throw new ConfigError(`${time.length} bars hold no window of ${o.inSample} in sample + ${o.outOfSample} out of sample`)

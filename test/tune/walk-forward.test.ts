@@ -21,6 +21,14 @@ const smaCross = getStrategy('sma-cross')
 describe('walkForwardOptimize', () => {
   it('picks each window’s in-sample best, trades it out of sample and chains the results', async () => {
     const common = { data: { SPX: spx }, symbols: ['SPX'], timeframe: '1d', fills: { takerRate: 0.0005 }, cash: 100_000 }
+    // Every metric of the report annualised alike: by the bars per year of the whole data (each window's own, before).
+    const n0 = spx.time.length
+    const ppy = (n0 - 1) / ((spx.time[n0 - 1]! - spx.time[0]!) / (365.25 * 86_400_000))
+    const sharpe = (e: ArrayLike<number>) => {
+      const r = Array.from({ length: e.length - 1 }, (_, i) => e[i + 1]! / e[i]! - 1)
+      const m = r.reduce((a, b) => a + b, 0) / r.length
+      return (m / Math.sqrt(r.reduce((a, b) => a + (b - m) ** 2, 0) / (r.length - 1))) * Math.sqrt(ppy)
+    }
     const report = await walkForwardOptimize({
       ...common,
       strategy: smaCross,
@@ -46,7 +54,7 @@ describe('walkForwardOptimize', () => {
       let bestParams: Record<string, number> = {}
       for (const fast of [5, 20]) {
         for (const slow of [50, 100]) {
-          const s = backtest({ ...common, strategy: smaCross, params: { fast, slow }, ...win.inSample }).metrics.sharpe
+          const s = sharpe(backtest({ ...common, strategy: smaCross, params: { fast, slow }, ...win.inSample }).equity)
           if (s > best) {
             best = s
             bestParams = { fast, slow }
@@ -60,8 +68,11 @@ describe('walkForwardOptimize', () => {
       const r = backtest({ ...common, strategy: smaCross, params: bestParams, start: spx.time[warm], end: spx.time[oosStart + 499], closeAtEnd: true })
       const from = r.time.findIndex((t) => t >= spx.time[oosStart]!)
       level *= r.equity[r.equity.length - 1]! / r.equity[from - 1]!
+      expect(win.oosMetric).toBeCloseTo(sharpe(r.equity.slice(from - 1)), 12)
     }
     expect(report.equity[report.equity.length - 1]).toBeCloseTo(level, 6)
+    expect(report.periodsPerYear).toBe(ppy)
+    expect(report.outOfSample.sharpe).toBeCloseTo(sharpe(report.equity), 12)
     expect(report.equity[0]).toBe(100_000)
     expect(report.time.length).toBe(report.equity.length)
     expect(report.deflatedSharpe!.nTrials).toBe(report.nTrials)
