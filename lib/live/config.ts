@@ -188,6 +188,8 @@ function check(raw: unknown, what: string, draft: boolean): Omit<DeploymentConfi
   if (o.limits !== undefined) {
     const l = object(o.limits, what, 'limits', Object.keys(DEFAULT_LIMITS))
     if (l.allowShort !== undefined && typeof l.allowShort !== 'boolean') fail('limits.allowShort', 'true or false', l.allowShort)
+    // A live venue trades spot markets (lib/live/ccxt-venue.ts): a sell past the deployment's own holding would sell the account's coins.
+    if (o.mode === 'live' && l.allowShort === true) fail('limits.allowShort', 'false in mode "live" (spot markets: no short selling; a sell beyond what the deployment holds would sell the account\'s coins)', l.allowShort)
     rethrow(what, 'limits', () => riskLimits(l as never))
   }
   if (o.lotSize !== undefined && !(typeof o.lotSize === 'number' && Number.isFinite(o.lotSize) && o.lotSize >= 0)) fail('lotSize', 'a number ≥ 0', o.lotSize)

@@ -380,7 +380,10 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
       cash,
       ...(config.sizing === undefined ? {} : { sizing: config.sizing }),
       ...(config.fills === undefined ? {} : { fills: config.fills }),
-      ...(config.limits === undefined ? {} : { limits: config.limits }),
+      // A live venue trades spot markets only (CcxtVenue): no short selling, so a sell is cut to what the deployment
+      // holds ("shorting is disabled"). An orders file's or a strategy's sell past it went out whole and sold coins
+      // the account held before the deployment, or another deployment's (an attack review: 0.2 BTC with none held).
+      ...(config.limits === undefined && !live ? {} : { limits: { ...config.limits, ...(live ? { allowShort: false } : {}) } }),
       ...(config.lotSize === undefined ? {} : { lotSize: config.lotSize }),
       sleeves: [{ strategy: options.strategy, params: config.params, symbols: config.symbols, timeframe: config.timeframe, weight: 1, name: config.strategy.name }],
       ...(history === undefined ? {} : { history }),
