@@ -52,9 +52,10 @@ export function buildProgram(context: CliContext): Command {
     context.stdout.write(`mtflow ${project.split('+')[0]} (project ${project})\n`)
     throw new CommanderError(0, 'mtflow.version', '')
   })
-  program.hook('preAction', (root) => {
+  program.hook('preAction', (root, action) => {
     context.home = resolveHome(root.opts<{ home?: string }>().home)
     context.verbose = root.opts<{ verbose?: boolean }>().verbose === true
+    warnSecretArguments(context, action.opts<{ redis?: unknown; token?: unknown }>())
   })
   for (const make of [notebookCommand, kernelCommand, ingestCommand, importCommand, dataCommand, indicatorsCommand, pairsCommand, featuresCommand, datasetCommand, trainCommand, inferCommand, routerCommand, portfolioCommand, pipelineCommand, backtestCommand, sweepCommand, reportCommand, runsCommand, registryCommand, strategyCommand, selectCommand, automlCommand, modelsCommand, dashboardCommand, deployCommand, monitorCommand, alertsCommand, schedulerCommand, championCommand, workerCommand, serveCommand, lifecycleCommand, doctorCommand]) {
     const sub = make(context)
@@ -67,6 +68,22 @@ export function buildProgram(context: CliContext): Command {
     program.addCommand(sub)
   }
   return program
+}
+
+/**
+ * A secret given as an argument is in every local user's process list (`ps`, /proc/PID/cmdline) while the
+ * command runs: said once, with where it goes instead (an attack review read a worker's Redis password and
+ * tracking token there, and with the password could make every worker run code).
+ */
+function warnSecretArguments(context: CliContext, o: { redis?: unknown; token?: unknown }): void {
+  let password = false
+  try {
+    password = typeof o.redis === 'string' && new URL(o.redis).password !== ''
+  } catch {
+    /* not a URL: refused where it is used */
+  }
+  if (password) context.stderr.write('mtflow: warning: the password in --redis is visible to every local user in the process list; set MTFLOW_REDIS_URL instead\n')
+  if (typeof o.token === 'string') context.stderr.write('mtflow: warning: --token is visible to every local user in the process list; set MTFLOW_TRACKING_TOKEN instead\n')
 }
 
 /** Run the CLI; resolves with the exit code (never calls process.exit itself). */

@@ -15,7 +15,7 @@ import { canonicalJson, ConfigError, MtflowError, Progress, sha256 } from '../co
 import { decodeValue, encodeValue } from './codec.js'
 import { checkKind } from './handlers.js'
 import { CancelledError } from './local.js'
-import { connectionOptions, connectRedis, FLOWS_QUEUE, JOBS_QUEUE, KEEP_SECONDS, keys, PREFIX, redactUrl, redisUrl } from './redis.js'
+import { connectionOptions, connectRedis, FLOWS_QUEUE, jobKey, JOBS_QUEUE, KEEP_SECONDS, keys, openResult, PREFIX, redactUrl, redisUrl, signature } from './redis.js'
 import type { Batch, DataRef, Executor, Outcome } from './types.js'
 import { projectVersion } from './version.js'
 
@@ -38,6 +38,8 @@ export interface JobData {
   ctx: string
   item: string
   flow: string
+  /** With MTFLOW_JOB_KEY: the job's signature (redis.ts signature over ctx and item); workers holding the key refuse a job without it. */
+  mac?: string
 }
 
 /** A batch's shared part as stored once under its hash. */
@@ -60,6 +62,8 @@ export class BullmqExecutor implements Executor {
   private readonly jobs: Queue
   private readonly flows: Queue
   private readonly producer: FlowProducer
+  /** MTFLOW_JOB_KEY: jobs are signed with it, and results not signed with it are not taken. */
+  private readonly key = jobKey()
 
   private constructor(
     private readonly url: string,
@@ -148,8 +152,10 @@ export class BullmqExecutor implements Executor {
       const slice = unique.slice(from, from + 500)
       const values = await this.redis.mget(slice.map(keys.result))
       values.forEach((v, k) => {
-        if (v === null) return
-        found.set(slice[k]!, { ok: true, value: decodeValue(v) as R, reused: true })
+        // A result not signed with the job key (forged, or a keyless worker's) is computed again.
+        const text = v === null ? undefined : openResult(this.key, slice[k]!, v)
+        if (text === undefined) return
+        found.set(slice[k]!, { ok: true, value: decodeValue(text) as R, reused: true })
         progress?.tick(counts.get(slice[k]!) ?? 1)
       })
     }
@@ -195,7 +201,7 @@ export class BullmqExecutor implements Executor {
         children: pending.map((id) => ({
           name: batch.kind,
           queueName: JOBS_QUEUE,
-          data: { ctx, item: itemOf.get(id)!, flow } satisfies JobData,
+          data: { ctx, item: itemOf.get(id)!, flow, ...(this.key === undefined ? {} : { mac: signature(this.key, 'job', ctx, itemOf.get(id)!) }) } satisfies JobData,
           opts: {
             jobId: id,
             attempts: this.options.attempts ?? 3,
@@ -232,11 +238,14 @@ export class BullmqExecutor implements Executor {
           for (const id of pending) {
             const v = result.values[id]
             const f = result.failures[id]
-            if (v !== undefined) found.set(id, { ok: true, value: decodeValue(v) as R })
-            else if (f !== undefined) found.set(id, { ok: false, error: f })
+            if (v !== undefined) {
+              const text = openResult(this.key, id, v)
+              found.set(id, text === undefined ? { ok: false, error: 'its result is not signed with this submitter\'s MTFLOW_JOB_KEY (forged in Redis, or computed by a worker without the key): not taken' } : { ok: true, value: decodeValue(text) as R })
+            } else if (f !== undefined) found.set(id, { ok: false, error: f })
             else {
               const cached = await this.answer(this.redis.get(keys.result(id)), label, batch.signal)
-              if (cached !== null) found.set(id, { ok: true, value: decodeValue(cached) as R })
+              const text = cached === null ? undefined : openResult(this.key, id, cached)
+              if (text !== undefined) found.set(id, { ok: true, value: decodeValue(text) as R })
               else missing = true
             }
           }

@@ -2,6 +2,7 @@
 // within 5 s, and the names everything lives under.
 
 // ioredis (41 modules) loads when a connection is made, not with lib (lib/index.ts re-exports this file's names).
+import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { Redis, RedisOptions } from 'ioredis'
 import { ConfigError } from '../core/index.js'
 
@@ -90,4 +91,49 @@ export async function connectRedis(url: string, ms = 5000): Promise<Redis> {
   const lasting = new RedisClient(connectionOptions(url))
   lasting.on('error', () => undefined)
   return lasting
+}
+
+/**
+ * The secret that signs jobs and their results (MTFLOW_JOB_KEY, at least 16 characters), shared by the
+ * submitters and the workers, or undefined (jobs are then not authenticated: whoever can write to the Redis
+ * can make the workers run code). From the environment only: an argument shows in every local user's
+ * process list.
+ */
+export function jobKey(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const key = env.MTFLOW_JOB_KEY
+  if (key === undefined || key === '') return undefined
+  if (key.length < 16) throw new ConfigError(`MTFLOW_JOB_KEY must be at least 16 characters, a random secret the submitters and the workers share (received ${key.length})`)
+  return key
+}
+
+/** HMAC-SHA256 of a job (its context hash and item) or a result (its job id and value), hex. */
+export function signature(key: string, what: 'job' | 'result', id: string, text: string): string {
+  return createHmac('sha256', key).update(`${what}\n${id}\n${text}`).digest('hex')
+}
+
+/** Whether `given` is the signature `expected` (compared in constant time). */
+export function sameSignature(given: unknown, expected: string): boolean {
+  if (typeof given !== 'string' || given.length !== expected.length) return false
+  return timingSafeEqual(Buffer.from(given), Buffer.from(expected))
+}
+
+const SEAL = 'sig:'
+
+/** A job's result as stored in Redis: with a key, its signature on a first line ("sig:HEX"). */
+export function sealResult(key: string | undefined, id: string, encoded: string): string {
+  return key === undefined ? encoded : `${SEAL}${signature(key, 'result', id, encoded)}\n${encoded}`
+}
+
+/**
+ * A stored result's value, or undefined when a key is set and the result is not signed with it (forged by
+ * a party with access to the Redis, or written by a worker without the key). An encoded value is JSON, so it
+ * never starts with "sig:".
+ */
+export function openResult(key: string | undefined, id: string, stored: string): string | undefined {
+  if (!stored.startsWith(SEAL)) return key === undefined ? stored : undefined
+  const line = stored.indexOf('\n')
+  if (line < 0) return undefined
+  const encoded = stored.slice(line + 1)
+  if (key === undefined) return encoded
+  return sameSignature(stored.slice(SEAL.length, line), signature(key, 'result', id, encoded)) ? encoded : undefined
 }

@@ -7,11 +7,11 @@
 
 import { UnrecoverableError, Worker, type Job } from 'bullmq'
 import type { Redis } from 'ioredis'
-import { errorMessage } from '../core/index.js'
+import { canonicalJson, errorMessage, sha256 } from '../core/index.js'
 import type { FlowResult, JobData, StoredContext } from './bullmq-executor.js'
 import { decodeValue, encodeValue } from './codec.js'
 import { shareSeries, seriesBytes } from './data.js'
-import { connectionOptions, connectRedis, FLOWS_QUEUE, JOBS_QUEUE, KEEP_SECONDS, keys, PREFIX, redactUrl, redisUrl } from './redis.js'
+import { connectionOptions, connectRedis, FLOWS_QUEUE, jobKey, JOBS_QUEUE, KEEP_SECONDS, keys, PREFIX, redactUrl, redisUrl, sameSignature, sealResult, signature } from './redis.js'
 import { JobThreads } from './threads.js'
 import type { DataRef, SharedSeries } from './types.js'
 import { projectVersion } from './version.js'
@@ -48,6 +48,8 @@ export const QUEUES = [JOBS_QUEUE, FLOWS_QUEUE] as const
 
 export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const url = redisUrl(o.redis)
+  // MTFLOW_JOB_KEY: only jobs signed with it run here, and results are signed with it.
+  const key = jobKey()
   const redis = await connectRedis(url)
   const version = projectVersion()
   const concurrency = o.concurrency ?? 1
@@ -63,8 +65,12 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
 
   const runJob = async (job: Job<JobData>): Promise<string> => {
     // Anyone who can write to Redis can add jobs: nothing in one is trusted before it is checked.
-    const { ctx, item, flow } = (job.data ?? {}) as Partial<JobData>
+    const { ctx, item, flow, mac } = (job.data ?? {}) as Partial<JobData>
     if (typeof ctx !== 'string' || typeof item !== 'string' || (flow !== undefined && typeof flow !== 'string')) throw new UnrecoverableError('not an mtflow job: its data must hold ctx, item and flow as text')
+    if (key !== undefined && !sameSignature(mac, signature(key, 'job', ctx, item))) {
+      stats.refused++
+      throw new UnrecoverableError('refused: the job is not signed with this worker\'s MTFLOW_JOB_KEY (submitters need the same key)')
+    }
     if (flow !== undefined && (await redis.exists(keys.cancel(flow))) === 1) throw new UnrecoverableError('cancelled by the submitter')
     let stored = contexts.get(ctx)
     if (stored === undefined) {
@@ -72,6 +78,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       if (text === null) throw new UnrecoverableError(`the job's context ${ctx.slice(0, 12)} is no longer in Redis (expired or lost); submit the batch again`)
       const decoded = parse(text)
       if (!isStoredContext(decoded)) throw new UnrecoverableError(`the job's context ${ctx.slice(0, 12)} is not an mtflow job context (version, kind, context, data)`)
+      // Stored under its own hash, which the job (and its signature) names: a context replaced in Redis is not run.
+      if (sha256(canonicalJson(JSON.parse(text))) !== ctx) {
+        stats.refused++
+        throw new UnrecoverableError(`the job's context ${ctx.slice(0, 12)} in Redis is not the one its hash names (changed there): refused`)
+      }
       stored = decoded
       contexts.set(ctx, stored)
       if (contexts.size > 16) contexts.delete(contexts.keys().next().value!)
@@ -91,9 +102,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       if (out.error.startsWith('job thread died')) throw new Error(out.error)
       throw new UnrecoverableError(out.error)
     }
-    const encoded = encodeValue(out.value)
-    await redis.set(keys.result(job.id!), encoded, 'EX', KEEP_SECONDS)
-    return encoded
+    const sealed = sealResult(key, job.id!, encodeValue(out.value))
+    await redis.set(keys.result(job.id!), sealed, 'EX', KEEP_SECONDS)
+    return sealed
   }
 
   const gather = async (job: Job): Promise<FlowResult> => {
@@ -122,6 +133,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   for (const w of workers) w.on('error', (error) => log(`redis: ${errorMessage(error)}`))
   await Promise.all(workers.map((w) => w.waitUntilReady()))
   log(`worker ${process.pid} (mtflow ${version}) on ${redactUrl(url)}: ${concurrency} job thread${concurrency === 1 ? '' : 's'}, queues ${queues.join(', ')}`)
+  if (key === undefined) log('jobs are not authenticated (no MTFLOW_JOB_KEY): whoever can write to this Redis can run code here; set the same MTFLOW_JOB_KEY on the workers and the submitters')
   return {
     version,
     stats,

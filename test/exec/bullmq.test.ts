@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sweep, type SweepResult } from '../../lib/backtest/index.js'
 import { barsHash, loadBars, resolveKey } from '../../lib/data/index.js'
 import { BullmqExecutor } from '../../lib/exec/bullmq-executor.js'
+import { canonicalJson, sha256 } from '../../lib/core/index.js'
 import { encodeValue } from '../../lib/exec/codec.js'
 import { CancelledError, LocalExecutor } from '../../lib/exec/local.js'
 import { projectVersion } from '../../lib/exec/version.js'
@@ -496,17 +497,26 @@ describe('bullmq executor with mtflow worker processes', () => {
       if (jobId.startsWith('hostile-') && typeof failedReason === 'string' && failedReason !== '') reasons.set(jobId, failedReason)
     })
     const salt = randomUUID()
+    // Each context stored under its own hash, as a submitter stores it, so the checks behind the hash's are reached.
+    const hashOf = (text: string) => sha256(canonicalJson(JSON.parse(text)))
+    const ctxOf = new Map<string, string>()
     for (const [name, stored] of cases) {
-      const ctx = `hostile-${name}-${salt}`
-      await client.set(`mtflow:x:ctx:${ctx}`, encodeValue(stored))
+      const text = encodeValue(stored)
+      const ctx = name === 'notobject' ? `hostile-${name}-${salt}` : hashOf(text)
+      ctxOf.set(name, ctx)
+      await client.set(`mtflow:x:ctx:${ctx}`, text)
       await jobsQueue.add('hostile', { ctx, item: '{"series":"bars","column":"close"}', flow: 'none' }, { jobId: `hostile-${name}-${salt}` })
     }
+    // A context replaced in Redis under another's hash: the hash the job names is not the text's.
+    const benign = encodeValue({ version, kind: 'exec.echo', context: { salt }, data: {} })
+    await client.set(`mtflow:x:ctx:${hashOf(benign)}-swapped`, encodeValue({ version, kind: 'exec.echo', context: { salt, evil: true }, data: {} }))
+    await jobsQueue.add('hostile', { ctx: `${hashOf(benign)}-swapped`, item: '1', flow: 'none' }, { jobId: `hostile-swapped-${salt}` })
     await jobsQueue.add('hostile', { nothing: true }, { jobId: `hostile-empty-${salt}` })
-    await jobsQueue.add('hostile', { ctx: `hostile-path-${salt}`, item: '{not json', flow: 'none' }, { jobId: `hostile-item-${salt}` })
-    const expected = cases.length + 2
+    await jobsQueue.add('hostile', { ctx: ctxOf.get('path')!, item: '{not json', flow: 'none' }, { jobId: `hostile-item-${salt}` })
+    const expected = cases.length + 3
     // The failure events, and each job's own state as read back from the queue (an event can be missed
     // by a listener under load; the job's failedReason cannot): the same reasons either way.
-    const ids = [...cases.map(([name]) => `hostile-${name}-${salt}`), `hostile-empty-${salt}`, `hostile-item-${salt}`]
+    const ids = [...cases.map(([name]) => `hostile-${name}-${salt}`), `hostile-empty-${salt}`, `hostile-item-${salt}`, `hostile-swapped-${salt}`]
     const all = () => ids.every((id) => reasons.has(id))
     for (let deadline = Date.now() + 60_000; !all() && Date.now() < deadline; ) {
       for (const id of ids) {
@@ -526,9 +536,54 @@ describe('bullmq executor with mtflow worker processes', () => {
     }
     expect(reasons.get(`hostile-empty-${salt}`)).toMatch(/not an mtflow job/)
     expect(reasons.get(`hostile-item-${salt}`)).toBe('the job\'s item is not JSON ("{not json")')
+    expect(reasons.get(`hostile-swapped-${salt}`)).toMatch(/^the job's context [0-9a-f]{12} in Redis is not the one its hash names \(changed there\): refused$/)
     // Every worker alive and serving.
     for (const w of workers) expect(await Promise.race([w.exited.then(() => 'exited'), new Promise((r) => setTimeout(() => r('alive'), 10))])).toBe('alive')
     const ex = await executor()
     expect(await ex.run({ kind: 'exec.echo', context: { salt }, items: [7, 8, 9] })).toEqual([7, 8, 9].map((v) => ({ ok: true, value: v })))
+  })
+
+  it('with MTFLOW_JOB_KEY: a keyed worker runs only jobs signed with the key; a keyed submitter takes only results signed with it', async () => {
+    const key = `key-${randomUUID()}`
+    const version = projectVersion()
+    const hashOf = (text: string) => sha256(canonicalJson(JSON.parse(text)))
+    // A Redis of its own: the unkeyed workers of the other tests must not take these jobs.
+    const r2 = await startRedis()
+    const keyed = await startWorker(['--redis', r2.url, '--concurrency', '1', '--stalled-ms', '2000'], { home, env: { MTFLOW_JOB_KEY: key } })
+    expect(keyed.stderr).not.toMatch(/not authenticated/)
+    expect(workers[0]!.stderr).toMatch(/jobs are not authenticated \(no MTFLOW_JOB_KEY\): whoever can write to this Redis can run code here/)
+    const c2 = new Redis({ host: '127.0.0.1', port: r2.port, maxRetriesPerRequest: null })
+    c2.on('error', () => undefined)
+    const saved = process.env.MTFLOW_JOB_KEY
+    const connect = async (k: string | undefined) => {
+      if (k === undefined) delete process.env.MTFLOW_JOB_KEY
+      else process.env.MTFLOW_JOB_KEY = k
+      const ex = await BullmqExecutor.connect({ redis: r2.url, backoffMs: 100, pollMs: 50 })
+      open.push(ex)
+      return ex
+    }
+    try {
+      const salt = randomUUID()
+      const signed = await connect(key)
+      expect(await signed.run({ kind: 'exec.echo', context: { salt }, items: [1, 2] })).toEqual([1, 2].map((value) => ({ ok: true, value })))
+      // A result forged in Redis for a job not run yet: not taken, the job runs, its own value comes back.
+      const ctx = hashOf(encodeValue({ version, kind: 'exec.echo', context: { salt: `${salt}-forged` }, data: {} }))
+      await c2.set(`mtflow:x:result:${sha256(`${ctx}\n${canonicalJson(5)}`)}`, encodeValue(666))
+      expect(await signed.run({ kind: 'exec.echo', context: { salt: `${salt}-forged` }, items: [5] })).toEqual([{ ok: true, value: 5 }])
+      // Jobs without the key, or signed with another, are refused by the keyed worker.
+      for (const [label, k] of [['unsigned', undefined], ['another key', `other-${randomUUID()}`]] as const) {
+        const ex = await connect(k)
+        const out = await ex.run({ kind: 'exec.echo', context: { salt: `${salt}-${label}` }, items: [3] })
+        expect(out, label).toEqual([{ ok: false, error: 'refused: the job is not signed with this worker\'s MTFLOW_JOB_KEY (submitters need the same key)' }])
+      }
+      // A key too short to be a secret is refused where it is read.
+      await expect(connect('short')).rejects.toThrow('MTFLOW_JOB_KEY must be at least 16 characters, a random secret the submitters and the workers share (received 5)')
+    } finally {
+      if (saved === undefined) delete process.env.MTFLOW_JOB_KEY
+      else process.env.MTFLOW_JOB_KEY = saved
+      c2.disconnect()
+      keyed.kill()
+      await r2.kill()
+    }
   })
 })

@@ -108,9 +108,9 @@ export function errorLines(stderr: string): string {
 }
 
 /** A `mtflow worker` process (from `root`'s lib/cli/bin.cjs), resolved once it says it serves. */
-export async function startWorker(args: string[], options: { root?: string; home: string } = { home: '' }): Promise<TestWorker> {
+export async function startWorker(args: string[], options: { root?: string; home: string; env?: NodeJS.ProcessEnv } = { home: '' }): Promise<TestWorker> {
   const root = options.root ?? ROOT
-  const child = spawn(process.execPath, [join(root, 'lib', 'cli', 'bin.cjs'), '--home', options.home, 'worker', ...args], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [join(root, 'lib', 'cli', 'bin.cjs'), '--home', options.home, 'worker', ...args], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
   started.add(child)
   let stderr = ''
   let stdout = ''
