@@ -375,7 +375,7 @@ async function startWeights(context: DeployContext, ref: string | undefined, o: 
 
 /** Runs a checked deployment in this process until it finishes, is stopped (Ctrl-C, SIGTERM, deploy stop) or fails. */
 async function runForeground(context: DeployContext, config: DeploymentConfig, strategy: Strategy<any>, credentials: Credentials | undefined, o: DeployOptions): Promise<DeploymentStatus> {
-  const { runDeployment, requestControl } = deployments()
+  const { runDeployment } = deployments()
   const owned = context.clock === undefined ? new CliClock() : undefined
   const clock: Clock = context.clock ?? owned!
   const redact = credentials === undefined ? (text: string) => text : (text: string) => (lazy('../live/credentials.js') as typeof import('../live/credentials.js')).redact(text, credentials)
@@ -384,17 +384,17 @@ async function runForeground(context: DeployContext, config: DeploymentConfig, s
     context.stderr.write(`${redact(line)}\n`)
   }
 
-  // Ctrl-C or SIGTERM: the deployment's own stop (orders and brackets left in place, status "stopped"); twice: exit now.
+  // Ctrl-C or SIGTERM: the deployment's own stop (orders and brackets left in place, status "stopped"), taken
+  // directly, not through the control folder (a request file there that cannot be read held it up); twice: exit now.
   let signalled = false
+  const stop = new AbortController()
+  let running = false
   const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled) process.exit(130)
+    // Before the deployment runs (its exchange still being reached) there is nothing to stop: exit now.
+    if (signalled || !running) process.exit(130)
     signalled = true
     log(`${signal}: stopping deployment ${config.name} (again to exit at once)`)
-    try {
-      requestControl(context.home, config.name, 'stop')
-    } catch {
-      process.exit(130)
-    }
+    stop.abort()
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
@@ -420,6 +420,7 @@ async function runForeground(context: DeployContext, config: DeploymentConfig, s
       timer.unref()
     }
     if (config.feed.kind !== 'replay') live = await liveParts(context, config, strategy, clock, credentials, log)
+    running = true
     const status = await runDeployment({
       home: context.home,
       config,
@@ -427,6 +428,7 @@ async function runForeground(context: DeployContext, config: DeploymentConfig, s
       clock,
       log,
       track: o.track,
+      stop: stop.signal,
       ...(paceMs === undefined ? {} : { paceMs }),
       ...(live === undefined ? {} : { feed: live.feed, history: live.history }),
       ...(live?.venue === undefined ? {} : { venue: live.venue }),

@@ -17,7 +17,7 @@
 // This module loads no exchange library: a live venue and live feeds (ccxt) are built by the caller
 // (lib/cli/deploy.ts) and passed in.
 
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { BrokerError, ConfigError, DataError, errorMessage, isoTime, pidAlive, processStartTime, resolveHome, sha256, timeframeMs, writeFileAtomic } from '../core/index.js'
@@ -99,6 +99,11 @@ export interface RunDeploymentOptions {
   unknownGraceMs?: number
   /** Status, alert and progress lines. */
   log?: (line: string) => void
+  /**
+   * Aborted: stop as `deploy stop` asks (working orders and brackets left in place), taken directly — Ctrl-C
+   * and SIGTERM of the process running it, which the control folder could hold up (an attack review).
+   */
+  stop?: AbortSignal
 }
 
 /**
@@ -186,15 +191,21 @@ export function requestControl(home: string | undefined, name: string, command: 
   if (!runningPid(dir)) throw new ConfigError(`deployment ${name} is not running (state ${status.state}${status.reason === undefined ? '' : `: ${status.reason}`})`)
   const folder = join(dir, 'control')
   mkdirSync(folder, { recursive: true })
-  // The next number, claimed by creating its file exclusively: two requests at once both land, in some order.
+  // The next number, claimed by linking a whole file to its name exclusively: two requests at once both land,
+  // in some order, and a request's file is never seen half-written (written in place, one cut short by a
+  // killed `deploy stop` or a full disk stayed empty and held up every request after it: an attack review).
   for (let attempt = 0; attempt < 100; attempt++) {
     const seq = lastControlSeq(dir) + 1
     const body = `${JSON.stringify({ seq, command, at: new Date().toISOString(), ...extra })}\n`
+    const temp = join(folder, `.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
+    writeFileSync(temp, body, { flag: 'wx' })
     try {
-      writeFileSync(join(folder, controlFileName(seq)), body, { flag: 'wx' })
+      linkSync(temp, join(folder, controlFileName(seq)))
     } catch (error) {
       if ((error as { code?: string }).code === 'EEXIST') continue
       throw error
+    } finally {
+      rmSync(temp, { force: true })
     }
     return { ...status, controlSeq: seq }
   }
@@ -203,14 +214,23 @@ export function requestControl(home: string | undefined, name: string, command: 
 
 const controlFileName = (seq: number) => `${String(seq).padStart(12, '0')}.json`
 
+/** A request's number from its file's name (12 digits, more past 999,999,999,999), or undefined for any other file. */
+function controlSeqOf(file: string): number | undefined {
+  const m = /^(\d{12,15})\.json$/.exec(file)
+  return m === null ? undefined : Number(m[1])
+}
+
 /** The highest request number in a deployment's control folder (0: none). */
 function lastControlSeq(dir: string): number {
   const folder = join(dir, 'control')
   if (!existsSync(folder)) return 0
   let last = 0
-  for (const f of readdirSync(folder)) if (/^\d{12}\.json$/.test(f)) last = Math.max(last, Number(f.slice(0, 12)))
+  for (const f of readdirSync(folder)) last = Math.max(last, controlSeqOf(f) ?? 0)
   return last
 }
+
+/** How long a request's file may stay unreadable before it is skipped (with an alert) so the ones after it are taken. */
+const UNREADABLE_CONTROL_MS = 5000
 
 /**
  * Hands an orders file (`mtflow portfolio targets --positions NAME --out FILE`) to a running deployment: checked
@@ -522,23 +542,38 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
     let stopRequested: ControlCommand | undefined
     let wake: ((why: 'stop' | 'orders') => void) | undefined
     const ordersRequests: { file: string; sha256: string }[] = []
+    // A request's file that could not be read, and since when (one of a writer from before requests were linked
+    // whole may still be being written: waited for, in order, then skipped with an alert).
+    let unreadable: { file: string; since: number } | undefined
     const checkControl = () => {
       if (!existsSync(controlFolder)) return
       const waiting = readdirSync(controlFolder)
-        .filter((f) => /^\d{12}\.json$/.test(f) && Number(f.slice(0, 12)) > controlSeq)
-        .sort()
-      for (const f of waiting) {
+        .map((f) => ({ f, seq: controlSeqOf(f) }))
+        .filter((x): x is { f: string; seq: number } => x.seq !== undefined && x.seq > controlSeq)
+        .sort((a, b) => a.seq - b.seq)
+      for (const { f, seq } of waiting) {
         let request: { seq: number; command: ControlCommand; file?: unknown; sha256?: unknown }
         try {
           request = JSON.parse(readFileSync(join(controlFolder, f), 'utf8')) as { seq: number; command: ControlCommand }
+          if (request === null || typeof request !== 'object' || typeof request.command !== 'string') throw new Error('not a request')
         } catch {
-          break // being written (created, not yet filled): read at the next check, in order
+          const now = Date.now()
+          if (unreadable?.file !== f) unreadable = { file: f, since: now }
+          if (now - unreadable.since < UNREADABLE_CONTROL_MS) break // read again at the next check, in order
+          alert(`control request ${f} could not be read for ${Math.round(UNREADABLE_CONTROL_MS / 1000)} s: skipped (the requests after it are taken)`)
+          unreadable = undefined
+          controlSeq = seq
+          continue
         }
-        controlSeq = Number(f.slice(0, 12))
+        unreadable = undefined
+        controlSeq = seq
         applyControl(request)
       }
       // Requests long taken are removed (the last 50 stay, for a look at what was asked).
-      for (const f of readdirSync(controlFolder)) if (/^\d{12}\.json$/.test(f) && Number(f.slice(0, 12)) <= controlSeq - 50) rmSync(join(controlFolder, f), { force: true })
+      for (const f of readdirSync(controlFolder)) {
+        const seq = controlSeqOf(f)
+        if (seq !== undefined && seq <= controlSeq - 50) rmSync(join(controlFolder, f), { force: true })
+      }
     }
     const applyControl = (request: { seq: number; command: ControlCommand; file?: unknown; sha256?: unknown }) => {
       if (request.command === 'orders') {
@@ -559,10 +594,17 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
           log(`deployment ${config.name}: resumed`)
         }
       } else {
-        stopRequested = request.command
+        // A flatten asked once is not undone by a plain stop after it (an operator's flatten, then systemd's
+        // or Ctrl-C's stop within the same second ended with the position held: an attack review).
+        if (stopRequested !== 'flatten') stopRequested = request.command
         wake?.('stop')
       }
       writeStatus()
+    }
+    if (options.stop !== undefined) {
+      const direct = () => applyControl({ seq: controlSeq, command: 'stop' })
+      if (options.stop.aborted) direct()
+      else options.stop.addEventListener('abort', direct, { once: true })
     }
     // Each second: control requests, and the status when the journal moved since it was written — a live
     // venue's fill or acknowledgement arrives between bars (a 1d deployment showed a fill a day late).

@@ -5,7 +5,7 @@
 // registered or started, and for live ones nothing asked of the Binance stand-in), and a live deployment
 // against the stand-in through the real ccxt whose secret appears nowhere the test can read.
 
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { spawn } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join, sep } from 'node:path'
@@ -210,6 +210,52 @@ describe('mtflow deploy (paper)', () => {
     const r = await cli(['deploy', 'sma-cross@1', '--symbols', 'SPX', ...PAPER, '--start', '1990-01-01', '--end', '1990-12-31', '--name', 'empty', '--detach'])
     expect(r.code).toBe(2)
     expect(r.stderr).toBe('mtflow: deployment empty: no bars for SPX 1d in the lake between 1990-01-01 and 1990-12-31\n')
+  })
+
+  it('the control folder: a request file left unreadable is skipped after 5 s with an alert; a flatten is not undone by a stop after it; SIGTERM stops past a wedged folder', async () => {
+    await registerBuyOnce()
+    const { requestControl } = await import('../../lib/live/deployment.js')
+    const start = async (name: string) => {
+      const d = json(await cli(['deploy', 'buy-once@1', '--symbols', 'SPX', ...PAPER, '--start', '2015-01-01', '--end', '2016-12-31', '--pace-ms', '100', '--size-qty', '10', '--name', name, '--no-track', '--detach', '--json']))
+      started.push(d.pid)
+      const status = () => JSON.parse(readFileSync(join(home, 'deployments', name, 'status.json'), 'utf8'))
+      expect(await waitFor(() => status().positions.length > 0, 20_000)).toBe(true)
+      return { pid: d.pid as number, status, control: join(home, 'deployments', name, 'control') }
+    }
+    // An empty request file, as a `deploy stop` killed while writing in place left one (an attack review: every
+    // request after it, SIGTERM's own included, waited for it forever).
+    const a = await start('wedge')
+    mkdirSync(a.control, { recursive: true })
+    const next = String(Math.max(0, ...readdirSync(a.control).filter((f) => /^\d{12}\.json$/.test(f)).map((f) => Number(f.slice(0, 12)))) + 1).padStart(12, '0')
+    writeFileSync(join(a.control, `${next}.json`), '')
+    requestControl(home, 'wedge', 'pause')
+    expect(await waitFor(() => a.status().state === 'paused', 15_000)).toBe(true)
+    expect(readFileSync(join(home, 'deployments', 'wedge', 'alerts.jsonl'), 'utf8')).toContain(`control request ${next}.json could not be read for 5 s: skipped (the requests after it are taken)`)
+    // Requests land whole: no temp file left beside them.
+    expect(readdirSync(a.control).filter((f) => !/^\d{12}\.json$/.test(f))).toEqual([])
+    requestControl(home, 'wedge', 'stop')
+    expect(await waitFor(() => !pidAlive(a.pid), 15_000)).toBe(true)
+
+    // Flatten, then a plain stop in the same second: the positions are closed all the same.
+    const b = await start('flatten-then-stop')
+    requestControl(home, 'flatten-then-stop', 'flatten')
+    requestControl(home, 'flatten-then-stop', 'stop')
+    expect(await waitFor(() => !pidAlive(b.pid), 15_000)).toBe(true)
+    expect(b.status()).toMatchObject({ state: 'stopped', reason: 'stopped by request; positions closed and orders cancelled (kill switch)', positions: [] })
+
+    // A foreground deployment behind a wedged folder still stops at once on SIGTERM.
+    let pid = 0
+    const running = runCli(['--home', home, 'deploy', 'sma-cross@1', '--symbols', 'SPX', ...PAPER, '--start', '2015-01-01', '--end', '2016-12-31', '--pace-ms', '100', '--name', 'fg-wedged', '--no-track'], { onSpawn: (p) => (pid = p) })
+    const file = join(home, 'deployments', 'fg-wedged', 'status.json')
+    expect(await waitFor(() => existsSync(file) && JSON.parse(readFileSync(file, 'utf8')).state === 'running', 20_000)).toBe(true)
+    mkdirSync(join(home, 'deployments', 'fg-wedged', 'control'), { recursive: true })
+    writeFileSync(join(home, 'deployments', 'fg-wedged', 'control', '000000000001.json'), '')
+    const t0 = Date.now()
+    process.kill(pid, 'SIGTERM')
+    const r = await running
+    expect(r.code, r.stderr).toBe(0)
+    expect(Date.now() - t0).toBeLessThan(4000) // not after the 5 s the folder's unreadable file is waited for
+    expect(r.stdout).toMatch(/^deployment fg-wedged stopped \(stopped by request; working orders and brackets left in place\)/)
   })
 
   it('bad input: one line naming it, exit 2, nothing registered and nothing started', async () => {
