@@ -9,6 +9,7 @@ import ccxt, { type Exchange, type Market, type Order, type Trade } from 'ccxt'
 import { BrokerError, ConfigError, capMessage } from '../core/index.js'
 import { createExchange, replaceOrigins } from '../data/sources/ccxt-source.js'
 import { WallClock, type Clock } from './feed.js'
+import { redactSecrets } from './credentials.js'
 import { useNativeHmac } from './native-hmac.js'
 import type { Venue, VenueEvent, VenueNeeds, VenueOrder, VenueOrderList, VenueOrderState } from './venue.js'
 
@@ -771,9 +772,9 @@ export class CcxtVenue implements Venue {
 
 /** Credentials, signatures and query strings (which carry timestamps, signatures and keys) taken out of a text. */
 export function redact(text: string, secrets: readonly string[]): string {
-  let out = text
-  for (const s of secrets) out = out.split(s).join('***')
-  return out
+  // Every form an exchange may echo a secret in (URL-encoded, JSON-escaped, base64: credentials.ts), as the
+  // terminal's redaction does: the raw values alone (before) left the other forms in alerts.jsonl and the journal.
+  return redactSecrets(text, secrets)
     .replace(/(https?:\/\/[^\s?"'#]*)\?[^\s"']*/g, '$1?…')
     .replace(/(signature|apiKey|api_key|secret|password|passphrase)=[^&\s"']*/gi, '$1=***')
     .replace(/("?(?:X-MBX-APIKEY|apiKey|secret|password|OK-ACCESS-KEY|OK-ACCESS-PASSPHRASE)"?\s*[:=]\s*)"[^"]*"/gi, '$1"***"')

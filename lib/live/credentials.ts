@@ -149,14 +149,22 @@ export function exchangeNeedsPassword(exchange: string): boolean {
  * and JSON-escaped. Longest first, so a value that contains another is replaced whole.
  */
 export function redact(text: string, credentials: Credentials): string {
+  return redactSecrets(text, [credentials.apiKey, credentials.secret, credentials.password])
+}
+
+/**
+ * The forms a secret takes when an exchange echoes it back: as given, URL-encoded (path and form), JSON-escaped
+ * once and twice (a body quoted inside a message), base64 and base64url (a Basic header).
+ */
+export function secretForms(value: string): string[] {
+  const json = JSON.stringify(value).slice(1, -1)
+  return [value, encodeURIComponent(value), new URLSearchParams({ v: value }).toString().slice(2), json, JSON.stringify(json).slice(1, -1), Buffer.from(value).toString('base64'), Buffer.from(value).toString('base64url')]
+}
+
+/** Every form of each secret (secretForms) replaced by *** in a text, the longest first. One function for the terminal, the journal and the alerts. */
+export function redactSecrets(text: string, secrets: readonly (string | undefined)[]): string {
   const forms = new Set<string>()
-  for (const value of [credentials.apiKey, credentials.secret, credentials.password]) {
-    if (value === undefined || value === '') continue
-    forms.add(value)
-    forms.add(encodeURIComponent(value))
-    forms.add(new URLSearchParams({ v: value }).toString().slice(2))
-    forms.add(JSON.stringify(value).slice(1, -1))
-  }
+  for (const value of secrets) if (value !== undefined && value !== '') for (const form of secretForms(value)) forms.add(form)
   let out = text
   for (const form of [...forms].sort((a, b) => b.length - a.length)) {
     if (form !== '' && out.includes(form)) out = out.split(form).join('***')
