@@ -2,7 +2,7 @@
 // over the target, fsync the directory. Readers see the old file or the new one, never half of either.
 // Each write also clears its target's temp files left by writers that were killed mid-write.
 
-import { close, closeSync, constants, existsSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writev, writevSync } from 'node:fs'
+import { close, closeSync, constants, existsSync, fstatSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writev, writevSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { basename, dirname, join, resolve as resolvePath, sep } from 'node:path'
 import { isDeadTemp } from './debris.js'
@@ -230,15 +230,26 @@ export function resolveInside(root: string, relative: string, what = 'path'): st
 // is too big or cannot be read is one ConfigError naming it.
 /** The text of `file` (a BOM dropped), at most `maxBytes` bytes; `what` names it in errors ("caps file"). */
 export function readTextFile(file: string, what: string, maxBytes: number): string {
+  let fd: number | undefined
   try {
-    const st = statSync(file)
+    // Checked and read through one descriptor, at most maxBytes + 1 bytes of it: a file swapped for a bigger
+    // one between a stat and a read (an attack review) is refused as too big, not read whole. Opened
+    // non-blocking, so a FIFO is refused instead of waiting for a writer.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK)
+    const st = fstatSync(fd)
     if (!st.isFile()) throw new ConfigError(`${what} ${file} is not a regular file`)
     if (st.size > maxBytes) throw new ConfigError(`${what} ${file} is ${st.size} bytes; expected at most ${maxBytes}`)
-    return readFileSync(file, 'utf8').replace(/^\uFEFF/, '')
+    const buffer = Buffer.allocUnsafe(maxBytes + 1)
+    let length = 0
+    for (let n = 1; n > 0 && length <= maxBytes; length += n) n = readSync(fd, buffer, length, buffer.length - length, null)
+    if (length > maxBytes) throw new ConfigError(`${what} ${file} grew past ${maxBytes} bytes while it was read; expected at most ${maxBytes}`)
+    return buffer.toString('utf8', 0, length).replace(/^\uFEFF/, '')
   } catch (error) {
     if (error instanceof ConfigError) throw error
     const code = (error as { code?: string }).code
     throw new ConfigError(`${what} ${file} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(error)})`}`, { cause: error })
+  } finally {
+    if (fd !== undefined) closeSync(fd)
   }
 }
 

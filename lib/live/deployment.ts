@@ -17,7 +17,7 @@
 // This module loads no exchange library: a live venue and live feeds (ccxt) are built by the caller
 // (lib/cli/deploy.ts) and passed in.
 
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { BrokerError, ConfigError, DataError, errorMessage, isoTime, pidAlive, processStartTime, resolveHome, sha256, timeframeMs, writeFileAtomic } from '../core/index.js'
@@ -271,7 +271,10 @@ function runningPid(dir: string): number | undefined {
 
 /** Claims the deployment for this process (run.pid, created exclusively); a live claim by another process refuses. */
 function claim(dir: string, name: string): () => void {
-  mkdirSync(dir, { recursive: true })
+  // The deployment's folder is its user's alone (0700): its journal, status and alerts are the account's trading
+  // record, which its files' 0644 showed every local user (an attack review).
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  chmodSync(dir, 0o700)
   const file = join(dir, 'run.pid')
   for (let attempt = 0; attempt < 2; attempt++) {
     try {

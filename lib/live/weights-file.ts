@@ -5,8 +5,7 @@
 // the deployments started from the file run exactly the versions that were checked. Any problem is one
 // line naming the file, the row (CSV line or JSON entry, from 1) and what was expected.
 
-import { readFileSync, statSync } from 'node:fs'
-import { ConfigError, preview, sha256, splitCsvLine } from '../core/index.js'
+import { ConfigError, preview, readTextFile, sha256, splitCsvLine } from '../core/index.js'
 import { parseRef, type Registry } from '../track/index.js'
 import { pinStrategy, SYMBOL, type DeploymentDraft, type StrategyPin } from './config.js'
 
@@ -31,18 +30,8 @@ const JSON_FIELDS = ['strategy', 'symbols', 'weight', 'params'] as const
 
 /** The weighted strategies of a weights file (CSV, or JSON by its .json name or a leading "["). */
 export function readWeightsFile(file: string, registry: Registry): WeightedStrategy[] {
-  let text: string
-  try {
-    const st = statSync(file)
-    if (!st.isFile()) throw new ConfigError(`weights file ${file} is not a regular file`)
-    if (st.size > MAX_FILE_BYTES) throw new ConfigError(`weights file ${file} is ${st.size} bytes; expected at most ${MAX_FILE_BYTES} (one row per strategy)`)
-    text = readFileSync(file, 'utf8')
-  } catch (error) {
-    if (error instanceof ConfigError) throw error
-    const code = (error as { code?: string }).code
-    throw new ConfigError(`weights file ${file} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(error)})`}`, { cause: error })
-  }
-  return parseWeights(text, { file, registry })
+  // One descriptor for the checks and the read (a file swapped between a stat and a read got past the cap).
+  return parseWeights(readTextFile(file, 'weights file', MAX_FILE_BYTES), { file, registry })
 }
 
 /** `text` as a weights file named `file` (for messages); `format` by default from the name or the content. */

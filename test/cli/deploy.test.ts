@@ -70,6 +70,8 @@ describe('mtflow deploy (paper)', () => {
 
     const status = json(await cli(['deploy', 'status', 'spx-paper', '--json']))
     expect(status.state).toBe('finished')
+    // Its folder (journal, status, alerts: the account's trading record) is its user's alone.
+    expect(statSync(join(home, 'deployments', 'spx-paper')).mode & 0o777).toBe(0o700)
     expect(status.bars).toBe(bt.equity.points)
     expect(status.equity).toBe(bt.equity.end)
     const pick = (t: Record<string, unknown>) => ({ symbol: t.symbol, direction: t.direction, entryTime: t.entryTime, entryPrice: t.entryPrice, qty: t.qty, pnl: t.pnl, open: t.open, ...(t.open === true ? {} : { exitTime: t.exitTime, exitPrice: t.exitPrice }) })

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFil
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { findProjectRoot, makeDirs, resolveHome, sha256, writeFileAtomic } from '../../lib/core/index.js'
+import { findProjectRoot, makeDirs, readTextFile, resolveHome, sha256, writeFileAtomic } from '../../lib/core/index.js'
 import { ROOT } from '../helpers.js'
 
 describe('core files and workspace', () => {
@@ -47,5 +47,18 @@ describe('makeDirs', () => {
     expect(() => makeDirs(join(root, 'link', 'x'))).toThrow(`cannot make the folder ${join(root, 'link')}: a file or a broken link is there`)
     // Below /proc a folder cannot be made: an error at once (Node 20's recursive mkdir loops for ever there).
     expect(() => makeDirs('/proc/mtflow-nope/x')).toThrow(/ENOENT/)
+  })
+
+  it('readTextFile caps what it reads, not what a stat said: a file larger than its size (or grown since) is refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mtflow-fs-read-'))
+    writeFileSync(join(dir, 'small.csv'), '\uFEFFa,b\n1,2\n')
+    expect(readTextFile(join(dir, 'small.csv'), 'caps file', 16)).toBe('a,b\n1,2\n')
+    writeFileSync(join(dir, 'big.csv'), 'x'.repeat(17))
+    expect(() => readTextFile(join(dir, 'big.csv'), 'caps file', 16)).toThrow(`caps file ${join(dir, 'big.csv')} is 17 bytes; expected at most 16`)
+    // /proc's files say size 0 and hold more: the stat's size passed the cap, and the whole file was read (an
+    // attack review: a file swapped for a bigger one between the stat and the read got past the cap the same way).
+    expect(statSync('/proc/self/status').size).toBe(0)
+    expect(() => readTextFile('/proc/self/status', 'weights file', 16)).toThrow('weights file /proc/self/status grew past 16 bytes while it was read; expected at most 16')
+    expect(() => readTextFile(dir, 'caps file', 16)).toThrow(`caps file ${dir} is not a regular file`)
   })
 })
