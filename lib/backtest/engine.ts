@@ -687,9 +687,16 @@ export class Engine {
     const lot = this.options.lotSize
     let reason = ''
     let allowed = qty
-    if (!limits.allowShort && sign < 0 && Math.max(0, q) < allowed) {
-      allowed = Math.max(0, q)
-      reason = 'shorting is disabled'
+    // Without shorts a sell may take only what is held and not already promised to the sleeve's other working sells
+    // on the symbol (a bracket's legs once: they are one-cancels-other). Held alone (before), two sells of the
+    // holding in one bar both went, and a live spot deployment sold the account's own coins (a review).
+    if (!limits.allowShort && sign < 0) {
+      const promised = this.workingSells(sleeve, k, order)
+      const free = Math.max(0, q - promised)
+      if (free < allowed) {
+        allowed = free
+        reason = promised > 0 ? `shorting is disabled; working sells already take ${+Math.min(promised, Math.max(0, q)).toPrecision(10)} of the ${+Math.max(0, q).toPrecision(10)} held` : 'shorting is disabled'
+      }
     }
     // Only the part that adds exposure is subject to the caps.
     const reducing = Math.min(allowed, sign * q < 0 ? Math.abs(q) : 0)
@@ -728,6 +735,21 @@ export class Engine {
       }
     }
     return { qty: allowed, reason }
+  }
+
+  /** Units the sleeve's working sells on symbol k (other than `except`) still may sell: a bracket's legs count once, as the larger. */
+  private workingSells(sleeve: Sleeve, k: number, except: Order): number {
+    let sum = 0
+    let legs: Map<number, number> | undefined
+    for (const o of this.working[k]!) {
+      if (o === except || o.strategy !== sleeve.name || o.side !== 'sell' || !o.working) continue
+      if (o.parentId > 0 && (o.role === 'stop-loss' || o.role === 'take-profit')) {
+        legs ??= new Map()
+        legs.set(o.parentId, Math.max(legs.get(o.parentId) ?? 0, o.remaining))
+      } else sum += o.remaining
+    }
+    if (legs !== undefined) for (const v of legs.values()) sum += v
+    return sum
   }
 
   private cancel(sleeve: Sleeve, orderId: number, reason: string): void {

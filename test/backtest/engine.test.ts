@@ -225,6 +225,18 @@ describe('short positions', () => {
     expect(orders[0]!.reason).toBe('shorting is disabled')
   })
 
+  it('with shorting disabled, two sells of the holding in one bar sell it once (the second finds it promised)', () => {
+    // Long 10 from bar 1; at bar 2 two sells of 10: each was limited to the position alone (a review), both
+    // filled at bar 3's open and left a short of 10 with shorting disabled.
+    const { orders, trades } = run({ 0: (ctx) => ctx.buy('A'), 1: (ctx) => [ctx.sell('A', { qty: 10 }), ctx.sell('A', { qty: 10 })] }, { limits: { allowShort: false } })
+    expect(orders.map((o) => [o.side, o.status, o.qty, o.reason])).toEqual([
+      ['buy', 'FILLED', 10, ''],
+      ['sell', 'FILLED', 10, ''],
+      ['sell', 'REJECTED', 0, 'shorting is disabled; working sells already take 10 of the 10 held'],
+    ])
+    expect(trades.map((t) => [t.direction, t.qty])).toEqual([['long', 10]])
+  })
+
   it('a sell larger than the long flips the position', () => {
     const { trades } = run({ 0: (ctx) => ctx.buy('A'), 1: (ctx) => ctx.sell('A', { qty: 30 }), 3: (ctx) => ctx.close('A') })
     // Long 10 @101, sell 30 @104: closes the long (+30), opens 20 short @104, covered @100 (+80).

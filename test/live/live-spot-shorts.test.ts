@@ -30,6 +30,41 @@ describe('a live spot deployment never sells what it does not hold', () => {
     expect(status.positions).toEqual([])
   })
 
+  it('sells already working count against the holding: a second sell of it in one bar, or a market sell behind a resting limit sell, is refused', async () => {
+    // Each sell limited to the position alone (a review): both of two sells of 0.01 went and filled, selling 0.01 of
+    // the account's own coins; a market sell behind a resting limit sell of the holding left the limit locking them.
+    const { s, start } = await world({ balances: { USDT: 10_000, BTC: 1 } })
+    const d = start('two-sells', {
+      1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }),
+      3: (ctx) => {
+        ctx.sell('BTC/USDT', { qty: 0.01 })
+        ctx.sell('BTC/USDT', { qty: 0.01 })
+      },
+    })
+    for (const i of [0, 1, 2, 3, 4, 5]) await d.step(i)
+    expect((await d.stop()).positions).toEqual([])
+    expect(s.orders.map((o) => [o.side, o.origQty, o.status])).toEqual([
+      ['BUY', 0.01, 'FILLED'],
+      ['SELL', 0.01, 'FILLED'],
+    ])
+    expect(s.balance('BTC').free + s.balance('BTC').locked).toBeCloseTo(1, 12)
+
+    const e = start('limit-then-market', {
+      1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }),
+      3: (ctx) => ctx.sell('BTC/USDT', { qty: 0.01, limit: 1_000_000 }),
+      4: (ctx) => ctx.sell('BTC/USDT', { qty: 0.01 }),
+    })
+    for (const i of [0, 1, 2, 3, 4, 5, 6]) await e.step(i)
+    const status = await e.stop()
+    expect(e.rec.orders.filter((o) => o.status === 'REJECTED').map((o) => o.reason)).toEqual(['shorting is disabled; working sells already take 0.01 of the 0.01 held'])
+    // The limit still rests with the deployment's own 0.01; the account's coin is untouched.
+    expect(s.orders.slice(2).map((o) => [o.side, o.type, o.origQty, o.status])).toEqual([
+      ['BUY', 'MARKET', 0.01, 'FILLED'],
+      ['SELL', 'LIMIT', 0.01, 'NEW'],
+    ])
+    expect(status.positions).toEqual([expect.objectContaining({ symbol: 'BTC/USDT', qty: 0.01 })])
+  })
+
   it('a live config asking for shorts is refused, naming the field', () => {
     expect(() => validateDeploymentConfig({ ...config('x'), limits: { allowShort: true } })).toThrow(/limits\.allowShort must be false in mode "live" \(spot markets: no short selling.*\(received true\)$/)
   })
