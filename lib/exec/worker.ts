@@ -67,9 +67,17 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     // Anyone who can write to Redis can add jobs: nothing in one is trusted before it is checked.
     const { ctx, item, flow, mac } = (job.data ?? {}) as Partial<JobData>
     if (typeof ctx !== 'string' || typeof item !== 'string' || (flow !== undefined && typeof flow !== 'string')) throw new UnrecoverableError('not an mtflow job: its data must hold ctx, item and flow as text')
-    if (key !== undefined && !sameSignature(mac, signature(key, 'job', ctx, item))) {
-      stats.refused++
-      throw new UnrecoverableError('refused: the job is not signed with this worker\'s MTFLOW_JOB_KEY (submitters need the same key)')
+    if (key !== undefined) {
+      if (!sameSignature(mac, signature(key, 'job', ctx, item))) {
+        stats.refused++
+        throw new UnrecoverableError('refused: the job is not signed with this worker\'s MTFLOW_JOB_KEY (submitters need the same key)')
+      }
+      // Its result is signed under its id: a signed job added again under another job's id would have this
+      // worker sign the wrong value for that one (a review). The id is the hash of what it runs.
+      if (job.id !== idOf(ctx, item)) {
+        stats.refused++
+        throw new UnrecoverableError('refused: the job\'s id is not the hash of its context and item')
+      }
     }
     if (flow !== undefined && (await redis.exists(keys.cancel(flow))) === 1) throw new UnrecoverableError('cancelled by the submitter')
     let stored = contexts.get(ctx)
@@ -146,6 +154,15 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
 }
 
 /** A value of the codec's text; undefined when it is not JSON. */
+/** A job's id as its submitter makes it (bullmq-executor.ts): the hash of its context hash and its item's JSON. */
+function idOf(ctx: string, item: string): string | undefined {
+  try {
+    return sha256(`${ctx}\n${canonicalJson(JSON.parse(item))}`)
+  } catch {
+    return undefined
+  }
+}
+
 function parse(text: string): unknown {
   try {
     return decodeValue(text)

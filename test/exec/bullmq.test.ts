@@ -15,6 +15,7 @@ import { barsHash, loadBars, resolveKey } from '../../lib/data/index.js'
 import { BullmqExecutor } from '../../lib/exec/bullmq-executor.js'
 import { canonicalJson, sha256 } from '../../lib/core/index.js'
 import { encodeValue } from '../../lib/exec/codec.js'
+import { signature } from '../../lib/exec/redis.js'
 import { CancelledError, LocalExecutor } from '../../lib/exec/local.js'
 import { projectVersion } from '../../lib/exec/version.js'
 import { Tracker } from '../../lib/track/index.js'
@@ -570,6 +571,24 @@ describe('bullmq executor with mtflow worker processes', () => {
       const ctx = hashOf(encodeValue({ version, kind: 'exec.echo', context: { salt: `${salt}-forged` }, data: {} }))
       await c2.set(`mtflow:x:result:${sha256(`${ctx}\n${canonicalJson(5)}`)}`, encodeValue(666))
       expect(await signed.run({ kind: 'exec.echo', context: { salt: `${salt}-forged` }, items: [5] })).toEqual([{ ok: true, value: 5 }])
+      // A signed job (as anyone reading the Redis sees one) added again under another item's job id: refused, so
+      // the worker never signs item 1's value as item 2's result (a review); item 2 then gets its own value.
+      const replay = hashOf(encodeValue({ version, kind: 'exec.echo', context: { salt: `${salt}-replay` }, data: {} }))
+      await c2.set(`mtflow:x:ctx:${replay}`, encodeValue({ version, kind: 'exec.echo', context: { salt: `${salt}-replay` }, data: {} }))
+      const q2 = new Queue('jobs', { connection: { host: '127.0.0.1', port: r2.port, maxRetriesPerRequest: null }, prefix: 'mtflow' })
+      q2.on('error', () => undefined)
+      const victim = sha256(`${replay}\n${canonicalJson(2)}`)
+      await q2.add('exec.echo', { ctx: replay, item: encodeValue(1), flow: 'none', mac: signature(key, 'job', replay, encodeValue(1)) }, { jobId: victim, attempts: 1 })
+      let refusal = ''
+      for (let deadline = Date.now() + 20_000; refusal === '' && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+        const job = await q2.getJob(victim)
+        if (job !== undefined && (await job.isFailed())) refusal = job.failedReason
+      }
+      await q2.obliterate({ force: true })
+      await q2.close()
+      expect(refusal).toBe('refused: the job\'s id is not the hash of its context and item')
+      expect(await c2.get(`mtflow:x:result:${victim}`)).toBeNull()
+      expect(await signed.run({ kind: 'exec.echo', context: { salt: `${salt}-replay` }, items: [2] })).toEqual([{ ok: true, value: 2 }])
       // Jobs without the key, or signed with another, are refused by the keyed worker.
       for (const [label, k] of [['unsigned', undefined], ['another key', `other-${randomUUID()}`]] as const) {
         const ex = await connect(k)
