@@ -158,7 +158,33 @@ export function redact(text: string, credentials: Credentials): string {
  */
 export function secretForms(value: string): string[] {
   const json = JSON.stringify(value).slice(1, -1)
-  return [value, encodeURIComponent(value), new URLSearchParams({ v: value }).toString().slice(2), json, JSON.stringify(json).slice(1, -1), Buffer.from(value).toString('base64'), Buffer.from(value).toString('base64url')]
+  return [value, encodeURIComponent(value), new URLSearchParams({ v: value }).toString().slice(2), json, JSON.stringify(json).slice(1, -1), ...base64Cores(value)]
+}
+
+/**
+ * The base64 (and base64url) text of a secret wherever it sits in an encoded string — alone, or inside one such
+ * as a Basic header's base64("key:secret"): at each of the three byte offsets, the characters that encode the
+ * secret's bytes alone (the group it shares with bytes before or after it left out). Alone, the secret's own
+ * encoding matched only when what came before it was a multiple of 3 bytes long (a review: the secret of a
+ * Basic header read back in full). Cores shorter than 8 characters (secrets of 8 bytes or less) are not kept.
+ */
+function base64Cores(value: string): string[] {
+  const bytes = Buffer.from(value)
+  const out: string[] = []
+  for (let offset = 0; offset < 3; offset++) {
+    const padded = Buffer.concat([Buffer.alloc(offset), bytes])
+    for (const encoding of ['base64', 'base64url'] as const) {
+      const text = padded.toString(encoding).replace(/=+$/, '')
+      // Leading: the first group holds `offset` foreign bytes when offset > 0. Trailing: a last group with fewer
+      // than 3 of the secret's bytes is encoded with whatever follows it.
+      const from = offset === 0 ? 0 : 4
+      const whole = Math.floor(padded.length / 3) * 4
+      const core = text.slice(from, whole)
+      if (core.length >= 8) out.push(core)
+      if (offset === 0) out.push(padded.toString(encoding))
+    }
+  }
+  return [...new Set(out)]
 }
 
 /** Every form of each secret (secretForms) replaced by *** in a text, the longest first. One function for the terminal, the journal and the alerts. */
