@@ -80,8 +80,10 @@ export interface WalkForwardReport {
   isMean: number
   oosMean: number
   efficiency: number
-  /** Windows left out of both means: their out-of-sample metric is not a number (no trade: a flat curve has no Sharpe). */
+  /** Windows whose out-of-sample metric is not a number (NaN: no trade, a flat curve has no Sharpe). */
   oosUndefined: number
+  /** Windows left out of both means: a metric in or out of sample that is not finite (NaN, or +Infinity: a Sortino with no down period). */
+  leftOut: number
   nTrials: number
   /** Of the stitched out-of-sample Sharpe (per period), deflated by every trial's in-sample Sharpe. */
   deflatedSharpe: DeflatedSharpe | undefined
@@ -143,11 +145,11 @@ export async function walkForwardOptimize(o: WalkForwardOptimizeOptions): Promis
   const paired = windows.filter((w) => Number.isFinite(w.isMetric) && Number.isFinite(w.oosMetric))
   const isMean = mean(paired.map((w) => w.isMetric))
   const oosMean = mean(paired.map((w) => w.oosMetric))
-  const oosUndefined = windows.filter((w) => !Number.isFinite(w.oosMetric)).length
+  const oosUndefined = windows.filter((w) => Number.isNaN(w.oosMetric)).length
   const returns = returnsOf(equity)
   const dsr = trialSharpes.length >= 2 && returns.length >= 3 ? deflatedSharpe({ ...returnMoments(returns), trialSharpes }) : undefined
   const pbo = (o.pboConfigs ?? 32) > 0 && tried.size >= 2 ? overfitting(o, [...tried.values()], o.pboConfigs ?? 32, o.pboPartitions ?? 16, time) : undefined
-  return { metric, windows, time: Float64Array.from(stitchedTime), equity, outOfSample, isMean, oosMean, efficiency: oosMean / isMean, oosUndefined, nTrials: windows.reduce((a, w) => a + w.trials, 0), deflatedSharpe: dsr, pbo, periodsPerYear: annual }
+  return { metric, windows, time: Float64Array.from(stitchedTime), equity, outOfSample, isMean, oosMean, efficiency: oosMean / isMean, oosUndefined, leftOut: windows.length - paired.length, nTrials: windows.reduce((a, w) => a + w.trials, 0), deflatedSharpe: dsr, pbo, periodsPerYear: annual }
 }
 
 /** One window: its search in sample, the winner out of sample, and what the report gathers from it. */

@@ -43,7 +43,7 @@ describe('notebooks/05-tuning.ipynb', () => {
     expect(text(cell('walkforward'), 'text/html')).toContain(`data-rows="${windows}"`)
     const day = (i: number) => new Date(spx.time[i]!).toISOString().slice(0, 10)
     expect(text(cell('walkforward'), 'text/plain')).toContain(`${day(0)} → ${day(755)}  ${day(756)} → ${day(1007)}`)
-    const wf = text(cell('walkforward')).match(/^walk-forward: (\d+) windows, (\d+) trials; mean Sharpe in sample (-?\d\.\d{3}), out of sample (-?\d\.\d{3}) \(efficiency (-?\d\.\d\d)(?:; (\d+) window\(s\) with no out-of-sample trade left out of both means)?\)$/m)
+    const wf = text(cell('walkforward')).match(/^walk-forward: (\d+) windows, (\d+) trials; mean Sharpe in sample (-?\d\.\d{3}), out of sample (-?\d\.\d{3}) \(efficiency (-?\d\.\d\d)(?:; (\d+) window\(s\) left out of both means: (\d+) with no out-of-sample trade)?\)$/m)
     expect(wf).not.toBeNull()
     expect(Number(wf![1])).toBe(windows)
     expect(Number(wf![2])).toBe(windows * 8)

@@ -98,6 +98,7 @@ describe('walkForwardOptimize', () => {
     const kept = report.windows.filter((w) => !Number.isNaN(w.oosMetric))
     const avg = (x: number[]) => x.reduce((a, b) => a + b, 0) / x.length
     expect(report.oosUndefined).toBe(flat.length)
+    expect(report.leftOut).toBe(flat.length)
     expect(report.isMean).toBeCloseTo(avg(kept.map((w) => w.isMetric)), 12)
     expect(report.oosMean).toBeCloseTo(avg(kept.map((w) => w.oosMetric)), 12)
     expect(report.efficiency).toBeCloseTo(avg(kept.map((w) => w.oosMetric)) / avg(kept.map((w) => w.isMetric)), 12)
@@ -172,5 +173,10 @@ describe('walkForwardOptimize', () => {
       expect(w.isMetric).toBe(Infinity)
       expect(w.failedTrials).toBe(0)
     }
+    // Every window traded out of sample: none counted as without a trade (a review: +Infinity was counted so); all
+    // are left out of the means, which cannot average an infinity.
+    expect(report.windows.every((w) => w.oosMetric === Infinity)).toBe(true)
+    expect(report.oosUndefined).toBe(0)
+    expect(report.leftOut).toBe(report.windows.length)
   })
 })
