@@ -60,5 +60,10 @@ describe('makeDirs', () => {
     expect(statSync('/proc/self/status').size).toBe(0)
     expect(() => readTextFile('/proc/self/status', 'weights file', 16)).toThrow('weights file /proc/self/status grew past 16 bytes while it was read; expected at most 16')
     expect(() => readTextFile(dir, 'caps file', 16)).toThrow(`caps file ${dir} is not a regular file`)
+    // Room for what is there, not the whole cap: a 512 MiB cap was set aside for a 7-byte file (a review).
+    writeFileSync(join(dir, 'tiny.json'), '{"a":1}')
+    const before = process.memoryUsage().external
+    expect(readTextFile(join(dir, 'tiny.json'), 'reference file', 512 * 2 ** 20)).toBe('{"a":1}')
+    expect(process.memoryUsage().external - before).toBeLessThan(2 ** 20)
   })
 })
