@@ -7,7 +7,7 @@
 // authenticated exchange client. Exchange code (ccxt) is loaded only for live feeds and live trading.
 
 import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Command } from 'commander'
 import { ConfigError, Progress, isoTime, makeDirs, streamProgressSink, timeframeMs } from '../core/index.js'
@@ -586,8 +586,10 @@ interface Child {
 async function startChild(context: DeployContext, plan: Plan, config: DeploymentConfig, o: DeployOptions): Promise<Child> {
   const dir = deployments().deploymentDir(context.home, config.name)
   makeDirs(dir)
+  // The deployment's folder is its user's alone from the first file written in it (lib/live/deployment.ts claim).
+  chmodSync(dir, 0o700)
   const log = join(dir, 'deploy.log')
-  const fd = openSync(log, 'a', 0o644)
+  const fd = openSync(log, 'a', 0o600)
   let child: ChildProcess
   try {
     child = spawn(process.execPath, [join(PROJECT_ROOT, 'lib', 'cli', 'bin.cjs'), ...childArgs(context, plan, o)], { detached: true, stdio: ['ignore', fd, fd], env: process.env, cwd: process.cwd() })

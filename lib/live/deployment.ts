@@ -17,10 +17,10 @@
 // This module loads no exchange library: a live venue and live feeds (ccxt) are built by the caller
 // (lib/cli/deploy.ts) and passed in.
 
-import { chmodSync, closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { BrokerError, ConfigError, DataError, errorMessage, isoTime, pidAlive, processStartTime, resolveHome, sha256, timeframeMs, writeFileAtomic } from '../core/index.js'
+import { BrokerError, ConfigError, DataError, errorMessage, isoTime, pidAlive, processStartTime, readTextFile, resolveHome, sha256, timeframeMs, writeFileAtomic } from '../core/index.js'
 import { collectResults, logBacktest, type BacktestResult } from '../backtest/index.js'
 import type { Order } from '../backtest/orders.js'
 import { loadBars, type Bars } from '../data/index.js'
@@ -28,9 +28,9 @@ import type { Strategy } from '../strategy/index.js'
 import { type ActiveRun, openTracker } from '../track/index.js'
 import type { DeploymentConfig } from './config.js'
 import { ReplayFeed, WallClock, type Clock, type FeedBatch, type MarketFeed, type ReplaySeries } from './feed.js'
-import { guardsFor, type Guards } from './guards.js'
+import { guardsFor } from './guards.js'
 import { OPEN_STATES, OrderJournal, type JournalOrder, type JournalState } from './journal.js'
-import { MAX_ORDERS_FILE_BYTES, readOrdersFile } from './orders-file.js'
+import { MAX_ORDERS_FILE_BYTES, parseOrdersFile } from './orders-file.js'
 import { appendReconciliation, fetchVenueView, reconcile, type ReconcilableVenue } from './reconcile.js'
 import type { VenueTrade } from './ccxt-venue.js'
 import { EngineSession } from './session.js'
@@ -246,8 +246,11 @@ export function submitOrdersFile(home: string | undefined, name: string, file: s
   const id = journalId(dir, name)
   // Read only (nothing is appended): the running deployment holds the journal open for writing.
   const nextSeq = OrderJournal.open(dir, id, { durability: 'step' }).current.nextSeq
-  const content = readOrdersFile(file, { deploymentId: id, nextSeq })
-  const bytes = readFileSync(file)
+  // Read once: the text checked is the text copied (read again, a file swapped between the two went in unchecked
+  // and uncapped; the deployment checks its copy again all the same).
+  const text = readTextFile(file, 'orders file', MAX_ORDERS_FILE_BYTES)
+  const content = parseOrdersFile(text, file, { deploymentId: id, nextSeq })
+  const bytes = Buffer.from(text)
   const hash = sha256(bytes)
   const inbox = join(dir, 'orders')
   mkdirSync(inbox, { recursive: true })
@@ -626,10 +629,11 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
       try {
         if (!/^[0-9a-f]{64}\.json$/.test(request.file) || request.file !== `${request.sha256}.json`) throw new ConfigError('the request does not name a file of the orders folder by its sha256')
         const path = join(dir, 'orders', request.file)
-        if (!statSync(path).isFile() || statSync(path).size > MAX_ORDERS_FILE_BYTES) throw new ConfigError('not a regular file of at most 4 MiB')
-        if (sha256(readFileSync(path)) !== request.sha256) throw new ConfigError('its content is not the content submitted (sha256 differs)')
+        // Read once, capped: the text hashed is the text placed.
+        const text = readTextFile(path, 'orders file', MAX_ORDERS_FILE_BYTES)
+        if (sha256(Buffer.from(text)) !== request.sha256) throw new ConfigError('its content is not the content submitted (sha256 differs)')
         if (state !== 'running') throw new ConfigError(`the deployment is ${state}${reason === undefined ? '' : ` (${reason})`}; orders files are taken only while it runs`)
-        const content = readOrdersFile(path, { deploymentId: journal.deploymentId, nextSeq: journal.current.nextSeq })
+        const content = parseOrdersFile(text, path, { deploymentId: journal.deploymentId, nextSeq: journal.current.nextSeq })
         const sleeve = engine.sleeves[0]!
         for (const o of content.orders) if (!engine.symbols.includes(o.symbol)) throw new ConfigError(`it orders ${o.symbol}, which deployment ${config.name} does not trade (${engine.symbols.join(', ')})`)
         // The positions the file was made from must still be the book's (a fill since would make its orders wrong).

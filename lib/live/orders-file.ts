@@ -77,7 +77,11 @@ export function writeOrdersFile(file: string, content: OrdersFile): void {
  * deployment; with `nextSeq` (its journal's next sequence number), its first order must take it.
  */
 export function readOrdersFile(file: string, options: { deploymentId?: string; nextSeq?: number } = {}): OrdersFile {
-  const text = readTextFile(file, 'orders file', MAX_ORDERS_FILE_BYTES)
+  return parseOrdersFile(readTextFile(file, 'orders file', MAX_ORDERS_FILE_BYTES), file, options)
+}
+
+/** An orders file's text (as read once, `file` naming it in errors) parsed and checked as readOrdersFile does. */
+export function parseOrdersFile(text: string, file: string, options: { deploymentId?: string; nextSeq?: number } = {}): OrdersFile {
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
