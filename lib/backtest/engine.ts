@@ -692,7 +692,11 @@ export class Engine {
     // holding in one bar both went, and a live spot deployment sold the account's own coins (a review).
     if (!limits.allowShort && sign < 0) {
       const promised = this.workingSells(sleeve, k, order)
-      const free = Math.max(0, q - promised)
+      let free = Math.max(0, q - promised)
+      // A sell of exactly what is free is not cut by the subtraction's rounding (0.009 − 0.002 is 0.00699…9: the
+      // venue rounded the cut quantity down a step, a review), and a cut lands on the lot size.
+      if (allowed - free <= 1e-9 * allowed) free = allowed
+      else free = floorLot(free, lot)
       if (free < allowed) {
         allowed = free
         reason = promised > 0 ? `shorting is disabled; working sells already take ${+Math.min(promised, Math.max(0, q)).toPrecision(10)} of the ${+Math.max(0, q).toPrecision(10)} held` : 'shorting is disabled'
@@ -737,12 +741,16 @@ export class Engine {
     return { qty: allowed, reason }
   }
 
-  /** Units the sleeve's working sells on symbol k (other than `except`) still may sell: a bracket's legs count once, as the larger. */
-  private workingSells(sleeve: Sleeve, k: number, except: Order): number {
+  /**
+   * Units the sleeve's working sells on symbol k (other than `except`) still may sell: a bracket's legs count once,
+   * as the larger. Orders being cancelled at a live venue (`withdrawing`) do not count: a sell placed behind them
+   * waits for their cancels in the session (lib/live/session.ts), as an exit does, and is cut there to what is left.
+   */
+  workingSells(sleeve: Sleeve, k: number, except: Order): number {
     let sum = 0
     let legs: Map<number, number> | undefined
     for (const o of this.working[k]!) {
-      if (o === except || o.strategy !== sleeve.name || o.side !== 'sell' || !o.working) continue
+      if (o === except || o.strategy !== sleeve.name || o.side !== 'sell' || !o.working || o.withdrawing !== '') continue
       if (o.parentId > 0 && (o.role === 'stop-loss' || o.role === 'take-profit')) {
         legs ??= new Map()
         legs.set(o.parentId, Math.max(legs.get(o.parentId) ?? 0, o.remaining))

@@ -166,7 +166,9 @@ export function secretForms(value: string): string[] {
  * as a Basic header's base64("key:secret"): at each of the three byte offsets, the characters that encode the
  * secret's bytes alone (the group it shares with bytes before or after it left out). Alone, the secret's own
  * encoding matched only when what came before it was a multiple of 3 bytes long (a review: the secret of a
- * Basic header read back in full). Cores shorter than 8 characters (secrets of 8 bytes or less) are not kept.
+ * Basic header read back in full). Cores shorter than 8 characters are not kept (they would match ordinary
+ * text): a secret of 7 bytes or fewer is found inside a longer encoded string only at an offset of 0. Not found:
+ * base64 whose + and / are themselves URL-encoded.
  */
 function base64Cores(value: string): string[] {
   const bytes = Buffer.from(value)

@@ -111,8 +111,10 @@ export class EngineSession {
         }
         // Spot: orders of the same side being cancelled (a bracket leg a close withdraws) still lock the coins
         // this one sells until their cancel is confirmed; sent before that, it would be refused for
-        // insufficient balance. It waits, journaled as an intent, and goes out once they are gone.
-        if (order.role !== 'entry' && this.blockers(order)) {
+        // insufficient balance. It waits, journaled as an intent, and goes out once they are gone. A sell entry
+        // without shorts (live spot) waits the same way: "cancel my resting sell, then sell" was refused live (a
+        // review), and sent at once it could sell twice if the resting one filled before its cancel landed.
+        if (this.reducesOnly(order) && this.blockers(order)) {
           this.parked.push(order)
           return
         }
@@ -169,8 +171,14 @@ export class EngineSession {
     const now = this.clock!.now()
     this.base.set(order, order.filled)
     this.intent(order, left, now)
-    if (order.role !== 'entry' && this.blockers(order)) this.parked.push(order)
+    if (this.reducesOnly(order) && this.blockers(order)) this.parked.push(order)
     else this.dispatch(order, now)
+  }
+
+  /** Exits and bracket legs; and, where the sleeve may not go short (live spot), any sell. */
+  private reducesOnly(order: Order): boolean {
+    if (order.role !== 'entry') return true
+    return order.side === 'sell' && this.engine.sleeves.find((s) => s.name === order.strategy)?.book.limits.allowShort === false
   }
 
   /** A bracket leg waits for its sibling when the venue takes OCO lists; anything else is sent now. */
@@ -269,9 +277,12 @@ export class EngineSession {
       const now = this.clock!.now()
       // A leg may have filled instead of being cancelled: what is left of the position decides.
       const position = (order.side === 'buy' ? -1 : 1) * this.positionOf(order.strategy, order.symbol)
-      const held = Math.max(0, position - (order.role === 'exit' ? this.pendingExits(order) : 0))
+      // A sell entry (no shorts) leaves what the sleeve's other working sells take (as the engine sized it).
+      const sleeve = this.engine.sleeves.find((s) => s.name === order.strategy)
+      const others = order.role === 'exit' ? this.pendingExits(order) : order.role === 'entry' && sleeve !== undefined ? this.engine.workingSells(sleeve, order.symbolIndex, order) : 0
+      const held = Math.max(0, position - others)
       if (held <= 1e-12) {
-        this.deliver({ type: 'reject', cid: order.cid, reason: `nothing to reduce: ${order.strategy} holds no ${order.side === 'sell' ? 'long' : 'short'} on ${order.symbol} left to ${order.role === 'exit' ? 'close' : 'protect'}; not sent`, time: now })
+        this.deliver({ type: 'reject', cid: order.cid, reason: `nothing to reduce: ${order.strategy} holds no ${order.side === 'sell' ? 'long' : 'short'} on ${order.symbol} left to ${order.role === 'exit' ? 'close' : order.role === 'entry' ? 'sell (no short selling)' : 'protect'}; not sent`, time: now })
         continue
       }
       if (order.qty - order.filled > held) {

@@ -237,6 +237,13 @@ describe('short positions', () => {
     expect(trades.map((t) => [t.direction, t.qty])).toEqual([['long', 10]])
   })
 
+  it('with shorting disabled, a sell of exactly what is free is not cut by the subtraction\'s rounding', () => {
+    // 0.009 held, 0.002 promised to a resting limit sell: 0.009 − 0.002 is 0.006999999999999999, which cut a
+    // sell of 0.007 by an ulp, with no reason given (a second review).
+    const { orders } = run({ 0: (ctx) => ctx.buy('A', { qty: 0.009 }), 1: (ctx) => [ctx.sell('A', { qty: 0.002, limit: 1e6 }), ctx.sell('A', { qty: 0.007 })] }, { limits: { allowShort: false } })
+    expect(orders.find((o) => o.type === 'market' && o.side === 'sell')).toMatchObject({ qty: 0.007, filled: 0.007, status: 'FILLED', reason: '' })
+  })
+
   it('a sell larger than the long flips the position', () => {
     const { trades } = run({ 0: (ctx) => ctx.buy('A'), 1: (ctx) => ctx.sell('A', { qty: 30 }), 3: (ctx) => ctx.close('A') })
     // Long 10 @101, sell 30 @104: closes the long (+30), opens 20 short @104, covered @100 (+80).

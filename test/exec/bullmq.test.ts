@@ -581,8 +581,9 @@ describe('bullmq executor with mtflow worker processes', () => {
       await q2.add('exec.echo', { ctx: replay, item: encodeValue(1), flow: 'none', mac: signature(key, 'job', replay, encodeValue(1)) }, { jobId: victim, attempts: 1 })
       let refusal = ''
       for (let deadline = Date.now() + 20_000; refusal === '' && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+        // The reason read from the job as fetched after it is known failed (fetched before, it can lack it under load).
         const job = await q2.getJob(victim)
-        if (job !== undefined && (await job.isFailed())) refusal = job.failedReason
+        if (job !== undefined && (await job.isFailed())) refusal = (await q2.getJob(victim))?.failedReason ?? ''
       }
       await q2.obliterate({ force: true })
       await q2.close()

@@ -65,6 +65,51 @@ describe('a live spot deployment never sells what it does not hold', () => {
     expect(status.positions).toEqual([expect.objectContaining({ symbol: 'BTC/USDT', qty: 0.01 })])
   })
 
+  it('a sell of exactly what is free goes whole (the subtraction\'s rounding does not cut it); "cancel my resting sell, then sell" waits for the cancel and goes', async () => {
+    // 0.009 − 0.002 is 0.006999999999999999 in floating point: the cut sell went to the exchange as 0.00699 (its
+    // step) and stayed partly filled for ever (a second review).
+    const { s, start } = await world({ balances: { USDT: 10_000, BTC: 1 } })
+    const d = start('exactly-free', {
+      1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.009 }),
+      3: (ctx) => {
+        ctx.sell('BTC/USDT', { qty: 0.002, limit: 1_000_000 })
+        ctx.sell('BTC/USDT', { qty: 0.007 })
+      },
+    })
+    for (const i of [0, 1, 2, 3, 4, 5]) await d.step(i)
+    const held = (await d.stop()).positions
+    expect(held).toHaveLength(1)
+    expect(held[0]!.qty).toBeCloseTo(0.002, 15)
+    expect(s.orders.map((o) => [o.side, o.type, o.origQty, o.status])).toEqual([
+      ['BUY', 'MARKET', 0.009, 'FILLED'],
+      ['SELL', 'LIMIT', 0.002, 'NEW'],
+      ['SELL', 'MARKET', 0.007, 'FILLED'],
+    ])
+
+    // The resting sell's cancel is asked of the venue; the market sell waits for it (the coins are the same), then
+    // goes for what is left: all of it, the cancel having gone through. Counted against the order being cancelled
+    // (a second review), it was refused live while a backtest sold.
+    let limitId = 0
+    const e = start('cancel-then-sell', {
+      1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }),
+      3: (ctx) => (limitId = ctx.sell('BTC/USDT', { qty: 0.01, limit: 1_000_000 }).id),
+      4: (ctx) => {
+        ctx.cancel(limitId)
+        ctx.sell('BTC/USDT', { qty: 0.01 })
+      },
+    })
+    for (const i of [0, 1, 2, 3, 4, 5, 6]) await e.step(i)
+    expect((await e.stop()).positions).toEqual([])
+    expect(e.rec.orders.filter((o) => o.status === 'REJECTED')).toEqual([])
+    expect(s.orders.slice(3).map((o) => [o.side, o.type, o.origQty, o.status])).toEqual([
+      ['BUY', 'MARKET', 0.01, 'FILLED'],
+      ['SELL', 'LIMIT', 0.01, 'CANCELED'],
+      ['SELL', 'MARKET', 0.01, 'FILLED'],
+    ])
+    // The account's coin and the first deployment's 0.002, nothing of them sold.
+    expect(s.balance('BTC').free + s.balance('BTC').locked).toBeCloseTo(1.002, 12)
+  })
+
   it('a live config asking for shorts is refused, naming the field', () => {
     expect(() => validateDeploymentConfig({ ...config('x'), limits: { allowShort: true } })).toThrow(/limits\.allowShort must be false in mode "live" \(spot markets: no short selling.*\(received true\)$/)
   })
