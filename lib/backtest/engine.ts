@@ -695,8 +695,7 @@ export class Engine {
       let free = Math.max(0, q - promised)
       // A sell of exactly what is free is not cut by the subtraction's rounding (0.009 − 0.002 is 0.00699…9: the
       // venue rounded the cut quantity down a step, a review), and a cut lands on the lot size.
-      if (allowed - free <= 1e-9 * allowed) free = allowed
-      else free = floorLot(free, lot)
+      free = reduceTo(allowed, free, lot)
       if (free < allowed) {
         allowed = free
         reason = promised > 0 ? `shorting is disabled; working sells already take ${+Math.min(promised, Math.max(0, q)).toPrecision(10)} of the ${+Math.max(0, q).toPrecision(10)} held` : 'shorting is disabled'
@@ -1328,7 +1327,17 @@ function snapshotInto(list: readonly Order[], into: (Order | undefined)[]): numb
 }
 
 /** x floored to a multiple of lot (lot 0: unchanged). */
-function floorLot(x: number, lot: number): number {
+/**
+ * A reducing quantity `wanted` cut to `room` (what is held and free to sell, computed by subtraction): within
+ * 1e-12 of it (the subtraction's rounding: 0.009 − 0.002 is 0.00699…9) it stays whole; else it is `room` on
+ * the lot size. Cut by the rounding (a review), a venue sold a step less and the order stayed open for ever.
+ */
+export function reduceTo(wanted: number, room: number, lot: number): number {
+  if (wanted - room <= 1e-12 * Math.max(Math.abs(wanted), Math.abs(room))) return wanted
+  return floorLot(Math.max(0, room), lot)
+}
+
+export function floorLot(x: number, lot: number): number {
   return lot > 0 ? Math.floor(x / lot + 1e-9) * lot : x
 }
 

@@ -17,7 +17,7 @@
 
 import { ConfigError, DataError, isoTime } from '../core/index.js'
 import { buildSessionEngine, collectResults, type BacktestResult, type SessionEngineOptions } from '../backtest/index.js'
-import type { Engine, SeriesState } from '../backtest/engine.js'
+import { reduceTo, type Engine, type SeriesState } from '../backtest/engine.js'
 import type { Clock, FeedBar, MarketFeed } from './feed.js'
 import { checkVenueFill, type OrderJournal } from './journal.js'
 import { intentOf, simJournalHooks } from './sim-venue.js'
@@ -101,7 +101,7 @@ export class EngineSession {
           const pending = order.role === 'exit' ? this.pendingExits(order) : 0
           const held = Math.max(0, position - pending)
           if (held <= 1e-12) nothing = `nothing to reduce: ${order.strategy} holds ${Math.max(0, position)} ${order.side === 'sell' ? 'long' : 'short'} on ${order.symbol}${pending > 0 ? `, all of it covered by exits already sent (${pending})` : ''}; not sent`
-          else if (order.qty > held) order.qty = held
+          else order.qty = reduceTo(order.qty, held, this.engine.options.lotSize)
         }
         const now = clock.now()
         this.intent(order, order.qty, now)
@@ -285,8 +285,10 @@ export class EngineSession {
         this.deliver({ type: 'reject', cid: order.cid, reason: `nothing to reduce: ${order.strategy} holds no ${order.side === 'sell' ? 'long' : 'short'} on ${order.symbol} left to ${order.role === 'exit' ? 'close' : order.role === 'entry' ? 'sell (no short selling)' : 'protect'}; not sent`, time: now })
         continue
       }
-      if (order.qty - order.filled > held) {
-        order.qty = order.filled + held
+      const left = order.qty - order.filled
+      const room = reduceTo(left, held, this.engine.options.lotSize)
+      if (room < left) {
+        order.qty = order.filled + room
         this.journal!.amend(order.cid, order.qty - (this.base.get(order) ?? 0), now)
       }
       this.dispatch(order, now)

@@ -110,6 +110,30 @@ describe('a live spot deployment never sells what it does not hold', () => {
     expect(s.balance('BTC').free + s.balance('BTC').locked).toBeCloseTo(1.002, 12)
   })
 
+  it('a parked sell released behind a cancel is not cut by the subtraction\'s rounding either', async () => {
+    // 0.009 held, 0.002 and 0.007 resting; the 0.007 cancelled and a market sell of 0.007 placed: parked behind the
+    // cancel, then cut at release to 0.009 − 0.002 = 0.00699…9 (a third review): the venue sold 0.00699 and the
+    // order stayed open for ever.
+    const { s, start } = await world({ balances: { USDT: 10_000, BTC: 1 } })
+    let b = 0
+    const e = start('release-rounding', {
+      1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.009 }),
+      3: (ctx) => {
+        ctx.sell('BTC/USDT', { qty: 0.002, limit: 1_000_000 })
+        b = ctx.sell('BTC/USDT', { qty: 0.007, limit: 1_000_000 }).id
+      },
+      4: (ctx) => {
+        ctx.cancel(b)
+        ctx.sell('BTC/USDT', { qty: 0.007 })
+      },
+    })
+    for (const i of [0, 1, 2, 3, 4, 5, 6, 7]) await e.step(i)
+    const status = await e.stop()
+    expect(s.orders.at(-1)).toMatchObject({ side: 'SELL', type: 'MARKET', origQty: 0.007, executedQty: 0.007, status: 'FILLED' })
+    expect(status.positions[0]!.qty).toBeCloseTo(0.002, 15)
+    expect(status.openOrders.map((o) => [o.side, o.type, o.qty])).toEqual([['sell', 'limit', 0.002]])
+  })
+
   it('a live config asking for shorts is refused, naming the field', () => {
     expect(() => validateDeploymentConfig({ ...config('x'), limits: { allowShort: true } })).toThrow(/limits\.allowShort must be false in mode "live" \(spot markets: no short selling.*\(received true\)$/)
   })
