@@ -279,7 +279,11 @@ export class EngineSession {
       const position = (order.side === 'buy' ? -1 : 1) * this.positionOf(order.strategy, order.symbol)
       // A sell entry (no shorts) leaves what the sleeve's other working sells take (as the engine sized it).
       const sleeve = this.engine.sleeves.find((s) => s.name === order.strategy)
-      const others = order.role === 'exit' ? this.pendingExits(order) : order.role === 'entry' && sleeve !== undefined ? this.engine.workingSells(sleeve, order.symbolIndex, order) : 0
+      // Parked sells still waiting behind it are not counted: they are released after it, in the order they came,
+      // so the first gets what is left first (counted, the later one took its share and the first was cut below
+      // the venue's minimum: a review).
+      const waiting = this.parked.reduce((sum, o) => (o !== order && o.side === 'sell' && o.strategy === order.strategy && o.symbolIndex === order.symbolIndex && (o.role === 'entry' || o.role === 'exit') ? sum + (o.qty - o.filled) : sum), 0)
+      const others = order.role === 'exit' ? this.pendingExits(order) : order.role === 'entry' && sleeve !== undefined ? Math.max(0, this.engine.workingSells(sleeve, order.symbolIndex, order) - waiting) : 0
       const held = Math.max(0, position - others)
       if (held <= 1e-12) {
         this.deliver({ type: 'reject', cid: order.cid, reason: `nothing to reduce: ${order.strategy} holds no ${order.side === 'sell' ? 'long' : 'short'} on ${order.symbol} left to ${order.role === 'exit' ? 'close' : order.role === 'entry' ? 'sell (no short selling)' : 'protect'}; not sent`, time: now })

@@ -134,6 +134,32 @@ describe('a live spot deployment never sells what it does not hold', () => {
     expect(status.openOrders.map((o) => [o.side, o.type, o.qty])).toEqual([['sell', 'limit', 0.002]])
   })
 
+  it('the resting sell fills in part before its cancel lands: the sells parked behind it get what is left in the order they came', async () => {
+    // 0.01 held and resting; cancel it and sell 0.006 twice (the engine sizes them 0.006 and 0.004). The venue fills
+    // 0.005 of the resting sell first. The first parked sell was cut to what the second left it (0.001, below the
+    // venue's minimum: refused, 0.001 held: a third review); now it gets the 0.005 left, and the second nothing.
+    const { s, start } = await world({ balances: { USDT: 10_000, BTC: 1 } })
+    let limitId = 0
+    const e = start('two-parked', {
+      1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }),
+      3: (ctx) => (limitId = ctx.sell('BTC/USDT', { qty: 0.01, limit: 1_000_000 }).id),
+      4: (ctx) => {
+        ctx.cancel(limitId)
+        ctx.sell('BTC/USDT', { qty: 0.006 })
+        ctx.sell('BTC/USDT', { qty: 0.006 })
+      },
+    })
+    for (const i of [0, 1, 2, 3]) await e.step(i)
+    s.fill(s.orders.find((o) => o.type === 'LIMIT')!.clientOrderId, 0.005, 1_000_000)
+    await e.step(4, { poll: false })
+    for (const i of [5, 6]) await e.step(i)
+    const status = await e.stop()
+    expect(s.orders.filter((o) => o.type === 'MARKET' && o.side === 'SELL').map((o) => [o.origQty, o.executedQty, o.status])).toEqual([[0.005, 0.005, 'FILLED']])
+    expect(e.rec.orders.filter((o) => o.status === 'REJECTED').map((o) => o.reason)).toEqual([expect.stringMatching(/^nothing to reduce: scripted holds no long on BTC\/USDT left to sell \(no short selling\); not sent$/)])
+    expect(status.positions).toEqual([])
+    expect(s.balance('BTC').free + s.balance('BTC').locked).toBeCloseTo(1, 12)
+  })
+
   it('a live config asking for shorts is refused, naming the field', () => {
     expect(() => validateDeploymentConfig({ ...config('x'), limits: { allowShort: true } })).toThrow(/limits\.allowShort must be false in mode "live" \(spot markets: no short selling.*\(received true\)$/)
   })
