@@ -1326,7 +1326,6 @@ function snapshotInto(list: readonly Order[], into: (Order | undefined)[]): numb
   return list.length
 }
 
-/** x floored to a multiple of lot (lot 0: unchanged). */
 /**
  * A reducing quantity `wanted` cut to `room` (what is held and free to sell, computed by subtraction): within
  * 1e-12 of it (the subtraction's rounding: 0.009 − 0.002 is 0.00699…9) it stays whole; else it is `room` on
@@ -1337,7 +1336,8 @@ export function reduceTo(wanted: number, room: number, lot: number): number {
   return floorLot(Math.max(0, room), lot)
 }
 
-export function floorLot(x: number, lot: number): number {
+/** x floored to a multiple of lot (lot 0: unchanged). */
+function floorLot(x: number, lot: number): number {
   return lot > 0 ? Math.floor(x / lot + 1e-9) * lot : x
 }
 
