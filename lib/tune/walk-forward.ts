@@ -102,7 +102,8 @@ export async function walkForwardOptimize(o: WalkForwardOptimizeOptions): Promis
   // curve: the bars per year of the whole data unless given. Each backtest's own (before) annualised each window
   // by its range's bars per year, the stitched curve by the first trial's: in- and out-of-sample Sharpes, and so
   // their means and the efficiency, scaled differently window by window (a numbers audit).
-  o = { ...o, periodsPerYear: o.periodsPerYear ?? observedPeriodsPerYear(time) }
+  const annual = o.periodsPerYear ?? observedPeriodsPerYear(time)
+  o = { ...o, periodsPerYear: annual }
   const starts: number[] = []
   for (let s = o.inSample; s + o.outOfSample <= time.length; s += o.outOfSample) starts.push(s)
   if (starts.length === 0) throw new ConfigError(`${time.length} bars hold no window of ${o.inSample} in sample + ${o.outOfSample} out of sample`)
@@ -110,16 +111,13 @@ export async function walkForwardOptimize(o: WalkForwardOptimizeOptions): Promis
   const progress = new Progress({ sink: o.progress, total: starts.length * nTrials, label: 'walk-forward' })
   const results: WindowRun[] = o.executor === undefined ? [] : await windowsOnExecutor(o, o.executor, starts, space, nTrials, metric, progress)
   if (o.executor === undefined) for (const [w, oosStart] of starts.entries()) results.push(await runWindow(o, w, oosStart, time, space, nTrials, metric, () => progress.tick()))
-  const periods = o.periodsPerYear
   const windows: WalkForwardWindow[] = []
   const trialSharpes: number[] = []
   const tried = new Map<string, Record<string, number>>()
   const stitchedTime: number[] = []
   const stitched: number[] = []
-  let ppy = periods ?? NaN
   let level = o.cash ?? 100_000
   for (const r of results) {
-    if (Number.isNaN(ppy)) ppy = r.firstPeriodsPerYear
     trialSharpes.push(...r.trialSharpes)
     for (const params of r.tried) tried.set(JSON.stringify(params), params)
     // Chain: this window's returns applied to the level the last one ended on.
@@ -137,7 +135,6 @@ export async function walkForwardOptimize(o: WalkForwardOptimizeOptions): Promis
   }
   progress.finish()
   const equity = Float64Array.from(stitched)
-  const annual = Number.isFinite(ppy) ? ppy : 252
   const outOfSample = performanceMetrics(equity, { periodsPerYear: annual })
   // Both means over the same windows. A window whose out-of-sample run made no trade has a flat curve and no
   // Sharpe (NaN): left out of the out-of-sample mean alone (before), its in-sample value stayed in the other,
@@ -159,8 +156,6 @@ export interface WindowRun {
   trialSharpes: number[]
   /** The parameter sets tried, in the order first tried. */
   tried: Record<string, number>[]
-  /** The periods per year of the window's first trial (NaN when it ran none). */
-  firstPeriodsPerYear: number
   /** The out-of-sample equity from the bar before the window (the chain's link). */
   oos: { time: Float64Array; equity: Float64Array }
 }
@@ -175,12 +170,10 @@ export async function runWindow(o: WalkForwardOptimizeOptions, w: number, oosSta
   const study = createStudy({ direction: 'maximize', space, ...(sampler === undefined ? { seed: (o.seed ?? 0) + w } : { sampler }) })
   const trialSharpes: number[] = []
   const tried = new Map<string, Record<string, number>>()
-  let firstPeriodsPerYear = NaN
   await study.optimize(
     (trial) => {
       const params = trial.params as Record<string, number>
       const r = backtest({ ...runs, params, ...isRange })
-      if (Number.isNaN(firstPeriodsPerYear)) firstPeriodsPerYear = r.periodsPerYear
       const s = r.metrics.sharpe
       if (Number.isFinite(s)) trialSharpes.push(s / Math.sqrt(r.periodsPerYear))
       tried.set(JSON.stringify(params), params)
@@ -217,7 +210,6 @@ export async function runWindow(o: WalkForwardOptimizeOptions, w: number, oosSta
     },
     trialSharpes,
     tried: [...tried.values()],
-    firstPeriodsPerYear,
     oos: { time: r.time.slice(from, from + equity.length), equity },
   }
 }
