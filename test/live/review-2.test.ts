@@ -341,6 +341,8 @@ describe('review 2: the journal\'s background fsync', () => {
       await d.step(1)
       const file = d.journal().file
       expect(posts()).toHaveLength(8)
+      // The owed fsync starts when the running one returns (on a loaded machine, after the step returned).
+      await d.journal().synced()
       expect(overlapped).toBe(false)
       // The last fsync started after the last intent was written: it covers all eight.
       const lines = readFileSync(file, 'utf8')
