@@ -230,6 +230,16 @@ export function resolveInside(root: string, relative: string, what = 'path'): st
 // is too big or cannot be read is one ConfigError naming it.
 /** The text of `file` (a BOM dropped), at most `maxBytes` bytes; `what` names it in errors ("caps file"). */
 export function readTextFile(file: string, what: string, maxBytes: number): string {
+  return textOf(readFileCapped(file, what, maxBytes))
+}
+
+/** Bytes as text: UTF-8, a leading BOM dropped (what readTextFile returns for the file's bytes). */
+export function textOf(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8').replace(/^\uFEFF/, '')
+}
+
+/** The bytes of `file` as readTextFile reads them (one descriptor, a regular file, at most `maxBytes`). */
+export function readFileCapped(file: string, what: string, maxBytes: number): Buffer {
   let fd: number | undefined
   try {
     // Checked and read through one descriptor, at most maxBytes + 1 bytes of it: a file swapped for a bigger
@@ -255,7 +265,7 @@ export function readTextFile(file: string, what: string, maxBytes: number): stri
       length += n
     }
     if (length > maxBytes) throw new ConfigError(`${what} ${file} grew past ${maxBytes} bytes while it was read; expected at most ${maxBytes}`)
-    return buffer.toString('utf8', 0, length).replace(/^\uFEFF/, '')
+    return buffer.subarray(0, length)
   } catch (error) {
     if (error instanceof ConfigError) throw error
     const code = (error as { code?: string }).code

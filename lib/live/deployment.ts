@@ -20,7 +20,7 @@
 import { chmodSync, closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { BrokerError, ConfigError, DataError, errorMessage, isoTime, pidAlive, processStartTime, readTextFile, resolveHome, sha256, timeframeMs, writeFileAtomic } from '../core/index.js'
+import { BrokerError, ConfigError, DataError, errorMessage, isoTime, pidAlive, processStartTime, readFileCapped, resolveHome, sha256, textOf, timeframeMs, writeFileAtomic } from '../core/index.js'
 import { collectResults, logBacktest, type BacktestResult } from '../backtest/index.js'
 import type { Order } from '../backtest/orders.js'
 import { loadBars, type Bars } from '../data/index.js'
@@ -248,9 +248,9 @@ export function submitOrdersFile(home: string | undefined, name: string, file: s
   const nextSeq = OrderJournal.open(dir, id, { durability: 'step' }).current.nextSeq
   // Read once: the text checked is the text copied (read again, a file swapped between the two went in unchecked
   // and uncapped; the deployment checks its copy again all the same).
-  const text = readTextFile(file, 'orders file', MAX_ORDERS_FILE_BYTES)
-  const content = parseOrdersFile(text, file, { deploymentId: id, nextSeq })
-  const bytes = Buffer.from(text)
+  // The copy is the file's bytes as they are (a byte-order mark and all): its name is the sha256 `sha256sum` gives.
+  const bytes = readFileCapped(file, 'orders file', MAX_ORDERS_FILE_BYTES)
+  const content = parseOrdersFile(textOf(bytes), file, { deploymentId: id, nextSeq })
   const hash = sha256(bytes)
   const inbox = join(dir, 'orders')
   mkdirSync(inbox, { recursive: true })
@@ -630,8 +630,9 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
         if (!/^[0-9a-f]{64}\.json$/.test(request.file) || request.file !== `${request.sha256}.json`) throw new ConfigError('the request does not name a file of the orders folder by its sha256')
         const path = join(dir, 'orders', request.file)
         // Read once, capped: the text hashed is the text placed.
-        const text = readTextFile(path, 'orders file', MAX_ORDERS_FILE_BYTES)
-        if (sha256(Buffer.from(text)) !== request.sha256) throw new ConfigError('its content is not the content submitted (sha256 differs)')
+        const bytes = readFileCapped(path, 'orders file', MAX_ORDERS_FILE_BYTES)
+        if (sha256(bytes) !== request.sha256) throw new ConfigError('its content is not the content submitted (sha256 differs)')
+        const text = textOf(bytes)
         if (state !== 'running') throw new ConfigError(`the deployment is ${state}${reason === undefined ? '' : ` (${reason})`}; orders files are taken only while it runs`)
         const content = parseOrdersFile(text, path, { deploymentId: journal.deploymentId, nextSeq: journal.current.nextSeq })
         const sleeve = engine.sleeves[0]!

@@ -5,6 +5,7 @@
 // journal has moved on: its ids would be reused), as is a file for another deployment; a paused deployment
 // refuses a valid file with an alert and status.ordersFile saying why.
 
+import { createHash } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -129,10 +130,15 @@ describe('deploy submit', () => {
     const staleFile = JSON.parse(readFileSync(stale, 'utf8')) as { assumed: Record<string, number> }
     expect(staleFile.assumed).toEqual({ SPX: 0 })
     staleFile.assumed.SPX = 3
-    writeFileSync(stale, JSON.stringify(staleFile))
+    // Saved by an editor that writes a byte-order mark: read as the same orders, named by the sha256 of its bytes
+    // (what `sha256sum` says) and copied byte for byte.
+    writeFileSync(stale, `\uFEFF${JSON.stringify(staleFile)}`)
     const refusedStale = await cli(['deploy', 'submit', 'other', '--orders', stale, '--json'])
     expect(refusedStale.code).toBe(1)
     expect(JSON.parse(refusedStale.stdout).outcome.reason).toBe('it was made for a position of 3 SPX; the deployment holds 0 now (make it again)')
+    const staleHash = createHash('sha256').update(readFileSync(stale)).digest('hex')
+    expect(JSON.parse(refusedStale.stdout).sha256).toBe(staleHash)
+    expect(readFileSync(join(home, 'deployments', 'other', 'orders', `${staleHash}.json`)).equals(readFileSync(stale))).toBe(true)
 
     for (const name of ['book', 'other']) json(await cli(['deploy', 'stop', name, '--flatten', '--json']))
     expect(await waitFor(() => !pidAlive(pid) && !pidAlive(started[1]!), 20_000)).toBe(true)
