@@ -121,10 +121,13 @@ const POINT_GROUPED = /^[+-]?[1-9]\d{0,2}(\.\d{3})+$/
  * header names the most bar columns (ties: the one that splits every line into as many cells as the
  * header). The decimal mark, with another delimiter than a comma, from the cells that settle it: a
  * comma when some cell reads 12,5 or 1.234,5 and none 12.5 or 1,234.5 (1.500 is then 1500); else a
- * point — but a file whose only such cells are like 43,160 (thousands, or a decimal comma?) is refused
- * naming the column and a cell. Given options win; a decimal comma with a comma delimiter is refused.
+ * point. When the head settles nothing (whole numbers only), the rest of the file (`rest`, its data
+ * lines after the head) is read until a cell does. A file whose only such cells could be either —
+ * 43,160 or 1.500 (thousands, or decimals?) — is refused naming the column and a cell: read as a point,
+ * a volume of 12.345 meant as 12,345 was silently a thousand times too small (a numbers audit). Given
+ * options win; a decimal comma with a comma delimiter is refused.
  */
-export function sniffDialect(head: string, options: CsvOptions, label: string): CsvDialect {
+export function sniffDialect(head: string, options: CsvOptions, label: string, rest?: () => Iterable<string>): CsvDialect {
   const lines = head.split(/\r?\n/).filter((l) => l.trim() !== '').slice(0, 51)
   if (lines.length === 0) throw new DataError(`${label} is empty; expected a header row and data rows`)
   let delimiter: string
@@ -147,13 +150,22 @@ export function sniffDialect(head: string, options: CsvOptions, label: string): 
     let points = 0
     let ambiguous: { column: number; cell: string } | undefined
     if (delimiter !== ',') {
-      for (const line of lines.slice(1)) {
+      const look = (line: string) => {
+        // Only cells holding a point or a comma can settle anything (a whole number, a date with dashes cannot).
+        if (line.indexOf('.') < 0 && line.indexOf(',') < 0) return
         splitLine(line, delimiter).forEach((raw, column) => {
           const cell = raw.trim()
           if (COMMA_DECIMAL.some((re) => re.test(cell)) && !COMMA_GROUPED.test(cell)) commas++
           else if (POINT_DECIMAL.some((re) => re.test(cell)) && !POINT_GROUPED.test(cell)) points++
-          else if (COMMA_GROUPED.test(cell) && ambiguous === undefined) ambiguous = { column, cell }
+          else if ((COMMA_GROUPED.test(cell) || POINT_GROUPED.test(cell)) && ambiguous === undefined) ambiguous = { column, cell }
         })
+      }
+      for (const line of lines.slice(1)) look(line)
+      if (commas === 0 && points === 0 && ambiguous === undefined && rest !== undefined) {
+        for (const line of rest()) {
+          look(line)
+          if (commas > 0 || points > 0 || ambiguous !== undefined) break
+        }
       }
     }
     if (commas > 0 && points === 0) decimal = ','
@@ -161,7 +173,8 @@ export function sniffDialect(head: string, options: CsvOptions, label: string): 
       if (commas === 0 && points === 0 && ambiguous !== undefined) {
         const name = (splitLine(lines[0]!, delimiter)[ambiguous.column] ?? `${ambiguous.column + 1}`).trim().replace(/^"(.*)"$/, '$1').trim()
         const flag = csvOptionName(options, 'decimal')
-        throw new ConfigError(`${label} column ${clip(name)} ${JSON.stringify(clip(ambiguous.cell))} is ambiguous (a thousands separator or a decimal comma?); give ${flag} . or ${flag} ,`)
+        const as = (mark: '.' | ',') => String(parseNumberCell(ambiguous.cell, mark))
+        throw new ConfigError(`${label} column ${clip(name)} ${JSON.stringify(clip(ambiguous.cell))} is ambiguous (${as('.')} with ${flag} ., ${as(',')} with ${flag} ,: a point or comma grouping thousands, or the decimal mark?); give ${flag} . or ${flag} ,`)
       }
       decimal = '.'
     }
@@ -237,7 +250,7 @@ export function parseBarsCsv(text: string, options: ReadCsvOptions & { label?: s
   timeframeMs(options.timeframe)
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/).filter((line) => line.trim() !== '')
   if (lines.length === 0) throw new DataError(`${label} is empty; expected a header row and data rows`)
-  const dialect = sniffDialect(lines.slice(0, 51).join('\n'), options, label)
+  const dialect = sniffDialect(lines.slice(0, 51).join('\n'), options, label, () => lines.slice(51))
   const header = splitLine(lines[0]!, dialect.delimiter)
   const n = lines.length - 1
   const rows = lines.slice(1).map((line) => splitLine(line, dialect.delimiter))
@@ -266,8 +279,13 @@ export function parseBarsCsv(text: string, options: ReadCsvOptions & { label?: s
         const hint = decimalHint(raw, dialect.decimal, options)
         throw new DataError(`${where}: ${field} ${JSON.stringify(clip(raw))} is not a ${Number.isNaN(value) ? '' : 'finite '}number${hint === '' ? '' : ` (${hint})`}`)
       }
+      if (raw === '' && field !== 'volume') throw new DataError(`${where}: ${field} is empty; a bar needs open, high, low and close`)
       bars[field][i] = value
     }
+    // The rules the lake's import quarantines by (lib/data/ingest.ts), here an error: a bar the lake would
+    // refuse is not handed to a backtest either.
+    const problem = barProblem(bars.open[i]!, bars.high[i]!, bars.low[i]!, bars.close[i]!, bars.volume[i]!)
+    if (problem !== undefined) throw new DataError(`${where}: ${problem}`)
   }
   // The timeframe's grid, as the import checks it: most rows off it is a wrong timeframe.
   const step = timeframeMs(options.timeframe)
@@ -281,6 +299,29 @@ export function parseBarsCsv(text: string, options: ReadCsvOptions & { label?: s
     const median = steps.length === 0 ? 0 : steps.length % 2 === 1 ? steps[m]! : (steps[m - 1]! + steps[m]!) / 2
     throw new DataError(offGridMessage(label, options, options.timeframe, offGrid, n, median, 'nothing read'))
   }
+  if (offGrid > 0) {
+    const i = bars.time.findIndex((t) => (t - anchor) % step !== 0)
+    throw new DataError(`${label} line ${i + 2}: time ${JSON.stringify(clip(timeTexts[i]!))} is off the ${options.timeframe} grid (bars of ${options.timeframe} open at multiples of ${options.timeframe}${anchor === 0 ? ' from 1970-01-01' : ', weeks on Mondays'})`)
+  }
   checkBars(bars)
   return bars
 }
+
+/**
+ * Why a bar's values are not a bar, or undefined: the lake import's quarantine rules (ingest.ts) in its order
+ * — prices ≤ 0, outside 1e-12 … 1e15, high below open or close, low above them, a negative volume.
+ */
+export function barProblem(open: number, high: number, low: number, close: number, volume: number): string | undefined {
+  const least = Math.min(open, high, low, close)
+  const most = Math.max(open, high, low, close)
+  if (least <= 0) return `a price is ≤ 0 (open ${open}, high ${high}, low ${low}, close ${close})`
+  if (least < MIN_BAR_PRICE || most > MAX_BAR_PRICE) return `a price is outside 1e-12 … 1e15 (open ${open}, high ${high}, low ${low}, close ${close})`
+  if (high < Math.max(open, close)) return `high ${high} is below open ${open} or close ${close}`
+  if (low > Math.min(open, close)) return `low ${low} is above open ${open} or close ${close}`
+  if (volume < 0) return `volume ${volume} is negative`
+  return undefined
+}
+
+/** The prices a bar may hold (the lake's price_out_of_range outside them). */
+export const MIN_BAR_PRICE = 1e-12
+export const MAX_BAR_PRICE = 1e15

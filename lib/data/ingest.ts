@@ -5,7 +5,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
 import { extname, join } from 'node:path'
 import { clip, ConfigError, DataError, decideTimeFormat, epochUnitOf, fileStamp, parseDateFormat, TIME_PATTERNS, timeKind, timeframeAnchor, timeframeMs, withLock, type DateFormat, type EpochUnit, type TimeSummary } from '../core/index.js'
-import { barColumns, csvOptionName, decimalHint, NUMBER_PATTERNS, offGridMessage, sniffDialect, splitLine, type CsvOptions } from './csv.js'
+import { barColumns, csvOptionName, MAX_BAR_PRICE, MIN_BAR_PRICE, decimalHint, NUMBER_PATTERNS, offGridMessage, sniffDialect, splitLine, type CsvOptions } from './csv.js'
 import type { Bars } from './bars.js'
 import { appendDoubles, duckdb, globLiteral, sqlFile, sqlIdent, sqlString } from './duckdb.js'
 import { DEFAULT_SOURCE, gapStatsSql, LAKE_END_MS, LAKE_FIRST_MS, type DatasetKey } from './lake.js'
@@ -30,8 +30,8 @@ export type Reason = (typeof REASONS)[number]
  * subnormal 1e-320 or a 1e308 was accepted before and made a backtest's CAGR 8e23 % and a trade's return
  * Infinity (an attack review); such a row is a unit error or a corrupt file.
  */
-export const MIN_PRICE = 1e-12
-export const MAX_PRICE = 1e15
+export const MIN_PRICE = MIN_BAR_PRICE
+export const MAX_PRICE = MAX_BAR_PRICE
 
 export interface IngestReport extends DatasetKey {
   /** Rows read from the input. */
@@ -306,7 +306,7 @@ export async function importFile(home: string, path: string, options: ImportOpti
   const ext = extname(path).toLowerCase()
   const parquet = ext === '.parquet' || ext === '.pq'
   const head = parquet ? '' : readHead(path)
-  const dialect = parquet ? undefined : sniffDialect(head, options, path)
+  const dialect = parquet ? undefined : sniffDialect(head, options, path, () => fileLines(path))
   const csvArgs = dialect === undefined ? '' : `, delim = ${sqlString(dialect.delimiter)}, quote = '"', decimal_separator = ${sqlString(dialect.decimal)}`
   // CSV types are sniffed from the first 2,048 rows (DuckDB's default sample, 20,480, costs ~0.1 s
   // per import). When a later value does not fit the sniffed type, the import is read again with
@@ -422,6 +422,28 @@ function raggedLine(path: string, delimiter: string): string | undefined {
     if (n !== header.length) return `line ${i + 1} has ${n} field${n === 1 ? '' : 's'}; the header has ${header.length} (${header.join(', ').slice(0, 200)}): fix or remove that line`
   }
   return undefined
+}
+
+/** The lines of a text file, read a MiB at a time (the dialect's sniff, when the head settles nothing). */
+function* fileLines(path: string): Generator<string> {
+  const fd = openSync(path, 'r')
+  try {
+    const buffer = Buffer.alloc(1 << 20)
+    let carry = Buffer.alloc(0)
+    for (let at = 0; ; ) {
+      const n = readSync(fd, buffer, 0, buffer.length, at)
+      if (n === 0) break
+      at += n
+      const bytes = carry.length === 0 ? buffer.subarray(0, n) : Buffer.concat([carry, buffer.subarray(0, n)])
+      // Cut after the last newline: a UTF-8 sequence never spans one.
+      const cut = bytes.lastIndexOf(10)
+      carry = Buffer.from(cut < 0 ? bytes : bytes.subarray(cut + 1))
+      if (cut >= 0) for (const line of bytes.toString('utf8', 0, cut).split(/\r?\n/)) yield line
+    }
+    if (carry.length > 0) yield carry.toString('utf8')
+  } finally {
+    closeSync(fd)
+  }
 }
 
 function readHead(path: string): string {

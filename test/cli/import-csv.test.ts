@@ -27,7 +27,7 @@ describe('mtflow import: decimal marks, date+time columns, duplicates', () => {
     const us = write(h, 'us.csv', 'date;open;high;low;close;volume\n2022-03-01;43,160;44,949;42,800;44,357;1,234\n2022-03-02;44,357;45,100;43,900;44,000;2,345\n')
     const refused = await runCli(['import', us, '--symbol', 'US', '--timeframe', '1d'], { env })
     expect(refused.code).toBe(2)
-    expect(oneLine(refused.stderr)).toEqual([`mtflow: ${us} column open "43,160" is ambiguous (a thousands separator or a decimal comma?); give --decimal . or --decimal ,`])
+    expect(oneLine(refused.stderr)).toEqual([`mtflow: ${us} column open "43,160" is ambiguous (43160 with --decimal ., 43.16 with --decimal ,: a point or comma grouping thousands, or the decimal mark?); give --decimal . or --decimal ,`])
     expect(existsSync(join(h, 'lake'))).toBe(false)
     const ok = await runCli(['import', us, '--symbol', 'US', '--timeframe', '1d', '--decimal', '.', '--json'], { env })
     expect(ok.code, ok.stderr).toBe(0)

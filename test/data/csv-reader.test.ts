@@ -193,7 +193,7 @@ describe('numbers, date+time columns and the grid, read the same by both readers
     const text = 'date;open;high;low;close;volume\n2022-03-01;43,160;44,949;42,800;44,357;1,234\n2022-03-02;44,357;45,100;43,900;44,000;2,345\n'
     const h = home()
     const file = write(h, 'us.csv', text)
-    const refused = `${file} column open "43,160" is ambiguous (a thousands separator or a decimal comma?); give decimal . or decimal ,`
+    const refused = `${file} column open "43,160" is ambiguous (43160 with decimal ., 43.16 with decimal ,: a point or comma grouping thousands, or the decimal mark?); give decimal . or decimal ,`
     expect(() => readBarsCsv(file, { symbol: 'X', timeframe: '1d' })).toThrow(refused)
     await expect(importFile(h, file, { symbol: 'X', timeframe: '1d' })).rejects.toThrow(refused)
     expect(lakeUntouched(h)).toBe(true)
@@ -208,6 +208,59 @@ describe('numbers, date+time columns and the grid, read the same by both readers
     expect(columns(decimals.fromLake)).toEqual(asDecimals)
     // A decimal point elsewhere in the file settles it: 43,160.5 groups thousands.
     expect(sniffDialect('date;open;close\n2022-03-01;43,160.5;43,160', {}, 'x.csv')).toEqual({ delimiter: ';', decimal: '.' })
+  })
+
+  it('asks about a point that could group thousands (12.345) as about 43,160, and reads past the first 50 rows when they settle nothing (a numbers audit: a volume of 12.345 meant as 12,345 was read 1,000 times too small)', async () => {
+    const day = (k: number) => new Date(JAN_1_2022 + k * DAY).toISOString().slice(0, 10)
+    const ints = Array.from({ length: 60 }, (_, k) => `${day(k)};${100 + k};${100 + k};${100 + k};${100 + k};7`)
+    // In the head: refused in both readers, nothing written; either answer then reads the whole file.
+    const h = home()
+    const headText = `date;open;high;low;close;volume\n${ints.map((l) => l.replace(/;7$/, ';12.345')).join('\n')}\n${day(60)};160,5;160,5;160,5;160,5;12.345\n`
+    const inHead = write(h, 'late.csv', headText)
+    const refused = `${inHead} column volume "12.345" is ambiguous (12.345 with decimal ., 12345 with decimal ,: a point or comma grouping thousands, or the decimal mark?); give decimal . or decimal ,`
+    expect(() => readBarsCsv(inHead, { symbol: 'X', timeframe: '1d' })).toThrow(refused)
+    await expect(importFile(h, inHead, { symbol: 'X', timeframe: '1d' })).rejects.toThrow(refused)
+    expect(lakeUntouched(h)).toBe(true)
+    const comma = await bothReaders(h, inHead, { timeframe: '1d', decimal: ',' })
+    for (const bars of [comma.fromCsv, comma.fromLake]) {
+      expect(bars.time.length).toBe(61)
+      expect([bars.volume[0], bars.volume[60], bars.close[59], bars.close[60]]).toEqual([12_345, 12_345, 159, 160.5])
+    }
+    // After the head only: found there, in both readers.
+    const h2 = home()
+    const after = write(h2, 'after.csv', `date;open;high;low;close;volume\n${ints.join('\n')}\n${day(60)};160;160;160;160;12.345\n`)
+    const refusedAfter = `${after} column volume "12.345" is ambiguous`
+    expect(() => readBarsCsv(after, { symbol: 'X', timeframe: '1d' })).toThrow(refusedAfter)
+    await expect(importFile(h2, after, { symbol: 'X', timeframe: '1d' })).rejects.toThrow(refusedAfter)
+    expect(lakeUntouched(h2)).toBe(true)
+    // A decimal comma after the head settles the mark: 160,5 is 160.5 in both readers (it was quarantined as non_finite).
+    const h3 = home()
+    const settles = await bothReaders(h3, write(h3, 'settles.csv', `date;open;high;low;close;volume\n${ints.join('\n')}\n${day(60)};160,5;161;160;160,5;8\n`), { timeframe: '1d' })
+    for (const bars of [settles.fromCsv, settles.fromLake]) {
+      expect(bars.time.length).toBe(61)
+      expect([bars.open[60], bars.high[60], bars.close[60], bars.volume[60], bars.close[0]]).toEqual([160.5, 161, 160.5, 8, 100])
+    }
+  })
+
+  it('readBarsCsv refuses, naming the line, every row the import quarantines: a missing or non-positive price, high below open or close, low above them, a negative volume, a time off the grid', () => {
+    const h = home()
+    const head = 'date,open,high,low,close,volume\n2022-03-01,1,2,0.5,1.5,10\n'
+    const cases: [string, string][] = [
+      ['2022-03-02,1,2,0.5,,10', 'line 3: close is empty; a bar needs open, high, low and close'],
+      ['2022-03-02,1,2,0,1.5,10', 'line 3: a price is ≤ 0 (open 1, high 2, low 0, close 1.5)'],
+      ['2022-03-02,1,2,0.5,1e16,10', 'line 3: a price is outside 1e-12 … 1e15 (open 1, high 2, low 0.5, close 10000000000000000)'],
+      ['2022-03-02,1,1.2,0.5,1.5,10', 'line 3: high 1.2 is below open 1 or close 1.5'],
+      ['2022-03-02,1,2,1.2,1.5,10', 'line 3: low 1.2 is above open 1 or close 1.5'],
+      ['2022-03-02,1,2,0.5,1.5,-7', 'line 3: volume -7 is negative'],
+      ['2022-03-02T13:00:00Z,1,2,0.5,1.5,10\n2022-03-03,1,2,0.5,1.5,10', 'line 3: time "2022-03-02T13:00:00Z" is off the 1d grid'],
+    ]
+    for (const [row, message] of cases) {
+      const file = write(h, 'strict.csv', `${head}${row}\n`)
+      expect(() => readBarsCsv(file, { symbol: 'X', timeframe: '1d' })).toThrow(`${file} ${message}`)
+    }
+    // Volume may be empty (NaN, as in the lake); a valid file still reads.
+    const ok = readBarsCsv(write(h, 'ok.csv', `${head}2022-03-02,1,2,0.5,1.5,\n`), { symbol: 'X', timeframe: '1d' })
+    expect(Array.from(ok.volume)).toEqual([10, NaN])
   })
 
   it('combines a Date and a Time column (MetaTrader) into one UTC instant in both readers', async () => {
