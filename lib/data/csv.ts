@@ -173,7 +173,8 @@ export function sniffDialect(head: string, options: CsvOptions, label: string, r
       if (commas === 0 && points === 0 && ambiguous !== undefined) {
         const name = (splitLine(lines[0]!, delimiter)[ambiguous.column] ?? `${ambiguous.column + 1}`).trim().replace(/^"(.*)"$/, '$1').trim()
         const flag = csvOptionName(options, 'decimal')
-        const as = (mark: '.' | ',') => String(parseNumberCell(ambiguous.cell, mark))
+        const cell = ambiguous.cell
+        const as = (mark: '.' | ',') => String(parseNumberCell(cell, mark))
         throw new ConfigError(`${label} column ${clip(name)} ${JSON.stringify(clip(ambiguous.cell))} is ambiguous (${as('.')} with ${flag} ., ${as(',')} with ${flag} ,: a point or comma grouping thousands, or the decimal mark?); give ${flag} . or ${flag} ,`)
       }
       decimal = '.'

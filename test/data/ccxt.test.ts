@@ -73,6 +73,55 @@ describe('ccxt ingest', () => {
     expect((await loadBars(home, { symbol: 'BTC/USDT', timeframe: '1h' })).time.length).toBe(224)
   })
 
+  it('weekly candles on the Monday grid: the first week asked for and the newest closed one are stored (a numbers audit: the epoch\'s Thursday grid skipped both)', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'mtflow-ccxt-week-'))
+    const WEEK = 7 * 24 * HOUR
+    standin.setNow(Date.UTC(2024, 2, 13, 12)) // a Wednesday: the week of Monday 2024-03-11 is open
+    const [r] = await ingestCcxt(home, { ...base(), timeframe: '1w', symbols: ['BTC/USDT'], since: '2024-01-01' })
+    // Mondays 2024-01-01 … 2024-03-04: 10 closed weeks.
+    expect(r).toMatchObject({ accepted: 10, added: 10, quarantined: {} })
+    const bars = await loadBars(home, { symbol: 'BTC/USDT', timeframe: '1w', source: 'binance' })
+    expect(Array.from(bars.time)).toEqual(Array.from({ length: 10 }, (_, k) => Date.UTC(2024, 0, 1) + k * WEEK))
+    const [o, h, l, c, v] = standinCandle('BTCUSDT', Date.UTC(2024, 0, 1), WEEK)
+    expect([bars.open[0], bars.high[0], bars.low[0], bars.close[0], bars.volume[0]]).toEqual([o, h, l, c, v].map((x) => Number(x.toFixed(x === v ? 5 : 2))))
+  })
+
+  it('fetches the window before the lake\'s first bar when --since asks for it, and says so (an audit: "added 0" and nothing fetched)', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'mtflow-ccxt-backfill-'))
+    standin.setNow(NOW)
+    await ingestCcxt(home, { ...base(), symbols: ['BTC/USDT'], since: '2024-01-08T00:00:00Z' })
+    // A window wholly before what the lake holds: 2024-01-05 00:00 … 01-07 23:00, 72 candles.
+    const [before] = await ingestCcxt(home, { ...base(), symbols: ['BTC/USDT'], since: '2024-01-05T00:00:00Z', until: '2024-01-07T23:00:00Z' })
+    expect(before).toMatchObject({ added: 72, backfilled: { from: '2024-01-05T00:00:00.000Z', to: '2024-01-07T23:00:00.000Z' } })
+    // Both sides at once: 01-03 … 01-04 before the lake, 05:00 … 07:00 of the 10th after it.
+    standin.setNow(NOW + 3 * HOUR)
+    const [both] = await ingestCcxt(home, { ...base(), symbols: ['BTC/USDT'], since: '2024-01-03T00:00:00Z' })
+    expect(both).toMatchObject({ added: 48 + 3, resumedFrom: '2024-01-10T05:00:00.000Z', backfilled: { from: '2024-01-03T00:00:00.000Z', to: '2024-01-04T23:00:00.000Z' } })
+    const bars = await loadBars(home, { symbol: 'BTC/USDT', timeframe: '1h', source: 'binance' })
+    // 2024-01-03 00:00 … 2024-01-10 07:00, every hour once.
+    expect(bars.time.length).toBe(7 * 24 + 8)
+    expect([bars.time[0], bars.time[bars.time.length - 1]]).toEqual([Date.UTC(2024, 0, 3), Date.UTC(2024, 0, 10, 7)])
+    for (let i = 1; i < bars.time.length; i++) expect(bars.time[i]! - bars.time[i - 1]!).toBe(HOUR)
+  })
+
+  it('pages past a gap longer than a page on an exchange that pages by time window (an audit: the first empty page ended the ingest)', async () => {
+    const gap: [number, number] = [Date.UTC(2024, 0, 3), Date.UTC(2024, 0, 6)] // 72 hours without candles
+    const windowed = await startBinanceStandin({ now: NOW, windowPaging: true, gaps: [gap] })
+    try {
+      const home = mkdtempSync(join(tmpdir(), 'mtflow-ccxt-gap-'))
+      const [r] = await ingestCcxt(home, { ...base(), apiUrl: windowed.url, symbols: ['BTC/USDT'], pageLimit: 24 })
+      // 221 closed candles less the 72 of the gap.
+      expect(r).toMatchObject({ added: 221 - 72 })
+      expect(r!.emptyPages).toBeGreaterThanOrEqual(2)
+      const bars = await loadBars(home, { symbol: 'BTC/USDT', timeframe: '1h', source: 'binance' })
+      expect(bars.time.length).toBe(149)
+      expect(bars.time[bars.time.length - 1]).toBe(Date.UTC(2024, 0, 10, 4))
+      expect(Array.from(bars.time).some((t) => t >= gap[0] && t < gap[1])).toBe(false)
+    } finally {
+      await windowed.close()
+    }
+  })
+
   it('retries requests that time out, reports retries by error class, and shows progress', async () => {
     const stalling = await startBinanceStandin({ now: NOW, stallEvery: 4, rateLimitEvery: 3 })
     try {

@@ -4,7 +4,7 @@
 // ccxt.ts: tslab resolves require('ccxt') to a sibling ccxt.js before the package.)
 
 import ccxt, { type Exchange } from 'ccxt'
-import { ConfigError, Progress, timeframeMs, type ProgressSink } from '../../core/index.js'
+import { ConfigError, Progress, timeframeAnchor, timeframeMs, type ProgressSink } from '../../core/index.js'
 import { toEpochMs } from '../bars.js'
 import { emptyBars } from '../convert.js'
 import { ingestBars, type IngestReport } from '../ingest.js'
@@ -57,8 +57,12 @@ export interface CcxtSymbolReport extends IngestReport {
   requests: number
   /** Requests retried, by ccxt error class (RateLimitExceeded, RequestTimeout, NetworkError…). */
   retried: Record<string, number>
-  /** The first candle asked for (after resuming from the lake). */
+  /** The first candle asked for after what the lake held (resuming from its newest bar). */
   resumedFrom: string
+  /** The window fetched before the lake's oldest bar, when `since` asked for one. */
+  backfilled?: { from: string; to: string }
+  /** Pages the exchange answered with no candle in their window (gaps at the exchange), skipped over. */
+  emptyPages: number
 }
 
 /** A ConfigError unless `id` is one of ccxt's exchange ids. */
@@ -153,34 +157,59 @@ export async function ingestCcxt(home: string, options: CcxtIngestOptions): Prom
       /* keep the local clock */
     }
   }
-  const lastClosed = Math.floor(now / step) * step - step
+  // The grid of the timeframe (weeks open on Mondays, as the lake's and the exchanges' do): the first candle
+  // wanted opens at or after `since`, the last closed one before `now` (a numbers audit: on the epoch's
+  // Thursday grid a 1w ingest skipped its first week and the newest closed one).
+  const anchor = timeframeAnchor(options.timeframe)
+  const lastClosed = Math.floor((now - anchor) / step) * step + anchor - step
   const end = Math.min(until, lastClosed)
+  const first = Math.ceil((since - anchor) / step) * step + anchor
   const source = options.source ?? options.exchange
+  const limit = options.pageLimit ?? 1000
   const reports: CcxtSymbolReport[] = []
   for (const symbol of options.symbols) {
-    const start = Math.max(Math.ceil(since / step) * step, (await lastStored(home, { source, symbol, timeframe: options.timeframe })) + step)
-    const progress = new Progress({ label: `${symbol} ${options.timeframe}`, total: Math.max(0, Math.floor((end - start) / step) + 1), sink: options.progress })
+    // What the lake holds is not fetched again: the window before its first bar (a backfill) and the one after
+    // its last (resuming). A window that ended before the lake's first bar was answered "added 0" (an audit).
+    const stored = await storedRange(home, { source, symbol, timeframe: options.timeframe })
+    const windows: [number, number][] = stored === undefined ? [[first, end]] : [[first, Math.min(end, stored.first - step)], [Math.max(first, stored.last + step), end]]
+    const todo = windows.filter(([a, b]) => a <= b)
+    const total = todo.reduce((n, [a, b]) => n + Math.floor((b - a) / step) + 1, 0)
+    const progress = new Progress({ label: `${symbol} ${options.timeframe}`, total: Math.max(0, total), sink: options.progress })
     const before = requests
     retried = {}
     const times: number[] = []
     const rows: number[][] = []
     let fetched = 0
-    let cursor = start
-    while (cursor <= end) {
-      const page = await call(() => exchange.fetchOHLCV(symbol, options.timeframe, cursor, options.pageLimit ?? 1000))
-      fetched += page.length
-      // Overlapping pages and the still-open candle are dropped here; times only move forward.
-      const fresh = page.filter((c) => typeof c[0] === 'number' && c[0]! >= cursor && c[0]! <= end)
-      if (fresh.length === 0) break
-      for (const candle of fresh) {
-        if (times.length > 0 && candle[0]! <= times[times.length - 1]!) continue
-        times.push(candle[0]!)
-        rows.push(candle.map((v) => (v === undefined || v === null ? NaN : Number(v))))
+    let emptyPages = 0
+    let done = 0
+    for (const [from, to] of todo) {
+      let cursor = from
+      while (cursor <= to) {
+        const page = await call(() => exchange.fetchOHLCV(symbol, options.timeframe, cursor, limit))
+        fetched += page.length
+        // Overlapping pages and the still-open candle are dropped here; times only move forward.
+        const fresh = page.filter((c) => typeof c[0] === 'number' && c[0]! >= cursor && c[0]! <= to)
+        if (fresh.length === 0) {
+          // No candle in this page's window: a gap at the exchange (one that pages by time windows says so with
+          // an empty page), or the exchange has nothing after it. The next window is asked for; the run ended
+          // at the first empty page before (an audit), silently leaving the rest unfetched.
+          if (page.length > 0 && page.every((c) => typeof c[0] === 'number' && c[0]! < cursor)) break // only older candles: nothing newer to page to
+          emptyPages++
+          cursor += limit * step
+          continue
+        }
+        for (const candle of fresh) {
+          if (times.length > 0 && candle[0]! <= times[times.length - 1]!) continue
+          times.push(candle[0]!)
+          rows.push(candle.map((v) => (v === undefined || v === null ? NaN : Number(v))))
+        }
+        cursor = times[times.length - 1]! + step
+        progress.set(done + Math.round((Math.min(cursor, to + step) - from) / step), `${new Date(times[times.length - 1]!).toISOString()}`)
       }
-      cursor = times[times.length - 1]! + step
-      progress.set(Math.round((Math.min(cursor, end + step) - start) / step), `${new Date(times[times.length - 1]!).toISOString()}`)
+      done += Math.floor((to - from) / step) + 1
     }
     progress.finish()
+    const start = todo.length === 0 ? Math.max(first, stored === undefined ? first : stored.last + step) : todo[todo.length - 1]![0]
     const bars = emptyBars({ symbol, timeframe: options.timeframe }, rows.length)
     rows.forEach((r, i) => {
       bars.time[i] = r[0]!
@@ -191,18 +220,25 @@ export async function ingestCcxt(home: string, options: CcxtIngestOptions): Prom
       bars.volume[i] = r[5]!
     })
     const report = await ingestBars(home, bars, { source, origin: `ccxt:${options.exchange}` })
-    reports.push({ ...report, fetched, requests: requests - before, retried, resumedFrom: new Date(start).toISOString() })
+    const backfilled = stored !== undefined && first < stored.first ? { from: new Date(first).toISOString(), to: new Date(Math.min(end, stored.first - step)).toISOString() } : undefined
+    reports.push({ ...report, fetched, requests: requests - before, retried, resumedFrom: new Date(start).toISOString(), emptyPages, ...(backfilled === undefined ? {} : { backfilled }) })
   }
   return reports
 }
 
-/** The newest bar time the lake holds for a dataset, or -Infinity. */
-async function lastStored(home: string, key: { source: string; symbol: string; timeframe: string }): Promise<number> {
+/** The oldest and newest bar times the lake holds for a dataset (read from its first and last partitions), or undefined. */
+async function storedRange(home: string, key: { source: string; symbol: string; timeframe: string }): Promise<{ first: number; last: number } | undefined> {
   const files = partitionFiles(home, key)
-  if (files.length === 0) return -Infinity
-  const period = /period=([^/\\]+)/.exec(files[files.length - 1]!)![1]!
-  const bars = await loadBars(home, { ...key, start: `${period.length === 4 ? `${period}-01` : period}-01` })
-  return bars.time.length > 0 ? bars.time[bars.time.length - 1]! : -Infinity
+  if (files.length === 0) return undefined
+  const startOf = (file: string) => {
+    const period = /period=([^/\\]+)/.exec(file)![1]!
+    return `${period.length === 4 ? `${period}-01` : period}-01`
+  }
+  const newest = await loadBars(home, { ...key, start: startOf(files[files.length - 1]!) })
+  if (newest.time.length === 0) return undefined
+  // The oldest partition alone (up to where the next one starts).
+  const oldest = files.length === 1 ? newest : await loadBars(home, { ...key, start: startOf(files[0]!), end: Date.parse(startOf(files[1]!)) - 1 })
+  return { first: oldest.time.length > 0 ? oldest.time[0]! : newest.time[0]!, last: newest.time[newest.time.length - 1]! }
 }
 
 /** Retries ccxt's NetworkError family (RequestTimeout, RateLimitExceeded, DDoSProtection…) with doubling delays. */
