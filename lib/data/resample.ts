@@ -12,12 +12,17 @@ export interface ResampledBars extends Bars {
   expected: number
 }
 
-/** One pass over the arrays; buckets as floorToTimeframe (epoch-aligned, weeks on Monday). */
+/** One pass over the arrays; buckets as floorToTimeframe (epoch-aligned, weeks on Monday). Missing values (NaN) are skipped: open is the first known, close the last known, high/low/volume over the known ones. */
 export function resample(bars: Bars, timeframe: string): ResampledBars {
   const from = timeframeMs(bars.timeframe)
   const to = timeframeMs(timeframe)
   if (to < from || to % from !== 0) {
     throw new ConfigError(`cannot resample ${bars.timeframe} to ${timeframe}: the target must be a whole multiple of ${bars.timeframe}`)
+  }
+  // Each source bar inside one target bar: their grids meet (weeks open on Mondays, the rest at the epoch's
+  // midnight). A 7m bar opening Sunday 23:58 held Monday's minutes and went to the week before (an audit).
+  if ((timeframeAnchor(timeframe) - timeframeAnchor(bars.timeframe)) % from !== 0) {
+    throw new ConfigError(`cannot resample ${bars.timeframe} to ${timeframe}: ${bars.timeframe} bars straddle the start of a ${timeframe} bar (weeks open on Monday 00:00 UTC); resample from a timeframe that divides a day`)
   }
   const n = bars.time.length
   // At most one output bar per bucket the input spans (and never more than n); trimmed at the end.
@@ -47,13 +52,19 @@ export function resample(bars: Bars, timeframe: string): ResampledBars {
       out.volume[k] = bars.volume[i]!
       out.count[k] = 0
     } else {
-      if (bars.high[i]! > out.high[k]!) out.high[k] = bars.high[i]!
-      if (bars.low[i]! < out.low[k]!) out.low[k] = bars.low[i]!
+      // A missing value (NaN) is skipped wherever it falls, as pandas' first/max/min/last/sum skip it: a NaN
+      // high in a bucket's first bar made the bucket's high NaN, one later was passed over (an audit).
+      const h = bars.high[i]!
+      const l = bars.low[i]!
+      if (h > out.high[k]! || out.high[k] !== out.high[k]) out.high[k] = h
+      if (l < out.low[k]! || out.low[k] !== out.low[k]) out.low[k] = l
+      if (out.open[k] !== out.open[k]) out.open[k] = bars.open[i]!
       const v = bars.volume[i]!
       // A missing volume does not erase the known part of the sum.
       if (!Number.isNaN(v)) out.volume[k] = Number.isNaN(out.volume[k]!) ? v : out.volume[k]! + v
     }
-    out.close[k] = bars.close[i]!
+    const c = bars.close[i]!
+    if (c === c || out.count[k] === 0) out.close[k] = c
     out.count[k]! += 1
   }
   const m = k + 1

@@ -27,6 +27,17 @@ describe('resample', () => {
     expect(() => resample(resample(bars, '5m'), '7m')).toThrow('cannot resample 5m to 7m: the target must be a whole multiple of 5m')
   })
 
+  it('skips a missing value wherever it falls in a bucket, as pandas does, and refuses source bars that straddle a week\'s start (an audit)', () => {
+    // Hand-worked: bucket 0 holds a NaN open, high and low in its first bar and a NaN close in its last.
+    const bars = barsFromRows([minute(0, NaN, NaN, NaN, 11, 1), minute(1, 11, 15, 10, 14, 2), minute(2, 14, 14, 8, NaN, 3)], { symbol: 'X', timeframe: '1m' })
+    const r = resample(bars, '5m')
+    expect([r.open[0], r.high[0], r.low[0], r.close[0], r.volume[0], r.count[0]]).toEqual([11, 15, 8, 14, 6, 3])
+    // 7m bars do not fit in weeks (Monday 00:00 is 5,760 minutes after the epoch's Thursday: not a multiple of 7).
+    const sevens = { ...barsFromRows([minute(0, 1, 1, 1, 1, 1)], { symbol: 'X', timeframe: '1m' }), timeframe: '7m' }
+    expect(() => resample(sevens, '1w')).toThrow('cannot resample 7m to 1w: 7m bars straddle the start of a 1w bar (weeks open on Monday 00:00 UTC); resample from a timeframe that divides a day')
+    expect(resample({ ...sevens, timeframe: '1d' }, '1w').time.length).toBe(1)
+  })
+
   it('matches an independent implementation on 3 days of random 1m bars, for 15m, 1h, 4h and 1d', () => {
     let seed = 42
     const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
