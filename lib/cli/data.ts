@@ -39,6 +39,7 @@ export function formatReport(r: IngestReport): string {
     `  quarantined  ${reasons.reduce((s, [, n]) => s + (n ?? 0), 0)}${reasons.length > 0 ? ` (${reasons.map(([k, n]) => `${k} ${n}`).join(', ')}; ${r.quarantineAdded} new to the quarantine)` : ''}`,
     `  gaps         ${r.gaps} (reported, not filled)`,
   ]
+  if (r.hint !== undefined) lines.push(`  hint         ${r.hint}`)
   if (r.quarantineFile !== undefined) lines.push(`  quarantine file: ${r.quarantineFile}`)
   return `${lines.join('\n')}\n`
 }

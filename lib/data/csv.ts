@@ -212,10 +212,19 @@ export function timeframeOfStep(ms: number): string {
 }
 
 /** The refusal of a file whose rows are mostly off the timeframe's grid (`step`: the median step, 0 if none). */
-export function offGridMessage(label: string, options: CsvOptions, timeframe: string, offGrid: number, rows: number, step: number, outcome: string): string {
+export function offGridMessage(label: string, options: CsvOptions, timeframe: string, offGrid: number, rows: number, step: number, outcome: string, firstOff?: number): string {
   const looks = step > 0 ? timeframeOfStep(step) : undefined
   const flag = csvOptionName(options, 'dateFormat') === '--date-format' ? '--timeframe' : 'timeframe'
-  return `${label}: ${flag} ${timeframe} puts ${Math.round((offGrid / rows) * 100)}% of the rows off its grid${looks === undefined ? '' : `; most timestamps are ${looks} apart — looks like ${looks}`} (${outcome})`
+  const share = `${label}: ${flag} ${timeframe} puts ${Math.round((offGrid / rows) * 100)}% of the rows off its grid`
+  const tf = timeframeMs(timeframe)
+  // The right spacing at the wrong phase (daily bars stamped 05:00 UTC or with a -05:00 offset): "looks like 1d" for
+  // --timeframe 1d contradicted itself (a new-user check).
+  if (step === tf && firstOff !== undefined && Number.isFinite(firstOff)) {
+    const anchor = timeframeAnchor(timeframe)
+    const phase = (((firstOff - anchor) % tf) + tf) % tf
+    return `${share}: the timestamps are ${timeframe} apart, as ${timeframe} bars are, but ${timeframeOfStep(phase)} past the start of their ${timeframe} period (${new Date(firstOff).toISOString()}); mtflow stamps a bar at the start of its UTC period (${anchor === 0 ? 'multiples of the timeframe from 1970-01-01 00:00' : 'weeks on Monday 00:00'}): shift the times to it before importing (${outcome})`
+  }
+  return `${share}${looks === undefined ? '' : `; most timestamps are ${looks} apart — looks like ${looks}`} (${outcome})`
 }
 
 /** The one time format of a column (and, for epoch numbers, their unit) from all its values. */
@@ -256,6 +265,7 @@ export function parseBarsCsv(text: string, options: ReadCsvOptions & { label?: s
   const n = lines.length - 1
   const rows = lines.slice(1).map((line) => splitLine(line, dialect.delimiter))
   const cols = barColumns(header, label, rows.slice(0, 50))
+  if (n === 0) throw new DataError(`${label} has no data rows; expected a header row and data rows`)
   const bars = emptyBars(options, n)
   const timeTexts = rows.map((cells) => (cols.clock < 0 ? (cells[cols.time] ?? '').trim() : joinDateClock(cells[cols.time] ?? '', cells[cols.clock] ?? '')))
   const headerName = (i: number) => header[i]!.trim().replace(/^"(.*)"$/, '$1').trim()
@@ -293,12 +303,12 @@ export function parseBarsCsv(text: string, options: ReadCsvOptions & { label?: s
   const anchor = timeframeAnchor(options.timeframe)
   let offGrid = 0
   for (let i = 0; i < n; i++) if ((bars.time[i]! - anchor) % step !== 0) offGrid++
-  if (offGrid * 2 > n) {
+  if (offGrid * 2 >= n && n > 0) {
     const sorted = Array.from(bars.time).sort((a, b) => a - b)
     const steps = sorted.slice(1).map((t, i) => t - sorted[i]!).filter((d) => d > 0).sort((a, b) => a - b)
     const m = steps.length >> 1
     const median = steps.length === 0 ? 0 : steps.length % 2 === 1 ? steps[m]! : (steps[m - 1]! + steps[m]!) / 2
-    throw new DataError(offGridMessage(label, options, options.timeframe, offGrid, n, median, 'nothing read'))
+    throw new DataError(offGridMessage(label, options, options.timeframe, offGrid, n, median, 'nothing read', bars.time.find((t) => (t - anchor) % step !== 0)))
   }
   if (offGrid > 0) {
     const i = bars.time.findIndex((t) => (t - anchor) % step !== 0)

@@ -5,7 +5,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
 import { extname, join } from 'node:path'
 import { clip, ConfigError, DataError, decideTimeFormat, epochUnitOf, fileStamp, parseDateFormat, TIME_PATTERNS, timeKind, timeframeAnchor, timeframeMs, withLock, type DateFormat, type EpochUnit, type TimeSummary } from '../core/index.js'
-import { barColumns, csvOptionName, MAX_BAR_PRICE, MIN_BAR_PRICE, decimalHint, NUMBER_PATTERNS, offGridMessage, sniffDialect, splitLine, type CsvOptions } from './csv.js'
+import { barColumns, csvOptionName, timeframeOfStep, MAX_BAR_PRICE, MIN_BAR_PRICE, decimalHint, NUMBER_PATTERNS, offGridMessage, sniffDialect, splitLine, type CsvOptions } from './csv.js'
 import type { Bars } from './bars.js'
 import { appendDoubles, duckdb, globLiteral, sqlFile, sqlIdent, sqlString } from './duckdb.js'
 import { DEFAULT_SOURCE, gapStatsSql, LAKE_END_MS, LAKE_FIRST_MS, type DatasetKey } from './lake.js'
@@ -51,6 +51,8 @@ export interface IngestReport extends DatasetKey {
   quarantineFile?: string
   /** Intervals longer than one step between consecutive accepted rows of this input. */
   gaps: number
+  /** Said when the accepted rows are mostly further apart than the timeframe (1h data imported as 30m). */
+  hint?: string
   partitions: string[]
 }
 
@@ -132,6 +134,7 @@ export async function ingestStaged(home: string, key: DatasetKey, source: string
       quarantined,
       quarantineAdded: 0,
       gaps: Number(stats.gaps),
+      ...coarserHint(Number(stats.step), key.timeframe),
       partitions: merged.partitions,
     }
     if (Object.keys(quarantined).length > 0) {
@@ -168,9 +171,11 @@ async function refuseBadImport(checked: string, input: number, key: DatasetKey, 
   for (const row of (await conn.runAndReadAll(`SELECT coalesce(reason, '') AS reason, count(*) AS n FROM ${checked} GROUP BY reason`)).getRowObjects()) counts.set(String(row.reason), Number(row.n))
   const valid = counts.get('') ?? 0
   const offGrid = counts.get('off_grid') ?? 0
-  if (offGrid * 2 > input) {
-    const step = Number((await conn.runAndReadAll(`SELECT median(d) AS d FROM (SELECT t - lag(t) OVER (ORDER BY t) AS d FROM ${checked} WHERE reason IS NULL OR reason = 'off_grid') WHERE d > 0`)).getRowObjects()[0]?.d ?? 0)
-    throw new DataError(offGridMessage(label, refuse.options, key.timeframe, offGrid, input, step, 'nothing imported'))
+  // Half or more off the grid is a wrong timeframe, not a few bad rows: at exactly half, 1h data imported as
+  // 2h kept every other hour as a "2h" bar (a new-user check).
+  if (offGrid * 2 >= input) {
+    const row = (await conn.runAndReadAll(`SELECT median(d) AS d, min(t) FILTER (WHERE reason = 'off_grid') AS off FROM (SELECT t, reason, t - lag(t) OVER (ORDER BY t) AS d FROM ${checked} WHERE reason IS NULL OR reason = 'off_grid')`)).getRowObjects()[0]
+    throw new DataError(offGridMessage(label, refuse.options, key.timeframe, offGrid, input, Number(row?.d ?? 0), 'nothing imported', Number(row?.off)))
   }
   if (valid > 0) return
   const top = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0]
@@ -422,6 +427,14 @@ function raggedLine(path: string, delimiter: string): string | undefined {
     if (n !== header.length) return `line ${i + 1} has ${n} field${n === 1 ? '' : 's'}; the header has ${header.length} (${header.join(', ').slice(0, 200)}): fix or remove that line`
   }
   return undefined
+}
+
+/** A hint when the rows' median step is two or more of the timeframe's: most of its grid is empty. */
+function coarserHint(step: number, timeframe: string): { hint?: string } {
+  const tf = timeframeMs(timeframe)
+  if (!(step >= 2 * tf)) return {}
+  const looks = timeframeOfStep(step)
+  return { hint: `most rows are ${looks} apart, coarser than ${timeframe}: looks like ${looks} (import it as --timeframe ${looks}, or resample)` }
 }
 
 /** The lines of a text file, read a MiB at a time (the dialect's sniff, when the head settles nothing). */

@@ -435,6 +435,7 @@ export function gapStatsSql(relation: string, timeframe: string): string {
            count(*) FILTER (WHERE t = p) AS repeats,
            count(*) FILTER (WHERE missing > 0) AS gaps,
            coalesce(sum(missing) FILTER (WHERE missing > 0), 0) AS missing,
+           median(t - p) FILTER (WHERE t > p) AS step,
            arg_max(p, missing) FILTER (WHERE missing > 0) AS gap_from,
            arg_max(t, missing) FILTER (WHERE missing > 0) AS gap_to
     FROM g`

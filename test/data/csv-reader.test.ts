@@ -242,6 +242,30 @@ describe('numbers, date+time columns and the grid, read the same by both readers
     }
   })
 
+  it('refuses a timeframe that puts half the rows off its grid, names a right spacing at the wrong phase, hints when rows are coarser than the timeframe, and refuses a header alone (a new-user check)', async () => {
+    const h = home()
+    const HOUR = 3_600_000
+    const hours = Array.from({ length: 48 }, (_, k) => `${new Date(MAR_1_2022 + k * HOUR).toISOString()},${10 + k},${11 + k},${9 + k},${10.5 + k},5`)
+    const hourly = write(h, 'h1.csv', `time,open,high,low,close,volume\n${hours.join('\n')}\n`)
+    // 1h data as 2h: every other row is off the grid — exactly half, refused (it kept the rest as 2h bars).
+    const half = `${hourly}: timeframe 2h puts 50% of the rows off its grid; most timestamps are 1h apart — looks like 1h (nothing imported)`
+    await expect(importFile(h, hourly, { symbol: 'X', timeframe: '2h' })).rejects.toThrow(half)
+    expect(() => readBarsCsv(hourly, { symbol: 'X', timeframe: '2h' })).toThrow(`${hourly}: timeframe 2h puts 50% of the rows off its grid; most timestamps are 1h apart — looks like 1h (nothing read)`)
+    expect(lakeUntouched(h)).toBe(true)
+    // 1h data as 30m: all on the grid, every other slot empty: imported, with the hint.
+    const coarse = await importFile(h, hourly, { symbol: 'X', timeframe: '30m' })
+    expect(coarse).toMatchObject({ accepted: 48, gaps: 47, hint: 'most rows are 1h apart, coarser than 30m: looks like 1h (import it as --timeframe 1h, or resample)' })
+    expect((await importFile(h, hourly, { symbol: 'Y', timeframe: '1h' })).hint).toBeUndefined()
+    // Daily bars stamped with a -05:00 offset (yfinance): 1d apart, 5h past midnight UTC.
+    const h2 = home()
+    const days = Array.from({ length: 10 }, (_, k) => `${new Date(MAR_1_2022 + k * DAY).toISOString().slice(0, 10)}T00:00:00-05:00,${10 + k},${11 + k},${9 + k},${10.5 + k},5`)
+    const offset = write(h2, 'dtz.csv', `Date,Open,High,Low,Close,Volume\n${days.join('\n')}\n`)
+    const phase = `${offset}: timeframe 1d puts 100% of the rows off its grid: the timestamps are 1d apart, as 1d bars are, but 5h past the start of their 1d period (2022-03-01T05:00:00.000Z); mtflow stamps a bar at the start of its UTC period (multiples of the timeframe from 1970-01-01 00:00): shift the times to it before importing (nothing imported)`
+    await expect(importFile(h2, offset, { symbol: 'X', timeframe: '1d' })).rejects.toThrow(phase)
+    expect(lakeUntouched(h2)).toBe(true)
+    expect(() => readBarsCsv(write(h2, 'empty.csv', 'date,open,high,low,close\n'), { symbol: 'X', timeframe: '1d' })).toThrow('empty.csv has no data rows; expected a header row and data rows')
+  })
+
   it('readBarsCsv refuses, naming the line, every row the import quarantines: a missing or non-positive price, high below open or close, low above them, a negative volume, a time off the grid', () => {
     const h = home()
     const head = 'date,open,high,low,close,volume\n2022-03-01,1,2,0.5,1.5,10\n'
