@@ -69,6 +69,8 @@ export interface SweepResult {
   /** Sets whose backtest threw, with the error (the others ran). */
   failed: { params: Record<string, number>; error: string }[]
   engine: 'vector' | 'event'
+  /** Why the engine is not the one asked for, or what to know of it (its two forms disagree on these bars). */
+  engineNote?: string
   workers: number
   /** What ran the sets: "this thread", "4 threads", or the Redis the workers serve. */
   executor: string
@@ -217,6 +219,20 @@ export function setOutcome(strategy: Strategy<any>, set: Record<string, number>,
   }
 }
 
+/** Where one set's outcomes on the two engines differ (trades, or the equity's end or worst drawdown beyond 1e-9 relative), or undefined. */
+function engineDisagreement(vector: SetOutcome, event: SetOutcome): string | undefined {
+  if ('error' in vector || 'error' in event) return 'error' in vector && 'error' in event ? undefined : `one engine failed: ${'error' in vector ? vector.error : (event as { error: string }).error}`
+  const v = vector.metrics
+  const e = event.metrics
+  if (v.trades !== e.trades) return `${v.trades} trades against ${e.trades}`
+  for (const key of ['endEquity', 'maxDrawdown'] as const) {
+    const a = v[key]
+    const b = e[key]
+    if (!(a === b || Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b)))) return `${key} ${a} against ${b}`
+  }
+  return undefined
+}
+
 /** Which engine a sweep uses. */
 function chooseEngine(strategy: Strategy<any>, sample: Record<string, number>, bars: Bars, wanted: SweepOptions['engine']): 'vector' | 'event' {
   if (wanted === 'event') return 'event'
@@ -270,7 +286,26 @@ export async function sweep(strategySpec: string | Strategy<any> | { strategy: S
     else skipped.push({ params: set, reason: why })
   }
   const periodsPerYear = options.periodsPerYear ?? observedPeriodsPerYear(bars.time)
-  const engine = valid.length === 0 ? 'vector' : chooseEngine(strategy, valid[0]!, bars, options.engine ?? 'auto')
+  let engine = valid.length === 0 ? 'vector' : chooseEngine(strategy, valid[0]!, bars, options.engine ?? 'auto')
+  // The vectorized form is the strategy author's second copy of its logic: checked against the event-driven
+  // one on these bars with the first set before the sweep trusts it. A registered version whose parity check
+  // had failed was swept on the vector engine without a word, its numbers not the backtest's (a new-user check).
+  let engineNote: string | undefined
+  if (engine === 'vector' && valid.length > 0) {
+    const plainOptions: SweepOptions = { ...options, progress: undefined, executor: undefined, dataRef: undefined, signal: undefined }
+    const differs = engineDisagreement(
+      setOutcome(strategy, valid[0]!, bars, plainOptions, 'vector', indicatorSource(bars), periodsPerYear),
+      setOutcome(strategy, valid[0]!, bars, plainOptions, 'event', indicatorSource(bars), periodsPerYear),
+    )
+    if (differs !== undefined) {
+      const what = `the vectorized form of ${strategy.name} disagrees with its event-driven one on these bars with ${JSON.stringify(valid[0])} (${differs})`
+      if (options.engine === 'vector') engineNote = `${what}: the rows are the vectorized engine's, as asked`
+      else {
+        engine = 'event'
+        engineNote = `${what}: swept with the event-driven engine`
+      }
+    }
+  }
   const progress = options.progress === undefined ? undefined : new Progress({ label: `sweep ${strategy.name}`, total: valid.length, sink: options.progress })
   const outcomes: SetOutcome[] = new Array(valid.length)
   const plain: SweepOptions = { ...options, progress: undefined, executor: undefined, dataRef: undefined, signal: undefined }
@@ -307,7 +342,7 @@ export async function sweep(strategySpec: string | Strategy<any> | { strategy: S
   let best: SweepRow | undefined
   for (const row of rows) if (best === undefined || better(metric, row.metrics[metric], best.metrics[metric])) best = row
   const ran = options.executor?.describe ?? (executor === undefined ? 'this thread' : executor.describe)
-  return { strategy: strategy.name, metric, rows, best, skipped, failed, engine, workers: options.executor === undefined ? workers : 0, executor: ran, periodsPerYear, elapsedMs: performance.now() - started }
+  return { strategy: strategy.name, metric, rows, best, skipped, failed, engine, ...(engineNote === undefined ? {} : { engineNote }), workers: options.executor === undefined ? workers : 0, executor: ran, periodsPerYear, elapsedMs: performance.now() - started }
 }
 
 /**

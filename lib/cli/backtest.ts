@@ -450,6 +450,12 @@ export function sweepCommand(context: CliContext): Command {
         const source = data().resolveKey(context.home, { symbol: bars.symbol, timeframe: bars.timeframe, source: o.source }).source
         const dataRef = executor === undefined ? undefined : { snapshot: snapshots.get(bars) ?? data().barsHash(bars, source), query: { symbol: bars.symbol, timeframe: bars.timeframe, source, ...(o.start === undefined ? {} : { start: o.start }), ...(o.end === undefined ? {} : { end: o.end }) } }
         const fixed = strategies().resolveParams(`strategy ${loaded.strategy.name}`, loaded.strategy.params, { ...loaded.params, ...c.params }) as Record<string, number>
+        // Every set invalid (fast ≥ slow throughout): refused before a run is recorded (a sweep run with no
+        // children was stored on every such try: a new-user check).
+        const all = api.gridSets(loaded.strategy, grid, { fixed })
+        if (all.length > 0 && all.every((set) => loaded.strategy.validate?.(set as never) !== undefined)) {
+          throw new ConfigError(`no parameter set ran: ${all.length} skipped (the first: ${loaded.strategy.validate!(all[0] as never)})`)
+        }
         const tracker = o.track ? track().openTracker(context.home) : undefined
         const run = tracker?.startRun({
           experiment: o.experiment ?? 'sweeps',
@@ -473,6 +479,7 @@ export function sweepCommand(context: CliContext): Command {
           progress: o.json === true ? undefined : streamProgressSink(context.stderr),
         }))
         if (result === undefined) return
+        if (result.engineNote !== undefined) context.stderr.write(`mtflow: warning: ${result.engineNote}\n`)
         const table = o.out !== undefined || run !== undefined ? api.sweepColumns(result) : undefined
         if (o.out !== undefined) {
           const { writeFileAtomic } = lazy('../core/index.js') as typeof import('../core/index.js')
@@ -496,6 +503,7 @@ export function sweepCommand(context: CliContext): Command {
             bars: bars.time.length,
             metric: result.metric,
             engine: result.engine,
+            ...(result.engineNote === undefined ? {} : { engineNote: result.engineNote }),
             workers: result.workers,
             executor: result.executor,
             sets: result.rows.length,

@@ -32,6 +32,27 @@ describe('sweep', () => {
     }
   })
 
+  it('checks the vectorized form against the event-driven one first: a strategy whose two forms disagree is swept event-driven, and says so (a new-user check: a failed parity check, then vector numbers)', async () => {
+    const base = getStrategy('sma-cross')
+    // Its signals a bar late on the fast SMA: not what its onBar does.
+    const skewed = { ...base, name: 'skewed', signals: (p: { fast: number; slow: number; short: number }, bars: Parameters<NonNullable<typeof base.signals>>[1], indicator: Parameters<NonNullable<typeof base.signals>>[2]) => base.signals!({ ...p, fast: p.fast + 1 }, bars, indicator) }
+    const small = { fast: [5], slow: [30, 40] }
+    const result = await sweep(skewed, small, spx, { commission: 0.0005 })
+    expect(result.engine).toBe('event')
+    expect(result.engineNote).toMatch(/^the vectorized form of skewed disagrees with its event-driven one on these bars with \{"fast":5,"slow":30,"short":0\} \(\d+ trades against \d+\): swept with the event-driven engine$/)
+    // The rows are the event-driven engine's: those of sma-cross itself swept event-driven.
+    const event = await sweep('sma-cross', small, spx, { commission: 0.0005, engine: 'event' })
+    expect(result.rows).toEqual(event.rows)
+    // Asked for the vector engine: its rows, with the note.
+    const vector = await sweep(skewed, small, spx, { commission: 0.0005, engine: 'vector' })
+    expect(vector.engine).toBe('vector')
+    expect(vector.engineNote).toMatch(/: the rows are the vectorized engine's, as asked$/)
+    // A strategy whose forms agree: vectorized, no note.
+    const agreeing = await sweep('sma-cross', small, spx, { commission: 0.0005 })
+    expect(agreeing.engine).toBe('vector')
+    expect(agreeing.engineNote).toBeUndefined()
+  })
+
   it('refuses a negative memo size', async () => {
     await expect(sweep('sma-cross', grid, spx, { cacheBytes: -1 })).rejects.toThrow('maxBytes must be a number ≥ 0 (received -1)')
   })

@@ -234,6 +234,11 @@ describe('mtflow sweep', () => {
     const none = await runCli(['--home', home, 'sweep', '--no-track', '--strategy', 'sma-cross', '--symbol', 'SPX', '--grid', 'fast=40', '--grid', 'slow=30', '--workers', '1'])
     expect(none.code).toBe(2)
     expect(none.stderr.trim().split('\n').pop()).toBe('mtflow: no parameter set ran: 1 skipped (the first: fast (40) must be below slow (30))')
+    // Tracked: refused before a run is recorded (an empty sweep run was stored on every try).
+    const tracked = await runCli(['--home', home, 'sweep', '--strategy', 'sma-cross', '--symbol', 'SPX', '--grid', 'fast=40,50', '--grid', 'slow=30', '--experiment', 'none-valid'])
+    expect([tracked.code, tracked.stderr.trim()]).toEqual([2, 'mtflow: no parameter set ran: 2 skipped (the first: fast (40) must be below slow (30))'])
+    const experiments = JSON.parse((await runCli(['--home', home, 'runs', 'list', '--experiments', '--json'])).stdout) as { name: string }[]
+    expect(experiments.map((e) => e.name)).not.toContain('none-valid')
     // fast 10, 20, 40, 60 × slow 30, 50: 5 of the 8 sets are valid (fast < slow).
     const sampled = JSON.parse((await runCli(['--home', home, 'sweep', '--no-track', '--strategy', 'sma-cross', '--symbol', 'SPX', '--grid', 'fast=10,20,40,60', '--grid', 'slow=30,50', '--sample', '3', '--seed', '4', '--workers', '1', '--json'])).stdout)
     expect(sampled.rows).toHaveLength(3)
