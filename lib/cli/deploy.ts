@@ -129,7 +129,7 @@ export function deployCommand(context: DeployContext): Command {
       if (all.length === 0) return void context.stdout.write('no deployments (start one: mtflow deploy STRATEGY@VERSION --symbols … --timeframe … --paper --exchange …)\n')
       context.stdout.write(
         formatTable(
-          ['name', 'state', 'mode', 'strategy', 'symbols', 'timeframe', 'equity', 'positions', 'open orders', 'trades', 'last bar', 'updated'],
+          ['name', 'state', 'mode', 'strategy', 'symbols', 'timeframe', 'equity', 'positions', 'open orders', 'trades', 'last bar closed', 'updated'],
           all.map((s) => [s.name, s.state, s.mode, s.strategy, s.symbols.join(','), s.timeframe, money(s.equity), String(s.positions.length), String(s.openOrders.length), String(s.tradeCount), s.lastBar?.slice(0, 19) ?? '—', s.updatedAt.slice(0, 19)]),
         ),
       )
@@ -677,7 +677,7 @@ function writeStatus(context: DeployContext, s: DeploymentStatus): void {
     ['pid', String(s.pid)],
     ['started', s.startedAt.slice(0, 19)],
     ['updated', s.updatedAt.slice(0, 19)],
-    ['last bar', s.lastBar?.slice(0, 19) ?? '—'],
+    ['last bar closed at', s.lastBar?.slice(0, 19) ?? '—'],
     ['bars', String(s.bars)],
     ['equity', money(s.equity)],
     ['cash', money(s.cash)],

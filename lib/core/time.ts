@@ -26,6 +26,22 @@ export function timeframeMs(timeframe: string): number {
 }
 
 /**
+ * A timeframe as the lake names it: in its largest whole unit (60m is 1h, 24h is 1d, 7d is 1w), or a
+ * ConfigError naming that form. 60m data was stored as a dataset apart from 1h, which then found nothing
+ * (a new-user check).
+ */
+export function checkCanonicalTimeframe(timeframe: string): string {
+  const ms = timeframeMs(timeframe)
+  const unit = timeframe.slice(-1)
+  const larger = ([['w', UNIT_MS.w!], ['d', UNIT_MS.d!], ['h', UNIT_MS.h!]] as const).find(([u, size]) => ms % size === 0 && UNIT_MS[u]! > UNIT_MS[unit]!)
+  if (larger !== undefined) {
+    const canonical = `${ms / larger[1]}${larger[0]}`
+    throw new ConfigError(`timeframe ${JSON.stringify(timeframe)} is written ${canonical} (bars are kept under the largest whole unit); give ${canonical}`)
+  }
+  return timeframe
+}
+
+/**
  * Start of the timeframe bucket that contains `ms`. Buckets are aligned to the Unix epoch, except weeks,
  * which start on Monday 00:00 UTC (the epoch was a Thursday).
  */

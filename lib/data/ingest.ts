@@ -4,7 +4,7 @@
 
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
 import { extname, join } from 'node:path'
-import { clip, ConfigError, DataError, decideTimeFormat, epochUnitOf, fileStamp, parseDateFormat, TIME_PATTERNS, timeKind, timeframeAnchor, timeframeMs, withLock, type DateFormat, type EpochUnit, type TimeSummary } from '../core/index.js'
+import { checkCanonicalTimeframe, clip, ConfigError, DataError, decideTimeFormat, epochUnitOf, fileStamp, parseDateFormat, TIME_PATTERNS, timeKind, timeframeAnchor, timeframeMs, withLock, type DateFormat, type EpochUnit, type TimeSummary } from '../core/index.js'
 import { barColumns, csvOptionName, timeframeOfStep, MAX_BAR_PRICE, MIN_BAR_PRICE, decimalHint, NUMBER_PATTERNS, offGridMessage, sniffDialect, splitLine, type CsvOptions } from './csv.js'
 import type { Bars } from './bars.js'
 import { appendDoubles, duckdb, globLiteral, sqlFile, sqlIdent, sqlString } from './duckdb.js'
@@ -274,7 +274,7 @@ export interface IngestOptions {
 
 function keyOf(options: IngestOptions): DatasetKey {
   if (typeof options.symbol !== 'string' || options.symbol.trim() === '') throw new ConfigError('symbol is required (e.g. --symbol BTC/USDT)')
-  timeframeMs(options.timeframe)
+  checkCanonicalTimeframe(options.timeframe)
   const source = options.source ?? DEFAULT_SOURCE
   if (!/^[\w.-]+$/.test(source)) throw new ConfigError(`source ${JSON.stringify(source)} must be letters, digits, '.', '_' or '-'`)
   return { source, symbol: options.symbol, timeframe: options.timeframe }

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { DataError, NotFoundError, sha256, timeframeMs, toIsoDate, writeFileAtomic } from '../core/index.js'
+import { checkCanonicalTimeframe, DataError, NotFoundError, sha256, timeframeMs, toIsoDate, writeFileAtomic } from '../core/index.js'
 import { checkBars, lowerBound, toEpochMs, type Bars } from './bars.js'
 import { emptyBars } from './convert.js'
 import { duckdb, queryDoubles, sqlFile } from './duckdb.js'
@@ -124,7 +124,7 @@ export interface BarsQuery {
 
 /** Resolve the source of a query: as given, or the only source that holds the symbol and timeframe. */
 export function resolveKey(home: string, query: BarsQuery): DatasetKey {
-  timeframeMs(query.timeframe)
+  checkCanonicalTimeframe(query.timeframe)
   if (query.source !== undefined) return { source: query.source, symbol: query.symbol, timeframe: query.timeframe }
   const sources = listKeys(home).filter((k) => k.symbol === query.symbol && k.timeframe === query.timeframe)
   if (sources.length === 1) return sources[0]!
@@ -400,14 +400,18 @@ export async function listDatasets(home: string): Promise<DatasetInfo[]> {
       return { row: (await conn.runAndReadAll(gapStatsSql(bars, key.timeframe))).getRowObjects()[0]!, bytes: size }
     })
     if (row === undefined) continue // emptied since listKeys looked
+    // One form per dataset: dates for daily and longer bars, times for intraday ones (midnight too: "2022-03-01"
+    // beside "2022-03-02T23:00:00Z" read as two kinds of value, a new-user check).
+    const intraday = timeframeMs(key.timeframe) < 86_400_000
+    const at = (ms: number) => (intraday ? `${new Date(ms).toISOString().slice(0, 19)}Z` : toIsoDate(ms))
     out.push({
       ...key,
-      first: toIsoDate(Number(row.first)),
-      last: toIsoDate(Number(row.last)),
+      first: at(Number(row.first)),
+      last: at(Number(row.last)),
       rows: Number(row.rows),
       gaps: Number(row.gaps),
       missing: Number(row.missing),
-      largestGap: row.gap_from === null ? null : { from: toIsoDate(Number(row.gap_from)), to: toIsoDate(Number(row.gap_to)) },
+      largestGap: row.gap_from === null ? null : { from: at(Number(row.gap_from)), to: at(Number(row.gap_to)) },
       bytes,
     })
   }

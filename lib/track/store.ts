@@ -195,7 +195,7 @@ export class Tracker {
       const found = readExperiment(join(this.root, id, 'experiment.json'))
       if (found !== undefined) return found
     }
-    throw new NotFoundError(`unknown experiment ${JSON.stringify(nameOrId)}; see mtflow runs list for the experiments`)
+    throw new NotFoundError(`unknown experiment ${JSON.stringify(nameOrId)}; see mtflow runs list --experiments`)
   }
 
   listExperiments(): Experiment[] {

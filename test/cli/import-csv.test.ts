@@ -50,7 +50,7 @@ describe('mtflow import: decimal marks, date+time columns, duplicates', () => {
     expect(JSON.parse(imported.stdout)).toMatchObject({ input: 72, accepted: 72, quarantined: {} })
     // data list shows a midnight as its date alone.
     const listed = JSON.parse((await runCli(['data', 'list', '--json'], { env })).stdout)
-    expect(listed[0]).toMatchObject({ symbol: 'MT', rows: 72, first: '2022-03-01', last: new Date(MAR_1_2022 + 2 * DAY + 23 * HOUR).toISOString().replace('.000', '') })
+    expect(listed[0]).toMatchObject({ symbol: 'MT', rows: 72, first: '2022-03-01T00:00:00Z', last: new Date(MAR_1_2022 + 2 * DAY + 23 * HOUR).toISOString().replace('.000', '') })
     const h2 = home()
     const dup = write(h2, 'dup.csv', 'date,open,high,low,close\n2022-03-01,1,2,0.5,1.5\n2022-03-01,1,2,0.5,1.25\n')
     const refused = await runCli(['import', dup, '--symbol', 'D', '--timeframe', '1d'], { env: { MTFLOW_HOME: h2 } })

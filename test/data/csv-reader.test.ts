@@ -264,6 +264,10 @@ describe('numbers, date+time columns and the grid, read the same by both readers
     await expect(importFile(h2, offset, { symbol: 'X', timeframe: '1d' })).rejects.toThrow(phase)
     expect(lakeUntouched(h2)).toBe(true)
     expect(() => readBarsCsv(write(h2, 'empty.csv', 'date,open,high,low,close\n'), { symbol: 'X', timeframe: '1d' })).toThrow('empty.csv has no data rows; expected a header row and data rows')
+    // 1h written 60m: refused on the way in and out of the lake, not kept as a dataset apart.
+    await expect(importFile(h2, hourly, { symbol: 'X', timeframe: '60m' })).rejects.toThrow('timeframe "60m" is written 1h (bars are kept under the largest whole unit); give 1h')
+    await expect(loadBars(h, { symbol: 'X', timeframe: '60m' })).rejects.toThrow('timeframe "60m" is written 1h')
+    expect(lakeUntouched(h2)).toBe(true)
   })
 
   it('readBarsCsv refuses, naming the line, every row the import quarantines: a missing or non-positive price, high below open or close, low above them, a negative volume, a time off the grid', () => {
