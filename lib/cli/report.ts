@@ -23,6 +23,7 @@ interface Options {
   trades?: string
   cash?: string
   title?: string
+  dateFormat?: string
 }
 
 /** What a tearsheet is made of, before the lake is asked for prices. */
@@ -39,6 +40,7 @@ export function reportCommand(context: CliContext): Command {
     .option('--cash <amount>', 'starting capital when the input is a trades.csv alone (default 100000, as mtflow backtest)')
     .option('--periods-per-year <n>', "daily returns per year for annualising (default: a run's own convention, else 252)")
     .option('--title <text>', 'page title (default: the run name or the file name)')
+    .option('--date-format <format>', 'the order of numeric dates in a CSV input when its values cannot tell it: DD/MM/YYYY, MM/DD/YYYY (any separator, YY for two-digit years)')
     .option('--out <file>', 'write the tearsheet as one self-contained HTML file (parent folders created)')
     .option('--json', 'print the tearsheet as JSON')
     .action(async (input: string, o: Options) => {
@@ -79,24 +81,25 @@ function loadInput(home: string, input: string, o: Options, progress: ProgressSi
   const isFile = existsSync(input)
   if (!isFile && /\.csv$/i.test(input)) throw new NotFoundError(`${input}: no such file (expected an equity.csv or trades.csv)`)
   if (!isFile) {
-    if (o.trades !== undefined || o.cash !== undefined) throw new ConfigError('--trades and --cash go with a CSV input, not a run id')
+    if (o.trades !== undefined || o.cash !== undefined || o.dateFormat !== undefined) throw new ConfigError('--trades, --cash and --date-format go with a CSV input, not a run id')
     return report().loadRunTearsheet(new (track().Tracker)(home), input, progress)
   }
   if (!statSync(input).isFile()) throw new ConfigError(`${input} is a directory; expected a run id, an equity.csv or a trades.csv`)
   const text = readFileSync(input, 'utf8')
   const header = report().csvHeader(text, input)
+  const dates = o.dateFormat === undefined ? {} : { dateFormat: o.dateFormat }
   const title = o.title ?? basename(input)
   if (header.includes('equity')) {
     if (o.cash !== undefined) throw new ConfigError('--cash goes with a trades.csv input (an equity.csv has its own amounts)')
-    const { time, equity } = report().readEquityCsv(text, input, progress)
+    const { time, equity } = report().readEquityCsv(text, input, progress, dates)
     if (o.trades === undefined) return { title, time, equity }
-    const trades = report().readTradesCsv(readFileSync(o.trades, 'utf8'), o.trades, progress)
+    const trades = report().readTradesCsv(readFileSync(o.trades, 'utf8'), o.trades, progress, false, dates)
     return { title, time, equity, trades, ...single(trades) }
   }
   if (header.includes('pnl')) {
     if (o.trades !== undefined) throw new ConfigError(`--trades goes with an equity.csv; ${input} is already a trades file`)
     const cash = positive(o.cash, '--cash', 'an amount > 0') ?? 100_000
-    const trades = report().readTradesCsv(text, input, progress)
+    const trades = report().readTradesCsv(text, input, progress, false, dates)
     return { title, ...report().equityOfTrades(trades, cash, input), trades, ...single(trades) }
   }
   throw new DataError(`${input} has neither an equity column (equity.csv: time,equity) nor a pnl column (trades.csv: symbol,entryTime,exitTime,pnl…); header: ${header.join(',').slice(0, 200)}`)

@@ -4,7 +4,7 @@
 // and the server's /runs/:id/tearsheet, so both read a run the same way. Bad input is a DataError naming
 // the file, the line and what was expected.
 
-import { DataError, NotFoundError, parseTime as parseTimeText, Progress, splitCsvLine, timeframeMs, type ProgressSink } from '../core/index.js'
+import { DataError, decideTimeFormat, NotFoundError, parseDateWith, parseTime as parseTimeText, Progress, splitCsvLine, summarizeTimes, timeframeMs, type ProgressSink } from '../core/index.js'
 import type { Tracker } from '../track/index.js'
 import { readRunTable, runTableArtifact, type RunTable } from '../track/run-tables.js'
 import type { TradeColumns } from './tearsheet.js'
@@ -161,13 +161,18 @@ function dailyReturnsPerYear(time: Float64Array): { periodsPerYear?: number } {
 }
 
 /** time,equity columns of an equity.csv text (others ignored), checked: times strictly increasing, equity > 0. */
-export function readEquityCsv(text: string, label: string, progress?: ProgressSink): { time: Float64Array; equity: Float64Array } {
-  return equityColumns(csvTable(text, label, progress), label)
+export function readEquityCsv(text: string, label: string, progress?: ProgressSink, options: TimeColumnOptions = {}): { time: Float64Array; equity: Float64Array } {
+  return equityColumns({ ...csvTable(text, label, progress), ...options }, label)
 }
 
 /** The columns of a backtest trades.csv text; `allowNoRows`: a header alone is no trades (else an error). */
-export function readTradesCsv(text: string, label: string, progress?: ProgressSink, allowNoRows = false): TradeColumns {
-  return tradeColumns(csvTable(text, label, progress, allowNoRows), label)
+export function readTradesCsv(text: string, label: string, progress?: ProgressSink, allowNoRows = false, options: TimeColumnOptions = {}): TradeColumns {
+  return tradeColumns({ ...csvTable(text, label, progress, allowNoRows), ...options }, label)
+}
+
+export interface TimeColumnOptions {
+  /** The day/month order of numeric dates (DD/MM/YYYY, MM/DD/YYYY, …) when the values cannot tell it (`--date-format`). */
+  dateFormat?: string
 }
 
 /** A CSV file's header (trimmed): what kind of input it is. */
@@ -182,6 +187,7 @@ interface CsvTable {
   lines: string[]
   /** Where a big file's reading is reported. */
   progress?: ProgressSink
+  dateFormat?: string
 }
 
 /** Header and data lines of a CSV text; an empty file, or (unless allowed) one without data rows, is an error. */
@@ -217,17 +223,33 @@ function columnOf(table: CsvTable, name: string, expected: string): number {
 }
 
 /**
- * Epoch ms of one time cell, by the library's one parser (parseTime: ISO 8601 with no offset = UTC
- * whatever the machine's zone, a bare date is UTC midnight; epoch numbers in s, ms, µs or ns by their
- * magnitude). Not Date.parse, which reads "2024-01-31 09:30" in the machine's zone.
+ * The reader of a table's time columns, their format decided from all their values as the lake's import
+ * decides it (core's decideTimeFormat: ISO 8601 with no offset = UTC whatever the machine's zone, a bare
+ * date UTC midnight, day/month dates only when the values or `dateFormat` tell the order, else refused
+ * naming the column; epoch numbers in s, ms, µs or ns by their magnitude). Cell by cell, "01/01/2022"
+ * was "not a time" where the reason was its order (a new-user check).
  */
-function parseTime(text: string, where: string): number {
-  const t = text.trim()
-  try {
-    return parseTimeText(t, { field: where })
-  } catch (cause) {
-    throw new DataError(`${where}: ${JSON.stringify(t.slice(0, 40))} is not a time; expected ISO 8601 (2024-01-31T00:00:00Z; no offset means UTC) or an epoch number (s or ms)`, { cause })
+function timeReader(table: CsvTable, rows: readonly string[][], columns: readonly number[]): (text: string, where: string) => number {
+  const texts = function* () {
+    for (const cells of rows) for (const c of columns) yield cells[c] ?? ''
   }
+  const field = `${table.label} column ${columns.map((c) => table.header[c]).join(' and ')}`
+  const format = decideTimeFormat(summarizeTimes(texts()), { field, formatOption: '--date-format', ...(table.dateFormat === undefined ? {} : { dateFormat: table.dateFormat }) })
+  return (text, where) => {
+    const t = text.trim()
+    let ms = NaN
+    try {
+      ms = format.kind === 'date' ? parseDateWith(t, format.format) : parseTimeText(t, { field: where })
+    } catch {
+      /* said below */
+    }
+    if (!Number.isFinite(ms)) throw new DataError(`${where}: ${JSON.stringify(t.slice(0, 40))} is not a time of the column's format; expected ISO 8601 (2024-01-31T00:00:00Z; no offset means UTC), a date, or an epoch number (s, ms, µs or ns)`)
+    return ms
+  }
+}
+
+function splitRows(table: CsvTable, label: string): string[][] {
+  return table.lines.map((line, i) => splitCsvLine(line, () => new DataError(`${label} line ${i + 2}: a quoted cell is not closed`)))
 }
 
 function parseNumber(text: string, where: string): number {
@@ -246,9 +268,11 @@ function equityColumns(table: CsvTable, label: string): { time: Float64Array; eq
   const time = new Float64Array(n)
   const equity = new Float64Array(n)
   const progress = rowProgress(table)
+  const rows = splitRows(table, label)
+  const parseTime = timeReader(table, rows, [ti])
   for (let i = 0; i < n; i++) {
     progress.tick(i)
-    const cells = splitCsvLine(table.lines[i]!, () => new DataError(`${label} line ${i + 2}: a quoted cell is not closed`))
+    const cells = rows[i]!
     const where = `${label} line ${i + 2}`
     time[i] = parseTime(cells[ti] ?? '', `${where} time`)
     equity[i] = parseNumber(cells[ei] ?? '', `${where} equity`)
@@ -287,13 +311,16 @@ function tradeColumns(table: CsvTable, label: string): TradeColumns {
   // An empty price cell (NaN in the backtest's files) stays NaN: the trade is left off the price chart.
   const maybe = (cell: string | undefined) => (cell === undefined || cell.trim() === '' ? NaN : Number(cell))
   const progress = rowProgress(table)
+  const rows = splitRows(table, label)
+  const entryTime = timeReader(table, rows, [need.entryTime])
+  const exitTime = timeReader(table, rows, [need.exitTime])
   for (let i = 0; i < n; i++) {
     progress.tick(i)
-    const c = splitCsvLine(table.lines[i]!, () => new DataError(`${label} line ${i + 2}: a quoted cell is not closed`))
+    const c = rows[i]!
     const where = `${label} line ${i + 2}`
     cols.symbol[i] = c[need.symbol] ?? ''
-    cols.entryTime[i] = parseTime(c[need.entryTime] ?? '', `${where} entryTime`)
-    cols.exitTime[i] = parseTime(c[need.exitTime] ?? '', `${where} exitTime`)
+    cols.entryTime[i] = entryTime(c[need.entryTime] ?? '', `${where} entryTime`)
+    cols.exitTime[i] = exitTime(c[need.exitTime] ?? '', `${where} exitTime`)
     cols.pnl[i] = parseNumber(c[need.pnl] ?? '', `${where} pnl`)
     if (cols.entryPrice !== undefined) cols.entryPrice[i] = maybe(c[at.entryPrice!])
     if (cols.exitPrice !== undefined) cols.exitPrice[i] = maybe(c[at.exitPrice!])

@@ -85,15 +85,32 @@ describe('times of equity.csv and trades.csv (review 24, finding 2)', () => {
     process.env.TZ = 'America/New_York'
     try {
       // 2024-01-02 is 19,724 days after 1970-01-01: 1,704,153,600 s; 09:30 adds 34,200 s.
-      const { time } = readEquityCsv('time,equity\n2024-01-02 09:30,100\n2024-01-02T10:30,101\n1704195000,102\n', 'equity.csv')
-      expect(Array.from(time)).toEqual([1_704_187_800_000, 1_704_191_400_000, 1_704_195_000_000])
+      const { time } = readEquityCsv('time,equity\n2024-01-02 09:30,100\n2024-01-02T10:30,101\n', 'equity.csv')
+      expect(Array.from(time)).toEqual([1_704_187_800_000, 1_704_191_400_000])
+      expect(Array.from(readEquityCsv('time,equity\n1704195000,102\n1704198600,103\n', 'equity.csv').time)).toEqual([1_704_195_000_000, 1_704_198_600_000])
+      // One format per column, decided column by column.
       const trades = readTradesCsv('symbol,entryTime,exitTime,pnl\nX,2024-01-02 09:30,1704195000000,5\n', 'trades.csv')
       expect([trades.entryTime[0], trades.exitTime[0]]).toEqual([1_704_187_800_000, 1_704_195_000_000])
-      expect(() => readEquityCsv('time,equity\n2024-01-02,100\n2022,101\n', 'e.csv')).toThrow('e.csv line 3 time: "2022" is not a time; expected ISO 8601')
+      expect(() => readEquityCsv('time,equity\n2024-01-02,100\n1704195000,101\n', 'e.csv')).toThrow('e.csv column time mixes time formats ("2024-01-02" and "1704195000"); expected one format per column')
+      expect(() => readEquityCsv('time,equity\n2024-01-02,100\n2024-13-02,101\n', 'e.csv')).toThrow('e.csv line 3 time: "2024-13-02" is not a time of the column\'s format; expected ISO 8601')
     } finally {
       if (zone === undefined) delete process.env.TZ
       else process.env.TZ = zone
     }
+  })
+})
+
+describe('numeric dates in equity.csv and trades.csv, read as the lake reads them (a new-user check: "01/01/2022" was "not a time")', () => {
+  it('refuses day/month dates whose order the values do not tell, reads them given the order, and tells the order from a day past 12', () => {
+    const text = 'time,equity\n01/01/2022,100\n02/01/2022,101\n03/01/2022,102\n'
+    expect(() => readEquityCsv(text, 'eq.csv')).toThrow('eq.csv column time "01/01/2022" is ambiguous (day/month or month/day?); give --date-format DD/MM/YYYY or MM/DD/YYYY')
+    // 2022-01-01 is 18,993 days after 1970-01-01.
+    const day = 86_400_000
+    expect(Array.from(readEquityCsv(text, 'eq.csv', undefined, { dateFormat: 'DD/MM/YYYY' }).time)).toEqual([18_993, 18_994, 18_995].map((d) => d * day))
+    expect(Array.from(readEquityCsv(text, 'eq.csv', undefined, { dateFormat: 'MM/DD/YYYY' }).time)).toEqual([18_993, 18_993 + 31, 18_993 + 59].map((d) => d * day))
+    expect(Array.from(readEquityCsv('time,equity\n12/01/2022,100\n13/01/2022,101\n', 'eq.csv').time)).toEqual([18_993 + 11, 18_993 + 12].map((d) => d * day))
+    const trades = readTradesCsv('symbol,entryTime,exitTime,pnl\nX,01/02/2022,03/02/2022,5\n', 't.csv', undefined, false, { dateFormat: 'DD/MM/YYYY' })
+    expect([trades.entryTime[0], trades.exitTime[0]]).toEqual([(18_993 + 31) * day, (18_993 + 33) * day])
   })
 })
 
