@@ -77,5 +77,5 @@ describe('mtflow kernel', () => {
     expect(outputText(byId('load').outputs![0] as never)).toBe(`bars: ${expected.count} daily bars, ${expected.first} to ${expected.last}\n`)
     expect(outputText(byId('table').outputs![0] as never, 'text/html')).toContain(`data-rows="${expected.count}"`)
     expect(outputText(byId('chart').outputs![0] as never, 'text/html')).toContain('<svg')
-  })
+  }, 300_000) // a clean checkout has no lib declarations cache yet: its first kernels compile lib/ (a minute on a loaded CI machine)
 })

@@ -29,7 +29,7 @@ describe('notebooks/01-data.ipynb', () => {
     const cell = nb.cells.find((c) => c.id === 'quarantine')!
     const text = (cell.outputs ?? []).map((o) => JSON.stringify(o)).join('')
     expect(text).toContain('quarantined rows: 3 in the demonstration; 0 in your lake')
-  })
+  }, 300_000) // a clean checkout has no lib declarations cache yet: its first kernels compile lib/ (a minute on a loaded CI machine)
 })
 
 describe('notebooks/07-pipeline.ipynb', () => {
@@ -51,5 +51,5 @@ describe('notebooks/07-pipeline.ipynb', () => {
     } finally {
       rmSync(user, { recursive: true, force: true })
     }
-  })
+  }, 300_000) // a clean checkout has no lib declarations cache yet: its first kernels compile lib/ (a minute on a loaded CI machine)
 })

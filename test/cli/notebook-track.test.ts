@@ -51,7 +51,7 @@ describe('mtflow notebook run --track', () => {
     expect(version.version).toBe(out.notebookVersion)
     expect(version.sha256).toBe(sha(artifact))
     expect(version.runs.sort()).toEqual([out.runId, ...out.childRuns].sort())
-  })
+  }, 300_000) // a clean checkout has no lib declarations cache yet: its first kernels compile lib/ (a minute on a loaded CI machine)
 
   it('refuses bad input before recording a run', async () => {
     const home = mkdtempSync(join(tmpdir(), 'mtflow-nb-track-bad-'))

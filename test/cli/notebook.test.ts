@@ -11,6 +11,20 @@ import { FIXTURES, kernelsOf, QUICKSTART, runCli, runCliBatch, waitFor } from '.
 const dir = mkdtempSync(join(tmpdir(), 'mtflow-cli-'))
 const nbDir = join(FIXTURES, 'notebooks')
 
+/**
+ * slow.ipynb whose busy cell first creates `mark`: a test waits for the file, not for a fixed time, before it
+ * interrupts or kills the runner (a kernel starts in about a second here, in several on a loaded machine).
+ */
+function slowMarked(name: string): { notebook: string; mark: string } {
+  const nb = JSON.parse(readFileSync(join(nbDir, 'slow.ipynb'), 'utf8')) as Notebook
+  const mark = join(dir, `${name}.busy`)
+  const busy = nb.cells.find((c) => c.id === 'busy')!
+  busy.source = `import { writeFileSync } from 'node:fs'\nwriteFileSync(${JSON.stringify(mark)}, '')\n${Array.isArray(busy.source) ? busy.source.join('') : busy.source}`
+  const notebook = join(dir, `${name}.ipynb`)
+  writeFileSync(notebook, JSON.stringify(nb))
+  return { notebook, mark }
+}
+
 function oneLine(stderr: string): string {
   const lines = stderr.trim().split('\n')
   expect(lines).toHaveLength(1)
@@ -78,11 +92,13 @@ describe('mtflow notebook run', () => {
 
   it('on Ctrl-C interrupts the cell, saves what ran, exits 130 and leaves no kernel', async () => {
     const out = join(dir, 'interrupted.ipynb')
+    const { notebook, mark } = slowMarked('interrupted-src')
     let cliPid = 0
-    const done = runCli(['notebook', 'run', join(nbDir, 'slow.ipynb'), '--out', out], { onSpawn: (pid) => (cliPid = pid) })
+    const done = runCli(['notebook', 'run', notebook, '--out', out], { onSpawn: (pid) => (cliPid = pid) })
     expect(await waitFor(() => cliPid > 0 && kernelsOf(cliPid).length === 1, 30_000)).toBe(true)
     const kernel = kernelsOf(cliPid)[0]!
-    await new Promise((r) => setTimeout(r, 4000)) // the kernel answers, cell 1 runs, cell 2 spins
+    // The kernel answered, cell 1 ran, cell 2 has started (and spins).
+    expect(await waitFor(() => existsSync(mark), 60_000, 50)).toBe(true)
     process.kill(cliPid, 'SIGINT')
     const result = await done
     expect(result.code).toBe(130)
@@ -108,11 +124,12 @@ describe('mtflow notebook run', () => {
   })
 
   it('a killed runner does not leave its kernel behind, even one busy in a cell', async () => {
+    const { notebook, mark } = slowMarked('killed-src')
     let cliPid = 0
-    const done = runCli(['notebook', 'run', join(nbDir, 'slow.ipynb'), '--out', join(dir, 'killed.ipynb')], { onSpawn: (pid) => (cliPid = pid) })
+    const done = runCli(['notebook', 'run', notebook, '--out', join(dir, 'killed.ipynb')], { onSpawn: (pid) => (cliPid = pid) })
     expect(await waitFor(() => cliPid > 0 && kernelsOf(cliPid).length === 1, 30_000)).toBe(true)
     const kernel = kernelsOf(cliPid)[0]!
-    await new Promise((r) => setTimeout(r, 4000)) // cell 2 is spinning: the kernel's own thread is busy
+    expect(await waitFor(() => existsSync(mark), 60_000, 50)).toBe(true) // cell 2 is spinning: the kernel's own thread is busy
     process.kill(cliPid, 'SIGKILL')
     await done
     const alive = () => {

@@ -31,5 +31,5 @@ describe('notebooks/01-data.ipynb', () => {
     } finally {
       await standin.close()
     }
-  })
+  }, 300_000) // a clean checkout has no lib declarations cache yet: its first kernels compile lib/ (a minute on a loaded CI machine)
 })

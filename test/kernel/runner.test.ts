@@ -74,7 +74,7 @@ describe('runNotebook on the tslab kernel', () => {
     expect(nb.nbformat).toBe(4)
     expect(nb.nbformat_minor).toBe(5)
     validateWithNbformat(path)
-  })
+  }, 300_000) // a clean checkout has no lib declarations cache yet: its first kernels compile lib/ (a minute on a loaded CI machine)
 
   it('injects parameters after the parameters cell and they change the computed values', async () => {
     const result = await runNotebook(QUICKSTART, { parameters: { start: '2010-01-01', end: '2015-12-31' } })
@@ -95,7 +95,7 @@ describe('runNotebook on the tslab kernel', () => {
     const totalReturn = ((expected.lastClose / expected.firstClose - 1) * 100).toFixed(2)
     expect(streams(cell(nb, 'summary'))).toBe(`total return: ${totalReturn}%\n`)
     expect((nb.metadata.mtflow as { run: { parameters: unknown } }).run.parameters).toEqual({ start: '2010-01-01', end: '2015-12-31' })
-  })
+  }, 300_000) // a clean checkout has no lib declarations cache yet: its first kernels compile lib/ (a minute on a loaded CI machine)
 
   it('stops at a failing cell, saves the error, runs no later cell and leaves no kernel behind', async () => {
     const path = join(out, 'failing.ipynb')

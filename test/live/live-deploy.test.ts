@@ -84,7 +84,8 @@ describe('a live deployment against the Binance stand-in', () => {
     s.fill(cid, 0.02) // filled at the exchange while no bar closes
     await d.venue.pollFills()
     let shown = d.status().positions
-    for (let k = 0; k < 40 && shown.length === 0; k++) {
+    // status.json is rewritten on a 1 s timer: polled for up to 30 s (the timer can lag on a loaded machine).
+    for (let k = 0; k < 300 && shown.length === 0; k++) {
       await new Promise((r) => setTimeout(r, 100))
       shown = d.status().positions
     }

@@ -77,5 +77,5 @@ describe('notebooks/04-ml.ipynb', () => {
     expect(served).toMatch(/^pairs-reversion: HTTP 200, \d+ rows scored; equal to the notebook's model: true$/m)
     expect(served).toMatch(/^pairs-zscore-meta: HTTP 200, \d+ entries scored; equal to the notebook's model: true$/m)
     expect(served).toContain('a row without its features: HTTP 400 {"error":"missing input field \\"absZ\\" at row 0')
-  })
+  }, 300_000) // a clean checkout has no lib declarations cache yet: its first kernels compile lib/ (a minute on a loaded CI machine)
 })

@@ -24,11 +24,20 @@ afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL')
 })
 
-/** A real process that takes `lock` through lock.ts and holds it for `holdMs`; resolves once it holds it. */
-function holder(lock: string, holdMs: number): Promise<ChildProcess> {
+/**
+ * A real process that takes `lock` through lock.ts and holds it until `release` exists (a minute at most);
+ * resolves once it holds it. Released by the test, not after a fixed time: on a loaded machine the checks made
+ * while it holds the lock can take longer than any hold time chosen here.
+ */
+function holder(lock: string, release: string): Promise<ChildProcess> {
   const script = `require('tsx/cjs/api').register();
+    const { existsSync } = require('node:fs');
     const { withLockSync } = require(${JSON.stringify(join(ROOT, 'lib', 'core', 'lock.ts'))});
-    withLockSync(${JSON.stringify(lock)}, () => { process.stdout.write('held\\n'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ${holdMs}) })`
+    withLockSync(${JSON.stringify(lock)}, () => {
+      process.stdout.write('held\\n');
+      const wait = new Int32Array(new SharedArrayBuffer(4));
+      for (const end = Date.now() + 60000; !existsSync(${JSON.stringify(release)}) && Date.now() < end; ) Atomics.wait(wait, 0, 0, 20);
+    })`
   const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(child)
   return new Promise((resolve, reject) => {
@@ -39,14 +48,18 @@ function holder(lock: string, holdMs: number): Promise<ChildProcess> {
 
 describe('locks judged by their owner, not their age', () => {
   it('does not take over a live process’s lock, even one older than staleMs', async () => {
-    const lock = join(dir(), 'live.lock')
-    const child = await holder(lock, 4000)
+    const folder = dir()
+    const lock = join(folder, 'live.lock')
+    const release = join(folder, 'release')
+    const child = await holder(lock, release)
+    const exited = new Promise((r) => child.on('exit', r))
     // staleMs of 50 ms: the age rule alone would call the child's lock stale almost at once.
     await expect(withLock(lock, async () => 'stolen', { staleMs: 50, waitMs: 1500 })).rejects.toThrow(/could not lock .*live\.lock: held by another process/)
     expect(() => withLockSync(lock, () => 'stolen', { staleMs: 50, waitMs: 500 })).toThrow(/held by another process/)
     expect(JSON.parse(readFileSync(lock, 'utf8'))).toMatchObject({ pid: child.pid, start: startOf(child.pid!) })
     // Once the child is done, the lock is free.
-    await new Promise((r) => child.on('exit', r))
+    writeFileSync(release, '')
+    await exited
     expect(await withLock(lock, async () => 'after', { waitMs: 1000 })).toBe('after')
   }, 20_000)
 

@@ -104,7 +104,7 @@ describe.skipIf(executablePath === undefined)(`interactive charts in headless Ch
     const p = await pointAt(box, x)
     await page.mouse.move(p.x, p.y)
     const tip = box.locator('.mt-tip')
-    await expect.poll(() => tip.isVisible()).toBe(true)
+    await expect.poll(() => tip.isVisible(), { timeout: 15_000 }).toBe(true)
     return (await tip.textContent()) ?? ''
   }
 
@@ -121,7 +121,7 @@ describe.skipIf(executablePath === undefined)(`interactive charts in headless Ch
       expect(await hover(page, box, T0 + 10.6 * DAY)).toContain('2024-01-12')
       // Off the chart the tip goes.
       await page.mouse.move(5, 5)
-      await expect.poll(() => box.locator('.mt-tip').isVisible()).toBe(false)
+      await expect.poll(() => box.locator('.mt-tip').isVisible(), { timeout: 15_000 }).toBe(false)
       // The y labels (1,000,000 … 1,030,000) as laid out by the browser: none starts left of the SVG.
       const lefts = await box.locator('g.mt-y-ticks text').evaluateAll((texts) => texts.map((t: any) => ({ text: t.textContent, x: t.getBBox().x })))
       expect(lefts.length).toBeGreaterThan(2)

@@ -155,7 +155,7 @@ describe.skipIf(executablePath === undefined)(`the runs list in headless Chromiu
       await page.locator(`tr.child-row[data-parent="${ids.trial}"]`).first().waitFor()
       expect((await rowNames()).sort()).toEqual(['fold-a', 'fold-b', 'study', 'trial-1', 'trial-2'])
       await page.locator(`tr[data-run="${ids.study}"] button.fold`).click()
-      await expect.poll(rowNames).toEqual(['study'])
+      await expect.poll(rowNames, { timeout: 15_000 }).toEqual(['study'])
       expect(await page.locator('tr.child-row').count()).toBe(0)
       // Unfolding again shows the trials folded (their folds are not left behind or duplicated).
       await page.locator(`tr[data-run="${ids.study}"] button.fold`).click()
@@ -193,7 +193,7 @@ describe.skipIf(executablePath === undefined)(`the runs list in headless Chromiu
       expect((await refused).status()).toBe(400)
       await page.locator('[data-runs-error]').waitFor()
       expect(await page.locator('a[data-cols-reset]').textContent()).toBe('Reset to the default view')
-      await expect.poll(() => page.evaluate(() => (globalThis as unknown as { localStorage: { getItem(k: string): string | null } }).localStorage.getItem('mtflow:cols:many'))).toBeNull()
+      await expect.poll(() => page.evaluate(() => (globalThis as unknown as { localStorage: { getItem(k: string): string | null } }).localStorage.getItem('mtflow:cols:many')), { timeout: 15_000 }).toBeNull()
       await page.locator('a[data-cols-reset]').click()
       await page.waitForURL((u) => u.pathname === '/runs' && !u.searchParams.has('cols'))
       expect(await page.locator('table.runs').count()).toBe(1)
@@ -357,7 +357,7 @@ describe.skipIf(executablePath === undefined)(`the runs list in headless Chromiu
       expect(cspMessages).toEqual([])
       // Should markup ever slip through, the CSP refuses it: an inline handler added now does not run.
       await page.evaluate(() => (globalThis as unknown as InPage).document.body.insertAdjacentHTML('beforeend', '<img src="/favicon.ico?x" onload="window.__xss=3"><img src="data:," onerror="window.__xss=4">'))
-      await expect.poll(() => page.evaluate(() => (globalThis as unknown as InPage).__violations.length)).toBeGreaterThan(0)
+      await expect.poll(() => page.evaluate(() => (globalThis as unknown as InPage).__violations.length), { timeout: 15_000 }).toBeGreaterThan(0)
       expect(await page.evaluate(() => (globalThis as unknown as InPage).__xss)).toBeUndefined()
       expect((await page.evaluate(() => (globalThis as unknown as InPage).__violations))[0]).toMatch(/^script-src/)
     } finally {

@@ -225,7 +225,7 @@ describe.skipIf(executablePath === undefined)(`the pages in headless Chromium${e
         s.textContent = 'window.__cspProbe = 1'
         document.body.append(s)
       })
-      await expect.poll(() => page.evaluate(() => (globalThis as unknown as InPage).__violations.length)).toBeGreaterThan(0)
+      await expect.poll(() => page.evaluate(() => (globalThis as unknown as InPage).__violations.length), { timeout: 15_000 }).toBeGreaterThan(0)
       expect(await page.evaluate(() => (globalThis as unknown as InPage).__cspProbe)).toBeUndefined()
       expect((await page.evaluate(() => (globalThis as unknown as InPage).__violations))[0]).toMatch(/^script-src/)
     } finally {
