@@ -194,6 +194,8 @@ async function readBars(home: string, query: BarsQuery): Promise<{ bars: Bars; k
   const key = resolveKey(home, query)
   const start = query.start === undefined ? -Infinity : toEpochMs(query.start, 'start (--start)')
   const end = query.end === undefined ? Infinity : toEpochMs(query.end, 'end (--end)', true)
+  // As sliceBars says it: a window that ends before it starts is a mistake, not an empty answer (an audit).
+  if (start > end) throw new DataError(`start ${String(query.start)} is after end ${String(query.end)}`)
   // A bound outside the lake's range selects from its first or up to its last partition.
   const first = start >= LAKE_FIRST_MS && start < LAKE_END_MS ? periodOf(start, key.timeframe) : start < LAKE_FIRST_MS ? '' : '\uffff'
   const last = end >= LAKE_FIRST_MS && end < LAKE_END_MS ? periodOf(end, key.timeframe) : end < LAKE_FIRST_MS ? '' : '\uffff'

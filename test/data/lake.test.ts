@@ -73,6 +73,8 @@ describe('the lake', () => {
     expect(slice.time.length).toBe(expected.count)
     expect(slice.close[0]).toBe(expected.firstClose)
     expect(slice.close[slice.close.length - 1]).toBe(expected.lastClose)
+    // A window that ends before it starts is refused, as sliceBars refuses it (it read as 0 bars: an audit).
+    await expect(loadBars(h, { symbol: 'SPX', timeframe: '1d', start: '2008-12-31', end: '2008-09-01' })).rejects.toThrow('start 2008-12-31 is after end 2008-09-01')
     expect(await snapshotId(h, { symbol: 'SPX', timeframe: '1d', start: '2008-09-01', end: '2008-12-31' })).not.toBe(id)
   })
 
