@@ -34,7 +34,9 @@ export function formatReport(r: IngestReport): string {
   const reasons = Object.entries(r.quarantined)
   const lines = [
     `${r.source}/${r.symbol}/${r.timeframe}: ${r.input} rows read`,
-    `  accepted     ${r.accepted} (${r.added} new, ${r.unchanged} already in the lake)`,
+    // Accepted rows whose time the lake holds with other values are quarantined (conflict_existing): said here,
+    // or "accepted 72 (36 new, 6 already in the lake)" did not add up (an audit).
+    `  accepted     ${r.accepted} (${r.added} new, ${r.unchanged} already in the lake${r.accepted - r.added - r.unchanged > 0 ? `, ${r.accepted - r.added - r.unchanged} differing from what the lake holds: the lake's kept, these quarantined as conflict_existing` : ''})`,
     `  dropped      ${r.duplicates} exact duplicates`,
     `  quarantined  ${reasons.reduce((s, [, n]) => s + (n ?? 0), 0)}${reasons.length > 0 ? ` (${reasons.map(([k, n]) => `${k} ${n}`).join(', ')}; ${r.quarantineAdded} new to the quarantine)` : ''}`,
     `  gaps         ${r.gaps} (reported, not filled)`,

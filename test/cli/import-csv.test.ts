@@ -21,6 +21,19 @@ const write = (dir: string, name: string, text: string) => {
 const oneLine = (stderr: string) => stderr.trim().split('\n')
 
 describe('mtflow import: decimal marks, date+time columns, duplicates', () => {
+  it('says which accepted rows differ from what the lake holds (they are quarantined; "accepted 3 (1 new, 1 already in the lake)" did not add up: an audit)', async () => {
+    const h = home()
+    const env = { MTFLOW_HOME: h }
+    const first = write(h, 'a.csv', 'date,open,high,low,close\n2022-03-01,10,11,9,10.5\n2022-03-02,10.5,12,10,11\n')
+    expect((await runCli(['import', first, '--symbol', 'C', '--timeframe', '1d'], { env })).code).toBe(0)
+    // 03-01 the same, 03-02 with another close, 03-03 new.
+    const second = write(h, 'b.csv', 'date,open,high,low,close\n2022-03-01,10,11,9,10.5\n2022-03-02,10.5,12,10,11.5\n2022-03-03,11,12,10,11\n')
+    const r = await runCli(['import', second, '--symbol', 'C', '--timeframe', '1d'], { env })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain('  accepted     3 (1 new, 1 already in the lake, 1 differing from what the lake holds: the lake\'s kept, these quarantined as conflict_existing)\n')
+    expect(r.stdout).toMatch(/quarantined {2}1 \(conflict_existing 1;/)
+  })
+
   it('imports 1.500 as 1500 beside a decimal comma; asks for --decimal when 43,160 could be either', async () => {
     const h = home()
     const env = { MTFLOW_HOME: h }
