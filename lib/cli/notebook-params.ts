@@ -12,6 +12,8 @@ export interface NotebookParameter {
   type: string
   /** The initializer's source text, when there is one. */
   default?: string
+  /** The type is an annotation (`let fast: number = 10`): the kernel holds an injected value to it. */
+  annotated?: true
 }
 
 /** A parameters file is small: a few names and values. */
@@ -32,7 +34,7 @@ export function notebookParameters(notebook: Notebook): NotebookParameter[] | un
       if (!ts.isIdentifier(decl.name)) continue
       const init = decl.initializer
       const type = decl.type !== undefined ? decl.type.getText(file) : init === undefined ? 'unknown' : literalKind(ts, init)
-      out.push({ name: decl.name.text, type, ...(init === undefined ? {} : { default: init.getText(file) }) })
+      out.push({ name: decl.name.text, type, ...(init === undefined ? {} : { default: init.getText(file) }), ...(decl.type !== undefined ? { annotated: true as const } : {}) })
     }
   }
   return out

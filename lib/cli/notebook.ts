@@ -38,7 +38,9 @@ export function notebookCommand(context: CliContext): Command {
     .option('--json', 'print the result as JSON')
     .action(async (path: string, options: RunOptions) => {
       const parameters: Parameters = { ...(options.parametersFile === undefined ? {} : readParametersFile(options.parametersFile)), ...parseParameterArgs(options.parameter) }
-      warnUnknownParameters(context, path, parameters)
+      // The text of each -p value, for a parameter declared string that reads as a number (start=2010).
+      const raw = new Map(options.parameter.map((arg) => [arg.slice(0, arg.indexOf('=')).trim(), arg.slice(arg.indexOf('=') + 1)]))
+      warnUnknownParameters(context, path, parameters, raw)
       const cellTimeout = parseSeconds(options.cellTimeout, '--cell-timeout')
       const startupTimeout = parseSeconds(options.startupTimeout, '--startup-timeout')
       const { defaultRunPath } = lazy('../../kernel/runner.js') as typeof import('../../kernel/runner.js')
@@ -61,7 +63,7 @@ export function notebookCommand(context: CliContext): Command {
     .action((path: string, o: { json?: boolean }) => {
       const { readNotebook } = lazy('../../kernel/nbformat.js') as typeof import('../../kernel/nbformat.js')
       const found = notebookParameters(readNotebook(path).notebook)
-      if (o.json === true) return printJson(context, { notebook: path, hasParametersCell: found !== undefined, parameters: found ?? [] })
+      if (o.json === true) return printJson(context, { notebook: path, hasParametersCell: found !== undefined, parameters: (found ?? []).map(({ annotated: _, ...p }) => p) })
       if (found === undefined) return void context.stdout.write(`${path} has no cell tagged parameters: nothing can be injected\n`)
       context.stdout.write(formatTable(['name', 'type', 'default'], found.map((p) => [p.name, p.type, p.default ?? '—'])))
     })
@@ -72,7 +74,7 @@ export function notebookCommand(context: CliContext): Command {
  * Papermill's warning: a parameter the notebook does not declare is still injected (a cell may read it),
  * but is most often a typo. One line per name on stderr, naming what the notebook declares.
  */
-function warnUnknownParameters(context: CliContext, path: string, parameters: Parameters): void {
+function warnUnknownParameters(context: CliContext, path: string, parameters: Parameters, raw: ReadonlyMap<string, string> = new Map()): void {
   const names = Object.keys(parameters)
   if (names.length === 0) return
   const { readNotebook } = lazy('../../kernel/nbformat.js') as typeof import('../../kernel/nbformat.js')
@@ -95,6 +97,26 @@ function warnUnknownParameters(context: CliContext, path: string, parameters: Pa
   for (const p of declared) {
     if (Object.hasOwn(parameters, p.name) && parameters[p.name] === null && !/\b(null|any|unknown)\b/.test(p.type)) {
       throw new ConfigError(`parameter ${p.name} has no value (null: an empty value in a parameters file?); ${path} declares it as ${p.type}`)
+    }
+  }
+  // A value of the wrong kind for a parameter declared number, string or boolean: refused here, naming it, before a
+  // kernel starts (it failed the injected cell's type check, "Type 'string' is not assignable to type 'number'",
+  // naming no parameter: a new-user check). A string parameter given what reads as a number is that text.
+  // A parameter whose default is a plain literal (`let n = 1`) takes whatever is injected, as papermill's do: a
+  // value of another kind is said, not refused.
+  for (const p of declared) {
+    if (!Object.hasOwn(parameters, p.name)) continue
+    const v = parameters[p.name]
+    const type = p.type.trim()
+    if (type === 'string' && typeof v !== 'string' && v !== null) {
+      const text = raw.get(p.name)
+      if (text !== undefined) parameters[p.name] = text
+      else if (typeof v === 'number') parameters[p.name] = String(v)
+      else if (p.annotated === true) throw new ConfigError(`parameter ${p.name}: ${path} declares it as string; received ${JSON.stringify(v)}`)
+    } else if ((type === 'number' || type === 'boolean') && typeof v !== type && v !== null) {
+      const expected = type === 'number' ? 'a number such as 10 or 0.5' : 'true or false'
+      if (p.annotated === true) throw new ConfigError(`parameter ${p.name}: ${path} declares it as ${type}; received ${JSON.stringify(v)} (expected ${expected})`)
+      context.stderr.write(`mtflow: warning: parameter ${p.name} is given ${JSON.stringify(v)}, where ${path}'s default is a ${type}; injected as given\n`)
     }
   }
 }

@@ -60,6 +60,26 @@ describe('mtflow notebook params', () => {
   })
 })
 
+describe('mtflow notebook run: values of the declared type (a new-user check: -p fast=abc failed the injected cell naming no parameter)', () => {
+  it('refuses a value of another kind for an annotated number or boolean before a kernel starts, and takes -p text for a string', async () => {
+    const typed = join(dir, 'typed.ipynb')
+    writeFileSync(typed, notebook([code('p', "let k: number = 3\nlet on: boolean = false\nlet s: string = 'x'", ['parameters']), code('show', 'console.log(JSON.stringify([k, on, s]))')]))
+    const [badNumber, badBoolean] = await runCliBatch([
+      ['notebook', 'run', typed, '-p', 'k=abc', '--out', join(dir, 'typed-1.ipynb')],
+      ['notebook', 'run', typed, '-p', 'on=1', '--out', join(dir, 'typed-2.ipynb')],
+    ])
+    expect([badNumber!.code, badNumber!.stderr]).toEqual([2, `mtflow: parameter k: ${typed} declares it as number; received "abc" (expected a number such as 10 or 0.5)\n`])
+    expect([badBoolean!.code, badBoolean!.stderr]).toEqual([2, `mtflow: parameter on: ${typed} declares it as boolean; received 1 (expected true or false)\n`])
+    expect(existsSync(join(dir, 'typed-1.ipynb'))).toBe(false)
+    // s=007 reads as a number: a string parameter takes the text as typed.
+    const out = join(dir, 'typed-ok.ipynb')
+    const ok = await runCli(['notebook', 'run', typed, '-p', 's=007', '-p', 'k=4.5', '-p', 'on=true', '--out', out, '--no-progress'])
+    expect(ok.code, ok.stderr).toBe(0)
+    const shown = (JSON.parse(readFileSync(out, 'utf8')) as Notebook).cells.find((c) => c.id === 'show')!.outputs![0] as { text: string[] }
+    expect(shown.text.join('')).toBe('[4.5,true,"007"]\n')
+  })
+})
+
 describe('mtflow notebook run -f', () => {
   it('injects a YAML file’s values, -p over them, and warns about a parameter the notebook does not declare', async () => {
     const yaml = join(dir, 'p.yaml')
@@ -67,7 +87,10 @@ describe('mtflow notebook run -f', () => {
     const out = join(dir, 'out.ipynb')
     const r = await runCli(['notebook', 'run', NB, '-f', yaml, '-p', 'n=7', '--out', out, '--no-progress'])
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stderr).toBe('mtflow: warning: passed unknown parameter: bogus (the notebook declares start, n, ratio, flags, opts, flag, none, later, when)\n')
+    expect(r.stderr).toBe(
+      'mtflow: warning: passed unknown parameter: bogus (the notebook declares start, n, ratio, flags, opts, flag, none, later, when)\n' +
+        `mtflow: warning: parameter ratio is given "0.25", where ${NB}'s default is a number; injected as given\n`,
+    )
     const nb = JSON.parse(readFileSync(out, 'utf8')) as Notebook
     const shown = nb.cells.find((c) => c.id === 'show')!.outputs![0] as { text: string[] }
     // ratio: a quoted YAML value is a string, injected as one.
