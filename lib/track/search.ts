@@ -40,7 +40,10 @@ export function searchRuns(tracker: Tracker, options: SearchOptions = {}): Searc
   order.push({ key: { kind: 'attributes', name: 'start_time' }, direction: 'desc' }, { key: { kind: 'attributes', name: 'run_id' }, direction: 'asc' })
   const maxResults = options.maxResults ?? 100
   if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > MAX_RESULTS) throw new ConfigError(`maxResults must be an integer in [1, ${MAX_RESULTS}] (received ${String(options.maxResults)})`)
-  const offset = decodePageToken(options.pageToken)
+  // The page token is the last row's sort key (keyset): an offset shifted when a run was added between pages, so
+  // a run came on both (a new-user check). The order ends with run_id: the key is unique.
+  const signature = JSON.stringify([options.filter ?? '', order.map((o) => [o.key.kind, o.key.name, o.direction]), options.experiments ?? [], options.lifecycle ?? 'active'])
+  const after = decodePageToken(options.pageToken, signature)
   const view = checkLifecycleView(options.lifecycle ?? 'active')
   const ids = options.experiments?.map((e) => tracker.getExperiment(e).id)
   const all = tracker.summaries(ids)
@@ -48,15 +51,15 @@ export function searchRuns(tracker: Tracker, options: SearchOptions = {}): Searc
   const now = Date.now()
   const keys = matched.map((run) => order.map((o) => sortable(keyValue(run, o.key, now))))
   const index = matched.map((_, i) => i)
-  index.sort((a, b) => {
-    for (let k = 0; k < order.length; k++) {
-      const c = compareSortable(keys[a]![k], keys[b]![k], order[k]!.direction)
-      if (c !== 0) return c
-    }
-    return 0
-  })
-  const page = index.slice(offset, offset + maxResults).map((i) => matched[i]!)
-  const next = offset + maxResults < matched.length ? encodePageToken(offset + maxResults) : undefined
+  index.sort((a, b) => compareKeys(keys[a]!, keys[b]!, order))
+  let start = 0
+  if (after !== undefined) {
+    start = index.findIndex((i) => compareKeys(keys[i]!, after, order) > 0)
+    if (start < 0) start = index.length
+  }
+  const picked = index.slice(start, start + maxResults)
+  const page = picked.map((i) => matched[i]!)
+  const next = start + maxResults < matched.length ? encodePageToken(keys[picked[picked.length - 1]!]!, signature) : undefined
   const hints = matched.length === 0 ? missingKeyHints(filterKeys(filter), all) : []
   return { runs: page, total: matched.length, ...(next === undefined ? {} : { nextPageToken: next }), ...(hints.length === 0 ? {} : { hints }) }
 }
@@ -96,19 +99,32 @@ function compareSortable(a: number | string | undefined, b: number | string | un
   return direction === 'asc' ? c : -c
 }
 
-function encodePageToken(offset: number): string {
-  return Buffer.from(JSON.stringify({ offset }), 'utf8').toString('base64url')
+type SortKey = (number | string | undefined)[]
+
+function compareKeys(a: SortKey, b: SortKey, order: readonly OrderKey[]): number {
+  for (let k = 0; k < order.length; k++) {
+    const c = compareSortable(a[k], b[k], order[k]!.direction)
+    if (c !== 0) return c
+  }
+  return 0
 }
 
-function decodePageToken(token: string | undefined): number {
-  if (token === undefined || token === '') return 0
+/** The last row's sort key and the search it belongs to (its filter, order, experiments, view). */
+function encodePageToken(after: SortKey, signature: string): string {
+  return Buffer.from(JSON.stringify({ after: after.map((v) => (v === undefined ? null : v)), of: signature }), 'utf8').toString('base64url')
+}
+
+function decodePageToken(token: string | undefined, signature: string): SortKey | undefined {
+  if (token === undefined || token === '') return undefined
   try {
-    const { offset } = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { offset?: unknown }
-    if (typeof offset === 'number' && Number.isInteger(offset) && offset >= 0) return offset
+    const { after, of } = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { after?: unknown; of?: unknown }
+    if (of === signature && Array.isArray(after) && after.every((v) => v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)))) {
+      return after.map((v) => (v === null ? undefined : (v as number | string)))
+    }
   } catch {
     /* reported below */
   }
-  throw new ConfigError(`page token ${JSON.stringify(token)} is not one this search returned`)
+  throw new ConfigError(`page token ${JSON.stringify(token.slice(0, 80))} is not one this search returned (a token goes with the filter, order and experiments it was made with)`)
 }
 
 export interface Comparison {

@@ -65,7 +65,30 @@ describe('mtflow runs list --page-token', () => {
   it('refuses a token it did not print: exit 2, one line naming it', async () => {
     const r = await cli('runs', 'list', '--page-token', 'bogus')
     expect(r.code).toBe(2)
-    expect(r.stderr.trim().split('\n')).toEqual(['mtflow: page token "bogus" is not one this search returned'])
+    expect(r.stderr.trim().split('\n')).toEqual(['mtflow: page token "bogus" is not one this search returned (a token goes with the filter, order and experiments it was made with)'])
+    // A token made for another order is refused too.
+    const sorted = JSON.parse((await cli('runs', 'search', '--order-by', 'metrics.sharpe desc', '--max', '2', '--json')).stdout)
+    const other = await cli('runs', 'list', '--max', '2', '--page-token', sorted.nextPageToken)
+    expect(other.code).toBe(2)
+  })
+
+  it('a run started between two pages neither repeats nor hides a run (a new-user check: a token was an offset, and the list is newest first)', async () => {
+    const h = mkdtempSync(join(tmpdir(), 'mtflow-cli-pages-'))
+    const tracker = new Tracker(h)
+    const before: string[] = []
+    for (let k = 0; k < 4; k++) {
+      const run = tracker.startRun({ experiment: 'pages', name: `r${k}` })
+      run.end()
+      before.push(run.id)
+    }
+    const first = JSON.parse((await runCli(['--home', h, 'runs', 'list', '--experiment', 'pages', '--max', '2', '--json'])).stdout)
+    const added = tracker.startRun({ experiment: 'pages', name: 'between' })
+    added.end()
+    const second = JSON.parse((await runCli(['--home', h, 'runs', 'list', '--experiment', 'pages', '--max', '2', '--page-token', first.nextPageToken, '--json'])).stdout)
+    const seen = [...first.runs, ...second.runs].map((r: { info: { runId: string } }) => r.info.runId)
+    expect(new Set(seen).size).toBe(4)
+    expect([...seen].sort()).toEqual([...before].sort())
+    rmSync(h, { recursive: true, force: true })
   })
 })
 
