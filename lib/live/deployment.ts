@@ -25,7 +25,7 @@ import { collectResults, logBacktest, type BacktestResult } from '../backtest/in
 import type { Order } from '../backtest/orders.js'
 import { loadBars, type Bars } from '../data/index.js'
 import type { Strategy } from '../strategy/index.js'
-import { type ActiveRun, openTracker } from '../track/index.js'
+import { type ActiveRun, openTracker, Registry } from '../track/index.js'
 import type { DeploymentConfig } from './config.js'
 import { ReplayFeed, WallClock, type Clock, type FeedBatch, type MarketFeed, type ReplaySeries } from './feed.js'
 import { guardsFor } from './guards.js'
@@ -522,11 +522,16 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
       session.drainInbox()
     }
     if (tracker !== undefined) {
+      // The lineage of a backtest of the same version: its source's sha256 (the bundle that runs), so one search
+      // finds the backtests and the deployments of a strategy (the version's hash, source and params, is tagged
+      // apart: a new-user check found the two never matched).
+      const source = strategySourceHash(tracker.home, config.strategy)
       run = tracker.startRun({
         experiment: 'deployments',
         name: `deploy ${config.name}`,
+        ...(source === undefined ? {} : { lineage: { strategy: { name: config.strategy.name, sha256: source } } }),
         params: { deployment: config.name, strategy: `${config.strategy.name}@${config.strategy.version}`, mode: config.mode, exchange: config.venue.exchange, symbols: config.symbols.join(','), timeframe: config.timeframe, weight: config.weight, cash, ...prefixed(config.params) },
-        tags: { 'mtflow.kind': 'deployment', 'mtflow.deployment': config.name, 'mtflow.strategy': `${config.strategy.name}@${config.strategy.version}`, 'mtflow.strategy.sha256': config.strategy.sha256 },
+        tags: { 'mtflow.kind': 'deployment', 'mtflow.deployment': config.name, 'mtflow.strategy': `${config.strategy.name}@${config.strategy.version}`, 'mtflow.strategy.sha256': source ?? config.strategy.sha256, 'mtflow.strategy.version.sha256': config.strategy.sha256 },
       })
     }
     state = 'running'
@@ -843,6 +848,16 @@ function restore(session: EngineSession, journal: OrderJournal, clock: Clock, ve
  * journal's positions and orders are the deployment's. A strategy that keeps its state in ctx.state
  * (pairs-zscore's windows, opening-range's session range) thus carries on where the history leaves it.
  */
+/** The sha256 of a registered strategy version's source file (what a run of it records as lineage.strategy.sha256), or undefined. */
+function strategySourceHash(home: string, strategy: { name: string; version: number }): string | undefined {
+  try {
+    const version = new Registry(home).resolve('strategies', strategy.name, strategy.version)
+    return version.files.find((f) => /^source\.[cm]?[jt]s$/.test(f.name))?.sha256
+  } catch {
+    return undefined
+  }
+}
+
 async function warmStrategyState(session: EngineSession, strategy: Strategy<any>, config: DeploymentConfig, history: Record<string, Bars>, cash: number): Promise<void> {
   const series: ReplaySeries[] = []
   for (const bars of Object.values(history)) if (bars.time.length > 0) series.push({ symbol: bars.symbol, timeframe: bars.timeframe, bars })

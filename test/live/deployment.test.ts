@@ -15,7 +15,8 @@ import { syntheticGbm } from '../../lib/data/synthetic.js'
 import { listDeployments, readStatus, requestControl, runDeployment } from '../../lib/live/deployment.js'
 import { ManualClock, OrderJournal, ReplayFeed, validateDeploymentConfig, type DeploymentConfig } from '../../lib/live/index.js'
 import { getStrategy } from '../../lib/strategy/index.js'
-import { Tracker } from '../../lib/track/index.js'
+import { Registry, Tracker } from '../../lib/track/index.js'
+import { createHash } from 'node:crypto'
 import { FIXTURES } from '../helpers.js'
 
 const T0 = Date.UTC(2024, 0, 1)
@@ -52,6 +53,21 @@ function journalEvents(file: string): Record<string, unknown>[] {
     .filter((l) => l.startsWith('{') && !l.startsWith('{"#'))
     .map((l) => JSON.parse(l) as Record<string, unknown>)
 }
+
+describe('a deployment run\'s lineage', () => {
+  it('records the source hash a backtest of the same version records (a new-user check: the version hash, with params.json, never matched a backtest)', async () => {
+    const { home } = await workspace(200)
+    const registry = new Registry(home)
+    const source = 'export { smaCross as default } from \'mtflow/lib/strategy/builtin/sma-cross.js\'\n'
+    const { version } = registry.register('strategies', 'sma-cross', { files: { 'source.ts': source, 'params.json': '{"fast":10,"slow":30}\n' }, params: { fast: 10, slow: 30 } })
+    const sourceHash = createHash('sha256').update(registry.readFile('strategies', 'sma-cross@1', 'source.ts')).digest('hex')
+    expect(version.sha256).not.toBe(sourceHash)
+    const status = await runDeployment({ home, config: config({ name: 'lineage', strategy: { name: 'sma-cross', version: 1, sha256: version.sha256 } }), strategy: getStrategy('sma-cross') })
+    const run = new Tracker(home).getRun(status.runId!)
+    expect(run.info.lineage.strategy).toMatchObject({ name: 'sma-cross', sha256: sourceHash })
+    expect(run.tags).toMatchObject({ 'mtflow.strategy': 'sma-cross@1', 'mtflow.strategy.sha256': sourceHash, 'mtflow.strategy.version.sha256': version.sha256 })
+  })
+})
 
 describe('a paper deployment replaying the lake', () => {
   it('trades exactly as the backtest, finishes, and is a tracked run with the journal', async () => {
