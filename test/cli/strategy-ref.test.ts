@@ -65,6 +65,14 @@ describe('--strategy NAME@REF', () => {
     const plain5 = await json('backtest', '--strategy', 'sma-cross', '--symbol', 'SPX', '--param', 'fast=5', '--param', 'slow=40', '--no-track')
     expect(headline(override)).toEqual(headline(plain5))
     expect(headline(plain5)).not.toEqual(headline(plain))
+    // A tracked backtest of the version records its source's hash, which register prints beside the version's.
+    const again = await runCli(['--home', home, 'strategy', 'register', 'sma-cross', '--param', 'fast=12', '--param', 'slow=40', '--no-parity'])
+    const printed = /^unchanged source, already sma-cross@1 sha256:([0-9a-f]{12}) \(source sha256:([0-9a-f]{12}), the lineage\.strategy\.sha256 of its runs\); no parity check/.exec(again.stdout)
+    expect(printed, again.stdout).not.toBeNull()
+    const tracked = await json('backtest', '--strategy', 'sma-cross@1', '--symbol', 'SPX')
+    const run = JSON.parse((await runCli(['--home', home, 'runs', 'show', tracked.runId, '--json'])).stdout)
+    expect(run.info.lineage.strategy.sha256.slice(0, 12)).toBe(printed![2])
+    expect(printed![1]).not.toBe(printed![2])
   })
 
   it('backtests a registered file from the registry after the file is gone', async () => {
