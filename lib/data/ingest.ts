@@ -237,6 +237,9 @@ async function writeQuarantine(home: string, key: DatasetKey, table: string, ori
   const conn = await duckdb()
   const text = (c: string) => `coalesce(raw_${c}, CAST(${c === 'time' ? 't' : c} AS VARCHAR), '')`
   const content = `concat_ws(chr(31), reason, ${['time', 'open', 'high', 'low', 'close', 'volume'].map(text).join(', ')})`
+  // A row quarantined after it read (a conflicting duplicate, a value the lake holds otherwise) kept no text: its
+  // time is shown as ISO 8601, not "1646179200000.0" (an audit). The row key keeps the text it always hashed.
+  const shownTime = `coalesce(raw_time, CASE WHEN t IS NOT NULL AND isfinite(t) AND t >= ${LAKE_FIRST_MS} AND t < ${LAKE_END_MS} THEN strftime(epoch_ms(t::BIGINT), '%Y-%m-%dT%H:%M:%S.%gZ') ELSE CAST(t AS VARCHAR) END, '')`
   const keyed = `(SELECT *, md5(${content} || chr(31) || row_number() OVER (PARTITION BY ${content})) AS row_key FROM ${table})`
   return withLock(join(dir, '.lock'), async () => {
     const earlier = readdirSync(dir).filter((f) => f.endsWith('.parquet')).map((f) => join(dir, f))
@@ -255,7 +258,7 @@ async function writeQuarantine(home: string, key: DatasetKey, table: string, ori
     try {
       await conn.run(
         `COPY (SELECT t AS time_ms, open, high, low, close, volume, reason, ${sqlString(origin)} AS origin, now() AS quarantined_at,
-                ${['time', 'open', 'high', 'low', 'close', 'volume'].map((c) => `${text(c)} AS raw_${c}`).join(', ')}, row_key FROM ${fresh} ORDER BY t)
+                ${['time', 'open', 'high', 'low', 'close', 'volume'].map((c) => `${c === 'time' ? shownTime : text(c)} AS raw_${c}`).join(', ')}, row_key FROM ${fresh} ORDER BY t)
          TO ${sqlString(tmp)} (FORMAT parquet)`,
       )
       renameSync(tmp, file)

@@ -57,6 +57,17 @@ describe('the quarantine keyed by content', () => {
     ])
   })
 
+  it('shows the time of a row quarantined after it read (a conflicting duplicate) as ISO 8601, and still adds it once (an audit: "1646179200000.0")', async () => {
+    const h = home()
+    const file = join(h, 'dups.csv')
+    writeFileSync(file, 'date,open,high,low,close,volume\n2022-03-02,1,2,0.5,1.5,10\n2022-03-02,1,2,0.5,1.7,10\n2022-03-03,1,2,0.5,1.5,10\n')
+    for (const round of [1, 2]) expect((await importFile(h, file, { symbol: 'FLAW', timeframe: '1d' })).quarantineAdded).toBe(round === 1 ? 2 : 0)
+    expect(await quarantineRows(h)).toEqual([
+      { reason: 'duplicate_conflict', raw_time: '2022-03-02T00:00:00.000Z', raw_open: '1.0', raw_volume: '10.0' },
+      { reason: 'duplicate_conflict', raw_time: '2022-03-02T00:00:00.000Z', raw_open: '1.0', raw_volume: '10.0' },
+    ])
+  })
+
   it('through the CLI: importing twice leaves data validate counting each bad row once', async () => {
     const h = home()
     const file = join(h, 'flawed.csv')
