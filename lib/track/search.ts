@@ -89,7 +89,8 @@ function sortable(v: number | string | undefined): number | string | undefined {
 function compareSortable(a: number | string | undefined, b: number | string | undefined, direction: 'asc' | 'desc'): number {
   if (a === undefined || b === undefined) return a === b ? 0 : a === undefined ? 1 : -1
   let c: number
-  if (typeof a === 'number' && typeof b === 'number') c = a - b
+  // By comparison, not subtraction: Infinity − Infinity is NaN, and two runs tied at Infinity never reached the tiebreak.
+  if (typeof a === 'number' && typeof b === 'number') c = a < b ? -1 : a > b ? 1 : 0
   else {
     // Params are strings: numbers among them order as numbers ("9" before "10").
     const na = Number(a)
@@ -111,15 +112,19 @@ function compareKeys(a: SortKey, b: SortKey, order: readonly OrderKey[]): number
 
 /** The last row's sort key and the search it belongs to (its filter, order, experiments, view). */
 function encodePageToken(after: SortKey, signature: string): string {
-  return Buffer.from(JSON.stringify({ after: after.map((v) => (v === undefined ? null : v)), of: signature }), 'utf8').toString('base64url')
+  // ±Infinity by name (JSON would make it null, read back as missing: a page ending on an Infinity skipped every
+  // finite run after it — a review).
+  const values = after.map((v) => (v === undefined ? null : typeof v === 'number' && !Number.isFinite(v) ? { inf: v > 0 ? 1 : -1 } : v))
+  return Buffer.from(JSON.stringify({ after: values, of: signature }), 'utf8').toString('base64url')
 }
 
 function decodePageToken(token: string | undefined, signature: string): SortKey | undefined {
   if (token === undefined || token === '') return undefined
   try {
     const { after, of } = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { after?: unknown; of?: unknown }
-    if (of === signature && Array.isArray(after) && after.every((v) => v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)))) {
-      return after.map((v) => (v === null ? undefined : (v as number | string)))
+    const infinite = (v: unknown): v is { inf: 1 | -1 } => typeof v === 'object' && v !== null && ((v as { inf?: unknown }).inf === 1 || (v as { inf?: unknown }).inf === -1)
+    if (of === signature && Array.isArray(after) && after.every((v) => v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) || infinite(v))) {
+      return after.map((v) => (v === null ? undefined : infinite(v) ? v.inf * Infinity : (v as number | string)))
     }
   } catch {
     /* reported below */

@@ -183,6 +183,30 @@ describe('search and compare', () => {
   })
 })
 
+describe('search pages', () => {
+  it('pages through ±Infinity, NaN and ties one run at a time, in the order of one whole page, each run once (a review: a page ending on Infinity skipped every finite run)', () => {
+    const tracker = new Tracker(mkdtempSync(join(tmpdir(), 'mtflow-pages-')))
+    const values = [Infinity, Infinity, 5, 3, 1, NaN, -Infinity, 3]
+    for (const [i, v] of values.entries()) {
+      const run = tracker.startRun({ name: `r${i}` })
+      run.logMetrics({ pf: v })
+      run.end()
+    }
+    for (const order of ['metrics.pf desc', 'metrics.pf asc']) {
+      const whole = searchRuns(tracker, { orderBy: [order], maxResults: 100 }).runs.map((r) => r.info.runId)
+      const paged: string[] = []
+      let token: string | undefined
+      do {
+        const page = searchRuns(tracker, { orderBy: [order], maxResults: 1, ...(token === undefined ? {} : { pageToken: token }) })
+        paged.push(...page.runs.map((r) => r.info.runId))
+        token = page.nextPageToken
+      } while (token !== undefined && paged.length < 20)
+      expect(paged).toEqual(whole)
+      expect(new Set(paged).size).toBe(values.length)
+    }
+  })
+})
+
 describe('the experiment index', () => {
   it('compacts a long index without changing what it says', () => {
     const tracker = new Tracker(workspace())
