@@ -97,7 +97,7 @@ export interface EngineOptions {
   sizing: OrderOptions
   /** Quantities are floored to a multiple of this (0: fractional units). */
   lotSize: number
-  /** Close every open position at the last bar's close when the data ends (trades marked open). */
+  /** Close every open position at the last bar's close when the data ends (the trades closed there, exitReason "close at end", counted in the statistics). */
   closeAtEnd: boolean
   progress?: ProgressSink
   /**
@@ -1032,15 +1032,20 @@ export class Engine {
       const raw = openFill(order, open)
       if (raw === raw) this.execute(order, raw, i, time, volume, true)
     }
-    // Pass 2, the range after the open: stops first (the pessimistic order within a bar), then limits.
+    // Pass 2, the range after the open: stops first (the pessimistic order within a bar), then limits. An order
+    // fills once a bar at most (one that filled at the open, under a volume cap, waits for the next bar: it
+    // filled again within the range, above the bar's high — an engine audit). A bracket leg placed at this
+    // open is placed at the open's price: already beyond it, it fills there (it filled at its own level, even
+    // outside the bar's range — an engine audit).
     for (let pass = 0; pass < 2 && list.length > 0; pass++) {
       const type = pass === 0 ? 'stop' : 'limit'
       count = snapshotInto(list, orders)
       for (let k = 0; k < count; k++) {
         const order = orders[k]!
-        if (order.activeFrom > i || time < order.notBefore || order.type !== type || !order.working) continue
-        const raw = rangeFill(order, high, low)
-        if (raw === raw) this.execute(order, raw, i, time, volume, false)
+        if (order.activeFrom > i || time < order.notBefore || order.type !== type || !order.working || order.lastFillBar === i) continue
+        const atPlacement = order.placedAfterOpen ? openFill(order, open) : NaN
+        const raw = atPlacement === atPlacement ? atPlacement : rangeFill(order, high, low)
+        if (raw === raw) this.execute(order, raw, i, time, volume, atPlacement === atPlacement)
       }
     }
     // Expiry: a working order has seen one more bar.
@@ -1086,6 +1091,11 @@ export class Engine {
     let qty = fillableQty(order.remaining, volume, model)
     const position = book.positions[k]!
     const sign = order.side === 'buy' ? 1 : -1
+    const lot = this.options.lotSize
+    // A cut (volume, buying power) lands on the lot size, as the sizing did: 3.5 shares of a 1-share lot filled,
+    // and a close() then left a fraction behind as an open trade (an engine audit).
+    if (qty < order.remaining && lot > 0) qty = floorLot(qty, lot)
+    if (!(qty > 0)) return
     // Exits and bracket children only reduce: never more than the position they close or protect.
     if (order.role !== 'entry') {
       const held = Math.max(0, -sign * position.qty)
@@ -1114,6 +1124,7 @@ export class Engine {
         const affordable = Math.max(0, power) / (price * rate)
         if (opening > affordable * (1 + 1e-12)) {
           qty -= opening - affordable
+          if (lot > 0) qty = floorLot(qty, lot)
           shortfall = true
         }
       }
@@ -1132,6 +1143,9 @@ export class Engine {
     const before = book.positions[k]!.qty
     const realized = book.apply(k, sign * qty, price, fee)
     order.fill(qty, price, fee, time)
+    order.lastFillBar = i
+    // A stop that filled has traded through its level: what is left of it is a market order.
+    if (order.type === 'stop') order.triggered = true
     const share = order.qty > 0 ? order.remaining / order.qty : 0
     book.reserved -= order.reserved - order.reserved * share
     order.reserved *= share
@@ -1186,6 +1200,9 @@ export class Engine {
           if (this.hooks !== undefined) this.hooks.amended(sibling)
         }
       }
+      // The bracket is done: what is left of its entry is withdrawn, not bought without a stop (an entry still
+      // filling under a volume cap after its take-profit bought on, unprotected — an engine audit).
+      if (order.status === 'FILLED' && parent !== undefined && parent.working) this.withdraw(sleeve, parent, 'CANCELLED', `bracket closed: ${order.role} filled`)
     }
     // Flat: protective children of this symbol have nothing left to protect.
     if (sleeve.book.positions[k]!.qty === 0 && this.working[k]!.length > 0) {

@@ -61,8 +61,13 @@ export class Order implements OrderView {
   children: Order[] | undefined = undefined
   /** The engine's index of the symbol (set when the engine takes the order: no lookup by name per fill). */
   symbolIndex = -1
-  /** Placed after the open of its first bar (a child of an entry filled at that open): no gap fill there. */
+  /** Placed after the open of its first bar (a child of an entry filled at that open): that open is the price it
+   * is placed at, so a leg already beyond it fills there, never at its own level outside the bar. */
   placedAfterOpen = false
+  /** A stop that has traded through its level: a market order from then on (its rest fills at later opens). */
+  triggered = false
+  /** The bar index of its last fill on the simulated exchange (−1: none): at most one fill per order per bar. */
+  lastFillBar = -1
   /** Bracket prices to attach when this entry fills. */
   stopLoss = NaN
   takeProfit = NaN

@@ -2,9 +2,12 @@
 // order and one bar of its symbol:
 // - market: the bar's open, plus slippage against the trader;
 // - stop: triggers when the bar trades through the stop; a gap through it fills at the open, else at
-//   the stop, plus slippage (a stop becomes a market order);
+//   the stop, plus slippage (a stop becomes a market order: what a volume cap leaves fills at later opens);
 // - limit: fills at the limit when the bar's range reaches it, or at the open when the bar opens
 //   beyond it (a better price); no slippage, maker commission.
+// - a bracket leg placed when its entry filled at an open is placed at that open: already beyond it, it fills
+//   there (the engine, lib/backtest/engine.ts match);
+// - an order fills at most once per bar (under a volume cap, the rest waits for the next bar).
 // Commission: a rate on notional (taker for market and stop fills, maker for limits) plus a fixed fee.
 
 import { ConfigError } from '../core/index.js'
@@ -61,26 +64,27 @@ export interface Match {
  * The raw price at which a working order fills at the bar's open — a market order, or a stop or
  * limit the bar gaps through — or NaN.
  */
-export function openFill(order: Pick<Order, 'side' | 'type' | 'limit' | 'stop'>, open: number): number {
+export function openFill(order: Pick<Order, 'side' | 'type' | 'limit' | 'stop'> & { triggered?: boolean }, open: number): number {
   const buy = order.side === 'buy'
   switch (order.type) {
     case 'market':
       return open
     case 'stop':
-      return (buy ? open >= order.stop : open <= order.stop) ? open : NaN
+      // Once triggered (part filled under a volume cap) a stop is a market order: its rest fills at the open.
+      return order.triggered === true || (buy ? open >= order.stop : open <= order.stop) ? open : NaN
     case 'limit':
       return (buy ? open <= order.limit : open >= order.limit) ? open : NaN
   }
 }
 
 /** The raw price at which a stop or limit fills within the bar's range (after its open), or NaN. */
-export function rangeFill(order: Pick<Order, 'side' | 'type' | 'limit' | 'stop'>, high: number, low: number): number {
+export function rangeFill(order: Pick<Order, 'side' | 'type' | 'limit' | 'stop'> & { triggered?: boolean }, high: number, low: number): number {
   const buy = order.side === 'buy'
   switch (order.type) {
     case 'market':
       return NaN
     case 'stop':
-      return (buy ? high >= order.stop : low <= order.stop) ? order.stop : NaN
+      return order.triggered !== true && (buy ? high >= order.stop : low <= order.stop) ? order.stop : NaN
     case 'limit':
       return (buy ? low <= order.limit : high >= order.limit) ? order.limit : NaN
   }
@@ -96,16 +100,6 @@ export function execution(order: Pick<Order, 'side' | 'type'>, raw: number, mode
 export function executionPrice(side: 'buy' | 'sell', raw: number, model: FillModel): number {
   const slip = model.slippageBps / 10_000
   return side === 'buy' ? raw * (1 + slip) : raw * (1 - slip)
-}
-
-/**
- * Where `order` fills on a bar (open, high, low), or undefined. An order placed after the bar's open
- * (a bracket child of an entry filled at that open) only sees the range after it.
- */
-export function matchOrder(order: Pick<Order, 'side' | 'type' | 'limit' | 'stop'>, open: number, high: number, low: number, afterOpen: boolean, model: FillModel): Match | undefined {
-  let raw = afterOpen ? NaN : openFill(order, open)
-  if (raw !== raw) raw = rangeFill(order, high, low)
-  return raw === raw ? execution(order, raw, model) : undefined
 }
 
 /** Units that may fill on a bar with this volume (all of `remaining` without a volume cap). */

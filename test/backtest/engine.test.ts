@@ -455,3 +455,59 @@ describe('edges the fast paths must keep', () => {
     expect(seen).toEqual([0, NaN, 101, 0, NaN])
   })
 })
+
+// An engine audit (an independent simulator) found these; each expected number is worked out from the bars.
+describe('fills an engine audit found wrong', () => {
+  const on = (rows: number[][], script: Parameters<typeof scripted>[0], options: Partial<BacktestOptions> = {}) => {
+    const B = bars('B', rows)
+    const result = backtest({ strategy: scripted(script), symbols: ['B'], timeframe: '1d', data: { B }, cash: 100_000, sizing: { qty: 10 }, ...options })
+    const s = result.strategies[0]!
+    return { result, orders: toRows(s.orders), fills: toRows(s.fills), trades: toRows(s.trades) }
+  }
+  const day = (t: number) => (t - T0) / DAY
+
+  it('a bracket leg already beyond the open its entry filled at fills at that open, never at its own level outside the bar', () => {
+    // Entry at bar 1's open 95; the stop at 98 is already through (the bar trades 94–96): out at 95, P&L 0 (it sold at 98: +30).
+    const stop = on([[100, 101, 99, 100], [95, 96, 94, 95], [95, 96, 94, 95]], { 0: (ctx) => ctx.buy('B', { stopLoss: 98, takeProfit: 110 }) })
+    expect(stop.fills.map((f) => [f.role, f.price, day(f.time)])).toEqual([['entry', 95, 1], ['stop-loss', 95, 1]])
+    expect(stop.trades.map((t) => [t.pnl, t.exitReason])).toEqual([[0, 'stop-loss']])
+    expect(stop.result.equity[2]).toBe(100_000)
+    // Entry at 106; a take-profit at 103 is marketable there: sold at 106 (it sold at 103, below the bar's low of 104).
+    const target = on([[100, 101, 99, 100], [106, 107, 104, 106], [106, 107, 105, 106]], { 0: (ctx) => ctx.buy('B', { stopLoss: 90, takeProfit: 103 }) })
+    expect(target.fills.map((f) => [f.role, f.price, f.liquidity])).toEqual([['entry', 106, 'taker'], ['take-profit', 106, 'maker']])
+    expect(target.trades[0]!.pnl).toBe(0)
+  })
+
+  it('under a volume cap an order fills once a bar, and a triggered stop fills its rest at the next opens', () => {
+    const capped = { fills: { volumeShare: 0.05 } }
+    // Cap 5 in bars 2 and 3 (volume 100): the sell stop at 98 gaps at 95 both times (it also sold 5 at 98 in each, above the high of 96).
+    const stop = on([[100, 101, 99, 100, 1000], [100, 101, 99, 100, 1000], [95, 96, 94, 95, 100], [95, 96, 94, 95, 100]], { 0: (ctx) => ctx.buy('B', { qty: 20 }), 1: (ctx) => ctx.sell('B', { qty: 20, stop: 98 }) }, capped)
+    expect(stop.fills.map((f) => [f.side, f.qty, f.price, day(f.time)])).toEqual([['buy', 20, 100, 1], ['sell', 5, 95, 2], ['sell', 5, 95, 3]])
+    // A limit buy at 104.5 with cap 5 then 3: 5 at bar 1's open 101, not 5 more at 104.5 in the same bar; 3 at bar 2's open 104.
+    const limit = on([[100, 102, 99, 101, 1000], [101, 105, 100, 104, 50], [104, 106, 103, 105, 30]], { 0: (ctx) => ctx.buy('B', { qty: 12, limit: 104.5 }) }, { fills: { volumeShare: 0.1 } })
+    expect(limit.fills.map((f) => [f.qty, f.price, day(f.time)])).toEqual([[5, 101, 1], [3, 104, 2]])
+    // A buy stop at 104.5 trades through in bar 1 (5 of 12 at 104.5); the rest is a market order: 3 at 104, 3 at 103, 1 at 103 (it waited for 104.5 again).
+    const triggered = on([[100, 102, 99, 101, 1000], [101, 105, 100, 104, 50], [104, 104.4, 103, 104, 30], [103, 104.2, 102, 103, 30], [103, 104.4, 102, 104, 1000]], { 0: (ctx) => ctx.buy('B', { qty: 12, stop: 104.5 }) }, { fills: { volumeShare: 0.1 } })
+    expect(triggered.fills.map((f) => [f.qty, f.price, day(f.time)])).toEqual([[5, 104.5, 1], [3, 104, 2], [3, 103, 3], [1, 103, 4]])
+  })
+
+  it('a cut by buying power or volume lands on the lot size, so a close leaves nothing behind', () => {
+    // Sized at bar 2's close 105: floor(100000 / 105) = 952; at bar 3's open 110 cash buys 909.09 → 909 (it bought 909.0909).
+    const power = run({ 2: (ctx) => ctx.buy('A', { percent: 1 }), 4: (ctx) => ctx.close('A') }, { lotSize: 1 })
+    expect(power.fills.map((f) => [f.side, f.qty, f.price])).toEqual([['buy', 909, 110], ['sell', 909, 96]])
+    // One closed round trip: 909 × (96 − 110) = −12,726 (a fraction was left as an open trade).
+    expect(power.trades.map((t) => [t.pnl, t.exitReason, t.open])).toEqual([[-12_726, 'exit', false]])
+    // Caps 3.5, 2.1 and 7 units: 3, 2 and 7 whole units.
+    const volume = on([[100, 102, 99, 101, 1000], [101, 105, 100, 104, 50], [104, 106, 103, 105, 30], [110, 112, 108, 109, 100]], { 0: (ctx) => ctx.buy('B', { qty: 12 }) }, { lotSize: 1, fills: { volumeShare: 0.07 } })
+    expect(volume.fills.map((f) => [f.qty, f.price])).toEqual([[3, 101], [2, 104], [7, 110]])
+  })
+
+  it('a bracket whose leg completed withdraws what is left of its entry (it bought on without a stop)', () => {
+    // Cap 10 in bar 1: 10 of 40 at 101; the take-profit at 104.5 fills those 10 in the bar (high 105); the stop goes (OCO), and so does the entry's rest.
+    const r = on([[100, 102, 99, 101, 1000], [101, 105, 100, 104, 50], [104, 106, 103, 105, 30], [110, 112, 108, 109, 1000], [100, 101, 90, 91, 1000], [91, 92, 80, 81, 1000]], { 0: (ctx) => ctx.buy('B', { qty: 40, stopLoss: 97, takeProfit: 104.5 }) }, { fills: { volumeShare: 0.2 } })
+    expect(r.fills.map((f) => [f.role, f.qty, f.price])).toEqual([['entry', 10, 101], ['take-profit', 10, 104.5]])
+    expect(r.orders.find((o) => o.role === 'entry')).toMatchObject({ status: 'CANCELLED', filled: 10, reason: 'bracket closed: take-profit filled' })
+    // 100,000 + 10 × (104.5 − 101)
+    expect(r.result.equity[r.result.equity.length - 1]).toBe(100_035)
+  })
+})
