@@ -879,6 +879,8 @@ export class Engine {
       order.filled = o.filled
       order.avgPrice = o.avgPrice
       order.transition('PARTIALLY_FILLED', time)
+      // A stop with fills has triggered: after a restart its rest is a market order, as before it.
+      if (o.type === 'stop') order.triggered = true
     }
     order.activeFrom = this.executionOf[k]!.i + 1
     if (parentId > 0) this.orderById[parentId]!.children!.push(order)
