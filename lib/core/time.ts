@@ -26,14 +26,15 @@ export function timeframeMs(timeframe: string): number {
 }
 
 /**
- * A timeframe as the lake names it: in its largest whole unit (60m is 1h, 24h is 1d, 7d is 1w), or a
+ * A timeframe as the lake names it: in its largest whole unit up to days (60m is 1h, 24h is 1d), or a
  * ConfigError naming that form. 60m data was stored as a dataset apart from 1h, which then found nothing
  * (a new-user check).
  */
 export function checkCanonicalTimeframe(timeframe: string): string {
   const ms = timeframeMs(timeframe)
   const unit = timeframe.slice(-1)
-  const larger = ([['w', UNIT_MS.w!], ['d', UNIT_MS.d!], ['h', UNIT_MS.h!]] as const).find(([u, size]) => ms % size === 0 && UNIT_MS[u]! > UNIT_MS[unit]!)
+  // Days are not rewritten as weeks: 7d bars open on the epoch's Thursdays, 1w bars on Mondays (another grid).
+  const larger = ([['d', UNIT_MS.d!], ['h', UNIT_MS.h!]] as const).find(([u, size]) => ms % size === 0 && UNIT_MS[u]! > UNIT_MS[unit]!)
   if (larger !== undefined) {
     const canonical = `${ms / larger[1]}${larger[0]}`
     throw new ConfigError(`timeframe ${JSON.stringify(timeframe)} is written ${canonical} (bars are kept under the largest whole unit); give ${canonical}`)

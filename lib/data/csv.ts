@@ -128,7 +128,7 @@ const POINT_GROUPED = /^[+-]?[1-9]\d{0,2}(\.\d{3})+$/
  * options win; a decimal comma with a comma delimiter is refused.
  */
 export function sniffDialect(head: string, options: CsvOptions, label: string, rest?: () => Iterable<string>): CsvDialect {
-  const lines = head.split(/\r?\n/).filter((l) => l.trim() !== '').slice(0, 51)
+  const lines = head.split(/\r\n|\r|\n/).filter((l) => l.trim() !== '').slice(0, 51)
   if (lines.length === 0) throw new DataError(`${label} is empty; expected a header row and data rows`)
   let delimiter: string
   if (options.delimiter !== undefined) delimiter = normalizeDelimiter(options.delimiter, options)
@@ -161,10 +161,12 @@ export function sniffDialect(head: string, options: CsvOptions, label: string, r
         })
       }
       for (const line of lines.slice(1)) look(line)
-      if (commas === 0 && points === 0 && ambiguous === undefined && rest !== undefined) {
+      // Nothing settled in the head (whole numbers, or cells that could be either): on through the file until a
+      // cell settles it; a 1.500 on one line and 105,5 on the next is a decimal comma (a review).
+      if (commas === 0 && points === 0 && rest !== undefined) {
         for (const line of rest()) {
           look(line)
-          if (commas > 0 || points > 0 || ambiguous !== undefined) break
+          if (commas > 0 || points > 0) break
         }
       }
     }

@@ -134,7 +134,8 @@ export async function ingestStaged(home: string, key: DatasetKey, source: string
       quarantined,
       quarantineAdded: 0,
       gaps: Number(stats.gaps),
-      ...coarserHint(Number(stats.step), key.timeframe),
+      // A file's rows mostly further apart than its timeframe: said (an exchange's sparse market is not a wrong timeframe).
+      ...(refuse === undefined ? {} : coarserHint(Number(stats.step), key.timeframe)),
       partitions: merged.partitions,
     }
     if (Object.keys(quarantined).length > 0) {
@@ -174,7 +175,7 @@ async function refuseBadImport(checked: string, input: number, key: DatasetKey, 
   // Half or more off the grid is a wrong timeframe, not a few bad rows: at exactly half, 1h data imported as
   // 2h kept every other hour as a "2h" bar (a new-user check).
   if (offGrid * 2 >= input) {
-    const row = (await conn.runAndReadAll(`SELECT median(d) AS d, min(t) FILTER (WHERE reason = 'off_grid') AS off FROM (SELECT t, reason, t - lag(t) OVER (ORDER BY t) AS d FROM ${checked} WHERE reason IS NULL OR reason = 'off_grid')`)).getRowObjects()[0]
+    const row = (await conn.runAndReadAll(`SELECT median(d) FILTER (WHERE d > 0) AS d, min(t) FILTER (WHERE reason = 'off_grid') AS off FROM (SELECT t, reason, t - lag(t) OVER (ORDER BY t) AS d FROM ${checked} WHERE reason IS NULL OR reason = 'off_grid')`)).getRowObjects()[0]
     throw new DataError(offGridMessage(label, refuse.options, key.timeframe, offGrid, input, Number(row?.d ?? 0), 'nothing imported', Number(row?.off)))
   }
   if (valid > 0) return
@@ -440,27 +441,34 @@ function coarserHint(step: number, timeframe: string): { hint?: string } {
   return { hint: `most rows are ${looks} apart, coarser than ${timeframe}: looks like ${looks} (import it as --timeframe ${looks}, or resample)` }
 }
 
-/** The lines of a text file, read a MiB at a time (the dialect's sniff, when the head settles nothing). */
+/**
+ * The lines of a text file (ended by \n, \r\n or a lone \r, as Excel for Mac writes), read a MiB at a time, up
+ * to SNIFF_BYTES: the dialect's sniff when the head settles nothing. A "line" longer than a MiB is skipped, not
+ * grown without end (a file without line breaks was read quadratically: a review).
+ */
 function* fileLines(path: string): Generator<string> {
   const fd = openSync(path, 'r')
   try {
     const buffer = Buffer.alloc(1 << 20)
     let carry = Buffer.alloc(0)
-    for (let at = 0; ; ) {
+    for (let at = 0; at < SNIFF_BYTES; ) {
       const n = readSync(fd, buffer, 0, buffer.length, at)
       if (n === 0) break
       at += n
       const bytes = carry.length === 0 ? buffer.subarray(0, n) : Buffer.concat([carry, buffer.subarray(0, n)])
-      // Cut after the last newline: a UTF-8 sequence never spans one.
-      const cut = bytes.lastIndexOf(10)
-      carry = Buffer.from(cut < 0 ? bytes : bytes.subarray(cut + 1))
-      if (cut >= 0) for (const line of bytes.toString('utf8', 0, cut).split(/\r?\n/)) yield line
+      // Cut after the last line break: a UTF-8 sequence never spans one.
+      const cut = Math.max(bytes.lastIndexOf(10), bytes.lastIndexOf(13))
+      carry = cut < 0 ? (bytes.length > 1 << 20 ? Buffer.alloc(0) : Buffer.from(bytes)) : Buffer.from(bytes.subarray(cut + 1))
+      if (cut >= 0) for (const line of bytes.toString('utf8', 0, cut).split(/\r\n|\r|\n/)) yield line
     }
     if (carry.length > 0) yield carry.toString('utf8')
   } finally {
     closeSync(fd)
   }
 }
+
+/** How far the sniff reads on when the head settles nothing. */
+const SNIFF_BYTES = 256 * 2 ** 20
 
 function readHead(path: string): string {
   const fd = openSync(path, 'r')

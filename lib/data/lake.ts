@@ -124,9 +124,17 @@ export interface BarsQuery {
 
 /** Resolve the source of a query: as given, or the only source that holds the symbol and timeframe. */
 export function resolveKey(home: string, query: BarsQuery): DatasetKey {
-  checkCanonicalTimeframe(query.timeframe)
+  timeframeMs(query.timeframe)
+  const keys = listKeys(home)
+  // A dataset kept under another form of the timeframe (60m, imported before forms were checked) is still read
+  // by that form; asked by the other form, the answer names it.
+  if (!keys.some((k) => k.symbol === query.symbol && k.timeframe === query.timeframe)) {
+    const same = keys.find((k) => k.symbol === query.symbol && k.timeframe !== query.timeframe && timeframeMs(k.timeframe) === timeframeMs(query.timeframe))
+    if (same !== undefined) throw new NotFoundError(`no bars for ${query.symbol} ${query.timeframe} in the lake; it holds ${query.symbol} under ${same.timeframe} (the same bars written another way): give ${same.timeframe}, or import them again as ${query.timeframe}`)
+    checkCanonicalTimeframe(query.timeframe)
+  }
   if (query.source !== undefined) return { source: query.source, symbol: query.symbol, timeframe: query.timeframe }
-  const sources = listKeys(home).filter((k) => k.symbol === query.symbol && k.timeframe === query.timeframe)
+  const sources = keys.filter((k) => k.symbol === query.symbol && k.timeframe === query.timeframe)
   if (sources.length === 1) return sources[0]!
   if (sources.length === 0) throw new NotFoundError(`no bars for ${query.symbol} ${query.timeframe} in the lake (see: mtflow data list)`)
   throw new DataError(`${query.symbol} ${query.timeframe} is in several sources (${sources.map((s) => s.source).join(', ')}); say which (--source on the command line, source in code)`)

@@ -4,7 +4,7 @@
 // deployment.json per version): `registerDeployment` pins the strategy reference to a version number and
 // content hash, so a deployment version always names one strategy version and nothing else.
 
-import { ConfigError, DataError, NotFoundError, preview, timeframeMs } from '../core/index.js'
+import { checkCanonicalTimeframe, ConfigError, DataError, NotFoundError, preview, timeframeMs } from '../core/index.js'
 import type { RunOptions } from '../backtest/backtest.js'
 import { DEFAULT_LIMITS, riskLimits } from '../backtest/portfolio.js'
 import { fillModel } from '../backtest/sim-exchange.js'
@@ -161,7 +161,7 @@ function check(raw: unknown, what: string, draft: boolean): Omit<DeploymentConfi
     if (symbols.indexOf(s) !== k) fail(`symbols[${k}]`, 'a symbol not listed before', s)
   }
 
-  if (typeof o.timeframe !== 'string' || !isTimeframe(o.timeframe)) fail('timeframe', 'a number and a unit m, h, d or w (e.g. 1m, 1h, 1d)', o.timeframe)
+  if (typeof o.timeframe !== 'string' || !isTimeframe(o.timeframe)) fail('timeframe', 'a number and a unit m, h, d or w in its largest whole unit (e.g. 1m, 1h, 1d; 1h, not 60m)', o.timeframe)
   if (o.mode !== 'paper' && o.mode !== 'live') fail('mode', '"paper" or "live"', o.mode)
 
   const v = object(o.venue, what, 'venue', ['exchange', 'sandbox', 'apiUrl', 'fsyncBeforeSend'])
@@ -285,7 +285,8 @@ function rethrow(what: string, field: string, work: () => unknown): void {
 
 function isTimeframe(text: string): boolean {
   try {
-    timeframeMs(text)
+    // The lake's form: a deployment writes its bars there (60m was accepted here and refused there, later).
+    checkCanonicalTimeframe(text)
     return true
   } catch {
     return false

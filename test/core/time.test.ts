@@ -30,8 +30,8 @@ const JAN_1_2022 = 18_993 * DAY // 1,640,995,200,000
 
 describe('checkCanonicalTimeframe', () => {
   it('keeps a timeframe in its largest whole unit and names that form for any other (a new-user check: 60m was a dataset apart from 1h)', () => {
-    for (const tf of ['1m', '59m', '90m', '1h', '23h', '36h', '1d', '6d', '8d', '1w', '2w']) expect(checkCanonicalTimeframe(tf)).toBe(tf)
-    for (const [tf, canonical] of [['60m', '1h'], ['120m', '2h'], ['1440m', '1d'], ['24h', '1d'], ['48h', '2d'], ['168h', '1w'], ['7d', '1w'], ['14d', '2w'], ['10080m', '1w']]) {
+    for (const tf of ['1m', '59m', '90m', '1h', '23h', '36h', '1d', '6d', '7d', '8d', '14d', '1w', '2w']) expect(checkCanonicalTimeframe(tf)).toBe(tf)
+    for (const [tf, canonical] of [['60m', '1h'], ['120m', '2h'], ['1440m', '1d'], ['24h', '1d'], ['48h', '2d'], ['168h', '7d'], ['10080m', '7d']]) {
       expect(() => checkCanonicalTimeframe(tf!)).toThrow(`timeframe "${tf}" is written ${canonical} (bars are kept under the largest whole unit); give ${canonical}`)
     }
   })

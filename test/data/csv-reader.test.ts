@@ -3,7 +3,7 @@
 // most rows off the timeframe's grid, is refused with its reason and writes nothing. Expected epoch
 // values are worked out by hand: 2022-01-01 is 52·365 + 13 leap days = 18,993 days after 1970-01-01.
 
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -213,19 +213,23 @@ describe('numbers, date+time columns and the grid, read the same by both readers
   it('asks about a point that could group thousands (12.345) as about 43,160, and reads past the first 50 rows when they settle nothing (a numbers audit: a volume of 12.345 meant as 12,345 was read 1,000 times too small)', async () => {
     const day = (k: number) => new Date(JAN_1_2022 + k * DAY).toISOString().slice(0, 10)
     const ints = Array.from({ length: 60 }, (_, k) => `${day(k)};${100 + k};${100 + k};${100 + k};${100 + k};7`)
-    // In the head: refused in both readers, nothing written; either answer then reads the whole file.
+    // 12.345 in the head settles nothing; a decimal comma after it does, in both readers (the audit's file: the
+    // volume was read as 12.345 and the rows with 160,5 quarantined).
     const h = home()
     const headText = `date;open;high;low;close;volume\n${ints.map((l) => l.replace(/;7$/, ';12.345')).join('\n')}\n${day(60)};160,5;160,5;160,5;160,5;12.345\n`
-    const inHead = write(h, 'late.csv', headText)
-    const refused = `${inHead} column volume "12.345" is ambiguous (12.345 with decimal ., 12345 with decimal ,: a point or comma grouping thousands, or the decimal mark?); give decimal . or decimal ,`
-    expect(() => readBarsCsv(inHead, { symbol: 'X', timeframe: '1d' })).toThrow(refused)
-    await expect(importFile(h, inHead, { symbol: 'X', timeframe: '1d' })).rejects.toThrow(refused)
-    expect(lakeUntouched(h)).toBe(true)
-    const comma = await bothReaders(h, inHead, { timeframe: '1d', decimal: ',' })
+    const comma = await bothReaders(h, write(h, 'late.csv', headText), { timeframe: '1d' })
     for (const bars of [comma.fromCsv, comma.fromLake]) {
       expect(bars.time.length).toBe(61)
       expect([bars.volume[0], bars.volume[60], bars.close[59], bars.close[60]]).toEqual([12_345, 12_345, 159, 160.5])
     }
+    // Nothing but cells that could be either: refused in both readers, nothing written; either answer reads it.
+    const hq = home()
+    const onlyAmbiguous = write(hq, 'only.csv', `date;open;high;low;close;volume\n${ints.map((l) => l.replace(/;7$/, ';12.345')).join('\n')}\n`)
+    const refused = `${onlyAmbiguous} column volume "12.345" is ambiguous (12.345 with decimal ., 12345 with decimal ,: a point or comma grouping thousands, or the decimal mark?); give decimal . or decimal ,`
+    expect(() => readBarsCsv(onlyAmbiguous, { symbol: 'X', timeframe: '1d' })).toThrow(refused)
+    await expect(importFile(hq, onlyAmbiguous, { symbol: 'X', timeframe: '1d' })).rejects.toThrow(refused)
+    expect(lakeUntouched(hq)).toBe(true)
+    expect(Array.from((await bothReaders(hq, onlyAmbiguous, { timeframe: '1d', decimal: ',' })).fromCsv.volume.slice(0, 2))).toEqual([12_345, 12_345])
     // After the head only: found there, in both readers.
     const h2 = home()
     const after = write(h2, 'after.csv', `date;open;high;low;close;volume\n${ints.join('\n')}\n${day(60)};160;160;160;160;12.345\n`)
@@ -252,6 +256,9 @@ describe('numbers, date+time columns and the grid, read the same by both readers
     await expect(importFile(h, hourly, { symbol: 'X', timeframe: '2h' })).rejects.toThrow(half)
     expect(() => readBarsCsv(hourly, { symbol: 'X', timeframe: '2h' })).toThrow(`${hourly}: timeframe 2h puts 50% of the rows off its grid; most timestamps are 1h apart — looks like 1h (nothing read)`)
     expect(lakeUntouched(h)).toBe(true)
+    // Every row twice: the spacing is still read from the distinct times (the hint was lost: a review).
+    const twice = write(h, 'h1-twice.csv', `time,open,high,low,close,volume\n${hours.flatMap((l) => [l, l]).join('\n')}\n`)
+    await expect(importFile(h, twice, { symbol: 'X', timeframe: '4h' })).rejects.toThrow(`${twice}: timeframe 4h puts 75% of the rows off its grid; most timestamps are 1h apart — looks like 1h (nothing imported)`)
     // 1h data as 30m: all on the grid, every other slot empty: imported, with the hint.
     const coarse = await importFile(h, hourly, { symbol: 'X', timeframe: '30m' })
     expect(coarse).toMatchObject({ accepted: 48, gaps: 47, hint: 'most rows are 1h apart, coarser than 30m: looks like 1h (import it as --timeframe 1h, or resample)' })
@@ -268,6 +275,15 @@ describe('numbers, date+time columns and the grid, read the same by both readers
     await expect(importFile(h2, hourly, { symbol: 'X', timeframe: '60m' })).rejects.toThrow('timeframe "60m" is written 1h (bars are kept under the largest whole unit); give 1h')
     await expect(loadBars(h, { symbol: 'X', timeframe: '60m' })).rejects.toThrow('timeframe "60m" is written 1h')
     expect(lakeUntouched(h2)).toBe(true)
+    // A dataset kept as 60m before forms were checked (copied here from the 1h one) is still read as 60m, and asked
+    // for as 1h the answer names it (a review: such lakes became unreadable).
+    const h3 = home()
+    await importFile(h3, hourly, { symbol: 'Z', timeframe: '1h' })
+    const dir = join(h3, 'lake', 'bars', 'source=local', 'symbol=Z')
+    cpSync(join(dir, 'timeframe=1h'), join(dir, 'timeframe=60m'), { recursive: true })
+    rmSync(join(dir, 'timeframe=1h'), { recursive: true })
+    expect((await loadBars(h3, { symbol: 'Z', timeframe: '60m' })).time.length).toBe(48)
+    await expect(loadBars(h3, { symbol: 'Z', timeframe: '1h' })).rejects.toThrow('no bars for Z 1h in the lake; it holds Z under 60m (the same bars written another way): give 60m, or import them again as 1h')
   })
 
   it('readBarsCsv refuses, naming the line, every row the import quarantines: a missing or non-positive price, high below open or close, low above them, a negative volume, a time off the grid', () => {
