@@ -50,7 +50,7 @@ export function ingestCommand(context: CliContext): Command {
       if (options.json === true) return printJson(context, reports)
       for (const r of reports) {
         const retried = Object.entries(r.retried).map(([name, n]) => `${n} ${name}`).join(', ')
-        context.stdout.write(`${formatReport(r)}  fetched      ${r.fetched} candles in ${r.requests} requests${retried === '' ? '' : ` (retried: ${retried})`}, from ${r.resumedFrom}${r.backfilled === undefined ? '' : `; before the lake's first bar ${r.backfilled.from} … ${r.backfilled.to}`}${r.emptyPages === 0 ? '' : `; ${r.emptyPages} page${r.emptyPages === 1 ? '' : 's'} without candles (gaps at the exchange) skipped`}\n`)
+        context.stdout.write(`${formatReport(r)}  fetched      ${r.fetched} candles in ${r.requests} requests${retried === '' ? '' : ` (retried: ${retried})`}, from ${r.resumedFrom}${r.backfilled === undefined ? '' : `; before the lake's first bar ${r.backfilled.from} … ${r.backfilled.to}`}${r.emptyPages === 0 ? '' : `; ${r.emptyPages} page${r.emptyPages === 1 ? '' : 's'} without candles (gaps at the exchange) skipped`}${r.stopped === undefined ? '' : `; stopped: ${r.stopped}`}\n`)
       }
     })
   return ingest

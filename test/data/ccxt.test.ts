@@ -122,6 +122,45 @@ describe('ccxt ingest', () => {
     }
   })
 
+  it('asks no more a page than the exchange serves, so stepping over an empty window skips nothing; a window before the listing ends after one request; a long run of empty pages ends the window, said (a review)', async () => {
+    const MIN = 60_000
+    // 1m from 2024-01-09 00:00 to the 10th 05:29: 1,770 closed candles, the first 1,200 minutes without trades.
+    const start = Date.UTC(2024, 0, 9)
+    const gapped = await startBinanceStandin({ now: NOW, windowPaging: true, gaps: [[start, start + 1200 * MIN]] })
+    try {
+      const home = mkdtempSync(join(tmpdir(), 'mtflow-ccxt-served-'))
+      // Binance serves 1,000 a page: asked for 2,000, a 1,000-candle window came back empty and the cursor moved 2,000.
+      const [r] = await ingestCcxt(home, { ...base(), apiUrl: gapped.url, timeframe: '1m', symbols: ['BTC/USDT'], since: start, pageLimit: 2000 })
+      expect(r).toMatchObject({ added: 1770 - 1200, emptyPages: 1 })
+      await expect(ingestCcxt(home, { ...base(), apiUrl: gapped.url, symbols: ['BTC/USDT'], pageLimit: 0 })).rejects.toThrow('pageLimit must be an integer ≥ 1 (received 0)')
+    } finally {
+      await gapped.close()
+    }
+    // Listed on the 8th: a window from June 2023 before what the lake holds ends at the first page (its candles are all later).
+    const listed = await startBinanceStandin({ now: NOW, gaps: [[0, Date.UTC(2024, 0, 8)]] })
+    try {
+      const home = mkdtempSync(join(tmpdir(), 'mtflow-ccxt-listed-'))
+      await ingestCcxt(home, { ...base(), apiUrl: listed.url, symbols: ['BTC/USDT'], since: '2024-01-08T00:00:00Z' })
+      const seen = listed.requests.length
+      const [again] = await ingestCcxt(home, { ...base(), apiUrl: listed.url, symbols: ['BTC/USDT'], since: '2023-06-01T00:00:00Z' })
+      expect(again).toMatchObject({ added: 0, emptyPages: 0 })
+      expect(listed.requests.slice(seen).filter((q) => q.startsWith('/api/v3/klines')).length).toBeLessThanOrEqual(2)
+    } finally {
+      await listed.close()
+    }
+    // Nothing after the 8th (delisted): 52 closed hours in pages of 2, but 24 empty pages in a row end the window, said.
+    const delisted = await startBinanceStandin({ now: NOW, gaps: [[Date.UTC(2024, 0, 8), NOW + HOUR]] })
+    try {
+      const home = mkdtempSync(join(tmpdir(), 'mtflow-ccxt-delisted-'))
+      const [r] = await ingestCcxt(home, { ...base(), apiUrl: delisted.url, symbols: ['BTC/USDT'], since: '2024-01-07T00:00:00Z', pageLimit: 2 })
+      expect(r!.added).toBe(24)
+      expect(r!.emptyPages).toBe(24)
+      expect(r!.stopped).toBe('24 pages in a row without candles from 2024-01-08T00:00:00.000Z (a delisted market, or a long gap at the exchange): give --since after it to go on')
+    } finally {
+      await delisted.close()
+    }
+  })
+
   it('retries requests that time out, reports retries by error class, and shows progress', async () => {
     const stalling = await startBinanceStandin({ now: NOW, stallEvery: 4, rateLimitEvery: 3 })
     try {

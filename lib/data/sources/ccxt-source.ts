@@ -63,7 +63,12 @@ export interface CcxtSymbolReport extends IngestReport {
   backfilled?: { from: string; to: string }
   /** Pages the exchange answered with no candle in their window (gaps at the exchange), skipped over. */
   emptyPages: number
+  /** Why a window ended before its end (MAX_EMPTY_PAGES empty pages in a row), when one did. */
+  stopped?: string
 }
+
+/** Empty pages in a row after which a window ends (each is a request; a delisted market has no end of them). */
+export const MAX_EMPTY_PAGES = 24
 
 /** A ConfigError unless `id` is one of ccxt's exchange ids. */
 export function checkExchangeId(id: string): void {
@@ -165,7 +170,12 @@ export async function ingestCcxt(home: string, options: CcxtIngestOptions): Prom
   const end = Math.min(until, lastClosed)
   const first = Math.ceil((since - anchor) / step) * step + anchor
   const source = options.source ?? options.exchange
-  const limit = options.pageLimit ?? 1000
+  if (options.pageLimit !== undefined && !(Number.isInteger(options.pageLimit) && options.pageLimit >= 1)) throw new ConfigError(`pageLimit must be an integer ≥ 1 (received ${options.pageLimit})`)
+  // No more candles a page than the exchange serves (ccxt's features: Coinbase 300, Kraken 720, Binance 1000): a
+  // page window is then what was asked and answered, and stepping over an empty one skips nothing (an empty
+  // 300-candle window stepped 1,000 candles on: a review).
+  const served = (exchange as unknown as { features?: { spot?: { fetchOHLCV?: { limit?: unknown } } } }).features?.spot?.fetchOHLCV?.limit
+  const limit = Math.min(options.pageLimit ?? 1000, typeof served === 'number' && served >= 1 ? served : Infinity)
   const reports: CcxtSymbolReport[] = []
   for (const symbol of options.symbols) {
     // What the lake holds is not fetched again: the window before its first bar (a backfill) and the one after
@@ -181,23 +191,33 @@ export async function ingestCcxt(home: string, options: CcxtIngestOptions): Prom
     const rows: number[][] = []
     let fetched = 0
     let emptyPages = 0
+    let stopped: string | undefined
     let done = 0
     for (const [from, to] of todo) {
       let cursor = from
+      let emptyRun = 0
       while (cursor <= to) {
         const page = await call(() => exchange.fetchOHLCV(symbol, options.timeframe, cursor, limit))
         fetched += page.length
         // Overlapping pages and the still-open candle are dropped here; times only move forward.
         const fresh = page.filter((c) => typeof c[0] === 'number' && c[0]! >= cursor && c[0]! <= to)
         if (fresh.length === 0) {
-          // No candle in this page's window: a gap at the exchange (one that pages by time windows says so with
-          // an empty page), or the exchange has nothing after it. The next window is asked for; the run ended
-          // at the first empty page before (an audit), silently leaving the rest unfetched.
-          if (page.length > 0 && page.every((c) => typeof c[0] === 'number' && c[0]! < cursor)) break // only older candles: nothing newer to page to
+          // Candles, none in the window: older ones only (nothing newer to page to), or the exchange's next candle
+          // lies past the window (it has none in it: a window before the symbol's listing ended after one request,
+          // not a page at a time — a review).
+          if (page.length > 0) break
+          // An empty page: a gap at an exchange that pages by time window (the run ended at the first one: an
+          // audit), or nothing more at one that pages from a start time. The next window is asked for, up to
+          // MAX_EMPTY_PAGES in a row; then the window ends, said in the report.
           emptyPages++
+          if (++emptyRun >= MAX_EMPTY_PAGES) {
+            stopped = `${MAX_EMPTY_PAGES} pages in a row without candles from ${new Date(cursor - (emptyRun - 1) * limit * step).toISOString()} (a delisted market, or a long gap at the exchange): give --since after it to go on`
+            break
+          }
           cursor += limit * step
           continue
         }
+        emptyRun = 0
         for (const candle of fresh) {
           if (times.length > 0 && candle[0]! <= times[times.length - 1]!) continue
           times.push(candle[0]!)
@@ -221,7 +241,7 @@ export async function ingestCcxt(home: string, options: CcxtIngestOptions): Prom
     })
     const report = await ingestBars(home, bars, { source, origin: `ccxt:${options.exchange}` })
     const backfilled = stored !== undefined && first < stored.first ? { from: new Date(first).toISOString(), to: new Date(Math.min(end, stored.first - step)).toISOString() } : undefined
-    reports.push({ ...report, fetched, requests: requests - before, retried, resumedFrom: new Date(start).toISOString(), emptyPages, ...(backfilled === undefined ? {} : { backfilled }) })
+    reports.push({ ...report, fetched, requests: requests - before, retried, resumedFrom: new Date(start).toISOString(), emptyPages, ...(backfilled === undefined ? {} : { backfilled }), ...(stopped === undefined ? {} : { stopped }) })
   }
   return reports
 }
