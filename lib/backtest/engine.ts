@@ -636,7 +636,12 @@ export class Engine {
       order.anchorLate = first === exec.n
     }
     order.activeFrom = first + this.options.fills.latencyBars
-    order.reserved = this.addedMargin(book, k, order) * price
+    // What it will take of the buying power at this price: its margin at the fill price, and its costs (two buys
+    // that each passed the check left no room for the first one's fees, and both were cut at an unchanged open:
+    // an engine audit).
+    const f = this.options.fills
+    const fillPrice = executionPrice(order.side, price, f)
+    order.reserved = this.addedMargin(book, k, order) * fillPrice + order.remaining * fillPrice * f.takerRate + f.fixedFee
     book.reserved += order.reserved
     if (this.hooks !== undefined) this.hooks.placed(order)
     this.working[k]!.push(order)

@@ -511,3 +511,20 @@ describe('fills an engine audit found wrong', () => {
     expect(r.result.equity[r.result.equity.length - 1]).toBe(100_035)
   })
 })
+
+describe('buying power set aside for working orders (an engine audit)', () => {
+  it('includes the costs: the second of two same-bar buys is sized to what the first leaves, and neither is cut at an unchanged open', () => {
+    const B = bars('B', [[100, 102, 99, 101], [101, 105, 100, 104], [104, 106, 103, 105]])
+    const fills = { slippageBps: 7, takerRate: 0.0013, fixedFee: 1.5 }
+    const result = backtest({ strategy: scripted({ 0: (ctx) => { ctx.buy('B', { qty: 60 }); ctx.buy('B', { qty: 38.9 }) } }), symbols: ['B'], timeframe: '1d', data: { B }, cash: 10_000, fills })
+    const s = result.strategies[0]!
+    // At the close 101 each unit costs 101 × 1.0007 with 0.13 % on top; the first order sets aside 60 units of that and its fixed fee.
+    const unit = 101 * 1.0007
+    const first = 60 * unit * (1 + 0.0013) + 1.5
+    const second = (10_000 - first - 1.5) / (unit * (1 + 0.0013))
+    const f = toRows(s.fills)
+    expect(f.map((x) => x.qty)).toEqual([60, expect.closeTo(second, 9)])
+    expect(toRows(s.orders).map((o) => o.status)).toEqual(['FILLED', 'FILLED'])
+    expect(toRows(s.orders)[1]!.reason).toMatch(/^resized: insufficient buying power/)
+  })
+})
