@@ -660,9 +660,11 @@ export class Engine {
     if (sizing.qty !== undefined) qty = sizing.qty
     else if (sizing.notional !== undefined) qty = sizing.notional / price
     else if (sizing.percent !== undefined) {
-      // All of the percentage in the position, commission and slippage paid from it.
+      // All of the percentage in the position, commission, the fixed fee and slippage paid from it, at the price the
+      // order's side fills at (a sell lower: sized as a buy, a short held a little less than asked; with a fixed
+      // fee every 100 % order was resized — an engine audit).
       const f = this.options.fills
-      qty = (sizing.percent * equity) / (price * (1 + f.slippageBps / 10_000) * (1 + f.takerRate))
+      qty = Math.max(0, sizing.percent * equity - f.fixedFee) / (executionPrice(order.side, price, f) * (1 + f.takerRate))
     } else if (sizing.risk !== undefined) {
       const stop = sizing.stopLoss ?? order.stopLoss
       if (!(stop > 0)) throw new ConfigError('risk sizing needs a stopLoss price')

@@ -689,7 +689,8 @@ class FillLog {
 
 /** Units of an entry decided at a close: fixed, or a share of equity net of costs, capped by what the cash buys. */
 function entrySize(qtySize: number, percent: number, eq: number, px: number, slip: number, rate: number, fixed: number): number {
-  const wanted = qtySize === qtySize ? qtySize : (percent * eq) / (px * (1 + slip) * (1 + rate))
+  // The event engine's percent sizing: the fixed fee paid from the percentage too.
+  const wanted = qtySize === qtySize ? qtySize : Math.max(0, percent * eq - fixed) / (px * (1 + slip) * (1 + rate))
   // The request-time buying-power cap of the event engine (a cash account).
   const cap = Math.max(0, eq - fixed) / (px * (1 + slip) * (1 + rate))
   return cap < wanted ? cap : wanted

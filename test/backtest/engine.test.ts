@@ -528,3 +528,17 @@ describe('buying power set aside for working orders (an engine audit)', () => {
     expect(toRows(s.orders)[1]!.reason).toMatch(/^resized: insufficient buying power/)
   })
 })
+
+describe('percent sizing (an engine audit)', () => {
+  it('pays the fixed fee from the percentage (no resize at 100 %), and sizes a sell at the price a sell fills at', () => {
+    const fills = { slippageBps: 10, takerRate: 0.001, fixedFee: 2 }
+    // At bar 0's close 101: a buy fills at 101 × 1.001, a sell at 101 × 0.999.
+    const buy = run({ 0: (ctx) => ctx.buy('A', { percent: 1 }) }, { fills })
+    expect(buy.fills[0]!.qty).toBeCloseTo((100_000 - 2) / (101 * 1.001 * 1.001), 9)
+    expect(buy.rec.orders.some((e) => e.status === 'RESIZED')).toBe(false)
+    const half = run({ 0: (ctx) => ctx.buy('A', { percent: 0.5 }) }, { fills })
+    expect(half.fills[0]!.qty).toBeCloseTo((50_000 - 2) / (101 * 1.001 * 1.001), 9)
+    const short = run({ 0: (ctx) => ctx.sell('A', { percent: 0.5 }) }, { fills })
+    expect(short.fills[0]!.qty).toBeCloseTo((50_000 - 2) / (101 * 0.999 * 1.001), 9)
+  })
+})
