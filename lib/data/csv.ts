@@ -260,7 +260,7 @@ export function readBarsCsv(path: string, options: ReadCsvOptions): Bars {
 export function parseBarsCsv(text: string, options: ReadCsvOptions & { label?: string }): Bars {
   const label = options.label ?? 'csv'
   timeframeMs(options.timeframe)
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/).filter((line) => line.trim() !== '')
+  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/).filter((line) => line.trim() !== '')
   if (lines.length === 0) throw new DataError(`${label} is empty; expected a header row and data rows`)
   const dialect = sniffDialect(lines.slice(0, 51).join('\n'), options, label, () => lines.slice(51))
   const header = splitLine(lines[0]!, dialect.delimiter)

@@ -334,7 +334,7 @@ export async function importFile(home: string, path: string, options: ImportOpti
     throw new DataError(`cannot read ${path} as ${parquet ? 'Parquet' : 'CSV'}: ${ragged ?? String((cause as Error).message).split('\n')[0]}`, { cause })
   }
   // The head's data rows, split as readBarsCsv splits them: they tell a separate time-of-day column.
-  const sample = dialect === undefined ? [] : head.split(/\r?\n/).filter((l) => l.trim() !== '').slice(1, 51).map((l) => splitLine(l, dialect.delimiter))
+  const sample = dialect === undefined ? [] : head.split(/\r\n|\r|\n/).filter((l) => l.trim() !== '').slice(1, 51).map((l) => splitLine(l, dialect.delimiter))
   const at = barColumns(columns.map((c) => c.name), path, sample)
   const dateColumn = columns[at.time]!
   const clock = at.clock < 0 ? undefined : columns[at.clock]!
@@ -423,7 +423,7 @@ export async function importFile(home: string, path: string, options: ImportOpti
  */
 function raggedLine(path: string, delimiter: string): string | undefined {
   if (statSync(path).size > 512 * 2 ** 20) return undefined
-  const lines = readFileSync(path, 'utf8').split(/\r?\n/)
+  const lines = readFileSync(path, 'utf8').split(/\r\n|\r|\n/)
   const header = splitLine(lines[0] ?? '', delimiter)
   for (let i = 1; i < lines.length; i++) {
     if (lines[i]!.trim() === '') continue
@@ -476,7 +476,7 @@ function readHead(path: string): string {
     const buffer = Buffer.alloc(65_536)
     const n = readSync(fd, buffer, 0, buffer.length, 0)
     const text = buffer.subarray(0, n).toString('utf8').replace(/^\uFEFF/, '')
-    const cut = n === buffer.length ? text.lastIndexOf('\n') : -1
+    const cut = n === buffer.length ? Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r')) : -1
     return cut > 0 ? text.slice(0, cut) : text
   } finally {
     closeSync(fd)

@@ -161,7 +161,7 @@ function check(raw: unknown, what: string, draft: boolean): Omit<DeploymentConfi
     if (symbols.indexOf(s) !== k) fail(`symbols[${k}]`, 'a symbol not listed before', s)
   }
 
-  if (typeof o.timeframe !== 'string' || !isTimeframe(o.timeframe)) fail('timeframe', 'a number and a unit m, h, d or w in its largest whole unit (e.g. 1m, 1h, 1d; 1h, not 60m)', o.timeframe)
+  if (typeof o.timeframe !== 'string' || !isTimeframe(o.timeframe)) fail('timeframe', canonicalHint(o.timeframe), o.timeframe)
   if (o.mode !== 'paper' && o.mode !== 'live') fail('mode', '"paper" or "live"', o.mode)
 
   const v = object(o.venue, what, 'venue', ['exchange', 'sandbox', 'apiUrl', 'fsyncBeforeSend'])
@@ -280,6 +280,23 @@ function rethrow(what: string, field: string, work: () => unknown): void {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     throw new ConfigError(`${what}: ${field}: ${error.message}`, { cause: error })
+  }
+}
+
+/** What a timeframe must be, naming the form to give when it parses but is written another way (24h: give 1d). */
+function canonicalHint(text: unknown): string {
+  try {
+    if (typeof text === 'string') timeframeMs(text)
+    else throw new Error('not text')
+  } catch {
+    return 'a number and a unit m, h, d or w (e.g. 1m, 1h, 1d)'
+  }
+  try {
+    checkCanonicalTimeframe(text)
+    return 'a timeframe'
+  } catch (error) {
+    const give = /give (\S+)$/.exec((error as Error).message)?.[1]
+    return `written in its largest whole unit, as the lake keeps it${give === undefined ? '' : ` (give ${give})`}`
   }
 }
 

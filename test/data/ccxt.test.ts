@@ -155,7 +155,7 @@ describe('ccxt ingest', () => {
       const [r] = await ingestCcxt(home, { ...base(), apiUrl: delisted.url, symbols: ['BTC/USDT'], since: '2024-01-07T00:00:00Z', pageLimit: 2 })
       expect(r!.added).toBe(24)
       expect(r!.emptyPages).toBe(24)
-      expect(r!.stopped).toBe('24 pages in a row without candles from 2024-01-08T00:00:00.000Z (a delisted market, or a long gap at the exchange): give --since after it to go on')
+      expect(r!.stopped).toBe("24 pages in a row without candles from 2024-01-08T00:00:00.000Z (before the market's listing, a delisted market, or a long gap at the exchange): give --since after it to go on")
     } finally {
       await delisted.close()
     }

@@ -174,10 +174,20 @@ export async function ingestCcxt(home: string, options: CcxtIngestOptions): Prom
   // No more candles a page than the exchange serves (ccxt's features: Coinbase 300, Kraken 720, Binance 1000): a
   // page window is then what was asked and answered, and stepping over an empty one skips nothing (an empty
   // 300-candle window stepped 1,000 candles on: a review).
-  const served = (exchange as unknown as { features?: { spot?: { fetchOHLCV?: { limit?: unknown } } } }).features?.spot?.fetchOHLCV?.limit
-  const limit = Math.min(options.pageLimit ?? 1000, typeof served === 'number' && served >= 1 ? served : Infinity)
+  const wanted = options.pageLimit ?? 1000
+  // The features of the market's own type: a swap or future serves fewer than the spot market (kucoinfutures 500
+  // against 1,500: a review).
+  type Limits = { fetchOHLCV?: { limit?: unknown } }
+  const features = (exchange as unknown as { features?: Record<string, (Limits & { linear?: Limits; inverse?: Limits }) | undefined> }).features
+  const pageOf = (symbol: string): number => {
+    const m = markets[symbol] as { type?: string; linear?: boolean; inverse?: boolean } | undefined
+    const kind = features?.[m?.type ?? 'spot']
+    const served = (m?.type === 'spot' || m?.type === undefined ? kind : m.inverse === true ? kind?.inverse : kind?.linear)?.fetchOHLCV?.limit
+    return Math.min(wanted, typeof served === 'number' && served >= 1 ? served : Infinity)
+  }
   const reports: CcxtSymbolReport[] = []
   for (const symbol of options.symbols) {
+    const limit = pageOf(symbol)
     // What the lake holds is not fetched again: the window before its first bar (a backfill) and the one after
     // its last (resuming). A window that ended before the lake's first bar was answered "added 0" (an audit).
     const stored = await storedRange(home, { source, symbol, timeframe: options.timeframe })
@@ -211,7 +221,7 @@ export async function ingestCcxt(home: string, options: CcxtIngestOptions): Prom
           // MAX_EMPTY_PAGES in a row; then the window ends, said in the report.
           emptyPages++
           if (++emptyRun >= MAX_EMPTY_PAGES) {
-            stopped = `${MAX_EMPTY_PAGES} pages in a row without candles from ${new Date(cursor - (emptyRun - 1) * limit * step).toISOString()} (a delisted market, or a long gap at the exchange): give --since after it to go on`
+            stopped = `${MAX_EMPTY_PAGES} pages in a row without candles from ${new Date(cursor - (emptyRun - 1) * limit * step).toISOString()} (before the market's listing, a delisted market, or a long gap at the exchange): give --since after it to go on`
             break
           }
           cursor += limit * step
