@@ -890,7 +890,19 @@ export class Engine {
       if (o.type === 'stop') order.triggered = true
     }
     order.activeFrom = this.executionOf[k]!.i + 1
-    if (parentId > 0) this.orderById[parentId]!.children!.push(order)
+    if (parentId > 0) {
+      const parent = this.orderById[parentId]!
+      parent.children!.push(order)
+      // The entry's bracket prices, from its legs: its later fills resize them, and a leg that completes withdraws
+      // its rest, as before the restart (after one, the entry bought on unprotected: a review).
+      if (o.role === 'stop-loss') parent.stopLoss = order.stop
+      if (o.role === 'take-profit') parent.takeProfit = order.limit
+    }
+    // An open entry is the parent its legs, adopted after it, are linked to (a stand-in was made for them).
+    if (o.role === 'entry' && o.cid !== '' && !this.adoptedParents.has(o.cid)) {
+      order.children = []
+      this.adoptedParents.set(o.cid, order)
+    }
     this.working[k]!.push(order)
     return order
   }

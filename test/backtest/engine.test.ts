@@ -542,3 +542,33 @@ describe('percent sizing (an engine audit)', () => {
     expect(short.fills[0]!.qty).toBeCloseTo((50_000 - 2) / (101 * 0.999 * 1.001), 9)
   })
 })
+
+describe('a bracket adopted after a restart (a review)', () => {
+  it('its entry is its legs\' parent again: a leg that completes withdraws the entry\'s rest, as without the restart', async () => {
+    const { buildSessionEngine, collectResults } = await import('../../lib/backtest/index.js')
+    const rows = [[100, 101, 99, 100, 100], [100, 101, 99, 100, 100], [103, 106, 102, 105, 1000], [99, 100, 98, 99, 1000], [99, 100, 98, 99, 1000]]
+    // The entry (limit 100, 100 units, cap 30 a bar) filled 30 at bar 1; then the deployment restarted.
+    const history = bars('A', rows.slice(0, 2))
+    const e = buildSessionEngine({ sleeves: [{ strategy: scripted({}), symbols: ['A'], timeframe: '1d', weight: 1 }], fills: { volumeShare: 0.3 }, history: { A: history } })
+    e.begin()
+    e.restoreFill('scripted', 'A', 'buy', 30, 100, 0, history.time[1]!)
+    e.adopt('scripted', { cid: 'e1', symbol: 'A', side: 'buy', type: 'limit', role: 'entry', qty: 100, filled: 30, avgPrice: 100, limit: 100, id: 1 }, 0)
+    e.adopt('scripted', { cid: 's1', symbol: 'A', side: 'sell', type: 'stop', role: 'stop-loss', qty: 30, filled: 0, avgPrice: NaN, stop: 90, parentCid: 'e1', id: 2, parentId: 1 }, 0)
+    e.adopt('scripted', { cid: 't1', symbol: 'A', side: 'sell', type: 'limit', role: 'take-profit', qty: 30, filled: 0, avgPrice: NaN, limit: 105, parentCid: 'e1', id: 3, parentId: 1 }, 0)
+    const s = e.series[0]!
+    for (const row of rows.slice(2)) {
+      const t = s.bars.time[s.n - 1]! + DAY
+      e.append(s, t, row[0]!, row[1]!, row[2]!, row[3]!, row[4]!)
+      e.advance(t + DAY)
+    }
+    e.end()
+    const orders = toRows(collectResults(e).strategies[0]!.orders)
+    // The take-profit sells the 30 at 105 at bar 2; the entry's 70 are withdrawn (they were bought at 99 at bar 3, unprotected).
+    expect(orders.map((o) => [o.id, o.role, o.status, o.filled, o.reason])).toEqual([
+      [1, 'entry', 'CANCELLED', 30, 'bracket closed: take-profit filled'],
+      [2, 'stop-loss', 'CANCELLED', 0, 'OCO: take-profit filled'],
+      [3, 'take-profit', 'FILLED', 30, ''],
+    ])
+    expect(e.sleeves[0]!.book.positions[0]!.qty).toBe(0)
+  })
+})
