@@ -199,10 +199,13 @@ export async function deploymentSnapshot(home: string, name: string, options: Sn
   } else notes.push('no bar stepped yet: no equity, marks or replay')
 
   const fillEvents = events.filter((e): e is Extract<JournalEvent, { type: 'fill' }> => e.type === 'fill')
+  const firstFill = new Map<string, number>()
   const fills: FillRow[] = fillEvents.map((e) => {
     const o = journal.orders.get(e.clientOrderId)!
     const b = bars[o.symbol]
-    const ref = b === undefined ? { reference: NaN, expected: NaN } : referencePrice({ side: o.side, kind: o.kind, ...(o.price === undefined ? {} : { price: o.price }), placedAt: o.time, role: o.role ?? '' }, b, tf, e.time, model)
+    const before = firstFill.get(e.clientOrderId)
+    if (before === undefined) firstFill.set(e.clientOrderId, e.time)
+    const ref = b === undefined ? { reference: NaN, expected: NaN } : referencePrice({ side: o.side, kind: o.kind, ...(o.price === undefined ? {} : { price: o.price }), placedAt: o.time, role: o.role ?? '', ...(before === undefined ? {} : { filledBefore: before }) }, b, tf, e.time, model)
     return {
       time: e.time,
       clientOrderId: e.clientOrderId,

@@ -54,14 +54,19 @@ export interface FillRow {
  * else the limit, without slippage (lib/backtest/sim-exchange.ts). Fills the model does not make (booked
  * from the venue's balance, recovered) and fills outside the bars: NaN.
  */
-export function referencePrice(order: { side: 'buy' | 'sell'; kind: string; price?: number; placedAt: number; role: string }, bars: Pick<Bars, 'time' | 'open'>, tf: number, fillTime: number, model: FillModel): { reference: number; expected: number } {
+export function referencePrice(order: { side: 'buy' | 'sell'; kind: string; price?: number; placedAt: number; role: string; filledBefore?: number }, bars: Pick<Bars, 'time' | 'open'>, tf: number, fillTime: number, model: FillModel): { reference: number; expected: number } {
   const none = { reference: NaN, expected: NaN }
   if (order.role === 'outside' || order.role === 'recovered') return none
   const i = lastAtOrBefore(bars.time, fillTime)
   if (i < 0 || fillTime >= bars.time[i]! + tf) return none
   const open = bars.open[i]!
-  const afterOpen = order.placedAt > bars.time[i]!
-  if (order.kind === 'market') return { reference: open, expected: executionPrice(order.side, open, model) }
+  // A bracket leg is placed at the price its entry filled at — that bar's open — so a leg already beyond it is
+  // expected at the open, as the engine fills it; and a stop that filled in an earlier bar has triggered: its
+  // rest is a market order (both showed phantom slippage of ±100 bps: a review).
+  const leg = order.role === 'stop-loss' || order.role === 'take-profit'
+  const afterOpen = !leg && order.placedAt > bars.time[i]!
+  const triggered = order.kind === 'stop' && order.filledBefore !== undefined && order.filledBefore < bars.time[i]!
+  if (order.kind === 'market' || triggered) return { reference: open, expected: executionPrice(order.side, open, model) }
   const price = order.price
   if (price === undefined || !(price > 0)) return none
   const shape = { side: order.side, type: order.kind as 'stop' | 'limit', stop: price, limit: price }

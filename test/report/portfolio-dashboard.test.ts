@@ -86,9 +86,12 @@ describe('the fill model\'s price for a fill', () => {
   const ref = (order: { side: 'buy' | 'sell'; kind: string; price?: number; placedAt?: number; role?: string }, fillTime = D0) =>
     referencePrice({ placedAt: D0, role: 'entry', ...order }, bar, DAY, fillTime, model)
 
-  it('a sell stop the bar gapped through fills at the open less slippage; placed after the open (a bracket leg), at its stop', () => {
+  it('a sell stop the bar gapped through fills at the open less slippage; a bracket leg placed at that open and already beyond it, at the open too (as the engine fills it); a stop that filled in an earlier bar, at the open', () => {
     expect(ref({ side: 'sell', kind: 'stop', price: 95 })).toEqual({ reference: 94, expected: expect.closeTo(94 * 0.999, 12) })
-    expect(ref({ side: 'sell', kind: 'stop', price: 95, placedAt: D0 + DAY, role: 'stop-loss' })).toEqual({ reference: 95, expected: expect.closeTo(95 * 0.999, 12) })
+    expect(ref({ side: 'sell', kind: 'stop', price: 95, placedAt: D0 + DAY, role: 'stop-loss' })).toEqual({ reference: 94, expected: expect.closeTo(94 * 0.999, 12) })
+    expect(ref({ side: 'sell', kind: 'stop', price: 90, placedAt: D0 + DAY, role: 'stop-loss' })).toEqual({ reference: 90, expected: expect.closeTo(90 * 0.999, 12) })
+    // A buy stop at 110 triggered the day before: its rest is a market order at this open (not 110).
+    expect(referencePrice({ side: 'buy', kind: 'stop', price: 110, placedAt: D0 - 2 * DAY, role: 'entry', filledBefore: D0 - DAY }, bar, DAY, D0, model)).toEqual({ reference: 94, expected: expect.closeTo(94 * 1.001, 12) })
   })
 
   it('a buy stop above the open at its stop plus slippage; a limit the open gapped past at the open, without slippage', () => {
