@@ -1115,19 +1115,18 @@ export class Engine {
     const lot = this.options.lotSize
     // A cut (volume, buying power) lands on the lot size, as the sizing did: 3.5 shares of a 1-share lot filled,
     // and a close() then left a fraction behind as an open trade (an engine audit).
+    // A cap below one lot fills nothing this bar (the order waits for a bar with the volume).
     if (qty < order.remaining && lot > 0) qty = floorLot(qty, lot)
-    if (!(qty > 0)) return
     // Exits and bracket children only reduce: never more than the position they close or protect.
     if (order.role !== 'entry') {
       const held = Math.max(0, -sign * position.qty)
-      if (held < qty) {
-        qty = held
-        if (held === 0) {
-          this.retire(sleeve, order, 'CANCELLED', 'no position left to reduce')
-          return
-        }
+      if (held === 0) {
+        this.retire(sleeve, order, 'CANCELLED', 'no position left to reduce')
+        return
       }
+      if (held < qty) qty = held
     }
+    if (!(qty > 0)) return
     // Buying power at the fill price (a gap may make a sized order unaffordable): fill what it allows.
     let shortfall = false
     if (order.role === 'entry') {
