@@ -241,6 +241,15 @@ function chooseEngine(strategy: Strategy<any>, sample: Record<string, number>, b
   return vectorizable ? 'vector' : 'event'
 }
 
+/** Bars the sweep's engine check runs on (the series' last ones). */
+const CHECK_BARS = 50_000
+
+function tailBars(bars: Bars, n: number): Bars {
+  const from = Math.max(0, bars.time.length - n)
+  if (from === 0) return bars
+  return { ...bars, time: bars.time.subarray(from), open: bars.open.subarray(from), high: bars.high.subarray(from), low: bars.low.subarray(from), close: bars.close.subarray(from), volume: bars.volume.subarray(from) }
+}
+
 function sliceHead(bars: Bars): Bars {
   const n = Math.min(bars.time.length, 3)
   return { ...bars, time: bars.time.subarray(0, n), open: bars.open.subarray(0, n), high: bars.high.subarray(0, n), low: bars.low.subarray(0, n), close: bars.close.subarray(0, n), volume: bars.volume.subarray(0, n) }
@@ -293,9 +302,11 @@ export async function sweep(strategySpec: string | Strategy<any> | { strategy: S
   let engineNote: string | undefined
   if (engine === 'vector' && valid.length > 0) {
     const plainOptions: SweepOptions = { ...options, progress: undefined, executor: undefined, dataRef: undefined, signal: undefined }
+    // On the last CHECK_BARS bars: an event-driven run of a million bars cost the 1,000-set sweep a sixth of its time.
+    const sample = tailBars(bars, CHECK_BARS)
     const differs = engineDisagreement(
-      setOutcome(strategy, valid[0]!, bars, plainOptions, 'vector', indicatorSource(bars), periodsPerYear),
-      setOutcome(strategy, valid[0]!, bars, plainOptions, 'event', indicatorSource(bars), periodsPerYear),
+      setOutcome(strategy, valid[0]!, sample, plainOptions, 'vector', indicatorSource(sample), periodsPerYear),
+      setOutcome(strategy, valid[0]!, sample, plainOptions, 'event', indicatorSource(sample), periodsPerYear),
     )
     if (differs !== undefined) {
       const what = `the vectorized form of ${strategy.name} disagrees with its event-driven one on these bars with ${JSON.stringify(valid[0])} (${differs})`
