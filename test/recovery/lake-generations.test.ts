@@ -106,7 +106,7 @@ describe('generations: an import is visible whole', () => {
     expect(ra.code, ra.stderr).toBe(0)
     expect(rb.code, rb.stderr).toBe(0)
     const [info] = await listDatasets(h)
-    expect(info).toMatchObject({ rows: 182 * 1440, gaps: 0, first: '2024-01-01', last: '2024-06-30T23:59:00Z' })
+    expect(info).toMatchObject({ rows: 182 * 1440, gaps: 0, first: '2024-01-01T00:00:00Z', last: '2024-06-30T23:59:00Z' })
     // A copy of the lake elsewhere reads the same (the pointer is relative to its folder).
     const moved = home()
     cpSync(join(h, 'lake'), join(moved, 'lake'), { recursive: true })
