@@ -860,7 +860,7 @@ export class Engine {
    */
   adopt(
     sleeveName: string,
-    o: { cid: string; symbol: string; side: Side; type: 'market' | 'limit' | 'stop'; role: OrderRole; qty: number; filled: number; avgPrice: number; limit?: number; stop?: number; tag?: string; parentCid?: string; id?: number; parentId?: number },
+    o: { cid: string; symbol: string; side: Side; type: 'market' | 'limit' | 'stop'; role: OrderRole; qty: number; filled: number; avgPrice: number; limit?: number; stop?: number; tag?: string; parentCid?: string; id?: number; parentId?: number; stopLoss?: number; takeProfit?: number; hadLegs?: boolean },
     time: number,
   ): Order {
     const sleeve = this.sleeveByName.get(sleeveName)
@@ -892,15 +892,19 @@ export class Engine {
     order.activeFrom = this.executionOf[k]!.i + 1
     if (parentId > 0) {
       const parent = this.orderById[parentId]!
-      parent.children!.push(order)
+      ;(parent.children ??= []).push(order)
       // The entry's bracket prices, from its legs: its later fills resize them, and a leg that completes withdraws
       // its rest, as before the restart (after one, the entry bought on unprotected: a review).
       if (o.role === 'stop-loss') parent.stopLoss = order.stop
       if (o.role === 'take-profit') parent.takeProfit = order.limit
     }
-    // An open entry is the parent its legs, adopted after it, are linked to (a stand-in was made for them).
+    // An open entry is the parent its legs, adopted after it, are linked to (a stand-in was made for them). Its
+    // bracket prices come with it: not filled yet at the restart, it places its legs when it fills (it filled
+    // with none: a review). One whose legs the journal already has (ended or re-placed) does not place more.
     if (o.role === 'entry' && o.cid !== '' && !this.adoptedParents.has(o.cid)) {
-      order.children = []
+      if (o.stopLoss !== undefined && o.stopLoss > 0) order.stopLoss = o.stopLoss
+      if (o.takeProfit !== undefined && o.takeProfit > 0) order.takeProfit = o.takeProfit
+      if (o.hadLegs === true) order.children = []
       this.adoptedParents.set(o.cid, order)
     }
     this.working[k]!.push(order)
@@ -926,6 +930,11 @@ export class Engine {
       this.track(parent)
       this.adoptedParents.set(entry.cid, parent)
     }
+    // An adopted entry still filling resizes the legs placed here, as it would have the ones it placed (its later
+    // fills were left unprotected: a review).
+    parent.children ??= []
+    if (entry.stopLoss !== undefined && entry.stopLoss > 0) parent.stopLoss = entry.stopLoss
+    if (entry.takeProfit !== undefined && entry.takeProfit > 0) parent.takeProfit = entry.takeProfit
     const side: Side = entry.side === 'buy' ? 'sell' : 'buy'
     const out: Order[] = []
     for (const role of roles) {

@@ -814,9 +814,12 @@ function restore(session: EngineSession, journal: OrderJournal, clock: Clock, ve
   // Open orders keep their engine ids, and bracket legs their parent's (a restart between an order's placing
   // and its fill would otherwise shift every later id by one).
   const open = [...state.orders.values()].filter((o) => OPEN_STATES.has(o.state)).sort((a, b) => (a.orderId ?? Infinity) - (b.orderId ?? Infinity) || a.seq - b.seq)
+  // Entries whose legs the journal has (open, ended or owed): adopted, they do not place legs again.
+  const withLegs = new Set<string>()
+  for (const o of state.orders.values()) if (o.parentCid !== undefined) withLegs.add(o.parentCid)
   for (const o of open) {
     const parentId = o.parentCid === undefined ? undefined : state.orders.get(o.parentCid)?.orderId
-    const order = engine.adopt(o.strategy, { ...adopted(o), ...(o.orderId === undefined ? {} : { id: o.orderId }), ...(parentId === undefined ? {} : { parentId }) }, clock.now())
+    const order = engine.adopt(o.strategy, { ...adopted(o), ...(o.orderId === undefined ? {} : { id: o.orderId }), ...(parentId === undefined ? {} : { parentId }), ...(withLegs.has(o.clientOrderId) ? { hadLegs: true } : {}) }, clock.now())
     session.orders.set(o.clientOrderId, order)
     // A live venue knows it again (market, exchange id), so the strategy can cancel it before any lookup.
     venue?.adopt?.(o.clientOrderId, o.symbol, o.exchangeOrderId)
@@ -934,6 +937,8 @@ function adopted(o: JournalOrder) {
     ...(o.kind === 'stop' && o.price !== undefined ? { stop: o.price } : {}),
     ...(o.tag === undefined ? {} : { tag: o.tag }),
     ...(o.parentCid === undefined ? {} : { parentCid: o.parentCid }),
+    ...(o.stopLoss === undefined ? {} : { stopLoss: o.stopLoss }),
+    ...(o.takeProfit === undefined ? {} : { takeProfit: o.takeProfit }),
   }
 }
 

@@ -571,4 +571,44 @@ describe('a bracket adopted after a restart (a review)', () => {
     ])
     expect(e.sleeves[0]!.book.positions[0]!.qty).toBe(0)
   })
+
+  const restarted = async (rows: number[][], at: number, setUp: (e: import('../../lib/backtest/engine.js').Engine, history: ReturnType<typeof bars>) => void) => {
+    const { buildSessionEngine, collectResults } = await import('../../lib/backtest/index.js')
+    const history = bars('A', rows.slice(0, at))
+    const e = buildSessionEngine({ sleeves: [{ strategy: scripted({}), symbols: ['A'], timeframe: '1d', weight: 1 }], fills: { volumeShare: 0.3 }, history: { A: history } })
+    e.begin()
+    setUp(e, history)
+    const s = e.series[0]!
+    for (const row of rows.slice(at)) {
+      const t = s.bars.time[s.n - 1]! + DAY
+      e.append(s, t, row[0]!, row[1]!, row[2]!, row[3]!, row[4]!)
+      e.advance(t + DAY)
+    }
+    e.end()
+    return { e, orders: toRows(collectResults(e).strategies[0]!.orders) }
+  }
+
+  it('an entry not filled at the restart places its legs when it fills (it filled with none)', async () => {
+    const rows = [[100, 101, 99, 100, 1000], [101, 102, 100, 101, 1000], [99, 100, 98, 99, 1000], [80, 81, 79, 80, 1000]]
+    // A limit buy at 100 for 100 units, bracket 90/120, not filled before the restart; bar 2 opens at 99: filled 100 (cap 300).
+    const { e, orders } = await restarted(rows, 2, (eng) => {
+      eng.adopt('scripted', { cid: 'e1', symbol: 'A', side: 'buy', type: 'limit', role: 'entry', qty: 100, filled: 0, avgPrice: NaN, limit: 100, id: 1, stopLoss: 90, takeProfit: 120 }, 0)
+    })
+    // Its stop-loss at 90 is gapped through at bar 3's open 80: out at 80, flat.
+    expect(orders.map((o) => [o.role, o.status, o.filled])).toEqual([['entry', 'FILLED', 100], ['stop-loss', 'FILLED', 100], ['take-profit', 'CANCELLED', 0]])
+    expect(e.sleeves[0]!.book.positions[0]!.qty).toBe(0)
+  })
+
+  it('legs re-placed for a partly filled entry grow with its later fills (70 were left unprotected)', async () => {
+    const rows = [[100, 101, 99, 100, 100], [100, 101, 99, 100, 100], [99, 100, 98, 99, 1000], [80, 81, 79, 80, 1000]]
+    const { e, orders } = await restarted(rows, 2, (eng, history) => {
+      // 30 of 100 filled at bar 1, then the process died before the legs were sent: they are owed.
+      eng.restoreFill('scripted', 'A', 'buy', 30, 100, 0, history.time[1]!)
+      eng.adopt('scripted', { cid: 'e1', symbol: 'A', side: 'buy', type: 'limit', role: 'entry', qty: 100, filled: 30, avgPrice: 100, limit: 100, id: 1, stopLoss: 90, takeProfit: 120 }, 0)
+      eng.restoreBrackets('scripted', { cid: 'e1', symbol: 'A', side: 'buy', stopLoss: 90, takeProfit: 120 }, 30, ['stop-loss', 'take-profit'], 0)
+    })
+    // The entry's other 70 fill at bar 2's open 99; the legs grow to 100; the stop gapped at bar 3: out at 80, flat.
+    expect(orders.filter((o) => o.role !== 'entry').map((o) => [o.role, o.status, o.qty, o.filled])).toEqual([['stop-loss', 'FILLED', 100, 100], ['take-profit', 'CANCELLED', 100, 0]])
+    expect(e.sleeves[0]!.book.positions[0]!.qty).toBe(0)
+  })
 })
