@@ -53,6 +53,19 @@ describe('sweep', () => {
     expect(agreeing.engineNote).toBeUndefined()
   })
 
+  it('checks the two forms on the whole series when the last 50,000 bars hold too few trades to tell (a review: both making no trade agreed)', async () => {
+    // 10,000 bars of the S&P sample's closes cycled, then 50,000 flat bars: no cross in the tail.
+    const n = 60_000
+    const close = new Float64Array(n)
+    for (let i = 0; i < n; i++) close[i] = i < 10_000 ? spx.close[i % spx.close.length]! : spx.close[9_999 % spx.close.length]!
+    const long = { symbol: 'L', timeframe: '1m', time: Float64Array.from({ length: n }, (_, i) => Date.UTC(2024, 0, 1) + i * 60_000), open: close.slice(), high: close.slice(), low: close.slice(), close, volume: new Float64Array(n).fill(1) }
+    const base = getStrategy('sma-cross')
+    const skewed = { ...base, name: 'skewed', signals: (p: { fast: number; slow: number; short: number }, bars: Parameters<NonNullable<typeof base.signals>>[1], indicator: Parameters<NonNullable<typeof base.signals>>[2]) => base.signals!({ ...p, fast: p.fast + 1 }, bars, indicator) }
+    const result = await sweep(skewed, { fast: [5], slow: [30] }, long, { commission: 0.0005 })
+    expect(result.engine).toBe('event')
+    expect(result.engineNote).toMatch(/disagrees with its event-driven one/)
+  })
+
   it('refuses a negative memo size', async () => {
     await expect(sweep('sma-cross', grid, spx, { cacheBytes: -1 })).rejects.toThrow('maxBytes must be a number ≥ 0 (received -1)')
   })
