@@ -50,6 +50,15 @@ const SHADOW_IN_FLIGHT = 2
 
 /** Every live log, written synchronously when the process exits (a timer may not have fired yet). */
 const liveLogs = new Set<PredictionLog>()
+
+/**
+ * Writes what the prediction logs of a workspace hold (all of them without `home`): a server that closes has its
+ * predictions on disk when close() returns (a batch written after it — the log's one-second timer — hit the
+ * folder a test was removing: ENOTEMPTY in a clean clone's run).
+ */
+export async function flushPredictionLogs(home?: string): Promise<void> {
+  for (const log of [...liveLogs]) if (home === undefined || log.home === home) await log.flush()
+}
 let exitHook = false
 
 /**

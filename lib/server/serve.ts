@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net'
 import type { Hono } from 'hono'
 import { createApp, type AppOptions } from './app.js'
 import { jsonReplacer } from './api.js'
+import { flushPredictionLogs } from './champion.js'
 
 export interface Listening {
   url: string
@@ -35,11 +36,14 @@ export function startServer(options: AppOptions & { port?: number; host?: string
       resolve({
         url: `http://${shown}:${info.port}`,
         port: info.port,
-        close: () =>
-          new Promise<void>((done) => {
+        close: async () => {
+          await new Promise<void>((done) => {
             server.close(() => done())
             server.closeAllConnections()
-          }),
+          })
+          // The predictions it answered are on disk once it has closed.
+          await flushPredictionLogs()
+        },
       })
     })
   })

@@ -5,7 +5,7 @@
 // the fault while the rest of the server answers; a 100,000-row batch is scored off the event loop (the
 // server answers meanwhile); a batch over the time budget is stopped with a 503.
 
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -331,6 +331,24 @@ describe('mtflow registry register-model', () => {
       expect((await runCli(['--home', home, 'registry', 'register-model', 'tfjs', '--run', run.id, '--artifact', 'tfjs/model.json', '--any-file'])).code).toBe(0)
     } finally {
       rmSync(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 })
+    }
+  })
+})
+
+describe('a server that closes', () => {
+  it('has written the predictions it answered when close() returns (its log wrote them up to a second later, into a folder being removed)', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'mtflow-close-'))
+    try {
+      registerPackage(new Registry(home), 'c0', handTree())
+      const server = await startServer({ home, token: workspaceToken(home), port: 0 })
+      const res = await fetch(`${server.url}/models/c0@1/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [[0.2, 0, 0], [0.2, 0, 0], [0.2, 0, 0]] }) })
+      expect(res.status).toBe(200)
+      await server.close()
+      const dir = join(home, 'monitor', 'predictions', 'c0')
+      const lines = readdirSync(dir).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l !== ''))
+      expect(lines).toHaveLength(3)
+    } finally {
+      rmSync(home, { recursive: true, force: true })
     }
   })
 })
