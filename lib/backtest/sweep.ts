@@ -301,12 +301,12 @@ export async function sweep(strategySpec: string | Strategy<any> | { strategy: S
   // one on these bars with the first set before the sweep trusts it. A registered version whose parity check
   // had failed was swept on the vector engine without a word, its numbers not the backtest's (a new-user check).
   let engineNote: string | undefined
+  const plain: SweepOptions = { ...options, progress: undefined, executor: undefined, dataRef: undefined, signal: undefined }
   if (engine === 'vector' && valid.length > 0) {
-    const plainOptions: SweepOptions = { ...options, progress: undefined, executor: undefined, dataRef: undefined, signal: undefined }
     // On the last CHECK_BARS bars: an event-driven run of a million bars cost the 1,000-set sweep a sixth of its time.
     // Where the set trades fewer than CHECK_TRADES times there, on the whole series (both making no trade agree
     // whatever their logic: a review).
-    const check = (b: Bars) => [setOutcome(strategy, valid[0]!, b, plainOptions, 'vector', indicatorSource(b), periodsPerYear), setOutcome(strategy, valid[0]!, b, plainOptions, 'event', indicatorSource(b), periodsPerYear)] as const
+    const check = (b: Bars) => [setOutcome(strategy, valid[0]!, b, plain, 'vector', indicatorSource(b), periodsPerYear), setOutcome(strategy, valid[0]!, b, plain, 'event', indicatorSource(b), periodsPerYear)] as const
     let outcomes = check(tailBars(bars, CHECK_BARS))
     const traded = (o: SetOutcome) => ('metrics' in o ? o.metrics.trades : 0)
     if (bars.time.length > CHECK_BARS && Math.max(traded(outcomes[0]), traded(outcomes[1])) < CHECK_TRADES) outcomes = check(bars)
@@ -322,7 +322,6 @@ export async function sweep(strategySpec: string | Strategy<any> | { strategy: S
   }
   const progress = options.progress === undefined ? undefined : new Progress({ label: `sweep ${strategy.name}`, total: valid.length, sink: options.progress })
   const outcomes: SetOutcome[] = new Array(valid.length)
-  const plain: SweepOptions = { ...options, progress: undefined, executor: undefined, dataRef: undefined, signal: undefined }
   const cacheBytes = indicatorCache(options.cacheBytes).maxBytes
   const order = executionOrder(valid, Object.keys(grid), cacheBytes, bars.close.length)
   let executor = options.executor

@@ -126,6 +126,7 @@ export async function ingestCcxt(home: string, options: CcxtIngestOptions): Prom
   // A bare date covers its whole day, as --end does: --until 2024-01-31 includes that day's last candle.
   const until = options.until === undefined ? Infinity : toEpochMs(options.until, '--until', true)
   // Checked before the exchange is asked anything (it was met only after the retries against it).
+  if (options.pageLimit !== undefined && !(Number.isInteger(options.pageLimit) && options.pageLimit >= 1)) throw new ConfigError(`pageLimit must be an integer ≥ 1 (received ${options.pageLimit})`)
   if (until < since) throw new ConfigError(`--until ${options.until} is before --since ${options.since}; expected a window forward in time`)
   if (options.symbols.length === 0) throw new ConfigError('no symbols given; expected e.g. --symbols BTC/USDT,ETH/USDT')
   const exchange = createExchange(options.exchange, options.apiUrl, options.timeoutMs, options.sandbox === true)
@@ -170,7 +171,6 @@ export async function ingestCcxt(home: string, options: CcxtIngestOptions): Prom
   const end = Math.min(until, lastClosed)
   const first = Math.ceil((since - anchor) / step) * step + anchor
   const source = options.source ?? options.exchange
-  if (options.pageLimit !== undefined && !(Number.isInteger(options.pageLimit) && options.pageLimit >= 1)) throw new ConfigError(`pageLimit must be an integer ≥ 1 (received ${options.pageLimit})`)
   // No more candles a page than the exchange serves (ccxt's features: Coinbase 300, Kraken 720, Binance 1000): a
   // page window is then what was asked and answered, and stepping over an empty one skips nothing (an empty
   // 300-candle window stepped 1,000 candles on: a review).
@@ -239,7 +239,7 @@ export async function ingestCcxt(home: string, options: CcxtIngestOptions): Prom
       done += Math.floor((to - from) / step) + 1
     }
     progress.finish()
-    const start = todo.length === 0 ? Math.max(first, stored === undefined ? first : stored.last + step) : todo[todo.length - 1]![0]
+    const start = stored === undefined ? first : Math.max(first, stored.last + step)
     const bars = emptyBars({ symbol, timeframe: options.timeframe }, rows.length)
     rows.forEach((r, i) => {
       bars.time[i] = r[0]!
