@@ -37,6 +37,8 @@ export interface KernelLaunchOptions {
   startupTimeoutMs?: number
   /** Aborting stops waiting for the kernel: launch() shuts it down and throws KernelStartInterrupted. */
   signal?: AbortSignal
+  /** Which ports to offer the kernel (shell, iopub, stdin, control, hb); free loopback ports by default. */
+  pickPorts?: (count: number) => Promise<number[]>
 }
 
 export type ExecuteStatus = 'ok' | 'error' | 'aborted' | 'timeout' | 'died' | 'interrupted'
@@ -69,6 +71,11 @@ const IDLE_AFTER_REPLY_MS = 15_000
 export class KernelError extends MtflowError {}
 /** The user interrupted while the kernel was starting. */
 export class KernelStartInterrupted extends KernelError {}
+
+/** The launcher's exit code when a port it was given is taken (kernel/tslab-launcher.cjs). */
+export const PORT_IN_USE_EXIT = 98
+/** Starts of a kernel whose ports were taken before it bound them, before launch() gives up. */
+const PORT_TRIES = 3
 
 /** Free TCP ports on the loopback interface (held open together so they are distinct). */
 export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
@@ -157,7 +164,21 @@ export class KernelClient {
 
   /** Start a kernel and wait until it answers on shell and iopub. */
   static async launch(options: KernelLaunchOptions): Promise<KernelClient> {
-    const [shell, iopub, stdin, control, hb] = await freePorts(5)
+    // The ports are free when chosen but not held: another process can take one before the kernel binds
+    // it (many kernels and servers start at once in a test run). The kernel then exits saying so, and
+    // starts again on other ports, as Jupyter's restarter does on a first start.
+    const deadline = Date.now() + (options.startupTimeoutMs ?? 120_000)
+    for (let attempt = 1; ; attempt++) {
+      const client = await KernelClient.start(options, Math.max(1000, deadline - Date.now()))
+      if (client instanceof KernelClient) return client
+      if (attempt >= PORT_TRIES || options.signal?.aborted === true) {
+        throw new KernelError(`kernel could not bind its ports after ${attempt} tries, each time one was in use (last: ${client.taken})`)
+      }
+    }
+  }
+
+  private static async start(options: KernelLaunchOptions, timeoutMs: number): Promise<KernelClient | { taken: string }> {
+    const [shell, iopub, stdin, control, hb] = await (options.pickPorts ?? freePorts)(5)
     const connection: ConnectionInfo = {
       transport: 'tcp',
       ip: '127.0.0.1',
@@ -174,9 +195,12 @@ export class KernelClient {
     writeFileSync(connectionFile, JSON.stringify(connection, null, 2), { mode: 0o600 })
     const client = new KernelClient(options, connection, connectionFile)
     try {
-      await client.waitForReady(options.startupTimeoutMs ?? 120_000, options.signal)
+      await client.waitForReady(timeoutMs, options.signal)
     } catch (error) {
       await client.shutdown()
+      if (client.process.exitCode === PORT_IN_USE_EXIT) {
+        return { taken: /cannot bind (\S+)/.exec(client.stderrTail)?.[1] ?? 'a port of the connection file' }
+      }
       throw error
     }
     return client

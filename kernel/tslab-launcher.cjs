@@ -37,6 +37,7 @@ const jupyter = require(path.join(tslabDir, 'dist', 'jupyter.js'))
 bufferedStreams(jupyter.JupyterHandlerImpl)
 // Display helpers (kernel/display.ts) write multi-MIME display_data through tslab's own writer.
 globalThis.__mtflowTslabJupyter = jupyter
+exitWhenAPortIsTaken()
 require(path.join(tslabDir, 'dist', 'main.js')).startKernel({
   configPath,
   enableFindLocal: false,
@@ -49,6 +50,22 @@ codeCache.save()
 globalThis.__mtflowLibDeclarations = converterPatched.done
   ? libDeclarations.useLibDeclarations({ ts: require(tsPath), tsPath, tslabDir, root: path.join(__dirname, '..'), options: globalThis.__mtflowTslabCompilerOptions, transform: stripJsDoc })
   : { active: false, reason: 'tslab converter not patched' }
+
+/**
+ * A port of the connection file taken by another process (between the client choosing it and the kernel
+ * binding it) makes tslab's bind reject: tslab logs that as an unhandled rejection and stays up without
+ * its sockets, answering nothing. Exit instead, with a code the client knows (kernel/client.ts
+ * PORT_IN_USE_EXIT), so it starts the kernel again on other ports (Jupyter's restarter does too).
+ */
+function exitWhenAPortIsTaken() {
+  process.on('unhandledRejection', (reason) => {
+    const code = reason !== null && typeof reason === 'object' ? reason.code : undefined
+    if (code !== 'EADDRINUSE' && !/address already in use/i.test(String(reason && reason.message))) return
+    const address = reason && typeof reason.address === 'string' ? reason.address : 'a port of the connection file'
+    process.stderr.write(`tslab-launcher: cannot bind ${address}: address already in use\n`)
+    process.exit(98)
+  })
+}
 
 /**
  * Exit when the process that started us dies. The check runs on a worker thread, because a cell that

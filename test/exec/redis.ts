@@ -56,7 +56,17 @@ export interface TestRedis {
 }
 
 export async function startRedis(): Promise<TestRedis> {
-  const port = await freePort()
+  // A free port is not held: another process can take it before redis binds it. Try others then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRedisOn(await freePort())
+    } catch (error) {
+      if (attempt >= 3 || !String(error).includes('did not start on port')) throw error
+    }
+  }
+}
+
+async function startRedisOn(port: number): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'mtflow-redis-'))
   dirs.push(dir)
   let child: ChildProcess | undefined

@@ -97,8 +97,16 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'mtflow-remote-stale-server-'))
   elsewhere = mkdtempSync(join(tmpdir(), 'mtflow-remote-stale-client-'))
-  port = await freePort()
-  server = await serve()
+  // A free port is not held: another process can take it before the server binds it. Try others then.
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort()
+    try {
+      server = await serve()
+      break
+    } catch (error) {
+      if (attempt >= 3) throw error
+    }
+  }
 }, 60_000)
 
 afterAll(async () => {
