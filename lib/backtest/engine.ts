@@ -874,6 +874,7 @@ export class Engine {
         parent.cid = o.parentCid
         parent.children = []
         this.track(parent)
+        this.standIns.add(parent)
         this.adoptedParents.set(o.parentCid, parent)
       }
       parentId = parent.id
@@ -912,6 +913,12 @@ export class Engine {
   }
 
   private readonly adoptedParents = new Map<string, Order>()
+  /**
+   * Parents made to link adopted legs whose entry ended before the restart: that entry is the last session's
+   * order, not this one's. They never work and are never listed (one showed in the results as an extra
+   * "entry REJECTED 0/0 end of data").
+   */
+  private readonly standIns = new Set<Order>()
 
   /**
    * A restart (lib/live): bracket legs an entry still owes its position — their intents lost, or the
@@ -928,6 +935,7 @@ export class Engine {
       parent.cid = entry.cid
       parent.children = []
       this.track(parent)
+      this.standIns.add(parent)
       this.adoptedParents.set(entry.cid, parent)
     }
     // An adopted entry still filling resizes the legs placed here, as it would have the ones it placed (its later
@@ -1327,6 +1335,7 @@ export class Engine {
       for (let k = 0; k < this.symbols.length; k++) {
         for (const o of this.working[k]!.slice()) if (o.strategy === sleeve.name) this.retire(sleeve, o, 'EXPIRED', 'end of data')
       }
+      for (const o of this.standIns) if (o.strategy === sleeve.name) this.orderById[o.id] = undefined
       for (const o of this.orderById) if (o !== undefined && o.strategy === sleeve.name && o.status === 'NEW') this.setStatus(sleeve, o, 'REJECTED', 'end of data')
       const last = this.executionOf
       for (let k = 0; k < this.symbols.length; k++) {

@@ -611,4 +611,29 @@ describe('a bracket adopted after a restart (a review)', () => {
     expect(orders.filter((o) => o.role !== 'entry').map((o) => [o.role, o.status, o.qty, o.filled])).toEqual([['stop-loss', 'FILLED', 100, 100], ['take-profit', 'CANCELLED', 100, 0]])
     expect(e.sleeves[0]!.book.positions[0]!.qty).toBe(0)
   })
+
+  it('an entry FILLED before the restart is not listed again: its legs alone are this session\'s orders (a stand-in parent showed as "entry REJECTED 0/0 end of data")', async () => {
+    const rows = [[100, 101, 99, 100, 1000], [100, 101, 99, 100, 1000], [101, 102, 100, 101, 1000], [103, 106, 102, 105, 1000]]
+    const { orders } = await restarted(rows, 2, (eng, history) => {
+      // Entry 1 filled 100 at 100 at bar 1; its legs (stop 90, target 105) were working at the venue when it restarted.
+      eng.restoreFill('scripted', 'A', 'buy', 100, 100, 0, history.time[1]!)
+      eng.adopt('scripted', { cid: 's1', symbol: 'A', side: 'sell', type: 'stop', role: 'stop-loss', qty: 100, filled: 0, avgPrice: NaN, stop: 90, parentCid: 'e1', id: 2, parentId: 1 }, 0)
+      eng.adopt('scripted', { cid: 't1', symbol: 'A', side: 'sell', type: 'limit', role: 'take-profit', qty: 100, filled: 0, avgPrice: NaN, limit: 105, parentCid: 'e1', id: 3, parentId: 1 }, 0)
+    })
+    // Bar 3 reaches 106: the take-profit sells the 100 at 105, the stop is cancelled (OCO). Entry 1 is the last session's.
+    expect(orders.map((o) => [o.id, o.role, o.status, o.filled, o.reason])).toEqual([
+      [2, 'stop-loss', 'CANCELLED', 0, 'OCO: take-profit filled'],
+      [3, 'take-profit', 'FILLED', 100, ''],
+    ])
+  })
+
+  it('legs re-placed for an entry FILLED before the restart list no stand-in entry either', async () => {
+    const rows = [[100, 101, 99, 100, 1000], [100, 101, 99, 100, 1000], [101, 102, 100, 101, 1000], [95, 96, 94, 95, 1000]]
+    const { orders } = await restarted(rows, 2, (eng, history) => {
+      eng.restoreFill('scripted', 'A', 'buy', 100, 100, 0, history.time[1]!)
+      eng.restoreBrackets('scripted', { cid: 'e1', symbol: 'A', side: 'buy', stopLoss: 97, takeProfit: 120 }, 100, ['stop-loss', 'take-profit'], 0)
+    })
+    // Bar 3 opens at 95, through the stop at 97: out at 95; the take-profit is cancelled.
+    expect(orders.map((o) => [o.role, o.status, o.filled])).toEqual([['stop-loss', 'FILLED', 100], ['take-profit', 'CANCELLED', 0]])
+  })
 })
