@@ -65,11 +65,17 @@ describe('mtflow kernel', () => {
     const prefix = join(dir, 'nbconvert-prefix')
     expect((await runCli(['kernel', 'install', '--prefix', prefix])).code).toBe(0)
     const env = { JUPYTER_PATH: join(prefix, 'share', 'jupyter') }
-    const result = await exec(
-      'jupyter',
-      ['nbconvert', '--to', 'notebook', '--execute', '--ExecutePreprocessor.kernel_name=mtflow-ts', '--ExecutePreprocessor.timeout=120', '--output-dir', dir, '--output', 'nbconvert-quickstart', QUICKSTART],
-      env,
-    )
+    const run = () =>
+      exec(
+        'jupyter',
+        ['nbconvert', '--to', 'notebook', '--execute', '--ExecutePreprocessor.kernel_name=mtflow-ts', '--ExecutePreprocessor.timeout=120', '--output-dir', dir, '--output', 'nbconvert-quickstart', QUICKSTART],
+        env,
+      )
+    let result = await run()
+    // Jupyter chooses the kernel's ports and frees them before the kernel binds them: another process of the
+    // test run can take one meanwhile. The launcher then exits saying so (kernel/tslab-launcher.cjs), and
+    // nbclient gives up on a kernel that died starting; a second run gets other ports.
+    if (result.code !== 0 && /address already in use/i.test(result.stderr)) result = await run()
     expect(result.code, result.stderr).toBe(0)
     const nb = JSON.parse(readFileSync(join(dir, 'nbconvert-quickstart.ipynb'), 'utf8')) as Notebook
     const byId = (id: string) => nb.cells.find((c) => c.id === id)!
