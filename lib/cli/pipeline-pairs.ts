@@ -90,7 +90,7 @@ export function pipelineCommand(context: CliContext): Command {
     .option('--label <kind>', `dataset: ${LABELS.join(', ')}`, 'revertDirection')
     .option('--horizon <n>', 'dataset: bars the label looks ahead')
     .option('--model <family>', 'train: tree, forest, gbt or logistic', 'tree')
-    .option('--cv <kind>', 'train: purged, walk-forward or cpcv', 'walk-forward')
+    .option('--cv <kind>', 'train: purged, walk-forward (purged of labels reaching the test window) or cpcv', 'walk-forward')
     .option('--folds <n>', 'train: folds')
     .option('--hyper <k=v>', 'train: a model option, repeatable', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--prefix <name>', 'registered model names <prefix>.<pair> and the router <prefix>-router (default pairs-<model>)')

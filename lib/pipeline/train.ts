@@ -50,7 +50,9 @@ const NOT_FEATURES = new Set(['time', 'label', 'labelEnd'])
 const CV_KINDS: readonly CvKind[] = ['purged', 'walk-forward', 'cpcv']
 
 function splitsOf(kind: CvKind, n: number, folds: number | undefined, labelEnd: Float64Array, embargo: number): Split[] {
-  if (kind === 'walk-forward') return walkForward({ n, nSplits: folds ?? 5 })
+  // Training rows whose labels reach into the test window are purged (walk-forward has no rows after a test
+  // window to embargo).
+  if (kind === 'walk-forward') return walkForward({ n, nSplits: folds ?? 5, labelEnd })
   if (kind === 'cpcv') return combinatorialPurgedCV({ n, groups: folds ?? 6, testGroups: 2, labelEnd, embargo })
   return purgedKFold({ n, k: folds ?? 5, labelEnd, embargo })
 }

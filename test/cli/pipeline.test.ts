@@ -156,7 +156,7 @@ describe('mtflow dataset build', () => {
 })
 
 describe('mtflow train', () => {
-  it('a model per dataset: walk-forward folds of the sizes TimeSeriesSplit gives, per-fold metrics and their means, a package that predicts; registered in bulk; inferred on the latest bars; bad input refused', async () => {
+  it('a model per dataset: walk-forward folds of the sizes TimeSeriesSplit gives less the purged rows, per-fold metrics and their means, a package that predicts; registered in bulk; inferred on the latest bars; bad input refused', async () => {
     const screen = JSON.parse((await runCli(['--home', home, 'pairs', 'screen', '--symbols', 'DAX,CAC', '--timeframe', '1d', '--max-pvalue', '1', '--min-corr', '0', '--save', '--json'])).stdout) as { runId: string }
     const feats = JSON.parse((await runCli(['--home', home, 'features', 'build', '--pairs', screen.runId, '--window', '30', '--windows', '10', '--json'])).stdout) as { runId: string }
     const ds = JSON.parse((await runCli(['--home', home, 'dataset', 'build', '--features', feats.runId, '--label', 'revertDirection', '--horizon', '5', '--json'])).stdout) as { runId: string; manifest: { tables: { name: string; rows: number }[] } }
@@ -173,10 +173,11 @@ describe('mtflow train', () => {
     }
     const cv = await read('cv.parquet')
     const summary = await read('summary.parquet')
-    // scikit-learn's TimeSeriesSplit(n_splits=4) on n rows: test blocks of ⌊n/5⌋, training on everything before.
+    // scikit-learn's TimeSeriesSplit(n_splits=4) on n rows: test blocks of ⌊n/5⌋, training on everything before
+    // less the 5 rows whose 5-bar label reaches into the test block (purged: they were trained on before).
     const n = ds.manifest.tables[0]!.rows
     const t = Math.floor(n / 5)
-    expect(cv.map((row) => [Number(row.fold), Number(row.train), Number(row.test)])).toEqual([1, 2, 3, 4].map((k) => [k, n - (5 - k) * t, t]))
+    expect(cv.map((row) => [Number(row.fold), Number(row.train), Number(row.test)])).toEqual([1, 2, 3, 4].map((k) => [k, n - (5 - k) * t - 5, t]))
     for (const metric of ['rocAuc', 'prAuc', 'f1', 'directionalAccuracy']) {
       for (const row of cv) expect(Number(row[metric])).toBeGreaterThanOrEqual(0)
       for (const row of cv) expect(Number(row[metric])).toBeLessThanOrEqual(1)

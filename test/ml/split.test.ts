@@ -28,6 +28,20 @@ describe('walkForward', () => {
     ])
   })
 
+  it('purges training rows whose label reaches into the test window (an audit: h-bar labels leaked the test bars)', () => {
+    // Row i's label uses rows i…i+2 (the last rows' labels end at row 9).
+    const labelEnd = upTo(10).map((i) => Math.min(i + 2, 9))
+    expect(plain(walkForward({ n: 10, nSplits: 3, labelEnd }))).toEqual([
+      { train: [0, 1], test: [4, 5] },
+      { train: [0, 1, 2, 3], test: [6, 7] },
+      { train: [0, 1, 2, 3, 4, 5], test: [8, 9] },
+    ])
+    // Same-bar labels purge nothing: TimeSeriesSplit's splits.
+    expect(plain(walkForward({ n: 10, nSplits: 3, labelEnd: upTo(10) }))).toEqual(plain(walkForward({ n: 10, nSplits: 3 })))
+    expect(() => walkForward({ n: 10, nSplits: 3, labelEnd: upTo(10).map(() => 9) })).toThrow(/split 1 has no training row whose label ends before its test window \(row 4\)/)
+    expect(() => walkForward({ n: 10, nSplits: 3, labelEnd: [1, 2] })).toThrow('labelEnd has 2 entries; expected one per row (10)')
+  })
+
   it('refuses settings that leave nothing to train on', () => {
     expect(() => walkForward({ n: 6, nSplits: 3, testSize: 2 })).toThrow(/no training rows/)
     expect(() => walkForward({ n: 10, nSplits: 0 })).toThrow(/nSplits must be an integer ≥ 1 \(received 0\)/)
