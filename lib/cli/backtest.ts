@@ -250,7 +250,7 @@ export function backtestCommand(context: CliContext): Command {
         ['Sharpe', num(m.sharpe)],
         ['Sortino', num(m.sortino)],
         ['Calmar', num(m.calmar)],
-        ['max drawdown', `${pct(m.maxDrawdown.depth)} (longest ${m.maxDrawdown.longestDuration} bars under water)`],
+        ['max drawdown', `${pct(m.maxDrawdown.depth)} (longest ${m.maxDrawdown.longestDuration} bars from a peak to its recovery or the end)`],
         ['trades', `${m.trades?.trades ?? 0} closed${m.openTrades > 0 ? `, ${m.openTrades} open at the end` : ''}`],
         ['win rate', pct(m.trades?.winRate ?? NaN)],
         ['profit factor', num(m.trades?.profitFactor ?? NaN)],

@@ -31,14 +31,14 @@ type Loaded = RunTearsheetParts
 
 export function reportCommand(context: CliContext): Command {
   return new Command('report')
-    .description('a tearsheet (quantstats metrics and plots) of a tracked run, an equity.csv (time,equity) or a trades.csv (its realised P&L: the account flat between exits, a point every weekday)')
+    .description('a tearsheet (quantstats metrics and plots) of a tracked run, an equity.csv (time,equity) or a trades.csv (its realised P&L: the account flat between exits, a point every weekday, or every day when trades open or close on weekends)')
     .argument('<input>', 'a run id (backtest or deployment), an equity.csv with columns time,equity, or a backtest trades.csv')
     .option('--benchmark <symbol>', "the lake's bars of this symbol over the same window (default: buy and hold of the traded symbol)")
     .option('--source <name>', 'lake source of the benchmark and price bars (default: the run\'s, else the only one holding the symbol)')
     .option('--timeframe <tf>', "timeframe of the benchmark and price bars (default: the run's, else 1d)")
     .option('--trades <file>', 'a trades.csv to go with an equity.csv')
     .option('--cash <amount>', 'starting capital when the input is a trades.csv alone (default 100000, as mtflow backtest)')
-    .option('--periods-per-year <n>', "daily returns per year for annualising (default: a run's own convention, else 252)")
+    .option('--periods-per-year <n>', "daily returns per year for annualising (default: the curve's days with a point a year, as observed — ~252 for a stock market, 365.25 for one open every day; 252 for a curve within one day)")
     .option('--title <text>', 'page title (default: the run name or the file name)')
     .option('--date-format <format>', 'the order of numeric dates in a CSV input when its values cannot tell it: DD/MM/YYYY, MM/DD/YYYY (any separator, YY for two-digit years)')
     .option('--out <file>', 'write the tearsheet as one self-contained HTML file (parent folders created)')
@@ -92,15 +92,17 @@ function loadInput(home: string, input: string, o: Options, progress: ProgressSi
   if (header.includes('equity')) {
     if (o.cash !== undefined) throw new ConfigError('--cash goes with a trades.csv input (an equity.csv has its own amounts)')
     const { time, equity } = report().readEquityCsv(text, input, progress, dates)
-    if (o.trades === undefined) return { title, time, equity }
+    const ppy = report().curvePeriodsPerYear(time)
+    if (o.trades === undefined) return { title, time, equity, ...ppy }
     const trades = report().readTradesCsv(readFileSync(o.trades, 'utf8'), o.trades, progress, false, dates)
-    return { title, time, equity, trades, ...single(trades) }
+    return { title, time, equity, trades, ...single(trades), ...ppy }
   }
   if (header.includes('pnl')) {
     if (o.trades !== undefined) throw new ConfigError(`--trades goes with an equity.csv; ${input} is already a trades file`)
     const cash = positive(o.cash, '--cash', 'an amount > 0') ?? 100_000
     const trades = report().readTradesCsv(text, input, progress, false, dates)
-    return { title, ...report().equityOfTrades(trades, cash, input), trades, ...single(trades) }
+    const curve = report().equityOfTrades(trades, cash, input)
+    return { title, ...curve, trades, ...single(trades), ...report().curvePeriodsPerYear(curve.time) }
   }
   throw new DataError(`${input} has neither an equity column (equity.csv: time,equity) nor a pnl column (trades.csv: symbol,entryTime,exitTime,pnl…); header: ${header.join(',').slice(0, 200)}`)
 }

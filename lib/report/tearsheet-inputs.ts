@@ -143,6 +143,16 @@ function runPeriodsPerYear(results: string | undefined, timeframe: string | unde
 }
 
 /**
+ * The annualisation of a curve read from a file (an equity.csv, or trades' curve): its days with a point a
+ * year, as observed — what a run's report uses for the same curve (its bars a year for daily bars, the same
+ * count; dailyReturnsPerYear for intraday ones). A fixed 252 gave a 24/7 market's exported equity.csv a
+ * Sharpe √(252/365.25) = 0.83× its run's (an audit).
+ */
+export function curvePeriodsPerYear(time: Float64Array): { periodsPerYear?: number } {
+  return dailyReturnsPerYear(time)
+}
+
+/**
  * Daily returns a year of an intraday curve (times increasing): (UTC days with a point − 1) × 365.25 / the
  * days from the first of them to the last — 365.25 for a market open every day, ~261 for one open on
  * weekdays; nothing (the tearsheet's default) for a curve within one day.
@@ -284,6 +294,17 @@ function equityColumns(table: CsvTable, label: string): { time: Float64Array; eq
   return { time, equity }
 }
 
+/**
+ * A flag cell: true/false in any case (pandas writes True), 1/0, or empty (false). Anything else is refused: read
+ * as false, an open trade's unrealised P&L went into the closed trades' statistics and curve.
+ */
+function flag(cell: string, where: string): boolean {
+  const v = cell.trim().toLowerCase()
+  if (v === 'true' || v === '1') return true
+  if (v === 'false' || v === '0' || v === '') return false
+  throw new DataError(`${where} is ${JSON.stringify(cell.slice(0, 40))}; expected true or false`)
+}
+
 /** The backtest's trades.csv columns: symbol, entryTime, exitTime and pnl needed; the others when present. */
 function tradeColumns(table: CsvTable, label: string): TradeColumns {
   const expected = 'the columns of a backtest trades.csv: symbol,entryTime,exitTime,pnl (and optionally direction,entryPrice,exitPrice,returnPct,tag,exitReason,open)'
@@ -329,7 +350,7 @@ function tradeColumns(table: CsvTable, label: string): TradeColumns {
     if (cols.direction !== undefined) cols.direction[i] = c[at.direction!] ?? ''
     if (cols.tag !== undefined) cols.tag[i] = c[at.tag!] ?? ''
     if (cols.exitReason !== undefined) cols.exitReason[i] = c[at.exitReason!] ?? ''
-    if (cols.open !== undefined) cols.open[i] = (c[at.open!] ?? '').trim() === 'true'
+    if (cols.open !== undefined) cols.open[i] = flag(c[at.open!] ?? '', `${where} open`)
   }
   progress.finish()
   const out: TradeColumns = { symbol: cols.symbol, entryTime: cols.entryTime, exitTime: cols.exitTime, pnl: cols.pnl }
@@ -337,10 +358,15 @@ function tradeColumns(table: CsvTable, label: string): TradeColumns {
   return out
 }
 
+function onWeekend(t: number): boolean {
+  const weekday = new Date(Math.floor(t / DAY_MS) * DAY_MS).getUTCDay()
+  return weekday === 0 || weekday === 6
+}
+
 /**
  * An equity curve from trades alone: `cash` at the first entry, then cash plus the closed trades' running
  * P&L at each exit time (open trades are left out, as the tearsheet leaves them out of its statistics), and
- * at the end of every weekday (UTC) between: flat between exits, so a day without an exit is a daily return
+ * at the end of every weekday (UTC; every day when a trade opens or closes on a weekend) between: flat between exits, so a day without an exit is a daily return
  * of 0. (Points at the exits alone made each gap between exits — weeks, often — one "daily" return, and the
  * annualised volatility and Sharpe of a backtest's trades came out ~8× those of its equity curve.) It knows
  * nothing of open positions' marks, so its drawdowns are those of realised P&L.
@@ -358,6 +384,10 @@ export function equityOfTrades(trades: TradeColumns, cash: number, label: string
   const equity = [cash]
   let total = cash
   let next = 0
+  // The calendar of the flat days: weekdays, or every day when a trade opens or closes on a weekend (a 24/7
+  // market: its weekend exits alone made points, a mix of two calendars).
+  let everyDay = false
+  for (const i of rows) if (onWeekend(trades.entryTime[i]!) || onWeekend(trades.exitTime[i]!)) everyDay = true
   for (let day = Math.floor(first / DAY_MS); day <= Math.floor(last / DAY_MS); day++) {
     const end = (day + 1) * DAY_MS
     let exited = false
@@ -366,16 +396,22 @@ export function equityOfTrades(trades: TradeColumns, cash: number, label: string
       total += trades.pnl[i]!
       if (!(total > 0)) throw new DataError(`${label}: equity falls to ${total} at ${new Date(trades.exitTime[i]!).toISOString()} from --cash ${cash}; give a larger --cash`)
       const t = trades.exitTime[i]!
-      if (t === time[time.length - 1]) equity[equity.length - 1] = total
+      if (time.length === 1 && t === time[0]) {
+        // A trade that ends where the first one began (a stop hit on its entry bar: fills carry the bar's time):
+        // the cash is its start, a millisecond before. It replaced the start, and that trade's P&L was lost.
+        time[0] = t - 1
+        time.push(t)
+        equity.push(total)
+      } else if (t === time[time.length - 1]) equity[equity.length - 1] = total
       else {
         time.push(t)
         equity.push(total)
       }
       exited = true
     }
-    // A weekday without an exit (after the first entry's): its close, flat.
+    // A day of the calendar without an exit (after the first entry's): its close, flat.
     const weekday = new Date(day * DAY_MS).getUTCDay()
-    if (!exited && weekday >= 1 && weekday <= 5 && end - 1 > first) {
+    if (!exited && (everyDay || (weekday >= 1 && weekday <= 5)) && end - 1 > first) {
       time.push(end - 1)
       equity.push(total)
     }

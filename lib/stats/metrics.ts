@@ -286,8 +286,10 @@ function periodCounts(equity: ArrayLike<number>, time: ArrayLike<number>): { mon
     const t = time[i]!
     if (t >= weekFrom && t < weekTo && t >= monthFrom && t < monthTo) continue
     const last = i > 0 ? equity[i - 1]! : NaN
+    // A first period holding the first point alone has no return: not a losing period (it was counted as one:
+    // a curve rising every week from a Friday start had 2 weeks of 3 profitable — an audit).
     if (!(t >= weekFrom && t < weekTo)) {
-      if (i > 0) {
+      if (i > 1) {
         weeks++
         if (last > weekBase) weeksUp++
         weekBase = last
@@ -300,7 +302,7 @@ function periodCounts(equity: ArrayLike<number>, time: ArrayLike<number>): { mon
       if (!(t >= weekFrom && t < weekTo)) throw new DataError(`time ${i} is ${t}; expected epoch milliseconds`)
     }
     if (!(t >= monthFrom && t < monthTo)) {
-      if (i > 0) {
+      if (i > 1) {
         months++
         if (last > monthBase) monthsUp++
         monthBase = last

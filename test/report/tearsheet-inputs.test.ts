@@ -127,8 +127,8 @@ describe('an equity curve from trades alone (mtflow report trades.csv; a new-use
     expect(Array.from(equity)).toEqual([10_000, 10_000, 10_000, 10_100, 10_100, 10_100, 10_100, 10_100, 10_050])
   })
 
-  it("its Sharpe and volatility are those of the realised P&L per weekday, computed here by hand", () => {
-    // 40 trades over ~half a year, a seeded sequence of P&L; each held 3 days.
+  it("its Sharpe and volatility are those of the realised P&L per day, computed here by hand (these trades open and close on weekends too: every day is a point)", () => {
+    // 40 trades over ~half a year, a seeded sequence of P&L; each held 3 days, one entered every 4 days.
     const lines = ['symbol,entryTime,exitTime,pnl']
     let seed = 7
     const pnl: number[] = []
@@ -142,22 +142,17 @@ describe('an equity curve from trades alone (mtflow report trades.csv; a new-use
     const trades = readTradesCsv(`${lines.join('\n')}\n`, 'trades.csv')
     const curve = equityOfTrades(trades, 100_000, 'trades.csv')
     const sheet = tearsheet({ ...curve, trades })
-    // By hand: the account each weekday from the first entry's day to the last exit's, then day-over-day returns.
+    // By hand: the account each day from the first entry's day to the last exit's, then day-over-day returns.
     const first = at('2023-01-02')
     const lastExit = at('2023-01-02') + 39 * 4 * D + 3 * D
     const values: number[] = [100_000]
     let total = 100_000
     for (let day = first; day <= lastExit; day += D) {
-      let exited = false
       for (let k = 0; k < 40; k++) {
         const exit = at('2023-01-02') + k * 4 * D + 3 * D + 10 * 3_600_000
-        if (Math.floor(exit / D) * D === day) {
-          total += pnl[k]!
-          exited = true
-        }
+        if (Math.floor(exit / D) * D === day) total += pnl[k]!
       }
-      const weekday = new Date(day).getUTCDay()
-      if (exited || (weekday >= 1 && weekday <= 5)) values.push(total)
+      values.push(total)
     }
     const r = values.slice(1).map((v, i) => v / values[i]! - 1)
     const mean = r.reduce((a, b) => a + b, 0) / r.length
@@ -165,5 +160,37 @@ describe('an equity curve from trades alone (mtflow report trades.csv; a new-use
     expect(sheet.conventions.returns).toBe(r.length)
     expect(sheet.metrics.volatility).toBeCloseTo(sd * Math.sqrt(252), 10)
     expect(sheet.metrics.sharpe).toBeCloseTo((mean / sd) * Math.sqrt(252), 10)
+  })
+
+  it('keeps the P&L of a first trade that closes where it opened (a stop on its entry bar): the cash is the start, a millisecond before (an audit)', () => {
+    const trades = readTradesCsv('symbol,entryTime,exitTime,pnl,returnPct,direction\nBTC,2024-01-02T00:00:00Z,2024-01-02T00:00:00Z,-5000,-0.05,long\nBTC,2024-01-03T00:00:00Z,2024-01-05T00:00:00Z,1000,0.01,long\nBTC,2024-01-08T00:00:00Z,2024-01-10T00:00:00Z,500,0.005,long\n', 'trades.csv')
+    const curve = equityOfTrades(trades, 100_000, 'trades.csv')
+    expect(Array.from(curve.time.slice(0, 2))).toEqual([at('2024-01-02') - 1, at('2024-01-02')])
+    expect(curve.equity[0]).toBe(100_000)
+    expect(curve.equity[1]).toBe(95_000)
+    expect(curve.equity[curve.equity.length - 1]).toBe(96_500)
+    // By hand: 100,000 → 95,000 → 96,000 → 96,500: −3.5 %, the deepest fall 5 % (it read +1.58 % and 0 %).
+    const sheet = tearsheet({ ...curve, trades })
+    expect(sheet.metrics.totalReturn).toBeCloseTo(-0.035, 12)
+    expect(sheet.metrics.maxDrawdown).toBeCloseTo(0.05, 12)
+  })
+
+  it('fills weekdays only for trades that never touch a weekend, every day for those that do (a 24/7 market)', () => {
+    const close = (date: string) => at(date) + D - 1
+    // Fri 2024-01-05 entry, Sun 2024-01-07 exit (+10), Tue 2024-01-09 entry, Wed 2024-01-10 exit (+5).
+    const weekend = readTradesCsv('symbol,entryTime,exitTime,pnl\nBTC,2024-01-05T12:00:00Z,2024-01-07T12:00:00Z,10\nBTC,2024-01-09T12:00:00Z,2024-01-10T12:00:00Z,5\n', 'trades.csv')
+    const every = equityOfTrades(weekend, 1000, 'trades.csv')
+    expect(Array.from(every.time)).toEqual([at('2024-01-05') + 12 * 3_600_000, close('2024-01-05'), close('2024-01-06'), at('2024-01-07') + 12 * 3_600_000, close('2024-01-08'), close('2024-01-09'), at('2024-01-10') + 12 * 3_600_000])
+    expect(Array.from(every.equity)).toEqual([1000, 1000, 1000, 1010, 1010, 1010, 1015])
+    // The same trades Friday to Monday: weekdays only.
+    const weekdays = readTradesCsv('symbol,entryTime,exitTime,pnl\nX,2024-01-05T12:00:00Z,2024-01-08T12:00:00Z,10\n', 'trades.csv')
+    expect(Array.from(equityOfTrades(weekdays, 1000, 'trades.csv').time)).toEqual([at('2024-01-05') + 12 * 3_600_000, close('2024-01-05'), at('2024-01-08') + 12 * 3_600_000])
+  })
+
+  it("reads the open column's flags as pandas and spreadsheets write them, and refuses others (an open trade read as closed put its unrealised P&L in the statistics)", () => {
+    const rows = ['True', 'TRUE', '1', 'true', 'False', '0', '', 'false']
+    const text = `symbol,entryTime,exitTime,pnl,open\n${rows.map((v, i) => `X,2024-01-0${1 + (i % 8)}T00:00:00Z,2024-01-0${2 + (i % 8)}T00:00:00Z,1,${v}`).join('\n')}\n`
+    expect(readTradesCsv(text, 'trades.csv').open).toEqual([true, true, true, true, false, false, false, false])
+    expect(() => readTradesCsv('symbol,entryTime,exitTime,pnl,open\nX,2024-01-01,2024-01-02,1,yes\n', 'trades.csv')).toThrow('trades.csv line 2 open is "yes"; expected true or false')
   })
 })

@@ -61,6 +61,20 @@ describe('performance metrics (hand-worked)', () => {
     expect(p.calmar).toBeCloseTo(p.cagr / p.maxDrawdown.depth, 12)
   })
 
+  it('a first period holding the first point alone has no return and is not counted (it was a losing one: an audit)', () => {
+    const day = 86_400_000
+    // Wed 2024-01-31, Thu 02-01, Fri 02-02, Mon 02-05: 100, 101, 102, 103. January holds the first point alone.
+    const t = [Date.UTC(2024, 0, 31), Date.UTC(2024, 1, 1), Date.UTC(2024, 1, 2), Date.UTC(2024, 1, 5)]
+    expect(profitablePeriods([100, 101, 102, 103], t, 'month')).toEqual({ periods: 1, profitable: 1, share: 1 })
+    expect(profitablePeriods([100, 101, 102, 103], t, 'week')).toEqual({ periods: 2, profitable: 2, share: 1 })
+    // Weekdays from Friday 2024-01-05 to Friday 01-19, rising every day: the lone Friday is no week of its own.
+    const days = Array.from({ length: 15 }, (_, i) => Date.UTC(2024, 0, 5) + i * day).filter((t) => new Date(t).getUTCDay() % 6 !== 0)
+    expect(days.length).toBe(11)
+    const rising = days.map((_, i) => 100 + i)
+    expect(profitablePeriods(rising, days, 'week')).toEqual({ periods: 2, profitable: 2, share: 1 })
+    expect(performanceMetrics(rising, { periodsPerYear: 365, time: days }).weeksProfitable).toBe(1)
+  })
+
   it('months and weeks profitable (one pass for both) equal the shares by the definition on an hourly curve', () => {
     // Hourly points over 14 months from a Wednesday, with a seeded walk: weeks and months end mid-range.
     let x = 7
