@@ -171,7 +171,8 @@ export class KernelClient {
     for (let attempt = 1; ; attempt++) {
       const client = await KernelClient.start(options, Math.max(1000, deadline - Date.now()))
       if (client instanceof KernelClient) return client
-      if (attempt >= PORT_TRIES || options.signal?.aborted === true) {
+      if (options.signal?.aborted === true) throw new KernelStartInterrupted('interrupted while the kernel was starting')
+      if (attempt >= PORT_TRIES) {
         throw new KernelError(`kernel could not bind its ports after ${attempt} tries, each time one was in use (last: ${client.taken})`)
       }
     }
@@ -198,8 +199,10 @@ export class KernelClient {
       await client.waitForReady(timeoutMs, options.signal)
     } catch (error) {
       await client.shutdown()
-      if (client.process.exitCode === PORT_IN_USE_EXIT) {
-        return { taken: /cannot bind (\S+)/.exec(client.stderrTail)?.[1] ?? 'a port of the connection file' }
+      // Interrupted is interrupted, whatever the kernel's exit (a review: a Ctrl-C during a start on a taken port
+      // was reported as a port failure, and the runner did not end "interrupted").
+      if (!(error instanceof KernelStartInterrupted) && client.process.exitCode === PORT_IN_USE_EXIT) {
+        return { taken: /cannot bind (\S+?),/.exec(client.stderrTail)?.[1] ?? 'a port of the connection file' }
       }
       throw error
     }

@@ -58,11 +58,20 @@ globalThis.__mtflowLibDeclarations = converterPatched.done
  * PORT_IN_USE_EXIT), so it starts the kernel again on other ports (Jupyter's restarter does too).
  */
 function exitWhenAPortIsTaken() {
+  let ports = []
+  try {
+    const c = JSON.parse(require('node:fs').readFileSync(configPath, 'utf8'))
+    ports = [c.shell_port, c.iopub_port, c.stdin_port, c.control_port, c.hb_port].map(String)
+  } catch {
+    return // tslab reports an unreadable connection file itself
+  }
+  // Only the kernel's own sockets: a notebook's server on a taken port is the notebook's error, not a reason to
+  // end the kernel and its session (a review).
   process.on('unhandledRejection', (reason) => {
-    const code = reason !== null && typeof reason === 'object' ? reason.code : undefined
-    if (code !== 'EADDRINUSE' && !/address already in use/i.test(String(reason && reason.message))) return
-    const address = reason && typeof reason.address === 'string' ? reason.address : 'a port of the connection file'
-    process.stderr.write(`tslab-launcher: cannot bind ${address}: address already in use\n`)
+    if (reason === null || typeof reason !== 'object' || typeof reason.address !== 'string') return
+    if (reason.code !== 'EADDRINUSE' && !/address already in use/i.test(String(reason.message))) return
+    if (!/^tcp:/.test(reason.address) || !ports.includes(reason.address.split(':').pop())) return
+    process.stderr.write(`tslab-launcher: cannot bind ${reason.address}, a port of the connection file: address already in use\n`)
     process.exit(98)
   })
 }

@@ -24,17 +24,21 @@ export function freePort(): Promise<number> {
   })
 }
 
-/** Whether something answers PING with PONG on the port. */
-function pong(port: number): Promise<boolean> {
+/**
+ * Whether the redis-server of process `pid` answers on the port (INFO's process_id): another test's redis that
+ * took the port first answers too, and the test would have used it.
+ */
+function pong(port: number, pid: number | undefined): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port })
     let text = ''
-    socket.on('connect', () => socket.write('PING\r\n'))
+    socket.on('connect', () => socket.write('INFO server\r\n'))
     socket.on('data', (d) => {
       text += d.toString()
-      if (text.includes('\r\n')) {
+      const id = /process_id:(\d+)/.exec(text)
+      if (id !== null || text.startsWith('-')) {
         socket.destroy()
-        resolve(text.startsWith('+PONG'))
+        resolve(id !== null && Number(id[1]) === pid)
       }
     })
     socket.on('error', () => resolve(false))
@@ -84,7 +88,7 @@ async function startRedisOn(port: number): Promise<TestRedis> {
       let failed: Error | undefined
       c.on('error', (error) => (failed = error))
       for (let k = 0; k < 200; k++) {
-        if (await pong(port)) return
+        if (await pong(port, c.pid)) return
         if (failed !== undefined) throw new Error(`cannot start redis-server (${failed.message}): install Debian's redis-server (.ci/run does)`)
         if (c.exitCode !== null) break
         await new Promise((r) => setTimeout(r, 50))
