@@ -244,6 +244,18 @@ export function probabilityOfBacktestOverfitting(matrix: readonly ArrayLike<numb
     }
   }
 
+  // A half's mean and Sharpe are merged from its blocks' (Chan's update), which can leave two equal values an ulp
+  // or two apart: a tie in whole ticks or ±1 outcomes became a win or a loss and moved the PBO (0.1667 for an exact
+  // 0.3333 — an audit). Values within 1e-12 of the data's scale are ties; a metric function's own values are
+  // compared exactly.
+  let scale = 1
+  if (metric === 'mean') {
+    scale = 0
+    for (let t = 0; t < T; t++) for (let j = 0; j < N; j++) scale = Math.max(scale, Math.abs(matrix[t]![j]!))
+  }
+  const tolerance = typeof metric === 'function' ? 0 : 1e-12
+  const tied = (a: number, b: number): boolean => a === b || (Number.isFinite(a) && Number.isFinite(b) && Math.abs(a - b) <= tolerance * Math.max(scale, Math.abs(a), Math.abs(b)))
+
   const splits = combinations(S, half)
   const C = splits.length
   const logits = new Float64Array(C)
@@ -261,13 +273,13 @@ export function probabilityOfBacktestOverfitting(matrix: readonly ArrayLike<numb
     performance(inSample, R)
     performance(outOfSample, Rbar)
     let best = 0
-    for (let j = 1; j < N; j++) if (R[j]! > R[best]!) best = j
+    for (let j = 1; j < N; j++) if (R[j]! > R[best]! && !tied(R[j]!, R[best]!)) best = j
     // Ranks 1 (worst) … N (best) out of sample; ties share their average rank.
     let below = 0
     let equal = 0
     for (let j = 0; j < N; j++) {
-      if (Rbar[j]! < Rbar[best]!) below++
-      else if (Rbar[j] === Rbar[best]) equal++
+      if (tied(Rbar[j]!, Rbar[best]!)) equal++
+      else if (Rbar[j]! < Rbar[best]!) below++
     }
     const rank = below + (equal + 1) / 2
     const omega = rank / (N + 1)

@@ -166,6 +166,51 @@ describe('probabilityOfBacktestOverfitting: S = 4 by hand', () => {
   })
 })
 
+describe('probabilityOfBacktestOverfitting: exact ties (P&L in whole ticks; an audit found them ranked as wins or losses)', () => {
+  // An independent CSCV for integer matrices: each half's mean is its integer sum over its rows / the rows, so
+  // equal performances are equal exactly; PBO = share of splits whose IS winner (first on a tie) ranks ≤ the
+  // median OOS (ω = average rank / (N + 1) ≤ 1/2).
+  const reference = (m: number[][], S: number): number => {
+    const T = m.length
+    const N = m[0]!.length
+    const start = Array.from({ length: S + 1 }, (_, b) => Math.floor((b * T) / S))
+    const perf = (blocks: number[]) =>
+      Array.from({ length: N }, (_, j) => {
+        let sum = 0
+        let rows = 0
+        for (const b of blocks) for (let t = start[b]!; t < start[b + 1]!; t++) (sum += m[t]![j]!), rows++
+        return sum / rows
+      })
+    const splits = combinations(S, S / 2)
+    let overfit = 0
+    for (const inSample of splits) {
+      const out = Array.from({ length: S }, (_, b) => b).filter((b) => !inSample.includes(b))
+      const R = perf(inSample)
+      const Rbar = perf(out)
+      let best = 0
+      for (let j = 1; j < N; j++) if (R[j]! > R[best]!) best = j
+      const below = Rbar.filter((v) => v < Rbar[best]!).length
+      const equal = Rbar.filter((v) => v === Rbar[best]!).length
+      if ((below + (equal + 1) / 2) / (N + 1) <= 0.5) overfit++
+    }
+    return overfit / splits.length
+  }
+
+  it("the audit's case: two columns tied at −1/3 out of sample give PBO 1/3 (it read 1/6)", () => {
+    const m = [[-1, -2], [0, 2], [-1, -3], [0, -2], [3, -1], [0, 1], [2, 1], [3, -1], [-2, 0], [-1, 2], [0, 3], [2, 0], [2, -1], [1, 2]]
+    expect(reference(m, 4)).toBeCloseTo(1 / 3, 15)
+    expect(probabilityOfBacktestOverfitting(m, { partitions: 4, metric: 'mean' }).pbo).toBeCloseTo(1 / 3, 15)
+  })
+
+  it('equals the exact CSCV on random integer matrices', () => {
+    const random = seededRandom(5)
+    for (const [T, N, S] of [[72, 3, 12], [109, 2, 8], [154, 6, 12], [40, 4, 6], [63, 5, 10]] as const) {
+      const m = Array.from({ length: T }, () => Array.from({ length: N }, () => Math.round(random.normal() * 2)))
+      expect(probabilityOfBacktestOverfitting(m, { partitions: S, metric: 'mean' }).pbo, `${T}×${N}, S=${S}`).toBeCloseTo(reference(m, S), 15)
+    }
+  })
+})
+
 describe('probabilityOfBacktestOverfitting: answers known by construction', () => {
   const noise = (seed: number, T: number, N: number, shift: (t: number, j: number) => number = () => 0) => {
     const random = seededRandom(seed)
