@@ -115,7 +115,19 @@ const tidy = (n: number) => (n === 0 ? 0 : Number(n.toPrecision(12)))
 /** |w| × capital / price rounded toward zero to a multiple of lot (the 1e-9 absorbs 0.3 / 0.1 = 2.9999999999999996). */
 export function roundToLot(qty: number, lot: number): number {
   const n = Math.floor(Math.abs(qty) / lot + 1e-9)
-  return n === 0 ? 0 : Math.sign(qty) * tidy(n * lot)
+  return n === 0 ? 0 : Math.sign(qty) * onLot(n * lot, lot)
+}
+
+/**
+ * A multiple of lot, its binary noise dropped at the lot's own decimals (0.1 × 3 is 0.3, not 0.30000000000000004).
+ * Twelve significant digits rounded 123,456.7890129 up to 123,456.789013 with a 1e-8 lot: past the floor (an audit).
+ */
+function onLot(x: number, lot: number): number {
+  for (let d = 0; d <= 20; d++) {
+    const scaled = lot * 10 ** d
+    if (Math.abs(scaled - Math.round(scaled)) <= 1e-9 * scaled) return Number(x.toFixed(d))
+  }
+  return x
 }
 
 export function portfolioTargets(options: PortfolioTargetsOptions): PortfolioTargets {

@@ -141,6 +141,14 @@ describe('market conventions', () => {
     expect(roundToLot(-37.5, 1)).toBe(-37)
     expect(roundToLot(0.123456789, 0.001)).toBe(0.123)
     expect(roundToLot(0.0009, 0.001)).toBe(0)
+    // Large quantities on a fine lot stay floored (twelve significant digits rounded them up: an audit).
+    expect(roundToLot(123456.7890129, 1e-8)).toBe(123456.7890129)
+    expect(roundToLot(123456.78901299, 1e-8)).toBe(123456.78901299)
+    expect(roundToLot(123456.789012999, 1e-8)).toBe(123456.78901299)
+    expect(roundToLot(-9876543.21098765, 1e-8)).toBe(-9876543.21098765)
+    expect(roundToLot(9876543.210987659, 1e-8)).toBe(9876543.21098765)
+    expect(roundToLot(2.75, 0.25)).toBe(2.75)
+    expect(roundToLot(1000.3, 0.25)).toBe(1000.25)
   })
 
   it('the symbol pattern is lib/live SYMBOL', () => {
