@@ -61,14 +61,16 @@ export function walkForward(options: WalkForwardOptions): Split[] {
   for (let k = 0; k < nSplits; k++) {
     const testStart = firstTest + k * testSize
     const trainEnd = testStart - gap
-    const trainStart = options.maxTrainSize === undefined ? 0 : Math.max(0, trainEnd - options.maxTrainSize)
-    let train = range(trainStart, trainEnd)
+    let train = range(0, trainEnd)
     if (labelEnd !== undefined) {
       train = train.filter((i) => labelEndOf(labelEnd, i) < testStart)
       if (train.length === 0) {
         throw new ConfigError(`walkForward: split ${k + 1} has no training row whose label ends before its test window (row ${testStart}): the labels look too far ahead for ${nSplits} splits of ${testSize} rows`)
       }
     }
+    // The rolling window is the latest maxTrainSize rows of those left (after the gap and the purge, as
+    // scikit-learn counts max_train_size after its gap).
+    if (options.maxTrainSize !== undefined && train.length > options.maxTrainSize) train = train.slice(train.length - options.maxTrainSize)
     splits.push({ train, test: range(testStart, testStart + testSize) })
   }
   return splits

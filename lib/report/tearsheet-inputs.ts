@@ -295,13 +295,13 @@ function equityColumns(table: CsvTable, label: string): { time: Float64Array; eq
 }
 
 /**
- * A flag cell: true/false in any case (pandas writes True), 1/0, or empty (false). Anything else is refused: read
+ * A flag cell: true/false in any case (pandas writes True), 1/0 (1.0/0.0 from a float column), or empty (false). Anything else is refused: read
  * as false, an open trade's unrealised P&L went into the closed trades' statistics and curve.
  */
 function flag(cell: string, where: string): boolean {
   const v = cell.trim().toLowerCase()
-  if (v === 'true' || v === '1') return true
-  if (v === 'false' || v === '0' || v === '') return false
+  if (v === 'true' || (v !== '' && Number(v) === 1)) return true
+  if (v === 'false' || v === '' || Number(v) === 0) return false
   throw new DataError(`${where} is ${JSON.stringify(cell.slice(0, 40))}; expected true or false`)
 }
 

@@ -40,6 +40,9 @@ describe('walkForward', () => {
     expect(plain(walkForward({ n: 10, nSplits: 3, labelEnd: upTo(10) }))).toEqual(plain(walkForward({ n: 10, nSplits: 3 })))
     expect(() => walkForward({ n: 10, nSplits: 3, labelEnd: upTo(10).map(() => 9) })).toThrow(/split 1 has no training row whose label ends before its test window \(row 4\)/)
     expect(() => walkForward({ n: 10, nSplits: 3, labelEnd: [1, 2] })).toThrow('labelEnd has 2 entries; expected one per row (10)')
+    // A rolling window counts the rows left after the purge, as after a gap (a review: it purged inside the window).
+    expect(plain(walkForward({ n: 10, nSplits: 3, labelEnd, maxTrainSize: 2 })).map((s) => s.train)).toEqual([[0, 1], [2, 3], [4, 5]])
+    expect(plain(walkForward({ n: 10, nSplits: 3, labelEnd, maxTrainSize: 2 })).map((s) => s.train)).toEqual(plain(walkForward({ n: 10, nSplits: 3, gap: 2, maxTrainSize: 2 })).map((s) => s.train))
   })
 
   it('refuses settings that leave nothing to train on', () => {

@@ -188,7 +188,7 @@ describe('an equity curve from trades alone (mtflow report trades.csv; a new-use
   })
 
   it("reads the open column's flags as pandas and spreadsheets write them, and refuses others (an open trade read as closed put its unrealised P&L in the statistics)", () => {
-    const rows = ['True', 'TRUE', '1', 'true', 'False', '0', '', 'false']
+    const rows = ['True', 'TRUE', '1.0', 'true', 'False', '0.0', '', 'false']
     const text = `symbol,entryTime,exitTime,pnl,open\n${rows.map((v, i) => `X,2024-01-0${1 + (i % 8)}T00:00:00Z,2024-01-0${2 + (i % 8)}T00:00:00Z,1,${v}`).join('\n')}\n`
     expect(readTradesCsv(text, 'trades.csv').open).toEqual([true, true, true, true, false, false, false, false])
     expect(() => readTradesCsv('symbol,entryTime,exitTime,pnl,open\nX,2024-01-01,2024-01-02,1,yes\n', 'trades.csv')).toThrow('trades.csv line 2 open is "yes"; expected true or false')
