@@ -68,6 +68,10 @@ interface Tracked {
   symbol: string
   exchangeId?: string
   acked: boolean
+  /** The quantity asked when this venue sent it (not known for an order looked up after a restart). */
+  qty?: number
+  /** The quantity of its fills reported so far. */
+  filled?: number
 }
 
 /**
@@ -278,7 +282,7 @@ export class CcxtVenue implements Venue {
       return
     }
     if (this.orders.has(order.cid)) throw new ConfigError(`order ${order.cid} was sent already; an order is never sent twice (look it up instead)`)
-    this.orders.set(order.cid, { symbol: order.symbol, acked: false })
+    this.orders.set(order.cid, { symbol: order.symbol, acked: false, qty: order.qty })
     this.spawn(this.send(order, market))
   }
 
@@ -458,7 +462,7 @@ export class CcxtVenue implements Venue {
       }
       if (placed.status === 'canceled' || placed.status === 'expired') {
         this.emit({ type: 'cancel', cid: order.cid, reason: `${placed.status} at once by ${this.exchangeId}`, time: this.clock.now() })
-      }
+      } else if (placed.status === 'closed') await this.closedShort(order.cid, order.symbol, order.qty, { filled: Number(placed.filled ?? NaN), amount: Number(placed.amount) })
       return
     }
   }
@@ -574,7 +578,8 @@ export class CcxtVenue implements Venue {
           // or the whole list was cancelled.
           if (list !== undefined) await this.catchUp(sibling(list, cid), t.symbol)
           await this.catchUp(cid, t.symbol)
-          if (found.status !== 'closed' && found.status !== 'open') {
+          if (found.status === 'closed' && list === undefined) await this.closedShort(cid, t.symbol, t.qty, { filled: found.filled, amount: found.qty }, false)
+          else if (found.status !== 'closed' && found.status !== 'open') {
             this.cancelled(cid, `${found.status} at the venue`)
             if (list?.live === true) {
               list.live = false
@@ -611,6 +616,28 @@ export class CcxtVenue implements Venue {
   /** Emit the fills of one order the venue has not reported yet. */
   private async catchUp(cid: string, symbol: string): Promise<void> {
     for (const trade of await this.orderTrades(cid, symbol)) this.emitFill(trade)
+  }
+
+  /**
+   * An order the venue closed (done: nothing more will fill) with less than was asked — ccxt truncated its amount
+   * to the market's step (an off-step percent, notional or targetPercent size): its fills reported (all of them,
+   * read again when the answer did not list them), then its rest cancelled with the reason. The engine waited for
+   * that rest for ever: the order stayed PARTIALLY_FILLED, a cancel of it found it closed and confirmed nothing,
+   * and an exit parked behind that cancel was never sent (an audit: 1.33 BTC left held).
+   */
+  private async closedShort(cid: string, symbol: string, asked: number | undefined, o: { filled: number; amount?: number | undefined }, catchUp = true): Promise<void> {
+    const filled = o.filled
+    if (!(filled >= 0) || (asked !== undefined && !(filled < asked * (1 - 1e-12)))) return
+    if (catchUp) await this.catchUp(cid, symbol)
+    // Only once every fill the venue counts has been reported: a fill reported after the rest was cancelled
+    // would find the order ended, and be lost.
+    const seen = this.orders.get(cid)?.filled ?? 0
+    if (seen < filled * (1 - 1e-9)) {
+      this.alert(`${cid} is closed at ${this.exchangeId} with ${+filled.toPrecision(12)} filled, ${+seen.toPrecision(12)} of it reported so far; its rest is ended once the fills are in`)
+      return
+    }
+    const of = asked ?? o.amount ?? NaN
+    this.cancelled(cid, `closed at ${this.exchangeId} with ${+filled.toPrecision(12)} of ${+of.toPrecision(12)} filled (its amount cut to the market's step)`)
   }
 
   // ---- reading ----
@@ -675,6 +702,8 @@ export class CcxtVenue implements Venue {
   private emitFill(trade: VenueTrade): void {
     if (trade.cid === undefined || this.seenTrades.has(trade.tradeId)) return
     this.seenTrades.add(trade.tradeId)
+    const tracked = this.orders.get(trade.cid)
+    if (tracked !== undefined) tracked.filled = (tracked.filled ?? 0) + trade.qty
     // A fill of an order whose send was unknown is also its acknowledgement.
     this.ack(trade.cid, trade.time)
     this.emit({ type: 'fill', cid: trade.cid, tradeId: trade.tradeId, qty: trade.qty, price: trade.price, fee: trade.fee, liquidity: trade.liquidity, time: trade.time })
