@@ -265,6 +265,15 @@ export class CcxtVenue implements Venue {
       if (market.active === false) throw new ConfigError(`${symbol} is not trading on ${this.exchangeId} (market inactive)`)
       if (market.spot !== true) throw new ConfigError(`${symbol} on ${this.exchangeId} is not a spot market; CcxtVenue trades spot markets only so far`)
     }
+    // One quote currency: cash, equity and P&L are counted in it, and a position is its base currency's balance.
+    // ETH/BTC beside BTC/USDT summed BTC and USDT as one cash, and the BTC spent on ETH read as BTC sold outside
+    // the deployment: a −14.4 BTC "position" and 21,700 USDT of cash that did not exist (an audit).
+    const quotes = new Map<string, string>()
+    for (const symbol of needs.symbols) quotes.set(this.exchange.markets![symbol]!.quote, symbol)
+    if (quotes.size > 1) {
+      const named = [...quotes].map(([quote, symbol]) => `${symbol} in ${quote}`).join(', ')
+      throw new ConfigError(`a live deployment's markets share one quote currency, in which its cash and P&L are counted (${named}): deploy each quote currency's markets apart`)
+    }
     this.symbols = [...needs.symbols]
     // A minute of slack for the exchange's clock running behind ours; earlier trades of our orders are still
     // mapped by order id. A restart looks back to its journal's last event (lookBack), within the 23 hours
@@ -761,6 +770,13 @@ export class CcxtVenue implements Venue {
     const headers = (this.exchange as unknown as { last_response_headers?: Record<string, string> }).last_response_headers
     const after = Number(headers?.['Retry-After'] ?? headers?.['retry-after'])
     return Number.isFinite(after) && after > 0 ? Math.max(plain, Math.min(60_000, after * 1000)) : plain
+  }
+
+  feeRates(symbol: string): { taker: number; maker: number } | undefined {
+    const market = this.market(symbol)
+    const taker = Number(market?.taker)
+    const maker = Number(market?.maker)
+    return taker >= 0 && maker >= 0 && taker < 1 && maker < 1 ? { taker, maker } : undefined
   }
 
   private market(symbol: string): Market | undefined {

@@ -20,9 +20,9 @@ export interface StrategyPin {
 }
 
 export interface DeploymentGuards {
-  /** Halt new orders for the rest of the UTC day once equity is this far (account currency) below the day's start. */
+  /** Halt new orders for the rest of the UTC day once equity is this far (in the markets' quote currency, e.g. USDT for BTC/USDT) below the day's start. */
   maxDailyLoss?: number
-  /** Largest |position| × price per symbol (account currency); larger orders are resized down to it. */
+  /** Largest |position| × price per symbol (in the markets' quote currency); larger orders are resized down to it. */
   maxPositionNotional?: number
   /** Most orders sent in any 60-second window. */
   maxOrdersPerMinute?: number
@@ -201,7 +201,7 @@ function check(raw: unknown, what: string, draft: boolean): Omit<DeploymentConfi
     const g = object(o.guards, what, 'guards', GUARD_KEYS)
     const positive = (key: 'maxDailyLoss' | 'maxPositionNotional') => {
       if (g[key] === undefined) return
-      if (!(typeof g[key] === 'number' && Number.isFinite(g[key]) && (g[key] as number) > 0)) fail(`guards.${key}`, 'an amount > 0 (account currency)', g[key])
+      if (!(typeof g[key] === 'number' && Number.isFinite(g[key]) && (g[key] as number) > 0)) fail(`guards.${key}`, 'an amount > 0 (in the markets\' quote currency)', g[key])
       guards[key] = g[key] as number
     }
     positive('maxDailyLoss')

@@ -508,6 +508,7 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
     // made and orders sent while it was down, intents a power loss took.
     if (live) (venue as { lookBack?(time: number): void }).lookBack?.(lookBackFrom(journal.current))
     await venue.start({ symbols: config.symbols, kinds: new Set(['market', 'limit', 'stop']) })
+    if (live) sizeWithVenueFees(engine, config, venue, log)
     if (live) {
       // Orders whose send was never answered (the process died between send and answer): looked up first,
       // their grace counted from when they were journaled.
@@ -796,6 +797,28 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
     journal.close()
     await venue.close()
   }
+}
+
+/**
+ * Orders sized (percent, targetPercent) and reserved with the market's own fee rates when the config gives none:
+ * at 0, a 100 % buy — the default sizing — came to more than the cash once the venue took its fee, and every
+ * entry was refused with InsufficientFunds (an audit). The fees booked are always the venue's own.
+ */
+function sizeWithVenueFees(engine: EngineSession['engine'], config: DeploymentConfig, venue: Venue, log: (line: string) => void): void {
+  const given = config.fills ?? {}
+  if (given.takerRate !== undefined && given.makerRate !== undefined) return
+  let taker = 0
+  let maker = 0
+  for (const symbol of config.symbols) {
+    const rates = venue.feeRates?.(symbol)
+    if (rates === undefined) return
+    taker = Math.max(taker, rates.taker)
+    maker = Math.max(maker, rates.maker)
+  }
+  const fills = engine.options.fills
+  if (given.takerRate === undefined) fills.takerRate = taker
+  if (given.makerRate === undefined) fills.makerRate = maker
+  log(`orders are sized with the venue's fee rates: taker ${+(fills.takerRate * 100).toPrecision(6)} %, maker ${+(fills.makerRate * 100).toPrecision(6)} % (fills.takerRate and fills.makerRate in the config set them)`)
 }
 
 /** The journal's fills and open orders back into a fresh engine (a restart); nothing to do on a first start. */

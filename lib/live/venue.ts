@@ -98,6 +98,8 @@ export interface Venue {
   cancel(cid: string, exchangeId?: string): void
   /** Find an order by its client id (resolves UNKNOWN; undefined when the venue never saw it). */
   lookup(cid: string, symbol: string): Promise<VenueOrderState | undefined>
+  /** The market's fee rates as the venue states them, once started (CcxtVenue: ccxt's market taker/maker); undefined when it does not say. */
+  feeRates?(symbol: string): { taker: number; maker: number } | undefined
   /** Where the venue delivers its events (one sink; set before `start`). */
   events(sink: (event: VenueEvent) => void): void
   close(): Promise<void>

@@ -300,6 +300,18 @@ describe('CcxtVenue against the Binance stand-in', () => {
     expect(s.signed.some((r) => r.path === '/api/v3/allOrders')).toBe(true)
   })
 
+  it('start refuses markets of two quote currencies (ETH/BTC beside BTC/USDT made a −14.4 BTC position and 21,700 USDT of cash that did not exist: an audit)', async () => {
+    const s = await startBinanceStandin({ now: NOW, markets: { BTCUSDT: ['BTC', 'USDT'], ETHBTC: ['ETH', 'BTC'], ETHUSDT: ['ETH', 'USDT'] } })
+    standin = s
+    const v = new CcxtVenue('binance', { apiUrl: s.url, credentials: CREDS, pollMs: 0 })
+    v.events(() => {})
+    await expect(v.start({ symbols: ['BTC/USDT', 'ETH/BTC'], kinds: new Set(['market']) })).rejects.toThrow(
+      "a live deployment's markets share one quote currency, in which its cash and P&L are counted (BTC/USDT in USDT, ETH/BTC in BTC): deploy each quote currency's markets apart",
+    )
+    await v.start({ symbols: ['BTC/USDT', 'ETH/USDT'], kinds: new Set(['market']) })
+    expect(s.signed).toHaveLength(0)
+  })
+
   it('start refuses an exchange lacking a needed capability, naming it; a sandbox the exchange lacks; missing credentials', async () => {
     const s = await startBinanceStandin({ now: NOW })
     standin = s

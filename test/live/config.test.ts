@@ -115,7 +115,7 @@ describe('validateDeploymentConfig', () => {
     ['lotSize', (c) => (c.lotSize = -1), /lotSize must be a number ≥ 0 \(received -1\)/],
     ['weight 0', (c) => (c.weight = 0), /weight must be a number in \(0, 1\] \(received 0\)/],
     ['weight 1.5', (c) => (c.weight = 1.5), /weight must be a number in \(0, 1\] \(received 1\.5\)/],
-    ['maxDailyLoss', (c) => (c.guards = { maxDailyLoss: -10 }), /guards\.maxDailyLoss must be an amount > 0 \(account currency\) \(received -10\)/],
+    ['maxDailyLoss', (c) => (c.guards = { maxDailyLoss: -10 }), /guards\.maxDailyLoss must be an amount > 0 \(in the markets' quote currency\) \(received -10\)/],
     ['maxOrdersPerMinute', (c) => (c.guards = { maxOrdersPerMinute: 2.5 }), /guards\.maxOrdersPerMinute must be an integer ≥ 1 \(received 2\.5\)/],
     ['staleAfterBars', (c) => (c.guards = { staleAfterBars: 0 }), /guards\.staleAfterBars must be an integer ≥ 1 \(received 0\)/],
     ['feed kind', (c) => (c.feed = { kind: 'socket' }), /feed\.kind must be "replay", "poll" or "ws" \(received "socket"\)/],

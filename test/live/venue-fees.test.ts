@@ -1,0 +1,22 @@
+// A live deployment whose config gives no fee rates sizes its orders with the market's own (ccxt's market taker
+// and maker): at 0, the default 100 % buy came to more than the cash once the venue took its 0.1 %, and every
+// entry was refused with InsufficientFunds (an audit). The fees booked are the venue's, whatever the sizing used.
+
+import { describe, expect, it } from 'vitest'
+import { world } from './live-harness.js'
+
+describe('a live deployment without fee rates in its config', () => {
+  it("sizes a 100 % buy with the venue's taker rate: it fills, and the fee paid is the venue's", async () => {
+    const { s, start } = await world()
+    const d = start('fees', { 1: (ctx) => ctx.buy('BTC/USDT', { percent: 1 }) })
+    for (let i = 0; i <= 3; i++) await d.step(i)
+    const st = await d.stop()
+    expect(s.orders.map((o) => o.status)).toEqual(['FILLED'])
+    const order = s.orders[0]!
+    const cost = order.cumQuote
+    // Spent with the venue's 0.1 % fee within the 10,000 the deployment had.
+    expect(cost * 1.001).toBeLessThanOrEqual(10_000)
+    expect(st.cash).toBeCloseTo(10_000 - cost * 1.001, 6)
+    expect(d.lines.some((line) => /orders are sized with the venue's fee rates: taker 0\.1 %, maker 0\.1 %/.test(line))).toBe(true)
+  })
+})
