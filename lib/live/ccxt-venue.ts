@@ -602,7 +602,7 @@ export class CcxtVenue implements Venue {
           await this.clock.sleep(this.backoff(attempt))
           continue
         }
-        this.alert(`cancel ${cid} failed: ${this.describe(error)}; reconciliation will settle it`)
+        this.warn(`cancel ${cid} failed: ${this.describe(error)}; reconciliation will settle it`)
         return
       }
     }
@@ -691,7 +691,11 @@ export class CcxtVenue implements Venue {
     if (cost !== 0 && currency !== undefined && market !== undefined) {
       if (currency === market.quote) fee = cost
       else if (currency === market.base) fee = cost * price
-      else this.alert(`fee of ${cost} ${currency} on ${symbol} trade ${t.id} is not in ${market.quote}; booked as 0`)
+      else if (!this.feeWarned.has(`${symbol}:${t.id}`)) {
+        // Once a trade: the send's answer and a poll may both map it.
+        this.feeWarned.add(`${symbol}:${t.id}`)
+        this.warn(`fee of ${cost} ${currency} on ${symbol} trade ${t.id} is not in ${market.quote} or ${market.base}: not counted (booked as 0), so the P&L and the daily-loss guard are above the truth by it`)
+      }
     }
     return {
       tradeId: `${symbol}:${t.id}`,
@@ -795,6 +799,22 @@ export class CcxtVenue implements Venue {
 
   private alert(line: string): void {
     this.options.onAlert?.(`${this.exchangeId}: ${line}`)
+  }
+
+  /**
+   * Where lines that need the user go besides the log (a deployment: its alerts.jsonl and status): a fee the
+   * books do not count, a cancel that failed. They reached only the deployment's log (an audit).
+   */
+  attentionTo(sink: (line: string) => void): void {
+    this.attention = sink
+  }
+
+  private attention: ((line: string) => void) | undefined
+  private readonly feeWarned = new Set<string>()
+
+  private warn(line: string): void {
+    if (this.attention !== undefined) this.attention(`${this.exchangeId}: ${line}`)
+    else this.alert(line)
   }
 
   /** An error as one safe line: its class, then the exchange's own code and message when it sent them. */

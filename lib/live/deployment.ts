@@ -329,6 +329,8 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
     writeFileAtomicAppend(alerts, `${JSON.stringify({ time: new Date(clock.now()).toISOString(), text })}\n`)
     log(`alert: ${text}`)
   }
+  // What the venue says needs the user (a fee it could not count, a cancel that failed) is an alert, not only a log line.
+  ;(venue as { attentionTo?(sink: (line: string) => void): void }).attentionTo?.((line) => alert(`venue ${line}`))
   const problems: string[] = []
   let state: DeploymentState = 'starting'
   let reason: string | undefined

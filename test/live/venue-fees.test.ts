@@ -20,3 +20,14 @@ describe('a live deployment without fee rates in its config', () => {
     expect(d.lines.some((line) => /orders are sized with the venue's fee rates: taker 0\.1 %, maker 0\.1 %/.test(line))).toBe(true)
   })
 })
+
+describe('a fee the venue charges in a third currency (BNB)', () => {
+  it('is an alert in alerts.jsonl, saying it is not counted (it reached only the log: an audit)', async () => {
+    const { start } = await world({ feeAsset: 'BNB', feeAssetPrice: 300, balances: { USDT: 10_000, BNB: 1 } })
+    const d = start('bnb', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }) })
+    for (let i = 0; i <= 3; i++) await d.step(i)
+    await d.stop()
+    const notCounted = d.alerts().filter((line) => /^venue binance: fee of [\d.e-]+ BNB on BTC\/USDT trade \S+ is not in USDT or BTC: not counted \(booked as 0\)/.test(line))
+    expect(notCounted, d.alerts().join("\n")).toHaveLength(1)
+  })
+})
