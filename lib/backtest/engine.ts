@@ -838,7 +838,7 @@ export class Engine {
   // ---- a restart (lib/live): the journal's fills and open orders taken back ----------------------
 
   /** A fill from before a restart, booked into the sleeve's portfolio and trades (no callbacks, no logs of orders). */
-  restoreFill(sleeveName: string, symbol: string, side: Side, qty: number, price: number, fee: number, time: number): void {
+  restoreFill(sleeveName: string, symbol: string, side: Side, qty: number, price: number, fee: number, time: number, feeQty = 0): void {
     const sleeve = this.sleeveByName.get(sleeveName)
     const k = this.symbolIndex.get(symbol)
     if (sleeve === undefined || k === undefined) throw new ConfigError(`the journal has a fill of ${sleeveName} on ${symbol}, which this deployment does not trade (strategies ${[...this.sleeveByName.keys()].join(', ')}; symbols ${this.symbols.join(', ')})`)
@@ -852,6 +852,7 @@ export class Engine {
     sleeve.traded += qty * price
     const order = new Order(0, sleeve.name, symbol, side, 'market', 'entry', qty, NaN, NaN, 0, 'restored', time)
     this.trade(sleeve, k, order, before, sign * qty, price, fee, realized, Math.max(0, this.executionOf[k]!.i), time)
+    if (feeQty > 0 && side === 'buy') sleeve.book.keepFeeUnits(k, feeQty, price)
   }
 
   /**
@@ -995,6 +996,12 @@ export class Engine {
       this.trade(sleeve, k, order, before, sign * qty, price, fee, realized, i, time)
     }
     if (this.queue.length > 0) this.drain()
+  }
+
+  /** Units of a buy the venue kept as its fee (booked in the fill's fee at its price): out of the position (Book.keepFeeUnits). */
+  venueFeeUnits(order: Order, units: number, price: number): void {
+    if (order.side !== 'buy' || !(units > 0)) return
+    this.sleeveOf(order).book.keepFeeUnits(order.symbolIndex, units, price)
   }
 
   /** The venue cancelled an order (asked, or on its own: expiry, self-trade prevention, an exchange restart). */

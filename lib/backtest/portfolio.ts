@@ -179,6 +179,25 @@ export class Book {
     else if (before !== 0 && after === 0) this.held.splice(this.held.indexOf(p), 1)
     return realized
   }
+
+  /**
+   * A fee the venue took in the units bought (Binance spot, without BNB: a buy's commission comes out of the coins
+   * received), booked in the fill's `fee` at its price: the units leave the position, and the fee's cash — which
+   * the venue never took from the cash — comes back. The average cost stays; cash and equity are as the account's.
+   */
+  keepFeeUnits(symbolIndex: number, units: number, price: number): void {
+    const p = this.positions[symbolIndex]!
+    if (!(units > 0) || !(p.qty > 0)) return
+    const before = p.qty
+    let after = before - units
+    if (Math.abs(after) <= 1e-9 * before) after = 0
+    p.qty = after
+    this.cash += units * price
+    if (after === 0) {
+      p.avgPrice = NaN
+      this.held.splice(this.held.indexOf(p), 1)
+    }
+  }
 }
 
 /**

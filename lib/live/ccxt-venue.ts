@@ -53,6 +53,8 @@ export interface VenueTrade {
   price: number
   /** In the quote currency. */
   fee: number
+  /** Of a buy, the units the venue kept as its fee (its fee in the base asset); `fee` holds their value. */
+  feeQty?: number
   liquidity: 'maker' | 'taker'
   time: number
 }
@@ -686,11 +688,18 @@ export class CcxtVenue implements Venue {
     const market = this.market(symbol)
     const price = Number(t.price)
     let fee = 0
+    let feeQty = 0
     const cost = Number(t.fee?.cost ?? 0)
     const currency = t.fee?.currency
+    const side = (t.side ?? order?.side) === 'sell' ? 'sell' : 'buy'
     if (cost !== 0 && currency !== undefined && market !== undefined) {
       if (currency === market.quote) fee = cost
-      else if (currency === market.base) fee = cost * price
+      else if (currency === market.base) {
+        fee = cost * price
+        // A buy's fee in the coins bought: the account received amount − cost (it was booked as the whole amount,
+        // and a close then sold coins the account did not have: InsufficientFunds — an audit).
+        if (side === 'buy' && cost > 0 && cost < Number(t.amount)) feeQty = cost
+      }
       else if (!this.feeWarned.has(`${symbol}:${t.id}`)) {
         // Once a trade: the send's answer and a poll may both map it.
         this.feeWarned.add(`${symbol}:${t.id}`)
@@ -702,10 +711,11 @@ export class CcxtVenue implements Venue {
       exchangeOrderId: String(t.order ?? order?.id ?? ''),
       ...(cid === undefined ? {} : { cid }),
       symbol,
-      side: (t.side ?? order?.side) === 'sell' ? 'sell' : 'buy',
+      side,
       qty: Number(t.amount),
       price,
       fee,
+      ...(feeQty > 0 ? { feeQty } : {}),
       liquidity: t.takerOrMaker === 'maker' ? 'maker' : 'taker',
       time: t.timestamp ?? order?.timestamp ?? this.clock.now(),
     }
@@ -719,7 +729,7 @@ export class CcxtVenue implements Venue {
     if (tracked !== undefined) tracked.filled = (tracked.filled ?? 0) + trade.qty
     // A fill of an order whose send was unknown is also its acknowledgement.
     this.ack(trade.cid, trade.time)
-    this.emit({ type: 'fill', cid: trade.cid, tradeId: trade.tradeId, qty: trade.qty, price: trade.price, fee: trade.fee, liquidity: trade.liquidity, time: trade.time })
+    this.emit({ type: 'fill', cid: trade.cid, tradeId: trade.tradeId, qty: trade.qty, price: trade.price, fee: trade.fee, ...(trade.feeQty === undefined ? {} : { feeQty: trade.feeQty }), liquidity: trade.liquidity, time: trade.time })
     // Binance expires the other leg of a list on any execution, partial or full.
     const list = this.lists.get(trade.cid)
     if (list !== undefined) {

@@ -834,7 +834,7 @@ function restore(session: EngineSession, journal: OrderJournal, clock: Clock, ve
   for (const e of readEvents(journal.file)) {
     if (e.type !== 'fill') continue
     const o = state.orders.get(e.clientOrderId as string)!
-    engine.restoreFill(o.strategy, o.symbol, o.side, e.qty as number, e.price as number, e.fee as number, e.time as number)
+    engine.restoreFill(o.strategy, o.symbol, o.side, e.qty as number, e.price as number, e.fee as number, e.time as number, (e.feeQty as number | undefined) ?? 0)
   }
   // Open orders keep their engine ids, and bracket legs their parent's (a restart between an order's placing
   // and its fill would otherwise shift every later id by one).
@@ -1235,7 +1235,7 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
         journal.sent(f.cid, time, listCid)
         journal.ack(f.cid, v.exchangeId, time)
         for (const t of trades) {
-          if (journal.fill(f.cid, { tradeId: t.tradeId, qty: t.qty, price: t.price, fee: t.fee }, t.time)) engine.restoreFill(sibling.strategy, f.symbol, side, t.qty, t.price, t.fee, t.time)
+          if (journal.fill(f.cid, { tradeId: t.tradeId, qty: t.qty, price: t.price, fee: t.fee, ...(t.feeQty === undefined ? {} : { feeQty: t.feeQty }) }, t.time)) engine.restoreFill(sibling.strategy, f.symbol, side, t.qty, t.price, t.fee, t.time, side === 'buy' ? (t.feeQty ?? 0) : 0)
         }
         const leg = journal.order(f.cid)
         const order = engine.adopt(sibling.strategy, { ...adopted(leg) }, time)
@@ -1250,7 +1250,7 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
       if (placed.clientOrderId !== f.cid) throw new BrokerError(`recovering ${f.cid}: the journal gave ${placed.clientOrderId}`)
       journal.ack(f.cid, v.exchangeId, time)
       for (const t of trades) {
-        if (journal.fill(f.cid, { tradeId: t.tradeId, qty: t.qty, price: t.price, fee: t.fee }, t.time)) engine.restoreFill(sleeve.name, f.symbol, side, t.qty, t.price, t.fee, t.time)
+        if (journal.fill(f.cid, { tradeId: t.tradeId, qty: t.qty, price: t.price, fee: t.fee, ...(t.feeQty === undefined ? {} : { feeQty: t.feeQty }) }, t.time)) engine.restoreFill(sleeve.name, f.symbol, side, t.qty, t.price, t.fee, t.time, side === 'buy' ? (t.feeQty ?? 0) : 0)
       }
       const filled = journal.order(f.cid).filled
       if (v.status === 'open') {

@@ -61,7 +61,7 @@ export type JournalEvent =
   /** `list`: sent as a leg of that OCO order list (its client id), with its sibling. */
   | { type: 'sent'; clientOrderId: string; time: number; list?: string }
   | { type: 'ack'; clientOrderId: string; exchangeOrderId: string; time: number }
-  | { type: 'fill'; clientOrderId: string; tradeId: string; qty: number; price: number; fee: number; time: number }
+  | { type: 'fill'; clientOrderId: string; tradeId: string; qty: number; price: number; fee: number; feeQty?: number; time: number }
   | { type: 'cancel'; clientOrderId: string; reason?: string; time: number }
   | { type: 'reject'; clientOrderId: string; reason: string; time: number }
   | { type: 'unknown'; clientOrderId: string; reason: string; time: number }
@@ -217,9 +217,10 @@ export class OrderJournal {
   }
 
   /** A fill; false (nothing written) when its trade id was journaled already. */
-  fill(id: string, fill: { tradeId: string; qty: number; price: number; fee: number }, time: number): boolean {
+  fill(id: string, fill: { tradeId: string; qty: number; price: number; fee: number; feeQty?: number }, time: number): boolean {
     if (this.state.tradeIds.has(fill.tradeId)) return false
-    this.append({ type: 'fill', clientOrderId: id, time, ...fill })
+    const { feeQty, ...rest } = fill
+    this.append({ type: 'fill', clientOrderId: id, time, ...rest, ...(feeQty !== undefined && feeQty > 0 ? { feeQty } : {}) })
     return true
   }
 
@@ -522,6 +523,8 @@ function applyEventOnly(state: JournalState, e: JournalEvent, file: string, writ
       if (o.state === 'INTENT' || o.state === 'REJECTED') throw illegal(file, o, e.type)
       if (!(e.qty > 0) || !Number.isFinite(e.price)) throw new DataError(`${file}: fill ${e.tradeId} of ${o.clientOrderId} has qty ${e.qty} at ${e.price}`)
       if (o.filled + e.qty > o.qty * (1 + 1e-9)) throw new DataError(`${file}: fill ${e.tradeId} would fill ${o.clientOrderId} past its qty ${o.qty} (filled ${o.filled} + ${e.qty})`)
+      const feeQty = e.feeQty ?? 0
+      if (!(feeQty >= 0 && feeQty < e.qty) || (feeQty > 0 && o.side !== 'buy')) throw new DataError(`${file}: fill ${e.tradeId} of ${o.clientOrderId} (${o.side} ${e.qty}) has feeQty ${e.feeQty}; expected units of a buy below its qty`)
       write?.(e)
       state.tradeIds.add(e.tradeId)
       o.avgPrice = o.filled === 0 ? e.price : (o.avgPrice * o.filled + e.price * e.qty) / (o.filled + e.qty)
@@ -529,7 +532,8 @@ function applyEventOnly(state: JournalState, e: JournalEvent, file: string, writ
       o.fees += e.fee
       if (o.state !== 'CANCELLED') o.state = o.filled >= o.qty * (1 - 1e-9) ? 'FILLED' : 'PARTIALLY_FILLED'
       const key = positionKey(o.strategy, o.symbol)
-      state.positions.set(key, (state.positions.get(key) ?? 0) + (o.side === 'buy' ? e.qty : -e.qty))
+      // A buy's fee kept in the coins bought leaves the position (the account received qty − feeQty).
+      state.positions.set(key, (state.positions.get(key) ?? 0) + (o.side === 'buy' ? e.qty - feeQty : -e.qty))
       return
     }
     case 'cancel':

@@ -73,10 +73,11 @@ export function reconcile(state: Readonly<JournalState>, view: VenueView, option
       alerts.push(`trade ${t.tradeId} of ${o.clientOrderId} would fill it past its qty ${o.qty} (filled ${done} + ${t.qty}); not booked`)
       return
     }
-    events.push({ type: 'fill', clientOrderId: o.clientOrderId, tradeId: t.tradeId, qty: t.qty, price: t.price, fee: t.fee, time: t.time })
+    const feeQty = o.side === 'buy' ? (t.feeQty ?? 0) : 0
+    events.push({ type: 'fill', clientOrderId: o.clientOrderId, tradeId: t.tradeId, qty: t.qty, price: t.price, fee: t.fee, ...(feeQty > 0 ? { feeQty } : {}), time: t.time })
     filled.set(o.clientOrderId, done + t.qty)
     const key = `${o.strategy}|${o.symbol}`
-    positions.set(key, (positions.get(key) ?? 0) + (o.side === 'buy' ? t.qty : -t.qty))
+    positions.set(key, (positions.get(key) ?? 0) + (o.side === 'buy' ? t.qty - feeQty : -t.qty))
     alerts.push(`fill missed: ${o.clientOrderId} ${o.side} ${t.qty} ${o.symbol} at ${t.price} (trade ${t.tradeId})${why}`)
   }
 
@@ -219,6 +220,7 @@ export function appendReconciliation(journal: OrderJournal, rec: Reconciliation,
         break
       case 'fill': {
         let { price, fee } = e
+        let feeQty = e.feeQty
         const o = journal.order(e.clientOrderId)
         const fix = journal.current.tradeIds.has(e.tradeId) ? undefined : checkVenueFill(e, options.markOf?.(o.symbol) ?? NaN)
         if (fix !== undefined) {
@@ -229,9 +231,10 @@ export function appendReconciliation(journal: OrderJournal, rec: Reconciliation,
           }
           said.push(`${what}: no market's; booked at ${fix.price === e.price ? 'its price' : `the last close ${fix.price}`}${fix.fee === e.fee ? '' : ` with fee ${fix.fee}`} — check it at the venue`)
           price = fix.price
+          if (fix.fee !== e.fee) feeQty = undefined
           fee = fix.fee
         }
-        journal.fill(e.clientOrderId, { tradeId: e.tradeId, qty: e.qty, price, fee }, e.time)
+        journal.fill(e.clientOrderId, { tradeId: e.tradeId, qty: e.qty, price, fee, ...(feeQty === undefined ? {} : { feeQty }) }, e.time)
         break
       }
       case 'cancel':

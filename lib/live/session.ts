@@ -382,6 +382,7 @@ export class EngineSession {
           // Numbers no market gives (lib/live/journal.ts checkVenueFill): the venue's quantity booked at the last
           // close, said loudly; with no close to book at, refused (an alert; reconciliation lists it).
           let { price, fee } = event
+          let feeQty = event.feeQty
           const fix = journal.current.tradeIds.has(event.tradeId) ? undefined : checkVenueFill(event, this.markOf(journal.order(event.cid).symbol))
           if (fix !== undefined) {
             const o = journal.order(event.cid)
@@ -389,15 +390,18 @@ export class EngineSession {
             if (fix.price === undefined) throw new DataError(`${what}; not booked: no last close to book it at`)
             this.onEvent?.(event, `${what}: no market's; booked at ${fix.price === event.price ? 'its price' : `the last close ${fix.price}`}${fix.fee === event.fee ? '' : ` with fee ${fix.fee}`} — check it at the venue`)
             price = fix.price
+            // A fee found wrong is not taken from the units either.
+            if (fix.fee !== event.fee) feeQty = undefined
             fee = fix.fee
           }
-          if (!journal.fill(event.cid, { tradeId: event.tradeId, qty: event.qty, price, fee }, event.time)) return
+          if (!journal.fill(event.cid, { tradeId: event.tradeId, qty: event.qty, price, fee, ...(feeQty === undefined ? {} : { feeQty }) }, event.time)) return
           if (order === undefined) break
           // An exit or bracket leg that takes the position past flat: on spot nothing stops both OCO legs from
           // filling at the venue (no reduce-only, no linked order). The venue is the truth: the fill is booked
           // as reported, reconciliation compares the position, and this says what happened.
           const held = order.role === 'entry' ? 0 : (order.side === 'buy' ? -1 : 1) * this.positionOf(order.strategy, order.symbol)
           this.engine.venueFill(order, event.qty, price, fee, event.liquidity, event.time)
+          if (feeQty !== undefined) this.engine.venueFeeUnits(order, feeQty, price)
           // Being replaced, and its old venue order filled before the cancel: no cancel will come; the rest goes out now.
           if (this.replacing.has(order) && order.cid === event.cid && journal.order(event.cid).state === 'FILLED') this.replace(order)
           if (order.role !== 'entry' && event.qty > held + 1e-12) {

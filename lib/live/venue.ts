@@ -56,6 +56,11 @@ export type VenueEvent =
       price: number
       /** Fee in the quote currency (converted when the exchange charged another one). */
       fee: number
+      /**
+       * Of a buy, the units the venue kept as its fee (Binance spot charges a buy's commission in the asset bought):
+       * `fee` holds their value at the fill's price, and the position grows by qty − feeQty.
+       */
+      feeQty?: number
       liquidity: 'maker' | 'taker'
       time: number
     }

@@ -31,3 +31,32 @@ describe('a fee the venue charges in a third currency (BNB)', () => {
     expect(notCounted, d.alerts().join("\n")).toHaveLength(1)
   })
 })
+
+describe("a buy's fee taken in the coins bought (Binance spot without BNB)", () => {
+  it('the position is what the account received; the close sells exactly that, before and after a restart; no phantom trade', async () => {
+    const { s, start } = await world({ feeAsset: 'base' })
+    const d1 = start('basefee', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }) }, { reconcileEveryMs: 1 })
+    for (let i = 0; i <= 2; i++) await d1.step(i)
+    const st1 = await d1.stop()
+    // The venue kept 0.1 % of the 0.01 bought: 0.00999 BTC received; the USDT paid is the whole 0.01 × price.
+    expect(s.balance('BTC').free).toBeCloseTo(0.00999, 12)
+    const paid = s.orders[0]!.cumQuote
+    expect(st1.positions).toEqual([expect.objectContaining({ qty: 0.00999 })])
+    expect(st1.cash).toBeCloseTo(10_000 - paid, 8)
+    // A restart books the journal's fills again: the same 0.00999; then the close sells it all.
+    // (A restarted script counts its own bars: its bar 1 is the second it sees.)
+    const d2 = start('basefee', { 1: (ctx) => ctx.close('BTC/USDT') }, { reconcileEveryMs: 1 })
+    for (let i = 3; i <= 6; i++) await d2.step(i)
+    const st = await d2.stop()
+    expect(s.orders.map((o) => [o.side, o.executedQty, o.status])).toEqual([
+      ['BUY', 0.01, 'FILLED'],
+      ['SELL', 0.00999, 'FILLED'],
+    ])
+    expect(s.balance('BTC').free + s.balance('BTC').locked).toBeCloseTo(0, 12)
+    expect(st.positions).toEqual([])
+    // Cash as the account's: the sale's USDT less its fee (charged in USDT on a sell).
+    expect(st.cash).toBeCloseTo(s.balance('USDT').free, 8)
+    // Nothing booked as a trade made outside the deployment, no "changed at the venue".
+    expect([...d1.alerts(), ...d2.alerts()].filter((line) => /outside|changed at the venue/.test(line))).toEqual([])
+  })
+})
