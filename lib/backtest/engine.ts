@@ -980,10 +980,16 @@ export class Engine {
   // ---- an external venue's answers (lib/live) ---------------------------------------------------
 
   /** The venue filled `qty` of an order at `price`: booked as it is (the venue is the truth — nothing clamped). */
-  venueFill(order: Order, qty: number, price: number, fee: number, liquidity: 'maker' | 'taker', time: number): void {
+  /**
+   * `feeQty`: of a buy, the units the venue kept as its fee (its value is in `fee`): they leave the position
+   * (Book.keepFeeUnits) before anything sees it — the bracket legs placed for this fill, onFill, the orders
+   * they place (a review: legs sized from the whole amount were refused, the position left without its stop).
+   */
+  venueFill(order: Order, qty: number, price: number, fee: number, liquidity: 'maker' | 'taker', time: number, feeQty = 0): void {
     const sleeve = this.sleeveOf(order)
     const i = this.executionOf[order.symbolIndex]!.i
-    if (order.working) this.applyFill(sleeve, order, qty, price, fee, liquidity, i, time, false)
+    const units = order.side === 'buy' && feeQty > 0 ? feeQty : 0
+    if (order.working) this.applyFill(sleeve, order, qty, price, fee, liquidity, i, time, false, units)
     else {
       // A fill that raced the order's cancel (or came after the venue closed it): the position is the
       // venue's, so the book takes it; the order's own state stays terminal.
@@ -991,17 +997,12 @@ export class Engine {
       const sign = order.side === 'buy' ? 1 : -1
       const before = sleeve.book.positions[k]!.qty
       const realized = sleeve.book.apply(k, sign * qty, price, fee)
+      if (units > 0) sleeve.book.keepFeeUnits(k, units, price)
       sleeve.traded += qty * price
       sleeve.fills.push(order.id, k, order.side, qty, price, fee, time, liquidity, order.role)
       this.trade(sleeve, k, order, before, sign * qty, price, fee, realized, i, time)
     }
     if (this.queue.length > 0) this.drain()
-  }
-
-  /** Units of a buy the venue kept as its fee (booked in the fill's fee at its price): out of the position (Book.keepFeeUnits). */
-  venueFeeUnits(order: Order, units: number, price: number): void {
-    if (order.side !== 'buy' || !(units > 0)) return
-    this.sleeveOf(order).book.keepFeeUnits(order.symbolIndex, units, price)
   }
 
   /** The venue cancelled an order (asked, or on its own: expiry, self-trade prevention, an exchange restart). */
@@ -1179,13 +1180,14 @@ export class Engine {
   }
 
   /** A fill decided (by the simulated exchange, or reported by a venue) booked: portfolio, order, logs, trades, brackets, callbacks. */
-  private applyFill(sleeve: Sleeve, order: Order, qty: number, price: number, fee: number, liquidity: 'maker' | 'taker', i: number, time: number, atOpen: boolean): void {
+  private applyFill(sleeve: Sleeve, order: Order, qty: number, price: number, fee: number, liquidity: 'maker' | 'taker', i: number, time: number, atOpen: boolean, feeUnits = 0): void {
     const book = sleeve.book
     const k = order.symbolIndex
     const sign = order.side === 'buy' ? 1 : -1
     if (this.hooks !== undefined) this.hooks.filled(order, qty, price, fee, time)
     const before = book.positions[k]!.qty
     const realized = book.apply(k, sign * qty, price, fee)
+    if (feeUnits > 0) book.keepFeeUnits(k, feeUnits, price)
     order.fill(qty, price, fee, time)
     order.lastFillBar = i
     // A stop that filled has traded through its level: what is left of it is a market order.
@@ -1197,7 +1199,8 @@ export class Engine {
     sleeve.fills.push(order.id, k, order.side, qty, price, fee, time, liquidity, order.role)
     this.trade(sleeve, k, order, before, sign * qty, price, fee, realized, i, time)
     if (order.status === 'FILLED') this.retire(sleeve, order, 'FILLED', '')
-    this.afterFill(sleeve, order, qty, i, atOpen)
+    // Bracket legs protect what the fill put in the position: less the units the venue kept as its fee.
+    this.afterFill(sleeve, order, qty - feeUnits, i, atOpen)
     const onFill = sleeve.strategy.onFill
     sleeve.ctx.time = this.now
     if (onFill !== undefined) this.callback(sleeve, 'onFill', order.symbol, () => onFill.call(sleeve.strategy, sleeve.ctx, { order, symbol: order.symbol, side: order.side, qty, price, fee, time, liquidity }))

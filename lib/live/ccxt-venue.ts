@@ -639,12 +639,13 @@ export class CcxtVenue implements Venue {
   private async closedShort(cid: string, symbol: string, asked: number | undefined, o: { filled: number; amount?: number | undefined }, catchUp = true): Promise<void> {
     const filled = o.filled
     if (!(filled >= 0) || (asked !== undefined && !(filled < asked * (1 - 1e-12)))) return
-    if (catchUp) await this.catchUp(cid, symbol)
+    // Read the order's trades again only when the answer did not list them all (a failed read then ends nothing).
+    if (catchUp && (this.orders.get(cid)?.filled ?? 0) < filled * (1 - 1e-9)) await this.catchUp(cid, symbol).catch((e: unknown) => this.alert(`trades of ${cid}: ${this.describe(e)}`))
     // Only once every fill the venue counts has been reported: a fill reported after the rest was cancelled
     // would find the order ended, and be lost.
     const seen = this.orders.get(cid)?.filled ?? 0
     if (seen < filled * (1 - 1e-9)) {
-      this.alert(`${cid} is closed at ${this.exchangeId} with ${+filled.toPrecision(12)} filled, ${+seen.toPrecision(12)} of it reported so far; its rest is ended once the fills are in`)
+      this.warn(`${cid} is closed at ${this.exchangeId} with ${+filled.toPrecision(12)} filled, ${+seen.toPrecision(12)} of it reported so far: its rest is left working until reconciliation`)
       return
     }
     const of = asked ?? o.amount ?? NaN

@@ -1050,7 +1050,7 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
         found = await venue.lookup(cid, order.symbol)
         if (found !== undefined && found.filled > 0) {
           for (const t of await venue.orderTrades(cid, order.symbol)) {
-            events.push({ type: 'fill', cid, tradeId: t.tradeId, qty: t.qty, price: t.price, fee: t.fee, liquidity: t.liquidity, time: t.time })
+            events.push({ type: 'fill', cid, tradeId: t.tradeId, qty: t.qty, price: t.price, fee: t.fee, ...(t.feeQty === undefined ? {} : { feeQty: t.feeQty }), liquidity: t.liquidity, time: t.time })
           }
         }
       } catch (error) {
@@ -1121,7 +1121,7 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
     for (const e of rec.events) {
       const held = 'clientOrderId' in e ? session.orders.get(e.clientOrderId) : undefined
       if (held === undefined) direct.events.push(e)
-      else if (e.type === 'fill') session.applyVenueEvent({ type: 'fill', cid: e.clientOrderId, tradeId: e.tradeId, qty: e.qty, price: e.price, fee: e.fee, liquidity: 'taker', time: e.time })
+      else if (e.type === 'fill') session.applyVenueEvent({ type: 'fill', cid: e.clientOrderId, tradeId: e.tradeId, qty: e.qty, price: e.price, fee: e.fee, ...(e.feeQty === undefined ? {} : { feeQty: e.feeQty }), liquidity: 'taker', time: e.time })
       else if (e.type === 'ack') session.applyVenueEvent({ type: 'ack', cid: e.clientOrderId, exchangeId: e.exchangeOrderId, time: e.time })
       else if (e.type === 'cancel') session.applyVenueEvent({ type: 'cancel', cid: e.clientOrderId, reason: e.reason ?? 'cancelled at the venue', time: e.time })
       else if (e.type === 'reject') session.applyVenueEvent({ type: 'reject', cid: e.clientOrderId, reason: e.reason, time: e.time })

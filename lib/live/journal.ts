@@ -524,7 +524,7 @@ function applyEventOnly(state: JournalState, e: JournalEvent, file: string, writ
       if (!(e.qty > 0) || !Number.isFinite(e.price)) throw new DataError(`${file}: fill ${e.tradeId} of ${o.clientOrderId} has qty ${e.qty} at ${e.price}`)
       if (o.filled + e.qty > o.qty * (1 + 1e-9)) throw new DataError(`${file}: fill ${e.tradeId} would fill ${o.clientOrderId} past its qty ${o.qty} (filled ${o.filled} + ${e.qty})`)
       const feeQty = e.feeQty ?? 0
-      if (!(feeQty >= 0 && feeQty < e.qty) || (feeQty > 0 && o.side !== 'buy')) throw new DataError(`${file}: fill ${e.tradeId} of ${o.clientOrderId} (${o.side} ${e.qty}) has feeQty ${e.feeQty}; expected units of a buy below its qty`)
+      if (typeof feeQty !== 'number' || !(feeQty >= 0 && feeQty < e.qty) || (feeQty > 0 && o.side !== 'buy')) throw new DataError(`${file}: fill ${e.tradeId} of ${o.clientOrderId} (${o.side} ${e.qty}) has feeQty ${e.feeQty}; expected units of a buy below its qty`)
       write?.(e)
       state.tradeIds.add(e.tradeId)
       o.avgPrice = o.filled === 0 ? e.price : (o.avgPrice * o.filled + e.price * e.qty) / (o.filled + e.qty)

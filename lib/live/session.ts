@@ -400,8 +400,7 @@ export class EngineSession {
           // filling at the venue (no reduce-only, no linked order). The venue is the truth: the fill is booked
           // as reported, reconciliation compares the position, and this says what happened.
           const held = order.role === 'entry' ? 0 : (order.side === 'buy' ? -1 : 1) * this.positionOf(order.strategy, order.symbol)
-          this.engine.venueFill(order, event.qty, price, fee, event.liquidity, event.time)
-          if (feeQty !== undefined) this.engine.venueFeeUnits(order, feeQty, price)
+          this.engine.venueFill(order, event.qty, price, fee, event.liquidity, event.time, feeQty ?? 0)
           // Being replaced, and its old venue order filled before the cancel: no cancel will come; the rest goes out now.
           if (this.replacing.has(order) && order.cid === event.cid && journal.order(event.cid).state === 'FILLED') this.replace(order)
           if (order.role !== 'entry' && event.qty > held + 1e-12) {

@@ -3,7 +3,8 @@
 // entry was refused with InsufficientFunds (an audit). The fees booked are the venue's, whatever the sizing used.
 
 import { describe, expect, it } from 'vitest'
-import { world } from './live-harness.js'
+import { defineStrategy } from '../../lib/strategy/index.js'
+import { cent, marketAt, world } from './live-harness.js'
 
 describe('a live deployment without fee rates in its config', () => {
   it("sizes a 100 % buy with the venue's taker rate: it fills, and the fee paid is the venue's", async () => {
@@ -58,5 +59,67 @@ describe("a buy's fee taken in the coins bought (Binance spot without BNB)", () 
     expect(st.cash).toBeCloseTo(s.balance('USDT').free, 8)
     // Nothing booked as a trade made outside the deployment, no "changed at the venue".
     expect([...d1.alerts(), ...d2.alerts()].filter((line) => /outside|changed at the venue/.test(line))).toEqual([])
+  })
+})
+
+describe("a buy's fee in the coins bought, seen by what the fill sets off (a review)", () => {
+  it('its bracket legs protect what the account received: one OCO list for qty − fee, not refused', async () => {
+    const { s, start } = await world({ feeAsset: 'base' })
+    const p1 = marketAt(1)
+    const d = start('bracket-basefee', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01, stopLoss: cent(p1 - 50), takeProfit: cent(p1 + 50) }) })
+    for (let i = 0; i <= 3; i++) await d.step(i)
+    const st = await d.stop()
+    expect(s.lists).toHaveLength(1)
+    expect(s.orders.filter((o) => o.side === 'SELL').map((o) => [o.origQty, o.status])).toEqual([
+      [0.00999, 'NEW'],
+      [0.00999, 'NEW'],
+    ])
+    expect(st.positions).toEqual([expect.objectContaining({ qty: 0.00999 })])
+    expect(d.rec.orders.filter((o) => o.status === 'REJECTED')).toEqual([])
+  })
+
+  it('onFill sees the position the account holds, and a close placed there sells exactly it', async () => {
+    const { s, start } = await world({ feeAsset: 'base' })
+    const seen: number[] = []
+    const strategy = defineStrategy<Record<string, number>>({
+      name: 'scripted',
+      params: {},
+      universe: (_p, r) => r.symbols.map((symbol) => ({ symbol, timeframe: r.timeframe })),
+      warmup: () => 0,
+      onBar(ctx, bar) {
+        if (bar.index === 1) ctx.buy('BTC/USDT', { qty: 0.01 })
+      },
+      onFill(ctx, ev) {
+        seen.push(ctx.position('BTC/USDT'))
+        if (ev.side === 'buy') ctx.close('BTC/USDT')
+      },
+    })
+    const d = start('onfill-basefee', {}, { strategy })
+    for (let i = 0; i <= 4; i++) await d.step(i)
+    const st = await d.stop()
+    expect(seen[0]).toBeCloseTo(0.00999, 12)
+    expect(s.orders.map((o) => [o.side, o.executedQty, o.status])).toEqual([
+      ['BUY', 0.01, 'FILLED'],
+      ['SELL', 0.00999, 'FILLED'],
+    ])
+    expect(st.positions).toEqual([])
+  })
+
+  it('a fill found by reconciliation, and one of a send resolved by lookup, keep the fee units: no outside trade', async () => {
+    for (const how of ['reconciliation', 'lookup'] as const) {
+      const { s, start } = await world({ feeAsset: 'base' })
+      if (how === 'lookup') s.fault('POST /api/v3/order', { kind: 'accept-stall' })
+      const limit = cent(marketAt(1) - 1)
+      const d = start(`found-${how}`, { 1: (ctx) => (how === 'lookup' ? ctx.buy('BTC/USDT', { qty: 0.02 }) : ctx.buy('BTC/USDT', { qty: 0.02, limit })) }, { reconcileEveryMs: 1, timeoutMs: 300 })
+      await d.step(0)
+      await d.step(1, { poll: false })
+      if (how === 'reconciliation') s.fill(s.orders[0]!.clientOrderId, 0.02)
+      await d.step(2, { poll: false })
+      await d.step(3)
+      const st = await d.stop()
+      expect(s.balance('BTC').free, how).toBeCloseTo(0.01998, 12)
+      expect(st.positions, how).toEqual([expect.objectContaining({ qty: 0.01998 })])
+      expect(d.alerts().filter((line) => /outside|changed at the venue/.test(line)), how).toEqual([])
+    }
   })
 })
