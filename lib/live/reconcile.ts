@@ -115,6 +115,10 @@ export function reconcile(state: Readonly<JournalState>, view: VenueView, option
     } else if (v.status === 'rejected') {
       events.push({ type: 'reject', clientOrderId: cid, reason: 'rejected at the venue', time })
       alerts.push(`${cid} was rejected at the venue; REJECTED`)
+    } else if (v.status === 'closed' && done < o.qty * (1 - 1e-9) && done >= v.filled * (1 - 1e-9)) {
+      // Done at the venue with less than asked (ccxt cut its amount to the market's step) and every fill in: its rest
+      // will never fill. A resting limit, a stop, a list leg: the send's answer could not say so (a review).
+      events.push({ type: 'cancel', clientOrderId: cid, reason: `closed at the venue with ${+done.toPrecision(12)} of ${+o.qty.toPrecision(12)} filled (its amount cut to the market's step)`, time })
     }
   }
 
