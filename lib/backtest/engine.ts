@@ -849,10 +849,10 @@ export class Engine {
     const sign = side === 'buy' ? 1 : -1
     const before = sleeve.book.positions[k]!.qty
     const realized = sleeve.book.apply(k, sign * qty, price, fee)
+    if (feeQty > 0 && side === 'buy') sleeve.book.keepFeeUnits(k, feeQty, price)
     sleeve.traded += qty * price
     const order = new Order(0, sleeve.name, symbol, side, 'market', 'entry', qty, NaN, NaN, 0, 'restored', time)
     this.trade(sleeve, k, order, before, sign * qty, price, fee, realized, Math.max(0, this.executionOf[k]!.i), time)
-    if (feeQty > 0 && side === 'buy') sleeve.book.keepFeeUnits(k, feeQty, price)
   }
 
   /**
@@ -979,8 +979,8 @@ export class Engine {
 
   // ---- an external venue's answers (lib/live) ---------------------------------------------------
 
-  /** The venue filled `qty` of an order at `price`: booked as it is (the venue is the truth — nothing clamped). */
   /**
+   * The venue filled `qty` of an order at `price`: booked as it is (the venue is the truth — nothing clamped).
    * `feeQty`: of a buy, the units the venue kept as its fee (its value is in `fee`): they leave the position
    * (Book.keepFeeUnits) before anything sees it — the bracket legs placed for this fill, onFill, the orders
    * they place (a review: legs sized from the whole amount were refused, the position left without its stop).

@@ -198,7 +198,7 @@ export function strategyCommand(context: CliContext): Command {
       if (result.outside !== undefined) context.stderr.write(`mtflow: note: the version bundles ${result.outside.length} file(s) from outside the strategy's folder (${result.outside.slice(0, 5).join(', ')}${result.outside.length > 5 ? ', …' : ''}); their text is in the registry, which mtflow serve publishes\n`)
       const parityText = parity === undefined ? 'no parity check (no vectorized form)' : parity.agree ? `engines agree (max relative difference ${parity.maxRelativeDifference.toExponential(2)})` : `engines DISAGREE (max relative difference ${parity.maxRelativeDifference.toExponential(2)})`
       // The version's hash covers its params too when they are stored: the source's own hash is what runs record.
-      const source = result.files.find((f) => /^source\.[cm]?[jt]s$/.test(f.name))
+      const source = strategies().registeredSourceFile(result.files)
       const sourceText = source === undefined || source.sha256 === result.sha256 ? '' : ` (source sha256:${source.sha256.slice(0, 12)}, the lineage.strategy.sha256 of its runs)`
       done(context, o.json, result, `${created ? 'registered' : 'unchanged source, already'} ${result.name}@${result.version} sha256:${result.sha256.slice(0, 12)}${sourceText}; ${parityText}`)
     })

@@ -92,7 +92,7 @@ function loadInput(home: string, input: string, o: Options, progress: ProgressSi
   if (header.includes('equity')) {
     if (o.cash !== undefined) throw new ConfigError('--cash goes with a trades.csv input (an equity.csv has its own amounts)')
     const { time, equity } = report().readEquityCsv(text, input, progress, dates)
-    const ppy = report().curvePeriodsPerYear(time)
+    const ppy = report().dailyReturnsPerYear(time)
     if (o.trades === undefined) return { title, time, equity, ...ppy }
     const trades = report().readTradesCsv(readFileSync(o.trades, 'utf8'), o.trades, progress, false, dates)
     return { title, time, equity, trades, ...single(trades), ...ppy }
@@ -102,7 +102,7 @@ function loadInput(home: string, input: string, o: Options, progress: ProgressSi
     const cash = positive(o.cash, '--cash', 'an amount > 0') ?? 100_000
     const trades = report().readTradesCsv(text, input, progress, false, dates)
     const curve = report().equityOfTrades(trades, cash, input)
-    return { title, ...curve, trades, ...single(trades), ...report().curvePeriodsPerYear(curve.time) }
+    return { title, ...curve, trades, ...single(trades), ...report().dailyReturnsPerYear(curve.time) }
   }
   throw new DataError(`${input} has neither an equity column (equity.csv: time,equity) nor a pnl column (trades.csv: symbol,entryTime,exitTime,pnl…); header: ${header.join(',').slice(0, 200)}`)
 }

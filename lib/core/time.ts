@@ -31,15 +31,18 @@ export function timeframeMs(timeframe: string): number {
  * (a new-user check).
  */
 export function checkCanonicalTimeframe(timeframe: string): string {
+  const canonical = canonicalTimeframe(timeframe)
+  if (canonical !== timeframe) throw new ConfigError(`timeframe ${JSON.stringify(timeframe)} is written ${canonical} (bars are kept under the largest whole unit); give ${canonical}`)
+  return timeframe
+}
+
+/** A valid timeframe written in its largest whole unit up to days (60m → 1h, 24h → 1d, 7d stays 7d). */
+export function canonicalTimeframe(timeframe: string): string {
   const ms = timeframeMs(timeframe)
   const unit = timeframe.slice(-1)
   // Days are not rewritten as weeks: 7d bars open on the epoch's Thursdays, 1w bars on Mondays (another grid).
   const larger = ([['d', UNIT_MS.d!], ['h', UNIT_MS.h!]] as const).find(([u, size]) => ms % size === 0 && UNIT_MS[u]! > UNIT_MS[unit]!)
-  if (larger !== undefined) {
-    const canonical = `${ms / larger[1]}${larger[0]}`
-    throw new ConfigError(`timeframe ${JSON.stringify(timeframe)} is written ${canonical} (bars are kept under the largest whole unit); give ${canonical}`)
-  }
-  return timeframe
+  return larger === undefined ? timeframe : `${ms / larger[1]}${larger[0]}`
 }
 
 /**

@@ -4,7 +4,7 @@
 // deployment.json per version): `registerDeployment` pins the strategy reference to a version number and
 // content hash, so a deployment version always names one strategy version and nothing else.
 
-import { checkCanonicalTimeframe, ConfigError, DataError, NotFoundError, preview, timeframeMs } from '../core/index.js'
+import { canonicalTimeframe, ConfigError, DataError, NotFoundError, preview } from '../core/index.js'
 import type { RunOptions } from '../backtest/backtest.js'
 import { DEFAULT_LIMITS, riskLimits } from '../backtest/portfolio.js'
 import { fillModel } from '../backtest/sim-exchange.js'
@@ -161,7 +161,8 @@ function check(raw: unknown, what: string, draft: boolean): Omit<DeploymentConfi
     if (symbols.indexOf(s) !== k) fail(`symbols[${k}]`, 'a symbol not listed before', s)
   }
 
-  if (typeof o.timeframe !== 'string' || !isTimeframe(o.timeframe)) fail('timeframe', canonicalHint(o.timeframe), o.timeframe)
+  const timeframeProblem = problemOfTimeframe(o.timeframe)
+  if (timeframeProblem !== undefined) fail('timeframe', timeframeProblem, o.timeframe)
   if (o.mode !== 'paper' && o.mode !== 'live') fail('mode', '"paper" or "live"', o.mode)
 
   const v = object(o.venue, what, 'venue', ['exchange', 'sandbox', 'apiUrl', 'fsyncBeforeSend'])
@@ -283,31 +284,19 @@ function rethrow(what: string, field: string, work: () => unknown): void {
   }
 }
 
-/** What a timeframe must be, naming the form to give when it parses but is written another way (24h: give 1d). */
-function canonicalHint(text: unknown): string {
+/**
+ * What a timeframe must be, or undefined: the lake's form, since a deployment writes its bars there (60m was
+ * accepted here and refused there, later); one written another way names the form to give (24h: give 1d).
+ */
+function problemOfTimeframe(text: unknown): string | undefined {
+  let canonical: string
   try {
-    if (typeof text === 'string') timeframeMs(text)
-    else throw new Error('not text')
+    if (typeof text !== 'string') throw new Error('not text')
+    canonical = canonicalTimeframe(text)
   } catch {
     return 'a number and a unit m, h, d or w (e.g. 1m, 1h, 1d)'
   }
-  try {
-    checkCanonicalTimeframe(text)
-    return 'a timeframe'
-  } catch (error) {
-    const give = /give (\S+)$/.exec((error as Error).message)?.[1]
-    return `written in its largest whole unit, as the lake keeps it${give === undefined ? '' : ` (give ${give})`}`
-  }
-}
-
-function isTimeframe(text: string): boolean {
-  try {
-    // The lake's form: a deployment writes its bars there (60m was accepted here and refused there, later).
-    checkCanonicalTimeframe(text)
-    return true
-  } catch {
-    return false
-  }
+  return canonical === text ? undefined : `written in its largest whole unit, as the lake keeps it (give ${canonical})`
 }
 
 /** An http(s) or ws(s) origin without user or password in it: the config is stored and shown. */

@@ -24,7 +24,7 @@ import { BrokerError, ConfigError, DataError, errorMessage, isoTime, pidAlive, p
 import { collectResults, logBacktest, type BacktestResult } from '../backtest/index.js'
 import type { Order } from '../backtest/orders.js'
 import { loadBars, type Bars } from '../data/index.js'
-import type { Strategy } from '../strategy/index.js'
+import { registeredSourceFile, type Strategy } from '../strategy/index.js'
 import { type ActiveRun, openTracker, Registry } from '../track/index.js'
 import type { DeploymentConfig } from './config.js'
 import { ReplayFeed, WallClock, type Clock, type FeedBatch, type MarketFeed, type ReplaySeries } from './feed.js'
@@ -880,7 +880,7 @@ function restore(session: EngineSession, journal: OrderJournal, clock: Clock, ve
 function strategySourceHash(home: string, strategy: { name: string; version: number }): string | undefined {
   try {
     const version = new Registry(home).resolve('strategies', strategy.name, strategy.version)
-    return version.files.find((f) => /^source\.[cm]?[jt]s$/.test(f.name))?.sha256
+    return registeredSourceFile(version.files)?.sha256
   } catch {
     return undefined
   }
@@ -1235,7 +1235,7 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
         journal.sent(f.cid, time, listCid)
         journal.ack(f.cid, v.exchangeId, time)
         for (const t of trades) {
-          if (journal.fill(f.cid, { tradeId: t.tradeId, qty: t.qty, price: t.price, fee: t.fee, ...(t.feeQty === undefined ? {} : { feeQty: t.feeQty }) }, t.time)) engine.restoreFill(sibling.strategy, f.symbol, side, t.qty, t.price, t.fee, t.time, side === 'buy' ? (t.feeQty ?? 0) : 0)
+          if (journal.fill(f.cid, { tradeId: t.tradeId, qty: t.qty, price: t.price, fee: t.fee, feeQty: t.feeQty }, t.time)) engine.restoreFill(sibling.strategy, f.symbol, side, t.qty, t.price, t.fee, t.time, t.feeQty ?? 0)
         }
         const leg = journal.order(f.cid)
         const order = engine.adopt(sibling.strategy, { ...adopted(leg) }, time)
@@ -1250,7 +1250,7 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
       if (placed.clientOrderId !== f.cid) throw new BrokerError(`recovering ${f.cid}: the journal gave ${placed.clientOrderId}`)
       journal.ack(f.cid, v.exchangeId, time)
       for (const t of trades) {
-        if (journal.fill(f.cid, { tradeId: t.tradeId, qty: t.qty, price: t.price, fee: t.fee, ...(t.feeQty === undefined ? {} : { feeQty: t.feeQty }) }, t.time)) engine.restoreFill(sleeve.name, f.symbol, side, t.qty, t.price, t.fee, t.time, side === 'buy' ? (t.feeQty ?? 0) : 0)
+        if (journal.fill(f.cid, { tradeId: t.tradeId, qty: t.qty, price: t.price, fee: t.fee, feeQty: t.feeQty }, t.time)) engine.restoreFill(sleeve.name, f.symbol, side, t.qty, t.price, t.fee, t.time, t.feeQty ?? 0)
       }
       const filled = journal.order(f.cid).filled
       if (v.status === 'open') {

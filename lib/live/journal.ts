@@ -217,10 +217,11 @@ export class OrderJournal {
   }
 
   /** A fill; false (nothing written) when its trade id was journaled already. */
-  fill(id: string, fill: { tradeId: string; qty: number; price: number; fee: number; feeQty?: number }, time: number): boolean {
+  fill(id: string, fill: { tradeId: string; qty: number; price: number; fee: number; feeQty?: number | undefined }, time: number): boolean {
     if (this.state.tradeIds.has(fill.tradeId)) return false
     const { feeQty, ...rest } = fill
-    this.append({ type: 'fill', clientOrderId: id, time, ...rest, ...(feeQty !== undefined && feeQty > 0 ? { feeQty } : {}) })
+    // No fee units is no field (older journals have none); any other value is checked as the event is applied.
+    this.append({ type: 'fill', clientOrderId: id, time, ...rest, ...(feeQty === undefined || feeQty === 0 ? {} : { feeQty }) })
     return true
   }
 

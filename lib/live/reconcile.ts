@@ -238,7 +238,7 @@ export function appendReconciliation(journal: OrderJournal, rec: Reconciliation,
           if (fix.fee !== e.fee) feeQty = undefined
           fee = fix.fee
         }
-        journal.fill(e.clientOrderId, { tradeId: e.tradeId, qty: e.qty, price, fee, ...(feeQty === undefined ? {} : { feeQty }) }, e.time)
+        journal.fill(e.clientOrderId, { tradeId: e.tradeId, qty: e.qty, price, fee, feeQty }, e.time)
         break
       }
       case 'cancel':

@@ -394,7 +394,7 @@ export class EngineSession {
             if (fix.fee !== event.fee) feeQty = undefined
             fee = fix.fee
           }
-          if (!journal.fill(event.cid, { tradeId: event.tradeId, qty: event.qty, price, fee, ...(feeQty === undefined ? {} : { feeQty }) }, event.time)) return
+          if (!journal.fill(event.cid, { tradeId: event.tradeId, qty: event.qty, price, fee, feeQty }, event.time)) return
           if (order === undefined) break
           // An exit or bracket leg that takes the position past flat: on spot nothing stops both OCO legs from
           // filling at the venue (no reduce-only, no linked order). The venue is the truth: the fill is booked

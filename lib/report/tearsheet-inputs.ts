@@ -143,21 +143,13 @@ function runPeriodsPerYear(results: string | undefined, timeframe: string | unde
 }
 
 /**
- * The annualisation of a curve read from a file (an equity.csv, or trades' curve): its days with a point a
- * year, as observed — what a run's report uses for the same curve (its bars a year for daily bars, the same
- * count; dailyReturnsPerYear for intraday ones). A fixed 252 gave a 24/7 market's exported equity.csv a
- * Sharpe √(252/365.25) = 0.83× its run's (an audit).
- */
-export function curvePeriodsPerYear(time: Float64Array): { periodsPerYear?: number } {
-  return dailyReturnsPerYear(time)
-}
-
-/**
- * Daily returns a year of an intraday curve (times increasing): (UTC days with a point − 1) × 365.25 / the
+ * Daily returns a year of a curve (times increasing), as observed: (UTC days with a point − 1) × 365.25 / the
  * days from the first of them to the last — 365.25 for a market open every day, ~261 for one open on
- * weekdays; nothing (the tearsheet's default) for a curve within one day.
+ * weekdays; nothing (the tearsheet's default) for a curve within one day. A run's report uses it for an
+ * intraday run, `mtflow report` for a CSV's curve (for daily points the same count as the run's bars a year;
+ * a fixed 252 gave a 24/7 market's exported equity.csv a Sharpe √(252/365.25) = 0.83× its run's — an audit).
  */
-function dailyReturnsPerYear(time: Float64Array): { periodsPerYear?: number } {
+export function dailyReturnsPerYear(time: Float64Array): { periodsPerYear?: number } {
   let days = 0
   let first = NaN
   let last = NaN

@@ -24,13 +24,21 @@ export interface RegisteredStrategy {
   file?: string
 }
 
+/**
+ * The source file of a registered strategy version (source.ts, .js, .mts, …): its sha256 is what runs of the version
+ * record as lineage.strategy.sha256 (the version's own hash covers its params too).
+ */
+export function registeredSourceFile<F extends { name: string }>(files: readonly F[]): F | undefined {
+  return files.find((f) => /^source\.[cm]?[tj]s$/.test(f.name))
+}
+
 /** The strategy of a registered version: `ref` is NAME@VERSION or NAME@ALIAS (or NAME with `version`). */
 export async function loadRegisteredStrategy(registry: StrategyVersions, ref: string, load?: ModuleLoader, version?: number): Promise<RegisteredStrategy> {
   const v = registry.resolve('strategies', ref, version)
   const what = `strategy ${v.name}@${v.version}`
   const pinned = { name: v.name, version: v.version, sha256: v.sha256 }
   const params = v.params === undefined ? undefined : { ...v.params }
-  const source = v.files.find((f) => /^source\.[cm]?[tj]s$/.test(f.name))
+  const source = registeredSourceFile(v.files)
   if (source === undefined) throw new DataError(`${what} holds no source file (files: ${v.files.map((f) => f.name).join(', ')})`)
   const builtin = findStrategy(v.name)
   if (builtin !== undefined && strategySource(builtin).sha256 === source.sha256) return { strategy: builtin, version: pinned, ...(params === undefined ? {} : { params }) }

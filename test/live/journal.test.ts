@@ -91,6 +91,27 @@ describe('the fold', () => {
     // Only "sent" and "reject" were added.
     expect(after.slice(before.length).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l).type)).toEqual(['sent', 'reject'])
   })
+
+  it("takes a buy's fee units off its position, and refuses feeQty that is not a number below a buy's qty (on disk too)", () => {
+    const dir = fresh()
+    const j = OrderJournal.open(dir, 'd')
+    const buy = j.intent({ strategy: 's', symbol: 'BTC/USDT', side: 'buy', qty: 0.01, kind: 'market' }, 1)
+    const sell = j.intent({ strategy: 's', symbol: 'BTC/USDT', side: 'sell', qty: 0.005, kind: 'market' }, 1)
+    j.sent(buy.clientOrderId, 2)
+    j.sent(sell.clientOrderId, 2)
+    for (const feeQty of [0.01, 0.02, -0.00001, NaN]) {
+      expect(() => j.fill(buy.clientOrderId, { tradeId: `b${feeQty}`, qty: 0.01, price: 100, fee: 0.001, feeQty }, 3)).toThrow(/has feeQty .*; expected units of a buy below its qty/)
+    }
+    expect(() => j.fill(sell.clientOrderId, { tradeId: 's0', qty: 0.005, price: 100, fee: 0.001, feeQty: 0.000005 }, 3)).toThrow(/\(sell 0\.005\) has feeQty 0\.000005/)
+    j.fill(buy.clientOrderId, { tradeId: 'b', qty: 0.01, price: 100, fee: 0.001, feeQty: 0.00001 }, 3)
+    expect(j.position('s', 'BTC/USDT')).toBeCloseTo(0.00999, 15)
+    expect(j.order(buy.clientOrderId)).toMatchObject({ state: 'FILLED', filled: 0.01 })
+    // A journal whose fill carries feeQty as text (a hand-edited or foreign file) is refused when read.
+    const text = readFileSync(j.file, 'utf8').replace('"feeQty":0.00001', '"feeQty":"0.00001"')
+    const other = fresh()
+    writeFileSync(join(other, 'journal.jsonl'), text)
+    expect(() => OrderJournal.open(other, 'd')).toThrow(/has feeQty 0\.00001; expected units of a buy below its qty/)
+  })
 })
 
 describe('a deployment killed between send and answer', () => {
