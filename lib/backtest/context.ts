@@ -156,9 +156,12 @@ export class SleeveContext<P> implements Context<P> {
     return this.sleeve.book.equity
   }
 
+  /** The sleeve's position in symbol; dust (below what an order can trade, engine.dust) is 0. */
   position(symbol: string): number {
     const index = this.indexOf(symbol)
-    return index === undefined ? 0 : this.sleeve.book.positions[index]!.qty
+    if (index === undefined) return 0
+    const q = this.sleeve.book.positions[index]!.qty
+    return Math.abs(q) < this.engine.dust[index]! ? 0 : q
   }
 
   /** The engine's index of a symbol; the last one asked is remembered (strategies ask per bar, mostly for one). */
@@ -176,7 +179,7 @@ export class SleeveContext<P> implements Context<P> {
   private lastIndex: number | undefined = undefined
 
   positions(): PositionView[] {
-    return this.sleeve.book.held.map((p) => ({ symbol: p.symbol, qty: p.qty, avgPrice: p.avgPrice, value: p.value, unrealized: p.unrealized, realized: p.realized }))
+    return this.sleeve.book.held.filter((p) => !this.engine.isFlat(p.symbolIndex, p.qty)).map((p) => ({ symbol: p.symbol, qty: p.qty, avgPrice: p.avgPrice, value: p.value, unrealized: p.unrealized, realized: p.realized }))
   }
 
   accountPosition(symbol: string): number {
@@ -184,7 +187,7 @@ export class SleeveContext<P> implements Context<P> {
     if (index === undefined) return 0
     let q = 0
     for (const s of this.engine.sleeves) q += s.book.positions[index]!.qty
-    return q
+    return this.engine.isFlat(index, q) ? 0 : q
   }
 
   openOrders(symbol?: string): OrderView[] {

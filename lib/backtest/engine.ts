@@ -55,6 +55,10 @@ interface OpenTrade {
   entryOrderId: number
   tag: string
   factors: Record<string, number> | undefined
+  /** The last fill that reduced it (settleDust closes a trade there). */
+  lastExitTime: number
+  lastExitBar: number
+  lastExitReason: string
 }
 
 export interface SleeveSpec {
@@ -157,6 +161,13 @@ export class Engine {
   readonly working: Order[][] = []
   /** Open trades by symbol (any sleeve): MAE/MFE tracking is skipped where there are none. */
   readonly openTradeCount: Int32Array
+  /**
+   * Per symbol, the least amount an order can trade (a live venue's amount step or minimum amount: setDust;
+   * 0 in a backtest). A holding below it is dust — what a fee taken in the coins bought leaves after the close
+   * sold the step's multiple: flat for the strategy (position 0, its trade closed, nothing to close), still the
+   * account's (in the book, the equity and reconciliation).
+   */
+  readonly dust: Float64Array
   private readonly queue: Request[] = []
   private readonly snapshot: (Order | undefined)[] = []
   /** Every order of the run by id (ids count from 1), and every sleeve by name: no scan of a sleeve's orders per cancel or fill. */
@@ -192,6 +203,7 @@ export class Engine {
     if (this.external && options.session !== true) throw new ConfigError('an external venue needs a session engine')
     this.marks = new Float64Array(this.symbols.length).fill(NaN)
     this.openTradeCount = new Int32Array(this.symbols.length)
+    this.dust = new Float64Array(this.symbols.length)
     for (let k = 0; k < this.symbols.length; k++) this.working.push([])
     let total = 0
     for (const spec of specs) {
@@ -541,7 +553,8 @@ export class Engine {
     for (const o of this.working[k]!) if (o.strategy === sleeve.name) this.requestCancel(sleeve, o.id, 'cancelled by close')
     for (const r of this.queue) if (r.kind === 'submit' && r.sleeve === sleeve && r.order.symbol === symbol && r.order.status === 'NEW') r.order.cancelReason = 'superseded by close'
     const q = sleeve.book.positions[k]!.qty
-    if (q === 0) return undefined
+    // Dust: no order can trade it (the venue refuses one below its step); the position is flat already.
+    if (this.isFlat(k, q)) return undefined
     const order = new Order(this.nextId++, sleeve.name, symbol, q > 0 ? 'sell' : 'buy', 'market', 'exit', Math.abs(q), NaN, NaN, 0, tag, this.now)
     this.track(order)
     this.queue.push({ kind: 'submit', order, sleeve, sizing: { qty: Math.abs(q) }, resizable: false })
@@ -549,6 +562,32 @@ export class Engine {
   }
 
   /** A live order, or a bracket parent, by id (terminal orders leave this lookup; see `release`). */
+  /** The least amount an order on `symbol` can trade: a holding below it is dust (see `dust`). Before any fill is restored. */
+  setDust(symbol: string, amount: number): void {
+    const k = this.symbolIndex.get(symbol)
+    if (k === undefined || !(amount >= 0) || !Number.isFinite(amount)) throw new ConfigError(`dust threshold of ${symbol}: a known symbol and an amount ≥ 0 (received ${amount})`)
+    this.dust[k] = amount
+  }
+
+  /**
+   * Trades left open by a holding that is dust now (fills restored before the venue said its step: a restart)
+   * closed at the fill that left it.
+   */
+  settleDust(): void {
+    for (const sleeve of this.sleeves) {
+      for (let k = 0; k < this.symbols.length; k++) {
+        const open = sleeve.openTrades[k]
+        if (open === undefined || open.exitQty === 0 || !this.isFlat(k, sleeve.book.positions[k]!.qty)) continue
+        this.closeTrade(sleeve, k, open, open.lastExitBar, open.lastExitTime, false, open.lastExitReason)
+      }
+    }
+  }
+
+  /** A holding of symbol k is no position: none, or dust below what an order can trade. */
+  isFlat(k: number, qty: number): boolean {
+    return qty === 0 || Math.abs(qty) < this.dust[k]!
+  }
+
   order(id: number): Order | undefined {
     return this.orderById[id]
   }
@@ -1251,8 +1290,8 @@ export class Engine {
       // filling under a volume cap after its take-profit bought on, unprotected — an engine audit).
       if (order.status === 'FILLED' && parent !== undefined && parent.working) this.withdraw(sleeve, parent, 'CANCELLED', `bracket closed: ${order.role} filled`)
     }
-    // Flat: protective children of this symbol have nothing left to protect.
-    if (sleeve.book.positions[k]!.qty === 0 && this.working[k]!.length > 0) {
+    // Flat (dust included): protective children of this symbol have nothing left to protect.
+    if (this.working[k]!.length > 0 && this.isFlat(k, sleeve.book.positions[k]!.qty)) {
       for (const o of this.working[k]!.slice()) {
         if (o.strategy === sleeve.name && (o.role === 'stop-loss' || o.role === 'take-profit')) this.withdraw(sleeve, o, 'CANCELLED', 'position closed')
       }
@@ -1265,7 +1304,7 @@ export class Engine {
     let open = sleeve.openTrades[k]
     const after = sleeve.book.positions[k]!.qty
     const qty = Math.abs(signed)
-    if (open === undefined || before === 0) {
+    if (open === undefined || this.isFlat(k, before)) {
       open = this.openTrade(sleeve, k, order, Math.sign(signed) as 1 | -1, qty, price, fee, i, time)
       return
     }
@@ -1283,9 +1322,14 @@ export class Engine {
     open.realized += realized
     if (price < open.minLow) open.minLow = price
     if (price > open.maxHigh) open.maxHigh = price
-    if (after === 0 || Math.sign(after) !== open.direction) {
-      this.closeTrade(sleeve, k, open, i, time, false, exitReasonOf(order, after !== 0))
-      if (after !== 0) this.openTrade(sleeve, k, order, Math.sign(after) as 1 | -1, Math.abs(after), price, fee * (1 - share), i, time)
+    open.lastExitTime = time
+    open.lastExitBar = i
+    open.lastExitReason = exitReasonOf(order, false)
+    // Back to flat, dust left included (a fee in the coins bought leaves less than a step after the close), or reversed.
+    const flat = this.isFlat(k, after)
+    if (flat || Math.sign(after) !== open.direction) {
+      this.closeTrade(sleeve, k, open, i, time, false, exitReasonOf(order, !flat))
+      if (!flat) this.openTrade(sleeve, k, order, Math.sign(after) as 1 | -1, Math.abs(after), price, fee * (1 - share), i, time)
     }
   }
 
@@ -1305,6 +1349,9 @@ export class Engine {
       entryOrderId: order.id,
       tag: order.tag,
       factors: order.factors,
+      lastExitTime: NaN,
+      lastExitBar: -1,
+      lastExitReason: 'signal',
     }
     sleeve.openTrades[k] = t
     this.openTradeCount[k]!++

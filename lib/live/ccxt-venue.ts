@@ -794,6 +794,22 @@ export class CcxtVenue implements Venue {
     return taker >= 0 && maker >= 0 && taker < 1 && maker < 1 ? { taker, maker } : undefined
   }
 
+  /**
+   * The least amount an order on the market can trade, once started: its amount step (ccxt's precision.amount,
+   * read by the exchange's precision mode) or its minimum amount, the larger; undefined when the market says
+   * neither. A holding below it cannot be sold (the venue refuses the order: LOT_SIZE on Binance).
+   */
+  minAmount(symbol: string): number | undefined {
+    const market = this.market(symbol)
+    if (market === undefined) return undefined
+    const digits = Number(market.precision?.amount)
+    const mode = (this.exchange as unknown as { precisionMode?: number }).precisionMode
+    const step = !(digits >= 0) ? NaN : mode === ccxt.TICK_SIZE ? digits : mode === ccxt.DECIMAL_PLACES && Number.isInteger(digits) ? 10 ** -digits : NaN
+    const min = Number(market.limits?.amount?.min)
+    const least = Math.max(step > 0 ? step : 0, min > 0 ? min : 0)
+    return least > 0 && Number.isFinite(least) ? least : undefined
+  }
+
   private market(symbol: string): Market | undefined {
     return this.symbols.includes(symbol) ? this.exchange.markets?.[symbol] : undefined
   }

@@ -62,6 +62,8 @@ export interface DeploymentStatus {
   equity: number
   cash: number
   positions: { strategy: string; symbol: string; qty: number; avgPrice: number; value: number; unrealized: number }[]
+  /** Holdings below the least amount an order can trade (a fee taken in the coins bought leaves them): no position, counted in the equity. */
+  dust?: { symbol: string; qty: number; value: number }[]
   openOrders: { cid: string; id: number; symbol: string; side: string; type: string; role: string; qty: number; filled: number; limit?: number; stop?: number; status: string }[]
   /** Round trips so far, the last 1,000 (the tracked run has them all as trades.parquet); `tradeCount` counts them all. */
   trades: { symbol: string; direction: 'long' | 'short'; entryTime: string; entryPrice: number; exitTime: string; exitPrice: number; qty: number; pnl: number; open: boolean }[]
@@ -511,6 +513,7 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
     if (live) (venue as { lookBack?(time: number): void }).lookBack?.(lookBackFrom(journal.current))
     await venue.start({ symbols: config.symbols, kinds: new Set(['market', 'limit', 'stop']) })
     if (live) sizeWithVenueFees(engine, config, venue, log)
+    if (live) dustBelowVenueMinimum(engine, config, venue, log)
     if (live) {
       // Orders whose send was never answered (the process died between send and answer): looked up first,
       // their grace counted from when they were journaled.
@@ -821,6 +824,30 @@ function sizeWithVenueFees(engine: EngineSession['engine'], config: DeploymentCo
   if (given.takerRate === undefined) fills.takerRate = taker
   if (given.makerRate === undefined) fills.makerRate = maker
   log(`orders are sized with the venue's fee rates: taker ${+(fills.takerRate * 100).toPrecision(6)} %, maker ${+(fills.makerRate * 100).toPrecision(6)} % (fills.takerRate and fills.makerRate in the config set them)`)
+}
+
+/**
+ * Each market's least tradable amount (its step or minimum) as the engine's dust threshold: a fee taken in the
+ * coins bought leaves the close a remainder below the step, which no order can sell. Without it the position never
+ * came back to 0 — the trade never closed, a strategy waiting to be flat never entered again, a second close was
+ * refused (a review). Trades a restart's fills left open on dust are closed where their last fill left it.
+ */
+function dustBelowVenueMinimum(engine: EngineSession['engine'], config: DeploymentConfig, venue: Venue, log: (line: string) => void): void {
+  const said: string[] = []
+  for (const symbol of config.symbols) {
+    const least = venue.minAmount?.(symbol)
+    if (least === undefined) continue
+    engine.setDust(symbol, least)
+    said.push(`${symbol} ${+least.toPrecision(12)}`)
+  }
+  engine.settleDust()
+  if (said.length > 0) log(`holdings below the least amount an order can trade are dust (flat for the strategy, kept in the equity): ${said.join(', ')}`)
+}
+
+/** The status's `dust` field: holdings below their market's least tradable amount, when there are any. */
+function dustOf(engine: EngineSession['engine'], book: { held: readonly { symbolIndex: number; symbol: string; qty: number; value: number }[] }): { dust?: { symbol: string; qty: number; value: number }[] } {
+  const dust = book.held.filter((p) => engine.isFlat(p.symbolIndex, p.qty)).map((p) => ({ symbol: p.symbol, qty: p.qty, value: p.value }))
+  return dust.length === 0 ? {} : { dust }
 }
 
 /** The journal's fills and open orders back into a fresh engine (a restart); nothing to do on a first start. */
@@ -1418,7 +1445,8 @@ function statusOf(
     bars: s.bars,
     equity: book.equity,
     cash: book.cash,
-    positions: book.held.map((p) => ({ strategy: sleeve.name, symbol: p.symbol, qty: p.qty, avgPrice: p.avgPrice, value: p.value, unrealized: p.unrealized })),
+    positions: book.held.filter((p) => !engine.isFlat(p.symbolIndex, p.qty)).map((p) => ({ strategy: sleeve.name, symbol: p.symbol, qty: p.qty, avgPrice: p.avgPrice, value: p.value, unrealized: p.unrealized })),
+    ...dustOf(engine, book),
     openOrders: engine.workingOrders(sleeve).map((o) => {
       const order = o as Order
       return {

@@ -105,6 +105,8 @@ export interface Venue {
   lookup(cid: string, symbol: string): Promise<VenueOrderState | undefined>
   /** The market's fee rates as the venue states them, once started (CcxtVenue: ccxt's market taker/maker); undefined when it does not say. */
   feeRates?(symbol: string): { taker: number; maker: number } | undefined
+  /** The least amount an order can trade on the market (its step or minimum), once started; a holding below it is dust. */
+  minAmount?(symbol: string): number | undefined
   /** Where the venue delivers its events (one sink; set before `start`). */
   events(sink: (event: VenueEvent) => void): void
   close(): Promise<void>
