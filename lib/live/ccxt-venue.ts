@@ -469,7 +469,7 @@ export class CcxtVenue implements Venue {
       this.ack(order.cid, placed.timestamp ?? this.clock.now())
       for (const t of placed.trades ?? []) {
         if (t.id === undefined || t.id === null) continue
-        this.emitFill(this.mapTrade(order.cid, order.symbol, t, placed))
+        this.emitFill(this.mapTrade(order.cid, order.symbol, t, placed, await this.feeAssetPrice(order.symbol, t)))
       }
       if (placed.status === 'canceled' || placed.status === 'expired') {
         this.emit({ type: 'cancel', cid: order.cid, reason: `${placed.status} at once by ${this.exchangeId}`, time: this.clock.now() })
@@ -682,10 +682,45 @@ export class CcxtVenue implements Venue {
         } else if (order !== undefined) this.foreign.add(orderId)
       }
     }
-    return this.mapTrade(cid, symbol, t)
+    return this.mapTrade(cid, symbol, t, undefined, await this.feeAssetPrice(symbol, t))
   }
 
-  private mapTrade(cid: string | undefined, symbol: string, t: Trade, order?: Order): VenueTrade {
+  /**
+   * The price, in the market's quote, of the asset a trade's fee was charged in when it is neither the quote nor
+   * the base (BNB on Binance with BNB fee payment): its ticker's last price on FEE/QUOTE, read at most once a minute
+   * per asset. Undefined when there is no such market or it cannot be read (the fee is then not counted, and said so).
+   */
+  private async feeAssetPrice(symbol: string, t: Trade): Promise<number | undefined> {
+    const market = this.market(symbol)
+    const currency = t.fee?.currency
+    if (market === undefined || currency === undefined || currency === market.quote || currency === market.base || !(Number(t.fee?.cost) !== 0)) return undefined
+    const pair = `${currency}/${market.quote}`
+    const now = this.clock.now()
+    const cached = this.feePrices.get(pair)
+    // A failed read is remembered as long: a send's fill is not held up by a retried ticker on every trade.
+    if (cached !== undefined && now - cached.at < 60_000) return Number.isNaN(cached.price) ? undefined : cached.price
+    let price: number | undefined
+    try {
+      if (this.exchange.markets?.[pair] === undefined) throw new Error(`no market ${pair} at ${this.exchangeId}`)
+      const ticker = await this.read(`fetchTicker ${pair}`, () => this.exchange.fetchTicker(pair))
+      const last = Number(ticker.last ?? ticker.close ?? NaN)
+      const mid = (Number(ticker.bid) + Number(ticker.ask)) / 2
+      price = last > 0 && Number.isFinite(last) ? last : mid > 0 && Number.isFinite(mid) ? mid : undefined
+      if (price === undefined) throw new Error(`its ticker has no price`)
+    } catch (error) {
+      if (!this.feeWarned.has(`price:${pair}`)) {
+        this.feeWarned.add(`price:${pair}`)
+        this.warn(`fees charged in ${currency} cannot be valued in ${market.quote}: ${pair}: ${this.describe(error)}`)
+      }
+      this.feePrices.set(pair, { price: NaN, at: now })
+      return undefined
+    }
+    if (cached === undefined || Number.isNaN(cached.price)) this.alert(`fees charged in ${currency} are valued at ${pair}'s last price (${price} now, read again at most once a minute) and counted in ${market.quote}`)
+    this.feePrices.set(pair, { price, at: now })
+    return price
+  }
+
+  private mapTrade(cid: string | undefined, symbol: string, t: Trade, order?: Order, feePrice?: number): VenueTrade {
     const market = this.market(symbol)
     const price = Number(t.price)
     let fee = 0
@@ -701,6 +736,9 @@ export class CcxtVenue implements Venue {
         // and a close then sold coins the account did not have: InsufficientFunds — an audit).
         if (side === 'buy' && cost > 0 && cost < Number(t.amount)) feeQty = cost
       }
+      // A fee in a third asset (BNB), valued at its price in the quote: the deployment's cash pays it (the account's
+      // BNB did), so the P&L and the daily-loss guard count it. (Booked as 0 before: above the truth by 0.075 %.)
+      else if (feePrice !== undefined) fee = cost * feePrice
       else if (!this.feeWarned.has(`${symbol}:${t.id}`)) {
         // Once a trade: the send's answer and a poll may both map it.
         this.feeWarned.add(`${symbol}:${t.id}`)
@@ -838,6 +876,8 @@ export class CcxtVenue implements Venue {
 
   private attention: ((line: string) => void) | undefined
   private readonly feeWarned = new Set<string>()
+  /** Prices of fee assets (BNB/USDT), with the time read. */
+  private readonly feePrices = new Map<string, { price: number; at: number }>()
 
   private warn(line: string): void {
     if (this.attention !== undefined) this.attention(`${this.exchangeId}: ${line}`)

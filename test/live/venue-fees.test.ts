@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest'
 import { defineStrategy } from '../../lib/strategy/index.js'
-import { cent, marketAt, world } from './live-harness.js'
+import { cent, fillsOf, marketAt, world } from './live-harness.js'
 
 describe('a live deployment without fee rates in its config', () => {
   it("sizes a 100 % buy with the venue's taker rate: it fills, and the fee paid is the venue's", async () => {
@@ -30,6 +30,36 @@ describe('a fee the venue charges in a third currency (BNB)', () => {
     await d.stop()
     const notCounted = d.alerts().filter((line) => /^venue binance: fee of [\d.e-]+ BNB on BTC\/USDT trade \S+ is not in USDT or BTC: not counted \(booked as 0\)/.test(line))
     expect(notCounted, d.alerts().join("\n")).toHaveLength(1)
+    // No BNB/USDT market at this venue: said once, with why.
+    expect(d.alerts().filter((line) => /fees charged in BNB cannot be valued in USDT: BNB\/USDT: Error: no market BNB\/USDT at binance$/.test(line)), d.alerts().join("\n")).toHaveLength(1)
+  })
+})
+
+describe('a fee in BNB where the venue lists BNB/USDT (Binance with BNB fee payment)', () => {
+  it("is valued at BNB/USDT's last price and counted: the P&L and the cash pay it", async () => {
+    const { s, start } = await world({ feeAsset: 'BNB', feeAssetPrice: 312.5, balances: { USDT: 10_000, BNB: 1 }, markets: { BTCUSDT: ['BTC', 'USDT'], BNBUSDT: ['BNB', 'USDT'] } })
+    const d = start('bnb-valued', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }), 3: (ctx) => ctx.close('BTC/USDT') })
+    for (let i = 0; i <= 4; i++) await d.step(i)
+    const st = await d.stop()
+    expect(s.orders.map((o) => [o.side, o.executedQty, o.status])).toEqual([
+      ['BUY', 0.01, 'FILLED'],
+      ['SELL', 0.01, 'FILLED'],
+    ])
+    // The stand-in took 0.1 % of each trade's notional in BNB at 312.5 USDT a BNB (to 8 decimals): valued back at
+    // the same price, each fee is 0.1 % of its notional to within 312.5 × 5e-9.
+    const bnbPaid = 1 - s.balance('BNB').free
+    const notional = s.orders.reduce((a, o) => a + o.cumQuote, 0)
+    expect(bnbPaid * 312.5).toBeCloseTo(notional * 0.001, 5)
+    const fees = fillsOf(d.journal()).map((f) => f.fee)
+    expect(fees).toHaveLength(2)
+    for (const [k, o] of s.orders.entries()) expect(fees[k]).toBeCloseTo(o.cumQuote * 0.001, 5)
+    // The round trip's P&L is the sale less the purchase less both fees; the deployment's cash paid the fees (the
+    // account's BNB did), so it is the USDT balance less their value.
+    const [buy, sell] = s.orders
+    expect(st.trades).toHaveLength(1)
+    expect(st.trades[0]!.pnl).toBeCloseTo(sell!.cumQuote - buy!.cumQuote - bnbPaid * 312.5, 5)
+    expect(st.cash).toBeCloseTo(s.balance('USDT').free - bnbPaid * 312.5, 5)
+    expect(d.alerts().filter((line) => /not counted|cannot be valued/.test(line))).toEqual([])
   })
 })
 
