@@ -687,6 +687,8 @@ function writeStatus(context: DeployContext, s: DeploymentStatus): void {
   ]
   context.stdout.write(`deployment ${s.name}\n${formatTable(['', ''], rows.map(([k, v]) => [k, v]))}`)
   context.stdout.write(`\npositions\n${s.positions.length === 0 ? 'none\n' : formatTable(['symbol', 'qty', 'avg price', 'value', 'unrealized'], s.positions.map((p) => [p.symbol, String(p.qty), money(p.avgPrice), money(p.value), money(p.unrealized)]))}`)
+  // Below the least amount an order can trade: not a position, but in the equity (lib/live/README.md).
+  if (s.dust !== undefined && s.dust.length > 0) context.stdout.write(`\ndust (below the market's least order amount: flat for the strategy, in the equity)\n${formatTable(['symbol', 'qty', 'value'], s.dust.map((d) => [d.symbol, String(d.qty), money(d.value)]))}`)
   context.stdout.write(
     `\nopen orders\n${s.openOrders.length === 0 ? 'none\n' : formatTable(['cid', 'symbol', 'side', 'type', 'role', 'qty', 'filled', 'limit', 'stop', 'status'], s.openOrders.map((o) => [o.cid, o.symbol, o.side, o.type, o.role, String(o.qty), String(o.filled), o.limit === undefined ? '' : String(o.limit), o.stop === undefined ? '' : String(o.stop), o.status]))}`,
   )
