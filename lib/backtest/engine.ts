@@ -55,10 +55,6 @@ interface OpenTrade {
   entryOrderId: number
   tag: string
   factors: Record<string, number> | undefined
-  /** The last fill that reduced it (settleDust closes a trade there). */
-  lastExitTime: number
-  lastExitBar: number
-  lastExitReason: string
 }
 
 export interface SleeveSpec {
@@ -162,10 +158,10 @@ export class Engine {
   /** Open trades by symbol (any sleeve): MAE/MFE tracking is skipped where there are none. */
   readonly openTradeCount: Int32Array
   /**
-   * Per symbol, the least amount an order can trade (a live venue's amount step or minimum amount: setDust;
-   * 0 in a backtest). A holding below it is dust — what a fee taken in the coins bought leaves after the close
-   * sold the step's multiple: flat for the strategy (position 0, its trade closed, nothing to close), still the
-   * account's (in the book, the equity and reconciliation).
+   * Per symbol, a live venue's amount step (setDust; 0 in a backtest). A holding below it is dust — what a fee
+   * taken in the coins bought leaves after the close sold the step's multiple: flat for the strategy (position 0,
+   * its trade closed, nothing to close, not an open position for the limits), still the account's (in the book,
+   * the equity and reconciliation). Not the market's minimum amount: a sell filled in parts passes below it.
    */
   readonly dust: Float64Array
   private readonly queue: Request[] = []
@@ -562,25 +558,22 @@ export class Engine {
   }
 
   /** A live order, or a bracket parent, by id (terminal orders leave this lookup; see `release`). */
-  /** The least amount an order on `symbol` can trade: a holding below it is dust (see `dust`). Before any fill is restored. */
-  setDust(symbol: string, amount: number): void {
+  /**
+   * The market's amount step for `symbol`: a holding below it is dust (see `dust`). Set before any fill is
+   * restored (a restart's trades are rebuilt with it). A holding of one step less float noise (0.01001 − 0.01 is
+   * 9.999999999999593e-6) is a step, not dust.
+   */
+  setDust(symbol: string, step: number): void {
     const k = this.symbolIndex.get(symbol)
-    if (k === undefined || !(amount >= 0) || !Number.isFinite(amount)) throw new ConfigError(`dust threshold of ${symbol}: a known symbol and an amount ≥ 0 (received ${amount})`)
-    this.dust[k] = amount
+    if (k === undefined || !(step >= 0) || !Number.isFinite(step)) throw new ConfigError(`amount step of ${symbol}: a known symbol and an amount ≥ 0 (received ${step})`)
+    this.dust[k] = step * (1 - 1e-9)
   }
 
-  /**
-   * Trades left open by a holding that is dust now (fills restored before the venue said its step: a restart)
-   * closed at the fill that left it.
-   */
-  settleDust(): void {
-    for (const sleeve of this.sleeves) {
-      for (let k = 0; k < this.symbols.length; k++) {
-        const open = sleeve.openTrades[k]
-        if (open === undefined || open.exitQty === 0 || !this.isFlat(k, sleeve.book.positions[k]!.qty)) continue
-        this.closeTrade(sleeve, k, open, open.lastExitBar, open.lastExitTime, false, open.lastExitReason)
-      }
-    }
+  /** The book's open positions, dust not counted (a fee's remainder must not hold a slot of maxOpenPositions). */
+  private openPositions(book: Book): number {
+    let n = 0
+    for (const p of book.held) if (!this.isFlat(p.symbolIndex, p.qty)) n++
+    return n
   }
 
   /** A holding of symbol k is no position: none, or dust below what an order can trade. */
@@ -750,7 +743,7 @@ export class Engine {
     // Only the part that adds exposure is subject to the caps.
     const reducing = Math.min(allowed, sign * q < 0 ? Math.abs(q) : 0)
     if (allowed > reducing) {
-      if (q === 0 && book.openPositions >= limits.maxOpenPositions) return { qty: 0, reason: `max open positions (${limits.maxOpenPositions}) reached` }
+      if (limits.maxOpenPositions !== Infinity && this.isFlat(k, q) && this.openPositions(book) >= limits.maxOpenPositions) return { qty: 0, reason: `max open positions (${limits.maxOpenPositions}) reached` }
       // |q + sign·x| ≤ C on the side the order adds to: sign·q + x ≤ C, so x ≤ C − sign·q.
       if (limits.maxPositionNotional !== Infinity) {
         const cap = floorLot(limits.maxPositionNotional / price - sign * q, lot)
@@ -1304,7 +1297,7 @@ export class Engine {
     let open = sleeve.openTrades[k]
     const after = sleeve.book.positions[k]!.qty
     const qty = Math.abs(signed)
-    if (open === undefined || this.isFlat(k, before)) {
+    if (open === undefined || before === 0) {
       open = this.openTrade(sleeve, k, order, Math.sign(signed) as 1 | -1, qty, price, fee, i, time)
       return
     }
@@ -1322,9 +1315,6 @@ export class Engine {
     open.realized += realized
     if (price < open.minLow) open.minLow = price
     if (price > open.maxHigh) open.maxHigh = price
-    open.lastExitTime = time
-    open.lastExitBar = i
-    open.lastExitReason = exitReasonOf(order, false)
     // Back to flat, dust left included (a fee in the coins bought leaves less than a step after the close), or reversed.
     const flat = this.isFlat(k, after)
     if (flat || Math.sign(after) !== open.direction) {
@@ -1349,9 +1339,6 @@ export class Engine {
       entryOrderId: order.id,
       tag: order.tag,
       factors: order.factors,
-      lastExitTime: NaN,
-      lastExitBar: -1,
-      lastExitReason: 'signal',
     }
     sleeve.openTrades[k] = t
     this.openTradeCount[k]!++

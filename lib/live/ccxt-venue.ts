@@ -450,7 +450,9 @@ export class CcxtVenue implements Venue {
     for (let attempt = 1; ; attempt++) {
       let placed: Order
       try {
-        placed = await this.exchange.createOrder(order.symbol, type, order.side, order.qty, price, params)
+        // ccxt truncates the amount to the market's step: a quantity a float's noise below a step (0.01001 − 0.01 is
+        // 9.999999999999593e-6) would be cut a whole step, to 0 (refused). Nudged by 1e-9 of itself first.
+        placed = await this.exchange.createOrder(order.symbol, type, order.side, order.qty * (1 + 1e-9), price, params)
       } catch (error) {
         // A 429 / DDoSProtection / RateLimitExceeded is the exchange's rate limiter refusing the request
         // before it reaches the matching engine (Binance answers 429 to a request that breaks a rate
@@ -518,7 +520,7 @@ export class CcxtVenue implements Venue {
     for (let attempt = 1; ; attempt++) {
       let answer: Awaited<ReturnType<OcoApi['privatePostOrderListOco']>>
       try {
-        const quantity = String(this.exchange.amountToPrecision(symbol, tp.qty))
+        const quantity = String(this.exchange.amountToPrecision(symbol, tp.qty * (1 + 1e-9)))
         const take = String(this.exchange.priceToPrecision(symbol, tp.limit))
         const stop = String(this.exchange.priceToPrecision(symbol, sl.stop))
         const legs: Record<string, string> =
@@ -832,20 +834,24 @@ export class CcxtVenue implements Venue {
     return taker >= 0 && maker >= 0 && taker < 1 && maker < 1 ? { taker, maker } : undefined
   }
 
+  /** The exchange's markets, read once (what `start` reads first): a restart needs their steps before it rebuilds its trades. */
+  async loadMarkets(): Promise<void> {
+    await this.read('loadMarkets', () => this.exchange.loadMarkets())
+  }
+
   /**
-   * The least amount an order on the market can trade, once started: its amount step (ccxt's precision.amount,
-   * read by the exchange's precision mode) or its minimum amount, the larger; undefined when the market says
-   * neither. A holding below it cannot be sold (the venue refuses the order: LOT_SIZE on Binance).
+   * The market's amount step (ccxt's precision.amount, read by the exchange's precision mode), once the markets
+   * are loaded; undefined when the market does not say it in a step or decimal places. A holding below it cannot be
+   * sold: what a fee taken in the coins bought leaves after a close.
    */
-  minAmount(symbol: string): number | undefined {
-    const market = this.market(symbol)
-    if (market === undefined) return undefined
-    const digits = Number(market.precision?.amount)
+  amountStep(symbol: string): number | undefined {
+    const market = this.exchange.markets?.[symbol]
+    const precision = Number(market?.precision?.amount)
+    if (!(precision >= 0)) return undefined
     const mode = (this.exchange as unknown as { precisionMode?: number }).precisionMode
-    const step = !(digits >= 0) ? NaN : mode === ccxt.TICK_SIZE ? digits : mode === ccxt.DECIMAL_PLACES && Number.isInteger(digits) ? 10 ** -digits : NaN
-    const min = Number(market.limits?.amount?.min)
-    const least = Math.max(step > 0 ? step : 0, min > 0 ? min : 0)
-    return least > 0 && Number.isFinite(least) ? least : undefined
+    // Number('1e-5') is the decimal 0.00001 exactly (10 ** -5 is 9.999999999999999e-6).
+    const step = mode === ccxt.TICK_SIZE ? precision : mode === ccxt.DECIMAL_PLACES && Number.isInteger(precision) ? Number(`1e-${precision}`) : NaN
+    return step > 0 && Number.isFinite(step) ? step : undefined
   }
 
   private market(symbol: string): Market | undefined {

@@ -506,6 +506,13 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
   }
 
   try {
+    // The markets' amount steps before the journal's fills are booked again: a restart rebuilds its trades with
+    // the same dust rule as when they were made (booked without it, two round trips became one — a review).
+    const markets = live ? (venue as Venue).loadMarkets?.bind(venue) : undefined
+    if (markets !== undefined) {
+      await markets()
+      dustBelowAmountStep(engine, config, venue, log)
+    }
     if (!rerun) restore(session, journal, clock, venue as { adopt?(cid: string, symbol: string, exchangeId?: string): void; adoptList?(listCid: string, legs: [string, string]): void })
     writeStatus()
     // A restart looks at the venue from its journal's last event (and its oldest open order) on: trades
@@ -513,7 +520,6 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
     if (live) (venue as { lookBack?(time: number): void }).lookBack?.(lookBackFrom(journal.current))
     await venue.start({ symbols: config.symbols, kinds: new Set(['market', 'limit', 'stop']) })
     if (live) sizeWithVenueFees(engine, config, venue, log)
-    if (live) dustBelowVenueMinimum(engine, config, venue, log)
     if (live) {
       // Orders whose send was never answered (the process died between send and answer): looked up first,
       // their grace counted from when they were journaled.
@@ -827,21 +833,19 @@ function sizeWithVenueFees(engine: EngineSession['engine'], config: DeploymentCo
 }
 
 /**
- * Each market's least tradable amount (its step or minimum) as the engine's dust threshold: a fee taken in the
- * coins bought leaves the close a remainder below the step, which no order can sell. Without it the position never
- * came back to 0 — the trade never closed, a strategy waiting to be flat never entered again, a second close was
- * refused (a review). Trades a restart's fills left open on dust are closed where their last fill left it.
+ * Each market's amount step as the engine's dust threshold: a fee taken in the coins bought leaves the close a
+ * remainder below the step, which no order can sell. Without it the position never came back to 0 — the trade never
+ * closed, a strategy waiting to be flat never entered again, a second close was refused (a review).
  */
-function dustBelowVenueMinimum(engine: EngineSession['engine'], config: DeploymentConfig, venue: Venue, log: (line: string) => void): void {
+function dustBelowAmountStep(engine: EngineSession['engine'], config: DeploymentConfig, venue: Venue, log: (line: string) => void): void {
   const said: string[] = []
   for (const symbol of config.symbols) {
-    const least = venue.minAmount?.(symbol)
-    if (least === undefined) continue
-    engine.setDust(symbol, least)
-    said.push(`${symbol} ${+least.toPrecision(12)}`)
+    const step = venue.amountStep?.(symbol)
+    if (step === undefined) continue
+    engine.setDust(symbol, step)
+    said.push(`${symbol} ${+step.toPrecision(12)}`)
   }
-  engine.settleDust()
-  if (said.length > 0) log(`holdings below the least amount an order can trade are dust (flat for the strategy, kept in the equity): ${said.join(', ')}`)
+  if (said.length > 0) log(`holdings below the market's amount step are dust (flat for the strategy, kept in the equity): ${said.join(', ')}`)
 }
 
 /** The status's `dust` field: holdings below their market's least tradable amount, when there are any. */

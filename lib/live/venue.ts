@@ -105,8 +105,10 @@ export interface Venue {
   lookup(cid: string, symbol: string): Promise<VenueOrderState | undefined>
   /** The market's fee rates as the venue states them, once started (CcxtVenue: ccxt's market taker/maker); undefined when it does not say. */
   feeRates?(symbol: string): { taker: number; maker: number } | undefined
-  /** The least amount an order can trade on the market (its step or minimum), once started; a holding below it is dust. */
-  minAmount?(symbol: string): number | undefined
+  /** Read the exchange's markets (before `start`: a restart needs their amount steps to rebuild its trades). */
+  loadMarkets?(): Promise<void>
+  /** The market's amount step, once its markets are loaded; a holding below it is dust. */
+  amountStep?(symbol: string): number | undefined
   /** Where the venue delivers its events (one sink; set before `start`). */
   events(sink: (event: VenueEvent) => void): void
   close(): Promise<void>

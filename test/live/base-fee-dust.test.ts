@@ -71,4 +71,72 @@ describe('dust left by a fee taken in the coins bought', () => {
     expect(r8(s.balance('BTC').free)).toBe(0.0122954)
     expect([...d1.alerts(), ...d2.alerts()].filter((line) => /outside|changed at the venue|refused|InvalidOrder/.test(line))).toEqual([])
   })
+
+  // A review's cases (each failed on the first version of this change).
+  it('a restart rebuilds the same round trips: two stay two, a position on dust is its own trade', async () => {
+    const { s, start } = await world({ feeAsset: 'base' })
+    const d1 = start('dust-r1', { 1: (c) => c.buy('BTC/USDT', { qty: 0.0123 }), 3: (c) => c.close('BTC/USDT'), 5: (c) => c.buy('BTC/USDT', { qty: 0.0123 }), 7: (c) => c.close('BTC/USDT'), 9: (c) => c.buy('BTC/USDT', { qty: 0.0123 }) }, { reconcileEveryMs: 1 })
+    for (let i = 0; i <= 10; i++) await d1.step(i)
+    const st1 = await d1.stop()
+    expect(st1.trades.filter((t) => !t.open).map((t) => t.qty)).toEqual([0.0123, 0.0123])
+    // Restarted (its fills booked again before the venue is read), then the third round trip closed.
+    const d2 = start('dust-r1', { 1: (c) => c.close('BTC/USDT') }, { reconcileEveryMs: 1 })
+    for (let i = 11; i <= 13; i++) await d2.step(i)
+    const st2 = await d2.stop()
+    expect(st2.tradeCount).toBe(3)
+    expect(st2.trades.slice(0, 2).map((t) => [t.qty, t.exitTime, t.pnl])).toEqual(st1.trades.filter((t) => !t.open).map((t) => [t.qty, t.exitTime, t.pnl]))
+    expect(st2.trades.map((t) => [t.qty, t.open])).toEqual([[0.0123, false], [0.0123, false], [0.0123, false]])
+    // 0.0000077, then 0.0000054, then 0.0122877 + 0.0000054 = 0.0122931 sold as 0.01229: 0.0000031 left.
+    expect(r8(s.balance('BTC').free)).toBe(0.0000031)
+  })
+
+  it('dust holds no slot of maxOpenPositions', async () => {
+    const { s, start } = await world({ feeAsset: 'base' })
+    const d = start('dust-r2', { 1: (c) => c.buy('BTC/USDT', { qty: 0.0123 }), 3: (c) => c.close('BTC/USDT'), 5: (c) => c.buy('ETH/USDT', { qty: 0.0123 }) }, { reconcileEveryMs: 1, over: { symbols: ['BTC/USDT', 'ETH/USDT'], limits: { maxOpenPositions: 1 } } })
+    for (let i = 0; i <= 7; i++) await d.step(i)
+    const st = await d.stop()
+    expect(r8(s.balance('BTC').free)).toBe(0.0000077)
+    expect(s.orders.map((o) => [o.symbol, o.side, o.status])).toEqual([['BTCUSDT', 'BUY', 'FILLED'], ['BTCUSDT', 'SELL', 'FILLED'], ['ETHUSDT', 'BUY', 'FILLED']])
+    expect(st.positions.map((p) => p.symbol)).toEqual(['ETH/USDT'])
+  })
+
+  it('an entry that is dust from the start (its own fee) stays one trade as the strategy buys again', async () => {
+    const { s, start } = await world({ feeAsset: 'base', minNotional: 0 })
+    const enter = (c: any) => { if (c.position('BTC/USDT') === 0) c.buy('BTC/USDT', { qty: 0.00001 }) }
+    const d = start('dust-r3', { 1: enter, 3: enter, 5: (c) => c.close('BTC/USDT') }, { reconcileEveryMs: 1 })
+    for (let i = 0; i <= 6; i++) await d.step(i)
+    const st = await d.stop()
+    // 2 × 0.00000999 = 0.00001998, sold as 0.00001: 0.00000998 left.
+    expect(r8(s.balance('BTC').free)).toBe(0.00000998)
+    expect(st.trades.map((t) => [t.qty, t.open])).toEqual([[0.00002, false]])
+  })
+
+  it('a holding of one step less float noise is sold', async () => {
+    const { s, start } = await world({ minNotional: 0 })
+    // 0.01001 − 0.01 is 9.999999999999593e-6 in the book: a step (ccxt cut it to 0 before the nudge: refused).
+    const d = start('dust-r4', { 1: (c) => c.buy('BTC/USDT', { qty: 0.01001 }), 3: (c) => c.sell('BTC/USDT', { qty: 0.01 }), 5: (c) => c.close('BTC/USDT') }, { reconcileEveryMs: 1 })
+    for (let i = 0; i <= 6; i++) await d.step(i)
+    const st = await d.stop()
+    expect(s.orders.map((o) => [o.side, o.origQty, o.status])).toEqual([['BUY', 0.01001, 'FILLED'], ['SELL', 0.01, 'FILLED'], ['SELL', 0.00001, 'FILLED']])
+    expect(st.positions).toEqual([])
+    expect(st.dust).toBeUndefined()
+  })
+
+  it('a sell filled in parts below the market minimum (above the step) is not dust: the trade closes at its last part', async () => {
+    const { s, start } = await world({ minQty: 0.001 })
+    const seen: number[] = []
+    const d = start('dust-r5', { 1: (c) => c.buy('BTC/USDT', { qty: 0.0123 }), 3: (c) => { c.sell('BTC/USDT', { qty: 0.0123, limit: 2000 }) }, 5: (c) => { seen.push(c.position('BTC/USDT'), c.openOrders('BTC/USDT').length) } }, { reconcileEveryMs: 1 })
+    for (let i = 0; i <= 4; i++) await d.step(i)
+    const cid = s.orders[1]!.clientOrderId
+    s.fill(cid, 0.0115)
+    await d.step(5)
+    s.fill(cid, 0.0008)
+    for (let i = 6; i <= 7; i++) await d.step(i)
+    const st = await d.stop()
+    expect(seen.map((x) => r8(x))).toEqual([0.0008, 1])
+    // Hand-worked: bought 0.0123 at the entry price, sold all at 2000, 0.1 % of each side's notional in USDT.
+    const t = st.trades[0]!
+    expect(st.trades).toHaveLength(1)
+    expect(t.pnl).toBeCloseTo((2000 - t.entryPrice) * 0.0123 - (0.0123 * t.entryPrice + 0.0123 * 2000) * 0.001, 6)
+  })
 })
