@@ -45,7 +45,8 @@ export function fmtNumber(v: number | undefined | null): string {
 
 /** Epoch ms as "2024-01-31 12:00:05" (UTC). */
 export function fmtTime(ms: number | undefined): string {
-  if (ms === undefined || !Number.isFinite(ms)) return ''
+  // Past what a Date holds (±8.64e15): '' as for none — a run file with such a time broke its page (RangeError).
+  if (ms === undefined || !Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return ''
   return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')
 }
 

@@ -2,7 +2,9 @@
 // another origin that resolves to 127.0.0.1 — DNS rebinding — is refused), a browser's Origin must be this
 // server's own, and every request carries the workspace token: `Authorization: Bearer <token>`, or the
 // HttpOnly, SameSite=Strict cookie that the printed login URL sets. Only the model-scoring routes (they
-// change nothing) answer loopback clients without the token, and they are matched exactly.
+// change nothing) answer loopback clients without the token, and they are matched exactly — not through a
+// proxy (a forwarding header, a Host that is not a loopback name, or any --allow-host: then every client's
+// socket may be the proxy's loopback).
 
 import type { Context, MiddlewareHandler } from 'hono'
 import { getConnInfo } from '@hono/node-server/conninfo'
@@ -21,6 +23,10 @@ export interface AccessOptions {
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/
+/** The Host names a client on this machine uses. */
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1'])
+/** Headers a reverse proxy adds: a request carrying one came from elsewhere, whatever its socket says. */
+const PROXY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-real-ip', 'via']
 const WILDCARD = new Set(['0.0.0.0', '::', '[::]', ''])
 
 /** A path of this server: one "/" then no "/" or "\" (which would name another host), no spaces or controls. */
@@ -58,6 +64,10 @@ export function allowedHosts(options: Pick<AccessOptions, 'host' | 'allowHosts'>
 export function accessControl(options: AccessOptions): MiddlewareHandler {
   const hosts = allowedHosts(options)
   const tokenFree = options.tokenFree ?? []
+  // Behind a reverse proxy on this machine (what --allow-host names) every client's socket is loopback: a server
+  // reached by another name answers no one without the token (an attack review: scoring, and its predictions log
+  // that the monitors read, were open to the network through a proxy).
+  const proxied = (options.allowHosts ?? []).length > 0
   return async (c, next) => {
     const hostHeader = c.req.header('host')
     const hostname = hostHeader === undefined ? undefined : hostOf(hostHeader)
@@ -83,7 +93,7 @@ export function accessControl(options: AccessOptions): MiddlewareHandler {
       }
       return next()
     }
-    if (isLoopback(c) && tokenFree.some((r) => r.method === c.req.method && r.path.test(path))) return next()
+    if (tokenFree.length > 0 && !proxied && isLoopback(c) && LOOPBACK_NAMES.has(hostname) && !PROXY_HEADERS.some((h) => c.req.header(h) !== undefined) && tokenFree.some((r) => r.method === c.req.method && r.path.test(path))) return next()
     return refuse(c)
   }
 }

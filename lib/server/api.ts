@@ -181,9 +181,11 @@ function jsonBytes(c: Context, cached: CachedAnswer): Response {
  * unknown type as a download, never rendered here. */
 function sendFile(c: Context, file: string, bytes: Buffer): Response {
   const ext = file.split('.').pop()!.toLowerCase()
-  const type = CONTENT_TYPES[ext] ?? 'application/octet-stream'
+  // Own keys only: "x.constructor" found Object's constructor (a 500, and no attachment — an attack review).
+  const known = Object.hasOwn(CONTENT_TYPES, ext) ? CONTENT_TYPES[ext] : undefined
+  const type = known ?? 'application/octet-stream'
   const headers: Record<string, string> = { 'content-type': type, 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; sandbox" }
-  if (CONTENT_TYPES[ext] === undefined) headers['content-disposition'] = 'attachment'
+  if (known === undefined) headers['content-disposition'] = 'attachment'
   return c.body(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), 200, headers)
 }
 

@@ -97,7 +97,8 @@ export function artifactPageRoutes(app: Hono, ctx: PageContext): void {
   app.get('/runs/:id/artifacts/image', (c) => {
     const id = c.req.param('id')
     const artifact = findArtifact(tracker, id, c.req.query('path'))
-    const type = IMAGE_TYPES[extensionOf(artifact.path)]
+    const ext = extensionOf(artifact.path)
+    const type = Object.hasOwn(IMAGE_TYPES, ext) ? IMAGE_TYPES[ext] : undefined
     if (type === undefined) throw new ConfigError(`artifact ${JSON.stringify(artifact.path)} is not an image (png, jpg, gif, webp, svg)`)
     if (artifact.size > WHOLE_BYTES) throw new ConfigError(`artifact ${JSON.stringify(artifact.path)} is ${fmtBytes(artifact.size)}: larger than ${fmtBytes(WHOLE_BYTES)}, download it instead`)
     const { bytes } = tracker.readArtifact(id, artifact.path)
@@ -112,7 +113,7 @@ export function imageResponse(c: Context, bytes: Buffer, type: string): Response
     'x-content-type-options': 'nosniff',
     'content-security-policy': IMAGE_CSP,
     'content-disposition': 'inline',
-    'cache-control': 'no-cache',
+    'cache-control': 'private, no-cache',
   })
 }
 
@@ -133,7 +134,7 @@ function pageOf(value: string | undefined): number {
 async function previewBody(tracker: Tracker, id: string, artifact: Artifact, ext: string, pageNo: number, kept: { cache: boolean }): Promise<string> {
   const download = link(artifactDownloadUrl(id, artifact.path), `download (${fmtBytes(artifact.size)})`).html
   const tooLarge = `<p class="muted">Larger than ${esc(fmtBytes(WHOLE_BYTES))}: not previewed. ${download}</p>`
-  const image = IMAGE_TYPES[ext]
+  const image = Object.hasOwn(IMAGE_TYPES, ext) ? IMAGE_TYPES[ext] : undefined
   if (image !== undefined) {
     if (artifact.size > WHOLE_BYTES) return tooLarge
     return `<p><img class="artifact-image" alt="${attr(artifact.path)}" src="${attr(imageUrl(id, artifact.path))}"></p><style>.artifact-image { max-width: 100%; height: auto; border: 1px solid #e1e4e8; }</style>`

@@ -99,14 +99,17 @@ function hljs(): Hljs {
 /** The language of a file by its extension ("source.ts" → typescript), or undefined. */
 export function languageOfFile(name: string): HighlightLanguage | undefined {
   const dot = name.lastIndexOf('.')
-  return dot < 0 ? undefined : EXTENSIONS[name.slice(dot + 1).toLowerCase()]
+  if (dot < 0) return undefined
+  // Own keys only: "helper.constructor" found Object's constructor.
+  const ext = name.slice(dot + 1).toLowerCase()
+  return Object.hasOwn(EXTENSIONS, ext) ? EXTENSIONS[ext] : undefined
 }
 
 /** A language name as notebooks and users spell it ("TypeScript", "python3", "sh"), or undefined. */
 export function languageNamed(name: unknown): HighlightLanguage | undefined {
   if (typeof name !== 'string') return undefined
   const n = name.trim().toLowerCase()
-  return (HIGHLIGHT_LANGUAGES as readonly string[]).includes(n) ? (n as HighlightLanguage) : ALIASES[n]
+  return (HIGHLIGHT_LANGUAGES as readonly string[]).includes(n) ? (n as HighlightLanguage) : Object.hasOwn(ALIASES, n) ? ALIASES[n] : undefined
 }
 
 /**

@@ -243,7 +243,8 @@ function wireNumber(value: unknown, field: string): number {
 }
 
 function time(value: unknown, field: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new ConfigError(`${field} must be epoch milliseconds ≥ 0 (received ${preview(value)})`)
+  // 8.64e15 is the last instant a Date holds: past it every page showing the time failed (RangeError; an attack review).
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 8.64e15) throw new ConfigError(`${field} must be epoch milliseconds from 0 to 8.64e15 (received ${preview(value)})`)
   return value
 }
 
