@@ -115,6 +115,8 @@ const POINT_DECIMAL = [/^[+-]?\d+\.\d+$/, /^[+-]?[1-9]\d{0,2}(,\d{3})+\.\d+$/]
  * of thousands never starts with 0: 0,001 is a decimal comma, 0.500 a decimal point. */
 const COMMA_GROUPED = /^[+-]?[1-9]\d{0,2}(,\d{3})+$/
 const POINT_GROUPED = /^[+-]?[1-9]\d{0,2}(\.\d{3})+$/
+/** One comma group (151,801): thousands, or a decimal comma with three decimals; two groups (1,234,567) can only be thousands. */
+const SINGLE_COMMA_GROUP = /^[+-]?[1-9]\d{0,2},\d{3}$/
 
 /**
  * The dialect of a CSV file from its head (the header and up to 50 rows): the delimiter under which the
@@ -149,15 +151,24 @@ export function sniffDialect(head: string, options: CsvOptions, label: string, r
     let commas = 0
     let points = 0
     let ambiguous: { column: number; cell: string } | undefined
-    if (delimiter !== ',') {
+    // A comma-delimited file holds a comma only in a quoted cell: "1,234.5" groups thousands, but "151,45" is a
+    // decimal comma and "151,801" could be either — read as 151801 beside quarantined "151,45" rows before (an audit).
+    let commaCell: string | undefined
+    let singleGroup: { column: number; cell: string } | undefined
+    {
       const look = (line: string) => {
         // Only cells holding a point or a comma can settle anything (a whole number, a date with dashes cannot).
         if (line.indexOf('.') < 0 && line.indexOf(',') < 0) return
         splitLine(line, delimiter).forEach((raw, column) => {
           const cell = raw.trim()
-          if (COMMA_DECIMAL.some((re) => re.test(cell)) && !COMMA_GROUPED.test(cell)) commas++
-          else if (POINT_DECIMAL.some((re) => re.test(cell)) && !POINT_GROUPED.test(cell)) points++
-          else if ((COMMA_GROUPED.test(cell) || POINT_GROUPED.test(cell)) && ambiguous === undefined) ambiguous = { column, cell }
+          if (COMMA_DECIMAL.some((re) => re.test(cell)) && !COMMA_GROUPED.test(cell)) {
+            commas++
+            commaCell ??= cell
+          } else if (POINT_DECIMAL.some((re) => re.test(cell)) && !POINT_GROUPED.test(cell)) points++
+          else {
+            if ((COMMA_GROUPED.test(cell) || POINT_GROUPED.test(cell)) && ambiguous === undefined) ambiguous = { column, cell }
+            if (SINGLE_COMMA_GROUP.test(cell) && singleGroup === undefined) singleGroup = { column, cell }
+          }
         })
       }
       for (const line of lines.slice(1)) look(line)
@@ -170,7 +181,14 @@ export function sniffDialect(head: string, options: CsvOptions, label: string, r
         }
       }
     }
-    if (commas > 0 && points === 0) decimal = ','
+    if (delimiter === ',' && points === 0 && (commas > 0 || singleGroup !== undefined)) {
+      const flag = csvOptionName(options, 'decimal')
+      const cell = commaCell ?? singleGroup!.cell
+      const what = commaCell !== undefined ? 'a decimal comma' : `${parseNumberCell(cell, '.')} (thousands) or ${parseNumberCell(cell, ',')} (a decimal comma)? ambiguous`
+      throw new ConfigError(`${label} holds quoted numbers such as ${JSON.stringify(clip(cell))} with the delimiter , : ${what}; a decimal comma needs another delimiter (save with ; or tab), or give ${flag} . if the commas group thousands`)
+    }
+    if (delimiter === ',') decimal = '.'
+    else if (commas > 0 && points === 0) decimal = ','
     else {
       if (commas === 0 && points === 0 && ambiguous !== undefined) {
         const name = (splitLine(lines[0]!, delimiter)[ambiguous.column] ?? `${ambiguous.column + 1}`).trim().replace(/^"(.*)"$/, '$1').trim()
