@@ -233,6 +233,16 @@ export class Engine {
       finest.execution = true
       this.executionOf.push(finest)
     }
+    // A volume cap on bars without volume (NaN: a source that has none, the EuStockMarkets samples) filled nothing,
+    // ever, and said nothing: refused.
+    if (options.fills.volumeShare !== Infinity) {
+      for (const s of this.executionOf) {
+        const v = s.bars.volume
+        let any = s.n === 0
+        for (let i = 0; i < s.n && !any; i++) any = v[i] === v[i]
+        if (!any) throw new ConfigError(`fills.volumeShare ${options.fills.volumeShare} caps each fill at a share of its bar's volume, and ${s.symbol} ${s.timeframe} has no volume (missing on every bar): no order would ever fill; leave volumeShare out for these bars`)
+      }
+    }
     this.times = new Float64Array(total)
     for (const spec of specs) {
       const book = new Book(spec.name, spec.cash, options.limits, this.symbols, this.marks)

@@ -484,9 +484,12 @@ export class EngineSession {
     if (this.clock !== undefined && bar.closeTime > this.clock.now()) throw refused(bar, `still open (it closes at ${isoTime(bar.closeTime)}, the clock reads ${isoTime(this.clock.now())})`)
     if (s.n > 0 && !(time > s.bars.time[s.n - 1]!)) throw refused(bar, `not after the series' last bar (${isoTime(s.bars.time[s.n - 1]!)})`)
     if (bar.closeTime <= this.stepped) throw refused(bar, `late — its close time was stepped already (watermark ${isoTime(this.stepped)})`)
-    // Finite, and a bar: (NaN fails every comparison, so one test each).
-    if (!(high >= open && high >= close && low <= open && low <= close && low > 0 && volume >= 0 && high < Infinity && volume < Infinity)) {
-      throw refused(bar, Number.isFinite(open + high + low + close + volume) ? `not a valid bar (open ${open}, high ${high}, low ${low}, close ${close}, volume ${volume})` : 'prices and volume must be finite numbers')
+    // Finite, and a bar: (NaN fails every comparison, so one test each). A volume may be missing (NaN), as in the lake
+    // and the backtest: a source without volume (the EuStockMarkets samples) — a paper replay of them was refused.
+    const volumeOk = volume !== volume || (volume >= 0 && volume < Infinity)
+    if (!(high >= open && high >= close && low <= open && low <= close && low > 0 && high < Infinity && volumeOk)) {
+      const finite = Number.isFinite(open + high + low + close)
+      throw refused(bar, finite && volumeOk ? `not a valid bar (open ${open}, high ${high}, low ${low}, close ${close}, volume ${volume})` : finite ? `volume must be a number ≥ 0 or missing (received ${volume})` : 'prices must be finite numbers')
     }
     this.engine.append(s, time, open, high, low, close, volume)
   }

@@ -140,6 +140,22 @@ describe('paper replay = backtest, for every built-in strategy', () => {
   }
 })
 
+describe('paper replay = backtest on bars without volume', () => {
+  // The EuStockMarkets samples have no volume (NaN in the lake): the backtest took them and a paper replay refused
+  // the first bar ("prices and volume must be finite numbers" — a new-user check, `deploy --paper --symbols DAX`).
+  it('sma-cross on closes only: the same orders, fills, trades and equity', async () => {
+    const a = H1.A
+    const data = { A: { ...a, volume: new Float64Array(a.volume.length).fill(NaN) } }
+    const options: BacktestOptions = { strategy: 'sma-cross', params: { fast: 10, slow: 30 }, symbols: ['A'], timeframe: '1h', data }
+    const expected = backtest(options)
+    expect(expected.strategies[0]!.fills.qty.length).toBeGreaterThan(4)
+    const got = await paper({ ...options, sleeves: [{ strategy: 'sma-cross', params: { fast: 10, slow: 30 }, symbols: ['A'], timeframe: '1h', weight: 1 }] }, seriesOf(data))
+    expect(got).toEqual(expected)
+    // A volume cap on them filled nothing and said nothing: refused, naming the series.
+    expect(() => backtest({ ...options, fills: { volumeShare: 0.01 } })).toThrow(/^fills\.volumeShare 0\.01 caps each fill at a share of its bar's volume, and A 1h has no volume \(missing on every bar\): no order would ever fill/)
+  })
+})
+
 describe('paper replay = backtest, beyond the built-ins', () => {
   const h1 = gbm('A', '1m', 600, 3)
   const m5 = aggregate5(h1)
