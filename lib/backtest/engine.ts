@@ -603,6 +603,13 @@ export class Engine {
   }
 
   /** Signed units of the sleeve's working and queued orders on a symbol. */
+  /** Signed units of the sleeve's working entry orders on symbol k not filled yet. */
+  private workingEntries(sleeve: Sleeve, k: number): number {
+    let q = 0
+    for (const o of this.working[k]!) if (o.strategy === sleeve.name && o.role === 'entry') q += (o.side === 'buy' ? 1 : -1) * o.remaining
+    return q
+  }
+
   pendingQty(sleeve: Sleeve, symbol: string): number {
     const k = this.symbolIndex.get(symbol)
     if (k === undefined) return 0
@@ -754,9 +761,12 @@ export class Engine {
     const reducing = Math.min(allowed, sign * q < 0 ? Math.abs(q) : 0)
     if (allowed > reducing) {
       if (limits.maxOpenPositions !== Infinity && this.isFlat(k, q) && this.openPositions(book) >= limits.maxOpenPositions) return { qty: 0, reason: `max open positions (${limits.maxOpenPositions}) reached` }
-      // |q + sign·x| ≤ C on the side the order adds to: sign·q + x ≤ C, so x ≤ C − sign·q.
+      // The sleeve's entries on the symbol that are working and not filled count as held: two buys in one bar each
+      // passed a cap alone and together went past it (an audit: 2 BTC held under a 2,000 cap at 1,503.91).
+      const held = limits.maxPositionNotional !== Infinity || limits.maxGrossExposure !== Infinity ? q + this.workingEntries(sleeve, k) : q
+      // |held + sign·x| ≤ C on the side the order adds to: sign·held + x ≤ C, so x ≤ C − sign·held.
       if (limits.maxPositionNotional !== Infinity) {
-        const cap = floorLot(limits.maxPositionNotional / price - sign * q, lot)
+        const cap = floorLot(limits.maxPositionNotional / price - sign * held, lot)
         if (cap < allowed) {
           allowed = Math.max(0, cap)
           reason = `max position notional ${limits.maxPositionNotional}`
@@ -764,7 +774,7 @@ export class Engine {
       }
       if (limits.maxGrossExposure !== Infinity) {
         const otherGross = book.gross - Math.abs(q) * price
-        const cap = floorLot((limits.maxGrossExposure * book.equity - otherGross) / price - sign * q, lot)
+        const cap = floorLot((limits.maxGrossExposure * book.equity - otherGross) / price - sign * held, lot)
         if (cap < allowed) {
           allowed = Math.max(0, cap)
           reason = `max gross exposure ${limits.maxGrossExposure}× equity`

@@ -71,6 +71,8 @@ export interface DeploymentStatus {
   fills: number
   runId?: string
   journal: string
+  /** The guards' UTC day (days since the epoch) and its start equity: a restart the same day keeps them (and the halt). */
+  guardDay?: { day: number; start: number }
   /** The last orders file handed in (`deploy submit`): taken (its client ids) or refused (why). */
   ordersFile?: { file: string; at: string; taken: boolean; orders: number; clientOrderIds?: string[]; refused?: { clientOrderId: string; reason: string }[]; resized?: { clientOrderId: string; qty: number }[]; reason?: string }
 }
@@ -326,6 +328,14 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
   const venue = options.venue ?? new SimVenue()
   const journal = OrderJournal.open(dir, journalId(dir, config.name), { durability: !live ? 'step' : config.venue.fsyncBeforeSend === true ? 'strict' : 'each' })
   const guards = guardsFor(config)
+  // A restart within the UTC day keeps the day's start equity (restarted, a deployment halted by its daily loss began
+  // the day again at the equity after the loss, and lost twice the limit: an audit).
+  try {
+    const before = JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8')) as DeploymentStatus
+    if (before.guardDay !== undefined) guards.resumeDay(before.guardDay)
+  } catch {
+    /* no status yet */
+  }
   const alerts = join(dir, 'alerts.jsonl')
   const alert = (text: string) => {
     writeFileAtomicAppend(alerts, `${JSON.stringify({ time: new Date(clock.now()).toISOString(), text })}\n`)
@@ -448,14 +458,19 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
   engine.hooks = {
     ...engine.hooks!,
     admit: (order: Order, qty: number, price: number) => {
-      if (state === 'paused' || state === 'halted') return `${state}: ${reason ?? ''}`.trim()
+      // Halted by the daily loss: the guard judges (orders that only reduce a position still go — the strategy's close
+      // was refused, silently, until the next UTC day: an audit); by a failed reconciliation: nothing goes.
+      if (state === 'paused' || (state === 'halted' && liveOps?.halted !== undefined)) return `${state}: ${reason ?? ''}`.trim()
       // A replay's time is its bars'; any other feed's is the clock's (so data that stopped arriving is stale).
       const now = config.feed.kind === 'replay' ? engine.now : clock.now()
       const k = engine.symbolIndex.get(order.symbol)!
       // The bar being handled is the data the decision rests on: in a batch that catches up after an outage
       // (a 429 storm on the klines), an order placed on one of its older bars is refused as stale.
       const barClose = engine.now === engine.now ? engine.now : lastClose
-      const decision = guards.check({ symbol: order.symbol, side: order.side, qty, price }, { equity: engine.sleeves[0]!.book.equity, position: engine.sleeves[0]!.book.positions[k]!.qty, lastBarClose: barClose }, now)
+      // Entries working and not filled count toward the notional cap (two buys in one bar each passed it alone).
+      let pending = 0
+      for (const o of engine.workingOrders(engine.sleeves[0]!, order.symbol)) if (o !== order && o.role === 'entry') pending += (o.side === 'buy' ? 1 : -1) * (o.qty - o.filled)
+      const decision = guards.check({ symbol: order.symbol, side: order.side, qty, price }, { equity: engine.sleeves[0]!.book.equity, position: engine.sleeves[0]!.book.positions[k]!.qty, pending, lastBarClose: barClose }, now)
       if (!decision.allow) {
         alert(`${order.symbol} ${order.side} ${qty} refused: ${decision.reason}`)
         return decision.reason
@@ -473,7 +488,7 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
   let run: ActiveRun | undefined
   // Fills as the journal counts them (by trade id): the session's own log starts empty at every start, and the
   // status said "0 fills" while holding a recovered position (an operations review).
-  const status = (): DeploymentStatus => ({ ...statusOf(config, session, { state, reason, startedAt, bars, lastClose, journal: journal.file, runId: run?.id }), fills: journal.current.tradeIds.size, ...(ordersFile === undefined ? {} : { ordersFile }) })
+  const status = (): DeploymentStatus => ({ ...statusOf(config, session, { state, reason, startedAt, bars, lastClose, journal: journal.file, runId: run?.id }), fills: journal.current.tradeIds.size, ...(ordersFile === undefined ? {} : { ordersFile }), ...(guards.dayState === undefined ? {} : { guardDay: guards.dayState }) })
   let written = ''
   /** The journal's events when the status was last written (see the control timer). */
   let statusEvents = -1
@@ -657,7 +672,8 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
         // The positions the file was made from must still be the book's (a fill since would make its orders wrong).
         for (const [symbol, qty] of Object.entries(content.assumed ?? {})) {
           const k = engine.symbols.indexOf(symbol)
-          const held = k < 0 ? 0 : sleeve.book.positions[k]!.qty
+          const q = k < 0 ? 0 : sleeve.book.positions[k]!.qty
+          const held = k < 0 || engine.isFlat(k, q) ? 0 : q
           if (Math.abs(held - qty) > 1e-9 * Math.max(1, Math.abs(qty))) throw new ConfigError(`it was made for a position of ${qty} ${symbol}; the deployment holds ${held} now (make it again)`)
         }
         for (const o of content.orders) {

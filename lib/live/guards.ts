@@ -36,6 +36,8 @@ export interface GuardState {
   equity: number
   /** The deployment's signed position in the order's symbol (units; short < 0). */
   position: number
+  /** Signed units of the deployment's working entry orders on the symbol, not yet filled (they count toward the notional cap). */
+  pending?: number
   /** Close time (epoch ms) of the newest closed bar the deployment holds; undefined or NaN before the first. */
   lastBarClose: number | undefined
 }
@@ -94,6 +96,19 @@ export class Guards {
     }
   }
 
+  /** The UTC day (days since the epoch) and its start equity, once an equity was seen. */
+  get dayState(): { day: number; start: number } | undefined {
+    return this.day === this.day ? { day: this.day, start: this.dayStart } : undefined
+  }
+
+  /** A restart within the same UTC day keeps that day's start equity (so its halt comes back at the first observation). */
+  resumeDay(state: { day: number; start: number }): void {
+    if (Number.isSafeInteger(state.day) && Number.isFinite(state.start)) {
+      this.day = state.day
+      this.dayStart = state.start
+    }
+  }
+
   /** Why new positions are halted for the rest of the UTC day, or undefined. */
   get halted(): string | undefined {
     return this.halt
@@ -130,7 +145,7 @@ export class Guards {
     const cap = this.options.maxPositionNotional
     if (cap !== undefined && qty > reducing) {
       // |q + sign·x| ≤ C/price on the side the order adds to: x ≤ C/price − sign·q (the backtest's formula).
-      const most = floorLot(cap / order.price - sign * q, this.lotSize)
+      const most = floorLot(cap / order.price - sign * (q + (state.pending ?? 0)), this.lotSize)
       if (most < qty) {
         qty = Math.max(0, most)
         const reason = `max position notional ${fmt(cap)}: ${order.symbol} position ${fmt(q)} at ${fmt(order.price)}`
