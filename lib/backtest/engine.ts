@@ -603,10 +603,10 @@ export class Engine {
   }
 
   /** Signed units of the sleeve's working and queued orders on a symbol. */
-  /** Signed units of the sleeve's working entry orders on symbol k not filled yet. */
-  private workingEntries(sleeve: Sleeve, k: number): number {
+  /** Signed units of the sleeve's working entry orders on symbol k and `side` not filled yet (the other side's may never fill: they make no room). */
+  private workingEntries(sleeve: Sleeve, k: number, side: Side): number {
     let q = 0
-    for (const o of this.working[k]!) if (o.strategy === sleeve.name && o.role === 'entry') q += (o.side === 'buy' ? 1 : -1) * o.remaining
+    for (const o of this.working[k]!) if (o.strategy === sleeve.name && o.role === 'entry' && o.side === side) q += (side === 'buy' ? 1 : -1) * o.remaining
     return q
   }
 
@@ -763,7 +763,7 @@ export class Engine {
       if (limits.maxOpenPositions !== Infinity && this.isFlat(k, q) && this.openPositions(book) >= limits.maxOpenPositions) return { qty: 0, reason: `max open positions (${limits.maxOpenPositions}) reached` }
       // The sleeve's entries on the symbol that are working and not filled count as held: two buys in one bar each
       // passed a cap alone and together went past it (an audit: 2 BTC held under a 2,000 cap at 1,503.91).
-      const held = limits.maxPositionNotional !== Infinity || limits.maxGrossExposure !== Infinity ? q + this.workingEntries(sleeve, k) : q
+      const held = limits.maxPositionNotional !== Infinity || limits.maxGrossExposure !== Infinity ? q + this.workingEntries(sleeve, k, order.side) : q
       // |held + sign·x| ≤ C on the side the order adds to: sign·held + x ≤ C, so x ≤ C − sign·held.
       if (limits.maxPositionNotional !== Infinity) {
         const cap = floorLot(limits.maxPositionNotional / price - sign * held, lot)

@@ -155,10 +155,13 @@ export function sniffDialect(head: string, options: CsvOptions, label: string, r
     // decimal comma and "151,801" could be either — read as 151801 beside quarantined "151,45" rows before (an audit).
     let commaCell: string | undefined
     let singleGroup: { column: number; cell: string } | undefined
+    // A cell of two groups or more ("17,142,847") can only group thousands: it settles a comma file.
+    let manyGroups = false
     {
       const look = (line: string) => {
         // Only cells holding a point or a comma can settle anything (a whole number, a date with dashes cannot).
-        if (line.indexOf('.') < 0 && line.indexOf(',') < 0) return
+        // (In a , file every line holds a comma: only a quoted cell can hold one in a number.)
+        if (line.indexOf('.') < 0 && line.indexOf(delimiter === ',' ? '"' : ',') < 0) return
         splitLine(line, delimiter).forEach((raw, column) => {
           const cell = raw.trim()
           if (COMMA_DECIMAL.some((re) => re.test(cell)) && !COMMA_GROUPED.test(cell)) {
@@ -167,21 +170,23 @@ export function sniffDialect(head: string, options: CsvOptions, label: string, r
           } else if (POINT_DECIMAL.some((re) => re.test(cell)) && !POINT_GROUPED.test(cell)) points++
           else {
             if ((COMMA_GROUPED.test(cell) || POINT_GROUPED.test(cell)) && ambiguous === undefined) ambiguous = { column, cell }
-            if (SINGLE_COMMA_GROUP.test(cell) && singleGroup === undefined) singleGroup = { column, cell }
+            if (SINGLE_COMMA_GROUP.test(cell)) singleGroup ??= { column, cell }
+            else if (COMMA_GROUPED.test(cell)) manyGroups = true
           }
         })
       }
       for (const line of lines.slice(1)) look(line)
       // Nothing settled in the head (whole numbers, or cells that could be either): on through the file until a
       // cell settles it; a 1.500 on one line and 105,5 on the next is a decimal comma (a review).
-      if (commas === 0 && points === 0 && rest !== undefined) {
+      const settled = () => commas > 0 || points > 0 || (delimiter === ',' && manyGroups)
+      if (!settled() && rest !== undefined) {
         for (const line of rest()) {
           look(line)
-          if (commas > 0 || points > 0) break
+          if (settled()) break
         }
       }
     }
-    if (delimiter === ',' && points === 0 && (commas > 0 || singleGroup !== undefined)) {
+    if (delimiter === ',' && points === 0 && (commas > 0 || (singleGroup !== undefined && !manyGroups))) {
       const flag = csvOptionName(options, 'decimal')
       const cell = commaCell ?? singleGroup!.cell
       const what = commaCell !== undefined ? 'a decimal comma' : `${parseNumberCell(cell, '.')} (thousands) or ${parseNumberCell(cell, ',')} (a decimal comma)? ambiguous`

@@ -109,6 +109,9 @@ const NEEDED: readonly [string, string][] = [
   ['fetchOpenOrders', 'list open orders (reconciliation)'],
 ]
 
+/** How long a fill waits for its fee asset's price (BNB/USDT) before it is booked without it. */
+const FEE_PRICE_BUDGET_MS = 1000
+
 export class CcxtVenue implements Venue {
   readonly matchesOnBars = false
   /** The ccxt client (tests reach in to remove a capability). */
@@ -704,7 +707,13 @@ export class CcxtVenue implements Venue {
     let price: number | undefined
     try {
       if (this.exchange.markets?.[pair] === undefined) throw new Error(`no market ${pair} at ${this.exchangeId}`)
-      const ticker = await this.read(`fetchTicker ${pair}`, () => this.exchange.fetchTicker(pair))
+      // One attempt within a second: the fill it prices has happened, and waits for it (a review: 6 s, 43 s with
+      // ccxt's defaults, while the position was open without its bracket legs). A failure is remembered a minute.
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const ticker = await Promise.race([
+        this.exchange.fetchTicker(pair),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${FEE_PRICE_BUDGET_MS} ms`)), FEE_PRICE_BUDGET_MS))),
+      ]).finally(() => clearTimeout(timer))
       const last = Number(ticker.last ?? ticker.close ?? NaN)
       const mid = (Number(ticker.bid) + Number(ticker.ask)) / 2
       price = last > 0 && Number.isFinite(last) ? last : mid > 0 && Number.isFinite(mid) ? mid : undefined

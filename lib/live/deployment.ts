@@ -72,7 +72,7 @@ export interface DeploymentStatus {
   runId?: string
   journal: string
   /** The guards' UTC day (days since the epoch) and its start equity: a restart the same day keeps them (and the halt). */
-  guardDay?: { day: number; start: number }
+  guardDay?: { day: number; start: number; halt?: string }
   /** The last orders file handed in (`deploy submit`): taken (its client ids) or refused (why). */
   ordersFile?: { file: string; at: string; taken: boolean; orders: number; clientOrderIds?: string[]; refused?: { clientOrderId: string; reason: string }[]; resized?: { clientOrderId: string; qty: number }[]; reason?: string }
 }
@@ -467,10 +467,22 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
       // The bar being handled is the data the decision rests on: in a batch that catches up after an outage
       // (a 429 storm on the klines), an order placed on one of its older bars is refused as stale.
       const barClose = engine.now === engine.now ? engine.now : lastClose
-      // Entries working and not filled count toward the notional cap (two buys in one bar each passed it alone).
+      // This side's entries working and not filled count toward the notional cap (two buys in one bar each passed it
+      // alone; the other side's, which may never fill, do not make room); this side's working orders already take
+      // part of the position (a bracket's two legs once; orders being withdrawn take nothing).
       let pending = 0
-      for (const o of engine.workingOrders(engine.sleeves[0]!, order.symbol)) if (o !== order && o.role === 'entry') pending += (o.side === 'buy' ? 1 : -1) * (o.qty - o.filled)
-      const decision = guards.check({ symbol: order.symbol, side: order.side, qty, price }, { equity: engine.sleeves[0]!.book.equity, position: engine.sleeves[0]!.book.positions[k]!.qty, pending, lastBarClose: barClose }, now)
+      let closing = 0
+      const legs = new Map<number, number>()
+      for (const view of engine.workingOrders(engine.sleeves[0]!, order.symbol)) {
+        const o = view as Order
+        if (o === order || o.side !== order.side) continue
+        if (o.role === 'entry') pending += (o.side === 'buy' ? 1 : -1) * (o.qty - o.filled)
+        if (!o.working || o.withdrawing !== '') continue
+        if (o.parentId > 0 && (o.role === 'stop-loss' || o.role === 'take-profit')) legs.set(o.parentId, Math.max(legs.get(o.parentId) ?? 0, o.qty - o.filled))
+        else closing += o.qty - o.filled
+      }
+      for (const v of legs.values()) closing += v
+      const decision = guards.check({ symbol: order.symbol, side: order.side, qty, price }, { equity: engine.sleeves[0]!.book.equity, position: engine.sleeves[0]!.book.positions[k]!.qty, pending, closing, lastBarClose: barClose }, now)
       if (!decision.allow) {
         alert(`${order.symbol} ${order.side} ${qty} refused: ${decision.reason}`)
         return decision.reason

@@ -36,8 +36,10 @@ export interface GuardState {
   equity: number
   /** The deployment's signed position in the order's symbol (units; short < 0). */
   position: number
-  /** Signed units of the deployment's working entry orders on the symbol, not yet filled (they count toward the notional cap). */
+  /** Signed units of the deployment's working entry orders on the symbol and the order's side, not yet filled (they count toward the notional cap). */
   pending?: number
+  /** Units the deployment's other working orders on the symbol and the order's side already take (a bracket's legs once). */
+  closing?: number
   /** Close time (epoch ms) of the newest closed bar the deployment holds; undefined or NaN before the first. */
   lastBarClose: number | undefined
 }
@@ -97,15 +99,17 @@ export class Guards {
   }
 
   /** The UTC day (days since the epoch) and its start equity, once an equity was seen. */
-  get dayState(): { day: number; start: number } | undefined {
-    return this.day === this.day ? { day: this.day, start: this.dayStart } : undefined
+  get dayState(): { day: number; start: number; halt?: string } | undefined {
+    return this.day === this.day ? { day: this.day, start: this.dayStart, ...(this.halt === undefined ? {} : { halt: this.halt }) } : undefined
   }
 
   /** A restart within the same UTC day keeps that day's start equity (so its halt comes back at the first observation). */
-  resumeDay(state: { day: number; start: number }): void {
+  resumeDay(state: { day: number; start: number; halt?: unknown }): void {
     if (Number.isSafeInteger(state.day) && Number.isFinite(state.start)) {
       this.day = state.day
       this.dayStart = state.start
+      // Halted that day, halted after a restart that day, though the equity came back since (as in one process).
+      if (typeof state.halt === 'string' && state.halt !== '') this.halt = state.halt
     }
   }
 
@@ -136,9 +140,12 @@ export class Guards {
     let qty = order.qty
     let resized: { guard: GuardName; reason: string } | undefined
 
-    if (this.halt !== undefined && qty > reducing) {
-      if (reducing === 0) return { allow: false, guard: 'max-daily-loss', reason: this.halt }
-      qty = reducing
+    // Halted, only what reduces the position and is not reduced already by other working orders of this side: two
+    // sells of the whole position in one bar each "only reduced" and together reversed it (a review).
+    const left = Math.min(reducing, Math.max(0, Math.abs(q) - (state.closing ?? 0)))
+    if (this.halt !== undefined && qty > left) {
+      if (left <= 0) return { allow: false, guard: 'max-daily-loss', reason: this.halt }
+      qty = left
       resized = { guard: 'max-daily-loss', reason: `${this.halt} (only the part that reduces the position is sent)` }
     }
 

@@ -491,6 +491,13 @@ export class EngineSession {
       const finite = Number.isFinite(open + high + low + close)
       throw refused(bar, finite && volumeOk ? `not a valid bar (open ${open}, high ${high}, low ${low}, close ${close}, volume ${volume})` : finite ? `volume must be a number ≥ 0 or missing (received ${volume})` : 'prices must be finite numbers')
     }
+    // A volume cap on a series without any volume filled nothing and said nothing (the backtest refuses it at start).
+    const share = this.engine.options.fills.volumeShare
+    if (volume !== volume && share !== Infinity && s.execution) {
+      let any = false
+      for (let i = 0; i < s.n && !any; i++) any = s.bars.volume[i] === s.bars.volume[i]
+      if (!any) throw refused(bar, `has no volume, and fills.volumeShare ${share} caps each fill at a share of its bar's volume: no order would ever fill; leave volumeShare out for these bars`)
+    }
     this.engine.append(s, time, open, high, low, close, volume)
   }
 

@@ -28,3 +28,10 @@ describe('notional caps and working entries', () => {
     expect(Array.from(r.strategies[0]!.orders.qty)).toEqual([150, 50])
   })
 })
+
+describe('the other side makes no room (a review)', () => {
+  it('a resting buy limit that never fills does not raise the cap for a sell: 25 units, not 45', () => {
+    const r = backtest({ strategy: scripted({ 1: (ctx) => { ctx.buy('A', { qty: 20, limit: 50 }); ctx.sell('A', { qty: 40 }) } }), params: {}, symbols: ['A'], timeframe: '1d', data: { A }, limits: { maxPositionNotional: 2500 } })
+    expect(Array.from(r.strategies[0]!.orders.qty)).toEqual([20, 25])
+  })
+})

@@ -39,4 +39,12 @@ describe('quoted decimal commas in a comma-delimited file', () => {
     const b = await loadBars(h, { symbol: 'SPX', timeframe: '1d' })
     expect([b.open[0], b.high[0], b.low[0], b.close[0], b.volume[0]]).toEqual([4512.25, 4530, 4500.1, 4520.75, 1_234_567])
   })
+
+  it('reads whole prices grouped by thousands beside a many-group volume (KRW: "78,200" and "17,142,847"; refused as ambiguous in a review)', () => {
+    const file = join(home(), 'krw.csv')
+    writeFileSync(file, ['Date,Open,High,Low,Close,Volume', '2024-01-02,"78,200","79,800","78,200","79,600","17,142,847"', '2024-01-03,"78,500","78,800","77,000","77,000","21,753,644"', ''].join('\n'))
+    const b = readBarsCsv(file, { symbol: '005930', timeframe: '1d' })
+    expect(Array.from(b.open)).toEqual([78_200, 78_500])
+    expect(Array.from(b.volume)).toEqual([17_142_847, 21_753_644])
+  })
 })

@@ -113,3 +113,62 @@ describe('audit: an orders file whose send is never answered', () => {
     expect(st.positions.map((p) => p.qty)).toEqual([0.01])
   })
 })
+
+// A review of the fixes above.
+describe('review: halted, reducing orders cannot reverse; a restart keeps the halt; the other side makes no room', () => {
+  it('two sells of the whole position in one bar, halted: the second is refused (a paper replay held −493 units)', async () => {
+    const { mkdtempSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { ingestBars, syntheticGbm } = await import('../../lib/data/index.js')
+    const { runDeployment } = await import('../../lib/live/deployment.js')
+    const { validateDeploymentConfig } = await import('../../lib/live/index.js')
+    const { scripted } = await import('../backtest/scripted.js')
+    const home = mkdtempSync(join(tmpdir(), 'mtflow-halt-reverse-'))
+    await ingestBars(home, { ...syntheticGbm({ timeframe: '1h', bars: 12, seed: 21, start: Date.UTC(2024, 0, 1), volatility: 0.5 }), symbol: 'BTC/USDT' }, { source: 'synthetic' })
+    const config = validateDeploymentConfig({ name: 'halt-reverse', strategy: { name: 'scripted', version: 1, sha256: 'a'.repeat(64) }, symbols: ['BTC/USDT'], timeframe: '1h', mode: 'paper', venue: { exchange: 'binance' }, fills: { takerRate: 0.001 }, feed: { kind: 'replay' }, cash: 100_000, guards: { maxDailyLoss: 1, staleAfterBars: 1000 } })
+    let held = NaN
+    const st = await runDeployment({
+      home, config, track: false, log: () => {},
+      strategy: scripted({
+        1: (ctx) => ctx.buy('BTC/USDT', { percent: 0.5 }),
+        3: (ctx) => {
+          held = ctx.position('BTC/USDT')
+          ctx.sell('BTC/USDT', { qty: held })
+          ctx.sell('BTC/USDT', { qty: held })
+        },
+      }),
+    })
+    // The buy's fee alone (0.1 % of 50,000) is past the 1 loss: halted from bar 1 on; the first sell closes, the second is refused.
+    expect(held).toBeGreaterThan(0)
+    expect(st.positions).toEqual([])
+    expect(st.state).toBe('finished')
+  })
+
+  it('a restart the same UTC day keeps the halt though the equity came back', async () => {
+    const { Guards } = await import('../../lib/live/guards.js')
+    const t = Date.UTC(2024, 0, 10, 5, 0)
+    const g1 = new Guards({ timeframe: '1m', maxDailyLoss: 5 })
+    g1.observe(10_000, t)
+    g1.observe(9_994, t + 60_000)
+    g1.observe(9_998, t + 120_000)
+    expect(g1.halted).toMatch(/max daily loss/)
+    const g2 = new Guards({ timeframe: '1m', maxDailyLoss: 5 })
+    g2.resumeDay(JSON.parse(JSON.stringify(g1.dayState)))
+    g2.observe(9_998, t + 180_000)
+    expect(g2.halted).toMatch(/max daily loss/)
+    // The next UTC day lifts it, as in one process.
+    g2.observe(9_998, Date.UTC(2024, 0, 11, 0, 1))
+    expect(g2.halted).toBeUndefined()
+  })
+
+  it('a resting sell does not make room for a buy under the notional cap (it ended with 2 BTC worth 3,007 under 2,000)', async () => {
+    const { start } = await world()
+    const d = start('netting', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 1 }), 3: (ctx) => { ctx.sell('BTC/USDT', { qty: 1, limit: 3000 }); ctx.buy('BTC/USDT', { qty: 1 }) } }, { over: { guards: { maxPositionNotional: 2000 } } })
+    for (const i of [0, 1, 2, 3, 4, 5]) await d.step(i)
+    const st = await d.stop()
+    const held = st.positions.reduce((a, p) => a + p.qty, 0)
+    // The buy at bar 3 is cut to 2,000 / price − 1 (about 0.33), whatever the resting sell.
+    expect(held).toBeGreaterThan(1.3)
+    expect(held).toBeLessThan(1.34)
+  })
+})

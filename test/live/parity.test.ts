@@ -153,6 +153,9 @@ describe('paper replay = backtest on bars without volume', () => {
     expect(got).toEqual(expected)
     // A volume cap on them filled nothing and said nothing: refused, naming the series.
     expect(() => backtest({ ...options, fills: { volumeShare: 0.01 } })).toThrow(/^fills\.volumeShare 0\.01 caps each fill at a share of its bar's volume, and A 1h has no volume \(missing on every bar\): no order would ever fill/)
+
+    // And a paper replay, whose series start empty (a review: 11 orders and 0 fills, nothing said).
+    await expect(paper({ ...options, fills: { volumeShare: 0.01 }, sleeves: [{ strategy: 'sma-cross', params: { fast: 10, slow: 30 }, symbols: ['A'], timeframe: '1h', weight: 1 }] }, seriesOf(data))).rejects.toThrow(/has no volume, and fills\.volumeShare 0\.01 caps each fill at a share of its bar's volume: no order would ever fill/)
   })
 })
 

@@ -63,6 +63,21 @@ describe('a fee in BNB where the venue lists BNB/USDT (Binance with BNB fee paym
   })
 })
 
+describe('a fee price that does not come (a review)', () => {
+  it('holds the fill back a second at most: the fill is booked without it (the fee uncounted, said), not after ccxt\'s retries', async () => {
+    const { s, start } = await world({ feeAsset: 'BNB', feeAssetPrice: 312.5, balances: { USDT: 10_000, BNB: 1 }, markets: { BTCUSDT: ['BTC', 'USDT'], BNBUSDT: ['BNB', 'USDT'] } })
+    const d = start('bnb-stall', { 1: (ctx) => ctx.buy('BTC/USDT', { qty: 0.01 }) })
+    // The ticker never answers.
+    ;(d.venue as unknown as { exchange: { fetchTicker: () => Promise<never> } }).exchange.fetchTicker = () => new Promise<never>(() => undefined)
+    for (let i = 0; i <= 2; i++) await d.step(i)
+    await d.stop()
+    expect(s.orders.map((o) => o.status)).toEqual(['FILLED'])
+    // Given up after the one-second budget (before: ccxt's own timeout, then the venue's retries with backoff).
+    expect(fillsOf(d.journal()).map((f) => f.fee)).toEqual([0])
+    expect(d.alerts().filter((line) => /fees charged in BNB cannot be valued in USDT: BNB\/USDT: Error: no answer within 1000 ms/.test(line))).toHaveLength(1)
+  })
+})
+
 describe("a buy's fee taken in the coins bought (Binance spot without BNB)", () => {
   it('the position is what the account received; the close sells exactly that, before and after a restart; no phantom trade', async () => {
     const { s, start } = await world({ feeAsset: 'base' })
