@@ -288,6 +288,26 @@ function replaySource(home: string, config: DeploymentConfig, symbol: string): v
   if (missing !== undefined) throw new ConfigError(missing)
 }
 
+/**
+ * A paper deployment fed by the exchange (poll or WebSocket): its markets read once and its symbols found there,
+ * before anything is registered — an unreachable exchange registered the version, then failed (a new user's pass).
+ */
+async function checkPaperFeed(config: DeploymentConfig): Promise<void> {
+  if (config.mode !== 'paper' || config.feed.kind === 'replay') return
+  const { createExchange } = lazy('../data/sources/ccxt-source.js') as typeof import('../data/sources/ccxt-source.js')
+  const { exchange: id, apiUrl, sandbox } = config.venue
+  const exchange = createExchange(id, apiUrl, 15_000, sandbox)
+  let markets: Record<string, unknown>
+  try {
+    markets = (await exchange.loadMarkets()) as Record<string, unknown>
+  } catch (error) {
+    const text = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 200)
+    throw new ConfigError(`the paper deployment's feed cannot read ${id}'s markets (${text}); nothing registered or started`)
+  }
+  const missing = config.symbols.filter((symbol) => markets[symbol] === undefined)
+  if (missing.length > 0) throw new ConfigError(`${id} has no market ${missing.join(', ')}; nothing registered or started`)
+}
+
 /** A live deployment's credentials, and its exchange checked for what trading needs (no order is sent). */
 async function checkLive(context: DeployContext, config: DeploymentConfig, o: DeployOptions): Promise<Credentials> {
   const { credentialsFor } = lazy('../live/credentials.js') as typeof import('../live/credentials.js')
@@ -324,6 +344,7 @@ async function startOne(context: DeployContext, ref: string | undefined, o: Depl
   const plan: Plan = { draft, ref, params: o.param }
   const { config, strategy } = await checkPlan(context, plan)
   const credentials = config.mode === 'live' ? await checkLive(context, config, o) : undefined
+  await checkPaperFeed(config)
 
   if (o.detach === true) {
     // The child runs the version checked here, whatever NAME or NAME@ALIAS points at by the time it starts.
@@ -367,6 +388,7 @@ async function startWeights(context: DeployContext, ref: string | undefined, o: 
   }
   // Credentials and the exchange once, for every row's symbols: the rows trade on the same venue.
   if (shared.mode === 'live') await checkLive(context, { ...plans[0]!.config, symbols: [...new Set(plans.flatMap((p) => p.config.symbols))] }, o)
+  else await checkPaperFeed({ ...plans[0]!.config, symbols: [...new Set(plans.flatMap((p) => p.config.symbols))] })
   const children = []
   for (const { plan, config } of plans) children.push(await startChild(context, plan, config, o))
   const started = await detach(context, children, o.json === true)

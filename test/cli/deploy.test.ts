@@ -569,4 +569,13 @@ describe('mtflow deploy on a symbol the lake holds in two sources (a new-user re
     expect(live.code).toBe(2)
     expect(live.stderr.trim()).toBe("mtflow: --source applies to a replay feed only (a poll feed starts from the lake's last bar)")
   })
+
+  it('a paper deployment fed by an exchange that cannot be reached: one line, exit 2, nothing registered (it registered, then failed)', async () => {
+    // Port 1 on loopback: the connection is refused at once.
+    const out = await cli(['deploy', 'sma-cross@1', '--symbols', 'BTC/USDT', '--timeframe', '1m', '--paper', '--exchange', 'binance', '--feed', 'poll', '--api-url', 'http://127.0.0.1:1', '--name', 'unreachable-poll'])
+    expect(out.code, out.stderr).toBe(2)
+    expect(out.stderr.trim().split('\n')).toHaveLength(1)
+    expect(out.stderr.trim()).toMatch(/^mtflow: the paper deployment's feed cannot read binance's markets \(.+\); nothing registered or started$/)
+    expect(existsSync(join(home, 'registry', 'deployments', 'unreachable-poll'))).toBe(false)
+  })
 })

@@ -18,7 +18,6 @@ let token: string
 let server: Listening
 let open: Listening
 let proxy: Server
-let proxyPort: number
 let runId: string
 
 /** A one-split regression tree written by hand (z ≤ 0.5 → 10, else 20). */
