@@ -101,6 +101,12 @@ export interface EvaluateOptions {
    * delivering evaluation (the scheduler's monitor job), which sends the alert and starts the triggers.
    */
   manual?: boolean
+  /**
+   * Leave the evaluation unrecorded (the caller records it with recordEvaluation once it has delivered its
+   * alerts and triggers): an evaluation recorded before delivery and a job failing (or killed) after it made
+   * the breach "already delivered" to every later evaluation — its triggers and alert were never sent.
+   */
+  defer?: boolean
 }
 
 export function monitorsFile(home: string): string {
@@ -276,7 +282,9 @@ export async function evaluateMonitors(home: string, options: EvaluateOptions): 
   }
   const resolved = resolveMonitors(home, monitors)
   // A breach is new against the last evaluation that delivered its alerts and triggers (a manual one did not).
-  const previous = monitorStatus(home, { delivered: true })
+  // An evaluation that could not measure (status error) is neither side of the edge: a breach, a failed read,
+  // the same breach is one breach (it fired the triggers and alert twice).
+  const previous = monitorStatus(home, { delivered: true, measured: true })
   const deployment = options.deployment ?? ((h: string, n: string, o: { replay: boolean }) => deploymentPerformance(h, n, o))
   const results: MonitorResult[] = []
   for (const r of resolved) {
@@ -305,10 +313,15 @@ export async function evaluateMonitors(home: string, options: EvaluateOptions): 
       ...(options.manual === true ? { manual: true as const } : {}),
     })
   }
-  if (results.length > 0) appendRecords(monitorStateFile(home), results.map((r) => ({ ...r, iso: isoTime(now) })))
+  if (options.defer !== true) recordEvaluation(home, { time: now, results })
   const firedTriggers = [...new Set(results.flatMap((r) => r.fired))]
   const alerts = results.filter((r) => r.alerted).map((r) => `monitor ${r.monitor} breached: ${r.kind} of ${r.target}${r.version === undefined ? '' : ` (v${r.version})`} is ${fmt(r.value)}, ${COMPARE[r.kind]} ${fmt(r.threshold)}`)
   return { time: now, results, firedTriggers, alerts }
+}
+
+/** Append an evaluation's results to monitor/state.jsonl (evaluateMonitors does it unless told to defer). */
+export function recordEvaluation(home: string, evaluation: Pick<Evaluation, 'time' | 'results'>): void {
+  if (evaluation.results.length > 0) appendRecords(monitorStateFile(home), evaluation.results.map((r) => ({ ...r, iso: isoTime(evaluation.time) })))
 }
 
 const COMPARE: Record<MonitorKind, string> = { drift: 'drifted share ≥', rmseRise: 'rise ≥', directionalAccuracy: 'below', auc: 'below', drawdown: 'above', sharpe: 'below', trackingError: 'above' }
@@ -426,10 +439,11 @@ function finiteOrNull(v: number | undefined): number | null {
 }
 
 /** The latest recorded evaluation of each monitor, from monitor/state.jsonl. */
-export function monitorStatus(home: string, options: { delivered?: boolean } = {}): Map<string, MonitorResult> {
+export function monitorStatus(home: string, options: { delivered?: boolean; measured?: boolean } = {}): Map<string, MonitorResult> {
   const out = new Map<string, MonitorResult>()
   for (const r of monitorHistory(home)) {
     if (options.delivered === true && r.manual === true) continue
+    if (options.measured === true && r.status === 'error') continue
     const before = out.get(r.monitor)
     if (before === undefined || r.time >= before.time) out.set(r.monitor, r)
   }

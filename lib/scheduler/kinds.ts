@@ -24,6 +24,7 @@ interface MonitorModule {
   evaluateMonitors(home: string, options: Record<string, unknown> & { now: number }): Promise<{ firedTriggers?: string[] } & Record<string, unknown>> | ({ firedTriggers?: string[] } & Record<string, unknown>)
   loadAlerting?: (home: string) => { alert(a: { source: string; key: string; severity: 'info' | 'warning' | 'critical'; text: string }, o: { now: number }): Promise<unknown> }
   forwardDeploymentAlerts?: (home: string, options: { now: number; alerting: unknown }) => Promise<unknown>
+  recordEvaluation?: (home: string, evaluation: { time: number; results: unknown[] }) => void
 }
 
 /**
@@ -102,7 +103,10 @@ const reoptimise: JobHandler = async (c) => {
 const monitor: JobHandler = async (c): Promise<JobOutcome> => {
   const mod = await loadMonitor()
   const names = c.job.args.monitors as string[] | undefined
-  const result = await mod.evaluateMonitors(c.home, { ...(names === undefined ? {} : { monitors: names }), now: c.now })
+  // Recorded only once its rollbacks, alerts and triggers are handled (below): a run that fails or is killed
+  // before then leaves the breach new to the next run, which delivers it (at least once, never zero times).
+  const defer = typeof mod.recordEvaluation === 'function'
+  const result = await mod.evaluateMonitors(c.home, { ...(names === undefined ? {} : { monitors: names }), now: c.now, ...(defer ? { defer: true } : {}) })
   const fired = Array.isArray(result?.firedTriggers) ? result.firedTriggers.filter((t): t is string => typeof t === 'string') : []
   const results = (Array.isArray(result.results) ? result.results : []) as { monitor: string; kind: string; target: string; version?: number; value: number | null; threshold: number; fired: string[]; alerted: boolean }[]
   const texts = (Array.isArray(result.alerts) ? result.alerts : []) as string[]
@@ -137,6 +141,7 @@ const monitor: JobHandler = async (c): Promise<JobOutcome> => {
     }
     if (typeof mod.forwardDeploymentAlerts === 'function') await mod.forwardDeploymentAlerts(c.home, { now: c.now, alerting })
   }
+  if (defer) mod.recordEvaluation!(c.home, { time: c.now, results })
   const triggers = fired.filter((t) => t !== 'rollback')
   const parts = [triggers.length === 0 ? 'no job triggered' : `triggered ${triggers.join(', ')}`, ...(rolledBack.length === 0 ? [] : [`rolled back ${rolledBack.join(', ')}`]), ...(leftAlone.length === 0 ? [] : [`no rollback for ${leftAlone.join(', ')}`]), ...(alerted === 0 ? [] : [`${alerted} alert${alerted === 1 ? '' : 's'}`])]
   return { summary: parts.join('; '), metrics: { triggers: triggers.length, rolledBack: rolledBack.length, alerts: alerted }, triggers }

@@ -19,7 +19,7 @@ import type { JobKind } from './args.js'
 import { cronOf, readJobs, type JobSpec, type Trigger } from './jobs.js'
 import { kindHandlers } from './kinds.js'
 import { recordSkip, runJob, WallClock, type JobHandler, type RunRecord, type SchedulerClock } from './runner.js'
-import { claimRunning, readState, releaseRunning, updateJobState, type HistoryLine } from './state.js'
+import { claimFireTime, claimRunning, readState, releaseRunning, type HistoryLine } from './state.js'
 
 export interface SchedulerOptions {
   home: string
@@ -110,7 +110,9 @@ export class Scheduler {
     const started: Promise<RunRecord | HistoryLine>[] = []
     for (const job of this.jobs) {
       const cron = cronOf(job)
-      const from = this.lastRun.get(job.name) ?? this.startedAt - job.graceMs
+      // What another scheduler on this workspace dealt with since counts too (it ran that fire time).
+      const persisted = readState(this.home).jobs[job.name]?.lastRun
+      const from = Math.max(this.lastRun.get(job.name) ?? this.startedAt - job.graceMs, typeof persisted === 'number' && Number.isFinite(persisted) ? persisted : -Infinity)
       let count = 0
       let first: number | undefined
       let latest: number | undefined
@@ -124,8 +126,9 @@ export class Scheduler {
       if (latest === undefined) continue
       const onTime = now - latest <= job.graceMs
       const missed = onTime ? count - 1 : count
-      this.lastRun.set(job.name, latest)
-      updateJobState(this.home, job.name, { lastRun: latest })
+      const claim = claimFireTime(this.home, job.name, latest)
+      this.lastRun.set(job.name, claim.lastRun ?? latest)
+      if (!claim.claimed) continue // another scheduler took it between the read above and now
       if (missed > 0 && (job.missed === 'skip' || onTime)) {
         const span = missed === 1 ? new Date(first!).toISOString() : `${new Date(first!).toISOString()} … ${new Date(onTime ? before! : latest).toISOString()}`
         // Fire times after this scheduler started passed while it ran: a job held its thread past them, or the machine slept.

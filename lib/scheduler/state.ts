@@ -73,6 +73,23 @@ export function updateJobState(home: string, job: string, change: Partial<JobSta
   })
 }
 
+/**
+ * Move the job's lastRun to `time` unless the state already holds it or a later one (another scheduler on the
+ * workspace dealt with that fire time): true when this caller claimed it. One read-modify-write under the lock.
+ */
+export function claimFireTime(home: string, job: string, time: number): { claimed: boolean; lastRun?: number } {
+  const file = stateFile(home)
+  mkdirSync(schedulerDir(home), { recursive: true })
+  return withLockSync(`${file}.lock`, () => {
+    const state = readState(home)
+    const prev = state.jobs[job]?.lastRun
+    if (typeof prev === 'number' && prev >= time) return { claimed: false, lastRun: prev }
+    state.jobs[job] = { ...state.jobs[job], lastRun: time }
+    writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`)
+    return { claimed: true, lastRun: time }
+  })
+}
+
 export function appendHistory(home: string, line: HistoryLine): void {
   appendRecords(historyFile(home), [line])
 }

@@ -231,6 +231,12 @@ export function promoteChallenger(home: string, name: string, options: PromoteOp
     }
     if (sides.champion.runId !== null && sides.champion.runId === sides.challenger.runId) return refuse(`both sides cite the same run ${sides.champion.runId}`)
     const ch = sides.challenger
+    // Walk-forward (oos…) and holdout figures are measured on different windows: not comparable.
+    const family = (k: string | null) => (k !== null && /^oos/i.test(k) ? 'walk-forward' : 'holdout')
+    if (family(sides.champion.metricKey) !== family(ch.metricKey)) return refuse(`the sides give different out-of-sample figures (${championAlias} ${sides.champion.metricKey}, ${family(sides.champion.metricKey)}; ${challengerAlias} ${ch.metricKey}, ${family(ch.metricKey)}): they are measured on different windows`)
+    if (sides.champion.observations !== null && sides.champion.observations < rules.minObservations) {
+      return refuse(`the champion's out-of-sample ${rules.metric} rests on ${sides.champion.observations} observations, fewer than ${rules.minObservations}: no yardstick`)
+    }
     if (ch.observations === null || ch.observations < rules.minObservations) {
       return refuse(`the challenger's out-of-sample ${rules.metric} rests on ${ch.observations ?? 'an unknown number of'} observations, fewer than ${rules.minObservations} (looked for ${OOS_OBSERVATION_KEYS.join(', ')})`)
     }
