@@ -283,6 +283,13 @@ export async function sweep(strategySpec: string | Strategy<any> | { strategy: S
   }
   const metric = options.metric ?? 'sharpe'
   if (!SWEEP_METRICS.includes(metric)) throw new ConfigError(`metric must be one of ${SWEEP_METRICS.join(', ')} (received ${String(metric)})`)
+  // Sizing checked before anything runs: { qty: 0 } or a percent ≤ 0 failed the vectorized check, the sweep fell
+  // back to the event engine, which rejects every order of such a size, and the table was sets that never traded.
+  if (options.sizing !== undefined) {
+    const { qty, percent } = options.sizing
+    const value = qty ?? percent
+    if ((qty !== undefined && percent !== undefined) || (value !== undefined && !(Number.isFinite(value) && value > 0))) throw new ConfigError(`sizing must be { qty } or { percent }, a number > 0 (received ${JSON.stringify(options.sizing)})`)
+  }
   const workers = options.workers ?? 1
   if (!(Number.isInteger(workers) && workers >= 1 && workers <= 256)) throw new ConfigError(`workers must be an integer in [1, 256] (received ${workers})`)
   if (workers > 1 && workerSpec === undefined) throw new ConfigError('a sweep across workers needs a built-in strategy or a strategy file (an object cannot cross threads)')

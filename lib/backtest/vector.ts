@@ -263,6 +263,25 @@ function fill(b: Book, pending: number, i: number, o: number, prevClose: number)
   return q * price
 }
 
+/**
+ * The event engine's request-time check (checkLimits) of `pending` signed units decided at close px: the part
+ * that adds exposure is cut to what the buying power at that close affords (the fill then checks again at the open).
+ */
+function requestCap(b: Book, pending: number, px: number): number {
+  const buy = pending > 0
+  const price = buy ? px * (1 + b.slip) : px * (1 - b.slip)
+  const q = Math.abs(pending)
+  const pos = b.pos
+  const closing = pos !== 0 && pos > 0 !== buy ? Math.min(q, Math.abs(pos)) : 0
+  if (!(q > closing)) return pending
+  const margin = Math.abs(pos * px) * (pos > 0 ? 1 : 0.5)
+  const freed = closingFrees(closing, pos, px, pos > 0 ? 1 : 0.5, price, b.rate)
+  const power = b.cash + pos * px - margin - b.fixed + freed
+  const affordable = closing + Math.max(0, power) / (price * ((buy ? 1 : 0.5) + b.rate))
+  if (!(affordable < q)) return pending
+  return buy ? affordable : -affordable
+}
+
 /** A trade opened at bar i: qty units at price, its fee so far. */
 function open(b: Book, i: number, qty: number, price: number, fee: number): void {
   b.entryIndex = i
@@ -331,7 +350,8 @@ function kernel<R>(input: SignalInput | TargetInput, costs: VectorCosts, record:
       // peak or depth, so they are only scanned for the next signal.
       to = flags !== undefined ? nextSignal(flags.entries, from, n - 1, open, curve) : nextTarget(target!, from, n - 1, 0)
       const end = to < 0 ? n : to + 1
-      curve.run(close, from, from + 1, b.cash, 0)
+      // The equity is the cash (not cash + 0 × close: a missing close on a flat bar made every statistic NaN).
+      curve.run(ZERO, 0, 1, b.cash, 0)
       if (eqOut !== undefined) eqOut.fill(b.cash, from, end)
     } else if (flags !== undefined) {
       // Long: the exit (flags or a crossing) is tested in the statistics' pass.
@@ -356,7 +376,7 @@ function kernel<R>(input: SignalInput | TargetInput, costs: VectorCosts, record:
     }
     if (to < 0) break
     const px = close[to]!
-    const pending = flags === undefined ? target![to]! - pos : pos === 0 ? entrySize(qtySize, percent, b.cash, px, slip, rate, fixed) : -pos
+    const pending = flags === undefined ? requestCap(b, target![to]! - pos, px) : pos === 0 ? entrySize(qtySize, percent, b.cash, px, slip, rate, fixed) : -pos
     if (pending !== 0) {
       const notional = fill(b, pending, to + 1, open[to + 1]!, px)
       if (record && notional !== 0) changes.push(to + 1, b.pos, notional)
@@ -368,9 +388,16 @@ function kernel<R>(input: SignalInput | TargetInput, costs: VectorCosts, record:
   retained.log = changes
   retained.entries = flags?.entries
   retained.exits = flags?.exits
+  const stats = curve.stats(n, c.cash)
+  // A held bar without a price (NaN close or open): the event engine refuses the curve; NaN metrics here were
+  // ranked last in a sweep instead of reported as failed.
+  if (n > 1 && !(Number.isFinite(stats.last) && Number.isFinite(stats.meanReturn))) {
+    const bad = Math.min(...[close.findIndex((x) => !Number.isFinite(x)), open.findIndex((x) => !Number.isFinite(x))].filter((k) => k >= 0))
+    throw new DataError(`equity must be positive and finite; a price is missing where a position is held (the first missing price is at bar ${bad})`)
+  }
   // The result is built in another function: this one's optimized code then ends in a plain call
   // (property loads here whose feedback V8 judged insufficient deoptimized it at every return).
-  return finish(b, equity, record ? n : 0, changes, curve.stats(n, c.cash))
+  return finish(b, equity, record ? n : 0, changes, stats)
 }
 
 function writeEquity(out: Float64Array, close: Float64Array, from: number, to: number, cash: number, pos: number): void {
@@ -737,6 +764,8 @@ function tradeLists(): TradeLists {
 
 /** Where runCross writes the equity of a run that keeps none (a sweep set's): 1,024 values, reused. */
 const SCRATCH_MASK = 1023
+/** A flat bar's price: its equity is the cash whatever its close. */
+const ZERO = new Float64Array(1)
 const scratch = new Float64Array(SCRATCH_MASK + 1)
 
 const retained: { curve?: Curve; book?: Book; log?: FillLog; entries?: unknown; exits?: unknown } = {}
