@@ -3,7 +3,8 @@
 // deployment's Clock) and the state (equity, position, newest closed bar), so tests work every case by hand.
 // - stale data: no order when the newest closed bar closed more than staleAfterBars timeframes ago;
 // - max daily loss: once equity is maxDailyLoss below the UTC day's start equity, no order that adds to a
-//   position until the next UTC day (orders that only reduce one still go: they lower the risk);
+//   position until the next UTC day (orders that only reduce one still go, by what the side's other working
+//   orders leave: they lower the risk); the day and the halt survive a restart that day (resumeDay);
 // - max position notional: the backtest's rule (lib/backtest engine checkLimits) — only the part of an order
 //   that adds exposure is capped, |position + qty| × price ≤ cap, and an order over it is RESIZED down to it
 //   (floored to the lot size), refused when nothing is left;
