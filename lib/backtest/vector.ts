@@ -393,7 +393,8 @@ function kernel<R>(input: SignalInput | TargetInput, costs: VectorCosts, record:
   // ranked last in a sweep instead of reported as failed.
   if (n > 1 && !(Number.isFinite(stats.last) && Number.isFinite(stats.meanReturn))) {
     const bad = Math.min(...[close.findIndex((x) => !Number.isFinite(x)), open.findIndex((x) => !Number.isFinite(x))].filter((k) => k >= 0))
-    throw new DataError(`equity must be positive and finite; a price is missing where a position is held (the first missing price is at bar ${bad})`)
+    // (No price missing: the equity itself went to 0 or below, a short that lost everything.)
+    throw new DataError(Number.isFinite(bad) ? `equity must be positive and finite; a price is missing where a position is held (the first missing price is at bar ${bad})` : `equity must be positive and finite; it reached ${stats.last} (a position lost all the capital)`)
   }
   // The result is built in another function: this one's optimized code then ends in a plain call
   // (property loads here whose feedback V8 judged insufficient deoptimized it at every return).

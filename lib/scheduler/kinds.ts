@@ -6,7 +6,7 @@
 
 import { mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { ConfigError, resolveInside } from '../core/index.js'
+import { ConfigError, errorMessage, resolveInside } from '../core/index.js'
 import { rollbackOnBreach, searchRuns, openTracker, openRegistry } from '../track/index.js'
 import { resolveTime, verbFlags, type JobKind } from './args.js'
 import { schedulerDir } from './jobs.js'
@@ -132,6 +132,7 @@ const monitor: JobHandler = async (c): Promise<JobOutcome> => {
     if (done.rolledBack) rolledBack.push(name)
   }
   let alerted = 0
+  let forwardError: string | undefined
   if (typeof mod.loadAlerting === 'function') {
     const alerting = mod.loadAlerting(c.home)
     for (const r of results.filter((x) => x.alerted)) {
@@ -139,11 +140,19 @@ const monitor: JobHandler = async (c): Promise<JobOutcome> => {
       await alerting.alert({ source: 'monitor', key: `monitor:${r.monitor}`, severity: 'warning', text }, { now: c.now })
       alerted++
     }
-    if (typeof mod.forwardDeploymentAlerts === 'function') await mod.forwardDeploymentAlerts(c.home, { now: c.now, alerting })
-  }
-  if (defer) mod.recordEvaluation!(c.home, { time: c.now, results })
+    // The evaluation is delivered: recorded before the deployments' own lines are forwarded (a forwarding
+    // that fails at every run kept it unrecorded: the breach re-alerted each run, its triggers never started).
+    if (defer) mod.recordEvaluation!(c.home, { time: c.now, results })
+    if (typeof mod.forwardDeploymentAlerts === 'function') {
+      try {
+        await mod.forwardDeploymentAlerts(c.home, { now: c.now, alerting })
+      } catch (error) {
+        forwardError = errorMessage(error)
+      }
+    }
+  } else if (defer) mod.recordEvaluation!(c.home, { time: c.now, results })
   const triggers = fired.filter((t) => t !== 'rollback')
-  const parts = [triggers.length === 0 ? 'no job triggered' : `triggered ${triggers.join(', ')}`, ...(rolledBack.length === 0 ? [] : [`rolled back ${rolledBack.join(', ')}`]), ...(leftAlone.length === 0 ? [] : [`no rollback for ${leftAlone.join(', ')}`]), ...(alerted === 0 ? [] : [`${alerted} alert${alerted === 1 ? '' : 's'}`])]
+  const parts = [triggers.length === 0 ? 'no job triggered' : `triggered ${triggers.join(', ')}`, ...(rolledBack.length === 0 ? [] : [`rolled back ${rolledBack.join(', ')}`]), ...(leftAlone.length === 0 ? [] : [`no rollback for ${leftAlone.join(', ')}`]), ...(alerted === 0 ? [] : [`${alerted} alert${alerted === 1 ? '' : 's'}`]), ...(forwardError === undefined ? [] : [`deployment alerts not forwarded: ${forwardError}`])]
   return { summary: parts.join('; '), metrics: { triggers: triggers.length, rolledBack: rolledBack.length, alerts: alerted }, triggers }
 }
 

@@ -205,6 +205,7 @@ export function promoteChallenger(home: string, name: string, options: PromoteOp
     const tracker = openTracker(home)
     const cited = [options.evidence.champion.runId, options.evidence.challenger.runId]
     if (cited[0] !== undefined && cited[0] === cited[1]) return refuse(`both sides cite the same run ${cited[0]}`)
+    const figures: Partial<Record<'champion' | 'challenger', Record<string, number>>> = {}
     for (const role of ['champion', 'challenger'] as const) {
       const ev = options.evidence[role]
       const s = sides[role]
@@ -224,16 +225,29 @@ export function promoteChallenger(home: string, name: string, options: PromoteOp
       const keys = oosMetricKeys(rules.metric)
       s.metricKey = keys.find((k) => typeof metrics[k] === 'number') ?? null
       if (s.metricKey !== null) s.value = metrics[s.metricKey]!
-      const obsKey = OOS_OBSERVATION_KEYS.find((k) => typeof metrics[k] === 'number')
-      if (obsKey !== undefined) s.observations = metrics[obsKey]!
+      figures[role] = metrics
       const where = ev.runId === undefined ? `the ${role}'s metrics` : `run ${ev.runId} (${role})`
       if (s.value === null || !Number.isFinite(s.value)) return refuse(`${where} has no finite out-of-sample ${rules.metric} (looked for ${keys.join(', ')}): promotion needs walk-forward or holdout results`)
     }
     if (sides.champion.runId !== null && sides.champion.runId === sides.challenger.runId) return refuse(`both sides cite the same run ${sides.champion.runId}`)
     const ch = sides.challenger
-    // Walk-forward (oos…) and holdout figures are measured on different windows: not comparable.
+    // Walk-forward (oos…) and holdout figures are measured on different windows: not comparable. Both sides
+    // are read in the first family both give, the observations of that same family.
     const family = (k: string | null) => (k !== null && /^oos/i.test(k) ? 'walk-forward' : 'holdout')
-    if (family(sides.champion.metricKey) !== family(ch.metricKey)) return refuse(`the sides give different out-of-sample figures (${championAlias} ${sides.champion.metricKey}, ${family(sides.champion.metricKey)}; ${challengerAlias} ${ch.metricKey}, ${family(ch.metricKey)}): they are measured on different windows`)
+    const keys = oosMetricKeys(rules.metric)
+    const figureKey = (m: Record<string, number>, f: string) => keys.find((k) => family(k) === f && Number.isFinite(m[k]))
+    const shared = (['walk-forward', 'holdout'] as const).find((f) => figureKey(figures.champion!, f) !== undefined && figureKey(figures.challenger!, f) !== undefined)
+    if (shared !== undefined) {
+      for (const role of ['champion', 'challenger'] as const) {
+        const m = figures[role]!
+        const s = sides[role]
+        s.metricKey = figureKey(m, shared)!
+        s.value = m[s.metricKey]!
+        const obsKey = OOS_OBSERVATION_KEYS.find((k) => family(k) === shared && typeof m[k] === 'number')
+        s.observations = obsKey === undefined ? null : m[obsKey]!
+      }
+    }
+    if (shared === undefined || family(sides.champion.metricKey) !== family(ch.metricKey)) return refuse(`the sides give different out-of-sample figures (${championAlias} ${sides.champion.metricKey}, ${family(sides.champion.metricKey)}; ${challengerAlias} ${ch.metricKey}, ${family(ch.metricKey)}): they are measured on different windows`)
     if (sides.champion.observations !== null && sides.champion.observations < rules.minObservations) {
       return refuse(`the champion's out-of-sample ${rules.metric} rests on ${sides.champion.observations} observations, fewer than ${rules.minObservations}: no yardstick`)
     }

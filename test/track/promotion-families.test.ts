@@ -1,0 +1,40 @@
+// Review: the observation count is taken from the first observation key found, whatever the family of the
+// figure compared; and the family is the first key found on each side, though both sides share another.
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { DecisionTreeRegressor, packageModel, registerPackage } from '../../lib/ml/index.js'
+import { promoteChallenger } from '../../lib/track/promotion.js'
+import { Registry } from '../../lib/track/index.js'
+
+function workspace(): string {
+  const home = mkdtempSync(join(tmpdir(), 'mtflow-review-promo-'))
+  const registry = new Registry(home)
+  const rows = 60
+  const X = Float64Array.from({ length: rows * 2 }, (_, i) => ((i * 37) % 100) / 10)
+  const data = { X, rows, columns: ['z', 'mom'], y: Array.from({ length: rows }, (_, r) => X[r * 2]! / 100) }
+  registerPackage(registry, 'ret', packageModel(new DecisionTreeRegressor({ maxDepth: 2 }).fit(data), { data }))
+  registerPackage(registry, 'ret', packageModel(new DecisionTreeRegressor({ maxDepth: 3 }).fit(data), { data }))
+  registry.setAlias('models', 'ret', 'champion', 1, 'test')
+  registry.setAlias('models', 'ret', 'challenger', 2, 'test')
+  return home
+}
+
+describe('review: promotion observation counts and figure families', () => {
+  it('a holdout figure on 5 holdout observations is not promoted on the walk-forward bar count (500)', () => {
+    const home = workspace()
+    const r = promoteChallenger(home, 'ret', { rules: { metric: 'sortino' }, evidence: {
+      champion: { metrics: { holdout_sortino: 1.0, holdout_observations: 100 } },
+      challenger: { metrics: { oosSharpe: 0.4, oosObservations: 500, holdout_sortino: 2.0, holdout_observations: 5 } } } })
+    expect(r.reason).toMatch(/5 observations/)
+    expect(r.promoted).toBe(false)
+  })
+  it('both sides have holdout_sharpe (100 obs each): compared on it, not refused because the champion also has an oosSharpe', () => {
+    const home = workspace()
+    const r = promoteChallenger(home, 'ret', { evidence: {
+      champion: { metrics: { oosSharpe: 1.0, oosObservations: 500, holdout_sharpe: 0.5, holdout_observations: 100 } },
+      challenger: { metrics: { holdout_sharpe: 0.9, holdout_observations: 100 } } } })
+    expect(r.promoted).toBe(true)
+  })
+})
