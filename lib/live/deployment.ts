@@ -453,6 +453,8 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
   if (live) liveOps = liveOperations({ home, session, journal, venue: venue as Venue & ReconcilableVenue, config, clock, dir, alert, graceMs: options.unknownGraceMs ?? 15_000 })
   let lastClose = NaN
   let bars = 0
+  /** Symbols of the series the live feed's last batch reported stale. */
+  let staleSymbols = new Set<string>()
   // Guards and pause: asked for every order the strategy places (bracket legs and the kill switch are not).
   let cut = ''
   engine.hooks = {
@@ -461,6 +463,11 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
       // Halted by the daily loss: the guard judges (orders that only reduce a position still go — the strategy's close
       // was refused, silently, until the next UTC day: an audit); by a failed reconciliation: nothing goes.
       if (state === 'paused' || (state === 'halted' && liveOps?.halted !== undefined)) return `${state}: ${reason ?? ''}`.trim()
+      if (staleSymbols.has(order.symbol)) {
+        const why = `stale data: the feed reports ${order.symbol} late (no new closed bar past maxLagMs)`
+        alert(`${order.symbol} ${order.side} ${qty} refused: ${why}`)
+        return why
+      }
       // A replay's time is its bars'; any other feed's is the clock's (so data that stopped arriving is stale).
       const now = config.feed.kind === 'replay' ? engine.now : clock.now()
       const k = engine.symbolIndex.get(order.symbol)!
@@ -756,7 +763,18 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
         if (next.done === true) break
         const batch = next.value as FeedBatch
         session.drainInbox()
-        for (const bar of batch.bars) session.onBar(bar)
+        // Symbols the live feed reports stale: no new order on them until they deliver again.
+        const staleNames = (batch as { stale?: readonly string[] }).stale
+        if (staleNames !== undefined) staleSymbols = new Set(staleNames.map((n) => n.slice(0, n.lastIndexOf(' '))))
+        for (const bar of batch.bars) {
+          // A series back from stale hands over the bars it owed, closing before the watermark already stepped:
+          // they go to the lake (recordToLake took the batch) but cannot be stepped in order — said, not a crash.
+          if (bar.closeTime <= session.watermark) {
+            alert(`${bar.symbol} ${bar.timeframe} bar ${isoTime(bar.time)} arrived late (closes ${isoTime(bar.closeTime)}, watermark ${isoTime(session.watermark)}): recorded, not stepped`)
+            continue
+          }
+          session.onBar(bar)
+        }
         // The guards' "newest closed bar" while these bars are stepped.
         if (batch.bars.length > 0) lastClose = batch.watermark
         session.advanceTo(batch.watermark)

@@ -469,6 +469,11 @@ export class EngineSession {
     this.journal?.flush()
   }
 
+  /** The last watermark stepped to (a bar closing at or before it is late: `onBar` refuses it). */
+  get watermark(): number {
+    return this.stepped
+  }
+
   /** One closed bar of a subscribed series: held, streamed into the indicators, stepped by the next `advanceTo`. */
   onBar(bar: FeedBar): void {
     if (!this.started || this.finished) throw new ConfigError(this.finished ? 'this session has finished' : 'start the session before feeding it bars')

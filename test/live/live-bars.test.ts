@@ -39,6 +39,18 @@ function rows(bars: Awaited<ReturnType<typeof loadBars>>) {
   return Array.from(bars.time, (time, i) => ({ time, open: bars.open[i], high: bars.high[i], low: bars.low[i], close: bars.close[i], volume: bars.volume[i] }))
 }
 
+describe('catch-up of a weekly series with no closed bar since `since`', () => {
+  it('starts the live bars at the week of `since` (a Monday), not at the next one (weeks were lined up on the epoch\'s Thursdays)', async () => {
+    // Wednesday 2024-01-10: the week opened Monday 2024-01-08 is still open, and nothing has closed since.
+    const standin = await startBinanceStandin({ now: T0 + 30 * S })
+    cleanups.push(() => standin.close())
+    const home = tmpHome()
+    const monday = Date.UTC(2024, 0, 8)
+    const reports = await catchUp(home, { exchange: 'binance', apiUrl: standin.url, subscriptions: [{ symbol: 'BTC/USDT', timeframe: '1w' }], since: monday })
+    expect(reports.map((r) => [r.added, new Date(r.from).toISOString()])).toEqual([[0, '2024-01-08T00:00:00.000Z']])
+  })
+})
+
 describe('catch-up and live bars into the lake', () => {
   it('a lake 50 bars behind is caught up, live bars follow, and loadBars is every served bar once: no gap, no duplicate, what the deployment saw', async () => {
     const standin = await startBinanceStandin({ now: T0 + 30 * S })
