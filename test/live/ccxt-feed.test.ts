@@ -2,14 +2,21 @@
 // WebSocket: binance-ws.ts): polling delivers exactly the stand-in's closed candles and never the open one;
 // a lagging symbol holds the watermark back, then is reported stale; 429s are retried within bounds; the
 // stream only triggers REST (its values never delivered); a dropped stream loses and doubles nothing.
-// Time is a ManualClock moved together with the stand-in's clock.
+// Time is a ManualClock moved together with the stand-in's clock. A deployment on two symbols, one lagging (an
+// audit): it died when the lagging symbol recovered and handed over the bars it owed ("late"), and orders on the
+// stale symbol went through on the other's fresh bar.
 
+import { mkdtempSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createExchange } from '../../lib/data/sources/ccxt-source.js'
 import { CcxtPollFeed, CcxtWsFeed, createStreamingExchange, type CcxtFeedBatch, type FeedEvent } from '../../lib/live/ccxt-feed.js'
-import { ManualClock } from '../../lib/live/index.js'
+import { runDeployment } from '../../lib/live/deployment.js'
+import { ManualClock, validateDeploymentConfig } from '../../lib/live/index.js'
+import { scripted } from '../backtest/scripted.js'
 import { startBinanceStandin, standinCandle, type Standin } from '../fixtures/binance-standin.js'
 import { attachBinanceWs, type BinanceWsStandin } from '../fixtures/binance-ws.js'
 
@@ -378,5 +385,48 @@ describe('CcxtWsFeed', () => {
     expect(ws(local).spot).toBe('ws://127.0.0.1:8123/ws')
     expect(ws(proxied).spot).toBe('wss://proxy.example:8443/ws')
     expect((local.urls.api as unknown as Record<string, string>).public).toBe('http://127.0.0.1:8123/api/v3')
+  })
+})
+
+describe('a deployment on two symbols whose feed reports one stale (an audit)', () => {
+  async function deploy(script: Parameters<typeof scripted>[0]) {
+    const standin = await standinAt(T0 + 30 * S)
+    let ethBehind = Infinity
+    const url = await proxy(standin.url, (u, rows) => (u.searchParams.get('symbol') === 'ETHUSDT' ? rows.filter((r) => (r[0] as number) < ethBehind) : rows))
+    const clock = new ManualClock(T0 + 30 * S)
+    const feed = new CcxtPollFeed({ exchange: createExchange('binance', url), subscriptions: [{ symbol: 'BTC/USDT', timeframe: '1m' }, { symbol: 'ETH/USDT', timeframe: '1m' }], clock, from: T0 - M, maxLagMs: 30 * S, onEvent: () => undefined })
+    const home = mkdtempSync(join(tmpdir(), 'audit-deploy-'))
+    const lines: string[] = []
+    const config = validateDeploymentConfig({ name: 'lag', strategy: { name: 'scripted', version: 1, sha256: 'a'.repeat(64) }, params: {}, symbols: ['BTC/USDT', 'ETH/USDT'], timeframe: '1m', mode: 'paper', venue: { exchange: 'binance' }, feed: { kind: 'poll' } })
+    let failure: unknown
+    const running = runDeployment({ home, config, strategy: scripted(script, undefined, 'BTC/USDT'), feed, clock, track: false, log: (l) => lines.push(l) }).catch((e: unknown) => { failure = e })
+    const settle = async () => { for (let i = 0; i < 20_000 && clock.waiting === 0 && failure === undefined; i++) await new Promise((r) => setTimeout(r, 1)) }
+    const until = async (t: number) => { await settle(); while (clock.now() < t && failure === undefined) { const n = Math.min(t, clock.now() + S); standin.setNow(n); clock.advance(n - clock.now()); await settle() } }
+    await settle()
+    ethBehind = T0 + M
+    await until(T0 + 2 * M + 30 * S)
+    ethBehind = Infinity
+    await until(T0 + 4 * M + 30 * S)
+    feed.stop()
+    const status = await running
+    return { failure, status, lines }
+  }
+
+  it('does not die when the lagging symbol recovers with its late bars', async () => {
+    const { failure, status, lines } = await deploy({})
+    expect(failure).toBeUndefined()
+    expect((status as { state: string }).state).toBe('finished')
+    expect((status as { lastBar: string }).lastBar).toBe('2024-01-10T05:04:00.000Z')
+    // ETH 05:00 and 05:01 came after the watermark passed 05:02: said, not stepped (and not a crash).
+    expect(lines.filter((l) => l.includes('arrived late')).map((l) => l.replace(/^alert: /, ''))).toEqual([
+      'ETH/USDT 1m bar 2024-01-10T05:00:00.000Z arrived late (closes 2024-01-10T05:01:00.000Z, watermark 2024-01-10T05:02:00.000Z): recorded, not stepped',
+      'ETH/USDT 1m bar 2024-01-10T05:01:00.000Z arrived late (closes 2024-01-10T05:02:00.000Z, watermark 2024-01-10T05:02:00.000Z): recorded, not stepped',
+    ])
+  })
+
+  it('refuses orders on a symbol the feed reports stale (the stale-data guard is per series, not the newest bar of any symbol)', async () => {
+    // BTC bar #2 (05:01) is stepped at 05:02:01 while the feed reports ETH/USDT stale; ETH's newest bar closed 05:00.
+    const { lines } = await deploy({ 2: (ctx) => ctx.buy('ETH/USDT', { qty: 0.01 }) })
+    expect(lines.filter((l) => l.startsWith('alert: ETH/USDT buy')).some((l) => /refused: stale data/.test(l))).toBe(true)
   })
 })

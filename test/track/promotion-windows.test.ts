@@ -1,6 +1,8 @@
 // Audit: promotion compares the challenger's out-of-sample figure with the champion's even when they are
 // different figures — one side's walk-forward oosSharpe (500 bars), the other's holdout_sharpe (40 entries of a
 // holdout period) — and never asks how many observations the champion's figure rests on.
+// A review then: the observation count came from the first observation key found, whatever the family of the
+// figure compared; and each side's family was its first key, though both shared another.
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -34,5 +36,23 @@ describe('audit: promotion on figures of different windows', () => {
     const home = workspace()
     const r = promoteChallenger(home, 'ret', { evidence: { champion: { metrics: { oosSharpe: -3, oosObservations: 5 } }, challenger: { metrics: { oosSharpe: 0.1, oosObservations: 500 } } } })
     expect(r.promoted).toBe(false)
+  })
+})
+
+describe('review: promotion observation counts and figure families', () => {
+  it('a holdout figure on 5 holdout observations is not promoted on the walk-forward bar count (500)', () => {
+    const home = workspace()
+    const r = promoteChallenger(home, 'ret', { rules: { metric: 'sortino' }, evidence: {
+      champion: { metrics: { holdout_sortino: 1.0, holdout_observations: 100 } },
+      challenger: { metrics: { oosSharpe: 0.4, oosObservations: 500, holdout_sortino: 2.0, holdout_observations: 5 } } } })
+    expect(r.reason).toMatch(/5 observations/)
+    expect(r.promoted).toBe(false)
+  })
+  it('both sides have holdout_sharpe (100 obs each): compared on it, not refused because the champion also has an oosSharpe', () => {
+    const home = workspace()
+    const r = promoteChallenger(home, 'ret', { evidence: {
+      champion: { metrics: { oosSharpe: 1.0, oosObservations: 500, holdout_sharpe: 0.5, holdout_observations: 100 } },
+      challenger: { metrics: { holdout_sharpe: 0.9, holdout_observations: 100 } } } })
+    expect(r.promoted).toBe(true)
   })
 })
