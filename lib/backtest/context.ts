@@ -161,7 +161,7 @@ export class SleeveContext<P> implements Context<P> {
     const index = this.indexOf(symbol)
     if (index === undefined) return 0
     const q = this.sleeve.book.positions[index]!.qty
-    return Math.abs(q) < this.engine.dust[index]! ? 0 : q
+    return this.engine.isFlat(index, q) ? 0 : q
   }
 
   /** The engine's index of a symbol; the last one asked is remembered (strategies ask per bar, mostly for one). */

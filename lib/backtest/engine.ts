@@ -235,13 +235,8 @@ export class Engine {
     }
     // A volume cap on bars without volume (NaN: a source that has none, the EuStockMarkets samples) filled nothing,
     // ever, and said nothing: refused.
-    if (options.fills.volumeShare !== Infinity) {
-      for (const s of this.executionOf) {
-        const v = s.bars.volume
-        let any = s.n === 0
-        for (let i = 0; i < s.n && !any; i++) any = v[i] === v[i]
-        if (!any) throw new ConfigError(`fills.volumeShare ${options.fills.volumeShare} caps each fill at a share of its bar's volume, and ${s.symbol} ${s.timeframe} has no volume (missing on every bar): no order would ever fill; leave volumeShare out for these bars`)
-      }
+    for (const s of this.executionOf) {
+      if (s.n > 0 && this.cappedWithoutVolume(s)) throw new ConfigError(`fills.volumeShare ${options.fills.volumeShare} caps each fill at a share of its bar's volume, and ${s.symbol} ${s.timeframe} has no volume (missing on every bar): no order would ever fill; leave volumeShare out for these bars`)
     }
     this.times = new Float64Array(total)
     for (const spec of specs) {
@@ -567,7 +562,6 @@ export class Engine {
     return order
   }
 
-  /** A live order, or a bracket parent, by id (terminal orders leave this lookup; see `release`). */
   /**
    * The market's amount step for `symbol`: a holding below it is dust (see `dust`). Set before any fill is
    * restored (a restart's trades are rebuilt with it). A holding of one step less float noise (0.01001 − 0.01 is
@@ -586,11 +580,20 @@ export class Engine {
     return n
   }
 
+  /** A volume cap (fills.volumeShare) on an execution series none of whose bars held so far has a volume: nothing would fill. */
+  cappedWithoutVolume(s: SeriesState): boolean {
+    if (this.options.fills.volumeShare === Infinity || !s.execution) return false
+    const v = s.bars.volume
+    for (let i = 0; i < s.n; i++) if (v[i] === v[i]) return false
+    return true
+  }
+
   /** A holding of symbol k is no position: none, or dust below what an order can trade. */
   isFlat(k: number, qty: number): boolean {
     return qty === 0 || Math.abs(qty) < this.dust[k]!
   }
 
+  /** A live order, or a bracket parent, by id (terminal orders leave this lookup; see `release`). */
   order(id: number): Order | undefined {
     return this.orderById[id]
   }
@@ -602,14 +605,14 @@ export class Engine {
     return out
   }
 
-  /** Signed units of the sleeve's working and queued orders on a symbol. */
   /** Signed units of the sleeve's working entry orders on symbol k and `side` not filled yet (the other side's may never fill: they make no room). */
-  private workingEntries(sleeve: Sleeve, k: number, side: Side): number {
+  workingEntries(sleeve: Sleeve, k: number, side: Side): number {
     let q = 0
     for (const o of this.working[k]!) if (o.strategy === sleeve.name && o.role === 'entry' && o.side === side) q += (side === 'buy' ? 1 : -1) * o.remaining
     return q
   }
 
+  /** Signed units of the sleeve's working and queued orders on a symbol. */
   pendingQty(sleeve: Sleeve, symbol: string): number {
     const k = this.symbolIndex.get(symbol)
     if (k === undefined) return 0
@@ -747,7 +750,7 @@ export class Engine {
     // on the symbol (a bracket's legs once: they are one-cancels-other). Held alone (before), two sells of the
     // holding in one bar both went, and a live spot deployment sold the account's own coins (a review).
     if (!limits.allowShort && sign < 0) {
-      const promised = this.workingSells(sleeve, k, order)
+      const promised = this.workingOn(sleeve, k, order)
       let free = Math.max(0, q - promised)
       // A sell of exactly what is free is not cut by the subtraction's rounding (0.009 − 0.002 is 0.00699…9: the
       // venue rounded the cut quantity down a step, a review), and a cut lands on the lot size.
@@ -800,15 +803,16 @@ export class Engine {
   }
 
   /**
-   * Units the sleeve's working sells on symbol k (other than `except`) still may sell: a bracket's legs count once,
-   * as the larger. Orders being cancelled at a live venue (`withdrawing`) do not count: a sell placed behind them
-   * waits for their cancels in the session (lib/live/session.ts), as an exit does, and is cut there to what is left.
+   * Units the sleeve's working orders of `side` on symbol k (other than `except`) still may trade — its working sells
+   * by default: a bracket's legs count once, as the larger. Orders being cancelled at a live venue (`withdrawing`) do
+   * not count: a sell placed behind them waits for their cancels in the session (lib/live/session.ts), as an exit
+   * does, and is cut there to what is left.
    */
-  workingSells(sleeve: Sleeve, k: number, except: Order): number {
+  workingOn(sleeve: Sleeve, k: number, except: Order, side: Side = 'sell'): number {
     let sum = 0
     let legs: Map<number, number> | undefined
     for (const o of this.working[k]!) {
-      if (o === except || o.strategy !== sleeve.name || o.side !== 'sell' || !o.working || o.withdrawing !== '') continue
+      if (o === except || o.strategy !== sleeve.name || o.side !== side || !o.working || o.withdrawing !== '') continue
       if (o.parentId > 0 && (o.role === 'stop-loss' || o.role === 'take-profit')) {
         legs ??= new Map()
         legs.set(o.parentId, Math.max(legs.get(o.parentId) ?? 0, o.remaining))

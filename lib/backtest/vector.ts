@@ -226,10 +226,7 @@ function fill(b: Book, pending: number, i: number, o: number, prevClose: number)
   const closing = pos !== 0 && pos > 0 !== buy ? Math.min(q, Math.abs(pos)) : 0
   const opening = q - closing
   if (opening > 0) {
-    const margin = Math.abs(pos * prevClose) * (pos > 0 ? 1 : 0.5)
-    const freed = closingFrees(closing, pos, prevClose, pos > 0 ? 1 : 0.5, price, b.rate)
-    const power = b.cash + pos * prevClose - margin - b.fixed + freed
-    const affordable = Math.max(0, power) / (price * ((buy ? 1 : 0.5) + b.rate))
+    const affordable = affordableOpening(b, buy, closing, prevClose, price)
     if (opening > affordable * (1 + 1e-12)) q -= opening - affordable
   }
   if (!(q > 0)) return 0
@@ -274,12 +271,22 @@ function requestCap(b: Book, pending: number, px: number): number {
   const pos = b.pos
   const closing = pos !== 0 && pos > 0 !== buy ? Math.min(q, Math.abs(pos)) : 0
   if (!(q > closing)) return pending
-  const margin = Math.abs(pos * px) * (pos > 0 ? 1 : 0.5)
-  const freed = closingFrees(closing, pos, px, pos > 0 ? 1 : 0.5, price, b.rate)
-  const power = b.cash + pos * px - margin - b.fixed + freed
-  const affordable = closing + Math.max(0, power) / (price * ((buy ? 1 : 0.5) + b.rate))
+  const affordable = closing + affordableOpening(b, buy, closing, px, price)
   if (!(affordable < q)) return pending
   return buy ? affordable : -affordable
+}
+
+/**
+ * Units an order may open past the `closing` units it closes, at `price`, with the position marked at `mark`: the
+ * closed part frees its margin and realises its move from the mark, less its commission (the event engine's
+ * buying-power arithmetic, at the request and at the fill).
+ */
+function affordableOpening(b: Book, buy: boolean, closing: number, mark: number, price: number): number {
+  const pos = b.pos
+  const margin = Math.abs(pos * mark) * (pos > 0 ? 1 : 0.5)
+  const freed = closingFrees(closing, pos, mark, pos > 0 ? 1 : 0.5, price, b.rate)
+  const power = b.cash + pos * mark - margin - b.fixed + freed
+  return Math.max(0, power) / (price * ((buy ? 1 : 0.5) + b.rate))
 }
 
 /** A trade opened at bar i: qty units at price, its fee so far. */

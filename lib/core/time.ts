@@ -147,7 +147,7 @@ const BASIC = new RegExp(TIME_PATTERNS.basic)
 const DATE_DIGITS = new RegExp(TIME_PATTERNS.dateDigits)
 
 /** Beyond this a Date cannot hold the time (±8.64e15 ms, about ±275,000 years). */
-const MAX_EPOCH_MS = 8.64e15
+export const MAX_EPOCH_MS = 8.64e15
 
 /**
  * A date format from its text: DD/MM/YYYY, MM/DD/YYYY, YYYY/MM/DD, DD/MM/YY or MM/DD/YY (any of / . -

@@ -39,6 +39,8 @@ export type FeedEvent =
 export interface CcxtFeedBatch extends FeedBatch {
   /** Series ("BTC/USDT 1m") the watermark left behind (late past `maxLagMs`). */
   stale: string[]
+  /** Their symbols (no new order on them: the deployment's stale-data rule). */
+  staleSymbols: string[]
 }
 
 export interface CcxtPollFeedOptions {
@@ -280,7 +282,8 @@ class FeedCore {
     if (bars.length > 0) watermark = Math.max(watermark, bars[bars.length - 1]!.closeTime)
     if (bars.length === 0 && watermark === this.watermark && !changed) return undefined
     this.watermark = watermark
-    return { bars, watermark, stale: this.series.filter((s) => s.stale).map((s) => s.name) }
+    const stale = this.series.filter((s) => s.stale)
+    return { bars, watermark, stale: stale.map((s) => s.name), staleSymbols: [...new Set(stale.map((s) => s.symbol))] }
   }
 
   /** When the loop must look again without news: the next due poll or the next stale deadline. */

@@ -477,19 +477,10 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
       // This side's entries working and not filled count toward the notional cap (two buys in one bar each passed it
       // alone; the other side's, which may never fill, do not make room); this side's working orders already take
       // part of the position (a bracket's two legs once; orders being withdrawn take nothing).
-      let pending = 0
-      let closing = 0
-      const legs = new Map<number, number>()
-      for (const view of engine.workingOrders(engine.sleeves[0]!, order.symbol)) {
-        const o = view as Order
-        if (o === order || o.side !== order.side) continue
-        if (o.role === 'entry') pending += (o.side === 'buy' ? 1 : -1) * (o.qty - o.filled)
-        if (!o.working || o.withdrawing !== '') continue
-        if (o.parentId > 0 && (o.role === 'stop-loss' || o.role === 'take-profit')) legs.set(o.parentId, Math.max(legs.get(o.parentId) ?? 0, o.qty - o.filled))
-        else closing += o.qty - o.filled
-      }
-      for (const v of legs.values()) closing += v
-      const decision = guards.check({ symbol: order.symbol, side: order.side, qty, price }, { equity: engine.sleeves[0]!.book.equity, position: engine.sleeves[0]!.book.positions[k]!.qty, pending, closing, lastBarClose: barClose }, now)
+      const sleeve = engine.sleeves[0]!
+      const pending = engine.workingEntries(sleeve, k, order.side)
+      const closing = engine.workingOn(sleeve, k, order, order.side)
+      const decision = guards.check({ symbol: order.symbol, side: order.side, qty, price }, { equity: sleeve.book.equity, position: sleeve.book.positions[k]!.qty, pending, closing, lastBarClose: barClose }, now)
       if (!decision.allow) {
         alert(`${order.symbol} ${order.side} ${qty} refused: ${decision.reason}`)
         return decision.reason
@@ -764,8 +755,8 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
         const batch = next.value as FeedBatch
         session.drainInbox()
         // Symbols the live feed reports stale: no new order on them until they deliver again.
-        const staleNames = (batch as { stale?: readonly string[] }).stale
-        if (staleNames !== undefined) staleSymbols = new Set(staleNames.map((n) => n.slice(0, n.lastIndexOf(' '))))
+        const stale = (batch as { staleSymbols?: readonly string[] }).staleSymbols
+        if (stale !== undefined) staleSymbols = new Set(stale)
         for (const bar of batch.bars) {
           // A series back from stale hands over the bars it owed, closing before the watermark already stepped:
           // they go to the lake (recordToLake took the batch) but cannot be stepped in order — said, not a crash.

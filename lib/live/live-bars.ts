@@ -4,7 +4,7 @@
 // the feed yields through `ingestBars`, in batches, so a later `loadBars` returns exactly what the
 // deployment saw. Source name = the exchange id, as `ingest ccxt` uses.
 
-import { ConfigError, timeframeAnchor, timeframeMs, type ProgressSink } from '../core/index.js'
+import { ConfigError, floorToTimeframe, timeframeMs, type ProgressSink } from '../core/index.js'
 import { emptyBars, ingestBars, loadBars, partitionFiles, toEpochMs, type IngestReport } from '../data/index.js'
 import { ingestCcxt } from '../data/sources/ccxt-source.js'
 import type { Clock, FeedBar, FeedBatch } from './feed.js'
@@ -76,9 +76,10 @@ export async function catchUp(home: string, options: CatchUpOptions): Promise<Ca
     for (const r of ingested) {
       const last = await newestBar(home, { source, symbol: r.symbol, timeframe })
       const step = timeframeMs(timeframe)
-      // Weeks open on Mondays (timeframeAnchor), not on the epoch's Thursday: the week of `since` was skipped.
-      const anchor = timeframeAnchor(timeframe)
-      const from = last === -Infinity ? Math.ceil((since - anchor) / step) * step + anchor : last + step
+      // The first bucket opening at or after `since` on the timeframe's grid (weeks open on Mondays: on the epoch's
+      // Thursday grid the week of `since` was skipped).
+      const start = floorToTimeframe(since, timeframe)
+      const from = last === -Infinity ? (start < since ? start + step : start) : last + step
       reports.push({ symbol: r.symbol, timeframe, source, added: r.added, quarantined: Object.values(r.quarantined).reduce((a, b) => a + (b ?? 0), 0), from })
     }
   }

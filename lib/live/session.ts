@@ -283,7 +283,7 @@ export class EngineSession {
       // so the first gets what is left first (counted, the later one took its share and the first was cut below
       // the venue's minimum: a review).
       const waiting = this.parked.reduce((sum, o) => (o !== order && o.side === 'sell' && o.strategy === order.strategy && o.symbolIndex === order.symbolIndex && (o.role === 'entry' || o.role === 'exit') ? sum + (o.qty - o.filled) : sum), 0)
-      const others = order.role === 'exit' ? this.pendingExits(order) : order.role === 'entry' && sleeve !== undefined ? Math.max(0, this.engine.workingSells(sleeve, order.symbolIndex, order) - waiting) : 0
+      const others = order.role === 'exit' ? this.pendingExits(order) : order.role === 'entry' && sleeve !== undefined ? Math.max(0, this.engine.workingOn(sleeve, order.symbolIndex, order) - waiting) : 0
       const held = Math.max(0, position - others)
       if (held <= 1e-12) {
         this.deliver({ type: 'reject', cid: order.cid, reason: `nothing to reduce: ${order.strategy} holds no ${order.side === 'sell' ? 'long' : 'short'} on ${order.symbol} left to ${order.role === 'exit' ? 'close' : order.role === 'entry' ? 'sell (no short selling)' : 'protect'}; not sent`, time: now })
@@ -497,12 +497,7 @@ export class EngineSession {
       throw refused(bar, finite && volumeOk ? `not a valid bar (open ${open}, high ${high}, low ${low}, close ${close}, volume ${volume})` : finite ? `volume must be a number ≥ 0 or missing (received ${volume})` : 'prices must be finite numbers')
     }
     // A volume cap on a series without any volume filled nothing and said nothing (the backtest refuses it at start).
-    const share = this.engine.options.fills.volumeShare
-    if (volume !== volume && share !== Infinity && s.execution) {
-      let any = false
-      for (let i = 0; i < s.n && !any; i++) any = s.bars.volume[i] === s.bars.volume[i]
-      if (!any) throw refused(bar, `has no volume, and fills.volumeShare ${share} caps each fill at a share of its bar's volume: no order would ever fill; leave volumeShare out for these bars`)
-    }
+    if (volume !== volume && this.engine.cappedWithoutVolume(s)) throw refused(bar, `has no volume, and fills.volumeShare ${this.engine.options.fills.volumeShare} caps each fill at a share of its bar's volume: no order would ever fill; leave volumeShare out for these bars`)
     this.engine.append(s, time, open, high, low, close, volume)
   }
 

@@ -108,10 +108,11 @@ export class Scheduler {
     const now = this.clock.now()
     this.startedAt ??= now
     const started: Promise<RunRecord | HistoryLine>[] = []
+    // What another scheduler on this workspace dealt with since counts too (it ran that fire time).
+    const saved = readState(this.home)
     for (const job of this.jobs) {
       const cron = cronOf(job)
-      // What another scheduler on this workspace dealt with since counts too (it ran that fire time).
-      const persisted = readState(this.home).jobs[job.name]?.lastRun
+      const persisted = saved.jobs[job.name]?.lastRun
       const from = Math.max(this.lastRun.get(job.name) ?? this.startedAt - job.graceMs, typeof persisted === 'number' && Number.isFinite(persisted) ? persisted : -Infinity)
       let count = 0
       let first: number | undefined

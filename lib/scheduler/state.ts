@@ -60,13 +60,19 @@ export function readState(home: string): SchedulerState {
   return { jobs: jobs as Record<string, JobState> }
 }
 
-/** Change one job's state under the state file's lock (held for this one read-modify-write). */
-export function updateJobState(home: string, job: string, change: Partial<JobState>): JobState {
+/**
+ * Change one job's state under the state file's lock (held for this one read-modify-write). `change` may be a
+ * function of the state found there; undefined from it writes nothing.
+ */
+export function updateJobState(home: string, job: string, change: Partial<JobState> | ((current: JobState | undefined) => Partial<JobState> | undefined)): JobState | undefined {
   const file = stateFile(home)
   mkdirSync(schedulerDir(home), { recursive: true })
   return withLockSync(`${file}.lock`, () => {
     const state = readState(home)
-    const next = { ...state.jobs[job], ...change }
+    const current = state.jobs[job]
+    const wanted = typeof change === 'function' ? change(current) : change
+    if (wanted === undefined) return current
+    const next = { ...current, ...wanted }
     state.jobs[job] = next
     writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`)
     return next
@@ -75,19 +81,17 @@ export function updateJobState(home: string, job: string, change: Partial<JobSta
 
 /**
  * Move the job's lastRun to `time` unless the state already holds it or a later one (another scheduler on the
- * workspace dealt with that fire time): true when this caller claimed it. One read-modify-write under the lock.
+ * workspace dealt with that fire time): claimed when this caller moved it.
  */
 export function claimFireTime(home: string, job: string, time: number): { claimed: boolean; lastRun?: number } {
-  const file = stateFile(home)
-  mkdirSync(schedulerDir(home), { recursive: true })
-  return withLockSync(`${file}.lock`, () => {
-    const state = readState(home)
-    const prev = state.jobs[job]?.lastRun
-    if (typeof prev === 'number' && prev >= time) return { claimed: false, lastRun: prev }
-    state.jobs[job] = { ...state.jobs[job], lastRun: time }
-    writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`)
-    return { claimed: true, lastRun: time }
+  let claimed = false
+  const state = updateJobState(home, job, (current) => {
+    const prev = current?.lastRun
+    if (typeof prev === 'number' && prev >= time) return undefined
+    claimed = true
+    return { lastRun: time }
   })
+  return { claimed, ...(state?.lastRun === undefined ? {} : { lastRun: state.lastRun }) }
 }
 
 export function appendHistory(home: string, line: HistoryLine): void {

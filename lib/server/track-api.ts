@@ -6,7 +6,7 @@
 // (NaN, ±Infinity) travel as the strings "NaN", "Infinity", "-Infinity".
 
 import { Hono, type Context } from 'hono'
-import { ConfigError, preview } from '../core/index.js'
+import { ConfigError, MAX_EPOCH_MS, preview } from '../core/index.js'
 import { parseJsonBody } from './json-body.js'
 import { optionalText, sendJson, text } from './api.js'
 import { registryKind, RUN_STATUSES, type ChildRun, type Registry, type RunStatus, type StartRunOptions, type Tracker } from '../track/index.js'
@@ -243,8 +243,8 @@ function wireNumber(value: unknown, field: string): number {
 }
 
 function time(value: unknown, field: string): number {
-  // 8.64e15 is the last instant a Date holds: past it every page showing the time failed (RangeError; an attack review).
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 8.64e15) throw new ConfigError(`${field} must be epoch milliseconds from 0 to 8.64e15 (received ${preview(value)})`)
+  // Past the last instant a Date holds every page showing the time failed (RangeError; an attack review).
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_EPOCH_MS) throw new ConfigError(`${field} must be epoch milliseconds from 0 to 8.64e15, the last a Date holds (received ${preview(value)})`)
   return value
 }
 

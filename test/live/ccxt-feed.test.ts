@@ -318,7 +318,7 @@ describe('CcxtWsFeed', () => {
     f.at(T0 + M + 2 * S) // before the silent-stream poll (05:01 + 1 s delay + 5 s grace): only the stream can trigger it
     f.ws.send('BTCUSDT', '1m', T0 + M, wrong, false)
     await f.until('the 05:00 bar', () => f.batches.length === 2)
-    expect(f.batches[1]).toEqual({ bars: [served('BTCUSDT', 'BTC/USDT', T0)], watermark: T0 + M, stale: [], at: T0 + M + 2 * S })
+    expect(f.batches[1]).toEqual({ bars: [served('BTCUSDT', 'BTC/USDT', T0)], watermark: T0 + M, stale: [], staleSymbols: [], at: T0 + M + 2 * S })
     // 05:01 updates keep coming; it goes out only after 05:02 has started.
     for (const t of [T0 + M + 30 * S, T0 + 2 * M - 1]) {
       f.at(t)

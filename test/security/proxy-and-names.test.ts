@@ -133,7 +133,7 @@ describe('remote tracking times', () => {
     const id = JSON.parse(started.text).info.runId as string
     const ended = await send(open.port, `/api/track/runs/${id}/end`, { method: 'POST', headers, body: JSON.stringify({ status: 'FINISHED', endTime: 1e300 }) })
     expect(ended.status).toBe(400)
-    expect(JSON.parse(ended.text).error).toMatch(/endTime must be epoch milliseconds from 0 to 8\.64e15 \(received 1e\+300\)/)
+    expect(JSON.parse(ended.text).error).toMatch(/endTime must be epoch milliseconds from 0 to 8\.64e15, the last a Date holds \(received 1e\+300\)/)
     expect((await send(open.port, `/runs/${id}`, { headers })).status).toBe(200)
   })
 })
