@@ -4,7 +4,8 @@
 // the marginal rate: 900,000 bars over the 1M run's time minus the 100k run's (process start, module
 // loading and the lake's first read cancel out). Reference: ≥ 3,000,000 bars/s, and ≥ 200× backtrader's
 // SMA cross on the same bars and machine in the same bench run (test/bench/backtrader_ref.py; backtrader
-// is found through BACKTRADER_PATH or an installed package — without it the row says so).
+// is found through BACKTRADER_PATH or an installed package — without it the row says so). The same runs with
+// --no-track give the floor the tracked figure can reach: reading, the engine and its metrics, nothing recorded.
 
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -23,38 +24,61 @@ export async function benchBacktestCli(progress: (text: string) => void, runs: n
   const home = mkdtempSync(join(tmpdir(), 'mtflow-bench-cli-'))
   try {
     for (const n of SIZES) await ingestBars(home, { ...syntheticGbm({ bars: n, timeframe: '1m', seed: 7 }), symbol: `GBM${n}` }, { source: 'synthetic' })
-    const ms: Record<number, number[]> = { [SIZES[0]]: [], [SIZES[1]]: [] }
-    const cpu: Record<number, number[]> = { [SIZES[0]]: [], [SIZES[1]]: [] }
+    // Each size tracked and with --no-track: the untracked marginal (read, engine, metrics; nothing recorded)
+    // is the floor the tracked figure can reach, measured beside it.
+    const ms: Record<string, number[]> = {}
+    const cpu: Record<string, number[]> = {}
+    const key = (n: number, tracked: boolean) => `${n}${tracked ? '' : ' untracked'}`
     // Sizes alternate, so a slow spell of the machine falls on both; the first pair warms the page cache.
     for (let r = 0; r <= runs; r++) {
-      for (const n of SIZES) {
-        progress(`backtest: tracked mtflow backtest through the CLI, ${fmt(n)} bars (${r}/${runs})`)
-        const argv = [process.execPath, join(ROOT, 'lib/cli/bin.cjs'), '--home', home, 'backtest', '--strategy', 'sma-cross', '--symbol', `GBM${n}`, '--source', 'synthetic', '--timeframe', '1m', '--param', 'fast=10', '--param', 'slow=30', '--size-qty', '1', '--commission', '0.0005']
-        // Under /usr/bin/time when there is one: the child's CPU (user + system), steadier than wall time when other work shares the machine.
-        const timed = existsSync(TIME) ? [TIME, '-f', 'mtflow-cpu %U %S', ...argv] : argv
-        const started = performance.now()
-        const child = spawnSync(timed[0]!, timed.slice(1), { cwd: ROOT, encoding: 'utf8', maxBuffer: 256 * 2 ** 20 })
-        const elapsed = performance.now() - started
-        if (child.status !== 0) throw new Error(`mtflow backtest failed: ${child.stderr}`)
-        // The text a user reads (no --json: its 20,000 trades as JSON are another cost), ending with the run's id.
-        if (!/^run: \S+/m.test(child.stdout)) throw new Error(`mtflow backtest recorded no run: ${child.stdout.slice(-300)}`)
-        if (r === 0) continue
-        ms[n]!.push(elapsed)
-        const used = /mtflow-cpu ([\d.]+) ([\d.]+)/.exec(child.stderr)
-        if (used !== null) cpu[n]!.push((Number(used[1]) + Number(used[2])) * 1000)
+      for (const tracked of [true, false]) {
+        for (const n of SIZES) {
+          progress(`backtest: ${tracked ? 'tracked' : 'untracked'} mtflow backtest through the CLI, ${fmt(n)} bars (${r}/${runs})`)
+          const argv = [process.execPath, join(ROOT, 'lib/cli/bin.cjs'), '--home', home, 'backtest', '--strategy', 'sma-cross', '--symbol', `GBM${n}`, '--source', 'synthetic', '--timeframe', '1m', '--param', 'fast=10', '--param', 'slow=30', '--size-qty', '1', '--commission', '0.0005', ...(tracked ? [] : ['--no-track'])]
+          // Under /usr/bin/time when there is one: the child's CPU (user + system), steadier than wall time when other work shares the machine.
+          const timed = existsSync(TIME) ? [TIME, '-f', 'mtflow-cpu %U %S', ...argv] : argv
+          const started = performance.now()
+          const child = spawnSync(timed[0]!, timed.slice(1), { cwd: ROOT, encoding: 'utf8', maxBuffer: 256 * 2 ** 20 })
+          const elapsed = performance.now() - started
+          if (child.status !== 0) throw new Error(`mtflow backtest failed: ${child.stderr}`)
+          // The text a user reads (no --json: its 20,000 trades as JSON are another cost), ending with the run's id.
+          if (tracked && !/^run: \S+/m.test(child.stdout)) throw new Error(`mtflow backtest recorded no run: ${child.stdout.slice(-300)}`)
+          if (r === 0) continue
+          ;(ms[key(n, tracked)] ??= []).push(elapsed)
+          const used = /mtflow-cpu ([\d.]+) ([\d.]+)/.exec(child.stderr)
+          if (used !== null) (cpu[key(n, tracked)] ??= []).push((Number(used[1]) + Number(used[2])) * 1000)
+        }
       }
     }
-    const marginal = median(ms[SIZES[1]]!) - median(ms[SIZES[0]]!)
-    const rate = (SIZES[1] - SIZES[0]) / (marginal / 1000)
-    const cpuMarginal = cpu[SIZES[1]]!.length === 0 ? NaN : median(cpu[SIZES[1]]!) - median(cpu[SIZES[0]]!)
+    const figures = (tracked: boolean) => {
+      const big = ms[key(SIZES[1], tracked)]!
+      const small = ms[key(SIZES[0], tracked)]!
+      const marginal = median(big) - median(small)
+      const cpuBig = cpu[key(SIZES[1], tracked)]
+      const cpuSmall = cpu[key(SIZES[0], tracked)]
+      const cpuMarginal = cpuBig === undefined || cpuSmall === undefined ? NaN : median(cpuBig) - median(cpuSmall)
+      const shown = `${median(big).toFixed(0)} − ${median(small).toFixed(0)} ms (CPU ${Number.isNaN(cpuMarginal) ? 'not measured' : `${cpuMarginal.toFixed(0)} ms, ${fmt((SIZES[1] - SIZES[0]) / (cpuMarginal / 1000))} bars/s`} marginal)`
+      return { marginal, rate: (SIZES[1] - SIZES[0]) / (marginal / 1000), shown }
+    }
+    const tracked = figures(true)
+    const untracked = figures(false)
+    const rate = tracked.rate
     const reference = backtraderRate(home, progress)
+    const goal = Math.max(TARGET, typeof reference === 'number' ? 200 * reference : 0)
     const rows: BenchRow[] = [
       {
-        workload: `tracked \`mtflow backtest\` (CLI process), sma-cross 10/30, 1M − 100k 1m bars: ${median(ms[SIZES[1]]!).toFixed(0)} − ${median(ms[SIZES[0]]!).toFixed(0)} ms (CPU ${Number.isNaN(cpuMarginal) ? 'not measured' : `${cpuMarginal.toFixed(0)} ms, ${fmt((SIZES[1] - SIZES[0]) / (cpuMarginal / 1000))} bars/s`} marginal)`,
-        median: marginal,
+        workload: `tracked \`mtflow backtest\` (CLI process), sma-cross 10/30, 1M − 100k 1m bars: ${tracked.shown}`,
+        median: tracked.marginal,
         throughput: `${fmt(rate)} bars/s marginal`,
         reference: `target ≥ ${fmt(TARGET)} bars/s${typeof reference === 'number' ? `, ≥ 200× backtrader (${fmt(200 * reference)})` : ''}`,
-        ratio: (Math.max(TARGET, typeof reference === 'number' ? 200 * reference : 0) / rate).toFixed(2),
+        ratio: (goal / rate).toFixed(2),
+      },
+      {
+        workload: `the same with --no-track (read, engine, metrics; nothing recorded): ${untracked.shown}`,
+        median: untracked.marginal,
+        throughput: `${fmt(untracked.rate)} bars/s marginal`,
+        reference: `tracked ${fmt(rate)} bars/s${typeof reference === 'number' ? `; ${(untracked.rate / reference).toFixed(0)}× backtrader` : ''}`,
+        ratio: (goal / untracked.rate).toFixed(2),
       },
     ]
     rows.push(
