@@ -11,7 +11,7 @@
 // Fills call back onFill and onOrder. Per bar there is no allocation and no await: the bar object
 // of each series is reused, and all state lives in arrays indexed by symbol.
 
-import { ConfigError, isoTime, Progress, StrategyError, timeframeMs, type ProgressSink } from '../core/index.js'
+import { ConfigError, DataError, isoTime, Progress, StrategyError, timeframeMs, type ProgressSink } from '../core/index.js'
 import type { Bars } from '../data/index.js'
 import type { BarEvent, OrderEvent, OrderOptions, OrderRole, OrderView, Side, Strategy, Subscription } from '../strategy/index.js'
 import { SleeveContext } from './context.js'
@@ -513,6 +513,20 @@ export class Engine {
     b.volume[j] = volume
     s.n = j + 1
     for (const listener of s.streams) listener(j)
+  }
+
+  /**
+   * A bar of a session's series that closes at or before a time already stepped (a live feed's symbol back
+   * from stale hands over the bars it owed): in the series — its indicators, its symbol's mark, its open
+   * trades' extremes — but not an event: no order meets it, no strategy is told. Every bar before it was
+   * stepped (a later one would make it not late). Left out, the indicators ran on without those bars until
+   * a restart read them from the lake (an audit).
+   */
+  appendPast(s: SeriesState, time: number, open: number, high: number, low: number, close: number, volume: number): void {
+    if (s.i !== s.n - 1) throw new DataError(`bar ${s.symbol} ${s.timeframe}: a late bar while the series has bars not stepped yet`)
+    this.append(s, time, open, high, low, close, volume)
+    s.i = s.n - 1
+    this.closeBar(s)
   }
 
   // ---- orders: requests from the strategies -------------------------------------------------

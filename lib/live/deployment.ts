@@ -759,9 +759,11 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
         if (stale !== undefined) staleSymbols = new Set(stale)
         for (const bar of batch.bars) {
           // A series back from stale hands over the bars it owed, closing before the watermark already stepped:
-          // they go to the lake (recordToLake took the batch) but cannot be stepped in order — said, not a crash.
+          // they go to the lake (recordToLake took the batch) and into the series' indicators, but cannot be
+          // stepped in order — said, not a crash. (Left out, the indicators ran without them until a restart.)
           if (bar.closeTime <= session.watermark) {
-            alert(`${bar.symbol} ${bar.timeframe} bar ${isoTime(bar.time)} arrived late (closes ${isoTime(bar.closeTime)}, watermark ${isoTime(session.watermark)}): recorded, not stepped`)
+            session.onLateBar(bar)
+            alert(`${bar.symbol} ${bar.timeframe} bar ${isoTime(bar.time)} arrived late (closes ${isoTime(bar.closeTime)}, watermark ${isoTime(session.watermark)}): recorded and in its indicators, not stepped (no onBar, no fill on it)`)
             continue
           }
           session.onBar(bar)

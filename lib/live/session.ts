@@ -476,6 +476,24 @@ export class EngineSession {
 
   /** One closed bar of a subscribed series: held, streamed into the indicators, stepped by the next `advanceTo`. */
   onBar(bar: FeedBar): void {
+    const s = this.checked(bar)
+    if (bar.closeTime <= this.stepped) throw refused(bar, `late — its close time was stepped already (watermark ${isoTime(this.stepped)})`)
+    this.engine.append(s, bar.time, bar.open, bar.high, bar.low, bar.close, bar.volume)
+  }
+
+  /**
+   * A closed bar that closes at or before the watermark already stepped, after its series' last bar (a live
+   * feed's symbol back from stale hands over the bars it owed): into the series and its indicators and its
+   * symbol's mark, not stepped — no strategy is told, no order meets it (its time is past).
+   */
+  onLateBar(bar: FeedBar): void {
+    const s = this.checked(bar)
+    if (bar.closeTime > this.stepped) throw refused(bar, `not late — it closes after the watermark (${isoTime(this.stepped)}): feed it to onBar`)
+    this.engine.appendPast(s, bar.time, bar.open, bar.high, bar.low, bar.close, bar.volume)
+  }
+
+  /** The bar's series, once the bar is one it may hold: subscribed, closed, after the series' last bar, a valid OHLCV bar. */
+  private checked(bar: FeedBar): SeriesState {
     if (!this.started || this.finished) throw new ConfigError(this.finished ? 'this session has finished' : 'start the session before feeding it bars')
     // The series of the last bar, when this one is of the same (a replay's bars mostly are): no key per bar.
     let s = this.last
@@ -488,7 +506,6 @@ export class EngineSession {
     if (!(bar.closeTime === time + s.tfMs && Number.isFinite(time))) throw refused(bar, `close time must be its open + ${bar.timeframe} (received ${bar.closeTime})`)
     if (this.clock !== undefined && bar.closeTime > this.clock.now()) throw refused(bar, `still open (it closes at ${isoTime(bar.closeTime)}, the clock reads ${isoTime(this.clock.now())})`)
     if (s.n > 0 && !(time > s.bars.time[s.n - 1]!)) throw refused(bar, `not after the series' last bar (${isoTime(s.bars.time[s.n - 1]!)})`)
-    if (bar.closeTime <= this.stepped) throw refused(bar, `late — its close time was stepped already (watermark ${isoTime(this.stepped)})`)
     // Finite, and a bar: (NaN fails every comparison, so one test each). A volume may be missing (NaN), as in the lake
     // and the backtest: a source without volume (the EuStockMarkets samples) — a paper replay of them was refused.
     const volumeOk = volume !== volume || (volume >= 0 && volume < Infinity)
@@ -498,7 +515,7 @@ export class EngineSession {
     }
     // A volume cap on a series without any volume filled nothing and said nothing (the backtest refuses it at start).
     if (volume !== volume && this.engine.cappedWithoutVolume(s)) throw refused(bar, `has no volume, and fills.volumeShare ${this.engine.options.fills.volumeShare} caps each fill at a share of its bar's volume: no order would ever fill; leave volumeShare out for these bars`)
-    this.engine.append(s, time, open, high, low, close, volume)
+    return s
   }
 
   /** Steps every held bar closing at or before `watermark`, in the backtest's tie order. */

@@ -419,8 +419,8 @@ describe('a deployment on two symbols whose feed reports one stale (an audit)', 
     expect((status as { lastBar: string }).lastBar).toBe('2024-01-10T05:04:00.000Z')
     // ETH 05:00 and 05:01 came after the watermark passed 05:02: said, not stepped (and not a crash).
     expect(lines.filter((l) => l.includes('arrived late')).map((l) => l.replace(/^alert: /, ''))).toEqual([
-      'ETH/USDT 1m bar 2024-01-10T05:00:00.000Z arrived late (closes 2024-01-10T05:01:00.000Z, watermark 2024-01-10T05:02:00.000Z): recorded, not stepped',
-      'ETH/USDT 1m bar 2024-01-10T05:01:00.000Z arrived late (closes 2024-01-10T05:02:00.000Z, watermark 2024-01-10T05:02:00.000Z): recorded, not stepped',
+      'ETH/USDT 1m bar 2024-01-10T05:00:00.000Z arrived late (closes 2024-01-10T05:01:00.000Z, watermark 2024-01-10T05:02:00.000Z): recorded and in its indicators, not stepped (no onBar, no fill on it)',
+      'ETH/USDT 1m bar 2024-01-10T05:01:00.000Z arrived late (closes 2024-01-10T05:02:00.000Z, watermark 2024-01-10T05:02:00.000Z): recorded and in its indicators, not stepped (no onBar, no fill on it)',
     ])
   })
 

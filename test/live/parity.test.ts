@@ -15,6 +15,7 @@ import { syntheticGbm } from '../../lib/data/synthetic.js'
 import { ManualClock, EngineSession, OrderJournal, ReplayFeed, type ReplaySeries } from '../../lib/live/index.js'
 import { STRATEGIES } from '../../lib/strategy/builtin/index.js'
 import { scripted } from '../backtest/scripted.js'
+import { defineStrategy, type IndicatorHandle } from '../../lib/strategy/index.js'
 import type { BacktestResult } from '../../lib/backtest/index.js'
 
 const dirs: string[] = []
@@ -252,6 +253,47 @@ describe('the session refuses bars it must not trade on', () => {
     expect(() => s.onBar(bar(T0 + 2 * 3_600_000, { symbol: 'B' }))).toThrow(/B 1h: not subscribed; the session trades A@1h/)
     s.advanceTo(T0 + 4 * 3_600_000)
     expect(() => s.onBar(bar(T0 + 2 * 3_600_000))).toThrow(/late — its close time was stepped already/)
+  })
+})
+
+describe("a lagging series' late bars (a live feed's symbol back from stale)", () => {
+  const H = 3_600_000
+  const bar = (symbol: string, k: number, close: number) => ({ symbol, timeframe: '1h', time: T0 + k * H, closeTime: T0 + (k + 1) * H, open: close, high: close, low: close, close, volume: 1 })
+
+  it('go into the series and its indicators, not to the strategy', () => {
+    // B's sma(3) as B's own bars are told: B 10, 11, 12, 13 at hours 0–3; hours 1 and 2 arrive after the
+    // watermark passed them (A alone stepped to hour 3's open).
+    const seen: [string, number][] = []
+    const strategy = defineStrategy({
+      name: 'late-bars',
+      params: {},
+      universe: () => [{ symbol: 'A', timeframe: '1h' }, { symbol: 'B', timeframe: '1h' }],
+      warmup: () => 1,
+      onStart(ctx) {
+        ctx.state.sma = ctx.indicator('sma', { period: 3 }, { symbol: 'B' })
+      },
+      onBar(ctx, b) {
+        if (b.symbol === 'B') seen.push([new Date(b.time).toISOString().slice(11, 13), (ctx.state.sma as IndicatorHandle).at(0)])
+      },
+    })
+    const s = new EngineSession({ sleeves: [{ strategy, params: {}, symbols: ['A', 'B'], timeframe: '1h', weight: 1 }] })
+    s.start()
+    s.onBar(bar('A', 0, 100))
+    s.onBar(bar('B', 0, 10))
+    s.advanceTo(T0 + H)
+    s.onBar(bar('A', 1, 101))
+    s.onBar(bar('A', 2, 102))
+    s.advanceTo(T0 + 3 * H)
+    expect(() => s.onBar(bar('B', 1, 11))).toThrow(/late — its close time was stepped already/)
+    s.onLateBar(bar('B', 1, 11))
+    s.onLateBar(bar('B', 2, 12))
+    expect(() => s.onLateBar(bar('B', 2, 12))).toThrow(/not after the series' last bar/)
+    expect(() => s.onLateBar(bar('B', 3, 13))).toThrow(/not late — it closes after the watermark/)
+    s.onBar(bar('A', 3, 103))
+    s.onBar(bar('B', 3, 13))
+    s.advanceTo(T0 + 4 * H)
+    // (11 + 12 + 13) / 3 = 12 at hour 3; without hours 1 and 2 the window held 10 and 13 only: NaN.
+    expect(seen).toEqual([['00', NaN], ['03', 12]])
   })
 })
 
