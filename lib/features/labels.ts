@@ -83,10 +83,18 @@ export function tripleBarrier(
   const ret = new Float64Array(n).fill(NaN)
   for (let t = 0; t + horizon < n; t++) {
     const entry = close[t]!
+    // A missing price (the entry, or a bar before a barrier is touched) leaves the outcome unknown: NaN, as
+    // forwardReturnSign gives, not a 0 (NaN compares false, so it read as "neither barrier touched").
+    if (Number.isNaN(entry)) continue
     const up = entry * (1 + options.profit)
     const down = entry * (1 - options.stop)
     let done = false
+    let missing = false
     for (let k = 1; k <= horizon && !done; k++) {
+      if (Number.isNaN(low[t + k]!) || Number.isNaN(high[t + k]!)) {
+        missing = true
+        break
+      }
       if (low[t + k]! <= down) {
         label[t] = -1
         held[t] = k
@@ -99,7 +107,9 @@ export function tripleBarrier(
         done = true
       }
     }
+    if (missing) continue
     if (!done) {
+      if (Number.isNaN(close[t + horizon]!)) continue
       label[t] = 0
       held[t] = horizon
       ret[t] = close[t + horizon]! / entry - 1

@@ -79,7 +79,9 @@ abstract class GbtBase {
     const rng = seededRandom(o.seed ?? 0)
     const grow = { maxDepth: o.maxDepth ?? 3, minSamplesLeaf: o.minSamplesLeaf ?? 1, minSamplesSplit: o.minSamplesSplit ?? 2, maxFeatures: o.maxFeatures ?? p, subtraction: true }
     const trees: TreeNodes[][] = []
-    const importance = new Float64Array(p)
+    // Per round, so the importance is that of the trees kept: rounds early stopping drops (grown past the best
+    // validation loss, often on noise) must not count for features the model never splits on.
+    const roundImportance: Float64Array[] = []
     const validationLoss: number[] = []
     let bestLoss = Infinity
     let bestRound = 0
@@ -87,6 +89,7 @@ abstract class GbtBase {
       const sample = subsample < 1 ? sampleRows(fitRows, Math.max(1, Math.round(subsample * fitRows)), rng).sort() : allRows(fitRows)
       if (classes !== undefined) probabilities(raw, K, n, proba)
       const roundTrees: TreeNodes[] = []
+      const importance = new Float64Array(p)
       for (let c = 0; c < K; c++) {
         // Negative gradient: y − F (squared error), y − p (log loss), 1[y = c] − p_c (softmax).
         for (let r = 0; r < fitRows; r++) {
@@ -101,6 +104,7 @@ abstract class GbtBase {
         for (let r = 0; r < n; r++) raw[r * K + c]! += nodes.value[leafOf(nodes, m.X, p, r)]!
       }
       trees.push(roundTrees)
+      roundImportance.push(importance)
       if (validation > 0) {
         const loss = lossOn(raw, target, K, classes !== undefined, fitRows, n)
         validationLoss.push(loss)
@@ -111,6 +115,8 @@ abstract class GbtBase {
       }
     }
     const kept = validation > 0 ? trees.slice(0, bestRound + 1) : trees
+    const importance = new Float64Array(p)
+    for (let round = 0; round < kept.length; round++) for (let f = 0; f < p; f++) importance[f]! += roundImportance[round]![f]!
     const sum = importance.reduce((a, b) => a + b, 0)
     this.model = {
       type,

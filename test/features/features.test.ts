@@ -121,6 +121,19 @@ describe('labels (hand-worked)', () => {
     const both = tripleBarrier({ close: [100, 100, 100], high: [100, 110, 100], low: [100, 90, 100] }, { profit: 0.05, stop: 0.05, horizon: 1 })
     expect(both.label[0]).toBe(-1)
   })
+
+  it('triple barrier: a missing price leaves the label unknown (NaN), not 0', () => {
+    // An audit: NaN compares false, so a NaN entry close, or a NaN bar before any barrier was touched, read as
+    // "neither barrier touched" and labelled 0 (kept by makeDataset as a real outcome). By hand, profit/stop 5 %:
+    // t0 entry NaN → unknown; t1 entry 100, bar 2 missing (it may have crossed 95 or 105) → unknown;
+    // t2 entry 100: bar 3 (high 106) touches 105 first → +1; t3, t4: horizon past the end → NaN.
+    const close = [NaN, 100, 100, 101, 101]
+    const high = [NaN, 100, NaN, 106, 101]
+    const low = [NaN, 100, NaN, 100, 101]
+    const r = tripleBarrier({ close, high, low }, { profit: 0.05, stop: 0.05, horizon: 2 })
+    expect(Array.from(r.label)).toEqual([NaN, NaN, 1, NaN, NaN])
+    expect(Array.from(r.bars)).toEqual([NaN, NaN, 1, NaN, NaN])
+  })
 })
 
 describe('screenPairs over the European indices', () => {

@@ -48,6 +48,29 @@ describe('GradientBoostingClassifier', () => {
     expect(model.rounds).toBe(best + 1)
   })
 
+  it('counts in its feature importance only the rounds early stopping keeps', () => {
+    // An audit: the importance summed the gains of every round grown, the ones early stopping then dropped
+    // included — rounds past the best validation loss, fitting noise — so a feature no kept tree splits on
+    // had a share (b: 0.0091 here). Expected from the kept trees themselves: a feature none of them splits
+    // on has importance 0, and a is then the only one (1).
+    const n = 200
+    const X = new Float64Array(n * 2)
+    const y = new Float64Array(n)
+    let s = 12345
+    const next = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32)
+    for (let i = 0; i < n; i++) {
+      X[2 * i] = i % 2 // a: the signal
+      X[2 * i + 1] = next() // b: noise
+      y[i] = 3 * (i % 2) + (next() - 0.5) * 2
+    }
+    const model = new GradientBoostingRegressor({ nEstimators: 200, maxDepth: 1, learningRate: 0.5, earlyStopping: { validationFraction: 0.25, patience: 10 } }).fit({ X, rows: n, columns: ['a', 'b'], y })
+    const json = model.toJSON()
+    expect(json.validationLoss!.length).toBeGreaterThan(json.trees.length) // rounds were dropped
+    const used = new Set(json.trees.flatMap((round) => round.flatMap((t) => t.feature.filter((f) => f >= 0))))
+    expect([...used]).toEqual([0])
+    expect(model.featureImportance()).toEqual({ a: 1, b: 0 })
+  })
+
   it('round-trips through JSON; stochastic boosting is the same for the same seed', () => {
     const a = new GradientBoostingClassifier({ nEstimators: 10, subsample: 0.5, seed: 4 }).fit({ ...train, y: ref.binary.slice(0, ref.train) })
     const b = new GradientBoostingClassifier({ nEstimators: 10, subsample: 0.5, seed: 4 }).fit({ ...train, y: ref.binary.slice(0, ref.train) })
