@@ -919,7 +919,7 @@ export class Engine {
     const sign = side === 'buy' ? 1 : -1
     const before = sleeve.book.positions[k]!.qty
     const realized = sleeve.book.apply(k, sign * qty, price, fee)
-    if (feeQty > 0 && side === 'buy') sleeve.book.keepFeeUnits(k, feeQty, price)
+    if (feeQty > 0) sleeve.book.keepFeeUnits(k, feeQty, price)
     sleeve.traded += qty * price
     const order = new Order(0, sleeve.name, symbol, side, 'market', 'entry', qty, NaN, NaN, 0, 'restored', time)
     this.trade(sleeve, k, order, before, sign * qty, price, fee, realized, Math.max(0, this.executionOf[k]!.i), time)
@@ -1051,14 +1051,14 @@ export class Engine {
 
   /**
    * The venue filled `qty` of an order at `price`: booked as it is (the venue is the truth — nothing clamped).
-   * `feeQty`: of a buy, the units the venue kept as its fee (its value is in `fee`): they leave the position
+   * `feeQty`: the units the venue kept as its fee in the coins traded (its value is in `fee`): they leave the position
    * (Book.keepFeeUnits) before anything sees it — the bracket legs placed for this fill, onFill, the orders
    * they place (a review: legs sized from the whole amount were refused, the position left without its stop).
    */
   venueFill(order: Order, qty: number, price: number, fee: number, liquidity: 'maker' | 'taker', time: number, feeQty = 0): void {
     const sleeve = this.sleeveOf(order)
     const i = this.executionOf[order.symbolIndex]!.i
-    const units = order.side === 'buy' && feeQty > 0 ? feeQty : 0
+    const units = feeQty > 0 ? feeQty : 0
     if (order.working) this.applyFill(sleeve, order, qty, price, fee, liquidity, i, time, false, units)
     else {
       // A fill that raced the order's cancel (or came after the venue closed it): the position is the
@@ -1269,8 +1269,8 @@ export class Engine {
     sleeve.fills.push(order.id, k, order.side, qty, price, fee, time, liquidity, order.role)
     this.trade(sleeve, k, order, before, sign * qty, price, fee, realized, i, time)
     if (order.status === 'FILLED') this.retire(sleeve, order, 'FILLED', '')
-    // Bracket legs protect what the fill put in the position: less the units the venue kept as its fee.
-    this.afterFill(sleeve, order, qty - feeUnits, i, atOpen)
+    // Bracket legs protect what the fill put in the position: less the units the venue kept as its fee from a buy.
+    this.afterFill(sleeve, order, order.side === 'buy' ? qty - feeUnits : qty, i, atOpen)
     const onFill = sleeve.strategy.onFill
     sleeve.ctx.time = this.now
     if (onFill !== undefined) this.callback(sleeve, 'onFill', order.symbol, () => onFill.call(sleeve.strategy, sleeve.ctx, { order, symbol: order.symbol, side: order.side, qty, price, fee, time, liquidity }))

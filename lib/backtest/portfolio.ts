@@ -181,18 +181,22 @@ export class Book {
   }
 
   /**
-   * A fee the venue took in the units bought (Binance spot, without BNB: a buy's commission comes out of the coins
-   * received), booked in the fill's `fee` at its price: the units leave the position, and the fee's cash — which
-   * the venue never took from the cash — comes back. The average cost stays; cash and equity are as the account's.
+   * A fee the venue took in the units traded (Binance spot, without BNB: a buy's commission comes out of the coins
+   * received; BNB/USDT paying in BNB: a sell's out of the coins held), booked in the fill's `fee` at its price: the
+   * units leave the position, and the fee's cash — which the venue never took from the cash — comes back. The
+   * average cost stays; cash and equity are as the account's.
    */
   keepFeeUnits(symbolIndex: number, units: number, price: number): void {
     const p = this.positions[symbolIndex]!
     if (!(units > 0) || !(p.qty > 0)) return
     const before = p.qty
-    let after = before - units
+    // A sell's fee in the coins held (BNB/USDT paying in BNB) beyond what the position still holds came from
+    // coins outside it: only what it holds leaves it (lib/live/journal.ts positionAfterFill, the same rule).
+    const taken = Math.min(units, before)
+    let after = before - taken
     if (Math.abs(after) <= 1e-9 * before) after = 0
     p.qty = after
-    this.cash += units * price
+    this.cash += taken * price
     if (after === 0) {
       p.avgPrice = NaN
       this.held.splice(this.held.indexOf(p), 1)

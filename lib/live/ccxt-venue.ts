@@ -744,8 +744,9 @@ export class CcxtVenue implements Venue {
       else if (currency === market.base) {
         fee = cost * price
         // A buy's fee in the coins bought: the account received amount − cost (it was booked as the whole amount,
-        // and a close then sold coins the account did not have: InsufficientFunds — an audit).
-        if (side === 'buy' && cost > 0 && cost < Number(t.amount)) feeQty = cost
+        // and a close then sold coins the account did not have: InsufficientFunds — an audit). A sell's (BNB/USDT
+        // paying its fees in BNB): the coins held lost amount + cost (booked as amount, the rest stayed as held).
+        if (cost > 0 && cost < Number(t.amount)) feeQty = cost
       }
       // A fee in a third asset (BNB), valued at its price in the quote: the deployment's cash pays it (the account's
       // BNB did), so the P&L and the daily-loss guard count it. (Booked as 0 before: above the truth by 0.075 %.)

@@ -525,7 +525,7 @@ function applyEventOnly(state: JournalState, e: JournalEvent, file: string, writ
       if (!(e.qty > 0) || !Number.isFinite(e.price)) throw new DataError(`${file}: fill ${e.tradeId} of ${o.clientOrderId} has qty ${e.qty} at ${e.price}`)
       if (o.filled + e.qty > o.qty * (1 + 1e-9)) throw new DataError(`${file}: fill ${e.tradeId} would fill ${o.clientOrderId} past its qty ${o.qty} (filled ${o.filled} + ${e.qty})`)
       const feeQty = e.feeQty ?? 0
-      if (typeof feeQty !== 'number' || !(feeQty >= 0 && feeQty < e.qty) || (feeQty > 0 && o.side !== 'buy')) throw new DataError(`${file}: fill ${e.tradeId} of ${o.clientOrderId} (${o.side} ${e.qty}) has feeQty ${e.feeQty}; expected units of a buy below its qty`)
+      if (typeof feeQty !== 'number' || !(feeQty >= 0 && feeQty < e.qty)) throw new DataError(`${file}: fill ${e.tradeId} of ${o.clientOrderId} (${o.side} ${e.qty}) has feeQty ${e.feeQty}; expected units below its qty`)
       write?.(e)
       state.tradeIds.add(e.tradeId)
       o.avgPrice = o.filled === 0 ? e.price : (o.avgPrice * o.filled + e.price * e.qty) / (o.filled + e.qty)
@@ -533,8 +533,7 @@ function applyEventOnly(state: JournalState, e: JournalEvent, file: string, writ
       o.fees += e.fee
       if (o.state !== 'CANCELLED') o.state = o.filled >= o.qty * (1 - 1e-9) ? 'FILLED' : 'PARTIALLY_FILLED'
       const key = positionKey(o.strategy, o.symbol)
-      // A buy's fee kept in the coins bought leaves the position (the account received qty − feeQty).
-      state.positions.set(key, (state.positions.get(key) ?? 0) + (o.side === 'buy' ? e.qty - feeQty : -e.qty))
+      state.positions.set(key, positionAfterFill(state.positions.get(key) ?? 0, o.side, e.qty, feeQty))
       return
     }
     case 'cancel':
@@ -587,6 +586,19 @@ export function checkVenueFill(f: { qty: number; price: number; fee: number }, m
 
 function illegal(file: string, o: JournalOrder, event: string): DataError {
   return new DataError(`${file}: order ${o.clientOrderId} is ${o.state}; a ${event} cannot follow`)
+}
+
+/**
+ * A position after a fill of `qty` on `side`, less `feeQty` units the venue kept as its fee in the coins traded
+ * (a buy's from the coins bought, a sell's from the coins held): taken from a long position only, at most what
+ * it holds (the rest came from coins outside it). The engine's book does the same (Book.keepFeeUnits), so the
+ * journal's positions and the engine's agree.
+ */
+export function positionAfterFill(position: number, side: 'buy' | 'sell', qty: number, feeQty: number): number {
+  const traded = position + (side === 'buy' ? qty : -qty)
+  if (!(feeQty > 0) || !(traded > 0)) return traded
+  const after = traded - Math.min(feeQty, traded)
+  return Math.abs(after) <= 1e-9 * traded ? 0 : after
 }
 
 function positionKey(strategy: string, symbol: string): string {

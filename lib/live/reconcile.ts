@@ -7,7 +7,7 @@
 import { BrokerError, errorMessage } from '../core/index.js'
 import type { CcxtVenue, VenueTrade } from './ccxt-venue.js'
 import { WallClock, type Clock } from './feed.js'
-import { checkVenueFill, OPEN_STATES, type JournalEvent, type JournalOrder, type JournalState, type OrderJournal } from './journal.js'
+import { checkVenueFill, OPEN_STATES, positionAfterFill, type JournalEvent, type JournalOrder, type JournalState, type OrderJournal } from './journal.js'
 import type { VenueOrderState } from './venue.js'
 
 /** What reconciliation reads from a venue (CcxtVenue has it all; a SimVenue can answer from its book). */
@@ -73,11 +73,11 @@ export function reconcile(state: Readonly<JournalState>, view: VenueView, option
       alerts.push(`trade ${t.tradeId} of ${o.clientOrderId} would fill it past its qty ${o.qty} (filled ${done} + ${t.qty}); not booked`)
       return
     }
-    const feeQty = o.side === 'buy' ? (t.feeQty ?? 0) : 0
+    const feeQty = t.feeQty ?? 0
     events.push({ type: 'fill', clientOrderId: o.clientOrderId, tradeId: t.tradeId, qty: t.qty, price: t.price, fee: t.fee, ...(feeQty > 0 ? { feeQty } : {}), time: t.time })
     filled.set(o.clientOrderId, done + t.qty)
     const key = `${o.strategy}|${o.symbol}`
-    positions.set(key, (positions.get(key) ?? 0) + (o.side === 'buy' ? t.qty - feeQty : -t.qty))
+    positions.set(key, positionAfterFill(positions.get(key) ?? 0, o.side, t.qty, feeQty))
     alerts.push(`fill missed: ${o.clientOrderId} ${o.side} ${t.qty} ${o.symbol} at ${t.price} (trade ${t.tradeId})${why}`)
   }
 

@@ -57,8 +57,9 @@ export type VenueEvent =
       /** Fee in the quote currency (converted when the exchange charged another one). */
       fee: number
       /**
-       * Of a buy, the units the venue kept as its fee (Binance spot charges a buy's commission in the asset bought):
-       * `fee` holds their value at the fill's price, and the position grows by qty − feeQty.
+       * The units the venue kept as its fee in the asset traded (Binance spot charges a buy's commission in the asset
+       * bought; BNB/USDT paying in BNB, a sell's in the coins held): `fee` holds their value at the fill's price, and
+       * they leave the position (journal.ts positionAfterFill).
        */
       feeQty?: number
       liquidity: 'maker' | 'taker'

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { clientOrderId, OrderJournal } from '../../lib/live/index.js'
+import { clientOrderId, OrderJournal, positionAfterFill } from '../../lib/live/index.js'
 import { FIXTURES } from '../helpers.js'
 
 const dirs: string[] = []
@@ -92,7 +92,7 @@ describe('the fold', () => {
     expect(after.slice(before.length).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l).type)).toEqual(['sent', 'reject'])
   })
 
-  it("takes a buy's fee units off its position, and refuses feeQty that is not a number below a buy's qty (on disk too)", () => {
+  it("takes a fill's fee units off its position (a buy's and a sell's), and refuses feeQty that is not a number below the fill's qty (on disk too)", () => {
     const dir = fresh()
     const j = OrderJournal.open(dir, 'd')
     const buy = j.intent({ strategy: 's', symbol: 'BTC/USDT', side: 'buy', qty: 0.01, kind: 'market' }, 1)
@@ -100,17 +100,20 @@ describe('the fold', () => {
     j.sent(buy.clientOrderId, 2)
     j.sent(sell.clientOrderId, 2)
     for (const feeQty of [0.01, 0.02, -0.00001, NaN]) {
-      expect(() => j.fill(buy.clientOrderId, { tradeId: `b${feeQty}`, qty: 0.01, price: 100, fee: 0.001, feeQty }, 3)).toThrow(/has feeQty .*; expected units of a buy below its qty/)
+      expect(() => j.fill(buy.clientOrderId, { tradeId: `b${feeQty}`, qty: 0.01, price: 100, fee: 0.001, feeQty }, 3)).toThrow(/has feeQty .*; expected units below its qty/)
     }
-    expect(() => j.fill(sell.clientOrderId, { tradeId: 's0', qty: 0.005, price: 100, fee: 0.001, feeQty: 0.000005 }, 3)).toThrow(/\(sell 0\.005\) has feeQty 0\.000005/)
+    expect(() => j.fill(sell.clientOrderId, { tradeId: 's9', qty: 0.005, price: 100, fee: 0.001, feeQty: 0.005 }, 3)).toThrow(/\(sell 0\.005\) has feeQty 0\.005/)
     j.fill(buy.clientOrderId, { tradeId: 'b', qty: 0.01, price: 100, fee: 0.001, feeQty: 0.00001 }, 3)
     expect(j.position('s', 'BTC/USDT')).toBeCloseTo(0.00999, 15)
     expect(j.order(buy.clientOrderId)).toMatchObject({ state: 'FILLED', filled: 0.01 })
+    // A sell paying its fee in the coins held (BNB/USDT in BNB): 0.00999 − 0.005 − 0.000005.
+    j.fill(sell.clientOrderId, { tradeId: 's0', qty: 0.005, price: 100, fee: 0.0005, feeQty: 0.000005 }, 3)
+    expect(j.position('s', 'BTC/USDT')).toBeCloseTo(0.004985, 15)
     // A journal whose fill carries feeQty as text (a hand-edited or foreign file) is refused when read.
     const text = readFileSync(j.file, 'utf8').replace('"feeQty":0.00001', '"feeQty":"0.00001"')
     const other = fresh()
     writeFileSync(join(other, 'journal.jsonl'), text)
-    expect(() => OrderJournal.open(other, 'd')).toThrow(/has feeQty 0\.00001; expected units of a buy below its qty/)
+    expect(() => OrderJournal.open(other, 'd')).toThrow(/has feeQty 0\.00001; expected units below its qty/)
   })
 })
 
@@ -294,5 +297,17 @@ describe('when an intent reaches the disk', () => {
     // A skip out of turn is refused and not written.
     writeFileSync(join(dir, 'journal.jsonl'), `${lines.join('\n')}\n{"type":"skip","seq":9,"reason":"x","time":4}\n`)
     expect(() => OrderJournal.open(dir, 'dep')).toThrow('skip of sequence 9 where 4 was next')
+  })
+})
+
+describe('positionAfterFill: fee units kept in the coins traded', () => {
+  it('leave a long position, at most what it still holds', () => {
+    // A buy of 1 with 0.001 kept: 0.999; a sell of 0.5 paying 0.0005 from the coins held: 0.4985.
+    expect(positionAfterFill(0, 'buy', 1, 0.001)).toBeCloseTo(0.999, 15)
+    expect(positionAfterFill(0.999, 'sell', 0.5, 0.0005)).toBeCloseTo(0.4985, 15)
+    // Selling all of it: the fee came from coins outside the position, which stays at 0 (never −0.0004985).
+    expect(positionAfterFill(0.4985, 'sell', 0.4985, 0.0004985)).toBe(0)
+    // A short is not where fee units come from (a margin venue charges its fee otherwise).
+    expect(positionAfterFill(0, 'sell', 2, 0.002)).toBe(-2)
   })
 })

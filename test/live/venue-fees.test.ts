@@ -63,6 +63,29 @@ describe('a fee in BNB where the venue lists BNB/USDT (Binance with BNB fee paym
   })
 })
 
+describe("a sell's fee in the coins held (BNB/USDT with BNB fee payment, an audit)", () => {
+  it('leaves the position with the coins: the position is the account\'s, before and after a restart; nothing outside', async () => {
+    const { s, start } = await world({ feeAsset: 'BNB', feeAssetPrice: 312.5, balances: { USDT: 10_000 }, markets: { BNBUSDT: ['BNB', 'USDT'] } })
+    const over = { symbols: ['BNB/USDT'] }
+    const d1 = start('bnb-sell', { 1: (ctx) => ctx.buy('BNB/USDT', { qty: 1 }), 3: (ctx) => ctx.sell('BNB/USDT', { qty: 0.5 }) }, { over, reconcileEveryMs: 1 })
+    for (let i = 0; i <= 4; i++) await d1.step(i)
+    const st1 = await d1.stop()
+    expect(s.orders.map((o) => [o.side, o.executedQty, o.status])).toEqual([
+      ['BUY', 1, 'FILLED'],
+      ['SELL', 0.5, 'FILLED'],
+    ])
+    // 0.1 % of each in BNB: 1 − 0.001 received, then 0.5 sold and 0.0005 paid from what is held: 0.4985.
+    expect(s.balance('BNB').free).toBeCloseTo(0.4985, 12)
+    expect(st1.positions).toEqual([expect.objectContaining({ symbol: 'BNB/USDT', qty: expect.closeTo(0.4985, 12) })])
+    // A restart folds the journal into the same position.
+    const d2 = start('bnb-sell', {}, { over, reconcileEveryMs: 1 })
+    for (let i = 5; i <= 6; i++) await d2.step(i)
+    const st2 = await d2.stop()
+    expect(st2.positions).toEqual([expect.objectContaining({ symbol: 'BNB/USDT', qty: expect.closeTo(0.4985, 12) })])
+    expect([...d1.alerts(), ...d2.alerts()].filter((line) => /outside|changed at the venue/.test(line))).toEqual([])
+  })
+})
+
 describe('a fee price that does not come (a review)', () => {
   it('holds the fill back a second at most: the fill is booked without it (the fee uncounted, said), not after ccxt\'s retries', async () => {
     const { s, start } = await world({ feeAsset: 'BNB', feeAssetPrice: 312.5, balances: { USDT: 10_000, BNB: 1 }, markets: { BTCUSDT: ['BTC', 'USDT'], BNBUSDT: ['BNB', 'USDT'] } })
