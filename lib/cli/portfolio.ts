@@ -183,8 +183,7 @@ async function targetsAction(context: CliContext, o: TargetsFlags): Promise<void
   if (o.strategy !== undefined) pin(o.strategy, '--strategy')
   let shares: Record<string, number> | undefined
   if (weightRows.some((r) => r.target !== undefined)) {
-    shares = {}
-    for (const r of weightRows) if (r.target !== undefined) shares[r.target] = r.weight
+    shares = p.targetShares(weightRows)
     for (const t of targets) if (!(t in shares)) warn(`${t} has a signal but no row in ${o.weights!}: weight 0`)
   } else if (o.weightsFrom !== undefined) {
     const { rows, what } = await loadResults(home, o.weightsFrom, '--weights-from')

@@ -1,7 +1,7 @@
 // Signals → risk-capped target positions → orders (pure: prices, volatilities and hedge ratios are given;
 // market.ts reads them from the lake). Conventions:
 // - A weight is a signed fraction of the capital: +0.2 holds a long position worth 20 % of it.
-// - Raw weight of a target = its signal's confidence × its share (--weights; default equal, 1/N targets).
+// - Raw weight of a target = its signal's confidence × its share (--weights; default equal, 1/N targets); the shares sum to at most 1.
 // - Volatility targeting: a target's unit position is scaled by k = targetVol × raw / σ, σ its annualised
 //   volatility (market.ts: sample sd of per-bar simple returns × √bars-per-year), so its ex-ante volatility
 //   is targetVol × raw.
@@ -174,6 +174,12 @@ export function portfolioTargets(options: PortfolioTargetsOptions): PortfolioTar
       legs: legs.map((symbol, j) => ({ symbol, weight: weights[j]! === 0 ? 0 : weights[j]! })),
     }
   })
+
+  // Shares are fractions of the capital (of the volatility budget): together at most 1, as the weights file
+  // `deploy --weights` takes. A weights file in percent (A,60 / B,40) would otherwise multiply every position
+  // 100× and leave only the caps between the book and the whole capital (an audit).
+  const shareSum = lines.reduce((a, l) => a + l.share, 0)
+  if (shareSum > 1 + 1e-9) throw new ConfigError(`the shares of the targets sum to ${tidy(shareSum)}; they are fractions of the capital and must sum to at most 1 (a weights file in percent? write 0.6, not 60)`)
 
   // Legs summed per symbol; held symbols without a target go to 0.
   const raw = new Map<string, number>()

@@ -13,3 +13,41 @@ export { readTextFile } from '../core/index.js'
 export const MARKET_SYMBOL = /^[A-Za-z0-9][A-Za-z0-9/:._-]{0,63}$/
 
 export const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+
+/**
+ * The first key an object of a JSON text names twice, as `{ "A": 1, "A": 2 }` (JSON.parse keeps the last
+ * silently: a positions file listing a symbol twice would be read as its last quantity); `undefined` when
+ * none is. The text must already be valid JSON (JSON.parse it first): this only walks its strings and
+ * brackets, keeping the keys seen in each open object.
+ */
+export function duplicateJsonKey(text: string): string | undefined {
+  const stack: (Set<string> | undefined)[] = [] // a Set per open object, undefined per open array
+  let expectKey = false
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!
+    if (ch === '"') {
+      let j = i + 1
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1
+      const keys = stack[stack.length - 1]
+      if (expectKey && keys !== undefined) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string
+        if (keys.has(key)) return key
+        keys.add(key)
+        expectKey = false
+      }
+      i = j
+    } else if (ch === '{') {
+      stack.push(new Set())
+      expectKey = true
+    } else if (ch === '[') {
+      stack.push(undefined)
+      expectKey = false
+    } else if (ch === '}' || ch === ']') {
+      stack.pop()
+      expectKey = false
+    } else if (ch === ',') {
+      expectKey = stack[stack.length - 1] !== undefined
+    }
+  }
+  return undefined
+}

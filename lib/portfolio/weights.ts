@@ -8,7 +8,7 @@
 
 import { ConfigError, csvField, preview, splitCsvLine } from '../core/index.js'
 import { legsOf } from './signals.js'
-import { isPlainObject, MARKET_SYMBOL, readTextFile } from './text-file.js'
+import { duplicateJsonKey, isPlainObject, MARKET_SYMBOL, readTextFile } from './text-file.js'
 
 export type WeightScheme = 'winners' | 'equal' | 'inverse-vol'
 export const WEIGHT_SCHEMES: readonly WeightScheme[] = ['winners', 'equal', 'inverse-vol']
@@ -64,6 +64,9 @@ export function parseWeightsTable(text: string, file: string): WeightRow[] {
       throw new ConfigError(`${where} is not valid JSON (${preview((error as Error).message, 100)}); expected an array of { target?, strategy?, symbols?, weight }`, { cause: error })
     }
     if (!Array.isArray(parsed)) throw new ConfigError(`${where} must hold a JSON array of { target?, strategy?, symbols?, weight }`)
+    // JSON.parse keeps the last of a repeated field ({ "weight": 0.5, "weight": 5 }): refused, not guessed.
+    const twice = duplicateJsonKey(body)
+    if (twice !== undefined) throw new ConfigError(`${where}: an entry gives ${preview(twice, 40)} twice`)
     rows = parsed.map((e, k) => {
       if (!isPlainObject(e)) throw new ConfigError(`${where} entry ${k + 1}: expected an object { target?, strategy?, symbols?, weight } (received ${preview(e, 60)})`)
       for (const key of Object.keys(e)) if (!(COLUMNS as readonly string[]).includes(key)) throw new ConfigError(`${where} entry ${k + 1}: no field ${preview(key, 40)} (fields: ${COLUMNS.join(', ')})`)
@@ -99,6 +102,17 @@ export function parseWeightsTable(text: string, file: string): WeightRow[] {
     seen.set(key, r.label)
   }
   return rows
+}
+
+/**
+ * Each target's share: the sum of its rows' weights. Two strategies may trade one target (rows strategy,target
+ * differ); the target then holds both shares, as the production config deploys both (keeping only the last
+ * row's weight sized the book on part of the capital the deployments get: an audit).
+ */
+export function targetShares(rows: readonly WeightRow[]): Record<string, number> {
+  const out = Object.create(null) as Record<string, number>
+  for (const r of rows) if (r.target !== undefined) out[r.target] = (out[r.target] ?? 0) + r.weight
+  return out
 }
 
 export function readWeightsTable(file: string): WeightRow[] {
@@ -201,13 +215,17 @@ export interface ProdConfigRow {
 }
 
 /**
- * The production config: the rows with a weight > 0, their weights rescaled to sum 1 (shares of the
- * capital, as `deploy --weights` wants them: at most 1 in all). Strategies are given pinned (NAME@VERSION).
+ * The production config: the rows with a weight > 0, their weights rescaled to sum 1 when they sum above it
+ * (shares of the capital, as `deploy --weights` wants them: at most 1 in all). Weights summing below 1 are
+ * kept as they are: the rest is a cash reserve, which `deploy --weights` takes and the targets keep too
+ * (scaling 0.3 + 0.3 up to 0.5 + 0.5 deployed 1.67× the capital asked for: an audit). Strategies are given
+ * pinned (NAME@VERSION).
  */
 export function prodConfig(rows: readonly ProdConfigRow[]): ProdConfigRow[] {
   const kept = rows.filter((r) => r.weight > 0)
   if (kept.length === 0) throw new ConfigError('--prod-config: no strategy has a weight > 0; nothing to deploy')
   const sum = kept.reduce((a, r) => a + r.weight, 0)
+  const scale = Math.max(1, sum)
   // Rounded down at 12 digits so the rescaled weights never sum above 1.
-  return kept.map((r) => ({ strategy: r.strategy, symbols: [...r.symbols], weight: Math.floor((r.weight / sum) * 1e12) / 1e12 }))
+  return kept.map((r) => ({ strategy: r.strategy, symbols: [...r.symbols], weight: Math.floor((r.weight / scale) * 1e12) / 1e12 }))
 }

@@ -1,0 +1,71 @@
+// Numbers audit of the portfolio's inputs: shares are fractions of the capital (a weights file in percent is
+// refused, not multiplied into every position), a symbol or field a JSON file gives twice is refused (JSON.parse
+// keeps the last silently), and the production config keeps a cash reserve. Expected numbers are worked by hand
+// in the comments.
+
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { parsePositions, parseWeightsTable, portfolioTargets, prodConfig, readCapsFile, targetShares, type Signal } from '../../lib/portfolio/index.js'
+
+const sig = (target: string, p: number): Signal => ({ time: '2024-01-02T00:00:00.000Z', target, model: 'm@1', probability: p, side: 'long', confidence: Math.abs(2 * p - 1) })
+// A and B long at p 0.75 (confidence 0.5); σ 0.4 each; targetVol 0.1; prices A 100, B 50; capital 10,000.
+const book = { signals: [sig('A', 0.75), sig('B', 0.75)], market: { prices: { A: 100, B: 50 }, vols: { A: 0.4, B: 0.4 }, betas: {} }, capital: 10_000, targetVol: 0.1 }
+
+describe('shares are fractions of the capital', () => {
+  it('shares 0.6 / 0.4 give k = 0.1 × 0.5 × share / 0.4; the same file in percent (60 / 40) is refused', () => {
+    // A: 0.1 × 0.5 × 0.6 / 0.4 = 0.075 → 750 / 100 = 7.5 units; B: 0.1 × 0.5 × 0.4 / 0.4 = 0.05 → 500 / 50 = 10.
+    const r = portfolioTargets({ ...book, shares: { A: 0.6, B: 0.4 } })
+    expect(r.positions.map((p) => [p.symbol, p.weight, p.targetQty])).toEqual([['A', 0.075, 7.5], ['B', 0.05, 10]])
+    // Before: shares 60 and 40 gave k 7.5 and 5, clipped to 1 each, then halved by the gross cap: 0.5 and 0.5 of
+    // the capital (50 A, 100 B) — 6.7× and 10× the positions the 0.6 / 0.4 the user meant gives.
+    const percent = Object.fromEntries(parseWeightsTable('target,weight\nA,60\nB,40\n', 'w.csv').map((row) => [row.target!, row.weight]))
+    expect(() => portfolioTargets({ ...book, shares: percent })).toThrow('the shares of the targets sum to 100; they are fractions of the capital and must sum to at most 1')
+    // Shares that sum to 1 up to binary rounding (1/3 × 3) pass.
+    expect(() => portfolioTargets({ ...book, signals: [...book.signals, sig('C', 0.75)], market: { ...book.market, prices: { ...book.market.prices, C: 10 }, vols: { ...book.market.vols, C: 0.4 } }, shares: { A: 0.1 + 0.2, B: 0.3, C: 0.4 } })).not.toThrow()
+  })
+})
+
+describe('a target two strategies trade', () => {
+  it('holds both rows\' shares (0.3 + 0.2 = 0.5), as the production config deploys both', () => {
+    const rows = parseWeightsTable('strategy,target,weight\ns1@1,A,0.3\ns2@1,A,0.2\ns1@1,B,0.4\n', 'w.csv')
+    // Before (portfolio targets): A took the last row's 0.2 — positions sized on 0.2 while 0.5 of the capital is deployed on A.
+    expect(targetShares(rows)).toEqual({ A: 0.5, B: 0.4 })
+    // With these shares: A 0.1 × 0.5 × 0.5 / 0.4 = 0.0625 → 625 / 100 = 6.25 units; B 0.1 × 0.5 × 0.4 / 0.4 = 0.05 → 10.
+    const r = portfolioTargets({ ...book, shares: targetShares(rows) })
+    expect(r.positions.map((p) => [p.symbol, p.weight, p.targetQty])).toEqual([['A', 0.0625, 6.25], ['B', 0.05, 10]])
+  })
+})
+
+describe('a JSON file naming a key twice is refused (JSON.parse keeps the last)', () => {
+  it('positions: a symbol listed twice, as the CSV reader says', () => {
+    // Before: { A: 5, B: 2 } — the first A (1) silently dropped, so the delta order for A was off by 4 units.
+    expect(() => parsePositions('{"A": 1, "B": 2, "A": 5}', 'p.json')).toThrow('positions file p.json entry "A": A is listed twice')
+    expect(parsePositions('{"A": 1, "B": {"x": 1}}'.replace('{"x": 1}', '2'), 'p.json')).toEqual({ A: 1, B: 2 })
+  })
+
+  it('caps: a lot size given twice', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mtflow-audit-caps-'))
+    const file = join(dir, 'caps.json')
+    writeFileSync(file, '{"lotSizes": {"A": 1, "A": 0.001}, "maxGross": 0.5}')
+    // Before: lot 0.001 for A, 1 silently dropped.
+    expect(() => readCapsFile(file)).toThrow(`caps file ${file}: "A" is given twice`)
+    writeFileSync(file, '{"lotSizes": {"A": 1, "B": 0.001}, "maxGross": 0.5}')
+    expect(readCapsFile(file).lotSizes).toEqual({ A: 1, B: 0.001 })
+  })
+
+  it('weights: a field given twice in one entry', () => {
+    // Before: weight 5 (the last), not 0.5.
+    expect(() => parseWeightsTable('[{"target": "A", "weight": 0.5, "weight": 5}]', 'w.json')).toThrow('weights file w.json: an entry gives "weight" twice')
+  })
+})
+
+describe('the production config keeps a cash reserve', () => {
+  it('weights summing below 1 stay as they are; above 1 they are rescaled to 1', () => {
+    // 0.3 + 0.3 leaves 0.4 in cash; deploy --weights takes a sum ≤ 1. Before: 0.5 + 0.5 (1.67× the capital asked for).
+    expect(prodConfig([{ strategy: 's@1', symbols: ['A'], weight: 0.3 }, { strategy: 's@1', symbols: ['B'], weight: 0.3 }]).map((r) => r.weight)).toEqual([0.3, 0.3])
+    // 1 + 3 = 4 → 0.25, 0.75.
+    expect(prodConfig([{ strategy: 's@1', symbols: ['A'], weight: 1 }, { strategy: 's@1', symbols: ['B'], weight: 3 }]).map((r) => r.weight)).toEqual([0.25, 0.75])
+  })
+})
