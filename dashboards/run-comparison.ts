@@ -2,7 +2,7 @@
 // drawdowns, parameters (rows where the runs differ are marked). By default the best backtests by Sharpe.
 
 import { ConfigError } from '../lib/core/index.js'
-import { esc, runComparisonHtml, type DashboardDefinition } from '../lib/report/index.js'
+import { esc, metricDirection, runComparisonHtml, type DashboardDefinition } from '../lib/report/index.js'
 import { searchRuns } from '../lib/track/index.js'
 
 export const runComparison: DashboardDefinition = {
@@ -30,7 +30,8 @@ export const runComparison: DashboardDefinition = {
       const filter = p.filter ?? `tags.\`mtflow.kind\` = "backtest" and attributes.status = "FINISHED" and metrics.${metric} is not null`
       const found = searchRuns(context.tracker, {
         filter,
-        orderBy: [`metrics.\`${metric}\` desc`],
+        // The best first by the metric's direction (maxDrawdown, volatility, fees: the lowest).
+        orderBy: [`metrics.\`${metric}\` ${metricDirection(metric) === 'lower' ? 'asc' : 'desc'}`],
         maxResults: top,
         ...(p.experiment === undefined ? {} : { experiments: [p.experiment] }),
       })

@@ -4,7 +4,7 @@
 
 import * as Plot from '@observablehq/plot'
 import { ConfigError, NotFoundError } from '../lib/core/index.js'
-import { curveChart, underwater, esc, fmtTime, link, plotToString, raw, seg, table, type Cell, type DashboardDefinition } from '../lib/report/index.js'
+import { curveChart, underwater, esc, fmtTime, link, metricDirection, plotToString, raw, seg, table, type Cell, type DashboardDefinition } from '../lib/report/index.js'
 import type { RegistryEntry, RegistryVersion, RunSummary } from '../lib/track/index.js'
 import { readRunTable, runTableRows } from '../lib/track/run-tables.js'
 
@@ -78,7 +78,10 @@ export const strategyPage: DashboardDefinition = {
       )
     }
 
-    const best = [...scored].sort((a, b) => b.metrics[metric]!.value - a.metrics[metric]!.value).find((r) => tracker.metricHistory(r.info.runId, 'equity').length > 1)
+    // Best by the metric's direction: lower for maxDrawdown, volatility, fees … (sorted highest first whatever the
+    // metric, metric=maxDrawdown showed the run with the deepest drawdown as the best: an audit).
+    const sign = metricDirection(metric) === 'lower' ? -1 : 1
+    const best = [...scored].sort((a, b) => sign * (b.metrics[metric]!.value - a.metrics[metric]!.value)).find((r) => tracker.metricHistory(r.info.runId, 'equity').length > 1)
     const shown: string[] = []
     if (best === undefined) {
       parts.push('<p class="muted">No run of this strategy logged an equity curve yet (mtflow backtest does).</p>')

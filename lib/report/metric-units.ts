@@ -35,10 +35,24 @@ const COUNT = new Set(['trades', 'openTrades', 'wins', 'losses', 'orders', 'fill
 const MONEY = new Set(['equity', 'endEquity', 'startEquity', 'fees', 'cash', 'pnl', 'expectancy', 'avgWin', 'avgLoss', 'grossProfit', 'grossLoss'])
 /** Lengths in bars of the run's timeframe. */
 const BARS = new Set(['maxDrawdownDuration', 'barsHeld'])
+/** Every name with a unit of its own. */
+const KNOWN = new Set([...PERCENT, ...RATIO, ...COUNT, ...MONEY, ...BARS])
+
+/**
+ * A key's metric name: its last dot-separated part ("test.sharpe": sharpe), and of a prefixed name whose part
+ * after the last "_" is a metric we know, that part ("ungated_totalReturn": totalReturn). The gated backtests
+ * log ungated_totalReturn, ungated_maxDrawdown … beside totalReturn, maxDrawdown: the same fractions, which the
+ * run and compare pages showed as 0.1234 next to "12.34 %" (an audit).
+ */
+function metricName(key: string): string {
+  const name = key.slice(key.lastIndexOf('.') + 1)
+  const tail = name.slice(name.lastIndexOf('_') + 1)
+  return tail !== name && KNOWN.has(tail) ? tail : name
+}
 
 /** A metric's unit by its key (the last dot-separated part: "test.sharpe" is a ratio); "number" when unknown. */
 export function metricUnit(key: string): MetricUnit {
-  const name = key.slice(key.lastIndexOf('.') + 1)
+  const name = metricName(key)
   if (PERCENT.has(name)) return 'percent'
   if (RATIO.has(name)) return 'ratio'
   if (COUNT.has(name)) return 'count'
@@ -101,7 +115,7 @@ const LOWER_PATTERN = /drawdown|loss|error|rmse|mse|mae|volatility|turnover|fees
  * exposure, unknown keys). The compare page and the sweep page (sweep-grid.ts defaultDirection) both ask here.
  */
 export function metricDirection(key: string): 'higher' | 'lower' | undefined {
-  const name = key.slice(key.lastIndexOf('.') + 1)
+  const name = metricName(key)
   if (HIGHER.has(name)) return 'higher'
   if (LOWER.has(name) || LOWER_PATTERN.test(name)) return 'lower'
   return undefined

@@ -276,7 +276,7 @@ export function histogram(x: ArrayLike<number>, bins: number): { edges: number[]
   return { edges, counts }
 }
 
-/** Beta, annualised alpha and correlation of returns against benchmark returns (pairs of the same days). */
+/** Beta, annualised alpha and correlation of returns against benchmark returns (pairs over the same spans). */
 export function greeks(r: ArrayLike<number>, b: ArrayLike<number>, periodsPerYear: number): { beta: number; alpha: number; correlation: number } {
   const n = r.length
   const mr = mean(r)

@@ -241,8 +241,9 @@ function drawdownTable(periods: readonly DrawdownPeriod[]): string {
   )
 }
 
-/** An amount with 2 decimals, thousands grouped. */
+/** An amount with 2 decimals, thousands grouped; "–" when undefined (the mean P&L of no closed trade was "NaN"). */
 function money(v: number): Cell {
+  if (!Number.isFinite(v)) return '–'
   return raw(`<span class="num">${esc(v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }))}</span>`)
 }
 

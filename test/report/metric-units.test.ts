@@ -48,6 +48,23 @@ describe('metric units', () => {
     expect(fmtMetric('desk_score', 1234567)).toBe('1,234,567')
   })
 
+  it("a prefixed name of a known metric has its unit: the gated backtests' ungated_totalReturn is a fraction as totalReturn is", () => {
+    // lib/pipeline/gated.ts logs ungated_trades, ungated_totalReturn, ungated_cagr, ungated_sharpe, ungated_maxDrawdown,
+    // ungated_winRate, ungated_exposure beside the gated run's own metrics. Hand-worked: 0.1234 → 12.34 %.
+    expect(fmtMetric('ungated_totalReturn', 0.1234)).toBe('12.34 %')
+    expect(fmtMetric('ungated_maxDrawdown', 0.2)).toBe('20.00 %')
+    expect(fmtMetric('ungated_winRate', 0.5)).toBe('50.00 %')
+    expect(fmtMetric('ungated_sharpe', 1.23456)).toBe('1.23')
+    expect(fmtMetric('ungated_trades', 1234)).toBe('1,234')
+    // 0.15 − 0.1234 = 2.66 percentage points.
+    expect(fmtMetricDelta('ungated_totalReturn', 0.1234, 0.15)).toBe('+2.66 pp')
+    expect(metricDirection('ungated_totalReturn')).toBe('higher')
+    // Unknown tails stay what they were.
+    expect(metricUnit('desk_score')).toBe('number')
+    expect(metricUnit('elapsed_ms')).toBe('duration')
+    expect(metricDirection('val_loss')).toBe('lower')
+  })
+
   it('NaN, infinities and missing values', () => {
     expect(fmtMetric('profitFactor', Infinity)).toBe('∞')
     expect(fmtMetric('sharpe', NaN)).toBe('NaN')

@@ -10,7 +10,7 @@ import { parseHTML } from 'linkedom'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sha256 } from '../../lib/core/index.js'
 import { Registry, Tracker } from '../../lib/track/index.js'
-import { strategyPage } from '../../dashboards/index.js'
+import { runComparison, strategyPage } from '../../dashboards/index.js'
 
 const SOURCE = 'export const probe = { name: "probe" }\n'
 const OTHER = 'export const probe = { name: "probe", v: 3 }\n'
@@ -76,5 +76,34 @@ describe('strategy dashboard attribution', () => {
     // 9 runs in all; the one without a record is named as both candidates.
     expect(out.body).toContain('<h2>Runs: 9 in all</h2>')
     expect(out.body).toContain('v1 or v2 (same source)')
+  })
+})
+
+describe('strategy dashboard best run', () => {
+  it("picks the best run by the metric's direction: the shallowest drawdown for metric=maxDrawdown", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mtflow-strategy-best-'))
+    try {
+      const t = new Tracker(dir)
+      const r = new Registry(dir)
+      r.register('strategies', 'probe', { files: { 'source.ts': SOURCE } })
+      const run = (name: string, maxDrawdown: number) => {
+        const a = t.startRun({ experiment: 'probe', name, lineage: { strategy: { name: 'probe', sha256: sha256(SOURCE) } }, tags: { 'mtflow.strategy.version': '1' } })
+        a.logMetrics({ maxDrawdown, sharpe: 1 })
+        a.logMetric('equity', 100, 0)
+        a.logMetric('equity', 101, 1)
+        a.end()
+      }
+      // A drawdown of 5 % is better than one of 40 % (maxDrawdown is a depth: lower is better).
+      run('shallow', 0.05)
+      run('deep', 0.4)
+      const out = await strategyPage.render({ home: dir, tracker: t, registry: r, params: { strategy: 'probe', metric: 'maxDrawdown' }, now: Date.UTC(2024, 0, 1) })
+      expect(out.body).toMatch(/Best backtest by maxDrawdown[^<]*<a [^>]*>shallow<\/a>/)
+      // The run-comparison dashboard's "top 1 by maxDrawdown" is the shallow one too.
+      const top = await runComparison.render({ home: dir, tracker: t, registry: r, params: { metric: 'maxDrawdown', top: '1', filter: 'metrics.maxDrawdown is not null' }, now: Date.UTC(2024, 0, 1) })
+      expect(top.runs.length).toBe(1)
+      expect(t.getRun(top.runs[0]!).info.name).toBe('shallow')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

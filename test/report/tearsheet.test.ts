@@ -222,6 +222,33 @@ describe('tearsheet, hand-worked', () => {
     expect(tearsheet({ time, equity: [1000, 1010, 1005, 1030], prices: { name: 'BTC/USDT', time, close: [50, 55, 45, 60] } }, { buyAndHold: false }).benchmark).toBeNull()
   })
 
+  it('a benchmark on another calendar is measured over the strategy’s spans: a weekday curve that is a 24/7 price has beta 1 with it', () => {
+    // A 24/7 price (a year of days from Monday 2024-01-01) and a strategy whose equity is 1000 × that price,
+    // recorded on weekdays only. Over any span the two move alike, so (hand-worked) beta = 1, correlation = 1,
+    // alpha = 0, and the benchmark's volatility and Sharpe on the strategy's spans are the strategy's own.
+    // Pairing returns dated the same day paired the strategy's Friday-to-Monday return with the benchmark's
+    // Sunday-to-Monday one: correlation 0.84, beta 0.97, alpha −2.8 % a year.
+    let seed = 1
+    const time: number[] = []
+    const close: number[] = []
+    let p = 100
+    for (let d = 0; d < 364; d++) {
+      seed = (seed * 48271) % 2147483647
+      p *= 1 + 0.04 * (seed / 2147483647 - 0.5)
+      time.push(JAN1 + d * D)
+      close.push(p)
+    }
+    const weekdays = time.map((_, i) => i).filter((i) => new Date(time[i]!).getUTCDay() % 6 !== 0)
+    const sheet = tearsheet({ time: weekdays.map((i) => time[i]!), equity: weekdays.map((i) => 1000 * close[i]!), benchmark: { name: 'BTC', time, close } }, { periodsPerYear: 252 })
+    const b = sheet.benchmark!
+    expect(b.pairs).toBe(weekdays.length - 1)
+    expect(b.beta).toBeCloseTo(1, 12)
+    expect(b.correlation).toBeCloseTo(1, 12)
+    expect(b.alpha).toBeCloseTo(0, 12)
+    expect(b.volatility).toBeCloseTo(sheet.metrics.volatility!, 12)
+    expect(b.sharpe).toBeCloseTo(sheet.metrics.sharpe!, 12)
+  })
+
   it('open trades are counted apart, not in the statistics', () => {
     const time = [JAN1, JAN1 + D]
     const sheet = tearsheet({ time, equity: [100, 101], trades: { symbol: ['A', 'A', 'A'], entryTime: [JAN1, JAN1, JAN1], exitTime: [JAN1 + D, JAN1 + D, JAN1 + D], pnl: [10, -4, 50], open: [false, false, true] } })
@@ -349,6 +376,13 @@ describe('tearsheetHtml', () => {
     // Percent with 2 decimals, ratios with 2.
     expect(html).toContain(`<td>${(fixture.daily.maxDrawdown * 100).toFixed(2)} %</td>`)
     expect(html).toContain(`<td>${fixture.daily.sharpe.toFixed(2)}</td>`)
+  })
+
+  it('shows no NaN when every trade is still open (no closed trade has a mean P&L)', () => {
+    const sheet = tearsheet({ time: [JAN1, JAN1 + D, JAN1 + 2 * D], equity: [100, 101, 102], trades: { symbol: ['A'], entryTime: [JAN1], exitTime: [JAN1 + 2 * D], pnl: [2], open: [true] } })
+    const page = tearsheetHtml(sheet)
+    expect(sheet.trades!.all.trades).toBe(0)
+    expect(page).not.toContain('NaN')
   })
 
   it('writes a negative number with the ASCII minus, as the run page does (copied into Python or a spreadsheet, it parses)', () => {
