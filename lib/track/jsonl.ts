@@ -83,6 +83,21 @@ export interface ReadResult<T> {
    * unparseable unterminated tail (which may also be an append being written this instant).
    */
   torn: number
+  /** The file's first `head` bytes (fewer when it is shorter), when asked for. */
+  head?: Buffer
+}
+
+export interface ReadOptions {
+  /** Skip decoding the encoded values (the caller decodes the fields that can hold them, with decodeValue). */
+  raw?: boolean
+  /** Return the file's first this many bytes as `head`, read through the same descriptor as the records. */
+  head?: number
+  /**
+   * The head an earlier read returned: a file that no longer starts with it is another file under the same
+   * inode number (a rewrite renamed in, its inode freed and reused by a later rewrite), whose byte `from`
+   * means nothing. Nothing is read then: the result has no records and `end` 0, so the caller starts over.
+   */
+  expectHead?: Uint8Array
 }
 
 /**
@@ -90,7 +105,7 @@ export interface ReadResult<T> {
  * encoded values (the caller decodes the fields that can hold them, with decodeValue). A line that is
  * neither JSON nor a torn record is a DataError naming the file.
  */
-export function readRecords<T>(path: string, from = 0, options: { raw?: boolean } = {}): ReadResult<T> {
+export function readRecords<T>(path: string, from = 0, options: ReadOptions = {}): ReadResult<T> {
   let fd: number
   try {
     fd = openSync(path, 'r')
@@ -100,7 +115,11 @@ export function readRecords<T>(path: string, from = 0, options: { raw?: boolean 
   }
   try {
     const info = fstatSync(fd)
-    if (info.size <= from) return { records: [], end: Math.min(from, info.size), ino: info.ino, torn: 0 }
+    const headBytes = Math.max(options.head ?? 0, options.expectHead?.length ?? 0)
+    const head = headBytes > 0 ? readHead(fd, Math.min(headBytes, info.size)) : undefined
+    const withHead = (r: ReadResult<T>): ReadResult<T> => (options.head === undefined ? r : { ...r, head: head!.subarray(0, Math.min(options.head, head!.length)) })
+    if (options.expectHead !== undefined && !head!.subarray(0, options.expectHead.length).equals(options.expectHead)) return withHead({ records: [], end: 0, ino: info.ino, torn: 0 })
+    if (info.size <= from) return withHead({ records: [], end: Math.min(from, info.size), ino: info.ino, torn: 0 })
     const buffer = readFd(fd, from)
     const raw = options.raw === true
     const last = buffer.lastIndexOf(10)
@@ -108,10 +127,21 @@ export function readRecords<T>(path: string, from = 0, options: { raw?: boolean 
     const parsed = last < 0 ? { records: [] as T[], torn: 0 } : parseLines<T>(buffer.toString('utf8', 0, last), raw, path, from, tail.kind === 'mark')
     if (tail.kind === 'record') parsed.records.push(tail.record as T)
     const end = from + (tail.kind === 'record' ? buffer.length : last + 1)
-    return { records: parsed.records, end, ino: info.ino, torn: parsed.torn + (tail.kind === 'record' ? 0 : tail.torn) }
+    return withHead({ records: parsed.records, end, ino: info.ino, torn: parsed.torn + (tail.kind === 'record' ? 0 : tail.torn) })
   } finally {
     closeSync(fd)
   }
+}
+
+function readHead(fd: number, length: number): Buffer {
+  const head = Buffer.alloc(length)
+  let got = 0
+  while (got < length) {
+    const n = readSync(fd, head, got, length - got, got)
+    if (n === 0) break
+    got += n
+  }
+  return head.subarray(0, got)
 }
 
 // The unterminated tail of a file (after its last "\n"), which both views classify alike:

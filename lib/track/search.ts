@@ -92,12 +92,22 @@ function compareSortable(a: number | string | undefined, b: number | string | un
   // By comparison, not subtraction: Infinity − Infinity is NaN, and two runs tied at Infinity never reached the tiebreak.
   if (typeof a === 'number' && typeof b === 'number') c = a < b ? -1 : a > b ? 1 : 0
   else {
-    // Params are strings: numbers among them order as numbers ("9" before "10").
-    const na = Number(a)
-    const nb = Number(b)
-    c = typeof a === 'string' && typeof b === 'string' && a.trim() !== '' && b.trim() !== '' && Number.isFinite(na) && Number.isFinite(nb) ? na - nb : String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0
+    // Params are strings: numbers among them order as numbers ("9" before "10"), and before every other text.
+    // Numbers by value and the rest as text, mixed, was no order ("10" < "15m" < "9" < "10"): the sort was
+    // arbitrary and a page token past "10" led back to "15m", so paging went round for ever.
+    const na = typeof a === 'string' ? numericText(a) : undefined
+    const nb = typeof b === 'string' ? numericText(b) : undefined
+    if (na !== undefined && nb !== undefined) c = na < nb ? -1 : na > nb ? 1 : 0
+    else if (na !== undefined || nb !== undefined) c = na !== undefined ? -1 : 1
+    else c = String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0
   }
   return direction === 'asc' ? c : -c
+}
+
+/** A text's value when it reads as a finite number ("10", "1e-3"), else undefined. */
+function numericText(text: string): number | undefined {
+  const n = Number(text)
+  return text.trim() !== '' && Number.isFinite(n) ? n : undefined
 }
 
 type SortKey = (number | string | undefined)[]

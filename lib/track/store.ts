@@ -93,6 +93,8 @@ export interface ChildRun {
 interface IndexLine {
   /** A compacted index: all runs as columns (then r is absent). */
   snapshot?: Snapshot
+  /** A compacted index's generation (random, written first): no two rewrites of an index start alike. */
+  gen?: string
   r: string
   i?: RunInfo
   p?: Record<string, string>
@@ -104,6 +106,13 @@ interface IndexLine {
 
 interface IndexState {
   ino: number
+  /**
+   * The file's first bytes. A rewrite (compaction, reindex) is renamed in, so the inode changes — but the
+   * freed inode number is soon reused (ext4 alternates two numbers over successive rewrites), and a reader
+   * that missed two rewrites would read on from `end` in the middle of another file: an error for ever, or
+   * index lines silently skipped. The head (a rewrite's random gen, else the first run's random id) tells.
+   */
+  head: Buffer
   end: number
   lines: number
   runs: Map<string, RunSummary>
@@ -119,6 +128,14 @@ interface MetricLine {
 // Per-process cache of each experiment index, read incrementally: an index only grows between compactions,
 // and a compaction is an atomic rewrite (a new inode), which sends the reader back to the start.
 const indexCache = new Map<string, IndexState>()
+
+/** How many of an index file's first bytes a reader keeps to know the file again (IndexState.head). */
+const INDEX_HEAD = 64
+
+/** A rewritten index: one snapshot line, its random generation first (what IndexState.head compares). */
+function snapshotLine(experimentId: string, runs: Iterable<RunSummary>): string {
+  return `\n${JSON.stringify({ gen: randomBytes(8).toString('hex'), snapshot: toSnapshot(experimentId, runs) })}\n`
+}
 
 /** Forget what this process has read of the experiment indexes (benchmarks measure a cold search with it). */
 export function clearIndexCache(): void {
@@ -315,11 +332,17 @@ export class Tracker {
       this.withRunLock(runId, dir, () => {
         const current = readParams(dir)
         const fresh = dict<string>()
-        for (const k in candidates) if (checkParamValue(runId, k, current[k], candidates[k]!)) fresh[k] = candidates[k]!
-        if (Object.keys(fresh).length > 0) {
-          this.appendRun(runId, dir, 'params.jsonl', [fresh])
-          line.p = fresh
+        let again = false
+        for (const k in candidates) {
+          if (checkParamValue(runId, k, current[k], candidates[k]!)) fresh[k] = candidates[k]!
+          else again = true
         }
+        if (Object.keys(fresh).length > 0) this.appendRun(runId, dir, 'params.jsonl', [fresh])
+        // Logged again with the value on file: a writer killed between params.jsonl and its index line left the
+        // param out of the index (search and getRun never see it, doctor compares no params). Indexed now.
+        const indexed = again ? this.loadIndex(this.experimentOf(runId)).runs.get(runId)?.params : undefined
+        if (indexed !== undefined) for (const k in candidates) if (fresh[k] === undefined && indexed[k] === undefined) fresh[k] = candidates[k]!
+        if (Object.keys(fresh).length > 0) line.p = fresh
       })
     }
     if (Object.keys(batch.tags).length > 0) {
@@ -350,7 +373,7 @@ export class Tracker {
     const dir = this.runDir(runId)
     const experiment = this.experimentOf(runId)
     let summary = this.loadIndex(experiment).runs.get(runId)
-    if (summary !== undefined && this.markStale([summary]).length > 0) summary = this.loadIndex(experiment).runs.get(runId)
+    if (summary !== undefined && this.markStale([summary]).changed) summary = this.loadIndex(experiment).runs.get(runId)
     if (summary === undefined) {
       if (!existsSync(join(dir, 'run.json'))) throw this.gone(runId) // a folder this process cached, removed since
       throw new NotFoundError(`run ${runId} is not in its experiment's index; run mtflow runs reindex`)
@@ -372,7 +395,7 @@ export class Tracker {
     const out: RunSummary[] = []
     for (const id of ids) {
       let state = this.loadIndex(id)
-      if (this.markStale(state.runs.values()).length > 0) state = this.loadIndex(id)
+      if (this.markStale(state.runs.values()).changed) state = this.loadIndex(id)
       for (const summary of state.runs.values()) out.push(summary)
     }
     return out
@@ -386,7 +409,7 @@ export class Tracker {
   /** Mark every stale RUNNING run FAILED; returns the run ids marked. */
   markStaleRuns(): string[] {
     const marked: string[] = []
-    for (const e of this.listExperiments()) marked.push(...this.markStale(this.loadIndex(e.id).runs.values()))
+    for (const e of this.listExperiments()) marked.push(...this.markStale(this.loadIndex(e.id).runs.values()).marked)
     return marked
   }
 
@@ -690,7 +713,7 @@ export class Tracker {
           if (!(error instanceof DataError)) throw error // a damaged late line: the run folders stand
         }
       }
-      writeFileAtomic(file, `\n${JSON.stringify({ snapshot: toSnapshot(experiment.id, runs.values()) })}\n`)
+      writeFileAtomic(file, snapshotLine(experiment.id, runs.values()))
     })
     indexCache.delete(file)
     return { experimentId: experiment.id, runs: runs.size, corrupt }
@@ -706,7 +729,7 @@ export class Tracker {
 
   /** Mark one RUNNING run FAILED if its process is gone (as searches do for all); true if it was marked. */
   markStaleRun(info: RunInfo): boolean {
-    return this.markStale([{ info, params: dict<string>(), metrics: dict<LatestMetric>(), tags: dict<string>() }]).length > 0
+    return this.markStale([{ info, params: dict<string>(), metrics: dict<LatestMetric>(), tags: dict<string>() }]).marked.length > 0
   }
 
   /** How many records torn by a crash each of a run's record files holds (files with none are left out). */
@@ -862,9 +885,13 @@ export class Tracker {
     return age > this.staleMs ? `no heartbeat from ${info.host} for ${Math.round(age / 1000)} s` : undefined
   }
 
-  /** Mark FAILED those of `runs` that are RUNNING with a stale heartbeat (re-checked under the run's lock). */
-  private markStale(runs: Iterable<RunSummary>): string[] {
+  /**
+   * Mark FAILED those of `runs` that are RUNNING with a stale heartbeat (re-checked under the run's lock).
+   * `changed` also counts runs whose index said RUNNING while their run.json had ended: re-indexed here.
+   */
+  private markStale(runs: Iterable<RunSummary>): { marked: string[]; changed: boolean } {
     const marked: string[] = []
+    let changed = false
     for (const { info } of runs) {
       if (info.status !== 'RUNNING') continue
       const reason = this.staleReason(info)
@@ -874,7 +901,15 @@ export class Tracker {
         updated = this.updateInfo(
           info.runId,
           (current) => {
-            if (current.status !== 'RUNNING' || this.staleReason(current) === undefined) return false
+            // Ended in run.json but RUNNING in the index: an end (or a mark) killed between its run.json and
+            // its index line. Nothing is stale; the index is told, or the run would show RUNNING for good
+            // (and be refused by delete and gc) until a reindex.
+            if (current.status !== 'RUNNING') {
+              this.appendIndex(current.experimentId, { r: current.runId, i: current })
+              changed = true
+              return false
+            }
+            if (this.staleReason(current) === undefined) return false
             current.status = 'FAILED'
             current.endTime = Math.round(this.lastBeat(current))
             return true
@@ -888,7 +923,7 @@ export class Tracker {
       }
       if (updated !== undefined) marked.push(info.runId)
     }
-    return marked
+    return { marked, changed: changed || marked.length > 0 }
   }
 
   /** Whether the run's heartbeat file says a remote client keeps it (an unreadable one: no). */
@@ -938,12 +973,13 @@ export class Tracker {
   private loadIndex(experimentId: string): IndexState {
     const file = join(this.root, experimentId, 'index.jsonl')
     let state = indexCache.get(file)
-    let read = readRecords<IndexLine>(file, state?.end ?? 0, { raw: true })
+    let read = readRecords<IndexLine>(file, state?.end ?? 0, { raw: true, head: INDEX_HEAD, ...(state === undefined ? {} : { expectHead: state.head }) })
     if (state === undefined || read.ino !== state.ino || read.end < state.end) {
-      if (state !== undefined) read = readRecords<IndexLine>(file, 0, { raw: true })
-      state = { ino: read.ino, end: 0, lines: 0, runs: new Map() }
+      if (state !== undefined) read = readRecords<IndexLine>(file, 0, { raw: true, head: INDEX_HEAD })
+      state = { ino: read.ino, head: read.head!, end: 0, lines: 0, runs: new Map() }
       indexCache.set(file, state)
     }
+    state.head = read.head! // the same file, now perhaps long enough for a whole head
     for (const line of read.records) {
       if (line.snapshot !== undefined) fromSnapshot(line.snapshot, state.runs)
       else {
@@ -969,7 +1005,7 @@ export class Tracker {
         if (line.snapshot !== undefined) fromSnapshot(line.snapshot, runs)
         else applyLine(runs, line)
       }
-      writeFileAtomic(file, `\n${JSON.stringify({ snapshot: toSnapshot(experimentId, runs.values()) })}\n`)
+      writeFileAtomic(file, snapshotLine(experimentId, runs.values()))
     })
     indexCache.delete(file)
   }

@@ -5,7 +5,7 @@
 
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { appendFileSync, linkSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -207,6 +207,23 @@ describe('search pages', () => {
   })
 })
 
+describe('search pages over a param with numbers and text', () => {
+  it('orders numbers (by value) before text and pages through each run once (it went round for ever)', () => {
+    const tracker = new Tracker(workspace())
+    for (const tf of ['10', '9', '15m', '4h', '100', '1d', '2']) tracker.startRun({ experiment: 'mixed', params: { tf } }).end()
+    const whole = searchRuns(tracker, { orderBy: ['params.tf asc'] }).runs.map((r) => r.params.tf)
+    expect(whole).toEqual(['2', '9', '10', '100', '15m', '1d', '4h'])
+    const paged: string[] = []
+    let token: string | undefined
+    do {
+      const page = searchRuns(tracker, { orderBy: ['params.tf asc'], maxResults: 1, pageToken: token })
+      paged.push(...page.runs.map((r) => r.params.tf!))
+      token = page.nextPageToken
+    } while (token !== undefined && paged.length <= 20)
+    expect(paged).toEqual(whole)
+  })
+})
+
 describe('the experiment index', () => {
   it('compacts a long index without changing what it says', () => {
     const tracker = new Tracker(workspace())
@@ -231,6 +248,27 @@ describe('the experiment index', () => {
     expect(again.tags.t).toBe('##')
     expect(again.info).toEqual(got.info)
     expect(again.info.name).toBe('#1')
+  })
+
+  it('a reader that missed two compactions is not fooled by the index file reusing its inode number (ext4 does)', async () => {
+    const tracker = new Tracker(workspace())
+    const runs = ['a', 'b', 'c'].map((name) => tracker.startRun({ experiment: 'reuse', name, params: { name } }))
+    for (const run of runs) run.logMetric('x', 1).end()
+    const file = join(tracker.root, 'reuse', 'index.jsonl')
+    expect(searchRuns(tracker, { experiments: ['reuse'] }).total).toBe(3) // this process has read the index up to its end
+    // Another process rewrites (compacts) the index, then appends to it. Its old inode is kept alive here by a
+    // second link, and takes the new content back: what a second compaction reusing the freed inode number
+    // leaves on ext4 (it alternates two numbers), made certain on any filesystem.
+    const keep = join(tracker.root, 'reuse', 'index.keep')
+    linkSync(file, keep)
+    const size = statSync(file).size
+    expect((await node([tracker.home, 'retag', runs[0]!.id, '1100', '100'])).stdout.trim()).toBe('done')
+    expect(statSync(file).ino).not.toBe(statSync(keep).ino) // compacted: a new file
+    writeFileSync(keep, readFileSync(file))
+    renameSync(keep, file)
+    expect(statSync(file).size).toBeGreaterThan(size) // longer than what this process read: it reads on from there
+    expect(tracker.getRun(runs[0]!.id).tags.n).toBe('last')
+    expect(searchRuns(tracker, { experiments: ['reuse'], filter: 'tags.n = "last"' }).runs.map((r) => r.info.name)).toEqual(['a'])
   })
 
   it('skips a record torn by a crash, and reindex rebuilds the index from the run folders', () => {
@@ -301,6 +339,37 @@ describe('several processes', () => {
     expect(got.info.status).toBe('FAILED')
     expect(got.tags['mtflow.failure']).toMatch(/process \d+ .* is gone/)
     expect(got.info.endTime).toBeLessThanOrEqual(Date.now())
+  })
+
+  it('a run whose process was killed between ending it in run.json and indexing that is shown ended, not RUNNING for good', async () => {
+    const tracker = new Tracker(workspace())
+    const child = spawn(process.execPath, [join(FIXTURES, 'track-writer.cjs'), tracker.home, 'end-killed'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let id = ''
+    child.stdout.on('data', (d: Buffer) => (id += d.toString()))
+    const signal = await new Promise((r) => child.once('close', (_code, sig) => r(sig)))
+    expect(signal).toBe('SIGKILL')
+    id = id.trim()
+    expect(JSON.parse(readFileSync(join(tracker.root, 'killed-ending', id, 'run.json'), 'utf8')).status).toBe('FINISHED')
+    // The index said RUNNING for ever (its process is gone, but run.json is no longer RUNNING, so nothing was
+    // marked): search listed it RUNNING and delete refused it as RUNNING.
+    expect(tracker.getRun(id).info.status).toBe('FINISHED')
+    expect(searchRuns(new Tracker(tracker.home), { experiments: ['killed-ending'] }).runs.map((r) => r.info.status)).toEqual(['FINISHED'])
+    expect(tracker.deleteRun(id).map((c) => c.runId)).toEqual([id])
+  })
+
+  it('a param whose writer was killed before its index line is indexed when it is logged again', async () => {
+    const tracker = new Tracker(workspace())
+    const child = spawn(process.execPath, [join(FIXTURES, 'track-writer.cjs'), tracker.home, 'param-killed'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let id = ''
+    child.stdout.on('data', (d: Buffer) => (id += d.toString()))
+    expect(await new Promise((r) => child.once('close', (_code, sig) => r(sig)))).toBe('SIGKILL')
+    id = id.trim()
+    expect(readFileSync(join(tracker.root, 'killed-param', id, 'params.jsonl'), 'utf8')).toContain('"lr":"0.01"')
+    // Logging it again was taken as "already logged", so the index never had it: search by it missed the run.
+    tracker.logParam(id, 'lr', 0.01)
+    expect(tracker.getRun(id).params.lr).toBe('0.01')
+    expect(searchRuns(new Tracker(tracker.home), { experiments: ['killed-param'], filter: 'params.lr = "0.01"' }).total).toBe(1)
+    expect(() => tracker.logParam(id, 'lr', 0.02)).toThrow(/already "0.01"/)
   })
 
   it('marks a run from another host FAILED when its heartbeat is older than staleMs, not before', () => {
