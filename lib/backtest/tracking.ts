@@ -236,8 +236,10 @@ function scalar(v: unknown): ParamValue {
 }
 
 /**
- * The drawdown curve's points, at the bars curvePoints samples: drawdownSeries(equity) at those bars,
- * from one pass over the equity (the running peak) without the whole series.
+ * The drawdown curve's points: drawdownSeries(equity) at the deepest bar of each block of ⌈n / CURVE_POINTS⌉
+ * bars (the first on a tie), and at the last bar — from one pass over the equity (the running peak) without
+ * the whole series. The deepest, not the block's first as the equity curve samples: a chart of every 500th bar
+ * of a 1m run missed its trough, and showed a drawdown shallower than the run's maxDrawdown beside it (an audit).
  */
 export function drawdownCurvePoints(time: Float64Array, equity: Float64Array): { key: string; value: number; step: number; timestamp: number }[] {
   const n = equity.length
@@ -245,13 +247,20 @@ export function drawdownCurvePoints(time: Float64Array, equity: Float64Array): {
   const every = Math.max(1, Math.ceil(n / CURVE_POINTS))
   const out: { key: string; value: number; step: number; timestamp: number }[] = []
   let peak = -Infinity
-  let next = 0
+  let deepest = -1
+  let depth = -Infinity
   for (let i = 0; i < n; i++) {
     const e = equity[i]!
     if (e > peak) peak = e
-    if (i === next || i === n - 1) {
-      out.push({ key: 'drawdown', value: peak > 0 ? 1 - e / peak : 0, step: i, timestamp: time[i]! })
-      if (i === next) next += every
+    const dd = peak > 0 ? 1 - e / peak : 0
+    if (dd > depth) {
+      depth = dd
+      deepest = i
+    }
+    if ((i + 1) % every === 0 || i === n - 1) {
+      out.push({ key: 'drawdown', value: depth, step: deepest, timestamp: time[deepest]! })
+      if (i === n - 1 && deepest !== i) out.push({ key: 'drawdown', value: dd, step: i, timestamp: time[i]! })
+      depth = -Infinity
     }
   }
   return out
