@@ -7,6 +7,7 @@
 
 import { ConfigError, preview, readTextFile, sha256, splitCsvLine } from '../core/index.js'
 import { parseRef, type Registry } from '../track/index.js'
+import { duplicateJsonKey, numberText } from '../portfolio/text-file.js'
 import { pinStrategy, SYMBOL, type DeploymentDraft, type StrategyPin } from './config.js'
 
 export interface WeightedStrategy {
@@ -75,7 +76,8 @@ export function parseWeights(text: string, options: { file: string; registry: Re
     const repeated = list.find((s, k) => list.indexOf(s) !== k)
     if (repeated !== undefined) fail(`symbol ${repeated} is listed twice`)
 
-    const weight = typeof r.weight === 'string' && r.weight.trim() !== '' ? Number(r.weight) : r.weight
+    // The lake's number grammar, not Number(): "0x1" is no weight (Number read it as 1).
+    const weight = typeof r.weight === 'string' && r.weight.trim() !== '' ? numberText(r.weight) : r.weight
     if (!(typeof weight === 'number' && Number.isFinite(weight) && weight > 0)) fail(`weight must be a finite number > 0 (received ${preview(r.weight, 80)})`)
     const w = weight as number
 
@@ -157,6 +159,9 @@ function jsonRows(text: string, file: string): RawRow[] {
     throw new ConfigError(`weights file ${file} is not valid JSON (${preview((error as Error).message, 120)}); expected an array of { strategy, symbols, weight, params? }`, { cause: error })
   }
   if (!Array.isArray(parsed)) throw new ConfigError(`weights file ${file} must hold a JSON array of { strategy, symbols, weight, params? } (received ${preview(parsed, 80)})`)
+  // JSON.parse keeps the last of a repeated key ({ "weight": 0.2, "weight": 2 }): refused, not guessed.
+  const twice = duplicateJsonKey(text)
+  if (twice !== undefined) throw new ConfigError(`weights file ${file}: an entry gives ${preview(twice, 40)} twice`)
   return parsed.map((entry, k) => {
     const label = `entry ${k + 1}`
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new ConfigError(`weights file ${file} ${label}: expected an object { strategy, symbols, weight, params? } (received ${preview(entry, 80)})`)

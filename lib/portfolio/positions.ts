@@ -3,14 +3,14 @@
 // that is not a market symbol is one error naming the file and the entry or line.
 
 import { ConfigError, preview, splitCsvLine } from '../core/index.js'
-import { duplicateJsonKey, isPlainObject, MARKET_SYMBOL, readTextFile } from './text-file.js'
+import { duplicateJsonKey, isPlainObject, MARKET_SYMBOL, numberText, readTextFile } from './text-file.js'
 
 export function parsePositions(text: string, file: string): Record<string, number> {
   const where = `positions file ${file}`
   const out = Object.create(null) as Record<string, number>
   const put = (symbol: string, qty: unknown, label: string) => {
     if (!MARKET_SYMBOL.test(symbol)) throw new ConfigError(`${where} ${label}: ${preview(symbol, 40)} is not a symbol such as BTC/USDT`)
-    const q = typeof qty === 'string' && qty.trim() !== '' ? Number(qty) : qty
+    const q = typeof qty === 'string' && qty.trim() !== '' ? numberText(qty) : qty
     if (typeof q !== 'number' || !Number.isFinite(q)) throw new ConfigError(`${where} ${label}: the quantity of ${symbol} must be a finite number (received ${preview(qty, 40)})`)
     if (symbol in out) throw new ConfigError(`${where} ${label}: ${symbol} is listed twice`)
     out[symbol] = q

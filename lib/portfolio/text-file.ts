@@ -3,6 +3,7 @@
 // naming it. The readers then parse the text and name the line or entry of any problem.
 
 import { ConfigError } from '../core/index.js'
+import { parseNumberCell } from '../data/csv.js'
 
 export { readTextFile } from '../core/index.js'
 
@@ -50,4 +51,14 @@ export function duplicateJsonKey(text: string): string | undefined {
     }
   }
   return undefined
+}
+
+/**
+ * A number written as text in a file (a CSV cell, a JSON string): digits, one decimal point, an exponent —
+ * the lake's and the CLI flags' grammar (parseNumberCell); NaN when it is not one. Number() also read 0x10
+ * as 16, 0b1, 0o7 and "Infinity": a quantity written "0x10" was 16 units (an audit). No comma: a file's
+ * quantity has no thousands separator to guess.
+ */
+export function numberText(text: string): number {
+  return text.includes(',') ? NaN : parseNumberCell(text, '.')
 }

@@ -8,7 +8,7 @@
 
 import { ConfigError, csvField, preview, splitCsvLine } from '../core/index.js'
 import { legsOf } from './signals.js'
-import { duplicateJsonKey, isPlainObject, MARKET_SYMBOL, readTextFile } from './text-file.js'
+import { duplicateJsonKey, isPlainObject, MARKET_SYMBOL, numberText, readTextFile } from './text-file.js'
 
 export type WeightScheme = 'winners' | 'equal' | 'inverse-vol'
 export const WEIGHT_SCHEMES: readonly WeightScheme[] = ['winners', 'equal', 'inverse-vol']
@@ -46,7 +46,7 @@ function checkRow(raw: Record<string, unknown>, row: number, label: string, wher
     if (!Array.isArray(list) || list.length === 0 || !list.every((s) => typeof s === 'string' && MARKET_SYMBOL.test(s))) fail(`symbols must be symbols separated by spaces or "|" (received ${preview(raw.symbols, 60)})`)
     symbols = list as string[]
   }
-  const w = typeof raw.weight === 'string' && raw.weight.trim() !== '' ? Number(raw.weight) : raw.weight
+  const w = typeof raw.weight === 'string' && raw.weight.trim() !== '' ? numberText(raw.weight) : raw.weight
   if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) fail(`weight must be a finite number ≥ 0 (received ${preview(raw.weight, 40)})`)
   return { row, label, ...(target === undefined ? {} : { target }), ...(strategy === undefined ? {} : { strategy }), ...(symbols === undefined ? {} : { symbols }), weight: w as number }
 }
@@ -154,7 +154,7 @@ export function parseResultsCsv(text: string, file: string): ResultRow[] {
     const num = (c: string): number => {
       const v = get(c)
       if (v === undefined || v === '') return NaN
-      const n = Number(v)
+      const n = numberText(v)
       if (!Number.isFinite(n)) throw new ConfigError(`${where} ${label}: ${c} must be a finite number (received ${preview(v, 40)})`)
       return n
     }

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parsePositions, parseWeightsTable, portfolioTargets, prodConfig, readCapsFile, targetShares, type Signal } from '../../lib/portfolio/index.js'
+import { parseWeights } from '../../lib/live/index.js'
+import { makeOrdersFile, parseOrdersFile } from '../../lib/live/orders-file.js'
 
 const sig = (target: string, p: number): Signal => ({ time: '2024-01-02T00:00:00.000Z', target, model: 'm@1', probability: p, side: 'long', confidence: Math.abs(2 * p - 1) })
 // A and B long at p 0.75 (confidence 0.5); σ 0.4 each; targetVol 0.1; prices A 100, B 50; capital 10,000.
@@ -67,5 +69,28 @@ describe('the production config keeps a cash reserve', () => {
     expect(prodConfig([{ strategy: 's@1', symbols: ['A'], weight: 0.3 }, { strategy: 's@1', symbols: ['B'], weight: 0.3 }]).map((r) => r.weight)).toEqual([0.3, 0.3])
     // 1 + 3 = 4 → 0.25, 0.75.
     expect(prodConfig([{ strategy: 's@1', symbols: ['A'], weight: 1 }, { strategy: 's@1', symbols: ['B'], weight: 3 }]).map((r) => r.weight)).toEqual([0.25, 0.75])
+  })
+})
+
+describe('numbers in files are read by the lake\'s grammar, not Number()', () => {
+  it('a quantity or weight written 0x10, 0b1, Infinity or 1,5 is refused (Number read 0x10 as 16)', () => {
+    for (const q of ['0x10', '0b1', '0o7', 'Infinity', '1,5']) {
+      expect(() => parsePositions(`{"A": "${q}"}`, 'p.json'), q).toThrow(/the quantity of A must be a finite number/)
+      expect(() => parsePositions(`symbol,qty\nA,"${q}"\n`, 'p.csv'), q).toThrow(/the quantity of A must be a finite number/)
+      expect(() => parseWeightsTable(`[{"target": "A", "weight": "${q}"}]`, 'w.json'), q).toThrow(/weight/)
+    }
+    // Plain decimals, signs and exponents still read.
+    expect(parsePositions('{"A": "1.5", "B": "-2e-3", "C": " 7 "}', 'p.json')).toEqual({ A: 1.5, B: -0.002, C: 7 })
+  })
+})
+
+describe('live files naming a key twice are refused', () => {
+  it('an orders file whose order gives qty twice; a deployment weights file whose entry gives weight twice', () => {
+    const made = makeOrdersFile([{ symbol: 'BTC/USDT', side: 'buy', qty: 0.1, reason: 'target' }], { signals: `sha256:${'a'.repeat(64)}`, createdAt: '2026-01-01T00:00:00.000Z' })
+    const text = JSON.stringify(made).replace('"qty":0.1', '"qty":0.1,"qty":10')
+    // Before: read as qty 10.
+    expect(() => parseOrdersFile(text, 'o.json')).toThrow('orders file o.json: "qty" is given twice in one object')
+    expect(parseOrdersFile(text.replace(',"qty":10', ''), 'o.json').orders[0]!.qty).toBe(0.1)
+    expect(() => parseWeights('[{"strategy": "s@1", "symbols": "BTC/USDT", "weight": 0.2, "weight": 2}]', { file: 'w.json', registry: undefined as never, format: 'json' })).toThrow('weights file w.json: an entry gives "weight" twice')
   })
 })
