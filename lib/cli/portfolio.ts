@@ -207,6 +207,9 @@ async function targetsAction(context: CliContext, o: TargetsFlags): Promise<void
   const positions = loadPositions(home, o.positions)
   if (positions.deployment !== undefined && manualDrawdown !== undefined) throw new ConfigError('--drawdown is for a positions file; a deployment\'s drawdown comes from its equity history')
   const capital = caps.capital ?? positions.deployment?.equity
+  // Positions held and no capital: the default 10,000 would size the targets, and the orders that reach them —
+  // a book of 1,000,000 would be sold down to a 10,000 one (an audit). Said, not assumed.
+  if (capital === undefined && Object.values(positions.current).some((q) => q !== 0)) throw new ConfigError(`--positions ${o.positions!} holds positions but no capital is given: add "capital" (the account's equity) to the --caps file; the targets and orders are sized on it`)
   const market = await p.loadTargetMarket(home, latest.map((s) => s.target), Object.keys(positions.current), { timeframe, volWindow, hedgeWindow: hedgeWindows, ...(o.source === undefined ? {} : { source: o.source }), ...(barsPerYear === undefined ? {} : { barsPerYear }), ...(positions.deployment?.lastBar === undefined ? {} : { asOf: new Date(Date.parse(positions.deployment.lastBar) - 1).toISOString() }) })
 
   // Stale signals: ignored (their targets go flat), with a warning.
@@ -302,7 +305,7 @@ export function portfolioCommand(context: CliContext): Command {
     .command('targets')
     .description('target positions from signals: volatility-targeted, under per-asset, gross/net and drawdown caps; the orders from the current positions, an orders file a deployment takes, and a production config')
     .requiredOption('--signals <file|run>', 'a signals file (mtflow infer --out; JSON lines) or a run with a signals.jsonl artifact; the latest signal per target is used')
-    .option('--caps <file>', 'caps.json: { maxWeightPerAsset, maxGross, maxNet, maxDrawdown, drawdownBrake, capital, lotSizes, minNotional }, all optional (defaults 1, 1, 1, none, 0, 10000 or the deployment\'s equity, 1e-8, 0)')
+    .option('--caps <file>', 'caps.json: { maxWeightPerAsset, maxGross, maxNet, maxDrawdown, drawdownBrake, capital, lotSizes, minNotional }, all optional (defaults 1, 1, 1, none, 0, the deployment\'s equity or 10000 when nothing is held — a positions file that holds positions needs capital, 1e-8, 0)')
     .option('--positions <file|deployment>', 'current positions: a file (JSON {symbol: qty} or CSV symbol,qty) or a deployment (its status, equity and journal); default flat')
     .option('--weights <file>', 'shares per target or strategy: CSV target,weight or strategy,weight (symbols optional), or JSON; default equal')
     .option('--weights-from <run|csv>', 'or shares from a backtest-batch run\'s summary or a results CSV (name/target, sharpe, volatility or returns)')

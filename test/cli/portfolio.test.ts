@@ -130,6 +130,20 @@ describe('mtflow portfolio targets', () => {
     expect(table.stdout).toContain('caps bound: maxGross')
   })
 
+  it('a positions file that holds positions and no capital is refused (the default 10,000 would size the orders)', async () => {
+    const signals = file('signals-cap.jsonl', `${signal('CAC', 'short', 0.3)}\n`)
+    const caps = file('caps-nocap.json', JSON.stringify({ maxGross: 0.2 }))
+    const held = file('held.csv', 'symbol,qty\nDAX,1\n')
+    const r = await runCli(['--home', home, 'portfolio', 'targets', '--signals', signals, '--caps', caps, '--positions', held, '--timeframe', '1d', '--bars-per-year', '252', '--json'])
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim().split('\n')).toEqual([`mtflow: --positions ${held} holds positions but no capital is given: add "capital" (the account's equity) to the --caps file; the targets and orders are sized on it`])
+    // Flat (nothing held): the default capital, as the help says.
+    const flat = file('flat.csv', 'symbol,qty\nDAX,0\n')
+    const ok = await runCli(['--home', home, 'portfolio', 'targets', '--signals', signals, '--caps', caps, '--positions', flat, '--timeframe', '1d', '--bars-per-year', '252', '--json'])
+    expect(ok.code).toBe(0)
+    expect((JSON.parse(ok.stdout) as { capital: number }).capital).toBe(10_000)
+  })
+
   it('--positions DEPLOYMENT: its positions, its drawdown from the run\'s equity peak (the brake), client ids from its journal\'s next sequence', async () => {
     // A stopped paper deployment as its folder holds it: status.json, deployment.id, a journal with 2 intents,
     // a tracked run whose equity went 10,000 → 12,000 → 9,000 (drawdown 25 %).
