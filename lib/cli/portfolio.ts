@@ -212,6 +212,8 @@ async function targetsAction(context: CliContext, o: TargetsFlags): Promise<void
   if (capital === undefined && Object.values(positions.current).some((q) => q !== 0)) throw new ConfigError(`--positions ${o.positions!} holds positions but no capital is given: add "capital" (the account's equity) to the --caps file; the targets and orders are sized on it`)
   const market = await p.loadTargetMarket(home, latest.map((s) => s.target), Object.keys(positions.current), { timeframe, volWindow, hedgeWindow: hedgeWindows, ...(o.source === undefined ? {} : { source: o.source }), ...(barsPerYear === undefined ? {} : { barsPerYear }), ...(positions.deployment?.lastBar === undefined ? {} : { asOf: new Date(Date.parse(positions.deployment.lastBar) - 1).toISOString() }) })
 
+  for (const s of p.stalePrices(market, timeframe)) warn(`${s.symbol}'s latest ${timeframe} bar is ${new Date(s.time).toISOString()}, ${s.behind} bars before the newest of the others: its close ${market.prices[s.symbol]} prices its target and orders`)
+
   // Stale signals: ignored (their targets go flat), with a warning.
   const ignored: string[] = []
   const fresh = latest.filter((s) => {

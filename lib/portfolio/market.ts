@@ -62,6 +62,8 @@ export interface LoadedMarket extends TargetMarket {
   lastTime: Record<string, number>
   /** Each target's bar times (a pair's: those both legs have). */
   times: Record<string, Float64Array>
+  /** Time of the bar each symbol's price is the close of (its own latest). */
+  priceTimes: Record<string, number>
 }
 
 /** Bars of a target after `time` (how many bars old a signal for that time is). */
@@ -97,7 +99,7 @@ export async function loadTargetMarket(home: string, targets: readonly string[],
     return b
   }
   const dict = <T>() => Object.create(null) as Record<string, T>
-  const out: LoadedMarket = { prices: dict(), vols: dict(), betas: dict(), lastTime: dict(), times: dict() }
+  const out: LoadedMarket = { prices: dict(), vols: dict(), betas: dict(), lastTime: dict(), times: dict(), priceTimes: dict() }
   for (const target of targets) {
     const legs = legsOf(target)
     if (legs.length === 1) {
@@ -122,6 +124,20 @@ export async function loadTargetMarket(home: string, targets: readonly string[],
   for (const symbol of new Set([...targets.flatMap((t) => legsOf(t)), ...held])) {
     const b = await bars(symbol)
     out.prices[symbol] = b.close[b.close.length - 1]!
+    out.priceTimes[symbol] = b.time[b.time.length - 1]!
   }
   return out
+}
+
+/**
+ * Symbols whose price is older than the newest symbol's by more than `bars` bars of the timeframe: a series that
+ * stopped (a feed down, a delisting) sizes its orders at a stale close while a pair's hedge ratio and volatility,
+ * and --max-age, look at the bars both legs share (an audit). Said, not refused: markets on different calendars
+ * end a holiday apart.
+ */
+export function stalePrices(market: Pick<LoadedMarket, 'priceTimes'>, timeframe: string, bars = 3): { symbol: string; time: number; behind: number }[] {
+  const step = timeframeMs(timeframe)
+  const times = Object.entries(market.priceTimes)
+  const newest = times.reduce((m, [, t]) => Math.max(m, t), -Infinity)
+  return times.filter(([, t]) => newest - t > bars * step).map(([symbol, time]) => ({ symbol, time, behind: Math.round((newest - time) / step) }))
 }

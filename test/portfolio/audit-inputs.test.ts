@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { parsePositions, parseWeightsTable, portfolioTargets, prodConfig, readCapsFile, targetShares, type Signal } from '../../lib/portfolio/index.js'
+import { parsePositions, parseWeightsTable, portfolioTargets, prodConfig, readCapsFile, stalePrices, targetShares, type Signal } from '../../lib/portfolio/index.js'
 import { parseWeights } from '../../lib/live/index.js'
 import { makeOrdersFile, parseOrdersFile } from '../../lib/live/orders-file.js'
 
@@ -92,5 +92,19 @@ describe('live files naming a key twice are refused', () => {
     expect(() => parseOrdersFile(text, 'o.json')).toThrow('orders file o.json: "qty" is given twice in one object')
     expect(parseOrdersFile(text.replace(',"qty":10', ''), 'o.json').orders[0]!.qty).toBe(0.1)
     expect(() => parseWeights('[{"strategy": "s@1", "symbols": "BTC/USDT", "weight": 0.2, "weight": 2}]', { file: 'w.json', registry: undefined as never, format: 'json' })).toThrow('weights file w.json: an entry gives "weight" twice')
+  })
+})
+
+describe('a symbol whose series stopped', () => {
+  it('is listed with how many bars its price is behind the newest (more than 3 bars)', () => {
+    const day = 86_400_000
+    const t = Date.UTC(2024, 5, 14)
+    // A and C current; B's last bar five days before; D two days (a holiday apart): not listed.
+    const market = { priceTimes: { A: t, B: t - 5 * day, C: t, D: t - 2 * day } }
+    expect(stalePrices(market, '1d')).toEqual([{ symbol: 'B', time: t - 5 * day, behind: 5 }])
+    expect(stalePrices(market, '1h')).toEqual([
+      { symbol: 'B', time: t - 5 * day, behind: 120 },
+      { symbol: 'D', time: t - 2 * day, behind: 48 },
+    ])
   })
 })
