@@ -526,7 +526,26 @@ export class Engine {
     if (s.i !== s.n - 1) throw new DataError(`bar ${s.symbol} ${s.timeframe}: a late bar while the series has bars not stepped yet`)
     this.append(s, time, open, high, low, close, volume)
     s.i = s.n - 1
+    // A trade the venue opened during the outage (a resting order filled meanwhile) did not exist over a late bar
+    // that closed before its entry: the bar is not one of its excursions, and it comes before its entry's bar
+    // (a review: hours before the fill gave a trade an MFE it never had, and bars held it never held).
+    const k = s.symbolIndex
+    let kept: [OpenTrade, number, number][] | undefined
+    if (s.execution && this.openTradeCount[k]! > 0) {
+      for (const sleeve of this.sleeves) {
+        const t = sleeve.openTrades[k]
+        if (t === undefined || t.entryTime < time + s.tfMs) continue
+        t.entryBar++
+        ;(kept ??= []).push([t, t.minLow, t.maxHigh])
+      }
+    }
     this.closeBar(s)
+    if (kept !== undefined) {
+      for (const [t, minLow, maxHigh] of kept) {
+        t.minLow = minLow
+        t.maxHigh = maxHigh
+      }
+    }
   }
 
   // ---- orders: requests from the strategies -------------------------------------------------

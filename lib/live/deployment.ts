@@ -152,6 +152,8 @@ function otherDeployments(home: string, self: string, exchange: string, symbols:
         trades = true
       }
       if (!trades && !(status.symbols ?? []).includes(symbol)) continue
+      // Its fee units paid from the account's other coins are gone from the balance too.
+      q -= state.feeOutside?.get(symbol) ?? 0
       positions[symbol] = (positions[symbol] ?? 0) + q
       names[symbol] = [...(names[symbol] ?? []), name]
     }
@@ -1167,7 +1169,7 @@ function liveOperations(o: LiveOpsOptions): LiveOps {
       throw new BrokerError(`reconciliation could not read the balances held before the first start (${errorMessage(error)}); the deployment halts: no new orders, brackets left in place`, { cause: error })
     }
     const positions: Record<string, number> = {}
-    for (const symbol of config.symbols) positions[symbol] = round8((held[symbol] ?? 0) - journaledPosition(journal, symbol))
+    for (const symbol of config.symbols) positions[symbol] = round8((held[symbol] ?? 0) - journaledPosition(journal, symbol) + (journal.current.feeOutside?.get(symbol) ?? 0))
     writeFileAtomic(file, `${JSON.stringify({ recordedAt: isoTime(clock.now()), note: 'held before the deployment first started: not its position', positions }, null, 1)}\n`, { durable: true })
     const nonzero = Object.entries(positions).filter(([, q]) => q !== 0)
     if (nonzero.length > 0) alert(`holdings before the first start, not the deployment's: ${nonzero.map(([s, q]) => `${s} ${q}`).join(', ')} (recorded in outside.json)`)

@@ -101,6 +101,12 @@ export interface JournalState {
   orders: Map<string, JournalOrder>
   /** Net position per "strategy|symbol": the signed sum of fills (buys +, sells −). */
   positions: Map<string, number>
+  /**
+   * Per symbol: fee units the venue took in the coins traded beyond what the position held (a sell of the whole
+   * position paying its fee in BNB from the account's other BNB): they left the account's holdings outside the
+   * deployment, which reconciliation must know (positionAfterFill takes from the position only what it holds).
+   */
+  feeOutside?: Map<string, number>
   /** The next intent's sequence number. */
   nextSeq: number
   /** Fill trade ids seen (a fill reported twice — by a stream and by a REST backfill — counts once). */
@@ -414,7 +420,7 @@ export class OrderJournal {
 
 /** The state a sequence of events leaves; orders sent but never answered before a restart are UNKNOWN. */
 export function foldJournal(events: readonly JournalEvent[], file = 'journal'): JournalState {
-  const state: JournalState = { orders: new Map(), positions: new Map(), nextSeq: 1, tradeIds: new Set(), torn: 0, watermark: NaN, lastTime: NaN, controlled: false }
+  const state: JournalState = { orders: new Map(), positions: new Map(), feeOutside: new Map(), nextSeq: 1, tradeIds: new Set(), torn: 0, watermark: NaN, lastTime: NaN, controlled: false }
   for (const e of events) applyEvent(state, e, file)
   // Folded from disk, an INTENT or SENT order has lost its process: it may or may not have reached the venue.
   for (const o of state.orders.values()) if (o.state === 'INTENT' || o.state === 'SENT') o.state = 'UNKNOWN'
@@ -533,7 +539,13 @@ function applyEventOnly(state: JournalState, e: JournalEvent, file: string, writ
       o.fees += e.fee
       if (o.state !== 'CANCELLED') o.state = o.filled >= o.qty * (1 - 1e-9) ? 'FILLED' : 'PARTIALLY_FILLED'
       const key = positionKey(o.strategy, o.symbol)
-      state.positions.set(key, positionAfterFill(state.positions.get(key) ?? 0, o.side, e.qty, feeQty))
+      const before = state.positions.get(key) ?? 0
+      state.positions.set(key, positionAfterFill(before, o.side, e.qty, feeQty))
+      const outside = feeUnitsOutside(before, o.side, e.qty, feeQty)
+      if (outside > 0) {
+        const fees = (state.feeOutside ??= new Map<string, number>())
+        fees.set(o.symbol, (fees.get(o.symbol) ?? 0) + outside)
+      }
       return
     }
     case 'cancel':
@@ -599,6 +611,13 @@ export function positionAfterFill(position: number, side: 'buy' | 'sell', qty: n
   if (!(feeQty > 0) || !(traded > 0)) return traded
   const after = traded - Math.min(feeQty, traded)
   return Math.abs(after) <= 1e-9 * traded ? 0 : after
+}
+
+/** The part of `feeQty` that positionAfterFill does not take from the position: it came from the account's other coins. */
+export function feeUnitsOutside(position: number, side: 'buy' | 'sell', qty: number, feeQty: number): number {
+  if (!(feeQty > 0)) return 0
+  const traded = position + (side === 'buy' ? qty : -qty)
+  return traded > 0 ? Math.max(0, feeQty - traded) : feeQty
 }
 
 function positionKey(strategy: string, symbol: string): string {

@@ -7,7 +7,7 @@
 import { BrokerError, errorMessage } from '../core/index.js'
 import type { CcxtVenue, VenueTrade } from './ccxt-venue.js'
 import { WallClock, type Clock } from './feed.js'
-import { checkVenueFill, OPEN_STATES, positionAfterFill, type JournalEvent, type JournalOrder, type JournalState, type OrderJournal } from './journal.js'
+import { checkVenueFill, feeUnitsOutside, OPEN_STATES, positionAfterFill, type JournalEvent, type JournalOrder, type JournalState, type OrderJournal } from './journal.js'
 import type { VenueOrderState } from './venue.js'
 
 /** What reconciliation reads from a venue (CcxtVenue has it all; a SimVenue can answer from its book). */
@@ -54,6 +54,7 @@ export function reconcile(state: Readonly<JournalState>, view: VenueView, option
   // A scratch copy of what the events change, so each event is legal after the ones before it.
   const filled = new Map<string, number>()
   const positions = new Map(state.positions)
+  const feeOutside = new Map(state.feeOutside ?? [])
   const seen = new Set(state.tradeIds)
   const tradesOf = new Map<string, VenueTrade[]>()
   for (const t of [...view.trades].sort((a, b) => a.time - b.time)) {
@@ -77,7 +78,10 @@ export function reconcile(state: Readonly<JournalState>, view: VenueView, option
     events.push({ type: 'fill', clientOrderId: o.clientOrderId, tradeId: t.tradeId, qty: t.qty, price: t.price, fee: t.fee, ...(feeQty > 0 ? { feeQty } : {}), time: t.time })
     filled.set(o.clientOrderId, done + t.qty)
     const key = `${o.strategy}|${o.symbol}`
-    positions.set(key, positionAfterFill(positions.get(key) ?? 0, o.side, t.qty, feeQty))
+    const before = positions.get(key) ?? 0
+    positions.set(key, positionAfterFill(before, o.side, t.qty, feeQty))
+    const outside = feeUnitsOutside(before, o.side, t.qty, feeQty)
+    if (outside > 0) feeOutside.set(o.symbol, (feeOutside.get(o.symbol) ?? 0) + outside)
     alerts.push(`fill missed: ${o.clientOrderId} ${o.side} ${t.qty} ${o.symbol} at ${t.price} (trade ${t.tradeId})${why}`)
   }
 
@@ -145,7 +149,8 @@ export function reconcile(state: Readonly<JournalState>, view: VenueView, option
   const snapshot: Record<string, number> = {}
   let differs = false
   for (const [symbol, held] of Object.entries(options.positions === false ? {} : view.positions)) {
-    const ours = held - (options.outside?.[symbol] ?? 0)
+    // The account's other coins that paid fees in the coins traded (beyond a position's) are gone from outside.
+    const ours = held - (options.outside?.[symbol] ?? 0) + (feeOutside.get(symbol) ?? 0)
     snapshot[symbol] = ours
     const expected = journaled.get(symbol) ?? 0
     if (Math.abs(ours - expected) > tolerance) {

@@ -440,11 +440,15 @@ export function tearsheet(input: TearsheetInput, options: TearsheetOptions = {})
     // reindexes the benchmark's prices to the strategy's dates too). Pairing the returns dated the same day paired
     // a Friday-to-Monday return with a Sunday-to-Monday one when the calendars differ: a weekday curve that was
     // a 24/7 benchmark's price had a correlation of 0.84 and a beta of 0.97 with it (an audit).
+    // Past the benchmark's last day it has no value (a benchmark ending before the strategy): no pair there, as
+    // before its first (a return of 0 paired with each strategy return after its end diluted beta, correlation,
+    // and its volatility: a review).
     const at = new Int32Array(value.length).fill(-1)
+    const lastDay = bd.day[bd.day.length - 1]!
     if (bd.day[0]! <= day[0]!) at[0] = 0
     for (let k = 1, j = -1; k < value.length; k++) {
       while (j + 1 < bd.day.length && bd.day[j + 1]! <= day[k]!) j++
-      at[k] = j
+      at[k] = day[k]! > lastDay ? -1 : j
     }
     const pr: number[] = []
     const pb: number[] = []
