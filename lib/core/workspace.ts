@@ -1,7 +1,7 @@
 // Where the workspace (MTFLOW_HOME) is: an explicit directory, else $MTFLOW_HOME, else ./data.
 // A notebook kernel runs in notebooks/, so "./data" is looked up from the nearest mtflow project root.
 
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs'
 import { ConfigError } from './errors.js'
 import { dirname, join, resolve } from 'node:path'
 
@@ -54,4 +54,22 @@ export function moduleDir(commonJsDirname: string | undefined, stack: string | u
   const m = /\(?((?:file:\/\/)?[^()]+?\.[cm]?[tj]s):\d+:\d+\)?\s*$/.exec(frame)
   if (m === null) throw new Error(`cannot locate the calling module from "${frame}"`)
   return dirname(decodeURIComponent(m[1]!.replace(/^file:\/\//, '')))
+}
+
+/**
+ * A message with the workspace's place on disk written $MTFLOW_HOME (as given, resolved, and its real path:
+ * a home reached through a link is named by either). Errors recorded for the server to show — a failed
+ * run's `mtflow.error` tag, a scheduled job's error — say where the file is without saying where the
+ * workspace is (the server tells no client that; an attack review found Node's "ENOENT …, open '/abs/…'"
+ * on run pages, in the JSON API and on /monitoring).
+ */
+export function withoutHome(message: string, home: string): string {
+  const forms = new Set([home, resolve(home)])
+  try {
+    forms.add(realpathSync(home))
+  } catch {
+    /* a home that does not exist (yet): the other forms */
+  }
+  const homes = [...forms].filter((h) => h.length > 1).sort((a, b) => b.length - a.length)
+  return homes.reduce((m, h) => m.split(h).join('$MTFLOW_HOME'), message)
 }

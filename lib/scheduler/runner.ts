@@ -5,7 +5,7 @@
 // abandoned (its signal aborted; work that ignores the signal finishes unobserved) and counts as failed.
 // runJob never throws for the job's own failure: that is a value (status "failed").
 
-import { ConfigError, errorMessage } from '../core/index.js'
+import { ConfigError, errorMessage, withoutHome } from '../core/index.js'
 import type { ModuleLoader } from '../strategy/index.js'
 import { type ActiveRun, openTracker } from '../track/index.js'
 import type { JobKind } from './args.js'
@@ -111,7 +111,8 @@ export async function runJob(job: JobSpec, trigger: Trigger, options: RunnerOpti
       error = undefined
       break
     } catch (e) {
-      error = errorMessage(e).slice(0, 2000)
+      // Kept in the history the server shows on /monitoring: the workspace written $MTFLOW_HOME.
+      error = withoutHome(errorMessage(e), home).slice(0, 2000)
       run.logMetric('failedAttempts', attempt)
       if (e instanceof StillRunning) {
         ended = e.ended
@@ -127,7 +128,7 @@ export async function runJob(job: JobSpec, trigger: Trigger, options: RunnerOpti
     if (outcome?.summary !== undefined) run.setTag('mtflow.job.summary', outcome.summary.slice(0, 2000))
   } catch (e) {
     // Metrics a job hands back that the tracker refuses (a bad name) fail the run, not the scheduler.
-    error ??= `job ${job.name}: its results could not be logged (${errorMessage(e)})`
+    error ??= `job ${job.name}: its results could not be logged (${withoutHome(errorMessage(e), home)})`
   }
   if (error === undefined) run.end('FINISHED')
   else run.fail(error)

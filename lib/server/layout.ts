@@ -2,7 +2,7 @@
 // goes out under, and the helpers that send a page. Pages work without JavaScript; the bundle
 // (assets.ts, served from this origin) only enhances them, and the CSP allows no other script.
 
-import { resolve } from 'node:path'
+import { withoutHome as coreWithoutHome } from '../core/index.js'
 import type { Context } from 'hono'
 import { attr, esc, htmlDocument } from '../report/index.js'
 import { assetBundle } from './assets.js'
@@ -106,9 +106,8 @@ export function scroll(html: string): string {
 /**
  * A message for a client with the workspace's place on disk written $MTFLOW_HOME: the server tells no client
  * where the workspace is (error bodies, and the pages that show an error: a run's missing artifact, a refused
- * change).
+ * change). lib/core's rule, which the tracker and the scheduler also apply to the errors they record.
  */
 export function withoutHome(message: string, home: string): string {
-  const homes = [...new Set([resolve(home), home])].filter((h) => h.length > 1).sort((a, b) => b.length - a.length)
-  return homes.reduce((m, h) => m.split(h).join('$MTFLOW_HOME'), message)
+  return coreWithoutHome(message, home)
 }

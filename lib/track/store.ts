@@ -9,7 +9,7 @@ import { existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, 
 import { hostname } from 'node:os'
 import { dirname, join, relative, sep } from 'node:path'
 import { createHash, randomBytes } from 'node:crypto'
-import { ConfigError, CorruptFileError, DataError, dict, NotFoundError, paramsHash, preview, readFileInside, resolveHome, resolveInside, sha256, isWriterTemp, piecesOf, withLockSync, writeFileAtomic, writeFileAtomicAsync } from '../core/index.js'
+import { ConfigError, CorruptFileError, DataError, dict, NotFoundError, paramsHash, preview, readFileInside, resolveHome, resolveInside, sha256, isWriterTemp, piecesOf, withLockSync, withoutHome, writeFileAtomic, writeFileAtomicAsync } from '../core/index.js'
 import { appendRecords, countTorn, decodeValue, readRecords } from './jsonl.js'
 import { fromSnapshot, toSnapshot, type Snapshot } from './snapshot.js'
 import { checkBatch, type CheckedBatch } from './validate.js'
@@ -1099,9 +1099,9 @@ export class ActiveRun {
     return this.tracker.endRun(this.id, status)
   }
 
-  /** End as FAILED, with the error's message as the `mtflow.error` tag. */
+  /** End as FAILED, with the error's message as the `mtflow.error` tag (the workspace written $MTFLOW_HOME: the server shows it). */
   fail(error?: unknown): RunInfo {
-    if (error !== undefined) this.setTag('mtflow.error', (error instanceof Error ? error.message : String(error)).slice(0, 8000))
+    if (error !== undefined) this.setTag('mtflow.error', withoutHome(error instanceof Error ? error.message : String(error), this.tracker.home).slice(0, 8000))
     return this.end('FAILED')
   }
 }
