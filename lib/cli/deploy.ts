@@ -88,7 +88,7 @@ export function deployCommand(context: DeployContext): Command {
     .option('--timeframe <tf>', 'bar timeframe (1m, 1h, 1d…)')
     .option('--paper', 'paper trading: the backtest\'s simulated exchange and fill model (no credentials, no orders sent)')
     .option('--live', 'live trading on the exchange (credentials from MTFLOW_<EXCHANGE>_API_KEY/_SECRET[/_PASSWORD] or --credentials)')
-    .option('--exchange <id>', 'ccxt exchange id (live: where orders go; paper: where live bars come from)')
+    .option('--exchange <id>', 'ccxt exchange id, required (live: where orders go; paper: where live bars come from — a replay reads the lake, but its config names the exchange too)')
     .option('--sandbox', "trade on the exchange's sandbox/testnet")
     .option('--api-url <url>', "replace the exchange's REST and WebSocket origins (proxies, stand-ins)")
     .option('--fsync-before-send', "live: fsync each order's journal entry before sending it (default: written before, fsync'd while it goes out; a restart looks up what a power loss took)")

@@ -40,7 +40,7 @@ export function reportCommand(context: CliContext): Command {
     .option('--cash <amount>', 'starting capital when the input is a trades.csv alone (default 100000, as mtflow backtest)')
     .option('--periods-per-year <n>', "daily returns per year for annualising (default: a daily run's bars a year; else the curve's days with a point a year, as observed — 365.25 for a market open every day; 252 for a curve within one day)")
     .option('--title <text>', 'page title (default: the run name or the file name)')
-    .option('--date-format <format>', 'the order of numeric dates in a CSV input when its values cannot tell it: DD/MM/YYYY, MM/DD/YYYY (any separator, YY for two-digit years)')
+    .option('--date-format <format>', 'the order of numeric dates in a CSV input when its values cannot tell it: DD/MM/YYYY, MM/DD/YYYY, YYYY/MM/DD, DD/MM/YY or MM/DD/YY (separators / . -)')
     .option('--out <file>', 'write the tearsheet as one self-contained HTML file (parent folders created)')
     .option('--json', 'print the tearsheet as JSON')
     .action(async (input: string, o: Options) => {
