@@ -8,7 +8,7 @@ import type { Bars } from '../data/index.js'
 import type { AutoMLMetric, AutoMLResult } from '../tune/automl.js'
 import { loadStrategySpec } from './strategy-spec.js'
 import { withDateFormat } from './time-flags.js'
-import { collect, formatTable, lazy, numberFlag, printJson, type CliContext } from './context.js'
+import { collect, formatTable, interruptible, lazy, numberFlag, printJson, type CliContext } from './context.js'
 
 const METRIC_NAMES: Record<string, AutoMLMetric> = { 'roc-auc': 'rocAuc', 'log-loss': 'logLoss', accuracy: 'accuracy', f1: 'f1' }
 
@@ -149,7 +149,7 @@ export function automlCommand(context: CliContext): Command {
       }
       // Redis first: an unreachable one is said within 5 s, before the search.
       const exec = lazy('../exec/index.js') as typeof import('../exec/index.js')
-      const executor = executorName === undefined ? undefined : await exec.createExecutor({ executor: executorName, threads: workers, redis: o.redis, onNotice: (line) => context.stderr.write(`${line}\n`) })
+      const executor = executorName === undefined ? undefined : interruptible(await exec.createExecutor({ executor: executorName, threads: workers, redis: o.redis, onNotice: (line) => context.stderr.write(`${line}\n`) }))
       const tracker = o.track ? track.openTracker(context.home) : undefined
       const run = tracker?.startRun({
         experiment: o.experiment,

@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os'
 import { ConfigError, isoTime, streamProgressSink } from '../core/index.js'
 import type { Bars } from '../data/index.js'
 import type { Sizing } from '../strategy/index.js'
-import { collect, formatTable, lazy, numberFlag, printJson, type CliContext } from './context.js'
+import { collect, formatTable, interruptible, lazy, numberFlag, printJson, type CliContext } from './context.js'
 import { loadStrategySpec } from './strategy-spec.js'
 import { withDateFormat } from './time-flags.js'
 
@@ -345,7 +345,7 @@ async function gatedAction(context: CliContext, o: Common & GatedFlags & { expor
     ...(o.json === true ? {} : { progress: streamProgressSink(context.stderr) }),
   }
   if (batch) {
-    const executor = o.executor === undefined ? undefined : await exec().createExecutor({ executor: o.executor, threads: workers, redis: o.redis })
+    const executor = o.executor === undefined ? undefined : interruptible(await exec().createExecutor({ executor: o.executor, threads: workers, redis: o.redis }))
     let out: Awaited<ReturnType<typeof pipeline.gatedBatch>>
     try {
       out = await pipeline.gatedBatch(context.home, { ...options, pattern: o.signalsFrom!, ...(executor === undefined ? {} : { executor }) })

@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module'
 import { clip, ConfigError } from '../core/index.js'
 import { parseNumberCell } from '../data/csv.js'
+import type { Batch, Executor, Outcome } from '../exec/types.js'
 
 export interface CliStream {
   write(text: string): unknown
@@ -66,4 +67,29 @@ export function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j]!.length)))
   const line = (cells: string[]) => cells.map((c, j) => c.padEnd(widths[j]!)).join('  ').trimEnd()
   return `${[line(header), ...rows.map(line)].join('\n')}\n`
+}
+
+/**
+ * The executor with Ctrl-C cancelling the batch it runs (the bullmq executor removes the jobs not started;
+ * a CancelledError, which main() ends with exit 130). Commands whose library call takes no signal (automl,
+ * train, a gated batch) died at Ctrl-C and left their flow's queued jobs in Redis, run by the workers for
+ * nobody (an executors audit); the README promises Ctrl-C cancels the flow.
+ */
+export function interruptible(executor: Executor): Executor {
+  return {
+    kind: executor.kind,
+    describe: executor.describe,
+    async run<I, R>(batch: Batch<I>): Promise<Outcome<R>[]> {
+      if (batch.signal !== undefined) return executor.run<I, R>(batch)
+      const controller = new AbortController()
+      const stop = () => controller.abort()
+      process.once('SIGINT', stop)
+      try {
+        return await executor.run<I, R>({ ...batch, signal: controller.signal })
+      } finally {
+        process.off('SIGINT', stop)
+      }
+    },
+    close: () => executor.close(),
+  }
 }

@@ -3,7 +3,7 @@
 // Errors print one line ("mtflow: …"); --verbose adds the stack.
 
 import { Command, CommanderError, Option } from 'commander'
-import { clipEchoes, errorMessage, isUserError, resolveHome } from '../core/index.js'
+import { clipEchoes, errorMessage, isUserError, MtflowError, resolveHome } from '../core/index.js'
 import { kernelCommand } from './kernel.js'
 import { notebookCommand } from './notebook.js'
 import { lifecycleCommand } from './lifecycle.js'
@@ -99,6 +99,11 @@ export async function main(argv: string[], context: CliContext = defaultContext(
   } catch (error) {
     // --help exits 0; a usage error, or a verb group called without its sub-verb (help on stderr), exits 2.
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2
+    // Ctrl-C during a batch (context.ts interruptible): one line, exit 130 as `mtflow sweep` does.
+    if (error instanceof MtflowError && error.name === 'CancelledError') {
+      context.stderr.write(`mtflow: ${errorMessage(error)}\n`)
+      return 130
+    }
     // What was typed is quoted back at most 200 characters at a time.
     const place = pathError(error)
     context.stderr.write(`mtflow: ${clipEchoes(place ?? errorMessage(error), argv)}\n`)

@@ -4,7 +4,7 @@
 
 import { Command } from 'commander'
 import { ConfigError, streamProgressSink, writeFileAtomic } from '../core/index.js'
-import { formatTable, lazy, numberFlag, printJson, type CliContext } from './context.js'
+import { formatTable, interruptible, lazy, numberFlag, printJson, type CliContext } from './context.js'
 import { withDateFormat } from './time-flags.js'
 
 const pipeline = () => lazy('../pipeline/index.js') as typeof import('../pipeline/index.js')
@@ -127,7 +127,7 @@ export function trainCommand(context: CliContext): Command {
       const name = o.executor ?? process.env.MTFLOW_EXECUTOR
       if (o.redis !== undefined && name !== 'bullmq') throw new ConfigError('--redis goes with --executor bullmq')
       const exec = lazy('../exec/index.js') as typeof import('../exec/index.js')
-      const executor = name === undefined ? undefined : await exec.createExecutor({ executor: name, threads: workers, redis: o.redis })
+      const executor = name === undefined ? undefined : interruptible(await exec.createExecutor({ executor: name, threads: workers, redis: o.redis }))
       let step: Awaited<ReturnType<ReturnType<typeof pipeline>['trainStep']>>
       try {
         step = await pipeline().trainStep(context.home, { dataset: o.dataset, model: o.model, cv: o.cv as import('../pipeline/index.js').CvKind, embargo, hyper: hyperOf(o.hyper), ...(folds === undefined ? {} : { folds }), ...(executor === undefined ? {} : { executor }) })

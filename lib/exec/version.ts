@@ -16,7 +16,16 @@ export function projectRoot(): string {
 
 /** "0.1.0+3f9a1c2b7d4e": package.json's version, then 12 hex of the sources' hash. */
 export function projectVersion(): string {
-  if (cached !== undefined) return cached
+  cached ??= sourcesVersion()
+  return cached
+}
+
+/**
+ * The version of the sources on disk now, read again (about 25 ms): job threads load lib/ lazily, so a
+ * worker whose sources changed after it started (a `git pull` without a restart) runs the new code under
+ * the version it started with (worker.ts compares the two).
+ */
+export function sourcesVersion(): string {
   const root = projectRoot()
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string }
   const hash = createHash('sha256')
@@ -32,6 +41,5 @@ export function projectVersion(): string {
     }
   }
   walk(join(root, 'lib'), 'lib/')
-  cached = `${pkg.version ?? '0.0.0'}+${hash.digest('hex').slice(0, 12)}`
-  return cached
+  return `${pkg.version ?? '0.0.0'}+${hash.digest('hex').slice(0, 12)}`
 }

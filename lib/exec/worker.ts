@@ -14,7 +14,7 @@ import { shareSeries, seriesBytes } from './data.js'
 import { connectionOptions, connectRedis, FLOWS_QUEUE, jobKey, JOBS_QUEUE, KEEP_SECONDS, keys, PREFIX, redactUrl, redisUrl, sameSignature, sealResult, signature } from './redis.js'
 import { JobThreads } from './threads.js'
 import type { DataRef, SharedSeries } from './types.js'
-import { projectVersion } from './version.js'
+import { projectVersion, sourcesVersion } from './version.js'
 
 export interface WorkerOptions {
   redis?: string
@@ -63,6 +63,30 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const stalledMs = o.stalledMs ?? 30_000
   const workers: Worker[] = []
 
+  // lib/ as it is on disk now, read again for each new context and at most every 10 s otherwise: job threads
+  // load lib/ lazily, so a worker whose sources changed after it started (a `git pull` without a restart) ran
+  // the new code under the version it started with, and its results were kept a week under ids naming that
+  // version (reused by every submitter of it). Once changed, the worker refuses every job, with both versions.
+  let checkedAt = Date.now()
+  let changedTo: string | undefined
+  const sourcesChanged = (now: boolean): string | undefined => {
+    if (changedTo === undefined && (now || Date.now() - checkedAt >= 10_000)) {
+      checkedAt = Date.now()
+      const current = sourcesVersion()
+      if (current !== version) {
+        changedTo = current
+        log(`lib/ changed on disk since this worker started (mtflow ${version} → ${current}): it refuses every job; restart it`)
+      }
+    }
+    return changedTo
+  }
+  const refuseChanged = (now: boolean): void => {
+    const current = sourcesChanged(now)
+    if (current === undefined) return
+    stats.refused++
+    throw new UnrecoverableError(`this worker started as mtflow ${version} but its lib/ sources are now ${current} (changed on disk since it started): restart it`)
+  }
+
   const runJob = async (job: Job<JobData>): Promise<string> => {
     // Anyone who can write to Redis can add jobs: nothing in one is trusted before it is checked.
     const { ctx, item, flow, mac } = (job.data ?? {}) as Partial<JobData>
@@ -81,6 +105,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     }
     if (flow !== undefined && (await redis.exists(keys.cancel(flow))) === 1) throw new UnrecoverableError('cancelled by the submitter')
     let stored = contexts.get(ctx)
+    refuseChanged(stored === undefined)
     if (stored === undefined) {
       const text = await redis.get(keys.context(ctx))
       if (text === null) throw new UnrecoverableError(`the job's context ${ctx.slice(0, 12)} is no longer in Redis (expired or lost); submit the batch again`)
@@ -110,6 +135,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       if (out.error.startsWith('job thread died')) throw new Error(out.error)
       throw new UnrecoverableError(out.error)
     }
+    // (Sources changed while it ran: its code may be either version's.)
+    refuseChanged(false)
     const sealed = sealResult(key, job.id!, encodeValue(out.value))
     await redis.set(keys.result(job.id!), sealed, 'EX', KEEP_SECONDS)
     return sealed

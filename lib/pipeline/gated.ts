@@ -5,13 +5,13 @@
 // a tracked run like `mtflow backtest`'s, beside the same strategy ungated on the same bars; a batch runs
 // one per model under a parent run holding the cross-model summary table.
 
-import { ConfigError, NotFoundError, Progress, type ProgressSink } from '../core/index.js'
+import { ConfigError, DataError, NotFoundError, Progress, type ProgressSink } from '../core/index.js'
 import { backtest, backtestLineage, flatMetrics, logBacktest, type BacktestResult, type FillModel } from '../backtest/index.js'
-import { resolveKey, sliceBars, toEpochMs, type Bars, type TableColumn } from '../data/index.js'
+import { barsHash, resolveKey, sliceBars, toEpochMs, type Bars, type TableColumn } from '../data/index.js'
 import { columnsParquetPieces } from '../core/parquet-columns.js'
 import { getStrategy, resolveParams, type Context, type OrderOptions, type OrderView, type Sizing, type Strategy } from '../strategy/index.js'
 import { openRegistry, openTracker } from '../track/index.js'
-import type { Executor } from '../exec/index.js'
+import { decodeValue, encodeValue, type Executor } from '../exec/index.js'
 import { modelBars, modelFeatureTable, modelLineage, modelProbabilityColumn, type ModelLineage } from './model-features.js'
 
 export interface ModelProbabilities {
@@ -378,6 +378,8 @@ async function execute(home: string, options: GatedBacktestOptions, planned: Pla
       })
       const u = summaryMetrics(ungated)
       run.logMetrics({ ...Object.fromEntries(Object.entries(u).map(([k, v]) => [`ungated_${k}`, v])), gateAllowed: counts.allowed, gateBlocked: counts.blocked }, 0)
+      // A batch's child keeps its summary row (exactly: NaN included), for another attempt of its job (gatedRow).
+      if (options.tags?.[BATCH_ITEM] !== undefined) run.setTag(BATCH_ROW, encodeValue({ target: p.target, model: p.model, ...rowMetrics(result, ungated) }))
       run.end()
     }
     return {
@@ -453,15 +455,80 @@ export interface GatedJobContext {
   options: Omit<GatedBacktestOptions, 'ref' | 'progress' | 'strategy'> & { strategy?: string }
 }
 
-/** A child of a batch as a job computes it: its summary row. */
-export async function gatedRow(home: string, options: GatedBacktestOptions): Promise<GatedBatchRow> {
-  return rowOf(await gatedBacktest(home, options))
+/** What the submitter of a batch read for one model: the version's hash and each leg's bars snapshot id. */
+export interface GatedInputs {
+  sha256: string
+  snapshots: Record<string, string>
+}
+
+function inputsOf(home: string, planned: Plan): GatedInputs {
+  const p = planned.prepared.probabilities
+  const snapshots: Record<string, string> = {}
+  for (const symbol of p.symbols) {
+    const source = resolveKey(home, { symbol, timeframe: p.timeframe, ...(p.sources[symbol] === undefined ? {} : { source: p.sources[symbol] }) }).source
+    snapshots[symbol] = barsHash(planned.prepared.bars[symbol]!, source)
+  }
+  return { sha256: planned.prepared.lineage.version.sha256, snapshots }
+}
+
+/**
+ * A child of a batch as a job computes it: its summary row. With `expected` (what the submitter read), a
+ * model or bars that differ where the job reads them — a worker's own lake or registry, or an import since
+ * the batch was planned — fail the job: a job read them by name only, and a worker with another copy of the
+ * lake backtested other bars without a word (an executors audit).
+ */
+export async function gatedRow(home: string, options: GatedBacktestOptions, expected?: GatedInputs): Promise<GatedBatchRow> {
+  const planned = await plan(home, options)
+  if (expected !== undefined) {
+    const found = inputsOf(home, planned)
+    const model = planned.prepared.probabilities.model
+    if (found.sha256 !== expected.sha256) throw new DataError(`model ${model} in the workspace at ${home} is not the one the batch was planned with (sha256 ${found.sha256.slice(0, 12)}, expected ${expected.sha256.slice(0, 12)}): workers need the submitter's registry`)
+    for (const [symbol, snapshot] of Object.entries(expected.snapshots)) {
+      if (found.snapshots[symbol] !== snapshot) throw new DataError(`the lake at ${home} holds snapshot ${String(found.snapshots[symbol]).slice(0, 12)} of ${symbol} ${planned.prepared.probabilities.timeframe}, not the ${snapshot.slice(0, 12)} the batch was planned with (it changed, or this worker reads another lake): run the batch again`)
+    }
+  }
+  const parent = options.parentRunId
+  if (parent === undefined || options.track === false) return rowOf(await execute(home, options, planned, parent))
+  // A queue runs a job at least once: again after its worker was killed once it had finished, after Redis lost
+  // the flow (every job of it again), and twice at once when a stalled job's worker was only slow. Each attempt
+  // recorded its own FINISHED child of the model: the batch's backtests, duplicated in the tracked runs (an
+  // executors audit). A child an earlier attempt finished is this job's row; of attempts finishing side by
+  // side, the first to finish is kept and the others' runs deleted.
+  const item = planned.prepared.probabilities.model
+  const tracker = openTracker(home)
+  const before = finishedRows(tracker, parent, item)[0]
+  if (before !== undefined) return before
+  const own = await execute(home, { ...options, tags: { ...options.tags, [BATCH_ITEM]: item } }, planned, parent)
+  const first = finishedRows(tracker, parent, item)[0]
+  if (first !== undefined && first.runId !== own.runId) {
+    tracker.deleteRun(own.runId!)
+    return first
+  }
+  return rowOf(own)
+}
+
+/** The tag naming a batch child's model (NAME@VERSION), and the one holding its summary row. */
+const BATCH_ITEM = 'mtflow.batchItem'
+const BATCH_ROW = 'mtflow.batchRow'
+
+/** The parent's FINISHED children of this model that hold their row: the first finished first. */
+function finishedRows(tracker: ReturnType<typeof openTracker>, parent: string, item: string): GatedBatchRow[] {
+  const done = tracker.childRuns(parent).filter((c) => c.info.status === 'FINISHED' && c.tags[BATCH_ITEM] === item && c.tags[BATCH_ROW] !== undefined)
+  done.sort((a, b) => (a.info.endTime ?? 0) - (b.info.endTime ?? 0) || (a.info.runId < b.info.runId ? -1 : a.info.runId > b.info.runId ? 1 : 0))
+  return done.map((c) => {
+    const { target, model, ...metrics } = decodeValue(c.tags[BATCH_ROW]!) as Omit<GatedBatchRow, 'runId'>
+    return { target, model, runId: c.info.runId, ...metrics } as GatedBatchRow
+  })
 }
 
 function rowOf(c: GatedBacktest): GatedBatchRow {
-  const g = summaryMetrics(c.result)
-  const u = summaryMetrics(c.ungated)
-  return { target: c.target, model: c.model, runId: c.runId!, ...g, ...(Object.fromEntries(Object.entries(u).map(([k, v]) => [`ungated_${k}`, v])) as Record<`ungated_${(typeof SUMMARY_METRICS)[number]}`, number>) }
+  return { target: c.target, model: c.model, runId: c.runId!, ...rowMetrics(c.result, c.ungated) }
+}
+
+function rowMetrics(result: BacktestResult, ungated: BacktestResult): Omit<GatedBatchRow, 'target' | 'model' | 'runId'> {
+  const g = summaryMetrics(result)
+  const u = summaryMetrics(ungated)
+  return { ...g, ...(Object.fromEntries(Object.entries(u).map(([k, v]) => [`ungated_${k}`, v])) as Record<`ungated_${(typeof SUMMARY_METRICS)[number]}`, number>) }
 }
 
 export interface GatedBatchRow extends Record<(typeof SUMMARY_METRICS)[number], number> {
@@ -542,11 +609,12 @@ export async function gatedBatch(home: string, options: GatedBatchOptions): Prom
       if (child.strategy !== undefined && strategy === undefined) throw new ConfigError(`gated backtests on ${executor.describe} need a built-in strategy or a strategy file (an object cannot cross threads)`)
       const { strategy: _s, ...rest } = child
       const context: GatedJobContext = { home, options: { ...rest, ...(strategy === undefined ? {} : { strategy }), experiment: options.experiment ?? 'backtests', parentRunId: parent.id } }
-      const outcomes = await executor.run<{ ref: string }, GatedBatchRow>({
+      const outcomes = await executor.run<{ ref: string; expected: GatedInputs }, GatedBatchRow>({
         kind: 'pipeline.gatedBacktest',
         label: 'gated backtests',
         context,
-        items: plans.map((p) => ({ ref: p.prepared.probabilities.model })),
+        // With what this process read, checked where each job reads them (gatedRow).
+        items: plans.map((p) => ({ ref: p.prepared.probabilities.model, expected: inputsOf(home, p) })),
         progress: { update: (state) => progress.set(state.done) },
       })
       unsorted = outcomes.map((o, i) => {

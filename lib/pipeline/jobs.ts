@@ -3,7 +3,7 @@
 // `pipeline.gatedBacktest` — one model-gated backtest of a batch, recorded as the batch's child run.
 
 import type { JobHandler } from '../exec/types.js'
-import { gatedRow, type GatedBatchRow, type GatedJobContext } from './gated.js'
+import { gatedRow, type GatedBatchRow, type GatedInputs, type GatedJobContext } from './gated.js'
 import { trainDataset, type TrainContext, type TrainDone, type TrainItem } from './train.js'
 
 const trainDatasetJob: JobHandler<TrainContext, undefined, TrainItem, TrainDone> = {
@@ -15,8 +15,8 @@ const trainDatasetJob: JobHandler<TrainContext, undefined, TrainItem, TrainDone>
  * records into the workspace it was started on (--home, or MTFLOW_TRACKING_URI's server): the submitter's
  * path is only a default for threads of the submitter's own process.
  */
-const gatedBacktestJob: JobHandler<GatedJobContext, undefined, { ref: string }, GatedBatchRow> = {
-  run: (_state, item, context) => gatedRow(process.env.MTFLOW_WORKER_HOME ?? context.home, { ...context.options, ref: item.ref }),
+const gatedBacktestJob: JobHandler<GatedJobContext, undefined, { ref: string; expected?: GatedInputs }, GatedBatchRow> = {
+  run: (_state, item, context) => gatedRow(process.env.MTFLOW_WORKER_HOME ?? context.home, { ...context.options, ref: item.ref }, item.expected),
 }
 
 export const jobs: Record<string, JobHandler> = { trainDataset: trainDatasetJob, gatedBacktest: gatedBacktestJob }

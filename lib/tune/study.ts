@@ -276,7 +276,11 @@ export class Study<P extends object = ParamSet> {
     // On an executor: waves of `workers` trials, asked together, run as one batch, told in order.
     const waves = async (executor: Executor) => {
       const spec = checkObjectiveFile(objective as ObjectiveFile)
-      const context: TrialJobContext = { objective: moduleRef(spec.file), exportName: spec.exportName, directions: this.directions.length }
+      // `call`: new for each optimize(), so a trial's job id — and the result the bullmq executor keeps a week
+      // under it — is this call's. An objective reads its own data (the lake, files) that no job id names: a
+      // study run again with the same seed after new bars were imported got every trial's value of the run
+      // before, from Redis, where local threads computed new ones (an executors audit).
+      const context: TrialJobContext = { objective: moduleRef(spec.file), exportName: spec.exportName, directions: this.directions.length, call: randomBytes(12).toString('hex') }
       while (!this.stopped && (nTrials === undefined || started < nTrials) && Date.now() < deadline && this.sampler.isExhausted?.(this.view) !== true) {
         const wave: MutableTrial[] = []
         while (wave.length < workers && (nTrials === undefined || started < nTrials) && this.sampler.isExhausted?.(this.view) !== true) {
@@ -447,6 +451,8 @@ export interface TrialJobContext {
   objective: import('../exec/index.js').ModuleRef
   exportName: string
   directions: number
+  /** This optimize() call's random id: trials' results are not reused across calls (their objective's inputs are not in the id). */
+  call: string
 }
 
 export interface TrialJob {

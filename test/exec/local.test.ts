@@ -58,6 +58,20 @@ describe('LocalExecutor', () => {
     expect(bits(v.column)).toEqual(bits(column))
   })
 
+  it('keeps the other typed arrays (their type and bytes) through codec.ts, as through the threads', async () => {
+    const value = { f32: new Float32Array([1.5, NaN, -0]), i32: new Int32Array([1, -2, 2 ** 31 - 1]), u8: new Uint8Array([0, 255]), part: new Int16Array([1, 2, 3, 4]).subarray(1, 3), big: new BigInt64Array([-(2n ** 63n)]) }
+    const one = new LocalExecutor(1)
+    const [out] = await one.run<typeof value, typeof value>({ kind: 'exec.echo', context: null, items: [value] })
+    await one.close()
+    const threads = (out as { value: typeof value }).value
+    const back = decodeValue(encodeValue(value)) as typeof value
+    // Before: { f32: { '0': 1.5, '1': NaN, '2': -0 }, … } — plain objects — and a BigInt64Array could not be encoded.
+    for (const [name, v] of Object.entries(back)) {
+      expect(Object.getPrototypeOf(v), name).toBe(Object.getPrototypeOf(threads[name as keyof typeof value]))
+      expect(Buffer.from(v.buffer, v.byteOffset, v.byteLength).equals(Buffer.from(value[name as keyof typeof value].buffer, value[name as keyof typeof value].byteOffset, value[name as keyof typeof value].byteLength)), name).toBe(true)
+    }
+  })
+
   it('fails the job of a thread that dies with "job thread died"; the others finish', async () => {
     const ex = new LocalExecutor(2)
     const items = [0, 1, 2, 3, 4, 5].map((k) => ({ exit: k === 1 || k === 4, value: k }))

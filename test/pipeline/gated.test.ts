@@ -4,18 +4,19 @@
 // by sums, the spread's z-score, enter at |z| > entry when p ≥ threshold, leave at |z| < exit), the
 // probabilities against `infer` and against the same model scored on a prefix of the bars.
 
-import { mkdtempSync } from 'node:fs'
+import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { backtest, resultFiles } from '../../lib/backtest/index.js'
 import { ingestBars, syntheticGbm, syntheticPair, type Bars } from '../../lib/data/index.js'
-import { LocalExecutor } from '../../lib/exec/index.js'
+import { LocalExecutor, type Executor } from '../../lib/exec/index.js'
 import { datasetStep, featuresStep, gatedBacktest, gatedBatch, inferSignals, modelProbabilities, registerModels, screenStep, trainStep } from '../../lib/pipeline/index.js'
 import { modelBars, modelFeatureTable, modelLineage, modelProbabilityColumn } from '../../lib/pipeline/model-features.js'
 import type { Strategy } from '../../lib/strategy/index.js'
 import { Tracker } from '../../lib/track/index.js'
 import { readRunTable, runTableCsv } from '../../lib/track/run-tables.js'
+import { jobs as pipelineJobs } from '../../lib/pipeline/jobs.js'
 
 const HOUR = 3_600_000
 const WINDOW = 30
@@ -320,5 +321,72 @@ describe('gatedBatch', () => {
     const children = tracker.childRuns(there.runId)
     expect(children.map((c) => c.info.runId).sort()).toEqual(there.rows.map((r) => r.runId).sort())
     for (const row of there.rows) expect(children.find((c) => c.info.runId === row.runId)!.metrics.sharpe!.value).toBeCloseTo(row.sharpe, 12)
+  })
+
+  it('on an executor: a job whose lake holds other bars than the batch was planned on fails, naming the snapshot (no row of other bars)', async () => {
+    // A copy of the workspace, whose lake gets new bars of both legs between the planning and the jobs (an
+    // import landing while the batch waits in the queue, or a worker reading its own, other copy of the lake).
+    const copy = mkdtempSync(join(tmpdir(), 'mtflow-gated-lake-'))
+    cpSync(home, copy, { recursive: true })
+    const planned = await gatedBatch(copy, { pattern: 'gt.*@1', probaThreshold: 0.5 })
+    const inner = new LocalExecutor(1)
+    const executor: Executor = {
+      kind: 'local',
+      describe: inner.describe,
+      async run(batch) {
+        const lineage = await modelLineage(copy, `${pairModels[0]}@1`)
+        const bars = await modelBars(copy, lineage)
+        for (const symbol of lineage.symbols) {
+          const b = bars[symbol]!
+          const n = 48
+          const last = b.time.length - 1
+          const time = Float64Array.from({ length: n }, (_, k) => b.time[last]! + (k + 1) * HOUR)
+          const close = Float64Array.from({ length: n }, (_, k) => b.close[last]! * (1 + (k % 2 === 0 ? 0.02 : -0.015)))
+          await ingestBars(copy, { symbol: b.symbol, timeframe: b.timeframe, time, open: close.slice(), high: close.map((c) => c * 1.001), low: close.map((c) => c * 0.999), close, volume: new Float64Array(n).fill(1) }, { source: 'synthetic' })
+        }
+        return inner.run(batch)
+      },
+      close: () => inner.close(),
+    }
+    let rows: typeof planned.rows | undefined
+    let error: unknown
+    try {
+      rows = (await gatedBatch(copy, { pattern: 'gt.*@1', probaThreshold: 0.5, executor })).rows
+    } catch (e) {
+      error = e
+    } finally {
+      await executor.close()
+      rmSync(copy, { recursive: true, force: true })
+    }
+    // Before: the rows of the bars the batch never planned on, silently (the parent run FINISHED).
+    if (rows !== undefined) {
+      const strip = (r: typeof planned.rows) => r.map(({ runId: _r, ...rest }) => rest)
+      expect(strip(rows)).toEqual(strip(planned.rows))
+    }
+    expect(String(error)).toMatch(/lake at .* holds snapshot .* not the .* the batch was planned with/)
+  })
+
+  it('a gated-backtest job run twice (BullMQ delivers at least once: a retry after kill -9, a stalled job a second worker takes) records one child run', async () => {
+    const tracker = new Tracker(home)
+    const parent = tracker.startRun({ experiment: 'gated-twice', name: 'batch parent' })
+    const context = { home, options: { probaThreshold: 0.5, experiment: 'gated-twice', parentRunId: parent.id } }
+    const item = { ref: `${pairModels[0]}@1` }
+    const first = await pipelineJobs.gatedBacktest!.run(undefined, item, context)
+    const second = await pipelineJobs.gatedBacktest!.run(undefined, item, context)
+    parent.end()
+    expect(second.sharpe).toBe(first.sharpe)
+    // Before: two FINISHED children of one model under the batch (a duplicated tracked backtest).
+    expect(new Tracker(home).childRuns(parent.id).map((c) => c.info.status)).toEqual(['FINISHED'])
+    expect(second).toEqual(first)
+    // Two attempts at once (a stalled job's worker was only slow): one child kept, both rows naming it.
+    const other = tracker.startRun({ experiment: 'gated-twice', name: 'batch parent 2' })
+    const both = await Promise.all([0, 1].map(() => pipelineJobs.gatedBacktest!.run(undefined, item, { ...context, options: { ...context.options, parentRunId: other.id } })))
+    other.end()
+    const children = new Tracker(home).childRuns(other.id)
+    expect(children.map((c) => c.info.status)).toEqual(['FINISHED'])
+    expect(both.map((r) => r.runId)).toEqual([children[0]!.info.runId, children[0]!.info.runId])
+    const { runId: _a, ...a } = both[0]!
+    const { runId: _f, ...f } = first
+    expect(a).toEqual(f)
   })
 })
