@@ -449,6 +449,7 @@ async function runForeground(context: DeployContext, config: DeploymentConfig, s
       strategy,
       clock,
       log,
+      redact,
       track: o.track,
       stop: stop.signal,
       ...(paceMs === undefined ? {} : { paceMs }),

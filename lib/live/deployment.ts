@@ -104,6 +104,12 @@ export interface RunDeploymentOptions {
   /** Status, alert and progress lines. */
   log?: (line: string) => void
   /**
+   * Text the deployment writes where the server shows it (alerts.jsonl, status.json's reason, the run's error)
+   * with its credentials taken out (the CLI passes lib/live/credentials.ts redact). The venue already strips them
+   * from its errors; an error from elsewhere carrying one was written as it was (an attack review).
+   */
+  redact?: (text: string) => string
+  /**
    * Aborted: stop as `deploy stop` asks (working orders and brackets left in place), taken directly — Ctrl-C
    * and SIGTERM of the process running it, which the control folder could hold up (an attack review).
    */
@@ -339,7 +345,9 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
     /* no status yet */
   }
   const alerts = join(dir, 'alerts.jsonl')
-  const alert = (text: string) => {
+  const redact = options.redact ?? ((text: string) => text)
+  const alert = (raw: string) => {
+    const text = redact(raw)
     writeFileAtomicAppend(alerts, `${JSON.stringify({ time: new Date(clock.now()).toISOString(), text })}\n`)
     log(`alert: ${text}`)
   }
@@ -520,7 +528,8 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
   let lastMetric = 0
   /** Halted while a guard (max daily loss) or a failed reconciliation says so; running again when neither does. */
   const updateHalt = () => {
-    const why = liveOps?.halted ?? guards.halted
+    const halted = liveOps?.halted ?? guards.halted
+    const why = halted === undefined ? undefined : redact(halted)
     if (state === 'running' && why !== undefined) {
       state = 'halted'
       reason = why
@@ -836,14 +845,14 @@ async function runClaimed(options: RunDeploymentOptions, home: string, dir: stri
     return status()
   } catch (error) {
     state = 'failed'
-    reason = error instanceof Error ? error.message : String(error)
+    reason = redact(error instanceof Error ? error.message : String(error))
     try {
       journal.flush()
       writeStatus()
     } catch {
       /* the original error matters more */
     }
-    run?.fail(error)
+    run?.fail(reason)
     throw error
   } finally {
     journal.close()

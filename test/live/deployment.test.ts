@@ -14,7 +14,8 @@ import { ingestBars, loadBars, type Bars } from '../../lib/data/index.js'
 import { syntheticGbm } from '../../lib/data/synthetic.js'
 import { listDeployments, readStatus, requestControl, runDeployment } from '../../lib/live/deployment.js'
 import { ManualClock, OrderJournal, ReplayFeed, validateDeploymentConfig, type DeploymentConfig } from '../../lib/live/index.js'
-import { getStrategy } from '../../lib/strategy/index.js'
+import { defineStrategy, getStrategy } from '../../lib/strategy/index.js'
+import { redactSecrets } from '../../lib/live/credentials.js'
 import { Registry, Tracker } from '../../lib/track/index.js'
 import { createHash } from 'node:crypto'
 import { FIXTURES } from '../helpers.js'
@@ -250,4 +251,24 @@ describe('a paper deployment killed with SIGKILL mid-replay', () => {
     const j = OrderJournal.open(join(home, 'deployments', 'crashy'), 'crashy')
     expect(j.position('sma-cross', 'BTC/USDT')).toBe(OrderJournal.open(join(reference.home, 'deployments', 'crashy'), 'crashy').position('sma-cross', 'BTC/USDT'))
   }, 60_000)
+})
+
+describe('a deployment failing with a credential in its error (an attack review)', () => {
+  it('writes it to no file the server shows: status.json, alerts.jsonl, the run\'s error', async () => {
+    const { home } = await workspace(200)
+    const secret = 'kP9-s3cr3t-Zq'
+    // An error from code other than the venue's (which strips credentials itself) that carries one.
+    const leaky = defineStrategy({ name: 'leaky', params: {}, universe: () => [{ symbol: 'BTC/USDT', timeframe: '1h' }], warmup: () => 1, onBar: () => { throw new Error(`signed request with ${secret} refused`) } })
+    const failed = runDeployment({ home, config: config({ name: 'leaky', strategy: { name: 'leaky', version: 1, sha256: 'a'.repeat(64) }, params: {} }), strategy: leaky, redact: (t) => redactSecrets(t, [secret]) })
+    await expect(failed).rejects.toThrow(/refused/)
+    const status = readStatus(home, 'leaky')
+    expect(status.state).toBe('failed')
+    expect(status.reason).toContain('signed request with *** refused')
+    const dir = join(home, 'deployments', 'leaky')
+    const written = ['status.json', 'alerts.jsonl'].filter((f) => existsSync(join(dir, f))).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n')
+    expect(written).not.toContain(secret)
+    const run = new Tracker(home).getRun(status.runId!)
+    expect(run.tags['mtflow.error']).toContain('***')
+    expect(JSON.stringify(run)).not.toContain(secret)
+  })
 })
