@@ -84,6 +84,30 @@ describe("a sell's fee in the coins held (BNB/USDT with BNB fee payment, an audi
     expect(st2.positions).toEqual([expect.objectContaining({ symbol: 'BNB/USDT', qty: expect.closeTo(0.4985, 12) })])
     expect([...d1.alerts(), ...d2.alerts()].filter((line) => /outside|changed at the venue/.test(line))).toEqual([])
   })
+
+  // A review: the sell takes the whole position, its fee paid from the account's other BNB (kept for fees). The
+  // position gives only what it holds; reconciliation must know the outside coins fell by the rest, or it books
+  // the difference as an outside sell and the spot deployment ends short.
+  it('leaves the deployment flat: no short booked by reconciliation, before or after a restart', async () => {
+    const { s, start } = await world({ feeAsset: 'BNB', feeAssetPrice: 312.5, balances: { USDT: 10_000, BNB: 5 }, markets: { BNBUSDT: ['BNB', 'USDT'] } })
+    const over = { symbols: ['BNB/USDT'] }
+    const d1 = start('bnb-close', { 1: (ctx) => ctx.buy('BNB/USDT', { qty: 1 }), 3: (ctx) => ctx.close('BNB/USDT') }, { over, reconcileEveryMs: 1 })
+    for (let i = 0; i <= 6; i++) await d1.step(i)
+    const st1 = await d1.stop()
+    expect(s.orders.map((o) => [o.side, o.executedQty, o.status])).toEqual([
+      ['BUY', 1, 'FILLED'],
+      ['SELL', 0.999, 'FILLED'],
+    ])
+    // 5 held before + 1 bought − 0.001 fee − 0.999 sold − 0.000999 fee: the account's own 5 less the second fee.
+    expect(s.balance('BNB').free).toBeCloseTo(4.999001, 12)
+    const alerts = d1.alerts()
+    expect(st1.positions, alerts.join('\n')).toEqual([])
+    expect(alerts.filter((line) => /changed at the venue|journal's fills sum/.test(line))).toEqual([])
+    const d2 = start('bnb-close', {}, { over, reconcileEveryMs: 1 })
+    for (let i = 7; i <= 8; i++) await d2.step(i)
+    const st2 = await d2.stop()
+    expect(st2.positions, d2.alerts().join('\n')).toEqual([])
+  })
 })
 
 describe('a fee price that does not come (a review)', () => {
