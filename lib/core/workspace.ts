@@ -3,7 +3,7 @@
 
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs'
 import { ConfigError } from './errors.js'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
 
 export function resolveHome(home?: string): string {
   const dir = chooseHome(home)
@@ -64,12 +64,24 @@ export function moduleDir(commonJsDirname: string | undefined, stack: string | u
  * on run pages, in the JSON API and on /monitoring).
  */
 export function withoutHome(message: string, home: string): string {
-  const forms = new Set([home, resolve(home)])
+  const absolute = new Set([resolve(home)])
   try {
-    forms.add(realpathSync(home))
+    absolute.add(realpathSync(home))
   } catch {
     /* a home that does not exist (yet): the other forms */
   }
-  const homes = [...forms].filter((h) => h.length > 1).sort((a, b) => b.length - a.length)
-  return homes.reduce((m, h) => m.split(h).join('$MTFLOW_HOME'), message)
+  // The home as given when it is relative ("data"): only where it starts a path ("data/lake/…"), not the word.
+  const given = isAbsolute(home) ? [] : [home.replace(/[\\/]+$/, '')].filter((h) => h !== '' && h !== '.' && h !== '..')
+  const forms = [...[...absolute].filter((h) => h.length > 1).map((h) => ({ h, relative: false })), ...given.map((h) => ({ h, relative: true }))].sort((a, b) => b.h.length - a.h.length)
+  // A whole path only: "/tmp/x" is not the start of "/tmp/xy" or "/tmp/x-2024.csv", nor the end of "/var/tmp/x".
+  return forms.reduce((m, { h, relative }) => m.replace(new RegExp(`${HOME_BEFORE}${escapeRegExp(h)}${relative ? '(?=[\\\\/])' : HOME_AFTER}`, 'g'), '$$MTFLOW_HOME'), message)
+}
+
+/** Not inside a longer name or path (a "file://" URL's path excepted). */
+const HOME_BEFORE = '(?<![\\w.~-])(?<!(?<!file:/)/)'
+/** The path ends here: a separator, the end, a space, quote or bracket, or a sentence's full stop. */
+const HOME_AFTER = '(?=$|[\\\\/\\s\'"`:;,)\\]}>]|\\.(?:$|\\s))'
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }

@@ -10,7 +10,7 @@ import { backtest, backtestLineage, flatMetrics, logBacktest, type BacktestResul
 import { barsHash, resolveKey, sliceBars, toEpochMs, type Bars, type TableColumn } from '../data/index.js'
 import { columnsParquetPieces } from '../core/parquet-columns.js'
 import { getStrategy, resolveParams, type Context, type OrderOptions, type OrderView, type Sizing, type Strategy } from '../strategy/index.js'
-import { openRegistry, openTracker } from '../track/index.js'
+import { lifecycleOf, openRegistry, openTracker } from '../track/index.js'
 import { decodeValue, encodeValue, type Executor } from '../exec/index.js'
 import { modelBars, modelFeatureTable, modelLineage, modelProbabilityColumn, type ModelLineage } from './model-features.js'
 
@@ -479,6 +479,14 @@ function inputsOf(home: string, planned: Plan): GatedInputs {
  */
 export async function gatedRow(home: string, options: GatedBacktestOptions, expected?: GatedInputs): Promise<GatedBatchRow> {
   const planned = await plan(home, options)
+  const parent = options.parentRunId
+  const tracked = parent !== undefined && options.track !== false
+  const item = planned.prepared.probabilities.model
+  const tracker = tracked ? openTracker(home) : undefined
+  // A child an earlier attempt finished is this job's row, on the inputs it was checked on then: bars imported
+  // since (a retry after a kill, a flow Redis lost and the submitter sent again) do not fail it.
+  const before = tracker === undefined ? undefined : finishedRows(tracker, parent!, item)[0]
+  if (before !== undefined) return before
   if (expected !== undefined) {
     const found = inputsOf(home, planned)
     const model = planned.prepared.probabilities.model
@@ -487,19 +495,14 @@ export async function gatedRow(home: string, options: GatedBacktestOptions, expe
       if (found.snapshots[symbol] !== snapshot) throw new DataError(`the lake at ${home} holds snapshot ${String(found.snapshots[symbol]).slice(0, 12)} of ${symbol} ${planned.prepared.probabilities.timeframe}, not the ${snapshot.slice(0, 12)} the batch was planned with (it changed, or this worker reads another lake): run the batch again`)
     }
   }
-  const parent = options.parentRunId
-  if (parent === undefined || options.track === false) return rowOf(await execute(home, options, planned, parent))
+  if (tracker === undefined) return rowOf(await execute(home, options, planned, parent))
   // A queue runs a job at least once: again after its worker was killed once it had finished, after Redis lost
   // the flow (every job of it again), and twice at once when a stalled job's worker was only slow. Each attempt
   // recorded its own FINISHED child of the model: the batch's backtests, duplicated in the tracked runs (an
   // executors audit). A child an earlier attempt finished is this job's row; of attempts finishing side by
   // side, the first to finish is kept and the others' runs deleted.
-  const item = planned.prepared.probabilities.model
-  const tracker = openTracker(home)
-  const before = finishedRows(tracker, parent, item)[0]
-  if (before !== undefined) return before
   const own = await execute(home, { ...options, tags: { ...options.tags, [BATCH_ITEM]: item } }, planned, parent)
-  const first = finishedRows(tracker, parent, item)[0]
+  const first = finishedRows(tracker, parent!, item)[0]
   if (first !== undefined && first.runId !== own.runId) {
     tracker.deleteRun(own.runId!)
     return first
@@ -511,9 +514,9 @@ export async function gatedRow(home: string, options: GatedBacktestOptions, expe
 const BATCH_ITEM = 'mtflow.batchItem'
 const BATCH_ROW = 'mtflow.batchRow'
 
-/** The parent's FINISHED children of this model that hold their row: the first finished first. */
+/** The parent's FINISHED children of this model that hold their row, deleted ones left out (childRuns lists them): the first finished first. */
 function finishedRows(tracker: ReturnType<typeof openTracker>, parent: string, item: string): GatedBatchRow[] {
-  const done = tracker.childRuns(parent).filter((c) => c.info.status === 'FINISHED' && c.tags[BATCH_ITEM] === item && c.tags[BATCH_ROW] !== undefined)
+  const done = tracker.childRuns(parent).filter((c) => c.info.status === 'FINISHED' && lifecycleOf(c) === 'active' && c.tags[BATCH_ITEM] === item && c.tags[BATCH_ROW] !== undefined)
   done.sort((a, b) => (a.info.endTime ?? 0) - (b.info.endTime ?? 0) || (a.info.runId < b.info.runId ? -1 : a.info.runId > b.info.runId ? 1 : 0))
   return done.map((c) => {
     const { target, model, ...metrics } = decodeValue(c.tags[BATCH_ROW]!) as Omit<GatedBatchRow, 'runId'>

@@ -389,4 +389,44 @@ describe('gatedBatch', () => {
     const { runId: _f, ...f } = first
     expect(a).toEqual(f)
   })
+  it('a gated-backtest job run again after its child finished, once the lake has new bars, is that child\'s row (not a failed batch)', async () => {
+    // The at-least-once retry the dedupe is for (a worker killed once the job had finished, a flow Redis lost and
+    // the submitter sent again), after an import landed meanwhile: the earlier attempt's child was checked on the
+    // planned bars and is the job's row. Before: the snapshot check ran first and failed the job — and the batch.
+    const copy = mkdtempSync(join(tmpdir(), 'mtflow-gated-retry-'))
+    cpSync(home, copy, { recursive: true })
+    const inner = new LocalExecutor(1)
+    const sent: { context: unknown; items: unknown[] }[] = []
+    const executor: Executor = {
+      kind: 'local',
+      describe: inner.describe,
+      run(batch) {
+        sent.push({ context: batch.context, items: [...batch.items] })
+        return inner.run(batch)
+      },
+      close: () => inner.close(),
+    }
+    try {
+      const batch = await gatedBatch(copy, { pattern: 'gt.*@1', probaThreshold: 0.5, executor })
+      const { context, items } = sent[0]!
+      const item = items[0] as { ref: string }
+      const row = batch.rows.find((r) => r.model === item.ref)!
+      const lineage = await modelLineage(copy, item.ref)
+      const bars = await modelBars(copy, lineage)
+      for (const symbol of lineage.symbols) {
+        const b = bars[symbol]!
+        const n = 24
+        const last = b.time.length - 1
+        const time = Float64Array.from({ length: n }, (_, k) => b.time[last]! + (k + 1) * HOUR)
+        const close = Float64Array.from({ length: n }, (_, k) => b.close[last]! * (1 + (k % 2 === 0 ? 0.01 : -0.01)))
+        await ingestBars(copy, { symbol: b.symbol, timeframe: b.timeframe, time, open: close.slice(), high: close.map((c) => c * 1.001), low: close.map((c) => c * 0.999), close, volume: new Float64Array(n).fill(1) }, { source: 'synthetic' })
+      }
+      const again = await pipelineJobs.gatedBacktest!.run(undefined, item, context)
+      expect(again).toEqual(row)
+      expect(new Tracker(copy).childRuns(batch.runId).filter((c) => c.tags['mtflow.batchItem'] === item.ref).map((c) => c.info.status)).toEqual(['FINISHED'])
+    } finally {
+      await executor.close()
+      rmSync(copy, { recursive: true, force: true })
+    }
+  })
 })
