@@ -84,6 +84,10 @@ export function doctor(home: string, fix: boolean): Finding[] {
   for (const p of lake.lakePointerProblems(home)) {
     add({ problem: 'corrupt', path: rel(p.path), detail: what(p.error, p.path), hint: 'point CURRENT at a generation folder that exists ({"generation": N} for a gen=N folder beside it), or restore the missing folder' })
   }
+  // A current partition that is not a whole Parquet file: every read of its dataset fails on it.
+  for (const p of (lazy('../data/lake.js') as typeof import('../data/lake.js')).lakeFileProblems(home)) {
+    add({ problem: 'corrupt', path: rel(p.path), detail: what(p.error, p.path), hint: 'import the period again from its source (mtflow import … covering it), or restore the file from a backup' })
+  }
 
   const tracker = new (track().Tracker)(home)
   const registry = new (track().Registry)(home)

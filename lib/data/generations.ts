@@ -63,7 +63,18 @@ export function generationDir(dataset: string, generation: number): string {
 export function currentGeneration(dataset: string): Generation {
   for (let attempt = 1; ; attempt++) {
     const generation = pointedGeneration(dataset)
-    if (generation === 0) return { generation, dir: dataset }
+    if (generation === 0) {
+      // No pointer, yet gen=2 or later: CURRENT was published and then lost (a writer builds a generation
+      // before CURRENT exists only on a dataset's first import, and that is gen=1). Read as the old layout it
+      // was an empty dataset, its generations "debris" that the next import and doctor --fix removed.
+      const published = generationsIn(dataset).filter((g) => g >= 2)
+      if (published.length > 0) {
+        throw new DataError(
+          `${join(dataset, POINTER_FILE)} is missing, but the dataset holds generation folders (${published.map((g) => `gen=${g}`).join(', ')}) only a switched pointer leaves; restore it, e.g. {"generation": ${published[published.length - 1]}} naming the newest complete gen=<n> folder (nothing was read, written or removed)`,
+        )
+      }
+      return { generation, dir: dataset }
+    }
     const dir = generationDir(dataset, generation)
     if (isFolder(dir)) return { generation, dir }
     const again = pointedGeneration(dataset)
@@ -293,7 +304,8 @@ function generationDebris(dataset: string, out: LakeDebris[]): void {
   }
 }
 
-function datasets(home: string): string[] {
+/** Every dataset folder of the lake (source=/symbol=/timeframe=). */
+export function datasets(home: string): string[] {
   const out: string[] = []
   const root = lakeDir(home)
   const sub = (dir: string, prefix: string) => {

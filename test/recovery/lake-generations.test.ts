@@ -143,6 +143,55 @@ describe('generations: an import is visible whole', () => {
     expect((await loadBars(h, { symbol: 'LOST', timeframe: '1m' })).time.length).toBe(31 * 1440)
   }, 60_000)
 
+  it('a missing CURRENT beside published generations stops reads, imports and doctor --fix; nothing is removed', async () => {
+    // An audit: with CURRENT gone (a backup or sync that skipped the small file) the dataset read as empty,
+    // doctor offered gen=1 and gen=2 for removal as "never switched to", and the next import removed
+    // both and replaced 59 days of bars with its one day. Only a writer's first import builds a
+    // generation before CURRENT exists, and that is gen=1: gen=2 or later means CURRENT was published.
+    const h = home()
+    const jan = join(h, 'jan.csv')
+    const feb = join(h, 'feb.csv')
+    minuteCsv(jan, Date.UTC(2024, 0, 1), Date.UTC(2024, 1, 1))
+    minuteCsv(feb, Date.UTC(2024, 1, 1), Date.UTC(2024, 2, 1))
+    await importFile(h, jan, { symbol: 'NOPTR', timeframe: '1m' }) // generation 1
+    await importFile(h, feb, { symbol: 'NOPTR', timeframe: '1m' }) // generation 2: January + February
+    const dir = datasetPath(h, 'NOPTR')
+    const pointer = join(dir, 'CURRENT')
+    rmSync(pointer)
+    await expect(loadBars(h, { symbol: 'NOPTR', timeframe: '1m', source: 'local' })).rejects.toThrow(`${pointer} is missing`)
+    await expect(listDatasets(h)).rejects.toThrow(/CURRENT is missing/)
+    const doctor = await runCli(['doctor', '--fix', '--json'], { env: { MTFLOW_HOME: h } })
+    expect(doctor.stdout).not.toContain('lake-debris')
+    expect(doctor.stdout).toContain('is missing')
+    const mar = join(h, 'mar.csv')
+    minuteCsv(mar, Date.UTC(2024, 2, 1), Date.UTC(2024, 2, 2))
+    const r = await runCli(['import', mar, '--symbol', 'NOPTR', '--timeframe', '1m'], { env: { MTFLOW_HOME: h } })
+    expect(r.code, r.stdout).toBe(2)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toContain(`${pointer} is missing`)
+    expect(readdirSync(dir).filter((n) => n.startsWith('gen=')).sort()).toEqual(['gen=1', 'gen=2'])
+    // CURRENT written back: January and February again, 60 × 1,440 rows.
+    writeFileSync(pointer, '{"generation":2}\n')
+    expect((await loadBars(h, { symbol: 'NOPTR', timeframe: '1m' })).time.length).toBe(60 * 1440)
+  }, 60_000)
+
+  it('doctor names a current partition cut short (every read of the dataset fails on it)', async () => {
+    // An audit: with a partition of the current generation truncated (a power cut on a filesystem that lost
+    // unflushed pages, a bad copy), loadBars and `data list` refuse the dataset, yet doctor said "no problems
+    // found". Expected: doctor lists the file as damaged (exit 1), as it does a pointer it cannot follow.
+    const h = home()
+    const jan = join(h, 'jan.csv')
+    minuteCsv(jan, Date.UTC(2024, 0, 1), Date.UTC(2024, 1, 1))
+    await importFile(h, jan, { symbol: 'CUT', timeframe: '1m' })
+    const file = join(datasetPath(h, 'CUT'), 'gen=1', 'period=2024-01', 'data.parquet')
+    const bytes = readFileSync(file)
+    writeFileSync(file, bytes.subarray(0, bytes.length >> 1))
+    await expect(loadBars(h, { symbol: 'CUT', timeframe: '1m' })).rejects.toThrow(/not a Parquet file/)
+    const r = await runCli(['doctor', '--json'], { env: { MTFLOW_HOME: h } })
+    expect(r.stdout).toContain('period=2024-01')
+    expect(r.code).toBe(1)
+  }, 60_000)
+
   it('a reader racing back-to-back imports (each removing the generation before last) never sees nothing or a part', async () => {
     const h = home()
     const first = join(h, 'm0.csv')
