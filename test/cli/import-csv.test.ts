@@ -3,7 +3,7 @@
 // are all lost to conflicting duplicates. A refusal exits 2 with one line and writes nothing. Expected
 // values by hand: 2022-03-01 is 19,052 days after 1970-01-01.
 
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -87,4 +87,22 @@ describe('mtflow import: decimal marks, date+time columns, duplicates', () => {
     }
     expect(existsSync(join(h, 'lake'))).toBe(false)
   }, 60_000)
+})
+
+describe('a lake that cannot be written (a lake audit)', () => {
+  it('says the lake, not the input, and stores nothing', async () => {
+    const h = home()
+    const env = { MTFLOW_HOME: h }
+    const file = join(h, 'a.csv')
+    writeFileSync(file, 'time,open,high,low,close,volume\n2024-01-01T00:00:00Z,1,2,0.5,1.5,10\n2024-01-01T01:00:00Z,1,2,0.5,1.5,10\n')
+    // The lake's bars folder is a file: every write below it fails (as a full disk or a read-only mount would).
+    mkdirSync(join(h, 'lake'))
+    writeFileSync(join(h, 'lake', 'bars'), 'not a folder')
+    const r = await runCli(['import', file, '--symbol', 'X', '--timeframe', '1h'], { env })
+    expect(r.code).toBe(2)
+    const lines = r.stderr.trim().split('\n')
+    expect(lines).toHaveLength(1)
+    // Before: "cannot read …/a.csv: ENOTDIR …" — the file was fine.
+    expect(lines[0]).toMatch(/^mtflow: cannot write X 1h to the lake: ENOTDIR: not a directory, mkdir .*; nothing of .*a\.csv was stored$/)
+  })
 })
