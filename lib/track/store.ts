@@ -1099,10 +1099,14 @@ export class ActiveRun {
     return this.tracker.endRun(this.id, status)
   }
 
-  /** End as FAILED, with the error's message as the `mtflow.error` tag (the workspace written $MTFLOW_HOME: the server shows it). */
+  /**
+   * End as FAILED, with the error's message as the `mtflow.error` tag (the workspace written $MTFLOW_HOME: the
+   * server shows it); as KILLED when the error is a batch cancelled by the user (lib/exec's CancelledError:
+   * Ctrl-C), as `mtflow sweep` and a notebook interrupted end theirs.
+   */
   fail(error?: unknown): RunInfo {
     if (error !== undefined) this.setTag('mtflow.error', withoutHome(error instanceof Error ? error.message : String(error), this.tracker.home).slice(0, 8000))
-    return this.end('FAILED')
+    return this.end(error instanceof Error && error.name === 'CancelledError' ? 'KILLED' : 'FAILED')
   }
 }
 

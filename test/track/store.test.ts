@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { clearIndexCache, compareRuns, searchRuns, Tracker, withRun } from '../../lib/track/index.js'
 import { FIXTURES } from '../helpers.js'
+import { CancelledError } from '../../lib/exec/local.js'
 
 const homes: string[] = []
 function workspace(): string {
@@ -106,6 +107,11 @@ describe('runs', () => {
     const failed = searchRuns(tracker, { filter: 'attributes.status = "FAILED"' }).runs
     expect(failed).toHaveLength(1)
     expect(failed[0]!.tags['mtflow.error']).toBe('boom')
+    // A batch the user cancelled (Ctrl-C: lib/exec's CancelledError) ends KILLED, as a cancelled sweep does: automl,
+    // train and gated batches went down as FAILED.
+    await expect(withRun(tracker, { experiment: 'sweeps' }, () => Promise.reject(new CancelledError('cancelled: 1 of 64 jobs had finished')))).rejects.toThrow('cancelled')
+    const killed = searchRuns(tracker, { filter: 'attributes.status = "KILLED"' }).runs
+    expect(killed.map((r) => r.tags['mtflow.error'])).toEqual(['cancelled: 1 of 64 jobs had finished'])
   })
 })
 
