@@ -2,7 +2,9 @@
 // order on the project's tslab kernel, injects parameters, records outputs, timings and lineage, and
 // always shuts the kernel down — after success, a cell error, a timeout or an interrupt.
 
-import { accessSync, constants, existsSync, statSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
+import { accessSync, constants, existsSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { basename, dirname, extname, join, resolve } from 'node:path'
 import {
   ConfigError,
@@ -51,6 +53,12 @@ export interface RunNotebookOptions {
   progress?: ProgressSink
   /** More environment for the kernel (e.g. MTFLOW_PARENT_RUN_ID from `notebook run --track`). */
   env?: Record<string, string>
+  /**
+   * The notebook as prepareNotebook read it (with these parameters): run as it is, not read again. A caller
+   * that records the source's sha256 before the run (`notebook run --track`) passes it, so the executed
+   * notebook is the source that sha256 names even if the file is saved meanwhile.
+   */
+  prepared?: PreparedRun
 }
 
 export interface CellRecord {
@@ -78,7 +86,7 @@ export interface RunNotebookResult {
   sourceSha256: string
 }
 
-interface PreparedRun {
+export interface PreparedRun {
   notebook: Notebook
   sourceSha256: string
   parameters: Parameters
@@ -129,7 +137,7 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
     throw new ConfigError(`cell timeout must be a number of seconds > 0 (received ${cellTimeout})`)
   }
   if (options.out !== undefined) checkOutPath(options.out)
-  const prepared = await prepareNotebook(path, options.parameters ?? {})
+  const prepared = options.prepared ?? (await prepareNotebook(path, options.parameters ?? {}))
   const { notebook } = prepared
   const started = Date.now()
   const codeCells = notebook.cells.filter((cell) => cell.cell_type === 'code' && joinSource(cell.source).trim() !== '')
@@ -140,11 +148,14 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
   let message: string | undefined
 
   let kernel: KernelClient | undefined
+  // Where the run's outcome is left for the kernel's exit (kernel/track.ts): a run the notebook left open
+  // when a cell failed or was interrupted ends FAILED or KILLED, not FINISHED.
+  const outcomeFile = join(tmpdir(), `mtflow-notebook-outcome-${randomUUID()}`)
   try {
     kernel = await KernelClient.launch({
       argv: kernelArgv(),
       cwd: options.cwd ?? dirname(resolve(path)),
-      env: { ...options.env, MTFLOW_HOME: resolveHome(options.home), MTFLOW_KERNEL_HEADLESS: '1' },
+      env: { ...options.env, MTFLOW_HOME: resolveHome(options.home), MTFLOW_KERNEL_HEADLESS: '1', MTFLOW_NOTEBOOK_OUTCOME: outcomeFile },
       kernelName: KERNEL_NAME,
       startupTimeoutMs: (options.startupTimeout ?? 120) * 1000,
       signal: options.signal,
@@ -154,6 +165,7 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
     status = 'interrupted'
     message = error.message
   }
+  let ranThrough = false
   try {
     const collector = new OutputCollector()
     for (const [i, cell] of notebook.cells.entries()) {
@@ -196,8 +208,18 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
       failed = { index: i + 1, id: cell.id!, ename: error.ename, evalue: error.evalue }
       message = `cell ${i + 1} (id ${cell.id}) ${verb(record.status)}: ${error.ename}: ${error.evalue}`
     }
+    ranThrough = true
   } finally {
-    await kernel?.shutdown()
+    try {
+      if (kernel !== undefined && (status !== 'ok' || !ranThrough)) writeFileSync(outcomeFile, status === 'interrupted' ? 'KILLED' : 'FAILED', { mode: 0o600 })
+    } catch {
+      /* not written: open runs end FINISHED, as they did before; the kernel is shut down all the same */
+    }
+    try {
+      await kernel?.shutdown()
+    } finally {
+      rmSync(outcomeFile, { force: true })
+    }
     progress.finish(status === 'ok' ? 'done' : message)
   }
 

@@ -4,9 +4,10 @@
 // passes MTFLOW_PARENT_RUN_ID, MTFLOW_NOTEBOOK and MTFLOW_NOTEBOOK_SHA256 to the kernel).
 // Loaded by tslab (CommonJS, TypeScript 5.0): no import.meta, no top-level await.
 
+import { readFileSync } from 'node:fs'
 import { gitCommit, resolveHome, type Lineage } from '../lib/core/index.js'
 import { logBacktest, logSweep, type BacktestResult, type SweepResult } from '../lib/backtest/index.js'
-import { Tracker, type ActiveRun, type Artifact, type ParamValue, type RunInfo, type RunStatus } from '../lib/track/index.js'
+import { openTracker, type ActiveRun, type Artifact, type ParamValue, type RunInfo, type RunStatus, type Tracker } from '../lib/track/index.js'
 
 let active: ActiveRun | undefined
 let tracker: Tracker | undefined
@@ -22,8 +23,27 @@ export interface StartOptions {
 }
 
 function theTracker(): Tracker {
-  tracker ??= new Tracker(resolveHome())
+  // openTracker: the server's store when MTFLOW_TRACKING_URI is set, as for the CLI. A local Tracker here
+  // recorded a notebook's runs away from the notebook run `notebook run --track` made on the server (and
+  // track.start could not find that parent run: "unknown run").
+  tracker ??= openTracker(resolveHome())
   return tracker
+}
+
+/**
+ * How the headless runner ended the notebook, when it did not end ok: it writes FAILED or KILLED to the
+ * file MTFLOW_NOTEBOOK_OUTCOME names before it shuts the kernel down (kernel/runner.ts). A run still open
+ * then was cut off by the failed or interrupted cell; it must not read FINISHED.
+ */
+function runnerOutcome(): RunStatus | undefined {
+  const file = process.env.MTFLOW_NOTEBOOK_OUTCOME
+  if (file === undefined || file === '') return undefined
+  try {
+    const text = readFileSync(file, 'utf8').trim()
+    return text === 'FAILED' || text === 'KILLED' ? text : undefined
+  } catch {
+    return undefined // no file: the notebook ran through
+  }
 }
 
 function current(): ActiveRun {
@@ -53,10 +73,14 @@ export const track = {
       },
     })
     if (!exitHook) {
-      // A kernel shut down with a run still open: it ends FINISHED (a killed kernel's run is marked FAILED
+      // A kernel shut down with a run still open: it ends FINISHED, or FAILED / KILLED when the headless
+      // runner stopped the notebook at a failed or interrupted cell (a killed kernel's run is marked FAILED
       // by the heartbeat check instead).
       process.once('exit', () => {
-        if (active !== undefined) active.end('FINISHED')
+        if (active === undefined) return
+        const outcome = runnerOutcome()
+        if (outcome !== undefined) active.setTag('mtflow.failure', `still open when the notebook run stopped (${outcome === 'KILLED' ? 'interrupted' : 'a cell failed'})`)
+        active.end(outcome ?? 'FINISHED')
       })
       exitHook = true
     }

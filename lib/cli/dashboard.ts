@@ -56,6 +56,9 @@ export async function publishDashboard(home: string, name: string, params: Recor
   const previous = registry.list('dashboards').find((e) => e.name === name)?.versions.filter((v) => v.status === 'active').pop()
   if (previous !== undefined && previous.metadata?.contentSha256 === rendered.contentSha256) return { version: previous, created: false, rendered }
   const { version, created } = registry.register('dashboards', name, {
+    // Changed content is a new version, always: the registry's own dedupe (by the HTML's bytes) returned an
+    // older version rendered in the same second (A, then B, then A again) while B stayed the latest shown.
+    dedupe: false,
     files: { 'index.html': rendered.html },
     runs: rendered.runs,
     description: rendered.title,

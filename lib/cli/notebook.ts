@@ -3,7 +3,7 @@
 
 import { Command } from 'commander'
 import { basename, dirname, relative, resolve } from 'node:path'
-import { ConfigError, findProjectRoot, gitCommit, sha256File, streamProgressSink } from '../core/index.js'
+import { ConfigError, findProjectRoot, gitCommit, streamProgressSink } from '../core/index.js'
 import { parseParameterArgs, type Parameters } from '../../kernel/parameters.js'
 import { notebookParameters, readParametersFile } from './notebook-params.js'
 import type { RunNotebookResult } from '../../kernel/runner.js'
@@ -138,11 +138,13 @@ export async function runTrackedNotebook(path: string, options: import('../../ke
   const { prepareNotebook, runNotebook } = lazy('../../kernel/runner.js') as typeof import('../../kernel/runner.js')
   const { openTracker, openRegistry } = lazy('../track/index.js') as typeof import('../track/index.js')
   // Bad input (no such file, another kernel, a bad parameter) fails here, before a run is recorded.
-  await prepareNotebook(path, options.parameters ?? {})
+  // The notebook is read once: the sha256 the run records is of the very source the kernel runs (read
+  // again, a save in between put one version's hash on another version's executed notebook).
+  const prepared = await prepareNotebook(path, options.parameters ?? {})
   const file = resolve(path)
   const root = findProjectRoot(dirname(file))
   const shown = root === undefined ? file : relative(root, file)
-  const sourceSha = sha256File(file)
+  const sourceSha = prepared.sourceSha256
   const tracker = openTracker(options.home)
   const commit = gitCommit(dirname(file))
   const name = basename(file).replace(/\.ipynb$/, '')
@@ -157,7 +159,7 @@ export async function runTrackedNotebook(path: string, options: import('../../ke
   })
   let result: RunNotebookResult
   try {
-    result = await runWithInterrupt((signal) => runNotebook(path, { ...options, signal, env: { ...options.env, MTFLOW_PARENT_RUN_ID: run.id, MTFLOW_NOTEBOOK: shown, MTFLOW_NOTEBOOK_SHA256: sourceSha } }))
+    result = await runWithInterrupt((signal) => runNotebook(path, { ...options, prepared, signal, env: { ...options.env, MTFLOW_PARENT_RUN_ID: run.id, MTFLOW_NOTEBOOK: shown, MTFLOW_NOTEBOOK_SHA256: sourceSha } }))
   } catch (error) {
     run.fail(error)
     throw error

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../lib/core/index.js'
 import { openRegistry, openTracker, Registry, RemoteRegistry, RemoteTracker, Tracker, TRACKING_TOKEN_ENV, TRACKING_URI_ENV } from '../../lib/track/index.js'
-import { ROOT, runCli } from '../helpers.js'
+import { FIXTURES, ROOT, runCli } from '../helpers.js'
 
 let home: string
 let elsewhere: string
@@ -211,6 +211,20 @@ describe('RemoteTracker', () => {
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain('MTFLOW_TRACKING_URI must be an http:// or https:// URL')
   }, 60_000)
+
+  it('`notebook run --track` with the variables set: the runs the notebook starts (kernel/track.ts) are children of its run on the server', async () => {
+    const env = { MTFLOW_HOME: elsewhere, [TRACKING_URI_ENV]: url, [TRACKING_TOKEN_ENV]: token }
+    const r = await runCli(['notebook', 'run', join(FIXTURES, 'notebooks', 'tracked.ipynb'), '--track', '--experiment', 'remote-notebook', '--out', join(elsewhere, 'tracked.ipynb'), '--json'], { env })
+    // The kernel's track.start looked its parent run up in the local store: "NotFoundError: unknown run".
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout) as { runId: string; childRuns: string[]; notebookVersion: number }
+    expect(out.childRuns).toHaveLength(2)
+    const server = new Tracker(home)
+    expect(server.childRuns(out.runId).map((c) => [c.info.name, c.info.status]).sort()).toEqual([['second', 'FINISHED'], ['sma inside the notebook', 'FINISHED']])
+    expect(new Registry(home).resolve('notebooks', 'tracked', out.notebookVersion).runs.sort()).toEqual([out.runId, ...out.childRuns].sort())
+    // Nothing in the client's own workspace.
+    expect(new Tracker(elsewhere).summaries()).toEqual([])
+  }, 300_000)
 })
 
 describe('openTracker / openRegistry', () => {
