@@ -150,7 +150,14 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
   let kernel: KernelClient | undefined
   // Where the run's outcome is left for the kernel's exit (kernel/track.ts): a run the notebook left open
   // when a cell failed or was interrupted ends FAILED or KILLED, not FINISHED.
+  // Written FAILED before the kernel starts and replaced once the notebook ran through: a kernel whose process
+  // ends on its own mid-run (a cell calling process.exit, a fatal error) finds FAILED, not a missing file.
   const outcomeFile = join(tmpdir(), `mtflow-notebook-outcome-${randomUUID()}`)
+  try {
+    writeFileSync(outcomeFile, 'FAILED', { mode: 0o600, flag: 'wx' })
+  } catch {
+    /* not written: open runs end as the runner's last word below says, or FINISHED */
+  }
   try {
     kernel = await KernelClient.launch({
       argv: kernelArgv(),
@@ -161,7 +168,10 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
       signal: options.signal,
     })
   } catch (error) {
-    if (!(error instanceof KernelStartInterrupted)) throw error
+    if (!(error instanceof KernelStartInterrupted)) {
+      rmSync(outcomeFile, { force: true })
+      throw error
+    }
     status = 'interrupted'
     message = error.message
   }
@@ -210,10 +220,12 @@ export async function runNotebook(path: string, options: RunNotebookOptions = {}
     }
     ranThrough = true
   } finally {
+    const outcome = status === 'ok' && ranThrough ? 'FINISHED' : status === 'interrupted' ? 'KILLED' : 'FAILED'
     try {
-      if (kernel !== undefined && (status !== 'ok' || !ranThrough)) writeFileSync(outcomeFile, status === 'interrupted' ? 'KILLED' : 'FAILED', { mode: 0o600 })
+      writeFileSync(outcomeFile, outcome, { mode: 0o600 })
     } catch {
-      /* not written: open runs end FINISHED, as they did before; the kernel is shut down all the same */
+      // Not written: a run through must not be left reading the FAILED written at the start.
+      if (outcome === 'FINISHED') rmSync(outcomeFile, { force: true })
     }
     try {
       await kernel?.shutdown()

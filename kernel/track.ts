@@ -42,7 +42,7 @@ function runnerOutcome(): RunStatus | undefined {
     const text = readFileSync(file, 'utf8').trim()
     return text === 'FAILED' || text === 'KILLED' ? text : undefined
   } catch {
-    return undefined // no file: the notebook ran through
+    return undefined // no file: not the headless runner's kernel, or it ran through (FINISHED)
   }
 }
 
@@ -79,8 +79,14 @@ export const track = {
       process.once('exit', () => {
         if (active === undefined) return
         const outcome = runnerOutcome()
-        if (outcome !== undefined) active.setTag('mtflow.failure', `still open when the notebook run stopped (${outcome === 'KILLED' ? 'interrupted' : 'a cell failed'})`)
-        active.end(outcome ?? 'FINISHED')
+        try {
+          if (outcome !== undefined) active.setTag('mtflow.failure', `still open when the notebook run stopped (${outcome === 'KILLED' ? 'interrupted' : 'a cell failed'})`)
+          active.end(outcome ?? 'FINISHED')
+        } catch (error) {
+          // A tracking server gone (MTFLOW_TRACKING_URI) or a full disk: one line, not a stack trace that also
+          // skips the other exit hooks (the remote tracker's flush of what other runs buffered).
+          process.stderr.write(`mtflow: run ${active.id} could not be ended at kernel exit: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n`)
+        }
       })
       exitHook = true
     }

@@ -3,7 +3,7 @@
 // quarantined, out-of-order input sorted, then merged into the lake. Gaps are reported, never filled.
 
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
-import { extname, join, resolve } from 'node:path'
+import { extname, join, resolve, sep } from 'node:path'
 import { checkCanonicalTimeframe, clip, ConfigError, DataError, decideTimeFormat, epochUnitOf, fileStamp, parseDateFormat, TIME_PATTERNS, timeKind, timeframeAnchor, timeframeMs, withLock, type DateFormat, type EpochUnit, type TimeSummary } from '../core/index.js'
 import { barColumns, csvOptionName, timeframeOfStep, MAX_BAR_PRICE, MIN_BAR_PRICE, decimalHint, NUMBER_PATTERNS, offGridMessage, sniffDialect, splitLine, type CsvOptions } from './csv.js'
 import type { Bars } from './bars.js'
@@ -389,10 +389,15 @@ export async function importFile(home: string, path: string, options: ImportOpti
     if (cause instanceof ConfigError || cause instanceof DataError) return cause
     // A failure writing the lake (a full disk, a read-only workspace) is not the input's: it was said as
     // "cannot read <input>" (a lake audit). Nothing of the import was stored either way.
-    const lake = join(resolve(home), 'lake')
+    // Inside the lake folder (a whole path segment: not <home>/lake-inbox), and not the input itself (an
+    // input kept under <home>/lake/, which DuckDB's refusals quote as "file = <input>").
+    const lake = join(resolve(home), 'lake') + sep
+    const input = resolve(path)
     const failedPath = (cause as NodeJS.ErrnoException).path
     const message = String((cause as Error).message)
-    if ((typeof failedPath === 'string' && resolve(failedPath).startsWith(lake)) || message.includes(lake)) {
+    const inLake = (p: string) => (p + sep).startsWith(lake) && p !== input
+    const quoted = [input, path].filter((p) => p.includes(sep)).reduce((m, p) => m.split(p).join(''), message)
+    if ((typeof failedPath === 'string' && inLake(resolve(failedPath))) || quoted.includes(lake)) {
       return new DataError(`cannot write ${key.symbol} ${key.timeframe} to the lake: ${message.split('\n')[0]}; nothing of ${path} was stored`, { cause })
     }
     const ragged = dialect === undefined ? undefined : raggedLine(path, dialect.delimiter)

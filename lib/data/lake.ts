@@ -325,22 +325,37 @@ function oneAtATime<T>(task: () => Promise<T>): Promise<T> {
 export function lakeFileProblems(home: string): { path: string; error: string }[] {
   const out: { path: string; error: string }[] = []
   for (const dataset of datasets(home)) {
-    let files: string[]
-    try {
-      files = currentFiles(dataset).files
-    } catch (error) {
-      if (error instanceof DataError) continue
-      throw error
-    }
-    for (const file of files) {
+    // Listed again when a writer switched generations meanwhile (it may have removed the one listed: its
+    // files gone is not damage), as readers do.
+    for (let attempt = 1; ; attempt++) {
+      let listed: { generation: number; files: string[] }
       try {
-        const { size, footer } = readFooter(file)
-        if (!startsWithMagic(file)) throw new DataError(`${file} is not a Parquet file (no PAR1 marker at its start)`)
-        openPlainParquet(file, footer, size, COLUMNS)
+        listed = currentFiles(dataset)
       } catch (error) {
-        if (!(error instanceof DataError)) throw error
-        out.push({ path: file, error: error.message })
+        if (error instanceof DataError) break
+        throw error
       }
+      const found: { path: string; error: string }[] = []
+      for (const file of listed.files) {
+        try {
+          const { size, footer } = readFooter(file)
+          if (!startsWithMagic(file)) throw new DataError(`${file} is not a Parquet file (no PAR1 marker at its start)`)
+          openPlainParquet(file, footer, size, COLUMNS)
+        } catch (error) {
+          // Any failure reading a file's head and footer is that file's damage (a footer of the wrong shape
+          // is a TypeError, a data.parquet that is a folder EISDIR): a finding, never doctor's crash.
+          found.push({ path: file, error: error instanceof DataError ? error.message : `${file} cannot be read as Parquet (${String((error as Error).message ?? error)})` })
+        }
+      }
+      let moved = false
+      try {
+        moved = found.length > 0 && attempt < 5 && currentGeneration(dataset).generation !== listed.generation
+      } catch {
+        /* the pointer is lakePointerProblems' */
+      }
+      if (moved) continue
+      out.push(...found)
+      break
     }
   }
   return out

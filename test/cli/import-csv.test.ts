@@ -106,3 +106,21 @@ describe('a lake that cannot be written (a lake audit)', () => {
     expect(lines[0]).toMatch(/^mtflow: cannot write X 1h to the lake: ENOTDIR: not a directory, mkdir .*; nothing of .*a\.csv was stored$/)
   })
 })
+
+describe('an input file whose path begins with the workspace lake folder (review)', () => {
+  it('a ragged CSV under <home>/lake-inbox/ or <home>/lake/inbox/ is still "cannot read <input>", not a lake write failure', async () => {
+    const h = home()
+    const env = { MTFLOW_HOME: h }
+    // A row past DuckDB's sniff (line 3000): DuckDB's refusal ends "file = <input>" on a later line of its message.
+    const rows = Array.from({ length: 4000 }, (_, i) => `${new Date(Date.UTC(2000, 0, 1) + i * DAY).toISOString().slice(0, 10)},${100 + i},${101 + i},${99 + i},${100.5 + i},10`)
+    const lines = ['date,open,high,low,close,volume', ...rows]
+    lines[2999] = `${rows[2998]},9`
+    for (const folder of ['lake-inbox', join('lake', 'inbox')]) {
+      mkdirSync(join(h, folder), { recursive: true })
+      const file = write(join(h, folder), 'ragged.csv', `${lines.join('\n')}\n`)
+      const r = await runCli(['import', file, '--symbol', 'R', '--timeframe', '1d'], { env })
+      expect(r.code).toBe(2)
+      expect(oneLine(r.stderr)).toEqual([`mtflow: cannot read ${file} as CSV: line 3000 has 7 fields; the header has 6 (date, open, high, low, close, volume): fix or remove that line`])
+    }
+  }, 60_000)
+})
