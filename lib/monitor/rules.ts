@@ -19,7 +19,8 @@
 //     { "name": "paper-te", "kind": "trackingError", "target": "btc-paper", "max": 0.05 } ] }
 //   Every monitor may add "trigger": ["retrain-btc", "rollback"], "alert": true, "role": "champion" (model
 //   monitors: that role's predictions only; default every role of the target's version) and "repeat": true.
-// Triggers and alerts fire when a monitor goes from not breached (or never evaluated) to breached; with
+// Triggers and alerts fire when a monitor goes from not breached (or never evaluated) to breached — an
+// evaluation that measured nothing (error, no-data) is neither side of that edge; with
 // "repeat": true, at every breached evaluation. Days are UTC days; the current day is the one holding `now`.
 
 import { existsSync, realpathSync } from 'node:fs'
@@ -282,8 +283,8 @@ export async function evaluateMonitors(home: string, options: EvaluateOptions): 
   }
   const resolved = resolveMonitors(home, monitors)
   // A breach is new against the last evaluation that delivered its alerts and triggers (a manual one did not).
-  // An evaluation that could not measure (status error) is neither side of the edge: a breach, a failed read,
-  // the same breach is one breach (it fired the triggers and alert twice).
+  // An evaluation that could not measure (status error or no-data) is neither side of the edge: a breach, a
+  // failed read or a day without data, the same breach is one breach (it fired the triggers and alert twice).
   const previous = monitorStatus(home, { delivered: true, measured: true })
   const deployment = options.deployment ?? ((h: string, n: string, o: { replay: boolean }) => deploymentPerformance(h, n, o))
   const results: MonitorResult[] = []
@@ -298,6 +299,8 @@ export async function evaluateMonitors(home: string, options: EvaluateOptions): 
       error = errorMessage(e)
       measured = { value: null, threshold: thresholdOf(m), breached: false, evidence: {} }
     }
+    // No value, no breach: a status no-data never fires (it said "is n/a" in the alert).
+    if (measured.value === null || !Number.isFinite(measured.value)) measured.breached = false
     const before = previous.get(m.name)
     const edge = measured.breached && (m.repeat || before === undefined || before.breached !== true)
     results.push({
@@ -361,6 +364,7 @@ async function measure(home: string, r: Resolved, now: number, deployment: NonNu
       const file = insideWorkspace(home, m.reference!, `monitor ${m.name}: reference`)
       const reference = await readDriftTable(file, `monitor ${m.name} reference`)
       const columns = m.columns ?? r.columns!.filter((c) => reference[c] !== undefined)
+      if (columns.length === 0) throw new ConfigError(`monitor ${m.name}: reference ${m.reference} has none of the model's inputs (${r.columns!.join(', ')}; its columns: ${Object.keys(reference).join(', ')})`)
       for (const c of columns) if (reference[c] === undefined) throw new ConfigError(`monitor ${m.name}: reference ${m.reference} has no column ${JSON.stringify(c)}`)
       const rows = readPredictions(home, r.model!, { since: now - window, until: now }).rows.filter((p) => p.version === r.version && (m.role === undefined || p.role === m.role))
       if (rows.length === 0) return { value: null, threshold, breached: false, evidence: { rows: 0 } }
@@ -422,7 +426,10 @@ function modelMetric(home: string, r: Resolved, now: number, threshold: number):
   }
   evidence.referenceRmse = reference
   const rise = ma / reference - 1
-  return { value: rise, threshold, breached: rise >= threshold, evidence }
+  // Breached when MA ≥ (1 + rise) × reference, compared as documented: ma / reference − 1 rounds an exact
+  // 1.2 × reference to 0.19999999999999996, under a rise of 0.2.
+  // A reference RMSE of 0 leaves no rise to measure (no-data): never breached with a value that says n/a.
+  return { value: rise, threshold, breached: Number.isFinite(rise) && ma >= (1 + threshold) * reference, evidence }
 }
 
 /** A workspace-relative path that stays inside the workspace, links resolved (a link out of it is refused). */
@@ -443,7 +450,8 @@ export function monitorStatus(home: string, options: { delivered?: boolean; meas
   const out = new Map<string, MonitorResult>()
   for (const r of monitorHistory(home)) {
     if (options.delivered === true && r.manual === true) continue
-    if (options.measured === true && r.status === 'error') continue
+    // Not measured: an error, or nothing to measure (no-data, recorded breached: false) — neither side of the edge.
+    if (options.measured === true && (r.status === 'error' || r.status === 'no-data')) continue
     const before = out.get(r.monitor)
     if (before === undefined || r.time >= before.time) out.set(r.monitor, r)
   }
