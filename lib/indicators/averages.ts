@@ -2,7 +2,7 @@
 // the SMA of its first n values; HMA with floor(n/2) and floor(√n); ZLEMA's fractional lag).
 
 import { define, period, type Machine, type Params, type SeriesName } from './define.js'
-import { Ema, Ring, RollingSum, Sma, Wma } from './primitives.js'
+import { Ema, ExactSum, Ring, RollingSum, Sma, Wma } from './primitives.js'
 
 /**
  * A single-output machine from a function of one input series, or a state object with push(x) (one
@@ -41,43 +41,23 @@ export const sma = define({
   batch: (inputs, p, n) => [smaKernel(inputs.close, p.period!, n)],
 })
 
-/**
- * SMA as one array loop, the same operations as Sma (running sum, NaN-aware). Once the window is
- * full and holds no NaN, a second loop runs without the warm-up and NaN bookkeeping (the plain
- * version is the first loop alone: the same values, about twice the time); a NaN sends it back.
- */
+/** SMA as one array loop, the same operations as Sma (an exact window sum, NaN-aware). */
 export function smaKernel(x: Float64Array, n: number, length = x.length): Float64Array {
   const out = new Float64Array(length)
   let start = 0
   while (start < length && Number.isNaN(x[start]!)) out[start++] = NaN
-  let sum = 0
+  const sum = new ExactSum()
   let nans = 0
-  let i = start
-  while (i < length) {
-    for (; i < length; i++) {
-      const v = x[i]!
-      if (v === v) sum += v
-      else nans++
-      if (i - start >= n) {
-        const old = x[i - n]!
-        if (old === old) sum -= old
-        else nans--
-      }
-      out[i] = i - start >= n - 1 && nans === 0 ? sum / n : NaN
-      if (i - start >= n && nans === 0) {
-        i++
-        break
-      }
-    }
-    // Steady state: the window is full and clean; v and the value leaving it both numbers.
-    for (; i < length; i++) {
-      const v = x[i]!
+  for (let i = start; i < length; i++) {
+    const v = x[i]!
+    if (v === v) sum.add(v)
+    else nans++
+    if (i - start >= n) {
       const old = x[i - n]!
-      if (v !== v || old !== old) break
-      sum += v
-      sum -= old
-      out[i] = sum / n
+      if (old === old) sum.remove(old)
+      else nans--
     }
+    out[i] = i - start >= n - 1 && nans === 0 ? sum.value() / n : NaN
   }
   return out
 }

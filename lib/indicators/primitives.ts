@@ -58,15 +58,92 @@ export class Ring {
 }
 
 /**
- * Sum of the last n values (TTR's runSum: (sum + new) − leaving). NaN until n values have been seen
- * since the first real one, and while a NaN is inside the window. (Its own ring buffer rather than
- * a Ring: this is the hottest primitive, ~2× faster inlined.)
+ * An exact running sum: values added and removed are held as Shewchuk's non-overlapping partials (as
+ * Python's math.fsum), and `value()` is their sum correctly rounded. The value is thus a function of the
+ * values held alone — not of what came and went before — so a window's sum is the same number whether the
+ * series started one bar or a million bars earlier (a live session warm-started from the last bars, a
+ * backtest from the lake's first). A plain running sum keeps the rounding of every value that ever passed
+ * through it: after a 1e8 print left a window of 1e-8 closes, sma(2) read 1.49e-8; through a halt the flows
+ * summed to a negative residue and MFI read 400. ±Infinity are counted apart (NaN never comes here).
+ */
+export class ExactSum {
+  private readonly partials = new Float64Array(64)
+  private size = 0
+  private posInf = 0
+  private negInf = 0
+
+  add(x: number): void {
+    if (x - x !== 0) {
+      if (x > 0) this.posInf++
+      else this.negInf++
+      return
+    }
+    this.grow(x)
+  }
+
+  remove(x: number): void {
+    if (x - x !== 0) {
+      if (x > 0) this.posInf--
+      else this.negInf--
+      return
+    }
+    this.grow(-x)
+  }
+
+  private grow(x: number): void {
+    const p = this.partials
+    let i = 0
+    for (let j = 0; j < this.size; j++) {
+      let y = p[j]!
+      if (Math.abs(x) < Math.abs(y)) {
+        const t = x
+        x = y
+        y = t
+      }
+      const hi = x + y
+      const lo = y - (hi - x)
+      if (lo !== 0) p[i++] = lo
+      x = hi
+    }
+    // Non-overlapping doubles: at most ~40 partials (2098 exponents / 53 bits); 64 is room enough.
+    p[i++] = x
+    this.size = i
+  }
+
+  /** The sum of the values held, correctly rounded (+0 when empty or exactly 0). */
+  value(): number {
+    if (this.posInf > 0 || this.negInf > 0) return this.posInf > 0 && this.negInf > 0 ? NaN : this.posInf > 0 ? Infinity : -Infinity
+    const p = this.partials
+    let n = this.size
+    if (n === 0) return 0
+    let hi = p[--n]!
+    let lo = 0
+    while (n > 0) {
+      const x = hi
+      const y = p[--n]!
+      hi = x + y
+      lo = y - (hi - x)
+      if (lo !== 0) break
+    }
+    // Round half to even across the partials below (fsum's correction).
+    if (n > 0 && ((lo < 0 && p[n - 1]! < 0) || (lo > 0 && p[n - 1]! > 0))) {
+      const y = lo * 2
+      const x = hi + y
+      if (y === x - hi) hi = x
+    }
+    return hi === 0 ? 0 : hi
+  }
+}
+
+/**
+ * Sum of the last n values (TTR's runSum, summed exactly: see ExactSum). NaN until n values have been seen
+ * since the first real one, and while a NaN is inside the window. (Its own ring buffer rather than a Ring.)
  */
 export class RollingSum {
   private readonly buffer: Float64Array
+  private readonly sum = new ExactSum()
   private at = 0
   private count = 0
-  private sum = 0
   private nans = 0
   private started = false
 
@@ -80,18 +157,18 @@ export class RollingSum {
       this.started = true
     }
     const n = this.n
-    if (x === x) this.sum += x
+    if (x === x) this.sum.add(x)
     else this.nans++
     if (this.count === n) {
       const old = this.buffer[this.at]!
-      if (old === old) this.sum -= old
+      if (old === old) this.sum.remove(old)
       else this.nans--
     } else {
       this.count++
     }
     this.buffer[this.at] = x
     this.at = this.at + 1 === n ? 0 : this.at + 1
-    return this.count === n && this.nans === 0 ? this.sum : NaN
+    return this.count === n && this.nans === 0 ? this.sum.value() : NaN
   }
 }
 

@@ -4,7 +4,7 @@
 
 import { columns, define, param, period } from './define.js'
 import { single } from './averages.js'
-import { Ema, HighLow, Ring, Sma, trueRange } from './primitives.js'
+import { Ema, ExactSum, HighLow, Ring, Sma, trueRange } from './primitives.js'
 
 /** Typical price (h + l + c)/3, correctly rounded as R's mean() gives it (one correction pass). */
 export function typicalPrice(h: number, l: number, c: number): number {
@@ -22,24 +22,18 @@ export class TrueRange {
   }
 }
 
-/** Sliding updates between exact recomputations of a rolling variance (bounds the rounding drift). */
-export const EXACT_EVERY = 256
-
 /**
- * Standard deviation of the last n values, over n (population) or n − 1 (sample). The first full
- * window, and every EXACT_EVERY bars after, is computed in two passes as TTR's runSD does (mean as
- * Σ x/n oldest first, then Σ (x − mean)² newest first); in between, the window slides in O(1)
- * (Welford's update for replacing one value). The plain version — two passes for every window —
- * costs O(n) per bar; this one agrees with it to ~1e-13 relative.
+ * Standard deviation of the last n values, over n (population) or n − 1 (sample), computed in two passes
+ * for every window as TTR's runSD does (mean as Σ x/n oldest first, then Σ (x − mean)² newest first): a
+ * function of the window alone. (A sliding Welford update between exact recomputations every 256 bars
+ * carried the rounding of the bars before, and the phase of the recomputations was set by the series'
+ * first bar: a live session warm-started from the last 300 bars and the backtest over the lake disagreed,
+ * through a halt zscore Infinity against 1.3e-7.) O(n) per bar.
  */
 export class RollingSd {
   private readonly ring: Ring
   private started = false
   private nans = 0
-  private exact = true
-  private since = 0
-  private mean = 0
-  private m2 = 0
 
   constructor(
     readonly n: number,
@@ -58,29 +52,15 @@ export class RollingSd {
     const old = this.ring.push(x)
     if (x !== x) this.nans++
     if (full && old !== old) this.nans--
-    if (!this.ring.full || this.nans > 0) {
-      this.exact = true // recompute once the window is whole and clean
-      return NaN
+    if (!this.ring.full || this.nans > 0) return NaN
+    let mean = 0
+    for (let j = n - 1; j >= 0; j--) mean += this.ring.get(j) / n
+    let m2 = 0
+    for (let j = 0; j < n; j++) {
+      const d = this.ring.get(j) - mean
+      m2 += d * d
     }
-    if (this.exact || this.since === EXACT_EVERY) {
-      let mean = 0
-      for (let j = n - 1; j >= 0; j--) mean += this.ring.get(j) / n
-      let m2 = 0
-      for (let j = 0; j < n; j++) {
-        const d = this.ring.get(j) - mean
-        m2 += d * d
-      }
-      this.mean = mean
-      this.m2 = m2
-      this.exact = false
-      this.since = 0
-    } else {
-      const before = this.mean
-      this.mean = before + (x - old) / n
-      this.m2 += (x - old) * (x - this.mean + (old - before))
-      this.since++
-    }
-    return Math.sqrt((this.m2 > 0 ? this.m2 : 0) / (this.sample ? n - 1 : n))
+    return Math.sqrt(m2 / (this.sample ? n - 1 : n))
   }
 }
 
@@ -222,49 +202,32 @@ export function bbandsKernel(x: Float64Array, n: number, k: number, length = x.l
     lower[start] = mid[start] = upper[start] = pctb[start] = width[start] = NaN
     start++
   }
-  let sum = 0
+  const sum = new ExactSum()
   let nans = 0
-  let exact = true
-  let since = 0
-  let mean = 0
-  let m2 = 0
   for (let i = start; i < length; i++) {
     const v = x[i]!
-    // Sma: running sum, NaN-aware
-    if (v === v) sum += v
+    // Sma: exact window sum, NaN-aware
+    if (v === v) sum.add(v)
     else nans++
-    const full = i - start >= n
-    const old = full ? x[i - n]! : NaN
-    if (full) {
-      if (old === old) sum -= old
+    if (i - start >= n) {
+      const old = x[i - n]!
+      if (old === old) sum.remove(old)
       else nans--
     }
     if (i - start < n - 1 || nans > 0) {
-      exact = true
       lower[i] = mid[i] = upper[i] = pctb[i] = width[i] = NaN
       continue
     }
-    const m = sum / n
-    // RollingSd (population)
-    if (exact || since === EXACT_EVERY) {
-      let mu = 0
-      for (let j = i - n + 1; j <= i; j++) mu += x[j]! / n
-      let s2 = 0
-      for (let j = i; j > i - n; j--) {
-        const d = x[j]! - mu
-        s2 += d * d
-      }
-      mean = mu
-      m2 = s2
-      exact = false
-      since = 0
-    } else {
-      const before = mean
-      mean = before + (v - old) / n
-      m2 += (v - old) * (v - mean + (old - before))
-      since++
+    const m = sum.value() / n
+    // RollingSd (population): two passes over the window
+    let mu = 0
+    for (let j = i - n + 1; j <= i; j++) mu += x[j]! / n
+    let m2 = 0
+    for (let j = i; j > i - n; j--) {
+      const d = x[j]! - mu
+      m2 += d * d
     }
-    const sd = Math.sqrt((m2 > 0 ? m2 : 0) / n)
+    const sd = Math.sqrt(m2 / n)
     const up = m + k * sd
     const lo = m - k * sd
     lower[i] = lo
