@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest'
 import { backtest } from '../../lib/backtest/index.js'
 import type { Bars } from '../../lib/data/index.js'
-import { seededRandom } from '../../lib/core/index.js'
+import { haltedWalk } from '../indicators/halted-walk.js'
 import { EngineSession } from '../../lib/live/index.js'
 import { defineStrategy, type IndicatorHandle } from '../../lib/strategy/index.js'
 
@@ -16,21 +16,7 @@ const T0 = Date.UTC(2024, 0, 1)
 const H = 3_600_000
 
 function haltedBars(n: number): Bars {
-  const rng = seededRandom(11)
-  const b: Bars = { symbol: 'A', timeframe: '1h', time: new Float64Array(n), open: new Float64Array(n), high: new Float64Array(n), low: new Float64Array(n), close: new Float64Array(n), volume: new Float64Array(n) }
-  let p = 50
-  for (let i = 0; i < n; i++) {
-    const o = p
-    const halted = i >= 1000 && i < 1040
-    if (!halted) p *= Math.exp(0.01 * rng.normal())
-    b.open[i] = o
-    b.close[i] = p
-    b.high[i] = halted ? p : Math.max(o, p) * 1.001
-    b.low[i] = halted ? p : Math.min(o, p) * 0.999
-    b.volume[i] = Math.round(1000 * Math.exp(rng.normal()))
-    b.time[i] = T0 + i * H
-  }
-  return b
+  return { symbol: 'A', timeframe: '1h', ...haltedWalk(n) }
 }
 
 const slice = (b: Bars, from: number, to: number): Bars => ({ symbol: b.symbol, timeframe: b.timeframe, time: b.time.slice(from, to), open: b.open.slice(from, to), high: b.high.slice(from, to), low: b.low.slice(from, to), close: b.close.slice(from, to), volume: b.volume.slice(from, to) })
