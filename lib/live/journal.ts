@@ -104,7 +104,7 @@ export interface JournalState {
   /**
    * Per symbol: fee units the venue took in the coins traded beyond what the position held (a sell of the whole
    * position paying its fee in BNB from the account's other BNB): they left the account's holdings outside the
-   * deployment, which reconciliation must know (positionAfterFill takes from the position only what it holds).
+   * deployment, which reconciliation must know (positionAfterFill's `outside`).
    */
   feeOutside?: Map<string, number>
   /** The next intent's sequence number. */
@@ -539,9 +539,8 @@ function applyEventOnly(state: JournalState, e: JournalEvent, file: string, writ
       o.fees += e.fee
       if (o.state !== 'CANCELLED') o.state = o.filled >= o.qty * (1 - 1e-9) ? 'FILLED' : 'PARTIALLY_FILLED'
       const key = positionKey(o.strategy, o.symbol)
-      const before = state.positions.get(key) ?? 0
-      state.positions.set(key, positionAfterFill(before, o.side, e.qty, feeQty))
-      const outside = feeUnitsOutside(before, o.side, e.qty, feeQty)
+      const { position, outside } = positionAfterFill(state.positions.get(key) ?? 0, o.side, e.qty, feeQty)
+      state.positions.set(key, position)
       if (outside > 0) {
         const fees = (state.feeOutside ??= new Map<string, number>())
         fees.set(o.symbol, (fees.get(o.symbol) ?? 0) + outside)
@@ -603,21 +602,17 @@ function illegal(file: string, o: JournalOrder, event: string): DataError {
 /**
  * A position after a fill of `qty` on `side`, less `feeQty` units the venue kept as its fee in the coins traded
  * (a buy's from the coins bought, a sell's from the coins held): taken from a long position only, at most what
- * it holds (the rest came from coins outside it). The engine's book does the same (Book.keepFeeUnits), so the
- * journal's positions and the engine's agree.
+ * it holds; `outside` is the rest, paid from the account's coins outside the position (reconciliation must
+ * expect them gone). The engine's book does the same (Book.keepFeeUnits), so the journal's positions and the
+ * engine's agree.
  */
-export function positionAfterFill(position: number, side: 'buy' | 'sell', qty: number, feeQty: number): number {
+export function positionAfterFill(position: number, side: 'buy' | 'sell', qty: number, feeQty: number): { position: number; outside: number } {
   const traded = position + (side === 'buy' ? qty : -qty)
-  if (!(feeQty > 0) || !(traded > 0)) return traded
-  const after = traded - Math.min(feeQty, traded)
-  return Math.abs(after) <= 1e-9 * traded ? 0 : after
-}
-
-/** The part of `feeQty` that positionAfterFill does not take from the position: it came from the account's other coins. */
-export function feeUnitsOutside(position: number, side: 'buy' | 'sell', qty: number, feeQty: number): number {
-  if (!(feeQty > 0)) return 0
-  const traded = position + (side === 'buy' ? qty : -qty)
-  return traded > 0 ? Math.max(0, feeQty - traded) : feeQty
+  if (!(feeQty > 0)) return { position: traded, outside: 0 }
+  if (!(traded > 0)) return { position: traded, outside: feeQty }
+  const taken = Math.min(feeQty, traded)
+  const after = traded - taken
+  return { position: Math.abs(after) <= 1e-9 * traded ? 0 : after, outside: feeQty - taken }
 }
 
 function positionKey(strategy: string, symbol: string): string {

@@ -11,7 +11,7 @@
 
 import { ConfigError, preview, readTextFile, sha256, writeFileAtomic } from '../core/index.js'
 import { SYMBOL } from './config.js'
-import { duplicateJsonKey } from '../portfolio/text-file.js'
+import { refuseRepeatedKeys } from '../portfolio/text-file.js'
 import { clientOrderId } from './journal.js'
 
 export interface FileOrder {
@@ -89,9 +89,7 @@ export function parseOrdersFile(text: string, file: string, options: { deploymen
   } catch (error) {
     throw new ConfigError(`orders file ${file} is not valid JSON (${preview((error as Error).message, 100)})`, { cause: error })
   }
-  // JSON.parse keeps the last of a repeated key: an order's qty (or an assumed position) given twice is refused, not one dropped.
-  const twice = duplicateJsonKey(text)
-  if (twice !== undefined) throw new ConfigError(`orders file ${file}: ${preview(twice, 40)} is given twice in one object`)
+  refuseRepeatedKeys(text, `orders file ${file}`)
   const content = checkOrdersFile(parsed, file)
   if (options.deploymentId !== undefined) {
     if (content.deploymentId === undefined) throw new ConfigError(`orders file ${file} was made without a deployment (ids mtflow-…); make it with --positions ${options.deploymentId.split('#')[0]} for this deployment`)

@@ -7,7 +7,7 @@
 import { BrokerError, errorMessage } from '../core/index.js'
 import type { CcxtVenue, VenueTrade } from './ccxt-venue.js'
 import { WallClock, type Clock } from './feed.js'
-import { checkVenueFill, feeUnitsOutside, OPEN_STATES, positionAfterFill, type JournalEvent, type JournalOrder, type JournalState, type OrderJournal } from './journal.js'
+import { checkVenueFill, OPEN_STATES, positionAfterFill, type JournalEvent, type JournalOrder, type JournalState, type OrderJournal } from './journal.js'
 import type { VenueOrderState } from './venue.js'
 
 /** What reconciliation reads from a venue (CcxtVenue has it all; a SimVenue can answer from its book). */
@@ -78,9 +78,8 @@ export function reconcile(state: Readonly<JournalState>, view: VenueView, option
     events.push({ type: 'fill', clientOrderId: o.clientOrderId, tradeId: t.tradeId, qty: t.qty, price: t.price, fee: t.fee, ...(feeQty > 0 ? { feeQty } : {}), time: t.time })
     filled.set(o.clientOrderId, done + t.qty)
     const key = `${o.strategy}|${o.symbol}`
-    const before = positions.get(key) ?? 0
-    positions.set(key, positionAfterFill(before, o.side, t.qty, feeQty))
-    const outside = feeUnitsOutside(before, o.side, t.qty, feeQty)
+    const { position, outside } = positionAfterFill(positions.get(key) ?? 0, o.side, t.qty, feeQty)
+    positions.set(key, position)
     if (outside > 0) feeOutside.set(o.symbol, (feeOutside.get(o.symbol) ?? 0) + outside)
     alerts.push(`fill missed: ${o.clientOrderId} ${o.side} ${t.qty} ${o.symbol} at ${t.price} (trade ${t.tradeId})${why}`)
   }

@@ -7,7 +7,7 @@
 
 import { ConfigError, preview, readTextFile, sha256, splitCsvLine } from '../core/index.js'
 import { parseRef, type Registry } from '../track/index.js'
-import { duplicateJsonKey, numberText } from '../portfolio/text-file.js'
+import { numberText, refuseRepeatedKeys } from '../portfolio/text-file.js'
 import { pinStrategy, SYMBOL, type DeploymentDraft, type StrategyPin } from './config.js'
 
 export interface WeightedStrategy {
@@ -159,9 +159,7 @@ function jsonRows(text: string, file: string): RawRow[] {
     throw new ConfigError(`weights file ${file} is not valid JSON (${preview((error as Error).message, 120)}); expected an array of { strategy, symbols, weight, params? }`, { cause: error })
   }
   if (!Array.isArray(parsed)) throw new ConfigError(`weights file ${file} must hold a JSON array of { strategy, symbols, weight, params? } (received ${preview(parsed, 80)})`)
-  // JSON.parse keeps the last of a repeated key ({ "weight": 0.2, "weight": 2 }): refused, not guessed.
-  const twice = duplicateJsonKey(text)
-  if (twice !== undefined) throw new ConfigError(`weights file ${file}: an entry gives ${preview(twice, 40)} twice`)
+  refuseRepeatedKeys(text, `weights file ${file}`)
   return parsed.map((entry, k) => {
     const label = `entry ${k + 1}`
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new ConfigError(`weights file ${file} ${label}: expected an object { strategy, symbols, weight, params? } (received ${preview(entry, 80)})`)

@@ -5,7 +5,7 @@
 // with positions asked for) are refused by portfolioTargets.
 
 import { ConfigError, preview } from '../core/index.js'
-import { duplicateJsonKey, isPlainObject, MARKET_SYMBOL, readTextFile } from './text-file.js'
+import { isPlainObject, MARKET_SYMBOL, readTextFile, refuseRepeatedKeys } from './text-file.js'
 
 export interface Caps {
   /** Largest |weight| of one symbol, after the targets touching it are summed (default 1: no leverage in one name). Clipped. */
@@ -85,9 +85,7 @@ export function readCapsFile(file: string): Caps {
   } catch (error) {
     throw new ConfigError(`caps file ${file} is not valid JSON (${preview((error as Error).message, 100)})`, { cause: error })
   }
-  // JSON.parse keeps the last of a repeated key: two lot sizes (or caps) for one name are refused, not one dropped.
-  const twice = duplicateJsonKey(text)
-  if (twice !== undefined) throw new ConfigError(`caps file ${file}: ${preview(twice, 40)} is given twice`)
+  refuseRepeatedKeys(text, `caps file ${file}`)
   return checkCaps(parsed, `caps file ${file}`)
 }
 

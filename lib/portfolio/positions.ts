@@ -3,7 +3,7 @@
 // that is not a market symbol is one error naming the file and the entry or line.
 
 import { ConfigError, preview, splitCsvLine } from '../core/index.js'
-import { duplicateJsonKey, isPlainObject, MARKET_SYMBOL, numberText, readTextFile } from './text-file.js'
+import { isPlainObject, MARKET_SYMBOL, numberText, readTextFile, refuseRepeatedKeys } from './text-file.js'
 
 export function parsePositions(text: string, file: string): Record<string, number> {
   const where = `positions file ${file}`
@@ -24,9 +24,7 @@ export function parsePositions(text: string, file: string): Record<string, numbe
       throw new ConfigError(`${where} is not valid JSON (${preview((error as Error).message, 100)}); expected { symbol: qty }`, { cause: error })
     }
     if (!isPlainObject(parsed)) throw new ConfigError(`${where}: expected an object { symbol: qty } (received ${preview(parsed, 60)})`)
-    // JSON.parse keeps the last of a repeated key: a symbol listed twice is an error here as in the CSV.
-    const twice = duplicateJsonKey(body)
-    if (twice !== undefined) throw new ConfigError(`${where} entry ${JSON.stringify(twice.slice(0, 40))}: ${twice.slice(0, 40)} is listed twice`)
+    refuseRepeatedKeys(body, where) // a symbol listed twice is an error here as in the CSV
     for (const [s, q] of Object.entries(parsed)) put(s, q, `entry ${JSON.stringify(s.slice(0, 40))}`)
     return out
   }

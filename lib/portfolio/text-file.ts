@@ -16,12 +16,18 @@ export const MARKET_SYMBOL = /^[A-Za-z0-9][A-Za-z0-9/:._-]{0,63}$/
 export const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 
 /**
- * The first key an object of a JSON text names twice, as `{ "A": 1, "A": 2 }` (JSON.parse keeps the last
- * silently: a positions file listing a symbol twice would be read as its last quantity); `undefined` when
- * none is. The text must already be valid JSON (JSON.parse it first): this only walks its strings and
- * brackets, keeping the keys seen in each open object.
+ * A JSON text (already parsed: valid) refused when one of its objects names a key twice, as `{ "A": 1, "A": 2 }`:
+ * JSON.parse keeps the last silently (a positions file listing a symbol twice was read as its last quantity,
+ * an order's qty given twice as the second). The one check of every JSON file a user writes for portfolio
+ * targets and deployments (positions, caps, weights, orders).
  */
-export function duplicateJsonKey(text: string): string | undefined {
+export function refuseRepeatedKeys(text: string, where: string): void {
+  const key = duplicateJsonKey(text)
+  if (key !== undefined) throw new ConfigError(`${where}: ${JSON.stringify(key.slice(0, 40))} is given twice in one object (JSON would keep only the last)`)
+}
+
+/** The first key an object of a valid JSON text names twice (undefined when none): its strings and brackets walked, the keys of each open object kept. */
+function duplicateJsonKey(text: string): string | undefined {
   const stack: (Set<string> | undefined)[] = [] // a Set per open object, undefined per open array
   let expectKey = false
   for (let i = 0; i < text.length; i++) {

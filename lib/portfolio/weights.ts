@@ -8,7 +8,7 @@
 
 import { ConfigError, csvField, preview, splitCsvLine } from '../core/index.js'
 import { legsOf } from './signals.js'
-import { duplicateJsonKey, isPlainObject, MARKET_SYMBOL, numberText, readTextFile } from './text-file.js'
+import { isPlainObject, MARKET_SYMBOL, numberText, readTextFile, refuseRepeatedKeys } from './text-file.js'
 
 export type WeightScheme = 'winners' | 'equal' | 'inverse-vol'
 export const WEIGHT_SCHEMES: readonly WeightScheme[] = ['winners', 'equal', 'inverse-vol']
@@ -64,9 +64,7 @@ export function parseWeightsTable(text: string, file: string): WeightRow[] {
       throw new ConfigError(`${where} is not valid JSON (${preview((error as Error).message, 100)}); expected an array of { target?, strategy?, symbols?, weight }`, { cause: error })
     }
     if (!Array.isArray(parsed)) throw new ConfigError(`${where} must hold a JSON array of { target?, strategy?, symbols?, weight }`)
-    // JSON.parse keeps the last of a repeated field ({ "weight": 0.5, "weight": 5 }): refused, not guessed.
-    const twice = duplicateJsonKey(body)
-    if (twice !== undefined) throw new ConfigError(`${where}: an entry gives ${preview(twice, 40)} twice`)
+    refuseRepeatedKeys(body, where)
     rows = parsed.map((e, k) => {
       if (!isPlainObject(e)) throw new ConfigError(`${where} entry ${k + 1}: expected an object { target?, strategy?, symbols?, weight } (received ${preview(e, 60)})`)
       for (const key of Object.keys(e)) if (!(COLUMNS as readonly string[]).includes(key)) throw new ConfigError(`${where} entry ${k + 1}: no field ${preview(key, 40)} (fields: ${COLUMNS.join(', ')})`)

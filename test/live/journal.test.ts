@@ -301,13 +301,13 @@ describe('when an intent reaches the disk', () => {
 })
 
 describe('positionAfterFill: fee units kept in the coins traded', () => {
-  it('leave a long position, at most what it still holds', () => {
+  it('leave a long position, at most what it still holds; the rest was paid from coins outside it', () => {
     // A buy of 1 with 0.001 kept: 0.999; a sell of 0.5 paying 0.0005 from the coins held: 0.4985.
-    expect(positionAfterFill(0, 'buy', 1, 0.001)).toBeCloseTo(0.999, 15)
-    expect(positionAfterFill(0.999, 'sell', 0.5, 0.0005)).toBeCloseTo(0.4985, 15)
+    expect(positionAfterFill(0, 'buy', 1, 0.001).position).toBeCloseTo(0.999, 15)
+    expect(positionAfterFill(0.999, 'sell', 0.5, 0.0005)).toEqual({ position: expect.closeTo(0.4985, 15), outside: 0 })
     // Selling all of it: the fee came from coins outside the position, which stays at 0 (never −0.0004985).
-    expect(positionAfterFill(0.4985, 'sell', 0.4985, 0.0004985)).toBe(0)
-    // A short is not where fee units come from (a margin venue charges its fee otherwise).
-    expect(positionAfterFill(0, 'sell', 2, 0.002)).toBe(-2)
+    expect(positionAfterFill(0.4985, 'sell', 0.4985, 0.0004985)).toEqual({ position: 0, outside: 0.0004985 })
+    // A short is not where fee units come from (a margin venue charges its fee otherwise): all of it outside.
+    expect(positionAfterFill(0, 'sell', 2, 0.002)).toEqual({ position: -2, outside: 0.002 })
   })
 })

@@ -43,7 +43,7 @@ describe('a target two strategies trade', () => {
 describe('a JSON file naming a key twice is refused (JSON.parse keeps the last)', () => {
   it('positions: a symbol listed twice, as the CSV reader says', () => {
     // Before: { A: 5, B: 2 } — the first A (1) silently dropped, so the delta order for A was off by 4 units.
-    expect(() => parsePositions('{"A": 1, "B": 2, "A": 5}', 'p.json')).toThrow('positions file p.json entry "A": A is listed twice')
+    expect(() => parsePositions('{"A": 1, "B": 2, "A": 5}', 'p.json')).toThrow('positions file p.json: "A" is given twice in one object (JSON would keep only the last)')
     expect(parsePositions('{"A": 1, "B": {"x": 1}}'.replace('{"x": 1}', '2'), 'p.json')).toEqual({ A: 1, B: 2 })
   })
 
@@ -52,14 +52,14 @@ describe('a JSON file naming a key twice is refused (JSON.parse keeps the last)'
     const file = join(dir, 'caps.json')
     writeFileSync(file, '{"lotSizes": {"A": 1, "A": 0.001}, "maxGross": 0.5}')
     // Before: lot 0.001 for A, 1 silently dropped.
-    expect(() => readCapsFile(file)).toThrow(`caps file ${file}: "A" is given twice`)
+    expect(() => readCapsFile(file)).toThrow(`caps file ${file}: "A" is given twice in one object (JSON would keep only the last)`)
     writeFileSync(file, '{"lotSizes": {"A": 1, "B": 0.001}, "maxGross": 0.5}')
     expect(readCapsFile(file).lotSizes).toEqual({ A: 1, B: 0.001 })
   })
 
   it('weights: a field given twice in one entry', () => {
     // Before: weight 5 (the last), not 0.5.
-    expect(() => parseWeightsTable('[{"target": "A", "weight": 0.5, "weight": 5}]', 'w.json')).toThrow('weights file w.json: an entry gives "weight" twice')
+    expect(() => parseWeightsTable('[{"target": "A", "weight": 0.5, "weight": 5}]', 'w.json')).toThrow('weights file w.json: "weight" is given twice in one object (JSON would keep only the last)')
   })
 })
 
@@ -89,9 +89,9 @@ describe('live files naming a key twice are refused', () => {
     const made = makeOrdersFile([{ symbol: 'BTC/USDT', side: 'buy', qty: 0.1, reason: 'target' }], { signals: `sha256:${'a'.repeat(64)}`, createdAt: '2026-01-01T00:00:00.000Z' })
     const text = JSON.stringify(made).replace('"qty":0.1', '"qty":0.1,"qty":10')
     // Before: read as qty 10.
-    expect(() => parseOrdersFile(text, 'o.json')).toThrow('orders file o.json: "qty" is given twice in one object')
+    expect(() => parseOrdersFile(text, 'o.json')).toThrow('orders file o.json: "qty" is given twice in one object (JSON would keep only the last)')
     expect(parseOrdersFile(text.replace(',"qty":10', ''), 'o.json').orders[0]!.qty).toBe(0.1)
-    expect(() => parseWeights('[{"strategy": "s@1", "symbols": "BTC/USDT", "weight": 0.2, "weight": 2}]', { file: 'w.json', registry: undefined as never, format: 'json' })).toThrow('weights file w.json: an entry gives "weight" twice')
+    expect(() => parseWeights('[{"strategy": "s@1", "symbols": "BTC/USDT", "weight": 0.2, "weight": 2}]', { file: 'w.json', registry: undefined as never, format: 'json' })).toThrow('weights file w.json: "weight" is given twice in one object (JSON would keep only the last)')
   })
 })
 
